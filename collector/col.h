@@ -1,0 +1,92 @@
+/* vigil-collector internals: syslog intake -> parser -> durable spool ->
+ * correlator. One libuv loop; see docs/architecture.md. */
+#ifndef COL_H
+#define COL_H
+
+#include <msgpack.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "vigil/daemon.h"
+#include "vigil/event.h"
+#include "vigil/sender.h"
+#include "vigil/store.h"
+
+#define COL_MAX_LISTEN 16
+
+enum col_proto { COL_UDP, COL_TCP };
+
+typedef struct col_listen {
+    enum col_proto proto;
+    char addr[64];
+    int port;
+} col_listen;
+
+/* The collector section of the configuration (col_conf.c). */
+typedef struct col_conf {
+    char *name;
+    const vg_node *listen;  /* raw list, parsed into 'ls' */
+    char *correlator;       /* socket path */
+    uint64_t max_message;   /* bytes; longer messages are truncated and flagged */
+    uint64_t spool_size;    /* bytes of LMDB map */
+    int nlisten;
+    col_listen ls[COL_MAX_LISTEN];
+} col_conf;
+
+typedef struct col_stats {
+    uint64_t received, bytes, malformed, truncated, spooled, spool_errors;
+    uint64_t tcp_conns, tcp_open, udp_errors;
+} col_stats;
+
+typedef struct col col;
+
+/* One TCP connection's framing state. */
+typedef struct col_conn {
+    uv_tcp_t tcp;
+    col *c;
+    char src[64];
+    char *buf;
+    size_t len, cap;
+    int skipping;  /* discarding the tail of a truncated LF-framed line */
+    size_t skip_n; /* bytes left to discard of a truncated octet-counted frame */
+    struct col_conn *prev, *next;
+} col_conn;
+
+struct col {
+    vg_daemon *d;
+    uv_loop_t *loop;
+    col_conf conf;
+    vg_store *store;
+    vg_queue *spool;
+    vg_sender *sender;
+    uv_check_t flush_check;
+    uv_timer_t retry_timer;
+    uv_timer_t stats_timer;
+    int nudp, ntcp;
+    uv_udp_t udp[COL_MAX_LISTEN];
+    uv_tcp_t tcp[COL_MAX_LISTEN];
+    col_conn *conns;
+    /* records parsed and encoded, not yet committed (col_spool.c) */
+    msgpack_sbuffer pend;
+    size_t *pend_off;
+    size_t npend, pend_cap;
+    char *udp_buf;
+    col_stats stats;
+    int stopping;
+};
+
+int col_conf_load(const vg_node *root, const char *file, col_conf *cf, char *err, size_t errlen);
+void col_conf_free(col_conf *cf);
+
+int col_input_start(col *c);
+void col_input_stop(col *c);
+/* Parses one framed message from a source and queues it for the spool. */
+void col_input_message(col *c, const char *src, const char *buf, size_t len, int truncated);
+
+int col_spool_open(col *c);
+int col_spool_add(col *c, const vg_event *ev);
+/* Commits every pending record in one transaction, then wakes the sender. */
+void col_spool_flush(col *c);
+void col_spool_close(col *c);
+
+#endif

@@ -1,0 +1,101 @@
+/* The 'collector' section of the configuration. */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "col.h"
+#include "vigil/err.h"
+
+static const vg_conf_key col_conf_keys[] = {
+    {"name", VG_CONF_STR, "collector", offsetof(col_conf, name),
+     "instance name; the correlator tracks each collector's stream by it", 0, 0},
+    {"listen", VG_CONF_NODE, NULL, offsetof(col_conf, listen),
+     "list of udp://ADDR:PORT and tcp://ADDR:PORT ([::1]:PORT for IPv6)", 0, 0},
+    {"correlator_socket", VG_CONF_STR, "correlator.sock", offsetof(col_conf, correlator),
+     "the correlator's socket, relative to pipeline.run_dir", 0, 0},
+    {"max_message_size", VG_CONF_SIZE, "8K", offsetof(col_conf, max_message),
+     "longest message kept whole; longer ones are truncated and flagged", 480, 65536},
+    {"spool_size", VG_CONF_SIZE, "1G", offsetof(col_conf, spool_size),
+     "size of the LMDB spool map", 1 << 20, (int64_t)1 << 40},
+    {NULL, 0, NULL, 0, NULL, 0, 0},
+};
+
+/* Parses "udp://127.0.0.1:5514" or "tcp://[::1]:5514". */
+static int col_conf_listen(const vg_node *n, col_listen *l, char *err, size_t errlen)
+{
+    if (n->kind != VG_NODE_SCALAR)
+        return vg_conf_errf(err, errlen, n, "listen entries must be strings like tcp://127.0.0.1:5514");
+    const char *s = n->str, *rest;
+    if (strncmp(s, "udp://", 6) == 0)
+        l->proto = COL_UDP;
+    else if (strncmp(s, "tcp://", 6) == 0)
+        l->proto = COL_TCP;
+    else
+        return vg_conf_errf(err, errlen, n, "listen '%s': scheme must be udp:// or tcp://", s);
+    rest = s + 6;
+    const char *colon;
+    size_t alen;
+    if (*rest == '[') {
+        const char *close = strchr(rest, ']');
+        if (!close || close[1] != ':')
+            return vg_conf_errf(err, errlen, n, "listen '%s': IPv6 form is [ADDR]:PORT", s);
+        rest++;
+        alen = (size_t)(close - rest);
+        colon = close + 1;
+    } else {
+        colon = strrchr(rest, ':');
+        if (!colon)
+            return vg_conf_errf(err, errlen, n, "listen '%s': missing :PORT", s);
+        alen = (size_t)(colon - rest);
+    }
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (alen == 0 || alen >= sizeof(l->addr) || *end || port < 1 || port > 65535)
+        return vg_conf_errf(err, errlen, n, "listen '%s': bad address or port", s);
+    memcpy(l->addr, rest, alen);
+    l->addr[alen] = '\0';
+    l->port = (int)port;
+    struct sockaddr_storage ss;
+    if (uv_ip4_addr(l->addr, l->port, (struct sockaddr_in *)&ss) != 0 &&
+        uv_ip6_addr(l->addr, l->port, (struct sockaddr_in6 *)&ss) != 0)
+        return vg_conf_errf(err, errlen, n, "listen '%s': '%s' is not an IP address", s, l->addr);
+    return 0;
+}
+
+int col_conf_load(const vg_node *root, const char *file, col_conf *cf, char *err, size_t errlen)
+{
+    memset(cf, 0, sizeof(*cf));
+    const vg_node *sec = vg_node_get(root, "collector");
+    int rc = vg_conf_apply(sec, file, col_conf_keys, cf, err, errlen);
+    if (rc)
+        return rc;
+    const vg_node *ls = cf->listen;
+    if (!ls) {
+        static const char *defaults[] = {"udp://127.0.0.1:514", "tcp://127.0.0.1:514"};
+        for (int i = 0; i < 2; i++) {
+            vg_node n = {.kind = VG_NODE_SCALAR, .line = 0, .file = file, .str = (char *)defaults[i]};
+            if ((rc = col_conf_listen(&n, &cf->ls[cf->nlisten++], err, errlen)))
+                goto fail;
+        }
+        return 0;
+    }
+    if (ls->kind != VG_NODE_SEQ || ls->n == 0 || ls->n > COL_MAX_LISTEN) {
+        rc = vg_conf_errf(err, errlen, ls, "listen must be a list of 1 to %d addresses", COL_MAX_LISTEN);
+        goto fail;
+    }
+    for (size_t i = 0; i < ls->n; i++)
+        if ((rc = col_conf_listen(ls->items[i], &cf->ls[cf->nlisten++], err, errlen)))
+            goto fail;
+    cf->listen = NULL; /* the tree does not outlive loading */
+    return 0;
+fail:
+    col_conf_free(cf);
+    return rc;
+}
+
+void col_conf_free(col_conf *cf)
+{
+    vg_conf_release(col_conf_keys, cf);
+    memset(cf, 0, sizeof(*cf));
+}

@@ -1,0 +1,293 @@
+/* Syslog intake: UDP datagrams and TCP streams with RFC 6587 framing
+ * (octet counting or newline, decided per frame by its first byte). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "col.h"
+#include "vigil/log.h"
+#include "vigil/syslog.h"
+#include "vigil/util.h"
+
+#define COL_OCTET_DIGITS 5 /* 65536 fits; longer counts are not octet counts */
+
+void col_input_message(col *c, const char *src, const char *buf, size_t len, int truncated)
+{
+    vg_syslog_opts o = {.now_us = vg_now_us()};
+    vg_event ev;
+    vg_syslog_parse(buf, len, &o, &ev);
+    ev.src = vg_str_c(src);
+    if (!ev.host.p) {
+        ev.host = ev.src;
+        ev.flags |= VG_EV_NO_HOST;
+    }
+    ev.agency = vg_str_c("unknown");
+    ev.site = vg_str_c("unknown");
+    if (truncated) {
+        ev.flags |= VG_EV_TRUNCATED;
+        if (!ev.reason.p)
+            ev.reason = vg_str_c("truncated to max_message_size");
+        c->stats.truncated++;
+    }
+    c->stats.received++;
+    c->stats.bytes += len;
+    if (ev.flags & VG_EV_MALFORMED)
+        c->stats.malformed++;
+    if (col_spool_add(c, &ev) != 0)
+        vg_error("out of memory queuing a message from %s", src);
+}
+
+static void col_addr_name(const struct sockaddr *sa, char *out, size_t cap)
+{
+    out[0] = '\0';
+    if (sa->sa_family == AF_INET)
+        uv_ip4_name((const struct sockaddr_in *)sa, out, cap);
+    else if (sa->sa_family == AF_INET6)
+        uv_ip6_name((const struct sockaddr_in6 *)sa, out, cap);
+    if (!out[0])
+        snprintf(out, cap, "unknown");
+}
+
+/* ---- UDP ---------------------------------------------------------------- */
+
+static void col_udp_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    col *c = h->data;
+    (void)hint;
+    *buf = uv_buf_init(c->udp_buf, 65536);
+}
+
+static void col_udp_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct sockaddr *sa,
+                         unsigned flags)
+{
+    col *c = h->data;
+    if (n < 0) {
+        c->stats.udp_errors++;
+        return;
+    }
+    if (!sa || n == 0)
+        return;
+    char src[64];
+    col_addr_name(sa, src, sizeof(src));
+    size_t len = (size_t)n;
+    while (len && (buf->base[len - 1] == '\n' || buf->base[len - 1] == '\0'))
+        len--;
+    int trunc = (flags & UV_UDP_PARTIAL) != 0;
+    if (len > c->conf.max_message) {
+        len = c->conf.max_message;
+        trunc = 1;
+    }
+    col_input_message(c, src, buf->base, len, trunc);
+}
+
+/* ---- TCP ---------------------------------------------------------------- */
+
+static void col_conn_closed(uv_handle_t *h)
+{
+    col_conn *k = h->data;
+    col *c = k->c;
+    if (k->prev)
+        k->prev->next = k->next;
+    else
+        c->conns = k->next;
+    if (k->next)
+        k->next->prev = k->prev;
+    c->stats.tcp_open--;
+    free(k->buf);
+    free(k);
+}
+
+static void col_conn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    col_conn *k = h->data;
+    (void)hint;
+    size_t want = k->c->conf.max_message + 64;
+    if (k->cap < want) {
+        char *p = realloc(k->buf, want);
+        if (!p) {
+            *buf = uv_buf_init(NULL, 0);
+            return;
+        }
+        k->buf = p;
+        k->cap = want;
+    }
+    *buf = uv_buf_init(k->buf + k->len, (unsigned)(k->cap - k->len));
+}
+
+/* Takes complete frames from the front of the buffer and returns the number
+ * of bytes consumed. A frame that starts with a digit followed by digits and
+ * a space is octet-counted (RFC 6587 3.4.1, count bounded to 65536); any
+ * other frame runs to the next LF (3.4.2). A message longer than
+ * max_message is cut there, flagged, and the rest of it skipped. */
+static size_t col_conn_frames(col_conn *k, int eof)
+{
+    col *c = k->c;
+    size_t off = 0, max = c->conf.max_message;
+    while (off < k->len) {
+        char *p = k->buf + off;
+        size_t avail = k->len - off;
+        if (k->skip_n) { /* tail of an over-long octet-counted frame */
+            size_t n = avail < k->skip_n ? avail : k->skip_n;
+            k->skip_n -= n;
+            off += n;
+            continue;
+        }
+        if (k->skipping) { /* tail of an over-long LF-framed line */
+            char *nl = memchr(p, '\n', avail);
+            if (!nl)
+                return k->len;
+            off += (size_t)(nl - p) + 1;
+            k->skipping = 0;
+            continue;
+        }
+        if (*p == '\n' || *p == '\r' || *p == '\0') { /* stray separators */
+            off++;
+            continue;
+        }
+        if (*p >= '1' && *p <= '9') {
+            size_t i = 0, n = 0;
+            while (i < avail && i <= COL_OCTET_DIGITS && p[i] >= '0' && p[i] <= '9')
+                n = n * 10 + (size_t)(p[i++] - '0');
+            if (i == avail && !eof)
+                return off; /* the count may go on */
+            if (i < avail && p[i] == ' ' && i <= COL_OCTET_DIGITS && n <= 65536) {
+                size_t body = avail - i - 1, want = n > max ? max : n;
+                if (body >= want) {
+                    col_input_message(c, k->src, p + i + 1, want, n > max);
+                    off += i + 1 + want;
+                    k->skip_n = n - want;
+                    continue;
+                }
+                if (!eof)
+                    return off; /* the frame fits in the buffer once it arrives */
+                col_input_message(c, k->src, p + i + 1, body, 1); /* closed mid-frame */
+                return k->len;
+            }
+            /* digits without a valid count: an LF-framed message after all */
+        }
+        char *nl = memchr(p, '\n', avail < max + 2 ? avail : max + 2);
+        if (nl) {
+            size_t ml = (size_t)(nl - p), keep = ml;
+            while (keep && p[keep - 1] == '\r')
+                keep--;
+            col_input_message(c, k->src, p, keep > max ? max : keep, keep > max);
+            off += ml + 1;
+            continue;
+        }
+        if (avail > max || eof) {
+            int trunc = avail > max;
+            col_input_message(c, k->src, p, trunc ? max : avail, trunc);
+            k->skipping = trunc && !eof;
+            return k->len;
+        }
+        return off;
+    }
+    return off;
+}
+
+static void col_conn_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+    col_conn *k = st->data;
+    (void)buf;
+    if (n == 0)
+        return;
+    int eof = n < 0;
+    if (n > 0)
+        k->len += (size_t)n;
+    size_t used = col_conn_frames(k, eof);
+    if (used < k->len)
+        memmove(k->buf, k->buf + used, k->len - used);
+    k->len -= used;
+    if (eof) {
+        if (n != UV_EOF)
+            vg_debug("connection from %s: %s", k->src, uv_strerror((int)n));
+        uv_close((uv_handle_t *)&k->tcp, col_conn_closed);
+    }
+}
+
+static void col_conn_free(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void col_tcp_accept(uv_stream_t *ls, int status)
+{
+    col *c = ls->data;
+    if (status < 0)
+        return;
+    col_conn *k = calloc(1, sizeof(*k));
+    if (!k)
+        return;
+    k->c = c;
+    uv_tcp_init(c->loop, &k->tcp);
+    k->tcp.data = k;
+    if (uv_accept(ls, (uv_stream_t *)&k->tcp) != 0) {
+        uv_close((uv_handle_t *)&k->tcp, col_conn_free);
+        return;
+    }
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    if (uv_tcp_getpeername(&k->tcp, (struct sockaddr *)&ss, &len) == 0)
+        col_addr_name((struct sockaddr *)&ss, k->src, sizeof(k->src));
+    else
+        snprintf(k->src, sizeof(k->src), "unknown");
+    k->next = c->conns;
+    if (c->conns)
+        c->conns->prev = k;
+    c->conns = k;
+    c->stats.tcp_conns++;
+    c->stats.tcp_open++;
+    uv_read_start((uv_stream_t *)&k->tcp, col_conn_alloc, col_conn_read);
+}
+
+int col_input_start(col *c)
+{
+    c->udp_buf = malloc(65536);
+    if (!c->udp_buf)
+        return -ENOMEM;
+    for (int i = 0; i < c->conf.nlisten; i++) {
+        const col_listen *l = &c->conf.ls[i];
+        struct sockaddr_storage ss;
+        if (uv_ip4_addr(l->addr, l->port, (struct sockaddr_in *)&ss) != 0)
+            uv_ip6_addr(l->addr, l->port, (struct sockaddr_in6 *)&ss);
+        int rc;
+        if (l->proto == COL_UDP) {
+            uv_udp_t *u = &c->udp[c->nudp++];
+            uv_udp_init(c->loop, u);
+            u->data = c;
+            rc = uv_udp_bind(u, (struct sockaddr *)&ss, UV_UDP_REUSEADDR);
+            if (rc == 0) {
+                int sz = 8 << 20;
+                uv_recv_buffer_size((uv_handle_t *)u, &sz);
+                rc = uv_udp_recv_start(u, col_udp_alloc, col_udp_recv);
+            }
+        } else {
+            uv_tcp_t *t = &c->tcp[c->ntcp++];
+            uv_tcp_init(c->loop, t);
+            t->data = c;
+            rc = uv_tcp_bind(t, (struct sockaddr *)&ss, 0);
+            if (rc == 0)
+                rc = uv_listen((uv_stream_t *)t, 1024, col_tcp_accept);
+        }
+        if (rc) {
+            vg_error("cannot listen on %s://%s:%d: %s", l->proto == COL_UDP ? "udp" : "tcp",
+                     l->addr, l->port, uv_strerror(rc));
+            return rc;
+        }
+        vg_info("listening on %s://%s:%d", l->proto == COL_UDP ? "udp" : "tcp", l->addr, l->port);
+    }
+    return 0;
+}
+
+/* Stops intake: listeners and connections close; bytes still unread in the
+ * kernel were never accepted (see docs/architecture.md). */
+void col_input_stop(col *c)
+{
+    for (int i = 0; i < c->nudp; i++)
+        uv_close((uv_handle_t *)&c->udp[i], NULL);
+    for (int i = 0; i < c->ntcp; i++)
+        uv_close((uv_handle_t *)&c->tcp[i], NULL);
+    for (col_conn *k = c->conns; k; k = k->next)
+        if (!uv_is_closing((uv_handle_t *)&k->tcp))
+            uv_close((uv_handle_t *)&k->tcp, col_conn_closed);
+}

@@ -1,0 +1,111 @@
+/* vigil-collector: takes syslog from the units' hosts, parses and tags it,
+ * commits it to a durable spool and streams the spool to the correlator. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "col.h"
+#include "vigil/err.h"
+#include "vigil/log.h"
+
+static const vg_daemon_desc col_desc = {
+    .prog = "vigil-collector",
+    .section = "collector",
+    .summary = "vigil-collector - receive syslog, parse it and spool it durably for the correlator",
+    .help =
+        "Description:\n"
+        "  Listens for syslog on the UDP and TCP addresses in collector.listen (RFC 5426\n"
+        "  datagrams; RFC 6587 octet-counted or newline-framed streams), parses RFC 5424\n"
+        "  and RFC 3164 headers, and commits every message to an LMDB spool under\n"
+        "  pipeline.data_dir. A message that does not parse is kept raw and flagged\n"
+        "  malformed; a message longer than collector.max_message_size is truncated and\n"
+        "  flagged. Spooled messages stream to vigil-correlator over the Unix socket\n"
+        "  collector.correlator_socket and leave the spool only once the correlator has\n"
+        "  committed them.\n",
+};
+
+static int col_configure(vg_daemon *d, const vg_node *root, int first, char *err, size_t errlen)
+{
+    col *c = vg_daemon_data(d);
+    col_conf cf;
+    int rc = col_conf_load(root, vg_daemon_config_path(d), &cf, err, errlen);
+    if (rc)
+        return rc;
+    if (vg_daemon_check_only(d) || !first) {
+        /* Reload: listeners, name and spool stay as started (they need a
+         * restart to change); nothing else is reloadable yet. */
+        if (!first && (strcmp(cf.name, c->conf.name) != 0 || cf.nlisten != c->conf.nlisten ||
+                       memcmp(cf.ls, c->conf.ls, sizeof(cf.ls)) != 0))
+            vg_warn("collector name and listen changes take effect after a restart");
+        col_conf_free(&cf);
+        return 0;
+    }
+    c->conf = cf;
+    c->d = d;
+    c->loop = vg_daemon_loop(d);
+    const vg_pipeline_conf *pc = vg_daemon_pipeline(d);
+    if ((rc = vg_daemon_prepare_dir(d, pc->data_dir, 0700)) != 0) {
+        snprintf(err, errlen, "%s: data_dir %s: %s", vg_daemon_config_path(d), pc->data_dir,
+                 vg_strerror(rc));
+        return rc;
+    }
+    if ((rc = col_input_start(c)) != 0) {
+        snprintf(err, errlen, "%s: cannot open the listeners (see above)", vg_daemon_config_path(d));
+        return rc;
+    }
+    if ((rc = vg_daemon_drop_privileges(d)) != 0 || (rc = col_spool_open(c)) != 0) {
+        snprintf(err, errlen, "%s: startup failed: %s", vg_daemon_config_path(d), vg_strerror(rc));
+        return rc;
+    }
+    char *path = c->conf.correlator[0] == '/' ? strdup(c->conf.correlator)
+                                              : vg_daemon_path(pc->run_dir, c->conf.correlator);
+    vg_sender_cfg sc = {
+        .path = path, .allow_uid = pc->uid, .role = "collector", .name = c->conf.name,
+        .type = VG_MSG_EVENTS, .store = c->store, .queue = c->spool,
+    };
+    rc = path ? vg_sender_start(c->loop, &sc, &c->sender) : -12;
+    free(path);
+    return rc;
+}
+
+static void col_report(vg_daemon *d)
+{
+    col *c = vg_daemon_data(d);
+    const vg_sender_stats *ss = c->sender ? vg_sender_get_stats(c->sender) : NULL;
+    vg_info("stats: received=%llu bytes=%llu malformed=%llu truncated=%llu spooled=%llu "
+            "spool_errors=%llu pending=%llu tcp_open=%llu tcp_total=%llu sent=%llu acked=%llu "
+            "resent=%llu connected=%d",
+            (unsigned long long)c->stats.received, (unsigned long long)c->stats.bytes,
+            (unsigned long long)c->stats.malformed, (unsigned long long)c->stats.truncated,
+            (unsigned long long)c->stats.spooled, (unsigned long long)c->stats.spool_errors,
+            (unsigned long long)(c->spool ? vg_queue_count(c->spool) : 0),
+            (unsigned long long)c->stats.tcp_open, (unsigned long long)c->stats.tcp_conns,
+            (unsigned long long)(ss ? ss->sent : 0), (unsigned long long)(ss ? ss->acked : 0),
+            (unsigned long long)(ss ? ss->resent : 0), ss ? ss->connected : 0);
+}
+
+static void col_shutdown(vg_daemon *d)
+{
+    col *c = vg_daemon_data(d);
+    col_input_stop(c);
+    if (c->store)
+        col_spool_close(c);
+    if (c->sender)
+        vg_sender_stop(c->sender);
+    col_report(d);
+}
+
+static const vg_daemon_ops col_ops = {col_configure, col_shutdown, col_report};
+
+int main(int argc, char **argv)
+{
+    static col c;
+    int rc = vg_daemon_main(argc, argv, &col_desc, &col_ops, &c);
+    if (c.store)
+        vg_store_close(c.store);
+    msgpack_sbuffer_destroy(&c.pend);
+    free(c.pend_off);
+    free(c.udp_buf);
+    col_conf_free(&c.conf);
+    return rc;
+}

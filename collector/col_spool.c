@@ -1,0 +1,107 @@
+/* The collector's durable spool: parsed events are encoded at once (their
+ * views point into read buffers that will be reused), held until the end of
+ * the loop iteration, then committed to LMDB in one transaction. Only then
+ * are they "accepted": see docs/architecture.md for what that promises. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "col.h"
+#include "vigil/err.h"
+#include "vigil/log.h"
+#include "vigil/wire.h"
+
+#define COL_FLUSH_AT 4096 /* records: commit early within a long loop pass */
+
+static void col_spool_on_check(uv_check_t *h)
+{
+    col_spool_flush(h->data);
+}
+
+static void col_spool_on_retry(uv_timer_t *t)
+{
+    col_spool_flush(t->data);
+}
+
+int col_spool_open(col *c)
+{
+    char name[256];
+    snprintf(name, sizeof(name), "collector/%s", c->conf.name);
+    char *dir = vg_daemon_path(vg_daemon_pipeline(c->d)->data_dir, name);
+    if (!dir)
+        return -ENOMEM;
+    int rc = vg_store_open(&c->store, dir, (size_t)(c->conf.spool_size >> 20));
+    if (rc) {
+        vg_error("cannot open spool %s: %s", dir, vg_strerror(rc));
+        free(dir);
+        return rc;
+    }
+    rc = vg_queue_open(c->store, "spool", &c->spool);
+    if (rc == 0)
+        vg_info("spool %s: %llu events waiting for the correlator", dir,
+                (unsigned long long)vg_queue_count(c->spool));
+    free(dir);
+    msgpack_sbuffer_init(&c->pend);
+    uv_check_init(c->loop, &c->flush_check);
+    c->flush_check.data = c;
+    uv_check_start(&c->flush_check, col_spool_on_check);
+    uv_timer_init(c->loop, &c->retry_timer);
+    c->retry_timer.data = c;
+    return rc;
+}
+
+int col_spool_add(col *c, const vg_event *ev)
+{
+    if (c->npend == c->pend_cap) {
+        size_t cap = c->pend_cap ? c->pend_cap * 2 : 1024;
+        size_t *p = realloc(c->pend_off, (cap + 1) * sizeof(*p));
+        if (!p)
+            return -ENOMEM;
+        c->pend_off = p;
+        c->pend_cap = cap;
+    }
+    c->pend_off[c->npend] = c->pend.size;
+    vg_wire_pack_event(&c->pend, ev);
+    c->npend++;
+    c->pend_off[c->npend] = c->pend.size;
+    if (c->npend >= COL_FLUSH_AT)
+        col_spool_flush(c);
+    return 0;
+}
+
+void col_spool_flush(col *c)
+{
+    if (c->npend == 0 || !c->store)
+        return;
+    int rc = vg_store_begin(c->store);
+    for (size_t i = 0; rc == 0 && i < c->npend; i++)
+        rc = vg_queue_append(c->spool, c->pend.data + c->pend_off[i],
+                             c->pend_off[i + 1] - c->pend_off[i], NULL);
+    if (rc == 0) {
+        rc = vg_store_commit(c->store);
+    } else if (vg_store_txn(c->store)) {
+        vg_store_abort(c->store);
+    }
+    if (rc) {
+        /* Keep the records in memory and try again shortly; nothing is
+         * dropped here (issue: spool-full backpressure pauses intake). */
+        c->stats.spool_errors++;
+        vg_error("spool commit of %zu events failed: %s; retrying", c->npend, vg_strerror(rc));
+        uv_timer_start(&c->retry_timer, col_spool_on_retry, 500, 0);
+        return;
+    }
+    c->stats.spooled += c->npend;
+    c->npend = 0;
+    msgpack_sbuffer_clear(&c->pend);
+    if (c->sender)
+        vg_sender_kick(c->sender);
+}
+
+void col_spool_close(col *c)
+{
+    col_spool_flush(c);
+    if (c->npend)
+        vg_error("%zu events could not be committed at shutdown", c->npend);
+    uv_close((uv_handle_t *)&c->flush_check, NULL);
+    uv_close((uv_handle_t *)&c->retry_timer, NULL);
+}

@@ -1,0 +1,115 @@
+/* vigil-correlator: runs the rules over every collector's stream and hands
+ * alerts to the shipper through a durable outbox. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cor.h"
+#include "vigil/err.h"
+#include "vigil/log.h"
+
+static const vg_daemon_desc cor_desc = {
+    .prog = "vigil-correlator",
+    .section = "correlator",
+    .summary = "vigil-correlator - run detection rules over every collector's event stream",
+    .help =
+        "Description:\n"
+        "  Accepts event streams from vigil-collector instances on the Unix socket\n"
+        "  correlator.listen_socket, runs the rules in correlator.rules_dir over each\n"
+        "  event, and commits the alerts to an LMDB outbox together with the stream\n"
+        "  position in one transaction, before acknowledging the events. The outbox\n"
+        "  streams to vigil-shipper over correlator.shipper_socket. SIGHUP reloads the\n"
+        "  rules atomically: a rule set with any error is refused (FILE:LINE: reason)\n"
+        "  and the running one stays.\n",
+};
+
+static int cor_configure(vg_daemon *d, const vg_node *root, int first, char *err, size_t errlen)
+{
+    cor *c = vg_daemon_data(d);
+    cor_conf cf;
+    int rc = cor_conf_load(root, vg_daemon_config_path(d), &cf, err, errlen);
+    if (rc)
+        return rc;
+    cor_ruleset *rs = NULL;
+    if ((rc = cor_rules_load(cf.rules_dir, cf.match_limit, &rs, err, errlen))) {
+        cor_conf_free(&cf);
+        return rc;
+    }
+    if (vg_daemon_check_only(d)) {
+        printf("%zu rules loaded from %s\n", rs->n, cf.rules_dir);
+        cor_rules_free(rs);
+        cor_conf_free(&cf);
+        return 0;
+    }
+    if (!first) {
+        /* Rules swap atomically between two batches (single-threaded loop). */
+        vg_info("rules reloaded: %zu rules from %s (was %zu)", rs->n, cf.rules_dir, c->rules->n);
+        cor_rules_free(c->rules);
+        c->rules = rs;
+        if (strcmp(cf.name, c->conf.name) || strcmp(cf.listen, c->conf.listen) ||
+            strcmp(cf.shipper, c->conf.shipper))
+            vg_warn("correlator name and socket changes take effect after a restart");
+        cor_conf_free(&cf);
+        return 0;
+    }
+    c->conf = cf;
+    c->rules = rs;
+    c->d = d;
+    c->loop = vg_daemon_loop(d);
+    vg_info("%zu rules loaded from %s", rs->n, cf.rules_dir);
+    const vg_pipeline_conf *pc = vg_daemon_pipeline(d);
+    if ((rc = vg_daemon_prepare_dir(d, pc->data_dir, 0700)) ||
+        (rc = vg_daemon_prepare_dir(d, pc->run_dir, 0750)) || (rc = vg_daemon_drop_privileges(d)) ||
+        (rc = cor_engine_start(c))) {
+        snprintf(err, errlen, "%s: startup failed: %s", vg_daemon_config_path(d), vg_strerror(rc));
+        return rc;
+    }
+    return 0;
+}
+
+static void cor_report(vg_daemon *d)
+{
+    cor *c = vg_daemon_data(d);
+    const vg_sender_stats *ss = c->sender ? vg_sender_get_stats(c->sender) : NULL;
+    const vg_link_stats *ls = c->server ? vg_server_stats(c->server) : NULL;
+    vg_info("stats: events=%llu duplicates=%llu malformed_in=%llu alerts=%llu batches=%llu "
+            "commit_errors=%llu outbox=%llu sent=%llu acked=%llu resent=%llu bad_frames=%llu "
+            "peers_refused=%llu shipper_connected=%d",
+            (unsigned long long)c->stats.events, (unsigned long long)c->stats.duplicates,
+            (unsigned long long)c->stats.malformed_in, (unsigned long long)c->stats.alerts,
+            (unsigned long long)c->stats.batches, (unsigned long long)c->stats.commit_errors,
+            (unsigned long long)(c->outbox ? vg_queue_count(c->outbox) : 0),
+            (unsigned long long)(ss ? ss->sent : 0), (unsigned long long)(ss ? ss->acked : 0),
+            (unsigned long long)(ss ? ss->resent : 0),
+            (unsigned long long)(ls ? ls->bad_frames : 0),
+            (unsigned long long)(ls ? ls->peers_refused : 0), ss ? ss->connected : 0);
+    if (!c->rules)
+        return;
+    for (size_t i = 0; i < c->rules->n; i++) {
+        const cor_rule *r = &c->rules->rules[i];
+        if (r->hits || r->match_errors)
+            vg_info("rule %s: hits=%llu match_errors=%llu", r->id, (unsigned long long)r->hits,
+                    (unsigned long long)r->match_errors);
+    }
+}
+
+static void cor_shutdown(vg_daemon *d)
+{
+    cor *c = vg_daemon_data(d);
+    cor_report(d);
+    cor_engine_stop(c);
+}
+
+static const vg_daemon_ops cor_ops = {cor_configure, cor_shutdown, cor_report};
+
+int main(int argc, char **argv)
+{
+    static cor c;
+    int rc = vg_daemon_main(argc, argv, &cor_desc, &cor_ops, &c);
+    if (c.store)
+        vg_store_close(c.store);
+    cor_rules_free(c.rules);
+    msgpack_sbuffer_destroy(&c.rec);
+    cor_conf_free(&c.conf);
+    return rc;
+}

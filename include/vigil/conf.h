@@ -1,0 +1,78 @@
+/* Configuration: YAML files loaded into a small tree that remembers where
+ * every node came from, so that every complaint names file, line and reason.
+ *
+ * vg_yaml_load reads one file (libyaml) into a vg_node tree owned by the
+ * caller (vg_node_free). Scalars keep their text; maps keep key order.
+ * vg_conf_apply then fills a struct from a map node using a declarative
+ * table (key, type, default, offset, description): unknown keys, wrong
+ * types and out-of-range values are refused with "FILE:LINE: reason".
+ */
+#ifndef VIGIL_CONF_H
+#define VIGIL_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum vg_node_kind { VG_NODE_SCALAR, VG_NODE_MAP, VG_NODE_SEQ };
+
+typedef struct vg_node vg_node;
+struct vg_node {
+    enum vg_node_kind kind;
+    int line;           /* 1-based line of the node's first character */
+    const char *file;   /* the path given to vg_yaml_load (shared by every node) */
+    char *str;          /* SCALAR: its text, NUL-terminated */
+    size_t n;           /* MAP: number of pairs; SEQ: number of items */
+    vg_node **keys;     /* MAP: key scalars (n) */
+    vg_node **items;    /* MAP: values (n); SEQ: items (n) */
+};
+
+/* Loads path into *root. On error returns VG_ECONFIG and writes
+ * "PATH:LINE: reason" into err. An empty file gives an empty MAP. */
+int vg_yaml_load(const char *path, vg_node **root, char *err, size_t errlen);
+/* Same, from a memory buffer; 'name' stands in for the path in messages. */
+int vg_yaml_load_mem(const char *name, const char *buf, size_t len, vg_node **root, char *err,
+                     size_t errlen);
+void vg_node_free(vg_node *root);
+
+/* The value under key in a MAP node, or NULL (also when map is not a MAP). */
+const vg_node *vg_node_get(const vg_node *map, const char *key);
+
+/* Writes "FILE:LINE: <fmt...>" into err; returns VG_ECONFIG. */
+int vg_conf_errf(char *err, size_t errlen, const vg_node *at, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+enum vg_conf_type {
+    VG_CONF_STR,      /* char *   (strdup'ed; vg_conf_release frees it) */
+    VG_CONF_PATH,     /* char *   made absolute against the config file's directory */
+    VG_CONF_INT,      /* int64_t  decimal */
+    VG_CONF_BOOL,     /* bool     true/false/yes/no/on/off */
+    VG_CONF_SIZE,     /* uint64_t bytes; suffixes K, M, G (binary), e.g. "64M" */
+    VG_CONF_DURATION, /* int64_t  milliseconds; suffixes ms, s, m, h, d, e.g. "15m" */
+    VG_CONF_NODE,     /* const vg_node * the raw node (lists, nested maps), NULL if absent */
+};
+
+typedef struct vg_conf_key {
+    const char *key;
+    enum vg_conf_type type;
+    const char *def;  /* default as text (parsed like a YAML value); NULL = no default */
+    size_t off;       /* offsetof() the field in the target struct */
+    const char *desc; /* one line for --help and docs */
+    int64_t min, max; /* INT/SIZE/DURATION bounds, inclusive; both 0 = unbounded */
+} vg_conf_key;
+
+/* Fills base from map (which may be NULL: all defaults) per tab (ended by a
+ * {NULL} entry). 'file' is used for relative PATHs when map is NULL. */
+int vg_conf_apply(const vg_node *map, const char *file, const vg_conf_key *tab, void *base,
+                  char *err, size_t errlen);
+/* Frees the STR/PATH fields that vg_conf_apply allocated. */
+void vg_conf_release(const vg_conf_key *tab, void *base);
+
+/* Helpers for hand-parsed nodes; each reports errors like vg_conf_apply. */
+int vg_conf_parse_size(const vg_node *n, uint64_t *out, char *err, size_t errlen);
+int vg_conf_parse_duration(const vg_node *n, int64_t *out, char *err, size_t errlen);
+int vg_conf_parse_bool(const vg_node *n, bool *out, char *err, size_t errlen);
+/* Resolves rel against the directory of file; returns a malloc'ed path. */
+char *vg_conf_path(const char *file, const char *rel);
+
+#endif

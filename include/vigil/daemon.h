@@ -1,0 +1,81 @@
+/* What the three daemons share: command line, configuration loading and
+ * reloading, signals, privilege drop, and the pipeline section of the
+ * configuration file.
+ *
+ * Each daemon supplies a vg_daemon_desc (names, help text) and ops. The
+ * runner parses the command line, loads the YAML file, reads the
+ * 'pipeline' section, calls configure(first = 1), then runs the libuv loop:
+ *   SIGHUP   reloads the file; configure(first = 0) applies it or refuses it
+ *            with FILE:LINE: reason, and the daemon runs on unchanged;
+ *   SIGTERM, SIGINT  call shutdown, which closes the daemon's handles; the
+ *            loop then ends and the process exits 0;
+ *   SIGUSR1  calls report (log the counters).
+ */
+#ifndef VIGIL_DAEMON_H
+#define VIGIL_DAEMON_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include "vigil/conf.h"
+
+#define VG_DEFAULT_CONFIG "/etc/vigil/vigil.yaml"
+
+/* The 'pipeline' section: settings every process must agree on. */
+typedef struct vg_pipeline_conf {
+    char *user;      /* pipeline user; empty = whoever runs the daemon */
+    char *group;     /* pipeline group; empty = the user's primary group */
+    char *run_dir;   /* Unix sockets live here (mode 0750) */
+    char *data_dir;  /* LMDB environments live here (mode 0700) */
+    char *log_level; /* error, warn, info, debug */
+    /* resolved */
+    uid_t uid;
+    gid_t gid;
+} vg_pipeline_conf;
+
+typedef struct vg_daemon vg_daemon;
+
+typedef struct vg_daemon_desc {
+    const char *prog;    /* "vigil-collector" */
+    const char *section; /* "collector" */
+    const char *summary; /* one line for --help */
+    const char *help;    /* the rest of --help: description, options, files, signals */
+} vg_daemon_desc;
+
+typedef struct vg_daemon_ops {
+    /* Reads the daemon's section of root. first = 1 at start (open
+     * everything), 0 on reload (apply what changed, keep the rest). With
+     * vg_daemon_check_only(d) it validates and starts nothing. On error:
+     * fill err with "FILE:LINE: reason" and return a negative code. */
+    int (*configure)(vg_daemon *d, const vg_node *root, int first, char *err, size_t errlen);
+    /* SIGTERM/SIGINT: close every handle so the loop can end. */
+    void (*shutdown)(vg_daemon *d);
+    /* SIGUSR1: log the counters. May be NULL. */
+    void (*report)(vg_daemon *d);
+} vg_daemon_ops;
+
+/* Runs a daemon to completion and returns its exit status. */
+int vg_daemon_main(int argc, char **argv, const vg_daemon_desc *desc, const vg_daemon_ops *ops,
+                   void *data);
+
+uv_loop_t *vg_daemon_loop(vg_daemon *d);
+void *vg_daemon_data(vg_daemon *d);
+const vg_pipeline_conf *vg_daemon_pipeline(vg_daemon *d);
+const char *vg_daemon_config_path(vg_daemon *d);
+bool vg_daemon_check_only(vg_daemon *d);
+/* Ends the loop with a failure status (fatal runtime error). */
+void vg_daemon_fail(vg_daemon *d, int status);
+
+/* Creates dir (and parents) with 'mode', owned by the pipeline user and
+ * group when running as root; refuses a dir others can write to. */
+int vg_daemon_prepare_dir(vg_daemon *d, const char *dir, unsigned mode);
+
+/* When running as root with a pipeline user configured: switch to it
+ * (group, supplementary groups, then user) after the privileged setup. */
+int vg_daemon_drop_privileges(vg_daemon *d);
+
+/* Joins data_dir and name into a malloc'ed path. */
+char *vg_daemon_path(const char *dir, const char *name);
+
+#endif

@@ -1,0 +1,29 @@
+/* Logging to stderr, one line per record: "<name>[pid]: <level>: <text>".
+ *
+ * The daemons log to stderr so that systemd, a supervisor or a test harness
+ * owns the destination. Thread-safe at line granularity (one write(2) each).
+ */
+#ifndef VIGIL_LOG_H
+#define VIGIL_LOG_H
+
+enum vg_log_level { VG_LOG_ERROR = 0, VG_LOG_WARN, VG_LOG_INFO, VG_LOG_DEBUG };
+
+/* Sets the program name shown on every line (the string is copied). */
+void vg_log_init(const char *progname, enum vg_log_level level);
+void vg_log_set_level(enum vg_log_level level);
+enum vg_log_level vg_log_get_level(void);
+/* Parses "error", "warn", "info" or "debug"; returns -EINVAL otherwise. */
+int vg_log_parse_level(const char *s, enum vg_log_level *out);
+
+void vg_log(enum vg_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define vg_error(...) vg_log(VG_LOG_ERROR, __VA_ARGS__)
+#define vg_warn(...) vg_log(VG_LOG_WARN, __VA_ARGS__)
+#define vg_info(...) vg_log(VG_LOG_INFO, __VA_ARGS__)
+#define vg_debug(...)                                                                              \
+    do {                                                                                           \
+        if (vg_log_get_level() >= VG_LOG_DEBUG)                                                    \
+            vg_log(VG_LOG_DEBUG, __VA_ARGS__);                                                     \
+    } while (0)
+
+#endif

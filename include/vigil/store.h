@@ -1,0 +1,66 @@
+/* Durable storage on LMDB: one environment per process, holding
+ *   - queues: records keyed by a 64-bit sequence number that only grows
+ *     (the collector's spool, the correlator's and the shipper's outboxes);
+ *   - a meta table of small named values (per-stream "last committed seq",
+ *     output cursors, instance ids).
+ *
+ * All writes go through one write transaction at a time (vg_store_begin /
+ * vg_store_commit), so a process can commit "records received up to seq N"
+ * together with everything N caused, atomically. LMDB's default durability
+ * is kept (fsync at commit): a committed transaction survives kill -9 and a
+ * power cut. Single-threaded use only: the daemons run one libuv loop.
+ */
+#ifndef VIGIL_STORE_H
+#define VIGIL_STORE_H
+
+#include <lmdb.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct vg_store vg_store;
+typedef struct vg_queue vg_queue;
+
+/* Opens (creating if needed) the environment in directory 'dir' (created
+ * with mode 0700 if missing) with a map of 'map_mb' MiB. */
+int vg_store_open(vg_store **out, const char *dir, size_t map_mb);
+void vg_store_close(vg_store *st);
+MDB_env *vg_store_env(vg_store *st);
+
+/* Write transactions: begin, any number of queue/meta writes, commit or
+ * abort. Only one may be open; read functions work inside it too, and
+ * outside it they use a short read transaction of their own. */
+int vg_store_begin(vg_store *st);
+int vg_store_commit(vg_store *st);
+void vg_store_abort(vg_store *st);
+MDB_txn *vg_store_txn(vg_store *st); /* the open write txn, or NULL */
+
+/* Meta values: a uint64 or a byte string under a name. Missing -> *v = 0 / -ENOENT. */
+int vg_meta_get_u64(vg_store *st, const char *key, uint64_t *v);
+int vg_meta_put_u64(vg_store *st, const char *key, uint64_t v); /* inside a write txn */
+int vg_meta_get(vg_store *st, const char *key, void *buf, size_t cap, size_t *len);
+int vg_meta_put(vg_store *st, const char *key, const void *val, size_t len);
+
+/* Opens queue 'name' in st (created on first use). The queue is owned by st
+ * and freed by vg_store_close. */
+int vg_queue_open(vg_store *st, const char *name, vg_queue **out);
+
+/* Appends one record inside the open write transaction; *seq gets its
+ * number (last + 1; the first record of a new queue is 1). */
+int vg_queue_append(vg_queue *q, const void *rec, size_t len, uint64_t *seq);
+
+/* Calls fn for records with seq >= from, in order, until fn returns
+ * non-zero, 'max' records were visited or the queue ends. The bytes passed
+ * to fn are valid only during the call. Returns the number visited, or a
+ * negative error. */
+typedef int (*vg_queue_fn)(void *ud, uint64_t seq, const void *rec, size_t len);
+int vg_queue_scan(vg_queue *q, uint64_t from, size_t max, vg_queue_fn fn, void *ud);
+
+/* Deletes every record with seq <= upto, inside the open write transaction. */
+int vg_queue_trim(vg_queue *q, uint64_t upto);
+
+uint64_t vg_queue_last(const vg_queue *q);  /* highest seq ever appended (0: none) */
+uint64_t vg_queue_first(vg_queue *q);       /* lowest seq still stored (0: empty) */
+uint64_t vg_queue_count(vg_queue *q);       /* records stored */
+const char *vg_queue_name(const vg_queue *q);
+
+#endif

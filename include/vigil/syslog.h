@@ -1,0 +1,32 @@
+/* Syslog message parsing: RFC 5424, and RFC 3164 as real devices send it.
+ *
+ * The parser never rejects a message: whatever the bytes, it fills a
+ * vg_event whose raw view is the input. When the header cannot be read the
+ * event gets VG_EV_MALFORMED and a static 'reason', and msg is the whole
+ * input, so nothing is ever lost. All views point into the input buffer,
+ * which the caller keeps alive as long as the event is used.
+ */
+#ifndef VIGIL_SYSLOG_H
+#define VIGIL_SYSLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vigil/event.h"
+
+typedef struct vg_syslog_opts {
+    int64_t now_us;   /* arrival time: becomes recv_us, and the reference for year inference */
+    int year;         /* > 0: the year of RFC 3164 timestamps (replay); 0: infer from now_us */
+    int tz_known;     /* non-zero: RFC 3164 times are at UTC offset tz_min, not local time */
+    int32_t tz_min;
+} vg_syslog_opts;
+
+/* Parses buf[0..len) (one message, framing already removed, without the
+ * trailing newline) into *ev. Always returns 0; the verdict is in ev->flags. */
+int vg_syslog_parse(const char *buf, size_t len, const vg_syslog_opts *opts, vg_event *ev);
+
+/* Formats t (microseconds since the epoch, UTC) as RFC 3339 with
+ * microseconds and "Z" into out (at least 28 bytes). Returns the length. */
+size_t vg_time_format(int64_t t_us, char *out, size_t cap);
+
+#endif

@@ -1,0 +1,338 @@
+/* The daemon runner shared by the three processes (see daemon.h). */
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vigil/daemon.h"
+#include "vigil/err.h"
+#include "vigil/log.h"
+
+struct vg_daemon {
+    const vg_daemon_desc *desc;
+    const vg_daemon_ops *ops;
+    void *data;
+    uv_loop_t loop;
+    uv_signal_t sig_hup, sig_term, sig_int, sig_usr1;
+    char *config_path;
+    vg_pipeline_conf pipeline;
+    bool check_only;
+    bool stopping;
+    int status;
+};
+
+static const vg_conf_key vg__pipeline_keys[] = {
+    {"user", VG_CONF_STR, "", offsetof(vg_pipeline_conf, user),
+     "user the daemons run as and accept as peers; empty: the user who starts them", 0, 0},
+    {"group", VG_CONF_STR, "", offsetof(vg_pipeline_conf, group),
+     "group owning the socket directory; empty: the user's primary group", 0, 0},
+    {"run_dir", VG_CONF_PATH, "/run/vigil", offsetof(vg_pipeline_conf, run_dir),
+     "directory of the Unix sockets between the daemons (mode 0750)", 0, 0},
+    {"data_dir", VG_CONF_PATH, "/var/lib/vigil", offsetof(vg_pipeline_conf, data_dir),
+     "directory of the LMDB environments (mode 0700)", 0, 0},
+    {"log_level", VG_CONF_STR, "info", offsetof(vg_pipeline_conf, log_level),
+     "error, warn, info or debug", 0, 0},
+    {NULL, 0, NULL, 0, NULL, 0, 0},
+};
+
+uv_loop_t *vg_daemon_loop(vg_daemon *d)
+{
+    return &d->loop;
+}
+void *vg_daemon_data(vg_daemon *d)
+{
+    return d->data;
+}
+const vg_pipeline_conf *vg_daemon_pipeline(vg_daemon *d)
+{
+    return &d->pipeline;
+}
+const char *vg_daemon_config_path(vg_daemon *d)
+{
+    return d->config_path;
+}
+bool vg_daemon_check_only(vg_daemon *d)
+{
+    return d->check_only;
+}
+
+char *vg_daemon_path(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+/* Reads and resolves the pipeline section into *pc (released on error). */
+static int vg__pipeline_load(const vg_node *root, const char *file, vg_pipeline_conf *pc, char *err,
+                             size_t errlen)
+{
+    const vg_node *sec = vg_node_get(root, "pipeline");
+    memset(pc, 0, sizeof(*pc));
+    int rc = vg_conf_apply(sec, file, vg__pipeline_keys, pc, err, errlen);
+    if (rc)
+        return rc;
+    enum vg_log_level lvl;
+    if (vg_log_parse_level(pc->log_level, &lvl) != 0) {
+        rc = vg_conf_errf(err, errlen, vg_node_get(sec, "log_level") ? vg_node_get(sec, "log_level") : root,
+                          "log_level must be error, warn, info or debug, got '%s'", pc->log_level);
+        goto fail;
+    }
+    pc->uid = geteuid();
+    pc->gid = getegid();
+    if (pc->user[0]) {
+        struct passwd *pw = getpwnam(pc->user);
+        if (!pw) {
+            rc = vg_conf_errf(err, errlen, vg_node_get(sec, "user"), "no such user '%s'", pc->user);
+            goto fail;
+        }
+        pc->uid = pw->pw_uid;
+        pc->gid = pw->pw_gid;
+    }
+    if (pc->group[0]) {
+        struct group *gr = getgrnam(pc->group);
+        if (!gr) {
+            rc = vg_conf_errf(err, errlen, vg_node_get(sec, "group"), "no such group '%s'", pc->group);
+            goto fail;
+        }
+        pc->gid = gr->gr_gid;
+    }
+    return 0;
+fail:
+    vg_conf_release(vg__pipeline_keys, pc);
+    return rc;
+}
+
+int vg_daemon_prepare_dir(vg_daemon *d, const char *dir, unsigned mode)
+{
+    char path[4096];
+    if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
+        return -ENAMETOOLONG;
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0755) != 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(path, (mode_t)mode) != 0 && errno != EEXIST)
+        return -errno;
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return -errno;
+    if (!S_ISDIR(sb.st_mode))
+        return -ENOTDIR;
+    if (geteuid() == 0 && (sb.st_uid != d->pipeline.uid || sb.st_gid != d->pipeline.gid)) {
+        if (chown(path, d->pipeline.uid, d->pipeline.gid) != 0)
+            return -errno;
+    }
+    if ((sb.st_mode & 07777) != mode && chmod(path, (mode_t)mode) != 0)
+        return -errno;
+    return 0;
+}
+
+int vg_daemon_drop_privileges(vg_daemon *d)
+{
+    const vg_pipeline_conf *pc = &d->pipeline;
+    if (geteuid() != 0 || pc->uid == 0)
+        return 0;
+    /* Order matters: groups first, while we still may change them; then the
+     * uid, after which nothing can be regained. */
+    if (setgroups(1, &pc->gid) != 0 || setgid(pc->gid) != 0 || setuid(pc->uid) != 0)
+        return -errno;
+    if (setuid(0) == 0)
+        return -EPERM; /* the drop did not stick */
+    vg_info("running as uid %ld gid %ld", (long)pc->uid, (long)pc->gid);
+    return 0;
+}
+
+void vg_daemon_fail(vg_daemon *d, int status)
+{
+    d->status = status;
+    if (!d->stopping) {
+        d->stopping = true;
+        d->ops->shutdown(d);
+        uv_close((uv_handle_t *)&d->sig_hup, NULL);
+        uv_close((uv_handle_t *)&d->sig_term, NULL);
+        uv_close((uv_handle_t *)&d->sig_int, NULL);
+        uv_close((uv_handle_t *)&d->sig_usr1, NULL);
+    }
+}
+
+/* Loads the file and hands it to configure; the tree lives only for the
+ * call, so configure copies what it keeps. */
+static int vg__load(vg_daemon *d, int first)
+{
+    char err[1024] = "";
+    vg_node *root = NULL;
+    vg_pipeline_conf pc;
+    int rc = vg_yaml_load(d->config_path, &root, err, sizeof(err));
+    if (rc == 0)
+        rc = vg__pipeline_load(root, d->config_path, &pc, err, sizeof(err));
+    if (rc == 0) {
+        vg_pipeline_conf old = d->pipeline;
+        if (!first && (old.uid != pc.uid || strcmp(old.run_dir, pc.run_dir) != 0 ||
+                       strcmp(old.data_dir, pc.data_dir) != 0))
+            vg_warn("%s: pipeline user, run_dir and data_dir changes need a restart; "
+                    "keeping the running values", d->config_path);
+        if (first) {
+            d->pipeline = pc;
+        } else {
+            free(d->pipeline.log_level);
+            d->pipeline.log_level = pc.log_level;
+            pc.log_level = NULL;
+            vg_conf_release(vg__pipeline_keys, &pc);
+        }
+        enum vg_log_level lvl;
+        if (vg_log_parse_level(d->pipeline.log_level, &lvl) == 0)
+            vg_log_set_level(lvl);
+        rc = d->ops->configure(d, root, first, err, sizeof(err));
+    }
+    if (rc) {
+        if (!err[0])
+            snprintf(err, sizeof(err), "%s: %s", d->config_path, vg_strerror(rc));
+        vg_error("%s%s", err, first ? "" : " (configuration refused; running on the previous one)");
+    }
+    vg_node_free(root);
+    return rc;
+}
+
+static void vg__on_signal(uv_signal_t *h, int signum)
+{
+    vg_daemon *d = h->data;
+    switch (signum) {
+    case SIGHUP:
+        vg_info("SIGHUP: reloading %s", d->config_path);
+        if (vg__load(d, 0) == 0)
+            vg_info("configuration reloaded");
+        break;
+    case SIGUSR1:
+        if (d->ops->report)
+            d->ops->report(d);
+        break;
+    default:
+        vg_info("%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+        vg_daemon_fail(d, 0);
+    }
+}
+
+static void vg__usage(const vg_daemon_desc *desc, FILE *f)
+{
+    fprintf(f,
+            "Usage: %s [-c FILE] [-t] [-l LEVEL]\n"
+            "       %s --help | --version\n\n"
+            "%s\n\n%s\n"
+            "Common options:\n"
+            "  -c, --config FILE    configuration file (default %s); relative paths in it\n"
+            "                       are taken from the file's directory\n"
+            "  -t, --check-config   load and check the configuration (and rules), then exit\n"
+            "                       0 if valid, 1 with FILE:LINE: reason if not\n"
+            "  -l, --log-level LVL  error, warn, info or debug (overrides pipeline.log_level)\n"
+            "  -h, --help           show this text\n"
+            "  -V, --version        show the version\n\n"
+            "Signals:\n"
+            "  SIGHUP   reload the configuration; a bad one is refused and logged with\n"
+            "           FILE:LINE: reason, and the daemon keeps running on the old one\n"
+            "  SIGTERM, SIGINT  finish the current batch, commit, close and exit 0\n"
+            "  SIGUSR1  log the counters\n\n"
+            "Exit status: 0 on a clean stop, 1 on a configuration error, 2 on a usage\n"
+            "error, 3 on a runtime failure.\n\n"
+            "See docs/architecture.md and docs/configuration.md.\n",
+            desc->prog, desc->prog, desc->summary, desc->help, VG_DEFAULT_CONFIG);
+}
+
+static void vg__close_walk(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+int vg_daemon_main(int argc, char **argv, const vg_daemon_desc *desc, const vg_daemon_ops *ops,
+                   void *data)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'}, {"check-config", no_argument, NULL, 't'},
+        {"log-level", required_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
+    };
+    vg_daemon d = {.desc = desc, .ops = ops, .data = data};
+    const char *config = VG_DEFAULT_CONFIG, *level = NULL;
+    int c;
+    vg_log_init(desc->prog, VG_LOG_INFO);
+    while ((c = getopt_long(argc, argv, "c:tl:hV", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config = optarg;
+            break;
+        case 't':
+            d.check_only = true;
+            break;
+        case 'l':
+            level = optarg;
+            break;
+        case 'h':
+            vg__usage(desc, stdout);
+            return 0;
+        case 'V':
+            printf("%s %s (wire protocol %d)\n", desc->prog, VG_VERSION, 1);
+            return 0;
+        default:
+            fprintf(stderr, "Try '%s --help'.\n", desc->prog);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "%s: unexpected argument '%s'\nTry '%s --help'.\n", desc->prog,
+                argv[optind], desc->prog);
+        return 2;
+    }
+    enum vg_log_level lvl = VG_LOG_INFO;
+    if (level && vg_log_parse_level(level, &lvl) != 0) {
+        fprintf(stderr, "%s: bad log level '%s'\n", desc->prog, level);
+        return 2;
+    }
+    d.config_path = realpath(config, NULL);
+    if (!d.config_path) {
+        vg_error("cannot open configuration %s: %s", config, strerror(errno));
+        return 1;
+    }
+    uv_loop_init(&d.loop);
+    if (vg__load(&d, 1) != 0) {
+        d.status = 1;
+        goto out;
+    }
+    if (level)
+        vg_log_set_level(lvl);
+    if (d.check_only) {
+        printf("%s: configuration %s is valid\n", desc->prog, d.config_path);
+        goto out;
+    }
+    uv_signal_t *sigs[] = {&d.sig_hup, &d.sig_term, &d.sig_int, &d.sig_usr1};
+    int nums[] = {SIGHUP, SIGTERM, SIGINT, SIGUSR1};
+    for (int i = 0; i < 4; i++) {
+        uv_signal_init(&d.loop, sigs[i]);
+        sigs[i]->data = &d;
+        uv_signal_start(sigs[i], vg__on_signal, nums[i]);
+    }
+    signal(SIGPIPE, SIG_IGN);
+    vg_info("%s %s started (config %s)", desc->prog, VG_VERSION, d.config_path);
+    uv_run(&d.loop, UV_RUN_DEFAULT);
+    vg_info("stopped");
+out:
+    uv_walk(&d.loop, vg__close_walk, NULL);
+    uv_run(&d.loop, UV_RUN_DEFAULT);
+    uv_loop_close(&d.loop);
+    vg_conf_release(vg__pipeline_keys, &d.pipeline);
+    free(d.config_path);
+    return d.status;
+}

@@ -1,0 +1,78 @@
+/* JSON string escaping with UTF-8 validation (see util.h). */
+#include "vigil/util.h"
+
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid. Rejects
+ * overlong forms, surrogates and code points above U+10FFFF (RFC 3629). */
+static size_t vg__utf8_len(const unsigned char *p, size_t n)
+{
+    unsigned c = p[0];
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        return n >= 2 && (p[1] & 0xC0) == 0x80 ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (n < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80)
+            return 0;
+        if ((c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] > 0x9F))
+            return 0;
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (n < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80)
+            return 0;
+        if ((c == 0xF0 && p[1] < 0x90) || (c == 0xF4 && p[1] > 0x8F))
+            return 0;
+        return 4;
+    }
+    return 0;
+}
+
+int vg_json_escape(vg_buf *b, vg_str s)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)s.p;
+    size_t n = s.len;
+    if (vg_buf_reserve(b, n + 16))
+        return -12;
+    size_t i = 0;
+    while (i < n) {
+        size_t run = i;
+        while (run < n && p[run] >= 0x20 && p[run] < 0x80 && p[run] != '"' && p[run] != '\\')
+            run++;
+        if (run > i && vg_buf_add(b, p + i, run - i))
+            return -12;
+        i = run;
+        if (i >= n)
+            break;
+        unsigned c = p[i];
+        int rc = 0;
+        if (c == '"' || c == '\\') {
+            char e[2] = {'\\', (char)c};
+            rc = vg_buf_add(b, e, 2);
+            i++;
+        } else if (c < 0x20) {
+            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            if (c == '\n')
+                rc = vg_buf_add(b, "\\n", 2);
+            else if (c == '\r')
+                rc = vg_buf_add(b, "\\r", 2);
+            else if (c == '\t')
+                rc = vg_buf_add(b, "\\t", 2);
+            else
+                rc = vg_buf_add(b, e, 6);
+            i++;
+        } else {
+            size_t l = vg__utf8_len(p + i, n - i);
+            if (l) {
+                rc = vg_buf_add(b, p + i, l);
+                i += l;
+            } else {
+                rc = vg_buf_add(b, "\xEF\xBF\xBD", 3);
+                i++;
+            }
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
+}

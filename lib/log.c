@@ -1,0 +1,67 @@
+/* stderr logger. Each record is formatted into one buffer and written with a
+ * single write(2), so lines from several processes sharing a terminal or a
+ * journal never interleave mid-line. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vigil/log.h"
+
+static char vg__progname[64] = "vigil";
+static enum vg_log_level vg__level = VG_LOG_INFO;
+static const char *const vg__names[] = {"error", "warning", "info", "debug"};
+
+void vg_log_init(const char *progname, enum vg_log_level level)
+{
+    snprintf(vg__progname, sizeof(vg__progname), "%s", progname);
+    vg__level = level;
+}
+
+void vg_log_set_level(enum vg_log_level level)
+{
+    vg__level = level;
+}
+
+enum vg_log_level vg_log_get_level(void)
+{
+    return vg__level;
+}
+
+int vg_log_parse_level(const char *s, enum vg_log_level *out)
+{
+    static const char *const alias[] = {"error", "warn", "info", "debug"};
+    for (int i = 0; i < 4; i++) {
+        if (strcmp(s, alias[i]) == 0 || strcmp(s, vg__names[i]) == 0) {
+            *out = (enum vg_log_level)i;
+            return 0;
+        }
+    }
+    return -22; /* -EINVAL */
+}
+
+void vg_log(enum vg_log_level level, const char *fmt, ...)
+{
+    if (level > vg__level)
+        return;
+    char buf[2048];
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    int n = snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s[%ld]: %s: ",
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                     tm.tm_sec, ts.tv_nsec / 1000000, vg__progname, (long)getpid(),
+                     vg__names[level]);
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
+    if (len > sizeof(buf) - 2)
+        len = sizeof(buf) - 2;
+    buf[len++] = '\n';
+    ssize_t w = write(STDERR_FILENO, buf, len);
+    (void)w;
+}

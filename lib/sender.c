@@ -1,0 +1,358 @@
+/* Reliable hop: queue -> link sender, and the receiver's stream table. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "vigil/err.h"
+#include "vigil/log.h"
+#include "vigil/sender.h"
+
+#define VG_SEND_HIGH_WATER (8u << 20) /* bytes queued on the link before we pause */
+#define VG_TRIM_MS 200
+
+struct vg_sender {
+    vg_sender_cfg cfg;
+    char *path, *role, *name;
+    uv_loop_t *loop;
+    vg_client *client;
+    vg_link *link;       /* open link past HELLO, or NULL */
+    vg_link *handshake;  /* open link waiting for the peer's HELLO */
+    uint64_t epoch;
+    uint64_t next;       /* next seq to send */
+    uint64_t acked;      /* highest seq acknowledged */
+    uint64_t trimmed;    /* highest seq trimmed from the queue */
+    uint64_t max_sent;   /* highest seq ever sent, to count re-sends */
+    uv_timer_t trim_timer;
+    uv_idle_t pump_idle;
+    vg_sender_stats stats;
+    msgpack_sbuffer sb;
+    int stopping;
+};
+
+int vg_queue_epoch(vg_store *st, vg_queue *q, uint64_t *epoch)
+{
+    char key[96];
+    snprintf(key, sizeof(key), "queue.%s.epoch", vg_queue_name(q));
+    int rc = vg_meta_get_u64(st, key, epoch);
+    if (rc || *epoch)
+        return rc;
+    uint64_t e = 0;
+    while (e == 0)
+        if (getrandom(&e, sizeof(e), 0) != sizeof(e))
+            return -errno;
+    int own = !vg_store_txn(st);
+    if (own && (rc = vg_store_begin(st)))
+        return rc;
+    rc = vg_meta_put_u64(st, key, e);
+    if (own)
+        rc = rc ? (vg_store_abort(st), rc) : vg_store_commit(st);
+    if (rc == 0)
+        *epoch = e;
+    return rc;
+}
+
+static int vg__batch_add(void *ud, uint64_t seq, const void *rec, size_t len)
+{
+    (void)seq;
+    return vg_wire_batch_add(ud, rec, len) ? 1 : 0;
+}
+
+/* Sends batches while there is something committed to send, the window is
+ * open and the link is not backed up. */
+static void vg__pump(vg_sender *s)
+{
+    vg_link *l = s->link;
+    if (!l || l->closing)
+        return;
+    if (vg_store_txn(s->cfg.store)) { /* only committed records leave */
+        vg_sender_kick(s);
+        return;
+    }
+    uint64_t last = vg_queue_last(s->cfg.queue);
+    while (s->next <= last && s->next - s->acked - 1 < s->cfg.window &&
+           l->write_queue < VG_SEND_HIGH_WATER) {
+        uint64_t n = last - s->next + 1;
+        if (n > s->cfg.batch_max)
+            n = s->cfg.batch_max;
+        size_t start;
+        vg_wire_batch_begin(&s->sb, s->cfg.type, s->next, (uint32_t)n, &start);
+        int got = vg_queue_scan(s->cfg.queue, s->next, n, vg__batch_add, &s->sb);
+        if (got != (int)n) {
+            /* The queue lost records it still owed downstream: a bug or a
+             * damaged store. Say so; never send a frame with a gap. */
+            vg_error("queue %s: expected %llu records from seq %llu, found %d",
+                     vg_queue_name(s->cfg.queue), (unsigned long long)n,
+                     (unsigned long long)s->next, got);
+            msgpack_sbuffer_clear(&s->sb);
+            vg_link_close(l, VG_ESTATE);
+            return;
+        }
+        vg_wire_batch_end(&s->sb, start);
+        if (vg_link_send(l, &s->sb) != 0)
+            return;
+        uint64_t end = s->next + n - 1;
+        if (s->max_sent >= s->next)
+            s->stats.resent += (s->max_sent < end ? s->max_sent : end) - s->next + 1;
+        if (end > s->max_sent)
+            s->max_sent = end;
+        s->stats.sent += n;
+        s->stats.batches++;
+        s->next = end + 1;
+    }
+}
+
+static void vg__trim(vg_sender *s)
+{
+    if (s->acked <= s->trimmed || vg_store_txn(s->cfg.store))
+        return;
+    int rc = vg_store_begin(s->cfg.store);
+    if (rc == 0 && (rc = vg_queue_trim(s->cfg.queue, s->acked)) == 0)
+        rc = vg_store_commit(s->cfg.store);
+    else if (rc == 0 || vg_store_txn(s->cfg.store))
+        vg_store_abort(s->cfg.store);
+    if (rc)
+        vg_warn("queue %s: trim failed: %s", vg_queue_name(s->cfg.queue), vg_strerror(rc));
+    else
+        s->trimmed = s->acked;
+}
+
+static void vg__on_trim_timer(uv_timer_t *t)
+{
+    vg__trim(t->data);
+}
+
+/* Pumping happens from an idle handle so that many kicks in one loop
+ * iteration (one per commit) cost one pass. */
+static void vg__on_pump_idle(uv_idle_t *h)
+{
+    vg_sender *s = h->data;
+    uv_idle_stop(h);
+    vg__pump(s);
+}
+
+void vg_sender_kick(vg_sender *s)
+{
+    if (s->link && !s->stopping)
+        uv_idle_start(&s->pump_idle, vg__on_pump_idle);
+}
+
+static void vg__on_open(vg_link *l)
+{
+    vg_sender *s = l->data;
+    s->handshake = l;
+    vg_wire_frame_hello(&s->sb, s->role, s->name, s->epoch, vg_queue_last(s->cfg.queue));
+    vg_link_send(l, &s->sb);
+}
+
+static void vg__on_msg(vg_link *l, const vg_msg *m)
+{
+    vg_sender *s = l->data;
+    if (m->type == VG_MSG_HELLO && l == s->handshake) {
+        if (m->version != VG_PROTO_VERSION) {
+            vg_error("%s speaks protocol %u, we speak %u", s->path, m->version, VG_PROTO_VERSION);
+            vg_link_close(l, VG_EVERSION);
+            return;
+        }
+        uint64_t last = vg_queue_last(s->cfg.queue);
+        if (m->seq > last) {
+            vg_error("%s claims seq %llu of stream %s, but only %llu exist; refusing",
+                     s->path, (unsigned long long)m->seq, s->name, (unsigned long long)last);
+            vg_link_close(l, VG_ESTATE);
+            return;
+        }
+        s->handshake = NULL;
+        s->link = l;
+        s->stats.connected = 1;
+        s->stats.reconnects++;
+        if (m->seq > s->acked) {
+            s->stats.acked += m->seq - s->acked;
+            s->acked = m->seq;
+        }
+        s->stats.last_acked = s->acked;
+        s->next = m->seq + 1;
+        vg_info("stream %s: %s has everything up to seq %llu; %llu to send", s->name, s->path,
+                (unsigned long long)m->seq, (unsigned long long)(last - m->seq));
+        vg__trim(s);
+        vg__pump(s);
+        return;
+    }
+    if (m->type == VG_MSG_ACK && l == s->link) {
+        if (m->seq > s->max_sent || m->seq < s->acked) {
+            vg_error("%s acknowledged seq %llu outside [%llu, %llu]", s->path,
+                     (unsigned long long)m->seq, (unsigned long long)s->acked,
+                     (unsigned long long)s->max_sent);
+            vg_link_close(l, VG_EPROTO);
+            return;
+        }
+        s->stats.acked += m->seq - s->acked;
+        s->acked = m->seq;
+        s->stats.last_acked = s->acked;
+        vg__pump(s);
+        return;
+    }
+    vg_warn("%s sent an unexpected message type %d; closing link", s->path, (int)m->type);
+    vg_link_close(l, VG_EPROTO);
+}
+
+static void vg__on_close(vg_link *l, int err)
+{
+    vg_sender *s = l->data;
+    if (s->link == l || s->handshake == l) {
+        if (!s->stopping)
+            vg_warn("link to %s lost (%s); will resend from seq %llu", s->path,
+                    err < -30000 ? vg_strerror(err) : (err ? uv_strerror(err) : "closed"),
+                    (unsigned long long)s->acked + 1);
+        s->link = NULL;
+        s->handshake = NULL;
+        s->stats.connected = 0;
+        s->next = s->acked + 1;
+    }
+}
+
+static const vg_link_ops vg__sender_ops = {vg__on_open, vg__on_msg, vg__on_close};
+
+int vg_sender_start(uv_loop_t *loop, const vg_sender_cfg *cfg, vg_sender **out)
+{
+    vg_sender *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    s->cfg = *cfg;
+    s->path = strdup(cfg->path);
+    s->role = strdup(cfg->role);
+    s->name = strdup(cfg->name);
+    if (!s->path || !s->role || !s->name) {
+        free(s->path), free(s->role), free(s->name), free(s);
+        return -ENOMEM;
+    }
+    if (!s->cfg.batch_max)
+        s->cfg.batch_max = 512;
+    if (!s->cfg.window)
+        s->cfg.window = 32768;
+    s->loop = loop;
+    msgpack_sbuffer_init(&s->sb);
+    int rc = vg_queue_epoch(cfg->store, cfg->queue, &s->epoch);
+    if (rc) {
+        free(s->path), free(s->role), free(s->name), free(s);
+        return rc;
+    }
+    uint64_t first = vg_queue_first(cfg->queue);
+    s->acked = s->trimmed = first ? first - 1 : vg_queue_last(cfg->queue);
+    s->next = s->acked + 1;
+    uv_timer_init(loop, &s->trim_timer);
+    s->trim_timer.data = s;
+    uv_timer_start(&s->trim_timer, vg__on_trim_timer, VG_TRIM_MS, VG_TRIM_MS);
+    uv_idle_init(loop, &s->pump_idle);
+    s->pump_idle.data = s;
+    rc = vg_client_start(loop, s->path, cfg->allow_uid, &vg__sender_ops, s, &s->client);
+    if (rc) {
+        uv_close((uv_handle_t *)&s->trim_timer, NULL);
+        uv_close((uv_handle_t *)&s->pump_idle, NULL);
+        /* s is leaked deliberately here: the handles' memory must outlive
+         * their close, and start failure means the process exits. */
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+const vg_sender_stats *vg_sender_get_stats(vg_sender *s)
+{
+    return &s->stats;
+}
+
+const vg_link_stats *vg_sender_link_stats(vg_sender *s)
+{
+    return vg_client_stats(s->client);
+}
+
+static void vg__on_sender_handle_closed(uv_handle_t *h)
+{
+    vg_sender *s = h->data;
+    if (h == (uv_handle_t *)&s->pump_idle) {
+        msgpack_sbuffer_destroy(&s->sb);
+        free(s->path), free(s->role), free(s->name), free(s);
+    }
+}
+
+void vg_sender_stop(vg_sender *s)
+{
+    s->stopping = 1;
+    vg__trim(s);
+    vg_client_stop(s->client);
+    uv_close((uv_handle_t *)&s->trim_timer, vg__on_sender_handle_closed);
+    uv_close((uv_handle_t *)&s->pump_idle, vg__on_sender_handle_closed);
+}
+
+/* ---- receiver ---------------------------------------------------------- */
+
+static int vg__stream_key(char *buf, size_t cap, vg_str name, const char *what)
+{
+    int n = snprintf(buf, cap, "stream.%.*s.%s", (int)name.len, name.p, what);
+    return n > 0 && (size_t)n < cap ? 0 : -ENAMETOOLONG;
+}
+
+int vg_stream_hello(vg_store *st, vg_link *l, const vg_msg *hello, const char *role,
+                    const char *self_name, uint64_t *last)
+{
+    char kepoch[160], klast[160];
+    if (hello->version != VG_PROTO_VERSION) {
+        vg_error("peer pid %ld speaks protocol %u, we speak %u", (long)l->peer_pid,
+                 hello->version, VG_PROTO_VERSION);
+        return VG_EVERSION;
+    }
+    if (hello->name.len == 0 || hello->name.len > 100 || memchr(hello->name.p, '\0', hello->name.len))
+        return VG_EPROTO;
+    int rc = vg__stream_key(kepoch, sizeof(kepoch), hello->name, "epoch");
+    if (rc == 0)
+        rc = vg__stream_key(klast, sizeof(klast), hello->name, "last");
+    uint64_t epoch = 0;
+    if (rc == 0)
+        rc = vg_meta_get_u64(st, kepoch, &epoch);
+    if (rc == 0)
+        rc = vg_meta_get_u64(st, klast, last);
+    if (rc)
+        return rc;
+    if (epoch != hello->epoch) {
+        if (epoch)
+            vg_warn("stream %.*s starts a new sequence (its queue was recreated); was at %llu",
+                    (int)hello->name.len, hello->name.p, (unsigned long long)*last);
+        *last = 0;
+        if ((rc = vg_store_begin(st)))
+            return rc;
+        rc = vg_meta_put_u64(st, kepoch, hello->epoch);
+        if (rc == 0)
+            rc = vg_meta_put_u64(st, klast, 0);
+        rc = rc ? (vg_store_abort(st), rc) : vg_store_commit(st);
+        if (rc)
+            return rc;
+    }
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    vg_wire_frame_hello(&sb, role, self_name, 0, *last);
+    rc = vg_link_send(l, &sb);
+    msgpack_sbuffer_destroy(&sb);
+    vg_info("stream %.*s (%.*s, pid %ld) connected; committed up to seq %llu",
+            (int)hello->name.len, hello->name.p, (int)hello->role.len, hello->role.p,
+            (long)l->peer_pid, (unsigned long long)*last);
+    return rc;
+}
+
+int vg_stream_set_last(vg_store *st, vg_str name, uint64_t seq)
+{
+    char klast[160];
+    int rc = vg__stream_key(klast, sizeof(klast), name, "last");
+    return rc ? rc : vg_meta_put_u64(st, klast, seq);
+}
+
+int vg_stream_ack(vg_link *l, uint64_t seq)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    int rc = vg_wire_frame_ack(&sb, seq);
+    if (rc == 0)
+        rc = vg_link_send(l, &sb);
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}

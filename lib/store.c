@@ -1,0 +1,359 @@
+/* LMDB environment, durable queues and the meta table (see store.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "vigil/err.h"
+#include "vigil/store.h"
+
+#define VG_QUEUES_MAX 8
+
+struct vg_queue {
+    vg_store *st;
+    MDB_dbi dbi;
+    char name[48];
+    char last_key[64]; /* meta key holding the highest seq ever appended */
+    uint64_t last;     /* including appends of the open write txn */
+    uint64_t last_committed;
+};
+
+struct vg_store {
+    MDB_env *env;
+    MDB_dbi meta;
+    MDB_txn *wtxn;
+    MDB_txn *rtxn; /* reused read txn (reset between uses) */
+    int nqueues;
+    vg_queue queues[VG_QUEUES_MAX];
+};
+
+static int vg__mkdirs(const char *dir)
+{
+    char path[4096];
+    if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
+        return -ENAMETOOLONG;
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0700) != 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(path, 0700) != 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+int vg_store_open(vg_store **out, const char *dir, size_t map_mb)
+{
+    vg_store *st = calloc(1, sizeof(*st));
+    if (!st)
+        return -ENOMEM;
+    int rc = vg__mkdirs(dir);
+    if (rc)
+        goto fail;
+    if ((rc = mdb_env_create(&st->env)) || (rc = mdb_env_set_maxdbs(st->env, VG_QUEUES_MAX + 8)) ||
+        (rc = mdb_env_set_mapsize(st->env, map_mb << 20)) ||
+        (rc = mdb_env_open(st->env, dir, MDB_NOTLS, 0600)))
+        goto fail;
+    MDB_txn *txn;
+    if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)))
+        goto fail;
+    if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &st->meta))) {
+        mdb_txn_abort(txn);
+        goto fail;
+    }
+    if ((rc = mdb_txn_commit(txn)))
+        goto fail;
+    *out = st;
+    return 0;
+fail:
+    if (st->env)
+        mdb_env_close(st->env);
+    free(st);
+    return rc > 0 ? -rc : rc;
+}
+
+void vg_store_close(vg_store *st)
+{
+    if (!st)
+        return;
+    if (st->wtxn)
+        vg_store_abort(st);
+    if (st->rtxn)
+        mdb_txn_abort(st->rtxn);
+    mdb_env_close(st->env);
+    free(st);
+}
+
+MDB_env *vg_store_env(vg_store *st)
+{
+    return st->env;
+}
+
+MDB_txn *vg_store_txn(vg_store *st)
+{
+    return st->wtxn;
+}
+
+/* LMDB returns positive errno values or its own negative codes; callers of
+ * this module see negative values only. */
+static int vg__rc(int rc)
+{
+    return rc > 0 ? -rc : rc;
+}
+
+int vg_store_begin(vg_store *st)
+{
+    if (st->wtxn)
+        return -EBUSY;
+    return vg__rc(mdb_txn_begin(st->env, NULL, 0, &st->wtxn));
+}
+
+int vg_store_commit(vg_store *st)
+{
+    if (!st->wtxn)
+        return -EINVAL;
+    int rc = mdb_txn_commit(st->wtxn);
+    st->wtxn = NULL;
+    for (int i = 0; i < st->nqueues; i++) {
+        if (rc == 0)
+            st->queues[i].last_committed = st->queues[i].last;
+        else
+            st->queues[i].last = st->queues[i].last_committed;
+    }
+    if (rc == MDB_MAP_FULL)
+        return VG_EFULL;
+    return vg__rc(rc);
+}
+
+void vg_store_abort(vg_store *st)
+{
+    if (!st->wtxn)
+        return;
+    mdb_txn_abort(st->wtxn);
+    st->wtxn = NULL;
+    for (int i = 0; i < st->nqueues; i++)
+        st->queues[i].last = st->queues[i].last_committed;
+}
+
+/* Returns a transaction to read in: the open write txn, or the reusable
+ * read txn renewed to see the latest commit. Pair with vg__read_end. */
+static int vg__read_begin(vg_store *st, MDB_txn **txn)
+{
+    if (st->wtxn) {
+        *txn = st->wtxn;
+        return 0;
+    }
+    int rc = st->rtxn ? mdb_txn_renew(st->rtxn) : mdb_txn_begin(st->env, NULL, MDB_RDONLY, &st->rtxn);
+    *txn = st->rtxn;
+    return vg__rc(rc);
+}
+
+static void vg__read_end(vg_store *st, MDB_txn *txn)
+{
+    if (txn == st->rtxn)
+        mdb_txn_reset(txn);
+}
+
+int vg_meta_get(vg_store *st, const char *key, void *buf, size_t cap, size_t *len)
+{
+    MDB_txn *txn;
+    int rc = vg__read_begin(st, &txn);
+    if (rc)
+        return rc;
+    MDB_val k = {strlen(key), (void *)key}, v;
+    rc = mdb_get(txn, st->meta, &k, &v);
+    if (rc == 0) {
+        *len = v.mv_size;
+        memcpy(buf, v.mv_data, v.mv_size < cap ? v.mv_size : cap);
+        if (v.mv_size > cap)
+            rc = -ENOBUFS;
+    } else if (rc == MDB_NOTFOUND) {
+        rc = -ENOENT;
+    }
+    vg__read_end(st, txn);
+    return vg__rc(rc);
+}
+
+int vg_meta_put(vg_store *st, const char *key, const void *val, size_t len)
+{
+    if (!st->wtxn)
+        return -EINVAL;
+    MDB_val k = {strlen(key), (void *)key}, v = {len, (void *)val};
+    int rc = mdb_put(st->wtxn, st->meta, &k, &v, 0);
+    return rc == MDB_MAP_FULL ? VG_EFULL : vg__rc(rc);
+}
+
+int vg_meta_get_u64(vg_store *st, const char *key, uint64_t *v)
+{
+    size_t len = 0;
+    uint64_t x = 0;
+    int rc = vg_meta_get(st, key, &x, sizeof(x), &len);
+    if (rc == -ENOENT) {
+        *v = 0;
+        return 0;
+    }
+    if (rc == 0 && len != sizeof(x))
+        return VG_ESTATE;
+    *v = x;
+    return rc;
+}
+
+int vg_meta_put_u64(vg_store *st, const char *key, uint64_t v)
+{
+    return vg_meta_put(st, key, &v, sizeof(v));
+}
+
+int vg_queue_open(vg_store *st, const char *name, vg_queue **out)
+{
+    for (int i = 0; i < st->nqueues; i++) {
+        if (strcmp(st->queues[i].name, name) == 0) {
+            *out = &st->queues[i];
+            return 0;
+        }
+    }
+    if (st->nqueues == VG_QUEUES_MAX || strlen(name) >= sizeof(st->queues[0].name))
+        return -EINVAL;
+    vg_queue *q = &st->queues[st->nqueues];
+    memset(q, 0, sizeof(*q));
+    q->st = st;
+    snprintf(q->name, sizeof(q->name), "%s", name);
+    snprintf(q->last_key, sizeof(q->last_key), "queue.%s.last", name);
+    char dbname[64];
+    snprintf(dbname, sizeof(dbname), "q.%s", name);
+    int own = !st->wtxn;
+    int rc = own ? vg_store_begin(st) : 0;
+    if (rc)
+        return rc;
+    rc = vg__rc(mdb_dbi_open(st->wtxn, dbname, MDB_CREATE | MDB_INTEGERKEY, &q->dbi));
+    if (rc == 0)
+        rc = vg_meta_get_u64(st, q->last_key, &q->last);
+    if (rc) {
+        if (own)
+            vg_store_abort(st);
+        return rc;
+    }
+    q->last_committed = q->last;
+    st->nqueues++;
+    if (own && (rc = vg_store_commit(st))) {
+        st->nqueues--;
+        return rc;
+    }
+    *out = q;
+    return 0;
+}
+
+int vg_queue_append(vg_queue *q, const void *rec, size_t len, uint64_t *seq)
+{
+    vg_store *st = q->st;
+    if (!st->wtxn)
+        return -EINVAL;
+    uint64_t s = q->last + 1;
+    MDB_val k = {sizeof(s), &s}, v = {len, (void *)rec};
+    int rc = mdb_put(st->wtxn, q->dbi, &k, &v, MDB_APPEND);
+    if (rc == 0)
+        rc = vg_meta_put_u64(st, q->last_key, s);
+    if (rc)
+        return rc == MDB_MAP_FULL ? VG_EFULL : vg__rc(rc);
+    q->last = s;
+    if (seq)
+        *seq = s;
+    return 0;
+}
+
+int vg_queue_scan(vg_queue *q, uint64_t from, size_t max, vg_queue_fn fn, void *ud)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    int rc = vg__read_begin(q->st, &txn);
+    if (rc)
+        return rc;
+    if ((rc = mdb_cursor_open(txn, q->dbi, &cur))) {
+        vg__read_end(q->st, txn);
+        return vg__rc(rc);
+    }
+    uint64_t s = from;
+    MDB_val k = {sizeof(s), &s}, v;
+    size_t n = 0;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && n < max) {
+        uint64_t seq;
+        memcpy(&seq, k.mv_data, sizeof(seq));
+        n++;
+        if (fn(ud, seq, v.mv_data, v.mv_size))
+            break;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    vg__read_end(q->st, txn);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return vg__rc(rc);
+    return (int)n;
+}
+
+int vg_queue_trim(vg_queue *q, uint64_t upto)
+{
+    vg_store *st = q->st;
+    if (!st->wtxn)
+        return -EINVAL;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(st->wtxn, q->dbi, &cur);
+    if (rc)
+        return vg__rc(rc);
+    MDB_val k, v;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+        uint64_t seq;
+        memcpy(&seq, k.mv_data, sizeof(seq));
+        if (seq > upto)
+            break;
+        if ((rc = mdb_cursor_del(cur, 0)))
+            break;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    return (rc == 0 || rc == MDB_NOTFOUND) ? 0 : vg__rc(rc);
+}
+
+uint64_t vg_queue_last(const vg_queue *q)
+{
+    return q->last;
+}
+
+uint64_t vg_queue_first(vg_queue *q)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    uint64_t seq = 0;
+    if (vg__read_begin(q->st, &txn))
+        return 0;
+    if (mdb_cursor_open(txn, q->dbi, &cur) == 0) {
+        MDB_val k, v;
+        if (mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0)
+            memcpy(&seq, k.mv_data, sizeof(seq));
+        mdb_cursor_close(cur);
+    }
+    vg__read_end(q->st, txn);
+    return seq;
+}
+
+uint64_t vg_queue_count(vg_queue *q)
+{
+    MDB_txn *txn;
+    MDB_stat ms;
+    uint64_t n = 0;
+    if (vg__read_begin(q->st, &txn))
+        return 0;
+    if (mdb_stat(txn, q->dbi, &ms) == 0)
+        n = ms.ms_entries;
+    vg__read_end(q->st, txn);
+    return n;
+}
+
+const char *vg_queue_name(const vg_queue *q)
+{
+    return q->name;
+}

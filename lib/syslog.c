@@ -1,0 +1,768 @@
+/* Syslog message parsing: RFC 5424, and RFC 3164 as real devices send it.
+ *
+ * One pass over the bytes, no allocation, no locale, no regex. Every view in
+ * the event points into the caller's buffer.
+ *
+ * Which grammar: after an optional <PRI>, 1..3 digits followed by SP (or the
+ * end) are an RFC 5424 VERSION; anything else is read as RFC 3164. RFC 5424 is
+ * parsed strictly (an error makes the event MALFORMED with a reason); RFC 3164
+ * is parsed leniently and never fails after the PRI: what cannot be read as a
+ * header stays in MSG.
+ *
+ * RFC 3164 header, as read here (every part optional):
+ *
+ *   [<PRI>] [SP*] [NNN: ] [*|.] TIMESTAMP [:] SP* [HOSTNAME SP*] [TAG[ SP]] MSG
+ *
+ *   TIMESTAMP  "Mmm dd hh:mm:ss", month in any case, day padded with SP or 0
+ *              or not at all, optional ".fff" (up to 9 digits, kept to the
+ *              microsecond), optional year before the time ("Mar 7 2008
+ *              19:06:53", Cisco) or after it ("Apr 15 21:28:13 2007",
+ *              Linksys), optional "UTC"/"GMT" before a Cisco colon
+ *              ("10:04.123 UTC:"); or ISO 8601 "yyyy-mm-ddThh:mm:ss[.f][Z|+hh:mm]"
+ *   NNN:       Cisco IOS sequence number; "*" and "." mark an unsynced clock
+ *   HOSTNAME   only after a timestamp; the next token, unless it is a TAG or
+ *              starts with '%' (Cisco "%ASA-6-302013:" without hostname), or
+ *              holds characters no host name or address has; also AIX
+ *              "Message forwarded from HOST:"
+ *   TAG        "prog:", "prog[pid]:" or "prog[pid]" followed by SP or the end;
+ *              prog is up to 128 printable ASCII bytes other than ":[]"
+ *
+ * Times without a zone are local time: opts->tz_min when opts->tz_known, else
+ * the process time zone (TZ), through mktime() behind a small per-thread cache
+ * of UTC offsets by quarter hour of local time. The cache assumes TZ does not
+ * change while the process runs.
+ */
+#include "vigil/syslog.h"
+
+#include <string.h>
+#include <time.h>
+
+#define US_PER_S INT64_C(1000000)
+#define S_PER_DAY INT64_C(86400)
+
+#define HOSTNAME_MAX 255 /* RFC 5424 field limits */
+#define APPNAME_MAX 48
+#define PROCID_MAX 128
+#define MSGID_MAX 32
+#define SDNAME_MAX 32
+#define SDID_TRACK 32 /* SD-IDs remembered for the duplicate check */
+#define TAG_MAX 128   /* RFC 3164 program name; devices exceed the RFC's 32 */
+#define PID_MAX 128
+
+#define NEW_YEAR_WINDOW_S (31 * S_PER_DAY) /* how far a year-less stamp may lie ahead of now */
+
+typedef unsigned char uchar;
+
+/* A timestamp as read from the header, before time zone arithmetic. */
+typedef struct ts_parts {
+    int year; /* 0: the header had none */
+    int mon, day, hour, min, sec;
+    int32_t usec;
+    int has_off; /* the header gave a UTC offset */
+    int32_t off_min;
+} ts_parts;
+
+/* ---- calendar arithmetic (proleptic Gregorian, any sign) ---- */
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+static int is_leap(int64_t y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+static int days_in_month(int64_t y, int m)
+{
+    static const uchar dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return m == 2 && is_leap(y) ? 29 : dim[m - 1];
+}
+
+/* Days from 1970-01-01 to y-m-d. Years are counted from March so that the
+ * leap day is the last day of the (shifted) year. */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    if (m <= 2)
+        y--;
+    int64_t era = floor_div(y, 400);
+    int64_t yoe = y - era * 400;                      /* 0..399 */
+    int64_t mp = m > 2 ? m - 3 : m + 9;               /* March = 0 */
+    int64_t doy = (153 * mp + 2) / 5 + d - 1;         /* 0..365 */
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; /* 0..146096 */
+    return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+{
+    z += 719468;
+    int64_t era = floor_div(z, 146097);
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+/* Seconds since the epoch of the wall-clock time t (year y), as if it were UTC. */
+static int64_t wall_seconds(const ts_parts *t, int64_t y)
+{
+    return days_from_civil(y, t->mon, t->day) * S_PER_DAY + t->hour * 3600 + t->min * 60 +
+           t->sec;
+}
+
+/* ---- local time ---- */
+
+/* Per-thread cache: UTC offset of the process time zone for a quarter hour of
+ * local wall-clock time. Every zone in use changes its offset on a quarter hour. */
+#define TZC_SLOTS 8
+#define TZC_SPAN 900
+static _Thread_local struct {
+    int64_t key;
+    int32_t off_s;
+    int valid;
+} tzc[TZC_SLOTS];
+
+/* Converts local wall-clock seconds to UTC seconds; *off_min gets the offset. */
+static int64_t local_to_utc(int64_t wall, int32_t *off_min)
+{
+    int64_t key = floor_div(wall, TZC_SPAN);
+    unsigned slot = (unsigned)((uint64_t)key % TZC_SLOTS);
+    if (tzc[slot].valid && tzc[slot].key == key) {
+        *off_min = tzc[slot].off_s / 60;
+        return wall - tzc[slot].off_s;
+    }
+    int64_t days = floor_div(wall, S_PER_DAY), sod = wall - days * S_PER_DAY, y;
+    int m, d;
+    civil_from_days(days, &y, &m, &d);
+    struct tm tm = {0};
+    tm.tm_year = (int)(y - 1900);
+    tm.tm_mon = m - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = (int)(sod / 3600);
+    tm.tm_min = (int)(sod / 60 % 60);
+    tm.tm_sec = (int)(sod % 60);
+    tm.tm_isdst = -1;
+    time_t t = mktime(&tm);
+    if (t == (time_t)-1 && (wall < -S_PER_DAY || wall > S_PER_DAY)) { /* out of range: UTC */
+        *off_min = 0;
+        return wall;
+    }
+    int64_t off = tm.tm_gmtoff;
+    *off_min = (int32_t)(off / 60);
+    if ((int64_t)t + off == wall) { /* not in a DST gap: the offset holds for the slot */
+        tzc[slot].key = key;
+        tzc[slot].off_s = (int32_t)off;
+        tzc[slot].valid = 1;
+    }
+    return (int64_t)t;
+}
+
+/* UTC microseconds of a header timestamp; fills *tz_min. A missing year is
+ * inferred: opts->year, else the one that puts the stamp in the window
+ * (now - 334 days, now + 31 days]. */
+static int64_t ts_to_utc(const ts_parts *t, const vg_syslog_opts *o, int64_t now_us,
+                         int32_t *tz_min)
+{
+    int64_t year = t->year, now_s = floor_div(now_us, US_PER_S), utc;
+    int guess = 0;
+    if (year == 0) {
+        if (o && o->year > 0) {
+            year = o->year;
+        } else {
+            int m, d;
+            civil_from_days(floor_div(now_s, S_PER_DAY), &year, &m, &d);
+            guess = 1;
+        }
+    }
+    for (int pass = 0;; pass++) {
+        int64_t wall = wall_seconds(t, year);
+        if (t->has_off) {
+            *tz_min = t->off_min;
+            utc = wall - (int64_t)t->off_min * 60;
+        } else if (o && o->tz_known) {
+            *tz_min = o->tz_min;
+            utc = wall - (int64_t)o->tz_min * 60;
+        } else {
+            utc = local_to_utc(wall, tz_min);
+        }
+        if (!guess || pass > 0)
+            break;
+        if (utc > now_s + NEW_YEAR_WINDOW_S)
+            year--; /* Dec 31 received on Jan 1 */
+        else if (utc <= now_s + NEW_YEAR_WINDOW_S - 365 * S_PER_DAY)
+            year++; /* Jan 1 received on Dec 31 (sender's clock ahead, or zones apart) */
+        else
+            break;
+    }
+    return utc * US_PER_S + t->usec;
+}
+
+/* ---- lexical helpers ---- */
+
+static int is_digit(uchar c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* Exactly k digits at s[*i], or -1. */
+static int digits(const uchar *s, size_t n, size_t *i, int k)
+{
+    if (n - *i < (size_t)k)
+        return -1;
+    int v = 0;
+    for (int j = 0; j < k; j++) {
+        uchar c = s[*i + (size_t)j];
+        if (!is_digit(c))
+            return -1;
+        v = v * 10 + (c - '0');
+    }
+    *i += (size_t)k;
+    return v;
+}
+
+/* Fractional seconds after '.': 1..maxd digits, kept to microseconds. */
+static int fraction(const uchar *s, size_t n, size_t *i, int maxd, int32_t *usec)
+{
+    size_t p = *i;
+    int32_t v = 0;
+    int k = 0;
+    while (p < n && is_digit(s[p])) {
+        if (k < 6)
+            v = v * 10 + (s[p] - '0');
+        k++;
+        p++;
+    }
+    if (k == 0 || k > maxd)
+        return -1;
+    for (int j = k; j < 6; j++)
+        v *= 10;
+    *usec = v;
+    *i = p;
+    return 0;
+}
+
+/* RFC 3339 / ISO 8601 date-time at s[*i]. strict (RFC 5424): 1..6 fraction
+ * digits, offset "Z" or "+hh:mm" required. Otherwise also up to 9 fraction
+ * digits, "+hhmm", and no offset (local time). */
+static int parse_iso(const uchar *s, size_t n, size_t *i, int strict, ts_parts *t)
+{
+    size_t p = *i;
+    int y = digits(s, n, &p, 4);
+    if (y < 0 || p >= n || s[p++] != '-')
+        return -1;
+    int mo = digits(s, n, &p, 2);
+    if (mo < 1 || mo > 12 || p >= n || s[p++] != '-')
+        return -1;
+    int d = digits(s, n, &p, 2);
+    if (d < 1 || d > days_in_month(y, mo) || p >= n || s[p++] != 'T')
+        return -1;
+    int hh = digits(s, n, &p, 2);
+    if (hh < 0 || hh > 23 || p >= n || s[p++] != ':')
+        return -1;
+    int mm = digits(s, n, &p, 2);
+    if (mm < 0 || mm > 59 || p >= n || s[p++] != ':')
+        return -1;
+    int ss = digits(s, n, &p, 2);
+    if (ss < 0 || ss > 59)
+        return -1;
+    t->usec = 0;
+    if (p < n && s[p] == '.') {
+        p++;
+        if (fraction(s, n, &p, strict ? 6 : 9, &t->usec) < 0)
+            return -1;
+    }
+    t->has_off = 0;
+    t->off_min = 0;
+    if (p < n && s[p] == 'Z') {
+        p++;
+        t->has_off = 1;
+    } else if (p < n && (s[p] == '+' || s[p] == '-')) {
+        int neg = s[p++] == '-';
+        int oh = digits(s, n, &p, 2);
+        if (oh < 0 || oh > 23)
+            return -1;
+        if (p < n && s[p] == ':')
+            p++;
+        else if (strict)
+            return -1;
+        int om = digits(s, n, &p, 2);
+        if (om < 0 || om > 59)
+            return -1;
+        t->has_off = 1;
+        t->off_min = (neg ? -1 : 1) * (oh * 60 + om);
+    } else if (strict) {
+        return -1;
+    }
+    t->year = y;
+    t->mon = mo;
+    t->day = d;
+    t->hour = hh;
+    t->min = mm;
+    t->sec = ss;
+    *i = p;
+    return 0;
+}
+
+/* Month from three letters in any case, 1..12, or 0. */
+static int month_of(const uchar *s)
+{
+    static const char names[] = "janfebmaraprmayjunjulaugsepoctnovdec";
+    char a = (char)(s[0] | 0x20), b = (char)(s[1] | 0x20), c = (char)(s[2] | 0x20);
+    for (int m = 0; m < 12; m++)
+        if (names[3 * m] == a && names[3 * m + 1] == b && names[3 * m + 2] == c)
+            return m + 1;
+    return 0;
+}
+
+/* A plausible 4-digit year at s[*i] followed by SP, ':' or the end. */
+static int year_at(const uchar *s, size_t n, size_t *i)
+{
+    size_t p = *i;
+    int y = digits(s, n, &p, 4);
+    if (y < 1970 || y > 2199 || (p < n && s[p] != ' ' && s[p] != ':'))
+        return -1;
+    *i = p;
+    return y;
+}
+
+/* hh:mm:ss[.f] at s[*i]. */
+static int clock_time(const uchar *s, size_t n, size_t *i, ts_parts *t)
+{
+    size_t p = *i;
+    int hh = digits(s, n, &p, 2);
+    if (hh < 0 || hh > 23 || p >= n || s[p++] != ':')
+        return -1;
+    int mm = digits(s, n, &p, 2);
+    if (mm < 0 || mm > 59 || p >= n || s[p++] != ':')
+        return -1;
+    int ss = digits(s, n, &p, 2);
+    if (ss < 0 || ss > 60)
+        return -1;
+    t->usec = 0;
+    if (p < n && s[p] == '.') {
+        p++;
+        if (fraction(s, n, &p, 9, &t->usec) < 0)
+            return -1;
+    }
+    t->hour = hh;
+    t->min = mm;
+    t->sec = ss == 60 ? 59 : ss; /* a leap second, as some devices send it */
+    *i = p;
+    return 0;
+}
+
+/* BSD timestamp with the variants listed at the top of the file. On success
+ * *i is just past it (and past a Cisco ':'), at SP or the end. */
+static int parse_bsd_ts(const uchar *s, size_t n, size_t *i, ts_parts *t)
+{
+    size_t p = *i;
+    if (n - p < 3)
+        return -1;
+    int mo = month_of(s + p);
+    if (!mo)
+        return -1;
+    p += 3;
+    if (p >= n || s[p] != ' ')
+        return -1;
+    while (p < n && s[p] == ' ' && p - *i < 5)
+        p++;
+    int day = 0, nd = 0;
+    while (p < n && is_digit(s[p]) && nd < 2) {
+        day = day * 10 + (s[p++] - '0');
+        nd++;
+    }
+    if (nd == 0 || day < 1 || day > 31 || p >= n || s[p++] != ' ')
+        return -1;
+    t->year = 0;
+    t->has_off = 0;
+    t->off_min = 0;
+    if (n - p >= 5 && is_digit(s[p + 2])) { /* "Mar 7 2008 19:06:53" */
+        size_t q = p;
+        int y = year_at(s, n, &q);
+        if (y > 0 && q < n && s[q] == ' ') {
+            t->year = y;
+            p = q + 1;
+        }
+    }
+    if (clock_time(s, n, &p, t) < 0)
+        return -1;
+    if (!t->year && n - p >= 5 && s[p] == ' ') { /* "Apr 15 21:28:13 2007" */
+        size_t q = p + 1;
+        int y = year_at(s, n, &q);
+        if (y > 0) {
+            t->year = y;
+            p = q;
+        }
+    }
+    if (n - p >= 5 && s[p] == ' ' && s[p + 4] == ':' &&
+        (!memcmp(s + p + 1, "UTC", 3) || !memcmp(s + p + 1, "GMT", 3))) {
+        t->has_off = 1; /* Cisco "show-timezone": "03:10:04.123 UTC:" */
+        p += 4;
+    }
+    if (p < n && s[p] == ':') /* Cisco puts a colon after the time */
+        p++;
+    if (p < n && s[p] != ' ')
+        return -1;
+    if (day > (t->year ? days_in_month(t->year, mo) : mo == 2 ? 29 : days_in_month(2001, mo)))
+        return -1;
+    t->mon = mo;
+    t->day = day;
+    *i = p;
+    return 0;
+}
+
+/* ---- RFC 3164 ---- */
+
+static int tag_char(uchar c)
+{
+    return c > ' ' && c < 0x7f && c != ':' && c != '[' && c != ']';
+}
+
+static int host_char(uchar c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '.' ||
+           c == '-' || c == '_' || c == ':';
+}
+
+/* A TAG at s[i] ("prog:", "prog[pid]:", "prog[pid]") ending at SP or the end.
+ * On success fills app and procid and *next (past one SP). */
+static int parse_tag(const uchar *s, size_t n, size_t i, vg_str *app, vg_str *procid,
+                     size_t *next)
+{
+    size_t p = i;
+    while (p < n && p - i < TAG_MAX && tag_char(s[p]))
+        p++;
+    if (p == i || p >= n)
+        return -1;
+    size_t prog_end = p, pid = 0, pid_end = 0;
+    if (s[p] == '[') {
+        pid = ++p;
+        while (p < n && p - pid < PID_MAX && tag_char(s[p]))
+            p++;
+        if (p == pid || p >= n || s[p] != ']')
+            return -1;
+        pid_end = p++;
+        if (p < n && s[p] == ':')
+            p++;
+    } else if (s[p] == ':') {
+        p++;
+    } else {
+        return -1;
+    }
+    if (p < n && s[p] != ' ')
+        return -1;
+    *app = vg_str_n((const char *)s + i, prog_end - i);
+    *procid = pid ? vg_str_n((const char *)s + pid, pid_end - pid) : VG_STR_NULL;
+    *next = p < n ? p + 1 : p;
+    return 0;
+}
+
+/* Reads a HOSTNAME at s[*i] (after a timestamp) using the heuristics above. */
+static void parse_3164_host(const uchar *s, size_t n, size_t *i, vg_str *host)
+{
+    static const char fwd[] = "Message forwarded from "; /* AIX relay */
+    size_t p = *i, fl = sizeof fwd - 1;
+    if (n - p > fl && !memcmp(s + p, fwd, fl)) {
+        size_t b = p + fl, q = b;
+        while (q < n && q - b < HOSTNAME_MAX && host_char(s[q]) && s[q] != ':')
+            q++;
+        if (q > b && q < n && s[q] == ':' && (q + 1 == n || s[q + 1] == ' ')) {
+            *host = vg_str_n((const char *)s + b, q - b);
+            *i = q + 1;
+            return;
+        }
+    }
+    vg_str a, b;
+    size_t q;
+    if (p >= n || s[p] == '%' || parse_tag(s, n, p, &a, &b, &q) == 0)
+        return;
+    q = p;
+    while (q < n && s[q] != ' ') {
+        if (!host_char(s[q]) || q - p >= HOSTNAME_MAX)
+            return;
+        q++;
+    }
+    *host = vg_str_n((const char *)s + p, q - p);
+    *i = q;
+}
+
+static void parse_3164(const uchar *s, size_t n, size_t i, const vg_syslog_opts *o, int64_t now,
+                       vg_event *ev)
+{
+    while (i < n && s[i] == ' ')
+        i++;
+    ts_parts t;
+    size_t p = i;
+    while (p < n && p - i < 10 && is_digit(s[p])) /* Cisco IOS "91: " */
+        p++;
+    p = (p > i && n - p >= 2 && s[p] == ':' && s[p + 1] == ' ') ? p + 2 : i;
+    if (p < n && (s[p] == '*' || s[p] == '.')) /* Cisco: clock not synchronised */
+        p++;
+    size_t q = p;
+    int have_ts = parse_bsd_ts(s, n, &q, &t) == 0 || parse_iso(s, n, &q, 0, &t) == 0;
+    if (!have_ts && p != i) {
+        q = i;
+        have_ts = parse_bsd_ts(s, n, &q, &t) == 0 || parse_iso(s, n, &q, 0, &t) == 0;
+    }
+    if (have_ts && q < n && s[q] != ' ') /* an ISO stamp glued to the next token */
+        have_ts = 0;
+    if (have_ts) {
+        ev->ts_us = ts_to_utc(&t, o, now, &ev->tz_min);
+        i = q;
+        while (i < n && s[i] == ' ')
+            i++;
+        parse_3164_host(s, n, &i, &ev->host);
+        while (i < n && s[i] == ' ')
+            i++;
+    } else {
+        ev->flags |= VG_EV_NO_TS;
+    }
+    if (!ev->host.p)
+        ev->flags |= VG_EV_NO_HOST;
+    size_t next;
+    if (parse_tag(s, n, i, &ev->app, &ev->procid, &next) == 0)
+        i = next;
+    ev->msg = vg_str_n((const char *)s + i, n - i);
+}
+
+/* ---- RFC 5424 ---- */
+
+/* A header field of 1..max PRINTUSASCII bytes followed by SP. "-" gives absent. */
+static int field_5424(const uchar *s, size_t n, size_t *i, size_t max, vg_str *out)
+{
+    size_t b = *i, p = b;
+    while (p < n && s[p] != ' ') {
+        if (s[p] < 33 || s[p] > 126 || p - b >= max)
+            return -1;
+        p++;
+    }
+    if (p == b || p >= n)
+        return -1;
+    *out = (p - b == 1 && s[b] == '-') ? VG_STR_NULL : vg_str_n((const char *)s + b, p - b);
+    *i = p + 1;
+    return 0;
+}
+
+static int sd_name_char(uchar c)
+{
+    return c > ' ' && c < 0x7f && c != '=' && c != ']' && c != '"';
+}
+
+static size_t sd_name(const uchar *s, size_t n, size_t p)
+{
+    size_t b = p;
+    while (p < n && p - b <= SDNAME_MAX && sd_name_char(s[p]))
+        p++;
+    return p - b > SDNAME_MAX ? 0 : p - b;
+}
+
+/* One or more SD-ELEMENTs at s[*i]. Returns NULL or the reason. */
+static const char *parse_sd(const uchar *s, size_t n, size_t *i)
+{
+    const uchar *ids[SDID_TRACK];
+    size_t idlen[SDID_TRACK], nid = 0, p = *i;
+    if (p >= n || s[p] != '[')
+        return "bad STRUCTURED-DATA";
+    while (p < n && s[p] == '[') {
+        size_t l = sd_name(s, n, ++p);
+        if (!l)
+            return "bad SD-ID";
+        for (size_t k = 0; k < nid; k++)
+            if (idlen[k] == l && !memcmp(ids[k], s + p, l))
+                return "duplicate SD-ID";
+        if (nid < SDID_TRACK) {
+            ids[nid] = s + p;
+            idlen[nid++] = l;
+        }
+        p += l;
+        for (;;) {
+            if (p >= n)
+                return "unterminated SD-ELEMENT";
+            if (s[p] == ']') {
+                p++;
+                break;
+            }
+            if (s[p] != ' ')
+                return "bad SD-PARAM";
+            l = sd_name(s, n, ++p);
+            p += l;
+            if (!l || n - p < 2 || s[p] != '=' || s[p + 1] != '"')
+                return "bad SD-PARAM";
+            p += 2;
+            size_t stop = p; /* the next '"' at or after p */
+            for (;;) {       /* PARAM-VALUE: '"', '\' and ']' only escaped */
+                if (p >= stop) {
+                    const uchar *e = memchr(s + p, '"', n - p);
+                    if (!e)
+                        return "unterminated SD-PARAM value";
+                    stop = (size_t)(e - s);
+                }
+                while (p < stop && s[p] != '\\' && s[p] != ']')
+                    p++;
+                if (p == stop) {
+                    p++;
+                    break;
+                }
+                if (s[p] == ']')
+                    return "unescaped ']' in SD-PARAM value";
+                p += (p + 1 < n && (s[p + 1] == '"' || s[p + 1] == '\\' || s[p + 1] == ']')) ? 2 : 1;
+            }
+        }
+    }
+    *i = p;
+    return NULL;
+}
+
+static const char *parse_5424(const uchar *s, size_t n, size_t i, int64_t now, vg_event *ev)
+{
+    if (s[i] == '0') /* VERSION = NONZERO-DIGIT 0*2DIGIT */
+        return "bad VERSION";
+    while (i < n && is_digit(s[i]))
+        i++;
+    if (i++ >= n)
+        return "truncated RFC 5424 header";
+    if (i < n && s[i] == '-') {
+        i++;
+        ev->ts_us = now;
+        ev->flags |= VG_EV_NO_TS;
+    } else {
+        ts_parts t;
+        if (parse_iso(s, n, &i, 1, &t) < 0)
+            return "bad RFC 5424 timestamp";
+        ev->ts_us = (wall_seconds(&t, t.year) - (int64_t)t.off_min * 60) * US_PER_S + t.usec;
+        ev->tz_min = t.off_min;
+    }
+    if (i >= n)
+        return "truncated RFC 5424 header";
+    if (s[i++] != ' ')
+        return "bad RFC 5424 timestamp";
+    if (field_5424(s, n, &i, HOSTNAME_MAX, &ev->host) < 0)
+        return "bad HOSTNAME";
+    if (field_5424(s, n, &i, APPNAME_MAX, &ev->app) < 0)
+        return "bad APP-NAME";
+    if (field_5424(s, n, &i, PROCID_MAX, &ev->procid) < 0)
+        return "bad PROCID";
+    if (field_5424(s, n, &i, MSGID_MAX, &ev->msgid) < 0)
+        return "bad MSGID";
+    if (i < n && s[i] == '-') {
+        i++;
+    } else {
+        size_t b = i;
+        const char *why = parse_sd(s, n, &i);
+        if (why)
+            return why;
+        ev->sd = vg_str_n((const char *)s + b, i - b);
+    }
+    if (i < n && s[i] != ' ')
+        return "no SP after STRUCTURED-DATA";
+    if (++i < n) {
+        if (n - i >= 3 && s[i] == 0xEF && s[i + 1] == 0xBB && s[i + 2] == 0xBF) {
+            ev->flags |= VG_EV_BOM;
+            i += 3;
+        }
+        ev->msg = vg_str_n((const char *)s + i, n - i);
+    }
+    if (!ev->host.p)
+        ev->flags |= VG_EV_NO_HOST;
+    ev->flags |= VG_EV_RFC5424;
+    return NULL;
+}
+
+/* ---- entry points ---- */
+
+static int64_t clock_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * US_PER_S + ts.tv_nsec / 1000;
+}
+
+int vg_syslog_parse(const char *buf, size_t len, const vg_syslog_opts *opts, vg_event *ev)
+{
+    const uchar *s = (const uchar *)buf;
+    size_t n = len > UINT32_MAX ? UINT32_MAX : len, i = 0;
+    int64_t now = opts ? opts->now_us : clock_now_us();
+    const char *why = NULL;
+
+    *ev = (vg_event){0};
+    ev->recv_us = now;
+    ev->ts_us = now;
+    ev->pri = -1;
+    ev->raw = vg_str_n(buf, n);
+    if (n < len) {
+        ev->flags |= VG_EV_TRUNCATED;
+        ev->reason = vg_str_c("message longer than 4 GiB");
+    }
+    if (n == 0) {
+        why = "empty message";
+        goto malformed;
+    }
+    if (s[0] == '<') {
+        int v = 0, nd = 0;
+        for (i = 1; i < n && is_digit(s[i]) && nd < 4; i++, nd++)
+            v = v * 10 + (s[i] - '0');
+        if (nd == 0 || nd > 3 || v > 191 || i >= n || s[i] != '>') {
+            why = "bad PRI";
+            goto malformed;
+        }
+        i++;
+        ev->pri = (int16_t)v;
+        size_t d = i;
+        while (d < n && d - i < 4 && is_digit(s[d]))
+            d++;
+        if (d > i && d - i <= 3 && (d == n || s[d] == ' ')) {
+            if (nd > 1 && s[1] == '0') {
+                why = "bad PRI";
+                goto malformed;
+            }
+            why = parse_5424(s, n, i, now, ev);
+            if (why)
+                goto malformed;
+            return 0;
+        }
+    }
+    parse_3164(s, n, i, opts, now, ev);
+    return 0;
+
+malformed:
+    ev->flags = (uint16_t)((ev->flags & VG_EV_TRUNCATED) | VG_EV_MALFORMED | VG_EV_NO_TS |
+                           VG_EV_NO_HOST);
+    ev->ts_us = now;
+    ev->tz_min = 0;
+    ev->host = ev->app = ev->procid = ev->msgid = ev->sd = VG_STR_NULL;
+    ev->msg = ev->raw;
+    ev->reason = vg_str_c(why);
+    return 0;
+}
+
+size_t vg_time_format(int64_t t_us, char *out, size_t cap)
+{
+    int64_t secs = floor_div(t_us, US_PER_S), us = t_us - secs * US_PER_S;
+    int64_t days = floor_div(secs, S_PER_DAY), sod = secs - days * S_PER_DAY, y;
+    int m, d;
+    civil_from_days(days, &y, &m, &d);
+    if (cap < 28 || y < 0 || y > 9999) {
+        if (cap)
+            out[0] = '\0';
+        return 0;
+    }
+    int64_t f[] = {y, m, d, sod / 3600, sod / 60 % 60, sod % 60, us};
+    static const uchar width[] = {4, 2, 2, 2, 2, 2, 6};
+    static const char sep[] = "--T::.Z";
+    char *p = out;
+    for (int k = 0; k < 7; k++) {
+        for (int w = width[k] - 1; w >= 0; w--) {
+            p[w] = (char)('0' + f[k] % 10);
+            f[k] /= 10;
+        }
+        p += width[k];
+        *p++ = sep[k];
+    }
+    *p = '\0';
+    return (size_t)(p - out);
+}

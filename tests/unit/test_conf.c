@@ -1,0 +1,778 @@
+/* Unit tests for lib/yaml.c and lib/conf.c: the vg_node tree, its refusals,
+ * and vg_conf_apply's table-driven parsing. Files are written into a fresh
+ * mkdtemp directory per test; run under ASan to check that nothing leaks. */
+#include "vigil/conf.h"
+#include "vigil/err.h"
+
+#include <check.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char tmpdir[256]; /* short, so that paths built from it fit PATH_MAX */
+static char err[1024];
+
+static void setup(void)
+{
+    const char *base = getenv("TMPDIR");
+    snprintf(tmpdir, sizeof(tmpdir), "%s/vg-test-conf-XXXXXX", base && *base ? base : "/tmp");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    err[0] = '\0';
+}
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static void teardown(void)
+{
+    nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Writes content to tmpdir/name; the full path goes to path[PATH_MAX]. */
+static void mkfile(char *path, const char *name, const char *content)
+{
+    snprintf(path, PATH_MAX, "%s/%s", tmpdir, name);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(content, 1, strlen(content), f), strlen(content));
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+static vg_node *load_ok(const char *path)
+{
+    vg_node *root = NULL;
+    int rc = vg_yaml_load(path, &root, err, sizeof(err));
+    ck_assert_msg(rc == 0, "load failed: %s", err);
+    ck_assert_ptr_nonnull(root);
+    return root;
+}
+
+/* Loads content from a file and expects failure with exactly
+ * "PATH:<rest>" in err. */
+static void load_fails(const char *content, const char *rest)
+{
+    char path[PATH_MAX], want[PATH_MAX + 256];
+    vg_node *root = (vg_node *)1;
+    mkfile(path, "bad.yaml", content);
+    ck_assert_int_eq(vg_yaml_load(path, &root, err, sizeof(err)), VG_ECONFIG);
+    ck_assert_ptr_null(root);
+    snprintf(want, sizeof(want), "%s%s", path, rest);
+    ck_assert_str_eq(err, want);
+}
+
+static const vg_node *get(const vg_node *map, const char *key)
+{
+    const vg_node *n = vg_node_get(map, key);
+    ck_assert_msg(n != NULL, "no key '%s'", key);
+    return n;
+}
+
+static void assert_scalar(const vg_node *n, const char *str, int line)
+{
+    ck_assert_int_eq(n->kind, VG_NODE_SCALAR);
+    ck_assert_str_eq(n->str, str);
+    ck_assert_int_eq(n->line, line);
+}
+
+/* ---- yaml.c ------------------------------------------------------------ */
+
+START_TEST(test_yaml_tree)
+{
+    char path[PATH_MAX];
+    mkfile(path, "tree.yaml",
+           "# a comment\n"       /* 1 */
+           "name: vigil\n"       /* 2 */
+           "listen:\n"           /* 3 */
+           "  port: 514\n"       /* 4 */
+           "  hosts:\n"          /* 5 */
+           "    - a\n"           /* 6 */
+           "    - \"b c\"\n"     /* 7 */
+           "empty: {}\n"         /* 8 */
+           "flow: [1, {x: y}]\n" /* 9 */
+           "text: |\n"           /* 10 */
+           "  two\n"             /* 11 */
+           "  lines\n"           /* 12 */
+           "tagged: !!int 5\n"); /* 13 */
+    vg_node *root = load_ok(path);
+
+    ck_assert_int_eq(root->kind, VG_NODE_MAP);
+    ck_assert_int_eq(root->line, 2);
+    ck_assert_str_eq(root->file, path);
+    ck_assert_uint_eq(root->n, 6);
+    /* key order is kept, and keys carry their own lines */
+    const char *order[] = {"name", "listen", "empty", "flow", "text", "tagged"};
+    const int lines[] = {2, 3, 8, 9, 10, 13};
+    for (size_t i = 0; i < 6; i++) {
+        assert_scalar(root->keys[i], order[i], lines[i]);
+        ck_assert_ptr_eq(root->keys[i]->file, root->file);
+    }
+
+    assert_scalar(get(root, "name"), "vigil", 2);
+    const vg_node *listen = get(root, "listen");
+    ck_assert_int_eq(listen->kind, VG_NODE_MAP);
+    ck_assert_int_eq(listen->line, 4);
+    ck_assert_uint_eq(listen->n, 2);
+    ck_assert_ptr_eq(listen->file, root->file);
+    assert_scalar(get(listen, "port"), "514", 4);
+    const vg_node *hosts = get(listen, "hosts");
+    ck_assert_int_eq(hosts->kind, VG_NODE_SEQ);
+    ck_assert_int_eq(hosts->line, 6);
+    ck_assert_uint_eq(hosts->n, 2);
+    ck_assert_ptr_null(hosts->keys);
+    assert_scalar(hosts->items[0], "a", 6);
+    assert_scalar(hosts->items[1], "b c", 7);
+    ck_assert_ptr_eq(hosts->items[1]->file, root->file);
+
+    const vg_node *empty = get(root, "empty");
+    ck_assert_int_eq(empty->kind, VG_NODE_MAP);
+    ck_assert_uint_eq(empty->n, 0);
+    ck_assert_int_eq(empty->line, 8);
+
+    const vg_node *flow = get(root, "flow");
+    ck_assert_int_eq(flow->kind, VG_NODE_SEQ);
+    ck_assert_uint_eq(flow->n, 2);
+    assert_scalar(flow->items[0], "1", 9);
+    ck_assert_int_eq(flow->items[1]->kind, VG_NODE_MAP);
+    assert_scalar(get(flow->items[1], "x"), "y", 9);
+
+    assert_scalar(get(root, "text"), "two\nlines\n", 10);
+    assert_scalar(get(root, "tagged"), "5", 13);
+    vg_node_free(root);
+}
+END_TEST
+
+START_TEST(test_yaml_empty)
+{
+    const char *docs[] = {"", "# only a comment\n\n", "---\n", "--- # c\n...\n"};
+    for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+        char path[PATH_MAX];
+        mkfile(path, "empty.yaml", docs[i]);
+        vg_node *root = load_ok(path);
+        ck_assert_int_eq(root->kind, VG_NODE_MAP);
+        ck_assert_uint_eq(root->n, 0);
+        ck_assert_int_eq(root->line, 1);
+        ck_assert_str_eq(root->file, path);
+        vg_node_free(root);
+    }
+}
+END_TEST
+
+START_TEST(test_yaml_syntax_error)
+{
+    load_fails("a: 1\nb: [1, 2\nc: d\n",
+               ":3: did not find expected ',' or ']' (while parsing a flow sequence)");
+    load_fails("a: 1\n\tb: 2\n",
+               ":2: found a tab character that violates indentation (while scanning a plain "
+               "scalar)");
+    load_fails("a:\n  b: c\n d: e\n", ":3: did not find expected key (while parsing a block "
+                                      "mapping)");
+    /* reader errors carry an offset, not a mark: the line is still right */
+    load_fails("a: 1\nb: 2\nc: \xff\n", ":3: invalid leading UTF-8 octet");
+}
+END_TEST
+
+START_TEST(test_yaml_refusals)
+{
+    load_fails("a: 1\nb: 2\na: 3\n", ":3: duplicate key 'a' (first at line 1)");
+    load_fails("top:\n  x: 1\n  y: 2\n  x: 3\n  y: 4\n", ":4: duplicate key 'x' (first at line 2)");
+    load_fails("m: {k: 1, j: 2, k: 3}\n", ":1: duplicate key 'k' (first at line 1)");
+    load_fails("a: 1\n? [x, y]\n: 2\n", ":2: map keys must be scalars");
+    load_fails("a: 1\n{x: 1}: 2\n", ":2: map keys must be scalars");
+    load_fails("a: &anchor 1\nb: 2\n", ":1: YAML anchors and aliases are not supported");
+    load_fails("a: 1\nb: *x\n", ":2: YAML anchors and aliases are not supported");
+    load_fails("a: &m {x: 1}\n", ":1: YAML anchors and aliases are not supported");
+    load_fails("a: 1\n---\nb: 2\n", ":2: more than one YAML document");
+    load_fails("a: 1\nb: \"x\\0y\"\n", ":2: NUL byte in a scalar");
+}
+END_TEST
+
+/* n nested flow sequences on one line, with a scalar at the bottom. */
+static char *nested(int n)
+{
+    char *s = malloc((size_t)n * 2 + 2);
+    ck_assert_ptr_nonnull(s);
+    memset(s, '[', (size_t)n);
+    s[n] = '1';
+    memset(s + n + 1, ']', (size_t)n);
+    s[2 * n + 1] = '\0';
+    return s;
+}
+
+START_TEST(test_yaml_depth)
+{
+    char path[PATH_MAX];
+    char *ok = nested(64), *deep = nested(65), *huge = nested(100000);
+
+    mkfile(path, "ok.yaml", ok);
+    vg_node *root = load_ok(path);
+    const vg_node *n = root;
+    for (int i = 0; i < 63; i++) {
+        ck_assert_int_eq(n->kind, VG_NODE_SEQ);
+        ck_assert_uint_eq(n->n, 1);
+        n = n->items[0];
+    }
+    ck_assert_int_eq(n->kind, VG_NODE_SEQ);
+    assert_scalar(n->items[0], "1", 1);
+    vg_node_free(root);
+
+    load_fails(deep, ":1: nesting deeper than 64 levels");
+    load_fails(huge, ":1: nesting deeper than 64 levels");
+    free(ok);
+    free(deep);
+    free(huge);
+}
+END_TEST
+
+START_TEST(test_yaml_missing_file)
+{
+    char path[PATH_MAX], want[PATH_MAX + 64];
+    vg_node *root = (vg_node *)1;
+    snprintf(path, sizeof(path), "%s/nope.yaml", tmpdir);
+    ck_assert_int_eq(vg_yaml_load(path, &root, err, sizeof(err)), VG_ECONFIG);
+    ck_assert_ptr_null(root);
+    snprintf(want, sizeof(want), "%s: cannot open: No such file or directory", path);
+    ck_assert_str_eq(err, want);
+
+    /* input is read to EOF but not without end */
+    ck_assert_int_eq(vg_yaml_load("/dev/zero", &root, err, sizeof(err)), VG_ECONFIG);
+    ck_assert_ptr_null(root);
+    ck_assert_str_eq(err, "/dev/zero: file is larger than 16777216 bytes");
+    ck_assert_int_eq(vg_yaml_load(tmpdir, &root, err, sizeof(err)), VG_ECONFIG);
+    snprintf(want, sizeof(want), "%s: cannot read: Is a directory", tmpdir);
+    ck_assert_str_eq(err, want);
+}
+END_TEST
+
+START_TEST(test_yaml_mem_and_get)
+{
+    const char doc[] = "a: 1\nb:\n  c: [x]\n";
+    vg_node *root = NULL;
+    ck_assert_int_eq(vg_yaml_load_mem("inline", doc, strlen(doc), &root, err, sizeof(err)), 0);
+    ck_assert_str_eq(root->file, "inline");
+    assert_scalar(vg_node_get(root, "a"), "1", 1);
+    ck_assert_ptr_null(vg_node_get(root, "c"));           /* not at this level */
+    ck_assert_ptr_null(vg_node_get(root, "A"));           /* case matters */
+    ck_assert_ptr_null(vg_node_get(get(root, "a"), "x")); /* not a map */
+    ck_assert_ptr_null(vg_node_get(NULL, "a"));
+    ck_assert_int_eq(get(get(root, "b"), "c")->kind, VG_NODE_SEQ);
+    vg_node_free(root);
+    vg_node_free(NULL);
+
+    /* the length is honoured: the buffer need not be NUL-terminated there */
+    ck_assert_int_eq(vg_yaml_load_mem("inline", doc, 4, &root, err, sizeof(err)), 0);
+    ck_assert_uint_eq(root->n, 1);
+    assert_scalar(get(root, "a"), "1", 1);
+    vg_node_free(root);
+
+    ck_assert_int_eq(vg_yaml_load_mem("inline", "a: [", 4, &root, err, sizeof(err)), VG_ECONFIG);
+    ck_assert_ptr_null(root);
+    ck_assert_str_eq(err, "inline:1: did not find expected node content (while parsing a flow "
+                          "node)");
+}
+END_TEST
+
+/* ---- conf.c ------------------------------------------------------------ */
+
+struct cfg {
+    char *name;
+    char *state_dir;
+    int64_t port;
+    bool tls;
+    uint64_t max_size;
+    int64_t timeout;
+    const vg_node *rules;
+    char *note;
+};
+
+#define OFF(f) offsetof(struct cfg, f)
+static const vg_conf_key cfg_tab[] = {
+    {"name", VG_CONF_STR, "vigil", OFF(name), "instance name", 0, 0},
+    {"state_dir", VG_CONF_PATH, "state", OFF(state_dir), "where queues live", 0, 0},
+    {"port", VG_CONF_INT, "514", OFF(port), "listening port", 1, 65535},
+    {"tls", VG_CONF_BOOL, "off", OFF(tls), "use TLS", 0, 0},
+    {"max_size", VG_CONF_SIZE, "64M", OFF(max_size), "queue limit", 1024, INT64_C(1) << 40},
+    {"timeout", VG_CONF_DURATION, "15s", OFF(timeout), "idle timeout", 1, 86400000},
+    {"rules", VG_CONF_NODE, NULL, OFF(rules), "rule list", 0, 0},
+    {"note", VG_CONF_STR, NULL, OFF(note), "free text", 0, 0},
+    {0},
+};
+#define CFG_KEYS "name, state_dir, port, tls, max_size, timeout, rules, note"
+
+/* Applies cfg_tab to an in-memory document named "cfg.yaml". */
+static int apply_mem(const char *doc, struct cfg *c)
+{
+    vg_node *root = NULL;
+    memset(c, 0, sizeof(*c));
+    ck_assert_int_eq(vg_yaml_load_mem("cfg.yaml", doc, strlen(doc), &root, err, sizeof(err)), 0);
+    int rc = vg_conf_apply(root, NULL, cfg_tab, c, err, sizeof(err));
+    vg_node_free(root);
+    c->rules = NULL; /* it pointed into the freed tree */
+    if (rc) {
+        ck_assert_ptr_null(c->name);
+        ck_assert_ptr_null(c->state_dir);
+        ck_assert_ptr_null(c->note);
+    }
+    return rc;
+}
+
+static void apply_fails(const char *doc, const char *msg)
+{
+    struct cfg c;
+    ck_assert_int_eq(apply_mem(doc, &c), VG_ECONFIG);
+    ck_assert_str_eq(err, msg);
+}
+
+START_TEST(test_conf_full)
+{
+    char path[PATH_MAX], want[PATH_MAX + 64];
+    mkfile(path, "vigil.yaml",
+           "name: edge-1\n"
+           "state_dir: data/state\n"
+           "port: 6514\n"
+           "tls: yes\n"
+           "max_size: 2G\n"
+           "timeout: 90s\n"
+           "rules:\n"
+           "  - match: sshd\n"
+           "note: hello\n");
+    vg_node *root = load_ok(path);
+    struct cfg c;
+    memset(&c, 0xa5, sizeof(c)); /* every field must be written */
+    ck_assert_int_eq(vg_conf_apply(root, NULL, cfg_tab, &c, err, sizeof(err)), 0);
+    ck_assert_str_eq(c.name, "edge-1");
+    snprintf(want, sizeof(want), "%s/data/state", tmpdir);
+    ck_assert_str_eq(c.state_dir, want);
+    ck_assert_int_eq(c.port, 6514);
+    ck_assert(c.tls);
+    ck_assert_uint_eq(c.max_size, UINT64_C(2) << 30);
+    ck_assert_int_eq(c.timeout, 90000);
+    ck_assert_ptr_eq(c.rules, get(root, "rules"));
+    ck_assert_int_eq(c.rules->kind, VG_NODE_SEQ);
+    ck_assert_int_eq(c.rules->line, 8);
+    ck_assert_str_eq(c.note, "hello");
+    vg_conf_release(cfg_tab, &c);
+    ck_assert_ptr_null(c.name);
+    ck_assert_ptr_null(c.state_dir);
+    ck_assert_ptr_null(c.note);
+    vg_conf_release(cfg_tab, &c); /* twice is harmless */
+    vg_node_free(root);
+}
+END_TEST
+
+START_TEST(test_conf_defaults)
+{
+    char path[PATH_MAX], want[PATH_MAX + 64];
+    struct cfg c;
+
+    mkfile(path, "empty.yaml", "# nothing set\n");
+    vg_node *root = load_ok(path);
+    memset(&c, 0xa5, sizeof(c));
+    ck_assert_int_eq(vg_conf_apply(root, NULL, cfg_tab, &c, err, sizeof(err)), 0);
+    ck_assert_str_eq(c.name, "vigil");
+    snprintf(want, sizeof(want), "%s/state", tmpdir);
+    ck_assert_str_eq(c.state_dir, want); /* a default PATH is relative to the file too */
+    ck_assert_int_eq(c.port, 514);
+    ck_assert(!c.tls);
+    ck_assert_uint_eq(c.max_size, UINT64_C(64) << 20);
+    ck_assert_int_eq(c.timeout, 15000);
+    ck_assert_ptr_null(c.rules);
+    ck_assert_ptr_null(c.note);
+    vg_conf_release(cfg_tab, &c);
+    vg_node_free(root);
+
+    /* no map at all: 'file' places relative paths */
+    memset(&c, 0xa5, sizeof(c));
+    ck_assert_int_eq(vg_conf_apply(NULL, "/etc/vigil/vigil.yaml", cfg_tab, &c, err, sizeof(err)),
+                     0);
+    ck_assert_str_eq(c.state_dir, "/etc/vigil/state");
+    ck_assert_int_eq(c.port, 514);
+    ck_assert_ptr_null(c.rules);
+    vg_conf_release(cfg_tab, &c);
+
+    /* some keys set, others default */
+    ck_assert_int_eq(apply_mem("port: 10514\n", &c), 0);
+    ck_assert_int_eq(c.port, 10514);
+    ck_assert_str_eq(c.name, "vigil");
+    ck_assert_uint_eq(c.max_size, UINT64_C(64) << 20);
+    vg_conf_release(cfg_tab, &c);
+}
+END_TEST
+
+START_TEST(test_conf_unknown_key)
+{
+    char path[PATH_MAX], want[PATH_MAX + 256];
+    mkfile(path, "vigil.yaml", "name: a\nport: 1\nprot: 2\n");
+    vg_node *root = load_ok(path);
+    struct cfg c = {0};
+    ck_assert_int_eq(vg_conf_apply(root, NULL, cfg_tab, &c, err, sizeof(err)), VG_ECONFIG);
+    snprintf(want, sizeof(want), "%s:3: unknown key 'prot' (expected one of: " CFG_KEYS ")", path);
+    ck_assert_str_eq(err, want);
+    ck_assert_ptr_null(c.name);
+    vg_node_free(root);
+}
+END_TEST
+
+START_TEST(test_conf_type_errors)
+{
+    apply_fails("name: a\nport: abc\n", "cfg.yaml:2: 'port' must be an integer, got 'abc'");
+    apply_fails("port: 5x\n", "cfg.yaml:1: 'port' must be an integer, got '5x'");
+    apply_fails("port: ' 5'\n", "cfg.yaml:1: 'port' must be an integer, got ' 5'");
+    apply_fails("port: 0x10\n", "cfg.yaml:1: 'port' must be an integer, got '0x10'");
+    apply_fails("port: ''\n", "cfg.yaml:1: 'port' must be an integer, got ''");
+    apply_fails("port: [1]\n", "cfg.yaml:1: 'port' must be an integer, got a list");
+    apply_fails("tls: maybe\n",
+                "cfg.yaml:1: 'tls' must be a boolean (true/false, yes/no, on/off), got 'maybe'");
+    apply_fails("tls: 1\n",
+                "cfg.yaml:1: 'tls' must be a boolean (true/false, yes/no, on/off), got '1'");
+    apply_fails("max_size: 12X\n", "cfg.yaml:1: 'max_size' must be a size (bytes, or a number "
+                                   "with suffix K, M or G, e.g. 64M), got '12X'");
+    apply_fails("max_size: 12KB\n", "cfg.yaml:1: 'max_size' must be a size (bytes, or a number "
+                                    "with suffix K, M or G, e.g. 64M), got '12KB'");
+    apply_fails("max_size: -1K\n", "cfg.yaml:1: 'max_size' must be a size (bytes, or a number "
+                                   "with suffix K, M or G, e.g. 64M), got '-1K'");
+    apply_fails("timeout: 30\n", "cfg.yaml:1: 'timeout' must be a duration (a number with unit "
+                                 "ms, s, m, h or d, e.g. 15m), got '30'");
+    apply_fails("timeout: 5w\n", "cfg.yaml:1: 'timeout' must be a duration (a number with unit "
+                                 "ms, s, m, h or d, e.g. 15m), got '5w'");
+    apply_fails("timeout: {a: 1}\n", "cfg.yaml:1: 'timeout' must be a duration (a number with "
+                                     "unit ms, s, m, h or d, e.g. 15m), got a map");
+    apply_fails("name: [a, b]\n", "cfg.yaml:1: 'name' must be a string, got a list");
+    apply_fails("state_dir: {}\n", "cfg.yaml:1: 'state_dir' must be a path, got a map");
+    apply_fails("state_dir: ''\n", "cfg.yaml:1: 'state_dir' must be a non-empty path");
+
+    vg_node *root = NULL;
+    struct cfg c = {0};
+    ck_assert_int_eq(vg_yaml_load_mem("cfg.yaml", "- a\n", 4, &root, err, sizeof(err)), 0);
+    ck_assert_int_eq(vg_conf_apply(root, NULL, cfg_tab, &c, err, sizeof(err)), VG_ECONFIG);
+    ck_assert_str_eq(err, "cfg.yaml:1: expected a map, got a list");
+    vg_node_free(root);
+}
+END_TEST
+
+START_TEST(test_conf_values)
+{
+    static const struct {
+        const char *doc;
+        uint64_t size;
+    } sizes[] = {
+        {"max_size: 1024\n", 1024},
+        {"max_size: 1K\n", 1024},
+        {"max_size: 64M\n", UINT64_C(64) << 20},
+        {"max_size: 3G\n", UINT64_C(3) << 30},
+        {"max_size: 1024G\n", UINT64_C(1) << 40},
+        {"max_size: 0010K\n", 10240},
+    };
+    static const struct {
+        const char *doc;
+        int64_t ms;
+    } durs[] = {
+        {"timeout: 250ms\n", 250},  {"timeout: 15s\n", 15000},   {"timeout: 15m\n", 900000},
+        {"timeout: 2h\n", 7200000}, {"timeout: 1d\n", 86400000},
+    };
+    static const struct {
+        const char *doc;
+        bool val;
+    } bools[] = {
+        {"tls: true\n", true},   {"tls: yes\n", true}, {"tls: on\n", true},   {"tls: TRUE\n", true},
+        {"tls: false\n", false}, {"tls: no\n", false}, {"tls: Off\n", false},
+    };
+    struct cfg c;
+
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        ck_assert_msg(apply_mem(sizes[i].doc, &c) == 0, "%s: %s", sizes[i].doc, err);
+        ck_assert_uint_eq(c.max_size, sizes[i].size);
+        vg_conf_release(cfg_tab, &c);
+    }
+    for (size_t i = 0; i < sizeof(durs) / sizeof(durs[0]); i++) {
+        ck_assert_msg(apply_mem(durs[i].doc, &c) == 0, "%s: %s", durs[i].doc, err);
+        ck_assert_int_eq(c.timeout, durs[i].ms);
+        vg_conf_release(cfg_tab, &c);
+    }
+    for (size_t i = 0; i < sizeof(bools) / sizeof(bools[0]); i++) {
+        ck_assert_msg(apply_mem(bools[i].doc, &c) == 0, "%s: %s", bools[i].doc, err);
+        ck_assert_int_eq(c.tls, bools[i].val);
+        vg_conf_release(cfg_tab, &c);
+    }
+    ck_assert_int_eq(apply_mem("port: 1\nname: \"quoted: yes\"\n", &c), 0);
+    ck_assert_int_eq(c.port, 1);
+    ck_assert_str_eq(c.name, "quoted: yes");
+    vg_conf_release(cfg_tab, &c);
+    ck_assert_int_eq(apply_mem("port: 065535\n", &c), 0);
+    ck_assert_int_eq(c.port, 65535);
+    vg_conf_release(cfg_tab, &c);
+}
+END_TEST
+
+START_TEST(test_conf_bounds)
+{
+    apply_fails("port: 0\n", "cfg.yaml:1: 'port' must be between 1 and 65535, got '0'");
+    apply_fails("port: 65536\n", "cfg.yaml:1: 'port' must be between 1 and 65535, got '65536'");
+    apply_fails("port: -1\n", "cfg.yaml:1: 'port' must be between 1 and 65535, got '-1'");
+    apply_fails("max_size: 1023\n",
+                "cfg.yaml:1: 'max_size' must be between 1024 and 1099511627776 bytes, got '1023'");
+    apply_fails("max_size: 1025G\n",
+                "cfg.yaml:1: 'max_size' must be between 1024 and 1099511627776 bytes, got "
+                "'1025G'");
+    apply_fails("timeout: 0\n", "cfg.yaml:1: 'timeout' must be between 1 and 86400000 ms, got '0'");
+    apply_fails("timeout: 25h\n",
+                "cfg.yaml:1: 'timeout' must be between 1 and 86400000 ms, got '25h'");
+}
+END_TEST
+
+/* Unbounded keys, to reach the limits of the number types themselves. */
+struct wide {
+    int64_t i;
+    uint64_t sz;
+    int64_t dur;
+};
+static const vg_conf_key wide_tab[] = {
+    {"i", VG_CONF_INT, "0", offsetof(struct wide, i), "", 0, 0},
+    {"sz", VG_CONF_SIZE, "0", offsetof(struct wide, sz), "", 0, 0},
+    {"dur", VG_CONF_DURATION, "0", offsetof(struct wide, dur), "", 0, 0},
+    {0},
+};
+
+static int apply_wide(const char *doc, struct wide *w)
+{
+    vg_node *root = NULL;
+    ck_assert_int_eq(vg_yaml_load_mem("w.yaml", doc, strlen(doc), &root, err, sizeof(err)), 0);
+    int rc = vg_conf_apply(root, NULL, wide_tab, w, err, sizeof(err));
+    vg_node_free(root);
+    return rc;
+}
+
+START_TEST(test_conf_overflow)
+{
+    struct wide w;
+
+    ck_assert_int_eq(apply_wide("i: 9223372036854775807\n", &w), 0);
+    ck_assert_int_eq(w.i, INT64_MAX);
+    ck_assert_int_eq(apply_wide("i: -9223372036854775808\n", &w), 0);
+    ck_assert_int_eq(w.i, INT64_MIN);
+    ck_assert_int_eq(apply_wide("i: 9223372036854775808\n", &w), VG_ECONFIG);
+    ck_assert_str_eq(err, "w.yaml:1: 'i' is out of range, got '9223372036854775808'");
+    ck_assert_int_eq(apply_wide("i: -9223372036854775809\n", &w), VG_ECONFIG);
+    ck_assert_str_eq(err, "w.yaml:1: 'i' is out of range, got '-9223372036854775809'");
+
+    ck_assert_int_eq(apply_wide("sz: 18446744073709551615\n", &w), 0);
+    ck_assert_uint_eq(w.sz, UINT64_MAX);
+    ck_assert_int_eq(apply_wide("sz: 17179869183G\n", &w), 0);
+    ck_assert_uint_eq(w.sz, UINT64_MAX - ((UINT64_C(1) << 30) - 1));
+    ck_assert_int_eq(apply_wide("sz: 17179869184G\n", &w), VG_ECONFIG); /* exactly 2^64 */
+    ck_assert_str_eq(err, "w.yaml:1: 'sz' is out of range, got '17179869184G'");
+    ck_assert_int_eq(apply_wide("sz: 99999999999999999999G\n", &w), VG_ECONFIG);
+    ck_assert_str_eq(err, "w.yaml:1: 'sz' is out of range, got '99999999999999999999G'");
+    ck_assert_int_eq(apply_wide("sz: 18446744073709551616\n", &w), VG_ECONFIG);
+    ck_assert_str_eq(err, "w.yaml:1: 'sz' is out of range, got '18446744073709551616'");
+    ck_assert_int_eq(apply_wide("sz: 99999999999999999999X\n", &w), VG_ECONFIG);
+    ck_assert_str_eq(err, "w.yaml:1: 'sz' must be a size (bytes, or a number with suffix K, M "
+                          "or G, e.g. 64M), got '99999999999999999999X'");
+
+    ck_assert_int_eq(apply_wide("dur: 106751991167d\n", &w), 0);
+    ck_assert_int_eq(w.dur, INT64_C(106751991167) * 86400000);
+    ck_assert_int_eq(apply_wide("dur: 106751991168d\n", &w), VG_ECONFIG);
+    ck_assert_str_eq(err, "w.yaml:1: 'dur' is out of range, got '106751991168d'");
+    ck_assert_int_eq(apply_wide("dur: 9223372036854775808ms\n", &w), VG_ECONFIG);
+    ck_assert_str_eq(err, "w.yaml:1: 'dur' is out of range, got '9223372036854775808ms'");
+}
+END_TEST
+
+START_TEST(test_conf_required)
+{
+    struct req {
+        char *a;
+        int64_t n;
+    } r = {0};
+    static const vg_conf_key req_tab[] = {
+        {"a", VG_CONF_STR, "x", offsetof(struct req, a), "", 0, 0},
+        {"n", VG_CONF_INT, NULL, offsetof(struct req, n), "", 0, 0},
+        {0},
+    };
+    vg_node *root = NULL;
+    const char doc[] = "\na: y\n";
+    ck_assert_int_eq(vg_yaml_load_mem("r.yaml", doc, strlen(doc), &root, err, sizeof(err)), 0);
+    ck_assert_int_eq(vg_conf_apply(root, NULL, req_tab, &r, err, sizeof(err)), VG_ECONFIG);
+    ck_assert_str_eq(err, "r.yaml:2: missing required key 'n'");
+    ck_assert_ptr_null(r.a); /* filled, then released on the error */
+    vg_node_free(root);
+
+    ck_assert_int_eq(vg_conf_apply(NULL, "r.yaml", req_tab, &r, err, sizeof(err)), VG_ECONFIG);
+    ck_assert_str_eq(err, "r.yaml: missing required key 'n'");
+    ck_assert_ptr_null(r.a);
+}
+END_TEST
+
+START_TEST(test_conf_release_on_error)
+{
+    /* name, state_dir and note would be allocated before 'port' fails:
+     * apply_mem checks they come back NULL, ASan checks they were freed. */
+    apply_fails("name: n\nstate_dir: /x\nnote: z\nport: 99999\n",
+                "cfg.yaml:4: 'port' must be between 1 and 65535, got '99999'");
+    apply_fails("name: n\nstate_dir: s\nnote: z\ntimeout: 1y\n",
+                "cfg.yaml:4: 'timeout' must be a duration (a number with unit ms, s, m, h or d, "
+                "e.g. 15m), got '1y'");
+
+    /* a broken built-in default is reported without a location */
+    struct bad {
+        char *s;
+        int64_t i;
+    } b = {0};
+    static const vg_conf_key bad_tab[] = {
+        {"s", VG_CONF_STR, "x", offsetof(struct bad, s), "", 0, 0},
+        {"i", VG_CONF_INT, "ten", offsetof(struct bad, i), "", 0, 0},
+        {0},
+    };
+    ck_assert_int_eq(vg_conf_apply(NULL, NULL, bad_tab, &b, err, sizeof(err)), VG_ECONFIG);
+    ck_assert_str_eq(err, "'i' must be an integer, got 'ten'");
+    ck_assert_ptr_null(b.s);
+}
+END_TEST
+
+START_TEST(test_conf_path)
+{
+    char cwd[PATH_MAX], want[PATH_MAX + 64], *p;
+
+    p = vg_conf_path("/etc/vigil/vigil.yaml", "data");
+    ck_assert_str_eq(p, "/etc/vigil/data");
+    free(p);
+    p = vg_conf_path("/etc/vigil/vigil.yaml", "./data/q");
+    ck_assert_str_eq(p, "/etc/vigil/data/q");
+    free(p);
+    p = vg_conf_path("/etc/vigil/vigil.yaml", "../state");
+    ck_assert_str_eq(p, "/etc/vigil/../state"); /* lexical: no realpath */
+    free(p);
+    p = vg_conf_path("/etc/vigil/vigil.yaml", "/var/lib/vigil");
+    ck_assert_str_eq(p, "/var/lib/vigil");
+    free(p);
+    p = vg_conf_path("/vigil.yaml", "data");
+    ck_assert_str_eq(p, "/data");
+    free(p);
+    p = vg_conf_path(NULL, "/abs");
+    ck_assert_str_eq(p, "/abs");
+    free(p);
+    ck_assert_ptr_null(vg_conf_path("/x.yaml", NULL));
+
+    /* a relative config file is taken against the current directory */
+    ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
+    ck_assert_int_eq(chdir(tmpdir), 0);
+    char here[PATH_MAX];
+    ck_assert_ptr_nonnull(getcwd(here, sizeof(here)));
+    p = vg_conf_path("conf/vigil.yaml", "data");
+    snprintf(want, sizeof(want), "%s/conf/data", here);
+    ck_assert_str_eq(p, want);
+    free(p);
+    p = vg_conf_path("./vigil.yaml", "data");
+    snprintf(want, sizeof(want), "%s/data", here);
+    ck_assert_str_eq(p, want);
+    free(p);
+    p = vg_conf_path("vigil.yaml", "data");
+    ck_assert_str_eq(p, want);
+    free(p);
+    p = vg_conf_path(NULL, "data");
+    ck_assert_str_eq(p, want);
+    free(p);
+    ck_assert_int_eq(chdir(cwd), 0);
+
+    /* through vg_conf_apply, from a file in a subdirectory */
+    char dir[PATH_MAX + 8], path[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s/etc", tmpdir);
+    ck_assert_int_eq(mkdir(dir, 0700), 0);
+    mkfile(path, "etc/vigil.yaml", "state_dir: q/state\nnote: x\n");
+    vg_node *root = load_ok(path);
+    struct cfg c;
+    ck_assert_int_eq(vg_conf_apply(root, NULL, cfg_tab, &c, err, sizeof(err)), 0);
+    snprintf(want, sizeof(want), "%s/etc/q/state", tmpdir);
+    ck_assert_str_eq(c.state_dir, want);
+    vg_conf_release(cfg_tab, &c);
+    vg_node_free(root);
+}
+END_TEST
+
+START_TEST(test_conf_helpers)
+{
+    vg_node *root = NULL;
+    const char doc[] = "s: 4K\nd: 2m\nb: on\nbad: 4 K\n";
+    uint64_t sz = 0;
+    int64_t ms = 0;
+    bool b = false;
+
+    ck_assert_int_eq(vg_yaml_load_mem("h.yaml", doc, strlen(doc), &root, err, sizeof(err)), 0);
+    ck_assert_int_eq(vg_conf_parse_size(get(root, "s"), &sz, err, sizeof(err)), 0);
+    ck_assert_uint_eq(sz, 4096);
+    ck_assert_int_eq(vg_conf_parse_duration(get(root, "d"), &ms, err, sizeof(err)), 0);
+    ck_assert_int_eq(ms, 120000);
+    ck_assert_int_eq(vg_conf_parse_bool(get(root, "b"), &b, err, sizeof(err)), 0);
+    ck_assert(b);
+
+    ck_assert_int_eq(vg_conf_parse_size(get(root, "bad"), &sz, err, sizeof(err)), VG_ECONFIG);
+    ck_assert_str_eq(err, "h.yaml:4: expected a size (bytes, or a number with suffix K, M or G, "
+                          "e.g. 64M), got '4 K'");
+    ck_assert_uint_eq(sz, 4096); /* untouched on error */
+    ck_assert_int_eq(vg_conf_parse_duration(get(root, "bad"), &ms, err, sizeof(err)), VG_ECONFIG);
+    ck_assert_str_eq(err, "h.yaml:4: expected a duration (a number with unit ms, s, m, h or d, "
+                          "e.g. 15m), got '4 K'");
+    ck_assert_int_eq(vg_conf_parse_bool(root, &b, err, sizeof(err)), VG_ECONFIG);
+    ck_assert_str_eq(err, "h.yaml:1: expected a boolean (true/false, yes/no, on/off), got a map");
+
+    /* vg_conf_errf: location prefix, none without a node, truncation */
+    ck_assert_int_eq(vg_conf_errf(err, sizeof(err), get(root, "d"), "bad %s %d", "thing", 7),
+                     VG_ECONFIG);
+    ck_assert_str_eq(err, "h.yaml:2: bad thing 7");
+    ck_assert_int_eq(vg_conf_errf(err, sizeof(err), NULL, "plain"), VG_ECONFIG);
+    ck_assert_str_eq(err, "plain");
+    char small[8];
+    ck_assert_int_eq(vg_conf_errf(small, sizeof(small), get(root, "d"), "long message"),
+                     VG_ECONFIG);
+    ck_assert_str_eq(small, "h.yaml:");
+    ck_assert_int_eq(vg_conf_errf(NULL, 0, root, "ignored"), VG_ECONFIG);
+    vg_node_free(root);
+}
+END_TEST
+
+static Suite *conf_suite(void)
+{
+    Suite *s = suite_create("conf");
+    TCase *y = tcase_create("yaml");
+    tcase_add_checked_fixture(y, setup, teardown);
+    tcase_add_test(y, test_yaml_tree);
+    tcase_add_test(y, test_yaml_empty);
+    tcase_add_test(y, test_yaml_syntax_error);
+    tcase_add_test(y, test_yaml_refusals);
+    tcase_add_test(y, test_yaml_depth);
+    tcase_add_test(y, test_yaml_missing_file);
+    tcase_add_test(y, test_yaml_mem_and_get);
+    suite_add_tcase(s, y);
+
+    TCase *c = tcase_create("apply");
+    tcase_add_checked_fixture(c, setup, teardown);
+    tcase_add_test(c, test_conf_full);
+    tcase_add_test(c, test_conf_defaults);
+    tcase_add_test(c, test_conf_unknown_key);
+    tcase_add_test(c, test_conf_type_errors);
+    tcase_add_test(c, test_conf_values);
+    tcase_add_test(c, test_conf_bounds);
+    tcase_add_test(c, test_conf_overflow);
+    tcase_add_test(c, test_conf_required);
+    tcase_add_test(c, test_conf_release_on_error);
+    tcase_add_test(c, test_conf_path);
+    tcase_add_test(c, test_conf_helpers);
+    suite_add_tcase(s, c);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(conf_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
