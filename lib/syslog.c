@@ -34,6 +34,7 @@
  */
 #include "vigil/syslog.h"
 
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 
@@ -119,7 +120,7 @@ static int64_t wall_seconds(const ts_parts *t, int64_t y)
 
 /* Per-thread cache: UTC offset of the process time zone for a quarter hour of
  * local wall-clock time. Every zone in use changes its offset on a quarter hour. */
-#define TZC_SLOTS 8
+#define TZC_SLOTS 8 /* the slot is the top 3 bits of a multiplicative hash */
 #define TZC_SPAN 900
 static _Thread_local struct {
     int64_t key;
@@ -131,7 +132,7 @@ static _Thread_local struct {
 static int64_t local_to_utc(int64_t wall, int32_t *off_min)
 {
     int64_t key = floor_div(wall, TZC_SPAN);
-    unsigned slot = (unsigned)((uint64_t)key % TZC_SLOTS);
+    unsigned slot = (unsigned)(((uint64_t)key * UINT64_C(0x9E3779B97F4A7C15)) >> 61);
     if (tzc[slot].valid && tzc[slot].key == key) {
         *off_min = tzc[slot].off_s / 60;
         return wall - tzc[slot].off_s;
@@ -163,41 +164,34 @@ static int64_t local_to_utc(int64_t wall, int32_t *off_min)
 }
 
 /* UTC microseconds of a header timestamp; fills *tz_min. A missing year is
- * inferred: opts->year, else the one that puts the stamp in the window
- * (now - 334 days, now + 31 days]. */
+ * opts->year, else the one that puts the stamp in the window (now - 334 days,
+ * now + 31 days], judged on wall-clock time (the zone's few hours do not
+ * matter at that scale). */
 static int64_t ts_to_utc(const ts_parts *t, const vg_syslog_opts *o, int64_t now_us,
                          int32_t *tz_min)
 {
-    int64_t year = t->year, now_s = floor_div(now_us, US_PER_S), utc;
-    int guess = 0;
-    if (year == 0) {
-        if (o && o->year > 0) {
-            year = o->year;
-        } else {
-            int m, d;
-            civil_from_days(floor_div(now_s, S_PER_DAY), &year, &m, &d);
-            guess = 1;
-        }
-    }
-    for (int pass = 0;; pass++) {
+    int64_t year = t->year, utc;
+    if (year == 0 && o && o->year > 0) {
+        year = o->year;
+    } else if (year == 0) {
+        int64_t now_s = floor_div(now_us, US_PER_S);
+        int m, d;
+        civil_from_days(floor_div(now_s, S_PER_DAY), &year, &m, &d);
         int64_t wall = wall_seconds(t, year);
-        if (t->has_off) {
-            *tz_min = t->off_min;
-            utc = wall - (int64_t)t->off_min * 60;
-        } else if (o && o->tz_known) {
-            *tz_min = o->tz_min;
-            utc = wall - (int64_t)o->tz_min * 60;
-        } else {
-            utc = local_to_utc(wall, tz_min);
-        }
-        if (!guess || pass > 0)
-            break;
-        if (utc > now_s + NEW_YEAR_WINDOW_S)
+        if (wall > now_s + NEW_YEAR_WINDOW_S)
             year--; /* Dec 31 received on Jan 1 */
-        else if (utc <= now_s + NEW_YEAR_WINDOW_S - 365 * S_PER_DAY)
-            year++; /* Jan 1 received on Dec 31 (sender's clock ahead, or zones apart) */
-        else
-            break;
+        else if (wall <= now_s + NEW_YEAR_WINDOW_S - 365 * S_PER_DAY)
+            year++; /* Jan 1 received on Dec 31 (sender's clock ahead) */
+    }
+    int64_t wall = wall_seconds(t, year);
+    if (t->has_off) {
+        *tz_min = t->off_min;
+        utc = wall - (int64_t)t->off_min * 60;
+    } else if (o && o->tz_known) {
+        *tz_min = o->tz_min;
+        utc = wall - (int64_t)o->tz_min * 60;
+    } else {
+        utc = local_to_utc(wall, tz_min);
     }
     return utc * US_PER_S + t->usec;
 }
@@ -532,7 +526,8 @@ static void parse_3164(const uchar *s, size_t n, size_t i, const vg_syslog_opts 
 
 /* ---- RFC 5424 ---- */
 
-/* A header field of 1..max PRINTUSASCII bytes followed by SP. "-" gives absent. */
+/* A header field of 1..max PRINTUSASCII bytes followed by SP. "-" gives absent.
+ * Returns 0, -1 (bad field) or -2 (the input ends in or right after it). */
 static int field_5424(const uchar *s, size_t n, size_t *i, size_t max, vg_str *out)
 {
     size_t b = *i, p = b;
@@ -541,7 +536,9 @@ static int field_5424(const uchar *s, size_t n, size_t *i, size_t max, vg_str *o
             return -1;
         p++;
     }
-    if (p == b || p >= n)
+    if (p >= n)
+        return -2;
+    if (p == b)
         return -1;
     *out = (p - b == 1 && s[b] == '-') ? VG_STR_NULL : vg_str_n((const char *)s + b, p - b);
     *i = p + 1;
@@ -641,14 +638,20 @@ static const char *parse_5424(const uchar *s, size_t n, size_t i, int64_t now, v
         return "truncated RFC 5424 header";
     if (s[i++] != ' ')
         return "bad RFC 5424 timestamp";
-    if (field_5424(s, n, &i, HOSTNAME_MAX, &ev->host) < 0)
-        return "bad HOSTNAME";
-    if (field_5424(s, n, &i, APPNAME_MAX, &ev->app) < 0)
-        return "bad APP-NAME";
-    if (field_5424(s, n, &i, PROCID_MAX, &ev->procid) < 0)
-        return "bad PROCID";
-    if (field_5424(s, n, &i, MSGID_MAX, &ev->msgid) < 0)
-        return "bad MSGID";
+    static const struct {
+        size_t max, off;
+        const char *why;
+    } fields[] = {
+        {HOSTNAME_MAX, offsetof(vg_event, host), "bad HOSTNAME"},
+        {APPNAME_MAX, offsetof(vg_event, app), "bad APP-NAME"},
+        {PROCID_MAX, offsetof(vg_event, procid), "bad PROCID"},
+        {MSGID_MAX, offsetof(vg_event, msgid), "bad MSGID"},
+    };
+    for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
+        int rc = field_5424(s, n, &i, fields[f].max, (vg_str *)((char *)ev + fields[f].off));
+        if (rc < 0)
+            return rc == -2 ? "truncated RFC 5424 header" : fields[f].why;
+    }
     if (i < n && s[i] == '-') {
         i++;
     } else {
@@ -716,7 +719,8 @@ int vg_syslog_parse(const char *buf, size_t len, const vg_syslog_opts *opts, vg_
         while (d < n && d - i < 4 && is_digit(s[d]))
             d++;
         if (d > i && d - i <= 3 && (d == n || s[d] == ' ')) {
-            if (nd > 1 && s[1] == '0') {
+            if (nd > 1 && s[1] == '0') { /* "<002>": no leading zeros in RFC 5424 */
+                ev->pri = -1;
                 why = "bad PRI";
                 goto malformed;
             }

@@ -1,0 +1,303 @@
+/* The whole pipeline with real daemons and a real client: lines sent with
+ * logger(1) over TCP come out of the shipper as alerts, each exactly once;
+ * bad frames, foreign peers, reloads and bad configs are handled as
+ * docs/architecture.md promises. */
+#include <check.h>
+#include <errno.h>
+#include <sys/stat.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "it_common.h"
+
+#define N_LINES 10000
+
+START_TEST(test_10k_lines_exactly_once)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, IT_RULES), 0);
+    vt_pipe_start_all(&p);
+    char file[400];
+    ck_assert_int_eq(it_write_lines(&p, "lines.txt", 0, N_LINES, file, sizeof(file)), 0);
+    ck_assert_int_eq(it_logger_tcp(&p, file, NULL), 0);
+    bool all = vt_wait_lines(p.alerts, N_LINES, 60000);
+    vt_sleep_ms(300); /* anything extra would show up now */
+    ck_assert_msg(all, "only %ld of %d alerts arrived", vt_count_lines(p.alerts), N_LINES);
+    ck_assert_int_eq(it_check_exactly_once(p.alerts, N_LINES), 0);
+    /* Clean stop: every daemon exits 0 on SIGTERM. */
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_COLLECTOR, SIGTERM), 0);
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_CORRELATOR, SIGTERM), 0);
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_SHIPPER, SIGTERM), 0);
+    char log[400];
+    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+    ck_assert(vt_wait_text(log, "received=10000 ", 100));
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+/* Exact content of one alert, field by field, from a RFC 3164 UDP line. */
+START_TEST(test_alert_json_exact)
+{
+    vt_pipe p;
+    const char *rules = "rules:\n"
+                        "  - id: ssh.auth_failed\n"
+                        "    name: SSH authentication failure\n"
+                        "    level: 5\n"
+                        "    match:\n"
+                        "      program: sshd\n"
+                        "      regex: 'Failed (?<method>\\S+) for (?:invalid user )?(?<user>\\S+) "
+                        "from (?<src_ip>[0-9.]+) port (?<src_port>\\d+)'\n";
+    ck_assert_int_eq(vt_pipe_init(&p, rules), 0);
+    vt_pipe_start_all(&p);
+    char port[16];
+    snprintf(port, sizeof(port), "%d", p.port);
+    /* One RFC 5424 datagram; the timestamp comes from the clock, so the
+     * rest of the line is compared exactly and @timestamp by shape. */
+    char *argv[] = {"logger", "-d", "-n", "127.0.0.1", "-P", port, "--rfc5424=notq", "-t", "sshd",
+                    "-p", "auth.info", "-i", "--",
+                    "Failed password for invalid user admin from 203.0.113.5 port 4242 ssh2", NULL};
+    ck_assert_int_eq(vt_run(argv, 30), 0);
+    ck_assert(vt_wait_lines(p.alerts, 1, 20000));
+    char *b = vt_read_file(p.alerts, NULL);
+    ck_assert_ptr_nonnull(b);
+    char *id = strstr(b, "\"event\":{\"kind\":\"alert\",\"id\":\"");
+    ck_assert_ptr_nonnull(id);
+    /* The id is 32 hex digits: epoch of the correlator's outbox + seq 1. */
+    id += strlen("\"event\":{\"kind\":\"alert\",\"id\":\"");
+    ck_assert_int_eq((int)strspn(id, "0123456789abcdef"), 32);
+    ck_assert(strncmp(id + 16, "0000000000000001\"", 17) == 0);
+    const char *want =
+        ",\"severity\":5,\"count\":1},\"rule\":{\"id\":\"ssh.auth_failed\",\"name\":\"SSH "
+        "authentication failure\"}";
+    ck_assert_ptr_nonnull(strstr(b, want));
+    want = "\"source\":{\"ip\":\"203.0.113.5\",\"port\":4242},\"user\":{\"name\":\"admin\"},"
+           "\"message\":\"Failed password for invalid user admin from 203.0.113.5 port 4242 ssh2\","
+           "\"observer\":{\"vendor\":\"Vigil\",\"product\":\"vigil\",\"name\":\"shipper\"},"
+           "\"labels\":{\"agency\":\"unknown\",\"site\":\"unknown\"},"
+           "\"vigil\":{\"fields\":{\"method\":\"password\"}}}\n";
+    ck_assert_ptr_nonnull(strstr(b, want));
+    ck_assert(strncmp(b, "{\"@timestamp\":\"20", 17) == 0);
+    free(b);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+static int it_connect(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Returns 1 when the peer closed the connection within timeout_ms. */
+static int it_peer_closed(int fd, int timeout_ms)
+{
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    char buf[256];
+    for (;;) {
+        ssize_t r = read(fd, buf, sizeof(buf));
+        if (r == 0 || (r < 0 && errno == ECONNRESET))
+            return 1;
+        if (r < 0)
+            return 0;
+    }
+}
+
+/* Frames that break the protocol: each is refused, counted, the link is
+ * dropped, and the correlator goes on serving the real collector. */
+START_TEST(test_bad_frames_counted_process_lives)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, IT_RULES), 0);
+    vt_pipe_start_all(&p);
+    char sock[400];
+    snprintf(sock, sizeof(sock), "%s/run/correlator.sock", p.dir);
+    static const unsigned char frames[][12] = {
+        {0, 0, 0, 2, 0x92, 0x09, 0x01},             /* unknown type 9 */
+        {0, 0, 0, 4, 0x92, 0x04, 0x01, 0xc0},       /* ACK [4, 1] + a trailing nil */
+        {0, 0, 0, 3, 0x92, 0x04},                   /* length says 3, 2 bytes, then EOF */
+        {0, 0, 0, 2, 0x92, 0x04, 0xa1, 0x78},       /* ACK with a string seq */
+        {0x7f, 0xff, 0xff, 0xff, 0x92},             /* 2 GiB length */
+    };
+    static const size_t sizes[] = {7, 8, 6, 8, 5};
+    int closed = 0;
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        int fd = it_connect(sock);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(write(fd, frames[i], sizes[i]), (ssize_t)sizes[i]);
+        if (i == 2)
+            shutdown(fd, SHUT_WR); /* the truncated frame ends with the connection */
+        closed += it_peer_closed(fd, 5000);
+        close(fd);
+    }
+    ck_assert_int_eq(closed, 5);
+    ck_assert_int_eq(kill(p.pid[VT_CORRELATOR], 0), 0);
+    /* Still serving. */
+    char file[400];
+    ck_assert_int_eq(it_write_lines(&p, "lines.txt", 0, 100, file, sizeof(file)), 0);
+    ck_assert_int_eq(it_logger_tcp(&p, file, NULL), 0);
+    ck_assert(vt_wait_lines(p.alerts, 100, 30000));
+    ck_assert_int_eq(it_check_exactly_once(p.alerts, 100), 0);
+    /* Counted: 3 decoder refusals, 1 oversized frame, 1 frame cut by EOF. */
+    kill(p.pid[VT_CORRELATOR], SIGUSR1);
+    char log[400];
+    vt_pipe_log(&p, VT_CORRELATOR, log, sizeof(log));
+    ck_assert(vt_wait_text(log, "bad_frames=5 ", 5000));
+    ck_assert(vt_wait_text(log, "closed mid-frame", 100));
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+/* A process running as another user may not talk to the pipeline, even
+ * when the socket's permissions would let it connect. */
+START_TEST(test_foreign_peer_refused)
+{
+    if (geteuid() != 0) {
+        printf("skipped: needs root to run a peer as another uid\n");
+        return;
+    }
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, IT_RULES), 0);
+    vt_pipe_start_all(&p);
+    char sock[400], run[400];
+    snprintf(run, sizeof(run), "%s/run", p.dir);
+    snprintf(sock, sizeof(sock), "%s/run/correlator.sock", p.dir);
+    /* Open the door on purpose so that only SO_PEERCRED stands in the way. */
+    ck_assert_int_eq(chmod(p.dir, 0755), 0);
+    ck_assert_int_eq(chmod(run, 0755), 0);
+    ck_assert_int_eq(chmod(sock, 0666), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (setgid(65534) != 0 || setuid(65534) != 0)
+            _exit(2);
+        int fd = it_connect(sock);
+        if (fd < 0)
+            _exit(3);
+        static const unsigned char ack[] = {0, 0, 0, 2, 0x92, 0x04, 0x01};
+        ssize_t w = write(fd, ack, sizeof(ack));
+        (void)w;
+        _exit(it_peer_closed(fd, 5000) ? 0 : 4);
+    }
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert_int_eq(WEXITSTATUS(st), 0);
+    char log[400];
+    vt_pipe_log(&p, VT_CORRELATOR, log, sizeof(log));
+    ck_assert(vt_wait_text(log, "uid 65534 is not the pipeline user (uid 0)", 5000));
+    kill(p.pid[VT_CORRELATOR], SIGUSR1);
+    ck_assert(vt_wait_text(log, "peers_refused=1 ", 5000));
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+/* SIGHUP with a broken rule keeps the old rules and says where the error
+ * is; a good rule set is then applied without a restart. */
+START_TEST(test_sighup_reload)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, IT_RULES), 0);
+    vt_pipe_start_all(&p);
+    char path[400], log[400], file[400];
+    snprintf(path, sizeof(path), "%s/test.yml", p.rules);
+    vt_pipe_log(&p, VT_CORRELATOR, log, sizeof(log));
+    ck_assert_int_eq(vt_write_file(path, "rules:\n  - id: test.broken\n    name: Broken\n"
+                                         "    level: 3\n    match:\n      regex: 'seq=(?<n>[0-9]+'\n"),
+                     0);
+    kill(p.pid[VT_CORRELATOR], SIGHUP);
+    char want[600];
+    snprintf(want, sizeof(want), "%s:6: regex does not compile at offset 15: missing closing "
+                                 "parenthesis (configuration refused; running on the previous one)",
+             path);
+    ck_assert_msg(vt_wait_text(log, want, 5000), "no refusal naming %s:6", path);
+    ck_assert_int_eq(kill(p.pid[VT_CORRELATOR], 0), 0);
+    ck_assert_int_eq(it_write_lines(&p, "a.txt", 0, 10, file, sizeof(file)), 0);
+    ck_assert_int_eq(it_logger_tcp(&p, file, NULL), 0);
+    ck_assert(vt_wait_lines(p.alerts, 10, 20000));
+    ck_assert_int_eq(it_check_exactly_once(p.alerts, 10), 0);
+    /* A good new rule set: a different rule id, applied live. */
+    ck_assert_int_eq(vt_write_file(path, "rules:\n  - id: test.reloaded\n    name: Reloaded\n"
+                                         "    level: 4\n    match:\n      regex: 'seq=0001[0-9]'\n"),
+                     0);
+    kill(p.pid[VT_CORRELATOR], SIGHUP);
+    ck_assert(vt_wait_text(log, "rules reloaded: 1 rules", 5000));
+    ck_assert_int_eq(it_write_lines(&p, "b.txt", 10, 20, file, sizeof(file)), 0);
+    ck_assert_int_eq(it_logger_tcp(&p, file, NULL), 0);
+    ck_assert(vt_wait_lines(p.alerts, 20, 20000));
+    char *b = vt_read_file(p.alerts, NULL);
+    int reloaded = 0;
+    for (char *s = b; (s = strstr(s, "\"rule\":{\"id\":\"test.reloaded\"")); s++)
+        reloaded++;
+    free(b);
+    ck_assert_int_eq(reloaded, 10);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+/* --help, --version, a bad config: exact status and a message naming the
+ * file and line. */
+START_TEST(test_cli_and_bad_config)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, IT_RULES), 0);
+    const char *bins[] = {"collector/vigil-collector", "correlator/vigil-correlator",
+                          "shipper/vigil-shipper"};
+    for (int i = 0; i < 3; i++) {
+        char *h[] = {(char *)vt_bin(bins[i]), "--help", NULL};
+        char *v[] = {(char *)vt_bin(bins[i]), "--version", NULL};
+        char *t[] = {(char *)vt_bin(bins[i]), "-c", p.config, "--check-config", NULL};
+        char *bad[] = {(char *)vt_bin(bins[i]), "--bogus", NULL};
+        ck_assert_int_eq(vt_run(h, 10), 0);
+        ck_assert_int_eq(vt_run(v, 10), 0);
+        ck_assert_int_eq(vt_run(t, 10), 0);
+        ck_assert_int_eq(vt_run(bad, 10), 2);
+    }
+    ck_assert_int_eq(vt_write_file(p.config, "pipeline:\n  run_dir: run\n  data_dir: data\n"
+                                             "collector:\n  listen:\n    - tcp://127.0.0.1:99999\n"),
+                     0);
+    char log[400];
+    snprintf(log, sizeof(log), "%s/bad.log", p.dir);
+    char cmd[1200];
+    snprintf(cmd, sizeof(cmd), "%s -c %s > %s 2>&1", vt_bin("collector/vigil-collector"), p.config,
+             log);
+    char *sh[] = {"sh", "-c", cmd, NULL};
+    ck_assert_int_eq(vt_run(sh, 10), 1);
+    char want[600];
+    snprintf(want, sizeof(want), "%s:6: listen 'tcp://127.0.0.1:99999': bad address or port",
+             p.config);
+    ck_assert_msg(vt_wait_text(log, want, 100), "missing: %s", want);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+static Suite *pipeline_suite(void)
+{
+    Suite *s = suite_create("pipeline");
+    TCase *tc = tcase_create("e2e");
+    tcase_set_timeout(tc, 240);
+    tcase_add_test(tc, test_10k_lines_exactly_once);
+    tcase_add_test(tc, test_alert_json_exact);
+    tcase_add_test(tc, test_bad_frames_counted_process_lives);
+    tcase_add_test(tc, test_foreign_peer_refused);
+    tcase_add_test(tc, test_sighup_reload);
+    tcase_add_test(tc, test_cli_and_bad_config);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(pipeline_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

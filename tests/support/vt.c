@@ -1,0 +1,276 @@
+/* Test support (see vt.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vt.h"
+
+static const char *const vt_names[3] = {"collector", "correlator", "shipper"};
+
+void vt_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+const char *vt_bin(const char *rel)
+{
+    static char buf[4][512];
+    static int i;
+    const char *root = getenv("VG_BUILD_ROOT");
+    char *b = buf[i++ & 3];
+    snprintf(b, 512, "%s/%s", root ? root : ".", rel);
+    return b;
+}
+
+/* A port free for both TCP and UDP on 127.0.0.1 right now. */
+static int vt_free_port(void)
+{
+    for (int tries = 0; tries < 50; tries++) {
+        int t = socket(AF_INET, SOCK_STREAM, 0), u = socket(AF_INET, SOCK_DGRAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t len = sizeof(a);
+        int port = -1;
+        if (bind(t, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+            getsockname(t, (struct sockaddr *)&a, &len) == 0 &&
+            bind(u, (struct sockaddr *)&a, sizeof(a)) == 0)
+            port = ntohs(a.sin_port);
+        close(t);
+        close(u);
+        if (port > 0)
+            return port;
+    }
+    return -1;
+}
+
+int vt_write_file(const char *path, const char *data)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    fputs(data, f);
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+char *vt_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 1 << 16, n = 0;
+    char *b = malloc(cap + 1);
+    size_t r;
+    while (b && (r = fread(b + n, 1, cap - n, f)) > 0) {
+        n += r;
+        if (n == cap) {
+            char *nb = realloc(b, cap * 2 + 1);
+            if (!nb) {
+                free(b);
+                b = NULL;
+                break;
+            }
+            b = nb;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (!b)
+        return NULL;
+    b[n] = '\0';
+    if (len)
+        *len = n;
+    return b;
+}
+
+int vt_pipe_init(vt_pipe *p, const char *rules_yaml)
+{
+    memset(p, 0, sizeof(*p));
+    const char *tmp = getenv("TMPDIR");
+    snprintf(p->dir, sizeof(p->dir), "%s/vigil-test-XXXXXX", tmp ? tmp : "/tmp");
+    if (!mkdtemp(p->dir))
+        return -1;
+    p->port = vt_free_port();
+    snprintf(p->config, sizeof(p->config), "%s/vigil.yaml", p->dir);
+    snprintf(p->alerts, sizeof(p->alerts), "%s/alerts.json", p->dir);
+    snprintf(p->rules, sizeof(p->rules), "%s/rules", p->dir);
+    if (p->port < 0 || mkdir(p->rules, 0755) != 0)
+        return -1;
+    char path[400], cfg[2048];
+    snprintf(path, sizeof(path), "%s/test.yml", p->rules);
+    if (vt_write_file(path, rules_yaml) != 0)
+        return -1;
+    snprintf(cfg, sizeof(cfg),
+             "pipeline:\n  run_dir: run\n  data_dir: data\n  log_level: info\n"
+             "collector:\n  name: c1\n  listen:\n    - udp://127.0.0.1:%d\n    - tcp://127.0.0.1:%d\n"
+             "  spool_size: 256M\n"
+             "correlator:\n  rules_dir: rules\n  state_size: 256M\n"
+             "shipper:\n  json_file: alerts.json\n  outbox_size: 256M\n",
+             p->port, p->port);
+    return vt_write_file(p->config, cfg);
+}
+
+void vt_pipe_log(vt_pipe *p, int which, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s.%d.log", p->dir, vt_names[which], p->restarts[which]);
+}
+
+pid_t vt_pipe_start(vt_pipe *p, int which)
+{
+    char bin[64], log[400];
+    snprintf(bin, sizeof(bin), "%s/vigil-%s", vt_names[which], vt_names[which]);
+    const char *exe = vt_bin(bin);
+    p->restarts[which]++;
+    vt_pipe_log(p, which, log, sizeof(log));
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execl(exe, exe, "-c", p->config, (char *)NULL);
+        _exit(127);
+    }
+    p->pid[which] = pid;
+    return pid;
+}
+
+void vt_pipe_start_all(vt_pipe *p)
+{
+    char sock[400];
+    vt_pipe_start(p, VT_SHIPPER);
+    snprintf(sock, sizeof(sock), "%s/run/shipper.sock", p->dir);
+    vt_wait_path(sock, 10000);
+    vt_pipe_start(p, VT_CORRELATOR);
+    snprintf(sock, sizeof(sock), "%s/run/correlator.sock", p->dir);
+    vt_wait_path(sock, 10000);
+    vt_pipe_start(p, VT_COLLECTOR);
+    char log[400];
+    vt_pipe_log(p, VT_COLLECTOR, log, sizeof(log));
+    vt_wait_text(log, "has everything up to seq", 10000);
+}
+
+/* Waits for pid to exit, up to timeout_ms; returns status or -1. */
+static int vt_reap(pid_t pid, int timeout_ms)
+{
+    for (int waited = 0; waited <= timeout_ms; waited += 10) {
+        int st;
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        if (r < 0)
+            return -1;
+        vt_sleep_ms(10);
+    }
+    return -1;
+}
+
+int vt_pipe_stop(vt_pipe *p, int which, int sig)
+{
+    pid_t pid = p->pid[which];
+    if (pid <= 0)
+        return -1;
+    kill(pid, sig);
+    if (sig != SIGTERM && sig != SIGKILL && sig != SIGINT)
+        return 0;
+    int st = vt_reap(pid, 10000);
+    if (st < 0) {
+        kill(pid, SIGKILL);
+        vt_reap(pid, 5000);
+    }
+    p->pid[which] = 0;
+    return st;
+}
+
+static void vt_rm_rf(const char *path)
+{
+    char *argv[] = {"rm", "-rf", (char *)path, NULL};
+    vt_run(argv, 30);
+}
+
+void vt_pipe_destroy(vt_pipe *p)
+{
+    for (int i = 0; i < 3; i++)
+        if (p->pid[i] > 0)
+            vt_pipe_stop(p, i, SIGTERM);
+    if (!getenv("VT_KEEP") && p->dir[0])
+        vt_rm_rf(p->dir);
+}
+
+int vt_run(char *const argv[], int timeout_s)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open("/dev/null", O_RDWR);
+        if (fd >= 0) {
+            dup2(fd, 0);
+        }
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    if (pid < 0)
+        return -1;
+    int st = vt_reap(pid, timeout_s * 1000);
+    if (st < 0) {
+        kill(pid, SIGKILL);
+        vt_reap(pid, 5000);
+    }
+    return st;
+}
+
+long vt_count_lines(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return 0;
+    char buf[65536];
+    long n = 0;
+    ssize_t r;
+    while ((r = read(fd, buf, sizeof(buf))) > 0)
+        for (ssize_t i = 0; i < r; i++)
+            n += buf[i] == '\n';
+    close(fd);
+    return n;
+}
+
+bool vt_wait_lines(const char *path, long n, int timeout_ms)
+{
+    for (int waited = 0; waited <= timeout_ms; waited += 50) {
+        if (vt_count_lines(path) >= n)
+            return true;
+        vt_sleep_ms(50);
+    }
+    return false;
+}
+
+bool vt_wait_path(const char *path, int timeout_ms)
+{
+    for (int waited = 0; waited <= timeout_ms; waited += 10) {
+        if (access(path, F_OK) == 0)
+            return true;
+        vt_sleep_ms(10);
+    }
+    return false;
+}
+
+bool vt_wait_text(const char *path, const char *needle, int timeout_ms)
+{
+    for (int waited = 0; waited <= timeout_ms; waited += 20) {
+        char *b = vt_read_file(path, NULL);
+        bool found = b && strstr(b, needle);
+        free(b);
+        if (found)
+            return true;
+        vt_sleep_ms(20);
+    }
+    return false;
+}
