@@ -118,12 +118,12 @@ static void vg__on_link_closed(uv_handle_t *h)
         return;
     }
     vg_server *s = l->server;
+    if (s)
+        vg__server_forget(s, l);
     free(l->rbuf);
     free(l);
-    if (s) {
-        vg__server_forget(s, l);
+    if (s)
         vg__server_maybe_free(s);
-    }
 }
 
 void vg_link_close(vg_link *l, int err)

@@ -29,6 +29,7 @@ struct vg_sender {
     vg_sender_stats stats;
     msgpack_sbuffer sb;
     int stopping;
+    int open_handles; /* handles still to be closed before s can be freed */
 };
 
 int vg_queue_epoch(vg_store *st, vg_queue *q, uint64_t *epoch)
@@ -196,6 +197,8 @@ static void vg__on_msg(vg_link *l, const vg_msg *m)
     vg_link_close(l, VG_EPROTO);
 }
 
+static void vg__sender_release(vg_sender *s);
+
 static void vg__on_close(vg_link *l, int err)
 {
     vg_sender *s = l->data;
@@ -208,6 +211,8 @@ static void vg__on_close(vg_link *l, int err)
         s->handshake = NULL;
         s->stats.connected = 0;
         s->next = s->acked + 1;
+        if (s->stopping)
+            vg__sender_release(s);
     }
 }
 
@@ -267,19 +272,26 @@ const vg_link_stats *vg_sender_link_stats(vg_sender *s)
     return vg_client_stats(s->client);
 }
 
-static void vg__on_sender_handle_closed(uv_handle_t *h)
+/* s is freed once nothing can call back into it: both of its handles and
+ * the open link (whose on_close uses s) have closed. */
+static void vg__sender_release(vg_sender *s)
 {
-    vg_sender *s = h->data;
-    if (h == (uv_handle_t *)&s->pump_idle) {
+    if (--s->open_handles == 0) {
         msgpack_sbuffer_destroy(&s->sb);
         free(s->path), free(s->role), free(s->name), free(s);
     }
+}
+
+static void vg__on_sender_handle_closed(uv_handle_t *h)
+{
+    vg__sender_release(h->data);
 }
 
 void vg_sender_stop(vg_sender *s)
 {
     s->stopping = 1;
     vg__trim(s);
+    s->open_handles = 2 + (s->link || s->handshake ? 1 : 0);
     vg_client_stop(s->client);
     uv_close((uv_handle_t *)&s->trim_timer, vg__on_sender_handle_closed);
     uv_close((uv_handle_t *)&s->pump_idle, vg__on_sender_handle_closed);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -91,9 +92,39 @@ char *vt_read_file(const char *path, size_t *len)
     return b;
 }
 
+static vt_pipe *vt_current; /* the pipe of the running test, until destroyed */
+
+/* A test that fails exits before vt_pipe_destroy: show its daemons' logs,
+ * since they say why, and stop the daemons. The temp dir is kept. */
+static void vt_atexit(void)
+{
+    vt_pipe *p = vt_current;
+    if (!p)
+        return;
+    for (int i = 0; i < 3; i++) {
+        if (p->pid[i] > 0)
+            kill(p->pid[i], SIGKILL);
+        for (int r = 1; r <= p->restarts[i]; r++) {
+            char log[400];
+            snprintf(log, sizeof(log), "%s/%s.%d.log", p->dir, vt_names[i], r);
+            char *b = vt_read_file(log, NULL);
+            if (!b)
+                continue;
+            size_t n = strlen(b);
+            printf("---- %s (last 3000 bytes)\n%s\n", log, n > 3000 ? b + n - 3000 : b);
+            free(b);
+        }
+    }
+    printf("---- test dir kept: %s\n", p->dir);
+}
+
 int vt_pipe_init(vt_pipe *p, const char *rules_yaml)
 {
+    static int registered;
+    if (!registered++)
+        atexit(vt_atexit);
     memset(p, 0, sizeof(*p));
+    vt_current = p;
     const char *tmp = getenv("TMPDIR");
     snprintf(p->dir, sizeof(p->dir), "%s/vigil-test-XXXXXX", tmp ? tmp : "/tmp");
     if (!mkdtemp(p->dir))
@@ -132,6 +163,9 @@ pid_t vt_pipe_start(vt_pipe *p, int which)
     vt_pipe_log(p, which, log, sizeof(log));
     pid_t pid = fork();
     if (pid == 0) {
+        /* If the test dies (a failed assertion exits its process), the
+         * daemons it started die with it. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (fd >= 0) {
             dup2(fd, 1);
@@ -204,6 +238,7 @@ void vt_pipe_destroy(vt_pipe *p)
             vt_pipe_stop(p, i, SIGTERM);
     if (!getenv("VT_KEEP") && p->dir[0])
         vt_rm_rf(p->dir);
+    vt_current = NULL;
 }
 
 int vt_run(char *const argv[], int timeout_s)
