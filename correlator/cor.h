@@ -11,6 +11,7 @@
 #include "vigil/daemon.h"
 #include "vigil/event.h"
 #include "vigil/link.h"
+#include "vigil/receiver.h"
 #include "vigil/sender.h"
 #include "vigil/store.h"
 
@@ -46,15 +47,8 @@ typedef struct cor_ruleset {
     char *dir;
 } cor_ruleset;
 
-/* Per-link receiver state for one collector stream. */
-typedef struct cor_stream {
-    char name[128];
-    uint64_t last;
-    int ready; /* HELLO done */
-} cor_stream;
-
 typedef struct cor_stats {
-    uint64_t events, duplicates, malformed_in, alerts, batches, commit_errors;
+    uint64_t events, malformed_in, alerts;
 } cor_stats;
 
 typedef struct cor {
@@ -65,7 +59,7 @@ typedef struct cor {
     vg_store *store;
     vg_queue *outbox;
     uint64_t epoch; /* the outbox's epoch: first half of every alert id */
-    vg_server *server;
+    vg_receiver *receiver;
     vg_sender *sender;
     msgpack_sbuffer rec;
     cor_stats stats;

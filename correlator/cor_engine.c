@@ -42,123 +42,51 @@ static int cor_on_alert(void *ud, const cor_rule *r, vg_alert *al)
     return rc;
 }
 
-static void cor_on_events(cor *c, vg_link *l, cor_stream *s, const vg_msg *m)
+/* Runs the rules over the new events of one batch, inside the receiver's
+ * write transaction: the alerts and the stream position commit together. */
+static int cor_on_batch(void *ud, vg_rstream *st, const vg_msg *m, uint32_t skip)
 {
-    uint64_t first = m->seq, end = m->seq + m->count - 1;
-    if (first > s->last + 1) {
-        vg_error("stream %s: batch starts at seq %" PRIu64 " but %" PRIu64 " is next; closing",
-                 s->name, first, s->last + 1);
-        vg_link_close(l, VG_ESTATE);
-        return;
-    }
-    c->stats.batches++;
-    if (end <= s->last) { /* all re-sends: already committed */
-        c->stats.duplicates += m->count;
-        vg_stream_ack(l, s->last);
-        return;
-    }
-    int rc = vg_store_begin(c->store);
+    cor *c = ud;
+    (void)st;
     cor_emit e = {c, 0};
-    for (uint32_t i = 0; rc == 0 && i < m->count; i++) {
+    for (uint32_t i = skip; i < m->count; i++) {
         const vg_event *ev = &m->events[i];
-        if (ev->seq <= s->last) {
-            c->stats.duplicates++;
-            continue;
-        }
         c->stats.events++;
         if (ev->flags & VG_EV_MALFORMED)
             c->stats.malformed_in++;
-        rc = cor_rules_eval(c->rules, ev, cor_on_alert, &e);
+        int rc = cor_rules_eval(c->rules, ev, cor_on_alert, &e);
+        if (rc)
+            return rc;
     }
-    if (rc == 0)
-        rc = vg_stream_set_last(c->store, vg_str_c(s->name), end);
-    if (rc == 0)
-        rc = vg_store_commit(c->store);
-    else
-        vg_store_abort(c->store);
-    if (rc) {
-        /* Nothing of the batch is kept; the collector still holds it and
-         * re-sends after the reconnect. */
-        c->stats.commit_errors++;
-        vg_error("stream %s: commit of seq %" PRIu64 "..%" PRIu64 " failed: %s; closing link",
-                 s->name, first, end, vg_strerror(rc));
-        vg_link_close(l, rc);
-        return;
-    }
-    s->last = end;
-    vg_stream_ack(l, end);
+    return 0;
+}
+
+static void cor_on_commit(void *ud)
+{
+    cor *c = ud;
     vg_sender_kick(c->sender);
 }
 
-static cor *cor_of(vg_link *l);
-
-static void cor_on_msg(vg_link *l, const vg_msg *m)
+static uint32_t cor_stats_fn(void *ud, vg_stat *out, uint32_t cap)
 {
-    cor_stream *s = l->data;
-    cor *c = cor_of(l);
-    if (m->type == VG_MSG_HELLO && !s->ready) {
-        if (m->name.len >= sizeof(s->name)) {
-            vg_link_close(l, VG_EPROTO);
-            return;
-        }
-        memcpy(s->name, m->name.p, m->name.len);
-        s->name[m->name.len] = '\0';
-        int rc = vg_stream_hello(c->store, l, m, "correlator", c->conf.name, &s->last);
-        if (rc) {
-            vg_link_close(l, rc);
-            return;
-        }
-        s->ready = 1;
-        return;
-    }
-    if (m->type == VG_MSG_EVENTS && s->ready) {
-        cor_on_events(c, l, s, m);
-        return;
-    }
-    if (m->type == VG_MSG_STATS)
-        return; /* upstream counters: accepted, reported by the sender itself */
-    vg_warn("peer pid %ld sent message type %d out of order; closing", (long)l->peer_pid,
-            (int)m->type);
-    vg_link_close(l, VG_EPROTO);
+    cor *c = ud;
+    const vg_receiver_stats *rs = vg_receiver_get_stats(c->receiver);
+    const vg_stat all[] = {
+        {"events", c->stats.events},     {"malformed_in", c->stats.malformed_in},
+        {"alerts", c->stats.alerts},     {"duplicates", rs->duplicates},
+        {"commit_errors", rs->commit_errors},
+        {"outbox", vg_queue_count(c->outbox)},
+    };
+    uint32_t n = sizeof(all) / sizeof(all[0]);
+    if (n > cap)
+        n = cap;
+    memcpy(out, all, n * sizeof(*out));
+    return n;
 }
-
-static cor *cor_global; /* the one engine of this process, for link callbacks */
-
-static cor *cor_of(vg_link *l)
-{
-    (void)l;
-    return cor_global;
-}
-
-static void cor_on_open(vg_link *l)
-{
-    (void)l;
-}
-
-static void cor_on_close(vg_link *l, int err)
-{
-    cor_stream *s = l->data;
-    if (s && s->ready)
-        vg_info("stream %s disconnected (%s)", s->name,
-                err < -30000 ? vg_strerror(err) : (err ? uv_strerror(err) : "closed"));
-    free(s);
-    l->data = NULL;
-}
-
-static void cor_on_link(vg_server *srv, vg_link *l)
-{
-    (void)srv;
-    l->data = calloc(1, sizeof(cor_stream));
-    if (!l->data)
-        vg_link_close(l, -ENOMEM);
-}
-
-static const vg_link_ops cor_link_ops = {cor_on_open, cor_on_msg, cor_on_close};
 
 int cor_engine_start(cor *c)
 {
     const vg_pipeline_conf *pc = vg_daemon_pipeline(c->d);
-    cor_global = c;
     char name[256];
     snprintf(name, sizeof(name), "correlator/%s", c->conf.name);
     char *dir = vg_daemon_path(pc->data_dir, name);
@@ -180,10 +108,16 @@ int cor_engine_start(cor *c)
     vg_sender_cfg sc = {
         .path = spath, .allow_uid = pc->uid, .role = "correlator", .name = c->conf.name,
         .type = VG_MSG_ALERTS, .store = c->store, .queue = c->outbox,
+        .stats_fn = cor_stats_fn, .stats_ud = c, .stats_ms = (uint32_t)pc->stats_interval,
     };
     rc = lpath && spath ? vg_sender_start(c->loop, &sc, &c->sender) : -ENOMEM;
+    vg_receiver_cfg rc_cfg = {
+        .path = lpath, .allow_uid = pc->uid, .role = "correlator", .name = c->conf.name,
+        .type = VG_MSG_EVENTS, .store = c->store, .on_batch = cor_on_batch,
+        .on_commit = cor_on_commit, .ud = c,
+    };
     if (rc == 0)
-        rc = vg_server_start(c->loop, lpath, pc->uid, &cor_link_ops, cor_on_link, c, &c->server);
+        rc = vg_receiver_start(c->loop, &rc_cfg, &c->receiver);
     if (rc == 0)
         vg_info("listening on %s; %llu alerts in the outbox", lpath,
                 (unsigned long long)vg_queue_count(c->outbox));
@@ -194,10 +128,9 @@ int cor_engine_start(cor *c)
 
 void cor_engine_stop(cor *c)
 {
-    if (c->server)
-        vg_server_stop(c->server);
+    vg_receiver_stop(c->receiver);
     if (c->sender)
         vg_sender_stop(c->sender);
-    c->server = NULL;
+    c->receiver = NULL;
     c->sender = NULL;
 }

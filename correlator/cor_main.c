@@ -71,18 +71,21 @@ static void cor_report(vg_daemon *d)
 {
     cor *c = vg_daemon_data(d);
     const vg_sender_stats *ss = c->sender ? vg_sender_get_stats(c->sender) : NULL;
-    const vg_link_stats *ls = c->server ? vg_server_stats(c->server) : NULL;
+    const vg_receiver_stats *rs = c->receiver ? vg_receiver_get_stats(c->receiver) : NULL;
+    const vg_link_stats *ls = c->receiver ? vg_receiver_link_stats(c->receiver) : NULL;
     vg_info("stats: events=%llu duplicates=%llu malformed_in=%llu alerts=%llu batches=%llu "
             "commit_errors=%llu outbox=%llu sent=%llu acked=%llu resent=%llu bad_frames=%llu "
             "peers_refused=%llu shipper_connected=%d",
-            (unsigned long long)c->stats.events, (unsigned long long)c->stats.duplicates,
+            (unsigned long long)c->stats.events, (unsigned long long)(rs ? rs->duplicates : 0),
             (unsigned long long)c->stats.malformed_in, (unsigned long long)c->stats.alerts,
-            (unsigned long long)c->stats.batches, (unsigned long long)c->stats.commit_errors,
+            (unsigned long long)(rs ? rs->batches : 0),
+            (unsigned long long)(rs ? rs->commit_errors : 0),
             (unsigned long long)(c->outbox ? vg_queue_count(c->outbox) : 0),
             (unsigned long long)(ss ? ss->sent : 0), (unsigned long long)(ss ? ss->acked : 0),
             (unsigned long long)(ss ? ss->resent : 0),
             (unsigned long long)(ls ? ls->bad_frames : 0),
             (unsigned long long)(ls ? ls->peers_refused : 0), ss ? ss->connected : 0);
+    vg_receiver_report(c->receiver);
     if (!c->rules)
         return;
     for (size_t i = 0; i < c->rules->n; i++) {

@@ -38,6 +38,8 @@ static const vg_conf_key vg__pipeline_keys[] = {
      "directory of the LMDB environments (mode 0700)", 0, 0},
     {"log_level", VG_CONF_STR, "info", offsetof(vg_pipeline_conf, log_level),
      "error, warn, info or debug", 0, 0},
+    {"stats_interval", VG_CONF_DURATION, "10s", offsetof(vg_pipeline_conf, stats_interval),
+     "how often each daemon sends its counters to the next hop", 200, 3600000},
     {NULL, 0, NULL, 0, NULL, 0, 0},
 };
 

@@ -363,6 +363,13 @@ void *vg_server_data(vg_server *s)
     return s->data;
 }
 
+void vg_server_foreach(vg_server *s, void (*fn)(vg_link *l, void *ud), void *ud)
+{
+    for (size_t i = 0; i < s->nlinks; i++)
+        if (!s->links[i]->closing)
+            fn(s->links[i], ud);
+}
+
 const vg_link_stats *vg_server_stats(vg_server *s)
 {
     return &s->stats;

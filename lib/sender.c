@@ -24,7 +24,8 @@ struct vg_sender {
     uint64_t acked;      /* highest seq acknowledged */
     uint64_t trimmed;    /* highest seq trimmed from the queue */
     uint64_t max_sent;   /* highest seq ever sent, to count re-sends */
-    uv_timer_t trim_timer;
+    uv_timer_t trim_timer; /* also sends STATS every cfg.stats_ms */
+    uint64_t since_stats_ms;
     uv_idle_t pump_idle;
     vg_sender_stats stats;
     msgpack_sbuffer sb;
@@ -119,9 +120,27 @@ static void vg__trim(vg_sender *s)
         s->trimmed = s->acked;
 }
 
+static void vg__send_stats(vg_sender *s)
+{
+    vg_stat st[VG_STATS_MAX];
+    uint32_t n = s->cfg.stats_fn(s->cfg.stats_ud, st, VG_STATS_MAX);
+    if (n > VG_STATS_MAX)
+        n = VG_STATS_MAX;
+    if (vg_wire_frame_stats(&s->sb, s->name, st, n) == 0)
+        vg_link_send(s->link, &s->sb);
+    else
+        msgpack_sbuffer_clear(&s->sb);
+}
+
 static void vg__on_trim_timer(uv_timer_t *t)
 {
-    vg__trim(t->data);
+    vg_sender *s = t->data;
+    vg__trim(s);
+    s->since_stats_ms += VG_TRIM_MS;
+    if (s->cfg.stats_fn && s->link && s->since_stats_ms >= s->cfg.stats_ms) {
+        s->since_stats_ms = 0;
+        vg__send_stats(s);
+    }
 }
 
 /* Pumping happens from an idle handle so that many kicks in one loop
@@ -235,6 +254,8 @@ int vg_sender_start(uv_loop_t *loop, const vg_sender_cfg *cfg, vg_sender **out)
         s->cfg.batch_max = 512;
     if (!s->cfg.window)
         s->cfg.window = 32768;
+    if (!s->cfg.stats_ms)
+        s->cfg.stats_ms = 10000;
     s->loop = loop;
     msgpack_sbuffer_init(&s->sb);
     int rc = vg_queue_epoch(cfg->store, cfg->queue, &s->epoch);
@@ -297,74 +318,3 @@ void vg_sender_stop(vg_sender *s)
     uv_close((uv_handle_t *)&s->pump_idle, vg__on_sender_handle_closed);
 }
 
-/* ---- receiver ---------------------------------------------------------- */
-
-static int vg__stream_key(char *buf, size_t cap, vg_str name, const char *what)
-{
-    int n = snprintf(buf, cap, "stream.%.*s.%s", (int)name.len, name.p, what);
-    return n > 0 && (size_t)n < cap ? 0 : -ENAMETOOLONG;
-}
-
-int vg_stream_hello(vg_store *st, vg_link *l, const vg_msg *hello, const char *role,
-                    const char *self_name, uint64_t *last)
-{
-    char kepoch[160], klast[160];
-    if (hello->version != VG_PROTO_VERSION) {
-        vg_error("peer pid %ld speaks protocol %u, we speak %u", (long)l->peer_pid,
-                 hello->version, VG_PROTO_VERSION);
-        return VG_EVERSION;
-    }
-    if (hello->name.len == 0 || hello->name.len > 100 || memchr(hello->name.p, '\0', hello->name.len))
-        return VG_EPROTO;
-    int rc = vg__stream_key(kepoch, sizeof(kepoch), hello->name, "epoch");
-    if (rc == 0)
-        rc = vg__stream_key(klast, sizeof(klast), hello->name, "last");
-    uint64_t epoch = 0;
-    if (rc == 0)
-        rc = vg_meta_get_u64(st, kepoch, &epoch);
-    if (rc == 0)
-        rc = vg_meta_get_u64(st, klast, last);
-    if (rc)
-        return rc;
-    if (epoch != hello->epoch) {
-        if (epoch)
-            vg_warn("stream %.*s starts a new sequence (its queue was recreated); was at %llu",
-                    (int)hello->name.len, hello->name.p, (unsigned long long)*last);
-        *last = 0;
-        if ((rc = vg_store_begin(st)))
-            return rc;
-        rc = vg_meta_put_u64(st, kepoch, hello->epoch);
-        if (rc == 0)
-            rc = vg_meta_put_u64(st, klast, 0);
-        rc = rc ? (vg_store_abort(st), rc) : vg_store_commit(st);
-        if (rc)
-            return rc;
-    }
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    vg_wire_frame_hello(&sb, role, self_name, 0, *last);
-    rc = vg_link_send(l, &sb);
-    msgpack_sbuffer_destroy(&sb);
-    vg_info("stream %.*s (%.*s, pid %ld) connected; committed up to seq %llu",
-            (int)hello->name.len, hello->name.p, (int)hello->role.len, hello->role.p,
-            (long)l->peer_pid, (unsigned long long)*last);
-    return rc;
-}
-
-int vg_stream_set_last(vg_store *st, vg_str name, uint64_t seq)
-{
-    char klast[160];
-    int rc = vg__stream_key(klast, sizeof(klast), name, "last");
-    return rc ? rc : vg_meta_put_u64(st, klast, seq);
-}
-
-int vg_stream_ack(vg_link *l, uint64_t seq)
-{
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    int rc = vg_wire_frame_ack(&sb, seq);
-    if (rc == 0)
-        rc = vg_link_send(l, &sb);
-    msgpack_sbuffer_destroy(&sb);
-    return rc;
-}

@@ -10,6 +10,7 @@
 #include "vigil/daemon.h"
 #include "vigil/event.h"
 #include "vigil/link.h"
+#include "vigil/receiver.h"
 #include "vigil/sender.h"
 #include "vigil/store.h"
 #include "vigil/util.h"
@@ -24,7 +25,7 @@ typedef struct shp_conf {
 } shp_conf;
 
 typedef struct shp_stats {
-    uint64_t received, duplicates, delivered, write_errors, batches;
+    uint64_t delivered, write_errors, batches;
 } shp_stats;
 
 typedef struct shp {
@@ -33,7 +34,7 @@ typedef struct shp {
     shp_conf conf;
     vg_store *store;
     vg_queue *outbox;
-    vg_server *server;
+    vg_receiver *receiver;
     uv_idle_t deliver_idle;
     uv_timer_t retry_timer;
     int file_fd;

@@ -64,15 +64,17 @@ static int shp_configure(vg_daemon *d, const vg_node *root, int first, char *err
 static void shp_report(vg_daemon *d)
 {
     shp *s = vg_daemon_data(d);
-    const vg_link_stats *ls = s->server ? vg_server_stats(s->server) : NULL;
+    const vg_receiver_stats *rs = s->receiver ? vg_receiver_get_stats(s->receiver) : NULL;
+    const vg_link_stats *ls = s->receiver ? vg_receiver_link_stats(s->receiver) : NULL;
     vg_info("stats: received=%llu duplicates=%llu delivered=%llu write_errors=%llu batches=%llu "
             "outbox=%llu cursor=%llu bad_frames=%llu peers_refused=%llu",
-            (unsigned long long)s->stats.received, (unsigned long long)s->stats.duplicates,
+            (unsigned long long)(rs ? rs->records : 0), (unsigned long long)(rs ? rs->duplicates : 0),
             (unsigned long long)s->stats.delivered, (unsigned long long)s->stats.write_errors,
             (unsigned long long)s->stats.batches,
             (unsigned long long)(s->outbox ? vg_queue_count(s->outbox) : 0),
             (unsigned long long)s->cursor, (unsigned long long)(ls ? ls->bad_frames : 0),
             (unsigned long long)(ls ? ls->peers_refused : 0));
+    vg_receiver_report(s->receiver);
 }
 
 static void shp_shutdown(vg_daemon *d)

@@ -29,6 +29,7 @@ typedef struct vg_pipeline_conf {
     char *run_dir;   /* Unix sockets live here (mode 0750) */
     char *data_dir;  /* LMDB environments live here (mode 0700) */
     char *log_level; /* error, warn, info, debug */
+    int64_t stats_interval; /* ms between STATS messages to the next hop */
     /* resolved */
     uid_t uid;
     gid_t gid;

@@ -71,6 +71,8 @@ void vg_link_close(vg_link *l, int err);
 int vg_server_start(uv_loop_t *loop, const char *path, uid_t allow_uid, const vg_link_ops *ops,
                     void (*on_link)(vg_server *s, vg_link *l), void *data, vg_server **out);
 void *vg_server_data(vg_server *s);
+/* Calls fn for every open link the server accepted. */
+void vg_server_foreach(vg_server *s, void (*fn)(vg_link *l, void *ud), void *ud);
 const vg_link_stats *vg_server_stats(vg_server *s);
 /* Closes the listener and every link it accepted (their on_close runs);
  * unlinks the socket file. The server is freed from the loop. */

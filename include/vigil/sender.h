@@ -8,10 +8,7 @@
  * commit); acknowledged records are trimmed. So a record leaves a queue
  * only once it is durable one hop further.
  *
- * Receiver (downstream end): vg_stream_* keep, per upstream stream name,
- * the epoch and the last committed sequence number in the receiver's own
- * store, written in the same transaction as whatever the records caused.
- * A record at or below that number is a re-send and is skipped.
+ * The downstream end is in receiver.h.
  */
 #ifndef VIGIL_SENDER_H
 #define VIGIL_SENDER_H
@@ -35,6 +32,12 @@ typedef struct vg_sender_cfg {
     vg_queue *queue;
     uint32_t batch_max;    /* records per frame (default 512) */
     uint32_t window;       /* records sent and not yet acknowledged (default 32768) */
+    /* Optional: fills up to VG_STATS_MAX counters, sent downstream as a
+     * STATS message every stats_ms (default 10 s) so that the central
+     * correlator can report every collector's counters. */
+    uint32_t (*stats_fn)(void *ud, vg_stat *out, uint32_t cap);
+    void *stats_ud;
+    uint32_t stats_ms;
 } vg_sender_cfg;
 
 typedef struct vg_sender_stats {
@@ -54,15 +57,5 @@ void vg_sender_stop(vg_sender *s);
 
 /* Returns the epoch of queue q, creating a random one on first use. */
 int vg_queue_epoch(vg_store *st, vg_queue *q, uint64_t *epoch);
-
-/* Receiver: answers a HELLO. Loads (and, for a new epoch, resets and
- * commits) the stream's state and sends our HELLO with its last seq. */
-int vg_stream_hello(vg_store *st, vg_link *l, const vg_msg *hello, const char *role,
-                    const char *self_name, uint64_t *last);
-/* Receiver: records inside the caller's open write transaction that the
- * stream 'name' is committed up to seq. */
-int vg_stream_set_last(vg_store *st, vg_str name, uint64_t seq);
-/* Receiver: sends ACK seq on l. */
-int vg_stream_ack(vg_link *l, uint64_t seq);
 
 #endif

@@ -22,11 +22,22 @@ typedef struct vg_syslog_opts {
 } vg_syslog_opts;
 
 /* Parses buf[0..len) (one message, framing already removed, without the
- * trailing newline) into *ev. Always returns 0; the verdict is in ev->flags. */
+ * trailing newline) into *ev. Always returns 0; the verdict is in ev->flags.
+ *
+ * The whole of *ev is overwritten: seq, src, agency and site come back zero
+ * and are the caller's to fill afterwards (and host, when VG_EV_NO_HOST says
+ * the message had none). The parser sets MALFORMED (with reason), RFC5424,
+ * NO_TS (ts_us = recv_us = opts->now_us), NO_HOST and BOM; TRUNCATED only for
+ * input over 4 GiB, which views cannot span. A PRI that parsed is kept in a
+ * MALFORMED event. opts may be NULL: now from the clock, year inferred, local
+ * time. Views point into buf; nothing is allocated. Thread-safe; RFC 3164
+ * local times go through mktime() behind a per-thread cache, so TZ must not
+ * change while the process runs. */
 int vg_syslog_parse(const char *buf, size_t len, const vg_syslog_opts *opts, vg_event *ev);
 
 /* Formats t (microseconds since the epoch, UTC) as RFC 3339 with
- * microseconds and "Z" into out (at least 28 bytes). Returns the length. */
+ * microseconds and "Z" into out (at least 28 bytes). Returns the length (27),
+ * or 0 with out = "" (when cap > 0) if cap < 28 or the year is not 0000..9999. */
 size_t vg_time_format(int64_t t_us, char *out, size_t cap);
 
 #endif

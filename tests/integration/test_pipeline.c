@@ -27,11 +27,28 @@ START_TEST(test_10k_lines_exactly_once)
     vt_sleep_ms(300); /* anything extra would show up now */
     ck_assert_msg(all, "only %ld of %d alerts arrived", vt_count_lines(p.alerts), N_LINES);
     ck_assert_int_eq(it_check_exactly_once(p.alerts, N_LINES), 0);
+    /* The collector's counters reach the correlator (STATS), and the
+     * correlator's reach the shipper. */
+    char log[400];
+    vt_pipe_log(&p, VT_CORRELATOR, log, sizeof(log));
+    bool seen = false;
+    for (int i = 0; i < 50 && !seen; i++) {
+        kill(p.pid[VT_CORRELATOR], SIGUSR1);
+        seen = vt_wait_text(log, "upstream c1 (collector, pid", 100) &&
+               vt_wait_text(log, "committed=10000 received=10000 bytes=", 100);
+    }
+    ck_assert_msg(seen, "correlator did not report the collector's STATS");
+    vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
+    seen = false;
+    for (int i = 0; i < 50 && !seen; i++) {
+        kill(p.pid[VT_SHIPPER], SIGUSR1);
+        seen = vt_wait_text(log, "committed=10000 events=10000 malformed_in=0 alerts=10000", 100);
+    }
+    ck_assert_msg(seen, "shipper did not report the correlator's STATS");
     /* Clean stop: every daemon exits 0 on SIGTERM. */
     ck_assert_int_eq(vt_pipe_stop(&p, VT_COLLECTOR, SIGTERM), 0);
     ck_assert_int_eq(vt_pipe_stop(&p, VT_CORRELATOR, SIGTERM), 0);
     ck_assert_int_eq(vt_pipe_stop(&p, VT_SHIPPER, SIGTERM), 0);
-    char log[400];
     vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
     ck_assert(vt_wait_text(log, "received=10000 ", 100));
     vt_pipe_destroy(&p);

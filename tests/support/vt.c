@@ -140,7 +140,7 @@ int vt_pipe_init(vt_pipe *p, const char *rules_yaml)
     if (vt_write_file(path, rules_yaml) != 0)
         return -1;
     snprintf(cfg, sizeof(cfg),
-             "pipeline:\n  run_dir: run\n  data_dir: data\n  log_level: info\n"
+             "pipeline:\n  run_dir: run\n  data_dir: data\n  log_level: info\n  stats_interval: 200ms\n"
              "collector:\n  name: c1\n  listen:\n    - udp://127.0.0.1:%d\n    - tcp://127.0.0.1:%d\n"
              "  spool_size: 256M\n"
              "correlator:\n  rules_dir: rules\n  state_size: 256M\n"

@@ -1,0 +1,63 @@
+/* Reliable hop, downstream end: accepts upstream streams on a Unix socket,
+ * answers HELLO with the last sequence number committed per stream, skips
+ * re-sent records, and commits each batch's effects together with the new
+ * position in one LMDB transaction before acknowledging it.
+ *
+ * The owner only says what a batch does (on_batch, called inside the open
+ * write transaction with the records not seen before); the receiver owns
+ * the protocol, the bookkeeping and the counters. */
+#ifndef VIGIL_RECEIVER_H
+#define VIGIL_RECEIVER_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include "vigil/link.h"
+#include "vigil/store.h"
+
+#define VG_RSTREAM_STATS 32
+
+/* One connected upstream stream. */
+typedef struct vg_rstream {
+    char name[128];  /* the upstream instance name */
+    char role[32];
+    uint64_t last;   /* highest seq committed here */
+    int ready;       /* HELLO exchanged */
+    /* the upstream's latest STATS message (at most VG_RSTREAM_STATS) */
+    uint32_t nstats;
+    char stat_names[VG_RSTREAM_STATS][32];
+    uint64_t stat_values[VG_RSTREAM_STATS];
+} vg_rstream;
+
+typedef struct vg_receiver_stats {
+    uint64_t records, duplicates, batches, commit_errors;
+} vg_receiver_stats;
+
+typedef struct vg_receiver_cfg {
+    const char *path;      /* socket to listen on */
+    uid_t allow_uid;       /* the pipeline user */
+    const char *role;      /* our role, e.g. "correlator" */
+    const char *name;      /* our instance name */
+    enum vg_msg_type type; /* batches accepted: VG_MSG_EVENTS or VG_MSG_ALERTS */
+    vg_store *store;
+    /* Applies records [skip, m->count) of batch m (the earlier ones were
+     * committed before) inside the store's open write transaction. A
+     * non-zero return aborts the transaction; the upstream re-sends. */
+    int (*on_batch)(void *ud, vg_rstream *st, const vg_msg *m, uint32_t skip);
+    /* After a commit (e.g. wake the next hop). May be NULL. */
+    void (*on_commit)(void *ud);
+    void *ud;
+} vg_receiver_cfg;
+
+typedef struct vg_receiver vg_receiver;
+
+/* Starts listening; strings in cfg are copied. */
+int vg_receiver_start(uv_loop_t *loop, const vg_receiver_cfg *cfg, vg_receiver **out);
+void vg_receiver_stop(vg_receiver *r);
+const vg_receiver_stats *vg_receiver_get_stats(vg_receiver *r);
+const vg_link_stats *vg_receiver_link_stats(vg_receiver *r);
+/* Logs one line per connected stream with the counters it last sent. */
+void vg_receiver_report(vg_receiver *r);
+
+#endif

@@ -1,0 +1,248 @@
+/* Reliable hop, downstream end (see receiver.h). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vigil/err.h"
+#include "vigil/log.h"
+#include "vigil/receiver.h"
+
+struct vg_receiver {
+    vg_receiver_cfg cfg;
+    char *role, *name;
+    vg_server *server;
+    vg_receiver_stats stats;
+};
+
+/* Stream state lives in the meta table under "stream.NAME.epoch" and
+ * "stream.NAME.last". */
+static int vg__stream_key(char *buf, size_t cap, const char *name, const char *what)
+{
+    int n = snprintf(buf, cap, "stream.%s.%s", name, what);
+    return n > 0 && (size_t)n < cap ? 0 : -ENAMETOOLONG;
+}
+
+/* Answers a HELLO: loads the stream's position (resetting it when the
+ * upstream's queue is new: another epoch) and replies with it. */
+static int vg__hello(vg_receiver *r, vg_link *l, vg_rstream *st, const vg_msg *m)
+{
+    char kepoch[192], klast[192];
+    if (m->version != VG_PROTO_VERSION) {
+        vg_error("peer pid %ld speaks protocol %u, we speak %u", (long)l->peer_pid, m->version,
+                 VG_PROTO_VERSION);
+        return VG_EVERSION;
+    }
+    if (m->name.len == 0 || m->name.len >= sizeof(st->name) || m->role.len >= sizeof(st->role) ||
+        memchr(m->name.p, '\0', m->name.len))
+        return VG_EPROTO;
+    memcpy(st->name, m->name.p, m->name.len);
+    st->name[m->name.len] = '\0';
+    memcpy(st->role, m->role.p, m->role.len);
+    st->role[m->role.len] = '\0';
+    uint64_t epoch = 0;
+    int rc = vg__stream_key(kepoch, sizeof(kepoch), st->name, "epoch");
+    if (rc == 0)
+        rc = vg__stream_key(klast, sizeof(klast), st->name, "last");
+    if (rc == 0)
+        rc = vg_meta_get_u64(r->cfg.store, kepoch, &epoch);
+    if (rc == 0)
+        rc = vg_meta_get_u64(r->cfg.store, klast, &st->last);
+    if (rc)
+        return rc;
+    if (epoch != m->epoch) {
+        if (epoch)
+            vg_warn("stream %s starts a new sequence (its queue was recreated); it was at %" PRIu64,
+                    st->name, st->last);
+        st->last = 0;
+        if ((rc = vg_store_begin(r->cfg.store)))
+            return rc;
+        rc = vg_meta_put_u64(r->cfg.store, kepoch, m->epoch);
+        if (rc == 0)
+            rc = vg_meta_put_u64(r->cfg.store, klast, 0);
+        rc = rc ? (vg_store_abort(r->cfg.store), rc) : vg_store_commit(r->cfg.store);
+        if (rc)
+            return rc;
+    }
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    rc = vg_wire_frame_hello(&sb, r->role, r->name, 0, st->last);
+    if (rc == 0)
+        rc = vg_link_send(l, &sb);
+    msgpack_sbuffer_destroy(&sb);
+    if (rc == 0) {
+        st->ready = 1;
+        vg_info("stream %s (%s, pid %ld) connected; committed up to seq %" PRIu64, st->name,
+                st->role, (long)l->peer_pid, st->last);
+    }
+    return rc;
+}
+
+static void vg__ack(vg_link *l, uint64_t seq)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    if (vg_wire_frame_ack(&sb, seq) == 0)
+        vg_link_send(l, &sb);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* One batch: skip what was committed before, let the owner apply the rest
+ * and commit it with the new position; acknowledge only after the commit. */
+static void vg__batch(vg_receiver *r, vg_link *l, vg_rstream *st, const vg_msg *m)
+{
+    uint64_t first = m->seq, end = m->seq + m->count - 1;
+    if (first > st->last + 1) {
+        vg_error("stream %s: batch starts at seq %" PRIu64 " but %" PRIu64 " is next; closing",
+                 st->name, first, st->last + 1);
+        vg_link_close(l, VG_ESTATE);
+        return;
+    }
+    r->stats.batches++;
+    if (end <= st->last) { /* all re-sent: already committed */
+        r->stats.duplicates += m->count;
+        vg__ack(l, st->last);
+        return;
+    }
+    uint32_t skip = (uint32_t)(st->last + 1 - first);
+    char klast[192];
+    int rc = vg__stream_key(klast, sizeof(klast), st->name, "last");
+    if (rc == 0)
+        rc = vg_store_begin(r->cfg.store);
+    if (rc == 0) {
+        rc = r->cfg.on_batch(r->cfg.ud, st, m, skip);
+        if (rc == 0)
+            rc = vg_meta_put_u64(r->cfg.store, klast, end);
+        rc = rc ? (vg_store_abort(r->cfg.store), rc) : vg_store_commit(r->cfg.store);
+    }
+    if (rc) {
+        /* Nothing of the batch is kept; the upstream still holds it and
+         * re-sends it after the reconnect. */
+        r->stats.commit_errors++;
+        vg_error("stream %s: commit of seq %" PRIu64 "..%" PRIu64 " failed: %s; closing link",
+                 st->name, first, end, vg_strerror(rc));
+        vg_link_close(l, rc);
+        return;
+    }
+    r->stats.duplicates += skip;
+    r->stats.records += m->count - skip;
+    st->last = end;
+    vg__ack(l, end);
+    if (r->cfg.on_commit)
+        r->cfg.on_commit(r->cfg.ud);
+}
+
+static void vg__stats(vg_rstream *st, const vg_msg *m)
+{
+    uint32_t n = m->nstats < VG_RSTREAM_STATS ? m->nstats : VG_RSTREAM_STATS;
+    for (uint32_t i = 0; i < n; i++) {
+        snprintf(st->stat_names[i], sizeof(st->stat_names[i]), "%s", m->stats[i].name);
+        st->stat_values[i] = m->stats[i].value;
+    }
+    st->nstats = n;
+}
+
+static void vg__on_msg(vg_link *l, const vg_msg *m)
+{
+    vg_rstream *st = l->data;
+    vg_receiver *r = vg_server_data(l->server);
+    int rc = 0;
+    if (m->type == VG_MSG_HELLO && !st->ready)
+        rc = vg__hello(r, l, st, m);
+    else if (m->type == r->cfg.type && st->ready)
+        vg__batch(r, l, st, m);
+    else if (m->type == VG_MSG_STATS && st->ready)
+        vg__stats(st, m);
+    else {
+        vg_warn("peer pid %ld sent message type %d out of order; closing", (long)l->peer_pid,
+                (int)m->type);
+        rc = VG_EPROTO;
+    }
+    if (rc)
+        vg_link_close(l, rc);
+}
+
+static void vg__on_open(vg_link *l)
+{
+    (void)l;
+}
+
+static void vg__on_close(vg_link *l, int err)
+{
+    vg_rstream *st = l->data;
+    if (st && st->ready)
+        vg_info("stream %s disconnected (%s)", st->name,
+                err < -30000 ? vg_strerror(err) : (err ? uv_strerror(err) : "closed"));
+    free(st);
+    l->data = NULL;
+}
+
+static void vg__on_link(vg_server *srv, vg_link *l)
+{
+    (void)srv;
+    l->data = calloc(1, sizeof(vg_rstream));
+    if (!l->data)
+        vg_link_close(l, -ENOMEM);
+}
+
+static const vg_link_ops vg__receiver_ops = {vg__on_open, vg__on_msg, vg__on_close};
+
+int vg_receiver_start(uv_loop_t *loop, const vg_receiver_cfg *cfg, vg_receiver **out)
+{
+    vg_receiver *r = calloc(1, sizeof(*r));
+    if (!r)
+        return -ENOMEM;
+    r->cfg = *cfg;
+    r->role = strdup(cfg->role);
+    r->name = strdup(cfg->name);
+    int rc = r->role && r->name ? 0 : -ENOMEM;
+    if (rc == 0)
+        rc = vg_server_start(loop, cfg->path, cfg->allow_uid, &vg__receiver_ops, vg__on_link, r,
+                             &r->server);
+    if (rc) {
+        free(r->role), free(r->name), free(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
+void vg_receiver_stop(vg_receiver *r)
+{
+    if (!r)
+        return;
+    vg_server_stop(r->server); /* frees itself once its links have closed */
+    free(r->role), free(r->name), free(r);
+}
+
+const vg_receiver_stats *vg_receiver_get_stats(vg_receiver *r)
+{
+    return &r->stats;
+}
+
+const vg_link_stats *vg_receiver_link_stats(vg_receiver *r)
+{
+    return vg_server_stats(r->server);
+}
+
+static void vg__report_one(vg_link *l, void *ud)
+{
+    vg_rstream *st = l->data;
+    (void)ud;
+    if (!st || !st->ready)
+        return;
+    char line[2048];
+    int n = snprintf(line, sizeof(line), "upstream %s (%s, pid %ld): committed=%" PRIu64,
+                     st->name, st->role, (long)l->peer_pid, st->last);
+    for (uint32_t i = 0; i < st->nstats && n > 0 && (size_t)n < sizeof(line); i++)
+        n += snprintf(line + n, sizeof(line) - (size_t)n, " %s=%" PRIu64, st->stat_names[i],
+                      st->stat_values[i]);
+    vg_info("%s", line);
+}
+
+void vg_receiver_report(vg_receiver *r)
+{
+    if (r)
+        vg_server_foreach(r->server, vg__report_one, NULL);
+}
