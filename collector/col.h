@@ -14,11 +14,11 @@
 
 #define COL_MAX_LISTEN 16
 
-enum col_proto { COL_UDP, COL_TCP };
+enum col_proto { COL_UDP, COL_TCP, COL_UNIX };
 
 typedef struct col_listen {
     enum col_proto proto;
-    char addr[64];
+    char addr[108]; /* IP address, or the socket path for COL_UNIX */
     int port;
 } col_listen;
 
@@ -29,6 +29,7 @@ typedef struct col_conf {
     char *correlator;       /* socket path */
     uint64_t max_message;   /* bytes; longer messages are truncated and flagged */
     uint64_t spool_size;    /* bytes of LMDB map */
+    uint64_t spool_limit;   /* spool bytes at which intake pauses (0: 3/4 of spool_size) */
     int nlisten;
     col_listen ls[COL_MAX_LISTEN];
 } col_conf;
@@ -36,6 +37,8 @@ typedef struct col_conf {
 typedef struct col_stats {
     uint64_t received, bytes, malformed, truncated, spooled, spool_errors;
     uint64_t tcp_conns, tcp_open, udp_errors;
+    uint64_t dropped;     /* datagrams refused while the spool was full */
+    uint64_t pauses;      /* times TCP reading paused for a full spool */
 } col_stats;
 
 typedef struct col col;
@@ -62,9 +65,14 @@ struct col {
     uv_check_t flush_check;
     uv_timer_t retry_timer;
     uv_timer_t stats_timer;
-    int nudp, ntcp;
+    int nudp, ntcp, nunix;
     uv_udp_t udp[COL_MAX_LISTEN];
     uv_tcp_t tcp[COL_MAX_LISTEN];
+    uv_poll_t unix_poll[COL_MAX_LISTEN];
+    int unix_fd[COL_MAX_LISTEN];
+    uv_timer_t bp_timer; /* rechecks a full spool while paused */
+    int paused;          /* spool full: TCP reading stopped, datagrams dropped */
+    uint64_t spool_high, spool_low;
     col_conn *conns;
     /* records parsed and encoded, not yet committed (col_spool.c) */
     msgpack_sbuffer pend;
@@ -80,6 +88,9 @@ void col_conf_free(col_conf *cf);
 
 int col_input_start(col *c);
 void col_input_stop(col *c);
+/* Backpressure: stop reading TCP and refuse datagrams / start again. */
+void col_input_pause(col *c);
+void col_input_resume(col *c);
 /* Parses one framed message from a source and queues it for the spool. */
 void col_input_message(col *c, const char *src, const char *buf, size_t len, int truncated);
 

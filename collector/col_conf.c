@@ -18,6 +18,9 @@ static const vg_conf_key col_conf_keys[] = {
      "longest message kept whole; longer ones are truncated and flagged", 480, 65536},
     {"spool_size", VG_CONF_SIZE, "1G", offsetof(col_conf, spool_size),
      "size of the LMDB spool map", 1 << 20, (int64_t)1 << 40},
+    {"spool_limit", VG_CONF_SIZE, "0", offsetof(col_conf, spool_limit),
+     "spool bytes at which TCP reading pauses and datagrams are refused; 0: 3/4 of spool_size",
+     0, (int64_t)1 << 40},
     {NULL, 0, NULL, 0, NULL, 0, 0},
 };
 
@@ -27,12 +30,20 @@ static int col_conf_listen(const vg_node *n, col_listen *l, char *err, size_t er
     if (n->kind != VG_NODE_SCALAR)
         return vg_conf_errf(err, errlen, n, "listen entries must be strings like tcp://127.0.0.1:5514");
     const char *s = n->str, *rest;
+    if (strncmp(s, "unix://", 7) == 0) {
+        l->proto = COL_UNIX;
+        if (s[7] != '/' || strlen(s + 7) >= sizeof(l->addr))
+            return vg_conf_errf(err, errlen, n, "listen '%s': unix:// needs an absolute path "
+                                "shorter than %zu bytes", s, sizeof(l->addr));
+        snprintf(l->addr, sizeof(l->addr), "%s", s + 7);
+        return 0;
+    }
     if (strncmp(s, "udp://", 6) == 0)
         l->proto = COL_UDP;
     else if (strncmp(s, "tcp://", 6) == 0)
         l->proto = COL_TCP;
     else
-        return vg_conf_errf(err, errlen, n, "listen '%s': scheme must be udp:// or tcp://", s);
+        return vg_conf_errf(err, errlen, n, "listen '%s': scheme must be udp://, tcp:// or unix://", s);
     rest = s + 6;
     const char *colon;
     size_t alen;
@@ -70,6 +81,13 @@ int col_conf_load(const vg_node *root, const char *file, col_conf *cf, char *err
     int rc = vg_conf_apply(sec, file, col_conf_keys, cf, err, errlen);
     if (rc)
         return rc;
+    if (cf->spool_limit == 0)
+        cf->spool_limit = cf->spool_size / 4 * 3;
+    if (cf->spool_limit > cf->spool_size / 10 * 9) {
+        rc = vg_conf_errf(err, errlen, vg_node_get(sec, "spool_limit"),
+                          "spool_limit must leave LMDB at least 10%% of spool_size free");
+        goto fail;
+    }
     const vg_node *ls = cf->listen;
     if (!ls) {
         static const char *defaults[] = {"udp://127.0.0.1:514", "tcp://127.0.0.1:514"};

@@ -3,6 +3,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "col.h"
 #include "vigil/log.h"
@@ -67,6 +72,10 @@ static void col_udp_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const stru
     }
     if (!sa || n == 0)
         return;
+    if (c->paused) { /* spool full: refused, and counted */
+        c->stats.dropped++;
+        return;
+    }
     char src[64];
     col_addr_name(sa, src, sizeof(src));
     size_t len = (size_t)n;
@@ -237,16 +246,123 @@ static void col_tcp_accept(uv_stream_t *ls, int status)
     c->conns = k;
     c->stats.tcp_conns++;
     c->stats.tcp_open++;
-    uv_read_start((uv_stream_t *)&k->tcp, col_conn_alloc, col_conn_read);
+    if (!c->paused)
+        uv_read_start((uv_stream_t *)&k->tcp, col_conn_alloc, col_conn_read);
+}
+
+/* ---- Unix datagram socket (like /dev/log) -------------------------------- */
+
+/* libuv has no Unix datagram handle; the socket is non-blocking and polled,
+ * and each readiness drains it. */
+static void col_unix_readable(uv_poll_t *h, int status, int events)
+{
+    col *c = h->data;
+    int fd = c->unix_fd[h - c->unix_poll];
+    (void)events;
+    if (status < 0)
+        return;
+    for (int i = 0; i < 256; i++) { /* bounded: let other handles run */
+        ssize_t n = recv(fd, c->udp_buf, 65536, MSG_TRUNC);
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EINTR)
+                c->stats.udp_errors++;
+            return;
+        }
+        if (n == 0)
+            continue;
+        if (c->paused) {
+            c->stats.dropped++;
+            continue;
+        }
+        size_t len = (size_t)n > 65536 ? 65536 : (size_t)n;
+        int trunc = (size_t)n > len;
+        while (len && (c->udp_buf[len - 1] == '\n' || c->udp_buf[len - 1] == '\0'))
+            len--;
+        if (len > c->conf.max_message) {
+            len = c->conf.max_message;
+            trunc = 1;
+        }
+        col_input_message(c, "unix", c->udp_buf, len, trunc);
+    }
+}
+
+static int col_unix_open(col *c, const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    struct stat sb;
+    if (lstat(path, &sb) == 0) {
+        if (!S_ISSOCK(sb.st_mode))
+            return -EEXIST;
+        unlink(path); /* a datagram socket has no "live" check: the last binder owns it */
+    }
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int sz = 8 << 20;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || chmod(path, 0666) != 0) {
+        int rc = -errno;
+        close(fd);
+        return rc;
+    }
+    int i = c->nunix++;
+    c->unix_fd[i] = fd;
+    uv_poll_init(c->loop, &c->unix_poll[i], fd);
+    c->unix_poll[i].data = c;
+    return uv_poll_start(&c->unix_poll[i], UV_READABLE, col_unix_readable);
+}
+
+/* ---- backpressure -------------------------------------------------------- */
+
+void col_input_pause(col *c)
+{
+    if (c->paused)
+        return;
+    c->paused = 1;
+    c->stats.pauses++;
+    for (col_conn *k = c->conns; k; k = k->next)
+        uv_read_stop((uv_stream_t *)&k->tcp);
+}
+
+void col_input_resume(col *c)
+{
+    if (!c->paused)
+        return;
+    c->paused = 0;
+    for (col_conn *k = c->conns; k; k = k->next)
+        if (!uv_is_closing((uv_handle_t *)&k->tcp))
+            uv_read_start((uv_stream_t *)&k->tcp, col_conn_alloc, col_conn_read);
+}
+
+/* Many senders at once: one descriptor each. Raise the soft limit to the
+ * hard one so that 1,000+ connections need no tuning. */
+static void col_raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
 }
 
 int col_input_start(col *c)
 {
+    col_raise_nofile();
     c->udp_buf = malloc(65536);
     if (!c->udp_buf)
         return -ENOMEM;
     for (int i = 0; i < c->conf.nlisten; i++) {
         const col_listen *l = &c->conf.ls[i];
+        if (l->proto == COL_UNIX) {
+            int rc = col_unix_open(c, l->addr);
+            if (rc) {
+                vg_error("cannot listen on unix://%s: %s", l->addr, strerror(-rc));
+                return rc;
+            }
+            vg_info("listening on unix://%s", l->addr);
+            continue;
+        }
         struct sockaddr_storage ss;
         if (uv_ip4_addr(l->addr, l->port, (struct sockaddr_in *)&ss) != 0)
             uv_ip6_addr(l->addr, l->port, (struct sockaddr_in6 *)&ss);
@@ -287,6 +403,10 @@ void col_input_stop(col *c)
         uv_close((uv_handle_t *)&c->udp[i], NULL);
     for (int i = 0; i < c->ntcp; i++)
         uv_close((uv_handle_t *)&c->tcp[i], NULL);
+    for (int i = 0; i < c->nunix; i++) {
+        uv_close((uv_handle_t *)&c->unix_poll[i], NULL);
+        close(c->unix_fd[i]);
+    }
     for (col_conn *k = c->conns; k; k = k->next)
         if (!uv_is_closing((uv_handle_t *)&k->tcp))
             uv_close((uv_handle_t *)&k->tcp, col_conn_closed);

@@ -35,7 +35,8 @@ static uint32_t col_stats_fn(void *ud, vg_stat *out, uint32_t cap)
         {"spooled", c->stats.spooled},       {"spool_errors", c->stats.spool_errors},
         {"pending", c->spool ? vg_queue_count(c->spool) : 0},
         {"tcp_open", c->stats.tcp_open},     {"tcp_total", c->stats.tcp_conns},
-        {"udp_errors", c->stats.udp_errors},
+        {"udp_errors", c->stats.udp_errors}, {"dropped", c->stats.dropped},
+        {"pauses", c->stats.pauses},
     };
     uint32_t n = sizeof(all) / sizeof(all[0]);
     if (n > cap)
@@ -94,13 +95,14 @@ static void col_report(vg_daemon *d)
     col *c = vg_daemon_data(d);
     const vg_sender_stats *ss = c->sender ? vg_sender_get_stats(c->sender) : NULL;
     vg_info("stats: received=%llu bytes=%llu malformed=%llu truncated=%llu spooled=%llu "
-            "spool_errors=%llu pending=%llu tcp_open=%llu tcp_total=%llu sent=%llu acked=%llu "
-            "resent=%llu connected=%d",
+            "spool_errors=%llu pending=%llu tcp_open=%llu tcp_total=%llu dropped=%llu pauses=%llu "
+            "paused=%d sent=%llu acked=%llu resent=%llu connected=%d",
             (unsigned long long)c->stats.received, (unsigned long long)c->stats.bytes,
             (unsigned long long)c->stats.malformed, (unsigned long long)c->stats.truncated,
             (unsigned long long)c->stats.spooled, (unsigned long long)c->stats.spool_errors,
             (unsigned long long)(c->spool ? vg_queue_count(c->spool) : 0),
             (unsigned long long)c->stats.tcp_open, (unsigned long long)c->stats.tcp_conns,
+            (unsigned long long)c->stats.dropped, (unsigned long long)c->stats.pauses, c->paused,
             (unsigned long long)(ss ? ss->sent : 0), (unsigned long long)(ss ? ss->acked : 0),
             (unsigned long long)(ss ? ss->resent : 0), ss ? ss->connected : 0);
 }

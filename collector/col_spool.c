@@ -13,6 +13,8 @@
 
 #define COL_FLUSH_AT 4096 /* records: commit early within a long loop pass */
 
+static void col_spool_on_bp(uv_timer_t *t);
+
 static void col_spool_on_check(uv_check_t *h)
 {
     col_spool_flush(h->data);
@@ -21,6 +23,25 @@ static void col_spool_on_check(uv_check_t *h)
 static void col_spool_on_retry(uv_timer_t *t)
 {
     col_spool_flush(t->data);
+}
+
+/* Pauses intake when the spool reaches spool_limit, resumes below 90% of
+ * it: TCP senders wait (their kernel buffers fill), datagrams are refused
+ * and counted. Nothing already accepted is ever dropped. */
+static void col_spool_check_full(col *c)
+{
+    uint64_t used = vg_queue_bytes(c->spool);
+    if (!c->paused && used >= c->spool_high) {
+        vg_warn("spool full (%llu bytes, limit %llu): pausing TCP intake, refusing datagrams",
+                (unsigned long long)used, (unsigned long long)c->spool_high);
+        col_input_pause(c);
+        uv_timer_start(&c->bp_timer, col_spool_on_bp, 250, 250);
+    } else if (c->paused && used <= c->spool_low && c->npend == 0) {
+        vg_info("spool below %llu bytes: resuming intake (%llu datagrams refused so far)",
+                (unsigned long long)c->spool_low, (unsigned long long)c->stats.dropped);
+        uv_timer_stop(&c->bp_timer);
+        col_input_resume(c);
+    }
 }
 
 int col_spool_open(col *c)
@@ -47,6 +68,12 @@ int col_spool_open(col *c)
     uv_check_start(&c->flush_check, col_spool_on_check);
     uv_timer_init(c->loop, &c->retry_timer);
     c->retry_timer.data = c;
+    uv_timer_init(c->loop, &c->bp_timer);
+    c->bp_timer.data = c;
+    c->spool_high = c->conf.spool_limit;
+    c->spool_low = c->conf.spool_limit / 10 * 9;
+    if (rc == 0)
+        col_spool_check_full(c);
     return rc;
 }
 
@@ -87,6 +114,8 @@ void col_spool_flush(col *c)
          * dropped here (issue: spool-full backpressure pauses intake). */
         c->stats.spool_errors++;
         vg_error("spool commit of %zu events failed: %s; retrying", c->npend, vg_strerror(rc));
+        col_input_pause(c); /* do not pile up more in memory meanwhile */
+        uv_timer_start(&c->bp_timer, col_spool_on_bp, 250, 250);
         uv_timer_start(&c->retry_timer, col_spool_on_retry, 500, 0);
         return;
     }
@@ -95,6 +124,14 @@ void col_spool_flush(col *c)
     msgpack_sbuffer_clear(&c->pend);
     if (c->sender)
         vg_sender_kick(c->sender);
+    col_spool_check_full(c);
+}
+
+static void col_spool_on_bp(uv_timer_t *t)
+{
+    col *c = t->data;
+    col_spool_flush(c);
+    col_spool_check_full(c);
 }
 
 void col_spool_close(col *c)
@@ -104,4 +141,5 @@ void col_spool_close(col *c)
         vg_error("%zu events could not be committed at shutdown", c->npend);
     uv_close((uv_handle_t *)&c->flush_check, NULL);
     uv_close((uv_handle_t *)&c->retry_timer, NULL);
+    uv_close((uv_handle_t *)&c->bp_timer, NULL);
 }

@@ -353,6 +353,19 @@ uint64_t vg_queue_count(vg_queue *q)
     return n;
 }
 
+uint64_t vg_queue_bytes(vg_queue *q)
+{
+    MDB_txn *txn;
+    MDB_stat ms;
+    uint64_t n = 0;
+    if (vg__read_begin(q->st, &txn))
+        return 0;
+    if (mdb_stat(txn, q->dbi, &ms) == 0)
+        n = (uint64_t)ms.ms_psize * (ms.ms_branch_pages + ms.ms_leaf_pages + ms.ms_overflow_pages);
+    vg__read_end(q->st, txn);
+    return n;
+}
+
 const char *vg_queue_name(const vg_queue *q)
 {
     return q->name;

@@ -61,6 +61,7 @@ int vg_queue_trim(vg_queue *q, uint64_t upto);
 uint64_t vg_queue_last(const vg_queue *q);  /* highest seq ever appended (0: none) */
 uint64_t vg_queue_first(vg_queue *q);       /* lowest seq still stored (0: empty) */
 uint64_t vg_queue_count(vg_queue *q);       /* records stored */
+uint64_t vg_queue_bytes(vg_queue *q);       /* bytes of LMDB pages the records occupy */
 const char *vg_queue_name(const vg_queue *q);
 
 #endif

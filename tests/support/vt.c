@@ -120,6 +120,12 @@ static void vt_atexit(void)
 
 int vt_pipe_init(vt_pipe *p, const char *rules_yaml)
 {
+    return vt_pipe_init_ex(p, rules_yaml, NULL, NULL);
+}
+
+int vt_pipe_init_ex(vt_pipe *p, const char *rules_yaml, const char *listen_extra,
+                    const char *collector_extra)
+{
     static int registered;
     if (!registered++)
         atexit(vt_atexit);
@@ -135,17 +141,30 @@ int vt_pipe_init(vt_pipe *p, const char *rules_yaml)
     snprintf(p->rules, sizeof(p->rules), "%s/rules", p->dir);
     if (p->port < 0 || mkdir(p->rules, 0755) != 0)
         return -1;
-    char path[400], cfg[2048];
+    char path[400], cfg[4096], listen[1024] = "";
+    /* "PORT" in listen_extra stands for the pipe's port. */
+    for (const char *q = listen_extra; q && *q && strlen(listen) < sizeof(listen) - 8;) {
+        if (strncmp(q, "PORT", 4) == 0) {
+            snprintf(listen + strlen(listen), sizeof(listen) - strlen(listen), "%d", p->port);
+            q += 4;
+        } else {
+            size_t l = strlen(listen);
+            listen[l] = *q++;
+            listen[l + 1] = '\0';
+        }
+    }
     snprintf(path, sizeof(path), "%s/test.yml", p->rules);
     if (vt_write_file(path, rules_yaml) != 0)
         return -1;
     snprintf(cfg, sizeof(cfg),
              "pipeline:\n  run_dir: run\n  data_dir: data\n  log_level: info\n  stats_interval: 200ms\n"
              "collector:\n  name: c1\n  listen:\n    - udp://127.0.0.1:%d\n    - tcp://127.0.0.1:%d\n"
-             "  spool_size: 256M\n"
+             "%s%s%s"
              "correlator:\n  rules_dir: rules\n  state_size: 256M\n"
              "shipper:\n  json_file: alerts.json\n  outbox_size: 256M\n",
-             p->port, p->port);
+             p->port, p->port, listen,
+             collector_extra ? collector_extra : "",
+             collector_extra && strstr(collector_extra, "spool_size") ? "" : "  spool_size: 256M\n");
     return vt_write_file(p->config, cfg);
 }
 

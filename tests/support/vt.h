@@ -25,6 +25,12 @@ enum { VT_COLLECTOR = 0, VT_CORRELATOR = 1, VT_SHIPPER = 2 };
 /* Creates the temp dir, picks a free port, writes vigil.yaml and a rules
  * dir holding 'rules_yaml' as rules/test.yml. Returns 0 or -1. */
 int vt_pipe_init(vt_pipe *p, const char *rules_yaml);
+/* Same, with extra YAML: listen_extra lines are added to collector.listen
+ * (e.g. "    - tcp://[::1]:PORT\n", PORT standing for the pipe's port),
+ * collector_extra to the collector
+ * section (e.g. "  spool_size: 2M\n"). Either may be NULL. */
+int vt_pipe_init_ex(vt_pipe *p, const char *rules_yaml, const char *listen_extra,
+                    const char *collector_extra);
 /* Starts one daemon (logs to DIR/<name>.<n>.log). */
 pid_t vt_pipe_start(vt_pipe *p, int which);
 void vt_pipe_start_all(vt_pipe *p);

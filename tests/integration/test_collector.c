@@ -1,0 +1,260 @@
+/* The collector's intake with real clients and raw sockets: framing,
+ * malformed and oversized input, 1,000 simultaneous senders, IPv6, the
+ * local Unix datagram socket, and backpressure when the spool is full. */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "it_common.h"
+
+static int it_tcp_connect(int port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int it_send_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Asks the collector for its counters and waits for 'want' in its log. */
+static bool it_collector_says(vt_pipe *p, const char *want)
+{
+    char log[400];
+    vt_pipe_log(p, VT_COLLECTOR, log, sizeof(log));
+    for (int i = 0; i < 50; i++) {
+        kill(p->pid[VT_COLLECTOR], SIGUSR1);
+        if (vt_wait_text(log, want, 100))
+            return true;
+    }
+    return false;
+}
+
+#define ANY_RULE                                                                                   \
+    "rules:\n  - id: test.any\n    name: Any numbered line\n    level: 1\n    match:\n"           \
+    "      regex: 'seq=(?<n>[0-9]+)'\n"
+
+/* Every kind of bad input on one TCP connection each; none is lost, each
+ * is counted, and the collector keeps serving. */
+START_TEST(test_malformed_and_oversized_kept)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, ANY_RULE), 0);
+    vt_pipe_start_all(&p);
+    char *big = malloc(1 << 20);
+    memset(big, 'A', 1 << 20);
+    memcpy(big, "<13>Nov 25 10:00:00 h app: seq=00004 ", 37);
+    big[(1 << 20) - 1] = '\n';
+    struct {
+        const char *data;
+        size_t len;
+        int reset; /* close with RST instead of FIN */
+    } cases[] = {
+        {"<13>1 2026-11-25T10:00:00Z h app - - - seq=00000 valid 5424\n", 0, 0},
+        {"51 <13>1 2026-11-25T10:00:00Z h app - - - seq=00001 oc", 0, 0},
+        {"\x01\x02\xff\xfe garbage seq=00002 \xc3\x28\n", 0, 0},
+        {"<999>bad pri seq=00003\n", 0, 0},
+        {big, 1 << 20, 0},
+        {"99999999999 <13>huge count seq=00005\n", 0, 0},
+        {"500 <13>1 2026-11-25T10:00:00Z h app - - - seq=00006 cut", 0, 1},
+        {"<13>1 2026-11-25T10:00:00Z h app - - - seq=00007 no newline at EOF", 0, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int fd = it_tcp_connect(p.port);
+        ck_assert_int_ge(fd, 0);
+        size_t len = cases[i].len ? cases[i].len : strlen(cases[i].data);
+        ck_assert_int_eq(it_send_all(fd, cases[i].data, len), 0);
+        if (cases[i].reset) {
+            vt_sleep_ms(100); /* let the head of the frame arrive first */
+            struct linger lg = {1, 0};
+            setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+        }
+        close(fd);
+    }
+    free(big);
+    ck_assert(vt_wait_lines(p.alerts, 8, 20000));
+    vt_sleep_ms(300);
+    ck_assert_int_eq(vt_count_lines(p.alerts), 8);
+    /* Each case arrived once: the numbers 0..7 in order of their alerts. */
+    char *b = vt_read_file(p.alerts, NULL);
+    for (int i = 0; i < 8; i++) {
+        char want[64];
+        snprintf(want, sizeof(want), "\"n\":\"%05d\"", i);
+        ck_assert_msg(strstr(b, want), "seq %05d missing", i);
+    }
+    free(b);
+    /* 8 messages; malformed: the bad PRI; truncated: the 1 MB line (cut to
+     * 8 KiB) and the frame cut by a reset (kept as far as it came). */
+    ck_assert(it_collector_says(&p, "received=8 "));
+    ck_assert(it_collector_says(&p, "malformed=1 truncated=2 "));
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+/* 1,000 senders connected at the same time, one line each. */
+START_TEST(test_1000_connections)
+{
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur < 1100) {
+        printf("skipped: RLIMIT_NOFILE %lu < 1100\n", (unsigned long)rl.rlim_cur);
+        return;
+    }
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, IT_RULES), 0);
+    vt_pipe_start_all(&p);
+    enum { N = 1000 };
+    static int fds[N];
+    for (int i = 0; i < N; i++) {
+        fds[i] = it_tcp_connect(p.port);
+        ck_assert_int_ge(fds[i], 0);
+    }
+    for (int i = 0; i < N; i++) {
+        char line[128];
+        int n = snprintf(line, sizeof(line),
+                         "<13>Nov 25 10:00:00 host%d vigiltest[%d]: vigil integration seq=%05d\n",
+                         i % 7, i, i);
+        ck_assert_int_eq(it_send_all(fds[i], line, (size_t)n), 0);
+    }
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+    ck_assert(vt_wait_lines(p.alerts, N, 30000));
+    vt_sleep_ms(300);
+    ck_assert_int_eq(it_check_exactly_once(p.alerts, N), 0);
+    ck_assert(it_collector_says(&p, "tcp_total=1000 "));
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+/* IPv6 over TCP, and the local Unix datagram socket, with logger(1). */
+START_TEST(test_ipv6_and_unix_socket)
+{
+    vt_pipe p;
+    char extra[600];
+    char tmpdir[] = "/tmp/vigil-unix-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    char sock[128];
+    snprintf(sock, sizeof(sock), "%s/log.sock", tmpdir);
+    snprintf(extra, sizeof(extra), "    - tcp://[::1]:PORT\n    - unix://%s\n", sock);
+    ck_assert_int_eq(vt_pipe_init_ex(&p, IT_RULES, extra, NULL), 0);
+    vt_pipe_start_all(&p);
+    char log[400];
+    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+    ck_assert(vt_wait_text(log, "listening on tcp://::1:", 2000));
+    char portbuf[16];
+    snprintf(portbuf, sizeof(portbuf), "%d", p.port);
+    char *v6[] = {"logger", "--tcp", "-n", "::1", "-P", portbuf, "-t", "vigiltest", "--",
+                  "vigil integration seq=00000", NULL};
+    char *ux[] = {"logger", "-u", sock, "-t", "vigiltest", "--", "vigil integration seq=00001",
+                  NULL};
+    ck_assert_int_eq(vt_run(v6, 30), 0);
+    ck_assert_int_eq(vt_run(ux, 30), 0);
+    ck_assert(vt_wait_lines(p.alerts, 2, 20000));
+    vt_sleep_ms(300);
+    ck_assert_int_eq(it_check_exactly_once(p.alerts, 2), 0);
+    char *b = vt_read_file(p.alerts, NULL);
+    ck_assert_ptr_nonnull(strstr(b, "seq=00001"));
+    free(b);
+    vt_pipe_destroy(&p);
+    unlink(sock);
+    rmdir(tmpdir);
+}
+END_TEST
+
+/* A full spool pauses TCP intake (senders wait; nothing lost) and refuses
+ * datagrams (counted); when the correlator drains it, intake resumes. */
+START_TEST(test_backpressure_spool_full)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init_ex(&p, IT_RULES, NULL, "  spool_size: 4M\n  spool_limit: 512K\n"),
+                     0);
+    vt_pipe_start_all(&p);
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_CORRELATOR, SIGKILL), 128 + SIGKILL);
+    enum { N = 20000 };
+    char file[400];
+    ck_assert_int_eq(it_write_lines(&p, "lines.txt", 0, N, file, sizeof(file)), 0);
+    pid_t sender = fork();
+    if (sender == 0)
+        _exit(it_logger_tcp(&p, file, NULL) == 0 ? 0 : 1);
+    char log[400];
+    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+    ck_assert_msg(vt_wait_text(log, "spool full", 30000), "collector never paused");
+    /* While paused, datagrams are refused and counted. */
+    char portbuf[16];
+    snprintf(portbuf, sizeof(portbuf), "%d", p.port);
+    for (int i = 0; i < 5; i++) {
+        char *udp[] = {"logger", "-d", "-n", "127.0.0.1", "-P", portbuf, "-t", "vigiltest", "--",
+                       "vigil integration seq=99999", NULL};
+        ck_assert_int_eq(vt_run(udp, 10), 0);
+    }
+    ck_assert(it_collector_says(&p, "dropped=5 "));
+    ck_assert(it_collector_says(&p, "paused=1 "));
+    /* Held back: what the collector has not read waits in the kernel's
+     * socket buffers and in logger. */
+    vt_sleep_ms(500);
+    kill(p.pid[VT_COLLECTOR], SIGUSR1);
+    vt_sleep_ms(200);
+    char *lb = vt_read_file(log, NULL);
+    char *last = lb ? strstr(lb, "stats: received=") : NULL;
+    for (char *q = last; q; q = strstr(q + 1, "stats: received="))
+        last = q;
+    ck_assert_ptr_nonnull(last);
+    long got = atol(last + strlen("stats: received="));
+    free(lb);
+    ck_assert_msg(got < N, "collector read all %ld lines despite a full spool", got);
+    int st;
+    vt_pipe_start(&p, VT_CORRELATOR);
+    ck_assert_int_eq(waitpid(sender, &st, 0), sender);
+    ck_assert_int_eq(WEXITSTATUS(st), 0);
+    bool all = vt_wait_lines(p.alerts, N, 120000);
+    vt_sleep_ms(500);
+    ck_assert_msg(all, "only %ld of %d alerts arrived", vt_count_lines(p.alerts), N);
+    ck_assert_int_eq(it_check_exactly_once(p.alerts, N), 0);
+    ck_assert(vt_wait_text(log, "resuming intake (5 datagrams refused so far)", 100));
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+static Suite *collector_suite(void)
+{
+    Suite *s = suite_create("collector");
+    TCase *tc = tcase_create("intake");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_malformed_and_oversized_kept);
+    tcase_add_test(tc, test_1000_connections);
+    tcase_add_test(tc, test_ipv6_and_unix_socket);
+    tcase_add_test(tc, test_backpressure_spool_full);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(collector_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
