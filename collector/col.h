@@ -11,10 +11,11 @@
 #include "vigil/event.h"
 #include "vigil/sender.h"
 #include "vigil/store.h"
+#include "col_tls.h"
 
 #define COL_MAX_LISTEN 16
 
-enum col_proto { COL_UDP, COL_TCP, COL_UNIX };
+enum col_proto { COL_UDP, COL_TCP, COL_UNIX, COL_TLS };
 
 typedef struct col_listen {
     enum col_proto proto;
@@ -30,6 +31,8 @@ typedef struct col_conf {
     uint64_t max_message;   /* bytes; longer messages are truncated and flagged */
     uint64_t spool_size;    /* bytes of LMDB map */
     uint64_t spool_limit;   /* spool bytes at which intake pauses (0: 3/4 of spool_size) */
+    const vg_node *tls_node; /* raw 'tls' section, parsed into 'tls' */
+    col_tls_conf tls;
     int nlisten;
     col_listen ls[COL_MAX_LISTEN];
 } col_conf;
@@ -52,6 +55,7 @@ typedef struct col_conn {
     size_t len, cap;
     int skipping;  /* discarding the tail of a truncated LF-framed line */
     size_t skip_n; /* bytes left to discard of a truncated octet-counted frame */
+    col_tls_conn *tls; /* NULL on plain TCP */
     struct col_conn *prev, *next;
 } col_conn;
 
@@ -68,6 +72,8 @@ struct col {
     int nudp, ntcp, nunix;
     uv_udp_t udp[COL_MAX_LISTEN];
     uv_tcp_t tcp[COL_MAX_LISTEN];
+    int tcp_is_tls[COL_MAX_LISTEN];
+    col_tls tls;
     uv_poll_t unix_poll[COL_MAX_LISTEN];
     int unix_fd[COL_MAX_LISTEN];
     uv_timer_t bp_timer; /* rechecks a full spool while paused */

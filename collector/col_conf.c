@@ -21,6 +21,8 @@ static const vg_conf_key col_conf_keys[] = {
     {"spool_limit", VG_CONF_SIZE, "0", offsetof(col_conf, spool_limit),
      "spool bytes at which TCP reading pauses and datagrams are refused; 0: 3/4 of spool_size",
      0, (int64_t)1 << 40},
+    {"tls", VG_CONF_NODE, NULL, offsetof(col_conf, tls_node),
+     "TLS settings for tls:// listeners: cert, key, ca, require_client_cert, allowed_names", 0, 0},
     {NULL, 0, NULL, 0, NULL, 0, 0},
 };
 
@@ -42,8 +44,10 @@ static int col_conf_listen(const vg_node *n, col_listen *l, char *err, size_t er
         l->proto = COL_UDP;
     else if (strncmp(s, "tcp://", 6) == 0)
         l->proto = COL_TCP;
+    else if (strncmp(s, "tls://", 6) == 0)
+        l->proto = COL_TLS;
     else
-        return vg_conf_errf(err, errlen, n, "listen '%s': scheme must be udp://, tcp:// or unix://", s);
+        return vg_conf_errf(err, errlen, n, "listen '%s': scheme must be udp://, tcp://, tls:// or unix://", s);
     rest = s + 6;
     const char *colon;
     size_t alen;
@@ -106,6 +110,16 @@ int col_conf_load(const vg_node *root, const char *file, col_conf *cf, char *err
         if ((rc = col_conf_listen(ls->items[i], &cf->ls[cf->nlisten++], err, errlen)))
             goto fail;
     cf->listen = NULL; /* the tree does not outlive loading */
+    if ((rc = col_tls_conf_load(cf->tls_node, file, &cf->tls, err, errlen)))
+        goto fail;
+    for (int i = 0; i < cf->nlisten; i++) {
+        if (cf->ls[i].proto == COL_TLS && !cf->tls.cert) {
+            rc = vg_conf_errf(err, errlen, ls->items[i], "tls:// listener needs a 'tls' section "
+                              "with cert and key");
+            goto fail;
+        }
+    }
+    cf->tls_node = NULL;
     return 0;
 fail:
     col_conf_free(cf);
@@ -114,6 +128,7 @@ fail:
 
 void col_conf_free(col_conf *cf)
 {
+    col_tls_conf_free(&cf->tls);
     vg_conf_release(col_conf_keys, cf);
     memset(cf, 0, sizeof(*cf));
 }

@@ -102,6 +102,10 @@ static void col_conn_closed(uv_handle_t *h)
     if (k->next)
         k->next->prev = k->prev;
     c->stats.tcp_open--;
+    if (k->tls) {
+        col_tls_conn_free(k->tls);
+        free(k->tls);
+    }
     free(k->buf);
     free(k);
 }
@@ -110,6 +114,10 @@ static void col_conn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
     col_conn *k = h->data;
     (void)hint;
+    if (k->tls) { /* ciphertext: decrypted into k->buf by col_conn_read */
+        *buf = uv_buf_init(k->c->udp_buf, 65536);
+        return;
+    }
     size_t want = k->c->conf.max_message + 64;
     if (k->cap < want) {
         char *p = realloc(k->buf, want);
@@ -194,12 +202,62 @@ static size_t col_conn_frames(col_conn *k, int eof)
     return off;
 }
 
+/* Plaintext out of TLS: appended to the framing buffer, framed as it comes. */
+static int col_conn_plain(void *ud, const char *p, size_t n)
+{
+    col_conn *k = ud;
+    while (n) {
+        size_t room = k->cap - k->len, m = n < room ? n : room;
+        memcpy(k->buf + k->len, p, m);
+        k->len += m;
+        p += m;
+        n -= m;
+        size_t used = col_conn_frames(k, 0);
+        if (used < k->len)
+            memmove(k->buf, k->buf + used, k->len - used);
+        k->len -= used;
+        if (m == 0 && used == 0)
+            return -1; /* cannot happen: frames always make room (cap > max_message) */
+    }
+    return 0;
+}
+
+static void col_conn_tls_write_done(uv_write_t *req, int status)
+{
+    (void)status;
+    free(req->data);
+    free(req);
+}
+
+/* Sends what TLS wants the peer to receive (handshake, alerts). */
+static void col_conn_tls_flush(col_conn *k)
+{
+    char *out;
+    size_t n = col_tls_pending(k->tls, &out);
+    if (!n)
+        return;
+    uv_write_t *req = malloc(sizeof(*req));
+    uv_buf_t b = uv_buf_init(out, (unsigned)n);
+    if (!req || uv_write(req, (uv_stream_t *)&k->tcp, &b, 1, col_conn_tls_write_done) != 0) {
+        free(req);
+        free(out);
+        return;
+    }
+    req->data = out;
+}
+
 static void col_conn_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
     col_conn *k = st->data;
-    (void)buf;
     if (n == 0)
         return;
+    if (k->tls && n > 0) {
+        int rc = col_tls_feed(&k->c->tls, k->tls, buf->base, (size_t)n, col_conn_plain, k, k->src);
+        col_conn_tls_flush(k);
+        if (rc == 0)
+            return;
+        n = UV_EOF; /* TLS close or error: end the connection like an EOF */
+    }
     int eof = n < 0;
     if (n > 0)
         k->len += (size_t)n;
@@ -240,6 +298,20 @@ static void col_tcp_accept(uv_stream_t *ls, int status)
         col_addr_name((struct sockaddr *)&ss, k->src, sizeof(k->src));
     else
         snprintf(k->src, sizeof(k->src), "unknown");
+    if (c->tcp_is_tls[(uv_tcp_t *)ls - c->tcp]) {
+        size_t want = c->conf.max_message + 64;
+        k->tls = calloc(1, sizeof(*k->tls));
+        k->buf = malloc(want);
+        if (!k->tls || !k->buf || col_tls_conn_init(&c->tls, k->tls) != 0) {
+            free(k->tls);
+            k->tls = NULL;
+            free(k->buf);
+            k->buf = NULL;
+            uv_close((uv_handle_t *)&k->tcp, col_conn_free);
+            return;
+        }
+        k->cap = want;
+    }
     k->next = c->conns;
     if (c->conns)
         c->conns->prev = k;
@@ -346,9 +418,22 @@ static void col_raise_nofile(void)
     }
 }
 
+static const char *col_proto_name(enum col_proto p)
+{
+    return p == COL_UDP ? "udp" : p == COL_TCP ? "tcp" : p == COL_TLS ? "tls" : "unix";
+}
+
 int col_input_start(col *c)
 {
     col_raise_nofile();
+    if (c->conf.tls.cert) {
+        char err[1024];
+        int rc = col_tls_init(&c->tls, &c->conf.tls, err, sizeof(err));
+        if (rc) {
+            vg_error("%s", err);
+            return rc;
+        }
+    }
     c->udp_buf = malloc(65536);
     if (!c->udp_buf)
         return -ENOMEM;
@@ -378,6 +463,7 @@ int col_input_start(col *c)
                 rc = uv_udp_recv_start(u, col_udp_alloc, col_udp_recv);
             }
         } else {
+            c->tcp_is_tls[c->ntcp] = l->proto == COL_TLS;
             uv_tcp_t *t = &c->tcp[c->ntcp++];
             uv_tcp_init(c->loop, t);
             t->data = c;
@@ -386,11 +472,11 @@ int col_input_start(col *c)
                 rc = uv_listen((uv_stream_t *)t, 1024, col_tcp_accept);
         }
         if (rc) {
-            vg_error("cannot listen on %s://%s:%d: %s", l->proto == COL_UDP ? "udp" : "tcp",
-                     l->addr, l->port, uv_strerror(rc));
+            vg_error("cannot listen on %s://%s:%d: %s", col_proto_name(l->proto), l->addr, l->port,
+                     uv_strerror(rc));
             return rc;
         }
-        vg_info("listening on %s://%s:%d", l->proto == COL_UDP ? "udp" : "tcp", l->addr, l->port);
+        vg_info("listening on %s://%s:%d", col_proto_name(l->proto), l->addr, l->port);
     }
     return 0;
 }

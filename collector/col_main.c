@@ -36,7 +36,8 @@ static uint32_t col_stats_fn(void *ud, vg_stat *out, uint32_t cap)
         {"pending", c->spool ? vg_queue_count(c->spool) : 0},
         {"tcp_open", c->stats.tcp_open},     {"tcp_total", c->stats.tcp_conns},
         {"udp_errors", c->stats.udp_errors}, {"dropped", c->stats.dropped},
-        {"pauses", c->stats.pauses},
+        {"pauses", c->stats.pauses},         {"tls_handshakes", c->tls.handshakes},
+        {"tls_errors", c->tls.handshake_errors}, {"tls_refused_names", c->tls.refused_names},
     };
     uint32_t n = sizeof(all) / sizeof(all[0]);
     if (n > cap)
@@ -96,13 +97,16 @@ static void col_report(vg_daemon *d)
     const vg_sender_stats *ss = c->sender ? vg_sender_get_stats(c->sender) : NULL;
     vg_info("stats: received=%llu bytes=%llu malformed=%llu truncated=%llu spooled=%llu "
             "spool_errors=%llu pending=%llu tcp_open=%llu tcp_total=%llu dropped=%llu pauses=%llu "
-            "paused=%d sent=%llu acked=%llu resent=%llu connected=%d",
+            "paused=%d tls_handshakes=%llu tls_errors=%llu tls_refused_names=%llu sent=%llu "
+            "acked=%llu resent=%llu connected=%d",
             (unsigned long long)c->stats.received, (unsigned long long)c->stats.bytes,
             (unsigned long long)c->stats.malformed, (unsigned long long)c->stats.truncated,
             (unsigned long long)c->stats.spooled, (unsigned long long)c->stats.spool_errors,
             (unsigned long long)(c->spool ? vg_queue_count(c->spool) : 0),
             (unsigned long long)c->stats.tcp_open, (unsigned long long)c->stats.tcp_conns,
             (unsigned long long)c->stats.dropped, (unsigned long long)c->stats.pauses, c->paused,
+            (unsigned long long)c->tls.handshakes, (unsigned long long)c->tls.handshake_errors,
+            (unsigned long long)c->tls.refused_names,
             (unsigned long long)(ss ? ss->sent : 0), (unsigned long long)(ss ? ss->acked : 0),
             (unsigned long long)(ss ? ss->resent : 0), ss ? ss->connected : 0);
 }
@@ -129,6 +133,7 @@ int main(int argc, char **argv)
     msgpack_sbuffer_destroy(&c.pend);
     free(c.pend_off);
     free(c.udp_buf);
+    col_tls_free(&c.tls);
     col_conf_free(&c.conf);
     return rc;
 }

@@ -1,0 +1,288 @@
+/* TLS intake (see col_tls.h). */
+#include <errno.h>
+#include <fnmatch.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "col_tls.h"
+#include "vigil/err.h"
+#include "vigil/log.h"
+
+static const vg_conf_key col_tls_keys[] = {
+    {"cert", VG_CONF_PATH, "", offsetof(col_tls_conf, cert), "server certificate chain (PEM)", 0, 0},
+    {"key", VG_CONF_PATH, "", offsetof(col_tls_conf, key), "server private key (PEM)", 0, 0},
+    {"ca", VG_CONF_PATH, "", offsetof(col_tls_conf, ca),
+     "CA certificates that sign client certificates (PEM)", 0, 0},
+    {"require_client_cert", VG_CONF_BOOL, "false", offsetof(col_tls_conf, require_client_cert),
+     "refuse clients without a certificate signed by 'ca'", 0, 0},
+    {"allowed_names", VG_CONF_NODE, NULL, offsetof(col_tls_conf, allowed),
+     "client certificate names (CN or DNS SAN, globs) allowed to send", 0, 0},
+    {NULL, 0, NULL, 0, NULL, 0, 0},
+};
+
+static void col_strv_free(char **v)
+{
+    for (char **p = v; p && *p; p++)
+        free(*p);
+    free(v);
+}
+
+int col_tls_conf_load(const vg_node *sec, const char *file, col_tls_conf *cf, char *err,
+                      size_t errlen)
+{
+    memset(cf, 0, sizeof(*cf));
+    if (!sec)
+        return 0;
+    int rc = vg_conf_apply(sec, file, col_tls_keys, cf, err, errlen);
+    if (rc)
+        return rc;
+    if (!cf->cert[0] || !cf->key[0]) {
+        rc = vg_conf_errf(err, errlen, sec, "tls needs 'cert' and 'key'");
+        goto fail;
+    }
+    if (cf->require_client_cert && !cf->ca[0]) {
+        rc = vg_conf_errf(err, errlen, sec, "require_client_cert needs 'ca'");
+        goto fail;
+    }
+    if (cf->allowed) {
+        const vg_node *l = cf->allowed;
+        if (l->kind != VG_NODE_SEQ || l->n == 0) {
+            rc = vg_conf_errf(err, errlen, l, "allowed_names must be a non-empty list");
+            goto fail;
+        }
+        if (!cf->require_client_cert) {
+            rc = vg_conf_errf(err, errlen, l, "allowed_names needs require_client_cert: true");
+            goto fail;
+        }
+        cf->names = calloc(l->n + 1, sizeof(char *));
+        if (!cf->names) {
+            rc = -ENOMEM;
+            goto fail;
+        }
+        for (size_t i = 0; i < l->n; i++) {
+            if (l->items[i]->kind != VG_NODE_SCALAR || !l->items[i]->str[0]) {
+                rc = vg_conf_errf(err, errlen, l->items[i], "allowed_names entries are names");
+                goto fail;
+            }
+            if (!(cf->names[i] = strdup(l->items[i]->str))) {
+                rc = -ENOMEM;
+                goto fail;
+            }
+        }
+        cf->allowed = NULL; /* the tree does not outlive loading */
+    }
+    return 0;
+fail:
+    col_tls_conf_free(cf);
+    return rc;
+}
+
+void col_tls_conf_free(col_tls_conf *cf)
+{
+    col_strv_free(cf->names);
+    cf->names = NULL;
+    vg_conf_release(col_tls_keys, cf);
+    memset(cf, 0, sizeof(*cf));
+}
+
+/* OpenSSL's error queue as one line, emptying it. */
+static void col_tls_errstr(char *buf, size_t cap)
+{
+    unsigned long e;
+    buf[0] = '\0';
+    size_t n = 0;
+    while ((e = ERR_get_error()) != 0 && n + 2 < cap) {
+        if (n)
+            buf[n++] = ';', buf[n++] = ' ';
+        ERR_error_string_n(e, buf + n, cap - n);
+        n = strlen(buf);
+    }
+    if (!buf[0])
+        snprintf(buf, cap, "unknown TLS error");
+}
+
+int col_tls_init(col_tls *t, const col_tls_conf *cf, char *err, size_t errlen)
+{
+    char why[512];
+    memset(t, 0, sizeof(*t));
+    t->ctx = SSL_CTX_new(TLS_server_method());
+    if (!t->ctx)
+        return -ENOMEM;
+    SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
+    SSL_CTX_set_mode(t->ctx, SSL_MODE_RELEASE_BUFFERS);
+    if (SSL_CTX_use_certificate_chain_file(t->ctx, cf->cert) != 1) {
+        col_tls_errstr(why, sizeof(why));
+        snprintf(err, errlen, "%s: cannot load TLS certificate: %s", cf->cert, why);
+        goto fail;
+    }
+    if (SSL_CTX_use_PrivateKey_file(t->ctx, cf->key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(t->ctx) != 1) {
+        col_tls_errstr(why, sizeof(why));
+        snprintf(err, errlen, "%s: cannot load TLS key or it does not match %s: %s", cf->key,
+                 cf->cert, why);
+        goto fail;
+    }
+    if (cf->ca[0]) {
+        if (SSL_CTX_load_verify_locations(t->ctx, cf->ca, NULL) != 1) {
+            col_tls_errstr(why, sizeof(why));
+            snprintf(err, errlen, "%s: cannot load CA certificates: %s", cf->ca, why);
+            goto fail;
+        }
+        SSL_CTX_set_verify(t->ctx,
+                           SSL_VERIFY_PEER |
+                               (cf->require_client_cert ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
+                           NULL);
+    }
+    if (cf->names) {
+        size_t n = 0;
+        while (cf->names[n])
+            n++;
+        t->names = calloc(n + 1, sizeof(char *));
+        for (size_t i = 0; t->names && i < n; i++)
+            t->names[i] = strdup(cf->names[i]);
+    }
+    return 0;
+fail:
+    SSL_CTX_free(t->ctx);
+    t->ctx = NULL;
+    return VG_ECONFIG;
+}
+
+void col_tls_free(col_tls *t)
+{
+    SSL_CTX_free(t->ctx);
+    col_strv_free(t->names);
+    memset(t, 0, sizeof(*t));
+}
+
+int col_tls_conn_init(col_tls *t, col_tls_conn *tc)
+{
+    memset(tc, 0, sizeof(*tc));
+    tc->ssl = SSL_new(t->ctx);
+    tc->rbio = BIO_new(BIO_s_mem());
+    tc->wbio = BIO_new(BIO_s_mem());
+    if (!tc->ssl || !tc->rbio || !tc->wbio) {
+        SSL_free(tc->ssl);
+        BIO_free(tc->rbio);
+        BIO_free(tc->wbio);
+        return -ENOMEM;
+    }
+    SSL_set_bio(tc->ssl, tc->rbio, tc->wbio); /* the SSL owns both BIOs now */
+    SSL_set_accept_state(tc->ssl);
+    return 0;
+}
+
+void col_tls_conn_free(col_tls_conn *tc)
+{
+    SSL_free(tc->ssl);
+    memset(tc, 0, sizeof(*tc));
+}
+
+static int col_tls_name_ok(char **names, const char *name)
+{
+    for (char **p = names; *p; p++)
+        if (fnmatch(*p, name, FNM_CASEFOLD) == 0)
+            return 1;
+    return 0;
+}
+
+/* After the handshake: the verified client's CN or a DNS SAN must match
+ * the allow-list, when there is one. Records the name for the logs. */
+static int col_tls_check_peer(col_tls *t, col_tls_conn *tc, const char *src)
+{
+    X509 *cert = SSL_get1_peer_certificate(tc->ssl);
+    if (!cert)
+        return t->names ? -EACCES : 0;
+    int ok = !t->names;
+    GENERAL_NAMES *sans = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+    for (int i = 0; sans && i < sk_GENERAL_NAME_num(sans); i++) {
+        const GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, i);
+        if (g->type != GEN_DNS)
+            continue;
+        const char *dns = (const char *)ASN1_STRING_get0_data(g->d.dNSName);
+        if (!tc->peer[0])
+            snprintf(tc->peer, sizeof(tc->peer), "%s", dns);
+        if (!ok && col_tls_name_ok(t->names, dns)) {
+            ok = 1;
+            snprintf(tc->peer, sizeof(tc->peer), "%s", dns);
+        }
+    }
+    GENERAL_NAMES_free(sans);
+    char cn[256] = "";
+    X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn));
+    if (!ok && cn[0] && col_tls_name_ok(t->names, cn)) {
+        ok = 1;
+        snprintf(tc->peer, sizeof(tc->peer), "%s", cn);
+    }
+    if (!tc->peer[0])
+        snprintf(tc->peer, sizeof(tc->peer), "%s", cn);
+    X509_free(cert);
+    if (!ok) {
+        t->refused_names++;
+        vg_warn("TLS client %s: certificate name '%s' is not in allowed_names; closing", src,
+                tc->peer);
+        return -EACCES;
+    }
+    return 0;
+}
+
+int col_tls_feed(col_tls *t, col_tls_conn *tc, const char *cipher, size_t n,
+                 int (*out)(void *ud, const char *p, size_t n), void *ud, const char *src)
+{
+    if (n && BIO_write(tc->rbio, cipher, (int)n) != (int)n)
+        return -ENOMEM;
+    if (!tc->handshake_done) {
+        int r = SSL_do_handshake(tc->ssl);
+        if (r != 1) {
+            int e = SSL_get_error(tc->ssl, r);
+            if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+                return 0;
+            char why[512];
+            col_tls_errstr(why, sizeof(why));
+            t->handshake_errors++;
+            vg_warn("TLS handshake with %s failed: %s", src, why);
+            return -EPROTO;
+        }
+        tc->handshake_done = 1;
+        t->handshakes++;
+        if (col_tls_check_peer(t, tc, src) != 0)
+            return -EACCES;
+        vg_debug("TLS client %s: %s, %s%s%s", src, SSL_get_version(tc->ssl),
+                 SSL_get_cipher_name(tc->ssl), tc->peer[0] ? ", certificate " : "", tc->peer);
+    }
+    char buf[16384];
+    for (;;) {
+        int r = SSL_read(tc->ssl, buf, sizeof(buf));
+        if (r > 0) {
+            if (out(ud, buf, (size_t)r) != 0)
+                return 0;
+            continue;
+        }
+        int e = SSL_get_error(tc->ssl, r);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+            return 0;
+        if (e == SSL_ERROR_ZERO_RETURN)
+            return 1;
+        char why[512];
+        col_tls_errstr(why, sizeof(why));
+        vg_warn("TLS read from %s failed: %s", src, why);
+        return -EPROTO;
+    }
+}
+
+size_t col_tls_pending(col_tls_conn *tc, char **buf)
+{
+    size_t n = (size_t)BIO_ctrl_pending(tc->wbio);
+    *buf = NULL;
+    if (n == 0)
+        return 0;
+    *buf = malloc(n);
+    if (!*buf)
+        return 0;
+    int r = BIO_read(tc->wbio, *buf, (int)n);
+    return r > 0 ? (size_t)r : 0;
+}

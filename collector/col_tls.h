@@ -1,0 +1,56 @@
+/* TLS intake for the collector (RFC 5425), on OpenSSL with memory BIOs so
+ * that libuv keeps owning the socket. */
+#ifndef COL_TLS_H
+#define COL_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <openssl/ssl.h>
+
+#include "vigil/conf.h"
+
+typedef struct col_tls_conf {
+    char *cert;         /* server certificate chain (PEM) */
+    char *key;          /* its private key (PEM) */
+    char *ca;           /* CA bundle for client certificates; "" = none */
+    bool require_client_cert;
+    const vg_node *allowed; /* list of allowed client names (CN or DNS SAN), globs */
+    char **names;       /* parsed 'allowed', NULL-terminated; NULL = any verified client */
+} col_tls_conf;
+
+typedef struct col_tls {
+    SSL_CTX *ctx;
+    char **names; /* owned copy of the allow-list */
+    uint64_t handshakes, handshake_errors, refused_names;
+} col_tls;
+
+/* Reads collector.tls; returns 0 and leaves cf zeroed when the section is absent. */
+int col_tls_conf_load(const vg_node *sec, const char *file, col_tls_conf *cf, char *err,
+                      size_t errlen);
+void col_tls_conf_free(col_tls_conf *cf);
+
+/* Builds the SSL_CTX (TLS 1.2+). Errors name the file and OpenSSL's reason. */
+int col_tls_init(col_tls *t, const col_tls_conf *cf, char *err, size_t errlen);
+void col_tls_free(col_tls *t);
+
+/* One connection's TLS state: ciphertext in through rbio, out through wbio. */
+typedef struct col_tls_conn {
+    SSL *ssl;
+    BIO *rbio, *wbio;
+    int handshake_done;
+    char peer[256]; /* verified client name, or "" */
+} col_tls_conn;
+
+int col_tls_conn_init(col_tls *t, col_tls_conn *tc);
+void col_tls_conn_free(col_tls_conn *tc);
+
+/* Feeds ciphertext and extracts plaintext: calls out(ud, buf, n) for each
+ * decrypted run, as long as it returns 0. Returns 0 to go on, 1 on a
+ * clean TLS close, negative on a TLS error (reason logged). Bytes the
+ * peer must receive (handshake) are left in wbio: see col_tls_pending. */
+int col_tls_feed(col_tls *t, col_tls_conn *tc, const char *cipher, size_t n,
+                 int (*out)(void *ud, const char *p, size_t n), void *ud, const char *src);
+/* Moves the bytes waiting for the peer into a malloc'ed buffer. */
+size_t col_tls_pending(col_tls_conn *tc, char **buf);
+
+#endif
