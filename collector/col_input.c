@@ -18,6 +18,10 @@
 
 void col_input_message(col *c, const char *src, const char *buf, size_t len, int truncated)
 {
+    /* Trailing CR, LF and NUL are framing left-overs of the sender (CRLF
+     * files, octet-counted frames that kept the line end), never content. */
+    while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == '\0'))
+        len--;
     vg_syslog_opts o = {.now_us = vg_now_us()};
     vg_event ev;
     vg_syslog_parse(buf, len, &o, &ev);
@@ -79,8 +83,9 @@ static void col_udp_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const stru
     char src[64];
     col_addr_name(sa, src, sizeof(src));
     size_t len = (size_t)n;
-    while (len && (buf->base[len - 1] == '\n' || buf->base[len - 1] == '\0'))
-        len--;
+    while (len && (buf->base[len - 1] == '\n' || buf->base[len - 1] == '\r' ||
+                   buf->base[len - 1] == '\0'))
+        len--; /* transport artifacts, not message content */
     int trunc = (flags & UV_UDP_PARTIAL) != 0;
     if (len > c->conf.max_message) {
         len = c->conf.max_message;
@@ -348,7 +353,8 @@ static void col_unix_readable(uv_poll_t *h, int status, int events)
         }
         size_t len = (size_t)n > 65536 ? 65536 : (size_t)n;
         int trunc = (size_t)n > len;
-        while (len && (c->udp_buf[len - 1] == '\n' || c->udp_buf[len - 1] == '\0'))
+        while (len && (c->udp_buf[len - 1] == '\n' || c->udp_buf[len - 1] == '\r' ||
+                       c->udp_buf[len - 1] == '\0'))
             len--;
         if (len > c->conf.max_message) {
             len = c->conf.max_message;

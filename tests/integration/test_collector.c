@@ -252,6 +252,7 @@ static Suite *collector_suite(void)
 
 int main(void)
 {
+    setvbuf(stdout, NULL, _IOLBF, 0); /* a failing test exits: keep what it printed */
     SRunner *sr = srunner_create(collector_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

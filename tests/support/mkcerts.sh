@@ -1,0 +1,17 @@
+#!/bin/sh
+# Makes a throw-away CA and certificates for TLS tests in directory $1:
+#   ca.pem/ca.key, server.pem/.key (CN localhost, SAN localhost + 127.0.0.1),
+#   client.pem/.key (relay1.aviation.example), rogue.pem/.key (rogue.example).
+set -eu
+cd "$1"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 \
+  -subj "/CN=Vigil Test CA" 2>/dev/null
+mk() { # name cn san
+  openssl req -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.csr" -subj "/CN=$2" 2>/dev/null
+  printf "subjectAltName=%s\n" "$3" > "$1.ext"
+  openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -out "$1.pem" \
+    -days 2 -extfile "$1.ext" 2>/dev/null
+}
+mk server localhost "DNS:localhost,IP:127.0.0.1"
+mk client relay1.aviation.example "DNS:relay1.aviation.example"
+mk rogue rogue.example "DNS:rogue.example"
