@@ -227,6 +227,13 @@ static void vg__on_signal(uv_signal_t *h, int signum)
     }
 }
 
+static void vg__close_walk(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
 static void vg__usage(const vg_daemon_desc *desc, FILE *f)
 {
     fprintf(f,
@@ -250,13 +257,45 @@ static void vg__usage(const vg_daemon_desc *desc, FILE *f)
             "error, 3 on a runtime failure.\n\n"
             "See docs/architecture.md and docs/configuration.md.\n",
             desc->prog, desc->prog, desc->summary, desc->help, VG_DEFAULT_CONFIG);
+    if (desc->tools && desc->tools[0].name) {
+        fprintf(f, "\nOne-shot modes (instead of running the daemon; options before them apply):\n");
+        for (const vg_daemon_tool *t = desc->tools; t->name; t++)
+            fprintf(f, "%s", t->usage);
+    }
 }
 
-static void vg__close_walk(uv_handle_t *h, void *arg)
+/* Runs a one-shot tool: configuration (when present or needed), then the
+ * tool, then exit with its status. */
+static int vg__run_tool(vg_daemon *d, const vg_daemon_tool *t, const char *config, bool given,
+                        int argc, char **argv)
 {
-    (void)arg;
-    if (!uv_is_closing(h))
-        uv_close(h, NULL);
+    char err[1024] = "";
+    vg_node *root = NULL;
+    int rc = 0;
+    d->config_path = realpath(config, NULL);
+    if (!d->config_path && (t->needs_config || given)) {
+        vg_error("cannot open configuration %s: %s", config, strerror(errno));
+        return 1;
+    }
+    if (d->config_path) {
+        rc = vg_yaml_load(d->config_path, &root, err, sizeof(err));
+        if (rc == 0)
+            rc = vg__pipeline_load(root, d->config_path, &d->pipeline, err, sizeof(err));
+        if (rc) {
+            vg_error("%s", err);
+            vg_node_free(root);
+            return 1;
+        }
+    }
+    uv_loop_init(&d->loop);
+    rc = t->run(d, root, argc, argv);
+    uv_walk(&d->loop, vg__close_walk, NULL);
+    uv_run(&d->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&d->loop);
+    vg_node_free(root);
+    vg_conf_release(vg__pipeline_keys, &d->pipeline);
+    free(d->config_path);
+    return rc;
 }
 
 int vg_daemon_main(int argc, char **argv, const vg_daemon_desc *desc, const vg_daemon_ops *ops,
@@ -269,12 +308,30 @@ int vg_daemon_main(int argc, char **argv, const vg_daemon_desc *desc, const vg_d
     };
     vg_daemon d = {.desc = desc, .ops = ops, .data = data};
     const char *config = VG_DEFAULT_CONFIG, *level = NULL;
+    bool config_given = false;
     int c;
     vg_log_init(desc->prog, VG_LOG_INFO);
+    /* A tool flag splits the command line: common options before it, the
+     * tool's own arguments after it. */
+    const vg_daemon_tool *tool = NULL;
+    int targc = 0;
+    char **targv = NULL;
+    for (int i = 1; i < argc && !tool; i++) {
+        for (const vg_daemon_tool *t = desc->tools; t && t->name; t++) {
+            if (strncmp(argv[i], "--", 2) == 0 && strcmp(argv[i] + 2, t->name) == 0) {
+                tool = t;
+                targc = argc - i - 1;
+                targv = argv + i + 1;
+                argc = i;
+                break;
+            }
+        }
+    }
     while ((c = getopt_long(argc, argv, "c:tl:hV", longopts, NULL)) != -1) {
         switch (c) {
         case 'c':
             config = optarg;
+            config_given = true;
             break;
         case 't':
             d.check_only = true;
@@ -302,6 +359,11 @@ int vg_daemon_main(int argc, char **argv, const vg_daemon_desc *desc, const vg_d
     if (level && vg_log_parse_level(level, &lvl) != 0) {
         fprintf(stderr, "%s: bad log level '%s'\n", desc->prog, level);
         return 2;
+    }
+    if (tool) {
+        if (level)
+            vg_log_set_level(lvl);
+        return vg__run_tool(&d, tool, config, config_given, targc, targv);
     }
     d.config_path = realpath(config, NULL);
     if (!d.config_path) {

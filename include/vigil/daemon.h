@@ -37,11 +37,22 @@ typedef struct vg_pipeline_conf {
 
 typedef struct vg_daemon vg_daemon;
 
+/* A one-shot mode of a daemon's binary, e.g. "vigil-collector --dump-spool":
+ * run instead of the daemon, after the configuration is loaded, with the
+ * arguments that follow its flag. Returns the exit status. */
+typedef struct vg_daemon_tool {
+    const char *name;  /* the long option without "--" */
+    const char *usage; /* help lines, each indented by two spaces */
+    bool needs_config; /* false: runs with root == NULL when the file is absent */
+    int (*run)(vg_daemon *d, const vg_node *root, int argc, char **argv);
+} vg_daemon_tool;
+
 typedef struct vg_daemon_desc {
     const char *prog;    /* "vigil-collector" */
     const char *section; /* "collector" */
     const char *summary; /* one line for --help */
     const char *help;    /* the rest of --help: description, options, files, signals */
+    const vg_daemon_tool *tools; /* ended by {NULL}; may be NULL */
 } vg_daemon_desc;
 
 typedef struct vg_daemon_ops {

@@ -237,6 +237,120 @@ START_TEST(test_backpressure_spool_full)
 }
 END_TEST
 
+/* Runs "vigil-collector --dump-spool" and returns its output (malloc'ed). */
+static char *it_dump_spool(vt_pipe *p)
+{
+    char out[400], cmd[1200];
+    snprintf(out, sizeof(out), "%s/dump.json", p->dir);
+    snprintf(cmd, sizeof(cmd), "%s -c %s --dump-spool > %s", vt_bin("collector/vigil-collector"),
+             p->config, out);
+    char *argv[] = {"sh", "-c", cmd, NULL};
+    if (vt_run(argv, 30) != 0)
+        return NULL;
+    return vt_read_file(out, NULL);
+}
+
+/* Returns the dump line holding needle (copied into line), or false. */
+static bool it_dump_line(const char *dump, const char *needle, char *line, size_t cap)
+{
+    const char *m = strstr(dump, needle);
+    if (!m)
+        return false;
+    const char *b = m, *e = strchr(m, '\n');
+    while (b > dump && b[-1] != '\n')
+        b--;
+    size_t n = (size_t)((e ? e : m + strlen(m)) - b);
+    snprintf(line, cap, "%.*s", (int)n, b);
+    return true;
+}
+
+/* logger(1) in every form units use: RFC 3164 and 5424, UDP and TCP, both
+ * TCP framings, structured data with escapes; every field as parsed. */
+START_TEST(test_logger_forms_parsed_exactly)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, IT_RULES), 0);
+    vt_pipe_start_all(&p);
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_CORRELATOR, SIGKILL), 128 + SIGKILL);
+    char port[16], host[256];
+    snprintf(port, sizeof(port), "%d", p.port);
+    ck_assert_int_eq(gethostname(host, sizeof(host)), 0);
+    char *udp3164[] = {"logger", "-d", "--rfc3164", "-n", "127.0.0.1", "-P", port, "-t", "app1",
+                       "-p", "local3.warning", "--id=4242", "--", "udp 3164 message", NULL};
+    char *tcp3164[] = {"logger", "--tcp", "--rfc3164", "-n", "127.0.0.1", "-P", port, "-t",
+                       "app2", "-p", "auth.info", "--", "tcp lf 3164 message", NULL};
+    char *oct5424[] = {"logger", "--tcp", "--octet-count", "--rfc5424=notq", "-n", "127.0.0.1",
+                       "-P", port, "-t", "app3", "--id=77", "--msgid", "ID42", "--sd-id",
+                       "exampleSDID@32473", "--sd-param", "iut=\"3\"", "--sd-param",
+                       "eventSource=\"App\\]x\"", "--", "tcp octet 5424 message", NULL};
+    char *lf5424[] = {"logger", "--tcp", "--rfc5424=notq", "-n", "127.0.0.1", "-P", port, "-t",
+                      "app4", "-p", "daemon.err", "--", "tcp lf 5424 message", NULL};
+    char *udp5424[] = {"logger", "-d", "-n", "127.0.0.1", "-P", port, "-t", "app5", "--", "udp 5424 message", NULL};
+    char **cmds[] = {udp3164, tcp3164, oct5424, lf5424, udp5424};
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(vt_run(cmds[i], 30), 0);
+    ck_assert(it_collector_says(&p, "spooled=5 "));
+    char *dump = it_dump_spool(&p);
+    ck_assert_ptr_nonnull(dump);
+    char line[4096], want[1024];
+    ck_assert(it_dump_line(dump, "udp 3164 message", line, sizeof(line)));
+    snprintf(want, sizeof(want), "\"pri\":156,\"flags\":[],\"host\":\"%s\",\"app\":\"app1\","
+             "\"procid\":\"4242\",\"msgid\":null,\"sd\":null,\"msg\":\"udp 3164 message\","
+             "\"src\":\"127.0.0.1\",\"agency\":\"unknown\",\"site\":\"unknown\",\"reason\":null", host);
+    ck_assert_msg(strstr(line, want), "got %s\nwant %s", line, want);
+    ck_assert(it_dump_line(dump, "tcp lf 3164 message", line, sizeof(line)));
+    snprintf(want, sizeof(want), "\"pri\":38,\"flags\":[],\"host\":\"%s\",\"app\":\"app2\","
+             "\"procid\":null,\"msgid\":null,\"sd\":null,\"msg\":\"tcp lf 3164 message\"", host);
+    ck_assert_msg(strstr(line, want), "got %s\nwant %s", line, want);
+    ck_assert(it_dump_line(dump, "tcp octet 5424 message", line, sizeof(line)));
+    snprintf(want, sizeof(want), "\"pri\":13,\"flags\":[\"rfc5424\"],\"host\":\"%s\",\"app\":\"app3\","
+             "\"procid\":\"77\",\"msgid\":\"ID42\",\"sd\":\"[exampleSDID@32473 iut=\\\"3\\\" "
+             "eventSource=\\\"App\\\\]x\\\"]\",\"msg\":\"tcp octet 5424 message\"", host);
+    ck_assert_msg(strstr(line, want), "got %s\nwant %s", line, want);
+    ck_assert(it_dump_line(dump, "tcp lf 5424 message", line, sizeof(line)));
+    snprintf(want, sizeof(want), "\"pri\":27,\"flags\":[\"rfc5424\"],\"host\":\"%s\",\"app\":\"app4\","
+             "\"procid\":null,\"msgid\":null,\"sd\":null,\"msg\":\"tcp lf 5424 message\"", host);
+    ck_assert_msg(strstr(line, want), "got %s\nwant %s", line, want);
+    ck_assert(it_dump_line(dump, "udp 5424 message", line, sizeof(line)));
+    snprintf(want, sizeof(want), "\"pri\":13,\"flags\":[\"rfc5424\"],\"host\":\"%s\",\"app\":\"app5\","
+             "\"procid\":null,\"msgid\":null,\"sd\":\"[timeQuality tzKnown=\\\"1\\\" isSynced=\\\"", host);
+    ck_assert_msg(strstr(line, want), "got %s\nwant %s", line, want);
+    free(dump);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+/* A sender that trickles one byte at a time, and one that half-closes
+ * (shutdown of its write side) right after its last line. */
+START_TEST(test_slow_and_half_closed_senders)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, IT_RULES), 0);
+    vt_pipe_start_all(&p);
+    const char *slow = "<13>Nov 25 10:00:00 slowhost vigiltest: vigil integration seq=00000\n";
+    int fd = it_tcp_connect(p.port);
+    ck_assert_int_ge(fd, 0);
+    for (const char *q = slow; *q; q++) {
+        ck_assert_int_eq(write(fd, q, 1), 1);
+        vt_sleep_ms(3);
+    }
+    int fd2 = it_tcp_connect(p.port);
+    const char *half = "<13>Nov 25 10:00:00 halfhost vigiltest: vigil integration seq=00001";
+    ck_assert_int_eq(it_send_all(fd2, half, strlen(half)), 0);
+    shutdown(fd2, SHUT_WR);
+    ck_assert(vt_wait_lines(p.alerts, 2, 20000));
+    close(fd);
+    close(fd2);
+    vt_sleep_ms(300);
+    ck_assert_int_eq(it_check_exactly_once(p.alerts, 2), 0);
+    char *b = vt_read_file(p.alerts, NULL);
+    ck_assert_ptr_nonnull(strstr(b, "\"host\":{\"name\":\"slowhost\"}"));
+    ck_assert_ptr_nonnull(strstr(b, "\"host\":{\"name\":\"halfhost\"}"));
+    free(b);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 static Suite *collector_suite(void)
 {
     Suite *s = suite_create("collector");
@@ -246,6 +360,8 @@ static Suite *collector_suite(void)
     tcase_add_test(tc, test_1000_connections);
     tcase_add_test(tc, test_ipv6_and_unix_socket);
     tcase_add_test(tc, test_backpressure_spool_full);
+    tcase_add_test(tc, test_logger_forms_parsed_exactly);
+    tcase_add_test(tc, test_slow_and_half_closed_senders);
     suite_add_tcase(s, tc);
     return s;
 }
