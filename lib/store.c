@@ -196,8 +196,8 @@ int vg_meta_get_u64(vg_store *st, const char *key, uint64_t *v)
         *v = 0;
         return 0;
     }
-    if (rc == 0 && len != sizeof(x))
-        return VG_ESTATE;
+    if ((rc == 0 || rc == -ENOBUFS) && len != sizeof(x))
+        return VG_ESTATE; /* longer or shorter: not one of ours */
     *v = x;
     return rc;
 }

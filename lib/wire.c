@@ -304,11 +304,128 @@ static int vg__alert_from(const msgpack_object *o, vg_alert *al)
     return rc ? VG_EPROTO : 0;
 }
 
+static uint64_t vg__be(const unsigned char *p, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* msgpack-c allocates a container's elements as soon as it reads the header,
+ * before they arrive: a 5-byte payload declaring 2^32 elements makes it ask
+ * for tens of GiB (and an ASan build abort). This pass walks the encoding
+ * first and refuses it when the objects still owed exceed the bytes left
+ * (each takes at least one), or a str/bin/ext is longer than what remains,
+ * so that the unpacker then allocates O(len). */
+static int vg__check_sizes(const unsigned char *p, size_t len)
+{
+    size_t pos = 0;
+    uint64_t need = 1; /* objects owed to the containers opened so far; <= len */
+    while (need > 0) {
+        if (pos >= len || need > len - pos)
+            return VG_EPROTO;
+        unsigned c = p[pos++];
+        need--;
+        size_t lenb = 0;    /* width of the length or count that follows */
+        uint64_t body = 0;  /* bytes after the header */
+        uint64_t items = 0; /* objects per counted element: 1 array, 2 map, 0 bytes */
+        uint64_t extra = 0; /* ext: the type byte */
+        if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3)
+            continue;
+        if (c <= 0x8f) {
+            need += 2 * (uint64_t)(c & 0x0f);
+            continue;
+        }
+        if (c <= 0x9f) {
+            need += c & 0x0f;
+            continue;
+        }
+        if (c <= 0xbf) {
+            body = c & 0x1f;
+        } else {
+            switch (c) {
+            case 0xc4: /* bin 8 */
+            case 0xd9: /* str 8 */
+                lenb = 1;
+                break;
+            case 0xc5:
+            case 0xda:
+                lenb = 2;
+                break;
+            case 0xc6:
+            case 0xdb:
+                lenb = 4;
+                break;
+            case 0xc7: /* ext 8, 16, 32 */
+            case 0xc8:
+            case 0xc9:
+                lenb = c == 0xc7 ? 1 : c == 0xc8 ? 2 : 4;
+                extra = 1;
+                break;
+            case 0xcc: /* uint 8, int 8 */
+            case 0xd0:
+                body = 1;
+                break;
+            case 0xcd:
+            case 0xd1:
+                body = 2;
+                break;
+            case 0xca: /* float 32 */
+            case 0xce:
+            case 0xd2:
+                body = 4;
+                break;
+            case 0xcb: /* float 64 */
+            case 0xcf:
+            case 0xd3:
+                body = 8;
+                break;
+            case 0xd4: /* fixext 1, 2, 4, 8, 16 */
+            case 0xd5:
+            case 0xd6:
+            case 0xd7:
+            case 0xd8:
+                body = 1 + (1u << (c - 0xd4));
+                break;
+            case 0xdc: /* array 16, 32 */
+            case 0xdd:
+                lenb = c == 0xdc ? 2 : 4;
+                items = 1;
+                break;
+            case 0xde: /* map 16, 32 */
+            case 0xdf:
+                lenb = c == 0xde ? 2 : 4;
+                items = 2;
+                break;
+            default: /* 0xc1 is never used */
+                return VG_EPROTO;
+            }
+        }
+        if (lenb) {
+            if (len - pos < lenb)
+                return VG_EPROTO;
+            uint64_t n = vg__be(p + pos, lenb);
+            pos += lenb;
+            if (items)
+                need += items * n;
+            else
+                body = n + extra;
+        }
+        if (body > len - pos)
+            return VG_EPROTO;
+        pos += body;
+    }
+    return 0;
+}
+
 /* Unpacks exactly one object filling buf[0..len); trailing bytes are an
  * error, because they mean the sender and we disagree about the schema. */
 static int vg__unpack_one(const char *buf, size_t len, msgpack_unpacked *u)
 {
     size_t off = 0;
+    if (vg__check_sizes((const unsigned char *)buf, len))
+        return VG_EPROTO;
     msgpack_unpacked_init(u);
     msgpack_unpack_return r = msgpack_unpack_next(u, buf, len, &off);
     if (r != MSGPACK_UNPACK_SUCCESS || off != len) {
