@@ -224,21 +224,23 @@ int vg_queue_open(vg_store *st, const char *name, vg_queue **out)
     snprintf(q->last_key, sizeof(q->last_key), "queue.%s.last", name);
     char dbname[64];
     snprintf(dbname, sizeof(dbname), "q.%s", name);
-    int own = !st->wtxn;
-    int rc = own ? vg_store_begin(st) : 0;
+    /* The database handle must come from a committed transaction, or an
+     * abort would leave the queue holding a handle LMDB has closed. */
+    if (st->wtxn)
+        return -EBUSY;
+    int rc = vg_store_begin(st);
     if (rc)
         return rc;
     rc = vg__rc(mdb_dbi_open(st->wtxn, dbname, MDB_CREATE | MDB_INTEGERKEY, &q->dbi));
     if (rc == 0)
         rc = vg_meta_get_u64(st, q->last_key, &q->last);
     if (rc) {
-        if (own)
-            vg_store_abort(st);
+        vg_store_abort(st);
         return rc;
     }
     q->last_committed = q->last;
     st->nqueues++;
-    if (own && (rc = vg_store_commit(st))) {
+    if ((rc = vg_store_commit(st))) {
         st->nqueues--;
         return rc;
     }

@@ -40,8 +40,9 @@ int vg_meta_put_u64(vg_store *st, const char *key, uint64_t v); /* inside a writ
 int vg_meta_get(vg_store *st, const char *key, void *buf, size_t cap, size_t *len);
 int vg_meta_put(vg_store *st, const char *key, const void *val, size_t len);
 
-/* Opens queue 'name' in st (created on first use). The queue is owned by st
- * and freed by vg_store_close. */
+/* Opens queue 'name' in st (created on first use), outside any write
+ * transaction (-EBUSY otherwise). The queue is owned by st and freed by
+ * vg_store_close. */
 int vg_queue_open(vg_store *st, const char *name, vg_queue **out);
 
 /* Appends one record inside the open write transaction; *seq gets its
