@@ -11,6 +11,8 @@
 #include "vigil/event.h"
 #include "vigil/sender.h"
 #include "vigil/store.h"
+#include "col_counters.h"
+#include "col_sources.h"
 #include "col_tls.h"
 
 #define COL_MAX_LISTEN 16
@@ -33,6 +35,8 @@ typedef struct col_conf {
     uint64_t spool_limit;   /* spool bytes at which intake pauses (0: 3/4 of spool_size) */
     const vg_node *tls_node; /* raw 'tls' section, parsed into 'tls' */
     col_tls_conf tls;
+    const vg_node *sources_node; /* raw 'sources' list, parsed into 'sources' */
+    col_sources *sources;    /* agency/site map (owned; moved into col on start/reload) */
     int nlisten;
     col_listen ls[COL_MAX_LISTEN];
 } col_conf;
@@ -56,6 +60,7 @@ typedef struct col_conn {
     int skipping;  /* discarding the tail of a truncated LF-framed line */
     size_t skip_n; /* bytes left to discard of a truncated octet-counted frame */
     col_tls_conn *tls; /* NULL on plain TCP */
+    struct sockaddr_storage peer;
     struct col_conn *prev, *next;
 } col_conn;
 
@@ -74,6 +79,8 @@ struct col {
     uv_tcp_t tcp[COL_MAX_LISTEN];
     int tcp_is_tls[COL_MAX_LISTEN];
     col_tls tls;
+    col_sources *sources;   /* agency/site map; swapped on SIGHUP */
+    col_counters *counters; /* per source, agency and host */
     uv_poll_t unix_poll[COL_MAX_LISTEN];
     int unix_fd[COL_MAX_LISTEN];
     uv_timer_t bp_timer; /* rechecks a full spool while paused */
@@ -97,8 +104,10 @@ void col_input_stop(col *c);
 /* Backpressure: stop reading TCP and refuse datagrams / start again. */
 void col_input_pause(col *c);
 void col_input_resume(col *c);
-/* Parses one framed message from a source and queues it for the spool. */
-void col_input_message(col *c, const char *src, const char *buf, size_t len, int truncated);
+/* Parses one framed message from a source and queues it for the spool.
+ * sa is the sender's address (NULL for the Unix socket). */
+void col_input_message(col *c, const char *src, const struct sockaddr *sa, const char *buf,
+                       size_t len, int truncated);
 
 int col_spool_open(col *c);
 int col_spool_add(col *c, const vg_event *ev);

@@ -21,6 +21,8 @@ static const vg_conf_key col_conf_keys[] = {
     {"spool_limit", VG_CONF_SIZE, "0", offsetof(col_conf, spool_limit),
      "spool bytes at which TCP reading pauses and datagrams are refused; 0: 3/4 of spool_size",
      0, (int64_t)1 << 40},
+    {"sources", VG_CONF_NODE, NULL, offsetof(col_conf, sources_node),
+     "agency and site per sender network / HOSTNAME pattern (docs/configuration.md)", 0, 0},
     {"tls", VG_CONF_NODE, NULL, offsetof(col_conf, tls_node),
      "TLS settings for tls:// listeners: cert, key, ca, require_client_cert, allowed_names", 0, 0},
     {NULL, 0, NULL, 0, NULL, 0, 0},
@@ -85,6 +87,9 @@ int col_conf_load(const vg_node *root, const char *file, col_conf *cf, char *err
     int rc = vg_conf_apply(sec, file, col_conf_keys, cf, err, errlen);
     if (rc)
         return rc;
+    if ((rc = col_sources_load(cf->sources_node, &cf->sources, err, errlen)))
+        goto fail;
+    cf->sources_node = NULL;
     if (cf->spool_limit == 0)
         cf->spool_limit = cf->spool_size / 4 * 3;
     if (cf->spool_limit > cf->spool_size / 10 * 9) {
@@ -128,6 +133,7 @@ fail:
 
 void col_conf_free(col_conf *cf)
 {
+    col_sources_free(cf->sources);
     col_tls_conf_free(&cf->tls);
     vg_conf_release(col_conf_keys, cf);
     memset(cf, 0, sizeof(*cf));

@@ -16,7 +16,8 @@
 
 #define COL_OCTET_DIGITS 5 /* 65536 fits; longer counts are not octet counts */
 
-void col_input_message(col *c, const char *src, const char *buf, size_t len, int truncated)
+void col_input_message(col *c, const char *src, const struct sockaddr *sa, const char *buf,
+                       size_t len, int truncated)
 {
     /* Trailing CR, LF and NUL are framing left-overs of the sender (CRLF
      * files, octet-counted frames that kept the line end), never content. */
@@ -26,12 +27,13 @@ void col_input_message(col *c, const char *src, const char *buf, size_t len, int
     vg_event ev;
     vg_syslog_parse(buf, len, &o, &ev);
     ev.src = vg_str_c(src);
+    /* Tag by the message's own HOSTNAME before falling back to the sender's
+     * address for it: a missing hostname must not match a host pattern. */
+    col_sources_tag(c->sources, sa, ev.host, &ev.agency, &ev.site);
     if (!ev.host.p) {
         ev.host = ev.src;
         ev.flags |= VG_EV_NO_HOST;
     }
-    ev.agency = vg_str_c("unknown");
-    ev.site = vg_str_c("unknown");
     if (truncated) {
         ev.flags |= VG_EV_TRUNCATED;
         if (!ev.reason.p)
@@ -42,8 +44,11 @@ void col_input_message(col *c, const char *src, const char *buf, size_t len, int
     c->stats.bytes += len;
     if (ev.flags & VG_EV_MALFORMED)
         c->stats.malformed++;
-    if (col_spool_add(c, &ev) != 0)
+    col_counters_note(c->counters, ev.src, ev.agency, ev.host, len, ev.flags, o.now_us);
+    if (col_spool_add(c, &ev) != 0) {
         vg_error("out of memory queuing a message from %s", src);
+        col_counters_drop(c->counters, ev.src, ev.agency, 1);
+    }
 }
 
 static void col_addr_name(const struct sockaddr *sa, char *out, size_t cap)
@@ -76,12 +81,15 @@ static void col_udp_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const stru
     }
     if (!sa || n == 0)
         return;
-    if (c->paused) { /* spool full: refused, and counted */
-        c->stats.dropped++;
-        return;
-    }
     char src[64];
     col_addr_name(sa, src, sizeof(src));
+    if (c->paused) { /* spool full: refused, and counted per source */
+        c->stats.dropped++;
+        vg_str agency, site;
+        col_sources_tag(c->sources, sa, VG_STR_NULL, &agency, &site);
+        col_counters_drop(c->counters, vg_str_c(src), agency, 1);
+        return;
+    }
     size_t len = (size_t)n;
     while (len && (buf->base[len - 1] == '\n' || buf->base[len - 1] == '\r' ||
                    buf->base[len - 1] == '\0'))
@@ -91,7 +99,7 @@ static void col_udp_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const stru
         len = c->conf.max_message;
         trunc = 1;
     }
-    col_input_message(c, src, buf->base, len, trunc);
+    col_input_message(c, src, sa, buf->base, len, trunc);
 }
 
 /* ---- TCP ---------------------------------------------------------------- */
@@ -144,6 +152,7 @@ static void col_conn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 static size_t col_conn_frames(col_conn *k, int eof)
 {
     col *c = k->c;
+    const struct sockaddr *sa = (const struct sockaddr *)&k->peer;
     size_t off = 0, max = c->conf.max_message;
     while (off < k->len) {
         char *p = k->buf + off;
@@ -175,14 +184,14 @@ static size_t col_conn_frames(col_conn *k, int eof)
             if (i < avail && p[i] == ' ' && i <= COL_OCTET_DIGITS && n <= 65536) {
                 size_t body = avail - i - 1, want = n > max ? max : n;
                 if (body >= want) {
-                    col_input_message(c, k->src, p + i + 1, want, n > max);
+                    col_input_message(c, k->src, sa, p + i + 1, want, n > max);
                     off += i + 1 + want;
                     k->skip_n = n - want;
                     continue;
                 }
                 if (!eof)
                     return off; /* the frame fits in the buffer once it arrives */
-                col_input_message(c, k->src, p + i + 1, body, 1); /* closed mid-frame */
+                col_input_message(c, k->src, sa, p + i + 1, body, 1); /* closed mid-frame */
                 return k->len;
             }
             /* digits without a valid count: an LF-framed message after all */
@@ -192,13 +201,13 @@ static size_t col_conn_frames(col_conn *k, int eof)
             size_t ml = (size_t)(nl - p), keep = ml;
             while (keep && p[keep - 1] == '\r')
                 keep--;
-            col_input_message(c, k->src, p, keep > max ? max : keep, keep > max);
+            col_input_message(c, k->src, sa, p, keep > max ? max : keep, keep > max);
             off += ml + 1;
             continue;
         }
         if (avail > max || eof) {
             int trunc = avail > max;
-            col_input_message(c, k->src, p, trunc ? max : avail, trunc);
+            col_input_message(c, k->src, sa, p, trunc ? max : avail, trunc);
             k->skipping = trunc && !eof;
             return k->len;
         }
@@ -297,10 +306,9 @@ static void col_tcp_accept(uv_stream_t *ls, int status)
         uv_close((uv_handle_t *)&k->tcp, col_conn_free);
         return;
     }
-    struct sockaddr_storage ss;
-    int len = sizeof(ss);
-    if (uv_tcp_getpeername(&k->tcp, (struct sockaddr *)&ss, &len) == 0)
-        col_addr_name((struct sockaddr *)&ss, k->src, sizeof(k->src));
+    int len = sizeof(k->peer);
+    if (uv_tcp_getpeername(&k->tcp, (struct sockaddr *)&k->peer, &len) == 0)
+        col_addr_name((struct sockaddr *)&k->peer, k->src, sizeof(k->src));
     else
         snprintf(k->src, sizeof(k->src), "unknown");
     if (c->tcp_is_tls[(uv_tcp_t *)ls - c->tcp]) {
@@ -349,6 +357,7 @@ static void col_unix_readable(uv_poll_t *h, int status, int events)
             continue;
         if (c->paused) {
             c->stats.dropped++;
+            col_counters_drop(c->counters, vg_str_c("unix"), vg_str_c("unknown"), 1);
             continue;
         }
         size_t len = (size_t)n > 65536 ? 65536 : (size_t)n;
@@ -360,7 +369,7 @@ static void col_unix_readable(uv_poll_t *h, int status, int events)
             len = c->conf.max_message;
             trunc = 1;
         }
-        col_input_message(c, "unix", c->udp_buf, len, trunc);
+        col_input_message(c, "unix", NULL, c->udp_buf, len, trunc);
     }
 }
 

@@ -125,10 +125,25 @@ static int col_configure(vg_daemon *d, const vg_node *root, int first, char *err
         if (!first && (strcmp(cf.name, c->conf.name) != 0 || cf.nlisten != c->conf.nlisten ||
                        memcmp(cf.ls, c->conf.ls, sizeof(cf.ls)) != 0))
             vg_warn("collector name and listen changes take effect after a restart");
+        if (!first) { /* the source map applies from the next message on */
+            size_t entries, nets, pats;
+            col_sources_free(c->sources);
+            c->sources = cf.sources;
+            cf.sources = NULL;
+            col_sources_count(c->sources, &entries, &nets, &pats);
+            vg_info("source map reloaded: %zu entries, %zu networks, %zu host patterns", entries,
+                    nets, pats);
+        }
         col_conf_free(&cf);
         return 0;
     }
     c->conf = cf;
+    c->sources = cf.sources;
+    c->conf.sources = NULL;
+    if ((rc = col_counters_new(&c->counters, 0, 0, 0)) != 0) {
+        snprintf(err, errlen, "%s: out of memory", vg_daemon_config_path(d));
+        return rc;
+    }
     c->d = d;
     c->loop = vg_daemon_loop(d);
     const vg_pipeline_conf *pc = vg_daemon_pipeline(d);
@@ -157,6 +172,12 @@ static int col_configure(vg_daemon *d, const vg_node *root, int first, char *err
     return rc;
 }
 
+static void col_report_line(void *arg, const char *line)
+{
+    (void)arg;
+    vg_info("%s", line);
+}
+
 static void col_report(vg_daemon *d)
 {
     col *c = vg_daemon_data(d);
@@ -175,6 +196,8 @@ static void col_report(vg_daemon *d)
             (unsigned long long)c->tls.refused_names,
             (unsigned long long)(ss ? ss->sent : 0), (unsigned long long)(ss ? ss->acked : 0),
             (unsigned long long)(ss ? ss->resent : 0), ss ? ss->connected : 0);
+    if (c->counters)
+        col_counters_report(c->counters, 100, col_report_line, NULL);
 }
 
 static void col_shutdown(vg_daemon *d)
@@ -200,6 +223,8 @@ int main(int argc, char **argv)
     free(c.pend_off);
     free(c.udp_buf);
     col_tls_free(&c.tls);
+    col_sources_free(c.sources);
+    col_counters_free(c.counters);
     col_conf_free(&c.conf);
     return rc;
 }

@@ -23,7 +23,8 @@
  *             '?' one character, [abc], [a-z], [!abc] or [^abc] one
  *             character of (not of) a set, '\x' the character x. As
  *             fnmatch(3) with FNM_CASEFOLD and no other flag; POSIX classes
- *             ([:alpha:]) are not supported.
+ *             ([:alpha:]) are not supported. A HOSTNAME longer than 255
+ *             bytes or holding a NUL byte matches no pattern.
  * An entry needs at least one network or host pattern.
  *
  * How a message is tagged (col_sources_tag):
@@ -46,10 +47,11 @@
  * Cost per message: one binary search over the map's address ranges (nested
  * networks are flattened into disjoint ranges at load time, so the longest
  * prefix is found in O(log n) whatever the nesting), and, only when the map
- * has host patterns, one lowercase copy of the HOSTNAME plus a literal
- * prefix/suffix test per pattern before the glob itself runs. Nothing is
- * cached and the map is never written after loading, so it may be shared
- * freely and swapped on reload.
+ * has host patterns, one lowercase copy and hash of the HOSTNAME and a look
+ * in a 4096-slot cache of recent names' outcomes; on a miss, literal
+ * prefix/suffix/substring tests per pattern before the glob itself runs.
+ * The cache is the only state written after loading: one map belongs to
+ * one thread (the collector's loop); a reload builds a new map.
  */
 #ifndef COL_SOURCES_H
 #define COL_SOURCES_H
@@ -86,14 +88,13 @@ void col_sources_free(col_sources *m);
  * message had none, not the sender address the collector substitutes.
  * *agency and *site are set to views into m (valid until col_sources_free)
  * or to the static string "unknown". m may be NULL (everything "unknown").
- * Never fails, allocates nothing, and only reads m. */
-void col_sources_tag(const col_sources *m, const struct sockaddr *sa, vg_str host,
-                     vg_str *agency, vg_str *site);
+ * Never fails and allocates nothing; writes only m's host cache. */
+void col_sources_tag(col_sources *m, const struct sockaddr *sa, vg_str host, vg_str *agency,
+                     vg_str *site);
 
 /* Sizes of the map, for a log line after loading; any pointer may be NULL.
  * entries: list items; networks: distinct networks; patterns: host patterns. */
-void col_sources_count(const col_sources *m, size_t *entries, size_t *networks,
-                       size_t *patterns);
+void col_sources_count(const col_sources *m, size_t *entries, size_t *networks, size_t *patterns);
 
 /* Internal, exposed for tests: the glob matcher. pat is a pattern as
  * validated by col_sources_load, already lowercased; s[0..n) is compared

@@ -351,6 +351,57 @@ START_TEST(test_slow_and_half_closed_senders)
 }
 END_TEST
 
+/* Agency and site from the source map: by HOSTNAME pattern first, then by
+ * sender network; counters per agency, source and host; the map reloads
+ * on SIGHUP. */
+START_TEST(test_agency_site_tagging)
+{
+    vt_pipe p;
+    const char *map = "  sources:\n"
+                      "    - agency: aviation\n      site: tan-son-nhat\n      hosts: [\"*-tsn-*\"]\n"
+                      "    - agency: railway\n      site: hanoi-station\n      networks: [127.0.0.0/8]\n";
+    ck_assert_int_eq(vt_pipe_init_ex(&p, IT_RULES, NULL, map), 0);
+    vt_pipe_start_all(&p);
+    int fd = it_tcp_connect(p.port);
+    const char *lines = "<13>Nov 25 10:00:00 fids-tsn-01 vigiltest: vigil integration seq=00000\n"
+                        "<13>Nov 25 10:00:01 ticket-hn-01 vigiltest: vigil integration seq=00001\n";
+    ck_assert_int_eq(it_send_all(fd, lines, strlen(lines)), 0);
+    close(fd);
+    ck_assert(vt_wait_lines(p.alerts, 2, 20000));
+    char *b = vt_read_file(p.alerts, NULL);
+    char *l0 = strstr(b, "seq=00000"), *l1 = strstr(b, "seq=00001");
+    ck_assert(l0 && l1);
+    ck_assert_ptr_nonnull(strstr(l0, "\"labels\":{\"agency\":\"aviation\",\"site\":\"tan-son-nhat\"}"));
+    ck_assert_ptr_nonnull(strstr(l1, "\"labels\":{\"agency\":\"railway\",\"site\":\"hanoi-station\"}"));
+    free(b);
+    ck_assert(it_collector_says(&p, "agency aviation messages=1 "));
+    ck_assert(it_collector_says(&p, "agency railway messages=1 "));
+    ck_assert(it_collector_says(&p, "host fids-tsn-01 messages=1 "));
+    /* Reload: the network now belongs to the road agency. */
+    char cfg[400];
+    snprintf(cfg, sizeof(cfg), "%s", p.config);
+    char *c = vt_read_file(cfg, NULL);
+    char *r = strstr(c, "agency: railway\n      site: hanoi-station");
+    ck_assert_ptr_nonnull(r);
+    memcpy(r, "agency: road   \n      site: bus-terminal ", strlen("agency: road   \n      site: bus-terminal "));
+    ck_assert_int_eq(vt_write_file(cfg, c), 0);
+    free(c);
+    kill(p.pid[VT_COLLECTOR], SIGHUP);
+    char log[400];
+    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+    ck_assert(vt_wait_text(log, "source map reloaded: 2 entries, 1 networks, 1 host patterns", 5000));
+    fd = it_tcp_connect(p.port);
+    const char *l2 = "<13>Nov 25 10:00:02 ticket-hn-01 vigiltest: vigil integration seq=00002\n";
+    ck_assert_int_eq(it_send_all(fd, l2, strlen(l2)), 0);
+    close(fd);
+    ck_assert(vt_wait_lines(p.alerts, 3, 20000));
+    b = vt_read_file(p.alerts, NULL);
+    ck_assert_ptr_nonnull(strstr(strstr(b, "seq=00002"), "\"labels\":{\"agency\":\"road\",\"site\":\"bus-terminal\"}"));
+    free(b);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 static Suite *collector_suite(void)
 {
     Suite *s = suite_create("collector");
@@ -362,6 +413,7 @@ static Suite *collector_suite(void)
     tcase_add_test(tc, test_backpressure_spool_full);
     tcase_add_test(tc, test_logger_forms_parsed_exactly);
     tcase_add_test(tc, test_slow_and_half_closed_senders);
+    tcase_add_test(tc, test_agency_site_tagging);
     suite_add_tcase(s, tc);
     return s;
 }
