@@ -1,8 +1,12 @@
 /* The 'correlator' section of the configuration. */
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cor.h"
+#include "vigil/err.h"
+#include "vigil/log.h"
 
 static const vg_conf_key cor_conf_keys[] = {
     {"name", VG_CONF_STR, "correlator", offsetof(cor_conf, name),
@@ -14,20 +18,80 @@ static const vg_conf_key cor_conf_keys[] = {
     {"rules_dir", VG_CONF_PATH, "/etc/vigil/rules", offsetof(cor_conf, rules_dir),
      "directory of rule files (*.yml, *.yaml)", 0, 0},
     {"state_size", VG_CONF_SIZE, "1G", offsetof(cor_conf, state_size),
-     "size of the LMDB map holding state and the outbox", 1 << 20, (int64_t)1 << 40},
+     "size of the LMDB map holding state, lists and the outbox", 1 << 20, (int64_t)1 << 40},
     {"match_limit", VG_CONF_INT, "100000", offsetof(cor_conf, match_limit),
      "PCRE2 match limit per regex and event (ReDoS guard)", 1000, 100000000},
+    {"lateness", VG_CONF_DURATION, "5m", offsetof(cor_conf, lateness_ms),
+     "how far behind the newest event time an event may arrive and still count", 0,
+     7LL * 24 * 3600 * 1000},
+    {"max_groups", VG_CONF_INT, "100000", offsetof(cor_conf, max_groups),
+     "default cap of groups per correlation rule (oldest evicted beyond it)", 10, 100000000},
+    {"lists", VG_CONF_NODE, NULL, offsetof(cor_conf, lists_node),
+     "watchlists: NAME: FILE, loaded at start and on SIGHUP", 0, 0},
     {NULL, 0, NULL, 0, NULL, 0, 0},
 };
 
 int cor_conf_load(const vg_node *root, const char *file, cor_conf *cf, char *err, size_t errlen)
 {
     memset(cf, 0, sizeof(*cf));
-    return vg_conf_apply(vg_node_get(root, "correlator"), file, cor_conf_keys, cf, err, errlen);
+    int rc = vg_conf_apply(vg_node_get(root, "correlator"), file, cor_conf_keys, cf, err, errlen);
+    if (rc)
+        return rc;
+    const vg_node *l = cf->lists_node;
+    cf->lists_node = NULL;
+    if (!l)
+        return 0;
+    if (l->kind != VG_NODE_MAP || l->n > COR_MAX_LISTS) {
+        rc = vg_conf_errf(err, errlen, l, "lists must be a map of NAME: FILE (at most %d)",
+                          COR_MAX_LISTS);
+        goto fail;
+    }
+    for (size_t i = 0; i < l->n; i++) {
+        if (l->items[i]->kind != VG_NODE_SCALAR || !l->items[i]->str[0]) {
+            rc = vg_conf_errf(err, errlen, l->items[i], "list '%s' needs a file path",
+                              l->keys[i]->str);
+            goto fail;
+        }
+        cf->lists[i].name = strdup(l->keys[i]->str);
+        cf->lists[i].path = vg_conf_path(file, l->items[i]->str);
+        cf->nlists++;
+        if (!cf->lists[i].name || !cf->lists[i].path) {
+            rc = -12;
+            goto fail;
+        }
+    }
+    return 0;
+fail:
+    cor_conf_free(cf);
+    return rc;
 }
 
 void cor_conf_free(cor_conf *cf)
 {
+    for (int i = 0; i < cf->nlists; i++)
+        free(cf->lists[i].name), free(cf->lists[i].path);
     vg_conf_release(cor_conf_keys, cf);
     memset(cf, 0, sizeof(*cf));
+}
+
+cor_rules_opts cor_conf_rules_opts(const cor_conf *cf)
+{
+    cor_rules_opts o = {
+        .match_limit = cf->match_limit ? cf->match_limit : 100000,
+        .max_groups = cf->max_groups ? (uint32_t)cf->max_groups : 100000,
+        .lateness_us = cf->lateness_ms * 1000,
+    };
+    return o;
+}
+
+int cor_load_lists(cor_lists *l, const cor_conf *cf, char *err, size_t errlen)
+{
+    for (int i = 0; i < cf->nlists; i++) {
+        size_t n = 0;
+        int rc = cor_lists_load_file(l, cf->lists[i].name, cf->lists[i].path, &n, err, errlen);
+        if (rc)
+            return rc;
+        vg_info("list %s: %zu entries from %s", cf->lists[i].name, n, cf->lists[i].path);
+    }
+    return 0;
 }

@@ -1,11 +1,11 @@
 /* The live engine: one EVENTS batch in -> rules -> alerts appended to the
- * outbox, and the stream's last sequence number, committed in one LMDB
- * transaction -> ACK to the collector -> the sender ships the outbox.
+ * outbox, correlation state and the stream's position, all committed in one
+ * LMDB transaction -> ACK to the collector -> the sender ships the outbox.
  *
- * Because the input position and its consequences commit together, a kill
- * at any instant leaves either both or neither: after a restart the
- * collector re-sends from the committed position and the alerts come out
- * exactly as in an uninterrupted run. */
+ * Because the input position and everything it caused commit together, a
+ * kill at any instant leaves either both or neither: after a restart the
+ * collector re-sends from the committed position, the state is the one of
+ * that position, and the alerts come out as in an uninterrupted run. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -15,50 +15,45 @@
 #include "cor.h"
 #include "vigil/err.h"
 #include "vigil/log.h"
+#include "vigil/util.h"
 #include "vigil/wire.h"
 
-typedef struct cor_emit {
-    cor *c;
-    int rc;
-} cor_emit;
+#define COR_TICK_MS 5000
 
 /* Appends one alert. Its id is the outbox epoch and the seq it is about to
  * get: unique, and the same on every re-delivery of the record. */
-static int cor_on_alert(void *ud, const cor_rule *r, vg_alert *al)
+static int cor_on_alert(void *ud, const vg_alert *in)
 {
-    cor_emit *e = ud;
-    cor *c = e->c;
-    (void)r;
+    cor *c = ud;
+    vg_alert al = *in;
     char id[33];
     snprintf(id, sizeof(id), "%016" PRIx64 "%016" PRIx64, c->epoch, vg_queue_last(c->outbox) + 1);
-    al->id = vg_str_n(id, 32);
+    al.id = vg_str_n(id, 32);
     msgpack_sbuffer_clear(&c->rec);
-    int rc = vg_wire_pack_alert(&c->rec, al);
+    int rc = vg_wire_pack_alert(&c->rec, &al);
     if (rc == 0)
         rc = vg_queue_append(c->outbox, c->rec.data, c->rec.size, NULL);
     if (rc == 0)
         c->stats.alerts++;
-    e->rc = rc;
     return rc;
 }
 
 /* Runs the rules over the new events of one batch, inside the receiver's
- * write transaction: the alerts and the stream position commit together. */
+ * write transaction: alerts, state and position commit together. */
 static int cor_on_batch(void *ud, vg_rstream *st, const vg_msg *m, uint32_t skip)
 {
     cor *c = ud;
     (void)st;
-    cor_emit e = {c, 0};
     for (uint32_t i = skip; i < m->count; i++) {
         const vg_event *ev = &m->events[i];
         c->stats.events++;
         if (ev->flags & VG_EV_MALFORMED)
             c->stats.malformed_in++;
-        int rc = cor_rules_eval(c->rules, ev, cor_on_alert, &e);
+        int rc = cor_eval_event(c->eval, ev, cor_on_alert, c);
         if (rc)
             return rc;
     }
-    return 0;
+    return cor_eval_flush(c->eval);
 }
 
 static void cor_on_commit(void *ud)
@@ -67,15 +62,38 @@ static void cor_on_commit(void *ud)
     vg_sender_kick(c->sender);
 }
 
+/* With no events, time still passes: absence rules need the clock. The
+ * wall clock minus the allowed lateness is a safe lower bound of event time. */
+static void cor_on_tick(uv_timer_t *t)
+{
+    cor *c = t->data;
+    int64_t now = vg_now_us() - c->rules->lateness_us;
+    if (now <= cor_eval_watermark(c->eval))
+        return;
+    int rc = vg_store_begin(c->store);
+    if (rc == 0)
+        rc = cor_eval_tick(c->eval, now, cor_on_alert, c);
+    if (rc == 0)
+        rc = cor_eval_flush(c->eval);
+    rc = rc ? (vg_store_abort(c->store), rc) : vg_store_commit(c->store);
+    if (rc)
+        vg_error("state commit on the clock tick failed: %s", vg_strerror(rc));
+    else
+        vg_sender_kick(c->sender);
+}
+
 static uint32_t cor_stats_fn(void *ud, vg_stat *out, uint32_t cap)
 {
     cor *c = ud;
     const vg_receiver_stats *rs = vg_receiver_get_stats(c->receiver);
+    const cor_eval_stats *es = cor_eval_get_stats(c->eval);
     const vg_stat all[] = {
         {"events", c->stats.events},     {"malformed_in", c->stats.malformed_in},
         {"alerts", c->stats.alerts},     {"duplicates", rs->duplicates},
         {"commit_errors", rs->commit_errors},
         {"outbox", vg_queue_count(c->outbox)},
+        {"late", es->late},              {"evictions", es->evictions},
+        {"groups", es->groups},
     };
     uint32_t n = sizeof(all) / sizeof(all[0]);
     if (n > cap)
@@ -87,7 +105,7 @@ static uint32_t cor_stats_fn(void *ud, vg_stat *out, uint32_t cap)
 int cor_engine_start(cor *c)
 {
     const vg_pipeline_conf *pc = vg_daemon_pipeline(c->d);
-    char name[256];
+    char name[256], err[1024] = "";
     snprintf(name, sizeof(name), "correlator/%s", c->conf.name);
     char *dir = vg_daemon_path(pc->data_dir, name);
     int rc = dir ? vg_store_open(&c->store, dir, (size_t)(c->conf.state_size >> 20)) : -ENOMEM;
@@ -99,7 +117,14 @@ int cor_engine_start(cor *c)
     free(dir);
     msgpack_sbuffer_init(&c->rec);
     if ((rc = vg_queue_open(c->store, "outbox", &c->outbox)) ||
-        (rc = vg_queue_epoch(c->store, c->outbox, &c->epoch)))
+        (rc = vg_queue_epoch(c->store, c->outbox, &c->epoch)) ||
+        (rc = cor_lists_open(c->store, &c->lists)))
+        return rc;
+    if ((rc = cor_load_lists(c->lists, &c->conf, err, sizeof(err)))) {
+        vg_error("%s", err);
+        return rc;
+    }
+    if ((rc = cor_eval_new(&c->eval, c->rules, c->store, c->lists)))
         return rc;
     char *lpath = c->conf.listen[0] == '/' ? strdup(c->conf.listen)
                                            : vg_daemon_path(pc->run_dir, c->conf.listen);
@@ -118,9 +143,13 @@ int cor_engine_start(cor *c)
     };
     if (rc == 0)
         rc = vg_receiver_start(c->loop, &rc_cfg, &c->receiver);
-    if (rc == 0)
+    if (rc == 0) {
+        uv_timer_init(c->loop, &c->tick);
+        c->tick.data = c;
+        uv_timer_start(&c->tick, cor_on_tick, COR_TICK_MS, COR_TICK_MS);
         vg_info("listening on %s; %llu alerts in the outbox", lpath,
                 (unsigned long long)vg_queue_count(c->outbox));
+    }
     free(lpath);
     free(spath);
     return rc;
@@ -131,6 +160,8 @@ void cor_engine_stop(cor *c)
     vg_receiver_stop(c->receiver);
     if (c->sender)
         vg_sender_stop(c->sender);
+    if (c->receiver)
+        uv_close((uv_handle_t *)&c->tick, NULL);
     c->receiver = NULL;
     c->sender = NULL;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cor.h"
+#include "cor_prefilter.h"
 #include "vigil/err.h"
 #include "vigil/log.h"
 
@@ -21,6 +22,7 @@ static const vg_daemon_desc cor_desc = {
         "  streams to vigil-shipper over correlator.shipper_socket. SIGHUP reloads the\n"
         "  rules atomically: a rule set with any error is refused (FILE:LINE: reason)\n"
         "  and the running one stays.\n",
+    .tools = cor_tools,
 };
 
 static int cor_configure(vg_daemon *d, const vg_node *root, int first, char *err, size_t errlen)
@@ -31,7 +33,8 @@ static int cor_configure(vg_daemon *d, const vg_node *root, int first, char *err
     if (rc)
         return rc;
     cor_ruleset *rs = NULL;
-    if ((rc = cor_rules_load(cf.rules_dir, cf.match_limit, &rs, err, errlen))) {
+    cor_rules_opts o = cor_conf_rules_opts(&cf);
+    if ((rc = cor_rules_load(cf.rules_dir, &o, &rs, err, errlen))) {
         cor_conf_free(&cf);
         return rc;
     }
@@ -42,13 +45,26 @@ static int cor_configure(vg_daemon *d, const vg_node *root, int first, char *err
         return 0;
     }
     if (!first) {
-        /* Rules swap atomically between two batches (single-threaded loop). */
+        /* Lists first: a bad list refuses the whole reload. Each list is
+         * replaced in one transaction; rules swap between two batches. */
+        if ((rc = cor_load_lists(c->lists, &cf, err, errlen)) ||
+            (rc = cor_eval_set_rules(c->eval, rs))) {
+            cor_rules_free(rs);
+            cor_conf_free(&cf);
+            return rc;
+        }
         vg_info("rules reloaded: %zu rules from %s (was %zu)", rs->n, cf.rules_dir, c->rules->n);
         cor_rules_free(c->rules);
         c->rules = rs;
         if (strcmp(cf.name, c->conf.name) || strcmp(cf.listen, c->conf.listen) ||
             strcmp(cf.shipper, c->conf.shipper))
             vg_warn("correlator name and socket changes take effect after a restart");
+        /* keep list definitions for the next reload */
+        for (int i = 0; i < c->conf.nlists; i++)
+            free(c->conf.lists[i].name), free(c->conf.lists[i].path);
+        memcpy(c->conf.lists, cf.lists, sizeof(cf.lists));
+        c->conf.nlists = cf.nlists;
+        cf.nlists = 0;
         cor_conf_free(&cf);
         return 0;
     }
@@ -56,12 +72,15 @@ static int cor_configure(vg_daemon *d, const vg_node *root, int first, char *err
     c->rules = rs;
     c->d = d;
     c->loop = vg_daemon_loop(d);
-    vg_info("%zu rules loaded from %s", rs->n, cf.rules_dir);
+    vg_info("%zu rules loaded from %s (%zu always tried: no prefilter literal)", rs->n,
+            cf.rules_dir, cor_prefilter_always(rs->pf));
     const vg_pipeline_conf *pc = vg_daemon_pipeline(d);
     if ((rc = vg_daemon_prepare_dir(d, pc->data_dir, 0700)) ||
         (rc = vg_daemon_prepare_dir(d, pc->run_dir, 0750)) || (rc = vg_daemon_drop_privileges(d)) ||
         (rc = cor_engine_start(c))) {
-        snprintf(err, errlen, "%s: startup failed: %s", vg_daemon_config_path(d), vg_strerror(rc));
+        if (!err[0])
+            snprintf(err, errlen, "%s: startup failed: %s", vg_daemon_config_path(d),
+                     vg_strerror(rc));
         return rc;
     }
     return 0;
@@ -73,9 +92,10 @@ static void cor_report(vg_daemon *d)
     const vg_sender_stats *ss = c->sender ? vg_sender_get_stats(c->sender) : NULL;
     const vg_receiver_stats *rs = c->receiver ? vg_receiver_get_stats(c->receiver) : NULL;
     const vg_link_stats *ls = c->receiver ? vg_receiver_link_stats(c->receiver) : NULL;
+    const cor_eval_stats *es = c->eval ? cor_eval_get_stats(c->eval) : NULL;
     vg_info("stats: events=%llu duplicates=%llu malformed_in=%llu alerts=%llu batches=%llu "
             "commit_errors=%llu outbox=%llu sent=%llu acked=%llu resent=%llu bad_frames=%llu "
-            "peers_refused=%llu shipper_connected=%d",
+            "peers_refused=%llu shipper_connected=%d groups=%llu late=%llu evictions=%llu",
             (unsigned long long)c->stats.events, (unsigned long long)(rs ? rs->duplicates : 0),
             (unsigned long long)c->stats.malformed_in, (unsigned long long)c->stats.alerts,
             (unsigned long long)(rs ? rs->batches : 0),
@@ -84,15 +104,19 @@ static void cor_report(vg_daemon *d)
             (unsigned long long)(ss ? ss->sent : 0), (unsigned long long)(ss ? ss->acked : 0),
             (unsigned long long)(ss ? ss->resent : 0),
             (unsigned long long)(ls ? ls->bad_frames : 0),
-            (unsigned long long)(ls ? ls->peers_refused : 0), ss ? ss->connected : 0);
+            (unsigned long long)(ls ? ls->peers_refused : 0), ss ? ss->connected : 0,
+            (unsigned long long)(es ? es->groups : 0), (unsigned long long)(es ? es->late : 0),
+            (unsigned long long)(es ? es->evictions : 0));
     vg_receiver_report(c->receiver);
     if (!c->rules)
         return;
     for (size_t i = 0; i < c->rules->n; i++) {
         const cor_rule *r = &c->rules->rules[i];
-        if (r->hits || r->match_errors)
-            vg_info("rule %s: hits=%llu match_errors=%llu", r->id, (unsigned long long)r->hits,
-                    (unsigned long long)r->match_errors);
+        if (r->hits || r->match_errors || r->cpu_ns || r->evictions || r->late)
+            vg_info("rule %s: hits=%llu match_errors=%llu cpu_ms=%.3f evictions=%llu late=%llu",
+                    r->id, (unsigned long long)r->hits, (unsigned long long)r->match_errors,
+                    (double)r->cpu_ns / 1e6, (unsigned long long)r->evictions,
+                    (unsigned long long)r->late);
     }
 }
 
@@ -109,6 +133,8 @@ int main(int argc, char **argv)
 {
     static cor c;
     int rc = vg_daemon_main(argc, argv, &cor_desc, &cor_ops, &c);
+    cor_eval_free(c.eval);
+    cor_lists_close(c.lists);
     if (c.store)
         vg_store_close(c.store);
     cor_rules_free(c.rules);

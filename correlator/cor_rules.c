@@ -1,41 +1,78 @@
-/* Rule files: loading, validation and matching (docs/rules.md).
+/* Rule files: loading, validation and compilation (docs/rules.md).
  *
  * A rule file is a YAML map with one key, 'rules', holding a list of rules.
  * Every problem is reported as "FILE:LINE: reason" and refuses the whole
- * set, so a reload either applies every file or none. */
+ * set, so a reload applies every file or none. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
-#include "cor.h"
+#include "cor_prefilter.h"
+#include "cor_rules.h"
 #include "vigil/conf.h"
 #include "vigil/err.h"
 
 #define COR_MAX_RULES 100000
+#define COR_DEFAULT_EXPIRE_US (24LL * 3600 * 1000000)
+
+static const char *const cor_facilities[24] = {
+    "kern",     "user",   "mail",   "daemon", "auth",   "syslog", "lpr",    "news",
+    "uucp",     "cron",   "authpriv", "ftp",  "ntp",    "security", "console", "solaris-cron",
+    "local0",   "local1", "local2", "local3", "local4", "local5", "local6", "local7"};
+static const char *const cor_severities[8] = {"emerg", "alert",   "crit", "err",
+                                              "warning", "notice", "info", "debug"};
+
+const char *cor_kind_name(enum cor_kind k)
+{
+    static const char *const n[] = {"match",    "event_count",      "value_count",
+                                    "temporal", "temporal_ordered", "absence"};
+    return k <= COR_ABSENCE ? n[k] : "?";
+}
 
 static void cor_strv_free(char **v)
 {
-    if (!v)
-        return;
-    for (char **p = v; *p; p++)
+    for (char **p = v; p && *p; p++)
         free(*p);
     free(v);
 }
 
+static uint32_t cor_strv_len(char **v)
+{
+    uint32_t n = 0;
+    while (v && v[n])
+        n++;
+    return n;
+}
+
 static void cor_rule_free(cor_rule *r)
 {
-    free(r->id);
-    free(r->name);
-    free(r->file);
-    cor_strv_free(r->programs);
-    cor_strv_free(r->hosts);
+    free(r->id), free(r->name), free(r->file), free(r->description), free(r->pattern);
+    cor_strv_free(r->tags);
+    cor_strv_free(r->programs), cor_strv_free(r->hosts);
+    cor_strv_free(r->agencies), cor_strv_free(r->sites);
+    cor_strv_free(r->keywords);
     for (uint32_t i = 0; i < r->ncaps; i++)
         free(r->cap_names[i]);
-    free(r->cap_names);
-    free(r->cap_groups);
+    free(r->cap_names), free(r->cap_groups);
     pcre2_code_free(r->re);
+    for (uint32_t i = 0; i < r->nconds; i++)
+        free(r->conds[i].field), free(r->conds[i].list);
+    free(r->conds);
+    cor_strv_free(r->refs);
+    free(r->ref_idx);
+    cor_strv_free(r->group_by);
+    free(r->field);
+    free(r->feeds);
+    for (uint32_t i = 0; i < r->ntests; i++) {
+        free(r->tests[i].input);
+        for (uint32_t k = 0; k < r->tests[i].nfields; k++)
+            free(r->tests[i].keys[k]), free(r->tests[i].vals[k]);
+        free(r->tests[i].keys), free(r->tests[i].vals);
+    }
+    free(r->tests);
 }
 
 void cor_rules_free(cor_ruleset *rs)
@@ -45,10 +82,22 @@ void cor_rules_free(cor_ruleset *rs)
     for (size_t i = 0; i < rs->n; i++)
         cor_rule_free(&rs->rules[i]);
     free(rs->rules);
+    free(rs->order);
+    free(rs->matches);
+    free(rs->cand);
+    cor_prefilter_free(rs->pf);
     pcre2_match_data_free(rs->md);
     pcre2_match_context_free(rs->mctx);
     free(rs->dir);
     free(rs);
+}
+
+int cor_rules_find(const cor_ruleset *rs, const char *id)
+{
+    for (size_t i = 0; i < rs->n; i++)
+        if (strcmp(rs->rules[i].id, id) == 0)
+            return (int)i;
+    return -1;
 }
 
 /* A string or a list of strings, as a NULL-terminated vector. */
@@ -56,23 +105,78 @@ static int cor_strv(const vg_node *n, const char *what, char ***out, char *err, 
 {
     size_t cnt = n->kind == VG_NODE_SCALAR ? 1 : n->kind == VG_NODE_SEQ ? n->n : 0;
     if (cnt == 0)
-        return vg_conf_errf(err, errlen, n, "'%s' must be a string or a non-empty list of strings", what);
+        return vg_conf_errf(err, errlen, n, "'%s' must be a string or a non-empty list of strings",
+                            what);
     char **v = calloc(cnt + 1, sizeof(*v));
     if (!v)
         return -ENOMEM;
     for (size_t i = 0; i < cnt; i++) {
         const vg_node *s = n->kind == VG_NODE_SCALAR ? n : n->items[i];
-        if (s->kind != VG_NODE_SCALAR) {
+        if (s->kind != VG_NODE_SCALAR || !s->str[0]) {
             cor_strv_free(v);
-            return vg_conf_errf(err, errlen, s, "'%s' entries must be strings", what);
+            return vg_conf_errf(err, errlen, s, "'%s' entries must be non-empty strings", what);
         }
         if (!(v[i] = strdup(s->str))) {
             cor_strv_free(v);
             return -ENOMEM;
         }
     }
+    cor_strv_free(*out);
     *out = v;
     return 0;
+}
+
+/* facility/severity: names or numbers, one or a list, into a bit mask. */
+static int cor_mask(const vg_node *n, const char *what, const char *const *names, int count,
+                    uint32_t *mask, char *err, size_t errlen)
+{
+    char **v = NULL;
+    int rc = cor_strv(n, what, &v, err, errlen);
+    if (rc)
+        return rc;
+    *mask = 0;
+    for (char **p = v; *p; p++) {
+        int found = -1;
+        for (int i = 0; i < count && found < 0; i++)
+            if (strcmp(*p, names[i]) == 0)
+                found = i;
+        if (found < 0) {
+            char *end;
+            long x = strtol(*p, &end, 10);
+            if (!*end && x >= 0 && x < count)
+                found = (int)x;
+        }
+        if (found < 0) {
+            rc = vg_conf_errf(err, errlen, n, "unknown %s '%s'", what, *p);
+            break;
+        }
+        *mask |= 1u << found;
+    }
+    cor_strv_free(v);
+    return rc;
+}
+
+/* "FIELD in list NAME" / "FIELD not in list NAME". */
+static int cor_cond_parse(const vg_node *n, cor_cond *c, char *err, size_t errlen)
+{
+    if (n->kind != VG_NODE_SCALAR)
+        return vg_conf_errf(err, errlen, n, "a 'where' condition is a string: FIELD in list NAME");
+    char f[128], w1[8], w2[8], w3[8], name[128];
+    int k = sscanf(n->str, "%127s %7s %7s %7s %127s", f, w1, w2, w3, name);
+    if (k == 4 && strcmp(w1, "in") == 0 && strcmp(w2, "list") == 0) {
+        c->negate = false;
+        snprintf(name, sizeof(name), "%s", w3);
+    } else if (k == 5 && strcmp(w1, "not") == 0 && strcmp(w2, "in") == 0 &&
+               strcmp(w3, "list") == 0) {
+        c->negate = true;
+    } else {
+        return vg_conf_errf(err, errlen, n,
+                            "condition '%s' is not 'FIELD in list NAME' or 'FIELD not in list NAME'",
+                            n->str);
+    }
+    c->field = strdup(f);
+    c->list = strdup(name);
+    return c->field && c->list ? 0 : -ENOMEM;
 }
 
 /* Collects the regex's named groups so alerts can carry them by name. */
@@ -99,10 +203,8 @@ static int cor_rule_captures(cor_rule *r)
     return 0;
 }
 
-static int cor_rule_match_block(cor_rule *r, const vg_node *m, int64_t match_limit, char *err,
-                                size_t errlen)
+static int cor_match_block(cor_rule *r, const vg_node *m, char *err, size_t errlen)
 {
-    (void)match_limit;
     if (m->kind != VG_NODE_MAP)
         return vg_conf_errf(err, errlen, m, "'match' must be a map");
     const vg_node *re = NULL;
@@ -118,25 +220,70 @@ static int cor_rule_match_block(cor_rule *r, const vg_node *m, int64_t match_lim
             rc = cor_strv(v, "program", &r->programs, err, errlen);
         } else if (strcmp(k, "host") == 0) {
             rc = cor_strv(v, "host", &r->hosts, err, errlen);
+        } else if (strcmp(k, "agency") == 0) {
+            rc = cor_strv(v, "agency", &r->agencies, err, errlen);
+        } else if (strcmp(k, "site") == 0) {
+            rc = cor_strv(v, "site", &r->sites, err, errlen);
+        } else if (strcmp(k, "keywords") == 0) {
+            rc = cor_strv(v, "keywords", &r->keywords, err, errlen);
+        } else if (strcmp(k, "facility") == 0) {
+            rc = cor_mask(v, "facility", cor_facilities, 24, &r->facilities, err, errlen);
+        } else if (strcmp(k, "severity") == 0) {
+            uint32_t mask;
+            rc = cor_mask(v, "severity", cor_severities, 8, &mask, err, errlen);
+            r->severities = (uint8_t)mask;
+        } else if (strcmp(k, "where") == 0) {
+            size_t cnt = v->kind == VG_NODE_SEQ ? v->n : 1;
+            r->conds = calloc(cnt, sizeof(cor_cond));
+            if (!r->conds)
+                return -ENOMEM;
+            for (size_t j = 0; j < cnt && rc == 0; j++, r->nconds++)
+                rc = cor_cond_parse(v->kind == VG_NODE_SEQ ? v->items[j] : v, &r->conds[j], err,
+                                    errlen);
         } else {
             return vg_conf_errf(err, errlen, m->keys[i],
-                                "unknown key '%s' in match (expected regex, program, host)", k);
+                                "unknown key '%s' in match (expected regex, keywords, program, "
+                                "host, agency, site, facility, severity, where)", k);
         }
         if (rc)
             return rc;
     }
-    if (!re)
-        return vg_conf_errf(err, errlen, m, "'match' needs a 'regex'");
+    if (!re && !r->keywords)
+        return vg_conf_errf(err, errlen, m, "'match' needs a 'regex' or 'keywords'");
+    if (!re) {
+        /* The prefilter gets the keywords as an alternation of literals. */
+        size_t len = 8;
+        for (char **k = r->keywords; *k; k++)
+            len += 2 * strlen(*k) + 1;
+        char *pat = malloc(len), *q = pat;
+        if (!pat)
+            return -ENOMEM;
+        q += sprintf(q, "(?:");
+        for (char **k = r->keywords; *k; k++) {
+            if (k != r->keywords)
+                *q++ = '|';
+            for (const char *c = *k; *c; c++) {
+                if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                      (*c >= '0' && *c <= '9') || (unsigned char)*c >= 0x80 || *c == ' '))
+                    *q++ = '\\';
+                *q++ = *c;
+            }
+        }
+        strcpy(q, ")");
+        r->pattern = pat;
+        return 0;
+    }
     int ec;
     PCRE2_SIZE eo;
+    r->pattern = strdup(re->str);
     r->re = pcre2_compile((PCRE2_SPTR)re->str, PCRE2_ZERO_TERMINATED, PCRE2_DUPNAMES, &ec, &eo, NULL);
     if (!r->re) {
         char msg[256];
         pcre2_get_error_message(ec, (PCRE2_UCHAR *)msg, sizeof(msg));
-        return vg_conf_errf(err, errlen, re, "regex does not compile at offset %zu: %s", (size_t)eo, msg);
+        return vg_conf_errf(err, errlen, re, "regex does not compile at offset %zu: %s", (size_t)eo,
+                            msg);
     }
-    /* JIT is best effort: without it (e.g. an exotic arch) matching still
-     * works, only slower. */
+    /* JIT is best effort: without it matching still works, only slower. */
     pcre2_jit_compile(r->re, PCRE2_JIT_COMPLETE);
     if (cor_rule_captures(r) != 0)
         return vg_conf_errf(err, errlen, re, "regex has more than %d named captures",
@@ -144,22 +291,217 @@ static int cor_rule_match_block(cor_rule *r, const vg_node *m, int64_t match_lim
     return 0;
 }
 
-static int cor_rule_load(cor_rule *r, const vg_node *n, int64_t match_limit, char *err,
+static int cor_duration(const vg_node *v, int64_t *us, char *err, size_t errlen)
+{
+    int64_t ms;
+    int rc = vg_conf_parse_duration(v, &ms, err, errlen);
+    if (rc == 0 && ms <= 0)
+        rc = vg_conf_errf(err, errlen, v, "duration must be positive");
+    *us = ms * 1000;
+    return rc;
+}
+
+static int cor_uint(const vg_node *v, const char *what, uint64_t *out, char *err, size_t errlen)
+{
+    char *end;
+    if (v->kind != VG_NODE_SCALAR || !v->str[0] || v->str[0] == '-')
+        return vg_conf_errf(err, errlen, v, "'%s' must be a positive integer", what);
+    unsigned long long x = strtoull(v->str, &end, 10);
+    if (*end || x == 0 || x > 1000000)
+        return vg_conf_errf(err, errlen, v, "'%s' must be an integer 1..1000000", what);
+    *out = x;
+    return 0;
+}
+
+static int cor_corr_block(cor_rule *r, const vg_node *c, char *err, size_t errlen)
+{
+    if (c->kind != VG_NODE_MAP)
+        return vg_conf_errf(err, errlen, c, "'correlation' must be a map");
+    const vg_node *type = vg_node_get(c, "type"), *cond = NULL;
+    if (!type || type->kind != VG_NODE_SCALAR)
+        return vg_conf_errf(err, errlen, c, "correlation needs a 'type'");
+    static const char *const types[] = {"event_count", "value_count", "temporal",
+                                        "temporal_ordered", "absence"};
+    for (int i = 0; i < 5; i++)
+        if (strcmp(type->str, types[i]) == 0)
+            r->kind = (enum cor_kind)(i + 1);
+    if (r->kind == COR_MATCH)
+        return vg_conf_errf(err, errlen, type,
+                            "unknown correlation type '%s' (expected event_count, value_count, "
+                            "temporal, temporal_ordered, absence)", type->str);
+    int rc = 0;
+    for (size_t i = 0; i < c->n && rc == 0; i++) {
+        const char *k = c->keys[i]->str;
+        const vg_node *v = c->items[i];
+        if (strcmp(k, "type") == 0)
+            continue;
+        if (strcmp(k, "rules") == 0)
+            rc = cor_strv(v, "rules", &r->refs, err, errlen);
+        else if (strcmp(k, "group_by") == 0 || strcmp(k, "group-by") == 0)
+            rc = cor_strv(v, "group_by", &r->group_by, err, errlen);
+        else if (strcmp(k, "timespan") == 0)
+            rc = cor_duration(v, &r->timespan_us, err, errlen);
+        else if (strcmp(k, "suppress") == 0)
+            rc = cor_duration(v, &r->suppress_us, err, errlen);
+        else if (strcmp(k, "expire") == 0)
+            rc = cor_duration(v, &r->expire_us, err, errlen);
+        else if (strcmp(k, "condition") == 0)
+            cond = v;
+        else
+            rc = vg_conf_errf(err, errlen, c->keys[i],
+                              "unknown key '%s' in correlation (expected type, rules, group_by, "
+                              "timespan, condition, suppress, expire)", k);
+    }
+    if (rc)
+        return rc;
+    r->nrefs = cor_strv_len(r->refs);
+    r->ngroup = cor_strv_len(r->group_by);
+    if (r->nrefs == 0)
+        return vg_conf_errf(err, errlen, c, "correlation needs 'rules'");
+    if (r->timespan_us == 0)
+        return vg_conf_errf(err, errlen, c, "correlation needs a 'timespan'");
+    if ((r->kind == COR_TEMPORAL || r->kind == COR_TEMPORAL_ORDERED) && r->nrefs < 2)
+        return vg_conf_errf(err, errlen, c, "%s needs at least two rules", type->str);
+    if (r->ngroup > VG_ALERT_MAX_FIELDS / 2)
+        return vg_conf_errf(err, errlen, c, "group_by takes at most %d fields",
+                            VG_ALERT_MAX_FIELDS / 2);
+    if (r->kind == COR_EVENT_COUNT || r->kind == COR_VALUE_COUNT) {
+        if (!cond || cond->kind != VG_NODE_MAP)
+            return vg_conf_errf(err, errlen, cond ? cond : c,
+                                "%s needs 'condition: {gte: N}'%s", type->str,
+                                r->kind == COR_VALUE_COUNT ? " with 'field'" : "");
+        for (size_t i = 0; i < cond->n && rc == 0; i++) {
+            const char *k = cond->keys[i]->str;
+            if (strcmp(k, "gte") == 0)
+                rc = cor_uint(cond->items[i], "gte", &r->threshold, err, errlen);
+            else if (strcmp(k, "field") == 0 && r->kind == COR_VALUE_COUNT &&
+                     cond->items[i]->kind == VG_NODE_SCALAR)
+                r->field = strdup(cond->items[i]->str);
+            else
+                rc = vg_conf_errf(err, errlen, cond->keys[i], "unknown key '%s' in condition", k);
+        }
+        if (rc)
+            return rc;
+        if (!r->threshold)
+            return vg_conf_errf(err, errlen, cond, "condition needs 'gte'");
+        if (r->kind == COR_VALUE_COUNT && !r->field)
+            return vg_conf_errf(err, errlen, cond, "value_count condition needs 'field'");
+    } else if (cond) {
+        return vg_conf_errf(err, errlen, cond, "%s takes no 'condition'", type->str);
+    }
+    if (!r->suppress_us)
+        r->suppress_us = r->timespan_us;
+    if (!r->expire_us)
+        r->expire_us = COR_DEFAULT_EXPIRE_US;
+    return 0;
+}
+
+static int cor_tests_block(cor_rule *r, const vg_node *t, char *err, size_t errlen)
+{
+    if (t->kind != VG_NODE_SEQ)
+        return vg_conf_errf(err, errlen, t, "'tests' must be a list");
+    r->tests = calloc(t->n ? t->n : 1, sizeof(cor_test));
+    if (!r->tests)
+        return -ENOMEM;
+    for (size_t i = 0; i < t->n; i++, r->ntests++) {
+        const vg_node *c = t->items[i];
+        cor_test *ct = &r->tests[i];
+        ct->line = c->line;
+        if (c->kind != VG_NODE_MAP)
+            return vg_conf_errf(err, errlen, c, "a test is a map with 'line' and 'fires'");
+        const vg_node *fires = NULL;
+        for (size_t k = 0; k < c->n; k++) {
+            const char *key = c->keys[k]->str;
+            const vg_node *v = c->items[k];
+            if ((strcmp(key, "line") == 0 || strcmp(key, "lines") == 0) &&
+                v->kind == VG_NODE_SCALAR) {
+                ct->input = strdup(v->str);
+            } else if (strcmp(key, "lines") == 0 && v->kind == VG_NODE_SEQ) {
+                size_t len = 1;
+                for (size_t j = 0; j < v->n; j++)
+                    len += v->items[j]->kind == VG_NODE_SCALAR ? strlen(v->items[j]->str) + 1 : 0;
+                ct->input = calloc(1, len);
+                for (size_t j = 0; ct->input && j < v->n; j++) {
+                    if (v->items[j]->kind != VG_NODE_SCALAR)
+                        return vg_conf_errf(err, errlen, v->items[j], "'lines' holds strings");
+                    strcat(ct->input, v->items[j]->str);
+                    strcat(ct->input, "\n");
+                }
+            } else if (strcmp(key, "fires") == 0) {
+                fires = v;
+            } else if (strcmp(key, "fields") == 0 && v->kind == VG_NODE_MAP) {
+                ct->keys = calloc(v->n ? v->n : 1, sizeof(char *));
+                ct->vals = calloc(v->n ? v->n : 1, sizeof(char *));
+                for (size_t j = 0; ct->keys && ct->vals && j < v->n; j++, ct->nfields++) {
+                    if (v->items[j]->kind != VG_NODE_SCALAR)
+                        return vg_conf_errf(err, errlen, v->items[j], "field values are strings");
+                    ct->keys[j] = strdup(v->keys[j]->str);
+                    ct->vals[j] = strdup(v->items[j]->str);
+                }
+            } else {
+                return vg_conf_errf(err, errlen, c->keys[k],
+                                    "unknown key '%s' in test (expected line, lines, fires, "
+                                    "fields)", key);
+            }
+        }
+        if (!ct->input || !fires)
+            return vg_conf_errf(err, errlen, c, "a test needs 'line' (or 'lines') and 'fires'");
+        int rc = vg_conf_parse_bool(fires, &ct->fires, err, errlen);
+        if (rc)
+            return rc;
+        if (ct->nfields && !ct->fires)
+            return vg_conf_errf(err, errlen, c, "'fields' only make sense with 'fires: true'");
+    }
+    return 0;
+}
+
+/* FNV-1a over the parts of a correlation that its state depends on: a
+ * reload keeps a rule's state only when this is unchanged. */
+static uint64_t cor_hash_add(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 1099511628211ULL;
+    return h;
+}
+
+static uint64_t cor_rule_hash(const cor_rule *r)
+{
+    uint64_t h = 14695981039346656037ULL;
+    h = cor_hash_add(h, &r->kind, sizeof(r->kind));
+    for (uint32_t i = 0; i < r->nrefs; i++)
+        h = cor_hash_add(h, r->refs[i], strlen(r->refs[i]) + 1);
+    for (uint32_t i = 0; i < r->ngroup; i++)
+        h = cor_hash_add(h, r->group_by[i], strlen(r->group_by[i]) + 1);
+    if (r->field)
+        h = cor_hash_add(h, r->field, strlen(r->field) + 1);
+    h = cor_hash_add(h, &r->threshold, sizeof(r->threshold));
+    h = cor_hash_add(h, &r->timespan_us, sizeof(r->timespan_us));
+    h = cor_hash_add(h, &r->suppress_us, sizeof(r->suppress_us));
+    h = cor_hash_add(h, &r->expire_us, sizeof(r->expire_us));
+    return h;
+}
+
+static int cor_rule_load(cor_rule *r, const vg_node *n, const cor_rules_opts *o, char *err,
                          size_t errlen)
 {
     if (n->kind != VG_NODE_MAP)
-        return vg_conf_errf(err, errlen, n, "a rule must be a map with id, name, level, match");
+        return vg_conf_errf(err, errlen, n, "a rule must be a map with id, name, level and "
+                                            "match or correlation");
     r->line = n->line;
-    r->alert = 1;
+    r->alert = true;
     r->level = -1;
-    const vg_node *match = NULL;
-    for (size_t i = 0; i < n->n; i++) {
+    r->max_groups = o->max_groups;
+    const vg_node *match = NULL, *corr = NULL;
+    int rc = 0;
+    for (size_t i = 0; i < n->n && rc == 0; i++) {
         const char *k = n->keys[i]->str;
         const vg_node *v = n->items[i];
-        if (strcmp(k, "id") == 0 || strcmp(k, "name") == 0) {
+        if (strcmp(k, "id") == 0 || strcmp(k, "name") == 0 || strcmp(k, "description") == 0) {
             if (v->kind != VG_NODE_SCALAR || !v->str[0])
                 return vg_conf_errf(err, errlen, v, "'%s' must be a non-empty string", k);
-            char **dst = k[0] == 'i' ? &r->id : &r->name;
+            char **dst = k[0] == 'i' ? &r->id : k[0] == 'n' ? &r->name : &r->description;
+            free(*dst);
             if (!(*dst = strdup(v->str)))
                 return -ENOMEM;
         } else if (strcmp(k, "level") == 0) {
@@ -169,36 +511,51 @@ static int cor_rule_load(cor_rule *r, const vg_node *n, int64_t match_limit, cha
                 return vg_conf_errf(err, errlen, v, "'level' must be an integer 0..15");
             r->level = (int)lv;
         } else if (strcmp(k, "alert") == 0) {
-            bool b;
-            int rc = vg_conf_parse_bool(v, &b, err, errlen);
-            if (rc)
-                return rc;
-            r->alert = b;
+            rc = vg_conf_parse_bool(v, &r->alert, err, errlen);
+        } else if (strcmp(k, "tags") == 0) {
+            rc = cor_strv(v, "tags", &r->tags, err, errlen);
+            r->ntags = cor_strv_len(r->tags);
+            if (rc == 0 && r->ntags > VG_ALERT_MAX_TAGS)
+                rc = vg_conf_errf(err, errlen, v, "at most %d tags", VG_ALERT_MAX_TAGS);
+        } else if (strcmp(k, "max_groups") == 0) {
+            uint64_t x;
+            rc = cor_uint(v, "max_groups", &x, err, errlen);
+            r->max_groups = (uint32_t)x;
         } else if (strcmp(k, "match") == 0) {
             match = v;
-        } else if (strcmp(k, "description") == 0 || strcmp(k, "tags") == 0) {
-            /* documentation for people and exporters; not used in matching */
+        } else if (strcmp(k, "correlation") == 0) {
+            corr = v;
+        } else if (strcmp(k, "tests") == 0) {
+            rc = cor_tests_block(r, v, err, errlen);
         } else {
             return vg_conf_errf(err, errlen, n->keys[i],
-                                "unknown key '%s' in rule (expected id, name, level, alert, "
-                                "match, description, tags)", k);
+                                "unknown key '%s' in rule (expected id, name, level, alert, tags, "
+                                "description, match, correlation, tests, max_groups)", k);
         }
     }
+    if (rc)
+        return rc;
     if (!r->id)
         return vg_conf_errf(err, errlen, n, "rule has no 'id'");
     for (const char *p = r->id; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-'))
-            return vg_conf_errf(err, errlen, n, "rule id '%s': use lower-case letters, digits, '.', '_', '-'", r->id);
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' ||
+              *p == '-'))
+            return vg_conf_errf(err, errlen, n,
+                                "rule id '%s': use lower-case letters, digits, '.', '_', '-'", r->id);
     if (!r->name)
         return vg_conf_errf(err, errlen, n, "rule '%s' has no 'name'", r->id);
     if (r->level < 0)
         return vg_conf_errf(err, errlen, n, "rule '%s' has no 'level'", r->id);
-    if (!match)
-        return vg_conf_errf(err, errlen, n, "rule '%s' has no 'match'", r->id);
-    return cor_rule_match_block(r, match, match_limit, err, errlen);
+    if (!!match == !!corr)
+        return vg_conf_errf(err, errlen, n, "rule '%s' needs exactly one of 'match' and "
+                                            "'correlation'", r->id);
+    rc = match ? cor_match_block(r, match, err, errlen) : cor_corr_block(r, corr, err, errlen);
+    if (rc == 0)
+        r->hash = cor_rule_hash(r);
+    return rc;
 }
 
-static int cor_rules_file(cor_ruleset *rs, const char *path, int64_t match_limit, char *err,
+static int cor_rules_file(cor_ruleset *rs, const char *path, const cor_rules_opts *o, char *err,
                           size_t errlen)
 {
     vg_node *root = NULL;
@@ -219,18 +576,17 @@ static int cor_rules_file(cor_ruleset *rs, const char *path, int64_t match_limit
         cor_rule *r = &rs->rules[rs->n];
         memset(r, 0, sizeof(*r));
         r->file = strdup(path);
-        rc = r->file ? cor_rule_load(r, list->items[i], match_limit, err, errlen) : -ENOMEM;
+        rc = r->file ? cor_rule_load(r, list->items[i], o, err, errlen) : -ENOMEM;
         if (rc) {
             cor_rule_free(r);
             goto out;
         }
-        for (size_t j = 0; j < rs->n; j++) {
-            if (strcmp(rs->rules[j].id, r->id) == 0) {
-                rc = vg_conf_errf(err, errlen, list->items[i], "duplicate rule id '%s' (also %s:%d)",
-                                  r->id, rs->rules[j].file, rs->rules[j].line);
-                cor_rule_free(r);
-                goto out;
-            }
+        int dup = cor_rules_find(rs, r->id);
+        if (dup >= 0) {
+            rc = vg_conf_errf(err, errlen, list->items[i], "duplicate rule id '%s' (also %s:%d)",
+                              r->id, rs->rules[dup].file, rs->rules[dup].line);
+            cor_rule_free(r);
+            goto out;
         }
         rs->n++;
     }
@@ -251,70 +607,170 @@ static int cor_is_rule_file(const char *n)
                            (l > 5 && strcmp(n + l - 5, ".yaml") == 0));
 }
 
-int cor_rules_load(const char *dir, int64_t match_limit, cor_ruleset **out, char *err,
-                   size_t errlen)
+/* Resolves references, orders correlations so that a rule comes after
+ * every rule it counts, and wires each rule to the correlations fed by it.
+ * A reference to an unknown rule or a cycle refuses the set. */
+static int cor_rules_link(cor_ruleset *rs, char *err, size_t errlen)
 {
-    DIR *dh = opendir(dir);
+    for (size_t i = 0; i < rs->n; i++) {
+        cor_rule *r = &rs->rules[i];
+        if (r->kind == COR_MATCH)
+            continue;
+        r->ref_idx = calloc(r->nrefs, sizeof(uint32_t));
+        if (!r->ref_idx)
+            return -ENOMEM;
+        for (uint32_t k = 0; k < r->nrefs; k++) {
+            int j = cor_rules_find(rs, r->refs[k]);
+            if (j < 0 || (size_t)j == i) {
+                snprintf(err, errlen, "%s:%d: rule '%s' counts %s rule '%s'", r->file, r->line,
+                         r->id, j < 0 ? "unknown" : "itself as", r->refs[k]);
+                return VG_ERULE;
+            }
+            r->ref_idx[k] = (uint32_t)j;
+            cor_rule *src = &rs->rules[j];
+            uint32_t *f = realloc(src->feeds, (src->nfeeds + 1) * sizeof(uint32_t));
+            if (!f)
+                return -ENOMEM;
+            src->feeds = f;
+            src->feeds[src->nfeeds++] = (uint32_t)i;
+        }
+    }
+    /* Kahn's algorithm over "r counts s" edges. */
+    uint32_t *indeg = calloc(rs->n + 1, sizeof(uint32_t));
+    rs->order = calloc(rs->n + 1, sizeof(uint32_t));
+    rs->matches = calloc(rs->n + 1, sizeof(uint32_t));
+    if (!indeg || !rs->order || !rs->matches) {
+        free(indeg);
+        return -ENOMEM;
+    }
+    size_t ncorr = 0;
+    for (size_t i = 0; i < rs->n; i++) {
+        if (rs->rules[i].kind == COR_MATCH) {
+            rs->matches[rs->nmatches++] = (uint32_t)i;
+            continue;
+        }
+        ncorr++;
+        for (uint32_t k = 0; k < rs->rules[i].nrefs; k++)
+            indeg[i] += rs->rules[rs->rules[i].ref_idx[k]].kind != COR_MATCH;
+    }
+    for (size_t i = 0; i < rs->n; i++)
+        if (rs->rules[i].kind != COR_MATCH && indeg[i] == 0)
+            rs->order[rs->norder++] = (uint32_t)i;
+    for (uint32_t q = 0; q < rs->norder; q++) {
+        const cor_rule *r = &rs->rules[rs->order[q]];
+        for (uint32_t f = 0; f < r->nfeeds; f++)
+            if (--indeg[r->feeds[f]] == 0)
+                rs->order[rs->norder++] = r->feeds[f];
+    }
+    int rc = 0;
+    if (rs->norder != ncorr) {
+        for (size_t i = 0; i < rs->n; i++) {
+            if (rs->rules[i].kind != COR_MATCH && indeg[i]) {
+                snprintf(err, errlen, "%s:%d: rule '%s' is part of a cycle of correlations",
+                         rs->rules[i].file, rs->rules[i].line, rs->rules[i].id);
+                break;
+            }
+        }
+        rc = VG_ERULE;
+    }
+    free(indeg);
+    return rc;
+}
+
+/* Collects the rule files under path (a directory, or one file). */
+static int cor_rules_files(const char *path, char ***names, size_t *nn, char *err, size_t errlen)
+{
+    struct stat sb;
+    *names = NULL;
+    *nn = 0;
+    if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
+        *names = calloc(1, sizeof(char *));
+        if (!*names || !((*names)[0] = strdup(path)))
+            return -ENOMEM;
+        *nn = 1;
+        return 0;
+    }
+    DIR *dh = opendir(path);
     if (!dh) {
-        snprintf(err, errlen, "%s: cannot open rules directory: %s", dir, strerror(errno));
+        snprintf(err, errlen, "%s: cannot open rules directory: %s", path, strerror(errno));
         return VG_ERULE;
     }
-    char **names = NULL;
-    size_t nn = 0, cap = 0;
+    size_t cap = 0;
     int rc = 0;
     struct dirent *de;
-    while ((de = readdir(dh))) {
+    while ((de = readdir(dh)) && rc == 0) {
         if (!cor_is_rule_file(de->d_name))
             continue;
-        if (nn == cap) {
+        if (*nn == cap) {
             cap = cap ? cap * 2 : 16;
-            char **p = realloc(names, cap * sizeof(*p));
+            char **p = realloc(*names, cap * sizeof(*p));
             if (!p) {
                 rc = -ENOMEM;
                 break;
             }
-            names = p;
+            *names = p;
         }
-        if (!(names[nn] = vg_daemon_path(dir, de->d_name))) {
+        size_t l = strlen(path) + strlen(de->d_name) + 2;
+        if (!((*names)[*nn] = malloc(l)))
             rc = -ENOMEM;
-            break;
-        }
-        nn++;
+        else
+            snprintf((*names)[(*nn)++], l, "%s/%s", path, de->d_name);
     }
     closedir(dh);
+    if (*names)
+        qsort(*names, *nn, sizeof(char *), cor_name_cmp);
+    return rc;
+}
+
+int cor_rules_load(const char *path, const cor_rules_opts *o, cor_ruleset **out, char *err,
+                   size_t errlen)
+{
+    char **names = NULL;
+    size_t nn = 0;
+    err[0] = '\0';
+    int rc = cor_rules_files(path, &names, &nn, err, errlen);
     cor_ruleset *rs = calloc(1, sizeof(*rs));
     if (rc == 0 && (!rs || !(rs->rules = calloc(COR_MAX_RULES, sizeof(cor_rule)))))
         rc = -ENOMEM;
-    if (names)
-        qsort(names, nn, sizeof(*names), cor_name_cmp);
     for (size_t i = 0; rc == 0 && i < nn; i++)
-        rc = cor_rules_file(rs, names[i], match_limit, err, errlen);
+        rc = cor_rules_file(rs, names[i], o, err, errlen);
     for (size_t i = 0; i < nn; i++)
         free(names[i]);
     free(names);
     if (rc == 0 && rs->n == 0) {
-        snprintf(err, errlen, "%s: no rules found (*.yml, *.yaml)", dir);
+        snprintf(err, errlen, "%s: no rules found (*.yml, *.yaml)", path);
         rc = VG_ERULE;
     }
+    if (rc == 0)
+        rc = cor_rules_link(rs, err, errlen);
     if (rc == 0) {
         uint32_t maxcap = 1;
-        for (size_t i = 0; i < rs->n; i++) {
-            uint32_t c;
-            pcre2_pattern_info(rs->rules[i].re, PCRE2_INFO_CAPTURECOUNT, &c);
+        const char **pats = calloc(rs->nmatches + 1, sizeof(char *));
+        for (uint32_t i = 0; pats && i < rs->nmatches; i++) {
+            const cor_rule *r = &rs->rules[rs->matches[i]];
+            uint32_t c = 0;
+            if (r->re)
+                pcre2_pattern_info(r->re, PCRE2_INFO_CAPTURECOUNT, &c);
             if (c + 1 > maxcap)
                 maxcap = c + 1;
+            pats[i] = r->pattern; /* NULL: keywords only, always a candidate */
         }
         rs->md = pcre2_match_data_create(maxcap, NULL);
         rs->mctx = pcre2_match_context_create(NULL);
-        rs->dir = strdup(dir);
-        if (!rs->md || !rs->mctx || !rs->dir)
+        rs->dir = strdup(path);
+        rs->cand = calloc((rs->nmatches + 63) / 64 + 1, sizeof(uint64_t));
+        rs->lateness_us = o->lateness_us;
+        if (!pats || !rs->md || !rs->mctx || !rs->dir || !rs->cand)
             rc = -ENOMEM;
         else
-            pcre2_set_match_limit(rs->mctx, (uint32_t)match_limit);
+            pcre2_set_match_limit(rs->mctx, (uint32_t)o->match_limit);
+        if (rc == 0 && (rc = cor_prefilter_build(pats, rs->nmatches, &rs->pf, err, errlen)) != 0)
+            rc = VG_ERULE;
+        free(pats);
     }
     if (rc) {
         if (rc == -ENOMEM && !err[0])
-            snprintf(err, errlen, "%s: out of memory loading rules", dir);
+            snprintf(err, errlen, "%s: out of memory loading rules", path);
         cor_rules_free(rs);
         return rc;
     }
@@ -322,59 +778,5 @@ int cor_rules_load(const char *dir, int64_t match_limit, cor_ruleset **out, char
     if (shrunk)
         rs->rules = shrunk;
     *out = rs;
-    return 0;
-}
-
-static int cor_in(char **v, vg_str s)
-{
-    for (; *v; v++)
-        if (vg_str_eq(s, *v))
-            return 1;
-    return 0;
-}
-
-int cor_rules_eval(cor_ruleset *rs, const vg_event *ev, cor_alert_fn fn, void *ud)
-{
-    const char *subj = ev->msg.p ? ev->msg.p : "";
-    size_t slen = ev->msg.len;
-    for (size_t i = 0; i < rs->n; i++) {
-        cor_rule *r = &rs->rules[i];
-        if (r->programs && !cor_in(r->programs, ev->app))
-            continue;
-        if (r->hosts && !cor_in(r->hosts, ev->host))
-            continue;
-        int m = pcre2_match(r->re, (PCRE2_SPTR)subj, slen, 0, 0, rs->md, rs->mctx);
-        if (m == PCRE2_ERROR_NOMATCH)
-            continue;
-        if (m < 0) {
-            r->match_errors++; /* match limit hit or similar: counted, never fatal */
-            continue;
-        }
-        r->hits++;
-        if (!r->alert)
-            continue;
-        vg_alert al = {0};
-        al.rule_id = vg_str_c(r->id);
-        al.rule_name = vg_str_c(r->name);
-        al.level = r->level;
-        al.ts_us = ev->ts_us;
-        al.count = 1;
-        al.host = ev->host;
-        al.agency = ev->agency;
-        al.site = ev->site;
-        al.message = ev->msg;
-        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(rs->md);
-        for (uint32_t k = 0; k < r->ncaps; k++) {
-            uint32_t g = r->cap_groups[k];
-            if ((int)g >= m || ov[2 * g] == PCRE2_UNSET)
-                continue;
-            al.fields[al.nfields].key = vg_str_c(r->cap_names[k]);
-            al.fields[al.nfields].val = vg_str_n(subj + ov[2 * g], ov[2 * g + 1] - ov[2 * g]);
-            al.nfields++;
-        }
-        int rc = fn(ud, r, &al);
-        if (rc)
-            return rc;
-    }
     return 0;
 }

@@ -372,3 +372,28 @@ const char *vg_queue_name(const vg_queue *q)
 {
     return q->name;
 }
+
+int vg_store_dbi(vg_store *st, const char *name, MDB_dbi *out)
+{
+    if (st->wtxn)
+        return -EBUSY;
+    int rc = vg_store_begin(st);
+    if (rc)
+        return rc;
+    rc = vg__rc(mdb_dbi_open(st->wtxn, name, MDB_CREATE, out));
+    if (rc) {
+        vg_store_abort(st);
+        return rc;
+    }
+    return vg_store_commit(st);
+}
+
+int vg_store_read_begin(vg_store *st, MDB_txn **txn)
+{
+    return vg__read_begin(st, txn);
+}
+
+void vg_store_read_end(vg_store *st, MDB_txn *txn)
+{
+    vg__read_end(st, txn);
+}

@@ -7,7 +7,7 @@
 #include "vigil/wire.h"
 
 #define VG_EVENT_FIELDS 16
-#define VG_ALERT_FIELDS 11
+#define VG_ALERT_FIELDS 17
 
 /* ---- encoding ---------------------------------------------------------- */
 
@@ -67,7 +67,8 @@ int vg_wire_pack_event(msgpack_sbuffer *sb, const vg_event *ev)
 
 int vg_wire_pack_alert(msgpack_sbuffer *sb, const vg_alert *al)
 {
-    if (al->nfields > VG_ALERT_MAX_FIELDS)
+    if (al->nfields > VG_ALERT_MAX_FIELDS || al->ntags > VG_ALERT_MAX_TAGS ||
+        al->nraw > VG_ALERT_MAX_RAW)
         return VG_ETOOBIG;
     msgpack_packer pk;
     msgpack_packer_init(&pk, sb, vg__sb_write);
@@ -75,10 +76,14 @@ int vg_wire_pack_alert(msgpack_sbuffer *sb, const vg_alert *al)
     vg__pack_str(&pk, al->id.p ? al->id : vg_str_c(""));
     vg__pack_str(&pk, al->rule_id.p ? al->rule_id : vg_str_c(""));
     vg__pack_str(&pk, al->rule_name.p ? al->rule_name : vg_str_c(""));
+    vg__pack_str(&pk, al->kind.p ? al->kind : vg_str_c("match"));
     msgpack_pack_int32(&pk, al->level);
     msgpack_pack_int64(&pk, al->ts_us);
+    msgpack_pack_int64(&pk, al->first_us);
     msgpack_pack_uint64(&pk, al->count);
     vg__pack_str(&pk, al->host);
+    vg__pack_str(&pk, al->app);
+    vg__pack_str(&pk, al->src);
     vg__pack_str(&pk, al->agency);
     vg__pack_str(&pk, al->site);
     vg__pack_bin(&pk, al->message);
@@ -87,6 +92,12 @@ int vg_wire_pack_alert(msgpack_sbuffer *sb, const vg_alert *al)
         vg__pack_str(&pk, al->fields[i].key.p ? al->fields[i].key : vg_str_c(""));
         vg__pack_str(&pk, al->fields[i].val.p ? al->fields[i].val : vg_str_c(""));
     }
+    msgpack_pack_array(&pk, al->ntags);
+    for (uint32_t i = 0; i < al->ntags; i++)
+        vg__pack_str(&pk, al->tags[i].p ? al->tags[i] : vg_str_c(""));
+    msgpack_pack_array(&pk, al->nraw);
+    for (uint32_t i = 0; i < al->nraw; i++)
+        vg__pack_bin(&pk, al->raw[i].p ? al->raw[i] : vg_str_c(""));
     return 0;
 }
 
@@ -283,23 +294,42 @@ static int vg__alert_from(const msgpack_object *o, vg_alert *al)
     rc |= vg__get_str(&f[0], &al->id, 0);
     rc |= vg__get_str(&f[1], &al->rule_id, 0);
     rc |= vg__get_str(&f[2], &al->rule_name, 0);
-    rc |= vg__get_range(&f[3], 0, 15, &v);
+    rc |= vg__get_str(&f[3], &al->kind, 0);
+    rc |= vg__get_range(&f[4], 0, 15, &v);
     al->level = (int32_t)v;
-    rc |= vg__get_i64(&f[4], &al->ts_us);
-    rc |= vg__get_u64(&f[5], &al->count);
-    rc |= vg__get_str(&f[6], &al->host, 1);
-    rc |= vg__get_str(&f[7], &al->agency, 1);
-    rc |= vg__get_str(&f[8], &al->site, 1);
-    rc |= vg__get_bin(&f[9], &al->message);
+    rc |= vg__get_i64(&f[5], &al->ts_us);
+    rc |= vg__get_i64(&f[6], &al->first_us);
+    rc |= vg__get_u64(&f[7], &al->count);
+    rc |= vg__get_str(&f[8], &al->host, 1);
+    rc |= vg__get_str(&f[9], &al->app, 1);
+    rc |= vg__get_str(&f[10], &al->src, 1);
+    rc |= vg__get_str(&f[11], &al->agency, 1);
+    rc |= vg__get_str(&f[12], &al->site, 1);
+    rc |= vg__get_bin(&f[13], &al->message);
     if (rc)
         return VG_EPROTO;
-    const msgpack_object *m = &f[10];
+    const msgpack_object *m = &f[14];
     if (m->type != MSGPACK_OBJECT_MAP || m->via.map.size > VG_ALERT_MAX_FIELDS)
         return VG_EPROTO;
     al->nfields = m->via.map.size;
     for (uint32_t i = 0; i < al->nfields; i++) {
         rc |= vg__get_str(&m->via.map.ptr[i].key, &al->fields[i].key, 0);
         rc |= vg__get_str(&m->via.map.ptr[i].val, &al->fields[i].val, 0);
+    }
+    const msgpack_object *t = &f[15];
+    if (t->type != MSGPACK_OBJECT_ARRAY || t->via.array.size > VG_ALERT_MAX_TAGS)
+        return VG_EPROTO;
+    al->ntags = t->via.array.size;
+    for (uint32_t i = 0; i < al->ntags; i++)
+        rc |= vg__get_str(&t->via.array.ptr[i], &al->tags[i], 0);
+    const msgpack_object *r = &f[16];
+    if (r->type != MSGPACK_OBJECT_ARRAY || r->via.array.size > VG_ALERT_MAX_RAW)
+        return VG_EPROTO;
+    al->nraw = r->via.array.size;
+    for (uint32_t i = 0; i < al->nraw; i++) {
+        rc |= vg__get_bin(&r->via.array.ptr[i], &al->raw[i]);
+        if (!al->raw[i].p)
+            rc = VG_EPROTO;
     }
     return rc ? VG_EPROTO : 0;
 }

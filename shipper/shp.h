@@ -56,7 +56,5 @@ int shp_output_open(shp *s);
 void shp_output_kick(shp *s);
 void shp_output_close(shp *s);
 
-/* Appends one alert as an ECS JSON object and a newline to b. */
-int shp_ecs_format(vg_buf *b, const vg_alert *al, const char *observer);
 
 #endif

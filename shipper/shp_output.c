@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "shp.h"
+#include "vigil/ecs.h"
 #include "vigil/err.h"
 #include "vigil/log.h"
 #include "vigil/wire.h"
@@ -38,7 +39,7 @@ static int shp_output_format(void *ud, uint64_t seq, const void *rec, size_t len
     vg_alert al;
     int rc = vg_wire_decode_alert(rec, len, &al);
     if (rc == 0)
-        rc = shp_ecs_format(&p->s->out, &al, p->s->conf.name);
+        rc = vg_ecs_alert(&p->s->out, &al, p->s->conf.name);
     if (rc) {
         /* A record we wrote ourselves does not decode: the store is damaged.
          * Say which one; skipping it is the only way to keep delivering. */

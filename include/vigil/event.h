@@ -55,22 +55,33 @@ static inline int vg_event_severity(const vg_event *e)
 }
 
 #define VG_ALERT_MAX_FIELDS 32
+#define VG_ALERT_MAX_TAGS 16
+#define VG_ALERT_MAX_RAW 16
 
-/* One alert raised by the correlator. */
+/* One alert raised by the correlator: a match rule's hit, or a correlation
+ * rule firing over many events. */
 typedef struct vg_alert {
     uint64_t seq;     /* position in the correlator's outbox */
     vg_str id;        /* stable id (32 hex digits), the same on every re-delivery */
     vg_str rule_id;   /* e.g. "ssh.bruteforce" */
     vg_str rule_name; /* human-readable */
+    vg_str kind;      /* "match", "event_count", "value_count", "temporal", ... */
     int32_t level;    /* 0..15, as in the rule */
-    int64_t ts_us;    /* event time of the (last) event that raised it, UTC */
+    int64_t ts_us;    /* event time of the last event behind the alert, UTC */
+    int64_t first_us; /* event time of the first event behind it (= ts_us for a match) */
     uint64_t count;   /* number of events behind the alert (1 for a match rule) */
-    vg_str host;      /* host.name of the triggering event */
+    vg_str host;      /* host of the (last) triggering event */
+    vg_str app;       /* its program */
+    vg_str src;       /* its sender address */
     vg_str agency;
     vg_str site;
-    vg_str message;   /* the triggering event's MSG */
+    vg_str message;   /* the (last) triggering event's MSG */
     uint32_t nfields; /* named captures / group-by values, in rule order */
     vg_kv fields[VG_ALERT_MAX_FIELDS];
+    uint32_t ntags;   /* the rule's tags (ATT&CK techniques and tactics) */
+    vg_str tags[VG_ALERT_MAX_TAGS];
+    uint32_t nraw;    /* raw lines of the events behind it, oldest first (bounded) */
+    vg_str raw[VG_ALERT_MAX_RAW];
 } vg_alert;
 
 #endif

@@ -65,4 +65,14 @@ uint64_t vg_queue_count(vg_queue *q);       /* records stored */
 uint64_t vg_queue_bytes(vg_queue *q);       /* bytes of LMDB pages the records occupy */
 const char *vg_queue_name(const vg_queue *q);
 
+/* A named plain database of the environment (byte-string keys), created on
+ * first use; for modules that keep their own records (correlation state).
+ * Call outside a write transaction. Writes then use vg_store_txn(st);
+ * reads outside it may use vg_store_read_begin/end. */
+int vg_store_dbi(vg_store *st, const char *name, MDB_dbi *out);
+/* A transaction to read in: the open write transaction if any, else a
+ * reusable read-only one. Pair every call with vg_store_read_end. */
+int vg_store_read_begin(vg_store *st, MDB_txn **txn);
+void vg_store_read_end(vg_store *st, MDB_txn *txn);
+
 #endif

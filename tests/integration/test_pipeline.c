@@ -86,16 +86,21 @@ START_TEST(test_alert_json_exact)
     id += strlen("\"event\":{\"kind\":\"alert\",\"id\":\"");
     ck_assert_int_eq((int)strspn(id, "0123456789abcdef"), 32);
     ck_assert(strncmp(id + 16, "0000000000000001\"", 17) == 0);
-    const char *want =
-        ",\"severity\":5,\"count\":1},\"rule\":{\"id\":\"ssh.auth_failed\",\"name\":\"SSH "
-        "authentication failure\"}";
+    const char *want = ",\"severity\":5,\"start\":\"";
     ck_assert_ptr_nonnull(strstr(b, want));
-    want = "\"source\":{\"ip\":\"203.0.113.5\",\"port\":4242},\"user\":{\"name\":\"admin\"},"
+    want = "\"rule\":{\"id\":\"ssh.auth_failed\",\"name\":\"SSH authentication failure\"},"
+           "\"host\":{\"name\":\"";
+    ck_assert_ptr_nonnull(strstr(b, want));
+    want = "\"process\":{\"name\":\"sshd\"},"
+           "\"source\":{\"ip\":\"203.0.113.5\",\"port\":4242},\"user\":{\"name\":\"admin\"},"
+           "\"related\":{\"ip\":[\"203.0.113.5\"],\"user\":[\"admin\"]},"
            "\"message\":\"Failed password for invalid user admin from 203.0.113.5 port 4242 ssh2\","
            "\"observer\":{\"vendor\":\"Vigil\",\"product\":\"vigil\",\"name\":\"shipper\"},"
            "\"labels\":{\"agency\":\"unknown\",\"site\":\"unknown\"},"
-           "\"vigil\":{\"fields\":{\"method\":\"password\"}}}\n";
+           "\"vigil\":{\"kind\":\"match\",\"count\":1,\"sender\":\"127.0.0.1\","
+           "\"fields\":{\"method\":\"password\"},\"raw\":[\"<38>1 ";
     ck_assert_ptr_nonnull(strstr(b, want));
+    ck_assert_ptr_nonnull(strstr(b, " sshd ")); /* the raw line is the datagram as sent */
     ck_assert(strncmp(b, "{\"@timestamp\":\"20", 17) == 0);
     free(b);
     vt_pipe_destroy(&p);

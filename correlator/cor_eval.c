@@ -1,0 +1,1129 @@
+/* The rule engine (see cor_eval.h and the semantics in docs/rules.md).
+ *
+ * Per event: the prefilter names the match rules that may match; each is
+ * checked (filters, regex or keywords, list conditions). A match is a
+ * "hit": it raises an alert if the rule alerts, and feeds every
+ * correlation that counts the rule. A correlation keeps one group per
+ * distinct group_by value; a group that satisfies the rule "fires", which
+ * is a hit of the correlation itself (alert, and feed to correlations of
+ * correlations, in dependency order).
+ *
+ * Groups exist by the hundred thousand, so they are small: a fixed header,
+ * the group key inline, and arrays sized by the rule (threshold, number of
+ * referenced rules, raw lines kept). */
+#include <errno.h>
+#include <inttypes.h>
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cor_eval.h"
+#include "cor_lists.h"
+#include "cor_prefilter.h"
+#include "vigil/err.h"
+#include "vigil/log.h"
+#include "vigil/syslog.h"
+
+#define COR_RAW_KEEP 10          /* raw lines kept per group for its alert */
+#define COR_RAW_MAX 1024         /* bytes kept of each */
+#define COR_FUTURE_US (300LL * 1000000) /* event times this far past arrival are not trusted */
+#define COR_KEY_SEP '\x1f'
+
+typedef struct cor_group cor_group;
+struct cor_group {
+    cor_group *hnext;       /* hash chain */
+    cor_group *prev, *next; /* LRU list, most recently updated first */
+    uint64_t h;
+    int64_t last_us;        /* event time of the last update */
+    int64_t suppress_until; /* no firing before this event time */
+    int64_t aux;            /* absence: last seen */
+    uint8_t fired;          /* absence: already reported silent */
+    uint8_t dirty;
+    uint32_t n;             /* entries used in ts/vals */
+    uint32_t nraw, rawpos;  /* raw ring */
+    int64_t *ts;            /* event_count: times; value_count: per value; temporal: per ref */
+    char **vals;            /* value_count: distinct values */
+    char **raw;             /* ring of the last raw lines */
+    uint32_t keylen;
+    char key[];             /* group_by values joined by COR_KEY_SEP */
+};
+
+typedef struct cor_table {
+    cor_group **b;
+    uint32_t nb, count;
+    cor_group *head, *tail;
+    int64_t degraded_at;    /* event time of the last degradation alert */
+} cor_table;
+
+/* A pending delete of persisted state: one group, or a whole rule. */
+typedef struct cor_del {
+    char *key;
+    size_t len;
+    int prefix;
+} cor_del;
+
+struct cor_eval {
+    cor_ruleset *rs;
+    cor_table *tables; /* per rule index; unused for match rules */
+    vg_store *st;
+    MDB_dbi dbi;
+    cor_lists *lists;
+    int64_t wm;        /* watermark: highest trusted event time seen */
+    int64_t absence_checked;
+    cor_del *dels;
+    size_t ndels, capdels;
+    cor_trace_fn trace;
+    void *trace_ud;
+    cor_eval_stats stats;
+    msgpack_sbuffer sb;
+};
+
+/* ---- fields ------------------------------------------------------------- */
+
+typedef struct cor_ctx {
+    const vg_event *ev;
+    vg_kv f[VG_ALERT_MAX_FIELDS];
+    uint32_t nf;
+    char fac[16], sev[16];
+} cor_ctx;
+
+static const char *const cor_fac_names[24] = {
+    "kern",   "user",   "mail",   "daemon", "auth",   "syslog",   "lpr",     "news",
+    "uucp",   "cron",   "authpriv", "ftp",  "ntp",    "security", "console", "solaris-cron",
+    "local0", "local1", "local2", "local3", "local4", "local5",   "local6",  "local7"};
+static const char *const cor_sev_names[8] = {"emerg", "alert",  "crit", "err",
+                                             "warning", "notice", "info", "debug"};
+
+/* A field by name: captures and group values first, then the event's own. */
+static vg_str cor_field(const cor_ctx *c, const char *name)
+{
+    for (uint32_t i = 0; i < c->nf; i++)
+        if (vg_str_eq(c->f[i].key, name))
+            return c->f[i].val;
+    const vg_event *ev = c->ev;
+    if (!ev)
+        return VG_STR_NULL;
+    switch (name[0]) {
+    case 'a':
+        if (!strcmp(name, "app"))
+            return ev->app;
+        if (!strcmp(name, "agency"))
+            return ev->agency;
+        break;
+    case 'f':
+        if (!strcmp(name, "facility") && ev->pri >= 0)
+            return vg_str_c(cor_fac_names[ev->pri >> 3]);
+        break;
+    case 'h':
+        if (!strcmp(name, "host"))
+            return ev->host;
+        break;
+    case 'm':
+        if (!strcmp(name, "msg") || !strcmp(name, "message"))
+            return ev->msg;
+        if (!strcmp(name, "msgid"))
+            return ev->msgid;
+        break;
+    case 'p':
+        if (!strcmp(name, "program"))
+            return ev->app;
+        if (!strcmp(name, "procid"))
+            return ev->procid;
+        break;
+    case 's':
+        if (!strcmp(name, "site"))
+            return ev->site;
+        if (!strcmp(name, "severity") && ev->pri >= 0)
+            return vg_str_c(cor_sev_names[ev->pri & 7]);
+        if (!strcmp(name, "sender"))
+            return ev->src;
+        break;
+    }
+    return VG_STR_NULL;
+}
+
+static int cor_in(char **v, vg_str s)
+{
+    for (; *v; v++)
+        if (vg_str_eq(s, *v))
+            return 1;
+    return 0;
+}
+
+/* ---- group table -------------------------------------------------------- */
+
+static uint64_t cor_hash(const char *p, size_t n)
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
+    return h;
+}
+
+static void cor_group_free(cor_group *g)
+{
+    if (!g)
+        return;
+    free(g->ts);
+    if (g->vals)
+        for (uint32_t i = 0; i < g->n; i++)
+            free(g->vals[i]);
+    free(g->vals);
+    if (g->raw)
+        for (uint32_t i = 0; i < COR_RAW_KEEP; i++)
+            free(g->raw[i]);
+    free(g->raw);
+    free(g);
+}
+
+static void cor_table_clear(cor_table *t)
+{
+    for (cor_group *g = t->head, *n; g; g = n) {
+        n = g->next;
+        cor_group_free(g);
+    }
+    free(t->b);
+    memset(t, 0, sizeof(*t));
+}
+
+static void cor_lru_unlink(cor_table *t, cor_group *g)
+{
+    if (g->prev)
+        g->prev->next = g->next;
+    else
+        t->head = g->next;
+    if (g->next)
+        g->next->prev = g->prev;
+    else
+        t->tail = g->prev;
+    g->prev = g->next = NULL;
+}
+
+static void cor_lru_front(cor_table *t, cor_group *g)
+{
+    if (t->head == g)
+        return;
+    if (g->prev || g->next || t->tail == g)
+        cor_lru_unlink(t, g);
+    g->next = t->head;
+    if (t->head)
+        t->head->prev = g;
+    t->head = g;
+    if (!t->tail)
+        t->tail = g;
+}
+
+static cor_group *cor_table_find(cor_table *t, const char *key, size_t len, uint64_t h)
+{
+    if (!t->nb)
+        return NULL;
+    for (cor_group *g = t->b[h & (t->nb - 1)]; g; g = g->hnext)
+        if (g->h == h && g->keylen == len && memcmp(g->key, key, len) == 0)
+            return g;
+    return NULL;
+}
+
+static int cor_table_grow(cor_table *t)
+{
+    uint32_t nb = t->nb ? t->nb * 2 : 64;
+    cor_group **b = calloc(nb, sizeof(*b));
+    if (!b)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < t->nb; i++) {
+        for (cor_group *g = t->b[i], *n; g; g = n) {
+            n = g->hnext;
+            g->hnext = b[g->h & (nb - 1)];
+            b[g->h & (nb - 1)] = g;
+        }
+    }
+    free(t->b);
+    t->b = b;
+    t->nb = nb;
+    return 0;
+}
+
+static void cor_table_remove(cor_table *t, cor_group *g)
+{
+    cor_group **pp = &t->b[g->h & (t->nb - 1)];
+    while (*pp != g)
+        pp = &(*pp)->hnext;
+    *pp = g->hnext;
+    cor_lru_unlink(t, g);
+    t->count--;
+}
+
+static int cor_del_push(cor_eval *e, const char *rule_id, const char *key, size_t keylen,
+                        int prefix)
+{
+    if (!e->st)
+        return 0;
+    if (e->ndels == e->capdels) {
+        size_t cap = e->capdels ? e->capdels * 2 : 64;
+        cor_del *d = realloc(e->dels, cap * sizeof(*d));
+        if (!d)
+            return -ENOMEM;
+        e->dels = d;
+        e->capdels = cap;
+    }
+    size_t il = strlen(rule_id) + 1;
+    char *k = malloc(il + keylen);
+    if (!k)
+        return -ENOMEM;
+    memcpy(k, rule_id, il);
+    memcpy(k + il, key, keylen);
+    e->dels[e->ndels++] = (cor_del){k, il + keylen, prefix};
+    return 0;
+}
+
+/* Allocates a group's arrays as its rule needs them. */
+static cor_group *cor_group_new(const cor_rule *r, const char *key, size_t len, uint64_t h)
+{
+    cor_group *g = calloc(1, sizeof(*g) + len + 1);
+    if (!g)
+        return NULL;
+    g->h = h;
+    g->keylen = (uint32_t)len;
+    memcpy(g->key, key, len);
+    g->suppress_until = INT64_MIN;
+    size_t nts = r->kind == COR_EVENT_COUNT || r->kind == COR_VALUE_COUNT ? r->threshold
+                 : r->kind == COR_ABSENCE                                ? 0
+                                                                          : r->nrefs;
+    if (nts && !(g->ts = calloc(nts, sizeof(int64_t))))
+        goto fail;
+    if (r->kind == COR_VALUE_COUNT && !(g->vals = calloc(nts, sizeof(char *))))
+        goto fail;
+    if (r->kind == COR_TEMPORAL || r->kind == COR_TEMPORAL_ORDERED)
+        for (uint32_t i = 0; i < r->nrefs; i++)
+            g->ts[i] = INT64_MIN;
+    if (r->kind != COR_ABSENCE && !(g->raw = calloc(COR_RAW_KEEP, sizeof(char *))))
+        goto fail;
+    return g;
+fail:
+    cor_group_free(g);
+    return NULL;
+}
+
+/* Alert about lost correlation state, at most once per rule and hour. */
+static int cor_degraded(cor_eval *e, const cor_rule *r, cor_table *t, int64_t now,
+                        cor_emit_fn emit, void *ud)
+{
+    if (t->degraded_at && now - t->degraded_at < 3600LL * 1000000)
+        return 0;
+    t->degraded_at = now ? now : 1;
+    char msg[512];
+    snprintf(msg, sizeof(msg),
+             "correlation degraded: rule %s reached max_groups=%u and evicted its oldest groups "
+             "(%" PRIu64 " so far); attacks spread over more groups may be missed",
+             r->id, r->max_groups, r->evictions);
+    vg_warn("%s", msg);
+    vg_alert al = {0};
+    al.rule_id = vg_str_c("vigil.correlation_degraded");
+    al.rule_name = vg_str_c("Correlation state evicted: detection degraded");
+    al.kind = vg_str_c("internal");
+    al.level = 10;
+    al.ts_us = al.first_us = now;
+    al.count = r->evictions;
+    al.message = vg_str_c(msg);
+    al.fields[0] = (vg_kv){vg_str_c("rule"), vg_str_c(r->id)};
+    al.nfields = 1;
+    e->stats.alerts++;
+    return emit ? emit(ud, &al) : 0;
+}
+
+/* Finds or creates the group; evicts the least recently updated one when
+ * the rule is at its cap. */
+static cor_group *cor_group_get(cor_eval *e, const cor_rule *r, cor_table *t, const char *key,
+                                size_t len, int64_t now, cor_emit_fn emit, void *ud)
+{
+    uint64_t h = cor_hash(key, len);
+    cor_group *g = cor_table_find(t, key, len, h);
+    if (g)
+        return g;
+    if (t->count >= r->max_groups && t->tail) {
+        cor_group *old = t->tail;
+        cor_del_push(e, r->id, old->key, old->keylen, 0);
+        cor_table_remove(t, old);
+        cor_group_free(old);
+        ((cor_rule *)r)->evictions++;
+        e->stats.evictions++;
+        cor_degraded(e, r, t, now, emit, ud);
+    }
+    if (t->count + 1 > t->nb && cor_table_grow(t) != 0)
+        return NULL;
+    g = cor_group_new(r, key, len, h);
+    if (!g)
+        return NULL;
+    g->hnext = t->b[h & (t->nb - 1)];
+    t->b[h & (t->nb - 1)] = g;
+    t->count++;
+    cor_lru_front(t, g);
+    return g;
+}
+
+/* ---- hits and alerts ---------------------------------------------------- */
+
+/* What a firing rule reports: the triggering event's context plus the
+ * rule's own fields. */
+typedef struct cor_hit {
+    const cor_rule *r;
+    const cor_ctx *ctx;  /* the event and its captures */
+    vg_kv f[VG_ALERT_MAX_FIELDS];
+    uint32_t nf;
+    int64_t ts, first;
+    uint64_t count;
+    const cor_group *g;  /* correlation hits: raw lines */
+} cor_hit;
+
+static int cor_feed(cor_eval *e, const cor_hit *hit, cor_emit_fn emit, void *ud);
+
+static int cor_emit_hit(cor_eval *e, const cor_hit *hit, cor_emit_fn emit, void *ud)
+{
+    const cor_rule *r = hit->r;
+    const vg_event *ev = hit->ctx->ev;
+    vg_alert al;
+    memset(&al, 0, sizeof(al));
+    al.rule_id = vg_str_c(r->id);
+    al.rule_name = vg_str_c(r->name);
+    al.kind = vg_str_c(cor_kind_name(r->kind));
+    al.level = r->level;
+    al.ts_us = hit->ts;
+    al.first_us = hit->first;
+    al.count = hit->count;
+    if (ev) {
+        al.host = ev->host;
+        al.app = ev->app;
+        al.src = ev->src;
+        al.agency = ev->agency;
+        al.site = ev->site;
+        al.message = ev->msg;
+    }
+    for (uint32_t i = 0; i < hit->nf && al.nfields < VG_ALERT_MAX_FIELDS; i++)
+        al.fields[al.nfields++] = hit->f[i];
+    for (uint32_t i = 0; i < r->ntags; i++)
+        al.tags[al.ntags++] = vg_str_c(r->tags[i]);
+    if (hit->g && hit->g->raw) {
+        const cor_group *g = hit->g;
+        uint32_t start = g->nraw < COR_RAW_KEEP ? 0 : g->rawpos;
+        for (uint32_t i = 0; i < g->nraw && al.nraw < VG_ALERT_MAX_RAW; i++) {
+            const char *l = g->raw[(start + i) % COR_RAW_KEEP];
+            if (l)
+                al.raw[al.nraw++] = vg_str_c(l);
+        }
+    } else if (ev && ev->raw.p) {
+        al.raw[al.nraw++] = ev->raw;
+    }
+    e->stats.alerts++;
+    return emit ? emit(ud, &al) : 0;
+}
+
+/* A rule hit: alert if it alerts, then feed the correlations counting it. */
+static int cor_hit_out(cor_eval *e, const cor_hit *hit, cor_emit_fn emit, void *ud)
+{
+    ((cor_rule *)hit->r)->hits++;
+    int rc = 0;
+    if (hit->r->alert)
+        rc = cor_emit_hit(e, hit, emit, ud);
+    if (rc == 0 && hit->r->nfeeds)
+        rc = cor_feed(e, hit, emit, ud);
+    return rc;
+}
+
+static void cor_raw_keep(cor_group *g, vg_str raw)
+{
+    if (!g->raw || !raw.p)
+        return;
+    size_t n = raw.len < COR_RAW_MAX ? raw.len : COR_RAW_MAX;
+    char *copy = malloc(n + 1);
+    if (!copy)
+        return;
+    memcpy(copy, raw.p, n);
+    copy[n] = '\0';
+    uint32_t at = g->nraw < COR_RAW_KEEP ? g->nraw : g->rawpos;
+    free(g->raw[at]);
+    g->raw[at] = copy;
+    if (g->nraw < COR_RAW_KEEP)
+        g->nraw++;
+    else
+        g->rawpos = (g->rawpos + 1) % COR_RAW_KEEP;
+}
+
+/* Builds the group key from the hit's fields; a missing field is "". */
+static size_t cor_group_key(const cor_rule *r, const cor_ctx *src, char *buf, size_t cap,
+                            vg_kv *gf)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; i < r->ngroup; i++) {
+        vg_str v = cor_field(src, r->group_by[i]);
+        if (i && n < cap)
+            buf[n++] = COR_KEY_SEP;
+        size_t l = v.p ? v.len : 0;
+        if (n + l > cap)
+            l = cap - n;
+        if (l)
+            memcpy(buf + n, v.p, l);
+        gf[i] = (vg_kv){vg_str_c(r->group_by[i]), vg_str_n(buf + n, l)};
+        n += l;
+    }
+    return n;
+}
+
+/* One hit of a referenced rule arrives at correlation c. */
+static int cor_correlate(cor_eval *e, uint32_t ci, uint32_t refpos, const cor_hit *in,
+                         cor_emit_fn emit, void *ud)
+{
+    cor_rule *c = &e->rs->rules[ci];
+    cor_table *t = &e->tables[ci];
+    int64_t ts = in->ts;
+    if (ts < e->wm - e->rs->lateness_us) {
+        c->late++;
+        e->stats.late++;
+        return 0;
+    }
+    /* the incoming hit's fields, for group_by and value_count */
+    cor_ctx src = {.ev = in->ctx->ev};
+    for (uint32_t i = 0; i < in->nf; i++)
+        src.f[src.nf++] = in->f[i];
+    for (uint32_t i = 0; i < in->ctx->nf && src.nf < VG_ALERT_MAX_FIELDS; i++)
+        src.f[src.nf++] = in->ctx->f[i];
+    char key[2048], joined[2048], fname[160]; /* out's views point here */
+    cor_hit out = {.r = c, .ctx = in->ctx, .ts = ts};
+    size_t klen = cor_group_key(c, &src, key, sizeof(key), out.f);
+    out.nf = c->ngroup;
+    cor_group *g = cor_group_get(e, c, t, key, klen, ts, emit, ud);
+    if (!g)
+        return -ENOMEM;
+    g->dirty = 1;
+    if (ts > g->last_us)
+        g->last_us = ts;
+    cor_lru_front(t, g);
+    if (c->kind != COR_ABSENCE)
+        cor_raw_keep(g, in->ctx->ev ? in->ctx->ev->raw : VG_STR_NULL);
+    int fire = 0;
+    switch (c->kind) {
+    case COR_EVENT_COUNT: {
+        /* Keep the newest 'threshold' times, sorted; N events within a
+         * span shorter than T means a window (t-T, t] holds N. */
+        uint32_t n = g->n, cap = (uint32_t)c->threshold;
+        uint32_t pos = n;
+        while (pos > 0 && g->ts[pos - 1] > ts)
+            pos--;
+        if (n == cap) {
+            if (pos == 0)
+                break; /* older than everything kept: cannot complete a window */
+            memmove(g->ts, g->ts + 1, (size_t)(pos - 1) * sizeof(int64_t));
+            g->ts[pos - 1] = ts;
+        } else {
+            memmove(g->ts + pos + 1, g->ts + pos, (size_t)(n - pos) * sizeof(int64_t));
+            g->ts[pos] = ts;
+            g->n++;
+        }
+        if (g->n == cap && g->ts[cap - 1] - g->ts[0] < c->timespan_us) {
+            fire = 1;
+            out.first = g->ts[0];
+            out.count = cap;
+            out.ts = g->ts[cap - 1] > ts ? g->ts[cap - 1] : ts;
+        }
+        break;
+    }
+    case COR_VALUE_COUNT: {
+        vg_str v = cor_field(&src, c->field);
+        if (!v.p)
+            break; /* no value: nothing to count */
+        uint32_t i = 0;
+        while (i < g->n && !(strlen(g->vals[i]) == v.len && memcmp(g->vals[i], v.p, v.len) == 0))
+            i++;
+        if (i == g->n) {
+            if (g->n == c->threshold) { /* full: replace the value seen longest ago */
+                i = 0;
+                for (uint32_t k = 1; k < g->n; k++)
+                    if (g->ts[k] < g->ts[i])
+                        i = k;
+                free(g->vals[i]);
+            } else {
+                g->n++;
+            }
+            g->vals[i] = strndup(v.p, v.len);
+            g->ts[i] = INT64_MIN;
+        }
+        if (ts > g->ts[i])
+            g->ts[i] = ts;
+        uint32_t live = 0;
+        int64_t first = ts;
+        for (uint32_t k = 0; k < g->n; k++) {
+            if (g->ts[k] > ts - c->timespan_us && g->ts[k] <= ts) {
+                live++;
+                if (g->ts[k] < first)
+                    first = g->ts[k];
+            }
+        }
+        if (live >= c->threshold) {
+            fire = 1;
+            out.first = first;
+            out.count = live;
+            /* the distinct values, for the analyst */
+            size_t jl = 0;
+            for (uint32_t k = 0; k < g->n && jl < sizeof(joined) - 1; k++) {
+                if (!(g->ts[k] > ts - c->timespan_us && g->ts[k] <= ts))
+                    continue;
+                jl += (size_t)snprintf(joined + jl, sizeof(joined) - jl, "%s%s", jl ? "," : "",
+                                       g->vals[k]);
+            }
+            if (jl >= sizeof(joined))
+                jl = sizeof(joined) - 1;
+            snprintf(fname, sizeof(fname), "%s_values", c->field);
+            if (out.nf < VG_ALERT_MAX_FIELDS)
+                out.f[out.nf++] = (vg_kv){vg_str_c(fname), vg_str_n(joined, jl)};
+        }
+        break;
+    }
+    case COR_TEMPORAL: {
+        if (ts > g->ts[refpos])
+            g->ts[refpos] = ts;
+        int64_t first = ts;
+        uint32_t k = 0;
+        for (; k < c->nrefs; k++) {
+            if (g->ts[k] == INT64_MIN || g->ts[k] <= ts - c->timespan_us)
+                break;
+            if (g->ts[k] < first)
+                first = g->ts[k];
+        }
+        if (k == c->nrefs) {
+            fire = 1;
+            out.first = first;
+            out.count = c->nrefs;
+        }
+        break;
+    }
+    case COR_TEMPORAL_ORDERED: {
+        /* ts[k]: start time of the latest-starting chain r0 <= ... <= rk
+         * seen so far (events in time order), INT64_MIN if none. */
+        if (refpos == 0) {
+            if (ts > g->ts[0])
+                g->ts[0] = ts;
+        } else if (g->ts[refpos - 1] != INT64_MIN && g->ts[refpos - 1] > ts - c->timespan_us) {
+            if (g->ts[refpos - 1] > g->ts[refpos])
+                g->ts[refpos] = g->ts[refpos - 1];
+        }
+        uint32_t last = c->nrefs - 1;
+        if (refpos == last && g->ts[last] != INT64_MIN && g->ts[last] > ts - c->timespan_us) {
+            fire = 1;
+            out.first = g->ts[last];
+            out.count = c->nrefs;
+            for (uint32_t k = 0; k < c->nrefs; k++)
+                g->ts[k] = INT64_MIN; /* a sequence is reported once */
+        }
+        break;
+    }
+    case COR_ABSENCE:
+        if (ts > g->aux)
+            g->aux = ts;
+        g->fired = 0;
+        break;
+    default:
+        break;
+    }
+    if (!fire)
+        return 0;
+    if (ts < g->suppress_until)
+        return 0;
+    g->suppress_until = out.ts + c->suppress_us;
+    out.g = g;
+    return cor_hit_out(e, &out, emit, ud);
+}
+
+/* Feeds a hit to every correlation that counts its rule. */
+static int cor_feed(cor_eval *e, const cor_hit *hit, cor_emit_fn emit, void *ud)
+{
+    const cor_rule *r = hit->r;
+    uint32_t self = (uint32_t)(r - e->rs->rules);
+    for (uint32_t i = 0; i < r->nfeeds; i++) {
+        uint32_t ci = r->feeds[i];
+        const cor_rule *c = &e->rs->rules[ci];
+        /* the same rule may be listed twice (temporal_ordered): feed every
+         * position, last first, so one event does not advance two steps */
+        for (uint32_t k = c->nrefs; k-- > 0;) {
+            if (c->ref_idx[k] != self)
+                continue;
+            int rc = cor_correlate(e, ci, k, hit, emit, ud);
+            if (rc)
+                return rc;
+            if (c->kind != COR_TEMPORAL_ORDERED)
+                break;
+        }
+    }
+    return 0;
+}
+
+/* ---- match rules -------------------------------------------------------- */
+
+static int cor_check_conds(cor_eval *e, const cor_rule *r, const cor_ctx *c)
+{
+    for (uint32_t i = 0; i < r->nconds; i++) {
+        vg_str v = cor_field(c, r->conds[i].field);
+        bool in = v.p && e->lists && cor_lists_contains(e->lists, r->conds[i].list, v);
+        if (in == r->conds[i].negate)
+            return 0;
+    }
+    return 1;
+}
+
+static int64_t cor_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static int cor_match_one(cor_eval *e, cor_rule *r, const vg_event *ev, int64_t ts,
+                         cor_emit_fn emit, void *ud)
+{
+    cor_ruleset *rs = e->rs;
+    if ((r->programs && !cor_in(r->programs, ev->app)) || (r->hosts && !cor_in(r->hosts, ev->host)) ||
+        (r->agencies && !cor_in(r->agencies, ev->agency)) ||
+        (r->sites && !cor_in(r->sites, ev->site)) ||
+        (r->facilities && (ev->pri < 0 || !(r->facilities & (1u << (ev->pri >> 3))))) ||
+        (r->severities && (ev->pri < 0 || !(r->severities & (1u << (ev->pri & 7)))))) {
+        if (e->trace)
+            e->trace(e->trace_ud, r, "filtered out (program/host/agency/site/facility/severity)",
+                     NULL, 0);
+        return 0;
+    }
+    const char *subj = ev->msg.p ? ev->msg.p : "";
+    size_t slen = ev->msg.len;
+    cor_ctx c = {.ev = ev};
+    if (r->re) {
+        int m = pcre2_match(r->re, (PCRE2_SPTR)subj, slen, 0, 0, rs->md, rs->mctx);
+        if (m == PCRE2_ERROR_NOMATCH) {
+            if (e->trace)
+                e->trace(e->trace_ud, r, "regex did not match", NULL, 0);
+            return 0;
+        }
+        if (m < 0) {
+            r->match_errors++; /* match limit or similar: counted, never fatal */
+            if (e->trace)
+                e->trace(e->trace_ud, r, "regex error (match limit?)", NULL, 0);
+            return 0;
+        }
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(rs->md);
+        for (uint32_t k = 0; k < r->ncaps; k++) {
+            uint32_t gi = r->cap_groups[k];
+            if ((int)gi >= m || ov[2 * gi] == PCRE2_UNSET)
+                continue;
+            c.f[c.nf++] = (vg_kv){vg_str_c(r->cap_names[k]),
+                                  vg_str_n(subj + ov[2 * gi], ov[2 * gi + 1] - ov[2 * gi])};
+        }
+    }
+    if (r->keywords) {
+        int any = 0;
+        for (char **k = r->keywords; *k && !any; k++)
+            any = memmem(subj, slen, *k, strlen(*k)) != NULL;
+        if (!any) {
+            if (e->trace)
+                e->trace(e->trace_ud, r, "no keyword found", NULL, 0);
+            return 0;
+        }
+    }
+    if (!cor_check_conds(e, r, &c)) {
+        if (e->trace)
+            e->trace(e->trace_ud, r, "list condition not met", c.f, c.nf);
+        return 0;
+    }
+    if (e->trace)
+        e->trace(e->trace_ud, r, "MATCHED", c.f, c.nf);
+    cor_hit hit = {.r = r, .ctx = &c, .ts = ts, .first = ts, .count = 1};
+    for (uint32_t i = 0; i < c.nf; i++)
+        hit.f[hit.nf++] = c.f[i];
+    return cor_hit_out(e, &hit, emit, ud);
+}
+
+/* The trusted event time: the header's, unless it is far past arrival
+ * (a device with a wrong clock must not push the watermark into the
+ * future and make every later event "late"). */
+static int64_t cor_event_time(const vg_event *ev)
+{
+    if (ev->recv_us && ev->ts_us > ev->recv_us + COR_FUTURE_US)
+        return ev->recv_us;
+    return ev->ts_us;
+}
+
+int cor_eval_event(cor_eval *e, const vg_event *ev, cor_emit_fn emit, void *ud)
+{
+    cor_ruleset *rs = e->rs;
+    int64_t ts = cor_event_time(ev);
+    e->stats.events++;
+    int n = cor_prefilter_scan(rs->pf, ev->msg.p, ev->msg.p ? ev->msg.len : 0, rs->cand);
+    (void)n; /* on error every bit is set: nothing is missed */
+    int rc = 0;
+    for (uint32_t w = 0; rc == 0 && w < (rs->nmatches + 63) / 64; w++) {
+        uint64_t bits = rs->cand[w];
+        while (bits && rc == 0) {
+            uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(bits);
+            bits &= bits - 1;
+            cor_rule *r = &rs->rules[rs->matches[i]];
+            int64_t t0 = cor_ns();
+            rc = cor_match_one(e, r, ev, ts, emit, ud);
+            r->cpu_ns += (uint64_t)(cor_ns() - t0);
+        }
+    }
+    if (e->trace) {
+        for (uint32_t i = 0; i < rs->nmatches; i++)
+            if (!(rs->cand[i / 64] >> (i % 64) & 1))
+                e->trace(e->trace_ud, &rs->rules[rs->matches[i]], "skipped by the prefilter",
+                         NULL, 0);
+    }
+    if (ts > e->wm)
+        e->wm = ts;
+    if (rc == 0 && e->wm - e->absence_checked >= 1000000)
+        rc = cor_eval_tick(e, e->wm, emit, ud);
+    return rc;
+}
+
+int cor_eval_tick(cor_eval *e, int64_t now, cor_emit_fn emit, void *ud)
+{
+    if (now > e->wm)
+        e->wm = now;
+    e->absence_checked = e->wm;
+    cor_ruleset *rs = e->rs;
+    int rc = 0;
+    for (uint32_t o = 0; o < rs->norder && rc == 0; o++) {
+        uint32_t ci = rs->order[o];
+        cor_rule *c = &rs->rules[ci];
+        if (c->kind != COR_ABSENCE)
+            continue;
+        cor_table *t = &e->tables[ci];
+        for (cor_group *g = t->tail, *prev; g && rc == 0; g = prev) {
+            prev = g->prev;
+            if (e->wm - g->aux >= c->expire_us) { /* long gone: forget it */
+                cor_del_push(e, c->id, g->key, g->keylen, 0);
+                cor_table_remove(t, g);
+                cor_group_free(g);
+                continue;
+            }
+            if (g->fired || e->wm - g->aux < c->timespan_us)
+                continue;
+            g->fired = 1;
+            g->dirty = 1;
+            /* the group's values are its key: split them back into fields */
+            cor_ctx ctx = {0};
+            cor_hit hit = {.r = c, .ctx = &ctx, .ts = e->wm, .first = g->aux, .count = 0};
+            const char *p = g->key, *end = g->key + g->keylen;
+            for (uint32_t i = 0; i < c->ngroup; i++) {
+                const char *q = memchr(p, COR_KEY_SEP, (size_t)(end - p));
+                if (!q)
+                    q = end;
+                hit.f[hit.nf++] = (vg_kv){vg_str_c(c->group_by[i]), vg_str_n(p, (size_t)(q - p))};
+                p = q < end ? q + 1 : end;
+            }
+            char since[40], msg[300];
+            vg_time_format(g->aux, since, sizeof(since));
+            snprintf(msg, sizeof(msg), "no event of the watched rules since %s", since);
+            vg_event fake = {0};
+            fake.msg = vg_str_c(msg);
+            for (uint32_t i = 0; i < hit.nf; i++)
+                if (vg_str_eq(hit.f[i].key, "host"))
+                    fake.host = hit.f[i].val;
+            ctx.ev = &fake;
+            rc = cor_hit_out(e, &hit, emit, ud);
+        }
+    }
+    return rc;
+}
+
+/* ---- persistence ---------------------------------------------------------- */
+
+/* Group record: [rule_hash, last_us, suppress_until, aux, fired, [ts], [vals], [raw]] */
+static int cor_group_pack(cor_eval *e, const cor_rule *r, const cor_group *g)
+{
+    msgpack_packer pk;
+    msgpack_sbuffer_clear(&e->sb);
+    msgpack_packer_init(&pk, &e->sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 8);
+    msgpack_pack_uint64(&pk, r->hash);
+    msgpack_pack_int64(&pk, g->last_us);
+    msgpack_pack_int64(&pk, g->suppress_until);
+    msgpack_pack_int64(&pk, g->aux);
+    msgpack_pack_uint8(&pk, g->fired);
+    uint32_t nts = r->kind == COR_EVENT_COUNT || r->kind == COR_VALUE_COUNT ? g->n
+                   : r->kind == COR_ABSENCE                                ? 0
+                                                                            : r->nrefs;
+    msgpack_pack_array(&pk, nts);
+    for (uint32_t i = 0; i < nts; i++)
+        msgpack_pack_int64(&pk, g->ts[i]);
+    uint32_t nv = r->kind == COR_VALUE_COUNT ? g->n : 0;
+    msgpack_pack_array(&pk, nv);
+    for (uint32_t i = 0; i < nv; i++) {
+        size_t l = strlen(g->vals[i]);
+        msgpack_pack_str(&pk, l);
+        msgpack_pack_str_body(&pk, g->vals[i], l);
+    }
+    uint32_t start = g->nraw < COR_RAW_KEEP ? 0 : g->rawpos;
+    msgpack_pack_array(&pk, g->nraw);
+    for (uint32_t i = 0; i < g->nraw; i++) {
+        const char *l = g->raw[(start + i) % COR_RAW_KEEP];
+        size_t n = l ? strlen(l) : 0;
+        msgpack_pack_str(&pk, n);
+        msgpack_pack_str_body(&pk, l ? l : "", n);
+    }
+    return 0;
+}
+
+int cor_eval_flush(cor_eval *e)
+{
+    if (!e->st)
+        return 0;
+    MDB_txn *txn = vg_store_txn(e->st);
+    if (!txn)
+        return -EINVAL;
+    int rc = 0;
+    for (size_t i = 0; i < e->ndels && rc == 0; i++) {
+        cor_del *d = &e->dels[i];
+        MDB_val k = {d->len, d->key}, v;
+        if (!d->prefix) {
+            rc = mdb_del(txn, e->dbi, &k, NULL);
+            if (rc == MDB_NOTFOUND)
+                rc = 0;
+            continue;
+        }
+        MDB_cursor *cur;
+        if ((rc = mdb_cursor_open(txn, e->dbi, &cur)))
+            break;
+        for (;;) { /* re-seek after each delete: rule removals are rare */
+            k = (MDB_val){d->len, d->key};
+            rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+            if (rc || k.mv_size < d->len || memcmp(k.mv_data, d->key, d->len) != 0)
+                break;
+            if ((rc = mdb_cursor_del(cur, 0)))
+                break;
+        }
+        mdb_cursor_close(cur);
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
+    }
+    for (size_t i = 0; i < e->ndels; i++)
+        free(e->dels[i].key);
+    e->ndels = 0;
+    char key[4096];
+    for (size_t ri = 0; ri < e->rs->n && rc == 0; ri++) {
+        const cor_rule *r = &e->rs->rules[ri];
+        if (r->kind == COR_MATCH)
+            continue;
+        size_t il = strlen(r->id) + 1;
+        for (cor_group *g = e->tables[ri].head; g && rc == 0; g = g->next) {
+            if (!g->dirty)
+                continue;
+            if (il + g->keylen > sizeof(key) || il + g->keylen > 511) {
+                g->dirty = 0; /* too long for an LMDB key: kept in memory only */
+                continue;
+            }
+            memcpy(key, r->id, il);
+            memcpy(key + il, g->key, g->keylen);
+            cor_group_pack(e, r, g);
+            MDB_val k = {il + g->keylen, key}, v = {e->sb.size, e->sb.data};
+            rc = mdb_put(txn, e->dbi, &k, &v, 0);
+            g->dirty = 0;
+        }
+    }
+    if (rc == 0)
+        rc = vg_meta_put_u64(e->st, "cor.watermark", (uint64_t)e->wm);
+    if (rc == MDB_MAP_FULL)
+        return VG_EFULL;
+    return rc > 0 ? -rc : rc;
+}
+
+static int cor_group_unpack(cor_eval *e, const cor_rule *r, cor_table *t, const char *key,
+                            size_t klen, const char *buf, size_t len)
+{
+    msgpack_unpacked u;
+    size_t off = 0;
+    msgpack_unpacked_init(&u);
+    int rc = VG_ESTATE;
+    if (msgpack_unpack_next(&u, buf, len, &off) != MSGPACK_UNPACK_SUCCESS)
+        goto out;
+    const msgpack_object *a = &u.data;
+    if (a->type != MSGPACK_OBJECT_ARRAY || a->via.array.size != 8)
+        goto out;
+    const msgpack_object *f = a->via.array.ptr;
+    if (f[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER || f[0].via.u64 != r->hash)
+        goto out;
+    uint64_t h = cor_hash(key, klen);
+    if (t->count + 1 > t->nb && cor_table_grow(t) != 0) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    cor_group *g = cor_group_new(r, key, klen, h);
+    if (!g) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    g->last_us = f[1].via.i64;
+    g->suppress_until = f[2].via.i64;
+    g->aux = f[3].via.i64;
+    g->fired = (uint8_t)f[4].via.u64;
+    const msgpack_object *ts = &f[5], *vals = &f[6], *raw = &f[7];
+    uint32_t cap = r->kind == COR_EVENT_COUNT || r->kind == COR_VALUE_COUNT ? (uint32_t)r->threshold
+                   : r->kind == COR_ABSENCE                                ? 0
+                                                                            : r->nrefs;
+    if (ts->type == MSGPACK_OBJECT_ARRAY)
+        for (uint32_t i = 0; i < ts->via.array.size && i < cap; i++)
+            g->ts[i] = ts->via.array.ptr[i].via.i64;
+    if (r->kind == COR_EVENT_COUNT || r->kind == COR_VALUE_COUNT)
+        g->n = ts->via.array.size < cap ? ts->via.array.size : cap;
+    if (r->kind == COR_VALUE_COUNT && vals->type == MSGPACK_OBJECT_ARRAY)
+        for (uint32_t i = 0; i < g->n && i < vals->via.array.size; i++)
+            g->vals[i] = strndup(vals->via.array.ptr[i].via.str.ptr, vals->via.array.ptr[i].via.str.size);
+    if (g->raw && raw->type == MSGPACK_OBJECT_ARRAY)
+        for (uint32_t i = 0; i < raw->via.array.size && i < COR_RAW_KEEP; i++) {
+            g->raw[i] = strndup(raw->via.array.ptr[i].via.str.ptr, raw->via.array.ptr[i].via.str.size);
+            g->nraw++;
+        }
+    g->hnext = t->b[h & (t->nb - 1)];
+    t->b[h & (t->nb - 1)] = g;
+    t->count++;
+    /* loaded in key order; keep LRU by last update */
+    cor_lru_front(t, g);
+    rc = 0;
+out:
+    msgpack_unpacked_destroy(&u);
+    return rc;
+}
+
+/* Loads persisted state for the current rules; state of rules that are
+ * gone or changed is deleted. */
+static int cor_eval_load(cor_eval *e)
+{
+    MDB_txn *txn;
+    int rc = vg_store_read_begin(e->st, &txn);
+    if (rc)
+        return rc;
+    MDB_cursor *cur;
+    if ((rc = mdb_cursor_open(txn, e->dbi, &cur))) {
+        vg_store_read_end(e->st, txn);
+        return -rc;
+    }
+    MDB_val k, v;
+    size_t loaded = 0, dropped = 0;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+        const char *key = k.mv_data;
+        const char *nul = memchr(key, '\0', k.mv_size);
+        int ri = nul ? cor_rules_find(e->rs, key) : -1;
+        int ok = ri >= 0 && e->rs->rules[ri].kind != COR_MATCH &&
+                 cor_group_unpack(e, &e->rs->rules[ri], &e->tables[ri], nul + 1,
+                                  k.mv_size - (size_t)(nul + 1 - key), v.mv_data, v.mv_size) == 0;
+        if (ok) {
+            loaded++;
+        } else {
+            dropped++;
+            cor_del_push(e, nul ? key : "", nul ? nul + 1 : key,
+                         nul ? k.mv_size - (size_t)(nul + 1 - key) : k.mv_size, 0);
+        }
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    vg_store_read_end(e->st, txn);
+    uint64_t wm = 0;
+    vg_meta_get_u64(e->st, "cor.watermark", &wm);
+    e->wm = (int64_t)wm;
+    e->absence_checked = e->wm;
+    if (loaded || dropped)
+        vg_info("correlation state: %zu groups restored, %zu dropped (rule gone or changed)",
+                loaded, dropped);
+    return rc == MDB_NOTFOUND ? 0 : -rc;
+}
+
+int cor_eval_new(cor_eval **out, cor_ruleset *rs, vg_store *st, cor_lists *lists)
+{
+    cor_eval *e = calloc(1, sizeof(*e));
+    if (!e)
+        return -ENOMEM;
+    e->rs = rs;
+    e->st = st;
+    e->lists = lists;
+    e->wm = INT64_MIN / 2;
+    msgpack_sbuffer_init(&e->sb);
+    e->tables = calloc(rs->n + 1, sizeof(cor_table));
+    int rc = e->tables ? 0 : -ENOMEM;
+    if (rc == 0 && st && (rc = vg_store_dbi(st, "correlation", &e->dbi)) == 0)
+        rc = cor_eval_load(e);
+    if (rc) {
+        cor_eval_free(e);
+        return rc;
+    }
+    *out = e;
+    return 0;
+}
+
+void cor_eval_free(cor_eval *e)
+{
+    if (!e)
+        return;
+    for (size_t i = 0; e->tables && i < e->rs->n; i++)
+        cor_table_clear(&e->tables[i]);
+    free(e->tables);
+    for (size_t i = 0; i < e->ndels; i++)
+        free(e->dels[i].key);
+    free(e->dels);
+    msgpack_sbuffer_destroy(&e->sb);
+    free(e);
+}
+
+int cor_eval_set_rules(cor_eval *e, cor_ruleset *rs)
+{
+    cor_table *nt = calloc(rs->n + 1, sizeof(cor_table));
+    if (!nt)
+        return -ENOMEM;
+    size_t kept = 0, dropped = 0;
+    for (size_t i = 0; i < e->rs->n; i++) {
+        const cor_rule *old = &e->rs->rules[i];
+        if (old->kind == COR_MATCH)
+            continue;
+        int j = cor_rules_find(rs, old->id);
+        if (j >= 0 && rs->rules[j].kind != COR_MATCH && rs->rules[j].hash == old->hash) {
+            nt[j] = e->tables[i];
+            rs->rules[j].evictions = old->evictions;
+            rs->rules[j].late = old->late;
+            memset(&e->tables[i], 0, sizeof(cor_table));
+            kept++;
+        } else {
+            if (e->tables[i].count)
+                dropped++;
+            cor_table_clear(&e->tables[i]);
+            cor_del_push(e, old->id, "", 0, 1);
+        }
+    }
+    for (size_t i = 0; i < rs->n; i++) { /* counters of unchanged match rules carry on */
+        int j = cor_rules_find(e->rs, rs->rules[i].id);
+        if (j >= 0) {
+            rs->rules[i].hits = e->rs->rules[j].hits;
+            rs->rules[i].match_errors = e->rs->rules[j].match_errors;
+            rs->rules[i].cpu_ns = e->rs->rules[j].cpu_ns;
+        }
+    }
+    free(e->tables);
+    e->tables = nt;
+    e->rs = rs;
+    vg_info("correlation state: kept for %zu unchanged rules, dropped for %zu changed or removed",
+            kept, dropped);
+    return 0;
+}
+
+void cor_eval_set_trace(cor_eval *e, cor_trace_fn fn, void *ud)
+{
+    e->trace = fn;
+    e->trace_ud = ud;
+}
+
+const cor_eval_stats *cor_eval_get_stats(cor_eval *e)
+{
+    e->stats.groups = 0;
+    for (size_t i = 0; i < e->rs->n; i++)
+        e->stats.groups += e->tables[i].count;
+    return &e->stats;
+}
+
+int64_t cor_eval_watermark(cor_eval *e)
+{
+    return e->wm;
+}

@@ -1,0 +1,58 @@
+/* The rule engine, the same live (cor_engine.c) and offline (--replay,
+ * --test-rules, --explain): events in, alerts out through a callback.
+ *
+ * Correlation state (windows, counters, sequences, suppressions) lives in
+ * memory and, when the engine has a store, is written to LMDB by
+ * cor_eval_flush inside the caller's write transaction: the caller commits
+ * it together with the input position it has reached, so that after a kill
+ * and restart the engine resumes exactly where the committed input ends. */
+#ifndef COR_EVAL_H
+#define COR_EVAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cor_rules.h"
+#include "vigil/store.h"
+
+typedef struct cor_eval cor_eval;
+typedef struct cor_lists cor_lists;
+
+/* An alert is ready. Its views are valid during the call only. */
+typedef int (*cor_emit_fn)(void *ud, const vg_alert *al);
+
+/* Explains one event: called for every rule tried (see --explain). */
+typedef void (*cor_trace_fn)(void *ud, const cor_rule *r, const char *verdict, const vg_kv *f,
+                             uint32_t nf);
+
+typedef struct cor_eval_stats {
+    uint64_t events, late, evictions, alerts, groups;
+} cor_eval_stats;
+
+/* Creates an engine over rs (borrowed; see cor_eval_set_rules). With a
+ * store, state is loaded from it (what matches the rules' definitions) and
+ * flushed to it; without, it lives in memory only. lists may be NULL. */
+int cor_eval_new(cor_eval **out, cor_ruleset *rs, vg_store *st, cor_lists *lists);
+void cor_eval_free(cor_eval *e);
+
+/* Swaps in a new rule set: the state of every correlation whose definition
+ * (hash) is unchanged is kept, the rest is dropped (and deleted from the
+ * store at the next flush). The old set may be freed after this returns. */
+int cor_eval_set_rules(cor_eval *e, cor_ruleset *rs);
+
+/* Runs every rule over ev. */
+int cor_eval_event(cor_eval *e, const vg_event *ev, cor_emit_fn emit, void *ud);
+
+/* Advances time to now_us (event time) without an event: absence rules
+ * fire for groups silent too long. Live mode calls it with the wall clock
+ * minus the allowed lateness. */
+int cor_eval_tick(cor_eval *e, int64_t now_us, cor_emit_fn emit, void *ud);
+
+/* Writes changed state into the store's open write transaction. */
+int cor_eval_flush(cor_eval *e);
+
+void cor_eval_set_trace(cor_eval *e, cor_trace_fn fn, void *ud);
+const cor_eval_stats *cor_eval_get_stats(cor_eval *e);
+int64_t cor_eval_watermark(cor_eval *e);
+
+#endif

@@ -1,0 +1,116 @@
+/* The rule model (docs/rules.md): match rules and correlation rules, as
+ * loaded from YAML and compiled. A ruleset is immutable once loaded; a
+ * reload builds a new one and swaps it between two batches. */
+#ifndef COR_RULES_H
+#define COR_RULES_H
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vigil/event.h"
+
+enum cor_kind {
+    COR_MATCH = 0,
+    COR_EVENT_COUNT,      /* N events of rules R within T, per group */
+    COR_VALUE_COUNT,      /* N distinct values of a field within T, per group */
+    COR_TEMPORAL,         /* every rule of R within T, per group, any order */
+    COR_TEMPORAL_ORDERED, /* every rule of R within T, per group, in the listed order */
+    COR_ABSENCE,          /* a group seen before has no event of R for T */
+};
+
+/* A condition on a field: "FIELD in list NAME" or "FIELD not in list NAME". */
+typedef struct cor_cond {
+    char *field;
+    char *list;
+    bool negate;
+} cor_cond;
+
+/* A test case carried by a rule (run by --test-rules). */
+typedef struct cor_test {
+    int line;       /* in the rule file */
+    char *input;    /* one raw syslog line, or several separated by newlines */
+    bool fires;     /* must the rule fire (at least once)? */
+    uint32_t nfields;
+    char **keys, **vals; /* fields the (first) alert must carry */
+} cor_test;
+
+typedef struct cor_rule {
+    /* identity */
+    char *id, *name, *file, *description;
+    int line;
+    int level;
+    bool alert;          /* raise alerts (false: only feeds correlations) */
+    enum cor_kind kind;
+    char **tags;         /* NULL-terminated */
+    uint32_t ntags;
+    uint64_t hash;       /* of the definition: state survives a reload only if unchanged */
+    /* match rules */
+    char **programs, **hosts, **agencies, **sites; /* NULL-terminated; NULL = any */
+    uint32_t facilities; /* bit f set = facility f allowed; 0 = any */
+    uint8_t severities;  /* bit s set = severity s allowed; 0 = any */
+    pcre2_code *re;      /* NULL when keywords only */
+    char *pattern;
+    char **keywords;     /* any of them as a substring of MSG; NULL = none */
+    uint32_t ncaps;
+    char **cap_names;
+    uint32_t *cap_groups;
+    cor_cond *conds;
+    uint32_t nconds;
+    /* correlation rules */
+    char **refs;         /* rule ids this one counts */
+    uint32_t nrefs;
+    uint32_t *ref_idx;   /* resolved indices into the ruleset */
+    char **group_by;
+    uint32_t ngroup;
+    char *field;         /* value_count: the field whose distinct values count */
+    uint64_t threshold;  /* event_count/value_count: fire at >= threshold */
+    int64_t timespan_us;
+    int64_t suppress_us; /* after firing, the group is quiet this long (default timespan) */
+    int64_t expire_us;   /* absence: forget a group silent this long (default 24 h) */
+    uint32_t max_groups; /* memory bound: oldest group evicted beyond this */
+    /* wiring: correlation rules that count this rule's hits */
+    uint32_t *feeds;
+    uint32_t nfeeds;
+    /* tests */
+    cor_test *tests;
+    uint32_t ntests;
+    /* counters (mutable, reset by a reload of a changed rule) */
+    uint64_t hits, match_errors, cpu_ns, evictions, late;
+} cor_rule;
+
+typedef struct cor_prefilter cor_prefilter;
+
+typedef struct cor_ruleset {
+    cor_rule *rules;
+    size_t n;
+    uint32_t *order;    /* correlation rules in dependency order (refs first) */
+    uint32_t norder;
+    uint32_t *matches;  /* indices of match rules */
+    uint32_t nmatches;
+    pcre2_match_data *md;
+    pcre2_match_context *mctx;
+    cor_prefilter *pf;  /* over the match rules' regexes; NULL = try every rule */
+    uint64_t *cand;     /* candidate bitmap scratch, nmatches bits */
+    char *dir;
+    int64_t lateness_us;
+} cor_ruleset;
+
+typedef struct cor_rules_opts {
+    int64_t match_limit;   /* PCRE2 match limit per regex and event */
+    uint32_t max_groups;   /* default per-rule group cap */
+    int64_t lateness_us;   /* allowed lateness of event time */
+} cor_rules_opts;
+
+/* Loads every *.yml / *.yaml file in dir (sorted by name), or one file.
+ * On error, err holds "FILE:LINE: reason" and nothing is returned. */
+int cor_rules_load(const char *path, const cor_rules_opts *o, cor_ruleset **out, char *err,
+                   size_t errlen);
+void cor_rules_free(cor_ruleset *rs);
+/* Index of rule id, or -1. */
+int cor_rules_find(const cor_ruleset *rs, const char *id);
+
+const char *cor_kind_name(enum cor_kind k);
+
+#endif
