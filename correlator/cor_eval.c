@@ -425,9 +425,35 @@ static int cor_hit_out(cor_eval *e, const cor_hit *hit, cor_emit_fn emit, void *
     int rc = 0;
     if (hit->r->alert)
         rc = cor_emit_hit(e, hit, emit, ud);
-    if (rc == 0 && hit->r->nfeeds)
+    /* A compressed repeat ("message repeated N times") counts N times. */
+    uint64_t times = hit->r->kind == COR_MATCH ? hit->count : 1;
+    for (uint64_t i = 0; rc == 0 && hit->r->nfeeds && i < times; i++)
         rc = cor_feed(e, hit, emit, ud);
     return rc;
+}
+
+/* rsyslog compresses identical lines into "message repeated N times: [ X]";
+ * an attacker gains from that unless it counts as N occurrences of X.
+ * Returns N (1 if the message is not such a line) and sets *inner to X. */
+static uint32_t cor_repeat(vg_str msg, vg_str *inner)
+{
+    static const char pre[] = "message repeated ";
+    const char *p = msg.p, *end = msg.p + msg.len;
+    if (!p || msg.len < sizeof(pre) + 10 || memcmp(p, pre, sizeof(pre) - 1) != 0)
+        return 1;
+    p += sizeof(pre) - 1;
+    uint32_t n = 0;
+    while (p < end && *p >= '0' && *p <= '9' && n < 100000000)
+        n = n * 10 + (uint32_t)(*p++ - '0');
+    static const char mid[] = " times: [";
+    if (n < 2 || (size_t)(end - p) < sizeof(mid) || memcmp(p, mid, sizeof(mid) - 1) != 0 ||
+        end[-1] != ']')
+        return 1;
+    p += sizeof(mid) - 1;
+    while (p < end - 1 && *p == ' ')
+        p++;
+    *inner = vg_str_n(p, (size_t)(end - 1 - p));
+    return n > 10000 ? 10000 : n; /* bounded work per line */
 }
 
 static void cor_raw_keep(cor_group *g, vg_str raw)
@@ -677,7 +703,7 @@ static int64_t cor_ns(void)
 }
 
 static int cor_match_one(cor_eval *e, cor_rule *r, const vg_event *ev, int64_t ts,
-                         cor_emit_fn emit, void *ud)
+                         uint32_t times, cor_emit_fn emit, void *ud)
 {
     cor_ruleset *rs = e->rs;
     if ((r->programs && !cor_in(r->programs, ev->app)) || (r->hosts && !cor_in(r->hosts, ev->host)) ||
@@ -732,7 +758,7 @@ static int cor_match_one(cor_eval *e, cor_rule *r, const vg_event *ev, int64_t t
     }
     if (e->trace)
         e->trace(e->trace_ud, r, "MATCHED", c.f, c.nf);
-    cor_hit hit = {.r = r, .ctx = &c, .ts = ts, .first = ts, .count = 1};
+    cor_hit hit = {.r = r, .ctx = &c, .ts = ts, .first = ts, .count = times};
     for (uint32_t i = 0; i < c.nf; i++)
         hit.f[hit.nf++] = c.f[i];
     return cor_hit_out(e, &hit, emit, ud);
@@ -748,11 +774,14 @@ static int64_t cor_event_time(const vg_event *ev)
     return ev->ts_us;
 }
 
-int cor_eval_event(cor_eval *e, const vg_event *ev, cor_emit_fn emit, void *ud)
+int cor_eval_event(cor_eval *e, const vg_event *in, cor_emit_fn emit, void *ud)
 {
     cor_ruleset *rs = e->rs;
-    int64_t ts = cor_event_time(ev);
+    int64_t ts = cor_event_time(in);
     e->stats.events++;
+    vg_event rep = *in;
+    uint32_t times = cor_repeat(in->msg, &rep.msg);
+    const vg_event *ev = times > 1 ? &rep : in;
     int n = cor_prefilter_scan(rs->pf, ev->msg.p, ev->msg.p ? ev->msg.len : 0, rs->cand);
     (void)n; /* on error every bit is set: nothing is missed */
     int rc = 0;
@@ -763,7 +792,7 @@ int cor_eval_event(cor_eval *e, const vg_event *ev, cor_emit_fn emit, void *ud)
             bits &= bits - 1;
             cor_rule *r = &rs->rules[rs->matches[i]];
             int64_t t0 = cor_ns();
-            rc = cor_match_one(e, r, ev, ts, emit, ud);
+            rc = cor_match_one(e, r, ev, ts, times, emit, ud);
             r->cpu_ns += (uint64_t)(cor_ns() - t0);
         }
     }

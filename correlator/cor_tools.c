@@ -325,6 +325,9 @@ static int cor_tool_test_rules(vg_daemon *d, const vg_node *root, int argc, char
             untested++;
         for (uint32_t ti = 0; ti < r->ntests; ti++) {
             const cor_test *ct = &r->tests[ti];
+            /* "fires" means "matches" for a rule that only feeds others */
+            bool alert = r->alert;
+            ((cor_rule *)r)->alert = true;
             cor_eval *e = NULL;
             cor_test_run t = {.r = r};
             int rc = cor_eval_new(&e, o.rs, NULL, o.lists);
@@ -336,6 +339,7 @@ static int cor_tool_test_rules(vg_daemon *d, const vg_node *root, int argc, char
                 rc = cor_lines(input, cor_feed_line, &f);
             free(input);
             cor_eval_free(e);
+            ((cor_rule *)r)->alert = alert;
             char why[512] = "";
             if (rc)
                 snprintf(why, sizeof(why), "engine error: %s", vg_strerror(rc));
