@@ -54,6 +54,7 @@ typedef struct cor {
     vg_receiver *receiver;
     vg_sender *sender;
     uv_timer_t tick;
+    int64_t last_batch_us; /* wall time of the last batch received */
     msgpack_sbuffer rec;
     cor_stats stats;
 } cor;

@@ -44,6 +44,7 @@ static int cor_on_batch(void *ud, vg_rstream *st, const vg_msg *m, uint32_t skip
 {
     cor *c = ud;
     (void)st;
+    c->last_batch_us = vg_now_us();
     for (uint32_t i = skip; i < m->count; i++) {
         const vg_event *ev = &m->events[i];
         c->stats.events++;
@@ -63,12 +64,16 @@ static void cor_on_commit(void *ud)
 }
 
 /* With no events, time still passes: absence rules need the clock. The
- * wall clock minus the allowed lateness is a safe lower bound of event time. */
+ * wall clock minus the allowed lateness stands for event time only when
+ * the input is caught up (recent events, or none arriving): while a
+ * backlog drains after an outage, hosts are not silent, only queued. */
 static void cor_on_tick(uv_timer_t *t)
 {
     cor *c = t->data;
-    int64_t now = vg_now_us() - c->rules->lateness_us;
-    if (now <= cor_eval_watermark(c->eval))
+    int64_t wall = vg_now_us(), now = wall - c->rules->lateness_us;
+    int64_t wm = cor_eval_watermark(c->eval);
+    int quiet = wall - c->last_batch_us > 2 * COR_TICK_MS * 1000;
+    if (now <= wm || (!quiet && wm < now - c->rules->lateness_us))
         return;
     int rc = vg_store_begin(c->store);
     if (rc == 0)

@@ -70,7 +70,8 @@ struct cor_eval {
     vg_store *st;
     MDB_dbi dbi;
     cor_lists *lists;
-    int64_t wm;        /* watermark: highest trusted event time seen */
+    int64_t wm;        /* watermark: highest trusted event time seen (lateness) */
+    int64_t clock;     /* absence time: max(wm, what cor_eval_tick was told) */
     int64_t absence_checked;
     cor_del *dels;
     size_t ndels, capdels;
@@ -811,9 +812,14 @@ int cor_eval_event(cor_eval *e, const vg_event *in, cor_emit_fn emit, void *ud)
 
 int cor_eval_tick(cor_eval *e, int64_t now, cor_emit_fn emit, void *ud)
 {
-    if (now > e->wm)
-        e->wm = now;
+    /* The clock only drives absence; lateness stays on event time, so a
+     * backlog replayed after an outage is not "late". */
+    if (now > e->clock)
+        e->clock = now;
+    if (e->wm > e->clock)
+        e->clock = e->wm;
     e->absence_checked = e->wm;
+    int64_t clk = e->clock;
     cor_ruleset *rs = e->rs;
     int rc = 0;
     for (uint32_t o = 0; o < rs->norder && rc == 0; o++) {
@@ -824,19 +830,19 @@ int cor_eval_tick(cor_eval *e, int64_t now, cor_emit_fn emit, void *ud)
         cor_table *t = &e->tables[ci];
         for (cor_group *g = t->tail, *prev; g && rc == 0; g = prev) {
             prev = g->prev;
-            if (e->wm - g->aux >= c->expire_us) { /* long gone: forget it */
+            if (clk - g->aux >= c->expire_us) { /* long gone: forget it */
                 cor_del_push(e, c->id, g->key, g->keylen, 0);
                 cor_table_remove(t, g);
                 cor_group_free(g);
                 continue;
             }
-            if (g->fired || e->wm - g->aux < c->timespan_us)
+            if (g->fired || clk - g->aux < c->timespan_us)
                 continue;
             g->fired = 1;
             g->dirty = 1;
             /* the group's values are its key: split them back into fields */
             cor_ctx ctx = {0};
-            cor_hit hit = {.r = c, .ctx = &ctx, .ts = e->wm, .first = g->aux, .count = 0};
+            cor_hit hit = {.r = c, .ctx = &ctx, .ts = clk, .first = g->aux, .count = 0};
             const char *p = g->key, *end = g->key + g->keylen;
             for (uint32_t i = 0; i < c->ngroup; i++) {
                 const char *q = memchr(p, COR_KEY_SEP, (size_t)(end - p));
@@ -1055,6 +1061,7 @@ static int cor_eval_load(cor_eval *e)
     uint64_t wm = 0;
     vg_meta_get_u64(e->st, "cor.watermark", &wm);
     e->wm = (int64_t)wm;
+    e->clock = e->wm;
     e->absence_checked = e->wm;
     if (loaded || dropped)
         vg_info("correlation state: %zu groups restored, %zu dropped (rule gone or changed)",
@@ -1070,7 +1077,7 @@ int cor_eval_new(cor_eval **out, cor_ruleset *rs, vg_store *st, cor_lists *lists
     e->rs = rs;
     e->st = st;
     e->lists = lists;
-    e->wm = INT64_MIN / 2;
+    e->wm = e->clock = INT64_MIN / 2;
     msgpack_sbuffer_init(&e->sb);
     e->tables = calloc(rs->n + 1, sizeof(cor_table));
     int rc = e->tables ? 0 : -ENOMEM;

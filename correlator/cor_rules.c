@@ -161,14 +161,28 @@ static int cor_cond_parse(const vg_node *n, cor_cond *c, char *err, size_t errle
 {
     if (n->kind != VG_NODE_SCALAR)
         return vg_conf_errf(err, errlen, n, "a 'where' condition is a string: FIELD in list NAME");
-    char f[128], w1[8], w2[8], w3[8], name[128];
-    int k = sscanf(n->str, "%127s %7s %7s %7s %127s", f, w1, w2, w3, name);
-    if (k == 4 && strcmp(w1, "in") == 0 && strcmp(w2, "list") == 0) {
+    char w[5][128];
+    int k = 0;
+    for (const char *p = n->str; *p && k < 5;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        size_t l = strcspn(p, " \t");
+        if (!l)
+            break;
+        if (l >= sizeof(w[0]))
+            return vg_conf_errf(err, errlen, n, "condition '%s': word too long", n->str);
+        memcpy(w[k], p, l);
+        w[k++][l] = '\0';
+        p += l;
+    }
+    const char *f = w[0], *name;
+    if (k == 4 && strcmp(w[1], "in") == 0 && strcmp(w[2], "list") == 0) {
         c->negate = false;
-        snprintf(name, sizeof(name), "%s", w3);
-    } else if (k == 5 && strcmp(w1, "not") == 0 && strcmp(w2, "in") == 0 &&
-               strcmp(w3, "list") == 0) {
+        name = w[3];
+    } else if (k == 5 && strcmp(w[1], "not") == 0 && strcmp(w[2], "in") == 0 &&
+               strcmp(w[3], "list") == 0) {
         c->negate = true;
+        name = w[4];
     } else {
         return vg_conf_errf(err, errlen, n,
                             "condition '%s' is not 'FIELD in list NAME' or 'FIELD not in list NAME'",

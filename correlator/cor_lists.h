@@ -1,0 +1,136 @@
+/* Watchlists: named sets of IP addresses, CIDR blocks, domains, hashes and
+ * strings, kept in the correlator's LMDB environment, for rule conditions
+ * of the form `field in list NAME` (docs/watchlists.md).
+ *
+ * A list is loaded from a text file and replaces the previous version of
+ * that list in one write transaction: a reader sees the old list or the new
+ * one, never a mix, and a malformed file changes nothing. Lookups are a few
+ * B-tree probes (O(log n)), so a list of millions of entries costs memory
+ * in the page cache, not in the process.
+ *
+ * Storage (all in one LMDB database, "lists", so the store's DBI budget is
+ * untouched); every key starts with a 32-bit big-endian generation number:
+ *
+ *   gen 0, 'G'                -> u32 LE: the last generation handed out
+ *   gen 0, 'N', NAME          -> directory record of list NAME (see
+ *                                cor_lists.c, lists__dir_encode)
+ *   gen G, KIND, BODY         -> "" (one key per entry of the list whose
+ *                                directory record holds generation G)
+ *
+ * KIND/BODY: '4' addr[4] len[1] (IPv4 network, masked; a plain address is
+ * a /32), '6' addr[16] len[1] (IPv6 likewise, /128), 'd' lower-case domain,
+ * 'h' binary hash (16, 20 or 32 bytes), 's' string bytes. Every load gets a
+ * fresh generation larger than any before, so its sorted keys go in with
+ * MDB_APPEND; the directory record is switched and the old generation's
+ * keys deleted in the same transaction.
+ *
+ * Single-threaded, like the store: call from the loop thread only.
+ */
+#ifndef COR_LISTS_H
+#define COR_LISTS_H
+
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "vigil/str.h"
+#include "vigil/store.h"
+
+#define COR_LIST_NAME_MAX 64   /* bytes; names are [A-Za-z0-9_.-]+ */
+#define COR_LIST_ENTRY_MAX 500 /* bytes of one entry after trimming */
+
+typedef struct cor_lists cor_lists;
+typedef struct cor_list cor_list;
+
+/* What one list holds, as of the last committed load. */
+typedef struct cor_list_info {
+    uint64_t count; /* distinct entries */
+    uint64_t ipv4;  /* IPv4 addresses and networks */
+    uint64_t ipv6;  /* IPv6 addresses and networks */
+    uint64_t domains;
+    uint64_t hashes;
+    uint64_t strings;
+    uint64_t loaded; /* unix time of the load */
+    uint32_t gen;    /* storage generation (changes with every load) */
+} cor_list_info;
+
+/* Lookup counters, for the SIGUSR1 report. */
+typedef struct cor_lists_stats {
+    uint64_t lookups, hits;
+    uint64_t errors; /* LMDB failures during a lookup (answered "not in list") */
+    uint64_t loads, load_failures;
+} cor_lists_stats;
+
+/* Opens (creating on first use) the "lists" database in st's environment.
+ * Must be called outside a write transaction (-EBUSY otherwise), because
+ * it commits one of its own. *out is owned by the caller and freed with
+ * cor_lists_close, which must come before vg_store_close(st).
+ * Errors: -EBUSY, -ENOMEM, LMDB codes (MDB_DBS_FULL: the store's maxdbs). */
+int cor_lists_open(vg_store *st, cor_lists **out);
+void cor_lists_close(cor_lists *l);
+
+/* Replaces list NAME with the entries of the file at PATH, in one write
+ * transaction of its own (so: outside any open write transaction, -EBUSY
+ * otherwise). File format: one entry per line; '#' at the start of a line
+ * or after a blank starts a comment; blank lines are ignored; surrounding
+ * blanks are trimmed. Kinds are recognised as documented in
+ * docs/watchlists.md. *count (if not NULL) gets the number of distinct
+ * entries now in the list.
+ *
+ * On error nothing changes and err holds one line:
+ *   "PATH:LINE: reason" for a malformed entry (returns VG_ECONFIG),
+ *   "PATH: reason"      for a file that cannot be read (-errno),
+ *   "NAME: reason"      for a bad list name (-EINVAL),
+ *   "lists: reason"     for a storage failure (VG_EFULL when the map is
+ *                       full: it must hold the old and the new list at once;
+ *                       -ENOMEM; LMDB codes).
+ * Handles of NAME see the new list from the next lookup on. */
+int cor_lists_load_file(cor_lists *l, const char *name, const char *path, size_t *count, char *err,
+                        size_t errlen);
+
+/* Resolves NAME once into a handle for the hot path. The list need not
+ * exist yet: until it is loaded it is empty. The handle is owned by l and
+ * stays valid until cor_lists_close. Errors: -EINVAL (bad name), -ENOMEM. */
+int cor_lists_handle(cor_lists *l, const char *name, cor_list **out);
+const char *cor_list_name(const cor_list *h);
+
+/* Is VALUE in the list? VALUE is read as
+ *   - an IPv4 or IPv6 address (IPv4-mapped IPv6 counts as IPv4): matched
+ *     against the list's addresses and networks;
+ *   - a domain/host name: matched case-insensitively against the list's
+ *     domains, itself and every parent (a.b.example.com matches an entry
+ *     example.com; a trailing dot is ignored);
+ *   - a 32/40/64-digit hex hash, case-insensitively;
+ *   - anything else: byte for byte against the list's strings.
+ * Reads in the store's open write transaction if there is one (the engine
+ * calls this while it applies a batch), else in a short read transaction.
+ * A storage error answers false and is counted (stats.errors). VALUE is
+ * only read during the call. */
+bool cor_list_contains(cor_list *h, vg_str value);
+
+/* The same, reading in TXN (a read or the write transaction of this
+ * environment), e.g. to see one snapshot across several lookups. */
+bool cor_list_contains_txn(cor_list *h, MDB_txn *txn, vg_str value);
+
+/* Convenience: cor_lists_handle + cor_list_contains (false for a bad name).
+ * Costs a name check and a scan of the handles on every call: rules should
+ * resolve their list once with cor_lists_handle and call cor_list_contains. */
+bool cor_lists_contains(cor_lists *l, const char *name, vg_str value);
+
+/* Entries in list NAME (0 if it does not exist). */
+uint64_t cor_lists_size(cor_lists *l, const char *name);
+
+/* Fills *info for list NAME. Errors: -ENOENT (never loaded), -EINVAL, LMDB. */
+int cor_lists_info(cor_lists *l, const char *name, cor_list_info *info);
+
+/* Writes list NAME to OUT as a list file (a '#' header line, then one entry
+ * per line in canonical form, grouped by kind): loading the output again
+ * gives the same list. Reads one snapshot. Errors: -ENOENT, -EINVAL, -EIO
+ * (write error on OUT), LMDB codes. */
+int cor_lists_dump(cor_lists *l, const char *name, FILE *out);
+
+void cor_lists_get_stats(const cor_lists *l, cor_lists_stats *out);
+
+#endif

@@ -1,0 +1,563 @@
+/* Multi-pattern prefilter: which rules may match a line (docs/prefilter.md).
+ *
+ * Every rule's regex goes into one Hyperscan block-mode database, compiled
+ * with HS_FLAG_PREFILTER: Hyperscan then accepts constructs it cannot run
+ * exactly (backreferences, lookarounds, atomic groups, possessive and large
+ * bounded repeats) by widening them, so a match it reports is only a "maybe",
+ * but a pattern that matches is always reported. One scan per event marks the
+ * candidates; PCRE2 confirms them.
+ *
+ * Build order:
+ *   1. A pattern starting with a (*VERB) option ((*UTF), (*UCP), (*CRLF),
+ *      ...) is an always candidate: those change the meaning of the rest of
+ *      the pattern in ways Hyperscan does not follow (e.g. (*UCP)(?i) folds
+ *      Latin-1 letters in PCRE2 and not in Hyperscan).
+ *   2. Each other pattern is checked on its own: hs_expression_info for
+ *      all, plus hs_compile for those that may match the empty string (see
+ *      cor_prefilter_check; compiling all of them one by one would double
+ *      the build time). If Hyperscan refuses it, we retry once with a form
+ *      that matches the same lines (group names dropped, \K dropped: see
+ *      cor_prefilter_rewrite); if that is refused too, the pattern is an
+ *      always candidate with Hyperscan's message.
+ *   3. The accepted patterns go into one hs_compile_multi. Should that
+ *      refuse an expression the quick check let through (a resource limit),
+ *      the remaining patterns are compiled one by one as in 2, and again
+ *      into one database; refusals then move one expression at a time to
+ *      the always candidates. A failure not tied to an expression makes
+ *      every rule an always candidate. The prefilter is then slow, never
+ *      wrong.
+ *
+ * Flags: PCRE2 compiles the rules in byte mode with PCRE2_DUPNAMES only, so
+ * Hyperscan gets no UTF8/UCP/CASELESS/MULTILINE flag and inline options
+ * ((?i), (?m), (?s), (?x)) are read the same way by both. HS_FLAG_DOTALL is
+ * set although PCRE2's '.' excludes '\n': widening '.' can only add
+ * candidates, and prefilter mode drops negative lookarounds rather than
+ * evaluating them, so there is no context in which the wider '.' removes a
+ * match. HS_FLAG_SINGLEMATCH: we only need to know that a pattern matched.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cor_prefilter.h"
+
+#ifdef VG_HAVE_HS
+#include <hs.h>
+#endif
+
+#define COR_PF_MULTI_RETRIES 16 /* hs_compile_multi attempts before giving up */
+
+/* A rule that every scan reports, and why. Kept sorted by rule. */
+typedef struct cor_pf_always {
+    size_t rule;
+    char *why;
+} cor_pf_always;
+
+struct cor_prefilter {
+    size_t n;              /* patterns, i.e. rules */
+    size_t nwords;         /* (n + 63) / 64 */
+    uint64_t *always;      /* nwords: bits of the always candidates */
+    cor_pf_always *why;    /* nalways entries, sorted by rule */
+    size_t nalways;
+#ifdef VG_HAVE_HS
+    hs_database_t *db;     /* NULL when every rule is an always candidate */
+    hs_scratch_t *scratch; /* one scan at a time: pf is single-threaded */
+#endif
+};
+
+size_t cor_prefilter_count(const cor_prefilter *pf)
+{
+    return pf ? pf->n : 0;
+}
+
+size_t cor_prefilter_always(const cor_prefilter *pf)
+{
+    return pf ? pf->nalways : 0;
+}
+
+const char *cor_prefilter_always_reason(const cor_prefilter *pf, size_t i)
+{
+    if (!pf || i >= pf->n || !(pf->always[i / 64] >> (i % 64) & 1))
+        return NULL;
+    size_t lo = 0, hi = pf->nalways;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (pf->why[mid].rule < i)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < pf->nalways && pf->why[lo].rule == i ? pf->why[lo].why : NULL;
+}
+
+void cor_prefilter_free(cor_prefilter *pf)
+{
+    if (!pf)
+        return;
+#ifdef VG_HAVE_HS
+    hs_free_scratch(pf->scratch);
+    hs_free_database(pf->db);
+#endif
+    for (size_t i = 0; i < pf->nalways; i++)
+        free(pf->why[i].why);
+    free(pf->why);
+    free(pf->always);
+    free(pf);
+}
+
+/* Makes rule i an always candidate with a printf-style reason. pf->why is
+ * sorted by rule once building is over (cor_prefilter_build_hs). */
+static int cor_prefilter_mark(cor_prefilter *pf, size_t i, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    char *why = strdup(buf);
+    if (!why)
+        return -ENOMEM;
+    pf->why[pf->nalways].rule = i;
+    pf->why[pf->nalways].why = why;
+    pf->nalways++;
+    pf->always[i / 64] |= UINT64_C(1) << (i % 64);
+    return 0;
+}
+
+/* Fills cand with every rule (bits past n left 0) and returns n. */
+static int cor_prefilter_all(const cor_prefilter *pf, uint64_t *cand)
+{
+    if (pf->nwords == 0)
+        return 0;
+    memset(cand, 0xff, pf->nwords * sizeof(uint64_t));
+    if (pf->n % 64)
+        cand[pf->nwords - 1] = (UINT64_C(1) << (pf->n % 64)) - 1;
+    return (int)pf->n;
+}
+
+#ifdef VG_HAVE_HS
+
+#define COR_PF_HS_FLAGS (HS_FLAG_PREFILTER | HS_FLAG_SINGLEMATCH | HS_FLAG_DOTALL)
+
+static int cor_prefilter_why_cmp(const void *a, const void *b)
+{
+    size_t x = ((const cor_pf_always *)a)->rule, y = ((const cor_pf_always *)b)->rule;
+    return x < y ? -1 : x > y;
+}
+
+/* Returns a copy of pattern p that matches exactly the same subjects (for
+ * "is there a match", which is all the prefilter asks) but that Hyperscan may
+ * accept where it refused p:
+ *   - group names dropped: (?<name>, (?'name' and (?P<name> become '(' (the
+ *     group keeps its number, so numbered backreferences still hold), which
+ *     takes the duplicate names PCRE2_DUPNAMES allows and Hyperscan refuses;
+ *   - \K dropped (it moves the start of the reported match, not whether
+ *     there is one).
+ * The scan is deliberately simple and gives up (returns NULL, *changed = 0)
+ * on anything it cannot lex with certainty: extended mode (an 'x' in an
+ * inline option, where whitespace and '#' change meaning), named references
+ * (\k, \g{name}, \g<..>, (?P=, (?P>, (?&, and conditions (?( that could
+ * name a group).
+ * Returns NULL with *changed = 1 when out of memory. */
+static char *cor_prefilter_rewrite(const char *p, int *changed)
+{
+    size_t len = strlen(p), o = 0;
+    int edits = 0;
+    *changed = 0;
+    char *out = malloc(len + 1);
+    if (!out) {
+        *changed = 1;
+        return NULL;
+    }
+    for (size_t i = 0; i < len;) {
+        char c = p[i];
+        if (c == '\\') {
+            char e = p[i + 1];
+            if (e == 'Q') { /* literal up to \E (or the end) */
+                const char *end = strstr(p + i + 2, "\\E");
+                size_t stop = end ? (size_t)(end - p) + 2 : len;
+                memcpy(out + o, p + i, stop - i);
+                o += stop - i;
+                i = stop;
+                continue;
+            }
+            if (e == 'K') {
+                i += 2;
+                edits++;
+                continue;
+            }
+            if (e == 'k')
+                goto give_up;
+            if (e == 'g') { /* \g1 \g{-1}: numbered, kept; \g{name} \g<name>: give up */
+                const char *f = p + i + 2;
+                if (*f == '{')
+                    f++;
+                if (!((*f >= '0' && *f <= '9') || *f == '-' || *f == '+'))
+                    goto give_up;
+            }
+            size_t w = e == '\0' ? 1 : (e == 'c' && p[i + 2]) ? 3 : 2; /* \c( is a control char */
+            memcpy(out + o, p + i, w);
+            o += w;
+            i += w;
+            continue;
+        }
+        if (c == '[') { /* a class: copy through its closing ']' */
+            size_t j = i + 1;
+            if (p[j] == '^')
+                j++;
+            if (p[j] == ']') /* a leading ']' is literal */
+                j++;
+            while (j < len && p[j] != ']') {
+                if (p[j] == '\\' && p[j + 1] == 'Q') {
+                    const char *end = strstr(p + j + 2, "\\E");
+                    j = end ? (size_t)(end - p) + 2 : len;
+                } else if (p[j] == '\\' && p[j + 1]) {
+                    j += 2;
+                } else if (p[j] == '[' && (p[j + 1] == ':' || p[j + 1] == '.' || p[j + 1] == '=')) {
+                    const char *end = strchr(p + j + 2, ']'); /* [:alpha:] */
+                    j = end ? (size_t)(end - p) + 1 : len;
+                } else {
+                    j++;
+                }
+            }
+            if (j >= len)
+                goto give_up;
+            memcpy(out + o, p + i, j + 1 - i);
+            o += j + 1 - i;
+            i = j + 1;
+            continue;
+        }
+        if (c == '(' && p[i + 1] == '?') {
+            const char *q = p + i + 2;
+            if (*q == '#') { /* comment up to ')' */
+                const char *end = strchr(q, ')');
+                if (!end)
+                    goto give_up;
+                size_t stop = (size_t)(end - p) + 1;
+                memcpy(out + o, p + i, stop - i);
+                o += stop - i;
+                i = stop;
+                continue;
+            }
+            if ((q[0] == 'P' && (q[1] == '=' || q[1] == '>')) || q[0] == '&' || q[0] == '(')
+                goto give_up;
+            char close = 0;
+            if (q[0] == '<' && q[1] != '=' && q[1] != '!') {
+                close = '>', q++;
+            } else if (q[0] == '\'') {
+                close = '\'', q++;
+            } else if (q[0] == 'P' && q[1] == '<') {
+                close = '>', q += 2;
+            }
+            if (close) {
+                const char *end = strchr(q, close);
+                if (!end)
+                    goto give_up;
+                out[o++] = '(';
+                i = (size_t)(end - p) + 1;
+                edits++;
+                continue;
+            }
+            /* an option setting, (?i) or (?i-s:...): refuse extended mode */
+            for (; (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || *q == '-' || *q == '^';
+                 q++)
+                if (*q == 'x')
+                    goto give_up;
+        }
+        out[o++] = c;
+        i++;
+    }
+    out[o] = '\0';
+    if (edits == 0)
+        goto give_up;
+    *changed = 1;
+    return out;
+give_up:
+    free(out);
+    return NULL;
+}
+
+/* Asks Hyperscan whether it takes pattern p on its own. The quick check is
+ * hs_expression_info (a parse and an analysis, some 15 times cheaper than a
+ * compile); a pattern that may match the empty string, which only a compile
+ * tells apart (it refuses "a?" but takes "\bx?"), and every pattern when
+ * full is set, gets a real hs_compile. Returns 0 if taken, 1 if refused with
+ * "hyperscan: <message>" in msg, -ENOMEM. */
+static int cor_prefilter_check(const char *p, int full, char *msg, size_t msglen)
+{
+    hs_compile_error_t *ce = NULL;
+    hs_error_t e = HS_SUCCESS;
+    if (!full) {
+        hs_expr_info_t *info = NULL;
+        e = hs_expression_info(p, COR_PF_HS_FLAGS, &info, &ce);
+        if (e == HS_SUCCESS) {
+            full = info->min_width == 0;
+            free(info); /* malloc'd: we set no Hyperscan allocator */
+            if (!full)
+                return 0;
+        }
+    }
+    if (full) {
+        hs_database_t *db = NULL;
+        e = hs_compile(p, COR_PF_HS_FLAGS, HS_MODE_BLOCK, NULL, &db, &ce);
+        hs_free_database(db);
+    }
+    if (e == HS_SUCCESS)
+        return 0;
+    if (e == HS_NOMEM) {
+        hs_free_compile_error(ce);
+        return -ENOMEM;
+    }
+    snprintf(msg, msglen, "hyperscan: %s", ce && ce->message ? ce->message : "refused");
+    hs_free_compile_error(ce);
+    return 1;
+}
+
+/* Checks pattern p, and if Hyperscan refuses it, its rewrite. Returns 0 with
+ * *expr = p, or = a malloc'd rewrite also stored in *owned; 1 if both are
+ * refused (msg holds the reason for p); -ENOMEM. */
+static int cor_prefilter_try(const char *p, int full, const char **expr, char **owned, char *msg,
+                             size_t msglen)
+{
+    *owned = NULL;
+    *expr = NULL;
+    int rc = cor_prefilter_check(p, full, msg, msglen);
+    if (rc <= 0) {
+        if (rc == 0)
+            *expr = p;
+        return rc;
+    }
+    int changed;
+    char *r = cor_prefilter_rewrite(p, &changed);
+    if (!r)
+        return changed ? -ENOMEM : 1;
+    char ignored[8];
+    int rr = cor_prefilter_check(r, full, ignored, sizeof(ignored));
+    if (rr != 0) {
+        free(r);
+        return rr;
+    }
+    *expr = r;
+    *owned = r;
+    return 0;
+}
+
+/* Compiles the accepted expressions (expr[i] != NULL) into pf->db and
+ * allocates the scratch. When the multi-compile refuses an expression that
+ * passed the quick check, every expression not compiled on its own yet
+ * (full[i] == 0) is compiled on its own, refusals become always candidates,
+ * and we try again; after that, each further refusal moves the expression
+ * it names to the always candidates (COR_PF_MULTI_RETRIES times at most). A
+ * refusal that names no expression makes every rule an always candidate. */
+static int cor_prefilter_compile(cor_prefilter *pf, const char *const *patterns,
+                                 const char **expr, char **owned, unsigned char *full)
+{
+    int rc = 0, checked_all = 0;
+    size_t cap = pf->n ? pf->n : 1;
+    const char **ex = malloc(cap * sizeof(*ex));
+    unsigned *flags = malloc(cap * sizeof(*flags));
+    unsigned *ids = malloc(cap * sizeof(*ids));
+    if (!ex || !flags || !ids) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    for (int attempt = 0;; attempt++) {
+        unsigned k = 0;
+        for (size_t i = 0; i < pf->n; i++) {
+            if (!expr[i])
+                continue;
+            ex[k] = expr[i];
+            flags[k] = COR_PF_HS_FLAGS;
+            ids[k] = (unsigned)i;
+            k++;
+        }
+        if (k == 0)
+            break;
+        hs_compile_error_t *ce = NULL;
+        hs_error_t e = hs_compile_multi(ex, flags, ids, k, HS_MODE_BLOCK, NULL, &pf->db, &ce);
+        if (e == HS_SUCCESS)
+            break;
+        pf->db = NULL;
+        int bad = ce ? ce->expression : -1;
+        char msg[400];
+        snprintf(msg, sizeof(msg), "hyperscan (database): %s",
+                 ce && ce->message ? ce->message : "refused");
+        hs_free_compile_error(ce);
+        if (e == HS_NOMEM) {
+            rc = -ENOMEM;
+            goto out;
+        }
+        if (bad >= 0 && (unsigned)bad < k && !checked_all) {
+            checked_all = 1;
+            for (size_t i = 0; i < pf->n && rc == 0; i++) {
+                if (!expr[i] || full[i])
+                    continue;
+                free(owned[i]);
+                full[i] = 1;
+                int t = cor_prefilter_try(patterns[i], 1, &expr[i], &owned[i], msg, sizeof(msg));
+                if (t < 0)
+                    rc = t;
+                else if (t > 0)
+                    rc = cor_prefilter_mark(pf, i, "%s", msg);
+            }
+        } else if (bad >= 0 && (unsigned)bad < k && attempt < COR_PF_MULTI_RETRIES) {
+            size_t r = ids[bad];
+            rc = cor_prefilter_mark(pf, r, "%s", msg);
+            expr[r] = NULL;
+        } else {
+            for (size_t i = 0; i < pf->n && rc == 0; i++) {
+                if (expr[i])
+                    rc = cor_prefilter_mark(pf, i, "%s", msg);
+                expr[i] = NULL;
+            }
+        }
+        if (rc)
+            goto out;
+    }
+    if (pf->db && hs_alloc_scratch(pf->db, &pf->scratch) != HS_SUCCESS)
+        rc = -ENOMEM;
+out:
+    free(ex);
+    free(flags);
+    free(ids);
+    return rc;
+}
+
+static int cor_prefilter_build_hs(cor_prefilter *pf, const char *const *patterns)
+{
+    int rc = 0;
+    size_t cap = pf->n ? pf->n : 1;
+    const char **expr = calloc(cap, sizeof(*expr));
+    char **owned = calloc(cap, sizeof(*owned));
+    unsigned char *full = calloc(cap, 1);
+    if (!expr || !owned || !full) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    if (hs_valid_platform() != HS_SUCCESS) {
+        for (size_t i = 0; i < pf->n && rc == 0; i++)
+            rc = cor_prefilter_mark(pf, i, "hyperscan does not run on this CPU (needs SSSE3)");
+        goto out;
+    }
+    for (size_t i = 0; i < pf->n && rc == 0; i++) {
+        const char *p = patterns[i];
+        char msg[400];
+        if (p[0] == '(' && p[1] == '*') {
+            rc = cor_prefilter_mark(pf, i, "starts with a (*VERB) option, not modelled by the "
+                                           "prefilter");
+            continue;
+        }
+        int t = cor_prefilter_try(p, 0, &expr[i], &owned[i], msg, sizeof(msg));
+        if (t < 0)
+            rc = t;
+        else if (t > 0)
+            rc = cor_prefilter_mark(pf, i, "%s", msg);
+    }
+    if (rc == 0)
+        rc = cor_prefilter_compile(pf, patterns, expr, owned, full);
+    /* the multi-compile may have marked rules out of order */
+    qsort(pf->why, pf->nalways, sizeof(*pf->why), cor_prefilter_why_cmp);
+out:
+    if (owned)
+        for (size_t i = 0; i < pf->n; i++)
+            free(owned[i]);
+    free(owned);
+    free(full);
+    free(expr);
+    return rc;
+}
+
+typedef struct cor_pf_scan {
+    uint64_t *cand;
+    int count;
+} cor_pf_scan;
+
+static int cor_prefilter_on_match(unsigned int id, unsigned long long from, unsigned long long to,
+                                  unsigned int flags, void *ctx)
+{
+    (void)from, (void)to, (void)flags;
+    cor_pf_scan *s = ctx;
+    uint64_t bit = UINT64_C(1) << (id % 64);
+    if (!(s->cand[id / 64] & bit)) {
+        s->cand[id / 64] |= bit;
+        s->count++;
+    }
+    return 0; /* go on: other patterns may match further along */
+}
+
+#endif /* VG_HAVE_HS */
+
+int cor_prefilter_build(const char *const *patterns, size_t n, cor_prefilter **out, char *err,
+                        size_t errlen)
+{
+    int rc = 0;
+    cor_prefilter *pf = NULL;
+    if (errlen)
+        err[0] = '\0';
+    if (!out || (n && !patterns) || n > INT_MAX) {
+        rc = -EINVAL;
+        snprintf(err, errlen, "prefilter: invalid arguments");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!patterns[i]) {
+            rc = -EINVAL;
+            snprintf(err, errlen, "prefilter: pattern %zu is NULL", i);
+            goto out;
+        }
+    }
+    pf = calloc(1, sizeof(*pf));
+    if (!pf) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    pf->n = n;
+    pf->nwords = (n + 63) / 64;
+    pf->always = calloc(pf->nwords ? pf->nwords : 1, sizeof(uint64_t));
+    pf->why = calloc(n ? n : 1, sizeof(*pf->why));
+    if (!pf->always || !pf->why) {
+        rc = -ENOMEM;
+        goto out;
+    }
+#ifdef VG_HAVE_HS
+    rc = cor_prefilter_build_hs(pf, patterns);
+#else
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = cor_prefilter_mark(pf, i, "built without hyperscan");
+#endif
+out:
+    if (rc) {
+        if (rc == -ENOMEM)
+            snprintf(err, errlen, "prefilter: out of memory");
+        cor_prefilter_free(pf);
+        pf = NULL;
+    }
+    if (out)
+        *out = pf;
+    return rc;
+}
+
+int cor_prefilter_scan(cor_prefilter *pf, const char *subject, size_t len, uint64_t *cand)
+{
+    if (pf->nwords)
+        memcpy(cand, pf->always, pf->nwords * sizeof(uint64_t));
+#ifdef VG_HAVE_HS
+    if (!pf->db)
+        return (int)pf->nalways;
+    if (len > UINT_MAX)
+        return cor_prefilter_all(pf, cand);
+    cor_pf_scan s = {cand, (int)pf->nalways};
+    hs_error_t e = hs_scan(pf->db, subject ? subject : "", (unsigned)len, 0, pf->scratch,
+                           cor_prefilter_on_match, &s);
+    if (e == HS_SUCCESS)
+        return s.count;
+    cor_prefilter_all(pf, cand);
+    return e == HS_SCRATCH_IN_USE ? -EBUSY : e == HS_NOMEM ? -ENOMEM : -EIO;
+#else
+    (void)subject, (void)len, (void)cor_prefilter_all;
+    return (int)pf->nalways;
+#endif
+}

@@ -1,0 +1,349 @@
+/* The correlator live and offline: the same lines give the same alerts
+ * through the running pipeline and through --replay, also when the
+ * correlator is killed with SIGKILL mid-stream and restarted; rules and
+ * lists reload on SIGHUP; --test-rules passes on the shipped rules. */
+#include <arpa/inet.h>
+#include <check.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "it_common.h"
+
+static const char *src_root(void)
+{
+    const char *r = getenv("VG_SOURCE_ROOT");
+    return r ? r : ".";
+}
+
+/* A seeded stream: background noise from a few hosts, brute forces,
+ * sprays and a success after a brute force, one line per second of event
+ * time from Nov 25 00:00:00. Returns the number of lines. */
+static int gen_stream(const char *path, int n, unsigned seed)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    static const char *hosts[] = {"bastion-hn01", "web-sgn-t1", "ticket-hn-ga", "fids-tsn-01"};
+    static const char *users[] = {"root", "admin", "oracle", "test", "ubuntu", "guest", "pi"};
+    unsigned x = seed;
+    for (int i = 0; i < n; i++) {
+        x = x * 1103515245u + 12345u;
+        unsigned r = (x >> 16) % 100;
+        int t = i;
+        char ts[32];
+        snprintf(ts, sizeof(ts), "Nov 25 %02d:%02d:%02d", (t / 3600) % 24, (t / 60) % 60, t % 60);
+        const char *h = hosts[(x >> 8) % 4];
+        int attacker = (i / 200) % 5; /* the attacker changes every 200 s */
+        if (r < 55)
+            fprintf(f, "<30>%s %s CRON[%d]: (root) CMD (/usr/local/bin/job-%u)\n", ts, h, 100 + i,
+                    (x >> 4) % 9);
+        else if (r < 80)
+            fprintf(f, "<38>%s %s sshd[%d]: Failed password for %s from 203.0.113.%d port %u ssh2\n",
+                    ts, h, 200 + i, users[(x >> 3) % 2], 10 + attacker, 1024 + (x >> 5) % 60000);
+        else if (r < 90)
+            fprintf(f, "<38>%s %s sshd[%d]: Failed password for invalid user %s from 198.51.100.%d port %u ssh2\n",
+                    ts, h, 300 + i, users[(x >> 7) % 7], 20 + attacker, 1024 + (x >> 5) % 60000);
+        else if (r < 93)
+            fprintf(f, "<38>%s %s sshd[%d]: Accepted password for admin from 203.0.113.%d port 22 ssh2\n",
+                    ts, h, 400 + i, 10 + attacker);
+        else
+            fprintf(f, "<38>%s %s sshd[%d]: Connection closed by 10.20.1.%u port 22 [preauth]\n", ts,
+                    h, 500 + i, (x >> 9) % 250);
+    }
+    return fclose(f) == 0 ? n : -1;
+}
+
+static int tcp_connect(int port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Sends lines [from, to) of the file over one TCP connection. */
+static int send_lines(int port, const char *path, int from, int to)
+{
+    char *b = vt_read_file(path, NULL);
+    if (!b)
+        return -1;
+    char *p = b;
+    for (int i = 0; i < from && p; i++)
+        p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL;
+    char *q = p;
+    for (int i = from; i < to && q; i++)
+        q = strchr(q, '\n') ? strchr(q, '\n') + 1 : NULL;
+    size_t len = q ? (size_t)(q - p) : strlen(p);
+    int fd = tcp_connect(port), rc = -1;
+    if (fd >= 0) {
+        rc = 0;
+        for (size_t off = 0; off < len && rc == 0;) {
+            ssize_t w = write(fd, p + off, len - off);
+            if (w <= 0)
+                rc = -1;
+            else
+                off += (size_t)w;
+        }
+        close(fd);
+    }
+    free(b);
+    return rc;
+}
+
+/* Removes the parts that differ between a live and a replayed alert of the
+ * same events: its id, the observer and the sender address. */
+static void normalize(char *line)
+{
+    static const char *cut[][2] = {{"\"id\":\"", "\""}, {",\"observer\":{", "}"},
+                                   {",\"sender\":\"", "\""}};
+    for (int k = 0; k < 3; k++) {
+        char *a = strstr(line, cut[k][0]);
+        if (!a)
+            continue;
+        char *z = strstr(a + strlen(cut[k][0]), cut[k][1]);
+        if (!z)
+            continue;
+        z += strlen(cut[k][1]);
+        memmove(a, z, strlen(z) + 1);
+    }
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Reads alert lines, normalized and sorted. */
+static char **load_alerts(const char *path, int *n)
+{
+    char *b = vt_read_file(path, NULL);
+    *n = 0;
+    if (!b)
+        return NULL;
+    int cap = 1024;
+    char **v = malloc((size_t)cap * sizeof(char *));
+    for (char *l = b, *nl; *l; l = nl + 1) {
+        nl = strchr(l, '\n');
+        if (!nl)
+            break;
+        *nl = '\0';
+        if (*n == cap)
+            v = realloc(v, (size_t)(cap *= 2) * sizeof(char *));
+        v[*n] = strdup(l);
+        normalize(v[(*n)++]);
+    }
+    free(b);
+    qsort(v, (size_t)*n, sizeof(char *), cmp_str);
+    return v;
+}
+
+/* Compares two alert files; prints the first differences. */
+static int same_alerts(const char *live, const char *replay)
+{
+    int nl, nr, bad = 0;
+    char **a = load_alerts(live, &nl), **b = load_alerts(replay, &nr);
+    if (nl != nr) {
+        printf("live %d alerts, replay %d\n", nl, nr);
+        bad++;
+    }
+    for (int i = 0; i < nl && i < nr; i++) {
+        if (strcmp(a[i], b[i]) != 0 && bad++ < 3)
+            printf("live:   %.400s\nreplay: %.400s\n", a[i], b[i]);
+    }
+    for (int i = 0; i < nl; i++)
+        free(a[i]);
+    for (int i = 0; i < nr; i++)
+        free(b[i]);
+    free(a);
+    free(b);
+    return bad;
+}
+
+static int run_replay(vt_pipe *p, const char *input, const char *out)
+{
+    char cmd[2000];
+    snprintf(cmd, sizeof(cmd), "%s --replay %s --rules %s/rules > %s 2>%s.err",
+             vt_bin("correlator/vigil-correlator"), input, src_root(), out, out);
+    char *argv[] = {"sh", "-c", cmd, NULL};
+    (void)p;
+    return vt_run(argv, 120);
+}
+
+static void use_shipped_rules(vt_pipe *p)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof(cmd), "cp %s/rules/*.yml %s/", src_root(), p->rules);
+    char *argv[] = {"sh", "-c", cmd, NULL};
+    ck_assert_int_eq(vt_run(argv, 10), 0);
+}
+
+#define N_STREAM 3000
+
+START_TEST(test_live_equals_replay)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, IT_RULES), 0);
+    use_shipped_rules(&p);
+    char input[400], replay[400];
+    snprintf(input, sizeof(input), "%s/stream.log", p.dir);
+    snprintf(replay, sizeof(replay), "%s/replay.json", p.dir);
+    ck_assert_int_eq(gen_stream(input, N_STREAM, 42), N_STREAM);
+    ck_assert_int_eq(run_replay(&p, input, replay), 0);
+    long want = vt_count_lines(replay);
+    ck_assert_int_gt(want, 20);
+    vt_pipe_start_all(&p);
+    ck_assert_int_eq(send_lines(p.port, input, 0, N_STREAM), 0);
+    bool all = vt_wait_lines(p.alerts, want, 60000);
+    vt_sleep_ms(500);
+    ck_assert_msg(all, "live: %ld of %ld alerts", vt_count_lines(p.alerts), want);
+    ck_assert_int_eq(same_alerts(p.alerts, replay), 0);
+    printf("live == replay: %ld alerts over %d lines\n", want, N_STREAM);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+START_TEST(test_kill9_mid_stream_equals_replay)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, IT_RULES), 0);
+    use_shipped_rules(&p);
+    char input[400], replay[400];
+    snprintf(input, sizeof(input), "%s/stream.log", p.dir);
+    snprintf(replay, sizeof(replay), "%s/replay.json", p.dir);
+    ck_assert_int_eq(gen_stream(input, N_STREAM, 7), N_STREAM);
+    ck_assert_int_eq(run_replay(&p, input, replay), 0);
+    long want = vt_count_lines(replay);
+    vt_pipe_start_all(&p);
+    int step = N_STREAM / 6;
+    char clog[400], want_acked[64];
+    vt_pipe_log(&p, VT_COLLECTOR, clog, sizeof(clog));
+    for (int k = 0; k < 6; k++) {
+        ck_assert_int_eq(send_lines(p.port, input, k * step, (k + 1) * step), 0);
+        if (k == 1) {
+            /* once the correlator has committed these lines: its windows
+             * hold events of this chunk when it dies */
+            snprintf(want_acked, sizeof(want_acked), "acked=%d ", (k + 1) * step);
+            bool acked = false;
+            for (int i = 0; i < 100 && !acked; i++) {
+                kill(p.pid[VT_COLLECTOR], SIGUSR1);
+                acked = vt_wait_text(clog, want_acked, 100);
+            }
+            ck_assert_msg(acked, "correlator never committed %d events", (k + 1) * step);
+        }
+        if (k == 1 || k == 3) { /* k == 3: no wait, the batch is in flight */
+            ck_assert_int_eq(vt_pipe_stop(&p, VT_CORRELATOR, SIGKILL), 128 + SIGKILL);
+            vt_sleep_ms(200);
+            vt_pipe_start(&p, VT_CORRELATOR);
+            char rlog[400];
+            vt_pipe_log(&p, VT_CORRELATOR, rlog, sizeof(rlog));
+            ck_assert(vt_wait_text(rlog, "(collector, pid", 20000)); /* back in the stream */
+        }
+        if (k == 4) {
+            ck_assert_int_eq(vt_pipe_stop(&p, VT_SHIPPER, SIGKILL), 128 + SIGKILL);
+            vt_pipe_start(&p, VT_SHIPPER);
+        }
+    }
+    bool all = vt_wait_lines(p.alerts, want, 60000);
+    vt_sleep_ms(1000);
+    ck_assert_msg(all, "live: %ld of %ld alerts", vt_count_lines(p.alerts), want);
+    ck_assert_int_eq(same_alerts(p.alerts, replay), 0);
+    char log[400];
+    snprintf(log, sizeof(log), "%s/correlator.2.log", p.dir);
+    ck_assert(vt_wait_text(log, "groups restored", 100)); /* state came back from LMDB */
+    printf("kill -9 x2 == replay: %ld alerts over %d lines\n", want, N_STREAM);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+/* The shipped rule set passes its own tests. */
+START_TEST(test_shipped_rules_pass_their_tests)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof(cmd), "%s --test-rules %s/rules", vt_bin("correlator/vigil-correlator"),
+             src_root());
+    char *argv[] = {"sh", "-c", cmd, NULL};
+    ck_assert_int_eq(vt_run(argv, 120), 0);
+}
+END_TEST
+
+/* A watchlist updated while running, without a restart or lost state. */
+START_TEST(test_watchlist_live_update)
+{
+    vt_pipe p;
+    const char *rules = "rules:\n  - id: intel.test\n    name: Listed source\n    level: 12\n"
+                        "    match:\n      program: vigiltest\n"
+                        "      regex: 'from (?<src_ip>[0-9.]+) seq=(?<n>[0-9]+)'\n"
+                        "      where: 'src_ip in list threat-ip'\n";
+    ck_assert_int_eq(vt_pipe_init(&p, rules), 0);
+    char list[400];
+    snprintf(list, sizeof(list), "%s/threat-ip.txt", p.dir);
+    ck_assert_int_eq(vt_write_file(list, "# shared by the IT Center\n192.0.2.0/24\n"), 0);
+    char *cfg = vt_read_file(p.config, NULL);
+    char *c2 = malloc(strlen(cfg) + 200);
+    char *at = strstr(cfg, "correlator:\n");
+    ck_assert_ptr_nonnull(at);
+    at += strlen("correlator:\n");
+    snprintf(c2, strlen(cfg) + 200, "%.*s  lists:\n    threat-ip: threat-ip.txt\n%s",
+             (int)(at - cfg), cfg, at);
+    ck_assert_int_eq(vt_write_file(p.config, c2), 0);
+    free(cfg);
+    free(c2);
+    vt_pipe_start_all(&p);
+    const char *a = "<13>Nov 25 10:00:00 h vigiltest: login from 192.0.2.7 seq=00000\n"
+                    "<13>Nov 25 10:00:01 h vigiltest: login from 198.51.100.9 seq=00001\n";
+    int fd = tcp_connect(p.port);
+    ck_assert_int_eq(write(fd, a, strlen(a)), (ssize_t)strlen(a));
+    close(fd);
+    ck_assert(vt_wait_lines(p.alerts, 1, 20000));
+    vt_sleep_ms(300);
+    ck_assert_int_eq(vt_count_lines(p.alerts), 1);
+    /* The IT Center publishes a new address; load it into the running correlator. */
+    ck_assert_int_eq(vt_write_file(list, "192.0.2.0/24\n198.51.100.9\n"), 0);
+    char cmd[1500];
+    snprintf(cmd, sizeof(cmd), "%s -c %s --load-list threat-ip %s",
+             vt_bin("correlator/vigil-correlator"), p.config, list);
+    char *argv[] = {"sh", "-c", cmd, NULL};
+    ck_assert_int_eq(vt_run(argv, 30), 0);
+    const char *b2 = "<13>Nov 25 10:00:02 h vigiltest: login from 198.51.100.9 seq=00002\n";
+    fd = tcp_connect(p.port);
+    ck_assert_int_eq(write(fd, b2, strlen(b2)), (ssize_t)strlen(b2));
+    close(fd);
+    ck_assert(vt_wait_lines(p.alerts, 2, 20000));
+    char *out = vt_read_file(p.alerts, NULL);
+    ck_assert_ptr_nonnull(strstr(out, "seq=00000"));
+    ck_assert_ptr_null(strstr(out, "seq=00001"));
+    ck_assert_ptr_nonnull(strstr(out, "seq=00002"));
+    free(out);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+static Suite *correlator_suite(void)
+{
+    Suite *s = suite_create("correlator");
+    TCase *tc = tcase_create("engine");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_shipped_rules_pass_their_tests);
+    tcase_add_test(tc, test_live_equals_replay);
+    tcase_add_test(tc, test_kill9_mid_stream_equals_replay);
+    tcase_add_test(tc, test_watchlist_live_update);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    SRunner *sr = srunner_create(correlator_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

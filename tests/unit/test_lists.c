@@ -1,0 +1,951 @@
+/* Unit tests for correlator/cor_lists.c (watchlists) on real LMDB files:
+ * every test gets a fresh mkdtemp directory with a store and list files,
+ * removed afterwards. The last test loads a generated list of 1,000,000
+ * entries and prints load time and lookup rate (not asserted: they depend
+ * on the machine and on sanitizers). */
+#include "cor_lists.h"
+#include "vigil/err.h"
+#include "vigil/store.h"
+
+#include <check.h>
+#include <errno.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static char basedir[128]; /* per run, made and removed by the parent process */
+static char tmpdir[256];  /* per test, inside basedir */
+static char dbdir[PATH_MAX];
+static char err[1024];
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+/* Unchecked fixture, in the runner: a failed assertion ends a forked test
+ * with _exit(), skipping its teardown; the base directory catches the rest. */
+static void base_setup(void)
+{
+    const char *base = getenv("TMPDIR");
+    snprintf(basedir, sizeof(basedir), "%s/vg-test-lists-XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(basedir)) {
+        perror("mkdtemp");
+        exit(EXIT_FAILURE);
+    }
+}
+
+static void base_teardown(void)
+{
+    nftw(basedir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void setup(void)
+{
+    snprintf(tmpdir, sizeof(tmpdir), "%s/t-XXXXXX", basedir);
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    snprintf(dbdir, sizeof(dbdir), "%s/db", tmpdir);
+    err[0] = '\0';
+}
+
+static void teardown(void)
+{
+    nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* ---- helpers ----------------------------------------------------------- */
+
+typedef struct fx {
+    vg_store *st;
+    cor_lists *l;
+} fx;
+
+static fx fx_open(size_t map_mb)
+{
+    fx f = {0};
+    int rc = vg_store_open(&f.st, dbdir, map_mb);
+    ck_assert_msg(rc == 0, "vg_store_open: %s", vg_strerror(rc));
+    rc = cor_lists_open(f.st, &f.l);
+    ck_assert_msg(rc == 0, "cor_lists_open: %s", vg_strerror(rc));
+    return f;
+}
+
+static void fx_close(fx *f)
+{
+    cor_lists_close(f->l);
+    vg_store_close(f->st);
+}
+
+/* Writes text to tmpdir/NAME; returns the path (static buffer per slot). */
+static const char *write_file(const char *name, const char *text)
+{
+    static char paths[4][PATH_MAX];
+    static int slot;
+    char *p = paths[slot++ % 4];
+    snprintf(p, PATH_MAX, "%s/%s", tmpdir, name);
+    FILE *f = fopen(p, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fputs(text, f) >= 0, 1);
+    ck_assert_int_eq(fclose(f), 0);
+    return p;
+}
+
+/* Loads text as list NAME, which must succeed with 'want' entries. */
+static void load(cor_lists *l, const char *name, const char *text, size_t want)
+{
+    const char *path = write_file("list.txt", text);
+    size_t n = 0;
+    int rc = cor_lists_load_file(l, name, path, &n, err, sizeof(err));
+    ck_assert_msg(rc == 0, "load %s: %d %s", name, rc, err);
+    ck_assert_uint_eq(n, want);
+    ck_assert_uint_eq(cor_lists_size(l, name), want);
+}
+
+static int in(cor_lists *l, const char *name, const char *value)
+{
+    return cor_lists_contains(l, name, vg_str_c(value));
+}
+
+#define IN(l, name, v) ck_assert_msg(in(l, name, v), "'%s' should be in %s", v, name)
+#define OUT(l, name, v) ck_assert_msg(!in(l, name, v), "'%s' should not be in %s", v, name)
+
+/* ---- kinds ------------------------------------------------------------- */
+
+START_TEST(test_ipv4)
+{
+    fx f = fx_open(16);
+    load(f.l, "ips", "192.0.2.1\n198.51.100.0/24\n10.0.0.0/8\n", 3);
+    IN(f.l, "ips", "192.0.2.1");
+    OUT(f.l, "ips", "192.0.2.2");
+    OUT(f.l, "ips", "192.0.2.0");
+    IN(f.l, "ips", "198.51.100.0");
+    IN(f.l, "ips", "198.51.100.77");
+    IN(f.l, "ips", "198.51.100.255");
+    OUT(f.l, "ips", "198.51.101.0");
+    OUT(f.l, "ips", "198.51.99.255");
+    IN(f.l, "ips", "10.0.0.0");
+    IN(f.l, "ips", "10.255.255.255");
+    OUT(f.l, "ips", "11.0.0.0");
+    OUT(f.l, "ips", "9.255.255.255");
+    /* IPv4-mapped IPv6 values count as IPv4 */
+    IN(f.l, "ips", "::ffff:192.0.2.1");
+    IN(f.l, "ips", "::FFFF:10.1.2.3");
+    IN(f.l, "ips", "0:0:0:0:0:ffff:c633:6401"); /* 198.51.100.1 */
+    OUT(f.l, "ips", "::ffff:192.0.2.2");
+    OUT(f.l, "ips", "::192.0.2.1"); /* IPv4-compatible is not mapped */
+    /* not addresses: no match, no crash */
+    OUT(f.l, "ips", "192.0.2.1 ");
+    OUT(f.l, "ips", "192.0.2.01");
+    OUT(f.l, "ips", "192.0.2");
+    OUT(f.l, "ips", "");
+    ck_assert_int_eq(cor_lists_contains(f.l, "ips", VG_STR_NULL), 0);
+    OUT(f.l, "nosuchlist", "192.0.2.1");
+    fx_close(&f);
+}
+END_TEST
+
+static uint32_t ip4(const char *s)
+{
+    unsigned a, b, c, d;
+    ck_assert_int_eq(sscanf(s, "%u.%u.%u.%u", &a, &b, &c, &d), 4);
+    return a << 24 | b << 16 | c << 8 | d;
+}
+
+static void fmt4(char *buf, uint32_t v)
+{
+    sprintf(buf, "%u.%u.%u.%u", v >> 24, v >> 16 & 255, v >> 8 & 255, v & 255);
+}
+
+/* Every IPv4 prefix length: the network of 172.16.5.77/L holds the address
+ * and both its ends, and not the addresses just outside. */
+START_TEST(test_cidr4_every_length)
+{
+    fx f = fx_open(16);
+    uint32_t a = ip4("172.16.5.77");
+    for (unsigned len = 0; len <= 32; len++) {
+        uint32_t mask = len ? ~0u << (32 - len) : 0, net = a & mask, last = net | ~mask;
+        char line[64], v[32];
+        fmt4(v, net);
+        snprintf(line, sizeof(line), "%s/%u\n", v, len);
+        load(f.l, "n", line, 1);
+        IN(f.l, "n", "172.16.5.77");
+        fmt4(v, net);
+        IN(f.l, "n", v);
+        fmt4(v, last);
+        IN(f.l, "n", v);
+        if (len > 0) {
+            if (net > 0) {
+                fmt4(v, net - 1);
+                OUT(f.l, "n", v);
+            }
+            if (last < UINT32_MAX) {
+                fmt4(v, last + 1);
+                OUT(f.l, "n", v);
+            }
+        } else {
+            IN(f.l, "n", "0.0.0.0");
+            IN(f.l, "n", "255.255.255.255");
+            IN(f.l, "n", "::ffff:8.8.8.8");
+            OUT(f.l, "n", "2001:db8::1"); /* IPv4 networks hold no IPv6 */
+        }
+    }
+    fx_close(&f);
+}
+END_TEST
+
+START_TEST(test_ipv6)
+{
+    fx f = fx_open(16);
+    load(f.l, "v6",
+         "2001:db8::1\n"
+         "2001:DB8:aa::/48\n"
+         "::ffff:198.51.100.9\n"    /* a mapped address is stored as IPv4 */
+         "::ffff:203.0.113.0/120\n" /* and a mapped network: 203.0.113.0/24 */
+         "1:2:3:4:5:6:7:8\n"
+         "1:2:3:4:5:6:1.2.3.4\n",
+         6);
+    IN(f.l, "v6", "2001:db8::1");
+    IN(f.l, "v6", "2001:DB8:0:0:0:0:0:1");
+    IN(f.l, "v6", "2001:0db8:0000::0001");
+    OUT(f.l, "v6", "2001:db8::2");
+    IN(f.l, "v6", "2001:db8:aa::");
+    IN(f.l, "v6", "2001:db8:aa:ffff:ffff:ffff:ffff:ffff");
+    OUT(f.l, "v6", "2001:db8:ab::");
+    IN(f.l, "v6", "198.51.100.9");
+    IN(f.l, "v6", "::ffff:198.51.100.9");
+    IN(f.l, "v6", "203.0.113.200");
+    OUT(f.l, "v6", "203.0.114.1");
+    IN(f.l, "v6", "1:2:3:4:5:6:7:8");
+    IN(f.l, "v6", "1:2:3:4:5:6:102:304");
+
+    /* /0, /128 and lengths around the 64-bit word boundaries */
+    const unsigned lens[] = {0, 1, 63, 64, 65, 95, 96, 127, 128};
+    for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+        char line[80];
+        unsigned len = lens[i];
+        /* the network of 2001:db8:1234:5678:9abc:def0:1234:5678/len */
+        static const char *nets[] = {"::",
+                                     "::",
+                                     "2001:db8:1234:5678::",
+                                     "2001:db8:1234:5678::",
+                                     "2001:db8:1234:5678:8000::",
+                                     "2001:db8:1234:5678:9abc:def0::",
+                                     "2001:db8:1234:5678:9abc:def0::",
+                                     "2001:db8:1234:5678:9abc:def0:1234:5678",
+                                     "2001:db8:1234:5678:9abc:def0:1234:5678"};
+        snprintf(line, sizeof(line), "%s/%u\n", nets[i], len);
+        load(f.l, "n6", line, 1);
+        IN(f.l, "n6", "2001:db8:1234:5678:9abc:def0:1234:5678");
+        if (len == 0) {
+            IN(f.l, "n6", "::");
+            IN(f.l, "n6", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+            IN(f.l, "n6", "192.0.2.1"); /* ::/0 holds ::ffff:192.0.2.1 */
+        } else if (len == 1) {
+            OUT(f.l, "n6", "8000::");
+        } else if (len == 63) {
+            IN(f.l, "n6", "2001:db8:1234:5679::");
+            OUT(f.l, "n6", "2001:db8:1234:567a::");
+        } else if (len == 64) {
+            OUT(f.l, "n6", "2001:db8:1234:5679::");
+        } else if (len == 65) {
+            IN(f.l, "n6", "2001:db8:1234:5678:ffff::");
+            OUT(f.l, "n6", "2001:db8:1234:5678:7fff:ffff:ffff:ffff");
+        } else if (len == 128) {
+            OUT(f.l, "n6", "2001:db8:1234:5678:9abc:def0:1234:5679");
+        } else {
+            OUT(f.l, "n6", "2001:db8:1234:5679:9abc:def0:1234:5678");
+        }
+    }
+    /* a short IPv6 network holding the mapped range matches IPv4 values */
+    load(f.l, "n6", "::fffe:0:0/95\n", 1);
+    IN(f.l, "n6", "1.2.3.4");
+    load(f.l, "n6", "::ffff:0:0/96\n", 1); /* = 0.0.0.0/0 */
+    IN(f.l, "n6", "1.2.3.4");
+    OUT(f.l, "n6", "2001:db8::1");
+    fx_close(&f);
+}
+END_TEST
+
+START_TEST(test_domains)
+{
+    fx f = fx_open(16);
+    load(f.l, "dom",
+         "example.com\n"
+         "*.evil.org\n"
+         "Mixed.Case.NET.\n"
+         ".tk\n"
+         "xn--bcher-kva.example\n"
+         "_dmarc.corp.local\n",
+         6);
+    IN(f.l, "dom", "example.com");
+    IN(f.l, "dom", "EXAMPLE.COM");
+    IN(f.l, "dom", "example.com.");
+    IN(f.l, "dom", "www.example.com");
+    IN(f.l, "dom", "a.b.c.WWW.Example.Com");
+    OUT(f.l, "dom", "evil-example.com");
+    OUT(f.l, "dom", "notexample.com");
+    OUT(f.l, "dom", "example.com.au");
+    OUT(f.l, "dom", "example.co");
+    OUT(f.l, "dom", "com");
+    OUT(f.l, "dom", "other.com");
+    OUT(f.l, "dom", "www.example.com/x"); /* a string, not a host */
+    IN(f.l, "dom", "evil.org");           /* "*.x" is the same entry as "x" */
+    IN(f.l, "dom", "a.evil.org");
+    IN(f.l, "dom", "mixed.case.net");
+    IN(f.l, "dom", "deep.MIXED.case.net");
+    OUT(f.l, "dom", "case.net");
+    IN(f.l, "dom", "anything.tk"); /* a listed top-level domain */
+    IN(f.l, "dom", "a.b.tk");
+    OUT(f.l, "dom", "tk.com");
+    IN(f.l, "dom", "shop.xn--bcher-kva.example");
+    IN(f.l, "dom", "_dmarc.corp.local");
+    OUT(f.l, "dom", "corp.local");
+    fx_close(&f);
+}
+END_TEST
+
+START_TEST(test_hashes_and_strings)
+{
+    fx f = fx_open(16);
+    load(f.l, "h",
+         "D41D8CD98F00B204E9800998ECF8427E\n"                                 /* md5 */
+         "da39a3ee5e6b4b0d3255bfef95601890afd80709\n"                         /* sha1 */
+         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n" /* sha256 */
+         "Mozilla/5.0 (EvilBot)\n"
+         "CamelCase\n"
+         "00:11:22:33:44:55\n"
+         "d41d8cd98f00b204e9800998ecf8427\n" /* 31 digits: a string */
+         "http://203.0.113.5/x.sh\n"
+         "C:\\Windows\\evil.exe\n",
+         9);
+    IN(f.l, "h", "d41d8cd98f00b204e9800998ecf8427e");
+    IN(f.l, "h", "D41D8CD98F00B204E9800998ECF8427E");
+    IN(f.l, "h", "DA39A3EE5E6B4B0D3255BFEF95601890AFD80709");
+    IN(f.l, "h", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852B855");
+    OUT(f.l, "h", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b856");
+    OUT(f.l, "h", "d41d8cd98f00b204e9800998ecf8427e00"); /* 34 digits */
+    OUT(f.l, "h", "d41d8cd98f00b204");
+    IN(f.l, "h", "Mozilla/5.0 (EvilBot)");
+    OUT(f.l, "h", "mozilla/5.0 (evilbot)");
+    IN(f.l, "h", "CamelCase");
+    OUT(f.l, "h", "camelcase");
+    IN(f.l, "h", "00:11:22:33:44:55");
+    IN(f.l, "h", "d41d8cd98f00b204e9800998ecf8427");
+    OUT(f.l, "h", "D41D8CD98F00B204E9800998ECF8427");
+    IN(f.l, "h", "http://203.0.113.5/x.sh");
+    OUT(f.l, "h", "203.0.113.5");
+    IN(f.l, "h", "C:\\Windows\\evil.exe");
+    /* a value with a NUL byte is compared byte for byte */
+    ck_assert_int_eq(cor_lists_contains(f.l, "h", vg_str_n("CamelCase\0", 10)), 0);
+
+    cor_list_info info;
+    ck_assert_int_eq(cor_lists_info(f.l, "h", &info), 0);
+    ck_assert_uint_eq(info.count, 9);
+    ck_assert_uint_eq(info.hashes, 3);
+    ck_assert_uint_eq(info.strings, 6);
+    ck_assert_uint_eq(info.ipv4 + info.ipv6 + info.domains, 0);
+    fx_close(&f);
+}
+END_TEST
+
+START_TEST(test_comments_blanks_duplicates)
+{
+    fx f = fx_open(16);
+    load(f.l, "c",
+         "# threat feed 2024-05-01\n"
+         "\n"
+         "   \t  \n"
+         "  192.0.2.1   # a scanner\n"
+         "192.0.2.1\n"          /* duplicate */
+         "192.0.2.1/32\n"       /* the same entry */
+         "\t198.51.100.7\t\r\n" /* CRLF and tabs */
+         "##########\n"
+         "abc#def\n" /* '#' inside a word is data */
+         "two words  # and a comment\n"
+         "   # indented comment\n"
+         "example.com\n"
+         "EXAMPLE.com.\n"    /* duplicate after normalisation */
+         "last.example.org", /* no newline at the end */
+         6);
+    IN(f.l, "c", "192.0.2.1");
+    IN(f.l, "c", "198.51.100.7");
+    IN(f.l, "c", "abc#def");
+    OUT(f.l, "c", "abc");
+    IN(f.l, "c", "two words");
+    OUT(f.l, "c", "two words  ");
+    IN(f.l, "c", "www.example.com");
+    IN(f.l, "c", "last.example.org");
+    OUT(f.l, "c", "# threat feed 2024-05-01");
+    OUT(f.l, "c", "a scanner");
+
+    /* an empty file (or only comments) is an empty list */
+    load(f.l, "c", "# nothing today\n\n", 0);
+    OUT(f.l, "c", "192.0.2.1");
+    load(f.l, "c", "", 0);
+    cor_list_info info;
+    ck_assert_int_eq(cor_lists_info(f.l, "c", &info), 0);
+    ck_assert_uint_eq(info.count, 0);
+    fx_close(&f);
+}
+END_TEST
+
+/* ---- errors ------------------------------------------------------------ */
+
+START_TEST(test_bad_file_refused)
+{
+    static const struct {
+        const char *line, *reason;
+    } bad[] = {
+        {"10.0.0.0/33", "prefix length 33 > 32 in CIDR '10.0.0.0/33'"},
+        {"2001:db8::/129", "prefix length 129 > 128 in CIDR '2001:db8::/129'"},
+        {"10.0.0.0/", "bad prefix length in CIDR '10.0.0.0/'"},
+        {"10.0.0.0/8x", "bad prefix length in CIDR '10.0.0.0/8x'"},
+        {"10.0.0.0/-1", "bad prefix length in CIDR '10.0.0.0/-1'"},
+        {"10.0.0.0/0008", "bad prefix length in CIDR '10.0.0.0/0008'"},
+        {"10.1.2.3/8", "host bits set in CIDR '10.1.2.3/8' (the network is 10.0.0.0/8)"},
+        {"2001:db8::1/64", "host bits set in CIDR '2001:db8::1/64' (the network is 2001:db8::/64)"},
+        {"300.1.2.0/24", "bad IPv4 address in CIDR '300.1.2.0/24'"},
+        {"10/8", "bad IPv4 address in CIDR '10/8'"},
+        {"2001:db8:::/48", "bad IPv6 address in CIDR '2001:db8:::/48'"},
+        {"1.2.3.256", "bad IPv4 address '1.2.3.256'"},
+        {"01.2.3.4", "bad IPv4 address '01.2.3.4'"},
+        {"2001:db8::1::2", "bad IPv6 address '2001:db8::1::2'"},
+        {"*.", "bad domain '*.'"},
+        {"*.exa mple.com", "bad domain '*.exa mple.com'"},
+        {"..com", "bad domain '..com'"},
+    };
+    fx f = fx_open(16);
+    load(f.l, "L", "192.0.2.1\nexample.com\n", 2);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char text[256], want[PATH_MAX + 256];
+        snprintf(text, sizeof(text), "# header\n192.0.2.99\n\n%s\n203.0.113.1\n", bad[i].line);
+        const char *path = write_file("bad.txt", text);
+        size_t n = 12345;
+        int rc = cor_lists_load_file(f.l, "L", path, &n, err, sizeof(err));
+        ck_assert_msg(rc == VG_ECONFIG, "'%s' gave %d (%s)", bad[i].line, rc, err);
+        snprintf(want, sizeof(want), "%s:4: %s", path, bad[i].reason);
+        ck_assert_str_eq(err, want);
+        ck_assert_uint_eq(n, 12345); /* untouched */
+        /* the old list is intact */
+        ck_assert_uint_eq(cor_lists_size(f.l, "L"), 2);
+        IN(f.l, "L", "192.0.2.1");
+        IN(f.l, "L", "www.example.com");
+        OUT(f.l, "L", "192.0.2.99");
+        OUT(f.l, "L", "203.0.113.1");
+    }
+
+    /* an over-long entry */
+    char longline[COR_LIST_ENTRY_MAX + 16];
+    memset(longline, 'x', COR_LIST_ENTRY_MAX + 1);
+    strcpy(longline + COR_LIST_ENTRY_MAX + 1, "\n");
+    const char *path = write_file("long.txt", longline);
+    ck_assert_int_eq(cor_lists_load_file(f.l, "L", path, NULL, err, sizeof(err)), VG_ECONFIG);
+    char want[PATH_MAX + 64];
+    snprintf(want, sizeof(want), "%s:1: entry longer than %d bytes", path, COR_LIST_ENTRY_MAX);
+    ck_assert_str_eq(err, want);
+    longline[COR_LIST_ENTRY_MAX] = '\n';
+    longline[COR_LIST_ENTRY_MAX + 1] = '\0';
+    load(f.l, "L2", longline, 1); /* exactly the limit: fine */
+    longline[COR_LIST_ENTRY_MAX] = '\0';
+    IN(f.l, "L2", longline);
+
+    /* a file that is not there */
+    snprintf(want, sizeof(want), "%s/nonexistent.txt", tmpdir);
+    ck_assert_int_eq(cor_lists_load_file(f.l, "L", want, NULL, err, sizeof(err)), -ENOENT);
+    strcat(want, ": No such file or directory");
+    ck_assert_str_eq(err, want);
+
+    /* bad names */
+    path = write_file("ok.txt", "192.0.2.5\n");
+    ck_assert_int_eq(cor_lists_load_file(f.l, "", path, NULL, err, sizeof(err)), -EINVAL);
+    ck_assert_int_eq(cor_lists_load_file(f.l, "a/b", path, NULL, err, sizeof(err)), -EINVAL);
+    ck_assert_str_eq(err, "a/b: bad list name (1 to 64 of A-Z a-z 0-9 _ . -)");
+    char name[COR_LIST_NAME_MAX + 2];
+    memset(name, 'n', sizeof(name) - 1);
+    name[sizeof(name) - 1] = '\0';
+    ck_assert_int_eq(cor_lists_load_file(f.l, name, path, NULL, err, sizeof(err)), -EINVAL);
+    name[COR_LIST_NAME_MAX] = '\0';
+    ck_assert_int_eq(cor_lists_load_file(f.l, name, path, NULL, err, sizeof(err)), 0);
+    cor_list *h;
+    ck_assert_int_eq(cor_lists_handle(f.l, "bad name", &h), -EINVAL);
+    ck_assert_int_eq(cor_lists_contains(f.l, "bad name", vg_str_c("192.0.2.5")), 0);
+
+    cor_lists_stats s;
+    cor_lists_get_stats(f.l, &s);
+    ck_assert_uint_eq(s.load_failures, sizeof(bad) / sizeof(bad[0]) + 5);
+    fx_close(&f);
+}
+END_TEST
+
+/* ---- transactions, replacement, persistence ---------------------------- */
+
+/* Entries in the "lists" database, bookkeeping keys included. */
+static MDB_stat db_stat(vg_store *st)
+{
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_stat ms;
+    ck_assert_int_eq(mdb_txn_begin(vg_store_env(st), NULL, MDB_RDONLY, &txn), 0);
+    ck_assert_int_eq(mdb_dbi_open(txn, "lists", 0, &dbi), 0);
+    ck_assert_int_eq(mdb_stat(txn, dbi, &ms), 0);
+    mdb_txn_abort(txn);
+    return ms;
+}
+
+static uint64_t db_entries(vg_store *st)
+{
+    return db_stat(st).ms_entries;
+}
+
+START_TEST(test_atomic_replace)
+{
+    fx f = fx_open(16);
+    cor_list *h, *h2;
+    ck_assert_int_eq(cor_lists_handle(f.l, "ioc", &h), 0); /* before the list exists */
+    ck_assert_int_eq(cor_lists_handle(f.l, "ioc", &h2), 0);
+    ck_assert_ptr_eq(h, h2);
+    ck_assert_str_eq(cor_list_name(h), "ioc");
+    ck_assert_int_eq(cor_list_contains(h, vg_str_c("192.0.2.1")), 0);
+
+    load(f.l, "ioc", "192.0.2.1\nold.example\n10.0.0.0/8\n", 3);
+    load(f.l, "other", "192.0.2.1\n", 1);
+    ck_assert_int_eq(cor_list_contains(h, vg_str_c("192.0.2.1")), 1);
+    ck_assert_uint_eq(db_entries(f.st), 1 + 2 + 3 + 1); /* counter, 2 directory, entries */
+
+    /* a reader that began before the replace keeps seeing the old list */
+    MDB_txn *r;
+    ck_assert_int_eq(mdb_txn_begin(vg_store_env(f.st), NULL, MDB_RDONLY, &r), 0);
+    load(f.l, "ioc", "198.51.100.1\nnew.example\n", 2);
+    ck_assert_int_eq(cor_list_contains_txn(h, r, vg_str_c("192.0.2.1")), 1);
+    ck_assert_int_eq(cor_list_contains_txn(h, r, vg_str_c("10.9.9.9")), 1);
+    ck_assert_int_eq(cor_list_contains_txn(h, r, vg_str_c("www.old.example")), 1);
+    ck_assert_int_eq(cor_list_contains_txn(h, r, vg_str_c("198.51.100.1")), 0);
+    ck_assert_int_eq(cor_list_contains_txn(h, r, vg_str_c("new.example")), 0);
+    /* and new lookups see the new one, through the same handle */
+    ck_assert_int_eq(cor_list_contains(h, vg_str_c("192.0.2.1")), 0);
+    ck_assert_int_eq(cor_list_contains(h, vg_str_c("10.9.9.9")), 0);
+    ck_assert_int_eq(cor_list_contains(h, vg_str_c("198.51.100.1")), 1);
+    ck_assert_int_eq(cor_list_contains(h, vg_str_c("new.example")), 1);
+    /* alternating between the two snapshots */
+    ck_assert_int_eq(cor_list_contains_txn(h, r, vg_str_c("192.0.2.1")), 1);
+    ck_assert_int_eq(cor_list_contains(h, vg_str_c("192.0.2.1")), 0);
+    mdb_txn_abort(r);
+    IN(f.l, "other", "192.0.2.1"); /* other lists untouched */
+
+    /* the old generation is gone from the database */
+    ck_assert_uint_eq(db_entries(f.st), 1 + 2 + 2 + 1);
+    load(f.l, "ioc", "", 0);
+    ck_assert_uint_eq(db_entries(f.st), 1 + 2 + 0 + 1);
+    /* an empty list followed by loads elsewhere stays empty */
+    load(f.l, "other", "203.0.113.0/24\n", 1);
+    load(f.l, "third", "198.51.100.1\n", 1);
+    ck_assert_int_eq(cor_list_contains(h, vg_str_c("198.51.100.1")), 0);
+    ck_assert_uint_eq(cor_lists_size(f.l, "ioc"), 0);
+
+    cor_lists_stats s;
+    cor_lists_get_stats(f.l, &s);
+    ck_assert_uint_eq(s.loads, 6);
+    ck_assert_uint_eq(s.load_failures, 0);
+    ck_assert_uint_eq(s.errors, 0);
+    ck_assert_uint_gt(s.lookups, s.hits);
+    fx_close(&f);
+}
+END_TEST
+
+/* The engine looks lists up inside the write transaction of a batch. */
+START_TEST(test_inside_write_txn)
+{
+    fx f = fx_open(16);
+    cor_list *h;
+    ck_assert_int_eq(cor_lists_handle(f.l, "ioc", &h), 0);
+    load(f.l, "ioc", "192.0.2.1\nexample.com\n", 2);
+    ck_assert_int_eq(vg_store_begin(f.st), 0);
+    ck_assert_int_eq(vg_meta_put_u64(f.st, "x", 1), 0);
+    ck_assert_int_eq(cor_list_contains(h, vg_str_c("192.0.2.1")), 1);
+    ck_assert_int_eq(cor_list_contains(h, vg_str_c("mail.example.com")), 1);
+    ck_assert_int_eq(cor_list_contains(h, vg_str_c("192.0.2.2")), 0);
+    ck_assert_uint_eq(cor_lists_size(f.l, "ioc"), 2);
+    /* a load needs its own transaction */
+    const char *path = write_file("n.txt", "198.51.100.1\n");
+    ck_assert_int_eq(cor_lists_load_file(f.l, "ioc", path, NULL, err, sizeof(err)), -EBUSY);
+    ck_assert_str_eq(err, "lists: cannot load 'ioc' inside a write transaction");
+    ck_assert_int_eq(vg_store_commit(f.st), 0);
+    ck_assert_int_eq(cor_list_contains(h, vg_str_c("192.0.2.1")), 1);
+
+    /* an aborted batch leaves the lists as they were */
+    ck_assert_int_eq(vg_store_begin(f.st), 0);
+    ck_assert_int_eq(cor_list_contains(h, vg_str_c("192.0.2.1")), 1);
+    vg_store_abort(f.st);
+    load(f.l, "ioc", "198.51.100.1\n", 1);
+    ck_assert_int_eq(vg_store_begin(f.st), 0);
+    ck_assert_int_eq(cor_list_contains(h, vg_str_c("192.0.2.1")), 0);
+    ck_assert_int_eq(cor_list_contains(h, vg_str_c("198.51.100.1")), 1);
+    vg_store_commit(f.st);
+
+    /* cor_lists_open needs no open write transaction either */
+    cor_lists *l2;
+    ck_assert_int_eq(vg_store_begin(f.st), 0);
+    ck_assert_int_eq(cor_lists_open(f.st, &l2), -EBUSY);
+    vg_store_abort(f.st);
+    fx_close(&f);
+}
+END_TEST
+
+/* Another process (the --load-list tool) replaces a list while this one
+ * runs; this one's handles notice, even when the tool's commit reuses the
+ * id of a write transaction this process aborted after a lookup. */
+START_TEST(test_other_process_load)
+{
+    fx f = fx_open(16);
+    cor_list *h;
+    ck_assert_int_eq(cor_lists_handle(f.l, "x", &h), 0);
+    load(f.l, "x", "192.0.2.1\n", 1);
+    ck_assert_int_eq(vg_store_begin(f.st), 0);
+    ck_assert_int_eq(cor_list_contains(h, vg_str_c("192.0.2.1")), 1);
+    vg_store_abort(f.st);
+
+    const char *path = write_file("tool.txt", "198.51.100.1\n");
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        vg_store *st;
+        cor_lists *l;
+        size_t n = 0;
+        int ok = vg_store_open(&st, dbdir, 16) == 0 && cor_lists_open(st, &l) == 0 &&
+                 cor_lists_load_file(l, "x", path, &n, err, sizeof(err)) == 0 && n == 1;
+        _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child load failed");
+
+    ck_assert_int_eq(cor_list_contains(h, vg_str_c("198.51.100.1")), 1);
+    ck_assert_int_eq(cor_list_contains(h, vg_str_c("192.0.2.1")), 0);
+    ck_assert_int_eq(vg_store_begin(f.st), 0);
+    ck_assert_int_eq(cor_list_contains(h, vg_str_c("198.51.100.1")), 1);
+    vg_store_abort(f.st);
+    fx_close(&f);
+}
+END_TEST
+
+START_TEST(test_persistence)
+{
+    fx f = fx_open(16);
+    load(f.l, "a", "192.0.2.0/24\nexample.com\n", 2);
+    load(f.l, "b", "d41d8cd98f00b204e9800998ecf8427e\n", 1);
+    load(f.l, "a", "192.0.2.0/25\nexample.com\n2001:db8::/32\n", 3);
+    fx_close(&f);
+
+    f = fx_open(16);
+    ck_assert_uint_eq(cor_lists_size(f.l, "a"), 3);
+    ck_assert_uint_eq(cor_lists_size(f.l, "b"), 1);
+    ck_assert_uint_eq(cor_lists_size(f.l, "c"), 0);
+    IN(f.l, "a", "192.0.2.1");
+    OUT(f.l, "a", "192.0.2.129");
+    IN(f.l, "a", "2001:db8:1::1");
+    IN(f.l, "a", "x.example.com");
+    IN(f.l, "b", "D41D8CD98F00B204E9800998ECF8427E");
+    cor_list_info info;
+    ck_assert_int_eq(cor_lists_info(f.l, "a", &info), 0);
+    ck_assert_uint_eq(info.ipv4, 1);
+    ck_assert_uint_eq(info.ipv6, 1);
+    ck_assert_uint_eq(info.domains, 1);
+    ck_assert_uint_ge(info.loaded, (uint64_t)time(NULL) - 60);
+    ck_assert_int_eq(cor_lists_info(f.l, "c", &info), -ENOENT);
+    /* generations keep growing across restarts */
+    uint32_t gen = info.gen;
+    load(f.l, "c", "x\n", 1);
+    ck_assert_int_eq(cor_lists_info(f.l, "c", &info), 0);
+    ck_assert_uint_gt(info.gen, gen);
+    fx_close(&f);
+}
+END_TEST
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    static char buf[8192];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    char *body = strchr(buf, '\n'); /* skip the header line */
+    ck_assert_ptr_nonnull(body);
+    return strdup(body + 1);
+}
+
+START_TEST(test_dump_roundtrip)
+{
+    fx f = fx_open(16);
+    load(f.l, "d",
+         "# mixed\n"
+         "192.0.2.1\n10.0.0.0/8\n0.0.0.0/0\n2001:DB8::1\n2001:db8:aa::/48\n::/0\n"
+         "::ffff:203.0.113.0/120\nExample.COM\n*.tk\n"
+         "D41D8CD98F00B204E9800998ECF8427E\nplain string\nabc#def\n",
+         12);
+    char p1[PATH_MAX], p2[PATH_MAX];
+    snprintf(p1, sizeof(p1), "%s/dump1.txt", tmpdir);
+    snprintf(p2, sizeof(p2), "%s/dump2.txt", tmpdir);
+    FILE *o = fopen(p1, "w");
+    ck_assert_int_eq(cor_lists_dump(f.l, "d", o), 0);
+    fclose(o);
+    size_t n = 0;
+    ck_assert_int_eq(cor_lists_load_file(f.l, "d2", p1, &n, err, sizeof(err)), 0);
+    ck_assert_uint_eq(n, 12);
+    o = fopen(p2, "w");
+    ck_assert_int_eq(cor_lists_dump(f.l, "d2", o), 0);
+    fclose(o);
+    char *a = slurp(p1), *b = slurp(p2);
+    ck_assert_str_eq(a, b);
+    ck_assert_str_eq(a, "0.0.0.0/0\n"
+                        "10.0.0.0/8\n"
+                        "192.0.2.1\n"
+                        "203.0.113.0/24\n"
+                        "::/0\n"
+                        "2001:db8::1\n"
+                        "2001:db8:aa::/48\n"
+                        "example.com\n"
+                        ".tk\n"
+                        "d41d8cd98f00b204e9800998ecf8427e\n"
+                        "abc#def\n"
+                        "plain string\n");
+    free(a);
+    free(b);
+    o = fopen(p1, "w");
+    ck_assert_int_eq(cor_lists_dump(f.l, "nosuch", o), -ENOENT);
+    ck_assert_int_eq(cor_lists_dump(f.l, "bad/name", o), -EINVAL);
+    fclose(o);
+    fx_close(&f);
+}
+END_TEST
+
+/* ---- a million entries -------------------------------------------------- */
+
+static uint64_t splitmix(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+#define BIG_N 1000000u
+
+/* Entry i of the generated list (i % 20 picks the kind: 8 IPv4, 2 IPv6,
+ * 1 CIDR, 5 domains, 4 hashes), all distinct. With present = 0, a value of
+ * the same kind that is in no entry. */
+static void gen_value(uint32_t i, int present, char *out, size_t cap)
+{
+    uint32_t k = i % 20, j = i / 20;
+    uint64_t r = splitmix(i + (present ? 0 : 0x5151515151ull));
+    if (k < 8) { /* IPv4: 11.0.0.0-90.255.255.255, absent: 172.16.0.0/12 */
+        uint32_t idx = j * 8 + k, a;
+        if (present)
+            a = (11u + idx % 80) << 24 | ((idx / 80) * 40503u & 0xffffff);
+        else
+            a = 0xac100000u | (uint32_t)(r & 0xfffff);
+        snprintf(out, cap, "%u.%u.%u.%u", a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255);
+    } else if (k < 10) { /* IPv6 in 2001:db8::/32, absent: 2001:db9::/32 */
+        snprintf(out, cap, "2001:db%c:%x:%x:%x:%x:%x:%x", present ? '8' : '9',
+                 (unsigned)(r & 0xffff), (unsigned)(r >> 16 & 0xffff), (unsigned)(r >> 32 & 0xffff),
+                 (unsigned)(r >> 48), k, j & 0xffff);
+    } else if (k < 11) { /* /24 networks in 150.0.0.0/16-150.0.195.0 */
+        snprintf(out, cap, "150.%u.%u.0/24", j >> 8, j & 255);
+        if (!present) snprintf(out, cap, "151.%u.%u.%u", j >> 8, j & 255, (unsigned)(r & 255));
+    } else if (k < 16) {
+        snprintf(out, cap, "%s%016llx.feed%u.net", present ? "d" : "z", (unsigned long long)r, k);
+    } else {
+        uint64_t r2 = splitmix(r), r3 = splitmix(r2), r4 = splitmix(r3);
+        snprintf(out, cap, "%016llx%016llx%016llx%016llx", (unsigned long long)r,
+                 (unsigned long long)r2, (unsigned long long)r3, (unsigned long long)r4);
+    }
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A value to look up for entry i: the entry itself, or (for networks,
+ * domains, hashes) a host inside, a subdomain, the upper-case form. */
+static void sample_value(uint32_t i, char *out, size_t cap)
+{
+    char e[128];
+    gen_value(i, 1, e, sizeof(e));
+    uint32_t k = i % 20;
+    if (k == 10) {
+        char *slash = strrchr(e, '/');
+        *slash = '\0';
+        slash[-1] = '\0'; /* "150.a.b." */
+        snprintf(out, cap, "%s%u", e, 1 + i % 254);
+    } else if (k >= 11 && k < 16 && i % 2) {
+        snprintf(out, cap, "www.%s", e);
+    } else if (k >= 16 && i % 2) {
+        for (char *p = e; *p; p++)
+            *p = (char)(*p >= 'a' && *p <= 'f' ? *p - 32 : *p);
+        snprintf(out, cap, "%s", e);
+    } else {
+        snprintf(out, cap, "%s", e);
+    }
+}
+
+/* Looks up SAMPLES present and SAMPLES absent values of each kind (made
+ * beforehand, so only the lookups are timed) and prints the rate. */
+static void lookup_run(cor_list *h, const char *what)
+{
+    enum { SAMPLES = 50000, VMAX = 112 };
+    static const struct {
+        const char *kind;
+        uint32_t k[5]; /* values of i % 20 of that kind */
+        int nk;
+    } kinds[] = {
+        {"IPv4", {0, 1, 2, 3, 4}, 5},        {"IPv6", {8, 9}, 2},           {"CIDR", {10}, 1},
+        {"domain", {11, 12, 13, 14, 15}, 5}, {"hash", {16, 17, 18, 19}, 4},
+    };
+    char *vals = malloc((size_t)2 * SAMPLES * VMAX);
+    ck_assert_ptr_nonnull(vals);
+    double total = 0;
+    for (size_t c = 0; c < sizeof(kinds) / sizeof(kinds[0]); c++) {
+        for (uint32_t s = 0; s < SAMPLES; s++) {
+            uint64_t r = splitmix(s * 31 + c);
+            uint32_t i = (uint32_t)(r % (BIG_N / 20)) * 20 + kinds[c].k[(r >> 32) % kinds[c].nk];
+            sample_value(i, vals + (size_t)(2 * s) * VMAX, VMAX);
+            gen_value(i, 0, vals + (size_t)(2 * s + 1) * VMAX, VMAX);
+        }
+        double t0 = now();
+        size_t hits = 0;
+        for (uint32_t s = 0; s < 2 * SAMPLES; s++)
+            hits += cor_list_contains(h, vg_str_c(vals + (size_t)s * VMAX));
+        double dt = now() - t0;
+        total += dt;
+        if (hits != SAMPLES) { /* find the culprit */
+            for (uint32_t s = 0; s < 2 * SAMPLES; s++) {
+                const char *v = vals + (size_t)s * VMAX;
+                ck_assert_msg(cor_list_contains(h, vg_str_c(v)) == !(s & 1), "%s value '%s': %s",
+                              kinds[c].kind, v,
+                              s & 1 ? "absent but found" : "present but not found");
+            }
+        }
+        fprintf(stderr, "lists: %s: %-6s %.2f us per lookup\n", what, kinds[c].kind,
+                dt / (2 * SAMPLES) * 1e6);
+    }
+    size_t n = sizeof(kinds) / sizeof(kinds[0]) * 2 * SAMPLES;
+    fprintf(stderr, "lists: %s: %zu lookups (half present) at %.0f/s, %.2f us each\n", what, n,
+            n / total, total / n * 1e6);
+    free(vals);
+}
+
+START_TEST(test_million)
+{
+    char path[PATH_MAX], v[160];
+    snprintf(path, sizeof(path), "%s/big.txt", tmpdir);
+    FILE *o = fopen(path, "w");
+    ck_assert_ptr_nonnull(o);
+    fprintf(o, "# generated: %u entries\n", BIG_N);
+    for (uint32_t i = 0; i < BIG_N; i++) {
+        gen_value(i, 1, v, sizeof(v));
+        fprintf(o, "%s\n", v);
+    }
+    ck_assert_int_eq(fclose(o), 0);
+
+    fx f = fx_open(1024);
+    size_t n = 0;
+    double t0 = now();
+    int rc = cor_lists_load_file(f.l, "big", path, &n, err, sizeof(err));
+    double t1 = now();
+    ck_assert_msg(rc == 0, "%s", err);
+    ck_assert_uint_eq(n, BIG_N);
+    struct stat sb;
+    ck_assert_int_eq(stat(path, &sb), 0);
+    fprintf(stderr, "lists: loaded %zu entries (%.1f MB file) in %.3f s\n", n,
+            (double)sb.st_size / 1e6, t1 - t0);
+
+    cor_list_info info;
+    ck_assert_int_eq(cor_lists_info(f.l, "big", &info), 0);
+    ck_assert_uint_eq(info.ipv4, BIG_N / 20 * 9);
+    ck_assert_uint_eq(info.ipv6, BIG_N / 20 * 2);
+    ck_assert_uint_eq(info.domains, BIG_N / 20 * 5);
+    ck_assert_uint_eq(info.hashes, BIG_N / 20 * 4);
+
+    cor_list *h;
+    ck_assert_int_eq(cor_lists_handle(f.l, "big", &h), 0);
+    lookup_run(h, "read txn per lookup");
+    ck_assert_int_eq(vg_store_begin(f.st), 0);
+    lookup_run(h, "inside the write txn");
+    vg_store_abort(f.st);
+
+    /* replacing it: the old generation is deleted in the same transaction */
+    t0 = now();
+    rc = cor_lists_load_file(f.l, "big", path, &n, err, sizeof(err));
+    t1 = now();
+    ck_assert_msg(rc == 0, "%s", err);
+    fprintf(stderr, "lists: replaced %zu entries in %.3f s\n", n, t1 - t0);
+    ck_assert_uint_eq(db_entries(f.st), BIG_N + 2);
+    MDB_envinfo ei;
+    MDB_stat es;
+    mdb_env_info(vg_store_env(f.st), &ei);
+    mdb_env_stat(vg_store_env(f.st), &es);
+    MDB_stat ds = db_stat(f.st);
+    fprintf(stderr, "lists: the list takes %.1f MB (B-tree depth %u); map used %.1f MB\n",
+            (double)(ds.ms_branch_pages + ds.ms_leaf_pages + ds.ms_overflow_pages) * ds.ms_psize /
+                1e6,
+            ds.ms_depth, (double)(ei.me_last_pgno + 1) * es.ms_psize / 1e6);
+    for (uint32_t s = 0; s < 1000; s++) {
+        uint32_t i = (uint32_t)(splitmix(s + 7) % BIG_N);
+        sample_value(i, v, sizeof(v));
+        ck_assert_msg(cor_list_contains(h, vg_str_c(v)), "'%s' lost in the replace", v);
+    }
+    fx_close(&f);
+}
+END_TEST
+
+static Suite *lists_suite(void)
+{
+    Suite *s = suite_create("lists");
+    TCase *t = tcase_create("lists");
+    tcase_add_unchecked_fixture(t, base_setup, base_teardown);
+    tcase_add_checked_fixture(t, setup, teardown);
+    tcase_set_timeout(t, 60);
+    tcase_add_test(t, test_ipv4);
+    tcase_add_test(t, test_cidr4_every_length);
+    tcase_add_test(t, test_ipv6);
+    tcase_add_test(t, test_domains);
+    tcase_add_test(t, test_hashes_and_strings);
+    tcase_add_test(t, test_comments_blanks_duplicates);
+    tcase_add_test(t, test_bad_file_refused);
+    tcase_add_test(t, test_atomic_replace);
+    tcase_add_test(t, test_inside_write_txn);
+    tcase_add_test(t, test_other_process_load);
+    tcase_add_test(t, test_persistence);
+    tcase_add_test(t, test_dump_roundtrip);
+    suite_add_tcase(s, t);
+
+    TCase *big = tcase_create("million");
+    tcase_add_unchecked_fixture(big, base_setup, base_teardown);
+    tcase_add_checked_fixture(big, setup, teardown);
+    tcase_set_timeout(big, 600);
+    tcase_add_test(big, test_million);
+    suite_add_tcase(s, big);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(lists_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
