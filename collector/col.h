@@ -92,6 +92,7 @@ struct col {
     size_t *pend_off;
     size_t npend, pend_cap;
     char *udp_buf;
+    char *read_buf; /* shared TCP read buffer (COL_READ_CHUNK) */
     col_stats stats;
     int stopping;
 };

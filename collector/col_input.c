@@ -15,6 +15,7 @@
 #include "vigil/util.h"
 
 #define COL_OCTET_DIGITS 5 /* 65536 fits; longer counts are not octet counts */
+#define COL_READ_CHUNK (128u << 10)
 
 void col_input_message(col *c, const char *src, const struct sockaddr *sa, const char *buf,
                        size_t len, int truncated)
@@ -131,6 +132,13 @@ static void col_conn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
         *buf = uv_buf_init(k->c->udp_buf, 65536);
         return;
     }
+    /* Nothing pending: read into the collector's shared buffer, so one
+     * read(2) carries hundreds of lines and idle connections hold no big
+     * buffer. Only the unfinished tail of a read is kept per connection. */
+    if (k->len == 0) {
+        *buf = uv_buf_init(k->c->read_buf, COL_READ_CHUNK);
+        return;
+    }
     size_t want = k->c->conf.max_message + 64;
     if (k->cap < want) {
         char *p = realloc(k->buf, want);
@@ -149,14 +157,14 @@ static void col_conn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
  * a space is octet-counted (RFC 6587 3.4.1, count bounded to 65536); any
  * other frame runs to the next LF (3.4.2). A message longer than
  * max_message is cut there, flagged, and the rest of it skipped. */
-static size_t col_conn_frames(col_conn *k, int eof)
+static size_t col_conn_frames(col_conn *k, char *data, size_t len, int eof)
 {
     col *c = k->c;
     const struct sockaddr *sa = (const struct sockaddr *)&k->peer;
     size_t off = 0, max = c->conf.max_message;
-    while (off < k->len) {
-        char *p = k->buf + off;
-        size_t avail = k->len - off;
+    while (off < len) {
+        char *p = data + off;
+        size_t avail = len - off;
         if (k->skip_n) { /* tail of an over-long octet-counted frame */
             size_t n = avail < k->skip_n ? avail : k->skip_n;
             k->skip_n -= n;
@@ -166,7 +174,7 @@ static size_t col_conn_frames(col_conn *k, int eof)
         if (k->skipping) { /* tail of an over-long LF-framed line */
             char *nl = memchr(p, '\n', avail);
             if (!nl)
-                return k->len;
+                return len;
             off += (size_t)(nl - p) + 1;
             k->skipping = 0;
             continue;
@@ -192,7 +200,7 @@ static size_t col_conn_frames(col_conn *k, int eof)
                 if (!eof)
                     return off; /* the frame fits in the buffer once it arrives */
                 col_input_message(c, k->src, sa, p + i + 1, body, 1); /* closed mid-frame */
-                return k->len;
+                return len;
             }
             /* digits without a valid count: an LF-framed message after all */
         }
@@ -209,7 +217,7 @@ static size_t col_conn_frames(col_conn *k, int eof)
             int trunc = avail > max;
             col_input_message(c, k->src, sa, p, trunc ? max : avail, trunc);
             k->skipping = trunc && !eof;
-            return k->len;
+            return len;
         }
         return off;
     }
@@ -226,7 +234,7 @@ static int col_conn_plain(void *ud, const char *p, size_t n)
         k->len += m;
         p += m;
         n -= m;
-        size_t used = col_conn_frames(k, 0);
+        size_t used = col_conn_frames(k, k->buf, k->len, 0);
         if (used < k->len)
             memmove(k->buf, k->buf + used, k->len - used);
         k->len -= used;
@@ -273,9 +281,28 @@ static void col_conn_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         n = UV_EOF; /* TLS close or error: end the connection like an EOF */
     }
     int eof = n < 0;
+    if (n > 0 && buf->base == k->c->read_buf) {
+        /* frames straight from the shared buffer; keep the unfinished tail */
+        size_t len = (size_t)n, used = col_conn_frames(k, buf->base, len, 0);
+        size_t tail = len - used, want = k->c->conf.max_message + 64;
+        if (tail) {
+            if (k->cap < want) {
+                char *p = realloc(k->buf, want);
+                if (!p) {
+                    uv_close((uv_handle_t *)&k->tcp, col_conn_closed);
+                    return;
+                }
+                k->buf = p;
+                k->cap = want;
+            }
+            memcpy(k->buf, buf->base + used, tail); /* < want: frames consume longer runs */
+            k->len = tail;
+        }
+        return;
+    }
     if (n > 0)
         k->len += (size_t)n;
-    size_t used = col_conn_frames(k, eof);
+    size_t used = col_conn_frames(k, k->buf, k->len, eof);
     if (used < k->len)
         memmove(k->buf, k->buf + used, k->len - used);
     k->len -= used;
@@ -450,7 +477,8 @@ int col_input_start(col *c)
         }
     }
     c->udp_buf = malloc(65536);
-    if (!c->udp_buf)
+    c->read_buf = malloc(COL_READ_CHUNK);
+    if (!c->udp_buf || !c->read_buf)
         return -ENOMEM;
     for (int i = 0; i < c->conf.nlisten; i++) {
         const col_listen *l = &c->conf.ls[i];

@@ -222,6 +222,7 @@ int main(int argc, char **argv)
     msgpack_sbuffer_destroy(&c.pend);
     free(c.pend_off);
     free(c.udp_buf);
+    free(c.read_buf);
     col_tls_free(&c.tls);
     col_sources_free(c.sources);
     col_counters_free(c.counters);

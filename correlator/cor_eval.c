@@ -703,7 +703,7 @@ static int64_t cor_ns(void)
     return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
-static int cor_match_one(cor_eval *e, cor_rule *r, const vg_event *ev, int64_t ts,
+static int cor_match_one(cor_eval *e, cor_rule *r, const vg_event *ev, vg_str msg, int64_t ts,
                          uint32_t times, cor_emit_fn emit, void *ud)
 {
     cor_ruleset *rs = e->rs;
@@ -717,8 +717,8 @@ static int cor_match_one(cor_eval *e, cor_rule *r, const vg_event *ev, int64_t t
                      NULL, 0);
         return 0;
     }
-    const char *subj = ev->msg.p ? ev->msg.p : "";
-    size_t slen = ev->msg.len;
+    const char *subj = msg.p ? msg.p : "";
+    size_t slen = msg.len;
     cor_ctx c = {.ev = ev};
     if (r->re) {
         int m = pcre2_match(r->re, (PCRE2_SPTR)subj, slen, 0, 0, rs->md, rs->mctx);
@@ -780,10 +780,10 @@ int cor_eval_event(cor_eval *e, const vg_event *in, cor_emit_fn emit, void *ud)
     cor_ruleset *rs = e->rs;
     int64_t ts = cor_event_time(in);
     e->stats.events++;
-    vg_event rep = *in;
-    uint32_t times = cor_repeat(in->msg, &rep.msg);
-    const vg_event *ev = times > 1 ? &rep : in;
-    int n = cor_prefilter_scan(rs->pf, ev->msg.p, ev->msg.p ? ev->msg.len : 0, rs->cand);
+    vg_str msg = in->msg; /* what the rules match: the repeated line's text */
+    uint32_t times = cor_repeat(in->msg, &msg);
+    const vg_event *ev = in;
+    int n = cor_prefilter_scan(rs->pf, msg.p, msg.p ? msg.len : 0, rs->cand);
     (void)n; /* on error every bit is set: nothing is missed */
     int rc = 0;
     for (uint32_t w = 0; rc == 0 && w < (rs->nmatches + 63) / 64; w++) {
@@ -793,7 +793,7 @@ int cor_eval_event(cor_eval *e, const vg_event *in, cor_emit_fn emit, void *ud)
             bits &= bits - 1;
             cor_rule *r = &rs->rules[rs->matches[i]];
             int64_t t0 = cor_ns();
-            rc = cor_match_one(e, r, ev, ts, times, emit, ud);
+            rc = cor_match_one(e, r, ev, msg, ts, times, emit, ud);
             r->cpu_ns += (uint64_t)(cor_ns() - t0);
         }
     }

@@ -116,7 +116,20 @@ int vg_store_commit(vg_store *st)
 {
     if (!st->wtxn)
         return -EINVAL;
-    int rc = mdb_txn_commit(st->wtxn);
+    /* Each queue's high-water mark is written once per transaction, not
+     * once per record: it is the hot path of the collector. */
+    int rc = 0;
+    for (int i = 0; i < st->nqueues && rc == 0; i++) {
+        vg_queue *q = &st->queues[i];
+        if (q->last != q->last_committed) {
+            MDB_val k = {strlen(q->last_key), q->last_key}, v = {sizeof(q->last), &q->last};
+            rc = mdb_put(st->wtxn, st->meta, &k, &v, 0);
+        }
+    }
+    if (rc)
+        mdb_txn_abort(st->wtxn);
+    else
+        rc = mdb_txn_commit(st->wtxn);
     st->wtxn = NULL;
     for (int i = 0; i < st->nqueues; i++) {
         if (rc == 0)
@@ -256,8 +269,6 @@ int vg_queue_append(vg_queue *q, const void *rec, size_t len, uint64_t *seq)
     uint64_t s = q->last + 1;
     MDB_val k = {sizeof(s), &s}, v = {len, (void *)rec};
     int rc = mdb_put(st->wtxn, q->dbi, &k, &v, MDB_APPEND);
-    if (rc == 0)
-        rc = vg_meta_put_u64(st, q->last_key, s);
     if (rc)
         return rc == MDB_MAP_FULL ? VG_EFULL : vg__rc(rc);
     q->last = s;
