@@ -86,6 +86,10 @@ struct col {
     uv_timer_t bp_timer; /* rechecks a full spool while paused */
     int paused;          /* spool full: TCP reading stopped, datagrams dropped */
     uint64_t spool_high, spool_low;
+    /* spool durability: committed (page cache) vs synced (disk) */
+    uv_work_t sync_work;
+    int syncing, sync_rc;
+    uint64_t committed, synced, sync_target;
     col_conn *conns;
     /* records parsed and encoded, not yet committed (col_spool.c) */
     msgpack_sbuffer pend;

@@ -169,6 +169,10 @@ static int col_configure(vg_daemon *d, const vg_node *root, int first, char *err
     };
     rc = path ? vg_sender_start(c->loop, &sc, &c->sender) : -12;
     free(path);
+    if (rc == 0) { /* the spool was synced when opened */
+        c->committed = c->synced = vg_queue_last(c->spool);
+        vg_sender_limit(c->sender, c->synced);
+    }
     return rc;
 }
 

@@ -15,6 +15,50 @@
 
 static void col_spool_on_bp(uv_timer_t *t);
 
+/* fsync runs on libuv's thread pool so that the loop keeps reading and
+ * parsing while the disk works (LMDB's sync may run beside a commit). A
+ * record may leave for the correlator only once it is synced. */
+static void col_sync_work(uv_work_t *w)
+{
+    col *c = w->data;
+    c->sync_rc = vg_store_sync(c->store);
+}
+
+static void col_sync_start(col *c);
+
+static void col_sync_done(uv_work_t *w, int status)
+{
+    col *c = w->data;
+    c->syncing = 0;
+    if (status == 0 && c->sync_rc == 0) {
+        c->synced = c->sync_target;
+        if (c->sender)
+            vg_sender_limit(c->sender, c->synced);
+    } else {
+        vg_error("spool sync failed: %s; retrying", vg_strerror(c->sync_rc ? c->sync_rc : status));
+    }
+    if (c->committed > c->synced && !c->stopping)
+        col_sync_start(c);
+}
+
+static void col_sync_start(col *c)
+{
+    if (c->syncing)
+        return;
+    c->syncing = 1;
+    c->sync_target = c->committed;
+    c->sync_work.data = c;
+    if (uv_queue_work(c->loop, &c->sync_work, col_sync_work, col_sync_done) != 0) {
+        c->syncing = 0;
+        c->sync_rc = vg_store_sync(c->store); /* no thread pool: sync here */
+        if (c->sync_rc == 0) {
+            c->synced = c->committed;
+            if (c->sender)
+                vg_sender_limit(c->sender, c->synced);
+        }
+    }
+}
+
 static void col_spool_on_check(uv_check_t *h)
 {
     col_spool_flush(h->data);
@@ -51,7 +95,10 @@ int col_spool_open(col *c)
     char *dir = vg_daemon_path(vg_daemon_pipeline(c->d)->data_dir, name);
     if (!dir)
         return -ENOMEM;
-    int rc = vg_store_open(&c->store, dir, (size_t)(c->conf.spool_size >> 20));
+    int rc = vg_store_open_ex(&c->store, dir, (size_t)(c->conf.spool_size >> 20),
+                              VG_STORE_ASYNC_SYNC);
+    if (rc == 0)
+        rc = vg_store_sync(c->store); /* what a crash left in the page cache */
     if (rc) {
         vg_error("cannot open spool %s: %s", dir, vg_strerror(rc));
         free(dir);
@@ -122,8 +169,8 @@ void col_spool_flush(col *c)
     c->stats.spooled += c->npend;
     c->npend = 0;
     msgpack_sbuffer_clear(&c->pend);
-    if (c->sender)
-        vg_sender_kick(c->sender);
+    c->committed = vg_queue_last(c->spool);
+    col_sync_start(c);
     col_spool_check_full(c);
 }
 
@@ -139,6 +186,9 @@ void col_spool_close(col *c)
     col_spool_flush(c);
     if (c->npend)
         vg_error("%zu events could not be committed at shutdown", c->npend);
+    c->stopping = 1;
+    if (vg_store_sync(c->store) != 0)
+        vg_error("final spool sync failed");
     uv_close((uv_handle_t *)&c->flush_check, NULL);
     uv_close((uv_handle_t *)&c->retry_timer, NULL);
     uv_close((uv_handle_t *)&c->bp_timer, NULL);

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cor_calendar.h"
 #include "cor_eval.h"
 #include "cor_lists.h"
 #include "cor_prefilter.h"
@@ -608,17 +609,20 @@ static int cor_correlate(cor_eval *e, uint32_t ci, uint32_t refpos, const cor_hi
     case COR_TEMPORAL: {
         if (ts > g->ts[refpos])
             g->ts[refpos] = ts;
-        int64_t first = ts;
+        int64_t first = ts, newest = ts;
         uint32_t k = 0;
         for (; k < c->nrefs; k++) {
             if (g->ts[k] == INT64_MIN || g->ts[k] <= ts - c->timespan_us)
                 break;
             if (g->ts[k] < first)
                 first = g->ts[k];
+            if (g->ts[k] > newest)
+                newest = g->ts[k]; /* a late event is not the last one */
         }
         if (k == c->nrefs) {
             fire = 1;
             out.first = first;
+            out.ts = newest;
             out.count = c->nrefs;
         }
         break;
@@ -629,7 +633,8 @@ static int cor_correlate(cor_eval *e, uint32_t ci, uint32_t refpos, const cor_hi
         if (refpos == 0) {
             if (ts > g->ts[0])
                 g->ts[0] = ts;
-        } else if (g->ts[refpos - 1] != INT64_MIN && g->ts[refpos - 1] > ts - c->timespan_us) {
+        } else if (g->ts[refpos - 1] != INT64_MIN && g->ts[refpos - 1] > ts - c->timespan_us &&
+                   g->ts[refpos - 1] <= ts) { /* a late step before the chain's start: no */
             if (g->ts[refpos - 1] > g->ts[refpos])
                 g->ts[refpos] = g->ts[refpos - 1];
         }
@@ -715,6 +720,11 @@ static int cor_match_one(cor_eval *e, cor_rule *r, const vg_event *ev, vg_str ms
         if (e->trace)
             e->trace(e->trace_ud, r, "filtered out (program/host/agency/site/facility/severity)",
                      NULL, 0);
+        return 0;
+    }
+    if (r->calendar >= 0 && cor_calendar_holds(rs->cals, r->calendar, ts) == r->cal_negate) {
+        if (e->trace)
+            e->trace(e->trace_ud, r, "time condition not met", NULL, 0);
         return 0;
     }
     const char *subj = msg.p ? msg.p : "";
@@ -1016,12 +1026,39 @@ static int cor_group_unpack(cor_eval *e, const cor_rule *r, cor_table *t, const 
     g->hnext = t->b[h & (t->nb - 1)];
     t->b[h & (t->nb - 1)] = g;
     t->count++;
-    /* loaded in key order; keep LRU by last update */
-    cor_lru_front(t, g);
+    cor_lru_front(t, g); /* loaded in key order: cor_eval_load sorts by last_us */
     rc = 0;
 out:
     msgpack_unpacked_destroy(&u);
     return rc;
+}
+
+static int cor_lru_cmp(const void *a, const void *b)
+{
+    const cor_group *x = *(cor_group *const *)a, *y = *(cor_group *const *)b;
+    return x->last_us < y->last_us ? -1 : x->last_us > y->last_us;
+}
+
+/* Restored groups come in key order; eviction takes the least recently
+ * updated, so put the LRU list back in order of last update. */
+static int cor_table_sort_lru(cor_table *t)
+{
+    if (t->count < 2)
+        return 0;
+    cor_group **v = malloc(t->count * sizeof(*v));
+    if (!v)
+        return -ENOMEM;
+    uint32_t n = 0;
+    for (cor_group *g = t->head; g && n < t->count; g = g->next)
+        v[n++] = g;
+    qsort(v, n, sizeof(*v), cor_lru_cmp);
+    t->head = t->tail = NULL;
+    for (uint32_t i = 0; i < n; i++) {
+        v[i]->prev = v[i]->next = NULL;
+        cor_lru_front(t, v[i]);
+    }
+    free(v);
+    return 0;
 }
 
 /* Loads persisted state for the current rules; state of rules that are
@@ -1058,6 +1095,9 @@ static int cor_eval_load(cor_eval *e)
     }
     mdb_cursor_close(cur);
     vg_store_read_end(e->st, txn);
+    for (size_t i = 0; i < e->rs->n && (rc == 0 || rc == MDB_NOTFOUND); i++)
+        if (cor_table_sort_lru(&e->tables[i]) != 0)
+            rc = ENOMEM; /* returned as -ENOMEM below */
     uint64_t wm = 0;
     vg_meta_get_u64(e->st, "cor.watermark", &wm);
     e->wm = (int64_t)wm;

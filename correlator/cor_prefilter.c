@@ -2,23 +2,26 @@
  *
  * Every rule's regex goes into one Hyperscan block-mode database, compiled
  * with HS_FLAG_PREFILTER: Hyperscan then accepts constructs it cannot run
- * exactly (backreferences, lookarounds, atomic groups, possessive and large
- * bounded repeats) by widening them, so a match it reports is only a "maybe",
- * but a pattern that matches is always reported. One scan per event marks the
- * candidates; PCRE2 confirms them.
+ * exactly (lookarounds, atomic groups, possessive and large bounded repeats,
+ * conditionals) by widening them, so a match it reports is only a "maybe",
+ * but a pattern that matches is always reported (backreferences are the
+ * exception, so we widen those ourselves: see 2. below). One scan per event
+ * marks the candidates; PCRE2 confirms them.
  *
  * Build order:
  *   1. A pattern starting with a (*VERB) option ((*UTF), (*UCP), (*CRLF),
  *      ...) is an always candidate: those change the meaning of the rest of
  *      the pattern in ways Hyperscan does not follow (e.g. (*UCP)(?i) folds
  *      Latin-1 letters in PCRE2 and not in Hyperscan).
- *   2. Each other pattern is checked on its own: hs_expression_info for
- *      all, plus hs_compile for those that may match the empty string (see
- *      cor_prefilter_check; compiling all of them one by one would double
- *      the build time). If Hyperscan refuses it, we retry once with a form
- *      that matches the same lines (group names dropped, \K dropped: see
- *      cor_prefilter_rewrite); if that is refused too, the pattern is an
- *      always candidate with Hyperscan's message.
+ *   2. Each other pattern is rewritten (cor_prefilter_rewrite) into an
+ *      expression that matches at least what it matches and that Hyperscan
+ *      reads the way PCRE2 does: backreferences become "any string" (prefilter
+ *      mode's own approximation of them can miss: "(\b)x\1" on "xy"), group
+ *      names and \K go. The expression is then checked on its own:
+ *      hs_expression_info for all, plus hs_compile for those that may match
+ *      the empty string (see cor_prefilter_check; compiling each one by one
+ *      would double the build time). If Hyperscan refuses it, the pattern is
+ *      an always candidate with Hyperscan's message.
  *   3. The accepted patterns go into one hs_compile_multi. Should that
  *      refuse an expression the quick check let through (a resource limit),
  *      the remaining patterns are compiled one by one as in 2, and again
@@ -148,34 +151,47 @@ static int cor_prefilter_why_cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Returns a copy of pattern p that matches exactly the same subjects (for
- * "is there a match", which is all the prefilter asks) but that Hyperscan may
- * accept where it refused p:
- *   - group names dropped: (?<name>, (?'name' and (?P<name> become '(' (the
- *     group keeps its number, so numbered backreferences still hold), which
- *     takes the duplicate names PCRE2_DUPNAMES allows and Hyperscan refuses;
- *   - \K dropped (it moves the start of the reported match, not whether
+/* What every backreference becomes in the expression Hyperscan gets: any
+ * string. Prefilter mode would approximate a backreference by the group it
+ * names, but that copy re-evaluates the group's assertions at the new place
+ * and keeps the group's case-sensitivity, so it can refuse what PCRE2 takes:
+ * "(\b)x\1" on "xy" (\1 is the empty string there, and no boundary follows
+ * x) or "(a)(?i)\1" on "aA" (a caseless backreference). Any string is always
+ * wider; [\x00-\xff] does not depend on (?s). */
+#define COR_PF_ANY "(?:[\\x00-\\xff]*)"
+
+/* Returns the expression Hyperscan gets for pattern p (malloc'd; with
+ * *status = 0): a pattern that matches every subject p matches (for "is
+ * there a match", which is all the prefilter asks), written so that
+ * Hyperscan's prefilter mode stays wider than PCRE2:
+ *   - every backreference (\1..\9, \g1, \g{-1}, \g{name}, \k<name>,
+ *     \k'name', \k{name}, (?P=name)) becomes COR_PF_ANY (see above);
+ *   - group names are dropped: (?<name>, (?'name' and (?P<name> become '('
+ *     (the group keeps its number), which takes the duplicate names
+ *     PCRE2_DUPNAMES allows and Hyperscan refuses;
+ *   - \K is dropped (it moves the start of the reported match, not whether
  *     there is one).
- * The scan is deliberately simple and gives up (returns NULL, *changed = 0)
- * on anything it cannot lex with certainty: extended mode (an 'x' in an
- * inline option, where whitespace and '#' change meaning), named references
- * (\k, \g{name}, \g<..>, (?P=, (?P>, (?&, and conditions (?( that could
- * name a group).
- * Returns NULL with *changed = 1 when out of memory. */
-static char *cor_prefilter_rewrite(const char *p, int *changed)
+ * The lexer is deliberately simple and gives up (NULL, *status = 1) on what
+ * it cannot read with certainty: extended mode (an 'x' in an inline option,
+ * where whitespace and '#' change meaning), \NN with two or more digits
+ * (a backreference or an octal escape, depending on the groups around),
+ * \g<..> and \g'..', (?P>, (?& and conditions (?(. NULL with *status < 0:
+ * out of memory. */
+static char *cor_prefilter_rewrite(const char *p, int *status)
 {
     size_t len = strlen(p), o = 0;
-    int edits = 0;
-    *changed = 0;
-    char *out = malloc(len + 1);
+    *status = 0;
+    /* the widest growth is a two-byte backreference becoming COR_PF_ANY */
+    char *out = malloc(len * (sizeof(COR_PF_ANY) / 2 + 1) + 1);
     if (!out) {
-        *changed = 1;
+        *status = -ENOMEM;
         return NULL;
     }
     for (size_t i = 0; i < len;) {
         char c = p[i];
         if (c == '\\') {
             char e = p[i + 1];
+            size_t ref = 0; /* length of a backreference at i */
             if (e == 'Q') { /* literal up to \E (or the end) */
                 const char *end = strstr(p + i + 2, "\\E");
                 size_t stop = end ? (size_t)(end - p) + 2 : len;
@@ -186,17 +202,35 @@ static char *cor_prefilter_rewrite(const char *p, int *changed)
             }
             if (e == 'K') {
                 i += 2;
-                edits++;
                 continue;
             }
-            if (e == 'k')
-                goto give_up;
-            if (e == 'g') { /* \g1 \g{-1}: numbered, kept; \g{name} \g<name>: give up */
-                const char *f = p + i + 2;
-                if (*f == '{')
-                    f++;
-                if (!((*f >= '0' && *f <= '9') || *f == '-' || *f == '+'))
+            if (e >= '1' && e <= '9') {
+                if (p[i + 2] >= '0' && p[i + 2] <= '9')
                     goto give_up;
+                ref = 2;
+            } else if (e == 'g' || e == 'k') {
+                const char *f = p + i + 2, *end = NULL;
+                if (*f == '{')
+                    end = strchr(f, '}');
+                else if (e == 'k' && *f == '<')
+                    end = strchr(f, '>');
+                else if (e == 'k' && *f == '\'')
+                    end = strchr(f + 1, '\'');
+                else if (e == 'g' && (*f == '-' || *f == '+' || (*f >= '0' && *f <= '9'))) {
+                    end = f + 1;
+                    while (*end >= '0' && *end <= '9')
+                        end++;
+                    end--;
+                }
+                if (!end)
+                    goto give_up;
+                ref = (size_t)(end - (p + i)) + 1;
+            }
+            if (ref) {
+                memcpy(out + o, COR_PF_ANY, sizeof(COR_PF_ANY) - 1);
+                o += sizeof(COR_PF_ANY) - 1;
+                i += ref;
+                continue;
             }
             size_t w = e == '\0' ? 1 : (e == 'c' && p[i + 2]) ? 3 : 2; /* \c( is a control char */
             memcpy(out + o, p + i, w);
@@ -242,7 +276,16 @@ static char *cor_prefilter_rewrite(const char *p, int *changed)
                 i = stop;
                 continue;
             }
-            if ((q[0] == 'P' && (q[1] == '=' || q[1] == '>')) || q[0] == '&' || q[0] == '(')
+            if (q[0] == 'P' && q[1] == '=') {
+                const char *end = strchr(q, ')');
+                if (!end)
+                    goto give_up;
+                memcpy(out + o, COR_PF_ANY, sizeof(COR_PF_ANY) - 1);
+                o += sizeof(COR_PF_ANY) - 1;
+                i = (size_t)(end - p) + 1;
+                continue;
+            }
+            if ((q[0] == 'P' && q[1] == '>') || q[0] == '&' || q[0] == '(')
                 goto give_up;
             char close = 0;
             if (q[0] == '<' && q[1] != '=' && q[1] != '!') {
@@ -258,7 +301,6 @@ static char *cor_prefilter_rewrite(const char *p, int *changed)
                     goto give_up;
                 out[o++] = '(';
                 i = (size_t)(end - p) + 1;
-                edits++;
                 continue;
             }
             /* an option setting, (?i) or (?i-s:...): refuse extended mode */
@@ -271,21 +313,36 @@ static char *cor_prefilter_rewrite(const char *p, int *changed)
         i++;
     }
     out[o] = '\0';
-    if (edits == 0)
-        goto give_up;
-    *changed = 1;
     return out;
 give_up:
     free(out);
+    *status = 1;
     return NULL;
 }
 
-/* Asks Hyperscan whether it takes pattern p on its own. The quick check is
- * hs_expression_info (a parse and an analysis, some 15 times cheaper than a
- * compile); a pattern that may match the empty string, which only a compile
- * tells apart (it refuses "a?" but takes "\bx?"), and every pattern when
- * full is set, gets a real hs_compile. Returns 0 if taken, 1 if refused with
- * "hyperscan: <message>" in msg, -ENOMEM. */
+/* Whether p may hold a backreference: a crude, wide scan for when
+ * cor_prefilter_rewrite gives up (\1-\9, \g, \k or (?P= anywhere). */
+static int cor_prefilter_has_backref(const char *p)
+{
+    for (; *p; p++) {
+        if (*p == '\\') {
+            if ((p[1] >= '1' && p[1] <= '9') || p[1] == 'g' || p[1] == 'k')
+                return 1;
+            if (p[1])
+                p++;
+        } else if (p[0] == '(' && p[1] == '?' && p[2] == 'P' && p[3] == '=') {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Asks Hyperscan whether it takes expression p on its own. The quick check
+ * is hs_expression_info (a parse and an analysis, some 15 times cheaper than
+ * a compile); a pattern that may match the empty string, which only a
+ * compile tells apart (it refuses "a?" but takes "\bx?"), and every pattern
+ * when full is set, gets a real hs_compile. Returns 0 if taken, 1 if refused
+ * with "hyperscan: <message>" in msg, -ENOMEM. */
 static int cor_prefilter_check(const char *p, int full, char *msg, size_t msglen)
 {
     hs_compile_error_t *ce = NULL;
@@ -302,6 +359,8 @@ static int cor_prefilter_check(const char *p, int full, char *msg, size_t msglen
     }
     if (full) {
         hs_database_t *db = NULL;
+        hs_free_compile_error(ce);
+        ce = NULL;
         e = hs_compile(p, COR_PF_HS_FLAGS, HS_MODE_BLOCK, NULL, &db, &ce);
         hs_free_database(db);
     }
@@ -316,31 +375,37 @@ static int cor_prefilter_check(const char *p, int full, char *msg, size_t msglen
     return 1;
 }
 
-/* Checks pattern p, and if Hyperscan refuses it, its rewrite. Returns 0 with
- * *expr = p, or = a malloc'd rewrite also stored in *owned; 1 if both are
- * refused (msg holds the reason for p); -ENOMEM. */
+/* Decides what Hyperscan gets for pattern p: its rewrite (stored in *owned
+ * too), or p itself when the rewrite gives up on a pattern without
+ * backreferences. Returns 0 with *expr set if Hyperscan takes it; 1 if not,
+ * with the reason in msg; -ENOMEM. */
 static int cor_prefilter_try(const char *p, int full, const char **expr, char **owned, char *msg,
                              size_t msglen)
 {
     *owned = NULL;
     *expr = NULL;
-    int rc = cor_prefilter_check(p, full, msg, msglen);
-    if (rc <= 0) {
-        if (rc == 0)
-            *expr = p;
+    int status;
+    char *r = cor_prefilter_rewrite(p, &status);
+    if (status < 0)
+        return status;
+    if (!r && cor_prefilter_has_backref(p)) {
+        snprintf(msg, msglen, "may hold a backreference the prefilter cannot widen (\\NN, "
+                              "extended mode, or next to (?( (?& (?P> \\g<>)");
+        return 1;
+    }
+    const char *x = r ? r : p;
+    int rc = cor_prefilter_check(x, full, msg, msglen);
+    if (rc > 0 && r && strcmp(r, p) != 0) {
+        /* report Hyperscan's words (and offsets) for the rule's own text */
+        char orig[400];
+        if (cor_prefilter_check(p, full, orig, sizeof(orig)) == 1)
+            snprintf(msg, msglen, "%s", orig);
+    }
+    if (rc != 0) {
+        free(r);
         return rc;
     }
-    int changed;
-    char *r = cor_prefilter_rewrite(p, &changed);
-    if (!r)
-        return changed ? -ENOMEM : 1;
-    char ignored[8];
-    int rr = cor_prefilter_check(r, full, ignored, sizeof(ignored));
-    if (rr != 0) {
-        free(r);
-        return rr;
-    }
-    *expr = r;
+    *expr = x;
     *owned = r;
     return 0;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cor_calendar.h"
 #include "cor_prefilter.h"
 #include "cor_rules.h"
 #include "vigil/conf.h"
@@ -86,6 +87,7 @@ void cor_rules_free(cor_ruleset *rs)
     free(rs->matches);
     free(rs->cand);
     cor_prefilter_free(rs->pf);
+    cor_calendars_free(rs->cals);
     pcre2_match_data_free(rs->md);
     pcre2_match_context_free(rs->mctx);
     free(rs->dir);
@@ -214,10 +216,35 @@ static int cor_rule_captures(cor_rule *r)
             return -ENOMEM;
         r->ncaps++;
     }
+    /* the name table is sorted by name; alerts list captures in pattern order */
+    for (uint32_t i = 1; i < r->ncaps; i++)
+        for (uint32_t j = i; j > 0 && r->cap_groups[j - 1] > r->cap_groups[j]; j--) {
+            uint32_t g = r->cap_groups[j];
+            char *nm = r->cap_names[j];
+            r->cap_groups[j] = r->cap_groups[j - 1], r->cap_names[j] = r->cap_names[j - 1];
+            r->cap_groups[j - 1] = g, r->cap_names[j - 1] = nm;
+        }
     return 0;
 }
 
-static int cor_match_block(cor_rule *r, const vg_node *m, char *err, size_t errlen)
+/* time: {in: NAME} or {not_in: NAME}, resolved against the set's calendars. */
+static int cor_time_cond(cor_rule *r, const vg_node *v, const cor_calendars *cals, char *err,
+                         size_t errlen)
+{
+    if (v->kind != VG_NODE_MAP || v->n != 1 || v->items[0]->kind != VG_NODE_SCALAR ||
+        (strcmp(v->keys[0]->str, "in") != 0 && strcmp(v->keys[0]->str, "not_in") != 0))
+        return vg_conf_errf(err, errlen, v, "'time' is {in: CALENDAR} or {not_in: CALENDAR}");
+    r->cal_negate = strcmp(v->keys[0]->str, "not_in") == 0;
+    r->calendar = cals ? cor_calendar_find(cals, v->items[0]->str) : -1;
+    if (r->calendar < 0)
+        return vg_conf_errf(err, errlen, v->items[0],
+                            "unknown calendar '%s' (calendars live in RULES_DIR/calendars/)",
+                            v->items[0]->str);
+    return 0;
+}
+
+static int cor_match_block(cor_rule *r, const vg_node *m, const cor_calendars *cals, char *err,
+                           size_t errlen)
 {
     if (m->kind != VG_NODE_MAP)
         return vg_conf_errf(err, errlen, m, "'match' must be a map");
@@ -246,6 +273,8 @@ static int cor_match_block(cor_rule *r, const vg_node *m, char *err, size_t errl
             uint32_t mask;
             rc = cor_mask(v, "severity", cor_severities, 8, &mask, err, errlen);
             r->severities = (uint8_t)mask;
+        } else if (strcmp(k, "time") == 0) {
+            rc = cor_time_cond(r, v, cals, err, errlen);
         } else if (strcmp(k, "where") == 0) {
             size_t cnt = v->kind == VG_NODE_SEQ ? v->n : 1;
             r->conds = calloc(cnt, sizeof(cor_cond));
@@ -257,7 +286,7 @@ static int cor_match_block(cor_rule *r, const vg_node *m, char *err, size_t errl
         } else {
             return vg_conf_errf(err, errlen, m->keys[i],
                                 "unknown key '%s' in match (expected regex, keywords, program, "
-                                "host, agency, site, facility, severity, where)", k);
+                                "host, agency, site, facility, severity, where, time)", k);
         }
         if (rc)
             return rc;
@@ -311,7 +340,10 @@ static int cor_duration(const vg_node *v, int64_t *us, char *err, size_t errlen)
     int rc = vg_conf_parse_duration(v, &ms, err, errlen);
     if (rc == 0 && ms <= 0)
         rc = vg_conf_errf(err, errlen, v, "duration must be positive");
-    *us = ms * 1000;
+    /* in microseconds it is added to event times: keep that far from overflow */
+    if (rc == 0 && ms > INT64_MAX / 4000)
+        rc = vg_conf_errf(err, errlen, v, "duration too long");
+    *us = rc == 0 ? ms * 1000 : 0;
     return rc;
 }
 
@@ -496,8 +528,8 @@ static uint64_t cor_rule_hash(const cor_rule *r)
     return h;
 }
 
-static int cor_rule_load(cor_rule *r, const vg_node *n, const cor_rules_opts *o, char *err,
-                         size_t errlen)
+static int cor_rule_load(cor_rule *r, const vg_node *n, const cor_rules_opts *o,
+                         const cor_calendars *cals, char *err, size_t errlen)
 {
     if (n->kind != VG_NODE_MAP)
         return vg_conf_errf(err, errlen, n, "a rule must be a map with id, name, level and "
@@ -506,6 +538,7 @@ static int cor_rule_load(cor_rule *r, const vg_node *n, const cor_rules_opts *o,
     r->alert = true;
     r->level = -1;
     r->max_groups = o->max_groups;
+    r->calendar = -1;
     const vg_node *match = NULL, *corr = NULL;
     int rc = 0;
     for (size_t i = 0; i < n->n && rc == 0; i++) {
@@ -563,7 +596,7 @@ static int cor_rule_load(cor_rule *r, const vg_node *n, const cor_rules_opts *o,
     if (!!match == !!corr)
         return vg_conf_errf(err, errlen, n, "rule '%s' needs exactly one of 'match' and "
                                             "'correlation'", r->id);
-    rc = match ? cor_match_block(r, match, err, errlen) : cor_corr_block(r, corr, err, errlen);
+    rc = match ? cor_match_block(r, match, cals, err, errlen) : cor_corr_block(r, corr, err, errlen);
     if (rc == 0)
         r->hash = cor_rule_hash(r);
     return rc;
@@ -590,7 +623,7 @@ static int cor_rules_file(cor_ruleset *rs, const char *path, const cor_rules_opt
         cor_rule *r = &rs->rules[rs->n];
         memset(r, 0, sizeof(*r));
         r->file = strdup(path);
-        rc = r->file ? cor_rule_load(r, list->items[i], o, err, errlen) : -ENOMEM;
+        rc = r->file ? cor_rule_load(r, list->items[i], o, rs->cals, err, errlen) : -ENOMEM;
         if (rc) {
             cor_rule_free(r);
             goto out;
@@ -746,6 +779,19 @@ int cor_rules_load(const char *path, const cor_rules_opts *o, cor_ruleset **out,
     cor_ruleset *rs = calloc(1, sizeof(*rs));
     if (rc == 0 && (!rs || !(rs->rules = calloc(COR_MAX_RULES, sizeof(cor_rule)))))
         rc = -ENOMEM;
+    if (rc == 0) { /* calendars first: rules refer to them by name */
+        struct stat sb;
+        char cdir[4096];
+        int isdir = stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+        snprintf(cdir, sizeof(cdir), "%s/calendars", isdir ? path : ".");
+        if (!isdir) { /* a single rule file: its directory's calendars */
+            const char *slash = strrchr(path, '/');
+            snprintf(cdir, sizeof(cdir), "%.*s/calendars", slash ? (int)(slash - path) : 1,
+                     slash ? path : ".");
+        }
+        if (cor_calendars_load(cdir, &rs->cals, err, errlen) != 0)
+            rc = VG_ERULE;
+    }
     for (size_t i = 0; rc == 0 && i < nn; i++)
         rc = cor_rules_file(rs, names[i], o, err, errlen);
     for (size_t i = 0; i < nn; i++)

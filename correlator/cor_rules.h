@@ -58,6 +58,8 @@ typedef struct cor_rule {
     uint32_t *cap_groups;
     cor_cond *conds;
     uint32_t nconds;
+    int calendar;        /* index into the rule set's calendars, -1 = none */
+    bool cal_negate;     /* time: {not_in: NAME} */
     /* correlation rules */
     char **refs;         /* rule ids this one counts */
     uint32_t nrefs;
@@ -81,6 +83,7 @@ typedef struct cor_rule {
 } cor_rule;
 
 typedef struct cor_prefilter cor_prefilter;
+typedef struct cor_calendars cor_calendars;
 
 typedef struct cor_ruleset {
     cor_rule *rules;
@@ -95,6 +98,7 @@ typedef struct cor_ruleset {
     uint64_t *cand;     /* candidate bitmap scratch, nmatches bits */
     char *dir;
     int64_t lateness_us;
+    cor_calendars *cals; /* from RULES_DIR/calendars/ */
 } cor_ruleset;
 
 typedef struct cor_rules_opts {

@@ -24,6 +24,7 @@ struct vg_sender {
     uint64_t acked;      /* highest seq acknowledged */
     uint64_t trimmed;    /* highest seq trimmed from the queue */
     uint64_t max_sent;   /* highest seq ever sent, to count re-sends */
+    uint64_t limit;      /* highest seq that may be sent */
     uv_timer_t trim_timer; /* also sends STATS every cfg.stats_ms */
     uint64_t since_stats_ms;
     uv_idle_t pump_idle;
@@ -73,6 +74,8 @@ static void vg__pump(vg_sender *s)
         return;
     }
     uint64_t last = vg_queue_last(s->cfg.queue);
+    if (last > s->limit)
+        last = s->limit;
     while (s->next <= last && s->next - s->acked - 1 < s->cfg.window &&
            l->write_queue < VG_SEND_HIGH_WATER) {
         uint64_t n = last - s->next + 1;
@@ -150,6 +153,12 @@ static void vg__on_pump_idle(uv_idle_t *h)
     vg_sender *s = h->data;
     uv_idle_stop(h);
     vg__pump(s);
+}
+
+void vg_sender_limit(vg_sender *s, uint64_t seq)
+{
+    s->limit = seq;
+    vg_sender_kick(s);
 }
 
 void vg_sender_kick(vg_sender *s)
@@ -256,6 +265,7 @@ int vg_sender_start(uv_loop_t *loop, const vg_sender_cfg *cfg, vg_sender **out)
         s->cfg.window = 32768;
     if (!s->cfg.stats_ms)
         s->cfg.stats_ms = 10000;
+    s->limit = UINT64_MAX;
     s->loop = loop;
     msgpack_sbuffer_init(&s->sb);
     int rc = vg_queue_epoch(cfg->store, cfg->queue, &s->epoch);

@@ -48,6 +48,11 @@ static int vg__mkdirs(const char *dir)
 
 int vg_store_open(vg_store **out, const char *dir, size_t map_mb)
 {
+    return vg_store_open_ex(out, dir, map_mb, 0);
+}
+
+int vg_store_open_ex(vg_store **out, const char *dir, size_t map_mb, unsigned flags)
+{
     vg_store *st = calloc(1, sizeof(*st));
     if (!st)
         return -ENOMEM;
@@ -56,7 +61,8 @@ int vg_store_open(vg_store **out, const char *dir, size_t map_mb)
         goto fail;
     if ((rc = mdb_env_create(&st->env)) || (rc = mdb_env_set_maxdbs(st->env, VG_QUEUES_MAX + 8)) ||
         (rc = mdb_env_set_mapsize(st->env, map_mb << 20)) ||
-        (rc = mdb_env_open(st->env, dir, MDB_NOTLS, 0600)))
+        (rc = mdb_env_open(st->env, dir,
+                           MDB_NOTLS | ((flags & VG_STORE_ASYNC_SYNC) ? MDB_NOSYNC : 0), 0600)))
         goto fail;
     MDB_txn *txn;
     if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)))
@@ -407,4 +413,9 @@ int vg_store_read_begin(vg_store *st, MDB_txn **txn)
 void vg_store_read_end(vg_store *st, MDB_txn *txn)
 {
     vg__read_end(st, txn);
+}
+
+int vg_store_sync(vg_store *st)
+{
+    return vg__rc(mdb_env_sync(st->env, 1));
 }

@@ -50,6 +50,9 @@ typedef struct vg_sender_stats {
 int vg_sender_start(uv_loop_t *loop, const vg_sender_cfg *cfg, vg_sender **out);
 /* Tells the sender that records were committed to the queue. Cheap. */
 void vg_sender_kick(vg_sender *s);
+/* Sends nothing past seq until called again (UINT64_MAX: no limit, the
+ * default): the collector lets records leave only once they are synced. */
+void vg_sender_limit(vg_sender *s, uint64_t seq);
 const vg_sender_stats *vg_sender_get_stats(vg_sender *s);
 const vg_link_stats *vg_sender_link_stats(vg_sender *s);
 /* Stops; the memory is released from the loop. */

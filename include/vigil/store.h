@@ -23,6 +23,15 @@ typedef struct vg_queue vg_queue;
 /* Opens (creating if needed) the environment in directory 'dir' (created
  * with mode 0700 if missing) with a map of 'map_mb' MiB. */
 int vg_store_open(vg_store **out, const char *dir, size_t map_mb);
+
+/* VG_STORE_ASYNC_SYNC: a commit writes to the page cache without fsync
+ * (it survives a kill of the process at once) and vg_store_sync, safe to
+ * call from another thread while this one commits, makes everything
+ * committed before it durable against power loss. For the collector's
+ * intake, whose fsync would otherwise stall the event loop. */
+#define VG_STORE_ASYNC_SYNC 1u
+int vg_store_open_ex(vg_store **out, const char *dir, size_t map_mb, unsigned flags);
+int vg_store_sync(vg_store *st);
 void vg_store_close(vg_store *st);
 MDB_env *vg_store_env(vg_store *st);
 

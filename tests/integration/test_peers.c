@@ -177,9 +177,9 @@ static void relay_test(const char *mode)
                  "    ca: certs/ca.pem\n    require_client_cert: true\n"
                  "    allowed_names: [\"*.aviation.example\"]\n");
     }
-    /* TLS listens on the pipe's port + 1, written once the port is known. */
+    /* TLS listens on the pipe's second port. */
     ck_assert_int_eq(vt_pipe_init_ex(&p, SSHD_RULES, NULL, NULL), 0);
-    int tls_port = p.port + 1;
+    int tls_port = p.port2;
     if (tls) {
         char certs[400];
         snprintf(certs, sizeof(certs), "%s/certs", p.dir);
@@ -291,7 +291,7 @@ START_TEST(test_tls_client_certificates)
              "    require_client_cert: true\n    allowed_names: [\"*.aviation.example\"]\n"
              "correlator:\n  rules_dir: rules\n"
              "shipper:\n  json_file: alerts.json\n",
-             p.port, p.port + 1);
+             p.port, p.port2);
     ck_assert_int_eq(vt_write_file(p.config, cfg), 0);
     vt_pipe_start_all(&p);
     const char *who[] = {"client", "rogue", NULL};
@@ -305,7 +305,7 @@ START_TEST(test_tls_client_certificates)
                  "printf '<38>1 2026-11-25T10:00:0%dZ relay%d sshd 1 - - Failed password for root "
                  "from 203.0.113.%d port 22 ssh2\\n' | timeout 10 openssl s_client -connect "
                  "127.0.0.1:%d %s -CAfile %s/ca.pem -quiet -no_ign_eof >/dev/null 2>&1",
-                 i, i, i, p.port + 1, certopt, certs);
+                 i, i, i, p.port2, certopt, certs);
         char *argv[] = {"sh", "-c", cmd, NULL};
         vt_run(argv, 30);
     }

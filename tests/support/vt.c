@@ -136,6 +136,9 @@ int vt_pipe_init_ex(vt_pipe *p, const char *rules_yaml, const char *listen_extra
     if (!mkdtemp(p->dir))
         return -1;
     p->port = vt_free_port();
+    do
+        p->port2 = vt_free_port();
+    while (p->port2 == p->port);
     snprintf(p->config, sizeof(p->config), "%s/vigil.yaml", p->dir);
     snprintf(p->alerts, sizeof(p->alerts), "%s/alerts.json", p->dir);
     snprintf(p->rules, sizeof(p->rules), "%s/rules", p->dir);

@@ -16,6 +16,7 @@ typedef struct vt_pipe {
     char alerts[320];
     char rules[320];
     int port;                 /* collector TCP and UDP port on 127.0.0.1 */
+    int port2;                /* a second free port (e.g. for a TLS listener) */
     pid_t pid[3];             /* collector, correlator, shipper */
     int restarts[3];
 } vt_pipe;

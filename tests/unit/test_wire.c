@@ -103,10 +103,14 @@ static void assert_alert_eq(const vg_alert *got, const vg_alert *exp)
     assert_view(got->id, exp->id);
     assert_view(got->rule_id, exp->rule_id);
     assert_view(got->rule_name, exp->rule_name);
+    assert_view(got->kind, exp->kind);
     ck_assert_int_eq(got->level, exp->level);
     ck_assert_int_eq(got->ts_us, exp->ts_us);
+    ck_assert_int_eq(got->first_us, exp->first_us);
     ck_assert_uint_eq(got->count, exp->count);
     assert_view(got->host, exp->host);
+    assert_view(got->app, exp->app);
+    assert_view(got->src, exp->src);
     assert_view(got->agency, exp->agency);
     assert_view(got->site, exp->site);
     assert_view(got->message, exp->message);
@@ -115,6 +119,12 @@ static void assert_alert_eq(const vg_alert *got, const vg_alert *exp)
         assert_view(got->fields[i].key, exp->fields[i].key);
         assert_view(got->fields[i].val, exp->fields[i].val);
     }
+    ck_assert_uint_eq(got->ntags, exp->ntags);
+    for (uint32_t i = 0; i < exp->ntags; i++)
+        assert_view(got->tags[i], exp->tags[i]);
+    ck_assert_uint_eq(got->nraw, exp->nraw);
+    for (uint32_t i = 0; i < exp->nraw; i++)
+        assert_view(got->raw[i], exp->raw[i]);
 }
 
 static void assert_alert_inside(const vg_alert *a, const char *buf, size_t len)
@@ -122,7 +132,10 @@ static void assert_alert_inside(const vg_alert *a, const char *buf, size_t len)
     assert_inside(a->id, buf, len);
     assert_inside(a->rule_id, buf, len);
     assert_inside(a->rule_name, buf, len);
+    assert_inside(a->kind, buf, len);
     assert_inside(a->host, buf, len);
+    assert_inside(a->app, buf, len);
+    assert_inside(a->src, buf, len);
     assert_inside(a->agency, buf, len);
     assert_inside(a->site, buf, len);
     assert_inside(a->message, buf, len);
@@ -130,6 +143,10 @@ static void assert_alert_inside(const vg_alert *a, const char *buf, size_t len)
         assert_inside(a->fields[i].key, buf, len);
         assert_inside(a->fields[i].val, buf, len);
     }
+    for (uint32_t i = 0; i < a->ntags; i++)
+        assert_inside(a->tags[i], buf, len);
+    for (uint32_t i = 0; i < a->nraw; i++)
+        assert_inside(a->raw[i], buf, len);
 }
 
 static int msg_is_empty(const vg_msg *m)
@@ -188,7 +205,8 @@ static void pk_bin(msgpack_packer *pk, const char *p, size_t n)
 }
 
 /* One msgpack value of a chosen kind, to put where a field is expected. */
-enum vkind { V_NIL, V_UINT, V_INT, V_STR, V_BIN, V_FLOAT, V_TRUE, V_ARRAY, V_MAP };
+enum vkind { V_NIL, V_UINT, V_INT, V_STR, V_BIN, V_FLOAT, V_TRUE, V_ARRAY, V_MAP, V_ARRAY0,
+             V_STRS, V_BINS };
 typedef struct val {
     enum vkind k;
     int64_t i;  /* V_INT */
@@ -205,6 +223,9 @@ typedef struct val {
 #define TRUE_ ((val){V_TRUE, 0, 0, NULL})
 #define ARR ((val){V_ARRAY, 0, 0, NULL})
 #define MAP0 ((val){V_MAP, 0, 0, NULL})
+#define ARR0 ((val){V_ARRAY0, 0, 0, NULL})
+#define STRS(x) ((val){V_STRS, 0, 0, (x)}) /* [str x, str "T1110"] */
+#define BINS(x) ((val){V_BINS, 0, 0, (x)}) /* [bin x, bin "raw 2"] */
 
 static void pk_val(msgpack_packer *pk, val v)
 {
@@ -236,6 +257,19 @@ static void pk_val(msgpack_packer *pk, val v)
         break;
     case V_MAP: /* {} */
         msgpack_pack_map(pk, 0);
+        break;
+    case V_ARRAY0: /* [] */
+        msgpack_pack_array(pk, 0);
+        break;
+    case V_STRS:
+        msgpack_pack_array(pk, 2);
+        pk_str(pk, v.s);
+        pk_str(pk, "T1110");
+        break;
+    case V_BINS:
+        msgpack_pack_array(pk, 2);
+        pk_bin(pk, v.s, strlen(v.s));
+        pk_bin(pk, "raw 2", 5);
         break;
     }
 }
@@ -299,16 +333,23 @@ static void event_fixtures(vg_event ev[3])
     };
 }
 
+/* Two alerts: a correlation with every field set (binary message and raw
+ * lines, an empty tag and an empty raw line); a minimal one with the
+ * optional strings absent, no fields, tags or raw lines, extreme times. */
 static void alert_fixtures(vg_alert al[2])
 {
     memset(al, 0, 2 * sizeof(*al));
     al[0].id = S("0123456789abcdef0123456789abcdef");
     al[0].rule_id = S("ssh.bruteforce");
     al[0].rule_name = S("SSH brute force");
+    al[0].kind = S("event_count");
     al[0].level = 15;
     al[0].ts_us = 1700000000123456;
+    al[0].first_us = 1699999940000001;
     al[0].count = UINT64_MAX;
     al[0].host = S("web-01");
+    al[0].app = S("sshd");
+    al[0].src = S("10.0.0.5:51400");
     al[0].agency = S("police");
     al[0].site = S("hq");
     al[0].message = B(msg_bin, sizeof(msg_bin) - 1);
@@ -316,14 +357,24 @@ static void alert_fixtures(vg_alert al[2])
     al[0].fields[0] = (vg_kv){S("src_ip"), S("10.1.2.3")};
     al[0].fields[1] = (vg_kv){S("user"), S("root")};
     al[0].fields[2] = (vg_kv){S("empty"), S("")};
+    al[0].ntags = 3;
+    al[0].tags[0] = S("attack.t1110");
+    al[0].tags[1] = S("attack.credential_access");
+    al[0].tags[2] = S("");
+    al[0].nraw = 3;
+    al[0].raw[0] = S("<38>Nov 14 22:13:19 web-01 sshd[1]: Failed password for root");
+    al[0].raw[1] = B(raw_bin, sizeof(raw_bin) - 1);
+    al[0].raw[2] = S("");
 
     al[1].id = S("ffffffffffffffffffffffffffffffff");
     al[1].rule_id = S("r");
     al[1].rule_name = S("");
+    al[1].kind = S("");
     al[1].level = 0;
     al[1].ts_us = -5;
+    al[1].first_us = INT64_MIN;
     al[1].count = 1;
-    /* host, agency, site, message absent; no fields */
+    /* host, app, src, agency, site, message absent; no fields, tags, raw */
 }
 
 /* Packs n records into one batch frame; offs/lens receive where each
@@ -665,46 +716,86 @@ END_TEST
 
 START_TEST(test_alert_fields_limits)
 {
-    static char keys[VG_ALERT_MAX_FIELDS + 1][8], vals[VG_ALERT_MAX_FIELDS + 1][8];
+    static char keys[VG_ALERT_MAX_FIELDS][8], vals[VG_ALERT_MAX_FIELDS][8];
+    static char tags[VG_ALERT_MAX_TAGS][8], raws[VG_ALERT_MAX_RAW][8];
     vg_alert al;
     memset(&al, 0, sizeof(al));
     al.id = S("00000000000000000000000000000001");
     al.rule_id = S("r.x");
     al.rule_name = S("X");
+    al.kind = S("value_count");
     al.level = 7;
+    al.ts_us = INT64_MAX;
+    al.first_us = -1;
     al.count = 3;
     for (int i = 0; i < VG_ALERT_MAX_FIELDS; i++) {
         snprintf(keys[i], sizeof(keys[i]), "k%d", i);
         snprintf(vals[i], sizeof(vals[i]), "v%d", i * 7);
         al.fields[i] = (vg_kv){S(keys[i]), S(vals[i])};
     }
+    for (int i = 0; i < VG_ALERT_MAX_TAGS; i++) {
+        snprintf(tags[i], sizeof(tags[i]), "t%d", i);
+        al.tags[i] = S(tags[i]);
+    }
+    for (int i = 0; i < VG_ALERT_MAX_RAW; i++) {
+        snprintf(raws[i], sizeof(raws[i]), "<%d>x", i);
+        al.raw[i] = S(raws[i]);
+    }
     al.nfields = VG_ALERT_MAX_FIELDS;
+    al.ntags = VG_ALERT_MAX_TAGS;
+    al.nraw = VG_ALERT_MAX_RAW;
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     ck_assert_int_eq(vg_wire_pack_alert(&sb, &al), 0);
     vg_alert got;
     ck_assert_int_eq(vg_wire_decode_alert(sb.data, sb.size, &got), 0);
     assert_alert_eq(&got, &al);
+    assert_alert_inside(&got, sb.data, sb.size);
+
+    /* one over any limit: refused, nothing written */
     size_t before = sb.size;
     al.nfields = VG_ALERT_MAX_FIELDS + 1;
     ck_assert_int_eq(vg_wire_pack_alert(&sb, &al), VG_ETOOBIG);
     ck_assert_uint_eq(sb.size, before);
+    al.nfields = VG_ALERT_MAX_FIELDS;
+    al.ntags = VG_ALERT_MAX_TAGS + 1;
+    ck_assert_int_eq(vg_wire_pack_alert(&sb, &al), VG_ETOOBIG);
+    ck_assert_uint_eq(sb.size, before);
+    al.ntags = VG_ALERT_MAX_TAGS;
+    al.nraw = VG_ALERT_MAX_RAW + 1;
+    ck_assert_int_eq(vg_wire_pack_alert(&sb, &al), VG_ETOOBIG);
+    ck_assert_uint_eq(sb.size, before);
+    al.nraw = UINT32_MAX;
+    ck_assert_int_eq(vg_wire_pack_alert(&sb, &al), VG_ETOOBIG);
+    ck_assert_uint_eq(sb.size, before);
     msgpack_sbuffer_destroy(&sb);
 
-    /* NULL id / rule / key / value are encoded as empty strings */
+    /* NULL id / rule / key / value / tag are encoded as empty strings, a
+     * NULL kind as "match", a NULL raw line as empty bytes */
     memset(&al, 0, sizeof(al));
     al.nfields = 1;
+    al.ntags = 1;
+    al.nraw = 1;
     msgpack_sbuffer_init(&sb);
     ck_assert_int_eq(vg_wire_pack_alert(&sb, &al), 0);
     ck_assert_int_eq(vg_wire_decode_alert(sb.data, sb.size, &got), 0);
     assert_view(got.id, S(""));
     assert_view(got.rule_id, S(""));
     assert_view(got.rule_name, S(""));
+    assert_view(got.kind, S("match"));
     assert_view(got.host, VG_STR_NULL);
+    assert_view(got.app, VG_STR_NULL);
+    assert_view(got.src, VG_STR_NULL);
     assert_view(got.message, VG_STR_NULL);
+    ck_assert_int_eq(got.ts_us, 0);
+    ck_assert_int_eq(got.first_us, 0);
     ck_assert_uint_eq(got.nfields, 1);
     assert_view(got.fields[0].key, S(""));
     assert_view(got.fields[0].val, S(""));
+    ck_assert_uint_eq(got.ntags, 1);
+    assert_view(got.tags[0], S(""));
+    ck_assert_uint_eq(got.nraw, 1);
+    assert_view(got.raw[0], S(""));
     msgpack_sbuffer_destroy(&sb);
 }
 END_TEST
@@ -937,13 +1028,30 @@ static void craft_event(msgpack_packer *pk, uint32_t n, int idx, val v)
         pk_val(pk, (int)i == idx ? v : (i < 16 ? def[i] : NIL));
 }
 
+/* The default value of alert field i (docs/protocol.md, 17 fields). */
+static val alert_def(uint32_t i)
+{
+    const val def[17] = {STR("0123456789abcdef0123456789abcdef"), STR("r.id"), STR("Rule"),
+                         STR("temporal"), U(3), I(-7), I(-9), U(2), STR("h"), NIL,
+                         STR("10.0.0.1"), NIL, STR("s"), BIN("m"), MAP0, STRS("attack.t1078"),
+                         BINS("<13>raw 1")};
+    return i < 17 ? def[i] : NIL;
+}
+
 static void craft_alert(msgpack_packer *pk, uint32_t n, int idx, val v)
 {
-    const val def[11] = {STR("0123456789abcdef0123456789abcdef"), STR("r.id"), STR("Rule"), U(3),
-                         I(-7), U(2), STR("h"), NIL, STR("s"), BIN("m"), MAP0};
     msgpack_pack_array(pk, n);
     for (uint32_t i = 0; i < n; i++)
-        pk_val(pk, (int)i == idx ? v : (i < 11 ? def[i] : NIL));
+        pk_val(pk, (int)i == idx ? v : alert_def(i));
+}
+
+/* The header of a 17-field alert and its default fields 0..upto-1: the
+ * caller packs the rest. */
+static void craft_alert_upto(msgpack_packer *pk, uint32_t upto)
+{
+    msgpack_pack_array(pk, 17);
+    for (uint32_t i = 0; i < upto; i++)
+        pk_val(pk, alert_def(i));
 }
 
 /* [type, first, [good, record]] where record is built by fn(n, idx, v). */
@@ -958,7 +1066,7 @@ static void craft_batch(craft *c, enum vg_msg_type type, uint64_t first, uint32_
         craft_event(&c->pk, 16, -1, NIL);
         craft_event(&c->pk, n, idx, v);
     } else {
-        craft_alert(&c->pk, 11, -1, NIL);
+        craft_alert(&c->pk, 17, -1, NIL);
         craft_alert(&c->pk, n, idx, v);
     }
 }
@@ -1033,33 +1141,112 @@ START_TEST(test_event_fields)
 }
 END_TEST
 
+/* Decodes a 17-field alert whose fields 0..13 are the defaults, followed
+ * by fields, tags and raw as packed by the caller into c (after
+ * craft_alert_upto(.., 14)), alone and as the second record of a batch. */
+static int decode_crafted_alert(craft *c, vg_alert *al)
+{
+    int rc = vg_wire_decode_alert(c->sb.data, c->sb.size, al);
+    craft b;
+    craft_init(&b);
+    msgpack_pack_array(&b.pk, 3);
+    msgpack_pack_uint8(&b.pk, VG_MSG_ALERTS);
+    msgpack_pack_uint8(&b.pk, 1);
+    msgpack_pack_array(&b.pk, 2);
+    craft_alert(&b.pk, 17, -1, NIL);
+    msgpack_sbuffer_write(&b.sb, c->sb.data, c->sb.size);
+    if (rc == 0) {
+        vg_msg m;
+        ck_assert_int_eq(vg_wire_decode(b.sb.data, b.sb.size, &m), 0);
+        ck_assert_uint_eq(m.count, 2);
+        vg_msg_free(&m);
+    } else {
+        expect_eproto(b.sb.data, b.sb.size);
+    }
+    craft_done(&b);
+    return rc;
+}
+
 START_TEST(test_alert_fields)
 {
+    /* controls: the defaults decode, field for field */
+    {
+        craft c;
+        craft_init(&c);
+        craft_alert(&c.pk, 17, -1, NIL);
+        vg_alert al;
+        ck_assert_int_eq(vg_wire_decode_alert(c.sb.data, c.sb.size, &al), 0);
+        assert_view(al.id, S("0123456789abcdef0123456789abcdef"));
+        assert_view(al.rule_id, S("r.id"));
+        assert_view(al.rule_name, S("Rule"));
+        assert_view(al.kind, S("temporal"));
+        ck_assert_int_eq(al.level, 3);
+        ck_assert_int_eq(al.ts_us, -7);
+        ck_assert_int_eq(al.first_us, -9);
+        ck_assert_uint_eq(al.count, 2);
+        assert_view(al.host, S("h"));
+        assert_view(al.app, VG_STR_NULL);
+        assert_view(al.src, S("10.0.0.1"));
+        assert_view(al.agency, VG_STR_NULL);
+        assert_view(al.site, S("s"));
+        assert_view(al.message, S("m"));
+        ck_assert_uint_eq(al.nfields, 0);
+        ck_assert_uint_eq(al.ntags, 2);
+        assert_view(al.tags[0], S("attack.t1078"));
+        assert_view(al.tags[1], S("T1110"));
+        ck_assert_uint_eq(al.nraw, 2);
+        assert_view(al.raw[0], S("<13>raw 1"));
+        assert_view(al.raw[1], S("raw 2"));
+        craft_done(&c);
+    }
     const struct {
         int idx;
         val v;
     } good[] = {
-        {0, STR("")}, {3, U(0)}, {3, U(15)}, {4, U(0)}, {5, U(0)}, {5, U(UINT64_MAX)},
-        {6, NIL},     {7, STR("a")}, {9, NIL}, {9, BIN("")},
+        {0, STR("")},         {3, STR("")},          {3, STR("absence")},
+        {4, U(0)},            {4, U(15)},            {5, U(0)},
+        {5, I(INT64_MIN)},    {5, U(INT64_MAX)},     {6, I(INT64_MIN)},
+        {6, U(INT64_MAX)},    {7, U(0)},             {7, U(UINT64_MAX)},
+        {8, NIL},             {9, STR("sshd")},      {9, STR("")},
+        {10, NIL},            {11, STR("a")},        {12, NIL},
+        {13, NIL},            {13, BIN("")},         {15, ARR0},
+        {15, STRS("")},       {16, ARR0},            {16, BINS("")},
     };
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
-        expect_record(VG_MSG_ALERTS, 11, good[i].idx, good[i].v, 1);
+        expect_record(VG_MSG_ALERTS, 17, good[i].idx, good[i].v, 1);
 
     const struct {
         int idx;
         val v;
     } bad[] = {
-        {0, NIL},      {0, U(1)},      {0, BIN("id")},  {1, NIL},      {1, BIN("r")},
-        {2, NIL},      {2, U(2)},      {3, U(16)},      {3, I(-1)},    {3, STR("3")},
-        {3, NIL},      {4, STR("0")},  {4, FLT},        {5, I(-1)},    {5, STR("2")},
-        {5, NIL},      {6, U(1)},      {6, BIN("h")},   {7, ARR},      {8, TRUE_},
-        {9, STR("m")}, {9, U(0)},      {10, ARR},       {10, NIL},     {10, STR("")},
+        {0, NIL},          {0, U(1)},          {0, BIN("id")},
+        {1, NIL},          {1, BIN("r")},      {2, NIL},
+        {2, U(2)},         {3, NIL},           {3, BIN("match")},
+        {3, U(0)},         {3, ARR0},          {4, U(16)},
+        {4, I(-1)},        {4, STR("3")},      {4, NIL},
+        {5, STR("0")},     {5, FLT},           {5, NIL},
+        {5, U((uint64_t)INT64_MAX + 1)},       {6, STR("0")},
+        {6, FLT},          {6, NIL},           {6, U((uint64_t)INT64_MAX + 1)},
+        {7, I(-1)},        {7, STR("2")},      {7, NIL},
+        {7, FLT},          {8, U(1)},          {8, BIN("h")},
+        {9, ARR},          {9, BIN("sshd")},   {10, TRUE_},
+        {10, BIN("10.0.0.1")},                 {11, ARR},
+        {11, U(0)},        {12, TRUE_},        {12, BIN("s")},
+        {13, STR("m")},    {13, U(0)},         {14, ARR},
+        {14, ARR0},        {14, NIL},          {14, STR("")},
+        {15, NIL},         {15, MAP0},         {15, STR("t")},
+        {15, ARR},         {15, BINS("t")},    {16, NIL},
+        {16, MAP0},        {16, BIN("r")},     {16, ARR},
+        {16, STRS("r")},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        expect_record(VG_MSG_ALERTS, 11, bad[i].idx, bad[i].v, 0);
+        expect_record(VG_MSG_ALERTS, 17, bad[i].idx, bad[i].v, 0);
 
-    expect_record(VG_MSG_ALERTS, 10, -1, NIL, 0);
-    expect_record(VG_MSG_ALERTS, 12, -1, NIL, 0);
+    /* wrong element counts, the old 11-field layout included */
+    expect_record(VG_MSG_ALERTS, 16, -1, NIL, 0);
+    expect_record(VG_MSG_ALERTS, 18, -1, NIL, 0);
+    expect_record(VG_MSG_ALERTS, 11, -1, NIL, 0);
+    expect_record(VG_MSG_ALERTS, 0, -1, NIL, 0);
 
     /* the fields map: keys and values are strings, never nil, at most 32 */
     const struct {
@@ -1073,29 +1260,102 @@ START_TEST(test_alert_fields)
     for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++) {
         craft c;
         craft_init(&c);
-        craft_alert(&c.pk, 10, -1, NIL);
-        c.sb.data[0] = (char)0x9b; /* fixarray 11: the map follows */
+        craft_alert_upto(&c.pk, 14);
         msgpack_pack_map(&c.pk, 2);
         pk_str(&c.pk, "first");
         pk_str(&c.pk, "ok");
         pk_val(&c.pk, kv[i].k);
         pk_val(&c.pk, kv[i].v);
+        pk_val(&c.pk, alert_def(15));
+        pk_val(&c.pk, alert_def(16));
         vg_alert al;
-        int rc = vg_wire_decode_alert(c.sb.data, c.sb.size, &al);
+        int rc = decode_crafted_alert(&c, &al);
         ck_assert_msg(rc == (kv[i].ok ? 0 : VG_EPROTO), "kv %zu: rc %d", i, rc);
         if (kv[i].ok) {
             ck_assert_uint_eq(al.nfields, 2);
             assert_view(al.fields[0].key, S("first"));
             assert_view(al.fields[0].val, S("ok"));
             assert_view(al.fields[1].key, kv[i].k.s ? S(kv[i].k.s) : VG_STR_NULL);
+            ck_assert_uint_eq(al.ntags, 2);
+            ck_assert_uint_eq(al.nraw, 2);
         }
         craft_done(&c);
     }
+
+    /* tags: strings (never nil, never bin); raw: bytes (never nil, never str) */
+    const struct {
+        int which; /* 15 tags, 16 raw */
+        val v;
+        int ok;
+    } el[] = {
+        {15, STR(""), 1},  {15, STR("T1021"), 1}, {15, NIL, 0},  {15, BIN("t"), 0},
+        {15, U(1), 0},     {15, ARR0, 0},         {15, MAP0, 0}, {16, BIN(""), 1},
+        {16, BIN("r"), 1}, {16, NIL, 0},          {16, STR("r"), 0}, {16, U(1), 0},
+        {16, ARR0, 0},     {16, TRUE_, 0},
+    };
+    for (size_t i = 0; i < sizeof(el) / sizeof(el[0]); i++) {
+        craft c;
+        craft_init(&c);
+        craft_alert_upto(&c.pk, 15);
+        if (el[i].which == 15) {
+            msgpack_pack_array(&c.pk, 2);
+            pk_str(&c.pk, "first");
+            pk_val(&c.pk, el[i].v);
+            pk_val(&c.pk, alert_def(16));
+        } else {
+            pk_val(&c.pk, alert_def(15));
+            msgpack_pack_array(&c.pk, 2);
+            pk_bin(&c.pk, "first", 5);
+            pk_val(&c.pk, el[i].v);
+        }
+        vg_alert al;
+        int rc = decode_crafted_alert(&c, &al);
+        ck_assert_msg(rc == (el[i].ok ? 0 : VG_EPROTO), "element %zu: rc %d", i, rc);
+        if (el[i].ok) {
+            const vg_str *got = el[i].which == 15 ? al.tags : al.raw;
+            ck_assert_uint_eq(el[i].which == 15 ? al.ntags : al.nraw, 2);
+            assert_view(got[0], S("first"));
+            assert_view(got[1], S(el[i].v.s));
+        }
+        craft_done(&c);
+    }
+
+    /* at most 16 tags and 16 raw lines */
+    for (int which = 15; which <= 16; which++) {
+        uint32_t max = which == 15 ? VG_ALERT_MAX_TAGS : VG_ALERT_MAX_RAW;
+        for (uint32_t n = max; n <= max + 1; n++) {
+            craft c;
+            craft_init(&c);
+            craft_alert_upto(&c.pk, 15);
+            if (which == 16)
+                pk_val(&c.pk, alert_def(15));
+            msgpack_pack_array(&c.pk, n);
+            for (uint32_t i = 0; i < n; i++) {
+                char x[8];
+                snprintf(x, sizeof(x), "x%u", i);
+                if (which == 15)
+                    pk_str(&c.pk, x);
+                else
+                    pk_bin(&c.pk, x, strlen(x));
+            }
+            if (which == 15)
+                pk_val(&c.pk, alert_def(16));
+            vg_alert al;
+            int rc = decode_crafted_alert(&c, &al);
+            ck_assert_msg(rc == (n <= max ? 0 : VG_EPROTO), "%s %u: rc %d",
+                          which == 15 ? "tags" : "raw", n, rc);
+            if (rc == 0) {
+                ck_assert_uint_eq(which == 15 ? al.ntags : al.nraw, n);
+                assert_view((which == 15 ? al.tags : al.raw)[n - 1], S("x15"));
+            }
+            craft_done(&c);
+        }
+    }
+
     for (uint32_t n = VG_ALERT_MAX_FIELDS; n <= VG_ALERT_MAX_FIELDS + 1; n++) {
         craft c;
         craft_init(&c);
-        craft_alert(&c.pk, 10, -1, NIL);
-        c.sb.data[0] = (char)0x9b;
+        craft_alert_upto(&c.pk, 14);
         msgpack_pack_map(&c.pk, n);
         for (uint32_t i = 0; i < n; i++) {
             char k[8];
@@ -1103,8 +1363,10 @@ START_TEST(test_alert_fields)
             pk_str(&c.pk, k);
             pk_str(&c.pk, "v");
         }
+        pk_val(&c.pk, alert_def(15));
+        pk_val(&c.pk, alert_def(16));
         vg_alert al;
-        int rc = vg_wire_decode_alert(c.sb.data, c.sb.size, &al);
+        int rc = decode_crafted_alert(&c, &al);
         ck_assert_int_eq(rc, n <= VG_ALERT_MAX_FIELDS ? 0 : VG_EPROTO);
         craft_done(&c);
     }
@@ -1132,7 +1394,7 @@ START_TEST(test_reject_batch_shape)
     expect_eproto(c.sb.data, c.sb.size);
     craft_done(&c);
     craft_init(&c);
-    craft_batch(&c, VG_MSG_ALERTS, 0, 11, -1, NIL);
+    craft_batch(&c, VG_MSG_ALERTS, 0, 17, -1, NIL);
     expect_eproto(c.sb.data, c.sb.size);
     craft_done(&c);
 
@@ -1145,7 +1407,7 @@ START_TEST(test_reject_batch_shape)
     for (size_t i = 0; i < sizeof(edge) / sizeof(edge[0]); i++) {
         for (int t = VG_MSG_EVENTS; t <= VG_MSG_ALERTS; t++) {
             craft_init(&c);
-            craft_batch(&c, (enum vg_msg_type)t, edge[i].first, t == VG_MSG_EVENTS ? 16 : 11, -1,
+            craft_batch(&c, (enum vg_msg_type)t, edge[i].first, t == VG_MSG_EVENTS ? 16 : 17, -1,
                         NIL);
             if (edge[i].ok) {
                 ck_assert_int_eq(vg_wire_decode(c.sb.data, c.sb.size, &m), 0);
@@ -1189,7 +1451,7 @@ START_TEST(test_reject_batch_shape)
             if (t == VG_MSG_EVENTS)
                 craft_event(&c.pk, 16, -1, NIL);
             else
-                craft_alert(&c.pk, 11, -1, NIL);
+                craft_alert(&c.pk, 17, -1, NIL);
             expect_eproto(c.sb.data, c.sb.size);
             craft_done(&c);
         }
@@ -1203,7 +1465,7 @@ START_TEST(test_reject_batch_shape)
                 if (t == VG_MSG_EVENTS)
                     craft_event(&c.pk, 16, -1, NIL);
                 else
-                    craft_alert(&c.pk, 11, -1, NIL);
+                    craft_alert(&c.pk, 17, -1, NIL);
                 msgpack_pack_nil(&c.pk);
             }
             expect_eproto(c.sb.data, c.sb.size);
@@ -1217,7 +1479,7 @@ START_TEST(test_reject_batch_shape)
     msgpack_pack_uint8(&c.pk, VG_MSG_EVENTS);
     msgpack_pack_uint8(&c.pk, 1);
     msgpack_pack_array(&c.pk, 1);
-    craft_alert(&c.pk, 11, -1, NIL);
+    craft_alert(&c.pk, 17, -1, NIL);
     expect_eproto(c.sb.data, c.sb.size);
     craft_done(&c);
     craft_init(&c);
@@ -1423,7 +1685,12 @@ static void check_decoded(const vg_msg *m, const char *buf, size_t len)
             ck_assert_uint_eq(a->seq, m->seq + i);
             ck_assert(a->level >= 0 && a->level <= 15);
             ck_assert_uint_le(a->nfields, VG_ALERT_MAX_FIELDS);
+            ck_assert_uint_le(a->ntags, VG_ALERT_MAX_TAGS);
+            ck_assert_uint_le(a->nraw, VG_ALERT_MAX_RAW);
             ck_assert_ptr_nonnull(a->id.p);
+            ck_assert_ptr_nonnull(a->kind.p);
+            for (uint32_t k = 0; k < a->nraw; k++)
+                ck_assert_ptr_nonnull(a->raw[k].p);
             assert_alert_inside(a, buf, len);
         }
     } else if (m->type == VG_MSG_STATS) {
@@ -1511,8 +1778,13 @@ START_TEST(test_mutations)
         } else {
             vg_alert a;
             rc = vg_wire_decode_alert(buf, len, &a);
-            if (rc == 0)
+            if (rc == 0) {
+                ck_assert_uint_le(a.ntags, VG_ALERT_MAX_TAGS);
+                ck_assert_uint_le(a.nraw, VG_ALERT_MAX_RAW);
+                for (uint32_t k = 0; k < a.nraw; k++)
+                    ck_assert_ptr_nonnull(a.raw[k].p);
                 assert_alert_inside(&a, buf, len);
+            }
         }
         ck_assert_msg(rc == 0 || rc == VG_EPROTO, "iteration %d: rc %d", iter, rc);
         if (rc == 0)

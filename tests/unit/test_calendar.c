@@ -1,0 +1,676 @@
+/* Unit tests for correlator/cor_calendar.c: when a calendar holds (edges to
+ * the microsecond, midnight wrap, UTC offsets, inclusive date ranges,
+ * 'except'), every refusal with its exact "FILE:LINE: reason", loading a
+ * directory, and the shipped rules/calendars/vietnam.yml (found through
+ * VG_SOURCE_ROOT). Expected instants are built with timegm(), not with the
+ * code under test. Files go to a fresh mkdtemp directory per test. */
+#include "cor_calendar.h"
+#include "vigil/err.h"
+
+#include <check.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static char tmpdir[256];
+static char err[2048];
+
+static void setup(void)
+{
+    const char *base = getenv("TMPDIR");
+    snprintf(tmpdir, sizeof(tmpdir), "%s/vg-test-cal-XXXXXX", base && *base ? base : "/tmp");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    err[0] = '\0';
+}
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static void teardown(void)
+{
+    nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Writes text to tmpdir/NAME; the path goes to path[PATH_MAX]. */
+static void mkfile(char *path, const char *name, const char *text)
+{
+    snprintf(path, PATH_MAX, "%s/%s", tmpdir, name);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(text, 1, strlen(text), f), strlen(text));
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* Loads text (as tmpdir/cal.yml, through the directory); must succeed. */
+static cor_calendars *load(const char *text)
+{
+    char path[PATH_MAX];
+    cor_calendars *cs = NULL;
+    mkfile(path, "cal.yml", text);
+    int rc = cor_calendars_load(tmpdir, &cs, err, sizeof(err));
+    ck_assert_msg(rc == 0, "load failed: %d %s", rc, err);
+    ck_assert_ptr_nonnull(cs);
+    return cs;
+}
+
+/* Loads text as the single file tmpdir/bad.yml and expects failure with
+ * exactly "PATH<rest>" in err. */
+static void fails(const char *text, const char *rest)
+{
+    char path[PATH_MAX], want[PATH_MAX + 512];
+    cor_calendars *cs = (cor_calendars *)1;
+    mkfile(path, "bad.yml", text);
+    ck_assert_int_eq(cor_calendars_load(path, &cs, err, sizeof(err)), VG_ECONFIG);
+    ck_assert_ptr_null(cs);
+    snprintf(want, sizeof(want), "%s%s", path, rest);
+    ck_assert_str_eq(err, want);
+}
+
+/* Microseconds since the epoch of local time Y-MO-D H:MI:S.US at a UTC
+ * offset of OFF minutes (+420 for +07:00). */
+static int64_t at(int y, int mo, int d, int h, int mi, int s, int us, int off)
+{
+    struct tm tm = {.tm_year = y - 1900,
+                    .tm_mon = mo - 1,
+                    .tm_mday = d,
+                    .tm_hour = h,
+                    .tm_min = mi,
+                    .tm_sec = s};
+    time_t t = timegm(&tm);
+    return ((int64_t)t - (int64_t)off * 60) * 1000000 + us;
+}
+
+/* Local time at +07:00, to the microsecond. */
+#define VN(y, mo, d, h, mi, s, us) at(y, mo, d, h, mi, s, us, 420)
+
+static bool holds(const cor_calendars *cs, const char *name, int64_t t)
+{
+    int idx = cor_calendar_find(cs, name);
+    ck_assert_msg(idx >= 0, "no calendar '%s'", name);
+    return cor_calendar_holds(cs, idx, t);
+}
+
+#define YES(cs, name, t)                                                                           \
+    ck_assert_msg(holds(cs, name, t), "%s should hold at line %d", name, __LINE__)
+#define NO(cs, name, t)                                                                            \
+    ck_assert_msg(!holds(cs, name, t), "%s should not hold at line %d", name, __LINE__)
+
+/* ---- when a calendar holds --------------------------------------------- */
+
+static const char *const office = "calendars:\n"
+                                  "  - name: office\n"
+                                  "    timezone: \"+07:00\"\n"
+                                  "    weekly:\n"
+                                  "      - days: [mon, tue, wed, thu, fri]\n"
+                                  "        hours: \"07:30-17:30\"\n"
+                                  "      - days: sat\n"
+                                  "        hours: [\"07:30-11:30\", \"13:00-14:00\"]\n";
+
+START_TEST(test_hours_edges)
+{
+    cor_calendars *cs = load(office);
+    /* Tue 2026-03-10 */
+    NO(cs, "office", VN(2026, 3, 10, 7, 29, 59, 999999));
+    YES(cs, "office", VN(2026, 3, 10, 7, 30, 0, 0));
+    YES(cs, "office", VN(2026, 3, 10, 12, 0, 0, 0));
+    YES(cs, "office", VN(2026, 3, 10, 17, 29, 59, 999999));
+    NO(cs, "office", VN(2026, 3, 10, 17, 30, 0, 0)); /* the end is excluded */
+    NO(cs, "office", VN(2026, 3, 10, 0, 0, 0, 0));
+    /* Sat 2026-03-14: two ranges given as a list */
+    YES(cs, "office", VN(2026, 3, 14, 7, 30, 0, 0));
+    YES(cs, "office", VN(2026, 3, 14, 11, 29, 59, 999999));
+    NO(cs, "office", VN(2026, 3, 14, 11, 30, 0, 0));
+    NO(cs, "office", VN(2026, 3, 14, 12, 59, 59, 999999));
+    YES(cs, "office", VN(2026, 3, 14, 13, 0, 0, 0));
+    NO(cs, "office", VN(2026, 3, 14, 14, 0, 0, 0));
+    /* Sun 2026-03-15 */
+    NO(cs, "office", VN(2026, 3, 15, 10, 0, 0, 0));
+    cor_calendars_free(cs);
+}
+END_TEST
+
+START_TEST(test_midnight_wrap)
+{
+    cor_calendars *cs = load("calendars:\n"
+                             "  - name: nights\n"
+                             "    timezone: \"+07:00\"\n"
+                             "    weekly: [{days: [mon, tue, wed, thu, fri, sat, sun], hours: "
+                             "\"22:00-06:00\"}]\n"
+                             "  - name: fri-night\n"
+                             "    weekly: [{days: [fri], hours: \"22:00-06:00\"}]\n"
+                             "  - name: all-day\n"
+                             "    weekly: [{days: [sun], hours: \"00:00-24:00\"}]\n");
+    NO(cs, "nights", VN(2026, 3, 10, 21, 59, 59, 999999));
+    YES(cs, "nights", VN(2026, 3, 10, 22, 0, 0, 0));
+    YES(cs, "nights", VN(2026, 3, 10, 23, 59, 59, 999999));
+    YES(cs, "nights", VN(2026, 3, 11, 0, 0, 0, 0));
+    YES(cs, "nights", VN(2026, 3, 11, 5, 59, 59, 999999));
+    NO(cs, "nights", VN(2026, 3, 11, 6, 0, 0, 0));
+    /* A night belongs to the day it starts on: Fri 22:00 .. Sat 06:00 (UTC). */
+    NO(cs, "fri-night", at(2026, 3, 13, 3, 0, 0, 0, 0)); /* Friday early morning */
+    YES(cs, "fri-night", at(2026, 3, 13, 22, 0, 0, 0, 0));
+    YES(cs, "fri-night", at(2026, 3, 14, 0, 0, 0, 0, 0));
+    YES(cs, "fri-night", at(2026, 3, 14, 5, 59, 59, 999999, 0));
+    NO(cs, "fri-night", at(2026, 3, 14, 6, 0, 0, 0, 0));
+    NO(cs, "fri-night", at(2026, 3, 14, 23, 0, 0, 0, 0)); /* Saturday night */
+    /* Sun -> Mon wraps the week too */
+    NO(cs, "all-day", at(2026, 3, 14, 23, 59, 59, 999999, 0));
+    YES(cs, "all-day", at(2026, 3, 15, 0, 0, 0, 0, 0));
+    YES(cs, "all-day", at(2026, 3, 15, 23, 59, 59, 999999, 0));
+    NO(cs, "all-day", at(2026, 3, 16, 0, 0, 0, 0, 0));
+    cor_calendars_free(cs);
+}
+END_TEST
+
+START_TEST(test_timezones)
+{
+    cor_calendars *cs = load("calendars:\n"
+                             "  - name: vn\n"
+                             "    timezone: \"+07:00\"\n"
+                             "    dates: [2026-03-10]\n"
+                             "  - name: utc\n"
+                             "    dates: [2026-03-10]\n"
+                             "  - name: z\n"
+                             "    timezone: UTC\n"
+                             "    dates: 2026-03-10\n"
+                             "  - name: west\n"
+                             "    timezone: \"-05:30\"\n"
+                             "    dates: [2026-03-10]\n"
+                             "  - name: vn-monday\n"
+                             "    timezone: +07:00\n"
+                             "    weekly: [{days: mon, hours: \"00:00-01:00\"}]\n");
+    /* 2026-03-10 at +07:00 is 2026-03-09T17:00Z .. 2026-03-10T17:00Z */
+    NO(cs, "vn", at(2026, 3, 9, 16, 59, 59, 999999, 0));
+    YES(cs, "vn", at(2026, 3, 9, 17, 0, 0, 0, 0));
+    YES(cs, "vn", at(2026, 3, 10, 16, 59, 59, 999999, 0));
+    NO(cs, "vn", at(2026, 3, 10, 17, 0, 0, 0, 0));
+    /* default is UTC, and "UTC" says so */
+    NO(cs, "utc", at(2026, 3, 9, 23, 59, 59, 999999, 0));
+    YES(cs, "utc", at(2026, 3, 10, 0, 0, 0, 0, 0));
+    YES(cs, "utc", at(2026, 3, 10, 23, 59, 59, 999999, 0));
+    NO(cs, "utc", at(2026, 3, 11, 0, 0, 0, 0, 0));
+    YES(cs, "z", at(2026, 3, 10, 0, 0, 0, 0, 0));
+    NO(cs, "z", at(2026, 3, 11, 0, 0, 0, 0, 0));
+    /* -05:30: 2026-03-10T05:30Z .. 2026-03-11T05:30Z */
+    NO(cs, "west", at(2026, 3, 10, 5, 29, 59, 999999, 0));
+    YES(cs, "west", at(2026, 3, 10, 5, 30, 0, 0, 0));
+    YES(cs, "west", at(2026, 3, 11, 5, 29, 59, 999999, 0));
+    NO(cs, "west", at(2026, 3, 11, 5, 30, 0, 0, 0));
+    /* The weekday is the local one: Sun 2026-03-15T17:30Z is Mon 00:30 at +07. */
+    YES(cs, "vn-monday", at(2026, 3, 15, 17, 30, 0, 0, 0));
+    NO(cs, "vn-monday", at(2026, 3, 16, 0, 30, 0, 0, 0)); /* Mon 07:30 local */
+    cor_calendars_free(cs);
+}
+END_TEST
+
+START_TEST(test_date_ranges)
+{
+    cor_calendars *cs = load("calendars:\n"
+                             "  - name: tet\n"
+                             "    timezone: \"+07:00\"\n"
+                             "    dates:\n"
+                             "      - \"2026-02-14..2026-02-22\"\n"
+                             "      - 2026-01-01\n"
+                             "      - 2026-02-20..2026-02-24\n" /* overlaps: merged */
+                             "      - 2026-02-26..2026-02-26\n" /* a one-day range */
+                             "      - 2026-02-25\n");           /* adjacent: merged */
+    NO(cs, "tet", VN(2026, 2, 13, 23, 59, 59, 999999));
+    YES(cs, "tet", VN(2026, 2, 14, 0, 0, 0, 0));
+    YES(cs, "tet", VN(2026, 2, 17, 10, 0, 0, 0));
+    YES(cs, "tet", VN(2026, 2, 22, 23, 59, 59, 999999));
+    YES(cs, "tet", VN(2026, 2, 24, 23, 59, 59, 999999));
+    YES(cs, "tet", VN(2026, 2, 25, 12, 0, 0, 0));
+    YES(cs, "tet", VN(2026, 2, 26, 23, 59, 59, 999999));
+    NO(cs, "tet", VN(2026, 2, 27, 0, 0, 0, 0));
+    NO(cs, "tet", VN(2025, 12, 31, 23, 59, 59, 999999));
+    YES(cs, "tet", VN(2026, 1, 1, 0, 0, 0, 0));
+    NO(cs, "tet", VN(2026, 1, 2, 0, 0, 0, 0));
+    NO(cs, "tet", VN(2027, 2, 17, 10, 0, 0, 0));
+    cor_calendars_free(cs);
+}
+END_TEST
+
+START_TEST(test_except)
+{
+    cor_calendars *cs =
+        load("calendars:\n"
+             "  - name: work\n" /* refers to a calendar defined later */
+             "    timezone: \"+07:00\"\n"
+             "    weekly: [{days: [mon, tue, wed, thu, fri], hours: 07:30-17:30}]\n"
+             "    except: [holidays, lunch]\n"
+             "  - name: holidays\n"
+             "    timezone: \"+07:00\"\n"
+             "    dates: [\"2026-02-14..2026-02-22\"]\n"
+             "    except: amnesty\n"
+             "  - name: amnesty\n" /* UTC: 2026-02-18 03:00Z..05:00Z only */
+             "    dates: [2026-02-18]\n"
+             "    except: not-amnesty\n"
+             "  - name: not-amnesty\n"
+             "    weekly: [{days: [wed], hours: [00:00-03:00, 05:00-24:00]}]\n"
+             "  - name: lunch\n"
+             "    timezone: \"+07:00\"\n"
+             "    weekly: [{days: [mon, tue, wed, thu, fri], hours: 12:00-13:00}]\n");
+    YES(cs, "work", VN(2026, 2, 13, 10, 0, 0, 0));
+    NO(cs, "work", VN(2026, 2, 13, 12, 30, 0, 0)); /* lunch */
+    YES(cs, "work", VN(2026, 2, 13, 13, 0, 0, 0));
+    NO(cs, "work", VN(2026, 2, 17, 10, 0, 0, 0)); /* Tue, a holiday: except wins */
+    YES(cs, "holidays", VN(2026, 2, 17, 10, 0, 0, 0));
+    /* Wed 2026-02-18: 'amnesty' holds 03:00Z..05:00Z (10:00..12:00 at +07), so
+     * 'holidays' does not, so 'work' does. A chain of three excepts. */
+    YES(cs, "amnesty", at(2026, 2, 18, 3, 0, 0, 0, 0));
+    NO(cs, "amnesty", at(2026, 2, 18, 5, 0, 0, 0, 0));
+    NO(cs, "holidays", VN(2026, 2, 18, 10, 0, 0, 0));
+    YES(cs, "work", VN(2026, 2, 18, 10, 0, 0, 0));
+    YES(cs, "work", VN(2026, 2, 18, 11, 59, 59, 999999));
+    NO(cs, "work", VN(2026, 2, 18, 12, 0, 0, 0)); /* lunch and, after it, the holiday */
+    YES(cs, "holidays", VN(2026, 2, 18, 12, 0, 0, 0));
+    NO(cs, "work", VN(2026, 2, 18, 15, 0, 0, 0));
+    YES(cs, "work", VN(2026, 2, 23, 10, 0, 0, 0));
+    cor_calendars_free(cs);
+}
+END_TEST
+
+START_TEST(test_leap_days)
+{
+    cor_calendars *cs = load("calendars:\n"
+                             "  - name: leap\n"
+                             "    dates: [2028-02-29, 2000-02-29, \"2024-02-28..2024-03-01\"]\n");
+    NO(cs, "leap", at(2028, 2, 28, 23, 59, 59, 999999, 0));
+    YES(cs, "leap", at(2028, 2, 29, 0, 0, 0, 0, 0));
+    YES(cs, "leap", at(2028, 2, 29, 23, 59, 59, 999999, 0));
+    NO(cs, "leap", at(2028, 3, 1, 0, 0, 0, 0, 0));
+    YES(cs, "leap", at(2000, 2, 29, 12, 0, 0, 0, 0));
+    YES(cs, "leap", at(2024, 2, 29, 12, 0, 0, 0, 0));
+    YES(cs, "leap", at(2024, 3, 1, 23, 0, 0, 0, 0));
+    NO(cs, "leap", at(2024, 3, 2, 0, 0, 0, 0, 0));
+    cor_calendars_free(cs);
+    fails("calendars:\n  - name: a\n    dates: [2026-02-29]\n",
+          ":3: '2026-02-29' is not a valid date (no such day)");
+    fails("calendars:\n  - name: a\n    dates: [1900-02-29]\n",
+          ":3: '1900-02-29' is not a valid date (no such day)");
+}
+END_TEST
+
+START_TEST(test_before_epoch)
+{
+    cor_calendars *cs = load("calendars:\n"
+                             "  - name: old\n"
+                             "    dates: [1969-12-31]\n"
+                             "  - name: thu\n" /* 1970-01-01 was a Thursday */
+                             "    weekly: [{days: thu, hours: 00:00-24:00}]\n"
+                             "  - name: wed-late\n"
+                             "    weekly: [{days: wed, hours: 23:59-24:00}]\n");
+    YES(cs, "old", -1);
+    YES(cs, "old", -86400LL * 1000000);
+    NO(cs, "old", -86400LL * 1000000 - 1);
+    NO(cs, "old", 0);
+    YES(cs, "thu", 0);
+    NO(cs, "thu", -1);
+    YES(cs, "wed-late", -1);
+    YES(cs, "wed-late", -60LL * 1000000);
+    NO(cs, "wed-late", -60LL * 1000000 - 1);
+    /* extreme instants do not overflow or crash */
+    NO(cs, "old", INT64_MIN);
+    NO(cs, "old", INT64_MAX);
+    cor_calendars_free(cs);
+}
+END_TEST
+
+START_TEST(test_api)
+{
+    cor_calendars *cs = load(office);
+    ck_assert_uint_eq(cor_calendars_count(cs), 1);
+    ck_assert_int_eq(cor_calendar_find(cs, "office"), 0);
+    ck_assert_int_eq(cor_calendar_find(cs, "Office"), -1);
+    ck_assert_int_eq(cor_calendar_find(cs, ""), -1);
+    ck_assert_int_eq(cor_calendar_find(NULL, "office"), -1);
+    ck_assert_str_eq(cor_calendar_name(cs, 0), "office");
+    ck_assert_ptr_null(cor_calendar_name(cs, 1));
+    ck_assert_ptr_null(cor_calendar_name(cs, -1));
+    int64_t t = VN(2026, 3, 10, 10, 0, 0, 0);
+    ck_assert(cor_calendar_holds(cs, 0, t));
+    ck_assert(!cor_calendar_holds(cs, 1, t));
+    ck_assert(!cor_calendar_holds(cs, -1, t));
+    ck_assert(!cor_calendar_holds(NULL, 0, t));
+    ck_assert_uint_eq(cor_calendars_count(NULL), 0);
+    cor_calendars_free(cs);
+    cor_calendars_free(NULL);
+}
+END_TEST
+
+/* ---- refusals ---------------------------------------------------------- */
+
+START_TEST(test_errors_dates)
+{
+    fails("calendars:\n  - name: a\n    dates: [2026-01-01, 2026-02-30]\n",
+          ":3: '2026-02-30' is not a valid date (no such day)");
+    fails("calendars:\n  - name: a\n    dates:\n      - 2026-01-01\n      - 2026-13-01\n",
+          ":5: '2026-13-01' is not a valid date (no such day)");
+    fails("calendars:\n  - name: a\n    dates: [0000-01-01]\n",
+          ":3: '0000-01-01' is not a valid date (no such day)");
+    fails("calendars:\n  - name: a\n    dates: [2026-1-01]\n",
+          ":3: '2026-1-01' is not a date YYYY-MM-DD or a range YYYY-MM-DD..YYYY-MM-DD");
+    fails("calendars:\n  - name: a\n    dates: [\"2026-01-01 \"]\n",
+          ":3: '2026-01-01 ' is not a date YYYY-MM-DD or a range YYYY-MM-DD..YYYY-MM-DD");
+    fails("calendars:\n  - name: a\n    dates: [\"2026-02-14..\"]\n",
+          ":3: '2026-02-14..' is not a date YYYY-MM-DD or a range YYYY-MM-DD..YYYY-MM-DD");
+    fails("calendars:\n  - name: a\n    dates: [\"2026-02-14...2026-02-20\"]\n",
+          ":3: '2026-02-14...2026-02-20' is not a date YYYY-MM-DD or a range "
+          "YYYY-MM-DD..YYYY-MM-DD");
+    fails("calendars:\n  - name: a\n    dates: [\"2026-02-22..2026-02-14\"]\n",
+          ":3: date range '2026-02-22..2026-02-14' ends before it starts");
+    fails("calendars:\n  - name: a\n    dates: [\"2026-02-14..2026-02-30\"]\n",
+          ":3: '2026-02-30' is not a valid date (no such day)");
+    fails("calendars:\n  - name: a\n    dates: [[2026-01-01]]\n",
+          ":3: a date is a string YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD");
+    fails("calendars:\n  - name: a\n    dates: {2026: x}\n",
+          ":3: 'dates' must be a date or a list of dates");
+}
+END_TEST
+
+START_TEST(test_errors_weekly)
+{
+    static const char *const bad_hours[] = {"25:00-06:00", "07:30-17:60",  "7:30-17:30",
+                                            "24:00-06:00", "07:30",        "07:30-24:01",
+                                            "07.30-17.30", "07:30 - 17:30"};
+    for (size_t i = 0; i < sizeof(bad_hours) / sizeof(bad_hours[0]); i++) {
+        char text[256], want[256];
+        snprintf(text, sizeof(text),
+                 "calendars:\n  - name: a\n    weekly:\n      - days: [mon]\n        hours: "
+                 "\"%s\"\n",
+                 bad_hours[i]);
+        snprintf(want, sizeof(want),
+                 ":5: hours '%s' must be HH:MM-HH:MM, from 00:00 to 24:00, e.g. 07:30-17:30",
+                 bad_hours[i]);
+        fails(text, want);
+    }
+    fails("calendars:\n  - name: a\n    weekly: [{days: [mon], hours: \"08:00-08:00\"}]\n",
+          ":3: hours '08:00-08:00' is an empty range (the whole day is 00:00-24:00)");
+    fails("calendars:\n  - name: a\n    weekly: [{days: [mon], hours: {a: b}}]\n",
+          ":3: 'hours' must be HH:MM-HH:MM or a list of them");
+    fails("calendars:\n  - name: a\n    weekly: [{days: [mon], hours: []}]\n",
+          ":3: 'hours' must be HH:MM-HH:MM or a list of them");
+    fails("calendars:\n  - name: a\n    weekly:\n      - days: [mon, funday]\n"
+          "        hours: 08:00-09:00\n",
+          ":4: unknown day 'funday' (expected mon, tue, wed, thu, fri, sat, sun)");
+    fails("calendars:\n  - name: a\n    weekly: [{days: Mon, hours: 08:00-09:00}]\n",
+          ":3: unknown day 'Mon' (expected mon, tue, wed, thu, fri, sat, sun)");
+    fails("calendars:\n  - name: a\n    weekly: [{days: [], hours: 08:00-09:00}]\n",
+          ":3: 'days' must be a day name or a non-empty list of day names");
+    fails("calendars:\n  - name: a\n    weekly: [{days: [[mon]], hours: 08:00-09:00}]\n",
+          ":3: 'days' entries must be day names");
+    fails("calendars:\n  - name: a\n    weekly:\n      - days: [mon]\n        hour: 08:00-09:00\n",
+          ":5: unknown key 'hour' in weekly entry (expected days, hours)");
+    fails("calendars:\n  - name: a\n    weekly:\n      - days: [mon]\n",
+          ":4: a weekly entry needs 'days' and 'hours'");
+    fails("calendars:\n  - name: a\n    weekly:\n      - mon\n",
+          ":4: a weekly entry is a map with 'days' and 'hours'");
+    fails("calendars:\n  - name: a\n    weekly: {days: [mon], hours: 08:00-09:00}\n",
+          ":3: 'weekly' must be a list of {days: [...], hours: HH:MM-HH:MM}");
+}
+END_TEST
+
+START_TEST(test_errors_calendar)
+{
+    fails("calendars:\n  - name: a\n    dates: [2026-01-01]\n    colour: red\n",
+          ":4: unknown key 'colour' in calendar (expected name, description, timezone, dates, "
+          "weekly, except)");
+    fails("calendars:\n  - name: a\n    except: [b]\n  - name: b\n    dates: [2026-01-01]\n",
+          ":2: calendar 'a' needs 'dates' or 'weekly' ('except' only removes time)");
+    fails("calendars:\n  - name: a\n    dates: []\n",
+          ":2: calendar 'a' needs 'dates' or 'weekly' ('except' only removes time)");
+    fails("calendars:\n  - name: a\n", ":2: calendar 'a' needs 'dates' or 'weekly' ('except' "
+                                       "only removes time)");
+    fails("calendars:\n  - dates: [2026-01-01]\n", ":2: calendar has no 'name'");
+    fails("calendars:\n  - name: a b\n    dates: [2026-01-01]\n",
+          ":2: 'name' must be 1 to 64 letters, digits, '.', '_' or '-'");
+    fails("calendars:\n  - name: \"\"\n    dates: [2026-01-01]\n",
+          ":2: 'name' must be 1 to 64 letters, digits, '.', '_' or '-'");
+    fails("calendars:\n  - name: "
+          "a12345678901234567890123456789012345678901234567890123456789012345\n"
+          "    dates: [2026-01-01]\n",
+          ":2: 'name' must be 1 to 64 letters, digits, '.', '_' or '-'");
+    fails("calendars:\n  - name: a\n    description: [x]\n    dates: [2026-01-01]\n",
+          ":3: 'description' must be a string");
+    fails("calendars:\n  - name: a\n    timezone: Asia/Ho_Chi_Minh\n    dates: [2026-01-01]\n",
+          ":3: 'timezone' must be a fixed UTC offset like +07:00 (-14:00 to +14:00) or UTC, got "
+          "'Asia/Ho_Chi_Minh'");
+    fails("calendars:\n  - name: a\n    timezone: \"+14:01\"\n    dates: [2026-01-01]\n",
+          ":3: 'timezone' must be a fixed UTC offset like +07:00 (-14:00 to +14:00) or UTC, got "
+          "'+14:01'");
+    fails("calendars:\n  - name: a\n    timezone: \"+0700\"\n    dates: [2026-01-01]\n",
+          ":3: 'timezone' must be a fixed UTC offset like +07:00 (-14:00 to +14:00) or UTC, got "
+          "'+0700'");
+    fails("calendars:\n  - name: a\n    timezone: [7]\n    dates: [2026-01-01]\n",
+          ":3: 'timezone' must be a fixed UTC offset like +07:00 (-14:00 to +14:00) or UTC");
+    fails("calendars:\n  - just-a-name\n",
+          ":2: a calendar is a map with 'name' and 'dates' or 'weekly'");
+    fails("rules: []\n", ":1: a calendar file is a map with one key, 'calendars', holding a list");
+    fails("calendars: {a: b}\n",
+          ":1: a calendar file is a map with one key, 'calendars', holding a list");
+    fails("calendars: []\nother: 1\n",
+          ":1: a calendar file is a map with one key, 'calendars', holding a list");
+    fails("- a\n", ":1: a calendar file is a map with one key, 'calendars', holding a list");
+    fails("", ":1: a calendar file is a map with one key, 'calendars', holding a list");
+}
+END_TEST
+
+START_TEST(test_errors_except)
+{
+    char path[PATH_MAX], want[2 * PATH_MAX + 128];
+    fails("calendars:\n  - name: a\n    dates: [2026-01-01]\n    except: [b, nope]\n"
+          "  - name: b\n    dates: [2026-01-02]\n",
+          ":4: calendar 'a': unknown calendar 'nope' in 'except'");
+    fails("calendars:\n  - name: a\n    dates: [2026-01-01]\n    except: a\n",
+          ":4: calendar 'a': 'except' makes a cycle (a -> a)");
+    fails("calendars:\n"
+          "  - name: a\n    dates: [2026-01-01]\n    except: [b]\n"
+          "  - name: b\n    dates: [2026-01-01]\n    except: [c]\n"
+          "  - name: c\n    dates: [2026-01-01]\n    except:\n      - x\n      - a\n"
+          "  - name: x\n    dates: [2026-01-01]\n",
+          ":12: calendar 'c': 'except' makes a cycle (a -> b -> c -> a)");
+    fails("calendars:\n  - name: a\n    dates: [2026-01-01]\n    except: []\n",
+          ":4: 'except' must be a calendar name or a non-empty list of them");
+    fails("calendars:\n  - name: a\n    dates: [2026-01-01]\n    except: [\"\"]\n",
+          ":4: 'except' entries must be calendar names");
+    /* a duplicate name: the message names the file twice */
+    mkfile(
+        path, "bad.yml",
+        "calendars:\n  - name: a\n    dates: [2026-01-01]\n  - name: a\n    dates: [2026-01-02]\n");
+    cor_calendars *cs = (cor_calendars *)1;
+    ck_assert_int_eq(cor_calendars_load(path, &cs, err, sizeof(err)), VG_ECONFIG);
+    ck_assert_ptr_null(cs);
+    snprintf(want, sizeof(want), "%s:4: duplicate calendar 'a' (also %s:2)", path, path);
+    ck_assert_str_eq(err, want);
+}
+END_TEST
+
+/* ---- files and directories --------------------------------------------- */
+
+START_TEST(test_dirs)
+{
+    char path[PATH_MAX], dir[PATH_MAX], p1[PATH_MAX], p2[PATH_MAX], want[2 * PATH_MAX + 128];
+    cor_calendars *cs = (cor_calendars *)1;
+
+    /* a missing directory is an empty set */
+    snprintf(dir, sizeof(dir), "%s/no-such-dir", tmpdir);
+    ck_assert_int_eq(cor_calendars_load(dir, &cs, err, sizeof(err)), 0);
+    ck_assert_ptr_nonnull(cs);
+    ck_assert_uint_eq(cor_calendars_count(cs), 0);
+    ck_assert_int_eq(cor_calendar_find(cs, "x"), -1);
+    cor_calendars_free(cs);
+
+    /* so is an empty one; other files and dot-files are ignored */
+    mkfile(path, "README.md", "not yaml: [");
+    mkfile(path, ".hidden.yml", "not yaml: [");
+    mkfile(path, "x.yml~", "not yaml: [");
+    ck_assert_int_eq(cor_calendars_load(tmpdir, &cs, err, sizeof(err)), 0);
+    ck_assert_uint_eq(cor_calendars_count(cs), 0);
+    cor_calendars_free(cs);
+
+    /* files load in name order; 'except' crosses files */
+    mkfile(p2, "b.yaml", "calendars:\n  - name: second\n    dates: [2026-01-02]\n");
+    mkfile(p1, "a.yml",
+           "calendars:\n  - name: first\n    dates: [\"2026-01-01..2026-01-03\"]\n"
+           "    except: second\n");
+    ck_assert_msg(cor_calendars_load(tmpdir, &cs, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_uint_eq(cor_calendars_count(cs), 2);
+    ck_assert_int_eq(cor_calendar_find(cs, "first"), 0);
+    ck_assert_int_eq(cor_calendar_find(cs, "second"), 1);
+    YES(cs, "first", at(2026, 1, 1, 12, 0, 0, 0, 0));
+    NO(cs, "first", at(2026, 1, 2, 12, 0, 0, 0, 0));
+    YES(cs, "first", at(2026, 1, 3, 12, 0, 0, 0, 0));
+    cor_calendars_free(cs);
+
+    /* a single file can be loaded on its own */
+    ck_assert_int_eq(cor_calendars_load(p2, &cs, err, sizeof(err)), 0);
+    ck_assert_uint_eq(cor_calendars_count(cs), 1);
+    cor_calendars_free(cs);
+
+    /* names are unique across files */
+    mkfile(path, "c.yml",
+           "calendars:\n  - name: x\n    dates: [2026-01-01]\n  - name: first\n"
+           "    dates: [2026-01-01]\n");
+    ck_assert_int_eq(cor_calendars_load(tmpdir, &cs, err, sizeof(err)), VG_ECONFIG);
+    ck_assert_ptr_null(cs);
+    snprintf(want, sizeof(want), "%s:4: duplicate calendar 'first' (also %s:2)", path, p1);
+    ck_assert_str_eq(err, want);
+
+    /* a cycle across files is found where it closes */
+    mkfile(path, "c.yml", "calendars:\n  - name: x\n    dates: [2026-01-01]\n    except: first\n");
+    mkfile(p2, "b.yaml",
+           "calendars:\n  - name: second\n    dates: [2026-01-02]\n"
+           "    except: [x]\n");
+    ck_assert_int_eq(cor_calendars_load(tmpdir, &cs, err, sizeof(err)), VG_ECONFIG);
+    snprintf(want, sizeof(want),
+             "%s:4: calendar 'x': 'except' makes a cycle (first -> second -> "
+             "x -> first)",
+             path);
+    ck_assert_str_eq(err, want);
+
+    /* any bad file refuses the set; YAML errors come through as they are */
+    mkfile(path, "c.yml", "calendars: [\n");
+    ck_assert_int_eq(cor_calendars_load(tmpdir, &cs, err, sizeof(err)), VG_ECONFIG);
+    ck_assert_ptr_null(cs);
+    snprintf(want, sizeof(want), "%s:", path);
+    ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "%s", err);
+
+    /* a path that is neither a directory nor a file we can read */
+    snprintf(dir, sizeof(dir), "%s/a.yml/sub", tmpdir);
+    ck_assert_int_eq(cor_calendars_load(dir, &cs, err, sizeof(err)), VG_ECONFIG);
+    snprintf(want, sizeof(want), "%s: cannot open calendars directory: Not a directory", dir);
+    ck_assert_str_eq(err, want);
+}
+END_TEST
+
+/* ---- the shipped calendars --------------------------------------------- */
+
+static cor_calendars *load_shipped(void)
+{
+    const char *root = getenv("VG_SOURCE_ROOT");
+    char dir[PATH_MAX];
+    cor_calendars *cs = NULL;
+    ck_assert_msg(root != NULL, "VG_SOURCE_ROOT is not set");
+    snprintf(dir, sizeof(dir), "%s/rules/calendars", root);
+    int rc = cor_calendars_load(dir, &cs, err, sizeof(err));
+    ck_assert_msg(rc == 0, "%s: %s", dir, err);
+    ck_assert_uint_ge(cor_calendars_count(cs), 4);
+    return cs;
+}
+
+START_TEST(test_vietnam)
+{
+    cor_calendars *cs = load_shipped();
+    /* Tết Bính Ngọ: mùng 1 is Tue 2026-02-17; the break is Feb 14..22 */
+    YES(cs, "holidays-vn", VN(2026, 2, 17, 10, 0, 0, 0));
+    NO(cs, "working-hours", VN(2026, 2, 17, 10, 0, 0, 0));
+    NO(cs, "holidays-vn", VN(2026, 2, 13, 23, 59, 59, 999999));
+    YES(cs, "holidays-vn", VN(2026, 2, 14, 0, 0, 0, 0));
+    YES(cs, "holidays-vn", VN(2026, 2, 22, 23, 59, 59, 999999));
+    NO(cs, "holidays-vn", VN(2026, 2, 23, 0, 0, 0, 0));
+    YES(cs, "working-hours", VN(2026, 2, 23, 10, 0, 0, 0)); /* Monday after Tết */
+    YES(cs, "working-hours", VN(2026, 2, 13, 10, 0, 0, 0)); /* Friday before */
+    /* Saturday 10:00 is not working hours, but it is the weekend */
+    NO(cs, "working-hours", VN(2026, 3, 14, 10, 0, 0, 0));
+    YES(cs, "weekends", VN(2026, 3, 14, 10, 0, 0, 0));
+    NO(cs, "weekends", VN(2026, 3, 13, 23, 59, 59, 999999));
+    YES(cs, "weekends", VN(2026, 3, 14, 0, 0, 0, 0));
+    YES(cs, "weekends", VN(2026, 3, 15, 23, 59, 59, 999999));
+    NO(cs, "weekends", VN(2026, 3, 16, 0, 0, 0, 0));
+    /* working-hours edges, at +07:00 */
+    NO(cs, "working-hours", VN(2026, 3, 10, 7, 29, 59, 999999));
+    YES(cs, "working-hours", VN(2026, 3, 10, 7, 30, 0, 0));
+    YES(cs, "working-hours", VN(2026, 3, 10, 17, 29, 59, 999999));
+    NO(cs, "working-hours", VN(2026, 3, 10, 17, 30, 0, 0));
+    /* nights */
+    YES(cs, "nights", VN(2026, 3, 10, 23, 0, 0, 0));
+    YES(cs, "nights", VN(2026, 3, 11, 5, 59, 59, 999999));
+    NO(cs, "nights", VN(2026, 3, 11, 6, 0, 0, 0));
+    NO(cs, "nights", VN(2026, 3, 10, 21, 59, 59, 999999));
+    /* the other holidays */
+    static const int days[][3] = {
+        {2026, 1, 1},  {2026, 1, 2},  {2026, 4, 26}, {2026, 4, 27}, {2026, 4, 30}, {2026, 5, 1},
+        {2026, 8, 31}, {2026, 9, 1},  {2026, 9, 2},  {2027, 1, 1},  {2027, 2, 6},  {2027, 2, 5},
+        {2027, 2, 11}, {2027, 4, 16}, {2027, 4, 30}, {2027, 5, 1},  {2027, 9, 2},
+    };
+    for (size_t i = 0; i < sizeof(days) / sizeof(days[0]); i++)
+        ck_assert_msg(holds(cs, "holidays-vn", VN(days[i][0], days[i][1], days[i][2], 10, 0, 0, 0)),
+                      "%d-%02d-%02d should be a holiday", days[i][0], days[i][1], days[i][2]);
+    static const int work[][3] = {
+        {2026, 1, 5}, {2026, 4, 28}, {2026, 4, 29}, {2026, 9, 3}, {2026, 12, 31}, {2027, 2, 12},
+    };
+    for (size_t i = 0; i < sizeof(work) / sizeof(work[0]); i++)
+        ck_assert_msg(
+            holds(cs, "working-hours", VN(work[i][0], work[i][1], work[i][2], 10, 0, 0, 0)),
+            "%d-%02d-%02d should be a working day", work[i][0], work[i][1], work[i][2]);
+    cor_calendars_free(cs);
+}
+END_TEST
+
+static Suite *calendar_suite(void)
+{
+    Suite *s = suite_create("calendar");
+    TCase *h = tcase_create("holds");
+    tcase_add_checked_fixture(h, setup, teardown);
+    tcase_add_test(h, test_hours_edges);
+    tcase_add_test(h, test_midnight_wrap);
+    tcase_add_test(h, test_timezones);
+    tcase_add_test(h, test_date_ranges);
+    tcase_add_test(h, test_except);
+    tcase_add_test(h, test_leap_days);
+    tcase_add_test(h, test_before_epoch);
+    tcase_add_test(h, test_api);
+    suite_add_tcase(s, h);
+
+    TCase *e = tcase_create("errors");
+    tcase_add_checked_fixture(e, setup, teardown);
+    tcase_add_test(e, test_errors_dates);
+    tcase_add_test(e, test_errors_weekly);
+    tcase_add_test(e, test_errors_calendar);
+    tcase_add_test(e, test_errors_except);
+    tcase_add_test(e, test_dirs);
+    suite_add_tcase(s, e);
+
+    TCase *v = tcase_create("shipped");
+    tcase_add_test(v, test_vietnam);
+    suite_add_tcase(s, v);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(calendar_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,1824 @@
+/* Unit tests for the rule engine (correlator/cor_eval.c over the rule model
+ * of correlator/cor_rules.c): rules are written as YAML into a per-test
+ * mkdtemp directory and loaded with cor_rules_load, events are built by
+ * hand, and every alert the engine emits is copied (its views live only
+ * during the callback) and compared exactly: rule, kind, times, count,
+ * fields, tags, context and raw lines.
+ *
+ * Times are microseconds from T0; SEC and MIN are one second and minute. */
+#include "cor_eval.h"
+#include "cor_lists.h"
+#include "cor_rules.h"
+#include "vigil/err.h"
+#include "vigil/log.h"
+#include "vigil/store.h"
+#include "vigil/syslog.h"
+
+#include <check.h>
+#include <errno.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SEC INT64_C(1000000)
+#define MIN (60 * SEC)
+#define HOUR (60 * MIN)
+#define T0 INT64_C(1700000000000000)
+
+static char basedir[128]; /* per run, made and removed by the parent process */
+static char tmpdir[256];  /* per test, inside basedir */
+static char err[1024];
+static int nfiles;
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+/* Unchecked fixture, in the runner: a failed assertion ends a forked test
+ * with _exit(), skipping its teardown; the base directory catches the rest. */
+static void base_setup(void)
+{
+    const char *base = getenv("TMPDIR");
+    snprintf(basedir, sizeof(basedir), "%s/vg-test-eval-XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(basedir)) {
+        perror("mkdtemp");
+        exit(EXIT_FAILURE);
+    }
+}
+
+static void base_teardown(void)
+{
+    nftw(basedir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void setup(void)
+{
+    snprintf(tmpdir, sizeof(tmpdir), "%s/t-XXXXXX", basedir);
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    err[0] = '\0';
+    nfiles = 0;
+}
+
+static void teardown(void)
+{
+    nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* ---- files and rules ----------------------------------------------------- */
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+    ck_assert_int_eq(fputs(text, f) >= 0, 1);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* Writes yaml to a new file in tmpdir; path gets its name. */
+static void rules_file(const char *yaml, char *path, size_t cap)
+{
+    snprintf(path, cap, "%s/rules-%d.yml", tmpdir, nfiles++);
+    write_file(path, yaml);
+}
+
+static const cor_rules_opts opts_default = {
+    .match_limit = 1000000,
+    .max_groups = 100000,
+    .lateness_us = HOUR,
+};
+
+static cor_ruleset *load_path(const char *path, const cor_rules_opts *o)
+{
+    cor_ruleset *rs = NULL;
+    int rc = cor_rules_load(path, o ? o : &opts_default, &rs, err, sizeof(err));
+    ck_assert_msg(rc == 0, "cor_rules_load: %s (%s)", err, vg_strerror(rc));
+    ck_assert_ptr_nonnull(rs);
+    return rs;
+}
+
+static cor_ruleset *load(const char *yaml, const cor_rules_opts *o)
+{
+    char path[PATH_MAX];
+    rules_file(yaml, path, sizeof(path));
+    return load_path(path, o);
+}
+
+static cor_rule *rule_in(cor_ruleset *rs, const char *id)
+{
+    int i = cor_rules_find(rs, id);
+    ck_assert_msg(i >= 0, "no rule %s", id);
+    return &rs->rules[i];
+}
+
+/* ---- alerts ---------------------------------------------------------------- */
+
+#define REC_FIELDS 8
+#define REC_TAGS 4
+
+/* A copy of one alert; absent strings read "<nil>". */
+typedef struct rec {
+    char rule[64], kind[24], host[64], app[32], src[64], agency[32], site[32], msg[512];
+    int level;
+    int64_t ts, first;
+    uint64_t count;
+    uint32_t nf, ntags, nraw;
+    char fk[REC_FIELDS][48], fv[REC_FIELDS][256];
+    char tags[REC_TAGS][48];
+    char raw[VG_ALERT_MAX_RAW][256];
+} rec;
+
+typedef struct sink {
+    rec *a;
+    size_t n, cap;
+} sink;
+
+static void cp(char *dst, size_t cap, vg_str s)
+{
+    if (!s.p) {
+        snprintf(dst, cap, "<nil>");
+        return;
+    }
+    ck_assert_uint_lt(s.len, cap);
+    memcpy(dst, s.p, s.len);
+    dst[s.len] = '\0';
+}
+
+static int on_alert(void *ud, const vg_alert *al)
+{
+    sink *s = ud;
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 16;
+        s->a = realloc(s->a, s->cap * sizeof(rec));
+        ck_assert_ptr_nonnull(s->a);
+    }
+    rec *r = &s->a[s->n++];
+    memset(r, 0, sizeof(*r));
+    cp(r->rule, sizeof(r->rule), al->rule_id);
+    cp(r->kind, sizeof(r->kind), al->kind);
+    cp(r->host, sizeof(r->host), al->host);
+    cp(r->app, sizeof(r->app), al->app);
+    cp(r->src, sizeof(r->src), al->src);
+    cp(r->agency, sizeof(r->agency), al->agency);
+    cp(r->site, sizeof(r->site), al->site);
+    cp(r->msg, sizeof(r->msg), al->message);
+    ck_assert_ptr_nonnull(al->rule_name.p);
+    r->level = al->level;
+    r->ts = al->ts_us;
+    r->first = al->first_us;
+    r->count = al->count;
+    ck_assert_uint_le(al->nfields, REC_FIELDS);
+    ck_assert_uint_le(al->ntags, REC_TAGS);
+    ck_assert_uint_le(al->nraw, VG_ALERT_MAX_RAW);
+    r->nf = al->nfields;
+    for (uint32_t i = 0; i < al->nfields; i++) {
+        cp(r->fk[i], sizeof(r->fk[i]), al->fields[i].key);
+        cp(r->fv[i], sizeof(r->fv[i]), al->fields[i].val);
+    }
+    r->ntags = al->ntags;
+    for (uint32_t i = 0; i < al->ntags; i++)
+        cp(r->tags[i], sizeof(r->tags[i]), al->tags[i]);
+    r->nraw = al->nraw;
+    for (uint32_t i = 0; i < al->nraw; i++)
+        cp(r->raw[i], sizeof(r->raw[i]), al->raw[i]);
+    return 0;
+}
+
+static size_t n_of(const sink *s, const char *rule)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->n; i++)
+        n += strcmp(s->a[i].rule, rule) == 0;
+    return n;
+}
+
+/* The k-th alert (from 0) in s. */
+static const rec *at(const sink *s, size_t k)
+{
+    ck_assert_msg(k < s->n, "alert %zu of %zu", k, s->n);
+    return &s->a[k];
+}
+
+/* Checks the head of an alert. */
+#define assert_alert(r, rule_, kind_, first_, ts_, count_)                                         \
+    assert_alert_((r), (rule_), (kind_), (first_), (ts_), (count_), __LINE__)
+static void assert_alert_(const rec *r, const char *rule, const char *kind, int64_t first,
+                          int64_t ts, uint64_t count, int line)
+{
+    ck_assert_msg(strcmp(r->rule, rule) == 0, "line %d: rule %s, expected %s", line, r->rule,
+                  rule);
+    ck_assert_msg(strcmp(r->kind, kind) == 0, "line %d: kind %s, expected %s", line, r->kind,
+                  kind);
+    ck_assert_msg(r->first == first, "line %d: %s first T0%+" PRId64 "us, expected T0%+" PRId64,
+                  line, rule, r->first - T0, first - T0);
+    ck_assert_msg(r->ts == ts, "line %d: %s ts T0%+" PRId64 "us, expected T0%+" PRId64, line,
+                  rule, r->ts - T0, ts - T0);
+    ck_assert_msg(r->count == count, "line %d: %s count %" PRIu64 ", expected %" PRIu64, line,
+                  rule, r->count, count);
+}
+
+static void assert_fields(const rec *r, uint32_t n, const char *const *kv)
+{
+    ck_assert_msg(r->nf == n, "%s: %u fields, expected %u", r->rule, r->nf, n);
+    for (uint32_t i = 0; i < n; i++) {
+        ck_assert_str_eq(r->fk[i], kv[2 * i]);
+        ck_assert_str_eq(r->fv[i], kv[2 * i + 1]);
+    }
+}
+#define FIELDS(r, ...)                                                                             \
+    do {                                                                                           \
+        const char *const kv_[] = {__VA_ARGS__};                                                   \
+        assert_fields((r), (uint32_t)(sizeof(kv_) / sizeof(kv_[0]) / 2), kv_);                     \
+    } while (0)
+
+/* One line per alert, every copied field, for comparing whole runs. */
+static void rec_line(const rec *r, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "%s|%s|%d|%" PRId64 "|%" PRId64 "|%" PRIu64 "|%s|%s|%s|%s|%s|%s",
+                     r->rule, r->kind, r->level, r->ts - T0, r->first - T0, r->count, r->host,
+                     r->app, r->src, r->agency, r->site, r->msg);
+    for (uint32_t i = 0; i < r->nf; i++)
+        n += snprintf(out + n, cap - (size_t)n, "|%s=%s", r->fk[i], r->fv[i]);
+    for (uint32_t i = 0; i < r->ntags; i++)
+        n += snprintf(out + n, cap - (size_t)n, "|#%s", r->tags[i]);
+    for (uint32_t i = 0; i < r->nraw; i++)
+        n += snprintf(out + n, cap - (size_t)n, "|raw:%s", r->raw[i]);
+    ck_assert_uint_lt((size_t)n, cap);
+}
+
+/* ---- an engine and its events ------------------------------------------- */
+
+typedef struct tc {
+    cor_ruleset *rs;
+    cor_eval *e;
+    sink s;
+} tc;
+
+static void tc_open(tc *t, const char *yaml, const cor_rules_opts *o)
+{
+    memset(t, 0, sizeof(*t));
+    t->rs = load(yaml, o);
+    ck_assert_int_eq(cor_eval_new(&t->e, t->rs, NULL, NULL), 0);
+}
+
+static void tc_close(tc *t)
+{
+    cor_eval_free(t->e);
+    cor_rules_free(t->rs);
+    free(t->s.a);
+    memset(t, 0, sizeof(*t));
+}
+
+static cor_rule *rule(tc *t, const char *id)
+{
+    return rule_in(t->rs, id);
+}
+
+typedef struct evspec {
+    int64_t ts, recv; /* recv 0: the same as ts */
+    int pri;          /* -1: none */
+    const char *host, *app, *agency, *site, *msg;
+} evspec;
+
+/* The raw line the tests give an event: "<PRI>HOST APP: MSG". */
+static void mkraw(char *out, size_t cap, const evspec *s)
+{
+    if (s->pri >= 0)
+        snprintf(out, cap, "<%d>%s %s: %s", s->pri, s->host ? s->host : "-",
+                 s->app ? s->app : "-", s->msg);
+    else
+        snprintf(out, cap, "%s", s->msg);
+}
+
+static int feed_to(cor_eval *e, sink *s, const evspec *sp)
+{
+    char raw[1024];
+    mkraw(raw, sizeof(raw), sp);
+    vg_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.ts_us = sp->ts;
+    ev.recv_us = sp->recv ? sp->recv : sp->ts;
+    ev.pri = (int16_t)sp->pri;
+    ev.host = vg_str_c(sp->host);
+    ev.app = vg_str_c(sp->app);
+    ev.agency = vg_str_c(sp->agency);
+    ev.site = vg_str_c(sp->site);
+    ev.msg = vg_str_c(sp->msg);
+    ev.raw = vg_str_c(raw);
+    ev.src = vg_str_c("192.0.2.200:514");
+    return cor_eval_event(e, &ev, on_alert, s);
+}
+
+static void feed_spec(tc *t, const evspec *sp)
+{
+    ck_assert_int_eq(feed_to(t->e, &t->s, sp), 0);
+}
+
+/* An auth.info event from sshd on HOST. */
+static evspec ev_at(int64_t ts, const char *host, const char *msg)
+{
+    return (evspec){.ts = ts, .pri = 38, .host = host, .app = "sshd", .agency = "police",
+                    .site = "hq", .msg = msg};
+}
+
+static void feed(tc *t, int64_t ts, const char *host, const char *msg)
+{
+    evspec sp = ev_at(ts, host, msg);
+    feed_spec(t, &sp);
+}
+
+/* feed() with a printf-style message. */
+__attribute__((format(printf, 4, 5))) static void feedf(tc *t, int64_t ts, const char *host,
+                                                        const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    feed(t, ts, host, msg);
+}
+
+static void tick(tc *t, int64_t now)
+{
+    ck_assert_int_eq(cor_eval_tick(t->e, now, on_alert, &t->s), 0);
+}
+
+static void assert_raw_of(const rec *r, uint32_t i, int64_t ts, const char *host, const char *msg)
+{
+    char exp[1024];
+    evspec sp = ev_at(ts, host, msg);
+    mkraw(exp, sizeof(exp), &sp);
+    ck_assert_uint_lt(i, r->nraw);
+    ck_assert_str_eq(r->raw[i], exp);
+}
+
+/* ---- event_count ----------------------------------------------------------- */
+
+static const char fail_rule[] = "  - id: m.fail\n"
+                                "    name: failure\n"
+                                "    level: 3\n"
+                                "    alert: false\n"
+                                "    match:\n"
+                                "      regex: 'fail from (?<src_ip>\\S+)'\n";
+
+START_TEST(test_event_count_edges)
+{
+    char yaml[2048];
+    snprintf(yaml, sizeof(yaml),
+             "rules:\n%s"
+             "  - id: c.burst\n"
+             "    name: burst\n"
+             "    level: 9\n"
+             "    tags: [attack.credential_access, attack.t1110]\n"
+             "    correlation:\n"
+             "      type: event_count\n"
+             "      rules: [m.fail]\n"
+             "      group_by: [src_ip]\n"
+             "      timespan: 60s\n"
+             "      condition: {gte: 3}\n",
+             fail_rule);
+    tc t;
+    tc_open(&t, yaml, NULL);
+    ck_assert_int_eq(rule(&t, "c.burst")->timespan_us, 60 * SEC);
+    ck_assert_int_eq(rule(&t, "c.burst")->suppress_us, 60 * SEC); /* default: the timespan */
+
+    /* 3 events within 59.999999 s: one window holds them */
+    feed(&t, T0, "web-1", "fail from 10.0.0.1");
+    feed(&t, T0 + 30 * SEC, "web-1", "fail from 10.0.0.1");
+    ck_assert_uint_eq(t.s.n, 0);
+    feed(&t, T0 + 60 * SEC - 1, "web-2", "fail from 10.0.0.1");
+    ck_assert_uint_eq(t.s.n, 1);
+    const rec *r = at(&t.s, 0);
+    assert_alert(r, "c.burst", "event_count", T0, T0 + 60 * SEC - 1, 3);
+    ck_assert_int_eq(r->level, 9);
+    FIELDS(r, "src_ip", "10.0.0.1");
+    ck_assert_uint_eq(r->ntags, 2);
+    ck_assert_str_eq(r->tags[0], "attack.credential_access");
+    ck_assert_str_eq(r->tags[1], "attack.t1110");
+    ck_assert_str_eq(r->host, "web-2"); /* the last event's context */
+    ck_assert_str_eq(r->app, "sshd");
+    ck_assert_str_eq(r->src, "192.0.2.200:514");
+    ck_assert_str_eq(r->agency, "police");
+    ck_assert_str_eq(r->site, "hq");
+    ck_assert_str_eq(r->msg, "fail from 10.0.0.1");
+    ck_assert_uint_eq(r->nraw, 3); /* oldest first */
+    assert_raw_of(r, 0, T0, "web-1", "fail from 10.0.0.1");
+    assert_raw_of(r, 2, T0 + 60 * SEC - 1, "web-2", "fail from 10.0.0.1");
+
+    /* t, t+30 s, t+60 s: the window (t'-60 s, t'] never holds all three */
+    int64_t t1 = T0 + HOUR;
+    feed(&t, t1, "web-1", "fail from 10.0.0.2");
+    feed(&t, t1 + 30 * SEC, "web-1", "fail from 10.0.0.2");
+    feed(&t, t1 + 60 * SEC, "web-1", "fail from 10.0.0.2");
+    ck_assert_uint_eq(t.s.n, 1);
+    /* the window slides: t+30, t+60, t+61 */
+    feed(&t, t1 + 61 * SEC, "web-1", "fail from 10.0.0.2");
+    ck_assert_uint_eq(t.s.n, 2);
+    r = at(&t.s, 1);
+    assert_alert(r, "c.burst", "event_count", t1 + 30 * SEC, t1 + 61 * SEC, 3);
+    FIELDS(r, "src_ip", "10.0.0.2");
+    ck_assert_uint_eq(rule(&t, "m.fail")->hits, 7);
+    ck_assert_uint_eq(rule(&t, "c.burst")->hits, 2);
+    tc_close(&t);
+}
+END_TEST
+
+START_TEST(test_event_count_groups)
+{
+    char yaml[2048];
+    snprintf(yaml, sizeof(yaml),
+             "rules:\n%s"
+             "  - id: c.burst\n"
+             "    name: burst\n"
+             "    level: 9\n"
+             "    correlation:\n"
+             "      type: event_count\n"
+             "      rules: [m.fail]\n"
+             "      group_by: [src_ip]\n"
+             "      timespan: 60s\n"
+             "      condition: {gte: 3}\n",
+             fail_rule);
+    tc t;
+    tc_open(&t, yaml, NULL);
+    /* A and B interleaved: 3 of A fire A only, then the 3rd of B fires B */
+    feed(&t, T0, "h", "fail from 10.0.0.1");
+    feed(&t, T0 + 1 * SEC, "h", "fail from 10.0.0.2");
+    feed(&t, T0 + 2 * SEC, "h", "fail from 10.0.0.1");
+    feed(&t, T0 + 3 * SEC, "h", "fail from 10.0.0.2");
+    ck_assert_uint_eq(t.s.n, 0);
+    feed(&t, T0 + 4 * SEC, "h", "fail from 10.0.0.1");
+    ck_assert_uint_eq(t.s.n, 1);
+    assert_alert(at(&t.s, 0), "c.burst", "event_count", T0, T0 + 4 * SEC, 3);
+    FIELDS(at(&t.s, 0), "src_ip", "10.0.0.1");
+    feed(&t, T0 + 5 * SEC, "h", "fail from 10.0.0.2");
+    ck_assert_uint_eq(t.s.n, 2);
+    assert_alert(at(&t.s, 1), "c.burst", "event_count", T0 + 1 * SEC, T0 + 5 * SEC, 3);
+    FIELDS(at(&t.s, 1), "src_ip", "10.0.0.2");
+    /* a prefix of another value is another group */
+    feed(&t, T0 + 6 * SEC, "h", "fail from 10.0.0.10");
+    feed(&t, T0 + 7 * SEC, "h", "fail from 10.0.0.10");
+    ck_assert_uint_eq(t.s.n, 2);
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 3);
+    tc_close(&t);
+}
+END_TEST
+
+START_TEST(test_event_count_suppress)
+{
+    char yaml[2048];
+    snprintf(yaml, sizeof(yaml),
+             "rules:\n%s"
+             "  - id: c.default\n"
+             "    name: default suppression\n"
+             "    level: 5\n"
+             "    correlation:\n"
+             "      type: event_count\n"
+             "      rules: [m.fail]\n"
+             "      group_by: [src_ip]\n"
+             "      timespan: 60s\n"
+             "      condition: {gte: 3}\n"
+             "  - id: c.sup10\n"
+             "    name: 10 s suppression\n"
+             "    level: 5\n"
+             "    correlation:\n"
+             "      type: event_count\n"
+             "      rules: [m.fail]\n"
+             "      group_by: [src_ip]\n"
+             "      timespan: 60s\n"
+             "      suppress: 10s\n"
+             "      condition: {gte: 3}\n",
+             fail_rule);
+    tc t;
+    tc_open(&t, yaml, NULL);
+    ck_assert_int_eq(rule(&t, "c.default")->suppress_us, 60 * SEC);
+    ck_assert_int_eq(rule(&t, "c.sup10")->suppress_us, 10 * SEC);
+    /* one event a second for 71 s: every 3 consecutive fill a window */
+    for (int i = 0; i <= 70; i++)
+        feed(&t, T0 + i * SEC, "h", "fail from 10.0.0.1");
+    /* default: fires at 2 s, quiet while ts < 2 + 60 s, fires at 62 s */
+    ck_assert_uint_eq(n_of(&t.s, "c.default"), 2);
+    /* 10 s: at 2, 12, 22, ..., 62 s */
+    ck_assert_uint_eq(n_of(&t.s, "c.sup10"), 7);
+    ck_assert_uint_eq(t.s.n, 9);
+    size_t d = 0, s10 = 0;
+    for (size_t i = 0; i < t.s.n; i++) {
+        const rec *r = at(&t.s, i);
+        if (strcmp(r->rule, "c.default") == 0) {
+            int64_t ts = T0 + (d++ ? 62 : 2) * SEC;
+            assert_alert(r, "c.default", "event_count", ts - 2 * SEC, ts, 3);
+        } else {
+            int64_t ts = T0 + (int64_t)(2 + 10 * s10++) * SEC;
+            assert_alert(r, "c.sup10", "event_count", ts - 2 * SEC, ts, 3);
+        }
+    }
+    /* within one event, rules fire in rule order */
+    ck_assert_str_eq(at(&t.s, 0)->rule, "c.default");
+    ck_assert_str_eq(at(&t.s, 1)->rule, "c.sup10");
+    tc_close(&t);
+}
+END_TEST
+
+/* ---- value_count ------------------------------------------------------------- */
+
+START_TEST(test_value_count)
+{
+    tc t;
+    tc_open(&t,
+            "rules:\n"
+            "  - id: m.login\n"
+            "    name: login failed\n"
+            "    level: 3\n"
+            "    alert: false\n"
+            "    match:\n"
+            "      regex: 'login failed user=(?<user>\\S+) src=(?<src_ip>\\S+)'\n"
+            "  - id: c.spray\n"
+            "    name: password spraying\n"
+            "    level: 10\n"
+            "    correlation:\n"
+            "      type: value_count\n"
+            "      rules: [m.login]\n"
+            "      group_by: [src_ip]\n"
+            "      timespan: 5m\n"
+            "      condition: {gte: 3, field: user}\n",
+            NULL);
+    const char *A = "10.0.0.1", *B = "10.0.0.2", *C = "10.0.0.3";
+    feedf(&t, T0, "h", "login failed user=u1 src=%s", A);
+    feedf(&t, T0 + 10 * SEC, "h", "login failed user=u1 src=%s", A); /* the same user again */
+    feedf(&t, T0 + 20 * SEC, "h", "login failed user=u2 src=%s", A);
+    feedf(&t, T0 + 30 * SEC, "h", "login failed user=u2 src=%s", B);
+    feedf(&t, T0 + 40 * SEC, "h", "login failed user=u2 src=%s", A);
+    feedf(&t, T0 + 50 * SEC, "h", "login failed user=u3 src=%s", B);
+    ck_assert_uint_eq(t.s.n, 0);
+    feedf(&t, T0 + 60 * SEC, "h", "login failed user=u3 src=%s", A);
+    ck_assert_uint_eq(t.s.n, 1);
+    const rec *r = at(&t.s, 0);
+    /* first: the earliest last-seen time of the values counted (u1 at 10 s) */
+    assert_alert(r, "c.spray", "value_count", T0 + 10 * SEC, T0 + 60 * SEC, 3);
+    FIELDS(r, "src_ip", A, "user_values", "u1,u2,u3");
+    /* B has two users only */
+    ck_assert_uint_eq(n_of(&t.s, "c.spray"), 1);
+
+    /* C: u1 leaves the 5 min window before u3 arrives; u4 completes u2..u4 */
+    feedf(&t, T0 + 100 * SEC, "h", "login failed user=u1 src=%s", C);
+    feedf(&t, T0 + 200 * SEC, "h", "login failed user=u2 src=%s", C);
+    feedf(&t, T0 + 401 * SEC, "h", "login failed user=u3 src=%s", C);
+    ck_assert_uint_eq(t.s.n, 1);
+    feedf(&t, T0 + 402 * SEC, "h", "login failed user=u4 src=%s", C);
+    ck_assert_uint_eq(t.s.n, 2);
+    r = at(&t.s, 1);
+    assert_alert(r, "c.spray", "value_count", T0 + 200 * SEC, T0 + 402 * SEC, 3);
+    /* u4 took the slot of the value seen longest ago (u1) */
+    FIELDS(r, "src_ip", C, "user_values", "u4,u2,u3");
+    /* suppressed for the timespan: a 4th user 1 s later does not fire */
+    feedf(&t, T0 + 403 * SEC, "h", "login failed user=u5 src=%s", C);
+    ck_assert_uint_eq(t.s.n, 2);
+    tc_close(&t);
+}
+END_TEST
+
+/* ---- temporal and temporal_ordered ------------------------------------------ */
+
+START_TEST(test_temporal)
+{
+    tc t;
+    tc_open(&t,
+            "rules:\n"
+            "  - id: m.a\n"
+            "    name: a\n"
+            "    level: 1\n"
+            "    alert: false\n"
+            "    match:\n"
+            "      regex: 'step=a key=(?<key>\\S+)'\n"
+            "  - id: m.b\n"
+            "    name: b\n"
+            "    level: 1\n"
+            "    alert: false\n"
+            "    match:\n"
+            "      regex: 'step=b key=(?<key>\\S+)'\n"
+            "  - id: c.any\n"
+            "    name: a and b\n"
+            "    level: 6\n"
+            "    correlation:\n"
+            "      type: temporal\n"
+            "      rules: [m.a, m.b]\n"
+            "      group_by: [key]\n"
+            "      timespan: 60s\n"
+            "  - id: c.seq\n"
+            "    name: a then b\n"
+            "    level: 7\n"
+            "    correlation:\n"
+            "      type: temporal_ordered\n"
+            "      rules: [m.a, m.b]\n"
+            "      group_by: [key]\n"
+            "      timespan: 60s\n",
+            NULL);
+    /* k1: A then B: both fire, any-order first */
+    feed(&t, T0, "h", "step=a key=k1");
+    feed(&t, T0 + 10 * SEC, "h", "step=b key=k1");
+    ck_assert_uint_eq(t.s.n, 2);
+    assert_alert(at(&t.s, 0), "c.any", "temporal", T0, T0 + 10 * SEC, 2);
+    FIELDS(at(&t.s, 0), "key", "k1");
+    assert_alert(at(&t.s, 1), "c.seq", "temporal_ordered", T0, T0 + 10 * SEC, 2);
+    FIELDS(at(&t.s, 1), "key", "k1");
+    ck_assert_uint_eq(at(&t.s, 1)->nraw, 2);
+    assert_raw_of(at(&t.s, 1), 0, T0, "h", "step=a key=k1");
+    assert_raw_of(at(&t.s, 1), 1, T0 + 10 * SEC, "h", "step=b key=k1");
+    /* another B soon after: any-order is suppressed, the sequence was consumed */
+    feed(&t, T0 + 20 * SEC, "h", "step=b key=k1");
+    ck_assert_uint_eq(t.s.n, 2);
+
+    /* k2: B then A: only the unordered rule */
+    feed(&t, T0 + 100 * SEC, "h", "step=b key=k2");
+    feed(&t, T0 + 110 * SEC, "h", "step=a key=k2");
+    ck_assert_uint_eq(t.s.n, 3);
+    assert_alert(at(&t.s, 2), "c.any", "temporal", T0 + 100 * SEC, T0 + 110 * SEC, 2);
+    FIELDS(at(&t.s, 2), "key", "k2");
+
+    /* k3: 61 s apart; k4: exactly 60 s apart (outside (t-60 s, t]) */
+    feed(&t, T0 + 200 * SEC, "h", "step=a key=k3");
+    feed(&t, T0 + 261 * SEC, "h", "step=b key=k3");
+    feed(&t, T0 + 300 * SEC, "h", "step=a key=k4");
+    feed(&t, T0 + 360 * SEC, "h", "step=b key=k4");
+    ck_assert_uint_eq(t.s.n, 3);
+    /* k4 one microsecond inside */
+    feed(&t, T0 + 400 * SEC, "h", "step=a key=k5");
+    feed(&t, T0 + 460 * SEC - 1, "h", "step=b key=k5");
+    ck_assert_uint_eq(t.s.n, 5);
+    assert_alert(at(&t.s, 3), "c.any", "temporal", T0 + 400 * SEC, T0 + 460 * SEC - 1, 2);
+    assert_alert(at(&t.s, 4), "c.seq", "temporal_ordered", T0 + 400 * SEC, T0 + 460 * SEC - 1,
+                 2);
+
+    /* k6: A at 500 s, then (late, within the allowed lateness) a B whose
+     * event time is 495 s: B happened first, so the sequence is not there;
+     * both happened within 60 s, so the unordered rule fires, and its
+     * alert spans 495..500 s */
+    feed(&t, T0 + 500 * SEC, "h", "step=a key=k6");
+    feed(&t, T0 + 495 * SEC, "h", "step=b key=k6");
+    ck_assert_uint_eq(t.s.n, 6);
+    assert_alert(at(&t.s, 5), "c.any", "temporal", T0 + 495 * SEC, T0 + 500 * SEC, 2);
+    ck_assert_uint_eq(n_of(&t.s, "c.seq"), 2);
+    tc_close(&t);
+}
+END_TEST
+
+START_TEST(test_temporal_ordered_three)
+{
+    tc t;
+    tc_open(&t,
+            "rules:\n"
+            "  - id: m.scan\n"
+            "    name: scan\n"
+            "    level: 1\n"
+            "    alert: false\n"
+            "    match: {regex: 'scan by (?<who>\\S+)'}\n"
+            "  - id: m.login\n"
+            "    name: login\n"
+            "    level: 1\n"
+            "    alert: false\n"
+            "    match: {regex: 'login by (?<who>\\S+)'}\n"
+            "  - id: m.exfil\n"
+            "    name: exfil\n"
+            "    level: 1\n"
+            "    alert: false\n"
+            "    match: {regex: 'upload by (?<who>\\S+)'}\n"
+            "  - id: c.chain\n"
+            "    name: kill chain\n"
+            "    level: 12\n"
+            "    correlation:\n"
+            "      type: temporal_ordered\n"
+            "      rules: [m.scan, m.login, m.exfil]\n"
+            "      group_by: [who]\n"
+            "      timespan: 10m\n",
+            NULL);
+    /* steps out of order do not count; a later step extends the chain */
+    feed(&t, T0, "h", "login by x");
+    feed(&t, T0 + 1 * MIN, "h", "scan by x");
+    feed(&t, T0 + 2 * MIN, "h", "upload by x");
+    ck_assert_uint_eq(t.s.n, 0);
+    feed(&t, T0 + 3 * MIN, "h", "login by x");
+    ck_assert_uint_eq(t.s.n, 0);
+    feed(&t, T0 + 4 * MIN, "h", "upload by x");
+    ck_assert_uint_eq(t.s.n, 1);
+    assert_alert(at(&t.s, 0), "c.chain", "temporal_ordered", T0 + 1 * MIN, T0 + 4 * MIN, 3);
+    FIELDS(at(&t.s, 0), "who", "x");
+    /* the chain must start within the timespan of its last step */
+    feed(&t, T0 + 20 * MIN, "h", "scan by y");
+    feed(&t, T0 + 25 * MIN, "h", "login by y");
+    feed(&t, T0 + 30 * MIN, "h", "upload by y");
+    ck_assert_uint_eq(t.s.n, 1);
+    /* a later scan starts a newer chain that is still in time */
+    feed(&t, T0 + 31 * MIN, "h", "scan by y");
+    feed(&t, T0 + 32 * MIN, "h", "login by y");
+    feed(&t, T0 + 33 * MIN, "h", "upload by y");
+    ck_assert_uint_eq(t.s.n, 2);
+    assert_alert(at(&t.s, 1), "c.chain", "temporal_ordered", T0 + 31 * MIN, T0 + 33 * MIN, 3);
+    tc_close(&t);
+}
+END_TEST
+
+/* ---- absence ------------------------------------------------------------------- */
+
+START_TEST(test_absence)
+{
+    tc t;
+    tc_open(&t,
+            "rules:\n"
+            "  - id: m.beat\n"
+            "    name: heartbeat\n"
+            "    level: 1\n"
+            "    alert: false\n"
+            "    match: {regex: heartbeat}\n"
+            "  - id: c.silent\n"
+            "    name: host went silent\n"
+            "    level: 7\n"
+            "    tags: [vigil.health]\n"
+            "    correlation:\n"
+            "      type: absence\n"
+            "      rules: [m.beat]\n"
+            "      group_by: [host]\n"
+            "      timespan: 5m\n"
+            "      expire: 1h\n",
+            NULL);
+    const int64_t L = T0;
+    feed(&t, L, "h1", "heartbeat");
+    feed(&t, L + 1 * MIN, "h2", "heartbeat");
+    tick(&t, L + 5 * MIN - 1);
+    ck_assert_uint_eq(t.s.n, 0);
+    tick(&t, L + 5 * MIN);
+    ck_assert_uint_eq(t.s.n, 1);
+    const rec *r = at(&t.s, 0);
+    assert_alert(r, "c.silent", "absence", L, L + 5 * MIN, 0);
+    ck_assert_int_eq(r->level, 7);
+    FIELDS(r, "host", "h1");
+    ck_assert_str_eq(r->host, "h1");
+    ck_assert_str_eq(r->app, "<nil>");
+    ck_assert_uint_eq(r->nraw, 0);
+    ck_assert_uint_eq(r->ntags, 1);
+    char since[40], msg[200];
+    vg_time_format(L, since, sizeof(since));
+    snprintf(msg, sizeof(msg), "no event of the watched rules since %s", since);
+    ck_assert_str_eq(r->msg, msg);
+    /* once per silence; a tick back in time changes nothing */
+    tick(&t, L + 6 * MIN - 1);
+    tick(&t, L + 1 * MIN);
+    ck_assert_uint_eq(t.s.n, 1);
+    tick(&t, L + 6 * MIN);
+    ck_assert_uint_eq(t.s.n, 2);
+    assert_alert(at(&t.s, 1), "c.silent", "absence", L + 1 * MIN, L + 6 * MIN, 0);
+    FIELDS(at(&t.s, 1), "host", "h2");
+    tick(&t, L + 9 * MIN);
+    ck_assert_uint_eq(t.s.n, 2);
+
+    /* h1 comes back, and goes silent again */
+    feed(&t, L + 10 * MIN, "h1", "heartbeat");
+    ck_assert_uint_eq(t.s.n, 2);
+    tick(&t, L + 15 * MIN - 1);
+    ck_assert_uint_eq(t.s.n, 2);
+    tick(&t, L + 15 * MIN);
+    ck_assert_uint_eq(t.s.n, 3);
+    assert_alert(at(&t.s, 2), "c.silent", "absence", L + 10 * MIN, L + 15 * MIN, 0);
+    FIELDS(at(&t.s, 2), "host", "h1");
+
+    /* expire: a group silent for 1 h is forgotten */
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 2);
+    tick(&t, L + 61 * MIN - 1);
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 2);
+    tick(&t, L + 61 * MIN);
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 1);
+    tick(&t, L + 70 * MIN);
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 0);
+    ck_assert_uint_eq(t.s.n, 3);
+    /* seen again: a new group, which fires again after its own silence */
+    feed(&t, L + 120 * MIN, "h1", "heartbeat");
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 1);
+    tick(&t, L + 125 * MIN);
+    ck_assert_uint_eq(t.s.n, 4);
+    assert_alert(at(&t.s, 3), "c.silent", "absence", L + 120 * MIN, L + 125 * MIN, 0);
+    ck_assert_uint_eq(rule(&t, "c.silent")->hits, 4);
+    tc_close(&t);
+}
+END_TEST
+
+/* ---- correlations of correlations, alert: false ------------------------------ */
+
+START_TEST(test_correlation_of_correlation)
+{
+    char yaml[4096];
+    snprintf(yaml, sizeof(yaml),
+             "rules:\n%s"
+             "  - id: c.burst\n"
+             "    name: burst\n"
+             "    level: 6\n"
+             "    correlation:\n"
+             "      type: event_count\n"
+             "      rules: [m.fail]\n"
+             "      group_by: [src_ip]\n"
+             "      timespan: 60s\n"
+             "      suppress: 10s\n"
+             "      condition: {gte: 3}\n"
+             "  - id: c.quiet\n"
+             "    name: silent pair\n"
+             "    level: 4\n"
+             "    alert: false\n"
+             "    correlation:\n"
+             "      type: event_count\n"
+             "      rules: [m.fail]\n"
+             "      group_by: [src_ip]\n"
+             "      timespan: 60s\n"
+             "      condition: {gte: 2}\n"
+             "  - id: c.campaign\n"
+             "    name: repeated bursts\n"
+             "    level: 12\n"
+             "    correlation:\n"
+             "      type: event_count\n"
+             "      rules: [c.burst]\n"
+             "      group_by: [src_ip]\n"
+             "      timespan: 10m\n"
+             "      condition: {gte: 2}\n"
+             "  - id: c.quiet2\n"
+             "    name: fed by a silent rule\n"
+             "    level: 5\n"
+             "    correlation:\n"
+             "      type: event_count\n"
+             "      rules: [c.quiet]\n"
+             "      group_by: [src_ip]\n"
+             "      timespan: 10m\n"
+             "      condition: {gte: 1}\n",
+             fail_rule);
+    tc t;
+    tc_open(&t, yaml, NULL);
+    for (int i = 0; i < 16; i++)
+        feed(&t, T0 + i * SEC, "h", "fail from 10.0.0.1");
+    /* c.quiet fires at 1 s without an alert, c.quiet2 counts it; c.burst
+     * fires at 2 s and 12 s, and its second hit makes c.campaign fire */
+    ck_assert_uint_eq(t.s.n, 4);
+    assert_alert(at(&t.s, 0), "c.quiet2", "event_count", T0 + 1 * SEC, T0 + 1 * SEC, 1);
+    FIELDS(at(&t.s, 0), "src_ip", "10.0.0.1");
+    assert_alert(at(&t.s, 1), "c.burst", "event_count", T0, T0 + 2 * SEC, 3);
+    assert_alert(at(&t.s, 2), "c.burst", "event_count", T0 + 10 * SEC, T0 + 12 * SEC, 3);
+    assert_alert(at(&t.s, 3), "c.campaign", "event_count", T0 + 2 * SEC, T0 + 12 * SEC, 2);
+    FIELDS(at(&t.s, 3), "src_ip", "10.0.0.1");
+    ck_assert_int_eq(at(&t.s, 3)->level, 12);
+    ck_assert_str_eq(at(&t.s, 3)->msg, "fail from 10.0.0.1");
+    ck_assert_uint_eq(n_of(&t.s, "m.fail"), 0);
+    ck_assert_uint_eq(n_of(&t.s, "c.quiet"), 0);
+    ck_assert_uint_eq(rule(&t, "m.fail")->hits, 16);
+    ck_assert_uint_eq(rule(&t, "c.quiet")->hits, 1);
+    ck_assert_uint_eq(rule(&t, "c.burst")->hits, 2);
+    ck_assert_uint_eq(rule(&t, "c.campaign")->hits, 1);
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->alerts, 4);
+    tc_close(&t);
+}
+END_TEST
+
+/* A compressed repeat counts as its N occurrences. */
+START_TEST(test_repeat)
+{
+    char yaml[2048];
+    snprintf(yaml, sizeof(yaml),
+             "rules:\n%s"
+             "  - id: m.seen\n"
+             "    name: seen\n"
+             "    level: 1\n"
+             "    match: {regex: 'fail from'}\n"
+             "  - id: c.burst\n"
+             "    name: burst\n"
+             "    level: 6\n"
+             "    correlation:\n"
+             "      type: event_count\n"
+             "      rules: [m.fail]\n"
+             "      group_by: [src_ip]\n"
+             "      timespan: 60s\n"
+             "      condition: {gte: 6}\n",
+             fail_rule);
+    tc t;
+    tc_open(&t, yaml, NULL);
+    feed(&t, T0, "h", "fail from 10.0.0.1");
+    feed(&t, T0 + 30 * SEC, "h", "message repeated 5 times: [ fail from 10.0.0.1]");
+    ck_assert_uint_eq(t.s.n, 3);
+    assert_alert(at(&t.s, 0), "m.seen", "match", T0, T0, 1);
+    /* m.fail's 5 hits fill the window before m.seen raises its alert */
+    assert_alert(at(&t.s, 1), "c.burst", "event_count", T0, T0 + 30 * SEC, 6);
+    FIELDS(at(&t.s, 1), "src_ip", "10.0.0.1");
+    assert_alert(at(&t.s, 2), "m.seen", "match", T0 + 30 * SEC, T0 + 30 * SEC, 5);
+    ck_assert_str_eq(at(&t.s, 2)->msg, "message repeated 5 times: [ fail from 10.0.0.1]");
+    ck_assert_uint_eq(rule(&t, "m.fail")->hits, 2);
+    tc_close(&t);
+}
+END_TEST
+
+/* ---- event time: lateness and future timestamps -------------------------------- */
+
+START_TEST(test_lateness)
+{
+    char yaml[2048];
+    snprintf(yaml, sizeof(yaml),
+             "rules:\n%s"
+             "  - id: m.seen\n"
+             "    name: seen\n"
+             "    level: 1\n"
+             "    match: {regex: 'fail from'}\n"
+             "  - id: c.pair\n"
+             "    name: pair\n"
+             "    level: 6\n"
+             "    correlation:\n"
+             "      type: event_count\n"
+             "      rules: [m.fail]\n"
+             "      group_by: [src_ip]\n"
+             "      timespan: 1h\n"
+             "      condition: {gte: 2}\n",
+             fail_rule);
+    cor_rules_opts o = opts_default;
+    o.lateness_us = 10 * SEC;
+    tc t;
+    tc_open(&t, yaml, &o);
+    feed(&t, T0 + 100 * SEC, "h", "fail from 10.0.0.1");
+    ck_assert_int_eq(cor_eval_watermark(t.e), T0 + 100 * SEC);
+    /* 11 s older than the newest: late, it feeds no window */
+    feed(&t, T0 + 89 * SEC, "h", "fail from 10.0.0.1");
+    ck_assert_uint_eq(rule(&t, "c.pair")->late, 1);
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->late, 1);
+    ck_assert_uint_eq(n_of(&t.s, "c.pair"), 0);
+    /* the match rule still matched it */
+    ck_assert_uint_eq(n_of(&t.s, "m.seen"), 2);
+    ck_assert_int_eq(cor_eval_watermark(t.e), T0 + 100 * SEC);
+    /* 9 s older: counted */
+    feed(&t, T0 + 91 * SEC, "h", "fail from 10.0.0.1");
+    ck_assert_uint_eq(rule(&t, "c.pair")->late, 1);
+    ck_assert_uint_eq(n_of(&t.s, "c.pair"), 1);
+    /* m.fail feeds c.pair before m.seen (rule order) raises its alert */
+    assert_alert(at(&t.s, 2), "c.pair", "event_count", T0 + 91 * SEC, T0 + 100 * SEC, 2);
+    assert_alert(at(&t.s, 3), "m.seen", "match", T0 + 91 * SEC, T0 + 91 * SEC, 1);
+    /* exactly 10 s older is still in time */
+    feed(&t, T0 + 90 * SEC, "h", "fail from 10.0.0.2");
+    feed(&t, T0 + 95 * SEC, "h", "fail from 10.0.0.2");
+    ck_assert_uint_eq(rule(&t, "c.pair")->late, 1);
+    ck_assert_uint_eq(n_of(&t.s, "c.pair"), 2);
+    assert_alert(at(&t.s, 5), "c.pair", "event_count", T0 + 90 * SEC, T0 + 95 * SEC, 2);
+    FIELDS(at(&t.s, 5), "src_ip", "10.0.0.2");
+    ck_assert_uint_eq(t.s.n, 7);
+    tc_close(&t);
+}
+END_TEST
+
+START_TEST(test_future_timestamp)
+{
+    char yaml[2048];
+    snprintf(yaml, sizeof(yaml),
+             "rules:\n%s"
+             "  - id: m.seen\n"
+             "    name: seen\n"
+             "    level: 1\n"
+             "    match: {regex: 'fail from'}\n"
+             "  - id: c.pair\n"
+             "    name: pair\n"
+             "    level: 6\n"
+             "    correlation:\n"
+             "      type: event_count\n"
+             "      rules: [m.fail]\n"
+             "      timespan: 1h\n"
+             "      condition: {gte: 2}\n",
+             fail_rule);
+    cor_rules_opts o = opts_default;
+    o.lateness_us = 10 * SEC;
+    tc t;
+    tc_open(&t, yaml, &o);
+    const int64_t R = T0;
+    /* a clock 5 min + 1 us ahead: the arrival time is used instead */
+    evspec sp = ev_at(R + 5 * MIN + 1, "h", "fail from 10.0.0.1");
+    sp.recv = R;
+    feed_spec(&t, &sp);
+    ck_assert_int_eq(cor_eval_watermark(t.e), R);
+    assert_alert(at(&t.s, 0), "m.seen", "match", R, R, 1);
+    /* so an event 5 s before the arrival is not late */
+    sp = ev_at(R - 5 * SEC, "h", "fail from 10.0.0.1");
+    sp.recv = R;
+    feed_spec(&t, &sp);
+    ck_assert_uint_eq(rule(&t, "c.pair")->late, 0);
+    ck_assert_uint_eq(t.s.n, 3);
+    /* m.fail feeds c.pair before m.seen (rule order) raises its alert */
+    assert_alert(at(&t.s, 1), "c.pair", "event_count", R - 5 * SEC, R, 2);
+    ck_assert_uint_eq(at(&t.s, 1)->nf, 0); /* no group_by: one group, no fields */
+    assert_alert(at(&t.s, 2), "m.seen", "match", R - 5 * SEC, R - 5 * SEC, 1);
+    /* exactly 5 min ahead is trusted */
+    sp = ev_at(R + 1 * SEC + 5 * MIN, "h", "fail from 10.0.0.1");
+    sp.recv = R + 1 * SEC;
+    feed_spec(&t, &sp);
+    ck_assert_int_eq(cor_eval_watermark(t.e), R + 1 * SEC + 5 * MIN);
+    assert_alert(at(&t.s, 3), "m.seen", "match", R + 1 * SEC + 5 * MIN, R + 1 * SEC + 5 * MIN,
+                 1);
+    tc_close(&t);
+}
+END_TEST
+
+/* ---- max_groups ------------------------------------------------------------------- */
+
+START_TEST(test_max_groups)
+{
+    char yaml[2048];
+    snprintf(yaml, sizeof(yaml),
+             "rules:\n%s"
+             "  - id: c.cap\n"
+             "    name: capped\n"
+             "    level: 6\n"
+             "    max_groups: 3\n"
+             "    correlation:\n"
+             "      type: event_count\n"
+             "      rules: [m.fail]\n"
+             "      group_by: [src_ip]\n"
+             "      timespan: 1h\n"
+             "      condition: {gte: 3}\n",
+             fail_rule);
+    tc t;
+    tc_open(&t, yaml, NULL);
+    ck_assert_uint_eq(rule(&t, "c.cap")->max_groups, 3);
+    feed(&t, T0 + 0 * SEC, "h", "fail from A");
+    feed(&t, T0 + 1 * SEC, "h", "fail from B");
+    feed(&t, T0 + 2 * SEC, "h", "fail from C");
+    feed(&t, T0 + 3 * SEC, "h", "fail from A"); /* recency: A, C, B */
+    ck_assert_uint_eq(t.s.n, 0);
+    feed(&t, T0 + 4 * SEC, "h", "fail from D"); /* evicts B */
+    ck_assert_uint_eq(t.s.n, 1);
+    const rec *r = at(&t.s, 0);
+    assert_alert(r, "vigil.correlation_degraded", "internal", T0 + 4 * SEC, T0 + 4 * SEC, 1);
+    ck_assert_int_eq(r->level, 10);
+    FIELDS(r, "rule", "c.cap");
+    ck_assert_msg(strncmp(r->msg, "correlation degraded: rule c.cap reached max_groups=3 ",
+                          strlen("correlation degraded: rule c.cap reached max_groups=3 ")) == 0,
+                  "%s", r->msg);
+    ck_assert_str_eq(r->host, "<nil>");
+    ck_assert_uint_eq(r->nraw, 0);
+    ck_assert_uint_eq(rule(&t, "c.cap")->evictions, 1);
+    feed(&t, T0 + 5 * SEC, "h", "fail from B"); /* B starts over, evicts C */
+    ck_assert_uint_eq(rule(&t, "c.cap")->evictions, 2);
+    ck_assert_uint_eq(t.s.n, 1); /* one degradation alert per hour */
+    feed(&t, T0 + 6 * SEC, "h", "fail from A"); /* A kept its two events */
+    ck_assert_uint_eq(t.s.n, 2);
+    assert_alert(at(&t.s, 1), "c.cap", "event_count", T0, T0 + 6 * SEC, 3);
+    FIELDS(at(&t.s, 1), "src_ip", "A");
+    feed(&t, T0 + 7 * SEC, "h", "fail from B");
+    ck_assert_uint_eq(t.s.n, 2); /* B lost its event at 1 s */
+    feed(&t, T0 + 8 * SEC, "h", "fail from B");
+    ck_assert_uint_eq(t.s.n, 3);
+    assert_alert(at(&t.s, 2), "c.cap", "event_count", T0 + 5 * SEC, T0 + 8 * SEC, 3);
+    FIELDS(at(&t.s, 2), "src_ip", "B");
+    feed(&t, T0 + 9 * SEC, "h", "fail from C"); /* recency B, A, D: evicts D */
+    ck_assert_uint_eq(rule(&t, "c.cap")->evictions, 3);
+    ck_assert_uint_eq(t.s.n, 3);
+    const cor_eval_stats *st = cor_eval_get_stats(t.e);
+    ck_assert_uint_eq(st->evictions, 3);
+    ck_assert_uint_eq(st->groups, 3);
+    /* an hour after the first, a new eviction warns again */
+    feed(&t, T0 + 4 * SEC + HOUR - 1, "h", "fail from E");
+    ck_assert_uint_eq(t.s.n, 3);
+    feed(&t, T0 + 4 * SEC + HOUR, "h", "fail from F");
+    ck_assert_uint_eq(t.s.n, 4);
+    assert_alert(at(&t.s, 3), "vigil.correlation_degraded", "internal", T0 + 4 * SEC + HOUR,
+                 T0 + 4 * SEC + HOUR, 5);
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->alerts, 4);
+    tc_close(&t);
+}
+END_TEST
+
+/* ---- persistence -------------------------------------------------------------- */
+
+static const char persist_yaml[] =
+    "rules:\n"
+    "  - id: m.fail\n"
+    "    name: fail\n"
+    "    level: 3\n"
+    "    alert: false\n"
+    "    match: {regex: 'fail user=(?<user>\\S+) src=(?<src_ip>\\S+)'}\n"
+    "  - id: m.ok\n"
+    "    name: ok\n"
+    "    level: 2\n"
+    "    match: {regex: 'ok user=(?<user>\\S+) src=(?<src_ip>\\S+)'}\n"
+    "  - id: m.beat\n"
+    "    name: beat\n"
+    "    level: 1\n"
+    "    alert: false\n"
+    "    match: {regex: heartbeat}\n"
+    "  - id: c.count\n"
+    "    name: count\n"
+    "    level: 5\n"
+    "    tags: [attack.t1110]\n"
+    "    correlation: {type: event_count, rules: [m.fail], group_by: [src_ip], timespan: 60s,\n"
+    "                  suppress: 20s, condition: {gte: 3}}\n"
+    "  - id: c.users\n"
+    "    name: users\n"
+    "    level: 6\n"
+    "    correlation: {type: value_count, rules: [m.fail], group_by: [src_ip], timespan: 5m,\n"
+    "                  condition: {gte: 3, field: user}}\n"
+    "  - id: c.seq\n"
+    "    name: seq\n"
+    "    level: 7\n"
+    "    correlation: {type: temporal_ordered, rules: [m.fail, m.ok], group_by: [src_ip, user],\n"
+    "                  timespan: 2m}\n"
+    "  - id: c.any\n"
+    "    name: any\n"
+    "    level: 7\n"
+    "    correlation: {type: temporal, rules: [m.ok, m.fail], group_by: [user], timespan: 2m}\n"
+    "  - id: c.gone\n"
+    "    name: gone\n"
+    "    level: 8\n"
+    "    correlation: {type: absence, rules: [m.beat], group_by: [host], timespan: 30s,\n"
+    "                  expire: 10m}\n"
+    "  - id: c.meta\n"
+    "    name: meta\n"
+    "    level: 9\n"
+    "    correlation: {type: event_count, rules: [c.count], group_by: [src_ip], timespan: 10m,\n"
+    "                  condition: {gte: 2}}\n"
+    "  - id: c.capped\n"
+    "    name: capped\n"
+    "    level: 4\n"
+    "    max_groups: 2\n"
+    "    correlation: {type: event_count, rules: [m.fail], group_by: [user], timespan: 10m,\n"
+    "                  condition: {gte: 2}}\n";
+
+#define PN 72
+
+typedef struct pev {
+    int64_t ts;
+    char host[8];
+    char msg[64];
+} pev;
+
+/* A deterministic stream: failures, successes and heartbeats, at least a
+ * second apart (so that every event also runs the absence check, as the
+ * engine does once per second of event time); h3 stops early, h2 later. */
+static void persist_stream(pev *p)
+{
+    uint64_t x = 0x2545f4914f6cdd1dull;
+    int64_t ts = T0;
+    for (int i = 0; i < PN; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        ts += (int64_t)(1 + x % 6) * SEC;
+        p[i].ts = ts;
+        unsigned kind = (unsigned)(x >> 8) % 10, user = (unsigned)(x >> 16) % 5,
+                 src = (unsigned)(x >> 24) % 3;
+        snprintf(p[i].host, sizeof(p[i].host), "web");
+        if (kind < 6) {
+            snprintf(p[i].msg, sizeof(p[i].msg), "fail user=u%u src=10.0.0.%u", user, src + 1);
+        } else if (kind < 8) {
+            snprintf(p[i].msg, sizeof(p[i].msg), "ok user=u%u src=10.0.0.%u", user, src + 1);
+        } else {
+            unsigned h = 1 + (unsigned)(x >> 32) % 3;
+            if ((h == 3 && i > PN / 3) || (h == 2 && i > 2 * PN / 3))
+                h = 1;
+            snprintf(p[i].host, sizeof(p[i].host), "h%u", h);
+            snprintf(p[i].msg, sizeof(p[i].msg), "heartbeat");
+        }
+    }
+}
+
+typedef struct prun {
+    sink s;
+    uint64_t evictions; /* c.capped, summed over the engines of the run */
+    int engines_evicting;
+    uint64_t groups;
+} prun;
+
+/* Feeds p[from..to) to e in transactions of 4 events (when st is set),
+ * each flushed with the state, as the live engine does per batch. */
+static void persist_feed(cor_eval *e, vg_store *st, sink *s, const pev *p, int from, int to)
+{
+    for (int i = from; i < to;) {
+        if (st)
+            ck_assert_int_eq(vg_store_begin(st), 0);
+        for (int k = 0; k < 4 && i < to; k++, i++) {
+            evspec sp = ev_at(p[i].ts, p[i].host, p[i].msg);
+            ck_assert_int_eq(feed_to(e, s, &sp), 0);
+        }
+        if (st) {
+            ck_assert_int_eq(cor_eval_flush(e), 0);
+            ck_assert_int_eq(vg_store_commit(st), 0);
+        }
+    }
+}
+
+static void persist_end(cor_eval *e, vg_store *st, sink *s, const pev *p)
+{
+    if (st)
+        ck_assert_int_eq(vg_store_begin(st), 0);
+    ck_assert_int_eq(cor_eval_tick(e, p[PN - 1].ts + 45 * SEC, on_alert, s), 0);
+    if (st) {
+        ck_assert_int_eq(cor_eval_flush(e), 0);
+        ck_assert_int_eq(vg_store_commit(st), 0);
+    }
+}
+
+/* split < 0: one engine without a store. Otherwise an engine with a store
+ * takes p[0..split), is freed with its store and rules, and a new one on
+ * the re-opened store (and freshly loaded rules) takes the rest. */
+static void persist_run(const char *rules, const pev *p, int split, prun *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (split < 0) {
+        cor_ruleset *rs = load_path(rules, NULL);
+        cor_eval *e;
+        ck_assert_int_eq(cor_eval_new(&e, rs, NULL, NULL), 0);
+        persist_feed(e, NULL, &out->s, p, 0, PN);
+        persist_end(e, NULL, &out->s, p);
+        out->evictions = rule_in(rs, "c.capped")->evictions;
+        out->engines_evicting = out->evictions > 0;
+        out->groups = cor_eval_get_stats(e)->groups;
+        cor_eval_free(e);
+        cor_rules_free(rs);
+        return;
+    }
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s/db-%d", tmpdir, split);
+    for (int half = 0; half < 2; half++) {
+        vg_store *st;
+        ck_assert_int_eq(vg_store_open(&st, dir, 16), 0);
+        cor_ruleset *rs = load_path(rules, NULL);
+        cor_eval *e;
+        ck_assert_int_eq(cor_eval_new(&e, rs, st, NULL), 0);
+        if (half == 0) {
+            persist_feed(e, st, &out->s, p, 0, split);
+        } else {
+            persist_feed(e, st, &out->s, p, split, PN);
+            persist_end(e, st, &out->s, p);
+            out->groups = cor_eval_get_stats(e)->groups;
+        }
+        uint64_t ev = rule_in(rs, "c.capped")->evictions;
+        out->evictions += ev;
+        out->engines_evicting += ev > 0;
+        cor_eval_free(e);
+        cor_rules_free(rs);
+        vg_store_close(st);
+    }
+}
+
+static const char degraded[] = "vigil.correlation_degraded";
+
+START_TEST(test_persistence)
+{
+    char rules[PATH_MAX];
+    rules_file(persist_yaml, rules, sizeof(rules));
+    pev *p = calloc(PN, sizeof(*p));
+    ck_assert_ptr_nonnull(p);
+    persist_stream(p);
+
+    prun base;
+    persist_run(rules, p, -1, &base);
+    /* the stream exercises every rule */
+    const char *const ids[] = {"m.ok",  "c.count", "c.users", "c.seq",   "c.any",
+                               "c.gone", "c.meta", "c.capped", degraded};
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+        ck_assert_msg(n_of(&base.s, ids[i]) > 0, "the stream never fires %s", ids[i]);
+    ck_assert_uint_eq(n_of(&base.s, degraded), 1);
+    ck_assert_uint_gt(base.evictions, 1);
+
+    char *a = malloc(8192), *b = malloc(8192);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(b);
+    for (int split = 0; split <= PN; split++) {
+        prun run;
+        persist_run(rules, p, split, &run);
+        /* everything but the rate-limited degradation warning, whose
+         * hourly limit is kept in memory only: each engine that evicts
+         * warns once */
+        size_t i = 0, j = 0;
+        for (;;) {
+            while (i < base.s.n && strcmp(base.s.a[i].rule, degraded) == 0)
+                i++;
+            while (j < run.s.n && strcmp(run.s.a[j].rule, degraded) == 0)
+                j++;
+            if (i == base.s.n || j == run.s.n)
+                break;
+            rec_line(&base.s.a[i++], a, 8192);
+            rec_line(&run.s.a[j++], b, 8192);
+            ck_assert_msg(strcmp(a, b) == 0, "split at %d, alert %zu:\n  want %s\n  got  %s",
+                          split, i - 1, a, b);
+        }
+        ck_assert_msg(i == base.s.n && j == run.s.n, "split at %d: %zu of %zu alerts, %zu of %zu",
+                      split, i, base.s.n, j, run.s.n);
+        ck_assert_uint_eq(run.evictions, base.evictions);
+        ck_assert_uint_eq(n_of(&run.s, degraded), (size_t)run.engines_evicting);
+        ck_assert_uint_eq(run.groups, base.groups);
+        free(run.s.a);
+    }
+    free(a);
+    free(b);
+    free(base.s.a);
+    free(p);
+}
+END_TEST
+
+/* ---- reload ------------------------------------------------------------------ */
+
+static const char reload_fmt[] = "rules:\n%s"
+                                 "  - id: m.other\n"
+                                 "    name: other\n"
+                                 "    level: 1\n"
+                                 "    alert: false\n"
+                                 "    match: {regex: other}\n"
+                                 "  - id: c.burst\n"
+                                 "    name: burst\n"
+                                 "    level: 9\n"
+                                 "    correlation:\n"
+                                 "      type: event_count\n"
+                                 "      rules: [m.fail]\n"
+                                 "      group_by: [src_ip]\n"
+                                 "      timespan: %s\n"
+                                 "      condition: {gte: 3}\n";
+
+START_TEST(test_reload)
+{
+    char yaml[2048], path[PATH_MAX];
+    snprintf(yaml, sizeof(yaml), reload_fmt, fail_rule, "60s");
+    rules_file(yaml, path, sizeof(path));
+    tc t;
+    memset(&t, 0, sizeof(t));
+    t.rs = load_path(path, NULL);
+    ck_assert_int_eq(cor_eval_new(&t.e, t.rs, NULL, NULL), 0);
+
+    feed(&t, T0, "h", "fail from X");
+    feed(&t, T0 + 10 * SEC, "h", "fail from X");
+    ck_assert_uint_eq(t.s.n, 0);
+    /* the same rules again: the window of X survives */
+    cor_ruleset *rs2 = load_path(path, NULL);
+    ck_assert_uint_eq(rule_in(rs2, "c.burst")->hash, rule(&t, "c.burst")->hash);
+    ck_assert_int_eq(cor_eval_set_rules(t.e, rs2), 0);
+    cor_rules_free(t.rs);
+    t.rs = rs2;
+    ck_assert_uint_eq(rule(&t, "m.fail")->hits, 2); /* counters carry on */
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 1);
+    feed(&t, T0 + 20 * SEC, "h", "fail from X");
+    ck_assert_uint_eq(t.s.n, 1);
+    assert_alert(at(&t.s, 0), "c.burst", "event_count", T0, T0 + 20 * SEC, 3);
+    FIELDS(at(&t.s, 0), "src_ip", "X");
+
+    /* the timespan changes: the state of c.burst is dropped */
+    feed(&t, T0 + 100 * SEC, "h", "fail from Y");
+    feed(&t, T0 + 110 * SEC, "h", "fail from Y");
+    snprintf(yaml, sizeof(yaml), reload_fmt, fail_rule, "61s");
+    cor_ruleset *rs3 = load(yaml, NULL);
+    ck_assert_uint_ne(rule_in(rs3, "c.burst")->hash, rule(&t, "c.burst")->hash);
+    ck_assert_int_eq(cor_eval_set_rules(t.e, rs3), 0);
+    cor_rules_free(t.rs);
+    t.rs = rs3;
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 0);
+    feed(&t, T0 + 120 * SEC, "h", "fail from Y");
+    feed(&t, T0 + 130 * SEC, "h", "fail from Y");
+    ck_assert_uint_eq(t.s.n, 1); /* the events at 100 s and 110 s are gone */
+    feed(&t, T0 + 140 * SEC, "h", "fail from Y");
+    ck_assert_uint_eq(t.s.n, 2);
+    assert_alert(at(&t.s, 1), "c.burst", "event_count", T0 + 120 * SEC, T0 + 140 * SEC, 3);
+    FIELDS(at(&t.s, 1), "src_ip", "Y");
+    ck_assert_uint_eq(rule(&t, "m.fail")->hits, 8);
+    tc_close(&t);
+}
+END_TEST
+
+/* Records of RULE's groups in the store's "correlation" database. */
+static size_t stored(vg_store *st, const char *rule_id)
+{
+    MDB_dbi dbi;
+    ck_assert_int_eq(vg_store_dbi(st, "correlation", &dbi), 0);
+    MDB_txn *txn;
+    ck_assert_int_eq(vg_store_read_begin(st, &txn), 0);
+    MDB_cursor *cur;
+    ck_assert_int_eq(mdb_cursor_open(txn, dbi, &cur), 0);
+    size_t n = 0, il = strlen(rule_id) + 1;
+    MDB_val k, v;
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+        n += k.mv_size >= il && memcmp(k.mv_data, rule_id, il) == 0;
+    mdb_cursor_close(cur);
+    vg_store_read_end(st, txn);
+    return n;
+}
+
+START_TEST(test_reload_store)
+{
+    char yaml[2048], p60[PATH_MAX], p61[PATH_MAX], dir[PATH_MAX];
+    snprintf(yaml, sizeof(yaml), reload_fmt, fail_rule, "60s");
+    rules_file(yaml, p60, sizeof(p60));
+    snprintf(yaml, sizeof(yaml), reload_fmt, fail_rule, "61s");
+    rules_file(yaml, p61, sizeof(p61));
+    snprintf(dir, sizeof(dir), "%s/db", tmpdir);
+    vg_store *st;
+    ck_assert_int_eq(vg_store_open(&st, dir, 16), 0);
+    tc t;
+    memset(&t, 0, sizeof(t));
+    t.rs = load_path(p60, NULL);
+    ck_assert_int_eq(cor_eval_new(&t.e, t.rs, st, NULL), 0);
+    ck_assert_int_eq(vg_store_begin(st), 0);
+    feed(&t, T0, "h", "fail from X");
+    feed(&t, T0 + 10 * SEC, "h", "fail from X");
+    feed(&t, T0 + 20 * SEC, "h", "fail from Y");
+    ck_assert_int_eq(cor_eval_flush(t.e), 0);
+    ck_assert_int_eq(vg_store_commit(st), 0);
+    ck_assert_uint_eq(stored(st, "c.burst"), 2);
+
+    /* changed: the state is dropped at once, and from the store at the
+     * next flush, before the new state is written */
+    cor_ruleset *rs = load_path(p61, NULL);
+    ck_assert_int_eq(cor_eval_set_rules(t.e, rs), 0);
+    cor_rules_free(t.rs);
+    t.rs = rs;
+    ck_assert_int_eq(vg_store_begin(st), 0);
+    feed(&t, T0 + 30 * SEC, "h", "fail from Z");
+    ck_assert_int_eq(cor_eval_flush(t.e), 0);
+    ck_assert_int_eq(vg_store_commit(st), 0);
+    ck_assert_uint_eq(stored(st, "c.burst"), 1);
+    cor_eval_free(t.e);
+    cor_rules_free(t.rs);
+    vg_store_close(st);
+
+    /* a restart with the same (changed) rules: Z's window is back */
+    ck_assert_int_eq(vg_store_open(&st, dir, 16), 0);
+    t.rs = load_path(p61, NULL);
+    ck_assert_int_eq(cor_eval_new(&t.e, t.rs, st, NULL), 0);
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 1);
+    ck_assert_int_eq(cor_eval_watermark(t.e), T0 + 30 * SEC);
+    feed(&t, T0 + 40 * SEC, "h", "fail from Z");
+    feed(&t, T0 + 50 * SEC, "h", "fail from Z");
+    ck_assert_uint_eq(t.s.n, 1);
+    assert_alert(at(&t.s, 0), "c.burst", "event_count", T0 + 30 * SEC, T0 + 50 * SEC, 3);
+    FIELDS(at(&t.s, 0), "src_ip", "Z");
+    cor_eval_free(t.e);
+    cor_rules_free(t.rs);
+    vg_store_close(st);
+
+    /* a restart with other rules: the stored state does not match, is not
+     * loaded, and is deleted at the first flush */
+    ck_assert_int_eq(vg_store_open(&st, dir, 16), 0);
+    t.rs = load_path(p60, NULL);
+    ck_assert_int_eq(cor_eval_new(&t.e, t.rs, st, NULL), 0);
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 0);
+    ck_assert_uint_eq(stored(st, "c.burst"), 1);
+    ck_assert_int_eq(vg_store_begin(st), 0);
+    ck_assert_int_eq(cor_eval_flush(t.e), 0);
+    ck_assert_int_eq(vg_store_commit(st), 0);
+    ck_assert_uint_eq(stored(st, "c.burst"), 0);
+    tc_close(&t);
+    vg_store_close(st);
+}
+END_TEST
+
+/* ---- ReDoS guard -------------------------------------------------------------- */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+START_TEST(test_redos)
+{
+    cor_rules_opts o = opts_default;
+    o.match_limit = 1000;
+    tc t;
+    tc_open(&t,
+            "rules:\n"
+            "  - id: m.redos\n"
+            "    name: catastrophic\n"
+            "    level: 5\n"
+            "    match: {regex: '^(a+)+$'}\n"
+            "  - id: m.redos2\n"
+            "    name: catastrophic past the prefilter\n"
+            "    level: 5\n"
+            "    match: {regex: '^(a+)+(?<=c)b$'}\n"
+            "  - id: m.any\n"
+            "    name: five a\n"
+            "    level: 1\n"
+            "    match: {regex: 'a{5}'}\n"
+            "  - id: m.kw\n"
+            "    name: keyword\n"
+            "    level: 1\n"
+            "    match: {keywords: [aaab]}\n",
+            &o);
+    char line[31];
+    memset(line, 'a', 29);
+    line[29] = 'b';
+    line[30] = '\0';
+    double t0 = now_s();
+    feed(&t, T0, "h", line);
+    double dt = now_s() - t0;
+    ck_assert_msg(dt < 0.25, "the event took %.3f s", dt);
+    /* no alert from either catastrophic rule; the others still match */
+    ck_assert_uint_eq(t.s.n, 2);
+    assert_alert(at(&t.s, 0), "m.any", "match", T0, T0, 1);
+    assert_alert(at(&t.s, 1), "m.kw", "match", T0, T0, 1);
+    ck_assert_uint_eq(rule(&t, "m.redos2")->match_errors, 1);
+#ifdef VG_HAVE_HS
+    /* with Hyperscan, the prefilter already knows ^(a+)+$ cannot match a
+     * line with a 'b': PCRE2 never runs, so there is no match error */
+    ck_assert_uint_eq(rule(&t, "m.redos")->match_errors, 0);
+#else
+    ck_assert_uint_eq(rule(&t, "m.redos")->match_errors, 1);
+#endif
+    ck_assert_uint_eq(rule(&t, "m.any")->match_errors, 0);
+    /* the rule still matches what it should */
+    feed(&t, T0 + SEC, "h", "aaaa");
+    ck_assert_uint_eq(t.s.n, 3);
+    assert_alert(at(&t.s, 2), "m.redos", "match", T0 + SEC, T0 + SEC, 1);
+    ck_assert_uint_eq(rule(&t, "m.redos2")->match_errors, 1);
+    tc_close(&t);
+}
+END_TEST
+
+/* ---- list conditions ------------------------------------------------------------ */
+
+START_TEST(test_lists)
+{
+    char dbdir[PATH_MAX], list[PATH_MAX];
+    snprintf(dbdir, sizeof(dbdir), "%s/db", tmpdir);
+    snprintf(list, sizeof(list), "%s/threat.txt", tmpdir);
+    vg_store *st;
+    ck_assert_int_eq(vg_store_open(&st, dbdir, 16), 0);
+    cor_lists *l;
+    ck_assert_int_eq(cor_lists_open(st, &l), 0);
+    write_file(list, "# feed\n192.0.2.1\n198.51.100.0/24\n");
+    size_t cnt = 0;
+    int rc = cor_lists_load_file(l, "threat-ip", list, &cnt, err, sizeof(err));
+    ck_assert_msg(rc == 0, "%s", err);
+    ck_assert_uint_eq(cnt, 2);
+
+    tc t;
+    memset(&t, 0, sizeof(t));
+    t.rs = load("rules:\n"
+                "  - id: m.threat\n"
+                "    name: connection from a listed address\n"
+                "    level: 8\n"
+                "    match:\n"
+                "      regex: 'conn from (?<src_ip>\\S+)'\n"
+                "      where: src_ip in list threat-ip\n"
+                "  - id: m.clean\n"
+                "    name: connection from elsewhere\n"
+                "    level: 1\n"
+                "    match:\n"
+                "      regex: 'conn from (?<src_ip>\\S+)'\n"
+                "      where: [src_ip not in list threat-ip, host not in list no-such-list]\n",
+                NULL);
+    ck_assert_uint_eq(rule(&t, "m.threat")->nconds, 1);
+    ck_assert_str_eq(rule(&t, "m.threat")->conds[0].list, "threat-ip");
+    ck_assert_int_eq(rule(&t, "m.threat")->conds[0].negate, 0);
+    ck_assert_int_eq(cor_eval_new(&t.e, t.rs, st, l), 0);
+
+    static const struct {
+        const char *ip;
+        int listed;
+    } before[] = {{"192.0.2.1", 1},     {"192.0.2.2", 0},   {"198.51.100.77", 1},
+                  {"198.51.100.0", 1},  {"198.51.101.1", 0}, {"abc", 0},
+                  {"::ffff:192.0.2.1", 1}},
+      after[] = {{"192.0.2.1", 0}, {"192.0.2.2", 1}, {"198.51.100.77", 0}};
+    int64_t ts = T0;
+    for (size_t i = 0; i < sizeof(before) / sizeof(before[0]); i++) {
+        size_t n = t.s.n;
+        /* half of them inside the engine's write transaction, as live */
+        if (i % 2)
+            ck_assert_int_eq(vg_store_begin(st), 0);
+        feedf(&t, ts += SEC, "h", "conn from %s", before[i].ip);
+        if (i % 2) {
+            ck_assert_int_eq(cor_eval_flush(t.e), 0);
+            ck_assert_int_eq(vg_store_commit(st), 0);
+        }
+        ck_assert_uint_eq(t.s.n, n + 1);
+        ck_assert_str_eq(at(&t.s, n)->rule, before[i].listed ? "m.threat" : "m.clean");
+        ck_assert_str_eq(at(&t.s, n)->fv[0], before[i].ip);
+    }
+    /* the list changes between two events: the next one sees it */
+    write_file(list, "192.0.2.2\n");
+    rc = cor_lists_load_file(l, "threat-ip", list, &cnt, err, sizeof(err));
+    ck_assert_msg(rc == 0, "%s", err);
+    ck_assert_uint_eq(cnt, 1);
+    for (size_t i = 0; i < sizeof(after) / sizeof(after[0]); i++) {
+        size_t n = t.s.n;
+        feedf(&t, ts += SEC, "h", "conn from %s", after[i].ip);
+        ck_assert_uint_eq(t.s.n, n + 1);
+        ck_assert_str_eq(at(&t.s, n)->rule, after[i].listed ? "m.threat" : "m.clean");
+    }
+    cor_eval_free(t.e);
+    cor_rules_free(t.rs);
+    free(t.s.a);
+    cor_lists_close(l);
+    vg_store_close(st);
+}
+END_TEST
+
+/* ---- match filters and keywords ------------------------------------------------- */
+
+START_TEST(test_filters)
+{
+    tc t;
+    tc_open(&t,
+            "rules:\n"
+            "  - id: f.kw\n"
+            "    name: keywords\n"
+            "    level: 4\n"
+            "    tags: [t.kw]\n"
+            "    match: {keywords: [segfault, out of memory]}\n"
+            "  - id: f.fac\n"
+            "    name: facility\n"
+            "    level: 2\n"
+            "    match: {facility: [authpriv], regex: session}\n"
+            "  - id: f.sev\n"
+            "    name: severity\n"
+            "    level: 2\n"
+            "    match: {severity: [err, crit], regex: disk}\n"
+            "  - id: f.prog\n"
+            "    name: program\n"
+            "    level: 2\n"
+            "    match: {program: [sshd, su], regex: opened}\n"
+            "  - id: f.host\n"
+            "    name: host\n"
+            "    level: 2\n"
+            "    match: {host: web-1, regex: opened}\n"
+            "  - id: f.agency\n"
+            "    name: agency\n"
+            "    level: 2\n"
+            "    match: {agency: [police], regex: opened}\n"
+            "  - id: f.site\n"
+            "    name: site\n"
+            "    level: 2\n"
+            "    match: {site: hq, regex: opened}\n"
+            "  - id: f.numfac\n"
+            "    name: facility by number\n"
+            "    level: 2\n"
+            "    match: {facility: 4, severity: 6, regex: session}\n",
+            NULL);
+    static const struct {
+        int pri;
+        const char *host, *app, *agency, *site, *msg, *want;
+    } cases[] = {
+        {86, "web-1", "sshd", "police", "hq", "session opened for user root",
+         "f.fac,f.prog,f.host,f.agency,f.site,"},
+        {38, "web-2", "su", "army", "dc", "session opened for user root", "f.prog,f.numfac,"},
+        {39, "web-2", "su", "army", "dc", "session opened for user root", "f.prog,"},
+        {3, "db", "kernel", NULL, NULL, "disk failure, segfault at 0", "f.kw,f.sev,"},
+        {2, "db", "kernel", NULL, NULL, "disk", "f.sev,"},
+        {4, "db", "kernel", NULL, NULL, "disk", ""},
+        {-1, NULL, NULL, NULL, NULL, "disk out of memory", "f.kw,"},
+        {3, "db", "kernel", NULL, NULL, "Segfault in disk", "f.sev,"},
+        {86, NULL, NULL, NULL, NULL, "session opened", "f.fac,"},
+    };
+    int64_t ts = T0;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t n = t.s.n;
+        evspec sp = {.ts = ts += SEC, .pri = cases[i].pri, .host = cases[i].host,
+                     .app = cases[i].app, .agency = cases[i].agency, .site = cases[i].site,
+                     .msg = cases[i].msg};
+        feed_spec(&t, &sp);
+        char got[256] = "";
+        for (size_t k = n; k < t.s.n; k++) {
+            strcat(got, at(&t.s, k)->rule);
+            strcat(got, ",");
+        }
+        ck_assert_msg(strcmp(got, cases[i].want) == 0, "case %zu: got '%s', want '%s'", i, got,
+                      cases[i].want);
+    }
+    /* a match alert: the event itself */
+    const rec *r = at(&t.s, 8);
+    ck_assert_str_eq(r->rule, "f.kw");
+    assert_alert(r, "f.kw", "match", T0 + 4 * SEC, T0 + 4 * SEC, 1);
+    ck_assert_int_eq(r->level, 4);
+    ck_assert_uint_eq(r->nf, 0);
+    ck_assert_uint_eq(r->ntags, 1);
+    ck_assert_str_eq(r->tags[0], "t.kw");
+    ck_assert_str_eq(r->host, "db");
+    ck_assert_str_eq(r->app, "kernel");
+    ck_assert_str_eq(r->agency, "<nil>");
+    ck_assert_str_eq(r->msg, "disk failure, segfault at 0");
+    ck_assert_uint_eq(r->nraw, 1);
+    ck_assert_str_eq(r->raw[0], "<3>db kernel: disk failure, segfault at 0");
+    tc_close(&t);
+}
+END_TEST
+
+/* Named captures become fields, in pattern order; a capture that did not
+ * take part in the match is left out. */
+START_TEST(test_captures)
+{
+    tc t;
+    tc_open(&t,
+            "rules:\n"
+            "  - id: m.ssh\n"
+            "    name: ssh failure\n"
+            "    level: 5\n"
+            "    match:\n"
+            "      program: sshd\n"
+            "      regex: 'Failed (?<method>\\S+) for (?:invalid user (?<invalid>\\S+)|"
+            "(?<user>\\S+)) from (?<src_ip>\\S+)'\n",
+            NULL);
+    feed(&t, T0, "h", "Failed password for root from 10.1.2.3 port 22 ssh2");
+    feed(&t, T0 + SEC, "h", "Failed password for invalid user oracle from 10.1.2.4 port 2");
+    ck_assert_uint_eq(t.s.n, 2);
+    FIELDS(at(&t.s, 0), "method", "password", "user", "root", "src_ip", "10.1.2.3");
+    FIELDS(at(&t.s, 1), "method", "password", "invalid", "oracle", "src_ip", "10.1.2.4");
+    tc_close(&t);
+}
+END_TEST
+
+/* ---- rule files ------------------------------------------------------------------- */
+
+static int load_fails(const char *yaml, const char *needle)
+{
+    char path[PATH_MAX];
+    rules_file(yaml, path, sizeof(path));
+    cor_ruleset *rs = NULL;
+    int rc = cor_rules_load(path, &opts_default, &rs, err, sizeof(err));
+    ck_assert_ptr_null(rs);
+    ck_assert_msg(strstr(err, needle) != NULL, "error '%s' lacks '%s'", err, needle);
+    ck_assert_msg(strncmp(err, path, strlen(path)) == 0, "error '%s' does not name the file", err);
+    return rc;
+}
+
+START_TEST(test_rule_errors)
+{
+    char yaml[2048];
+    /* a duration whose microseconds do not fit in 64 bits */
+    snprintf(yaml, sizeof(yaml),
+             "rules:\n%s"
+             "  - id: c.x\n"
+             "    name: x\n"
+             "    level: 1\n"
+             "    correlation: {type: event_count, rules: [m.fail], timespan: 100000000000000s,\n"
+             "                  condition: {gte: 2}}\n",
+             fail_rule);
+    ck_assert_int_eq(load_fails(yaml, "duration"), VG_ERULE);
+    /* a cycle of correlations */
+    snprintf(yaml, sizeof(yaml),
+             "rules:\n%s"
+             "  - id: c.a\n"
+             "    name: a\n"
+             "    level: 1\n"
+             "    correlation: {type: event_count, rules: [c.b], timespan: 1m,\n"
+             "                  condition: {gte: 2}}\n"
+             "  - id: c.b\n"
+             "    name: b\n"
+             "    level: 1\n"
+             "    correlation: {type: event_count, rules: [c.a, m.fail], timespan: 1m,\n"
+             "                  condition: {gte: 2}}\n",
+             fail_rule);
+    ck_assert_int_eq(load_fails(yaml, "cycle"), VG_ERULE);
+    ck_assert_int_eq(load_fails("rules:\n"
+                                "  - id: m.x\n"
+                                "    name: x\n"
+                                "    level: 1\n"
+                                "    match: {regex: 'a', where: 'src_ip in lists x'}\n",
+                                "FIELD in list NAME"),
+                     VG_ERULE);
+}
+END_TEST
+
+static Suite *eval_suite(void)
+{
+    Suite *s = suite_create("eval");
+    TCase *t = tcase_create("eval");
+    tcase_add_unchecked_fixture(t, base_setup, base_teardown);
+    tcase_add_checked_fixture(t, setup, teardown);
+    tcase_set_timeout(t, 60);
+    tcase_add_test(t, test_event_count_edges);
+    tcase_add_test(t, test_event_count_groups);
+    tcase_add_test(t, test_event_count_suppress);
+    tcase_add_test(t, test_value_count);
+    tcase_add_test(t, test_temporal);
+    tcase_add_test(t, test_temporal_ordered_three);
+    tcase_add_test(t, test_absence);
+    tcase_add_test(t, test_correlation_of_correlation);
+    tcase_add_test(t, test_repeat);
+    tcase_add_test(t, test_lateness);
+    tcase_add_test(t, test_future_timestamp);
+    tcase_add_test(t, test_max_groups);
+    tcase_add_test(t, test_reload);
+    tcase_add_test(t, test_reload_store);
+    tcase_add_test(t, test_redos);
+    tcase_add_test(t, test_lists);
+    tcase_add_test(t, test_filters);
+    tcase_add_test(t, test_captures);
+    tcase_add_test(t, test_rule_errors);
+    suite_add_tcase(s, t);
+
+    TCase *p = tcase_create("persistence");
+    tcase_add_unchecked_fixture(p, base_setup, base_teardown);
+    tcase_add_checked_fixture(p, setup, teardown);
+    tcase_set_timeout(p, 110);
+    tcase_add_test(p, test_persistence);
+    suite_add_tcase(s, p);
+    return s;
+}
+
+int main(void)
+{
+    vg_log_init("test_eval", VG_LOG_ERROR);
+    SRunner *sr = srunner_create(eval_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
