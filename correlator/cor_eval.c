@@ -840,12 +840,14 @@ int cor_eval_tick(cor_eval *e, int64_t now, cor_emit_fn emit, void *ud)
         cor_table *t = &e->tables[ci];
         for (cor_group *g = t->tail, *prev; g && rc == 0; g = prev) {
             prev = g->prev;
-            if (clk - g->aux >= c->expire_us) { /* long gone: forget it */
+            if (g->fired && clk - g->aux >= c->expire_us) { /* reported, long gone: forget */
                 cor_del_push(e, c->id, g->key, g->keylen, 0);
                 cor_table_remove(t, g);
                 cor_group_free(g);
                 continue;
             }
+            /* a group silent past expire in one step (after downtime) is still
+             * reported once before it is forgotten */
             if (g->fired || clk - g->aux < c->timespan_us)
                 continue;
             g->fired = 1;

@@ -78,7 +78,7 @@ typedef struct cor_rule {
     /* tests */
     cor_test *tests;
     uint32_t ntests;
-    /* counters (mutable, reset by a reload of a changed rule) */
+    /* counters (mutable; a reload carries them over to the rule of the same id) */
     uint64_t hits, match_errors, cpu_ns, evictions, late;
 } cor_rule;
 
