@@ -197,22 +197,28 @@ typedef struct cor_feed_ctx {
     void *emit_ud;
 } cor_feed_ctx;
 
+/* A raw line as the collector would deliver it, for the offline tools. Replay
+ * runs on event time: the arrival time is the event's own. */
+static void cor_tool_event(cor_feed_ctx *f, char *line, size_t n, const char *src, vg_event *ev)
+{
+    vg_syslog_opts so = {.now_us = vg_now_us(), .year = f->year};
+    vg_syslog_parse(line, n, &so, ev);
+    ev->recv_us = ev->ts_us;
+    ev->src = vg_str_c(src);
+    if (!ev->host.p) {
+        ev->host = ev->src;
+        ev->flags |= VG_EV_NO_HOST;
+    }
+    ev->agency = vg_str_c("unknown");
+    ev->site = vg_str_c("unknown");
+    ev->seq = ++f->lines;
+}
+
 static int cor_feed_line(void *ud, char *line, size_t n)
 {
     cor_feed_ctx *f = ud;
-    vg_syslog_opts so = {.now_us = vg_now_us(), .year = f->year};
     vg_event ev;
-    vg_syslog_parse(line, n, &so, &ev);
-    /* Replay runs on event time: the arrival time is the event's own. */
-    ev.recv_us = ev.ts_us;
-    ev.src = vg_str_c("replay");
-    if (!ev.host.p) {
-        ev.host = ev.src;
-        ev.flags |= VG_EV_NO_HOST;
-    }
-    ev.agency = vg_str_c("unknown");
-    ev.site = vg_str_c("unknown");
-    ev.seq = ++f->lines;
+    cor_tool_event(f, line, n, "replay", &ev);
     if (ev.flags & VG_EV_MALFORMED)
         f->malformed++;
     return cor_eval_event(f->o->eval, &ev, f->emit, f->emit_ud);
@@ -398,16 +404,8 @@ static int cor_explain_emit(void *ud, const vg_alert *al)
 static int cor_explain_line(void *ud, char *line, size_t n)
 {
     cor_feed_ctx *f = ud;
-    vg_syslog_opts so = {.now_us = vg_now_us(), .year = f->year};
     vg_event ev;
-    vg_syslog_parse(line, n, &so, &ev);
-    ev.recv_us = ev.ts_us;
-    ev.src = vg_str_c("explain");
-    if (!ev.host.p)
-        ev.host = ev.src, ev.flags |= VG_EV_NO_HOST;
-    ev.agency = vg_str_c("unknown");
-    ev.site = vg_str_c("unknown");
-    ev.seq = ++f->lines;
+    cor_tool_event(f, line, n, "explain", &ev);
     vg_buf b = {0};
     vg_event_json(&b, &ev);
     printf("event %llu: %.*s", (unsigned long long)ev.seq, (int)b.len, b.p);
