@@ -30,29 +30,7 @@ static const vg__ecs_map vg__ecs_known[] = {
 };
 #define VG__NKNOWN (sizeof(vg__ecs_known) / sizeof(vg__ecs_known[0]))
 
-static int vg__is_ip(vg_str v)
-{
-    char tmp[64];
-    unsigned char bin[16];
-    if (v.len == 0 || v.len >= sizeof(tmp))
-        return 0;
-    memcpy(tmp, v.p, v.len);
-    tmp[v.len] = '\0';
-    return inet_pton(AF_INET, tmp, bin) == 1 || inet_pton(AF_INET6, tmp, bin) == 1;
-}
 
-static int vg__is_port(vg_str v)
-{
-    if (v.len == 0 || v.len > 5)
-        return 0;
-    unsigned n = 0;
-    for (uint32_t i = 0; i < v.len; i++) {
-        if (v.p[i] < '0' || v.p[i] > '9')
-            return 0;
-        n = n * 10 + (unsigned)(v.p[i] - '0');
-    }
-    return n <= 65535;
-}
 
 static void vg__str(vg_buf *b, vg_str v)
 {
@@ -77,9 +55,9 @@ static int vg__slot(const vg_kv *f)
             continue;
         switch (vg__ecs_known[k].type) {
         case VG__IP:
-            return vg__is_ip(f->val) ? (int)k : -1;
+            return vg_is_ip(f->val) ? (int)k : -1;
         case VG__PORT:
-            return vg__is_port(f->val) ? (int)k : -1;
+            return vg_is_port(f->val) ? (int)k : -1;
         default:
             return (int)k;
         }
@@ -157,8 +135,12 @@ int vg_ecs_alert(vg_buf *b, const vg_alert *al, const char *observer)
         vg_buf_addc(b, '}');
     }
     int slot[VG_ALERT_MAX_FIELDS];
-    for (uint32_t i = 0; i < al->nfields; i++)
+    for (uint32_t i = 0; i < al->nfields; i++) {
         slot[i] = vg__slot(&al->fields[i]);
+        for (uint32_t j = 0; j < i && slot[i] >= 0; j++)
+            if (slot[j] == slot[i])
+                slot[i] = -1; /* the first capture of a name maps; the others stay visible */
+    }
     /* ECS objects from captures, in the fixed order of vg__ecs_known; the
      * first capture of a name wins. */
     const char *open_obj = NULL;
@@ -179,7 +161,6 @@ int vg_ecs_alert(vg_buf *b, const vg_alert *al, const char *observer)
                             (int)al->fields[i].val.len, al->fields[i].val.p);
             else
                 vg__kv(b, m->field, al->fields[i].val, !first_in_obj);
-            break;
         }
     }
     if (open_obj)

@@ -1,26 +1,27 @@
-/* JSON string escaping with UTF-8 validation (see util.h). */
+/* UTF-8 validation, and JSON string escaping built on it (see util.h). */
 #include "vigil/util.h"
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid. Rejects
- * overlong forms, surrogates and code points above U+10FFFF (RFC 3629). */
-static size_t vg__utf8_len(const unsigned char *p, size_t n)
+size_t vg_utf8_len(const void *p, size_t n)
 {
-    unsigned c = p[0];
+    const unsigned char *u = p;
+    if (n == 0)
+        return 0;
+    unsigned c = u[0];
     if (c < 0x80)
         return 1;
     if (c >= 0xC2 && c <= 0xDF)
-        return n >= 2 && (p[1] & 0xC0) == 0x80 ? 2 : 0;
+        return n >= 2 && (u[1] & 0xC0) == 0x80 ? 2 : 0;
     if (c >= 0xE0 && c <= 0xEF) {
-        if (n < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80)
+        if (n < 3 || (u[1] & 0xC0) != 0x80 || (u[2] & 0xC0) != 0x80)
             return 0;
-        if ((c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] > 0x9F))
+        if ((c == 0xE0 && u[1] < 0xA0) || (c == 0xED && u[1] > 0x9F))
             return 0;
         return 3;
     }
     if (c >= 0xF0 && c <= 0xF4) {
-        if (n < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80)
+        if (n < 4 || (u[1] & 0xC0) != 0x80 || (u[2] & 0xC0) != 0x80 || (u[3] & 0xC0) != 0x80)
             return 0;
-        if ((c == 0xF0 && p[1] < 0x90) || (c == 0xF4 && p[1] > 0x8F))
+        if ((c == 0xF0 && u[1] < 0x90) || (c == 0xF4 && u[1] > 0x8F))
             return 0;
         return 4;
     }
@@ -62,7 +63,7 @@ int vg_json_escape(vg_buf *b, vg_str s)
                 rc = vg_buf_add(b, e, 6);
             i++;
         } else {
-            size_t l = vg__utf8_len(p + i, n - i);
+            size_t l = vg_utf8_len(p + i, n - i);
             if (l) {
                 rc = vg_buf_add(b, p + i, l);
                 i += l;

@@ -1,4 +1,5 @@
 /* Clock and growable buffer (see util.h). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -77,4 +78,28 @@ void vg_buf_free(vg_buf *b)
     free(b->p);
     b->p = NULL;
     b->len = b->cap = 0;
+}
+
+int vg_is_ip(vg_str v)
+{
+    char tmp[64];
+    unsigned char bin[16];
+    if (!v.p || v.len == 0 || v.len >= sizeof(tmp))
+        return 0;
+    memcpy(tmp, v.p, v.len);
+    tmp[v.len] = '\0';
+    return inet_pton(AF_INET, tmp, bin) == 1 || inet_pton(AF_INET6, tmp, bin) == 1;
+}
+
+int vg_is_port(vg_str v)
+{
+    if (!v.p || v.len == 0 || v.len > 5)
+        return 0;
+    unsigned n = 0;
+    for (uint32_t i = 0; i < v.len; i++) {
+        if (v.p[i] < '0' || v.p[i] > '9')
+            return 0;
+        n = n * 10 + (unsigned)(v.p[i] - '0');
+    }
+    return n <= 65535;
 }

@@ -26,9 +26,22 @@ int vg_buf_adds(vg_buf *b, const char *s);
 int vg_buf_addf(vg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void vg_buf_free(vg_buf *b);
 
+/* Length of the valid UTF-8 sequence that starts at p[0] of the n bytes at
+ * p (1..4), or 0 when those bytes do not start one (RFC 3629: no overlong
+ * forms, surrogates or code points above U+10FFFF; a sequence cut short by
+ * n is invalid; n == 0 gives 0). The one validator of the code base: every
+ * encoder that turns bad bytes into U+FFFD (JSON, CEF, LEEF) steps with it,
+ * one invalid byte at a time, so they all replace the same bytes. */
+size_t vg_utf8_len(const void *p, size_t n);
+
 /* Appends s as the body of a JSON string (no quotes): escapes ", \ and
  * control characters; bytes that are not valid UTF-8 become U+FFFD, so the
  * output is always valid JSON whatever the sender put in a log line. */
 int vg_json_escape(vg_buf *b, vg_str s);
+
+/* Is v an IPv4 or IPv6 address in text form? */
+int vg_is_ip(vg_str v);
+/* Is v a port number 0..65535 in decimal? */
+int vg_is_port(vg_str v);
 
 #endif
