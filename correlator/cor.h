@@ -63,8 +63,10 @@ int cor_conf_load(const vg_node *root, const char *file, cor_conf *cf, char *err
 void cor_conf_free(cor_conf *cf);
 cor_rules_opts cor_conf_rules_opts(const cor_conf *cf);
 
-/* Loads every configured list file into the lists database. */
-int cor_load_lists(cor_lists *l, const cor_conf *cf, char *err, size_t errlen);
+/* Loads RULES_DIR/lists/NAME.txt files and every configured list
+ * file (which wins over a rules list of the same name). */
+int cor_load_lists(cor_lists *l, const cor_conf *cf, const char *rules_dir, char *err,
+                   size_t errlen);
 
 int cor_engine_start(cor *c);
 void cor_engine_stop(cor *c);

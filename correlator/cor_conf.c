@@ -1,4 +1,5 @@
 /* The 'correlator' section of the configuration. */
+#include <dirent.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,8 +85,45 @@ cor_rules_opts cor_conf_rules_opts(const cor_conf *cf)
     return o;
 }
 
-int cor_load_lists(cor_lists *l, const cor_conf *cf, char *err, size_t errlen)
+/* Lists shipped with the rules: RULES_DIR/lists/NAME.txt is list NAME,
+ * unless the configuration names a file for NAME itself. */
+static int cor_load_rule_lists(cor_lists *l, const cor_conf *cf, const char *rules_dir, char *err,
+                               size_t errlen)
 {
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s/lists", rules_dir);
+    DIR *dh = opendir(dir);
+    if (!dh)
+        return 0;
+    int rc = 0;
+    struct dirent *de;
+    while (rc == 0 && (de = readdir(dh))) {
+        size_t n = strlen(de->d_name);
+        if (de->d_name[0] == '.' || n < 5 || strcmp(de->d_name + n - 4, ".txt") != 0)
+            continue;
+        char name[256], path[4400];
+        snprintf(name, sizeof(name), "%.*s", (int)(n - 4), de->d_name);
+        int named = 0;
+        for (int i = 0; i < cf->nlists && !named; i++)
+            named = strcmp(cf->lists[i].name, name) == 0;
+        if (named)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        size_t cnt = 0;
+        rc = cor_lists_load_file(l, name, path, &cnt, err, errlen);
+        if (rc == 0)
+            vg_info("list %s: %zu entries from %s", name, cnt, path);
+    }
+    closedir(dh);
+    return rc;
+}
+
+int cor_load_lists(cor_lists *l, const cor_conf *cf, const char *rules_dir, char *err,
+                   size_t errlen)
+{
+    int rrc = rules_dir ? cor_load_rule_lists(l, cf, rules_dir, err, errlen) : 0;
+    if (rrc)
+        return rrc;
     for (int i = 0; i < cf->nlists; i++) {
         size_t n = 0;
         int rc = cor_lists_load_file(l, cf->lists[i].name, cf->lists[i].path, &n, err, errlen);

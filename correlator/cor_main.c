@@ -47,7 +47,7 @@ static int cor_configure(vg_daemon *d, const vg_node *root, int first, char *err
     if (!first) {
         /* Lists first: a bad list refuses the whole reload. Each list is
          * replaced in one transaction; rules swap between two batches. */
-        if ((rc = cor_load_lists(c->lists, &cf, err, errlen)) ||
+        if ((rc = cor_load_lists(c->lists, &cf, cf.rules_dir, err, errlen)) ||
             (rc = cor_eval_set_rules(c->eval, rs))) {
             cor_rules_free(rs);
             cor_conf_free(&cf);

@@ -60,10 +60,10 @@ typedef struct cor_pf_always {
 } cor_pf_always;
 
 struct cor_prefilter {
-    size_t n;              /* patterns, i.e. rules */
-    size_t nwords;         /* (n + 63) / 64 */
-    uint64_t *always;      /* nwords: bits of the always candidates */
-    cor_pf_always *why;    /* nalways entries, sorted by rule */
+    size_t n;           /* patterns, i.e. rules */
+    size_t nwords;      /* (n + 63) / 64 */
+    uint64_t *always;   /* nwords: bits of the always candidates */
+    cor_pf_always *why; /* nalways entries, sorted by rule */
     size_t nalways;
 #ifdef VG_HAVE_HS
     hs_database_t *db;     /* NULL when every rule is an always candidate */
@@ -83,8 +83,7 @@ size_t cor_prefilter_always(const cor_prefilter *pf)
 
 const char *cor_prefilter_always_reason(const cor_prefilter *pf, size_t i)
 {
-    if (!pf || i >= pf->n || !(pf->always[i / 64] >> (i % 64) & 1))
-        return NULL;
+    if (!pf || i >= pf->n || !(pf->always[i / 64] >> (i % 64) & 1)) return NULL;
     size_t lo = 0, hi = pf->nalways;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -98,8 +97,7 @@ const char *cor_prefilter_always_reason(const cor_prefilter *pf, size_t i)
 
 void cor_prefilter_free(cor_prefilter *pf)
 {
-    if (!pf)
-        return;
+    if (!pf) return;
 #ifdef VG_HAVE_HS
     hs_free_scratch(pf->scratch);
     hs_free_database(pf->db);
@@ -114,6 +112,9 @@ void cor_prefilter_free(cor_prefilter *pf)
 /* Makes rule i an always candidate with a printf-style reason. pf->why is
  * sorted by rule once building is over (cor_prefilter_build_hs). */
 static int cor_prefilter_mark(cor_prefilter *pf, size_t i, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int cor_prefilter_mark(cor_prefilter *pf, size_t i, const char *fmt, ...)
 {
     char buf[512];
     va_list ap;
@@ -121,8 +122,7 @@ static int cor_prefilter_mark(cor_prefilter *pf, size_t i, const char *fmt, ...)
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
     char *why = strdup(buf);
-    if (!why)
-        return -ENOMEM;
+    if (!why) return -ENOMEM;
     pf->why[pf->nalways].rule = i;
     pf->why[pf->nalways].why = why;
     pf->nalways++;
@@ -133,11 +133,9 @@ static int cor_prefilter_mark(cor_prefilter *pf, size_t i, const char *fmt, ...)
 /* Fills cand with every rule (bits past n left 0) and returns n. */
 static int cor_prefilter_all(const cor_prefilter *pf, uint64_t *cand)
 {
-    if (pf->nwords == 0)
-        return 0;
+    if (pf->nwords == 0) return 0;
     memset(cand, 0xff, pf->nwords * sizeof(uint64_t));
-    if (pf->n % 64)
-        cand[pf->nwords - 1] = (UINT64_C(1) << (pf->n % 64)) - 1;
+    if (pf->n % 64) cand[pf->nwords - 1] = (UINT64_C(1) << (pf->n % 64)) - 1;
     return (int)pf->n;
 }
 
@@ -205,8 +203,7 @@ static char *cor_prefilter_rewrite(const char *p, int *status)
                 continue;
             }
             if (e >= '1' && e <= '9') {
-                if (p[i + 2] >= '0' && p[i + 2] <= '9')
-                    goto give_up;
+                if (p[i + 2] >= '0' && p[i + 2] <= '9') goto give_up;
                 ref = 2;
             } else if (e == 'g' || e == 'k') {
                 const char *f = p + i + 2, *end = NULL;
@@ -222,8 +219,7 @@ static char *cor_prefilter_rewrite(const char *p, int *status)
                         end++;
                     end--;
                 }
-                if (!end)
-                    goto give_up;
+                if (!end) goto give_up;
                 ref = (size_t)(end - (p + i)) + 1;
             }
             if (ref) {
@@ -240,8 +236,7 @@ static char *cor_prefilter_rewrite(const char *p, int *status)
         }
         if (c == '[') { /* a class: copy through its closing ']' */
             size_t j = i + 1;
-            if (p[j] == '^')
-                j++;
+            if (p[j] == '^') j++;
             if (p[j] == ']') /* a leading ']' is literal */
                 j++;
             while (j < len && p[j] != ']') {
@@ -257,8 +252,7 @@ static char *cor_prefilter_rewrite(const char *p, int *status)
                     j++;
                 }
             }
-            if (j >= len)
-                goto give_up;
+            if (j >= len) goto give_up;
             memcpy(out + o, p + i, j + 1 - i);
             o += j + 1 - i;
             i = j + 1;
@@ -268,8 +262,7 @@ static char *cor_prefilter_rewrite(const char *p, int *status)
             const char *q = p + i + 2;
             if (*q == '#') { /* comment up to ')' */
                 const char *end = strchr(q, ')');
-                if (!end)
-                    goto give_up;
+                if (!end) goto give_up;
                 size_t stop = (size_t)(end - p) + 1;
                 memcpy(out + o, p + i, stop - i);
                 o += stop - i;
@@ -278,15 +271,13 @@ static char *cor_prefilter_rewrite(const char *p, int *status)
             }
             if (q[0] == 'P' && q[1] == '=') {
                 const char *end = strchr(q, ')');
-                if (!end)
-                    goto give_up;
+                if (!end) goto give_up;
                 memcpy(out + o, COR_PF_ANY, sizeof(COR_PF_ANY) - 1);
                 o += sizeof(COR_PF_ANY) - 1;
                 i = (size_t)(end - p) + 1;
                 continue;
             }
-            if ((q[0] == 'P' && q[1] == '>') || q[0] == '&' || q[0] == '(')
-                goto give_up;
+            if ((q[0] == 'P' && q[1] == '>') || q[0] == '&' || q[0] == '(') goto give_up;
             char close = 0;
             if (q[0] == '<' && q[1] != '=' && q[1] != '!') {
                 close = '>', q++;
@@ -297,8 +288,7 @@ static char *cor_prefilter_rewrite(const char *p, int *status)
             }
             if (close) {
                 const char *end = strchr(q, close);
-                if (!end)
-                    goto give_up;
+                if (!end) goto give_up;
                 out[o++] = '(';
                 i = (size_t)(end - p) + 1;
                 continue;
@@ -306,8 +296,7 @@ static char *cor_prefilter_rewrite(const char *p, int *status)
             /* an option setting, (?i) or (?i-s:...): refuse extended mode */
             for (; (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || *q == '-' || *q == '^';
                  q++)
-                if (*q == 'x')
-                    goto give_up;
+                if (*q == 'x') goto give_up;
         }
         out[o++] = c;
         i++;
@@ -326,10 +315,8 @@ static int cor_prefilter_has_backref(const char *p)
 {
     for (; *p; p++) {
         if (*p == '\\') {
-            if ((p[1] >= '1' && p[1] <= '9') || p[1] == 'g' || p[1] == 'k')
-                return 1;
-            if (p[1])
-                p++;
+            if ((p[1] >= '1' && p[1] <= '9') || p[1] == 'g' || p[1] == 'k') return 1;
+            if (p[1]) p++;
         } else if (p[0] == '(' && p[1] == '?' && p[2] == 'P' && p[3] == '=') {
             return 1;
         }
@@ -353,8 +340,7 @@ static int cor_prefilter_check(const char *p, int full, char *msg, size_t msglen
         if (e == HS_SUCCESS) {
             full = info->min_width == 0;
             free(info); /* malloc'd: we set no Hyperscan allocator */
-            if (!full)
-                return 0;
+            if (!full) return 0;
         }
     }
     if (full) {
@@ -364,8 +350,7 @@ static int cor_prefilter_check(const char *p, int full, char *msg, size_t msglen
         e = hs_compile(p, COR_PF_HS_FLAGS, HS_MODE_BLOCK, NULL, &db, &ce);
         hs_free_database(db);
     }
-    if (e == HS_SUCCESS)
-        return 0;
+    if (e == HS_SUCCESS) return 0;
     if (e == HS_NOMEM) {
         hs_free_compile_error(ce);
         return -ENOMEM;
@@ -386,11 +371,11 @@ static int cor_prefilter_try(const char *p, int full, const char **expr, char **
     *expr = NULL;
     int status;
     char *r = cor_prefilter_rewrite(p, &status);
-    if (status < 0)
-        return status;
+    if (status < 0) return status;
     if (!r && cor_prefilter_has_backref(p)) {
-        snprintf(msg, msglen, "may hold a backreference the prefilter cannot widen (\\NN, "
-                              "extended mode, or next to (?( (?& (?P> \\g<>)");
+        snprintf(msg, msglen,
+                 "may hold a backreference the prefilter cannot widen (\\NN, "
+                 "extended mode, or next to (?( (?& (?P> \\g<>)");
         return 1;
     }
     const char *x = r ? r : p;
@@ -417,8 +402,8 @@ static int cor_prefilter_try(const char *p, int full, const char **expr, char **
  * and we try again; after that, each further refusal moves the expression
  * it names to the always candidates (COR_PF_MULTI_RETRIES times at most). A
  * refusal that names no expression makes every rule an always candidate. */
-static int cor_prefilter_compile(cor_prefilter *pf, const char *const *patterns,
-                                 const char **expr, char **owned, unsigned char *full)
+static int cor_prefilter_compile(cor_prefilter *pf, const char *const *patterns, const char **expr,
+                                 char **owned, unsigned char *full)
 {
     int rc = 0, checked_all = 0;
     size_t cap = pf->n ? pf->n : 1;
@@ -432,19 +417,16 @@ static int cor_prefilter_compile(cor_prefilter *pf, const char *const *patterns,
     for (int attempt = 0;; attempt++) {
         unsigned k = 0;
         for (size_t i = 0; i < pf->n; i++) {
-            if (!expr[i])
-                continue;
+            if (!expr[i]) continue;
             ex[k] = expr[i];
             flags[k] = COR_PF_HS_FLAGS;
             ids[k] = (unsigned)i;
             k++;
         }
-        if (k == 0)
-            break;
+        if (k == 0) break;
         hs_compile_error_t *ce = NULL;
         hs_error_t e = hs_compile_multi(ex, flags, ids, k, HS_MODE_BLOCK, NULL, &pf->db, &ce);
-        if (e == HS_SUCCESS)
-            break;
+        if (e == HS_SUCCESS) break;
         pf->db = NULL;
         int bad = ce ? ce->expression : -1;
         char msg[400];
@@ -458,8 +440,7 @@ static int cor_prefilter_compile(cor_prefilter *pf, const char *const *patterns,
         if (bad >= 0 && (unsigned)bad < k && !checked_all) {
             checked_all = 1;
             for (size_t i = 0; i < pf->n && rc == 0; i++) {
-                if (!expr[i] || full[i])
-                    continue;
+                if (!expr[i] || full[i]) continue;
                 free(owned[i]);
                 full[i] = 1;
                 int t = cor_prefilter_try(patterns[i], 1, &expr[i], &owned[i], msg, sizeof(msg));
@@ -474,16 +455,13 @@ static int cor_prefilter_compile(cor_prefilter *pf, const char *const *patterns,
             expr[r] = NULL;
         } else {
             for (size_t i = 0; i < pf->n && rc == 0; i++) {
-                if (expr[i])
-                    rc = cor_prefilter_mark(pf, i, "%s", msg);
+                if (expr[i]) rc = cor_prefilter_mark(pf, i, "%s", msg);
                 expr[i] = NULL;
             }
         }
-        if (rc)
-            goto out;
+        if (rc) goto out;
     }
-    if (pf->db && hs_alloc_scratch(pf->db, &pf->scratch) != HS_SUCCESS)
-        rc = -ENOMEM;
+    if (pf->db && hs_alloc_scratch(pf->db, &pf->scratch) != HS_SUCCESS) rc = -ENOMEM;
 out:
     free(ex);
     free(flags);
@@ -510,9 +488,14 @@ static int cor_prefilter_build_hs(cor_prefilter *pf, const char *const *patterns
     for (size_t i = 0; i < pf->n && rc == 0; i++) {
         const char *p = patterns[i];
         char msg[400];
+        if (!p) {
+            rc = cor_prefilter_mark(pf, i, "no regex");
+            continue;
+        }
         if (p[0] == '(' && p[1] == '*') {
-            rc = cor_prefilter_mark(pf, i, "starts with a (*VERB) option, not modelled by the "
-                                           "prefilter");
+            rc = cor_prefilter_mark(pf, i,
+                                    "starts with a (*VERB) option, not modelled by the "
+                                    "prefilter");
             continue;
         }
         int t = cor_prefilter_try(p, 0, &expr[i], &owned[i], msg, sizeof(msg));
@@ -521,8 +504,7 @@ static int cor_prefilter_build_hs(cor_prefilter *pf, const char *const *patterns
         else if (t > 0)
             rc = cor_prefilter_mark(pf, i, "%s", msg);
     }
-    if (rc == 0)
-        rc = cor_prefilter_compile(pf, patterns, expr, owned, full);
+    if (rc == 0) rc = cor_prefilter_compile(pf, patterns, expr, owned, full);
     /* the multi-compile may have marked rules out of order */
     qsort(pf->why, pf->nalways, sizeof(*pf->why), cor_prefilter_why_cmp);
 out:
@@ -560,19 +542,11 @@ int cor_prefilter_build(const char *const *patterns, size_t n, cor_prefilter **o
 {
     int rc = 0;
     cor_prefilter *pf = NULL;
-    if (errlen)
-        err[0] = '\0';
+    if (errlen) err[0] = '\0';
     if (!out || (n && !patterns) || n > INT_MAX) {
         rc = -EINVAL;
         snprintf(err, errlen, "prefilter: invalid arguments");
         goto out;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (!patterns[i]) {
-            rc = -EINVAL;
-            snprintf(err, errlen, "prefilter: pattern %zu is NULL", i);
-            goto out;
-        }
     }
     pf = calloc(1, sizeof(*pf));
     if (!pf) {
@@ -591,34 +565,28 @@ int cor_prefilter_build(const char *const *patterns, size_t n, cor_prefilter **o
     rc = cor_prefilter_build_hs(pf, patterns);
 #else
     for (size_t i = 0; i < n && rc == 0; i++)
-        rc = cor_prefilter_mark(pf, i, "built without hyperscan");
+        rc = cor_prefilter_mark(pf, i, patterns[i] ? "built without hyperscan" : "no regex");
 #endif
 out:
     if (rc) {
-        if (rc == -ENOMEM)
-            snprintf(err, errlen, "prefilter: out of memory");
+        if (rc == -ENOMEM) snprintf(err, errlen, "prefilter: out of memory");
         cor_prefilter_free(pf);
         pf = NULL;
     }
-    if (out)
-        *out = pf;
+    if (out) *out = pf;
     return rc;
 }
 
 int cor_prefilter_scan(cor_prefilter *pf, const char *subject, size_t len, uint64_t *cand)
 {
-    if (pf->nwords)
-        memcpy(cand, pf->always, pf->nwords * sizeof(uint64_t));
+    if (pf->nwords) memcpy(cand, pf->always, pf->nwords * sizeof(uint64_t));
 #ifdef VG_HAVE_HS
-    if (!pf->db)
-        return (int)pf->nalways;
-    if (len > UINT_MAX)
-        return cor_prefilter_all(pf, cand);
+    if (!pf->db) return (int)pf->nalways;
+    if (len > UINT_MAX) return cor_prefilter_all(pf, cand);
     cor_pf_scan s = {cand, (int)pf->nalways};
     hs_error_t e = hs_scan(pf->db, subject ? subject : "", (unsigned)len, 0, pf->scratch,
                            cor_prefilter_on_match, &s);
-    if (e == HS_SUCCESS)
-        return s.count;
+    if (e == HS_SUCCESS) return s.count;
     cor_prefilter_all(pf, cand);
     return e == HS_SCRATCH_IN_USE ? -EBUSY : e == HS_NOMEM ? -ENOMEM : -EIO;
 #else

@@ -29,11 +29,12 @@ typedef struct cor_prefilter cor_prefilter;
 
 /* Builds a prefilter over n PCRE2 patterns; pattern i belongs to rule i, and
  * bit i of a scan's result stands for it. The patterns are NUL-terminated
- * and only borrowed during the call.
+ * and only borrowed during the call. patterns[i] may be NULL: rule i has no
+ * regex and is an always candidate ("no regex").
  *
  * Returns 0 and sets *out (free it with cor_prefilter_free), or:
- *   -EINVAL  patterns or out is NULL with n > 0, a pattern is NULL, or n is
- *            larger than INT_MAX;
+ *   -EINVAL  out is NULL, patterns is NULL with n > 0, or n is larger than
+ *            INT_MAX;
  *   -ENOMEM  out of memory (Hyperscan's allocations included).
  * err (errlen bytes, may be 0) gets a message on failure. A pattern that
  * Hyperscan refuses is not a failure: it becomes an always candidate (see
@@ -65,9 +66,9 @@ int cor_prefilter_scan(cor_prefilter *pf, const char *subject, size_t len, uint6
 /* Number of patterns that are candidates on every scan. */
 size_t cor_prefilter_always(const cor_prefilter *pf);
 
-/* Why rule i is an always candidate ("hyperscan: <message>", ...), or NULL
- * if the prefilter decides for it (or i >= n). The string lives as long as
- * pf. */
+/* Why rule i is an always candidate ("hyperscan: <message>", "no regex",
+ * ...), or NULL if the prefilter decides for it (or i >= n). The string
+ * lives as long as pf. */
 const char *cor_prefilter_always_reason(const cor_prefilter *pf, size_t i);
 
 /* Number of patterns given to cor_prefilter_build. */

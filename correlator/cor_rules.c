@@ -327,7 +327,7 @@ static int cor_match_block(cor_rule *r, const vg_node *m, const cor_calendars *c
                             msg);
     }
     /* JIT is best effort: without it matching still works, only slower. */
-    pcre2_jit_compile(r->re, PCRE2_JIT_COMPLETE);
+    r->jit = pcre2_jit_compile(r->re, PCRE2_JIT_COMPLETE) == 0;
     if (cor_rule_captures(r) != 0)
         return vg_conf_errf(err, errlen, re, "regex has more than %d named captures",
                             VG_ALERT_MAX_FIELDS);

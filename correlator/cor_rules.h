@@ -51,6 +51,7 @@ typedef struct cor_rule {
     uint32_t facilities; /* bit f set = facility f allowed; 0 = any */
     uint8_t severities;  /* bit s set = severity s allowed; 0 = any */
     pcre2_code *re;      /* NULL when keywords only */
+    bool jit;            /* re has JIT code: match with pcre2_jit_match */
     char *pattern;
     char **keywords;     /* any of them as a substring of MSG; NULL = none */
     uint32_t ncaps;

@@ -117,7 +117,8 @@ static int cor_offline_open(cor_offline *o, vg_daemon *d, const vg_node *root,
     if (rc == 0)
         rc = cor_lists_open(o->st, &o->lists);
     if (rc == 0)
-        rc = cor_load_lists(o->lists, &o->conf, err, sizeof(err));
+        rc = cor_load_lists(o->lists, &o->conf, a->rules ? a->rules : o->conf.rules_dir, err,
+                            sizeof(err));
     for (int i = 0; rc == 0 && i < a->nlists; i++) {
         size_t n;
         rc = cor_lists_load_file(o->lists, a->lists[i][0], a->lists[i][1], &n, err, sizeof(err));

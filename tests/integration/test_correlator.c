@@ -179,7 +179,7 @@ static int run_replay(vt_pipe *p, const char *input, const char *out)
 static void use_shipped_rules(vt_pipe *p)
 {
     char cmd[1200];
-    snprintf(cmd, sizeof(cmd), "cp %s/rules/*.yml %s/", src_root(), p->rules);
+    snprintf(cmd, sizeof(cmd), "cp -r %s/rules/. %s/", src_root(), p->rules);
     char *argv[] = {"sh", "-c", cmd, NULL};
     ck_assert_int_eq(vt_run(argv, 10), 0);
 }
