@@ -7,6 +7,9 @@
  *   --dump-list NAME
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +119,10 @@ static int cor_offline_open(cor_offline *o, vg_daemon *d, const vg_node *root,
         rc = vg_store_open(&o->st, o->tmp, 64 + (o->conf.nlists || a->nlists ? 4096 : 0));
     if (rc == 0)
         rc = cor_lists_open(o->st, &o->lists);
+    /* offline tools print results, not the daemon's progress lines */
+    enum vg_log_level lv = vg_log_get_level();
+    if (lv == VG_LOG_INFO)
+        vg_log_set_level(VG_LOG_WARN);
     if (rc == 0)
         rc = cor_load_lists(o->lists, &o->conf, a->rules ? a->rules : o->conf.rules_dir, err,
                             sizeof(err));
@@ -125,6 +132,7 @@ static int cor_offline_open(cor_offline *o, vg_daemon *d, const vg_node *root,
     }
     if (rc == 0)
         rc = cor_eval_new(&o->eval, o->rs, NULL, o->lists);
+    vg_log_set_level(lv);
     if (rc == 0 && !(o->per_rule = calloc(o->rs->n + 1, sizeof(uint64_t))))
         rc = -ENOMEM;
     if (rc) {
@@ -175,18 +183,58 @@ static char *cor_read_all(const char *path)
     return b.p;
 }
 
-/* Splits a text into lines (LF or CRLF), calling fn on each non-empty one. */
-static int cor_lines(char *text, int (*fn)(void *, char *, size_t), void *ud)
+/* Splits text[0..len) into lines (LF or CRLF), calling fn on each
+ * non-empty one. */
+static int cor_lines_n(char *text, size_t len, int (*fn)(void *, char *, size_t), void *ud)
 {
     int rc = 0;
-    for (char *l = text, *nl; rc == 0 && l && *l; l = nl ? nl + 1 : NULL) {
-        nl = strchr(l, '\n');
-        size_t n = nl ? (size_t)(nl - l) : strlen(l);
+    char *end = text + len;
+    for (char *l = text, *nl; rc == 0 && l < end; l = nl + 1) {
+        nl = memchr(l, '\n', (size_t)(end - l));
+        if (!nl)
+            nl = end;
+        size_t n = (size_t)(nl - l);
         while (n && (l[n - 1] == '\r' || l[n - 1] == '\0'))
             n--;
         if (n)
             rc = fn(ud, l, n);
     }
+    return rc;
+}
+
+static int cor_lines(char *text, int (*fn)(void *, char *, size_t), void *ud)
+{
+    return cor_lines_n(text, strlen(text), fn, ud);
+}
+
+/* Runs fn over the lines of a file: mapped when it is a regular file (no
+ * copy, no memory beyond the page cache), read whole otherwise (stdin). */
+static int cor_file_lines(const char *path, int (*fn)(void *, char *, size_t), void *ud)
+{
+    int fd = strcmp(path, "-") == 0 ? -1 : open(path, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
+        int rc = 0;
+        if (sb.st_size > 0) {
+            char *m = mmap(NULL, (size_t)sb.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+            if (m == MAP_FAILED) {
+                close(fd);
+                return -errno;
+            }
+            madvise(m, (size_t)sb.st_size, MADV_SEQUENTIAL);
+            rc = cor_lines_n(m, (size_t)sb.st_size, fn, ud);
+            munmap(m, (size_t)sb.st_size);
+        }
+        close(fd);
+        return rc;
+    }
+    if (fd >= 0)
+        close(fd);
+    char *text = cor_read_all(path);
+    if (!text)
+        return -errno;
+    int rc = cor_lines(text, fn, ud);
+    free(text);
     return rc;
 }
 
@@ -246,14 +294,12 @@ static int cor_tool_replay(vg_daemon *d, const vg_node *root, int argc, char **a
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int rc = 0;
     for (int i = 0; rc == 0 && i < a.nfiles; i++) {
-        char *text = cor_read_all(a.files[i]);
-        if (!text) {
-            vg_error("%s: %s", a.files[i], strerror(errno));
+        rc = cor_file_lines(a.files[i], cor_feed_line, &f);
+        if (rc < 0 && rc > -4096) {
+            vg_error("%s: %s", a.files[i], strerror(-rc));
             rc = 1;
             break;
         }
-        rc = cor_lines(text, cor_feed_line, &f);
-        free(text);
     }
     fflush(stdout);
     clock_gettime(CLOCK_MONOTONIC, &t1);
