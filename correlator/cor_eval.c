@@ -519,6 +519,16 @@ static int cor_correlate(cor_eval *e, uint32_t ci, uint32_t refpos, const cor_hi
     cor_hit out = {.r = c, .ctx = in->ctx, .ts = ts};
     size_t klen = cor_group_key(c, &src, key, sizeof(key), out.f);
     out.nf = c->ngroup;
+    /* then the triggering hit's own fields (e.g. the user of the login that
+     * completed a sequence), those not already grouped by */
+    for (uint32_t i = 0; i < in->nf && out.nf < VG_ALERT_MAX_FIELDS - 1; i++) {
+        uint32_t j = 0;
+        while (j < c->ngroup && !vg_str_eq(in->f[i].key, c->group_by[j]))
+            j++;
+        /* value_count reports all its values as FIELD_values instead */
+        if (j == c->ngroup && !(c->field && vg_str_eq(in->f[i].key, c->field)))
+            out.f[out.nf++] = in->f[i];
+    }
     cor_group *g = cor_group_get(e, c, t, key, klen, ts, emit, ud);
     if (!g)
         return -ENOMEM;

@@ -90,6 +90,7 @@ void cor_rules_free(cor_ruleset *rs)
     cor_calendars_free(rs->cals);
     pcre2_match_data_free(rs->md);
     pcre2_match_context_free(rs->mctx);
+    pcre2_jit_stack_free(rs->jit_stack);
     free(rs->dir);
     free(rs);
 }
@@ -824,6 +825,10 @@ int cor_rules_load(const char *path, const cor_rules_opts *o, cor_ruleset **out,
             rc = -ENOMEM;
         else
             pcre2_set_match_limit(rs->mctx, (uint32_t)o->match_limit);
+        /* A JIT stack overflow is a match error, i.e. "no match": an attacker
+         * could pad a line to get past a rule. 4 MiB covers 64 KiB lines. */
+        if (rc == 0 && (rs->jit_stack = pcre2_jit_stack_create(32 << 10, 4 << 20, NULL)))
+            pcre2_jit_stack_assign(rs->mctx, NULL, rs->jit_stack);
         if (rc == 0 && (rc = cor_prefilter_build(pats, rs->nmatches, &rs->pf, err, errlen)) != 0)
             rc = VG_ERULE;
         free(pats);

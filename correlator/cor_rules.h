@@ -95,6 +95,7 @@ typedef struct cor_ruleset {
     uint32_t nmatches;
     pcre2_match_data *md;
     pcre2_match_context *mctx;
+    pcre2_jit_stack *jit_stack; /* large enough for 64 KiB lines (the default 32 KiB is not) */
     cor_prefilter *pf;  /* over the match rules' regexes; NULL = try every rule */
     uint64_t *cand;     /* candidate bitmap scratch, nmatches bits */
     char *dir;

@@ -156,7 +156,11 @@ int vg_ecs_alert(vg_buf *b, const vg_alert *al, const char *observer)
                 vg_buf_addf(b, ",\"%s\":{", m->object);
                 open_obj = m->object;
             }
-            if (m->type == VG__PORT)
+            if (strcmp(m->field, "target.name") == 0) { /* nested: user.target.name */
+                vg_buf_adds(b, first_in_obj ? "\"target\":{" : ",\"target\":{");
+                vg__kv(b, "name", al->fields[i].val, 0);
+                vg_buf_addc(b, '}');
+            } else if (m->type == VG__PORT)
                 vg_buf_addf(b, "%s\"port\":%.*s", first_in_obj ? "" : ",",
                             (int)al->fields[i].val.len, al->fields[i].val.p);
             else
