@@ -850,8 +850,21 @@ int cor_eval_tick(cor_eval *e, int64_t now, cor_emit_fn emit, void *ud)
     for (uint32_t o = 0; o < rs->norder && rc == 0; o++) {
         uint32_t ci = rs->order[o];
         cor_rule *c = &rs->rules[ci];
-        if (c->kind != COR_ABSENCE)
+        if (c->kind != COR_ABSENCE) {
+            /* Groups that can no longer fire are dropped, oldest first: every
+             * event they hold is older than any window a future event (at
+             * least W - lateness) can open. Keeps tables small, and keeps
+             * max_groups for live groups. */
+            cor_table *t = &e->tables[ci];
+            int64_t dead = e->wm - c->timespan_us - rs->lateness_us;
+            while (t->tail && t->tail->last_us < dead && t->tail->suppress_until <= e->wm) {
+                cor_group *g = t->tail;
+                cor_del_push(e, c->id, g->key, g->keylen, 0);
+                cor_table_remove(t, g);
+                cor_group_free(g);
+            }
             continue;
+        }
         cor_table *t = &e->tables[ci];
         for (cor_group *g = t->tail, *prev; g && rc == 0; g = prev) {
             prev = g->prev;
