@@ -379,6 +379,14 @@ typedef struct cor_hit {
 } cor_hit;
 
 static int cor_feed(cor_eval *e, const cor_hit *hit, cor_emit_fn emit, void *ud);
+static size_t cor_group_key(const cor_rule *r, const cor_ctx *src, char *buf, size_t cap,
+                            vg_kv *gf);
+
+/* Rules with state: correlations, and match rules with a suppression. */
+static bool cor_stateful(const cor_rule *r)
+{
+    return r->kind != COR_MATCH || r->suppress_us > 0;
+}
 
 static int cor_emit_hit(cor_eval *e, const cor_hit *hit, cor_emit_fn emit, void *ud)
 {
@@ -423,9 +431,29 @@ static int cor_emit_hit(cor_eval *e, const cor_hit *hit, cor_emit_fn emit, void 
 /* A rule hit: alert if it alerts, then feed the correlations counting it. */
 static int cor_hit_out(cor_eval *e, const cor_hit *hit, cor_emit_fn emit, void *ud)
 {
-    ((cor_rule *)hit->r)->hits++;
+    cor_rule *r = (cor_rule *)hit->r;
+    r->hits++;
     int rc = 0;
-    if (hit->r->alert)
+    int quiet = 0;
+    if (r->kind == COR_MATCH && r->suppress_us && r->alert) {
+        char key[2048];
+        vg_kv gf[VG_ALERT_MAX_FIELDS];
+        uint32_t ri = (uint32_t)(r - e->rs->rules);
+        size_t klen = cor_group_key(r, hit->ctx, key, sizeof(key), gf);
+        cor_group *g = cor_group_get(e, r, &e->tables[ri], key, klen, hit->ts, emit, ud);
+        if (!g)
+            return -ENOMEM;
+        quiet = hit->ts < g->suppress_until;
+        if (quiet) {
+            r->suppressed += hit->count;
+        } else {
+            g->suppress_until = hit->ts + r->suppress_us;
+            g->last_us = hit->ts;
+            g->dirty = 1;
+            cor_lru_front(&e->tables[ri], g);
+        }
+    }
+    if (r->alert && !quiet)
         rc = cor_emit_hit(e, hit, emit, ud);
     /* A compressed repeat ("message repeated N times") counts N times. */
     uint64_t times = hit->r->kind == COR_MATCH ? hit->count : 1;
@@ -847,6 +875,16 @@ int cor_eval_tick(cor_eval *e, int64_t now, cor_emit_fn emit, void *ud)
     int64_t clk = e->clock;
     cor_ruleset *rs = e->rs;
     int rc = 0;
+    for (uint32_t m = 0; m < rs->nmatches; m++) { /* suppressions that ended */
+        const cor_rule *r = &rs->rules[rs->matches[m]];
+        cor_table *t = &e->tables[rs->matches[m]];
+        while (r->suppress_us && t->tail && t->tail->suppress_until <= e->wm - rs->lateness_us) {
+            cor_group *g = t->tail;
+            cor_del_push(e, r->id, g->key, g->keylen, 0);
+            cor_table_remove(t, g);
+            cor_group_free(g);
+        }
+    }
     for (uint32_t o = 0; o < rs->norder && rc == 0; o++) {
         uint32_t ci = rs->order[o];
         cor_rule *c = &rs->rules[ci];
@@ -982,7 +1020,7 @@ int cor_eval_flush(cor_eval *e)
     char key[4096];
     for (size_t ri = 0; ri < e->rs->n && rc == 0; ri++) {
         const cor_rule *r = &e->rs->rules[ri];
-        if (r->kind == COR_MATCH)
+        if (!cor_stateful(r))
             continue;
         size_t il = strlen(r->id) + 1;
         for (cor_group *g = e->tables[ri].head; g && rc == 0; g = g->next) {
@@ -1111,7 +1149,7 @@ static int cor_eval_load(cor_eval *e)
         const char *key = k.mv_data;
         const char *nul = memchr(key, '\0', k.mv_size);
         int ri = nul ? cor_rules_find(e->rs, key) : -1;
-        int ok = ri >= 0 && e->rs->rules[ri].kind != COR_MATCH &&
+        int ok = ri >= 0 && cor_stateful(&e->rs->rules[ri]) &&
                  cor_group_unpack(e, &e->rs->rules[ri], &e->tables[ri], nul + 1,
                                   k.mv_size - (size_t)(nul + 1 - key), v.mv_data, v.mv_size) == 0;
         if (ok) {
@@ -1183,10 +1221,10 @@ int cor_eval_set_rules(cor_eval *e, cor_ruleset *rs)
     size_t kept = 0, dropped = 0;
     for (size_t i = 0; i < e->rs->n; i++) {
         const cor_rule *old = &e->rs->rules[i];
-        if (old->kind == COR_MATCH)
+        if (!cor_stateful(old))
             continue;
         int j = cor_rules_find(rs, old->id);
-        if (j >= 0 && rs->rules[j].kind != COR_MATCH && rs->rules[j].hash == old->hash) {
+        if (j >= 0 && cor_stateful(&rs->rules[j]) && rs->rules[j].hash == old->hash) {
             nt[j] = e->tables[i];
             rs->rules[j].evictions = old->evictions;
             rs->rules[j].late = old->late;

@@ -113,10 +113,11 @@ static void cor_report(vg_daemon *d)
     for (size_t i = 0; i < c->rules->n; i++) {
         const cor_rule *r = &c->rules->rules[i];
         if (r->hits || r->match_errors || r->cpu_ns || r->evictions || r->late)
-            vg_info("rule %s: hits=%llu match_errors=%llu cpu_ms=%.3f evictions=%llu late=%llu",
+            vg_info("rule %s: hits=%llu match_errors=%llu cpu_ms=%.3f evictions=%llu late=%llu "
+                    "suppressed=%llu",
                     r->id, (unsigned long long)r->hits, (unsigned long long)r->match_errors,
                     (double)r->cpu_ns / 1e6, (unsigned long long)r->evictions,
-                    (unsigned long long)r->late);
+                    (unsigned long long)r->late, (unsigned long long)r->suppressed);
     }
 }
 

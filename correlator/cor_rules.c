@@ -540,7 +540,7 @@ static int cor_rule_load(cor_rule *r, const vg_node *n, const cor_rules_opts *o,
     r->level = -1;
     r->max_groups = o->max_groups;
     r->calendar = -1;
-    const vg_node *match = NULL, *corr = NULL;
+    const vg_node *match = NULL, *corr = NULL, *supp = NULL, *supp_by = NULL;
     int rc = 0;
     for (size_t i = 0; i < n->n && rc == 0; i++) {
         const char *k = n->keys[i]->str;
@@ -569,6 +569,10 @@ static int cor_rule_load(cor_rule *r, const vg_node *n, const cor_rules_opts *o,
             uint64_t x;
             rc = cor_uint(v, "max_groups", &x, err, errlen);
             r->max_groups = (uint32_t)x;
+        } else if (strcmp(k, "suppress") == 0) {
+            supp = v;
+        } else if (strcmp(k, "suppress_by") == 0) {
+            supp_by = v;
         } else if (strcmp(k, "match") == 0) {
             match = v;
         } else if (strcmp(k, "correlation") == 0) {
@@ -578,7 +582,8 @@ static int cor_rule_load(cor_rule *r, const vg_node *n, const cor_rules_opts *o,
         } else {
             return vg_conf_errf(err, errlen, n->keys[i],
                                 "unknown key '%s' in rule (expected id, name, level, alert, tags, "
-                                "description, match, correlation, tests, max_groups)", k);
+                                "description, match, correlation, tests, max_groups, suppress, "
+                                "suppress_by)", k);
         }
     }
     if (rc)
@@ -597,7 +602,23 @@ static int cor_rule_load(cor_rule *r, const vg_node *n, const cor_rules_opts *o,
     if (!!match == !!corr)
         return vg_conf_errf(err, errlen, n, "rule '%s' needs exactly one of 'match' and "
                                             "'correlation'", r->id);
+    if ((supp || supp_by) && !match)
+        return vg_conf_errf(err, errlen, supp ? supp : supp_by,
+                            "rule '%s': a correlation's suppress goes inside 'correlation'", r->id);
+    if (supp_by && !supp)
+        return vg_conf_errf(err, errlen, supp_by, "rule '%s': suppress_by needs suppress", r->id);
     rc = match ? cor_match_block(r, match, cals, err, errlen) : cor_corr_block(r, corr, err, errlen);
+    /* A match rule's suppression: at most one alert per suppress_by values
+     * per span; every hit still feeds correlations. */
+    if (rc == 0 && supp)
+        rc = cor_duration(supp, &r->suppress_us, err, errlen);
+    if (rc == 0 && supp_by) {
+        rc = cor_strv(supp_by, "suppress_by", &r->group_by, err, errlen);
+        r->ngroup = cor_strv_len(r->group_by);
+        if (rc == 0 && r->ngroup > VG_ALERT_MAX_FIELDS / 2)
+            rc = vg_conf_errf(err, errlen, supp_by, "suppress_by takes at most %d fields",
+                              VG_ALERT_MAX_FIELDS / 2);
+    }
     if (rc == 0)
         r->hash = cor_rule_hash(r);
     return rc;

@@ -70,7 +70,8 @@ typedef struct cor_rule {
     char *field;         /* value_count: the field whose distinct values count */
     uint64_t threshold;  /* event_count/value_count: fire at >= threshold */
     int64_t timespan_us;
-    int64_t suppress_us; /* after firing, the group is quiet this long (default timespan) */
+    int64_t suppress_us; /* after firing, the group is quiet this long (default timespan);
+                          * on a match rule: at most one alert per suppress_by group per span */
     int64_t expire_us;   /* absence: forget a group silent this long (default 24 h) */
     uint32_t max_groups; /* memory bound: oldest group evicted beyond this */
     /* wiring: correlation rules that count this rule's hits */
@@ -81,6 +82,7 @@ typedef struct cor_rule {
     uint32_t ntests;
     /* counters (mutable; a reload carries them over to the rule of the same id) */
     uint64_t hits, match_errors, cpu_ns, evictions, late;
+    uint64_t suppressed; /* match rules with suppress: alerts held back */
 } cor_rule;
 
 typedef struct cor_prefilter cor_prefilter;

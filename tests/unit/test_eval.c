@@ -971,6 +971,43 @@ START_TEST(test_lateness)
 }
 END_TEST
 
+/* A match rule with suppress: one alert per suppress_by value per span;
+ * the span is half-open [t, t + suppress); suppressed hits are counted and
+ * still feed correlations. */
+START_TEST(test_match_suppress)
+{
+    const char *yaml = "rules:\n"
+                       "  - id: m.listed\n"
+                       "    name: listed\n"
+                       "    level: 9\n"
+                       "    suppress: 10m\n"
+                       "    suppress_by: [src_ip]\n"
+                       "    match: {regex: 'from (?<src_ip>[0-9.]+)'}\n"
+                       "  - id: c.many\n"
+                       "    name: many\n"
+                       "    level: 5\n"
+                       "    correlation: {type: event_count, rules: [m.listed], timespan: 1h,"
+                       " condition: {gte: 4}}\n";
+    tc t;
+    tc_open(&t, yaml, &opts_default);
+    evspec sp = ev_at(T0, "h", "conn from 1.2.3.4");
+    feed_spec(&t, &sp);
+    sp = ev_at(T0 + 1 * MIN, "h", "conn from 1.2.3.4");
+    feed_spec(&t, &sp);
+    sp = ev_at(T0 + 2 * MIN, "h", "conn from 5.6.7.8");
+    feed_spec(&t, &sp);
+    sp = ev_at(T0 + 10 * MIN - 1, "h", "conn from 1.2.3.4");
+    feed_spec(&t, &sp);
+    ck_assert_uint_eq(n_of(&t.s, "m.listed"), 2);
+    ck_assert_uint_eq(n_of(&t.s, "c.many"), 1); /* the suppressed hits counted */
+    sp = ev_at(T0 + 10 * MIN, "h", "conn from 1.2.3.4");
+    feed_spec(&t, &sp);
+    ck_assert_uint_eq(n_of(&t.s, "m.listed"), 3);
+    ck_assert_uint_eq(rule(&t, "m.listed")->suppressed, 2);
+    tc_close(&t);
+}
+END_TEST
+
 START_TEST(test_future_timestamp)
 {
     char yaml[2048];
@@ -1795,6 +1832,7 @@ static Suite *eval_suite(void)
     tcase_add_test(t, test_repeat);
     tcase_add_test(t, test_lateness);
     tcase_add_test(t, test_future_timestamp);
+    tcase_add_test(t, test_match_suppress);
     tcase_add_test(t, test_max_groups);
     tcase_add_test(t, test_reload);
     tcase_add_test(t, test_reload_store);
