@@ -65,15 +65,15 @@ static void cor_on_commit(void *ud)
 
 /* With no events, time still passes: absence rules need the clock. The
  * wall clock minus the allowed lateness stands for event time only when
- * the input is caught up (recent events, or none arriving): while a
- * backlog drains after an outage, hosts are not silent, only queued. */
+ * the input is caught up — every connected collector reports an empty
+ * spool — and nothing arrived for two ticks: while a backlog drains after
+ * an outage, hosts are not silent, only queued. */
 static void cor_on_tick(uv_timer_t *t)
 {
     cor *c = t->data;
     int64_t wall = vg_now_us(), now = wall - c->rules->lateness_us;
-    int64_t wm = cor_eval_watermark(c->eval);
     int quiet = wall - c->last_batch_us > 2 * COR_TICK_MS * 1000;
-    if (now <= wm || (!quiet && wm < now - c->rules->lateness_us))
+    if (now <= cor_eval_watermark(c->eval) || !quiet || !vg_receiver_caught_up(c->receiver))
         return;
     int rc = vg_store_begin(c->store);
     if (rc == 0)

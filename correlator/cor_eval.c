@@ -689,7 +689,11 @@ static int cor_correlate(cor_eval *e, uint32_t ci, uint32_t refpos, const cor_hi
     case COR_ABSENCE:
         if (ts > g->aux)
             g->aux = ts;
-        g->fired = 0;
+        /* re-armed only by an event from after the silence was reported
+         * (suppress_until holds the report time): late or queued events
+         * from before it do not make the host "come back" */
+        if (g->fired && ts >= g->suppress_until)
+            g->fired = 0;
         break;
     default:
         break;
@@ -917,6 +921,7 @@ int cor_eval_tick(cor_eval *e, int64_t now, cor_emit_fn emit, void *ud)
             if (g->fired || clk - g->aux < c->timespan_us)
                 continue;
             g->fired = 1;
+            g->suppress_until = clk; /* the report time: see the re-arm rule */
             g->dirty = 1;
             /* the group's values are its key: split them back into fields */
             cor_ctx ctx = {0};

@@ -241,6 +241,34 @@ static void vg__report_one(vg_link *l, void *ud)
     vg_info("%s", line);
 }
 
+typedef struct vg__idle {
+    int streams, busy;
+} vg__idle;
+
+static void vg__idle_one(vg_link *l, void *ud)
+{
+    vg__idle *s = ud;
+    vg_rstream *st = l->data;
+    if (!st || !st->ready)
+        return;
+    s->streams++;
+    for (uint32_t i = 0; i < st->nstats; i++)
+        if (strcmp(st->stat_names[i], "pending") == 0) {
+            if (st->stat_values[i] != 0)
+                s->busy++;
+            return;
+        }
+    s->busy++; /* no STATS yet: unknown, so not caught up */
+}
+
+int vg_receiver_caught_up(vg_receiver *r)
+{
+    vg__idle s = {0, 0};
+    if (r)
+        vg_server_foreach(r->server, vg__idle_one, &s);
+    return s.streams > 0 && s.busy == 0;
+}
+
 void vg_receiver_report(vg_receiver *r)
 {
     if (r)

@@ -57,6 +57,11 @@ int vg_receiver_start(uv_loop_t *loop, const vg_receiver_cfg *cfg, vg_receiver *
 void vg_receiver_stop(vg_receiver *r);
 const vg_receiver_stats *vg_receiver_get_stats(vg_receiver *r);
 const vg_link_stats *vg_receiver_link_stats(vg_receiver *r);
+/* True when at least one stream is connected and every connected stream's
+ * last STATS said its queue is empty ("pending" 0): the input is caught up,
+ * so silence on it is real, not a backlog still on its way. */
+int vg_receiver_caught_up(vg_receiver *r);
+
 /* Logs one line per connected stream with the counters it last sent. */
 void vg_receiver_report(vg_receiver *r);
 
