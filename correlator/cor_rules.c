@@ -69,6 +69,8 @@ static void cor_rule_free(cor_rule *r)
     free(r->feeds);
     for (uint32_t i = 0; i < r->ntests; i++) {
         free(r->tests[i].input);
+        free(r->tests[i].agency);
+        free(r->tests[i].site);
         for (uint32_t k = 0; k < r->tests[i].nfields; k++)
             free(r->tests[i].keys[k]), free(r->tests[i].vals[k]);
         free(r->tests[i].keys), free(r->tests[i].vals);
@@ -476,6 +478,11 @@ static int cor_tests_block(cor_rule *r, const vg_node *t, char *err, size_t errl
                 }
             } else if (strcmp(key, "fires") == 0) {
                 fires = v;
+            } else if ((strcmp(key, "agency") == 0 || strcmp(key, "site") == 0) &&
+                       v->kind == VG_NODE_SCALAR) {
+                char **dst = key[0] == 'a' ? &ct->agency : &ct->site;
+                free(*dst);
+                *dst = strdup(v->str);
             } else if (strcmp(key, "fields") == 0 && v->kind == VG_NODE_MAP) {
                 ct->keys = calloc(v->n ? v->n : 1, sizeof(char *));
                 ct->vals = calloc(v->n ? v->n : 1, sizeof(char *));
@@ -488,7 +495,7 @@ static int cor_tests_block(cor_rule *r, const vg_node *t, char *err, size_t errl
             } else {
                 return vg_conf_errf(err, errlen, c->keys[k],
                                     "unknown key '%s' in test (expected line, lines, fires, "
-                                    "fields)", key);
+                                    "fields, agency, site)", key);
             }
         }
         if (!ct->input || !fires)

@@ -32,6 +32,8 @@ typedef struct cor_test {
     int line;       /* in the rule file */
     char *input;    /* one raw syslog line, or several separated by newlines */
     bool fires;     /* must the rule fire (at least once)? */
+    char *agency;   /* tag the lines with this agency/site (as the collector would); NULL: unknown */
+    char *site;
     uint32_t nfields;
     char **keys, **vals; /* fields the (first) alert must carry */
 } cor_test;

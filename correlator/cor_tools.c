@@ -241,6 +241,7 @@ static int cor_file_lines(const char *path, int (*fn)(void *, char *, size_t), v
 typedef struct cor_feed_ctx {
     cor_offline *o;
     int year;
+    const char *agency, *site; /* tags for every line; NULL: unknown */
     uint64_t lines, malformed;
     cor_emit_fn emit;
     void *emit_ud;
@@ -258,8 +259,8 @@ static void cor_tool_event(cor_feed_ctx *f, char *line, size_t n, const char *sr
         ev->host = ev->src;
         ev->flags |= VG_EV_NO_HOST;
     }
-    ev->agency = vg_str_c("unknown");
-    ev->site = vg_str_c("unknown");
+    ev->agency = vg_str_c(f->agency ? f->agency : "unknown");
+    ev->site = vg_str_c(f->site ? f->site : "unknown");
     ev->seq = ++f->lines;
 }
 
@@ -386,7 +387,8 @@ static int cor_tool_test_rules(vg_daemon *d, const vg_node *root, int argc, char
             int rc = cor_eval_new(&e, o.rs, NULL, o.lists);
             cor_offline tmp = o;
             tmp.eval = e;
-            cor_feed_ctx f = {.o = &tmp, .year = a.year, .emit = cor_test_emit, .emit_ud = &t};
+            cor_feed_ctx f = {.o = &tmp, .year = a.year, .agency = ct->agency, .site = ct->site,
+                              .emit = cor_test_emit, .emit_ud = &t};
             char *input = strdup(ct->input);
             if (rc == 0 && input)
                 rc = cor_lines(input, cor_feed_line, &f);
