@@ -31,6 +31,12 @@
  * the process time zone (TZ), through mktime() behind a small per-thread cache
  * of UTC offsets by quarter hour of local time. The cache assumes TZ does not
  * change while the process runs.
+ *
+ * Speed: character classes come from one 256-byte table; the token after the
+ * timestamp is classified (host or tag) in one scan; and the last few header
+ * times converted are remembered per thread (consecutive messages mostly share
+ * the second), exactly: a remembered result is reused only where recomputing
+ * it would give the same value (see ts_memo).
  */
 #include "vigil/syslog.h"
 
@@ -128,15 +134,20 @@ static _Thread_local struct {
     int valid;
 } tzc[TZC_SLOTS];
 
-/* Converts local wall-clock seconds to UTC seconds; *off_min gets the offset. */
-static int64_t local_to_utc(int64_t wall, int32_t *off_min)
+/* Converts local wall-clock seconds to UTC seconds; *off_min gets the offset.
+ * *from gets the cache slot that holds the offset used (found there or just
+ * stored), or -1 when the result did not come from the cache (a DST gap, or out
+ * of mktime's range). */
+static int64_t local_to_utc(int64_t wall, int32_t *off_min, int *from)
 {
     int64_t key = floor_div(wall, TZC_SPAN);
     unsigned slot = (unsigned)(((uint64_t)key * UINT64_C(0x9E3779B97F4A7C15)) >> 61);
     if (tzc[slot].valid && tzc[slot].key == key) {
         *off_min = tzc[slot].off_s / 60;
+        *from = (int)slot;
         return wall - tzc[slot].off_s;
     }
+    *from = -1;
     int64_t days = floor_div(wall, S_PER_DAY), sod = wall - days * S_PER_DAY, y;
     int m, d;
     civil_from_days(days, &y, &m, &d);
@@ -159,44 +170,177 @@ static int64_t local_to_utc(int64_t wall, int32_t *off_min)
         tzc[slot].key = key;
         tzc[slot].off_s = (int32_t)off;
         tzc[slot].valid = 1;
+        *from = (int)slot;
     }
     return (int64_t)t;
 }
 
-/* UTC microseconds of a header timestamp; fills *tz_min. A missing year is
- * opts->year, else the one that puts the stamp in the window (now - 334 days,
- * now + 31 days], judged on wall-clock time (the zone's few hours do not
- * matter at that scale). */
+/* Per-thread memo of recent conversions (header time without its fraction ->
+ * UTC seconds). An entry is reused only where the computation in ts_seconds
+ * would give the same result: an inferred year only while 'now' stays in the
+ * range over which the inference picks the same year; a local time only while
+ * the tzc slot it came from still holds the same key and offset (local_to_utc
+ * would then return exactly wall - off_s). */
+#define TSM_BITS 4 /* the slot is the top 4 bits of a multiplicative hash */
+#define TSM_SLOTS (1 << TSM_BITS)
+typedef struct ts_memo {
+    uint64_t fields; /* mon, day, hour, min, sec, fixed offset or not, its minutes */
+    int64_t ykey;    /* the year given plus one; 0: inferred from now */
+    int64_t lo, hi;  /* inferred year: valid for now (seconds) in [lo, hi) */
+    int64_t utc;     /* the result, seconds */
+    int64_t tkey;    /* local time: tzc key of the wall-clock time */
+    int32_t off_s;   /* local time: tzc[slot].off_s when computed */
+    int32_t tz_min;
+    int slot; /* local time: the tzc slot; -1: a fixed offset */
+    int valid;
+} ts_memo;
+static _Thread_local ts_memo tsm[TSM_SLOTS];
+
+/* Per-thread: the year of 'now' (for year inference), valid for now (seconds)
+ * in [lo, hi). */
+static _Thread_local struct {
+    int64_t year, lo, hi;
+    int valid;
+} nowy;
+
+/* ts_seconds on a memo miss: computes, and fills *m when the result may be
+ * reused. */
+static __attribute__((noinline)) int64_t ts_compute(const ts_parts *t, int64_t ykey, int fixed,
+                                                    int32_t zmin, int64_t now_s, int32_t *tz_min,
+                                                    ts_memo *m, uint64_t fields)
+{
+    int64_t year, lo = INT64_MIN, hi = INT64_MAX;
+    if (ykey) {
+        year = ykey - 1;
+    } else {
+        if (!nowy.valid || now_s < nowy.lo || now_s >= nowy.hi) {
+            int mo, d;
+            civil_from_days(floor_div(now_s, S_PER_DAY), &nowy.year, &mo, &d);
+            nowy.lo = days_from_civil(nowy.year, 1, 1) * S_PER_DAY;
+            nowy.hi = days_from_civil(nowy.year + 1, 1, 1) * S_PER_DAY;
+            nowy.valid = 1;
+        }
+        year = nowy.year;
+        lo = nowy.lo;
+        hi = nowy.hi;
+        /* wall > now + window: Dec 31 received on Jan 1; wall <= now + window -
+         * 365 days: Jan 1 received on Dec 31 (sender's clock ahead) */
+        int64_t a = wall_seconds(t, year) - NEW_YEAR_WINDOW_S, b = a + 365 * S_PER_DAY;
+        if (now_s < a) {
+            year--;
+            hi = hi < a ? hi : a;
+        } else if (now_s >= b) {
+            year++;
+            lo = lo > b ? lo : b;
+        } else {
+            lo = lo > a ? lo : a;
+            hi = hi < b ? hi : b;
+        }
+    }
+    int64_t wall = wall_seconds(t, year), utc;
+    int slot = -1;
+    if (fixed) {
+        *tz_min = zmin;
+        utc = wall - (int64_t)zmin * 60;
+    } else {
+        utc = local_to_utc(wall, tz_min, &slot);
+        if (slot < 0)
+            return utc; /* not from the cache: not remembered either */
+        m->tkey = tzc[slot].key;
+        m->off_s = tzc[slot].off_s;
+    }
+    m->fields = fields;
+    m->ykey = ykey;
+    m->lo = lo;
+    m->hi = hi;
+    m->utc = utc;
+    m->tz_min = *tz_min;
+    m->slot = slot;
+    m->valid = 1;
+    return utc;
+}
+
+/* UTC seconds of the header time t (fraction aside) in year ykey - 1, or with
+ * ykey 0 in the year that puts the stamp in the window (now - 334 days, now +
+ * 31 days], judged on wall-clock time (the zone's few hours do not matter at
+ * that scale). fixed: at UTC offset zmin minutes; else local time. Fills
+ * *tz_min. */
+static inline int64_t ts_seconds(const ts_parts *t, int64_t ykey, int fixed, int32_t zmin,
+                                 int64_t now_us, int32_t *tz_min)
+{
+    uint64_t fields = (uint64_t)t->mon | (uint64_t)t->day << 4 | (uint64_t)t->hour << 9 |
+                      (uint64_t)t->min << 14 | (uint64_t)t->sec << 20 | (uint64_t)fixed << 26 |
+                      (uint64_t)(uint32_t)zmin << 32;
+    int64_t now_s = ykey ? 0 : floor_div(now_us, US_PER_S);
+    uint64_t h =
+        (fields + (uint64_t)ykey * UINT64_C(0xD6E8FEB86659FD93)) * UINT64_C(0x9E3779B97F4A7C15);
+    ts_memo *m = &tsm[h >> (64 - TSM_BITS)];
+    if (m->valid && m->fields == fields && m->ykey == ykey &&
+        (ykey || (now_s >= m->lo && now_s < m->hi)) &&
+        (m->slot < 0 || (tzc[m->slot].valid && tzc[m->slot].key == m->tkey &&
+                         tzc[m->slot].off_s == m->off_s))) {
+        *tz_min = m->tz_min;
+        return m->utc;
+    }
+    return ts_compute(t, ykey, fixed, zmin, now_s, tz_min, m, fields);
+}
+
+/* UTC microseconds of an RFC 3164 header timestamp; fills *tz_min. A missing
+ * year is opts->year, else inferred from now (ts_seconds). */
 static int64_t ts_to_utc(const ts_parts *t, const vg_syslog_opts *o, int64_t now_us,
                          int32_t *tz_min)
 {
-    int64_t year = t->year, utc;
-    if (year == 0 && o && o->year > 0) {
-        year = o->year;
-    } else if (year == 0) {
-        int64_t now_s = floor_div(now_us, US_PER_S);
-        int m, d;
-        civil_from_days(floor_div(now_s, S_PER_DAY), &year, &m, &d);
-        int64_t wall = wall_seconds(t, year);
-        if (wall > now_s + NEW_YEAR_WINDOW_S)
-            year--; /* Dec 31 received on Jan 1 */
-        else if (wall <= now_s + NEW_YEAR_WINDOW_S - 365 * S_PER_DAY)
-            year++; /* Jan 1 received on Dec 31 (sender's clock ahead) */
-    }
-    int64_t wall = wall_seconds(t, year);
-    if (t->has_off) {
-        *tz_min = t->off_min;
-        utc = wall - (int64_t)t->off_min * 60;
-    } else if (o && o->tz_known) {
-        *tz_min = o->tz_min;
-        utc = wall - (int64_t)o->tz_min * 60;
-    } else {
-        utc = local_to_utc(wall, tz_min);
-    }
-    return utc * US_PER_S + t->usec;
+    int64_t ykey = t->year ? (int64_t)t->year + 1 : o && o->year > 0 ? (int64_t)o->year + 1 : 0;
+    int fixed = t->has_off || (o && o->tz_known);
+    int32_t zmin = t->has_off ? t->off_min : fixed ? o->tz_min : 0;
+    return ts_seconds(t, ykey, fixed, zmin, now_us, tz_min) * US_PER_S + t->usec;
 }
 
 /* ---- lexical helpers ---- */
+
+/* Character classes, one table lookup each. "Printable" is PRINTUSASCII:
+ * 33..126, SP excluded. */
+enum {
+    C_PRINT = 1 << 0,  /* printable: an RFC 5424 header field */
+    C_HOST = 1 << 1,   /* in a 3164 HOSTNAME: letters, digits, ".-_:" */
+    C_TAG = 1 << 2,    /* in a 3164 TAG: printable but ":[]" */
+    C_SDNAME = 1 << 3, /* in an SD-NAME: printable but "=]\"" */
+    C_SDVAL = 1 << 4,  /* special in a PARAM-VALUE: "\"\\]" */
+    C_VPLAIN = 1 << 5, /* not special in a PARAM-VALUE: any byte but "\"\\]" */
+    C_HT = 1 << 6,     /* both C_HOST and C_TAG: letters, digits, ".-_" */
+};
+#define CL_ALNUM(c) \
+    (((c) >= '0' && (c) <= '9') || ((c) >= 'A' && (c) <= 'Z') || ((c) >= 'a' && (c) <= 'z'))
+#define CL_PRINT(c) ((c) > ' ' && (c) < 0x7f)
+#define CL(c)                                                                              \
+    ((CL_PRINT(c) ? C_PRINT : 0) |                                                         \
+     (CL_ALNUM(c) || (c) == '.' || (c) == '-' || (c) == '_' || (c) == ':' ? C_HOST : 0) |   \
+     (CL_PRINT(c) && (c) != ':' && (c) != '[' && (c) != ']' ? C_TAG : 0) |                 \
+     (CL_PRINT(c) && (c) != '=' && (c) != ']' && (c) != '"' ? C_SDNAME : 0) |              \
+     ((c) == '"' || (c) == '\\' || (c) == ']' ? C_SDVAL : C_VPLAIN) |                       \
+     (CL_ALNUM(c) || (c) == '.' || (c) == '-' || (c) == '_' ? C_HT : 0))
+#define CL4(c) CL(c), CL((c) + 1), CL((c) + 2), CL((c) + 3)
+#define CL16(c) CL4(c), CL4((c) + 4), CL4((c) + 8), CL4((c) + 12)
+#define CL64(c) CL16(c), CL16((c) + 16), CL16((c) + 32), CL16((c) + 48)
+static const uchar cls[256] = {CL64(0), CL64(64), CL64(128), CL64(192)};
+
+/* The end of the run of bytes of class c in s[p..lim), p <= lim. */
+static inline size_t span(const uchar *s, size_t p, size_t lim, uchar c)
+{
+    for (; lim - p >= 4; p += 4) {
+        if (!(cls[s[p]] & c))
+            return p;
+        if (!(cls[s[p + 1]] & c))
+            return p + 1;
+        if (!(cls[s[p + 2]] & c))
+            return p + 2;
+        if (!(cls[s[p + 3]] & c))
+            return p + 3;
+    }
+    while (p < lim && (cls[s[p]] & c))
+        p++;
+    return p;
+}
 
 static int is_digit(uchar c)
 {
@@ -305,12 +449,36 @@ static int parse_iso(const uchar *s, size_t n, size_t *i, int strict, ts_parts *
 /* Month from three letters in any case, 1..12, or 0. */
 static int month_of(const uchar *s)
 {
-    static const char names[] = "janfebmaraprmayjunjulaugsepoctnovdec";
-    char a = (char)(s[0] | 0x20), b = (char)(s[1] | 0x20), c = (char)(s[2] | 0x20);
-    for (int m = 0; m < 12; m++)
-        if (names[3 * m] == a && names[3 * m + 1] == b && names[3 * m + 2] == c)
-            return m + 1;
-    return 0;
+#define M3(a, b, c) ((uint32_t)(a) << 16 | (uint32_t)(b) << 8 | (uint32_t)(c))
+    switch (M3(s[0] | 0x20, s[1] | 0x20, s[2] | 0x20)) {
+    case M3('j', 'a', 'n'):
+        return 1;
+    case M3('f', 'e', 'b'):
+        return 2;
+    case M3('m', 'a', 'r'):
+        return 3;
+    case M3('a', 'p', 'r'):
+        return 4;
+    case M3('m', 'a', 'y'):
+        return 5;
+    case M3('j', 'u', 'n'):
+        return 6;
+    case M3('j', 'u', 'l'):
+        return 7;
+    case M3('a', 'u', 'g'):
+        return 8;
+    case M3('s', 'e', 'p'):
+        return 9;
+    case M3('o', 'c', 't'):
+        return 10;
+    case M3('n', 'o', 'v'):
+        return 11;
+    case M3('d', 'e', 'c'):
+        return 12;
+    default:
+        return 0;
+    }
+#undef M3
 }
 
 /* A plausible 4-digit year at s[*i] followed by SP, ':' or the end. */
@@ -412,15 +580,9 @@ static int parse_bsd_ts(const uchar *s, size_t n, size_t *i, ts_parts *t)
 
 /* ---- RFC 3164 ---- */
 
-static int tag_char(uchar c)
-{
-    return c > ' ' && c < 0x7f && c != ':' && c != '[' && c != ']';
-}
-
 static int host_char(uchar c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '.' ||
-           c == '-' || c == '_' || c == ':';
+    return cls[c] & C_HOST;
 }
 
 /* A TAG at s[i] ("prog:", "prog[pid]:", "prog[pid]") ending at SP or the end.
@@ -428,16 +590,13 @@ static int host_char(uchar c)
 static int parse_tag(const uchar *s, size_t n, size_t i, vg_str *app, vg_str *procid,
                      size_t *next)
 {
-    size_t p = i;
-    while (p < n && p - i < TAG_MAX && tag_char(s[p]))
-        p++;
+    size_t p = span(s, i, n - i > TAG_MAX ? i + TAG_MAX : n, C_TAG);
     if (p == i || p >= n)
         return -1;
     size_t prog_end = p, pid = 0, pid_end = 0;
     if (s[p] == '[') {
         pid = ++p;
-        while (p < n && p - pid < PID_MAX && tag_char(s[p]))
-            p++;
+        p = span(s, pid, n - pid > PID_MAX ? pid + PID_MAX : n, C_TAG);
         if (p == pid || p >= n || s[p] != ']')
             return -1;
         pid_end = p++;
@@ -456,12 +615,22 @@ static int parse_tag(const uchar *s, size_t n, size_t i, vg_str *app, vg_str *pr
     return 0;
 }
 
-/* Reads a HOSTNAME at s[*i] (after a timestamp) using the heuristics above. */
+/* Reads a HOSTNAME at s[*i] (after a timestamp) using the heuristics above:
+ * the token up to SP or the end, unless it is a TAG or starts with '%', if it
+ * holds only host characters (at most HOSTNAME_MAX of them). One scan decides:
+ * the leading run of letters, digits and ".-_" (host and tag characters both)
+ * ends at
+ *  - SP or the end: a host (a TAG needs ':' or '[');
+ *  - ':': a TAG "prog:" if the run is 1..TAG_MAX long and SP or the end
+ *    follows, else maybe still a host ("fe80::1");
+ *  - anything else ('[', '%', '/', ...): not a host, whether a TAG or not. */
 static void parse_3164_host(const uchar *s, size_t n, size_t *i, vg_str *host)
 {
     static const char fwd[] = "Message forwarded from "; /* AIX relay */
     size_t p = *i, fl = sizeof fwd - 1;
-    if (n - p > fl && !memcmp(s + p, fwd, fl)) {
+    if (p >= n)
+        return;
+    if (s[p] == 'M' && n - p > fl && !memcmp(s + p, fwd, fl)) {
         size_t b = p + fl, q = b;
         while (q < n && q - b < HOSTNAME_MAX && host_char(s[q]) && s[q] != ':')
             q++;
@@ -471,16 +640,18 @@ static void parse_3164_host(const uchar *s, size_t n, size_t *i, vg_str *host)
             return;
         }
     }
-    vg_str a, b;
-    size_t q;
-    if (p >= n || s[p] == '%' || parse_tag(s, n, p, &a, &b, &q) == 0)
-        return;
-    q = p;
-    while (q < n && s[q] != ' ') {
-        if (!host_char(s[q]) || q - p >= HOSTNAME_MAX)
+    size_t q = span(s, p, n, C_HT);
+    if (q < n && s[q] != ' ') {
+        if (s[q] != ':')
             return;
-        q++;
+        if (q > p && q - p <= TAG_MAX && (q + 1 == n || s[q + 1] == ' '))
+            return; /* "prog:" */
+        q = span(s, q, n, C_HOST);
+        if (q < n && s[q] != ' ')
+            return;
     }
+    if (q - p > HOSTNAME_MAX)
+        return;
     *host = vg_str_n((const char *)s + p, q - p);
     *i = q;
 }
@@ -530,32 +701,20 @@ static void parse_3164(const uchar *s, size_t n, size_t i, const vg_syslog_opts 
  * Returns 0, -1 (bad field) or -2 (the input ends in or right after it). */
 static int field_5424(const uchar *s, size_t n, size_t *i, size_t max, vg_str *out)
 {
-    size_t b = *i, p = b;
-    while (p < n && s[p] != ' ') {
-        if (s[p] < 33 || s[p] > 126 || p - b >= max)
-            return -1;
-        p++;
-    }
+    size_t b = *i, p = span(s, b, n - b > max ? b + max : n, C_PRINT);
     if (p >= n)
         return -2;
-    if (p == b)
+    if (s[p] != ' ' || p == b) /* not printable, longer than max, or empty */
         return -1;
     *out = (p - b == 1 && s[b] == '-') ? VG_STR_NULL : vg_str_n((const char *)s + b, p - b);
     *i = p + 1;
     return 0;
 }
 
-static int sd_name_char(uchar c)
-{
-    return c > ' ' && c < 0x7f && c != '=' && c != ']' && c != '"';
-}
-
 static size_t sd_name(const uchar *s, size_t n, size_t p)
 {
-    size_t b = p;
-    while (p < n && p - b <= SDNAME_MAX && sd_name_char(s[p]))
-        p++;
-    return p - b > SDNAME_MAX ? 0 : p - b;
+    size_t l = span(s, p, n - p > SDNAME_MAX + 1 ? p + SDNAME_MAX + 1 : n, C_SDNAME) - p;
+    return l > SDNAME_MAX ? 0 : l;
 }
 
 /* One or more SD-ELEMENTs at s[*i]. Returns NULL or the reason. */
@@ -591,23 +750,18 @@ static const char *parse_sd(const uchar *s, size_t n, size_t *i)
             if (!l || n - p < 2 || s[p] != '=' || s[p + 1] != '"')
                 return "bad SD-PARAM";
             p += 2;
-            size_t stop = p; /* the next '"' at or after p */
-            for (;;) {       /* PARAM-VALUE: '"', '\' and ']' only escaped */
-                if (p >= stop) {
-                    const uchar *e = memchr(s + p, '"', n - p);
-                    if (!e)
-                        return "unterminated SD-PARAM value";
-                    stop = (size_t)(e - s);
-                }
-                while (p < stop && s[p] != '\\' && s[p] != ']')
-                    p++;
-                if (p == stop) {
+            for (;;) { /* PARAM-VALUE: '"', '\' and ']' only escaped */
+                p = span(s, p, n, C_VPLAIN);
+                if (p >= n)
+                    return "unterminated SD-PARAM value";
+                if (s[p] == '"') {
                     p++;
                     break;
                 }
-                if (s[p] == ']')
-                    return "unescaped ']' in SD-PARAM value";
-                p += (p + 1 < n && (s[p + 1] == '"' || s[p + 1] == '\\' || s[p + 1] == ']')) ? 2 : 1;
+                if (s[p] == ']') /* no closing '"' at all is the graver fault */
+                    return memchr(s + p, '"', n - p) ? "unescaped ']' in SD-PARAM value"
+                                                     : "unterminated SD-PARAM value";
+                p += (p + 1 < n && (cls[s[p + 1]] & C_SDVAL)) ? 2 : 1;
             }
         }
     }
@@ -631,8 +785,8 @@ static const char *parse_5424(const uchar *s, size_t n, size_t i, int64_t now, v
         ts_parts t;
         if (parse_iso(s, n, &i, 1, &t) < 0)
             return "bad RFC 5424 timestamp";
-        ev->ts_us = (wall_seconds(&t, t.year) - (int64_t)t.off_min * 60) * US_PER_S + t.usec;
-        ev->tz_min = t.off_min;
+        ev->ts_us = ts_seconds(&t, (int64_t)t.year + 1, 1, t.off_min, now, &ev->tz_min) * US_PER_S +
+                    t.usec;
     }
     if (i >= n)
         return "truncated RFC 5424 header";
@@ -692,11 +846,27 @@ int vg_syslog_parse(const char *buf, size_t len, const vg_syslog_opts *opts, vg_
     int64_t now = opts ? opts->now_us : clock_now_us();
     const char *why = NULL;
 
-    *ev = (vg_event){0};
+    /* Field by field: "*ev = (vg_event){0}" becomes a "rep stos" (GCC,
+     * x86-64), about a tenth of the parse time of a short message. */
+    _Static_assert(sizeof(vg_event) == 32 + 11 * sizeof(vg_str),
+                   "vg_event changed: set the new fields here");
+    ev->seq = 0;
     ev->recv_us = now;
     ev->ts_us = now;
+    ev->tz_min = 0;
     ev->pri = -1;
+    ev->flags = 0;
+    ev->host = VG_STR_NULL; /* one by one: "a = b = NULL" reads b back */
+    ev->app = VG_STR_NULL;
+    ev->procid = VG_STR_NULL;
+    ev->msgid = VG_STR_NULL;
+    ev->sd = VG_STR_NULL;
+    ev->msg = VG_STR_NULL;
     ev->raw = vg_str_n(buf, n);
+    ev->src = VG_STR_NULL;
+    ev->agency = VG_STR_NULL;
+    ev->site = VG_STR_NULL;
+    ev->reason = VG_STR_NULL;
     if (n < len) {
         ev->flags |= VG_EV_TRUNCATED;
         ev->reason = vg_str_c("message longer than 4 GiB");
