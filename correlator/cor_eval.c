@@ -13,6 +13,7 @@
  * referenced rules, raw lines kept). */
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -486,19 +487,24 @@ static uint32_t cor_repeat(vg_str msg, vg_str *inner)
     return n > 10000 ? 10000 : n; /* bounded work per line */
 }
 
+/* Keeps the raw line in the group's ring. A slot's buffer is reused when
+ * it is large enough (sizes rounded up to 256 bytes): every hit of every
+ * correlation passes here, and malloc/free per hit showed in profiles. */
 static void cor_raw_keep(cor_group *g, vg_str raw)
 {
     if (!g->raw || !raw.p)
         return;
     size_t n = raw.len < COR_RAW_MAX ? raw.len : COR_RAW_MAX;
-    char *copy = malloc(n + 1);
-    if (!copy)
-        return;
-    memcpy(copy, raw.p, n);
-    copy[n] = '\0';
     uint32_t at = g->nraw < COR_RAW_KEEP ? g->nraw : g->rawpos;
-    free(g->raw[at]);
-    g->raw[at] = copy;
+    char *slot = g->raw[at];
+    if (!slot || malloc_usable_size(slot) < n + 1) {
+        char *p = realloc(slot, (n + 1 + 255) & ~(size_t)255);
+        if (!p)
+            return;
+        slot = g->raw[at] = p;
+    }
+    memcpy(slot, raw.p, n);
+    slot[n] = '\0';
     if (g->nraw < COR_RAW_KEEP)
         g->nraw++;
     else
