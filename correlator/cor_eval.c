@@ -92,12 +92,6 @@ typedef struct cor_ctx {
     char fac[16], sev[16];
 } cor_ctx;
 
-static const char *const cor_fac_names[24] = {
-    "kern",   "user",   "mail",   "daemon", "auth",   "syslog",   "lpr",     "news",
-    "uucp",   "cron",   "authpriv", "ftp",  "ntp",    "security", "console", "solaris-cron",
-    "local0", "local1", "local2", "local3", "local4", "local5",   "local6",  "local7"};
-static const char *const cor_sev_names[8] = {"emerg", "alert",  "crit", "err",
-                                             "warning", "notice", "info", "debug"};
 
 /* A field by name: captures and group values first, then the event's own. */
 static vg_str cor_field(const cor_ctx *c, const char *name)
@@ -117,7 +111,7 @@ static vg_str cor_field(const cor_ctx *c, const char *name)
         break;
     case 'f':
         if (!strcmp(name, "facility") && ev->pri >= 0)
-            return vg_str_c(cor_fac_names[ev->pri >> 3]);
+            return vg_str_c(cor_facilities[ev->pri >> 3]);
         break;
     case 'h':
         if (!strcmp(name, "host"))
@@ -139,7 +133,7 @@ static vg_str cor_field(const cor_ctx *c, const char *name)
         if (!strcmp(name, "site"))
             return ev->site;
         if (!strcmp(name, "severity") && ev->pri >= 0)
-            return vg_str_c(cor_sev_names[ev->pri & 7]);
+            return vg_str_c(cor_severities[ev->pri & 7]);
         if (!strcmp(name, "sender"))
             return ev->src;
         break;

@@ -19,11 +19,11 @@
 #define COR_MAX_RULES 100000
 #define COR_DEFAULT_EXPIRE_US (24LL * 3600 * 1000000)
 
-static const char *const cor_facilities[24] = {
+const char *const cor_facilities[24] = {
     "kern",     "user",   "mail",   "daemon", "auth",   "syslog", "lpr",    "news",
     "uucp",     "cron",   "authpriv", "ftp",  "ntp",    "security", "console", "solaris-cron",
     "local0",   "local1", "local2", "local3", "local4", "local5", "local6", "local7"};
-static const char *const cor_severities[8] = {"emerg", "alert",   "crit", "err",
+const char *const cor_severities[8] = {"emerg", "alert",   "crit", "err",
                                               "warning", "notice", "info", "debug"};
 
 const char *cor_kind_name(enum cor_kind k)

@@ -13,6 +13,7 @@
 #include "vigil/daemon.h"
 #include "vigil/err.h"
 #include "vigil/log.h"
+#include "vigil/util.h"
 
 struct vg_daemon {
     const vg_daemon_desc *desc;
@@ -118,16 +119,9 @@ int vg_daemon_prepare_dir(vg_daemon *d, const char *dir, unsigned mode)
     char path[4096];
     if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
         return -ENAMETOOLONG;
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(path, 0755) != 0 && errno != EEXIST)
-            return -errno;
-        *p = '/';
-    }
-    if (mkdir(path, (mode_t)mode) != 0 && errno != EEXIST)
-        return -errno;
+    int rc = vg_mkdirs(path, 0755, mode);
+    if (rc)
+        return rc;
     struct stat sb;
     if (stat(path, &sb) != 0)
         return -errno;

@@ -7,6 +7,7 @@
 
 #include "vigil/err.h"
 #include "vigil/store.h"
+#include "vigil/util.h"
 
 #define VG_QUEUES_MAX 8
 
@@ -28,23 +29,6 @@ struct vg_store {
     vg_queue queues[VG_QUEUES_MAX];
 };
 
-static int vg__mkdirs(const char *dir)
-{
-    char path[4096];
-    if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
-        return -ENAMETOOLONG;
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(path, 0700) != 0 && errno != EEXIST)
-            return -errno;
-        *p = '/';
-    }
-    if (mkdir(path, 0700) != 0 && errno != EEXIST)
-        return -errno;
-    return 0;
-}
 
 int vg_store_open(vg_store **out, const char *dir, size_t map_mb)
 {
@@ -56,7 +40,7 @@ int vg_store_open_ex(vg_store **out, const char *dir, size_t map_mb, unsigned fl
     vg_store *st = calloc(1, sizeof(*st));
     if (!st)
         return -ENOMEM;
-    int rc = vg__mkdirs(dir);
+    int rc = vg_mkdirs(dir, 0700, 0700);
     if (rc)
         goto fail;
     if ((rc = mdb_env_create(&st->env)) || (rc = mdb_env_set_maxdbs(st->env, VG_QUEUES_MAX + 8)) ||

@@ -1,6 +1,7 @@
 /* Clock and growable buffer (see util.h). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,4 +103,22 @@ int vg_is_port(vg_str v)
         n = n * 10 + (unsigned)(v.p[i] - '0');
     }
     return n <= 65535;
+}
+
+int vg_mkdirs(const char *dir, unsigned parent_mode, unsigned mode)
+{
+    char path[4096];
+    if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
+        return -ENAMETOOLONG;
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(path, (mode_t)parent_mode) != 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(path, (mode_t)mode) != 0 && errno != EEXIST)
+        return -errno;
+    return 0;
 }

@@ -39,6 +39,10 @@ size_t vg_utf8_len(const void *p, size_t n);
  * output is always valid JSON whatever the sender put in a log line. */
 int vg_json_escape(vg_buf *b, vg_str s);
 
+/* mkdir -p: creates dir and its missing parents (parents with parent_mode,
+ * dir itself with mode); an existing directory is fine. */
+int vg_mkdirs(const char *dir, unsigned parent_mode, unsigned mode);
+
 /* Is v an IPv4 or IPv6 address in text form? */
 int vg_is_ip(vg_str v);
 /* Is v a port number 0..65535 in decimal? */
