@@ -8,6 +8,8 @@
 #include "vigil/err.h"
 
 #include <check.h>
+
+#include "vt_tmp.h"
 #include <ftw.h>
 #include <limits.h>
 #include <stdint.h>
@@ -29,15 +31,9 @@ static void setup(void)
     err[0] = '\0';
 }
 
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static void teardown(void)
 {
-    nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    vt_rm_tree(tmpdir);
 }
 
 /* Writes text to tmpdir/NAME; the path goes to path[PATH_MAX]. */

@@ -11,6 +11,8 @@
 
 #include <arpa/inet.h>
 #include <check.h>
+
+#include "vt_tmp.h"
 #include <errno.h>
 #include <fnmatch.h>
 #include <ftw.h>
@@ -35,15 +37,9 @@ static void setup(void)
     err[0] = '\0';
 }
 
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static void teardown(void)
 {
-    nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    vt_rm_tree(tmpdir);
 }
 
 /* ---- helpers -------------------------------------------------------------- */

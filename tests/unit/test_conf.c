@@ -5,6 +5,8 @@
 #include "vigil/err.h"
 
 #include <check.h>
+
+#include "vt_tmp.h"
 #include <ftw.h>
 #include <limits.h>
 #include <stddef.h>
@@ -25,15 +27,9 @@ static void setup(void)
     err[0] = '\0';
 }
 
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 static void teardown(void)
 {
-    nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    vt_rm_tree(tmpdir);
 }
 
 /* Writes content to tmpdir/name; the full path goes to path[PATH_MAX]. */

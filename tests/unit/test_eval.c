@@ -15,6 +15,8 @@
 #include "vigil/syslog.h"
 
 #include <check.h>
+
+#include "vt_tmp.h"
 #include <errno.h>
 #include <ftw.h>
 #include <inttypes.h>
@@ -38,40 +40,27 @@ static char tmpdir[256];  /* per test, inside basedir */
 static char err[1024];
 static int nfiles;
 
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-/* Unchecked fixture, in the runner: a failed assertion ends a forked test
- * with _exit(), skipping its teardown; the base directory catches the rest. */
+/* Unchecked fixture, in the runner (see vt_tmp.h). */
 static void base_setup(void)
 {
-    const char *base = getenv("TMPDIR");
-    snprintf(basedir, sizeof(basedir), "%s/vg-test-eval-XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(basedir)) {
-        perror("mkdtemp");
-        exit(EXIT_FAILURE);
-    }
+    vt_tmp_base(basedir, sizeof(basedir), "eval");
 }
 
 static void base_teardown(void)
 {
-    nftw(basedir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    vt_rm_tree(basedir);
 }
 
 static void setup(void)
 {
-    snprintf(tmpdir, sizeof(tmpdir), "%s/t-XXXXXX", basedir);
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    ck_assert_ptr_nonnull(vt_tmp_sub(tmpdir, sizeof(tmpdir), basedir));
     err[0] = '\0';
     nfiles = 0;
 }
 
 static void teardown(void)
 {
-    nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    vt_rm_tree(tmpdir);
 }
 
 /* ---- files and rules ----------------------------------------------------- */
