@@ -135,6 +135,19 @@ void vg_link_close(vg_link *l, int err)
     uv_close((uv_handle_t *)&l->pipe, vg__on_link_closed);
 }
 
+static void vg__alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
+static void vg__on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
+
+void vg_link_pause(vg_link *l, int paused)
+{
+    if (l->closing)
+        return;
+    if (paused)
+        uv_read_stop((uv_stream_t *)&l->pipe);
+    else
+        uv_read_start((uv_stream_t *)&l->pipe, vg__alloc, vg__on_read);
+}
+
 static void vg__on_write(uv_write_t *req, int status)
 {
     vg__write *w = (vg__write *)req;

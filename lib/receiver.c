@@ -14,6 +14,7 @@ struct vg_receiver {
     char *role, *name;
     vg_server *server;
     vg_receiver_stats stats;
+    int paused;
 };
 
 /* Stream state lives in the meta table under "stream.NAME.epoch" and
@@ -165,7 +166,22 @@ static void vg__on_msg(vg_link *l, const vg_msg *m)
 
 static void vg__on_open(vg_link *l)
 {
-    (void)l;
+    vg_receiver *r = vg_server_data(l->server);
+    if (r->paused)
+        vg_link_pause(l, 1);
+}
+
+static void vg__pause_one(vg_link *l, void *ud)
+{
+    vg_link_pause(l, *(int *)ud);
+}
+
+void vg_receiver_pause(vg_receiver *r, int paused)
+{
+    if (!r || r->paused == !!paused)
+        return;
+    r->paused = !!paused;
+    vg_server_foreach(r->server, vg__pause_one, &r->paused);
 }
 
 static void vg__on_close(vg_link *l, int err)

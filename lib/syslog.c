@@ -940,3 +940,10 @@ size_t vg_time_format(int64_t t_us, char *out, size_t cap)
     *p = '\0';
     return (size_t)(p - out);
 }
+
+const char *const vg_syslog_facilities[24] = {
+    "kern",   "user",   "mail",     "daemon", "auth",   "syslog",   "lpr",     "news",
+    "uucp",   "cron",   "authpriv", "ftp",    "ntp",    "security", "console", "solaris-cron",
+    "local0", "local1", "local2",   "local3", "local4", "local5",   "local6",  "local7"};
+const char *const vg_syslog_severities[8] = {"emerg",   "alert",  "crit", "err",
+                                             "warning", "notice", "info", "debug"};

@@ -61,6 +61,10 @@ struct vg_link {
 /* Queues the frame(s) in sb for writing and takes ownership of its bytes:
  * sb is left empty (msgpack_sbuffer_release) and reusable. */
 int vg_link_send(vg_link *l, msgpack_sbuffer *sb);
+/* Stops (paused != 0) or resumes reading from the peer: backpressure on
+ * the upstream, whose own queue then holds what it cannot send. Frames
+ * already read are still delivered. */
+void vg_link_pause(vg_link *l, int paused);
 /* Starts an orderly close; on_close follows from the loop. */
 void vg_link_close(vg_link *l, int err);
 

@@ -55,6 +55,10 @@ typedef struct vg_receiver vg_receiver;
 /* Starts listening; strings in cfg are copied. */
 int vg_receiver_start(uv_loop_t *loop, const vg_receiver_cfg *cfg, vg_receiver **out);
 void vg_receiver_stop(vg_receiver *r);
+/* Stops (paused != 0) or resumes reading every stream, including streams
+ * that connect while paused: the upstream keeps what it cannot send in its
+ * own durable queue. */
+void vg_receiver_pause(vg_receiver *r, int paused);
 const vg_receiver_stats *vg_receiver_get_stats(vg_receiver *r);
 const vg_link_stats *vg_receiver_link_stats(vg_receiver *r);
 /* True when at least one stream is connected and every connected stream's

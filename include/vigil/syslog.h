@@ -40,4 +40,9 @@ int vg_syslog_parse(const char *buf, size_t len, const vg_syslog_opts *opts, vg_
  * or 0 with out = "" (when cap > 0) if cap < 28 or the year is not 0000..9999. */
 size_t vg_time_format(int64_t t_us, char *out, size_t cap);
 
+/* Facility (0..23) and severity (0..7) names as rsyslog, syslog-ng and
+ * RFC 5424 spell them: the one table for rules and outputs. */
+extern const char *const vg_syslog_facilities[24];
+extern const char *const vg_syslog_severities[8];
+
 #endif
