@@ -1,5 +1,9 @@
 /* vigil-shipper internals: alerts in from the correlator, durable outbox,
- * delivery to the outputs. See docs/architecture.md. */
+ * delivery to any number of outputs. See docs/shipper.md.
+ *
+ * Outbox records are [8 bytes: enqueue time, microseconds, little endian]
+ * [the alert, msgpack as in wire.h]. The time gives each output's backlog
+ * age without decoding the alert. */
 #ifndef SHP_H
 #define SHP_H
 
@@ -7,6 +11,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "shp_out.h"
 #include "vigil/daemon.h"
 #include "vigil/event.h"
 #include "vigil/link.h"
@@ -15,46 +20,74 @@
 #include "vigil/store.h"
 #include "vigil/util.h"
 
+#define SHP_REC_HDR 8 /* enqueue time before each outbox record */
+
 typedef struct shp_conf {
     char *name;
     char *listen;      /* our socket, relative to run_dir */
     uint64_t outbox_size;
-    char *json_file;   /* ECS JSON lines; empty: off */
-    bool json_stdout;  /* also print each alert on stdout */
-    int64_t batch;     /* alerts per delivery pass */
+    char *json_file;   /* shorthand for a 'file' output named "json_file" */
+    bool json_stdout;  /* shorthand for a 'stdout' output named "stdout" */
+    int64_t batch;     /* default batch for outputs */
+    const vg_node *outputs_node;
+    /* resolved */
+    shp_out_conf *outputs;
+    size_t noutputs;
 } shp_conf;
 
-typedef struct shp_stats {
-    uint64_t delivered, write_errors, batches;
-} shp_stats;
-
-typedef struct shp {
+struct shp {
     vg_daemon *d;
     uv_loop_t *loop;
     shp_conf conf;
+    char *dir;           /* DATA_DIR/shipper/NAME: the outbox, dead-letter files */
     vg_store *store;
     vg_queue *outbox;
     vg_receiver *receiver;
-    uv_idle_t deliver_idle;
-    uv_timer_t retry_timer;
-    int file_fd;
-    uint64_t cursor;   /* highest outbox seq delivered to the file */
-    uint64_t offset;   /* file size after that delivery */
+    shp_out **outs;
+    size_t nouts;
+    uv_timer_t tick;     /* backlog policies, rate-limit windows */
+    uv_timer_t stats_timer; /* the stats line every pipeline.stats_interval */
+    uv_idle_t kick_idle; /* runs the delivery passes after an intake commit */
     msgpack_sbuffer rec;
-    vg_buf out;
-    shp_stats stats;
+    int intake_paused;
     int stopping;
-} shp;
+    size_t closing;      /* outputs whose close has not finished */
+};
+
+const char *shp_name(const shp *s);
 
 int shp_conf_load(const vg_node *root, const char *file, shp_conf *cf, char *err, size_t errlen);
 void shp_conf_free(shp_conf *cf);
 
+/* One output's section: fills c (common keys, the type's own keys, the
+ * filter) or returns "FILE:LINE: reason". */
+int shp_out_conf_load(const vg_node *sec, const char *file, int64_t default_batch, shp_out_conf *c,
+                      char *err, size_t errlen);
+/* A file output with the defaults (the json_file shorthand), or stdout. */
+int shp_out_conf_simple(const char *type, const char *name, const char *path, int64_t batch,
+                        const char *file, shp_out_conf *c, char *err, size_t errlen);
+void shp_out_conf_free(shp_out_conf *c);
+/* Does the alert go to this output? */
+bool shp_filter_match(const shp_filter *f, const vg_alert *al);
+
 int shp_intake_start(shp *s);
 void shp_intake_stop(shp *s);
+/* Stops / resumes reading from the correlator (the 'block' policy). */
+void shp_intake_pause(shp *s, int paused);
 
-int shp_output_open(shp *s);
-void shp_output_kick(shp *s);
-void shp_output_close(shp *s);
-
+/* Opens every configured output (cursors from the store) and starts
+ * delivering. */
+int shp_outputs_open(shp *s);
+/* An intake commit added alerts: run a delivery pass where one is due. */
+void shp_outputs_kick(shp *s);
+/* Pauses or resumes the intake per the block policy. */
+void shp_outputs_check_full(shp *s);
+/* Applies a reloaded configuration's safe changes (filter, limits). */
+void shp_outputs_reload(shp *s, shp_conf *cf);
+/* Logs one stats line per output. */
+void shp_outputs_report(shp *s);
+/* Closes every output; calls done when all have finished. */
+void shp_outputs_close(shp *s, void (*done)(shp *s));
+void shp_outputs_free(shp *s);
 
 #endif

@@ -1,6 +1,6 @@
 /* Receives alert batches from the correlator: each new alert goes into the
- * outbox in the receiver's transaction (with the stream position), and the
- * delivery pass is woken after the commit. */
+ * outbox in the receiver's transaction (with the stream position), behind
+ * its enqueue time (shp.h), and the outputs are woken after the commit. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,9 +14,15 @@ static int shp_on_batch(void *ud, vg_rstream *st, const vg_msg *m, uint32_t skip
 {
     shp *s = ud;
     (void)st;
+    uint64_t now = (uint64_t)vg_now_us();
+    unsigned char hdr[SHP_REC_HDR];
+    for (int b = 0; b < SHP_REC_HDR; b++)
+        hdr[b] = (unsigned char)(now >> (8 * b));
     for (uint32_t i = skip; i < m->count; i++) {
         msgpack_sbuffer_clear(&s->rec);
-        int rc = vg_wire_pack_alert(&s->rec, &m->alerts[i]);
+        int rc = msgpack_sbuffer_write(&s->rec, (const char *)hdr, sizeof(hdr));
+        if (rc == 0)
+            rc = vg_wire_pack_alert(&s->rec, &m->alerts[i]);
         if (rc == 0)
             rc = vg_queue_append(s->outbox, s->rec.data, s->rec.size, NULL);
         if (rc)
@@ -27,7 +33,8 @@ static int shp_on_batch(void *ud, vg_rstream *st, const vg_msg *m, uint32_t skip
 
 static void shp_on_commit(void *ud)
 {
-    shp_output_kick(ud);
+    shp_outputs_check_full(ud);
+    shp_outputs_kick(ud);
 }
 
 int shp_intake_start(shp *s)
@@ -47,6 +54,12 @@ int shp_intake_start(shp *s)
         vg_info("listening on %s", path);
     free(path);
     return rc;
+}
+
+void shp_intake_pause(shp *s, int paused)
+{
+    s->intake_paused = paused;
+    vg_receiver_pause(s->receiver, paused);
 }
 
 void shp_intake_stop(shp *s)

@@ -1,5 +1,6 @@
 /* vigil-shipper: takes alerts from the correlator into a durable outbox and
  * delivers them to the outputs the SIEM and the duty officers read. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,11 @@
 #include "vigil/err.h"
 #include "vigil/log.h"
 
+const char *shp_name(const shp *s)
+{
+    return s->conf.name;
+}
+
 static const vg_daemon_desc shp_desc = {
     .prog = "vigil-shipper",
     .section = "shipper",
@@ -15,11 +21,34 @@ static const vg_daemon_desc shp_desc = {
     .help =
         "Description:\n"
         "  Accepts the alert stream of vigil-correlator on the Unix socket\n"
-        "  shipper.listen_socket, commits each alert to an LMDB outbox before\n"
-        "  acknowledging it, and delivers the outbox in order as ECS JSON lines to\n"
-        "  shipper.json_file (exactly once, fdatasync'ed) and, with shipper.stdout,\n"
-        "  to standard output. An alert leaves the outbox only once delivered.\n",
+        "  shipper.listen_socket and commits each alert to an LMDB outbox before\n"
+        "  acknowledging it. Every output in shipper.outputs then takes the outbox\n"
+        "  in order at its own pace, with its own cursor, so a dead SIEM holds back\n"
+        "  nothing but itself:\n"
+        "    file           ECS JSON lines, exactly once, rotated by size\n"
+        "    stdout         ECS JSON lines on standard output\n"
+        "    syslog         RFC 5424 over udp://, tcp:// (octet counting) or tls://,\n"
+        "                   carrying CEF or LEEF 2.0\n"
+        "    elasticsearch  _bulk 'create' with the alert id (OpenSearch too)\n"
+        "    splunk_hec     HTTP Event Collector\n"
+        "    webhook        one JSON object per alert, for the duty officers' chat\n"
+        "  Each output has a routing filter (min_level, agency, site, rule, tag,\n"
+        "  not_rule), retries with exponential backoff and jitter (retry_min,\n"
+        "  retry_max), a backlog limit (max_backlog) with a policy (on_full: block\n"
+        "  the correlator, or drop_oldest, counted and logged), and optionally a\n"
+        "  rate limit per rule (rate_limit per rate_window) whose surplus is sent\n"
+        "  as one summary per rule and window. Alerts a destination refuses for\n"
+        "  good are kept in DATA_DIR/shipper/NAME/deadletter-OUTPUT.jsonl.\n"
+        "  An alert leaves the outbox once every output has settled it.\n"
+        "  Every key: docs/configuration.md and docs/shipper.md.\n"
+        "\n"
+        "Counters:\n"
+        "  Every stats interval and on SIGUSR1, one line per output: sent,\n"
+        "  duplicates, retried, item_retries, failed, dropped, filtered,\n"
+        "  summarised, summaries, backlog, backlog_age_s, state, last_error.\n",
 };
+
+static void shp_on_stats(uv_timer_t *t);
 
 static int shp_configure(vg_daemon *d, const vg_node *root, int first, char *err, size_t errlen)
 {
@@ -30,12 +59,9 @@ static int shp_configure(vg_daemon *d, const vg_node *root, int first, char *err
         return rc;
     if (vg_daemon_check_only(d) || !first) {
         if (!first) {
-            /* Output settings that are safe to change live. */
-            s->conf.json_stdout = cf.json_stdout;
-            s->conf.batch = cf.batch;
-            if (strcmp(cf.json_file, s->conf.json_file) || strcmp(cf.listen, s->conf.listen) ||
-                strcmp(cf.name, s->conf.name))
-                vg_warn("shipper name, socket and json_file changes take effect after a restart");
+            if (strcmp(cf.listen, s->conf.listen) || strcmp(cf.name, s->conf.name))
+                vg_warn("shipper name and socket changes take effect after a restart");
+            shp_outputs_reload(s, &cf);
         }
         shp_conf_free(&cf);
         return 0;
@@ -47,17 +73,21 @@ static int shp_configure(vg_daemon *d, const vg_node *root, int first, char *err
     const vg_pipeline_conf *pc = vg_daemon_pipeline(d);
     char name[256];
     snprintf(name, sizeof(name), "shipper/%s", s->conf.name);
-    char *dir = vg_daemon_path(pc->data_dir, name);
+    s->dir = vg_daemon_path(pc->data_dir, name);
     if ((rc = vg_daemon_prepare_dir(d, pc->data_dir, 0700)) ||
         (rc = vg_daemon_prepare_dir(d, pc->run_dir, 0750)) || (rc = vg_daemon_drop_privileges(d)) ||
-        (rc = dir ? vg_store_open(&s->store, dir, (size_t)(s->conf.outbox_size >> 20)) : -12) ||
-        (rc = vg_queue_open(s->store, "outbox", &s->outbox)) || (rc = shp_output_open(s)) ||
+        (rc = s->dir ? vg_store_open(&s->store, s->dir, (size_t)(s->conf.outbox_size >> 20))
+                     : -ENOMEM) ||
+        (rc = vg_queue_open(s->store, "outbox", &s->outbox)) || (rc = shp_outputs_open(s)) ||
         (rc = shp_intake_start(s))) {
         snprintf(err, errlen, "%s: startup failed: %s", vg_daemon_config_path(d), vg_strerror(rc));
-        free(dir);
         return rc;
     }
-    free(dir);
+    uv_timer_init(s->loop, &s->stats_timer);
+    s->stats_timer.data = s;
+    /* The counters go to the log once a minute at most (SIGUSR1: now). */
+    uint64_t every = pc->stats_interval > 60000 ? (uint64_t)pc->stats_interval : 60000;
+    uv_timer_start(&s->stats_timer, shp_on_stats, every, every);
     return 0;
 }
 
@@ -66,15 +96,20 @@ static void shp_report(vg_daemon *d)
     shp *s = vg_daemon_data(d);
     const vg_receiver_stats *rs = s->receiver ? vg_receiver_get_stats(s->receiver) : NULL;
     const vg_link_stats *ls = s->receiver ? vg_receiver_link_stats(s->receiver) : NULL;
-    vg_info("stats: received=%llu duplicates=%llu delivered=%llu write_errors=%llu batches=%llu "
-            "outbox=%llu cursor=%llu bad_frames=%llu peers_refused=%llu",
+    vg_info("stats: received=%llu duplicates=%llu outbox=%llu intake_paused=%d bad_frames=%llu "
+            "peers_refused=%llu",
             (unsigned long long)(rs ? rs->records : 0), (unsigned long long)(rs ? rs->duplicates : 0),
-            (unsigned long long)s->stats.delivered, (unsigned long long)s->stats.write_errors,
-            (unsigned long long)s->stats.batches,
-            (unsigned long long)(s->outbox ? vg_queue_count(s->outbox) : 0),
-            (unsigned long long)s->cursor, (unsigned long long)(ls ? ls->bad_frames : 0),
+            (unsigned long long)(s->outbox ? vg_queue_count(s->outbox) : 0), s->intake_paused,
+            (unsigned long long)(ls ? ls->bad_frames : 0),
             (unsigned long long)(ls ? ls->peers_refused : 0));
+    shp_outputs_report(s);
     vg_receiver_report(s->receiver);
+}
+
+static void shp_on_stats(uv_timer_t *t)
+{
+    shp *s = t->data;
+    shp_report(s->d);
 }
 
 static void shp_shutdown(vg_daemon *d)
@@ -82,20 +117,22 @@ static void shp_shutdown(vg_daemon *d)
     shp *s = vg_daemon_data(d);
     shp_report(d);
     shp_intake_stop(s);
-    if (s->store)
-        shp_output_close(s);
+    if (!uv_is_closing((uv_handle_t *)&s->stats_timer))
+        uv_close((uv_handle_t *)&s->stats_timer, NULL);
+    shp_outputs_close(s, NULL);
 }
 
 static const vg_daemon_ops shp_ops = {shp_configure, shp_shutdown, shp_report};
 
 int main(int argc, char **argv)
 {
-    static shp s = {.file_fd = -1};
+    static shp s;
     int rc = vg_daemon_main(argc, argv, &shp_desc, &shp_ops, &s);
+    shp_outputs_free(&s);
     if (s.store)
         vg_store_close(s.store);
     msgpack_sbuffer_destroy(&s.rec);
-    vg_buf_free(&s.out);
     shp_conf_free(&s.conf);
+    free(s.dir);
     return rc;
 }

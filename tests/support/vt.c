@@ -126,6 +126,12 @@ int vt_pipe_init(vt_pipe *p, const char *rules_yaml)
 int vt_pipe_init_ex(vt_pipe *p, const char *rules_yaml, const char *listen_extra,
                     const char *collector_extra)
 {
+    return vt_pipe_init_full(p, rules_yaml, listen_extra, collector_extra, NULL);
+}
+
+int vt_pipe_init_full(vt_pipe *p, const char *rules_yaml, const char *listen_extra,
+                      const char *collector_extra, const char *shipper_yaml)
+{
     static int registered;
     if (!registered++)
         atexit(vt_atexit);
@@ -144,7 +150,7 @@ int vt_pipe_init_ex(vt_pipe *p, const char *rules_yaml, const char *listen_extra
     snprintf(p->rules, sizeof(p->rules), "%s/rules", p->dir);
     if (p->port < 0 || mkdir(p->rules, 0755) != 0)
         return -1;
-    char path[400], cfg[4096], listen[1024] = "";
+    char path[400], cfg[16384], listen[1024] = "";
     /* "PORT" in listen_extra stands for the pipe's port. */
     for (const char *q = listen_extra; q && *q && strlen(listen) < sizeof(listen) - 8;) {
         if (strncmp(q, "PORT", 4) == 0) {
@@ -164,10 +170,12 @@ int vt_pipe_init_ex(vt_pipe *p, const char *rules_yaml, const char *listen_extra
              "collector:\n  name: c1\n  listen:\n    - udp://127.0.0.1:%d\n    - tcp://127.0.0.1:%d\n"
              "%s%s%s"
              "correlator:\n  rules_dir: rules\n  state_size: 256M\n"
-             "shipper:\n  json_file: alerts.json\n  outbox_size: 256M\n",
+             "%s",
              p->port, p->port, listen,
              collector_extra ? collector_extra : "",
-             collector_extra && strstr(collector_extra, "spool_size") ? "" : "  spool_size: 256M\n");
+             collector_extra && strstr(collector_extra, "spool_size") ? "" : "  spool_size: 256M\n",
+             shipper_yaml ? shipper_yaml
+                          : "shipper:\n  json_file: alerts.json\n  outbox_size: 256M\n");
     return vt_write_file(p->config, cfg);
 }
 

@@ -32,6 +32,10 @@ int vt_pipe_init(vt_pipe *p, const char *rules_yaml);
  * section (e.g. "  spool_size: 2M\n"). Either may be NULL. */
 int vt_pipe_init_ex(vt_pipe *p, const char *rules_yaml, const char *listen_extra,
                     const char *collector_extra);
+/* Same, and shipper_yaml (the whole "shipper:" section, NULL for the
+ * default: json_file alerts.json) replaces the shipper's section. */
+int vt_pipe_init_full(vt_pipe *p, const char *rules_yaml, const char *listen_extra,
+                      const char *collector_extra, const char *shipper_yaml);
 /* Starts one daemon (logs to DIR/<name>.<n>.log). */
 pid_t vt_pipe_start(vt_pipe *p, int which);
 void vt_pipe_start_all(vt_pipe *p);

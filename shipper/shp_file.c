@@ -1,0 +1,320 @@
+/* The 'file' output (ECS JSON lines, exactly once, size-based rotation)
+ * and the 'stdout' output.
+ *
+ * File: each batch is written and fdatasync'ed on the thread pool (a slow
+ * disk stalls only this output), then the driver commits the cursor with
+ * the file size after the batch ("out.NAME.offset"). On start, bytes past
+ * the committed size belong to a batch whose commit never happened: they
+ * are cut off and written again, so every alert is in the file once.
+ *
+ * Rotation happens after a commit that leaves the file at rotate_size or
+ * more: PATH.N-1 -> PATH.N ... PATH -> PATH.1 (the oldest beyond
+ * rotate_keep is replaced), a new PATH, offset 0 committed. A crash
+ * between the rename and that commit leaves a new, short PATH and a larger
+ * committed offset, which the start-up check reads as "rotated": append.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "shp.h"
+#include "vigil/ecs.h"
+#include "vigil/err.h"
+#include "vigil/log.h"
+
+typedef struct shp_file {
+    int fd;
+    uint64_t offset;      /* committed size */
+    uint64_t next;        /* size after the batch in flight */
+    uv_work_t work;
+    const shp_batch *b;
+    int rc;               /* the work's result */
+    int busy;             /* work queued */
+    int dead;             /* closed while busy: free after the work */
+    uint64_t rotations, write_errors;
+} shp_file;
+
+static int shp_file_key(const shp_out *o, char *buf, size_t cap)
+{
+    int n = snprintf(buf, cap, "out.%s.offset", o->conf.name);
+    return n > 0 && (size_t)n < cap ? 0 : -ENAMETOOLONG;
+}
+
+static int shp_file_open_fd(shp_out *o, shp_file *f)
+{
+    f->fd = open(o->conf.path, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
+    if (f->fd < 0) {
+        int rc = -errno;
+        vg_error("output %s: cannot open %s: %s", o->conf.name, o->conf.path, strerror(errno));
+        return rc;
+    }
+    struct stat sb;
+    if (fstat(f->fd, &sb) != 0)
+        return -errno;
+    uint64_t size = (uint64_t)sb.st_size;
+    if (size > f->offset) {
+        vg_warn("output %s: removing %" PRIu64 " bytes of an unrecorded delivery from %s; they "
+                "are written again", o->conf.name, size - f->offset, o->conf.path);
+        if (ftruncate(f->fd, (off_t)f->offset) != 0)
+            return -errno;
+    } else if (size < f->offset) {
+        vg_warn("output %s: %s is shorter (%" PRIu64 " bytes) than delivered (%" PRIu64 "): it "
+                "was rotated or truncated; appending", o->conf.name, o->conf.path, size,
+                f->offset);
+        f->offset = size;
+    }
+    if (lseek(f->fd, (off_t)f->offset, SEEK_SET) < 0)
+        return -errno;
+    return 0;
+}
+
+static int shp_file_open(shp_out *o)
+{
+    shp_file *f = calloc(1, sizeof(*f));
+    if (!f)
+        return -ENOMEM;
+    f->fd = -1;
+    o->tp = f;
+    char key[128];
+    int rc = shp_file_key(o, key, sizeof(key));
+    if (rc == 0)
+        rc = vg_meta_get_u64(o->s->store, key, &f->offset);
+    if (rc == 0)
+        rc = shp_file_open_fd(o, f);
+    return rc;
+}
+
+static int shp_file_format(shp_out *o, const vg_alert *al, vg_buf *b)
+{
+    return vg_ecs_alert(b, al, shp_name(o->s));
+}
+
+static void shp_file_work(uv_work_t *w)
+{
+    shp_out *o = w->data;
+    shp_file *f = o->tp;
+    const char *p = f->b->data.p;
+    size_t n = f->b->data.len;
+    f->rc = 0;
+    while (n) {
+        ssize_t k = write(f->fd, p, n);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            f->rc = -errno;
+            return;
+        }
+        p += k;
+        n -= (size_t)k;
+    }
+    if (fdatasync(f->fd) != 0)
+        f->rc = -errno;
+}
+
+static void shp_file_free(shp_file *f)
+{
+    if (f->fd >= 0)
+        close(f->fd);
+    free(f);
+}
+
+static void shp_file_after(uv_work_t *w, int status)
+{
+    shp_out *o = w->data;
+    shp_file *f = o->tp;
+    f->busy = 0;
+    if (f->dead) {
+        shp_file_free(f);
+        o->tp = NULL;
+        shp_out_closed(o);
+        return;
+    }
+    int rc = status < 0 ? status : f->rc;
+    if (rc) {
+        f->write_errors++;
+        char why[256];
+        snprintf(why, sizeof(why), "%s: %s", o->conf.path, rc < -30000 ? vg_strerror(rc)
+                                                                       : strerror(-rc));
+        /* Take back what may have been written, so the retry writes it once. */
+        if ((ftruncate(f->fd, (off_t)f->offset) != 0 ||
+             lseek(f->fd, (off_t)f->offset, SEEK_SET) < 0) &&
+            (f->write_errors & (f->write_errors - 1)) == 0)
+            vg_error("output %s: cannot roll %s back to %" PRIu64 " bytes", o->conf.name,
+                     o->conf.path, f->offset);
+        shp_out_done(o, rc, why);
+        return;
+    }
+    f->next = f->offset + f->b->data.len;
+    shp_out_done(o, 0, NULL);
+}
+
+static int shp_file_send(shp_out *o, shp_batch *b)
+{
+    shp_file *f = o->tp;
+    if (f->fd < 0) {
+        int rc = shp_file_open_fd(o, f);
+        if (rc)
+            return rc;
+    }
+    f->b = b;
+    f->work.data = o;
+    int rc = uv_queue_work(o->loop, &f->work, shp_file_work, shp_file_after);
+    if (rc == 0)
+        f->busy = 1;
+    return rc;
+}
+
+static int shp_file_commit(shp_out *o, vg_store *st)
+{
+    shp_file *f = o->tp;
+    char key[128];
+    int rc = shp_file_key(o, key, sizeof(key));
+    /* A cursor move without a write (filtered alerts) keeps the offset. */
+    if (f->next < f->offset)
+        f->next = f->offset;
+    return rc ? rc : vg_meta_put_u64(st, key, f->next);
+}
+
+static void shp_file_sync_dir(const char *path)
+{
+    char *copy = strdup(path);
+    if (!copy)
+        return;
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    free(copy);
+}
+
+static void shp_file_rotate(shp_out *o, shp_file *f)
+{
+    size_t cap = strlen(o->conf.path) + 16;
+    char *from = malloc(cap), *to = malloc(cap);
+    if (!from || !to)
+        goto out;
+    for (int64_t i = o->conf.rotate_keep - 1; i >= 1; i--) {
+        snprintf(from, cap, "%s.%" PRId64, o->conf.path, i);
+        snprintf(to, cap, "%s.%" PRId64, o->conf.path, i + 1);
+        if (rename(from, to) != 0 && errno != ENOENT)
+            vg_warn("output %s: cannot rename %s: %s", o->conf.name, from, strerror(errno));
+    }
+    snprintf(to, cap, "%s.1", o->conf.path);
+    if (rename(o->conf.path, to) != 0) {
+        vg_error("output %s: cannot rotate %s: %s; going on with it", o->conf.name, o->conf.path,
+                 strerror(errno));
+        goto out;
+    }
+    shp_file_sync_dir(o->conf.path);
+    close(f->fd);
+    f->fd = -1;
+    f->offset = f->next = 0;
+    f->rotations++;
+    char key[128];
+    int rc = shp_file_key(o, key, sizeof(key));
+    if (rc == 0 && (rc = vg_store_begin(o->s->store)) == 0) {
+        rc = vg_meta_put_u64(o->s->store, key, 0);
+        rc = rc ? (vg_store_abort(o->s->store), rc) : vg_store_commit(o->s->store);
+    }
+    if (rc)
+        vg_warn("output %s: cannot record the rotation (%s); the next start appends",
+                o->conf.name, vg_strerror(rc));
+    if ((rc = shp_file_open_fd(o, f)) != 0)
+        vg_error("output %s: cannot open the new %s: %s; retrying at the next batch",
+                 o->conf.name, o->conf.path, vg_strerror(rc));
+    else
+        vg_info("output %s: rotated %s", o->conf.name, o->conf.path);
+out:
+    free(from);
+    free(to);
+}
+
+static void shp_file_committed(shp_out *o)
+{
+    shp_file *f = o->tp;
+    f->offset = f->next;
+    if (o->conf.rotate_size && f->offset >= o->conf.rotate_size)
+        shp_file_rotate(o, f);
+}
+
+static void shp_file_close(shp_out *o)
+{
+    shp_file *f = o->tp;
+    if (f && f->busy) {
+        f->dead = 1; /* the work cannot be cancelled once running */
+        return;
+    }
+    if (f)
+        shp_file_free(f);
+    o->tp = NULL;
+    shp_out_closed(o);
+}
+
+static void shp_file_report(shp_out *o, vg_buf *line)
+{
+    shp_file *f = o->tp;
+    if (f)
+        vg_buf_addf(line, " size=%" PRIu64 " rotations=%" PRIu64 " write_errors=%" PRIu64,
+                    f->offset, f->rotations, f->write_errors);
+}
+
+static int shp_file_check(const shp_out_conf *c, const vg_node *sec, char *err, size_t errlen)
+{
+    if (!c->path || !c->path[0])
+        return vg_conf_errf(err, errlen, sec, "a file output needs 'path'");
+    return 0;
+}
+
+static const char *const shp_file_keys[] = {"path", "rotate_size", "rotate_keep", NULL};
+
+const shp_transport shp_file_transport = {
+    .type = "file",
+    .keys = shp_file_keys,
+    .check = shp_file_check,
+    .open = shp_file_open,
+    .format = shp_file_format,
+    .send = shp_file_send,
+    .commit = shp_file_commit,
+    .committed = shp_file_committed,
+    .close = shp_file_close,
+    .report = shp_file_report,
+};
+
+/* ---- stdout: best effort, at least once ---- */
+
+static int shp_stdout_open(shp_out *o)
+{
+    (void)o;
+    return 0;
+}
+
+static int shp_stdout_send(shp_out *o, shp_batch *b)
+{
+    size_t n = fwrite(b->data.p, 1, b->data.len, stdout);
+    int rc = (n == b->data.len && fflush(stdout) == 0) ? 0 : -EIO;
+    shp_out_done(o, rc, rc ? "standard output: write failed" : NULL);
+    return 0;
+}
+
+static void shp_stdout_close(shp_out *o)
+{
+    shp_out_closed(o);
+}
+
+static const char *const shp_no_keys[] = {NULL};
+
+const shp_transport shp_stdout_transport = {
+    .type = "stdout",
+    .keys = shp_no_keys,
+    .open = shp_stdout_open,
+    .format = shp_file_format,
+    .send = shp_stdout_send,
+    .close = shp_stdout_close,
+};

@@ -1,0 +1,1008 @@
+/* The output driver (see shp_out.h): per output a cursor in the shared
+ * outbox, batches, retries, backlog policy, rate limit and counters.
+ *
+ * Everything runs on the daemon's loop. Each output moves on its own: a
+ * dead SIEM holds back only its own cursor; the outbox is trimmed to the
+ * lowest cursor, so what any output still needs stays stored.
+ *
+ * Cursor keys in the meta table: "out.NAME.cursor" (highest outbox seq
+ * settled for the output) and "out.NAME.rl" (its rate-limit windows), both
+ * written in the transaction that moves the cursor, together with the
+ * transport's own position (commit hook) and the outbox trim. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shp.h"
+#include "vigil/err.h"
+#include "vigil/log.h"
+#include "vigil/wire.h"
+
+#define SHP_TICK_MS 1000
+#define SHP_SCAN_MAX 8192   /* outbox records looked at per pass (filtered ones included) */
+#define SHP_RL_MAX 4096     /* rules tracked per rate-limited output */
+#define SHP_COMMIT_RETRY_MS 1000
+
+static void shp_out_pass(shp_out *o);
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static uint64_t shp_rand(void)
+{
+    static uint64_t x;
+    if (!x)
+        x = (uint64_t)vg_now_us() ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15ull;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+}
+
+static int shp_key(char *buf, size_t cap, const shp_out *o, const char *what)
+{
+    int n = snprintf(buf, cap, "out.%s.%s", o->conf.name, what);
+    return n > 0 && (size_t)n < cap ? 0 : -ENAMETOOLONG;
+}
+
+static uint64_t shp_backlog(shp_out *o)
+{
+    uint64_t last = vg_queue_last(o->s->outbox);
+    return last > o->cursor ? last - o->cursor : 0;
+}
+
+static void shp_copy(char *dst, size_t cap, vg_str s)
+{
+    size_t n = s.len < cap - 1 ? s.len : cap - 1;
+    if (n)
+        memcpy(dst, s.p, n);
+    dst[n] = '\0';
+}
+
+/* ---- rate-limit state, persisted as msgpack ----------------------------- */
+
+static void shp_pack_str(msgpack_packer *pk, const char *s)
+{
+    size_t n = strlen(s);
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
+}
+
+/* Only windows that still matter are stored: open ones, and closed ones
+ * whose summary is not sent yet. */
+static int shp_rl_live(const shp_out *o, const shp_rl_rule *r, int64_t now)
+{
+    return r->held != 0 || (r->window_us != 0 && now < r->window_us + o->conf.rate_window_ms * 1000);
+}
+
+static int shp_rl_save(shp_out *o, msgpack_sbuffer *sb)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    int64_t now = vg_now_us();
+    size_t n = 0;
+    for (size_t i = 0; i < o->nrl; i++)
+        n += (size_t)shp_rl_live(o, &o->rl[i], now);
+    msgpack_pack_array(&pk, n);
+    for (size_t i = 0; i < o->nrl; i++) {
+        const shp_rl_rule *r = &o->rl[i];
+        if (!shp_rl_live(o, r, now))
+            continue;
+        msgpack_pack_array(&pk, 13);
+        shp_pack_str(&pk, r->rule_id);
+        shp_pack_str(&pk, r->rule_name);
+        msgpack_pack_int64(&pk, r->window_us);
+        msgpack_pack_int64(&pk, r->sent);
+        msgpack_pack_int64(&pk, r->held);
+        msgpack_pack_int64(&pk, r->first_us);
+        msgpack_pack_int64(&pk, r->last_us);
+        msgpack_pack_int32(&pk, r->level);
+        shp_pack_str(&pk, r->host);
+        shp_pack_str(&pk, r->agency);
+        shp_pack_str(&pk, r->site);
+        msgpack_pack_int(&pk, r->hosts_differ | r->agencies_differ << 1 | r->sites_differ << 2);
+        msgpack_pack_int(&pk, 0);
+    }
+    return 0;
+}
+
+static shp_rl_rule *shp_rl_add(shp_out *o)
+{
+    if (o->nrl == o->rlcap) {
+        size_t cap = o->rlcap ? o->rlcap * 2 : 16;
+        shp_rl_rule *v = realloc(o->rl, cap * sizeof(*v));
+        if (!v)
+            return NULL;
+        o->rl = v;
+        o->rlcap = cap;
+    }
+    shp_rl_rule *r = &o->rl[o->nrl++];
+    memset(r, 0, sizeof(*r));
+    return r;
+}
+
+static void shp_obj_str(const msgpack_object *ob, char *dst, size_t cap)
+{
+    if (ob->type == MSGPACK_OBJECT_STR)
+        shp_copy(dst, cap, (vg_str){ob->via.str.ptr, ob->via.str.size});
+    else
+        dst[0] = '\0';
+}
+
+static int64_t shp_obj_int(const msgpack_object *ob)
+{
+    if (ob->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return (int64_t)ob->via.u64;
+    if (ob->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        return ob->via.i64;
+    return 0;
+}
+
+/* A damaged state blob only costs the current windows: logged, dropped. */
+static void shp_rl_load(shp_out *o)
+{
+    char key[128];
+    size_t len = 0, cap = 1 << 16;
+    char *buf = malloc(cap);
+    if (!buf || shp_key(key, sizeof(key), o, "rl"))
+        goto out;
+    int rc = vg_meta_get(o->s->store, key, buf, cap, &len);
+    if (rc == -ENOBUFS) { /* now we know the size */
+        char *nb = realloc(buf, len);
+        if (!nb)
+            goto out;
+        buf = nb;
+        cap = len;
+        rc = vg_meta_get(o->s->store, key, buf, cap, &len);
+    }
+    if (rc)
+        goto out;
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    if (msgpack_unpack_next(&u, buf, len, NULL) != MSGPACK_UNPACK_SUCCESS ||
+        u.data.type != MSGPACK_OBJECT_ARRAY) {
+        vg_warn("output %s: rate-limit state unreadable; starting new windows", o->conf.name);
+        msgpack_unpacked_destroy(&u);
+        goto out;
+    }
+    for (uint32_t i = 0; i < u.data.via.array.size; i++) {
+        const msgpack_object *e = &u.data.via.array.ptr[i];
+        if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size < 12)
+            continue;
+        const msgpack_object *f = e->via.array.ptr;
+        shp_rl_rule *r = shp_rl_add(o);
+        if (!r)
+            break;
+        shp_obj_str(&f[0], r->rule_id, sizeof(r->rule_id));
+        shp_obj_str(&f[1], r->rule_name, sizeof(r->rule_name));
+        r->window_us = shp_obj_int(&f[2]);
+        r->sent = shp_obj_int(&f[3]);
+        r->held = shp_obj_int(&f[4]);
+        r->first_us = shp_obj_int(&f[5]);
+        r->last_us = shp_obj_int(&f[6]);
+        r->level = (int32_t)shp_obj_int(&f[7]);
+        shp_obj_str(&f[8], r->host, sizeof(r->host));
+        shp_obj_str(&f[9], r->agency, sizeof(r->agency));
+        shp_obj_str(&f[10], r->site, sizeof(r->site));
+        int64_t fl = shp_obj_int(&f[11]);
+        r->hosts_differ = fl & 1;
+        r->agencies_differ = (fl >> 1) & 1;
+        r->sites_differ = (fl >> 2) & 1;
+    }
+    msgpack_unpacked_destroy(&u);
+out:
+    free(buf);
+}
+
+static shp_rl_rule *shp_rl_find(shp_out *o, vg_str rule_id)
+{
+    for (size_t i = 0; i < o->nrl; i++)
+        if (strlen(o->rl[i].rule_id) == rule_id.len &&
+            memcmp(o->rl[i].rule_id, rule_id.p, rule_id.len) == 0)
+            return &o->rl[i];
+    if (o->nrl >= SHP_RL_MAX)
+        return NULL;
+    shp_rl_rule *r = shp_rl_add(o);
+    if (r)
+        shp_copy(r->rule_id, sizeof(r->rule_id), rule_id);
+    return r;
+}
+
+/* Merges a per-alert value into the held summary: kept while every held
+ * alert agrees, emptied once two differ. */
+static void shp_rl_merge(char *dst, size_t cap, int *differ, vg_str v, int first)
+{
+    if (first) {
+        shp_copy(dst, cap, v);
+        *differ = 0;
+        return;
+    }
+    if (*differ)
+        return;
+    if (strlen(dst) != v.len || memcmp(dst, v.p, v.len) != 0) {
+        dst[0] = '\0';
+        *differ = 1;
+    }
+}
+
+/* Does the rate limit let al through? If not, it is added to the rule's
+ * summary. Windows run on the wall clock: the limit is about how often
+ * people are notified, not about when the events happened. */
+static int shp_rl_admit(shp_out *o, const vg_alert *al, int64_t now)
+{
+    if (o->conf.rate_limit <= 0)
+        return 1;
+    shp_rl_rule *r = shp_rl_find(o, al->rule_id);
+    if (!r)
+        return 1; /* too many rules to track: never hold an alert back */
+    int64_t win = o->conf.rate_window_ms * 1000;
+    if (r->window_us == 0 || (now >= r->window_us + win && r->held == 0)) {
+        r->window_us = now;
+        r->sent = 0;
+    }
+    shp_copy(r->rule_name, sizeof(r->rule_name), al->rule_name);
+    if (r->sent < o->conf.rate_limit) {
+        r->sent++;
+        return 1;
+    }
+    int first = r->held == 0;
+    r->held++;
+    if (first || al->first_us < r->first_us)
+        r->first_us = al->first_us ? al->first_us : al->ts_us;
+    if (first || al->ts_us > r->last_us)
+        r->last_us = al->ts_us;
+    if (first || al->level > r->level)
+        r->level = al->level;
+    shp_rl_merge(r->host, sizeof(r->host), &r->hosts_differ, al->host, first);
+    shp_rl_merge(r->agency, sizeof(r->agency), &r->agencies_differ, al->agency, first);
+    shp_rl_merge(r->site, sizeof(r->site), &r->sites_differ, al->site, first);
+    o->stats.summarised++;
+    return 0;
+}
+
+/* ---- batches ---------------------------------------------------------- */
+
+static void shp_batch_reset(shp_batch *b)
+{
+    b->n = 0;
+    b->data.len = 0;
+    b->data.oom = 0;
+}
+
+static size_t shp_batch_cap(shp_out *o)
+{
+    return (size_t)o->conf.batch;
+}
+
+static int shp_batch_item(shp_out *o, uint64_t seq, const vg_alert *al)
+{
+    shp_batch *b = &o->batch;
+    if (!b->items && !(b->items = calloc(shp_batch_cap(o), sizeof(*b->items))))
+        return -ENOMEM;
+    if (b->n >= shp_batch_cap(o))
+        return -ENOSPC;
+    size_t off = b->data.len;
+    int rc = o->tp_ops->format(o, al, &b->data);
+    if (rc) {
+        b->data.len = off;
+        return rc;
+    }
+    shp_item *it = &b->items[b->n++];
+    memset(it, 0, sizeof(*it));
+    it->seq = seq;
+    it->off = off;
+    it->len = b->data.len - off;
+    shp_copy(it->id, sizeof(it->id), al->id);
+    return 0;
+}
+
+/* A summary is an alert of kind "summary" for the rule, so every
+ * transport formats it like any other; its id is derived from the output,
+ * the rule and the window, the same on every re-delivery. */
+static int shp_batch_summary(shp_out *o, shp_rl_rule *r)
+{
+    char id[33], msg[768], count[24];
+    uint64_t h = 1469598103934665603ull;
+    const char *parts[2] = {o->conf.name, r->rule_id};
+    for (int p = 0; p < 2; p++)
+        for (const char *c = parts[p]; *c; c++)
+            h = (h ^ (unsigned char)*c) * 1099511628211ull;
+    snprintf(id, sizeof(id), "%016" PRIx64 "%016" PRIx64, h, (uint64_t)r->window_us);
+    snprintf(count, sizeof(count), "%" PRId64, r->held);
+    int64_t secs = o->conf.rate_window_ms / 1000;
+    snprintf(msg, sizeof(msg),
+             "%" PRId64 " more alert%s of rule %s (%s) held back by the rate limit of output %s "
+             "(%" PRId64 " per %" PRId64 "%s); each is in the other outputs",
+             r->held, r->held == 1 ? "" : "s", r->rule_id, r->rule_name, o->conf.name,
+             o->conf.rate_limit, secs ? secs : o->conf.rate_window_ms, secs ? " s" : " ms");
+    vg_alert al;
+    memset(&al, 0, sizeof(al));
+    al.id = vg_str_c(id);
+    al.rule_id = vg_str_c(r->rule_id);
+    al.rule_name = vg_str_c(r->rule_name);
+    al.kind = vg_str_c("summary");
+    al.level = r->level;
+    al.ts_us = r->last_us;
+    al.first_us = r->first_us;
+    al.count = (uint64_t)r->held;
+    al.host = vg_str_c(r->host);
+    al.agency = vg_str_c(r->agency);
+    al.site = vg_str_c(r->site);
+    al.message = vg_str_c(msg);
+    al.nfields = 1;
+    al.fields[0].key = vg_str_c("summarised");
+    al.fields[0].val = vg_str_c(count);
+    return shp_batch_item(o, 0, &al);
+}
+
+typedef struct shp_scan {
+    shp_out *o;
+    int64_t now;
+    uint64_t last;  /* last seq looked at */
+    int rc;
+} shp_scan;
+
+static int shp_scan_one(void *ud, uint64_t seq, const void *rec, size_t len)
+{
+    shp_scan *sc = ud;
+    shp_out *o = sc->o;
+    if (o->batch.n >= (size_t)o->conf.batch)
+        return 1;
+    vg_alert al;
+    int rc = len >= SHP_REC_HDR
+                 ? vg_wire_decode_alert((const char *)rec + SHP_REC_HDR, len - SHP_REC_HDR, &al)
+                 : VG_EPROTO;
+    if (rc) {
+        /* We wrote it ourselves and it does not decode: the store is
+         * damaged. Say which record; it cannot be delivered anywhere. */
+        o->stats.failed++;
+        vg_error("output %s: outbox record %" PRIu64 " (%zu bytes) is unreadable: %s; skipped",
+                 o->conf.name, seq, len, vg_strerror(rc));
+        sc->last = seq;
+        return 0;
+    }
+    if (!shp_filter_match(&o->conf.filter, &al)) {
+        o->stats.filtered++;
+        sc->last = seq;
+        return 0;
+    }
+    if (!shp_rl_admit(o, &al, sc->now)) {
+        o->rl_dirty = 1;
+        sc->last = seq;
+        return 0;
+    }
+    if (o->conf.rate_limit > 0)
+        o->rl_dirty = 1;
+    rc = shp_batch_item(o, seq, &al);
+    if (rc) {
+        sc->rc = rc;
+        return 1;
+    }
+    sc->last = seq;
+    return 0;
+}
+
+/* Fills the batch: summaries whose window has closed, then alerts after
+ * the cursor. Returns 0 (o->batch_last says how far it got) or an error. */
+static int shp_batch_build(shp_out *o)
+{
+    shp_batch_reset(&o->batch);
+    int64_t now = vg_now_us();
+    int64_t win = o->conf.rate_window_ms * 1000;
+    for (size_t i = 0; i < o->nrl && o->batch.n < (size_t)o->conf.batch; i++) {
+        shp_rl_rule *r = &o->rl[i];
+        if (r->held > 0 && now >= r->window_us + win) {
+            int rc = shp_batch_summary(o, r);
+            if (rc)
+                return rc;
+            /* Reset now: the state is stored only with this batch's cursor,
+             * so a crash before that brings the summary back. */
+            r->held = 0;
+            r->sent = 0;
+            r->window_us = 0;
+            o->rl_dirty = 1;
+        }
+    }
+    shp_scan sc = {o, now, o->cursor, 0};
+    int n = vg_queue_scan(o->s->outbox, o->cursor + 1, SHP_SCAN_MAX, shp_scan_one, &sc);
+    if (n < 0)
+        return n;
+    if (sc.rc)
+        return sc.rc;
+    o->batch_last = sc.last;
+    return 0;
+}
+
+/* ---- commit ----------------------------------------------------------- */
+
+static uint64_t shp_min_cursor(shp *s)
+{
+    uint64_t m = UINT64_MAX;
+    for (size_t i = 0; i < s->nouts; i++)
+        if (s->outs[i]->cursor < m)
+            m = s->outs[i]->cursor;
+    return m == UINT64_MAX ? 0 : m;
+}
+
+/* Moves the cursor to 'to' in one transaction with the rate-limit state,
+ * the transport's position and the outbox trim. */
+static int shp_out_commit(shp_out *o, uint64_t to)
+{
+    shp *s = o->s;
+    char kc[128], kr[128];
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    int rc = shp_key(kc, sizeof(kc), o, "cursor");
+    if (rc == 0)
+        rc = shp_key(kr, sizeof(kr), o, "rl");
+    if (rc == 0 && o->rl_dirty)
+        rc = shp_rl_save(o, &sb);
+    if (rc == 0)
+        rc = vg_store_begin(s->store);
+    if (rc) {
+        msgpack_sbuffer_destroy(&sb);
+        return rc;
+    }
+    uint64_t old = o->cursor;
+    rc = vg_meta_put_u64(s->store, kc, to);
+    if (rc == 0 && o->rl_dirty)
+        rc = vg_meta_put(s->store, kr, sb.data, sb.size);
+    if (rc == 0 && o->tp_ops->commit)
+        rc = o->tp_ops->commit(o, s->store);
+    o->cursor = to;
+    uint64_t min = shp_min_cursor(s);
+    if (rc == 0 && min >= vg_queue_first(s->outbox) && vg_queue_first(s->outbox))
+        rc = vg_queue_trim(s->outbox, min);
+    if (rc == 0)
+        rc = vg_store_commit(s->store);
+    else
+        vg_store_abort(s->store);
+    msgpack_sbuffer_destroy(&sb);
+    if (rc) {
+        o->cursor = old;
+        return rc;
+    }
+    o->rl_dirty = 0;
+    return 0;
+}
+
+static void shp_out_on_timer(uv_timer_t *t)
+{
+    shp_out *o = t->data;
+    shp_out_pass(o);
+}
+
+static void shp_out_backoff(shp_out *o)
+{
+    int64_t d = o->conf.retry_min_ms;
+    for (int i = 1; i < o->attempt && d < o->conf.retry_max_ms; i++)
+        d *= 2;
+    if (d > o->conf.retry_max_ms)
+        d = o->conf.retry_max_ms;
+    /* Jitter in [d/2, d]: outputs (and shippers) that failed together do
+     * not all come back at the same instant. */
+    int64_t j = d / 2 + (int64_t)(shp_rand() % (uint64_t)(d / 2 + 1));
+    uv_timer_start(&o->retry_timer, shp_out_on_timer, (uint64_t)(j > 0 ? j : 1), 0);
+}
+
+/* ---- dead letters ----------------------------------------------------- */
+
+static int shp_dead_letter_write(shp *s, const char *output, const char *p, size_t n)
+{
+    char path[4096];
+    int k = snprintf(path, sizeof(path), "%s/deadletter-%s.jsonl", s->dir, output);
+    if (k < 0 || (size_t)k >= sizeof(path))
+        return -ENAMETOOLONG;
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    int rc = 0;
+    while (n && rc == 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno != EINTR)
+            rc = -errno;
+        else if (w > 0)
+            p += w, n -= (size_t)w;
+    }
+    if (rc == 0 && fdatasync(fd) != 0)
+        rc = -errno;
+    close(fd);
+    return rc;
+}
+
+/* Items a destination refused for good are appended, with the reason, to
+ * DATA_DIR/shipper/NAME/deadletter-OUTPUT.jsonl and synced before the
+ * cursor moves past them: refused is not lost. */
+static int shp_dead_letters(shp_out *o)
+{
+    shp_batch *b = &o->batch;
+    vg_buf line = {0};
+    int rc = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        shp_item *it = &b->items[i];
+        if (it->state != SHP_ITEM_FAILED)
+            continue;
+        vg_buf_addf(&line, "{\"time_us\":%" PRId64 ",\"output\":\"", vg_now_us());
+        vg_json_escape(&line, vg_str_c(o->conf.name));
+        vg_buf_addf(&line, "\",\"seq\":%" PRIu64 ",\"id\":\"", it->seq);
+        vg_json_escape(&line, vg_str_c(it->id));
+        vg_buf_adds(&line, "\",\"reason\":\"");
+        vg_json_escape(&line, vg_str_c(it->reason));
+        vg_buf_adds(&line, "\",\"payload\":\"");
+        vg_json_escape(&line, (vg_str){b->data.p + it->off, it->len});
+        vg_buf_adds(&line, "\"}\n");
+        vg_warn("output %s: alert %s refused for good (%s); kept in the dead-letter file",
+                o->conf.name, it->id, it->reason);
+    }
+    if (line.oom)
+        rc = -ENOMEM;
+    if (rc == 0 && line.len)
+        rc = shp_dead_letter_write(o->s, o->conf.name, line.p, line.len);
+    vg_buf_free(&line);
+    return rc;
+}
+
+/* ---- the delivery pass -------------------------------------------------- */
+
+static void shp_out_send(shp_out *o)
+{
+    o->in_flight = 1;
+    o->stats.batches++;
+    int rc = o->tp_ops->send(o, &o->batch);
+    if (rc < 0 && o->in_flight) {
+        char why[160];
+        snprintf(why, sizeof(why), "cannot start delivery: %s", vg_strerror(rc));
+        shp_out_done(o, rc, why);
+    }
+}
+
+static void shp_out_commit_retry(uv_timer_t *t)
+{
+    shp_out *o = t->data;
+    int rc = shp_out_commit(o, o->batch_last);
+    if (rc) {
+        vg_error("output %s: cannot record delivery up to %" PRIu64 ": %s; trying again",
+                 o->conf.name, o->batch_last, vg_strerror(rc));
+        uv_timer_start(&o->retry_timer, shp_out_commit_retry, SHP_COMMIT_RETRY_MS, 0);
+        return;
+    }
+    o->have_batch = 0;
+    if (o->tp_ops->committed)
+        o->tp_ops->committed(o);
+    shp_out_pass(o);
+}
+
+/* Applies the drop_oldest policy: if more than max_backlog alerts wait,
+ * the oldest are skipped (not the pending batch if it is on the wire). */
+static void shp_out_policy(shp_out *o)
+{
+    if (o->conf.policy != SHP_FULL_DROP_OLDEST || o->conf.max_backlog <= 0 || o->in_flight)
+        return;
+    uint64_t backlog = shp_backlog(o);
+    if (backlog <= (uint64_t)o->conf.max_backlog)
+        return;
+    uint64_t to = vg_queue_last(o->s->outbox) - (uint64_t)o->conf.max_backlog;
+    uint64_t n = to - o->cursor;
+    if (o->have_batch) { /* waiting for a retry: its alerts are the oldest */
+        o->have_batch = 0;
+        shp_batch_reset(&o->batch);
+    }
+    int rc = shp_out_commit(o, to);
+    if (rc) {
+        vg_error("output %s: cannot record dropped alerts: %s", o->conf.name, vg_strerror(rc));
+        return;
+    }
+    o->stats.dropped += n;
+    vg_warn("output %s: backlog above max_backlog %" PRId64 ": dropped the %" PRIu64
+            " oldest alerts (up to outbox seq %" PRIu64 "; %" PRIu64 " dropped so far)",
+            o->conf.name, o->conf.max_backlog, n, to, o->stats.dropped);
+}
+
+static void shp_out_pass(shp_out *o)
+{
+    if (o->in_flight || o->closing || uv_is_active((uv_handle_t *)&o->retry_timer))
+        return;
+    shp_out_policy(o);
+    if (!o->have_batch) {
+        int rc = shp_batch_build(o);
+        if (rc) {
+            vg_error("output %s: cannot read the outbox: %s; retrying", o->conf.name,
+                     vg_strerror(rc));
+            o->attempt++;
+            shp_out_backoff(o);
+            return;
+        }
+        if (o->batch.n == 0) {
+            if (o->batch_last > o->cursor || o->rl_dirty) {
+                /* Only filtered or held alerts: move past them. */
+                rc = shp_out_commit(o, o->batch_last > o->cursor ? o->batch_last : o->cursor);
+                if (rc)
+                    vg_error("output %s: cannot record the cursor: %s", o->conf.name,
+                             vg_strerror(rc));
+                else if (o->batch_last < vg_queue_last(o->s->outbox))
+                    shp_out_pass(o);
+            }
+            return;
+        }
+        o->have_batch = 1;
+    }
+    shp_out_send(o);
+}
+
+/* Keeps only the items still to send, their bytes packed together. */
+static int shp_batch_keep_unsettled(shp_batch *b)
+{
+    vg_buf nd = {0};
+    size_t k = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        shp_item it = b->items[i];
+        if (it.state != SHP_ITEM_RETRY && it.state != SHP_ITEM_PENDING)
+            continue;
+        if (vg_buf_add(&nd, b->data.p + it.off, it.len)) {
+            vg_buf_free(&nd);
+            return -ENOMEM;
+        }
+        it.off = nd.len - it.len;
+        it.state = SHP_ITEM_PENDING;
+        b->items[k++] = it;
+    }
+    vg_buf_free(&b->data);
+    b->data = nd;
+    b->n = k;
+    return 0;
+}
+
+void shp_out_done(shp_out *o, int rc, const char *reason)
+{
+    if (o->closing || !o->in_flight)
+        return;
+    o->in_flight = 0;
+    if (rc < 0) {
+        o->stats.retried++;
+        o->attempt++;
+        if (!o->down_since_us)
+            o->down_since_us = vg_now_us();
+        snprintf(o->last_error, sizeof(o->last_error), "%s",
+                 reason ? reason : vg_strerror(rc));
+        /* Every failure counts; the log gets the first and then every
+         * power of two, so an hour-long outage is a handful of lines. */
+        if ((o->attempt & (o->attempt - 1)) == 0)
+            vg_warn("output %s: delivery failed (attempt %d): %s; %" PRIu64
+                    " alerts waiting, retrying with backoff",
+                    o->conf.name, o->attempt, o->last_error, shp_backlog(o));
+        shp_out_backoff(o);
+        return;
+    }
+    shp_batch *b = &o->batch;
+    size_t retry = 0, failed = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        shp_item *it = &b->items[i];
+        switch (it->state) {
+        case SHP_ITEM_PENDING:
+        case SHP_ITEM_OK:
+            it->state = SHP_ITEM_OK;
+            o->stats.sent++;
+            if (it->seq == 0)
+                o->stats.summaries++;
+            break;
+        case SHP_ITEM_DUP:
+            o->stats.duplicates++;
+            break;
+        case SHP_ITEM_RETRY:
+            o->stats.item_retries++;
+            retry++;
+            break;
+        case SHP_ITEM_FAILED:
+            o->stats.failed++;
+            failed++;
+            break;
+        }
+    }
+    if (failed && (rc = shp_dead_letters(o)) != 0) {
+        /* Not kept, so not settled: send them again rather than lose them. */
+        vg_error("output %s: cannot write the dead-letter file: %s; the refused alerts will be "
+                 "sent again", o->conf.name, vg_strerror(rc));
+        for (size_t i = 0; i < b->n; i++)
+            if (b->items[i].state == SHP_ITEM_FAILED)
+                b->items[i].state = SHP_ITEM_RETRY, retry++;
+    }
+    if (o->attempt) {
+        /* down_since is set by failed attempts only, not by item retries */
+        if (o->down_since_us)
+            vg_info("output %s: delivering again after %d failed attempt%s (%.1f s)",
+                    o->conf.name, o->attempt, o->attempt == 1 ? "" : "s",
+                    (double)(vg_now_us() - o->down_since_us) / 1e6);
+        o->attempt = 0;
+        o->down_since_us = 0;
+        o->last_error[0] = '\0';
+    }
+    if (retry) {
+        if (shp_batch_keep_unsettled(b) == 0) {
+            snprintf(o->last_error, sizeof(o->last_error), "%zu alerts refused for now", retry);
+            o->attempt = 1;
+            shp_out_backoff(o);
+            return;
+        }
+        /* No memory to repack: send the whole batch again (duplicates are
+         * recognisable by id) rather than lose the refused ones. */
+        for (size_t i = 0; i < b->n; i++)
+            b->items[i].state = SHP_ITEM_PENDING;
+        o->attempt = 1;
+        shp_out_backoff(o);
+        return;
+    }
+    rc = shp_out_commit(o, o->batch_last);
+    if (rc) {
+        vg_error("output %s: delivered up to %" PRIu64 " but cannot record it: %s; trying again",
+                 o->conf.name, o->batch_last, vg_strerror(rc));
+        uv_timer_start(&o->retry_timer, shp_out_commit_retry, SHP_COMMIT_RETRY_MS, 0);
+        return;
+    }
+    o->have_batch = 0;
+    if (o->tp_ops->committed)
+        o->tp_ops->committed(o);
+    if (o->batch_last < vg_queue_last(o->s->outbox) || o->nrl)
+        shp_outputs_kick(o->s);
+}
+
+/* ---- all outputs -------------------------------------------------------- */
+
+static void shp_on_kick(uv_idle_t *h)
+{
+    shp *s = h->data;
+    uv_idle_stop(h);
+    for (size_t i = 0; i < s->nouts; i++)
+        shp_out_pass(s->outs[i]);
+}
+
+void shp_outputs_kick(shp *s)
+{
+    if (!s->stopping && s->nouts)
+        uv_idle_start(&s->kick_idle, shp_on_kick);
+}
+
+/* The block policy: the intake pauses while any blocking output is at its
+ * max_backlog. Checked after every intake commit and once a second. */
+void shp_outputs_check_full(shp *s)
+{
+    int full = 0;
+    for (size_t i = 0; i < s->nouts; i++) {
+        shp_out *o = s->outs[i];
+        if (o->conf.policy == SHP_FULL_BLOCK && o->conf.max_backlog > 0 &&
+            shp_backlog(o) >= (uint64_t)o->conf.max_backlog)
+            full = 1;
+    }
+    if (full != s->intake_paused && !s->stopping) {
+        if (full)
+            vg_warn("an output with on_full: block is at max_backlog: not taking alerts from the "
+                    "correlator until it catches up (they wait in its outbox)");
+        else
+            vg_info("outputs below max_backlog: taking alerts again");
+        shp_intake_pause(s, full);
+    }
+}
+
+/* Once a second: drop_oldest (also for an output waiting out a backoff),
+ * rate-limit windows that closed, and the block policy. */
+static void shp_on_tick(uv_timer_t *t)
+{
+    shp *s = t->data;
+    for (size_t i = 0; i < s->nouts; i++) {
+        shp_out_policy(s->outs[i]);
+        shp_out_pass(s->outs[i]);
+    }
+    shp_outputs_check_full(s);
+}
+
+static int shp_out_open_one(shp *s, shp_out_conf *c, shp_out **out)
+{
+    shp_out *o = calloc(1, sizeof(*o));
+    if (!o)
+        return -ENOMEM;
+    o->s = s;
+    o->conf = *c;
+    memset(c, 0, sizeof(*c)); /* moved */
+    o->loop = s->loop;
+    o->tp_ops = shp_transport_find(o->conf.type);
+    uv_timer_init(s->loop, &o->retry_timer);
+    o->retry_timer.data = o;
+    *out = o;
+    char key[128];
+    uint64_t cur = 0;
+    int rc = shp_key(key, sizeof(key), o, "cursor");
+    if (rc == 0)
+        rc = vg_meta_get_u64(s->store, key, &cur);
+    if (rc)
+        return rc;
+    /* A new output starts with what the outbox still holds. */
+    uint64_t first = vg_queue_first(s->outbox);
+    uint64_t floor = first ? first - 1 : vg_queue_last(s->outbox);
+    o->cursor = cur > floor ? cur : floor;
+    shp_rl_load(o);
+    return o->tp_ops->open(o);
+}
+
+int shp_outputs_open(shp *s)
+{
+    uv_idle_init(s->loop, &s->kick_idle);
+    s->kick_idle.data = s;
+    uv_timer_init(s->loop, &s->tick);
+    s->tick.data = s;
+    s->outs = calloc(s->conf.noutputs, sizeof(*s->outs));
+    if (!s->outs)
+        return -ENOMEM;
+    for (size_t i = 0; i < s->conf.noutputs; i++) {
+        int rc = shp_out_open_one(s, &s->conf.outputs[i], &s->outs[s->nouts]);
+        if (s->outs[s->nouts])
+            s->nouts++;
+        if (rc) {
+            vg_error("output %s (%s): cannot start: %s", s->outs[s->nouts - 1]->conf.name,
+                     s->outs[s->nouts - 1]->conf.type, vg_strerror(rc));
+            return rc;
+        }
+        shp_out *o = s->outs[s->nouts - 1];
+        vg_info("output %s (%s%s%s): %" PRIu64 " alerts to deliver", o->conf.name, o->conf.type,
+                o->conf.path || o->conf.url ? " " : "", o->conf.path ? o->conf.path
+                : o->conf.url ? o->conf.url : "", shp_backlog(o));
+    }
+    uv_timer_start(&s->tick, shp_on_tick, SHP_TICK_MS, SHP_TICK_MS);
+    shp_outputs_kick(s);
+    return 0;
+}
+
+static int shp_strv_eq(char **a, char **b)
+{
+    for (; a && b && *a && *b; a++, b++)
+        if (strcmp(*a, *b))
+            return 0;
+    return (!a || !*a) == (!b || !*b);
+}
+
+static int shp_str_eq(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+static int shp_filter_eq(const shp_filter *a, const shp_filter *b)
+{
+    return a->min_level == b->min_level && shp_strv_eq(a->agency, b->agency) &&
+           shp_strv_eq(a->site, b->site) && shp_strv_eq(a->rule, b->rule) &&
+           shp_strv_eq(a->tag, b->tag) && shp_strv_eq(a->not_rule, b->not_rule);
+}
+
+void shp_outputs_reload(shp *s, shp_conf *cf)
+{
+    for (size_t i = 0; i < cf->noutputs; i++) {
+        shp_out_conf *c = &cf->outputs[i];
+        shp_out *o = NULL;
+        for (size_t j = 0; j < s->nouts; j++)
+            if (strcmp(s->outs[j]->conf.name, c->name) == 0)
+                o = s->outs[j];
+        if (!o) {
+            vg_warn("output %s is new: it starts after a restart", c->name);
+            continue;
+        }
+        if (strcmp(o->conf.type, c->type) || !shp_str_eq(o->conf.url, c->url) ||
+            !shp_str_eq(o->conf.path, c->path))
+            vg_warn("output %s: type and destination changes take effect after a restart",
+                    c->name);
+        /* Routing and limits apply from the next batch on. */
+        if (!shp_filter_eq(&o->conf.filter, &c->filter)) {
+            shp_filter t = o->conf.filter;
+            o->conf.filter = c->filter;
+            c->filter = t;
+            vg_info("output %s: new filter", c->name);
+        }
+        o->conf.max_backlog = c->max_backlog;
+        o->conf.policy = c->policy;
+        o->conf.rate_limit = c->rate_limit;
+        o->conf.rate_window_ms = c->rate_window_ms;
+        o->conf.retry_min_ms = c->retry_min_ms;
+        o->conf.retry_max_ms = c->retry_max_ms;
+        o->conf.batch = c->batch < o->conf.batch || !o->batch.items ? c->batch : o->conf.batch;
+    }
+    for (size_t j = 0; j < s->nouts; j++) {
+        size_t i;
+        for (i = 0; i < cf->noutputs && strcmp(cf->outputs[i].name, s->outs[j]->conf.name); i++)
+            ;
+        if (i == cf->noutputs)
+            vg_warn("output %s was removed from the configuration: it stops after a restart",
+                    s->outs[j]->conf.name);
+    }
+    shp_outputs_kick(s);
+}
+
+static int shp_age_one(void *ud, uint64_t seq, const void *rec, size_t len)
+{
+    (void)seq;
+    if (len >= SHP_REC_HDR) {
+        uint64_t t = 0;
+        const unsigned char *p = rec;
+        for (int i = 7; i >= 0; i--)
+            t = t << 8 | p[i];
+        *(int64_t *)ud = (int64_t)t;
+    }
+    return 1;
+}
+
+/* Age of the oldest alert waiting for o, from its enqueue time. */
+static int64_t shp_backlog_age_us(shp_out *o)
+{
+    int64_t t = 0;
+    if (shp_backlog(o) == 0)
+        return 0;
+    vg_queue_scan(o->s->outbox, o->cursor + 1, 1, shp_age_one, &t);
+    return t ? vg_now_us() - t : 0;
+}
+
+void shp_outputs_report(shp *s)
+{
+    for (size_t i = 0; i < s->nouts; i++) {
+        shp_out *o = s->outs[i];
+        vg_buf line = {0};
+        vg_buf_addf(&line,
+                    "output %s (%s): sent=%" PRIu64 " duplicates=%" PRIu64 " retried=%" PRIu64
+                    " item_retries=%" PRIu64 " failed=%" PRIu64 " dropped=%" PRIu64
+                    " filtered=%" PRIu64 " summarised=%" PRIu64 " summaries=%" PRIu64
+                    " backlog=%" PRIu64 " backlog_age_s=%.1f cursor=%" PRIu64 " state=%s",
+                    o->conf.name, o->conf.type, o->stats.sent, o->stats.duplicates,
+                    o->stats.retried, o->stats.item_retries, o->stats.failed, o->stats.dropped,
+                    o->stats.filtered, o->stats.summarised, o->stats.summaries, shp_backlog(o),
+                    (double)shp_backlog_age_us(o) / 1e6, o->cursor,
+                    o->attempt ? "retrying" : "ok");
+        if (o->tp_ops->report)
+            o->tp_ops->report(o, &line);
+        if (o->attempt)
+            vg_buf_addf(&line, " last_error=\"%s\"", o->last_error);
+        if (!line.oom)
+            vg_info("%.*s", (int)line.len, line.p);
+        vg_buf_free(&line);
+    }
+}
+
+void shp_out_closed(shp_out *o)
+{
+    o->closed = 1;
+}
+
+static void shp_on_handle_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+void shp_outputs_close(shp *s, void (*done)(shp *s))
+{
+    (void)done;
+    s->stopping = 1;
+    if (!uv_is_closing((uv_handle_t *)&s->tick)) {
+        uv_close((uv_handle_t *)&s->tick, shp_on_handle_closed);
+        uv_close((uv_handle_t *)&s->kick_idle, shp_on_handle_closed);
+    }
+    for (size_t i = 0; i < s->nouts; i++) {
+        shp_out *o = s->outs[i];
+        if (o->closing)
+            continue;
+        o->closing = 1;
+        uv_close((uv_handle_t *)&o->retry_timer, shp_on_handle_closed);
+        o->tp_ops->close(o);
+    }
+}
+
+void shp_outputs_free(shp *s)
+{
+    for (size_t i = 0; i < s->nouts; i++) {
+        shp_out *o = s->outs[i];
+        shp_out_conf_free(&o->conf);
+        free(o->batch.items);
+        vg_buf_free(&o->batch.data);
+        free(o->rl);
+        free(o);
+    }
+    free(s->outs);
+    s->outs = NULL;
+    s->nouts = 0;
+}

@@ -1,0 +1,382 @@
+/* The shipper's output driver with real daemons: routing filters, file
+ * rotation, the rate limit and its summaries, the two backlog policies,
+ * reload of an output's settings, and configuration errors. The network
+ * outputs have their own tests (test_ship_syslog.c, test_ship_http.c).
+ *
+ * A "dead" output is a file output writing to /dev/full: every write fails
+ * with ENOSPC, like a destination that is down. */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "vt.h"
+
+#define RULES                                                                                      \
+    "rules:\n"                                                                                     \
+    "  - id: test.a\n"                                                                             \
+    "    name: Test A\n"                                                                           \
+    "    level: 3\n"                                                                               \
+    "    match:\n"                                                                                 \
+    "      program: vigiltest\n"                                                                   \
+    "      regex: 'kind=a seq=(?<n>[0-9]+)'\n"                                                     \
+    "  - id: test.b\n"                                                                             \
+    "    name: Test B\n"                                                                           \
+    "    level: 10\n"                                                                              \
+    "    tags: [attack.credential_access, attack.t1110]\n"                                         \
+    "    match:\n"                                                                                 \
+    "      program: vigiltest\n"                                                                   \
+    "      regex: 'kind=b seq=(?<n>[0-9]+)'\n"
+
+/* Sends "kind=K seq=I" lines for each kind letter in kinds, i in [from, to). */
+static void send_lines(vt_pipe *p, const char *kinds, int from, int to)
+{
+    char path[400], port[16];
+    snprintf(path, sizeof(path), "%s/lines-%s-%d.txt", p->dir, kinds, from);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    for (int i = from; i < to; i++)
+        for (const char *k = kinds; *k; k++)
+            fprintf(f, "kind=%c seq=%d\n", *k, i);
+    fclose(f);
+    snprintf(port, sizeof(port), "%d", p->port);
+    char *argv[] = {"logger", "--tcp", "-n", "127.0.0.1", "-P", port, "-t", "vigiltest",
+                    "-f", path, NULL};
+    ck_assert_int_eq(vt_run(argv, 60), 0);
+}
+
+/* Number of alert lines in file whose message is exactly "kind=K seq=I". */
+static int count_alert(const char *file, char kind, int i)
+{
+    char *b = vt_read_file(file, NULL);
+    if (!b)
+        return 0;
+    char needle[64];
+    snprintf(needle, sizeof(needle), "\"message\":\"kind=%c seq=%d\"", kind, i);
+    int n = 0;
+    for (char *q = b; (q = strstr(q, needle)); q += strlen(needle))
+        n++;
+    free(b);
+    return n;
+}
+
+static void path_in(const vt_pipe *p, const char *name, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s", p->dir, name);
+}
+
+/* Asks the shipper for its counters until its log contains needle. */
+static bool wait_stats(vt_pipe *p, const char *needle, int tries)
+{
+    char log[400];
+    vt_pipe_log(p, VT_SHIPPER, log, sizeof(log));
+    for (int i = 0; i < tries; i++) {
+        kill(p->pid[VT_SHIPPER], SIGUSR1);
+        if (vt_wait_text(log, needle, 100))
+            return true;
+    }
+    return false;
+}
+
+START_TEST(test_routing_filters)
+{
+    vt_pipe p;
+    const char *shp = "shipper:\n  outbox_size: 64M\n  outputs:\n"
+                      "    - {name: all, type: file, path: all.json}\n"
+                      "    - name: high\n      type: file\n      path: high.json\n"
+                      "      filter: {min_level: 7, tag: 'attack.t1*'}\n"
+                      "    - name: only-a\n      type: file\n      path: a.json\n"
+                      "      filter: {rule: 'test.*', not_rule: [test.b]}\n"
+                      "    - name: no-match\n      type: file\n      path: none.json\n"
+                      "      filter: {tag: 'attack.t9999'}\n";
+    ck_assert_int_eq(vt_pipe_init_full(&p, RULES, NULL, NULL, shp), 0);
+    vt_pipe_start_all(&p);
+    send_lines(&p, "ab", 0, 25);
+    char all[400], high[400], a[400], none[400];
+    path_in(&p, "all.json", all, sizeof(all));
+    path_in(&p, "high.json", high, sizeof(high));
+    path_in(&p, "a.json", a, sizeof(a));
+    path_in(&p, "none.json", none, sizeof(none));
+    ck_assert(vt_wait_lines(all, 50, 30000));
+    ck_assert(vt_wait_lines(high, 25, 10000));
+    ck_assert(vt_wait_lines(a, 25, 10000));
+    ck_assert(wait_stats(&p, "output no-match (file): sent=0 duplicates=0 retried=0 "
+                             "item_retries=0 failed=0 dropped=0 filtered=50 ", 100));
+    vt_sleep_ms(300);
+    ck_assert_int_eq(vt_count_lines(all), 50);
+    ck_assert_int_eq(vt_count_lines(high), 25);
+    ck_assert_int_eq(vt_count_lines(a), 25);
+    ck_assert_int_eq(vt_count_lines(none), 0);
+    for (int i = 0; i < 25; i++) {
+        ck_assert_int_eq(count_alert(all, 'a', i), 1);
+        ck_assert_int_eq(count_alert(all, 'b', i), 1);
+        ck_assert_int_eq(count_alert(high, 'b', i), 1);
+        ck_assert_int_eq(count_alert(a, 'a', i), 1);
+    }
+    ck_assert(wait_stats(&p, "output high (file): sent=25 duplicates=0 retried=0 item_retries=0 "
+                             "failed=0 dropped=0 filtered=25 ", 20));
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+/* Rotation by size: every alert in exactly one file, in order across
+ * PATH.N ... PATH.1, PATH. */
+START_TEST(test_file_rotation)
+{
+    vt_pipe p;
+    const char *shp = "shipper:\n  outbox_size: 64M\n  outputs:\n"
+                      "    - {name: rot, type: file, path: rot.json, rotate_size: 3K, "
+                      "rotate_keep: 100, batch: 4}\n";
+    ck_assert_int_eq(vt_pipe_init_full(&p, RULES, NULL, NULL, shp), 0);
+    vt_pipe_start_all(&p);
+    send_lines(&p, "a", 0, 60);
+    ck_assert(wait_stats(&p, "output rot (file): sent=60 ", 300));
+    /* Concatenate oldest first. */
+    char path[420];
+    int files = 0, next = 0, problems = 0;
+    for (int k = 100; k >= 0; k--) {
+        if (k)
+            snprintf(path, sizeof(path), "%s/rot.json.%d", p.dir, k);
+        else
+            snprintf(path, sizeof(path), "%s/rot.json", p.dir);
+        size_t len;
+        char *b = vt_read_file(path, &len);
+        if (!b)
+            continue;
+        files++;
+        if (k)
+            ck_assert_msg(len >= 3072, "%s has %zu bytes, rotated below rotate_size", path, len);
+        for (char *q = b; (q = strstr(q, "\"message\":\"kind=a seq=")); q++) {
+            int n = atoi(q + strlen("\"message\":\"kind=a seq="));
+            if (n != next && problems++ < 5)
+                printf("%s: seq %d where %d was expected\n", path, n, next);
+            next = n + 1;
+        }
+        free(b);
+    }
+    ck_assert_int_eq(problems, 0);
+    ck_assert_int_eq(next, 60);
+    ck_assert_msg(files >= 5, "only %d files: rotation did not happen", files);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+/* rate_limit 3 per 5 s: 3 alerts, then one summary of the 7 others; the
+ * unlimited output gets all 10; after the window, alerts flow again. */
+START_TEST(test_rate_limit_summary)
+{
+    vt_pipe p;
+    const char *shp = "shipper:\n  outbox_size: 64M\n  outputs:\n"
+                      "    - {name: all, type: file, path: all.json}\n"
+                      "    - {name: duty, type: file, path: duty.json, rate_limit: 3, "
+                      "rate_window: 5s}\n";
+    ck_assert_int_eq(vt_pipe_init_full(&p, RULES, NULL, NULL, shp), 0);
+    vt_pipe_start_all(&p);
+    send_lines(&p, "a", 0, 10);
+    char all[400], duty[400];
+    path_in(&p, "all.json", all, sizeof(all));
+    path_in(&p, "duty.json", duty, sizeof(duty));
+    ck_assert(vt_wait_lines(all, 10, 30000));
+    ck_assert(vt_wait_lines(duty, 4, 15000));
+    vt_sleep_ms(300);
+    ck_assert_int_eq(vt_count_lines(duty), 4);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(count_alert(duty, 'a', i), 1);
+    char *b = vt_read_file(duty, NULL);
+    ck_assert_ptr_nonnull(b);
+    char *last = strrchr(b, '{') ? b : NULL;
+    ck_assert_ptr_nonnull(last);
+    const char *want = "\"rule\":{\"id\":\"test.a\",\"name\":\"Test A\"},";
+    ck_assert_ptr_nonnull(strstr(b, want));
+    want = "\"message\":\"7 more alerts of rule test.a (Test A) held back by the rate limit of "
+           "output duty (3 per 5 s); each is in the other outputs\"";
+    ck_assert_msg(strstr(b, want), "no summary line in %s", b);
+    ck_assert_ptr_nonnull(strstr(b, "\"vigil\":{\"kind\":\"summary\",\"count\":7,"));
+    free(b);
+    ck_assert(wait_stats(&p, "output duty (file): sent=4 duplicates=0 retried=0 item_retries=0 "
+                             "failed=0 dropped=0 filtered=0 summarised=7 summaries=1 ", 20));
+    /* A new window: the next two go out as they are. */
+    vt_sleep_ms(5200);
+    send_lines(&p, "a", 10, 12);
+    ck_assert(vt_wait_lines(duty, 6, 15000));
+    ck_assert_int_eq(count_alert(duty, 'a', 10), 1);
+    ck_assert_int_eq(count_alert(duty, 'a', 11), 1);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+/* drop_oldest: a dead output keeps max_backlog alerts and drops the rest,
+ * counted and logged; the healthy output gets everything. */
+START_TEST(test_drop_oldest)
+{
+    vt_pipe p;
+    const char *shp = "shipper:\n  outbox_size: 64M\n  outputs:\n"
+                      "    - {name: all, type: file, path: all.json}\n"
+                      "    - {name: dead, type: file, path: /dev/full, max_backlog: 5, "
+                      "on_full: drop_oldest, retry_min: 50ms, retry_max: 200ms}\n";
+    ck_assert_int_eq(vt_pipe_init_full(&p, RULES, NULL, NULL, shp), 0);
+    vt_pipe_start_all(&p);
+    send_lines(&p, "a", 0, 20);
+    char all[400], log[400];
+    path_in(&p, "all.json", all, sizeof(all));
+    ck_assert(vt_wait_lines(all, 20, 30000));
+    ck_assert(wait_stats(&p, "output dead (file): sent=0 duplicates=0 ", 20));
+    ck_assert(wait_stats(&p, " failed=0 dropped=15 filtered=0 summarised=0 summaries=0 backlog=5 ",
+                         100));
+    vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
+    ck_assert(vt_wait_text(log, "output dead: backlog above max_backlog 5: dropped the ", 100));
+    ck_assert(vt_wait_text(log, "state=retrying size=0 rotations=0 write_errors=", 100));
+    ck_assert(vt_wait_text(log, "last_error=\"/dev/full: No space left on device\"", 100));
+    /* The outbox keeps exactly what the dead output still waits for. */
+    ck_assert(wait_stats(&p, "stats: received=20 duplicates=0 outbox=5 intake_paused=0 ", 20));
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+static void replace_in_file(const char *path, const char *from, const char *to)
+{
+    char *b = vt_read_file(path, NULL);
+    ck_assert_ptr_nonnull(b);
+    char *at = strstr(b, from);
+    ck_assert_ptr_nonnull(at);
+    size_t n = strlen(b) - strlen(from) + strlen(to) + 1;
+    char *nb = malloc(n);
+    ck_assert_ptr_nonnull(nb);
+    snprintf(nb, n, "%.*s%s%s", (int)(at - b), b, to, at + strlen(from));
+    ck_assert_int_eq(vt_write_file(path, nb), 0);
+    free(nb);
+    free(b);
+}
+
+/* block: a dead output at max_backlog stops the intake; the correlator
+ * holds the rest. SIGHUP switching the output to drop_oldest frees it:
+ * the healthy output then receives every alert. */
+START_TEST(test_block_then_reload)
+{
+    vt_pipe p;
+    const char *shp = "shipper:\n  outbox_size: 64M\n  batch: 2\n  outputs:\n"
+                      "    - {name: all, type: file, path: all.json}\n"
+                      "    - {name: dead, type: file, path: /dev/full, max_backlog: 5, "
+                      "on_full: block, retry_min: 50ms, retry_max: 200ms}\n";
+    ck_assert_int_eq(vt_pipe_init_full(&p, RULES, NULL, NULL, shp), 0);
+    vt_pipe_start_all(&p);
+    char all[400], log[400];
+    path_in(&p, "all.json", all, sizeof(all));
+    vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
+    /* One at a time until the block bites. */
+    for (int i = 0; i < 8; i++)
+        send_lines(&p, "a", i, i + 1);
+    ck_assert(vt_wait_text(log, "an output with on_full: block is at max_backlog: not taking "
+                                "alerts from the correlator", 15000));
+    send_lines(&p, "a", 8, 40);
+    vt_sleep_ms(1500);
+    long got = vt_count_lines(all);
+    ck_assert_msg(got < 40, "the intake did not stop: %ld alerts delivered", got);
+    ck_assert(wait_stats(&p, " intake_paused=1 ", 20));
+    replace_in_file(p.config, "on_full: block", "on_full: drop_oldest");
+    kill(p.pid[VT_SHIPPER], SIGHUP);
+    ck_assert(vt_wait_text(log, "outputs below max_backlog: taking alerts again", 15000));
+    ck_assert(vt_wait_lines(all, 40, 30000));
+    vt_sleep_ms(300);
+    ck_assert_int_eq(vt_count_lines(all), 40);
+    for (int i = 0; i < 40; i++)
+        ck_assert_int_eq(count_alert(all, 'a', i), 1);
+    ck_assert(wait_stats(&p, " intake_paused=0 ", 20));
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+/* Runs vigil-shipper -t on a config and returns its output (malloc'ed). */
+static char *check_config(const char *dir, const char *yaml, int *status)
+{
+    char path[400], cmd[1200];
+    snprintf(path, sizeof(path), "%s/bad.yaml", dir);
+    ck_assert_int_eq(vt_write_file(path, yaml), 0);
+    snprintf(cmd, sizeof(cmd), "%s -t -c %s 2>&1", vt_bin("shipper/vigil-shipper"), path);
+    FILE *f = popen(cmd, "r");
+    ck_assert_ptr_nonnull(f);
+    char *out = calloc(1, 8192);
+    size_t n = fread(out, 1, 8191, f);
+    out[n] = '\0';
+    int st = pclose(f);
+    *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return out;
+}
+
+START_TEST(test_config_errors)
+{
+    char dir[] = "/tmp/vigil-shpconf-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    static const struct {
+        const char *yaml, *want;
+    } cases[] = {
+        {"shipper:\n  outputs:\n    - name: x\n      type: file\n      path: a.json\n"
+         "      format: cef\n",
+         "bad.yaml:6: key 'format' does not apply to an output of type file"},
+        {"shipper:\n  outputs:\n    - name: x\n      type: pager\n",
+         "bad.yaml:4: unknown output type 'pager' (expected file, stdout, syslog, elasticsearch, "
+         "splunk_hec or webhook)"},
+        {"shipper:\n  outputs:\n    - {name: x, type: stdout}\n    - {name: x, type: stdout}\n",
+         "bad.yaml:4: output name 'x' is used twice"},
+        {"shipper:\n  outputs:\n    - name: x\n      type: stdout\n      filter:\n"
+         "        level: 3\n",
+         "bad.yaml:6: unknown key 'level' (expected one of: min_level, agency, site, rule, tag, "
+         "not_rule)"},
+        {"shipper:\n  outputs:\n    - name: x\n      type: stdout\n      filter: {min_level: 16}\n",
+         "bad.yaml:5: 'min_level' must be between -1 and 15"},
+        {"shipper:\n  outputs:\n    - name: 'a b'\n      type: stdout\n",
+         "bad.yaml:4: output name 'a b' must be 1-64 letters, digits, '.', '_' or '-'"},
+        {"shipper:\n  outputs:\n    - name: x\n      type: file\n",
+         "bad.yaml:3: a file output needs 'path'"},
+        {"shipper:\n  outputs:\n    - name: x\n      type: stdout\n      on_full: wait\n",
+         "bad.yaml:5: on_full must be block or drop_oldest, got 'wait'"},
+        {"shipper:\n  name: s\n", "shipper has no output: add 'outputs', or set json_file or "
+                                  "stdout: true"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int st;
+        char *out = check_config(dir, cases[i].yaml, &st);
+        ck_assert_msg(st != 0, "case %zu: accepted", i);
+        ck_assert_msg(strstr(out, cases[i].want), "case %zu: got '%s', want '%s'", i, out,
+                      cases[i].want);
+        free(out);
+    }
+    int st;
+    char *out = check_config(dir,
+                             "shipper:\n  outputs:\n    - name: ok\n      type: file\n"
+                             "      path: a.json\n      filter: {min_level: 5, agency: [road]}\n",
+                             &st);
+    ck_assert_msg(st == 0, "valid config refused: %s", out);
+    free(out);
+    char rm[600];
+    snprintf(rm, sizeof(rm), "rm -rf %s", dir);
+    ck_assert_int_eq(system(rm), 0);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("shipper");
+    TCase *tc = tcase_create("outputs");
+    tcase_set_timeout(tc, 240);
+    tcase_add_test(tc, test_config_errors);
+    tcase_add_test(tc, test_routing_filters);
+    tcase_add_test(tc, test_file_rotation);
+    tcase_add_test(tc, test_rate_limit_summary);
+    tcase_add_test(tc, test_drop_oldest);
+    tcase_add_test(tc, test_block_then_reload);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
