@@ -1,0 +1,239 @@
+/* TLS client with memory BIOs (see shp_tls_client.h). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shp_tls_client.h"
+#include "vigil/err.h"
+
+/* OpenSSL's error queue as one line, emptying it. */
+static void shp_tls_client_errstr(char *buf, size_t cap, const char *dflt)
+{
+    unsigned long e;
+    size_t n = 0;
+    buf[0] = '\0';
+    while ((e = ERR_get_error()) != 0 && n + 2 < cap) {
+        if (n)
+            buf[n++] = ';', buf[n++] = ' ';
+        ERR_error_string_n(e, buf + n, cap - n);
+        n = strlen(buf);
+    }
+    if (!buf[0])
+        snprintf(buf, cap, "%s", dflt);
+}
+
+/* OpenSSL calls this for each session ticket the server sends. */
+static int shp_tls_client_on_ticket(SSL *ssl, SSL_SESSION *sess)
+{
+    (void)sess;
+    shp_tls_client *c = SSL_get_app_data(ssl);
+    if (c)
+        c->confirmed = 1;
+    return 0; /* not kept: OpenSSL frees it */
+}
+
+int shp_tls_client_ctx_init(shp_tls_client_ctx *t, const char *ca, const char *cert,
+                            const char *key, bool verify, char *err, size_t errlen)
+{
+    char why[512];
+    memset(t, 0, sizeof(*t));
+    ERR_clear_error();
+    t->ctx = SSL_CTX_new(TLS_client_method());
+    if (!t->ctx) {
+        snprintf(err, errlen, "cannot create a TLS context");
+        return -ENOMEM;
+    }
+    t->verify = verify;
+    /* TLS 1.2 is RFC 5425's floor today (RFC 9662); older versions are
+     * refused by every current receiver anyway. */
+    SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
+    SSL_CTX_set_mode(t->ctx, SSL_MODE_RELEASE_BUFFERS);
+    if (ca && ca[0]) {
+        if (SSL_CTX_load_verify_locations(t->ctx, ca, NULL) != 1) {
+            shp_tls_client_errstr(why, sizeof(why), "no certificate in it");
+            snprintf(err, errlen, "%s: cannot load CA certificates: %s", ca, why);
+            goto fail;
+        }
+    } else if (SSL_CTX_set_default_verify_paths(t->ctx) != 1) {
+        shp_tls_client_errstr(why, sizeof(why), "unknown error");
+        snprintf(err, errlen, "cannot load the system's CA certificates: %s", why);
+        goto fail;
+    }
+    if (cert && cert[0]) {
+        if (SSL_CTX_use_certificate_chain_file(t->ctx, cert) != 1) {
+            shp_tls_client_errstr(why, sizeof(why), "unknown error");
+            snprintf(err, errlen, "%s: cannot load TLS client certificate: %s", cert, why);
+            goto fail;
+        }
+        if (SSL_CTX_use_PrivateKey_file(t->ctx, key, SSL_FILETYPE_PEM) != 1 ||
+            SSL_CTX_check_private_key(t->ctx) != 1) {
+            shp_tls_client_errstr(why, sizeof(why), "unknown error");
+            snprintf(err, errlen, "%s: cannot load TLS client key or it does not match %s: %s", key,
+                     cert, why);
+            goto fail;
+        }
+    }
+    SSL_CTX_set_verify(t->ctx, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
+    /* Sessions are not resumed (one long-lived connection); the callback
+     * only notices the server's tickets (see 'confirmed' in the header). */
+    SSL_CTX_set_session_cache_mode(t->ctx,
+                                   SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(t->ctx, shp_tls_client_on_ticket);
+    return 0;
+fail:
+    SSL_CTX_free(t->ctx);
+    t->ctx = NULL;
+    return VG_ECONFIG;
+}
+
+void shp_tls_client_ctx_free(shp_tls_client_ctx *t)
+{
+    SSL_CTX_free(t->ctx);
+    memset(t, 0, sizeof(*t));
+}
+
+int shp_tls_client_init(shp_tls_client_ctx *t, shp_tls_client *c, const char *name)
+{
+    memset(c, 0, sizeof(*c));
+    c->ssl = SSL_new(t->ctx);
+    c->rbio = BIO_new(BIO_s_mem());
+    c->wbio = BIO_new(BIO_s_mem());
+    if (!c->ssl || !c->rbio || !c->wbio) {
+        SSL_free(c->ssl);
+        BIO_free(c->rbio);
+        BIO_free(c->wbio);
+        memset(c, 0, sizeof(*c));
+        return -ENOMEM;
+    }
+    SSL_set_bio(c->ssl, c->rbio, c->wbio); /* the SSL owns both BIOs now */
+    SSL_set_app_data(c->ssl, c);
+    SSL_set_connect_state(c->ssl);
+    unsigned char ip[16];
+    int is_ip = inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1;
+    int ok = 1;
+    if (t->verify) {
+        /* The chain alone proves only that some CA vouches for the server;
+         * the name check proves it is the one we meant. An address is
+         * matched against IP SANs, a name against DNS SANs (and the CN). */
+        X509_VERIFY_PARAM *vp = SSL_get0_param(c->ssl);
+        if (is_ip)
+            ok = X509_VERIFY_PARAM_set1_ip_asc(vp, name) == 1;
+        else {
+            X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+            ok = SSL_set1_host(c->ssl, name) == 1;
+        }
+    }
+    /* RFC 6066: SNI carries host names only, never an address literal. */
+    if (ok && !is_ip && name[0])
+        ok = SSL_set_tlsext_host_name(c->ssl, name) == 1;
+    if (!ok) {
+        shp_tls_client_free(c);
+        return -EINVAL;
+    }
+    ERR_clear_error();
+    SSL_do_handshake(c->ssl); /* leaves the ClientHello in wbio */
+    return 0;
+}
+
+void shp_tls_client_free(shp_tls_client *c)
+{
+    SSL_free(c->ssl);
+    memset(c, 0, sizeof(*c));
+}
+
+/* Why the handshake failed: the verify result when verification is what
+ * failed (the part an operator can act on), else OpenSSL's error queue. */
+static int shp_tls_client_fail(shp_tls_client *c, char *why, size_t whylen)
+{
+    char q[400];
+    shp_tls_client_errstr(q, sizeof(q), "connection closed during the handshake");
+    long v = SSL_get_verify_result(c->ssl);
+    if (!c->handshake_done && v != X509_V_OK) {
+        snprintf(why, whylen, "certificate verify failed: %s (%s)",
+                 X509_verify_cert_error_string(v), q);
+        return -EACCES;
+    }
+    snprintf(why, whylen, "%s", q);
+    return -EPROTO;
+}
+
+int shp_tls_client_feed(shp_tls_client *c, const char *p, size_t n, size_t *discarded, char *why,
+                        size_t whylen)
+{
+    if (n && BIO_write(c->rbio, p, (int)n) != (int)n) {
+        snprintf(why, whylen, "out of memory");
+        return -ENOMEM;
+    }
+    ERR_clear_error();
+    if (!c->handshake_done) {
+        int r = SSL_do_handshake(c->ssl);
+        if (r != 1) {
+            int e = SSL_get_error(c->ssl, r);
+            if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+                return 0;
+            return shp_tls_client_fail(c, why, whylen);
+        }
+        c->handshake_done = 1;
+        if (SSL_version(c->ssl) < TLS1_3_VERSION)
+            c->confirmed = 1;
+    }
+    /* After the handshake the server may still send records: TLS 1.3
+     * session tickets, a close_notify, an alert. Read them all. */
+    char buf[4096];
+    for (;;) {
+        int r = SSL_read(c->ssl, buf, sizeof(buf));
+        if (r > 0) {
+            if (discarded)
+                *discarded += (size_t)r;
+            continue;
+        }
+        int e = SSL_get_error(c->ssl, r);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+            return 0;
+        if (e == SSL_ERROR_ZERO_RETURN)
+            return SHP_TLS_CLOSED;
+        return shp_tls_client_fail(c, why, whylen);
+    }
+}
+
+int shp_tls_client_write(shp_tls_client *c, const char *p, size_t n, char *why, size_t whylen)
+{
+    ERR_clear_error();
+    /* Memory BIOs grow as needed, so SSL_write takes everything at once;
+     * chunks keep each call's int length in range. */
+    while (n) {
+        int chunk = n > (1u << 30) ? 1 << 30 : (int)n;
+        int r = SSL_write(c->ssl, p, chunk);
+        if (r <= 0) {
+            shp_tls_client_errstr(why, whylen, "TLS write failed");
+            return -EPROTO;
+        }
+        p += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+int shp_tls_client_pending(shp_tls_client *c, char **buf, size_t *n)
+{
+    size_t len = (size_t)BIO_ctrl_pending(c->wbio);
+    *buf = NULL;
+    *n = 0;
+    if (len == 0)
+        return 0;
+    char *b = malloc(len);
+    if (!b)
+        return -ENOMEM;
+    int r = BIO_read(c->wbio, b, (int)len);
+    if (r <= 0) {
+        free(b);
+        return 0;
+    }
+    *buf = b;
+    *n = (size_t)r;
+    return 0;
+}

@@ -1,0 +1,81 @@
+/* TLS client for the syslog output (RFC 5425), on OpenSSL with memory BIOs
+ * so that libuv keeps owning the socket: the mirror of collector/col_tls.c.
+ *
+ * The caller moves bytes: ciphertext read from the socket goes in with
+ * shp_tls_client_feed(); whatever OpenSSL wants to send (handshake records,
+ * encrypted data, alerts) comes out of shp_tls_client_pending() and must be
+ * written to the socket in order. Nothing here touches a socket or a loop.
+ */
+#ifndef SHP_TLS_CLIENT_H
+#define SHP_TLS_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <openssl/ssl.h>
+
+/* One per output: the SSL_CTX with its trust and client certificate. */
+typedef struct shp_tls_client_ctx {
+    SSL_CTX *ctx;
+    bool verify;
+} shp_tls_client_ctx;
+
+/* Builds the context (TLS 1.2 or later). ca: PEM file of the CAs that may
+ * sign the server's certificate, or "" / NULL for the system's default CA
+ * paths. cert and key: the client certificate chain and its key (PEM),
+ * both or neither. verify false: the server is not verified at all.
+ * Returns 0, or VG_ECONFIG with "FILE: reason" (OpenSSL's) in err. */
+int shp_tls_client_ctx_init(shp_tls_client_ctx *t, const char *ca, const char *cert,
+                            const char *key, bool verify, char *err, size_t errlen);
+void shp_tls_client_ctx_free(shp_tls_client_ctx *t);
+
+/* One connection. */
+typedef struct shp_tls_client {
+    SSL *ssl;
+    BIO *rbio, *wbio;   /* owned by ssl */
+    int handshake_done; /* our side of the handshake is complete */
+    int confirmed;      /* ...and the server has accepted it (see below) */
+} shp_tls_client;
+
+/* Why 'confirmed': in TLS 1.2 the client finishes last, after the server's
+ * Finished, so a finished handshake means the server accepted us. In TLS
+ * 1.3 the client finishes first: the server checks our Finished (and our
+ * certificate, or its absence) only afterwards, and a refusal arrives as an
+ * alert after we may already have sent a batch that the server's kernel
+ * acknowledged, which would count as delivered and be lost. A TLS 1.3
+ * server that accepted us sends a NewSessionTicket (OpenSSL and GnuTLS
+ * servers do by default), so the first ticket sets 'confirmed'. A caller
+ * that gets no ticket must decide after a grace period (shp_syslog.c waits
+ * SHP_SYSLOG_TLS13_GRACE_MS). */
+
+/* Starts a client session that verifies the server against name (a DNS
+ * name, or an IP address literal matched against the certificate's IP
+ * SANs) when the context verifies; a DNS name is also sent as SNI. The
+ * first handshake flight is left in wbio (shp_tls_client_pending). c must
+ * not move until shp_tls_client_free (OpenSSL keeps a pointer to it).
+ * Returns 0 or -ENOMEM / -EINVAL. */
+int shp_tls_client_init(shp_tls_client_ctx *t, shp_tls_client *c, const char *name);
+void shp_tls_client_free(shp_tls_client *c);
+
+enum { SHP_TLS_CLOSED = 1 }; /* the server sent close_notify */
+
+/* Feeds n bytes of ciphertext (n may be 0 to just drive the handshake);
+ * afterwards c->handshake_done and c->confirmed tell where it stands.
+ * Application data from the server (a syslog receiver sends none) is
+ * discarded; *discarded, if given, counts its bytes. Returns 0 to go on,
+ * SHP_TLS_CLOSED, or a negative code with the reason in why: -EPROTO for a
+ * TLS error, -EACCES when the server's certificate failed verification
+ * (why then carries OpenSSL's verify message). */
+int shp_tls_client_feed(shp_tls_client *c, const char *p, size_t n, size_t *discarded, char *why,
+                        size_t whylen);
+
+/* Encrypts n bytes of application data into wbio (the handshake must be
+ * done). Returns 0, or -EPROTO with why. */
+int shp_tls_client_write(shp_tls_client *c, const char *p, size_t n, char *why, size_t whylen);
+
+/* Moves the bytes waiting for the server into a malloc'ed buffer: *buf
+ * (the caller frees it) and *n; *buf NULL and *n 0 when there are none.
+ * Returns 0 or -ENOMEM (the bytes stay in wbio: the connection cannot go
+ * on, since records must not be skipped). */
+int shp_tls_client_pending(shp_tls_client *c, char **buf, size_t *n);
+
+#endif
