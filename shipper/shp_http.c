@@ -1,0 +1,998 @@
+/* HTTP outputs: Elasticsearch _bulk, Splunk HEC, and a webhook for people
+ * channels (docs/shipper-http.md).
+ *
+ * Each output owns one libcurl easy handle, reused for every request so the
+ * connection stays open; the transfers run on the shared multi handle of
+ * shp_curl.c, on the daemon's loop. One request is in flight per output
+ * (the driver sends one batch at a time).
+ *
+ * What a reply means is decided here and nowhere else (shp_http_judge):
+ * - everything a server may say again later (429, 5xx, timeouts, refused
+ *   connections) and everything that is our configuration's fault (401,
+ *   403, 404, HEC's "incorrect index") fails the attempt, and the driver
+ *   retries it after backoff: an alert is never thrown away because the
+ *   credentials were rotated or the URL is wrong;
+ * - an item is refused for good (SHP_ITEM_FAILED, dead-letter file) only
+ *   when the server says that this very alert is wrong: an item status in
+ *   a _bulk reply, HEC's invalid-event-number, or a 400/413 for a request
+ *   that carried that one alert alone. When a request of several alerts is
+ *   refused as a whole (400, 413), the batch is sent again one alert per
+ *   request ("isolation") to find the culprit, so one bad alert does not
+ *   take its neighbours to the dead-letter file or block the output.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "shp.h"
+#include "shp_curl.h"
+#include "vigil/ecs.h"
+#include "vigil/log.h"
+
+#ifndef VG_VERSION
+#define VG_VERSION "0"
+#endif
+
+#define SHP_HTTP_UA "vigil-shipper/" VG_VERSION
+#define SHP_HTTP_MAX_REPLY (32u << 20) /* a _bulk reply with every item in error */
+#define SHP_HTTP_ES_INDEX "vigil-alerts"
+#define SHP_HTTP_HEC_PATH "/services/collector/event"
+
+enum shp_http_kind { SHP_HTTP_ES, SHP_HTTP_HEC, SHP_HTTP_HOOK };
+
+/* shp_http_judge's answer besides 0 (settled) and rc < 0 (retry all). */
+#define SHP_HTTP_ISOLATE 1
+
+typedef struct shp_http {
+    shp_out *o;
+    int kind;                /* enum shp_http_kind */
+    CURL *easy;
+    struct curl_slist *headers;
+    struct curl_slist *connect_to;
+    char *url;               /* where the requests go */
+    shp_curl_req req;
+    int refd;                /* holds a reference on shp_curl */
+    vg_buf reply;            /* the current reply's body */
+    vg_buf body;             /* request body when items are not contiguous */
+    char errbuf[CURL_ERROR_SIZE];
+    /* the attempt in flight */
+    shp_batch *batch;
+    int iso;                 /* one alert per request, from iso_i on */
+    size_t iso_i;
+    /* counters (report) */
+    uint64_t requests, http_errors;
+    long last_status;
+    long logged;             /* the last condition logged as an error (no flood) */
+} shp_http;
+
+/* ---- configuration ---------------------------------------------------- */
+
+static const char *const shp_es_keys[] = {"url", "index", "username", "password", "api_key",
+                                          "tls_ca", "tls_cert", "tls_key", "tls_verify",
+                                          "tls_server_name", NULL};
+static const char *const shp_hec_keys[] = {"url", "token", "index", "sourcetype", "source",
+                                           "tls_ca", "tls_cert", "tls_key", "tls_verify",
+                                           "tls_server_name", NULL};
+static const char *const shp_hook_keys[] = {"url", "token", "tls_ca", "tls_cert", "tls_key",
+                                            "tls_verify", "tls_server_name", NULL};
+
+static int shp_http_set(const char *s)
+{
+    return s && *s;
+}
+
+/* The node of key in the output's map, for FILE:LINE; the map itself when
+ * the key is absent. */
+static const vg_node *shp_http_at(const vg_node *sec, const char *key)
+{
+    const vg_node *n = vg_node_get(sec, key);
+    return n ? n : sec;
+}
+
+/* Elasticsearch's rules for index names, so a typo is refused at load
+ * rather than as a 400 on every item. */
+static const char *shp_es_index_problem(const char *ix)
+{
+    if (strlen(ix) > 255)
+        return "is longer than 255 bytes";
+    if (strcmp(ix, ".") == 0 || strcmp(ix, "..") == 0)
+        return "may not be '.' or '..'";
+    if (strchr("-_+", ix[0]))
+        return "may not start with '-', '_' or '+'";
+    for (const char *p = ix; *p; p++) {
+        if (*p >= 'A' && *p <= 'Z')
+            return "must be lowercase";
+        if (strchr("\\/*?\"<>| ,#:", *p))
+            return "may not contain \\ / * ? \" < > | space , # :";
+    }
+    return NULL;
+}
+
+static int shp_http_check(const shp_out_conf *c, const vg_node *sec, char *err, size_t errlen)
+{
+    int rc = shp_curl_global();
+    if (rc)
+        return vg_conf_errf(err, errlen, sec, "libcurl does not initialise");
+    const vg_node *at = shp_http_at(sec, "url");
+    if (!shp_http_set(c->url))
+        return vg_conf_errf(err, errlen, at, "output '%s' (%s) needs url: http(s)://HOST[:PORT]",
+                            c->name, c->type);
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL;
+    CURLUcode uc = u ? curl_url_set(u, CURLUPART_URL, c->url, 0) : CURLUE_OUT_OF_MEMORY;
+    if (uc == CURLUE_OK)
+        uc = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
+    if (uc == CURLUE_OK)
+        uc = curl_url_get(u, CURLUPART_HOST, &host, 0);
+    int https = scheme && strcmp(scheme, "https") == 0;
+    if (uc != CURLUE_OK)
+        rc = vg_conf_errf(err, errlen, at, "url '%s' does not parse: %s", c->url,
+                          curl_url_strerror(uc));
+    else if (!https && strcmp(scheme, "http") != 0)
+        rc = vg_conf_errf(err, errlen, at, "url '%s': the scheme must be http or https", c->url);
+    else if (!host || !*host)
+        rc = vg_conf_errf(err, errlen, at, "url '%s' has no host", c->url);
+    curl_free(scheme);
+    curl_free(host);
+    curl_url_cleanup(u);
+    if (rc)
+        return rc;
+
+    /* TLS settings on a plain-http URL would give a false sense of safety. */
+    static const char *const tls[] = {"tls_ca", "tls_cert", "tls_key", "tls_server_name"};
+    const char *const tlsv[] = {c->tls_ca, c->tls_cert, c->tls_key, c->tls_server_name};
+    for (size_t i = 0; i < 4; i++)
+        if (shp_http_set(tlsv[i]) && !https)
+            return vg_conf_errf(err, errlen, shp_http_at(sec, tls[i]),
+                                "%s is set but url '%s' is not https://", tls[i], c->url);
+    for (size_t i = 0; i < 3; i++)
+        if (shp_http_set(tlsv[i]) && access(tlsv[i], R_OK) != 0)
+            return vg_conf_errf(err, errlen, shp_http_at(sec, tls[i]), "%s '%s': %s", tls[i],
+                                tlsv[i], strerror(errno));
+    if (shp_http_set(c->tls_key) && !shp_http_set(c->tls_cert))
+        return vg_conf_errf(err, errlen, shp_http_at(sec, "tls_key"),
+                            "tls_key needs tls_cert (the client certificate)");
+
+    if (strcmp(c->type, "elasticsearch") == 0) {
+        const char *why = shp_http_set(c->index) ? shp_es_index_problem(c->index) : NULL;
+        if (why)
+            return vg_conf_errf(err, errlen, shp_http_at(sec, "index"), "index '%s' %s",
+                                c->index, why);
+        if (shp_http_set(c->username) != shp_http_set(c->password))
+            return vg_conf_errf(err, errlen,
+                                shp_http_at(sec, shp_http_set(c->username) ? "username" : "password"),
+                                "username and password go together");
+        if (shp_http_set(c->api_key) && shp_http_set(c->username))
+            return vg_conf_errf(err, errlen, shp_http_at(sec, "api_key"),
+                                "set api_key or username/password, not both");
+    } else if (strcmp(c->type, "splunk_hec") == 0) {
+        if (!shp_http_set(c->token))
+            return vg_conf_errf(err, errlen, shp_http_at(sec, "token"),
+                                "output '%s' (splunk_hec) needs token: the HEC token", c->name);
+    }
+    return 0;
+}
+
+/* ---- opening ---------------------------------------------------------- */
+
+static int shp_http_ends(const char *s, size_t n, const char *suffix)
+{
+    size_t k = strlen(suffix);
+    return n >= k && memcmp(s + n - k, suffix, k) == 0;
+}
+
+/* The request URL for this kind of output: malloc'ed, or NULL. */
+static char *shp_http_request_url(const char *base, int kind)
+{
+    size_t n = strlen(base);
+    while (n > 0 && base[n - 1] == '/')
+        n--;
+    const char *add = "";
+    if (kind == SHP_HTTP_ES && !shp_http_ends(base, n, "/_bulk"))
+        add = "/_bulk";
+    else if (kind == SHP_HTTP_HEC && !shp_http_ends(base, n, SHP_HTTP_HEC_PATH) &&
+             !shp_http_ends(base, n, SHP_HTTP_HEC_PATH "/1.0"))
+        add = shp_http_ends(base, n, "/services/collector") ? "/event" : SHP_HTTP_HEC_PATH;
+    else if (kind == SHP_HTTP_HOOK)
+        n = strlen(base); /* a webhook URL is used exactly as written */
+    char *u = malloc(n + strlen(add) + 1);
+    if (u)
+        sprintf(u, "%.*s%s", (int)n, base, add);
+    return u;
+}
+
+/* tls_server_name: the URL names the server we verify, and CURLOPT_CONNECT_TO
+ * sends the connection to the host the URL had (e.g. an address). */
+static int shp_http_server_name(shp_http *h, const char *name)
+{
+    CURLU *u = curl_url();
+    char *host = NULL, *port = NULL, *url = NULL;
+    int rc = -EINVAL;
+    if (u && curl_url_set(u, CURLUPART_URL, h->url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK &&
+        curl_url_set(u, CURLUPART_HOST, name, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_URL, &url, 0) == CURLUE_OK) {
+        char rule[600];
+        snprintf(rule, sizeof(rule), "%s:%s:%s:%s", name, port, host, port);
+        struct curl_slist *l = curl_slist_append(NULL, rule);
+        char *copy = strdup(url);
+        if (l && copy) {
+            h->connect_to = l;
+            free(h->url);
+            h->url = copy;
+            rc = 0;
+        } else {
+            curl_slist_free_all(l);
+            free(copy);
+            rc = -ENOMEM;
+        }
+    }
+    curl_free(host);
+    curl_free(port);
+    curl_free(url);
+    curl_url_cleanup(u);
+    return rc;
+}
+
+static size_t shp_http_on_body(char *p, size_t size, size_t n, void *ud)
+{
+    shp_http *h = ud;
+    size_t len = size * n;
+    /* Returning less than len aborts the transfer (CURLE_WRITE_ERROR): the
+     * attempt is retried, and _bulk's 'create' makes that harmless. */
+    if (h->reply.len + len > SHP_HTTP_MAX_REPLY || vg_buf_add(&h->reply, p, len) != 0)
+        return 0;
+    return len;
+}
+
+static int shp_http_header(shp_http *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int shp_http_header(shp_http *h, const char *fmt, ...)
+{
+    char line[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof(line))
+        return -E2BIG;
+    struct curl_slist *l = curl_slist_append(h->headers, line);
+    if (!l)
+        return -ENOMEM;
+    h->headers = l;
+    return 0;
+}
+
+static void shp_http_free(shp_http *h)
+{
+    if (h->easy)
+        curl_easy_cleanup(h->easy);
+    curl_slist_free_all(h->headers);
+    curl_slist_free_all(h->connect_to);
+    free(h->url);
+    vg_buf_free(&h->reply);
+    vg_buf_free(&h->body);
+    free(h);
+}
+
+/* Every option of the output's easy handle; set once at open. */
+static int shp_http_setup(shp_http *h)
+{
+    const shp_out_conf *c = &h->o->conf;
+    CURL *e = h->easy;
+    int rc = 0;
+    if (h->kind == SHP_HTTP_ES)
+        rc = shp_http_header(h, "Content-Type: application/x-ndjson");
+    else
+        rc = shp_http_header(h, "Content-Type: application/json");
+    /* libcurl would wait for "100 Continue" before large bodies: one round
+     * trip per request for nothing, since we send the body regardless. */
+    if (rc == 0)
+        rc = shp_http_header(h, "Expect:");
+    if (rc == 0 && h->kind == SHP_HTTP_ES && shp_http_set(c->api_key))
+        rc = shp_http_header(h, "Authorization: ApiKey %s", c->api_key);
+    if (rc == 0 && h->kind == SHP_HTTP_HEC)
+        rc = shp_http_header(h, "Authorization: Splunk %s", c->token);
+    if (rc == 0 && h->kind == SHP_HTTP_HOOK && shp_http_set(c->token))
+        rc = shp_http_header(h, "Authorization: Bearer %s", c->token);
+    if (rc == 0 && shp_http_set(c->tls_server_name))
+        rc = shp_http_server_name(h, c->tls_server_name);
+    if (rc)
+        return rc;
+
+    CURLcode cc = CURLE_OK;
+#define SHP_OPT(opt, val)                                                                          \
+    do {                                                                                           \
+        if (cc == CURLE_OK)                                                                        \
+            cc = curl_easy_setopt(e, opt, val);                                                    \
+    } while (0)
+    SHP_OPT(CURLOPT_URL, h->url);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    SHP_OPT(CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    SHP_OPT(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    SHP_OPT(CURLOPT_NOSIGNAL, 1L); /* no SIGALRM around name lookups: we own signals */
+    SHP_OPT(CURLOPT_USERAGENT, SHP_HTTP_UA);
+    SHP_OPT(CURLOPT_HTTPHEADER, h->headers);
+    SHP_OPT(CURLOPT_POST, 1L);
+    SHP_OPT(CURLOPT_WRITEFUNCTION, shp_http_on_body);
+    SHP_OPT(CURLOPT_WRITEDATA, (void *)h);
+    SHP_OPT(CURLOPT_ERRORBUFFER, h->errbuf);
+    SHP_OPT(CURLOPT_TCP_KEEPALIVE, 1L);
+    if (c->timeout_ms > 0) {
+        SHP_OPT(CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
+        SHP_OPT(CURLOPT_CONNECTTIMEOUT_MS, (long)(c->timeout_ms < 10000 ? c->timeout_ms : 10000));
+    }
+    SHP_OPT(CURLOPT_SSL_VERIFYPEER, c->tls_verify ? 1L : 0L);
+    SHP_OPT(CURLOPT_SSL_VERIFYHOST, c->tls_verify ? 2L : 0L);
+    if (shp_http_set(c->tls_ca))
+        SHP_OPT(CURLOPT_CAINFO, c->tls_ca);
+    if (shp_http_set(c->tls_cert))
+        SHP_OPT(CURLOPT_SSLCERT, c->tls_cert);
+    if (shp_http_set(c->tls_key))
+        SHP_OPT(CURLOPT_SSLKEY, c->tls_key);
+    if (h->connect_to)
+        SHP_OPT(CURLOPT_CONNECT_TO, h->connect_to);
+    if (h->kind == SHP_HTTP_ES && shp_http_set(c->username)) {
+        SHP_OPT(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        SHP_OPT(CURLOPT_USERNAME, c->username);
+        SHP_OPT(CURLOPT_PASSWORD, c->password);
+    }
+#undef SHP_OPT
+    if (cc != CURLE_OK) {
+        vg_error("output %s: libcurl refuses an option: %s", c->name, curl_easy_strerror(cc));
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int shp_http_open(shp_out *o)
+{
+    const shp_transport *t = o->tp_ops;
+    shp_http *h = calloc(1, sizeof(*h));
+    if (!h)
+        return -ENOMEM;
+    h->o = o;
+    h->kind = t == &shp_es_transport ? SHP_HTTP_ES
+              : t == &shp_hec_transport ? SHP_HTTP_HEC : SHP_HTTP_HOOK;
+    int rc = shp_curl_global();
+    if (rc == 0) {
+        h->url = shp_http_request_url(o->conf.url, h->kind);
+        h->easy = curl_easy_init();
+        rc = h->url && h->easy ? 0 : -ENOMEM;
+    }
+    if (rc == 0)
+        rc = shp_http_setup(h);
+    if (rc == 0)
+        rc = shp_curl_ref(o->loop);
+    if (rc) {
+        vg_error("output %s: cannot set up HTTP: %s", o->conf.name, strerror(-rc));
+        shp_http_free(h);
+        return rc;
+    }
+    h->refd = 1;
+    if (!o->conf.tls_verify)
+        vg_warn("output %s: tls_verify is off: the server's certificate and name are not "
+                "checked, anyone on the path can read and alter what is sent",
+                o->conf.name);
+    o->tp = h;
+    return 0;
+}
+
+/* ---- formatting ------------------------------------------------------- */
+
+/* The ECS document without its trailing newline. */
+static int shp_http_doc(shp_out *o, const vg_alert *al, vg_buf *b)
+{
+    int rc = vg_ecs_alert(b, al, shp_name(o->s));
+    if (rc == 0 && b->len > 0 && b->p[b->len - 1] == '\n')
+        b->len--;
+    return rc;
+}
+
+static int shp_http_jstr(vg_buf *b, const char *key, vg_str v)
+{
+    int rc = vg_buf_addf(b, "\"%s\":\"", key);
+    if (rc == 0)
+        rc = vg_json_escape(b, v);
+    if (rc == 0)
+        rc = vg_buf_addc(b, '"');
+    return rc;
+}
+
+/* {"create":{"_index":"<index>","_id":"<id>"}}\n<doc>\n */
+static int shp_es_format(shp_out *o, const vg_alert *al, vg_buf *b)
+{
+    const char *ix = shp_http_set(o->conf.index) ? o->conf.index : SHP_HTTP_ES_INDEX;
+    int rc = vg_buf_adds(b, "{\"create\":{");
+    if (rc == 0)
+        rc = shp_http_jstr(b, "_index", vg_str_c(ix));
+    /* Without an id Elasticsearch makes one up, and a re-delivery would be
+     * stored twice: only a summary (not an alert) may lack one. */
+    if (rc == 0 && al->id.len) {
+        rc = vg_buf_addc(b, ',');
+        if (rc == 0)
+            rc = shp_http_jstr(b, "_id", al->id);
+    }
+    if (rc == 0)
+        rc = vg_buf_adds(b, "}}\n");
+    if (rc == 0)
+        rc = vg_ecs_alert(b, al, shp_name(o->s)); /* ends with the newline */
+    return rc;
+}
+
+/* {"time":S.mmm,"host":..,"source":..,"sourcetype":..[,"index":..],"event":<doc>}\n */
+static int shp_hec_format(shp_out *o, const vg_alert *al, vg_buf *b)
+{
+    const shp_out_conf *c = &o->conf;
+    int64_t ms = al->ts_us > 0 ? al->ts_us / 1000 : 0;
+    int rc = vg_buf_addf(b, "{\"time\":%" PRId64 ".%03d,", ms / 1000, (int)(ms % 1000));
+    if (rc == 0)
+        rc = shp_http_jstr(b, "host", al->host.len ? al->host : vg_str_c(shp_name(o->s)));
+    if (rc == 0)
+        rc = vg_buf_addc(b, ',');
+    if (rc == 0)
+        rc = shp_http_jstr(b, "source", vg_str_c(shp_http_set(c->source) ? c->source : "vigil"));
+    if (rc == 0)
+        rc = vg_buf_addc(b, ',');
+    if (rc == 0)
+        rc = shp_http_jstr(b, "sourcetype",
+                           vg_str_c(shp_http_set(c->sourcetype) ? c->sourcetype : "vigil:alert"));
+    if (rc == 0 && shp_http_set(c->index)) {
+        rc = vg_buf_addc(b, ',');
+        if (rc == 0)
+            rc = shp_http_jstr(b, "index", vg_str_c(c->index));
+    }
+    if (rc == 0)
+        rc = vg_buf_adds(b, ",\"event\":");
+    if (rc == 0)
+        rc = shp_http_doc(o, al, b);
+    if (rc == 0)
+        rc = vg_buf_adds(b, "}\n");
+    return rc;
+}
+
+static vg_str shp_http_field(const vg_alert *al, const char *key)
+{
+    for (uint32_t i = 0; i < al->nfields && i < VG_ALERT_MAX_FIELDS; i++)
+        if (vg_str_eq(al->fields[i].key, key))
+            return al->fields[i].val;
+    return VG_STR_NULL;
+}
+
+/* The one line a person reads first, e.g.
+ *   [LEVEL 5] SSH authentication failure — bastion-hn01, aviation/tan-son-nhat,
+ *   1 event, src 203.0.113.5, user admin
+ * and for a rate-limit summary the driver's sentence:
+ *   [LEVEL 10] summary: 37 more alerts of ... */
+static void shp_hook_text(const vg_alert *al, vg_buf *t)
+{
+    vg_buf_addf(t, "[LEVEL %d] ", (int)al->level);
+    if (vg_str_eq(al->kind, "summary")) {
+        vg_buf_adds(t, "summary: ");
+        if (al->message.len)
+            vg_buf_add(t, al->message.p, al->message.len);
+        else
+            vg_buf_addf(t, "%" PRIu64 " more alerts of %.*s", al->count,
+                        (int)(al->rule_name.len ? al->rule_name.len : al->rule_id.len),
+                        al->rule_name.len ? al->rule_name.p : al->rule_id.p);
+        return;
+    }
+    vg_str name = al->rule_name.len ? al->rule_name : al->rule_id;
+    if (name.len)
+        vg_buf_add(t, name.p, name.len);
+    vg_buf_adds(t, " \xe2\x80\x94 "); /* em dash */
+    vg_buf_add(t, al->host.len ? al->host.p : "unknown host",
+               al->host.len ? al->host.len : strlen("unknown host"));
+    if (al->agency.len || al->site.len) {
+        vg_buf_adds(t, ", ");
+        vg_buf_add(t, al->agency.len ? al->agency.p : "-", al->agency.len ? al->agency.len : 1);
+        vg_buf_addc(t, '/');
+        vg_buf_add(t, al->site.len ? al->site.p : "-", al->site.len ? al->site.len : 1);
+    }
+    vg_buf_addf(t, ", %" PRIu64 " event%s", al->count, al->count == 1 ? "" : "s");
+    vg_str src = shp_http_field(al, "src_ip"), user = shp_http_field(al, "user");
+    if (src.len) {
+        vg_buf_adds(t, ", src ");
+        vg_buf_add(t, src.p, src.len);
+    }
+    if (user.len) {
+        vg_buf_adds(t, ", user ");
+        vg_buf_add(t, user.p, user.len);
+    }
+}
+
+/* {"text":"<line>","alert":<doc>} */
+static int shp_hook_format(shp_out *o, const vg_alert *al, vg_buf *b)
+{
+    vg_buf t = {0};
+    shp_hook_text(al, &t);
+    int rc = t.oom ? -ENOMEM : vg_buf_addc(b, '{');
+    if (rc == 0)
+        rc = shp_http_jstr(b, "text", vg_str_n(t.len ? t.p : "", t.len));
+    vg_buf_free(&t);
+    if (rc == 0)
+        rc = vg_buf_adds(b, ",\"alert\":");
+    if (rc == 0)
+        rc = shp_http_doc(o, al, b);
+    if (rc == 0)
+        rc = vg_buf_addc(b, '}');
+    return rc;
+}
+
+static int shp_http_format(shp_out *o, const vg_alert *al, vg_buf *b)
+{
+    shp_http *h = o->tp;
+    size_t start = b->len;
+    int rc = h->kind == SHP_HTTP_ES    ? shp_es_format(o, al, b)
+             : h->kind == SHP_HTTP_HEC ? shp_hec_format(o, al, b)
+                                       : shp_hook_format(o, al, b);
+    if (rc) {
+        b->len = start; /* the item is whole or absent */
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+/* ---- replies ---------------------------------------------------------- */
+
+static void shp_http_mark(shp_item *it, int state, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void shp_http_mark(shp_item *it, int state, const char *fmt, ...)
+{
+    it->state = state;
+    if (!fmt) {
+        it->reason[0] = '\0';
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(it->reason, sizeof(it->reason), fmt, ap);
+    va_end(ap);
+}
+
+static const char *shp_http_jget(json_t *obj, const char *key)
+{
+    const char *s = json_string_value(json_object_get(obj, key));
+    return s ? s : "";
+}
+
+/* "type: reason" of an Elasticsearch error object (or its text). */
+static void shp_es_error(json_t *err, char *out, size_t cap)
+{
+    if (json_is_string(err))
+        snprintf(out, cap, "%s", json_string_value(err));
+    else if (json_is_object(err))
+        snprintf(out, cap, "%s: %s", shp_http_jget(err, "type"), shp_http_jget(err, "reason"));
+    else
+        snprintf(out, cap, "no error detail");
+}
+
+/* A short, printable excerpt of a reply we do not otherwise understand. */
+static void shp_http_excerpt(shp_http *h, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < h->reply.len && n + 1 < cap && n < 100; i++) {
+        unsigned char ch = (unsigned char)h->reply.p[i];
+        out[n++] = ch >= 0x20 && ch < 0x7f ? (char)ch : ' ';
+    }
+    out[n] = '\0';
+}
+
+/* What the server said about the whole request, in a few words. */
+static void shp_http_detail(shp_http *h, char *out, size_t cap)
+{
+    json_t *r = json_loadb(h->reply.p ? h->reply.p : "", h->reply.len, 0, NULL);
+    out[0] = '\0';
+    if (json_is_object(r) && h->kind == SHP_HTTP_ES && json_object_get(r, "error"))
+        shp_es_error(json_object_get(r, "error"), out, cap);
+    else if (json_is_object(r) && h->kind == SHP_HTTP_HEC && json_object_get(r, "text"))
+        snprintf(out, cap, "%s (HEC code %lld)", shp_http_jget(r, "text"),
+                 (long long)json_integer_value(json_object_get(r, "code")));
+    else
+        shp_http_excerpt(h, out, cap);
+    json_decref(r);
+}
+
+/* A 2xx _bulk reply: "errors": false settles everything; otherwise one
+ * entry per item, in the order sent. */
+static int shp_es_reply(shp_http *h, long status, shp_item *items, size_t n, char *reason,
+                        size_t cap)
+{
+    json_error_t je;
+    json_t *r = json_loadb(h->reply.p ? h->reply.p : "", h->reply.len, 0, &je);
+    json_t *errors = json_object_get(r, "errors"), *arr = json_object_get(r, "items");
+    int rc = 0;
+    if (!json_is_object(r) || !json_is_boolean(errors)) {
+        snprintf(reason, cap, "HTTP %ld but the reply is not a _bulk answer (%s)", status,
+                 r ? "no \"errors\"" : je.text);
+        rc = -EBADMSG;
+    } else if (json_is_false(errors)) {
+        for (size_t i = 0; i < n; i++)
+            shp_http_mark(&items[i], SHP_ITEM_OK, NULL);
+    } else if (!json_is_array(arr) || json_array_size(arr) != n) {
+        /* We cannot tell which were stored: send them all again; those that
+         * were are refused with 409 and counted as duplicates. */
+        snprintf(reason, cap, "HTTP %ld but the _bulk reply lists %zu items for %zu sent", status,
+                 json_array_size(arr), n);
+        rc = -EBADMSG;
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            json_t *it = json_array_get(arr, i);
+            json_t *act = json_object_get(it, "create");
+            if (!act && json_is_object(it)) /* whatever action it was */
+                act = json_object_iter_value(json_object_iter(it));
+            long st = (long)json_integer_value(json_object_get(act, "status"));
+            char why[140];
+            shp_es_error(json_object_get(act, "error"), why, sizeof(why));
+            if (st == 200 || st == 201)
+                shp_http_mark(&items[i], SHP_ITEM_OK, NULL);
+            else if (st == 409)
+                shp_http_mark(&items[i], SHP_ITEM_DUP, NULL);
+            else if (st == 429 || st >= 500 || st == 0)
+                shp_http_mark(&items[i], SHP_ITEM_RETRY, "item HTTP %ld %s", st, why);
+            else
+                shp_http_mark(&items[i], SHP_ITEM_FAILED, "item HTTP %ld %s", st, why);
+        }
+    }
+    json_decref(r);
+    return rc;
+}
+
+/* HEC codes that are our configuration's fault, not the alert's. */
+static int shp_hec_config_code(long code)
+{
+    return code == 1 || code == 2 || code == 3 || code == 4 || code == 7 || code == 10 ||
+           code == 11 || code == 14 || code == 16;
+}
+
+/* A HEC 4xx (not 401/403/404/413). HEC reads the events in order and
+ * stops at the first bad one, which it names (invalid-event-number): the
+ * ones before it were indexed, the ones after it were not read. */
+static int shp_hec_refused(shp_http *h, long status, shp_item *items, size_t n, char *reason,
+                           size_t cap)
+{
+    json_t *r = json_loadb(h->reply.p ? h->reply.p : "", h->reply.len, 0, NULL);
+    json_t *jcode = json_object_get(r, "code"), *jbad = json_object_get(r, "invalid-event-number");
+    long code = json_is_integer(jcode) ? (long)json_integer_value(jcode) : -1;
+    char text[100];
+    snprintf(text, sizeof(text), "%s", shp_http_jget(r, "text"));
+    long long bad = json_is_integer(jbad) ? json_integer_value(jbad) : -1;
+    json_decref(r);
+    if (shp_hec_config_code(code)) {
+        snprintf(reason, cap, "HTTP %ld HEC code %ld: %s (check this output's token and index; "
+                 "alerts are kept and retried)", status, code, text);
+        return -EINVAL;
+    }
+    if (bad >= 0 && (size_t)bad < n) {
+        for (size_t i = 0; i < n; i++) {
+            if (i < (size_t)bad)
+                shp_http_mark(&items[i], SHP_ITEM_OK, NULL);
+            else if (i == (size_t)bad)
+                shp_http_mark(&items[i], SHP_ITEM_FAILED, "HTTP %ld HEC code %ld: %s", status,
+                              code, text);
+            else
+                shp_http_mark(&items[i], SHP_ITEM_RETRY, "not read: HEC stopped at event %lld",
+                              bad);
+        }
+        return 0;
+    }
+    snprintf(reason, cap, "HTTP %ld HEC code %ld: %s", status, code, text);
+    if (n > 1)
+        return SHP_HTTP_ISOLATE;
+    shp_http_mark(&items[0], SHP_ITEM_FAILED, "%s", reason);
+    return 0;
+}
+
+/* Logs a condition that needs a person (credentials, URL, certificate)
+ * as an error once, until it changes; the driver logs every retry. */
+static void shp_http_alarm(shp_http *h, long what, const char *reason)
+{
+    if (h->logged == what)
+        return;
+    h->logged = what;
+    vg_error("output %s: %s", h->o->conf.name, reason);
+}
+
+/* What a reply with this status means for these items (see the top of the
+ * file): 0 when every item's state is set, SHP_HTTP_ISOLATE, or rc < 0 with
+ * reason when the attempt failed as a whole. */
+static int shp_http_judge(shp_http *h, long status, shp_item *items, size_t n, char *reason,
+                          size_t cap)
+{
+    const char *name = h->o->conf.name;
+    char detail[140];
+    if (status >= 200 && status <= 299) {
+        h->logged = 0;
+        if (h->kind == SHP_HTTP_ES)
+            return shp_es_reply(h, status, items, n, reason, cap);
+        for (size_t i = 0; i < n; i++)
+            shp_http_mark(&items[i], SHP_ITEM_OK, NULL);
+        return 0;
+    }
+    shp_http_detail(h, detail, sizeof(detail));
+    if (status == 401 || status == 403 || status == 407) {
+        const char *what = h->kind == SHP_HTTP_ES    ? "username/password or api_key"
+                           : h->kind == SHP_HTTP_HEC ? "token"
+                                                     : "token";
+        snprintf(reason, cap, "HTTP %ld %s: the server refuses our credentials (check %s of "
+                 "output %s); alerts are kept and retried", status, detail, what, name);
+        shp_http_alarm(h, status, reason);
+        return -EACCES;
+    }
+    if (status == 404 || status == 405) {
+        snprintf(reason, cap, "HTTP %ld %s: nothing to post to at %s (check url); alerts are "
+                 "kept and retried", status, detail, h->url);
+        shp_http_alarm(h, status, reason);
+        return -ENOENT;
+    }
+    if (status == 408 || status == 429 || status >= 500) {
+        snprintf(reason, cap, "HTTP %ld %s", status, detail);
+        return -EAGAIN;
+    }
+    if (status == 413) {
+        if (n > 1) {
+            snprintf(reason, cap, "HTTP 413: %zu alerts in one request are too large for the "
+                     "server; lower this output's batch", n);
+            return SHP_HTTP_ISOLATE;
+        }
+        shp_http_mark(&items[0], SHP_ITEM_FAILED,
+                      "HTTP 413: this alert (%zu bytes) is larger than the server takes",
+                      items[0].len);
+        return 0;
+    }
+    if (status >= 400 && status <= 499) {
+        if (h->kind == SHP_HTTP_HEC)
+            return shp_hec_refused(h, status, items, n, reason, cap);
+        snprintf(reason, cap, "HTTP %ld %s", status, detail);
+        if (n > 1)
+            return SHP_HTTP_ISOLATE;
+        shp_http_mark(&items[0], SHP_ITEM_FAILED, "%s", reason);
+        return 0;
+    }
+    snprintf(reason, cap, "HTTP %ld: unexpected answer (redirects are not followed: check url)",
+             status);
+    shp_http_alarm(h, status, reason);
+    return -EPROTO;
+}
+
+static int shp_http_curl_errno(CURLcode cc)
+{
+    switch (cc) {
+    case CURLE_OPERATION_TIMEDOUT:
+        return -ETIMEDOUT;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        return -EHOSTUNREACH;
+    case CURLE_COULDNT_CONNECT:
+        return -ECONNREFUSED;
+    case CURLE_OUT_OF_MEMORY:
+        return -ENOMEM;
+    default:
+        return -EIO;
+    }
+}
+
+/* TLS failures that a person must fix (certificate, CA file, key). */
+static int shp_http_tls_problem(CURLcode cc)
+{
+    return cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE ||
+           cc == CURLE_SSL_CERTPROBLEM || cc == CURLE_SSL_CIPHER ||
+           cc == CURLE_SSL_ISSUER_ERROR || cc == CURLE_SSL_CRL_BADFILE;
+}
+
+/* ---- requests --------------------------------------------------------- */
+
+static int shp_http_post(shp_http *h, const char *p, size_t n)
+{
+    h->reply.len = 0;
+    h->errbuf[0] = '\0';
+    curl_easy_setopt(h->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)n);
+    /* Not copied: the batch's bytes stay valid until shp_out_done. */
+    curl_easy_setopt(h->easy, CURLOPT_POSTFIELDS, p);
+    h->requests++;
+    return shp_curl_start(&h->req, h->easy);
+}
+
+/* Posts the whole batch, or in isolation its item iso_i alone. */
+static int shp_http_post_current(shp_http *h)
+{
+    shp_batch *b = h->batch;
+    if (h->iso) {
+        shp_item *it = &b->items[h->iso_i];
+        return shp_http_post(h, b->data.p + it->off, it->len);
+    }
+    /* The driver may re-send a subset with the bytes where they were:
+     * send the items' bytes, whatever else data holds. */
+    size_t at = 0;
+    int contiguous = 1;
+    for (size_t i = 0; i < b->n && contiguous; i++) {
+        contiguous = b->items[i].off == at;
+        at += b->items[i].len;
+    }
+    if (contiguous)
+        return shp_http_post(h, b->data.p, at);
+    h->body.len = 0;
+    h->body.oom = 0;
+    for (size_t i = 0; i < b->n; i++)
+        vg_buf_add(&h->body, b->data.p + b->items[i].off, b->items[i].len);
+    if (h->body.oom)
+        return -ENOMEM;
+    return shp_http_post(h, h->body.p, h->body.len);
+}
+
+/* Ends the attempt. h may be gone when this returns (the driver may close
+ * the output from shp_out_done), so it is always the last thing done. */
+static void shp_http_finish(shp_http *h, int rc, const char *reason)
+{
+    shp_out *o = h->o;
+    h->batch = NULL;
+    h->iso = 0;
+    shp_out_done(o, rc, rc < 0 ? reason : NULL);
+}
+
+/* In isolation, a request that failed as a whole leaves the items not yet
+ * tried for the next attempt; those tried keep their verdicts. */
+static void shp_http_iso_abort(shp_http *h, const char *reason)
+{
+    shp_batch *b = h->batch;
+    for (size_t i = h->iso_i; i < b->n; i++)
+        shp_http_mark(&b->items[i], SHP_ITEM_RETRY, "%s", reason);
+    shp_http_finish(h, 0, NULL);
+}
+
+static void shp_http_next(shp_http *h, int rc, const char *reason)
+{
+    shp_batch *b = h->batch;
+    if (rc == SHP_HTTP_ISOLATE && !h->iso) {
+        vg_warn("output %s: %s; sending these %zu alerts one per request to find the refused one",
+                h->o->conf.name, reason, b->n);
+        h->iso = 1;
+        h->iso_i = 0;
+    } else if (h->iso) {
+        if (rc < 0) {
+            shp_http_iso_abort(h, reason);
+            return;
+        }
+        if (++h->iso_i == b->n) {
+            shp_http_finish(h, 0, NULL);
+            return;
+        }
+    } else {
+        shp_http_finish(h, rc < 0 ? rc : 0, reason);
+        return;
+    }
+    rc = shp_http_post_current(h);
+    if (rc)
+        shp_http_iso_abort(h, "cannot start an HTTP request");
+}
+
+static void shp_http_on_done(shp_curl_req *req, CURLcode cc)
+{
+    shp_http *h = (shp_http *)(void *)((char *)req - offsetof(shp_http, req));
+    shp_batch *b = h->batch;
+    shp_item *items = h->iso ? &b->items[h->iso_i] : b->items;
+    size_t n = h->iso ? 1 : b->n;
+    char reason[300] = "";
+    long status = 0;
+    curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &status);
+    h->last_status = status;
+    int rc;
+    if (cc != CURLE_OK) {
+        h->http_errors++;
+        /* The error buffer says more ("SSL certificate problem: ...",
+         * "Failed to connect to ... port ...") than the code's name. */
+        snprintf(reason, sizeof(reason), "%s", h->errbuf[0] ? h->errbuf : curl_easy_strerror(cc));
+        rc = shp_http_curl_errno(cc);
+        if (shp_http_tls_problem(cc)) {
+            char why[400];
+            snprintf(why, sizeof(why), "TLS with %s failed: %s (check tls_ca, tls_server_name, "
+                     "tls_cert/tls_key); alerts are kept and retried", h->url, reason);
+            shp_http_alarm(h, -(long)cc, why);
+        }
+    } else {
+        if (status < 200 || status > 299)
+            h->http_errors++;
+        rc = shp_http_judge(h, status, items, n, reason, sizeof(reason));
+    }
+    shp_http_next(h, rc, reason);
+}
+
+static int shp_http_send(shp_out *o, shp_batch *b)
+{
+    shp_http *h = o->tp;
+    h->batch = b;
+    h->iso = 0;
+    h->iso_i = 0;
+    h->req.done = shp_http_on_done;
+    if (b->n == 0) {
+        shp_http_finish(h, 0, NULL);
+        return 0;
+    }
+    /* A webhook takes one alert per request (max_batch 1); should a larger
+     * batch come, it goes out one by one all the same. */
+    if (h->kind == SHP_HTTP_HOOK && b->n > 1)
+        h->iso = 1;
+    int rc = shp_http_post_current(h);
+    if (rc) {
+        h->batch = NULL;
+        h->iso = 0;
+        shp_out_done(o, rc, "cannot start an HTTP request");
+    }
+    return 0;
+}
+
+/* ---- the rest --------------------------------------------------------- */
+
+static void shp_http_report(shp_out *o, vg_buf *line)
+{
+    shp_http *h = o->tp;
+    if (h)
+        vg_buf_addf(line, " requests=%" PRIu64 " http_errors=%" PRIu64 " last_status=%ld",
+                    h->requests, h->http_errors, h->last_status);
+}
+
+static void shp_http_on_closed(void *ud)
+{
+    shp_out_closed(ud);
+}
+
+static void shp_http_close(shp_out *o)
+{
+    shp_http *h = o->tp;
+    if (!h) {
+        shp_out_closed(o);
+        return;
+    }
+    shp_curl_stop(&h->req); /* an attempt in flight is abandoned: no done */
+    int refd = h->refd;
+    shp_http_free(h);
+    o->tp = NULL;
+    if (refd)
+        shp_curl_unref(shp_http_on_closed, o);
+    else
+        shp_out_closed(o);
+}
+
+const shp_transport shp_es_transport = {
+    .type = "elasticsearch",
+    .keys = shp_es_keys,
+    .check = shp_http_check,
+    .open = shp_http_open,
+    .format = shp_http_format,
+    .send = shp_http_send,
+    .close = shp_http_close,
+    .report = shp_http_report,
+};
+
+const shp_transport shp_hec_transport = {
+    .type = "splunk_hec",
+    .keys = shp_hec_keys,
+    .check = shp_http_check,
+    .open = shp_http_open,
+    .format = shp_http_format,
+    .send = shp_http_send,
+    .close = shp_http_close,
+    .report = shp_http_report,
+};
+
+const shp_transport shp_webhook_transport = {
+    .type = "webhook",
+    .keys = shp_hook_keys,
+    .check = shp_http_check,
+    .open = shp_http_open,
+    .format = shp_http_format,
+    .send = shp_http_send,
+    .close = shp_http_close,
+    .report = shp_http_report,
+    .max_batch = 1,
+};

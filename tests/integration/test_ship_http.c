@@ -1,0 +1,888 @@
+/* The shipper's HTTP outputs against a local server (tests/support/
+ * http_sink.py) that plays Elasticsearch _bulk, Splunk HEC and a webhook
+ * and answers 429, 503, 403, partial errors and stalls on command: the
+ * real pipeline (logger -> collector -> correlator -> shipper) must get
+ * every alert to it exactly once, or to the dead-letter file when the
+ * server refuses that alert for good (docs/shipper-http.md). */
+#include <arpa/inet.h>
+#include <check.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "it_common.h"
+
+#define TS_MAX_IDS 4096
+
+/* ---- the sink ------------------------------------------------------------ */
+
+typedef struct ts_sink {
+    pid_t pid;
+    int port;
+    char store[400], log[400], control[400], raw[420];
+} ts_sink;
+
+static pid_t ts_pids[8];
+
+static void ts_kill_sinks(void)
+{
+    for (int i = 0; i < 8; i++)
+        if (ts_pids[i] > 0) {
+            kill(ts_pids[i], SIGKILL);
+            waitpid(ts_pids[i], NULL, 0);
+            ts_pids[i] = 0;
+        }
+}
+
+/* Starts http_sink.py under p's dir (files sink-TAG.*). port 0: any free
+ * one. extra: more arguments, NULL-terminated (may be NULL). */
+static int ts_sink_start(ts_sink *k, const vt_pipe *p, const char *tag, int port,
+                         const char *const *extra)
+{
+    static int registered;
+    if (!registered++)
+        atexit(ts_kill_sinks);
+    memset(k, 0, sizeof(*k));
+    char portfile[400], errlog[400], script[600], portarg[16];
+    snprintf(portfile, sizeof(portfile), "%s/sink-%s.port", p->dir, tag);
+    snprintf(errlog, sizeof(errlog), "%s/sink-%s.log", p->dir, tag);
+    snprintf(k->store, sizeof(k->store), "%s/sink-%s.jsonl", p->dir, tag);
+    snprintf(k->raw, sizeof(k->raw), "%s.raw", k->store);
+    snprintf(k->log, sizeof(k->log), "%s/sink-%s.requests", p->dir, tag);
+    snprintf(k->control, sizeof(k->control), "%s/sink-%s.control", p->dir, tag);
+    const char *src = getenv("VG_SOURCE_ROOT");
+    snprintf(script, sizeof(script), "%s/tests/support/http_sink.py", src ? src : ".");
+    snprintf(portarg, sizeof(portarg), "%d", port);
+    const char *argv[32] = {"python3", script, "--port", portarg, "--port-file", portfile,
+                            "--store", k->store, "--log", k->log, "--control", k->control};
+    int n = 12;
+    for (int i = 0; extra && extra[i] && n < 31; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    unlink(portfile);
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* dies with the test */
+        int fd = open(errlog, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execvp("python3", (char *const *)argv);
+        _exit(127);
+    }
+    if (pid < 0)
+        return -1;
+    for (int i = 0; i < 8; i++)
+        if (ts_pids[i] == 0) {
+            ts_pids[i] = pid;
+            break;
+        }
+    k->pid = pid;
+    if (!vt_wait_path(portfile, 10000))
+        return -1;
+    char *b = vt_read_file(portfile, NULL);
+    k->port = b ? atoi(b) : -1;
+    free(b);
+    return k->port > 0 ? 0 : -1;
+}
+
+static void ts_sink_stop(ts_sink *k);
+
+/* Same, on any free port but the two the pipe's collector may bind. */
+static int ts_sink_start_any(ts_sink *k, const vt_pipe *p, const char *tag,
+                             const char *const *extra)
+{
+    for (int tries = 0; tries < 5; tries++) {
+        if (ts_sink_start(k, p, tag, 0, extra) != 0)
+            return -1;
+        if (k->port != p->port && k->port != p->port2)
+            return 0;
+        ts_sink_stop(k);
+    }
+    return -1;
+}
+
+static void ts_sink_stop(ts_sink *k)
+{
+    if (k->pid <= 0)
+        return;
+    kill(k->pid, SIGTERM);
+    int st;
+    for (int i = 0; i < 50 && waitpid(k->pid, &st, WNOHANG) == 0; i++)
+        vt_sleep_ms(100);
+    if (kill(k->pid, 0) == 0) {
+        kill(k->pid, SIGKILL);
+        waitpid(k->pid, &st, 0);
+    }
+    for (int i = 0; i < 8; i++)
+        if (ts_pids[i] == k->pid)
+            ts_pids[i] = 0;
+    k->pid = 0;
+}
+
+/* Prints the tail of a file (a failing test exits without cleaning up:
+ * this is what says why). */
+static void ts_tail(const char *path, size_t n)
+{
+    char *b = vt_read_file(path, NULL);
+    if (!b)
+        return;
+    size_t len = strlen(b);
+    printf("---- %s (last %zu bytes)\n%s\n", path, n, len > n ? b + len - n : b);
+    free(b);
+}
+
+/* Fails the test after showing the shipper's log and the sink's requests. */
+#define TS_ASSERT(cond, p, k, ...)                                                                 \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            char ts_log_[400];                                                                     \
+            vt_pipe_log((p), VT_SHIPPER, ts_log_, sizeof(ts_log_));                                \
+            ts_tail(ts_log_, 4000);                                                                \
+            ts_tail((k)->log, 3000);                                                               \
+            printf("---- test dir: %s\n", (p)->dir);                                              \
+            ck_abort_msg(__VA_ARGS__);                                                             \
+        }                                                                                          \
+    } while (0)
+
+/* ---- configuration --------------------------------------------------------- */
+
+/* The shipper section: the outputs under test, then the file output whose
+ * ids are the reference. */
+static void ts_shipper_yaml(char *out, size_t cap, const char *outputs)
+{
+    snprintf(out, cap,
+             "shipper:\n  name: shipper\n  outbox_size: 256M\n  outputs:\n%s"
+             "    - name: file\n      type: file\n      path: alerts.json\n",
+             outputs);
+}
+
+/* Replaces every 'token' in the config file by the number v. */
+static int ts_subst(const vt_pipe *p, const char *token, int v)
+{
+    char *b = vt_read_file(p->config, NULL);
+    if (!b)
+        return -1;
+    size_t tl = strlen(token), cap = strlen(b) * 2 + 64, o = 0;
+    char *out = malloc(cap);
+    for (const char *q = b; *q;) {
+        if (strncmp(q, token, tl) == 0) {
+            o += (size_t)snprintf(out + o, cap - o, "%d", v);
+            q += tl;
+        } else {
+            out[o++] = *q++;
+        }
+    }
+    out[o] = '\0';
+    int rc = vt_write_file(p->config, out);
+    free(out);
+    free(b);
+    return rc;
+}
+
+/* ---- ids ------------------------------------------------------------------- */
+
+typedef char ts_id[33];
+
+/* The ids after 'key' on each line of path that contains 'must' (NULL:
+ * every line), in file order. Returns how many. */
+static int ts_ids(const char *path, const char *must, const char *key, ts_id *ids, int max)
+{
+    char *b = vt_read_file(path, NULL);
+    int n = 0;
+    for (char *line = b, *nl; b && *line && n < max; line = nl + 1) {
+        nl = strchr(line, '\n');
+        if (!nl)
+            break;
+        *nl = '\0';
+        const char *k = strstr(line, key);
+        if ((must && !strstr(line, must)) || !k)
+            continue;
+        k += strlen(key);
+        size_t l = strcspn(k, "\"");
+        snprintf(ids[n++], sizeof(ts_id), "%.*s", (int)(l < 32 ? l : 32), k);
+    }
+    free(b);
+    return n;
+}
+
+#define TS_FILE_KEY "\"event\":{\"kind\":\"alert\",\"id\":\""
+#define TS_SINK_KEY "\"id\": \""
+#define TS_DL_KEY "\"id\":\""
+
+static int ts_find(ts_id *ids, int n, const char *id)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(ids[i], id) == 0)
+            return i;
+    return -1;
+}
+
+/* got must hold every id of want exactly once and nothing else. Prints
+ * what is wrong; returns the number of problems. */
+static int ts_exactly_once(ts_id *want, int nw, ts_id *got, int ng, const char *what)
+{
+    int problems = 0;
+    for (int i = 0; i < ng; i++) {
+        if (ts_find(want, nw, got[i]) < 0 && problems++ < 10)
+            printf("%s: unexpected id %s\n", what, got[i]);
+        if (ts_find(got, i, got[i]) >= 0 && problems++ < 10)
+            printf("%s: id %s twice\n", what, got[i]);
+    }
+    for (int i = 0; i < nw; i++)
+        if (ts_find(got, ng, want[i]) < 0 && problems++ < 10)
+            printf("%s: id %s missing\n", what, want[i]);
+    if (nw != ng) {
+        printf("%s: %d ids, expected %d\n", what, ng, nw);
+        problems++;
+    }
+    return problems;
+}
+
+/* How many of got come after an id that is later in want's order. */
+static int ts_out_of_order(ts_id *want, int nw, ts_id *got, int ng)
+{
+    int max = -1, bad = 0;
+    for (int i = 0; i < ng; i++) {
+        int at = ts_find(want, nw, got[i]);
+        if (at < max)
+            bad++;
+        else
+            max = at;
+    }
+    return bad;
+}
+
+/* Removes the ids of drop from ids (keeps the order); returns the count. */
+static int ts_without(ts_id *ids, int n, ts_id *drop, int nd)
+{
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (ts_find(drop, nd, ids[i]) < 0)
+            memmove(ids[k++], ids[i], sizeof(ts_id));
+    return k;
+}
+
+/* ---- the shipper's counters ------------------------------------------------ */
+
+static int ts_count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *q = hay; hay && (q = strstr(q, needle)); q++)
+        n++;
+    return n;
+}
+
+/* Asks the shipper for its stats (SIGUSR1) and returns 'key' of output
+ * 'out' from the fresh line, or -1 when none came within 3 s. */
+static long ts_stat(vt_pipe *p, const char *out, const char *key)
+{
+    char log[400], head[128], k[64];
+    vt_pipe_log(p, VT_SHIPPER, log, sizeof(log));
+    snprintf(head, sizeof(head), "output %s (", out);
+    snprintf(k, sizeof(k), " %s=", key);
+    char *b = vt_read_file(log, NULL);
+    int before = ts_count(b, head);
+    free(b);
+    kill(p->pid[VT_SHIPPER], SIGUSR1);
+    for (int i = 0; i < 30; i++) {
+        vt_sleep_ms(100);
+        b = vt_read_file(log, NULL);
+        if (b && ts_count(b, head) > before) {
+            char *line = b, *q;
+            while ((q = strstr(line + 1, head)))
+                line = q;
+            char *nl = strchr(line, '\n');
+            if (nl)
+                *nl = '\0';
+            q = strstr(line, k);
+            long v = q ? atol(q + strlen(k)) : -1;
+            free(b);
+            return v;
+        }
+        free(b);
+    }
+    return -1;
+}
+
+/* Waits until ts_stat(out, key) == want; returns the last value seen. */
+static long ts_wait_stat(vt_pipe *p, const char *out, const char *key, long want, int timeout_ms)
+{
+    long v = -1;
+    for (int t = 0; t < timeout_ms && (v = ts_stat(p, out, key)) != want; t += 300)
+        vt_sleep_ms(200);
+    return v;
+}
+
+/* Starts collector and correlator, sends n lines, and gives the correlator
+ * time to raise the alerts before the shipper starts, so that the shipper
+ * finds a backlog and the first requests carry full batches (the faults
+ * aim at items 2 and 3 of a request). */
+static void ts_backlog_then_shipper(vt_pipe *p, int n)
+{
+    char path[400];
+    vt_pipe_start(p, VT_CORRELATOR);
+    snprintf(path, sizeof(path), "%s/run/correlator.sock", p->dir);
+    ck_assert(vt_wait_path(path, 10000));
+    vt_pipe_start(p, VT_COLLECTOR);
+    vt_pipe_log(p, VT_COLLECTOR, path, sizeof(path));
+    ck_assert(vt_wait_text(path, "has everything up to seq", 10000));
+    char file[400];
+    ck_assert_int_eq(it_write_lines(p, "lines.txt", 0, n, file, sizeof(file)), 0);
+    ck_assert_int_eq(it_logger_tcp(p, file, NULL), 0);
+    vt_sleep_ms(1500);
+    vt_pipe_start(p, VT_SHIPPER);
+}
+
+/* ---- tests ----------------------------------------------------------------- */
+
+#define N_ES 200
+
+/* _bulk answered 503, 503, 429, then errors:true with item 2 429 and item
+ * 3 400 mapper_parsing_exception: every alert is stored exactly once
+ * except the refused one, which is in the dead-letter file; the retries are
+ * counted. */
+START_TEST(test_es_faults_nothing_lost)
+{
+    vt_pipe p;
+    char yaml[4096];
+    ts_shipper_yaml(yaml, sizeof(yaml),
+                    "    - name: es\n      type: elasticsearch\n      url: http://127.0.0.1:@PORT@\n"
+                    "      index: vigil-alerts\n      batch: 50\n      retry_min: 100ms\n"
+                    "      retry_max: 1s\n");
+    ck_assert_int_eq(vt_pipe_init_full(&p, IT_RULES, NULL, NULL, yaml), 0);
+    ts_sink k;
+    const char *faults[] = {"--faults", "es 503;es 503;es 429;es items 2=429 3=400", NULL};
+    ck_assert_int_eq(ts_sink_start_any(&k, &p, "es", faults), 0);
+    ck_assert_int_eq(ts_subst(&p, "@PORT@", k.port), 0);
+    ts_backlog_then_shipper(&p, N_ES);
+
+    ck_assert_msg(vt_wait_lines(p.alerts, N_ES, 60000), "file: %ld alerts",
+                  vt_count_lines(p.alerts));
+    TS_ASSERT(vt_wait_lines(k.store, N_ES - 1, 60000), &p, &k, "es: %ld documents",
+              vt_count_lines(k.store));
+    char dl[500];
+    snprintf(dl, sizeof(dl), "%s/data/shipper/shipper/deadletter-es.jsonl", p.dir);
+    ck_assert(vt_wait_lines(dl, 1, 10000));
+    vt_sleep_ms(500); /* anything extra would show now */
+
+    static ts_id want[TS_MAX_IDS], got[TS_MAX_IDS], dead[8];
+    int nw = ts_ids(p.alerts, NULL, TS_FILE_KEY, want, TS_MAX_IDS);
+    int ng = ts_ids(k.store, "\"kind\": \"es\"", TS_SINK_KEY, got, TS_MAX_IDS);
+    int nd = ts_ids(dl, NULL, TS_DL_KEY, dead, 8);
+    ck_assert_int_eq(nw, N_ES);
+    ck_assert_int_eq(nd, 1);
+    char *dlb = vt_read_file(dl, NULL);
+    ck_assert_ptr_nonnull(strstr(dlb, "\"output\":\"es\""));
+    ck_assert_ptr_nonnull(strstr(dlb, "mapper_parsing_exception"));
+    free(dlb);
+    /* Stored: every alert but the refused one, once each. */
+    ck_assert_int_ge(ts_find(want, nw, dead[0]), 0);
+    int nrest = ts_without(want, nw, dead, 1);
+    ck_assert_int_eq(ts_exactly_once(want, nrest, got, ng, "es"), 0);
+    /* In order, but for the one item sent again alone after its 429. */
+    ck_assert_int_le(ts_out_of_order(want, nrest, got, ng), 1);
+
+    ck_assert_int_eq(ts_wait_stat(&p, "es", "failed", 1, 5000), 1);
+    ck_assert_int_eq(ts_stat(&p, "es", "sent"), N_ES - 1);
+    ck_assert_int_eq(ts_stat(&p, "es", "duplicates"), 0);
+    ck_assert_int_ge(ts_stat(&p, "es", "retried"), 3);
+    ck_assert_int_eq(ts_stat(&p, "es", "item_retries"), 1);
+    ck_assert_int_ge(ts_stat(&p, "es", "http_errors"), 3);
+    ck_assert_int_eq(ts_stat(&p, "es", "last_status"), 200);
+    ck_assert_int_eq(ts_stat(&p, "file", "sent"), N_ES);
+    char log[400];
+    vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
+    ck_assert(vt_wait_text(log, "HTTP 503 unavailable_shards_exception", 100));
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_SHIPPER, SIGTERM), 0);
+    ts_sink_stop(&k);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+#define N_KILL 300
+
+/* kill -9 while a _bulk request is stored but not answered: after the
+ * restart that batch is sent again, refused as 409 and counted as
+ * duplicates; the store still holds every alert exactly once. */
+START_TEST(test_es_kill9_between_delivery_and_commit)
+{
+    vt_pipe p;
+    char yaml[4096];
+    ts_shipper_yaml(yaml, sizeof(yaml),
+                    "    - name: es\n      type: elasticsearch\n      url: http://127.0.0.1:@PORT@/\n"
+                    "      batch: 50\n      retry_min: 100ms\n      retry_max: 1s\n");
+    ck_assert_int_eq(vt_pipe_init_full(&p, IT_RULES, NULL, NULL, yaml), 0);
+    ts_sink k;
+    const char *faults[] = {"--faults", "es pass;es pass;es stall 8000", NULL};
+    ck_assert_int_eq(ts_sink_start_any(&k, &p, "es", faults), 0);
+    ck_assert_int_eq(ts_subst(&p, "@PORT@", k.port), 0);
+    ts_backlog_then_shipper(&p, N_KILL);
+
+    TS_ASSERT(vt_wait_text(k.log, "\"stalling\": true", 30000), &p, &k, "no request stalled");
+    long stored = vt_count_lines(k.store);
+    ck_assert_int_ge(stored, 100); /* two batches answered, the third stored, unanswered */
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_SHIPPER, SIGKILL), 128 + SIGKILL);
+    vt_pipe_start(&p, VT_SHIPPER);
+
+    TS_ASSERT(vt_wait_lines(k.store, N_KILL, 60000), &p, &k, "es: %ld documents",
+              vt_count_lines(k.store));
+    ck_assert(vt_wait_lines(p.alerts, N_KILL, 30000));
+    vt_sleep_ms(500);
+    static ts_id want[TS_MAX_IDS], got[TS_MAX_IDS];
+    int nw = ts_ids(p.alerts, NULL, TS_FILE_KEY, want, TS_MAX_IDS);
+    int ng = ts_ids(k.store, "\"index\": \"vigil-alerts\"", TS_SINK_KEY, got, TS_MAX_IDS);
+    ck_assert_int_eq(ts_exactly_once(want, nw, got, ng, "es"), 0);
+    ck_assert_int_eq(ts_out_of_order(want, nw, got, ng), 0);
+    /* The restarted shipper re-sent what it had not committed. */
+    long dups = ts_stat(&p, "es", "duplicates");
+    ck_assert_int_ge(dups, 1);
+    ck_assert_int_le(dups, stored);
+    ck_assert_int_eq(ts_stat(&p, "es", "failed"), 0);
+    ts_sink_stop(&k);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+#define N_HEC 150
+
+/* HEC: 403 (token refused) twice, 503, then event 2 of a request refused
+ * with code 6: nothing lost, nothing twice, in order, the refused event in
+ * the dead-letter file, the credentials problem logged. */
+START_TEST(test_hec_faults_in_order)
+{
+    vt_pipe p;
+    char yaml[4096];
+    ts_shipper_yaml(yaml, sizeof(yaml),
+                    "    - name: hec\n      type: splunk_hec\n      url: http://127.0.0.1:@PORT@\n"
+                    "      token: 00000000-1111-2222-3333-444444444444\n      index: main\n"
+                    "      batch: 50\n      retry_min: 100ms\n      retry_max: 1s\n");
+    ck_assert_int_eq(vt_pipe_init_full(&p, IT_RULES, NULL, NULL, yaml), 0);
+    ts_sink k;
+    const char *args[] = {"--hec-token", "00000000-1111-2222-3333-444444444444", "--faults",
+                          "hec 403;hec 403;hec 503;hec hec-bad 2", NULL};
+    ck_assert_int_eq(ts_sink_start_any(&k, &p, "hec", args), 0);
+    ck_assert_int_eq(ts_subst(&p, "@PORT@", k.port), 0);
+    ts_backlog_then_shipper(&p, N_HEC);
+
+    ck_assert(vt_wait_lines(p.alerts, N_HEC, 60000));
+    TS_ASSERT(vt_wait_lines(k.store, N_HEC - 1, 60000), &p, &k, "hec: %ld events",
+              vt_count_lines(k.store));
+    char dl[500];
+    snprintf(dl, sizeof(dl), "%s/data/shipper/shipper/deadletter-hec.jsonl", p.dir);
+    ck_assert(vt_wait_lines(dl, 1, 10000));
+    vt_sleep_ms(500);
+    static ts_id want[TS_MAX_IDS], got[TS_MAX_IDS], dead[8];
+    int nw = ts_ids(p.alerts, NULL, TS_FILE_KEY, want, TS_MAX_IDS);
+    int ng = ts_ids(k.store, "\"kind\": \"hec\"", TS_SINK_KEY, got, TS_MAX_IDS);
+    int nd = ts_ids(dl, NULL, TS_DL_KEY, dead, 8);
+    ck_assert_int_eq(nd, 1);
+    /* The third alert of the batch HEC stopped at. */
+    ck_assert_int_eq(ts_find(want, nw, dead[0]), 2);
+    nw = ts_without(want, nw, dead, 1);
+    ck_assert_int_eq(ts_exactly_once(want, nw, got, ng, "hec"), 0);
+    ck_assert_int_eq(ts_out_of_order(want, nw, got, ng), 0);
+    /* The envelope. */
+    char *b = vt_read_file(k.store, NULL);
+    ck_assert_ptr_nonnull(strstr(b, "\"source\": \"vigil\", \"sourcetype\": \"vigil:alert\", "
+                                    "\"index\": \"main\", \"event\": {\"@timestamp\": "));
+    ck_assert_ptr_nonnull(strstr(b, "{\"kind\": \"hec\", \"id\": \""));
+    ck_assert_ptr_nonnull(strstr(b, "\"time\": "));
+    free(b);
+
+    ck_assert_int_eq(ts_wait_stat(&p, "hec", "failed", 1, 5000), 1);
+    ck_assert_int_eq(ts_stat(&p, "hec", "sent"), N_HEC - 1);
+    ck_assert_int_ge(ts_stat(&p, "hec", "retried"), 3);
+    char log[400];
+    vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
+    ck_assert(vt_wait_text(log, "output hec: HTTP 403 Invalid token (HEC code 4): the server "
+                                "refuses our credentials (check token of output hec)", 100));
+    ck_assert(vt_wait_text(log, "HTTP 400 HEC code 6: Invalid data format", 100));
+    ts_sink_stop(&k);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+#define N_ISO 100
+
+/* A request refused as a whole (400, then 413) is sent again one alert per
+ * request, so that only the alert the server refuses on its own goes to
+ * the dead-letter file; the others arrive, in order. */
+START_TEST(test_es_whole_request_refused_isolates)
+{
+    vt_pipe p;
+    char yaml[4096];
+    ts_shipper_yaml(yaml, sizeof(yaml),
+                    "    - name: es\n      type: elasticsearch\n      url: http://127.0.0.1:@PORT@\n"
+                    "      batch: 50\n      retry_min: 100ms\n      retry_max: 1s\n");
+    ck_assert_int_eq(vt_pipe_init_full(&p, IT_RULES, NULL, NULL, yaml), 0);
+    /* Batch 1: 400 as a whole, then alone: alert 1 fine, alert 2 400,
+     * 48 fine. Batch 2: 413 as a whole, then alert 51 413 alone. */
+    static char faults[2048] = "es 400;es pass;es 400;";
+    for (int i = 0; i < 48; i++)
+        strcat(faults, "es pass;");
+    strcat(faults, "es 413;es 413");
+    ts_sink k;
+    const char *args[] = {"--faults", faults, NULL};
+    ck_assert_int_eq(ts_sink_start_any(&k, &p, "es", args), 0);
+    ck_assert_int_eq(ts_subst(&p, "@PORT@", k.port), 0);
+    ts_backlog_then_shipper(&p, N_ISO);
+
+    ck_assert(vt_wait_lines(p.alerts, N_ISO, 60000));
+    TS_ASSERT(vt_wait_lines(k.store, N_ISO - 2, 60000), &p, &k, "es: %ld documents",
+              vt_count_lines(k.store));
+    char dl[500];
+    snprintf(dl, sizeof(dl), "%s/data/shipper/shipper/deadletter-es.jsonl", p.dir);
+    ck_assert(vt_wait_lines(dl, 2, 10000));
+    vt_sleep_ms(500);
+    static ts_id want[TS_MAX_IDS], got[TS_MAX_IDS], dead[8];
+    int nw = ts_ids(p.alerts, NULL, TS_FILE_KEY, want, TS_MAX_IDS);
+    int ng = ts_ids(k.store, NULL, TS_SINK_KEY, got, TS_MAX_IDS);
+    int nd = ts_ids(dl, NULL, TS_DL_KEY, dead, 8);
+    ck_assert_int_eq(nd, 2);
+    ck_assert_int_eq(ts_find(want, nw, dead[0]), 1);
+    ck_assert_int_eq(ts_find(want, nw, dead[1]), 50);
+    nw = ts_without(want, nw, dead, nd);
+    ck_assert_int_eq(ts_exactly_once(want, nw, got, ng, "es"), 0);
+    ck_assert_int_eq(ts_out_of_order(want, nw, got, ng), 0);
+    char *b = vt_read_file(dl, NULL);
+    ck_assert_ptr_nonnull(strstr(b, "\"reason\":\"HTTP 400 mapper_parsing_exception: failed to parse"));
+    ck_assert_ptr_nonnull(strstr(b, "HTTP 413: this alert ("));
+    free(b);
+    ck_assert_int_eq(ts_wait_stat(&p, "es", "failed", 2, 5000), 2);
+    ck_assert_int_eq(ts_stat(&p, "es", "sent"), N_ISO - 2);
+    ck_assert_int_eq(ts_stat(&p, "es", "retried"), 0);
+    char log[400];
+    vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
+    ck_assert(vt_wait_text(log, "of type [long]; sending these 50 alerts one per request to "
+                                "find the refused one", 100));
+    ck_assert(vt_wait_text(log, "output es: HTTP 413: 50 alerts in one request are too large for "
+                                "the server; lower this output's batch; sending these", 100));
+    ts_sink_stop(&k);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+/* Nothing listens yet: connections are refused and retried; once the
+ * server is up everything arrives once. */
+START_TEST(test_es_down_then_up)
+{
+    vt_pipe p;
+    char yaml[4096];
+    ts_shipper_yaml(yaml, sizeof(yaml),
+                    "    - name: es\n      type: elasticsearch\n      url: http://127.0.0.1:@PORT@\n"
+                    "      retry_min: 100ms\n      retry_max: 500ms\n      timeout: 5s\n");
+    ck_assert_int_eq(vt_pipe_init_full(&p, IT_RULES, NULL, NULL, yaml), 0);
+    ck_assert_int_eq(ts_subst(&p, "@PORT@", p.port2), 0);
+    vt_pipe_start_all(&p);
+    char file[400], log[400];
+    ck_assert_int_eq(it_write_lines(&p, "lines.txt", 0, 50, file, sizeof(file)), 0);
+    ck_assert_int_eq(it_logger_tcp(&p, file, NULL), 0);
+    ck_assert(vt_wait_lines(p.alerts, 50, 30000));
+    vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
+    ck_assert(vt_wait_text(log, "output es: delivery failed (attempt 2): Failed to connect to 127.0.0.1 port", 10000));
+    ts_sink k;
+    ck_assert_int_eq(ts_sink_start(&k, &p, "es", p.port2, NULL), 0);
+    TS_ASSERT(vt_wait_lines(k.store, 50, 20000), &p, &k, "es: %ld documents",
+              vt_count_lines(k.store));
+    vt_sleep_ms(300);
+    static ts_id want[64], got[64];
+    int nw = ts_ids(p.alerts, NULL, TS_FILE_KEY, want, 64);
+    int ng = ts_ids(k.store, NULL, TS_SINK_KEY, got, 64);
+    ck_assert_int_eq(ts_exactly_once(want, nw, got, ng, "es"), 0);
+    ck_assert_int_eq(ts_out_of_order(want, nw, got, ng), 0);
+    ck_assert(vt_wait_text(log, "output es: delivering again after", 5000));
+    ck_assert_int_ge(ts_stat(&p, "es", "retried"), 2);
+    ts_sink_stop(&k);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+/* The webhook body for one alert, byte for byte: the text line and the
+ * same ECS document the file output wrote; the bearer token is sent; 500
+ * and 429 are retried. */
+START_TEST(test_webhook_exact)
+{
+    vt_pipe p;
+    const char *rules = "rules:\n"
+                        "  - id: ssh.auth_failed\n"
+                        "    name: SSH authentication failure\n"
+                        "    level: 5\n"
+                        "    match:\n"
+                        "      program: sshd\n"
+                        "      regex: 'Failed (?<method>\\S+) for (?:invalid user )?(?<user>\\S+) "
+                        "from (?<src_ip>[0-9.]+) port (?<src_port>\\d+)'\n";
+    char yaml[4096];
+    ts_shipper_yaml(yaml, sizeof(yaml),
+                    "    - name: oncall\n      type: webhook\n"
+                    "      url: http://127.0.0.1:@PORT@/hook\n      token: s3cret\n");
+    ck_assert_int_eq(vt_pipe_init_full(&p, rules, NULL, NULL, yaml), 0);
+    ts_sink k;
+    const char *args[] = {"--hook-token", "s3cret", "--faults", "hook 500;hook 429", NULL};
+    ck_assert_int_eq(ts_sink_start_any(&k, &p, "hook", args), 0);
+    ck_assert_int_eq(ts_subst(&p, "@PORT@", k.port), 0);
+    vt_pipe_start_all(&p);
+    /* One RFC 3164 datagram with a host name of our choosing. */
+    const char *dgram = "<38>Nov 25 02:14:09 bastion-hn01 sshd[20313]: Failed password for "
+                        "invalid user admin from 203.0.113.5 port 4242 ssh2";
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p.port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_int_eq(sendto(fd, dgram, strlen(dgram), 0, (struct sockaddr *)&a, sizeof(a)),
+                     (ssize_t)strlen(dgram));
+    close(fd);
+    ck_assert(vt_wait_lines(p.alerts, 1, 20000));
+    TS_ASSERT(vt_wait_lines(k.raw, 1, 20000), &p, &k, "no webhook body");
+    vt_sleep_ms(300);
+    char *doc = vt_read_file(p.alerts, NULL), *body = vt_read_file(k.raw, NULL);
+    ck_assert_ptr_nonnull(doc);
+    ck_assert_ptr_nonnull(body);
+    char want[8192];
+    snprintf(want, sizeof(want),
+             "{\"text\":\"[LEVEL 5] SSH authentication failure \xe2\x80\x94 bastion-hn01, "
+             "unknown/unknown, 1 event, src 203.0.113.5, user admin\",\"alert\":%.*s}\n",
+             (int)strcspn(doc, "\n"), doc);
+    ck_assert_str_eq(body, want);
+    ck_assert_int_eq(vt_count_lines(k.raw), 1);
+    char *st = vt_read_file(k.store, NULL);
+    ck_assert_ptr_nonnull(strstr(st, "\"auth\": \"Bearer s3cret\""));
+    free(st);
+    free(doc);
+    free(body);
+    ck_assert_int_eq(ts_stat(&p, "oncall", "sent"), 1);
+    ck_assert_int_eq(ts_stat(&p, "oncall", "retried"), 2);
+    ck_assert_int_eq(ts_stat(&p, "oncall", "requests"), 3);
+    ts_sink_stop(&k);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+/* A rate-limited webhook: one alert per request, the rest of the window
+ * as one summary whose text line says so; a 4xx refuses one for good. */
+START_TEST(test_webhook_rate_limit_summary)
+{
+    vt_pipe p;
+    char yaml[4096];
+    ts_shipper_yaml(yaml, sizeof(yaml),
+                    "    - name: oncall\n      type: webhook\n"
+                    "      url: http://127.0.0.1:@PORT@/hook\n      rate_limit: 1\n"
+                    "      rate_window: 500ms\n      retry_min: 100ms\n      retry_max: 500ms\n");
+    ck_assert_int_eq(vt_pipe_init_full(&p, IT_RULES, NULL, NULL, yaml), 0);
+    ts_sink k;
+    const char *args[] = {"--faults", "hook 422", NULL};
+    ck_assert_int_eq(ts_sink_start_any(&k, &p, "hook", args), 0);
+    ck_assert_int_eq(ts_subst(&p, "@PORT@", k.port), 0);
+    vt_pipe_start_all(&p);
+    char file[400];
+    ck_assert_int_eq(it_write_lines(&p, "a.txt", 0, 5, file, sizeof(file)), 0);
+    ck_assert_int_eq(it_logger_tcp(&p, file, NULL), 0);
+    ck_assert(vt_wait_lines(p.alerts, 5, 20000));
+    vt_sleep_ms(800); /* the window closes */
+    ck_assert_int_eq(it_write_lines(&p, "b.txt", 5, 6, file, sizeof(file)), 0);
+    ck_assert_int_eq(it_logger_tcp(&p, file, NULL), 0);
+    /* alert 0 refused (422), the summary of 1..4, alert 5 */
+    TS_ASSERT(vt_wait_lines(k.raw, 2, 20000), &p, &k, "%ld webhook bodies",
+              vt_count_lines(k.raw));
+    vt_sleep_ms(500);
+    ck_assert_int_eq(vt_count_lines(k.raw), 2);
+    char *b = vt_read_file(k.raw, NULL);
+    ck_assert_ptr_nonnull(strstr(b, "{\"text\":\"[LEVEL 3] summary: 4 more alerts of rule "
+                                    "test.every_line"));
+    ck_assert_ptr_nonnull(strstr(b, "\"vigil\":{\"kind\":\"summary\",\"count\":4"));
+    ck_assert_ptr_nonnull(strstr(b, "{\"text\":\"[LEVEL 3] Every numbered test line \xe2\x80\x94 "));
+    ck_assert_ptr_null(strstr(b, ", src ")); /* this rule captures no address */
+    ck_assert_ptr_nonnull(strstr(b, "vigil integration seq=00005"));
+    free(b);
+    char dl[500];
+    snprintf(dl, sizeof(dl), "%s/data/shipper/shipper/deadletter-oncall.jsonl", p.dir);
+    ck_assert(vt_wait_lines(dl, 1, 5000));
+    b = vt_read_file(dl, NULL);
+    ck_assert_ptr_nonnull(strstr(b, "HTTP 422"));
+    ck_assert_ptr_nonnull(strstr(b, "seq=00000"));
+    free(b);
+    ck_assert_int_eq(ts_stat(&p, "oncall", "failed"), 1);
+    ck_assert_int_eq(ts_stat(&p, "oncall", "summaries"), 1);
+    ts_sink_stop(&k);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+#define N_TLS 20
+
+/* HTTPS: with tls_ca (by address, and by tls_server_name) the alerts
+ * arrive; with the system's CAs the server is refused, nothing is sent and
+ * the verify error is logged; tls_verify: false sends and warns. */
+START_TEST(test_https_verify)
+{
+    vt_pipe p;
+    char yaml[8192];
+    ts_shipper_yaml(yaml, sizeof(yaml),
+                    "    - name: good\n      type: elasticsearch\n"
+                    "      url: https://127.0.0.1:@PORT@\n      index: good\n"
+                    "      tls_ca: certs/ca.pem\n      retry_min: 100ms\n      retry_max: 500ms\n"
+                    "    - name: named\n      type: elasticsearch\n"
+                    "      url: https://127.0.0.1:@PORT@\n      index: named\n"
+                    "      tls_ca: certs/ca.pem\n      tls_server_name: localhost\n"
+                    "      retry_min: 100ms\n      retry_max: 500ms\n"
+                    "    - name: bad\n      type: elasticsearch\n"
+                    "      url: https://127.0.0.1:@PORT@\n      index: bad\n"
+                    "      retry_min: 100ms\n      retry_max: 500ms\n"
+                    "    - name: wrongname\n      type: elasticsearch\n"
+                    "      url: https://127.0.0.1:@PORT@\n      index: wrongname\n"
+                    "      tls_ca: certs/ca.pem\n      tls_server_name: rogue.example\n"
+                    "      retry_min: 100ms\n      retry_max: 500ms\n"
+                    "    - name: noverify\n      type: elasticsearch\n"
+                    "      url: https://127.0.0.1:@PORT@\n      index: noverify\n"
+                    "      tls_verify: false\n");
+    ck_assert_int_eq(vt_pipe_init_full(&p, IT_RULES, NULL, NULL, yaml), 0);
+    char certs[400], cmd[1200];
+    snprintf(certs, sizeof(certs), "%s/certs", p.dir);
+    ck_assert_int_eq(mkdir(certs, 0700), 0);
+    const char *src = getenv("VG_SOURCE_ROOT");
+    snprintf(cmd, sizeof(cmd), "%s/tests/support/mkcerts.sh", src ? src : ".");
+    char *mk[] = {"sh", cmd, certs, NULL};
+    ck_assert_int_eq(vt_run(mk, 60), 0);
+    char crt[500], key[500];
+    snprintf(crt, sizeof(crt), "%s/server.pem", certs);
+    snprintf(key, sizeof(key), "%s/server.key", certs);
+    ts_sink k;
+    const char *args[] = {"--tls-cert", crt, "--tls-key", key, NULL};
+    ck_assert_int_eq(ts_sink_start_any(&k, &p, "tls", args), 0);
+    ck_assert_int_eq(ts_subst(&p, "@PORT@", k.port), 0);
+    vt_pipe_start_all(&p);
+    char file[400], log[400];
+    ck_assert_int_eq(it_write_lines(&p, "lines.txt", 0, N_TLS, file, sizeof(file)), 0);
+    ck_assert_int_eq(it_logger_tcp(&p, file, NULL), 0);
+    ck_assert(vt_wait_lines(p.alerts, N_TLS, 30000));
+    TS_ASSERT(vt_wait_lines(k.store, 3 * N_TLS, 30000), &p, &k, "%ld documents",
+              vt_count_lines(k.store));
+    vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
+    ck_assert(vt_wait_text(log, "output bad: TLS with https://127.0.0.1:", 10000));
+    ck_assert(vt_wait_text(log, "SSL certificate problem: unable to get local issuer certificate",
+                           100));
+    ck_assert(vt_wait_text(log, "output wrongname: TLS with https://rogue.example:", 10000));
+    ck_assert(vt_wait_text(log, "output noverify: tls_verify is off", 100));
+    vt_sleep_ms(500);
+    static ts_id want[64], got[64];
+    int nw = ts_ids(p.alerts, NULL, TS_FILE_KEY, want, 64);
+    const char *ok[] = {"\"index\": \"good\"", "\"index\": \"named\"", "\"index\": \"noverify\""};
+    for (int i = 0; i < 3; i++) {
+        int ng = ts_ids(k.store, ok[i], TS_SINK_KEY, got, 64);
+        ck_assert_int_eq(ts_exactly_once(want, nw, got, ng, ok[i]), 0);
+    }
+    ck_assert_int_eq(ts_ids(k.store, "\"index\": \"bad\"", TS_SINK_KEY, got, 64), 0);
+    ck_assert_int_eq(ts_ids(k.store, "\"index\": \"wrongname\"", TS_SINK_KEY, got, 64), 0);
+    ck_assert_int_eq(vt_count_lines(k.store), 3 * N_TLS);
+    ck_assert_int_eq(ts_stat(&p, "bad", "sent"), 0);
+    ck_assert_int_ge(ts_stat(&p, "bad", "retried"), 1);
+    ck_assert_int_eq(ts_stat(&p, "good", "sent"), N_TLS);
+    ts_sink_stop(&k);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+/* Runs vigil-shipper -t on p's config; returns its status, output in log. */
+static int ts_check_config(vt_pipe *p, char *log, size_t cap)
+{
+    snprintf(log, cap, "%s/check.log", p->dir);
+    char cmd[1200];
+    snprintf(cmd, sizeof(cmd), "%s -c %s -t > %s 2>&1", vt_bin("shipper/vigil-shipper"),
+             p->config, log);
+    char *sh[] = {"sh", "-c", cmd, NULL};
+    return vt_run(sh, 10);
+}
+
+/* The config line holding 'text' (1-based), or 0. */
+static int ts_line_of(const vt_pipe *p, const char *text)
+{
+    char *b = vt_read_file(p->config, NULL);
+    char *at = b ? strstr(b, text) : NULL;
+    int line = at ? 1 : 0;
+    for (char *q = b; at && q < at; q++)
+        line += *q == '\n';
+    free(b);
+    return line;
+}
+
+/* Bad HTTP settings are refused at load with FILE:LINE: reason. */
+START_TEST(test_bad_settings_refused)
+{
+    const struct {
+        const char *output, *at, *msg;
+    } cases[] = {
+        {"    - name: x\n      type: elasticsearch\n      url: ftp://127.0.0.1:9200\n",
+         "url: ftp", "url 'ftp://127.0.0.1:9200': the scheme must be http or https"},
+        {"    - name: x\n      type: elasticsearch\n      url: http://127.0.0.1:9200\n"
+         "      index: Alerts\n",
+         "index: Alerts", "index 'Alerts' must be lowercase"},
+        {"    - name: x\n      type: splunk_hec\n      url: https://127.0.0.1:8088\n",
+         "- name: x", "output 'x' (splunk_hec) needs token: the HEC token"},
+        {"    - name: x\n      type: elasticsearch\n      url: http://127.0.0.1:9200\n"
+         "      username: elastic\n",
+         "username: elastic", "username and password go together"},
+        {"    - name: x\n      type: webhook\n      url: http://127.0.0.1:8080/hook\n"
+         "      tls_ca: /etc/passwd\n",
+         "tls_ca:", "tls_ca is set but url 'http://127.0.0.1:8080/hook' is not https://"},
+        {"    - name: x\n      type: webhook\n      url: https://127.0.0.1:8080/hook\n"
+         "      tls_ca: /nonexistent/ca.pem\n",
+         "tls_ca:", "tls_ca '/nonexistent/ca.pem': No such file or directory"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        vt_pipe p;
+        char yaml[4096], log[400], want[800];
+        ts_shipper_yaml(yaml, sizeof(yaml), cases[i].output);
+        ck_assert_int_eq(vt_pipe_init_full(&p, IT_RULES, NULL, NULL, yaml), 0);
+        ck_assert_int_eq(ts_check_config(&p, log, sizeof(log)), 1);
+        snprintf(want, sizeof(want), "%s:%d: %s", p.config, ts_line_of(&p, cases[i].at),
+                 cases[i].msg);
+        if (!vt_wait_text(log, want, 100)) {
+            char *b = vt_read_file(log, NULL);
+            ck_abort_msg("case %zu: missing '%s' in: %s", i, want, b ? b : "");
+        }
+        vt_pipe_destroy(&p);
+    }
+}
+END_TEST
+
+static Suite *ship_http_suite(void)
+{
+    /* One case per transport, so that one can be run alone:
+     * CK_RUN_CASE=webhook build/tests/integration/test_ship_http */
+    const struct {
+        const char *name;
+        const TTest *tests[4];
+    } cases[] = {
+        {"elasticsearch",
+         {test_es_faults_nothing_lost, test_es_kill9_between_delivery_and_commit,
+          test_es_whole_request_refused_isolates, test_es_down_then_up}},
+        {"splunk_hec", {test_hec_faults_in_order}},
+        {"webhook", {test_webhook_exact, test_webhook_rate_limit_summary}},
+        {"tls", {test_https_verify}},
+        {"config", {test_bad_settings_refused}},
+    };
+    Suite *s = suite_create("ship_http");
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        TCase *tc = tcase_create(cases[i].name);
+        tcase_set_timeout(tc, 240);
+        for (size_t j = 0; j < 4 && cases[i].tests[j]; j++)
+            tcase_add_test(tc, cases[i].tests[j]);
+        suite_add_tcase(s, tc);
+    }
+    return s;
+}
+
+int main(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    SRunner *sr = srunner_create(ship_http_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,306 @@
+#!/usr/bin/env python3
+"""A small HTTP server that plays Elasticsearch _bulk, Splunk HEC and a webhook
+for the shipper's tests (tests/integration/test_ship_http.c). Standard library
+only.
+
+  http_sink.py --port-file F --store S.jsonl --log R.jsonl [--port N]
+               [--faults 'LINE;LINE...'] [--control FILE]
+               [--hec-token T] [--hook-token T] [--tls-cert C --tls-key K]
+
+Endpoints (POST):
+  .../_bulk                  Elasticsearch: 'create' actions, an idempotent store
+                             keyed by (index, _id): an id already stored is
+                             answered 409 version_conflict_engine_exception.
+  /services/collector/event  Splunk HEC: "Authorization: Splunk <hec-token>";
+                             concatenated event objects.
+  /hook                      webhook: one JSON object {"text", "alert"};
+                             "Authorization: Bearer <hook-token>" when set.
+
+Every document accepted is appended to the store file, one JSON object a line,
+"kind" and "id" first: {"kind":"es","id":..,"index":..,"doc":..},
+{"kind":"hec","id":..,"time":..,...,"event":..}, {"kind":"hook","id":..,"body":"<raw>"}; a webhook's exact body also goes to
+STORE.raw, one a line.
+Every request is appended to the log file: {"n","endpoint","items","status",
+"fault","stored":[ids],"dup":[ids],"refused":{id: status}}.
+
+Faults: a queue of lines, each consumed by one request; a line may start with
+an endpoint ("es", "hec", "hook") and then waits for a request to that one.
+Lines come from --faults (';'-separated) and from the --control file, which is
+read, appended and removed at every request (write it with a rename).
+  503 | 429 | 403 | 413 | 400 ...   answer the whole request with that status
+  items 2=429 3=400                 _bulk: errors:true, these items (1-based) refused
+                                    (429 es_rejected_execution_exception, 400
+                                    mapper_parsing_exception, 5xx); the others stored
+  hec-bad K                         HEC: events before K (0-based) indexed, 400 code 6
+                                    invalid-event-number K (what Splunk does)
+  stall MS                          store normally, then wait MS before answering
+  pass                              answer normally (to skip requests)
+  close                             read the request, close without answering
+The port actually bound is written to --port-file once listening.
+"""
+import argparse
+import http.server
+import json
+import os
+import ssl
+import sys
+import threading
+import time
+
+LOCK = threading.Lock()
+STATE = {"n": 0, "faults": [], "es": set()}
+ARGS = None
+
+
+def log_line(path, obj):
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(obj) + "\n")
+        f.flush()
+
+
+def take_fault(endpoint):
+    """The next fault for this endpoint, after merging the control file."""
+    if ARGS.control and os.path.exists(ARGS.control):
+        try:
+            with open(ARGS.control, encoding="utf-8") as f:
+                STATE["faults"] += [l.strip() for l in f if l.strip()]
+            os.unlink(ARGS.control)
+        except OSError:
+            pass
+    for i, line in enumerate(STATE["faults"]):
+        word = line.split()[0]
+        if word in ("es", "hec", "hook"):
+            if word != endpoint:
+                continue
+            line = line[len(word):].strip()
+        del STATE["faults"][i]
+        return line
+    return ""
+
+
+ES_ERR = {
+    400: ("mapper_parsing_exception", "failed to parse field [event.severity] of type [long]"),
+    429: ("es_rejected_execution_exception", "rejected execution of coordinating operation"),
+    500: ("internal_server_error", "injected"),
+    503: ("unavailable_shards_exception", "primary shard is not active"),
+}
+HEC_ERR = {
+    400: (6, "Invalid data format"),
+    401: (2, "Token is required"),
+    403: (4, "Invalid token"),
+    413: (6, "Content too large"),
+    429: (9, "Server is busy"),
+    500: (8, "Internal server error"),
+    503: (9, "Server is busy"),
+}
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as a real server
+
+    def log_message(self, fmt, *args):
+        sys.stderr.write("sink: " + (fmt % args) + "\n")
+
+    def reply(self, status, obj):
+        body = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(n)
+        path = self.path.split("?")[0]
+        if path.endswith("/_bulk"):
+            endpoint = "es"
+        elif path.startswith("/services/collector"):
+            endpoint = "hec"
+        elif path == "/hook":
+            endpoint = "hook"
+        else:
+            self.reply(404, {"error": "no such endpoint " + path})
+            return
+        with LOCK:
+            STATE["n"] += 1
+            rec = {"n": STATE["n"], "endpoint": endpoint, "items": 0, "status": 0,
+                   "fault": take_fault(endpoint), "stored": [], "dup": [], "refused": {}}
+        fault = rec["fault"].split()
+        stall = 0
+        try:
+            if fault and fault[0] == "close":
+                rec["status"] = -1
+                self.close_connection = True
+                return
+            if fault and fault[0].isdigit():
+                status = int(fault[0])
+                rec["status"] = status
+                if endpoint == "es":
+                    t, r = ES_ERR.get(status, ("injected", "injected fault"))
+                    self.reply(status, {"error": {"type": t, "reason": r}, "status": status})
+                elif endpoint == "hec":
+                    c, t = HEC_ERR.get(status, (8, "Injected"))
+                    self.reply(status, {"text": t, "code": c})
+                else:
+                    self.reply(status, {"error": "injected %d" % status})
+                return
+            if fault and fault[0] == "stall":
+                stall = int(fault[1]) / 1000.0
+            status, obj = getattr(self, "do_" + endpoint)(body, fault, rec)
+            rec["status"] = status
+            if stall:
+                log_line(ARGS.log, dict(rec, stalling=True))
+                time.sleep(stall)
+            self.reply(status, obj)
+        except (BrokenPipeError, ConnectionResetError):
+            rec["client_gone"] = True
+        finally:
+            log_line(ARGS.log, rec)
+
+    # -- Elasticsearch _bulk ------------------------------------------------
+    def do_es(self, body, fault, rec):
+        refuse = {}
+        if fault and fault[0] == "items":
+            for kv in fault[1:]:
+                k, v = kv.split("=")
+                refuse[int(k)] = int(v)
+        lines = body.decode("utf-8").split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        if len(lines) % 2:
+            return 400, {"error": {"type": "illegal_argument_exception",
+                                   "reason": "The bulk request must be terminated by a newline"},
+                         "status": 400}
+        items, errors = [], False
+        for i in range(0, len(lines), 2):
+            try:
+                action = json.loads(lines[i])
+                meta = action["create"]
+            except (ValueError, KeyError, TypeError):
+                return 400, {"error": {"type": "illegal_argument_exception",
+                                       "reason": "Malformed action/metadata line [%d]" % (i + 1)},
+                             "status": 400}
+            ix, _id = meta.get("_index"), meta.get("_id")
+            pos = i // 2 + 1
+            rec["items"] += 1
+            st = refuse.get(pos)
+            doc = None
+            if st is None:
+                try:
+                    doc = json.loads(lines[i + 1])
+                except ValueError:
+                    st = 400
+            if st is None:
+                with LOCK:
+                    if (ix, _id) in STATE["es"]:
+                        st = 409
+                    else:
+                        STATE["es"].add((ix, _id))
+                        log_line(ARGS.store, {"kind": "es", "id": _id, "index": ix, "doc": doc})
+                        st = 201
+            res = {"_index": ix, "_id": _id, "status": st}
+            if st == 201:
+                res.update({"_version": 1, "result": "created"})
+                rec["stored"].append(_id)
+            elif st == 409:
+                errors = True
+                res["error"] = {"type": "version_conflict_engine_exception",
+                                "reason": "[%s]: version conflict, document already exists "
+                                          "(current version [1])" % _id}
+                rec["dup"].append(_id)
+            else:
+                errors = True
+                t, r = ES_ERR.get(st, ("injected", "injected"))
+                res["error"] = {"type": t, "reason": r}
+                rec["refused"][_id] = st
+            items.append({"create": res})
+        return 200, {"took": 1, "errors": errors, "items": items}
+
+    # -- Splunk HEC ---------------------------------------------------------
+    def do_hec(self, body, fault, rec):
+        auth = self.headers.get("Authorization", "")
+        if not auth:
+            return 401, {"text": "Token is required", "code": 2}
+        if auth != "Splunk " + (ARGS.hec_token or ""):
+            return 403, {"text": "Invalid token", "code": 4}
+        bad = int(fault[1]) if fault and fault[0] == "hec-bad" else -1
+        text, dec, pos, k = body.decode("utf-8"), json.JSONDecoder(), 0, 0
+        while True:
+            while pos < len(text) and text[pos] in " \t\r\n":
+                pos += 1
+            if pos >= len(text):
+                break
+            try:
+                ev, pos = dec.raw_decode(text, pos)
+            except ValueError:
+                return 400, {"text": "Invalid data format", "code": 6, "invalid-event-number": k}
+            if not isinstance(ev, dict) or "event" not in ev:
+                return 400, {"text": "Event field is required", "code": 12,
+                             "invalid-event-number": k}
+            if k == bad:
+                rec["refused"][str(ev["event"].get("event", {}).get("id"))] = 400
+                return 400, {"text": "Invalid data format", "code": 6, "invalid-event-number": k}
+            _id = ev["event"].get("event", {}).get("id")
+            line = {"kind": "hec", "id": _id}
+            line.update(ev)
+            with LOCK:
+                log_line(ARGS.store, line)
+            rec["stored"].append(_id)
+            rec["items"] += 1
+            k += 1
+        if k == 0:
+            return 400, {"text": "No data", "code": 5}
+        return 200, {"text": "Success", "code": 0}
+
+    # -- webhook ------------------------------------------------------------
+    def do_hook(self, body, fault, rec):
+        if ARGS.hook_token and self.headers.get("Authorization") != "Bearer " + ARGS.hook_token:
+            return 401, {"error": "bad token"}
+        try:
+            obj = json.loads(body.decode("utf-8"))
+            _id = obj["alert"]["event"]["id"]
+            str(obj["text"])
+        except (ValueError, KeyError, TypeError):
+            return 400, {"error": "not a vigil webhook body"}
+        with LOCK:
+            log_line(ARGS.store, {"kind": "hook", "id": _id,
+                                  "auth": self.headers.get("Authorization", ""),
+                                  "body": body.decode("utf-8")})
+            with open(ARGS.store + ".raw", "ab") as f:  # the exact bytes, one body a line
+                f.write(body + b"\n")
+        rec["items"] = 1
+        rec["stored"].append(_id)
+        return 200, {"ok": True}
+
+
+def main():
+    global ARGS
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--port-file", required=True)
+    ap.add_argument("--store", required=True)
+    ap.add_argument("--log", required=True)
+    ap.add_argument("--faults", default="")
+    ap.add_argument("--control")
+    ap.add_argument("--hec-token")
+    ap.add_argument("--hook-token")
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
+    ARGS = ap.parse_args()
+    STATE["faults"] = [f.strip() for f in ARGS.faults.split(";") if f.strip()]
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", ARGS.port), Handler)
+    srv.daemon_threads = True
+    if ARGS.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(ARGS.tls_cert, ARGS.tls_key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    tmp = ARGS.port_file + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("%d\n" % srv.server_address[1])
+    os.rename(tmp, ARGS.port_file)
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
