@@ -80,6 +80,10 @@ typedef struct cor_offline {
     vg_buf out;
     uint64_t alerts;
     uint64_t *per_rule;
+    struct cor_id_ref {
+        const char *p; /* a rule's id string */
+        uint32_t i;    /* its index */
+    } *ids;            /* rs->n entries sorted by address (cor_rule_of) */
 } cor_offline;
 
 static void cor_offline_free(cor_offline *o)
@@ -97,6 +101,37 @@ static void cor_offline_free(cor_offline *o)
     cor_conf_free(&o->conf);
     vg_buf_free(&o->out);
     free(o->per_rule);
+    free(o->ids);
+}
+
+static int cor_id_ref_cmp(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t)((const struct cor_id_ref *)a)->p;
+    uintptr_t y = (uintptr_t)((const struct cor_id_ref *)b)->p;
+    return x < y ? -1 : x > y;
+}
+
+/* The index of the rule an alert is about, or -1. A rule's alert carries
+ * the rule's own id string, so its address finds it (a binary search over
+ * o->ids) instead of comparing the id with every rule's, which was 15% of a
+ * replay at 500 rules; other alerts (vigil.correlation_degraded) fall back
+ * to the comparison. */
+static int cor_rule_of(const cor_offline *o, vg_str id)
+{
+    size_t lo = 0, hi = o->rs->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if ((uintptr_t)o->ids[mid].p < (uintptr_t)id.p)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < o->rs->n && o->ids[lo].p == id.p)
+        return (int)o->ids[lo].i;
+    for (size_t i = 0; i < o->rs->n; i++)
+        if (vg_str_eq(id, o->rs->rules[i].id))
+            return (int)i;
+    return -1;
 }
 
 static int cor_offline_open(cor_offline *o, vg_daemon *d, const vg_node *root,
@@ -135,6 +170,13 @@ static int cor_offline_open(cor_offline *o, vg_daemon *d, const vg_node *root,
     vg_log_set_level(lv);
     if (rc == 0 && !(o->per_rule = calloc(o->rs->n + 1, sizeof(uint64_t))))
         rc = -ENOMEM;
+    if (rc == 0 && !(o->ids = malloc((o->rs->n + 1) * sizeof(*o->ids))))
+        rc = -ENOMEM;
+    if (rc == 0) {
+        for (size_t i = 0; i < o->rs->n; i++)
+            o->ids[i] = (struct cor_id_ref){o->rs->rules[i].id, (uint32_t)i};
+        qsort(o->ids, o->rs->n, sizeof(*o->ids), cor_id_ref_cmp);
+    }
     if (rc) {
         vg_error("%s", err[0] ? err : vg_strerror(rc));
         cor_offline_free(o);
@@ -154,9 +196,9 @@ static int cor_print_alert(void *ud, const vg_alert *in)
     if (rc == 0)
         fwrite(o->out.p, 1, o->out.len, stdout);
     o->alerts++;
-    for (size_t i = 0; i < o->rs->n; i++)
-        if (vg_str_eq(in->rule_id, o->rs->rules[i].id))
-            o->per_rule[i]++;
+    int ri = cor_rule_of(o, in->rule_id);
+    if (ri >= 0)
+        o->per_rule[ri]++;
     return rc;
 }
 

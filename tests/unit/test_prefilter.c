@@ -925,6 +925,10 @@ static void rg_smp(rgen *g, char c)
 static void rg_alt(rgen *g, int depth);
 static void rg_seq(rgen *g, int depth);
 
+/* Set by test_widen_fuzz: only the syntax cor_prefilter_widen rewrites
+ * (literals, plain classes, "(" and "(?:" groups, quantifiers). */
+static int rg_plain;
+
 static void rg_atom(rgen *g, int depth)
 {
     static const char lits[] = "abcxAB01 -_:/=";
@@ -934,6 +938,7 @@ static void rg_atom(rgen *g, int depth)
         "[A-Z]", "\\h",   "[\\x80-\\xff]"};
     static const char cls_smp[] = "7x -a!bczb.QyxY\t\xe9"; /* one member of each */
     unsigned r = rnd(depth > 2 ? 60 : 100);
+    if (rg_plain && r >= 50 && r < 80) r = 80 + rnd(20); /* a group instead */
     if (--g->room <= 0 || r < 35) { /* a literal */
         char c = lits[rnd(sizeof(lits) - 1)];
         char s[3] = {c, 0, 0};
@@ -943,6 +948,8 @@ static void rg_atom(rgen *g, int depth)
     }
     if (r < 50) {
         unsigned k = rnd(sizeof(classes) / sizeof(classes[0]));
+        while (rg_plain && (k == 11 || k == 12 || k >= 15)) /* POSIX, \h, \x: not widened */
+            k = rnd(sizeof(classes) / sizeof(classes[0]));
         rg_s(g, classes[k]);
         rg_smp(g, cls_smp[k]);
         return;
@@ -1017,7 +1024,7 @@ static void rg_atom(rgen *g, int depth)
     /* a group */
     static const char *const open[] = {"(",      "(?:",   "(?i:",  "(?-i:",   "(?>",
                                        "(?<n1>", "(?<d>", "(?'d'", "(?P<n2>", "(?s:"};
-    unsigned k = rnd(10);
+    unsigned k = rg_plain ? rnd(2) : rnd(10);
     int capture = k == 0 || k >= 5;
     int num = capture ? ++g->groups : 0;
     rg_s(g, open[k]);
@@ -1172,6 +1179,75 @@ START_TEST(test_fuzz)
 }
 END_TEST
 
+/* Anchored patterns in the plain syntax that cor_prefilter_widen rewrites
+ * (drops what comes before a literal run, cuts before a repeat), some
+ * with the "^ *[^ ]+ : " and "^[0-9.]+ - - " heads of translated rules:
+ * the widened expression must still report every line PCRE2 matches.
+ * VG_WIDEN_DUMP=1 prints every pattern (to see which ones are widened). */
+START_TEST(test_widen_fuzz)
+{
+    enum { BATCH = 64, SUBJ = 8 };
+    static const char *const heads[] = {"",      "",         " *[^ ]+ : ", "[0-9.]+ - - ",
+                                         "[^ ]+: ", "\\d+x",   "Accepted for ", "ab(c|d)?x=y"};
+    static const char *const head_smp[] = {"", "", "  ab : ", "1.2 - - ", "q: ", "12x", "Accepted for ",
+                                           "abdx=y"};
+    rng_state = 11;
+    rg_plain = 1;
+    uint64_t matches = 0, lines = 0;
+    for (int b = 0; b < 16; b++) {
+        static char pats[BATCH][400];
+        static char subj[BATCH * SUBJ][LINE_MAX_LEN];
+        static size_t slen[BATCH * SUBJ];
+        const char *pp[BATCH];
+        size_t np = 0, ns = 0;
+        while (np < BATCH) {
+            rgen g;
+            memset(&g, 0, sizeof(g));
+            g.room = 14;
+            unsigned h = rnd(8);
+            rg_s(&g, "^");
+            rg_s(&g, heads[h]);
+            for (const char *t = head_smp[h]; *t; t++)
+                rg_smp(&g, *t);
+            rg_seq(&g, 0);
+            int ec;
+            PCRE2_SIZE eo;
+            pcre2_code *re = pcre2_compile((PCRE2_SPTR)g.pat, PCRE2_ZERO_TERMINATED, PCRE2_DUPNAMES,
+                                           &ec, &eo, NULL);
+            if (!re) continue;
+            pcre2_code_free(re);
+            memcpy(pats[np], g.pat, g.pl + 1);
+            pp[np] = pats[np];
+            np++;
+            static const char noise[] = "abcxAB01 -_:/=.";
+            for (int k = 0; k < SUBJ; k++) {
+                obuf o = g.smp;
+                if (k >= 2 && o.n + 3 < sizeof(o.p)) /* noise after, so '^' still holds */
+                    for (size_t j = 0, z = rnd(4); j < z; j++)
+                        o.p[o.n++] = noise[rnd(sizeof(noise) - 1)];
+                if (k >= 4) mutate(&o);
+                memcpy(subj[ns], o.p, o.n);
+                slen[ns++] = o.n;
+            }
+        }
+        rset s;
+        rset_init(&s, pp, np);
+        for (size_t k = 0; k < ns; k++)
+            check_line(&s, subj[k], slen[k]);
+        if (b == 0 || getenv("VG_WIDEN_DUMP"))
+            for (size_t i = 0; i < (getenv("VG_WIDEN_DUMP") ? s.n : 6); i++)
+                printf("    widen fuzz pattern /%s/\n", s.src[i]);
+        matches += s.matches;
+        lines += s.lines;
+        rset_free(&s);
+    }
+    rg_plain = 0;
+    printf("prefilter widen fuzz: %llu lines, %llu matches\n", (unsigned long long)lines,
+           (unsigned long long)matches);
+    ck_assert_uint_gt(matches, 1000);
+}
+END_TEST
+
 /* ---- 5. edges ---- */
 
 START_TEST(test_edges)
@@ -1260,6 +1336,7 @@ static Suite *prefilter_suite(void)
     tcase_add_test(t, test_own_exact);
     tcase_add_test(t, test_bytes);
     tcase_add_test(t, test_fuzz);
+    tcase_add_test(t, test_widen_fuzz);
     tcase_add_test(t, test_rules50);
     tcase_add_test(t, test_rules500);
     suite_add_tcase(s, t);
