@@ -81,10 +81,21 @@ static int shp_file_open(shp_out *o)
         return -ENOMEM;
     f->fd = -1;
     o->tp = f;
-    char key[128];
+    char key[128], val[8];
+    size_t len = 0;
     int rc = shp_file_key(o, key, sizeof(key));
-    if (rc == 0)
+    if (rc == 0 && vg_meta_get(o->s->store, key, val, sizeof(val), &len) == -ENOENT) {
+        /* A new output (or a renamed one): what the file holds is not ours
+         * to cut. Append after it. */
+        struct stat sb;
+        if (stat(o->conf.path, &sb) == 0 && sb.st_size > 0) {
+            f->offset = (uint64_t)sb.st_size;
+            vg_info("output %s: appending to the existing %s (%" PRIu64 " bytes)", o->conf.name,
+                    o->conf.path, f->offset);
+        }
+    } else if (rc == 0) {
         rc = vg_meta_get_u64(o->s->store, key, &f->offset);
+    }
     if (rc == 0)
         rc = shp_file_open_fd(o, f);
     return rc;

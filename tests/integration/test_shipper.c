@@ -122,6 +122,38 @@ START_TEST(test_routing_filters)
 }
 END_TEST
 
+/* A new file output pointed at a file that already has content (another
+ * tool's, or a renamed output's) appends after it and never cuts it. */
+START_TEST(test_existing_file_kept)
+{
+    vt_pipe p;
+    const char *shp = "shipper:\n  outbox_size: 64M\n  outputs:\n"
+                      "    - {name: fresh, type: file, path: old.json}\n";
+    ck_assert_int_eq(vt_pipe_init_full(&p, RULES, NULL, NULL, shp), 0);
+    char old[400];
+    path_in(&p, "old.json", old, sizeof(old));
+    ck_assert_int_eq(vt_write_file(old, "{\"kept\":1}\n{\"kept\":2}\n"), 0);
+    vt_pipe_start_all(&p);
+    send_lines(&p, "a", 0, 3);
+    ck_assert(vt_wait_lines(old, 5, 30000));
+    char *b = vt_read_file(old, NULL);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_msg(strncmp(b, "{\"kept\":1}\n{\"kept\":2}\n{\"@timestamp\":", 36) == 0,
+                  "existing content not kept: %.200s", b);
+    free(b);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(count_alert(old, 'a', i), 1);
+    /* A restart knows the file now: nothing is cut, nothing written twice. */
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_SHIPPER, SIGKILL), 128 + SIGKILL);
+    vt_pipe_start(&p, VT_SHIPPER);
+    send_lines(&p, "a", 3, 4);
+    ck_assert(vt_wait_lines(old, 6, 30000));
+    vt_sleep_ms(300);
+    ck_assert_int_eq(vt_count_lines(old), 6);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* Rotation by size: every alert in exactly one file, in order across
  * PATH.N ... PATH.1, PATH. */
 START_TEST(test_file_rotation)
@@ -365,6 +397,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_config_errors);
     tcase_add_test(tc, test_routing_filters);
     tcase_add_test(tc, test_file_rotation);
+    tcase_add_test(tc, test_existing_file_kept);
     tcase_add_test(tc, test_rate_limit_summary);
     tcase_add_test(tc, test_drop_oldest);
     tcase_add_test(tc, test_block_then_reload);
