@@ -271,51 +271,11 @@ static int ts_without(ts_id *ids, int n, ts_id *drop, int nd)
 
 /* ---- the shipper's counters ------------------------------------------------ */
 
-static int ts_count(const char *hay, const char *needle)
-{
-    int n = 0;
-    for (const char *q = hay; hay && (q = strstr(q, needle)); q++)
-        n++;
-    return n;
-}
-
-/* Asks the shipper for its stats (SIGUSR1) and returns 'key' of output
- * 'out' from the fresh line, or -1 when none came within 3 s. */
-static long ts_stat(vt_pipe *p, const char *out, const char *key)
-{
-    char log[400], head[128], k[64];
-    vt_pipe_log(p, VT_SHIPPER, log, sizeof(log));
-    snprintf(head, sizeof(head), "output %s (", out);
-    snprintf(k, sizeof(k), " %s=", key);
-    char *b = vt_read_file(log, NULL);
-    int before = ts_count(b, head);
-    free(b);
-    kill(p->pid[VT_SHIPPER], SIGUSR1);
-    for (int i = 0; i < 30; i++) {
-        vt_sleep_ms(100);
-        b = vt_read_file(log, NULL);
-        if (b && ts_count(b, head) > before) {
-            char *line = b, *q;
-            while ((q = strstr(line + 1, head)))
-                line = q;
-            char *nl = strchr(line, '\n');
-            if (nl)
-                *nl = '\0';
-            q = strstr(line, k);
-            long v = q ? atol(q + strlen(k)) : -1;
-            free(b);
-            return v;
-        }
-        free(b);
-    }
-    return -1;
-}
-
-/* Waits until ts_stat(out, key) == want; returns the last value seen. */
+/* Waits until vt_shipper_stat(out, key) == want; returns the last value seen. */
 static long ts_wait_stat(vt_pipe *p, const char *out, const char *key, long want, int timeout_ms)
 {
     long v = -1;
-    for (int t = 0; t < timeout_ms && (v = ts_stat(p, out, key)) != want; t += 300)
+    for (int t = 0; t < timeout_ms && (v = vt_shipper_stat(p, out, key)) != want; t += 300)
         vt_sleep_ms(200);
     return v;
 }
@@ -390,13 +350,13 @@ START_TEST(test_es_faults_nothing_lost)
     ck_assert_int_le(ts_out_of_order(want, nrest, got, ng), 1);
 
     ck_assert_int_eq(ts_wait_stat(&p, "es", "failed", 1, 5000), 1);
-    ck_assert_int_eq(ts_stat(&p, "es", "sent"), N_ES - 1);
-    ck_assert_int_eq(ts_stat(&p, "es", "duplicates"), 0);
-    ck_assert_int_ge(ts_stat(&p, "es", "retried"), 3);
-    ck_assert_int_eq(ts_stat(&p, "es", "item_retries"), 1);
-    ck_assert_int_ge(ts_stat(&p, "es", "http_errors"), 3);
-    ck_assert_int_eq(ts_stat(&p, "es", "last_status"), 200);
-    ck_assert_int_eq(ts_stat(&p, "file", "sent"), N_ES);
+    ck_assert_int_eq(vt_shipper_stat(&p, "es", "sent"), N_ES - 1);
+    ck_assert_int_eq(vt_shipper_stat(&p, "es", "duplicates"), 0);
+    ck_assert_int_ge(vt_shipper_stat(&p, "es", "retried"), 3);
+    ck_assert_int_eq(vt_shipper_stat(&p, "es", "item_retries"), 1);
+    ck_assert_int_ge(vt_shipper_stat(&p, "es", "http_errors"), 3);
+    ck_assert_int_eq(vt_shipper_stat(&p, "es", "last_status"), 200);
+    ck_assert_int_eq(vt_shipper_stat(&p, "file", "sent"), N_ES);
     char log[400];
     vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
     ck_assert(vt_wait_text(log, "HTTP 503 unavailable_shards_exception", 100));
@@ -441,10 +401,10 @@ START_TEST(test_es_kill9_between_delivery_and_commit)
     ck_assert_int_eq(ts_exactly_once(want, nw, got, ng, "es"), 0);
     ck_assert_int_eq(ts_out_of_order(want, nw, got, ng), 0);
     /* The restarted shipper re-sent what it had not committed. */
-    long dups = ts_stat(&p, "es", "duplicates");
+    long dups = vt_shipper_stat(&p, "es", "duplicates");
     ck_assert_int_ge(dups, 1);
     ck_assert_int_le(dups, stored);
-    ck_assert_int_eq(ts_stat(&p, "es", "failed"), 0);
+    ck_assert_int_eq(vt_shipper_stat(&p, "es", "failed"), 0);
     ts_sink_stop(&k);
     vt_pipe_destroy(&p);
 }
@@ -497,8 +457,8 @@ START_TEST(test_hec_faults_in_order)
     free(b);
 
     ck_assert_int_eq(ts_wait_stat(&p, "hec", "failed", 1, 5000), 1);
-    ck_assert_int_eq(ts_stat(&p, "hec", "sent"), N_HEC - 1);
-    ck_assert_int_ge(ts_stat(&p, "hec", "retried"), 3);
+    ck_assert_int_eq(vt_shipper_stat(&p, "hec", "sent"), N_HEC - 1);
+    ck_assert_int_ge(vt_shipper_stat(&p, "hec", "retried"), 3);
     char log[400];
     vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
     ck_assert(vt_wait_text(log, "output hec: HTTP 403 Invalid token (HEC code 4): the server "
@@ -556,8 +516,8 @@ START_TEST(test_es_whole_request_refused_isolates)
     ck_assert_ptr_nonnull(strstr(b, "HTTP 413: this alert ("));
     free(b);
     ck_assert_int_eq(ts_wait_stat(&p, "es", "failed", 2, 5000), 2);
-    ck_assert_int_eq(ts_stat(&p, "es", "sent"), N_ISO - 2);
-    ck_assert_int_eq(ts_stat(&p, "es", "retried"), 0);
+    ck_assert_int_eq(vt_shipper_stat(&p, "es", "sent"), N_ISO - 2);
+    ck_assert_int_eq(vt_shipper_stat(&p, "es", "retried"), 0);
     char log[400];
     vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
     ck_assert(vt_wait_text(log, "of type [long]; sending these 50 alerts one per request to "
@@ -598,7 +558,7 @@ START_TEST(test_es_down_then_up)
     ck_assert_int_eq(ts_exactly_once(want, nw, got, ng, "es"), 0);
     ck_assert_int_eq(ts_out_of_order(want, nw, got, ng), 0);
     ck_assert(vt_wait_text(log, "output es: delivering again after", 5000));
-    ck_assert_int_ge(ts_stat(&p, "es", "retried"), 2);
+    ck_assert_int_ge(vt_shipper_stat(&p, "es", "retried"), 2);
     ts_sink_stop(&k);
     vt_pipe_destroy(&p);
 }
@@ -655,9 +615,9 @@ START_TEST(test_webhook_exact)
     free(st);
     free(doc);
     free(body);
-    ck_assert_int_eq(ts_stat(&p, "oncall", "sent"), 1);
-    ck_assert_int_eq(ts_stat(&p, "oncall", "retried"), 2);
-    ck_assert_int_eq(ts_stat(&p, "oncall", "requests"), 3);
+    ck_assert_int_eq(vt_shipper_stat(&p, "oncall", "sent"), 1);
+    ck_assert_int_eq(vt_shipper_stat(&p, "oncall", "retried"), 2);
+    ck_assert_int_eq(vt_shipper_stat(&p, "oncall", "requests"), 3);
     ts_sink_stop(&k);
     vt_pipe_destroy(&p);
 }
@@ -706,8 +666,8 @@ START_TEST(test_webhook_rate_limit_summary)
     ck_assert_ptr_nonnull(strstr(b, "HTTP 422"));
     ck_assert_ptr_nonnull(strstr(b, "seq=00000"));
     free(b);
-    ck_assert_int_eq(ts_stat(&p, "oncall", "failed"), 1);
-    ck_assert_int_eq(ts_stat(&p, "oncall", "summaries"), 1);
+    ck_assert_int_eq(vt_shipper_stat(&p, "oncall", "failed"), 1);
+    ck_assert_int_eq(vt_shipper_stat(&p, "oncall", "summaries"), 1);
     ts_sink_stop(&k);
     vt_pipe_destroy(&p);
 }
@@ -779,9 +739,9 @@ START_TEST(test_https_verify)
     ck_assert_int_eq(ts_ids(k.store, "\"index\": \"bad\"", TS_SINK_KEY, got, 64), 0);
     ck_assert_int_eq(ts_ids(k.store, "\"index\": \"wrongname\"", TS_SINK_KEY, got, 64), 0);
     ck_assert_int_eq(vt_count_lines(k.store), 3 * N_TLS);
-    ck_assert_int_eq(ts_stat(&p, "bad", "sent"), 0);
-    ck_assert_int_ge(ts_stat(&p, "bad", "retried"), 1);
-    ck_assert_int_eq(ts_stat(&p, "good", "sent"), N_TLS);
+    ck_assert_int_eq(vt_shipper_stat(&p, "bad", "sent"), 0);
+    ck_assert_int_ge(vt_shipper_stat(&p, "bad", "retried"), 1);
+    ck_assert_int_eq(vt_shipper_stat(&p, "good", "sent"), N_TLS);
     ts_sink_stop(&k);
     vt_pipe_destroy(&p);
 }

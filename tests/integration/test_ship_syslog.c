@@ -156,24 +156,6 @@ static void peer_stop(pid_t pid)
 
 /* ---- ports ----------------------------------------------------------------- */
 
-static int free_port(void)
-{
-    for (int tries = 0; tries < 50; tries++) {
-        int t = socket(AF_INET, SOCK_STREAM, 0), u = socket(AF_INET, SOCK_DGRAM, 0);
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        socklen_t len = sizeof(a);
-        int port = -1;
-        if (bind(t, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-            getsockname(t, (struct sockaddr *)&a, &len) == 0 &&
-            bind(u, (struct sockaddr *)&a, sizeof(a)) == 0)
-            port = ntohs(a.sin_port);
-        close(t);
-        close(u);
-        if (port > 0)
-            return port;
-    }
-    return -1;
-}
 
 /* Is something listening on 127.0.0.1:port (TCP) or bound to it (UDP)?
  * Read from /proc, so that no test connection reaches the receiver. */
@@ -381,37 +363,6 @@ static bool wait_stats(vt_pipe *p, const char *needle, int timeout_ms)
     return false;
 }
 
-/* The value of " key=" in the shipper's latest stats line for an output
- * (asked for with SIGUSR1), or -1. */
-static long stats_value(vt_pipe *p, const char *output, const char *key)
-{
-    char log[400], head[200], k[64];
-    vt_pipe_log(p, VT_SHIPPER, log, sizeof(log));
-    snprintf(head, sizeof(head), "output %s (", output);
-    snprintf(k, sizeof(k), " %s=", key);
-    long before = vt_count_lines(log);
-    kill(p->pid[VT_SHIPPER], SIGUSR1);
-    for (int t = 0; t < 50; t++) { /* its report is a line per output */
-        vt_sleep_ms(20);
-        if (vt_count_lines(log) > before)
-            break;
-    }
-    vt_sleep_ms(50);
-    char *b = vt_read_file(log, NULL);
-    long v = -1;
-    for (char *l = b, *nl; l && *l; l = nl + 1) {
-        nl = strchr(l, '\n');
-        if (!nl)
-            break;
-        *nl = '\0';
-        char *h = strstr(l, head), *q = h ? strstr(h, k) : NULL;
-        if (q && strstr(h, " sent="))
-            v = strtol(q + strlen(k), NULL, 10);
-    }
-    free(b);
-    return v;
-}
-
 static void show_file(const char *what, const char *path)
 {
     char *b = vt_read_file(path, NULL);
@@ -610,7 +561,7 @@ START_TEST(test_rsyslog_tcp_exact)
 {
     vt_pipe p;
     char outs[4096], o1[2048], o2[2048], url[64], input[256], out[400], leef_out[400];
-    int port = free_port(), leef_port = free_port();
+    int port = vt_free_port(), leef_port = vt_free_port();
     ck_assert_int_ne(port, leef_port);
     snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", port);
     output_yaml(o1, sizeof(o1), "siem", url, NULL);
@@ -664,12 +615,12 @@ START_TEST(test_rsyslog_tcp_exact)
     ck_assert_msg(line && strcmp(line, want) == 0, "LEEF line:\n got  %s\n want %s", line, want);
     free(line);
     free(cef);
-    ck_assert_int_eq(stats_value(&p, "siem", "sent"), 3);
-    ck_assert_int_eq(stats_value(&p, "siem", "connected"), 1);
-    ck_assert_int_eq(stats_value(&p, "siem", "connects"), 1);
-    ck_assert_int_eq(stats_value(&p, "siem", "retried"), 0);
-    ck_assert_int_eq(stats_value(&p, "siem", "truncated"), 0);
-    ck_assert_int_eq(stats_value(&p, "qradar", "sent"), 3);
+    ck_assert_int_eq(vt_shipper_stat(&p, "siem", "sent"), 3);
+    ck_assert_int_eq(vt_shipper_stat(&p, "siem", "connected"), 1);
+    ck_assert_int_eq(vt_shipper_stat(&p, "siem", "connects"), 1);
+    ck_assert_int_eq(vt_shipper_stat(&p, "siem", "retried"), 0);
+    ck_assert_int_eq(vt_shipper_stat(&p, "siem", "truncated"), 0);
+    ck_assert_int_eq(vt_shipper_stat(&p, "qradar", "sent"), 3);
     vt_sleep_ms(300);
     ck_assert_int_eq(vt_count_lines(out), 3); /* and nothing more */
     ck_assert_int_eq(vt_count_lines(leef_out), 3);
@@ -686,7 +637,7 @@ START_TEST(test_rsyslog_udp_and_truncation)
 {
     vt_pipe p;
     char out_yaml[2048], url[64], input[256], out[400];
-    int port = free_port();
+    int port = vt_free_port();
     snprintf(url, sizeof(url), "udp://127.0.0.1:%d", port);
     output_yaml(out_yaml, sizeof(out_yaml), "siem", url, "      max_message_size: 600\n");
     pipe_init(&p, out_yaml);
@@ -751,8 +702,8 @@ START_TEST(test_rsyslog_udp_and_truncation)
     ck_assert_msg(strncmp(line, head, strlen(head)) == 0, "%s", line);
     ck_assert_msg(strstr(line, " cnt=1 msg=seq\\=00004 \xc3\xa9\xc3\xa9") != NULL, "%s", line);
     free(line);
-    ck_assert_int_eq(stats_value(&p, "siem", "sent"), 6);
-    ck_assert_int_eq(stats_value(&p, "siem", "truncated"), 3);
+    ck_assert_int_eq(vt_shipper_stat(&p, "siem", "sent"), 6);
+    ck_assert_int_eq(vt_shipper_stat(&p, "siem", "truncated"), 3);
     cross_check(&p, out);
     peer_stop(rs);
     vt_pipe_destroy(&p);
@@ -784,7 +735,7 @@ START_TEST(test_rsyslog_tls_client_cert)
 {
     vt_pipe p;
     char out_yaml[2048], url[64], input[256], out[400], certs[400], modules[512], glob[1024];
-    int port = free_port();
+    int port = vt_free_port();
     snprintf(url, sizeof(url), "tls://localhost:%d", port);
     /* relative paths: against the configuration file's directory */
     output_yaml(out_yaml, sizeof(out_yaml), "siem", url,
@@ -826,7 +777,7 @@ START_TEST(test_rsyslog_tls_refused)
     vt_pipe p;
     char outs[6144], o1[2048], o2[2048], o3[2048], url[64], input[256], out[400], certs[400],
         modules[512], glob[1024];
-    int port = free_port();
+    int port = vt_free_port();
     snprintf(url, sizeof(url), "tls://127.0.0.1:%d", port);
     output_yaml(o1, sizeof(o1), "siem-ca", url,
                 "      tls_ca: certs2/ca.pem\n      tls_cert: certs/client.pem\n"
@@ -876,15 +827,15 @@ START_TEST(test_rsyslog_tls_refused)
     vt_sleep_ms(1000); /* more attempts: still nothing */
     static const char *const names[] = {"siem-ca", "siem-name", "siem-nocert"};
     for (int i = 0; i < 3; i++) {
-        ck_assert_int_eq(stats_value(&p, names[i], "sent"), 0);
-        ck_assert_int_ge(stats_value(&p, names[i], "retried"), 2);
-        ck_assert_int_ge(stats_value(&p, names[i], "tls_errors"), 2);
-        ck_assert_int_eq(stats_value(&p, names[i], "connects"), 0);
-        ck_assert_int_eq(stats_value(&p, names[i], "connected"), 0);
+        ck_assert_int_eq(vt_shipper_stat(&p, names[i], "sent"), 0);
+        ck_assert_int_ge(vt_shipper_stat(&p, names[i], "retried"), 2);
+        ck_assert_int_ge(vt_shipper_stat(&p, names[i], "tls_errors"), 2);
+        ck_assert_int_eq(vt_shipper_stat(&p, names[i], "connects"), 0);
+        ck_assert_int_eq(vt_shipper_stat(&p, names[i], "connected"), 0);
     }
     path_in(&p, "rs.out", out, sizeof(out));
     ck_assert_int_eq(vt_count_lines(out), 0);
-    ck_assert_int_eq(stats_value(&p, "file", "sent"), 3);
+    ck_assert_int_eq(vt_shipper_stat(&p, "file", "sent"), 3);
     peer_stop(rs);
     vt_pipe_destroy(&p);
 }
@@ -902,7 +853,7 @@ START_TEST(test_syslog_ng_tcp_tls)
     }
     vt_pipe p;
     char outs[4096], o1[2048], o2[2048], url[64], certs[400], tcp_out[400], tls_out[400];
-    int port = free_port(), tls_port = free_port();
+    int port = vt_free_port(), tls_port = vt_free_port();
     ck_assert_int_ne(port, tls_port);
     snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", port);
     output_yaml(o1, sizeof(o1), "sng-tcp", url, NULL);
@@ -1015,7 +966,7 @@ START_TEST(test_rsyslog_restart_exactly_once)
 {
     vt_pipe p;
     char out_yaml[2048], url[64], input[256], out[400];
-    int port = free_port();
+    int port = vt_free_port();
     snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", port);
     output_yaml(out_yaml, sizeof(out_yaml), "siem", url, NULL);
     pipe_init(&p, out_yaml);
@@ -1069,7 +1020,7 @@ START_TEST(test_unacknowledged_is_not_sent)
 {
     vt_pipe p;
     char out_yaml[2048], url[64], input[256], out[400];
-    int port = free_port();
+    int port = vt_free_port();
     snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", port);
     output_yaml(out_yaml, sizeof(out_yaml), "siem", url, "      timeout: 1s\n");
     pipe_init(&p, out_yaml);
@@ -1104,9 +1055,9 @@ START_TEST(test_unacknowledged_is_not_sent)
     ck_assert(vt_wait_text(log, "output siem: connected to 127.0.0.1:", 10000));
     ck_assert(vt_wait_text(
         log, "timed out after 1000 ms waiting for the receiver's acknowledgement", 10000));
-    ck_assert_int_eq(stats_value(&p, "siem", "sent"), 0);
-    ck_assert_int_ge(stats_value(&p, "siem", "retried"), 1);
-    ck_assert_int_eq(stats_value(&p, "file", "sent"), 30);
+    ck_assert_int_eq(vt_shipper_stat(&p, "siem", "sent"), 0);
+    ck_assert_int_ge(vt_shipper_stat(&p, "siem", "retried"), 1);
+    ck_assert_int_eq(vt_shipper_stat(&p, "file", "sent"), 30);
     close(bh); /* connections still queued on it are reset */
     snprintf(input, sizeof(input),
              "input(type=\"imtcp\" port=\"%d\" address=\"127.0.0.1\" ruleset=\"r\")", port);
@@ -1121,7 +1072,7 @@ START_TEST(test_unacknowledged_is_not_sent)
         ck_assert_msg(strstr(b, want) != NULL, "no alert for seq %d", i);
     }
     free(b);
-    ck_assert_int_eq(stats_value(&p, "siem", "sent"), 30);
+    ck_assert_int_eq(vt_shipper_stat(&p, "siem", "sent"), 30);
     peer_stop(rs);
     vt_pipe_destroy(&p);
 }

@@ -33,8 +33,7 @@ const char *vt_bin(const char *rel)
     return b;
 }
 
-/* A port free for both TCP and UDP on 127.0.0.1 right now. */
-static int vt_free_port(void)
+int vt_free_port(void)
 {
     for (int tries = 0; tries < 50; tries++) {
         int t = socket(AF_INET, SOCK_STREAM, 0), u = socket(AF_INET, SOCK_DGRAM, 0);
@@ -338,4 +337,42 @@ bool vt_wait_text(const char *path, const char *needle, int timeout_ms)
         vt_sleep_ms(20);
     }
     return false;
+}
+
+static int vt_count_str(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *q = hay; hay && (q = strstr(q, needle)); q++)
+        n++;
+    return n;
+}
+
+long vt_shipper_stat(vt_pipe *p, const char *output, const char *key)
+{
+    char log[400], head[200], k[64];
+    vt_pipe_log(p, VT_SHIPPER, log, sizeof(log));
+    snprintf(head, sizeof(head), "output %s (", output);
+    snprintf(k, sizeof(k), " %s=", key);
+    char *b = vt_read_file(log, NULL);
+    int before = vt_count_str(b, head);
+    free(b);
+    kill(p->pid[VT_SHIPPER], SIGUSR1);
+    for (int i = 0; i < 60; i++) {
+        vt_sleep_ms(50);
+        b = vt_read_file(log, NULL);
+        if (b && vt_count_str(b, head) > before) {
+            char *line = b, *q;
+            while ((q = strstr(line + 1, head)))
+                line = q;
+            char *nl = strchr(line, '\n');
+            if (nl)
+                *nl = '\0';
+            q = strstr(line, k);
+            long v = q ? atol(q + strlen(k)) : -1;
+            free(b);
+            return v;
+        }
+        free(b);
+    }
+    return -1;
 }

@@ -69,4 +69,12 @@ int vt_write_file(const char *path, const char *data);
 
 void vt_sleep_ms(int ms);
 
+/* A port free for both TCP and UDP on 127.0.0.1 right now. */
+int vt_free_port(void);
+
+/* Asks the shipper for its counters (SIGUSR1) and returns the value of
+ * 'key' in its fresh stats line for output 'output', or -1 when no line
+ * came within 3 s. */
+long vt_shipper_stat(vt_pipe *p, const char *output, const char *key);
+
 #endif
