@@ -43,7 +43,7 @@ static const vg_daemon_desc shp_desc = {
         "  Every key: docs/configuration.md and docs/shipper.md.\n"
         "\n"
         "Counters:\n"
-        "  Every stats interval and on SIGUSR1, one line per output: sent,\n"
+        "  Once a minute, on SIGUSR1 and at exit, one line per output: sent,\n"
         "  duplicates, retried, item_retries, failed, dropped, filtered,\n"
         "  summarised, summaries, backlog, backlog_age_s, state, last_error.\n",
 };
