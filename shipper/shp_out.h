@@ -110,6 +110,7 @@ typedef struct shp_out_conf {
     /* syslog */
     char *url;            /* syslog: udp|tcp|tls://HOST:PORT; http: http(s)://... */
     char *format;         /* syslog: cef | leef */
+    char *framing;        /* syslog tcp/tls: octet-counting | newline */
     char *leef_delimiter;
     char *facility;       /* syslog facility name */
     char *hostname;       /* syslog HOSTNAME; empty: gethostname() */

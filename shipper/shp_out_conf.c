@@ -45,6 +45,8 @@ static const vg_conf_key shp_out_keys[] = {
     {"url", VG_CONF_STR, NULL, OFF(url),
      "syslog: udp|tcp|tls://HOST:PORT; http outputs: http(s)://HOST:PORT[/PATH]", 0, 0},
     {"format", VG_CONF_STR, "cef", OFF(format), "syslog: cef or leef", 0, 0},
+    {"framing", VG_CONF_STR, "octet-counting", OFF(framing),
+     "syslog tcp/tls: octet-counting (RFC 6587 3.4.1) or newline (3.4.2)", 0, 0},
     {"leef_delimiter", VG_CONF_STR, NULL, OFF(leef_delimiter), "syslog: LEEF attribute delimiter",
      0, 0},
     {"facility", VG_CONF_STR, "local0", OFF(facility), "syslog: facility name", 0, 0},

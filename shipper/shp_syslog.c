@@ -58,7 +58,7 @@
 enum shp_sl_proto { SHP_SL_UDP, SHP_SL_TCP, SHP_SL_TLS };
 
 static const char *const shp_syslog_keys[] = {
-    "url",      "format",   "leef_delimiter",   "facility",
+    "url",      "format",   "framing", "leef_delimiter",   "facility",
     "hostname", "app_name", "max_message_size", "tls_ca",
     "tls_cert", "tls_key",  "tls_verify",       "tls_server_name",
     NULL};
@@ -99,6 +99,7 @@ struct shp_sl {
     shp_sl_url url;
     int facility;
     int leef;
+    int newline;          /* framing: newline (tcp/tls) */
     vg_leef_opts leef_opts;
     char hostname[256];
     char app[49];
@@ -270,6 +271,12 @@ static int shp_syslog_check(const shp_out_conf *c, const vg_node *sec, char *err
                                 "letters, digits, space)",
                                 c->leef_delimiter);
     }
+    if (strcmp(c->framing, "octet-counting") != 0 && strcmp(c->framing, "newline") != 0)
+        return vg_conf_errf(err, errlen, shp_syslog_at(sec, "framing"),
+                            "framing must be octet-counting or newline, got '%s'", c->framing);
+    if (strcmp(c->framing, "newline") == 0 && u.proto == SHP_SL_UDP)
+        return vg_conf_errf(err, errlen, shp_syslog_at(sec, "framing"),
+                            "framing is only for tcp:// and tls:// urls");
     if (shp_syslog_facility(c->facility) < 0)
         return vg_conf_errf(
             err, errlen, shp_syslog_at(sec, "facility"),
@@ -389,10 +396,14 @@ static int shp_syslog_format(shp_out *o, const vg_alert *al, vg_buf *b)
         sl->truncated++;
     }
     size_t start = b->len;
-    if (sl->url.proto != SHP_SL_UDP)
+    if (sl->url.proto != SHP_SL_UDP && !sl->newline)
         rc = vg_buf_addf(b, "%zu ", m->len); /* RFC 6587 3.4.1: MSG-LEN SP SYSLOG-MSG */
     if (!rc)
         rc = vg_buf_add(b, m->p, m->len);
+    /* 3.4.2, for receivers without octet counting: safe because a CEF or
+     * LEEF line never holds a raw LF (lib/cef.c escapes it). */
+    if (!rc && sl->newline)
+        rc = vg_buf_addc(b, '\n');
     if (rc)
         b->len = start; /* the item is whole or absent */
     return rc;
@@ -1025,6 +1036,7 @@ static int shp_syslog_open(shp_out *o)
         return VG_ECONFIG;
     }
     sl->facility = shp_syslog_facility(cf->facility);
+    sl->newline = strcmp(cf->framing, "newline") == 0;
     if (sl->facility < 0)
         sl->facility = 16;
     sl->leef = cf->format && strcmp(cf->format, "leef") == 0;

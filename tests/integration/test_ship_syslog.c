@@ -568,7 +568,8 @@ START_TEST(test_rsyslog_tcp_exact)
     /* and the same alerts as LEEF, to a second rsyslog */
     snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", leef_port);
     output_yaml(o2, sizeof(o2), "qradar", url,
-                "      format: leef\n      leef_delimiter: '^'\n      app_name: vigil-leef\n");
+                "      format: leef\n      leef_delimiter: '^'\n      app_name: vigil-leef\n"
+                "      framing: newline\n");
     /* output_yaml wrote "format: cef" first: a second format key would be
      * refused, so take it out of this one */
     char *f = strstr(o2, "      format: cef\n");
@@ -579,8 +580,12 @@ START_TEST(test_rsyslog_tcp_exact)
     snprintf(input, sizeof(input),
              "input(type=\"imtcp\" port=\"%d\" address=\"127.0.0.1\" ruleset=\"r\")", port);
     pid_t rs = rsyslog_start(&p, "rs", "module(load=\"imtcp\")\n", input, NULL);
+    /* This receiver knows only newline framing: an octet count would show
+     * up in front of the message. */
     snprintf(input, sizeof(input),
-             "input(type=\"imtcp\" port=\"%d\" address=\"127.0.0.1\" ruleset=\"r\")", leef_port);
+             "input(type=\"imtcp\" port=\"%d\" address=\"127.0.0.1\" ruleset=\"r\" "
+             "supportOctetCountedFraming=\"off\")",
+             leef_port);
     pid_t rs2 = rsyslog_start(&p, "rs-leef", "module(load=\"imtcp\")\n", input, NULL);
     ck_assert(wait_listening(port, 0, 10000));
     ck_assert(wait_listening(leef_port, 0, 10000));
@@ -599,8 +604,8 @@ START_TEST(test_rsyslog_tcp_exact)
     ck_assert(vt_wait_lines(p.alerts, 3, 10000));
     check_three(&p, out, 3);
     cross_check(&p, out);
-    /* LEEF: the first alert, by hand; "sender" is the collector's peer as it
-     * recorded it (the address of a TCP sender) */
+    /* LEEF, sent with newline framing: the first alert, by hand; "sender"
+     * is the collector's peer as it recorded it (a TCP sender's address) */
     char *line = nth_line(leef_out, 0), *cef = nth_line(out, 0), id[33], want[2048];
     line_id(cef, id);
     snprintf(want, sizeof(want),
@@ -1091,6 +1096,10 @@ START_TEST(test_config_errors)
         {"      tls_ca: /etc/hostname\n", "tcp://127.0.0.1:514", "tls_ca is only for tls:// urls"},
         {"      facility: local9\n", "udp://127.0.0.1:514", "facility 'local9' is not a syslog"},
         {"      leef_delimiter: '^'\n", "udp://127.0.0.1:514", "leef_delimiter needs format: leef"},
+        {"      framing: newline\n", "udp://127.0.0.1:514",
+         "framing is only for tcp:// and tls:// urls"},
+        {"      framing: lf\n", "tcp://127.0.0.1:514",
+         "framing must be octet-counting or newline, got 'lf'"},
         {"      tls_cert: /nonexistent.pem\n      tls_key: /nonexistent.key\n",
          "tls://127.0.0.1:514", "/nonexistent.pem: cannot load TLS client certificate"},
     };
