@@ -105,10 +105,17 @@ struct cor_eval {
 
 typedef struct cor_ctx {
     const vg_event *ev;
-    vg_kv f[VG_ALERT_MAX_FIELDS];
+    vg_kv f[VG_ALERT_MAX_FIELDS]; /* f[0 .. nf) are set, the rest is garbage */
     uint32_t nf;
-    char fac[16], sev[16];
 } cor_ctx;
+
+/* Starts a context with no fields. Not a designated initializer, which
+ * would zero f[] (512 bytes) for every candidate rule and every hit. */
+static inline void cor_ctx_init(cor_ctx *c, const vg_event *ev)
+{
+    c->ev = ev;
+    c->nf = 0;
+}
 
 
 /* A field by name: captures and group values first, then the event's own. */
@@ -416,6 +423,19 @@ typedef struct cor_hit {
     const cor_group *g;  /* correlation hits: raw lines */
 } cor_hit;
 
+/* Starts a hit with no fields (f[] is not zeroed: see cor_ctx_init). */
+static inline void cor_hit_init(cor_hit *h, const cor_rule *r, const cor_ctx *ctx, int64_t ts,
+                                int64_t first, uint64_t count)
+{
+    h->r = r;
+    h->ctx = ctx;
+    h->nf = 0;
+    h->ts = ts;
+    h->first = first;
+    h->count = count;
+    h->g = NULL;
+}
+
 static int cor_feed(cor_eval *e, const cor_hit *hit, cor_emit_fn emit, void *ud);
 static size_t cor_group_key(const cor_rule *r, const cor_ctx *src, char *buf, size_t cap,
                             vg_kv *gf);
@@ -588,13 +608,15 @@ static int cor_correlate(cor_eval *e, uint32_t ci, uint32_t refpos, const cor_hi
         return 0;
     }
     /* the incoming hit's fields, for group_by and value_count */
-    cor_ctx src = {.ev = in->ctx->ev};
+    cor_ctx src;
+    cor_ctx_init(&src, in->ctx->ev);
     for (uint32_t i = 0; i < in->nf; i++)
         src.f[src.nf++] = in->f[i];
     for (uint32_t i = 0; i < in->ctx->nf && src.nf < VG_ALERT_MAX_FIELDS; i++)
         src.f[src.nf++] = in->ctx->f[i];
     char key[2048], joined[2048], fname[160]; /* out's views point here */
-    cor_hit out = {.r = c, .ctx = in->ctx, .ts = ts};
+    cor_hit out;
+    cor_hit_init(&out, c, in->ctx, ts, 0, 0);
     size_t klen = cor_group_key(c, &src, key, sizeof(key), out.f);
     out.nf = c->ngroup;
     /* then the triggering hit's own fields (e.g. the user of the login that
@@ -824,7 +846,8 @@ static int cor_match_one(cor_eval *e, cor_rule *r, const vg_event *ev, vg_str ms
     }
     const char *subj = msg.p ? msg.p : "";
     size_t slen = msg.len;
-    cor_ctx c = {.ev = ev};
+    cor_ctx c;
+    cor_ctx_init(&c, ev);
     if (r->re) {
         /* the JIT entry point skips the interpreter's checks: ~35% faster */
         int m = r->jit ? pcre2_jit_match(r->re, (PCRE2_SPTR)subj, slen, 0, 0, rs->md, rs->mctx)
@@ -866,7 +889,8 @@ static int cor_match_one(cor_eval *e, cor_rule *r, const vg_event *ev, vg_str ms
     }
     if (e->trace)
         e->trace(e->trace_ud, r, "MATCHED", c.f, c.nf);
-    cor_hit hit = {.r = r, .ctx = &c, .ts = ts, .first = ts, .count = times};
+    cor_hit hit;
+    cor_hit_init(&hit, r, &c, ts, ts, times);
     for (uint32_t i = 0; i < c.nf; i++)
         hit.f[hit.nf++] = c.f[i];
     return cor_hit_out(e, &hit, emit, ud);

@@ -77,7 +77,8 @@ typedef struct cor_offline {
     cor_lists *lists;
     cor_eval *eval;
     char tmp[64];
-    vg_buf out;
+    vg_buf out;       /* --replay: alerts not yet written to stdout */
+    int out_err;      /* a write to stdout failed */
     uint64_t alerts;
     uint64_t *per_rule;
     struct cor_id_ref {
@@ -184,17 +185,34 @@ static int cor_offline_open(cor_offline *o, vg_daemon *d, const vg_node *root,
     return rc;
 }
 
+#define COR_OUT_FLUSH (256 * 1024) /* --replay writes its alerts in blocks of this size */
+
+/* Writes the alerts formatted so far to stdout; a failure is remembered
+ * in o->out_err and reported once, at the end of the replay. */
+static void cor_out_flush(cor_offline *o)
+{
+    size_t n = o->out.len;
+    o->out.len = 0;
+    if (n && fwrite(o->out.p, 1, n, stdout) != n)
+        o->out_err = 1;
+}
+
+/* --replay's emit: the alert as ECS JSON with a replay-local id (its
+ * number in 32 hex digits), appended to o->out and written out in large
+ * blocks (cor_out_flush) rather than one fwrite per alert. */
 static int cor_print_alert(void *ud, const vg_alert *in)
 {
+    static const char hex[] = "0123456789abcdef";
     cor_offline *o = ud;
     vg_alert al = *in;
-    char id[33];
-    snprintf(id, sizeof(id), "%032llx", (unsigned long long)(o->alerts + 1));
+    char id[32];
+    unsigned long long v = (unsigned long long)(o->alerts + 1);
+    for (int i = 31; i >= 0; i--, v >>= 4)
+        id[i] = hex[v & 15];
     al.id = vg_str_n(id, 32);
-    o->out.len = 0;
     int rc = vg_ecs_alert(&o->out, &al, "replay");
-    if (rc == 0)
-        fwrite(o->out.p, 1, o->out.len, stdout);
+    if (o->out.len >= COR_OUT_FLUSH)
+        cor_out_flush(o);
     o->alerts++;
     int ri = cor_rule_of(o, in->rule_id);
     if (ri >= 0)
@@ -344,7 +362,11 @@ static int cor_tool_replay(vg_daemon *d, const vg_node *root, int argc, char **a
             break;
         }
     }
-    fflush(stdout);
+    cor_out_flush(&o);
+    if (fflush(stdout) != 0 || o.out_err) {
+        vg_error("stdout: write error");
+        rc = 1;
+    }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     const cor_eval_stats *es = cor_eval_get_stats(o.eval);

@@ -1,4 +1,6 @@
 /* UTF-8 validation, and JSON string escaping built on it (see util.h). */
+#include <string.h>
+
 #include "vigil/util.h"
 
 size_t vg_utf8_len(const void *p, size_t n)
@@ -28,6 +30,21 @@ size_t vg_utf8_len(const void *p, size_t n)
     return 0;
 }
 
+/* Whether the 8 bytes at p are all plain: printable ASCII other than '"'
+ * and '\\', copied as they are. Word-at-a-time tests (a byte below 0x20,
+ * a byte equal to '"' or '\\', a high bit); a borrow can only flag a byte
+ * above one that is really special, so "none flagged" is exact. */
+static inline int vg__json_plain8(const unsigned char *p)
+{
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    uint64_t x, q, s;
+    memcpy(&x, p, 8);
+    q = x ^ (ones * '"');
+    s = x ^ (ones * '\\');
+    uint64_t t = ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((s - ones) & ~s) | x;
+    return (t & high) == 0;
+}
+
 int vg_json_escape(vg_buf *b, vg_str s)
 {
     static const char hex[] = "0123456789abcdef";
@@ -38,6 +55,8 @@ int vg_json_escape(vg_buf *b, vg_str s)
     size_t i = 0;
     while (i < n) {
         size_t run = i;
+        while (n - run >= 8 && vg__json_plain8(p + run))
+            run += 8;
         while (run < n && p[run] >= 0x20 && p[run] < 0x80 && p[run] != '"' && p[run] != '\\')
             run++;
         if (run > i && vg_buf_add(b, p + i, run - i))
