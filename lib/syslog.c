@@ -916,7 +916,13 @@ malformed:
 
 size_t vg_time_format(int64_t t_us, char *out, size_t cap)
 {
-    int64_t secs = floor_div(t_us, US_PER_S), us = t_us - secs * US_PER_S;
+    /* Not t_us - floor_div(t_us, US_PER_S) * US_PER_S: for t_us within a
+     * second of INT64_MIN that product overflows. */
+    int64_t secs = t_us / US_PER_S, us = t_us % US_PER_S;
+    if (us < 0) {
+        us += US_PER_S;
+        secs--;
+    }
     int64_t days = floor_div(secs, S_PER_DAY), sod = secs - days * S_PER_DAY, y;
     int m, d;
     civil_from_days(days, &y, &m, &d);

@@ -547,7 +547,9 @@ static int vg__decode_stats(const msgpack_object *a, vg_msg *m)
     char *p = m->namebuf;
     for (uint32_t i = 0; i < map->via.map.size; i++) {
         const msgpack_object_kv *kv = &map->via.map.ptr[i];
-        memcpy(p, kv->key.via.str.ptr, kv->key.via.str.size);
+        /* msgpack-c may give an empty str a NULL ptr: no memcpy from it */
+        if (kv->key.via.str.size)
+            memcpy(p, kv->key.via.str.ptr, kv->key.via.str.size);
         p[kv->key.via.str.size] = '\0';
         m->stats[i].name = p;
         m->stats[i].value = kv->val.via.u64;

@@ -1,0 +1,33 @@
+/* What the fuzz targets share: FZ_CHECK, which turns a broken promise of a
+ * header into a crash that both drivers (fuzz_main.c, libFuzzer) report. */
+#ifndef VIGIL_FUZZ_H
+#define VIGIL_FUZZ_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+/* Aborts, naming the condition, when cond is false. */
+#define FZ_CHECK(cond)                                                                        \
+    do {                                                                                      \
+        if (!(cond)) {                                                                        \
+            fprintf(stderr, "%s:%d: invariant violated: %s\n", __FILE__, __LINE__, #cond);  \
+            abort();                                                                          \
+        }                                                                                     \
+    } while (0)
+
+/* Same, with a printf-style explanation. */
+#define FZ_CHECKF(cond, ...)                                                                  \
+    do {                                                                                      \
+        if (!(cond)) {                                                                        \
+            fprintf(stderr, "%s:%d: invariant violated: %s: ", __FILE__, __LINE__, #cond);   \
+            fprintf(stderr, __VA_ARGS__);                                                     \
+            fputc('\n', stderr);                                                              \
+            abort();                                                                          \
+        }                                                                                     \
+    } while (0)
+
+#endif
