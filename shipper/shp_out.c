@@ -29,6 +29,7 @@
 #define SHP_COMMIT_RETRY_MS 1000
 
 static void shp_out_pass(shp_out *o);
+static int shp_batch_keep_unsettled(shp_batch *b);
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -434,6 +435,8 @@ static int shp_out_commit(shp_out *o, uint64_t to)
 {
     shp *s = o->s;
     char kc[128], kr[128];
+    if (to < o->cursor) /* a cursor only moves forward */
+        to = o->cursor;
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     int rc = shp_key(kc, sizeof(kc), o, "cursor");
@@ -587,9 +590,19 @@ static void shp_out_policy(shp_out *o)
         return;
     uint64_t to = vg_queue_last(o->s->outbox) - (uint64_t)o->conf.max_backlog;
     uint64_t n = to - o->cursor;
-    if (o->have_batch) { /* waiting for a retry: its alerts are the oldest */
-        o->have_batch = 0;
-        shp_batch_reset(&o->batch);
+    if (o->have_batch) {
+        /* Waiting for a retry: its alerts are the oldest and go too, but
+         * not its summaries (their windows were reset when it was built). */
+        shp_batch *b = &o->batch;
+        for (size_t i = 0; i < b->n; i++)
+            if (b->items[i].seq != 0)
+                b->items[i].state = SHP_ITEM_OK; /* = not kept below */
+        if (shp_batch_keep_unsettled(b) != 0 || b->n == 0) {
+            o->have_batch = 0;
+            shp_batch_reset(b);
+        } else {
+            o->batch_last = to; /* the cursor must not move back after it */
+        }
     }
     int rc = shp_out_commit(o, to);
     if (rc) {
