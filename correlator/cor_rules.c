@@ -573,7 +573,7 @@ static int cor_rule_load(cor_rule *r, const vg_node *n, const cor_rules_opts *o,
             if (rc == 0 && r->ntags > VG_ALERT_MAX_TAGS)
                 rc = vg_conf_errf(err, errlen, v, "at most %d tags", VG_ALERT_MAX_TAGS);
         } else if (strcmp(k, "max_groups") == 0) {
-            uint64_t x;
+            uint64_t x = 0;
             rc = cor_uint(v, "max_groups", &x, err, errlen);
             r->max_groups = (uint32_t)x;
         } else if (strcmp(k, "suppress") == 0) {
