@@ -169,6 +169,19 @@ static size_t vg__estimate(const vg_alert *al, size_t observer_len)
     return n;
 }
 
+/* Has an earlier capture of the same name gone to vigil.fields? Then this
+ * one is left out: a JSON object with a repeated key is refused by
+ * Elasticsearch (and undefined in RFC 8259). */
+static int vg__seen_before(const vg_alert *al, const int *slot, uint32_t i)
+{
+    const vg_str k = al->fields[i].key;
+    for (uint32_t j = 0; j < i; j++)
+        if (slot[j] < 0 && al->fields[j].key.len == k.len &&
+            (k.len == 0 || memcmp(al->fields[j].key.p, k.p, k.len) == 0))
+            return 1;
+    return 0;
+}
+
 int vg_ecs_alert(vg_buf *b, const vg_alert *al, const char *observer)
 {
     char ts[40], first[40];
@@ -280,7 +293,7 @@ int vg_ecs_alert(vg_buf *b, const vg_alert *al, const char *observer)
         VG__KV(b, ",\"sender\":", al->src);
     int any = 0;
     for (uint32_t i = 0; i < al->nfields; i++) {
-        if (slot[i] >= 0)
+        if (slot[i] >= 0 || vg__seen_before(al, slot, i))
             continue;
         if (any)
             vg__putc(b, ',');
