@@ -151,7 +151,7 @@ static vg_str cor_field(const cor_ctx *c, const char *name)
         break;
     case 'f':
         if (!strcmp(name, "facility") && ev->pri >= 0)
-            return vg_str_c(cor_facilities[ev->pri >> 3]);
+            return vg_str_c(vg_syslog_facilities[ev->pri >> 3]);
         break;
     case 'h':
         if (!strcmp(name, "host"))
@@ -173,7 +173,7 @@ static vg_str cor_field(const cor_ctx *c, const char *name)
         if (!strcmp(name, "site"))
             return ev->site;
         if (!strcmp(name, "severity") && ev->pri >= 0)
-            return vg_str_c(cor_severities[ev->pri & 7]);
+            return vg_str_c(vg_syslog_severities[ev->pri & 7]);
         if (!strcmp(name, "sender"))
             return ev->src;
         break;

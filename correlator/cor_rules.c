@@ -15,16 +15,10 @@
 #include "cor_rules.h"
 #include "vigil/conf.h"
 #include "vigil/err.h"
+#include "vigil/syslog.h"
 
 #define COR_MAX_RULES 100000
 #define COR_DEFAULT_EXPIRE_US (24LL * 3600 * 1000000)
-
-const char *const cor_facilities[24] = {
-    "kern",     "user",   "mail",   "daemon", "auth",   "syslog", "lpr",    "news",
-    "uucp",     "cron",   "authpriv", "ftp",  "ntp",    "security", "console", "solaris-cron",
-    "local0",   "local1", "local2", "local3", "local4", "local5", "local6", "local7"};
-const char *const cor_severities[8] = {"emerg", "alert",   "crit", "err",
-                                              "warning", "notice", "info", "debug"};
 
 const char *cor_kind_name(enum cor_kind k)
 {
@@ -271,10 +265,10 @@ static int cor_match_block(cor_rule *r, const vg_node *m, const cor_calendars *c
         } else if (strcmp(k, "keywords") == 0) {
             rc = cor_strv(v, "keywords", &r->keywords, err, errlen);
         } else if (strcmp(k, "facility") == 0) {
-            rc = cor_mask(v, "facility", cor_facilities, 24, &r->facilities, err, errlen);
+            rc = cor_mask(v, "facility", vg_syslog_facilities, 24, &r->facilities, err, errlen);
         } else if (strcmp(k, "severity") == 0) {
             uint32_t mask;
-            rc = cor_mask(v, "severity", cor_severities, 8, &mask, err, errlen);
+            rc = cor_mask(v, "severity", vg_syslog_severities, 8, &mask, err, errlen);
             r->severities = (uint8_t)mask;
         } else if (strcmp(k, "time") == 0) {
             rc = cor_time_cond(r, v, cals, err, errlen);

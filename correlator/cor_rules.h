@@ -123,8 +123,4 @@ int cor_rules_find(const cor_ruleset *rs, const char *id);
 
 const char *cor_kind_name(enum cor_kind k);
 
-/* RFC 5424 facility (0..23) and severity (0..7) names, as rules write them. */
-extern const char *const cor_facilities[24];
-extern const char *const cor_severities[8];
-
 #endif
