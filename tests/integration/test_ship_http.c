@@ -269,16 +269,6 @@ static int ts_without(ts_id *ids, int n, ts_id *drop, int nd)
     return k;
 }
 
-/* ---- the shipper's counters ------------------------------------------------ */
-
-/* Waits until vt_shipper_stat(out, key) == want; returns the last value seen. */
-static long ts_wait_stat(vt_pipe *p, const char *out, const char *key, long want, int timeout_ms)
-{
-    long v = -1;
-    for (int t = 0; t < timeout_ms && (v = vt_shipper_stat(p, out, key)) != want; t += 300)
-        vt_sleep_ms(200);
-    return v;
-}
 
 /* Starts collector and correlator, sends n lines, and gives the correlator
  * time to raise the alerts before the shipper starts, so that the shipper
@@ -349,14 +339,14 @@ START_TEST(test_es_faults_nothing_lost)
     /* In order, but for the one item sent again alone after its 429. */
     ck_assert_int_le(ts_out_of_order(want, nrest, got, ng), 1);
 
-    ck_assert_int_eq(ts_wait_stat(&p, "es", "failed", 1, 5000), 1);
-    ck_assert_int_eq(vt_shipper_stat(&p, "es", "sent"), N_ES - 1);
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "es", "failed", 1, 5000), 1);
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "es", "sent", N_ES - 1, 10000), N_ES - 1);
     ck_assert_int_eq(vt_shipper_stat(&p, "es", "duplicates"), 0);
     ck_assert_int_ge(vt_shipper_stat(&p, "es", "retried"), 3);
     ck_assert_int_eq(vt_shipper_stat(&p, "es", "item_retries"), 1);
     ck_assert_int_ge(vt_shipper_stat(&p, "es", "http_errors"), 3);
     ck_assert_int_eq(vt_shipper_stat(&p, "es", "last_status"), 200);
-    ck_assert_int_eq(vt_shipper_stat(&p, "file", "sent"), N_ES);
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "file", "sent", N_ES, 10000), N_ES);
     char log[400];
     vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
     ck_assert(vt_wait_text(log, "HTTP 503 unavailable_shards_exception", 100));
@@ -456,8 +446,8 @@ START_TEST(test_hec_faults_in_order)
     ck_assert_ptr_nonnull(strstr(b, "\"time\": "));
     free(b);
 
-    ck_assert_int_eq(ts_wait_stat(&p, "hec", "failed", 1, 5000), 1);
-    ck_assert_int_eq(vt_shipper_stat(&p, "hec", "sent"), N_HEC - 1);
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "hec", "failed", 1, 5000), 1);
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "hec", "sent", N_HEC - 1, 10000), N_HEC - 1);
     ck_assert_int_ge(vt_shipper_stat(&p, "hec", "retried"), 3);
     char log[400];
     vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
@@ -515,8 +505,8 @@ START_TEST(test_es_whole_request_refused_isolates)
     ck_assert_ptr_nonnull(strstr(b, "\"reason\":\"HTTP 400 mapper_parsing_exception: failed to parse"));
     ck_assert_ptr_nonnull(strstr(b, "HTTP 413: this alert ("));
     free(b);
-    ck_assert_int_eq(ts_wait_stat(&p, "es", "failed", 2, 5000), 2);
-    ck_assert_int_eq(vt_shipper_stat(&p, "es", "sent"), N_ISO - 2);
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "es", "failed", 2, 5000), 2);
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "es", "sent", N_ISO - 2, 10000), N_ISO - 2);
     ck_assert_int_eq(vt_shipper_stat(&p, "es", "retried"), 0);
     char log[400];
     vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
@@ -615,9 +605,9 @@ START_TEST(test_webhook_exact)
     free(st);
     free(doc);
     free(body);
-    ck_assert_int_eq(vt_shipper_stat(&p, "oncall", "sent"), 1);
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "oncall", "sent", 1, 10000), 1);
     ck_assert_int_eq(vt_shipper_stat(&p, "oncall", "retried"), 2);
-    ck_assert_int_eq(vt_shipper_stat(&p, "oncall", "requests"), 3);
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "oncall", "requests", 3, 10000), 3);
     ts_sink_stop(&k);
     vt_pipe_destroy(&p);
 }
@@ -667,7 +657,7 @@ START_TEST(test_webhook_rate_limit_summary)
     ck_assert_ptr_nonnull(strstr(b, "seq=00000"));
     free(b);
     ck_assert_int_eq(vt_shipper_stat(&p, "oncall", "failed"), 1);
-    ck_assert_int_eq(vt_shipper_stat(&p, "oncall", "summaries"), 1);
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "oncall", "summaries", 1, 10000), 1);
     ts_sink_stop(&k);
     vt_pipe_destroy(&p);
 }
@@ -741,7 +731,7 @@ START_TEST(test_https_verify)
     ck_assert_int_eq(vt_count_lines(k.store), 3 * N_TLS);
     ck_assert_int_eq(vt_shipper_stat(&p, "bad", "sent"), 0);
     ck_assert_int_ge(vt_shipper_stat(&p, "bad", "retried"), 1);
-    ck_assert_int_eq(vt_shipper_stat(&p, "good", "sent"), N_TLS);
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "good", "sent", N_TLS, 10000), N_TLS);
     ts_sink_stop(&k);
     vt_pipe_destroy(&p);
 }

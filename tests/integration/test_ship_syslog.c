@@ -620,12 +620,12 @@ START_TEST(test_rsyslog_tcp_exact)
     ck_assert_msg(line && strcmp(line, want) == 0, "LEEF line:\n got  %s\n want %s", line, want);
     free(line);
     free(cef);
-    ck_assert_int_eq(vt_shipper_stat(&p, "siem", "sent"), 3);
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "siem", "sent", 3, 10000), 3);
     ck_assert_int_eq(vt_shipper_stat(&p, "siem", "connected"), 1);
     ck_assert_int_eq(vt_shipper_stat(&p, "siem", "connects"), 1);
     ck_assert_int_eq(vt_shipper_stat(&p, "siem", "retried"), 0);
     ck_assert_int_eq(vt_shipper_stat(&p, "siem", "truncated"), 0);
-    ck_assert_int_eq(vt_shipper_stat(&p, "qradar", "sent"), 3);
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "qradar", "sent", 3, 10000), 3);
     vt_sleep_ms(300);
     ck_assert_int_eq(vt_count_lines(out), 3); /* and nothing more */
     ck_assert_int_eq(vt_count_lines(leef_out), 3);
@@ -707,7 +707,7 @@ START_TEST(test_rsyslog_udp_and_truncation)
     ck_assert_msg(strncmp(line, head, strlen(head)) == 0, "%s", line);
     ck_assert_msg(strstr(line, " cnt=1 msg=seq\\=00004 \xc3\xa9\xc3\xa9") != NULL, "%s", line);
     free(line);
-    ck_assert_int_eq(vt_shipper_stat(&p, "siem", "sent"), 6);
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "siem", "sent", 6, 10000), 6);
     ck_assert_int_eq(vt_shipper_stat(&p, "siem", "truncated"), 3);
     cross_check(&p, out);
     peer_stop(rs);
@@ -840,7 +840,7 @@ START_TEST(test_rsyslog_tls_refused)
     }
     path_in(&p, "rs.out", out, sizeof(out));
     ck_assert_int_eq(vt_count_lines(out), 0);
-    ck_assert_int_eq(vt_shipper_stat(&p, "file", "sent"), 3);
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "file", "sent", 3, 10000), 3);
     peer_stop(rs);
     vt_pipe_destroy(&p);
 }
@@ -1062,7 +1062,7 @@ START_TEST(test_unacknowledged_is_not_sent)
         log, "timed out after 1000 ms waiting for the receiver's acknowledgement", 10000));
     ck_assert_int_eq(vt_shipper_stat(&p, "siem", "sent"), 0);
     ck_assert_int_ge(vt_shipper_stat(&p, "siem", "retried"), 1);
-    ck_assert_int_eq(vt_shipper_stat(&p, "file", "sent"), 30);
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "file", "sent", 30, 10000), 30);
     close(bh); /* connections still queued on it are reset */
     snprintf(input, sizeof(input),
              "input(type=\"imtcp\" port=\"%d\" address=\"127.0.0.1\" ruleset=\"r\")", port);
@@ -1077,7 +1077,7 @@ START_TEST(test_unacknowledged_is_not_sent)
         ck_assert_msg(strstr(b, want) != NULL, "no alert for seq %d", i);
     }
     free(b);
-    ck_assert_int_eq(vt_shipper_stat(&p, "siem", "sent"), 30);
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "siem", "sent", 30, 10000), 30);
     peer_stop(rs);
     vt_pipe_destroy(&p);
 }

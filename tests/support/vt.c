@@ -376,3 +376,12 @@ long vt_shipper_stat(vt_pipe *p, const char *output, const char *key)
     }
     return -1;
 }
+
+long vt_shipper_wait_stat(vt_pipe *p, const char *output, const char *key, long want,
+                          int timeout_ms)
+{
+    long v = -1;
+    for (int t = 0; t < timeout_ms && (v = vt_shipper_stat(p, output, key)) != want; t += 300)
+        vt_sleep_ms(200);
+    return v;
+}

@@ -76,5 +76,10 @@ int vt_free_port(void);
  * 'key' in its fresh stats line for output 'output', or -1 when no line
  * came within 3 s. */
 long vt_shipper_stat(vt_pipe *p, const char *output, const char *key);
+/* Asks until the value is 'want' (a delivery's counters move only once the
+ * destination has acknowledged it) or timeout_ms passes; returns the last
+ * value seen. */
+long vt_shipper_wait_stat(vt_pipe *p, const char *output, const char *key, long want,
+                          int timeout_ms);
 
 #endif
