@@ -33,6 +33,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_rng.h"
+
 #define GS_LINE_MAX 1024
 #define GS_MAX_CAMPAIGNS 4
 
@@ -40,11 +42,7 @@ static uint64_t gs_rng;
 
 static uint64_t gs_next(void)
 {
-    /* splitmix64: small, seedable, good enough for synthetic content */
-    uint64_t z = (gs_rng += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return bench_rng_next(&gs_rng);
 }
 
 static unsigned gs_rand(unsigned n)

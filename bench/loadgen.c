@@ -28,6 +28,8 @@
 #include <getopt.h>
 #include <unistd.h>
 
+#include "bench_rng.h"
+
 #define LG_MAX_CONNS 256
 #define LG_LINE_MAX 512
 
@@ -42,11 +44,7 @@ static uint64_t lg_rng;
 
 static uint64_t lg_next(void)
 {
-    /* splitmix64: small, seedable, good enough for synthetic content */
-    uint64_t z = (lg_rng += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return bench_rng_next(&lg_rng);
 }
 
 static unsigned lg_rand(unsigned n)

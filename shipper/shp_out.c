@@ -563,12 +563,21 @@ static void shp_out_send(shp_out *o)
     }
 }
 
+static void shp_out_finish(shp_out *o);
+
 static void shp_out_commit_retry(uv_timer_t *t)
 {
-    shp_out *o = t->data;
+    shp_out_finish(t->data);
+}
+
+/* Every item of the batch is settled: move the cursor past it (retried
+ * until the store takes it, as the bytes are already delivered), then go
+ * on with the next batch. */
+static void shp_out_finish(shp_out *o)
+{
     int rc = shp_out_commit(o, o->batch_last);
     if (rc) {
-        vg_error("output %s: cannot record delivery up to %" PRIu64 ": %s; trying again",
+        vg_error("output %s: delivered up to %" PRIu64 " but cannot record it: %s; trying again",
                  o->conf.name, o->batch_last, vg_strerror(rc));
         uv_timer_start(&o->retry_timer, shp_out_commit_retry, SHP_COMMIT_RETRY_MS, 0);
         return;
@@ -576,7 +585,7 @@ static void shp_out_commit_retry(uv_timer_t *t)
     o->have_batch = 0;
     if (o->tp_ops->committed)
         o->tp_ops->committed(o);
-    shp_out_pass(o);
+    shp_outputs_kick(o->s);
 }
 
 /* Applies the drop_oldest policy: if more than max_backlog alerts wait,
@@ -748,18 +757,7 @@ void shp_out_done(shp_out *o, int rc, const char *reason)
         shp_out_backoff(o);
         return;
     }
-    rc = shp_out_commit(o, o->batch_last);
-    if (rc) {
-        vg_error("output %s: delivered up to %" PRIu64 " but cannot record it: %s; trying again",
-                 o->conf.name, o->batch_last, vg_strerror(rc));
-        uv_timer_start(&o->retry_timer, shp_out_commit_retry, SHP_COMMIT_RETRY_MS, 0);
-        return;
-    }
-    o->have_batch = 0;
-    if (o->tp_ops->committed)
-        o->tp_ops->committed(o);
-    if (o->batch_last < vg_queue_last(o->s->outbox) || o->nrl)
-        shp_outputs_kick(o->s);
+    shp_out_finish(o);
 }
 
 /* ---- all outputs -------------------------------------------------------- */
