@@ -46,15 +46,14 @@ static int cor_on_batch(void *ud, vg_rstream *st, const vg_msg *m, uint32_t skip
     (void)st;
     c->last_batch_us = vg_now_us();
     for (uint32_t i = skip; i < m->count; i++) {
-        const vg_event *ev = &m->events[i];
         c->stats.events++;
-        if (ev->flags & VG_EV_MALFORMED)
+        if (m->events[i].flags & VG_EV_MALFORMED)
             c->stats.malformed_in++;
-        int rc = cor_eval_event(c->eval, ev, cor_on_alert, c);
-        if (rc)
-            return rc;
     }
-    return cor_eval_flush(c->eval);
+    int rc = skip < m->count ? cor_eval_events(c->eval, &m->events[skip], m->count - skip,
+                                               cor_on_alert, c)
+                             : 0;
+    return rc ? rc : cor_eval_flush(c->eval);
 }
 
 static void cor_on_commit(void *ud)

@@ -72,8 +72,10 @@ static int cor_configure(vg_daemon *d, const vg_node *root, int first, char *err
     c->rules = rs;
     c->d = d;
     c->loop = vg_daemon_loop(d);
-    vg_info("%zu rules loaded from %s (%zu always tried: no prefilter literal)", rs->n,
-            cf.rules_dir, cor_prefilter_always(rs->pf));
+    vg_info("%zu rules loaded from %s (%zu always tried: no prefilter literal; prefilter "
+            "database %zu KiB)",
+            rs->n, cf.rules_dir, cor_prefilter_always(rs->pf),
+            (cor_prefilter_db_size(rs->pf) + 1023) / 1024);
     const vg_pipeline_conf *pc = vg_daemon_pipeline(d);
     if ((rc = vg_daemon_prepare_dir(d, pc->data_dir, 0700)) ||
         (rc = vg_daemon_prepare_dir(d, pc->run_dir, 0750)) || (rc = vg_daemon_drop_privileges(d)) ||

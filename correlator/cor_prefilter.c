@@ -19,8 +19,8 @@
  *      mode's own approximation of them can miss: "(\b)x\1" on "xy"), group
  *      names and \K go. An anchored expression is then widened further
  *      where that makes it cheaper to scan (cor_prefilter_widen: a leading
- *      repeat before a literal run, or a tail from the first unbounded
- *      repeat on, is dropped). The expression is then checked on its own:
+ *      repeat before a literal run, or a tail from the first repeat on, is
+ *      dropped). The expression is then checked on its own:
  *      hs_expression_info for all, plus hs_compile for those that may match
  *      the empty string (see cor_prefilter_check; compiling each one by one
  *      would double the build time). If Hyperscan refuses it, the pattern is
@@ -81,6 +81,17 @@ struct cor_prefilter {
 size_t cor_prefilter_count(const cor_prefilter *pf)
 {
     return pf ? pf->n : 0;
+}
+
+size_t cor_prefilter_db_size(const cor_prefilter *pf)
+{
+#ifdef VG_HAVE_HS
+    size_t sz = 0;
+    if (pf && pf->db && hs_database_size(pf->db, &sz) == HS_SUCCESS) return sz;
+#else
+    (void)pf;
+#endif
+    return 0;
 }
 
 size_t cor_prefilter_always(const cor_prefilter *pf)
@@ -372,6 +383,7 @@ typedef struct cor_pf_atom {
     size_t at, len; /* the element with its quantifier: p[at .. at + len) */
     bool literal;   /* one literal byte, not quantified */
     bool unbounded; /* may repeat without bound (*, +, {n,}, or holds such a repeat) */
+    bool repeats;   /* may match more than once (any such quantifier, or holds one) */
 } cor_pf_atom;
 
 /* Splits the top level of p (after a leading '^') into elements. Only a
@@ -387,7 +399,7 @@ static int cor_prefilter_atoms(const char *p, cor_pf_atom *a, int max)
     while (i < len) {
         if (n == max) return -1;
         size_t at = i;
-        bool lit = false, unb = false;
+        bool lit = false, unb = false, rep = false;
         char c = p[i];
         if (c == '\\') {
             char e = p[i + 1];
@@ -434,6 +446,7 @@ static int cor_prefilter_atoms(const char *p, cor_pf_atom *a, int max)
                 } else if (p[j] == '*' || p[j] == '+' || (p[j] == ',' && p[j + 1] == '}')) {
                     unb = true;
                 }
+                if (p[j] == '*' || p[j] == '+' || p[j] == '{') rep = true;
             }
             if (j >= len) return -1;
             i = j + 1;
@@ -450,16 +463,20 @@ static int cor_prefilter_atoms(const char *p, cor_pf_atom *a, int max)
         bool quant = true;
         if (q == '*' || q == '+' || q == '?') {
             unb = unb || q != '?';
+            rep = rep || q != '?';
             i++;
         } else if (q == '{') {
             size_t j = i + 1;
+            long lo = strtol(p + j, NULL, 10), hi = lo;
             while (p[j] >= '0' && p[j] <= '9') j++;
             if (j == i + 1) return -1; /* "{,3}" and "{x": literal braces in PCRE2 10.42 */
             if (p[j] == ',') {
                 j++;
                 if (p[j] == '}') unb = true;
+                hi = unb ? LONG_MAX : strtol(p + j, NULL, 10);
                 while (p[j] >= '0' && p[j] <= '9') j++;
             }
+            rep = rep || hi > 1;
             if (p[j] != '}') return -1;
             i = j + 1;
         } else {
@@ -469,7 +486,7 @@ static int cor_prefilter_atoms(const char *p, cor_pf_atom *a, int max)
             lit = false;
             if (p[i] == '?' || p[i] == '+') i++; /* lazy or possessive */
         }
-        a[n++] = (cor_pf_atom){at, i - at, lit, unb};
+        a[n++] = (cor_pf_atom){at, i - at, lit, unb, rep};
     }
     return n;
 }
@@ -484,9 +501,11 @@ static int cor_prefilter_atoms(const char *p, cor_pf_atom *a, int max)
  *   - an anchored pattern whose first run of COR_PF_RUN literal bytes comes
  *     after an unbounded repeat loses everything before that run, '^'
  *     included: "^ *[^ ]+ : TTY=..." becomes " : TTY=...";
- *   - a pattern still anchored is cut before its first unbounded element,
- *     if what stays holds at least COR_PF_KEEP literal bytes:
- *     "^Failed password for (a|b) from [0-9.]+ port" becomes
+ *   - a pattern still anchored is cut before its first element that may
+ *     repeat (*, +, {n,m} with m > 1, or a group holding one), if what
+ *     stays holds at least COR_PF_KEEP literal bytes:
+ *     "^Failed password for (a|b) from [0-9.]+ port" and
+ *     "^Failed password for (a|b) from ([0-9]{1,3}\.){3}" both become
  *     "^Failed password for (a|b) from ".
  * Only the syntax cor_prefilter_atoms reads is touched, and nothing with a
  * "(?" construct other than "(?:" (options such as (?i) would change the
@@ -519,7 +538,7 @@ static char *cor_prefilter_widen(const char *x)
     if (anchored) {
         int lits = 0;
         for (int k = from; k < n; k++) {
-            if (a[k].unbounded) {
+            if (a[k].repeats) {
                 if (lits >= COR_PF_KEEP) to = k;
                 break;
             }

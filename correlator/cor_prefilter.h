@@ -74,4 +74,9 @@ const char *cor_prefilter_always_reason(const cor_prefilter *pf, size_t i);
 /* Number of patterns given to cor_prefilter_build. */
 size_t cor_prefilter_count(const cor_prefilter *pf);
 
+/* Bytes of the compiled multi-pattern database (0 without one). Logged at
+ * load: a scan touches much of it, so past the CPU's L2 cache (~512 KiB
+ * here) every line pays for misses (docs/prefilter.md). */
+size_t cor_prefilter_db_size(const cor_prefilter *pf);
+
 #endif

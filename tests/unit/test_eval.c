@@ -1343,6 +1343,79 @@ START_TEST(test_persistence)
 }
 END_TEST
 
+/* cor_eval_events (prefilter scans a batch ahead) gives exactly the alerts,
+ * evictions and state of one cor_eval_event per event, whatever the batch
+ * sizes: one call for the whole stream (crossing the engine's internal
+ * batches), single events, and odd sizes. */
+START_TEST(test_batches)
+{
+    char rules[PATH_MAX];
+    rules_file(persist_yaml, rules, sizeof(rules));
+    pev *p = calloc(PN, sizeof(*p));
+    vg_event *ev = calloc(PN, sizeof(*ev));
+    char(*raw)[128] = calloc(PN, sizeof(*raw));
+    ck_assert_ptr_nonnull(p);
+    ck_assert_ptr_nonnull(ev);
+    ck_assert_ptr_nonnull(raw);
+    persist_stream(p);
+    for (int i = 0; i < PN; i++) {
+        evspec sp = ev_at(p[i].ts, p[i].host, p[i].msg);
+        mkraw(raw[i], sizeof(raw[i]), &sp);
+        ev[i].ts_us = ev[i].recv_us = sp.ts;
+        ev[i].pri = (int16_t)sp.pri;
+        ev[i].host = vg_str_c(sp.host);
+        ev[i].app = vg_str_c(sp.app);
+        ev[i].agency = vg_str_c(sp.agency);
+        ev[i].site = vg_str_c(sp.site);
+        ev[i].msg = vg_str_c(sp.msg);
+        ev[i].raw = vg_str_c(raw[i]);
+        ev[i].src = vg_str_c("192.0.2.200:514");
+    }
+    prun base;
+    persist_run(rules, p, -1, &base);
+    ck_assert_uint_gt(base.s.n, 10);
+
+    static const int sizes[][4] = {{PN, 0}, {1, 0}, {5, 31, 33, 0}, {64, 7, 0}};
+    char *a = malloc(8192), *b = malloc(8192);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(b);
+    for (size_t v = 0; v < sizeof(sizes) / sizeof(sizes[0]); v++) {
+        cor_ruleset *rs = load_path(rules, NULL);
+        cor_eval *e;
+        ck_assert_int_eq(cor_eval_new(&e, rs, NULL, NULL), 0);
+        sink s = {0};
+        for (int i = 0, k = 0; i < PN; k++) {
+            int want = sizes[v][k] ? sizes[v][k] : sizes[v][0]; /* the list, then its first */
+            if (!sizes[v][k])
+                k = -1;
+            int n = want < PN - i ? want : PN - i;
+            ck_assert_int_eq(cor_eval_events(e, &ev[i], (size_t)n, on_alert, &s), 0);
+            i += n;
+        }
+        ck_assert_int_eq(cor_eval_tick(e, p[PN - 1].ts + 45 * SEC, on_alert, &s), 0);
+        ck_assert_msg(s.n == base.s.n, "sizes %zu: %zu alerts, expected %zu", v, s.n, base.s.n);
+        for (size_t i = 0; i < s.n; i++) {
+            rec_line(&base.s.a[i], a, 8192);
+            rec_line(&s.a[i], b, 8192);
+            ck_assert_msg(strcmp(a, b) == 0, "sizes %zu, alert %zu:\n  want %s\n  got  %s", v, i,
+                          a, b);
+        }
+        ck_assert_uint_eq(rule_in(rs, "c.capped")->evictions, base.evictions);
+        ck_assert_uint_eq(cor_eval_get_stats(e)->groups, base.groups);
+        ck_assert_uint_eq(cor_eval_get_stats(e)->events, PN);
+        free(s.a);
+        cor_eval_free(e);
+        cor_rules_free(rs);
+    }
+    free(a);
+    free(b);
+    free(base.s.a);
+    free(raw);
+    free(ev);
+    free(p);
+}
+END_TEST
+
 /* ---- reload ------------------------------------------------------------------ */
 
 static const char reload_fmt[] = "rules:\n%s"
@@ -1837,6 +1910,7 @@ static Suite *eval_suite(void)
     tcase_add_checked_fixture(p, setup, teardown);
     tcase_set_timeout(p, 110);
     tcase_add_test(p, test_persistence);
+    tcase_add_test(p, test_batches);
     suite_add_tcase(s, p);
     return s;
 }

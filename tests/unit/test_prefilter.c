@@ -665,6 +665,8 @@ static const char *const own[] = {
     /* 29 */ "(?P<w>vv)(?P=w)",
     /* a keyword list, as cor_rules.c writes it: punctuation escaped, high bytes raw */
     /* 30 */ "(?:Out of memory|seg\\-fault|caf\xc3\xa9\\=\\<)",
+    /* anchored: widened, cut before its first repeat (a counted one) */
+    /* 31 */ "^Failed pw for (bad )?x from ([0-9]{1,3}\\.){3}[0-9]{1,3} port",
 };
 #define NOWN (sizeof(own) / sizeof(own[0]))
 
@@ -775,6 +777,11 @@ START_TEST(test_own_exact)
     expect(&s, "seg-fault at 0", L(30), L(30));
     expect(&s, "menu: caf\xc3\xa9=<1", L(30), L(30));
     expect(&s, "menu: CAF\xc3\x89=<1", NONE, NONE);
+    expect(&s, "Failed pw for bad x from 10.0.0.1 port 22", L(4, 10, 31), L(10, 31));
+    expect(&s, "Failed pw for x from 10.0.0.1000 port 22", L(4, 10, 31), L(10)); /* cut */
+    expect(&s, "Failed pw for x from here", L(31), NONE);                         /* cut */
+    expect(&s, "Failed pw for y from 10.0.0.1 port 22", L(4, 10), L(10));
+    expect(&s, " Failed pw for x from 10.0.0.1 port 22", L(4, 10), L(10)); /* still anchored */
 
     /* and the always candidates really are needed */
     check_line(&s, "line one\r\nline two", 18);
