@@ -667,6 +667,8 @@ static const char *const own[] = {
     /* 30 */ "(?:Out of memory|seg\\-fault|caf\xc3\xa9\\=\\<)",
     /* anchored: widened, cut before its first repeat (a counted one) */
     /* 31 */ "^Failed pw for (bad )?x from ([0-9]{1,3}\\.){3}[0-9]{1,3} port",
+    /* anchored, not cut: a long literal after the repeat tells rules apart */
+    /* 32 */ "^Rej from [^ ]+ to <alice@example\\.com>",
 };
 #define NOWN (sizeof(own) / sizeof(own[0]))
 
@@ -782,6 +784,8 @@ START_TEST(test_own_exact)
     expect(&s, "Failed pw for x from here", L(31), NONE);                         /* cut */
     expect(&s, "Failed pw for y from 10.0.0.1 port 22", L(4, 10), L(10));
     expect(&s, " Failed pw for x from 10.0.0.1 port 22", L(4, 10), L(10)); /* still anchored */
+    expect(&s, "Rej from mx.example.net to <alice@example.com>", L(32), L(32));
+    expect(&s, "Rej from mx.example.net to <bob@example.com>", NONE, NONE); /* tail kept */
 
     /* and the always candidates really are needed */
     check_line(&s, "line one\r\nline two", 18);
