@@ -32,7 +32,7 @@
 #define COR_RAW_MAX 1024         /* bytes kept of each */
 #define COR_FUTURE_US (300LL * 1000000) /* event times this far past arrival are not trusted */
 #define COR_KEY_SEP '\x1f'
-#define COR_BATCH 32             /* events scanned ahead by cor_eval_events */
+#define COR_BATCH 128             /* events scanned ahead by cor_eval_events */
 
 typedef struct cor_group cor_group;
 struct cor_group {

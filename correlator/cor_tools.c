@@ -304,7 +304,7 @@ static int cor_file_lines(const char *path, cor_line_fn fn, cor_done_fn done, vo
     return rc;
 }
 
-#define COR_FEED_BATCH 32 /* events handed to cor_eval_events at a time */
+#define COR_FEED_BATCH 128 /* events handed to cor_eval_events at a time */
 
 typedef struct cor_feed_ctx {
     cor_offline *o;
