@@ -10,6 +10,7 @@
 
 #include "col_tls.h"
 #include "vigil/err.h"
+#include "vigil/tls.h"
 #include "vigil/log.h"
 
 static const vg_conf_key col_tls_keys[] = {
@@ -89,22 +90,6 @@ void col_tls_conf_free(col_tls_conf *cf)
     memset(cf, 0, sizeof(*cf));
 }
 
-/* OpenSSL's error queue as one line, emptying it. */
-static void col_tls_errstr(char *buf, size_t cap)
-{
-    unsigned long e;
-    buf[0] = '\0';
-    size_t n = 0;
-    while ((e = ERR_get_error()) != 0 && n + 2 < cap) {
-        if (n)
-            buf[n++] = ';', buf[n++] = ' ';
-        ERR_error_string_n(e, buf + n, cap - n);
-        n = strlen(buf);
-    }
-    if (!buf[0])
-        snprintf(buf, cap, "unknown TLS error");
-}
-
 int col_tls_init(col_tls *t, const col_tls_conf *cf, char *err, size_t errlen)
 {
     char why[512];
@@ -115,20 +100,20 @@ int col_tls_init(col_tls *t, const col_tls_conf *cf, char *err, size_t errlen)
     SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
     SSL_CTX_set_mode(t->ctx, SSL_MODE_RELEASE_BUFFERS);
     if (SSL_CTX_use_certificate_chain_file(t->ctx, cf->cert) != 1) {
-        col_tls_errstr(why, sizeof(why));
+        vg_tls_errstr(why, sizeof(why), "unknown TLS error");
         snprintf(err, errlen, "%s: cannot load TLS certificate: %s", cf->cert, why);
         goto fail;
     }
     if (SSL_CTX_use_PrivateKey_file(t->ctx, cf->key, SSL_FILETYPE_PEM) != 1 ||
         SSL_CTX_check_private_key(t->ctx) != 1) {
-        col_tls_errstr(why, sizeof(why));
+        vg_tls_errstr(why, sizeof(why), "unknown TLS error");
         snprintf(err, errlen, "%s: cannot load TLS key or it does not match %s: %s", cf->key,
                  cf->cert, why);
         goto fail;
     }
     if (cf->ca[0]) {
         if (SSL_CTX_load_verify_locations(t->ctx, cf->ca, NULL) != 1) {
-            col_tls_errstr(why, sizeof(why));
+            vg_tls_errstr(why, sizeof(why), "unknown TLS error");
             snprintf(err, errlen, "%s: cannot load CA certificates: %s", cf->ca, why);
             goto fail;
         }
@@ -162,16 +147,8 @@ void col_tls_free(col_tls *t)
 int col_tls_conn_init(col_tls *t, col_tls_conn *tc)
 {
     memset(tc, 0, sizeof(*tc));
-    tc->ssl = SSL_new(t->ctx);
-    tc->rbio = BIO_new(BIO_s_mem());
-    tc->wbio = BIO_new(BIO_s_mem());
-    if (!tc->ssl || !tc->rbio || !tc->wbio) {
-        SSL_free(tc->ssl);
-        BIO_free(tc->rbio);
-        BIO_free(tc->wbio);
+    if (vg_tls_mem_new(t->ctx, &tc->ssl, &tc->rbio, &tc->wbio) != 0)
         return -ENOMEM;
-    }
-    SSL_set_bio(tc->ssl, tc->rbio, tc->wbio); /* the SSL owns both BIOs now */
     SSL_set_accept_state(tc->ssl);
     return 0;
 }
@@ -242,7 +219,7 @@ int col_tls_feed(col_tls *t, col_tls_conn *tc, const char *cipher, size_t n,
             if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
                 return 0;
             char why[512];
-            col_tls_errstr(why, sizeof(why));
+            vg_tls_errstr(why, sizeof(why), "unknown TLS error");
             t->handshake_errors++;
             vg_warn("TLS handshake with %s failed: %s", src, why);
             return -EPROTO;
@@ -268,7 +245,7 @@ int col_tls_feed(col_tls *t, col_tls_conn *tc, const char *cipher, size_t n,
         if (e == SSL_ERROR_ZERO_RETURN)
             return 1;
         char why[512];
-        col_tls_errstr(why, sizeof(why));
+        vg_tls_errstr(why, sizeof(why), "unknown TLS error");
         vg_warn("TLS read from %s failed: %s", src, why);
         return -EPROTO;
     }
@@ -276,13 +253,6 @@ int col_tls_feed(col_tls *t, col_tls_conn *tc, const char *cipher, size_t n,
 
 size_t col_tls_pending(col_tls_conn *tc, char **buf)
 {
-    size_t n = (size_t)BIO_ctrl_pending(tc->wbio);
-    *buf = NULL;
-    if (n == 0)
-        return 0;
-    *buf = malloc(n);
-    if (!*buf)
-        return 0;
-    int r = BIO_read(tc->wbio, *buf, (int)n);
-    return r > 0 ? (size_t)r : 0;
+    size_t n = 0;
+    return vg_tls_drain(tc->wbio, buf, &n) == 0 ? n : 0;
 }

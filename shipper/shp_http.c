@@ -963,36 +963,15 @@ static void shp_http_close(shp_out *o)
         shp_out_closed(o);
 }
 
-const shp_transport shp_es_transport = {
-    .type = "elasticsearch",
-    .keys = shp_es_keys,
-    .check = shp_http_check,
-    .open = shp_http_open,
-    .format = shp_http_format,
-    .send = shp_http_send,
-    .close = shp_http_close,
-    .report = shp_http_report,
-};
+/* The three HTTP outputs differ only in their keys and envelopes (chosen
+ * by the output's kind in shp_http_open and shp_http_format). */
+#define SHP_HTTP_OPS                                                                               \
+    .check = shp_http_check, .open = shp_http_open, .format = shp_http_format,                     \
+    .send = shp_http_send, .close = shp_http_close, .report = shp_http_report
 
-const shp_transport shp_hec_transport = {
-    .type = "splunk_hec",
-    .keys = shp_hec_keys,
-    .check = shp_http_check,
-    .open = shp_http_open,
-    .format = shp_http_format,
-    .send = shp_http_send,
-    .close = shp_http_close,
-    .report = shp_http_report,
-};
+const shp_transport shp_es_transport = {.type = "elasticsearch", .keys = shp_es_keys, SHP_HTTP_OPS};
+
+const shp_transport shp_hec_transport = {.type = "splunk_hec", .keys = shp_hec_keys, SHP_HTTP_OPS};
 
 const shp_transport shp_webhook_transport = {
-    .type = "webhook",
-    .keys = shp_hook_keys,
-    .check = shp_http_check,
-    .open = shp_http_open,
-    .format = shp_http_format,
-    .send = shp_http_send,
-    .close = shp_http_close,
-    .report = shp_http_report,
-    .max_batch = 1,
-};
+    .type = "webhook", .keys = shp_hook_keys, SHP_HTTP_OPS, .max_batch = 1};

@@ -9,22 +9,7 @@
 
 #include "shp_tls_client.h"
 #include "vigil/err.h"
-
-/* OpenSSL's error queue as one line, emptying it. */
-static void shp_tls_client_errstr(char *buf, size_t cap, const char *dflt)
-{
-    unsigned long e;
-    size_t n = 0;
-    buf[0] = '\0';
-    while ((e = ERR_get_error()) != 0 && n + 2 < cap) {
-        if (n)
-            buf[n++] = ';', buf[n++] = ' ';
-        ERR_error_string_n(e, buf + n, cap - n);
-        n = strlen(buf);
-    }
-    if (!buf[0])
-        snprintf(buf, cap, "%s", dflt);
-}
+#include "vigil/tls.h"
 
 /* OpenSSL calls this for each session ticket the server sends. */
 static int shp_tls_client_on_ticket(SSL *ssl, SSL_SESSION *sess)
@@ -54,24 +39,24 @@ int shp_tls_client_ctx_init(shp_tls_client_ctx *t, const char *ca, const char *c
     SSL_CTX_set_mode(t->ctx, SSL_MODE_RELEASE_BUFFERS);
     if (ca && ca[0]) {
         if (SSL_CTX_load_verify_locations(t->ctx, ca, NULL) != 1) {
-            shp_tls_client_errstr(why, sizeof(why), "no certificate in it");
+            vg_tls_errstr(why, sizeof(why), "no certificate in it");
             snprintf(err, errlen, "%s: cannot load CA certificates: %s", ca, why);
             goto fail;
         }
     } else if (SSL_CTX_set_default_verify_paths(t->ctx) != 1) {
-        shp_tls_client_errstr(why, sizeof(why), "unknown error");
+        vg_tls_errstr(why, sizeof(why), "unknown error");
         snprintf(err, errlen, "cannot load the system's CA certificates: %s", why);
         goto fail;
     }
     if (cert && cert[0]) {
         if (SSL_CTX_use_certificate_chain_file(t->ctx, cert) != 1) {
-            shp_tls_client_errstr(why, sizeof(why), "unknown error");
+            vg_tls_errstr(why, sizeof(why), "unknown error");
             snprintf(err, errlen, "%s: cannot load TLS client certificate: %s", cert, why);
             goto fail;
         }
         if (SSL_CTX_use_PrivateKey_file(t->ctx, key, SSL_FILETYPE_PEM) != 1 ||
             SSL_CTX_check_private_key(t->ctx) != 1) {
-            shp_tls_client_errstr(why, sizeof(why), "unknown error");
+            vg_tls_errstr(why, sizeof(why), "unknown error");
             snprintf(err, errlen, "%s: cannot load TLS client key or it does not match %s: %s", key,
                      cert, why);
             goto fail;
@@ -99,17 +84,8 @@ void shp_tls_client_ctx_free(shp_tls_client_ctx *t)
 int shp_tls_client_init(shp_tls_client_ctx *t, shp_tls_client *c, const char *name)
 {
     memset(c, 0, sizeof(*c));
-    c->ssl = SSL_new(t->ctx);
-    c->rbio = BIO_new(BIO_s_mem());
-    c->wbio = BIO_new(BIO_s_mem());
-    if (!c->ssl || !c->rbio || !c->wbio) {
-        SSL_free(c->ssl);
-        BIO_free(c->rbio);
-        BIO_free(c->wbio);
-        memset(c, 0, sizeof(*c));
+    if (vg_tls_mem_new(t->ctx, &c->ssl, &c->rbio, &c->wbio) != 0)
         return -ENOMEM;
-    }
-    SSL_set_bio(c->ssl, c->rbio, c->wbio); /* the SSL owns both BIOs now */
     SSL_set_app_data(c->ssl, c);
     SSL_set_connect_state(c->ssl);
     unsigned char ip[16];
@@ -150,7 +126,7 @@ void shp_tls_client_free(shp_tls_client *c)
 static int shp_tls_client_fail(shp_tls_client *c, char *why, size_t whylen)
 {
     char q[400];
-    shp_tls_client_errstr(q, sizeof(q), "connection closed during the handshake");
+    vg_tls_errstr(q, sizeof(q), "connection closed during the handshake");
     long v = SSL_get_verify_result(c->ssl);
     if (!c->handshake_done && v != X509_V_OK) {
         snprintf(why, whylen, "certificate verify failed: %s (%s)",
@@ -209,7 +185,7 @@ int shp_tls_client_write(shp_tls_client *c, const char *p, size_t n, char *why, 
         int chunk = n > (1u << 30) ? 1 << 30 : (int)n;
         int r = SSL_write(c->ssl, p, chunk);
         if (r <= 0) {
-            shp_tls_client_errstr(why, whylen, "TLS write failed");
+            vg_tls_errstr(why, whylen, "TLS write failed");
             return -EPROTO;
         }
         p += r;
@@ -220,20 +196,5 @@ int shp_tls_client_write(shp_tls_client *c, const char *p, size_t n, char *why, 
 
 int shp_tls_client_pending(shp_tls_client *c, char **buf, size_t *n)
 {
-    size_t len = (size_t)BIO_ctrl_pending(c->wbio);
-    *buf = NULL;
-    *n = 0;
-    if (len == 0)
-        return 0;
-    char *b = malloc(len);
-    if (!b)
-        return -ENOMEM;
-    int r = BIO_read(c->wbio, b, (int)len);
-    if (r <= 0) {
-        free(b);
-        return 0;
-    }
-    *buf = b;
-    *n = (size_t)r;
-    return 0;
+    return vg_tls_drain(c->wbio, buf, n);
 }
