@@ -223,6 +223,20 @@ typedef struct input {
     unsigned char delim;
 } input;
 
+/* Aborts unless every name in must (NULL-terminated) is among the nk keys
+ * found in a CEF extension or LEEF attribute list. */
+static void require_keys(const char *const *keys, const size_t *klen, size_t nk,
+                         const char *const *must)
+{
+    for (; *must; must++) {
+        size_t j;
+        for (j = 0; j < nk; j++)
+            if (klen[j] == strlen(*must) && !memcmp(keys[j], *must, klen[j]))
+                break;
+        FZ_CHECKF(j < nk, "no %s", *must);
+    }
+}
+
 static uint64_t le64(const unsigned char *p)
 {
     uint64_t v = 0;
@@ -402,14 +416,8 @@ static void check_cef(const char *s, size_t n, const vg_alert *al)
         vstart = i + 1;
         vdec = 0;
     }
-    static const char *const must[] = {"rt", "start", "end", "cnt", "cs1", "cs2", "cs3"};
-    for (size_t m = 0; m < sizeof(must) / sizeof(must[0]); m++) {
-        size_t j;
-        for (j = 0; j < nk; j++)
-            if (klen[j] == strlen(must[m]) && !memcmp(keys[j], must[m], klen[j]))
-                break;
-        FZ_CHECKF(j < nk, "no %s", must[m]);
-    }
+    static const char *const must[] = {"rt", "start", "end", "cnt", "cs1", "cs2", "cs3", NULL};
+    require_keys(keys, klen, nk, must);
 }
 
 /* ---- LEEF ----------------------------------------------------------------- */
@@ -475,14 +483,8 @@ static void check_leef(const char *s, size_t n, char d)
         FZ_CHECKF(e || i >= n, "attribute cut");
         FZ_CHECKF(!e || i < n, "a delimiter at the end");
     }
-    static const char *const must[] = {"sev", "cat", "count", "agency", "site"};
-    for (size_t m = 0; m < sizeof(must) / sizeof(must[0]); m++) {
-        size_t j;
-        for (j = 0; j < nk; j++)
-            if (klen[j] == strlen(must[m]) && !memcmp(keys[j], must[m], klen[j]))
-                break;
-        FZ_CHECKF(j < nk, "no %s", must[m]);
-    }
+    static const char *const must[] = {"sev", "cat", "count", "agency", "site", NULL};
+    require_keys(keys, klen, nk, must);
 }
 
 /* ---- the target ----------------------------------------------------------- */

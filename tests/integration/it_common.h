@@ -18,6 +18,18 @@
     "      program: vigiltest\n"                                                               \
     "      regex: 'seq=(?<n>[0-9]+)'\n"
 
+/* One sshd rule with four captures, for the tests that check an alert's
+ * exact bytes. */
+#define IT_SSH_RULES                                                                               \
+    "rules:\n"                                                                                     \
+    "  - id: ssh.auth_failed\n"                                                                    \
+    "    name: SSH authentication failure\n"                                                       \
+    "    level: 5\n"                                                                               \
+    "    match:\n"                                                                                 \
+    "      program: sshd\n"                                                                        \
+    "      regex: 'Failed (?<method>\\S+) for (?:invalid user )?(?<user>\\S+) "                     \
+    "from (?<src_ip>[0-9.]+) port (?<src_port>\\d+)'\n"
+
 /* Writes lines "vigil integration seq=%05d" for [from, to) into DIR/name. */
 static inline int it_write_lines(const vt_pipe *p, const char *name, int from, int to, char *path,
                                  size_t cap)

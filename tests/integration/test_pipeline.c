@@ -59,14 +59,7 @@ END_TEST
 START_TEST(test_alert_json_exact)
 {
     vt_pipe p;
-    const char *rules = "rules:\n"
-                        "  - id: ssh.auth_failed\n"
-                        "    name: SSH authentication failure\n"
-                        "    level: 5\n"
-                        "    match:\n"
-                        "      program: sshd\n"
-                        "      regex: 'Failed (?<method>\\S+) for (?:invalid user )?(?<user>\\S+) "
-                        "from (?<src_ip>[0-9.]+) port (?<src_port>\\d+)'\n";
+    const char *rules = IT_SSH_RULES;
     ck_assert_int_eq(vt_pipe_init(&p, rules), 0);
     vt_pipe_start_all(&p);
     char port[16];

@@ -290,6 +290,35 @@ static void ts_backlog_then_shipper(vt_pipe *p, int n)
     vt_pipe_start(p, VT_SHIPPER);
 }
 
+/* What a faulty HTTP run ended with: the ids of the alerts the file output
+ * wrote (want), of those the sink stored (got) and of those in the output's
+ * dead-letter file (dead). */
+typedef struct ts_outcome {
+    ts_id want[TS_MAX_IDS], got[TS_MAX_IDS], dead[8];
+    int nw, ng, nd;
+    char dl[500]; /* the dead-letter file */
+} ts_outcome;
+
+/* Waits for n_alerts in the file output, n_stored items (noun, for the
+ * message) in the sink and n_dead lines in OUTPUT's dead-letter file, lets
+ * anything extra show for half a second, then reads the three id lists
+ * (the sink's only from lines holding sink_must, if not NULL). */
+static void ts_outcome_read(vt_pipe *p, ts_sink *k, const char *output, int n_alerts,
+                            int n_stored, const char *noun, int n_dead, const char *sink_must,
+                            ts_outcome *o)
+{
+    ck_assert_msg(vt_wait_lines(p->alerts, n_alerts, 60000), "file: %ld alerts",
+                  vt_count_lines(p->alerts));
+    TS_ASSERT(vt_wait_lines(k->store, n_stored, 60000), p, k, "%s: %ld %s", output,
+              vt_count_lines(k->store), noun);
+    snprintf(o->dl, sizeof(o->dl), "%s/data/shipper/shipper/deadletter-%s.jsonl", p->dir, output);
+    ck_assert(vt_wait_lines(o->dl, n_dead, 10000));
+    vt_sleep_ms(500); /* anything extra would show now */
+    o->nw = ts_ids(p->alerts, NULL, TS_FILE_KEY, o->want, TS_MAX_IDS);
+    o->ng = ts_ids(k->store, sink_must, TS_SINK_KEY, o->got, TS_MAX_IDS);
+    o->nd = ts_ids(o->dl, NULL, TS_DL_KEY, o->dead, 8);
+}
+
 /* ---- tests ----------------------------------------------------------------- */
 
 #define N_ES 200
@@ -313,22 +342,13 @@ START_TEST(test_es_faults_nothing_lost)
     ck_assert_int_eq(ts_subst(&p, "@PORT@", k.port), 0);
     ts_backlog_then_shipper(&p, N_ES);
 
-    ck_assert_msg(vt_wait_lines(p.alerts, N_ES, 60000), "file: %ld alerts",
-                  vt_count_lines(p.alerts));
-    TS_ASSERT(vt_wait_lines(k.store, N_ES - 1, 60000), &p, &k, "es: %ld documents",
-              vt_count_lines(k.store));
-    char dl[500];
-    snprintf(dl, sizeof(dl), "%s/data/shipper/shipper/deadletter-es.jsonl", p.dir);
-    ck_assert(vt_wait_lines(dl, 1, 10000));
-    vt_sleep_ms(500); /* anything extra would show now */
-
-    static ts_id want[TS_MAX_IDS], got[TS_MAX_IDS], dead[8];
-    int nw = ts_ids(p.alerts, NULL, TS_FILE_KEY, want, TS_MAX_IDS);
-    int ng = ts_ids(k.store, "\"kind\": \"es\"", TS_SINK_KEY, got, TS_MAX_IDS);
-    int nd = ts_ids(dl, NULL, TS_DL_KEY, dead, 8);
+    static ts_outcome o;
+    ts_outcome_read(&p, &k, "es", N_ES, N_ES - 1, "documents", 1, "\"kind\": \"es\"", &o);
+    ts_id *want = o.want, *got = o.got, *dead = o.dead;
+    int nw = o.nw, ng = o.ng;
     ck_assert_int_eq(nw, N_ES);
-    ck_assert_int_eq(nd, 1);
-    char *dlb = vt_read_file(dl, NULL);
+    ck_assert_int_eq(o.nd, 1);
+    char *dlb = vt_read_file(o.dl, NULL);
     ck_assert_ptr_nonnull(strstr(dlb, "\"output\":\"es\""));
     ck_assert_ptr_nonnull(strstr(dlb, "mapper_parsing_exception"));
     free(dlb);
@@ -421,18 +441,11 @@ START_TEST(test_hec_faults_in_order)
     ck_assert_int_eq(ts_subst(&p, "@PORT@", k.port), 0);
     ts_backlog_then_shipper(&p, N_HEC);
 
-    ck_assert(vt_wait_lines(p.alerts, N_HEC, 60000));
-    TS_ASSERT(vt_wait_lines(k.store, N_HEC - 1, 60000), &p, &k, "hec: %ld events",
-              vt_count_lines(k.store));
-    char dl[500];
-    snprintf(dl, sizeof(dl), "%s/data/shipper/shipper/deadletter-hec.jsonl", p.dir);
-    ck_assert(vt_wait_lines(dl, 1, 10000));
-    vt_sleep_ms(500);
-    static ts_id want[TS_MAX_IDS], got[TS_MAX_IDS], dead[8];
-    int nw = ts_ids(p.alerts, NULL, TS_FILE_KEY, want, TS_MAX_IDS);
-    int ng = ts_ids(k.store, "\"kind\": \"hec\"", TS_SINK_KEY, got, TS_MAX_IDS);
-    int nd = ts_ids(dl, NULL, TS_DL_KEY, dead, 8);
-    ck_assert_int_eq(nd, 1);
+    static ts_outcome o;
+    ts_outcome_read(&p, &k, "hec", N_HEC, N_HEC - 1, "events", 1, "\"kind\": \"hec\"", &o);
+    ts_id *want = o.want, *got = o.got, *dead = o.dead;
+    int nw = o.nw, ng = o.ng;
+    ck_assert_int_eq(o.nd, 1);
     /* The third alert of the batch HEC stopped at. */
     ck_assert_int_eq(ts_find(want, nw, dead[0]), 2);
     nw = ts_without(want, nw, dead, 1);
@@ -484,24 +497,17 @@ START_TEST(test_es_whole_request_refused_isolates)
     ck_assert_int_eq(ts_subst(&p, "@PORT@", k.port), 0);
     ts_backlog_then_shipper(&p, N_ISO);
 
-    ck_assert(vt_wait_lines(p.alerts, N_ISO, 60000));
-    TS_ASSERT(vt_wait_lines(k.store, N_ISO - 2, 60000), &p, &k, "es: %ld documents",
-              vt_count_lines(k.store));
-    char dl[500];
-    snprintf(dl, sizeof(dl), "%s/data/shipper/shipper/deadletter-es.jsonl", p.dir);
-    ck_assert(vt_wait_lines(dl, 2, 10000));
-    vt_sleep_ms(500);
-    static ts_id want[TS_MAX_IDS], got[TS_MAX_IDS], dead[8];
-    int nw = ts_ids(p.alerts, NULL, TS_FILE_KEY, want, TS_MAX_IDS);
-    int ng = ts_ids(k.store, NULL, TS_SINK_KEY, got, TS_MAX_IDS);
-    int nd = ts_ids(dl, NULL, TS_DL_KEY, dead, 8);
-    ck_assert_int_eq(nd, 2);
+    static ts_outcome o;
+    ts_outcome_read(&p, &k, "es", N_ISO, N_ISO - 2, "documents", 2, NULL, &o);
+    ts_id *want = o.want, *got = o.got, *dead = o.dead;
+    int nw = o.nw, ng = o.ng;
+    ck_assert_int_eq(o.nd, 2);
     ck_assert_int_eq(ts_find(want, nw, dead[0]), 1);
     ck_assert_int_eq(ts_find(want, nw, dead[1]), 50);
-    nw = ts_without(want, nw, dead, nd);
+    nw = ts_without(want, nw, dead, o.nd);
     ck_assert_int_eq(ts_exactly_once(want, nw, got, ng, "es"), 0);
     ck_assert_int_eq(ts_out_of_order(want, nw, got, ng), 0);
-    char *b = vt_read_file(dl, NULL);
+    char *b = vt_read_file(o.dl, NULL);
     ck_assert_ptr_nonnull(strstr(b, "\"reason\":\"HTTP 400 mapper_parsing_exception: failed to parse"));
     ck_assert_ptr_nonnull(strstr(b, "HTTP 413: this alert ("));
     free(b);
@@ -560,14 +566,7 @@ END_TEST
 START_TEST(test_webhook_exact)
 {
     vt_pipe p;
-    const char *rules = "rules:\n"
-                        "  - id: ssh.auth_failed\n"
-                        "    name: SSH authentication failure\n"
-                        "    level: 5\n"
-                        "    match:\n"
-                        "      program: sshd\n"
-                        "      regex: 'Failed (?<method>\\S+) for (?:invalid user )?(?<user>\\S+) "
-                        "from (?<src_ip>[0-9.]+) port (?<src_port>\\d+)'\n";
+    const char *rules = IT_SSH_RULES;
     char yaml[4096];
     ts_shipper_yaml(yaml, sizeof(yaml),
                     "    - name: oncall\n      type: webhook\n"
