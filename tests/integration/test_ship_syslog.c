@@ -215,6 +215,17 @@ static pid_t rsyslog_start(vt_pipe *p, const char *name, const char *modules, co
     return peer_start(argv, log, NULL);
 }
 
+/* rsyslog "rs" with one plain input (imtcp or imudp) on 127.0.0.1:port
+ * into ruleset r. */
+static pid_t rsyslog_plain(vt_pipe *p, const char *im, int port)
+{
+    char modules[64], input[256];
+    snprintf(modules, sizeof(modules), "module(load=\"%s\")\n", im);
+    snprintf(input, sizeof(input),
+             "input(type=\"%s\" port=\"%d\" address=\"127.0.0.1\" ruleset=\"r\")", im, port);
+    return rsyslog_start(p, "rs", modules, input, NULL);
+}
+
 /* Where syslog-ng is: VG_SYSLOG_NG_ROOT (scripts/deps unpacks it there;
  * main() sets it to deps' default directory if it exists), or syslog-ng on
  * PATH. Fills the
@@ -577,9 +588,7 @@ START_TEST(test_rsyslog_tcp_exact)
     memmove(f, f + strlen("      format: cef\n"), strlen(f + strlen("      format: cef\n")) + 1);
     snprintf(outs, sizeof(outs), "%s%s", o1, o2);
     pipe_init(&p, outs);
-    snprintf(input, sizeof(input),
-             "input(type=\"imtcp\" port=\"%d\" address=\"127.0.0.1\" ruleset=\"r\")", port);
-    pid_t rs = rsyslog_start(&p, "rs", "module(load=\"imtcp\")\n", input, NULL);
+    pid_t rs = rsyslog_plain(&p, "imtcp", port);
     /* This receiver knows only newline framing: an octet count would show
      * up in front of the message. */
     snprintf(input, sizeof(input),
@@ -641,14 +650,12 @@ END_TEST
 START_TEST(test_rsyslog_udp_and_truncation)
 {
     vt_pipe p;
-    char out_yaml[2048], url[64], input[256], out[400];
+    char out_yaml[2048], url[64], out[400];
     int port = vt_free_port();
     snprintf(url, sizeof(url), "udp://127.0.0.1:%d", port);
     output_yaml(out_yaml, sizeof(out_yaml), "siem", url, "      max_message_size: 600\n");
     pipe_init(&p, out_yaml);
-    snprintf(input, sizeof(input),
-             "input(type=\"imudp\" port=\"%d\" address=\"127.0.0.1\" ruleset=\"r\")", port);
-    pid_t rs = rsyslog_start(&p, "rs", "module(load=\"imudp\")\n", input, NULL);
+    pid_t rs = rsyslog_plain(&p, "imudp", port);
     ck_assert(wait_listening(port, 1, 10000));
     vt_pipe_start_all(&p);
     /* a fourth event whose message alone is over 600 bytes: 400 times
@@ -975,9 +982,7 @@ START_TEST(test_rsyslog_restart_exactly_once)
     snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", port);
     output_yaml(out_yaml, sizeof(out_yaml), "siem", url, NULL);
     pipe_init(&p, out_yaml);
-    snprintf(input, sizeof(input),
-             "input(type=\"imtcp\" port=\"%d\" address=\"127.0.0.1\" ruleset=\"r\")", port);
-    pid_t rs = rsyslog_start(&p, "rs", "module(load=\"imtcp\")\n", input, NULL);
+    pid_t rs = rsyslog_plain(&p, "imtcp", port);
     ck_assert(wait_listening(port, 0, 10000));
     vt_pipe_start_all(&p);
     path_in(&p, "rs.out", out, sizeof(out));
@@ -1024,7 +1029,7 @@ END_TEST
 START_TEST(test_unacknowledged_is_not_sent)
 {
     vt_pipe p;
-    char out_yaml[2048], url[64], input[256], out[400];
+    char out_yaml[2048], url[64], out[400];
     int port = vt_free_port();
     snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", port);
     output_yaml(out_yaml, sizeof(out_yaml), "siem", url, "      timeout: 1s\n");
@@ -1064,9 +1069,7 @@ START_TEST(test_unacknowledged_is_not_sent)
     ck_assert_int_ge(vt_shipper_stat(&p, "siem", "retried"), 1);
     ck_assert_int_eq(vt_shipper_wait_stat(&p, "file", "sent", 30, 10000), 30);
     close(bh); /* connections still queued on it are reset */
-    snprintf(input, sizeof(input),
-             "input(type=\"imtcp\" port=\"%d\" address=\"127.0.0.1\" ruleset=\"r\")", port);
-    pid_t rs = rsyslog_start(&p, "rs", "module(load=\"imtcp\")\n", input, NULL);
+    pid_t rs = rsyslog_plain(&p, "imtcp", port);
     ck_assert(wait_listening(port, 0, 10000));
     path_in(&p, "rs.out", out, sizeof(out));
     ck_assert_msg(vt_wait_lines(out, 30, 30000), "%ld of 30 alerts", vt_count_lines(out));
