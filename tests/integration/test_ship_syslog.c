@@ -977,7 +977,7 @@ static int check_seq(const char *out, int n)
 START_TEST(test_rsyslog_restart_exactly_once)
 {
     vt_pipe p;
-    char out_yaml[2048], url[64], input[256], out[400];
+    char out_yaml[2048], url[64], out[400];
     int port = vt_free_port();
     snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", port);
     output_yaml(out_yaml, sizeof(out_yaml), "siem", url, NULL);
@@ -1006,7 +1006,7 @@ START_TEST(test_rsyslog_restart_exactly_once)
     ck_assert(vt_wait_text(log, "connection refused", 100));
     ck_assert_int_eq(vt_count_lines(out), 20);
 
-    rs = rsyslog_start(&p, "rs", "module(load=\"imtcp\")\n", input, NULL);
+    rs = rsyslog_plain(&p, "imtcp", port);
     ck_assert(wait_listening(port, 0, 10000));
     send_seq(&p, 50, 70);
     bool all = vt_wait_lines(out, 70, 30000);
