@@ -259,8 +259,6 @@ static void cor_table_clear(cor_eval *e, cor_table *t)
     memset(t, 0, sizeof(*t));
 }
 
-static inline void cor_due_reset(cor_eval *e, const cor_table *t);
-
 static void cor_lru_unlink(cor_eval *e, cor_table *t, cor_group *g)
 {
     if (g == t->tail)
@@ -992,12 +990,7 @@ static int cor_eval_run(cor_eval *e, const vg_event *ev, vg_str msg, uint32_t ti
 
 int cor_eval_event(cor_eval *e, const vg_event *in, cor_emit_fn emit, void *ud)
 {
-    cor_ruleset *rs = e->rs;
-    uint32_t times;
-    vg_str msg = cor_event_msg(in, &times);
-    /* on error every bit is set and n < 0: nothing is missed */
-    int n = cor_prefilter_scan(rs->pf, msg.p, msg.p ? msg.len : 0, rs->cand);
-    return cor_eval_run(e, in, msg, times, rs->cand, n, emit, ud);
+    return cor_eval_events(e, in, 1, emit, ud);
 }
 
 /* Scans a batch of events first, then runs them in order: the same work

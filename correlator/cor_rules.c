@@ -81,7 +81,6 @@ void cor_rules_free(cor_ruleset *rs)
     free(rs->rules);
     free(rs->order);
     free(rs->matches);
-    free(rs->cand);
     cor_prefilter_free(rs->pf);
     cor_calendars_free(rs->cals);
     pcre2_match_data_free(rs->md);
@@ -841,9 +840,8 @@ int cor_rules_load(const char *path, const cor_rules_opts *o, cor_ruleset **out,
         rs->md = pcre2_match_data_create(maxcap, NULL);
         rs->mctx = pcre2_match_context_create(NULL);
         rs->dir = strdup(path);
-        rs->cand = calloc((rs->nmatches + 63) / 64 + 1, sizeof(uint64_t));
         rs->lateness_us = o->lateness_us;
-        if (!pats || !rs->md || !rs->mctx || !rs->dir || !rs->cand)
+        if (!pats || !rs->md || !rs->mctx || !rs->dir)
             rc = -ENOMEM;
         else
             pcre2_set_match_limit(rs->mctx, (uint32_t)o->match_limit);

@@ -101,7 +101,6 @@ typedef struct cor_ruleset {
     pcre2_match_context *mctx;
     pcre2_jit_stack *jit_stack; /* large enough for 64 KiB lines (the default 32 KiB is not) */
     cor_prefilter *pf;  /* over the match rules' regexes; NULL = try every rule */
-    uint64_t *cand;     /* candidate bitmap scratch, nmatches bits */
     char *dir;
     int64_t lateness_us;
     cor_calendars *cals; /* from RULES_DIR/calendars/ */
