@@ -5,11 +5,12 @@
  * Loads the rules as vigil-correlator does (cor_rules_load, an in-memory
  * engine: no store, no lists), reads FILE and parses every line into events
  * first (vg_syslog_parse, as --replay does), then times cor_eval_events over
- * the events alone (batches of scans, as --replay and the daemon run them): the prefilter scan, the PCRE2 confirmations, the
- * correlation state updates and each alert formatted as ECS JSON into a
- * buffer (not written). What --replay adds on top (reading the file, parsing
- * the lines, writing the alerts) is left out, so that the two figures
- * together say where a replayed line's time goes. Prints one line:
+ * the events alone (batches of scans, as --replay and the daemon run them):
+ * the prefilter scan, the PCRE2 confirmations, the correlation state updates
+ * and each alert formatted as ECS JSON into a buffer (not written). What
+ * --replay adds on top (reading the file, parsing the lines, writing the
+ * alerts) is left out, so that the two figures together say where a
+ * replayed line's time goes. Prints one line:
  *
  *   engine: EVENTS events, parse P CPU-s, engine E CPU-s W s wall, R events/CPU-s, A alerts
  *

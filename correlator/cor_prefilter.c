@@ -469,7 +469,7 @@ static int cor_prefilter_atoms(const char *p, cor_pf_atom *a, int max)
             i++;
         } else if (q == '{') {
             size_t j = i + 1;
-            long lo = strtol(p + j, NULL, 10), hi = lo;
+            long hi = strtol(p + j, NULL, 10); /* {n}: n; {n,m}: m; {n,}: unbounded */
             while (p[j] >= '0' && p[j] <= '9') j++;
             if (j == i + 1) return -1; /* "{,3}" and "{x": literal braces in PCRE2 10.42 */
             if (p[j] == ',') {
