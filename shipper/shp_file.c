@@ -5,7 +5,9 @@
  * disk stalls only this output), then the driver commits the cursor with
  * the file size after the batch ("out.NAME.offset"). On start, bytes past
  * the committed size belong to a batch whose commit never happened: they
- * are cut off and written again, so every alert is in the file once.
+ * are cut off and written again, so every alert is in the file once. A new
+ * output records its starting size (what the file already held) before it
+ * writes anything, so that this holds for its first batch too.
  *
  * Rotation happens after a commit that leaves the file at rotate_size or
  * more: PATH.N-1 -> PATH.N ... PATH -> PATH.1 (the oldest beyond
@@ -44,6 +46,18 @@ static int shp_file_key(const shp_out *o, char *buf, size_t cap)
 {
     int n = snprintf(buf, cap, "out.%s.offset", o->conf.name);
     return n > 0 && (size_t)n < cap ? 0 : -ENAMETOOLONG;
+}
+
+/* Records offset as the committed size, in a transaction of its own. */
+static int shp_file_record(shp_out *o, uint64_t offset)
+{
+    char key[128];
+    int rc = shp_file_key(o, key, sizeof(key));
+    if (rc == 0 && (rc = vg_store_begin(o->s->store)) == 0) {
+        rc = vg_meta_put_u64(o->s->store, key, offset);
+        rc = rc ? (vg_store_abort(o->s->store), rc) : vg_store_commit(o->s->store);
+    }
+    return rc;
 }
 
 static int shp_file_open_fd(shp_out *o, shp_file *f)
@@ -93,6 +107,13 @@ static int shp_file_open(shp_out *o)
             vg_info("output %s: appending to the existing %s (%" PRIu64 " bytes)", o->conf.name,
                     o->conf.path, f->offset);
         }
+        /* else a crash before the first commit would find our own first
+         * batch there, take it for someone else's, and append it again */
+        int wr = shp_file_record(o, f->offset);
+        if (wr)
+            vg_warn("output %s: cannot record the starting size of %s (%s); a crash before "
+                    "the first delivery is recorded may write that delivery twice",
+                    o->conf.name, o->conf.path, vg_strerror(wr));
     } else if (rc == 0) {
         rc = vg_meta_get_u64(o->s->store, key, &f->offset);
     }
@@ -228,12 +249,7 @@ static void shp_file_rotate(shp_out *o, shp_file *f)
     f->fd = -1;
     f->offset = f->next = 0;
     f->rotations++;
-    char key[128];
-    int rc = shp_file_key(o, key, sizeof(key));
-    if (rc == 0 && (rc = vg_store_begin(o->s->store)) == 0) {
-        rc = vg_meta_put_u64(o->s->store, key, 0);
-        rc = rc ? (vg_store_abort(o->s->store), rc) : vg_store_commit(o->s->store);
-    }
+    int rc = shp_file_record(o, 0);
     if (rc)
         vg_warn("output %s: cannot record the rotation (%s); the next start appends",
                 o->conf.name, vg_strerror(rc));
