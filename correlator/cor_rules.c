@@ -590,6 +590,9 @@ static int cor_rule_load(cor_rule *r, const vg_node *n, const cor_rules_opts *o,
         return rc;
     if (!r->id)
         return vg_conf_errf(err, errlen, n, "rule has no 'id'");
+    if (strlen(r->id) > COR_RULE_ID_MAX)
+        return vg_conf_errf(err, errlen, n, "rule id '%.40s...' is %zu bytes long; at most %d",
+                            r->id, strlen(r->id), COR_RULE_ID_MAX);
     for (const char *p = r->id; *p; p++)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' ||
               *p == '-'))

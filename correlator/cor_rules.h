@@ -11,6 +11,10 @@
 
 #include "vigil/event.h"
 
+/* Longest rule id, in bytes: ids travel in every alert and name the rule in
+ * logs, stats and outputs' state. */
+#define COR_RULE_ID_MAX 128
+
 enum cor_kind {
     COR_MATCH = 0,
     COR_EVENT_COUNT,      /* N events of rules R within T, per group */

@@ -638,7 +638,10 @@ static int shp_es_reply(shp_http *h, long status, shp_item *items, size_t n, cha
                 shp_http_mark(&items[i], SHP_ITEM_OK, NULL);
             else if (st == 409)
                 shp_http_mark(&items[i], SHP_ITEM_DUP, NULL);
-            else if (st == 429 || st >= 500 || st == 0)
+            else if (st == 429 || st >= 500 || st == 0 || st == 401 || st == 403 || st == 404)
+                /* 401/403 per item: the user may not write this index
+                 * (security_exception); 404: the index does not exist and
+                 * may not be created. Ours to fix, not the alert's fault. */
                 shp_http_mark(&items[i], SHP_ITEM_RETRY, "item HTTP %ld %s", st, why);
             else
                 shp_http_mark(&items[i], SHP_ITEM_FAILED, "item HTTP %ld %s", st, why);

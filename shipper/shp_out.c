@@ -94,7 +94,8 @@ static int shp_rl_save(shp_out *o, msgpack_sbuffer *sb)
         if (!shp_rl_live(o, r, now))
             continue;
         msgpack_pack_array(&pk, 13);
-        shp_pack_str(&pk, r->rule_id);
+        msgpack_pack_str(&pk, r->rule_id_len);
+        msgpack_pack_str_body(&pk, r->rule_id, r->rule_id_len);
         shp_pack_str(&pk, r->rule_name);
         msgpack_pack_int64(&pk, r->window_us);
         msgpack_pack_int64(&pk, r->sent);
@@ -111,19 +112,44 @@ static int shp_rl_save(shp_out *o, msgpack_sbuffer *sb)
     return 0;
 }
 
-static shp_rl_rule *shp_rl_add(shp_out *o)
+/* Adds a window for rule id (copied) and returns it, or NULL without
+ * memory. */
+static shp_rl_rule *shp_rl_add(shp_out *o, const char *id, size_t len)
 {
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return NULL;
+    memcpy(copy, id, len);
+    copy[len] = '\0';
     if (o->nrl == o->rlcap) {
         size_t cap = o->rlcap ? o->rlcap * 2 : 16;
         shp_rl_rule *v = realloc(o->rl, cap * sizeof(*v));
-        if (!v)
+        if (!v) {
+            free(copy);
             return NULL;
+        }
         o->rl = v;
         o->rlcap = cap;
     }
     shp_rl_rule *r = &o->rl[o->nrl++];
     memset(r, 0, sizeof(*r));
+    r->rule_id = copy;
+    r->rule_id_len = len;
     return r;
+}
+
+/* Forgets the windows that no longer matter (shp_rl_live), so that rules
+ * seen once long ago do not fill the table. */
+static void shp_rl_compact(shp_out *o, int64_t now)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < o->nrl; i++) {
+        if (shp_rl_live(o, &o->rl[i], now))
+            o->rl[k++] = o->rl[i];
+        else
+            free(o->rl[i].rule_id);
+    }
+    o->nrl = k;
 }
 
 static void shp_obj_str(const msgpack_object *ob, char *dst, size_t cap)
@@ -175,10 +201,11 @@ static void shp_rl_load(shp_out *o)
         if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size < 12)
             continue;
         const msgpack_object *f = e->via.array.ptr;
-        shp_rl_rule *r = shp_rl_add(o);
+        if (f[0].type != MSGPACK_OBJECT_STR || o->nrl >= SHP_RL_MAX)
+            continue;
+        shp_rl_rule *r = shp_rl_add(o, f[0].via.str.ptr, f[0].via.str.size);
         if (!r)
             break;
-        shp_obj_str(&f[0], r->rule_id, sizeof(r->rule_id));
         shp_obj_str(&f[1], r->rule_name, sizeof(r->rule_name));
         r->window_us = shp_obj_int(&f[2]);
         r->sent = shp_obj_int(&f[3]);
@@ -199,18 +226,19 @@ out:
     free(buf);
 }
 
-static shp_rl_rule *shp_rl_find(shp_out *o, vg_str rule_id)
+/* The window of rule_id, made if need be; NULL when SHP_RL_MAX rules have
+ * a window that still matters (or without memory). */
+static shp_rl_rule *shp_rl_find(shp_out *o, vg_str rule_id, int64_t now)
 {
     for (size_t i = 0; i < o->nrl; i++)
-        if (strlen(o->rl[i].rule_id) == rule_id.len &&
-            memcmp(o->rl[i].rule_id, rule_id.p, rule_id.len) == 0)
+        if (o->rl[i].rule_id_len == rule_id.len &&
+            memcmp(o->rl[i].rule_id, rule_id.p ? rule_id.p : "", rule_id.len) == 0)
             return &o->rl[i];
     if (o->nrl >= SHP_RL_MAX)
+        shp_rl_compact(o, now);
+    if (o->nrl >= SHP_RL_MAX)
         return NULL;
-    shp_rl_rule *r = shp_rl_add(o);
-    if (r)
-        shp_copy(r->rule_id, sizeof(r->rule_id), rule_id);
-    return r;
+    return shp_rl_add(o, rule_id.p ? rule_id.p : "", rule_id.len);
 }
 
 /* Merges a per-alert value into the held summary: kept while every held
@@ -237,9 +265,15 @@ static int shp_rl_admit(shp_out *o, const vg_alert *al, int64_t now)
 {
     if (o->conf.rate_limit <= 0)
         return 1;
-    shp_rl_rule *r = shp_rl_find(o, al->rule_id);
-    if (!r)
-        return 1; /* too many rules to track: never hold an alert back */
+    shp_rl_rule *r = shp_rl_find(o, al->rule_id, now);
+    if (!r) {
+        /* too many rules with open windows to track: never hold an alert back */
+        if (!o->rl_full_warned)
+            vg_warn("output %s: more than %d rules in one rate window: alerts of further "
+                    "rules are not held back", o->conf.name, SHP_RL_MAX);
+        o->rl_full_warned = 1;
+        return 1;
+    }
     int64_t win = o->conf.rate_window_ms * 1000;
     if (r->window_us == 0 || (now >= r->window_us + win && r->held == 0)) {
         r->window_us = now;
@@ -743,9 +777,21 @@ void shp_out_done(shp_out *o, int rc, const char *reason)
         o->last_error[0] = '\0';
     }
     if (retry) {
+        /* Items refused for now (a _bulk 429 per item: the cluster is
+         * overloaded) back off like failed attempts, doubling per round
+         * in a row, and say so at rounds 1, 2, 4, 8, ... */
+        const char *why = "";
+        for (size_t i = 0; i < b->n && !why[0]; i++)
+            if (b->items[i].state == SHP_ITEM_RETRY)
+                why = b->items[i].reason;
+        o->item_rounds++;
+        if ((o->item_rounds & (o->item_rounds - 1)) == 0)
+            vg_warn("output %s: %zu alert%s refused for now (%s); sending %s again after a "
+                    "backoff (round %d)", o->conf.name, retry, retry == 1 ? "" : "s", why,
+                    retry == 1 ? "it" : "them", o->item_rounds);
+        o->attempt = o->item_rounds < 62 ? o->item_rounds : 62;
         if (shp_batch_keep_unsettled(b) == 0) {
             snprintf(o->last_error, sizeof(o->last_error), "%zu alerts refused for now", retry);
-            o->attempt = 1;
             shp_out_backoff(o);
             return;
         }
@@ -753,10 +799,10 @@ void shp_out_done(shp_out *o, int rc, const char *reason)
          * recognisable by id) rather than lose the refused ones. */
         for (size_t i = 0; i < b->n; i++)
             b->items[i].state = SHP_ITEM_PENDING;
-        o->attempt = 1;
         shp_out_backoff(o);
         return;
     }
+    o->item_rounds = 0;
     shp_out_finish(o);
 }
 
@@ -1010,6 +1056,8 @@ void shp_outputs_free(shp *s)
         shp_out_conf_free(&o->conf);
         free(o->batch.items);
         vg_buf_free(&o->batch.data);
+        for (size_t j = 0; j < o->nrl; j++)
+            free(o->rl[j].rule_id);
         free(o->rl);
         free(o);
     }

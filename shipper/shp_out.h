@@ -166,7 +166,8 @@ typedef struct shp_out_stats {
 
 /* Per rule of a rate-limited output: the current window. */
 typedef struct shp_rl_rule {
-    char rule_id[96];
+    char *rule_id;        /* malloc'd, NUL-terminated; any length (ids are not capped) */
+    size_t rule_id_len;
     char rule_name[160];
     int64_t window_us;    /* start of the window (wall clock) */
     int64_t sent;         /* alerts sent in it */
@@ -190,7 +191,8 @@ struct shp_out {
     shp_batch batch;
     uint64_t batch_last;  /* outbox seq the pending batch reaches */
     int in_flight, have_batch, closing, closed;
-    int attempt;          /* failed attempts in a row */
+    int attempt;          /* failed attempts in a row (or item_rounds) */
+    int item_rounds;      /* attempts in a row that left items refused for now */
     int64_t down_since_us;
     char last_error[200];
     uv_timer_t retry_timer;
@@ -198,6 +200,7 @@ struct shp_out {
     shp_rl_rule *rl;
     size_t nrl, rlcap;
     int rl_dirty;
+    int rl_full_warned;   /* the "too many rules" warning was logged */
 };
 
 /* Called by the transport when an attempt ends (see the contract above). */

@@ -167,36 +167,40 @@ static void shp_filter_free(shp_filter *f)
     memset(f, 0, sizeof(*f));
 }
 
-/* vg_str against a list of exact names or globs. */
+/* Whether s is in a list of exact names or globs: 1 or 0, or -1 without
+ * memory for a value of 256 bytes or more. Any length is compared. */
 static int shp_str_in(char **v, vg_str s, int glob)
 {
-    char buf[256];
-    if (s.len >= sizeof(buf))
-        return 0;
+    char small[256], *buf = small;
+    if (s.len >= sizeof(small) && !(buf = malloc(s.len + 1)))
+        return -1; /* no memory: see shp_filter_match */
     memcpy(buf, s.p ? s.p : "", s.len);
     buf[s.len] = '\0';
-    for (; *v; v++)
-        if (glob ? fnmatch(*v, buf, 0) == 0 : strcmp(*v, buf) == 0)
-            return 1;
-    return 0;
+    int in = 0;
+    for (; *v && !in; v++)
+        in = glob ? fnmatch(*v, buf, 0) == 0 : strcmp(*v, buf) == 0;
+    if (buf != small)
+        free(buf);
+    return in;
 }
 
 bool shp_filter_match(const shp_filter *f, const vg_alert *al)
 {
     if (f->min_level >= 0 && al->level < f->min_level)
         return false;
-    if (f->agency && !shp_str_in(f->agency, al->agency, 0))
+    /* shp_str_in < 0 (no memory for a long value): deliver rather than drop */
+    if (f->agency && shp_str_in(f->agency, al->agency, 0) == 0)
         return false;
-    if (f->site && !shp_str_in(f->site, al->site, 0))
+    if (f->site && shp_str_in(f->site, al->site, 0) == 0)
         return false;
-    if (f->rule && !shp_str_in(f->rule, al->rule_id, 1))
+    if (f->rule && shp_str_in(f->rule, al->rule_id, 1) == 0)
         return false;
-    if (f->not_rule && shp_str_in(f->not_rule, al->rule_id, 1))
+    if (f->not_rule && shp_str_in(f->not_rule, al->rule_id, 1) == 1)
         return false;
     if (f->tag) {
         uint32_t i;
         for (i = 0; i < al->ntags; i++)
-            if (shp_str_in(f->tag, al->tags[i], 1))
+            if (shp_str_in(f->tag, al->tags[i], 1) != 0)
                 break;
         if (i == al->ntags)
             return false;

@@ -276,6 +276,39 @@ START_TEST(test_rate_limit_summary)
 }
 END_TEST
 
+/* A rule id of 120 bytes (ids may be up to 128): the rate limit holds back
+ * its alerts like any other rule's. It used to keep ids in 96 bytes and
+ * then never found the window again, so every alert went out. */
+#define LONG_ID                                                                                    \
+    "a.very.long.rule.id.from.an.imported.sigma.collection.of.the.railway.agency.credential."       \
+    "access.brute.force.over.ssh.ver02"
+START_TEST(test_rate_limit_long_id)
+{
+    vt_pipe p;
+    const char *rules = "rules:\n"
+                        "  - id: " LONG_ID "\n"
+                        "    name: Long\n"
+                        "    level: 3\n"
+                        "    match:\n"
+                        "      program: vigiltest\n"
+                        "      regex: 'kind=a seq=(?<n>[0-9]+)'\n";
+    ck_assert_int_eq(strlen(LONG_ID), 120);
+    const char *shp = "shipper:\n  outbox_size: 64M\n  outputs:\n"
+                      "    - {name: all, type: file, path: all.json}\n"
+                      "    - {name: duty, type: file, path: duty.json, rate_limit: 3, "
+                      "rate_window: 1m}\n";
+    ck_assert_int_eq(vt_pipe_init_full(&p, rules, NULL, NULL, shp), 0);
+    vt_pipe_start_all(&p);
+    send_lines(&p, "a", 0, 10);
+    char all[400];
+    path_in(&p, "all.json", all, sizeof(all));
+    ck_assert(vt_wait_lines(all, 10, 30000));
+    ck_assert(wait_stats(&p, "output duty (file): sent=3 duplicates=0 retried=0 item_retries=0 "
+                             "failed=0 dropped=0 filtered=0 summarised=7 summaries=0 ", 100));
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* drop_oldest: a dead output keeps max_backlog alerts and drops the rest,
  * counted and logged; the healthy output gets everything. */
 START_TEST(test_drop_oldest)
@@ -436,6 +469,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_existing_file_kept);
     tcase_add_test(tc, test_first_batch_crash);
     tcase_add_test(tc, test_rate_limit_summary);
+    tcase_add_test(tc, test_rate_limit_long_id);
     tcase_add_test(tc, test_drop_oldest);
     tcase_add_test(tc, test_block_then_reload);
     suite_add_tcase(s, tc);

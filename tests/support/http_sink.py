@@ -80,6 +80,7 @@ def take_fault(endpoint):
 
 ES_ERR = {
     400: ("mapper_parsing_exception", "failed to parse field [event.severity] of type [long]"),
+    403: ("security_exception", "action [indices:data/write/bulk[s]] is unauthorized for user [vigil]"),
     429: ("es_rejected_execution_exception", "rejected execution of coordinating operation"),
     500: ("internal_server_error", "injected"),
     503: ("unavailable_shards_exception", "primary shard is not active"),

@@ -1856,6 +1856,20 @@ static int load_fails(const char *yaml, const char *needle)
 START_TEST(test_rule_errors)
 {
     char yaml[2048];
+    /* an id longer than COR_RULE_ID_MAX (129 bytes), refused with its line */
+    char id[COR_RULE_ID_MAX + 2];
+    memset(id, 'a', sizeof(id) - 1);
+    id[sizeof(id) - 1] = '\0';
+    snprintf(yaml, sizeof(yaml),
+             "rules:\n"
+             "  - id: %s\n"
+             "    name: x\n"
+             "    level: 1\n"
+             "    match: {regex: 'x'}\n",
+             id);
+    ck_assert_int_eq(load_fails(yaml, ":2: rule id 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...' "
+                                      "is 129 bytes long; at most 128"),
+                     VG_ERULE);
     /* a duration whose microseconds do not fit in 64 bits */
     snprintf(yaml, sizeof(yaml),
              "rules:\n%s"
