@@ -57,6 +57,9 @@ typedef struct cor {
     int64_t last_batch_us; /* wall time of the last batch received */
     msgpack_sbuffer rec;
     cor_stats stats;
+    /* the counters when the open transaction began, for cor_engine's abort */
+    cor_stats stats_mark;
+    cor_eval_stats eval_mark;
 } cor;
 
 int cor_conf_load(const vg_node *root, const char *file, cor_conf *cf, char *err, size_t errlen);

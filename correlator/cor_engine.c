@@ -44,6 +44,8 @@ static int cor_on_batch(void *ud, vg_rstream *st, const vg_msg *m, uint32_t skip
 {
     cor *c = ud;
     (void)st;
+    c->stats_mark = c->stats;
+    c->eval_mark = *cor_eval_get_stats(c->eval);
     c->last_batch_us = vg_now_us();
     for (uint32_t i = skip; i < m->count; i++) {
         c->stats.events++;
@@ -62,6 +64,24 @@ static void cor_on_commit(void *ud)
     vg_sender_kick(c->sender);
 }
 
+/* The transaction that ran a batch (or a tick) was aborted, e.g. because
+ * the outbox was full: the store is as it was, but the groups in memory saw
+ * the events, and the collector will send them again. The state is loaded
+ * again from the store, so that they count once. Without that state the
+ * process cannot go on correctly: a failed reload stops it (a restart loads
+ * the same state). */
+static void cor_on_abort(void *ud)
+{
+    cor *c = ud;
+    c->stats = c->stats_mark;
+    int rc = cor_eval_reload(&c->eval, &c->eval_mark);
+    if (rc) {
+        vg_error("cannot load the correlation state again after an aborted transaction: %s; "
+                 "stopping (a restart loads it)", vg_strerror(rc));
+        vg_daemon_fail(c->d, 1);
+    }
+}
+
 /* With no events, time still passes: absence rules need the clock. The
  * wall clock minus the allowed lateness stands for event time only when
  * the input is caught up — every connected collector reports an empty
@@ -75,15 +95,22 @@ static void cor_on_tick(uv_timer_t *t)
     if (now <= cor_eval_watermark(c->eval) || !quiet || !vg_receiver_caught_up(c->receiver))
         return;
     int rc = vg_store_begin(c->store);
-    if (rc == 0)
-        rc = cor_eval_tick(c->eval, now, cor_on_alert, c);
+    if (rc) {
+        vg_error("state commit on the clock tick failed: %s", vg_strerror(rc));
+        return;
+    }
+    c->stats_mark = c->stats;
+    c->eval_mark = *cor_eval_get_stats(c->eval);
+    rc = cor_eval_tick(c->eval, now, cor_on_alert, c);
     if (rc == 0)
         rc = cor_eval_flush(c->eval);
     rc = rc ? (vg_store_abort(c->store), rc) : vg_store_commit(c->store);
-    if (rc)
+    if (rc) {
         vg_error("state commit on the clock tick failed: %s", vg_strerror(rc));
-    else
+        cor_on_abort(c);
+    } else {
         vg_sender_kick(c->sender);
+    }
 }
 
 static uint32_t cor_stats_fn(void *ud, vg_stat *out, uint32_t cap)
@@ -143,7 +170,7 @@ int cor_engine_start(cor *c)
     vg_receiver_cfg rc_cfg = {
         .path = lpath, .allow_uid = pc->uid, .role = "correlator", .name = c->conf.name,
         .type = VG_MSG_EVENTS, .store = c->store, .on_batch = cor_on_batch,
-        .on_commit = cor_on_commit, .ud = c,
+        .on_commit = cor_on_commit, .on_abort = cor_on_abort, .ud = c,
     };
     if (rc == 0)
         rc = vg_receiver_start(c->loop, &rc_cfg, &c->receiver);

@@ -1451,6 +1451,22 @@ int cor_eval_new(cor_eval **out, cor_ruleset *rs, vg_store *st, cor_lists *lists
     return 0;
 }
 
+int cor_eval_reload(cor_eval **e, const cor_eval_stats *keep)
+{
+    cor_eval *fresh = NULL;
+    int rc = cor_eval_new(&fresh, (*e)->rs, (*e)->st, (*e)->lists);
+    if (rc)
+        return rc;
+    fresh->trace = (*e)->trace;
+    fresh->trace_ud = (*e)->trace_ud;
+    uint64_t groups = fresh->stats.groups;
+    fresh->stats = *keep;
+    fresh->stats.groups = groups;
+    cor_eval_free(*e);
+    *e = fresh;
+    return 0;
+}
+
 void cor_eval_free(cor_eval *e)
 {
     if (!e)

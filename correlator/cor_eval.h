@@ -35,6 +35,13 @@ typedef struct cor_eval_stats {
 int cor_eval_new(cor_eval **out, cor_ruleset *rs, vg_store *st, cor_lists *lists);
 void cor_eval_free(cor_eval *e);
 
+/* Replaces *e with an engine whose state is the store's (as of its last
+ * commit), with the counters *keep: for after an aborted transaction, whose
+ * events changed the groups in memory but not in the store. Running them
+ * again on *e would count them twice. On failure *e is left as it was
+ * (still ahead of the store) and the error is returned. */
+int cor_eval_reload(cor_eval **e, const cor_eval_stats *keep);
+
 /* Swaps in a new rule set: the state of every correlation whose definition
  * (hash) is unchanged is kept, the rest is dropped (and deleted from the
  * store at the next flush). The old set may be freed after this returns. */

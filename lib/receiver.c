@@ -116,6 +116,8 @@ static void vg__batch(vg_receiver *r, vg_link *l, vg_rstream *st, const vg_msg *
         if (rc == 0)
             rc = vg_meta_put_u64(r->cfg.store, klast, end);
         rc = rc ? (vg_store_abort(r->cfg.store), rc) : vg_store_commit(r->cfg.store);
+        if (rc && r->cfg.on_abort)
+            r->cfg.on_abort(r->cfg.ud);
     }
     if (rc) {
         /* Nothing of the batch is kept; the upstream still holds it and

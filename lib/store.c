@@ -25,6 +25,7 @@ struct vg_store {
     MDB_dbi meta;
     MDB_txn *wtxn;
     MDB_txn *rtxn; /* reused read txn (reset between uses) */
+    uint64_t nudges; /* small commits after failed transactions (vg__nudge) */
     int nqueues;
     vg_queue queues[VG_QUEUES_MAX];
 };
@@ -102,6 +103,29 @@ int vg_store_begin(vg_store *st)
     return vg__rc(mdb_txn_begin(st->env, NULL, 0, &st->wtxn));
 }
 
+/* LMDB never hands out the pages that the last committed transaction
+ * freed: the snapshot before it must stay readable. So when a map has
+ * filled up and one transaction then frees most of it (an outbox drained
+ * in one go once the next hop is back), every large transaction after it
+ * fails for want of room, and if nothing else commits, it fails forever:
+ * the upstream re-sends the same batch and the hop is wedged. A small
+ * commit after a failed transaction moves the free pages into reach, so
+ * that the next attempt can succeed. Best effort: on a truly full map this
+ * commit fails too, which changes nothing. */
+static void vg__nudge(vg_store *st)
+{
+    MDB_txn *txn;
+    if (mdb_txn_begin(st->env, NULL, 0, &txn))
+        return;
+    static const char key[] = "store.nudge";
+    uint64_t n = ++st->nudges;
+    MDB_val k = {sizeof(key) - 1, (void *)key}, v = {sizeof(n), &n};
+    if (mdb_put(txn, st->meta, &k, &v, 0) == 0)
+        mdb_txn_commit(txn);
+    else
+        mdb_txn_abort(txn);
+}
+
 int vg_store_commit(vg_store *st)
 {
     if (!st->wtxn)
@@ -127,6 +151,8 @@ int vg_store_commit(vg_store *st)
         else
             st->queues[i].last = st->queues[i].last_committed;
     }
+    if (rc)
+        vg__nudge(st);
     if (rc == MDB_MAP_FULL)
         return VG_EFULL;
     return vg__rc(rc);
@@ -140,6 +166,7 @@ void vg_store_abort(vg_store *st)
     st->wtxn = NULL;
     for (int i = 0; i < st->nqueues; i++)
         st->queues[i].last = st->queues[i].last_committed;
+    vg__nudge(st); /* aborts follow failures, often a full map */
 }
 
 /* Returns a transaction to read in: the open write txn, or the reusable

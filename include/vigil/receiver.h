@@ -47,6 +47,11 @@ typedef struct vg_receiver_cfg {
     int (*on_batch)(void *ud, vg_rstream *st, const vg_msg *m, uint32_t skip);
     /* After a commit (e.g. wake the next hop). May be NULL. */
     void (*on_commit)(void *ud);
+    /* After on_batch ran but its transaction was aborted (on_batch or the
+     * commit failed): the store is as before the batch, and the owner must
+     * drop what on_batch changed in memory, since the batch will be
+     * received again. May be NULL (nothing kept in memory). */
+    void (*on_abort)(void *ud);
     void *ud;
 } vg_receiver_cfg;
 

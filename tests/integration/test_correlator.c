@@ -325,6 +325,111 @@ START_TEST(test_watchlist_live_update)
 }
 END_TEST
 
+/* Writes text to a new TCP connection to the collector. */
+static void send_text(const vt_pipe *p, const char *text)
+{
+    int fd = tcp_connect(p->port);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+}
+
+/* Counts the occurrences of needle in the file at path. */
+static int count_in(const char *path, const char *needle)
+{
+    char *b = vt_read_file(path, NULL);
+    int n = 0;
+    for (char *q = b; q && (q = strstr(q, needle)); q += strlen(needle))
+        n++;
+    free(b);
+    return n;
+}
+
+/* The outbox fills (no shipper, a 2 MiB state): batches fail to commit and
+ * the collector sends them again. Once the shipper drained the outbox in
+ * one go, LMDB kept the freed pages out of reach (they were freed by the
+ * last commit) and the batch never committed again: the hop was wedged.
+ * Now the store makes a small commit after a failed one (lib/store.c,
+ * vg__nudge). The "Failed from X" lines count exactly once each on the way
+ * (that a batch run again after an abort counts once is test_abort_reload
+ * in tests/unit/test_eval.c: here the failing appends come before them). */
+#define ABORT_RULES                                                                                \
+    "rules:\n"                                                                                     \
+    "  - id: test.pad\n    name: Pad\n    level: 1\n"                                              \
+    "    match: {program: vigiltest, regex: 'pad seq=(?<n>[0-9]+)'}\n"                             \
+    "  - id: test.fail\n    name: Fail\n    level: 3\n    alert: false\n"                          \
+    "    match: {program: vigiltest, regex: 'Failed from (?<src_ip>[0-9.]+)'}\n"                   \
+    "  - id: test.brute\n    name: Brute\n    level: 8\n"                                          \
+    "    correlation: {type: event_count, rules: [test.fail], group_by: [src_ip],\n"               \
+    "                  timespan: 1h, condition: {gte: 3}}\n"
+START_TEST(test_full_outbox_counts_once)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, ABORT_RULES), 0);
+    char *cfg = vt_read_file(p.config, NULL);
+    char *at = strstr(cfg, "state_size: 256M");
+    ck_assert_ptr_nonnull(at);
+    memcpy(at, "state_size:   2M", strlen("state_size:   2M"));
+    ck_assert_int_eq(vt_write_file(p.config, cfg), 0);
+    free(cfg);
+    char sock[400], clog[400], log[400];
+    vt_pipe_start(&p, VT_CORRELATOR);
+    snprintf(sock, sizeof(sock), "%s/run/correlator.sock", p.dir);
+    ck_assert(vt_wait_path(sock, 10000));
+    vt_pipe_start(&p, VT_COLLECTOR);
+    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+    ck_assert(vt_wait_text(log, "has everything up to seq", 10000));
+    vt_pipe_log(&p, VT_CORRELATOR, clog, sizeof(clog));
+    /* Fill the outbox 200 lines at a time until commits keep failing, so
+     * that fewer lines than a batch wait behind the failing one. */
+    char line[200], *chunk = malloc(200 * sizeof(line));
+    int seq = 0, full = 0;
+    for (int c = 0; c < 80 && !full; c++) {
+        chunk[0] = '\0';
+        for (int i = 0; i < 200; i++, seq++) {
+            snprintf(line, sizeof(line), "<13>Nov 25 10:00:00 h vigiltest: pad seq=%05d %s\n", seq,
+                     "0123456789012345678901234567890123456789012345678901234567890123456789");
+            strcat(chunk, line);
+        }
+        send_text(&p, chunk);
+        for (int i = 0; i < 8 && !full; i++) {
+            vt_sleep_ms(200);
+            full = count_in(clog, "failed: durable queue full") >= 3;
+        }
+    }
+    free(chunk);
+    ck_assert_msg(full, "the outbox never filled (%d lines)", seq);
+    /* The first failed line joins the failing batch, which fails again. */
+    send_text(&p, "<13>Nov 25 10:00:01 h vigiltest: Failed from 10.9.0.9\n");
+    int before = count_in(clog, "failed: durable queue full");
+    for (int i = 0; i < 100 && count_in(clog, "failed: durable queue full") < before + 3; i++)
+        vt_sleep_ms(200);
+    ck_assert_int_ge(count_in(clog, "failed: durable queue full"), before + 3);
+    /* The shipper empties the outbox; the batch commits, once. */
+    vt_pipe_start(&p, VT_SHIPPER);
+    send_text(&p, "<13>Nov 25 10:00:02 h vigiltest: Failed from 10.9.0.9\n"
+                  "<13>Nov 25 10:00:02 h vigiltest: pad seq=99998 marker\n");
+    ck_assert(vt_wait_text(p.alerts, "pad seq=99998", 60000));
+    vt_sleep_ms(300);
+    ck_assert_int_eq(count_in(p.alerts, "\"rule\":{\"id\":\"test.brute\""), 0);
+    /* The third line makes the first alert, of exactly three events. */
+    send_text(&p, "<13>Nov 25 10:00:03 h vigiltest: Failed from 10.9.0.9\n"
+                  "<13>Nov 25 10:00:03 h vigiltest: pad seq=99999 marker\n");
+    ck_assert(vt_wait_text(p.alerts, "pad seq=99999", 60000));
+    vt_sleep_ms(300);
+    ck_assert_int_eq(count_in(p.alerts, "\"rule\":{\"id\":\"test.brute\""), 1);
+    char *out = vt_read_file(p.alerts, NULL);
+    char *b = strstr(out, "\"rule\":{\"id\":\"test.brute\"");
+    ck_assert_ptr_nonnull(b);
+    char *end = strchr(b, '\n');
+    ck_assert_ptr_nonnull(end);
+    *end = '\0';
+    ck_assert_msg(strstr(b, "\"count\":3,"), "brute alert: %s", b);
+    free(out);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 static Suite *correlator_suite(void)
 {
     Suite *s = suite_create("correlator");
@@ -334,6 +439,7 @@ static Suite *correlator_suite(void)
     tcase_add_test(tc, test_live_equals_replay);
     tcase_add_test(tc, test_kill9_mid_stream_equals_replay);
     tcase_add_test(tc, test_watchlist_live_update);
+    tcase_add_test(tc, test_full_outbox_counts_once);
     suite_add_tcase(s, tc);
     return s;
 }

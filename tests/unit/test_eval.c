@@ -1584,6 +1584,59 @@ START_TEST(test_reload_store)
 }
 END_TEST
 
+/* An aborted transaction (the outbox was full, the disk failed): its events
+ * changed the groups in memory but not the store, and the upstream sends
+ * them again. cor_eval_reload brings back the store's state and the
+ * counters of before, so they count once. Without it the event sent again
+ * counted twice and the burst (3 in 60 s) fired one event early. */
+START_TEST(test_abort_reload)
+{
+    char yaml[2048], path[PATH_MAX], dir[PATH_MAX];
+    snprintf(yaml, sizeof(yaml), reload_fmt, fail_rule, "60s");
+    rules_file(yaml, path, sizeof(path));
+    snprintf(dir, sizeof(dir), "%s/db-abort", tmpdir);
+    vg_store *st;
+    ck_assert_int_eq(vg_store_open(&st, dir, 16), 0);
+    tc t;
+    memset(&t, 0, sizeof(t));
+    t.rs = load_path(path, NULL);
+    ck_assert_int_eq(cor_eval_new(&t.e, t.rs, st, NULL), 0);
+    ck_assert_int_eq(vg_store_begin(st), 0);
+    feed(&t, T0, "h", "fail from X");
+    ck_assert_int_eq(cor_eval_flush(t.e), 0);
+    ck_assert_int_eq(vg_store_commit(st), 0);
+
+    cor_eval_stats mark = *cor_eval_get_stats(t.e);
+    ck_assert_int_eq(vg_store_begin(st), 0);
+    feed(&t, T0 + 10 * SEC, "h", "fail from X");
+    feed(&t, T0 + 11 * SEC, "h", "fail from Y");
+    ck_assert_int_eq(cor_eval_flush(t.e), 0);
+    vg_store_abort(st);
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 2);
+    ck_assert_int_eq(cor_eval_reload(&t.e, &mark), 0);
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 1);
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->events, mark.events);
+    ck_assert_int_eq(cor_eval_watermark(t.e), T0);
+
+    /* the same events again, then one more: the burst is the third */
+    ck_assert_int_eq(vg_store_begin(st), 0);
+    feed(&t, T0 + 10 * SEC, "h", "fail from X");
+    feed(&t, T0 + 11 * SEC, "h", "fail from Y");
+    ck_assert_int_eq(cor_eval_flush(t.e), 0);
+    ck_assert_int_eq(vg_store_commit(st), 0);
+    ck_assert_uint_eq(t.s.n, 0);
+    ck_assert_int_eq(vg_store_begin(st), 0);
+    feed(&t, T0 + 20 * SEC, "h", "fail from X");
+    ck_assert_int_eq(cor_eval_flush(t.e), 0);
+    ck_assert_int_eq(vg_store_commit(st), 0);
+    ck_assert_uint_eq(t.s.n, 1);
+    assert_alert(at(&t.s, 0), "c.burst", "event_count", T0, T0 + 20 * SEC, 3);
+    FIELDS(at(&t.s, 0), "src_ip", "X");
+    tc_close(&t);
+    vg_store_close(st);
+}
+END_TEST
+
 /* ---- ReDoS guard -------------------------------------------------------------- */
 
 static double now_s(void)
@@ -1927,6 +1980,7 @@ static Suite *eval_suite(void)
     tcase_add_test(t, test_max_groups);
     tcase_add_test(t, test_reload);
     tcase_add_test(t, test_reload_store);
+    tcase_add_test(t, test_abort_reload);
     tcase_add_test(t, test_redos);
     tcase_add_test(t, test_lists);
     tcase_add_test(t, test_filters);

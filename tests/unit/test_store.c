@@ -714,6 +714,59 @@ START_TEST(test_map_full)
 }
 END_TEST
 
+/* A full map drained in one transaction (the next hop came back and
+ * acknowledged everything): LMDB does not reuse the pages the last commit
+ * freed, so a large transaction right after fails; after that failure the
+ * store makes a small commit (vg__nudge) and the next attempt has the room.
+ * Without it every attempt failed, forever: the hop was wedged. */
+START_TEST(test_map_full_drained)
+{
+    vg_store *st = open_store(dbdir, 1);
+    vg_queue *q = open_queue(st, "outbox");
+    unsigned char rec[2000];
+    memset(rec, 0xcd, sizeof(rec));
+    uint64_t committed = 0, seq = 0;
+    int rc = 0, in_append = 0;
+    for (int round = 0; round < 1000 && rc == 0; round++) {
+        begin(st);
+        for (int i = 0; i < 8 && rc == 0; i++) {
+            rc = vg_queue_append(q, rec, sizeof(rec), &seq);
+            in_append = rc != 0;
+        }
+        if (rc == 0 && (rc = vg_store_commit(st)) == 0)
+            committed += 8;
+    }
+    ck_assert_msg(rc == VG_EFULL, "rc %d (%s)", rc, vg_strerror(rc));
+    if (in_append)
+        vg_store_abort(st);
+    ck_assert_uint_gt(committed, 40);
+    /* everything acknowledged at once */
+    begin(st);
+    ck_assert_int_eq(vg_queue_trim(q, committed), 0);
+    commit(st);
+    ck_assert_uint_eq(vg_queue_count(q), 0);
+    /* half the map in one transaction: the first try may fail, the second
+     * may not */
+    uint64_t n = committed / 2;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        begin(st);
+        rc = 0;
+        for (uint64_t i = 0; i < n && rc == 0; i++)
+            rc = vg_queue_append(q, rec, sizeof(rec), &seq);
+        if (rc)
+            vg_store_abort(st);
+        else
+            rc = vg_store_commit(st);
+        if (attempt == 1)
+            ck_assert_msg(rc == 0, "second attempt: rc %d (%s)", rc, vg_strerror(rc));
+        if (rc == 0)
+            break;
+    }
+    ck_assert_uint_eq(vg_queue_count(q), n);
+    vg_store_close(st);
+}
+END_TEST
+
 /* The sender's restart path: 100 spooled, 40 acknowledged and trimmed, the
  * process restarts, and re-sending starts at 41 with 60 records. */
 START_TEST(test_resend_after_reopen)
@@ -767,6 +820,7 @@ static Suite *store_suite(void)
     tcase_add_test(t, test_two_queues);
     tcase_add_test(t, test_queue_limits);
     tcase_add_test(t, test_map_full);
+    tcase_add_test(t, test_map_full_drained);
     tcase_add_test(t, test_resend_after_reopen);
     suite_add_tcase(s, t);
     return s;
