@@ -156,7 +156,8 @@ static void col_conn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
  * of bytes consumed. A frame that starts with a digit followed by digits and
  * a space is octet-counted (RFC 6587 3.4.1, count bounded to 65536); any
  * other frame runs to the next LF (3.4.2). A message longer than
- * max_message is cut there, flagged, and the rest of it skipped. */
+ * max_message is cut there, flagged, and the rest of it skipped up to its
+ * LF; the frames after that LF are taken as usual. */
 static size_t col_conn_frames(col_conn *k, char *data, size_t len, int eof)
 {
     col *c = k->c;
@@ -204,7 +205,9 @@ static size_t col_conn_frames(col_conn *k, char *data, size_t len, int eof)
             }
             /* digits without a valid count: an LF-framed message after all */
         }
-        char *nl = memchr(p, '\n', avail < max + 2 ? avail : max + 2);
+        /* The whole buffer, not just max bytes: a line cut to max must end at
+         * its own LF, and the lines after it in this read are framed too. */
+        char *nl = memchr(p, '\n', avail);
         if (nl) {
             size_t ml = (size_t)(nl - p), keep = ml;
             while (keep && p[keep - 1] == '\r')
@@ -213,10 +216,10 @@ static size_t col_conn_frames(col_conn *k, char *data, size_t len, int eof)
             off += ml + 1;
             continue;
         }
-        if (avail > max || eof) {
+        if (avail > max || eof) { /* no LF in what was read */
             int trunc = avail > max;
             col_input_message(c, k->src, sa, p, trunc ? max : avail, trunc);
-            k->skipping = trunc && !eof;
+            k->skipping = trunc && !eof; /* the rest of the line comes in later reads */
             return len;
         }
         return off;

@@ -62,6 +62,28 @@ static int vg__batch_add(void *ud, uint64_t seq, const void *rec, size_t len)
     return vg_wire_batch_add(ud, rec, len) ? 1 : 0;
 }
 
+typedef struct vg__batch_fit {
+    size_t bytes; /* of the records taken so far */
+    uint32_t n;   /* records taken */
+    int full;     /* stopped by the byte budget */
+} vg__batch_fit;
+
+/* Counts the records that go in one batch: they stop before their bytes
+ * pass VG_BATCH_BYTES, so a batch of large records (512 events of two
+ * 64 KiB messages are over VG_FRAME_MAX) still fits in a frame. */
+static int vg__batch_fit_one(void *ud, uint64_t seq, const void *rec, size_t len)
+{
+    vg__batch_fit *f = ud;
+    (void)seq, (void)rec;
+    if (f->n && len > VG_BATCH_BYTES - f->bytes) {
+        f->full = 1;
+        return 1;
+    }
+    f->bytes += len;
+    f->n++;
+    return 0;
+}
+
 /* Sends batches while there is something committed to send, the window is
  * open and the link is not backed up. */
 static void vg__pump(vg_sender *s)
@@ -81,6 +103,10 @@ static void vg__pump(vg_sender *s)
         uint64_t n = last - s->next + 1;
         if (n > s->cfg.batch_max)
             n = s->cfg.batch_max;
+        vg__batch_fit fit = {0};
+        vg_queue_scan(s->cfg.queue, s->next, n, vg__batch_fit_one, &fit);
+        if (fit.full)
+            n = fit.n; /* otherwise a short queue is caught below */
         size_t start;
         vg_wire_batch_begin(&s->sb, s->cfg.type, s->next, (uint32_t)n, &start);
         int got = vg_queue_scan(s->cfg.queue, s->next, n, vg__batch_add, &s->sb);
@@ -94,7 +120,18 @@ static void vg__pump(vg_sender *s)
             vg_link_close(l, VG_ESTATE);
             return;
         }
-        vg_wire_batch_end(&s->sb, start);
+        int rc = vg_wire_batch_end(&s->sb, start);
+        if (rc != 0) {
+            /* No length header was written: sending these bytes would be a
+             * malformed frame. Only a lone record near VG_FRAME_MAX gets
+             * here; records are far smaller. */
+            vg_error("queue %s: batch of %llu records from seq %llu does not fit in a frame: %s",
+                     vg_queue_name(s->cfg.queue), (unsigned long long)n,
+                     (unsigned long long)s->next, vg_strerror(rc));
+            msgpack_sbuffer_clear(&s->sb);
+            vg_link_close(l, rc);
+            return;
+        }
         if (vg_link_send(l, &s->sb) != 0)
             return;
         uint64_t end = s->next + n - 1;

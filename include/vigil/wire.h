@@ -22,6 +22,11 @@
 #define VG_PROTO_VERSION 1
 #define VG_FRAME_HDR 4
 #define VG_FRAME_MAX (64u << 20) /* largest payload a reader accepts */
+/* A batch takes no record that would bring its records past this many
+ * bytes; its first record always goes in. Records are far smaller than
+ * VG_FRAME_MAX (they are built from messages of at most 64 KiB), so every
+ * batch frame stays under it whatever the record count. */
+#define VG_BATCH_BYTES (8u << 20)
 
 enum vg_msg_type {
     VG_MSG_HELLO = 1,  /* [1, version, role, name, epoch, last_seq] */
@@ -83,7 +88,9 @@ int vg_wire_frame_stats(msgpack_sbuffer *sb, const char *name, const vg_stat *st
 /* A batch frame is built in three steps: begin (type EVENTS or ALERTS, the
  * sequence number of the first record and the record count), then exactly
  * 'count' already-encoded records appended with vg_wire_batch_add, then end,
- * which writes the length header. 'start' is an opaque offset into sb. */
+ * which writes the length header. 'start' is an opaque offset into sb.
+ * vg_wire_batch_end returns VG_ETOOBIG, and leaves the header unwritten,
+ * when the payload passes VG_FRAME_MAX: such bytes must not be sent. */
 int vg_wire_batch_begin(msgpack_sbuffer *sb, enum vg_msg_type type, uint64_t first_seq,
                         uint32_t count, size_t *start);
 int vg_wire_batch_add(msgpack_sbuffer *sb, const void *rec, size_t len);

@@ -320,6 +320,65 @@ START_TEST(test_logger_forms_parsed_exactly)
 }
 END_TEST
 
+/* One write carrying a line longer than max_message_size followed by five
+ * short lines: the long line is kept cut to 1 KiB and flagged, and every
+ * line after its newline is framed as usual (they were dropped unseen when
+ * the rest of the read was taken for the long line's tail). */
+START_TEST(test_long_line_then_short_lines)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init_ex(&p, IT_RULES, NULL, "  max_message_size: 1K\n"), 0);
+    vt_pipe_start_all(&p);
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_CORRELATOR, SIGKILL), 128 + SIGKILL);
+    enum { LONG = 3000, SHORT = 5, MAX = 1024 };
+    const char *head = "<13>Nov 25 10:00:00 h app: ", *lines[SHORT] = {
+        "<13>Nov 25 10:00:01 h app: short seq=00000", "<13>Nov 25 10:00:02 h app: short seq=00001",
+        "<13>Nov 25 10:00:03 h app: short seq=00002", "<13>Nov 25 10:00:04 h app: short seq=00003",
+        "<13>Nov 25 10:00:05 h app: short seq=00004"};
+    char *data = malloc(LONG + 1 + SHORT * 64);
+    memset(data, 'L', LONG);
+    memcpy(data, head, strlen(head));
+    data[LONG] = '\n';
+    size_t len = LONG + 1;
+    for (int i = 0; i < SHORT; i++)
+        len += (size_t)sprintf(data + len, "%s\n", lines[i]);
+    int fd = it_tcp_connect(p.port);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(it_send_all(fd, data, len), 0); /* one write: one read, as a rule */
+    close(fd);
+    ck_assert(it_collector_says(&p, "spooled=6 "));
+    /* bytes: the cut line (1024) and five lines of 42 */
+    ck_assert(it_collector_says(&p, "received=6 bytes=1234 malformed=0 truncated=1 spooled=6 "));
+    char *dump = it_dump_spool(&p);
+    ck_assert_ptr_nonnull(dump);
+    /* Exactly six events, in the order sent: the cut line, then seq 0..4. */
+    char want[4096], line[8192];
+    const char *at = dump;
+    for (int i = 0; i <= SHORT; i++) {
+        char seq[32];
+        snprintf(seq, sizeof(seq), "{\"seq\":%d,", i + 1);
+        ck_assert_msg(strncmp(at, seq, strlen(seq)) == 0, "event %d: %.200s", i + 1, at);
+        ck_assert(it_dump_line(at, seq, line, sizeof(line)));
+        const char *text = i ? lines[i - 1] : data;
+        size_t tlen = i ? strlen(text) : MAX, hlen = strlen(head);
+        snprintf(want, sizeof(want),
+                 "\"flags\":[%s],\"host\":\"h\",\"app\":\"app\",\"procid\":null,\"msgid\":null,"
+                 "\"sd\":null,\"msg\":\"%.*s\",\"src\":\"127.0.0.1\",\"agency\":\"unknown\","
+                 "\"site\":\"unknown\",\"reason\":%s,\"raw\":\"%.*s\"}",
+                 i ? "" : "\"truncated\"", (int)(tlen - hlen), text + hlen,
+                 i ? "null" : "\"truncated to max_message_size\"", (int)tlen, text);
+        if (!strstr(line, want))
+            printf("got  %s\nwant %s\n", line, want); /* too long for a Check message */
+        ck_assert_msg(strstr(line, want), "event %d differs", i + 1);
+        at = strchr(at, '\n') + 1;
+    }
+    ck_assert_str_eq(at, "");
+    free(data);
+    free(dump);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* A sender that trickles one byte at a time, and one that half-closes
  * (shutdown of its write side) right after its last line. */
 START_TEST(test_slow_and_half_closed_senders)
@@ -412,6 +471,7 @@ static Suite *collector_suite(void)
     tcase_add_test(tc, test_ipv6_and_unix_socket);
     tcase_add_test(tc, test_backpressure_spool_full);
     tcase_add_test(tc, test_logger_forms_parsed_exactly);
+    tcase_add_test(tc, test_long_line_then_short_lines);
     tcase_add_test(tc, test_slow_and_half_closed_senders);
     tcase_add_test(tc, test_agency_site_tagging);
     suite_add_tcase(s, tc);

@@ -3,8 +3,12 @@
  * docs/protocol.md does not allow (VG_EPROTO, message left empty), and a
  * deterministic mutation loop checks that no malformed payload crashes it.
  * Mutated payloads live in heap buffers of their exact size, so ASan sees
- * any read past the end. */
+ * any read past the end. The sender's batches are checked end to end over a
+ * real Unix socket to a receiver in the same loop: frames stay under
+ * VG_FRAME_MAX however large the records. */
 #include "vigil/err.h"
+#include "vigil/receiver.h"
+#include "vigil/sender.h"
 #include "vigil/wire.h"
 
 #include <check.h>
@@ -13,6 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "vt_tmp.h"
 
 /* ---- helpers ----------------------------------------------------------- */
 
@@ -1801,6 +1808,153 @@ START_TEST(test_mutations)
 }
 END_TEST
 
+/* ---- sender batching --------------------------------------------------- */
+
+static char basedir[128]; /* per run, made and removed by the runner (vt_tmp.h) */
+
+static void base_setup(void)
+{
+    vt_tmp_base(basedir, sizeof(basedir), "wire");
+}
+
+static void base_teardown(void)
+{
+    vt_rm_tree(basedir);
+}
+
+enum { BIG_N = 600, BIG_MSG = 65536 };
+
+typedef struct big_rx {
+    uint64_t next;   /* seq expected next */
+    uint32_t counts[BIG_N];
+    uint32_t batches;
+    int bad;         /* first wrong record, as seq; 0: none */
+} big_rx;
+
+/* Takes records in order and checks that each is the one sent as its seq. */
+static int big_on_batch(void *ud, vg_rstream *st, const vg_msg *m, uint32_t skip)
+{
+    big_rx *rx = ud;
+    (void)st;
+    char want[16];
+    for (uint32_t i = skip; i < m->count; i++) {
+        const vg_event *e = &m->events[i];
+        snprintf(want, sizeof(want), "seq=%05llu", (unsigned long long)e->seq);
+        if (!rx->bad && (e->seq != rx->next || e->msg.len != BIG_MSG || e->raw.len != BIG_MSG ||
+                         memcmp(e->msg.p, want, strlen(want)) != 0))
+            rx->bad = (int)e->seq;
+        rx->next++;
+    }
+    if (rx->batches < BIG_N)
+        rx->counts[rx->batches] = m->count - skip;
+    rx->batches++;
+    return 0;
+}
+
+static void big_tick(uv_timer_t *t)
+{
+    (void)t; /* only wakes uv_run(UV_RUN_ONCE) to look at the clock */
+}
+
+/* 600 events of two 64 KiB messages each (a collector with
+ * max_message_size: 64K): 512 of them are over VG_FRAME_MAX, so batches
+ * must stop at VG_BATCH_BYTES. Every record arrives once, in order, in
+ * exactly the batches the budget allows, over one connection. */
+START_TEST(test_sender_batch_byte_budget)
+{
+    char dir[256], up_dir[300], down_dir[300], sock[300];
+    ck_assert_ptr_nonnull(vt_tmp_sub(dir, sizeof(dir), basedir));
+    snprintf(up_dir, sizeof(up_dir), "%s/up", dir);
+    snprintf(down_dir, sizeof(down_dir), "%s/down", dir);
+    snprintf(sock, sizeof(sock), "%s/down.sock", dir);
+
+    vg_store *up, *down;
+    vg_queue *q;
+    ck_assert_int_eq(vg_store_open(&up, up_dir, 256), 0);
+    ck_assert_int_eq(vg_store_open(&down, down_dir, 16), 0);
+    ck_assert_int_eq(vg_queue_open(up, "spool", &q), 0);
+    char *msg = malloc(BIG_MSG), *raw = malloc(BIG_MSG);
+    ck_assert(msg && raw);
+    memset(msg, 'm', BIG_MSG);
+    memset(raw, 'r', BIG_MSG);
+    msgpack_sbuffer rec;
+    msgpack_sbuffer_init(&rec);
+    size_t rec_len = 0;
+    ck_assert_int_eq(vg_store_begin(up), 0);
+    for (int i = 1; i <= BIG_N; i++) {
+        char head[16];
+        int hn = snprintf(head, sizeof(head), "seq=%05d", i);
+        memcpy(msg, head, (size_t)hn);
+        vg_event ev = {.recv_us = 1, .ts_us = 1, .pri = 13, .host = S("h"), .app = S("app"),
+                       .msg = B(msg, BIG_MSG), .raw = B(raw, BIG_MSG), .src = S("127.0.0.1"),
+                       .agency = S("unknown"), .site = S("unknown")};
+        msgpack_sbuffer_clear(&rec);
+        ck_assert_int_eq(vg_wire_pack_event(&rec, &ev), 0);
+        ck_assert(rec_len == 0 || rec.size == rec_len); /* all records the same size */
+        rec_len = rec.size;
+        uint64_t seq;
+        ck_assert_int_eq(vg_queue_append(q, rec.data, rec.size, &seq), 0);
+        ck_assert_uint_eq(seq, (uint64_t)i);
+    }
+    ck_assert_int_eq(vg_store_commit(up), 0);
+    msgpack_sbuffer_destroy(&rec);
+    free(msg);
+    free(raw);
+    ck_assert_uint_gt(512 * rec_len, VG_FRAME_MAX); /* the old 512-record batch did not fit */
+
+    uv_loop_t loop;
+    ck_assert_int_eq(uv_loop_init(&loop), 0);
+    big_rx rx = {.next = 1};
+    vg_receiver_cfg rc = {.path = sock, .allow_uid = getuid(), .role = "correlator",
+                          .name = "cor", .type = VG_MSG_EVENTS, .store = down,
+                          .on_batch = big_on_batch, .ud = &rx};
+    vg_receiver *r;
+    ck_assert_int_eq(vg_receiver_start(&loop, &rc, &r), 0);
+    vg_sender_cfg sc = {.path = sock, .allow_uid = getuid(), .role = "collector", .name = "c1",
+                        .type = VG_MSG_EVENTS, .store = up, .queue = q};
+    vg_sender *s;
+    ck_assert_int_eq(vg_sender_start(&loop, &sc, &s), 0);
+    uv_timer_t tick;
+    uv_timer_init(&loop, &tick);
+    uv_timer_start(&tick, big_tick, 20, 20);
+    const vg_sender_stats *ss = vg_sender_get_stats(s);
+    uint64_t deadline = uv_hrtime() + 20000000000ull; /* 20 s; a fixed run takes well under 1 s */
+    while (ss->last_acked < BIG_N && uv_hrtime() < deadline)
+        uv_run(&loop, UV_RUN_ONCE);
+
+    /* Per batch: as many records as fit in VG_BATCH_BYTES (then the rest). */
+    uint32_t per = (uint32_t)(VG_BATCH_BYTES / rec_len);
+    uint32_t want_batches = (BIG_N + per - 1) / per;
+    ck_assert_uint_eq(per, 63);
+    ck_assert_uint_eq(ss->last_acked, BIG_N);
+    ck_assert_uint_eq(ss->sent, BIG_N);
+    ck_assert_uint_eq(ss->acked, BIG_N);
+    ck_assert_uint_eq(ss->resent, 0);
+    ck_assert_uint_eq(ss->reconnects, 1);
+    ck_assert_uint_eq(ss->batches, want_batches);
+    const vg_receiver_stats *rs = vg_receiver_get_stats(r);
+    ck_assert_uint_eq(rs->records, BIG_N);
+    ck_assert_uint_eq(rs->duplicates, 0);
+    ck_assert_uint_eq(rs->batches, want_batches);
+    ck_assert_uint_eq(vg_receiver_link_stats(r)->bad_frames, 0);
+    ck_assert_int_eq(rx.bad, 0);
+    ck_assert_uint_eq(rx.next, BIG_N + 1);
+    ck_assert_uint_eq(rx.batches, want_batches);
+    for (uint32_t i = 0; i < want_batches; i++)
+        ck_assert_uint_eq(rx.counts[i], i + 1 < want_batches ? per : BIG_N - per * i);
+
+    vg_sender_stop(s);
+    vg_receiver_stop(r);
+    uv_close((uv_handle_t *)&tick, NULL);
+    deadline = uv_hrtime() + 5000000000ull;
+    while (uv_run(&loop, UV_RUN_NOWAIT) && uv_hrtime() < deadline)
+        ;
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+    vg_store_close(up);
+    vg_store_close(down);
+}
+END_TEST
+
 static Suite *wire_suite(void)
 {
     Suite *s = suite_create("wire");
@@ -1835,6 +1989,11 @@ static Suite *wire_suite(void)
     tcase_set_timeout(f, 120);
     tcase_add_test(f, test_mutations);
     suite_add_tcase(s, f);
+
+    TCase *b = tcase_create("batching");
+    tcase_add_unchecked_fixture(b, base_setup, base_teardown);
+    tcase_add_test(b, test_sender_batch_byte_budget);
+    suite_add_tcase(s, b);
     return s;
 }
 
