@@ -352,6 +352,17 @@ static int cor_del_push(cor_eval *e, const char *rule_id, const char *key, size_
     return 0;
 }
 
+/* Times a group of rule r keeps: the newest N (event_count, value_count),
+ * one per rule of the list (temporal), or per step the start and then the
+ * end of a partial sequence (temporal_ordered). */
+static uint32_t cor_group_nts(const cor_rule *r)
+{
+    return r->kind == COR_EVENT_COUNT || r->kind == COR_VALUE_COUNT ? (uint32_t)r->threshold
+           : r->kind == COR_TEMPORAL                                ? r->nrefs
+           : r->kind == COR_TEMPORAL_ORDERED                        ? 2 * r->nrefs
+                                                                    : 0;
+}
+
 /* Allocates a group with its arrays as its rule needs them, in one block:
  * the header, the key (NUL-terminated), then the times, the values
  * (value_count) and the raw ring's pointers. One malloc instead of four per
@@ -359,9 +370,7 @@ static int cor_del_push(cor_eval *e, const char *rule_id, const char *key, size_
  * events). */
 static cor_group *cor_group_new(const cor_rule *r, const char *key, size_t len, uint64_t h)
 {
-    size_t nts = r->kind == COR_EVENT_COUNT || r->kind == COR_VALUE_COUNT ? r->threshold
-                 : r->kind == COR_ABSENCE                                ? 0
-                                                                          : r->nrefs;
+    size_t nts = cor_group_nts(r);
     size_t nvals = r->kind == COR_VALUE_COUNT ? nts : 0;
     size_t nraw = r->kind != COR_ABSENCE ? COR_RAW_KEEP : 0;
     size_t head = (sizeof(cor_group) + len + 1 + 7) & ~(size_t)7;
@@ -384,7 +393,7 @@ static cor_group *cor_group_new(const cor_rule *r, const char *key, size_t len, 
     if (nraw)
         g->raw = (char **)p;
     if (r->kind == COR_TEMPORAL || r->kind == COR_TEMPORAL_ORDERED)
-        for (uint32_t i = 0; i < r->nrefs; i++)
+        for (uint32_t i = 0; i < nts; i++)
             g->ts[i] = INT64_MIN;
     return g;
 }
@@ -755,19 +764,23 @@ static int cor_correlate(cor_eval *e, uint32_t ci, uint32_t refpos, const cor_hi
         break;
     }
     case COR_TEMPORAL: {
+        /* The latest event of each rule; all of them within a span shorter
+         * than T. In time order that is "every rule in (t - T, t]"; out of
+         * order (within the lateness), an event newer than the arriving
+         * one counts only if the span stays short (docs/rules.md). */
         if (ts > g->ts[refpos])
             g->ts[refpos] = ts;
         int64_t first = ts, newest = ts;
         uint32_t k = 0;
         for (; k < c->nrefs; k++) {
-            if (g->ts[k] == INT64_MIN || g->ts[k] <= ts - c->timespan_us)
+            if (g->ts[k] == INT64_MIN)
                 break;
             if (g->ts[k] < first)
                 first = g->ts[k];
             if (g->ts[k] > newest)
                 newest = g->ts[k]; /* a late event is not the last one */
         }
-        if (k == c->nrefs) {
+        if (k == c->nrefs && newest - first < c->timespan_us) {
             fire = 1;
             out.first = first;
             out.ts = newest;
@@ -777,21 +790,28 @@ static int cor_correlate(cor_eval *e, uint32_t ci, uint32_t refpos, const cor_hi
     }
     case COR_TEMPORAL_ORDERED: {
         /* ts[k]: start time of the latest-starting chain r0 <= ... <= rk
-         * seen so far (events in time order), INT64_MIN if none. */
+         * seen so far, INT64_MIN if none; ts[nrefs + k]: the time of its
+         * step k. A step extends chain k-1 only if it is not before that
+         * chain's last step (events may arrive out of order within the
+         * lateness: times, not arrival, decide the order). */
+        int64_t *end = g->ts + c->nrefs;
         if (refpos == 0) {
             if (ts > g->ts[0])
-                g->ts[0] = ts;
+                g->ts[0] = end[0] = ts;
         } else if (g->ts[refpos - 1] != INT64_MIN && g->ts[refpos - 1] > ts - c->timespan_us &&
-                   g->ts[refpos - 1] <= ts) { /* a late step before the chain's start: no */
-            if (g->ts[refpos - 1] > g->ts[refpos])
+                   end[refpos - 1] <= ts) {
+            if (g->ts[refpos - 1] > g->ts[refpos] ||
+                (g->ts[refpos - 1] == g->ts[refpos] && ts < end[refpos])) {
                 g->ts[refpos] = g->ts[refpos - 1];
+                end[refpos] = ts;
+            }
         }
         uint32_t last = c->nrefs - 1;
         if (refpos == last && g->ts[last] != INT64_MIN && g->ts[last] > ts - c->timespan_us) {
             fire = 1;
             out.first = g->ts[last];
             out.count = c->nrefs;
-            for (uint32_t k = 0; k < c->nrefs; k++)
+            for (uint32_t k = 0; k < 2 * c->nrefs; k++)
                 g->ts[k] = INT64_MIN; /* a sequence is reported once */
         }
         break;
@@ -1075,11 +1095,14 @@ static int cor_sweep_one(cor_eval *e, uint32_t o, int64_t clk, cor_emit_fn emit,
     if (!sw->absence) {
         /* Groups that can no longer fire are dropped, oldest first: every
          * event they hold is older than any window a future event (at
-         * least W - lateness) can open. Keeps tables small, and keeps
-         * max_groups for live groups. */
+         * least W - lateness) can open, and their suppression is over for
+         * any such event too (a group dropped while a future event could
+         * still fall inside its suppression would let that event fire
+         * again). Keeps tables small, and keeps max_groups for live
+         * groups. */
         cor_table *t = &e->tables[ci];
-        int64_t dead = e->wm - sw->span_us - rs->lateness_us;
-        while (t->tail && t->tail->last_us < dead && t->tail->suppress_until <= e->wm) {
+        int64_t dead = e->wm - sw->span_us - rs->lateness_us, open = e->wm - rs->lateness_us;
+        while (t->tail && t->tail->last_us < dead && t->tail->suppress_until <= open) {
             cor_group *g = t->tail;
             cor_del_push(e, rs->rules[ci].id, g->key, g->keylen, 0);
             cor_table_remove(e, t, g);
@@ -1090,7 +1113,9 @@ static int cor_sweep_one(cor_eval *e, uint32_t o, int64_t clk, cor_emit_fn emit,
         if (t->tail) {
             int64_t span = sw->span_us + rs->lateness_us, last = t->tail->last_us;
             int64_t d = last > INT64_MAX - span - 1 ? INT64_MAX : last + span + 1;
-            e->due[o] = d > t->tail->suppress_until ? d : t->tail->suppress_until;
+            int64_t su = t->tail->suppress_until, lt = rs->lateness_us;
+            int64_t sd = su > INT64_MAX - lt ? INT64_MAX : su + lt;
+            e->due[o] = d > sd ? d : sd;
         }
         return 0;
     }
@@ -1151,8 +1176,7 @@ static int cor_group_pack(cor_eval *e, const cor_rule *r, const cor_group *g)
     msgpack_pack_int64(&pk, g->aux);
     msgpack_pack_uint8(&pk, g->fired);
     uint32_t nts = r->kind == COR_EVENT_COUNT || r->kind == COR_VALUE_COUNT ? g->n
-                   : r->kind == COR_ABSENCE                                ? 0
-                                                                            : r->nrefs;
+                                                                            : cor_group_nts(r);
     msgpack_pack_array(&pk, nts);
     for (uint32_t i = 0; i < nts; i++)
         msgpack_pack_int64(&pk, g->ts[i]);
@@ -1267,12 +1291,16 @@ static int cor_group_unpack(cor_eval *e, const cor_rule *r, cor_table *t, const 
     g->aux = f[3].via.i64;
     g->fired = (uint8_t)f[4].via.u64;
     const msgpack_object *ts = &f[5], *vals = &f[6], *raw = &f[7];
-    uint32_t cap = r->kind == COR_EVENT_COUNT || r->kind == COR_VALUE_COUNT ? (uint32_t)r->threshold
-                   : r->kind == COR_ABSENCE                                ? 0
-                                                                            : r->nrefs;
+    uint32_t cap = cor_group_nts(r);
     if (ts->type == MSGPACK_OBJECT_ARRAY)
         for (uint32_t i = 0; i < ts->via.array.size && i < cap; i++)
             g->ts[i] = ts->via.array.ptr[i].via.i64;
+    /* temporal_ordered state written before step times were kept: a step
+     * counts as at its chain's start, as it then did */
+    if (r->kind == COR_TEMPORAL_ORDERED && ts->type == MSGPACK_OBJECT_ARRAY &&
+        ts->via.array.size == r->nrefs)
+        for (uint32_t i = 0; i < r->nrefs; i++)
+            g->ts[r->nrefs + i] = g->ts[i];
     if (r->kind == COR_EVENT_COUNT || r->kind == COR_VALUE_COUNT)
         g->n = ts->via.array.size < cap ? ts->via.array.size : cap;
     if (r->kind == COR_VALUE_COUNT && vals->type == MSGPACK_OBJECT_ARRAY)

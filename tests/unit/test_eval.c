@@ -656,6 +656,16 @@ START_TEST(test_temporal)
     ck_assert_uint_eq(t.s.n, 6);
     assert_alert(at(&t.s, 5), "c.any", "temporal", T0 + 495 * SEC, T0 + 500 * SEC, 2);
     ck_assert_uint_eq(n_of(&t.s, "c.seq"), 2);
+
+    /* k7: A at 600 s, then a B from 530 s: 70 s apart, no alert (the
+     * newer A is not in a window shorter than 60 s with it); a B from
+     * 545 s then is 55 s from A: the alert spans 545..600 s */
+    feed(&t, T0 + 600 * SEC, "h", "step=a key=k7");
+    feed(&t, T0 + 530 * SEC, "h", "step=b key=k7");
+    ck_assert_uint_eq(t.s.n, 6);
+    feed(&t, T0 + 545 * SEC, "h", "step=b key=k7");
+    ck_assert_uint_eq(t.s.n, 7);
+    assert_alert(at(&t.s, 6), "c.any", "temporal", T0 + 545 * SEC, T0 + 600 * SEC, 2);
     tc_close(&t);
 }
 END_TEST
@@ -711,6 +721,16 @@ START_TEST(test_temporal_ordered_three)
     feed(&t, T0 + 33 * MIN, "h", "upload by y");
     ck_assert_uint_eq(t.s.n, 2);
     assert_alert(at(&t.s, 1), "c.chain", "temporal_ordered", T0 + 31 * MIN, T0 + 33 * MIN, 3);
+    /* out of order within the lateness: the upload arrives last but its
+     * time (41 min) is before the login's (43 min), so no sequence; an
+     * upload at 44 min makes one */
+    feed(&t, T0 + 40 * MIN, "h", "scan by z");
+    feed(&t, T0 + 43 * MIN, "h", "login by z");
+    feed(&t, T0 + 41 * MIN, "h", "upload by z");
+    ck_assert_uint_eq(t.s.n, 2);
+    feed(&t, T0 + 44 * MIN, "h", "upload by z");
+    ck_assert_uint_eq(t.s.n, 3);
+    assert_alert(at(&t.s, 2), "c.chain", "temporal_ordered", T0 + 40 * MIN, T0 + 44 * MIN, 3);
     tc_close(&t);
 }
 END_TEST
@@ -902,6 +922,49 @@ START_TEST(test_repeat)
     assert_alert(at(&t.s, 2), "m.seen", "match", T0 + 30 * SEC, T0 + 30 * SEC, 5);
     ck_assert_str_eq(at(&t.s, 2)->msg, "message repeated 5 times: [ fail from 10.0.0.1]");
     ck_assert_uint_eq(rule(&t, "m.fail")->hits, 2);
+    tc_close(&t);
+}
+END_TEST
+
+/* A group whose window is over is forgotten by the sweep, but not while an
+ * event that is not late (t >= W - lateness) could still fall inside its
+ * suppression: such an event would open a new group and fire again. */
+START_TEST(test_suppress_survives_sweep)
+{
+    char yaml[2048];
+    snprintf(yaml, sizeof(yaml),
+             "rules:\n%s"
+             "  - id: c.pair\n"
+             "    name: pair\n"
+             "    level: 6\n"
+             "    correlation:\n"
+             "      type: event_count\n"
+             "      rules: [m.fail]\n"
+             "      group_by: [src_ip]\n"
+             "      timespan: 10s\n"
+             "      condition: {gte: 2}\n"
+             "      suppress: 60s\n",
+             fail_rule);
+    cor_rules_opts o = opts_default;
+    o.lateness_us = 5 * MIN;
+    tc t;
+    tc_open(&t, yaml, &o);
+    feed(&t, T0, "h", "fail from X");
+    feed(&t, T0 + 1 * SEC, "h", "fail from X");
+    ck_assert_uint_eq(t.s.n, 1);
+    assert_alert(at(&t.s, 0), "c.pair", "event_count", T0, T0 + 1 * SEC, 2);
+    /* other traffic moves the watermark on; W - lateness = T0 + 20 s */
+    feed(&t, T0 + 5 * MIN + 20 * SEC, "h", "nothing to see");
+    tick(&t, T0 + 5 * MIN + 20 * SEC);
+    /* not late, and inside [T0 + 1 s, T0 + 61 s): suppressed */
+    feed(&t, T0 + 20 * SEC, "h", "fail from X");
+    feed(&t, T0 + 21 * SEC, "h", "fail from X");
+    ck_assert_uint_eq(rule(&t, "c.pair")->late, 0);
+    ck_assert_uint_eq(t.s.n, 1);
+    /* once W - lateness passes the suppression, the group goes */
+    feed(&t, T0 + 6 * MIN + 2 * SEC, "h", "nothing to see");
+    tick(&t, T0 + 6 * MIN + 2 * SEC);
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 0);
     tc_close(&t);
 }
 END_TEST
@@ -1975,6 +2038,7 @@ static Suite *eval_suite(void)
     tcase_add_test(t, test_correlation_of_correlation);
     tcase_add_test(t, test_repeat);
     tcase_add_test(t, test_lateness);
+    tcase_add_test(t, test_suppress_survives_sweep);
     tcase_add_test(t, test_future_timestamp);
     tcase_add_test(t, test_match_suppress);
     tcase_add_test(t, test_max_groups);
