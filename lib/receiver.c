@@ -94,6 +94,16 @@ static void vg__ack(vg_link *l, uint64_t seq)
 static void vg__batch(vg_receiver *r, vg_link *l, vg_rstream *st, const vg_msg *m)
 {
     uint64_t first = m->seq, end = m->seq + m->count - 1;
+    if (first > st->last + 1 && st->last == 0) {
+        /* Nothing of this stream is stored here, yet it starts past 1: the
+         * upstream trimmed records that an earlier state of this process
+         * acknowledged (state lost, or replaced by an older copy). They
+         * cannot come back; taking what there is beats a stalled stream. */
+        vg_warn("stream %s: starts at seq %" PRIu64 " and nothing of it is stored here: seq "
+                "1..%" PRIu64 " were acknowledged by an earlier state and are gone",
+                st->name, first, first - 1);
+        st->last = first - 1;
+    }
     if (first > st->last + 1) {
         vg_error("stream %s: batch starts at seq %" PRIu64 " but %" PRIu64 " is next; closing",
                  st->name, first, st->last + 1);

@@ -238,6 +238,30 @@ static void vg__on_msg(vg_link *l, const vg_msg *m)
         }
         s->stats.last_acked = s->acked;
         s->next = m->seq + 1;
+        if (m->seq < s->acked) {
+            /* The downstream is behind what it acknowledged: its state was
+             * lost or replaced by an older copy. What is still held here is
+             * sent again; what was trimmed is gone, and saying so is all
+             * that can be done (the downstream takes the gap only when it
+             * knows nothing of the stream: lib/receiver.c). */
+            uint64_t held = vg_queue_first(s->cfg.queue), from = held ? held : last + 1;
+            if (from > s->next) {
+                vg_error("stream %s: %s has seq %llu, but acknowledged up to %llu before (its "
+                         "state was lost or replaced): seq %llu..%llu are no longer held here "
+                         "and are lost; sending from %llu",
+                         s->name, s->path, (unsigned long long)m->seq,
+                         (unsigned long long)s->acked, (unsigned long long)s->next,
+                         (unsigned long long)(from - 1), (unsigned long long)from);
+                s->next = from;
+            } else {
+                vg_warn("stream %s: %s has seq %llu, but acknowledged up to %llu before (its "
+                        "state was lost or replaced); sending again from %llu",
+                        s->name, s->path, (unsigned long long)m->seq,
+                        (unsigned long long)s->acked, (unsigned long long)s->next);
+            }
+            s->acked = s->next - 1; /* the window counts from here */
+            s->stats.last_acked = s->acked;
+        }
         vg_info("stream %s: %s has everything up to seq %llu; %llu to send", s->name, s->path,
                 (unsigned long long)m->seq, (unsigned long long)(last - m->seq));
         vg__trim(s);

@@ -1955,6 +1955,117 @@ START_TEST(test_sender_batch_byte_budget)
 }
 END_TEST
 
+typedef struct lost_rx {
+    uint64_t first, last; /* seqs seen (0: none) */
+    uint32_t records;
+} lost_rx;
+
+static int lost_on_batch(void *ud, vg_rstream *st, const vg_msg *m, uint32_t skip)
+{
+    lost_rx *rx = ud;
+    (void)st;
+    for (uint32_t i = skip; i < m->count; i++) {
+        if (!rx->first)
+            rx->first = m->events[i].seq;
+        rx->last = m->events[i].seq;
+        rx->records++;
+    }
+    return 0;
+}
+
+static void lost_append(vg_store *st, vg_queue *q, int from, int to)
+{
+    msgpack_sbuffer rec;
+    msgpack_sbuffer_init(&rec);
+    ck_assert_int_eq(vg_store_begin(st), 0);
+    for (int i = from; i <= to; i++) {
+        vg_event ev = {.recv_us = 1, .ts_us = 1, .pri = 13, .host = S("h"), .app = S("app"),
+                       .msg = S("x"), .raw = S("x"), .src = S("127.0.0.1"),
+                       .agency = S("unknown"), .site = S("unknown")};
+        msgpack_sbuffer_clear(&rec);
+        ck_assert_int_eq(vg_wire_pack_event(&rec, &ev), 0);
+        uint64_t seq;
+        ck_assert_int_eq(vg_queue_append(q, rec.data, rec.size, &seq), 0);
+        ck_assert_uint_eq(seq, (uint64_t)i);
+    }
+    ck_assert_int_eq(vg_store_commit(st), 0);
+    msgpack_sbuffer_destroy(&rec);
+}
+
+/* The downstream acknowledged 1..100 and the upstream trimmed them; then
+ * the downstream's state is lost (a new, empty store) while 101..150 wait.
+ * The sender used to compute its window from the old acknowledgement
+ * (next - acked - 1 wrapped around) and sent nothing, saying nothing; the
+ * receiver refused a stream that does not start at 1. Now the sender says
+ * what is lost and sends what it holds, and the receiver, knowing nothing of
+ * the stream, takes it from there. */
+START_TEST(test_sender_downstream_lost_state)
+{
+    char dir[256], up_dir[300], a_dir[300], b_dir[300], sock[300];
+    ck_assert_ptr_nonnull(vt_tmp_sub(dir, sizeof(dir), basedir));
+    snprintf(up_dir, sizeof(up_dir), "%s/up", dir);
+    snprintf(a_dir, sizeof(a_dir), "%s/a", dir);
+    snprintf(b_dir, sizeof(b_dir), "%s/b", dir);
+    snprintf(sock, sizeof(sock), "%s/down.sock", dir);
+    vg_store *up, *a, *b;
+    vg_queue *q;
+    ck_assert_int_eq(vg_store_open(&up, up_dir, 16), 0);
+    ck_assert_int_eq(vg_store_open(&a, a_dir, 16), 0);
+    ck_assert_int_eq(vg_store_open(&b, b_dir, 16), 0);
+    ck_assert_int_eq(vg_queue_open(up, "spool", &q), 0);
+    lost_append(up, q, 1, 100);
+
+    uv_loop_t loop;
+    ck_assert_int_eq(uv_loop_init(&loop), 0);
+    lost_rx rxa = {0}, rxb = {0};
+    vg_receiver_cfg rc = {.path = sock, .allow_uid = getuid(), .role = "correlator",
+                          .name = "cor", .type = VG_MSG_EVENTS, .store = a,
+                          .on_batch = lost_on_batch, .ud = &rxa};
+    vg_receiver *r;
+    ck_assert_int_eq(vg_receiver_start(&loop, &rc, &r), 0);
+    vg_sender_cfg sc = {.path = sock, .allow_uid = getuid(), .role = "collector", .name = "c1",
+                        .type = VG_MSG_EVENTS, .store = up, .queue = q};
+    vg_sender *s;
+    ck_assert_int_eq(vg_sender_start(&loop, &sc, &s), 0);
+    uv_timer_t tick;
+    uv_timer_init(&loop, &tick);
+    uv_timer_start(&tick, big_tick, 20, 20);
+    const vg_sender_stats *ss = vg_sender_get_stats(s);
+    uint64_t deadline = uv_hrtime() + 20000000000ull;
+    while ((ss->last_acked < 100 || vg_queue_count(q) > 0) && uv_hrtime() < deadline)
+        uv_run(&loop, UV_RUN_ONCE);
+    ck_assert_uint_eq(ss->last_acked, 100);
+    ck_assert_uint_eq(vg_queue_count(q), 0); /* trimmed */
+    ck_assert_uint_eq(rxa.records, 100);
+
+    /* the downstream comes back with an empty state; 50 more wait */
+    vg_receiver_stop(r);
+    lost_append(up, q, 101, 150);
+    rc.store = b;
+    rc.ud = &rxb;
+    ck_assert_int_eq(vg_receiver_start(&loop, &rc, &r), 0);
+    deadline = uv_hrtime() + 20000000000ull;
+    while (ss->last_acked < 150 && uv_hrtime() < deadline)
+        uv_run(&loop, UV_RUN_ONCE);
+    ck_assert_uint_eq(ss->last_acked, 150);
+    ck_assert_uint_eq(rxb.records, 50);
+    ck_assert_uint_eq(rxb.first, 101);
+    ck_assert_uint_eq(rxb.last, 150);
+    ck_assert_uint_eq(vg_receiver_get_stats(r)->records, 50);
+
+    vg_sender_stop(s);
+    vg_receiver_stop(r);
+    uv_close((uv_handle_t *)&tick, NULL);
+    deadline = uv_hrtime() + 5000000000ull;
+    while (uv_run(&loop, UV_RUN_NOWAIT) && uv_hrtime() < deadline)
+        ;
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+    vg_store_close(up);
+    vg_store_close(a);
+    vg_store_close(b);
+}
+END_TEST
+
 static Suite *wire_suite(void)
 {
     Suite *s = suite_create("wire");
@@ -1993,6 +2104,7 @@ static Suite *wire_suite(void)
     TCase *b = tcase_create("batching");
     tcase_add_unchecked_fixture(b, base_setup, base_teardown);
     tcase_add_test(b, test_sender_batch_byte_budget);
+    tcase_add_test(b, test_sender_downstream_lost_state);
     suite_add_tcase(s, b);
     return s;
 }
