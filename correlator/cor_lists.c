@@ -751,7 +751,7 @@ int cor_lists_load_file(cor_lists *l, const char *name, const char *path, size_t
         rc = -EINVAL;
         goto out;
     }
-    if (vg_store_txn(l->st)) {
+    if (l && vg_store_txn(l->st)) {
         snprintf(err, errlen, "lists: cannot load '%s' inside a write transaction", name);
         rc = -EBUSY;
         goto out;
@@ -759,6 +759,10 @@ int cor_lists_load_file(cor_lists *l, const char *name, const char *path, size_t
     if ((rc = lists__parse(path, &ld, err, errlen))) goto out;
     lists__prepare(&ld, &d);
     d.loaded = (uint64_t)time(NULL);
+    if (!l) { /* checking only */
+        if (count) *count = ld.n;
+        goto out;
+    }
 
     if ((rc = vg_store_begin(l->st))) {
         snprintf(err, errlen, "lists: cannot begin a transaction: %s", vg_strerror(rc));
@@ -778,9 +782,9 @@ int cor_lists_load_file(cor_lists *l, const char *name, const char *path, size_t
     if (count) *count = ld.n;
 out:
     lists__load_free(&ld);
-    if (rc)
+    if (l && rc)
         l->stats.load_failures++;
-    else
+    else if (l)
         l->stats.loads++;
     return rc;
 }

@@ -86,7 +86,9 @@ void cor_lists_close(cor_lists *l);
  *   "lists: reason"     for a storage failure (VG_EFULL when the map is
  *                       full: it must hold the old and the new list at once;
  *                       -ENOMEM; LMDB codes).
- * Handles of NAME see the new list from the next lookup on. */
+ * Handles of NAME see the new list from the next lookup on.
+ * With l NULL the name and the file are only checked (-t): nothing is
+ * stored, and *count gets the number of distinct entries in the file. */
 int cor_lists_load_file(cor_lists *l, const char *name, const char *path, size_t *count, char *err,
                         size_t errlen);
 

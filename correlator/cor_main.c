@@ -39,10 +39,13 @@ static int cor_configure(vg_daemon *d, const vg_node *root, int first, char *err
         return rc;
     }
     if (vg_daemon_check_only(d)) {
-        printf("%zu rules loaded from %s\n", rs->n, cf.rules_dir);
+        /* lists too: parsed and checked, not stored (cor_lists_load_file) */
+        rc = cor_load_lists(NULL, &cf, cf.rules_dir, err, errlen);
+        if (rc == 0)
+            printf("%zu rules loaded from %s\n", rs->n, cf.rules_dir);
         cor_rules_free(rs);
         cor_conf_free(&cf);
-        return 0;
+        return rc;
     }
     if (!first) {
         /* Lists first: a bad list refuses the whole reload. Each list is

@@ -26,7 +26,44 @@ struct vg_daemon {
     bool check_only;
     bool stopping;
     int status;
+    bool level_given; /* -l: overrides pipeline.log_level, on every reload too */
+    enum vg_log_level level;
 };
+
+/* The log level: -l if given, else pipeline.log_level. */
+static void vg__apply_level(const vg_daemon *d)
+{
+    enum vg_log_level lvl;
+    if (d->level_given)
+        vg_log_set_level(d->level);
+    else if (vg_log_parse_level(d->pipeline.log_level, &lvl) == 0)
+        vg_log_set_level(lvl);
+}
+
+/* The sections a configuration file may hold: the file is shared by the
+ * three daemons, each reads its own, and a misspelt one ("corelator:")
+ * would otherwise leave a daemon on its defaults without a word. */
+static const char *const vg__sections[] = {"pipeline", "collector", "correlator", "shipper"};
+
+/* Refuses a file whose top level is not a map of known sections. */
+static int vg__sections_check(const vg_node *root, char *err, size_t errlen)
+{
+    if (root->kind != VG_NODE_MAP)
+        return vg_conf_errf(err, errlen, root,
+                            "the top level must be a map of sections (pipeline, collector, "
+                            "correlator, shipper)");
+    for (size_t i = 0; i < root->n; i++) {
+        const char *k = root->keys[i]->str;
+        size_t j = 0;
+        while (j < sizeof(vg__sections) / sizeof(vg__sections[0]) && strcmp(k, vg__sections[j]))
+            j++;
+        if (j == sizeof(vg__sections) / sizeof(vg__sections[0]))
+            return vg_conf_errf(err, errlen, root->keys[i],
+                                "unknown section '%s' (expected pipeline, collector, correlator "
+                                "or shipper)", k);
+    }
+    return 0;
+}
 
 static const vg_conf_key vg__pipeline_keys[] = {
     {"user", VG_CONF_STR, "", offsetof(vg_pipeline_conf, user),
@@ -173,8 +210,13 @@ static int vg__load(vg_daemon *d, int first)
     vg_pipeline_conf pc;
     int rc = vg_yaml_load(d->config_path, &root, err, sizeof(err));
     if (rc == 0)
+        rc = vg__sections_check(root, err, sizeof(err));
+    if (rc == 0)
         rc = vg__pipeline_load(root, d->config_path, &pc, err, sizeof(err));
     if (rc == 0) {
+        /* Nothing of a reload takes effect before all of it is accepted:
+         * the daemon's part is checked (configure) before the log level
+         * changes. The first load has nothing to go back to. */
         vg_pipeline_conf old = d->pipeline;
         if (!first && (old.uid != pc.uid || strcmp(old.run_dir, pc.run_dir) != 0 ||
                        strcmp(old.data_dir, pc.data_dir) != 0))
@@ -182,16 +224,18 @@ static int vg__load(vg_daemon *d, int first)
                     "keeping the running values", d->config_path);
         if (first) {
             d->pipeline = pc;
-        } else {
-            free(d->pipeline.log_level);
-            d->pipeline.log_level = pc.log_level;
-            pc.log_level = NULL;
+            vg__apply_level(d);
+        }
+        rc = d->ops->configure(d, root, first, err, sizeof(err));
+        if (!first) {
+            if (rc == 0) {
+                free(d->pipeline.log_level);
+                d->pipeline.log_level = pc.log_level;
+                pc.log_level = NULL;
+                vg__apply_level(d);
+            }
             vg_conf_release(vg__pipeline_keys, &pc);
         }
-        enum vg_log_level lvl;
-        if (vg_log_parse_level(d->pipeline.log_level, &lvl) == 0)
-            vg_log_set_level(lvl);
-        rc = d->ops->configure(d, root, first, err, sizeof(err));
     }
     if (rc) {
         if (!err[0])
@@ -365,12 +409,14 @@ int vg_daemon_main(int argc, char **argv, const vg_daemon_desc *desc, const vg_d
         return 1;
     }
     uv_loop_init(&d.loop);
+    d.level_given = level != NULL;
+    d.level = lvl;
+    if (d.level_given)
+        vg_log_set_level(lvl); /* for what loading logs before the level is known */
     if (vg__load(&d, 1) != 0) {
         d.status = 1;
         goto out;
     }
-    if (level)
-        vg_log_set_level(lvl);
     if (d.check_only) {
         printf("%s: configuration %s is valid\n", desc->prog, d.config_path);
         goto out;

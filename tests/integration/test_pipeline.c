@@ -216,6 +216,17 @@ END_TEST
 
 /* SIGHUP with a broken rule keeps the old rules and says where the error
  * is; a good rule set is then applied without a restart. */
+/* Occurrences of needle in the file at path. */
+static int count_text(const char *path, const char *needle)
+{
+    char *b = vt_read_file(path, NULL);
+    int n = 0;
+    for (char *q = b; q && (q = strstr(q, needle)); q += strlen(needle))
+        n++;
+    free(b);
+    return n;
+}
+
 START_TEST(test_sighup_reload)
 {
     vt_pipe p;
@@ -224,6 +235,14 @@ START_TEST(test_sighup_reload)
     char path[400], log[400], file[400];
     snprintf(path, sizeof(path), "%s/test.yml", p.rules);
     vt_pipe_log(&p, VT_CORRELATOR, log, sizeof(log));
+    /* A refused reload changes nothing, the log level included (it was
+     * applied before the rest was checked). */
+    char *cfg = vt_read_file(p.config, NULL), *cfg2 = strdup(cfg);
+    char *at = strstr(cfg2, "log_level: info\n");
+    ck_assert_ptr_nonnull(at);
+    memcpy(at, "log_level: warn\n", strlen("log_level: warn\n"));
+    ck_assert_int_eq(vt_write_file(p.config, cfg2), 0);
+    free(cfg2);
     ck_assert_int_eq(vt_write_file(path, "rules:\n  - id: test.broken\n    name: Broken\n"
                                          "    level: 3\n    match:\n      regex: 'seq=(?<n>[0-9]+'\n"),
                      0);
@@ -234,6 +253,13 @@ START_TEST(test_sighup_reload)
              path);
     ck_assert_msg(vt_wait_text(log, want, 5000), "no refusal naming %s:6", path);
     ck_assert_int_eq(kill(p.pid[VT_CORRELATOR], 0), 0);
+    int stats = count_text(log, "info: stats: ");
+    kill(p.pid[VT_CORRELATOR], SIGUSR1);
+    for (int i = 0; i < 50 && count_text(log, "info: stats: ") == stats; i++)
+        vt_sleep_ms(100);
+    ck_assert_int_gt(count_text(log, "info: stats: "), stats); /* still at info */
+    ck_assert_int_eq(vt_write_file(p.config, cfg), 0);
+    free(cfg);
     ck_assert_int_eq(it_write_lines(&p, "a.txt", 0, 10, file, sizeof(file)), 0);
     ck_assert_int_eq(it_logger_tcp(&p, file, NULL), 0);
     ck_assert(vt_wait_lines(p.alerts, 10, 20000));
@@ -288,6 +314,35 @@ START_TEST(test_cli_and_bad_config)
     char want[600];
     snprintf(want, sizeof(want), "%s:6: listen 'tcp://127.0.0.1:99999': bad address or port",
              p.config);
+    ck_assert_msg(vt_wait_text(log, want, 100), "missing: %s", want);
+
+    /* A misspelt section, a file that is not a map: refused by -t, with
+     * the line. */
+    const char *bad_cfg[][2] = {
+        {"pipeline:\n  run_dir: run\n  data_dir: data\ncorelator:\n  rules_dir: rules\n",
+         ":4: unknown section 'corelator' (expected pipeline, collector, correlator or shipper)"},
+        {"- a\n- b\n", ":1: the top level must be a map of sections"},
+    };
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(vt_write_file(p.config, bad_cfg[i][0]), 0);
+        snprintf(cmd, sizeof(cmd), "%s -c %s -t > %s 2>&1", vt_bin("shipper/vigil-shipper"),
+                 p.config, log);
+        ck_assert_int_eq(vt_run(sh, 10), 1);
+        snprintf(want, sizeof(want), "%s%s", p.config, bad_cfg[i][1]);
+        ck_assert_msg(vt_wait_text(log, want, 100), "missing: %s", want);
+    }
+    /* -t checks the correlator's watchlists too */
+    char list[400];
+    snprintf(list, sizeof(list), "%s/b.txt", p.dir);
+    ck_assert_int_eq(vt_write_file(list, "# feed\n10.0.0.0/33\n"), 0);
+    ck_assert_int_eq(vt_write_file(p.config, "pipeline:\n  run_dir: run\n  data_dir: data\n"
+                                             "correlator:\n  rules_dir: rules\n  lists:\n"
+                                             "    bad: b.txt\n"),
+                     0);
+    snprintf(cmd, sizeof(cmd), "%s -c %s -t > %s 2>&1", vt_bin("correlator/vigil-correlator"),
+             p.config, log);
+    ck_assert_int_eq(vt_run(sh, 10), 1);
+    snprintf(want, sizeof(want), "%s:2: prefix length 33 > 32 in CIDR '10.0.0.0/33'", list);
     ck_assert_msg(vt_wait_text(log, want, 100), "missing: %s", want);
     vt_pipe_destroy(&p);
 }
