@@ -237,6 +237,8 @@ static __attribute__((noinline)) int64_t ts_compute(const ts_parts *t, int64_t y
             hi = hi < b ? hi : b;
         }
     }
+    if (t->mon == 2 && t->day == 29 && !is_leap(year))
+        return INT64_MIN; /* no such day in the year it falls in: not a timestamp */
     int64_t wall = wall_seconds(t, year), utc;
     int slot = -1;
     if (fixed) {
@@ -286,14 +288,17 @@ static inline int64_t ts_seconds(const ts_parts *t, int64_t ykey, int fixed, int
 }
 
 /* UTC microseconds of an RFC 3164 header timestamp; fills *tz_min. A missing
- * year is opts->year, else inferred from now (ts_seconds). */
+ * year is opts->year, else inferred from now (ts_seconds). INT64_MIN for
+ * "Feb 29" in a year without one (the day is only checked once the year is
+ * known). */
 static int64_t ts_to_utc(const ts_parts *t, const vg_syslog_opts *o, int64_t now_us,
                          int32_t *tz_min)
 {
     int64_t ykey = t->year ? (int64_t)t->year + 1 : o && o->year > 0 ? (int64_t)o->year + 1 : 0;
     int fixed = t->has_off || (o && o->tz_known);
     int32_t zmin = t->has_off ? t->off_min : fixed ? o->tz_min : 0;
-    return ts_seconds(t, ykey, fixed, zmin, now_us, tz_min) * US_PER_S + t->usec;
+    int64_t sec = ts_seconds(t, ykey, fixed, zmin, now_us, tz_min);
+    return sec == INT64_MIN ? INT64_MIN : sec * US_PER_S + t->usec;
 }
 
 /* ---- lexical helpers ---- */
@@ -391,7 +396,9 @@ static int parse_iso(const uchar *s, size_t n, size_t *i, int strict, ts_parts *
 {
     size_t p = *i;
     int y = digits(s, n, &p, 4);
-    if (y < 0 || p >= n || s[p++] != '-')
+    /* 0000 and 9999 are refused: with an offset the UTC time could leave
+     * years 1..9999, which have no RFC 3339 form (an empty @timestamp) */
+    if (y < 1 || y > 9998 || p >= n || s[p++] != '-')
         return -1;
     int mo = digits(s, n, &p, 2);
     if (mo < 1 || mo > 12 || p >= n || s[p++] != '-')
@@ -676,8 +683,13 @@ static void parse_3164(const uchar *s, size_t n, size_t i, const vg_syslog_opts 
     }
     if (have_ts && q < n && s[q] != ' ') /* an ISO stamp glued to the next token */
         have_ts = 0;
+    if (have_ts) { /* Feb 29 of a year without one: like Feb 30, no timestamp */
+        int64_t ts = ts_to_utc(&t, o, now, &ev->tz_min);
+        have_ts = ts != INT64_MIN;
+        if (have_ts)
+            ev->ts_us = ts;
+    }
     if (have_ts) {
-        ev->ts_us = ts_to_utc(&t, o, now, &ev->tz_min);
         i = q;
         while (i < n && s[i] == ' ')
             i++;

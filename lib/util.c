@@ -85,8 +85,8 @@ int vg_is_ip(vg_str v)
 {
     char tmp[64];
     unsigned char bin[16];
-    if (!v.p || v.len == 0 || v.len >= sizeof(tmp))
-        return 0;
+    if (!v.p || v.len == 0 || v.len >= sizeof(tmp) || memchr(v.p, '\0', v.len))
+        return 0; /* inet_pton would stop at a NUL: "10.0.0.1\0junk" is no address */
     memcpy(tmp, v.p, v.len);
     tmp[v.len] = '\0';
     return inet_pton(AF_INET, tmp, bin) == 1 || inet_pton(AF_INET6, tmp, bin) == 1;

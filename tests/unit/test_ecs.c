@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "vigil/ecs.h"
+#include "vigil/util.h"
 
 static vg_alert base_alert(void)
 {
@@ -99,6 +100,17 @@ START_TEST(test_port_and_bad_ip)
     ck_assert_ptr_nonnull(strstr(got, ",\"destination\":{\"port\":22},"));
     ck_assert_ptr_nonnull(strstr(got, "\"fields\":{\"dst_ip\":\"not-an-ip\"}"));
     free(got);
+    /* an address followed by a NUL and more is no address (inet_pton
+     * stopped at the NUL and took it) */
+    al = base_alert();
+    al.nfields = 0;
+    al.fields[al.nfields++] = (vg_kv){vg_str_c("src_ip"), vg_str_n("10.0.0.1\0junk", 13)};
+    got = ecs(&al);
+    ck_assert_ptr_null(strstr(got, "\"source\":{"));
+    ck_assert_ptr_nonnull(strstr(got, "\"fields\":{\"src_ip\":\"10.0.0.1\\u0000junk\"}"));
+    free(got);
+    ck_assert(vg_is_ip(vg_str_c("10.0.0.1")));
+    ck_assert(!vg_is_ip(vg_str_n("10.0.0.1\0", 9)));
 }
 END_TEST
 

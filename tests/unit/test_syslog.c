@@ -1276,6 +1276,29 @@ START_TEST(test_rfc3164_shapes)
     ck_assert(ev.flags & VG_EV_NO_TS);
     ck_assert_ptr_null(ev.host.p);
     ck_str(ev.msg, "Feb 30 22:14:15 host app: x");
+    /* Feb 29: a day only in leap years, known once the year is (it used to
+     * roll over to Mar 1) */
+    parse_s("<13>Feb 29 22:14:15 host app: x", &o, &ev); /* 2019: none */
+    ck_assert(ev.flags & VG_EV_NO_TS);
+    ck_assert_ptr_null(ev.host.p);
+    ck_str(ev.msg, "Feb 29 22:14:15 host app: x");
+    vg_syslog_opts leap = {iso_us("2020-03-05T00:00:00Z"), 0, 1, 0};
+    parse_s("<13>Feb 29 22:14:15 host app: x", &leap, &ev);
+    ck_assert(!(ev.flags & VG_EV_NO_TS));
+    ck_assert_int_eq(ev.ts_us, iso_us("2020-02-29T22:14:15Z"));
+    ck_str(ev.host, "host");
+    leap.year = 2021; /* --year */
+    parse_s("<13>Feb 29 22:14:15 host app: x", &leap, &ev);
+    ck_assert(ev.flags & VG_EV_NO_TS);
+    /* RFC 5424 years 0000 and 9999: an offset could take UTC out of the
+     * years a timestamp can be written in */
+    parse_s("<13>1 0000-01-01T00:00:00+00:01 h app - - - boom", &o, &ev);
+    ck_assert(ev.flags & VG_EV_MALFORMED);
+    parse_s("<13>1 9999-12-31T23:59:59-00:01 h app - - - boom", &o, &ev);
+    ck_assert(ev.flags & VG_EV_MALFORMED);
+    parse_s("<13>1 9998-12-31T23:59:59-00:01 h app - - - ok", &o, &ev);
+    ck_assert(!(ev.flags & VG_EV_MALFORMED));
+    ck_assert_int_eq(ev.ts_us, iso_us("9999-01-01T00:00:59Z"));
     parse_s("<13>2019-11-30T10:00:00.123456789+01:00 host app: x", &o, &ev);
     ck_assert_int_eq(ev.ts_us, iso_us("2019-11-30T09:00:00.123456Z"));
     ck_assert_int_eq(ev.tz_min, 60);
