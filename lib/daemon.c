@@ -52,12 +52,13 @@ static int vg__sections_check(const vg_node *root, char *err, size_t errlen)
         return vg_conf_errf(err, errlen, root,
                             "the top level must be a map of sections (pipeline, collector, "
                             "correlator, shipper)");
+    const size_t nsec = sizeof(vg__sections) / sizeof(vg__sections[0]);
     for (size_t i = 0; i < root->n; i++) {
         const char *k = root->keys[i]->str;
         size_t j = 0;
-        while (j < sizeof(vg__sections) / sizeof(vg__sections[0]) && strcmp(k, vg__sections[j]))
+        while (j < nsec && strcmp(k, vg__sections[j]))
             j++;
-        if (j == sizeof(vg__sections) / sizeof(vg__sections[0]))
+        if (j == nsec)
             return vg_conf_errf(err, errlen, root->keys[i],
                                 "unknown section '%s' (expected pipeline, collector, correlator "
                                 "or shipper)", k);

@@ -56,29 +56,27 @@ int vg_queue_epoch(vg_store *st, vg_queue *q, uint64_t *epoch)
     return rc;
 }
 
-static int vg__batch_add(void *ud, uint64_t seq, const void *rec, size_t len)
-{
-    (void)seq;
-    return vg_wire_batch_add(ud, rec, len) ? 1 : 0;
-}
-
-typedef struct vg__batch_fit {
-    size_t bytes; /* of the records taken so far */
+/* One batch being filled. Records go in until the next one would bring
+ * them past VG_BATCH_BYTES (the first always goes in), so that a batch of
+ * large records (512 events of two 64 KiB messages are over VG_FRAME_MAX)
+ * still fits in a frame. */
+typedef struct vg__batch_fill {
+    msgpack_sbuffer *sb;
+    size_t bytes; /* of the records taken */
     uint32_t n;   /* records taken */
     int full;     /* stopped by the byte budget */
-} vg__batch_fit;
+} vg__batch_fill;
 
-/* Counts the records that go in one batch: they stop before their bytes
- * pass VG_BATCH_BYTES, so a batch of large records (512 events of two
- * 64 KiB messages are over VG_FRAME_MAX) still fits in a frame. */
-static int vg__batch_fit_one(void *ud, uint64_t seq, const void *rec, size_t len)
+static int vg__batch_add(void *ud, uint64_t seq, const void *rec, size_t len)
 {
-    vg__batch_fit *f = ud;
-    (void)seq, (void)rec;
+    vg__batch_fill *f = ud;
+    (void)seq;
     if (f->n && len > VG_BATCH_BYTES - f->bytes) {
         f->full = 1;
         return 1;
     }
+    if (vg_wire_batch_add(f->sb, rec, len))
+        return 1; /* no memory: f->n short, reported by the caller */
     f->bytes += len;
     f->n++;
     return 0;
@@ -103,19 +101,25 @@ static void vg__pump(vg_sender *s)
         uint64_t n = last - s->next + 1;
         if (n > s->cfg.batch_max)
             n = s->cfg.batch_max;
-        vg__batch_fit fit = {0};
-        vg_queue_scan(s->cfg.queue, s->next, n, vg__batch_fit_one, &fit);
-        if (fit.full)
-            n = fit.n; /* otherwise a short queue is caught below */
         size_t start;
         vg_wire_batch_begin(&s->sb, s->cfg.type, s->next, (uint32_t)n, &start);
-        int got = vg_queue_scan(s->cfg.queue, s->next, n, vg__batch_add, &s->sb);
-        if (got != (int)n) {
+        vg__batch_fill f = {.sb = &s->sb};
+        vg_queue_scan(s->cfg.queue, s->next, n, vg__batch_add, &f);
+        if (f.full) {
+            /* Large records (rare): the header says n; begin again with
+             * the records that fit. The common batch is read once. */
+            s->sb.size = start;
+            n = f.n;
+            vg_wire_batch_begin(&s->sb, s->cfg.type, s->next, (uint32_t)n, &start);
+            f = (vg__batch_fill){.sb = &s->sb};
+            vg_queue_scan(s->cfg.queue, s->next, n, vg__batch_add, &f);
+        }
+        if (f.n != n) {
             /* The queue lost records it still owed downstream: a bug or a
              * damaged store. Say so; never send a frame with a gap. */
-            vg_error("queue %s: expected %llu records from seq %llu, found %d",
+            vg_error("queue %s: expected %llu records from seq %llu, found %u",
                      vg_queue_name(s->cfg.queue), (unsigned long long)n,
-                     (unsigned long long)s->next, got);
+                     (unsigned long long)s->next, f.n);
             msgpack_sbuffer_clear(&s->sb);
             vg_link_close(l, VG_ESTATE);
             return;

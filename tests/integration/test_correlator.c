@@ -334,17 +334,6 @@ static void send_text(const vt_pipe *p, const char *text)
     close(fd);
 }
 
-/* Counts the occurrences of needle in the file at path. */
-static int count_in(const char *path, const char *needle)
-{
-    char *b = vt_read_file(path, NULL);
-    int n = 0;
-    for (char *q = b; q && (q = strstr(q, needle)); q += strlen(needle))
-        n++;
-    free(b);
-    return n;
-}
-
 /* The outbox fills (no shipper, a 2 MiB state): batches fail to commit and
  * the collector sends them again. Once the shipper drained the outbox in
  * one go, LMDB kept the freed pages out of reach (they were freed by the
@@ -394,30 +383,30 @@ START_TEST(test_full_outbox_counts_once)
         send_text(&p, chunk);
         for (int i = 0; i < 8 && !full; i++) {
             vt_sleep_ms(200);
-            full = count_in(clog, "failed: durable queue full") >= 3;
+            full = vt_count_text(clog, "failed: durable queue full") >= 3;
         }
     }
     free(chunk);
     ck_assert_msg(full, "the outbox never filled (%d lines)", seq);
     /* The first failed line joins the failing batch, which fails again. */
     send_text(&p, "<13>Nov 25 10:00:01 h vigiltest: Failed from 10.9.0.9\n");
-    int before = count_in(clog, "failed: durable queue full");
-    for (int i = 0; i < 100 && count_in(clog, "failed: durable queue full") < before + 3; i++)
+    int before = vt_count_text(clog, "failed: durable queue full");
+    for (int i = 0; i < 100 && vt_count_text(clog, "failed: durable queue full") < before + 3; i++)
         vt_sleep_ms(200);
-    ck_assert_int_ge(count_in(clog, "failed: durable queue full"), before + 3);
+    ck_assert_int_ge(vt_count_text(clog, "failed: durable queue full"), before + 3);
     /* The shipper empties the outbox; the batch commits, once. */
     vt_pipe_start(&p, VT_SHIPPER);
     send_text(&p, "<13>Nov 25 10:00:02 h vigiltest: Failed from 10.9.0.9\n"
                   "<13>Nov 25 10:00:02 h vigiltest: pad seq=99998 marker\n");
     ck_assert(vt_wait_text(p.alerts, "pad seq=99998", 60000));
     vt_sleep_ms(300);
-    ck_assert_int_eq(count_in(p.alerts, "\"rule\":{\"id\":\"test.brute\""), 0);
+    ck_assert_int_eq(vt_count_text(p.alerts, "\"rule\":{\"id\":\"test.brute\""), 0);
     /* The third line makes the first alert, of exactly three events. */
     send_text(&p, "<13>Nov 25 10:00:03 h vigiltest: Failed from 10.9.0.9\n"
                   "<13>Nov 25 10:00:03 h vigiltest: pad seq=99999 marker\n");
     ck_assert(vt_wait_text(p.alerts, "pad seq=99999", 60000));
     vt_sleep_ms(300);
-    ck_assert_int_eq(count_in(p.alerts, "\"rule\":{\"id\":\"test.brute\""), 1);
+    ck_assert_int_eq(vt_count_text(p.alerts, "\"rule\":{\"id\":\"test.brute\""), 1);
     char *out = vt_read_file(p.alerts, NULL);
     char *b = strstr(out, "\"rule\":{\"id\":\"test.brute\"");
     ck_assert_ptr_nonnull(b);

@@ -216,17 +216,6 @@ END_TEST
 
 /* SIGHUP with a broken rule keeps the old rules and says where the error
  * is; a good rule set is then applied without a restart. */
-/* Occurrences of needle in the file at path. */
-static int count_text(const char *path, const char *needle)
-{
-    char *b = vt_read_file(path, NULL);
-    int n = 0;
-    for (char *q = b; q && (q = strstr(q, needle)); q += strlen(needle))
-        n++;
-    free(b);
-    return n;
-}
-
 START_TEST(test_sighup_reload)
 {
     vt_pipe p;
@@ -253,11 +242,11 @@ START_TEST(test_sighup_reload)
              path);
     ck_assert_msg(vt_wait_text(log, want, 5000), "no refusal naming %s:6", path);
     ck_assert_int_eq(kill(p.pid[VT_CORRELATOR], 0), 0);
-    int stats = count_text(log, "info: stats: ");
+    int stats = vt_count_text(log, "info: stats: ");
     kill(p.pid[VT_CORRELATOR], SIGUSR1);
-    for (int i = 0; i < 50 && count_text(log, "info: stats: ") == stats; i++)
+    for (int i = 0; i < 50 && vt_count_text(log, "info: stats: ") == stats; i++)
         vt_sleep_ms(100);
-    ck_assert_int_gt(count_text(log, "info: stats: "), stats); /* still at info */
+    ck_assert_int_gt(vt_count_text(log, "info: stats: "), stats); /* still at info */
     ck_assert_int_eq(vt_write_file(p.config, cfg), 0);
     free(cfg);
     ck_assert_int_eq(it_write_lines(&p, "a.txt", 0, 10, file, sizeof(file)), 0);

@@ -51,16 +51,9 @@ static void send_lines(vt_pipe *p, const char *kinds, int from, int to)
 /* Number of alert lines in file whose message is exactly "kind=K seq=I". */
 static int count_alert(const char *file, char kind, int i)
 {
-    char *b = vt_read_file(file, NULL);
-    if (!b)
-        return 0;
     char needle[64];
     snprintf(needle, sizeof(needle), "\"message\":\"kind=%c seq=%d\"", kind, i);
-    int n = 0;
-    for (char *q = b; (q = strstr(q, needle)); q += strlen(needle))
-        n++;
-    free(b);
-    return n;
+    return vt_count_text(file, needle);
 }
 
 static void path_in(const vt_pipe *p, const char *name, char *out, size_t cap)

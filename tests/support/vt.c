@@ -306,6 +306,16 @@ long vt_count_lines(const char *path)
     return n;
 }
 
+int vt_count_text(const char *path, const char *needle)
+{
+    char *b = vt_read_file(path, NULL);
+    int n = 0;
+    for (char *q = b; q && (q = strstr(q, needle)); q += strlen(needle))
+        n++;
+    free(b);
+    return n;
+}
+
 bool vt_wait_lines(const char *path, long n, int timeout_ms)
 {
     for (int waited = 0; waited <= timeout_ms; waited += 50) {

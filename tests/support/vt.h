@@ -56,6 +56,8 @@ int vt_run(char *const argv[], int timeout_s);
 
 /* Counts '\n' in a file (0 if it does not exist). */
 long vt_count_lines(const char *path);
+/* Occurrences of needle in the file at path (0 if it cannot be read). */
+int vt_count_text(const char *path, const char *needle);
 /* Waits until path has at least n lines or timeout_ms passes. */
 bool vt_wait_lines(const char *path, long n, int timeout_ms);
 /* Waits until path exists (e.g. a socket). */

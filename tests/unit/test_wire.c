@@ -1856,6 +1856,42 @@ static void big_tick(uv_timer_t *t)
     (void)t; /* only wakes uv_run(UV_RUN_ONCE) to look at the clock */
 }
 
+/* A real sender (queue q of store up) and receiver (store down) on one
+ * loop, over the Unix socket sock, with a 20 ms tick (big_tick). */
+typedef struct hop {
+    uv_loop_t loop;
+    vg_receiver_cfg rc;
+    vg_receiver *r;
+    vg_sender *s;
+    uv_timer_t tick;
+} hop;
+
+static void hop_start(hop *h, const char *sock, vg_store *up, vg_queue *q, vg_store *down,
+                      int (*on_batch)(void *, vg_rstream *, const vg_msg *, uint32_t), void *ud)
+{
+    ck_assert_int_eq(uv_loop_init(&h->loop), 0);
+    h->rc = (vg_receiver_cfg){.path = sock, .allow_uid = getuid(), .role = "correlator",
+                              .name = "cor", .type = VG_MSG_EVENTS, .store = down,
+                              .on_batch = on_batch, .ud = ud};
+    ck_assert_int_eq(vg_receiver_start(&h->loop, &h->rc, &h->r), 0);
+    vg_sender_cfg sc = {.path = sock, .allow_uid = getuid(), .role = "collector", .name = "c1",
+                        .type = VG_MSG_EVENTS, .store = up, .queue = q};
+    ck_assert_int_eq(vg_sender_start(&h->loop, &sc, &h->s), 0);
+    uv_timer_init(&h->loop, &h->tick);
+    uv_timer_start(&h->tick, big_tick, 20, 20);
+}
+
+static void hop_stop(hop *h)
+{
+    vg_sender_stop(h->s);
+    vg_receiver_stop(h->r);
+    uv_close((uv_handle_t *)&h->tick, NULL);
+    uint64_t deadline = uv_hrtime() + 5000000000ull;
+    while (uv_run(&h->loop, UV_RUN_NOWAIT) && uv_hrtime() < deadline)
+        ;
+    ck_assert_int_eq(uv_loop_close(&h->loop), 0);
+}
+
 /* 600 events of two 64 KiB messages each (a collector with
  * max_message_size: 64K): 512 of them are over VG_FRAME_MAX, so batches
  * must stop at VG_BATCH_BYTES. Every record arrives once, in order, in
@@ -1902,25 +1938,13 @@ START_TEST(test_sender_batch_byte_budget)
     free(raw);
     ck_assert_uint_gt(512 * rec_len, VG_FRAME_MAX); /* the old 512-record batch did not fit */
 
-    uv_loop_t loop;
-    ck_assert_int_eq(uv_loop_init(&loop), 0);
     big_rx rx = {.next = 1};
-    vg_receiver_cfg rc = {.path = sock, .allow_uid = getuid(), .role = "correlator",
-                          .name = "cor", .type = VG_MSG_EVENTS, .store = down,
-                          .on_batch = big_on_batch, .ud = &rx};
-    vg_receiver *r;
-    ck_assert_int_eq(vg_receiver_start(&loop, &rc, &r), 0);
-    vg_sender_cfg sc = {.path = sock, .allow_uid = getuid(), .role = "collector", .name = "c1",
-                        .type = VG_MSG_EVENTS, .store = up, .queue = q};
-    vg_sender *s;
-    ck_assert_int_eq(vg_sender_start(&loop, &sc, &s), 0);
-    uv_timer_t tick;
-    uv_timer_init(&loop, &tick);
-    uv_timer_start(&tick, big_tick, 20, 20);
-    const vg_sender_stats *ss = vg_sender_get_stats(s);
+    hop h;
+    hop_start(&h, sock, up, q, down, big_on_batch, &rx);
+    const vg_sender_stats *ss = vg_sender_get_stats(h.s);
     uint64_t deadline = uv_hrtime() + 20000000000ull; /* 20 s; a fixed run takes well under 1 s */
     while (ss->last_acked < BIG_N && uv_hrtime() < deadline)
-        uv_run(&loop, UV_RUN_ONCE);
+        uv_run(&h.loop, UV_RUN_ONCE);
 
     /* Per batch: as many records as fit in VG_BATCH_BYTES (then the rest). */
     uint32_t per = (uint32_t)(VG_BATCH_BYTES / rec_len);
@@ -1932,24 +1956,18 @@ START_TEST(test_sender_batch_byte_budget)
     ck_assert_uint_eq(ss->resent, 0);
     ck_assert_uint_eq(ss->reconnects, 1);
     ck_assert_uint_eq(ss->batches, want_batches);
-    const vg_receiver_stats *rs = vg_receiver_get_stats(r);
+    const vg_receiver_stats *rs = vg_receiver_get_stats(h.r);
     ck_assert_uint_eq(rs->records, BIG_N);
     ck_assert_uint_eq(rs->duplicates, 0);
     ck_assert_uint_eq(rs->batches, want_batches);
-    ck_assert_uint_eq(vg_receiver_link_stats(r)->bad_frames, 0);
+    ck_assert_uint_eq(vg_receiver_link_stats(h.r)->bad_frames, 0);
     ck_assert_int_eq(rx.bad, 0);
     ck_assert_uint_eq(rx.next, BIG_N + 1);
     ck_assert_uint_eq(rx.batches, want_batches);
     for (uint32_t i = 0; i < want_batches; i++)
         ck_assert_uint_eq(rx.counts[i], i + 1 < want_batches ? per : BIG_N - per * i);
 
-    vg_sender_stop(s);
-    vg_receiver_stop(r);
-    uv_close((uv_handle_t *)&tick, NULL);
-    deadline = uv_hrtime() + 5000000000ull;
-    while (uv_run(&loop, UV_RUN_NOWAIT) && uv_hrtime() < deadline)
-        ;
-    ck_assert_int_eq(uv_loop_close(&loop), 0);
+    hop_stop(&h);
     vg_store_close(up);
     vg_store_close(down);
 }
@@ -2015,51 +2033,33 @@ START_TEST(test_sender_downstream_lost_state)
     ck_assert_int_eq(vg_queue_open(up, "spool", &q), 0);
     lost_append(up, q, 1, 100);
 
-    uv_loop_t loop;
-    ck_assert_int_eq(uv_loop_init(&loop), 0);
     lost_rx rxa = {0}, rxb = {0};
-    vg_receiver_cfg rc = {.path = sock, .allow_uid = getuid(), .role = "correlator",
-                          .name = "cor", .type = VG_MSG_EVENTS, .store = a,
-                          .on_batch = lost_on_batch, .ud = &rxa};
-    vg_receiver *r;
-    ck_assert_int_eq(vg_receiver_start(&loop, &rc, &r), 0);
-    vg_sender_cfg sc = {.path = sock, .allow_uid = getuid(), .role = "collector", .name = "c1",
-                        .type = VG_MSG_EVENTS, .store = up, .queue = q};
-    vg_sender *s;
-    ck_assert_int_eq(vg_sender_start(&loop, &sc, &s), 0);
-    uv_timer_t tick;
-    uv_timer_init(&loop, &tick);
-    uv_timer_start(&tick, big_tick, 20, 20);
-    const vg_sender_stats *ss = vg_sender_get_stats(s);
+    hop h;
+    hop_start(&h, sock, up, q, a, lost_on_batch, &rxa);
+    const vg_sender_stats *ss = vg_sender_get_stats(h.s);
     uint64_t deadline = uv_hrtime() + 20000000000ull;
     while ((ss->last_acked < 100 || vg_queue_count(q) > 0) && uv_hrtime() < deadline)
-        uv_run(&loop, UV_RUN_ONCE);
+        uv_run(&h.loop, UV_RUN_ONCE);
     ck_assert_uint_eq(ss->last_acked, 100);
     ck_assert_uint_eq(vg_queue_count(q), 0); /* trimmed */
     ck_assert_uint_eq(rxa.records, 100);
 
     /* the downstream comes back with an empty state; 50 more wait */
-    vg_receiver_stop(r);
+    vg_receiver_stop(h.r);
     lost_append(up, q, 101, 150);
-    rc.store = b;
-    rc.ud = &rxb;
-    ck_assert_int_eq(vg_receiver_start(&loop, &rc, &r), 0);
+    h.rc.store = b;
+    h.rc.ud = &rxb;
+    ck_assert_int_eq(vg_receiver_start(&h.loop, &h.rc, &h.r), 0);
     deadline = uv_hrtime() + 20000000000ull;
     while (ss->last_acked < 150 && uv_hrtime() < deadline)
-        uv_run(&loop, UV_RUN_ONCE);
+        uv_run(&h.loop, UV_RUN_ONCE);
     ck_assert_uint_eq(ss->last_acked, 150);
     ck_assert_uint_eq(rxb.records, 50);
     ck_assert_uint_eq(rxb.first, 101);
     ck_assert_uint_eq(rxb.last, 150);
-    ck_assert_uint_eq(vg_receiver_get_stats(r)->records, 50);
+    ck_assert_uint_eq(vg_receiver_get_stats(h.r)->records, 50);
 
-    vg_sender_stop(s);
-    vg_receiver_stop(r);
-    uv_close((uv_handle_t *)&tick, NULL);
-    deadline = uv_hrtime() + 5000000000ull;
-    while (uv_run(&loop, UV_RUN_NOWAIT) && uv_hrtime() < deadline)
-        ;
-    ck_assert_int_eq(uv_loop_close(&loop), 0);
+    hop_stop(&h);
     vg_store_close(up);
     vg_store_close(a);
     vg_store_close(b);
