@@ -124,7 +124,7 @@ static uint32_t cor_stats_fn(void *ud, vg_stat *out, uint32_t cap)
         {"commit_errors", rs->commit_errors},
         {"outbox", vg_queue_count(c->outbox)},
         {"late", es->late},              {"evictions", es->evictions},
-        {"groups", es->groups},
+        {"groups", es->groups},          {"trimmed", es->trimmed},
     };
     uint32_t n = sizeof(all) / sizeof(all[0]);
     if (n > cap)

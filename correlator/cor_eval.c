@@ -33,6 +33,7 @@
 #define COR_FUTURE_US (300LL * 1000000) /* event times this far past arrival are not trusted */
 #define COR_KEY_SEP '\x1f'
 #define COR_BATCH 128             /* events scanned ahead by cor_eval_events */
+#define COR_EC_EXTRA_MAX 4096     /* event_count: times kept beyond N, at most */
 
 typedef struct cor_group cor_group;
 struct cor_group {
@@ -50,8 +51,15 @@ struct cor_group {
     char **vals;            /* value_count: distinct values */
     char **raw;             /* ring of the last raw lines */
     uint32_t keylen;
+    uint32_t tcap;          /* event_count: room in ts; above N, ts is a block of its own */
     char key[];             /* group_by values joined by COR_KEY_SEP */
 };
+
+/* Bytes of a group's block before its arrays (header and key). */
+static inline size_t cor_group_head(size_t keylen)
+{
+    return (sizeof(cor_group) + keylen + 1 + 7) & ~(size_t)7;
+}
 
 typedef struct cor_table {
     cor_group **b;
@@ -240,6 +248,8 @@ static void cor_group_free(cor_eval *e, cor_group *g)
 {
     if (!g)
         return;
+    if (g->tcap && g->ts != (int64_t *)((char *)g + cor_group_head(g->keylen)))
+        free(g->ts);
     if (g->vals)
         for (uint32_t i = 0; i < g->n; i++)
             free(g->vals[i]);
@@ -352,9 +362,10 @@ static int cor_del_push(cor_eval *e, const char *rule_id, const char *key, size_
     return 0;
 }
 
-/* Times a group of rule r keeps: the newest N (event_count, value_count),
- * one per rule of the list (temporal), or per step the start and then the
- * end of a partial sequence (temporal_ordered). */
+/* Times a group of rule r has room for at first: N (event_count, grown by
+ * cor_ec_grow for events out of order; value_count), one per rule of the
+ * list (temporal), or per step the start and then the end of a partial
+ * sequence (temporal_ordered). */
 static uint32_t cor_group_nts(const cor_rule *r)
 {
     return r->kind == COR_EVENT_COUNT || r->kind == COR_VALUE_COUNT ? (uint32_t)r->threshold
@@ -373,7 +384,7 @@ static cor_group *cor_group_new(const cor_rule *r, const char *key, size_t len, 
     size_t nts = cor_group_nts(r);
     size_t nvals = r->kind == COR_VALUE_COUNT ? nts : 0;
     size_t nraw = r->kind != COR_ABSENCE ? COR_RAW_KEEP : 0;
-    size_t head = (sizeof(cor_group) + len + 1 + 7) & ~(size_t)7;
+    size_t head = cor_group_head(len);
     cor_group *g = calloc(1, head + nts * sizeof(int64_t) + (nvals + nraw) * sizeof(char *));
     if (!g)
         return NULL;
@@ -395,6 +406,8 @@ static cor_group *cor_group_new(const cor_rule *r, const char *key, size_t len, 
     if (r->kind == COR_TEMPORAL || r->kind == COR_TEMPORAL_ORDERED)
         for (uint32_t i = 0; i < nts; i++)
             g->ts[i] = INT64_MIN;
+    if (r->kind == COR_EVENT_COUNT)
+        g->tcap = (uint32_t)nts;
     return g;
 }
 
@@ -642,6 +655,114 @@ static size_t cor_group_key(const cor_rule *r, const cor_ctx *src, char *buf, si
     return n;
 }
 
+/* event_count: the most times a group keeps (see cor_ec_add): N, and room
+ * for events out of order within the lateness. */
+static uint32_t cor_ec_cap(const cor_rule *r)
+{
+    uint64_t n = r->threshold, extra = 7 * n + 64;
+    return (uint32_t)(n + (extra < COR_EC_EXTRA_MAX ? extra : COR_EC_EXTRA_MAX));
+}
+
+/* Makes room for one more time in g->ts (event_count): the array starts
+ * inside the group's block with room for N and moves to a block of its own
+ * only for a group that needs more. 0, or -ENOMEM. */
+static int cor_ec_grow(const cor_rule *c, cor_group *g, uint32_t want)
+{
+    uint32_t cap = cor_ec_cap(c);
+    if (want > cap)
+        want = cap;
+    if (want <= g->tcap)
+        return 0;
+    uint32_t ncap = g->tcap * 2 > want ? g->tcap * 2 : want;
+    if (ncap > cap)
+        ncap = cap;
+    int64_t *inl = (int64_t *)((char *)g + cor_group_head(g->keylen));
+    int64_t *p = g->ts == inl ? malloc((size_t)ncap * sizeof(int64_t))
+                              : realloc(g->ts, (size_t)ncap * sizeof(int64_t));
+    if (!p)
+        return -ENOMEM;
+    if (g->ts == inl)
+        memcpy(p, inl, (size_t)g->n * sizeof(int64_t));
+    g->ts = p;
+    g->tcap = ncap;
+    return 0;
+}
+
+/* Adds time ts to an event_count group. Returns 1 (and fills out) when a
+ * window of N events holding ts spans less than T, else 0.
+ *
+ * The group keeps, sorted, every time that may still be in a window with an
+ * event to come (one at or after L = W - lateness, or it is late). Before
+ * adding, it drops from the oldest end the times that cannot make a
+ * difference:
+ *  - t <= L - T, or t <= suppress_until - T: every window holding t ends
+ *    before an event to come, or before one that may fire;
+ *  - a time below L with N - 1 kept times between it and L: a window from
+ *    it to an event at or after L holds all of them, and is full without it;
+ *  - the oldest, when it and the N after it span less than T: a later event
+ *    finds a full window without it, and an earlier one is suppressed (the
+ *    oldest N were a full window when the last of them came in, so that
+ *    event fired, or fell inside a suppression, and both reach past it).
+ * In time order that leaves the newest N; a group holds more only for
+ * events out of order. Past the cap the oldest goes anyway, counted in the
+ * rule's 'trimmed' (a window it was part of may be missed). */
+static int cor_ec_add(cor_eval *e, cor_rule *c, cor_group *g, int64_t ts, cor_hit *out)
+{
+    uint32_t N = (uint32_t)c->threshold;
+    int64_t T = c->timespan_us, L = e->wm - e->rs->lateness_us;
+    int64_t dead = L - T;
+    if (g->suppress_until != INT64_MIN && g->suppress_until - T > dead)
+        dead = g->suppress_until - T;
+    uint32_t below = 0, d = 0;
+    while (below < g->n && g->ts[below] < L)
+        below++;
+    while (d < g->n) {
+        int64_t t0 = g->ts[d];
+        if (t0 <= dead || (below > d && below - d >= N) || (g->n - d > N && g->ts[d + N] - t0 < T))
+            d++;
+        else
+            break;
+    }
+    if (d) {
+        g->n -= d;
+        memmove(g->ts, g->ts + d, (size_t)g->n * sizeof(int64_t));
+    }
+    if (g->n == g->tcap)
+        (void)cor_ec_grow(c, g, g->n + 1); /* may stay full: at the cap, or out of memory */
+    if (g->n == g->tcap) { /* the oldest goes */
+        c->trimmed++;
+        e->stats.trimmed++;
+        if (ts < g->ts[0]) { /* that is this one: its window is the oldest N-1 */
+            if (N > 1 && (g->n < N - 1 || g->ts[N - 2] - ts >= T))
+                return 0;
+            out->first = ts;
+            out->ts = N > 1 ? g->ts[N - 2] : ts;
+            out->count = N;
+            return 1;
+        }
+        g->n--;
+        memmove(g->ts, g->ts + 1, (size_t)g->n * sizeof(int64_t));
+    }
+    uint32_t pos = g->n;
+    while (pos > 0 && g->ts[pos - 1] > ts)
+        pos--;
+    memmove(g->ts + pos + 1, g->ts + pos, (size_t)(g->n - pos) * sizeof(int64_t));
+    g->ts[pos] = ts;
+    g->n++;
+    if (g->n < N)
+        return 0;
+    /* the windows of N consecutive times that hold ts, earliest first */
+    uint32_t j = pos >= N - 1 ? pos - (N - 1) : 0, last = pos < g->n - N ? pos : g->n - N;
+    for (; j <= last; j++)
+        if (g->ts[j + N - 1] - g->ts[j] < T) {
+            out->first = g->ts[j];
+            out->ts = g->ts[j + N - 1];
+            out->count = N;
+            return 1;
+        }
+    return 0;
+}
+
 /* One hit of a referenced rule arrives at correlation c. */
 static int cor_correlate(cor_eval *e, uint32_t ci, uint32_t refpos, const cor_hit *in,
                          cor_emit_fn emit, void *ud)
@@ -688,28 +809,10 @@ static int cor_correlate(cor_eval *e, uint32_t ci, uint32_t refpos, const cor_hi
     int fire = 0;
     switch (c->kind) {
     case COR_EVENT_COUNT: {
-        /* Keep the newest 'threshold' times, sorted; N events within a
-         * span shorter than T means a window (t-T, t] holds N. */
-        uint32_t n = g->n, cap = (uint32_t)c->threshold;
-        uint32_t pos = n;
-        while (pos > 0 && g->ts[pos - 1] > ts)
-            pos--;
-        if (n == cap) {
-            if (pos == 0)
-                break; /* older than everything kept: cannot complete a window */
-            memmove(g->ts, g->ts + 1, (size_t)(pos - 1) * sizeof(int64_t));
-            g->ts[pos - 1] = ts;
-        } else {
-            memmove(g->ts + pos + 1, g->ts + pos, (size_t)(n - pos) * sizeof(int64_t));
-            g->ts[pos] = ts;
-            g->n++;
-        }
-        if (g->n == cap && g->ts[cap - 1] - g->ts[0] < c->timespan_us) {
-            fire = 1;
-            out.first = g->ts[0];
-            out.count = cap;
-            out.ts = g->ts[cap - 1] > ts ? g->ts[cap - 1] : ts;
-        }
+        int r = cor_ec_add(e, c, g, ts, &out);
+        if (r < 0)
+            return r;
+        fire = r;
         break;
     }
     case COR_VALUE_COUNT: {
@@ -1291,10 +1394,18 @@ static int cor_group_unpack(cor_eval *e, const cor_rule *r, cor_table *t, const 
     g->aux = f[3].via.i64;
     g->fired = (uint8_t)f[4].via.u64;
     const msgpack_object *ts = &f[5], *vals = &f[6], *raw = &f[7];
-    uint32_t cap = cor_group_nts(r);
+    uint32_t cap = cor_group_nts(r), nsaved = 0, skip = 0;
     if (ts->type == MSGPACK_OBJECT_ARRAY)
-        for (uint32_t i = 0; i < ts->via.array.size && i < cap; i++)
-            g->ts[i] = ts->via.array.ptr[i].via.i64;
+        nsaved = ts->via.array.size;
+    if (r->kind == COR_EVENT_COUNT && nsaved > cap) {
+        /* a group that kept more than N (events out of order): the newest
+         * fit (saved sorted, oldest first) */
+        (void)cor_ec_grow(r, g, nsaved);
+        cap = g->tcap;
+        skip = nsaved > cap ? nsaved - cap : 0;
+    }
+    for (uint32_t i = 0; i + skip < nsaved && i < cap; i++)
+        g->ts[i] = ts->via.array.ptr[i + skip].via.i64;
     /* temporal_ordered state written before step times were kept: a step
      * counts as at its chain's start, as it then did */
     if (r->kind == COR_TEMPORAL_ORDERED && ts->type == MSGPACK_OBJECT_ARRAY &&
@@ -1302,7 +1413,7 @@ static int cor_group_unpack(cor_eval *e, const cor_rule *r, cor_table *t, const 
         for (uint32_t i = 0; i < r->nrefs; i++)
             g->ts[r->nrefs + i] = g->ts[i];
     if (r->kind == COR_EVENT_COUNT || r->kind == COR_VALUE_COUNT)
-        g->n = ts->via.array.size < cap ? ts->via.array.size : cap;
+        g->n = nsaved - skip < cap ? nsaved - skip : cap;
     if (r->kind == COR_VALUE_COUNT && vals->type == MSGPACK_OBJECT_ARRAY)
         for (uint32_t i = 0; i < g->n && i < vals->via.array.size; i++)
             g->vals[i] = strndup(vals->via.array.ptr[i].via.str.ptr, vals->via.array.ptr[i].via.str.size);
@@ -1539,6 +1650,7 @@ int cor_eval_set_rules(cor_eval *e, cor_ruleset *rs)
             nt[j] = e->tables[i];
             rs->rules[j].evictions = old->evictions;
             rs->rules[j].late = old->late;
+            rs->rules[j].trimmed = old->trimmed;
             memset(&e->tables[i], 0, sizeof(cor_table));
             kept++;
         } else {

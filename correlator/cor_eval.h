@@ -26,7 +26,7 @@ typedef void (*cor_trace_fn)(void *ud, const cor_rule *r, const char *verdict, c
                              uint32_t nf);
 
 typedef struct cor_eval_stats {
-    uint64_t events, late, evictions, alerts, groups;
+    uint64_t events, late, evictions, alerts, groups, trimmed;
 } cor_eval_stats;
 
 /* Creates an engine over rs (borrowed; see cor_eval_set_rules). With a

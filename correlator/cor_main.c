@@ -100,7 +100,8 @@ static void cor_report(vg_daemon *d)
     const cor_eval_stats *es = c->eval ? cor_eval_get_stats(c->eval) : NULL;
     vg_info("stats: events=%llu duplicates=%llu malformed_in=%llu alerts=%llu batches=%llu "
             "commit_errors=%llu outbox=%llu sent=%llu acked=%llu resent=%llu bad_frames=%llu "
-            "peers_refused=%llu shipper_connected=%d groups=%llu late=%llu evictions=%llu",
+            "peers_refused=%llu shipper_connected=%d groups=%llu late=%llu evictions=%llu "
+            "trimmed=%llu",
             (unsigned long long)c->stats.events, (unsigned long long)(rs ? rs->duplicates : 0),
             (unsigned long long)c->stats.malformed_in, (unsigned long long)c->stats.alerts,
             (unsigned long long)(rs ? rs->batches : 0),
@@ -111,18 +112,20 @@ static void cor_report(vg_daemon *d)
             (unsigned long long)(ls ? ls->bad_frames : 0),
             (unsigned long long)(ls ? ls->peers_refused : 0), ss ? ss->connected : 0,
             (unsigned long long)(es ? es->groups : 0), (unsigned long long)(es ? es->late : 0),
-            (unsigned long long)(es ? es->evictions : 0));
+            (unsigned long long)(es ? es->evictions : 0),
+            (unsigned long long)(es ? es->trimmed : 0));
     vg_receiver_report(c->receiver);
     if (!c->rules)
         return;
     for (size_t i = 0; i < c->rules->n; i++) {
         const cor_rule *r = &c->rules->rules[i];
-        if (r->hits || r->match_errors || r->cpu_ns || r->evictions || r->late)
+        if (r->hits || r->match_errors || r->cpu_ns || r->evictions || r->late || r->trimmed)
             vg_info("rule %s: hits=%llu match_errors=%llu cpu_ms=%.3f evictions=%llu late=%llu "
-                    "suppressed=%llu",
+                    "suppressed=%llu trimmed=%llu",
                     r->id, (unsigned long long)r->hits, (unsigned long long)r->match_errors,
                     (double)r->cpu_ns / 1e6, (unsigned long long)r->evictions,
-                    (unsigned long long)r->late, (unsigned long long)r->suppressed);
+                    (unsigned long long)r->late, (unsigned long long)r->suppressed,
+                    (unsigned long long)r->trimmed);
     }
 }
 

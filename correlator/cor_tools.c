@@ -394,10 +394,10 @@ static int cor_tool_replay(vg_daemon *d, const vg_node *root, int argc, char **a
     const cor_eval_stats *es = cor_eval_get_stats(o.eval);
     fprintf(stderr,
             "replay: %llu lines (%llu malformed), %llu alerts, %llu late, %llu evictions, "
-            "%.3f s, %.0f lines/s\n",
+            "%llu trimmed, %.3f s, %.0f lines/s\n",
             (unsigned long long)f.lines, (unsigned long long)f.malformed,
             (unsigned long long)o.alerts, (unsigned long long)es->late,
-            (unsigned long long)es->evictions, secs, secs > 0 ? (double)f.lines / secs : 0.0);
+            (unsigned long long)es->evictions, (unsigned long long)es->trimmed, secs, secs > 0 ? (double)f.lines / secs : 0.0);
     for (size_t i = 0; i < o.rs->n; i++)
         if (o.per_rule[i])
             fprintf(stderr, "  %-40s %llu\n", o.rs->rules[i].id, (unsigned long long)o.per_rule[i]);

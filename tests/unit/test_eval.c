@@ -1023,6 +1023,131 @@ START_TEST(test_lateness)
 }
 END_TEST
 
+/* event_count with events out of order (within the lateness): every window
+ * of N is found, whatever the arrival order. Before, a group kept only its N
+ * newest times, and a window made of older events pushed out by newer ones
+ * was never found (a, b). In time order a group still keeps ~N times: a
+ * flood of 10,000 forgets none it needs (c). Past the cap (N + 7N + 64) the
+ * oldest go, counted as 'trimmed' (d). A group holding more than N times
+ * comes back whole from the store (e). */
+static const char ec_fmt[] = "rules:\n%s"
+                             "  - id: c.n\n"
+                             "    name: n in t\n"
+                             "    level: 7\n"
+                             "    correlation:\n"
+                             "      type: event_count\n"
+                             "      rules: [m.fail]\n"
+                             "      group_by: [src_ip]\n"
+                             "      timespan: %s\n"
+                             "      condition: {gte: %d}\n";
+
+START_TEST(test_event_count_out_of_order)
+{
+    char yaml[2048];
+    tc t;
+    /* (a) docs/rules.md's example: N=3, T=10 s; 00:00, 00:01, 01:00, then
+     * 00:02 arriving last fires for 00:00-00:02 */
+    snprintf(yaml, sizeof(yaml), ec_fmt, fail_rule, "10s", 3);
+    tc_open(&t, yaml, NULL);
+    feed(&t, T0, "h", "fail from A");
+    feed(&t, T0 + 1 * SEC, "h", "fail from A");
+    feed(&t, T0 + 60 * SEC, "h", "fail from A");
+    ck_assert_uint_eq(t.s.n, 0);
+    feed(&t, T0 + 2 * SEC, "h", "fail from A");
+    ck_assert_uint_eq(t.s.n, 1);
+    assert_alert(at(&t.s, 0), "c.n", "event_count", T0, T0 + 2 * SEC, 3);
+    tc_close(&t);
+
+    /* (b) two agencies' streams merged with a skew: 0 1 2 and 100 101 from
+     * one, then 3 and 4 from the other; N=5, T=60 s fires on 4 for 0-4 */
+    snprintf(yaml, sizeof(yaml), ec_fmt, fail_rule, "60s", 5);
+    tc_open(&t, yaml, NULL);
+    const int b[] = {0, 1, 2, 100, 101, 3};
+    for (size_t i = 0; i < sizeof(b) / sizeof(b[0]); i++)
+        feed(&t, T0 + b[i] * SEC, "h", "fail from B");
+    ck_assert_uint_eq(t.s.n, 0);
+    feed(&t, T0 + 4 * SEC, "h", "fail from B");
+    ck_assert_uint_eq(t.s.n, 1);
+    assert_alert(at(&t.s, 0), "c.n", "event_count", T0, T0 + 4 * SEC, 5);
+    /* 30 s makes a window (1-30 s) within the suppression (until 64 s): no
+     * alert. 102 103 104 make the next one at 104 s (with 30 s, 100-103 s
+     * span more than T) */
+    feed(&t, T0 + 30 * SEC, "h", "fail from B");
+    ck_assert_uint_eq(t.s.n, 1);
+    feed(&t, T0 + 102 * SEC, "h", "fail from B");
+    feed(&t, T0 + 103 * SEC, "h", "fail from B");
+    ck_assert_uint_eq(t.s.n, 1);
+    feed(&t, T0 + 104 * SEC, "h", "fail from B");
+    ck_assert_uint_eq(t.s.n, 2);
+    assert_alert(at(&t.s, 1), "c.n", "event_count", T0 + 100 * SEC, T0 + 104 * SEC, 5);
+    ck_assert_uint_eq(rule(&t, "c.n")->trimmed, 0);
+    tc_close(&t);
+
+    /* (c) a flood in time order, 100 per second for 100 s: fires at 0.04 s
+     * and again at 60.04 s (suppress = T), and trims nothing: what a group
+     * keeps stays near N (without the pruning, 10,000 times > the cap) */
+    tc_open(&t, yaml, NULL);
+    for (int i = 0; i < 10000; i++)
+        feed(&t, T0 + i * 10000, "h", "fail from C");
+    ck_assert_uint_eq(t.s.n, 2);
+    assert_alert(at(&t.s, 0), "c.n", "event_count", T0, T0 + 40000, 5);
+    assert_alert(at(&t.s, 1), "c.n", "event_count", T0 + 60000000, T0 + 60040000, 5);
+    ck_assert_uint_eq(rule(&t, "c.n")->trimmed, 0);
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->trimmed, 0);
+    tc_close(&t);
+
+    /* (d) the cap: N=2, T=1 s, 100 events 2 s apart (never 2 within 1 s,
+     * all within the lateness): a group keeps 2 + 7*2 + 64 = 80, so 20 are
+     * trimmed (0 to 38 s). A late event older than all kept is trimmed
+     * itself (21) and finds no window; one next to a kept time fires */
+    snprintf(yaml, sizeof(yaml), ec_fmt, fail_rule, "1s", 2);
+    tc_open(&t, yaml, NULL);
+    for (int i = 0; i < 100; i++)
+        feed(&t, T0 + 2 * i * SEC, "h", "fail from D");
+    ck_assert_uint_eq(t.s.n, 0);
+    ck_assert_uint_eq(rule(&t, "c.n")->trimmed, 20);
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->trimmed, 20);
+    feed(&t, T0 + 10 * SEC + SEC / 2, "h", "fail from D");
+    ck_assert_uint_eq(t.s.n, 0);
+    ck_assert_uint_eq(rule(&t, "c.n")->trimmed, 21);
+    feed(&t, T0 + 60 * SEC + SEC / 2, "h", "fail from D");
+    ck_assert_uint_eq(t.s.n, 1);
+    assert_alert(at(&t.s, 0), "c.n", "event_count", T0 + 60 * SEC, T0 + 60 * SEC + SEC / 2, 2);
+    ck_assert_uint_eq(rule(&t, "c.n")->trimmed, 22); /* 40 s made room for it */
+    tc_close(&t);
+
+    /* (e) through the store: N=2, T=10 s; 0, 60, 120 kept (more than N),
+     * a restart, then 5 fires for 0-5 */
+    char path[PATH_MAX], dir[PATH_MAX];
+    snprintf(yaml, sizeof(yaml), ec_fmt, fail_rule, "10s", 2);
+    rules_file(yaml, path, sizeof(path));
+    snprintf(dir, sizeof(dir), "%s/db-ec", tmpdir);
+    vg_store *st;
+    ck_assert_int_eq(vg_store_open(&st, dir, 16), 0);
+    memset(&t, 0, sizeof(t));
+    t.rs = load_path(path, NULL);
+    ck_assert_int_eq(cor_eval_new(&t.e, t.rs, st, NULL), 0);
+    ck_assert_int_eq(vg_store_begin(st), 0);
+    feed(&t, T0, "h", "fail from E");
+    feed(&t, T0 + 60 * SEC, "h", "fail from E");
+    feed(&t, T0 + 120 * SEC, "h", "fail from E");
+    ck_assert_int_eq(cor_eval_flush(t.e), 0);
+    ck_assert_int_eq(vg_store_commit(st), 0);
+    cor_eval_free(t.e);
+    cor_rules_free(t.rs);
+    vg_store_close(st);
+    ck_assert_uint_eq(t.s.n, 0);
+    ck_assert_int_eq(vg_store_open(&st, dir, 16), 0);
+    t.rs = load_path(path, NULL);
+    ck_assert_int_eq(cor_eval_new(&t.e, t.rs, st, NULL), 0);
+    feed(&t, T0 + 5 * SEC, "h", "fail from E");
+    ck_assert_uint_eq(t.s.n, 1);
+    assert_alert(at(&t.s, 0), "c.n", "event_count", T0, T0 + 5 * SEC, 2);
+    tc_close(&t);
+    vg_store_close(st);
+}
+END_TEST
+
 /* A match rule with suppress: one alert per suppress_by value per span;
  * the span is half-open [t, t + suppress); suppressed hits are counted and
  * still feed correlations. */
@@ -2038,6 +2163,7 @@ static Suite *eval_suite(void)
     tcase_add_test(t, test_correlation_of_correlation);
     tcase_add_test(t, test_repeat);
     tcase_add_test(t, test_lateness);
+    tcase_add_test(t, test_event_count_out_of_order);
     tcase_add_test(t, test_suppress_survives_sweep);
     tcase_add_test(t, test_future_timestamp);
     tcase_add_test(t, test_match_suppress);
