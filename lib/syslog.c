@@ -39,6 +39,7 @@
  * it would give the same value (see ts_memo).
  */
 #include "vigil/syslog.h"
+#include "vigil/util.h"
 
 #include <stddef.h>
 #include <string.h>
@@ -563,7 +564,10 @@ static int parse_bsd_ts(const uchar *s, size_t n, size_t *i, ts_parts *t)
     if (!t->year && n - p >= 5 && s[p] == ' ') { /* "Apr 15 21:28:13 2007" */
         size_t q = p + 1;
         int y = year_at(s, n, &q);
-        if (y > 0) {
+        /* a year only if the header goes on after it ("2007 host", "2007:
+         * msg"): "21:28:13 2001:db8::1 sshd: ..." is a time and an IPv6 host */
+        size_t r = q < n && s[q] == ':' ? q + 1 : q;
+        if (y > 0 && (r >= n || s[r] == ' ')) {
             t->year = y;
             p = q;
         }
@@ -659,8 +663,13 @@ static void parse_3164_host(const uchar *s, size_t n, size_t *i, vg_str *host)
     }
     if (q - p > HOSTNAME_MAX)
         return;
+    /* "2001:db8::1: msg": an IPv6 address followed by the ':' some senders
+     * put after the host; the colon is not part of it */
+    if (q - p > 2 && s[q - 1] == ':' && vg_is_ip(vg_str_n((const char *)s + p, q - p - 1)))
+        q--, *i = q + 1;
+    else
+        *i = q;
     *host = vg_str_n((const char *)s + p, q - p);
-    *i = q;
 }
 
 static void parse_3164(const uchar *s, size_t n, size_t i, const vg_syslog_opts *o, int64_t now,

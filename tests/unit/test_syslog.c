@@ -1307,6 +1307,30 @@ START_TEST(test_rfc3164_shapes)
     parse_s("<13>Oct 11 22:14:15 host", &o, &ev);
     ck_str(ev.host, "host");
     ck_assert_uint_eq(ev.msg.len, 0);
+    /* IPv6 hosts. One starting with 4 digits was read as a trailing year
+     * ("22:14:15 2001"), and the line lost its timestamp and host */
+    parse_s("<13>Oct 11 22:14:15 2001:db8::1 sshd[5]: hello", &o, &ev);
+    ck_assert(!(ev.flags & VG_EV_NO_TS));
+    ck_assert_int_eq(ev.ts_us, iso_us("2019-10-11T22:14:15Z"));
+    ck_str(ev.host, "2001:db8::1");
+    ck_str(ev.app, "sshd");
+    ck_str(ev.msg, "hello");
+    /* the colon some senders put after the host is not part of it */
+    parse_s("<13>Oct 11 22:14:15 2001:db8::1: hello world", &o, &ev);
+    ck_assert(!(ev.flags & VG_EV_NO_TS));
+    ck_str(ev.host, "2001:db8::1");
+    ck_assert_ptr_null(ev.app.p);
+    ck_str(ev.msg, "hello world");
+    parse_s("<13>Oct 11 22:14:15 ::1: x", &o, &ev);
+    ck_str(ev.host, "::1");
+    ck_str(ev.msg, "x");
+    parse_s("<13>Oct 11 22:14:15 a:b: x", &o, &ev); /* no address: as it stands */
+    ck_str(ev.host, "a:b:");
+    /* a trailing year is still one when the header goes on after it */
+    parse_s("<13>Oct 11 22:14:15 2007 host app: x", &o, &ev);
+    ck_assert_int_eq(ev.ts_us, iso_us("2007-10-11T22:14:15Z"));
+    ck_str(ev.host, "host");
+    ck_str(ev.app, "app");
 }
 END_TEST
 
