@@ -33,6 +33,10 @@ typedef struct col_conf {
     uint64_t max_message;   /* bytes; longer messages are truncated and flagged */
     uint64_t spool_size;    /* bytes of LMDB map */
     uint64_t spool_limit;   /* spool bytes at which intake pauses (0: 3/4 of spool_size) */
+    int64_t max_conns;      /* TCP/TLS connections open at once */
+    int64_t max_conns_ip;   /* ... from one address */
+    int64_t handshake_ms;   /* a TLS handshake not done after this is closed */
+    int64_t idle_ms;        /* a connection silent this long is closed; 0: never */
     const vg_node *tls_node; /* raw 'tls' section, parsed into 'tls' */
     col_tls_conf tls;
     const vg_node *sources_node; /* raw 'sources' list, parsed into 'sources' */
@@ -46,6 +50,9 @@ typedef struct col_stats {
     uint64_t tcp_conns, tcp_open, udp_errors;
     uint64_t dropped;     /* datagrams refused while the spool was full */
     uint64_t pauses;      /* times TCP reading paused for a full spool */
+    uint64_t conns_refused;      /* accepted and closed at once: max_connections(_per_ip) */
+    uint64_t handshake_timeouts; /* TLS connections closed before their handshake was done */
+    uint64_t idle_closed;        /* connections closed after idle_timeout */
 } col_stats;
 
 typedef struct col col;
@@ -60,6 +67,8 @@ typedef struct col_conn {
     int skipping;  /* discarding the tail of a truncated LF-framed line */
     size_t skip_n; /* bytes left to discard of a truncated octet-counted frame */
     col_tls_conn *tls; /* NULL on plain TCP */
+    uint64_t start_ms; /* loop time of the accept (or of the resume after a pause) */
+    uint64_t last_ms;  /* loop time of the last read (or of the resume) */
     struct sockaddr_storage peer;
     struct col_conn *prev, *next;
 } col_conn;
@@ -84,6 +93,9 @@ struct col {
     uv_poll_t unix_poll[COL_MAX_LISTEN];
     int unix_fd[COL_MAX_LISTEN];
     uv_timer_t bp_timer; /* rechecks a full spool while paused */
+    uv_timer_t conn_timer; /* closes TLS connections stuck in the handshake, idle ones */
+    uint64_t refused_logged_ms; /* when a refused connection was last logged */
+    uint64_t refused_unlogged;  /* refused since */
     int paused;          /* spool full: TCP reading stopped, datagrams dropped */
     uint64_t spool_high, spool_low;
     /* spool durability: committed (page cache) vs synced (disk) */

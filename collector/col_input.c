@@ -276,6 +276,7 @@ static void col_conn_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     col_conn *k = st->data;
     if (n == 0)
         return;
+    k->last_ms = uv_now(k->c->loop);
     if (k->tls && n > 0) {
         int rc = col_tls_feed(&k->c->tls, k->tls, buf->base, (size_t)n, col_conn_plain, k, k->src);
         col_conn_tls_flush(k);
@@ -321,6 +322,55 @@ static void col_conn_free(uv_handle_t *h)
     free(h->data);
 }
 
+static int col_same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family)
+        return 0;
+    if (a->ss_family == AF_INET)
+        return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+               ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+    if (a->ss_family == AF_INET6)
+        return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                      &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+    return 0;
+}
+
+/* Whether one more connection from k's address fits max_connections and
+ * max_connections_per_ip; else counts it and says why (logged at most once
+ * a minute, with the number refused meanwhile: a flood of connections must
+ * not flood the log). Accepting and closing, rather than leaving them in the
+ * kernel's backlog, keeps the listener answering the senders that fit. */
+static int col_conn_fits(col *c, const col_conn *k)
+{
+    const char *why = NULL;
+    int64_t lim = 0;
+    if (c->stats.tcp_open >= (uint64_t)c->conf.max_conns) {
+        why = "max_connections";
+        lim = c->conf.max_conns;
+    } else {
+        int64_t same = 0;
+        for (const col_conn *o = c->conns; o; o = o->next)
+            same += col_same_ip(&o->peer, &k->peer);
+        if (same >= c->conf.max_conns_ip) {
+            why = "max_connections_per_ip";
+            lim = c->conf.max_conns_ip;
+        }
+    }
+    if (!why)
+        return 1;
+    c->stats.conns_refused++;
+    c->refused_unlogged++;
+    uint64_t now = uv_now(c->loop);
+    if (c->refused_logged_ms == 0 || now - c->refused_logged_ms >= 60000) {
+        vg_warn("connection from %s closed: %s (%lld) reached; %llu refused since the last "
+                "such message", k->src, why, (long long)lim,
+                (unsigned long long)c->refused_unlogged);
+        c->refused_logged_ms = now ? now : 1;
+        c->refused_unlogged = 0;
+    }
+    return 0;
+}
+
 static void col_tcp_accept(uv_stream_t *ls, int status)
 {
     col *c = ls->data;
@@ -341,6 +391,14 @@ static void col_tcp_accept(uv_stream_t *ls, int status)
         col_addr_name((struct sockaddr *)&k->peer, k->src, sizeof(k->src));
     else
         snprintf(k->src, sizeof(k->src), "unknown");
+    if (!col_conn_fits(c, k)) {
+        uv_close((uv_handle_t *)&k->tcp, col_conn_free);
+        return;
+    }
+    k->start_ms = k->last_ms = uv_now(c->loop);
+    /* a sender that vanished (power cut, cable) never closes: the kernel's
+     * keepalive probes find it, and the descriptor comes back */
+    uv_tcp_keepalive(&k->tcp, 1, 300);
     if (c->tcp_is_tls[(uv_tcp_t *)ls - c->tcp]) {
         size_t want = c->conf.max_message + 64;
         k->tls = calloc(1, sizeof(*k->tls));
@@ -447,9 +505,44 @@ void col_input_resume(col *c)
     if (!c->paused)
         return;
     c->paused = 0;
-    for (col_conn *k = c->conns; k; k = k->next)
+    /* the pause was ours: it does not count against anyone's timeouts */
+    uint64_t now = uv_now(c->loop);
+    for (col_conn *k = c->conns; k; k = k->next) {
+        k->start_ms = k->last_ms = now;
         if (!uv_is_closing((uv_handle_t *)&k->tcp))
             uv_read_start((uv_stream_t *)&k->tcp, col_conn_alloc, col_conn_read);
+    }
+}
+
+/* Once a second: closes TLS connections whose handshake is not done after
+ * tls_handshake_timeout (each holds a descriptor and TLS state for nothing:
+ * a port scan, or a plain-TCP sender sent to the TLS port), and connections
+ * silent for idle_timeout when one is set. Nothing while paused: no
+ * connection is read then. */
+static void col_conn_sweep(uv_timer_t *t)
+{
+    col *c = t->data;
+    if (c->paused)
+        return;
+    uint64_t now = uv_now(c->loop);
+    for (col_conn *k = c->conns; k; k = k->next) {
+        if (uv_is_closing((uv_handle_t *)&k->tcp))
+            continue;
+        if (k->tls && !k->tls->handshake_done &&
+            now - k->start_ms >= (uint64_t)c->conf.handshake_ms) {
+            c->stats.handshake_timeouts++;
+            vg_info("TLS connection from %s closed: no handshake after %lld ms", k->src,
+                    (long long)c->conf.handshake_ms);
+        } else if (c->conf.idle_ms > 0 && now - k->last_ms >= (uint64_t)c->conf.idle_ms) {
+            c->stats.idle_closed++;
+            vg_info("connection from %s closed: idle for %lld ms (idle_timeout)", k->src,
+                    (long long)c->conf.idle_ms);
+        } else {
+            continue;
+        }
+        uv_read_stop((uv_stream_t *)&k->tcp);
+        uv_close((uv_handle_t *)&k->tcp, col_conn_closed);
+    }
 }
 
 /* Many senders at once: one descriptor each. Raise the soft limit to the
@@ -524,6 +617,17 @@ int col_input_start(col *c)
         }
         vg_info("listening on %s://%s:%d", col_proto_name(l->proto), l->addr, l->port);
     }
+    if (c->ntcp) {
+        uv_timer_init(c->loop, &c->conn_timer);
+        c->conn_timer.data = c;
+        uv_timer_start(&c->conn_timer, col_conn_sweep, 1000, 1000);
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+            rl.rlim_cur < (rlim_t)c->conf.max_conns + 64)
+            vg_warn("open files limit %llu is below max_connections (%lld) + 64: connections "
+                    "past it fail to be accepted (raise LimitNOFILE or lower max_connections)",
+                    (unsigned long long)rl.rlim_cur, (long long)c->conf.max_conns);
+    }
     return 0;
 }
 
@@ -535,6 +639,8 @@ void col_input_stop(col *c)
         uv_close((uv_handle_t *)&c->udp[i], NULL);
     for (int i = 0; i < c->ntcp; i++)
         uv_close((uv_handle_t *)&c->tcp[i], NULL);
+    if (c->ntcp && !uv_is_closing((uv_handle_t *)&c->conn_timer))
+        uv_close((uv_handle_t *)&c->conn_timer, NULL);
     for (int i = 0; i < c->nunix; i++) {
         uv_close((uv_handle_t *)&c->unix_poll[i], NULL);
         close(c->unix_fd[i]);

@@ -86,7 +86,9 @@ static const vg_daemon_desc col_desc = {
         "  malformed; a message longer than collector.max_message_size is truncated and\n"
         "  flagged. Spooled messages stream to vigil-correlator over the Unix socket\n"
         "  collector.correlator_socket and leave the spool only once the correlator has\n"
-        "  committed them.\n",
+        "  committed them. TCP and TLS connections past collector.max_connections (or\n"
+        "  max_connections_per_ip) are closed as they come; TLS ones without a handshake\n"
+        "  after tls_handshake_timeout, and silent ones after idle_timeout if set.\n",
     .tools = col_tools,
 };
 
@@ -104,6 +106,9 @@ static uint32_t col_stats_fn(void *ud, vg_stat *out, uint32_t cap)
         {"udp_errors", c->stats.udp_errors}, {"dropped", c->stats.dropped},
         {"pauses", c->stats.pauses},         {"tls_handshakes", c->tls.handshakes},
         {"tls_errors", c->tls.handshake_errors}, {"tls_refused_names", c->tls.refused_names},
+        {"conns_refused", c->stats.conns_refused},
+        {"tls_handshake_timeouts", c->stats.handshake_timeouts},
+        {"idle_closed", c->stats.idle_closed},
     };
     uint32_t n = sizeof(all) / sizeof(all[0]);
     if (n > cap)
@@ -121,10 +126,17 @@ static int col_configure(vg_daemon *d, const vg_node *root, int first, char *err
         return rc;
     if (vg_daemon_check_only(d) || !first) {
         /* Reload: listeners, name and spool stay as started (they need a
-         * restart to change); nothing else is reloadable yet. */
+         * restart to change); the source map, connection limits and
+         * timeouts change. */
         if (!first && (strcmp(cf.name, c->conf.name) != 0 || cf.nlisten != c->conf.nlisten ||
                        memcmp(cf.ls, c->conf.ls, sizeof(cf.ls)) != 0))
             vg_warn("collector name and listen changes take effect after a restart");
+        if (!first) { /* connection limits and timeouts apply from now on */
+            c->conf.max_conns = cf.max_conns;
+            c->conf.max_conns_ip = cf.max_conns_ip;
+            c->conf.handshake_ms = cf.handshake_ms;
+            c->conf.idle_ms = cf.idle_ms;
+        }
         if (!first) { /* the source map applies from the next message on */
             size_t entries, nets, pats;
             col_sources_free(c->sources);
@@ -188,7 +200,8 @@ static void col_report(vg_daemon *d)
     const vg_sender_stats *ss = c->sender ? vg_sender_get_stats(c->sender) : NULL;
     vg_info("stats: received=%llu bytes=%llu malformed=%llu truncated=%llu spooled=%llu "
             "spool_errors=%llu pending=%llu tcp_open=%llu tcp_total=%llu dropped=%llu pauses=%llu "
-            "paused=%d tls_handshakes=%llu tls_errors=%llu tls_refused_names=%llu sent=%llu "
+            "paused=%d tls_handshakes=%llu tls_errors=%llu tls_refused_names=%llu "
+            "conns_refused=%llu tls_handshake_timeouts=%llu idle_closed=%llu sent=%llu "
             "acked=%llu resent=%llu connected=%d",
             (unsigned long long)c->stats.received, (unsigned long long)c->stats.bytes,
             (unsigned long long)c->stats.malformed, (unsigned long long)c->stats.truncated,
@@ -197,8 +210,9 @@ static void col_report(vg_daemon *d)
             (unsigned long long)c->stats.tcp_open, (unsigned long long)c->stats.tcp_conns,
             (unsigned long long)c->stats.dropped, (unsigned long long)c->stats.pauses, c->paused,
             (unsigned long long)c->tls.handshakes, (unsigned long long)c->tls.handshake_errors,
-            (unsigned long long)c->tls.refused_names,
-            (unsigned long long)(ss ? ss->sent : 0), (unsigned long long)(ss ? ss->acked : 0),
+            (unsigned long long)c->tls.refused_names, (unsigned long long)c->stats.conns_refused,
+            (unsigned long long)c->stats.handshake_timeouts,
+            (unsigned long long)c->stats.idle_closed, (unsigned long long)(ss ? ss->sent : 0), (unsigned long long)(ss ? ss->acked : 0),
             (unsigned long long)(ss ? ss->resent : 0), ss ? ss->connected : 0);
     if (c->counters)
         col_counters_report(c->counters, 100, col_report_line, NULL);

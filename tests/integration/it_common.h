@@ -30,6 +30,23 @@
     "      regex: 'Failed (?<method>\\S+) for (?:invalid user )?(?<user>\\S+) "                     \
     "from (?<src_ip>[0-9.]+) port (?<src_port>\\d+)'\n"
 
+/* The source tree (meson sets VG_SOURCE_ROOT for the tests). */
+static inline const char *it_src_root(void)
+{
+    const char *r = getenv("VG_SOURCE_ROOT");
+    return r ? r : ".";
+}
+
+/* A CA, a server certificate for localhost/127.0.0.1 and client
+ * certificates, made by openssl(1) into dir (tests/support/mkcerts.sh). */
+static inline int it_make_certs(const char *dir)
+{
+    char script[600];
+    snprintf(script, sizeof(script), "%s/tests/support/mkcerts.sh", it_src_root());
+    char *argv[] = {"sh", script, (char *)dir, NULL};
+    return vt_run(argv, 60);
+}
+
 /* Writes lines "vigil integration seq=%05d" for [from, to) into DIR/name. */
 static inline int it_write_lines(const vt_pipe *p, const char *name, int from, int to, char *path,
                                  size_t cap)

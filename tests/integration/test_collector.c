@@ -5,9 +5,11 @@
 #include <check.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -410,6 +412,129 @@ START_TEST(test_slow_and_half_closed_senders)
 }
 END_TEST
 
+static int it_tcp6_connect(int port)
+{
+    struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port),
+                             .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    int fd = socket(AF_INET6, SOCK_STREAM, 0);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Whether the collector closed fd within ms: EOF or a reset on read. */
+static bool it_closed_within(int fd, int ms)
+{
+    struct pollfd pf = {.fd = fd, .events = POLLIN};
+    if (poll(&pf, 1, ms) != 1)
+        return false;
+    char b[16];
+    return read(fd, b, sizeof(b)) <= 0;
+}
+
+static int it_send_seq(int fd, const char *host, int seq)
+{
+    char line[128];
+    int n = snprintf(line, sizeof(line),
+                     "<13>Nov 25 10:00:00 %s vigiltest: vigil integration seq=%05d\n", host, seq);
+    return it_send_all(fd, line, (size_t)n);
+}
+
+/* Connection limits and timeouts (a sender flood, port scans, peers that
+ * vanish): max_connections and max_connections_per_ip close the ones past
+ * them at once, counted and logged; a TLS connection with no handshake is
+ * closed after tls_handshake_timeout; a silent one after idle_timeout, not
+ * one that keeps sending. A reload changes the limits. Before, all of them
+ * stayed open as long as the peer wished. */
+START_TEST(test_connection_limits)
+{
+    vt_pipe p;
+    const char *coll = "  max_connections: 6\n  max_connections_per_ip: 4\n"
+                       "  tls_handshake_timeout: 1s\n  idle_timeout: 4s\n"
+                       "  tls:\n    cert: certs/server.pem\n    key: certs/server.key\n";
+    ck_assert_int_eq(vt_pipe_init_ex(&p, IT_RULES, "    - tls://[::1]:PORT\n", coll), 0);
+    char certs[400];
+    snprintf(certs, sizeof(certs), "%s/certs", p.dir);
+    ck_assert_int_eq(mkdir(certs, 0700), 0);
+    ck_assert_int_eq(it_make_certs(certs), 0);
+    vt_pipe_start_all(&p);
+    char log[400];
+    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+    ck_assert(vt_wait_text(log, "listening on tls://::1:", 5000));
+
+    /* 4 from 127.0.0.1 fit; the 5th is closed at once */
+    int plain[4];
+    for (int i = 0; i < 4; i++) {
+        plain[i] = it_tcp_connect(p.port);
+        ck_assert_int_ge(plain[i], 0);
+        ck_assert_int_eq(it_send_seq(plain[i], "lim", i), 0);
+    }
+    ck_assert(vt_wait_lines(p.alerts, 4, 20000)); /* all four read: accepted */
+    int extra = it_tcp_connect(p.port);
+    ck_assert_int_ge(extra, 0);
+    ck_assert(it_closed_within(extra, 5000));
+    close(extra);
+    ck_assert(vt_wait_text(log, "closed: max_connections_per_ip (4) reached", 2000));
+    /* 2 to the TLS port (::1) make 6; a 7th is past max_connections */
+    int tls[2];
+    for (int i = 0; i < 2; i++) {
+        tls[i] = it_tcp6_connect(p.port);
+        ck_assert_int_ge(tls[i], 0);
+    }
+    vt_sleep_ms(200); /* accepted in order */
+    int seventh = it_tcp6_connect(p.port);
+    ck_assert_int_ge(seventh, 0);
+    ck_assert(it_closed_within(seventh, 5000));
+    close(seventh);
+    ck_assert_int_eq(it_send_seq(plain[0], "lim", 4), 0);
+    /* no handshake on either: closed after ~1 s */
+    for (int i = 0; i < 2; i++) {
+        ck_assert(it_closed_within(tls[i], 5000));
+        close(tls[i]);
+    }
+    /* plain[0] keeps sending (every 0.5 s for 5 s); the other three fall
+     * silent and are closed after 4 s */
+    for (int k = 0; k < 10; k++) {
+        vt_sleep_ms(500);
+        ck_assert_int_eq(it_send_seq(plain[0], "lim", 5 + k), 0);
+    }
+    for (int i = 1; i < 4; i++) {
+        ck_assert(it_closed_within(plain[i], 2000));
+        close(plain[i]);
+    }
+    ck_assert(!it_closed_within(plain[0], 100));
+    ck_assert(vt_wait_lines(p.alerts, 15, 20000));
+    ck_assert(it_collector_says(&p, "conns_refused=2 tls_handshake_timeouts=2 idle_closed=3 "));
+
+    /* a reload: 2 per address now; plain[0] stays, one more fits, the next
+     * does not */
+    char *cfg = vt_read_file(p.config, NULL);
+    char *at = strstr(cfg, "max_connections_per_ip: 4");
+    ck_assert_ptr_nonnull(at);
+    at[strlen("max_connections_per_ip: ")] = '2';
+    ck_assert_int_eq(vt_write_file(p.config, cfg), 0);
+    free(cfg);
+    kill(p.pid[VT_COLLECTOR], SIGHUP);
+    ck_assert(vt_wait_text(log, "source map reloaded", 5000));
+    int second = it_tcp_connect(p.port), third;
+    ck_assert_int_ge(second, 0);
+    ck_assert_int_eq(it_send_seq(second, "lim", 15), 0);
+    ck_assert(vt_wait_lines(p.alerts, 16, 20000));
+    third = it_tcp_connect(p.port);
+    ck_assert_int_ge(third, 0);
+    ck_assert(it_closed_within(third, 5000));
+    close(third);
+    close(second);
+    close(plain[0]);
+    ck_assert(it_collector_says(&p, "conns_refused=3 "));
+    vt_sleep_ms(300);
+    ck_assert_int_eq(it_check_exactly_once(p.alerts, 16), 0);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* Agency and site from the source map: by HOSTNAME pattern first, then by
  * sender network; counters per agency, source and host; the map reloads
  * on SIGHUP. */
@@ -474,6 +599,7 @@ static Suite *collector_suite(void)
     tcase_add_test(tc, test_long_line_then_short_lines);
     tcase_add_test(tc, test_slow_and_half_closed_senders);
     tcase_add_test(tc, test_agency_site_tagging);
+    tcase_add_test(tc, test_connection_limits);
     suite_add_tcase(s, tc);
     return s;
 }

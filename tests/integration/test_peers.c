@@ -14,20 +14,6 @@
     "rules:\n  - id: test.sshd\n    name: Any sshd line\n    level: 1\n    match:\n"              \
     "      program: sshd\n      regex: '.'\n"
 
-static const char *src_root(void)
-{
-    const char *r = getenv("VG_SOURCE_ROOT");
-    return r ? r : ".";
-}
-
-static int make_certs(const char *dir)
-{
-    char script[600];
-    snprintf(script, sizeof(script), "%s/tests/support/mkcerts.sh", src_root());
-    char *argv[] = {"sh", script, (char *)dir, NULL};
-    return vt_run(argv, 60);
-}
-
 /* Appends the lines of path to out; returns the number appended. */
 static int append_file(FILE *out, const char *path)
 {
@@ -53,9 +39,9 @@ static int write_input(const char *path)
 {
     FILE *f = fopen(path, "w");
     char p[600];
-    snprintf(p, sizeof(p), "%s/tests/data/samples/auth.log", src_root());
+    snprintf(p, sizeof(p), "%s/tests/data/samples/auth.log", it_src_root());
     int n = append_file(f, p);
-    snprintf(p, sizeof(p), "%s/../shared/corpus/loghub/OpenSSH_2k.log", src_root());
+    snprintf(p, sizeof(p), "%s/../shared/corpus/loghub/OpenSSH_2k.log", it_src_root());
     int m = append_file(f, p);
     if (m == 0)
         printf("note: ../shared/corpus absent; using the bundled sample only\n");
@@ -184,7 +170,7 @@ static void relay_test(const char *mode)
         char certs[400];
         snprintf(certs, sizeof(certs), "%s/certs", p.dir);
         ck_assert_int_eq(mkdir(certs, 0700), 0);
-        ck_assert_int_eq(make_certs(certs), 0);
+        ck_assert_int_eq(it_make_certs(certs), 0);
         char cfg[4096];
         snprintf(cfg, sizeof(cfg),
                  "pipeline:\n  run_dir: run\n  data_dir: data\n  stats_interval: 200ms\n"
@@ -283,7 +269,7 @@ START_TEST(test_tls_client_certificates)
     char certs[400], cfg[4096];
     snprintf(certs, sizeof(certs), "%s/certs", p.dir);
     ck_assert_int_eq(mkdir(certs, 0700), 0);
-    ck_assert_int_eq(make_certs(certs), 0);
+    ck_assert_int_eq(it_make_certs(certs), 0);
     snprintf(cfg, sizeof(cfg),
              "pipeline:\n  run_dir: run\n  data_dir: data\n"
              "collector:\n  name: c1\n  listen:\n    - tcp://127.0.0.1:%d\n    - tls://127.0.0.1:%d\n"
