@@ -14,9 +14,9 @@
 #include "vigil/log.h"
 
 static const vg_conf_key col_tls_keys[] = {
-    {"cert", VG_CONF_PATH, "", offsetof(col_tls_conf, cert), "server certificate chain (PEM)", 0, 0},
-    {"key", VG_CONF_PATH, "", offsetof(col_tls_conf, key), "server private key (PEM)", 0, 0},
-    {"ca", VG_CONF_PATH, "", offsetof(col_tls_conf, ca),
+    {"cert", VG_CONF_PATH, NULL, offsetof(col_tls_conf, cert), "server certificate chain (PEM)", 0, 0},
+    {"key", VG_CONF_PATH, NULL, offsetof(col_tls_conf, key), "server private key (PEM)", 0, 0},
+    {"ca", VG_CONF_PATH, NULL, offsetof(col_tls_conf, ca),
      "CA certificates that sign client certificates (PEM)", 0, 0},
     {"require_client_cert", VG_CONF_BOOL, "false", offsetof(col_tls_conf, require_client_cert),
      "refuse clients without a certificate signed by 'ca'", 0, 0},
@@ -41,11 +41,11 @@ int col_tls_conf_load(const vg_node *sec, const char *file, col_tls_conf *cf, ch
     int rc = vg_conf_apply(sec, file, col_tls_keys, cf, err, errlen);
     if (rc)
         return rc;
-    if (!cf->cert[0] || !cf->key[0]) {
+    if (!cf->cert || !cf->key) {
         rc = vg_conf_errf(err, errlen, sec, "tls needs 'cert' and 'key'");
         goto fail;
     }
-    if (cf->require_client_cert && !cf->ca[0]) {
+    if (cf->require_client_cert && !cf->ca) {
         rc = vg_conf_errf(err, errlen, sec, "require_client_cert needs 'ca'");
         goto fail;
     }
@@ -111,7 +111,7 @@ int col_tls_init(col_tls *t, const col_tls_conf *cf, char *err, size_t errlen)
                  cf->cert, why);
         goto fail;
     }
-    if (cf->ca[0]) {
+    if (cf->ca) {
         if (SSL_CTX_load_verify_locations(t->ctx, cf->ca, NULL) != 1) {
             vg_tls_errstr(why, sizeof(why), "unknown TLS error");
             snprintf(err, errlen, "%s: cannot load CA certificates: %s", cf->ca, why);
