@@ -267,6 +267,31 @@ static void tc_close(tc *t)
     memset(t, 0, sizeof(*t));
 }
 
+/* An engine over the rules file path, its state in st (NULL: in memory).
+ * The alerts t has recorded stay (t starts zeroed: tc t = {0}). */
+static void tc_open_path(tc *t, const char *path, vg_store *st)
+{
+    t->rs = load_path(path, NULL);
+    ck_assert_int_eq(cor_eval_new(&t->e, t->rs, st, NULL), 0);
+}
+
+/* Writes the engine's state into st and commits (a batch's end). */
+static void tc_commit(tc *t, vg_store *st)
+{
+    ck_assert_int_eq(cor_eval_flush(t->e), 0);
+    ck_assert_int_eq(vg_store_commit(st), 0);
+}
+
+/* Ends the engine and closes st (a stop; the rule set goes too). */
+static void tc_stop(tc *t, vg_store *st)
+{
+    cor_eval_free(t->e);
+    cor_rules_free(t->rs);
+    t->e = NULL;
+    t->rs = NULL;
+    vg_store_close(st);
+}
+
 static cor_rule *rule(tc *t, const char *id)
 {
     return rule_in(t->rs, id);
@@ -1124,22 +1149,16 @@ START_TEST(test_event_count_out_of_order)
     snprintf(dir, sizeof(dir), "%s/db-ec", tmpdir);
     vg_store *st;
     ck_assert_int_eq(vg_store_open(&st, dir, 16), 0);
-    memset(&t, 0, sizeof(t));
-    t.rs = load_path(path, NULL);
-    ck_assert_int_eq(cor_eval_new(&t.e, t.rs, st, NULL), 0);
+    tc_open_path(&t, path, st);
     ck_assert_int_eq(vg_store_begin(st), 0);
     feed(&t, T0, "h", "fail from E");
     feed(&t, T0 + 60 * SEC, "h", "fail from E");
     feed(&t, T0 + 120 * SEC, "h", "fail from E");
-    ck_assert_int_eq(cor_eval_flush(t.e), 0);
-    ck_assert_int_eq(vg_store_commit(st), 0);
-    cor_eval_free(t.e);
-    cor_rules_free(t.rs);
-    vg_store_close(st);
+    tc_commit(&t, st);
+    tc_stop(&t, st);
     ck_assert_uint_eq(t.s.n, 0);
     ck_assert_int_eq(vg_store_open(&st, dir, 16), 0);
-    t.rs = load_path(path, NULL);
-    ck_assert_int_eq(cor_eval_new(&t.e, t.rs, st, NULL), 0);
+    tc_open_path(&t, path, st);
     feed(&t, T0 + 5 * SEC, "h", "fail from E");
     ck_assert_uint_eq(t.s.n, 1);
     assert_alert(at(&t.s, 0), "c.n", "event_count", T0, T0 + 5 * SEC, 2);
@@ -1642,10 +1661,8 @@ START_TEST(test_reload)
     char yaml[2048], path[PATH_MAX];
     snprintf(yaml, sizeof(yaml), reload_fmt, fail_rule, "60s");
     rules_file(yaml, path, sizeof(path));
-    tc t;
-    memset(&t, 0, sizeof(t));
-    t.rs = load_path(path, NULL);
-    ck_assert_int_eq(cor_eval_new(&t.e, t.rs, NULL, NULL), 0);
+    tc t = {0};
+    tc_open_path(&t, path, NULL);
 
     feed(&t, T0, "h", "fail from X");
     feed(&t, T0 + 10 * SEC, "h", "fail from X");
@@ -1714,16 +1731,13 @@ START_TEST(test_reload_store)
     snprintf(dir, sizeof(dir), "%s/db", tmpdir);
     vg_store *st;
     ck_assert_int_eq(vg_store_open(&st, dir, 16), 0);
-    tc t;
-    memset(&t, 0, sizeof(t));
-    t.rs = load_path(p60, NULL);
-    ck_assert_int_eq(cor_eval_new(&t.e, t.rs, st, NULL), 0);
+    tc t = {0};
+    tc_open_path(&t, p60, st);
     ck_assert_int_eq(vg_store_begin(st), 0);
     feed(&t, T0, "h", "fail from X");
     feed(&t, T0 + 10 * SEC, "h", "fail from X");
     feed(&t, T0 + 20 * SEC, "h", "fail from Y");
-    ck_assert_int_eq(cor_eval_flush(t.e), 0);
-    ck_assert_int_eq(vg_store_commit(st), 0);
+    tc_commit(&t, st);
     ck_assert_uint_eq(stored(st, "c.burst"), 2);
 
     /* changed: the state is dropped at once, and from the store at the
@@ -1734,17 +1748,13 @@ START_TEST(test_reload_store)
     t.rs = rs;
     ck_assert_int_eq(vg_store_begin(st), 0);
     feed(&t, T0 + 30 * SEC, "h", "fail from Z");
-    ck_assert_int_eq(cor_eval_flush(t.e), 0);
-    ck_assert_int_eq(vg_store_commit(st), 0);
+    tc_commit(&t, st);
     ck_assert_uint_eq(stored(st, "c.burst"), 1);
-    cor_eval_free(t.e);
-    cor_rules_free(t.rs);
-    vg_store_close(st);
+    tc_stop(&t, st);
 
     /* a restart with the same (changed) rules: Z's window is back */
     ck_assert_int_eq(vg_store_open(&st, dir, 16), 0);
-    t.rs = load_path(p61, NULL);
-    ck_assert_int_eq(cor_eval_new(&t.e, t.rs, st, NULL), 0);
+    tc_open_path(&t, p61, st);
     ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 1);
     ck_assert_int_eq(cor_eval_watermark(t.e), T0 + 30 * SEC);
     feed(&t, T0 + 40 * SEC, "h", "fail from Z");
@@ -1752,20 +1762,16 @@ START_TEST(test_reload_store)
     ck_assert_uint_eq(t.s.n, 1);
     assert_alert(at(&t.s, 0), "c.burst", "event_count", T0 + 30 * SEC, T0 + 50 * SEC, 3);
     FIELDS(at(&t.s, 0), "src_ip", "Z");
-    cor_eval_free(t.e);
-    cor_rules_free(t.rs);
-    vg_store_close(st);
+    tc_stop(&t, st);
 
     /* a restart with other rules: the stored state does not match, is not
      * loaded, and is deleted at the first flush */
     ck_assert_int_eq(vg_store_open(&st, dir, 16), 0);
-    t.rs = load_path(p60, NULL);
-    ck_assert_int_eq(cor_eval_new(&t.e, t.rs, st, NULL), 0);
+    tc_open_path(&t, p60, st);
     ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 0);
     ck_assert_uint_eq(stored(st, "c.burst"), 1);
     ck_assert_int_eq(vg_store_begin(st), 0);
-    ck_assert_int_eq(cor_eval_flush(t.e), 0);
-    ck_assert_int_eq(vg_store_commit(st), 0);
+    tc_commit(&t, st);
     ck_assert_uint_eq(stored(st, "c.burst"), 0);
     tc_close(&t);
     vg_store_close(st);
@@ -1785,14 +1791,11 @@ START_TEST(test_abort_reload)
     snprintf(dir, sizeof(dir), "%s/db-abort", tmpdir);
     vg_store *st;
     ck_assert_int_eq(vg_store_open(&st, dir, 16), 0);
-    tc t;
-    memset(&t, 0, sizeof(t));
-    t.rs = load_path(path, NULL);
-    ck_assert_int_eq(cor_eval_new(&t.e, t.rs, st, NULL), 0);
+    tc t = {0};
+    tc_open_path(&t, path, st);
     ck_assert_int_eq(vg_store_begin(st), 0);
     feed(&t, T0, "h", "fail from X");
-    ck_assert_int_eq(cor_eval_flush(t.e), 0);
-    ck_assert_int_eq(vg_store_commit(st), 0);
+    tc_commit(&t, st);
 
     cor_eval_stats mark = *cor_eval_get_stats(t.e);
     ck_assert_int_eq(vg_store_begin(st), 0);
@@ -1810,13 +1813,11 @@ START_TEST(test_abort_reload)
     ck_assert_int_eq(vg_store_begin(st), 0);
     feed(&t, T0 + 10 * SEC, "h", "fail from X");
     feed(&t, T0 + 11 * SEC, "h", "fail from Y");
-    ck_assert_int_eq(cor_eval_flush(t.e), 0);
-    ck_assert_int_eq(vg_store_commit(st), 0);
+    tc_commit(&t, st);
     ck_assert_uint_eq(t.s.n, 0);
     ck_assert_int_eq(vg_store_begin(st), 0);
     feed(&t, T0 + 20 * SEC, "h", "fail from X");
-    ck_assert_int_eq(cor_eval_flush(t.e), 0);
-    ck_assert_int_eq(vg_store_commit(st), 0);
+    tc_commit(&t, st);
     ck_assert_uint_eq(t.s.n, 1);
     assert_alert(at(&t.s, 0), "c.burst", "event_count", T0, T0 + 20 * SEC, 3);
     FIELDS(at(&t.s, 0), "src_ip", "X");
