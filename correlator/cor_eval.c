@@ -34,6 +34,7 @@
 #define COR_KEY_SEP '\x1f'
 #define COR_BATCH 128             /* events scanned ahead by cor_eval_events */
 #define COR_EC_EXTRA_MAX 4096     /* event_count: times kept beyond N, at most */
+#define COR_VC_TIMES 8            /* value_count: times kept per value (cor_vc_time) */
 
 typedef struct cor_group cor_group;
 struct cor_group {
@@ -363,15 +364,16 @@ static int cor_del_push(cor_eval *e, const char *rule_id, const char *key, size_
 }
 
 /* Times a group of rule r has room for at first: N (event_count, grown by
- * cor_ec_grow for events out of order; value_count), one per rule of the
- * list (temporal), or per step the start and then the end of a partial
- * sequence (temporal_ordered). */
+ * cor_ec_grow for events out of order), COR_VC_TIMES per value for N values
+ * (value_count), one per rule of the list (temporal), or per step the start
+ * and then the end of a partial sequence (temporal_ordered). */
 static uint32_t cor_group_nts(const cor_rule *r)
 {
-    return r->kind == COR_EVENT_COUNT || r->kind == COR_VALUE_COUNT ? (uint32_t)r->threshold
-           : r->kind == COR_TEMPORAL                                ? r->nrefs
-           : r->kind == COR_TEMPORAL_ORDERED                        ? 2 * r->nrefs
-                                                                    : 0;
+    return r->kind == COR_EVENT_COUNT        ? (uint32_t)r->threshold
+           : r->kind == COR_VALUE_COUNT      ? (uint32_t)r->threshold * COR_VC_TIMES
+           : r->kind == COR_TEMPORAL         ? r->nrefs
+           : r->kind == COR_TEMPORAL_ORDERED ? 2 * r->nrefs
+                                             : 0;
 }
 
 /* Allocates a group with its arrays as its rule needs them, in one block:
@@ -382,7 +384,7 @@ static uint32_t cor_group_nts(const cor_rule *r)
 static cor_group *cor_group_new(const cor_rule *r, const char *key, size_t len, uint64_t h)
 {
     size_t nts = cor_group_nts(r);
-    size_t nvals = r->kind == COR_VALUE_COUNT ? nts : 0;
+    size_t nvals = r->kind == COR_VALUE_COUNT ? nts / COR_VC_TIMES : 0;
     size_t nraw = r->kind != COR_ABSENCE ? COR_RAW_KEEP : 0;
     size_t head = cor_group_head(len);
     cor_group *g = calloc(1, head + nts * sizeof(int64_t) + (nvals + nraw) * sizeof(char *));
@@ -763,6 +765,162 @@ static int cor_ec_add(cor_eval *e, cor_rule *c, cor_group *g, int64_t ts, cor_hi
     return 0;
 }
 
+/* value_count: value k's times, COR_VC_TIMES slots, oldest first, with
+ * INT64_MIN in the unused ones (which therefore come first). */
+static inline int64_t *cor_vc_times(const cor_group *g, uint32_t k)
+{
+    return g->ts + (size_t)k * COR_VC_TIMES;
+}
+
+/* Whether value k was seen in the window (end - T, end]; lowers *first to
+ * the earliest such time. */
+static int cor_vc_in(const cor_group *g, uint32_t k, int64_t T, int64_t end, int64_t *first)
+{
+    const int64_t *t = cor_vc_times(g, k);
+    for (int j = 0; j < COR_VC_TIMES; j++)
+        if (t[j] != INT64_MIN && t[j] > end - T && t[j] <= end) {
+            if (first && t[j] < *first)
+                *first = t[j];
+            return 1;
+        }
+    return 0;
+}
+
+/* The number of distinct values seen in (end - T, end]. */
+static uint32_t cor_vc_live(const cor_group *g, int64_t T, int64_t end, int64_t *first)
+{
+    uint32_t live = 0;
+    for (uint32_t k = 0; k < g->n; k++)
+        live += (uint32_t)cor_vc_in(g, k, T, end, first);
+    return live;
+}
+
+/* Adds time ts to value k's times, keeping only what a window with an event
+ * to come (at or after L) may need: times after dead (see cor_ec_add); below
+ * L only the latest (a window from an earlier one to such an event holds
+ * it too); and of three times less than T apart not the middle one (a
+ * window holding it holds one of the others: it is T long). Past
+ * COR_VC_TIMES the oldest goes, counted in the rule's 'trimmed'. */
+static void cor_vc_time(cor_eval *e, cor_rule *c, cor_group *g, uint32_t k, int64_t ts,
+                        int64_t L, int64_t dead)
+{
+    int64_t *t = cor_vc_times(g, k), p[COR_VC_TIMES + 1];
+    int n = 0;
+    for (int j = 0; j < COR_VC_TIMES; j++) {
+        if (t[j] == ts)
+            return;
+        if (t[j] == INT64_MIN || t[j] <= dead)
+            continue;
+        if (n == 1 && p[0] < L && t[j] < L)
+            n = 0; /* a later one below L */
+        p[n++] = t[j];
+    }
+    int at = n;
+    while (at > 0 && p[at - 1] > ts)
+        at--;
+    memmove(p + at + 1, p + at, (size_t)(n - at) * sizeof(int64_t));
+    p[at] = ts;
+    n++;
+    for (int j = 1; j + 1 < n;) {
+        if (p[j + 1] - p[j - 1] < c->timespan_us) {
+            memmove(p + j, p + j + 1, (size_t)(n - j - 1) * sizeof(int64_t));
+            n--;
+        } else {
+            j++;
+        }
+    }
+    if (n > COR_VC_TIMES) {
+        c->trimmed++;
+        e->stats.trimmed++;
+        memmove(p, p + 1, (size_t)(n - 1) * sizeof(int64_t));
+        n--;
+    }
+    for (int j = 0; j < COR_VC_TIMES; j++)
+        t[j] = j < COR_VC_TIMES - n ? INT64_MIN : p[j - (COR_VC_TIMES - n)];
+}
+
+typedef struct cor_vc_pt {
+    int64_t t;
+    uint32_t k;
+} cor_vc_pt;
+
+static int cor_vc_pt_cmp(const void *a, const void *b)
+{
+    const cor_vc_pt *x = a, *y = b;
+    return x->t < y->t ? -1 : x->t > y->t;
+}
+
+/* Adds value v at time ts to a value_count group and sets *end to the end
+ * of the earliest window holding ts with N distinct values, or to ts if
+ * there is none. In time order that window can only end at ts; an event
+ * out of order may complete one that ends at a later time, within T: the
+ * times in (ts - T, ts + T) are swept in order (a window per time), with a
+ * count per value. 0, or -ENOMEM. */
+static int cor_vc_add(cor_eval *e, cor_rule *c, cor_group *g, vg_str v, int64_t ts, int64_t *end)
+{
+    int64_t T = c->timespan_us, L = e->wm - e->rs->lateness_us, dead = L - T;
+    if (g->suppress_until != INT64_MIN && g->suppress_until - T > dead)
+        dead = g->suppress_until - T; /* see cor_ec_add */
+    uint32_t i = 0;
+    while (i < g->n && !(strlen(g->vals[i]) == v.len && memcmp(g->vals[i], v.p, v.len) == 0))
+        i++;
+    if (i == g->n) {
+        char *nv = strndup(v.p, v.len);
+        if (!nv)
+            return -ENOMEM;
+        if (g->n == c->threshold) { /* full: replace the value seen longest ago */
+            i = 0;
+            for (uint32_t k = 1; k < g->n; k++)
+                if (cor_vc_times(g, k)[COR_VC_TIMES - 1] < cor_vc_times(g, i)[COR_VC_TIMES - 1])
+                    i = k;
+            free(g->vals[i]);
+        } else {
+            g->n++;
+        }
+        g->vals[i] = nv;
+        for (int j = 0; j < COR_VC_TIMES; j++)
+            cor_vc_times(g, i)[j] = INT64_MIN;
+    }
+    cor_vc_time(e, c, g, i, ts, L, dead);
+    *end = ts;
+    int later = 0;
+    for (uint32_t k = 0; k < g->n && !later; k++)
+        later = cor_vc_times(g, k)[COR_VC_TIMES - 1] > ts;
+    if (!later || cor_vc_live(g, T, ts, NULL) >= c->threshold)
+        return 0;
+    cor_vc_pt *pt = malloc((size_t)g->n * COR_VC_TIMES * sizeof(*pt));
+    uint32_t *cnt = calloc(g->n, sizeof(*cnt));
+    if (!pt || !cnt) {
+        free(pt);
+        free(cnt);
+        return -ENOMEM;
+    }
+    size_t np = 0;
+    for (uint32_t k = 0; k < g->n; k++)
+        for (int j = 0; j < COR_VC_TIMES; j++) {
+            int64_t x = cor_vc_times(g, k)[j];
+            if (x != INT64_MIN && x > ts - T && x < ts + T)
+                pt[np++] = (cor_vc_pt){x, k};
+        }
+    qsort(pt, np, sizeof(*pt), cor_vc_pt_cmp);
+    uint32_t distinct = 0;
+    for (size_t lo = 0, hi = 0; hi < np; hi++) {
+        if (cnt[pt[hi].k]++ == 0)
+            distinct++;
+        int64_t y = pt[hi].t;
+        while (pt[lo].t <= y - T)
+            if (--cnt[pt[lo++].k] == 0)
+                distinct--;
+        if (y >= ts && (hi + 1 == np || pt[hi + 1].t != y) && distinct >= c->threshold) {
+            *end = y;
+            break;
+        }
+    }
+    free(pt);
+    free(cnt);
+    return 0;
+}
+
 /* One hit of a referenced rule arrives at correlation c. */
 static int cor_correlate(cor_eval *e, uint32_t ci, uint32_t refpos, const cor_hit *in,
                          cor_emit_fn emit, void *ud)
@@ -819,41 +977,20 @@ static int cor_correlate(cor_eval *e, uint32_t ci, uint32_t refpos, const cor_hi
         vg_str v = cor_field(&src, c->field);
         if (!v.p)
             break; /* no value: nothing to count */
-        uint32_t i = 0;
-        while (i < g->n && !(strlen(g->vals[i]) == v.len && memcmp(g->vals[i], v.p, v.len) == 0))
-            i++;
-        if (i == g->n) {
-            if (g->n == c->threshold) { /* full: replace the value seen longest ago */
-                i = 0;
-                for (uint32_t k = 1; k < g->n; k++)
-                    if (g->ts[k] < g->ts[i])
-                        i = k;
-                free(g->vals[i]);
-            } else {
-                g->n++;
-            }
-            g->vals[i] = strndup(v.p, v.len);
-            g->ts[i] = INT64_MIN;
-        }
-        if (ts > g->ts[i])
-            g->ts[i] = ts;
-        uint32_t live = 0;
-        int64_t first = ts;
-        for (uint32_t k = 0; k < g->n; k++) {
-            if (g->ts[k] > ts - c->timespan_us && g->ts[k] <= ts) {
-                live++;
-                if (g->ts[k] < first)
-                    first = g->ts[k];
-            }
-        }
+        int64_t end;
+        if (cor_vc_add(e, c, g, v, ts, &end) != 0)
+            return -ENOMEM;
+        int64_t first = end;
+        uint32_t live = cor_vc_live(g, c->timespan_us, end, &first);
         if (live >= c->threshold) {
             fire = 1;
             out.first = first;
+            out.ts = end;
             out.count = live;
             /* the distinct values, for the analyst */
             size_t jl = 0;
             for (uint32_t k = 0; k < g->n && jl < sizeof(joined) - 1; k++) {
-                if (!(g->ts[k] > ts - c->timespan_us && g->ts[k] <= ts))
+                if (!cor_vc_in(g, k, c->timespan_us, end, NULL))
                     continue;
                 jl += (size_t)snprintf(joined + jl, sizeof(joined) - jl, "%s%s", jl ? "," : "",
                                        g->vals[k]);
@@ -1278,8 +1415,9 @@ static int cor_group_pack(cor_eval *e, const cor_rule *r, const cor_group *g)
     msgpack_pack_int64(&pk, g->suppress_until);
     msgpack_pack_int64(&pk, g->aux);
     msgpack_pack_uint8(&pk, g->fired);
-    uint32_t nts = r->kind == COR_EVENT_COUNT || r->kind == COR_VALUE_COUNT ? g->n
-                                                                            : cor_group_nts(r);
+    uint32_t nts = r->kind == COR_EVENT_COUNT   ? g->n
+                   : r->kind == COR_VALUE_COUNT ? g->n * COR_VC_TIMES
+                                                : cor_group_nts(r);
     msgpack_pack_array(&pk, nts);
     for (uint32_t i = 0; i < nts; i++)
         msgpack_pack_int64(&pk, g->ts[i]);
@@ -1412,11 +1550,29 @@ static int cor_group_unpack(cor_eval *e, const cor_rule *r, cor_table *t, const 
         ts->via.array.size == r->nrefs)
         for (uint32_t i = 0; i < r->nrefs; i++)
             g->ts[r->nrefs + i] = g->ts[i];
-    if (r->kind == COR_EVENT_COUNT || r->kind == COR_VALUE_COUNT)
+    if (r->kind == COR_EVENT_COUNT)
         g->n = nsaved - skip < cap ? nsaved - skip : cap;
-    if (r->kind == COR_VALUE_COUNT && vals->type == MSGPACK_OBJECT_ARRAY)
-        for (uint32_t i = 0; i < g->n && i < vals->via.array.size; i++)
-            g->vals[i] = strndup(vals->via.array.ptr[i].via.str.ptr, vals->via.array.ptr[i].via.str.size);
+    if (r->kind == COR_VALUE_COUNT) {
+        /* COR_VC_TIMES times per value, or one (the latest: state written
+         * before value_count kept more) */
+        uint32_t nv = vals->type == MSGPACK_OBJECT_ARRAY ? vals->via.array.size : 0;
+        if (nv > r->threshold)
+            nv = (uint32_t)r->threshold;
+        uint32_t per = nsaved == nv ? 1 : COR_VC_TIMES;
+        if (nsaved < nv * per)
+            nv = nsaved / per;
+        for (g->n = 0; g->n < nv; g->n++) {
+            const msgpack_object *sv = &vals->via.array.ptr[g->n];
+            if (sv->type != MSGPACK_OBJECT_STR ||
+                !(g->vals[g->n] = strndup(sv->via.str.ptr, sv->via.str.size)))
+                break;
+            int64_t *vt = cor_vc_times(g, g->n);
+            for (uint32_t j = 0; j < COR_VC_TIMES; j++)
+                vt[j] = j < COR_VC_TIMES - per
+                            ? INT64_MIN
+                            : ts->via.array.ptr[g->n * per + j - (COR_VC_TIMES - per)].via.i64;
+        }
+    }
     if (g->raw && raw->type == MSGPACK_OBJECT_ARRAY)
         for (uint32_t i = 0; i < raw->via.array.size && i < COR_RAW_KEEP; i++) {
             g->raw[i] = strndup(raw->via.array.ptr[i].via.str.ptr, raw->via.array.ptr[i].via.str.size);

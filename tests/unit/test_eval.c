@@ -576,8 +576,9 @@ START_TEST(test_value_count)
     feedf(&t, T0 + 60 * SEC, "h", "login failed user=u3 src=%s", A);
     ck_assert_uint_eq(t.s.n, 1);
     const rec *r = at(&t.s, 0);
-    /* first: the earliest last-seen time of the values counted (u1 at 10 s) */
-    assert_alert(r, "c.spray", "value_count", T0 + 10 * SEC, T0 + 60 * SEC, 3);
+    /* first: the earliest time one of the values counted was seen in the
+     * window (u1 at 0 s) */
+    assert_alert(r, "c.spray", "value_count", T0, T0 + 60 * SEC, 3);
     FIELDS(r, "src_ip", A, "user_values", "u1,u2,u3");
     /* B has two users only */
     ck_assert_uint_eq(n_of(&t.s, "c.spray"), 1);
@@ -1162,6 +1163,113 @@ START_TEST(test_event_count_out_of_order)
     feed(&t, T0 + 5 * SEC, "h", "fail from E");
     ck_assert_uint_eq(t.s.n, 1);
     assert_alert(at(&t.s, 0), "c.n", "event_count", T0, T0 + 5 * SEC, 2);
+    tc_close(&t);
+    vg_store_close(st);
+}
+END_TEST
+
+/* value_count with events out of order (within the lateness). Each value
+ * keeps up to 8 times (not only its latest), and an event may complete a
+ * window that ends after it. Before, a value counted only by its latest
+ * time (u1 seen at 5 s and 100 s did not count for a late event at 6 s),
+ * and only the window ending at the arriving event was looked at. */
+static const char vc_fmt[] = "rules:\n"
+                             "  - id: m.login\n"
+                             "    name: login failed\n"
+                             "    level: 3\n"
+                             "    alert: false\n"
+                             "    match:\n"
+                             "      regex: 'login failed user=(?<user>\\S+) src=(?<src_ip>\\S+)'\n"
+                             "  - id: c.users\n"
+                             "    name: users per source\n"
+                             "    level: 8\n"
+                             "    correlation:\n"
+                             "      type: value_count\n"
+                             "      rules: [m.login]\n"
+                             "      group_by: [src_ip]\n"
+                             "      timespan: %s\n"
+                             "      condition: {gte: %d, field: user}\n";
+
+START_TEST(test_value_count_out_of_order)
+{
+    char yaml[2048];
+    tc t;
+    snprintf(yaml, sizeof(yaml), vc_fmt, "10s", 2);
+    tc_open(&t, yaml, NULL);
+    /* (a) u1 at 5 s and 100 s; u2 arriving late at 6 s: (-4 s, 6 s] */
+    feedf(&t, T0 + 5 * SEC, "h", "login failed user=u1 src=%s", "A");
+    feedf(&t, T0 + 100 * SEC, "h", "login failed user=u1 src=%s", "A");
+    ck_assert_uint_eq(t.s.n, 0);
+    feedf(&t, T0 + 6 * SEC, "h", "login failed user=u2 src=%s", "A");
+    ck_assert_uint_eq(t.s.n, 1);
+    assert_alert(at(&t.s, 0), "c.users", "value_count", T0 + 5 * SEC, T0 + 6 * SEC, 2);
+    FIELDS(at(&t.s, 0), "src_ip", "A", "user_values", "u1,u2");
+    /* (b) a late event completing a window that ends after it: u1 at 7 s,
+     * then u2 at 1 s makes (-3 s, 7 s] */
+    feedf(&t, T0 + 7 * SEC, "h", "login failed user=u1 src=%s", "B");
+    feedf(&t, T0 + 1 * SEC, "h", "login failed user=u2 src=%s", "B");
+    ck_assert_uint_eq(t.s.n, 2);
+    assert_alert(at(&t.s, 1), "c.users", "value_count", T0 + 1 * SEC, T0 + 7 * SEC, 2);
+    FIELDS(at(&t.s, 1), "src_ip", "B", "user_values", "u1,u2");
+    /* but not one more than T later: u1 at 20 s, u2 at 10 s (20 - 10 = T) */
+    feedf(&t, T0 + 20 * SEC, "h", "login failed user=u1 src=%s", "C");
+    feedf(&t, T0 + 10 * SEC, "h", "login failed user=u2 src=%s", "C");
+    ck_assert_uint_eq(t.s.n, 2);
+    ck_assert_uint_eq(rule(&t, "c.users")->trimmed, 0);
+    tc_close(&t);
+
+    /* (c) one value over and over in time order (10 a second for 100 s,
+     * lateness 30 s): below W - lateness only its latest time stays, and of
+     * three times less than T apart the middle one goes: 69.3 79.2 89.1 99
+     * 99.9 s are left, nothing is trimmed. u2 late at 95 s finds u1 at
+     * 89.1 s in (85 s, 95 s] */
+    cor_rules_opts o = opts_default;
+    o.lateness_us = 30 * SEC;
+    tc_open(&t, yaml, &o);
+    for (int i = 0; i < 1000; i++)
+        feedf(&t, T0 + i * (SEC / 10), "h", "login failed user=u1 src=%s", "D");
+    ck_assert_uint_eq(t.s.n, 0);
+    ck_assert_uint_eq(rule(&t, "c.users")->trimmed, 0);
+    feedf(&t, T0 + 95 * SEC, "h", "login failed user=u2 src=%s", "D");
+    ck_assert_uint_eq(t.s.n, 1);
+    assert_alert(at(&t.s, 0), "c.users", "value_count", T0 + 89 * SEC + SEC / 10, T0 + 95 * SEC,
+                 2);
+    tc_close(&t);
+
+    /* (d) the cap: N=2, T=1 s, u1 ten times 2 s apart (lateness 1 h): 8
+     * kept, 2 trimmed (0 and 2 s). Late u2 at 2.5 s finds nothing; at 8.5 s
+     * it fires */
+    snprintf(yaml, sizeof(yaml), vc_fmt, "1s", 2);
+    tc_open(&t, yaml, NULL);
+    for (int i = 0; i < 10; i++)
+        feedf(&t, T0 + 2 * i * SEC, "h", "login failed user=u1 src=%s", "E");
+    ck_assert_uint_eq(rule(&t, "c.users")->trimmed, 2);
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->trimmed, 2);
+    feedf(&t, T0 + 2 * SEC + SEC / 2, "h", "login failed user=u2 src=%s", "E");
+    ck_assert_uint_eq(t.s.n, 0);
+    feedf(&t, T0 + 8 * SEC + SEC / 2, "h", "login failed user=u2 src=%s", "E");
+    ck_assert_uint_eq(t.s.n, 1);
+    assert_alert(at(&t.s, 0), "c.users", "value_count", T0 + 8 * SEC, T0 + 8 * SEC + SEC / 2, 2);
+    tc_close(&t);
+
+    /* (e) through the store: u1 at 5 s and 100 s, a restart, u2 at 6 s */
+    char path[PATH_MAX], dir[PATH_MAX];
+    snprintf(yaml, sizeof(yaml), vc_fmt, "10s", 2);
+    rules_file(yaml, path, sizeof(path));
+    snprintf(dir, sizeof(dir), "%s/db-vc", tmpdir);
+    vg_store *st;
+    ck_assert_int_eq(vg_store_open(&st, dir, 16), 0);
+    tc_open_path(&t, path, st);
+    ck_assert_int_eq(vg_store_begin(st), 0);
+    feedf(&t, T0 + 5 * SEC, "h", "login failed user=u1 src=%s", "F");
+    feedf(&t, T0 + 100 * SEC, "h", "login failed user=u1 src=%s", "F");
+    tc_commit(&t, st);
+    tc_stop(&t, st);
+    ck_assert_int_eq(vg_store_open(&st, dir, 16), 0);
+    tc_open_path(&t, path, st);
+    feedf(&t, T0 + 6 * SEC, "h", "login failed user=u2 src=%s", "F");
+    ck_assert_uint_eq(t.s.n, 1);
+    assert_alert(at(&t.s, 0), "c.users", "value_count", T0 + 5 * SEC, T0 + 6 * SEC, 2);
     tc_close(&t);
     vg_store_close(st);
 }
@@ -2165,6 +2273,7 @@ static Suite *eval_suite(void)
     tcase_add_test(t, test_repeat);
     tcase_add_test(t, test_lateness);
     tcase_add_test(t, test_event_count_out_of_order);
+    tcase_add_test(t, test_value_count_out_of_order);
     tcase_add_test(t, test_suppress_survives_sweep);
     tcase_add_test(t, test_future_timestamp);
     tcase_add_test(t, test_match_suppress);
