@@ -15,6 +15,7 @@
 #include "vigil/syslog.h"
 
 #include <check.h>
+#include <msgpack.h>
 
 #include "vt_tmp.h"
 #include <errno.h>
@@ -1270,6 +1271,46 @@ START_TEST(test_value_count_out_of_order)
     feedf(&t, T0 + 6 * SEC, "h", "login failed user=u2 src=%s", "F");
     ck_assert_uint_eq(t.s.n, 1);
     assert_alert(at(&t.s, 0), "c.users", "value_count", T0 + 5 * SEC, T0 + 6 * SEC, 2);
+    tc_stop(&t, st);
+
+    /* (f) a group stored before values kept more than their latest time
+     * ([rule hash, last, suppress_until, aux, fired, [latest per value],
+     * [values], [raw]]): u1 last seen at 200 s still counts for u2 at 201 s */
+    ck_assert_int_eq(vg_store_open(&st, dir, 16), 0);
+    tc_open_path(&t, path, st);
+    uint64_t hash = rule(&t, "c.users")->hash;
+    tc_stop(&t, st);
+    ck_assert_int_eq(vg_store_open(&st, dir, 16), 0);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 8);
+    msgpack_pack_uint64(&pk, hash);
+    msgpack_pack_int64(&pk, T0 + 200 * SEC);
+    msgpack_pack_int64(&pk, INT64_MIN);
+    msgpack_pack_int64(&pk, 0);
+    msgpack_pack_uint8(&pk, 0);
+    msgpack_pack_array(&pk, 1);
+    msgpack_pack_int64(&pk, T0 + 200 * SEC);
+    msgpack_pack_array(&pk, 1);
+    msgpack_pack_str_with_body(&pk, "u1", 2);
+    msgpack_pack_array(&pk, 0);
+    MDB_dbi dbi;
+    ck_assert_int_eq(vg_store_dbi(st, "correlation", &dbi), 0);
+    ck_assert_int_eq(vg_store_begin(st), 0);
+    char key[] = "c.users\0G";
+    MDB_val k = {sizeof(key) - 1, key}, v = {sb.size, sb.data};
+    ck_assert_int_eq(mdb_put(vg_store_txn(st), dbi, &k, &v, 0), 0);
+    ck_assert_int_eq(vg_meta_put_u64(st, "cor.watermark", (uint64_t)(T0 + 200 * SEC)), 0);
+    ck_assert_int_eq(vg_store_commit(st), 0);
+    msgpack_sbuffer_destroy(&sb);
+    tc_open_path(&t, path, st);
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 2);
+    feedf(&t, T0 + 201 * SEC, "h", "login failed user=u2 src=%s", "G");
+    ck_assert_uint_eq(t.s.n, 2);
+    assert_alert(at(&t.s, 1), "c.users", "value_count", T0 + 200 * SEC, T0 + 201 * SEC, 2);
+    FIELDS(at(&t.s, 1), "src_ip", "G", "user_values", "u1,u2");
     tc_close(&t);
     vg_store_close(st);
 }
