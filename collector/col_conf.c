@@ -90,6 +90,29 @@ static int col_conf_listen(const vg_node *n, col_listen *l, char *err, size_t er
     return 0;
 }
 
+/* Fills cf->ls from cf->listen, or with the documented defaults when the
+ * key is absent. */
+static int col_conf_listens(col_conf *cf, const char *file, char *err, size_t errlen)
+{
+    static const char *defaults[] = {"udp://127.0.0.1:514", "tcp://127.0.0.1:514"};
+    const vg_node *ls = cf->listen;
+    int rc = 0;
+
+    if (!ls) {
+        for (int i = 0; i < 2 && rc == 0; i++) {
+            vg_node n = {.kind = VG_NODE_SCALAR, .line = 0, .file = file, .str = (char *)defaults[i]};
+            rc = col_conf_listen(&n, &cf->ls[cf->nlisten++], err, errlen);
+        }
+        return rc;
+    }
+    if (ls->kind != VG_NODE_SEQ || ls->n == 0 || ls->n > COL_MAX_LISTEN)
+        return vg_conf_errf(err, errlen, ls, "listen must be a list of 1 to %d addresses",
+                            COL_MAX_LISTEN);
+    for (size_t i = 0; i < ls->n && rc == 0; i++)
+        rc = col_conf_listen(ls->items[i], &cf->ls[cf->nlisten++], err, errlen);
+    return rc;
+}
+
 int col_conf_load(const vg_node *root, const char *file, col_conf *cf, char *err, size_t errlen)
 {
     memset(cf, 0, sizeof(*cf));
@@ -107,33 +130,21 @@ int col_conf_load(const vg_node *root, const char *file, col_conf *cf, char *err
                           "spool_limit must leave LMDB at least 10%% of spool_size free");
         goto fail;
     }
-    const vg_node *ls = cf->listen;
-    if (!ls) {
-        static const char *defaults[] = {"udp://127.0.0.1:514", "tcp://127.0.0.1:514"};
-        for (int i = 0; i < 2; i++) {
-            vg_node n = {.kind = VG_NODE_SCALAR, .line = 0, .file = file, .str = (char *)defaults[i]};
-            if ((rc = col_conf_listen(&n, &cf->ls[cf->nlisten++], err, errlen)))
-                goto fail;
-        }
-        return 0;
-    }
-    if (ls->kind != VG_NODE_SEQ || ls->n == 0 || ls->n > COL_MAX_LISTEN) {
-        rc = vg_conf_errf(err, errlen, ls, "listen must be a list of 1 to %d addresses", COL_MAX_LISTEN);
+    if ((rc = col_conf_listens(cf, file, err, errlen)))
         goto fail;
-    }
-    for (size_t i = 0; i < ls->n; i++)
-        if ((rc = col_conf_listen(ls->items[i], &cf->ls[cf->nlisten++], err, errlen)))
-            goto fail;
-    cf->listen = NULL; /* the tree does not outlive loading */
+    /* Checked whatever 'listen' says, so that a mistake in it is found
+     * before a tls:// listener is added. */
     if ((rc = col_tls_conf_load(cf->tls_node, file, &cf->tls, err, errlen)))
         goto fail;
-    for (int i = 0; i < cf->nlisten; i++) {
+    const vg_node *ls = cf->listen;
+    for (int i = 0; ls && i < cf->nlisten; i++) {
         if (cf->ls[i].proto == COL_TLS && !cf->tls.cert) {
             rc = vg_conf_errf(err, errlen, ls->items[i], "tls:// listener needs a 'tls' section "
                               "with cert and key");
             goto fail;
         }
     }
+    cf->listen = NULL; /* the tree does not outlive loading */
     cf->tls_node = NULL;
     return 0;
 fail:

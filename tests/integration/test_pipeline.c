@@ -305,19 +305,25 @@ START_TEST(test_cli_and_bad_config)
              p.config);
     ck_assert_msg(vt_wait_text(log, want, 100), "missing: %s", want);
 
-    /* A misspelt section, a file that is not a map: refused by -t, with
-     * the line. */
-    const char *bad_cfg[][2] = {
-        {"pipeline:\n  run_dir: run\n  data_dir: data\ncorelator:\n  rules_dir: rules\n",
+    /* A misspelt section, a file that is not a map, a mistake in a
+     * collector 'tls' section while 'listen' is left at its default:
+     * refused by -t, with the line. */
+    const char *bad_cfg[][3] = {
+        {"shipper/vigil-shipper",
+         "pipeline:\n  run_dir: run\n  data_dir: data\ncorelator:\n  rules_dir: rules\n",
          ":4: unknown section 'corelator' (expected pipeline, collector, correlator or shipper)"},
-        {"- a\n- b\n", ":1: the top level must be a map of sections"},
+        {"shipper/vigil-shipper", "- a\n- b\n", ":1: the top level must be a map of sections"},
+        {"collector/vigil-collector",
+         "pipeline:\n  run_dir: run\n  data_dir: data\ncollector:\n  tls:\n"
+         "    cert: server.pem\n    kee: server.key\n",
+         ":7: unknown key 'kee' (expected one of: cert, key, ca, require_client_cert, "
+         "allowed_names)"},
     };
-    for (int i = 0; i < 2; i++) {
-        ck_assert_int_eq(vt_write_file(p.config, bad_cfg[i][0]), 0);
-        snprintf(cmd, sizeof(cmd), "%s -c %s -t > %s 2>&1", vt_bin("shipper/vigil-shipper"),
-                 p.config, log);
+    for (size_t i = 0; i < sizeof(bad_cfg) / sizeof(bad_cfg[0]); i++) {
+        ck_assert_int_eq(vt_write_file(p.config, bad_cfg[i][1]), 0);
+        snprintf(cmd, sizeof(cmd), "%s -c %s -t > %s 2>&1", vt_bin(bad_cfg[i][0]), p.config, log);
         ck_assert_int_eq(vt_run(sh, 10), 1);
-        snprintf(want, sizeof(want), "%s%s", p.config, bad_cfg[i][1]);
+        snprintf(want, sizeof(want), "%s%s", p.config, bad_cfg[i][2]);
         ck_assert_msg(vt_wait_text(log, want, 100), "missing: %s", want);
     }
     /* -t checks the correlator's watchlists too */
