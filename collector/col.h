@@ -115,6 +115,9 @@ struct col {
 
 int col_conf_load(const vg_node *root, const char *file, col_conf *cf, char *err, size_t errlen);
 void col_conf_free(col_conf *cf);
+/* The keys that differ between was and now and need a restart to apply,
+ * written into out as "name, listen, ..." (cut to cap); returns how many. */
+int col_conf_restart_keys(const col_conf *was, const col_conf *now, char *out, size_t cap);
 
 int col_input_start(col *c);
 void col_input_stop(col *c);

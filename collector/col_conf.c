@@ -152,6 +152,53 @@ fail:
     return rc;
 }
 
+static bool col_str_differ(const char *a, const char *b)
+{
+    return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+}
+
+static bool col_tls_differ(const col_tls_conf *a, const col_tls_conf *b)
+{
+    if (col_str_differ(a->cert, b->cert) || col_str_differ(a->key, b->key) ||
+        col_str_differ(a->ca, b->ca) || a->require_client_cert != b->require_client_cert)
+        return true;
+    size_t i = 0;
+    for (; a->names && b->names && a->names[i] && b->names[i]; i++)
+        if (strcmp(a->names[i], b->names[i]) != 0)
+            return true;
+    return (a->names ? a->names[i] : NULL) != (b->names ? b->names[i] : NULL);
+}
+
+int col_conf_restart_keys(const col_conf *was, const col_conf *now, char *out, size_t cap)
+{
+    const struct {
+        const char *key;
+        bool changed;
+    } keys[] = {
+        {"name", strcmp(was->name, now->name) != 0},
+        {"listen", was->nlisten != now->nlisten || memcmp(was->ls, now->ls, sizeof(was->ls)) != 0},
+        {"correlator_socket", strcmp(was->correlator, now->correlator) != 0},
+        {"max_message_size", was->max_message != now->max_message},
+        {"spool_size", was->spool_size != now->spool_size},
+        {"spool_limit", was->spool_limit != now->spool_limit},
+        {"tls", col_tls_differ(&was->tls, &now->tls)},
+    };
+    int n = 0;
+    size_t off = 0;
+    if (cap)
+        out[0] = '\0';
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        if (!keys[i].changed)
+            continue;
+        if (off < cap) {
+            int k = snprintf(out + off, cap - off, "%s%s", n ? ", " : "", keys[i].key);
+            off += k > 0 ? (size_t)k : 0;
+        }
+        n++;
+    }
+    return n;
+}
+
 void col_conf_free(col_conf *cf)
 {
     col_sources_free(cf->sources);

@@ -128,9 +128,10 @@ static int col_configure(vg_daemon *d, const vg_node *root, int first, char *err
         /* Reload: listeners, name and spool stay as started (they need a
          * restart to change); the source map, connection limits and
          * timeouts change. */
-        if (!first && (strcmp(cf.name, c->conf.name) != 0 || cf.nlisten != c->conf.nlisten ||
-                       memcmp(cf.ls, c->conf.ls, sizeof(cf.ls)) != 0))
-            vg_warn("collector name and listen changes take effect after a restart");
+        char keys[160];
+        if (!first && col_conf_restart_keys(&c->conf, &cf, keys, sizeof(keys)) > 0)
+            vg_warn("collector %s changed: this takes effect after a restart; keeping the "
+                    "running values", keys);
         if (!first) { /* connection limits and timeouts apply from now on */
             c->conf.max_conns = cf.max_conns;
             c->conf.max_conns_ip = cf.max_conns_ip;

@@ -12,7 +12,7 @@
 typedef struct col_tls_conf {
     char *cert;         /* server certificate chain (PEM) */
     char *key;          /* its private key (PEM) */
-    char *ca;           /* CA bundle for client certificates; "" = none */
+    char *ca;           /* CA bundle for client certificates; NULL = none */
     bool require_client_cert;
     const vg_node *allowed; /* list of allowed client names (CN or DNS SAN), globs */
     char **names;       /* parsed 'allowed', NULL-terminated; NULL = any verified client */

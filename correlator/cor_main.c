@@ -60,8 +60,9 @@ static int cor_configure(vg_daemon *d, const vg_node *root, int first, char *err
         cor_rules_free(c->rules);
         c->rules = rs;
         if (strcmp(cf.name, c->conf.name) || strcmp(cf.listen, c->conf.listen) ||
-            strcmp(cf.shipper, c->conf.shipper))
-            vg_warn("correlator name and socket changes take effect after a restart");
+            strcmp(cf.shipper, c->conf.shipper) || cf.state_size != c->conf.state_size)
+            vg_warn("correlator name, socket and state_size changes take effect after a "
+                    "restart; keeping the running values");
         /* keep list definitions for the next reload */
         for (int i = 0; i < c->conf.nlists; i++)
             free(c->conf.lists[i].name), free(c->conf.lists[i].path);

@@ -219,9 +219,9 @@ static int vg__load(vg_daemon *d, int first)
          * the daemon's part is checked (configure) before the log level
          * changes. The first load has nothing to go back to. */
         vg_pipeline_conf old = d->pipeline;
-        if (!first && (old.uid != pc.uid || strcmp(old.run_dir, pc.run_dir) != 0 ||
-                       strcmp(old.data_dir, pc.data_dir) != 0))
-            vg_warn("%s: pipeline user, run_dir and data_dir changes need a restart; "
+        if (!first && (old.uid != pc.uid || old.gid != pc.gid ||
+                       strcmp(old.run_dir, pc.run_dir) != 0 || strcmp(old.data_dir, pc.data_dir) != 0))
+            vg_warn("%s: pipeline user, group, run_dir and data_dir changes need a restart; "
                     "keeping the running values", d->config_path);
         if (first) {
             d->pipeline = pc;

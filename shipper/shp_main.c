@@ -59,8 +59,10 @@ static int shp_configure(vg_daemon *d, const vg_node *root, int first, char *err
         return rc;
     if (vg_daemon_check_only(d) || !first) {
         if (!first) {
-            if (strcmp(cf.listen, s->conf.listen) || strcmp(cf.name, s->conf.name))
-                vg_warn("shipper name and socket changes take effect after a restart");
+            if (strcmp(cf.listen, s->conf.listen) || strcmp(cf.name, s->conf.name) ||
+                cf.outbox_size != s->conf.outbox_size)
+                vg_warn("shipper name, socket and outbox_size changes take effect after a "
+                        "restart; keeping the running values");
             shp_outputs_reload(s, &cf);
         }
         shp_conf_free(&cf);

@@ -268,6 +268,44 @@ START_TEST(test_sighup_reload)
         reloaded++;
     free(b);
     ck_assert_int_eq(reloaded, 10);
+
+    /* Keys that need a restart: each daemon says so, and keeps running. */
+    cfg = vt_read_file(p.config, NULL);
+    char *cfg3 = malloc(strlen(cfg) + 200);
+    ck_assert_ptr_nonnull(cfg3);
+    cfg3[0] = '\0';
+    for (char *line = strtok(cfg, "\n"); line; line = strtok(NULL, "\n")) {
+        const char *swap[][2] = {
+            {"  spool_size: 256M", "  spool_size: 128M\n  max_message_size: 4K"},
+            {"  state_size: 256M", "  state_size: 128M"},
+            {"  outbox_size: 256M", "  outbox_size: 128M"},
+            {"  log_level: info", "  log_level: info\n  group: nogroup"},
+        };
+        const char *out = line;
+        for (size_t i = 0; i < sizeof(swap) / sizeof(swap[0]); i++)
+            if (strcmp(line, swap[i][0]) == 0)
+                out = swap[i][1];
+        strcat(strcat(cfg3, out), "\n");
+    }
+    free(cfg);
+    ck_assert_int_eq(vt_write_file(p.config, cfg3), 0);
+    free(cfg3);
+    const char *restart[][2] = {
+        {"collector max_message_size, spool_size, spool_limit changed: this takes effect after "
+         "a restart", "pipeline user, group, run_dir and data_dir changes need a restart"},
+        {"correlator name, socket and state_size changes take effect after a restart",
+         "pipeline user, group, run_dir and data_dir changes need a restart"},
+        {"shipper name, socket and outbox_size changes take effect after a restart",
+         "pipeline user, group, run_dir and data_dir changes need a restart"},
+    };
+    const int which[] = {VT_COLLECTOR, VT_CORRELATOR, VT_SHIPPER};
+    for (int i = 0; i < 3; i++) {
+        vt_pipe_log(&p, which[i], log, sizeof(log));
+        kill(p.pid[which[i]], SIGHUP);
+        ck_assert_msg(vt_wait_text(log, restart[i][0], 5000), "no warning: %s", restart[i][0]);
+        ck_assert_msg(vt_wait_text(log, restart[i][1], 100), "no warning: %s", restart[i][1]);
+        ck_assert_int_eq(kill(p.pid[which[i]], 0), 0);
+    }
     vt_pipe_destroy(&p);
 }
 END_TEST
