@@ -124,6 +124,17 @@ static int col_configure(vg_daemon *d, const vg_node *root, int first, char *err
     int rc = col_conf_load(root, vg_daemon_config_path(d), &cf, err, errlen);
     if (rc)
         return rc;
+    if (vg_daemon_check_only(d) && cf.tls.cert) {
+        /* -t loads the certificate, key and CA as a start would, so that a
+         * file that cannot be read is found before the daemon is started. */
+        col_tls t;
+        if ((rc = col_tls_init(&t, &cf.tls, err, errlen)) == 0)
+            col_tls_free(&t);
+        if (rc) {
+            col_conf_free(&cf);
+            return rc;
+        }
+    }
     if (vg_daemon_check_only(d) || !first) {
         /* Reload: listeners, name and spool stay as started (they need a
          * restart to change); the source map, connection limits and

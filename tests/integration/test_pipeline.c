@@ -364,6 +364,16 @@ START_TEST(test_cli_and_bad_config)
         snprintf(want, sizeof(want), "%s%s", p.config, bad_cfg[i][2]);
         ck_assert_msg(vt_wait_text(log, want, 100), "missing: %s", want);
     }
+    /* -t loads the collector's TLS files, as a start would */
+    ck_assert_int_eq(vt_write_file(p.config, "pipeline:\n  run_dir: run\n  data_dir: data\n"
+                                             "collector:\n  listen: [tls://127.0.0.1:6514]\n"
+                                             "  tls: {cert: none.pem, key: none.key}\n"),
+                     0);
+    snprintf(cmd, sizeof(cmd), "%s -c %s -t > %s 2>&1", vt_bin("collector/vigil-collector"),
+             p.config, log);
+    ck_assert_int_eq(vt_run(sh, 10), 1);
+    snprintf(want, sizeof(want), "%s/none.pem: cannot load TLS certificate", p.dir);
+    ck_assert_msg(vt_wait_text(log, want, 100), "missing: %s", want);
     /* -t checks the correlator's watchlists too */
     char list[400];
     snprintf(list, sizeof(list), "%s/b.txt", p.dir);
