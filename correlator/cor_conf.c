@@ -48,6 +48,11 @@ int cor_conf_load(const vg_node *root, const char *file, cor_conf *cf, char *err
         goto fail;
     }
     for (size_t i = 0; i < l->n; i++) {
+        if (!cor_lists_name_ok(l->keys[i]->str)) {
+            rc = vg_conf_errf(err, errlen, l->keys[i], "bad list name '%s' (1 to %d of A-Z a-z "
+                              "0-9 _ . -)", l->keys[i]->str, COR_LIST_NAME_MAX);
+            goto fail;
+        }
         if (l->items[i]->kind != VG_NODE_SCALAR || !l->items[i]->str[0]) {
             rc = vg_conf_errf(err, errlen, l->items[i], "list '%s' needs a file path",
                               l->keys[i]->str);

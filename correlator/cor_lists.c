@@ -150,6 +150,11 @@ static int lists__name_ok(const char *name)
     return 1;
 }
 
+bool cor_lists_name_ok(const char *name)
+{
+    return lists__name_ok(name);
+}
+
 /* Key of NAME's directory record: gen 0, 'N', NAME. buf holds
  * LISTS__GEN_LEN + 1 + COR_LIST_NAME_MAX bytes. */
 static MDB_val lists__dir_key(uint8_t *buf, const char *name)

@@ -92,6 +92,10 @@ void cor_lists_close(cor_lists *l);
 int cor_lists_load_file(cor_lists *l, const char *name, const char *path, size_t *count, char *err,
                         size_t errlen);
 
+/* Whether name is a valid list name (1 to COR_LIST_NAME_MAX of A-Z a-z 0-9
+ * _ . -), for callers that can say where the name was written. */
+bool cor_lists_name_ok(const char *name);
+
 /* Resolves NAME once into a handle for the hot path. The list need not
  * exist yet: until it is loaded it is empty. The handle is owned by l and
  * stays valid until cor_lists_close. Errors: -EINVAL (bad name), -ENOMEM. */

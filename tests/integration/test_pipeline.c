@@ -387,6 +387,14 @@ START_TEST(test_cli_and_bad_config)
     ck_assert_int_eq(vt_run(sh, 10), 1);
     snprintf(want, sizeof(want), "%s:2: prefix length 33 > 32 in CIDR '10.0.0.0/33'", list);
     ck_assert_msg(vt_wait_text(log, want, 100), "missing: %s", want);
+    /* a bad list name in the configuration: its file and line */
+    ck_assert_int_eq(vt_write_file(p.config, "pipeline:\n  run_dir: run\n  data_dir: data\n"
+                                             "correlator:\n  rules_dir: rules\n  lists:\n"
+                                             "    bad name: b.txt\n"),
+                     0);
+    ck_assert_int_eq(vt_run(sh, 10), 1);
+    snprintf(want, sizeof(want), "%s:7: bad list name 'bad name'", p.config);
+    ck_assert_msg(vt_wait_text(log, want, 100), "missing: %s", want);
     vt_pipe_destroy(&p);
 }
 END_TEST
