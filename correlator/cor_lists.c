@@ -586,23 +586,30 @@ static int lists__parse(const char *path, lists__load *ld, char *err, size_t err
     ssize_t got;
     int rc = 0;
     while ((got = getline(&line, &lcap, f)) >= 0) {
+        char *s = line;
         size_t n = (size_t)got;
         lineno++;
+        /* A UTF-8 byte order mark (editors on Windows write one) is not
+         * part of the first entry or comment. */
+        if (lineno == 1 && n >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0) {
+            s += 3;
+            n -= 3;
+        }
         /* '#' at the start or after a blank starts a comment */
         for (size_t i = 0; i < n; i++) {
-            if (line[i] == '#' && (i == 0 || lists__is_blank(line[i - 1]))) {
+            if (s[i] == '#' && (i == 0 || lists__is_blank(s[i - 1]))) {
                 n = i;
                 break;
             }
         }
         size_t b = 0;
-        while (b < n && lists__is_blank(line[b]))
+        while (b < n && lists__is_blank(s[b]))
             b++;
-        while (n > b && lists__is_blank(line[n - 1]))
+        while (n > b && lists__is_blank(s[n - 1]))
             n--;
         if (n == b) continue;
         size_t blen;
-        if (lists__encode(line + b, n - b, 1, body, &blen, why, sizeof(why))) {
+        if (lists__encode(s + b, n - b, 1, body, &blen, why, sizeof(why))) {
             snprintf(err, errlen, "%s:%zu: %s", path, lineno, why);
             rc = VG_ECONFIG;
             goto out;

@@ -387,6 +387,29 @@ START_TEST(test_comments_blanks_duplicates)
 }
 END_TEST
 
+/* A UTF-8 byte order mark at the start of the file is not data: without
+ * this the first line became the string "\xef\xbb\xbf192.0.2.1" (or a
+ * commented header became an entry). */
+#define BOM "\xef\xbb\xbf"
+
+START_TEST(test_bom)
+{
+    fx f = fx_open(16);
+    load(f.l, "b", BOM "# feed with a BOM\r\n192.0.2.1\r\n", 1);
+    IN(f.l, "b", "192.0.2.1");
+    OUT(f.l, "b", BOM "# feed with a BOM");
+    load(f.l, "b", BOM "198.51.100.0/24\nexample.com\n", 2);
+    IN(f.l, "b", "198.51.100.7");
+    IN(f.l, "b", "www.example.com");
+    load(f.l, "b", BOM, 0);
+    /* only at the start of the file: elsewhere the bytes are data */
+    load(f.l, "b", "192.0.2.1\n" BOM "192.0.2.2\n", 2);
+    OUT(f.l, "b", "192.0.2.2");
+    IN(f.l, "b", BOM "192.0.2.2");
+    fx_close(&f);
+}
+END_TEST
+
 /* ---- errors ------------------------------------------------------------ */
 
 START_TEST(test_bad_file_refused)
@@ -913,6 +936,7 @@ static Suite *lists_suite(void)
     tcase_add_test(t, test_domains);
     tcase_add_test(t, test_hashes_and_strings);
     tcase_add_test(t, test_comments_blanks_duplicates);
+    tcase_add_test(t, test_bom);
     tcase_add_test(t, test_bad_file_refused);
     tcase_add_test(t, test_atomic_replace);
     tcase_add_test(t, test_inside_write_txn);
