@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "cor_calendar.h"
+#include "cor_lists.h"
 #include "cor_prefilter.h"
 #include "cor_rules.h"
 #include "vigil/conf.h"
@@ -159,9 +160,9 @@ static int cor_cond_parse(const vg_node *n, cor_cond *c, char *err, size_t errle
 {
     if (n->kind != VG_NODE_SCALAR)
         return vg_conf_errf(err, errlen, n, "a 'where' condition is a string: FIELD in list NAME");
-    char w[5][128];
+    char w[6][128]; /* one more than a condition has, to see extra words */
     int k = 0;
-    for (const char *p = n->str; *p && k < 5;) {
+    for (const char *p = n->str; *p && k < 6;) {
         while (*p == ' ' || *p == '\t')
             p++;
         size_t l = strcspn(p, " \t");
@@ -186,6 +187,10 @@ static int cor_cond_parse(const vg_node *n, cor_cond *c, char *err, size_t errle
                             "condition '%s' is not 'FIELD in list NAME' or 'FIELD not in list NAME'",
                             n->str);
     }
+    if (!cor_lists_name_ok(name))
+        return vg_conf_errf(err, errlen, n,
+                            "condition '%s': bad list name '%s' (1 to %d of A-Z a-z 0-9 _ . -)",
+                            n->str, name, COR_LIST_NAME_MAX);
     c->field = strdup(f);
     c->list = strdup(name);
     return c->field && c->list ? 0 : -ENOMEM;

@@ -2293,6 +2293,23 @@ START_TEST(test_rule_errors)
                                 "    match: {regex: 'a', where: 'src_ip in lists x'}\n",
                                 "FIELD in list NAME"),
                      VG_ERULE);
+    /* words after the list name were dropped from the 'not in' form, so
+     * 'user not in list service accounts' tested list 'service' */
+    ck_assert_int_eq(load_fails("rules:\n"
+                                "  - id: m.x\n"
+                                "    name: x\n"
+                                "    level: 1\n"
+                                "    match: {regex: 'a', where: 'user not in list service accounts'}\n",
+                                "FIELD in list NAME"),
+                     VG_ERULE);
+    /* a name no list can have: 'in' was always false, 'not in' always true */
+    ck_assert_int_eq(load_fails("rules:\n"
+                                "  - id: m.x\n"
+                                "    name: x\n"
+                                "    level: 1\n"
+                                "    match: {regex: 'a', where: 'src_ip not in list threat/ip'}\n",
+                                ":5: condition 'src_ip not in list threat/ip': bad list name"),
+                     VG_ERULE);
 }
 END_TEST
 
