@@ -619,9 +619,10 @@ static int lists__parse(const char *path, lists__load *ld, char *err, size_t err
             goto out;
         }
     }
-    if (ferror(f)) {
-        rc = -EIO;
-        snprintf(err, errlen, "%s: read error", path);
+    if (ferror(f)) { /* errno is getline's: EISDIR for a directory, EIO, ... */
+        int e = errno ? errno : EIO;
+        rc = -e;
+        snprintf(err, errlen, "%s: %s", path, strerror(e));
     }
 out:
     free(line);

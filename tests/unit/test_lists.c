@@ -475,6 +475,11 @@ START_TEST(test_bad_file_refused)
     ck_assert_int_eq(cor_lists_load_file(f.l, "L", want, NULL, err, sizeof(err)), -ENOENT);
     strcat(want, ": No such file or directory");
     ck_assert_str_eq(err, want);
+    /* a directory (a slip in the configuration): the reason, not "read error" */
+    snprintf(want, sizeof(want), "%s", tmpdir);
+    ck_assert_int_eq(cor_lists_load_file(f.l, "L", want, NULL, err, sizeof(err)), -EISDIR);
+    strcat(want, ": Is a directory");
+    ck_assert_str_eq(err, want);
 
     /* bad names */
     path = write_file("ok.txt", "192.0.2.5\n");
@@ -493,7 +498,7 @@ START_TEST(test_bad_file_refused)
 
     cor_lists_stats s;
     cor_lists_get_stats(f.l, &s);
-    ck_assert_uint_eq(s.load_failures, sizeof(bad) / sizeof(bad[0]) + 5);
+    ck_assert_uint_eq(s.load_failures, sizeof(bad) / sizeof(bad[0]) + 6);
     fx_close(&f);
 }
 END_TEST
