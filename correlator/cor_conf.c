@@ -90,36 +90,44 @@ cor_rules_opts cor_conf_rules_opts(const cor_conf *cf)
     return o;
 }
 
+static int cor_is_list_file(const struct dirent *de)
+{
+    size_t n = strlen(de->d_name);
+    return de->d_name[0] != '.' && n >= 5 && strcmp(de->d_name + n - 4, ".txt") == 0;
+}
+
 /* Lists shipped with the rules: RULES_DIR/lists/NAME.txt is list NAME,
- * unless the configuration names a file for NAME itself. */
+ * unless the configuration names a file for NAME itself. Loaded in name
+ * order, so that which lists a refused file leaves replaced (each list is
+ * replaced on its own) is the same on every run. */
 static int cor_load_rule_lists(cor_lists *l, const cor_conf *cf, const char *rules_dir, char *err,
                                size_t errlen)
 {
     char dir[4096];
     snprintf(dir, sizeof(dir), "%s/lists", rules_dir);
-    DIR *dh = opendir(dir);
-    if (!dh)
+    struct dirent **ents;
+    int ne = scandir(dir, &ents, cor_is_list_file, alphasort);
+    if (ne < 0)
         return 0;
     int rc = 0;
-    struct dirent *de;
-    while (rc == 0 && (de = readdir(dh))) {
-        size_t n = strlen(de->d_name);
-        if (de->d_name[0] == '.' || n < 5 || strcmp(de->d_name + n - 4, ".txt") != 0)
-            continue;
+    for (int k = 0; k < ne; k++) {
+        const char *fn = ents[k]->d_name;
+        size_t n = strlen(fn);
         char name[256], path[4400];
-        snprintf(name, sizeof(name), "%.*s", (int)(n - 4), de->d_name);
+        snprintf(name, sizeof(name), "%.*s", (int)(n - 4), fn);
         int named = 0;
         for (int i = 0; i < cf->nlists && !named; i++)
             named = strcmp(cf->lists[i].name, name) == 0;
-        if (named)
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-        size_t cnt = 0;
-        rc = cor_lists_load_file(l, name, path, &cnt, err, errlen);
-        if (rc == 0)
-            vg_info("list %s: %zu entries from %s", name, cnt, path);
+        if (rc == 0 && !named) {
+            snprintf(path, sizeof(path), "%s/%s", dir, fn);
+            size_t cnt = 0;
+            rc = cor_lists_load_file(l, name, path, &cnt, err, errlen);
+            if (rc == 0)
+                vg_info("list %s: %zu entries from %s", name, cnt, path);
+        }
+        free(ents[k]);
     }
-    closedir(dh);
+    free(ents);
     return rc;
 }
 

@@ -395,6 +395,29 @@ START_TEST(test_cli_and_bad_config)
     ck_assert_int_eq(vt_run(sh, 10), 1);
     snprintf(want, sizeof(want), "%s:7: bad list name 'bad name'", p.config);
     ck_assert_msg(vt_wait_text(log, want, 100), "missing: %s", want);
+    /* RULES_DIR/lists/ in name order: l00..l09 are read before the bad
+     * l09z.txt stops the load, l10..l19 are not (they came in directory
+     * order, which differs from run to run and machine to machine) */
+    char ldir[300];
+    snprintf(ldir, sizeof(ldir), "%.280s/rules/lists", p.dir);
+    ck_assert_int_eq(mkdir(ldir, 0755), 0);
+    for (int i = 0; i < 20; i++) {
+        snprintf(list, sizeof(list), "%s/l%02d.txt", ldir, i);
+        ck_assert_int_eq(vt_write_file(list, "192.0.2.1\n"), 0);
+    }
+    snprintf(list, sizeof(list), "%s/l09z.txt", ldir);
+    ck_assert_int_eq(vt_write_file(list, "10.0.0.0/33\n"), 0);
+    ck_assert_int_eq(vt_write_file(p.config, "pipeline:\n  run_dir: run\n  data_dir: data\n"
+                                             "correlator:\n  rules_dir: rules\n"),
+                     0);
+    ck_assert_int_eq(vt_run(sh, 10), 1);
+    snprintf(want, sizeof(want), "%s:1: prefix length 33 > 32", list);
+    ck_assert_msg(vt_wait_text(log, want, 100), "missing: %s", want);
+    for (int i = 0; i < 20; i++) {
+        snprintf(want, sizeof(want), "list l%02d: 1 entries", i);
+        ck_assert_msg(vt_wait_text(log, want, 0) == (i < 10), "%s: %s", want,
+                      i < 10 ? "missing" : "read after the bad file");
+    }
     vt_pipe_destroy(&p);
 }
 END_TEST
