@@ -687,6 +687,89 @@ static int cor_is_rule_file(const char *n)
 /* Resolves references, orders correlations so that a rule comes after
  * every rule it counts, and wires each rule to the correlations fed by it.
  * A reference to an unknown rule or a cycle refuses the set. */
+/* The fields every event has (cor_field in cor_eval.c reads them). */
+static const char *const cor_event_fields[] = {"app",     "agency",   "facility", "host",
+                                               "message", "msg",      "msgid",    "procid",
+                                               "program", "sender",   "severity", "site",
+                                               NULL};
+
+/* Whether hits of rule r can carry field name: an event field, a named
+ * capture of its regex, or for a correlation one of its group_by fields,
+ * FIELD_values (value_count), or a field one of its rules carries (a
+ * correlation's hit carries the fields of the hit that completed it). */
+static bool cor_rule_has_field(const cor_ruleset *rs, const cor_rule *r, const char *name,
+                               int depth)
+{
+    for (const char *const *f = cor_event_fields; *f; f++)
+        if (strcmp(*f, name) == 0)
+            return true;
+    if (r->kind == COR_MATCH) {
+        for (uint32_t i = 0; i < r->ncaps; i++)
+            if (strcmp(r->cap_names[i], name) == 0)
+                return true;
+        return false;
+    }
+    for (uint32_t i = 0; i < r->ngroup; i++)
+        if (strcmp(r->group_by[i], name) == 0)
+            return true;
+    size_t fl = r->field ? strlen(r->field) : 0;
+    if (r->field && strncmp(name, r->field, fl) == 0 && strcmp(name + fl, "_values") == 0)
+        return true;
+    for (uint32_t k = 0; k < r->nrefs && depth < 64; k++)
+        if (cor_rule_has_field(rs, &rs->rules[r->ref_idx[k]], name, depth + 1))
+            return true;
+    return false;
+}
+
+/* A field a rule uses that its events cannot carry is a typo: a group_by
+ * on it puts every event in one group, 'in list' on it never holds and
+ * 'not in list' always does. Refused with the rule's file and line. */
+static int cor_rule_field_err(const cor_ruleset *rs, const cor_rule *r, const char *use,
+                              const char *name, const cor_rule *src, char *err, size_t errlen)
+{
+    if (cor_rule_has_field(rs, src, name, 0))
+        return 0;
+    char caps[512] = "";
+    size_t n = 0;
+    for (uint32_t i = 0; src->kind == COR_MATCH && i < src->ncaps && n < sizeof(caps); i++)
+        n += (size_t)snprintf(caps + n, sizeof(caps) - n, "%s%s", i ? ", " : "",
+                              src->cap_names[i]);
+    char whose[COR_RULE_ID_MAX + 32] = "its events";
+    if (src != r)
+        snprintf(whose, sizeof(whose), "the events of rule '%s'", src->id);
+    snprintf(err, errlen,
+             "%s:%d: rule '%s': %s field '%s' is not carried by %s (event fields: app, agency, "
+             "facility, host, message, msgid, procid, program, sender, severity, site; %s: %s)",
+             r->file, r->line, r->id, use, name, whose,
+             src->kind == COR_MATCH ? "captures" : "group_by",
+             src->kind == COR_MATCH ? (caps[0] ? caps : "none") : "see that rule");
+    return VG_ERULE;
+}
+
+/* Checks every field name a rule uses against what its events carry. */
+static int cor_rules_check_fields(const cor_ruleset *rs, char *err, size_t errlen)
+{
+    int rc = 0;
+    for (size_t i = 0; i < rs->n && rc == 0; i++) {
+        const cor_rule *r = &rs->rules[i];
+        if (r->kind == COR_MATCH) {
+            for (uint32_t c = 0; c < r->nconds && rc == 0; c++)
+                rc = cor_rule_field_err(rs, r, "where", r->conds[c].field, r, err, errlen);
+            for (uint32_t g = 0; g < r->ngroup && rc == 0; g++)
+                rc = cor_rule_field_err(rs, r, "suppress_by", r->group_by[g], r, err, errlen);
+            continue;
+        }
+        for (uint32_t k = 0; k < r->nrefs && rc == 0; k++) {
+            const cor_rule *src = &rs->rules[r->ref_idx[k]];
+            for (uint32_t g = 0; g < r->ngroup && rc == 0; g++)
+                rc = cor_rule_field_err(rs, r, "group_by", r->group_by[g], src, err, errlen);
+            if (rc == 0 && r->field)
+                rc = cor_rule_field_err(rs, r, "value_count", r->field, src, err, errlen);
+        }
+    }
+    return rc;
+}
+
 static int cor_rules_link(cor_ruleset *rs, char *err, size_t errlen)
 {
     for (size_t i = 0; i < rs->n; i++) {
@@ -833,6 +916,8 @@ int cor_rules_load(const char *path, const cor_rules_opts *o, cor_ruleset **out,
     }
     if (rc == 0)
         rc = cor_rules_link(rs, err, errlen);
+    if (rc == 0)
+        rc = cor_rules_check_fields(rs, err, errlen);
     if (rc == 0) {
         uint32_t maxcap = 1;
         const char **pats = calloc(rs->nmatches + 1, sizeof(char *));

@@ -2310,6 +2310,63 @@ START_TEST(test_rule_errors)
                                 "    match: {regex: 'a', where: 'src_ip not in list threat/ip'}\n",
                                 ":5: condition 'src_ip not in list threat/ip': bad list name"),
                      VG_ERULE);
+    /* fields a rule's events cannot carry (typos): a group_by on one put
+     * every event in one group, 'in list' never held, 'not in list' always
+     * did, all silently */
+    ck_assert_int_eq(load_fails("rules:\n"
+                                "  - id: m.x\n"
+                                "    name: x\n"
+                                "    level: 1\n"
+                                "    match: {regex: 'from (?<src_ip>\\S+)', where: 'scr_ip in list x'}\n",
+                                ":2: rule 'm.x': where field 'scr_ip' is not carried by its events "
+                                "(event fields: app, agency, facility, host, message, msgid, procid, "
+                                "program, sender, severity, site; captures: src_ip)"),
+                     VG_ERULE);
+    ck_assert_int_eq(load_fails("rules:\n"
+                                "  - id: m.x\n"
+                                "    name: x\n"
+                                "    level: 1\n"
+                                "    suppress: 1m\n"
+                                "    suppress_by: [user]\n"
+                                "    match: {keywords: [boom]}\n",
+                                "rule 'm.x': suppress_by field 'user' is not carried by its events "
+                                "(event fields: app, agency, facility, host, message, msgid, "
+                                "procid, program, sender, severity, site; captures: none)"),
+                     VG_ERULE);
+    static const char corr_fmt[] = "rules:\n%s"
+                           "  - id: c.x\n"
+                           "    name: x\n"
+                           "    level: 1\n"
+                           "    correlation: {type: %s, rules: [m.fail], timespan: 1m,\n"
+                           "                  group_by: [%s]%s}\n";
+    snprintf(yaml, sizeof(yaml), corr_fmt, fail_rule, "event_count", "scr_ip",
+             ", condition: {gte: 2}");
+    ck_assert_int_eq(load_fails(yaml, ":8: rule 'c.x': group_by field 'scr_ip' is not carried "
+                                      "by the events of rule 'm.fail' (event fields: app, agency, "
+                                      "facility, host, message, msgid, procid, program, sender, "
+                                      "severity, site; captures: src_ip)"),
+                     VG_ERULE);
+    snprintf(yaml, sizeof(yaml), corr_fmt, fail_rule, "value_count", "src_ip",
+             ", condition: {gte: 2, field: usr}");
+    ck_assert_int_eq(load_fails(yaml, "rule 'c.x': value_count field 'usr' is not carried"),
+                     VG_ERULE);
+    /* what they can carry: event fields, captures, and through a
+     * correlation its group_by, FIELD_values and its rules' fields */
+    snprintf(yaml, sizeof(yaml),
+             "rules:\n%s"
+             "  - id: c.v\n"
+             "    name: v\n"
+             "    level: 1\n"
+             "    correlation: {type: value_count, rules: [m.fail], timespan: 1m,\n"
+             "                  group_by: [host], condition: {gte: 2, field: src_ip}}\n"
+             "  - id: c.w\n"
+             "    name: w\n"
+             "    level: 1\n"
+             "    correlation: {type: event_count, rules: [c.v], timespan: 1h,\n"
+             "                  group_by: [host, src_ip_values, src_ip, site],\n"
+             "                  condition: {gte: 2}}\n",
+             fail_rule);
+    cor_rules_free(load(yaml, NULL));
 }
 END_TEST
 
