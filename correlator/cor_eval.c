@@ -52,7 +52,8 @@ struct cor_group {
     char **vals;            /* value_count: distinct values */
     char **raw;             /* ring of the last raw lines */
     uint32_t keylen;
-    uint32_t tcap;          /* event_count: room in ts; above N, ts is a block of its own */
+    uint32_t tcap;          /* event_count: room in ts; value_count: in vals. Above N, they
+                             * are blocks of their own (cor_ec_grow, cor_vc_grow) */
     char key[];             /* group_by values joined by COR_KEY_SEP */
 };
 
@@ -249,11 +250,17 @@ static void cor_group_free(cor_eval *e, cor_group *g)
 {
     if (!g)
         return;
-    if (g->tcap && g->ts != (int64_t *)((char *)g + cor_group_head(g->keylen)))
-        free(g->ts);
+    /* grown (cor_ec_grow, cor_vc_grow): ts, and value_count's values, are
+     * blocks of their own */
+    int grown = g->tcap && g->ts != (int64_t *)((char *)g + cor_group_head(g->keylen));
     if (g->vals)
         for (uint32_t i = 0; i < g->n; i++)
             free(g->vals[i]);
+    if (grown) {
+        free(g->ts);
+        if (g->vals)
+            free(g->vals);
+    }
     if (g->raw)
         for (uint32_t i = 0; i < COR_RAW_KEEP; i++)
             cor_raw_release(e, g->raw[i]);
@@ -410,6 +417,8 @@ static cor_group *cor_group_new(const cor_rule *r, const char *key, size_t len, 
             g->ts[i] = INT64_MIN;
     if (r->kind == COR_EVENT_COUNT)
         g->tcap = (uint32_t)nts;
+    if (r->kind == COR_VALUE_COUNT)
+        g->tcap = (uint32_t)nvals;
     return g;
 }
 
@@ -839,6 +848,46 @@ static void cor_vc_time(cor_eval *e, cor_rule *c, cor_group *g, uint32_t k, int6
         t[j] = j < COR_VC_TIMES - n ? INT64_MIN : p[j - (COR_VC_TIMES - n)];
 }
 
+/* value_count: the most values a group keeps: N, and room for values seen
+ * out of order (cor_vc_add). */
+static uint32_t cor_vc_cap(const cor_rule *r)
+{
+    uint64_t n = r->threshold, extra = 7 * n + 64;
+    return (uint32_t)(n + (extra < COR_EC_EXTRA_MAX ? extra : COR_EC_EXTRA_MAX));
+}
+
+/* Room for one more value in a value_count group (values and their times
+ * move to blocks of their own, like cor_ec_grow's). 0, or -ENOMEM; a group
+ * at cor_vc_cap stays as it is. */
+static int cor_vc_grow(const cor_rule *c, cor_group *g, uint32_t want)
+{
+    uint32_t cap = cor_vc_cap(c);
+    if (want > cap)
+        want = cap;
+    if (want <= g->tcap)
+        return 0;
+    uint32_t ncap = g->tcap * 2 > want ? g->tcap * 2 : want;
+    if (ncap > cap)
+        ncap = cap;
+    int64_t *ts = malloc((size_t)ncap * COR_VC_TIMES * sizeof(int64_t));
+    char **vals = malloc((size_t)ncap * sizeof(char *));
+    if (!ts || !vals) {
+        free(ts);
+        free(vals);
+        return -ENOMEM;
+    }
+    memcpy(ts, g->ts, (size_t)g->n * COR_VC_TIMES * sizeof(int64_t));
+    memcpy(vals, g->vals, (size_t)g->n * sizeof(char *));
+    if (g->ts != (int64_t *)((char *)g + cor_group_head(g->keylen))) {
+        free(g->ts);
+        free(g->vals);
+    }
+    g->ts = ts;
+    g->vals = vals;
+    g->tcap = ncap;
+    return 0;
+}
+
 typedef struct cor_vc_pt {
     int64_t t;
     uint32_t k;
@@ -862,30 +911,46 @@ static int cor_vc_add(cor_eval *e, cor_rule *c, cor_group *g, vg_str v, int64_t 
     if (g->suppress_until != INT64_MIN && g->suppress_until - T > dead)
         dead = g->suppress_until - T; /* see cor_ec_add */
     uint32_t i = 0;
+    int later = 0;
+    for (uint32_t k = 0; k < g->n && !later; k++)
+        later = cor_vc_times(g, k)[COR_VC_TIMES - 1] > ts;
     while (i < g->n && !(strlen(g->vals[i]) == v.len && memcmp(g->vals[i], v.p, v.len) == 0))
         i++;
     if (i == g->n) {
         char *nv = strndup(v.p, v.len);
         if (!nv)
             return -ENOMEM;
-        if (g->n == c->threshold) { /* full: replace the value seen longest ago */
-            i = 0;
+        i = g->n;
+        if (g->n == g->tcap) {
+            /* full: the value seen longest ago makes room if no window
+             * with an event to come can need it (all its times are dead).
+             * Else the group grows, up to its cap: even in time order, an
+             * event arriving late may still need it. */
+            uint32_t old = 0;
             for (uint32_t k = 1; k < g->n; k++)
-                if (cor_vc_times(g, k)[COR_VC_TIMES - 1] < cor_vc_times(g, i)[COR_VC_TIMES - 1])
-                    i = k;
-            free(g->vals[i]);
-        } else {
-            g->n++;
+                if (cor_vc_times(g, k)[COR_VC_TIMES - 1] <
+                    cor_vc_times(g, old)[COR_VC_TIMES - 1])
+                    old = k;
+            int64_t seen = cor_vc_times(g, old)[COR_VC_TIMES - 1];
+            if (seen > dead)
+                (void)cor_vc_grow(c, g, g->n + 1);
+            if (g->n == g->tcap) {
+                if (seen > dead) {
+                    c->trimmed++;
+                    e->stats.trimmed++;
+                }
+                free(g->vals[old]);
+                i = old; /* its slot */
+            }
         }
+        if (i == g->n)
+            g->n++;
         g->vals[i] = nv;
         for (int j = 0; j < COR_VC_TIMES; j++)
             cor_vc_times(g, i)[j] = INT64_MIN;
     }
     cor_vc_time(e, c, g, i, ts, L, dead);
     *end = ts;
-    int later = 0;
-    for (uint32_t k = 0; k < g->n && !later; k++)
-        later = cor_vc_times(g, k)[COR_VC_TIMES - 1] > ts;
     if (!later || cor_vc_live(g, T, ts, NULL) >= c->threshold)
         return 0;
     cor_vc_pt *pt = malloc((size_t)g->n * COR_VC_TIMES * sizeof(*pt));
@@ -1556,8 +1621,10 @@ static int cor_group_unpack(cor_eval *e, const cor_rule *r, cor_table *t, const 
         /* COR_VC_TIMES times per value, or one (the latest: state written
          * before value_count kept more) */
         uint32_t nv = vals->type == MSGPACK_OBJECT_ARRAY ? vals->via.array.size : 0;
-        if (nv > r->threshold)
-            nv = (uint32_t)r->threshold;
+        if (nv > g->tcap)
+            (void)cor_vc_grow(r, g, nv); /* a group grown by events out of order */
+        if (nv > g->tcap)
+            nv = g->tcap;
         uint32_t per = nsaved == nv ? 1 : COR_VC_TIMES;
         if (nsaved < nv * per)
             nv = nsaved / per;
