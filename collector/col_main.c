@@ -89,6 +89,12 @@ static const vg_daemon_desc col_desc = {
         "  committed them. TCP and TLS connections past collector.max_connections (or\n"
         "  max_connections_per_ip) are closed as they come; TLS ones without a handshake\n"
         "  after tls_handshake_timeout, and silent ones after idle_timeout if set.\n",
+    .check = "                       The tls section's certificate, key and CA are loaded.\n",
+    .files =
+        "  /etc/vigil/vigil.yaml     the configuration (-c), shared by the three daemons\n"
+        "  DATA_DIR/collector/NAME/  the spool (LMDB); NAME is collector.name\n"
+        "  RUN_DIR/correlator.sock   the correlator's socket (collector.correlator_socket)\n"
+        "  DATA_DIR and RUN_DIR are pipeline.data_dir and pipeline.run_dir.\n",
     .tools = col_tools,
 };
 

@@ -78,7 +78,7 @@ static void cor_on_abort(void *ud)
     if (rc) {
         vg_error("cannot load the correlation state again after an aborted transaction: %s; "
                  "stopping (a restart loads it)", vg_strerror(rc));
-        vg_daemon_fail(c->d, 1);
+        vg_daemon_fail(c->d, 3);
     }
 }
 

@@ -22,6 +22,18 @@ static const vg_daemon_desc cor_desc = {
         "  streams to vigil-shipper over correlator.shipper_socket. SIGHUP reloads the\n"
         "  rules atomically: a rule set with any error is refused (FILE:LINE: reason)\n"
         "  and the running one stays.\n",
+    .check = "                       Every rule is compiled and every watchlist file read\n"
+             "                       (nothing is stored); prints the number of rules.\n",
+    .files =
+        "  /etc/vigil/vigil.yaml       the configuration (-c), shared by the three daemons\n"
+        "  RULES_DIR/*.yml, *.yaml     the rules, in name order (correlator.rules_dir)\n"
+        "  RULES_DIR/calendars/*.yml   the calendars rules name\n"
+        "  RULES_DIR/lists/NAME.txt    watchlist NAME, unless correlator.lists names a file\n"
+        "  DATA_DIR/correlator/NAME/   stream positions, correlation state, watchlists and\n"
+        "                              the alert outbox (LMDB); NAME is correlator.name\n"
+        "  RUN_DIR/correlator.sock     collectors connect here (correlator.listen_socket)\n"
+        "  RUN_DIR/shipper.sock        the shipper's socket (correlator.shipper_socket)\n"
+        "  DATA_DIR and RUN_DIR are pipeline.data_dir and pipeline.run_dir.\n",
     .tools = cor_tools,
 };
 

@@ -273,34 +273,58 @@ static void vg__close_walk(uv_handle_t *h, void *arg)
         uv_close(h, NULL);
 }
 
+/* The synopsis lines of --help. */
+static void vg__synopsis(const vg_daemon_desc *desc, FILE *f)
+{
+    fprintf(f, "Usage: %s [-c FILE] [-t] [-l LEVEL]\n", desc->prog);
+    if (desc->tools && desc->tools[0].name)
+        fprintf(f, "       %s [-c FILE] [-l LEVEL] --MODE [ARGS...]   (one-shot modes)\n",
+                desc->prog);
+    fprintf(f, "       %s --help | --version\n", desc->prog);
+}
+
 static void vg__usage(const vg_daemon_desc *desc, FILE *f)
 {
+    static const char *const progs[] = {"vigil-collector", "vigil-correlator", "vigil-shipper"};
+    vg__synopsis(desc, f);
     fprintf(f,
-            "Usage: %s [-c FILE] [-t] [-l LEVEL]\n"
-            "       %s --help | --version\n\n"
-            "%s\n\n%s\n"
-            "Common options:\n"
-            "  -c, --config FILE    configuration file (default %s); relative paths in it\n"
-            "                       are taken from the file's directory\n"
-            "  -t, --check-config   load and check the configuration (and rules), then exit\n"
+            "\n%s\n\n%s\n"
+            "Options:\n"
+            "  -c, --config FILE    configuration file (default %s);\n"
+            "                       relative paths in it are taken from its directory\n"
+            "  -t, --check-config   load and check the configuration, start nothing, and exit\n"
             "                       0 if valid, 1 with FILE:LINE: reason if not\n"
+            "%s"
             "  -l, --log-level LVL  error, warn, info or debug (overrides pipeline.log_level)\n"
             "  -h, --help           show this text\n"
-            "  -V, --version        show the version\n\n"
-            "Signals:\n"
-            "  SIGHUP   reload the configuration; a bad one is refused and logged with\n"
-            "           FILE:LINE: reason, and the daemon keeps running on the old one\n"
-            "  SIGTERM, SIGINT  finish the current batch, commit, close and exit 0\n"
-            "  SIGUSR1  log the counters\n\n"
-            "Exit status: 0 on a clean stop, 1 on a configuration error, 2 on a usage\n"
-            "error, 3 on a runtime failure.\n\n"
-            "See docs/architecture.md and docs/configuration.md.\n",
-            desc->prog, desc->prog, desc->summary, desc->help, VG_DEFAULT_CONFIG);
+            "  -V, --version        show the version\n",
+            desc->summary, desc->help, VG_DEFAULT_CONFIG, desc->check ? desc->check : "");
     if (desc->tools && desc->tools[0].name) {
         fprintf(f, "\nOne-shot modes (instead of running the daemon; options before them apply):\n");
         for (const vg_daemon_tool *t = desc->tools; t->name; t++)
             fprintf(f, "%s", t->usage);
     }
+    fprintf(f,
+            "\nSignals:\n"
+            "  SIGHUP   reload the configuration; a bad one is refused and logged with\n"
+            "           FILE:LINE: reason, and the daemon keeps running on the old one\n"
+            "  SIGTERM, SIGINT  finish the current batch, commit, close and exit 0\n"
+            "  SIGUSR1  log the counters\n"
+            "\nExit status:\n"
+            "  0  a clean stop; -t on a valid configuration\n"
+            "  1  a configuration error (FILE:LINE: reason), or the daemon could not start\n"
+            "     (a port, directory or store it cannot open: the log says which and why)\n"
+            "  2  a usage error\n"
+            "  3  a failure after the start that the daemon cannot go on from (logged)\n"
+            "  One-shot modes exit 0 on success, 1 on failure, 2 on a usage error.\n");
+    if (desc->files)
+        fprintf(f, "\nFiles:\n%s", desc->files);
+    fprintf(f, "\nSee also:\n ");
+    for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++)
+        if (strcmp(progs[i], desc->prog))
+            fprintf(f, " %s --help;", progs[i]);
+    fprintf(f, " in the source tree:\n"
+               "  README.md, docs/architecture.md, docs/configuration.md (every key).\n");
 }
 
 /* Runs a one-shot tool: configuration (when present or needed), then the

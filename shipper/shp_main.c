@@ -46,6 +46,15 @@ static const vg_daemon_desc shp_desc = {
         "  Once a minute, on SIGUSR1 and at exit, one line per output: sent,\n"
         "  duplicates, retried, item_retries, failed, dropped, filtered,\n"
         "  summarised, summaries, backlog, backlog_age_s, state, last_error.\n",
+    .files =
+        "  /etc/vigil/vigil.yaml     the configuration (-c), shared by the three daemons\n"
+        "  DATA_DIR/shipper/NAME/    the outbox and each output's cursor (LMDB); NAME is\n"
+        "                            shipper.name\n"
+        "  DATA_DIR/shipper/NAME/deadletter-OUTPUT.jsonl\n"
+        "                            alerts output OUTPUT's destination refused for good\n"
+        "  RUN_DIR/shipper.sock      the correlator connects here (shipper.listen_socket)\n"
+        "  PATH, PATH.1 ...          a file output's alerts and its rotated files\n"
+        "  DATA_DIR and RUN_DIR are pipeline.data_dir and pipeline.run_dir.\n",
 };
 
 static void shp_on_stats(uv_timer_t *t);

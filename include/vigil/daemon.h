@@ -51,7 +51,10 @@ typedef struct vg_daemon_desc {
     const char *prog;    /* "vigil-collector" */
     const char *section; /* "collector" */
     const char *summary; /* one line for --help */
-    const char *help;    /* the rest of --help: description, options, files, signals */
+    const char *help;    /* --help after the synopsis: description (and counters) */
+    const char *check;   /* --help: what -t checks, lines indented by 23 spaces; NULL:
+                          * the configuration only */
+    const char *files;   /* --help: the files and sockets used, lines indented by two */
     const vg_daemon_tool *tools; /* ended by {NULL}; may be NULL */
 } vg_daemon_desc;
 

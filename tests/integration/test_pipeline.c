@@ -328,6 +328,35 @@ START_TEST(test_cli_and_bad_config)
         ck_assert_int_eq(vt_run(t, 10), 0);
         ck_assert_int_eq(vt_run(bad, 10), 2);
     }
+    /* --help names the files each daemon uses, says what -t checks only
+     * where it checks more than the file, and lists each exit status it
+     * uses (3 was listed while nothing exited 3). */
+    const char *help_has[][4] = {
+        {"collector/vigil-collector", "DATA_DIR/collector/NAME/", "RUN_DIR/correlator.sock",
+         "certificate, key and CA are loaded"},
+        {"correlator/vigil-correlator", "DATA_DIR/correlator/NAME/", "RULES_DIR/lists/NAME.txt",
+         "Every rule is compiled"},
+        {"shipper/vigil-shipper", "DATA_DIR/shipper/NAME/", "RUN_DIR/shipper.sock",
+         "See also:\n  vigil-collector --help; vigil-correlator --help;"},
+    };
+    for (size_t i = 0; i < sizeof(help_has) / sizeof(help_has[0]); i++) {
+        char hcmd[1200], hout[400];
+        snprintf(hout, sizeof(hout), "%s/help.txt", p.dir);
+        snprintf(hcmd, sizeof(hcmd), "%s --help > %s", vt_bin(help_has[i][0]), hout);
+        char *hsh[] = {"sh", "-c", hcmd, NULL};
+        ck_assert_int_eq(vt_run(hsh, 10), 0);
+        char *txt = vt_read_file(hout, NULL);
+        ck_assert_ptr_nonnull(txt);
+        for (int j = 1; j < 4; j++)
+            ck_assert_msg(strstr(txt, help_has[i][j]), "%s --help lacks '%s'", help_has[i][0],
+                          help_has[i][j]);
+        ck_assert_msg(strstr(txt, "\nFiles:\n") && strstr(txt, "\nExit status:\n") &&
+                          strstr(txt, "  3  a failure after the start"),
+                      "%s --help: no Files or Exit status section", help_has[i][0]);
+        ck_assert_msg(!strstr(txt, "(and rules)"), "%s --help: -t checks no rules here",
+                      help_has[i][0]);
+        free(txt);
+    }
     ck_assert_int_eq(vt_write_file(p.config, "pipeline:\n  run_dir: run\n  data_dir: data\n"
                                              "collector:\n  listen:\n    - tcp://127.0.0.1:99999\n"),
                      0);
