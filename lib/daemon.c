@@ -273,7 +273,7 @@ static void vg__close_walk(uv_handle_t *h, void *arg)
         uv_close(h, NULL);
 }
 
-/* The synopsis lines of --help. */
+/* The synopsis, also printed (to stderr) after a usage error. */
 static void vg__synopsis(const vg_daemon_desc *desc, FILE *f)
 {
     fprintf(f, "Usage: %s [-c FILE] [-t] [-l LEVEL]\n", desc->prog);
@@ -408,19 +408,24 @@ int vg_daemon_main(int argc, char **argv, const vg_daemon_desc *desc, const vg_d
         case 'V':
             printf("%s %s (wire protocol %d)\n", desc->prog, VG_VERSION, 1);
             return 0;
-        default:
+        default: /* getopt said what is wrong */
+            vg__synopsis(desc, stderr);
             fprintf(stderr, "Try '%s --help'.\n", desc->prog);
             return 2;
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "%s: unexpected argument '%s'\nTry '%s --help'.\n", desc->prog,
-                argv[optind], desc->prog);
+        fprintf(stderr, "%s: unexpected argument '%s'\n", desc->prog, argv[optind]);
+        vg__synopsis(desc, stderr);
+        fprintf(stderr, "Try '%s --help'.\n", desc->prog);
         return 2;
     }
     enum vg_log_level lvl = VG_LOG_INFO;
     if (level && vg_log_parse_level(level, &lvl) != 0) {
-        fprintf(stderr, "%s: bad log level '%s'\n", desc->prog, level);
+        fprintf(stderr, "%s: bad log level '%s' (error, warn, info or debug)\n", desc->prog,
+                level);
+        vg__synopsis(desc, stderr);
+        fprintf(stderr, "Try '%s --help'.\n", desc->prog);
         return 2;
     }
     if (tool) {

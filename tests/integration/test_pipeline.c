@@ -356,6 +356,17 @@ START_TEST(test_cli_and_bad_config)
         ck_assert_msg(!strstr(txt, "(and rules)"), "%s --help: -t checks no rules here",
                       help_has[i][0]);
         free(txt);
+        /* a usage error prints the synopsis, not only "Try --help" */
+        const char *badargs[] = {"--bogus", "-x", "extra", "-l verbose"};
+        for (size_t j = 0; j < sizeof(badargs) / sizeof(badargs[0]); j++) {
+            snprintf(hcmd, sizeof(hcmd), "%s %s 2> %s", vt_bin(help_has[i][0]), badargs[j], hout);
+            ck_assert_int_eq(vt_run(hsh, 10), 2);
+            char want[200];
+            snprintf(want, sizeof(want), "Usage: %s [-c FILE] [-t] [-l LEVEL]\n",
+                     strrchr(help_has[i][0], '/') + 1);
+            ck_assert_msg(vt_wait_text(hout, want, 0), "%s %s: no usage line", help_has[i][0],
+                          badargs[j]);
+        }
     }
     ck_assert_int_eq(vt_write_file(p.config, "pipeline:\n  run_dir: run\n  data_dir: data\n"
                                              "collector:\n  listen:\n    - tcp://127.0.0.1:99999\n"),
