@@ -217,7 +217,8 @@ static void col_report(vg_daemon *d)
     col *c = vg_daemon_data(d);
     const vg_sender_stats *ss = c->sender ? vg_sender_get_stats(c->sender) : NULL;
     vg_info("stats: received=%llu bytes=%llu malformed=%llu truncated=%llu spooled=%llu "
-            "spool_errors=%llu pending=%llu tcp_open=%llu tcp_total=%llu dropped=%llu pauses=%llu "
+            "spool_errors=%llu pending=%llu tcp_open=%llu tcp_total=%llu udp_errors=%llu "
+            "dropped=%llu pauses=%llu "
             "paused=%d tls_handshakes=%llu tls_errors=%llu tls_refused_names=%llu "
             "conns_refused=%llu tls_handshake_timeouts=%llu idle_closed=%llu sent=%llu "
             "acked=%llu resent=%llu connected=%d",
@@ -226,7 +227,7 @@ static void col_report(vg_daemon *d)
             (unsigned long long)c->stats.spooled, (unsigned long long)c->stats.spool_errors,
             (unsigned long long)(c->spool ? vg_queue_count(c->spool) : 0),
             (unsigned long long)c->stats.tcp_open, (unsigned long long)c->stats.tcp_conns,
-            (unsigned long long)c->stats.dropped, (unsigned long long)c->stats.pauses, c->paused,
+            (unsigned long long)c->stats.udp_errors, (unsigned long long)c->stats.dropped, (unsigned long long)c->stats.pauses, c->paused,
             (unsigned long long)c->tls.handshakes, (unsigned long long)c->tls.handshake_errors,
             (unsigned long long)c->tls.refused_names, (unsigned long long)c->stats.conns_refused,
             (unsigned long long)c->stats.handshake_timeouts,

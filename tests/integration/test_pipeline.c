@@ -216,6 +216,19 @@ END_TEST
 
 /* SIGHUP with a broken rule keeps the old rules and says where the error
  * is; a good rule set is then applied without a restart. */
+/* The last line of the file at path that holds every one of a and b;
+ * malloc'ed, NULL if none. */
+static char *it_last_line_with(const char *path, const char *a, const char *b)
+{
+    char *txt = vt_read_file(path, NULL), *found = NULL;
+    for (char *line = txt ? strtok(txt, "\n") : NULL; line; line = strtok(NULL, "\n"))
+        if (strstr(line, a) && strstr(line, b))
+            found = line;
+    char *out = found ? strdup(found) : NULL;
+    free(txt);
+    return out;
+}
+
 START_TEST(test_sighup_reload)
 {
     vt_pipe p;
@@ -306,6 +319,38 @@ START_TEST(test_sighup_reload)
         ck_assert_msg(vt_wait_text(log, restart[i][1], 100), "no warning: %s", restart[i][1]);
         ck_assert_int_eq(kill(p.pid[which[i]], 0), 0);
     }
+
+    /* The collector's own SIGUSR1 line holds every counter it sends to the
+     * correlator (udp_errors was only in the correlator's report). */
+    char clog[400];
+    vt_pipe_log(&p, VT_COLLECTOR, clog, sizeof(clog));
+    vt_pipe_log(&p, VT_CORRELATOR, log, sizeof(log));
+    char *up = NULL, *own = NULL;
+    for (int i = 0; i < 50 && !up; i++) {
+        kill(p.pid[VT_CORRELATOR], SIGUSR1);
+        vt_sleep_ms(100);
+        up = it_last_line_with(log, "info: upstream ", " received=");
+    }
+    ck_assert_msg(up, "no upstream counters in the correlator's report");
+    kill(p.pid[VT_COLLECTOR], SIGUSR1);
+    for (int i = 0; i < 50 && !own; i++) {
+        vt_sleep_ms(100);
+        own = it_last_line_with(clog, "info: stats: ", " received=");
+    }
+    ck_assert_msg(own, "no stats line in the collector's log");
+    int keys = 0;
+    for (char *k = strstr(up, " received="); k; k = strchr(k + 1, ' ')) {
+        char key[64];
+        if (sscanf(k, " %63[a-z_]=", key) != 1)
+            continue;
+        char kw[80];
+        snprintf(kw, sizeof(kw), " %s=", key);
+        ck_assert_msg(strstr(own, kw), "collector SIGUSR1 line lacks %s: %s", key, own);
+        keys++;
+    }
+    ck_assert_int_ge(keys, 10);
+    free(up);
+    free(own);
     vt_pipe_destroy(&p);
 }
 END_TEST
