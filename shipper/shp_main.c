@@ -43,7 +43,8 @@ static const vg_daemon_desc shp_desc = {
         "  Every key: docs/configuration.md and docs/shipper.md.\n"
         "\n"
         "Counters:\n"
-        "  Once a minute, on SIGUSR1 and at exit, one line per output: sent,\n"
+        "  Once a minute (every pipeline.stats_interval if longer), on SIGUSR1 and\n"
+        "  at exit, one line for the intake and one per output: sent,\n"
         "  duplicates, retried, item_retries, failed, dropped, filtered,\n"
         "  summarised, summaries, backlog, backlog_age_s, state, last_error.\n",
     .files =
