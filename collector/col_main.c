@@ -1,8 +1,10 @@
 /* vigil-collector: takes syslog from the units' hosts, parses and tags it,
  * commits it to a durable spool and streams the spool to the correlator. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "col.h"
 #include "vigil/err.h"
@@ -46,6 +48,17 @@ static int col_dump_spool(vg_daemon *d, const vg_node *root, int argc, char **ar
     char *dir = vg_daemon_path(vg_daemon_pipeline(d)->data_dir, name);
     vg_store *st = NULL;
     vg_queue *q = NULL;
+    struct stat sb;
+    if (dir && stat(dir, &sb) != 0) {
+        /* Opening would create an empty spool, owned by whoever runs this
+         * (root, often), which the collector could then not open after
+         * dropping to pipeline.user. */
+        vg_error("no spool at %s: %s (has the collector run with this configuration?)", dir,
+                 strerror(errno));
+        free(dir);
+        col_conf_free(&cf);
+        return 1;
+    }
     int rc = dir ? vg_store_open(&st, dir, (size_t)(cf.spool_size >> 20)) : -12;
     if (rc == 0)
         rc = vg_queue_open(st, "spool", &q);

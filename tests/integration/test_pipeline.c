@@ -449,6 +449,19 @@ START_TEST(test_cli_and_bad_config)
         snprintf(want, sizeof(want), "%s%s", p.config, bad_cfg[i][2]);
         ck_assert_msg(vt_wait_text(log, want, 100), "missing: %s", want);
     }
+    /* --dump-spool before the collector ever ran: says so, creates nothing
+     * (it made an empty spool, owned by root when run as root, which the
+     * collector could not open once it dropped to pipeline.user) */
+    ck_assert_int_eq(vt_write_file(p.config, "pipeline:\n  run_dir: run\n  data_dir: fresh\n"), 0);
+    snprintf(cmd, sizeof(cmd), "%s -c %s --dump-spool > %s 2>&1",
+             vt_bin("collector/vigil-collector"), p.config, log);
+    ck_assert_int_eq(vt_run(sh, 10), 1);
+    snprintf(want, sizeof(want), "no spool at %s/fresh/collector/collector: No such file", p.dir);
+    ck_assert_msg(vt_wait_text(log, want, 100), "missing: %s", want);
+    char fresh[400];
+    snprintf(fresh, sizeof(fresh), "%s/fresh", p.dir);
+    struct stat fsb;
+    ck_assert_msg(stat(fresh, &fsb) != 0, "--dump-spool created %s", fresh);
     /* -t loads the collector's TLS files, as a start would */
     ck_assert_int_eq(vt_write_file(p.config, "pipeline:\n  run_dir: run\n  data_dir: data\n"
                                              "collector:\n  listen: [tls://127.0.0.1:6514]\n"
