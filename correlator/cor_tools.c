@@ -593,6 +593,18 @@ static int cor_open_store(vg_daemon *d, const vg_node *root, cor_conf *cf, vg_st
     }
     snprintf(name, sizeof(name), "correlator/%s", cf->name);
     char *dir = vg_daemon_path(vg_daemon_pipeline(d)->data_dir, name);
+    struct stat sb;
+    if (dir && stat(dir, &sb) != 0) {
+        /* Opening would create an empty store, owned by whoever runs this
+         * (root, often), which the correlator could then not open after
+         * dropping to pipeline.user; and its start loads the configured
+         * lists anyway. */
+        rc = -errno;
+        vg_error("no correlator state at %s: %s (has the correlator run with this "
+                 "configuration?)", dir, strerror(errno));
+        free(dir);
+        return rc;
+    }
     rc = dir ? vg_store_open(st, dir, (size_t)(cf->state_size >> 20)) : -ENOMEM;
     if (rc == 0)
         rc = cor_lists_open(*st, l);

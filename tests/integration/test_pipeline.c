@@ -462,6 +462,14 @@ START_TEST(test_cli_and_bad_config)
     snprintf(fresh, sizeof(fresh), "%s/fresh", p.dir);
     struct stat fsb;
     ck_assert_msg(stat(fresh, &fsb) != 0, "--dump-spool created %s", fresh);
+    /* and --dump-list / --load-list before the correlator ever ran */
+    snprintf(cmd, sizeof(cmd), "%s -c %s --dump-list threat-ip > %s 2>&1",
+             vt_bin("correlator/vigil-correlator"), p.config, log);
+    ck_assert_int_eq(vt_run(sh, 10), 1);
+    snprintf(want, sizeof(want), "no correlator state at %s/fresh/correlator/correlator: No such",
+             p.dir);
+    ck_assert_msg(vt_wait_text(log, want, 100), "missing: %s", want);
+    ck_assert_msg(stat(fresh, &fsb) != 0, "--dump-list created %s", fresh);
     /* -t loads the collector's TLS files, as a start would */
     ck_assert_int_eq(vt_write_file(p.config, "pipeline:\n  run_dir: run\n  data_dir: data\n"
                                              "collector:\n  listen: [tls://127.0.0.1:6514]\n"
