@@ -666,12 +666,23 @@ static size_t cor_group_key(const cor_rule *r, const cor_ctx *src, char *buf, si
     return n;
 }
 
-/* event_count: the most times a group keeps (see cor_ec_add): N, and room
- * for events out of order within the lateness. */
-static uint32_t cor_ec_cap(const cor_rule *r)
+/* The most entries a group keeps (event_count: times, value_count:
+ * values): N, and room for events out of order within the lateness. */
+static uint32_t cor_room_cap(const cor_rule *r)
 {
     uint64_t n = r->threshold, extra = 7 * n + 64;
     return (uint32_t)(n + (extra < COR_EC_EXTRA_MAX ? extra : COR_EC_EXTRA_MAX));
+}
+
+/* The room to grow to from have for want entries: doubling, at most cap. */
+static uint32_t cor_room_next(uint32_t have, uint32_t want, uint32_t cap)
+{
+    if (want > cap)
+        want = cap;
+    if (want <= have)
+        return have;
+    uint32_t n = have * 2 > want ? have * 2 : want;
+    return n > cap ? cap : n;
 }
 
 /* Makes room for one more time in g->ts (event_count): the array starts
@@ -679,14 +690,9 @@ static uint32_t cor_ec_cap(const cor_rule *r)
  * only for a group that needs more. 0, or -ENOMEM. */
 static int cor_ec_grow(const cor_rule *c, cor_group *g, uint32_t want)
 {
-    uint32_t cap = cor_ec_cap(c);
-    if (want > cap)
-        want = cap;
-    if (want <= g->tcap)
+    uint32_t ncap = cor_room_next(g->tcap, want, cor_room_cap(c));
+    if (ncap == g->tcap)
         return 0;
-    uint32_t ncap = g->tcap * 2 > want ? g->tcap * 2 : want;
-    if (ncap > cap)
-        ncap = cap;
     int64_t *inl = (int64_t *)((char *)g + cor_group_head(g->keylen));
     int64_t *p = g->ts == inl ? malloc((size_t)ncap * sizeof(int64_t))
                               : realloc(g->ts, (size_t)ncap * sizeof(int64_t));
@@ -848,27 +854,14 @@ static void cor_vc_time(cor_eval *e, cor_rule *c, cor_group *g, uint32_t k, int6
         t[j] = j < COR_VC_TIMES - n ? INT64_MIN : p[j - (COR_VC_TIMES - n)];
 }
 
-/* value_count: the most values a group keeps: N, and room for values seen
- * out of order (cor_vc_add). */
-static uint32_t cor_vc_cap(const cor_rule *r)
-{
-    uint64_t n = r->threshold, extra = 7 * n + 64;
-    return (uint32_t)(n + (extra < COR_EC_EXTRA_MAX ? extra : COR_EC_EXTRA_MAX));
-}
-
 /* Room for one more value in a value_count group (values and their times
  * move to blocks of their own, like cor_ec_grow's). 0, or -ENOMEM; a group
- * at cor_vc_cap stays as it is. */
+ * at cor_room_cap stays as it is. */
 static int cor_vc_grow(const cor_rule *c, cor_group *g, uint32_t want)
 {
-    uint32_t cap = cor_vc_cap(c);
-    if (want > cap)
-        want = cap;
-    if (want <= g->tcap)
+    uint32_t ncap = cor_room_next(g->tcap, want, cor_room_cap(c));
+    if (ncap == g->tcap)
         return 0;
-    uint32_t ncap = g->tcap * 2 > want ? g->tcap * 2 : want;
-    if (ncap > cap)
-        ncap = cap;
     int64_t *ts = malloc((size_t)ncap * COR_VC_TIMES * sizeof(int64_t));
     char **vals = malloc((size_t)ncap * sizeof(char *));
     if (!ts || !vals) {

@@ -357,6 +357,21 @@ END_TEST
 
 /* --help, --version, a bad config: exact status and a message naming the
  * file and line. */
+/* Writes cfg as p's configuration (unless NULL) and runs BIN -c CONFIG
+ * ARGS: it must exit 1 and print want (its output goes to DIR/bad.log). */
+static void it_refused(const vt_pipe *p, const char *bin, const char *cfg, const char *args,
+                       const char *want)
+{
+    if (cfg)
+        ck_assert_int_eq(vt_write_file(p->config, cfg), 0);
+    char log[400], cmd[1400];
+    snprintf(log, sizeof(log), "%s/bad.log", p->dir);
+    snprintf(cmd, sizeof(cmd), "%s -c %s %s > %s 2>&1", vt_bin(bin), p->config, args, log);
+    char *sh[] = {"sh", "-c", cmd, NULL};
+    ck_assert_int_eq(vt_run(sh, 10), 1);
+    ck_assert_msg(vt_wait_text(log, want, 100), "%s %s: missing: %s", bin, args, want);
+}
+
 START_TEST(test_cli_and_bad_config)
 {
     vt_pipe p;
@@ -413,20 +428,13 @@ START_TEST(test_cli_and_bad_config)
                           badargs[j]);
         }
     }
-    ck_assert_int_eq(vt_write_file(p.config, "pipeline:\n  run_dir: run\n  data_dir: data\n"
-                                             "collector:\n  listen:\n    - tcp://127.0.0.1:99999\n"),
-                     0);
-    char log[400];
-    snprintf(log, sizeof(log), "%s/bad.log", p.dir);
-    char cmd[1200];
-    snprintf(cmd, sizeof(cmd), "%s -c %s > %s 2>&1", vt_bin("collector/vigil-collector"), p.config,
-             log);
-    char *sh[] = {"sh", "-c", cmd, NULL};
-    ck_assert_int_eq(vt_run(sh, 10), 1);
     char want[600];
     snprintf(want, sizeof(want), "%s:6: listen 'tcp://127.0.0.1:99999': bad address or port",
              p.config);
-    ck_assert_msg(vt_wait_text(log, want, 100), "missing: %s", want);
+    it_refused(&p, "collector/vigil-collector",
+               "pipeline:\n  run_dir: run\n  data_dir: data\n"
+               "collector:\n  listen:\n    - tcp://127.0.0.1:99999\n",
+               "", want);
 
     /* A misspelt section, a file that is not a map, a mistake in a
      * collector 'tls' section while 'listen' is left at its default:
@@ -443,64 +451,46 @@ START_TEST(test_cli_and_bad_config)
          "allowed_names)"},
     };
     for (size_t i = 0; i < sizeof(bad_cfg) / sizeof(bad_cfg[0]); i++) {
-        ck_assert_int_eq(vt_write_file(p.config, bad_cfg[i][1]), 0);
-        snprintf(cmd, sizeof(cmd), "%s -c %s -t > %s 2>&1", vt_bin(bad_cfg[i][0]), p.config, log);
-        ck_assert_int_eq(vt_run(sh, 10), 1);
         snprintf(want, sizeof(want), "%s%s", p.config, bad_cfg[i][2]);
-        ck_assert_msg(vt_wait_text(log, want, 100), "missing: %s", want);
+        it_refused(&p, bad_cfg[i][0], bad_cfg[i][1], "-t", want);
     }
     /* --dump-spool before the collector ever ran: says so, creates nothing
      * (it made an empty spool, owned by root when run as root, which the
      * collector could not open once it dropped to pipeline.user) */
-    ck_assert_int_eq(vt_write_file(p.config, "pipeline:\n  run_dir: run\n  data_dir: fresh\n"), 0);
-    snprintf(cmd, sizeof(cmd), "%s -c %s --dump-spool > %s 2>&1",
-             vt_bin("collector/vigil-collector"), p.config, log);
-    ck_assert_int_eq(vt_run(sh, 10), 1);
     snprintf(want, sizeof(want), "no spool at %s/fresh/collector/collector: No such file", p.dir);
-    ck_assert_msg(vt_wait_text(log, want, 100), "missing: %s", want);
+    it_refused(&p, "collector/vigil-collector", "pipeline:\n  run_dir: run\n  data_dir: fresh\n",
+               "--dump-spool", want);
     char fresh[400];
     snprintf(fresh, sizeof(fresh), "%s/fresh", p.dir);
     struct stat fsb;
     ck_assert_msg(stat(fresh, &fsb) != 0, "--dump-spool created %s", fresh);
     /* and --dump-list / --load-list before the correlator ever ran */
-    snprintf(cmd, sizeof(cmd), "%s -c %s --dump-list threat-ip > %s 2>&1",
-             vt_bin("correlator/vigil-correlator"), p.config, log);
-    ck_assert_int_eq(vt_run(sh, 10), 1);
     snprintf(want, sizeof(want), "no correlator state at %s/fresh/correlator/correlator: No such",
              p.dir);
-    ck_assert_msg(vt_wait_text(log, want, 100), "missing: %s", want);
+    it_refused(&p, "correlator/vigil-correlator", NULL, "--dump-list threat-ip", want);
     ck_assert_msg(stat(fresh, &fsb) != 0, "--dump-list created %s", fresh);
     /* -t loads the collector's TLS files, as a start would */
-    ck_assert_int_eq(vt_write_file(p.config, "pipeline:\n  run_dir: run\n  data_dir: data\n"
-                                             "collector:\n  listen: [tls://127.0.0.1:6514]\n"
-                                             "  tls: {cert: none.pem, key: none.key}\n"),
-                     0);
-    snprintf(cmd, sizeof(cmd), "%s -c %s -t > %s 2>&1", vt_bin("collector/vigil-collector"),
-             p.config, log);
-    ck_assert_int_eq(vt_run(sh, 10), 1);
     snprintf(want, sizeof(want), "%s/none.pem: cannot load TLS certificate", p.dir);
-    ck_assert_msg(vt_wait_text(log, want, 100), "missing: %s", want);
+    it_refused(&p, "collector/vigil-collector",
+               "pipeline:\n  run_dir: run\n  data_dir: data\n"
+               "collector:\n  listen: [tls://127.0.0.1:6514]\n"
+               "  tls: {cert: none.pem, key: none.key}\n",
+               "-t", want);
     /* -t checks the correlator's watchlists too */
     char list[400];
     snprintf(list, sizeof(list), "%s/b.txt", p.dir);
     ck_assert_int_eq(vt_write_file(list, "# feed\n10.0.0.0/33\n"), 0);
-    ck_assert_int_eq(vt_write_file(p.config, "pipeline:\n  run_dir: run\n  data_dir: data\n"
-                                             "correlator:\n  rules_dir: rules\n  lists:\n"
-                                             "    bad: b.txt\n"),
-                     0);
-    snprintf(cmd, sizeof(cmd), "%s -c %s -t > %s 2>&1", vt_bin("correlator/vigil-correlator"),
-             p.config, log);
-    ck_assert_int_eq(vt_run(sh, 10), 1);
     snprintf(want, sizeof(want), "%s:2: prefix length 33 > 32 in CIDR '10.0.0.0/33'", list);
-    ck_assert_msg(vt_wait_text(log, want, 100), "missing: %s", want);
+    it_refused(&p, "correlator/vigil-correlator",
+               "pipeline:\n  run_dir: run\n  data_dir: data\n"
+               "correlator:\n  rules_dir: rules\n  lists:\n    bad: b.txt\n",
+               "-t", want);
     /* a bad list name in the configuration: its file and line */
-    ck_assert_int_eq(vt_write_file(p.config, "pipeline:\n  run_dir: run\n  data_dir: data\n"
-                                             "correlator:\n  rules_dir: rules\n  lists:\n"
-                                             "    bad name: b.txt\n"),
-                     0);
-    ck_assert_int_eq(vt_run(sh, 10), 1);
     snprintf(want, sizeof(want), "%s:7: bad list name 'bad name'", p.config);
-    ck_assert_msg(vt_wait_text(log, want, 100), "missing: %s", want);
+    it_refused(&p, "correlator/vigil-correlator",
+               "pipeline:\n  run_dir: run\n  data_dir: data\n"
+               "correlator:\n  rules_dir: rules\n  lists:\n    bad name: b.txt\n",
+               "-t", want);
     /* RULES_DIR/lists/ in name order: l00..l09 are read before the bad
      * l09z.txt stops the load, l10..l19 are not (they came in directory
      * order, which differs from run to run and machine to machine) */
@@ -513,12 +503,12 @@ START_TEST(test_cli_and_bad_config)
     }
     snprintf(list, sizeof(list), "%s/l09z.txt", ldir);
     ck_assert_int_eq(vt_write_file(list, "10.0.0.0/33\n"), 0);
-    ck_assert_int_eq(vt_write_file(p.config, "pipeline:\n  run_dir: run\n  data_dir: data\n"
-                                             "correlator:\n  rules_dir: rules\n"),
-                     0);
-    ck_assert_int_eq(vt_run(sh, 10), 1);
     snprintf(want, sizeof(want), "%s:1: prefix length 33 > 32", list);
-    ck_assert_msg(vt_wait_text(log, want, 100), "missing: %s", want);
+    it_refused(&p, "correlator/vigil-correlator",
+               "pipeline:\n  run_dir: run\n  data_dir: data\ncorrelator:\n  rules_dir: rules\n",
+               "-t", want);
+    char log[400];
+    snprintf(log, sizeof(log), "%s/bad.log", p.dir);
     for (int i = 0; i < 20; i++) {
         snprintf(want, sizeof(want), "list l%02d: 1 entries", i);
         ck_assert_msg(vt_wait_text(log, want, 0) == (i < 10), "%s: %s", want,

@@ -2350,6 +2350,15 @@ static int load_fails(const char *yaml, const char *needle)
     return rc;
 }
 
+/* load_fails on one match rule m.x ("match: {MATCH}") at line 2. */
+static int match_fails(const char *match, const char *needle)
+{
+    char yaml[1024];
+    snprintf(yaml, sizeof(yaml),
+             "rules:\n  - id: m.x\n    name: x\n    level: 1\n    match: {%s}\n", match);
+    return load_fails(yaml, needle);
+}
+
 START_TEST(test_rule_errors)
 {
     char yaml[2048];
@@ -2392,39 +2401,23 @@ START_TEST(test_rule_errors)
              "                  condition: {gte: 2}}\n",
              fail_rule);
     ck_assert_int_eq(load_fails(yaml, "cycle"), VG_ERULE);
-    ck_assert_int_eq(load_fails("rules:\n"
-                                "  - id: m.x\n"
-                                "    name: x\n"
-                                "    level: 1\n"
-                                "    match: {regex: 'a', where: 'src_ip in lists x'}\n",
-                                "FIELD in list NAME"),
+    ck_assert_int_eq(match_fails("regex: 'a', where: 'src_ip in lists x'",
+                                 "FIELD in list NAME"),
                      VG_ERULE);
     /* words after the list name were dropped from the 'not in' form, so
      * 'user not in list service accounts' tested list 'service' */
-    ck_assert_int_eq(load_fails("rules:\n"
-                                "  - id: m.x\n"
-                                "    name: x\n"
-                                "    level: 1\n"
-                                "    match: {regex: 'a', where: 'user not in list service accounts'}\n",
-                                "FIELD in list NAME"),
+    ck_assert_int_eq(match_fails("regex: 'a', where: 'user not in list service accounts'",
+                                 "FIELD in list NAME"),
                      VG_ERULE);
     /* a name no list can have: 'in' was always false, 'not in' always true */
-    ck_assert_int_eq(load_fails("rules:\n"
-                                "  - id: m.x\n"
-                                "    name: x\n"
-                                "    level: 1\n"
-                                "    match: {regex: 'a', where: 'src_ip not in list threat/ip'}\n",
-                                ":5: condition 'src_ip not in list threat/ip': bad list name"),
+    ck_assert_int_eq(match_fails("regex: 'a', where: 'src_ip not in list threat/ip'",
+                                 ":5: condition 'src_ip not in list threat/ip': bad list name"),
                      VG_ERULE);
     /* fields a rule's events cannot carry (typos): a group_by on one put
      * every event in one group, 'in list' never held, 'not in list' always
      * did, all silently */
-    ck_assert_int_eq(load_fails("rules:\n"
-                                "  - id: m.x\n"
-                                "    name: x\n"
-                                "    level: 1\n"
-                                "    match: {regex: 'from (?<src_ip>\\S+)', where: 'scr_ip in list x'}\n",
-                                ":2: rule 'm.x': where field 'scr_ip' is not carried by its events "
+    ck_assert_int_eq(match_fails("regex: 'from (?<src_ip>\\S+)', where: 'scr_ip in list x'",
+                                 ":2: rule 'm.x': where field 'scr_ip' is not carried by its events "
                                 "(event fields: app, agency, facility, host, message, msgid, procid, "
                                 "program, sender, severity, site; captures: src_ip)"),
                      VG_ERULE);
