@@ -240,11 +240,13 @@ static void col_report(vg_daemon *d)
             (unsigned long long)c->stats.spooled, (unsigned long long)c->stats.spool_errors,
             (unsigned long long)(c->spool ? vg_queue_count(c->spool) : 0),
             (unsigned long long)c->stats.tcp_open, (unsigned long long)c->stats.tcp_conns,
-            (unsigned long long)c->stats.udp_errors, (unsigned long long)c->stats.dropped, (unsigned long long)c->stats.pauses, c->paused,
+            (unsigned long long)c->stats.udp_errors, (unsigned long long)c->stats.dropped,
+            (unsigned long long)c->stats.pauses, c->paused,
             (unsigned long long)c->tls.handshakes, (unsigned long long)c->tls.handshake_errors,
             (unsigned long long)c->tls.refused_names, (unsigned long long)c->stats.conns_refused,
             (unsigned long long)c->stats.handshake_timeouts,
-            (unsigned long long)c->stats.idle_closed, (unsigned long long)(ss ? ss->sent : 0), (unsigned long long)(ss ? ss->acked : 0),
+            (unsigned long long)c->stats.idle_closed, (unsigned long long)(ss ? ss->sent : 0),
+            (unsigned long long)(ss ? ss->acked : 0),
             (unsigned long long)(ss ? ss->resent : 0), ss ? ss->connected : 0);
     if (c->counters)
         col_counters_report(c->counters, 100, col_report_line, NULL);
