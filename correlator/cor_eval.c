@@ -372,13 +372,14 @@ static int cor_del_push(cor_eval *e, const char *rule_id, const char *key, size_
 
 /* Times a group of rule r has room for at first: N (event_count, grown by
  * cor_ec_grow for events out of order), COR_VC_TIMES per value for N values
- * (value_count), one per rule of the list (temporal), or per step the start
- * and then the end of a partial sequence (temporal_ordered). */
+ * (value_count) or per rule of the list (temporal: the rule's position is
+ * the value), or per step the start and then the end of a partial sequence
+ * (temporal_ordered). */
 static uint32_t cor_group_nts(const cor_rule *r)
 {
     return r->kind == COR_EVENT_COUNT        ? (uint32_t)r->threshold
            : r->kind == COR_VALUE_COUNT      ? (uint32_t)r->threshold * COR_VC_TIMES
-           : r->kind == COR_TEMPORAL         ? r->nrefs
+           : r->kind == COR_TEMPORAL         ? r->nrefs * COR_VC_TIMES
            : r->kind == COR_TEMPORAL_ORDERED ? 2 * r->nrefs
                                              : 0;
 }
@@ -391,7 +392,7 @@ static uint32_t cor_group_nts(const cor_rule *r)
 static cor_group *cor_group_new(const cor_rule *r, const char *key, size_t len, uint64_t h)
 {
     size_t nts = cor_group_nts(r);
-    size_t nvals = r->kind == COR_VALUE_COUNT ? nts / COR_VC_TIMES : 0;
+    size_t nvals = r->kind == COR_VALUE_COUNT || r->kind == COR_TEMPORAL ? nts / COR_VC_TIMES : 0;
     size_t nraw = r->kind != COR_ABSENCE ? COR_RAW_KEEP : 0;
     size_t head = cor_group_head(len);
     cor_group *g = calloc(1, head + nts * sizeof(int64_t) + (nvals + nraw) * sizeof(char *));
@@ -412,12 +413,12 @@ static cor_group *cor_group_new(const cor_rule *r, const char *key, size_t len, 
     }
     if (nraw)
         g->raw = (char **)p;
-    if (r->kind == COR_TEMPORAL || r->kind == COR_TEMPORAL_ORDERED)
+    if (r->kind == COR_TEMPORAL_ORDERED)
         for (uint32_t i = 0; i < nts; i++)
             g->ts[i] = INT64_MIN;
     if (r->kind == COR_EVENT_COUNT)
         g->tcap = (uint32_t)nts;
-    if (r->kind == COR_VALUE_COUNT)
+    if (r->kind == COR_VALUE_COUNT || r->kind == COR_TEMPORAL)
         g->tcap = (uint32_t)nvals;
     return g;
 }
@@ -898,7 +899,8 @@ static int cor_vc_pt_cmp(const void *a, const void *b)
  * out of order may complete one that ends at a later time, within T: the
  * times in (ts - T, ts + T) are swept in order (a window per time), with a
  * count per value. 0, or -ENOMEM. */
-static int cor_vc_add(cor_eval *e, cor_rule *c, cor_group *g, vg_str v, int64_t ts, int64_t *end)
+static int cor_vc_add(cor_eval *e, cor_rule *c, cor_group *g, vg_str v, int64_t ts,
+                      uint32_t need, int64_t *end)
 {
     int64_t T = c->timespan_us, L = e->wm - e->rs->lateness_us, dead = L - T;
     if (g->suppress_until != INT64_MIN && g->suppress_until - T > dead)
@@ -944,7 +946,7 @@ static int cor_vc_add(cor_eval *e, cor_rule *c, cor_group *g, vg_str v, int64_t 
     }
     cor_vc_time(e, c, g, i, ts, L, dead);
     *end = ts;
-    if (!later || cor_vc_live(g, T, ts, NULL) >= c->threshold)
+    if (!later || cor_vc_live(g, T, ts, NULL) >= need)
         return 0;
     cor_vc_pt *pt = malloc((size_t)g->n * COR_VC_TIMES * sizeof(*pt));
     uint32_t *cnt = calloc(g->n, sizeof(*cnt));
@@ -969,7 +971,7 @@ static int cor_vc_add(cor_eval *e, cor_rule *c, cor_group *g, vg_str v, int64_t 
         while (pt[lo].t <= y - T)
             if (--cnt[pt[lo++].k] == 0)
                 distinct--;
-        if (y >= ts && (hi + 1 == np || pt[hi + 1].t != y) && distinct >= c->threshold) {
+        if (y >= ts && (hi + 1 == np || pt[hi + 1].t != y) && distinct >= need) {
             *end = y;
             break;
         }
@@ -1036,7 +1038,7 @@ static int cor_correlate(cor_eval *e, uint32_t ci, uint32_t refpos, const cor_hi
         if (!v.p)
             break; /* no value: nothing to count */
         int64_t end;
-        if (cor_vc_add(e, c, g, v, ts, &end) != 0)
+        if (cor_vc_add(e, c, g, v, ts, (uint32_t)c->threshold, &end) != 0)
             return -ENOMEM;
         int64_t first = end;
         uint32_t live = cor_vc_live(g, c->timespan_us, end, &first);
@@ -1062,26 +1064,19 @@ static int cor_correlate(cor_eval *e, uint32_t ci, uint32_t refpos, const cor_hi
         break;
     }
     case COR_TEMPORAL: {
-        /* The latest event of each rule; all of them within a span shorter
-         * than T. In time order that is "every rule in (t - T, t]"; out of
-         * order (within the lateness), an event newer than the arriving
-         * one counts only if the span stays short (docs/rules.md). */
-        if (ts > g->ts[refpos])
-            g->ts[refpos] = ts;
-        int64_t first = ts, newest = ts;
-        uint32_t k = 0;
-        for (; k < c->nrefs; k++) {
-            if (g->ts[k] == INT64_MIN)
-                break;
-            if (g->ts[k] < first)
-                first = g->ts[k];
-            if (g->ts[k] > newest)
-                newest = g->ts[k]; /* a late event is not the last one */
-        }
-        if (k == c->nrefs && newest - first < c->timespan_us) {
+        /* Every rule of the list in one window: value_count's machinery,
+         * with the rule's position as the value and N = the number of
+         * rules, so that events out of order find every window too. */
+        char pos[12];
+        snprintf(pos, sizeof(pos), "%u", refpos);
+        int64_t end;
+        if (cor_vc_add(e, c, g, vg_str_c(pos), ts, c->nrefs, &end) != 0)
+            return -ENOMEM;
+        int64_t first = end;
+        if (cor_vc_live(g, c->timespan_us, end, &first) >= c->nrefs) {
             fire = 1;
             out.first = first;
-            out.ts = newest;
+            out.ts = end;
             out.count = c->nrefs;
         }
         break;
@@ -1474,12 +1469,12 @@ static int cor_group_pack(cor_eval *e, const cor_rule *r, const cor_group *g)
     msgpack_pack_int64(&pk, g->aux);
     msgpack_pack_uint8(&pk, g->fired);
     uint32_t nts = r->kind == COR_EVENT_COUNT   ? g->n
-                   : r->kind == COR_VALUE_COUNT ? g->n * COR_VC_TIMES
+                   : r->kind == COR_VALUE_COUNT || r->kind == COR_TEMPORAL ? g->n * COR_VC_TIMES
                                                 : cor_group_nts(r);
     msgpack_pack_array(&pk, nts);
     for (uint32_t i = 0; i < nts; i++)
         msgpack_pack_int64(&pk, g->ts[i]);
-    uint32_t nv = r->kind == COR_VALUE_COUNT ? g->n : 0;
+    uint32_t nv = r->kind == COR_VALUE_COUNT || r->kind == COR_TEMPORAL ? g->n : 0;
     msgpack_pack_array(&pk, nv);
     for (uint32_t i = 0; i < nv; i++) {
         size_t l = strlen(g->vals[i]);
@@ -1610,7 +1605,21 @@ static int cor_group_unpack(cor_eval *e, const cor_rule *r, cor_table *t, const 
             g->ts[r->nrefs + i] = g->ts[i];
     if (r->kind == COR_EVENT_COUNT)
         g->n = nsaved - skip < cap ? nsaved - skip : cap;
-    if (r->kind == COR_VALUE_COUNT) {
+    uint32_t nsv = vals->type == MSGPACK_OBJECT_ARRAY ? vals->via.array.size : 0;
+    if (r->kind == COR_TEMPORAL && nsv == 0 && nsaved == r->nrefs) {
+        /* state written before temporal kept its rules' times as values:
+         * the latest time of each rule, by position */
+        for (uint32_t k = 0; k < r->nrefs; k++) {
+            int64_t t0 = ts->via.array.ptr[k].via.i64;
+            char pos[12];
+            snprintf(pos, sizeof(pos), "%u", k);
+            if (t0 == INT64_MIN || !(g->vals[g->n] = strdup(pos)))
+                continue;
+            int64_t *vt = cor_vc_times(g, g->n++);
+            for (uint32_t j = 0; j < COR_VC_TIMES; j++)
+                vt[j] = j + 1 < COR_VC_TIMES ? INT64_MIN : t0;
+        }
+    } else if (r->kind == COR_VALUE_COUNT || r->kind == COR_TEMPORAL) {
         /* COR_VC_TIMES times per value, or one (the latest: state written
          * before value_count kept more) */
         uint32_t nv = vals->type == MSGPACK_OBJECT_ARRAY ? vals->via.array.size : 0;

@@ -1175,6 +1175,44 @@ END_TEST
  * window that ends after it. Before, a value counted only by its latest
  * time (u1 seen at 5 s and 100 s did not count for a late event at 6 s),
  * and only the window ending at the arriving event was looked at. */
+/* Writes group KEY of rule RULE_ID into st as state written by an older
+ * version ([rule hash, last, suppress_until, aux, fired, [times], [values],
+ * [raw]]) and the watermark at its last time. */
+static void put_old_group(vg_store *st, const char *rule_id, const char *key, uint64_t hash,
+                          int64_t last, const int64_t *ts, uint32_t nts, const char *const *vals,
+                          uint32_t nvals)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 8);
+    msgpack_pack_uint64(&pk, hash);
+    msgpack_pack_int64(&pk, last);
+    msgpack_pack_int64(&pk, INT64_MIN);
+    msgpack_pack_int64(&pk, 0);
+    msgpack_pack_uint8(&pk, 0);
+    msgpack_pack_array(&pk, nts);
+    for (uint32_t i = 0; i < nts; i++)
+        msgpack_pack_int64(&pk, ts[i]);
+    msgpack_pack_array(&pk, nvals);
+    for (uint32_t i = 0; i < nvals; i++)
+        msgpack_pack_str_with_body(&pk, vals[i], strlen(vals[i]));
+    msgpack_pack_array(&pk, 0);
+    MDB_dbi dbi;
+    ck_assert_int_eq(vg_store_dbi(st, "correlation", &dbi), 0);
+    ck_assert_int_eq(vg_store_begin(st), 0);
+    char k[256];
+    size_t il = strlen(rule_id) + 1, kl = strlen(key);
+    memcpy(k, rule_id, il);
+    memcpy(k + il, key, kl);
+    MDB_val mk = {il + kl, k}, mv = {sb.size, sb.data};
+    ck_assert_int_eq(mdb_put(vg_store_txn(st), dbi, &mk, &mv, 0), 0);
+    ck_assert_int_eq(vg_meta_put_u64(st, "cor.watermark", (uint64_t)last), 0);
+    ck_assert_int_eq(vg_store_commit(st), 0);
+    msgpack_sbuffer_destroy(&sb);
+}
+
 static const char vc_fmt[] = "rules:\n"
                              "  - id: m.login\n"
                              "    name: login failed\n"
@@ -1298,30 +1336,9 @@ START_TEST(test_value_count_out_of_order)
     uint64_t hash = rule(&t, "c.users")->hash;
     tc_stop(&t, st);
     ck_assert_int_eq(vg_store_open(&st, dir, 16), 0);
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, 8);
-    msgpack_pack_uint64(&pk, hash);
-    msgpack_pack_int64(&pk, T0 + 200 * SEC);
-    msgpack_pack_int64(&pk, INT64_MIN);
-    msgpack_pack_int64(&pk, 0);
-    msgpack_pack_uint8(&pk, 0);
-    msgpack_pack_array(&pk, 1);
-    msgpack_pack_int64(&pk, T0 + 200 * SEC);
-    msgpack_pack_array(&pk, 1);
-    msgpack_pack_str_with_body(&pk, "u1", 2);
-    msgpack_pack_array(&pk, 0);
-    MDB_dbi dbi;
-    ck_assert_int_eq(vg_store_dbi(st, "correlation", &dbi), 0);
-    ck_assert_int_eq(vg_store_begin(st), 0);
-    char key[] = "c.users\0G";
-    MDB_val k = {sizeof(key) - 1, key}, v = {sb.size, sb.data};
-    ck_assert_int_eq(mdb_put(vg_store_txn(st), dbi, &k, &v, 0), 0);
-    ck_assert_int_eq(vg_meta_put_u64(st, "cor.watermark", (uint64_t)(T0 + 200 * SEC)), 0);
-    ck_assert_int_eq(vg_store_commit(st), 0);
-    msgpack_sbuffer_destroy(&sb);
+    const int64_t at200[] = {T0 + 200 * SEC};
+    const char *u1[] = {"u1"};
+    put_old_group(st, "c.users", "G", hash, T0 + 200 * SEC, at200, 1, u1, 1);
     tc_open_path(&t, path, st);
     ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 2);
     feedf(&t, T0 + 201 * SEC, "h", "login failed user=u2 src=%s", "G");
@@ -1330,12 +1347,41 @@ START_TEST(test_value_count_out_of_order)
     FIELDS(at(&t.s, 1), "src_ip", "G", "user_values", "u1,u2");
     tc_close(&t);
     vg_store_close(st);
+
+    /* (g) temporal state written before temporal kept its rules' times as
+     * values ([latest of each rule]): A at 300 s still pairs with B */
+    snprintf(yaml, sizeof(yaml),
+             "rules:\n"
+             "  - id: m.a\n    name: a\n    level: 1\n    alert: false\n"
+             "    match: {regex: 'A src=(?<src_ip>\\S+)'}\n"
+             "  - id: m.b\n    name: b\n    level: 1\n    alert: false\n"
+             "    match: {regex: 'B src=(?<src_ip>\\S+)'}\n"
+             "  - id: c.ab\n    name: ab\n    level: 5\n"
+             "    correlation: {type: temporal, rules: [m.a, m.b], group_by: [src_ip],\n"
+             "                  timespan: 10s}\n");
+    rules_file(yaml, path, sizeof(path));
+    snprintf(dir, sizeof(dir), "%s/db-tp", tmpdir);
+    ck_assert_int_eq(vg_store_open(&st, dir, 16), 0);
+    tc_open_path(&t, path, st);
+    hash = rule(&t, "c.ab")->hash;
+    tc_stop(&t, st);
+    ck_assert_int_eq(vg_store_open(&st, dir, 16), 0);
+    const int64_t a_only[] = {T0 + 300 * SEC, INT64_MIN};
+    put_old_group(st, "c.ab", "K", hash, T0 + 300 * SEC, a_only, 2, NULL, 0);
+    tc_open_path(&t, path, st);
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 1);
+    feed(&t, T0 + 305 * SEC, "h", "B src=K");
+    ck_assert_uint_eq(t.s.n, 1);
+    assert_alert(at(&t.s, 0), "c.ab", "temporal", T0 + 300 * SEC, T0 + 305 * SEC, 2);
+    tc_close(&t);
+    vg_store_close(st);
 }
 END_TEST
 
 /* Out of order, checked against a model: 3 x 200 seeded random streams
  * (6-14 events of one group, times 0-40 s, shuffled), each fed to
- * event_count and value_count rules with N 2-4 and T 5, 8, 12 and 20 s,
+ * event_count, value_count and temporal rules with N 2-4 and T 5, 8, 12
+ * and 20 s,
  * under a lateness of 5, 15 and 60 s. A rule must fire at least once
  * exactly when the events that were not late hold a window of N, whatever
  * the arrival order: what a group forgets may never lose the only window
@@ -1355,6 +1401,18 @@ START_TEST(test_out_of_order_model)
                        "rules:\n"
                        "  - id: m.login\n    name: l\n    level: 1\n    alert: false\n"
                        "    match: {regex: 'login failed user=(?<user>\\S+) src=(?<src_ip>\\S+)'}\n");
+    for (int u = 0; u < 3; u++) /* temporal: one rule per user */
+        off += snprintf(yaml + off, sizeof(yaml) - (size_t)off,
+                        "  - id: m.u%d\n    name: u\n    level: 1\n    alert: false\n"
+                        "    match: {regex: 'user=u%d src=(?<src_ip>\\S+)'}\n",
+                        u, u);
+    for (int N = 2; N <= 3; N++)
+        for (int k = 0; k < 4; k++)
+            off += snprintf(yaml + off, sizeof(yaml) - (size_t)off,
+                            "  - id: c.tp.%d.%d\n    name: x\n    level: 5\n"
+                            "    correlation: {type: temporal, rules: [m.u0, m.u1%s], group_by: "
+                            "[src_ip],\n      timespan: %ds}\n",
+                            N, Ts[k], N == 3 ? ", m.u2" : "", Ts[k]);
     for (int N = 2; N <= 4; N++)
         for (int k = 0; k < 4; k++)
             for (int vc = 0; vc < 2; vc++)
@@ -1404,13 +1462,25 @@ START_TEST(test_out_of_order_model)
                         ec |= cnt >= N;
                         vc |= distinct >= N;
                     }
-                    for (int v = 0; v < 2; v++) {
+                    /* temporal over users u0..u(N-1): one of each in a window */
+                    bool tp = false;
+                    for (int e = 0; e < n && N <= 3; e++) {
+                        int seen[5] = {0}, all = 0;
+                        for (int i = 0; ok[e] && i < n; i++)
+                            if (ok[i] && ts[i] > ts[e] - Ts[k] && ts[i] <= ts[e] && user[i] < N)
+                                all += !seen[user[i]]++;
+                        tp |= all == N;
+                    }
+                    for (int v = 0; v < 3; v++) {
+                        if (v == 2 && N > 3)
+                            continue;
                         char id[32];
-                        snprintf(id, sizeof(id), "c.%s.%d.%d", v ? "vc" : "ec", N, Ts[k]);
+                        snprintf(id, sizeof(id), "c.%s.%d.%d", v == 2 ? "tp" : v ? "vc" : "ec", N,
+                                 Ts[k]);
                         size_t got = 0;
                         for (size_t a = before; a < t.s.n; a++)
                             got += strcmp(t.s.a[a].rule, id) == 0;
-                        bool want = v ? vc : ec;
+                        bool want = v == 2 ? tp : v ? vc : ec;
                         ck_assert_msg((got > 0) == want, "%s, lateness %d s, stream %d: %s", id,
                                       lat, sc, want ? "missed a window" : "fired without one");
                     }
