@@ -250,6 +250,7 @@ static void rec_line(const rec *r, char *out, size_t cap)
 typedef struct tc {
     cor_ruleset *rs;
     cor_eval *e;
+    vg_store *st; /* tc_start with a store; NULL: state in memory */
     sink s;
 } tc;
 
@@ -260,37 +261,51 @@ static void tc_open(tc *t, const char *yaml, const cor_rules_opts *o)
     ck_assert_int_eq(cor_eval_new(&t->e, t->rs, NULL, NULL), 0);
 }
 
-static void tc_close(tc *t)
+/* Starts (or starts again) an engine over the rules file path, its state in
+ * the store TMPDIR/db (NULL: in memory). The alerts t has recorded stay
+ * (t starts zeroed: tc t = {0}). */
+static void tc_start(tc *t, const char *path, const char *db)
 {
-    cor_eval_free(t->e);
-    cor_rules_free(t->rs);
-    free(t->s.a);
-    memset(t, 0, sizeof(*t));
-}
-
-/* An engine over the rules file path, its state in st (NULL: in memory).
- * The alerts t has recorded stay (t starts zeroed: tc t = {0}). */
-static void tc_open_path(tc *t, const char *path, vg_store *st)
-{
+    t->st = NULL;
+    if (db) {
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof(dir), "%s/%s", tmpdir, db);
+        ck_assert_int_eq(vg_store_open(&t->st, dir, 16), 0);
+    }
     t->rs = load_path(path, NULL);
-    ck_assert_int_eq(cor_eval_new(&t->e, t->rs, st, NULL), 0);
+    ck_assert_int_eq(cor_eval_new(&t->e, t->rs, t->st, NULL), 0);
 }
 
-/* Writes the engine's state into st and commits (a batch's end). */
-static void tc_commit(tc *t, vg_store *st)
+/* Opens a batch's transaction. */
+static void tc_begin(tc *t)
+{
+    ck_assert_int_eq(vg_store_begin(t->st), 0);
+}
+
+/* Writes the engine's state into its store and commits (a batch's end). */
+static void tc_commit(tc *t)
 {
     ck_assert_int_eq(cor_eval_flush(t->e), 0);
-    ck_assert_int_eq(vg_store_commit(st), 0);
+    ck_assert_int_eq(vg_store_commit(t->st), 0);
 }
 
-/* Ends the engine and closes st (a stop; the rule set goes too). */
-static void tc_stop(tc *t, vg_store *st)
+/* Ends the engine, its rule set and its store (a stop); the alerts stay. */
+static void tc_stop(tc *t)
 {
     cor_eval_free(t->e);
     cor_rules_free(t->rs);
+    if (t->st)
+        vg_store_close(t->st);
     t->e = NULL;
     t->rs = NULL;
-    vg_store_close(st);
+    t->st = NULL;
+}
+
+static void tc_close(tc *t)
+{
+    tc_stop(t);
+    free(t->s.a);
+    memset(t, 0, sizeof(*t));
 }
 
 static cor_rule *rule(tc *t, const char *id)
@@ -1146,27 +1161,22 @@ START_TEST(test_event_count_out_of_order)
 
     /* (e) through the store: N=2, T=10 s; 0, 60, 120 kept (more than N),
      * a restart, then 5 fires for 0-5 */
-    char path[PATH_MAX], dir[PATH_MAX];
+    char path[PATH_MAX];
     snprintf(yaml, sizeof(yaml), ec_fmt, fail_rule, "10s", 2);
     rules_file(yaml, path, sizeof(path));
-    snprintf(dir, sizeof(dir), "%s/db-ec", tmpdir);
-    vg_store *st;
-    ck_assert_int_eq(vg_store_open(&st, dir, 16), 0);
-    tc_open_path(&t, path, st);
-    ck_assert_int_eq(vg_store_begin(st), 0);
+    tc_start(&t, path, "db-ec");
+    tc_begin(&t);
     feed(&t, T0, "h", "fail from E");
     feed(&t, T0 + 60 * SEC, "h", "fail from E");
     feed(&t, T0 + 120 * SEC, "h", "fail from E");
-    tc_commit(&t, st);
-    tc_stop(&t, st);
+    tc_commit(&t);
+    tc_stop(&t);
     ck_assert_uint_eq(t.s.n, 0);
-    ck_assert_int_eq(vg_store_open(&st, dir, 16), 0);
-    tc_open_path(&t, path, st);
+    tc_start(&t, path, "db-ec");
     feed(&t, T0 + 5 * SEC, "h", "fail from E");
     ck_assert_uint_eq(t.s.n, 1);
     assert_alert(at(&t.s, 0), "c.n", "event_count", T0, T0 + 5 * SEC, 2);
     tc_close(&t);
-    vg_store_close(st);
 }
 END_TEST
 
@@ -1175,13 +1185,17 @@ END_TEST
  * window that ends after it. Before, a value counted only by its latest
  * time (u1 seen at 5 s and 100 s did not count for a late event at 6 s),
  * and only the window ending at the arriving event was looked at. */
-/* Writes group KEY of rule RULE_ID into st as state written by an older
- * version ([rule hash, last, suppress_until, aux, fired, [times], [values],
- * [raw]]) and the watermark at its last time. */
-static void put_old_group(vg_store *st, const char *rule_id, const char *key, uint64_t hash,
+/* Writes group KEY of rule RULE_ID into the store TMPDIR/db as state
+ * written by an older version ([rule hash, last, suppress_until, aux,
+ * fired, [times], [values], [raw]]) and the watermark at its last time. */
+static void put_old_group(const char *db, const char *rule_id, const char *key, uint64_t hash,
                           int64_t last, const int64_t *ts, uint32_t nts, const char *const *vals,
                           uint32_t nvals)
 {
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s/%s", tmpdir, db);
+    vg_store *st;
+    ck_assert_int_eq(vg_store_open(&st, dir, 16), 0);
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
@@ -1210,6 +1224,7 @@ static void put_old_group(vg_store *st, const char *rule_id, const char *key, ui
     ck_assert_int_eq(mdb_put(vg_store_txn(st), dbi, &mk, &mv, 0), 0);
     ck_assert_int_eq(vg_meta_put_u64(st, "cor.watermark", (uint64_t)last), 0);
     ck_assert_int_eq(vg_store_commit(st), 0);
+    vg_store_close(st);
     msgpack_sbuffer_destroy(&sb);
 }
 
@@ -1309,44 +1324,35 @@ START_TEST(test_value_count_out_of_order)
     tc_close(&t);
 
     /* (e) through the store: u1 at 5 s and 100 s, a restart, u2 at 6 s */
-    char path[PATH_MAX], dir[PATH_MAX];
+    char path[PATH_MAX];
     snprintf(yaml, sizeof(yaml), vc_fmt, "10s", 2);
     rules_file(yaml, path, sizeof(path));
-    snprintf(dir, sizeof(dir), "%s/db-vc", tmpdir);
-    vg_store *st;
-    ck_assert_int_eq(vg_store_open(&st, dir, 16), 0);
-    tc_open_path(&t, path, st);
-    ck_assert_int_eq(vg_store_begin(st), 0);
+    tc_start(&t, path, "db-vc");
+    tc_begin(&t);
     feedf(&t, T0 + 5 * SEC, "h", "login failed user=u1 src=%s", "F");
     feedf(&t, T0 + 100 * SEC, "h", "login failed user=u1 src=%s", "F");
-    tc_commit(&t, st);
-    tc_stop(&t, st);
-    ck_assert_int_eq(vg_store_open(&st, dir, 16), 0);
-    tc_open_path(&t, path, st);
+    tc_commit(&t);
+    tc_stop(&t);
+    tc_start(&t, path, "db-vc");
     feedf(&t, T0 + 6 * SEC, "h", "login failed user=u2 src=%s", "F");
     ck_assert_uint_eq(t.s.n, 1);
     assert_alert(at(&t.s, 0), "c.users", "value_count", T0 + 5 * SEC, T0 + 6 * SEC, 2);
-    tc_stop(&t, st);
+    uint64_t hash = rule(&t, "c.users")->hash;
+    tc_stop(&t);
 
     /* (f) a group stored before values kept more than their latest time
      * ([rule hash, last, suppress_until, aux, fired, [latest per value],
      * [values], [raw]]): u1 last seen at 200 s still counts for u2 at 201 s */
-    ck_assert_int_eq(vg_store_open(&st, dir, 16), 0);
-    tc_open_path(&t, path, st);
-    uint64_t hash = rule(&t, "c.users")->hash;
-    tc_stop(&t, st);
-    ck_assert_int_eq(vg_store_open(&st, dir, 16), 0);
     const int64_t at200[] = {T0 + 200 * SEC};
     const char *u1[] = {"u1"};
-    put_old_group(st, "c.users", "G", hash, T0 + 200 * SEC, at200, 1, u1, 1);
-    tc_open_path(&t, path, st);
+    put_old_group("db-vc", "c.users", "G", hash, T0 + 200 * SEC, at200, 1, u1, 1);
+    tc_start(&t, path, "db-vc");
     ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 2);
     feedf(&t, T0 + 201 * SEC, "h", "login failed user=u2 src=%s", "G");
     ck_assert_uint_eq(t.s.n, 2);
     assert_alert(at(&t.s, 1), "c.users", "value_count", T0 + 200 * SEC, T0 + 201 * SEC, 2);
     FIELDS(at(&t.s, 1), "src_ip", "G", "user_values", "u1,u2");
     tc_close(&t);
-    vg_store_close(st);
 
     /* (g) temporal state written before temporal kept its rules' times as
      * values ([latest of each rule]): A at 300 s still pairs with B */
@@ -1360,21 +1366,17 @@ START_TEST(test_value_count_out_of_order)
              "    correlation: {type: temporal, rules: [m.a, m.b], group_by: [src_ip],\n"
              "                  timespan: 10s}\n");
     rules_file(yaml, path, sizeof(path));
-    snprintf(dir, sizeof(dir), "%s/db-tp", tmpdir);
-    ck_assert_int_eq(vg_store_open(&st, dir, 16), 0);
-    tc_open_path(&t, path, st);
+    tc_start(&t, path, "db-tp");
     hash = rule(&t, "c.ab")->hash;
-    tc_stop(&t, st);
-    ck_assert_int_eq(vg_store_open(&st, dir, 16), 0);
+    tc_stop(&t);
     const int64_t a_only[] = {T0 + 300 * SEC, INT64_MIN};
-    put_old_group(st, "c.ab", "K", hash, T0 + 300 * SEC, a_only, 2, NULL, 0);
-    tc_open_path(&t, path, st);
+    put_old_group("db-tp", "c.ab", "K", hash, T0 + 300 * SEC, a_only, 2, NULL, 0);
+    tc_start(&t, path, "db-tp");
     ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 1);
     feed(&t, T0 + 305 * SEC, "h", "B src=K");
     ck_assert_uint_eq(t.s.n, 1);
     assert_alert(at(&t.s, 0), "c.ab", "temporal", T0 + 300 * SEC, T0 + 305 * SEC, 2);
     tc_close(&t);
-    vg_store_close(st);
 }
 END_TEST
 
@@ -1987,7 +1989,7 @@ START_TEST(test_reload)
     snprintf(yaml, sizeof(yaml), reload_fmt, fail_rule, "60s");
     rules_file(yaml, path, sizeof(path));
     tc t = {0};
-    tc_open_path(&t, path, NULL);
+    tc_start(&t, path, NULL);
 
     feed(&t, T0, "h", "fail from X");
     feed(&t, T0 + 10 * SEC, "h", "fail from X");
@@ -2048,22 +2050,19 @@ static size_t stored(vg_store *st, const char *rule_id)
 
 START_TEST(test_reload_store)
 {
-    char yaml[2048], p60[PATH_MAX], p61[PATH_MAX], dir[PATH_MAX];
+    char yaml[2048], p60[PATH_MAX], p61[PATH_MAX];
     snprintf(yaml, sizeof(yaml), reload_fmt, fail_rule, "60s");
     rules_file(yaml, p60, sizeof(p60));
     snprintf(yaml, sizeof(yaml), reload_fmt, fail_rule, "61s");
     rules_file(yaml, p61, sizeof(p61));
-    snprintf(dir, sizeof(dir), "%s/db", tmpdir);
-    vg_store *st;
-    ck_assert_int_eq(vg_store_open(&st, dir, 16), 0);
     tc t = {0};
-    tc_open_path(&t, p60, st);
-    ck_assert_int_eq(vg_store_begin(st), 0);
+    tc_start(&t, p60, "db");
+    tc_begin(&t);
     feed(&t, T0, "h", "fail from X");
     feed(&t, T0 + 10 * SEC, "h", "fail from X");
     feed(&t, T0 + 20 * SEC, "h", "fail from Y");
-    tc_commit(&t, st);
-    ck_assert_uint_eq(stored(st, "c.burst"), 2);
+    tc_commit(&t);
+    ck_assert_uint_eq(stored(t.st, "c.burst"), 2);
 
     /* changed: the state is dropped at once, and from the store at the
      * next flush, before the new state is written */
@@ -2071,15 +2070,14 @@ START_TEST(test_reload_store)
     ck_assert_int_eq(cor_eval_set_rules(t.e, rs), 0);
     cor_rules_free(t.rs);
     t.rs = rs;
-    ck_assert_int_eq(vg_store_begin(st), 0);
+    tc_begin(&t);
     feed(&t, T0 + 30 * SEC, "h", "fail from Z");
-    tc_commit(&t, st);
-    ck_assert_uint_eq(stored(st, "c.burst"), 1);
-    tc_stop(&t, st);
+    tc_commit(&t);
+    ck_assert_uint_eq(stored(t.st, "c.burst"), 1);
+    tc_stop(&t);
 
     /* a restart with the same (changed) rules: Z's window is back */
-    ck_assert_int_eq(vg_store_open(&st, dir, 16), 0);
-    tc_open_path(&t, p61, st);
+    tc_start(&t, p61, "db");
     ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 1);
     ck_assert_int_eq(cor_eval_watermark(t.e), T0 + 30 * SEC);
     feed(&t, T0 + 40 * SEC, "h", "fail from Z");
@@ -2087,19 +2085,17 @@ START_TEST(test_reload_store)
     ck_assert_uint_eq(t.s.n, 1);
     assert_alert(at(&t.s, 0), "c.burst", "event_count", T0 + 30 * SEC, T0 + 50 * SEC, 3);
     FIELDS(at(&t.s, 0), "src_ip", "Z");
-    tc_stop(&t, st);
+    tc_stop(&t);
 
     /* a restart with other rules: the stored state does not match, is not
      * loaded, and is deleted at the first flush */
-    ck_assert_int_eq(vg_store_open(&st, dir, 16), 0);
-    tc_open_path(&t, p60, st);
+    tc_start(&t, p60, "db");
     ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 0);
-    ck_assert_uint_eq(stored(st, "c.burst"), 1);
-    ck_assert_int_eq(vg_store_begin(st), 0);
-    tc_commit(&t, st);
-    ck_assert_uint_eq(stored(st, "c.burst"), 0);
+    ck_assert_uint_eq(stored(t.st, "c.burst"), 1);
+    tc_begin(&t);
+    tc_commit(&t);
+    ck_assert_uint_eq(stored(t.st, "c.burst"), 0);
     tc_close(&t);
-    vg_store_close(st);
 }
 END_TEST
 
@@ -2110,24 +2106,21 @@ END_TEST
  * counted twice and the burst (3 in 60 s) fired one event early. */
 START_TEST(test_abort_reload)
 {
-    char yaml[2048], path[PATH_MAX], dir[PATH_MAX];
+    char yaml[2048], path[PATH_MAX];
     snprintf(yaml, sizeof(yaml), reload_fmt, fail_rule, "60s");
     rules_file(yaml, path, sizeof(path));
-    snprintf(dir, sizeof(dir), "%s/db-abort", tmpdir);
-    vg_store *st;
-    ck_assert_int_eq(vg_store_open(&st, dir, 16), 0);
     tc t = {0};
-    tc_open_path(&t, path, st);
-    ck_assert_int_eq(vg_store_begin(st), 0);
+    tc_start(&t, path, "db-abort");
+    tc_begin(&t);
     feed(&t, T0, "h", "fail from X");
-    tc_commit(&t, st);
+    tc_commit(&t);
 
     cor_eval_stats mark = *cor_eval_get_stats(t.e);
-    ck_assert_int_eq(vg_store_begin(st), 0);
+    tc_begin(&t);
     feed(&t, T0 + 10 * SEC, "h", "fail from X");
     feed(&t, T0 + 11 * SEC, "h", "fail from Y");
     ck_assert_int_eq(cor_eval_flush(t.e), 0);
-    vg_store_abort(st);
+    vg_store_abort(t.st);
     ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 2);
     ck_assert_int_eq(cor_eval_reload(&t.e, &mark), 0);
     ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 1);
@@ -2135,19 +2128,18 @@ START_TEST(test_abort_reload)
     ck_assert_int_eq(cor_eval_watermark(t.e), T0);
 
     /* the same events again, then one more: the burst is the third */
-    ck_assert_int_eq(vg_store_begin(st), 0);
+    tc_begin(&t);
     feed(&t, T0 + 10 * SEC, "h", "fail from X");
     feed(&t, T0 + 11 * SEC, "h", "fail from Y");
-    tc_commit(&t, st);
+    tc_commit(&t);
     ck_assert_uint_eq(t.s.n, 0);
-    ck_assert_int_eq(vg_store_begin(st), 0);
+    tc_begin(&t);
     feed(&t, T0 + 20 * SEC, "h", "fail from X");
-    tc_commit(&t, st);
+    tc_commit(&t);
     ck_assert_uint_eq(t.s.n, 1);
     assert_alert(at(&t.s, 0), "c.burst", "event_count", T0, T0 + 20 * SEC, 3);
     FIELDS(at(&t.s, 0), "src_ip", "X");
     tc_close(&t);
-    vg_store_close(st);
 }
 END_TEST
 
