@@ -63,6 +63,12 @@ static inline size_t cor_group_head(size_t keylen)
     return (sizeof(cor_group) + keylen + 1 + 7) & ~(size_t)7;
 }
 
+/* Whether g's times (and value_count's values) moved out of its block. */
+static inline int cor_group_grown(const cor_group *g)
+{
+    return g->tcap && g->ts != (int64_t *)((char *)g + cor_group_head(g->keylen));
+}
+
 typedef struct cor_table {
     cor_group **b;
     uint32_t nb, count;
@@ -161,7 +167,9 @@ static inline void cor_ctx_init(cor_ctx *c, const vg_event *ev)
 }
 
 
-/* A field by name: captures and group values first, then the event's own. */
+/* A field by name: captures and group values first, then the event's own.
+ * The event's names are listed again in cor_rules.c (cor_event_fields, which
+ * refuses any other name in a rule): a name added here goes there too. */
 static vg_str cor_field(const cor_ctx *c, const char *name)
 {
     for (uint32_t i = 0; i < c->nf; i++)
@@ -252,7 +260,7 @@ static void cor_group_free(cor_eval *e, cor_group *g)
         return;
     /* grown (cor_ec_grow, cor_vc_grow): ts, and value_count's values, are
      * blocks of their own */
-    int grown = g->tcap && g->ts != (int64_t *)((char *)g + cor_group_head(g->keylen));
+    int grown = cor_group_grown(g);
     if (g->vals)
         for (uint32_t i = 0; i < g->n; i++)
             free(g->vals[i]);
@@ -694,16 +702,27 @@ static int cor_ec_grow(const cor_rule *c, cor_group *g, uint32_t want)
     uint32_t ncap = cor_room_next(g->tcap, want, cor_room_cap(c));
     if (ncap == g->tcap)
         return 0;
-    int64_t *inl = (int64_t *)((char *)g + cor_group_head(g->keylen));
-    int64_t *p = g->ts == inl ? malloc((size_t)ncap * sizeof(int64_t))
-                              : realloc(g->ts, (size_t)ncap * sizeof(int64_t));
+    int grown = cor_group_grown(g);
+    int64_t *p = grown ? realloc(g->ts, (size_t)ncap * sizeof(int64_t))
+                       : malloc((size_t)ncap * sizeof(int64_t));
     if (!p)
         return -ENOMEM;
-    if (g->ts == inl)
-        memcpy(p, inl, (size_t)g->n * sizeof(int64_t));
+    if (!grown)
+        memcpy(p, g->ts, (size_t)g->n * sizeof(int64_t));
     g->ts = p;
     g->tcap = ncap;
     return 0;
+}
+
+/* The time at or before which a time of g can be in no window that an
+ * event to come (at or after W - lateness) could still fire: W - lateness
+ * - T, or, later, the end of g's suppression - T (see cor_ec_add). */
+static int64_t cor_dead(const cor_eval *e, const cor_rule *c, const cor_group *g)
+{
+    int64_t T = c->timespan_us, dead = e->wm - e->rs->lateness_us - T;
+    if (g->suppress_until != INT64_MIN && g->suppress_until - T > dead)
+        dead = g->suppress_until - T;
+    return dead;
 }
 
 /* Adds time ts to an event_count group. Returns 1 (and fills out) when a
@@ -727,10 +746,7 @@ static int cor_ec_grow(const cor_rule *c, cor_group *g, uint32_t want)
 static int cor_ec_add(cor_eval *e, cor_rule *c, cor_group *g, int64_t ts, cor_hit *out)
 {
     uint32_t N = (uint32_t)c->threshold;
-    int64_t T = c->timespan_us, L = e->wm - e->rs->lateness_us;
-    int64_t dead = L - T;
-    if (g->suppress_until != INT64_MIN && g->suppress_until - T > dead)
-        dead = g->suppress_until - T;
+    int64_t T = c->timespan_us, L = e->wm - e->rs->lateness_us, dead = cor_dead(e, c, g);
     uint32_t below = 0, d = 0;
     while (below < g->n && g->ts[below] < L)
         below++;
@@ -872,7 +888,7 @@ static int cor_vc_grow(const cor_rule *c, cor_group *g, uint32_t want)
     }
     memcpy(ts, g->ts, (size_t)g->n * COR_VC_TIMES * sizeof(int64_t));
     memcpy(vals, g->vals, (size_t)g->n * sizeof(char *));
-    if (g->ts != (int64_t *)((char *)g + cor_group_head(g->keylen))) {
+    if (cor_group_grown(g)) {
         free(g->ts);
         free(g->vals);
     }
@@ -902,9 +918,7 @@ static int cor_vc_pt_cmp(const void *a, const void *b)
 static int cor_vc_add(cor_eval *e, cor_rule *c, cor_group *g, vg_str v, int64_t ts,
                       uint32_t need, int64_t *end)
 {
-    int64_t T = c->timespan_us, L = e->wm - e->rs->lateness_us, dead = L - T;
-    if (g->suppress_until != INT64_MIN && g->suppress_until - T > dead)
-        dead = g->suppress_until - T; /* see cor_ec_add */
+    int64_t T = c->timespan_us, L = e->wm - e->rs->lateness_us, dead = cor_dead(e, c, g);
     uint32_t i = 0;
     int later = 0;
     for (uint32_t k = 0; k < g->n && !later; k++)
