@@ -24,6 +24,7 @@
 #include "cor_eval.h"
 #include "cor_lists.h"
 #include "cor_prefilter.h"
+#include "cor_seq.h"
 #include "vigil/err.h"
 #include "vigil/log.h"
 #include "vigil/syslog.h"
@@ -52,8 +53,9 @@ struct cor_group {
     char **vals;            /* value_count: distinct values */
     char **raw;             /* ring of the last raw lines */
     uint32_t keylen;
-    uint32_t tcap;          /* event_count: room in ts; value_count: in vals. Above N, they
-                             * are blocks of their own (cor_ec_grow, cor_vc_grow) */
+    uint32_t tcap;          /* event_count, temporal_ordered: room in ts; value_count: in
+                             * vals. Past the first room, they are blocks of their own
+                             * (cor_ec_grow, cor_vc_grow) */
     char key[];             /* group_by values joined by COR_KEY_SEP */
 };
 
@@ -381,14 +383,14 @@ static int cor_del_push(cor_eval *e, const char *rule_id, const char *key, size_
 /* Times a group of rule r has room for at first: N (event_count, grown by
  * cor_ec_grow for events out of order), COR_VC_TIMES per value for N values
  * (value_count) or per rule of the list (temporal: the rule's position is
- * the value), or per step the start and then the end of a partial sequence
- * (temporal_ordered). */
+ * the value), or cor_seq's header and two times per step (temporal_ordered,
+ * grown by cor_ec_grow too). */
 static uint32_t cor_group_nts(const cor_rule *r)
 {
     return r->kind == COR_EVENT_COUNT        ? (uint32_t)r->threshold
            : r->kind == COR_VALUE_COUNT      ? (uint32_t)r->threshold * COR_VC_TIMES
            : r->kind == COR_TEMPORAL         ? r->nrefs * COR_VC_TIMES
-           : r->kind == COR_TEMPORAL_ORDERED ? 2 * r->nrefs
+           : r->kind == COR_TEMPORAL_ORDERED ? (1 + 2 * r->nrefs) + 2 * r->nrefs
                                              : 0;
 }
 
@@ -421,10 +423,13 @@ static cor_group *cor_group_new(const cor_rule *r, const char *key, size_t len, 
     }
     if (nraw)
         g->raw = (char **)p;
-    if (r->kind == COR_TEMPORAL_ORDERED)
-        for (uint32_t i = 0; i < nts; i++)
-            g->ts[i] = INT64_MIN;
-    if (r->kind == COR_EVENT_COUNT)
+    if (r->kind == COR_TEMPORAL_ORDERED) {
+        cor_seq_shape sh;
+        cor_seq_shape_of(&sh, r->ref_idx, r->nrefs);
+        cor_seq_init(&sh, g->ts);
+        g->n = cor_seq_head(&sh);
+    }
+    if (r->kind == COR_EVENT_COUNT || r->kind == COR_TEMPORAL_ORDERED)
         g->tcap = (uint32_t)nts;
     if (r->kind == COR_VALUE_COUNT || r->kind == COR_TEMPORAL)
         g->tcap = (uint32_t)nvals;
@@ -676,9 +681,13 @@ static size_t cor_group_key(const cor_rule *r, const cor_ctx *src, char *buf, si
 }
 
 /* The most entries a group keeps (event_count: times, value_count:
- * values): N, and room for events out of order within the lateness. */
+ * values): N, and room for events out of order within the lateness.
+ * temporal_ordered: cor_seq's header (at most 1 + 2n) and as many times as
+ * event_count may keep beyond N. */
 static uint32_t cor_room_cap(const cor_rule *r)
 {
+    if (r->kind == COR_TEMPORAL_ORDERED)
+        return 1 + 2 * r->nrefs + COR_EC_EXTRA_MAX;
     uint64_t n = r->threshold, extra = 7 * n + 64;
     return (uint32_t)(n + (extra < COR_EC_EXTRA_MAX ? extra : COR_EC_EXTRA_MAX));
 }
@@ -694,9 +703,10 @@ static uint32_t cor_room_next(uint32_t have, uint32_t want, uint32_t cap)
     return n > cap ? cap : n;
 }
 
-/* Makes room for one more time in g->ts (event_count): the array starts
- * inside the group's block with room for N and moves to a block of its own
- * only for a group that needs more. 0, or -ENOMEM. */
+/* Makes room for one more time in g->ts (event_count, temporal_ordered):
+ * the array starts inside the group's block with room for N (cor_group_nts)
+ * and moves to a block of its own only for a group that needs more. 0, or
+ * -ENOMEM. */
 static int cor_ec_grow(const cor_rule *c, cor_group *g, uint32_t want)
 {
     uint32_t ncap = cor_room_next(g->tcap, want, cor_room_cap(c));
@@ -726,7 +736,8 @@ static int64_t cor_dead(const cor_eval *e, const cor_rule *c, const cor_group *g
 }
 
 /* Adds time ts to an event_count group. Returns 1 (and fills out) when a
- * window of N events holding ts spans less than T, else 0.
+ * window of N events holding ts spans less than T and ends at or after the
+ * group's suppression, else 0.
  *
  * The group keeps, sorted, every time that may still be in a window with an
  * event to come (one at or after L = W - lateness, or it is late). Before
@@ -769,8 +780,11 @@ static int cor_ec_add(cor_eval *e, cor_rule *c, cor_group *g, int64_t ts, cor_hi
         if (ts < g->ts[0]) { /* that is this one: its window is the oldest N-1 */
             if (N > 1 && (g->n < N - 1 || g->ts[N - 2] - ts >= T))
                 return 0;
+            int64_t end = N > 1 ? g->ts[N - 2] : ts;
+            if (end < g->suppress_until)
+                return 0;
             out->first = ts;
-            out->ts = N > 1 ? g->ts[N - 2] : ts;
+            out->ts = end;
             out->count = N;
             return 1;
         }
@@ -785,10 +799,12 @@ static int cor_ec_add(cor_eval *e, cor_rule *c, cor_group *g, int64_t ts, cor_hi
     g->n++;
     if (g->n < N)
         return 0;
-    /* the windows of N consecutive times that hold ts, earliest first */
+    /* the windows of N consecutive times that hold ts, earliest first, of
+     * those that end at or after the suppression (a late event may complete
+     * one that ends after it) */
     uint32_t j = pos >= N - 1 ? pos - (N - 1) : 0, last = pos < g->n - N ? pos : g->n - N;
     for (; j <= last; j++)
-        if (g->ts[j + N - 1] - g->ts[j] < T) {
+        if (g->ts[j + N - 1] - g->ts[j] < T && g->ts[j + N - 1] >= g->suppress_until) {
             out->first = g->ts[j];
             out->ts = g->ts[j + N - 1];
             out->count = N;
@@ -910,11 +926,14 @@ static int cor_vc_pt_cmp(const void *a, const void *b)
 }
 
 /* Adds value v at time ts to a value_count group and sets *end to the end
- * of the earliest window holding ts with N distinct values, or to ts if
- * there is none. In time order that window can only end at ts; an event
- * out of order may complete one that ends at a later time, within T: the
- * times in (ts - T, ts + T) are swept in order (a window per time), with a
- * count per value. 0, or -ENOMEM. */
+ * of the earliest window holding ts with N distinct values that ends at or
+ * after the group's suppression, or to ts if there is none. In time order
+ * that window can only end at ts; an event out of order may complete one
+ * that ends at a later time, within T: the times in (ts - T, ts + T) are
+ * swept in order (a window per time), with a count per value. A time
+ * thinned by cor_vc_time is not missed as an end: the window at the kept
+ * time before it holds every value it holds (unless that one is inside the
+ * suppression: see docs/rules.md). 0, or -ENOMEM. */
 static int cor_vc_add(cor_eval *e, cor_rule *c, cor_group *g, vg_str v, int64_t ts,
                       uint32_t need, int64_t *end)
 {
@@ -960,7 +979,8 @@ static int cor_vc_add(cor_eval *e, cor_rule *c, cor_group *g, vg_str v, int64_t 
     }
     cor_vc_time(e, c, g, i, ts, L, dead);
     *end = ts;
-    if (!later || cor_vc_live(g, T, ts, NULL) >= need)
+    int64_t from = ts > g->suppress_until ? ts : g->suppress_until;
+    if (!later || (from == ts && cor_vc_live(g, T, ts, NULL) >= need))
         return 0;
     cor_vc_pt *pt = malloc((size_t)g->n * COR_VC_TIMES * sizeof(*pt));
     uint32_t *cnt = calloc(g->n, sizeof(*cnt));
@@ -985,7 +1005,7 @@ static int cor_vc_add(cor_eval *e, cor_rule *c, cor_group *g, vg_str v, int64_t 
         while (pt[lo].t <= y - T)
             if (--cnt[pt[lo++].k] == 0)
                 distinct--;
-        if (y >= ts && (hi + 1 == np || pt[hi + 1].t != y) && distinct >= need) {
+        if (y >= from && (hi + 1 == np || pt[hi + 1].t != y) && distinct >= need) {
             *end = y;
             break;
         }
@@ -1096,30 +1116,34 @@ static int cor_correlate(cor_eval *e, uint32_t ci, uint32_t refpos, const cor_hi
         break;
     }
     case COR_TEMPORAL_ORDERED: {
-        /* ts[k]: start time of the latest-starting chain r0 <= ... <= rk
-         * seen so far, INT64_MIN if none; ts[nrefs + k]: the time of its
-         * step k. A step extends chain k-1 only if it is not before that
-         * chain's last step (events may arrive out of order within the
-         * lateness: times, not arrival, decide the order). */
-        int64_t *end = g->ts + c->nrefs;
-        if (refpos == 0) {
-            if (ts > g->ts[0])
-                g->ts[0] = end[0] = ts;
-        } else if (g->ts[refpos - 1] != INT64_MIN && g->ts[refpos - 1] > ts - c->timespan_us &&
-                   end[refpos - 1] <= ts) {
-            if (g->ts[refpos - 1] > g->ts[refpos] ||
-                (g->ts[refpos - 1] == g->ts[refpos] && ts < end[refpos])) {
-                g->ts[refpos] = g->ts[refpos - 1];
-                end[refpos] = ts;
-            }
+        /* times buffered while an earlier event may still come, folded
+         * into chains after (cor_seq.h) */
+        cor_seq_shape sh;
+        cor_seq_shape_of(&sh, c->ref_idx, c->nrefs);
+        (void)cor_seq_fold(&sh, g->ts, e->wm - e->rs->lateness_us, cor_dead(e, c, g));
+        g->n = cor_seq_len(&sh, g->ts);
+        if (g->n == g->tcap)
+            (void)cor_ec_grow(c, g, g->n + 1); /* may stay full: at the cap, or out of memory */
+        if (g->n == g->tcap) {
+            /* the oldest times are folded early: an event to come before
+             * them can no longer extend their chains */
+            uint32_t f = cor_seq_fold_oldest(&sh, g->ts);
+            c->trimmed += f;
+            e->stats.trimmed += f;
+            g->n = cor_seq_len(&sh, g->ts);
         }
-        uint32_t last = c->nrefs - 1;
-        if (refpos == last && g->ts[last] != INT64_MIN && g->ts[last] > ts - c->timespan_us) {
+        uint32_t slot = sh.slot[refpos];
+        if (g->n < g->tcap && cor_seq_add(&sh, g->ts, slot, ts))
+            g->n++;
+        int64_t first, last;
+        if (cor_seq_find(&sh, g->ts, slot, ts, c->timespan_us, g->suppress_until, &first,
+                         &last)) {
             fire = 1;
-            out.first = g->ts[last];
+            out.first = first;
+            out.ts = last;
             out.count = c->nrefs;
-            for (uint32_t k = 0; k < 2 * c->nrefs; k++)
-                g->ts[k] = INT64_MIN; /* a sequence is reported once */
+            cor_seq_used(&sh, g->ts, last); /* a sequence is reported once */
+            g->n = cor_seq_len(&sh, g->ts);
         }
         break;
     }
@@ -1135,9 +1159,7 @@ static int cor_correlate(cor_eval *e, uint32_t ci, uint32_t refpos, const cor_hi
     default:
         break;
     }
-    if (!fire)
-        return 0;
-    if (ts < g->suppress_until)
+    if (!fire || out.ts < g->suppress_until)
         return 0;
     g->suppress_until = out.ts + c->suppress_us;
     out.g = g;
@@ -1152,16 +1174,15 @@ static int cor_feed(cor_eval *e, const cor_hit *hit, cor_emit_fn emit, void *ud)
     for (uint32_t i = 0; i < r->nfeeds; i++) {
         uint32_t ci = r->feeds[i];
         const cor_rule *c = &e->rs->rules[ci];
-        /* the same rule may be listed twice (temporal_ordered): feed every
-         * position, last first, so one event does not advance two steps */
-        for (uint32_t k = c->nrefs; k-- > 0;) {
+        /* once, at its first position: a rule listed at several steps of
+         * temporal_ordered fills any of them (cor_seq) */
+        for (uint32_t k = 0; k < c->nrefs; k++) {
             if (c->ref_idx[k] != self)
                 continue;
             int rc = cor_correlate(e, ci, k, hit, emit, ud);
             if (rc)
                 return rc;
-            if (c->kind != COR_TEMPORAL_ORDERED)
-                break;
+            break;
         }
     }
     return 0;
@@ -1482,7 +1503,7 @@ static int cor_group_pack(cor_eval *e, const cor_rule *r, const cor_group *g)
     msgpack_pack_int64(&pk, g->suppress_until);
     msgpack_pack_int64(&pk, g->aux);
     msgpack_pack_uint8(&pk, g->fired);
-    uint32_t nts = r->kind == COR_EVENT_COUNT   ? g->n
+    uint32_t nts = r->kind == COR_EVENT_COUNT || r->kind == COR_TEMPORAL_ORDERED ? g->n
                    : r->kind == COR_VALUE_COUNT || r->kind == COR_TEMPORAL ? g->n * COR_VC_TIMES
                                                 : cor_group_nts(r);
     msgpack_pack_array(&pk, nts);
@@ -1569,6 +1590,40 @@ int cor_eval_flush(cor_eval *e)
     return rc > 0 ? -rc : rc;
 }
 
+/* A temporal_ordered group's saved times into g: cor_seq's layout (it
+ * starts with COR_SEQ_TAG), or the layout before it (per step the start
+ * and end of one chain, 2n times; before that the starts alone, n).
+ * 0, or VG_ESTATE when the record does not add up. */
+static int cor_seq_unpack(const cor_rule *r, cor_group *g, const msgpack_object *ts)
+{
+    cor_seq_shape sh;
+    cor_seq_shape_of(&sh, r->ref_idx, r->nrefs);
+    uint32_t n = ts->type == MSGPACK_OBJECT_ARRAY ? ts->via.array.size : 0, head = cor_seq_head(&sh);
+    const msgpack_object *v = n ? ts->via.array.ptr : NULL;
+    for (uint32_t i = 0; i < n; i++)
+        if (v[i].type != MSGPACK_OBJECT_POSITIVE_INTEGER && v[i].type != MSGPACK_OBJECT_NEGATIVE_INTEGER)
+            return VG_ESTATE;
+    if (n >= head && v[0].via.i64 == COR_SEQ_TAG) {
+        if (n > g->tcap && (cor_ec_grow(r, g, n) != 0 || n > g->tcap))
+            return VG_ESTATE;
+        for (uint32_t i = 0; i < n; i++)
+            g->ts[i] = v[i].via.i64;
+        for (uint32_t k = 0; k < sh.m; k++)
+            if (g->ts[sh.n + 1 + k] < 0 || g->ts[sh.n + 1 + k] > n)
+                return VG_ESTATE;
+        g->n = cor_seq_len(&sh, g->ts);
+        return g->n == n ? 0 : VG_ESTATE;
+    }
+    int64_t old[2 * COR_SEQ_MAX];
+    if (n != r->nrefs && n != 2 * r->nrefs)
+        return VG_ESTATE;
+    for (uint32_t i = 0; i < 2 * r->nrefs; i++)
+        old[i] = v[i % n].via.i64; /* starts alone: a step counts as at its chain's start */
+    cor_seq_from_chains(&sh, old, g->ts);
+    g->n = head;
+    return 0;
+}
+
 static int cor_group_unpack(cor_eval *e, const cor_rule *r, cor_table *t, const char *key,
                             size_t klen, const char *buf, size_t len)
 {
@@ -1609,14 +1664,15 @@ static int cor_group_unpack(cor_eval *e, const cor_rule *r, cor_table *t, const 
         cap = g->tcap;
         skip = nsaved > cap ? nsaved - cap : 0;
     }
+    if (r->kind == COR_TEMPORAL_ORDERED) {
+        if (cor_seq_unpack(r, g, ts) != 0) {
+            cor_group_free(e, g);
+            goto out;
+        }
+        nsaved = 0;
+    }
     for (uint32_t i = 0; i + skip < nsaved && i < cap; i++)
         g->ts[i] = ts->via.array.ptr[i + skip].via.i64;
-    /* temporal_ordered state written before step times were kept: a step
-     * counts as at its chain's start, as it then did */
-    if (r->kind == COR_TEMPORAL_ORDERED && ts->type == MSGPACK_OBJECT_ARRAY &&
-        ts->via.array.size == r->nrefs)
-        for (uint32_t i = 0; i < r->nrefs; i++)
-            g->ts[r->nrefs + i] = g->ts[i];
     if (r->kind == COR_EVENT_COUNT)
         g->n = nsaved - skip < cap ? nsaved - skip : cap;
     uint32_t nsv = vals->type == MSGPACK_OBJECT_ARRAY ? vals->via.array.size : 0;

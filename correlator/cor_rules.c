@@ -14,6 +14,7 @@
 #include "cor_lists.h"
 #include "cor_prefilter.h"
 #include "cor_rules.h"
+#include "cor_seq.h"
 #include "vigil/conf.h"
 #include "vigil/err.h"
 #include "vigil/syslog.h"
@@ -409,6 +410,16 @@ static int cor_corr_block(cor_rule *r, const vg_node *c, char *err, size_t errle
         return vg_conf_errf(err, errlen, c, "correlation needs a 'timespan'");
     if ((r->kind == COR_TEMPORAL || r->kind == COR_TEMPORAL_ORDERED) && r->nrefs < 2)
         return vg_conf_errf(err, errlen, c, "%s needs at least two rules", type->str);
+    if (r->kind == COR_TEMPORAL_ORDERED && r->nrefs > COR_SEQ_MAX)
+        return vg_conf_errf(err, errlen, c, "temporal_ordered takes at most %d rules",
+                            COR_SEQ_MAX);
+    for (uint32_t i = 0; r->kind == COR_TEMPORAL && i < r->nrefs; i++)
+        for (uint32_t j = 0; j < i; j++)
+            if (strcmp(r->refs[i], r->refs[j]) == 0)
+                return vg_conf_errf(err, errlen, c,
+                                    "temporal lists '%s' twice (one event of a rule counts for "
+                                    "the rule; temporal_ordered may list a rule twice)",
+                                    r->refs[i]);
     if (r->ngroup > VG_ALERT_MAX_FIELDS / 2)
         return vg_conf_errf(err, errlen, c, "group_by takes at most %d fields",
                             VG_ALERT_MAX_FIELDS / 2);
@@ -789,6 +800,9 @@ static int cor_rules_link(cor_ruleset *rs, char *err, size_t errlen)
             }
             r->ref_idx[k] = (uint32_t)j;
             cor_rule *src = &rs->rules[j];
+            if (src->nfeeds && src->feeds[src->nfeeds - 1] == (uint32_t)i)
+                continue; /* listed twice (temporal_ordered): one feed, or one
+                           * event would be counted twice */
             uint32_t *f = realloc(src->feeds, (src->nfeeds + 1) * sizeof(uint32_t));
             if (!f)
                 return -ENOMEM;
@@ -811,8 +825,13 @@ static int cor_rules_link(cor_ruleset *rs, char *err, size_t errlen)
             continue;
         }
         ncorr++;
-        for (uint32_t k = 0; k < rs->rules[i].nrefs; k++)
-            indeg[i] += rs->rules[rs->rules[i].ref_idx[k]].kind != COR_MATCH;
+        const cor_rule *c = &rs->rules[i];
+        for (uint32_t k = 0; k < c->nrefs; k++) { /* each rule once, as in feeds */
+            uint32_t j = 0;
+            while (j < k && c->ref_idx[j] != c->ref_idx[k])
+                j++;
+            indeg[i] += j == k && rs->rules[c->ref_idx[k]].kind != COR_MATCH;
+        }
     }
     for (size_t i = 0; i < rs->n; i++)
         if (rs->rules[i].kind != COR_MATCH && indeg[i] == 0)
