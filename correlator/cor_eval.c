@@ -747,10 +747,12 @@ static int64_t cor_dead(const cor_eval *e, const cor_rule *c, const cor_group *g
  *    before an event to come, or before one that may fire;
  *  - a time below L with N - 1 kept times between it and L: a window from
  *    it to an event at or after L holds all of them, and is full without it;
- *  - the oldest, when it and the N after it span less than T: a later event
- *    finds a full window without it, and an earlier one is suppressed (the
- *    oldest N were a full window when the last of them came in, so that
- *    event fired, or fell inside a suppression, and both reach past it).
+ *  - the oldest, when it and the N after it span less than T, if suppress
+ *    is at least T: a later event finds a full window without it, and an
+ *    earlier one is suppressed (the oldest N were a full window when the
+ *    last of them came in, so that event fired, with a suppression that
+ *    reaches T past it, or fell inside a suppression that reaches past
+ *    them). A shorter suppression may end inside such a window.
  * In time order that leaves the newest N; a group holds more only for
  * events out of order. Past the cap the oldest goes anyway, counted in the
  * rule's 'trimmed' (a window it was part of may be missed). */
@@ -759,11 +761,13 @@ static int cor_ec_add(cor_eval *e, cor_rule *c, cor_group *g, int64_t ts, cor_hi
     uint32_t N = (uint32_t)c->threshold;
     int64_t T = c->timespan_us, L = e->wm - e->rs->lateness_us, dead = cor_dead(e, c, g);
     uint32_t below = 0, d = 0;
+    int long_sup = c->suppress_us >= T;
     while (below < g->n && g->ts[below] < L)
         below++;
     while (d < g->n) {
         int64_t t0 = g->ts[d];
-        if (t0 <= dead || (below > d && below - d >= N) || (g->n - d > N && g->ts[d + N] - t0 < T))
+        if (t0 <= dead || (below > d && below - d >= N) ||
+            (long_sup && g->n - d > N && g->ts[d + N] - t0 < T))
             d++;
         else
             break;
