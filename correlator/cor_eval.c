@@ -36,6 +36,7 @@
 #define COR_BATCH 128             /* events scanned ahead by cor_eval_events */
 #define COR_EC_EXTRA_MAX 4096     /* event_count: times kept beyond N, at most */
 #define COR_VC_TIMES 8            /* value_count: times kept per value (cor_vc_time) */
+#define COR_MS_KEEP 8             /* match rules: alert times a suppression group keeps */
 
 typedef struct cor_group cor_group;
 struct cor_group {
@@ -44,12 +45,13 @@ struct cor_group {
     uint64_t h;
     int64_t last_us;        /* event time of the last update */
     int64_t suppress_until; /* no firing before this event time */
-    int64_t aux;            /* absence: last seen */
+    int64_t aux;            /* absence: last seen; match suppression: watermark at the last hit */
     uint8_t fired;          /* absence: already reported silent */
     uint8_t dirty;
     uint32_t n;             /* entries used in ts/vals */
     uint32_t nraw, rawpos;  /* raw ring */
-    int64_t *ts;            /* event_count: times; value_count: per value; temporal: per ref */
+    int64_t *ts;            /* event_count: times; value_count: per value; temporal: per ref;
+                             * match suppression: alert times, most recently used last */
     char **vals;            /* value_count: distinct values */
     char **raw;             /* ring of the last raw lines */
     uint32_t keylen;
@@ -383,11 +385,13 @@ static int cor_del_push(cor_eval *e, const char *rule_id, const char *key, size_
 /* Times a group of rule r has room for at first: N (event_count, grown by
  * cor_ec_grow for events out of order), COR_VC_TIMES per value for N values
  * (value_count) or per rule of the list (temporal: the rule's position is
- * the value), or cor_seq's header and two times per step (temporal_ordered,
- * grown by cor_ec_grow too). */
+ * the value), cor_seq's header and two times per step (temporal_ordered,
+ * grown by cor_ec_grow too), or COR_MS_KEEP alert times (a match rule's
+ * suppression). */
 static uint32_t cor_group_nts(const cor_rule *r)
 {
-    return r->kind == COR_EVENT_COUNT        ? (uint32_t)r->threshold
+    return r->kind == COR_MATCH              ? COR_MS_KEEP
+           : r->kind == COR_EVENT_COUNT      ? (uint32_t)r->threshold
            : r->kind == COR_VALUE_COUNT      ? (uint32_t)r->threshold * COR_VC_TIMES
            : r->kind == COR_TEMPORAL         ? r->nrefs * COR_VC_TIMES
            : r->kind == COR_TEMPORAL_ORDERED ? (1 + 2 * r->nrefs) + 2 * r->nrefs
@@ -571,6 +575,30 @@ static int cor_emit_hit(cor_eval *e, const cor_hit *hit, cor_emit_fn emit, void 
     return emit ? emit(ud, &al) : 0;
 }
 
+/* Whether a match rule's hit at ts is within sup of an alert time of g
+ * (before or after it: in event time, whatever the arrival order, two
+ * alerts of a group are at least sup apart); if not, ts becomes one. The
+ * COR_MS_KEEP times used last are kept: a backlog replayed after an outage
+ * (events older than the lateness, in their own order) uses one while live
+ * events use another. */
+static int cor_ms_quiet(cor_group *g, int64_t ts, int64_t sup)
+{
+    for (uint32_t i = g->n; i-- > 0;) {
+        int64_t s = g->ts[i];
+        if (ts > s - sup && ts < s + sup) {
+            memmove(g->ts + i, g->ts + i + 1, (size_t)(g->n - i - 1) * sizeof(int64_t));
+            g->ts[g->n - 1] = s;
+            return 1;
+        }
+    }
+    if (g->n == COR_MS_KEEP) {
+        memmove(g->ts, g->ts + 1, (size_t)(g->n - 1) * sizeof(int64_t));
+        g->n--;
+    }
+    g->ts[g->n++] = ts;
+    return 0;
+}
+
 /* A rule hit: alert if it alerts, then feed the correlations counting it. */
 static int cor_hit_out(cor_eval *e, const cor_hit *hit, cor_emit_fn emit, void *ud)
 {
@@ -586,14 +614,17 @@ static int cor_hit_out(cor_eval *e, const cor_hit *hit, cor_emit_fn emit, void *
         cor_group *g = cor_group_get(e, r, &e->tables[ri], key, klen, hit->ts, emit, ud);
         if (!g)
             return -ENOMEM;
-        quiet = hit->ts < g->suppress_until;
+        quiet = cor_ms_quiet(g, hit->ts, r->suppress_us);
+        g->aux = e->wm > hit->ts ? e->wm : hit->ts;
+        cor_lru_front(e, &e->tables[ri], g);
         if (quiet) {
             r->suppressed += hit->count;
         } else {
-            g->suppress_until = hit->ts + r->suppress_us;
-            g->last_us = hit->ts;
+            if (hit->ts + r->suppress_us > g->suppress_until)
+                g->suppress_until = hit->ts + r->suppress_us;
+            if (hit->ts > g->last_us)
+                g->last_us = hit->ts;
             g->dirty = 1;
-            cor_lru_front(e, &e->tables[ri], g);
         }
     }
     if (r->alert && !quiet)
@@ -1388,9 +1419,12 @@ int cor_eval_tick(cor_eval *e, int64_t now, cor_emit_fn emit, void *ud)
     cor_ruleset *rs = e->rs;
     int rc = 0;
     for (uint32_t m = 0; m < e->nsup; m++) { /* suppressions that ended */
+        /* and not used for a lateness of event time: a backlog of events
+         * older than that (after an outage) keeps its group while it runs */
         const cor_rule *r = &rs->rules[e->sup[m]];
         cor_table *t = &e->tables[e->sup[m]];
-        while (t->tail && t->tail->suppress_until <= e->wm - rs->lateness_us) {
+        int64_t open = e->wm - rs->lateness_us;
+        while (t->tail && t->tail->suppress_until <= open && t->tail->aux <= open) {
             cor_group *g = t->tail;
             cor_del_push(e, r->id, g->key, g->keylen, 0);
             cor_table_remove(e, t, g);
@@ -1507,7 +1541,9 @@ static int cor_group_pack(cor_eval *e, const cor_rule *r, const cor_group *g)
     msgpack_pack_int64(&pk, g->suppress_until);
     msgpack_pack_int64(&pk, g->aux);
     msgpack_pack_uint8(&pk, g->fired);
-    uint32_t nts = r->kind == COR_EVENT_COUNT || r->kind == COR_TEMPORAL_ORDERED ? g->n
+    uint32_t nts = r->kind == COR_EVENT_COUNT || r->kind == COR_TEMPORAL_ORDERED ||
+                           r->kind == COR_MATCH
+                       ? g->n
                    : r->kind == COR_VALUE_COUNT || r->kind == COR_TEMPORAL ? g->n * COR_VC_TIMES
                                                 : cor_group_nts(r);
     msgpack_pack_array(&pk, nts);
@@ -1677,8 +1713,13 @@ static int cor_group_unpack(cor_eval *e, const cor_rule *r, cor_table *t, const 
     }
     for (uint32_t i = 0; i + skip < nsaved && i < cap; i++)
         g->ts[i] = ts->via.array.ptr[i + skip].via.i64;
-    if (r->kind == COR_EVENT_COUNT)
+    if (r->kind == COR_EVENT_COUNT || r->kind == COR_MATCH)
         g->n = nsaved - skip < cap ? nsaved - skip : cap;
+    if (r->kind == COR_MATCH && g->n == 0 && g->suppress_until != INT64_MIN) {
+        /* saved before alert times were kept: the last alert */
+        g->ts[0] = g->suppress_until - r->suppress_us;
+        g->n = 1;
+    }
     uint32_t nsv = vals->type == MSGPACK_OBJECT_ARRAY ? vals->via.array.size : 0;
     if (r->kind == COR_TEMPORAL && nsv == 0 && nsaved == r->nrefs) {
         /* state written before temporal kept its rules' times as values:

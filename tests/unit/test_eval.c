@@ -1880,6 +1880,55 @@ START_TEST(test_match_suppress)
 }
 END_TEST
 
+/* A match rule's suppression whatever the arrival order: two alerts of a
+ * group are at least 'suppress' apart in event time. (a) An event arriving
+ * out of order a little before an alert is quiet. (b) A backlog replayed
+ * after an outage, hours older than the live stream and so late (the
+ * lateness is 1 h here), alerts once per 10 min of its own time: before,
+ * the alert at 2 h (suppressed until 2 h 10 m) held back all of it. (c) Its
+ * group lives while the backlog runs, though live events move the
+ * watermark on (each minute of backlog comes with a minute of live events
+ * at 4 h, for which every suppression of the group has ended): before, it
+ * was dropped at every tick and the backlog alerted at every event. (d)
+ * Through a restart. */
+START_TEST(test_match_suppress_out_of_order)
+{
+    const char *yaml = "rules:\n"
+                       "  - id: m.listed\n"
+                       "    name: listed\n"
+                       "    level: 9\n"
+                       "    suppress: 10m\n"
+                       "    suppress_by: [src_ip]\n"
+                       "    match: {regex: 'from (?<src_ip>[0-9.]+)'}\n";
+    char path[PATH_MAX];
+    rules_file(yaml, path, sizeof(path));
+    tc t;
+    tc_start(&t, path, "db-ms");
+    tc_begin(&t);
+    feed(&t, T0 + 2 * HOUR, "h", "conn from 1.2.3.4");
+    ck_assert_uint_eq(t.s.n, 1);
+    feed(&t, T0 + 2 * HOUR - 4 * MIN, "h", "conn from 1.2.3.4"); /* (a) */
+    ck_assert_uint_eq(t.s.n, 1);
+    feed(&t, T0 + 4 * HOUR, "h", "conn from 10.9.9.9");
+    for (int m = 0; m <= 25; m++) { /* (b), (c) */
+        feed(&t, T0 + m * MIN, "h", "conn from 1.2.3.4");
+        feed(&t, T0 + 4 * HOUR + (m + 1) * MIN, "h", "conn from 10.9.9.9");
+    }
+    /* live: 10.9.9.9 at 4 h, 4 h 10 m, 4 h 20 m; backlog: 0, 10, 20 m */
+    ck_assert_uint_eq(n_of(&t.s, "m.listed"), 1 + 3 + 3);
+    ck_assert_int_eq(at(&t.s, 2)->ts, T0);
+    tc_commit(&t);
+    tc_stop(&t);
+    tc_start(&t, path, "db-ms"); /* (d) */
+    feed(&t, T0 + 29 * MIN, "h", "conn from 1.2.3.4");
+    ck_assert_uint_eq(n_of(&t.s, "m.listed"), 7);
+    feed(&t, T0 + 30 * MIN, "h", "conn from 1.2.3.4");
+    ck_assert_uint_eq(n_of(&t.s, "m.listed"), 8);
+    ck_assert_uint_eq(rule(&t, "m.listed")->suppressed, 1);
+    tc_close(&t);
+}
+END_TEST
+
 START_TEST(test_future_timestamp)
 {
     char yaml[2048];
@@ -2926,6 +2975,7 @@ static Suite *eval_suite(void)
     tcase_add_test(t, test_suppress_survives_sweep);
     tcase_add_test(t, test_future_timestamp);
     tcase_add_test(t, test_match_suppress);
+    tcase_add_test(t, test_match_suppress_out_of_order);
     tcase_add_test(t, test_max_groups);
     tcase_add_test(t, test_reload);
     tcase_add_test(t, test_reload_store);
