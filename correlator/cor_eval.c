@@ -882,8 +882,10 @@ static uint32_t cor_vc_live(const cor_group *g, int64_t T, int64_t end, int64_t 
  * to come (at or after L) may need: times after dead (see cor_ec_add); below
  * L only the latest (a window from an earlier one to such an event holds
  * it too); and of three times less than T apart not the middle one (a
- * window holding it holds one of the others: it is T long). Past
- * COR_VC_TIMES the oldest goes, counted in the rule's 'trimmed'. */
+ * window holding it holds one of the others: it is T long), at or after L
+ * only when more than COR_VC_TIMES are left (as a window's end it may
+ * matter). Past COR_VC_TIMES the oldest goes, counted in the rule's
+ * 'trimmed'. */
 static void cor_vc_time(cor_eval *e, cor_rule *c, cor_group *g, uint32_t k, int64_t ts,
                         int64_t L, int64_t dead)
 {
@@ -904,14 +906,18 @@ static void cor_vc_time(cor_eval *e, cor_rule *c, cor_group *g, uint32_t k, int6
     memmove(p + at + 1, p + at, (size_t)(n - at) * sizeof(int64_t));
     p[at] = ts;
     n++;
-    for (int j = 1; j + 1 < n;) {
-        if (p[j + 1] - p[j - 1] < c->timespan_us) {
-            memmove(p + j, p + j + 1, (size_t)(n - j - 1) * sizeof(int64_t));
-            n--;
-        } else {
-            j++;
+    /* middles below L first: no event to come can end a window there; then,
+     * only while out of room, the others (one may have been the first
+     * sighting after a suppression that ends later: see cor_vc_add) */
+    for (int pass = 0; pass < 2; pass++)
+        for (int j = 1; j + 1 < n;) {
+            if (p[j + 1] - p[j - 1] < c->timespan_us && (pass ? n > COR_VC_TIMES : p[j] < L)) {
+                memmove(p + j, p + j + 1, (size_t)(n - j - 1) * sizeof(int64_t));
+                n--;
+            } else {
+                j++;
+            }
         }
-    }
     if (n > COR_VC_TIMES) {
         c->trimmed++;
         e->stats.trimmed++;
