@@ -51,7 +51,8 @@ struct cor_group {
     uint32_t n;             /* entries used in ts/vals */
     uint32_t nraw, rawpos;  /* raw ring */
     int64_t *ts;            /* event_count: times; value_count: per value; temporal: per ref;
-                             * match suppression: alert times, most recently used last */
+                             * temporal_ordered: cor_seq.h's layout; match suppression:
+                             * alert times, most recently used last */
     char **vals;            /* value_count: distinct values */
     char **raw;             /* ring of the last raw lines */
     uint32_t keylen;
