@@ -131,9 +131,22 @@ static void cor_seq_fold_first(const cor_seq_shape *s, int64_t *ts, const uint32
         cor_seq_drop(s, ts, k, take[k]);
 }
 
-uint32_t cor_seq_fold(const cor_seq_shape *s, int64_t *ts, int64_t limit, int64_t dead)
+/* Folds the buffered times before x (strict: up to x). */
+static uint32_t cor_seq_fold_to(const cor_seq_shape *s, int64_t *ts, int64_t x, bool strict)
 {
     uint32_t take[COR_SEQ_MAX], moved = 0;
+    for (uint32_t k = 0; k < s->m; k++) {
+        uint32_t cnt;
+        const int64_t *t = cor_seq_times(s, ts, k, &cnt);
+        take[k] = cor_seq_bound(t, cnt, x, strict);
+        moved += take[k];
+    }
+    cor_seq_fold_first(s, ts, take);
+    return moved;
+}
+
+uint32_t cor_seq_fold(const cor_seq_shape *s, int64_t *ts, int64_t limit, int64_t dead)
+{
     for (uint32_t j = 1; j < s->n; j++)
         if (P(ts, j) <= dead)
             P(ts, j) = INT64_MIN;
@@ -142,14 +155,7 @@ uint32_t cor_seq_fold(const cor_seq_shape *s, int64_t *ts, int64_t limit, int64_
         const int64_t *t = cor_seq_times(s, ts, k, &cnt);
         cor_seq_drop(s, ts, k, cor_seq_bound(t, cnt, dead, true));
     }
-    for (uint32_t k = 0; k < s->m; k++) {
-        uint32_t cnt;
-        const int64_t *t = cor_seq_times(s, ts, k, &cnt);
-        take[k] = cor_seq_bound(t, cnt, limit, false);
-        moved += take[k];
-    }
-    cor_seq_fold_first(s, ts, take);
-    return moved;
+    return cor_seq_fold_to(s, ts, limit, false);
 }
 
 uint32_t cor_seq_fold_oldest(const cor_seq_shape *s, int64_t *ts)
@@ -161,17 +167,7 @@ uint32_t cor_seq_fold_oldest(const cor_seq_shape *s, int64_t *ts)
         if (cnt && t[0] < oldest)
             oldest = t[0];
     }
-    if (oldest == INT64_MAX)
-        return 0;
-    uint32_t take[COR_SEQ_MAX], moved = 0;
-    for (uint32_t k = 0; k < s->m; k++) {
-        uint32_t cnt;
-        const int64_t *t = cor_seq_times(s, ts, k, &cnt);
-        take[k] = cor_seq_bound(t, cnt, oldest, true);
-        moved += take[k];
-    }
-    cor_seq_fold_first(s, ts, take);
-    return moved;
+    return oldest == INT64_MAX ? 0 : cor_seq_fold_to(s, ts, oldest, true);
 }
 
 bool cor_seq_add(const cor_seq_shape *s, int64_t *ts, uint32_t slot, int64_t x)
@@ -278,6 +274,7 @@ void cor_seq_used(const cor_seq_shape *s, int64_t *ts, int64_t end)
 {
     for (uint32_t j = 1; j < s->n; j++)
         P(ts, j) = INT64_MIN;
+    F(s, ts) = INT64_MIN; /* no folded chain is left for it to bound */
     for (uint32_t k = 0; k < s->m; k++) {
         uint32_t cnt;
         const int64_t *t = cor_seq_times(s, ts, k, &cnt);
