@@ -1902,7 +1902,7 @@ START_TEST(test_match_suppress_out_of_order)
                        "    match: {regex: 'from (?<src_ip>[0-9.]+)'}\n";
     char path[PATH_MAX];
     rules_file(yaml, path, sizeof(path));
-    tc t;
+    tc t = {0};
     tc_start(&t, path, "db-ms");
     tc_begin(&t);
     feed(&t, T0 + 2 * HOUR, "h", "conn from 1.2.3.4");
