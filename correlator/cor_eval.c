@@ -1169,10 +1169,15 @@ static int cor_correlate(cor_eval *e, uint32_t ci, uint32_t refpos, const cor_hi
         if (g->n == g->tcap) {
             /* the oldest times are folded early: an event to come before
              * them can no longer extend their chains */
-            uint32_t f = cor_seq_fold_oldest(&sh, g->ts);
-            c->trimmed += f;
-            e->stats.trimmed += f;
+            (void)cor_seq_fold_oldest(&sh, g->ts);
             g->n = cor_seq_len(&sh, g->ts);
+        }
+        if (ts < cor_seq_folded(&sh, g->ts)) {
+            /* this one is such an event (only early folding leaves a
+             * folded time at or after W - lateness): a sequence through
+             * it may be missed. A flood in time order never counts. */
+            c->trimmed++;
+            e->stats.trimmed++;
         }
         uint32_t slot = sh.slot[refpos];
         if (g->n < g->tcap && cor_seq_add(&sh, g->ts, slot, ts))

@@ -170,6 +170,11 @@ uint32_t cor_seq_fold_oldest(const cor_seq_shape *s, int64_t *ts)
     return oldest == INT64_MAX ? 0 : cor_seq_fold_to(s, ts, oldest, true);
 }
 
+int64_t cor_seq_folded(const cor_seq_shape *s, const int64_t *ts)
+{
+    return F(s, ts);
+}
+
 bool cor_seq_add(const cor_seq_shape *s, int64_t *ts, uint32_t slot, int64_t x)
 {
     uint32_t cnt, len = cor_seq_len(s, ts);

@@ -22,8 +22,8 @@
  * events to come complete, so all they need to say is how late a chain of
  * steps 1..j they can start (P). An event moves from the buffer to P when
  * it falls below L ("folding"), or when the buffer is full (then events to
- * come must not be earlier than F to extend P: exact for those, and
- * counted as trimmed, since an earlier one may miss).
+ * come must not be earlier than F to extend P: exact for those; an earlier
+ * one may miss, and the caller counts it).
  *
  * All functions are pure over the array; the caller owns it and makes
  * room (cor_seq_len's result + 1) before cor_seq_add. */
@@ -66,6 +66,10 @@ uint32_t cor_seq_fold(const cor_seq_shape *s, int64_t *ts, int64_t limit, int64_
 /* Folds the oldest buffered time(s) (all at the oldest time): room for one
  * more when the buffer is at its cap. Returns the number folded. */
 uint32_t cor_seq_fold_oldest(const cor_seq_shape *s, int64_t *ts);
+
+/* The latest folded time, INT64_MIN if none: chains folded so far take no
+ * event before it. */
+int64_t cor_seq_folded(const cor_seq_shape *s, const int64_t *ts);
 
 /* Buffers time x of slot; needs room for one more entry. Returns false when
  * nothing was added: the slot already holds x as often as it has steps. */
