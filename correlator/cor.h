@@ -41,6 +41,12 @@ typedef struct cor_stats {
     uint64_t events, malformed_in, alerts;
 } cor_stats;
 
+/* Names of lists, as a load read them (malloc'ed, owned by the struct). */
+typedef struct cor_list_names {
+    char **v;
+    size_t n;
+} cor_list_names;
+
 typedef struct cor {
     vg_daemon *d;
     uv_loop_t *loop;
@@ -60,6 +66,7 @@ typedef struct cor {
     /* the counters when the open transaction began, for cor_engine's abort */
     cor_stats stats_mark;
     cor_eval_stats eval_mark;
+    cor_list_names list_names; /* the lists the last (re)load read */
 } cor;
 
 int cor_conf_load(const vg_node *root, const char *file, cor_conf *cf, char *err, size_t errlen);
@@ -67,9 +74,16 @@ void cor_conf_free(cor_conf *cf);
 cor_rules_opts cor_conf_rules_opts(const cor_conf *cf);
 
 /* Loads RULES_DIR/lists/NAME.txt files and every configured list
- * file (which wins over a rules list of the same name). */
-int cor_load_lists(cor_lists *l, const cor_conf *cf, const char *rules_dir, char *err,
-                   size_t errlen);
+ * file (which wins over a rules list of the same name). With names, also
+ * adds the name of every list read to it (the caller frees it with
+ * cor_list_names_free, also after an error). */
+int cor_load_lists(cor_lists *l, const cor_conf *cf, const char *rules_dir, cor_list_names *names,
+                   char *err, size_t errlen);
+
+/* Warns about every list in old that new no longer names: its last
+ * version stays active (docs/watchlists.md, "Retiring a list"). */
+void cor_list_names_retired(const cor_list_names *old, const cor_list_names *new_);
+void cor_list_names_free(cor_list_names *n);
 
 int cor_engine_start(cor *c);
 void cor_engine_stop(cor *c);

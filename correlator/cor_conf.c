@@ -100,8 +100,45 @@ static int cor_is_list_file(const struct dirent *de)
  * unless the configuration names a file for NAME itself. Loaded in name
  * order, so that which lists a refused file leaves replaced (each list is
  * replaced on its own) is the same on every run. */
-static int cor_load_rule_lists(cor_lists *l, const cor_conf *cf, const char *rules_dir, char *err,
-                               size_t errlen)
+static int cor_list_names_add(cor_list_names *names, const char *name)
+{
+    if (!names)
+        return 0;
+    char **v = realloc(names->v, (names->n + 1) * sizeof(char *));
+    if (!v)
+        return -ENOMEM;
+    names->v = v;
+    if (!(v[names->n] = strdup(name)))
+        return -ENOMEM;
+    names->n++;
+    return 0;
+}
+
+void cor_list_names_free(cor_list_names *n)
+{
+    for (size_t i = 0; i < n->n; i++)
+        free(n->v[i]);
+    free(n->v);
+    n->v = NULL;
+    n->n = 0;
+}
+
+void cor_list_names_retired(const cor_list_names *old, const cor_list_names *new_)
+{
+    for (size_t i = 0; i < old->n; i++) {
+        size_t j = 0;
+        while (j < new_->n && strcmp(old->v[i], new_->v[j]) != 0)
+            j++;
+        if (j == new_->n)
+            vg_warn("list %s is no longer in correlator.lists nor in the rules' lists/: its last "
+                    "version stays active for the rules that name it (to retire it, empty it: "
+                    "--load-list %s /dev/null)",
+                    old->v[i], old->v[i]);
+    }
+}
+
+static int cor_load_rule_lists(cor_lists *l, const cor_conf *cf, const char *rules_dir,
+                               cor_list_names *names, char *err, size_t errlen)
 {
     char dir[4096];
     snprintf(dir, sizeof(dir), "%s/lists", rules_dir);
@@ -124,6 +161,8 @@ static int cor_load_rule_lists(cor_lists *l, const cor_conf *cf, const char *rul
             rc = cor_lists_load_file(l, name, path, &cnt, err, errlen);
             if (rc == 0)
                 vg_info("list %s: %zu entries from %s", name, cnt, path);
+            if (rc == 0)
+                rc = cor_list_names_add(names, name);
         }
         free(ents[k]);
     }
@@ -131,16 +170,16 @@ static int cor_load_rule_lists(cor_lists *l, const cor_conf *cf, const char *rul
     return rc;
 }
 
-int cor_load_lists(cor_lists *l, const cor_conf *cf, const char *rules_dir, char *err,
-                   size_t errlen)
+int cor_load_lists(cor_lists *l, const cor_conf *cf, const char *rules_dir, cor_list_names *names,
+                   char *err, size_t errlen)
 {
-    int rrc = rules_dir ? cor_load_rule_lists(l, cf, rules_dir, err, errlen) : 0;
+    int rrc = rules_dir ? cor_load_rule_lists(l, cf, rules_dir, names, err, errlen) : 0;
     if (rrc)
         return rrc;
     for (int i = 0; i < cf->nlists; i++) {
         size_t n = 0;
         int rc = cor_lists_load_file(l, cf->lists[i].name, cf->lists[i].path, &n, err, errlen);
-        if (rc)
+        if (rc || (rc = cor_list_names_add(names, cf->lists[i].name)))
             return rc;
         vg_info("list %s: %zu entries from %s", cf->lists[i].name, n, cf->lists[i].path);
     }

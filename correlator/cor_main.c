@@ -52,7 +52,7 @@ static int cor_configure(vg_daemon *d, const vg_node *root, int first, char *err
     }
     if (vg_daemon_check_only(d)) {
         /* lists too: parsed and checked, not stored (cor_lists_load_file) */
-        rc = cor_load_lists(NULL, &cf, cf.rules_dir, err, errlen);
+        rc = cor_load_lists(NULL, &cf, cf.rules_dir, NULL, err, errlen);
         if (rc == 0)
             printf("%zu rules loaded from %s\n", rs->n, cf.rules_dir);
         cor_rules_free(rs);
@@ -62,12 +62,17 @@ static int cor_configure(vg_daemon *d, const vg_node *root, int first, char *err
     if (!first) {
         /* Lists first: a bad list refuses the whole reload. Each list is
          * replaced in one transaction; rules swap between two batches. */
-        if ((rc = cor_load_lists(c->lists, &cf, cf.rules_dir, err, errlen)) ||
+        cor_list_names names = {0};
+        if ((rc = cor_load_lists(c->lists, &cf, cf.rules_dir, &names, err, errlen)) ||
             (rc = cor_eval_set_rules(c->eval, rs))) {
+            cor_list_names_free(&names);
             cor_rules_free(rs);
             cor_conf_free(&cf);
             return rc;
         }
+        cor_list_names_retired(&c->list_names, &names);
+        cor_list_names_free(&c->list_names);
+        c->list_names = names;
         vg_info("rules reloaded: %zu rules from %s (was %zu)", rs->n, cf.rules_dir, c->rules->n);
         cor_rules_free(c->rules);
         c->rules = rs;
@@ -162,5 +167,6 @@ int main(int argc, char **argv)
     cor_rules_free(c.rules);
     msgpack_sbuffer_destroy(&c.rec);
     cor_conf_free(&c.conf);
+    cor_list_names_free(&c.list_names);
     return rc;
 }

@@ -293,7 +293,7 @@ START_TEST(test_watchlist_live_update)
     snprintf(c2, strlen(cfg) + 200, "%.*s  lists:\n    threat-ip: threat-ip.txt\n%s",
              (int)(at - cfg), cfg, at);
     ck_assert_int_eq(vt_write_file(p.config, c2), 0);
-    free(cfg);
+    char *cfg0 = cfg; /* without the list, for the end */
     free(c2);
     vt_pipe_start_all(&p);
     const char *a = "<13>Nov 25 10:00:00 h vigiltest: login from 192.0.2.7 seq=00000\n"
@@ -321,6 +321,23 @@ START_TEST(test_watchlist_live_update)
     ck_assert_ptr_null(strstr(out, "seq=00001"));
     ck_assert_ptr_nonnull(strstr(out, "seq=00002"));
     free(out);
+    /* The list leaves the configuration: a reload says that its last
+     * version stays active (it does) and how to retire it. */
+    char log[400];
+    vt_pipe_log(&p, VT_CORRELATOR, log, sizeof(log));
+    ck_assert_int_eq(vt_write_file(p.config, cfg0), 0);
+    kill(p.pid[VT_CORRELATOR], SIGHUP);
+    ck_assert(vt_wait_text(log, "rules reloaded", 10000));
+    ck_assert(vt_wait_text(log, "warning: list threat-ip is no longer in correlator.lists nor in the "
+                                "rules' lists/: its last version stays active for the rules that "
+                                "name it (to retire it, empty it: --load-list threat-ip /dev/null)",
+                           1000));
+    const char *b3 = "<13>Nov 25 10:00:03 h vigiltest: login from 198.51.100.9 seq=00003\n";
+    fd = tcp_connect(p.port);
+    ck_assert_int_eq(write(fd, b3, strlen(b3)), (ssize_t)strlen(b3));
+    close(fd);
+    ck_assert(vt_wait_lines(p.alerts, 3, 20000));
+    free(cfg0);
     vt_pipe_destroy(&p);
 }
 END_TEST
