@@ -617,6 +617,7 @@ static int cor_hit_out(cor_eval *e, const cor_hit *hit, cor_emit_fn emit, void *
             return -ENOMEM;
         quiet = cor_ms_quiet(g, hit->ts, r->suppress_us);
         g->aux = e->wm > hit->ts ? e->wm : hit->ts;
+        g->dirty = 1; /* quiet too: aux and the order of the alert times moved */
         cor_lru_front(e, &e->tables[ri], g);
         if (quiet) {
             r->suppressed += hit->count;
@@ -625,7 +626,6 @@ static int cor_hit_out(cor_eval *e, const cor_hit *hit, cor_emit_fn emit, void *
                 g->suppress_until = hit->ts + r->suppress_us;
             if (hit->ts > g->last_us)
                 g->last_us = hit->ts;
-            g->dirty = 1;
         }
     }
     if (r->alert && !quiet)

@@ -1931,6 +1931,55 @@ START_TEST(test_match_suppress_out_of_order)
 }
 END_TEST
 
+/* A match rule's suppression state through a restart is the state without
+ * one: a quiet hit moves the group's last hit on (aux, what keeps a
+ * backlog's group alive while live events move the watermark), so it must
+ * be saved too. Backlog 1.2.3.4 at 0 alerts (the watermark at 4 h), a
+ * quiet one at 1 m comes with the watermark at 4 h 30 m; after a restart a
+ * live event at 5 h 1 m ticks (open at 4 h 1 m): the group, whose last hit
+ * was at 4 h 30 m, lives, and a backlog hit at 2 m is quiet. Before, the
+ * quiet hit was not saved, the group was dropped and the hit at 2 m
+ * alerted, 2 m after an alert of its group. (The alert and the quiet hit
+ * are in two batches: a group is saved with its batch.) */
+START_TEST(test_match_suppress_restart)
+{
+    const char *yaml = "rules:\n"
+                       "  - id: m.listed\n"
+                       "    name: listed\n"
+                       "    level: 9\n"
+                       "    suppress: 10m\n"
+                       "    suppress_by: [src_ip]\n"
+                       "    match: {regex: 'from (?<src_ip>[0-9.]+)'}\n";
+    char path[PATH_MAX];
+    rules_file(yaml, path, sizeof(path));
+    for (int restart = 0; restart < 2; restart++) {
+        tc t = {0};
+        char db[16];
+        snprintf(db, sizeof(db), "db-mr%d", restart);
+        tc_start(&t, path, db);
+        tc_begin(&t);
+        feed(&t, T0 + 4 * HOUR, "h", "conn from 10.9.9.9");
+        feed(&t, T0, "h", "conn from 1.2.3.4");
+        tc_commit(&t);
+        tc_begin(&t); /* another batch: the group is saved, then only hit */
+        feed(&t, T0 + 4 * HOUR + 30 * MIN, "h", "conn from 10.9.9.9");
+        feed(&t, T0 + 1 * MIN, "h", "conn from 1.2.3.4"); /* quiet */
+        ck_assert_uint_eq(t.s.n, 3);
+        tc_commit(&t);
+        if (restart) {
+            tc_stop(&t);
+            tc_start(&t, path, db);
+        }
+        feed(&t, T0 + 5 * HOUR + 1 * MIN, "h", "conn from 10.9.9.9");
+        ck_assert_uint_eq(t.s.n, 4);
+        feed(&t, T0 + 2 * MIN, "h", "conn from 1.2.3.4");
+        ck_assert_msg(t.s.n == 4, "restart %d: %zu alerts, 4 due", restart, t.s.n);
+        ck_assert_uint_eq(rule(&t, "m.listed")->suppressed, restart ? 1 : 2);
+        tc_close(&t);
+    }
+}
+END_TEST
+
 START_TEST(test_future_timestamp)
 {
     char yaml[2048];
@@ -2978,6 +3027,7 @@ static Suite *eval_suite(void)
     tcase_add_test(t, test_future_timestamp);
     tcase_add_test(t, test_match_suppress);
     tcase_add_test(t, test_match_suppress_out_of_order);
+    tcase_add_test(t, test_match_suppress_restart);
     tcase_add_test(t, test_max_groups);
     tcase_add_test(t, test_reload);
     tcase_add_test(t, test_reload_store);
