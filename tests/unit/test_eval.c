@@ -1980,6 +1980,31 @@ START_TEST(test_match_suppress_restart)
 }
 END_TEST
 
+/* What a match rule's suppression does not hold (docs/rules.md): a group
+ * is forgotten once its suppressions have ended for the watermark and it
+ * has had no hit for a lateness, and a late hit after that alerts though
+ * it is within 'suppress' of the group's alert. Alert at 2 h; a live event
+ * at 3 h 11 m (lateness 1 h) drops the group; a late hit at 2 h 1 m alerts. */
+START_TEST(test_match_suppress_forgotten)
+{
+    const char *yaml = "rules:\n"
+                       "  - id: m.listed\n"
+                       "    name: listed\n"
+                       "    level: 9\n"
+                       "    suppress: 10m\n"
+                       "    suppress_by: [src_ip]\n"
+                       "    match: {regex: 'from (?<src_ip>[0-9.]+)'}\n";
+    tc t;
+    tc_open(&t, yaml, &opts_default);
+    feed(&t, T0 + 2 * HOUR, "h", "conn from 1.2.3.4");
+    feed(&t, T0 + 3 * HOUR + 11 * MIN, "h", "conn from 10.9.9.9");
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 1);
+    feed(&t, T0 + 2 * HOUR + 1 * MIN, "h", "conn from 1.2.3.4");
+    ck_assert_uint_eq(n_of(&t.s, "m.listed"), 3);
+    tc_close(&t);
+}
+END_TEST
+
 START_TEST(test_future_timestamp)
 {
     char yaml[2048];
@@ -3028,6 +3053,7 @@ static Suite *eval_suite(void)
     tcase_add_test(t, test_match_suppress);
     tcase_add_test(t, test_match_suppress_out_of_order);
     tcase_add_test(t, test_match_suppress_restart);
+    tcase_add_test(t, test_match_suppress_forgotten);
     tcase_add_test(t, test_max_groups);
     tcase_add_test(t, test_reload);
     tcase_add_test(t, test_reload_store);
