@@ -1672,7 +1672,7 @@ static int cor_seq_unpack(const cor_rule *r, cor_group *g, const msgpack_object 
     for (uint32_t i = 0; i < 2 * r->nrefs; i++)
         old[i] = v[i % n].via.i64; /* starts alone: a step counts as at its chain's start */
     cor_seq_from_chains(&sh, old, g->ts);
-    g->n = head;
+    g->n = cor_seq_len(&sh, g->ts);
     return 0;
 }
 
@@ -1770,9 +1770,12 @@ static int cor_group_unpack(cor_eval *e, const cor_rule *r, cor_table *t, const 
         }
     }
     if (g->raw && raw->type == MSGPACK_OBJECT_ARRAY)
-        for (uint32_t i = 0; i < raw->via.array.size && i < COR_RAW_KEEP; i++) {
-            g->raw[i] = strndup(raw->via.array.ptr[i].via.str.ptr, raw->via.array.ptr[i].via.str.size);
-            g->nraw++;
+        for (uint32_t i = 0; i < raw->via.array.size && g->nraw < COR_RAW_KEEP; i++) {
+            const msgpack_object *l = &raw->via.array.ptr[i];
+            if (l->type != MSGPACK_OBJECT_STR) /* not ours: skipped, not read */
+                continue;
+            if ((g->raw[g->nraw] = strndup(l->via.str.ptr, l->via.str.size)))
+                g->nraw++;
         }
     g->hnext = t->b[h & (t->nb - 1)];
     t->b[h & (t->nb - 1)] = g;

@@ -294,7 +294,19 @@ void cor_seq_from_chains(const cor_seq_shape *s, const int64_t *old, int64_t *ts
         int64_t st = old[j - 1], e = old[s->n + j - 1];
         if (st == INT64_MIN)
             continue;
-        P(ts, j) = st;
+        if (j <= 2) {
+            /* its events are known: buffered (once per time and rule: two
+             * chains may share their first event) */
+            const int64_t at[2] = {st, e};
+            for (uint32_t i = 0; i < j; i++) {
+                uint32_t cnt, q = s->slot[i];
+                const int64_t *t = cor_seq_times(s, ts, q, &cnt);
+                if (cor_seq_bound(t, cnt, at[i], true) == cor_seq_bound(t, cnt, at[i], false))
+                    (void)cor_seq_add(s, ts, q, at[i]);
+            }
+            continue;
+        }
+        P(ts, j) = st; /* steps between unknown: from its end on, as it then was */
         if (e > F(s, ts))
             F(s, ts) = e;
     }

@@ -87,8 +87,10 @@ void cor_seq_used(const cor_seq_shape *s, int64_t *ts, int64_t end);
 
 /* Converts a state of the layout before this one (per step, the start and
  * then the end time of one chain: 2n entries, old[k] and old[n + k]) into
- * ts (room for cor_seq_head entries): each chain becomes folded, so that
- * an event extends it only if not before its end, as it then did. */
+ * ts (room for cor_seq_head + 3 entries): a chain of one or two steps
+ * becomes its events, buffered; a longer one (whose middle times were not
+ * kept) a folded chain that events extend only from the latest such end
+ * on (it may miss with a late event, never make a wrong sequence). */
 void cor_seq_from_chains(const cor_seq_shape *s, const int64_t *old, int64_t *ts);
 
 #endif
