@@ -34,7 +34,9 @@
 #define COR_FUTURE_US (300LL * 1000000) /* event times this far past arrival are not trusted */
 #define COR_KEY_SEP '\x1f'
 #define COR_BATCH 128             /* events scanned ahead by cor_eval_events */
+#ifndef COR_EC_EXTRA_MAX /* a test build may make it small */
 #define COR_EC_EXTRA_MAX 4096     /* event_count: times kept beyond N, at most */
+#endif
 #define COR_VC_TIMES 8            /* value_count: times kept per value (cor_vc_time) */
 #define COR_MS_KEEP 8             /* match rules: alert times a suppression group keeps */
 
@@ -1172,10 +1174,16 @@ static int cor_correlate(cor_eval *e, uint32_t ci, uint32_t refpos, const cor_hi
             (void)cor_seq_fold_oldest(&sh, g->ts);
             g->n = cor_seq_len(&sh, g->ts);
         }
-        if (ts < cor_seq_folded(&sh, g->ts)) {
+        if (ts <= cor_seq_folded(&sh, g->ts)) {
             /* this one is such an event (only early folding leaves a
              * folded time at or after W - lateness): a sequence through
-             * it may be missed. A flood in time order never counts. */
+             * it may be missed. So may one through an event at that very
+             * time, which may come before folded events of that time in
+             * the sequence (B folded at 104 s, then A at 104 s: A(104)
+             * B(104) is missed). A flood in time order never counts: it
+             * comes after the newest buffered time, and folding early
+             * leaves times after the folded one (at most 32 equal times
+             * are buffered, cor_seq_add). */
             c->trimmed++;
             e->stats.trimmed++;
         }

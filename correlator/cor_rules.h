@@ -90,7 +90,7 @@ typedef struct cor_rule {
     uint64_t hits, match_errors, cpu_ns, evictions, late;
     uint64_t suppressed; /* match rules with suppress: alerts held back */
     uint64_t trimmed;    /* correlations: times forgotten at a cap (temporal_ordered: events
-                          * arriving before times folded early at its cap) */
+                          * arriving at or before times folded early at its cap) */
 } cor_rule;
 
 typedef struct cor_prefilter cor_prefilter;

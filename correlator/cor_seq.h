@@ -22,8 +22,9 @@
  * events to come complete, so all they need to say is how late a chain of
  * steps 1..j they can start (P). An event moves from the buffer to P when
  * it falls below L ("folding"), or when the buffer is full (then events to
- * come must not be earlier than F to extend P: exact for those; an earlier
- * one may miss, and the caller counts it).
+ * come must not be earlier than F to extend P: exact for those later than
+ * F; an earlier one may miss, and so may one at F, which a sequence may
+ * need before a folded event of time F; the caller counts both).
  *
  * All functions are pure over the array; the caller owns it and makes
  * room (cor_seq_len's result + 1) before cor_seq_add. */
