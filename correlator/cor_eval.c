@@ -245,12 +245,14 @@ static uint64_t cor_hash(const char *p, size_t n)
 #define COR_RAWPOOL_MAX 4096 /* buffers kept for reuse (at most 4 MiB) */
 
 /* Gives a raw-line buffer back: to the engine's pool while it is small,
- * else to malloc. e may be NULL (no pool). */
+ * else to malloc. e may be NULL (no pool). A buffer too short to hold the
+ * pool's link (a line of under 8 bytes loaded from the store, strndup'ed
+ * to its size) goes to malloc too. */
 static void cor_raw_release(cor_eval *e, char *b)
 {
     if (!b)
         return;
-    if (!e || e->nrawpool >= COR_RAWPOOL_MAX) {
+    if (!e || e->nrawpool >= COR_RAWPOOL_MAX || malloc_usable_size(b) < sizeof(char *)) {
         free(b);
         return;
     }
