@@ -29,6 +29,7 @@ typedef struct shp_conf {
     char *json_file;   /* shorthand for a 'file' output named "json_file" */
     bool json_stdout;  /* shorthand for a 'stdout' output named "stdout" */
     int64_t batch;     /* default batch for outputs */
+    int64_t stats_log; /* ms between stats lines while the counters change */
     const vg_node *outputs_node;
     /* resolved */
     shp_out_conf *outputs;
@@ -46,7 +47,9 @@ struct shp {
     shp_out **outs;
     size_t nouts;
     uv_timer_t tick;     /* backlog policies, rate-limit windows */
-    uv_timer_t stats_timer; /* the stats line every pipeline.stats_interval */
+    uv_timer_t stats_timer; /* the stats lines every conf.stats_log, when they changed */
+    uint64_t stats_fp;      /* the counters last logged (shp_stats_fp), and when (loop ms) */
+    uint64_t stats_at;
     uv_idle_t kick_idle; /* runs the delivery passes after an intake commit */
     msgpack_sbuffer rec;
     int intake_paused;
@@ -86,6 +89,11 @@ void shp_outputs_check_full(shp *s);
 void shp_outputs_reload(shp *s, shp_conf *cf);
 /* Logs one stats line per output. */
 void shp_outputs_report(shp *s);
+/* Folds every output's counters into h (FNV-1a): the stats lines change
+ * exactly when it does. */
+uint64_t shp_outputs_fp(const shp *s, uint64_t h);
+/* h with v's 8 bytes folded in (FNV-1a; start from 14695981039346656037). */
+uint64_t shp_fnv(uint64_t h, uint64_t v);
 /* Closes every output; calls done when all have finished. */
 void shp_outputs_close(shp *s, void (*done)(shp *s));
 void shp_outputs_free(shp *s);

@@ -74,6 +74,11 @@ static int shp_configure(vg_daemon *d, const vg_node *root, int first, char *err
                 vg_warn("shipper name, socket and outbox_size changes take effect after a "
                         "restart; keeping the running values");
             shp_outputs_reload(s, &cf);
+            if (cf.stats_log != s->conf.stats_log) {
+                s->conf.stats_log = cf.stats_log;
+                uv_timer_start(&s->stats_timer, shp_on_stats, (uint64_t)cf.stats_log,
+                               (uint64_t)cf.stats_log);
+            }
         }
         shp_conf_free(&cf);
         return 0;
@@ -97,9 +102,11 @@ static int shp_configure(vg_daemon *d, const vg_node *root, int first, char *err
     }
     uv_timer_init(s->loop, &s->stats_timer);
     s->stats_timer.data = s;
-    /* The counters go to the log once a minute at most (SIGUSR1: now). */
-    uint64_t every = pc->stats_interval > 60000 ? (uint64_t)pc->stats_interval : 60000;
-    uv_timer_start(&s->stats_timer, shp_on_stats, every, every);
+    /* The counters go to the log every stats_log while they change, and
+     * once an hour when they do not (SIGUSR1: now): an idle shipper over a
+     * holiday weekend wrote the same lines 1,440 times a day. */
+    (void)pc;
+    uv_timer_start(&s->stats_timer, shp_on_stats, (uint64_t)cf.stats_log, (uint64_t)cf.stats_log);
     return 0;
 }
 
@@ -118,9 +125,28 @@ static void shp_report(vg_daemon *d)
     vg_receiver_report(s->receiver);
 }
 
+/* The counters of the stats lines, folded (FNV-1a). */
+static uint64_t shp_stats_fp(const shp *s)
+{
+    const vg_receiver_stats *rs = s->receiver ? vg_receiver_get_stats(s->receiver) : NULL;
+    const vg_link_stats *ls = s->receiver ? vg_receiver_link_stats(s->receiver) : NULL;
+    const uint64_t v[] = {rs ? rs->records : 0, rs ? rs->duplicates : 0,
+                          s->outbox ? vg_queue_count(s->outbox) : 0, (uint64_t)s->intake_paused,
+                          ls ? ls->bad_frames : 0, ls ? ls->peers_refused : 0};
+    uint64_t h = 14695981039346656037ULL;
+    for (size_t k = 0; k < sizeof(v) / sizeof(v[0]); k++)
+        h = shp_fnv(h, v[k]);
+    return shp_outputs_fp(s, h);
+}
+
 static void shp_on_stats(uv_timer_t *t)
 {
     shp *s = t->data;
+    uint64_t fp = shp_stats_fp(s), now = uv_now(s->loop);
+    if (s->stats_at && fp == s->stats_fp && now - s->stats_at < 3600000)
+        return;
+    s->stats_fp = fp;
+    s->stats_at = now ? now : 1;
     shp_report(s->d);
 }
 

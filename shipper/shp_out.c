@@ -1021,6 +1021,27 @@ void shp_outputs_report(shp *s)
     }
 }
 
+uint64_t shp_fnv(uint64_t h, uint64_t v)
+{
+    for (int i = 0; i < 8; i++, v >>= 8)
+        h = (h ^ (v & 0xff)) * 1099511628211ULL;
+    return h;
+}
+
+uint64_t shp_outputs_fp(const shp *s, uint64_t h)
+{
+    for (size_t i = 0; i < s->nouts; i++) {
+        shp_out *o = s->outs[i];
+        const uint64_t v[] = {o->stats.sent,       o->stats.duplicates, o->stats.retried,
+                              o->stats.item_retries, o->stats.failed,   o->stats.dropped,
+                              o->stats.filtered,   o->stats.summarised, o->stats.summaries,
+                              shp_backlog(o),      o->cursor,           (uint64_t)o->attempt};
+        for (size_t k = 0; k < sizeof(v) / sizeof(v[0]); k++)
+            h = shp_fnv(h, v[k]);
+    }
+    return h;
+}
+
 void shp_out_closed(shp_out *o)
 {
     o->closed = 1;

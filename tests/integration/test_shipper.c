@@ -115,6 +115,35 @@ START_TEST(test_routing_filters)
 }
 END_TEST
 
+/* The counters go to the log every stats_log while they change, not again
+ * while they do not (an idle shipper wrote the same lines every minute, all
+ * holiday long): one line at the first tick, none over 3.5 s idle at a 1 s
+ * stats_log, lines again once alerts pass, then none again. */
+START_TEST(test_stats_log_on_change)
+{
+    vt_pipe p;
+    const char *shp = "shipper:\n  outbox_size: 64M\n  stats_log: 1s\n  outputs:\n"
+                      "    - {name: all, type: file, path: all.json}\n";
+    ck_assert_int_eq(vt_pipe_init_full(&p, RULES, NULL, NULL, shp), 0);
+    vt_pipe_start_all(&p);
+    char log[400], all[400];
+    vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
+    path_in(&p, "all.json", all, sizeof(all));
+    ck_assert(vt_wait_text(log, "info: stats: received=0 ", 5000));
+    vt_sleep_ms(3500);
+    ck_assert_int_eq(vt_count_text(log, "info: stats: "), 1);
+    ck_assert_int_eq(vt_count_text(log, "info: output all (file): sent=0 "), 1);
+    send_lines(&p, "a", 0, 3);
+    ck_assert(vt_wait_lines(all, 3, 30000));
+    ck_assert(vt_wait_text(log, "info: output all (file): sent=3 ", 5000));
+    int n = vt_count_text(log, "info: stats: ");
+    ck_assert_int_ge(n, 2);
+    vt_sleep_ms(3500);
+    ck_assert_int_eq(vt_count_text(log, "info: stats: "), n);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* A new file output pointed at a file that already has content (another
  * tool's, or a renamed output's) appends after it and never cuts it. */
 START_TEST(test_existing_file_kept)
@@ -458,6 +487,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, test_config_errors);
     tcase_add_test(tc, test_routing_filters);
+    tcase_add_test(tc, test_stats_log_on_change);
     tcase_add_test(tc, test_file_rotation);
     tcase_add_test(tc, test_existing_file_kept);
     tcase_add_test(tc, test_first_batch_crash);
