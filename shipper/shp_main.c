@@ -43,10 +43,11 @@ static const vg_daemon_desc shp_desc = {
         "  Every key: docs/configuration.md and docs/shipper.md.\n"
         "\n"
         "Counters:\n"
-        "  Once a minute (every pipeline.stats_interval if longer), on SIGUSR1 and\n"
-        "  at exit, one line for the intake and one per output: sent,\n"
-        "  duplicates, retried, item_retries, failed, dropped, filtered,\n"
-        "  summarised, summaries, backlog, backlog_age_s, state, last_error.\n",
+        "  Every shipper.stats_log (1m) when a counter changed (else once an\n"
+        "  hour), on SIGUSR1 and at exit, one line for the intake and one per\n"
+        "  output: sent, duplicates, retried, item_retries, failed, dropped,\n"
+        "  filtered, summarised, summaries, backlog, backlog_age_s, state,\n"
+        "  last_error.\n",
     .files =
         "  /etc/vigil/vigil.yaml     the configuration (-c), shared by the three daemons\n"
         "  DATA_DIR/shipper/NAME/    the outbox and each output's cursor (LMDB); NAME is\n"
