@@ -60,7 +60,7 @@ struct cor_group {
     uint32_t keylen;
     uint32_t tcap;          /* event_count, temporal_ordered: room in ts; value_count: in
                              * vals. Past the first room, they are blocks of their own
-                             * (cor_ec_grow, cor_vc_grow) */
+                             * (cor_ts_grow, cor_vc_grow) */
     char key[];             /* group_by values joined by COR_KEY_SEP */
 };
 
@@ -267,7 +267,7 @@ static void cor_group_free(cor_eval *e, cor_group *g)
 {
     if (!g)
         return;
-    /* grown (cor_ec_grow, cor_vc_grow): ts, and value_count's values, are
+    /* grown (cor_ts_grow, cor_vc_grow): ts, and value_count's values, are
      * blocks of their own */
     int grown = cor_group_grown(g);
     if (g->vals)
@@ -388,10 +388,10 @@ static int cor_del_push(cor_eval *e, const char *rule_id, const char *key, size_
 }
 
 /* Times a group of rule r has room for at first: N (event_count, grown by
- * cor_ec_grow for events out of order), COR_VC_TIMES per value for N values
+ * cor_ts_grow for events out of order), COR_VC_TIMES per value for N values
  * (value_count) or per rule of the list (temporal: the rule's position is
  * the value), cor_seq's header and two times per step (temporal_ordered,
- * grown by cor_ec_grow too), or COR_MS_KEEP alert times (a match rule's
+ * grown by cor_ts_grow too), or COR_MS_KEEP alert times (a match rule's
  * suppression). */
 static uint32_t cor_group_nts(const cor_rule *r)
 {
@@ -433,10 +433,8 @@ static cor_group *cor_group_new(const cor_rule *r, const char *key, size_t len, 
     if (nraw)
         g->raw = (char **)p;
     if (r->kind == COR_TEMPORAL_ORDERED) {
-        cor_seq_shape sh;
-        cor_seq_shape_of(&sh, r->ref_idx, r->nrefs);
-        cor_seq_init(&sh, g->ts);
-        g->n = cor_seq_head(&sh);
+        cor_seq_init(&r->seq, g->ts);
+        g->n = cor_seq_head(&r->seq);
     }
     if (r->kind == COR_EVENT_COUNT || r->kind == COR_TEMPORAL_ORDERED)
         g->tcap = (uint32_t)nts;
@@ -743,7 +741,7 @@ static uint32_t cor_room_next(uint32_t have, uint32_t want, uint32_t cap)
  * the array starts inside the group's block with room for N (cor_group_nts)
  * and moves to a block of its own only for a group that needs more. 0, or
  * -ENOMEM. */
-static int cor_ec_grow(const cor_rule *c, cor_group *g, uint32_t want)
+static int cor_ts_grow(const cor_rule *c, cor_group *g, uint32_t want)
 {
     uint32_t ncap = cor_room_next(g->tcap, want, cor_room_cap(c));
     if (ncap == g->tcap)
@@ -813,7 +811,7 @@ static int cor_ec_add(cor_eval *e, cor_rule *c, cor_group *g, int64_t ts, cor_hi
         memmove(g->ts, g->ts + d, (size_t)g->n * sizeof(int64_t));
     }
     if (g->n == g->tcap)
-        (void)cor_ec_grow(c, g, g->n + 1); /* may stay full: at the cap, or out of memory */
+        (void)cor_ts_grow(c, g, g->n + 1); /* may stay full: at the cap, or out of memory */
     if (g->n == g->tcap) { /* the oldest goes */
         c->trimmed++;
         e->stats.trimmed++;
@@ -934,7 +932,7 @@ static void cor_vc_time(cor_eval *e, cor_rule *c, cor_group *g, uint32_t k, int6
 }
 
 /* Room for one more value in a value_count group (values and their times
- * move to blocks of their own, like cor_ec_grow's). 0, or -ENOMEM; a group
+ * move to blocks of their own, like cor_ts_grow's). 0, or -ENOMEM; a group
  * at cor_room_cap stays as it is. */
 static int cor_vc_grow(const cor_rule *c, cor_group *g, uint32_t want)
 {
@@ -1164,19 +1162,18 @@ static int cor_correlate(cor_eval *e, uint32_t ci, uint32_t refpos, const cor_hi
     case COR_TEMPORAL_ORDERED: {
         /* times buffered while an earlier event may still come, folded
          * into chains after (cor_seq.h) */
-        cor_seq_shape sh;
-        cor_seq_shape_of(&sh, c->ref_idx, c->nrefs);
-        (void)cor_seq_fold(&sh, g->ts, e->wm - e->rs->lateness_us, cor_dead(e, c, g));
-        g->n = cor_seq_len(&sh, g->ts);
+        const cor_seq_shape *sh = &c->seq;
+        (void)cor_seq_fold(sh, g->ts, e->wm - e->rs->lateness_us, cor_dead(e, c, g));
+        g->n = cor_seq_len(sh, g->ts);
         if (g->n == g->tcap)
-            (void)cor_ec_grow(c, g, g->n + 1); /* may stay full: at the cap, or out of memory */
+            (void)cor_ts_grow(c, g, g->n + 1); /* may stay full: at the cap, or out of memory */
         if (g->n == g->tcap) {
             /* the oldest times are folded early: an event to come before
              * them can no longer extend their chains */
-            (void)cor_seq_fold_oldest(&sh, g->ts);
-            g->n = cor_seq_len(&sh, g->ts);
+            (void)cor_seq_fold_oldest(sh, g->ts);
+            g->n = cor_seq_len(sh, g->ts);
         }
-        if (ts <= cor_seq_folded(&sh, g->ts)) {
+        if (ts <= cor_seq_folded(sh, g->ts)) {
             /* this one is such an event (only early folding leaves a
              * folded time at or after W - lateness): a sequence through
              * it may be missed. So may one through an event at that very
@@ -1189,18 +1186,18 @@ static int cor_correlate(cor_eval *e, uint32_t ci, uint32_t refpos, const cor_hi
             c->trimmed++;
             e->stats.trimmed++;
         }
-        uint32_t slot = sh.slot[refpos];
-        if (g->n < g->tcap && cor_seq_add(&sh, g->ts, slot, ts))
+        uint32_t slot = sh->slot[refpos];
+        if (g->n < g->tcap && cor_seq_add(sh, g->ts, slot, ts))
             g->n++;
         int64_t first, last;
-        if (cor_seq_find(&sh, g->ts, slot, ts, c->timespan_us, g->suppress_until, &first,
+        if (cor_seq_find(sh, g->ts, slot, ts, c->timespan_us, g->suppress_until, &first,
                          &last)) {
             fire = 1;
             out.first = first;
             out.ts = last;
             out.count = c->nrefs;
-            cor_seq_used(&sh, g->ts, last); /* a sequence is reported once */
-            g->n = cor_seq_len(&sh, g->ts);
+            cor_seq_used(sh, g->ts, last); /* a sequence is reported once */
+            g->n = cor_seq_len(sh, g->ts);
         }
         break;
     }
@@ -1231,16 +1228,15 @@ static int cor_feed(cor_eval *e, const cor_hit *hit, cor_emit_fn emit, void *ud)
     for (uint32_t i = 0; i < r->nfeeds; i++) {
         uint32_t ci = r->feeds[i];
         const cor_rule *c = &e->rs->rules[ci];
-        /* once, at its first position: a rule listed at several steps of
-         * temporal_ordered fills any of them (cor_seq) */
-        for (uint32_t k = 0; k < c->nrefs; k++) {
-            if (c->ref_idx[k] != self)
-                continue;
-            int rc = cor_correlate(e, ci, k, hit, emit, ud);
-            if (rc)
-                return rc;
-            break;
-        }
+        /* once, at its first position (feeds lists c once: cor_rules.c): a
+         * rule listed at several steps of temporal_ordered fills any of
+         * them (cor_seq) */
+        uint32_t k = 0;
+        while (c->ref_idx[k] != self)
+            k++;
+        int rc = cor_correlate(e, ci, k, hit, emit, ud);
+        if (rc)
+            return rc;
     }
     return 0;
 }
@@ -1658,22 +1654,21 @@ int cor_eval_flush(cor_eval *e)
  * 0, or VG_ESTATE when the record does not add up. */
 static int cor_seq_unpack(const cor_rule *r, cor_group *g, const msgpack_object *ts)
 {
-    cor_seq_shape sh;
-    cor_seq_shape_of(&sh, r->ref_idx, r->nrefs);
-    uint32_t n = ts->type == MSGPACK_OBJECT_ARRAY ? ts->via.array.size : 0, head = cor_seq_head(&sh);
+    const cor_seq_shape *sh = &r->seq;
+    uint32_t n = ts->type == MSGPACK_OBJECT_ARRAY ? ts->via.array.size : 0, head = cor_seq_head(sh);
     const msgpack_object *v = n ? ts->via.array.ptr : NULL;
     for (uint32_t i = 0; i < n; i++)
         if (v[i].type != MSGPACK_OBJECT_POSITIVE_INTEGER && v[i].type != MSGPACK_OBJECT_NEGATIVE_INTEGER)
             return VG_ESTATE;
     if (n >= head && v[0].via.i64 == COR_SEQ_TAG) {
-        if (n > g->tcap && (cor_ec_grow(r, g, n) != 0 || n > g->tcap))
+        if (n > g->tcap && (cor_ts_grow(r, g, n) != 0 || n > g->tcap))
             return VG_ESTATE;
         for (uint32_t i = 0; i < n; i++)
             g->ts[i] = v[i].via.i64;
-        for (uint32_t k = 0; k < sh.m; k++)
-            if (g->ts[sh.n + 1 + k] < 0 || g->ts[sh.n + 1 + k] > n)
+        for (uint32_t k = 0; k < sh->m; k++)
+            if (g->ts[sh->n + 1 + k] < 0 || g->ts[sh->n + 1 + k] > n)
                 return VG_ESTATE;
-        g->n = cor_seq_len(&sh, g->ts);
+        g->n = cor_seq_len(sh, g->ts);
         return g->n == n ? 0 : VG_ESTATE;
     }
     int64_t old[2 * COR_SEQ_MAX];
@@ -1681,8 +1676,8 @@ static int cor_seq_unpack(const cor_rule *r, cor_group *g, const msgpack_object 
         return VG_ESTATE;
     for (uint32_t i = 0; i < 2 * r->nrefs; i++)
         old[i] = v[i % n].via.i64; /* starts alone: a step counts as at its chain's start */
-    cor_seq_from_chains(&sh, old, g->ts);
-    g->n = cor_seq_len(&sh, g->ts);
+    cor_seq_from_chains(sh, old, g->ts);
+    g->n = cor_seq_len(sh, g->ts);
     return 0;
 }
 
@@ -1722,7 +1717,7 @@ static int cor_group_unpack(cor_eval *e, const cor_rule *r, cor_table *t, const 
     if (r->kind == COR_EVENT_COUNT && nsaved > cap) {
         /* a group that kept more than N (events out of order): the newest
          * fit (saved sorted, oldest first) */
-        (void)cor_ec_grow(r, g, nsaved);
+        (void)cor_ts_grow(r, g, nsaved);
         cap = g->tcap;
         skip = nsaved > cap ? nsaved - cap : 0;
     }

@@ -809,6 +809,8 @@ static int cor_rules_link(cor_ruleset *rs, char *err, size_t errlen)
             src->feeds = f;
             src->feeds[src->nfeeds++] = (uint32_t)i;
         }
+        if (r->kind == COR_TEMPORAL_ORDERED)
+            cor_seq_shape_of(&r->seq, r->ref_idx, r->nrefs);
     }
     /* Kahn's algorithm over "r counts s" edges. */
     uint32_t *indeg = calloc(rs->n + 1, sizeof(uint32_t));

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cor_seq.h"
 #include "vigil/event.h"
 
 /* Longest rule id, in bytes: ids travel in every alert and name the rule in
@@ -71,6 +72,7 @@ typedef struct cor_rule {
     char **refs;         /* rule ids this one counts */
     uint32_t nrefs;
     uint32_t *ref_idx;   /* resolved indices into the ruleset */
+    cor_seq_shape seq;   /* temporal_ordered: the steps as slots (cor_seq.h) */
     char **group_by;
     uint32_t ngroup;
     char *field;         /* value_count: the field whose distinct values count */

@@ -2260,6 +2260,15 @@ START_TEST(test_match_suppress)
 }
 END_TEST
 
+/* One alert per source per 10 minutes (the match suppression tests below). */
+static const char ms_yaml[] = "rules:\n"
+                              "  - id: m.listed\n"
+                              "    name: listed\n"
+                              "    level: 9\n"
+                              "    suppress: 10m\n"
+                              "    suppress_by: [src_ip]\n"
+                              "    match: {regex: 'from (?<src_ip>[0-9.]+)'}\n";
+
 /* A match rule's suppression whatever the arrival order: two alerts of a
  * group are at least 'suppress' apart in event time. (a) An event arriving
  * out of order a little before an alert is quiet. (b) A backlog replayed
@@ -2273,15 +2282,8 @@ END_TEST
  * Through a restart. */
 START_TEST(test_match_suppress_out_of_order)
 {
-    const char *yaml = "rules:\n"
-                       "  - id: m.listed\n"
-                       "    name: listed\n"
-                       "    level: 9\n"
-                       "    suppress: 10m\n"
-                       "    suppress_by: [src_ip]\n"
-                       "    match: {regex: 'from (?<src_ip>[0-9.]+)'}\n";
     char path[PATH_MAX];
-    rules_file(yaml, path, sizeof(path));
+    rules_file(ms_yaml, path, sizeof(path));
     tc t = {0};
     tc_start(&t, path, "db-ms");
     tc_begin(&t);
@@ -2321,15 +2323,8 @@ END_TEST
  * are in two batches: a group is saved with its batch.) */
 START_TEST(test_match_suppress_restart)
 {
-    const char *yaml = "rules:\n"
-                       "  - id: m.listed\n"
-                       "    name: listed\n"
-                       "    level: 9\n"
-                       "    suppress: 10m\n"
-                       "    suppress_by: [src_ip]\n"
-                       "    match: {regex: 'from (?<src_ip>[0-9.]+)'}\n";
     char path[PATH_MAX];
-    rules_file(yaml, path, sizeof(path));
+    rules_file(ms_yaml, path, sizeof(path));
     for (int restart = 0; restart < 2; restart++) {
         tc t = {0};
         char db[16];
@@ -2365,15 +2360,8 @@ END_TEST
  * at 3 h 11 m (lateness 1 h) drops the group; a late hit at 2 h 1 m alerts. */
 START_TEST(test_match_suppress_forgotten)
 {
-    const char *yaml = "rules:\n"
-                       "  - id: m.listed\n"
-                       "    name: listed\n"
-                       "    level: 9\n"
-                       "    suppress: 10m\n"
-                       "    suppress_by: [src_ip]\n"
-                       "    match: {regex: 'from (?<src_ip>[0-9.]+)'}\n";
     tc t;
-    tc_open(&t, yaml, &opts_default);
+    tc_open(&t, ms_yaml, &opts_default);
     feed(&t, T0 + 2 * HOUR, "h", "conn from 1.2.3.4");
     feed(&t, T0 + 3 * HOUR + 11 * MIN, "h", "conn from 10.9.9.9");
     ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 1);
