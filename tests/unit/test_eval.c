@@ -3278,6 +3278,11 @@ START_TEST(test_rule_errors)
     ck_assert_int_eq(load_fails(yaml, ":2: rule id 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...' "
                                       "is 129 bytes long; at most 128"),
                      VG_ERULE);
+    /* a file whose top level is not a map (a list, a scalar) is refused with
+     * its line; a list crashed the loader (found by fuzz_rules) */
+    ck_assert_int_eq(load_fails("- id: m.x\n- id: m.y\n", ":1: a rule file is a map with one key"),
+                     VG_ERULE);
+    ck_assert_int_eq(load_fails("\n\nrules\n", ":3: a rule file is a map with one key"), VG_ERULE);
     /* a duration whose microseconds do not fit in 64 bits */
     snprintf(yaml, sizeof(yaml),
              "rules:\n%s"
