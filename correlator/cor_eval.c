@@ -46,6 +46,8 @@ struct cor_group {
     cor_group *prev, *next; /* LRU list, most recently updated first */
     uint64_t h;
     int64_t last_us;        /* event time of the last update */
+    uint64_t touch;         /* when it was last updated, in updates (cor_eval.touch): its
+                             * place in the LRU list, saved so that a restart keeps it */
     int64_t suppress_until; /* no firing before this event time */
     int64_t aux;            /* absence: last seen; match suppression: watermark at the last hit */
     uint8_t fired;          /* absence: already reported silent */
@@ -108,6 +110,7 @@ struct cor_eval {
     cor_lists *lists;
     int64_t wm;        /* watermark: highest trusted event time seen (lateness) */
     int64_t clock;     /* absence time: max(wm, what cor_eval_tick was told) */
+    uint64_t touch;    /* updates so far (cor_group.touch) */
     int64_t absence_checked;
     cor_del *dels;
     size_t ndels, capdels;
@@ -309,7 +312,7 @@ static void cor_lru_unlink(cor_eval *e, cor_table *t, cor_group *g)
     g->prev = g->next = NULL;
 }
 
-static void cor_lru_front(cor_eval *e, cor_table *t, cor_group *g)
+static void cor_lru_link(cor_eval *e, cor_table *t, cor_group *g)
 {
     if (t->head == g)
         return;
@@ -323,6 +326,13 @@ static void cor_lru_front(cor_eval *e, cor_table *t, cor_group *g)
     t->head = g;
     if (!t->tail)
         t->tail = g;
+}
+
+/* g was just updated: to the front of the LRU list. */
+static void cor_lru_front(cor_eval *e, cor_table *t, cor_group *g)
+{
+    g->touch = ++e->touch;
+    cor_lru_link(e, t, g);
 }
 
 static cor_group *cor_table_find(cor_table *t, const char *key, size_t len, uint64_t h)
@@ -1547,13 +1557,14 @@ static int cor_sweep_one(cor_eval *e, uint32_t o, int64_t clk, cor_emit_fn emit,
 
 /* ---- persistence ---------------------------------------------------------- */
 
-/* Group record: [rule_hash, last_us, suppress_until, aux, fired, [ts], [vals], [raw]] */
+/* Group record: [rule_hash, last_us, suppress_until, aux, fired, [ts], [vals], [raw], touch]
+ * (records written before touch was saved have 8 elements) */
 static int cor_group_pack(cor_eval *e, const cor_rule *r, const cor_group *g)
 {
     msgpack_packer pk;
     msgpack_sbuffer_clear(&e->sb);
     msgpack_packer_init(&pk, &e->sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, 8);
+    msgpack_pack_array(&pk, 9);
     msgpack_pack_uint64(&pk, r->hash);
     msgpack_pack_int64(&pk, g->last_us);
     msgpack_pack_int64(&pk, g->suppress_until);
@@ -1582,6 +1593,7 @@ static int cor_group_pack(cor_eval *e, const cor_rule *r, const cor_group *g)
         msgpack_pack_str(&pk, n);
         msgpack_pack_str_body(&pk, l ? l : "", n);
     }
+    msgpack_pack_uint64(&pk, g->touch);
     return 0;
 }
 
@@ -1691,7 +1703,7 @@ static int cor_group_unpack(cor_eval *e, const cor_rule *r, cor_table *t, const 
     if (msgpack_unpack_next(&u, buf, len, &off) != MSGPACK_UNPACK_SUCCESS)
         goto out;
     const msgpack_object *a = &u.data;
-    if (a->type != MSGPACK_OBJECT_ARRAY || a->via.array.size != 8)
+    if (a->type != MSGPACK_OBJECT_ARRAY || a->via.array.size < 8 || a->via.array.size > 9)
         goto out;
     const msgpack_object *f = a->via.array.ptr;
     if (f[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER || f[0].via.u64 != r->hash)
@@ -1786,7 +1798,13 @@ static int cor_group_unpack(cor_eval *e, const cor_rule *r, cor_table *t, const 
     t->b[h & (t->nb - 1)] = g;
     if (t->count++ == 0)
         cor_live_mark(e, t);
-    cor_lru_front(e, t, g); /* loaded in key order: cor_eval_load sorts by last_us */
+    /* in key order for now: cor_eval_load sorts them */
+    g->touch = a->via.array.size > 8 && f[8].type == MSGPACK_OBJECT_POSITIVE_INTEGER
+                   ? f[8].via.u64
+                   : 0; /* an older record: ordered by last_us, before the others */
+    if (g->touch > e->touch)
+        e->touch = g->touch; /* updates after the restart come after every saved one */
+    cor_lru_link(e, t, g);
     rc = 0;
 out:
     msgpack_unpacked_destroy(&u);
@@ -1796,11 +1814,17 @@ out:
 static int cor_lru_cmp(const void *a, const void *b)
 {
     const cor_group *x = *(cor_group *const *)a, *y = *(cor_group *const *)b;
+    if (x->touch != y->touch)
+        return x->touch < y->touch ? -1 : 1;
     return x->last_us < y->last_us ? -1 : x->last_us > y->last_us;
 }
 
-/* Restored groups come in key order; eviction takes the least recently
- * updated, so put the LRU list back in order of last update. */
+/* Restored groups come in key order; put the LRU list back in the order
+ * the groups were last updated, as it was before the stop: eviction takes
+ * its tail, the sweep drops expired groups from the tail and reports
+ * absences in its order, so any other order would change alerts after a
+ * restart (an update is one of arrival, not of event time: a late event
+ * moves its group to the front). */
 static int cor_table_sort_lru(cor_eval *e, cor_table *t)
 {
     if (t->count < 2)
@@ -1815,7 +1839,7 @@ static int cor_table_sort_lru(cor_eval *e, cor_table *t)
     t->head = t->tail = NULL;
     for (uint32_t i = 0; i < n; i++) {
         v[i]->prev = v[i]->next = NULL;
-        cor_lru_front(e, t, v[i]);
+        cor_lru_link(e, t, v[i]);
     }
     free(v);
     return 0;

@@ -10,6 +10,20 @@
  *   #%lines
  *   SYSLOG LINES         -> events, in order (default: a fixed set)
  *
+ * An input that begins with 'G' is instead a generator's choices: the bytes
+ * after it pick a valid rule set (match rules on sshd lines, then
+ * correlations of every type over them and over each other, with random
+ * timespans, thresholds, suppressions, group caps and lateness) and a stream
+ * of sshd lines that moves back and forth in time. Most such sets load, so
+ * the engine is what gets fuzzed; besides the checks below it must give
+ *   - the same alerts fed one event at a time as in one batch (for sets
+ *     without absence rules, whose reports follow the batches' clock);
+ *   - the same alerts with its state in LMDB, stopped after any batch of 4
+ *     and started again on the reopened store with the rules loaded anew,
+ *     as without a store and without a stop (all but the hourly
+ *     vigil.correlation_degraded warning, which is kept in memory): the
+ *     durability promise of docs/rules.md.
+ *
  * Checked:
  *   - load: 0 with a rule set and an empty err, or a negative code with no
  *     rule set and err "PATH:LINE: reason", PATH one of the files written
@@ -24,6 +38,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +49,7 @@
 #include "cor_rules.h"
 #include "fuzz.h"
 #include "vigil/event.h"
+#include "vigil/store.h"
 #include "vigil/syslog.h"
 
 #ifndef FZ_RULES_DIR
@@ -49,6 +65,7 @@ static char g_dir[PATH_MAX - 64]; /* the rule directory the inputs are written t
 static char g_rules[PATH_MAX];   /* g_dir/rules.yml */
 static char g_cal[PATH_MAX + 16];    /* g_dir/calendars/fuzz.yml */
 static char g_caldir[PATH_MAX];  /* g_dir/calendars */
+static char g_db[PATH_MAX + 16]; /* g_dir/db: the generator mode's store */
 
 /* Lines fed when the input has no #%lines section: one of each kind the
  * shipped rules read, at times that let windows fill and absences fire. */
@@ -69,6 +86,24 @@ static const char *const g_default_lines[] = {
 
 static unsigned long g_accepted, g_refused, g_alerts; /* printed at exit */
 
+/* Empties and removes the generator mode's store directory. */
+static void fz_rm_db(void)
+{
+    if (!g_db[0]) return;
+    DIR *d = opendir(g_db);
+    if (d) {
+        struct dirent *de;
+        while ((de = readdir(d))) {
+            char p[PATH_MAX * 2];
+            if (de->d_name[0] == '.') continue;
+            snprintf(p, sizeof(p), "%s/%s", g_db, de->d_name);
+            unlink(p);
+        }
+        closedir(d);
+    }
+    rmdir(g_db);
+}
+
 static void fz_cleanup(void)
 {
     if (!g_dir[0]) return;
@@ -87,6 +122,7 @@ static void fz_cleanup(void)
     }
     rmdir(g_caldir);
     unlink(g_rules);
+    fz_rm_db();
     rmdir(g_dir);
 }
 
@@ -126,6 +162,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     snprintf(g_rules, sizeof(g_rules), "%s/rules.yml", g_dir);
     snprintf(g_caldir, sizeof(g_caldir), "%s/calendars", g_dir);
     snprintf(g_cal, sizeof(g_cal), "%s/fuzz.yml", g_caldir);
+    snprintf(g_db, sizeof(g_db), "%s/db", g_dir);
     FZ_CHECK(mkdir(g_caldir, 0700) == 0);
     fz_copy_calendars();
     atexit(fz_cleanup);
@@ -277,9 +314,289 @@ static void fz_run(cor_ruleset *rs, const uint8_t *lines, size_t nlines,
         free(copy[i]);
 }
 
+
+/* ---- generator mode ('G') ---------------------------------------------------------- */
+
+typedef struct fz_rd {
+    const uint8_t *p;
+    size_t n, i;
+} fz_rd;
+
+/* The next choice in [0, k): the input's next byte (0 once it runs out). */
+static unsigned fz_pick(fz_rd *r, unsigned k)
+{
+    return (r->i < r->n ? r->p[r->i++] : 0) % k;
+}
+
+typedef struct fz_buf {
+    char *p;
+    size_t n, cap;
+} fz_buf;
+
+static void fz_addf(fz_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void fz_addf(fz_buf *b, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? b->cap - b->n : 0, fmt, ap);
+        va_end(ap);
+        FZ_CHECK(k >= 0);
+        if (b->p && (size_t)k < b->cap - b->n) {
+            b->n += (size_t)k;
+            return;
+        }
+        b->cap = (b->cap + (size_t)k + 1) * 2;
+        b->p = realloc(b->p, b->cap);
+        FZ_CHECK(b->p);
+    }
+}
+
+#define GEN_MAX_MATCH 4
+#define GEN_MAX_CORR 5
+#define GEN_MAX_EVENTS 48
+
+static const char *const g_gen_regex[] = {
+    "Failed password for (?:invalid user )?(?<user>\\S+) from (?<src_ip>[0-9.]+)",
+    "Accepted password for (?<user>\\S+) from (?<src_ip>[0-9.]+)",
+    "(?:Failed|Accepted) password for (?:invalid user )?(?<user>\\S+) from (?<src_ip>[0-9.]+)",
+    "Invalid user (?<user>\\S+) from (?<src_ip>[0-9.]+)",
+};
+static const char *const g_gen_span[] = {"1s", "5s", "30s", "1m", "5m", "1h"};
+static const char *const g_gen_supp[] = {"1s", "10s", "1m", "10m"};
+static const char *const g_gen_user[] = {"root", "admin", "bob"};
+
+/* A rule set from the choices: match rules m.0.., then correlations c.0..
+ * over earlier rules. Every match rule captures user and src_ip; group_by
+ * is [src_ip] or nothing, so most sets are valid (a correlation grouped by
+ * src_ip over one that is not is refused, which is fine too). */
+static void fz_gen_rules(fz_rd *r, fz_buf *y, int *has_absence)
+{
+    unsigned nm = 1 + fz_pick(r, GEN_MAX_MATCH), nc = fz_pick(r, GEN_MAX_CORR + 1);
+    fz_addf(y, "rules:\n");
+    for (unsigned i = 0; i < nm; i++) {
+        fz_addf(y, "  - id: m.%u\n    name: m%u\n    level: 3\n    alert: %s\n", i, i,
+                fz_pick(r, 3) ? "false" : "true");
+        fz_addf(y, "    match:\n      program: sshd\n      regex: '%s'\n",
+                g_gen_regex[fz_pick(r, 4)]);
+        if (fz_pick(r, 4) == 0) fz_addf(y, "      where: ['src_ip not in list trusted']\n");
+        if (fz_pick(r, 3) == 0) {
+            fz_addf(y, "    suppress: %s\n", g_gen_supp[fz_pick(r, 4)]);
+            if (fz_pick(r, 2)) fz_addf(y, "    suppress_by: [src_ip]\n");
+        }
+    }
+    static const char *const types[] = {"event_count", "value_count", "temporal",
+                                        "temporal_ordered", "absence"};
+    for (unsigned j = 0; j < nc; j++) {
+        unsigned type = fz_pick(r, 5), nrefs = 1 + fz_pick(r, type == 3 ? 4 : 3);
+        *has_absence |= type == 4;
+        fz_addf(y, "  - id: c.%u\n    name: c%u\n    level: 9\n    correlation:\n", j, j);
+        fz_addf(y, "      type: %s\n      rules: [", types[type]);
+        for (unsigned k = 0; k < nrefs; k++) {
+            /* value_count counts a field of the match rules only */
+            unsigned pool = type == 1 ? nm : nm + j, x = fz_pick(r, pool);
+            if (x < nm)
+                fz_addf(y, "%sm.%u", k ? ", " : "", x);
+            else
+                fz_addf(y, "%sc.%u", k ? ", " : "", x - nm);
+        }
+        fz_addf(y, "]\n");
+        if (fz_pick(r, 4)) fz_addf(y, "      group_by: [src_ip]\n");
+        fz_addf(y, "      timespan: %s\n", g_gen_span[fz_pick(r, 6)]);
+        if (type == 0) fz_addf(y, "      condition: {gte: %u}\n", 1 + fz_pick(r, 5));
+        if (type == 1) fz_addf(y, "      condition: {field: user, gte: %u}\n", 1 + fz_pick(r, 3));
+        if (type == 4) fz_addf(y, "      expire: %s\n", fz_pick(r, 2) ? "1h" : "2m");
+        if (type != 4 && fz_pick(r, 3) == 0)
+            fz_addf(y, "      suppress: %s\n", g_gen_supp[fz_pick(r, 4)]);
+        if (fz_pick(r, 4) == 0) fz_addf(y, "    max_groups: %u\n", 1 + fz_pick(r, 3));
+    }
+}
+
+/* Lines of sshd: three sources, three users, two hosts; the time moves
+ * forward, stands still, or goes back (sometimes past the lateness). */
+static size_t fz_gen_lines(fz_rd *r, char lines[][160])
+{
+    static const int64_t step_s[] = {0, 1, 3, 20, 70, -5, -40, -400};
+    size_t n = 4 + fz_pick(r, GEN_MAX_EVENTS - 3);
+    int64_t t = 1764115200; /* 2025-11-26T00:00:00Z */
+    for (size_t i = 0; i < n; i++) {
+        t += step_s[fz_pick(r, 8)];
+        unsigned kind = fz_pick(r, 3), ip = 1 + fz_pick(r, 3), host = fz_pick(r, 2);
+        const char *user = g_gen_user[fz_pick(r, 3)];
+        char ts[32];
+        vg_time_format(t * 1000000, ts, sizeof(ts));
+        const char *msg = kind == 0 ? "Failed password for" : kind == 1 ? "Accepted password for"
+                                                                         : "Invalid user";
+        snprintf(lines[i], 160, "<38>1 %s h%u sshd 1 - - %s %s from 10.0.0.%u port 22%s", ts, host,
+                 msg, user, ip, kind == 2 ? "" : " ssh2");
+    }
+    return n;
+}
+
+/* Alerts as text, for comparing runs; the degradation warning is left out
+ * (its hourly limit lives in memory: each engine that evicts warns once). */
+typedef struct fz_rec {
+    fz_sink sink;
+    fz_buf text;
+    size_t n;
+} fz_rec;
+
+static int fz_on_rec(void *ud, const vg_alert *al)
+{
+    fz_rec *r = ud;
+    int rc = fz_on_alert(&r->sink, al);
+    if (al->rule_id.len == 26 && memcmp(al->rule_id.p, "vigil.correlation_degraded", 26) == 0)
+        return rc;
+    fz_addf(&r->text, "%.*s %.*s %lld %lld %llu", (int)al->rule_id.len, al->rule_id.p,
+            (int)al->kind.len, al->kind.p, (long long)al->ts_us, (long long)al->first_us,
+            (unsigned long long)al->count);
+    for (uint32_t i = 0; i < al->nfields; i++)
+        fz_addf(&r->text, " %.*s=%.*s", (int)al->fields[i].key.len, al->fields[i].key.p,
+                (int)al->fields[i].val.len, al->fields[i].val.p);
+    for (uint32_t i = 0; i < al->nraw; i++)
+        fz_addf(&r->text, " |%.*s", (int)al->raw[i].len, al->raw[i].p);
+    fz_addf(&r->text, "\n");
+    r->n++;
+    return rc;
+}
+
+static cor_ruleset *fz_load(const cor_rules_opts *o)
+{
+    cor_ruleset *rs = NULL;
+    char err[ERRLEN];
+    FZ_CHECKF(cor_rules_load(g_dir, o, &rs, err, sizeof(err)) == 0, "reload: %s", err);
+    return rs;
+}
+
+/* Feeds ev[from, to) in batches, each in its own transaction with a store. */
+static void fz_feed(cor_eval *e, vg_store *st, const vg_event *ev, size_t from, size_t to,
+                    size_t batch, fz_rec *r)
+{
+    for (size_t i = from; i < to; i += batch) {
+        size_t k = to - i < batch ? to - i : batch;
+        if (st) FZ_CHECK(vg_store_begin(st) == 0);
+        FZ_CHECK(cor_eval_events(e, ev + i, k, fz_on_rec, r) == 0);
+        if (st) {
+            FZ_CHECK(cor_eval_flush(e) == 0);
+            FZ_CHECK(vg_store_commit(st) == 0);
+        }
+    }
+}
+
+static void fz_end(cor_eval *e, vg_store *st, fz_rec *r)
+{
+    if (st) FZ_CHECK(vg_store_begin(st) == 0);
+    FZ_CHECK(cor_eval_tick(e, cor_eval_watermark(e) + 24 * HOUR_US, fz_on_rec, r) == 0);
+    if (st) {
+        FZ_CHECK(cor_eval_flush(e) == 0);
+        FZ_CHECK(vg_store_commit(st) == 0);
+    }
+}
+
+/* One run over ev[0, n): batches of 'batch'; split < 0 without a store,
+ * else with one, stopped after event 'split' (a batch's end) and started
+ * again. */
+static void fz_gen_run(const cor_rules_opts *o, const vg_event *ev, size_t n, size_t batch,
+                       long split, fz_rec *r)
+{
+    vg_store *st = NULL;
+    if (split >= 0) {
+        fz_rm_db();
+        FZ_CHECK(vg_store_open(&st, g_db, 16) == 0);
+    }
+    cor_ruleset *rs = fz_load(o);
+    cor_eval *e = NULL;
+    FZ_CHECK(cor_eval_new(&e, rs, st, NULL) == 0);
+    r->sink.rs = rs;
+    size_t stop = split >= 0 ? (size_t)split : n;
+    fz_feed(e, st, ev, 0, stop, batch, r);
+    if (split >= 0) {
+        cor_eval_free(e);
+        cor_rules_free(rs);
+        vg_store_close(st);
+        FZ_CHECK(vg_store_open(&st, g_db, 16) == 0);
+        rs = fz_load(o);
+        FZ_CHECK(cor_eval_new(&e, rs, st, NULL) == 0);
+        r->sink.rs = rs;
+        fz_feed(e, st, ev, stop, n, batch, r);
+    }
+    fz_end(e, st, r);
+    cor_eval_free(e);
+    cor_rules_free(rs);
+    if (st) vg_store_close(st);
+}
+
+static void fz_same(const fz_rec *a, const fz_rec *b, const char *what, const char *yaml)
+{
+    const char *x = a->text.p ? a->text.p : "", *y = b->text.p ? b->text.p : "";
+    if (strcmp(x, y) == 0) return;
+    fprintf(stderr, "rules:\n%s\n%s differ.\nwant:\n%s\ngot:\n%s\n", yaml, what, x, y);
+    FZ_CHECKF(0, "%s", what);
+}
+
+static int fz_generated(const uint8_t *data, size_t size)
+{
+    fz_rd r = {data, size, 0};
+    fz_buf y = {0};
+    int has_absence = 0;
+    fz_gen_rules(&r, &y, &has_absence);
+    static const int64_t late_s[] = {0, 10, 300, 3600};
+    cor_rules_opts o = {.match_limit = 100000, .max_groups = 1000,
+                        .lateness_us = late_s[fz_pick(&r, 4)] * 1000000};
+    char (*lines)[160] = malloc(GEN_MAX_EVENTS * sizeof(*lines));
+    vg_event *ev = calloc(GEN_MAX_EVENTS, sizeof(*ev));
+    FZ_CHECK(lines && ev);
+    size_t n = fz_gen_lines(&r, lines);
+    long split = (long)(fz_pick(&r, (unsigned)(n / 4 + 1)) * 4);
+    fz_write(g_rules, (const uint8_t *)y.p, y.n, 1);
+    unlink(g_cal);
+
+    cor_ruleset *rs = NULL;
+    char err[ERRLEN];
+    int rc = cor_rules_load(g_dir, &o, &rs, err, sizeof(err));
+    if (rc != 0) {
+        FZ_CHECK(rc < 0 && rs == NULL);
+        fz_check_err(err);
+        g_refused++;
+    } else {
+        cor_rules_free(rs);
+        g_accepted++;
+        vg_syslog_opts so = {.now_us = NOW_US};
+        for (size_t i = 0; i < n; i++) {
+            vg_syslog_parse(lines[i], strlen(lines[i]), &so, &ev[i]);
+            FZ_CHECK(!(ev[i].flags & VG_EV_MALFORMED));
+            ev[i].recv_us = ev[i].ts_us;
+            ev[i].src = vg_str_c("fuzz");
+            ev[i].agency = vg_str_c("road");
+            ev[i].site = vg_str_c("hn");
+            ev[i].seq = i + 1;
+        }
+        fz_rec one = {0}, all = {0}, four = {0}, stop = {0};
+        fz_gen_run(&o, ev, n, 1, -1, &one);
+        fz_gen_run(&o, ev, n, GEN_MAX_EVENTS, -1, &all);
+        fz_gen_run(&o, ev, n, 4, -1, &four);
+        fz_gen_run(&o, ev, n, 4, split, &stop);
+        if (!has_absence) fz_same(&one, &all, "one event at a time and one batch", y.p);
+        char what[96];
+        snprintf(what, sizeof(what), "batches of 4 and the same stopped after event %ld", split);
+        fz_same(&four, &stop, what, y.p);
+        g_alerts += one.n;
+        free(one.text.p);
+        free(all.text.p);
+        free(four.text.p);
+        free(stop.text.p);
+    }
+    free(y.p);
+    free(lines);
+    free(ev);
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!g_dir[0]) LLVMFuzzerInitialize(NULL, NULL);
+    if (size > 0 && data[0] == 'G') return fz_generated(data + 1, size - 1);
     const uint8_t *cal = NULL, *lines = NULL, *rest;
     size_t ncal = 0, nlines = 0, nrest;
     size_t nrules = fz_split(data, size, "#%cal", &rest, &nrest);

@@ -2353,6 +2353,53 @@ START_TEST(test_match_suppress_restart)
 }
 END_TEST
 
+/* A restart keeps the order in which groups were last updated, which is the
+ * order of arrival, not of event time: a late event moves its group to the
+ * front. Before, restored groups were ordered by their latest event time,
+ * so after a restart max_groups evicted another group than the
+ * uninterrupted run did (found by fuzz_rules). max_groups 2: 1.1.1.1 at
+ * 10 s, 2.2.2.2 at 20 s, 1.1.1.1 again at 5 s (late, so 2.2.2.2 is now the
+ * least recently updated), then 3.3.3.3 evicts 2.2.2.2, and a third
+ * 1.1.1.1 completes its 3 in a minute. */
+START_TEST(test_restart_keeps_lru_order)
+{
+    char yaml[2048], path[PATH_MAX];
+    snprintf(yaml, sizeof(yaml),
+             "rules:\n%s"
+             "  - id: c.three\n"
+             "    name: three\n"
+             "    level: 5\n"
+             "    correlation: {type: event_count, rules: [m.fail], group_by: [src_ip],\n"
+             "                  timespan: 1m, condition: {gte: 3}}\n"
+             "    max_groups: 2\n",
+             fail_rule);
+    rules_file(yaml, path, sizeof(path));
+    for (int restart = 0; restart < 2; restart++) {
+        tc t = {0};
+        char db[16];
+        snprintf(db, sizeof(db), "db-lru%d", restart);
+        tc_start(&t, path, db);
+        tc_begin(&t);
+        feed(&t, T0 + 10 * SEC, "h", "fail from 1.1.1.1");
+        feed(&t, T0 + 20 * SEC, "h", "fail from 2.2.2.2");
+        feed(&t, T0 + 5 * SEC, "h", "fail from 1.1.1.1");
+        tc_commit(&t);
+        if (restart) {
+            tc_stop(&t);
+            tc_start(&t, path, db);
+        }
+        tc_begin(&t);
+        feed(&t, T0 + 30 * SEC, "h", "fail from 3.3.3.3");
+        ck_assert_uint_eq(rule(&t, "c.three")->evictions, 1);
+        feed(&t, T0 + 31 * SEC, "h", "fail from 1.1.1.1");
+        tc_commit(&t);
+        ck_assert_msg(n_of(&t.s, "c.three") == 1, "restart %d: %zu alerts of c.three, 1 due",
+                      restart, n_of(&t.s, "c.three"));
+        tc_close(&t);
+    }
+}
+END_TEST
+
 /* What a match rule's suppression does not hold (docs/rules.md): a group
  * is forgotten once its suppressions have ended for the watermark and it
  * has had no hit for a lateness, and a late hit after that alerts though
@@ -3425,6 +3472,7 @@ static Suite *eval_suite(void)
     tcase_add_test(t, test_match_suppress_out_of_order);
     tcase_add_test(t, test_match_suppress_restart);
     tcase_add_test(t, test_match_suppress_forgotten);
+    tcase_add_test(t, test_restart_keeps_lru_order);
     tcase_add_test(t, test_max_groups);
     tcase_add_test(t, test_reload);
     tcase_add_test(t, test_reload_store);
