@@ -18,11 +18,14 @@
  * the engine is what gets fuzzed; besides the checks below it must give
  *   - the same alerts fed one event at a time as in one batch (for sets
  *     without absence rules, whose reports follow the batches' clock);
- *   - the same alerts with its state in LMDB, stopped after any batch of 4
- *     and started again on the reopened store with the rules loaded anew,
- *     as without a store and without a stop (all but the hourly
- *     vigil.correlation_degraded warning, which is kept in memory): the
- *     durability promise of docs/rules.md.
+ *   - in batches of 4, the same alerts as without a store and without a
+ *     stop (all but the hourly vigil.correlation_degraded warning, which
+ *     is kept in memory) when, after one of the batches, it is stopped and
+ *     started again on its reopened LMDB store with the rules loaded anew
+ *     (docs/rules.md's durability promise); when the same rules are loaded
+ *     anew and swapped in (a SIGHUP); and when the next batch's
+ *     transaction is aborted and the engine reloaded from the store
+ *     (cor_eval_reload, after a failed commit), then the batch run again.
  *
  * Checked:
  *   - load: 0 with a rule set and an empty err, or a negative code with no
@@ -389,13 +392,24 @@ static void fz_gen_rules(fz_rd *r, fz_buf *y, int *has_absence)
     static const char *const types[] = {"event_count", "value_count", "temporal",
                                         "temporal_ordered", "absence"};
     for (unsigned j = 0; j < nc; j++) {
-        unsigned type = fz_pick(r, 5), nrefs = 1 + fz_pick(r, type == 3 ? 4 : 3);
+        unsigned type = fz_pick(r, 5), pool = nm + j;
+        if ((type == 2 || type == 3) && pool < 2)
+            type = 0; /* temporal needs two rules to list */
+        /* temporal: 2-3 distinct rules; temporal_ordered: 2-5 steps, repeats allowed */
+        unsigned nrefs = type == 2   ? 2 + fz_pick(r, pool > 2 ? 2 : 1)
+                         : type == 3 ? 2 + fz_pick(r, 4)
+                                     : 1 + fz_pick(r, 3);
+        unsigned used[GEN_MAX_MATCH + GEN_MAX_CORR] = {0};
         *has_absence |= type == 4;
         fz_addf(y, "  - id: c.%u\n    name: c%u\n    level: 9\n    correlation:\n", j, j);
         fz_addf(y, "      type: %s\n      rules: [", types[type]);
         for (unsigned k = 0; k < nrefs; k++) {
             /* value_count counts a field of the match rules only */
-            unsigned pool = type == 1 ? nm : nm + j, x = fz_pick(r, pool);
+            unsigned x = fz_pick(r, type == 1 ? nm : pool);
+            if (type == 2)
+                while (used[x])
+                    x = (x + 1) % pool;
+            used[x] = 1;
             if (x < nm)
                 fz_addf(y, "%sm.%u", k ? ", " : "", x);
             else
@@ -494,33 +508,56 @@ static void fz_end(cor_eval *e, vg_store *st, fz_rec *r)
     }
 }
 
-/* One run over ev[0, n): batches of 'batch'; split < 0 without a store,
- * else with one, stopped after event 'split' (a batch's end) and started
- * again. */
+enum fz_mode {
+    FZ_PLAIN,   /* no store */
+    FZ_RESTART, /* a store; stopped after event 'split' and started again */
+    FZ_RELOAD,  /* no store; the rules loaded anew and swapped in after 'split' (SIGHUP) */
+    FZ_ABORT,   /* a store; the batch after 'split' aborted, the engine reloaded from the
+                 * store (cor_eval_reload) and the batch run again, as after a failed commit */
+};
+
+/* One run over ev[0, n) in batches of 'batch' (split: a multiple of it). */
 static void fz_gen_run(const cor_rules_opts *o, const vg_event *ev, size_t n, size_t batch,
-                       long split, fz_rec *r)
+                       enum fz_mode mode, size_t split, fz_rec *r)
 {
     vg_store *st = NULL;
-    if (split >= 0) {
+    if (mode == FZ_RESTART || mode == FZ_ABORT) {
         fz_rm_db();
-        FZ_CHECK(vg_store_open(&st, g_db, 16) == 0);
+        FZ_CHECK(vg_store_open_ex(&st, g_db, 16, VG_STORE_ASYNC_SYNC) == 0); /* no fsync: kills, not power loss */
     }
     cor_ruleset *rs = fz_load(o);
     cor_eval *e = NULL;
     FZ_CHECK(cor_eval_new(&e, rs, st, NULL) == 0);
     r->sink.rs = rs;
-    size_t stop = split >= 0 ? (size_t)split : n;
+    size_t stop = mode == FZ_PLAIN || split > n ? n : split;
     fz_feed(e, st, ev, 0, stop, batch, r);
-    if (split >= 0) {
+    if (mode == FZ_RESTART) {
         cor_eval_free(e);
         cor_rules_free(rs);
         vg_store_close(st);
-        FZ_CHECK(vg_store_open(&st, g_db, 16) == 0);
+        FZ_CHECK(vg_store_open_ex(&st, g_db, 16, VG_STORE_ASYNC_SYNC) == 0); /* no fsync: kills, not power loss */
         rs = fz_load(o);
         FZ_CHECK(cor_eval_new(&e, rs, st, NULL) == 0);
         r->sink.rs = rs;
-        fz_feed(e, st, ev, stop, n, batch, r);
+    } else if (mode == FZ_RELOAD) {
+        cor_ruleset *rs2 = fz_load(o);
+        FZ_CHECK(cor_eval_set_rules(e, rs2) == 0);
+        cor_rules_free(rs);
+        rs = rs2;
+        r->sink.rs = rs;
+    } else if (mode == FZ_ABORT && stop < n) {
+        /* the batch's alerts go with it, as they would from the outbox */
+        size_t k = n - stop < batch ? n - stop : batch, keep_text = r->text.n, keep_n = r->n;
+        cor_eval_stats keep = *cor_eval_get_stats(e);
+        FZ_CHECK(vg_store_begin(st) == 0);
+        FZ_CHECK(cor_eval_events(e, ev + stop, k, fz_on_rec, r) == 0);
+        vg_store_abort(st);
+        r->text.n = keep_text;
+        if (r->text.p) r->text.p[keep_text] = '\0';
+        r->n = keep_n;
+        FZ_CHECK(cor_eval_reload(&e, &keep) == 0);
     }
+    fz_feed(e, st, ev, stop, n, batch, r);
     fz_end(e, st, r);
     cor_eval_free(e);
     cor_rules_free(rs);
@@ -548,7 +585,7 @@ static int fz_generated(const uint8_t *data, size_t size)
     vg_event *ev = calloc(GEN_MAX_EVENTS, sizeof(*ev));
     FZ_CHECK(lines && ev);
     size_t n = fz_gen_lines(&r, lines);
-    long split = (long)(fz_pick(&r, (unsigned)(n / 4 + 1)) * 4);
+    size_t split = fz_pick(&r, (unsigned)(n / 4 + 1)) * 4;
     fz_write(g_rules, (const uint8_t *)y.p, y.n, 1);
     unlink(g_cal);
 
@@ -558,6 +595,7 @@ static int fz_generated(const uint8_t *data, size_t size)
     if (rc != 0) {
         FZ_CHECK(rc < 0 && rs == NULL);
         fz_check_err(err);
+        if (getenv("FZ_RULES_VERBOSE")) fprintf(stderr, "refused: %s\n", err);
         g_refused++;
     } else {
         cor_rules_free(rs);
@@ -572,20 +610,27 @@ static int fz_generated(const uint8_t *data, size_t size)
             ev[i].site = vg_str_c("hn");
             ev[i].seq = i + 1;
         }
-        fz_rec one = {0}, all = {0}, four = {0}, stop = {0};
-        fz_gen_run(&o, ev, n, 1, -1, &one);
-        fz_gen_run(&o, ev, n, GEN_MAX_EVENTS, -1, &all);
-        fz_gen_run(&o, ev, n, 4, -1, &four);
-        fz_gen_run(&o, ev, n, 4, split, &stop);
+        fz_rec one = {0}, all = {0}, four = {0}, other = {0};
+        fz_gen_run(&o, ev, n, 1, FZ_PLAIN, 0, &one);
+        fz_gen_run(&o, ev, n, GEN_MAX_EVENTS, FZ_PLAIN, 0, &all);
         if (!has_absence) fz_same(&one, &all, "one event at a time and one batch", y.p);
-        char what[96];
-        snprintf(what, sizeof(what), "batches of 4 and the same stopped after event %ld", split);
-        fz_same(&four, &stop, what, y.p);
+        fz_gen_run(&o, ev, n, 4, FZ_PLAIN, 0, &four);
+        static const char *const what[] = {"", "stopped and started again after event",
+                                           "rules reloaded after event",
+                                           "a batch aborted and run again after event"};
+        for (int m = FZ_RESTART; m <= FZ_ABORT; m++) {
+            char w[128];
+            snprintf(w, sizeof(w), "batches of 4, and the same %s %zu,", what[m], split);
+            other.text.n = other.n = 0;
+            if (other.text.p) other.text.p[0] = '\0';
+            fz_gen_run(&o, ev, n, 4, (enum fz_mode)m, split, &other);
+            fz_same(&four, &other, w, y.p);
+        }
         g_alerts += one.n;
         free(one.text.p);
         free(all.text.p);
         free(four.text.p);
-        free(stop.text.p);
+        free(other.text.p);
     }
     free(y.p);
     free(lines);
