@@ -461,9 +461,10 @@ static int cor_tests_block(cor_rule *r, const vg_node *t, char *err, size_t errl
     r->tests = calloc(t->n ? t->n : 1, sizeof(cor_test));
     if (!r->tests)
         return -ENOMEM;
-    for (size_t i = 0; i < t->n; i++, r->ntests++) {
+    for (size_t i = 0; i < t->n; i++) {
         const vg_node *c = t->items[i];
         cor_test *ct = &r->tests[i];
+        r->ntests = (uint32_t)i + 1; /* counted before it is filled: an error frees it too */
         ct->line = c->line;
         if (c->kind != VG_NODE_MAP)
             return vg_conf_errf(err, errlen, c, "a test is a map with 'line' and 'fires'");
@@ -473,11 +474,13 @@ static int cor_tests_block(cor_rule *r, const vg_node *t, char *err, size_t errl
             const vg_node *v = c->items[k];
             if ((strcmp(key, "line") == 0 || strcmp(key, "lines") == 0) &&
                 v->kind == VG_NODE_SCALAR) {
+                free(ct->input); /* both 'line' and 'lines' */
                 ct->input = strdup(v->str);
             } else if (strcmp(key, "lines") == 0 && v->kind == VG_NODE_SEQ) {
                 size_t len = 1;
                 for (size_t j = 0; j < v->n; j++)
                     len += v->items[j]->kind == VG_NODE_SCALAR ? strlen(v->items[j]->str) + 1 : 0;
+                free(ct->input);
                 ct->input = calloc(1, len);
                 for (size_t j = 0; ct->input && j < v->n; j++) {
                     if (v->items[j]->kind != VG_NODE_SCALAR)

@@ -384,6 +384,10 @@ static void fz_gen_rules(fz_rd *r, fz_buf *y, int *has_absence)
         fz_addf(y, "    match:\n      program: sshd\n      regex: '%s'\n",
                 g_gen_regex[fz_pick(r, 4)]);
         if (fz_pick(r, 4) == 0) fz_addf(y, "      where: ['src_ip not in list trusted']\n");
+        if (fz_pick(r, 6) == 0) fz_addf(y, "      keywords: ['password', 'user admin']\n");
+        if (fz_pick(r, 6) == 0) /* the shipped calendars */
+            fz_addf(y, "      time: {%s: %s}\n", fz_pick(r, 2) ? "in" : "not_in",
+                    fz_pick(r, 2) ? "nights" : "working-hours");
         if (fz_pick(r, 3) == 0) {
             fz_addf(y, "    suppress: %s\n", g_gen_supp[fz_pick(r, 4)]);
             if (fz_pick(r, 2)) fz_addf(y, "    suppress_by: [src_ip]\n");
@@ -428,8 +432,10 @@ static void fz_gen_rules(fz_rd *r, fz_buf *y, int *has_absence)
 }
 
 /* Lines of sshd: three sources, three users, two hosts; the time moves
- * forward, stands still, or goes back (sometimes past the lateness). */
-static size_t fz_gen_lines(fz_rd *r, char lines[][160])
+ * forward, stands still, or goes back (sometimes past the lateness). Some
+ * are rsyslog's "message repeated N times" (N occurrences), some another
+ * program's (no rule's program). */
+static size_t fz_gen_lines(fz_rd *r, char lines[][224])
 {
     static const int64_t step_s[] = {0, 1, 3, 20, 70, -5, -40, -400};
     size_t n = 4 + fz_pick(r, GEN_MAX_EVENTS - 3);
@@ -437,13 +443,21 @@ static size_t fz_gen_lines(fz_rd *r, char lines[][160])
     for (size_t i = 0; i < n; i++) {
         t += step_s[fz_pick(r, 8)];
         unsigned kind = fz_pick(r, 3), ip = 1 + fz_pick(r, 3), host = fz_pick(r, 2);
+        unsigned wrap = fz_pick(r, 8); /* 0: repeated; 1: another program */
         const char *user = g_gen_user[fz_pick(r, 3)];
-        char ts[32];
+        char ts[32], msg[96];
         vg_time_format(t * 1000000, ts, sizeof(ts));
-        const char *msg = kind == 0 ? "Failed password for" : kind == 1 ? "Accepted password for"
-                                                                         : "Invalid user";
-        snprintf(lines[i], 160, "<38>1 %s h%u sshd 1 - - %s %s from 10.0.0.%u port 22%s", ts, host,
-                 msg, user, ip, kind == 2 ? "" : " ssh2");
+        snprintf(msg, sizeof(msg), "%s %s from 10.0.0.%u port 22%s",
+                 kind == 0   ? "Failed password for"
+                 : kind == 1 ? "Accepted password for"
+                             : "Invalid user",
+                 user, ip, kind == 2 ? "" : " ssh2");
+        if (wrap == 0)
+            snprintf(lines[i], 224, "<38>1 %s h%u sshd 1 - - message repeated %u times: [ %s]", ts,
+                     host, 2 + fz_pick(r, 3), msg);
+        else
+            snprintf(lines[i], 224, "<38>1 %s h%u %s 1 - - %s", ts, host,
+                     wrap == 1 ? "sudo" : "sshd", msg);
     }
     return n;
 }
@@ -581,7 +595,7 @@ static int fz_generated(const uint8_t *data, size_t size)
     static const int64_t late_s[] = {0, 10, 300, 3600};
     cor_rules_opts o = {.match_limit = 100000, .max_groups = 1000,
                         .lateness_us = late_s[fz_pick(&r, 4)] * 1000000};
-    char (*lines)[160] = malloc(GEN_MAX_EVENTS * sizeof(*lines));
+    char (*lines)[224] = malloc(GEN_MAX_EVENTS * sizeof(*lines));
     vg_event *ev = calloc(GEN_MAX_EVENTS, sizeof(*ev));
     FZ_CHECK(lines && ev);
     size_t n = fz_gen_lines(&r, lines);

@@ -3330,6 +3330,29 @@ START_TEST(test_rule_errors)
     ck_assert_int_eq(load_fails("- id: m.x\n- id: m.y\n", ":1: a rule file is a map with one key"),
                      VG_ERULE);
     ck_assert_int_eq(load_fails("\n\nrules\n", ":3: a rule file is a map with one key"), VG_ERULE);
+    /* a rule's test cases: each mistake refused with the test's line (the
+     * test's strings were leaked on these paths: found by fuzz_rules under
+     * LeakSanitizer) */
+    const char *const bad_tests[][2] = {
+        {"      - {line: 'fail from 1.2.3.4'}\n", ":7: a test needs 'line' (or 'lines') and 'fires'"},
+        {"      - {line: 'fail from 1.2.3.4', fires: false, fields: {src_ip: 1.2.3.4}}\n",
+         ":7: 'fields' only make sense with 'fires: true'"},
+        {"      - {line: 'x', lines: ['a', 'b'], fires: maybe}\n", ":7: "},
+        {"      - {lines: ['a', [b]], fires: true}\n", ":7: 'lines' holds strings"},
+        {"      - {line: 'a', fires: true, fields: {a: [1]}}\n", ":7: field values are strings"},
+        {"      - {line: 'a', fires: true, colour: red}\n", ":7: unknown key 'colour' in test"},
+    };
+    for (size_t i = 0; i < sizeof(bad_tests) / sizeof(bad_tests[0]); i++) {
+        snprintf(yaml, sizeof(yaml),
+                 "rules:\n"
+                 "  - id: m.t\n"
+                 "    name: t\n"
+                 "    level: 1\n"
+                 "    match: {regex: 'fail from (?<src_ip>\\S+)'}\n"
+                 "    tests:\n%s",
+                 bad_tests[i][0]);
+        ck_assert_int_eq(load_fails(yaml, bad_tests[i][1]), VG_ERULE);
+    }
     /* a duration whose microseconds do not fit in 64 bits */
     snprintf(yaml, sizeof(yaml),
              "rules:\n%s"
