@@ -6,7 +6,7 @@
  *   RULES YAML           -> DIR/rules.yml
  *   #%cal
  *   CALENDAR YAML        -> DIR/calendars/fuzz.yml (beside the shipped
- *                           shipped calendars, copied at start)
+ *                           calendars, copied there at start)
  *   #%lines
  *   SYSLOG LINES         -> events, in order (default: a fixed set)
  *
@@ -14,7 +14,9 @@
  * after it pick a valid rule set (match rules on sshd lines, then
  * correlations of every type over them and over each other, with random
  * timespans, thresholds, suppressions, group caps and lateness) and a stream
- * of sshd lines that moves back and forth in time. Most such sets load, so
+ * of sshd lines that moves back and forth in time (with keywords, calendar
+ * conditions, repeated-message lines and lines of another program). Nearly
+ * every such set loads, so
  * the engine is what gets fuzzed; besides the checks below it must give
  *   - the same alerts fed one event at a time as in one batch (for sets
  *     without absence rules, whose reports follow the batches' clock);
@@ -65,26 +67,37 @@
 #define NOW_US INT64_C(1764115200000000) /* 2025-11-26T00:00:00Z: fixed, for --year-less lines */
 
 static char g_dir[PATH_MAX - 64]; /* the rule directory the inputs are written to */
-static char g_rules[PATH_MAX];   /* g_dir/rules.yml */
-static char g_cal[PATH_MAX + 16];    /* g_dir/calendars/fuzz.yml */
-static char g_caldir[PATH_MAX];  /* g_dir/calendars */
-static char g_db[PATH_MAX + 16]; /* g_dir/db: the generator mode's store */
+static char g_rules[PATH_MAX];    /* g_dir/rules.yml */
+static char g_cal[PATH_MAX + 16]; /* g_dir/calendars/fuzz.yml */
+static char g_caldir[PATH_MAX];   /* g_dir/calendars */
+static char g_db[PATH_MAX + 16];  /* g_dir/db: the generator mode's store */
 
 /* Lines fed when the input has no #%lines section: one of each kind the
  * shipped rules read, at times that let windows fill and absences fire. */
 static const char *const g_default_lines[] = {
-    "<38>1 2026-11-25T02:14:09Z bastion sshd 20313 - - Failed password for invalid user oracle from 185.220.101.34 port 40112 ssh2",
-    "<38>1 2026-11-25T02:14:11Z bastion sshd 20315 - - Failed password for invalid user admin from 185.220.101.34 port 40180 ssh2",
-    "<38>1 2026-11-25T02:14:12Z bastion sshd 20317 - - Failed password for root from 185.220.101.34 port 40222 ssh2",
-    "<38>1 2026-11-25T02:14:14Z bastion sshd 20319 - - Failed password for root from 185.220.101.34 port 40290 ssh2",
-    "<38>1 2026-11-25T02:14:15Z bastion sshd 20321 - - Failed password for invalid user test from 185.220.101.34 port 40344 ssh2",
-    "<38>1 2026-11-25T02:14:17Z bastion sshd 20323 - - Failed password for invalid user ubuntu from 185.220.101.34 port 40398 ssh2",
-    "<38>1 2026-11-25T02:14:31Z bastion sshd 20325 - - Accepted password for root from 185.220.101.34 port 40466 ssh2",
-    "<85>1 2026-11-25T02:15:40Z web sudo 1090 - - deploy : 3 incorrect password attempts ; TTY=pts/0 ; PWD=/home/deploy ; USER=root ; COMMAND=/bin/bash",
-    "<4>Nov 25 02:16:00 gw kernel: [1639386.530658] [UFW BLOCK] IN=eth0 OUT= SRC=203.0.113.7 DST=10.1.1.1 LEN=40 PROTO=TCP SPT=4444 DPT=22",
-    "<134>Nov 25 02:16:05 web nginx: 203.0.113.7 - - [25/Nov/2026:02:16:05 +0000] \"GET /.env HTTP/1.1\" 404 153 \"-\" \"curl/8.0\"",
+    "<38>1 2026-11-25T02:14:09Z bastion sshd 20313 - - Failed password for invalid user oracle "
+    "from 185.220.101.34 port 40112 ssh2",
+    "<38>1 2026-11-25T02:14:11Z bastion sshd 20315 - - Failed password for invalid user admin from "
+    "185.220.101.34 port 40180 ssh2",
+    "<38>1 2026-11-25T02:14:12Z bastion sshd 20317 - - Failed password for root from "
+    "185.220.101.34 port 40222 ssh2",
+    "<38>1 2026-11-25T02:14:14Z bastion sshd 20319 - - Failed password for root from "
+    "185.220.101.34 port 40290 ssh2",
+    "<38>1 2026-11-25T02:14:15Z bastion sshd 20321 - - Failed password for invalid user test from "
+    "185.220.101.34 port 40344 ssh2",
+    "<38>1 2026-11-25T02:14:17Z bastion sshd 20323 - - Failed password for invalid user ubuntu "
+    "from 185.220.101.34 port 40398 ssh2",
+    "<38>1 2026-11-25T02:14:31Z bastion sshd 20325 - - Accepted password for root from "
+    "185.220.101.34 port 40466 ssh2",
+    "<85>1 2026-11-25T02:15:40Z web sudo 1090 - - deploy : 3 incorrect password attempts ; "
+    "TTY=pts/0 ; PWD=/home/deploy ; USER=root ; COMMAND=/bin/bash",
+    "<4>Nov 25 02:16:00 gw kernel: [1639386.530658] [UFW BLOCK] IN=eth0 OUT= SRC=203.0.113.7 "
+    "DST=10.1.1.1 LEN=40 PROTO=TCP SPT=4444 DPT=22",
+    "<134>Nov 25 02:16:05 web nginx: 203.0.113.7 - - [25/Nov/2026:02:16:05 +0000] \"GET /.env "
+    "HTTP/1.1\" 404 153 \"-\" \"curl/8.0\"",
     "not syslog at all",
-    "<38>1 2026-11-25T01:00:00Z bastion sshd 20300 - - Failed password for root from 185.220.101.34 port 40000 ssh2",
+    "<38>1 2026-11-25T01:00:00Z bastion sshd 20300 - - Failed password for root from "
+    "185.220.101.34 port 40000 ssh2",
 };
 
 static unsigned long g_accepted, g_refused, g_alerts; /* printed at exit */
@@ -267,8 +280,7 @@ static size_t fz_split(const uint8_t *data, size_t size, const char *marker, con
     return size;
 }
 
-static void fz_run(cor_ruleset *rs, const uint8_t *lines, size_t nlines,
-                   int have_lines)
+static void fz_run(cor_ruleset *rs, const uint8_t *lines, size_t nlines, int have_lines)
 {
     cor_eval *e = NULL;
     FZ_CHECK(cor_eval_new(&e, rs, NULL, NULL) == 0);
@@ -316,7 +328,6 @@ static void fz_run(cor_ruleset *rs, const uint8_t *lines, size_t nlines,
     for (size_t i = 0; i < n; i++)
         free(copy[i]);
 }
-
 
 /* ---- generator mode ('G') ---------------------------------------------------------- */
 
@@ -397,8 +408,7 @@ static void fz_gen_rules(fz_rd *r, fz_buf *y, int *has_absence)
                                         "temporal_ordered", "absence"};
     for (unsigned j = 0; j < nc; j++) {
         unsigned type = fz_pick(r, 5), pool = nm + j;
-        if ((type == 2 || type == 3) && pool < 2)
-            type = 0; /* temporal needs two rules to list */
+        if ((type == 2 || type == 3) && pool < 2) type = 0; /* temporal needs two rules to list */
         /* temporal: 2-3 distinct rules; temporal_ordered: 2-5 steps, repeats allowed */
         unsigned nrefs = type == 2   ? 2 + fz_pick(r, pool > 2 ? 2 : 1)
                          : type == 3 ? 2 + fz_pick(r, 4)
@@ -537,7 +547,8 @@ static void fz_gen_run(const cor_rules_opts *o, const vg_event *ev, size_t n, si
     vg_store *st = NULL;
     if (mode == FZ_RESTART || mode == FZ_ABORT) {
         fz_rm_db();
-        FZ_CHECK(vg_store_open_ex(&st, g_db, 16, VG_STORE_ASYNC_SYNC) == 0); /* no fsync: kills, not power loss */
+        FZ_CHECK(vg_store_open_ex(&st, g_db, 16, VG_STORE_ASYNC_SYNC) ==
+                 0); /* no fsync: kills, not power loss */
     }
     cor_ruleset *rs = fz_load(o);
     cor_eval *e = NULL;
@@ -549,7 +560,8 @@ static void fz_gen_run(const cor_rules_opts *o, const vg_event *ev, size_t n, si
         cor_eval_free(e);
         cor_rules_free(rs);
         vg_store_close(st);
-        FZ_CHECK(vg_store_open_ex(&st, g_db, 16, VG_STORE_ASYNC_SYNC) == 0); /* no fsync: kills, not power loss */
+        FZ_CHECK(vg_store_open_ex(&st, g_db, 16, VG_STORE_ASYNC_SYNC) ==
+                 0); /* no fsync: kills, not power loss */
         rs = fz_load(o);
         FZ_CHECK(cor_eval_new(&e, rs, st, NULL) == 0);
         r->sink.rs = rs;
@@ -593,9 +605,9 @@ static int fz_generated(const uint8_t *data, size_t size)
     int has_absence = 0;
     fz_gen_rules(&r, &y, &has_absence);
     static const int64_t late_s[] = {0, 10, 300, 3600};
-    cor_rules_opts o = {.match_limit = 100000, .max_groups = 1000,
-                        .lateness_us = late_s[fz_pick(&r, 4)] * 1000000};
-    char (*lines)[224] = malloc(GEN_MAX_EVENTS * sizeof(*lines));
+    cor_rules_opts o = {
+        .match_limit = 100000, .max_groups = 1000, .lateness_us = late_s[fz_pick(&r, 4)] * 1000000};
+    char(*lines)[224] = malloc(GEN_MAX_EVENTS * sizeof(*lines));
     vg_event *ev = calloc(GEN_MAX_EVENTS, sizeof(*ev));
     FZ_CHECK(lines && ev);
     size_t n = fz_gen_lines(&r, lines);
