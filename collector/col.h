@@ -13,6 +13,7 @@
 #include "vigil/store.h"
 #include "col_counters.h"
 #include "col_sources.h"
+#include "col_frame.h"
 #include "col_tls.h"
 
 #define COL_MAX_LISTEN 16
@@ -64,8 +65,7 @@ typedef struct col_conn {
     char src[64];
     char *buf;
     size_t len, cap;
-    int skipping;  /* discarding the tail of a truncated LF-framed line */
-    size_t skip_n; /* bytes left to discard of a truncated octet-counted frame */
+    col_framer framer; /* RFC 6587 framing state (col_frame.h) */
     col_tls_conn *tls; /* NULL on plain TCP */
     uint64_t start_ms; /* loop time of the accept (or of the resume after a pause) */
     uint64_t last_ms;  /* loop time of the last read (or of the resume) */

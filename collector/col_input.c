@@ -10,11 +10,11 @@
 #include <unistd.h>
 
 #include "col.h"
+#include "col_frame.h"
 #include "vigil/log.h"
 #include "vigil/syslog.h"
 #include "vigil/util.h"
 
-#define COL_OCTET_DIGITS 5 /* 65536 fits; longer counts are not octet counts */
 #define COL_READ_CHUNK (128u << 10)
 
 void col_input_message(col *c, const char *src, const struct sockaddr *sa, const char *buf,
@@ -152,79 +152,19 @@ static void col_conn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
     *buf = uv_buf_init(k->buf + k->len, (unsigned)(k->cap - k->len));
 }
 
-/* Takes complete frames from the front of the buffer and returns the number
- * of bytes consumed. A frame that starts with a digit followed by digits and
- * a space is octet-counted (RFC 6587 3.4.1, count bounded to 65536); any
- * other frame runs to the next LF (3.4.2). A message longer than
- * max_message is cut there, flagged, and the rest of it skipped up to its
- * LF; the frames after that LF are taken as usual. */
+/* A message framed out of a connection's stream. */
+static void col_conn_message(void *ud, const char *p, size_t n, int truncated)
+{
+    col_conn *k = ud;
+    col_input_message(k->c, k->src, (const struct sockaddr *)&k->peer, p, n, truncated);
+}
+
+/* Takes complete frames from the front of the buffer (col_frame_take) and
+ * returns the number of bytes consumed. */
 static size_t col_conn_frames(col_conn *k, char *data, size_t len, int eof)
 {
-    col *c = k->c;
-    const struct sockaddr *sa = (const struct sockaddr *)&k->peer;
-    size_t off = 0, max = c->conf.max_message;
-    while (off < len) {
-        char *p = data + off;
-        size_t avail = len - off;
-        if (k->skip_n) { /* tail of an over-long octet-counted frame */
-            size_t n = avail < k->skip_n ? avail : k->skip_n;
-            k->skip_n -= n;
-            off += n;
-            continue;
-        }
-        if (k->skipping) { /* tail of an over-long LF-framed line */
-            char *nl = memchr(p, '\n', avail);
-            if (!nl)
-                return len;
-            off += (size_t)(nl - p) + 1;
-            k->skipping = 0;
-            continue;
-        }
-        if (*p == '\n' || *p == '\r' || *p == '\0') { /* stray separators */
-            off++;
-            continue;
-        }
-        if (*p >= '1' && *p <= '9') {
-            size_t i = 0, n = 0;
-            while (i < avail && i <= COL_OCTET_DIGITS && p[i] >= '0' && p[i] <= '9')
-                n = n * 10 + (size_t)(p[i++] - '0');
-            if (i == avail && !eof)
-                return off; /* the count may go on */
-            if (i < avail && p[i] == ' ' && i <= COL_OCTET_DIGITS && n <= 65536) {
-                size_t body = avail - i - 1, want = n > max ? max : n;
-                if (body >= want) {
-                    col_input_message(c, k->src, sa, p + i + 1, want, n > max);
-                    off += i + 1 + want;
-                    k->skip_n = n - want;
-                    continue;
-                }
-                if (!eof)
-                    return off; /* the frame fits in the buffer once it arrives */
-                col_input_message(c, k->src, sa, p + i + 1, body, 1); /* closed mid-frame */
-                return len;
-            }
-            /* digits without a valid count: an LF-framed message after all */
-        }
-        /* The whole buffer, not just max bytes: a line cut to max must end at
-         * its own LF, and the lines after it in this read are framed too. */
-        char *nl = memchr(p, '\n', avail);
-        if (nl) {
-            size_t ml = (size_t)(nl - p), keep = ml;
-            while (keep && p[keep - 1] == '\r')
-                keep--;
-            col_input_message(c, k->src, sa, p, keep > max ? max : keep, keep > max);
-            off += ml + 1;
-            continue;
-        }
-        if (avail > max || eof) { /* no LF in what was read */
-            int trunc = avail > max;
-            col_input_message(c, k->src, sa, p, trunc ? max : avail, trunc);
-            k->skipping = trunc && !eof; /* the rest of the line comes in later reads */
-            return len;
-        }
-        return off;
-    }
-    return off;
+    k->framer.max = k->c->conf.max_message;
+    return col_frame_take(&k->framer, data, len, eof, col_conn_message, k);
 }
 
 /* Plaintext out of TLS: appended to the framing buffer, framed as it comes. */

@@ -1,0 +1,112 @@
+/* Fuzz target: the collector's RFC 6587 framing (col_frame_take), the first
+ * code a TCP or TLS sender's bytes meet. The input's first three bytes set
+ * max (the longest message, 1..1024) and a seed; the rest is the stream.
+ *
+ * TCP delivers a stream in whatever pieces it likes, so the messages must
+ * not depend on them. Checked:
+ *   - the stream framed in one call (with eof) gives the reference;
+ *   - the same stream delivered in pieces of seeded random sizes, framed
+ *     the way vigil-collector does it (a piece framed where it lies when
+ *     nothing is pending, else appended to a buffer of max + 64 bytes and
+ *     framed there, the unfinished tail kept), gives the same messages,
+ *     with the same truncation flags;
+ *   - what is left unfinished always fits that buffer, and a full buffer
+ *     is always consumed in part (no stall);
+ *   - every message is at most max bytes (AddressSanitizer checks that it
+ *     lies inside the input).
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "col_frame.h"
+#include "fuzz.h"
+
+#define FZ_MAX_MSGS 4096
+
+typedef struct fz_msgs {
+    size_t n;
+    size_t max;
+    uint32_t len[FZ_MAX_MSGS];
+    uint8_t trunc[FZ_MAX_MSGS];
+    uint64_t hash[FZ_MAX_MSGS]; /* FNV-1a of the bytes: pieces move them around */
+} fz_msgs;
+
+static void fz_on_msg(void *ud, const char *p, size_t n, int truncated)
+{
+    fz_msgs *m = ud;
+    FZ_CHECKF(n <= m->max, "a message of %zu bytes, max %zu", n, m->max);
+    if (m->n == FZ_MAX_MSGS) return;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
+    m->len[m->n] = (uint32_t)n;
+    m->trunc[m->n] = (uint8_t)(truncated != 0);
+    m->hash[m->n] = h;
+    m->n++;
+}
+
+/* xorshift64*: the piece sizes */
+static uint64_t fz_next(uint64_t *s)
+{
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 2685821657736338717ULL;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 3) return 0;
+    size_t max = 1 + (((size_t)data[0] << 8 | data[1]) % 1024);
+    uint64_t seed = 0x9E3779B97F4A7C15ULL ^ data[2];
+    const char *s = (const char *)data + 3;
+    size_t n = size - 3;
+
+    static fz_msgs want, got;
+    memset(&want, 0, sizeof(want));
+    memset(&got, 0, sizeof(got));
+    want.max = got.max = max;
+    col_framer f = {.max = max};
+    FZ_CHECK(col_frame_take(&f, s, n, 1, fz_on_msg, &want) == n);
+
+    /* pieces, as col_conn_read frames them */
+    col_framer g = {.max = max};
+    size_t cap = max + 64, len = 0, at = 0;
+    char *buf = malloc(cap);
+    FZ_CHECK(buf != NULL);
+    while (at < n) {
+        /* mostly small pieces, sometimes large ones */
+        uint64_t r = fz_next(&seed);
+        size_t piece = 1 + (size_t)(r % ((r >> 32) % 4 == 0 ? 4 * cap : 16));
+        if (piece > n - at) piece = n - at;
+        if (len == 0) { /* nothing pending: framed where it lies */
+            size_t used = col_frame_take(&g, s + at, piece, 0, fz_on_msg, &got);
+            size_t tail = piece - used;
+            FZ_CHECKF(tail < cap, "an unfinished tail of %zu bytes, buffer %zu", tail, cap);
+            memcpy(buf, s + at + used, tail);
+            len = tail;
+            at += piece;
+            continue;
+        }
+        if (piece > cap - len) piece = cap - len; /* a read fills the room left */
+        memcpy(buf + len, s + at, piece);
+        len += piece;
+        at += piece;
+        size_t used = col_frame_take(&g, buf, len, 0, fz_on_msg, &got);
+        FZ_CHECKF(len < cap || used > 0, "a full buffer of %zu bytes, none consumed", len);
+        memmove(buf, buf + used, len - used);
+        len -= used;
+    }
+    FZ_CHECK(col_frame_take(&g, buf, len, 1, fz_on_msg, &got) == len);
+    free(buf);
+
+    FZ_CHECKF(got.n == want.n, "%zu messages in pieces, %zu in one (max %zu)", got.n, want.n, max);
+    for (size_t i = 0; i < want.n; i++)
+        FZ_CHECKF(got.len[i] == want.len[i] && got.trunc[i] == want.trunc[i] &&
+                      got.hash[i] == want.hash[i],
+                  "message %zu: %u bytes%s in pieces, %u bytes%s in one (max %zu)", i, got.len[i],
+                  got.trunc[i] ? " truncated" : "", want.len[i], want.trunc[i] ? " truncated" : "",
+                  max);
+    return 0;
+}
