@@ -102,22 +102,27 @@ static const char *const g_default_lines[] = {
 
 static unsigned long g_accepted, g_refused, g_alerts; /* printed at exit */
 
-/* Empties and removes the generator mode's store directory. */
-static void fz_rm_db(void)
+/* Empties and removes directory dir (flat: files only). */
+static void fz_rm_dir(const char *dir)
 {
-    if (!g_db[0]) return;
-    DIR *d = opendir(g_db);
+    DIR *d = opendir(dir);
     if (d) {
         struct dirent *de;
         while ((de = readdir(d))) {
             char p[PATH_MAX * 2];
             if (de->d_name[0] == '.') continue;
-            snprintf(p, sizeof(p), "%s/%s", g_db, de->d_name);
+            snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
             unlink(p);
         }
         closedir(d);
     }
-    rmdir(g_db);
+    rmdir(dir);
+}
+
+/* The generator mode's store, removed before each run that uses one. */
+static void fz_rm_db(void)
+{
+    if (g_db[0]) fz_rm_dir(g_db);
 }
 
 static void fz_cleanup(void)
@@ -125,21 +130,9 @@ static void fz_cleanup(void)
     if (!g_dir[0]) return;
     fprintf(stderr, "fuzz_rules: %lu rule sets accepted (%lu alerts), %lu refused\n", g_accepted,
             g_alerts, g_refused);
-    DIR *d = opendir(g_caldir);
-    if (d) {
-        struct dirent *de;
-        while ((de = readdir(d))) {
-            char p[PATH_MAX * 2];
-            if (de->d_name[0] == '.') continue;
-            snprintf(p, sizeof(p), "%s/%s", g_caldir, de->d_name);
-            unlink(p);
-        }
-        closedir(d);
-    }
-    rmdir(g_caldir);
-    unlink(g_rules);
+    fz_rm_dir(g_caldir);
     fz_rm_db();
-    rmdir(g_dir);
+    fz_rm_dir(g_dir); /* rules.yml */
 }
 
 /* Copies the shipped calendars, so that seeds from rules/ load as shipped. */
