@@ -423,10 +423,17 @@ static void fz_gen_rules(fz_rd *r, fz_buf *y, int *has_absence)
                 fz_addf(y, "%sc.%u", k ? ", " : "", x - nm);
         }
         fz_addf(y, "]\n");
-        if (fz_pick(r, 4)) fz_addf(y, "      group_by: [src_ip]\n");
+        /* mostly src_ip; the others may be refused when a counted
+         * correlation does not carry them, which is fine too */
+        static const char *const by[] = {"[src_ip]",       "[src_ip]", "[src_ip]", "[user]",
+                                         "[src_ip, user]", "[host]",   NULL,       NULL};
+        const char *g = by[fz_pick(r, 8)];
+        if (g) fz_addf(y, "      group_by: %s\n", g);
         fz_addf(y, "      timespan: %s\n", g_gen_span[fz_pick(r, 6)]);
         if (type == 0) fz_addf(y, "      condition: {gte: %u}\n", 1 + fz_pick(r, 5));
-        if (type == 1) fz_addf(y, "      condition: {field: user, gte: %u}\n", 1 + fz_pick(r, 3));
+        if (type == 1)
+            fz_addf(y, "      condition: {field: %s, gte: %u}\n", fz_pick(r, 3) ? "user" : "src_ip",
+                    1 + fz_pick(r, 3));
         if (type == 4) fz_addf(y, "      expire: %s\n", fz_pick(r, 2) ? "1h" : "2m");
         if (type != 4 && fz_pick(r, 3) == 0)
             fz_addf(y, "      suppress: %s\n", g_gen_supp[fz_pick(r, 4)]);
