@@ -51,6 +51,7 @@
 #include <unistd.h>
 
 #include "cor_eval.h"
+#include "cor_lists.h"
 #include "cor_rules.h"
 #include "fuzz.h"
 #include "vigil/event.h"
@@ -71,6 +72,9 @@ static char g_rules[PATH_MAX];    /* g_dir/rules.yml */
 static char g_cal[PATH_MAX + 16]; /* g_dir/calendars/fuzz.yml */
 static char g_caldir[PATH_MAX];   /* g_dir/calendars */
 static char g_db[PATH_MAX + 16];  /* g_dir/db: the generator mode's store */
+static char g_ldb[PATH_MAX + 16]; /* g_dir/lists: the watchlists' store (list "bad") */
+static vg_store *g_lst;
+static cor_lists *g_lists;
 
 /* Lines fed when the input has no #%lines section: one of each kind the
  * shipped rules read, at times that let windows fill and absences fire. */
@@ -132,7 +136,10 @@ static void fz_cleanup(void)
             g_alerts, g_refused);
     fz_rm_dir(g_caldir);
     fz_rm_db();
-    fz_rm_dir(g_dir); /* rules.yml */
+    cor_lists_close(g_lists);
+    vg_store_close(g_lst);
+    fz_rm_dir(g_ldb);
+    fz_rm_dir(g_dir); /* rules.yml, bad.txt */
 }
 
 /* Copies the shipped calendars, so that seeds from rules/ load as shipped. */
@@ -172,6 +179,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     snprintf(g_caldir, sizeof(g_caldir), "%s/calendars", g_dir);
     snprintf(g_cal, sizeof(g_cal), "%s/fuzz.yml", g_caldir);
     snprintf(g_db, sizeof(g_db), "%s/db", g_dir);
+    /* list "bad" for the generator's 'src_ip in list bad': one address
+     * and a network of two, of the three sources it writes */
+    snprintf(g_ldb, sizeof(g_ldb), "%s/lists", g_dir);
+    char lf[PATH_MAX + 16], err[ERRLEN];
+    snprintf(lf, sizeof(lf), "%s/bad.txt", g_dir);
+    FILE *f = fopen(lf, "w");
+    FZ_CHECK(f && fputs("10.0.0.1\n10.0.0.2/31 # .2 and .3\n", f) >= 0 && fclose(f) == 0);
+    FZ_CHECK(vg_store_open_ex(&g_lst, g_ldb, 16, VG_STORE_ASYNC_SYNC) == 0);
+    FZ_CHECK(cor_lists_open(g_lst, &g_lists) == 0);
+    FZ_CHECKF(cor_lists_load_file(g_lists, "bad", lf, NULL, err, sizeof(err)) == 0, "%s", err);
     FZ_CHECK(mkdir(g_caldir, 0700) == 0);
     fz_copy_calendars();
     atexit(fz_cleanup);
@@ -387,7 +404,8 @@ static void fz_gen_rules(fz_rd *r, fz_buf *y, int *has_absence)
                 fz_pick(r, 3) ? "false" : "true");
         fz_addf(y, "    match:\n      program: sshd\n      regex: '%s'\n",
                 g_gen_regex[fz_pick(r, 4)]);
-        if (fz_pick(r, 4) == 0) fz_addf(y, "      where: ['src_ip not in list trusted']\n");
+        unsigned where = fz_pick(r, 6);
+        if (where < 2) fz_addf(y, "      where: ['src_ip %sin list bad']\n", where ? "not " : "");
         if (fz_pick(r, 6) == 0) fz_addf(y, "      keywords: ['password', 'user admin']\n");
         if (fz_pick(r, 6) == 0) /* the shipped calendars */
             fz_addf(y, "      time: {%s: %s}\n", fz_pick(r, 2) ? "in" : "not_in",
@@ -447,16 +465,20 @@ static void fz_gen_rules(fz_rd *r, fz_buf *y, int *has_absence)
  * program's (no rule's program). */
 static size_t fz_gen_lines(fz_rd *r, char lines[][224])
 {
-    static const int64_t step_s[] = {0, 1, 3, 20, 70, -5, -40, -400};
+    /* mostly small steps; now and then a clock a day ahead or behind, and
+     * microseconds apart (equal seconds, window edges) */
+    static const int64_t step_s[] = {0, 1, 3, 20, 70, -5, -40,   -400,
+                                     0, 1, 3, 20, -5, 60, 86400, -86400};
     size_t n = 4 + fz_pick(r, GEN_MAX_EVENTS - 3);
-    int64_t t = 1764115200; /* 2025-11-26T00:00:00Z */
+    int64_t t = INT64_C(1764115200000000); /* 2025-11-26T00:00:00Z, in microseconds */
     for (size_t i = 0; i < n; i++) {
-        t += step_s[fz_pick(r, 8)];
+        t += step_s[fz_pick(r, 16)] * 1000000 +
+             (fz_pick(r, 4) == 0 ? (int64_t)fz_pick(r, 3) - 1 : 0);
         unsigned kind = fz_pick(r, 3), ip = 1 + fz_pick(r, 3), host = fz_pick(r, 2);
         unsigned wrap = fz_pick(r, 8); /* 0: repeated; 1: another program */
         const char *user = g_gen_user[fz_pick(r, 3)];
         char ts[32], msg[96];
-        vg_time_format(t * 1000000, ts, sizeof(ts));
+        vg_time_format(t, ts, sizeof(ts));
         snprintf(msg, sizeof(msg), "%s %s from 10.0.0.%u port 22%s",
                  kind == 0   ? "Failed password for"
                  : kind == 1 ? "Accepted password for"
@@ -552,7 +574,7 @@ static void fz_gen_run(const cor_rules_opts *o, const vg_event *ev, size_t n, si
     }
     cor_ruleset *rs = fz_load(o);
     cor_eval *e = NULL;
-    FZ_CHECK(cor_eval_new(&e, rs, st, NULL) == 0);
+    FZ_CHECK(cor_eval_new(&e, rs, st, g_lists) == 0);
     r->sink.rs = rs;
     size_t stop = mode == FZ_PLAIN || split > n ? n : split;
     fz_feed(e, st, ev, 0, stop, batch, r);
@@ -563,7 +585,7 @@ static void fz_gen_run(const cor_rules_opts *o, const vg_event *ev, size_t n, si
         FZ_CHECK(vg_store_open_ex(&st, g_db, 16, VG_STORE_ASYNC_SYNC) ==
                  0); /* no fsync: kills, not power loss */
         rs = fz_load(o);
-        FZ_CHECK(cor_eval_new(&e, rs, st, NULL) == 0);
+        FZ_CHECK(cor_eval_new(&e, rs, st, g_lists) == 0);
         r->sink.rs = rs;
     } else if (mode == FZ_RELOAD) {
         cor_ruleset *rs2 = fz_load(o);
