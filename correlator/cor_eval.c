@@ -22,6 +22,7 @@
 
 #include "cor_calendar.h"
 #include "cor_eval.h"
+#include "vigil/util.h"
 #include "cor_lists.h"
 #include "cor_prefilter.h"
 #include "cor_seq.h"
@@ -239,10 +240,7 @@ static int cor_in(char **v, vg_str s)
 
 static uint64_t cor_hash(const char *p, size_t n)
 {
-    uint64_t h = 14695981039346656037ULL;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
-    return h;
+    return vg_fnv1a(VG_FNV1A_INIT, p, n);
 }
 
 #define COR_RAWPOOL_MAX 4096 /* buffers kept for reuse (at most 4 MiB) */
@@ -1173,14 +1171,14 @@ static int cor_correlate(cor_eval *e, uint32_t ci, uint32_t refpos, const cor_hi
         /* times buffered while an earlier event may still come, folded
          * into chains after (cor_seq.h) */
         const cor_seq_shape *sh = &c->seq;
-        (void)cor_seq_fold(sh, g->ts, e->wm - e->rs->lateness_us, cor_dead(e, c, g));
+        cor_seq_fold(sh, g->ts, e->wm - e->rs->lateness_us, cor_dead(e, c, g));
         g->n = cor_seq_len(sh, g->ts);
         if (g->n == g->tcap)
             (void)cor_ts_grow(c, g, g->n + 1); /* may stay full: at the cap, or out of memory */
         if (g->n == g->tcap) {
             /* the oldest times are folded early: an event to come before
              * them can no longer extend their chains */
-            (void)cor_seq_fold_oldest(sh, g->ts);
+            cor_seq_fold_oldest(sh, g->ts);
             g->n = cor_seq_len(sh, g->ts);
         }
         if (ts <= cor_seq_folded(sh, g->ts)) {

@@ -14,6 +14,7 @@
 #include "cor_lists.h"
 #include "cor_prefilter.h"
 #include "cor_rules.h"
+#include "vigil/util.h"
 #include "cor_seq.h"
 #include "vigil/conf.h"
 #include "vigil/err.h"
@@ -523,28 +524,20 @@ static int cor_tests_block(cor_rule *r, const vg_node *t, char *err, size_t errl
 
 /* FNV-1a over the parts of a correlation that its state depends on: a
  * reload keeps a rule's state only when this is unchanged. */
-static uint64_t cor_hash_add(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * 1099511628211ULL;
-    return h;
-}
-
 static uint64_t cor_rule_hash(const cor_rule *r)
 {
-    uint64_t h = 14695981039346656037ULL;
-    h = cor_hash_add(h, &r->kind, sizeof(r->kind));
+    uint64_t h = VG_FNV1A_INIT;
+    h = vg_fnv1a(h, &r->kind, sizeof(r->kind));
     for (uint32_t i = 0; i < r->nrefs; i++)
-        h = cor_hash_add(h, r->refs[i], strlen(r->refs[i]) + 1);
+        h = vg_fnv1a(h, r->refs[i], strlen(r->refs[i]) + 1);
     for (uint32_t i = 0; i < r->ngroup; i++)
-        h = cor_hash_add(h, r->group_by[i], strlen(r->group_by[i]) + 1);
+        h = vg_fnv1a(h, r->group_by[i], strlen(r->group_by[i]) + 1);
     if (r->field)
-        h = cor_hash_add(h, r->field, strlen(r->field) + 1);
-    h = cor_hash_add(h, &r->threshold, sizeof(r->threshold));
-    h = cor_hash_add(h, &r->timespan_us, sizeof(r->timespan_us));
-    h = cor_hash_add(h, &r->suppress_us, sizeof(r->suppress_us));
-    h = cor_hash_add(h, &r->expire_us, sizeof(r->expire_us));
+        h = vg_fnv1a(h, r->field, strlen(r->field) + 1);
+    h = vg_fnv1a(h, &r->threshold, sizeof(r->threshold));
+    h = vg_fnv1a(h, &r->timespan_us, sizeof(r->timespan_us));
+    h = vg_fnv1a(h, &r->suppress_us, sizeof(r->suppress_us));
+    h = vg_fnv1a(h, &r->expire_us, sizeof(r->expire_us));
     return h;
 }
 

@@ -132,20 +132,18 @@ static void cor_seq_fold_first(const cor_seq_shape *s, int64_t *ts, const uint32
 }
 
 /* Folds the buffered times before x (strict: up to x). */
-static uint32_t cor_seq_fold_to(const cor_seq_shape *s, int64_t *ts, int64_t x, bool strict)
+static void cor_seq_fold_to(const cor_seq_shape *s, int64_t *ts, int64_t x, bool strict)
 {
-    uint32_t take[COR_SEQ_MAX], moved = 0;
+    uint32_t take[COR_SEQ_MAX];
     for (uint32_t k = 0; k < s->m; k++) {
         uint32_t cnt;
         const int64_t *t = cor_seq_times(s, ts, k, &cnt);
         take[k] = cor_seq_bound(t, cnt, x, strict);
-        moved += take[k];
     }
     cor_seq_fold_first(s, ts, take);
-    return moved;
 }
 
-uint32_t cor_seq_fold(const cor_seq_shape *s, int64_t *ts, int64_t limit, int64_t dead)
+void cor_seq_fold(const cor_seq_shape *s, int64_t *ts, int64_t limit, int64_t dead)
 {
     for (uint32_t j = 1; j < s->n; j++)
         if (P(ts, j) <= dead)
@@ -155,10 +153,10 @@ uint32_t cor_seq_fold(const cor_seq_shape *s, int64_t *ts, int64_t limit, int64_
         const int64_t *t = cor_seq_times(s, ts, k, &cnt);
         cor_seq_drop(s, ts, k, cor_seq_bound(t, cnt, dead, true));
     }
-    return cor_seq_fold_to(s, ts, limit, false);
+    cor_seq_fold_to(s, ts, limit, false);
 }
 
-uint32_t cor_seq_fold_oldest(const cor_seq_shape *s, int64_t *ts)
+void cor_seq_fold_oldest(const cor_seq_shape *s, int64_t *ts)
 {
     int64_t oldest = INT64_MAX;
     for (uint32_t k = 0; k < s->m; k++) {
@@ -167,7 +165,8 @@ uint32_t cor_seq_fold_oldest(const cor_seq_shape *s, int64_t *ts)
         if (cnt && t[0] < oldest)
             oldest = t[0];
     }
-    return oldest == INT64_MAX ? 0 : cor_seq_fold_to(s, ts, oldest, true);
+    if (oldest != INT64_MAX)
+        cor_seq_fold_to(s, ts, oldest, true);
 }
 
 int64_t cor_seq_folded(const cor_seq_shape *s, const int64_t *ts)

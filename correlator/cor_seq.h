@@ -60,13 +60,12 @@ void cor_seq_init(const cor_seq_shape *s, int64_t *ts);
 uint32_t cor_seq_len(const cor_seq_shape *s, const int64_t *ts);
 
 /* Forgets what no fireable sequence can use (times and starts at or before
- * dead: see cor_dead) and folds the buffered times before limit into P.
- * Returns the number of times folded. */
-uint32_t cor_seq_fold(const cor_seq_shape *s, int64_t *ts, int64_t limit, int64_t dead);
+ * dead: see cor_dead) and folds the buffered times before limit into P. */
+void cor_seq_fold(const cor_seq_shape *s, int64_t *ts, int64_t limit, int64_t dead);
 
 /* Folds the oldest buffered time(s) (all at the oldest time): room for one
- * more when the buffer is at its cap. Returns the number folded. */
-uint32_t cor_seq_fold_oldest(const cor_seq_shape *s, int64_t *ts);
+ * more when the buffer is at its cap. */
+void cor_seq_fold_oldest(const cor_seq_shape *s, int64_t *ts);
 
 /* The latest folded time, INT64_MIN if none: chains folded so far take no
  * event before it. */

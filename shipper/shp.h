@@ -89,11 +89,9 @@ void shp_outputs_check_full(shp *s);
 void shp_outputs_reload(shp *s, shp_conf *cf);
 /* Logs one stats line per output. */
 void shp_outputs_report(shp *s);
-/* Folds every output's counters into h (FNV-1a): the stats lines change
+/* Folds every output's counters into h (vg_fnv1a): the stats lines change
  * exactly when it does. */
 uint64_t shp_outputs_fp(const shp *s, uint64_t h);
-/* h with v's 8 bytes folded in (FNV-1a; start from 14695981039346656037). */
-uint64_t shp_fnv(uint64_t h, uint64_t v);
 /* Closes every output; calls done when all have finished. */
 void shp_outputs_close(shp *s, void (*done)(shp *s));
 void shp_outputs_free(shp *s);

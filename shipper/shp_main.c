@@ -106,7 +106,6 @@ static int shp_configure(vg_daemon *d, const vg_node *root, int first, char *err
     /* The counters go to the log every stats_log while they change, and
      * once an hour when they do not (SIGUSR1: now): an idle shipper over a
      * holiday weekend wrote the same lines 1,440 times a day. */
-    (void)pc;
     uv_timer_start(&s->stats_timer, shp_on_stats, (uint64_t)cf.stats_log, (uint64_t)cf.stats_log);
     return 0;
 }
@@ -134,10 +133,7 @@ static uint64_t shp_stats_fp(const shp *s)
     const uint64_t v[] = {rs ? rs->records : 0, rs ? rs->duplicates : 0,
                           s->outbox ? vg_queue_count(s->outbox) : 0, (uint64_t)s->intake_paused,
                           ls ? ls->bad_frames : 0, ls ? ls->peers_refused : 0};
-    uint64_t h = 14695981039346656037ULL;
-    for (size_t k = 0; k < sizeof(v) / sizeof(v[0]); k++)
-        h = shp_fnv(h, v[k]);
-    return shp_outputs_fp(s, h);
+    return shp_outputs_fp(s, vg_fnv1a(VG_FNV1A_INIT, v, sizeof(v)));
 }
 
 static void shp_on_stats(uv_timer_t *t)

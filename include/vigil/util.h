@@ -7,6 +7,18 @@
 
 #include "vigil/str.h"
 
+/* FNV-1a: h with the n bytes at p folded in. Start from VG_FNV1A_INIT. One
+ * hash for the code base: group keys, rule definitions, counter
+ * fingerprints, stable ids (inline: group lookups call it per event). */
+#define VG_FNV1A_INIT UINT64_C(14695981039346656037)
+static inline uint64_t vg_fnv1a(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * UINT64_C(1099511628211);
+    return h;
+}
+
 /* Wall-clock time, microseconds since the Unix epoch. */
 int64_t vg_now_us(void);
 

@@ -1769,10 +1769,15 @@ typedef struct to_ev {
 } to_ev;
 
 /* The model's search: the best sequence over evs[0..n) for steps seq[0..len)
- * from step k on, the previous step at time prev; start fixed by step 0. */
+ * from step k on, the previous step at time prev; start fixed by step 0.
+ * Exact with fewer branches: of events alike (rule and time) it tries only
+ * the first free one, and stops where the end can no longer be the best
+ * one's. */
 static void to_dfs(const to_ev *evs, int n, const int *seq, int len, int k, int prev, int start,
                    int T, int su, int *taken, int *best_s, int *best_e)
 {
+    if (*best_e != INT_MIN && prev > *best_e)
+        return;
     if (k == len) {
         if (prev >= su && prev - start < T &&
             (*best_e == INT_MIN || prev < *best_e || (prev == *best_e && start > *best_s))) {
@@ -1786,6 +1791,12 @@ static void to_dfs(const to_ev *evs, int n, const int *seq, int len, int k, int 
             continue;
         if (k > 0 && evs[i].t - start >= T)
             continue;
+        int j = 0;
+        while (j < i && (evs[j].used || taken[j] || evs[j].rule != evs[i].rule ||
+                         evs[j].t != evs[i].t))
+            j++;
+        if (j < i)
+            continue; /* a free event just like it was tried first */
         taken[i] = 1;
         to_dfs(evs, n, seq, len, k + 1, evs[i].t, k == 0 ? evs[i].t : start, T, su, taken,
                best_s, best_e);
@@ -1927,44 +1938,6 @@ END_TEST
 #define TW_NT 6
 #define TW_NSUP 3
 #define TW_MAXEV 32
-
-typedef struct tw_ev {
-    int t, rule, used;
-} tw_ev;
-
-/* The model's search, as to_dfs, but exact with fewer branches: of events
- * alike (rule and time) it tries only the first free one, and stops where
- * the end can no longer be the best one's. */
-static void tw_dfs(const tw_ev *evs, int n, const int *seq, int len, int k, int prev, int start,
-                   int T, int su, int *taken, int *best_s, int *best_e)
-{
-    if (*best_e != INT_MIN && prev > *best_e)
-        return;
-    if (k == len) {
-        if (prev >= su && prev - start < T &&
-            (*best_e == INT_MIN || prev < *best_e || (prev == *best_e && start > *best_s))) {
-            *best_s = start;
-            *best_e = prev;
-        }
-        return;
-    }
-    for (int i = 0; i < n; i++) {
-        if (evs[i].used || taken[i] || evs[i].rule != seq[k] || evs[i].t < prev)
-            continue;
-        if (k > 0 && evs[i].t - start >= T)
-            continue;
-        int j = 0;
-        while (j < i && (evs[j].used || taken[j] || evs[j].rule != evs[i].rule ||
-                         evs[j].t != evs[i].t))
-            j++;
-        if (j < i)
-            continue; /* a free event just like it was tried first */
-        taken[i] = 1;
-        tw_dfs(evs, n, seq, len, k + 1, evs[i].t, k == 0 ? evs[i].t : start, T, su, taken,
-               best_s, best_e);
-        taken[i] = 0;
-    }
-}
 
 /* Starts an engine over rules file path with options o, its state in the
  * store TMPDIR/db; the alerts t has recorded stay. */
@@ -2156,13 +2129,13 @@ START_TEST(test_temporal_ordered_model_wide)
                             int T = Ts[k] * 1000, su = INT_MIN, ne = 0, nw = 0;
                             int sup = sup_ms[k][u] ? sup_ms[k][u] : T;
                             int taken[TW_MAXEV] = {0}, ws[TW_MAXEV], we[TW_MAXEV], wa[TW_MAXEV];
-                            tw_ev evs[TW_MAXEV];
+                            to_ev evs[TW_MAXEV];
                             for (int i = 0; i < n; i++) { /* model times in ms */
                                 if (!ok[i] || gr[i] != g)
                                     continue;
-                                evs[ne++] = (tw_ev){ts[i] * 1000, rl[i], 0};
+                                evs[ne++] = (to_ev){ts[i] * 1000, rl[i], 0};
                                 int bs = INT_MIN, be = INT_MIN;
-                                tw_dfs(evs, ne, seqs[q], len, 0, INT_MIN, 0, T, su, taken, &bs,
+                                to_dfs(evs, ne, seqs[q], len, 0, INT_MIN, 0, T, su, taken, &bs,
                                        &be);
                                 if (be == INT_MIN)
                                     continue;
