@@ -13,7 +13,6 @@
  * referenced rules, raw lines kept). */
 #include <errno.h>
 #include <inttypes.h>
-#include <malloc.h>
 #include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +31,11 @@
 
 #define COR_RAW_KEEP 10          /* raw lines kept per group for its alert */
 #define COR_RAW_MAX 1024         /* bytes kept of each */
+#define COR_RAW_UNIT 256         /* raw buffers hold a multiple of this */
+#define COR_RAWPOOL_MAX 4096     /* one-unit raw buffers kept for reuse (1 MiB) */
+#define COR_BLK_ALIGN 64         /* group blocks come in multiples of this */
+#define COR_BLK_CLASSES 32       /* ... up to 2 KiB; larger ones go to malloc */
+#define COR_BLKPOOL_BYTES (4u << 20) /* freed group blocks kept for reuse, in all */
 #define COR_FUTURE_US (300LL * 1000000) /* event times this far past arrival are not trusted */
 #define COR_KEY_SEP '\x1f'
 #define COR_BATCH 128             /* events scanned ahead by cor_eval_events */
@@ -53,6 +57,8 @@ struct cor_group {
     int64_t aux;            /* absence: last seen; match suppression: watermark at the last hit */
     uint8_t fired;          /* absence: already reported silent */
     uint8_t dirty;
+    uint16_t blk;           /* its block's size class (cor_blk_size) */
+    uint8_t rawcap[COR_RAW_KEEP]; /* raw[i]'s room, in COR_RAW_UNIT bytes */
     uint32_t n;             /* entries used in ts/vals */
     uint32_t nraw, rawpos;  /* raw ring */
     int64_t *ts;            /* event_count: times; value_count: per value; temporal: per ref;
@@ -139,11 +145,50 @@ struct cor_eval {
      * time, to find nothing to drop in most, was 7% of a replay at 1,000
      * rules (a cache miss or two per table). */
     int64_t *due;
-    /* raw-line buffers of freed groups, for reuse (a free list through
-     * their first bytes): groups come and go by the thousand per minute */
+    /* raw-line buffers of one unit and group blocks of freed groups, for
+     * reuse (free lists through their first bytes): groups come and go by
+     * the thousand per minute, and malloc, free and malloc_usable_size on
+     * each were 8% of a replay at 1,000 rules (bench/README.md, session 12) */
     char *rawpool;
     uint32_t nrawpool;
+    void *blkpool[COR_BLK_CLASSES + 1];
+    size_t blkpool_bytes;
 };
+
+/* Size class of a group block of n bytes: 1.. for pooled sizes, 0 for
+ * larger blocks (plain malloc). */
+static inline uint16_t cor_blk_class(size_t n)
+{
+    size_t c = (n + COR_BLK_ALIGN - 1) / COR_BLK_ALIGN;
+    return c <= COR_BLK_CLASSES ? (uint16_t)c : 0;
+}
+
+/* A zeroed block of class c (or of n bytes when c is 0), from the pool when
+ * it has one. */
+static void *cor_blk_get(cor_eval *e, uint16_t c, size_t n)
+{
+    if (!c)
+        return calloc(1, n);
+    void *b = e ? e->blkpool[c] : NULL;
+    if (!b)
+        return calloc(1, (size_t)c * COR_BLK_ALIGN);
+    memcpy(&e->blkpool[c], b, sizeof(void *));
+    e->blkpool_bytes -= (size_t)c * COR_BLK_ALIGN;
+    memset(b, 0, (size_t)c * COR_BLK_ALIGN);
+    return b;
+}
+
+static void cor_blk_put(cor_eval *e, uint16_t c, void *b)
+{
+    size_t n = (size_t)c * COR_BLK_ALIGN;
+    if (!c || !e || e->blkpool_bytes + n > COR_BLKPOOL_BYTES) {
+        free(b);
+        return;
+    }
+    memcpy(b, &e->blkpool[c], sizeof(void *));
+    e->blkpool[c] = b;
+    e->blkpool_bytes += n;
+}
 
 /* The oldest group of t changed: the sweep must look at t again. */
 static inline void cor_due_reset(cor_eval *e, const cor_table *t)
@@ -243,17 +288,14 @@ static uint64_t cor_hash(const char *p, size_t n)
     return vg_fnv1a(VG_FNV1A_INIT, p, n);
 }
 
-#define COR_RAWPOOL_MAX 4096 /* buffers kept for reuse (at most 4 MiB) */
-
-/* Gives a raw-line buffer back: to the engine's pool while it is small,
- * else to malloc. e may be NULL (no pool). A buffer too short to hold the
- * pool's link (a line of under 8 bytes loaded from the store, strndup'ed
- * to its size) goes to malloc too. */
-static void cor_raw_release(cor_eval *e, char *b)
+/* Gives a raw-line buffer of cap units back: to the engine's pool when it
+ * is one unit and the pool has room, else to malloc. e may be NULL (no
+ * pool). */
+static void cor_raw_release(cor_eval *e, char *b, uint8_t cap)
 {
     if (!b)
         return;
-    if (!e || e->nrawpool >= COR_RAWPOOL_MAX || malloc_usable_size(b) < sizeof(char *)) {
+    if (!e || cap != 1 || e->nrawpool >= COR_RAWPOOL_MAX) {
         free(b);
         return;
     }
@@ -281,8 +323,8 @@ static void cor_group_free(cor_eval *e, cor_group *g)
     }
     if (g->raw)
         for (uint32_t i = 0; i < COR_RAW_KEEP; i++)
-            cor_raw_release(e, g->raw[i]);
-    free(g);
+            cor_raw_release(e, g->raw[i], g->rawcap[i]);
+    cor_blk_put(e, g->blk, g);
 }
 
 static void cor_table_clear(cor_eval *e, cor_table *t)
@@ -416,15 +458,19 @@ static uint32_t cor_group_nts(const cor_rule *r)
  * (value_count) and the raw ring's pointers. One malloc instead of four per
  * new group (groups are created and dropped by the thousand per minute of
  * events). */
-static cor_group *cor_group_new(const cor_rule *r, const char *key, size_t len, uint64_t h)
+static cor_group *cor_group_new(cor_eval *e, const cor_rule *r, const char *key, size_t len,
+                                uint64_t h)
 {
     size_t nts = cor_group_nts(r);
     size_t nvals = r->kind == COR_VALUE_COUNT || r->kind == COR_TEMPORAL ? nts / COR_VC_TIMES : 0;
     size_t nraw = r->kind != COR_ABSENCE ? COR_RAW_KEEP : 0;
     size_t head = cor_group_head(len);
-    cor_group *g = calloc(1, head + nts * sizeof(int64_t) + (nvals + nraw) * sizeof(char *));
+    size_t size = head + nts * sizeof(int64_t) + (nvals + nraw) * sizeof(char *);
+    uint16_t blk = cor_blk_class(size);
+    cor_group *g = cor_blk_get(e, blk, size);
     if (!g)
         return NULL;
+    g->blk = blk;
     g->h = h;
     g->keylen = (uint32_t)len;
     memcpy(g->key, key, len);
@@ -498,7 +544,7 @@ static cor_group *cor_group_get(cor_eval *e, const cor_rule *r, cor_table *t, co
     }
     if (t->count + 1 > t->nb && cor_table_grow(t) != 0)
         return NULL;
-    g = cor_group_new(r, key, len, h);
+    g = cor_group_new(e, r, key, len, h);
     if (!g)
         return NULL;
     g->hnext = t->b[h & (t->nb - 1)];
@@ -687,12 +733,15 @@ static void cor_raw_keep(cor_eval *e, cor_group *g, vg_str raw)
         memcpy(&e->rawpool, slot, sizeof(char *));
         e->nrawpool--;
         g->raw[at] = slot;
+        g->rawcap[at] = 1;
     }
-    if (!slot || malloc_usable_size(slot) < n + 1) {
-        char *p = realloc(slot, (n + 1 + 255) & ~(size_t)255);
+    if (!slot || (size_t)g->rawcap[at] * COR_RAW_UNIT < n + 1) {
+        size_t units = (n + COR_RAW_UNIT) / COR_RAW_UNIT;
+        char *p = realloc(slot, units * COR_RAW_UNIT);
         if (!p)
             return;
         slot = g->raw[at] = p;
+        g->rawcap[at] = (uint8_t)units;
     }
     memcpy(slot, raw.p, n);
     slot[n] = '\0';
@@ -1711,7 +1760,7 @@ static int cor_group_unpack(cor_eval *e, const cor_rule *r, cor_table *t, const 
         rc = -ENOMEM;
         goto out;
     }
-    cor_group *g = cor_group_new(r, key, klen, h);
+    cor_group *g = cor_group_new(e, r, key, klen, h);
     if (!g) {
         rc = -ENOMEM;
         goto out;
@@ -1789,8 +1838,15 @@ static int cor_group_unpack(cor_eval *e, const cor_rule *r, cor_table *t, const 
             const msgpack_object *l = &raw->via.array.ptr[i];
             if (l->type != MSGPACK_OBJECT_STR) /* not ours: skipped, not read */
                 continue;
-            if ((g->raw[g->nraw] = strndup(l->via.str.ptr, l->via.str.size)))
-                g->nraw++;
+            size_t n = l->via.str.size < COR_RAW_MAX ? l->via.str.size : COR_RAW_MAX;
+            size_t units = (n + COR_RAW_UNIT) / COR_RAW_UNIT;
+            char *b = malloc(units * COR_RAW_UNIT);
+            if (!b)
+                continue;
+            memcpy(b, l->via.str.ptr, n);
+            b[n] = '\0';
+            g->raw[g->nraw] = b;
+            g->rawcap[g->nraw++] = (uint8_t)units;
         }
     g->hnext = t->b[h & (t->nb - 1)];
     t->b[h & (t->nb - 1)] = g;
@@ -2009,6 +2065,12 @@ void cor_eval_free(cor_eval *e)
         memcpy(&e->rawpool, b, sizeof(char *));
         free(b);
     }
+    for (int c = 1; c <= COR_BLK_CLASSES; c++)
+        while (e->blkpool[c]) {
+            void *b = e->blkpool[c];
+            memcpy(&e->blkpool[c], b, sizeof(void *));
+            free(b);
+        }
     msgpack_sbuffer_destroy(&e->sb);
     free(e);
 }
