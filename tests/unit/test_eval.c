@@ -2334,6 +2334,127 @@ END_TEST
  * 10 s, 2.2.2.2 at 20 s, 1.1.1.1 again at 5 s (late, so 2.2.2.2 is now the
  * least recently updated), then 3.3.3.3 evicts 2.2.2.2, and a third
  * 1.1.1.1 completes its 3 in a minute. */
+/* ---- raw lines of every size ------------------------------------------------ */
+
+/* The raw lines of the last alert of c.many, whole (rec keeps 255 bytes),
+ * and how many c.many raised. */
+static size_t raw_alerts;
+static struct {
+    uint32_t n;
+    size_t len[VG_ALERT_MAX_RAW];
+    char line[VG_ALERT_MAX_RAW][4096];
+} raw_seen;
+
+static int on_alert_raw(void *ud, const vg_alert *al)
+{
+    if (vg_str_eq(al->rule_id, "c.many")) {
+        raw_seen.n = al->nraw;
+        for (uint32_t i = 0; i < al->nraw; i++) {
+            ck_assert_uint_lt(al->raw[i].len, sizeof(raw_seen.line[i]));
+            raw_seen.len[i] = al->raw[i].len;
+            memcpy(raw_seen.line[i], al->raw[i].p, al->raw[i].len);
+        }
+        raw_alerts++;
+        return 0;
+    }
+    return on_alert(ud, al);
+}
+
+/* Event k (0-11) of a burst from ip: its raw line is exactly raw_sizes[k]
+ * bytes long ("<38>h sshd: fail from IP xxx..."). */
+static const size_t raw_sizes[12] = {40, 300, 2000, 60, 600, 255, 256, 1023, 1024, 1025, 256, 3000};
+
+static void raw_line_of(char *out, size_t cap, const char *ip, int k)
+{
+    int n = snprintf(out, cap, "<38>h sshd: fail from %s ", ip);
+    ck_assert_int_gt(n, 0);
+    ck_assert_uint_lt(raw_sizes[k], cap);
+    ck_assert_uint_ge(raw_sizes[k], (size_t)n);
+    for (size_t i = (size_t)n; i < raw_sizes[k]; i++)
+        out[i] = (char)('a' + (i * 7 + (size_t)k) % 26);
+    out[raw_sizes[k]] = '\0';
+}
+
+static void feed_burst_event(tc *t, int64_t ts, const char *ip, int k)
+{
+    char raw[4096];
+    raw_line_of(raw, sizeof(raw), ip, k);
+    vg_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.ts_us = ev.recv_us = ts;
+    ev.pri = 38;
+    ev.host = vg_str_c("h");
+    ev.app = vg_str_c("sshd");
+    char msg[64];
+    snprintf(msg, sizeof(msg), "fail from %s", ip);
+    ev.msg = vg_str_c(msg);
+    ev.raw = vg_str_c(raw);
+    ck_assert_int_eq(cor_eval_event(t->e, &ev, on_alert_raw, &t->s), 0);
+}
+
+/* The alert's raw lines are events 2-11 of the burst (the ring keeps 10),
+ * each cut to its first 1,024 bytes. */
+static void assert_burst_raw(const char *ip)
+{
+    ck_assert_uint_eq(raw_seen.n, 10);
+    for (int k = 2; k < 12; k++) {
+        char exp[4096];
+        raw_line_of(exp, sizeof(exp), ip, k);
+        size_t n = raw_sizes[k] < 1024 ? raw_sizes[k] : 1024;
+        ck_assert_msg(raw_seen.len[k - 2] == n, "%s event %d: %zu bytes kept, %zu due", ip, k,
+                      raw_seen.len[k - 2], n);
+        ck_assert_msg(memcmp(raw_seen.line[k - 2], exp, n) == 0, "%s event %d: other bytes", ip, k);
+    }
+}
+
+/* Raw lines of every size pass through a group's ring of 10: shorter and
+ * longer than the last one in the same slot, over the 1,024 bytes kept,
+ * in buffers and group blocks reused from a dropped group, and read back
+ * from the store after a restart. */
+START_TEST(test_raw_lines_every_size)
+{
+    char yaml[2048], path[PATH_MAX];
+    snprintf(yaml, sizeof(yaml),
+             "rules:\n%s"
+             "  - id: c.many\n"
+             "    name: many\n"
+             "    level: 5\n"
+             "    correlation: {type: event_count, rules: [m.fail], group_by: [src_ip],\n"
+             "                  timespan: 1m, condition: {gte: 12}}\n",
+             fail_rule);
+    rules_file(yaml, path, sizeof(path));
+    tc t = {0};
+    raw_alerts = 0;
+    tc_start(&t, path, "db-raw");
+    tc_begin(&t);
+    memset(&raw_seen, 0, sizeof(raw_seen));
+    for (int k = 0; k < 12; k++)
+        feed_burst_event(&t, T0 + k * SEC, "10.0.0.1", k);
+    ck_assert_uint_eq(raw_alerts, 1);
+    assert_burst_raw("10.0.0.1");
+    /* a day later the first group is gone: the second takes its block
+     * and buffers; the third is cut by a restart before its last event */
+    memset(&raw_seen, 0, sizeof(raw_seen));
+    for (int k = 0; k < 12; k++)
+        feed_burst_event(&t, T0 + 24 * HOUR + k * SEC, "10.0.0.2", k);
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 1);
+    ck_assert_uint_eq(raw_alerts, 2);
+    assert_burst_raw("10.0.0.2");
+    for (int k = 0; k < 11; k++)
+        feed_burst_event(&t, T0 + 48 * HOUR + k * SEC, "10.0.0.3", k);
+    tc_commit(&t);
+    tc_stop(&t);
+    tc_start(&t, path, "db-raw");
+    tc_begin(&t);
+    memset(&raw_seen, 0, sizeof(raw_seen));
+    feed_burst_event(&t, T0 + 48 * HOUR + 11 * SEC, "10.0.0.3", 11);
+    ck_assert_uint_eq(raw_alerts, 3);
+    assert_burst_raw("10.0.0.3");
+    tc_commit(&t);
+    tc_close(&t);
+}
+END_TEST
+
 START_TEST(test_restart_keeps_lru_order)
 {
     char yaml[2048], path[PATH_MAX];
@@ -3448,6 +3569,7 @@ static Suite *eval_suite(void)
     tcase_add_checked_fixture(t, setup, teardown);
     tcase_set_timeout(t, 60);
     tcase_add_test(t, test_event_count_edges);
+    tcase_add_test(t, test_raw_lines_every_size);
     tcase_add_test(t, test_event_count_groups);
     tcase_add_test(t, test_event_count_suppress);
     tcase_add_test(t, test_value_count);
