@@ -900,6 +900,18 @@ static int cor_rules_files(const char *path, char ***names, size_t *nn, char *er
     return rc;
 }
 
+int cor_rules_build_prefilter(cor_ruleset *rs, char *err, size_t errlen)
+{
+    const char **pats = calloc(rs->nmatches + 1, sizeof(char *));
+    if (!pats)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < rs->nmatches; i++)
+        pats[i] = rs->rules[rs->matches[i]].pattern; /* NULL: keywords only, always a candidate */
+    int rc = cor_prefilter_build(pats, rs->nmatches, &rs->pf, err, errlen);
+    free(pats);
+    return rc == -ENOMEM ? rc : rc ? VG_ERULE : 0;
+}
+
 int cor_rules_load(const char *path, const cor_rules_opts *o, cor_ruleset **out, char *err,
                    size_t errlen)
 {
@@ -938,21 +950,19 @@ int cor_rules_load(const char *path, const cor_rules_opts *o, cor_ruleset **out,
         rc = cor_rules_check_fields(rs, err, errlen);
     if (rc == 0) {
         uint32_t maxcap = 1;
-        const char **pats = calloc(rs->nmatches + 1, sizeof(char *));
-        for (uint32_t i = 0; pats && i < rs->nmatches; i++) {
+        for (uint32_t i = 0; i < rs->nmatches; i++) {
             const cor_rule *r = &rs->rules[rs->matches[i]];
             uint32_t c = 0;
             if (r->re)
                 pcre2_pattern_info(r->re, PCRE2_INFO_CAPTURECOUNT, &c);
             if (c + 1 > maxcap)
                 maxcap = c + 1;
-            pats[i] = r->pattern; /* NULL: keywords only, always a candidate */
         }
         rs->md = pcre2_match_data_create(maxcap, NULL);
         rs->mctx = pcre2_match_context_create(NULL);
         rs->dir = strdup(path);
         rs->lateness_us = o->lateness_us;
-        if (!pats || !rs->md || !rs->mctx || !rs->dir)
+        if (!rs->md || !rs->mctx || !rs->dir)
             rc = -ENOMEM;
         else
             pcre2_set_match_limit(rs->mctx, (uint32_t)o->match_limit);
@@ -960,9 +970,8 @@ int cor_rules_load(const char *path, const cor_rules_opts *o, cor_ruleset **out,
          * could pad a line to get past a rule. 4 MiB covers 64 KiB lines. */
         if (rc == 0 && (rs->jit_stack = pcre2_jit_stack_create(32 << 10, 4 << 20, NULL)))
             pcre2_jit_stack_assign(rs->mctx, NULL, rs->jit_stack);
-        if (rc == 0 && (rc = cor_prefilter_build(pats, rs->nmatches, &rs->pf, err, errlen)) != 0)
-            rc = VG_ERULE;
-        free(pats);
+        if (rc == 0 && !o->defer_prefilter)
+            rc = cor_rules_build_prefilter(rs, err, errlen);
     }
     if (rc) {
         if (rc == -ENOMEM && !err[0])

@@ -229,6 +229,80 @@ static char *it_last_line_with(const char *path, const char *a, const char *b)
     return out;
 }
 
+/* Writes a rule file of n match rules "test.big.I", each with its own regex
+ * (none matches a test line): Hyperscan takes 2.5 s to compile 2,000 of
+ * them (more under ASan, whose malloc it uses), long enough for a test to
+ * act while it does. */
+static void it_write_big_rules(const char *path, int n)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "rules:\n");
+    for (int i = 0; i < n; i++)
+        fprintf(f,
+                "  - id: test.big.%d\n    name: Big %d\n    level: 1\n    match:\n"
+                "      regex: 'conn%d from (?<src_ip>[0-9.]+) port'\n",
+                i, i, i);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* SIGHUP checks a rule set at once and builds its prefilter on a worker
+ * thread: a second SIGHUP during that build wins (the first set is
+ * dropped, never applied), and SIGTERM during a build stops cleanly. */
+START_TEST(test_sighup_builds_off_the_loop)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, IT_RULES), 0);
+    vt_pipe_start_all(&p);
+    char path[400], log[400], file[400];
+    snprintf(path, sizeof(path), "%s/test.yml", p.rules);
+    vt_pipe_log(&p, VT_CORRELATOR, log, sizeof(log));
+
+    it_write_big_rules(path, 2000);
+    kill(p.pid[VT_CORRELATOR], SIGHUP);
+    ck_assert(vt_wait_text(log, "2000 rules checked in ", 30000));
+    /* the big set's prefilter is building: a small set replaces it */
+    ck_assert_int_eq(vt_write_file(path, "rules:\n  - id: test.small\n    name: Small\n"
+                                         "    level: 4\n    match:\n      regex: 'seq=0000[0-9]'\n"),
+                     0);
+    kill(p.pid[VT_CORRELATOR], SIGHUP);
+    ck_assert(vt_wait_text(log, "rules reloaded: 1 rules from ", 30000));
+    ck_assert(vt_wait_text(log, "rule set of an earlier SIGHUP dropped: a later one replaces it",
+                           60000));
+    ck_assert_int_eq(vt_count_text(log, "rules reloaded: 2000 rules"), 0);
+    ck_assert_int_eq(it_write_lines(&p, "a.txt", 0, 20, file, sizeof(file)), 0);
+    ck_assert_int_eq(it_logger_tcp(&p, file, NULL), 0);
+    ck_assert(vt_wait_lines(p.alerts, 10, 20000));
+    vt_sleep_ms(300);
+    char *b = vt_read_file(p.alerts, NULL);
+    int small = 0;
+    for (char *s = b; (s = strstr(s, "\"rule\":{\"id\":\"test.small\"")); s++)
+        small++;
+    free(b);
+    ck_assert_int_eq(small, 10);
+    ck_assert_int_eq(vt_count_lines(p.alerts), 10);
+
+    /* SIGTERM while a prefilter builds: the build is left to end (Hyperscan
+     * cannot be interrupted), then dropped; exit 0 */
+    it_write_big_rules(path, 2000);
+    int checked = vt_count_text(log, "2000 rules checked in ");
+    kill(p.pid[VT_CORRELATOR], SIGHUP);
+    for (int i = 0; i < 1500 && vt_count_text(log, "2000 rules checked in ") == checked; i++)
+        vt_sleep_ms(20);
+    ck_assert_int_eq(vt_count_text(log, "2000 rules checked in "), checked + 1);
+    pid_t pid = p.pid[VT_CORRELATOR];
+    ck_assert_int_eq(kill(pid, SIGTERM), 0);
+    int st = -1;
+    for (int i = 0; i < 600 && waitpid(pid, &st, WNOHANG) == 0; i++)
+        vt_sleep_ms(100);
+    p.pid[VT_CORRELATOR] = 0;
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "correlator status %d", st);
+    ck_assert(vt_wait_text(log, "SIGTERM: stopping", 100));
+    ck_assert_int_eq(vt_count_text(log, "rules reloaded: 2000 rules"), 0);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 START_TEST(test_sighup_reload)
 {
     vt_pipe p;
@@ -528,6 +602,7 @@ static Suite *pipeline_suite(void)
     tcase_add_test(tc, test_bad_frames_counted_process_lives);
     tcase_add_test(tc, test_foreign_peer_refused);
     tcase_add_test(tc, test_sighup_reload);
+    tcase_add_test(tc, test_sighup_builds_off_the_loop);
     tcase_add_test(tc, test_cli_and_bad_config);
     suite_add_tcase(s, tc);
     return s;
