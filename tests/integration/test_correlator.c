@@ -351,6 +351,70 @@ static void send_text(const vt_pipe *p, const char *text)
     close(fd);
 }
 
+/* SIGHUP with a bad list file refuses the whole reload before any list is
+ * stored: a list named before the bad one keeps its previous version too. */
+START_TEST(test_sighup_bad_list_changes_no_list)
+{
+    vt_pipe p;
+    const char *rules = "rules:\n  - id: intel.test\n    name: Listed source\n    level: 12\n"
+                        "    match:\n      program: vigiltest\n"
+                        "      regex: 'from (?<src_ip>[0-9.]+) seq=(?<n>[0-9]+)'\n"
+                        "      where: 'src_ip in list threat-ip'\n";
+    ck_assert_int_eq(vt_pipe_init(&p, rules), 0);
+    char early[400], list[400];
+    snprintf(early, sizeof(early), "%s/early.txt", p.dir);
+    snprintf(list, sizeof(list), "%s/threat-ip.txt", p.dir);
+    ck_assert_int_eq(vt_write_file(early, "10.0.0.1\n"), 0);
+    ck_assert_int_eq(vt_write_file(list, "192.0.2.0/24\n"), 0);
+    char *cfg = vt_read_file(p.config, NULL);
+    char *c2 = malloc(strlen(cfg) + 200);
+    char *at = strstr(cfg, "correlator:\n");
+    ck_assert_ptr_nonnull(at);
+    at += strlen("correlator:\n");
+    snprintf(c2, strlen(cfg) + 200,
+             "%.*s  lists:\n    early: early.txt\n    threat-ip: threat-ip.txt\n%s",
+             (int)(at - cfg), cfg, at);
+    ck_assert_int_eq(vt_write_file(p.config, c2), 0);
+    free(c2);
+    free(cfg);
+    vt_pipe_start_all(&p);
+    char log[400];
+    vt_pipe_log(&p, VT_CORRELATOR, log, sizeof(log));
+    ck_assert(vt_wait_text(log, "rules loaded from", 10000));
+
+    ck_assert_int_eq(vt_write_file(early, "10.9.9.9\n"), 0);
+    ck_assert_int_eq(vt_write_file(list, "198.51.100.9\n999.1.2.3\n"), 0);
+    kill(p.pid[VT_CORRELATOR], SIGHUP);
+    char want[600];
+    snprintf(want, sizeof(want), "%s:2: ", list);
+    ck_assert_msg(vt_wait_text(log, want, 10000), "no refusal naming %s:2", list);
+    ck_assert(vt_wait_text(log, "(configuration refused; running on the previous one)", 1000));
+    ck_assert_int_eq(vt_count_text(log, "rules reloaded"), 0);
+
+    char out[400], cmd[1500];
+    snprintf(out, sizeof(out), "%s/early.dump", p.dir);
+    snprintf(cmd, sizeof(cmd), "%s -c %s --dump-list early > %s",
+             vt_bin("correlator/vigil-correlator"), p.config, out);
+    char *argv[] = {"sh", "-c", cmd, NULL};
+    ck_assert_int_eq(vt_run(argv, 30), 0);
+    char *dump = vt_read_file(out, NULL);
+    ck_assert_ptr_nonnull(dump);
+    ck_assert_msg(strstr(dump, "\n10.0.0.1\n"), "early is not its previous version:\n%s", dump);
+    ck_assert_ptr_null(strstr(dump, "10.9.9.9"));
+    free(dump);
+    /* threat-ip too: 192.0.2.7 is still listed, 198.51.100.9 not */
+    send_text(&p, "<13>Nov 25 10:00:00 h vigiltest: login from 198.51.100.9 seq=00000\n"
+                  "<13>Nov 25 10:00:01 h vigiltest: login from 192.0.2.7 seq=00001\n");
+    ck_assert(vt_wait_lines(p.alerts, 1, 20000));
+    vt_sleep_ms(300);
+    ck_assert_int_eq(vt_count_lines(p.alerts), 1);
+    char *a = vt_read_file(p.alerts, NULL);
+    ck_assert_ptr_nonnull(strstr(a, "seq=00001"));
+    free(a);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* The outbox fills (no shipper, a 2 MiB state): batches fail to commit and
  * the collector sends them again. Once the shipper drained the outbox in
  * one go, LMDB kept the freed pages out of reach (they were freed by the
@@ -445,6 +509,7 @@ static Suite *correlator_suite(void)
     tcase_add_test(tc, test_live_equals_replay);
     tcase_add_test(tc, test_kill9_mid_stream_equals_replay);
     tcase_add_test(tc, test_watchlist_live_update);
+    tcase_add_test(tc, test_sighup_bad_list_changes_no_list);
     tcase_add_test(tc, test_full_outbox_counts_once);
     suite_add_tcase(s, tc);
     return s;
