@@ -273,28 +273,40 @@ START_TEST(test_shipped_rules_pass_their_tests)
 }
 END_TEST
 
+/* One match rule: a vigiltest line from a source in list threat-ip. */
+#define LISTED_RULES                                                                               \
+    "rules:\n  - id: intel.test\n    name: Listed source\n    level: 12\n"                         \
+    "    match:\n      program: vigiltest\n"                                                       \
+    "      regex: 'from (?<src_ip>[0-9.]+) seq=(?<n>[0-9]+)'\n"                                    \
+    "      where: 'src_ip in list threat-ip'\n"
+
+/* Adds correlator.lists (entries: "    NAME: FILE\n" lines) to the pipe's
+ * configuration; returns the configuration as it was (malloc'ed). */
+static char *add_lists(vt_pipe *p, const char *entries)
+{
+    char *cfg = vt_read_file(p->config, NULL);
+    ck_assert_ptr_nonnull(cfg);
+    size_t cap = strlen(cfg) + strlen(entries) + 16;
+    char *c2 = malloc(cap);
+    char *at = strstr(cfg, "correlator:\n");
+    ck_assert_ptr_nonnull(c2);
+    ck_assert_ptr_nonnull(at);
+    at += strlen("correlator:\n");
+    snprintf(c2, cap, "%.*s  lists:\n%s%s", (int)(at - cfg), cfg, entries, at);
+    ck_assert_int_eq(vt_write_file(p->config, c2), 0);
+    free(c2);
+    return cfg;
+}
+
 /* A watchlist updated while running, without a restart or lost state. */
 START_TEST(test_watchlist_live_update)
 {
     vt_pipe p;
-    const char *rules = "rules:\n  - id: intel.test\n    name: Listed source\n    level: 12\n"
-                        "    match:\n      program: vigiltest\n"
-                        "      regex: 'from (?<src_ip>[0-9.]+) seq=(?<n>[0-9]+)'\n"
-                        "      where: 'src_ip in list threat-ip'\n";
-    ck_assert_int_eq(vt_pipe_init(&p, rules), 0);
+    ck_assert_int_eq(vt_pipe_init(&p, LISTED_RULES), 0);
     char list[400];
     snprintf(list, sizeof(list), "%s/threat-ip.txt", p.dir);
     ck_assert_int_eq(vt_write_file(list, "# shared by the IT Center\n192.0.2.0/24\n"), 0);
-    char *cfg = vt_read_file(p.config, NULL);
-    char *c2 = malloc(strlen(cfg) + 200);
-    char *at = strstr(cfg, "correlator:\n");
-    ck_assert_ptr_nonnull(at);
-    at += strlen("correlator:\n");
-    snprintf(c2, strlen(cfg) + 200, "%.*s  lists:\n    threat-ip: threat-ip.txt\n%s",
-             (int)(at - cfg), cfg, at);
-    ck_assert_int_eq(vt_write_file(p.config, c2), 0);
-    char *cfg0 = cfg; /* without the list, for the end */
-    free(c2);
+    char *cfg0 = add_lists(&p, "    threat-ip: threat-ip.txt\n"); /* for the end */
     vt_pipe_start_all(&p);
     const char *a = "<13>Nov 25 10:00:00 h vigiltest: login from 192.0.2.7 seq=00000\n"
                     "<13>Nov 25 10:00:01 h vigiltest: login from 198.51.100.9 seq=00001\n";
@@ -356,27 +368,13 @@ static void send_text(const vt_pipe *p, const char *text)
 START_TEST(test_sighup_bad_list_changes_no_list)
 {
     vt_pipe p;
-    const char *rules = "rules:\n  - id: intel.test\n    name: Listed source\n    level: 12\n"
-                        "    match:\n      program: vigiltest\n"
-                        "      regex: 'from (?<src_ip>[0-9.]+) seq=(?<n>[0-9]+)'\n"
-                        "      where: 'src_ip in list threat-ip'\n";
-    ck_assert_int_eq(vt_pipe_init(&p, rules), 0);
+    ck_assert_int_eq(vt_pipe_init(&p, LISTED_RULES), 0);
     char early[400], list[400];
     snprintf(early, sizeof(early), "%s/early.txt", p.dir);
     snprintf(list, sizeof(list), "%s/threat-ip.txt", p.dir);
     ck_assert_int_eq(vt_write_file(early, "10.0.0.1\n"), 0);
     ck_assert_int_eq(vt_write_file(list, "192.0.2.0/24\n"), 0);
-    char *cfg = vt_read_file(p.config, NULL);
-    char *c2 = malloc(strlen(cfg) + 200);
-    char *at = strstr(cfg, "correlator:\n");
-    ck_assert_ptr_nonnull(at);
-    at += strlen("correlator:\n");
-    snprintf(c2, strlen(cfg) + 200,
-             "%.*s  lists:\n    early: early.txt\n    threat-ip: threat-ip.txt\n%s",
-             (int)(at - cfg), cfg, at);
-    ck_assert_int_eq(vt_write_file(p.config, c2), 0);
-    free(c2);
-    free(cfg);
+    free(add_lists(&p, "    early: early.txt\n    threat-ip: threat-ip.txt\n"));
     vt_pipe_start_all(&p);
     char log[400];
     vt_pipe_log(&p, VT_CORRELATOR, log, sizeof(log));
