@@ -49,6 +49,7 @@ typedef struct cor_reload {
     uint64_t gen;  /* c->reload_gen when it began: a later SIGHUP supersedes it */
     cor_conf cf;   /* owned */
     cor_ruleset *rs; /* owned until applied */
+    uint64_t t0_ns;  /* uv_hrtime() when the build was queued */
     int rc;
     char err[1024];
 } cor_reload;
@@ -68,7 +69,8 @@ static void cor_reload_build(uv_work_t *w)
 
 /* Puts a checked rule set with its prefilter in place: its lists into the
  * store, then the rules (between two batches: this runs on the loop). */
-static int cor_reload_apply(cor *c, cor_conf *cf, cor_ruleset *rs, char *err, size_t errlen)
+static int cor_reload_apply(cor *c, cor_conf *cf, cor_ruleset *rs, double build_s, char *err,
+                            size_t errlen)
 {
     /* Lists first: a bad list refuses the whole reload. Each list is
      * replaced in one transaction. */
@@ -83,9 +85,9 @@ static int cor_reload_apply(cor *c, cor_conf *cf, cor_ruleset *rs, char *err, si
     cor_list_names_free(&c->list_names);
     c->list_names = names;
     vg_info("rules reloaded: %zu rules from %s (was %zu; %zu always tried, prefilter database "
-            "%zu KiB)",
+            "%zu KiB, built in %.1f s)",
             rs->n, cf->rules_dir, c->rules->n, cor_prefilter_always(rs->pf),
-            (cor_prefilter_db_size(rs->pf) + 1023) / 1024);
+            (cor_prefilter_db_size(rs->pf) + 1023) / 1024, build_s);
     cor_rules_free(c->rules);
     c->rules = rs;
     /* keep list definitions for the next reload */
@@ -111,7 +113,8 @@ static void cor_reload_done(uv_work_t *w, int status)
         return;
     }
     int rc = r->rc;
-    if (rc == 0 && (rc = cor_reload_apply(c, &r->cf, r->rs, r->err, sizeof(r->err))) == 0)
+    double build_s = (double)(uv_hrtime() - r->t0_ns) / 1e9;
+    if (rc == 0 && (rc = cor_reload_apply(c, &r->cf, r->rs, build_s, r->err, sizeof(r->err))) == 0)
         r->rs = NULL; /* c->rules now */
     if (rc)
         vg_error("%s (rules not reloaded; running on the previous ones)",
@@ -166,6 +169,7 @@ static int cor_configure(vg_daemon *d, const vg_node *root, int first, char *err
         r->cf = cf;
         r->rs = rs;
         r->work.data = r;
+        r->t0_ns = uv_hrtime();
         vg_info("%zu rules checked in %s; building their prefilter, the running rules stay in "
                 "force until it is ready",
                 rs->n, cf.rules_dir);
