@@ -68,7 +68,6 @@ typedef struct cor {
     cor_eval_stats eval_mark;
     cor_list_names list_names; /* the lists the last (re)load read */
     uint64_t reload_gen;       /* SIGHUPs accepted so far (cor_main.c's cor_reload) */
-    int stopping;
 } cor;
 
 int cor_conf_load(const vg_node *root, const char *file, cor_conf *cf, char *err, size_t errlen);

@@ -57,7 +57,7 @@ struct cor_group {
     int64_t aux;            /* absence: last seen; match suppression: watermark at the last hit */
     uint8_t fired;          /* absence: already reported silent */
     uint8_t dirty;
-    uint16_t blk;           /* its block's size class (cor_blk_size) */
+    uint16_t blk;           /* its block's size class (cor_blk_class) */
     uint8_t rawcap[COR_RAW_KEEP]; /* raw[i]'s room, in COR_RAW_UNIT bytes */
     uint32_t n;             /* entries used in ts/vals */
     uint32_t nraw, rawpos;  /* raw ring */
@@ -1838,15 +1838,7 @@ static int cor_group_unpack(cor_eval *e, const cor_rule *r, cor_table *t, const 
             const msgpack_object *l = &raw->via.array.ptr[i];
             if (l->type != MSGPACK_OBJECT_STR) /* not ours: skipped, not read */
                 continue;
-            size_t n = l->via.str.size < COR_RAW_MAX ? l->via.str.size : COR_RAW_MAX;
-            size_t units = (n + COR_RAW_UNIT) / COR_RAW_UNIT;
-            char *b = malloc(units * COR_RAW_UNIT);
-            if (!b)
-                continue;
-            memcpy(b, l->via.str.ptr, n);
-            b[n] = '\0';
-            g->raw[g->nraw] = b;
-            g->rawcap[g->nraw++] = (uint8_t)units;
+            cor_raw_keep(e, g, vg_str_n(l->via.str.ptr ? l->via.str.ptr : "", l->via.str.size));
         }
     g->hnext = t->b[h & (t->nb - 1)];
     t->b[h & (t->nb - 1)] = g;

@@ -68,15 +68,18 @@ static void cor_reload_build(uv_work_t *w)
 }
 
 /* Puts a checked rule set with its prefilter in place: its lists into the
- * store, then the rules (between two batches: this runs on the loop). */
-static int cor_reload_apply(cor *c, cor_conf *cf, cor_ruleset *rs, double build_s, char *err,
-                            size_t errlen)
+ * store, then the rules (between two batches: this runs on the loop). On
+ * success the rules are c's (r->rs is NULL). */
+static int cor_reload_apply(cor *c, cor_reload *r)
 {
     /* Lists first: a bad list refuses the whole reload. Each list is
      * replaced in one transaction. */
+    cor_conf *cf = &r->cf;
+    cor_ruleset *rs = r->rs;
+    double build_s = (double)(uv_hrtime() - r->t0_ns) / 1e9;
     cor_list_names names = {0};
     int rc;
-    if ((rc = cor_load_lists(c->lists, cf, cf->rules_dir, &names, err, errlen)) ||
+    if ((rc = cor_load_lists(c->lists, cf, cf->rules_dir, &names, r->err, sizeof(r->err))) ||
         (rc = cor_eval_set_rules(c->eval, rs))) {
         cor_list_names_free(&names);
         return rc;
@@ -90,6 +93,7 @@ static int cor_reload_apply(cor *c, cor_conf *cf, cor_ruleset *rs, double build_
             (cor_prefilter_db_size(rs->pf) + 1023) / 1024, build_s);
     cor_rules_free(c->rules);
     c->rules = rs;
+    r->rs = NULL;
     /* keep list definitions for the next reload */
     for (int i = 0; i < c->conf.nlists; i++)
         free(c->conf.lists[i].name), free(c->conf.lists[i].path);
@@ -103,7 +107,7 @@ static void cor_reload_done(uv_work_t *w, int status)
 {
     cor_reload *r = w->data;
     cor *c = r->c;
-    if (c->stopping || status != 0) {
+    if (vg_daemon_stopping(c->d) || status != 0) {
         cor_reload_free(r);
         return;
     }
@@ -112,10 +116,7 @@ static void cor_reload_done(uv_work_t *w, int status)
         cor_reload_free(r);
         return;
     }
-    int rc = r->rc;
-    double build_s = (double)(uv_hrtime() - r->t0_ns) / 1e9;
-    if (rc == 0 && (rc = cor_reload_apply(c, &r->cf, r->rs, build_s, r->err, sizeof(r->err))) == 0)
-        r->rs = NULL; /* c->rules now */
+    int rc = r->rc ? r->rc : cor_reload_apply(c, r);
     if (rc)
         vg_error("%s (rules not reloaded; running on the previous ones)",
                  r->err[0] ? r->err : vg_strerror(rc));
@@ -173,11 +174,10 @@ static int cor_configure(vg_daemon *d, const vg_node *root, int first, char *err
         vg_info("%zu rules checked in %s; building their prefilter, the running rules stay in "
                 "force until it is ready",
                 rs->n, cf.rules_dir);
-        if ((rc = uv_queue_work(c->loop, &r->work, cor_reload_build, cor_reload_done)) != 0) {
+        if (uv_queue_work(c->loop, &r->work, cor_reload_build, cor_reload_done) != 0) {
             /* no worker: build here, as at startup */
             cor_reload_build(&r->work);
             cor_reload_done(&r->work, 0);
-            return 0;
         }
         return 0;
     }
@@ -242,7 +242,6 @@ static void cor_report(vg_daemon *d)
 static void cor_shutdown(vg_daemon *d)
 {
     cor *c = vg_daemon_data(d);
-    c->stopping = 1; /* a prefilter still building is dropped when done */
     cor_report(d);
     cor_engine_stop(c);
 }

@@ -30,4 +30,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
         }                                                                                     \
     } while (0)
 
+/* Makes a fresh directory TMPDIR/vg-fuzz-NAME-XXXXXX (TMPDIR unset or
+ * empty: /tmp) into dir; aborts if it cannot. */
+static inline void fz_tmpdir(char *dir, size_t cap, const char *name)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, cap, "%s/vg-fuzz-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", name);
+    FZ_CHECK(mkdtemp(dir) != NULL);
+}
+
 #endif

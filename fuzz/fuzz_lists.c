@@ -48,9 +48,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    const char *tmp = getenv("TMPDIR");
-    snprintf(g_dir, sizeof(g_dir), "%s/vg-fuzz-lists-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    FZ_CHECK(mkdtemp(g_dir) != NULL);
+    fz_tmpdir(g_dir, sizeof(g_dir), "lists");
     snprintf(g_file, sizeof(g_file), "%s/list.txt", g_dir);
     snprintf(g_dump, sizeof(g_dump), "%s/dump.txt", g_dir);
     /* no fsync: the target is about parsing and lookups, not power loss */

@@ -172,9 +172,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    const char *tmp = getenv("TMPDIR");
-    snprintf(g_dir, sizeof(g_dir), "%s/vg-fuzz-rules-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    FZ_CHECK(mkdtemp(g_dir) != NULL);
+    fz_tmpdir(g_dir, sizeof(g_dir), "rules");
     snprintf(g_rules, sizeof(g_rules), "%s/rules.yml", g_dir);
     snprintf(g_caldir, sizeof(g_caldir), "%s/calendars", g_dir);
     snprintf(g_cal, sizeof(g_cal), "%s/fuzz.yml", g_caldir);

@@ -102,6 +102,10 @@ bool vg_daemon_check_only(vg_daemon *d)
 {
     return d->check_only;
 }
+bool vg_daemon_stopping(vg_daemon *d)
+{
+    return d->stopping;
+}
 
 char *vg_daemon_path(const char *dir, const char *name)
 {

@@ -79,6 +79,9 @@ void *vg_daemon_data(vg_daemon *d);
 const vg_pipeline_conf *vg_daemon_pipeline(vg_daemon *d);
 const char *vg_daemon_config_path(vg_daemon *d);
 bool vg_daemon_check_only(vg_daemon *d);
+/* Whether shutdown has begun (SIGTERM, SIGINT or vg_daemon_fail): work
+ * finishing after it must not start anything. */
+bool vg_daemon_stopping(vg_daemon *d);
 /* Ends the loop with a failure status (fatal runtime error). */
 void vg_daemon_fail(vg_daemon *d, int status);
 
