@@ -694,7 +694,7 @@ static int cor_is_rule_file(const char *n)
 /* Resolves references, orders correlations so that a rule comes after
  * every rule it counts, and wires each rule to the correlations fed by it.
  * A reference to an unknown rule or a cycle refuses the set. */
-/* The fields every event has: the names cor_field (cor_eval.c) reads; keep
+/* The fields every event has: the names cor__field (cor_eval.c) reads; keep
  * the two the same. */
 static const char *const cor_event_fields[] = {"app",     "agency",   "facility", "host",
                                                "message", "msg",      "msgid",    "procid",

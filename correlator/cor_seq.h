@@ -1,6 +1,6 @@
 /* temporal_ordered: finding events e1 <= e2 <= ... <= en of a rule's steps
  * (times non-decreasing, en - e1 < T) whatever order they arrive in
- * (docs/rules.md gives the semantics; cor_eval.c keeps one such state per
+ * (docs/rules.md gives the semantics; cor_window.c keeps one such state per
  * group).
  *
  * A group's state is one int64_t array, so that it grows and persists like

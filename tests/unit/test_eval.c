@@ -1,5 +1,6 @@
-/* Unit tests for the rule engine (correlator/cor_eval.c over the rule model
- * of correlator/cor_rules.c): rules are written as YAML into a per-test
+/* Unit tests for the rule engine (correlator/cor_eval.c, cor_window.c,
+ * cor_group.c and cor_state.c, over the rule model of
+ * correlator/cor_rules.c): rules are written as YAML into a per-test
  * mkdtemp directory and loaded with cor_rules_load, events are built by
  * hand, and every alert the engine emits is copied (its views live only
  * during the callback) and compared exactly: rule, kind, times, count,

@@ -1,0 +1,284 @@
+/* The rule engine's insides, shared by its files and by nothing else (the
+ * API is cor_eval.h):
+ *   cor_eval.c    events in: the prefilter, match rules, hits and alerts,
+ *                 the sweep of expired groups, rule swaps;
+ *   cor_window.c  what each correlation type keeps and when it fires
+ *                 (docs/rules.md has the semantics);
+ *   cor_group.c   groups: their tables, LRU order, eviction and memory;
+ *   cor_state.c   groups saved to and restored from LMDB.
+ * cor__ names are shared between those files only.
+ *
+ * Groups exist by the hundred thousand, so they are small: a fixed header,
+ * the group key inline, and arrays sized by the rule (threshold, number of
+ * referenced rules, raw lines kept). */
+#ifndef COR_EVAL_INT_H
+#define COR_EVAL_INT_H
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cor_eval.h"
+#include "vigil/util.h"
+
+
+#define COR_RAW_KEEP 10          /* raw lines kept per group for its alert */
+#define COR_RAW_MAX 1024         /* bytes kept of each */
+#define COR_RAW_UNIT 256         /* raw buffers hold a multiple of this */
+#define COR_RAWPOOL_MAX 4096     /* one-unit raw buffers kept for reuse (1 MiB) */
+#define COR_BLK_ALIGN 64         /* group blocks come in multiples of this */
+#define COR_BLK_CLASSES 32       /* ... up to 2 KiB; larger ones go to malloc */
+#define COR_BLKPOOL_BYTES (4u << 20) /* freed group blocks kept for reuse, in all */
+#define COR_FUTURE_US (300LL * 1000000) /* event times this far past arrival are not trusted */
+#define COR_KEY_SEP '\x1f'
+#define COR_BATCH 128             /* events scanned ahead by cor_eval_events */
+#ifndef COR_EC_EXTRA_MAX /* a test build may make it small */
+#define COR_EC_EXTRA_MAX 4096     /* event_count: times kept beyond N, at most */
+#endif
+#define COR_VC_TIMES 8            /* value_count: times kept per value (cor_vc_time) */
+#define COR_MS_KEEP 8             /* match rules: alert times a suppression group keeps */
+
+typedef struct cor_group cor_group;
+struct cor_group {
+    cor_group *hnext;       /* hash chain */
+    cor_group *prev, *next; /* LRU list, most recently updated first */
+    uint64_t h;
+    int64_t last_us;        /* event time of the last update */
+    uint64_t touch;         /* when it was last updated, in updates (cor_eval.touch): its
+                             * place in the LRU list, saved so that a restart keeps it */
+    int64_t suppress_until; /* no firing before this event time */
+    int64_t aux;            /* absence: last seen; match suppression: watermark at the last hit */
+    uint8_t fired;          /* absence: already reported silent */
+    uint8_t dirty;
+    uint16_t blk;           /* its block's size class (cor_blk_class) */
+    uint8_t rawcap[COR_RAW_KEEP]; /* raw[i]'s room, in COR_RAW_UNIT bytes */
+    uint32_t n;             /* entries used in ts/vals */
+    uint32_t nraw, rawpos;  /* raw ring */
+    int64_t *ts;            /* event_count: times; value_count: per value; temporal: per ref;
+                             * temporal_ordered: cor_seq.h's layout; match suppression:
+                             * alert times, most recently used last */
+    char **vals;            /* value_count: distinct values */
+    char **raw;             /* ring of the last raw lines */
+    uint32_t keylen;
+    uint32_t tcap;          /* event_count, temporal_ordered: room in ts; value_count: in
+                             * vals. Past the first room, they are blocks of their own
+                             * (cor__ts_grow, cor__vc_grow) */
+    char key[];             /* group_by values joined by COR_KEY_SEP */
+};
+
+/* Bytes of a group's block before its arrays (header and key). */
+static inline size_t cor_group_head(size_t keylen)
+{
+    return (sizeof(cor_group) + keylen + 1 + 7) & ~(size_t)7;
+}
+
+/* Whether g's times (and value_count's values) moved out of its block. */
+static inline int cor_group_grown(const cor_group *g)
+{
+    return g->tcap && g->ts != (int64_t *)((char *)g + cor_group_head(g->keylen));
+}
+
+typedef struct cor_table {
+    cor_group **b;
+    uint32_t nb, count;
+    cor_group *head, *tail;
+    int64_t degraded_at;    /* event time of the last degradation alert */
+} cor_table;
+
+/* A pending delete of persisted state: one group, or a whole rule. */
+typedef struct cor_del {
+    char *key;
+    size_t len;
+    int prefix;
+} cor_del;
+
+/* One step of cor_eval_tick's sweep over the correlations (rs->order), with
+ * what the sweep needs at hand: reading each cor_rule instead (about 400
+ * bytes apiece, a cache miss each) once per second of event time was 12% of
+ * a replay at 1,000 rules. */
+typedef struct cor_sweep {
+    uint32_t ci;      /* rule index */
+    uint8_t absence;  /* COR_ABSENCE: reported, not just dropped */
+    int64_t span_us;  /* timespan_us */
+} cor_sweep;
+
+struct cor_eval {
+    cor_ruleset *rs;
+    cor_table *tables; /* per rule index; unused for match rules */
+    vg_store *st;
+    MDB_dbi dbi;
+    cor_lists *lists;
+    int64_t wm;        /* watermark: highest trusted event time seen (lateness) */
+    int64_t clock;     /* absence time: max(wm, what cor_eval_tick was told) */
+    uint64_t touch;    /* updates so far (cor_group.touch) */
+    int64_t absence_checked;
+    cor_del *dels;
+    size_t ndels, capdels;
+    cor_trace_fn trace;
+    void *trace_ud;
+    cor_eval_stats stats;
+    msgpack_sbuffer sb;
+    /* cor_eval_tick's work list, rebuilt with the rules (cor_eval_index) */
+    uint32_t *sup;    /* match rules with a suppression, in rs->matches order */
+    uint32_t nsup;
+    cor_sweep *sweep; /* rs->norder entries */
+    /* bit o set: the table of sweep[o] may hold groups. The sweep visits only
+     * those instead of reading all rs->norder table headers once per second
+     * of event time (at 1,000 correlations: 137 -> 112 instructions and 6.0 ->
+     * 3.4 cache misses per line). Set when a table gets its first group
+     * (cor_live_mark), cleared by the sweep when it finds the table empty. */
+    uint64_t *live;
+    uint32_t *sweep_pos; /* rule index -> position in sweep, UINT32_MAX if none */
+    uint64_t *bcand;     /* cor_eval_events: COR_BATCH candidate bitmaps */
+    /* due[o]: no event time before this can let the sweep drop a group of
+     * sweep[o]'s table (a non-absence one), so the sweep skips the table
+     * until the watermark gets there. Never later than the truth: set
+     * exactly by the sweep, reset to INT64_MIN ("look") when the oldest
+     * group changes. Looking at every live table once per second of event
+     * time, to find nothing to drop in most, was 7% of a replay at 1,000
+     * rules (a cache miss or two per table). */
+    int64_t *due;
+    /* raw-line buffers of one unit and group blocks of freed groups, for
+     * reuse (free lists through their first bytes): groups come and go by
+     * the thousand per minute, and malloc, free and malloc_usable_size on
+     * each were 8% of a replay at 1,000 rules (bench/README.md, session 12) */
+    char *rawpool;
+    uint32_t nrawpool;
+    void *blkpool[COR_BLK_CLASSES + 1];
+    size_t blkpool_bytes;
+};
+
+/* The oldest group of t changed: the sweep must look at t again. */
+static inline void cor_due_reset(cor_eval *e, const cor_table *t)
+{
+    uint32_t o = e->sweep_pos[t - e->tables];
+    if (o != UINT32_MAX)
+        e->due[o] = INT64_MIN;
+}
+
+/* Table t just got its first group: the sweep must visit it. */
+static inline void cor_live_mark(cor_eval *e, const cor_table *t)
+{
+    uint32_t o = e->sweep_pos[t - e->tables];
+    if (o != UINT32_MAX)
+        e->live[o / 64] |= 1ULL << (o % 64);
+}
+
+/* ---- fields and hits ------------------------------------------------------ */
+
+typedef struct cor_ctx {
+    const vg_event *ev;
+    vg_kv f[VG_ALERT_MAX_FIELDS]; /* f[0 .. nf) are set, the rest is garbage */
+    uint32_t nf;
+} cor_ctx;
+
+/* Starts a context with no fields. Not a designated initializer, which
+ * would zero f[] (512 bytes) for every candidate rule and every hit. */
+static inline void cor_ctx_init(cor_ctx *c, const vg_event *ev)
+{
+    c->ev = ev;
+    c->nf = 0;
+}
+
+
+/* What a firing rule reports: the triggering event's context plus the
+ * rule's own fields. */
+typedef struct cor_hit {
+    const cor_rule *r;
+    const cor_ctx *ctx;  /* the event and its captures */
+    vg_kv f[VG_ALERT_MAX_FIELDS];
+    uint32_t nf;
+    int64_t ts, first;
+    uint64_t count;
+    const cor_group *g;  /* correlation hits: raw lines */
+} cor_hit;
+
+/* Starts a hit with no fields (f[] is not zeroed: see cor_ctx_init). */
+static inline void cor_hit_init(cor_hit *h, const cor_rule *r, const cor_ctx *ctx, int64_t ts,
+                                int64_t first, uint64_t count)
+{
+    h->r = r;
+    h->ctx = ctx;
+    h->nf = 0;
+    h->ts = ts;
+    h->first = first;
+    h->count = count;
+    h->g = NULL;
+}
+
+/* Rules with state: correlations, and match rules with a suppression. */
+static inline bool cor_stateful(const cor_rule *r)
+{
+    return r->kind != COR_MATCH || r->suppress_us > 0;
+}
+
+/* Hash of a group key. */
+static inline uint64_t cor_hash(const char *p, size_t n)
+{
+    return vg_fnv1a(VG_FNV1A_INIT, p, n);
+}
+
+/* value_count: value k's times, COR_VC_TIMES slots, oldest first, with
+ * INT64_MIN in the unused ones (which therefore come first). */
+static inline int64_t *cor_vc_times(const cor_group *g, uint32_t k)
+{
+    return g->ts + (size_t)k * COR_VC_TIMES;
+}
+
+/* ---- cor_group.c: groups, tables, memory ---------------------------------- */
+
+/* The group of key in rule r's table t, created if new. At the rule's
+ * max_groups the least recently updated group is evicted first (counted,
+ * and a degradation alert is emitted). NULL when out of memory. */
+cor_group *cor__group_get(cor_eval *e, const cor_rule *r, cor_table *t, const char *key, size_t len,
+                          int64_t now, cor_emit_fn emit, void *ud);
+/* A new group of rule r, not in any table (cor_state.c links it). */
+cor_group *cor__group_new(cor_eval *e, const cor_rule *r, const char *key, size_t len, uint64_t h);
+/* Frees g and its arrays (to the engine's pools when they have room). */
+void cor__group_free(cor_eval *e, cor_group *g);
+/* Times a new group of rule r has room for (see cor_group.c). */
+uint32_t cor__group_nts(const cor_rule *r);
+int cor__table_grow(cor_table *t);
+/* Unlinks g from t (hash chain and LRU list); the caller frees it. */
+void cor__table_remove(cor_eval *e, cor_table *t, cor_group *g);
+/* Frees every group of t and empties it. */
+void cor__table_clear(cor_eval *e, cor_table *t);
+/* Puts g at the front of t's LRU list (cor__lru_front: and stamps it as
+ * updated now). */
+void cor__lru_link(cor_eval *e, cor_table *t, cor_group *g);
+void cor__lru_front(cor_eval *e, cor_table *t, cor_group *g);
+/* Queues the deletion of a group's record (or, with prefix, of every record
+ * of rule_id) for the next cor_eval_flush. */
+int cor__del_push(cor_eval *e, const char *rule_id, const char *key, size_t keylen, int prefix);
+/* Copies raw (at most COR_RAW_MAX bytes) into g's ring of raw lines. */
+void cor__raw_keep(cor_eval *e, cor_group *g, vg_str raw);
+/* Room for want entries in g's times (cor__ts_grow) or values and their
+ * times (cor__vc_grow), up to the rule's cap: 0, or -ENOMEM. */
+int cor__ts_grow(const cor_rule *c, cor_group *g, uint32_t want);
+int cor__vc_grow(const cor_rule *c, cor_group *g, uint32_t want);
+/* Frees the engine's pools of raw-line buffers and group blocks. */
+void cor__pools_free(cor_eval *e);
+
+/* ---- cor_window.c: correlations ------------------------------------------- */
+
+/* Feeds a hit to every correlation that counts its rule. */
+int cor__feed(cor_eval *e, const cor_hit *hit, cor_emit_fn emit, void *ud);
+
+/* ---- cor_eval.c ----------------------------------------------------------- */
+
+/* A field of the context by name: captures and group values first, then the
+ * event's own; VG_STR_NULL if it has none. */
+vg_str cor__field(const cor_ctx *c, const char *name);
+/* Writes r's group key for src into buf (cap bytes) and the group fields,
+ * as views into buf, into gf[0 .. r->ngroup). Returns the key's length. */
+size_t cor__group_key(const cor_rule *r, const cor_ctx *src, char *buf, size_t cap, vg_kv *gf);
+/* A rule hit: alert if it alerts, then feed the correlations counting it. */
+int cor__hit_out(cor_eval *e, const cor_hit *hit, cor_emit_fn emit, void *ud);
+
+/* ---- cor_state.c: LMDB ---------------------------------------------------- */
+
+/* Loads the saved groups of e's rules; records of rules gone or changed are
+ * queued for deletion. Sets the watermark saved with them. */
+int cor__state_load(cor_eval *e);
+
+#endif

@@ -1,0 +1,439 @@
+/* Groups of the rule engine: one per rule and distinct group_by values
+ * (cor_eval_int.h). A table per rule finds them by key (a hash) and keeps
+ * them in the order they were last updated, so that the least recently
+ * updated one is evicted at max_groups and the sweep finds the oldest
+ * first. Groups are created and dropped by the thousand per minute, so
+ * their blocks and raw-line buffers are pooled. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cor_eval_int.h"
+#include "cor_seq.h"
+#include "vigil/log.h"
+
+/* Size class of a group block of n bytes: 1.. for pooled sizes, 0 for
+ * larger blocks (plain malloc). */
+static inline uint16_t cor_blk_class(size_t n)
+{
+    size_t c = (n + COR_BLK_ALIGN - 1) / COR_BLK_ALIGN;
+    return c <= COR_BLK_CLASSES ? (uint16_t)c : 0;
+}
+
+/* A zeroed block of class c (or of n bytes when c is 0), from the pool when
+ * it has one. */
+static void *cor_blk_get(cor_eval *e, uint16_t c, size_t n)
+{
+    if (!c)
+        return calloc(1, n);
+    void *b = e ? e->blkpool[c] : NULL;
+    if (!b)
+        return calloc(1, (size_t)c * COR_BLK_ALIGN);
+    memcpy(&e->blkpool[c], b, sizeof(void *));
+    e->blkpool_bytes -= (size_t)c * COR_BLK_ALIGN;
+    memset(b, 0, (size_t)c * COR_BLK_ALIGN);
+    return b;
+}
+
+static void cor_blk_put(cor_eval *e, uint16_t c, void *b)
+{
+    size_t n = (size_t)c * COR_BLK_ALIGN;
+    if (!c || !e || e->blkpool_bytes + n > COR_BLKPOOL_BYTES) {
+        free(b);
+        return;
+    }
+    memcpy(b, &e->blkpool[c], sizeof(void *));
+    e->blkpool[c] = b;
+    e->blkpool_bytes += n;
+}
+
+/* Gives a raw-line buffer of cap units back: to the engine's pool when it
+ * is one unit and the pool has room, else to malloc. e may be NULL (no
+ * pool). */
+static void cor_raw_release(cor_eval *e, char *b, uint8_t cap)
+{
+    if (!b)
+        return;
+    if (!e || cap != 1 || e->nrawpool >= COR_RAWPOOL_MAX) {
+        free(b);
+        return;
+    }
+    memcpy(b, &e->rawpool, sizeof(char *));
+    e->rawpool = b;
+    e->nrawpool++;
+}
+
+/* A group is one allocation (header, key, then its arrays: see
+ * cor__group_new); only value_count's values and the raw lines are separate. */
+void cor__group_free(cor_eval *e, cor_group *g)
+{
+    if (!g)
+        return;
+    /* grown (cor__ts_grow, cor__vc_grow): ts, and value_count's values, are
+     * blocks of their own */
+    int grown = cor_group_grown(g);
+    if (g->vals)
+        for (uint32_t i = 0; i < g->n; i++)
+            free(g->vals[i]);
+    if (grown) {
+        free(g->ts);
+        if (g->vals)
+            free(g->vals);
+    }
+    if (g->raw)
+        for (uint32_t i = 0; i < COR_RAW_KEEP; i++)
+            cor_raw_release(e, g->raw[i], g->rawcap[i]);
+    cor_blk_put(e, g->blk, g);
+}
+
+void cor__table_clear(cor_eval *e, cor_table *t)
+{
+    for (cor_group *g = t->head, *n; g; g = n) {
+        n = g->next;
+        cor__group_free(e, g);
+    }
+    free(t->b);
+    memset(t, 0, sizeof(*t));
+}
+
+static void cor_lru_unlink(cor_eval *e, cor_table *t, cor_group *g)
+{
+    if (g == t->tail)
+        cor_due_reset(e, t); /* a newer group becomes the oldest */
+    if (g->prev)
+        g->prev->next = g->next;
+    else
+        t->head = g->next;
+    if (g->next)
+        g->next->prev = g->prev;
+    else
+        t->tail = g->prev;
+    g->prev = g->next = NULL;
+}
+
+void cor__lru_link(cor_eval *e, cor_table *t, cor_group *g)
+{
+    if (t->head == g)
+        return;
+    if (g->prev || g->next || t->tail == g)
+        cor_lru_unlink(e, t, g);
+    else if (!t->tail)
+        cor_due_reset(e, t); /* the first group */
+    g->next = t->head;
+    if (t->head)
+        t->head->prev = g;
+    t->head = g;
+    if (!t->tail)
+        t->tail = g;
+}
+
+/* g was just updated: to the front of the LRU list. */
+void cor__lru_front(cor_eval *e, cor_table *t, cor_group *g)
+{
+    g->touch = ++e->touch;
+    cor__lru_link(e, t, g);
+}
+
+static cor_group *cor_table_find(cor_table *t, const char *key, size_t len, uint64_t h)
+{
+    if (!t->nb)
+        return NULL;
+    for (cor_group *g = t->b[h & (t->nb - 1)]; g; g = g->hnext)
+        if (g->h == h && g->keylen == len && memcmp(g->key, key, len) == 0)
+            return g;
+    return NULL;
+}
+
+int cor__table_grow(cor_table *t)
+{
+    uint32_t nb = t->nb ? t->nb * 2 : 64;
+    cor_group **b = calloc(nb, sizeof(*b));
+    if (!b)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < t->nb; i++) {
+        for (cor_group *g = t->b[i], *n; g; g = n) {
+            n = g->hnext;
+            g->hnext = b[g->h & (nb - 1)];
+            b[g->h & (nb - 1)] = g;
+        }
+    }
+    free(t->b);
+    t->b = b;
+    t->nb = nb;
+    return 0;
+}
+
+void cor__table_remove(cor_eval *e, cor_table *t, cor_group *g)
+{
+    cor_group **pp = &t->b[g->h & (t->nb - 1)];
+    while (*pp != g)
+        pp = &(*pp)->hnext;
+    *pp = g->hnext;
+    cor_lru_unlink(e, t, g);
+    t->count--;
+}
+
+int cor__del_push(cor_eval *e, const char *rule_id, const char *key, size_t keylen,
+                        int prefix)
+{
+    if (!e->st)
+        return 0;
+    if (e->ndels == e->capdels) {
+        size_t cap = e->capdels ? e->capdels * 2 : 64;
+        cor_del *d = realloc(e->dels, cap * sizeof(*d));
+        if (!d)
+            return -ENOMEM;
+        e->dels = d;
+        e->capdels = cap;
+    }
+    size_t il = strlen(rule_id) + 1;
+    char *k = malloc(il + keylen);
+    if (!k)
+        return -ENOMEM;
+    memcpy(k, rule_id, il);
+    memcpy(k + il, key, keylen);
+    e->dels[e->ndels++] = (cor_del){k, il + keylen, prefix};
+    return 0;
+}
+
+/* Times a group of rule r has room for at first: N (event_count, grown by
+ * cor__ts_grow for events out of order), COR_VC_TIMES per value for N values
+ * (value_count) or per rule of the list (temporal: the rule's position is
+ * the value), cor_seq's header and two times per step (temporal_ordered,
+ * grown by cor__ts_grow too), or COR_MS_KEEP alert times (a match rule's
+ * suppression). */
+uint32_t cor__group_nts(const cor_rule *r)
+{
+    return r->kind == COR_MATCH              ? COR_MS_KEEP
+           : r->kind == COR_EVENT_COUNT      ? (uint32_t)r->threshold
+           : r->kind == COR_VALUE_COUNT      ? (uint32_t)r->threshold * COR_VC_TIMES
+           : r->kind == COR_TEMPORAL         ? r->nrefs * COR_VC_TIMES
+           : r->kind == COR_TEMPORAL_ORDERED ? (1 + 2 * r->nrefs) + 2 * r->nrefs
+                                             : 0;
+}
+
+/* Allocates a group with its arrays as its rule needs them, in one block:
+ * the header, the key (NUL-terminated), then the times, the values
+ * (value_count) and the raw ring's pointers. One malloc instead of four per
+ * new group (groups are created and dropped by the thousand per minute of
+ * events). */
+cor_group *cor__group_new(cor_eval *e, const cor_rule *r, const char *key, size_t len,
+                                uint64_t h)
+{
+    size_t nts = cor__group_nts(r);
+    size_t nvals = r->kind == COR_VALUE_COUNT || r->kind == COR_TEMPORAL ? nts / COR_VC_TIMES : 0;
+    size_t nraw = r->kind != COR_ABSENCE ? COR_RAW_KEEP : 0;
+    size_t head = cor_group_head(len);
+    size_t size = head + nts * sizeof(int64_t) + (nvals + nraw) * sizeof(char *);
+    uint16_t blk = cor_blk_class(size);
+    cor_group *g = cor_blk_get(e, blk, size);
+    if (!g)
+        return NULL;
+    g->blk = blk;
+    g->h = h;
+    g->keylen = (uint32_t)len;
+    memcpy(g->key, key, len);
+    g->suppress_until = INT64_MIN;
+    char *p = (char *)g + head;
+    if (nts) {
+        g->ts = (int64_t *)p;
+        p += nts * sizeof(int64_t);
+    }
+    if (nvals) {
+        g->vals = (char **)p;
+        p += nvals * sizeof(char *);
+    }
+    if (nraw)
+        g->raw = (char **)p;
+    if (r->kind == COR_TEMPORAL_ORDERED) {
+        cor_seq_init(&r->seq, g->ts);
+        g->n = cor_seq_head(&r->seq);
+    }
+    if (r->kind == COR_EVENT_COUNT || r->kind == COR_TEMPORAL_ORDERED)
+        g->tcap = (uint32_t)nts;
+    if (r->kind == COR_VALUE_COUNT || r->kind == COR_TEMPORAL)
+        g->tcap = (uint32_t)nvals;
+    return g;
+}
+
+/* Alert about lost correlation state, at most once per rule and hour. */
+static int cor_degraded(cor_eval *e, const cor_rule *r, cor_table *t, int64_t now,
+                        cor_emit_fn emit, void *ud)
+{
+    if (t->degraded_at && now - t->degraded_at < 3600LL * 1000000)
+        return 0;
+    t->degraded_at = now ? now : 1;
+    char msg[512];
+    snprintf(msg, sizeof(msg),
+             "correlation degraded: rule %s reached max_groups=%u and evicted its oldest groups "
+             "(%" PRIu64 " so far); attacks spread over more groups may be missed",
+             r->id, r->max_groups, r->evictions);
+    vg_warn("%s", msg);
+    vg_alert al = {0};
+    al.rule_id = vg_str_c("vigil.correlation_degraded");
+    al.rule_name = vg_str_c("Correlation state evicted: detection degraded");
+    al.kind = vg_str_c("internal");
+    al.level = 10;
+    al.ts_us = al.first_us = now;
+    al.count = r->evictions;
+    al.message = vg_str_c(msg);
+    al.fields[0] = (vg_kv){vg_str_c("rule"), vg_str_c(r->id)};
+    al.nfields = 1;
+    e->stats.alerts++;
+    return emit ? emit(ud, &al) : 0;
+}
+
+/* Finds or creates the group; evicts the least recently updated one when
+ * the rule is at its cap. */
+cor_group *cor__group_get(cor_eval *e, const cor_rule *r, cor_table *t, const char *key,
+                                size_t len, int64_t now, cor_emit_fn emit, void *ud)
+{
+    uint64_t h = cor_hash(key, len);
+    cor_group *g = cor_table_find(t, key, len, h);
+    if (g)
+        return g;
+    if (t->count >= r->max_groups && t->tail) {
+        cor_group *old = t->tail;
+        cor__del_push(e, r->id, old->key, old->keylen, 0);
+        cor__table_remove(e, t, old);
+        cor__group_free(e, old);
+        ((cor_rule *)r)->evictions++;
+        e->stats.evictions++;
+        cor_degraded(e, r, t, now, emit, ud);
+    }
+    if (t->count + 1 > t->nb && cor__table_grow(t) != 0)
+        return NULL;
+    g = cor__group_new(e, r, key, len, h);
+    if (!g)
+        return NULL;
+    g->hnext = t->b[h & (t->nb - 1)];
+    t->b[h & (t->nb - 1)] = g;
+    if (t->count++ == 0)
+        cor_live_mark(e, t);
+    cor__lru_front(e, t, g);
+    return g;
+}
+
+/* Keeps the raw line in the group's ring. A slot's buffer is reused when
+ * it is large enough (sizes rounded up to 256 bytes), and an empty slot
+ * takes one from the engine's pool first: every hit of every correlation
+ * passes here, and malloc/free per hit showed in profiles. */
+void cor__raw_keep(cor_eval *e, cor_group *g, vg_str raw)
+{
+    if (!g->raw || !raw.p)
+        return;
+    size_t n = raw.len < COR_RAW_MAX ? raw.len : COR_RAW_MAX;
+    uint32_t at = g->nraw < COR_RAW_KEEP ? g->nraw : g->rawpos;
+    char *slot = g->raw[at];
+    if (!slot && e->rawpool) {
+        slot = e->rawpool;
+        memcpy(&e->rawpool, slot, sizeof(char *));
+        e->nrawpool--;
+        g->raw[at] = slot;
+        g->rawcap[at] = 1;
+    }
+    if (!slot || (size_t)g->rawcap[at] * COR_RAW_UNIT < n + 1) {
+        size_t units = (n + COR_RAW_UNIT) / COR_RAW_UNIT;
+        char *p = realloc(slot, units * COR_RAW_UNIT);
+        if (!p)
+            return;
+        slot = g->raw[at] = p;
+        g->rawcap[at] = (uint8_t)units;
+    }
+    memcpy(slot, raw.p, n);
+    slot[n] = '\0';
+    if (g->nraw < COR_RAW_KEEP)
+        g->nraw++;
+    else
+        g->rawpos = (g->rawpos + 1) % COR_RAW_KEEP;
+}
+
+/* The most entries a group keeps (event_count: times, value_count:
+ * values): N, and room for events out of order within the lateness.
+ * temporal_ordered: cor_seq's header (at most 1 + 2n) and as many times as
+ * event_count may keep beyond N. */
+static uint32_t cor_room_cap(const cor_rule *r)
+{
+    if (r->kind == COR_TEMPORAL_ORDERED)
+        return 1 + 2 * r->nrefs + COR_EC_EXTRA_MAX;
+    uint64_t n = r->threshold, extra = 7 * n + 64;
+    return (uint32_t)(n + (extra < COR_EC_EXTRA_MAX ? extra : COR_EC_EXTRA_MAX));
+}
+
+/* The room to grow to from have for want entries: doubling, at most cap. */
+static uint32_t cor_room_next(uint32_t have, uint32_t want, uint32_t cap)
+{
+    if (want > cap)
+        want = cap;
+    if (want <= have)
+        return have;
+    uint32_t n = have * 2 > want ? have * 2 : want;
+    return n > cap ? cap : n;
+}
+
+/* Makes room for one more time in g->ts (event_count, temporal_ordered):
+ * the array starts inside the group's block with room for N (cor__group_nts)
+ * and moves to a block of its own only for a group that needs more. 0, or
+ * -ENOMEM. */
+int cor__ts_grow(const cor_rule *c, cor_group *g, uint32_t want)
+{
+    uint32_t ncap = cor_room_next(g->tcap, want, cor_room_cap(c));
+    if (ncap == g->tcap)
+        return 0;
+    int grown = cor_group_grown(g);
+    int64_t *p = grown ? realloc(g->ts, (size_t)ncap * sizeof(int64_t))
+                       : malloc((size_t)ncap * sizeof(int64_t));
+    if (!p)
+        return -ENOMEM;
+    if (!grown)
+        memcpy(p, g->ts, (size_t)g->n * sizeof(int64_t));
+    g->ts = p;
+    g->tcap = ncap;
+    return 0;
+}
+
+/* Room for one more value in a value_count group (values and their times
+ * move to blocks of their own, like cor__ts_grow's). 0, or -ENOMEM; a group
+ * at cor_room_cap stays as it is. */
+int cor__vc_grow(const cor_rule *c, cor_group *g, uint32_t want)
+{
+    uint32_t ncap = cor_room_next(g->tcap, want, cor_room_cap(c));
+    if (ncap == g->tcap)
+        return 0;
+    int64_t *ts = malloc((size_t)ncap * COR_VC_TIMES * sizeof(int64_t));
+    char **vals = malloc((size_t)ncap * sizeof(char *));
+    if (!ts || !vals) {
+        free(ts);
+        free(vals);
+        return -ENOMEM;
+    }
+    memcpy(ts, g->ts, (size_t)g->n * COR_VC_TIMES * sizeof(int64_t));
+    memcpy(vals, g->vals, (size_t)g->n * sizeof(char *));
+    if (cor_group_grown(g)) {
+        free(g->ts);
+        free(g->vals);
+    }
+    g->ts = ts;
+    g->vals = vals;
+    g->tcap = ncap;
+    return 0;
+}
+
+void cor__pools_free(cor_eval *e)
+{
+    while (e->rawpool) {
+        char *b = e->rawpool;
+        memcpy(&e->rawpool, b, sizeof(char *));
+        free(b);
+    }
+    e->nrawpool = 0;
+    for (int c = 1; c <= COR_BLK_CLASSES; c++)
+        while (e->blkpool[c]) {
+            void *b = e->blkpool[c];
+            memcpy(&e->blkpool[c], b, sizeof(void *));
+            free(b);
+        }
+    e->blkpool_bytes = 0;
+}

@@ -1,0 +1,350 @@
+/* Correlation state in LMDB: one record per group, keyed by rule id and
+ * group key, written by cor_eval_flush inside the caller's transaction
+ * (committed with the input position) and read back by cor__state_load at
+ * start and after an aborted transaction. Records written by earlier
+ * versions are read too (see cor_group_unpack). */
+#include <errno.h>
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cor_eval_int.h"
+#include "cor_seq.h"
+#include "vigil/err.h"
+#include "vigil/log.h"
+
+/* Group record: [rule_hash, last_us, suppress_until, aux, fired, [ts], [vals], [raw], touch]
+ * (records written before touch was saved have 8 elements) */
+static int cor_group_pack(cor_eval *e, const cor_rule *r, const cor_group *g)
+{
+    msgpack_packer pk;
+    msgpack_sbuffer_clear(&e->sb);
+    msgpack_packer_init(&pk, &e->sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 9);
+    msgpack_pack_uint64(&pk, r->hash);
+    msgpack_pack_int64(&pk, g->last_us);
+    msgpack_pack_int64(&pk, g->suppress_until);
+    msgpack_pack_int64(&pk, g->aux);
+    msgpack_pack_uint8(&pk, g->fired);
+    uint32_t nts = r->kind == COR_EVENT_COUNT || r->kind == COR_TEMPORAL_ORDERED ||
+                           r->kind == COR_MATCH
+                       ? g->n
+                   : r->kind == COR_VALUE_COUNT || r->kind == COR_TEMPORAL ? g->n * COR_VC_TIMES
+                                                : cor__group_nts(r);
+    msgpack_pack_array(&pk, nts);
+    for (uint32_t i = 0; i < nts; i++)
+        msgpack_pack_int64(&pk, g->ts[i]);
+    uint32_t nv = r->kind == COR_VALUE_COUNT || r->kind == COR_TEMPORAL ? g->n : 0;
+    msgpack_pack_array(&pk, nv);
+    for (uint32_t i = 0; i < nv; i++) {
+        size_t l = strlen(g->vals[i]);
+        msgpack_pack_str(&pk, l);
+        msgpack_pack_str_body(&pk, g->vals[i], l);
+    }
+    uint32_t start = g->nraw < COR_RAW_KEEP ? 0 : g->rawpos;
+    msgpack_pack_array(&pk, g->nraw);
+    for (uint32_t i = 0; i < g->nraw; i++) {
+        const char *l = g->raw[(start + i) % COR_RAW_KEEP];
+        size_t n = l ? strlen(l) : 0;
+        msgpack_pack_str(&pk, n);
+        msgpack_pack_str_body(&pk, l ? l : "", n);
+    }
+    msgpack_pack_uint64(&pk, g->touch);
+    return 0;
+}
+
+int cor_eval_flush(cor_eval *e)
+{
+    if (!e->st)
+        return 0;
+    MDB_txn *txn = vg_store_txn(e->st);
+    if (!txn)
+        return -EINVAL;
+    int rc = 0;
+    for (size_t i = 0; i < e->ndels && rc == 0; i++) {
+        cor_del *d = &e->dels[i];
+        MDB_val k = {d->len, d->key}, v;
+        if (!d->prefix) {
+            rc = mdb_del(txn, e->dbi, &k, NULL);
+            if (rc == MDB_NOTFOUND)
+                rc = 0;
+            continue;
+        }
+        MDB_cursor *cur;
+        if ((rc = mdb_cursor_open(txn, e->dbi, &cur)))
+            break;
+        for (;;) { /* re-seek after each delete: rule removals are rare */
+            k = (MDB_val){d->len, d->key};
+            rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+            if (rc || k.mv_size < d->len || memcmp(k.mv_data, d->key, d->len) != 0)
+                break;
+            if ((rc = mdb_cursor_del(cur, 0)))
+                break;
+        }
+        mdb_cursor_close(cur);
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
+    }
+    for (size_t i = 0; i < e->ndels; i++)
+        free(e->dels[i].key);
+    e->ndels = 0;
+    char key[4096];
+    for (size_t ri = 0; ri < e->rs->n && rc == 0; ri++) {
+        const cor_rule *r = &e->rs->rules[ri];
+        if (!cor_stateful(r))
+            continue;
+        size_t il = strlen(r->id) + 1;
+        for (cor_group *g = e->tables[ri].head; g && rc == 0; g = g->next) {
+            if (!g->dirty)
+                continue;
+            if (il + g->keylen > sizeof(key) || il + g->keylen > 511) {
+                g->dirty = 0; /* too long for an LMDB key: kept in memory only */
+                continue;
+            }
+            memcpy(key, r->id, il);
+            memcpy(key + il, g->key, g->keylen);
+            cor_group_pack(e, r, g);
+            MDB_val k = {il + g->keylen, key}, v = {e->sb.size, e->sb.data};
+            rc = mdb_put(txn, e->dbi, &k, &v, 0);
+            g->dirty = 0;
+        }
+    }
+    if (rc == 0)
+        rc = vg_meta_put_u64(e->st, "cor.watermark", (uint64_t)e->wm);
+    if (rc == MDB_MAP_FULL)
+        return VG_EFULL;
+    return rc > 0 ? -rc : rc;
+}
+
+/* A temporal_ordered group's saved times into g: cor_seq's layout (it
+ * starts with COR_SEQ_TAG), or the layout before it (per step the start
+ * and end of one chain, 2n times; before that the starts alone, n).
+ * 0, or VG_ESTATE when the record does not add up. */
+static int cor_seq_unpack(const cor_rule *r, cor_group *g, const msgpack_object *ts)
+{
+    const cor_seq_shape *sh = &r->seq;
+    uint32_t n = ts->type == MSGPACK_OBJECT_ARRAY ? ts->via.array.size : 0, head = cor_seq_head(sh);
+    const msgpack_object *v = n ? ts->via.array.ptr : NULL;
+    for (uint32_t i = 0; i < n; i++)
+        if (v[i].type != MSGPACK_OBJECT_POSITIVE_INTEGER && v[i].type != MSGPACK_OBJECT_NEGATIVE_INTEGER)
+            return VG_ESTATE;
+    if (n >= head && v[0].via.i64 == COR_SEQ_TAG) {
+        if (n > g->tcap && (cor__ts_grow(r, g, n) != 0 || n > g->tcap))
+            return VG_ESTATE;
+        for (uint32_t i = 0; i < n; i++)
+            g->ts[i] = v[i].via.i64;
+        for (uint32_t k = 0; k < sh->m; k++)
+            if (g->ts[sh->n + 1 + k] < 0 || g->ts[sh->n + 1 + k] > n)
+                return VG_ESTATE;
+        g->n = cor_seq_len(sh, g->ts);
+        return g->n == n ? 0 : VG_ESTATE;
+    }
+    int64_t old[2 * COR_SEQ_MAX];
+    if (n != r->nrefs && n != 2 * r->nrefs)
+        return VG_ESTATE;
+    for (uint32_t i = 0; i < 2 * r->nrefs; i++)
+        old[i] = v[i % n].via.i64; /* starts alone: a step counts as at its chain's start */
+    cor_seq_from_chains(sh, old, g->ts);
+    g->n = cor_seq_len(sh, g->ts);
+    return 0;
+}
+
+static int cor_group_unpack(cor_eval *e, const cor_rule *r, cor_table *t, const char *key,
+                            size_t klen, const char *buf, size_t len)
+{
+    msgpack_unpacked u;
+    size_t off = 0;
+    msgpack_unpacked_init(&u);
+    int rc = VG_ESTATE;
+    if (msgpack_unpack_next(&u, buf, len, &off) != MSGPACK_UNPACK_SUCCESS)
+        goto out;
+    const msgpack_object *a = &u.data;
+    if (a->type != MSGPACK_OBJECT_ARRAY || a->via.array.size < 8 || a->via.array.size > 9)
+        goto out;
+    const msgpack_object *f = a->via.array.ptr;
+    if (f[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER || f[0].via.u64 != r->hash)
+        goto out;
+    uint64_t h = cor_hash(key, klen);
+    if (t->count + 1 > t->nb && cor__table_grow(t) != 0) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    cor_group *g = cor__group_new(e, r, key, klen, h);
+    if (!g) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    g->last_us = f[1].via.i64;
+    g->suppress_until = f[2].via.i64;
+    g->aux = f[3].via.i64;
+    g->fired = (uint8_t)f[4].via.u64;
+    const msgpack_object *ts = &f[5], *vals = &f[6], *raw = &f[7];
+    uint32_t cap = cor__group_nts(r), nsaved = 0, skip = 0;
+    if (ts->type == MSGPACK_OBJECT_ARRAY)
+        nsaved = ts->via.array.size;
+    if (r->kind == COR_EVENT_COUNT && nsaved > cap) {
+        /* a group that kept more than N (events out of order): the newest
+         * fit (saved sorted, oldest first) */
+        (void)cor__ts_grow(r, g, nsaved);
+        cap = g->tcap;
+        skip = nsaved > cap ? nsaved - cap : 0;
+    }
+    if (r->kind == COR_TEMPORAL_ORDERED) {
+        if (cor_seq_unpack(r, g, ts) != 0) {
+            cor__group_free(e, g);
+            goto out;
+        }
+        nsaved = 0;
+    }
+    for (uint32_t i = 0; i + skip < nsaved && i < cap; i++)
+        g->ts[i] = ts->via.array.ptr[i + skip].via.i64;
+    if (r->kind == COR_EVENT_COUNT || r->kind == COR_MATCH)
+        g->n = nsaved - skip < cap ? nsaved - skip : cap;
+    if (r->kind == COR_MATCH && g->n == 0 && g->suppress_until != INT64_MIN) {
+        /* saved before alert times were kept: the last alert */
+        g->ts[0] = g->suppress_until - r->suppress_us;
+        g->n = 1;
+    }
+    uint32_t nsv = vals->type == MSGPACK_OBJECT_ARRAY ? vals->via.array.size : 0;
+    if (r->kind == COR_TEMPORAL && nsv == 0 && nsaved == r->nrefs) {
+        /* state written before temporal kept its rules' times as values:
+         * the latest time of each rule, by position */
+        for (uint32_t k = 0; k < r->nrefs; k++) {
+            int64_t t0 = ts->via.array.ptr[k].via.i64;
+            char pos[12];
+            snprintf(pos, sizeof(pos), "%u", k);
+            if (t0 == INT64_MIN || !(g->vals[g->n] = strdup(pos)))
+                continue;
+            int64_t *vt = cor_vc_times(g, g->n++);
+            for (uint32_t j = 0; j < COR_VC_TIMES; j++)
+                vt[j] = j + 1 < COR_VC_TIMES ? INT64_MIN : t0;
+        }
+    } else if (r->kind == COR_VALUE_COUNT || r->kind == COR_TEMPORAL) {
+        /* COR_VC_TIMES times per value, or one (the latest: state written
+         * before value_count kept more) */
+        uint32_t nv = vals->type == MSGPACK_OBJECT_ARRAY ? vals->via.array.size : 0;
+        if (nv > g->tcap)
+            (void)cor__vc_grow(r, g, nv); /* a group grown by events out of order */
+        if (nv > g->tcap)
+            nv = g->tcap;
+        uint32_t per = nsaved == nv ? 1 : COR_VC_TIMES;
+        if (nsaved < nv * per)
+            nv = nsaved / per;
+        for (g->n = 0; g->n < nv; g->n++) {
+            const msgpack_object *sv = &vals->via.array.ptr[g->n];
+            if (sv->type != MSGPACK_OBJECT_STR ||
+                !(g->vals[g->n] = strndup(sv->via.str.ptr, sv->via.str.size)))
+                break;
+            int64_t *vt = cor_vc_times(g, g->n);
+            for (uint32_t j = 0; j < COR_VC_TIMES; j++)
+                vt[j] = j < COR_VC_TIMES - per
+                            ? INT64_MIN
+                            : ts->via.array.ptr[g->n * per + j - (COR_VC_TIMES - per)].via.i64;
+        }
+    }
+    if (g->raw && raw->type == MSGPACK_OBJECT_ARRAY)
+        for (uint32_t i = 0; i < raw->via.array.size && g->nraw < COR_RAW_KEEP; i++) {
+            const msgpack_object *l = &raw->via.array.ptr[i];
+            if (l->type != MSGPACK_OBJECT_STR) /* not ours: skipped, not read */
+                continue;
+            cor__raw_keep(e, g, vg_str_n(l->via.str.ptr ? l->via.str.ptr : "", l->via.str.size));
+        }
+    g->hnext = t->b[h & (t->nb - 1)];
+    t->b[h & (t->nb - 1)] = g;
+    if (t->count++ == 0)
+        cor_live_mark(e, t);
+    /* in key order for now: cor__state_load sorts them */
+    g->touch = a->via.array.size > 8 && f[8].type == MSGPACK_OBJECT_POSITIVE_INTEGER
+                   ? f[8].via.u64
+                   : 0; /* an older record: ordered by last_us, before the others */
+    if (g->touch > e->touch)
+        e->touch = g->touch; /* updates after the restart come after every saved one */
+    cor__lru_link(e, t, g);
+    rc = 0;
+out:
+    msgpack_unpacked_destroy(&u);
+    return rc;
+}
+
+static int cor_lru_cmp(const void *a, const void *b)
+{
+    const cor_group *x = *(cor_group *const *)a, *y = *(cor_group *const *)b;
+    if (x->touch != y->touch)
+        return x->touch < y->touch ? -1 : 1;
+    return x->last_us < y->last_us ? -1 : x->last_us > y->last_us;
+}
+
+/* Restored groups come in key order; put the LRU list back in the order
+ * the groups were last updated, as it was before the stop: eviction takes
+ * its tail, the sweep drops expired groups from the tail and reports
+ * absences in its order, so any other order would change alerts after a
+ * restart (an update is one of arrival, not of event time: a late event
+ * moves its group to the front). */
+static int cor_table_sort_lru(cor_eval *e, cor_table *t)
+{
+    if (t->count < 2)
+        return 0;
+    cor_group **v = malloc(t->count * sizeof(*v));
+    if (!v)
+        return -ENOMEM;
+    uint32_t n = 0;
+    for (cor_group *g = t->head; g && n < t->count; g = g->next)
+        v[n++] = g;
+    qsort(v, n, sizeof(*v), cor_lru_cmp);
+    t->head = t->tail = NULL;
+    for (uint32_t i = 0; i < n; i++) {
+        v[i]->prev = v[i]->next = NULL;
+        cor__lru_link(e, t, v[i]);
+    }
+    free(v);
+    return 0;
+}
+
+/* Loads persisted state for the current rules; state of rules that are
+ * gone or changed is deleted. */
+int cor__state_load(cor_eval *e)
+{
+    MDB_txn *txn;
+    int rc = vg_store_read_begin(e->st, &txn);
+    if (rc)
+        return rc;
+    MDB_cursor *cur;
+    if ((rc = mdb_cursor_open(txn, e->dbi, &cur))) {
+        vg_store_read_end(e->st, txn);
+        return -rc;
+    }
+    MDB_val k, v;
+    size_t loaded = 0, dropped = 0;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+        const char *key = k.mv_data;
+        const char *nul = memchr(key, '\0', k.mv_size);
+        int ri = nul ? cor_rules_find(e->rs, key) : -1;
+        int ok = ri >= 0 && cor_stateful(&e->rs->rules[ri]) &&
+                 cor_group_unpack(e, &e->rs->rules[ri], &e->tables[ri], nul + 1,
+                                  k.mv_size - (size_t)(nul + 1 - key), v.mv_data, v.mv_size) == 0;
+        if (ok) {
+            loaded++;
+        } else {
+            dropped++;
+            cor__del_push(e, nul ? key : "", nul ? nul + 1 : key,
+                         nul ? k.mv_size - (size_t)(nul + 1 - key) : k.mv_size, 0);
+        }
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    vg_store_read_end(e->st, txn);
+    for (size_t i = 0; i < e->rs->n && (rc == 0 || rc == MDB_NOTFOUND); i++)
+        if (cor_table_sort_lru(e, &e->tables[i]) != 0)
+            rc = ENOMEM; /* returned as -ENOMEM below */
+    uint64_t wm = 0;
+    vg_meta_get_u64(e->st, "cor.watermark", &wm);
+    e->wm = (int64_t)wm;
+    e->clock = e->wm;
+    e->absence_checked = e->wm;
+    if (loaded || dropped)
+        vg_info("correlation state: %zu groups restored, %zu dropped (rule gone or changed)",
+                loaded, dropped);
+    return rc == MDB_NOTFOUND ? 0 : -rc;
+}

@@ -1,0 +1,462 @@
+/* Correlations (docs/rules.md has their exact semantics): a hit of a
+ * referenced rule is added to its group, and the group's kept times (and
+ * values) tell whether a window of the rule is now complete. Each type keeps
+ * only what a window with an event still to come may need, and says below
+ * why what it drops cannot change an alert. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cor_eval_int.h"
+#include "cor_seq.h"
+
+/* The time at or before which a time of g can be in no window that an
+ * event to come (at or after W - lateness) could still fire: W - lateness
+ * - T, or, later, the end of g's suppression - T (see cor_ec_add). */
+static int64_t cor_dead(const cor_eval *e, const cor_rule *c, const cor_group *g)
+{
+    int64_t T = c->timespan_us, dead = e->wm - e->rs->lateness_us - T;
+    if (g->suppress_until != INT64_MIN && g->suppress_until - T > dead)
+        dead = g->suppress_until - T;
+    return dead;
+}
+
+/* Adds time ts to an event_count group. Returns 1 (and fills out) when a
+ * window of N events holding ts spans less than T and ends at or after the
+ * group's suppression, else 0.
+ *
+ * The group keeps, sorted, every time that may still be in a window with an
+ * event to come (one at or after L = W - lateness, or it is late). Before
+ * adding, it drops from the oldest end the times that cannot make a
+ * difference:
+ *  - t <= L - T, or t <= suppress_until - T: every window holding t ends
+ *    before an event to come, or before one that may fire;
+ *  - a time below L with N - 1 kept times between it and L: a window from
+ *    it to an event at or after L holds all of them, and is full without it;
+ *  - the oldest, when it and the N after it span less than T, if suppress
+ *    is at least T: a later event finds a full window without it, and an
+ *    earlier one is suppressed (the oldest N were a full window when the
+ *    last of them came in, so that event fired, with a suppression that
+ *    reaches T past it, or fell inside a suppression that reaches past
+ *    them). A shorter suppression may end inside such a window.
+ * In time order that leaves the newest N; a group holds more only for
+ * events out of order. Past the cap the oldest goes anyway, counted in the
+ * rule's 'trimmed' (a window it was part of may be missed). */
+static int cor_ec_add(cor_eval *e, cor_rule *c, cor_group *g, int64_t ts, cor_hit *out)
+{
+    uint32_t N = (uint32_t)c->threshold;
+    int64_t T = c->timespan_us, L = e->wm - e->rs->lateness_us, dead = cor_dead(e, c, g);
+    uint32_t below = 0, d = 0;
+    int long_sup = c->suppress_us >= T;
+    while (below < g->n && g->ts[below] < L)
+        below++;
+    while (d < g->n) {
+        int64_t t0 = g->ts[d];
+        if (t0 <= dead || (below > d && below - d >= N) ||
+            (long_sup && g->n - d > N && g->ts[d + N] - t0 < T))
+            d++;
+        else
+            break;
+    }
+    if (d) {
+        g->n -= d;
+        memmove(g->ts, g->ts + d, (size_t)g->n * sizeof(int64_t));
+    }
+    if (g->n == g->tcap)
+        (void)cor__ts_grow(c, g, g->n + 1); /* may stay full: at the cap, or out of memory */
+    if (g->n == g->tcap) { /* the oldest goes */
+        c->trimmed++;
+        e->stats.trimmed++;
+        if (ts < g->ts[0]) { /* that is this one: its window is the oldest N-1 */
+            if (N > 1 && (g->n < N - 1 || g->ts[N - 2] - ts >= T))
+                return 0;
+            int64_t end = N > 1 ? g->ts[N - 2] : ts;
+            if (end < g->suppress_until)
+                return 0;
+            out->first = ts;
+            out->ts = end;
+            out->count = N;
+            return 1;
+        }
+        g->n--;
+        memmove(g->ts, g->ts + 1, (size_t)g->n * sizeof(int64_t));
+    }
+    uint32_t pos = g->n;
+    while (pos > 0 && g->ts[pos - 1] > ts)
+        pos--;
+    memmove(g->ts + pos + 1, g->ts + pos, (size_t)(g->n - pos) * sizeof(int64_t));
+    g->ts[pos] = ts;
+    g->n++;
+    if (g->n < N)
+        return 0;
+    /* the windows of N consecutive times that hold ts, earliest first, of
+     * those that end at or after the suppression (a late event may complete
+     * one that ends after it) */
+    uint32_t j = pos >= N - 1 ? pos - (N - 1) : 0, last = pos < g->n - N ? pos : g->n - N;
+    for (; j <= last; j++)
+        if (g->ts[j + N - 1] - g->ts[j] < T && g->ts[j + N - 1] >= g->suppress_until) {
+            out->first = g->ts[j];
+            out->ts = g->ts[j + N - 1];
+            out->count = N;
+            return 1;
+        }
+    return 0;
+}
+
+
+/* Whether value k was seen in the window (end - T, end]; lowers *first to
+ * the earliest such time. */
+static int cor_vc_in(const cor_group *g, uint32_t k, int64_t T, int64_t end, int64_t *first)
+{
+    const int64_t *t = cor_vc_times(g, k);
+    for (int j = 0; j < COR_VC_TIMES; j++)
+        if (t[j] != INT64_MIN && t[j] > end - T && t[j] <= end) {
+            if (first && t[j] < *first)
+                *first = t[j];
+            return 1;
+        }
+    return 0;
+}
+
+/* The number of distinct values seen in (end - T, end]. */
+static uint32_t cor_vc_live(const cor_group *g, int64_t T, int64_t end, int64_t *first)
+{
+    uint32_t live = 0;
+    for (uint32_t k = 0; k < g->n; k++)
+        live += (uint32_t)cor_vc_in(g, k, T, end, first);
+    return live;
+}
+
+/* Adds time ts to value k's times, keeping only what a window with an event
+ * to come (at or after L) may need: times after dead (see cor_ec_add); below
+ * L only the latest (a window from an earlier one to such an event holds
+ * it too); and of three times less than T apart not the middle one (a
+ * window holding it holds one of the others: it is T long), at or after L
+ * only when more than COR_VC_TIMES are left (as a window's end it may
+ * matter). Past COR_VC_TIMES the oldest goes, counted in the rule's
+ * 'trimmed'. */
+static void cor_vc_time(cor_eval *e, cor_rule *c, cor_group *g, uint32_t k, int64_t ts,
+                        int64_t L, int64_t dead)
+{
+    int64_t *t = cor_vc_times(g, k), p[COR_VC_TIMES + 1];
+    int n = 0;
+    for (int j = 0; j < COR_VC_TIMES; j++) {
+        if (t[j] == ts)
+            return;
+        if (t[j] == INT64_MIN || t[j] <= dead)
+            continue;
+        if (n == 1 && p[0] < L && t[j] < L)
+            n = 0; /* a later one below L */
+        p[n++] = t[j];
+    }
+    int at = n;
+    while (at > 0 && p[at - 1] > ts)
+        at--;
+    memmove(p + at + 1, p + at, (size_t)(n - at) * sizeof(int64_t));
+    p[at] = ts;
+    n++;
+    /* middles below L first: no event to come can end a window there; then,
+     * only while out of room, the others (one may have been the first
+     * sighting after a suppression that ends later: see cor_vc_add) */
+    for (int pass = 0; pass < 2; pass++)
+        for (int j = 1; j + 1 < n;) {
+            if (p[j + 1] - p[j - 1] < c->timespan_us && (pass ? n > COR_VC_TIMES : p[j] < L)) {
+                memmove(p + j, p + j + 1, (size_t)(n - j - 1) * sizeof(int64_t));
+                n--;
+            } else {
+                j++;
+            }
+        }
+    if (n > COR_VC_TIMES) {
+        c->trimmed++;
+        e->stats.trimmed++;
+        memmove(p, p + 1, (size_t)(n - 1) * sizeof(int64_t));
+        n--;
+    }
+    for (int j = 0; j < COR_VC_TIMES; j++)
+        t[j] = j < COR_VC_TIMES - n ? INT64_MIN : p[j - (COR_VC_TIMES - n)];
+}
+
+typedef struct cor_vc_pt {
+    int64_t t;
+    uint32_t k;
+} cor_vc_pt;
+
+static int cor_vc_pt_cmp(const void *a, const void *b)
+{
+    const cor_vc_pt *x = a, *y = b;
+    return x->t < y->t ? -1 : x->t > y->t;
+}
+
+/* Adds value v at time ts to a value_count group and sets *end to the end
+ * of the earliest window holding ts with N distinct values that ends at or
+ * after the group's suppression, or to ts if there is none. In time order
+ * that window can only end at ts; an event out of order may complete one
+ * that ends at a later time, within T: the times in (ts - T, ts + T) are
+ * swept in order (a window per time), with a count per value. A time
+ * thinned by cor_vc_time is not missed as an end: the window at the kept
+ * time before it holds every value it holds (unless that one is inside the
+ * suppression: see docs/rules.md). 0, or -ENOMEM. */
+static int cor_vc_add(cor_eval *e, cor_rule *c, cor_group *g, vg_str v, int64_t ts,
+                      uint32_t need, int64_t *end)
+{
+    int64_t T = c->timespan_us, L = e->wm - e->rs->lateness_us, dead = cor_dead(e, c, g);
+    uint32_t i = 0;
+    int later = 0;
+    for (uint32_t k = 0; k < g->n && !later; k++)
+        later = cor_vc_times(g, k)[COR_VC_TIMES - 1] > ts;
+    while (i < g->n && !(strlen(g->vals[i]) == v.len && memcmp(g->vals[i], v.p, v.len) == 0))
+        i++;
+    if (i == g->n) {
+        char *nv = strndup(v.p, v.len);
+        if (!nv)
+            return -ENOMEM;
+        i = g->n;
+        if (g->n == g->tcap) {
+            /* full: the value seen longest ago makes room if no window
+             * with an event to come can need it (all its times are dead).
+             * Else the group grows, up to its cap: even in time order, an
+             * event arriving late may still need it. */
+            uint32_t old = 0;
+            for (uint32_t k = 1; k < g->n; k++)
+                if (cor_vc_times(g, k)[COR_VC_TIMES - 1] <
+                    cor_vc_times(g, old)[COR_VC_TIMES - 1])
+                    old = k;
+            int64_t seen = cor_vc_times(g, old)[COR_VC_TIMES - 1];
+            if (seen > dead)
+                (void)cor__vc_grow(c, g, g->n + 1);
+            if (g->n == g->tcap) {
+                if (seen > dead) {
+                    c->trimmed++;
+                    e->stats.trimmed++;
+                }
+                free(g->vals[old]);
+                i = old; /* its slot */
+            }
+        }
+        if (i == g->n)
+            g->n++;
+        g->vals[i] = nv;
+        for (int j = 0; j < COR_VC_TIMES; j++)
+            cor_vc_times(g, i)[j] = INT64_MIN;
+    }
+    cor_vc_time(e, c, g, i, ts, L, dead);
+    *end = ts;
+    int64_t from = ts > g->suppress_until ? ts : g->suppress_until;
+    if (!later || (from == ts && cor_vc_live(g, T, ts, NULL) >= need))
+        return 0;
+    cor_vc_pt *pt = malloc((size_t)g->n * COR_VC_TIMES * sizeof(*pt));
+    uint32_t *cnt = calloc(g->n, sizeof(*cnt));
+    if (!pt || !cnt) {
+        free(pt);
+        free(cnt);
+        return -ENOMEM;
+    }
+    size_t np = 0;
+    for (uint32_t k = 0; k < g->n; k++)
+        for (int j = 0; j < COR_VC_TIMES; j++) {
+            int64_t x = cor_vc_times(g, k)[j];
+            if (x != INT64_MIN && x > ts - T && x < ts + T)
+                pt[np++] = (cor_vc_pt){x, k};
+        }
+    qsort(pt, np, sizeof(*pt), cor_vc_pt_cmp);
+    uint32_t distinct = 0;
+    for (size_t lo = 0, hi = 0; hi < np; hi++) {
+        if (cnt[pt[hi].k]++ == 0)
+            distinct++;
+        int64_t y = pt[hi].t;
+        while (pt[lo].t <= y - T)
+            if (--cnt[pt[lo++].k] == 0)
+                distinct--;
+        if (y >= from && (hi + 1 == np || pt[hi + 1].t != y) && distinct >= need) {
+            *end = y;
+            break;
+        }
+    }
+    free(pt);
+    free(cnt);
+    return 0;
+}
+
+/* One hit of a referenced rule arrives at correlation c. */
+static int cor_correlate(cor_eval *e, uint32_t ci, uint32_t refpos, const cor_hit *in,
+                         cor_emit_fn emit, void *ud)
+{
+    cor_rule *c = &e->rs->rules[ci];
+    cor_table *t = &e->tables[ci];
+    int64_t ts = in->ts;
+    if (ts < e->wm - e->rs->lateness_us) {
+        c->late++;
+        e->stats.late++;
+        return 0;
+    }
+    /* the incoming hit's fields, for group_by and value_count */
+    cor_ctx src;
+    cor_ctx_init(&src, in->ctx->ev);
+    for (uint32_t i = 0; i < in->nf; i++)
+        src.f[src.nf++] = in->f[i];
+    for (uint32_t i = 0; i < in->ctx->nf && src.nf < VG_ALERT_MAX_FIELDS; i++)
+        src.f[src.nf++] = in->ctx->f[i];
+    char key[2048], joined[2048], fname[160]; /* out's views point here */
+    cor_hit out;
+    cor_hit_init(&out, c, in->ctx, ts, 0, 0);
+    size_t klen = cor__group_key(c, &src, key, sizeof(key), out.f);
+    out.nf = c->ngroup;
+    /* then the triggering hit's own fields (e.g. the user of the login that
+     * completed a sequence), those not already grouped by */
+    for (uint32_t i = 0; i < in->nf && out.nf < VG_ALERT_MAX_FIELDS - 1; i++) {
+        uint32_t j = 0;
+        while (j < c->ngroup && !vg_str_eq(in->f[i].key, c->group_by[j]))
+            j++;
+        /* value_count reports all its values as FIELD_values instead */
+        if (j == c->ngroup && !(c->field && vg_str_eq(in->f[i].key, c->field)))
+            out.f[out.nf++] = in->f[i];
+    }
+    cor_group *g = cor__group_get(e, c, t, key, klen, ts, emit, ud);
+    if (!g)
+        return -ENOMEM;
+    g->dirty = 1;
+    if (ts > g->last_us)
+        g->last_us = ts;
+    cor__lru_front(e, t, g);
+    if (c->kind != COR_ABSENCE)
+        cor__raw_keep(e, g, in->ctx->ev ? in->ctx->ev->raw : VG_STR_NULL);
+    int fire = 0;
+    switch (c->kind) {
+    case COR_EVENT_COUNT: {
+        int r = cor_ec_add(e, c, g, ts, &out);
+        if (r < 0)
+            return r;
+        fire = r;
+        break;
+    }
+    case COR_VALUE_COUNT: {
+        vg_str v = cor__field(&src, c->field);
+        if (!v.p)
+            break; /* no value: nothing to count */
+        int64_t end;
+        if (cor_vc_add(e, c, g, v, ts, (uint32_t)c->threshold, &end) != 0)
+            return -ENOMEM;
+        int64_t first = end;
+        uint32_t live = cor_vc_live(g, c->timespan_us, end, &first);
+        if (live >= c->threshold) {
+            fire = 1;
+            out.first = first;
+            out.ts = end;
+            out.count = live;
+            /* the distinct values, for the analyst */
+            size_t jl = 0;
+            for (uint32_t k = 0; k < g->n && jl < sizeof(joined) - 1; k++) {
+                if (!cor_vc_in(g, k, c->timespan_us, end, NULL))
+                    continue;
+                jl += (size_t)snprintf(joined + jl, sizeof(joined) - jl, "%s%s", jl ? "," : "",
+                                       g->vals[k]);
+            }
+            if (jl >= sizeof(joined))
+                jl = sizeof(joined) - 1;
+            snprintf(fname, sizeof(fname), "%s_values", c->field);
+            if (out.nf < VG_ALERT_MAX_FIELDS)
+                out.f[out.nf++] = (vg_kv){vg_str_c(fname), vg_str_n(joined, jl)};
+        }
+        break;
+    }
+    case COR_TEMPORAL: {
+        /* Every rule of the list in one window: value_count's machinery,
+         * with the rule's position as the value and N = the number of
+         * rules, so that events out of order find every window too. */
+        char pos[12];
+        snprintf(pos, sizeof(pos), "%u", refpos);
+        int64_t end;
+        if (cor_vc_add(e, c, g, vg_str_c(pos), ts, c->nrefs, &end) != 0)
+            return -ENOMEM;
+        int64_t first = end;
+        if (cor_vc_live(g, c->timespan_us, end, &first) >= c->nrefs) {
+            fire = 1;
+            out.first = first;
+            out.ts = end;
+            out.count = c->nrefs;
+        }
+        break;
+    }
+    case COR_TEMPORAL_ORDERED: {
+        /* times buffered while an earlier event may still come, folded
+         * into chains after (cor_seq.h) */
+        const cor_seq_shape *sh = &c->seq;
+        cor_seq_fold(sh, g->ts, e->wm - e->rs->lateness_us, cor_dead(e, c, g));
+        g->n = cor_seq_len(sh, g->ts);
+        if (g->n == g->tcap)
+            (void)cor__ts_grow(c, g, g->n + 1); /* may stay full: at the cap, or out of memory */
+        if (g->n == g->tcap) {
+            /* the oldest times are folded early: an event to come before
+             * them can no longer extend their chains */
+            cor_seq_fold_oldest(sh, g->ts);
+            g->n = cor_seq_len(sh, g->ts);
+        }
+        if (ts <= cor_seq_folded(sh, g->ts)) {
+            /* this one is such an event (only early folding leaves a
+             * folded time at or after W - lateness): a sequence through
+             * it may be missed. So may one through an event at that very
+             * time, which may come before folded events of that time in
+             * the sequence (B folded at 104 s, then A at 104 s: A(104)
+             * B(104) is missed). A flood in time order never counts: it
+             * comes after the newest buffered time, and folding early
+             * leaves times after the folded one (at most 32 equal times
+             * are buffered, cor_seq_add). */
+            c->trimmed++;
+            e->stats.trimmed++;
+        }
+        uint32_t slot = sh->slot[refpos];
+        if (g->n < g->tcap && cor_seq_add(sh, g->ts, slot, ts))
+            g->n++;
+        int64_t first, last;
+        if (cor_seq_find(sh, g->ts, slot, ts, c->timespan_us, g->suppress_until, &first,
+                         &last)) {
+            fire = 1;
+            out.first = first;
+            out.ts = last;
+            out.count = c->nrefs;
+            cor_seq_used(sh, g->ts, last); /* a sequence is reported once */
+            g->n = cor_seq_len(sh, g->ts);
+        }
+        break;
+    }
+    case COR_ABSENCE:
+        if (ts > g->aux)
+            g->aux = ts;
+        /* re-armed only by an event from after the silence was reported
+         * (suppress_until holds the report time): late or queued events
+         * from before it do not make the host "come back" */
+        if (g->fired && ts >= g->suppress_until)
+            g->fired = 0;
+        break;
+    default:
+        break;
+    }
+    if (!fire || out.ts < g->suppress_until)
+        return 0;
+    g->suppress_until = out.ts + c->suppress_us;
+    out.g = g;
+    return cor__hit_out(e, &out, emit, ud);
+}
+
+/* Feeds a hit to every correlation that counts its rule. */
+int cor__feed(cor_eval *e, const cor_hit *hit, cor_emit_fn emit, void *ud)
+{
+    const cor_rule *r = hit->r;
+    uint32_t self = (uint32_t)(r - e->rs->rules);
+    for (uint32_t i = 0; i < r->nfeeds; i++) {
+        uint32_t ci = r->feeds[i];
+        const cor_rule *c = &e->rs->rules[ci];
+        /* once, at its first position (feeds lists c once: cor_rules.c): a
+         * rule listed at several steps of temporal_ordered fills any of
+         * them (cor_seq) */
+        uint32_t k = 0;
+        while (c->ref_idx[k] != self)
+            k++;
+        int rc = cor_correlate(e, ci, k, hit, emit, ud);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
