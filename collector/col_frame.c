@@ -42,8 +42,12 @@ size_t col_frame_take(col_framer *f, const char *data, size_t len, int eof, col_
             while (i < avail && i <= COL_FRAME_COUNT_DIGITS && p[i] >= '0' && p[i] <= '9')
                 n = n * 10 + (size_t)(p[i++] - '0');
             if (i == avail && !eof) return off; /* the count may go on */
-            if (i < avail && p[i] == ' ' && i <= COL_FRAME_COUNT_DIGITS &&
-                n <= COL_FRAME_COUNT_MAX) {
+            int count = i < avail && p[i] == ' ' && i <= COL_FRAME_COUNT_DIGITS;
+            if (count && n > COL_FRAME_COUNT_MAX) { /* a count if a PRI follows */
+                if (i + 1 == avail && !eof) return off;
+                count = i + 1 < avail && p[i + 1] == '<';
+            }
+            if (count) {
                 size_t body = avail - i - 1, want = n > max ? max : n;
                 if (body >= want) {
                     col_frame_emit(fn, ud, p + i + 1, want, n > max);

@@ -6,9 +6,14 @@
 
 #include <stddef.h>
 
-/* Longest octet count read as one (65536 has 5 digits); a longer run of
- * digits starts an LF-framed message. */
-#define COL_FRAME_COUNT_DIGITS 5
+/* Octet counts. Any count up to COL_FRAME_COUNT_MAX is one. A larger one,
+ * up to COL_FRAME_COUNT_DIGITS digits, is one when the frame after it starts
+ * with '<' (a PRI): RFC 6587 sets no bound, and a sender whose messages are
+ * longer than that (rsyslog's octet-counted TCP, RFC 5425 TLS) sends no LF,
+ * so reading its count as the start of an LF-framed line would take every
+ * frame after it into that line. A line such as "1234567 items" stays a
+ * line. Longer runs of digits start an LF-framed message. */
+#define COL_FRAME_COUNT_DIGITS 9
 #define COL_FRAME_COUNT_MAX 65536
 
 /* One stream's framing state, carried from one read to the next. */
@@ -30,7 +35,7 @@ typedef void (*col_frame_fn)(void *ud, const char *p, size_t n, int truncated);
  * What is left is always shorter than max + COL_FRAME_COUNT_DIGITS + 2, so
  * a buffer of max + 64 bytes always makes progress. A frame that starts
  * with a digit followed by digits and a space is octet-counted (RFC 6587
- * 3.4.1, count at most COL_FRAME_COUNT_MAX); any other runs to the next LF
+ * 3.4.1, count as above); any other runs to the next LF
  * (3.4.2). A message never ends in CR (they are the line end, or an LF's
  * yet to come: col_input_message drops them all). A message longer than max is cut
  * there, flagged, and the rest of it skipped; the frames after it are taken

@@ -211,6 +211,26 @@ static void col_conn_tls_flush(col_conn *k)
     req->data = out;
 }
 
+/* Closes a connection the collector ends itself (idle, handshake timeout,
+ * stop): what it had read of an unfinished frame is a message too, kept as
+ * at the peer's EOF (col_conn_read: an octet-counted frame flagged
+ * truncated, a line without its LF a line), not freed unseen with the
+ * buffer. A TLS peer gets our close_notify first, so that it can tell the
+ * close from a cut connection. */
+static void col_conn_end(col_conn *k)
+{
+    if (k->len) {
+        col_conn_frames(k, k->buf, k->len, 1);
+        k->len = 0;
+    }
+    if (k->tls) { /* a few dozen bytes: uv_write sends them at once, before the close */
+        col_tls_close_notify(k->tls);
+        col_conn_tls_flush(k);
+    }
+    uv_read_stop((uv_stream_t *)&k->tcp);
+    uv_close((uv_handle_t *)&k->tcp, col_conn_closed);
+}
+
 static void col_conn_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
     col_conn *k = st->data;
@@ -219,6 +239,8 @@ static void col_conn_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     k->last_ms = uv_now(k->c->loop);
     if (k->tls && n > 0) {
         int rc = col_tls_feed(&k->c->tls, k->tls, buf->base, (size_t)n, col_conn_plain, k, k->src);
+        if (rc == 1)
+            col_tls_close_notify(k->tls); /* the peer's close_notify, answered */
         col_conn_tls_flush(k);
         if (rc == 0)
             return;
@@ -480,8 +502,7 @@ static void col_conn_sweep(uv_timer_t *t)
         } else {
             continue;
         }
-        uv_read_stop((uv_stream_t *)&k->tcp);
-        uv_close((uv_handle_t *)&k->tcp, col_conn_closed);
+        col_conn_end(k);
     }
 }
 
@@ -535,7 +556,9 @@ int col_input_start(col *c)
             uv_udp_t *u = &c->udp[c->nudp++];
             uv_udp_init(c->loop, u);
             u->data = c;
-            rc = uv_udp_bind(u, (struct sockaddr *)&ss, UV_UDP_REUSEADDR);
+            /* no UV_UDP_REUSEADDR: with it a second collector on the same
+             * address started without a word and took every datagram */
+            rc = uv_udp_bind(u, (struct sockaddr *)&ss, 0);
             if (rc == 0) {
                 int sz = 8 << 20;
                 uv_recv_buffer_size((uv_handle_t *)u, &sz);
@@ -572,7 +595,8 @@ int col_input_start(col *c)
 }
 
 /* Stops intake: listeners and connections close; bytes still unread in the
- * kernel were never accepted (see docs/architecture.md). */
+ * kernel were never accepted (see docs/architecture.md), and an unfinished
+ * frame already read is kept (col_conn_end). */
 void col_input_stop(col *c)
 {
     for (int i = 0; i < c->nudp; i++)
@@ -587,5 +611,5 @@ void col_input_stop(col *c)
     }
     for (col_conn *k = c->conns; k; k = k->next)
         if (!uv_is_closing((uv_handle_t *)&k->tcp))
-            uv_close((uv_handle_t *)&k->tcp, col_conn_closed);
+            col_conn_end(k);
 }

@@ -32,7 +32,9 @@ static void col_sync_done(uv_work_t *w, int status)
     c->syncing = 0;
     if (status == 0 && c->sync_rc == 0) {
         c->synced = c->sync_target;
-        if (c->sender)
+        /* not once stopping: a sync queued by the last flush ends after
+         * vg_sender_stop, whose sender is freed when its link closes */
+        if (c->sender && !c->stopping)
             vg_sender_limit(c->sender, c->synced);
     } else {
         vg_error("spool sync failed: %s; retrying", vg_strerror(c->sync_rc ? c->sync_rc : status));

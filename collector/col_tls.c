@@ -251,6 +251,14 @@ int col_tls_feed(col_tls *t, col_tls_conn *tc, const char *cipher, size_t n,
     }
 }
 
+void col_tls_close_notify(col_tls_conn *tc)
+{
+    if (!tc->ssl || !tc->handshake_done || (SSL_get_shutdown(tc->ssl) & SSL_SENT_SHUTDOWN))
+        return;
+    SSL_shutdown(tc->ssl); /* writes close_notify into wbio; never waits on memory BIOs */
+    ERR_clear_error();
+}
+
 size_t col_tls_pending(col_tls_conn *tc, char **buf)
 {
     size_t n = 0;

@@ -50,6 +50,10 @@ void col_tls_conn_free(col_tls_conn *tc);
  * peer must receive (handshake) are left in wbio: see col_tls_pending. */
 int col_tls_feed(col_tls *t, col_tls_conn *tc, const char *cipher, size_t n,
                  int (*out)(void *ud, const char *p, size_t n), void *ud, const char *src);
+/* Queues our close_notify for the peer (col_tls_pending hands it over):
+ * RFC 5425 4.4 has the side that closes send one, and the side that gets
+ * one answer it. Nothing before the handshake is done, nor twice. */
+void col_tls_close_notify(col_tls_conn *tc);
 /* Moves the bytes waiting for the peer into a malloc'ed buffer. */
 size_t col_tls_pending(col_tls_conn *tc, char **buf);
 

@@ -655,13 +655,19 @@ static void parse_3164_host(const uchar *s, size_t n, size_t *i, vg_str *host)
     if (q < n && s[q] != ' ') {
         if (s[q] != ':')
             return;
-        if (q > p && q - p <= TAG_MAX && (q + 1 == n || s[q + 1] == ' '))
-            return; /* "prog:" */
+        if (q > p && q - p <= TAG_MAX && (q + 1 == n || s[q + 1] == ' ') &&
+            !vg_is_ip(vg_str_n((const char *)s + p, q - p)))
+            return; /* "prog:"; "10.0.0.1:" is a host, as "2001:db8::1:" is below */
         q = span(s, q, n, C_HOST);
         if (q < n && s[q] != ' ')
             return;
     }
     if (q - p > HOSTNAME_MAX)
+        return;
+    size_t a = p; /* ":" alone is no host: a host has a letter or digit */
+    while (a < q && !is_digit(s[a]) && !((s[a] | 0x20) >= 'a' && (s[a] | 0x20) <= 'z'))
+        a++;
+    if (a == q)
         return;
     /* "2001:db8::1: msg": an IPv6 address followed by the ':' some senders
      * put after the host; the colon is not part of it */

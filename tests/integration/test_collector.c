@@ -535,6 +535,162 @@ START_TEST(test_connection_limits)
 }
 END_TEST
 
+/* What the collector has read of an unfinished frame when it closes the
+ * connection itself (idle_timeout, SIGTERM) is kept as at the peer's EOF
+ * (an octet-counted frame flagged truncated, a line without its LF as a
+ * line): before, it was freed with the connection's buffer, unseen and
+ * uncounted. And an octet-counted frame of more than 65536
+ * bytes no longer takes the frames after it along (they end in no LF):
+ * before, its count started an LF-framed line that ran over them. */
+START_TEST(test_collector_close_keeps_partial_frame)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init_ex(&p, ANY_RULE, NULL, "  idle_timeout: 2s\n"), 0);
+    vt_pipe_start_all(&p);
+    /* one frame of 70,000 bytes (cut to 8 KiB), then two short ones */
+    size_t big = 70000;
+    char *s = malloc(big + 256);
+    ck_assert_ptr_nonnull(s);
+    int n = sprintf(s, "%zu <13>Nov 25 10:00:00 h app: seq=00000 ", big);
+    size_t head = strlen(strchr(s, '<'));
+    memset(s + n, 'A', big - head);
+    n += (int)(big - head);
+    for (int i = 1; i <= 2; i++) {
+        char body[64];
+        snprintf(body, sizeof(body), "<13>Nov 25 10:00:00 h app: seq=%05d ok", i);
+        n += sprintf(s + n, "%zu %s", strlen(body), body);
+    }
+    int a = it_tcp_connect(p.port);
+    ck_assert_int_ge(a, 0);
+    ck_assert_int_eq(it_send_all(a, s, (size_t)n), 0);
+    free(s);
+    /* a whole line and the start of another, then silence: idle_timeout */
+    const char *part = "<13>Nov 25 10:00:00 h app: seq=00003 whole\n"
+                       "<13>Nov 25 10:00:00 h app: seq=00004 unfinished";
+    ck_assert_int_eq(it_send_all(a, part, strlen(part)), 0);
+    ck_assert(it_closed_within(a, 6000));
+    close(a);
+    ck_assert(vt_wait_lines(p.alerts, 5, 20000));
+    ck_assert(it_collector_says(&p, "received=5 "));
+    /* truncated: the long frame; the unfinished line is a line, as at EOF */
+    ck_assert(it_collector_says(&p, "malformed=0 truncated=1 "));
+    /* an octet-counted frame half sent when the collector stops */
+    int b = it_tcp_connect(p.port);
+    ck_assert_int_ge(b, 0);
+    const char *half = "80 <13>Nov 25 10:00:00 h app: seq=00005 half";
+    ck_assert_int_eq(it_send_all(b, half, strlen(half)), 0);
+    char log[400];
+    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+    vt_sleep_ms(500); /* read by the collector */
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_COLLECTOR, SIGTERM), 0);
+    close(b);
+    ck_assert(vt_wait_text(log, "received=6 ", 100));
+    ck_assert(vt_wait_text(log, "malformed=0 truncated=2 ", 100)); /* cut by the stop */
+    vt_pipe_start(&p, VT_COLLECTOR); /* forwards what it spooled */
+    ck_assert(vt_wait_lines(p.alerts, 6, 20000));
+    vt_sleep_ms(300);
+    ck_assert_int_eq(vt_count_lines(p.alerts), 6);
+    char *out = vt_read_file(p.alerts, NULL);
+    for (int i = 0; i < 6; i++) {
+        char want[64];
+        snprintf(want, sizeof(want), "\"n\":\"%05d\"", i);
+        ck_assert_msg(strstr(out, want), "seq %05d missing", i);
+    }
+    free(out);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+/* A second collector on a UDP address in use is refused at start, naming
+ * it: before, it started (the socket was bound with SO_REUSEADDR) and took
+ * every datagram from the first, which received nothing, with no word in
+ * either log. */
+START_TEST(test_udp_address_in_use_refused)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, ANY_RULE), 0);
+    vt_pipe_start(&p, VT_COLLECTOR);
+    char log[400];
+    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+    char want[64];
+    snprintf(want, sizeof(want), "listening on udp://127.0.0.1:%d", p.port);
+    ck_assert(vt_wait_text(log, want, 5000));
+    char cfg[400], out[400], yaml[600], cmd[1400];
+    snprintf(cfg, sizeof(cfg), "%s/second.yaml", p.dir);
+    snprintf(out, sizeof(out), "%s/second.out", p.dir);
+    snprintf(yaml, sizeof(yaml),
+             "pipeline:\n  run_dir: run2\n  data_dir: data2\ncollector:\n  name: c2\n"
+             "  listen:\n    - udp://127.0.0.1:%d\n",
+             p.port);
+    ck_assert_int_eq(vt_write_file(cfg, yaml), 0);
+    snprintf(cmd, sizeof(cmd), "exec %s -c %s > %s 2>&1", vt_bin("collector/vigil-collector"), cfg,
+             out);
+    char *argv[] = {"sh", "-c", cmd, NULL};
+    ck_assert_int_eq(vt_run(argv, 30), 1);
+    char *text = vt_read_file(out, NULL);
+    ck_assert_ptr_nonnull(text);
+    snprintf(want, sizeof(want), "cannot listen on udp://127.0.0.1:%d: address already in use",
+             p.port);
+    ck_assert_msg(strstr(text, want), "%s", text);
+    free(text);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+/* TLS connections end with close_notify both ways (RFC 5425 4.4): the
+ * collector answers a client's, and sends its own before it closes one
+ * (idle_timeout here), so that the client can tell that close from a cut
+ * connection. Before, it closed the socket in both cases: Python's
+ * unwrap() failed, and recv() raised "EOF occurred in violation of
+ * protocol". */
+START_TEST(test_tls_close_notify)
+{
+    vt_pipe p;
+    const char *coll = "  idle_timeout: 2s\n"
+                       "  tls:\n    cert: certs/server.pem\n    key: certs/server.key\n";
+    ck_assert_int_eq(vt_pipe_init_ex(&p, ANY_RULE, "    - tls://[::1]:PORT\n", coll), 0);
+    char certs[400];
+    snprintf(certs, sizeof(certs), "%s/certs", p.dir);
+    ck_assert_int_eq(mkdir(certs, 0700), 0);
+    ck_assert_int_eq(it_make_certs(certs), 0);
+    vt_pipe_start_all(&p);
+    char log[400];
+    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+    ck_assert(vt_wait_text(log, "listening on tls://::1:", 5000));
+    char py[400], out[400], cmd[1400];
+    snprintf(py, sizeof(py), "%s/client.py", p.dir);
+    snprintf(out, sizeof(out), "%s/client.out", p.dir);
+    ck_assert_int_eq(
+        vt_write_file(
+            py, "import socket, ssl, sys\n"
+                "ctx = ssl.create_default_context(cafile=sys.argv[2])\n"
+                "def conn():\n"
+                "    s = socket.create_connection(('::1', int(sys.argv[1])), timeout=15)\n"
+                "    return ctx.wrap_socket(s, server_hostname='localhost')\n"
+                "t = conn()\n"
+                "t.sendall(b'<13>Nov 25 10:00:00 h app: seq=00000 client closes\\n')\n"
+                "t.unwrap()\n"
+                "print('answered', flush=True)\n"
+                "t = conn()\n"
+                "t.sendall(b'<13>Nov 25 10:00:00 h app: seq=00001 collector closes\\n')\n"
+                "try:\n"
+                "    print('close_notify' if t.recv(100) == b'' else 'data')\n"
+                "except ssl.SSLError as e:\n"
+                "    print('cut:', e)\n"),
+        0);
+    snprintf(cmd, sizeof(cmd), "exec python3 %s %d %s/ca.pem > %s 2>&1", py, p.port, certs, out);
+    char *argv[] = {"sh", "-c", cmd, NULL};
+    int rc = vt_run(argv, 60);
+    char *text = vt_read_file(out, NULL);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_msg(rc == 0 && strcmp(text, "answered\nclose_notify\n") == 0, "rc %d: %s", rc, text);
+    free(text);
+    ck_assert(vt_wait_lines(p.alerts, 2, 20000));
+    ck_assert(it_collector_says(&p, "idle_closed=1 "));
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* Agency and site from the source map: by HOSTNAME pattern first, then by
  * sender network; counters per agency, source and host; the map reloads
  * on SIGHUP. */
@@ -600,6 +756,9 @@ static Suite *collector_suite(void)
     tcase_add_test(tc, test_slow_and_half_closed_senders);
     tcase_add_test(tc, test_agency_site_tagging);
     tcase_add_test(tc, test_connection_limits);
+    tcase_add_test(tc, test_collector_close_keeps_partial_frame);
+    tcase_add_test(tc, test_udp_address_in_use_refused);
+    tcase_add_test(tc, test_tls_close_notify);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -86,12 +86,71 @@ START_TEST(test_crlf_at_max_across_reads)
 }
 END_TEST
 
+/* Frames s[0, n) in reads of step bytes (the first one of first bytes), in
+ * a buffer of max + 64 + step bytes as the collector's is at least max + 64. */
+static void frame_reads(size_t max, const char *s, size_t n, size_t first, size_t step, got *g)
+{
+    col_framer f = {.max = max};
+    char *buf = malloc(max + 64 + step + first);
+    size_t len = 0, at = 0;
+    memset(g, 0, sizeof(*g));
+    ck_assert_ptr_nonnull(buf);
+    while (at < n) {
+        size_t m = at == 0 ? first : step;
+        if (m > n - at) m = n - at;
+        memcpy(buf + len, s + at, m);
+        len += m;
+        at += m;
+        size_t used = col_frame_take(&f, buf, len, at == n, on_msg, g);
+        memmove(buf, buf + used, len - used);
+        len -= used;
+        ck_assert_uint_lt(len, max + 64);
+    }
+    ck_assert_uint_eq(len, 0);
+    free(buf);
+}
+
+/* A count over 65536 followed by a PRI is a count: before, it started an
+ * LF-framed line, which took every octet-counted frame after it (they end
+ * in no LF) and lost them. Without a PRI after it, it is still a line. */
+START_TEST(test_count_over_65536)
+{
+    size_t body = 70000, n = 0;
+    char *s = malloc(body + 64);
+    ck_assert_ptr_nonnull(s);
+    n += (size_t)sprintf(s + n, "5 <1>ab%zu <2>", body);
+    memset(s + n, 'x', body - 3);
+    n += body - 3;
+    n += (size_t)sprintf(s + n, "5 <3>cd8 <4>efghi");
+    const char *want = "[<1>ab][<2>xxxxx]![<3>cd][<4>efghi]";
+    got g;
+    for (size_t first = 1; first <= 16; first++) { /* every cut in the counts */
+        frame_reads(8, s, n, first, 4096, &g);
+        ck_assert_msg(strcmp(g.text, want) == 0, "first read %zu: %s", first, g.text);
+    }
+    for (size_t step = 1; step <= 64; step *= 2) {
+        frame_reads(8, s, n, step, step, &g);
+        ck_assert_msg(strcmp(g.text, want) == 0, "reads of %zu: %s", step, g.text);
+    }
+    free(s);
+    /* without a PRI after it: a line, as before */
+    frame(100, "1234567 items\n99999 <x>\nok\n", NULL, &g);
+    ck_assert_str_eq(g.text, "[1234567 items][<x>\nok\n]!");
+    frame(100, "1234567 items\nok\n", NULL, &g);
+    ck_assert_str_eq(g.text, "[1234567 items][ok]");
+    /* ten digits are no count */
+    frame(100, "1000000000 <1>x\n", NULL, &g);
+    ck_assert_str_eq(g.text, "[1000000000 <1>x]");
+}
+END_TEST
+
 static Suite *frame_suite(void)
 {
     Suite *s = suite_create("col_frame");
     TCase *t = tcase_create("frame");
     tcase_add_test(t, test_kinds);
     tcase_add_test(t, test_crlf_at_max_across_reads);
+    tcase_add_test(t, test_count_over_65536);
     suite_add_tcase(s, t);
     return s;
 }

@@ -1326,6 +1326,17 @@ START_TEST(test_rfc3164_shapes)
     ck_str(ev.msg, "x");
     parse_s("<13>Oct 11 22:14:15 a:b: x", &o, &ev); /* no address: as it stands */
     ck_str(ev.host, "a:b:");
+    /* an IPv4 address followed by that colon is a host too, not a TAG "10.0.0.1:" */
+    parse_s("<13>Oct 11 22:14:15 10.0.0.1: sshd[7]: hi", &o, &ev);
+    ck_str(ev.host, "10.0.0.1");
+    ck_str(ev.app, "sshd");
+    ck_str(ev.procid, "7");
+    ck_str(ev.msg, "hi");
+    /* a colon alone is no host (it was the host ":") */
+    parse_s("<13>Oct 11 22:14:15 : x", &o, &ev);
+    ck_assert_ptr_null(ev.host.p);
+    ck_assert(ev.flags & VG_EV_NO_HOST);
+    ck_str(ev.msg, ": x");
     /* a trailing year is still one when the header goes on after it */
     parse_s("<13>Oct 11 22:14:15 2007 host app: x", &o, &ev);
     ck_assert_int_eq(ev.ts_us, iso_us("2007-10-11T22:14:15Z"));
