@@ -91,8 +91,12 @@ MDB_txn *vg_store_txn(vg_store *st)
 
 /* LMDB returns positive errno values or its own negative codes; callers of
  * this module see negative values only. */
+/* LMDB's code as ours: negative errno, and a full map as VG_EFULL (its own
+ * code, -30792, reads "Unknown error" in a log). */
 static int vg__rc(int rc)
 {
+    if (rc == MDB_MAP_FULL)
+        return VG_EFULL;
     return rc > 0 ? -rc : rc;
 }
 

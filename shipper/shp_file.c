@@ -69,8 +69,12 @@ static int shp_file_open_fd(shp_out *o, shp_file *f)
         return rc;
     }
     struct stat sb;
-    if (fstat(f->fd, &sb) != 0)
-        return -errno;
+    if (fstat(f->fd, &sb) != 0) {
+        int rc = -errno;
+        close(f->fd);
+        f->fd = -1;
+        return rc;
+    }
     uint64_t size = (uint64_t)sb.st_size;
     if (size > f->offset) {
         vg_warn("output %s: removing %" PRIu64 " bytes of an unrecorded delivery from %s; they "

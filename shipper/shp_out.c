@@ -26,6 +26,9 @@
 #define SHP_TICK_MS 1000
 #define SHP_SCAN_MAX 8192   /* outbox records looked at per pass (filtered ones included) */
 #define SHP_RL_MAX 4096     /* rules tracked per rate-limited output */
+/* A batch takes no more alerts past this many bytes: batch x max_message_size
+ * may reach 1 TiB, and OpenSSL's and the kernel's write calls take an int */
+#define SHP_BATCH_BYTES (64u << 20)
 #define SHP_COMMIT_RETRY_MS 1000
 
 static void shp_out_pass(shp_out *o);
@@ -261,8 +264,9 @@ static void shp_rl_merge(char *dst, size_t cap, int *differ, vg_str v, int first
 /* Does the rate limit let al through? If not, it is added to the rule's
  * summary. Windows run on the wall clock: the limit is about how often
  * people are notified, not about when the events happened. */
-static int shp_rl_admit(shp_out *o, const vg_alert *al, int64_t now)
+static int shp_rl_admit(shp_out *o, const vg_alert *al, int64_t now, int64_t *window)
 {
+    *window = 0;
     if (o->conf.rate_limit <= 0)
         return 1;
     shp_rl_rule *r = shp_rl_find(o, al->rule_id, now);
@@ -282,6 +286,7 @@ static int shp_rl_admit(shp_out *o, const vg_alert *al, int64_t now)
     shp_copy(r->rule_name, sizeof(r->rule_name), al->rule_name);
     if (r->sent < o->conf.rate_limit) {
         r->sent++;
+        *window = r->window_us;
         return 1;
     }
     int first = r->held == 0;
@@ -297,6 +302,24 @@ static int shp_rl_admit(shp_out *o, const vg_alert *al, int64_t now)
     shp_rl_merge(r->site, sizeof(r->site), &r->sites_differ, al->site, first);
     o->stats.summarised++;
     return 0;
+}
+
+/* An alert let through by the rate limit is dropped (drop_oldest) before
+ * it was delivered: its place in its window is free again, if that window
+ * is still the rule's. */
+static void shp_rl_give_back(shp_out *o, const shp_item *it)
+{
+    if (!it->rl_window)
+        return;
+    for (size_t i = 0; i < o->nrl; i++) {
+        shp_rl_rule *r = &o->rl[i];
+        if (r->window_us == it->rl_window && r->sent > 0 &&
+            vg_fnv1a(VG_FNV1A_INIT, r->rule_id, r->rule_id_len) == it->rl_rule) {
+            r->sent--;
+            o->rl_dirty = 1;
+            return;
+        }
+    }
 }
 
 /* ---- batches ---------------------------------------------------------- */
@@ -385,7 +408,7 @@ static int shp_scan_one(void *ud, uint64_t seq, const void *rec, size_t len)
 {
     shp_scan *sc = ud;
     shp_out *o = sc->o;
-    if (o->batch.n >= (size_t)o->conf.batch)
+    if (o->batch.n >= (size_t)o->conf.batch || o->batch.data.len >= SHP_BATCH_BYTES)
         return 1;
     vg_alert al;
     int rc = len >= SHP_REC_HDR
@@ -405,7 +428,8 @@ static int shp_scan_one(void *ud, uint64_t seq, const void *rec, size_t len)
         sc->last = seq;
         return 0;
     }
-    if (!shp_rl_admit(o, &al, sc->now)) {
+    int64_t window;
+    if (!shp_rl_admit(o, &al, sc->now, &window)) {
         o->rl_dirty = 1;
         sc->last = seq;
         return 0;
@@ -416,6 +440,11 @@ static int shp_scan_one(void *ud, uint64_t seq, const void *rec, size_t len)
     if (rc) {
         sc->rc = rc;
         return 1;
+    }
+    if (window) {
+        shp_item *it = &o->batch.items[o->batch.n - 1];
+        it->rl_window = window;
+        it->rl_rule = vg_fnv1a(VG_FNV1A_INIT, al.rule_id.p ? al.rule_id.p : "", al.rule_id.len);
     }
     sc->last = seq;
     return 0;
@@ -444,12 +473,16 @@ static int shp_batch_build(shp_out *o)
     }
     shp_scan sc = {o, now, o->cursor, 0};
     int n = vg_queue_scan(o->s->outbox, o->cursor + 1, SHP_SCAN_MAX, shp_scan_one, &sc);
-    if (n < 0)
-        return n;
-    if (sc.rc)
-        return sc.rc;
+    int rc = n < 0 ? n : sc.rc;
     o->batch_last = sc.last;
-    return 0;
+    if (rc && o->batch.n) {
+        /* The summaries taken above (their windows are reset) and the
+         * alerts read before the failure go now; the rest next time. */
+        vg_error("output %s: cannot read the outbox after %" PRIu64 ": %s; sending the %zu "
+                 "items read before it", o->conf.name, sc.last, vg_strerror(rc), o->batch.n);
+        return 0;
+    }
+    return rc;
 }
 
 /* ---- commit ----------------------------------------------------------- */
@@ -537,7 +570,8 @@ static int shp_dead_letter_write(shp *s, const char *output, const char *p, size
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (fd < 0)
         return -errno;
-    int rc = 0;
+    off_t start = lseek(fd, 0, SEEK_END);
+    int rc = start < 0 ? -errno : 0;
     while (n && rc == 0) {
         ssize_t w = write(fd, p, n);
         if (w < 0 && errno != EINTR)
@@ -547,6 +581,10 @@ static int shp_dead_letter_write(shp *s, const char *output, const char *p, size
     }
     if (rc == 0 && fdatasync(fd) != 0)
         rc = -errno;
+    /* The items are sent again and written again: a line cut by a full
+     * disk must not stay, with the next one glued to it. */
+    if (rc != 0 && start >= 0 && ftruncate(fd, start) != 0)
+        vg_error("cannot remove a partial line from %s: %s", path, strerror(errno));
     close(fd);
     return rc;
 }
@@ -632,22 +670,47 @@ static void shp_out_policy(shp_out *o)
     if (backlog <= (uint64_t)o->conf.max_backlog)
         return;
     uint64_t to = vg_queue_last(o->s->outbox) - (uint64_t)o->conf.max_backlog;
-    uint64_t n = to - o->cursor;
+    uint64_t n = to - o->cursor, upto = to;
     if (o->have_batch) {
-        /* Waiting for a retry: its alerts are the oldest and go too, but
-         * not its summaries (their windows were reset when it was built). */
+        /* Waiting for a retry: its alerts up to 'to' go too; those after
+         * it and its summaries stay in it (their windows were reset when
+         * it was built). What its build read is not read again: the rate
+         * limit counted those alerts already (a held one is in a summary),
+         * and counting them twice held back alerts within the limit. An
+         * alert dropped gives its place in its rate window back. */
         shp_batch *b = &o->batch;
+        shp_item *gone = malloc(b->n * sizeof(*gone) + 1);
+        size_t ngone = 0;
+        if (!gone) {
+            vg_error("output %s: out of memory dropping alerts; trying again", o->conf.name);
+            return;
+        }
         for (size_t i = 0; i < b->n; i++)
-            if (b->items[i].seq != 0)
+            if (b->items[i].seq != 0 && b->items[i].seq <= to) {
+                gone[ngone++] = b->items[i];
                 b->items[i].state = SHP_ITEM_OK; /* = not kept below */
-        if (shp_batch_keep_unsettled(b) != 0 || b->n == 0) {
+            }
+        if (shp_batch_keep_unsettled(b) != 0) {
+            for (size_t i = 0; i < b->n; i++)
+                b->items[i].state = SHP_ITEM_PENDING;
+            free(gone);
+            vg_error("output %s: out of memory dropping alerts; trying again", o->conf.name);
+            return;
+        }
+        for (size_t i = 0; i < ngone; i++)
+            shp_rl_give_back(o, &gone[i]);
+        free(gone);
+        /* dropped: those, and what the build did not read up to 'to' */
+        n = ngone + (to > o->batch_last ? to - o->batch_last : 0);
+        if (b->n == 0) {
             o->have_batch = 0;
-            shp_batch_reset(b);
-        } else {
-            o->batch_last = to; /* the cursor must not move back after it */
+            if (o->batch_last > upto)
+                upto = o->batch_last; /* held or filtered after 'to': settled */
+        } else if (o->batch_last < to) {
+            o->batch_last = to; /* only summaries left: the cursor must not move back */
         }
     }
-    int rc = shp_out_commit(o, to);
+    int rc = shp_out_commit(o, upto);
     if (rc) {
         vg_error("output %s: cannot record dropped alerts: %s", o->conf.name, vg_strerror(rc));
         return;
@@ -718,6 +781,12 @@ void shp_out_done(shp_out *o, int rc, const char *reason)
         return;
     o->in_flight = 0;
     if (rc < 0) {
+        /* Nothing of a failed attempt counts (shp_out.h), the marks a
+         * transport made on the way neither: a datagram refused in an
+         * attempt refused as a whole must not look refused again after
+         * the next attempt delivers it (it was sent twice). */
+        for (size_t i = 0; i < o->batch.n; i++)
+            o->batch.items[i].state = SHP_ITEM_PENDING;
         o->stats.retried++;
         o->attempt++;
         if (!o->down_since_us)
@@ -897,8 +966,10 @@ int shp_outputs_open(shp *s)
         if (s->outs[s->nouts])
             s->nouts++;
         if (rc) {
-            vg_error("output %s (%s): cannot start: %s", s->outs[s->nouts - 1]->conf.name,
-                     s->outs[s->nouts - 1]->conf.type, vg_strerror(rc));
+            const shp_out *bad = s->nouts ? s->outs[s->nouts - 1] : NULL;
+            vg_error("output %s (%s): cannot start: %s",
+                     bad ? bad->conf.name : s->conf.outputs[i].name,
+                     bad ? bad->conf.type : s->conf.outputs[i].type, vg_strerror(rc));
             return rc;
         }
         shp_out *o = s->outs[s->nouts - 1];

@@ -69,6 +69,8 @@ typedef struct shp_item {
     int state;            /* enum shp_item_state */
     char id[48];          /* the alert id, NUL-terminated */
     char reason[160];     /* FAILED/RETRY: why, for the log and the dead letter */
+    uint64_t rl_rule;     /* rate limit: hash of its rule id, and the window it */
+    int64_t rl_window;    /* was let through in (0: none), to give its place back */
 } shp_item;
 
 /* Owned by the driver; valid from send() until shp_out_done() returns. */

@@ -322,11 +322,12 @@ static void output_yaml(char *out, size_t cap, const char *name, const char *url
 {
     int own_facility = extra && strstr(extra, "facility:");
     int own_timeout = extra && strstr(extra, "timeout:");
+    int own_retry = extra && strstr(extra, "retry_min:");
     snprintf(out, cap,
              "    - name: %s\n      type: syslog\n      url: %s\n      format: cef\n"
-             "%s      hostname: vigil-test\n      retry_min: 100ms\n"
-             "      retry_max: 1s\n%s%s",
+             "%s      hostname: vigil-test\n%s%s%s",
              name, url, own_facility ? "" : "      facility: local4\n",
+             own_retry ? "" : "      retry_min: 100ms\n      retry_max: 1s\n",
              own_timeout ? "" : "      timeout: 3s\n", extra ? extra : "");
 }
 
@@ -717,6 +718,118 @@ START_TEST(test_rsyslog_udp_and_truncation)
     ck_assert_int_eq(vt_shipper_wait_stat(&p, "siem", "sent", 6, 10000), 6);
     ck_assert_int_eq(vt_shipper_stat(&p, "siem", "truncated"), 3);
     cross_check(&p, out);
+    peer_stop(rs);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+/* A UDP attempt whose every datagram is refused (the ICMP "port
+ * unreachable" of an earlier one) fails as a whole and is made again; its
+ * alerts then arrive once. Before, the refused mark the failed attempt left
+ * on them made the next, successful attempt count them as refused again:
+ * each was sent a second time and counted in item_retries. */
+START_TEST(test_udp_refused_attempt_sent_once)
+{
+    vt_pipe p;
+    char out_yaml[2048], url[64], out[400];
+    int port = vt_free_port();
+    snprintf(url, sizeof(url), "udp://127.0.0.1:%d", port);
+    /* one retry in 1.5-3 s: rsyslog is up before it */
+    output_yaml(out_yaml, sizeof(out_yaml), "siem", url,
+                "      retry_min: 3s\n      retry_max: 3s\n");
+    pipe_init(&p, out_yaml);
+    vt_pipe_start_all(&p);
+    const char *const first[] = {EV_SEQ}, *const second[] = {EV_CRIT};
+    send_frames(&p, first, 1); /* sent to no one, as far as UDP can tell */
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "siem", "sent", 1, 20000), 1);
+    send_frames(&p, second, 1); /* refused: that ICMP error came back */
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "siem", "retried", 1, 20000), 1);
+    pid_t rs = rsyslog_plain(&p, "imudp", port);
+    ck_assert(wait_listening(port, 1, 10000));
+    path_in(&p, "rs.out", out, sizeof(out));
+    ck_assert(vt_wait_lines(out, 1, 20000));
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "siem", "sent", 2, 10000), 2);
+    vt_sleep_ms(3500); /* past one more backoff: a second copy would be here */
+    ck_assert_int_eq(vt_count_lines(out), 1);
+    char *line = nth_line(out, 0);
+    ck_assert_ptr_nonnull(line);
+    ck_assert_msg(strstr(line, "crit from 203.0.113.9") != NULL, "%s", line);
+    free(line);
+    ck_assert_int_eq(vt_shipper_stat(&p, "siem", "item_retries"), 0);
+    ck_assert_int_eq(vt_shipper_stat(&p, "siem", "retried"), 1);
+    peer_stop(rs);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+/* Sum of the cnt= fields of the CEF lines in path (one alert or summary
+ * a line); *summarised gets the sum over summaries alone (cs1=summary). */
+static long cef_cnt_sum(const char *path, long *summarised)
+{
+    char *b = vt_read_file(path, NULL);
+    long sum = 0;
+    *summarised = 0;
+    for (char *l = b; l && *l;) {
+        char *nl = strchr(l, '\n');
+        if (nl)
+            *nl = '\0';
+        const char *c = strstr(l, " cnt=");
+        long n = c ? strtol(c + 5, NULL, 10) : 0;
+        sum += n;
+        if (strstr(l, " cs1=summary "))
+            *summarised += n;
+        l = nl ? nl + 1 : l + strlen(l);
+    }
+    free(b);
+    return sum;
+}
+
+/* drop_oldest with a rate limit while the output is down: every alert ends
+ * as exactly one of delivered, held (in a summary) or dropped. Before,
+ * after a drop the alerts the waiting batch had read were read again:
+ * counted twice as held (a summary said more alerts than there were), and
+ * the dropped ones kept their places in the rate window. */
+START_TEST(test_drop_oldest_with_rate_limit)
+{
+    vt_pipe p;
+    char out_yaml[2048], url[64], out[400];
+    int port = vt_free_port();
+    snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", port);
+    output_yaml(out_yaml, sizeof(out_yaml), "duty", url,
+                "      batch: 10\n      max_backlog: 5\n      on_full: drop_oldest\n"
+                "      rate_limit: 2\n      rate_window: 3s\n");
+    pipe_init(&p, out_yaml);
+    vt_pipe_start_all(&p);
+    char m[13][128];
+    const char *mp[13];
+    for (int i = 0; i < 13; i++) {
+        snprintf(m[i], sizeof(m[i]),
+                 "<13>1 2026-11-25T10:00:%02d.000000Z web-01 vigiltest 4242 - - seq=%05d", i, i);
+        mp[i] = m[i];
+    }
+    send_frames(&p, mp, 10);
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "file", "sent", 10, 20000), 10);
+    send_frames(&p, mp + 10, 3);
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "file", "sent", 13, 20000), 13);
+    vt_sleep_ms(1000); /* attempts fail, the policy drops */
+    ck_assert_int_eq(vt_shipper_stat(&p, "duty", "sent"), 0);
+    pid_t rs = rsyslog_plain(&p, "imtcp", port);
+    ck_assert(wait_listening(port, 0, 10000));
+    path_in(&p, "rs.out", out, sizeof(out));
+    /* delivered, then the summaries once the windows close */
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "duty", "backlog", 0, 20000), 0);
+    long sum = 0, summed = 0, summarised = -1, dropped = -1;
+    for (int t = 0; t < 60; t++) {
+        vt_sleep_ms(500);
+        sum = cef_cnt_sum(out, &summed);
+        summarised = vt_shipper_stat(&p, "duty", "summarised");
+        dropped = vt_shipper_stat(&p, "duty", "dropped");
+        if (summed == summarised && sum > summed)
+            break;
+    }
+    ck_assert_msg(summed == summarised, "summaries say %ld, summarised=%ld", summed, summarised);
+    ck_assert_msg(sum + dropped == 13, "%ld in what arrived (%ld of it in summaries), %ld dropped",
+                  sum, summed, dropped);
     peer_stop(rs);
     vt_pipe_destroy(&p);
 }
@@ -1145,6 +1258,8 @@ static Suite *ship_syslog_suite(void)
     add_case(s, "config_errors", test_config_errors);
     add_case(s, "rsyslog_tcp", test_rsyslog_tcp_exact);
     add_case(s, "rsyslog_udp", test_rsyslog_udp_and_truncation);
+    add_case(s, "udp_refused", test_udp_refused_attempt_sent_once);
+    add_case(s, "drop_rate_limit", test_drop_oldest_with_rate_limit);
     add_case(s, "rsyslog_tls", test_rsyslog_tls_client_cert);
     add_case(s, "tls_refused", test_rsyslog_tls_refused);
     add_case(s, "syslog_ng", test_syslog_ng_tcp_tls);
