@@ -56,6 +56,23 @@ static bool it_collector_says(vt_pipe *p, const char *want)
     "rules:\n  - id: test.any\n    name: Any numbered line\n    level: 1\n    match:\n"           \
     "      regex: 'seq=(?<n>[0-9]+)'\n"
 
+/* The alerts file ends up with exactly n alerts, numbered 0..n-1 by the
+ * rule's capture n: each message arrived once. */
+static void it_alerts_numbered(const char *alerts, int n)
+{
+    ck_assert(vt_wait_lines(alerts, n, 20000));
+    vt_sleep_ms(300);
+    ck_assert_int_eq(vt_count_lines(alerts), n);
+    char *b = vt_read_file(alerts, NULL);
+    ck_assert_ptr_nonnull(b);
+    for (int i = 0; i < n; i++) {
+        char want[64];
+        snprintf(want, sizeof(want), "\"n\":\"%05d\"", i);
+        ck_assert_msg(strstr(b, want), "seq %05d missing", i);
+    }
+    free(b);
+}
+
 /* Every kind of bad input on one TCP connection each; none is lost, each
  * is counted, and the collector keeps serving. */
 START_TEST(test_malformed_and_oversized_kept)
@@ -94,17 +111,7 @@ START_TEST(test_malformed_and_oversized_kept)
         close(fd);
     }
     free(big);
-    ck_assert(vt_wait_lines(p.alerts, 8, 20000));
-    vt_sleep_ms(300);
-    ck_assert_int_eq(vt_count_lines(p.alerts), 8);
-    /* Each case arrived once: the numbers 0..7 in order of their alerts. */
-    char *b = vt_read_file(p.alerts, NULL);
-    for (int i = 0; i < 8; i++) {
-        char want[64];
-        snprintf(want, sizeof(want), "\"n\":\"%05d\"", i);
-        ck_assert_msg(strstr(b, want), "seq %05d missing", i);
-    }
-    free(b);
+    it_alerts_numbered(p.alerts, 8); /* each case arrived once */
     /* 8 messages; malformed: the bad PRI; truncated: the 1 MB line (cut to
      * 8 KiB) and the frame cut by a reset (kept as far as it came). */
     ck_assert(it_collector_says(&p, "received=8 "));
@@ -587,16 +594,7 @@ START_TEST(test_collector_close_keeps_partial_frame)
     ck_assert(vt_wait_text(log, "received=6 ", 100));
     ck_assert(vt_wait_text(log, "malformed=0 truncated=2 ", 100)); /* cut by the stop */
     vt_pipe_start(&p, VT_COLLECTOR); /* forwards what it spooled */
-    ck_assert(vt_wait_lines(p.alerts, 6, 20000));
-    vt_sleep_ms(300);
-    ck_assert_int_eq(vt_count_lines(p.alerts), 6);
-    char *out = vt_read_file(p.alerts, NULL);
-    for (int i = 0; i < 6; i++) {
-        char want[64];
-        snprintf(want, sizeof(want), "\"n\":\"%05d\"", i);
-        ck_assert_msg(strstr(out, want), "seq %05d missing", i);
-    }
-    free(out);
+    it_alerts_numbered(p.alerts, 6);
     vt_pipe_destroy(&p);
 }
 END_TEST
