@@ -42,6 +42,7 @@ struct vg_client {
     vg_link *connecting; /* link whose connect is in flight */
     vg_link_stats stats;
     uint64_t backoff_ms;
+    uint64_t up_ms;      /* when the open link connected (loop time) */
     int stopping, timer_closed, failures;
 };
 
@@ -110,8 +111,15 @@ static void vg__on_link_closed(uv_handle_t *h)
     if (l->ops && l->ops->on_close)
         l->ops->on_close(l, vg__close_reason(l));
     if (c) {
-        if (c->link == l)
+        if (c->link == l) {
             c->link = NULL;
+            /* A link that lasted reconnects at once; one the peer closes
+             * soon after it opens (it refuses our batches: its store is
+             * full, or it cannot read them) goes on backing off, or every
+             * 100 ms would reconnect and send a whole window again. */
+            if (uv_now(c->loop) - c->up_ms >= VG_BACKOFF_MAX)
+                c->backoff_ms = 0;
+        }
         free(l->rbuf);
         free(l);
         vg__client_schedule(c);
@@ -433,7 +441,7 @@ static void vg__on_connect(uv_connect_t *req, int status)
         if (rc == 0) {
             c->connecting = NULL;
             c->link = l;
-            c->backoff_ms = 0;
+            c->up_ms = uv_now(c->loop);
             if (c->failures)
                 vg_info("connected to %s after %d failed attempts", c->path, c->failures);
             else

@@ -15,7 +15,32 @@ struct vg_receiver {
     vg_server *server;
     vg_receiver_stats stats;
     int paused;
+    int busy;    /* inside vg__batch, whose callbacks may stop the receiver */
+    int stopped; /* vg_receiver_stop ran while busy: free when it ends */
 };
+
+typedef struct vg__same {
+    const vg_link *self;
+    const char *name;
+} vg__same;
+
+/* A stream says HELLO on a new link while an older link of it is still
+ * open: the upstream reconnected before the old link's end was read (the
+ * intake was paused, say). The old link goes: its unread batches would be
+ * applied after the new link's position was read, and the new link would
+ * apply them again (and move the stored position back). The upstream sends
+ * them again on the new link. */
+static void vg__close_same(vg_link *o, void *ud)
+{
+    const vg__same *s = ud;
+    const vg_rstream *ost = o->data;
+    if (o == s->self || !ost || !ost->ready || strcmp(ost->name, s->name) != 0)
+        return;
+    vg_warn("stream %s connected again (pid %ld): closing its older link (pid %ld); two "
+            "upstreams with one name do this in turn: give each its own",
+            s->name, (long)s->self->peer_pid, (long)o->peer_pid);
+    vg_link_close(o, VG_ESTATE);
+}
 
 /* Stream state lives in the meta table under "stream.NAME.epoch" and
  * "stream.NAME.last". */
@@ -42,6 +67,8 @@ static int vg__hello(vg_receiver *r, vg_link *l, vg_rstream *st, const vg_msg *m
     st->name[m->name.len] = '\0';
     memcpy(st->role, m->role.p, m->role.len);
     st->role[m->role.len] = '\0';
+    vg__same same = {l, st->name};
+    vg_server_foreach(l->server, vg__close_same, &same);
     uint64_t epoch = 0;
     int rc = vg__stream_key(kepoch, sizeof(kepoch), st->name, "epoch");
     if (rc == 0)
@@ -91,24 +118,26 @@ static void vg__ack(vg_link *l, uint64_t seq)
 
 /* One batch: skip what was committed before, let the owner apply the rest
  * and commit it with the new position; acknowledge only after the commit. */
-static void vg__batch(vg_receiver *r, vg_link *l, vg_rstream *st, const vg_msg *m)
+static void vg__batch_run(vg_receiver *r, vg_link *l, vg_rstream *st, const vg_msg *m)
 {
     uint64_t first = m->seq, end = m->seq + m->count - 1;
-    if (first > st->last + 1 && st->last == 0) {
-        /* Nothing of this stream is stored here, yet it starts past 1: the
-         * upstream trimmed records that an earlier state of this process
-         * acknowledged (state lost, or replaced by an older copy). They
-         * cannot come back; taking what there is beats a stalled stream. */
-        vg_warn("stream %s: starts at seq %" PRIu64 " and nothing of it is stored here: seq "
-                "1..%" PRIu64 " were acknowledged by an earlier state and are gone",
-                st->name, first, first - 1);
-        st->last = first - 1;
-    }
     if (first > st->last + 1) {
-        vg_error("stream %s: batch starts at seq %" PRIu64 " but %" PRIu64 " is next; closing",
-                 st->name, first, st->last + 1);
-        vg_link_close(l, VG_ESTATE);
-        return;
+        /* The upstream starts past what is stored here: it trimmed records
+         * that an earlier state of this process acknowledged (state lost,
+         * or restored from an older copy), and says so in its own log. A
+         * sender sends what it holds in order, so there is no other gap.
+         * The records cannot come back; taking what there is beats a
+         * stream stalled for good. */
+        if (st->last == 0)
+            vg_warn("stream %s: starts at seq %" PRIu64 " and nothing of it is stored here: seq "
+                    "1..%" PRIu64 " were acknowledged by an earlier state and are gone",
+                    st->name, first, first - 1);
+        else
+            vg_warn("stream %s: starts at seq %" PRIu64 " but %" PRIu64 " is next here: this "
+                    "state is older than the one that acknowledged them (restored from a "
+                    "copy?); seq %" PRIu64 "..%" PRIu64 " are gone",
+                    st->name, first, st->last + 1, st->last + 1, first - 1);
+        st->last = first - 1;
     }
     r->stats.batches++;
     if (end <= st->last) { /* all re-sent: already committed */
@@ -129,6 +158,8 @@ static void vg__batch(vg_receiver *r, vg_link *l, vg_rstream *st, const vg_msg *
         if (rc && r->cfg.on_abort)
             r->cfg.on_abort(r->cfg.ud);
     }
+    if (r->stopped)
+        return; /* the owner stopped in a callback: the link is closing, nothing to add */
     if (rc) {
         /* Nothing of the batch is kept; the upstream still holds it and
          * re-sends it after the reconnect. */
@@ -144,6 +175,22 @@ static void vg__batch(vg_receiver *r, vg_link *l, vg_rstream *st, const vg_msg *
     vg__ack(l, end);
     if (r->cfg.on_commit)
         r->cfg.on_commit(r->cfg.ud);
+}
+
+static void vg__receiver_free(vg_receiver *r)
+{
+    free(r->role), free(r->name), free(r);
+}
+
+/* One batch (vg__batch_run). Its callbacks may stop the receiver (a
+ * failed commit whose state cannot be reloaded stops the daemon): then r
+ * is freed here, after them, not under them. */
+static void vg__batch(vg_receiver *r, vg_link *l, vg_rstream *st, const vg_msg *m)
+{
+    r->busy++;
+    vg__batch_run(r, l, st, m);
+    if (--r->busy == 0 && r->stopped)
+        vg__receiver_free(r);
 }
 
 static void vg__stats(vg_rstream *st, const vg_msg *m)
@@ -238,10 +285,13 @@ int vg_receiver_start(uv_loop_t *loop, const vg_receiver_cfg *cfg, vg_receiver *
 
 void vg_receiver_stop(vg_receiver *r)
 {
-    if (!r)
+    if (!r || r->stopped)
         return;
     vg_server_stop(r->server); /* frees itself once its links have closed */
-    free(r->role), free(r->name), free(r);
+    r->server = NULL;
+    r->stopped = 1;
+    if (!r->busy)
+        vg__receiver_free(r);
 }
 
 const vg_receiver_stats *vg_receiver_get_stats(vg_receiver *r)

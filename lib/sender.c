@@ -246,8 +246,8 @@ static void vg__on_msg(vg_link *l, const vg_msg *m)
             /* The downstream is behind what it acknowledged: its state was
              * lost or replaced by an older copy. What is still held here is
              * sent again; what was trimmed is gone, and saying so is all
-             * that can be done (the downstream takes the gap only when it
-             * knows nothing of the stream: lib/receiver.c). */
+             * that can be done (the downstream takes the gap with a warning:
+             * lib/receiver.c). */
             uint64_t held = vg_queue_first(s->cfg.queue), from = held ? held : last + 1;
             if (from > s->next) {
                 vg_error("stream %s: %s has seq %llu, but acknowledged up to %llu before (its "
@@ -324,8 +324,8 @@ int vg_sender_start(uv_loop_t *loop, const vg_sender_cfg *cfg, vg_sender **out)
         free(s->path), free(s->role), free(s->name), free(s);
         return -ENOMEM;
     }
-    if (!s->cfg.batch_max)
-        s->cfg.batch_max = 512;
+    if (!s->cfg.batch_max || s->cfg.batch_max > VG_BATCH_MAX)
+        s->cfg.batch_max = VG_BATCH_MAX;
     if (!s->cfg.window)
         s->cfg.window = 32768;
     if (!s->cfg.stats_ms)

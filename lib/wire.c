@@ -500,7 +500,8 @@ static int vg__decode_batch(const msgpack_object *a, vg_msg *m)
     if (a->via.array.size != 3 || vg__get_u64(&a->via.array.ptr[1], &m->seq) || m->seq == 0)
         return VG_EPROTO;
     const msgpack_object *recs = &a->via.array.ptr[2];
-    if (recs->type != MSGPACK_OBJECT_ARRAY || recs->via.array.size == 0)
+    if (recs->type != MSGPACK_OBJECT_ARRAY || recs->via.array.size == 0 ||
+        recs->via.array.size > VG_BATCH_MAX)
         return VG_EPROTO;
     if (m->seq > UINT64_MAX - recs->via.array.size)
         return VG_EPROTO;

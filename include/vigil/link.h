@@ -83,7 +83,9 @@ const vg_link_stats *vg_server_stats(vg_server *s);
 void vg_server_stop(vg_server *s);
 
 /* Connects to 'path' now and after every loss, with backoff from 100 ms
- * doubling to 5 s. 'data' is copied into every link's data field. */
+ * doubling to 5 s; a link that lasted 5 s starts the backoff over, one
+ * closed sooner goes on doubling it. 'data' is copied into every link's
+ * data field. */
 int vg_client_start(uv_loop_t *loop, const char *path, uid_t allow_uid, const vg_link_ops *ops,
                     void *data, vg_client **out);
 vg_link *vg_client_link(vg_client *c); /* the open link, or NULL */

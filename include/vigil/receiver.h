@@ -59,6 +59,8 @@ typedef struct vg_receiver vg_receiver;
 
 /* Starts listening; strings in cfg are copied. */
 int vg_receiver_start(uv_loop_t *loop, const vg_receiver_cfg *cfg, vg_receiver **out);
+/* Closes every link and frees r (once the batch being applied, if it is
+ * called from one of its callbacks, is done); r must not be used after. */
 void vg_receiver_stop(vg_receiver *r);
 /* Stops (paused != 0) or resumes reading every stream, including streams
  * that connect while paused: the upstream keeps what it cannot send in its

@@ -30,7 +30,7 @@ typedef struct vg_sender_cfg {
     enum vg_msg_type type; /* VG_MSG_EVENTS or VG_MSG_ALERTS */
     vg_store *store;
     vg_queue *queue;
-    uint32_t batch_max;    /* records per frame (default 512) */
+    uint32_t batch_max;    /* records per frame (default and most: VG_BATCH_MAX) */
     uint32_t window;       /* records sent and not yet acknowledged (default 32768) */
     /* Optional: fills up to VG_STATS_MAX counters, sent downstream as a
      * STATS message every stats_ms (default 10 s) so that the central

@@ -27,6 +27,11 @@
  * VG_FRAME_MAX (they are built from messages of at most 64 KiB), so every
  * batch frame stays under it whatever the record count. */
 #define VG_BATCH_BYTES (8u << 20)
+/* Records a batch holds at most. A reader refuses more: a decoded record
+ * takes up to 110 times its encoded size (a vg_alert is 1,760 bytes, a
+ * minimal encoded one 18), so an uncapped count let one 4 MiB frame cost
+ * the receiver 440 MiB. */
+#define VG_BATCH_MAX 512
 
 enum vg_msg_type {
     VG_MSG_HELLO = 1,  /* [1, version, role, name, epoch, last_seq] */

@@ -13,10 +13,13 @@
 
 #include <check.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "vt_tmp.h"
@@ -1592,6 +1595,42 @@ START_TEST(test_reject_huge_counts)
 }
 END_TEST
 
+/* A batch holds at most VG_BATCH_MAX records: a reader refuses one more.
+ * Decoded records take up to 110 times their encoded size, so an uncapped
+ * count let a 4 MiB frame of minimal alerts cost the receiver 440 MiB. */
+START_TEST(test_reject_batch_over_max)
+{
+    vg_event ev[3];
+    event_fixtures(ev);
+    msgpack_sbuffer rec;
+    msgpack_sbuffer_init(&rec);
+    ck_assert_int_eq(vg_wire_pack_event(&rec, &ev[0]), 0);
+    for (uint32_t n = VG_BATCH_MAX; n <= VG_BATCH_MAX + 1; n++) {
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        size_t start, off = 0, len;
+        ck_assert_int_eq(vg_wire_batch_begin(&sb, VG_MSG_EVENTS, 7, n, &start), 0);
+        for (uint32_t i = 0; i < n; i++)
+            ck_assert_int_eq(vg_wire_batch_add(&sb, rec.data, rec.size), 0);
+        ck_assert_int_eq(vg_wire_batch_end(&sb, start), 0);
+        const char *p = next_frame(&sb, &off, &len);
+        vg_msg m;
+        int rc = vg_wire_decode(p, len, &m);
+        if (n == VG_BATCH_MAX) {
+            ck_assert_int_eq(rc, 0);
+            ck_assert_uint_eq(m.count, VG_BATCH_MAX);
+            ck_assert_uint_eq(m.events[VG_BATCH_MAX - 1].seq, 7 + VG_BATCH_MAX - 1);
+            vg_msg_free(&m);
+        } else {
+            ck_assert_int_eq(rc, VG_EPROTO);
+            ck_assert(msg_is_empty(&m));
+        }
+        msgpack_sbuffer_destroy(&sb);
+    }
+    msgpack_sbuffer_destroy(&rec);
+}
+END_TEST
+
 START_TEST(test_reject_nested_deep)
 {
     /* a record nested far deeper than any message */
@@ -2059,10 +2098,268 @@ START_TEST(test_sender_downstream_lost_state)
     ck_assert_uint_eq(rxb.last, 150);
     ck_assert_uint_eq(vg_receiver_get_stats(h.r)->records, 50);
 
+    /* the downstream comes back restored from an older copy: it has the
+     * stream up to 120 only, while the upstream trimmed up to 150 and
+     * holds 151..200. Before, the receiver refused a batch starting past
+     * 121 unless it knew nothing of the stream, and the hop stalled for
+     * good; now it takes what there is from 151. */
+    vg_receiver_stop(h.r);
+    ck_assert_int_eq(vg_store_begin(b), 0);
+    ck_assert_int_eq(vg_meta_put_u64(b, "stream.c1.last", 120), 0);
+    ck_assert_int_eq(vg_store_commit(b), 0);
+    lost_append(up, q, 151, 200);
+    lost_rx rxc = {0};
+    h.rc.ud = &rxc;
+    ck_assert_int_eq(vg_receiver_start(&h.loop, &h.rc, &h.r), 0);
+    deadline = uv_hrtime() + 20000000000ull;
+    while (ss->last_acked < 200 && uv_hrtime() < deadline)
+        uv_run(&h.loop, UV_RUN_ONCE);
+    ck_assert_uint_eq(ss->last_acked, 200);
+    ck_assert_uint_eq(rxc.records, 50);
+    ck_assert_uint_eq(rxc.first, 151);
+    ck_assert_uint_eq(rxc.last, 200);
+
     hop_stop(&h);
     vg_store_close(up);
     vg_store_close(a);
     vg_store_close(b);
+}
+END_TEST
+
+/* ---- a receiver driven by hand, over raw sockets ------------------------- */
+
+typedef struct raw_rx {
+    uint32_t seen[64];  /* times on_batch was given each seq */
+    int fail;           /* on_batch returns VG_EFULL */
+    vg_receiver **stop; /* on_abort stops this receiver */
+} raw_rx;
+
+static int raw_on_batch(void *ud, vg_rstream *st, const vg_msg *m, uint32_t skip)
+{
+    raw_rx *rx = ud;
+    (void)st;
+    if (rx->fail)
+        return VG_EFULL;
+    for (uint32_t i = skip; i < m->count; i++)
+        if (m->events[i].seq < 64)
+            rx->seen[m->events[i].seq]++;
+    return 0;
+}
+
+static void raw_on_abort(void *ud)
+{
+    raw_rx *rx = ud;
+    if (rx->stop) {
+        vg_receiver_stop(*rx->stop);
+        *rx->stop = NULL;
+    }
+}
+
+static int raw_connect(const char *path)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    return fd;
+}
+
+/* Whether all of sb was written (a link the receiver closed takes none). */
+static int raw_send(int fd, const msgpack_sbuffer *sb)
+{
+    return send(fd, sb->data, sb->size, MSG_NOSIGNAL) == (ssize_t)sb->size;
+}
+
+static void raw_hello(int fd, uint64_t epoch)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    ck_assert_int_eq(vg_wire_frame_hello(&sb, "collector", "c1", epoch, 0), 0);
+    ck_assert(raw_send(fd, &sb));
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* Sends a batch of events first..last; whether it was written. */
+static int raw_batch(int fd, uint64_t first, uint64_t last)
+{
+    vg_event ev = {.recv_us = 1, .ts_us = 1, .pri = 13, .host = S("h"), .app = S("app"),
+                   .msg = S("x"), .raw = S("x"), .src = S("127.0.0.1"), .agency = S("unknown"),
+                   .site = S("unknown")};
+    msgpack_sbuffer rec, sb;
+    msgpack_sbuffer_init(&rec);
+    msgpack_sbuffer_init(&sb);
+    ck_assert_int_eq(vg_wire_pack_event(&rec, &ev), 0);
+    size_t start;
+    ck_assert_int_eq(
+        vg_wire_batch_begin(&sb, VG_MSG_EVENTS, first, (uint32_t)(last - first + 1), &start), 0);
+    for (uint64_t i = first; i <= last; i++)
+        ck_assert_int_eq(vg_wire_batch_add(&sb, rec.data, rec.size), 0);
+    ck_assert_int_eq(vg_wire_batch_end(&sb, start), 0);
+    int ok = raw_send(fd, &sb);
+    msgpack_sbuffer_destroy(&rec);
+    msgpack_sbuffer_destroy(&sb);
+    return ok;
+}
+
+static void spin(uv_loop_t *loop, int ms)
+{
+    uint64_t end = uv_hrtime() + (uint64_t)ms * 1000000;
+    while (uv_hrtime() < end) {
+        uv_run(loop, UV_RUN_NOWAIT);
+        usleep(2000);
+    }
+}
+
+/* Whether the peer closed fd (EOF) within ms, reading what it sent. */
+static int raw_closed(uv_loop_t *loop, int fd, int ms)
+{
+    char buf[4096];
+    uint64_t end = uv_hrtime() + (uint64_t)ms * 1000000;
+    while (uv_hrtime() < end) {
+        uv_run(loop, UV_RUN_NOWAIT);
+        ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+            return 1;
+        if (n < 0)
+            usleep(2000);
+    }
+    return 0;
+}
+
+/* A stream says HELLO on a new link while its older link is still open
+ * (the upstream reconnected before its old link's end was read). Before,
+ * both links applied their batches: 1..3 twice, and the stored position
+ * went back from 10 to 3, so 4..10 would come again after the next
+ * reconnect. Now the older link is closed when the newer says HELLO. */
+START_TEST(test_receiver_same_stream_two_links)
+{
+    char dir[256], down_dir[300], sock[300];
+    ck_assert_ptr_nonnull(vt_tmp_sub(dir, sizeof(dir), basedir));
+    snprintf(down_dir, sizeof(down_dir), "%s/down", dir);
+    snprintf(sock, sizeof(sock), "%s/down.sock", dir);
+    vg_store *down;
+    ck_assert_int_eq(vg_store_open(&down, down_dir, 16), 0);
+    uv_loop_t loop;
+    ck_assert_int_eq(uv_loop_init(&loop), 0);
+    raw_rx rx = {0};
+    vg_receiver_cfg rc = {.path = sock, .allow_uid = getuid(), .role = "correlator", .name = "cor",
+                          .type = VG_MSG_EVENTS, .store = down, .on_batch = raw_on_batch,
+                          .ud = &rx};
+    vg_receiver *r;
+    ck_assert_int_eq(vg_receiver_start(&loop, &rc, &r), 0);
+    int a = raw_connect(sock);
+    raw_hello(a, 77);
+    spin(&loop, 100);
+    int b = raw_connect(sock);
+    raw_hello(b, 77);
+    spin(&loop, 100);
+    (void)raw_batch(a, 1, 10); /* the old link's leftovers (taken before, if it is open) */
+    ck_assert(raw_batch(b, 1, 3));
+    ck_assert(raw_closed(&loop, a, 2000));
+    spin(&loop, 200);
+    ck_assert(raw_batch(b, 4, 10));
+    spin(&loop, 200);
+    for (int i = 1; i <= 10; i++)
+        ck_assert_msg(rx.seen[i] == 1, "seq %d applied %u times", i, rx.seen[i]);
+    uint64_t last = 0;
+    ck_assert_int_eq(vg_meta_get_u64(down, "stream.c1.last", &last), 0);
+    ck_assert_uint_eq(last, 10);
+    ck_assert_uint_eq(vg_receiver_get_stats(r)->records, 10);
+    close(a);
+    close(b);
+    vg_receiver_stop(r);
+    spin(&loop, 50);
+    while (uv_run(&loop, UV_RUN_NOWAIT))
+        ;
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+    vg_store_close(down);
+}
+END_TEST
+
+/* The owner stops the receiver from on_abort (the correlator does when its
+ * state cannot be reloaded after a failed commit). Before, the batch went
+ * on using the freed receiver (ASan: heap use after free). */
+START_TEST(test_receiver_stopped_in_abort)
+{
+    char dir[256], down_dir[300], sock[300];
+    ck_assert_ptr_nonnull(vt_tmp_sub(dir, sizeof(dir), basedir));
+    snprintf(down_dir, sizeof(down_dir), "%s/down", dir);
+    snprintf(sock, sizeof(sock), "%s/down.sock", dir);
+    vg_store *down;
+    ck_assert_int_eq(vg_store_open(&down, down_dir, 16), 0);
+    uv_loop_t loop;
+    ck_assert_int_eq(uv_loop_init(&loop), 0);
+    vg_receiver *r;
+    raw_rx rx = {.fail = 1, .stop = &r};
+    vg_receiver_cfg rc = {.path = sock, .allow_uid = getuid(), .role = "correlator", .name = "cor",
+                          .type = VG_MSG_EVENTS, .store = down, .on_batch = raw_on_batch,
+                          .on_abort = raw_on_abort, .ud = &rx};
+    ck_assert_int_eq(vg_receiver_start(&loop, &rc, &r), 0);
+    int a = raw_connect(sock);
+    raw_hello(a, 5);
+    spin(&loop, 100);
+    ck_assert(raw_batch(a, 1, 3));
+    ck_assert(raw_closed(&loop, a, 2000));
+    ck_assert_ptr_null(r); /* stopped by on_abort */
+    close(a);
+    while (uv_run(&loop, UV_RUN_NOWAIT))
+        ;
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+    uint64_t last = 9;
+    ck_assert_int_eq(vg_meta_get_u64(down, "stream.c1.last", &last), 0);
+    ck_assert_uint_eq(last, 0); /* nothing of the batch was kept */
+    vg_store_close(down);
+}
+END_TEST
+
+static void count_accept(uv_stream_t *srv, int status)
+{
+    int *n = srv->data;
+    if (status)
+        return;
+    uv_pipe_t *c = malloc(sizeof(*c));
+    uv_pipe_init(srv->loop, c, 0);
+    if (uv_accept(srv, (uv_stream_t *)c) == 0)
+        (*n)++;
+    uv_close((uv_handle_t *)c, (uv_close_cb)free); /* accepted, then closed at once */
+}
+
+/* A peer that accepts and closes at once: the sender backs off, doubling
+ * from 100 ms. Before, every connect that succeeded reset the backoff, and
+ * the sender reconnected (and sent a whole window) every 100 ms. */
+START_TEST(test_client_backs_off_from_a_closing_peer)
+{
+    char dir[256], up_dir[300], sock[300];
+    ck_assert_ptr_nonnull(vt_tmp_sub(dir, sizeof(dir), basedir));
+    snprintf(up_dir, sizeof(up_dir), "%s/up", dir);
+    snprintf(sock, sizeof(sock), "%s/down.sock", dir);
+    vg_store *up;
+    vg_queue *q;
+    ck_assert_int_eq(vg_store_open(&up, up_dir, 16), 0);
+    ck_assert_int_eq(vg_queue_open(up, "spool", &q), 0);
+    uv_loop_t loop;
+    ck_assert_int_eq(uv_loop_init(&loop), 0);
+    uv_pipe_t srv;
+    int accepted = 0;
+    uv_pipe_init(&loop, &srv, 0);
+    srv.data = &accepted;
+    ck_assert_int_eq(uv_pipe_bind(&srv, sock), 0);
+    ck_assert_int_eq(uv_listen((uv_stream_t *)&srv, 16, count_accept), 0);
+    vg_sender_cfg sc = {.path = sock, .allow_uid = getuid(), .role = "collector", .name = "c1",
+                        .type = VG_MSG_EVENTS, .store = up, .queue = q};
+    vg_sender *s;
+    signal(SIGPIPE, SIG_IGN); /* as the daemons do: a write to the closed peer */
+    ck_assert_int_eq(vg_sender_start(&loop, &sc, &s), 0);
+    spin(&loop, 3000);
+    /* 100 + 200 + 400 + 800 + 1600 ms: 5 or 6 connects in 3 s (30 before) */
+    ck_assert_msg(accepted >= 3 && accepted <= 8, "%d connects in 3 s", accepted);
+    vg_sender_stop(s);
+    uv_close((uv_handle_t *)&srv, NULL);
+    while (uv_run(&loop, UV_RUN_NOWAIT))
+        ;
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+    vg_store_close(up);
 }
 END_TEST
 
@@ -2093,6 +2390,7 @@ static Suite *wire_suite(void)
     tcase_add_test(j, test_reject_trailing_bytes);
     tcase_add_test(j, test_reject_truncated);
     tcase_add_test(j, test_reject_huge_counts);
+    tcase_add_test(j, test_reject_batch_over_max);
     tcase_add_test(j, test_reject_nested_deep);
     suite_add_tcase(s, j);
 
@@ -2105,6 +2403,9 @@ static Suite *wire_suite(void)
     tcase_add_unchecked_fixture(b, base_setup, base_teardown);
     tcase_add_test(b, test_sender_batch_byte_budget);
     tcase_add_test(b, test_sender_downstream_lost_state);
+    tcase_add_test(b, test_receiver_same_stream_two_links);
+    tcase_add_test(b, test_receiver_stopped_in_abort);
+    tcase_add_test(b, test_client_backs_off_from_a_closing_peer);
     suite_add_tcase(s, b);
     return s;
 }
