@@ -178,8 +178,10 @@ int vg_link_send(vg_link *l, msgpack_sbuffer *sb)
         return -EPIPE;
     }
     vg__write *w = calloc(1, sizeof(*w));
-    if (!w)
+    if (!w) {
+        msgpack_sbuffer_clear(sb); /* not sent: must not lead the next frame */
         return -ENOMEM;
+    }
     w->link = l;
     w->len = sb->size;
     w->data = msgpack_sbuffer_release(sb);

@@ -71,7 +71,7 @@ static int vg__batch_add(void *ud, uint64_t seq, const void *rec, size_t len)
 {
     vg__batch_fill *f = ud;
     (void)seq;
-    if (f->n && len > VG_BATCH_BYTES - f->bytes) {
+    if (f->n && (f->bytes >= VG_BATCH_BYTES || len > VG_BATCH_BYTES - f->bytes)) {
         f->full = 1;
         return 1;
     }
@@ -104,15 +104,24 @@ static void vg__pump(vg_sender *s)
         size_t start;
         vg_wire_batch_begin(&s->sb, s->cfg.type, s->next, (uint32_t)n, &start);
         vg__batch_fill f = {.sb = &s->sb};
-        vg_queue_scan(s->cfg.queue, s->next, n, vg__batch_add, &f);
-        if (f.full) {
+        int rc = vg_queue_scan(s->cfg.queue, s->next, n, vg__batch_add, &f);
+        if (rc >= 0 && f.full) {
             /* Large records (rare): the header says n; begin again with
              * the records that fit. The common batch is read once. */
             s->sb.size = start;
             n = f.n;
             vg_wire_batch_begin(&s->sb, s->cfg.type, s->next, (uint32_t)n, &start);
             f = (vg__batch_fill){.sb = &s->sb};
-            vg_queue_scan(s->cfg.queue, s->next, n, vg__batch_add, &f);
+            rc = vg_queue_scan(s->cfg.queue, s->next, n, vg__batch_add, &f);
+        }
+        if (rc < 0) {
+            /* The store could not be read (say, LMDB's readers table is
+             * full): nothing is lost; try again after the reconnect. */
+            vg_error("queue %s: cannot read from seq %llu: %s; reconnecting",
+                     vg_queue_name(s->cfg.queue), (unsigned long long)s->next, vg_strerror(rc));
+            msgpack_sbuffer_clear(&s->sb);
+            vg_link_close(l, rc);
+            return;
         }
         if (f.n != n) {
             /* The queue lost records it still owed downstream: a bug or a
@@ -124,7 +133,7 @@ static void vg__pump(vg_sender *s)
             vg_link_close(l, VG_ESTATE);
             return;
         }
-        int rc = vg_wire_batch_end(&s->sb, start);
+        rc = vg_wire_batch_end(&s->sb, start);
         if (rc != 0) {
             /* No length header was written: sending these bytes would be a
              * malformed frame. Only a lone record near VG_FRAME_MAX gets
