@@ -388,12 +388,38 @@ typedef struct cor_pf_atom {
     bool repeats;   /* may match more than once (any such quantifier, or holds one) */
 } cor_pf_atom;
 
+/* Whether the escape \e may be stepped over as two bytes when looking for
+ * the end of a group or class. Not \Q, whose quoted text up to \E may hold
+ * ')' or ']' ("(\Q)\E)" is one group), nor \c, which takes the next byte
+ * whatever it is ("\c)" is a control character, not a ')'). */
+static bool cor_pf_escape_steps(char e)
+{
+    return e != '\0' && e != 'Q' && e != 'c';
+}
+
+/* The index of the ']' that closes the class opening at p[i] (a '['), or
+ * -1 for what cor_prefilter_atoms does not read (POSIX names, \Q, \c) and
+ * for a class that does not close. */
+static long cor_pf_class_end(const char *p, size_t i, size_t len)
+{
+    size_t j = i + 1;
+    if (p[j] == '^') j++;
+    if (p[j] == ']') j++;
+    while (j < len && p[j] != ']') {
+        if (p[j] == '[') return -1; /* [:alpha:] and friends */
+        if (p[j] == '\\' && !cor_pf_escape_steps(p[j + 1])) return -1;
+        j += p[j] == '\\' ? 2 : 1;
+    }
+    return j < len ? (long)j : -1;
+}
+
 /* Splits the top level of p (after a leading '^') into elements. Only a
  * plain subset of the syntax is read: literal bytes, escaped punctuation,
  * \d \D \w \W \s \S \b \B, classes without nested '[', groups "(" and "(?:"
  * and the quantifiers * + ? {n} {n,} {n,m} (lazy or possessive). Anything
- * else (other escapes, "(?" constructs, a top-level '|', \Q) returns -1:
- * the pattern is then left as it is. Returns the number of elements. */
+ * else (other escapes, "(?" constructs, a top-level '|', \Q or \c anywhere)
+ * returns -1: the pattern is then left as it is. Returns the number of
+ * elements. */
 static int cor_prefilter_atoms(const char *p, cor_pf_atom *a, int max)
 {
     int n = 0;
@@ -414,32 +440,21 @@ static int cor_prefilter_atoms(const char *p, cor_pf_atom *a, int max)
                 lit = true;
             i += 2;
         } else if (c == '[') {
-            size_t j = i + 1;
-            if (p[j] == '^') j++;
-            if (p[j] == ']') j++;
-            while (j < len && p[j] != ']') {
-                if (p[j] == '[') return -1; /* [:alpha:] and friends */
-                j += p[j] == '\\' && p[j + 1] ? 2 : 1;
-            }
-            if (j >= len) return -1;
-            i = j + 1;
+            long end = cor_pf_class_end(p, i, len);
+            if (end < 0) return -1;
+            i = (size_t)end + 1;
         } else if (c == '(') {
             if (p[i + 1] == '?' && p[i + 2] != ':') return -1; /* lookaround, options, ... */
             int depth = 0;
             size_t j = i;
             for (; j < len; j++) {
                 if (p[j] == '\\') {
-                    if (!p[j + 1]) return -1;
+                    if (!cor_pf_escape_steps(p[j + 1])) return -1;
                     j++;
                 } else if (p[j] == '[') {
-                    j++;
-                    if (p[j] == '^') j++;
-                    if (p[j] == ']') j++;
-                    while (j < len && p[j] != ']') {
-                        if (p[j] == '[') return -1;
-                        j += p[j] == '\\' && p[j + 1] ? 2 : 1;
-                    }
-                    if (j >= len) return -1;
+                    long end = cor_pf_class_end(p, j, len);
+                    if (end < 0) return -1;
+                    j = (size_t)end;
                 } else if (p[j] == '(') {
                     if (p[j + 1] == '?' && p[j + 2] != ':') return -1;
                     depth++;

@@ -19,7 +19,9 @@
  *    256 byte values.
  * 4. A seeded random-regex fuzz: patterns built from a grammar (groups,
  *    alternation, quantifiers, classes, anchors, lookarounds, backreferences,
- *    inline options, \K, duplicate names) with subjects derived from each.
+ *    inline options, \K, duplicate names) with subjects derived from each;
+ *    and one of anchored patterns in the syntax cor_prefilter_widen reads,
+ *    with \Q..\E and \c quoting parens and ']' among them.
  * 5. Edge cases: no patterns, NULL arguments, empty subjects, bits past n.
  *
  * Build with VG_HAVE_HS (and libhs); without it the same tests run against
@@ -669,6 +671,10 @@ static const char *const own[] = {
     /* 31 */ "^Failed pw for (bad )?x from ([0-9]{1,3}\\.){3}[0-9]{1,3} port",
     /* anchored, not cut: a long literal after the repeat tells rules apart */
     /* 32 */ "^Rej from [^ ]+ to <alice@example\\.com>",
+    /* anchored, left whole: \Q..\E and \c hide a paren or a ']' from the
+     * widening scan, which would have cut in the wrong place */
+    /* 33 */ "^x+(\\Q)abcd\\d(\\E)",
+    /* 34 */ "^x+[\\c]]abcd\\d",
 };
 #define NOWN (sizeof(own) / sizeof(own[0]))
 
@@ -786,6 +792,10 @@ START_TEST(test_own_exact)
     expect(&s, " Failed pw for x from 10.0.0.1 port 22", L(4, 10), L(10)); /* still anchored */
     expect(&s, "Rej from mx.example.net to <alice@example.com>", L(32), L(32));
     expect(&s, "Rej from mx.example.net to <bob@example.com>", NONE, NONE); /* tail kept */
+    expect(&s, "xx)abcd\\d(", L(33), L(33));
+    expect(&s, " xx)abcd\\d(", NONE, NONE); /* still anchored */
+    expect(&s, "xx\x1d" "abcd5", L(34), L(34));
+    expect(&s, " xx\x1d" "abcd5", NONE, NONE); /* still anchored */
 
     /* and the always candidates really are needed */
     check_line(&s, "line one\r\nline two", 18);
@@ -937,7 +947,8 @@ static void rg_alt(rgen *g, int depth);
 static void rg_seq(rgen *g, int depth);
 
 /* Set by test_widen_fuzz: only the syntax cor_prefilter_widen rewrites
- * (literals, plain classes, "(" and "(?:" groups, quantifiers). */
+ * (literals, plain classes, "(" and "(?:" groups, quantifiers), and the
+ * quoting it must not misread (\Q..\E and \c holding a paren or a ']'). */
 static int rg_plain;
 
 static void rg_atom(rgen *g, int depth)
@@ -949,7 +960,7 @@ static void rg_atom(rgen *g, int depth)
         "[A-Z]", "\\h",   "[\\x80-\\xff]"};
     static const char cls_smp[] = "7x -a!bczb.QyxY\t\xe9"; /* one member of each */
     unsigned r = rnd(depth > 2 ? 60 : 100);
-    if (rg_plain && r >= 50 && r < 80) r = 80 + rnd(20); /* a group instead */
+    if (rg_plain && r >= 50 && r < 80) r = rnd(5) ? 80 + rnd(20) : 76; /* a group, or quoting */
     if (--g->room <= 0 || r < 35) { /* a literal */
         char c = lits[rnd(sizeof(lits) - 1)];
         char s[3] = {c, 0, 0};
@@ -1001,6 +1012,16 @@ static void rg_atom(rgen *g, int depth)
     if (r < 75) { /* an inline option for the rest of the group */
         static const char *const opt[] = {"(?i)", "(?-i)", "(?s)", "(?m)"};
         rg_s(g, opt[rnd(4)]);
+        return;
+    }
+    if (r < 78 && rg_plain) { /* quoted parens and brackets: the sample is the text */
+        static const char *const quo[] = {"\\Q)abcd(\\E", "\\Q(\\E", "\\Q)\\E",  "\\Qa]\\E",
+                                          "[\\Q]\\E)]",  "\\c)",     "\\c(",    "[\\c]]"};
+        static const char *const val[] = {")abcd(", "(", ")", "a]", ")", "i", "h", "\x1d"};
+        unsigned k = rnd(8);
+        rg_s(g, quo[k]);
+        for (const char *v = val[k]; *v; v++)
+            rg_smp(g, *v);
         return;
     }
     if (r < 78) { /* escapes for single bytes: the sample is the byte */
