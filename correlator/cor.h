@@ -74,8 +74,10 @@ int cor_conf_load(const vg_node *root, const char *file, cor_conf *cf, char *err
 void cor_conf_free(cor_conf *cf);
 cor_rules_opts cor_conf_rules_opts(const cor_conf *cf);
 
-/* Loads RULES_DIR/lists/NAME.txt files and every configured list
- * file (which wins over a rules list of the same name). With names, also
+/* Loads RULES_DIR/lists/NAME.txt files (cor_rules_side_dir: the lists/
+ * next to RULES_DIR when it is one rule file) and every configured list
+ * file (which wins over a rules list of the same name). A lists/ that
+ * exists but cannot be read is VG_ECONFIG. With names, also
  * adds the name of every list read to it (the caller frees it with
  * cor_list_names_free, also after an error). */
 int cor_load_lists(cor_lists *l, const cor_conf *cf, const char *rules_dir, cor_list_names *names,

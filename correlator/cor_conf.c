@@ -1,5 +1,6 @@
 /* The 'correlator' section of the configuration. */
 #include <dirent.h>
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,7 +98,10 @@ static int cor_is_list_file(const struct dirent *de)
 }
 
 /* Lists shipped with the rules: RULES_DIR/lists/NAME.txt is list NAME,
- * unless the configuration names a file for NAME itself. Loaded in name
+ * unless the configuration names a file for NAME itself (with a single
+ * rule file as RULES_DIR, the lists/ next to it, as for calendars). No
+ * lists/ means no lists; one that cannot be read is an error, else every
+ * "in list" condition would quietly be false. Loaded in name
  * order, so that which lists a refused file leaves replaced (each list is
  * replaced on its own) is the same on every run. */
 static int cor_list_names_add(cor_list_names *names, const char *name)
@@ -141,11 +145,15 @@ static int cor_load_rule_lists(cor_lists *l, const cor_conf *cf, const char *rul
                                cor_list_names *names, char *err, size_t errlen)
 {
     char dir[4096];
-    snprintf(dir, sizeof(dir), "%s/lists", rules_dir);
+    cor_rules_side_dir(rules_dir, "lists", dir, sizeof(dir));
     struct dirent **ents;
     int ne = scandir(dir, &ents, cor_is_list_file, alphasort);
-    if (ne < 0)
+    if (ne < 0 && errno == ENOENT)
         return 0;
+    if (ne < 0) {
+        snprintf(err, errlen, "%s: cannot read lists directory: %s", dir, strerror(errno));
+        return VG_ECONFIG;
+    }
     int rc = 0;
     for (int k = 0; k < ne; k++) {
         const char *fn = ents[k]->d_name;

@@ -32,6 +32,8 @@ static const vg_daemon_desc cor_desc = {
         "  RULES_DIR/*.yml, *.yaml     the rules, in name order (correlator.rules_dir)\n"
         "  RULES_DIR/calendars/*.yml   the calendars rules name\n"
         "  RULES_DIR/lists/NAME.txt    watchlist NAME, unless correlator.lists names a file\n"
+        "                              (RULES_DIR a single rule file: the calendars/ and\n"
+        "                              lists/ next to it)\n"
         "  DATA_DIR/correlator/NAME/   stream positions, correlation state, watchlists and\n"
         "                              the alert outbox (LMDB); NAME is correlator.name\n"
         "  RUN_DIR/correlator.sock     collectors connect here (correlator.listen_socket)\n"

@@ -912,6 +912,17 @@ int cor_rules_build_prefilter(cor_ruleset *rs, char *err, size_t errlen)
     return rc == -ENOMEM ? rc : rc ? VG_ERULE : 0;
 }
 
+void cor_rules_side_dir(const char *path, const char *sub, char *out, size_t outlen)
+{
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        snprintf(out, outlen, "%s/%s", path, sub);
+        return;
+    }
+    const char *slash = strrchr(path, '/');
+    snprintf(out, outlen, "%.*s/%s", slash ? (int)(slash - path) : 1, slash ? path : ".", sub);
+}
+
 int cor_rules_load(const char *path, const cor_rules_opts *o, cor_ruleset **out, char *err,
                    size_t errlen)
 {
@@ -923,15 +934,8 @@ int cor_rules_load(const char *path, const cor_rules_opts *o, cor_ruleset **out,
     if (rc == 0 && (!rs || !(rs->rules = calloc(COR_MAX_RULES, sizeof(cor_rule)))))
         rc = -ENOMEM;
     if (rc == 0) { /* calendars first: rules refer to them by name */
-        struct stat sb;
         char cdir[4096];
-        int isdir = stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
-        snprintf(cdir, sizeof(cdir), "%s/calendars", isdir ? path : ".");
-        if (!isdir) { /* a single rule file: its directory's calendars */
-            const char *slash = strrchr(path, '/');
-            snprintf(cdir, sizeof(cdir), "%.*s/calendars", slash ? (int)(slash - path) : 1,
-                     slash ? path : ".");
-        }
+        cor_rules_side_dir(path, "calendars", cdir, sizeof(cdir));
         if (cor_calendars_load(cdir, &rs->cals, err, errlen) != 0)
             rc = VG_ERULE;
     }

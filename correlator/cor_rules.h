@@ -121,6 +121,13 @@ typedef struct cor_rules_opts {
     int defer_prefilter;   /* leave rs->pf NULL: cor_rules_build_prefilter later */
 } cor_rules_opts;
 
+/* Writes to out the directory that holds what goes with the rules at path
+ * (calendars/, lists/): path/sub when path is a directory, and sub next to
+ * the file when path is a single rule file ("rules/intel.yml" and "lists"
+ * give "rules/lists"), so that one file sees the same calendars and lists
+ * as its directory. */
+void cor_rules_side_dir(const char *path, const char *sub, char *out, size_t outlen);
+
 /* Loads every *.yml / *.yaml file in dir (sorted by name), or one file.
  * On error, err holds "FILE:LINE: reason" and nothing is returned. */
 int cor_rules_load(const char *path, const cor_rules_opts *o, cor_ruleset **out, char *err,

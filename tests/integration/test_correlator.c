@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -498,6 +499,78 @@ START_TEST(test_full_outbox_counts_once)
 }
 END_TEST
 
+/* ---- the offline tools ---- */
+
+/* Runs "vigil-correlator ARGS" through sh (ARGS may redirect stdin) with
+ * stdout in out and stderr in out.err; returns the exit status. */
+static int run_tool(const char *args, const char *out)
+{
+    char cmd[3000];
+    snprintf(cmd, sizeof(cmd), "%s %s > %s 2> %s.err", vt_bin("correlator/vigil-correlator"), args,
+             out, out);
+    char *argv[] = {"sh", "-c", cmd, NULL};
+    return vt_run(argv, 120);
+}
+
+/* Asserts that the file at path holds exactly want. */
+static void assert_file_is(const char *path, const char *want)
+{
+    char *got = vt_read_file(path, NULL);
+    ck_assert_ptr_nonnull(got);
+    ck_assert_str_eq(got, want);
+    free(got);
+}
+
+/* LISTED_RULES with a test that needs the list, and one that must not fire. */
+#define LISTED_TESTED_RULES                                                                        \
+    LISTED_RULES "    tests:\n"                                                                    \
+                 "      - line: '<13>Nov 25 10:00:00 h vigiltest: from 192.0.2.7 seq=1'\n"        \
+                 "        fires: true\n"                                                           \
+                 "      - line: '<13>Nov 25 10:00:00 h vigiltest: from 192.0.3.7 seq=1'\n"        \
+                 "        fires: false\n"
+
+/* A single rule file as the rules path (--test-rules FILE, --explain
+ * --rules FILE, rules_dir: FILE) loads the lists next to it, as it does
+ * the calendars: they were looked for in FILE/lists, and every "in list"
+ * was false. A lists/ that is there but cannot be read is an error. */
+START_TEST(test_single_rule_file_loads_its_lists)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, LISTED_TESTED_RULES), 0);
+    char dir[400], path[500], out[400], args[2000];
+    snprintf(dir, sizeof(dir), "%s/lists", p.rules);
+    ck_assert_int_eq(mkdir(dir, 0755), 0);
+    snprintf(path, sizeof(path), "%s/threat-ip.txt", dir);
+    ck_assert_int_eq(vt_write_file(path, "192.0.2.0/24\n"), 0);
+    snprintf(out, sizeof(out), "%s/out", p.dir);
+
+    snprintf(args, sizeof(args), "-c %s --test-rules %s/test.yml", p.config, p.rules);
+    ck_assert_int_eq(run_tool(args, out), 0);
+    assert_file_is(out, "rule tests: 2 passed, 0 failed (1 rules, 0 without tests)\n");
+    snprintf(args, sizeof(args), "-c %s --explain --rules %s/test.yml "
+             "'<13>Nov 25 10:00:00 h vigiltest: from 192.0.2.7 seq=1'", p.config, p.rules);
+    ck_assert_int_eq(run_tool(args, out), 0);
+    ck_assert_int_eq(vt_count_text(out, "  => alert intel.test (match, level 12, count 1)\n"), 1);
+    ck_assert_int_eq(vt_count_text(out, "\n1 alerts\n"), 1);
+    /* the shipped rules that use lists, on their own */
+    snprintf(args, sizeof(args), "-c %s --test-rules %s/rules/intel.yml", p.config, src_root());
+    ck_assert_int_eq(run_tool(args, out), 0);
+    ck_assert_int_eq(vt_count_text(out, ", 0 failed ("), 1);
+
+    /* a lists that is not a directory */
+    snprintf(args, sizeof(args), "rm -r %s && echo > %s", dir, dir);
+    char *argv[] = {"sh", "-c", args, NULL};
+    ck_assert_int_eq(vt_run(argv, 10), 0);
+    snprintf(args, sizeof(args), "-c %s --test-rules %s/test.yml", p.config, p.rules);
+    ck_assert_int_eq(run_tool(args, out), 1);
+    char want[600];
+    snprintf(want, sizeof(want), "%s: cannot read lists directory: Not a directory\n", dir);
+    snprintf(path, sizeof(path), "%s.err", out);
+    ck_assert_int_eq(vt_count_text(path, want), 1);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 static Suite *correlator_suite(void)
 {
     Suite *s = suite_create("correlator");
@@ -510,6 +583,11 @@ static Suite *correlator_suite(void)
     tcase_add_test(tc, test_sighup_bad_list_changes_no_list);
     tcase_add_test(tc, test_full_outbox_counts_once);
     suite_add_tcase(s, tc);
+    /* quick, offline: CK_RUN_CASE=tools runs these alone */
+    TCase *tt = tcase_create("tools");
+    tcase_set_timeout(tt, 300);
+    tcase_add_test(tt, test_single_rule_file_loads_its_lists);
+    suite_add_tcase(s, tt);
     return s;
 }
 
