@@ -220,8 +220,9 @@ static int cor_print_alert(void *ud, const vg_alert *in)
     return rc;
 }
 
-/* Reads a whole file ("-" = stdin) into a NUL-terminated buffer. */
-static char *cor_read_all(const char *path)
+/* Reads a whole file ("-" = stdin) into a buffer, its length in *len (a
+ * NUL follows, but the bytes may hold NULs too: use *len, not strlen). */
+static char *cor_read_all(const char *path, size_t *len)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     if (!f)
@@ -240,6 +241,7 @@ static char *cor_read_all(const char *path)
         errno = EIO;
         return NULL;
     }
+    *len = b.len - 1;
     return b.p;
 }
 
@@ -274,7 +276,8 @@ static int cor_lines(char *text, cor_line_fn fn, cor_done_fn done, void *ud)
 }
 
 /* Runs fn over the lines of a file: mapped when it is a regular file (no
- * copy, no memory beyond the page cache), read whole otherwise (stdin). */
+ * copy, no memory beyond the page cache), read whole otherwise (stdin).
+ * Both ways split by length, so a line holding a NUL reaches fn whole. */
 static int cor_file_lines(const char *path, cor_line_fn fn, cor_done_fn done, void *ud)
 {
     int fd = strcmp(path, "-") == 0 ? -1 : open(path, O_RDONLY | O_CLOEXEC);
@@ -296,10 +299,11 @@ static int cor_file_lines(const char *path, cor_line_fn fn, cor_done_fn done, vo
     }
     if (fd >= 0)
         close(fd);
-    char *text = cor_read_all(path);
+    size_t len = 0;
+    char *text = cor_read_all(path, &len);
     if (!text)
         return -errno;
-    int rc = cor_lines(text, fn, done, ud);
+    int rc = cor_lines_n(text, len, fn, done, ud);
     free(text);
     return rc;
 }
@@ -570,9 +574,7 @@ static int cor_tool_explain(vg_daemon *d, const vg_node *root, int argc, char **
         rc = line ? cor_explain_line(&f, line, strlen(line)) : -ENOMEM;
         free(line);
     } else {
-        char *text = cor_read_all("-");
-        rc = text ? cor_lines(text, cor_explain_line, NULL, &f) : -errno;
-        free(text);
+        rc = cor_file_lines("-", cor_explain_line, NULL, &f);
     }
     printf("%llu alerts\n", (unsigned long long)o.alerts);
     cor_offline_free(&o);
