@@ -83,6 +83,10 @@ cor_rules_opts cor_conf_rules_opts(const cor_conf *cf);
 int cor_load_lists(cor_lists *l, const cor_conf *cf, const char *rules_dir, cor_list_names *names,
                    char *err, size_t errlen);
 
+/* The bytes of every list file cor_load_lists would read (a file that
+ * cannot be read counts 0: the load says why), to size a store for them. */
+uint64_t cor_list_files_bytes(const cor_conf *cf, const char *rules_dir);
+
 /* Warns about every list in old that new no longer names: its last
  * version stays active (docs/watchlists.md, "Retiring a list"). */
 void cor_list_names_retired(const cor_list_names *old, const cor_list_names *new_);

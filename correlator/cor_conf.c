@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cor.h"
 #include "vigil/err.h"
@@ -176,6 +177,31 @@ static int cor_load_rule_lists(cor_lists *l, const cor_conf *cf, const char *rul
     }
     free(ents);
     return rc;
+}
+
+uint64_t cor_list_files_bytes(const cor_conf *cf, const char *rules_dir)
+{
+    uint64_t sum = 0;
+    struct stat sb;
+    char dir[4096], path[4400];
+    struct dirent **ents;
+    int ne = -1;
+    if (rules_dir) {
+        cor_rules_side_dir(rules_dir, "lists", dir, sizeof(dir));
+        ne = scandir(dir, &ents, cor_is_list_file, alphasort);
+    }
+    for (int k = 0; k < ne; k++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, ents[k]->d_name);
+        if (stat(path, &sb) == 0)
+            sum += (uint64_t)sb.st_size;
+        free(ents[k]);
+    }
+    if (ne >= 0)
+        free(ents);
+    for (int i = 0; i < cf->nlists; i++)
+        if (stat(cf->lists[i].path, &sb) == 0)
+            sum += (uint64_t)sb.st_size;
+    return sum;
 }
 
 int cor_load_lists(cor_lists *l, const cor_conf *cf, const char *rules_dir, cor_list_names *names,

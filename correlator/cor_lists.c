@@ -752,6 +752,11 @@ static int lists__store(cor_lists *l, MDB_txn *txn, const char *name, const list
     return lists__rc(mdb_put(txn, l->dbi, &k, &v, 0));
 }
 
+size_t cor_lists_map_mb(uint64_t file_bytes)
+{
+    return 1 + (size_t)((file_bytes * COR_LISTS_MAP_PER_BYTE + (1u << 20) - 1) >> 20);
+}
+
 int cor_lists_load_file(cor_lists *l, const char *name, const char *path, size_t *count, char *err,
                         size_t errlen)
 {
@@ -785,6 +790,14 @@ int cor_lists_load_file(cor_lists *l, const char *name, const char *path, size_t
         vg_store_abort(l->st);
     else
         rc = vg_store_commit(l->st);
+    if (rc == VG_EFULL) { /* VG_EFULL's own wording speaks of a queue */
+        MDB_envinfo ei;
+        mdb_env_info(l->env, &ei);
+        snprintf(err, errlen,
+                 "lists: cannot store '%s' (%zu entries): the list store is full (map size %zu MiB)",
+                 name, ld.n, ei.me_mapsize >> 20);
+        goto out;
+    }
     if (rc) {
         snprintf(err, errlen, "lists: cannot store '%s' (%zu entries): %s", name, ld.n,
                  vg_strerror(rc));

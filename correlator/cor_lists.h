@@ -86,12 +86,25 @@ void cor_lists_close(cor_lists *l);
  *   "NAME: reason"      for a bad list name (-EINVAL),
  *   "lists: reason"     for a storage failure (VG_EFULL when the map is
  *                       full: it must hold the old and the new list at once;
- *                       -ENOMEM; LMDB codes).
+ *                       the reason is then "the list store is full (map
+ *                       size N MiB)"; -ENOMEM; LMDB codes).
  * Handles of NAME see the new list from the next lookup on.
  * With l NULL the name and the file are only checked (-t): nothing is
  * stored, and *count gets the number of distinct entries in the file. */
 int cor_lists_load_file(cor_lists *l, const char *name, const char *path, size_t *count, char *err,
                         size_t errlen);
+
+/* LMDB bytes a list may take per byte of its file, at most. The densest
+ * file is one of short IPv6 addresses: "::1f" is 5 bytes with its newline,
+ * and its key 4 (generation) + 1 (kind) + 16 bytes, plus 8 of node header
+ * and 2 of page index: 31 bytes. Pages appended in key order are full. */
+#define COR_LISTS_MAP_PER_BYTE 8
+
+/* The LMDB map, in MiB, that holds lists loaded from files of file_bytes
+ * bytes in all, besides the environment's own pages: for a store that holds
+ * only lists (the offline tools'). A map is address space, not memory nor
+ * disk, so a generous bound costs nothing. */
+size_t cor_lists_map_mb(uint64_t file_bytes);
 
 /* Whether name is a valid list name (1 to COR_LIST_NAME_MAX of A-Z a-z 0-9
  * _ . -), for callers that can say where the name was written. */

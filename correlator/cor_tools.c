@@ -25,6 +25,12 @@
 #include "vigil/syslog.h"
 #include "vigil/util.h"
 
+/* The offline store's map before the lists' room (cor_offline_map_mb). A
+ * test build makes it small, so that a list of a few MB shows the sizing. */
+#ifndef COR_OFFLINE_MAP_MB
+#define COR_OFFLINE_MAP_MB 64
+#endif
+
 typedef struct cor_tool_args {
     const char *rules;
     int year;
@@ -135,6 +141,19 @@ static int cor_rule_of(const cor_offline *o, vg_str id)
     return -1;
 }
 
+/* The offline store's map: COR_OFFLINE_MAP_MB, and room for every list
+ * that will be loaded into it: RULES_DIR/lists/, correlator.lists and
+ * --list (a list named twice is in it twice within one transaction). */
+static size_t cor_offline_map_mb(const cor_offline *o, const cor_tool_args *a)
+{
+    uint64_t bytes = cor_list_files_bytes(&o->conf, a->rules ? a->rules : o->conf.rules_dir);
+    struct stat sb;
+    for (int i = 0; i < a->nlists; i++)
+        if (stat(a->lists[i][1], &sb) == 0)
+            bytes += (uint64_t)sb.st_size;
+    return COR_OFFLINE_MAP_MB + cor_lists_map_mb(bytes);
+}
+
 static int cor_offline_open(cor_offline *o, vg_daemon *d, const vg_node *root,
                             const cor_tool_args *a)
 {
@@ -152,7 +171,7 @@ static int cor_offline_open(cor_offline *o, vg_daemon *d, const vg_node *root,
         rc = -errno;
     }
     if (rc == 0)
-        rc = vg_store_open(&o->st, o->tmp, 64 + (o->conf.nlists || a->nlists ? 4096 : 0));
+        rc = vg_store_open(&o->st, o->tmp, cor_offline_map_mb(o, a));
     if (rc == 0)
         rc = cor_lists_open(o->st, &o->lists);
     /* offline tools print results, not the daemon's progress lines */

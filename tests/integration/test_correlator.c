@@ -640,6 +640,44 @@ START_TEST(test_replay_stdin_keeps_nul_bytes)
 }
 END_TEST
 
+/* The offline tools size their store for every list they load: the
+ * lists in RULES_DIR/lists/ were left out (a 64 MiB map grew only for
+ * correlator.lists or --list), and a large one was refused with "durable
+ * queue full". A build whose map starts at 1 MiB shows it with 4 MB. */
+START_TEST(test_offline_store_holds_rules_lists)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, LISTED_RULES), 0);
+    char dir[400], path[500], empty[400], out[400], args[4000];
+    snprintf(dir, sizeof(dir), "%s/lists", p.rules);
+    ck_assert_int_eq(mkdir(dir, 0755), 0);
+    snprintf(path, sizeof(path), "%s/threat-ip.txt", dir);
+    FILE *fp = fopen(path, "w");
+    ck_assert_ptr_nonnull(fp);
+    for (unsigned i = 0; i < 300000; i++) /* 4 MB, some 6 MB stored */
+        fprintf(fp, "10.%u.%u.%u\n", i >> 16, (i >> 8) & 255, i & 255);
+    ck_assert_int_eq(fclose(fp), 0);
+    snprintf(empty, sizeof(empty), "%s/in.log", p.dir);
+    ck_assert_int_eq(vt_write_file(empty, "<13>Nov 25 10:00:00 h vigiltest: from 10.4.147.223 seq=1\n"
+                                          "<13>Nov 25 10:00:00 h vigiltest: from 10.4.147.224 seq=2\n"),
+                     0);
+    snprintf(out, sizeof(out), "%s/out.json", p.dir);
+    const char *bin = vt_bin("tests/integration/vigil-correlator-smallmap");
+    snprintf(args, sizeof(args), "%s -c %s --replay %s --rules %s > %s 2> %s.err", bin, p.config,
+             empty, p.rules, out, out);
+    char *argv[] = {"sh", "-c", args, NULL};
+    ck_assert_int_eq(vt_run(argv, 120), 0);
+    ck_assert_int_eq(vt_count_lines(out), 1); /* 10.4.147.223 is entry 299999 */
+    ck_assert_int_eq(vt_count_text(out, "\"source\":{\"ip\":\"10.4.147.223\"}"), 1);
+    /* and with the same list given with --list, under another name too */
+    snprintf(args, sizeof(args), "%s -c %s --replay %s --rules %s --list other=%s > %s 2> %s.err",
+             bin, p.config, empty, p.rules, path, out, out);
+    ck_assert_int_eq(vt_run(argv, 120), 0);
+    ck_assert_int_eq(vt_count_lines(out), 1);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 static Suite *correlator_suite(void)
 {
     Suite *s = suite_create("correlator");
@@ -657,6 +695,7 @@ static Suite *correlator_suite(void)
     tcase_set_timeout(tt, 300);
     tcase_add_test(tt, test_single_rule_file_loads_its_lists);
     tcase_add_test(tt, test_replay_stdin_keeps_nul_bytes);
+    tcase_add_test(tt, test_offline_store_holds_rules_lists);
     suite_add_tcase(s, tt);
     return s;
 }

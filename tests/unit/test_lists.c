@@ -928,6 +928,50 @@ START_TEST(test_million)
 }
 END_TEST
 
+/* cor_lists_map_mb's bound holds for the densest file there is (short
+ * IPv6 addresses: 5 to 10 bytes a line for a 21-byte key), and a map too
+ * small says so in words about lists, not queues. */
+START_TEST(test_map_size_bound)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/dense.txt", tmpdir);
+    FILE *fp = fopen(path, "w");
+    ck_assert_ptr_nonnull(fp);
+    size_t lines = 0;
+    for (unsigned b = 0; b <= 0xffff; b++, lines++)
+        fprintf(fp, "::%x\n", b);
+    for (unsigned a = 1; a <= 6; a++)
+        for (unsigned b = 0; b <= 0xffff; b++, lines++)
+            fprintf(fp, "%x::%x\n", a, b);
+    ck_assert_int_eq(fclose(fp), 0);
+    struct stat sb;
+    ck_assert_int_eq(stat(path, &sb), 0);
+    size_t mb = cor_lists_map_mb((uint64_t)sb.st_size);
+    ck_assert_uint_eq(mb, 1 + ((uint64_t)sb.st_size * COR_LISTS_MAP_PER_BYTE + (1 << 20) - 1) / (1 << 20));
+    fx f = fx_open(mb);
+    size_t n = 0;
+    int rc = cor_lists_load_file(f.l, "dense", path, &n, err, sizeof(err));
+    ck_assert_msg(rc == 0, "%zu MiB for %lld bytes: %s", mb, (long long)sb.st_size, err);
+    ck_assert_uint_eq(n, lines);
+    /* the file is dense enough to test the bound: over 4 bytes stored a byte */
+    MDB_envinfo ei;
+    ck_assert_int_eq(mdb_env_info(vg_store_env(f.st), &ei), 0);
+    ck_assert_uint_gt((ei.me_last_pgno + 1) * 4096, (uint64_t)sb.st_size * 4);
+    fx_close(&f);
+
+    vt_rm_tree(dbdir);
+    f = fx_open(1);
+    rc = cor_lists_load_file(f.l, "dense", path, &n, err, sizeof(err));
+    ck_assert_int_eq(rc, VG_EFULL);
+    char want[200];
+    snprintf(want, sizeof(want),
+             "lists: cannot store 'dense' (%zu entries): the list store is full (map size 1 MiB)",
+             lines);
+    ck_assert_str_eq(err, want);
+    fx_close(&f);
+}
+END_TEST
+
 static Suite *lists_suite(void)
 {
     Suite *s = suite_create("lists");
@@ -948,6 +992,7 @@ static Suite *lists_suite(void)
     tcase_add_test(t, test_other_process_load);
     tcase_add_test(t, test_persistence);
     tcase_add_test(t, test_dump_roundtrip);
+    tcase_add_test(t, test_map_size_bound);
     suite_add_tcase(s, t);
 
     TCase *big = tcase_create("million");
