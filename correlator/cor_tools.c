@@ -329,9 +329,19 @@ static int cor_file_lines(const char *path, cor_line_fn fn, cor_done_fn done, vo
 
 #define COR_FEED_BATCH 128 /* events handed to cor_eval_events at a time */
 
+/* Where the offline tools put a year-less RFC 3164 stamp: a log is in
+ * time order, so near the event before it. The parser places such a stamp
+ * in (now - 334 days, now + 31 days]; with now 304 days after the previous
+ * event, that is from 30 days before it to 335 days after it: "Jan  1"
+ * after "Dec 31" of 2025 is in 2026, "Dec 31 23:59:58" after "Dec 31
+ * 23:59:59" stays in 2025. */
+#define COR_YEAR_LEAD_US (304LL * 86400 * 1000000)
+
 typedef struct cor_feed_ctx {
     cor_offline *o;
-    int year;
+    int year;          /* --year: the year of the first year-less stamp; 0: inferred */
+    int64_t prev_ts_us; /* the event time of the last line with a timestamp */
+    bool have_prev;
     const char *agency, *site; /* tags for every line; NULL: unknown */
     uint64_t lines, malformed;
     cor_emit_fn emit;
@@ -342,11 +352,21 @@ typedef struct cor_feed_ctx {
 } cor_feed_ctx;
 
 /* A raw line as the collector would deliver it, for the offline tools. Replay
- * runs on event time: the arrival time is the event's own. */
+ * runs on event time: the arrival time is the event's own. A year-less
+ * stamp takes its year from the line before (COR_YEAR_LEAD_US); --year, or
+ * else the wall clock, only places the first one. */
 static void cor_tool_event(cor_feed_ctx *f, char *line, size_t n, const char *src, vg_event *ev)
 {
     vg_syslog_opts so = {.now_us = f->now_us, .year = f->year};
+    if (f->have_prev)
+        so = (vg_syslog_opts){.now_us = f->prev_ts_us + COR_YEAR_LEAD_US};
     vg_syslog_parse(line, n, &so, ev);
+    if (ev->flags & VG_EV_NO_TS) {
+        ev->ts_us = f->now_us; /* no stamp: the wall clock, as before, not the lead */
+    } else if (!(ev->flags & VG_EV_MALFORMED)) {
+        f->prev_ts_us = ev->ts_us;
+        f->have_prev = true;
+    }
     ev->recv_us = ev->ts_us;
     ev->src = vg_str_c(src);
     if (!ev->host.p) {
@@ -682,7 +702,9 @@ const vg_daemon_tool cor_tools[] = {
     {"replay",
      "  --replay FILE... [--rules PATH] [--year YYYY] [--list NAME=FILE]...\n"
      "                       run the rules over raw syslog lines (RFC 3164/5424) in event\n"
-     "                       time, print the alerts as ECS JSON lines, a summary on stderr\n",
+     "                       time, print the alerts as ECS JSON lines, a summary on stderr;\n"
+     "                       a year-less stamp takes its year from the line before (Jan\n"
+     "                       after Dec is the next year), --year gives the first one's\n",
      false, cor_tool_replay},
     {"test-rules",
      "  --test-rules [PATH]  run every rule's test cases; exit 1 on any failure\n",
@@ -690,7 +712,8 @@ const vg_daemon_tool cor_tools[] = {
     {"explain",
      "  --explain [--rules PATH] [--year YYYY] [LINE]\n"
      "                       show how a line (or each line of stdin) parses, which rules\n"
-     "                       were tried, which matched, the fields and the alerts\n",
+     "                       were tried, which matched, the fields and the alerts (years\n"
+     "                       as in --replay)\n",
      false, cor_tool_explain},
     {"load-list",
      "  --load-list NAME FILE  replace watchlist NAME in the correlator's store (also while\n"

@@ -678,6 +678,54 @@ START_TEST(test_offline_store_holds_rules_lists)
 }
 END_TEST
 
+/* Replay takes the year of a year-less (RFC 3164) stamp from the line
+ * before it: --year only places the first. With the year fixed, a log
+ * crossing New Year put its Jan 1 lines 12 months back: late, no alert. */
+START_TEST(test_replay_year_follows_the_log)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, IT_RULES), 0);
+    static const char *const ts[] = {"Dec 31 23:59:57", "Dec 31 23:59:58", "Dec 31 23:59:59",
+                                     "Jan  1 00:00:00", "Jan  1 00:00:01", "Jan  1 00:00:02",
+                                     "Jan  1 00:00:03"};
+    char log[400], out[400], err[500], args[2000];
+    snprintf(log, sizeof(log), "%s/ny.log", p.dir);
+    FILE *fp = fopen(log, "w");
+    ck_assert_ptr_nonnull(fp);
+    for (int i = 0; i < 7; i++)
+        fprintf(fp, "<38>%s bastion-hn01 sshd[4242]: Failed password for root from 203.0.113.50 "
+                    "port 40000 ssh2\n", ts[i]);
+    ck_assert_int_eq(fclose(fp), 0);
+    snprintf(out, sizeof(out), "%s/ny.json", p.dir);
+    snprintf(err, sizeof(err), "%s.err", out);
+    snprintf(args, sizeof(args), "-c %s --replay %s --rules %s/rules --year 2025", p.config, log,
+             src_root());
+    setenv("TZ", "UTC", 1); /* the stamps are local times: read them as UTC */
+    ck_assert_int_eq(run_tool(args, out), 0);
+    ck_assert_int_eq(vt_count_lines(out), 1);
+    ck_assert_int_eq(vt_count_text(out, "\"rule\":{\"id\":\"ssh.bruteforce\""), 1);
+    ck_assert_int_eq(vt_count_text(out, "\"start\":\"2025-12-31T23:59:57.000000Z\","
+                                        "\"end\":\"2026-01-01T00:00:02.000000Z\""), 1);
+    char *sum = replay_summary(err);
+    ck_assert_str_eq(sum, "replay: 7 lines (0 malformed), 1 alerts, 0 late, 0 evictions, 0 trimmed,");
+    free(sum);
+
+    /* a line a second behind stays in its year; a gap of two months after
+     * Dec 31 is the next year */
+    snprintf(log, sizeof(log), "%s/back.log", p.dir);
+    ck_assert_int_eq(vt_write_file(log, "<38>Jan  1 00:00:00 h app: one\n"
+                                        "<38>Dec 31 23:59:59 h app: two\n"
+                                        "<38>Mar  5 10:00:00 h app: three\n"), 0);
+    snprintf(args, sizeof(args), "-c %s --explain --rules %s --year 2026 < %s", p.config, p.rules,
+             log);
+    ck_assert_int_eq(run_tool(args, out), 0);
+    ck_assert_int_eq(vt_count_text(out, "event 1: {\"seq\":1,\"ts\":\"2026-01-01T00:00:00.000000Z\""), 1);
+    ck_assert_int_eq(vt_count_text(out, "event 2: {\"seq\":2,\"ts\":\"2025-12-31T23:59:59.000000Z\""), 1);
+    ck_assert_int_eq(vt_count_text(out, "event 3: {\"seq\":3,\"ts\":\"2026-03-05T10:00:00.000000Z\""), 1);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 static Suite *correlator_suite(void)
 {
     Suite *s = suite_create("correlator");
@@ -696,6 +744,7 @@ static Suite *correlator_suite(void)
     tcase_add_test(tt, test_single_rule_file_loads_its_lists);
     tcase_add_test(tt, test_replay_stdin_keeps_nul_bytes);
     tcase_add_test(tt, test_offline_store_holds_rules_lists);
+    tcase_add_test(tt, test_replay_year_follows_the_log);
     suite_add_tcase(s, tt);
     return s;
 }
