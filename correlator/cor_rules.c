@@ -147,8 +147,9 @@ static int cor_mask(const vg_node *n, const char *what, const char *const *names
             if (!*end && x >= 0 && x < count)
                 found = (int)x;
         }
-        if (found < 0) {
-            rc = vg_conf_errf(err, errlen, n, "unknown %s '%s'", what, *p);
+        if (found < 0) { /* named at the entry's own line, not the list's */
+            const vg_node *at = n->kind == VG_NODE_SEQ ? n->items[p - v] : n;
+            rc = vg_conf_errf(err, errlen, at, "unknown %s '%s'", what, *p);
             break;
         }
         *mask |= 1u << found;

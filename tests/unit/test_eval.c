@@ -3394,6 +3394,18 @@ static int load_fails(const char *yaml, const char *needle)
     return rc;
 }
 
+/* load_fails, and the error is exactly the file's path followed by rest. */
+static void load_fails_exactly(const char *yaml, const char *rest)
+{
+    char path[PATH_MAX], want[PATH_MAX + 512];
+    rules_file(yaml, path, sizeof(path));
+    cor_ruleset *rs = NULL;
+    ck_assert_int_eq(cor_rules_load(path, &opts_default, &rs, err, sizeof(err)), VG_ERULE);
+    ck_assert_ptr_null(rs);
+    snprintf(want, sizeof(want), "%s%s", path, rest);
+    ck_assert_str_eq(err, want);
+}
+
 /* load_fails on one match rule m.x ("match: {MATCH}") at line 2. */
 static int match_fails(const char *match, const char *needle)
 {
@@ -3406,6 +3418,35 @@ static int match_fails(const char *match, const char *needle)
 START_TEST(test_rule_errors)
 {
     char yaml[2048];
+    /* a bad facility or severity in a block list is named at its own line,
+     * not the list's (line 8) */
+    load_fails_exactly("rules:\n"
+                       "  - id: m.x\n"
+                       "    name: x\n"
+                       "    level: 1\n"
+                       "    match:\n"
+                       "      regex: 'x'\n"
+                       "      facility:\n"
+                       "        - auth\n"
+                       "        - authpriv\n"
+                       "        - bogus\n",
+                       ":10: unknown facility 'bogus'");
+    load_fails_exactly("rules:\n"
+                       "  - id: m.x\n"
+                       "    name: x\n"
+                       "    level: 1\n"
+                       "    match:\n"
+                       "      regex: 'x'\n"
+                       "      severity:\n"
+                       "        - err\n"
+                       "        - 9\n",
+                       ":9: unknown severity '9'");
+    load_fails_exactly("rules:\n"
+                       "  - id: m.x\n"
+                       "    name: x\n"
+                       "    level: 1\n"
+                       "    match: {regex: 'x', facility: bogus}\n",
+                       ":5: unknown facility 'bogus'");
     /* an id longer than COR_RULE_ID_MAX (129 bytes), refused with its line */
     char id[COR_RULE_ID_MAX + 2];
     memset(id, 'a', sizeof(id) - 1);
