@@ -702,16 +702,37 @@ static const char *const cor_event_fields[] = {"app",     "agency",   "facility"
                                                "program", "sender",   "severity", "site",
                                                NULL};
 
+/* What cor_rule_has_field knows of each rule during one search (one field
+ * name): correlations share the rules they count, and a chain of layers
+ * that each count the whole layer below has paths exponential in its depth
+ * (24 layers of two rules took 3 s to refuse a misspelt field). */
+typedef struct cor_field_memo {
+    uint32_t gen;   /* the search this entry is from (cor_field_search.gen) */
+    uint8_t depth;  /* 1 + the least depth at which the rule was found not to carry it */
+} cor_field_memo;
+
+typedef struct cor_field_search {
+    cor_field_memo *memo; /* rs->n entries */
+    uint32_t gen;         /* bumped for each field name searched */
+} cor_field_search;
+
+#define COR_FIELD_DEPTH 64 /* correlations followed at most, down a chain */
+
 /* Whether hits of rule r can carry field name: an event field, a named
  * capture of its regex, or for a correlation one of its group_by fields,
  * FIELD_values (value_count), or a field one of its rules carries (a
- * correlation's hit carries the fields of the hit that completed it). */
+ * correlation's hit carries the fields of the hit that completed it). A
+ * rule already searched at this depth or less is not searched again: it
+ * had as much depth left then, and did not carry the field. */
 static bool cor_rule_has_field(const cor_ruleset *rs, const cor_rule *r, const char *name,
-                               int depth)
+                               int depth, cor_field_search *s)
 {
     for (const char *const *f = cor_event_fields; *f; f++)
         if (strcmp(*f, name) == 0)
             return true;
+    cor_field_memo *m = &s->memo[r - rs->rules];
+    if (m->gen == s->gen && m->depth <= depth + 1)
+        return false;
     if (r->kind == COR_MATCH) {
         for (uint32_t i = 0; i < r->ncaps; i++)
             if (strcmp(r->cap_names[i], name) == 0)
@@ -724,9 +745,10 @@ static bool cor_rule_has_field(const cor_ruleset *rs, const cor_rule *r, const c
     size_t fl = r->field ? strlen(r->field) : 0;
     if (r->field && strncmp(name, r->field, fl) == 0 && strcmp(name + fl, "_values") == 0)
         return true;
-    for (uint32_t k = 0; k < r->nrefs && depth < 64; k++)
-        if (cor_rule_has_field(rs, &rs->rules[r->ref_idx[k]], name, depth + 1))
+    for (uint32_t k = 0; k < r->nrefs && depth < COR_FIELD_DEPTH; k++)
+        if (cor_rule_has_field(rs, &rs->rules[r->ref_idx[k]], name, depth + 1, s))
             return true;
+    *m = (cor_field_memo){s->gen, (uint8_t)(depth + 1)};
     return false;
 }
 
@@ -734,9 +756,11 @@ static bool cor_rule_has_field(const cor_ruleset *rs, const cor_rule *r, const c
  * on it puts every event in one group, 'in list' on it never holds and
  * 'not in list' always does. Refused with the rule's file and line. */
 static int cor_rule_field_err(const cor_ruleset *rs, const cor_rule *r, const char *use,
-                              const char *name, const cor_rule *src, char *err, size_t errlen)
+                              const char *name, const cor_rule *src, cor_field_search *s,
+                              char *err, size_t errlen)
 {
-    if (cor_rule_has_field(rs, src, name, 0))
+    s->gen++;
+    if (cor_rule_has_field(rs, src, name, 0, s))
         return 0;
     char caps[512] = "";
     size_t n = 0;
@@ -759,23 +783,27 @@ static int cor_rule_field_err(const cor_ruleset *rs, const cor_rule *r, const ch
 static int cor_rules_check_fields(const cor_ruleset *rs, char *err, size_t errlen)
 {
     int rc = 0;
+    cor_field_search s = {calloc(rs->n ? rs->n : 1, sizeof(cor_field_memo)), 0};
+    if (!s.memo)
+        return -ENOMEM;
     for (size_t i = 0; i < rs->n && rc == 0; i++) {
         const cor_rule *r = &rs->rules[i];
         if (r->kind == COR_MATCH) {
             for (uint32_t c = 0; c < r->nconds && rc == 0; c++)
-                rc = cor_rule_field_err(rs, r, "where", r->conds[c].field, r, err, errlen);
+                rc = cor_rule_field_err(rs, r, "where", r->conds[c].field, r, &s, err, errlen);
             for (uint32_t g = 0; g < r->ngroup && rc == 0; g++)
-                rc = cor_rule_field_err(rs, r, "suppress_by", r->group_by[g], r, err, errlen);
+                rc = cor_rule_field_err(rs, r, "suppress_by", r->group_by[g], r, &s, err, errlen);
             continue;
         }
         for (uint32_t k = 0; k < r->nrefs && rc == 0; k++) {
             const cor_rule *src = &rs->rules[r->ref_idx[k]];
             for (uint32_t g = 0; g < r->ngroup && rc == 0; g++)
-                rc = cor_rule_field_err(rs, r, "group_by", r->group_by[g], src, err, errlen);
+                rc = cor_rule_field_err(rs, r, "group_by", r->group_by[g], src, &s, err, errlen);
             if (rc == 0 && r->field)
-                rc = cor_rule_field_err(rs, r, "value_count", r->field, src, err, errlen);
+                rc = cor_rule_field_err(rs, r, "value_count", r->field, src, &s, err, errlen);
         }
     }
+    free(s.memo);
     return rc;
 }
 

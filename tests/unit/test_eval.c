@@ -3415,6 +3415,68 @@ static int match_fails(const char *match, const char *needle)
     return load_fails(yaml, needle);
 }
 
+/* LAYERS layers of two event_count rules, each counting both rules of the
+ * layer below (m.a and m.b at the bottom, which capture 'user'), then a
+ * value_count on field over the top layer, at line 4 * (2 + 2 * LAYERS) + 2.
+ * The field check walked every path down: 2^LAYERS of them. */
+static char *layered_rules(int layers, const char *field)
+{
+    size_t cap = 4096 + (size_t)layers * 512;
+    char *y = malloc(cap);
+    ck_assert_ptr_nonnull(y);
+    size_t o = (size_t)snprintf(y, cap,
+                                "rules:\n"
+                                "  - id: m.a\n    name: a\n    level: 1\n"
+                                "    match: {regex: 'a (?<user>\\S+)'}\n"
+                                "  - id: m.b\n    name: b\n    level: 1\n"
+                                "    match: {regex: 'b (?<user>\\S+)'}\n");
+    for (int l = 1; l <= layers; l++)
+        for (int k = 0; k < 2; k++) {
+            char below[2][32];
+            for (int j = 0; j < 2; j++)
+                if (l == 1)
+                    snprintf(below[j], sizeof(below[j]), "m.%c", 'a' + j);
+                else
+                    snprintf(below[j], sizeof(below[j]), "c%d.%c", l - 1, 'a' + j);
+            o += (size_t)snprintf(y + o, cap - o,
+                                  "  - id: c%d.%c\n    name: c\n    level: 1\n"
+                                  "    correlation: {type: event_count, rules: [%s, %s], "
+                                  "timespan: 1m, condition: {gte: 2}}\n",
+                                  l, 'a' + k, below[0], below[1]);
+        }
+    snprintf(y + o, cap - o,
+             "  - id: v.top\n    name: v\n    level: 1\n"
+             "    correlation: {type: value_count, rules: [c%d.a, c%d.b], timespan: 1m,\n"
+             "                  condition: {gte: 2, field: %s}}\n",
+             layers, layers, field);
+    return y;
+}
+
+/* Correlations 60 layers deep: a misspelt field is refused, a good one
+ * loads, both at once (the walk over every path took 3 s at 24 layers and
+ * would not end at 60: this test would then time out). */
+START_TEST(test_rule_field_deep_chain)
+{
+    char *y = layered_rules(60, "usr");
+    char want[1024];
+    snprintf(want, sizeof(want),
+             ":%d: rule 'v.top': value_count field 'usr' is not carried by the events of rule "
+             "'c60.a' (event fields: app, agency, facility, host, message, msgid, procid, program, "
+             "sender, severity, site; group_by: see that rule)",
+             4 * (2 + 2 * 60) + 2);
+    load_fails_exactly(y, want);
+    free(y);
+    y = layered_rules(60, "user");
+    char path[PATH_MAX];
+    rules_file(y, path, sizeof(path));
+    cor_ruleset *rs = NULL;
+    ck_assert_msg(cor_rules_load(path, &opts_default, &rs, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_uint_eq(rs->n, 2 + 2 * 60 + 1);
+    cor_rules_free(rs);
+    free(y);
+}
+END_TEST
+
 START_TEST(test_rule_errors)
 {
     char yaml[2048];
@@ -3642,6 +3704,7 @@ static Suite *eval_suite(void)
     tcase_add_test(t, test_filters);
     tcase_add_test(t, test_captures);
     tcase_add_test(t, test_rule_errors);
+    tcase_add_test(t, test_rule_field_deep_chain);
     suite_add_tcase(s, t);
 
     TCase *p = tcase_create("persistence");
