@@ -141,7 +141,7 @@ static int cor_mask(const vg_node *n, const char *what, const char *const *names
         for (int i = 0; i < count && found < 0; i++)
             if (strcmp(*p, names[i]) == 0)
                 found = i;
-        if (found < 0) {
+        if (found < 0 && **p >= '0' && **p <= '9') { /* strtol would take " 3" and "+3" */
             char *end;
             long x = strtol(*p, &end, 10);
             if (!*end && x >= 0 && x < count)
@@ -281,6 +281,9 @@ static int cor_match_block(cor_rule *r, const vg_node *m, const cor_calendars *c
             rc = cor_time_cond(r, v, cals, err, errlen);
         } else if (strcmp(k, "where") == 0) {
             size_t cnt = v->kind == VG_NODE_SEQ ? v->n : 1;
+            if (cnt == 0) /* no condition: a rule that looks guarded and is not */
+                return vg_conf_errf(err, errlen, v,
+                                    "'where' must be a condition or a non-empty list of them");
             r->conds = calloc(cnt, sizeof(cor_cond));
             if (!r->conds)
                 return -ENOMEM;
@@ -479,6 +482,8 @@ static int cor_tests_block(cor_rule *r, const vg_node *t, char *err, size_t errl
                 free(ct->input); /* both 'line' and 'lines' */
                 ct->input = strdup(v->str);
             } else if (strcmp(key, "lines") == 0 && v->kind == VG_NODE_SEQ) {
+                if (v->n == 0) /* "fires: false" would pass on nothing */
+                    return vg_conf_errf(err, errlen, v, "'lines' needs at least one line");
                 size_t len = 1;
                 for (size_t j = 0; j < v->n; j++)
                     len += v->items[j]->kind == VG_NODE_SCALAR ? strlen(v->items[j]->str) + 1 : 0;

@@ -3509,6 +3509,26 @@ START_TEST(test_rule_errors)
                        "    level: 1\n"
                        "    match: {regex: 'x', facility: bogus}\n",
                        ":5: unknown facility 'bogus'");
+    /* numbers are digits only: strtol took " 3" and "+3" */
+    load_fails_exactly("rules:\n"
+                       "  - id: m.x\n"
+                       "    name: x\n"
+                       "    level: 1\n"
+                       "    match: {regex: 'x', severity: [' 3']}\n",
+                       ":5: unknown severity ' 3'");
+    load_fails_exactly("rules:\n"
+                       "  - id: m.x\n"
+                       "    name: x\n"
+                       "    level: 1\n"
+                       "    match: {regex: 'x', facility: ['+3']}\n",
+                       ":5: unknown facility '+3'");
+    /* an empty 'where' guarded nothing */
+    load_fails_exactly("rules:\n"
+                       "  - id: m.x\n"
+                       "    name: x\n"
+                       "    level: 1\n"
+                       "    match: {regex: 'x', where: []}\n",
+                       ":5: 'where' must be a condition or a non-empty list of them");
     /* an id longer than COR_RULE_ID_MAX (129 bytes), refused with its line */
     char id[COR_RULE_ID_MAX + 2];
     memset(id, 'a', sizeof(id) - 1);
@@ -3539,6 +3559,7 @@ START_TEST(test_rule_errors)
         {"      - {lines: ['a', [b]], fires: true}\n", ":7: 'lines' holds strings"},
         {"      - {line: 'a', fires: true, fields: {a: [1]}}\n", ":7: field values are strings"},
         {"      - {line: 'a', fires: true, colour: red}\n", ":7: unknown key 'colour' in test"},
+        {"      - {lines: [], fires: false}\n", ":7: 'lines' needs at least one line"},
     };
     for (size_t i = 0; i < sizeof(bad_tests) / sizeof(bad_tests[0]); i++) {
         snprintf(yaml, sizeof(yaml),
