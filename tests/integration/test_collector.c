@@ -449,6 +449,21 @@ static int it_send_seq(int fd, const char *host, int seq)
     return it_send_all(fd, line, (size_t)n);
 }
 
+/* Starts the pipeline with a TLS listener on ::1 (the test CA's server
+ * certificate, made into DIR/certs) and the collector settings coll, which
+ * name certs/server.pem and certs/server.key; certs gets DIR/certs. */
+static void it_tls_pipe(vt_pipe *p, const char *rules, const char *coll, char *certs, size_t cap)
+{
+    ck_assert_int_eq(vt_pipe_init_ex(p, rules, "    - tls://[::1]:PORT\n", coll), 0);
+    snprintf(certs, cap, "%s/certs", p->dir);
+    ck_assert_int_eq(mkdir(certs, 0700), 0);
+    ck_assert_int_eq(it_make_certs(certs), 0);
+    vt_pipe_start_all(p);
+    char log[400];
+    vt_pipe_log(p, VT_COLLECTOR, log, sizeof(log));
+    ck_assert(vt_wait_text(log, "listening on tls://::1:", 5000));
+}
+
 /* Connection limits and timeouts (a sender flood, port scans, peers that
  * vanish): max_connections and max_connections_per_ip close the ones past
  * them at once, counted and logged; a TLS connection with no handshake is
@@ -461,15 +476,9 @@ START_TEST(test_connection_limits)
     const char *coll = "  max_connections: 6\n  max_connections_per_ip: 4\n"
                        "  tls_handshake_timeout: 1s\n  idle_timeout: 4s\n"
                        "  tls:\n    cert: certs/server.pem\n    key: certs/server.key\n";
-    ck_assert_int_eq(vt_pipe_init_ex(&p, IT_RULES, "    - tls://[::1]:PORT\n", coll), 0);
-    char certs[400];
-    snprintf(certs, sizeof(certs), "%s/certs", p.dir);
-    ck_assert_int_eq(mkdir(certs, 0700), 0);
-    ck_assert_int_eq(it_make_certs(certs), 0);
-    vt_pipe_start_all(&p);
-    char log[400];
+    char certs[400], log[400];
+    it_tls_pipe(&p, IT_RULES, coll, certs, sizeof(certs));
     vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
-    ck_assert(vt_wait_text(log, "listening on tls://::1:", 5000));
 
     /* 4 from 127.0.0.1 fit; the 5th is closed at once */
     int plain[4];
@@ -646,15 +655,8 @@ START_TEST(test_tls_close_notify)
     vt_pipe p;
     const char *coll = "  idle_timeout: 2s\n"
                        "  tls:\n    cert: certs/server.pem\n    key: certs/server.key\n";
-    ck_assert_int_eq(vt_pipe_init_ex(&p, ANY_RULE, "    - tls://[::1]:PORT\n", coll), 0);
     char certs[400];
-    snprintf(certs, sizeof(certs), "%s/certs", p.dir);
-    ck_assert_int_eq(mkdir(certs, 0700), 0);
-    ck_assert_int_eq(it_make_certs(certs), 0);
-    vt_pipe_start_all(&p);
-    char log[400];
-    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
-    ck_assert(vt_wait_text(log, "listening on tls://::1:", 5000));
+    it_tls_pipe(&p, ANY_RULE, coll, certs, sizeof(certs));
     char py[400], out[400], cmd[1400];
     snprintf(py, sizeof(py), "%s/client.py", p.dir);
     snprintf(out, sizeof(out), "%s/client.out", p.dir);

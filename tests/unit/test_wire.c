@@ -2227,6 +2227,43 @@ static int raw_closed(uv_loop_t *loop, int fd, int ms)
     return 0;
 }
 
+/* A receiver on its own loop and store under basedir, its socket in sock
+ * (cap 300), for the raw-socket tests. */
+typedef struct raw_hop {
+    vg_store *down;
+    uv_loop_t loop;
+    vg_receiver_cfg rc;
+} raw_hop;
+
+static void raw_hop_start(raw_hop *h, char *sock, raw_rx *rx, vg_receiver **r)
+{
+    char dir[256], down_dir[300];
+    ck_assert_ptr_nonnull(vt_tmp_sub(dir, sizeof(dir), basedir));
+    snprintf(down_dir, sizeof(down_dir), "%s/down", dir);
+    snprintf(sock, 300, "%s/down.sock", dir);
+    ck_assert_int_eq(vg_store_open(&h->down, down_dir, 16), 0);
+    ck_assert_int_eq(uv_loop_init(&h->loop), 0);
+    h->rc = (vg_receiver_cfg){.path = sock, .allow_uid = getuid(), .role = "correlator",
+                              .name = "cor", .type = VG_MSG_EVENTS, .store = h->down,
+                              .on_batch = raw_on_batch, .on_abort = raw_on_abort, .ud = rx};
+    ck_assert_int_eq(vg_receiver_start(&h->loop, &h->rc, r), 0);
+}
+
+/* Stops r (unless it is NULL: stopped already), runs the loop dry, closes
+ * it, and returns the stream position the store holds. */
+static uint64_t raw_hop_stop(raw_hop *h, vg_receiver *r)
+{
+    vg_receiver_stop(r);
+    spin(&h->loop, 50);
+    while (uv_run(&h->loop, UV_RUN_NOWAIT))
+        ;
+    ck_assert_int_eq(uv_loop_close(&h->loop), 0);
+    uint64_t last = 99;
+    ck_assert_int_eq(vg_meta_get_u64(h->down, "stream.c1.last", &last), 0);
+    vg_store_close(h->down);
+    return last;
+}
+
 /* A stream says HELLO on a new link while its older link is still open
  * (the upstream reconnected before its old link's end was read). Before,
  * both links applied their batches: 1..3 twice, and the stored position
@@ -2234,46 +2271,30 @@ static int raw_closed(uv_loop_t *loop, int fd, int ms)
  * reconnect. Now the older link is closed when the newer says HELLO. */
 START_TEST(test_receiver_same_stream_two_links)
 {
-    char dir[256], down_dir[300], sock[300];
-    ck_assert_ptr_nonnull(vt_tmp_sub(dir, sizeof(dir), basedir));
-    snprintf(down_dir, sizeof(down_dir), "%s/down", dir);
-    snprintf(sock, sizeof(sock), "%s/down.sock", dir);
-    vg_store *down;
-    ck_assert_int_eq(vg_store_open(&down, down_dir, 16), 0);
-    uv_loop_t loop;
-    ck_assert_int_eq(uv_loop_init(&loop), 0);
+    char sock[300];
     raw_rx rx = {0};
-    vg_receiver_cfg rc = {.path = sock, .allow_uid = getuid(), .role = "correlator", .name = "cor",
-                          .type = VG_MSG_EVENTS, .store = down, .on_batch = raw_on_batch,
-                          .ud = &rx};
+    raw_hop h;
     vg_receiver *r;
-    ck_assert_int_eq(vg_receiver_start(&loop, &rc, &r), 0);
+    raw_hop_start(&h, sock, &rx, &r);
+    uv_loop_t *loop = &h.loop;
     int a = raw_connect(sock);
     raw_hello(a, 77);
-    spin(&loop, 100);
+    spin(loop, 100);
     int b = raw_connect(sock);
     raw_hello(b, 77);
-    spin(&loop, 100);
+    spin(loop, 100);
     (void)raw_batch(a, 1, 10); /* the old link's leftovers (taken before, if it is open) */
     ck_assert(raw_batch(b, 1, 3));
-    ck_assert(raw_closed(&loop, a, 2000));
-    spin(&loop, 200);
+    ck_assert(raw_closed(loop, a, 2000));
+    spin(loop, 200);
     ck_assert(raw_batch(b, 4, 10));
-    spin(&loop, 200);
+    spin(loop, 200);
     for (int i = 1; i <= 10; i++)
         ck_assert_msg(rx.seen[i] == 1, "seq %d applied %u times", i, rx.seen[i]);
-    uint64_t last = 0;
-    ck_assert_int_eq(vg_meta_get_u64(down, "stream.c1.last", &last), 0);
-    ck_assert_uint_eq(last, 10);
     ck_assert_uint_eq(vg_receiver_get_stats(r)->records, 10);
     close(a);
     close(b);
-    vg_receiver_stop(r);
-    spin(&loop, 50);
-    while (uv_run(&loop, UV_RUN_NOWAIT))
-        ;
-    ck_assert_int_eq(uv_loop_close(&loop), 0);
-    vg_store_close(down);
+    ck_assert_uint_eq(raw_hop_stop(&h, r), 10);
 }
 END_TEST
 
@@ -2282,34 +2303,20 @@ END_TEST
  * on using the freed receiver (ASan: heap use after free). */
 START_TEST(test_receiver_stopped_in_abort)
 {
-    char dir[256], down_dir[300], sock[300];
-    ck_assert_ptr_nonnull(vt_tmp_sub(dir, sizeof(dir), basedir));
-    snprintf(down_dir, sizeof(down_dir), "%s/down", dir);
-    snprintf(sock, sizeof(sock), "%s/down.sock", dir);
-    vg_store *down;
-    ck_assert_int_eq(vg_store_open(&down, down_dir, 16), 0);
-    uv_loop_t loop;
-    ck_assert_int_eq(uv_loop_init(&loop), 0);
+    char sock[300];
     vg_receiver *r;
     raw_rx rx = {.fail = 1, .stop = &r};
-    vg_receiver_cfg rc = {.path = sock, .allow_uid = getuid(), .role = "correlator", .name = "cor",
-                          .type = VG_MSG_EVENTS, .store = down, .on_batch = raw_on_batch,
-                          .on_abort = raw_on_abort, .ud = &rx};
-    ck_assert_int_eq(vg_receiver_start(&loop, &rc, &r), 0);
+    raw_hop h;
+    raw_hop_start(&h, sock, &rx, &r);
+    uv_loop_t *loop = &h.loop;
     int a = raw_connect(sock);
     raw_hello(a, 5);
-    spin(&loop, 100);
+    spin(loop, 100);
     ck_assert(raw_batch(a, 1, 3));
-    ck_assert(raw_closed(&loop, a, 2000));
+    ck_assert(raw_closed(loop, a, 2000));
     ck_assert_ptr_null(r); /* stopped by on_abort */
     close(a);
-    while (uv_run(&loop, UV_RUN_NOWAIT))
-        ;
-    ck_assert_int_eq(uv_loop_close(&loop), 0);
-    uint64_t last = 9;
-    ck_assert_int_eq(vg_meta_get_u64(down, "stream.c1.last", &last), 0);
-    ck_assert_uint_eq(last, 0); /* nothing of the batch was kept */
-    vg_store_close(down);
+    ck_assert_uint_eq(raw_hop_stop(&h, r), 0); /* nothing of the batch was kept */
 }
 END_TEST
 
