@@ -467,6 +467,10 @@ START_TEST(test_full_outbox_counts_once)
         }
     }
     free(chunk);
+    if (!full) {
+        vt_show_tail(clog, 3000);
+        vt_show_tail(log, 3000);
+    }
     ck_assert_msg(full, "the outbox never filled (%d lines)", seq);
     /* The first failed line joins the failing batch, which fails again. */
     send_text(&p, "<13>Nov 25 10:00:01 h vigiltest: Failed from 10.9.0.9\n");

@@ -126,26 +126,14 @@ static void ts_sink_stop(ts_sink *k)
     k->pid = 0;
 }
 
-/* Prints the tail of a file (a failing test exits without cleaning up:
- * this is what says why). */
-static void ts_tail(const char *path, size_t n)
-{
-    char *b = vt_read_file(path, NULL);
-    if (!b)
-        return;
-    size_t len = strlen(b);
-    printf("---- %s (last %zu bytes)\n%s\n", path, n, len > n ? b + len - n : b);
-    free(b);
-}
-
 /* Fails the test after showing the shipper's log and the sink's requests. */
 #define TS_ASSERT(cond, p, k, ...)                                                                 \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
             char ts_log_[400];                                                                     \
             vt_pipe_log((p), VT_SHIPPER, ts_log_, sizeof(ts_log_));                                \
-            ts_tail(ts_log_, 4000);                                                                \
-            ts_tail((k)->log, 3000);                                                               \
+            vt_show_tail(ts_log_, 4000);                                                                \
+            vt_show_tail((k)->log, 3000);                                                               \
             printf("---- test dir: %s\n", (p)->dir);                                              \
             ck_abort_msg(__VA_ARGS__);                                                             \
         }                                                                                          \

@@ -291,6 +291,17 @@ int vt_run(char *const argv[], int timeout_s)
     return st;
 }
 
+void vt_show_tail(const char *path, size_t n)
+{
+    char *b = vt_read_file(path, NULL);
+    if (!b)
+        return;
+    size_t len = strlen(b);
+    printf("---- %s (last %zu bytes)\n%s\n", path, n, len > n ? b + len - n : b);
+    fflush(stdout);
+    free(b);
+}
+
 long vt_count_lines(const char *path)
 {
     int fd = open(path, O_RDONLY);

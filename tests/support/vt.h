@@ -66,6 +66,9 @@ bool vt_wait_path(const char *path, int timeout_ms);
 bool vt_wait_text(const char *path, const char *needle, int timeout_ms);
 /* Reads a whole file into a malloc'ed NUL-terminated buffer (NULL on error). */
 char *vt_read_file(const char *path, size_t *len);
+/* Prints the last n bytes of a file, named (a failing test exits before it
+ * cleans up: this is what says why). */
+void vt_show_tail(const char *path, size_t n);
 /* Writes a whole file. */
 int vt_write_file(const char *path, const char *data);
 
