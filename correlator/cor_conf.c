@@ -142,15 +142,26 @@ void cor_list_names_retired(const cor_list_names *old, const cor_list_names *new
     }
 }
 
+/* The list files of RULES_DIR/lists/ (cor_rules_side_dir) into *ents, in
+ * name order, their directory into dir: their number, 0 without a lists/,
+ * or -1 with errno when it cannot be read. The caller frees *ents. */
+static int cor_rule_list_files(const char *rules_dir, char *dir, size_t cap, struct dirent ***ents)
+{
+    cor_rules_side_dir(rules_dir, "lists", dir, cap);
+    int ne = scandir(dir, ents, cor_is_list_file, alphasort);
+    if (ne < 0 && errno == ENOENT) {
+        *ents = NULL;
+        return 0;
+    }
+    return ne;
+}
+
 static int cor_load_rule_lists(cor_lists *l, const cor_conf *cf, const char *rules_dir,
                                cor_list_names *names, char *err, size_t errlen)
 {
     char dir[4096];
-    cor_rules_side_dir(rules_dir, "lists", dir, sizeof(dir));
     struct dirent **ents;
-    int ne = scandir(dir, &ents, cor_is_list_file, alphasort);
-    if (ne < 0 && errno == ENOENT)
-        return 0;
+    int ne = cor_rule_list_files(rules_dir, dir, sizeof(dir), &ents);
     if (ne < 0) {
         snprintf(err, errlen, "%s: cannot read lists directory: %s", dir, strerror(errno));
         return VG_ECONFIG;
@@ -184,20 +195,15 @@ uint64_t cor_list_files_bytes(const cor_conf *cf, const char *rules_dir)
     uint64_t sum = 0;
     struct stat sb;
     char dir[4096], path[4400];
-    struct dirent **ents;
-    int ne = -1;
-    if (rules_dir) {
-        cor_rules_side_dir(rules_dir, "lists", dir, sizeof(dir));
-        ne = scandir(dir, &ents, cor_is_list_file, alphasort);
-    }
+    struct dirent **ents = NULL;
+    int ne = rules_dir ? cor_rule_list_files(rules_dir, dir, sizeof(dir), &ents) : 0;
     for (int k = 0; k < ne; k++) {
         snprintf(path, sizeof(path), "%s/%s", dir, ents[k]->d_name);
         if (stat(path, &sb) == 0)
             sum += (uint64_t)sb.st_size;
         free(ents[k]);
     }
-    if (ne >= 0)
-        free(ents);
+    free(ents); /* NULL when there is no lists/ */
     for (int i = 0; i < cf->nlists; i++)
         if (stat(cf->lists[i].path, &sb) == 0)
             sum += (uint64_t)sb.st_size;

@@ -270,7 +270,7 @@ typedef int (*cor_done_fn)(void *ud);
 /* Splits text[0..len) into lines (LF or CRLF), calling fn on each
  * non-empty one, then done (if not NULL) while text is still there: fn may
  * keep views into text until then. */
-static int cor_lines_n(char *text, size_t len, cor_line_fn fn, cor_done_fn done, void *ud)
+static int cor_lines(char *text, size_t len, cor_line_fn fn, cor_done_fn done, void *ud)
 {
     int rc = 0;
     char *end = text + len;
@@ -289,11 +289,6 @@ static int cor_lines_n(char *text, size_t len, cor_line_fn fn, cor_done_fn done,
     return rc;
 }
 
-static int cor_lines(char *text, cor_line_fn fn, cor_done_fn done, void *ud)
-{
-    return cor_lines_n(text, strlen(text), fn, done, ud);
-}
-
 /* Runs fn over the lines of a file: mapped when it is a regular file (no
  * copy, no memory beyond the page cache), read whole otherwise (stdin).
  * Both ways split by length, so a line holding a NUL reaches fn whole. */
@@ -310,7 +305,7 @@ static int cor_file_lines(const char *path, cor_line_fn fn, cor_done_fn done, vo
                 return -errno;
             }
             madvise(m, (size_t)sb.st_size, MADV_SEQUENTIAL);
-            rc = cor_lines_n(m, (size_t)sb.st_size, fn, done, ud);
+            rc = cor_lines(m, (size_t)sb.st_size, fn, done, ud);
             munmap(m, (size_t)sb.st_size);
         }
         close(fd);
@@ -322,7 +317,7 @@ static int cor_file_lines(const char *path, cor_line_fn fn, cor_done_fn done, vo
     char *text = cor_read_all(path, &len);
     if (!text)
         return -errno;
-    int rc = cor_lines_n(text, len, fn, done, ud);
+    int rc = cor_lines(text, len, fn, done, ud);
     free(text);
     return rc;
 }
@@ -520,7 +515,7 @@ static int cor_tool_test_rules(vg_daemon *d, const vg_node *root, int argc, char
                               .emit = cor_test_emit, .emit_ud = &t};
             char *input = strdup(ct->input);
             if (rc == 0 && input)
-                rc = cor_lines(input, cor_feed_line, cor_feed_flush, &f);
+                rc = cor_lines(input, strlen(input), cor_feed_line, cor_feed_flush, &f);
             free(input);
             cor_eval_free(e);
             ((cor_rule *)r)->alert = alert;
