@@ -121,6 +121,7 @@ int col_conf_restart_keys(const col_conf *was, const col_conf *now, char *out, s
 
 int col_input_start(col *c);
 void col_input_stop(col *c);
+uint64_t col_conns_open(const col *c);
 /* Backpressure: stop reading TCP and refuse datagrams / start again. */
 void col_input_pause(col *c);
 void col_input_resume(col *c);

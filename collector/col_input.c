@@ -597,6 +597,18 @@ int col_input_start(col *c)
 /* Stops intake: listeners and connections close; bytes still unread in the
  * kernel were never accepted (see docs/architecture.md), and an unfinished
  * frame already read is kept (col_conn_end). */
+/* Connections not being closed: the stats show these, not tcp_open, which
+ * counts a connection until its close callback has run (it still holds a
+ * descriptor, so max_connections counts it). At a stop every connection is
+ * being closed when the final stats line is written. */
+uint64_t col_conns_open(const col *c)
+{
+    uint64_t n = 0;
+    for (const col_conn *k = c->conns; k; k = k->next)
+        n += !uv_is_closing((const uv_handle_t *)&k->tcp);
+    return n;
+}
+
 void col_input_stop(col *c)
 {
     for (int i = 0; i < c->nudp; i++)

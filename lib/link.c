@@ -266,10 +266,10 @@ static void vg__on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     vg_link *l = st->data;
     (void)buf;
     if (nread < 0) {
-        if (l->rlen && nread == UV_EOF) {
+        if (l->rlen) { /* EOF or a reset (the peer closed with our acks unread) */
             l->stats->bad_frames++;
-            vg_warn("peer pid %ld closed mid-frame (%zu bytes pending)", (long)l->peer_pid,
-                    l->rlen);
+            vg_warn("peer pid %ld closed mid-frame (%zu bytes pending): %s", (long)l->peer_pid,
+                    l->rlen, uv_strerror((int)nread));
         }
         vg_link_close(l, (int)nread);
         return;

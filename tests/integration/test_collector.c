@@ -602,6 +602,8 @@ START_TEST(test_collector_close_keeps_partial_frame)
     close(b);
     ck_assert(vt_wait_text(log, "received=6 ", 100));
     ck_assert(vt_wait_text(log, "malformed=0 truncated=2 ", 100)); /* cut by the stop */
+    /* the final stats line: b was being closed, not open (it said 1) */
+    ck_assert(vt_wait_text(log, "tcp_open=0 tcp_total=2 ", 100));
     vt_pipe_start(&p, VT_COLLECTOR); /* forwards what it spooled */
     it_alerts_numbered(p.alerts, 6);
     vt_pipe_destroy(&p);

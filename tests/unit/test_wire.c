@@ -2320,6 +2320,46 @@ START_TEST(test_receiver_stopped_in_abort)
 }
 END_TEST
 
+/* Sends the first 10 bytes of a frame that says it holds 100. */
+static void raw_half_frame(int fd)
+{
+    const char half[10] = {0, 0, 0, 100, 1, 2, 3, 4, 5, 6};
+    ck_assert_int_eq(send(fd, half, sizeof(half), MSG_NOSIGNAL), (ssize_t)sizeof(half));
+}
+
+/* A link that ends in the middle of a frame counts one bad frame, whether
+ * the peer closed cleanly (EOF) or with the receiver's replies unread
+ * (ECONNRESET on the receiver's side). Before, a reset was not counted. */
+START_TEST(test_receiver_cut_mid_frame_counted)
+{
+    char sock[300];
+    raw_rx rx = {0};
+    raw_hop h;
+    vg_receiver *r;
+    raw_hop_start(&h, sock, &rx, &r);
+    uv_loop_t *loop = &h.loop;
+    int a = raw_connect(sock);
+    raw_hello(a, 9);
+    raw_half_frame(a);
+    spin(loop, 100);
+    char buf[4096]; /* read what the receiver sent: the close is a plain EOF */
+    while (recv(a, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+        ;
+    close(a);
+    spin(loop, 100);
+    ck_assert_uint_eq(vg_receiver_link_stats(r)->bad_frames, 1);
+    int b = raw_connect(sock);
+    raw_hello(b, 9);
+    raw_half_frame(b);
+    spin(loop, 100);
+    close(b); /* the receiver's reply unread: the receiver reads ECONNRESET */
+    spin(loop, 100);
+    ck_assert_uint_eq(vg_receiver_link_stats(r)->bad_frames, 2);
+    ck_assert_uint_eq(vg_receiver_get_stats(r)->records, 0);
+    ck_assert_uint_eq(raw_hop_stop(&h, r), 0);
+}
+END_TEST
+
 static void count_accept(uv_stream_t *srv, int status)
 {
     int *n = srv->data;
@@ -2412,6 +2452,7 @@ static Suite *wire_suite(void)
     tcase_add_test(b, test_sender_downstream_lost_state);
     tcase_add_test(b, test_receiver_same_stream_two_links);
     tcase_add_test(b, test_receiver_stopped_in_abort);
+    tcase_add_test(b, test_receiver_cut_mid_frame_counted);
     tcase_add_test(b, test_client_backs_off_from_a_closing_peer);
     suite_add_tcase(s, b);
     return s;
