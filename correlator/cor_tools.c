@@ -335,6 +335,7 @@ static int cor_file_lines(const char *path, cor_line_fn fn, cor_done_fn done, vo
 typedef struct cor_feed_ctx {
     cor_offline *o;
     int year;          /* --year: the year of the first year-less stamp; 0: inferred */
+    int64_t ref_us;    /* without --year: the time that places it; 0: the wall clock */
     int64_t prev_ts_us; /* the event time of the last line with a timestamp */
     bool have_prev;
     const char *agency, *site; /* tags for every line; NULL: unknown */
@@ -349,10 +350,11 @@ typedef struct cor_feed_ctx {
 /* A raw line as the collector would deliver it, for the offline tools. Replay
  * runs on event time: the arrival time is the event's own. A year-less
  * stamp takes its year from the line before (COR_YEAR_LEAD_US); --year, or
- * else the wall clock, only places the first one. */
+ * else the file's mtime or the wall clock (ref_us), only places the first
+ * one. */
 static void cor_tool_event(cor_feed_ctx *f, char *line, size_t n, const char *src, vg_event *ev)
 {
-    vg_syslog_opts so = {.now_us = f->now_us, .year = f->year};
+    vg_syslog_opts so = {.now_us = f->ref_us ? f->ref_us : f->now_us, .year = f->year};
     if (f->have_prev)
         so = (vg_syslog_opts){.now_us = f->prev_ts_us + COR_YEAR_LEAD_US};
     vg_syslog_parse(line, n, &so, ev);
@@ -394,6 +396,22 @@ static int cor_feed_line(void *ud, char *line, size_t n)
     return f->nb == COR_FEED_BATCH ? cor_feed_flush(f) : 0;
 }
 
+/* Without --year, the time a file's first year-less stamp is placed
+ * before (COR_YEAR_LEAD_US does the rest): the file's mtime, which
+ * logrotate, cp -p and tar keep, so that rotated or archived logs get
+ * their own years in any order; the wall clock (0) for stdin, or for an
+ * mtime in the future or before 2000 (a file written later than its
+ * lines, or with a lost time). A copy made without -p has the copy's
+ * time: the wall clock again, as before. */
+static int64_t cor_year_ref_us(const char *path)
+{
+    struct stat sb;
+    if (strcmp(path, "-") == 0 || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+        return 0;
+    int64_t m = (int64_t)sb.st_mtim.tv_sec * 1000000 + sb.st_mtim.tv_nsec / 1000;
+    return m < 946684800LL * 1000000 || m > vg_now_us() ? 0 : m;
+}
+
 /* --replay: the files' lines in order, alerts as ECS JSON on stdout, a
  * summary on stderr. */
 static int cor_tool_replay(vg_daemon *d, const vg_node *root, int argc, char **argv)
@@ -415,6 +433,10 @@ static int cor_tool_replay(vg_daemon *d, const vg_node *root, int argc, char **a
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int rc = 0;
     for (int i = 0; rc == 0 && i < a.nfiles; i++) {
+        if (!a.year) { /* each file's years from its own mtime, whatever the files' order */
+            f.ref_us = cor_year_ref_us(a.files[i]);
+            f.have_prev = false;
+        }
         rc = cor_file_lines(a.files[i], cor_feed_line, cor_feed_flush, &f);
         if (rc < 0 && rc > -4096) {
             vg_error("%s: %s", a.files[i], strerror(-rc));
@@ -699,7 +721,9 @@ const vg_daemon_tool cor_tools[] = {
      "                       run the rules over raw syslog lines (RFC 3164/5424) in event\n"
      "                       time, print the alerts as ECS JSON lines, a summary on stderr;\n"
      "                       a year-less stamp takes its year from the line before (Jan\n"
-     "                       after Dec is the next year), --year gives the first one's\n",
+     "                       after Dec is the next year); a file's first one from --year\n"
+     "                       (the first file's; later files follow on), else from the\n"
+     "                       file's modification time (stdin: the clock)\n",
      false, cor_tool_replay},
     {"test-rules",
      "  --test-rules [PATH]  run every rule's test cases; exit 1 on any failure\n",

@@ -4,11 +4,13 @@
  * lists reload on SIGHUP; --test-rules passes on the shipped rules. */
 #include <arpa/inet.h>
 #include <check.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "it_common.h"
@@ -730,6 +732,66 @@ START_TEST(test_replay_year_follows_the_log)
 }
 END_TEST
 
+/* Writes one root login at stamp (RFC 3164, no year) to path, dated mtime
+ * (seconds since the epoch, as logrotate leaves a rotated file). */
+static void write_dated_login(const char *path, const char *stamp, time_t mtime)
+{
+    char line[200];
+    snprintf(line, sizeof(line),
+             "<38>%s bastion-hn01 sshd[4242]: Accepted password for root from 203.0.113.9 "
+             "port 22 ssh2\n", stamp);
+    ck_assert_int_eq(vt_write_file(path, line), 0);
+    struct timespec t[2] = {{.tv_sec = mtime}, {.tv_sec = mtime}};
+    ck_assert_int_eq(utimensat(AT_FDCWD, path, t, 0), 0);
+}
+
+/* Without --year, each replayed file's first year-less stamp takes its
+ * year from the file's mtime. Before, the first file's came from the
+ * clock and each later file's from the file before: logs of 2023-2024
+ * were put in 2025 (whenever replayed in 2026), and a file given after a
+ * later one was moved a year on instead of being late. */
+START_TEST(test_replay_year_from_file_mtime)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, IT_RULES), 0);
+    char a[400], b[400], out[400], err[500], args[2000];
+    snprintf(a, sizeof(a), "%s/auth.log.1", p.dir);
+    snprintf(b, sizeof(b), "%s/auth.log", p.dir);
+    write_dated_login(a, "Dec 31 23:59:50", 1704067200); /* 2024-01-01T00:00:00Z */
+    write_dated_login(b, "Mar  1 10:00:00", 1709287205); /* 2024-03-01T10:00:05Z */
+    snprintf(out, sizeof(out), "%s/m.json", p.dir);
+    snprintf(err, sizeof(err), "%s.err", out);
+    setenv("TZ", "UTC", 1); /* the stamps are local times: read them as UTC */
+    snprintf(args, sizeof(args), "-c %s --replay %s %s --rules %s/rules", p.config, a, b,
+             src_root());
+    ck_assert_int_eq(run_tool(args, out), 0);
+    /* ssh.root_login for each; holiday.admin_ssh_login for New Year's Eve */
+    ck_assert_int_eq(vt_count_lines(out), 3);
+    ck_assert_int_eq(vt_count_text(out, "{\"@timestamp\":\"2023-12-31T23:59:50.000000Z\""), 2);
+    ck_assert_int_eq(vt_count_text(out, "{\"@timestamp\":\"2024-03-01T10:00:00.000000Z\""), 1);
+    /* newest first: the older file's line keeps its year, not moved on to
+     * 2024: late (its match rules alert; each correlation it would feed
+     * counts it late) */
+    snprintf(args, sizeof(args), "-c %s --replay %s %s --rules %s/rules", p.config, b, a,
+             src_root());
+    ck_assert_int_eq(run_tool(args, out), 0);
+    ck_assert_int_eq(vt_count_lines(out), 3);
+    ck_assert_int_eq(vt_count_text(out, "{\"@timestamp\":\"2023-12-31T23:59:50.000000Z\""), 2);
+    ck_assert_int_eq(vt_count_text(out, "{\"@timestamp\":\"2024-03-01T10:00:00.000000Z\""), 1);
+    char *sum = replay_summary(err);
+    ck_assert_str_eq(sum, "replay: 2 lines (0 malformed), 3 alerts, 2 late, 0 evictions, 0 trimmed,");
+    free(sum);
+    /* --year still places the first file's, and later files follow on */
+    snprintf(args, sizeof(args), "-c %s --replay %s %s --rules %s/rules --year 2021", p.config, a,
+             b, src_root());
+    ck_assert_int_eq(run_tool(args, out), 0);
+    ck_assert_int_eq(vt_count_lines(out), 3);
+    ck_assert_int_eq(vt_count_text(out, "{\"@timestamp\":\"2021-12-31T23:59:50.000000Z\""), 2);
+    ck_assert_int_eq(vt_count_text(out, "{\"@timestamp\":\"2022-03-01T10:00:00.000000Z\""), 1);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 static Suite *correlator_suite(void)
 {
     Suite *s = suite_create("correlator");
@@ -749,6 +811,7 @@ static Suite *correlator_suite(void)
     tcase_add_test(tt, test_replay_stdin_keeps_nul_bytes);
     tcase_add_test(tt, test_offline_store_holds_rules_lists);
     tcase_add_test(tt, test_replay_year_follows_the_log);
+    tcase_add_test(tt, test_replay_year_from_file_mtime);
     suite_add_tcase(s, tt);
     return s;
 }
