@@ -532,6 +532,7 @@ int col_input_start(col *c)
             vg_error("%s", err);
             return rc;
         }
+        col_tls_describe(&c->tls, c->conf.tls.cert);
     }
     c->udp_buf = malloc(65536);
     c->read_buf = malloc(COL_READ_CHUNK);

@@ -101,7 +101,9 @@ static const vg_daemon_desc col_desc = {
         "  collector.correlator_socket and leave the spool only once the correlator has\n"
         "  committed them. TCP and TLS connections past collector.max_connections (or\n"
         "  max_connections_per_ip) are closed as they come; TLS ones without a handshake\n"
-        "  after tls_handshake_timeout, and silent ones after idle_timeout if set.\n",
+        "  after tls_handshake_timeout, and silent ones after idle_timeout if set.\n"
+        "  SIGHUP applies the source map, the limits and timeouts, and reads the TLS\n"
+        "  certificate, key and CA files again (a renewal needs no restart).\n",
     .check = "                       The tls section's certificate, key and CA are loaded.\n",
     .files =
         "  /etc/vigil/vigil.yaml     the configuration (-c), shared by the three daemons\n"
@@ -156,8 +158,24 @@ static int col_configure(vg_daemon *d, const vg_node *root, int first, char *err
     }
     if (vg_daemon_check_only(d) || !first) {
         /* Reload: listeners, name and spool stay as started (they need a
-         * restart to change); the source map, connection limits and
-         * timeouts change. */
+         * restart to change); the source map, connection limits, timeouts
+         * and TLS settings change. The certificate and key are read again
+         * on every reload, changed or not: a renewal replaces the files
+         * under the same names, and a restart would lose the datagrams
+         * that arrive meanwhile. A file that does not load refuses the
+         * reload, before anything of it is applied. */
+        if (!first && c->tls.ctx && cf.tls.cert) {
+            col_tls nt;
+            if ((rc = col_tls_init(&nt, &cf.tls, err, errlen)) != 0) {
+                col_conf_free(&cf);
+                return rc;
+            }
+            col_tls_replace(&c->tls, &nt);
+            col_tls_conf tmp = c->conf.tls; /* the running settings are cf's from now on */
+            c->conf.tls = cf.tls;
+            cf.tls = tmp;
+            col_tls_describe(&c->tls, c->conf.tls.cert);
+        }
         char keys[160];
         if (!first && col_conf_restart_keys(&c->conf, &cf, keys, sizeof(keys)) > 0)
             vg_warn("collector %s changed: this takes effect after a restart; keeping the "

@@ -144,6 +144,37 @@ void col_tls_free(col_tls *t)
     memset(t, 0, sizeof(*t));
 }
 
+void col_tls_replace(col_tls *t, col_tls *nt)
+{
+    SSL_CTX_free(t->ctx); /* each live SSL holds its own reference */
+    col_strv_free(t->names);
+    t->ctx = nt->ctx;
+    t->names = nt->names;
+    nt->ctx = NULL;
+    nt->names = NULL;
+}
+
+void col_tls_describe(const col_tls *t, const char *path)
+{
+    X509 *x = t->ctx ? SSL_CTX_get0_certificate(t->ctx) : NULL;
+    struct tm tm;
+    if (!x || ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) != 1)
+        return;
+    char subject[256] = "", until[32];
+    X509_NAME_oneline(X509_get_subject_name(x), subject, sizeof(subject));
+    strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    int days = 0, secs = 0;
+    ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(x)); /* from now */
+    if (days < 0 || secs < 0)
+        vg_error("TLS certificate %s (%s) expired on %s: clients that check it refuse it", path,
+                 subject, until);
+    else if (days < 14)
+        vg_warn("TLS certificate %s (%s) expires on %s, in %d day%s: renew it and send SIGHUP",
+                path, subject, until, days, days == 1 ? "" : "s");
+    else
+        vg_info("TLS certificate %s (%s) valid until %s", path, subject, until);
+}
+
 int col_tls_conn_init(col_tls *t, col_tls_conn *tc)
 {
     memset(tc, 0, sizeof(*tc));

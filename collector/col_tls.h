@@ -32,6 +32,13 @@ void col_tls_conf_free(col_tls_conf *cf);
 /* Builds the SSL_CTX (TLS 1.2+). Errors name the file and OpenSSL's reason. */
 int col_tls_init(col_tls *t, const col_tls_conf *cf, char *err, size_t errlen);
 void col_tls_free(col_tls *t);
+/* Puts the context and allow-list of nt (from col_tls_init) in place of
+ * t's, keeping t's counters; nt is left empty. Connections open keep the
+ * context they were made with; new ones get nt's. */
+void col_tls_replace(col_tls *t, col_tls *nt);
+/* Logs the server certificate's subject and expiry (a warning within 14
+ * days of it, an error past it): renewals are due before that. */
+void col_tls_describe(const col_tls *t, const char *path);
 
 /* One connection's TLS state: ciphertext in through rbio, out through wbio. */
 typedef struct col_tls_conn {

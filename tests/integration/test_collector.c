@@ -693,6 +693,87 @@ START_TEST(test_tls_close_notify)
 }
 END_TEST
 
+/* Connects to the TLS listener (verifying it with DIR/certs/ca.pem), sends
+ * "seq=N" and closes; whether the certificate the collector presented is
+ * the one in DIR/certs/pem. */
+static bool it_tls_cert_is(vt_pipe *p, const char *pem, int seq)
+{
+    char py[400], out[400], cmd[1400];
+    snprintf(py, sizeof(py), "%s/cert_is.py", p->dir);
+    snprintf(out, sizeof(out), "%s/cert_is.out", p->dir);
+    ck_assert_int_eq(
+        vt_write_file(py, "import socket, ssl, sys\n"
+                          "ctx = ssl.create_default_context(cafile=sys.argv[2] + '/ca.pem')\n"
+                          "s = socket.create_connection(('::1', int(sys.argv[1])), timeout=15)\n"
+                          "t = ctx.wrap_socket(s, server_hostname='localhost')\n"
+                          "want = ssl.PEM_cert_to_DER_cert(open(sys.argv[2] + '/' + sys.argv[3]).read())\n"
+                          "print('same' if t.getpeercert(True) == want else 'other')\n"
+                          "t.sendall(b'<13>Nov 25 10:00:00 h app: seq=%05d tls\\n' % int(sys.argv[4]))\n"
+                          "t.unwrap()\n"),
+        0);
+    snprintf(cmd, sizeof(cmd), "exec python3 %s %d %s/certs %s %d > %s 2>&1", py, p->port, p->dir,
+             pem, seq, out);
+    char *argv[] = {"sh", "-c", cmd, NULL};
+    int rc = vt_run(argv, 60);
+    char *text = vt_read_file(out, NULL);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_msg(rc == 0 && (strcmp(text, "same\n") == 0 || strcmp(text, "other\n") == 0),
+                  "rc %d: %s", rc, text);
+    bool same = strcmp(text, "same\n") == 0;
+    free(text);
+    return same;
+}
+
+/* A renewed certificate is put in place of the old files and applied on
+ * SIGHUP: new connections get it, without a restart (which would lose the
+ * datagrams sent meanwhile). A certificate that does not load refuses the
+ * reload, and the collector goes on with the one it has. Before, a reload
+ * said "tls changed: this takes effect after a restart" when the paths
+ * changed, and nothing when the files did. */
+START_TEST(test_tls_certificate_reload)
+{
+    vt_pipe p;
+    const char *coll = "  tls:\n    cert: certs/server.pem\n    key: certs/server.key\n";
+    char certs[400], log[400], want[600], cmd[1600];
+    it_tls_pipe(&p, ANY_RULE, coll, certs, sizeof(certs));
+    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+    /* the test CA's certificates are valid for 2 days: a warning */
+    snprintf(want, sizeof(want), "warning: TLS certificate %s/server.pem (/CN=localhost) expires on ",
+             certs);
+    ck_assert(vt_wait_text(log, want, 100));
+    ck_assert(it_tls_cert_is(&p, "server.pem", 0));
+    /* renew: a new key and certificate from the same CA, renamed into place */
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && cp server.pem old.pem && "
+             "openssl req -newkey rsa:2048 -nodes -keyout new.key -out new.csr "
+             "-subj /CN=localhost 2>/dev/null && "
+             "printf 'subjectAltName=DNS:localhost\\n' > new.ext && "
+             "openssl x509 -req -in new.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+             "-out new.pem -days 2 -extfile new.ext 2>/dev/null && "
+             "cp new.pem renewed.pem && mv new.key server.key && mv new.pem server.pem",
+             certs);
+    char *argv[] = {"sh", "-c", cmd, NULL};
+    ck_assert_int_eq(vt_run(argv, 60), 0);
+    kill(p.pid[VT_COLLECTOR], SIGHUP);
+    ck_assert(vt_wait_text(log, "configuration reloaded", 10000));
+    ck_assert_int_eq(vt_count_text(log, want), 2);
+    ck_assert(it_tls_cert_is(&p, "renewed.pem", 1));
+    ck_assert(!it_tls_cert_is(&p, "old.pem", 2));
+    /* a broken certificate file: refused, the renewed one stays */
+    snprintf(want, sizeof(want), "%s/server.pem", certs);
+    ck_assert_int_eq(vt_write_file(want, "not a certificate\n"), 0);
+    kill(p.pid[VT_COLLECTOR], SIGHUP);
+    ck_assert(vt_wait_text(log, "(configuration refused; running on the previous one)", 10000));
+    snprintf(want, sizeof(want), "%s/server.pem: cannot load TLS certificate: ", certs);
+    ck_assert_int_eq(vt_count_text(log, want), 1);
+    ck_assert_int_eq(vt_count_text(log, "configuration reloaded"), 1);
+    ck_assert(it_tls_cert_is(&p, "renewed.pem", 3));
+    ck_assert(vt_wait_lines(p.alerts, 4, 20000));
+    it_alerts_numbered(p.alerts, 4);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* Agency and site from the source map: by HOSTNAME pattern first, then by
  * sender network; counters per agency, source and host; the map reloads
  * on SIGHUP. */
@@ -761,6 +842,7 @@ static Suite *collector_suite(void)
     tcase_add_test(tc, test_collector_close_keeps_partial_frame);
     tcase_add_test(tc, test_udp_address_in_use_refused);
     tcase_add_test(tc, test_tls_close_notify);
+    tcase_add_test(tc, test_tls_certificate_reload);
     suite_add_tcase(s, tc);
     return s;
 }
