@@ -82,9 +82,11 @@ struct col {
     vg_sender *sender;
     uv_check_t flush_check;
     uv_timer_t retry_timer;
-    uv_timer_t stats_timer;
+    uv_timer_t stats_timer; /* checks the kernel's UDP drops (col_udpstat.c) */
     int nudp, ntcp, nunix;
     uv_udp_t udp[COL_MAX_LISTEN];
+    uint64_t udp_ino[COL_MAX_LISTEN]; /* their inodes, for the kernel's drop counts */
+    uint64_t udp_drops_seen;          /* the kernel's drops at the last check */
     uv_tcp_t tcp[COL_MAX_LISTEN];
     int tcp_is_tls[COL_MAX_LISTEN];
     col_tls tls;
@@ -121,6 +123,16 @@ int col_conf_restart_keys(const col_conf *was, const col_conf *now, char *out, s
 
 int col_input_start(col *c);
 void col_input_stop(col *c);
+
+/* col_udpstat.c: datagrams the kernel dropped at the UDP listeners. */
+#define COL_UDP_BUFFER (8 << 20) /* receive buffer asked for each UDP listener */
+uint64_t col_udp_inode(uv_udp_t *u);
+void col_udp_buffer(uv_udp_t *u, int want, const char *name);
+uint64_t col_udp_kernel_drops(const col *c);
+/* Reads the drops and warns if they grew since the last check. */
+void col_udp_check_drops(col *c);
+/* The drops now, or at the stop once the sockets are closed. */
+uint64_t col_udp_drops_now(col *c);
 uint64_t col_conns_open(const col *c);
 /* Backpressure: stop reading TCP and refuse datagrams / start again. */
 void col_input_pause(col *c);

@@ -517,6 +517,11 @@ static void col_raise_nofile(void)
     }
 }
 
+static void col_udp_on_timer(uv_timer_t *t)
+{
+    col_udp_check_drops(t->data);
+}
+
 static const char *col_proto_name(enum col_proto p)
 {
     return p == COL_UDP ? "udp" : p == COL_TCP ? "tcp" : p == COL_TLS ? "tls" : "unix";
@@ -561,8 +566,10 @@ int col_input_start(col *c)
              * address started without a word and took every datagram */
             rc = uv_udp_bind(u, (struct sockaddr *)&ss, 0);
             if (rc == 0) {
-                int sz = 8 << 20;
-                uv_recv_buffer_size((uv_handle_t *)u, &sz);
+                char name[300];
+                snprintf(name, sizeof(name), "udp://%s:%d", l->addr, l->port);
+                col_udp_buffer(u, COL_UDP_BUFFER, name);
+                c->udp_ino[c->nudp - 1] = col_udp_inode(u);
                 rc = uv_udp_recv_start(u, col_udp_alloc, col_udp_recv);
             }
         } else {
@@ -580,6 +587,14 @@ int col_input_start(col *c)
             return rc;
         }
         vg_info("listening on %s://%s:%d", col_proto_name(l->proto), l->addr, l->port);
+    }
+    if (c->nudp) { /* the kernel's drops, warned about as they grow */
+        const vg_pipeline_conf *pc = vg_daemon_pipeline(c->d);
+        uint64_t ms = pc && pc->stats_interval > 0 ? (uint64_t)pc->stats_interval : 10000;
+        c->udp_drops_seen = col_udp_kernel_drops(c); /* 0: new sockets */
+        uv_timer_init(c->loop, &c->stats_timer);
+        c->stats_timer.data = c;
+        uv_timer_start(&c->stats_timer, col_udp_on_timer, ms, ms);
     }
     if (c->ntcp) {
         uv_timer_init(c->loop, &c->conn_timer);
@@ -612,6 +627,11 @@ uint64_t col_conns_open(const col *c)
 
 void col_input_stop(col *c)
 {
+    if (c->nudp) { /* the last count, while the sockets are still listed */
+        col_udp_check_drops(c);
+        if (!uv_is_closing((uv_handle_t *)&c->stats_timer))
+            uv_close((uv_handle_t *)&c->stats_timer, NULL);
+    }
     for (int i = 0; i < c->nudp; i++)
         uv_close((uv_handle_t *)&c->udp[i], NULL);
     for (int i = 0; i < c->ntcp; i++)

@@ -124,7 +124,8 @@ static uint32_t col_stats_fn(void *ud, vg_stat *out, uint32_t cap)
         {"spooled", c->stats.spooled},       {"spool_errors", c->stats.spool_errors},
         {"pending", c->spool ? vg_queue_count(c->spool) : 0},
         {"tcp_open", col_conns_open(c)},     {"tcp_total", c->stats.tcp_conns},
-        {"udp_errors", c->stats.udp_errors}, {"dropped", c->stats.dropped},
+        {"udp_errors", c->stats.udp_errors}, {"udp_kernel_drops", col_udp_drops_now(c)},
+        {"dropped", c->stats.dropped},
         {"pauses", c->stats.pauses},         {"tls_handshakes", c->tls.handshakes},
         {"tls_errors", c->tls.handshake_errors}, {"tls_refused_names", c->tls.refused_names},
         {"conns_refused", c->stats.conns_refused},
@@ -249,6 +250,7 @@ static void col_report(vg_daemon *d)
     const vg_sender_stats *ss = c->sender ? vg_sender_get_stats(c->sender) : NULL;
     vg_info("stats: received=%llu bytes=%llu malformed=%llu truncated=%llu spooled=%llu "
             "spool_errors=%llu pending=%llu tcp_open=%llu tcp_total=%llu udp_errors=%llu "
+            "udp_kernel_drops=%llu "
             "dropped=%llu pauses=%llu "
             "paused=%d tls_handshakes=%llu tls_errors=%llu tls_refused_names=%llu "
             "conns_refused=%llu tls_handshake_timeouts=%llu idle_closed=%llu sent=%llu "
@@ -258,7 +260,8 @@ static void col_report(vg_daemon *d)
             (unsigned long long)c->stats.spooled, (unsigned long long)c->stats.spool_errors,
             (unsigned long long)(c->spool ? vg_queue_count(c->spool) : 0),
             (unsigned long long)col_conns_open(c), (unsigned long long)c->stats.tcp_conns,
-            (unsigned long long)c->stats.udp_errors, (unsigned long long)c->stats.dropped,
+            (unsigned long long)c->stats.udp_errors, (unsigned long long)col_udp_drops_now(c),
+            (unsigned long long)c->stats.dropped,
             (unsigned long long)c->stats.pauses, c->paused,
             (unsigned long long)c->tls.handshakes, (unsigned long long)c->tls.handshake_errors,
             (unsigned long long)c->tls.refused_names, (unsigned long long)c->stats.conns_refused,
