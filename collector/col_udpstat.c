@@ -20,8 +20,7 @@
 static int col_udp_scan(const char *path, const uint64_t *ino, int n, uint64_t *sum)
 {
     FILE *f = fopen(path, "re");
-    if (!f)
-        return -errno;
+    if (!f) return -errno;
     char line[512];
     if (!fgets(line, sizeof(line), f)) { /* the header */
         fclose(f);
@@ -34,8 +33,7 @@ static int col_udp_scan(const char *path, const uint64_t *ino, int n, uint64_t *
                    &drops) != 2)
             continue;
         for (int i = 0; i < n; i++)
-            if (ino[i] == inode)
-                *sum += drops;
+            if (ino[i] == inode) *sum += drops;
     }
     fclose(f);
     return 0;
@@ -44,8 +42,7 @@ static int col_udp_scan(const char *path, const uint64_t *ino, int n, uint64_t *
 uint64_t col_udp_kernel_drops(const col *c)
 {
     uint64_t sum = 0;
-    if (c->nudp == 0)
-        return 0;
+    if (c->nudp == 0) return 0;
     /* one of the two may be missing (a kernel without IPv6) */
     int a = col_udp_scan("/proc/net/udp", c->udp_ino, c->nudp, &sum);
     int b = col_udp_scan("/proc/net/udp6", c->udp_ino, c->nudp, &sum);
@@ -59,8 +56,7 @@ uint64_t col_udp_inode(uv_udp_t *u)
 {
     uv_os_fd_t fd;
     struct stat sb;
-    if (uv_fileno((const uv_handle_t *)u, &fd) != 0 || fstat(fd, &sb) != 0)
-        return 0;
+    if (uv_fileno((const uv_handle_t *)u, &fd) != 0 || fstat(fd, &sb) != 0) return 0;
     return (uint64_t)sb.st_ino;
 }
 
@@ -71,14 +67,12 @@ uint64_t col_udp_inode(uv_udp_t *u)
 void col_udp_buffer(uv_udp_t *u, int want, const char *name)
 {
     uv_os_fd_t fd;
-    if (uv_fileno((const uv_handle_t *)u, &fd) != 0)
-        return;
+    if (uv_fileno((const uv_handle_t *)u, &fd) != 0) return;
     if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof(want)) != 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof(want));
     int got = 0;
     socklen_t len = sizeof(got);
-    if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &len) != 0)
-        return;
+    if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &len) != 0) return;
     got /= 2; /* Linux reports twice what it counts against (bookkeeping) */
     if (got < want)
         vg_warn("%s: UDP receive buffer is %d KiB, not the %d KiB asked (net.core.rmem_max; "
@@ -99,7 +93,6 @@ void col_udp_check_drops(col *c)
 
 uint64_t col_udp_drops_now(col *c)
 {
-    if (c->nudp && !uv_is_closing((const uv_handle_t *)&c->udp[0]))
-        col_udp_check_drops(c);
+    if (c->nudp && !uv_is_closing((const uv_handle_t *)&c->udp[0])) col_udp_check_drops(c);
     return c->udp_drops_seen;
 }
