@@ -43,11 +43,9 @@ uint64_t col_udp_kernel_drops(const col *c)
 {
     uint64_t sum = 0;
     if (c->nudp == 0) return 0;
-    /* one of the two may be missing (a kernel without IPv6) */
-    int a = col_udp_scan("/proc/net/udp", c->udp_ino, c->nudp, &sum);
-    int b = col_udp_scan("/proc/net/udp6", c->udp_ino, c->nudp, &sum);
-    (void)a;
-    (void)b;
+    /* either may be missing (a kernel without IPv6): it then lists nothing */
+    col_udp_scan("/proc/net/udp", c->udp_ino, c->nudp, &sum);
+    col_udp_scan("/proc/net/udp6", c->udp_ino, c->nudp, &sum);
     return sum;
 }
 
