@@ -1,4 +1,5 @@
 /* Test support (see vt.h). */
+#include <check.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -141,9 +142,11 @@ int vt_pipe_init_full(vt_pipe *p, const char *rules_yaml, const char *listen_ext
     if (!mkdtemp(p->dir))
         return -1;
     p->port = vt_free_port();
-    do
-        p->port2 = vt_free_port();
-    while (p->port2 == p->port);
+    p->port2 = -1;
+    for (int tries = 0; tries < 50 && p->port > 0 && (p->port2 < 0 || p->port2 == p->port); tries++)
+        p->port2 = vt_free_port(); /* bounded: with no free port both were -1, forever */
+    if (p->port2 < 0 || p->port2 == p->port)
+        return -1;
     snprintf(p->config, sizeof(p->config), "%s/vigil.yaml", p->dir);
     snprintf(p->alerts, sizeof(p->alerts), "%s/alerts.json", p->dir);
     snprintf(p->rules, sizeof(p->rules), "%s/rules", p->dir);
@@ -209,17 +212,21 @@ pid_t vt_pipe_start(vt_pipe *p, int which)
 
 void vt_pipe_start_all(vt_pipe *p)
 {
+    /* Each wait fails the test when it times out: a pipeline that did not
+     * come up would otherwise fail later, in a wait that names the wrong
+     * cause (or in none, for a test that expects nothing to arrive). */
     char sock[400];
     vt_pipe_start(p, VT_SHIPPER);
     snprintf(sock, sizeof(sock), "%s/run/shipper.sock", p->dir);
-    vt_wait_path(sock, 10000);
+    ck_assert_msg(vt_wait_path(sock, 10000), "the shipper did not create %s", sock);
     vt_pipe_start(p, VT_CORRELATOR);
     snprintf(sock, sizeof(sock), "%s/run/correlator.sock", p->dir);
-    vt_wait_path(sock, 10000);
+    ck_assert_msg(vt_wait_path(sock, 10000), "the correlator did not create %s", sock);
     vt_pipe_start(p, VT_COLLECTOR);
     char log[400];
     vt_pipe_log(p, VT_COLLECTOR, log, sizeof(log));
-    vt_wait_text(log, "has everything up to seq", 10000);
+    ck_assert_msg(vt_wait_text(log, "has everything up to seq", 10000),
+                  "the collector did not join the correlator's stream");
 }
 
 /* Waits for pid to exit, up to timeout_ms; returns status or -1. */

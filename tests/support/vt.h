@@ -38,6 +38,8 @@ int vt_pipe_init_full(vt_pipe *p, const char *rules_yaml, const char *listen_ext
                       const char *collector_extra, const char *shipper_yaml);
 /* Starts one daemon (logs to DIR/<name>.<n>.log). */
 pid_t vt_pipe_start(vt_pipe *p, int which);
+/* Starts all three and waits (a failed wait fails the test) until the
+ * collector has joined the correlator's stream. */
 void vt_pipe_start_all(vt_pipe *p);
 /* Sends sig to one daemon and, for SIGTERM/SIGKILL, reaps it within 10 s;
  * returns its exit status (or 128+signal), -1 on timeout. */
