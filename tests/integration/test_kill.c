@@ -36,16 +36,16 @@ static pid_t it_send_in_background(vt_pipe *p)
     return pid;
 }
 
-/* Waits until the alerts file has at least n lines; returns the count. */
+/* Waits until the alerts file has at least n lines; returns the count.
+ * Fails the test when 60000 polls 1 ms apart do not see them (the kill
+ * that follows would not be where the test says it is). */
 static long it_wait_progress(vt_pipe *p, long n)
 {
-    for (int i = 0; i < 60000; i++) {
-        long have = vt_count_lines(p->alerts);
-        if (have >= n)
-            return have;
+    long have = 0;
+    for (int i = 0; i < 60000 && (have = vt_count_lines(p->alerts)) < n; i++)
         vt_sleep_ms(1);
-    }
-    return vt_count_lines(p->alerts);
+    ck_assert_msg(have >= n, "%ld of %ld alerts after 60000 polls", have, n);
+    return have;
 }
 
 START_TEST(test_kill9_correlator_then_shipper)
@@ -59,6 +59,7 @@ START_TEST(test_kill9_correlator_then_shipper)
     long at = it_wait_progress(&p, 2000);
     ck_assert_int_eq(vt_pipe_stop(&p, VT_CORRELATOR, SIGKILL), 128 + SIGKILL);
     printf("correlator killed at %ld alerts\n", at);
+    ck_assert_int_lt(at, N_LINES); /* mid-stream, as the test says */
     vt_sleep_ms(300); /* the collector spools meanwhile */
     vt_pipe_start(&p, VT_CORRELATOR);
 
