@@ -114,9 +114,12 @@ static void ts_sink_stop(ts_sink *k)
         return;
     kill(k->pid, SIGTERM);
     int st;
-    for (int i = 0; i < 50 && waitpid(k->pid, &st, WNOHANG) == 0; i++)
+    pid_t r = 0;
+    for (int i = 0; i < 50 && (r = waitpid(k->pid, &st, WNOHANG)) == 0; i++)
         vt_sleep_ms(100);
-    if (kill(k->pid, 0) == 0) {
+    /* Only if not reaped: once reaped, the PID is no longer ours (kill(pid,
+     * 0) succeeded on whatever process reused it, which got the SIGKILL). */
+    if (r == 0) {
         kill(k->pid, SIGKILL);
         waitpid(k->pid, &st, 0);
     }
