@@ -468,7 +468,7 @@ START_TEST(test_sighup_reload)
         ck_assert_msg(strstr(own, kw), "collector SIGUSR1 line lacks %s: %s", key, own);
         keys++;
     }
-    ck_assert_int_eq(keys, 18); /* received .. idle_closed: col_stats_fn sends all 18 */
+    ck_assert_int_eq(keys, 19); /* received .. idle_closed: col_stats_fn sends all 19 */
     free(up);
     free(own);
     vt_pipe_destroy(&p);
