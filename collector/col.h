@@ -87,6 +87,7 @@ struct col {
     uv_udp_t udp[COL_MAX_LISTEN];
     uint64_t udp_ino[COL_MAX_LISTEN]; /* their inodes, for the kernel's drop counts */
     uint64_t udp_drops_seen;          /* the kernel's drops at the last check */
+    uint64_t dropped_noted;           /* stats.dropped at the last intake-loss notice */
     uv_tcp_t tcp[COL_MAX_LISTEN];
     int tcp_is_tls[COL_MAX_LISTEN];
     col_tls tls;
@@ -141,6 +142,10 @@ void col_input_resume(col *c);
  * sa is the sender's address (NULL for the Unix socket). */
 void col_input_message(col *c, const char *src, const struct sockaddr *sa, const char *buf,
                        size_t len, int truncated);
+
+/* Queues text as a warning of the collector's own (vigil-collector on
+ * this host) for the spool. */
+void col_input_notice(col *c, const char *text);
 
 int col_spool_open(col *c);
 int col_spool_add(col *c, const vg_event *ev);

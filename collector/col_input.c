@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "col.h"
@@ -50,6 +51,36 @@ void col_input_message(col *c, const char *src, const struct sockaddr *sa, const
         vg_error("out of memory queuing a message from %s", src);
         col_counters_drop(c->counters, ev.src, ev.agency, 1);
     }
+}
+
+/* Puts a message of the collector's own into its stream, as a syslog
+ * warning from program vigil-collector on this host: a loss the collector
+ * sees (datagrams dropped or refused) then reaches the SOC as an event,
+ * spooled and correlated like any other (rules/vigil.yml alerts on it),
+ * not only as a line in a log nobody reads on a holiday. Not counted as
+ * received: nobody sent it. */
+void col_input_notice(col *c, const char *text)
+{
+    char host[256] = "", stamp[40], line[1024];
+    if (gethostname(host, sizeof(host) - 1) != 0 || !host[0])
+        snprintf(host, sizeof(host), "-");
+    int64_t now = vg_now_us();
+    time_t secs = (time_t)(now / 1000000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    size_t n = strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(stamp + n, sizeof(stamp) - n, ".%06dZ", (int)(now % 1000000));
+    int len = snprintf(line, sizeof(line), "<44>1 %s %s vigil-collector %ld - - %s", stamp, host,
+                       (long)getpid(), text);
+    if (len < 0)
+        return;
+    vg_syslog_opts o = {.now_us = now};
+    vg_event ev;
+    vg_syslog_parse(line, (size_t)len < sizeof(line) ? (size_t)len : sizeof(line) - 1, &o, &ev);
+    ev.src = vg_str_c("local");
+    col_sources_tag(c->sources, NULL, ev.host, &ev.agency, &ev.site);
+    if (col_spool_add(c, &ev) != 0)
+        vg_error("out of memory queuing the collector's own message: %s", text);
 }
 
 static void col_addr_name(const struct sockaddr *sa, char *out, size_t cap)

@@ -87,6 +87,16 @@ static void col_spool_check_full(col *c)
                 (unsigned long long)c->spool_low, (unsigned long long)c->stats.dropped);
         uv_timer_stop(&c->bp_timer);
         col_input_resume(c);
+        if (c->stats.dropped > c->dropped_noted) { /* TCP senders only waited */
+            char text[300];
+            snprintf(text, sizeof(text),
+                     "intake loss: %llu UDP datagrams (%llu in all) were refused while the "
+                     "spool was full",
+                     (unsigned long long)(c->stats.dropped - c->dropped_noted),
+                     (unsigned long long)c->stats.dropped);
+            col_input_notice(c, text);
+            c->dropped_noted = c->stats.dropped;
+        }
     }
 }
 

@@ -82,10 +82,16 @@ void col_udp_buffer(uv_udp_t *u, int want, const char *name)
 void col_udp_check_drops(col *c)
 {
     uint64_t now = col_udp_kernel_drops(c);
-    if (now > c->udp_drops_seen)
-        vg_warn("the kernel dropped %" PRIu64 " UDP datagrams (%" PRIu64
-                " in all) before the collector could read them: its receive buffer was full",
-                now - c->udp_drops_seen, now);
+    if (now > c->udp_drops_seen) {
+        char text[300];
+        snprintf(text, sizeof(text),
+                 "intake loss: the kernel dropped %" PRIu64 " UDP datagrams (%" PRIu64
+                 " in all) before the collector could read them: its receive buffer was full",
+                 now - c->udp_drops_seen, now);
+        vg_warn("%s", text + strlen("intake loss: "));
+        if (!c->stopping)
+            col_input_notice(c, text);
+    }
     c->udp_drops_seen = now;
 }
 

@@ -634,12 +634,18 @@ static long it_last_stat(vt_pipe *p, const char *key, bool ask)
 /* Datagrams the kernel drops at a full receive buffer (a burst while the
  * collector does not read: here it is stopped) are counted in
  * udp_kernel_drops and warned about, so that what was sent is exactly
- * what was received plus what the kernel dropped. Before, such a loss was
- * seen nowhere. */
+ * what was received plus what the kernel dropped; and the collector's own
+ * notice of it goes down the pipeline, where the shipped rule
+ * vigil.intake_loss alerts. Before, such a loss was seen nowhere. */
 START_TEST(test_udp_kernel_drops_counted)
 {
     vt_pipe p;
-    ck_assert_int_eq(vt_pipe_init(&p, ANY_RULE), 0);
+    char rules[400];
+    snprintf(rules, sizeof(rules), "%s/rules/vigil.yml", it_src_root());
+    char *vigil_rules = vt_read_file(rules, NULL);
+    ck_assert_ptr_nonnull(vigil_rules);
+    ck_assert_int_eq(vt_pipe_init(&p, vigil_rules), 0);
+    free(vigil_rules);
     vt_pipe_start(&p, VT_COLLECTOR);
     char log[400];
     vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
@@ -676,6 +682,17 @@ START_TEST(test_udp_kernel_drops_counted)
     snprintf(want, sizeof(want), "warning: the kernel dropped %ld UDP datagrams (%ld in all) "
              "before the collector could read them: its receive buffer was full", drops, drops);
     ck_assert_int_eq(vt_count_text(log, want), 1);
+    /* the notice, spooled, becomes one alert with the count */
+    vt_pipe_start(&p, VT_SHIPPER);
+    vt_pipe_start(&p, VT_CORRELATOR);
+    ck_assert(vt_wait_lines(p.alerts, 1, 30000));
+    vt_sleep_ms(300);
+    ck_assert_int_eq(vt_count_lines(p.alerts), 1);
+    ck_assert_int_eq(vt_count_text(p.alerts, "\"rule\":{\"id\":\"vigil.intake_loss\""), 1);
+    snprintf(want, sizeof(want), "\"fields\":{\"lost\":\"%ld\",\"total\":\"%ld\"}", drops,
+             drops);
+    ck_assert_msg(vt_count_text(p.alerts, want) == 1, "no %s in the alert", want);
+    ck_assert_int_eq(vt_count_text(p.alerts, "\"process\":{\"name\":\"vigil-collector\"}"), 1);
     /* the final stats line still has them, the sockets closed */
     ck_assert_int_eq(vt_pipe_stop(&p, VT_COLLECTOR, SIGTERM), 0);
     ck_assert_int_eq(it_last_stat(&p, " udp_kernel_drops=", false), drops);
