@@ -509,32 +509,40 @@ static int cor_sweep_one(cor_eval *e, uint32_t o, int64_t clk, cor_emit_fn emit,
          * reported once before it is forgotten */
         if (g->fired || clk - g->aux < c->timespan_us)
             continue;
-        g->fired = 1;
-        g->suppress_until = clk; /* the report time: see the re-arm rule */
-        g->dirty = 1;
-        /* the group's values are its key: split them back into fields */
-        cor_ctx ctx = {0};
-        cor_hit hit = {.r = c, .ctx = &ctx, .ts = clk, .first = g->aux, .count = 0};
-        const char *p = g->key, *end = g->key + g->keylen;
-        for (uint32_t i = 0; i < c->ngroup; i++) {
-            const char *q = memchr(p, COR_KEY_SEP, (size_t)(end - p));
-            if (!q)
-                q = end;
-            hit.f[hit.nf++] = (vg_kv){vg_str_c(c->group_by[i]), vg_str_n(p, (size_t)(q - p))};
-            p = q < end ? q + 1 : end;
-        }
-        char since[40], msg[300];
-        vg_time_format(g->aux, since, sizeof(since));
-        snprintf(msg, sizeof(msg), "no event of the watched rules since %s", since);
-        vg_event fake = {0};
-        fake.msg = vg_str_c(msg);
-        for (uint32_t i = 0; i < hit.nf; i++)
-            if (vg_str_eq(hit.f[i].key, "host"))
-                fake.host = hit.f[i].val;
-        ctx.ev = &fake;
-        rc = cor__hit_out(e, &hit, emit, ud);
+        rc = cor__absence_report(e, c, g, clk, emit, ud);
     }
     return rc;
+}
+
+/* Shared by the sweep and by cor_correlate, which reports a silence the
+ * sweep (once per second of event time) has not looked at yet. */
+int cor__absence_report(cor_eval *e, cor_rule *c, cor_group *g, int64_t clk, cor_emit_fn emit,
+                        void *ud)
+{
+    g->fired = 1;
+    g->suppress_until = clk; /* the report time: see the re-arm rule */
+    g->dirty = 1;
+    /* the group's values are its key: split them back into fields */
+    cor_ctx ctx = {0};
+    cor_hit hit = {.r = c, .ctx = &ctx, .ts = clk, .first = g->aux, .count = 0};
+    const char *p = g->key, *end = g->key + g->keylen;
+    for (uint32_t i = 0; i < c->ngroup; i++) {
+        const char *q = memchr(p, COR_KEY_SEP, (size_t)(end - p));
+        if (!q)
+            q = end;
+        hit.f[hit.nf++] = (vg_kv){vg_str_c(c->group_by[i]), vg_str_n(p, (size_t)(q - p))};
+        p = q < end ? q + 1 : end;
+    }
+    char since[40], msg[300];
+    vg_time_format(g->aux, since, sizeof(since));
+    snprintf(msg, sizeof(msg), "no event of the watched rules since %s", since);
+    vg_event fake = {0};
+    fake.msg = vg_str_c(msg);
+    for (uint32_t i = 0; i < hit.nf; i++)
+        if (vg_str_eq(hit.f[i].key, "host"))
+            fake.host = hit.f[i].val;
+    ctx.ev = &fake;
+    return cor__hit_out(e, &hit, emit, ud);
 }
 
 

@@ -274,6 +274,10 @@ vg_str cor__field(const cor_ctx *c, const char *name);
 size_t cor__group_key(const cor_rule *r, const cor_ctx *src, char *buf, size_t cap, vg_kv *gf);
 /* A rule hit: alert if it alerts, then feed the correlations counting it. */
 int cor__hit_out(cor_eval *e, const cor_hit *hit, cor_emit_fn emit, void *ud);
+/* Reports absence group g of c as silent at time clk ("silent since" its
+ * last event) and marks it reported. */
+int cor__absence_report(cor_eval *e, cor_rule *c, cor_group *g, int64_t clk, cor_emit_fn emit,
+                        void *ud);
 
 /* ---- cor_state.c: LMDB ---------------------------------------------------- */
 

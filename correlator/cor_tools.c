@@ -412,6 +412,16 @@ static int64_t cor_year_ref_us(const char *path)
     return m < 946684800LL * 1000000 || m > vg_now_us() ? 0 : m;
 }
 
+/* After the last line: the sweep once more at the last watermark, as the
+ * daemon's clock tick would run it (the engine sweeps once per second of
+ * event time, so the input's last second would go unseen: an absence that
+ * it completes). */
+static int cor_feed_end(cor_feed_ctx *f)
+{
+    cor_eval *e = f->o->eval;
+    return cor_eval_tick(e, cor_eval_watermark(e), f->emit, f->emit_ud);
+}
+
 /* --replay: the files' lines in order, alerts as ECS JSON on stdout, a
  * summary on stderr. */
 static int cor_tool_replay(vg_daemon *d, const vg_node *root, int argc, char **argv)
@@ -444,6 +454,8 @@ static int cor_tool_replay(vg_daemon *d, const vg_node *root, int argc, char **a
             break;
         }
     }
+    if (rc == 0)
+        rc = cor_feed_end(&f);
     cor_out_flush(&o);
     if (fflush(stdout) != 0 || o.out_err) {
         vg_error("stdout: write error");
@@ -538,6 +550,8 @@ static int cor_tool_test_rules(vg_daemon *d, const vg_node *root, int argc, char
             char *input = strdup(ct->input);
             if (rc == 0 && input)
                 rc = cor_lines(input, strlen(input), cor_feed_line, cor_feed_flush, &f);
+            if (rc == 0 && input)
+                rc = cor_feed_end(&f);
             free(input);
             cor_eval_free(e);
             ((cor_rule *)r)->alert = alert;

@@ -421,7 +421,17 @@ static int cor_correlate(cor_eval *e, uint32_t ci, uint32_t refpos, const cor_hi
         }
         break;
     }
-    case COR_ABSENCE:
+    case COR_ABSENCE: {
+        /* the sweep looks once per second of event time: a silence that
+         * time (the watermark or the clock, before this event) has already
+         * taken to T is reported before this event ends it, as the sweep
+         * would have had it looked then. aux is 0 in a new group. */
+        int64_t clk = e->clock > e->wm ? e->clock : e->wm;
+        if (g->aux && !g->fired && clk - g->aux >= c->timespan_us) {
+            int rc = cor__absence_report(e, c, g, clk, emit, ud);
+            if (rc)
+                return rc;
+        }
         if (ts > g->aux)
             g->aux = ts;
         /* re-armed only by an event from after the silence was reported
@@ -430,6 +440,7 @@ static int cor_correlate(cor_eval *e, uint32_t ci, uint32_t refpos, const cor_hi
         if (g->fired && ts >= g->suppress_until)
             g->fired = 0;
         break;
+    }
     default:
         break;
     }

@@ -863,6 +863,36 @@ START_TEST(test_absence)
 }
 END_TEST
 
+/* The sweep looks once per second of event time. A silence that the
+ * watermark took to T between two looks is still reported when an event of
+ * the group arrives, before that event ends it (it used to be lost). */
+START_TEST(test_absence_between_sweeps)
+{
+    tc t;
+    tc_open(&t,
+            "rules:\n"
+            "  - {id: m.beat, name: heartbeat, level: 1, alert: false, match: {regex: heartbeat}}\n"
+            "  - id: c.silent\n"
+            "    name: host went silent\n"
+            "    level: 7\n"
+            "    correlation: {type: absence, rules: [m.beat], group_by: [host], timespan: 5m}\n",
+            NULL);
+    const int64_t L = T0;
+    feed(&t, L, "h1", "heartbeat");
+    feed(&t, L + 5 * MIN - SEC / 2, "h2", "heartbeat"); /* the sweep looks here */
+    feed(&t, L + 5 * MIN + SEC / 5, "h2", "heartbeat"); /* W past L + 5m, no look */
+    ck_assert_uint_eq(t.s.n, 0);
+    feed(&t, L + 5 * MIN + SEC * 2 / 5, "h1", "heartbeat");
+    ck_assert_uint_eq(t.s.n, 1);
+    assert_alert(at(&t.s, 0), "c.silent", "absence", L, L + 5 * MIN + SEC / 5, 0);
+    FIELDS(at(&t.s, 0), "host", "h1");
+    /* that event came after the report: h1 is armed again */
+    tick(&t, L + 10 * MIN + SEC * 2 / 5);
+    ck_assert_uint_eq(n_of(&t.s, "c.silent"), 3);
+    tc_close(&t);
+}
+END_TEST
+
 /* ---- correlations of correlations, alert: false ------------------------------ */
 
 START_TEST(test_correlation_of_correlation)
@@ -3702,6 +3732,7 @@ static Suite *eval_suite(void)
     tcase_add_test(t, test_temporal_ordered_three);
     tcase_add_test(t, test_temporal_ordered_out_of_order);
     tcase_add_test(t, test_absence);
+    tcase_add_test(t, test_absence_between_sweeps);
     tcase_add_test(t, test_correlation_of_correlation);
     tcase_add_test(t, test_repeat);
     tcase_add_test(t, test_lateness);
