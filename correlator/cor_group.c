@@ -285,8 +285,23 @@ static int cor_degraded(cor_eval *e, const cor_rule *r, cor_table *t, int64_t no
     return emit ? emit(ud, &al) : 0;
 }
 
+/* Whether g, a group of r, is one the sweep (cor_eval_tick) drops once the
+ * watermark reaches w: it can no longer fire nor suppress anything. */
+static int cor_group_done(const cor_eval *e, const cor_rule *r, const cor_group *g, int64_t w)
+{
+    int64_t open = w - e->rs->lateness_us;
+    if (r->kind == COR_MATCH)
+        return g->suppress_until <= open && g->aux <= open;
+    if (r->kind == COR_ABSENCE)
+        return g->fired && (e->clock > w ? e->clock : w) - g->aux >= r->expire_us;
+    return g->last_us < open - r->timespan_us && g->suppress_until <= open;
+}
+
 /* Finds or creates the group; evicts the least recently updated one when
- * the rule is at its cap. */
+ * the rule is at its cap. A tail the sweep would drop at this event's time
+ * (it runs at most once per second of event time, after the event) goes
+ * without counting: losing it loses nothing, and a degradation alert for it
+ * would be false. */
 cor_group *cor__group_get(cor_eval *e, const cor_rule *r, cor_table *t, const char *key,
                                 size_t len, int64_t now, cor_emit_fn emit, void *ud)
 {
@@ -296,12 +311,15 @@ cor_group *cor__group_get(cor_eval *e, const cor_rule *r, cor_table *t, const ch
         return g;
     if (t->count >= r->max_groups && t->tail) {
         cor_group *old = t->tail;
+        int done = cor_group_done(e, r, old, now > e->wm ? now : e->wm);
         cor__del_push(e, r->id, old->key, old->keylen, 0);
         cor__table_remove(e, t, old);
         cor__group_free(e, old);
-        ((cor_rule *)r)->evictions++;
-        e->stats.evictions++;
-        cor_degraded(e, r, t, now, emit, ud);
+        if (!done) {
+            ((cor_rule *)r)->evictions++;
+            e->stats.evictions++;
+            cor_degraded(e, r, t, now, emit, ud);
+        }
     }
     if (t->count + 1 > t->nb && cor__table_grow(t) != 0)
         return NULL;

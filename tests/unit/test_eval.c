@@ -2663,6 +2663,39 @@ START_TEST(test_max_groups)
 }
 END_TEST
 
+/* A group at the cap's tail that can no longer fire (the sweep, which runs
+ * after the event, would drop it) is not an eviction: no degradation alert
+ * after a quiet spell, only when a live group goes. */
+START_TEST(test_max_groups_dead_tail)
+{
+    char yaml[2048];
+    snprintf(yaml, sizeof(yaml),
+             "rules:\n%s"
+             "  - id: c.cap\n"
+             "    name: capped\n"
+             "    level: 6\n"
+             "    max_groups: 2\n"
+             "    correlation: {type: event_count, rules: [m.fail], group_by: [src_ip],\n"
+             "                  timespan: 1m, condition: {gte: 3}}\n",
+             fail_rule);
+    tc t;
+    tc_open(&t, yaml, NULL); /* lateness 1 h */
+    feed(&t, T0, "h", "fail from A");
+    feed(&t, T0 + SEC, "h", "fail from B");
+    /* A and B are done at W = T0 + 1 s + 1 m + 1 h */
+    feed(&t, T0 + 2 * HOUR, "h", "fail from C");
+    ck_assert_uint_eq(rule(&t, "c.cap")->evictions, 0);
+    ck_assert_uint_eq(t.s.n, 0);
+    feed(&t, T0 + 2 * HOUR + SEC, "h", "fail from D");
+    feed(&t, T0 + 2 * HOUR + 2 * SEC, "h", "fail from E"); /* C is live: evicted */
+    ck_assert_uint_eq(rule(&t, "c.cap")->evictions, 1);
+    ck_assert_uint_eq(t.s.n, 1);
+    assert_alert(at(&t.s, 0), "vigil.correlation_degraded", "internal", T0 + 2 * HOUR + 2 * SEC,
+                 T0 + 2 * HOUR + 2 * SEC, 1);
+    tc_close(&t);
+}
+END_TEST
+
 /* ---- persistence -------------------------------------------------------------- */
 
 static const char persist_yaml[] =
@@ -3748,6 +3781,7 @@ static Suite *eval_suite(void)
     tcase_add_test(t, test_match_suppress_forgotten);
     tcase_add_test(t, test_restart_keeps_lru_order);
     tcase_add_test(t, test_max_groups);
+    tcase_add_test(t, test_max_groups_dead_tail);
     tcase_add_test(t, test_reload);
     tcase_add_test(t, test_reload_store);
     tcase_add_test(t, test_abort_reload);
