@@ -112,12 +112,18 @@ static int cor_emit_hit(cor_eval *e, const cor_hit *hit, cor_emit_fn emit, void 
     for (uint32_t i = 0; i < r->ntags; i++)
         al.tags[al.ntags++] = vg_str_c(r->tags[i]);
     if (hit->g && hit->g->raw) {
+        /* the group's last lines, of the events in the alert's window only
+         * (those before it, or after it when events came out of order, made
+         * another alert or none) */
         const cor_group *g = hit->g;
         uint32_t start = g->nraw < COR_RAW_KEEP ? 0 : g->rawpos;
         for (uint32_t i = 0; i < g->nraw && al.nraw < VG_ALERT_MAX_RAW; i++) {
             const char *l = g->raw[(start + i) % COR_RAW_KEEP];
-            if (l)
-                al.raw[al.nraw++] = vg_str_c(l);
+            if (!l)
+                continue;
+            int64_t t = cor_raw_time(l);
+            if (t == COR_RAW_NOTIME || (t >= hit->first && t <= hit->ts))
+                al.raw[al.nraw++] = vg_str_c(cor_raw_line(l));
         }
     } else if (ev && ev->raw.p) {
         al.raw[al.nraw++] = ev->raw;

@@ -17,6 +17,7 @@
 #include <msgpack.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "cor_eval.h"
 #include "vigil/util.h"
@@ -250,8 +251,21 @@ void cor__lru_front(cor_eval *e, cor_table *t, cor_group *g);
 /* Queues the deletion of a group's record (or, with prefix, of every record
  * of rule_id) for the next cor_eval_flush. */
 int cor__del_push(cor_eval *e, const char *rule_id, const char *key, size_t keylen, int prefix);
-/* Copies raw (at most COR_RAW_MAX bytes) into g's ring of raw lines. */
-void cor__raw_keep(cor_eval *e, cor_group *g, vg_str raw);
+/* Copies raw (at most COR_RAW_MAX bytes) into g's ring of raw lines, with
+ * ts, the time the group counted it at: an alert carries only the lines of
+ * its own window (cor_emit_hit). A slot holds the time, then the line. */
+void cor__raw_keep(cor_eval *e, cor_group *g, vg_str raw, int64_t ts);
+#define COR_RAW_NOTIME INT64_MIN /* a line restored from a record without times */
+static inline int64_t cor_raw_time(const char *slot)
+{
+    int64_t t;
+    memcpy(&t, slot, sizeof(t));
+    return t;
+}
+static inline const char *cor_raw_line(const char *slot)
+{
+    return slot + sizeof(int64_t);
+}
 /* Room for want entries in g's times (cor__ts_grow) or values and their
  * times (cor__vc_grow), up to the rule's cap: 0, or -ENOMEM. */
 int cor__ts_grow(const cor_rule *c, cor_group *g, uint32_t want);

@@ -338,11 +338,12 @@ cor_group *cor__group_get(cor_eval *e, const cor_rule *r, cor_table *t, const ch
  * it is large enough (sizes rounded up to 256 bytes), and an empty slot
  * takes one from the engine's pool first: every hit of every correlation
  * passes here, and malloc/free per hit showed in profiles. */
-void cor__raw_keep(cor_eval *e, cor_group *g, vg_str raw)
+void cor__raw_keep(cor_eval *e, cor_group *g, vg_str raw, int64_t ts)
 {
     if (!g->raw || !raw.p)
         return;
     size_t n = raw.len < COR_RAW_MAX ? raw.len : COR_RAW_MAX;
+    size_t need = sizeof(int64_t) + n + 1;
     uint32_t at = g->nraw < COR_RAW_KEEP ? g->nraw : g->rawpos;
     char *slot = g->raw[at];
     if (!slot && e->rawpool) {
@@ -352,16 +353,17 @@ void cor__raw_keep(cor_eval *e, cor_group *g, vg_str raw)
         g->raw[at] = slot;
         g->rawcap[at] = 1;
     }
-    if (!slot || (size_t)g->rawcap[at] * COR_RAW_UNIT < n + 1) {
-        size_t units = (n + COR_RAW_UNIT) / COR_RAW_UNIT;
+    if (!slot || (size_t)g->rawcap[at] * COR_RAW_UNIT < need) {
+        size_t units = (need + COR_RAW_UNIT - 1) / COR_RAW_UNIT;
         char *p = realloc(slot, units * COR_RAW_UNIT);
         if (!p)
             return;
         slot = g->raw[at] = p;
         g->rawcap[at] = (uint8_t)units;
     }
-    memcpy(slot, raw.p, n);
-    slot[n] = '\0';
+    memcpy(slot, &ts, sizeof(ts));
+    memcpy(slot + sizeof(ts), raw.p, n);
+    slot[sizeof(ts) + n] = '\0';
     if (g->nraw < COR_RAW_KEEP)
         g->nraw++;
     else

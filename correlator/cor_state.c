@@ -14,14 +14,15 @@
 #include "vigil/err.h"
 #include "vigil/log.h"
 
-/* Group record: [rule_hash, last_us, suppress_until, aux, fired, [ts], [vals], [raw], touch]
- * (records written before touch was saved have 8 elements) */
+/* Group record: [rule_hash, last_us, suppress_until, aux, fired, [ts], [vals], [raw], touch,
+ * [raw times]] (records written before touch was saved have 8 elements, before the raw
+ * lines' times 9: their lines go into every alert, as then) */
 static int cor_group_pack(cor_eval *e, const cor_rule *r, const cor_group *g)
 {
     msgpack_packer pk;
     msgpack_sbuffer_clear(&e->sb);
     msgpack_packer_init(&pk, &e->sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, 9);
+    msgpack_pack_array(&pk, 10);
     msgpack_pack_uint64(&pk, r->hash);
     msgpack_pack_int64(&pk, g->last_us);
     msgpack_pack_int64(&pk, g->suppress_until);
@@ -46,11 +47,16 @@ static int cor_group_pack(cor_eval *e, const cor_rule *r, const cor_group *g)
     msgpack_pack_array(&pk, g->nraw);
     for (uint32_t i = 0; i < g->nraw; i++) {
         const char *l = g->raw[(start + i) % COR_RAW_KEEP];
-        size_t n = l ? strlen(l) : 0;
+        size_t n = l ? strlen(cor_raw_line(l)) : 0;
         msgpack_pack_str(&pk, n);
-        msgpack_pack_str_body(&pk, l ? l : "", n);
+        msgpack_pack_str_body(&pk, l ? cor_raw_line(l) : "", n);
     }
     msgpack_pack_uint64(&pk, g->touch);
+    msgpack_pack_array(&pk, g->nraw);
+    for (uint32_t i = 0; i < g->nraw; i++) {
+        const char *l = g->raw[(start + i) % COR_RAW_KEEP];
+        msgpack_pack_int64(&pk, l ? cor_raw_time(l) : COR_RAW_NOTIME);
+    }
     return 0;
 }
 
@@ -160,7 +166,7 @@ static int cor_group_unpack(cor_eval *e, const cor_rule *r, cor_table *t, const 
     if (msgpack_unpack_next(&u, buf, len, &off) != MSGPACK_UNPACK_SUCCESS)
         goto out;
     const msgpack_object *a = &u.data;
-    if (a->type != MSGPACK_OBJECT_ARRAY || a->via.array.size < 8 || a->via.array.size > 9)
+    if (a->type != MSGPACK_OBJECT_ARRAY || a->via.array.size < 8 || a->via.array.size > 10)
         goto out;
     const msgpack_object *f = a->via.array.ptr;
     if (f[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER || f[0].via.u64 != r->hash)
@@ -243,12 +249,23 @@ static int cor_group_unpack(cor_eval *e, const cor_rule *r, cor_table *t, const 
                             : ts->via.array.ptr[g->n * per + j - (COR_VC_TIMES - per)].via.i64;
         }
     }
+    const msgpack_object *rawts = a->via.array.size > 9 && f[9].type == MSGPACK_OBJECT_ARRAY &&
+                                          raw->type == MSGPACK_OBJECT_ARRAY &&
+                                          f[9].via.array.size == raw->via.array.size
+                                      ? &f[9]
+                                      : NULL;
     if (g->raw && raw->type == MSGPACK_OBJECT_ARRAY)
         for (uint32_t i = 0; i < raw->via.array.size && g->nraw < COR_RAW_KEEP; i++) {
             const msgpack_object *l = &raw->via.array.ptr[i];
             if (l->type != MSGPACK_OBJECT_STR) /* not ours: skipped, not read */
                 continue;
-            cor__raw_keep(e, g, vg_str_n(l->via.str.ptr ? l->via.str.ptr : "", l->via.str.size));
+            const msgpack_object *lt = rawts ? &rawts->via.array.ptr[i] : NULL;
+            int64_t rt = lt && (lt->type == MSGPACK_OBJECT_NEGATIVE_INTEGER ||
+                                lt->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+                             ? lt->via.i64
+                             : COR_RAW_NOTIME;
+            cor__raw_keep(e, g, vg_str_n(l->via.str.ptr ? l->via.str.ptr : "", l->via.str.size),
+                          rt);
         }
     g->hnext = t->b[h & (t->nb - 1)];
     t->b[h & (t->nb - 1)] = g;

@@ -321,7 +321,7 @@ static int cor_correlate(cor_eval *e, uint32_t ci, uint32_t refpos, const cor_hi
         g->last_us = ts;
     cor__lru_front(e, t, g);
     if (c->kind != COR_ABSENCE)
-        cor__raw_keep(e, g, in->ctx->ev ? in->ctx->ev->raw : VG_STR_NULL);
+        cor__raw_keep(e, g, in->ctx->ev ? in->ctx->ev->raw : VG_STR_NULL, ts);
     int fire = 0;
     switch (c->kind) {
     case COR_EVENT_COUNT: {

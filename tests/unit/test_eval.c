@@ -458,6 +458,10 @@ START_TEST(test_event_count_edges)
     ck_assert_uint_eq(t.s.n, 2);
     r = at(&t.s, 1);
     assert_alert(r, "c.burst", "event_count", t1 + 30 * SEC, t1 + 61 * SEC, 3);
+    /* the lines of the window's events, not the one at t before it */
+    ck_assert_uint_eq(r->nraw, 3);
+    assert_raw_of(r, 0, t1 + 30 * SEC, "web-1", "fail from 10.0.0.2");
+    assert_raw_of(r, 2, t1 + 61 * SEC, "web-1", "fail from 10.0.0.2");
     FIELDS(r, "src_ip", "10.0.0.2");
     ck_assert_uint_eq(rule(&t, "m.fail")->hits, 7);
     ck_assert_uint_eq(rule(&t, "c.burst")->hits, 2);
@@ -1208,6 +1212,11 @@ START_TEST(test_event_count_out_of_order)
     feed(&t, T0 + 5 * SEC, "h", "fail from E");
     ck_assert_uint_eq(t.s.n, 1);
     assert_alert(at(&t.s, 0), "c.n", "event_count", T0, T0 + 5 * SEC, 2);
+    /* the raw lines of the window's events only, their times restored from
+     * the store (before: also the lines at 60 and 120 s, outside it) */
+    ck_assert_uint_eq(at(&t.s, 0)->nraw, 2);
+    assert_raw_of(at(&t.s, 0), 0, T0, "h", "fail from E");
+    assert_raw_of(at(&t.s, 0), 1, T0 + 5 * SEC, "h", "fail from E");
     tc_close(&t);
 }
 END_TEST
