@@ -344,6 +344,14 @@ void cor__raw_keep(cor_eval *e, cor_group *g, vg_str raw, int64_t ts)
         return;
     size_t n = raw.len < COR_RAW_MAX ? raw.len : COR_RAW_MAX;
     size_t need = sizeof(int64_t) + n + 1;
+    if (g->nraw) { /* a "message repeated N times" line counts N times: kept once */
+        uint32_t li = g->nraw < COR_RAW_KEEP ? g->nraw - 1
+                                             : (g->rawpos + COR_RAW_KEEP - 1) % COR_RAW_KEEP;
+        const char *last = g->raw[li];
+        if (last && cor_raw_time(last) == ts && g->rawcap[li] * (size_t)COR_RAW_UNIT >= need &&
+            memcmp(cor_raw_line(last), raw.p, n) == 0 && cor_raw_line(last)[n] == '\0')
+            return;
+    }
     uint32_t at = g->nraw < COR_RAW_KEEP ? g->nraw : g->rawpos;
     char *slot = g->raw[at];
     if (!slot && e->rawpool) {

@@ -998,6 +998,11 @@ START_TEST(test_repeat)
     /* m.fail's 5 hits fill the window before m.seen raises its alert */
     assert_alert(at(&t.s, 1), "c.burst", "event_count", T0, T0 + 30 * SEC, 6);
     FIELDS(at(&t.s, 1), "src_ip", "10.0.0.1");
+    /* the repeated line once, not once per occurrence (5 of the 10 lines) */
+    ck_assert_uint_eq(at(&t.s, 1)->nraw, 2);
+    assert_raw_of(at(&t.s, 1), 0, T0, "h", "fail from 10.0.0.1");
+    assert_raw_of(at(&t.s, 1), 1, T0 + 30 * SEC, "h",
+                  "message repeated 5 times: [ fail from 10.0.0.1]");
     assert_alert(at(&t.s, 2), "m.seen", "match", T0 + 30 * SEC, T0 + 30 * SEC, 5);
     ck_assert_str_eq(at(&t.s, 2)->msg, "message repeated 5 times: [ fail from 10.0.0.1]");
     ck_assert_uint_eq(rule(&t, "m.fail")->hits, 2);
