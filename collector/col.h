@@ -129,7 +129,9 @@ void col_input_stop(col *c);
 #define COL_UDP_BUFFER (8 << 20) /* receive buffer asked for each UDP listener */
 uint64_t col_udp_inode(uv_udp_t *u);
 void col_udp_buffer(uv_udp_t *u, int want, const char *name);
-uint64_t col_udp_kernel_drops(const col *c);
+/* The drops summed over the UDP listeners into *sum; -1 if one of them
+ * is not listed in /proc (nothing read then). */
+int col_udp_kernel_drops(const col *c, uint64_t *sum);
 /* Reads the drops and warns if they grew since the last check. */
 void col_udp_check_drops(col *c);
 /* The drops now, or at the stop once the sockets are closed. */

@@ -622,7 +622,8 @@ int col_input_start(col *c)
     if (c->nudp) { /* the kernel's drops, warned about as they grow */
         const vg_pipeline_conf *pc = vg_daemon_pipeline(c->d);
         uint64_t ms = pc && pc->stats_interval > 0 ? (uint64_t)pc->stats_interval : 10000;
-        c->udp_drops_seen = col_udp_kernel_drops(c); /* 0: new sockets */
+        if (col_udp_kernel_drops(c, &c->udp_drops_seen) != 0)
+            c->udp_drops_seen = 0; /* new sockets: 0 anyway */
         uv_timer_init(c->loop, &c->stats_timer);
         c->stats_timer.data = c;
         uv_timer_start(&c->stats_timer, col_udp_on_timer, ms, ms);

@@ -16,8 +16,11 @@
 #include "col.h"
 #include "vigil/log.h"
 
-/* Adds the drops of the sockets in ino[0..n) listed in one /proc file. */
-static int col_udp_scan(const char *path, const uint64_t *ino, int n, uint64_t *sum)
+/* Reads the drops of the sockets in ino[0..n) listed in one /proc file
+ * into drops[], marking them found. Set, not added: the kernel re-walks
+ * its table at each read(2), so a socket closed or opened elsewhere
+ * between two reads can list one of ours twice, or not at all. */
+static int col_udp_scan(const char *path, const uint64_t *ino, int n, uint64_t *drops, int *found)
 {
     FILE *f = fopen(path, "re");
     if (!f) return -errno;
@@ -27,26 +30,36 @@ static int col_udp_scan(const char *path, const uint64_t *ino, int n, uint64_t *
         return 0;
     }
     while (fgets(line, sizeof(line), f)) {
-        unsigned long long inode, drops;
+        unsigned long long inode, d;
         /* sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops */
         if (sscanf(line, " %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu %*s %*s %llu", &inode,
-                   &drops) != 2)
+                   &d) != 2)
             continue;
         for (int i = 0; i < n; i++)
-            if (ino[i] == inode) *sum += drops;
+            if (ino[i] && ino[i] == inode) {
+                drops[i] = d;
+                found[i] = 1;
+            }
     }
     fclose(f);
     return 0;
 }
 
-uint64_t col_udp_kernel_drops(const col *c)
+int col_udp_kernel_drops(const col *c, uint64_t *sum)
 {
-    uint64_t sum = 0;
-    if (c->nudp == 0) return 0;
+    uint64_t drops[COL_MAX_LISTEN] = {0};
+    int found[COL_MAX_LISTEN] = {0};
+    *sum = 0;
     /* either may be missing (a kernel without IPv6): it then lists nothing */
-    col_udp_scan("/proc/net/udp", c->udp_ino, c->nudp, &sum);
-    col_udp_scan("/proc/net/udp6", c->udp_ino, c->nudp, &sum);
-    return sum;
+    col_udp_scan("/proc/net/udp", c->udp_ino, c->nudp, drops, found);
+    col_udp_scan("/proc/net/udp6", c->udp_ino, c->nudp, drops, found);
+    for (int i = 0; i < c->nudp; i++) {
+        /* not listed (a skipped line, no descriptor left to open /proc
+         * with): no count, rather than 0 taken for a fall */
+        if (c->udp_ino[i] && !found[i]) return -1;
+        *sum += drops[i];
+    }
+    return 0;
 }
 
 /* The socket's inode, by which /proc/net/udp lists it; 0 if unknown. */
@@ -81,7 +94,10 @@ void col_udp_buffer(uv_udp_t *u, int want, const char *name)
 
 void col_udp_check_drops(col *c)
 {
-    uint64_t now = col_udp_kernel_drops(c);
+    uint64_t now;
+    /* a count that could not be read, or went down (it cannot), is no
+     * news: the next check tells the drops since the last good one */
+    if (col_udp_kernel_drops(c, &now) != 0 || now < c->udp_drops_seen) return;
     if (now > c->udp_drops_seen) {
         char text[300];
         snprintf(text, sizeof(text),
