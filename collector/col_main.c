@@ -165,6 +165,7 @@ static int col_configure(vg_daemon *d, const vg_node *root, int first, char *err
          * under the same names, and a restart would lose the datagrams
          * that arrive meanwhile. A file that does not load refuses the
          * reload, before anything of it is applied. */
+        int tls_applied = 0;
         if (!first && c->tls.ctx && cf.tls.cert) {
             col_tls nt;
             if ((rc = col_tls_init(&nt, &cf.tls, err, errlen)) != 0) {
@@ -176,9 +177,13 @@ static int col_configure(vg_daemon *d, const vg_node *root, int first, char *err
             c->conf.tls = cf.tls;
             cf.tls = tmp;
             col_tls_describe(&c->tls, c->conf.tls.cert);
+            tls_applied = 1;
         }
         char keys[160];
-        if (!first && col_conf_restart_keys(&c->conf, &cf, keys, sizeof(keys)) > 0)
+        col_conf now = cf; /* cf.tls is the old one if applied: no restart key then */
+        if (tls_applied)
+            now.tls = c->conf.tls;
+        if (!first && col_conf_restart_keys(&c->conf, &now, keys, sizeof(keys)) > 0)
             vg_warn("collector %s changed: this takes effect after a restart; keeping the "
                     "running values", keys);
         if (!first) { /* connection limits and timeouts apply from now on */
