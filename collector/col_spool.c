@@ -71,6 +71,22 @@ static void col_spool_on_retry(uv_timer_t *t)
     col_spool_flush(t->data);
 }
 
+/* The datagrams refused since the last such notice, as a notice of the
+ * collector's own (TCP senders only waited). */
+static void col_spool_note_refused(col *c)
+{
+    if (c->stats.dropped > c->dropped_noted) {
+        char text[300];
+        snprintf(text, sizeof(text),
+                 "intake loss: %llu UDP datagrams (%llu in all) were refused while the "
+                 "spool was full",
+                 (unsigned long long)(c->stats.dropped - c->dropped_noted),
+                 (unsigned long long)c->stats.dropped);
+        col_input_notice(c, text);
+        c->dropped_noted = c->stats.dropped;
+    }
+}
+
 /* Pauses intake when the spool reaches spool_limit, resumes below 90% of
  * it: TCP senders wait (their kernel buffers fill), datagrams are refused
  * and counted. Nothing already accepted is ever dropped. */
@@ -87,16 +103,7 @@ static void col_spool_check_full(col *c)
                 (unsigned long long)c->spool_low, (unsigned long long)c->stats.dropped);
         uv_timer_stop(&c->bp_timer);
         col_input_resume(c);
-        if (c->stats.dropped > c->dropped_noted) { /* TCP senders only waited */
-            char text[300];
-            snprintf(text, sizeof(text),
-                     "intake loss: %llu UDP datagrams (%llu in all) were refused while the "
-                     "spool was full",
-                     (unsigned long long)(c->stats.dropped - c->dropped_noted),
-                     (unsigned long long)c->stats.dropped);
-            col_input_notice(c, text);
-            c->dropped_noted = c->stats.dropped;
-        }
+        col_spool_note_refused(c);
     }
 }
 
@@ -195,6 +202,9 @@ static void col_spool_on_bp(uv_timer_t *t)
 
 void col_spool_close(col *c)
 {
+    /* stopped while paused: no resume will tell of the datagrams refused,
+     * and the count starts again at 0 with the next start */
+    col_spool_note_refused(c);
     col_spool_flush(c);
     if (c->npend)
         vg_error("%zu events could not be committed at shutdown", c->npend);

@@ -273,6 +273,45 @@ static bool it_dump_line(const char *dump, const char *needle, char *line, size_
     return true;
 }
 
+/* Datagrams refused while the spool is full are told of as the collector's
+ * own notice (rules/vigil.yml) at the resume, and at a stop that comes
+ * before it: before, a collector stopped while paused spooled no notice,
+ * and the count started again at 0 with the next start. */
+START_TEST(test_refused_noticed_at_stop)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init_ex(&p, IT_RULES, NULL, "  spool_size: 4M\n  spool_limit: 512K\n"),
+                     0);
+    vt_pipe_start(&p, VT_COLLECTOR);
+    char file[400], log[400], portbuf[16];
+    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+    ck_assert(vt_wait_text(log, " started (config ", 10000)); /* listening, SIGUSR1 handled */
+    ck_assert_int_eq(it_write_lines(&p, "lines.txt", 0, 20000, file, sizeof(file)), 0);
+    pid_t sender = fork();
+    if (sender == 0)
+        _exit(it_logger_tcp(&p, file, NULL) == 0 ? 0 : 1);
+    ck_assert_msg(vt_wait_text(log, "spool full", 30000), "collector never paused");
+    snprintf(portbuf, sizeof(portbuf), "%d", p.port);
+    for (int i = 0; i < 3; i++) {
+        char *udp[] = {"logger", "-d", "-n", "127.0.0.1", "-P", portbuf, "-t", "vigiltest", "--",
+                       "vigil integration seq=99999", NULL};
+        ck_assert_int_eq(vt_run(udp, 10), 0);
+    }
+    ck_assert(it_collector_says(&p, "dropped=3 "));
+    kill(sender, SIGKILL);
+    waitpid(sender, NULL, 0);
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_COLLECTOR, SIGTERM), 0);
+    char *dump = it_dump_spool(&p), line[2000];
+    ck_assert_ptr_nonnull(dump);
+    ck_assert_msg(it_dump_line(dump, "intake loss: 3 UDP datagrams (3 in all) were refused while "
+                               "the spool was full", line, sizeof(line)),
+                  "no notice in the spool");
+    ck_assert_ptr_nonnull(strstr(line, "\"vigil-collector\""));
+    free(dump);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* logger(1) in every form units use: RFC 3164 and 5424, UDP and TCP, both
  * TCP framings, structured data with escapes; every field as parsed. */
 START_TEST(test_logger_forms_parsed_exactly)
@@ -949,6 +988,7 @@ static Suite *collector_suite(void)
     tcase_add_test(tc, test_udp_kernel_drops_counted);
     tcase_add_test(tc, test_tls_close_notify);
     tcase_add_test(tc, test_tls_certificate_reload);
+    tcase_add_test(tc, test_refused_noticed_at_stop);
     suite_add_tcase(s, tc);
     return s;
 }
