@@ -642,9 +642,6 @@ int col_input_start(col *c)
     return 0;
 }
 
-/* Stops intake: listeners and connections close; bytes still unread in the
- * kernel were never accepted (see docs/architecture.md), and an unfinished
- * frame already read is kept (col_conn_end). */
 /* Connections not being closed: the stats show these, not tcp_open, which
  * counts a connection until its close callback has run (it still holds a
  * descriptor, so max_connections counts it). At a stop every connection is
@@ -657,6 +654,9 @@ uint64_t col_conns_open(const col *c)
     return n;
 }
 
+/* Stops intake: listeners and connections close; bytes still unread in the
+ * kernel were never accepted (see docs/architecture.md), and an unfinished
+ * frame already read is kept (col_conn_end). */
 void col_input_stop(col *c)
 {
     if (c->nudp) { /* the last count, while the sockets are still listed */
