@@ -121,6 +121,8 @@ void col_conf_free(col_conf *cf);
 /* The keys that differ between was and now and need a restart to apply,
  * written into out as "name, listen, ..." (cut to cap); returns how many. */
 int col_conf_restart_keys(const col_conf *was, const col_conf *now, char *out, size_t cap);
+/* Whether two tls sections name other files or other client rules. */
+bool col_tls_conf_differ(const col_tls_conf *a, const col_tls_conf *b);
 
 int col_input_start(col *c);
 void col_input_stop(col *c);
@@ -135,7 +137,7 @@ int col_udp_kernel_drops(const col *c, uint64_t *sum);
 /* Reads the drops and warns if they grew since the last check. */
 void col_udp_check_drops(col *c);
 /* The drops now, or at the stop once the sockets are closed. */
-uint64_t col_udp_drops_now(col *c);
+uint64_t col_udp_drops_now(const col *c);
 uint64_t col_conns_open(const col *c);
 /* Backpressure: stop reading TCP and refuse datagrams / start again. */
 void col_input_pause(col *c);

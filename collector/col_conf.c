@@ -157,7 +157,7 @@ static bool col_str_differ(const char *a, const char *b)
     return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
 }
 
-static bool col_tls_differ(const col_tls_conf *a, const col_tls_conf *b)
+bool col_tls_conf_differ(const col_tls_conf *a, const col_tls_conf *b)
 {
     if (col_str_differ(a->cert, b->cert) || col_str_differ(a->key, b->key) ||
         col_str_differ(a->ca, b->ca) || a->require_client_cert != b->require_client_cert)
@@ -181,7 +181,7 @@ int col_conf_restart_keys(const col_conf *was, const col_conf *now, char *out, s
         {"max_message_size", was->max_message != now->max_message},
         {"spool_size", was->spool_size != now->spool_size},
         {"spool_limit", was->spool_limit != now->spool_limit},
-        {"tls", col_tls_differ(&was->tls, &now->tls)},
+        {"tls", col_tls_conf_differ(&was->tls, &now->tls)},
     };
     int n = 0;
     size_t off = 0;

@@ -163,20 +163,30 @@ static int col_configure(vg_daemon *d, const vg_node *root, int first, char *err
          * and TLS settings change. The certificate and key are read again
          * on every reload, changed or not: a renewal replaces the files
          * under the same names, and a restart would lose the datagrams
-         * that arrive meanwhile. A file that does not load refuses the
-         * reload, before anything of it is applied. */
+         * that arrive meanwhile. New settings whose files do not load
+         * refuse the reload, before anything of it is applied. The same
+         * settings whose files do not load again (a renewal half done, a
+         * root-only key the collector cannot read once it runs as
+         * pipeline.user) keep the running certificate, with an error, and
+         * the rest of the reload applies: a source map change must not
+         * wait for the certificate. */
         int tls_applied = 0;
         if (!first && c->tls.ctx && cf.tls.cert) {
             col_tls nt;
-            if ((rc = col_tls_init(&nt, &cf.tls, err, errlen)) != 0) {
+            if ((rc = col_tls_init(&nt, &cf.tls, err, errlen)) == 0) {
+                col_tls_replace(&c->tls, &nt);
+                col_tls_conf tmp = c->conf.tls; /* the running settings are cf's from now on */
+                c->conf.tls = cf.tls;
+                cf.tls = tmp;
+                col_tls_describe(&c->tls, c->conf.tls.cert);
+            } else if (col_tls_conf_differ(&c->conf.tls, &cf.tls)) {
                 col_conf_free(&cf);
                 return rc;
+            } else {
+                vg_error("%s (keeping the running TLS certificate)", err);
+                err[0] = '\0';
+                rc = 0;
             }
-            col_tls_replace(&c->tls, &nt);
-            col_tls_conf tmp = c->conf.tls; /* the running settings are cf's from now on */
-            c->conf.tls = cf.tls;
-            cf.tls = tmp;
-            col_tls_describe(&c->tls, c->conf.tls.cert);
             tls_applied = 1;
         }
         char keys[160];

@@ -111,8 +111,13 @@ void col_udp_check_drops(col *c)
     c->udp_drops_seen = now;
 }
 
-uint64_t col_udp_drops_now(col *c)
+/* Only reads: the stats callbacks (inside the sender, at SIGUSR1) must not
+ * queue notices, which may flush the spool; the timer and the stop do. */
+uint64_t col_udp_drops_now(const col *c)
 {
-    if (c->nudp && !uv_is_closing((const uv_handle_t *)&c->udp[0])) col_udp_check_drops(c);
+    uint64_t now;
+    if (c->nudp && !uv_is_closing((const uv_handle_t *)&c->udp[0]) &&
+        col_udp_kernel_drops(c, &now) == 0 && now > c->udp_drops_seen)
+        return now;
     return c->udp_drops_seen;
 }

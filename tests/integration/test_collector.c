@@ -649,6 +649,20 @@ START_TEST(test_collector_close_keeps_partial_frame)
 }
 END_TEST
 
+/* Packets dropped by the kernel's input backlog, all CPUs
+ * (/proc/net/softnet_stat, second column, hex). */
+static uint64_t it_softnet_drops(void)
+{
+    FILE *f = fopen("/proc/net/softnet_stat", "re");
+    uint64_t sum = 0;
+    unsigned processed, dropped;
+    while (f && fscanf(f, "%x %x%*[^\n]", &processed, &dropped) == 2)
+        sum += dropped;
+    if (f)
+        fclose(f);
+    return sum;
+}
+
 /* The value of "key=" in the collector's last stats line (with ask, a new
  * one asked for with SIGUSR1 first), or -1. */
 static long it_last_stat(vt_pipe *p, const char *key, bool ask)
@@ -695,27 +709,39 @@ START_TEST(test_udp_kernel_drops_counted)
     ck_assert_int_ge(fd, 0);
     struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p.port)};
     inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
-    /* ~1 KiB of buffer each: far more than the 8 MiB the collector has */
+    /* ~400 bytes of buffer each: twice what the 8 MiB the collector has hold */
     enum { N = 40000 };
     ck_assert_int_eq(kill(p.pid[VT_COLLECTOR], SIGSTOP), 0);
+    uint64_t backlog0 = it_softnet_drops();
     int sent = 0;
     for (int i = 0; i < N; i++) {
         char d[128];
         int n = snprintf(d, sizeof(d), "<13>Nov 25 10:00:00 h app: seq=%05d burst", i);
         sent += sendto(fd, d, (size_t)n, 0, (struct sockaddr *)&to, sizeof(to)) == n;
+        if (i % 100 == 99) /* loopback's backlog (1,000) drains between */
+            usleep(1000);
     }
     close(fd);
+    vt_sleep_ms(200); /* delivered (or dropped) before the collector runs again */
     ck_assert_int_eq(kill(p.pid[VT_COLLECTOR], SIGCONT), 0);
     ck_assert_int_eq(sent, N);
+    /* datagrams dropped in the kernel's input backlog never reach the
+     * socket and are in no count of the collector's: none expected, but a
+     * starved machine may defer the backlog, and then only bounds hold */
+    long backlog = (long)(it_softnet_drops() - backlog0);
     long got = -1, drops = -1;
     for (int i = 0; i < 100; i++) { /* until it has read what the buffer held */
         got = it_last_stat(&p, "stats: received=", true);
         drops = it_last_stat(&p, " udp_kernel_drops=", false); /* the same line */
-        if (got + drops == N)
+        if (got + drops >= N - backlog)
             break;
         vt_sleep_ms(100);
     }
-    ck_assert_msg(got + drops == N, "received %ld + dropped %ld != sent %d", got, drops, N);
+    if (backlog)
+        fprintf(stderr, "the kernel's backlog dropped %ld packets\n", backlog);
+    ck_assert_msg(got + drops <= N && got + drops >= N - backlog,
+                  "received %ld + dropped %ld != sent %d (backlog drops %ld)", got, drops, N,
+                  backlog);
     ck_assert_int_gt(drops, 0);
     ck_assert_int_gt(got, 0);
     char want[200];
@@ -857,10 +883,11 @@ static bool it_tls_cert_is(vt_pipe *p, const char *pem, int seq)
 
 /* A renewed certificate is put in place of the old files and applied on
  * SIGHUP: new connections get it, without a restart (which would lose the
- * datagrams sent meanwhile). A certificate that does not load refuses the
- * reload, and the collector goes on with the one it has. Before, a reload
- * said "tls changed: this takes effect after a restart" when the paths
- * changed, and nothing when the files did. */
+ * datagrams sent meanwhile). A file that no longer loads under the same
+ * settings keeps the running certificate and lets the rest of the reload
+ * apply; new settings naming files that do not load refuse the reload.
+ * Before, a reload said "tls changed: this takes effect after a restart"
+ * when the paths changed, and nothing when the files did. */
 START_TEST(test_tls_certificate_reload)
 {
     vt_pipe p;
@@ -890,25 +917,38 @@ START_TEST(test_tls_certificate_reload)
     ck_assert_int_eq(vt_count_text(log, want), 2);
     ck_assert(it_tls_cert_is(&p, "renewed.pem", 1));
     ck_assert(!it_tls_cert_is(&p, "old.pem", 2));
-    /* a broken certificate file: refused, the renewed one stays */
+    /* a broken file under the same settings (a renewal half done, or a key
+     * the collector cannot read as pipeline.user): an error, the renewed
+     * certificate stays, and the rest of the reload applies */
     snprintf(want, sizeof(want), "%s/server.pem", certs);
     ck_assert_int_eq(vt_write_file(want, "not a certificate\n"), 0);
-    kill(p.pid[VT_COLLECTOR], SIGHUP);
-    ck_assert(vt_wait_text(log, "(configuration refused; running on the previous one)", 10000));
-    snprintf(want, sizeof(want), "%s/server.pem: cannot load TLS certificate: ", certs);
-    ck_assert_int_eq(vt_count_text(log, want), 1);
-    ck_assert_int_eq(vt_count_text(log, "configuration reloaded"), 1);
-    ck_assert(it_tls_cert_is(&p, "renewed.pem", 3));
-    /* other paths are applied as well, and not said to need a restart:
-     * before, the reload applied them and warned that tls did */
-    snprintf(cmd, sizeof(cmd),
-             "cd %s && cp renewed.pem r.pem && cp server.key r.key && "
-             "sed -i 's|certs/server\\.|certs/r.|' %s", certs, p.config);
-    ck_assert_int_eq(vt_run(argv, 60), 0);
     kill(p.pid[VT_COLLECTOR], SIGHUP);
     for (int i = 0; i < 100 && vt_count_text(log, "configuration reloaded") < 2; i++)
         vt_sleep_ms(100);
     ck_assert_int_eq(vt_count_text(log, "configuration reloaded"), 2);
+    snprintf(want, sizeof(want), "error: %s/server.pem: cannot load TLS certificate: ", certs);
+    ck_assert_int_eq(vt_count_text(log, want), 1);
+    ck_assert_int_eq(vt_count_text(log, "(keeping the running TLS certificate)\n"), 1);
+    ck_assert(it_tls_cert_is(&p, "renewed.pem", 3));
+    /* new settings naming a file that is not there: the reload is refused */
+    snprintf(cmd, sizeof(cmd), "sed -i 's|certs/server\\.pem|certs/missing.pem|' %s", p.config);
+    ck_assert_int_eq(vt_run(argv, 60), 0);
+    kill(p.pid[VT_COLLECTOR], SIGHUP);
+    ck_assert(vt_wait_text(log, "(configuration refused; running on the previous one)", 10000));
+    snprintf(want, sizeof(want), "%s/missing.pem: cannot load TLS certificate: ", certs);
+    ck_assert_int_eq(vt_count_text(log, want), 1);
+    ck_assert_int_eq(vt_count_text(log, "configuration reloaded"), 2);
+    /* other paths are applied as well, and not said to need a restart:
+     * before, the reload applied them and warned that tls did */
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && cp renewed.pem r.pem && cp server.key r.key && "
+             "sed -i 's|certs/server\\.key|certs/r.key|; s|certs/missing\\.pem|certs/r.pem|' %s",
+             certs, p.config);
+    ck_assert_int_eq(vt_run(argv, 60), 0);
+    kill(p.pid[VT_COLLECTOR], SIGHUP);
+    for (int i = 0; i < 100 && vt_count_text(log, "configuration reloaded") < 3; i++)
+        vt_sleep_ms(100);
+    ck_assert_int_eq(vt_count_text(log, "configuration reloaded"), 3);
     snprintf(want, sizeof(want), "TLS certificate %s/r.pem (/CN=localhost) expires on ", certs);
     ck_assert_int_eq(vt_count_text(log, want), 1);
     ck_assert_int_eq(vt_count_text(log, "takes effect after a restart"), 0);
