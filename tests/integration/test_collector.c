@@ -881,6 +881,17 @@ static bool it_tls_cert_is(vt_pipe *p, const char *pem, int seq)
     return same;
 }
 
+/* Sends SIGHUP and returns how many reloads the log has said were done,
+ * once it says one more (or after 10 s). */
+static int it_sighup_reloads(vt_pipe *p, const char *log)
+{
+    int before = vt_count_text(log, "configuration reloaded");
+    kill(p->pid[VT_COLLECTOR], SIGHUP);
+    for (int i = 0; i < 100 && vt_count_text(log, "configuration reloaded") == before; i++)
+        vt_sleep_ms(100);
+    return vt_count_text(log, "configuration reloaded");
+}
+
 /* A renewed certificate is put in place of the old files and applied on
  * SIGHUP: new connections get it, without a restart (which would lose the
  * datagrams sent meanwhile). A file that no longer loads under the same
@@ -922,10 +933,7 @@ START_TEST(test_tls_certificate_reload)
      * certificate stays, and the rest of the reload applies */
     snprintf(want, sizeof(want), "%s/server.pem", certs);
     ck_assert_int_eq(vt_write_file(want, "not a certificate\n"), 0);
-    kill(p.pid[VT_COLLECTOR], SIGHUP);
-    for (int i = 0; i < 100 && vt_count_text(log, "configuration reloaded") < 2; i++)
-        vt_sleep_ms(100);
-    ck_assert_int_eq(vt_count_text(log, "configuration reloaded"), 2);
+    ck_assert_int_eq(it_sighup_reloads(&p, log), 2);
     snprintf(want, sizeof(want), "error: %s/server.pem: cannot load TLS certificate: ", certs);
     ck_assert_int_eq(vt_count_text(log, want), 1);
     ck_assert_int_eq(vt_count_text(log, "(keeping the running TLS certificate)\n"), 1);
@@ -945,10 +953,7 @@ START_TEST(test_tls_certificate_reload)
              "sed -i 's|certs/server\\.key|certs/r.key|; s|certs/missing\\.pem|certs/r.pem|' %s",
              certs, p.config);
     ck_assert_int_eq(vt_run(argv, 60), 0);
-    kill(p.pid[VT_COLLECTOR], SIGHUP);
-    for (int i = 0; i < 100 && vt_count_text(log, "configuration reloaded") < 3; i++)
-        vt_sleep_ms(100);
-    ck_assert_int_eq(vt_count_text(log, "configuration reloaded"), 3);
+    ck_assert_int_eq(it_sighup_reloads(&p, log), 3);
     snprintf(want, sizeof(want), "TLS certificate %s/r.pem (/CN=localhost) expires on ", certs);
     ck_assert_int_eq(vt_count_text(log, want), 1);
     ck_assert_int_eq(vt_count_text(log, "takes effect after a restart"), 0);
