@@ -298,6 +298,11 @@ static int cor_correlate(cor_eval *e, uint32_t ci, uint32_t refpos, const cor_hi
         src.f[src.nf++] = in->f[i];
     for (uint32_t i = 0; i < in->ctx->nf && src.nf < VG_ALERT_MAX_FIELDS; i++)
         src.f[src.nf++] = in->ctx->f[i];
+    /* value_count ignores an event without its field before the group
+     * table: it creates, refreshes and evicts nothing (docs/rules.md) */
+    vg_str v = c->kind == COR_VALUE_COUNT ? cor__field(&src, c->field) : VG_STR_NULL;
+    if (c->kind == COR_VALUE_COUNT && !v.p)
+        return 0;
     char key[2048], joined[2048], fname[160]; /* out's views point here */
     cor_hit out;
     cor_hit_init(&out, c, in->ctx, ts, 0, 0);
@@ -332,9 +337,6 @@ static int cor_correlate(cor_eval *e, uint32_t ci, uint32_t refpos, const cor_hi
         break;
     }
     case COR_VALUE_COUNT: {
-        vg_str v = cor__field(&src, c->field);
-        if (!v.p)
-            break; /* no value: nothing to count */
         int64_t end;
         if (cor_vc_add(e, c, g, v, ts, (uint32_t)c->threshold, &end) != 0)
             return -ENOMEM;

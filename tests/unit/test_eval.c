@@ -3158,6 +3158,59 @@ START_TEST(test_reload_store)
 }
 END_TEST
 
+/* value_count: an event without the counted field is ignored before the
+ * group table. It makes no group (so none is stored, and none is evicted
+ * at max_groups) and does not refresh its group's place in the LRU order. */
+START_TEST(test_value_count_without_field)
+{
+    char path[PATH_MAX];
+    rules_file("rules:\n"
+               "  - id: m.login\n"
+               "    name: login failed\n"
+               "    level: 3\n"
+               "    alert: false\n"
+               "    match:\n"
+               "      regex: 'login failed(?: user=(?<user>\\S+))? src=(?<src_ip>\\S+)'\n"
+               "  - id: c.spray\n"
+               "    name: password spraying\n"
+               "    level: 10\n"
+               "    max_groups: 2\n"
+               "    correlation: {type: value_count, rules: [m.login], group_by: [src_ip],\n"
+               "                  timespan: 5m, condition: {gte: 2, field: user}}\n",
+               path, sizeof(path));
+    tc t = {0};
+    tc_start(&t, path, "db");
+    tc_begin(&t);
+    feed(&t, T0, "h", "login failed user=u1 src=A");
+    feed(&t, T0 + SEC, "h", "login failed user=u1 src=B");
+    feed(&t, T0 + 2 * SEC, "h", "login failed src=A"); /* A stays the least recent */
+    feed(&t, T0 + 3 * SEC, "h", "login failed src=C"); /* no group C: nothing evicted */
+    tc_commit(&t);
+    ck_assert_uint_eq(rule(&t, "m.login")->hits, 4);
+    ck_assert_uint_eq(t.s.n, 0);
+    ck_assert_uint_eq(rule(&t, "c.spray")->evictions, 0);
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 2);
+    ck_assert_uint_eq(stored(t.st, "c.spray"), 2);
+    /* D evicts A, updated last at 0 s */
+    feed(&t, T0 + 4 * SEC, "h", "login failed user=u1 src=D");
+    ck_assert_uint_eq(rule(&t, "c.spray")->evictions, 1);
+    ck_assert_uint_eq(t.s.n, 1);
+    assert_alert(at(&t.s, 0), "vigil.correlation_degraded", "internal", T0 + 4 * SEC,
+                 T0 + 4 * SEC, 1);
+    feed(&t, T0 + 5 * SEC, "h", "login failed user=u2 src=B");
+    ck_assert_uint_eq(t.s.n, 2);
+    const rec *r = at(&t.s, 1);
+    assert_alert(r, "c.spray", "value_count", T0 + SEC, T0 + 5 * SEC, 2);
+    FIELDS(r, "src_ip", "B", "user_values", "u1,u2");
+    ck_assert_uint_eq(r->nraw, 2); /* the events it counted only */
+    assert_raw_of(r, 0, T0 + SEC, "h", "login failed user=u1 src=B");
+    assert_raw_of(r, 1, T0 + 5 * SEC, "h", "login failed user=u2 src=B");
+    feed(&t, T0 + 6 * SEC, "h", "login failed user=u2 src=A"); /* A's u1 went with it */
+    ck_assert_uint_eq(t.s.n, 2);
+    tc_close(&t);
+}
+END_TEST
+
 /* An aborted transaction (the outbox was full, the disk failed): its events
  * changed the groups in memory but not the store, and the upstream sends
  * them again. cor_eval_reload brings back the store's state and the
@@ -3796,6 +3849,7 @@ static Suite *eval_suite(void)
     tcase_add_test(t, test_restart_keeps_lru_order);
     tcase_add_test(t, test_max_groups);
     tcase_add_test(t, test_max_groups_dead_tail);
+    tcase_add_test(t, test_value_count_without_field);
     tcase_add_test(t, test_reload);
     tcase_add_test(t, test_reload_store);
     tcase_add_test(t, test_abort_reload);
