@@ -772,13 +772,17 @@ static int cor_rule_field_err(const cor_ruleset *rs, const cor_rule *r, const ch
     for (uint32_t i = 0; src->kind == COR_MATCH && i < src->ncaps && n < sizeof(caps); i++)
         n += (size_t)snprintf(caps + n, sizeof(caps) - n, "%s%s", i ? ", " : "",
                               src->cap_names[i]);
+    /* from the list the check uses, so that it names exactly what is accepted */
+    char evf[256] = "";
+    size_t m = 0;
+    for (const char *const *f = cor_event_fields; *f && m < sizeof(evf); f++)
+        m += (size_t)snprintf(evf + m, sizeof(evf) - m, "%s%s", m ? ", " : "", *f);
     char whose[COR_RULE_ID_MAX + 32] = "its events";
     if (src != r)
         snprintf(whose, sizeof(whose), "the events of rule '%s'", src->id);
     snprintf(err, errlen,
-             "%s:%d: rule '%s': %s field '%s' is not carried by %s (event fields: app, agency, "
-             "facility, host, message, msgid, procid, program, sender, severity, site; %s: %s)",
-             r->file, r->line, r->id, use, name, whose,
+             "%s:%d: rule '%s': %s field '%s' is not carried by %s (event fields: %s; %s: %s)",
+             r->file, r->line, r->id, use, name, whose, evf,
              src->kind == COR_MATCH ? "captures" : "group_by",
              src->kind == COR_MATCH ? (caps[0] ? caps : "none") : "see that rule");
     return VG_ERULE;

@@ -3591,8 +3591,8 @@ START_TEST(test_rule_field_deep_chain)
     char want[1024];
     snprintf(want, sizeof(want),
              ":%d: rule 'v.top': value_count field 'usr' is not carried by the events of rule "
-             "'c60.a' (event fields: app, agency, facility, host, message, msgid, procid, program, "
-             "sender, severity, site; group_by: see that rule)",
+             "'c60.a' (event fields: app, agency, facility, host, message, msg, msgid, procid, "
+             "program, sender, severity, site; group_by: see that rule)",
              4 * (2 + 2 * 60) + 2);
     load_fails_exactly(y, want);
     free(y);
@@ -3765,8 +3765,8 @@ START_TEST(test_rule_errors)
      * did, all silently */
     ck_assert_int_eq(match_fails("regex: 'from (?<src_ip>\\S+)', where: 'scr_ip in list x'",
                                  ":2: rule 'm.x': where field 'scr_ip' is not carried by its events "
-                                "(event fields: app, agency, facility, host, message, msgid, procid, "
-                                "program, sender, severity, site; captures: src_ip)"),
+                                "(event fields: app, agency, facility, host, message, msg, msgid, "
+                                "procid, program, sender, severity, site; captures: src_ip)"),
                      VG_ERULE);
     ck_assert_int_eq(load_fails("rules:\n"
                                 "  - id: m.x\n"
@@ -3776,8 +3776,8 @@ START_TEST(test_rule_errors)
                                 "    suppress_by: [user]\n"
                                 "    match: {keywords: [boom]}\n",
                                 "rule 'm.x': suppress_by field 'user' is not carried by its events "
-                                "(event fields: app, agency, facility, host, message, msgid, "
-                                "procid, program, sender, severity, site; captures: none)"),
+                                "(event fields: app, agency, facility, host, message, msg, "
+                                "msgid, procid, program, sender, severity, site; captures: none)"),
                      VG_ERULE);
     static const char corr_fmt[] = "rules:\n%s"
                            "  - id: c.x\n"
@@ -3789,8 +3789,8 @@ START_TEST(test_rule_errors)
              ", condition: {gte: 2}");
     ck_assert_int_eq(load_fails(yaml, ":8: rule 'c.x': group_by field 'scr_ip' is not carried "
                                       "by the events of rule 'm.fail' (event fields: app, agency, "
-                                      "facility, host, message, msgid, procid, program, sender, "
-                                      "severity, site; captures: src_ip)"),
+                                      "facility, host, message, msg, msgid, procid, program, "
+                                      "sender, severity, site; captures: src_ip)"),
                      VG_ERULE);
     snprintf(yaml, sizeof(yaml), corr_fmt, fail_rule, "value_count", "src_ip",
              ", condition: {gte: 2, field: usr}");
@@ -3813,6 +3813,29 @@ START_TEST(test_rule_errors)
              "                  condition: {gte: 2}}\n",
              fail_rule);
     cor_rules_free(load(yaml, NULL));
+    /* the event fields the error names are those accepted, msg too (it was
+     * left out while accepted) */
+    ck_assert_int_eq(match_fails("keywords: [boom], where: 'scr_ip in list x'", "(event fields: "),
+                     VG_ERULE);
+    char names[256];
+    const char *from = strstr(err, "(event fields: ") + strlen("(event fields: ");
+    const char *to = strchr(from, ';');
+    ck_assert_ptr_nonnull(to);
+    snprintf(names, sizeof(names), "%.*s", (int)(to - from), from);
+    int nnames = 0, msg = 0, message = 0;
+    for (char *sv, *f = strtok_r(names, ", ", &sv); f; f = strtok_r(NULL, ", ", &sv)) {
+        snprintf(yaml, sizeof(yaml),
+                 "rules:\n  - id: m.x\n    name: x\n    level: 1\n"
+                 "    match: {keywords: [boom], where: '%s in list x'}\n",
+                 f);
+        cor_rules_free(load(yaml, NULL));
+        nnames++;
+        msg += strcmp(f, "msg") == 0;
+        message += strcmp(f, "message") == 0;
+    }
+    ck_assert_int_eq(nnames, 12);
+    ck_assert_int_eq(msg, 1);
+    ck_assert_int_eq(message, 1);
 }
 END_TEST
 
