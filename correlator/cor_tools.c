@@ -464,15 +464,27 @@ static int cor_tool_replay(vg_daemon *d, const vg_node *root, int argc, char **a
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     const cor_eval_stats *es = cor_eval_get_stats(o.eval);
+    /* regex runs cut off by correlator.match_limit: no match, so a rule can
+     * miss lines without it showing in its alerts */
+    uint64_t match_errors = 0;
+    for (size_t i = 0; i < o.rs->n; i++)
+        match_errors += o.rs->rules[i].match_errors;
     fprintf(stderr,
             "replay: %llu lines (%llu malformed), %llu alerts, %llu late, %llu evictions, "
-            "%llu trimmed, %.3f s, %.0f lines/s\n",
+            "%llu trimmed, %llu match_errors, %.3f s, %.0f lines/s\n",
             (unsigned long long)f.lines, (unsigned long long)f.malformed,
             (unsigned long long)o.alerts, (unsigned long long)es->late,
-            (unsigned long long)es->evictions, (unsigned long long)es->trimmed, secs, secs > 0 ? (double)f.lines / secs : 0.0);
-    for (size_t i = 0; i < o.rs->n; i++)
-        if (o.per_rule[i])
-            fprintf(stderr, "  %-40s %llu\n", o.rs->rules[i].id, (unsigned long long)o.per_rule[i]);
+            (unsigned long long)es->evictions, (unsigned long long)es->trimmed,
+            (unsigned long long)match_errors, secs, secs > 0 ? (double)f.lines / secs : 0.0);
+    for (size_t i = 0; i < o.rs->n; i++) {
+        const cor_rule *r = &o.rs->rules[i];
+        if (!o.per_rule[i] && !r->match_errors)
+            continue;
+        fprintf(stderr, "  %-40s %llu", r->id, (unsigned long long)o.per_rule[i]);
+        if (r->match_errors)
+            fprintf(stderr, " (%llu match_errors)", (unsigned long long)r->match_errors);
+        fputc('\n', stderr);
+    }
     cor_offline_free(&o);
     free(a.files);
     return rc ? 1 : 0;

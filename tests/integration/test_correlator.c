@@ -591,9 +591,9 @@ static char *replay_summary(const char *errpath)
 {
     char *b = vt_read_file(errpath, NULL);
     ck_assert_ptr_nonnull(b);
-    char *t = strstr(b, " trimmed, ");
+    char *t = strstr(b, " match_errors, ");
     ck_assert_ptr_nonnull(t);
-    t[strlen(" trimmed,")] = '\0';
+    t[strlen(" match_errors,")] = '\0';
     return b;
 }
 
@@ -633,7 +633,8 @@ START_TEST(test_replay_stdin_keeps_nul_bytes)
     snprintf(ea, sizeof(ea), "%s.err", a);
     snprintf(eb, sizeof(eb), "%s.err", b);
     char *sa = replay_summary(ea), *sb = replay_summary(eb);
-    ck_assert_str_eq(sa, "replay: 4 lines (0 malformed), 4 alerts, 0 late, 0 evictions, 0 trimmed,");
+    ck_assert_str_eq(sa, "replay: 4 lines (0 malformed), 4 alerts, 0 late, 0 evictions, 0 trimmed, "
+                         "0 match_errors,");
     ck_assert_str_eq(sb, sa);
     free(sa);
     free(sb);
@@ -713,7 +714,8 @@ START_TEST(test_replay_year_follows_the_log)
     ck_assert_int_eq(vt_count_text(out, "\"start\":\"2025-12-31T23:59:57.000000Z\","
                                         "\"end\":\"2026-01-01T00:00:02.000000Z\""), 1);
     char *sum = replay_summary(err);
-    ck_assert_str_eq(sum, "replay: 7 lines (0 malformed), 1 alerts, 0 late, 0 evictions, 0 trimmed,");
+    ck_assert_str_eq(sum, "replay: 7 lines (0 malformed), 1 alerts, 0 late, 0 evictions, 0 trimmed, "
+                          "0 match_errors,");
     free(sum);
 
     /* a line a second behind stays in its year; a gap of two months after
@@ -779,7 +781,8 @@ START_TEST(test_replay_year_from_file_mtime)
     ck_assert_int_eq(vt_count_text(out, "{\"@timestamp\":\"2023-12-31T23:59:50.000000Z\""), 2);
     ck_assert_int_eq(vt_count_text(out, "{\"@timestamp\":\"2024-03-01T10:00:00.000000Z\""), 1);
     char *sum = replay_summary(err);
-    ck_assert_str_eq(sum, "replay: 2 lines (0 malformed), 3 alerts, 2 late, 0 evictions, 0 trimmed,");
+    ck_assert_str_eq(sum, "replay: 2 lines (0 malformed), 3 alerts, 2 late, 0 evictions, 0 trimmed, "
+                          "0 match_errors,");
     free(sum);
     /* --year still places the first file's, and later files follow on */
     snprintf(args, sizeof(args), "-c %s --replay %s %s --rules %s/rules --year 2021", p.config, a,
@@ -788,6 +791,59 @@ START_TEST(test_replay_year_from_file_mtime)
     ck_assert_int_eq(vt_count_lines(out), 3);
     ck_assert_int_eq(vt_count_text(out, "{\"@timestamp\":\"2021-12-31T23:59:50.000000Z\""), 2);
     ck_assert_int_eq(vt_count_text(out, "{\"@timestamp\":\"2022-03-01T10:00:00.000000Z\""), 1);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+/* The replay summary counts the regex runs cut off by correlator.match_limit
+ * (each one no match: a catastrophic regex cannot stall the replay), in all
+ * and per rule, as the daemon's SIGUSR1 report does. The regex is the one
+ * of tests/unit/test_eval.c's ReDoS guard that passes the prefilter. */
+START_TEST(test_replay_counts_match_errors)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, "rules:\n"
+                                      "  - id: m.redos\n"
+                                      "    name: catastrophic past the prefilter\n"
+                                      "    level: 5\n"
+                                      "    match: {regex: '^(a+)+(?<=c)b$'}\n"
+                                      "  - id: m.five\n"
+                                      "    name: five a\n"
+                                      "    level: 1\n"
+                                      "    match: {regex: 'a{5}'}\n"),
+                     0);
+    /* correlator.match_limit: 1000 */
+    char *cfg = vt_read_file(p.config, NULL);
+    ck_assert_ptr_nonnull(cfg);
+    const char *at = strstr(cfg, "correlator:\n");
+    ck_assert_ptr_nonnull(at);
+    char *with = malloc(strlen(cfg) + 64);
+    ck_assert_ptr_nonnull(with);
+    sprintf(with, "%.*scorrelator:\n  match_limit: 1000\n%s", (int)(at - cfg), cfg,
+            at + strlen("correlator:\n"));
+    ck_assert_int_eq(vt_write_file(p.config, with), 0);
+    free(with);
+    free(cfg);
+    char log[400], out[400], err[500], args[2000], want[200];
+    snprintf(log, sizeof(log), "%s/redos.log", p.dir);
+    ck_assert_int_eq(vt_write_file(log, "<13>Nov 25 10:00:00 h vigiltest: aaaaaaaaaaaaaaaaaaaaaaaaaaaaab\n"
+                                        "<13>Nov 25 10:00:01 h vigiltest: aaaa\n"
+                                        "<13>Nov 25 10:00:02 h vigiltest: aaaaaaaaaaaaaaaaaaaaaaaaaaaaab\n"),
+                     0);
+    snprintf(out, sizeof(out), "%s/redos.json", p.dir);
+    snprintf(err, sizeof(err), "%s.err", out);
+    snprintf(args, sizeof(args), "-c %s --replay %s --rules %s --year 2025", p.config, log,
+             p.rules);
+    ck_assert_int_eq(run_tool(args, out), 0);
+    ck_assert_int_eq(vt_count_lines(out), 2); /* m.five, on the long lines */
+    ck_assert_int_eq(vt_count_text(out, "\"rule\":{\"id\":\"m.redos\""), 0);
+    char *sum = replay_summary(err);
+    ck_assert_str_eq(sum, "replay: 3 lines (0 malformed), 2 alerts, 0 late, 0 evictions, 0 trimmed, "
+                          "2 match_errors,");
+    free(sum);
+    /* per rule: its alerts, and its match errors when it has any */
+    snprintf(want, sizeof(want), "\n  %-40s 0 (2 match_errors)\n  %-40s 2\n", "m.redos", "m.five");
+    ck_assert_int_eq(vt_count_text(err, want), 1);
     vt_pipe_destroy(&p);
 }
 END_TEST
@@ -812,6 +868,7 @@ static Suite *correlator_suite(void)
     tcase_add_test(tt, test_offline_store_holds_rules_lists);
     tcase_add_test(tt, test_replay_year_follows_the_log);
     tcase_add_test(tt, test_replay_year_from_file_mtime);
+    tcase_add_test(tt, test_replay_counts_match_errors);
     suite_add_tcase(s, tt);
     return s;
 }
