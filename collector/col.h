@@ -88,6 +88,7 @@ struct col {
     uint64_t udp_ino[COL_MAX_LISTEN]; /* their inodes, for the kernel's drop counts */
     uint64_t udp_drops_seen;          /* the kernel's drops at the last check */
     uint64_t dropped_noted;           /* stats.dropped at the last intake-loss notice */
+    uint64_t cert_checked_ms;         /* loop time of the last certificate-expiry check; 0: due */
     uv_tcp_t tcp[COL_MAX_LISTEN];
     int tcp_is_tls[COL_MAX_LISTEN];
     col_tls tls;

@@ -512,9 +512,28 @@ void col_input_resume(col *c)
  * a port scan, or a plain-TCP sender sent to the TLS port), and connections
  * silent for idle_timeout when one is set. Nothing while paused: no
  * connection is read then. */
+#define COL_CERT_CHECK_MS (24ull * 3600 * 1000)
+
+/* A server certificate that expires within 14 days (or has expired) is a
+ * notice of the collector's own once a day, and after each reload, so that
+ * the SOC sees it coming in its SIEM (rules/vigil.yml), not only in the
+ * collector's log: once it expires, every unit's TLS sender stops. */
+static void col_cert_check(col *c, uint64_t now)
+{
+    if (!c->tls.ctx || (c->cert_checked_ms && now - c->cert_checked_ms < COL_CERT_CHECK_MS))
+        return;
+    c->cert_checked_ms = now ? now : 1;
+    char text[800], note[900];
+    if (col_tls_expiry(&c->tls, c->conf.tls.cert, text, sizeof(text)) > 0) {
+        snprintf(note, sizeof(note), "certificate expiry: %s", text);
+        col_input_notice(c, note);
+    }
+}
+
 static void col_conn_sweep(uv_timer_t *t)
 {
     col *c = t->data;
+    col_cert_check(c, uv_now(c->loop));
     if (c->paused)
         return;
     uint64_t now = uv_now(c->loop);

@@ -179,6 +179,7 @@ static int col_configure(vg_daemon *d, const vg_node *root, int first, char *err
                 c->conf.tls = cf.tls;
                 cf.tls = tmp;
                 col_tls_describe(&c->tls, c->conf.tls.cert);
+                c->cert_checked_ms = 0; /* a notice again at the next sweep if due */
             } else if (col_tls_conf_differ(&c->conf.tls, &cf.tls)) {
                 col_conf_free(&cf);
                 return rc;

@@ -154,25 +154,41 @@ void col_tls_replace(col_tls *t, col_tls *nt)
     nt->names = NULL;
 }
 
-void col_tls_describe(const col_tls *t, const char *path)
+int col_tls_expiry(const col_tls *t, const char *path, char *text, size_t cap)
 {
     X509 *x = t->ctx ? SSL_CTX_get0_certificate(t->ctx) : NULL;
     struct tm tm;
+    text[0] = '\0';
     if (!x || ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) != 1)
-        return;
+        return -1;
     char subject[256] = "", until[32];
     X509_NAME_oneline(X509_get_subject_name(x), subject, sizeof(subject));
     strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", &tm);
     int days = 0, secs = 0;
     ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(x)); /* from now */
-    if (days < 0 || secs < 0)
-        vg_error("TLS certificate %s (%s) expired on %s: clients that check it refuse it", path,
-                 subject, until);
-    else if (days < 14)
-        vg_warn("TLS certificate %s (%s) expires on %s, in %d day%s: renew it and send SIGHUP",
-                path, subject, until, days, days == 1 ? "" : "s");
-    else
-        vg_info("TLS certificate %s (%s) valid until %s", path, subject, until);
+    if (days < 0 || secs < 0) {
+        snprintf(text, cap, "TLS certificate %s (%s) expired on %s", path, subject, until);
+        return 2;
+    }
+    if (days < 14) {
+        snprintf(text, cap, "TLS certificate %s (%s) expires on %s, in %d day%s", path, subject,
+                 until, days, days == 1 ? "" : "s");
+        return 1;
+    }
+    snprintf(text, cap, "TLS certificate %s (%s) valid until %s", path, subject, until);
+    return 0;
+}
+
+void col_tls_describe(const col_tls *t, const char *path)
+{
+    char text[800];
+    int rc = col_tls_expiry(t, path, text, sizeof(text));
+    if (rc == 2)
+        vg_error("%s: clients that check it refuse it", text);
+    else if (rc == 1)
+        vg_warn("%s: renew it and send SIGHUP", text);
+    else if (rc == 0)
+        vg_info("%s", text);
 }
 
 int col_tls_conn_init(col_tls *t, col_tls_conn *tc)

@@ -36,8 +36,12 @@ void col_tls_free(col_tls *t);
  * t's, keeping t's counters; nt is left empty. Connections open keep the
  * context they were made with; new ones get nt's. */
 void col_tls_replace(col_tls *t, col_tls *nt);
-/* Logs the server certificate's subject and expiry (a warning within 14
- * days of it, an error past it): renewals are due before that. */
+/* Writes "TLS certificate PATH (SUBJECT) valid until / expires on ... /
+ * expired on ..." into text; returns 0 (valid for 14 days or more), 1
+ * (expires within 14 days), 2 (expired), -1 (no certificate). */
+int col_tls_expiry(const col_tls *t, const char *path, char *text, size_t cap);
+/* Logs that: a warning within 14 days of the expiry, an error past it,
+ * since renewals are due before. */
 void col_tls_describe(const col_tls *t, const char *path);
 
 /* One connection's TLS state: ciphertext in through rbio, out through wbio. */

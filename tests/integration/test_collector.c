@@ -964,6 +964,34 @@ START_TEST(test_tls_certificate_reload)
 }
 END_TEST
 
+/* A certificate that expires within 14 days is a notice of the collector's
+ * own, on which the shipped rule vigil.tls_cert_expiring alerts: the test
+ * CA's certificates are valid for 2 days, so 1 day is left. Before, only
+ * the collector's log said so (since this session), and nothing before. */
+START_TEST(test_tls_cert_expiry_alert)
+{
+    char rules[400];
+    snprintf(rules, sizeof(rules), "%s/rules/vigil.yml", it_src_root());
+    char *vigil_rules = vt_read_file(rules, NULL);
+    ck_assert_ptr_nonnull(vigil_rules);
+    vt_pipe p;
+    const char *coll = "  tls:\n    cert: certs/server.pem\n    key: certs/server.key\n";
+    char certs[400], want[600];
+    it_tls_pipe(&p, vigil_rules, coll, certs, sizeof(certs));
+    free(vigil_rules);
+    ck_assert(vt_wait_lines(p.alerts, 1, 20000));
+    vt_sleep_ms(300);
+    ck_assert_int_eq(vt_count_lines(p.alerts), 1);
+    ck_assert_int_eq(vt_count_text(p.alerts, "\"rule\":{\"id\":\"vigil.tls_cert_expiring\""), 1);
+    snprintf(want, sizeof(want),
+             "\"fields\":{\"path\":\"%s/server.pem\",\"subject\":\"/CN=localhost\",\"until\":\"",
+             certs);
+    ck_assert_msg(vt_count_text(p.alerts, want) == 1, "no %s in the alert", want);
+    ck_assert_int_eq(vt_count_text(p.alerts, "\",\"days\":\"1\"}"), 1);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* Agency and site from the source map: by HOSTNAME pattern first, then by
  * sender network; counters per agency, source and host; the map reloads
  * on SIGHUP. */
@@ -1034,6 +1062,7 @@ static Suite *collector_suite(void)
     tcase_add_test(tc, test_udp_kernel_drops_counted);
     tcase_add_test(tc, test_tls_close_notify);
     tcase_add_test(tc, test_tls_certificate_reload);
+    tcase_add_test(tc, test_tls_cert_expiry_alert);
     tcase_add_test(tc, test_refused_noticed_at_stop);
     suite_add_tcase(s, tc);
     return s;
