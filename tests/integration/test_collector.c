@@ -192,6 +192,18 @@ START_TEST(test_ipv6_and_unix_socket)
 }
 END_TEST
 
+/* Sends n datagrams "vigil integration seq=99999" with logger (UDP). */
+static void it_logger_udp(vt_pipe *p, int n)
+{
+    char portbuf[16];
+    snprintf(portbuf, sizeof(portbuf), "%d", p->port);
+    for (int i = 0; i < n; i++) {
+        char *udp[] = {"logger", "-d", "-n", "127.0.0.1", "-P", portbuf, "-t", "vigiltest", "--",
+                       "vigil integration seq=99999", NULL};
+        ck_assert_int_eq(vt_run(udp, 10), 0);
+    }
+}
+
 /* A full spool pauses TCP intake (senders wait; nothing lost) and refuses
  * datagrams (counted); when the correlator drains it, intake resumes. */
 START_TEST(test_backpressure_spool_full)
@@ -211,13 +223,7 @@ START_TEST(test_backpressure_spool_full)
     vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
     ck_assert_msg(vt_wait_text(log, "spool full", 30000), "collector never paused");
     /* While paused, datagrams are refused and counted. */
-    char portbuf[16];
-    snprintf(portbuf, sizeof(portbuf), "%d", p.port);
-    for (int i = 0; i < 5; i++) {
-        char *udp[] = {"logger", "-d", "-n", "127.0.0.1", "-P", portbuf, "-t", "vigiltest", "--",
-                       "vigil integration seq=99999", NULL};
-        ck_assert_int_eq(vt_run(udp, 10), 0);
-    }
+    it_logger_udp(&p, 5);
     ck_assert(it_collector_says(&p, "dropped=5 "));
     ck_assert(it_collector_says(&p, "paused=1 "));
     /* Held back: what the collector has not read waits in the kernel's
@@ -283,7 +289,7 @@ START_TEST(test_refused_noticed_at_stop)
     ck_assert_int_eq(vt_pipe_init_ex(&p, IT_RULES, NULL, "  spool_size: 4M\n  spool_limit: 512K\n"),
                      0);
     vt_pipe_start(&p, VT_COLLECTOR);
-    char file[400], log[400], portbuf[16];
+    char file[400], log[400];
     vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
     ck_assert(vt_wait_text(log, " started (config ", 10000)); /* listening, SIGUSR1 handled */
     ck_assert_int_eq(it_write_lines(&p, "lines.txt", 0, 20000, file, sizeof(file)), 0);
@@ -291,12 +297,7 @@ START_TEST(test_refused_noticed_at_stop)
     if (sender == 0)
         _exit(it_logger_tcp(&p, file, NULL) == 0 ? 0 : 1);
     ck_assert_msg(vt_wait_text(log, "spool full", 30000), "collector never paused");
-    snprintf(portbuf, sizeof(portbuf), "%d", p.port);
-    for (int i = 0; i < 3; i++) {
-        char *udp[] = {"logger", "-d", "-n", "127.0.0.1", "-P", portbuf, "-t", "vigiltest", "--",
-                       "vigil integration seq=99999", NULL};
-        ck_assert_int_eq(vt_run(udp, 10), 0);
-    }
+    it_logger_udp(&p, 3);
     ck_assert(it_collector_says(&p, "dropped=3 "));
     kill(sender, SIGKILL);
     waitpid(sender, NULL, 0);
