@@ -7,7 +7,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "col.h"
@@ -65,11 +64,7 @@ void col_input_notice(col *c, const char *text)
     if (gethostname(host, sizeof(host) - 1) != 0 || !host[0])
         snprintf(host, sizeof(host), "-");
     int64_t now = vg_now_us();
-    time_t secs = (time_t)(now / 1000000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    size_t n = strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(stamp + n, sizeof(stamp) - n, ".%06dZ", (int)(now % 1000000));
+    vg_time_format(now, stamp, sizeof(stamp));
     int len = snprintf(line, sizeof(line), "<44>1 %s %s vigil-collector %ld - - %s", stamp, host,
                        (long)getpid(), text);
     if (len < 0)
@@ -507,11 +502,6 @@ void col_input_resume(col *c)
     }
 }
 
-/* Once a second: closes TLS connections whose handshake is not done after
- * tls_handshake_timeout (each holds a descriptor and TLS state for nothing:
- * a port scan, or a plain-TCP sender sent to the TLS port), and connections
- * silent for idle_timeout when one is set. Nothing while paused: no
- * connection is read then. */
 #define COL_CERT_CHECK_MS (24ull * 3600 * 1000)
 
 /* A server certificate that expires within 14 days (or has expired) is a
@@ -530,6 +520,11 @@ static void col_cert_check(col *c, uint64_t now)
     }
 }
 
+/* Once a second: closes TLS connections whose handshake is not done after
+ * tls_handshake_timeout (each holds a descriptor and TLS state for nothing:
+ * a port scan, or a plain-TCP sender sent to the TLS port), and connections
+ * silent for idle_timeout when one is set. Nothing while paused: no
+ * connection is read then. */
 static void col_conn_sweep(uv_timer_t *t)
 {
     col *c = t->data;
