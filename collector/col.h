@@ -130,6 +130,8 @@ void col_input_stop(col *c);
 
 /* col_udpstat.c: datagrams the kernel dropped at the UDP listeners. */
 #define COL_UDP_BUFFER (8 << 20) /* receive buffer asked for each UDP listener */
+#define COL_DRAIN_DATAGRAMS 65536 /* read at a stop per datagram socket, at most */
+#define COL_DRAIN_READS 64        /* read(2)s at a stop per TCP connection, at most */
 uint64_t col_udp_inode(uv_udp_t *u);
 void col_udp_buffer(uv_udp_t *u, int want, const char *name);
 /* The drops summed over the UDP listeners into *sum; -1 if one of them

@@ -98,6 +98,31 @@ static void col_udp_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
     *buf = uv_buf_init(c->udp_buf, 65536);
 }
 
+/* One datagram of a UDP listener (n bytes in buf, partial if the kernel cut
+ * it to the buffer): refused and counted while the spool is full, else
+ * parsed and spooled. */
+static void col_udp_take(col *c, const struct sockaddr *sa, char *buf, size_t n, int partial)
+{
+    char src[64];
+    col_addr_name(sa, src, sizeof(src));
+    if (c->paused) { /* spool full: refused, and counted per source */
+        c->stats.dropped++;
+        vg_str agency, site;
+        col_sources_tag(c->sources, sa, VG_STR_NULL, &agency, &site);
+        col_counters_drop(c->counters, vg_str_c(src), agency, 1);
+        return;
+    }
+    size_t len = n;
+    while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == '\0'))
+        len--; /* transport artifacts, not message content */
+    int trunc = partial;
+    if (len > c->conf.max_message) {
+        len = c->conf.max_message;
+        trunc = 1;
+    }
+    col_input_message(c, src, sa, buf, len, trunc);
+}
+
 static void col_udp_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct sockaddr *sa,
                          unsigned flags)
 {
@@ -108,25 +133,35 @@ static void col_udp_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const stru
     }
     if (!sa || n == 0)
         return;
-    char src[64];
-    col_addr_name(sa, src, sizeof(src));
-    if (c->paused) { /* spool full: refused, and counted per source */
-        c->stats.dropped++;
-        vg_str agency, site;
-        col_sources_tag(c->sources, sa, VG_STR_NULL, &agency, &site);
-        col_counters_drop(c->counters, vg_str_c(src), agency, 1);
+    col_udp_take(c, sa, buf->base, (size_t)n, (flags & UV_UDP_PARTIAL) != 0);
+}
+
+/* At a stop, reads the datagrams the kernel still holds for a UDP listener.
+ * Closing the socket would free them unseen: sent before the stop, counted
+ * nowhere (udp_kernel_drops counts only what a full buffer refused), and
+ * a restart for an upgrade would lose up to the whole 8 MiB buffer.
+ * Bounded, since senders go on sending while we read. */
+static void col_udp_drain(col *c, uv_udp_t *u)
+{
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)u, &fd) != 0)
         return;
+    for (int i = 0; i < COL_DRAIN_DATAGRAMS; i++) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        ssize_t n = recvfrom(fd, c->udp_buf, 65536, MSG_DONTWAIT | MSG_TRUNC,
+                             (struct sockaddr *)&ss, &sl);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                c->stats.udp_errors++;
+            return;
+        }
+        if (n > 0)
+            col_udp_take(c, (struct sockaddr *)&ss, c->udp_buf, n > 65536 ? 65536 : (size_t)n,
+                         n > 65536);
     }
-    size_t len = (size_t)n;
-    while (len && (buf->base[len - 1] == '\n' || buf->base[len - 1] == '\r' ||
-                   buf->base[len - 1] == '\0'))
-        len--; /* transport artifacts, not message content */
-    int trunc = (flags & UV_UDP_PARTIAL) != 0;
-    if (len > c->conf.max_message) {
-        len = c->conf.max_message;
-        trunc = 1;
-    }
-    col_input_message(c, src, sa, buf->base, len, trunc);
 }
 
 /* ---- TCP ---------------------------------------------------------------- */
@@ -310,6 +345,32 @@ static void col_conn_free(uv_handle_t *h)
     free(h->data);
 }
 
+/* At a stop, reads what the kernel holds for a connection before it is
+ * closed: the sender took those bytes as delivered (TCP syslog has no
+ * acknowledgement of its own), and a close with unread data throws them
+ * away with a reset. Read as the loop would (col_conn_read: TLS, framing,
+ * the peer's EOF), bounded, and not while the spool is full. */
+static void col_conn_drain(col_conn *k)
+{
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)&k->tcp, &fd) != 0)
+        return;
+    for (int i = 0; i < COL_DRAIN_READS; i++) {
+        if (k->c->paused || uv_is_closing((uv_handle_t *)&k->tcp))
+            return;
+        uv_buf_t b;
+        col_conn_alloc((uv_handle_t *)&k->tcp, 0, &b);
+        if (!b.base || !b.len)
+            return;
+        ssize_t n = recv(fd, b.base, b.len, MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        col_conn_read((uv_stream_t *)&k->tcp, n > 0 ? n : n == 0 ? UV_EOF : -errno, &b);
+    }
+}
+
 static int col_same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 {
     if (a->ss_family != b->ss_family)
@@ -413,19 +474,16 @@ static void col_tcp_accept(uv_stream_t *ls, int status)
 
 /* ---- Unix datagram socket (like /dev/log) -------------------------------- */
 
-/* libuv has no Unix datagram handle; the socket is non-blocking and polled,
- * and each readiness drains it. */
-static void col_unix_readable(uv_poll_t *h, int status, int events)
+/* Reads up to max datagrams of a Unix datagram socket, or until it is
+ * empty. */
+static void col_unix_take(col *c, int fd, int max)
 {
-    col *c = h->data;
-    int fd = c->unix_fd[h - c->unix_poll];
-    (void)events;
-    if (status < 0)
-        return;
-    for (int i = 0; i < 256; i++) { /* bounded: let other handles run */
-        ssize_t n = recv(fd, c->udp_buf, 65536, MSG_TRUNC);
+    for (int i = 0; i < max; i++) {
+        ssize_t n = recv(fd, c->udp_buf, 65536, MSG_TRUNC | MSG_DONTWAIT);
         if (n < 0) {
-            if (errno != EAGAIN && errno != EINTR)
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
                 c->stats.udp_errors++;
             return;
         }
@@ -447,6 +505,17 @@ static void col_unix_readable(uv_poll_t *h, int status, int events)
         }
         col_input_message(c, "unix", NULL, c->udp_buf, len, trunc);
     }
+}
+
+/* libuv has no Unix datagram handle; the socket is non-blocking and polled,
+ * and each readiness drains it. */
+static void col_unix_readable(uv_poll_t *h, int status, int events)
+{
+    col *c = h->data;
+    (void)events;
+    if (status < 0)
+        return;
+    col_unix_take(c, c->unix_fd[h - c->unix_poll], 256); /* bounded: let other handles run */
 }
 
 static int col_unix_open(col *c, const char *path)
@@ -668,11 +737,18 @@ uint64_t col_conns_open(const col *c)
     return n;
 }
 
-/* Stops intake: listeners and connections close; bytes still unread in the
- * kernel were never accepted (see docs/architecture.md), and an unfinished
- * frame already read is kept (col_conn_end). */
+/* Stops intake: what the kernel still holds for each socket is read first
+ * (bounded: COL_DRAIN_*), then listeners and connections close; an
+ * unfinished frame already read is kept (col_conn_end). What arrives after
+ * that was never accepted (see docs/architecture.md). */
 void col_input_stop(col *c)
 {
+    for (int i = 0; i < c->nudp; i++)
+        col_udp_drain(c, &c->udp[i]);
+    for (int i = 0; i < c->nunix; i++)
+        col_unix_take(c, c->unix_fd[i], COL_DRAIN_DATAGRAMS);
+    for (col_conn *k = c->conns; k; k = k->next)
+        col_conn_drain(k);
     if (c->nudp) { /* the last count, while the sockets are still listed */
         col_udp_check_drops(c);
         if (!uv_is_closing((uv_handle_t *)&c->stats_timer))

@@ -261,6 +261,20 @@ int vt_pipe_stop(vt_pipe *p, int which, int sig)
     return st;
 }
 
+int vt_pipe_wait(vt_pipe *p, int which, int timeout_ms)
+{
+    pid_t pid = p->pid[which];
+    if (pid <= 0)
+        return -1;
+    int st = vt_reap(pid, timeout_ms);
+    if (st < 0) {
+        kill(pid, SIGKILL);
+        vt_reap(pid, 5000);
+    }
+    p->pid[which] = 0;
+    return st;
+}
+
 static void vt_rm_rf(const char *path)
 {
     char *argv[] = {"rm", "-rf", (char *)path, NULL};

@@ -44,6 +44,9 @@ void vt_pipe_start_all(vt_pipe *p);
 /* Sends sig to one daemon and, for SIGTERM/SIGKILL, reaps it within 10 s;
  * returns its exit status (or 128+signal), -1 on timeout. */
 int vt_pipe_stop(vt_pipe *p, int which, int sig);
+/* Reaps a daemon told to stop otherwise (a signal sent while it was
+ * SIGSTOPped), within timeout_ms (else SIGKILL); returns as vt_pipe_stop. */
+int vt_pipe_wait(vt_pipe *p, int which, int timeout_ms);
 /* Stops whatever is running with SIGTERM and removes the temp dir unless
  * VT_KEEP is set in the environment. */
 void vt_pipe_destroy(vt_pipe *p);
