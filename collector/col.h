@@ -131,7 +131,9 @@ void col_input_stop(col *c);
 /* col_udpstat.c: datagrams the kernel dropped at the UDP listeners. */
 #define COL_UDP_BUFFER (8 << 20) /* receive buffer asked for each UDP listener */
 #define COL_DRAIN_DATAGRAMS 65536 /* read at a stop per datagram socket, at most */
-#define COL_DRAIN_READS 64        /* read(2)s at a stop per TCP connection, at most */
+#define COL_DRAIN_BYTES (32 << 20) /* read at a stop per TCP connection, at most */
+#define COL_DRAIN_QUIET_MS 50      /* a connection read at a stop ends when quiet this long */
+#define COL_DRAIN_MS 2000          /* reading past what was queued at a stop, in all */
 uint64_t col_udp_inode(uv_udp_t *u);
 void col_udp_buffer(uv_udp_t *u, int want, const char *name);
 /* The drops summed over the UDP listeners into *sum; -1 if one of them

@@ -1,8 +1,10 @@
 /* Syslog intake: UDP datagrams and TCP streams with RFC 6587 framing
  * (octet counting or newline, decided per frame by its first byte). */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -348,16 +350,26 @@ static void col_conn_free(uv_handle_t *h)
 /* At a stop, reads what the kernel holds for a connection before it is
  * closed: the sender took those bytes as delivered (TCP syslog has no
  * acknowledgement of its own), and a close with unread data throws them
- * away with a reset. Read as the loop would (col_conn_read: TLS, framing,
- * the peer's EOF), bounded, and not while the spool is full. */
-static void col_conn_drain(col_conn *k)
+ * away with a reset. The loop reads a connection 32 times per pass, and
+ * once the collector reads again the sender's kernel sends what its own
+ * queue holds (megabytes after a pause). So what the connection holds now
+ * is read whatever the time, and a connection that gave data is then read
+ * on until it has been quiet for COL_DRAIN_QUIET_MS or deadline_ns
+ * (uv_hrtime) has passed, whichever comes first. Read as the loop would
+ * (col_conn_read: TLS, framing, the peer's EOF), at most COL_DRAIN_BYTES,
+ * and not while the spool is full. */
+static void col_conn_drain(col_conn *k, uint64_t deadline_ns)
 {
     uv_os_fd_t fd;
-    if (uv_fileno((uv_handle_t *)&k->tcp, &fd) != 0)
-        return;
-    for (int i = 0; i < COL_DRAIN_READS; i++) {
+    int queued = 0;
+    if (uv_fileno((uv_handle_t *)&k->tcp, &fd) != 0 || ioctl(fd, FIONREAD, &queued) != 0)
+        queued = 0;
+    for (size_t got = 0; got < COL_DRAIN_BYTES;) {
         if (k->c->paused || uv_is_closing((uv_handle_t *)&k->tcp))
             return;
+        uint64_t now = uv_hrtime();
+        if (got >= (size_t)queued && now >= deadline_ns)
+            return; /* out of time: what came after the stop waits no longer */
         uv_buf_t b;
         col_conn_alloc((uv_handle_t *)&k->tcp, 0, &b);
         if (!b.base || !b.len)
@@ -365,9 +377,19 @@ static void col_conn_drain(col_conn *k)
         ssize_t n = recv(fd, b.base, b.len, MSG_DONTWAIT);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (got == 0 || now >= deadline_ns)
+                return; /* idle */
+            uint64_t left_ms = (deadline_ns - now) / 1000000 + 1;
+            struct pollfd pf = {.fd = fd, .events = POLLIN};
+            if (poll(&pf, 1, (int)(left_ms < COL_DRAIN_QUIET_MS ? left_ms : COL_DRAIN_QUIET_MS)) <= 0)
+                return; /* quiet */
+            continue;
+        }
         col_conn_read((uv_stream_t *)&k->tcp, n > 0 ? n : n == 0 ? UV_EOF : -errno, &b);
+        if (n <= 0)
+            return;
+        got += (size_t)n;
     }
 }
 
@@ -747,8 +769,9 @@ void col_input_stop(col *c)
         col_udp_drain(c, &c->udp[i]);
     for (int i = 0; i < c->nunix; i++)
         col_unix_take(c, c->unix_fd[i], COL_DRAIN_DATAGRAMS);
+    uint64_t deadline = uv_hrtime() + (uint64_t)COL_DRAIN_MS * 1000000;
     for (col_conn *k = c->conns; k; k = k->next)
-        col_conn_drain(k);
+        col_conn_drain(k, deadline);
     if (c->nudp) { /* the last count, while the sockets are still listed */
         col_udp_check_drops(c);
         if (!uv_is_closing((uv_handle_t *)&c->stats_timer))

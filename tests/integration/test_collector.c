@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -811,6 +812,64 @@ START_TEST(test_stop_reads_queued_datagrams)
 }
 END_TEST
 
+/* The same for a TCP connection: every byte a sender wrote before the
+ * collector's SIGTERM is read and spooled before the close. Before, the
+ * loop's last pass read 32 times and the close threw the rest away with a
+ * reset: what the connection's buffer held beyond that, and the megabytes
+ * still in the sender's own kernel queue, which a sender takes as sent
+ * (here some 14,000 lines of 100,000 were lost). The collector reads fast
+ * at first, then is stopped while the sender fills both kernels' buffers
+ * and closes. */
+START_TEST(test_stop_reads_queued_tcp)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, ANY_RULE), 0);
+    vt_pipe_start(&p, VT_COLLECTOR);
+    char log[400];
+    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+    ck_assert(vt_wait_text(log, " started (config ", 10000));
+    enum { L = 200, LINES = 400000 };
+    char *all = malloc((size_t)L * LINES);
+    ck_assert_ptr_nonnull(all);
+    for (size_t i = 0; i < LINES; i++) {
+        char *q = all + i * L;
+        int n = snprintf(q, L, "<13>Nov 25 10:00:00 h app: filler %08zu ", i);
+        memset(q + n, 'x', (size_t)(L - 1 - n));
+        q[L - 1] = '\n';
+    }
+    int fd = it_tcp_connect(p.port);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK), 0);
+    size_t total = (size_t)L * LINES, w = 0;
+    bool stopped = false;
+    while (w < total) {
+        if (!stopped && w >= total / 4) { /* the buffer has grown: fill it */
+            ck_assert_int_eq(kill(p.pid[VT_COLLECTOR], SIGSTOP), 0);
+            stopped = true;
+        }
+        struct pollfd pf = {.fd = fd, .events = POLLOUT};
+        if (poll(&pf, 1, stopped ? 500 : 10000) != 1)
+            break; /* stopped, and both kernels' buffers are full */
+        ssize_t n = write(fd, all + w, total - w < 65536 ? total - w : 65536);
+        ck_assert(n > 0 || errno == EAGAIN);
+        if (n > 0)
+            w += (size_t)n;
+    }
+    ck_assert(stopped);
+    ck_assert_msg(w < total, "the kernel took all %zu bytes", total);
+    close(fd); /* written: the sender is done */
+    free(all);
+    ck_assert_int_eq(kill(p.pid[VT_COLLECTOR], SIGTERM), 0);
+    ck_assert_int_eq(kill(p.pid[VT_COLLECTOR], SIGCONT), 0);
+    ck_assert_int_eq(vt_pipe_wait(&p, VT_COLLECTOR, 20000), 0);
+    long want = (long)((w + L - 1) / L); /* a cut last line is kept as a line */
+    ck_assert_int_eq(it_last_stat(&p, "stats: received=", false), want);
+    ck_assert_int_eq(it_last_stat(&p, " spooled=", false), want);
+    ck_assert_int_eq(it_last_stat(&p, " truncated=", false), 0);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* A second collector on a UDP address in use is refused at start, naming
  * it: before, it started (the socket was bound with SO_REUSEADDR) and took
  * every datagram from the first, which received nothing, with no word in
@@ -1109,6 +1168,7 @@ static Suite *collector_suite(void)
     tcase_add_test(tc, test_tls_cert_expiry_alert);
     tcase_add_test(tc, test_refused_noticed_at_stop);
     tcase_add_test(tc, test_stop_reads_queued_datagrams);
+    tcase_add_test(tc, test_stop_reads_queued_tcp);
     suite_add_tcase(s, tc);
     return s;
 }
