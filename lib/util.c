@@ -1,12 +1,15 @@
 /* Clock and growable buffer (see util.h). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "vigil/util.h"
 
@@ -103,6 +106,20 @@ int vg_is_port(vg_str v)
         n = n * 10 + (unsigned)(v.p[i] - '0');
     }
     return n <= 65535;
+}
+
+int vg_fsync_parent(const char *path)
+{
+    char *copy = strdup(path);
+    if (!copy)
+        return -ENOMEM;
+    int rc = 0, fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) != 0)
+        rc = -errno;
+    if (fd >= 0)
+        close(fd);
+    free(copy);
+    return rc;
 }
 
 int vg_mkdirs(const char *dir, unsigned parent_mode, unsigned mode)

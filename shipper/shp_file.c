@@ -18,7 +18,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +28,7 @@
 #include "vigil/ecs.h"
 #include "vigil/err.h"
 #include "vigil/log.h"
+#include "vigil/util.h"
 
 typedef struct shp_file {
     int fd;
@@ -48,21 +48,53 @@ static int shp_file_key(const shp_out *o, char *buf, size_t cap)
     return n > 0 && (size_t)n < cap ? 0 : -ENAMETOOLONG;
 }
 
-/* Records offset as the committed size, in a transaction of its own. */
+/* "out.NAME.path": the file the recorded offset is of. */
+static int shp_file_path_key(const shp_out *o, char *buf, size_t cap)
+{
+    int n = snprintf(buf, cap, "out.%s.path", o->conf.name);
+    return n > 0 && (size_t)n < cap ? 0 : -ENAMETOOLONG;
+}
+
+/* Records offset as the committed size of the configured path, in a
+ * transaction of its own. */
 static int shp_file_record(shp_out *o, uint64_t offset)
 {
-    char key[128];
+    char key[128], pkey[128];
     int rc = shp_file_key(o, key, sizeof(key));
+    if (rc == 0)
+        rc = shp_file_path_key(o, pkey, sizeof(pkey));
     if (rc == 0 && (rc = vg_store_begin(o->s->store)) == 0) {
         rc = vg_meta_put_u64(o->s->store, key, offset);
+        if (rc == 0)
+            rc = vg_meta_put(o->s->store, pkey, o->conf.path, strlen(o->conf.path));
         rc = rc ? (vg_store_abort(o->s->store), rc) : vg_store_commit(o->s->store);
     }
     return rc;
 }
 
+/* Whether the recorded offset is of another file than the configured one
+ * (the output's path was changed, which takes a restart): 1 if so, as its
+ * size then says nothing of this file, which must not be cut to it; 0 if
+ * not; -1 if no path is recorded (state from before paths were), which is
+ * taken as of this path. */
+static int shp_file_moved(shp_out *o)
+{
+    char pkey[128], rec[4096];
+    size_t len = 0;
+    if (shp_file_path_key(o, pkey, sizeof(pkey)) != 0 ||
+        vg_meta_get(o->s->store, pkey, rec, sizeof(rec), &len) != 0)
+        return -1;
+    return len != strlen(o->conf.path) || memcmp(rec, o->conf.path, len) != 0;
+}
+
 static int shp_file_open_fd(shp_out *o, shp_file *f)
 {
-    f->fd = open(o->conf.path, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
+    f->fd = open(o->conf.path, O_WRONLY | O_CLOEXEC);
+    if (f->fd < 0 && errno == ENOENT) {
+        f->fd = open(o->conf.path, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
+        if (f->fd >= 0)
+            (void)vg_fsync_parent(o->conf.path); /* best effort */
+    }
     if (f->fd < 0) {
         int rc = -errno;
         vg_error("output %s: cannot open %s: %s", o->conf.name, o->conf.path, strerror(errno));
@@ -102,9 +134,11 @@ static int shp_file_open(shp_out *o)
     char key[128], val[8];
     size_t len = 0;
     int rc = shp_file_key(o, key, sizeof(key));
-    if (rc == 0 && vg_meta_get(o->s->store, key, val, sizeof(val), &len) == -ENOENT) {
-        /* A new output (or a renamed one): what the file holds is not ours
-         * to cut. Append after it. */
+    int moved = rc == 0 ? shp_file_moved(o) : 0;
+    if (rc == 0 &&
+        (moved == 1 || vg_meta_get(o->s->store, key, val, sizeof(val), &len) == -ENOENT)) {
+        /* A new output (or a renamed or moved one): what the file holds is
+         * not ours to cut. Append after it. */
         struct stat sb;
         if (stat(o->conf.path, &sb) == 0 && sb.st_size > 0) {
             f->offset = (uint64_t)sb.st_size;
@@ -120,6 +154,8 @@ static int shp_file_open(shp_out *o)
                     o->conf.name, o->conf.path, vg_strerror(wr));
     } else if (rc == 0) {
         rc = vg_meta_get_u64(o->s->store, key, &f->offset);
+        if (rc == 0 && moved < 0 && shp_file_record(o, f->offset) != 0)
+            vg_warn("output %s: cannot record the path of %s", o->conf.name, o->conf.path);
     }
     if (rc == 0)
         rc = shp_file_open_fd(o, f);
@@ -217,19 +253,6 @@ static int shp_file_commit(shp_out *o, vg_store *st)
     return rc ? rc : vg_meta_put_u64(st, key, f->next);
 }
 
-static void shp_file_sync_dir(const char *path)
-{
-    char *copy = strdup(path);
-    if (!copy)
-        return;
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-    free(copy);
-}
-
 static void shp_file_rotate(shp_out *o, shp_file *f)
 {
     size_t cap = strlen(o->conf.path) + 16;
@@ -248,7 +271,7 @@ static void shp_file_rotate(shp_out *o, shp_file *f)
                  strerror(errno));
         goto out;
     }
-    shp_file_sync_dir(o->conf.path);
+    (void)vg_fsync_parent(o->conf.path); /* best effort */
     close(f->fd);
     f->fd = -1;
     f->offset = f->next = 0;

@@ -83,36 +83,126 @@ static int shp_rl_live(const shp_out *o, const shp_rl_rule *r, int64_t now)
     return r->held != 0 || (r->window_us != 0 && now < r->window_us + o->conf.rate_window_ms * 1000);
 }
 
-static int shp_rl_save(shp_out *o, msgpack_sbuffer *sb)
+static void shp_rl_pack(msgpack_packer *pk, const shp_rl_rule *r)
+{
+    msgpack_pack_array(pk, 13);
+    msgpack_pack_str(pk, r->rule_id_len);
+    msgpack_pack_str_body(pk, r->rule_id, r->rule_id_len);
+    shp_pack_str(pk, r->rule_name);
+    msgpack_pack_int64(pk, r->window_us);
+    msgpack_pack_int64(pk, r->sent);
+    msgpack_pack_int64(pk, r->held);
+    msgpack_pack_int64(pk, r->first_us);
+    msgpack_pack_int64(pk, r->last_us);
+    msgpack_pack_int32(pk, r->level);
+    shp_pack_str(pk, r->host);
+    shp_pack_str(pk, r->agency);
+    shp_pack_str(pk, r->site);
+    msgpack_pack_int(pk, r->hosts_differ | r->agencies_differ << 1 | r->sites_differ << 2);
+    msgpack_pack_int(pk, 0);
+}
+
+static int shp_rl_same(const shp_rl_rule *a, const shp_rl_rule *b)
+{
+    return a->rule_id_len == b->rule_id_len && memcmp(a->rule_id, b->rule_id, a->rule_id_len) == 0;
+}
+
+/* Adds held window h (a summary not delivered yet) into m: one window per
+ * rule is stored, so a restart sends one summary of both. */
+static void shp_rl_fold(shp_rl_rule *m, const shp_rl_rule *h)
+{
+    if (h->held == 0)
+        return;
+    if (m->held == 0) {
+        int64_t sent = m->sent;
+        char *id = m->rule_id;
+        *m = *h;
+        m->rule_id = id;
+        m->sent = sent;
+        return;
+    }
+    m->window_us = h->window_us; /* the older, closed one: the summary is due */
+    m->held += h->held;
+    if (h->first_us < m->first_us)
+        m->first_us = h->first_us;
+    if (h->last_us > m->last_us)
+        m->last_us = h->last_us;
+    if (h->level > m->level)
+        m->level = h->level;
+    m->hosts_differ |= h->hosts_differ || strcmp(m->host, h->host) != 0;
+    m->agencies_differ |= h->agencies_differ || strcmp(m->agency, h->agency) != 0;
+    m->sites_differ |= h->sites_differ || strcmp(m->site, h->site) != 0;
+    if (m->hosts_differ)
+        m->host[0] = '\0';
+    if (m->agencies_differ)
+        m->agency[0] = '\0';
+    if (m->sites_differ)
+        m->site[0] = '\0';
+}
+
+/* The snapshot of a summary item of the pending batch, or NULL. */
+static const shp_rl_rule *shp_rl_snap_of(const shp_out *o, const shp_item *it)
+{
+    if (it->seq != 0)
+        return NULL;
+    for (size_t i = 0; i < o->nsnap; i++)
+        if (o->rl_snap[i].window_us == it->rl_window &&
+            vg_fnv1a(VG_FNV1A_INIT, o->rl_snap[i].rule_id, o->rl_snap[i].rule_id_len) ==
+                it->rl_rule)
+            return &o->rl_snap[i];
+    return NULL;
+}
+
+/* Packs the windows that still matter; with pending (a batch still to be
+ * delivered), the summaries it carries are folded back into them. Returns
+ * the number of such summaries stored, or -ENOMEM. */
+static int shp_rl_save(shp_out *o, msgpack_sbuffer *sb, const shp_batch *pending)
 {
     msgpack_packer pk;
     msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
     int64_t now = vg_now_us();
-    size_t n = 0;
+    size_t n = 0, cap = o->nrl + (pending ? pending->n : 0);
+    shp_rl_rule *v = malloc((cap ? cap : 1) * sizeof(*v));
+    if (!v)
+        return -ENOMEM;
     for (size_t i = 0; i < o->nrl; i++)
-        n += (size_t)shp_rl_live(o, &o->rl[i], now);
-    msgpack_pack_array(&pk, n);
-    for (size_t i = 0; i < o->nrl; i++) {
-        const shp_rl_rule *r = &o->rl[i];
-        if (!shp_rl_live(o, r, now))
+        v[n++] = o->rl[i];
+    int folded = 0;
+    for (size_t i = 0; pending && i < pending->n; i++) {
+        const shp_rl_rule *h = shp_rl_snap_of(o, &pending->items[i]);
+        if (!h)
             continue;
-        msgpack_pack_array(&pk, 13);
-        msgpack_pack_str(&pk, r->rule_id_len);
-        msgpack_pack_str_body(&pk, r->rule_id, r->rule_id_len);
-        shp_pack_str(&pk, r->rule_name);
-        msgpack_pack_int64(&pk, r->window_us);
-        msgpack_pack_int64(&pk, r->sent);
-        msgpack_pack_int64(&pk, r->held);
-        msgpack_pack_int64(&pk, r->first_us);
-        msgpack_pack_int64(&pk, r->last_us);
-        msgpack_pack_int32(&pk, r->level);
-        shp_pack_str(&pk, r->host);
-        shp_pack_str(&pk, r->agency);
-        shp_pack_str(&pk, r->site);
-        msgpack_pack_int(&pk, r->hosts_differ | r->agencies_differ << 1 | r->sites_differ << 2);
-        msgpack_pack_int(&pk, 0);
+        size_t j = 0;
+        while (j < n && !shp_rl_same(&v[j], h))
+            j++;
+        if (j == n) {
+            v[n] = *h;
+            v[n].held = 0;
+            v[n].sent = 0;
+            n++;
+        }
+        shp_rl_fold(&v[j], h);
+        folded++;
     }
-    return 0;
+    size_t live = 0;
+    for (size_t i = 0; i < n; i++)
+        live += (size_t)shp_rl_live(o, &v[i], now);
+    msgpack_pack_array(&pk, live);
+    for (size_t i = 0; i < n; i++)
+        if (shp_rl_live(o, &v[i], now))
+            shp_rl_pack(&pk, &v[i]);
+    free(v);
+    return folded;
+}
+
+/* Forgets the snapshots of the summaries of the last batch. */
+static void shp_rl_snap_clear(shp_out *o)
+{
+    for (size_t i = 0; i < o->nsnap; i++)
+        free(o->rl_snap[i].rule_id);
+    free(o->rl_snap);
+    o->rl_snap = NULL;
+    o->nsnap = 0;
 }
 
 /* Adds a window for rule id (copied) and returns it, or NULL without
@@ -450,20 +540,44 @@ static int shp_scan_one(void *ud, uint64_t seq, const void *rec, size_t len)
     return 0;
 }
 
+/* Keeps a copy of window r for summary item it (shp_rl_save), and marks
+ * the item with it. */
+static int shp_rl_snap_add(shp_out *o, const shp_rl_rule *r, shp_item *it)
+{
+    shp_rl_rule *v = realloc(o->rl_snap, (o->nsnap + 1) * sizeof(*v));
+    if (!v)
+        return -ENOMEM;
+    o->rl_snap = v;
+    char *id = malloc(r->rule_id_len + 1);
+    if (!id)
+        return -ENOMEM;
+    memcpy(id, r->rule_id, r->rule_id_len + 1);
+    v[o->nsnap] = *r;
+    v[o->nsnap].rule_id = id;
+    o->nsnap++;
+    it->rl_window = r->window_us;
+    it->rl_rule = vg_fnv1a(VG_FNV1A_INIT, r->rule_id, r->rule_id_len);
+    return 0;
+}
+
 /* Fills the batch: summaries whose window has closed, then alerts after
  * the cursor. Returns 0 (o->batch_last says how far it got) or an error. */
 static int shp_batch_build(shp_out *o)
 {
     shp_batch_reset(&o->batch);
+    shp_rl_snap_clear(o);
     int64_t now = vg_now_us();
     int64_t win = o->conf.rate_window_ms * 1000;
     for (size_t i = 0; i < o->nrl && o->batch.n < (size_t)o->conf.batch; i++) {
         shp_rl_rule *r = &o->rl[i];
         if (r->held > 0 && now >= r->window_us + win) {
             int rc = shp_batch_summary(o, r);
+            if (rc == 0)
+                rc = shp_rl_snap_add(o, r, &o->batch.items[o->batch.n - 1]);
             if (rc)
                 return rc;
-            /* Reset now: the state is stored only with this batch's cursor,
+            /* Reset now: the state is stored only with this batch's cursor
+             * (a commit before its delivery folds the snapshot back in),
              * so a crash before that brings the summary back. */
             r->held = 0;
             r->sent = 0;
@@ -498,7 +612,7 @@ static uint64_t shp_min_cursor(shp *s)
 
 /* Moves the cursor to 'to' in one transaction with the rate-limit state,
  * the transport's position and the outbox trim. */
-static int shp_out_commit(shp_out *o, uint64_t to)
+static int shp_out_commit(shp_out *o, uint64_t to, const shp_batch *pending)
 {
     shp *s = o->s;
     char kc[128], kr[128];
@@ -506,11 +620,11 @@ static int shp_out_commit(shp_out *o, uint64_t to)
         to = o->cursor;
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
-    int rc = shp_key(kc, sizeof(kc), o, "cursor");
+    int rc = shp_key(kc, sizeof(kc), o, "cursor"), folded = 0;
     if (rc == 0)
         rc = shp_key(kr, sizeof(kr), o, "rl");
-    if (rc == 0 && o->rl_dirty)
-        rc = shp_rl_save(o, &sb);
+    if (rc == 0 && o->rl_dirty && (folded = shp_rl_save(o, &sb, pending)) < 0)
+        rc = folded;
     if (rc == 0)
         rc = vg_store_begin(s->store);
     if (rc) {
@@ -536,7 +650,8 @@ static int shp_out_commit(shp_out *o, uint64_t to)
         o->cursor = old;
         return rc;
     }
-    o->rl_dirty = 0;
+    /* stored with summaries still to deliver: store again once they are */
+    o->rl_dirty = folded > 0;
     return 0;
 }
 
@@ -567,7 +682,12 @@ static int shp_dead_letter_write(shp *s, const char *output, const char *p, size
     int k = snprintf(path, sizeof(path), "%s/deadletter-%s.jsonl", s->dir, output);
     if (k < 0 || (size_t)k >= sizeof(path))
         return -ENAMETOOLONG;
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) { /* new: its directory entry is synced too */
+        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            (void)vg_fsync_parent(path); /* best effort */
+    }
     if (fd < 0)
         return -errno;
     off_t start = lseek(fd, 0, SEEK_END);
@@ -647,13 +767,15 @@ static void shp_out_commit_retry(uv_timer_t *t)
  * on with the next batch. */
 static void shp_out_finish(shp_out *o)
 {
-    int rc = shp_out_commit(o, o->batch_last);
+    int rc = shp_out_commit(o, o->batch_last, NULL);
     if (rc) {
         vg_error("output %s: delivered up to %" PRIu64 " but cannot record it: %s; trying again",
                  o->conf.name, o->batch_last, vg_strerror(rc));
+        o->commit_pending = 1;
         uv_timer_start(&o->retry_timer, shp_out_commit_retry, SHP_COMMIT_RETRY_MS, 0);
         return;
     }
+    o->commit_pending = 0;
     o->have_batch = 0;
     if (o->tp_ops->committed)
         o->tp_ops->committed(o);
@@ -664,7 +786,9 @@ static void shp_out_finish(shp_out *o)
  * the oldest are skipped (not the pending batch if it is on the wire). */
 static void shp_out_policy(shp_out *o)
 {
-    if (o->conf.policy != SHP_FULL_DROP_OLDEST || o->conf.max_backlog <= 0 || o->in_flight)
+    /* not a batch delivered whose commit is retried: nothing of it can go */
+    if (o->conf.policy != SHP_FULL_DROP_OLDEST || o->conf.max_backlog <= 0 || o->in_flight ||
+        o->commit_pending)
         return;
     uint64_t backlog = shp_backlog(o);
     if (backlog <= (uint64_t)o->conf.max_backlog)
@@ -710,7 +834,7 @@ static void shp_out_policy(shp_out *o)
             o->batch_last = to; /* only summaries left: the cursor must not move back */
         }
     }
-    int rc = shp_out_commit(o, upto);
+    int rc = shp_out_commit(o, upto, o->have_batch ? &o->batch : NULL);
     if (rc) {
         vg_error("output %s: cannot record dropped alerts: %s", o->conf.name, vg_strerror(rc));
         return;
@@ -738,7 +862,8 @@ static void shp_out_pass(shp_out *o)
         if (o->batch.n == 0) {
             if (o->batch_last > o->cursor || o->rl_dirty) {
                 /* Only filtered or held alerts: move past them. */
-                rc = shp_out_commit(o, o->batch_last > o->cursor ? o->batch_last : o->cursor);
+                rc = shp_out_commit(o, o->batch_last > o->cursor ? o->batch_last : o->cursor,
+                                    NULL);
                 if (rc)
                     vg_error("output %s: cannot record the cursor: %s", o->conf.name,
                              vg_strerror(rc));
@@ -1143,6 +1268,7 @@ void shp_outputs_free(shp *s)
         for (size_t j = 0; j < o->nrl; j++)
             free(o->rl[j].rule_id);
         free(o->rl);
+        shp_rl_snap_clear(o);
         free(o);
     }
     free(s->outs);

@@ -193,6 +193,7 @@ struct shp_out {
     shp_batch batch;
     uint64_t batch_last;  /* outbox seq the pending batch reaches */
     int in_flight, have_batch, closing, closed;
+    int commit_pending;   /* the batch is delivered, its cursor commit is retried */
     int attempt;          /* failed attempts in a row (or item_rounds) */
     int item_rounds;      /* attempts in a row that left items refused for now */
     int64_t down_since_us;
@@ -201,6 +202,12 @@ struct shp_out {
     shp_out_stats stats;
     shp_rl_rule *rl;
     size_t nrl, rlcap;
+    /* The windows whose summaries the pending batch carries, as they were
+     * before the build reset them (shp_batch_build): a commit made while
+     * the batch waits (drop_oldest) stores them, so that a restart still
+     * sends those summaries. */
+    shp_rl_rule *rl_snap;
+    size_t nsnap;
     int rl_dirty;
     int rl_full_warned;   /* the "too many rules" warning was logged */
 };

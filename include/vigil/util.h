@@ -55,6 +55,10 @@ int vg_json_escape(vg_buf *b, vg_str s);
  * dir itself with mode); an existing directory is fine. */
 int vg_mkdirs(const char *dir, unsigned parent_mode, unsigned mode);
 
+/* fsyncs the directory that holds path, so that a file just created or
+ * renamed there survives a power cut with its synced content. 0 or -errno. */
+int vg_fsync_parent(const char *path);
+
 /* Is v an IPv4 or IPv6 address in text form? */
 int vg_is_ip(vg_str v);
 /* Is v a port number 0..65535 in decimal? */

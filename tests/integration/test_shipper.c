@@ -412,6 +412,115 @@ START_TEST(test_block_then_reload)
 }
 END_TEST
 
+/* A rate-limit summary waiting in a failed attempt survives a restart
+ * (docs/shipper.md: "The windows are stored with the cursor, so a restart
+ * neither loses a pending summary nor sends one twice"), also when
+ * drop_oldest moved the cursor meanwhile. A people channel as in the docs'
+ * example (rate_limit with drop_oldest): 3 alerts of test.a are held in a
+ * window; then the destination goes down (here: a restart onto /dev/full)
+ * and their summary waits in the failing attempt; more alerts push the
+ * backlog past max_backlog, and drop_oldest commits the cursor with the
+ * windows as the batch build left them (held reset to 0). The operator
+ * restarts the shipper onto a working destination: the summary of the 3
+ * must still come. */
+START_TEST(test_rate_limit_summary_drop_restart)
+{
+    vt_pipe p;
+    const char *shp = "shipper:\n  outbox_size: 64M\n  outputs:\n"
+                      "    - {name: all, type: file, path: all.json}\n"
+                      "    - {name: duty, type: file, path: duty1.json, rate_limit: 1, "
+                      "rate_window: 1s, max_backlog: 5, on_full: drop_oldest, retry_min: 50ms, "
+                      "retry_max: 200ms}\n";
+    ck_assert_int_eq(vt_pipe_init_full(&p, RULES, NULL, NULL, shp), 0);
+    vt_pipe_start_all(&p);
+    char all[400], duty1[400], duty3[400];
+    path_in(&p, "all.json", all, sizeof(all));
+    path_in(&p, "duty1.json", duty1, sizeof(duty1));
+    path_in(&p, "duty3.json", duty3, sizeof(duty3));
+    /* a0 is delivered, a1..a3 are held in its window (stored with the cursor) */
+    send_lines(&p, "a", 0, 4);
+    ck_assert(vt_wait_lines(all, 4, 30000));
+    ck_assert(vt_wait_lines(duty1, 1, 15000));
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "duty", "summarised", 3, 15000), 3);
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "duty", "backlog", 0, 15000), 0);
+    /* The destination goes down; the window closes meanwhile */
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_SHIPPER, SIGTERM), 0);
+    replace_in_file(p.config, "path: duty1.json", "path: /dev/full");
+    vt_sleep_ms(1200);
+    vt_pipe_start(&p, VT_SHIPPER);
+    char log[400];
+    vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
+    ck_assert(vt_wait_text(log, " started (config ", 10000)); /* SIGUSR1 is handled */
+    /* The summary of test.a is built into the first attempt, which fails */
+    long r = -1;
+    for (int i = 0; i < 50 && (r = vt_shipper_stat(&p, "duty", "retried")) < 1; i++)
+        vt_sleep_ms(100);
+    ck_assert_int_ge(r, 1);
+    /* Past max_backlog with the summary waiting: drop_oldest commits */
+    send_lines(&p, "b", 0, 6);
+    ck_assert(vt_wait_lines(all, 10, 30000));
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "duty", "backlog", 5, 15000), 5);
+    ck_assert_int_eq(vt_shipper_stat(&p, "duty", "summaries"), 0);
+    /* The operator points the output at a working destination: a restart */
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_SHIPPER, SIGTERM), 0);
+    replace_in_file(p.config, "path: /dev/full", "path: duty3.json");
+    vt_pipe_start(&p, VT_SHIPPER);
+    vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
+    ck_assert(vt_wait_text(log, " started (config ", 10000));
+    bool got = vt_wait_text(duty3, "\"message\":\"3 more alerts of rule test.a (Test A) held back "
+                                   "by the rate limit of output duty", 10000);
+    if (!got)
+        vt_show_tail(duty3, 3000);
+    ck_assert_msg(got, "the pending summary of the 3 held test.a alerts was lost by the restart");
+    vt_sleep_ms(1500); /* and it comes once: a second would follow at once */
+    ck_assert_int_eq(vt_count_text(duty3, "more alerts of rule test.a"), 1);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+/* A file output whose path is changed (a destination change, applied by a
+ * restart) must not cut the new file: the recorded size "out.NAME.offset"
+ * is that of the old file. Here the new path holds 4 lines of an older
+ * archive, longer than what the output wrote to its old path; the shipper
+ * takes the excess for "an unrecorded delivery" and truncates it. */
+START_TEST(test_file_path_change_keeps_content)
+{
+    vt_pipe p;
+    const char *shp = "shipper:\n  outbox_size: 64M\n  outputs:\n"
+                      "    - {name: arch, type: file, path: old.json}\n";
+    ck_assert_int_eq(vt_pipe_init_full(&p, RULES, NULL, NULL, shp), 0);
+    vt_pipe_start_all(&p);
+    char old[400], neu[400];
+    path_in(&p, "old.json", old, sizeof(old));
+    path_in(&p, "new.json", neu, sizeof(neu));
+    send_lines(&p, "a", 0, 1);
+    ck_assert(vt_wait_lines(old, 1, 30000));
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "arch", "backlog", 0, 15000), 0);
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_SHIPPER, SIGTERM), 0);
+    /* new.json: an older archive, longer than old.json */
+    char line[300], content[1300] = "";
+    memset(line, 'x', 250);
+    line[250] = '\0';
+    for (int i = 0; i < 4; i++)
+        snprintf(content + strlen(content), sizeof(content) - strlen(content),
+                 "{\"kept\":%d,\"pad\":\"%s\"}\n", i, line);
+    size_t old_size = 0;
+    free(vt_read_file(old, &old_size));
+    ck_assert_msg(strlen(content) > old_size, "the test needs new.json longer than old.json");
+    ck_assert_int_eq(vt_write_file(neu, content), 0);
+    replace_in_file(p.config, "path: old.json", "path: new.json");
+    vt_pipe_start(&p, VT_SHIPPER);
+    send_lines(&p, "a", 1, 2);
+    ck_assert(vt_wait_text(neu, "\"message\":\"kind=a seq=1\"", 30000));
+    char *b = vt_read_file(neu, NULL);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_msg(strncmp(b, content, strlen(content)) == 0,
+                  "the existing content of new.json was cut: %.400s", b);
+    free(b);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* Runs vigil-shipper -t on a config and returns its output (malloc'ed). */
 static char *check_config(const char *dir, const char *yaml, int *status)
 {
@@ -496,6 +605,14 @@ static Suite *suite(void)
     tcase_add_test(tc, test_drop_oldest);
     tcase_add_test(tc, test_block_then_reload);
     suite_add_tcase(s, tc);
+    TCase *tr = tcase_create("summary_restart");
+    tcase_set_timeout(tr, 240);
+    tcase_add_test(tr, test_rate_limit_summary_drop_restart);
+    suite_add_tcase(s, tr);
+    TCase *tp = tcase_create("file_path_change");
+    tcase_set_timeout(tp, 240);
+    tcase_add_test(tp, test_file_path_change_keeps_content);
+    suite_add_tcase(s, tp);
     return s;
 }
 
