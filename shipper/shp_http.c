@@ -658,6 +658,16 @@ static int shp_hec_config_code(long code)
            code == 11 || code == 14 || code == 16;
 }
 
+/* Logs a condition that needs a person (credentials, URL, certificate)
+ * as an error once, until it changes; the driver logs every retry. */
+static void shp_http_alarm(shp_http *h, long what, const char *reason)
+{
+    if (h->logged == what)
+        return;
+    h->logged = what;
+    vg_error("output %s: %s", h->o->conf.name, reason);
+}
+
 /* A HEC 4xx (not 401/403/404/413). HEC reads the events in order and
  * stops at the first bad one, which it names (invalid-event-number): the
  * ones before it were indexed, the ones after it were not read. */
@@ -674,6 +684,7 @@ static int shp_hec_refused(shp_http *h, long status, shp_item *items, size_t n, 
     if (shp_hec_config_code(code)) {
         snprintf(reason, cap, "HTTP %ld HEC code %ld: %s (check this output's token and index; "
                  "alerts are kept and retried)", status, code, text);
+        shp_http_alarm(h, 1000 + code, reason);
         return -EINVAL;
     }
     if (bad >= 0 && (size_t)bad < n) {
@@ -694,16 +705,6 @@ static int shp_hec_refused(shp_http *h, long status, shp_item *items, size_t n, 
         return SHP_HTTP_ISOLATE;
     shp_http_mark(&items[0], SHP_ITEM_FAILED, "%s", reason);
     return 0;
-}
-
-/* Logs a condition that needs a person (credentials, URL, certificate)
- * as an error once, until it changes; the driver logs every retry. */
-static void shp_http_alarm(shp_http *h, long what, const char *reason)
-{
-    if (h->logged == what)
-        return;
-    h->logged = what;
-    vg_error("output %s: %s", h->o->conf.name, reason);
 }
 
 /* What a reply with this status means for these items (see the top of the

@@ -431,9 +431,11 @@ END_TEST
 
 #define N_HEC 150
 
-/* HEC: 403 (token refused) twice, 503, then event 2 of a request refused
- * with code 6: nothing lost, nothing twice, in order, the refused event in
- * the dead-letter file, the credentials problem logged. */
+/* HEC: 403 (token refused) twice, 503, code 7 (incorrect index: our
+ * configuration) twice, then event 2 of a request refused with code 6:
+ * nothing lost, nothing twice, in order, the refused event in the
+ * dead-letter file, the credentials and the index problems logged once
+ * each as errors. */
 START_TEST(test_hec_faults_in_order)
 {
     vt_pipe p;
@@ -445,7 +447,8 @@ START_TEST(test_hec_faults_in_order)
     ck_assert_int_eq(vt_pipe_init_full(&p, IT_RULES, NULL, NULL, yaml), 0);
     ts_sink k;
     const char *args[] = {"--hec-token", "00000000-1111-2222-3333-444444444444", "--faults",
-                          "hec 403;hec 403;hec 503;hec hec-bad 2", NULL};
+                          "hec 403;hec 403;hec 503;hec hec-code 7;hec hec-code 7;hec hec-bad 2",
+                          NULL};
     ck_assert_int_eq(ts_sink_start_any(&k, &p, "hec", args), 0);
     ck_assert_int_eq(ts_subst(&p, "@PORT@", k.port), 0);
     ts_backlog_then_shipper(&p, N_HEC);
@@ -470,11 +473,13 @@ START_TEST(test_hec_faults_in_order)
 
     ck_assert_int_eq(vt_shipper_wait_stat(&p, "hec", "failed", 1, 5000), 1);
     ck_assert_int_eq(vt_shipper_wait_stat(&p, "hec", "sent", N_HEC - 1, 10000), N_HEC - 1);
-    ck_assert_int_eq(vt_shipper_stat(&p, "hec", "retried"), 3); /* 403, 403, 503 */
+    ck_assert_int_eq(vt_shipper_stat(&p, "hec", "retried"), 5); /* 403, 403, 503, 7, 7 */
     char log[400];
     vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
     ck_assert(vt_wait_text(log, "output hec: HTTP 403 Invalid token (HEC code 4): the server "
                                 "refuses our credentials (check token of output hec)", 100));
+    ck_assert_int_eq(vt_count_text(log, "error: output hec: HTTP 400 HEC code 7: Incorrect index "
+                                        "(check this output's token and index"), 1);
     ck_assert(vt_wait_text(log, "HTTP 400 HEC code 6: Invalid data format", 100));
     ts_sink_stop(&k);
     vt_pipe_destroy(&p);

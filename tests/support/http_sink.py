@@ -33,6 +33,8 @@ read, appended and removed at every request (write it with a rename).
                                     mapper_parsing_exception, 5xx); the others stored
   hec-bad K                         HEC: events before K (0-based) indexed, 400 code 6
                                     invalid-event-number K (what Splunk does)
+  hec-code C                        HEC: 400 with code C, nothing indexed (7: incorrect
+                                    index, a configuration error)
   stall MS                          store normally, then wait MS before answering
   pass                              answer normally (to skip requests)
   close                             read the request, close without answering
@@ -145,6 +147,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     self.reply(status, {"text": t, "code": c})
                 else:
                     self.reply(status, {"error": "injected %d" % status})
+                return
+            if fault and fault[0] == "hec-code" and endpoint == "hec":
+                rec["status"] = 400
+                self.reply(400, {"text": "Incorrect index", "code": int(fault[1])})
                 return
             if fault and fault[0] == "stall":
                 stall = int(fault[1]) / 1000.0
