@@ -927,13 +927,17 @@ static void shp_syslog_resolve(shp_sl *sl)
 
 /* One UDP attempt: a send request per item. It lives until the last
  * request's callback, which may come after the attempt was abandoned
- * (timeout, close): then 'sl->uatt' no longer points at it. */
+ * (timeout, close): then 'sl->uatt' no longer points at it. The datagrams
+ * are sent from its own copy of the batch's bytes (data): a request still
+ * queued in libuv after the attempt was abandoned reads them later, when
+ * the batch may have been repacked or freed (drop_oldest). */
 typedef struct shp_sl_udp_att {
     shp_sl *sl;
     shp_batch *batch;
     size_t pending, failed;
     int first_err;
     char why[400];
+    char *data;
     uv_udp_send_t reqs[];
 } shp_sl_udp_att;
 
@@ -981,11 +985,13 @@ static void shp_syslog_udp_send(shp_sl *sl)
         shp_syslog_end(sl, 0, NULL);
         return;
     }
-    shp_sl_udp_att *a = calloc(1, sizeof(*a) + b->n * sizeof(a->reqs[0]));
+    shp_sl_udp_att *a = calloc(1, sizeof(*a) + b->n * sizeof(a->reqs[0]) + b->data.len);
     if (!a) {
         shp_syslog_end(sl, -ENOMEM, "out of memory");
         return;
     }
+    a->data = (char *)&a->reqs[b->n];
+    memcpy(a->data, b->data.p, b->data.len);
     a->sl = sl;
     a->batch = b;
     /* Count them all first: a callback may only come from the loop, but
@@ -993,7 +999,7 @@ static void shp_syslog_udp_send(shp_sl *sl)
     a->pending = b->n + 1;
     sl->uatt = a;
     for (size_t i = 0; i < b->n; i++) {
-        uv_buf_t ub = uv_buf_init(b->data.p + b->items[i].off, (unsigned)b->items[i].len);
+        uv_buf_t ub = uv_buf_init(a->data + b->items[i].off, (unsigned)b->items[i].len);
         a->reqs[i].data = a;
         int rc = uv_udp_send(&a->reqs[i], &sl->udp, &ub, 1, NULL, shp_syslog_on_udp_sent);
         if (rc)
