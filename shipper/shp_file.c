@@ -38,6 +38,7 @@ typedef struct shp_file {
     const shp_batch *b;
     int rc;               /* the work's result */
     int busy;             /* work queued */
+    int device;           /* a character device: no size, no sync, no rotation */
     int dead;             /* closed while busy: free after the work */
     uint64_t rotations, write_errors;
 } shp_file;
@@ -89,9 +90,11 @@ static int shp_file_moved(shp_out *o)
 
 static int shp_file_open_fd(shp_out *o, shp_file *f)
 {
-    f->fd = open(o->conf.path, O_WRONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO without a reader fails at once (ENXIO) instead
+     * of blocking the loop; a FIFO is refused below anyway */
+    f->fd = open(o->conf.path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
     if (f->fd < 0 && errno == ENOENT) {
-        f->fd = open(o->conf.path, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
+        f->fd = open(o->conf.path, O_WRONLY | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0640);
         if (f->fd >= 0)
             (void)vg_fsync_parent(o->conf.path); /* best effort */
     }
@@ -106,6 +109,23 @@ static int shp_file_open_fd(shp_out *o, shp_file *f)
         close(f->fd);
         f->fd = -1;
         return rc;
+    }
+    f->device = S_ISCHR(sb.st_mode);
+    if (f->device) {
+        /* a terminal, a serial console, /dev/null: no size to record or
+         * cut back to, and fdatasync refuses it (which made every batch be
+         * written again and again). Written as it comes: at least once. */
+        int fl = fcntl(f->fd, F_GETFL);
+        if (fl >= 0)
+            (void)fcntl(f->fd, F_SETFL, fl & ~O_NONBLOCK);
+        return 0;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        vg_error("output %s: %s is neither a regular file nor a device; a file output needs one "
+                 "(for a pipe, use an output of type stdout)", o->conf.name, o->conf.path);
+        close(f->fd);
+        f->fd = -1;
+        return -EINVAL;
     }
     uint64_t size = (uint64_t)sb.st_size;
     if (size > f->offset) {
@@ -185,7 +205,7 @@ static void shp_file_work(uv_work_t *w)
         p += k;
         n -= (size_t)k;
     }
-    if (fdatasync(f->fd) != 0)
+    if (!f->device && fdatasync(f->fd) != 0)
         f->rc = -errno;
 }
 
@@ -214,7 +234,8 @@ static void shp_file_after(uv_work_t *w, int status)
         snprintf(why, sizeof(why), "%s: %s", o->conf.path, rc < -30000 ? vg_strerror(rc)
                                                                        : strerror(-rc));
         /* Take back what may have been written, so the retry writes it once. */
-        if ((ftruncate(f->fd, (off_t)f->offset) != 0 ||
+        if (!f->device &&
+            (ftruncate(f->fd, (off_t)f->offset) != 0 ||
              lseek(f->fd, (off_t)f->offset, SEEK_SET) < 0) &&
             (f->write_errors & (f->write_errors - 1)) == 0)
             vg_error("output %s: cannot roll %s back to %" PRIu64 " bytes", o->conf.name,
@@ -222,7 +243,7 @@ static void shp_file_after(uv_work_t *w, int status)
         shp_out_done(o, rc, why);
         return;
     }
-    f->next = f->offset + f->b->data.len;
+    f->next = f->offset + (f->device ? 0 : f->b->data.len);
     shp_out_done(o, 0, NULL);
 }
 
@@ -294,7 +315,7 @@ static void shp_file_committed(shp_out *o)
 {
     shp_file *f = o->tp;
     f->offset = f->next;
-    if (o->conf.rotate_size && f->offset >= o->conf.rotate_size)
+    if (o->conf.rotate_size && f->offset >= o->conf.rotate_size && !f->device)
         shp_file_rotate(o, f);
 }
 

@@ -6,10 +6,12 @@
  * A "dead" output is a file output writing to /dev/full: every write fails
  * with ENOSPC, like a destination that is down. */
 #include <check.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -521,6 +523,32 @@ START_TEST(test_file_path_change_keeps_content)
 }
 END_TEST
 
+/* A file output on a character device (/dev/null here; a terminal or a
+ * serial console in the field) delivers each batch once. Before, fdatasync
+ * refused the device after the write, and every batch was written again,
+ * forever. */
+START_TEST(test_file_output_device)
+{
+    vt_pipe p;
+    const char *shp = "shipper:\n  outbox_size: 64M\n  outputs:\n"
+                      "    - {name: all, type: file, path: all.json}\n"
+                      "    - {name: dev, type: file, path: /dev/null, retry_min: 50ms, "
+                      "retry_max: 200ms}\n";
+    ck_assert_int_eq(vt_pipe_init_full(&p, RULES, NULL, NULL, shp), 0);
+    vt_pipe_start_all(&p);
+    char all[400];
+    path_in(&p, "all.json", all, sizeof(all));
+    send_lines(&p, "a", 0, 5);
+    ck_assert(vt_wait_lines(all, 5, 30000));
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "dev", "sent", 5, 15000), 5);
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "dev", "backlog", 0, 15000), 0);
+    vt_sleep_ms(500); /* a retry would come within retry_max */
+    ck_assert_int_eq(vt_shipper_stat(&p, "dev", "retried"), 0);
+    ck_assert_int_eq(vt_shipper_stat(&p, "dev", "sent"), 5);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* Runs vigil-shipper -t on a config and returns its output (malloc'ed). */
 static char *check_config(const char *dir, const char *yaml, int *status)
 {
@@ -583,6 +611,29 @@ START_TEST(test_config_errors)
                              &st);
     ck_assert_msg(st == 0, "valid config refused: %s", out);
     free(out);
+    /* A file output on a FIFO (with a reader): refused at start, naming it */
+    char yaml[600], path[400], fifo[400], cmd[1200];
+    snprintf(fifo, sizeof(fifo), "%s/pipe", dir);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    int rd = open(fifo, O_RDONLY | O_NONBLOCK);
+    ck_assert_int_ge(rd, 0);
+    snprintf(yaml, sizeof(yaml), "pipeline:\n  data_dir: %s/lib\n  run_dir: %s/run\nshipper:\n"
+             "  outputs:\n    - {name: x, type: file, path: %s}\n", dir, dir, fifo);
+    snprintf(path, sizeof(path), "%s/fifo.yaml", dir);
+    ck_assert_int_eq(vt_write_file(path, yaml), 0);
+    snprintf(cmd, sizeof(cmd), "timeout 20 %s -c %s 2>&1", vt_bin("shipper/vigil-shipper"), path);
+    FILE *f = popen(cmd, "r");
+    ck_assert_ptr_nonnull(f);
+    char buf[4096];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    buf[n] = '\0';
+    int ps = pclose(f);
+    close(rd);
+    ck_assert_int_eq(WIFEXITED(ps) ? WEXITSTATUS(ps) : -1, 1);
+    char want[600];
+    snprintf(want, sizeof(want), "error: output x: %s is neither a regular file nor a device; a "
+             "file output needs one (for a pipe, use an output of type stdout)", fifo);
+    ck_assert_msg(strstr(buf, want), "got: %s", buf);
     char rm[600];
     snprintf(rm, sizeof(rm), "rm -rf %s", dir);
     ck_assert_int_eq(system(rm), 0);
@@ -595,6 +646,7 @@ static Suite *suite(void)
     TCase *tc = tcase_create("outputs");
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, test_config_errors);
+    tcase_add_test(tc, test_file_output_device);
     tcase_add_test(tc, test_routing_filters);
     tcase_add_test(tc, test_stats_log_on_change);
     tcase_add_test(tc, test_file_rotation);
