@@ -111,6 +111,7 @@ struct col {
     msgpack_sbuffer pend;
     size_t *pend_off;
     size_t npend, pend_cap;
+    size_t flush_bytes; /* pending bytes that make a commit at once (col_spool.c) */
     char *udp_buf;
     char *read_buf; /* shared TCP read buffer (COL_READ_CHUNK) */
     col_stats stats;

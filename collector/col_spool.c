@@ -12,6 +12,7 @@
 #include "vigil/wire.h"
 
 #define COL_FLUSH_AT 4096 /* records: commit early within a long loop pass */
+#define COL_FLUSH_BYTES_MAX (8u << 20) /* ... or bytes (less with a small spool) */
 
 static void col_spool_on_bp(uv_timer_t *t);
 
@@ -138,6 +139,13 @@ int col_spool_open(col *c)
     c->bp_timer.data = c;
     c->spool_high = c->conf.spool_limit;
     c->spool_low = c->conf.spool_limit / 10 * 9;
+    /* A loop pass that reads many connections at once (after a pause, a
+     * stop, a stall) must not make one commit larger than the room the
+     * spool keeps above spool_limit: a commit that can never fit is retried
+     * whole forever, the spool empty and intake paused. A quarter of that
+     * room a commit, so that the commits after the limit is crossed fit. */
+    uint64_t room = (c->conf.spool_size - c->conf.spool_limit) / 4;
+    c->flush_bytes = room < COL_FLUSH_BYTES_MAX ? (size_t)room : COL_FLUSH_BYTES_MAX;
     if (rc == 0)
         col_spool_check_full(c);
     return rc;
@@ -157,7 +165,9 @@ int col_spool_add(col *c, const vg_event *ev)
     vg_wire_pack_event(&c->pend, ev);
     c->npend++;
     c->pend_off[c->npend] = c->pend.size;
-    if (c->npend >= COL_FLUSH_AT)
+    /* after a failed commit its timer retries it, not every message */
+    if ((c->npend >= COL_FLUSH_AT || c->pend.size >= c->flush_bytes) &&
+        !uv_is_active((uv_handle_t *)&c->retry_timer))
         col_spool_flush(c);
     return 0;
 }

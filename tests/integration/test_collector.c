@@ -1146,6 +1146,59 @@ START_TEST(test_agency_site_tagging)
 }
 END_TEST
 
+/* What one loop pass reads is committed in one transaction. A pass that
+ * reads many connections at once (senders that wrote while the collector
+ * was stopped, starved, or paused) must not make a transaction larger than
+ * the spool can ever hold: before, 40 connections of 30 KB lines read in
+ * one pass made a 160-event commit bigger than a 4 MiB spool, which failed
+ * ("durable queue full") and was retried whole forever, the spool empty:
+ * intake stayed paused, and the events were lost at the stop. */
+START_TEST(test_burst_larger_than_spool_committed)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init_ex(&p, ANY_RULE, NULL,
+                                     "  spool_size: 4M\n  spool_limit: 3M\n"
+                                     "  max_message_size: 64K\n"),
+                     0);
+    vt_pipe_start_all(&p);
+    enum { CONNS = 40, LINES = 8, BODY = 30000 };
+    size_t cap = (size_t)LINES * (BODY + 100);
+    char *buf[CONNS];
+    size_t len[CONNS], off[CONNS];
+    int fd[CONNS];
+    ck_assert_int_eq(kill(p.pid[VT_COLLECTOR], SIGSTOP), 0);
+    for (int c = 0; c < CONNS; c++) {
+        buf[c] = malloc(cap);
+        ck_assert_ptr_nonnull(buf[c]);
+        len[c] = off[c] = 0;
+        for (int i = 0; i < LINES; i++) {
+            len[c] += (size_t)sprintf(buf[c] + len[c], "<13>Nov 25 10:00:00 h app: seq=%05d ",
+                                      c * LINES + i);
+            memset(buf[c] + len[c], 'x', BODY);
+            len[c] += BODY;
+            buf[c][len[c]++] = '\n';
+        }
+        fd[c] = it_tcp_connect(p.port); /* in the listen backlog while stopped */
+        ck_assert_int_ge(fd[c], 0);
+        int fl = fcntl(fd[c], F_GETFL);
+        ck_assert_int_eq(fcntl(fd[c], F_SETFL, fl | O_NONBLOCK), 0);
+        ssize_t w; /* what the kernel takes now is read in the first pass */
+        while (off[c] < len[c] && (w = write(fd[c], buf[c] + off[c], len[c] - off[c])) > 0)
+            off[c] += (size_t)w;
+        ck_assert_int_eq(fcntl(fd[c], F_SETFL, fl), 0);
+    }
+    ck_assert_int_eq(kill(p.pid[VT_COLLECTOR], SIGCONT), 0);
+    for (int c = 0; c < CONNS; c++) {
+        ck_assert_int_eq(it_send_all(fd[c], buf[c] + off[c], len[c] - off[c]), 0);
+        close(fd[c]);
+        free(buf[c]);
+    }
+    it_alerts_numbered(p.alerts, CONNS * LINES);
+    ck_assert(it_collector_says(&p, " spool_errors=0 "));
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 static Suite *collector_suite(void)
 {
     Suite *s = suite_create("collector");
@@ -1170,6 +1223,10 @@ static Suite *collector_suite(void)
     tcase_add_test(tc, test_stop_reads_queued_datagrams);
     tcase_add_test(tc, test_stop_reads_queued_tcp);
     suite_add_tcase(s, tc);
+    TCase *burst = tcase_create("spool_burst");
+    tcase_set_timeout(burst, 120);
+    tcase_add_test(burst, test_burst_larger_than_spool_committed);
+    suite_add_tcase(s, burst);
     return s;
 }
 
