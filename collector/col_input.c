@@ -230,10 +230,18 @@ static size_t col_conn_frames(col_conn *k, char *data, size_t len, int eof)
     return col_frame_take(&k->framer, data, len, eof, col_conn_message, k);
 }
 
-/* Plaintext out of TLS: appended to the framing buffer, framed as it comes. */
+/* Plaintext out of TLS: appended to the framing buffer, framed as it comes.
+ * The buffer is made with the first plaintext, after the handshake: peers
+ * that never finish one hold no max_message_size buffer each. */
 static int col_conn_plain(void *ud, const char *p, size_t n)
 {
     col_conn *k = ud;
+    if (!k->buf && n) {
+        size_t want = k->c->conf.max_message + 64;
+        if (!(k->buf = malloc(want)))
+            return -1;
+        k->cap = want;
+    }
     while (n) {
         size_t room = k->cap - k->len, m = n < room ? n : room;
         memcpy(k->buf + k->len, p, m);
@@ -471,18 +479,13 @@ static void col_tcp_accept(uv_stream_t *ls, int status)
      * keepalive probes find it, and the descriptor comes back */
     uv_tcp_keepalive(&k->tcp, 1, 300);
     if (c->tcp_is_tls[(uv_tcp_t *)ls - c->tcp]) {
-        size_t want = c->conf.max_message + 64;
         k->tls = calloc(1, sizeof(*k->tls));
-        k->buf = malloc(want);
-        if (!k->tls || !k->buf || col_tls_conn_init(&c->tls, k->tls) != 0) {
+        if (!k->tls || col_tls_conn_init(&c->tls, k->tls) != 0) {
             free(k->tls);
             k->tls = NULL;
-            free(k->buf);
-            k->buf = NULL;
             uv_close((uv_handle_t *)&k->tcp, col_conn_free);
             return;
         }
-        k->cap = want;
     }
     k->next = c->conns;
     if (c->conns)

@@ -283,7 +283,7 @@ int col_tls_feed(col_tls *t, col_tls_conn *tc, const char *cipher, size_t n,
         int r = SSL_read(tc->ssl, buf, sizeof(buf));
         if (r > 0) {
             if (out(ud, buf, (size_t)r) != 0)
-                return 0;
+                return -ENOMEM; /* no room for the plaintext: end the connection */
             continue;
         }
         int e = SSL_get_error(tc->ssl, r);

@@ -56,8 +56,8 @@ int col_tls_conn_init(col_tls *t, col_tls_conn *tc);
 void col_tls_conn_free(col_tls_conn *tc);
 
 /* Feeds ciphertext and extracts plaintext: calls out(ud, buf, n) for each
- * decrypted run, as long as it returns 0. Returns 0 to go on, 1 on a
- * clean TLS close, negative on a TLS error (reason logged). Bytes the
+ * decrypted run. Returns 0 to go on, 1 on a clean TLS close, negative on a
+ * TLS error (reason logged) or when out returns non-zero (-ENOMEM). Bytes the
  * peer must receive (handshake) are left in wbio: see col_tls_pending. */
 int col_tls_feed(col_tls *t, col_tls_conn *tc, const char *cipher, size_t n,
                  int (*out)(void *ud, const char *p, size_t n), void *ud, const char *src);
