@@ -118,6 +118,10 @@ int cor_eval_flush(cor_eval *e)
     }
     if (rc == 0)
         rc = vg_meta_put_u64(e->st, "cor.watermark", (uint64_t)e->wm);
+    /* the sweep's last look: the next is due a second of event time after
+     * it, so a restart must not move it to the watermark */
+    if (rc == 0)
+        rc = vg_meta_put_u64(e->st, "cor.absence_checked", (uint64_t)e->absence_checked);
     if (rc == MDB_MAP_FULL)
         return VG_EFULL;
     return rc > 0 ? -rc : rc;
@@ -359,7 +363,9 @@ int cor__state_load(cor_eval *e)
     vg_meta_get_u64(e->st, "cor.watermark", &wm);
     e->wm = (int64_t)wm;
     e->clock = e->wm;
-    e->absence_checked = e->wm;
+    uint64_t ac = 0;
+    e->absence_checked =
+        vg_meta_get_u64(e->st, "cor.absence_checked", &ac) == 0 && ac ? (int64_t)ac : e->wm;
     if (loaded || dropped)
         vg_info("correlation state: %zu groups restored, %zu dropped (rule gone or changed)",
                 loaded, dropped);

@@ -2500,6 +2500,52 @@ START_TEST(test_raw_lines_every_size)
 }
 END_TEST
 
+/* A restart between two sweeps: the sweep looks once per second of event
+ * time since its last look, and that last look is part of the state a
+ * restart (or an aborted transaction) must give back, or the absence is
+ * reported at another time than in the run that never stopped. */
+START_TEST(test_absence_restart_between_sweeps)
+{
+    char path[PATH_MAX];
+    rules_file("rules:\n"
+               "  - {id: m.beat, name: heartbeat, level: 1, alert: false, match: {regex: heartbeat}}\n"
+               "  - id: c.silent\n"
+               "    name: host went silent\n"
+               "    level: 7\n"
+               "    correlation: {type: absence, rules: [m.beat], group_by: [host], timespan: 5m}\n",
+               path, sizeof(path));
+    const int64_t L = T0;
+    int64_t ts[2] = {0, 0};
+    for (int restart = 0; restart < 2; restart++) {
+        tc t = {0};
+        char db[16];
+        snprintf(db, sizeof(db), "db-abs%d", restart);
+        tc_start(&t, path, db);
+        tc_begin(&t);
+        feed(&t, L, "h1", "heartbeat");
+        feed(&t, L + 5 * MIN - SEC / 2, "h2", "heartbeat"); /* the sweep looks here */
+        feed(&t, L + 5 * MIN - SEC / 10, "h2", "heartbeat"); /* not here: 0.4 s later */
+        tc_commit(&t);
+        if (restart) {
+            tc_stop(&t);
+            tc_start(&t, path, db);
+        }
+        tc_begin(&t);
+        feed(&t, L + 5 * MIN + SEC * 6 / 10, "h2", "heartbeat"); /* 1.1 s after the look */
+        feed(&t, L + 5 * MIN + SEC * 95 / 100, "h2", "heartbeat");
+        tc_commit(&t);
+        ck_assert_msg(n_of(&t.s, "c.silent") == 1, "restart %d: %zu absences", restart,
+                      n_of(&t.s, "c.silent"));
+        ts[restart] = at(&t.s, 0)->ts;
+        tc_close(&t);
+    }
+    ck_assert_msg(ts[0] == ts[1],
+                  "absence of h1 reported at T0%+" PRId64 "us without a restart, T0%+" PRId64
+                  "us with one",
+                  ts[0] - T0, ts[1] - T0);
+}
+END_TEST
+
 START_TEST(test_restart_keeps_lru_order)
 {
     char yaml[2048], path[PATH_MAX];
@@ -3891,6 +3937,12 @@ static Suite *eval_suite(void)
     tcase_add_test(p, test_persistence);
     tcase_add_test(p, test_batches);
     suite_add_tcase(s, p);
+
+    TCase *ar = tcase_create("absence_restart");
+    tcase_add_unchecked_fixture(ar, base_setup, base_teardown);
+    tcase_add_checked_fixture(ar, setup, teardown);
+    tcase_add_test(ar, test_absence_restart_between_sweeps);
+    suite_add_tcase(s, ar);
 
     TCase *w = tcase_create("wide");
     tcase_add_unchecked_fixture(w, base_setup, base_teardown);
