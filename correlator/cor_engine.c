@@ -27,7 +27,8 @@ static int cor_on_alert(void *ud, const vg_alert *in)
     cor *c = ud;
     vg_alert al = *in;
     char id[33];
-    snprintf(id, sizeof(id), "%016" PRIx64 "%016" PRIx64, c->epoch, vg_queue_last(c->outbox) + 1);
+    uint64_t epoch = c->sender ? vg_sender_epoch(c->sender) : c->epoch;
+    snprintf(id, sizeof(id), "%016" PRIx64 "%016" PRIx64, epoch, vg_queue_last(c->outbox) + 1);
     al.id = vg_str_n(id, 32);
     msgpack_sbuffer_clear(&c->rec);
     int rc = vg_wire_pack_alert(&c->rec, &al);

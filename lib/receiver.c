@@ -79,10 +79,12 @@ static int vg__hello(vg_receiver *r, vg_link *l, vg_rstream *st, const vg_msg *m
         rc = vg_meta_get_u64(r->cfg.store, klast, &st->last);
     if (rc)
         return rc;
+    st->renewed = 0;
     if (epoch != m->epoch) {
         if (epoch)
-            vg_warn("stream %s starts a new sequence (its queue was recreated); it was at %" PRIu64,
-                    st->name, st->last);
+            vg_warn("stream %s starts a new sequence (a new epoch: its queue was recreated, or "
+                    "its state restored from a copy); it was at %" PRIu64, st->name, st->last);
+        st->renewed = epoch != 0;
         st->last = 0;
         if ((rc = vg_store_begin(r->cfg.store)))
             return rc;
@@ -128,7 +130,11 @@ static void vg__batch_run(vg_receiver *r, vg_link *l, vg_rstream *st, const vg_m
          * sender sends what it holds in order, so there is no other gap.
          * The records cannot come back; taking what there is beats a
          * stream stalled for good. */
-        if (st->last == 0)
+        if (st->renewed)
+            vg_info("stream %s: its new epoch starts at seq %" PRIu64 " (what it numbered "
+                    "1..%" PRIu64 " was sent before, under the previous one)",
+                    st->name, first, first - 1);
+        else if (st->last == 0)
             vg_warn("stream %s: starts at seq %" PRIu64 " and nothing of it is stored here: seq "
                     "1..%" PRIu64 " were acknowledged by an earlier state and are gone",
                     st->name, first, first - 1);
@@ -140,6 +146,7 @@ static void vg__batch_run(vg_receiver *r, vg_link *l, vg_rstream *st, const vg_m
         st->last = first - 1;
     }
     r->stats.batches++;
+    st->renewed = 0;
     if (end <= st->last) { /* all re-sent: already committed */
         r->stats.duplicates += m->count;
         vg__ack(l, st->last);

@@ -56,6 +56,29 @@ int vg_queue_epoch(vg_store *st, vg_queue *q, uint64_t *epoch)
     return rc;
 }
 
+int vg_queue_new_epoch(vg_store *st, vg_queue *q, uint64_t old, uint64_t *epoch)
+{
+    char key[96];
+    snprintf(key, sizeof(key), "queue.%s.epoch", vg_queue_name(q));
+    uint64_t e = 0;
+    while (e == 0 || e == old)
+        if (getrandom(&e, sizeof(e), 0) != sizeof(e))
+            return -errno;
+    int rc = vg_store_begin(st);
+    if (rc)
+        return rc;
+    rc = vg_meta_put_u64(st, key, e);
+    rc = rc ? (vg_store_abort(st), rc) : vg_store_commit(st);
+    if (rc == 0)
+        *epoch = e;
+    return rc;
+}
+
+uint64_t vg_sender_epoch(const vg_sender *s)
+{
+    return s->epoch;
+}
+
 /* One batch being filled. Records go in until the next one would bring
  * them past VG_BATCH_BYTES (the first always goes in), so that a batch of
  * large records (512 events of two 64 KiB messages are over VG_FRAME_MAX)
@@ -236,9 +259,27 @@ static void vg__on_msg(vg_link *l, const vg_msg *m)
         }
         uint64_t last = vg_queue_last(s->cfg.queue);
         if (m->seq > last) {
-            vg_error("%s claims seq %llu of stream %s, but only %llu exist; refusing",
-                     s->path, (unsigned long long)m->seq, s->name, (unsigned long long)last);
-            vg_link_close(l, VG_ESTATE);
+            /* The downstream holds more of this stream than exists here:
+             * this state is older than the one that sent it (a data
+             * directory restored from a copy). Under the same epoch, what
+             * is numbered from here on would be taken for re-sends of what
+             * the old state sent, and skipped. A new epoch makes it a new
+             * sequence downstream; what this queue still holds is sent
+             * again (at least once, never lost). */
+            uint64_t e = 0;
+            int rc = vg_queue_new_epoch(s->cfg.store, s->cfg.queue, s->epoch, &e);
+            if (rc) {
+                vg_error("%s claims seq %llu of stream %s, but only %llu exist, and a new epoch "
+                         "cannot be stored: %s; retrying", s->path, (unsigned long long)m->seq,
+                         s->name, (unsigned long long)last, vg_strerror(rc));
+            } else {
+                vg_warn("%s has seq %llu of stream %s, but only %llu exist here: this state is "
+                        "older than the one that sent them (restored from a copy?); the stream "
+                        "starts a new epoch, so that what follows is not taken for re-sends",
+                        s->path, (unsigned long long)m->seq, s->name, (unsigned long long)last);
+                s->epoch = e;
+            }
+            vg_link_close(l, VG_ESTATE); /* the next link says hello with the new epoch */
             return;
         }
         s->handshake = NULL;
