@@ -84,6 +84,7 @@ typedef struct cor_table {
     uint32_t nb, count;
     cor_group *head, *tail;
     int64_t degraded_at;    /* event time of the last degradation alert */
+    int degraded_dirty;     /* degraded_at changed since the last flush */
 } cor_table;
 
 /* A pending delete of persisted state: one group, or a whole rule. */

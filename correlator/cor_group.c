@@ -265,6 +265,7 @@ static int cor_degraded(cor_eval *e, const cor_rule *r, cor_table *t, int64_t no
     if (t->degraded_at && now - t->degraded_at < 3600LL * 1000000)
         return 0;
     t->degraded_at = now ? now : 1;
+    t->degraded_dirty = 1; /* kept with the state: the hour holds across a restart */
     char msg[512];
     snprintf(msg, sizeof(msg),
              "correlation degraded: rule %s reached max_groups=%u and evicted its oldest groups "

@@ -60,6 +60,14 @@ static int cor_group_pack(cor_eval *e, const cor_rule *r, const cor_group *g)
     return 0;
 }
 
+/* "cor.degraded.RULE": the time of the rule's last degradation alert
+ * (cor_degraded, at most one an hour). -ENAMETOOLONG past an LMDB key. */
+static int cor_degraded_key(const char *id, char *buf, size_t cap)
+{
+    int n = snprintf(buf, cap, "cor.degraded.%s", id);
+    return n > 0 && (size_t)n < cap && n <= 511 ? 0 : -ENAMETOOLONG;
+}
+
 int cor_eval_flush(cor_eval *e)
 {
     if (!e->st)
@@ -115,6 +123,14 @@ int cor_eval_flush(cor_eval *e)
             rc = mdb_put(txn, e->dbi, &k, &v, 0);
             g->dirty = 0;
         }
+    }
+    for (size_t ri = 0; ri < e->rs->n && rc == 0; ri++) {
+        cor_table *t = &e->tables[ri];
+        if (!t->degraded_dirty)
+            continue;
+        t->degraded_dirty = 0;
+        if (cor_degraded_key(e->rs->rules[ri].id, key, sizeof(key)) == 0)
+            rc = vg_meta_put_u64(e->st, key, (uint64_t)t->degraded_at);
     }
     if (rc == 0)
         rc = vg_meta_put_u64(e->st, "cor.watermark", (uint64_t)e->wm);
@@ -359,6 +375,14 @@ int cor__state_load(cor_eval *e)
     for (size_t i = 0; i < e->rs->n && (rc == 0 || rc == MDB_NOTFOUND); i++)
         if (cor_table_sort_lru(e, &e->tables[i]) != 0)
             rc = ENOMEM; /* returned as -ENOMEM below */
+    for (size_t i = 0; i < e->rs->n; i++) {
+        char dk[600];
+        uint64_t at = 0;
+        if (cor_stateful(&e->rs->rules[i]) &&
+            cor_degraded_key(e->rs->rules[i].id, dk, sizeof(dk)) == 0 &&
+            vg_meta_get_u64(e->st, dk, &at) == 0)
+            e->tables[i].degraded_at = (int64_t)at;
+    }
     uint64_t wm = 0;
     vg_meta_get_u64(e->st, "cor.watermark", &wm);
     e->wm = (int64_t)wm;
