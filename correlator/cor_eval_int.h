@@ -252,6 +252,13 @@ void cor__lru_front(cor_eval *e, cor_table *t, cor_group *g);
 /* Queues the deletion of a group's record (or, with prefix, of every record
  * of rule_id) for the next cor_eval_flush. */
 int cor__del_push(cor_eval *e, const char *rule_id, const char *key, size_t keylen, int prefix);
+/* The LMDB key of a group's record in out (cap bytes): rule id, NUL, group
+ * key; when that is longer than an LMDB key takes (an attacker's long user
+ * name), the group key's hash instead, *hashed set and the key kept in the
+ * record. Returns its length, 0 if even that does not fit. */
+#define COR_STATE_KEY_MAX 511
+size_t cor__state_key(const char *rule_id, const char *key, size_t keylen, char *out,
+                      size_t cap, int *hashed);
 /* Copies raw (at most COR_RAW_MAX bytes) into g's ring of raw lines, with
  * ts, the time the group counted it at: an alert carries only the lines of
  * its own window (cor_emit_hit). A slot holds the time, then the line. */

@@ -13,16 +13,18 @@
 #include "cor_seq.h"
 #include "vigil/err.h"
 #include "vigil/log.h"
+#include "vigil/util.h"
 
 /* Group record: [rule_hash, last_us, suppress_until, aux, fired, [ts], [vals], [raw], touch,
- * [raw times]] (records written before touch was saved have 8 elements, before the raw
- * lines' times 9: their lines go into every alert, as then) */
-static int cor_group_pack(cor_eval *e, const cor_rule *r, const cor_group *g)
+ * [raw times], key] (records written before touch was saved have 8 elements, before the raw
+ * lines' times 9: their lines go into every alert, as then). The group key is the 11th
+ * element only when the LMDB key holds its hash instead (cor__state_key). */
+static int cor_group_pack(cor_eval *e, const cor_rule *r, const cor_group *g, int with_key)
 {
     msgpack_packer pk;
     msgpack_sbuffer_clear(&e->sb);
     msgpack_packer_init(&pk, &e->sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, 10);
+    msgpack_pack_array(&pk, with_key ? 11 : 10);
     msgpack_pack_uint64(&pk, r->hash);
     msgpack_pack_int64(&pk, g->last_us);
     msgpack_pack_int64(&pk, g->suppress_until);
@@ -57,6 +59,10 @@ static int cor_group_pack(cor_eval *e, const cor_rule *r, const cor_group *g)
         const char *l = g->raw[(start + i) % COR_RAW_KEEP];
         msgpack_pack_int64(&pk, l ? cor_raw_time(l) : COR_RAW_NOTIME);
     }
+    if (with_key) {
+        msgpack_pack_bin(&pk, g->keylen);
+        msgpack_pack_bin_body(&pk, g->key, g->keylen);
+    }
     return 0;
 }
 
@@ -66,6 +72,27 @@ static int cor_degraded_key(const char *id, char *buf, size_t cap)
 {
     int n = snprintf(buf, cap, "cor.degraded.%s", id);
     return n > 0 && (size_t)n < cap && n <= 511 ? 0 : -ENAMETOOLONG;
+}
+
+size_t cor__state_key(const char *rule_id, const char *key, size_t keylen, char *out,
+                      size_t cap, int *hashed)
+{
+    size_t il = strlen(rule_id) + 1;
+    *hashed = il + keylen > COR_STATE_KEY_MAX;
+    size_t n = *hashed ? il + 33 : il + keylen;
+    if (n > cap || n > COR_STATE_KEY_MAX)
+        return 0;
+    memcpy(out, rule_id, il);
+    if (!*hashed) {
+        memcpy(out + il, key, keylen);
+        return n;
+    }
+    /* two different 64-bit hashes: a collision would merge two groups */
+    uint64_t a = vg_fnv1a(VG_FNV1A_INIT, key, keylen), b = cor_hash(key, keylen);
+    char hex[40];
+    snprintf(hex, sizeof(hex), "\x01%016llx%016llx", (unsigned long long)a, (unsigned long long)b);
+    memcpy(out + il, hex, 33);
+    return n;
 }
 
 int cor_eval_flush(cor_eval *e)
@@ -108,18 +135,17 @@ int cor_eval_flush(cor_eval *e)
         const cor_rule *r = &e->rs->rules[ri];
         if (!cor_stateful(r))
             continue;
-        size_t il = strlen(r->id) + 1;
         for (cor_group *g = e->tables[ri].head; g && rc == 0; g = g->next) {
             if (!g->dirty)
                 continue;
-            if (il + g->keylen > sizeof(key) || il + g->keylen > 511) {
-                g->dirty = 0; /* too long for an LMDB key: kept in memory only */
+            int hashed = 0;
+            size_t kl = cor__state_key(r->id, g->key, g->keylen, key, sizeof(key), &hashed);
+            if (kl == 0) {
+                g->dirty = 0; /* a rule id too long for an LMDB key: in memory only */
                 continue;
             }
-            memcpy(key, r->id, il);
-            memcpy(key + il, g->key, g->keylen);
-            cor_group_pack(e, r, g);
-            MDB_val k = {il + g->keylen, key}, v = {e->sb.size, e->sb.data};
+            cor_group_pack(e, r, g, hashed);
+            MDB_val k = {kl, key}, v = {e->sb.size, e->sb.data};
             rc = mdb_put(txn, e->dbi, &k, &v, 0);
             g->dirty = 0;
         }
@@ -186,11 +212,17 @@ static int cor_group_unpack(cor_eval *e, const cor_rule *r, cor_table *t, const 
     if (msgpack_unpack_next(&u, buf, len, &off) != MSGPACK_UNPACK_SUCCESS)
         goto out;
     const msgpack_object *a = &u.data;
-    if (a->type != MSGPACK_OBJECT_ARRAY || a->via.array.size < 8 || a->via.array.size > 10)
+    if (a->type != MSGPACK_OBJECT_ARRAY || a->via.array.size < 8 || a->via.array.size > 11)
         goto out;
     const msgpack_object *f = a->via.array.ptr;
     if (f[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER || f[0].via.u64 != r->hash)
         goto out;
+    if (a->via.array.size > 10) { /* the LMDB key is the group key's hash */
+        if (f[10].type != MSGPACK_OBJECT_BIN)
+            goto out;
+        key = f[10].via.bin.ptr;
+        klen = f[10].via.bin.size;
+    }
     uint64_t h = cor_hash(key, klen);
     if (t->count + 1 > t->nb && cor__table_grow(t) != 0) {
         rc = -ENOMEM;

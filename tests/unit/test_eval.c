@@ -2546,6 +2546,109 @@ START_TEST(test_absence_restart_between_sweeps)
 }
 END_TEST
 
+/* A group whose key is too long for an LMDB key (511 bytes with the rule
+ * id): an attacker's long user name or address field. Its state must come
+ * back after a restart like any other group's, or the third failure after
+ * the restart never makes the alert the run that never stopped made. */
+static int count_alert(void *ud, const vg_alert *al)
+{
+    if (vg_str_eq(al->rule_id, "c.burst"))
+        (*(size_t *)ud)++;
+    return 0;
+}
+
+static void feed_long(tc *t, int64_t ts, const char *msg, size_t *n)
+{
+    vg_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.ts_us = ev.recv_us = ts;
+    ev.pri = 38;
+    ev.host = vg_str_c("h");
+    ev.app = vg_str_c("sshd");
+    ev.msg = vg_str_c(msg);
+    ev.raw = vg_str_c(msg);
+    ck_assert_int_eq(cor_eval_event(t->e, &ev, count_alert, n), 0);
+}
+
+START_TEST(test_long_group_key_restart)
+{
+    char yaml[2048], path[PATH_MAX];
+    snprintf(yaml, sizeof(yaml),
+             "rules:\n%s"
+             "  - id: c.burst\n"
+             "    name: burst\n"
+             "    level: 9\n"
+             "    correlation: {type: event_count, rules: [m.fail], group_by: [src_ip],\n"
+             "                  timespan: 60s, condition: {gte: 3}}\n",
+             fail_rule);
+    rules_file(yaml, path, sizeof(path));
+    char msg[700] = "fail from ";
+    memset(msg + strlen(msg), 'x', 600);
+    size_t alerts[2] = {0, 0};
+    for (int restart = 0; restart < 2; restart++) {
+        tc t = {0};
+        char db[16];
+        snprintf(db, sizeof(db), "db-long%d", restart);
+        tc_start(&t, path, db);
+        tc_begin(&t);
+        feed_long(&t, T0, msg, &alerts[restart]);
+        feed_long(&t, T0 + SEC, msg, &alerts[restart]);
+        tc_commit(&t);
+        if (restart) {
+            tc_stop(&t);
+            tc_start(&t, path, db);
+        }
+        tc_begin(&t);
+        feed_long(&t, T0 + 2 * SEC, msg, &alerts[restart]);
+        tc_commit(&t);
+        tc_close(&t);
+    }
+    ck_assert_uint_eq(alerts[0], 1);
+    ck_assert_msg(alerts[0] == alerts[1], "%zu alerts without a restart, %zu with one", alerts[0],
+                  alerts[1]);
+}
+END_TEST
+
+/* Such a group's record (stored under its key's hash) is deleted with the
+ * group: once it expired, a restart brings back only the groups that live. */
+START_TEST(test_long_group_key_deleted)
+{
+    char yaml[2048], path[PATH_MAX];
+    snprintf(yaml, sizeof(yaml),
+             "rules:\n%s"
+             "  - id: c.burst\n"
+             "    name: burst\n"
+             "    level: 9\n"
+             "    correlation: {type: event_count, rules: [m.fail], group_by: [src_ip],\n"
+             "                  timespan: 60s, condition: {gte: 3}}\n",
+             fail_rule);
+    rules_file(yaml, path, sizeof(path));
+    char msg[700] = "fail from ";
+    memset(msg + strlen(msg), 'x', 600);
+    size_t alerts = 0;
+    tc t = {0};
+    tc_start(&t, path, "db-longdel");
+    tc_begin(&t);
+    feed_long(&t, T0, msg, &alerts);
+    tc_commit(&t);
+    tc_stop(&t);
+    tc_start(&t, path, "db-longdel");
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 1); /* stored, and back */
+    tc_begin(&t);
+    feed_long(&t, T0 + 3600 * SEC, "fail from 10.0.0.1", &alerts);
+    feed_long(&t, T0 + 3700 * SEC, "fail from 10.0.0.1", &alerts);
+    /* the sweep: the long one expired an hour ago */
+    ck_assert_int_eq(cor_eval_tick(t.e, T0 + 3700 * SEC, count_alert, &alerts), 0);
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 1);
+    tc_commit(&t);
+    tc_stop(&t);
+    tc_start(&t, path, "db-longdel");
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 1); /* only 10.0.0.1's */
+    tc_close(&t);
+    ck_assert_uint_eq(alerts, 0);
+}
+END_TEST
+
 /* The degradation alert comes once an hour per rule: a restart within
  * that hour must not make a second one the run that never stopped does
  * not make (its last time is part of the state). */
@@ -3985,6 +4088,13 @@ static Suite *eval_suite(void)
     tcase_add_checked_fixture(ar, setup, teardown);
     tcase_add_test(ar, test_absence_restart_between_sweeps);
     suite_add_tcase(s, ar);
+
+    TCase *lk = tcase_create("long_key_restart");
+    tcase_add_unchecked_fixture(lk, base_setup, base_teardown);
+    tcase_add_checked_fixture(lk, setup, teardown);
+    tcase_add_test(lk, test_long_group_key_restart);
+    tcase_add_test(lk, test_long_group_key_deleted);
+    suite_add_tcase(s, lk);
 
     TCase *dg = tcase_create("degraded_restart");
     tcase_add_unchecked_fixture(dg, base_setup, base_teardown);
