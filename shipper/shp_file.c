@@ -179,6 +179,12 @@ static int shp_file_open(shp_out *o)
     }
     if (rc == 0)
         rc = shp_file_open_fd(o, f);
+    if (rc) { /* not started: nothing will close it */
+        if (f->fd >= 0)
+            close(f->fd);
+        free(f);
+        o->tp = NULL;
+    }
     return rc;
 }
 
