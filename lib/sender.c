@@ -34,18 +34,17 @@ struct vg_sender {
     int open_handles; /* handles still to be closed before s can be freed */
 };
 
-int vg_queue_epoch(vg_store *st, vg_queue *q, uint64_t *epoch)
+/* Stores a random epoch other than old for queue q, inside the caller's
+ * transaction if one is open, else in one of its own. */
+static int vg__epoch_store(vg_store *st, vg_queue *q, uint64_t old, uint64_t *epoch)
 {
     char key[96];
     snprintf(key, sizeof(key), "queue.%s.epoch", vg_queue_name(q));
-    int rc = vg_meta_get_u64(st, key, epoch);
-    if (rc || *epoch)
-        return rc;
     uint64_t e = 0;
-    while (e == 0)
+    while (e == 0 || e == old)
         if (getrandom(&e, sizeof(e), 0) != sizeof(e))
             return -errno;
-    int own = !vg_store_txn(st);
+    int rc = 0, own = !vg_store_txn(st);
     if (own && (rc = vg_store_begin(st)))
         return rc;
     rc = vg_meta_put_u64(st, key, e);
@@ -56,22 +55,19 @@ int vg_queue_epoch(vg_store *st, vg_queue *q, uint64_t *epoch)
     return rc;
 }
 
-int vg_queue_new_epoch(vg_store *st, vg_queue *q, uint64_t old, uint64_t *epoch)
+int vg_queue_epoch(vg_store *st, vg_queue *q, uint64_t *epoch)
 {
     char key[96];
     snprintf(key, sizeof(key), "queue.%s.epoch", vg_queue_name(q));
-    uint64_t e = 0;
-    while (e == 0 || e == old)
-        if (getrandom(&e, sizeof(e), 0) != sizeof(e))
-            return -errno;
-    int rc = vg_store_begin(st);
-    if (rc)
+    int rc = vg_meta_get_u64(st, key, epoch);
+    if (rc || *epoch)
         return rc;
-    rc = vg_meta_put_u64(st, key, e);
-    rc = rc ? (vg_store_abort(st), rc) : vg_store_commit(st);
-    if (rc == 0)
-        *epoch = e;
-    return rc;
+    return vg__epoch_store(st, q, 0, epoch);
+}
+
+int vg_queue_new_epoch(vg_store *st, vg_queue *q, uint64_t old, uint64_t *epoch)
+{
+    return vg__epoch_store(st, q, old, epoch);
 }
 
 uint64_t vg_sender_epoch(const vg_sender *s)

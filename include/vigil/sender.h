@@ -60,8 +60,8 @@ void vg_sender_stop(vg_sender *s);
 
 /* Returns the epoch of queue q, creating a random one on first use. */
 int vg_queue_epoch(vg_store *st, vg_queue *q, uint64_t *epoch);
-/* Stores a new random epoch (not old) for queue q in a transaction of its
- * own: its sequence starts anew downstream. */
+/* Stores a new random epoch (not old) for queue q (in the open transaction,
+ * or one of its own): its sequence starts anew downstream. */
 int vg_queue_new_epoch(vg_store *st, vg_queue *q, uint64_t old, uint64_t *epoch);
 /* The epoch the sender's queue has now (a restored state takes a new one
  * at its first hello: see lib/sender.c). */
