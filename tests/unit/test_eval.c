@@ -2570,9 +2570,11 @@ static void feed_long(tc *t, int64_t ts, const char *msg, size_t *n)
     ck_assert_int_eq(cor_eval_event(t->e, &ev, count_alert, n), 0);
 }
 
-START_TEST(test_long_group_key_restart)
+/* Writes the rules of the long-key tests (c.burst: 3 failures a minute per
+ * src_ip) and puts their file's path in path. */
+static void burst_rules(char *path, size_t cap)
 {
-    char yaml[2048], path[PATH_MAX];
+    char yaml[2048];
     snprintf(yaml, sizeof(yaml),
              "rules:\n%s"
              "  - id: c.burst\n"
@@ -2581,7 +2583,13 @@ START_TEST(test_long_group_key_restart)
              "    correlation: {type: event_count, rules: [m.fail], group_by: [src_ip],\n"
              "                  timespan: 60s, condition: {gte: 3}}\n",
              fail_rule);
-    rules_file(yaml, path, sizeof(path));
+    rules_file(yaml, path, cap);
+}
+
+START_TEST(test_long_group_key_restart)
+{
+    char path[PATH_MAX];
+    burst_rules(path, sizeof(path));
     char msg[700] = "fail from ";
     memset(msg + strlen(msg), 'x', 600);
     size_t alerts[2] = {0, 0};
@@ -2613,16 +2621,8 @@ END_TEST
  * group: once it expired, a restart brings back only the groups that live. */
 START_TEST(test_long_group_key_deleted)
 {
-    char yaml[2048], path[PATH_MAX];
-    snprintf(yaml, sizeof(yaml),
-             "rules:\n%s"
-             "  - id: c.burst\n"
-             "    name: burst\n"
-             "    level: 9\n"
-             "    correlation: {type: event_count, rules: [m.fail], group_by: [src_ip],\n"
-             "                  timespan: 60s, condition: {gte: 3}}\n",
-             fail_rule);
-    rules_file(yaml, path, sizeof(path));
+    char path[PATH_MAX];
+    burst_rules(path, sizeof(path));
     char msg[700] = "fail from ";
     memset(msg + strlen(msg), 'x', 600);
     size_t alerts = 0;
