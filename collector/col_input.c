@@ -100,6 +100,20 @@ static void col_udp_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
     *buf = uv_buf_init(c->udp_buf, 65536);
 }
 
+/* A datagram's message (UDP or Unix; partial if the kernel cut it to our
+ * buffer), cut to max_message_size after its transport's line ends. */
+static void col_datagram_message(col *c, const char *src, const struct sockaddr *sa,
+                                 const char *buf, size_t n, int partial)
+{
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == '\0'))
+        n--; /* transport artifacts, not message content */
+    if (n > c->conf.max_message) {
+        n = c->conf.max_message;
+        partial = 1;
+    }
+    col_input_message(c, src, sa, buf, n, partial);
+}
+
 /* One datagram of a UDP listener (n bytes in buf, partial if the kernel cut
  * it to the buffer): refused and counted while the spool is full, else
  * parsed and spooled. */
@@ -114,15 +128,7 @@ static void col_udp_take(col *c, const struct sockaddr *sa, char *buf, size_t n,
         col_counters_drop(c->counters, vg_str_c(src), agency, 1);
         return;
     }
-    size_t len = n;
-    while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == '\0'))
-        len--; /* transport artifacts, not message content */
-    int trunc = partial;
-    if (len > c->conf.max_message) {
-        len = c->conf.max_message;
-        trunc = 1;
-    }
-    col_input_message(c, src, sa, buf, len, trunc);
+    col_datagram_message(c, src, sa, buf, n, partial);
 }
 
 static void col_udp_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const struct sockaddr *sa,
@@ -389,8 +395,9 @@ static void col_conn_drain(col_conn *k, uint64_t deadline_ns)
             if (got == 0 || now >= deadline_ns)
                 return; /* idle */
             uint64_t left_ms = (deadline_ns - now) / 1000000 + 1;
+            int wait_ms = (int)(left_ms < COL_DRAIN_QUIET_MS ? left_ms : COL_DRAIN_QUIET_MS);
             struct pollfd pf = {.fd = fd, .events = POLLIN};
-            if (poll(&pf, 1, (int)(left_ms < COL_DRAIN_QUIET_MS ? left_ms : COL_DRAIN_QUIET_MS)) <= 0)
+            if (poll(&pf, 1, wait_ms) <= 0)
                 return; /* quiet */
             continue;
         }
@@ -519,16 +526,8 @@ static void col_unix_take(col *c, int fd, int max)
             col_counters_drop(c->counters, vg_str_c("unix"), vg_str_c("unknown"), 1);
             continue;
         }
-        size_t len = (size_t)n > 65536 ? 65536 : (size_t)n;
-        int trunc = (size_t)n > len;
-        while (len && (c->udp_buf[len - 1] == '\n' || c->udp_buf[len - 1] == '\r' ||
-                       c->udp_buf[len - 1] == '\0'))
-            len--;
-        if (len > c->conf.max_message) {
-            len = c->conf.max_message;
-            trunc = 1;
-        }
-        col_input_message(c, "unix", NULL, c->udp_buf, len, trunc);
+        col_datagram_message(c, "unix", NULL, c->udp_buf, (size_t)n > 65536 ? 65536 : (size_t)n,
+                             n > 65536);
     }
 }
 

@@ -188,24 +188,16 @@ int cor__del_push(cor_eval *e, const char *rule_id, const char *key, size_t keyl
         e->dels = d;
         e->capdels = cap;
     }
-    size_t il = strlen(rule_id) + 1, n = il + keylen;
+    /* the key cor_eval_flush stored it under (a prefix: the rule id's) */
+    char sk[COR_STATE_KEY_MAX];
     int hashed = 0;
-    if (!prefix && n > COR_STATE_KEY_MAX) { /* stored under its hash: cor__state_key */
-        char hk[COR_STATE_KEY_MAX];
-        if ((n = cor__state_key(rule_id, key, keylen, hk, sizeof(hk), &hashed)) == 0)
-            return 0; /* never stored */
-        char *k = malloc(n);
-        if (!k)
-            return -ENOMEM;
-        memcpy(k, hk, n);
-        e->dels[e->ndels++] = (cor_del){k, n, 0};
-        return 0;
-    }
+    size_t n = cor__state_key(rule_id, key, keylen, sk, sizeof(sk), &hashed);
+    if (n == 0)
+        return 0; /* never stored */
     char *k = malloc(n);
     if (!k)
         return -ENOMEM;
-    memcpy(k, rule_id, il);
-    memcpy(k + il, key, keylen);
+    memcpy(k, sk, n);
     e->dels[e->ndels++] = (cor_del){k, n, prefix};
     return 0;
 }

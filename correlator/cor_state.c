@@ -71,7 +71,7 @@ static int cor_group_pack(cor_eval *e, const cor_rule *r, const cor_group *g, in
 static int cor_degraded_key(const char *id, char *buf, size_t cap)
 {
     int n = snprintf(buf, cap, "cor.degraded.%s", id);
-    return n > 0 && (size_t)n < cap && n <= 511 ? 0 : -ENAMETOOLONG;
+    return n > 0 && (size_t)n < cap && n <= COR_STATE_KEY_MAX ? 0 : -ENAMETOOLONG;
 }
 
 size_t cor__state_key(const char *rule_id, const char *key, size_t keylen, char *out,
@@ -149,14 +149,12 @@ int cor_eval_flush(cor_eval *e)
             rc = mdb_put(txn, e->dbi, &k, &v, 0);
             g->dirty = 0;
         }
-    }
-    for (size_t ri = 0; ri < e->rs->n && rc == 0; ri++) {
         cor_table *t = &e->tables[ri];
-        if (!t->degraded_dirty)
-            continue;
-        t->degraded_dirty = 0;
-        if (cor_degraded_key(e->rs->rules[ri].id, key, sizeof(key)) == 0)
-            rc = vg_meta_put_u64(e->st, key, (uint64_t)t->degraded_at);
+        if (rc == 0 && t->degraded_dirty) {
+            t->degraded_dirty = 0;
+            if (cor_degraded_key(r->id, key, sizeof(key)) == 0)
+                rc = vg_meta_put_u64(e->st, key, (uint64_t)t->degraded_at);
+        }
     }
     if (rc == 0)
         rc = vg_meta_put_u64(e->st, "cor.watermark", (uint64_t)e->wm);

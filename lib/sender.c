@@ -34,9 +34,7 @@ struct vg_sender {
     int open_handles; /* handles still to be closed before s can be freed */
 };
 
-/* Stores a random epoch other than old for queue q, inside the caller's
- * transaction if one is open, else in one of its own. */
-static int vg__epoch_store(vg_store *st, vg_queue *q, uint64_t old, uint64_t *epoch)
+int vg_queue_new_epoch(vg_store *st, vg_queue *q, uint64_t old, uint64_t *epoch)
 {
     char key[96];
     snprintf(key, sizeof(key), "queue.%s.epoch", vg_queue_name(q));
@@ -62,12 +60,7 @@ int vg_queue_epoch(vg_store *st, vg_queue *q, uint64_t *epoch)
     int rc = vg_meta_get_u64(st, key, epoch);
     if (rc || *epoch)
         return rc;
-    return vg__epoch_store(st, q, 0, epoch);
-}
-
-int vg_queue_new_epoch(vg_store *st, vg_queue *q, uint64_t old, uint64_t *epoch)
-{
-    return vg__epoch_store(st, q, old, epoch);
+    return vg_queue_new_epoch(st, q, 0, epoch);
 }
 
 uint64_t vg_sender_epoch(const vg_sender *s)

@@ -175,13 +175,12 @@ static int shp_rl_save(shp_out *o, msgpack_sbuffer *sb, const shp_batch *pending
         size_t j = 0;
         while (j < n && !shp_rl_same(&v[j], h))
             j++;
-        if (j == n) {
+        if (j == n) { /* no current window: the snapshot, no alert sent in it yet */
             v[n] = *h;
-            v[n].held = 0;
-            v[n].sent = 0;
-            n++;
+            v[n++].sent = 0;
+        } else {
+            shp_rl_fold(&v[j], h);
         }
-        shp_rl_fold(&v[j], h);
         folded++;
     }
     size_t live = 0;
