@@ -39,6 +39,7 @@ typedef struct cor_conf {
 
 typedef struct cor_stats {
     uint64_t events, malformed_in, alerts;
+    uint64_t clock_ahead; /* events stamped on arrival past this host's clock (cor_eval_set_now) */
 } cor_stats;
 
 /* Names of lists, as a load read them (malloc'ed, owned by the struct). */
@@ -61,6 +62,7 @@ typedef struct cor {
     vg_sender *sender;
     uv_timer_t tick;
     int64_t last_batch_us; /* wall time of the last batch received */
+    int64_t clock_warned_us; /* when clock_ahead was last logged */
     msgpack_sbuffer rec;
     cor_stats stats;
     /* the counters when the open transaction began, for cor_engine's abort */

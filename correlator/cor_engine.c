@@ -41,10 +41,37 @@ static int cor_on_alert(void *ud, const vg_alert *in)
 
 /* Runs the rules over the new events of one batch, inside the receiver's
  * write transaction: alerts, state and position commit together. */
+/* Arrival times are the collector's clock. One that runs ahead would push
+ * the watermark ahead and make every other stream's events late, so the
+ * engine bounds them by this host's clock (cor_eval_set_now); the events so
+ * bounded are counted, and the collector is named in the log, once a
+ * minute at most, for its operator to fix its time. */
+static void cor_check_arrival(cor *c, const vg_rstream *st, const vg_msg *m, uint32_t skip,
+                              int64_t now)
+{
+    int64_t ahead = 0;
+    uint64_t n = 0;
+    for (uint32_t i = skip; i < m->count; i++) {
+        int64_t d = m->events[i].recv_us - now;
+        if (d > COR_FUTURE_US) {
+            n++;
+            ahead = d > ahead ? d : ahead;
+        }
+    }
+    c->stats.clock_ahead += n;
+    if (n && now - c->clock_warned_us >= 60 * 1000000LL) {
+        c->clock_warned_us = now;
+        vg_warn("collector %s stamps arrivals up to %lld s past this host's clock (check its time "
+                "sync): %llu events in all have taken this host's time instead",
+                st ? st->name : "?", (long long)((ahead + 500000) / 1000000),
+                (unsigned long long)c->stats.clock_ahead);
+    }
+    cor_eval_set_now(c->eval, now);
+}
+
 static int cor_on_batch(void *ud, vg_rstream *st, const vg_msg *m, uint32_t skip)
 {
     cor *c = ud;
-    (void)st;
     c->stats_mark = c->stats;
     c->eval_mark = *cor_eval_get_stats(c->eval);
     c->last_batch_us = vg_now_us();
@@ -53,6 +80,7 @@ static int cor_on_batch(void *ud, vg_rstream *st, const vg_msg *m, uint32_t skip
         if (m->events[i].flags & VG_EV_MALFORMED)
             c->stats.malformed_in++;
     }
+    cor_check_arrival(c, st, m, skip, c->last_batch_us);
     int rc = skip < m->count ? cor_eval_events(c->eval, &m->events[skip], m->count - skip,
                                                cor_on_alert, c)
                              : 0;
@@ -126,6 +154,7 @@ static uint32_t cor_stats_fn(void *ud, vg_stat *out, uint32_t cap)
         {"outbox", vg_queue_count(c->outbox)},
         {"late", es->late},              {"evictions", es->evictions},
         {"groups", es->groups},          {"trimmed", es->trimmed},
+        {"clock_ahead", c->stats.clock_ahead},
     };
     uint32_t n = sizeof(all) / sizeof(all[0]);
     if (n > cap)

@@ -333,11 +333,16 @@ static int cor_match_one(cor_eval *e, cor_rule *r, const vg_event *ev, vg_str ms
 
 /* The trusted event time: the header's, unless it is far past arrival
  * (a device with a wrong clock must not push the watermark into the
- * future and make every later event "late"). */
-static int64_t cor_event_time(const vg_event *ev)
+ * future and make every later event "late"). Live, the arrival time is a
+ * collector's clock, trusted up to this host's clock (cor_eval_set_now):
+ * a collector whose clock runs ahead must not do the same. */
+static int64_t cor_event_time(const cor_eval *e, const vg_event *ev)
 {
-    if (ev->recv_us && ev->ts_us > ev->recv_us + COR_FUTURE_US)
-        return ev->recv_us;
+    int64_t arrival = ev->recv_us;
+    if (e->now_us && arrival > e->now_us + COR_FUTURE_US)
+        arrival = e->now_us;
+    if (arrival && ev->ts_us > arrival + COR_FUTURE_US)
+        return arrival;
     return ev->ts_us;
 }
 
@@ -356,7 +361,7 @@ static int cor_eval_run(cor_eval *e, const vg_event *ev, vg_str msg, uint32_t ti
                         const uint64_t *cand, int n, cor_emit_fn emit, void *ud)
 {
     cor_ruleset *rs = e->rs;
-    int64_t ts = cor_event_time(ev);
+    int64_t ts = cor_event_time(e, ev);
     e->stats.events++;
     int rc = 0;
     int64_t t0 = n != 0 ? cor_ns() : 0; /* one clock read per candidate, plus one */
@@ -735,4 +740,9 @@ const cor_eval_stats *cor_eval_get_stats(cor_eval *e)
 int64_t cor_eval_watermark(cor_eval *e)
 {
     return e->wm;
+}
+
+void cor_eval_set_now(cor_eval *e, int64_t now_us)
+{
+    e->now_us = now_us;
 }

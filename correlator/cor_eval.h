@@ -15,6 +15,10 @@
 #include "cor_rules.h"
 #include "vigil/store.h"
 
+/* Event times this far past arrival are not trusted, nor (live) arrival
+ * times this far past this host's clock. */
+#define COR_FUTURE_US (300LL * 1000000)
+
 typedef struct cor_eval cor_eval;
 typedef struct cor_lists cor_lists;
 
@@ -66,5 +70,11 @@ int cor_eval_flush(cor_eval *e);
 void cor_eval_set_trace(cor_eval *e, cor_trace_fn fn, void *ud);
 const cor_eval_stats *cor_eval_get_stats(cor_eval *e);
 int64_t cor_eval_watermark(cor_eval *e);
+
+/* Live mode: this host's clock as a batch arrives. An arrival time more
+ * than COR_FUTURE_US past it (a collector whose clock runs ahead) is
+ * replaced by it, so that it cannot push the watermark ahead. Offline the
+ * arrival times are the events' own, and it stays 0 (no bound). */
+void cor_eval_set_now(cor_eval *e, int64_t now_us);
 
 #endif

@@ -30,7 +30,6 @@
 #define COR_BLK_ALIGN 64         /* group blocks come in multiples of this */
 #define COR_BLK_CLASSES 32       /* ... up to 2 KiB; larger ones go to malloc */
 #define COR_BLKPOOL_BYTES (4u << 20) /* freed group blocks kept for reuse, in all */
-#define COR_FUTURE_US (300LL * 1000000) /* event times this far past arrival are not trusted */
 #define COR_KEY_SEP '\x1f'
 #define COR_BATCH 128             /* events scanned ahead by cor_eval_events */
 #ifndef COR_EC_EXTRA_MAX /* a test build may make it small */
@@ -112,6 +111,7 @@ struct cor_eval {
     cor_lists *lists;
     int64_t wm;        /* watermark: highest trusted event time seen (lateness) */
     int64_t clock;     /* absence time: max(wm, what cor_eval_tick was told) */
+    int64_t now_us;    /* this host's clock at the batch (0 offline): arrival bound */
     uint64_t touch;    /* updates so far (cor_group.touch) */
     int64_t absence_checked;
     cor_del *dels;

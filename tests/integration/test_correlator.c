@@ -904,6 +904,85 @@ START_TEST(test_replay_counts_match_errors)
 }
 END_TEST
 
+/* A collector whose clock runs two hours ahead (libfaketime, a real
+ * collector): an event without a timestamp of its own takes its arrival
+ * time. That time used to push the watermark two hours ahead, after which
+ * every event of every stream was late: the brute force below went
+ * unseen. Now arrival times past this host's clock take this host's time,
+ * are counted (clock_ahead) and the collector is named in the log. */
+#define CLOCK_RULES                                                                                \
+    "rules:\n"                                                                                     \
+    "  - id: test.fail\n    name: Fail\n    level: 3\n    alert: false\n"                          \
+    "    match: {program: vigiltest, regex: 'Failed from (?<src_ip>[0-9.]+)'}\n"                   \
+    "  - id: test.brute\n    name: Brute\n    level: 8\n"                                          \
+    "    correlation: {type: event_count, rules: [test.fail], group_by: [src_ip],\n"               \
+    "                  timespan: 10m, condition: {gte: 2}}\n"
+#define FAKETIME_LIB "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+START_TEST(test_collector_clock_ahead)
+{
+    ck_assert_msg(access(FAKETIME_LIB, R_OK) == 0,
+                  "%s is missing: install faketime (scripts/deps --test)", FAKETIME_LIB);
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, CLOCK_RULES), 0);
+    char sock[400], log[400];
+    vt_pipe_start(&p, VT_SHIPPER);
+    snprintf(sock, sizeof(sock), "%s/run/shipper.sock", p.dir);
+    ck_assert(vt_wait_path(sock, 10000));
+    vt_pipe_start(&p, VT_CORRELATOR);
+    snprintf(sock, sizeof(sock), "%s/run/correlator.sock", p.dir);
+    ck_assert(vt_wait_path(sock, 10000));
+    /* the collector alone runs two hours ahead (its event loop's monotonic
+     * clock as it is); an ASan build lets the preload come first */
+    const char *asan = getenv("ASAN_OPTIONS");
+    char asan_was[512] = "", asan_new[600];
+    if (asan)
+        snprintf(asan_was, sizeof(asan_was), "%s", asan);
+    snprintf(asan_new, sizeof(asan_new), "%s%sverify_asan_link_order=0", asan_was,
+             asan_was[0] ? ":" : "");
+    setenv("ASAN_OPTIONS", asan_new, 1);
+    setenv("FAKETIME", "+2h", 1);
+    setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1", 1);
+    setenv("LD_PRELOAD", FAKETIME_LIB, 1);
+    vt_pipe_start(&p, VT_COLLECTOR);
+    unsetenv("LD_PRELOAD");
+    unsetenv("FAKETIME");
+    unsetenv("FAKETIME_DONT_FAKE_MONOTONIC");
+    if (asan)
+        setenv("ASAN_OPTIONS", asan_was, 1);
+    else
+        unsetenv("ASAN_OPTIONS");
+    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+    ck_assert_msg(vt_wait_text(log, "has everything up to seq", 10000),
+                  "the collector did not join the correlator's stream");
+
+    char now[40], text[600];
+    time_t t = time(NULL);
+    strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+    snprintf(text, sizeof(text),
+             "<13>1 - h vigiltest - - - no time of its own\n"
+             "<13>1 %s h vigiltest - - - Failed from 192.0.2.7 seq=1\n"
+             "<13>1 %s h vigiltest - - - Failed from 192.0.2.7 seq=2\n",
+             now, now);
+    send_text(&p, text);
+    ck_assert_msg(vt_wait_lines(p.alerts, 1, 20000), "the brute force was not seen");
+    vt_sleep_ms(300);
+    ck_assert_int_eq(vt_count_lines(p.alerts), 1);
+    char *a = vt_read_file(p.alerts, NULL);
+    ck_assert_ptr_nonnull(strstr(a, "\"test.brute\""));
+    free(a);
+    vt_pipe_log(&p, VT_CORRELATOR, log, sizeof(log));
+    ck_assert(vt_wait_text(log, "warning: collector c1 stamps arrivals up to 7200 s past this "
+                                "host's clock (check its time sync): 3 events in all have taken "
+                                "this host's time instead",
+                           5000));
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_CORRELATOR, SIGTERM), 0);
+    ck_assert_int_ge(vt_count_text(log, " late=0 evictions=0 trimmed=0 clock_ahead=3\n"), 1);
+    ck_assert_int_eq(vt_count_text(log, " clock_ahead=0\n") + vt_count_text(log, " clock_ahead=3\n"),
+                     vt_count_text(log, "stats: events="));
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 static Suite *correlator_suite(void)
 {
     Suite *s = suite_create("correlator");
@@ -915,6 +994,7 @@ static Suite *correlator_suite(void)
     tcase_add_test(tc, test_watchlist_live_update);
     tcase_add_test(tc, test_sighup_bad_list_changes_no_list);
     tcase_add_test(tc, test_full_outbox_counts_once);
+    tcase_add_test(tc, test_collector_clock_ahead);
     suite_add_tcase(s, tc);
     TCase *rb = tcase_create("restore");
     tcase_set_timeout(rb, 180);
