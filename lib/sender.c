@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "vigil/err.h"
 #include "vigil/log.h"
@@ -38,11 +37,10 @@ int vg_queue_new_epoch(vg_store *st, vg_queue *q, uint64_t old, uint64_t *epoch)
 {
     char key[96];
     snprintf(key, sizeof(key), "queue.%s.epoch", vg_queue_name(q));
-    uint64_t e = 0;
-    while (e == 0 || e == old)
-        if (getrandom(&e, sizeof(e), 0) != sizeof(e))
-            return -errno;
-    int rc = 0, own = !vg_store_txn(st);
+    uint64_t e;
+    int rc = vg_epoch_random(old, &e), own = !vg_store_txn(st);
+    if (rc)
+        return rc;
     if (own && (rc = vg_store_begin(st)))
         return rc;
     rc = vg_meta_put_u64(st, key, e);

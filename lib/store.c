@@ -3,9 +3,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 
 #include "vigil/err.h"
+#include "vigil/log.h"
 #include "vigil/store.h"
 #include "vigil/util.h"
 
@@ -36,6 +38,70 @@ int vg_store_open(vg_store **out, const char *dir, size_t map_mb)
     return vg_store_open_ex(out, dir, map_mb, 0);
 }
 
+static int vg__rc(int rc);
+
+int vg_epoch_random(uint64_t old, uint64_t *epoch)
+{
+    uint64_t e = 0;
+    while (e == 0 || e == old)
+        if (getrandom(&e, sizeof(e), 0) != sizeof(e))
+            return -errno;
+    *epoch = e;
+    return 0;
+}
+
+/* A store restored from a copy holds queue numbers that its downstream has
+ * already seen for other records: what it appends from now on would be
+ * skipped there as re-sends (lost), or share alert ids with older alerts
+ * (which a SIEM then drops as duplicates). The HELLO check catches that
+ * only while the copy holds fewer records than the downstream has seen.
+ * A copy (cp, tar, rsync, mdb_copy) is a new data file: its inode differs
+ * from the one recorded when the store first opened. Then every queue of
+ * the store takes a new epoch, in the transaction that records the new
+ * inode, so that the records it appends start a new stream downstream. A
+ * store moved within its file system keeps its inode; one moved to another
+ * costs at most re-sends of what it still held (at least once, as ever). */
+static int vg__check_copy(vg_store *st, const char *dir)
+{
+    int fd;
+    struct stat sb;
+    int rc = mdb_env_get_fd(st->env, &fd);
+    if (rc || fstat(fd, &sb) != 0)
+        return rc ? vg__rc(rc) : -errno;
+    uint64_t was = 0, ino = (uint64_t)sb.st_ino;
+    if ((rc = vg_meta_get_u64(st, "store.inode", &was)) || was == ino)
+        return rc;
+    if ((rc = vg_store_begin(st)))
+        return rc;
+    int renewed = 0;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    rc = was ? mdb_cursor_open(st->wtxn, st->meta, &cur) : 0;
+    for (int op = MDB_FIRST; rc == 0 && cur && mdb_cursor_get(cur, &k, &v, op) == 0;
+         op = MDB_NEXT) {
+        const char *key = k.mv_data;
+        uint64_t old, e;
+        if (k.mv_size < 13 || memcmp(key, "queue.", 6) != 0 ||
+            memcmp(key + k.mv_size - 6, ".epoch", 6) != 0 || v.mv_size != sizeof(old))
+            continue;
+        memcpy(&old, v.mv_data, sizeof(old));
+        if ((rc = vg_epoch_random(old, &e)) == 0)
+            rc = vg__rc(mdb_cursor_put(cur, &k, &(MDB_val){sizeof(e), &e}, MDB_CURRENT));
+        renewed += rc == 0;
+    }
+    if (cur)
+        mdb_cursor_close(cur);
+    if (rc == 0)
+        rc = vg_meta_put_u64(st, "store.inode", ino);
+    rc = rc ? (vg_store_abort(st), rc) : vg_store_commit(st);
+    if (rc == 0 && was)
+        vg_warn("%s is a copy (its data file was inode %llu, now %llu): %d queue(s) take a new "
+                "epoch, so that what they hold from now on is not taken downstream for records "
+                "sent before the copy",
+                dir, (unsigned long long)was, (unsigned long long)ino, renewed);
+    return rc;
+}
+
 int vg_store_open_ex(vg_store **out, const char *dir, size_t map_mb, unsigned flags)
 {
     vg_store *st = calloc(1, sizeof(*st));
@@ -57,6 +123,8 @@ int vg_store_open_ex(vg_store **out, const char *dir, size_t map_mb, unsigned fl
         goto fail;
     }
     if ((rc = mdb_txn_commit(txn)))
+        goto fail;
+    if ((rc = vg__check_copy(st, dir)))
         goto fail;
     *out = st;
     return 0;

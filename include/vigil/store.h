@@ -21,7 +21,9 @@ typedef struct vg_store vg_store;
 typedef struct vg_queue vg_queue;
 
 /* Opens (creating if needed) the environment in directory 'dir' (created
- * with mode 0700 if missing) with a map of 'map_mb' MiB. */
+ * with mode 0700 if missing) with a map of 'map_mb' MiB. A store whose data
+ * file is a copy of the one it was made in (restored from a backup) gives
+ * every queue a new epoch first, with a warning (lib/store.c). */
 int vg_store_open(vg_store **out, const char *dir, size_t map_mb);
 
 /* VG_STORE_ASYNC_SYNC: a commit writes to the page cache without fsync
@@ -31,6 +33,9 @@ int vg_store_open(vg_store **out, const char *dir, size_t map_mb);
  * intake, whose fsync would otherwise stall the event loop. */
 #define VG_STORE_ASYNC_SYNC 1u
 int vg_store_open_ex(vg_store **out, const char *dir, size_t map_mb, unsigned flags);
+
+/* A random queue epoch: nonzero and not old. */
+int vg_epoch_random(uint64_t old, uint64_t *epoch);
 int vg_store_sync(vg_store *st);
 void vg_store_close(vg_store *st);
 MDB_env *vg_store_env(vg_store *st);

@@ -531,6 +531,59 @@ START_TEST(test_epoch)
 }
 END_TEST
 
+/* A store copied file by file (a backup put back) is a new data file: each
+ * of its queues takes a new epoch, once, and the last-appended numbers stay.
+ * The original, opened again, is unchanged; so is a store renamed in place. */
+START_TEST(test_copy_takes_new_epochs)
+{
+    vg_store *st = open_store(dbdir, 4);
+    vg_queue *q = open_queue(st, "spool");
+    vg_queue *o = open_queue(st, "outbox");
+    uint64_t eq = 0, eo = 0, e = 0;
+    ck_assert_int_eq(vg_queue_epoch(st, q, &eq), 0);
+    ck_assert_int_eq(vg_queue_epoch(st, o, &eo), 0);
+    ck_assert_int_eq(vg_store_begin(st), 0);
+    uint64_t seq = 0;
+    ck_assert_int_eq(vg_queue_append(q, "r", 1, &seq), 0);
+    ck_assert_int_eq(vg_store_commit(st), 0);
+    vg_store_close(st);
+
+    char copy[PATH_MAX + 16], cmd[3 * PATH_MAX];
+    snprintf(copy, sizeof(copy), "%s/copy", tmpdir);
+    snprintf(cmd, sizeof(cmd), "cp -a '%s' '%s'", dbdir, copy);
+    ck_assert_int_eq(system(cmd), 0);
+    st = open_store(copy, 4);
+    q = open_queue(st, "spool");
+    o = open_queue(st, "outbox");
+    uint64_t cq = 0, co = 0;
+    ck_assert_int_eq(vg_queue_epoch(st, q, &cq), 0);
+    ck_assert_int_eq(vg_queue_epoch(st, o, &co), 0);
+    ck_assert_uint_ne(cq, 0);
+    ck_assert_uint_ne(cq, eq);
+    ck_assert_uint_ne(co, 0);
+    ck_assert_uint_ne(co, eo);
+    ck_assert_uint_eq(vg_queue_last(q), 1);
+    vg_store_close(st);
+    /* once only: the copy is now a store of its own */
+    st = open_store(copy, 4);
+    ck_assert_int_eq(vg_queue_epoch(st, open_queue(st, "spool"), &e), 0);
+    ck_assert_uint_eq(e, cq);
+    vg_store_close(st);
+
+    st = open_store(dbdir, 4);
+    ck_assert_int_eq(vg_queue_epoch(st, open_queue(st, "spool"), &e), 0);
+    ck_assert_uint_eq(e, eq);
+    vg_store_close(st);
+    char moved[PATH_MAX + 16];
+    snprintf(moved, sizeof(moved), "%s/moved", tmpdir);
+    ck_assert_int_eq(rename(dbdir, moved), 0);
+    st = open_store(moved, 4);
+    ck_assert_int_eq(vg_queue_epoch(st, open_queue(st, "outbox"), &e), 0);
+    ck_assert_uint_eq(e, eo);
+    vg_store_close(st);
+}
+END_TEST
+
 START_TEST(test_two_queues)
 {
     vg_store *st = open_store(dbdir, 4);
@@ -817,6 +870,7 @@ static Suite *store_suite(void)
     tcase_add_test(t, test_trim);
     tcase_add_test(t, test_meta);
     tcase_add_test(t, test_epoch);
+    tcase_add_test(t, test_copy_takes_new_epochs);
     tcase_add_test(t, test_two_queues);
     tcase_add_test(t, test_queue_limits);
     tcase_add_test(t, test_map_full);
