@@ -522,6 +522,33 @@ static void sh(const char *cmd)
     ck_assert_int_eq(vt_run(argv, 30), 0);
 }
 
+/* The pipeline makes 10 alerts, the correlator's directory is copied
+ * (stopped), and 10 more alerts are shipped after it. */
+static void backup_then_go_on(vt_pipe *p)
+{
+    ck_assert_int_eq(vt_pipe_init(p, IT_RULES), 0);
+    vt_pipe_start_all(p);
+    send_numbered(p, 0, 10);
+    ck_assert(vt_wait_lines(p->alerts, 10, 30000));
+    ck_assert_int_eq(vt_pipe_stop(p, VT_CORRELATOR, SIGTERM), 0);
+    char cmd[1200];
+    snprintf(cmd, sizeof(cmd), "cp -a %s/data/correlator %s/backup", p->dir, p->dir);
+    sh(cmd);
+    vt_pipe_start(p, VT_CORRELATOR);
+    send_numbered(p, 10, 20);
+    ck_assert(vt_wait_lines(p->alerts, 20, 30000));
+}
+
+/* Stops the correlator and puts the copy back in place of its directory. */
+static void restore_backup(vt_pipe *p)
+{
+    ck_assert_int_eq(vt_pipe_stop(p, VT_CORRELATOR, SIGTERM), 0);
+    char cmd[1200];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s/data/correlator && cp -a %s/backup %s/data/correlator",
+             p->dir, p->dir, p->dir);
+    sh(cmd);
+}
+
 /* docs/architecture.md: "back up whole data directories". The correlator's
  * directory restored from a copy made before alerts it has since shipped:
  * its outbox numbers are behind what the shipper has committed for it. The
@@ -530,22 +557,8 @@ static void sh(const char *cmd)
 START_TEST(test_correlator_restored_from_backup)
 {
     vt_pipe p;
-    ck_assert_int_eq(vt_pipe_init(&p, IT_RULES), 0);
-    vt_pipe_start_all(&p);
-    send_numbered(&p, 0, 10);
-    ck_assert(vt_wait_lines(p.alerts, 10, 30000));
-    ck_assert_int_eq(vt_pipe_stop(&p, VT_CORRELATOR, SIGTERM), 0);
-    char cmd[1200];
-    snprintf(cmd, sizeof(cmd), "cp -a %s/data/correlator %s/backup", p.dir, p.dir);
-    sh(cmd);
-    vt_pipe_start(&p, VT_CORRELATOR);
-    send_numbered(&p, 10, 20);
-    ck_assert(vt_wait_lines(p.alerts, 20, 30000));
-    /* the restore */
-    ck_assert_int_eq(vt_pipe_stop(&p, VT_CORRELATOR, SIGTERM), 0);
-    snprintf(cmd, sizeof(cmd), "rm -rf %s/data/correlator && cp -a %s/backup %s/data/correlator",
-             p.dir, p.dir, p.dir);
-    sh(cmd);
+    backup_then_go_on(&p);
+    restore_backup(&p);
     vt_pipe_start(&p, VT_CORRELATOR);
     send_numbered(&p, 20, 25);
     bool all = vt_wait_lines(p.alerts, 25, 20000);
@@ -563,8 +576,6 @@ END_TEST
 
 /* ---- the offline tools ---- */
 
-/* Runs "vigil-correlator ARGS" through sh (ARGS may redirect stdin) with
- * stdout in out and stderr in out.err; returns the exit status. */
 /* The same restore, with the shipper down meanwhile: the restored
  * correlator makes 15 alerts, numbered 11-25 in its outbox, before it can
  * say HELLO, while the shipper has taken 20. The HELLO check sees nothing
@@ -574,22 +585,10 @@ END_TEST
 START_TEST(test_correlator_restored_while_shipper_down)
 {
     vt_pipe p;
-    ck_assert_int_eq(vt_pipe_init(&p, IT_RULES), 0);
-    vt_pipe_start_all(&p);
-    send_numbered(&p, 0, 10);
-    ck_assert(vt_wait_lines(p.alerts, 10, 30000));
-    ck_assert_int_eq(vt_pipe_stop(&p, VT_CORRELATOR, SIGTERM), 0);
     char cmd[1200], log[400];
-    snprintf(cmd, sizeof(cmd), "cp -a %s/data/correlator %s/backup", p.dir, p.dir);
-    sh(cmd);
-    vt_pipe_start(&p, VT_CORRELATOR);
-    send_numbered(&p, 10, 20);
-    ck_assert(vt_wait_lines(p.alerts, 20, 30000));
+    backup_then_go_on(&p);
     ck_assert_int_eq(vt_pipe_stop(&p, VT_SHIPPER, SIGTERM), 0);
-    ck_assert_int_eq(vt_pipe_stop(&p, VT_CORRELATOR, SIGTERM), 0);
-    snprintf(cmd, sizeof(cmd), "rm -rf %s/data/correlator && cp -a %s/backup %s/data/correlator",
-             p.dir, p.dir, p.dir);
-    sh(cmd);
+    restore_backup(&p);
     vt_pipe_start(&p, VT_CORRELATOR);
     vt_pipe_log(&p, VT_CORRELATOR, log, sizeof(log));
     ck_assert(vt_wait_text(log, " started (config ", 10000)); /* SIGUSR1 handled from here */
@@ -619,6 +618,8 @@ START_TEST(test_correlator_restored_while_shipper_down)
 }
 END_TEST
 
+/* Runs "vigil-correlator ARGS" through sh (ARGS may redirect stdin) with
+ * stdout in out and stderr in out.err; returns the exit status. */
 static int run_tool(const char *args, const char *out)
 {
     char cmd[3000];
