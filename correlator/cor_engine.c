@@ -45,7 +45,8 @@ static int cor_on_alert(void *ud, const vg_alert *in)
  * the watermark ahead and make every other stream's events late, so the
  * engine bounds them by this host's clock (cor_eval_set_now); the events so
  * bounded are counted, and the collector is named in the log, once a
- * minute at most, for its operator to fix its time. */
+ * minute at most. (If this host's clock lags instead, every collector is
+ * named, and the events' times follow this clock.) */
 static void cor_check_arrival(cor *c, const vg_rstream *st, const vg_msg *m, uint32_t skip,
                               int64_t now)
 {
@@ -61,8 +62,9 @@ static void cor_check_arrival(cor *c, const vg_rstream *st, const vg_msg *m, uin
     c->stats.clock_ahead += n;
     if (n && now - c->clock_warned_us >= 60 * 1000000LL) {
         c->clock_warned_us = now;
-        vg_warn("collector %s stamps arrivals up to %lld s past this host's clock (check its time "
-                "sync): %llu events in all have taken this host's time instead",
+        vg_warn("collector %s stamps arrivals up to %lld s past this host's clock, so one of the "
+                "two clocks is wrong (check the time sync of both): %llu events in all have "
+                "taken this host's time as their arrival",
                 st ? st->name : "?", (long long)((ahead + 500000) / 1000000),
                 (unsigned long long)c->stats.clock_ahead);
     }

@@ -1027,8 +1027,9 @@ START_TEST(test_collector_clock_ahead)
     free(a);
     vt_pipe_log(&p, VT_CORRELATOR, log, sizeof(log));
     ck_assert(vt_wait_text(log, "warning: collector c1 stamps arrivals up to 7200 s past this "
-                                "host's clock (check its time sync): 3 events in all have taken "
-                                "this host's time instead",
+                                "host's clock, so one of the two clocks is wrong (check the time "
+                                "sync of both): 3 events in all have taken this host's time as "
+                                "their arrival",
                            5000));
     ck_assert_int_eq(vt_pipe_stop(&p, VT_CORRELATOR, SIGTERM), 0);
     ck_assert_int_ge(vt_count_text(log, " late=0 evictions=0 trimmed=0 clock_ahead=3\n"), 1);
