@@ -39,7 +39,10 @@ typedef struct cor_conf {
 
 typedef struct cor_stats {
     uint64_t events, malformed_in, alerts;
-    uint64_t clock_ahead; /* events stamped on arrival past this host's clock (cor_eval_set_now) */
+    /* events whose arrival time was past this host's clock, and events whose
+     * own time was kept because it agrees with this host's clock, not with
+     * their arrival time (cor_engine.c, cor_check_arrival) */
+    uint64_t clock_ahead, clock_behind;
 } cor_stats;
 
 /* Names of lists, as a load read them (malloc'ed, owned by the struct). */
@@ -62,7 +65,7 @@ typedef struct cor {
     vg_sender *sender;
     uv_timer_t tick;
     int64_t last_batch_us; /* wall time of the last batch received */
-    int64_t clock_warned_us; /* when clock_ahead was last logged */
+    int64_t ahead_warned_us, behind_warned_us; /* when clock_ahead/_behind were last logged */
     msgpack_sbuffer rec;
     cor_stats stats;
     /* the counters when the open transaction began, for cor_engine's abort */

@@ -39,38 +39,55 @@ static int cor_on_alert(void *ud, const vg_alert *in)
     return rc;
 }
 
-/* Runs the rules over the new events of one batch, inside the receiver's
- * write transaction: alerts, state and position commit together. */
-/* Arrival times are the collector's clock. One that runs ahead would push
- * the watermark ahead and make every other stream's events late, so the
- * engine bounds them by this host's clock (cor_eval_set_now); the events so
- * bounded are counted, and the collector is named in the log, once a
- * minute at most. (If this host's clock lags instead, every collector is
- * named, and the events' times follow this clock.) */
+/* Arrival times are the collector's clock, and an event's own time is
+ * judged by it (cor_eval.c, cor_event_time). A collector whose clock runs
+ * ahead would push the watermark ahead and make every other stream's events
+ * late; one whose clock lags would have the right times of its devices
+ * taken for wrong ones, and its events would all be late. So the engine
+ * judges both by this host's clock too (cor_eval_set_now). The events this
+ * changes are counted, and the collector is named in the log, once a
+ * minute at most for each kind. (If it is this host's clock that is wrong,
+ * every collector is named.) */
 static void cor_check_arrival(cor *c, const vg_rstream *st, const vg_msg *m, uint32_t skip,
                               int64_t now)
 {
-    int64_t ahead = 0;
-    uint64_t n = 0;
+    int64_t ahead = 0, behind = 0;
+    uint64_t na = 0, nb = 0;
     for (uint32_t i = skip; i < m->count; i++) {
-        int64_t d = m->events[i].recv_us - now;
+        const vg_event *ev = &m->events[i];
+        int64_t d = ev->recv_us - now, own = ev->ts_us - ev->recv_us;
         if (d > COR_FUTURE_US) {
-            n++;
+            na++;
             ahead = d > ahead ? d : ahead;
+        } else if (own > COR_FUTURE_US && ev->ts_us <= now + COR_FUTURE_US) {
+            nb++;
+            behind = own > behind ? own : behind;
         }
     }
-    c->stats.clock_ahead += n;
-    if (n && now - c->clock_warned_us >= 60 * 1000000LL) {
-        c->clock_warned_us = now;
+    c->stats.clock_ahead += na;
+    c->stats.clock_behind += nb;
+    const char *name = st ? st->name : "?";
+    if (na && now - c->ahead_warned_us >= 60 * 1000000LL) {
+        c->ahead_warned_us = now;
         vg_warn("collector %s stamps arrivals up to %lld s past this host's clock, so one of the "
                 "two clocks is wrong (check the time sync of both): %llu events in all have "
                 "taken this host's time as their arrival",
-                st ? st->name : "?", (long long)((ahead + 500000) / 1000000),
+                name, (long long)((ahead + 500000) / 1000000),
                 (unsigned long long)c->stats.clock_ahead);
+    }
+    if (nb && now - c->behind_warned_us >= 60 * 1000000LL) {
+        c->behind_warned_us = now;
+        vg_warn("collector %s stamps arrivals up to %lld s before the events' own times, which "
+                "agree with this host's clock: its clock may lag (check its time sync); %llu "
+                "events in all have kept their own times",
+                name, (long long)((behind + 500000) / 1000000),
+                (unsigned long long)c->stats.clock_behind);
     }
     cor_eval_set_now(c->eval, now);
 }
 
+/* Runs the rules over the new events of one batch, inside the receiver's
+ * write transaction: alerts, state and position commit together. */
 static int cor_on_batch(void *ud, vg_rstream *st, const vg_msg *m, uint32_t skip)
 {
     cor *c = ud;
@@ -156,7 +173,7 @@ static uint32_t cor_stats_fn(void *ud, vg_stat *out, uint32_t cap)
         {"outbox", vg_queue_count(c->outbox)},
         {"late", es->late},              {"evictions", es->evictions},
         {"groups", es->groups},          {"trimmed", es->trimmed},
-        {"clock_ahead", c->stats.clock_ahead},
+        {"clock_ahead", c->stats.clock_ahead},   {"clock_behind", c->stats.clock_behind},
     };
     uint32_t n = sizeof(all) / sizeof(all[0]);
     if (n > cap)

@@ -334,14 +334,18 @@ static int cor_match_one(cor_eval *e, cor_rule *r, const vg_event *ev, vg_str ms
 /* The trusted event time: the header's, unless it is far past arrival
  * (a device with a wrong clock must not push the watermark into the
  * future and make every later event "late"). Live, the arrival time is a
- * collector's clock, trusted up to this host's clock (cor_eval_set_now):
- * a collector whose clock runs ahead must not do the same. */
+ * collector's clock, so this host's clock (cor_eval_set_now) checks it:
+ * an arrival past it takes it (a collector running ahead must not push the
+ * watermark either), and a header time far past arrival but not past it
+ * is kept (the collector's clock lags; the device's is right). */
 static int64_t cor_event_time(const cor_eval *e, const vg_event *ev)
 {
-    int64_t arrival = ev->recv_us;
+    int64_t arrival = ev->recv_us, latest = arrival;
     if (e->now_us && arrival > e->now_us + COR_FUTURE_US)
-        arrival = e->now_us;
-    if (arrival && ev->ts_us > arrival + COR_FUTURE_US)
+        arrival = latest = e->now_us;
+    else if (e->now_us > latest)
+        latest = e->now_us;
+    if (arrival && ev->ts_us > latest + COR_FUTURE_US)
         return arrival;
     return ev->ts_us;
 }

@@ -73,8 +73,10 @@ int64_t cor_eval_watermark(cor_eval *e);
 
 /* Live mode: this host's clock as a batch arrives. An arrival time more
  * than COR_FUTURE_US past it (a collector whose clock runs ahead) is
- * replaced by it, so that it cannot push the watermark ahead. Offline the
- * arrival times are the events' own, and it stays 0 (no bound). */
+ * replaced by it, so that it cannot push the watermark ahead; an event's
+ * own time is trusted up to COR_FUTURE_US past the later of the two (a
+ * collector whose clock lags does not make its devices' right times
+ * wrong). Offline the arrival times are the events' own, and it stays 0. */
 void cor_eval_set_now(cor_eval *e, int64_t now_us);
 
 #endif

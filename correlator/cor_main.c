@@ -213,7 +213,7 @@ static void cor_report(vg_daemon *d)
     vg_info("stats: events=%llu duplicates=%llu malformed_in=%llu alerts=%llu batches=%llu "
             "commit_errors=%llu outbox=%llu sent=%llu acked=%llu resent=%llu bad_frames=%llu "
             "peers_refused=%llu shipper_connected=%d groups=%llu late=%llu evictions=%llu "
-            "trimmed=%llu clock_ahead=%llu",
+            "trimmed=%llu clock_ahead=%llu clock_behind=%llu",
             (unsigned long long)c->stats.events, (unsigned long long)(rs ? rs->duplicates : 0),
             (unsigned long long)c->stats.malformed_in, (unsigned long long)c->stats.alerts,
             (unsigned long long)(rs ? rs->batches : 0),
@@ -226,7 +226,8 @@ static void cor_report(vg_daemon *d)
             (unsigned long long)(es ? es->groups : 0), (unsigned long long)(es ? es->late : 0),
             (unsigned long long)(es ? es->evictions : 0),
             (unsigned long long)(es ? es->trimmed : 0),
-            (unsigned long long)c->stats.clock_ahead);
+            (unsigned long long)c->stats.clock_ahead,
+            (unsigned long long)c->stats.clock_behind);
     vg_receiver_report(c->receiver);
     if (!c->rules)
         return;

@@ -973,21 +973,20 @@ END_TEST
     "    correlation: {type: event_count, rules: [test.fail], group_by: [src_ip],\n"               \
     "                  timespan: 10m, condition: {gte: 2}}\n"
 #define FAKETIME_LIB "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
-START_TEST(test_collector_clock_ahead)
+/* Starts the pipe with its collector's clock moved by offset (libfaketime's
+ * FAKETIME, e.g. "+2h"; its event loop's monotonic clock as it is); an
+ * ASan build lets the preload come first. */
+static void start_with_collector_clock(vt_pipe *p, const char *offset)
 {
     ck_assert_msg(access(FAKETIME_LIB, R_OK) == 0,
                   "%s is missing: install faketime (scripts/deps --test)", FAKETIME_LIB);
-    vt_pipe p;
-    ck_assert_int_eq(vt_pipe_init(&p, CLOCK_RULES), 0);
     char sock[400], log[400];
-    vt_pipe_start(&p, VT_SHIPPER);
-    snprintf(sock, sizeof(sock), "%s/run/shipper.sock", p.dir);
+    vt_pipe_start(p, VT_SHIPPER);
+    snprintf(sock, sizeof(sock), "%s/run/shipper.sock", p->dir);
     ck_assert(vt_wait_path(sock, 10000));
-    vt_pipe_start(&p, VT_CORRELATOR);
-    snprintf(sock, sizeof(sock), "%s/run/correlator.sock", p.dir);
+    vt_pipe_start(p, VT_CORRELATOR);
+    snprintf(sock, sizeof(sock), "%s/run/correlator.sock", p->dir);
     ck_assert(vt_wait_path(sock, 10000));
-    /* the collector alone runs two hours ahead (its event loop's monotonic
-     * clock as it is); an ASan build lets the preload come first */
     const char *asan = getenv("ASAN_OPTIONS");
     char asan_was[512] = "", asan_new[600];
     if (asan)
@@ -995,10 +994,10 @@ START_TEST(test_collector_clock_ahead)
     snprintf(asan_new, sizeof(asan_new), "%s%sverify_asan_link_order=0", asan_was,
              asan_was[0] ? ":" : "");
     setenv("ASAN_OPTIONS", asan_new, 1);
-    setenv("FAKETIME", "+2h", 1);
+    setenv("FAKETIME", offset, 1);
     setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1", 1);
     setenv("LD_PRELOAD", FAKETIME_LIB, 1);
-    vt_pipe_start(&p, VT_COLLECTOR);
+    vt_pipe_start(p, VT_COLLECTOR);
     unsetenv("LD_PRELOAD");
     unsetenv("FAKETIME");
     unsetenv("FAKETIME_DONT_FAKE_MONOTONIC");
@@ -1006,11 +1005,50 @@ START_TEST(test_collector_clock_ahead)
         setenv("ASAN_OPTIONS", asan_was, 1);
     else
         unsetenv("ASAN_OPTIONS");
-    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+    vt_pipe_log(p, VT_COLLECTOR, log, sizeof(log));
     ck_assert_msg(vt_wait_text(log, "has everything up to seq", 10000),
                   "the collector did not join the correlator's stream");
+}
 
-    char now[40], text[600];
+/* The correlator's final stats line ends with want, and every stats line
+ * with want or the counters' zeros. */
+static void assert_clock_counters(vt_pipe *p, const char *want)
+{
+    char log[400];
+    vt_pipe_log(p, VT_CORRELATOR, log, sizeof(log));
+    ck_assert_int_eq(vt_pipe_stop(p, VT_CORRELATOR, SIGTERM), 0);
+    ck_assert_int_ge(vt_count_text(log, want), 1);
+    ck_assert_int_eq(vt_count_text(log, " clock_ahead=0 clock_behind=0\n") + vt_count_text(log, want),
+                     vt_count_text(log, "stats: events="));
+}
+
+/* The N of the first log line "PREFIX N s SUFFIX", waiting up to 5 s for
+ * it; -1 if there is none. (N is a clock difference in seconds, rounded:
+ * the time the event took to reach the correlator may take one off.) */
+static long warned_seconds(const char *log, const char *prefix, const char *suffix)
+{
+    for (int i = 0; i < 50; i++) { /* 5 s */
+        char *b = vt_read_file(log, NULL);
+        char *at = b ? strstr(b, prefix) : NULL;
+        if (at) {
+            char *end;
+            long n = strtol(at + strlen(prefix), &end, 10);
+            int ok = strncmp(end, " s ", 3) == 0 && strncmp(end + 3, suffix, strlen(suffix)) == 0;
+            free(b);
+            return ok ? n : -1;
+        }
+        free(b);
+        vt_sleep_ms(100);
+    }
+    return -1;
+}
+
+START_TEST(test_collector_clock_ahead)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, CLOCK_RULES), 0);
+    start_with_collector_clock(&p, "+2h");
+    char now[40], text[600], log[400];
     time_t t = time(NULL);
     strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
     snprintf(text, sizeof(text),
@@ -1026,15 +1064,48 @@ START_TEST(test_collector_clock_ahead)
     ck_assert_ptr_nonnull(strstr(a, "\"test.brute\""));
     free(a);
     vt_pipe_log(&p, VT_CORRELATOR, log, sizeof(log));
-    ck_assert(vt_wait_text(log, "warning: collector c1 stamps arrivals up to 7200 s past this "
-                                "host's clock, so one of the two clocks is wrong (check the time "
-                                "sync of both): 3 events in all have taken this host's time as "
-                                "their arrival",
-                           5000));
-    ck_assert_int_eq(vt_pipe_stop(&p, VT_CORRELATOR, SIGTERM), 0);
-    ck_assert_int_ge(vt_count_text(log, " late=0 evictions=0 trimmed=0 clock_ahead=3\n"), 1);
-    ck_assert_int_eq(vt_count_text(log, " clock_ahead=0\n") + vt_count_text(log, " clock_ahead=3\n"),
-                     vt_count_text(log, "stats: events="));
+    long n = warned_seconds(log, "warning: collector c1 stamps arrivals up to ",
+                            "past this host's clock, so one of the two clocks is wrong (check "
+                            "the time sync of both): 3 events in all have taken this host's time "
+                            "as their arrival\n");
+    ck_assert_msg(n >= 7199 && n <= 7200, "warned of %ld s ahead", n);
+    assert_clock_counters(&p, " late=0 evictions=0 trimmed=0 clock_ahead=3 clock_behind=0\n");
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+/* A collector whose clock lags two hours: the devices' own times, which
+ * agree with the correlator's clock, used to be taken for times far past
+ * arrival and replaced by the collector's: the alert said the brute force
+ * happened two hours before it did (and with another, right collector
+ * pushing the watermark, its events were all late). They are kept now. */
+START_TEST(test_collector_clock_behind)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, CLOCK_RULES), 0);
+    start_with_collector_clock(&p, "-2h");
+    char now[40], text[600], want[100], log[400];
+    time_t t = time(NULL);
+    strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%S", gmtime(&t));
+    snprintf(text, sizeof(text),
+             "<13>1 %sZ h vigiltest - - - Failed from 192.0.2.7 seq=1\n"
+             "<13>1 %sZ h vigiltest - - - Failed from 192.0.2.7 seq=2\n",
+             now, now);
+    send_text(&p, text);
+    ck_assert_msg(vt_wait_lines(p.alerts, 1, 20000), "the brute force was not seen");
+    vt_sleep_ms(300);
+    ck_assert_int_eq(vt_count_lines(p.alerts), 1);
+    char *a = vt_read_file(p.alerts, NULL);
+    snprintf(want, sizeof(want), "\"start\":\"%s.000000Z\"", now);
+    ck_assert_msg(strstr(a, want), "no %s in %s", want, a);
+    free(a);
+    vt_pipe_log(&p, VT_CORRELATOR, log, sizeof(log));
+    long n = warned_seconds(log, "warning: collector c1 stamps arrivals up to ",
+                            "before the events' own times, which agree with this host's clock: "
+                            "its clock may lag (check its time sync); 2 events in all have kept "
+                            "their own times\n");
+    ck_assert_msg(n >= 7198 && n <= 7200, "warned of %ld s behind", n);
+    assert_clock_counters(&p, " late=0 evictions=0 trimmed=0 clock_ahead=0 clock_behind=2\n");
     vt_pipe_destroy(&p);
 }
 END_TEST
@@ -1051,6 +1122,7 @@ static Suite *correlator_suite(void)
     tcase_add_test(tc, test_sighup_bad_list_changes_no_list);
     tcase_add_test(tc, test_full_outbox_counts_once);
     tcase_add_test(tc, test_collector_clock_ahead);
+    tcase_add_test(tc, test_collector_clock_behind);
     suite_add_tcase(s, tc);
     TCase *rb = tcase_create("restore");
     tcase_set_timeout(rb, 180);
