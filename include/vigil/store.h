@@ -36,6 +36,7 @@ int vg_store_open_ex(vg_store **out, const char *dir, size_t map_mb, unsigned fl
 
 /* A random queue epoch: nonzero and not old. */
 int vg_epoch_random(uint64_t old, uint64_t *epoch);
+
 int vg_store_sync(vg_store *st);
 void vg_store_close(vg_store *st);
 MDB_env *vg_store_env(vg_store *st);

@@ -972,7 +972,15 @@ END_TEST
     "  - id: test.brute\n    name: Brute\n    level: 8\n"                                          \
     "    correlation: {type: event_count, rules: [test.fail], group_by: [src_ip],\n"               \
     "                  timespan: 10m, condition: {gte: 2}}\n"
+/* libfaketime as Debian installs it: under the multiarch directory of the
+ * build's target (`dpkg-architecture -qDEB_HOST_MULTIARCH`). */
+#if defined(__x86_64__)
 #define FAKETIME_LIB "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+#elif defined(__aarch64__)
+#define FAKETIME_LIB "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1"
+#else
+#define FAKETIME_LIB "/usr/lib/faketime/libfaketime.so.1" /* not a Debian path: fails, named */
+#endif
 /* Starts the pipe with its collector's clock moved by offset (libfaketime's
  * FAKETIME, e.g. "+2h"; its event loop's monotonic clock as it is); an
  * ASan build lets the preload come first. */
