@@ -7,6 +7,7 @@
  * collector re-sends from the committed position, the state is the one of
  * that position, and the alerts come out as in an uninterrupted run. */
 #include <errno.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,16 @@ static int cor_on_alert(void *ud, const vg_alert *in)
     return rc;
 }
 
+/* Once a minute at most: true, and *last = now, if the last time was a
+ * minute or more before now. */
+static bool cor_warn_due(int64_t *last, int64_t now)
+{
+    if (now - *last < 60 * 1000000LL)
+        return false;
+    *last = now;
+    return true;
+}
+
 /* Arrival times are the collector's clock, and an event's own time is
  * judged by it (cor_eval.c, cor_event_time). A collector whose clock runs
  * ahead would push the watermark ahead and make every other stream's events
@@ -67,22 +78,18 @@ static void cor_check_arrival(cor *c, const vg_rstream *st, const vg_msg *m, uin
     c->stats.clock_ahead += na;
     c->stats.clock_behind += nb;
     const char *name = st ? st->name : "?";
-    if (na && now - c->ahead_warned_us >= 60 * 1000000LL) {
-        c->ahead_warned_us = now;
+    if (na && cor_warn_due(&c->ahead_warned_us, now))
         vg_warn("collector %s stamps arrivals up to %lld s past this host's clock, so one of the "
                 "two clocks is wrong (check the time sync of both): %llu events in all have "
                 "taken this host's time as their arrival",
                 name, (long long)((ahead + 500000) / 1000000),
                 (unsigned long long)c->stats.clock_ahead);
-    }
-    if (nb && now - c->behind_warned_us >= 60 * 1000000LL) {
-        c->behind_warned_us = now;
+    if (nb && cor_warn_due(&c->behind_warned_us, now))
         vg_warn("collector %s stamps arrivals up to %lld s before the events' own times, which "
                 "agree with this host's clock: its clock may lag (check its time sync); %llu "
                 "events in all have kept their own times",
                 name, (long long)((behind + 500000) / 1000000),
                 (unsigned long long)c->stats.clock_behind);
-    }
     cor_eval_set_now(c->eval, now);
 }
 

@@ -1051,6 +1051,20 @@ static long warned_seconds(const char *log, const char *prefix, const char *suff
     return -1;
 }
 
+/* Sends text to the collector; the alerts file then holds exactly one
+ * alert, of test.brute, which is returned (malloc'ed). */
+static char *one_brute_force(vt_pipe *p, const char *text)
+{
+    send_text(p, text);
+    ck_assert_msg(vt_wait_lines(p->alerts, 1, 20000), "the brute force was not seen");
+    vt_sleep_ms(300);
+    ck_assert_int_eq(vt_count_lines(p->alerts), 1);
+    char *a = vt_read_file(p->alerts, NULL);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(strstr(a, "\"test.brute\""));
+    return a;
+}
+
 START_TEST(test_collector_clock_ahead)
 {
     vt_pipe p;
@@ -1064,12 +1078,7 @@ START_TEST(test_collector_clock_ahead)
              "<13>1 %s h vigiltest - - - Failed from 192.0.2.7 seq=1\n"
              "<13>1 %s h vigiltest - - - Failed from 192.0.2.7 seq=2\n",
              now, now);
-    send_text(&p, text);
-    ck_assert_msg(vt_wait_lines(p.alerts, 1, 20000), "the brute force was not seen");
-    vt_sleep_ms(300);
-    ck_assert_int_eq(vt_count_lines(p.alerts), 1);
-    char *a = vt_read_file(p.alerts, NULL);
-    ck_assert_ptr_nonnull(strstr(a, "\"test.brute\""));
+    char *a = one_brute_force(&p, text);
     free(a);
     vt_pipe_log(&p, VT_CORRELATOR, log, sizeof(log));
     long n = warned_seconds(log, "warning: collector c1 stamps arrivals up to ",
@@ -1099,11 +1108,7 @@ START_TEST(test_collector_clock_behind)
              "<13>1 %sZ h vigiltest - - - Failed from 192.0.2.7 seq=1\n"
              "<13>1 %sZ h vigiltest - - - Failed from 192.0.2.7 seq=2\n",
              now, now);
-    send_text(&p, text);
-    ck_assert_msg(vt_wait_lines(p.alerts, 1, 20000), "the brute force was not seen");
-    vt_sleep_ms(300);
-    ck_assert_int_eq(vt_count_lines(p.alerts), 1);
-    char *a = vt_read_file(p.alerts, NULL);
+    char *a = one_brute_force(&p, text);
     snprintf(want, sizeof(want), "\"start\":\"%s.000000Z\"", now);
     ck_assert_msg(strstr(a, want), "no %s in %s", want, a);
     free(a);
