@@ -110,6 +110,10 @@ static int cor_on_batch(void *ud, vg_rstream *st, const vg_msg *m, uint32_t skip
     int rc = skip < m->count ? cor_eval_events(c->eval, &m->events[skip], m->count - skip,
                                                cor_on_alert, c)
                              : 0;
+    if (rc == 0 && skip < m->count) {
+        c->ref_event_us = cor_eval_watermark(c->eval);
+        c->ref_mono_ns = uv_hrtime();
+    }
     return rc ? rc : cor_eval_flush(c->eval);
 }
 
@@ -137,15 +141,29 @@ static void cor_on_abort(void *ud)
     }
 }
 
+/* The wall clock, but never past the event time the last batch reached
+ * carried on by the monotonic clock: a host clock far ahead (a machine that
+ * booted with a wrong clock) would otherwise take the absence rules hours
+ * ahead and report every host silent. With synchronised clocks the two
+ * agree (the event time lags by the events' transit); with none seen
+ * since the start, the wall clock alone. */
+static int64_t cor_tick_time(const cor *c, int64_t wall)
+{
+    if (!c->ref_mono_ns)
+        return wall;
+    int64_t carried = c->ref_event_us + (int64_t)((uv_hrtime() - c->ref_mono_ns) / 1000);
+    return carried < wall ? carried : wall;
+}
+
 /* With no events, time still passes: absence rules need the clock. The
- * wall clock minus the allowed lateness stands for event time only when
- * the input is caught up — every connected collector reports an empty
- * spool — and nothing arrived for two ticks: while a backlog drains after
- * an outage, hosts are not silent, only queued. */
+ * wall clock (cor_tick_time) minus the allowed lateness stands for event
+ * time only when the input is caught up — every connected collector
+ * reports an empty spool — and nothing arrived for two ticks: while a
+ * backlog drains after an outage, hosts are not silent, only queued. */
 static void cor_on_tick(uv_timer_t *t)
 {
     cor *c = t->data;
-    int64_t wall = vg_now_us(), now = wall - c->rules->lateness_us;
+    int64_t wall = vg_now_us(), now = cor_tick_time(c, wall) - c->rules->lateness_us;
     int quiet = wall - c->last_batch_us > 2 * COR_TICK_MS * 1000;
     if (now <= cor_eval_watermark(c->eval) || !quiet || !vg_receiver_caught_up(c->receiver))
         return;

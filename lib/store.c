@@ -1,5 +1,6 @@
 /* LMDB environment, durable queues and the meta table (see store.h). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,33 +51,61 @@ int vg_epoch_random(uint64_t old, uint64_t *epoch)
     return 0;
 }
 
+/* The identity of a store's data file: its inode and, where the file
+ * system keeps one, its birth time (ns). An inode number alone is not
+ * enough: "rm -rf DIR && cp -a BACKUP DIR" often gets the number the
+ * deleted file had. */
+typedef struct vg_file_id {
+    uint64_t ino, birth_ns;
+} vg_file_id;
+
+static int vg__file_id(vg_store *st, vg_file_id *id)
+{
+    int fd;
+    struct statx sx;
+    int rc = mdb_env_get_fd(st->env, &fd);
+    if (rc)
+        return vg__rc(rc);
+    if (statx(fd, "", AT_EMPTY_PATH, STATX_INO | STATX_BTIME, &sx) != 0)
+        return -errno;
+    id->ino = sx.stx_ino;
+    id->birth_ns = (sx.stx_mask & STATX_BTIME)
+                       ? (uint64_t)sx.stx_btime.tv_sec * 1000000000u + sx.stx_btime.tv_nsec
+                       : 0;
+    return 0;
+}
+
 /* A store restored from a copy holds queue numbers that its downstream has
  * already seen for other records: what it appends from now on would be
  * skipped there as re-sends (lost), or share alert ids with older alerts
  * (which a SIEM then drops as duplicates). The HELLO check catches that
  * only while the copy holds fewer records than the downstream has seen.
- * A copy (cp, tar, rsync, mdb_copy) is a new data file: its inode differs
- * from the one recorded when the store first opened. Then every queue of
- * the store takes a new epoch, in the transaction that records the new
- * inode, so that the records it appends start a new stream downstream. A
- * store moved within its file system keeps its inode; one moved to another
- * costs at most re-sends of what it still held (at least once, as ever). */
+ * A copy (cp, tar, rsync, mdb_copy) is a new data file: its identity
+ * (vg__file_id) differs from the one recorded when the store first opened.
+ * Then every queue of the store takes a new epoch, in the transaction that
+ * records the new identity, so that the records it appends start a new
+ * stream downstream. A store renamed within its file system keeps its
+ * identity; one moved to another costs at most re-sends of what it still
+ * held (at least once, as ever). */
 static int vg__check_copy(vg_store *st, const char *dir)
 {
-    int fd;
-    struct stat sb;
-    int rc = mdb_env_get_fd(st->env, &fd);
-    if (rc || fstat(fd, &sb) != 0)
-        return rc ? vg__rc(rc) : -errno;
-    uint64_t was = 0, ino = (uint64_t)sb.st_ino;
-    if ((rc = vg_meta_get_u64(st, "store.inode", &was)) || was == ino)
+    vg_file_id now, was = {0, 0};
+    size_t len = 0;
+    int rc = vg__file_id(st, &now);
+    if (rc)
         return rc;
+    rc = vg_meta_get(st, "store.file", &was, sizeof(was), &len);
+    if (rc && rc != -ENOENT && rc != -ENOBUFS)
+        return rc;
+    if (rc == 0 && len == sizeof(was) && was.ino == now.ino && was.birth_ns == now.birth_ns)
+        return 0;
+    int copied = rc != -ENOENT; /* else the first open: the identity is recorded */
     if ((rc = vg_store_begin(st)))
         return rc;
     int renewed = 0;
     MDB_cursor *cur = NULL;
     MDB_val k, v;
-    rc = was ? mdb_cursor_open(st->wtxn, st->meta, &cur) : 0;
+    rc = copied ? vg__rc(mdb_cursor_open(st->wtxn, st->meta, &cur)) : 0;
     for (int op = MDB_FIRST; rc == 0 && cur && mdb_cursor_get(cur, &k, &v, op) == 0;
          op = MDB_NEXT) {
         const char *key = k.mv_data;
@@ -92,13 +121,13 @@ static int vg__check_copy(vg_store *st, const char *dir)
     if (cur)
         mdb_cursor_close(cur);
     if (rc == 0)
-        rc = vg_meta_put_u64(st, "store.inode", ino);
+        rc = vg_meta_put(st, "store.file", &now, sizeof(now));
     rc = rc ? (vg_store_abort(st), rc) : vg_store_commit(st);
-    if (rc == 0 && was)
-        vg_warn("%s is a copy (its data file was inode %llu, now %llu): %d queue(s) take a new "
-                "epoch, so that what they hold from now on is not taken downstream for records "
-                "sent before the copy",
-                dir, (unsigned long long)was, (unsigned long long)ino, renewed);
+    if (rc == 0 && copied)
+        vg_warn("%s is a copy (its data file is not the one it was made in: inode %llu, was "
+                "%llu): %d queue(s) take a new epoch, so that what they hold from now on is not "
+                "taken downstream for records sent before the copy",
+                dir, (unsigned long long)now.ino, (unsigned long long)was.ino, renewed);
     return rc;
 }
 

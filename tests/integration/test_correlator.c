@@ -283,21 +283,35 @@ END_TEST
     "      regex: 'from (?<src_ip>[0-9.]+) seq=(?<n>[0-9]+)'\n"                                    \
     "      where: 'src_ip in list threat-ip'\n"
 
+/* Adds YAML lines to the correlator section of the pipe's configuration. */
+static void add_to_correlator(vt_pipe *p, const char *lines)
+{
+    char *cfg = vt_read_file(p->config, NULL);
+    ck_assert_ptr_nonnull(cfg);
+    size_t cap = strlen(cfg) + strlen(lines) + 1;
+    char *c2 = malloc(cap);
+    char *at = strstr(cfg, "correlator:\n");
+    ck_assert_ptr_nonnull(c2);
+    ck_assert_ptr_nonnull(at);
+    at += strlen("correlator:\n");
+    snprintf(c2, cap, "%.*s%s%s", (int)(at - cfg), cfg, lines, at);
+    ck_assert_int_eq(vt_write_file(p->config, c2), 0);
+    free(c2);
+    free(cfg);
+}
+
 /* Adds correlator.lists (entries: "    NAME: FILE\n" lines) to the pipe's
  * configuration; returns the configuration as it was (malloc'ed). */
 static char *add_lists(vt_pipe *p, const char *entries)
 {
     char *cfg = vt_read_file(p->config, NULL);
     ck_assert_ptr_nonnull(cfg);
-    size_t cap = strlen(cfg) + strlen(entries) + 16;
-    char *c2 = malloc(cap);
-    char *at = strstr(cfg, "correlator:\n");
-    ck_assert_ptr_nonnull(c2);
-    ck_assert_ptr_nonnull(at);
-    at += strlen("correlator:\n");
-    snprintf(c2, cap, "%.*s  lists:\n%s%s", (int)(at - cfg), cfg, entries, at);
-    ck_assert_int_eq(vt_write_file(p->config, c2), 0);
-    free(c2);
+    size_t cap = strlen(entries) + 16;
+    char *text = malloc(cap);
+    ck_assert_ptr_nonnull(text);
+    snprintf(text, cap, "  lists:\n%s", entries);
+    add_to_correlator(p, text);
+    free(text);
     return cfg;
 }
 
@@ -602,7 +616,7 @@ START_TEST(test_correlator_restored_while_shipper_down)
     if (!made)
         vt_show_tail(log, 3000);
     ck_assert_msg(made, "the restored correlator did not make 15 alerts");
-    ck_assert_int_eq(vt_count_text(log, "is a copy (its data file was inode "), 1);
+    ck_assert_int_eq(vt_count_text(log, "is a copy (its data file is not the one it was made in: inode "), 1);
     ck_assert_int_eq(vt_count_text(log, "1 queue(s) take a new epoch"), 1);
     vt_pipe_start(&p, VT_SHIPPER);
     bool all = vt_wait_lines(p.alerts, 35, 20000);
@@ -981,20 +995,13 @@ END_TEST
 #else
 #define FAKETIME_LIB "/usr/lib/faketime/libfaketime.so.1" /* not a Debian path: fails, named */
 #endif
-/* Starts the pipe with its collector's clock moved by offset (libfaketime's
- * FAKETIME, e.g. "+2h"; its event loop's monotonic clock as it is); an
- * ASan build lets the preload come first. */
-static void start_with_collector_clock(vt_pipe *p, const char *offset)
+/* Starts one daemon with its clock moved by offset (libfaketime's FAKETIME,
+ * e.g. "+2h"; its event loop's monotonic clock as it is); an ASan build
+ * lets the preload come first. */
+static void start_faked(vt_pipe *p, int which, const char *offset)
 {
     ck_assert_msg(access(FAKETIME_LIB, R_OK) == 0,
                   "%s is missing: install faketime (scripts/deps --test)", FAKETIME_LIB);
-    char sock[400], log[400];
-    vt_pipe_start(p, VT_SHIPPER);
-    snprintf(sock, sizeof(sock), "%s/run/shipper.sock", p->dir);
-    ck_assert(vt_wait_path(sock, 10000));
-    vt_pipe_start(p, VT_CORRELATOR);
-    snprintf(sock, sizeof(sock), "%s/run/correlator.sock", p->dir);
-    ck_assert(vt_wait_path(sock, 10000));
     const char *asan = getenv("ASAN_OPTIONS");
     char asan_was[512] = "", asan_new[600];
     if (asan)
@@ -1005,7 +1012,7 @@ static void start_with_collector_clock(vt_pipe *p, const char *offset)
     setenv("FAKETIME", offset, 1);
     setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1", 1);
     setenv("LD_PRELOAD", FAKETIME_LIB, 1);
-    vt_pipe_start(p, VT_COLLECTOR);
+    vt_pipe_start(p, which);
     unsetenv("LD_PRELOAD");
     unsetenv("FAKETIME");
     unsetenv("FAKETIME_DONT_FAKE_MONOTONIC");
@@ -1013,6 +1020,23 @@ static void start_with_collector_clock(vt_pipe *p, const char *offset)
         setenv("ASAN_OPTIONS", asan_was, 1);
     else
         unsetenv("ASAN_OPTIONS");
+}
+
+/* Starts the pipe with one daemon's clock moved by offset (start_faked). */
+static void start_with_clock(vt_pipe *p, int which, const char *offset)
+{
+    static const char *const socks[] = {NULL, "correlator.sock", "shipper.sock"};
+    char sock[400], log[400];
+    for (int w = VT_SHIPPER; w >= VT_COLLECTOR; w--) {
+        if (w == which)
+            start_faked(p, w, offset);
+        else
+            vt_pipe_start(p, w);
+        if (socks[w]) {
+            snprintf(sock, sizeof(sock), "%s/run/%s", p->dir, socks[w]);
+            ck_assert(vt_wait_path(sock, 10000));
+        }
+    }
     vt_pipe_log(p, VT_COLLECTOR, log, sizeof(log));
     ck_assert_msg(vt_wait_text(log, "has everything up to seq", 10000),
                   "the collector did not join the correlator's stream");
@@ -1069,7 +1093,7 @@ START_TEST(test_collector_clock_ahead)
 {
     vt_pipe p;
     ck_assert_int_eq(vt_pipe_init(&p, CLOCK_RULES), 0);
-    start_with_collector_clock(&p, "+2h");
+    start_with_clock(&p, VT_COLLECTOR, "+2h");
     char now[40], text[600], log[400];
     time_t t = time(NULL);
     strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
@@ -1100,7 +1124,7 @@ START_TEST(test_collector_clock_behind)
 {
     vt_pipe p;
     ck_assert_int_eq(vt_pipe_init(&p, CLOCK_RULES), 0);
-    start_with_collector_clock(&p, "-2h");
+    start_with_clock(&p, VT_COLLECTOR, "-2h");
     char now[40], text[600], want[100], log[400];
     time_t t = time(NULL);
     strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%S", gmtime(&t));
@@ -1123,6 +1147,54 @@ START_TEST(test_collector_clock_behind)
 }
 END_TEST
 
+/* The correlator's own clock two hours ahead (a machine that booted with a
+ * wrong clock): with nothing arriving, its clock tick took the absence
+ * rule two hours ahead, and host h was reported silent a few seconds after
+ * it logged, silent "until" two hours later. The tick's time now never
+ * runs ahead of the last event time carried on by the monotonic clock:
+ * h is reported 20 s after its event, as the rule says. */
+#define SILENT_RULES                                                                               \
+    "rules:\n"                                                                                     \
+    "  - id: test.seen\n    name: Seen\n    level: 0\n    alert: false\n"                          \
+    "    match: {program: vigiltest, regex: 'alive'}\n"                                            \
+    "  - id: test.silent\n    name: Silent\n    level: 9\n"                                        \
+    "    correlation: {type: absence, rules: [test.seen], group_by: [host], timespan: 20s}\n"
+START_TEST(test_correlator_clock_ahead_absence)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, SILENT_RULES), 0);
+    add_to_correlator(&p, "  lateness: 1s\n");
+    start_with_clock(&p, VT_CORRELATOR, "+2h");
+    char text[200], want[100];
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char stamp[40];
+    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(text, sizeof(text), "<13>1 %sZ h vigiltest - - - alive\n", stamp);
+    send_text(&p, text);
+    /* quiet for two ticks (10 s), then a tick every 5 s: reported within
+     * 20 + 1 + 10 s of the event */
+    ck_assert_msg(vt_wait_lines(p.alerts, 1, 45000), "host h was not reported silent");
+    vt_sleep_ms(300);
+    ck_assert_int_eq(vt_count_lines(p.alerts), 1);
+    char *a = vt_read_file(p.alerts, NULL);
+    ck_assert_ptr_nonnull(strstr(a, "\"test.silent\""));
+    snprintf(want, sizeof(want), "\"start\":\"%s.000000Z\"", stamp);
+    ck_assert_msg(strstr(a, want), "no %s in %s", want, a);
+    /* the report's end: the tick that saw the silence, 21-40 s after h's
+     * event (it was two hours after it) */
+    char *end = strstr(a, "\"end\":\"");
+    ck_assert_ptr_nonnull(end);
+    struct tm te = {0};
+    ck_assert_ptr_nonnull(strptime(end + 7, "%Y-%m-%dT%H:%M:%S", &te));
+    long after = (long)(timegm(&te) - t);
+    ck_assert_msg(after >= 20 && after <= 40, "reported %ld s after the event: %s", after, a);
+    free(a);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 static Suite *correlator_suite(void)
 {
     Suite *s = suite_create("correlator");
@@ -1136,6 +1208,7 @@ static Suite *correlator_suite(void)
     tcase_add_test(tc, test_full_outbox_counts_once);
     tcase_add_test(tc, test_collector_clock_ahead);
     tcase_add_test(tc, test_collector_clock_behind);
+    tcase_add_test(tc, test_correlator_clock_ahead_absence);
     suite_add_tcase(s, tc);
     TCase *rb = tcase_create("restore");
     tcase_set_timeout(rb, 180);

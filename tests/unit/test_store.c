@@ -533,7 +533,8 @@ END_TEST
 
 /* A store copied file by file (a backup put back) is a new data file: each
  * of its queues takes a new epoch, once, and the last-appended numbers stay.
- * The original, opened again, is unchanged; so is a store renamed in place. */
+ * The original, opened again, is unchanged; so is a store renamed in place.
+ * A backup copied back over a removed store is a copy too. */
 START_TEST(test_copy_takes_new_epochs)
 {
     vg_store *st = open_store(dbdir, 4);
@@ -548,7 +549,7 @@ START_TEST(test_copy_takes_new_epochs)
     ck_assert_int_eq(vg_store_commit(st), 0);
     vg_store_close(st);
 
-    char copy[PATH_MAX + 16], cmd[3 * PATH_MAX];
+    char copy[PATH_MAX + 16], cmd[6 * PATH_MAX];
     snprintf(copy, sizeof(copy), "%s/copy", tmpdir);
     snprintf(cmd, sizeof(cmd), "cp -a '%s' '%s'", dbdir, copy);
     ck_assert_int_eq(system(cmd), 0);
@@ -580,6 +581,18 @@ START_TEST(test_copy_takes_new_epochs)
     st = open_store(moved, 4);
     ck_assert_int_eq(vg_queue_epoch(st, open_queue(st, "outbox"), &e), 0);
     ck_assert_uint_eq(e, eo);
+    vg_store_close(st);
+
+    /* the usual restore: the store removed, a backup copied in its place
+     * (the new file often gets the inode number the removed one had) */
+    char backup[PATH_MAX + 16];
+    snprintf(backup, sizeof(backup), "%s/backup", tmpdir);
+    snprintf(cmd, sizeof(cmd), "cp -a '%s' '%s' && rm -rf '%s' && cp -a '%s' '%s'", moved,
+             backup, moved, backup, moved);
+    ck_assert_int_eq(system(cmd), 0);
+    st = open_store(moved, 4);
+    ck_assert_int_eq(vg_queue_epoch(st, open_queue(st, "outbox"), &e), 0);
+    ck_assert_uint_ne(e, eo);
     vg_store_close(st);
 }
 END_TEST
