@@ -39,10 +39,6 @@ typedef struct cor_conf {
 
 typedef struct cor_stats {
     uint64_t events, malformed_in, alerts;
-    /* events whose arrival time was past this host's clock, and events whose
-     * own time was kept because it agrees with this host's clock, not with
-     * their arrival time (cor_engine.c, cor_check_arrival) */
-    uint64_t clock_ahead, clock_behind;
 } cor_stats;
 
 /* Names of lists, as a load read them (malloc'ed, owned by the struct). */

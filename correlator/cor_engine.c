@@ -50,47 +50,29 @@ static bool cor_warn_due(int64_t *last, int64_t now)
     return true;
 }
 
-/* Arrival times are the collector's clock, and an event's own time is
- * judged by it (cor_eval.c, cor_event_time). A collector whose clock runs
- * ahead would push the watermark ahead and make every other stream's events
- * late; one whose clock lags would have the right times of its devices
- * taken for wrong ones, and its events would all be late. So the engine
- * judges both by this host's clock too (cor_eval_set_now). The events this
- * changes are counted, and the collector is named in the log, once a
- * minute at most for each kind. (If it is this host's clock that is wrong,
- * every collector is named.) */
-static void cor_check_arrival(cor *c, const vg_rstream *st, const vg_msg *m, uint32_t skip,
-                              int64_t now)
+/* Arrival times are the collector's clock, and the engine judges them and
+ * the events' own times by this host's clock (cor_eval_set_now, before the
+ * batch runs; cor_event_time in cor_eval.c). A collector whose clock runs
+ * ahead or lags is named in the log once a minute at most for each (if it
+ * is this host's clock that is wrong, every collector is). */
+static void cor_warn_skew(cor *c, const vg_rstream *st, int64_t now)
 {
-    int64_t ahead = 0, behind = 0;
-    uint64_t na = 0, nb = 0;
-    for (uint32_t i = skip; i < m->count; i++) {
-        const vg_event *ev = &m->events[i];
-        int64_t d = ev->recv_us - now, own = ev->ts_us - ev->recv_us;
-        if (d > COR_FUTURE_US) {
-            na++;
-            ahead = d > ahead ? d : ahead;
-        } else if (own > COR_FUTURE_US && ev->ts_us <= now + COR_FUTURE_US) {
-            nb++;
-            behind = own > behind ? own : behind;
-        }
-    }
-    c->stats.clock_ahead += na;
-    c->stats.clock_behind += nb;
+    int64_t ahead, behind;
+    cor_eval_skew(c->eval, &ahead, &behind);
+    const cor_eval_stats *es = cor_eval_get_stats(c->eval);
     const char *name = st ? st->name : "?";
-    if (na && cor_warn_due(&c->ahead_warned_us, now))
+    if (ahead && cor_warn_due(&c->ahead_warned_us, now))
         vg_warn("collector %s stamps arrivals up to %lld s past this host's clock, so one of the "
                 "two clocks is wrong (check the time sync of both): %llu events in all have "
                 "taken this host's time as their arrival",
                 name, (long long)((ahead + 500000) / 1000000),
-                (unsigned long long)c->stats.clock_ahead);
-    if (nb && cor_warn_due(&c->behind_warned_us, now))
+                (unsigned long long)es->clock_ahead);
+    if (behind && cor_warn_due(&c->behind_warned_us, now))
         vg_warn("collector %s stamps arrivals up to %lld s before the events' own times, which "
                 "agree with this host's clock: its clock may lag (check its time sync); %llu "
                 "events in all have kept their own times",
                 name, (long long)((behind + 500000) / 1000000),
-                (unsigned long long)c->stats.clock_behind);
-    cor_eval_set_now(c->eval, now);
+                (unsigned long long)es->clock_behind);
 }
 
 /* Runs the rules over the new events of one batch, inside the receiver's
@@ -106,11 +88,12 @@ static int cor_on_batch(void *ud, vg_rstream *st, const vg_msg *m, uint32_t skip
         if (m->events[i].flags & VG_EV_MALFORMED)
             c->stats.malformed_in++;
     }
-    cor_check_arrival(c, st, m, skip, c->last_batch_us);
+    cor_eval_set_now(c->eval, c->last_batch_us);
     int rc = skip < m->count ? cor_eval_events(c->eval, &m->events[skip], m->count - skip,
                                                cor_on_alert, c)
                              : 0;
     if (rc == 0 && skip < m->count) {
+        cor_warn_skew(c, st, c->last_batch_us);
         c->ref_event_us = cor_eval_watermark(c->eval);
         c->ref_mono_ns = uv_hrtime();
     }
@@ -198,7 +181,7 @@ static uint32_t cor_stats_fn(void *ud, vg_stat *out, uint32_t cap)
         {"outbox", vg_queue_count(c->outbox)},
         {"late", es->late},              {"evictions", es->evictions},
         {"groups", es->groups},          {"trimmed", es->trimmed},
-        {"clock_ahead", c->stats.clock_ahead},   {"clock_behind", c->stats.clock_behind},
+        {"clock_ahead", es->clock_ahead},  {"clock_behind", es->clock_behind},
     };
     uint32_t n = sizeof(all) / sizeof(all[0]);
     if (n > cap)

@@ -337,16 +337,26 @@ static int cor_match_one(cor_eval *e, cor_rule *r, const vg_event *ev, vg_str ms
  * collector's clock, so this host's clock (cor_eval_set_now) checks it:
  * an arrival past it takes it (a collector running ahead must not push the
  * watermark either), and a header time far past arrival but not past it
- * is kept (the collector's clock lags; the device's is right). */
-static int64_t cor_event_time(const cor_eval *e, const vg_event *ev)
+ * is kept (the collector's clock lags; the device's is right). Both are
+ * counted, with the largest difference of the batch (cor_eval_skew). */
+static int64_t cor_event_time(cor_eval *e, const vg_event *ev)
 {
     int64_t arrival = ev->recv_us, latest = arrival;
-    if (e->now_us && arrival > e->now_us + COR_FUTURE_US)
+    if (e->now_us && arrival > e->now_us + COR_FUTURE_US) {
+        e->stats.clock_ahead++;
+        if (arrival - e->now_us > e->ahead_us)
+            e->ahead_us = arrival - e->now_us;
         arrival = latest = e->now_us;
-    else if (e->now_us > latest)
+    } else if (e->now_us > latest) {
         latest = e->now_us;
+    }
     if (arrival && ev->ts_us > latest + COR_FUTURE_US)
         return arrival;
+    if (e->now_us && ev->ts_us > arrival + COR_FUTURE_US) {
+        e->stats.clock_behind++;
+        if (ev->ts_us - arrival > e->behind_us)
+            e->behind_us = ev->ts_us - arrival;
+    }
     return ev->ts_us;
 }
 
@@ -749,4 +759,11 @@ int64_t cor_eval_watermark(cor_eval *e)
 void cor_eval_set_now(cor_eval *e, int64_t now_us)
 {
     e->now_us = now_us;
+    e->ahead_us = e->behind_us = 0;
+}
+
+void cor_eval_skew(const cor_eval *e, int64_t *ahead_us, int64_t *behind_us)
+{
+    *ahead_us = e->ahead_us;
+    *behind_us = e->behind_us;
 }

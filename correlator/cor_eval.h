@@ -31,6 +31,10 @@ typedef void (*cor_trace_fn)(void *ud, const cor_rule *r, const char *verdict, c
 
 typedef struct cor_eval_stats {
     uint64_t events, late, evictions, alerts, groups, trimmed;
+    /* live: events whose arrival time was past this host's clock, and events
+     * whose own time was kept because it agrees with this host's clock, not
+     * with their arrival time (cor_eval_set_now) */
+    uint64_t clock_ahead, clock_behind;
 } cor_eval_stats;
 
 /* Creates an engine over rs (borrowed; see cor_eval_set_rules). With a
@@ -78,5 +82,10 @@ int64_t cor_eval_watermark(cor_eval *e);
  * collector whose clock lags does not make its devices' right times
  * wrong). Offline the arrival times are the events' own, and it stays 0. */
 void cor_eval_set_now(cor_eval *e, int64_t now_us);
+
+/* The largest arrival past this host's clock, and the largest own time
+ * past arrival that was kept, among the events since cor_eval_set_now
+ * (0: none). */
+void cor_eval_skew(const cor_eval *e, int64_t *ahead_us, int64_t *behind_us);
 
 #endif

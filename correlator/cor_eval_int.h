@@ -112,6 +112,7 @@ struct cor_eval {
     int64_t wm;        /* watermark: highest trusted event time seen (lateness) */
     int64_t clock;     /* absence time: max(wm, what cor_eval_tick was told) */
     int64_t now_us;    /* this host's clock at the batch (0 offline): arrival bound */
+    int64_t ahead_us, behind_us; /* largest clock differences since (cor_eval_skew) */
     uint64_t touch;    /* updates so far (cor_group.touch) */
     int64_t absence_checked;
     cor_del *dels;

@@ -226,8 +226,8 @@ static void cor_report(vg_daemon *d)
             (unsigned long long)(es ? es->groups : 0), (unsigned long long)(es ? es->late : 0),
             (unsigned long long)(es ? es->evictions : 0),
             (unsigned long long)(es ? es->trimmed : 0),
-            (unsigned long long)c->stats.clock_ahead,
-            (unsigned long long)c->stats.clock_behind);
+            (unsigned long long)(es ? es->clock_ahead : 0),
+            (unsigned long long)(es ? es->clock_behind : 0));
     vg_receiver_report(c->receiver);
     if (!c->rules)
         return;

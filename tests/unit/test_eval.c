@@ -303,6 +303,30 @@ static void tc_stop(tc *t)
     t->st = NULL;
 }
 
+/* Starts run `restart` (0 or 1) of a test run twice: a fresh engine over
+ * the rules file path, its state in the store NAME<restart> (its name in
+ * db), and the first batch's transaction. */
+static void tc_run(tc *t, const char *path, const char *name, int restart, char *db, size_t cap)
+{
+    memset(t, 0, sizeof(*t));
+    snprintf(db, cap, "%s%d", name, restart);
+    tc_start(t, path, db);
+    tc_begin(t);
+}
+
+/* The batch boundary of a test run twice, without and with a restart: commits,
+ * stops and starts again from the store db on the run that restarts, and
+ * opens the next batch. Both runs must then give the same alerts. */
+static void tc_next_batch(tc *t, const char *path, const char *db, int restart)
+{
+    tc_commit(t);
+    if (restart) {
+        tc_stop(t);
+        tc_start(t, path, db);
+    }
+    tc_begin(t);
+}
+
 static void tc_close(tc *t)
 {
     tc_stop(t);
@@ -2344,11 +2368,9 @@ START_TEST(test_match_suppress_restart)
     char path[PATH_MAX];
     rules_file(ms_yaml, path, sizeof(path));
     for (int restart = 0; restart < 2; restart++) {
-        tc t = {0};
+        tc t;
         char db[16];
-        snprintf(db, sizeof(db), "db-mr%d", restart);
-        tc_start(&t, path, db);
-        tc_begin(&t);
+        tc_run(&t, path, "db-mr", restart, db, sizeof(db));
         feed(&t, T0 + 4 * HOUR, "h", "conn from 10.9.9.9");
         feed(&t, T0, "h", "conn from 1.2.3.4");
         tc_commit(&t);
@@ -2371,14 +2393,6 @@ START_TEST(test_match_suppress_restart)
 }
 END_TEST
 
-/* A restart keeps the order in which groups were last updated, which is the
- * order of arrival, not of event time: a late event moves its group to the
- * front. Before, restored groups were ordered by their latest event time,
- * so after a restart max_groups evicted another group than the
- * uninterrupted run did (found by fuzz_rules). max_groups 2: 1.1.1.1 at
- * 10 s, 2.2.2.2 at 20 s, 1.1.1.1 again at 5 s (late, so 2.2.2.2 is now the
- * least recently updated), then 3.3.3.3 evicts 2.2.2.2, and a third
- * 1.1.1.1 completes its 3 in a minute. */
 /* ---- raw lines of every size ------------------------------------------------ */
 
 /* The raw lines of the last alert of c.many, whole (rec keeps 255 bytes),
@@ -2517,20 +2531,13 @@ START_TEST(test_absence_restart_between_sweeps)
     const int64_t L = T0;
     int64_t ts[2] = {0, 0};
     for (int restart = 0; restart < 2; restart++) {
-        tc t = {0};
+        tc t;
         char db[16];
-        snprintf(db, sizeof(db), "db-abs%d", restart);
-        tc_start(&t, path, db);
-        tc_begin(&t);
+        tc_run(&t, path, "db-abs", restart, db, sizeof(db));
         feed(&t, L, "h1", "heartbeat");
         feed(&t, L + 5 * MIN - SEC / 2, "h2", "heartbeat"); /* the sweep looks here */
         feed(&t, L + 5 * MIN - SEC / 10, "h2", "heartbeat"); /* not here: 0.4 s later */
-        tc_commit(&t);
-        if (restart) {
-            tc_stop(&t);
-            tc_start(&t, path, db);
-        }
-        tc_begin(&t);
+        tc_next_batch(&t, path, db, restart);
         feed(&t, L + 5 * MIN + SEC * 6 / 10, "h2", "heartbeat"); /* 1.1 s after the look */
         feed(&t, L + 5 * MIN + SEC * 95 / 100, "h2", "heartbeat");
         tc_commit(&t);
@@ -2594,19 +2601,12 @@ START_TEST(test_long_group_key_restart)
     memset(msg + strlen(msg), 'x', 600);
     size_t alerts[2] = {0, 0};
     for (int restart = 0; restart < 2; restart++) {
-        tc t = {0};
+        tc t;
         char db[16];
-        snprintf(db, sizeof(db), "db-long%d", restart);
-        tc_start(&t, path, db);
-        tc_begin(&t);
+        tc_run(&t, path, "db-long", restart, db, sizeof(db));
         feed_long(&t, T0, msg, &alerts[restart]);
         feed_long(&t, T0 + SEC, msg, &alerts[restart]);
-        tc_commit(&t);
-        if (restart) {
-            tc_stop(&t);
-            tc_start(&t, path, db);
-        }
-        tc_begin(&t);
+        tc_next_batch(&t, path, db, restart);
         feed_long(&t, T0 + 2 * SEC, msg, &alerts[restart]);
         tc_commit(&t);
         tc_close(&t);
@@ -2667,21 +2667,14 @@ START_TEST(test_degraded_once_an_hour_across_restart)
     rules_file(yaml, path, sizeof(path));
     size_t n[2];
     for (int restart = 0; restart < 2; restart++) {
-        tc t = {0};
+        tc t;
         char db[16];
-        snprintf(db, sizeof(db), "db-deg%d", restart);
-        tc_start(&t, path, db);
-        tc_begin(&t);
+        tc_run(&t, path, "db-deg", restart, db, sizeof(db));
         feed(&t, T0 + 0 * SEC, "h", "fail from A");
         feed(&t, T0 + 1 * SEC, "h", "fail from B");
         feed(&t, T0 + 2 * SEC, "h", "fail from C");
         feed(&t, T0 + 3 * SEC, "h", "fail from D"); /* evicts A: the alert */
-        tc_commit(&t);
-        if (restart) {
-            tc_stop(&t);
-            tc_start(&t, path, db);
-        }
-        tc_begin(&t);
+        tc_next_batch(&t, path, db, restart);
         feed(&t, T0 + 4 * SEC, "h", "fail from E"); /* evicts B, within the hour */
         tc_commit(&t);
         n[restart] = n_of(&t.s, "vigil.correlation_degraded");
@@ -2693,6 +2686,14 @@ START_TEST(test_degraded_once_an_hour_across_restart)
 }
 END_TEST
 
+/* A restart keeps the order in which groups were last updated, which is the
+ * order of arrival, not of event time: a late event moves its group to the
+ * front. Before, restored groups were ordered by their latest event time,
+ * so after a restart max_groups evicted another group than the
+ * uninterrupted run did (found by fuzz_rules). max_groups 2: 1.1.1.1 at
+ * 10 s, 2.2.2.2 at 20 s, 1.1.1.1 again at 5 s (late, so 2.2.2.2 is now the
+ * least recently updated), then 3.3.3.3 evicts 2.2.2.2, and a third
+ * 1.1.1.1 completes its 3 in a minute. */
 START_TEST(test_restart_keeps_lru_order)
 {
     char yaml[2048], path[PATH_MAX];
@@ -2707,20 +2708,13 @@ START_TEST(test_restart_keeps_lru_order)
              fail_rule);
     rules_file(yaml, path, sizeof(path));
     for (int restart = 0; restart < 2; restart++) {
-        tc t = {0};
+        tc t;
         char db[16];
-        snprintf(db, sizeof(db), "db-lru%d", restart);
-        tc_start(&t, path, db);
-        tc_begin(&t);
+        tc_run(&t, path, "db-lru", restart, db, sizeof(db));
         feed(&t, T0 + 10 * SEC, "h", "fail from 1.1.1.1");
         feed(&t, T0 + 20 * SEC, "h", "fail from 2.2.2.2");
         feed(&t, T0 + 5 * SEC, "h", "fail from 1.1.1.1");
-        tc_commit(&t);
-        if (restart) {
-            tc_stop(&t);
-            tc_start(&t, path, db);
-        }
-        tc_begin(&t);
+        tc_next_batch(&t, path, db, restart);
         feed(&t, T0 + 30 * SEC, "h", "fail from 3.3.3.3");
         ck_assert_uint_eq(rule(&t, "c.three")->evictions, 1);
         feed(&t, T0 + 31 * SEC, "h", "fail from 1.1.1.1");
