@@ -645,6 +645,22 @@ static int cor_rule_load(cor_rule *r, const vg_node *n, const cor_rules_opts *o,
     return rc;
 }
 
+/* The array grows while files load (nothing holds a pointer into it until
+ * loading ends): a fixed array for COR_MAX_RULES took 44 MB of address space
+ * per rule set, which a free under MALLOC_PERTURB_ (meson test) writes over. */
+static int cor_rules_grow(cor_ruleset *rs)
+{
+    size_t cap = rs->cap ? rs->cap * 2 : 64;
+    if (cap > COR_MAX_RULES)
+        cap = COR_MAX_RULES;
+    cor_rule *v = realloc(rs->rules, cap * sizeof(*v));
+    if (!v)
+        return -ENOMEM;
+    rs->rules = v;
+    rs->cap = cap;
+    return 0;
+}
+
 static int cor_rules_file(cor_ruleset *rs, const char *path, const cor_rules_opts *o, char *err,
                           size_t errlen)
 {
@@ -661,6 +677,10 @@ static int cor_rules_file(cor_ruleset *rs, const char *path, const cor_rules_opt
     for (size_t i = 0; i < list->n; i++) {
         if (rs->n == COR_MAX_RULES) {
             rc = vg_conf_errf(err, errlen, list->items[i], "more than %d rules", COR_MAX_RULES);
+            goto out;
+        }
+        if (rs->n == rs->cap && cor_rules_grow(rs) != 0) {
+            rc = vg_conf_errf(err, errlen, list->items[i], "out of memory");
             goto out;
         }
         cor_rule *r = &rs->rules[rs->n];
@@ -969,7 +989,7 @@ int cor_rules_load(const char *path, const cor_rules_opts *o, cor_ruleset **out,
     err[0] = '\0';
     int rc = cor_rules_files(path, &names, &nn, err, errlen);
     cor_ruleset *rs = calloc(1, sizeof(*rs));
-    if (rc == 0 && (!rs || !(rs->rules = calloc(COR_MAX_RULES, sizeof(cor_rule)))))
+    if (rc == 0 && !rs)
         rc = -ENOMEM;
     if (rc == 0) { /* calendars first: rules refer to them by name */
         char cdir[4096];
@@ -1023,7 +1043,7 @@ int cor_rules_load(const char *path, const cor_rules_opts *o, cor_ruleset **out,
     }
     cor_rule *shrunk = realloc(rs->rules, rs->n * sizeof(cor_rule));
     if (shrunk)
-        rs->rules = shrunk;
+        rs->rules = shrunk, rs->cap = rs->n;
     *out = rs;
     return 0;
 }

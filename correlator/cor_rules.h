@@ -101,6 +101,7 @@ typedef struct cor_calendars cor_calendars;
 typedef struct cor_ruleset {
     cor_rule *rules;
     size_t n;
+    size_t cap;         /* room in rules; grows while loading, never after */
     uint32_t *order;    /* correlation rules in dependency order (refs first) */
     uint32_t norder;
     uint32_t *matches;  /* indices of match rules */

@@ -3,6 +3,8 @@
 #ifndef IT_COMMON_H
 #define IT_COMMON_H
 
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,6 +114,32 @@ static inline int it_check_exactly_once(const char *alerts, int n)
     free(seen);
     free(b);
     return problems + (lines != n);
+}
+
+/* The value of "key" in the last line of process which's log holding head
+ * (its stats line: "stats: received=", "stats: events="), or -1. With ask,
+ * a new line is asked for with SIGUSR1 first and waited for (up to 2 s):
+ * the process must have logged " started (config ", or SIGUSR1 kills it. */
+static inline long it_stat(vt_pipe *p, int which, const char *head, const char *key, bool ask)
+{
+    char log[400];
+    vt_pipe_log(p, which, log, sizeof(log));
+    int before = vt_count_text(log, head);
+    if (ask)
+        kill(p->pid[which], SIGUSR1);
+    for (int i = 0; ask && i < 100 && vt_count_text(log, head) == before; i++)
+        vt_sleep_ms(20);
+    char *lb = vt_read_file(log, NULL);
+    char *last = lb ? strstr(lb, head) : NULL;
+    for (char *q = last; q; q = strstr(q + 1, head))
+        last = q;
+    char *nl = last ? strchr(last, '\n') : NULL;
+    if (nl)
+        *nl = '\0';
+    char *at = last ? strstr(last, key) : NULL;
+    long v = at ? atol(at + strlen(key)) : -1;
+    free(lb);
+    return v;
 }
 
 #endif

@@ -669,21 +669,7 @@ static uint64_t it_softnet_drops(void)
  * one asked for with SIGUSR1 first), or -1. */
 static long it_last_stat(vt_pipe *p, const char *key, bool ask)
 {
-    char log[400];
-    vt_pipe_log(p, VT_COLLECTOR, log, sizeof(log));
-    int before = vt_count_text(log, "stats: received=");
-    if (ask)
-        kill(p->pid[VT_COLLECTOR], SIGUSR1);
-    for (int i = 0; ask && i < 100 && vt_count_text(log, "stats: received=") == before; i++)
-        vt_sleep_ms(20);
-    char *lb = vt_read_file(log, NULL);
-    char *last = lb ? strstr(lb, "stats: received=") : NULL;
-    for (char *q = last; q; q = strstr(q + 1, "stats: received="))
-        last = q;
-    char *at = last ? strstr(last, key) : NULL;
-    long v = at ? atol(at + strlen(key)) : -1;
-    free(lb);
-    return v;
+    return it_stat(p, VT_COLLECTOR, "stats: received=", key, ask);
 }
 
 /* Datagrams the kernel drops at a full receive buffer (a burst while the

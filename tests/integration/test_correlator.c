@@ -465,8 +465,12 @@ START_TEST(test_full_outbox_counts_once)
     vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
     ck_assert(vt_wait_text(log, "has everything up to seq", 10000));
     vt_pipe_log(&p, VT_CORRELATOR, clog, sizeof(clog));
+    ck_assert(vt_wait_text(clog, " started (config ", 10000)); /* SIGUSR1 handled from here */
     /* Fill the outbox 200 lines at a time until commits keep failing, so
-     * that fewer lines than a batch wait behind the failing one. */
+     * that fewer lines than a batch wait behind the failing one. Until a
+     * commit fails, the next chunk goes as soon as the correlator has taken
+     * this one (its events=); after that, each waits up to 1.6 s for the
+     * failures to repeat (a commit may fail once and then pass). */
     char line[200], *chunk = malloc(200 * sizeof(line));
     int seq = 0, full = 0;
     for (int c = 0; c < 80 && !full; c++) {
@@ -477,7 +481,12 @@ START_TEST(test_full_outbox_counts_once)
             strcat(chunk, line);
         }
         send_text(&p, chunk);
-        for (int i = 0; i < 8 && !full; i++) {
+        for (int i = 0; i < 100 && vt_count_text(clog, "failed: durable queue full") == 0; i++) {
+            if (it_stat(&p, VT_CORRELATOR, "stats: events=", "events=", true) >= seq)
+                break;
+            vt_sleep_ms(50);
+        }
+        for (int i = 0; i < 8 && !full && vt_count_text(clog, "failed: durable queue full"); i++) {
             vt_sleep_ms(200);
             full = vt_count_text(clog, "failed: durable queue full") >= 3;
         }
