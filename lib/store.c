@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "vigil/err.h"
 #include "vigil/log.h"
@@ -29,6 +30,7 @@ struct vg_store {
     MDB_txn *wtxn;
     MDB_txn *rtxn; /* reused read txn (reset between uses) */
     uint64_t nudges; /* small commits after failed transactions (vg__nudge) */
+    int starved;     /* commits left to nudge after, since a failure (vg__nudge) */
     int nqueues;
     vg_queue queues[VG_QUEUES_MAX];
 };
@@ -73,6 +75,20 @@ static int vg__file_id(vg_store *st, vg_file_id *id)
                        ? (uint64_t)sx.stx_btime.tv_sec * 1000000000u + sx.stx_btime.tv_nsec
                        : 0;
     return 0;
+}
+
+/* A birth time for the copy warning: UTC to the millisecond, or "at an
+ * unknown time" (a file system that keeps none). */
+static void vg__birth_str(uint64_t ns, char *out, size_t len)
+{
+    time_t t = (time_t)(ns / 1000000000u);
+    struct tm tm;
+    if (!ns || !gmtime_r(&t, &tm) || !strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm)) {
+        snprintf(out, len, "at an unknown time");
+        return;
+    }
+    size_t l = strlen(out);
+    snprintf(out + l, len - l, ".%03uZ", (unsigned)(ns / 1000000u % 1000u));
 }
 
 /* A store restored from a copy holds queue numbers that its downstream has
@@ -123,11 +139,16 @@ static int vg__check_copy(vg_store *st, const char *dir)
     if (rc == 0)
         rc = vg_meta_put(st, "store.file", &now, sizeof(now));
     rc = rc ? (vg_store_abort(st), rc) : vg_store_commit(st);
-    if (rc == 0 && copied)
-        vg_warn("%s is a copy (its data file is not the one it was made in: inode %llu, was "
-                "%llu): %d queue(s) take a new epoch, so that what they hold from now on is not "
-                "taken downstream for records sent before the copy",
-                dir, (unsigned long long)now.ino, (unsigned long long)was.ino, renewed);
+    if (rc == 0 && copied) {
+        char bnow[40], bwas[40];
+        vg__birth_str(now.birth_ns, bnow, sizeof(bnow));
+        vg__birth_str(was.birth_ns, bwas, sizeof(bwas));
+        vg_warn("%s is a copy (its data file is not the one it was made in: inode %llu made %s, "
+                "was inode %llu made %s): %d queue(s) take a new epoch, so that what they hold "
+                "from now on is not taken downstream for records sent before the copy",
+                dir, (unsigned long long)now.ino, bnow, (unsigned long long)was.ino, bwas,
+                renewed);
+    }
     return rc;
 }
 
@@ -213,6 +234,8 @@ int vg_store_begin(vg_store *st)
  * commit after a failed transaction moves the free pages into reach, so
  * that the next attempt can succeed. Best effort: on a truly full map this
  * commit fails too, which changes nothing. */
+#define VG_STARVED_COMMITS 16
+
 static void vg__nudge(vg_store *st)
 {
     MDB_txn *txn;
@@ -233,10 +256,11 @@ int vg_store_commit(vg_store *st)
         return -EINVAL;
     /* Each queue's high-water mark is written once per transaction, not
      * once per record: it is the hot path of the collector. */
-    int rc = 0;
+    int rc = 0, appended = 0;
     for (int i = 0; i < st->nqueues && rc == 0; i++) {
         vg_queue *q = &st->queues[i];
         if (q->last != q->last_committed) {
+            appended = 1;
             MDB_val k = {strlen(q->last_key), q->last_key}, v = {sizeof(q->last), &q->last};
             rc = mdb_put(st->wtxn, st->meta, &k, &v, 0);
         }
@@ -252,8 +276,21 @@ int vg_store_commit(vg_store *st)
         else
             st->queues[i].last = st->queues[i].last_committed;
     }
-    if (rc)
+    /* After a failure, the commits that pass without appending are most
+     * often the ones that free room (an outbox trimmed as the next hop
+     * acknowledges it): nudge after them too, so that the upstream's next
+     * attempt finds that room at once instead of failing once more and
+     * waiting out another backoff. Until an append passes, or for
+     * VG_STARVED_COMMITS commits. */
+    if (rc) {
         vg__nudge(st);
+        st->starved = VG_STARVED_COMMITS;
+    } else if (appended) {
+        st->starved = 0;
+    } else if (st->starved) {
+        vg__nudge(st);
+        st->starved--;
+    }
     if (rc == MDB_MAP_FULL)
         return VG_EFULL;
     return vg__rc(rc);
@@ -268,6 +305,7 @@ void vg_store_abort(vg_store *st)
     for (int i = 0; i < st->nqueues; i++)
         st->queues[i].last = st->queues[i].last_committed;
     vg__nudge(st); /* aborts follow failures, often a full map */
+    st->starved = VG_STARVED_COMMITS;
 }
 
 /* Returns a transaction to read in: the open write txn, or the reusable
