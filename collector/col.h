@@ -97,6 +97,9 @@ struct col {
     uv_poll_t unix_poll[COL_MAX_LISTEN];
     int unix_fd[COL_MAX_LISTEN];
     uv_timer_t bp_timer; /* rechecks a full spool while paused */
+    uint64_t spool_fails;     /* failed commits in a row (col_spool_failed) */
+    uint64_t spool_fail_ms;   /* loop time of the first of them */
+    uint64_t spool_logged_ms; /* ... and of the last one logged */
     uv_timer_t conn_timer; /* closes TLS connections stuck in the handshake, idle ones */
     uint64_t refused_logged_ms; /* when a refused connection was last logged */
     uint64_t refused_unlogged;  /* refused since */

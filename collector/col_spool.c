@@ -5,10 +5,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "col.h"
 #include "vigil/err.h"
 #include "vigil/log.h"
+#include "vigil/util.h"
 #include "vigil/wire.h"
 
 #define COL_FLUSH_AT 4096 /* records: commit early within a long loop pass */
@@ -172,6 +174,32 @@ int col_spool_add(col *c, const vg_event *ev)
     return 0;
 }
 
+/* A spool that cannot commit (a full disk: ENOSPC, or EIO from LMDB's
+ * short write) is retried about 4 times a second until it can. Logging
+ * each attempt wrote that many error lines, maybe to the very disk that is
+ * full: the first failure is logged, then one line a minute while they go
+ * on, and the recovery. spool_errors counts every attempt. */
+static void col_spool_failed(col *c, int rc)
+{
+    uint64_t now = uv_now(c->loop);
+    c->stats.spool_errors++;
+    if (c->spool_fails++ == 0) {
+        c->spool_fail_ms = c->spool_logged_ms = now;
+        vg_error("spool commit of %zu events failed: %s%s; intake paused, retrying 4 times a "
+                 "second (the events are held in memory, TCP senders wait; further failures "
+                 "are logged once a minute)",
+                 c->npend, vg_strerror(rc),
+                 rc == -ENOSPC || rc == -EIO ? " (is the file system of pipeline.data_dir full?)"
+                                             : "");
+    } else if (now - c->spool_logged_ms >= 60000) {
+        c->spool_logged_ms = now;
+        vg_error("spool commits still failing: %s; %llu attempts over %llu s, %zu events held, "
+                 "intake paused",
+                 vg_strerror(rc), (unsigned long long)c->spool_fails,
+                 (unsigned long long)((now - c->spool_fail_ms) / 1000), c->npend);
+    }
+}
+
 void col_spool_flush(col *c)
 {
     if (c->npend == 0 || !c->store)
@@ -188,12 +216,18 @@ void col_spool_flush(col *c)
     if (rc) {
         /* Keep the records in memory and try again shortly; nothing is
          * dropped here (issue: spool-full backpressure pauses intake). */
-        c->stats.spool_errors++;
-        vg_error("spool commit of %zu events failed: %s; retrying", c->npend, vg_strerror(rc));
+        col_spool_failed(c, rc);
         col_input_pause(c); /* do not pile up more in memory meanwhile */
         uv_timer_start(&c->bp_timer, col_spool_on_bp, 250, 250);
         uv_timer_start(&c->retry_timer, col_spool_on_retry, 500, 0);
         return;
+    }
+    if (c->spool_fails) {
+        vg_warn("spool commits succeed again, after %llu failed attempts over %.1f s; %zu held "
+                "events committed, none lost",
+                (unsigned long long)c->spool_fails,
+                (double)(uv_now(c->loop) - c->spool_fail_ms) / 1000, c->npend);
+        c->spool_fails = 0;
     }
     c->stats.spooled += c->npend;
     c->npend = 0;
@@ -210,14 +244,42 @@ static void col_spool_on_bp(uv_timer_t *t)
     col_spool_check_full(c);
 }
 
+/* At a stop with commits still failing, the events held in memory would
+ * be gone without a trace (TCP senders took them as delivered): their raw
+ * messages go to the log instead, one line each, as JSON strings. */
+static void col_spool_log_held(col *c)
+{
+    vg_error("%zu events could not be committed at shutdown; their raw messages follow, one "
+             "'not spooled' line each",
+             c->npend);
+    vg_buf b = {0};
+    for (size_t i = 0; i < c->npend; i++) {
+        vg_event ev;
+        b.len = 0;
+        if (vg_wire_decode_event(c->pend.data + c->pend_off[i],
+                                 c->pend_off[i + 1] - c->pend_off[i], &ev) != 0 ||
+            vg_json_escape(&b, ev.raw) != 0 || vg_buf_addc(&b, '\0') != 0) {
+            vg_error("not spooled: (event %zu of %zu cannot be shown)", i + 1, c->npend);
+            continue;
+        }
+        vg_error("not spooled: \"%s\"", b.p);
+    }
+    vg_buf_free(&b);
+}
+
 void col_spool_close(col *c)
 {
     /* stopped while paused: no resume will tell of the datagrams refused,
      * and the count starts again at 0 with the next start */
     col_spool_note_refused(c);
     col_spool_flush(c);
+    for (int i = 0; i < 12 && c->npend; i++) { /* a disk full: give it 3 s more */
+        struct timespec ts = {0, 250 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        col_spool_flush(c);
+    }
     if (c->npend)
-        vg_error("%zu events could not be committed at shutdown", c->npend);
+        col_spool_log_held(c);
     c->stopping = 1;
     if (vg_store_sync(c->store) != 0)
         vg_error("final spool sync failed");

@@ -8,9 +8,12 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1185,6 +1188,154 @@ START_TEST(test_burst_larger_than_spool_committed)
 }
 END_TEST
 
+/* ---- a full disk under the spool ---- */
+
+/* Puts a tmpfs of 8 MiB on the pipeline's data directory, in a mount
+ * namespace of this test's own (so nothing outside sees it, and it goes
+ * with the test's process); filler is where it_fill puts its file. False, with the reason printed, where that takes rights
+ * the test does not have (not root): the test is then skipped. */
+static bool it_full_disk(vt_pipe *p, char *data, size_t dcap, char *filler, size_t fcap)
+{
+    snprintf(data, dcap, "%s/data", p->dir);
+    snprintf(filler, fcap, "%s/filler", data);
+    mkdir(data, 0700);
+    if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mount("tmpfs", data, "tmpfs", 0, "size=8m,mode=0700") != 0) {
+        printf("skipped: a tmpfs in a mount namespace needs root (%s)\n", strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+/* Fills the file system of data but for room bytes, with the file filler. */
+static void it_fill(const char *data, const char *filler, long room)
+{
+    struct statvfs sv;
+    ck_assert_int_eq(statvfs(data, &sv), 0);
+    long len = (long)(sv.f_bavail * sv.f_frsize) - room;
+    int fd = open(filler, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_ge(fd, 0);
+    static char block[65536];
+    for (long done = 0; done < len;) {
+        ssize_t w = write(fd, block, (size_t)(len - done < 65536 ? len - done : 65536));
+        if (w <= 0)
+            break; /* full */
+        done += w;
+    }
+    close(fd);
+}
+
+/* Writes what the socket takes now of buf[*off..len) (fd is non-blocking). */
+static void it_pump(int fd, const char *buf, size_t len, size_t *off)
+{
+    ssize_t w;
+    while (*off < len && (w = send(fd, buf + *off, len - *off, MSG_DONTWAIT)) > 0)
+        *off += (size_t)w;
+}
+
+/* The disk under the spool fills up while messages come in over TCP. The
+ * collector holds what it read, pauses TCP intake (the sender waits) and
+ * retries; once there is room again every message is spooled, and all of
+ * them reach the alerts, once each. The failure is logged once, not four
+ * times a second (the log may be on that same full disk), and so is the
+ * recovery. */
+START_TEST(test_disk_full_holds_and_recovers)
+{
+    vt_pipe p;
+    char data[400], filler[400], log[400];
+    ck_assert_int_eq(vt_pipe_init(&p, ANY_RULE), 0);
+    if (!it_full_disk(&p, data, sizeof(data), filler, sizeof(filler))) {
+        vt_pipe_destroy(&p);
+        return;
+    }
+    vt_pipe_start(&p, VT_COLLECTOR);
+    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+    ck_assert(vt_wait_text(log, " started (config ", 10000));
+    it_fill(data, filler, 48 * 1024);
+    enum { N = 1500 };
+    char *buf = malloc((size_t)N * 128);
+    size_t len = 0, off = 0;
+    for (int i = 0; i < N; i++)
+        len += (size_t)sprintf(buf + len, "<13>Nov 25 10:00:00 h app: seq=%05d %.60s\n", i,
+                               "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+    int fd = it_tcp_connect(p.port);
+    ck_assert_int_ge(fd, 0);
+    for (int i = 0; i < 200 && !vt_count_text(log, "spool commit of "); i++) {
+        it_pump(fd, buf, len, &off);
+        vt_sleep_ms(50);
+    }
+    ck_assert_msg(vt_count_text(log, "spool commit of "), "no commit failed (%zu bytes sent)", off);
+    ck_assert_int_gt(vt_count_text(log, "failed: No space left on device") +
+                         vt_count_text(log, "failed: Input/output error"),
+                     0);
+    vt_sleep_ms(2000); /* eight more attempts */
+    ck_assert_int_ge(it_stat(&p, VT_COLLECTOR, "stats: received=", " spool_errors=", true), 5);
+    ck_assert_int_eq(vt_count_text(log, "spool commit"), 1);
+    ck_assert_int_eq(vt_count_text(log, "error: "), 1);
+    ck_assert_int_eq(unlink(filler), 0);
+    for (int i = 0; i < 400 && off < len; i++) {
+        it_pump(fd, buf, len, &off);
+        vt_sleep_ms(50);
+    }
+    ck_assert_uint_eq(off, len);
+    close(fd);
+    free(buf);
+    ck_assert(vt_wait_text(log, "warning: spool commits succeed again, after ", 10000));
+    long spooled = 0;
+    for (int i = 0; i < 100 && spooled < N; i++, vt_sleep_ms(50))
+        spooled = it_stat(&p, VT_COLLECTOR, "stats: received=", " spooled=", true);
+    ck_assert_int_eq(spooled, N);
+    ck_assert_int_eq(it_stat(&p, VT_COLLECTOR, "stats: received=", "stats: received=", false), N);
+    vt_pipe_start(&p, VT_SHIPPER);
+    vt_pipe_start(&p, VT_CORRELATOR);
+    it_alerts_numbered(p.alerts, N);
+    for (int w = VT_COLLECTOR; w <= VT_SHIPPER; w++)
+        ck_assert_int_eq(vt_pipe_stop(&p, w, SIGTERM), 0);
+    umount2(data, MNT_DETACH);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+/* Stopped while the disk is still full, the collector tries for 3 s more,
+ * then logs the raw message of each event it could not spool (escaped as
+ * JSON strings): a TCP sender took them as delivered, so the log is the
+ * only place left where they are not lost without a trace. */
+START_TEST(test_disk_full_at_stop_logs_held_events)
+{
+    vt_pipe p;
+    char data[400], filler[400], log[400];
+    ck_assert_int_eq(vt_pipe_init(&p, ANY_RULE), 0);
+    if (!it_full_disk(&p, data, sizeof(data), filler, sizeof(filler))) {
+        vt_pipe_destroy(&p);
+        return;
+    }
+    vt_pipe_start(&p, VT_COLLECTOR);
+    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+    ck_assert(vt_wait_text(log, " started (config ", 10000));
+    it_fill(data, filler, 0);
+    int fd = it_tcp_connect(p.port);
+    ck_assert_int_ge(fd, 0);
+    static const char lines[] = "<13>Nov 25 10:00:00 h app: seq=00001 \"quoted\"\n"
+                                "<13>Nov 25 10:00:00 h app: seq=00002 tab\there\n";
+    ck_assert_int_eq(it_send_all(fd, lines, sizeof(lines) - 1), 0);
+    ck_assert(vt_wait_text(log, "spool commit of 2 events failed: ", 10000));
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_COLLECTOR, SIGTERM), 0);
+    close(fd);
+    ck_assert_int_eq(vt_count_text(log, "error: 2 events could not be committed at shutdown; "
+                                        "their raw messages follow, one 'not spooled' line each\n"),
+                     1);
+    ck_assert_int_eq(vt_count_text(log, "error: not spooled: \"<13>Nov 25 10:00:00 h app: "
+                                        "seq=00001 \\\"quoted\\\"\"\n"),
+                     1);
+    ck_assert_int_eq(vt_count_text(log, "error: not spooled: \"<13>Nov 25 10:00:00 h app: "
+                                        "seq=00002 tab\\there\"\n"),
+                     1);
+    ck_assert_int_eq(vt_count_text(log, "not spooled: "), 2);
+    umount2(data, MNT_DETACH);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 static Suite *collector_suite(void)
 {
     Suite *s = suite_create("collector");
@@ -1208,6 +1359,8 @@ static Suite *collector_suite(void)
     tcase_add_test(tc, test_refused_noticed_at_stop);
     tcase_add_test(tc, test_stop_reads_queued_datagrams);
     tcase_add_test(tc, test_stop_reads_queued_tcp);
+    tcase_add_test(tc, test_disk_full_holds_and_recovers);
+    tcase_add_test(tc, test_disk_full_at_stop_logs_held_events);
     suite_add_tcase(s, tc);
     TCase *burst = tcase_create("spool_burst");
     tcase_set_timeout(burst, 120);
