@@ -17,6 +17,10 @@ struct vg_receiver {
     int paused;
     int busy;    /* inside vg__batch, whose callbacks may stop the receiver */
     int stopped; /* vg_receiver_stop ran while busy: free when it ends */
+    uv_loop_t *loop;
+    uint64_t fails;     /* failed commits since the last one that passed (vg__failed) */
+    uint64_t fail_ms;   /* loop time of the first of them */
+    uint64_t logged_ms; /* ... and of the last one logged */
 };
 
 typedef struct vg__same {
@@ -103,8 +107,10 @@ static int vg__hello(vg_receiver *r, vg_link *l, vg_rstream *st, const vg_msg *m
     msgpack_sbuffer_destroy(&sb);
     if (rc == 0) {
         st->ready = 1;
-        vg_info("stream %s (%s, pid %ld) connected; committed up to seq %" PRIu64, st->name,
-                st->role, (long)l->peer_pid, st->last);
+        st->quiet = r->fails != 0;
+        vg_log(st->quiet ? VG_LOG_DEBUG : VG_LOG_INFO,
+               "stream %s (%s, pid %ld) connected; committed up to seq %" PRIu64, st->name,
+               st->role, (long)l->peer_pid, st->last);
     }
     return rc;
 }
@@ -116,6 +122,31 @@ static void vg__ack(vg_link *l, uint64_t seq)
     if (vg_wire_frame_ack(&sb, seq) == 0)
         vg_link_send(l, &sb);
     msgpack_sbuffer_destroy(&sb);
+}
+
+/* A store that cannot commit (outbox or map full, a full disk) fails every
+ * batch, and the upstream re-sends after its backoff (up to 5 s), for as
+ * long as it lasts: hours, if the next hop is down over a holiday. The
+ * first failure is an error, later ones one line a minute (the
+ * connect/disconnect lines of each attempt go to debug meanwhile), and
+ * the recovery a warning. commit_errors counts every one. */
+static void vg__failed(vg_receiver *r, vg_rstream *st, uint64_t first, uint64_t end, int rc)
+{
+    uint64_t now = uv_now(r->loop);
+    r->stats.commit_errors++;
+    st->quiet = 1;
+    if (r->fails++ == 0) {
+        r->fail_ms = r->logged_ms = now;
+        vg_error("stream %s: commit of seq %" PRIu64 "..%" PRIu64 " failed: %s; closing link "
+                 "(the upstream holds the batch and sends it again; further failures are "
+                 "logged once a minute)",
+                 st->name, first, end, vg_strerror(rc));
+    } else if (now - r->logged_ms >= 60000) {
+        r->logged_ms = now;
+        vg_error("stream %s: commits still failing: %s; %" PRIu64 " attempts over %" PRIu64
+                 " s (seq %" PRIu64 "..%" PRIu64 " this time)",
+                 st->name, vg_strerror(rc), r->fails, (now - r->fail_ms) / 1000, first, end);
+    }
 }
 
 /* One batch: skip what was committed before, let the owner apply the rest
@@ -170,11 +201,15 @@ static void vg__batch_run(vg_receiver *r, vg_link *l, vg_rstream *st, const vg_m
     if (rc) {
         /* Nothing of the batch is kept; the upstream still holds it and
          * re-sends it after the reconnect. */
-        r->stats.commit_errors++;
-        vg_error("stream %s: commit of seq %" PRIu64 "..%" PRIu64 " failed: %s; closing link",
-                 st->name, first, end, vg_strerror(rc));
+        vg__failed(r, st, first, end, rc);
         vg_link_close(l, rc);
         return;
+    }
+    if (r->fails) {
+        vg_warn("stream %s: commits succeed again, after %" PRIu64 " failed attempts over "
+                "%.1f s; nothing was lost (the upstream held it)",
+                st->name, r->fails, (double)(uv_now(r->loop) - r->fail_ms) / 1000);
+        r->fails = 0;
     }
     r->stats.duplicates += skip;
     r->stats.records += m->count - skip;
@@ -253,9 +288,9 @@ void vg_receiver_pause(vg_receiver *r, int paused)
 static void vg__on_close(vg_link *l, int err)
 {
     vg_rstream *st = l->data;
-    if (st && st->ready)
-        vg_info("stream %s disconnected (%s)", st->name,
-                err < -30000 ? vg_strerror(err) : (err ? uv_strerror(err) : "closed"));
+    if (st && st->ready) /* not the receiver: it may be gone (vg_receiver_stop) */
+        vg_log(st->quiet ? VG_LOG_DEBUG : VG_LOG_INFO, "stream %s disconnected (%s)", st->name,
+               err < -30000 ? vg_strerror(err) : (err ? uv_strerror(err) : "closed"));
     free(st);
     l->data = NULL;
 }
@@ -276,6 +311,7 @@ int vg_receiver_start(uv_loop_t *loop, const vg_receiver_cfg *cfg, vg_receiver *
     if (!r)
         return -ENOMEM;
     r->cfg = *cfg;
+    r->loop = loop;
     r->role = strdup(cfg->role);
     r->name = strdup(cfg->name);
     int rc = r->role && r->name ? 0 : -ENOMEM;

@@ -25,6 +25,7 @@ typedef struct vg_rstream {
     uint64_t last;   /* highest seq committed here */
     int ready;       /* HELLO exchanged */
     int renewed;     /* a new epoch replaced one stored here, and nothing came yet */
+    int quiet;       /* commits are failing: its disconnect is logged at debug level */
     /* the upstream's latest STATS message (at most VG_RSTREAM_STATS) */
     uint32_t nstats;
     char stat_names[VG_RSTREAM_STATS][32];
