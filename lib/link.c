@@ -44,6 +44,7 @@ struct vg_client {
     uint64_t backoff_ms;
     uint64_t up_ms;      /* when the open link connected (loop time) */
     int stopping, timer_closed, failures;
+    int quiet; /* vg_client_quiet */
 };
 
 typedef struct vg__write {
@@ -444,10 +445,11 @@ static void vg__on_connect(uv_connect_t *req, int status)
             c->connecting = NULL;
             c->link = l;
             c->up_ms = uv_now(c->loop);
+            enum vg_log_level lv = c->quiet ? VG_LOG_DEBUG : VG_LOG_INFO;
             if (c->failures)
-                vg_info("connected to %s after %d failed attempts", c->path, c->failures);
+                vg_log(lv, "connected to %s after %d failed attempts", c->path, c->failures);
             else
-                vg_info("connected to %s", c->path);
+                vg_log(lv, "connected to %s", c->path);
             c->failures = 0;
             uv_read_start((uv_stream_t *)&l->pipe, vg__alloc, vg__on_read);
             if (l->ops->on_open)
@@ -518,6 +520,11 @@ int vg_client_start(uv_loop_t *loop, const char *path, uid_t allow_uid, const vg
     uv_timer_start(&c->timer, vg__on_timer, 0, 0);
     *out = c;
     return 0;
+}
+
+void vg_client_quiet(vg_client *c, int quiet)
+{
+    c->quiet = quiet;
 }
 
 vg_link *vg_client_link(vg_client *c)

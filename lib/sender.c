@@ -31,6 +31,10 @@ struct vg_sender {
     msgpack_sbuffer sb;
     int stopping;
     int open_handles; /* handles still to be closed before s can be freed */
+    /* links lost in a row with records outstanding and none acknowledged
+     * (a downstream refusing them: vg__lost) */
+    uint64_t refusals, refused_ms, refused_logged_ms;
+    uint64_t acked_at_open; /* s->acked when the current link opened */
 };
 
 int vg_queue_new_epoch(vg_store *st, vg_queue *q, uint64_t old, uint64_t *epoch)
@@ -303,8 +307,10 @@ static void vg__on_msg(vg_link *l, const vg_msg *m)
             s->acked = s->next - 1; /* the window counts from here */
             s->stats.last_acked = s->acked;
         }
-        vg_info("stream %s: %s has everything up to seq %llu; %llu to send", s->name, s->path,
-                (unsigned long long)m->seq, (unsigned long long)(last - m->seq));
+        vg_log(s->refusals ? VG_LOG_DEBUG : VG_LOG_INFO,
+               "stream %s: %s has everything up to seq %llu; %llu to send", s->name, s->path,
+               (unsigned long long)m->seq, (unsigned long long)(last - m->seq));
+        s->acked_at_open = s->acked;
         vg__trim(s);
         vg__pump(s);
         return;
@@ -320,6 +326,15 @@ static void vg__on_msg(vg_link *l, const vg_msg *m)
         s->stats.acked += m->seq - s->acked;
         s->acked = m->seq;
         s->stats.last_acked = s->acked;
+        if (s->refusals) {
+            if (s->refusals > 1)
+                vg_info("link to %s: acknowledging again (seq %llu), after %llu links lost in a "
+                        "row over %.1f s",
+                        s->path, (unsigned long long)m->seq, (unsigned long long)s->refusals,
+                        (double)(uv_now(s->loop) - s->refused_ms) / 1000);
+            s->refusals = 0;
+            vg_client_quiet(s->client, 0);
+        }
         vg__pump(s);
         return;
     }
@@ -329,14 +344,49 @@ static void vg__on_msg(vg_link *l, const vg_msg *m)
 
 static void vg__sender_release(vg_sender *s);
 
+/* A downstream that cannot commit (its store or disk full) closes the link
+ * on each batch, and the link comes back after the backoff, for as long as
+ * that lasts. A link lost with records outstanding and none acknowledged
+ * is a warning as any loss; from the second in a row, one line a minute,
+ * and the connect and HELLO lines of each attempt at debug level (the
+ * downstream's log says why, its own lines kept as few); the first
+ * acknowledgement after them ends it (vg__on_msg). */
+static void vg__lost(vg_sender *s, const char *why)
+{
+    uint64_t now = uv_now(s->loop);
+    int refused = s->link && s->max_sent > s->acked && s->acked == s->acked_at_open;
+    if (!refused) {
+        s->refusals = 0;
+        vg_client_quiet(s->client, 0);
+    }
+    if (!refused || s->refusals == 0) {
+        vg_warn("link to %s lost (%s); will resend from seq %llu", s->path, why,
+                (unsigned long long)s->acked + 1);
+        s->refusals = refused;
+        s->refused_ms = now;
+        return;
+    }
+    if (s->refusals++ == 1) {
+        s->refused_logged_ms = now;
+        vg_client_quiet(s->client, 1);
+        vg_warn("link to %s lost again with nothing acknowledged (%s): it keeps refusing seq %llu "
+                "(see its log); will resend, and log this once a minute",
+                s->path, why, (unsigned long long)s->acked + 1);
+    } else if (now - s->refused_logged_ms >= 60000) {
+        s->refused_logged_ms = now;
+        vg_warn("link to %s still refusing seq %llu (%s): %llu links lost in a row over %llu s",
+                s->path, (unsigned long long)s->acked + 1, why,
+                (unsigned long long)s->refusals,
+                (unsigned long long)((now - s->refused_ms) / 1000));
+    }
+}
+
 static void vg__on_close(vg_link *l, int err)
 {
     vg_sender *s = l->data;
     if (s->link == l || s->handshake == l) {
         if (!s->stopping)
-            vg_warn("link to %s lost (%s); will resend from seq %llu", s->path,
-                    err < -30000 ? vg_strerror(err) : (err ? uv_strerror(err) : "closed"),
-                    (unsigned long long)s->acked + 1);
+            vg__lost(s, err < -30000 ? vg_strerror(err) : (err ? uv_strerror(err) : "closed"));
         s->link = NULL;
         s->handshake = NULL;
         s->stats.connected = 0;

@@ -89,6 +89,9 @@ void vg_server_stop(vg_server *s);
 int vg_client_start(uv_loop_t *loop, const char *path, uid_t allow_uid, const vg_link_ops *ops,
                     void *data, vg_client **out);
 vg_link *vg_client_link(vg_client *c); /* the open link, or NULL */
+/* With quiet set, a successful (re)connect is logged at debug level, not
+ * info: its owner says when the links' churn starts and ends. */
+void vg_client_quiet(vg_client *c, int quiet);
 const vg_link_stats *vg_client_stats(vg_client *c);
 void vg_client_stop(vg_client *c);
 
