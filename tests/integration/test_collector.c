@@ -1190,20 +1190,27 @@ END_TEST
 
 /* ---- a full disk under the spool ---- */
 
-/* Puts a tmpfs of 8 MiB on the pipeline's data directory, in a mount
- * namespace of this test's own (so nothing outside sees it, and it goes
- * with the test's process); filler is where it_fill puts its file. False, with the reason printed, where that takes rights
+/* Makes a pipe and puts a tmpfs of 8 MiB on its data directory, in a
+ * mount namespace of this test's own (so nothing outside sees it, and it
+ * goes with the test's process), then starts the collector on it; data,
+ * filler (where it_fill puts its file) and log are 400 bytes each. False,
+ * with the pipe destroyed and the reason printed, where that takes rights
  * the test does not have (not root): the test is then skipped. */
-static bool it_full_disk(vt_pipe *p, char *data, size_t dcap, char *filler, size_t fcap)
+static bool it_full_disk_collector(vt_pipe *p, char *data, char *filler, char *log)
 {
-    snprintf(data, dcap, "%s/data", p->dir);
-    snprintf(filler, fcap, "%s/filler", data);
+    ck_assert_int_eq(vt_pipe_init(p, ANY_RULE), 0);
+    snprintf(data, 400, "%s/data", p->dir);
+    snprintf(filler, 400, "%s/filler", data);
     mkdir(data, 0700);
     if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
         mount("tmpfs", data, "tmpfs", 0, "size=8m,mode=0700") != 0) {
         printf("skipped: a tmpfs in a mount namespace needs root (%s)\n", strerror(errno));
+        vt_pipe_destroy(p);
         return false;
     }
+    vt_pipe_start(p, VT_COLLECTOR);
+    vt_pipe_log(p, VT_COLLECTOR, log, 400);
+    ck_assert(vt_wait_text(log, " started (config ", 10000));
     return true;
 }
 
@@ -1243,14 +1250,8 @@ START_TEST(test_disk_full_holds_and_recovers)
 {
     vt_pipe p;
     char data[400], filler[400], log[400];
-    ck_assert_int_eq(vt_pipe_init(&p, ANY_RULE), 0);
-    if (!it_full_disk(&p, data, sizeof(data), filler, sizeof(filler))) {
-        vt_pipe_destroy(&p);
+    if (!it_full_disk_collector(&p, data, filler, log))
         return;
-    }
-    vt_pipe_start(&p, VT_COLLECTOR);
-    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
-    ck_assert(vt_wait_text(log, " started (config ", 10000));
     it_fill(data, filler, 48 * 1024);
     enum { N = 1500 };
     char *buf = malloc((size_t)N * 128);
@@ -1304,14 +1305,8 @@ START_TEST(test_disk_full_at_stop_logs_held_events)
 {
     vt_pipe p;
     char data[400], filler[400], log[400];
-    ck_assert_int_eq(vt_pipe_init(&p, ANY_RULE), 0);
-    if (!it_full_disk(&p, data, sizeof(data), filler, sizeof(filler))) {
-        vt_pipe_destroy(&p);
+    if (!it_full_disk_collector(&p, data, filler, log))
         return;
-    }
-    vt_pipe_start(&p, VT_COLLECTOR);
-    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
-    ck_assert(vt_wait_text(log, " started (config ", 10000));
     it_fill(data, filler, 0);
     int fd = it_tcp_connect(p.port);
     ck_assert_int_ge(fd, 0);
