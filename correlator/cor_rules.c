@@ -82,6 +82,7 @@ void cor_rules_free(cor_ruleset *rs)
     for (size_t i = 0; i < rs->n; i++)
         cor_rule_free(&rs->rules[i]);
     free(rs->rules);
+    free(rs->idx);
     free(rs->order);
     free(rs->matches);
     cor_prefilter_free(rs->pf);
@@ -93,11 +94,49 @@ void cor_rules_free(cor_ruleset *rs)
     free(rs);
 }
 
+#define COR_IDX_EMPTY UINT32_MAX
+
+static uint64_t cor_id_hash(const char *s)
+{
+    uint64_t h = 14695981039346656037ull; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+/* Rules are looked up by id for every duplicate check and reference while
+ * loading, for every rule at a reload and for every group restored from
+ * the store: a scan of the ids made those quadratic. */
+static int cor_rules_index(cor_ruleset *rs, uint32_t i)
+{
+    if ((size_t)(i + 1) * 2 > rs->idx_cap) {
+        size_t cap = rs->idx_cap ? rs->idx_cap * 2 : 256;
+        uint32_t *v = malloc(cap * sizeof(*v));
+        if (!v)
+            return -ENOMEM;
+        memset(v, 0xff, cap * sizeof(*v));
+        free(rs->idx);
+        rs->idx = v;
+        rs->idx_cap = cap;
+        for (uint32_t k = 0; k < i; k++)
+            if (cor_rules_index(rs, k) != 0)
+                return -ENOMEM; /* not reached: the table has the room */
+    }
+    size_t mask = rs->idx_cap - 1, slot = cor_id_hash(rs->rules[i].id) & mask;
+    while (rs->idx[slot] != COR_IDX_EMPTY)
+        slot = (slot + 1) & mask;
+    rs->idx[slot] = i;
+    return 0;
+}
+
 int cor_rules_find(const cor_ruleset *rs, const char *id)
 {
-    for (size_t i = 0; i < rs->n; i++)
-        if (strcmp(rs->rules[i].id, id) == 0)
-            return (int)i;
+    if (!rs->idx)
+        return -1;
+    size_t mask = rs->idx_cap - 1, slot = cor_id_hash(id) & mask;
+    for (; rs->idx[slot] != COR_IDX_EMPTY; slot = (slot + 1) & mask)
+        if (strcmp(rs->rules[rs->idx[slot]].id, id) == 0)
+            return (int)rs->idx[slot];
     return -1;
 }
 
@@ -696,6 +735,11 @@ static int cor_rules_file(cor_ruleset *rs, const char *path, const cor_rules_opt
             rc = vg_conf_errf(err, errlen, list->items[i], "duplicate rule id '%s' (also %s:%d)",
                               r->id, rs->rules[dup].file, rs->rules[dup].line);
             cor_rule_free(r);
+            goto out;
+        }
+        if (cor_rules_index(rs, (uint32_t)rs->n) != 0) {
+            cor_rule_free(r);
+            rc = vg_conf_errf(err, errlen, list->items[i], "out of memory");
             goto out;
         }
         rs->n++;

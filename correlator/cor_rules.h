@@ -102,6 +102,8 @@ typedef struct cor_ruleset {
     cor_rule *rules;
     size_t n;
     size_t cap;         /* room in rules; grows while loading, never after */
+    uint32_t *idx;      /* rule ids -> index (cor_rules_find): open addressing, */
+    size_t idx_cap;     /* ... a power of two, at most half full */
     uint32_t *order;    /* correlation rules in dependency order (refs first) */
     uint32_t norder;
     uint32_t *matches;  /* indices of match rules */
