@@ -165,7 +165,9 @@ static void vg__on_write(uv_write_t *req, int status)
     free(w->data);
     free(w);
     if (status < 0 && status != UV_ECANCELED) {
-        vg_warn("link write failed: %s", uv_strerror(status));
+        /* debug: the owner's on_close reports the loss, with this reason */
+        if (!l->closing)
+            vg_debug("link write failed: %s", uv_strerror(status));
         vg_link_close(l, status);
     }
 }

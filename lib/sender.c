@@ -35,6 +35,7 @@ struct vg_sender {
      * (a downstream refusing them: vg__lost) */
     uint64_t refusals, refused_ms, refused_logged_ms;
     uint64_t acked_at_open; /* s->acked when the current link opened */
+    uint64_t trim_fails, trim_fail_ms, trim_logged_ms; /* trims failed in a row (vg__trim) */
 };
 
 int vg_queue_new_epoch(vg_store *st, vg_queue *q, uint64_t old, uint64_t *epoch)
@@ -181,10 +182,27 @@ static void vg__trim(vg_sender *s)
         rc = vg_store_commit(s->cfg.store);
     else if (rc == 0 || vg_store_txn(s->cfg.store))
         vg_store_abort(s->cfg.store);
-    if (rc)
-        vg_warn("queue %s: trim failed: %s", vg_queue_name(s->cfg.queue), vg_strerror(rc));
-    else
+    /* Retried every trim tick (200 ms) while the store cannot commit (a
+     * full disk): the first failure is a warning, then one a minute, and
+     * the recovery. Nothing is lost: acknowledged records stay a while. */
+    uint64_t now = uv_now(s->loop);
+    if (rc && s->trim_fails++ == 0) {
+        s->trim_fail_ms = s->trim_logged_ms = now;
+        vg_warn("queue %s: trim failed: %s (retried; further failures are logged once a minute)",
+                vg_queue_name(s->cfg.queue), vg_strerror(rc));
+    } else if (rc && now - s->trim_logged_ms >= 60000) {
+        s->trim_logged_ms = now;
+        vg_warn("queue %s: trims still failing: %s; %llu attempts over %llu s",
+                vg_queue_name(s->cfg.queue), vg_strerror(rc), (unsigned long long)s->trim_fails,
+                (unsigned long long)((now - s->trim_fail_ms) / 1000));
+    } else if (rc == 0) {
+        if (s->trim_fails)
+            vg_info("queue %s: trimmed again, after %llu failed attempts over %.1f s",
+                    vg_queue_name(s->cfg.queue), (unsigned long long)s->trim_fails,
+                    (double)(now - s->trim_fail_ms) / 1000);
+        s->trim_fails = 0;
         s->trimmed = s->acked;
+    }
 }
 
 static void vg__send_stats(vg_sender *s)

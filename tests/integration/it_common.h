@@ -3,11 +3,19 @@
 #ifndef IT_COMMON_H
 #define IT_COMMON_H
 
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "vt.h"
 
@@ -140,6 +148,41 @@ static inline long it_stat(vt_pipe *p, int which, const char *head, const char *
     long v = at ? atol(at + strlen(key)) : -1;
     free(lb);
     return v;
+}
+
+/* Puts a tmpfs of 8 MiB on dir (made if missing), in a mount namespace of
+ * this test's own: nothing outside sees it, and it goes with the test's
+ * process (Check runs each test in a process of its own). False, with the
+ * reason printed, where that takes rights the test does not have (not
+ * root): the caller then skips its test. Unmount with umount2(MNT_DETACH)
+ * before removing the directory. */
+static inline bool it_tmpfs(const char *dir)
+{
+    mkdir(dir, 0700);
+    if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mount("tmpfs", dir, "tmpfs", 0, "size=8m,mode=0700") != 0) {
+        printf("skipped: a tmpfs in a mount namespace needs root (%s)\n", strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+/* Fills the file system of data but for room bytes, with the file filler. */
+static inline void it_fill(const char *data, const char *filler, long room)
+{
+    struct statvfs sv;
+    ck_assert_int_eq(statvfs(data, &sv), 0);
+    long len = (long)(sv.f_bavail * sv.f_frsize) - room;
+    int fd = open(filler, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_ge(fd, 0);
+    static char block[65536];
+    for (long done = 0; done < len;) {
+        ssize_t w = write(fd, block, (size_t)(len - done < 65536 ? len - done : 65536));
+        if (w <= 0)
+            break; /* full */
+        done += w;
+    }
+    close(fd);
 }
 
 #endif

@@ -8,12 +8,9 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <sched.h>
-#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1190,21 +1187,16 @@ END_TEST
 
 /* ---- a full disk under the spool ---- */
 
-/* Makes a pipe and puts a tmpfs of 8 MiB on its data directory, in a
- * mount namespace of this test's own (so nothing outside sees it, and it
- * goes with the test's process), then starts the collector on it; data,
- * filler (where it_fill puts its file) and log are 400 bytes each. False,
- * with the pipe destroyed and the reason printed, where that takes rights
- * the test does not have (not root): the test is then skipped. */
+/* Makes a pipe, puts a tmpfs on its data directory (it_tmpfs) and starts
+ * the collector on it; data, filler (where it_fill puts its file) and log
+ * are 400 bytes each. False, with the pipe destroyed, where the test may
+ * not mount one: it is then skipped. */
 static bool it_full_disk_collector(vt_pipe *p, char *data, char *filler, char *log)
 {
     ck_assert_int_eq(vt_pipe_init(p, ANY_RULE), 0);
     snprintf(data, 400, "%s/data", p->dir);
     snprintf(filler, 400, "%s/filler", data);
-    mkdir(data, 0700);
-    if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
-        mount("tmpfs", data, "tmpfs", 0, "size=8m,mode=0700") != 0) {
-        printf("skipped: a tmpfs in a mount namespace needs root (%s)\n", strerror(errno));
+    if (!it_tmpfs(data)) {
         vt_pipe_destroy(p);
         return false;
     }
@@ -1212,24 +1204,6 @@ static bool it_full_disk_collector(vt_pipe *p, char *data, char *filler, char *l
     vt_pipe_log(p, VT_COLLECTOR, log, 400);
     ck_assert(vt_wait_text(log, " started (config ", 10000));
     return true;
-}
-
-/* Fills the file system of data but for room bytes, with the file filler. */
-static void it_fill(const char *data, const char *filler, long room)
-{
-    struct statvfs sv;
-    ck_assert_int_eq(statvfs(data, &sv), 0);
-    long len = (long)(sv.f_bavail * sv.f_frsize) - room;
-    int fd = open(filler, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    ck_assert_int_ge(fd, 0);
-    static char block[65536];
-    for (long done = 0; done < len;) {
-        ssize_t w = write(fd, block, (size_t)(len - done < 65536 ? len - done : 65536));
-        if (w <= 0)
-            break; /* full */
-        done += w;
-    }
-    close(fd);
 }
 
 /* Writes what the socket takes now of buf[*off..len) (fd is non-blocking). */

@@ -554,6 +554,62 @@ START_TEST(test_full_outbox_counts_once)
 }
 END_TEST
 
+/* The disk under the correlator's state fills up (a real tmpfs: it_tmpfs)
+ * while lines come in: commits fail with ENOSPC or EIO, each aborted batch
+ * is taken back (state reloaded from the store) and the collector sends it
+ * again. Once there is room, every line makes its alert exactly once, and
+ * the failures were logged once, with their end. */
+START_TEST(test_correlator_disk_full_recovers)
+{
+    vt_pipe p;
+    char data[400], filler[420], clog[400];
+    ck_assert_int_eq(vt_pipe_init(&p, IT_RULES), 0);
+    snprintf(data, sizeof(data), "%s/data", p.dir);
+    mkdir(data, 0700);
+    snprintf(data, sizeof(data), "%s/data/correlator", p.dir);
+    snprintf(filler, sizeof(filler), "%s/filler", data);
+    if (!it_tmpfs(data)) {
+        vt_pipe_destroy(&p);
+        return;
+    }
+    vt_pipe_start_all(&p);
+    vt_pipe_log(&p, VT_CORRELATOR, clog, sizeof(clog));
+    it_fill(data, filler, 16 * 1024);
+    enum { N = 2000 };
+    char file[400];
+    ck_assert_int_eq(it_write_lines(&p, "lines.txt", 0, N, file, sizeof(file)), 0);
+    ck_assert_int_eq(it_logger_tcp(&p, file, NULL), 0);
+    ck_assert_msg(vt_wait_text(clog, "error: stream c1: commit of seq ", 20000),
+                  "no commit failed on the full disk");
+    for (int i = 0; i < 100 && commit_errors(&p) < 4; i++) /* re-sent after 0.1, 0.2, 0.4 s... */
+        vt_sleep_ms(100);
+    ck_assert_int_ge(commit_errors(&p), 4);
+    ck_assert_int_eq(vt_count_text(clog, "error: "), 1);
+    ck_assert_int_eq(unlink(filler), 0);
+    ck_assert(vt_wait_text(clog, "warning: stream c1: commits succeed again, after ", 20000));
+    ck_assert(vt_wait_lines(p.alerts, N, 30000));
+    vt_sleep_ms(300);
+    ck_assert_int_eq(it_check_exactly_once(p.alerts, N), 0);
+    ck_assert_int_eq(vt_count_text(clog, "error: "), 1);
+    /* the recovery, and at most one for the outbox's trims (on the same disk) */
+    ck_assert_int_eq(vt_count_text(clog, "warning: stream c1: commits succeed again, after "), 1);
+    ck_assert_int_le(vt_count_text(clog, "warning: queue outbox: trim failed: "), 1);
+    ck_assert_int_eq(vt_count_text(clog, "warning: ") -
+                         vt_count_text(clog, "warning: queue outbox: trim failed: "),
+                     1);
+    /* the collector: a plain loss or two, then one line for the run */
+    char log[400];
+    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+    ck_assert_int_eq(vt_count_text(log, " lost again with nothing acknowledged ("), 1);
+    ck_assert_int_eq(vt_count_text(log, ": acknowledging again (seq "), 1);
+    ck_assert_int_le(vt_count_text(log, "warning: "), 4);
+    for (int w = VT_COLLECTOR; w <= VT_SHIPPER; w++)
+        ck_assert_int_eq(vt_pipe_stop(&p, w, SIGTERM), 0);
+    umount2(data, MNT_DETACH);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* ---- a data directory restored from a backup ---- */
 
 /* Sends lines [from, to) of "vigil integration seq=N" with logger(1). */
@@ -1241,6 +1297,7 @@ static Suite *correlator_suite(void)
     tcase_add_test(tc, test_watchlist_live_update);
     tcase_add_test(tc, test_sighup_bad_list_changes_no_list);
     tcase_add_test(tc, test_full_outbox_counts_once);
+    tcase_add_test(tc, test_correlator_disk_full_recovers);
     tcase_add_test(tc, test_collector_clock_ahead);
     tcase_add_test(tc, test_collector_clock_behind);
     tcase_add_test(tc, test_correlator_clock_ahead_absence);
