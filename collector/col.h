@@ -11,6 +11,7 @@
 #include "vigil/event.h"
 #include "vigil/sender.h"
 #include "vigil/store.h"
+#include "vigil/util.h"
 #include "col_counters.h"
 #include "col_sources.h"
 #include "col_frame.h"
@@ -97,9 +98,7 @@ struct col {
     uv_poll_t unix_poll[COL_MAX_LISTEN];
     int unix_fd[COL_MAX_LISTEN];
     uv_timer_t bp_timer; /* rechecks a full spool while paused */
-    uint64_t spool_fails;     /* failed commits in a row (col_spool_failed) */
-    uint64_t spool_fail_ms;   /* loop time of the first of them */
-    uint64_t spool_logged_ms; /* ... and of the last one logged */
+    vg_streak spool_fails; /* failed commits in a row (col_spool_failed) */
     uv_timer_t conn_timer; /* closes TLS connections stuck in the handshake, idle ones */
     uint64_t refused_logged_ms; /* when a refused connection was last logged */
     uint64_t refused_unlogged;  /* refused since */

@@ -181,23 +181,21 @@ int col_spool_add(col *c, const vg_event *ev)
  * on, and the recovery. spool_errors counts every attempt. */
 static void col_spool_failed(col *c, int rc)
 {
-    uint64_t now = uv_now(c->loop);
+    vg_streak *f = &c->spool_fails;
     c->stats.spool_errors++;
-    if (c->spool_fails++ == 0) {
-        c->spool_fail_ms = c->spool_logged_ms = now;
+    int say = vg_streak_fail(f, uv_now(c->loop));
+    if (say == VG_STREAK_FIRST)
         vg_error("spool commit of %zu events failed: %s%s; intake paused, retrying 4 times a "
                  "second (the events are held in memory, TCP senders wait; further failures "
                  "are logged once a minute)",
                  c->npend, vg_strerror(rc),
                  rc == -ENOSPC || rc == -EIO ? " (is the file system of pipeline.data_dir full?)"
                                              : "");
-    } else if (now - c->spool_logged_ms >= 60000) {
-        c->spool_logged_ms = now;
+    else if (say == VG_STREAK_REMIND)
         vg_error("spool commits still failing: %s; %llu attempts over %llu s, %zu events held, "
                  "intake paused",
-                 vg_strerror(rc), (unsigned long long)c->spool_fails,
-                 (unsigned long long)((now - c->spool_fail_ms) / 1000), c->npend);
-    }
+                 vg_strerror(rc), (unsigned long long)f->count,
+                 (unsigned long long)((f->logged_ms - f->first_ms) / 1000), c->npend);
 }
 
 void col_spool_flush(col *c)
@@ -222,13 +220,12 @@ void col_spool_flush(col *c)
         uv_timer_start(&c->retry_timer, col_spool_on_retry, 500, 0);
         return;
     }
-    if (c->spool_fails) {
+    double secs;
+    uint64_t fails = vg_streak_end(&c->spool_fails, uv_now(c->loop), &secs);
+    if (fails)
         vg_warn("spool commits succeed again, after %llu failed attempts over %.1f s; %zu held "
                 "events committed, none lost",
-                (unsigned long long)c->spool_fails,
-                (double)(uv_now(c->loop) - c->spool_fail_ms) / 1000, c->npend);
-        c->spool_fails = 0;
-    }
+                (unsigned long long)fails, secs, c->npend);
     c->stats.spooled += c->npend;
     c->npend = 0;
     msgpack_sbuffer_clear(&c->pend);

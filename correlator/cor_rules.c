@@ -96,12 +96,9 @@ void cor_rules_free(cor_ruleset *rs)
 
 #define COR_IDX_EMPTY UINT32_MAX
 
-static uint64_t cor_id_hash(const char *s)
+static uint64_t cor_id_hash(const char *id)
 {
-    uint64_t h = 14695981039346656037ull; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
+    return vg_fnv1a(VG_FNV1A_INIT, id, strlen(id));
 }
 
 /* Rules are looked up by id for every duplicate check and reference while

@@ -8,6 +8,7 @@
 #include "vigil/err.h"
 #include "vigil/log.h"
 #include "vigil/receiver.h"
+#include "vigil/util.h"
 
 struct vg_receiver {
     vg_receiver_cfg cfg;
@@ -18,9 +19,7 @@ struct vg_receiver {
     int busy;    /* inside vg__batch, whose callbacks may stop the receiver */
     int stopped; /* vg_receiver_stop ran while busy: free when it ends */
     uv_loop_t *loop;
-    uint64_t fails;     /* failed commits since the last one that passed (vg__failed) */
-    uint64_t fail_ms;   /* loop time of the first of them */
-    uint64_t logged_ms; /* ... and of the last one logged */
+    vg_streak fails; /* failed commits since the last one that passed (vg__failed) */
 };
 
 typedef struct vg__same {
@@ -107,7 +106,7 @@ static int vg__hello(vg_receiver *r, vg_link *l, vg_rstream *st, const vg_msg *m
     msgpack_sbuffer_destroy(&sb);
     if (rc == 0) {
         st->ready = 1;
-        st->quiet = r->fails != 0;
+        st->quiet = r->fails.count != 0;
         vg_log(st->quiet ? VG_LOG_DEBUG : VG_LOG_INFO,
                "stream %s (%s, pid %ld) connected; committed up to seq %" PRIu64, st->name,
                st->role, (long)l->peer_pid, st->last);
@@ -132,25 +131,21 @@ static void vg__ack(vg_link *l, uint64_t seq)
  * the recovery a warning. commit_errors counts every one. */
 static void vg__failed(vg_receiver *r, vg_rstream *st, uint64_t first, uint64_t end, int rc)
 {
-    uint64_t now = uv_now(r->loop);
     r->stats.commit_errors++;
     st->quiet = 1;
-    if (r->fails++ == 0) {
-        r->fail_ms = r->logged_ms = now;
+    int say = vg_streak_fail(&r->fails, uv_now(r->loop));
+    if (say == VG_STREAK_FIRST)
         vg_error("stream %s: commit of seq %" PRIu64 "..%" PRIu64 " failed: %s; closing link "
                  "(the upstream holds the batch and sends it again; further failures are "
                  "logged once a minute)",
                  st->name, first, end, vg_strerror(rc));
-    } else if (now - r->logged_ms >= 60000) {
-        r->logged_ms = now;
+    else if (say == VG_STREAK_REMIND)
         vg_error("stream %s: commits still failing: %s; %" PRIu64 " attempts over %" PRIu64
                  " s (seq %" PRIu64 "..%" PRIu64 " this time)",
-                 st->name, vg_strerror(rc), r->fails, (now - r->fail_ms) / 1000, first, end);
-    }
+                 st->name, vg_strerror(rc), r->fails.count,
+                 (r->fails.logged_ms - r->fails.first_ms) / 1000, first, end);
 }
 
-/* One batch: skip what was committed before, let the owner apply the rest
- * and commit it with the new position; acknowledge only after the commit. */
 static void vg__batch_run(vg_receiver *r, vg_link *l, vg_rstream *st, const vg_msg *m)
 {
     uint64_t first = m->seq, end = m->seq + m->count - 1;
@@ -205,12 +200,12 @@ static void vg__batch_run(vg_receiver *r, vg_link *l, vg_rstream *st, const vg_m
         vg_link_close(l, rc);
         return;
     }
-    if (r->fails) {
+    double secs;
+    uint64_t fails = vg_streak_end(&r->fails, uv_now(r->loop), &secs);
+    if (fails)
         vg_warn("stream %s: commits succeed again, after %" PRIu64 " failed attempts over "
                 "%.1f s; nothing was lost (the upstream held it)",
-                st->name, r->fails, (double)(uv_now(r->loop) - r->fail_ms) / 1000);
-        r->fails = 0;
-    }
+                st->name, fails, secs);
     r->stats.duplicates += skip;
     r->stats.records += m->count - skip;
     st->last = end;

@@ -7,6 +7,7 @@
 #include "vigil/err.h"
 #include "vigil/log.h"
 #include "vigil/sender.h"
+#include "vigil/util.h"
 
 #define VG_SEND_HIGH_WATER (8u << 20) /* bytes queued on the link before we pause */
 #define VG_TRIM_MS 200
@@ -33,9 +34,9 @@ struct vg_sender {
     int open_handles; /* handles still to be closed before s can be freed */
     /* links lost in a row with records outstanding and none acknowledged
      * (a downstream refusing them: vg__lost) */
-    uint64_t refusals, refused_ms, refused_logged_ms;
+    vg_streak refusals;
     uint64_t acked_at_open; /* s->acked when the current link opened */
-    uint64_t trim_fails, trim_fail_ms, trim_logged_ms; /* trims failed in a row (vg__trim) */
+    vg_streak trim_fails;   /* trims failed in a row (vg__trim) */
 };
 
 int vg_queue_new_epoch(vg_store *st, vg_queue *q, uint64_t old, uint64_t *epoch)
@@ -186,23 +187,23 @@ static void vg__trim(vg_sender *s)
      * full disk): the first failure is a warning, then one a minute, and
      * the recovery. Nothing is lost: acknowledged records stay a while. */
     uint64_t now = uv_now(s->loop);
-    if (rc && s->trim_fails++ == 0) {
-        s->trim_fail_ms = s->trim_logged_ms = now;
+    vg_streak *f = &s->trim_fails;
+    int say = rc ? vg_streak_fail(f, now) : VG_STREAK_QUIET;
+    if (say == VG_STREAK_FIRST)
         vg_warn("queue %s: trim failed: %s (retried; further failures are logged once a minute)",
                 vg_queue_name(s->cfg.queue), vg_strerror(rc));
-    } else if (rc && now - s->trim_logged_ms >= 60000) {
-        s->trim_logged_ms = now;
+    else if (say == VG_STREAK_REMIND)
         vg_warn("queue %s: trims still failing: %s; %llu attempts over %llu s",
-                vg_queue_name(s->cfg.queue), vg_strerror(rc), (unsigned long long)s->trim_fails,
-                (unsigned long long)((now - s->trim_fail_ms) / 1000));
-    } else if (rc == 0) {
-        if (s->trim_fails)
-            vg_info("queue %s: trimmed again, after %llu failed attempts over %.1f s",
-                    vg_queue_name(s->cfg.queue), (unsigned long long)s->trim_fails,
-                    (double)(now - s->trim_fail_ms) / 1000);
-        s->trim_fails = 0;
-        s->trimmed = s->acked;
-    }
+                vg_queue_name(s->cfg.queue), vg_strerror(rc), (unsigned long long)f->count,
+                (unsigned long long)((now - f->first_ms) / 1000));
+    if (rc)
+        return;
+    double secs;
+    uint64_t fails = vg_streak_end(f, now, &secs);
+    if (fails)
+        vg_info("queue %s: trimmed again, after %llu failed attempts over %.1f s",
+                vg_queue_name(s->cfg.queue), (unsigned long long)fails, secs);
+    s->trimmed = s->acked;
 }
 
 static void vg__send_stats(vg_sender *s)
@@ -325,7 +326,7 @@ static void vg__on_msg(vg_link *l, const vg_msg *m)
             s->acked = s->next - 1; /* the window counts from here */
             s->stats.last_acked = s->acked;
         }
-        vg_log(s->refusals ? VG_LOG_DEBUG : VG_LOG_INFO,
+        vg_log(s->refusals.count ? VG_LOG_DEBUG : VG_LOG_INFO,
                "stream %s: %s has everything up to seq %llu; %llu to send", s->name, s->path,
                (unsigned long long)m->seq, (unsigned long long)(last - m->seq));
         s->acked_at_open = s->acked;
@@ -344,15 +345,14 @@ static void vg__on_msg(vg_link *l, const vg_msg *m)
         s->stats.acked += m->seq - s->acked;
         s->acked = m->seq;
         s->stats.last_acked = s->acked;
-        if (s->refusals) {
-            if (s->refusals > 1)
-                vg_info("link to %s: acknowledging again (seq %llu), after %llu links lost in a "
-                        "row over %.1f s",
-                        s->path, (unsigned long long)m->seq, (unsigned long long)s->refusals,
-                        (double)(uv_now(s->loop) - s->refused_ms) / 1000);
-            s->refusals = 0;
+        double secs;
+        uint64_t lost = vg_streak_end(&s->refusals, uv_now(s->loop), &secs);
+        if (lost > 1)
+            vg_info("link to %s: acknowledging again (seq %llu), after %llu links lost in a "
+                    "row over %.1f s",
+                    s->path, (unsigned long long)m->seq, (unsigned long long)lost, secs);
+        if (lost)
             vg_client_quiet(s->client, 0);
-        }
         vg__pump(s);
         return;
     }
@@ -373,29 +373,24 @@ static void vg__lost(vg_sender *s, const char *why)
 {
     uint64_t now = uv_now(s->loop);
     int refused = s->link && s->max_sent > s->acked && s->acked == s->acked_at_open;
-    if (!refused) {
-        s->refusals = 0;
+    vg_streak *f = &s->refusals;
+    double secs;
+    if (!refused && vg_streak_end(f, now, &secs))
         vg_client_quiet(s->client, 0);
-    }
-    if (!refused || s->refusals == 0) {
+    int say = refused ? vg_streak_fail(f, now) : VG_STREAK_FIRST;
+    if (say == VG_STREAK_FIRST) {
         vg_warn("link to %s lost (%s); will resend from seq %llu", s->path, why,
                 (unsigned long long)s->acked + 1);
-        s->refusals = refused;
-        s->refused_ms = now;
-        return;
-    }
-    if (s->refusals++ == 1) {
-        s->refused_logged_ms = now;
+    } else if (f->count == 2) {
+        f->logged_ms = now;
         vg_client_quiet(s->client, 1);
         vg_warn("link to %s lost again with nothing acknowledged (%s): it keeps refusing seq %llu "
                 "(see its log); will resend, and log this once a minute",
                 s->path, why, (unsigned long long)s->acked + 1);
-    } else if (now - s->refused_logged_ms >= 60000) {
-        s->refused_logged_ms = now;
+    } else if (say == VG_STREAK_REMIND) {
         vg_warn("link to %s still refusing seq %llu (%s): %llu links lost in a row over %llu s",
-                s->path, (unsigned long long)s->acked + 1, why,
-                (unsigned long long)s->refusals,
-                (unsigned long long)((now - s->refused_ms) / 1000));
+                s->path, (unsigned long long)s->acked + 1, why, (unsigned long long)f->count,
+                (unsigned long long)((now - f->first_ms) / 1000));
     }
 }
 

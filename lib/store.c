@@ -6,11 +6,11 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "vigil/err.h"
 #include "vigil/log.h"
 #include "vigil/store.h"
+#include "vigil/syslog.h"
 #include "vigil/util.h"
 
 #define VG_QUEUES_MAX 8
@@ -77,18 +77,12 @@ static int vg__file_id(vg_store *st, vg_file_id *id)
     return 0;
 }
 
-/* A birth time for the copy warning: UTC to the millisecond, or "at an
- * unknown time" (a file system that keeps none). */
+/* A birth time for the copy warning: RFC 3339 UTC (vg_time_format), or
+ * "at an unknown time" (a file system that keeps none). */
 static void vg__birth_str(uint64_t ns, char *out, size_t len)
 {
-    time_t t = (time_t)(ns / 1000000000u);
-    struct tm tm;
-    if (!ns || !gmtime_r(&t, &tm) || !strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm)) {
+    if (!ns || !vg_time_format((int64_t)(ns / 1000), out, len))
         snprintf(out, len, "at an unknown time");
-        return;
-    }
-    size_t l = strlen(out);
-    snprintf(out + l, len - l, ".%03uZ", (unsigned)(ns / 1000000u % 1000u));
 }
 
 /* A store restored from a copy holds queue numbers that its downstream has

@@ -20,6 +20,26 @@ int64_t vg_now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+int vg_streak_fail(vg_streak *s, uint64_t now_ms)
+{
+    if (s->count++ == 0) {
+        s->first_ms = s->logged_ms = now_ms;
+        return VG_STREAK_FIRST;
+    }
+    if (now_ms - s->logged_ms < 60000)
+        return VG_STREAK_QUIET;
+    s->logged_ms = now_ms;
+    return VG_STREAK_REMIND;
+}
+
+uint64_t vg_streak_end(vg_streak *s, uint64_t now_ms, double *secs)
+{
+    uint64_t n = s->count;
+    *secs = n ? (double)(now_ms - s->first_ms) / 1000 : 0;
+    s->count = 0;
+    return n;
+}
+
 int vg_buf_reserve(vg_buf *b, size_t extra)
 {
     if (b->cap - b->len >= extra)

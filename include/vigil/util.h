@@ -22,6 +22,24 @@ static inline uint64_t vg_fnv1a(uint64_t h, const void *p, size_t n)
 /* Wall-clock time, microseconds since the Unix epoch. */
 int64_t vg_now_us(void);
 
+/* A run of failures that repeat until something changes (a full disk, a
+ * downstream refusing every batch) and are retried every few hundred ms or
+ * seconds: the log gets its first, then at most a line a minute, then its
+ * end, not a line per attempt. Zero-initialise. */
+typedef struct vg_streak {
+    uint64_t count;     /* failures in the run; 0: no run */
+    uint64_t first_ms;  /* when it began (the caller's clock, ms) */
+    uint64_t logged_ms; /* when a line about it was last logged */
+} vg_streak;
+enum { VG_STREAK_QUIET = 0, VG_STREAK_FIRST, VG_STREAK_REMIND };
+/* Counts a failure at now_ms: VG_STREAK_FIRST for a run's first,
+ * VG_STREAK_REMIND a minute or more after the last line logged (taken as
+ * logged now), else VG_STREAK_QUIET. */
+int vg_streak_fail(vg_streak *s, uint64_t now_ms);
+/* Ends the run: returns its failures (0 if there was none) and sets *secs
+ * to how long it lasted. */
+uint64_t vg_streak_end(vg_streak *s, uint64_t now_ms, double *secs);
+
 /* A growable buffer that owns its bytes. Zero-initialise, then append;
  * vg_buf_free releases. On allocation failure appends return -ENOMEM and
  * leave the buffer as it was. */
