@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -314,6 +315,7 @@ static void vg__usage(const vg_daemon_desc *desc, FILE *f)
             "           FILE:LINE: reason, and the daemon keeps running on the old one\n"
             "  SIGTERM, SIGINT  finish the current batch, commit, close and exit 0\n"
             "  SIGUSR1  log the counters\n"
+            "  A signal sent while the daemon starts takes effect once it is up.\n"
             "\nExit status:\n"
             "  0  a clean stop; -t on a valid configuration\n"
             "  1  a configuration error (FILE:LINE: reason), or the daemon could not start\n"
@@ -447,6 +449,17 @@ int vg_daemon_main(int argc, char **argv, const vg_daemon_desc *desc, const vg_d
     d.level = lvl;
     if (d.level_given)
         vg_log_set_level(lvl); /* for what loading logs before the level is known */
+    /* A signal that comes while the configuration loads (thousands of rules
+     * or a large watchlist take seconds; an init system or logrotate may
+     * send a reload or a stop just after a start) waits, blocked, for its
+     * handler below instead of killing the daemon by its default action.
+     * After a failed load the daemon exits 1 with it still pending. */
+    int nums[] = {SIGHUP, SIGTERM, SIGINT, SIGUSR1};
+    sigset_t early, was;
+    sigemptyset(&early);
+    for (int i = 0; i < 4; i++)
+        sigaddset(&early, nums[i]);
+    sigprocmask(SIG_BLOCK, &early, &was);
     if (vg__load(&d, 1) != 0) {
         d.status = 1;
         goto out;
@@ -456,13 +469,13 @@ int vg_daemon_main(int argc, char **argv, const vg_daemon_desc *desc, const vg_d
         goto out;
     }
     uv_signal_t *sigs[] = {&d.sig_hup, &d.sig_term, &d.sig_int, &d.sig_usr1};
-    int nums[] = {SIGHUP, SIGTERM, SIGINT, SIGUSR1};
     for (int i = 0; i < 4; i++) {
         uv_signal_init(&d.loop, sigs[i]);
         sigs[i]->data = &d;
         uv_signal_start(sigs[i], vg__on_signal, nums[i]);
     }
     signal(SIGPIPE, SIG_IGN);
+    sigprocmask(SIG_SETMASK, &was, NULL); /* what came during the load is handled now */
     vg_info("%s %s started (config %s)", desc->prog, VG_VERSION, d.config_path);
     uv_run(&d.loop, UV_RUN_DEFAULT);
     vg_info("stopped");
