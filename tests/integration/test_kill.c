@@ -4,6 +4,8 @@
  * what it has committed survives its own SIGKILL. */
 #include <check.h>
 #include <signal.h>
+#include <stdint.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -111,13 +113,200 @@ START_TEST(test_kill9_collector_keeps_spool)
 }
 END_TEST
 
+/* ---- a seeded chaos run ----------------------------------------------- */
+
+/* xorshift64*: the chaos is reproducible from its seed */
+static uint64_t it_rng(uint64_t *s)
+{
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 2685821657736338717ULL;
+}
+
+static int it_between(uint64_t *s, int lo, int hi)
+{
+    return lo + (int)(it_rng(s) % (uint64_t)(hi - lo + 1));
+}
+
+static long it_env_long(const char *name, long dflt)
+{
+    const char *v = getenv(name);
+    return v && *v ? strtol(v, NULL, 10) : dflt;
+}
+
+static double it_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Whether a daemon's current log says it is up (its signal handlers set). */
+static bool it_up(vt_pipe *p, int which)
+{
+    char log[400];
+    vt_pipe_log(p, which, log, sizeof(log));
+    return vt_count_text(log, " started (config ") > 0;
+}
+
+/* logger --tcp of one file, not waited for: returns its pid. */
+static pid_t it_logger_spawn(const vt_pipe *p, const char *file)
+{
+    char port[16];
+    snprintf(port, sizeof(port), "%d", p->port);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open("/dev/null", O_RDWR);
+        if (fd >= 0)
+            dup2(fd, 0);
+        execlp("logger", "logger", "--tcp", "-n", "127.0.0.1", "-P", port, "-t", "vigiltest",
+               "-f", file, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Lines in the alerts file and the files it was rotated into (the
+ * shipper's file output rotates at 100 MB: ~140,000 alerts). */
+static long it_alert_lines(const vt_pipe *p)
+{
+    long n = vt_count_lines(p->alerts);
+    char path[400];
+    for (int k = 1; k < 10; k++) {
+        snprintf(path, sizeof(path), "%s.%d", p->alerts, k);
+        long m = vt_count_lines(path);
+        n += m > 0 ? m : 0;
+    }
+    return n;
+}
+
+/* The alerts of the rotated files and of the current one, oldest first,
+ * in one file: path. */
+static void it_join_alerts(const vt_pipe *p, char *path, size_t cap)
+{
+    snprintf(path, cap, "%s/all-alerts.json", p->dir);
+    char cmd[1400];
+    snprintf(cmd, sizeof(cmd), "cd %s && cat $(ls -r alerts.json.[0-9] 2>/dev/null) alerts.json > %s",
+             p->dir, path);
+    char *argv[] = {"sh", "-c", cmd, NULL};
+    ck_assert_int_eq(vt_run(argv, 60), 0);
+}
+
+#define SOAK_CHUNK 200
+#define SOAK_MAX_CHUNKS 1000 /* 200,000 lines at most: a long run is paced */
+
+/* Numbered lines flow in for VG_SOAK_SECONDS (default 20) while, at
+ * seeded random moments (VG_SOAK_SEED), the correlator or the shipper is
+ * killed with SIGKILL and restarted after up to 300 ms, any daemon is
+ * frozen with SIGSTOP for up to 400 ms or told to reload (SIGHUP), and
+ * between two logger runs the collector is stopped with SIGTERM and
+ * restarted (it keeps what a sender wrote before the stop). Every line
+ * must come out exactly once. The single kills above check each promise
+ * alone; this checks them in any order and overlap, as a holiday night
+ * of restarts would. A longer hunt: VG_SOAK_SECONDS=600 VG_SOAK_SEED=time. */
+START_TEST(test_chaos_exactly_once)
+{
+    long secs = it_env_long("VG_SOAK_SECONDS", 20);
+    const char *seed_env = getenv("VG_SOAK_SEED");
+    uint64_t seed = seed_env && !strcmp(seed_env, "time") ? (uint64_t)time(NULL)
+                                                          : (uint64_t)it_env_long("VG_SOAK_SEED", 7);
+    printf("chaos: %ld s, seed %llu (VG_SOAK_SEED)\n", secs, (unsigned long long)seed);
+    uint64_t rng = seed * 0x9E3779B97F4A7C15ULL + 1;
+    static const char *names[3] = {"collector", "correlator", "shipper"};
+
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, IT_RULES), 0);
+    vt_pipe_start_all(&p);
+    double start = it_now(), stop_sending = start + (double)secs;
+    double next_chaos = start + it_between(&rng, 100, 700) / 1000.0;
+    pid_t logger = 0;
+    int chunks = 0, kills = 0, freezes = 0, reloads = 0, collector_restarts = 0;
+    while (logger > 0 || (it_now() < stop_sending && chunks < SOAK_MAX_CHUNKS)) {
+        if (logger > 0) {
+            int st;
+            pid_t r = waitpid(logger, &st, WNOHANG);
+            ck_assert_int_ge(r, 0);
+            if (r == logger) {
+                ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "logger status %d", st);
+                logger = 0;
+            }
+        }
+        if (logger == 0 && it_now() < stop_sending && chunks < SOAK_MAX_CHUNKS &&
+            it_now() >= start + (double)secs * chunks / SOAK_MAX_CHUNKS) {
+            if (chunks > 0 && it_between(&rng, 0, 5) == 0) {
+                ck_assert_int_eq(vt_pipe_stop(&p, VT_COLLECTOR, SIGTERM), 0);
+                vt_pipe_start(&p, VT_COLLECTOR);
+                char log[400];
+                vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+                /* listening, and (once the correlator is up) joined */
+                ck_assert_msg(vt_wait_text(log, "has everything up to seq", 60000),
+                              "the restarted collector did not join the correlator's stream");
+                collector_restarts++;
+            }
+            char name[32], file[400];
+            snprintf(name, sizeof(name), "chunk%04d.txt", chunks);
+            ck_assert_int_eq(it_write_lines(&p, name, chunks * SOAK_CHUNK,
+                                            (chunks + 1) * SOAK_CHUNK, file, sizeof(file)),
+                             0);
+            logger = it_logger_spawn(&p, file);
+            ck_assert_int_gt(logger, 0);
+            chunks++;
+        }
+        if (it_now() >= next_chaos) {
+            int which = it_between(&rng, 0, 2);
+            switch (it_between(&rng, 0, 3)) {
+            case 0: /* kill -9 and restart: not the collector, whose sockets
+                     * would lose what the kernel still holds for it */
+                if (which == VT_COLLECTOR)
+                    which = it_between(&rng, VT_CORRELATOR, VT_SHIPPER);
+                ck_assert_int_eq(vt_pipe_stop(&p, which, SIGKILL), 128 + SIGKILL);
+                vt_sleep_ms(it_between(&rng, 0, 300));
+                vt_pipe_start(&p, which);
+                kills++;
+                break;
+            case 1:
+            case 2: /* frozen: the others must hold what it does not take */
+                kill(p.pid[which], SIGSTOP);
+                vt_sleep_ms(it_between(&rng, 50, 400));
+                kill(p.pid[which], SIGCONT);
+                freezes++;
+                break;
+            default: /* a reload of the same configuration, once it is up */
+                if (it_up(&p, which)) {
+                    kill(p.pid[which], SIGHUP);
+                    reloads++;
+                }
+                break;
+            }
+            next_chaos = it_now() + it_between(&rng, 100, 700) / 1000.0;
+        }
+        vt_sleep_ms(5);
+    }
+    int n = chunks * SOAK_CHUNK;
+    printf("chaos: %d lines in %.1f s; %d kills, %d freezes, %d reloads, %d collector restarts\n",
+           n, it_now() - start, kills, freezes, reloads, collector_restarts);
+    for (int i = 0; i < 2400 && it_alert_lines(&p) < n; i++)
+        vt_sleep_ms(50);
+    vt_sleep_ms(500);
+    ck_assert_msg(it_alert_lines(&p) >= n, "only %ld of %d alerts arrived", it_alert_lines(&p), n);
+    char all[400];
+    it_join_alerts(&p, all, sizeof(all));
+    ck_assert_int_eq(it_check_exactly_once(all, n), 0);
+    for (int i = 0; i < 3; i++)
+        ck_assert_msg(vt_pipe_stop(&p, i, SIGTERM) == 0, "%s did not stop cleanly", names[i]);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 static Suite *kill_suite(void)
 {
     Suite *s = suite_create("kill");
     TCase *tc = tcase_create("kill9");
-    tcase_set_timeout(tc, 300);
+    tcase_set_timeout(tc, 600 + (double)it_env_long("VG_SOAK_SECONDS", 20)); /* a long hunt */
     tcase_add_test(tc, test_kill9_correlator_then_shipper);
     tcase_add_test(tc, test_kill9_collector_keeps_spool);
+    tcase_add_test(tc, test_chaos_exactly_once);
     suite_add_tcase(s, tc);
     return s;
 }
