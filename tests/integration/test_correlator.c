@@ -1,6 +1,7 @@
 /* The correlator live and offline: the same lines give the same alerts
  * through the running pipeline and through --replay, also when the
- * correlator is killed with SIGKILL mid-stream and restarted; rules and
+ * correlator is killed with SIGKILL mid-stream and restarted (once, and in
+ * a seeded chaos of kills, freezes, reloads and restarts); rules and
  * lists reload on SIGHUP; --test-rules passes on the shipped rules. */
 #include <arpa/inet.h>
 #include <check.h>
@@ -261,6 +262,103 @@ START_TEST(test_kill9_mid_stream_equals_replay)
     snprintf(log, sizeof(log), "%s/correlator.2.log", p.dir);
     ck_assert(vt_wait_text(log, "groups restored", 100)); /* state came back from LMDB */
     printf("kill -9 x2 == replay: %ld alerts over %d lines\n", want, N_STREAM);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+/* Whether a daemon's current log says it is up (its signal handlers set). */
+static bool daemon_up(vt_pipe *p, int which)
+{
+    char log[400];
+    vt_pipe_log(p, which, log, sizeof(log));
+    return vt_count_text(log, " started (config ") > 0;
+}
+
+/* The shipped rules over VG_SOAK_LINES (default 12,000) seeded lines sent
+ * in chunks of 500, with a seeded random disturbance after each chunk
+ * while it is still in flight: the correlator or the shipper killed with
+ * SIGKILL and restarted, the correlator reloaded (SIGHUP: the state of
+ * unchanged rules is kept) or frozen (SIGSTOP) for up to 400 ms, or the
+ * collector stopped and restarted. The alerts must be exactly those of
+ * --replay: every window, sequence and suppression comes back from LMDB
+ * however often, and wherever, the correlator dies. VG_SOAK_SEED sets the
+ * seed ("time" for a new one). */
+START_TEST(test_chaos_equals_replay)
+{
+    const char *lines_env = getenv("VG_SOAK_LINES"), *seed_env = getenv("VG_SOAK_SEED");
+    int n = lines_env && *lines_env ? atoi(lines_env) : 12000;
+    if (n < 500 || n > 80000)
+        n = 12000; /* the stream's clock wraps after a day of lines */
+    unsigned seed = seed_env && !strcmp(seed_env, "time") ? (unsigned)time(NULL)
+                    : seed_env && *seed_env               ? (unsigned)strtoul(seed_env, NULL, 10)
+                                                          : 19u; /* every disturbance, 3-4 times */
+    printf("chaos == replay: %d lines, seed %u (VG_SOAK_SEED)\n", n, seed);
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, IT_RULES), 0);
+    use_shipped_rules(&p);
+    char input[400], replay[400];
+    snprintf(input, sizeof(input), "%s/stream.log", p.dir);
+    snprintf(replay, sizeof(replay), "%s/replay.json", p.dir);
+    ck_assert_int_eq(gen_stream(input, n, seed), n);
+    ck_assert_int_eq(run_replay(&p, input, replay), 0);
+    long want = vt_count_lines(replay);
+    ck_assert_int_gt(want, n / 200);
+    vt_pipe_start_all(&p);
+    unsigned x = seed * 2654435761u + 1;
+    int kills = 0, reloads = 0, freezes = 0, restarts = 0;
+    for (int from = 0; from < n; from += 500) {
+        int to = from + 500 < n ? from + 500 : n;
+        ck_assert_int_eq(send_lines(p.port, input, from, to), 0);
+        x = x * 1103515245u + 12345u;
+        unsigned pause = (x >> 8) % 300;
+        switch ((x >> 16) % 7) {
+        case 0:
+        case 1:
+            ck_assert_int_eq(vt_pipe_stop(&p, VT_CORRELATOR, SIGKILL), 128 + SIGKILL);
+            vt_sleep_ms((int)pause);
+            vt_pipe_start(&p, VT_CORRELATOR);
+            kills++;
+            break;
+        case 2:
+            ck_assert_int_eq(vt_pipe_stop(&p, VT_SHIPPER, SIGKILL), 128 + SIGKILL);
+            vt_sleep_ms((int)pause);
+            vt_pipe_start(&p, VT_SHIPPER);
+            kills++;
+            break;
+        case 3: /* once it is up (it may have just been restarted) */
+            for (int i = 0; i < 1000 && !daemon_up(&p, VT_CORRELATOR); i++)
+                vt_sleep_ms(10);
+            ck_assert(daemon_up(&p, VT_CORRELATOR));
+            kill(p.pid[VT_CORRELATOR], SIGHUP);
+            reloads++;
+            break;
+        case 4:
+            kill(p.pid[VT_CORRELATOR], SIGSTOP);
+            vt_sleep_ms(50 + (int)pause);
+            kill(p.pid[VT_CORRELATOR], SIGCONT);
+            freezes++;
+            break;
+        case 5: {
+            ck_assert_int_eq(vt_pipe_stop(&p, VT_COLLECTOR, SIGTERM), 0);
+            vt_pipe_start(&p, VT_COLLECTOR);
+            char log[400];
+            vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+            ck_assert_msg(vt_wait_text(log, "has everything up to seq", 30000),
+                          "the restarted collector did not join the correlator's stream");
+            restarts++;
+            break;
+        }
+        default: /* left alone */
+            break;
+        }
+    }
+    printf("chaos == replay: %d kills, %d reloads, %d freezes, %d collector restarts\n", kills,
+           reloads, freezes, restarts);
+    bool all = vt_wait_lines(p.alerts, want, 60000);
+    vt_sleep_ms(1000);
+    ck_assert_msg(all, "live: %ld of %ld alerts", vt_count_lines(p.alerts), want);
+    ck_assert_int_eq(same_alerts(p.alerts, replay), 0);
+    printf("chaos == replay: %ld alerts\n", want);
     vt_pipe_destroy(&p);
 }
 END_TEST
@@ -1294,6 +1392,7 @@ static Suite *correlator_suite(void)
     tcase_add_test(tc, test_shipped_rules_pass_their_tests);
     tcase_add_test(tc, test_live_equals_replay);
     tcase_add_test(tc, test_kill9_mid_stream_equals_replay);
+    tcase_add_test(tc, test_chaos_equals_replay);
     tcase_add_test(tc, test_watchlist_live_update);
     tcase_add_test(tc, test_sighup_bad_list_changes_no_list);
     tcase_add_test(tc, test_full_outbox_counts_once);
