@@ -449,6 +449,10 @@ int vg_daemon_main(int argc, char **argv, const vg_daemon_desc *desc, const vg_d
     d.level = lvl;
     if (d.level_given)
         vg_log_set_level(lvl); /* for what loading logs before the level is known */
+    /* A log line written while loading to a stderr whose reader is gone
+     * (a pipe to a log collector that died) must fail with EPIPE, not
+     * kill the daemon. (The one-shot modes keep SIGPIPE: replay | head.) */
+    signal(SIGPIPE, SIG_IGN);
     /* A signal that comes while the configuration loads (thousands of rules
      * or a large watchlist take seconds; an init system or logrotate may
      * send a reload or a stop just after a start) waits, blocked, for its
@@ -474,7 +478,6 @@ int vg_daemon_main(int argc, char **argv, const vg_daemon_desc *desc, const vg_d
         sigs[i]->data = &d;
         uv_signal_start(sigs[i], vg__on_signal, nums[i]);
     }
-    signal(SIGPIPE, SIG_IGN);
     sigprocmask(SIG_SETMASK, &was, NULL); /* what came during the load is handled now */
     vg_info("%s %s started (config %s)", desc->prog, VG_VERSION, d.config_path);
     uv_run(&d.loop, UV_RUN_DEFAULT);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <sys/stat.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -411,6 +412,39 @@ START_TEST(test_signals_during_startup)
 }
 END_TEST
 
+/* A daemon whose stderr is a pipe nobody reads any more (its log
+ * collector died) loses its log lines, not its life: the lines it writes
+ * while loading get EPIPE, as those written once it runs do. */
+START_TEST(test_log_to_a_closed_pipe)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, IT_RULES), 0);
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    close(fds[0]); /* the reader is gone before the first log line */
+    const char *exe = vt_bin("correlator/vigil-correlator");
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        dup2(fds[1], 1);
+        dup2(fds[1], 2);
+        execl(exe, exe, "-c", p.config, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    p.pid[VT_CORRELATOR] = pid; /* vt_pipe_destroy stops it */
+    char sock[400];
+    snprintf(sock, sizeof(sock), "%s/run/correlator.sock", p.dir);
+    ck_assert_msg(vt_wait_path(sock, 20000), "the correlator did not come up (status %d)",
+                  vt_pipe_wait(&p, VT_CORRELATOR, 0));
+    ck_assert_int_eq(kill(pid, SIGUSR1), 0); /* a report: more lines into the pipe */
+    vt_sleep_ms(200);
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_CORRELATOR, SIGTERM), 0);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 START_TEST(test_sighup_reload)
 {
     vt_pipe p;
@@ -712,6 +746,7 @@ static Suite *pipeline_suite(void)
     tcase_add_test(tc, test_sighup_reload);
     tcase_add_test(tc, test_sighup_builds_off_the_loop);
     tcase_add_test(tc, test_signals_during_startup);
+    tcase_add_test(tc, test_log_to_a_closed_pipe);
     tcase_add_test(tc, test_cli_and_bad_config);
     suite_add_tcase(s, tc);
     return s;
