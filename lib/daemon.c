@@ -1,5 +1,6 @@
 /* The daemon runner shared by the three processes (see daemon.h). */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
@@ -367,6 +368,22 @@ static int vg__run_tool(vg_daemon *d, const vg_daemon_tool *t, const char *confi
     return rc;
 }
 
+/* Opens /dev/null on any of fds 0-2 that is closed (an init system or a
+ * shell with 2>&- may start us so). Else the first file or socket opened
+ * takes that number: libuv's signal pipe became fd 2, every log line went
+ * into it, and the next signal aborted the daemon; an LMDB data file would
+ * take log lines the same way. */
+static void vg__std_fds(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
+            int nfd = open("/dev/null", O_RDWR);
+            if (nfd > 2) /* cannot happen: the lowest free number is fd */
+                close(nfd);
+        }
+    }
+}
+
 int vg_daemon_main(int argc, char **argv, const vg_daemon_desc *desc, const vg_daemon_ops *ops,
                    void *data)
 {
@@ -379,6 +396,7 @@ int vg_daemon_main(int argc, char **argv, const vg_daemon_desc *desc, const vg_d
     const char *config = VG_DEFAULT_CONFIG, *level = NULL;
     bool config_given = false;
     int c;
+    vg__std_fds();
     vg_log_init(desc->prog, VG_LOG_INFO);
     /* A tool flag splits the command line: common options before it, the
      * tool's own arguments after it. */

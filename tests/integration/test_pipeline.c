@@ -412,6 +412,43 @@ START_TEST(test_signals_during_startup)
 }
 END_TEST
 
+/* Starts the correlator with stdout and stderr on fd (-1: with fds 0, 1
+ * and 2 closed) instead of a log file; vt_pipe_destroy stops it. */
+static pid_t it_spawn_correlator_stdio(vt_pipe *p, int fd)
+{
+    const char *exe = vt_bin("correlator/vigil-correlator");
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        } else {
+            close(0);
+            close(1);
+            close(2);
+        }
+        execl(exe, exe, "-c", p->config, (char *)NULL);
+        _exit(127);
+    }
+    p->pid[VT_CORRELATOR] = pid;
+    return pid;
+}
+
+/* The correlator started by it_spawn_correlator_stdio comes up, reports
+ * its counters (log lines) and stops cleanly. */
+static void it_correlator_lives(vt_pipe *p)
+{
+    char sock[400];
+    snprintf(sock, sizeof(sock), "%s/run/correlator.sock", p->dir);
+    ck_assert_msg(vt_wait_path(sock, 20000), "the correlator did not come up (status %d)",
+                  vt_pipe_wait(p, VT_CORRELATOR, 0));
+    ck_assert_int_eq(kill(p->pid[VT_CORRELATOR], SIGUSR1), 0);
+    vt_sleep_ms(200);
+    ck_assert_int_eq(vt_pipe_stop(p, VT_CORRELATOR, SIGTERM), 0);
+}
+
 /* A daemon whose stderr is a pipe nobody reads any more (its log
  * collector died) loses its log lines, not its life: the lines it writes
  * while loading get EPIPE, as those written once it runs do. */
@@ -422,25 +459,23 @@ START_TEST(test_log_to_a_closed_pipe)
     int fds[2];
     ck_assert_int_eq(pipe(fds), 0);
     close(fds[0]); /* the reader is gone before the first log line */
-    const char *exe = vt_bin("correlator/vigil-correlator");
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        dup2(fds[1], 1);
-        dup2(fds[1], 2);
-        execl(exe, exe, "-c", p.config, (char *)NULL);
-        _exit(127);
-    }
+    it_spawn_correlator_stdio(&p, fds[1]);
     close(fds[1]);
-    p.pid[VT_CORRELATOR] = pid; /* vt_pipe_destroy stops it */
-    char sock[400];
-    snprintf(sock, sizeof(sock), "%s/run/correlator.sock", p.dir);
-    ck_assert_msg(vt_wait_path(sock, 20000), "the correlator did not come up (status %d)",
-                  vt_pipe_wait(&p, VT_CORRELATOR, 0));
-    ck_assert_int_eq(kill(pid, SIGUSR1), 0); /* a report: more lines into the pipe */
-    vt_sleep_ms(200);
-    ck_assert_int_eq(vt_pipe_stop(&p, VT_CORRELATOR, SIGTERM), 0);
+    it_correlator_lives(&p);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+/* A daemon started with fds 0, 1 and 2 closed (2>&-, or an init system
+ * that closes them) puts /dev/null there first: else its first pipe or
+ * file took fd 2 and got every log line (libuv's signal pipe: the next
+ * signal aborted the daemon). */
+START_TEST(test_started_without_stdio)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, IT_RULES), 0);
+    it_spawn_correlator_stdio(&p, -1);
+    it_correlator_lives(&p);
     vt_pipe_destroy(&p);
 }
 END_TEST
@@ -747,6 +782,7 @@ static Suite *pipeline_suite(void)
     tcase_add_test(tc, test_sighup_builds_off_the_loop);
     tcase_add_test(tc, test_signals_during_startup);
     tcase_add_test(tc, test_log_to_a_closed_pipe);
+    tcase_add_test(tc, test_started_without_stdio);
     tcase_add_test(tc, test_cli_and_bad_config);
     suite_add_tcase(s, tc);
     return s;
