@@ -1,6 +1,7 @@
 /* The shipper's output driver with real daemons: routing filters, file
  * rotation, the rate limit and its summaries, the two backlog policies,
- * reload of an output's settings, and configuration errors. The network
+ * reload of an output's settings, a full disk under its store, and
+ * configuration errors. The network
  * outputs have their own tests (test_ship_syslog.c, test_ship_http.c).
  *
  * A "dead" output is a file output writing to /dev/full: every write fails
@@ -15,7 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "vt.h"
+#include "it_common.h"
 
 #define RULES                                                                                      \
     "rules:\n"                                                                                     \
@@ -566,6 +567,47 @@ static char *check_config(const char *dir, const char *yaml, int *status)
     return out;
 }
 
+/* A full disk under the shipper's store (its outbox and each output's
+ * cursor), on a real tmpfs filled to 16 KB (root only, skipped else):
+ * the batches it cannot commit stay with the correlator, which sends them
+ * again; once there is room, every alert is written exactly once. */
+START_TEST(test_shipper_disk_full_recovers)
+{
+    vt_pipe p;
+    char data[400], filler[420], slog[400];
+    ck_assert_int_eq(vt_pipe_init(&p, IT_RULES), 0);
+    snprintf(data, sizeof(data), "%s/data", p.dir);
+    mkdir(data, 0700);
+    snprintf(data, sizeof(data), "%s/data/shipper", p.dir);
+    snprintf(filler, sizeof(filler), "%s/filler", data);
+    if (!it_tmpfs(data)) {
+        vt_pipe_destroy(&p);
+        return;
+    }
+    vt_pipe_start_all(&p);
+    vt_pipe_log(&p, VT_SHIPPER, slog, sizeof(slog));
+    it_fill(data, filler, 16 * 1024);
+    enum { N = 2000 };
+    char file[400];
+    ck_assert_int_eq(it_write_lines(&p, "lines.txt", 0, N, file, sizeof(file)), 0);
+    ck_assert_int_eq(it_logger_tcp(&p, file, NULL), 0);
+    ck_assert_msg(vt_wait_text(slog, "error: stream correlator: commit of seq ", 20000),
+                  "no commit failed on the full disk");
+    vt_sleep_ms(2000); /* a few re-sends meet the full disk */
+    ck_assert_int_lt(vt_count_lines(p.alerts), N);
+    ck_assert_int_eq(unlink(filler), 0);
+    ck_assert(vt_wait_text(slog, "warning: stream correlator: commits succeed again, after ", 20000));
+    ck_assert(vt_wait_lines(p.alerts, N, 30000));
+    vt_sleep_ms(300);
+    ck_assert_int_eq(it_check_exactly_once(p.alerts, N), 0);
+    ck_assert_int_eq(vt_count_text(slog, "error: "), 1);
+    for (int w = VT_COLLECTOR; w <= VT_SHIPPER; w++)
+        ck_assert_int_eq(vt_pipe_stop(&p, w, SIGTERM), 0);
+    umount2(data, MNT_DETACH);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 START_TEST(test_config_errors)
 {
     char dir[] = "/tmp/vigil-shpconf-XXXXXX";
@@ -646,6 +688,7 @@ static Suite *suite(void)
     TCase *tc = tcase_create("outputs");
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, test_config_errors);
+    tcase_add_test(tc, test_shipper_disk_full_recovers);
     tcase_add_test(tc, test_file_output_device);
     tcase_add_test(tc, test_routing_filters);
     tcase_add_test(tc, test_stats_log_on_change);
