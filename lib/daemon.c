@@ -334,6 +334,31 @@ static void vg__usage(const vg_daemon_desc *desc, FILE *f)
                "  README.md, docs/architecture.md, docs/configuration.md (every key).\n");
 }
 
+/* The configuration's path as given, made absolute, symlinks kept (NULL,
+ * errno set, if the file cannot be opened): a SIGHUP reads the file that
+ * path names then, so that a configuration managed as a symlink swapped
+ * to a new version is reloaded from the new one (realpath fixed the
+ * target of the start), and relative paths in it are taken from the
+ * directory the operator named (vg_conf_path). */
+static char *vg__config_path(const char *config)
+{
+    if (access(config, R_OK) != 0)
+        return NULL;
+    while (config[0] == '.' && config[1] == '/')
+        config += 2;
+    if (config[0] == '/')
+        return strdup(config);
+    char *cwd = getcwd(NULL, 0);
+    if (!cwd)
+        return NULL;
+    size_t len = strlen(cwd) + 1 + strlen(config) + 1;
+    char *out = malloc(len);
+    if (out)
+        snprintf(out, len, "%s%s%s", cwd, strcmp(cwd, "/") ? "/" : "", config);
+    free(cwd);
+    return out;
+}
+
 /* Runs a one-shot tool: configuration (when present or needed), then the
  * tool, then exit with its status. */
 static int vg__run_tool(vg_daemon *d, const vg_daemon_tool *t, const char *config, bool given,
@@ -342,7 +367,7 @@ static int vg__run_tool(vg_daemon *d, const vg_daemon_tool *t, const char *confi
     char err[1024] = "";
     vg_node *root = NULL;
     int rc = 0;
-    d->config_path = realpath(config, NULL);
+    d->config_path = vg__config_path(config);
     if (!d->config_path && (t->needs_config || given)) {
         vg_error("cannot open configuration %s: %s", config, strerror(errno));
         return 1;
@@ -457,7 +482,7 @@ int vg_daemon_main(int argc, char **argv, const vg_daemon_desc *desc, const vg_d
             vg_log_set_level(lvl);
         return vg__run_tool(&d, tool, config, config_given, targc, targv);
     }
-    d.config_path = realpath(config, NULL);
+    d.config_path = vg__config_path(config);
     if (!d.config_path) {
         vg_error("cannot open configuration %s: %s", config, strerror(errno));
         return 1;

@@ -480,6 +480,62 @@ START_TEST(test_started_without_stdio)
 }
 END_TEST
 
+/* A configuration managed as a symlink to its current version (swapped
+ * atomically by configuration management): relative paths in it are
+ * taken from the symlink's directory, and a SIGHUP reads the version the
+ * symlink names at that moment, not the one it named at the start. */
+START_TEST(test_config_symlink_swapped)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, IT_RULES), 0);
+    char conf[400], v1[420], v2[420], tmp[420], rules2[400], path[440];
+    snprintf(conf, sizeof(conf), "%s/conf", p.dir);
+    snprintf(v1, sizeof(v1), "%s/v1.yaml", conf);
+    snprintf(v2, sizeof(v2), "%s/v2.yaml", conf);
+    snprintf(tmp, sizeof(tmp), "%s/vigil.yaml.new", p.dir);
+    snprintf(rules2, sizeof(rules2), "%s/rules2", p.dir);
+    ck_assert_int_eq(mkdir(conf, 0755), 0);
+    ck_assert_int_eq(mkdir(rules2, 0755), 0);
+    snprintf(path, sizeof(path), "%s/test.yml", rules2);
+    ck_assert_int_eq(vt_write_file(path, "rules:\n  - id: test.v2\n    name: Version 2\n"
+                                         "    level: 4\n    match:\n      regex: 'seq=(?<n>[0-9]+)'\n"),
+                     0);
+    char *cfg = vt_read_file(p.config, NULL);
+    ck_assert_ptr_nonnull(cfg);
+    ck_assert_int_eq(vt_write_file(v1, cfg), 0);
+    char *at = strstr(cfg, "rules_dir: rules\n");
+    ck_assert_ptr_nonnull(at);
+    size_t cap = strlen(cfg) + 8;
+    char *cfg2 = malloc(cap);
+    ck_assert_ptr_nonnull(cfg2);
+    snprintf(cfg2, cap, "%.*srules_dir: rules2\n%s", (int)(at - cfg), cfg,
+             at + strlen("rules_dir: rules\n"));
+    ck_assert_int_eq(vt_write_file(v2, cfg2), 0);
+    free(cfg);
+    free(cfg2);
+    ck_assert_int_eq(unlink(p.config), 0);
+    ck_assert_int_eq(symlink("conf/v1.yaml", p.config), 0);
+    vt_pipe_start_all(&p); /* run/, data/, rules/ next to the symlink, not in conf/ */
+
+    char file[400], log[400];
+    ck_assert_int_eq(it_write_lines(&p, "a.txt", 0, 1, file, sizeof(file)), 0);
+    ck_assert_int_eq(it_logger_tcp(&p, file, NULL), 0);
+    ck_assert(vt_wait_lines(p.alerts, 1, 20000));
+    ck_assert_int_eq(symlink("conf/v2.yaml", tmp), 0);
+    ck_assert_int_eq(rename(tmp, p.config), 0);
+    vt_pipe_log(&p, VT_CORRELATOR, log, sizeof(log));
+    kill(p.pid[VT_CORRELATOR], SIGHUP);
+    ck_assert(vt_wait_text(log, "rules reloaded: 1 rules from ", 30000));
+    ck_assert(vt_wait_text(log, "/rules2 ", 100));
+    ck_assert_int_eq(it_write_lines(&p, "b.txt", 1, 2, file, sizeof(file)), 0);
+    ck_assert_int_eq(it_logger_tcp(&p, file, NULL), 0);
+    ck_assert(vt_wait_lines(p.alerts, 2, 20000));
+    ck_assert_int_eq(vt_count_text(p.alerts, "\"rule\":{\"id\":\"test.every_line\""), 1);
+    ck_assert_int_eq(vt_count_text(p.alerts, "\"rule\":{\"id\":\"test.v2\""), 1);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 START_TEST(test_sighup_reload)
 {
     vt_pipe p;
@@ -783,6 +839,7 @@ static Suite *pipeline_suite(void)
     tcase_add_test(tc, test_signals_during_startup);
     tcase_add_test(tc, test_log_to_a_closed_pipe);
     tcase_add_test(tc, test_started_without_stdio);
+    tcase_add_test(tc, test_config_symlink_swapped);
     tcase_add_test(tc, test_cli_and_bad_config);
     suite_add_tcase(s, tc);
     return s;
