@@ -457,6 +457,8 @@ static int col_conn_fits(col *c, const col_conn *k)
     return 0;
 }
 
+static void col_conn_setup(col *c, col_conn *k, int tls);
+
 static void col_tcp_accept(uv_stream_t *ls, int status)
 {
     col *c = ls->data;
@@ -472,6 +474,46 @@ static void col_tcp_accept(uv_stream_t *ls, int status)
         uv_close((uv_handle_t *)&k->tcp, col_conn_free);
         return;
     }
+    col_conn_setup(c, k, c->tcp_is_tls[(uv_tcp_t *)ls - c->tcp]);
+}
+
+/* Connections of plain TCP listener i that the kernel has completed but
+ * the loop has not accepted yet, accepted now (at a stop). A sender that
+ * connected, wrote and closed just before the stop took its lines as
+ * sent; closing the listener would reset them unread. (A TLS sender has
+ * written nothing before our handshake.) At most max_connections. */
+static void col_tcp_accept_pending(col *c, int i)
+{
+    uv_os_fd_t lfd;
+    if (c->tcp_is_tls[i] || uv_fileno((uv_handle_t *)&c->tcp[i], &lfd) != 0)
+        return;
+    for (int64_t n = 0; n < c->conf.max_conns; n++) {
+        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0 && errno == EINTR)
+            continue;
+        if (fd < 0)
+            return; /* none left (EAGAIN), or out of descriptors */
+        col_conn *k = calloc(1, sizeof(*k));
+        if (!k) {
+            close(fd);
+            return;
+        }
+        k->c = c;
+        uv_tcp_init(c->loop, &k->tcp);
+        k->tcp.data = k;
+        if (uv_tcp_open(&k->tcp, fd) != 0) {
+            close(fd);
+            uv_close((uv_handle_t *)&k->tcp, col_conn_free);
+            continue;
+        }
+        col_conn_setup(c, k, 0);
+    }
+}
+
+/* An accepted connection k: its peer, the limits, keepalive, TLS, the
+ * list of connections, and reading. */
+static void col_conn_setup(col *c, col_conn *k, int tls)
+{
     int len = sizeof(k->peer);
     if (uv_tcp_getpeername(&k->tcp, (struct sockaddr *)&k->peer, &len) == 0)
         col_addr_name((struct sockaddr *)&k->peer, k->src, sizeof(k->src));
@@ -485,7 +527,7 @@ static void col_tcp_accept(uv_stream_t *ls, int status)
     /* a sender that vanished (power cut, cable) never closes: the kernel's
      * keepalive probes find it, and the descriptor comes back */
     uv_tcp_keepalive(&k->tcp, 1, 300);
-    if (c->tcp_is_tls[(uv_tcp_t *)ls - c->tcp]) {
+    if (tls) {
         k->tls = calloc(1, sizeof(*k->tls));
         if (!k->tls || col_tls_conn_init(&c->tls, k->tls) != 0) {
             free(k->tls);
@@ -763,8 +805,10 @@ uint64_t col_conns_open(const col *c)
 
 /* Stops intake: what the kernel still holds for each socket is read first
  * (bounded: COL_DRAIN_*), then listeners and connections close; an
- * unfinished frame already read is kept (col_conn_end). What arrives after
- * that was never accepted (see docs/architecture.md). */
+ * unfinished frame already read is kept (col_conn_end). Connections still
+ * in a listener's backlog are accepted and read too, once before the
+ * connections are read and once after (those that came meanwhile). What
+ * arrives after that was never accepted (see docs/architecture.md). */
 void col_input_stop(col *c)
 {
     for (int i = 0; i < c->nudp; i++)
@@ -772,8 +816,13 @@ void col_input_stop(col *c)
     for (int i = 0; i < c->nunix; i++)
         col_unix_take(c, c->unix_fd[i], COL_DRAIN_DATAGRAMS);
     uint64_t deadline = uv_hrtime() + (uint64_t)COL_DRAIN_MS * 1000000;
-    for (col_conn *k = c->conns; k; k = k->next)
-        col_conn_drain(k, deadline);
+    for (int round = 0; round < 2; round++) {
+        col_conn *read_before = round ? c->conns : NULL; /* new ones go first */
+        for (int i = 0; i < c->ntcp; i++)
+            col_tcp_accept_pending(c, i);
+        for (col_conn *k = c->conns; k && k != read_before; k = k->next)
+            col_conn_drain(k, deadline);
+    }
     if (c->nudp) { /* the last count, while the sockets are still listed */
         col_udp_check_drops(c);
         if (!uv_is_closing((uv_handle_t *)&c->stats_timer))
