@@ -185,4 +185,37 @@ static inline void it_fill(const char *data, const char *filler, long room)
     close(fd);
 }
 
+/* A pipe (IT_RULES) whose daemon which keeps its store (DIR/data/NAME) on
+ * a tmpfs of its own, all three daemons started, and that file system
+ * filled to 16 KB with the file filler; data is 400 bytes, filler 420.
+ * False, with the pipe destroyed, where the test may not mount a tmpfs:
+ * it is then skipped. */
+static inline bool it_full_store(vt_pipe *p, const char *name, char *data, char *filler)
+{
+    ck_assert_int_eq(vt_pipe_init(p, IT_RULES), 0);
+    snprintf(data, 400, "%s/data", p->dir);
+    mkdir(data, 0700);
+    snprintf(data, 400, "%s/data/%s", p->dir, name);
+    snprintf(filler, 420, "%s/filler", data);
+    if (!it_tmpfs(data)) {
+        vt_pipe_destroy(p);
+        return false;
+    }
+    vt_pipe_start_all(p);
+    it_fill(data, filler, 16 * 1024);
+    return true;
+}
+
+/* Stops the collector (SIGTERM: it keeps what a sender wrote before) and
+ * starts it again, back once it has joined the correlator's stream. */
+static inline void it_restart_collector(vt_pipe *p)
+{
+    ck_assert_int_eq(vt_pipe_stop(p, VT_COLLECTOR, SIGTERM), 0);
+    vt_pipe_start(p, VT_COLLECTOR);
+    char log[400];
+    vt_pipe_log(p, VT_COLLECTOR, log, sizeof(log));
+    ck_assert_msg(vt_wait_text(log, "has everything up to seq", 60000),
+                  "the restarted collector did not join the correlator's stream");
+}
+
 #endif

@@ -188,19 +188,27 @@ static void use_shipped_rules(vt_pipe *p)
     ck_assert_int_eq(vt_run(argv, 10), 0);
 }
 
+/* A pipe with the shipped rules, a seeded stream of n lines (input,
+ * DIR/stream.log) and the alerts --replay makes of it (replay,
+ * DIR/replay.json), before any daemon starts. Returns how many alerts. */
+static long replay_pipe(vt_pipe *p, char *input, char *replay, size_t cap, int n, unsigned seed)
+{
+    ck_assert_int_eq(vt_pipe_init(p, IT_RULES), 0);
+    use_shipped_rules(p);
+    snprintf(input, cap, "%s/stream.log", p->dir);
+    snprintf(replay, cap, "%s/replay.json", p->dir);
+    ck_assert_int_eq(gen_stream(input, n, seed), n);
+    ck_assert_int_eq(run_replay(p, input, replay), 0);
+    return vt_count_lines(replay);
+}
+
 #define N_STREAM 3000
 
 START_TEST(test_live_equals_replay)
 {
     vt_pipe p;
-    ck_assert_int_eq(vt_pipe_init(&p, IT_RULES), 0);
-    use_shipped_rules(&p);
     char input[400], replay[400];
-    snprintf(input, sizeof(input), "%s/stream.log", p.dir);
-    snprintf(replay, sizeof(replay), "%s/replay.json", p.dir);
-    ck_assert_int_eq(gen_stream(input, N_STREAM, 42), N_STREAM);
-    ck_assert_int_eq(run_replay(&p, input, replay), 0);
-    long want = vt_count_lines(replay);
+    long want = replay_pipe(&p, input, replay, sizeof(input), N_STREAM, 42);
     ck_assert_int_gt(want, 20);
     vt_pipe_start_all(&p);
     ck_assert_int_eq(send_lines(p.port, input, 0, N_STREAM), 0);
@@ -216,14 +224,8 @@ END_TEST
 START_TEST(test_kill9_mid_stream_equals_replay)
 {
     vt_pipe p;
-    ck_assert_int_eq(vt_pipe_init(&p, IT_RULES), 0);
-    use_shipped_rules(&p);
     char input[400], replay[400];
-    snprintf(input, sizeof(input), "%s/stream.log", p.dir);
-    snprintf(replay, sizeof(replay), "%s/replay.json", p.dir);
-    ck_assert_int_eq(gen_stream(input, N_STREAM, 7), N_STREAM);
-    ck_assert_int_eq(run_replay(&p, input, replay), 0);
-    long want = vt_count_lines(replay);
+    long want = replay_pipe(&p, input, replay, sizeof(input), N_STREAM, 7);
     vt_pipe_start_all(&p);
     int step = N_STREAM / 6;
     char clog[400], want_acked[64];
@@ -294,14 +296,8 @@ START_TEST(test_chaos_equals_replay)
                                                           : 19u; /* every disturbance, 3-4 times */
     printf("chaos == replay: %d lines, seed %u (VG_SOAK_SEED)\n", n, seed);
     vt_pipe p;
-    ck_assert_int_eq(vt_pipe_init(&p, IT_RULES), 0);
-    use_shipped_rules(&p);
     char input[400], replay[400];
-    snprintf(input, sizeof(input), "%s/stream.log", p.dir);
-    snprintf(replay, sizeof(replay), "%s/replay.json", p.dir);
-    ck_assert_int_eq(gen_stream(input, n, seed), n);
-    ck_assert_int_eq(run_replay(&p, input, replay), 0);
-    long want = vt_count_lines(replay);
+    long want = replay_pipe(&p, input, replay, sizeof(input), n, seed);
     ck_assert_int_gt(want, n / 200);
     vt_pipe_start_all(&p);
     unsigned x = seed * 2654435761u + 1;
@@ -338,16 +334,10 @@ START_TEST(test_chaos_equals_replay)
             kill(p.pid[VT_CORRELATOR], SIGCONT);
             freezes++;
             break;
-        case 5: {
-            ck_assert_int_eq(vt_pipe_stop(&p, VT_COLLECTOR, SIGTERM), 0);
-            vt_pipe_start(&p, VT_COLLECTOR);
-            char log[400];
-            vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
-            ck_assert_msg(vt_wait_text(log, "has everything up to seq", 30000),
-                          "the restarted collector did not join the correlator's stream");
+        case 5:
+            it_restart_collector(&p);
             restarts++;
             break;
-        }
         default: /* left alone */
             break;
         }
@@ -661,18 +651,9 @@ START_TEST(test_correlator_disk_full_recovers)
 {
     vt_pipe p;
     char data[400], filler[420], clog[400];
-    ck_assert_int_eq(vt_pipe_init(&p, IT_RULES), 0);
-    snprintf(data, sizeof(data), "%s/data", p.dir);
-    mkdir(data, 0700);
-    snprintf(data, sizeof(data), "%s/data/correlator", p.dir);
-    snprintf(filler, sizeof(filler), "%s/filler", data);
-    if (!it_tmpfs(data)) {
-        vt_pipe_destroy(&p);
+    if (!it_full_store(&p, "correlator", data, filler))
         return;
-    }
-    vt_pipe_start_all(&p);
     vt_pipe_log(&p, VT_CORRELATOR, clog, sizeof(clog));
-    it_fill(data, filler, 16 * 1024);
     enum { N = 2000 };
     char file[400];
     ck_assert_int_eq(it_write_lines(&p, "lines.txt", 0, N, file, sizeof(file)), 0);

@@ -235,13 +235,7 @@ START_TEST(test_chaos_exactly_once)
         if (logger == 0 && it_now() < stop_sending && chunks < SOAK_MAX_CHUNKS &&
             it_now() >= start + (double)secs * chunks / SOAK_MAX_CHUNKS) {
             if (chunks > 0 && it_between(&rng, 0, 5) == 0) {
-                ck_assert_int_eq(vt_pipe_stop(&p, VT_COLLECTOR, SIGTERM), 0);
-                vt_pipe_start(&p, VT_COLLECTOR);
-                char log[400];
-                vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
-                /* listening, and (once the correlator is up) joined */
-                ck_assert_msg(vt_wait_text(log, "has everything up to seq", 60000),
-                              "the restarted collector did not join the correlator's stream");
+                it_restart_collector(&p);
                 collector_restarts++;
             }
             char name[32], file[400];

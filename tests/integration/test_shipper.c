@@ -575,18 +575,9 @@ START_TEST(test_shipper_disk_full_recovers)
 {
     vt_pipe p;
     char data[400], filler[420], slog[400];
-    ck_assert_int_eq(vt_pipe_init(&p, IT_RULES), 0);
-    snprintf(data, sizeof(data), "%s/data", p.dir);
-    mkdir(data, 0700);
-    snprintf(data, sizeof(data), "%s/data/shipper", p.dir);
-    snprintf(filler, sizeof(filler), "%s/filler", data);
-    if (!it_tmpfs(data)) {
-        vt_pipe_destroy(&p);
+    if (!it_full_store(&p, "shipper", data, filler))
         return;
-    }
-    vt_pipe_start_all(&p);
     vt_pipe_log(&p, VT_SHIPPER, slog, sizeof(slog));
-    it_fill(data, filler, 16 * 1024);
     enum { N = 2000 };
     char file[400];
     ck_assert_int_eq(it_write_lines(&p, "lines.txt", 0, N, file, sizeof(file)), 0);
