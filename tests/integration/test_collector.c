@@ -897,8 +897,10 @@ static size_t it_fill_conn(int a, int n)
  * before the SIGTERM (here while the collector was stopped: "early"), or
  * while the stop read the other connections ("late": a sender that keeps
  * writing keeps the stop reading, for up to 2 s). Their senders took the
- * lines as sent; before, closing the listener reset them unread (a chaos
- * run of restarts lost 1,500 of 60,000 lines). */
+ * lines as sent; before, closing the listener reset them unread. And the
+ * connections are read oldest first: "late" then "then", written one after
+ * the other, were spooled newest first, out of order (in a chaos run of
+ * restarts, the correlator took a whole chunk as late for that). */
 START_TEST(test_stop_reads_backlog_connections)
 {
     vt_pipe p;
@@ -917,21 +919,29 @@ START_TEST(test_stop_reads_backlog_connections)
     for (int i = 0; i < 40; i++) { /* 400 ms of 20 lines every 10 ms */
         vt_sleep_ms(10);
         ck_assert_int_gt(it_fill_conn(a, 20), 0);
-        if (i == 10)
+        if (i == 10) {
             it_send_and_close(p.port, "late", 100);
+            it_send_and_close(p.port, "then", 100); /* the same sender, a new connection */
+        }
     }
     close(a);
     ck_assert_int_eq(vt_pipe_wait(&p, VT_COLLECTOR, 10000), 0);
     char *dump = it_dump_spool(&p);
     ck_assert_ptr_nonnull(dump);
-    int early = 0, late = 0;
+    int early = 0, late = 0, then = 0;
+    const char *last_late = NULL, *first_then = strstr(dump, "app: then seq=");
     for (const char *q = dump; (q = strstr(q, "app: early seq=")); q++)
         early++;
-    for (const char *q = dump; (q = strstr(q, "app: late seq=")); q++)
-        late++;
-    free(dump);
+    for (const char *q = dump; (q = strstr(q, "app: late seq=")); q++, late++)
+        last_late = q;
+    for (const char *q = dump; (q = strstr(q, "app: then seq=")); q++)
+        then++;
     ck_assert_int_eq(early, 100);
     ck_assert_int_eq(late, 100);
+    ck_assert_int_eq(then, 100);
+    /* spooled in the order written: connections are read oldest first */
+    ck_assert_msg(last_late < first_then, "lines of a later connection spooled first");
+    free(dump);
     vt_pipe_destroy(&p);
 }
 END_TEST
