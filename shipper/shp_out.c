@@ -767,13 +767,28 @@ static void shp_out_commit_retry(uv_timer_t *t)
 static void shp_out_finish(shp_out *o)
 {
     int rc = shp_out_commit(o, o->batch_last, NULL);
+    uint64_t now = uv_now(o->loop);
     if (rc) {
-        vg_error("output %s: delivered up to %" PRIu64 " but cannot record it: %s; trying again",
-                 o->conf.name, o->batch_last, vg_strerror(rc));
+        int say = vg_streak_fail(&o->commit_fails, now);
+        if (say == VG_STREAK_FIRST)
+            vg_error("output %s: delivered up to %" PRIu64 " but cannot record it: %s; trying "
+                     "again every %d ms (further failures are logged once a minute)",
+                     o->conf.name, o->batch_last, vg_strerror(rc), SHP_COMMIT_RETRY_MS);
+        else if (say == VG_STREAK_REMIND)
+            vg_error("output %s: still cannot record delivery up to %" PRIu64 ": %s; %" PRIu64
+                     " attempts over %" PRIu64 " s",
+                     o->conf.name, o->batch_last, vg_strerror(rc), o->commit_fails.count,
+                     (o->commit_fails.logged_ms - o->commit_fails.first_ms) / 1000);
         o->commit_pending = 1;
         uv_timer_start(&o->retry_timer, shp_out_commit_retry, SHP_COMMIT_RETRY_MS, 0);
         return;
     }
+    double secs;
+    uint64_t fails = vg_streak_end(&o->commit_fails, now, &secs);
+    if (fails)
+        vg_warn("output %s: delivery recorded again (up to %" PRIu64 "), after %" PRIu64
+                " failed attempts over %.1f s; nothing was delivered twice",
+                o->conf.name, o->batch_last, fails, secs);
     o->commit_pending = 0;
     o->have_batch = 0;
     if (o->tp_ops->committed)

@@ -194,6 +194,7 @@ struct shp_out {
     uint64_t batch_last;  /* outbox seq the pending batch reaches */
     int in_flight, have_batch, closing, closed;
     int commit_pending;   /* the batch is delivered, its cursor commit is retried */
+    vg_streak commit_fails; /* those retries (a full disk): logged first, a minute, at the end */
     int attempt;          /* failed attempts in a row (or item_rounds) */
     int item_rounds;      /* attempts in a row that left items refused for now */
     int64_t down_since_us;

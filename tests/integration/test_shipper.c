@@ -570,7 +570,9 @@ static char *check_config(const char *dir, const char *yaml, int *status)
 /* A full disk under the shipper's store (its outbox and each output's
  * cursor), on a real tmpfs filled to 16 KB (root only, skipped else):
  * the batches it cannot commit stay with the correlator, which sends them
- * again; once there is room, every alert is written exactly once. */
+ * again; once there is room, every alert is written exactly once. Each
+ * kind of failure is logged once, not at every retry (under ASan the
+ * output's cursor failed too, and was logged every second). */
 START_TEST(test_shipper_disk_full_recovers)
 {
     vt_pipe p;
@@ -591,7 +593,14 @@ START_TEST(test_shipper_disk_full_recovers)
     ck_assert(vt_wait_lines(p.alerts, N, 30000));
     vt_sleep_ms(300);
     ck_assert_int_eq(it_check_exactly_once(p.alerts, N), 0);
-    ck_assert_int_eq(vt_count_text(slog, "error: "), 1);
+    /* one line for the intake's failures; and, if the output had written a
+     * batch whose cursor then could not be stored (it is retried every
+     * second), one for those, and one when it is stored again */
+    int cursor = vt_count_text(slog, "error: output json_file: delivered up to ");
+    ck_assert_int_le(cursor, 1);
+    ck_assert_int_eq(vt_count_text(slog, "error: "), 1 + cursor);
+    ck_assert_int_eq(vt_count_text(slog, "warning: output json_file: delivery recorded again "),
+                     cursor);
     for (int w = VT_COLLECTOR; w <= VT_SHIPPER; w++)
         ck_assert_int_eq(vt_pipe_stop(&p, w, SIGTERM), 0);
     umount2(data, MNT_DETACH);
