@@ -798,6 +798,16 @@ START_TEST(test_stop_reads_queued_datagrams)
 }
 END_TEST
 
+/* A pipe (ANY_RULE) with only its collector started, up; log (400 bytes)
+ * is its log file. */
+static void it_collector_alone(vt_pipe *p, char *log)
+{
+    ck_assert_int_eq(vt_pipe_init(p, ANY_RULE), 0);
+    vt_pipe_start(p, VT_COLLECTOR);
+    vt_pipe_log(p, VT_COLLECTOR, log, 400);
+    ck_assert(vt_wait_text(log, " started (config ", 10000));
+}
+
 /* The same for a TCP connection: every byte a sender wrote before the
  * collector's SIGTERM is read and spooled before the close. Before, the
  * loop's last pass read 32 times and the close threw the rest away with a
@@ -809,11 +819,8 @@ END_TEST
 START_TEST(test_stop_reads_queued_tcp)
 {
     vt_pipe p;
-    ck_assert_int_eq(vt_pipe_init(&p, ANY_RULE), 0);
-    vt_pipe_start(&p, VT_COLLECTOR);
     char log[400];
-    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
-    ck_assert(vt_wait_text(log, " started (config ", 10000));
+    it_collector_alone(&p, log);
     enum { L = 200, LINES = 400000 };
     char *all = malloc((size_t)L * LINES);
     ck_assert_ptr_nonnull(all);
@@ -904,11 +911,8 @@ static size_t it_fill_conn(int a, int n)
 START_TEST(test_stop_reads_backlog_connections)
 {
     vt_pipe p;
-    ck_assert_int_eq(vt_pipe_init(&p, ANY_RULE), 0);
-    vt_pipe_start(&p, VT_COLLECTOR);
     char log[400];
-    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
-    ck_assert(vt_wait_text(log, " started (config ", 10000));
+    it_collector_alone(&p, log);
     int a = it_tcp_connect(p.port); /* the sender that keeps writing */
     ck_assert_int_ge(a, 0);
     ck_assert_int_eq(kill(p.pid[VT_COLLECTOR], SIGSTOP), 0);
