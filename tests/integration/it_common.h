@@ -161,7 +161,9 @@ static inline bool it_tmpfs(const char *dir)
     mkdir(dir, 0700);
     if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
         mount("tmpfs", dir, "tmpfs", 0, "size=8m,mode=0700") != 0) {
-        printf("skipped: a tmpfs in a mount namespace needs root (%s)\n", strerror(errno));
+        printf("skipped: cannot mount a tmpfs in a mount namespace of its own (%s): that needs "
+               "root, outside a chroot\n",
+               strerror(errno));
         return false;
     }
     return true;
