@@ -208,6 +208,22 @@ static inline bool it_full_store(vt_pipe *p, const char *name, char *data, char 
     return true;
 }
 
+/* Whether a daemon's current log says it is up (its signal handlers set). */
+static inline bool it_daemon_up(vt_pipe *p, int which)
+{
+    char log[400];
+    vt_pipe_log(p, which, log, sizeof(log));
+    return vt_count_text(log, " started (config ") > 0;
+}
+
+/* Kills a daemon with SIGKILL and starts it again pause_ms later. */
+static inline void it_kill_restart(vt_pipe *p, int which, int pause_ms)
+{
+    ck_assert_int_eq(vt_pipe_stop(p, which, SIGKILL), 128 + SIGKILL);
+    vt_sleep_ms(pause_ms);
+    vt_pipe_start(p, which);
+}
+
 /* Stops the collector (SIGTERM: it keeps what a sender wrote before) and
  * starts it again, back once it has joined the correlator's stream. */
 static inline void it_restart_collector(vt_pipe *p)

@@ -268,14 +268,6 @@ START_TEST(test_kill9_mid_stream_equals_replay)
 }
 END_TEST
 
-/* Whether a daemon's current log says it is up (its signal handlers set). */
-static bool daemon_up(vt_pipe *p, int which)
-{
-    char log[400];
-    vt_pipe_log(p, which, log, sizeof(log));
-    return vt_count_text(log, " started (config ") > 0;
-}
-
 /* The shipped rules over VG_SOAK_LINES (default 12,000) seeded lines sent
  * in chunks of 500, with a seeded random disturbance after each chunk
  * while it is still in flight: the correlator or the shipper killed with
@@ -310,21 +302,14 @@ START_TEST(test_chaos_equals_replay)
         switch ((x >> 16) % 7) {
         case 0:
         case 1:
-            ck_assert_int_eq(vt_pipe_stop(&p, VT_CORRELATOR, SIGKILL), 128 + SIGKILL);
-            vt_sleep_ms((int)pause);
-            vt_pipe_start(&p, VT_CORRELATOR);
-            kills++;
-            break;
         case 2:
-            ck_assert_int_eq(vt_pipe_stop(&p, VT_SHIPPER, SIGKILL), 128 + SIGKILL);
-            vt_sleep_ms((int)pause);
-            vt_pipe_start(&p, VT_SHIPPER);
+            it_kill_restart(&p, (x >> 16) % 7 == 2 ? VT_SHIPPER : VT_CORRELATOR, (int)pause);
             kills++;
             break;
         case 3: /* once it is up (it may have just been restarted) */
-            for (int i = 0; i < 1000 && !daemon_up(&p, VT_CORRELATOR); i++)
+            for (int i = 0; i < 1000 && !it_daemon_up(&p, VT_CORRELATOR); i++)
                 vt_sleep_ms(10);
-            ck_assert(daemon_up(&p, VT_CORRELATOR));
+            ck_assert(it_daemon_up(&p, VT_CORRELATOR));
             kill(p.pid[VT_CORRELATOR], SIGHUP);
             reloads++;
             break;

@@ -142,14 +142,6 @@ static double it_now(void)
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-/* Whether a daemon's current log says it is up (its signal handlers set). */
-static bool it_up(vt_pipe *p, int which)
-{
-    char log[400];
-    vt_pipe_log(p, which, log, sizeof(log));
-    return vt_count_text(log, " started (config ") > 0;
-}
-
 /* logger --tcp of one file, not waited for: returns its pid. */
 static pid_t it_logger_spawn(const vt_pipe *p, const char *file)
 {
@@ -254,9 +246,7 @@ START_TEST(test_chaos_exactly_once)
                      * would lose what the kernel still holds for it */
                 if (which == VT_COLLECTOR)
                     which = it_between(&rng, VT_CORRELATOR, VT_SHIPPER);
-                ck_assert_int_eq(vt_pipe_stop(&p, which, SIGKILL), 128 + SIGKILL);
-                vt_sleep_ms(it_between(&rng, 0, 300));
-                vt_pipe_start(&p, which);
+                it_kill_restart(&p, which, it_between(&rng, 0, 300));
                 kills++;
                 break;
             case 1:
@@ -267,7 +257,7 @@ START_TEST(test_chaos_exactly_once)
                 freezes++;
                 break;
             default: /* a reload of the same configuration, once it is up */
-                if (it_up(&p, which)) {
+                if (it_daemon_up(&p, which)) {
                     kill(p.pid[which], SIGHUP);
                     reloads++;
                 }
