@@ -344,19 +344,7 @@ static char *vg__config_path(const char *config)
 {
     if (access(config, R_OK) != 0)
         return NULL;
-    while (config[0] == '.' && config[1] == '/')
-        config += 2;
-    if (config[0] == '/')
-        return strdup(config);
-    char *cwd = getcwd(NULL, 0);
-    if (!cwd)
-        return NULL;
-    size_t len = strlen(cwd) + 1 + strlen(config) + 1;
-    char *out = malloc(len);
-    if (out)
-        snprintf(out, len, "%s%s%s", cwd, strcmp(cwd, "/") ? "/" : "", config);
-    free(cwd);
-    return out;
+    return vg_conf_path(NULL, config);
 }
 
 /* Runs a one-shot tool: configuration (when present or needed), then the
