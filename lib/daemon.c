@@ -299,7 +299,7 @@ static void vg__usage(const vg_daemon_desc *desc, FILE *f)
             "  -c, --config FILE    configuration file (default %s);\n"
             "                       relative paths in it are taken from its directory\n"
             "  -t, --check-config   load and check the configuration, start nothing, and exit\n"
-            "                       0 if valid, 1 with FILE:LINE: reason if not\n"
+            "                       0 if valid, 1 with FILE:LINE: reason if not.\n"
             "%s"
             "  -l, --log-level LVL  error, warn, info or debug (overrides pipeline.log_level)\n"
             "  -h, --help           show this text\n"

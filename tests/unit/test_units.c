@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "vt_cmd.h"
 #include "vt_tmp.h"
 
 #ifndef VG_UNIT_BINDIR
@@ -79,17 +80,9 @@ static int verify(const char *dir, char **out)
     for (int i = 0; i < 3; i++)
         n += snprintf(cmd + n, sizeof(cmd) - (size_t)n, " ./vigil-%s.service", daemons[i]);
     snprintf(cmd + n, sizeof(cmd) - (size_t)n, " ./vigil.target 2>&1");
-    FILE *p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    size_t cap = 1 << 16, len = 0;
-    char *b = calloc(1, cap);
-    ck_assert_ptr_nonnull(b);
-    size_t r;
-    while (len + 1 < cap && (r = fread(b + len, 1, cap - len - 1, p)) > 0)
-        len += r;
-    int st = pclose(p);
-    *out = b;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    int rc = vt_capture(cmd, out);
+    ck_assert_ptr_nonnull(*out);
+    return rc;
 }
 
 static int have_systemd_analyze(void)
