@@ -3,7 +3,9 @@
  * journal never interleave mid-line. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -12,11 +14,29 @@
 static char vg__progname[64] = "vigil";
 static enum vg_log_level vg__level = VG_LOG_INFO;
 static const char *const vg__names[] = {"error", "warning", "info", "debug"};
+static const int vg__syslog_prio[] = {3, 4, 6, 7}; /* LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG */
+static int vg__journal;
+
+/* True if stderr is the journal's stream: systemd sets JOURNAL_STREAM to
+ * its "device:inode" when it connects a service's output to journald. A
+ * child whose stderr was redirected elsewhere inherits the variable, hence
+ * the check of the inode itself. */
+static int vg__stderr_is_journal(void)
+{
+    const char *js = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    char end;
+    struct stat st;
+    if (!js || sscanf(js, "%llu:%llu%c", &dev, &ino, &end) != 2 || fstat(STDERR_FILENO, &st) != 0)
+        return 0;
+    return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
 
 void vg_log_init(const char *progname, enum vg_log_level level)
 {
     snprintf(vg__progname, sizeof(vg__progname), "%s", progname);
     vg__level = level;
+    vg__journal = vg__stderr_is_journal();
 }
 
 void vg_log_set_level(enum vg_log_level level)
@@ -46,14 +66,21 @@ void vg_log(enum vg_log_level level, const char *fmt, ...)
     if (level > vg__level)
         return;
     char buf[2048];
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    int n = snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s[%ld]: %s: ",
+    int n;
+    if (vg__journal) {
+        /* journald stamps the time, the name and the pid itself; the
+         * "<N>" prefix gives it the priority (journalctl -p warning) */
+        n = snprintf(buf, sizeof(buf), "<%d>%s: ", vg__syslog_prio[level], vg__names[level]);
+    } else {
+        struct timespec ts;
+        struct tm tm;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        gmtime_r(&ts.tv_sec, &tm);
+        n = snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s[%ld]: %s: ",
                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
                      tm.tm_sec, ts.tv_nsec / 1000000, vg__progname, (long)getpid(),
                      vg__names[level]);
+    }
     va_list ap;
     va_start(ap, fmt);
     int m = vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);

@@ -1,4 +1,7 @@
-/* Logging to stderr, one line per record: "<name>[pid]: <level>: <text>".
+/* Logging to stderr, one line per record: "TIME NAME[PID]: LEVEL: text";
+ * "<N>LEVEL: text" when stderr is systemd's journal stream (JOURNAL_STREAM
+ * names its device and inode, checked at vg_log_init), N the syslog
+ * priority, so that journald keeps each line's level and adds the rest.
  *
  * The daemons log to stderr so that systemd, a supervisor or a test harness
  * owns the destination. Thread-safe at line granularity (one write(2) each).
@@ -8,7 +11,8 @@
 
 enum vg_log_level { VG_LOG_ERROR = 0, VG_LOG_WARN, VG_LOG_INFO, VG_LOG_DEBUG };
 
-/* Sets the program name shown on every line (the string is copied). */
+/* Sets the program name shown on every line (the string is copied) and
+ * looks whether stderr is the journal. */
 void vg_log_init(const char *progname, enum vg_log_level level);
 void vg_log_set_level(enum vg_log_level level);
 enum vg_log_level vg_log_get_level(void);

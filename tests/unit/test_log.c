@@ -1,0 +1,174 @@
+/* lib/log.c: the line format on stderr, and the journal's format when
+ * stderr is systemd's journal stream (JOURNAL_STREAM names its device and
+ * inode). No journald runs here: the journal's side of the contract is a
+ * device and inode match, which a real file gives as well. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "vigil/log.h"
+#include "vt_tmp.h"
+
+static char base[512];
+
+static void setup(void)
+{
+    vt_tmp_base(base, sizeof(base), "log");
+}
+
+static void teardown(void)
+{
+    vt_rm_tree(base);
+}
+
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    static char buf[8192];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static void touch(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* "dev:ino" of path, as systemd writes JOURNAL_STREAM. */
+static void dev_ino(const char *path, char *out, size_t cap)
+{
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    snprintf(out, cap, "%llu:%llu", (unsigned long long)st.st_dev,
+             (unsigned long long)st.st_ino);
+}
+
+/* Logs four lines at level info from a child whose stderr is path, with
+ * JOURNAL_STREAM set to js (NULL: unset); returns the child's pid. */
+static pid_t log_to(const char *path, const char *js)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        FILE *f = freopen(path, "a", stderr);
+        if (!f)
+            _exit(2);
+        if (js)
+            setenv("JOURNAL_STREAM", js, 1);
+        else
+            unsetenv("JOURNAL_STREAM");
+        vg_log_init("vigil-test", VG_LOG_INFO);
+        vg_error("disk %s", "full");
+        vg_warn("spool at %d%%", 90);
+        vg_info("up");
+        vg_debug("not shown");
+        _exit(0);
+    }
+    int st = 0;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d", st);
+    return pid;
+}
+
+START_TEST(test_log_plain)
+{
+    char path[600];
+    snprintf(path, sizeof(path), "%s/err.log", base);
+    pid_t pid = log_to(path, NULL);
+    const char *text = read_text(path);
+    const char *want[] = {"error: disk full", "warning: spool at 90%", "info: up"};
+    const char *p = text;
+    for (int i = 0; i < 3; i++) {
+        int y, mo, d, h, mi, s, ms, len = 0;
+        ck_assert_msg(sscanf(p, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ %n", &y, &mo, &d, &h, &mi, &s, &ms,
+                             &len) == 7 && len == 25,
+                      "no UTC time at the start of: %s", p);
+        char rest[256];
+        snprintf(rest, sizeof(rest), "vigil-test[%ld]: %s\n", (long)pid, want[i]);
+        ck_assert_msg(strncmp(p + len, rest, strlen(rest)) == 0, "want '%s' in: %s", rest, p);
+        p += len + strlen(rest);
+    }
+    ck_assert_str_eq(p, "");
+}
+END_TEST
+
+START_TEST(test_log_journal)
+{
+    char path[600], js[64];
+    snprintf(path, sizeof(path), "%s/journal", base);
+    touch(path);
+    dev_ino(path, js, sizeof(js));
+    log_to(path, js);
+    ck_assert_str_eq(read_text(path), "<3>error: disk full\n<4>warning: spool at 90%\n<6>info: up\n");
+}
+END_TEST
+
+/* A process started from a service with its stderr sent elsewhere inherits
+ * JOURNAL_STREAM: its lines keep the plain format. So does a malformed one. */
+START_TEST(test_log_journal_elsewhere)
+{
+    char path[600], other[600], js[64];
+    snprintf(path, sizeof(path), "%s/err.log", base);
+    snprintf(other, sizeof(other), "%s/journal", base);
+    touch(other);
+    dev_ino(other, js, sizeof(js));
+    log_to(path, js);
+    char bad[80];
+    dev_ino(path, bad, sizeof(bad));
+    strcat(bad, "x");
+    log_to(path, bad);
+    const char *text = read_text(path);
+    ck_assert_ptr_null(strstr(text, "<"));
+    int lines = 0;
+    for (const char *q = text; (q = strstr(q, "]: ")); q++)
+        lines++;
+    ck_assert_int_eq(lines, 6);
+}
+END_TEST
+
+/* A real daemon that cannot start, run by systemd: its error reaches the
+ * journal as priority 3, without a time of its own. */
+START_TEST(test_log_daemon_journal)
+{
+    char path[600], js[64], cmd[2048];
+    snprintf(path, sizeof(path), "%s/journal", base);
+    touch(path);
+    dev_ino(path, js, sizeof(js));
+    snprintf(cmd, sizeof(cmd),
+             "JOURNAL_STREAM=%s '%s/correlator/vigil-correlator' -c '%s/absent.yaml' 2>>'%s'", js,
+             getenv("VG_BUILD_ROOT"), base, path);
+    int st = system(cmd);
+    ck_assert_int_eq(WEXITSTATUS(st), 1);
+    char want[1024];
+    snprintf(want, sizeof(want),
+             "<3>error: cannot open configuration %s/absent.yaml: No such file or directory\n", base);
+    ck_assert_str_eq(read_text(path), want);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("log");
+    TCase *tc = tcase_create("format");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_log_plain);
+    tcase_add_test(tc, test_log_journal);
+    tcase_add_test(tc, test_log_journal_elsewhere);
+    tcase_add_test(tc, test_log_daemon_journal);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
