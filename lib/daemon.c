@@ -10,11 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vigil/daemon.h"
 #include "vigil/err.h"
 #include "vigil/log.h"
+#include "vigil/notify.h"
 #include "vigil/util.h"
 
 struct vg_daemon {
@@ -23,6 +25,7 @@ struct vg_daemon {
     void *data;
     uv_loop_t loop;
     uv_signal_t sig_hup, sig_term, sig_int, sig_usr1;
+    uv_timer_t watchdog; /* systemd's WatchdogSec, when it set one */
     char *config_path;
     vg_pipeline_conf pipeline;
     bool check_only;
@@ -30,6 +33,7 @@ struct vg_daemon {
     int status;
     bool level_given; /* -l: overrides pipeline.log_level, on every reload too */
     enum vg_log_level level;
+    char refused[1024]; /* why the last load was refused, for systemd's status */
 };
 
 /* The log level: -l if given, else pipeline.log_level. */
@@ -200,6 +204,7 @@ void vg_daemon_fail(vg_daemon *d, int status)
     d->status = status;
     if (!d->stopping) {
         d->stopping = true;
+        vg_notify("STOPPING=1\nSTATUS=stopping%s", status ? " after a failure (see the log)" : "");
         d->ops->shutdown(d);
         uv_close((uv_handle_t *)&d->sig_hup, NULL);
         uv_close((uv_handle_t *)&d->sig_term, NULL);
@@ -248,6 +253,7 @@ static int vg__load(vg_daemon *d, int first)
         if (!err[0])
             snprintf(err, sizeof(err), "%s: %s", d->config_path, vg_strerror(rc));
         vg_error("%s%s", err, first ? "" : " (configuration refused; running on the previous one)");
+        snprintf(d->refused, sizeof(d->refused), "%s", err);
     }
     vg_node_free(root);
     return rc;
@@ -257,11 +263,25 @@ static void vg__on_signal(uv_signal_t *h, int signum)
 {
     vg_daemon *d = h->data;
     switch (signum) {
-    case SIGHUP:
+    case SIGHUP: {
+        struct timespec mono;
+        clock_gettime(CLOCK_MONOTONIC, &mono);
+        vg_notify("RELOADING=1\nMONOTONIC_USEC=%llu",
+                  (unsigned long long)mono.tv_sec * 1000000ULL + (unsigned long long)mono.tv_nsec / 1000);
         vg_info("SIGHUP: reloading %s", d->config_path);
-        if (vg__load(d, 0) == 0)
+        char when[32];
+        time_t now = time(NULL);
+        struct tm tm;
+        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+        if (vg__load(d, 0) == 0) {
             vg_info("configuration reloaded");
+            vg_notify("READY=1\nSTATUS=running; configuration reloaded at %s", when);
+        } else {
+            vg_notify("READY=1\nSTATUS=running on the previous configuration; reload refused at "
+                      "%s: %s", when, d->refused);
+        }
         break;
+    }
     case SIGUSR1:
         if (d->ops->report)
             d->ops->report(d);
@@ -511,6 +531,8 @@ int vg_daemon_main(int argc, char **argv, const vg_daemon_desc *desc, const vg_d
     }
     sigprocmask(SIG_SETMASK, &was, NULL); /* what came during the load is handled now */
     vg_info("%s %s started (config %s)", desc->prog, VG_VERSION, d.config_path);
+    vg_notify("READY=1\nSTATUS=running (config %s)", d.config_path);
+    vg_notify_watchdog_start(&d.loop, &d.watchdog);
     uv_run(&d.loop, UV_RUN_DEFAULT);
     vg_info("stopped");
 out:

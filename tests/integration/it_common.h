@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -39,6 +42,19 @@
     "      program: sshd\n"                                                                        \
     "      regex: 'Failed (?<method>\\S+) for (?:invalid user )?(?<user>\\S+) "                     \
     "from (?<src_ip>[0-9.]+) port (?<src_port>\\d+)'\n"
+
+/* A TCP connection to 127.0.0.1:port, or -1. */
+static inline int it_tcp_connect(int port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
 
 /* The source tree (meson sets VG_SOURCE_ROOT for the tests). */
 static inline const char *it_src_root(void)

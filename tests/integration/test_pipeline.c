@@ -8,6 +8,8 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -484,6 +486,118 @@ END_TEST
  * atomically by configuration management): relative paths in it are
  * taken from the symlink's directory, and a SIGHUP reads the version the
  * symlink names at that moment, not the one it named at the start. */
+/* A datagram socket standing for systemd's notify socket (sd_notify(3)):
+ * the daemons' libsystemd writes to it as it would to PID 1's. */
+static int it_notify_socket(const char *path)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    ck_assert_uint_lt(strlen(path), sizeof(a.sun_path));
+    strcpy(a.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    return fd;
+}
+
+/* The next message other than WATCHDOG=1 into out (counted in *dogs);
+ * false if none came within ms. */
+static bool it_notify_next(int fd, char *out, size_t cap, int ms, int *dogs)
+{
+    for (int waited = 0; waited <= ms; waited += 50) {
+        ssize_t n = recv(fd, out, cap - 1, MSG_DONTWAIT);
+        if (n < 0) {
+            vt_sleep_ms(50);
+            continue;
+        }
+        out[n] = '\0';
+        if (strcmp(out, "WATCHDOG=1") != 0)
+            return true;
+        (*dogs)++;
+        waited -= 50;
+    }
+    return false;
+}
+
+/* Under systemd (Type=notify, WatchdogSec): the collector says READY only
+ * once its ports are open, keeps the watchdog fed from its loop, marks a
+ * reload and, in its status, one refused with the reason, and says
+ * STOPPING at SIGTERM. One whose port is taken never says READY. */
+START_TEST(test_systemd_notify)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, IT_RULES), 0);
+    char path[400], msg[1024], want[1024], log[400];
+    snprintf(path, sizeof(path), "%s/notify", p.dir);
+    int fd = it_notify_socket(path);
+    int dogs = 0;
+    setenv("NOTIFY_SOCKET", path, 1);
+    setenv("WATCHDOG_USEC", "200000", 1);
+    vt_pipe_start(&p, VT_COLLECTOR);
+    unsetenv("NOTIFY_SOCKET");
+    unsetenv("WATCHDOG_USEC");
+    ck_assert(it_notify_next(fd, msg, sizeof(msg), 10000, &dogs));
+    snprintf(want, sizeof(want), "READY=1\nSTATUS=running (config %s)", p.config);
+    ck_assert_str_eq(msg, want);
+    int c = it_tcp_connect(p.port); /* ready means listening */
+    ck_assert_int_ge(c, 0);
+    close(c);
+    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+    ck_assert(vt_wait_text(log, "systemd watchdog: alive every 100 ms (WatchdogSec 200 ms)", 1000));
+    ck_assert(!it_notify_next(fd, msg, sizeof(msg), 1000, &dogs));
+    ck_assert_int_ge(dogs, 3); /* 10 in that second when the machine is idle */
+
+    /* a refused reload: systemctl status shows why */
+    char *cfg = vt_read_file(p.config, NULL);
+    size_t len = strlen(cfg);
+    char *bad = malloc(len + 32);
+    ck_assert_ptr_nonnull(bad);
+    snprintf(bad, len + 32, "%scolector:\n  x: 1\n", cfg);
+    ck_assert_int_eq(vt_write_file(p.config, bad), 0);
+    free(bad);
+    int lines = 1;
+    for (const char *q = cfg; *q; q++)
+        lines += *q == '\n';
+    kill(p.pid[VT_COLLECTOR], SIGHUP);
+    ck_assert(it_notify_next(fd, msg, sizeof(msg), 5000, &dogs));
+    ck_assert_int_eq(strncmp(msg, "RELOADING=1\nMONOTONIC_USEC=", 27), 0);
+    ck_assert(it_notify_next(fd, msg, sizeof(msg), 5000, &dogs));
+    snprintf(want, sizeof(want), "Z: %s:%d: unknown section 'colector' (expected pipeline, "
+             "collector, correlator or shipper)", p.config, lines);
+    size_t ml = strlen(msg), wl = strlen(want);
+    ck_assert_msg(strncmp(msg, "READY=1\nSTATUS=running on the previous configuration; reload "
+                               "refused at 20", 73) == 0 && ml > wl && strcmp(msg + ml - wl, want) == 0,
+                  "got '%s', want the reason '%s'", msg, want);
+    /* a good one */
+    ck_assert_int_eq(vt_write_file(p.config, cfg), 0);
+    free(cfg);
+    kill(p.pid[VT_COLLECTOR], SIGHUP);
+    ck_assert(it_notify_next(fd, msg, sizeof(msg), 5000, &dogs));
+    ck_assert_int_eq(strncmp(msg, "RELOADING=1\n", 12), 0);
+    ck_assert(it_notify_next(fd, msg, sizeof(msg), 5000, &dogs));
+    ck_assert_int_eq(strncmp(msg, "READY=1\nSTATUS=running; configuration reloaded at ", 50), 0);
+    ck_assert_int_eq(kill(p.pid[VT_COLLECTOR], SIGTERM), 0);
+    ck_assert(it_notify_next(fd, msg, sizeof(msg), 5000, &dogs));
+    ck_assert_str_eq(msg, "STOPPING=1\nSTATUS=stopping");
+    ck_assert_int_eq(vt_pipe_wait(&p, VT_COLLECTOR, 20000), 0);
+
+    /* the port taken: exit 1, never READY */
+    int taken = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p.port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(taken, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    ck_assert_int_eq(listen(taken, 1), 0);
+    setenv("NOTIFY_SOCKET", path, 1);
+    vt_pipe_start(&p, VT_COLLECTOR);
+    unsetenv("NOTIFY_SOCKET");
+    ck_assert_int_eq(vt_pipe_wait(&p, VT_COLLECTOR, 20000), 1);
+    while (it_notify_next(fd, msg, sizeof(msg), 200, &dogs))
+        ck_assert_msg(strstr(msg, "READY=1") == NULL, "READY from a collector that failed: %s", msg);
+    close(taken);
+    close(fd);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 START_TEST(test_config_symlink_swapped)
 {
     vt_pipe p;
@@ -840,6 +954,7 @@ static Suite *pipeline_suite(void)
     tcase_add_test(tc, test_log_to_a_closed_pipe);
     tcase_add_test(tc, test_started_without_stdio);
     tcase_add_test(tc, test_config_symlink_swapped);
+    tcase_add_test(tc, test_systemd_notify);
     tcase_add_test(tc, test_cli_and_bad_config);
     suite_add_tcase(s, tc);
     return s;
