@@ -41,6 +41,7 @@ typedef struct shp_file {
     int device;           /* a character device: no size, no sync, no rotation */
     int dead;             /* closed while busy: free after the work */
     uint64_t rotations, write_errors;
+    uint64_t external;    /* PATH moved or cut by something else, and followed */
 } shp_file;
 
 static int shp_file_key(const shp_out *o, char *buf, size_t cap)
@@ -253,17 +254,55 @@ static void shp_file_after(uv_work_t *w, int status)
     shp_out_done(o, 0, NULL);
 }
 
+/* Follows PATH when something else moved or truncated it (logrotate with
+ * or without copytruncate, an operator's mv): the writes would otherwise go
+ * on into the renamed file, unseen by whatever reads PATH, or past a hole
+ * of zeros in the truncated one. After a rename or removal a new PATH is
+ * opened (appended to if something already wrote there); after a
+ * truncation writing goes on at its new end. The new start is recorded
+ * before anything is written there, as for a new output, so that a crash
+ * cannot write a batch twice. What was delivered stays in the old file. */
+static int shp_file_follow(shp_out *o, shp_file *f)
+{
+    struct stat at, ours;
+    if (f->device || f->fd < 0 || fstat(f->fd, &ours) != 0)
+        return 0;
+    int rc = 0;
+    if (stat(o->conf.path, &at) != 0 || at.st_dev != ours.st_dev || at.st_ino != ours.st_ino) {
+        uint64_t start = stat(o->conf.path, &at) == 0 ? (uint64_t)at.st_size : 0;
+        vg_warn("output %s: %s was moved or removed by something else (logrotate?); what was "
+                "delivered stays there (%" PRIu64 " bytes); writing to a new %s from byte %" PRIu64,
+                o->conf.name, o->conf.path, f->offset, o->conf.path, start);
+        close(f->fd);
+        f->fd = -1;
+        f->offset = f->next = start;
+    } else if ((uint64_t)ours.st_size < f->offset) {
+        vg_warn("output %s: %s was cut from %" PRIu64 " to %" PRIu64 " bytes by something else "
+                "(logrotate copytruncate?); writing on at its end",
+                o->conf.name, o->conf.path, f->offset, (uint64_t)ours.st_size);
+        f->offset = f->next = (uint64_t)ours.st_size;
+        if (lseek(f->fd, (off_t)f->offset, SEEK_SET) < 0)
+            return -errno;
+    } else {
+        return 0;
+    }
+    f->external++;
+    if ((rc = shp_file_record(o, f->offset)) != 0)
+        vg_warn("output %s: cannot record where %s starts now (%s); a crash before the next "
+                "delivery is recorded may write that delivery twice",
+                o->conf.name, o->conf.path, vg_strerror(rc));
+    return f->fd < 0 ? shp_file_open_fd(o, f) : 0;
+}
+
 static int shp_file_send(shp_out *o, shp_batch *b)
 {
     shp_file *f = o->tp;
-    if (f->fd < 0) {
-        int rc = shp_file_open_fd(o, f);
-        if (rc)
-            return rc;
-    }
+    int rc = f->fd < 0 ? shp_file_open_fd(o, f) : shp_file_follow(o, f);
+    if (rc)
+        return rc;
     f->b = b;
     f->work.data = o;
-    int rc = uv_queue_work(o->loop, &f->work, shp_file_work, shp_file_after);
+    rc = uv_queue_work(o->loop, &f->work, shp_file_work, shp_file_after);
     if (rc == 0)
         f->busy = 1;
     return rc;
@@ -342,8 +381,10 @@ static void shp_file_report(shp_out *o, vg_buf *line)
 {
     shp_file *f = o->tp;
     if (f)
-        vg_buf_addf(line, " size=%" PRIu64 " rotations=%" PRIu64 " write_errors=%" PRIu64,
-                    f->offset, f->rotations, f->write_errors);
+        vg_buf_addf(line,
+                    " size=%" PRIu64 " rotations=%" PRIu64 " write_errors=%" PRIu64
+                    " external_rotations=%" PRIu64,
+                    f->offset, f->rotations, f->write_errors, f->external);
 }
 
 static int shp_file_check(const shp_out_conf *c, const vg_node *sec, char *err, size_t errlen)

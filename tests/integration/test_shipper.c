@@ -257,6 +257,71 @@ START_TEST(test_file_rotation)
 }
 END_TEST
 
+/* Something else rotates the file (logrotate): moved away, a new PATH
+ * follows; cut in place (copytruncate), writing goes on at its new end, not
+ * past a hole of zeros. Every alert is in exactly one file, and a kill -9
+ * after each writes nothing twice. */
+START_TEST(test_file_rotated_by_others)
+{
+    vt_pipe p;
+    const char *shp = "shipper:\n  outbox_size: 64M\n  outputs:\n"
+                      "    - {name: out, type: file, path: out.json}\n";
+    ck_assert_int_eq(vt_pipe_init_full(&p, RULES, NULL, NULL, shp), 0);
+    char out[400], moved[420], log[400];
+    path_in(&p, "out.json", out, sizeof(out));
+    snprintf(moved, sizeof(moved), "%s.moved", out);
+    vt_pipe_start_all(&p);
+    vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
+    send_lines(&p, "a", 0, 5);
+    ck_assert(vt_wait_lines(out, 5, 30000));
+
+    /* logrotate's default: rename, then a new empty file */
+    ck_assert_int_eq(rename(out, moved), 0);
+    ck_assert_int_eq(vt_write_file(out, ""), 0);
+    send_lines(&p, "a", 5, 8);
+    ck_assert(vt_wait_lines(out, 3, 30000));
+    ck_assert(vt_wait_text(log, "was moved or removed by something else (logrotate?)", 1000));
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_SHIPPER, SIGKILL), 128 + SIGKILL);
+    vt_pipe_start(&p, VT_SHIPPER);
+    vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
+    send_lines(&p, "a", 8, 10);
+    ck_assert(vt_wait_lines(out, 5, 30000));
+
+    /* copytruncate: copied, then the same file cut to nothing */
+    char copied[420], cmd[1024];
+    snprintf(copied, sizeof(copied), "%s.copied", out);
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", out, copied);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(truncate(out, 0), 0);
+    send_lines(&p, "a", 10, 12);
+    ck_assert(vt_wait_lines(out, 2, 30000));
+    ck_assert(vt_wait_text(log, " to 0 bytes by something else (logrotate copytruncate?)", 1000));
+    ck_assert(wait_stats(&p, " external_rotations=1", 100));
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_SHIPPER, SIGKILL), 128 + SIGKILL);
+    vt_pipe_start(&p, VT_SHIPPER);
+    send_lines(&p, "a", 12, 13);
+    ck_assert(vt_wait_lines(out, 3, 30000));
+    vt_sleep_ms(300); /* anything written twice would show now */
+
+    ck_assert_int_eq(vt_count_lines(moved), 5);
+    ck_assert_int_eq(vt_count_lines(copied), 5);
+    ck_assert_int_eq(vt_count_lines(out), 3);
+    size_t len = 0;
+    char *b = vt_read_file(out, &len);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_msg(strncmp(b, "{\"@timestamp\":", 14) == 0 && strlen(b) == len,
+                  "out.json does not start with an alert (a hole of zeros?): %.60s", b);
+    free(b);
+    /* seq 0-4 in the moved file, 5-9 in the copy, 10-12 in out.json */
+    const char *files[] = {moved, copied, out};
+    for (int i = 0; i < 13; i++)
+        for (int k = 0; k < 3; k++)
+            ck_assert_msg(count_alert(files[k], 'a', i) == (i / 5 == k),
+                          "seq %d: %d times in %s", i, count_alert(files[k], 'a', i), files[k]);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* rate_limit 3 per 5 s: 3 alerts, then one summary of the 7 others; the
  * unlimited output gets all 10; after the window, alerts flow again. */
 START_TEST(test_rate_limit_summary)
@@ -693,6 +758,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_routing_filters);
     tcase_add_test(tc, test_stats_log_on_change);
     tcase_add_test(tc, test_file_rotation);
+    tcase_add_test(tc, test_file_rotated_by_others);
     tcase_add_test(tc, test_existing_file_kept);
     tcase_add_test(tc, test_first_batch_crash);
     tcase_add_test(tc, test_rate_limit_summary);
