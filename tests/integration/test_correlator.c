@@ -60,18 +60,6 @@ static int gen_stream(const char *path, int n, unsigned seed)
     return fclose(f) == 0 ? n : -1;
 }
 
-static int tcp_connect(int port)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 /* Sends lines [from, to) of the file over one TCP connection. */
 static int send_lines(int port, const char *path, int from, int to)
 {
@@ -85,7 +73,7 @@ static int send_lines(int port, const char *path, int from, int to)
     for (int i = from; i < to && q; i++)
         q = strchr(q, '\n') ? strchr(q, '\n') + 1 : NULL;
     size_t len = q ? (size_t)(q - p) : strlen(p);
-    int fd = tcp_connect(port), rc = -1;
+    int fd = it_tcp_connect(port), rc = -1;
     if (fd >= 0) {
         rc = 0;
         for (size_t off = 0; off < len && rc == 0;) {
@@ -400,7 +388,7 @@ START_TEST(test_watchlist_live_update)
     vt_pipe_start_all(&p);
     const char *a = "<13>Nov 25 10:00:00 h vigiltest: login from 192.0.2.7 seq=00000\n"
                     "<13>Nov 25 10:00:01 h vigiltest: login from 198.51.100.9 seq=00001\n";
-    int fd = tcp_connect(p.port);
+    int fd = it_tcp_connect(p.port);
     ck_assert_int_eq(write(fd, a, strlen(a)), (ssize_t)strlen(a));
     close(fd);
     ck_assert(vt_wait_lines(p.alerts, 1, 20000));
@@ -414,7 +402,7 @@ START_TEST(test_watchlist_live_update)
     char *argv[] = {"sh", "-c", cmd, NULL};
     ck_assert_int_eq(vt_run(argv, 30), 0);
     const char *b2 = "<13>Nov 25 10:00:02 h vigiltest: login from 198.51.100.9 seq=00002\n";
-    fd = tcp_connect(p.port);
+    fd = it_tcp_connect(p.port);
     ck_assert_int_eq(write(fd, b2, strlen(b2)), (ssize_t)strlen(b2));
     close(fd);
     ck_assert(vt_wait_lines(p.alerts, 2, 20000));
@@ -435,7 +423,7 @@ START_TEST(test_watchlist_live_update)
                                 "name it (to retire it, empty it: --load-list threat-ip /dev/null)",
                            1000));
     const char *b3 = "<13>Nov 25 10:00:03 h vigiltest: login from 198.51.100.9 seq=00003\n";
-    fd = tcp_connect(p.port);
+    fd = it_tcp_connect(p.port);
     ck_assert_int_eq(write(fd, b3, strlen(b3)), (ssize_t)strlen(b3));
     close(fd);
     ck_assert(vt_wait_lines(p.alerts, 3, 20000));
@@ -447,7 +435,7 @@ END_TEST
 /* Writes text to a new TCP connection to the collector. */
 static void send_text(const vt_pipe *p, const char *text)
 {
-    int fd = tcp_connect(p->port);
+    int fd = it_tcp_connect(p->port);
     ck_assert_int_ge(fd, 0);
     ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
     close(fd);
