@@ -259,29 +259,36 @@ static int vg__load(vg_daemon *d, int first)
     return rc;
 }
 
+/* SIGHUP: loads the configuration again, and tells systemd (Type=notify)
+ * that a reload runs and how it ended, so that `systemctl status` shows a
+ * refused one with its reason rather than only the log. */
+static void vg__reload(vg_daemon *d)
+{
+    struct timespec mono;
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    vg_notify("RELOADING=1\nMONOTONIC_USEC=%llu",
+              (unsigned long long)mono.tv_sec * 1000000ULL + (unsigned long long)mono.tv_nsec / 1000);
+    vg_info("SIGHUP: reloading %s", d->config_path);
+    char when[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+    if (vg__load(d, 0) == 0) {
+        vg_info("configuration reloaded");
+        vg_notify("READY=1\nSTATUS=running; configuration reloaded at %s", when);
+    } else {
+        vg_notify("READY=1\nSTATUS=running on the previous configuration; reload refused at %s: %s",
+                  when, d->refused);
+    }
+}
+
 static void vg__on_signal(uv_signal_t *h, int signum)
 {
     vg_daemon *d = h->data;
     switch (signum) {
-    case SIGHUP: {
-        struct timespec mono;
-        clock_gettime(CLOCK_MONOTONIC, &mono);
-        vg_notify("RELOADING=1\nMONOTONIC_USEC=%llu",
-                  (unsigned long long)mono.tv_sec * 1000000ULL + (unsigned long long)mono.tv_nsec / 1000);
-        vg_info("SIGHUP: reloading %s", d->config_path);
-        char when[32];
-        time_t now = time(NULL);
-        struct tm tm;
-        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
-        if (vg__load(d, 0) == 0) {
-            vg_info("configuration reloaded");
-            vg_notify("READY=1\nSTATUS=running; configuration reloaded at %s", when);
-        } else {
-            vg_notify("READY=1\nSTATUS=running on the previous configuration; reload refused at "
-                      "%s: %s", when, d->refused);
-        }
+    case SIGHUP:
+        vg__reload(d);
         break;
-    }
     case SIGUSR1:
         if (d->ops->report)
             d->ops->report(d);
