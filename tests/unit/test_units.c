@@ -123,12 +123,39 @@ START_TEST(test_units_verify)
 }
 END_TEST
 
+/* dist/systemd/vigil.sysusers makes the user docs/deployment.md configures
+ * (pipeline.user: vigil), as systemd-sysusers does it at boot: here into a
+ * root directory of the test's own. */
+START_TEST(test_sysusers)
+{
+    if (system("command -v systemd-sysusers > /dev/null 2>&1") != 0) {
+        printf("skipped: systemd-sysusers is not installed\n");
+        return;
+    }
+    char base[512], cmd[2048];
+    vt_tmp_base(base, sizeof(base), "sysusers");
+    snprintf(cmd, sizeof(cmd), "mkdir -p '%s/etc' && systemd-sysusers --root='%s' "
+             "'%s/dist/systemd/vigil.sysusers' > /dev/null 2>&1 && cat '%s/etc/passwd'",
+             base, base, getenv("VG_SOURCE_ROOT"), base);
+    char *out = NULL;
+    ck_assert_int_eq(vt_capture(cmd, &out), 0);
+    unsigned uid = 0, gid = 0;
+    int end = 0;
+    ck_assert_msg(sscanf(out, "vigil:x:%u:%u:Vigil log pipeline:/var/lib/vigil:/usr/sbin/nologin\n%n",
+                         &uid, &gid, &end) == 2 && out[end] == '\0' && uid > 0 && uid < 1000,
+                  "passwd: %s", out);
+    free(out);
+    vt_rm_tree(base);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("units");
     TCase *tc = tcase_create("systemd");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_units_verify);
+    tcase_add_test(tc, test_sysusers);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
