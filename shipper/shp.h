@@ -73,6 +73,9 @@ void shp_out_conf_free(shp_out_conf *c);
 /* Does the alert go to this output? */
 bool shp_filter_match(const shp_filter *f, const vg_alert *al);
 
+/* --dump-outbox [OUTPUT] (shp_tools.c): a one-shot mode of vg_daemon_main. */
+int shp_dump_outbox(vg_daemon *d, const vg_node *root, int argc, char **argv);
+
 int shp_intake_start(shp *s);
 void shp_intake_stop(shp *s);
 /* Stops / resumes reading from the correlator (the 'block' policy). */

@@ -14,6 +14,17 @@ const char *shp_name(const shp *s)
     return s->conf.name;
 }
 
+static const vg_daemon_tool shp_tools[] = {
+    {"dump-outbox",
+     "  --dump-outbox [OUTPUT]\n"
+     "                       print the alerts in the outbox as ECS JSON lines (the bytes a\n"
+     "                       file output writes), oldest first: all of them, or those\n"
+     "                       OUTPUT has not settled yet; on stderr each output's cursor\n"
+     "                       and how many alerts wait for it. Safe while the shipper runs.\n",
+     true, shp_dump_outbox},
+    {NULL, NULL, false, NULL},
+};
+
 static const vg_daemon_desc shp_desc = {
     .prog = "vigil-shipper",
     .section = "shipper",
@@ -57,6 +68,7 @@ static const vg_daemon_desc shp_desc = {
         "  RUN_DIR/shipper.sock      the correlator connects here (shipper.listen_socket)\n"
         "  PATH, PATH.1 ...          a file output's alerts and its rotated files\n"
         "  DATA_DIR and RUN_DIR are pipeline.data_dir and pipeline.run_dir.\n",
+    .tools = shp_tools,
 };
 
 static void shp_on_stats(uv_timer_t *t);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "it_common.h"
+#include "vt_cmd.h"
 
 #define RULES                                                                                      \
     "rules:\n"                                                                                     \
@@ -318,6 +319,52 @@ START_TEST(test_file_rotated_by_others)
         for (int k = 0; k < 3; k++)
             ck_assert_msg(count_alert(files[k], 'a', i) == (i / 5 == k),
                           "seq %d: %d times in %s", i, count_alert(files[k], 'a', i), files[k]);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+/* --dump-outbox while the shipper runs: the alerts one output has not had
+ * (its destination down) are printed byte for byte as the file output
+ * wrote them to the other, with each output's cursor on stderr. */
+START_TEST(test_dump_outbox)
+{
+    vt_pipe p;
+    const char *shp = "shipper:\n  outbox_size: 64M\n  outputs:\n"
+                      "    - {name: good, type: file, path: good.json}\n"
+                      "    - {name: dead, type: file, path: /dev/full}\n";
+    ck_assert_int_eq(vt_pipe_init_full(&p, RULES, NULL, NULL, shp), 0);
+    vt_pipe_start_all(&p);
+    send_lines(&p, "a", 0, 3);
+    char good[400], cmd[2048], *out = NULL, *err = NULL;
+    path_in(&p, "good.json", good, sizeof(good));
+    ck_assert(vt_wait_lines(good, 3, 30000));
+    ck_assert(wait_stats(&p, "output good (file): sent=3 ", 100));
+    char *want = vt_read_file(good, NULL);
+    ck_assert_ptr_nonnull(want);
+    const char *exe = vt_bin("shipper/vigil-shipper");
+    const char *args[] = {"", "dead", "good"};
+    const char *expect[] = {want, want, ""};
+    for (int i = 0; i < 3; i++) {
+        snprintf(cmd, sizeof(cmd), "'%s' -c '%s' --dump-outbox %s 2>'%s/dump.err'", exe, p.config,
+                 args[i], p.dir);
+        ck_assert_int_eq(vt_capture(cmd, &out), 0);
+        ck_assert_str_eq(out, expect[i]);
+        free(out);
+        snprintf(cmd, sizeof(cmd), "%s/dump.err", p.dir);
+        err = vt_read_file(cmd, NULL);
+        ck_assert_ptr_nonnull(err);
+        ck_assert_str_eq(err, "output good (file): cursor 3, 0 alerts waiting\n"
+                              "output dead (file): cursor 0, 3 alerts waiting\n");
+        free(err);
+    }
+    snprintf(cmd, sizeof(cmd), "'%s' -c '%s' --dump-outbox gone 2>&1", exe, p.config);
+    ck_assert_int_eq(vt_capture(cmd, &out), 1);
+    char msg[600];
+    snprintf(msg, sizeof(msg), "no output named 'gone' in %s; the outputs are: good, dead\n",
+             p.config);
+    ck_assert_str_eq(out, msg);
+    free(out);
+    free(want);
     vt_pipe_destroy(&p);
 }
 END_TEST
@@ -759,6 +806,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_stats_log_on_change);
     tcase_add_test(tc, test_file_rotation);
     tcase_add_test(tc, test_file_rotated_by_others);
+    tcase_add_test(tc, test_dump_outbox);
     tcase_add_test(tc, test_existing_file_kept);
     tcase_add_test(tc, test_first_batch_crash);
     tcase_add_test(tc, test_rate_limit_summary);

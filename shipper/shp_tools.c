@@ -1,0 +1,130 @@
+/* The shipper's one-shot modes. --dump-outbox: what waits in the outbox,
+ * for an operator looking at a SIEM outage ("which alerts has it not had
+ * yet?") without stopping anything. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "shp.h"
+#include "vigil/ecs.h"
+#include "vigil/err.h"
+#include "vigil/log.h"
+#include "vigil/wire.h"
+
+typedef struct shp_dump {
+    const char *name; /* the shipper's, for the ECS lines */
+    vg_buf line;
+    uint64_t printed, unreadable;
+} shp_dump;
+
+static int shp_dump_one(void *ud, uint64_t seq, const void *rec, size_t len)
+{
+    shp_dump *dm = ud;
+    vg_alert al;
+    int rc = len >= SHP_REC_HDR
+                 ? vg_wire_decode_alert((const char *)rec + SHP_REC_HDR, len - SHP_REC_HDR, &al)
+                 : VG_EPROTO;
+    if (rc) {
+        fprintf(stderr, "outbox record %" PRIu64 " (%zu bytes) is unreadable: %s\n", seq, len,
+                vg_strerror(rc));
+        dm->unreadable++;
+        return 0;
+    }
+    dm->line.len = 0;
+    if ((rc = vg_ecs_alert(&dm->line, &al, dm->name)) != 0)
+        return rc;
+    fwrite(dm->line.p, 1, dm->line.len, stdout);
+    dm->printed++;
+    return 0;
+}
+
+/* The cursor of output c as the shipper would start it: the stored one,
+ * or for an output that never ran, just before what the outbox holds. */
+static uint64_t shp_dump_cursor(vg_store *st, vg_queue *q, const shp_out_conf *c)
+{
+    char key[300];
+    uint64_t cur = 0, first = vg_queue_first(q);
+    snprintf(key, sizeof(key), "out.%s.cursor", c->name);
+    if (vg_meta_get_u64(st, key, &cur) != 0)
+        cur = 0;
+    uint64_t floor = first ? first - 1 : vg_queue_last(q);
+    return cur > floor ? cur : floor;
+}
+
+/* --dump-outbox [OUTPUT]: prints the alerts in the outbox as ECS JSON
+ * lines, the bytes a file output writes, oldest first: all of them, or
+ * those OUTPUT has not settled yet (past its cursor; its filter and rate
+ * limit are not applied). On stderr, each output's cursor and how many
+ * alerts wait for it. Safe while the shipper runs: LMDB readers never
+ * block the writer. Exits 1 if the outbox cannot be read, OUTPUT is not
+ * configured, or a record does not decode. */
+int shp_dump_outbox(vg_daemon *d, const vg_node *root, int argc, char **argv)
+{
+    char err[1024] = "";
+    shp_conf cf;
+    if (argc > 1) {
+        fprintf(stderr, "--dump-outbox takes at most one output name\n");
+        return 2;
+    }
+    if (shp_conf_load(root, vg_daemon_config_path(d), &cf, err, sizeof(err))) {
+        vg_error("%s", err);
+        return 1;
+    }
+    const shp_out_conf *only = NULL;
+    for (size_t i = 0; argc && i < cf.noutputs; i++)
+        if (strcmp(cf.outputs[i].name, argv[0]) == 0)
+            only = &cf.outputs[i];
+    int rc = 0;
+    if (argc && !only) {
+        fprintf(stderr, "no output named '%s' in %s; the outputs are:", argv[0],
+                vg_daemon_config_path(d));
+        for (size_t i = 0; i < cf.noutputs; i++)
+            fprintf(stderr, "%s %s", i ? "," : "", cf.outputs[i].name);
+        fprintf(stderr, "\n");
+        shp_conf_free(&cf);
+        return 1;
+    }
+    char name[300];
+    snprintf(name, sizeof(name), "shipper/%s", cf.name);
+    char *dir = vg_daemon_path(vg_daemon_pipeline(d)->data_dir, name);
+    vg_store *st = NULL;
+    vg_queue *q = NULL;
+    struct stat sb;
+    if (dir && stat(dir, &sb) != 0) {
+        /* opening would create an empty outbox, owned by whoever runs this,
+         * which the shipper could then not open as pipeline.user */
+        vg_error("no outbox at %s: %s (has the shipper run with this configuration?)", dir,
+                 strerror(errno));
+        free(dir);
+        shp_conf_free(&cf);
+        return 1;
+    }
+    rc = dir ? vg_store_open(&st, dir, (size_t)(cf.outbox_size >> 20)) : -ENOMEM;
+    if (rc == 0)
+        rc = vg_queue_open(st, "outbox", &q);
+    shp_dump dm = {.name = cf.name};
+    if (rc == 0) {
+        uint64_t last = vg_queue_last(q), from = vg_queue_first(q);
+        for (size_t i = 0; i < cf.noutputs; i++) {
+            uint64_t cur = shp_dump_cursor(st, q, &cf.outputs[i]);
+            fprintf(stderr, "output %s (%s): cursor %" PRIu64 ", %" PRIu64 " alerts waiting\n",
+                    cf.outputs[i].name, cf.outputs[i].type, cur, last > cur ? last - cur : 0);
+            if (&cf.outputs[i] == only)
+                from = cur + 1;
+        }
+        if (from && from <= last)
+            rc = vg_queue_scan(q, from, SIZE_MAX, shp_dump_one, &dm);
+        rc = rc < 0 ? rc : 0;
+    }
+    if (rc)
+        vg_error("%s: %s", dir ? dir : "outbox", vg_strerror(rc));
+    vg_buf_free(&dm.line);
+    vg_store_close(st);
+    free(dir);
+    shp_conf_free(&cf);
+    fflush(stdout);
+    return rc || dm.unreadable ? 1 : 0;
+}
