@@ -1,10 +1,8 @@
 /* vigil-collector: takes syslog from the units' hosts, parses and tags it,
  * commits it to a durable spool and streams the spool to the correlator. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "col.h"
 #include "vigil/err.h"
@@ -43,36 +41,20 @@ static int col_dump_spool(vg_daemon *d, const vg_node *root, int argc, char **ar
         vg_error("%s", err);
         return 1;
     }
-    char name[300];
-    snprintf(name, sizeof(name), "collector/%s", cf.name);
-    char *dir = vg_daemon_path(vg_daemon_pipeline(d)->data_dir, name);
     vg_store *st = NULL;
     vg_queue *q = NULL;
-    struct stat sb;
-    if (dir && stat(dir, &sb) != 0) {
-        /* Opening would create an empty spool, owned by whoever runs this
-         * (root, often), which the collector could then not open after
-         * dropping to pipeline.user. */
-        vg_error("no spool at %s: %s (has the collector run with this configuration?)", dir,
-                 strerror(errno));
-        free(dir);
-        col_conf_free(&cf);
-        return 1;
-    }
-    int rc = dir ? vg_store_open(&st, dir, (size_t)(cf.spool_size >> 20)) : -12;
-    if (rc == 0)
-        rc = vg_queue_open(st, "spool", &q);
+    int rc = vg_daemon_open_store(d, "collector", cf.name, (size_t)(cf.spool_size >> 20), "spool",
+                                  "spool", &st, &q);
     if (rc == 0) {
         vg_buf b = {0};
         uint64_t from = vg_queue_first(q);
         rc = vg_queue_scan(q, from ? from : 1, SIZE_MAX, col_dump_one, &b);
         vg_buf_free(&b);
         rc = rc < 0 ? rc : 0;
+        if (rc)
+            vg_error("spool: %s", vg_strerror(rc));
     }
-    if (rc)
-        vg_error("%s: %s", dir ? dir : "spool", vg_strerror(rc));
     vg_store_close(st);
-    free(dir);
     col_conf_free(&cf);
     fflush(stdout);
     return rc ? 1 : 0;

@@ -122,6 +122,32 @@ char *vg_daemon_path(const char *dir, const char *name)
     return p;
 }
 
+int vg_daemon_open_store(vg_daemon *d, const char *role, const char *name, size_t size_mb,
+                         const char *qname, const char *what, vg_store **st, vg_queue **q)
+{
+    char sub[320];
+    snprintf(sub, sizeof(sub), "%s/%s", role, name);
+    char *dir = vg_daemon_path(d->pipeline.data_dir, sub);
+    struct stat sb;
+    int rc = dir ? 0 : -ENOMEM;
+    *st = NULL;
+    *q = NULL;
+    if (rc == 0 && stat(dir, &sb) != 0) {
+        rc = -errno;
+        vg_error("no %s at %s: %s (has the %s run with this configuration?)", what, dir,
+                 strerror(errno), role);
+    } else if (rc == 0 && ((rc = vg_store_open(st, dir, size_mb)) != 0 ||
+                           (rc = vg_queue_open(*st, qname, q)) != 0)) {
+        vg_error("%s: %s", dir, vg_strerror(rc));
+        vg_store_close(*st);
+        *st = NULL;
+    } else if (rc) {
+        vg_error("%s: %s", what, vg_strerror(rc));
+    }
+    free(dir);
+    return rc;
+}
+
 /* Reads and resolves the pipeline section into *pc (released on error). */
 static int vg__pipeline_load(const vg_node *root, const char *file, vg_pipeline_conf *pc, char *err,
                              size_t errlen)

@@ -1,12 +1,10 @@
 /* The shipper's one-shot modes. --dump-outbox: what waits in the outbox,
  * for an operator looking at a SIEM outage ("which alerts has it not had
  * yet?") without stopping anything. */
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "shp.h"
 #include "vigil/ecs.h"
@@ -87,24 +85,10 @@ int shp_dump_outbox(vg_daemon *d, const vg_node *root, int argc, char **argv)
         shp_conf_free(&cf);
         return 1;
     }
-    char name[300];
-    snprintf(name, sizeof(name), "shipper/%s", cf.name);
-    char *dir = vg_daemon_path(vg_daemon_pipeline(d)->data_dir, name);
     vg_store *st = NULL;
     vg_queue *q = NULL;
-    struct stat sb;
-    if (dir && stat(dir, &sb) != 0) {
-        /* opening would create an empty outbox, owned by whoever runs this,
-         * which the shipper could then not open as pipeline.user */
-        vg_error("no outbox at %s: %s (has the shipper run with this configuration?)", dir,
-                 strerror(errno));
-        free(dir);
-        shp_conf_free(&cf);
-        return 1;
-    }
-    rc = dir ? vg_store_open(&st, dir, (size_t)(cf.outbox_size >> 20)) : -ENOMEM;
-    if (rc == 0)
-        rc = vg_queue_open(st, "outbox", &q);
+    rc = vg_daemon_open_store(d, "shipper", cf.name, (size_t)(cf.outbox_size >> 20), "outbox",
+                              "outbox", &st, &q);
     shp_dump dm = {.name = cf.name};
     if (rc == 0) {
         uint64_t last = vg_queue_last(q), from = vg_queue_first(q);
@@ -119,11 +103,10 @@ int shp_dump_outbox(vg_daemon *d, const vg_node *root, int argc, char **argv)
             rc = vg_queue_scan(q, from, SIZE_MAX, shp_dump_one, &dm);
         rc = rc < 0 ? rc : 0;
     }
-    if (rc)
-        vg_error("%s: %s", dir ? dir : "outbox", vg_strerror(rc));
+    if (rc && st)
+        vg_error("outbox: %s", vg_strerror(rc));
     vg_buf_free(&dm.line);
     vg_store_close(st);
-    free(dir);
     shp_conf_free(&cf);
     fflush(stdout);
     return rc || dm.unreadable ? 1 : 0;

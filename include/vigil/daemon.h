@@ -18,6 +18,8 @@
 #include <sys/types.h>
 #include <uv.h>
 
+#include "vigil/store.h"
+
 #include "vigil/conf.h"
 
 #define VG_DEFAULT_CONFIG "/etc/vigil/vigil.yaml"
@@ -95,5 +97,16 @@ int vg_daemon_drop_privileges(vg_daemon *d);
 
 /* Joins data_dir and name into a malloc'ed path. */
 char *vg_daemon_path(const char *dir, const char *name);
+
+/* For a one-shot mode that reads a daemon's store, which may be running:
+ * opens DATA_DIR/ROLE/NAME (size_mb, as the daemon does) and its queue
+ * qname. Refuses, logging "no WHAT at DIR: reason (has the ROLE run with
+ * this configuration?)", a store that does not exist yet: opening would
+ * create an empty one owned by whoever runs the tool (root, often), which
+ * the daemon could then not open after dropping to pipeline.user. On
+ * success sets *st and *q (the caller closes *st) and returns 0; else
+ * returns a negative code, already logged. */
+int vg_daemon_open_store(vg_daemon *d, const char *role, const char *name, size_t size_mb,
+                         const char *qname, const char *what, vg_store **st, vg_queue **q);
 
 #endif
