@@ -73,6 +73,13 @@ void shp_out_conf_free(shp_out_conf *c);
 /* Does the alert go to this output? */
 bool shp_filter_match(const shp_filter *f, const vg_alert *al);
 
+/* The alert of an outbox record (after its enqueue time); VG_EPROTO if
+ * it does not decode. Views into rec. */
+int shp_rec_alert(const void *rec, size_t len, vg_alert *al);
+/* The cursor output NAME starts from: its stored one, or for an output
+ * that never ran, just before what the outbox holds. */
+int shp_out_start_cursor(vg_store *st, vg_queue *outbox, const char *name, uint64_t *cursor);
+
 /* --dump-outbox [OUTPUT] (shp_tools.c): a one-shot mode of vg_daemon_main. */
 int shp_dump_outbox(vg_daemon *d, const vg_node *root, int argc, char **argv);
 

@@ -267,9 +267,9 @@ static int shp_file_follow(shp_out *o, shp_file *f)
     struct stat at, ours;
     if (f->device || f->fd < 0 || fstat(f->fd, &ours) != 0)
         return 0;
-    int rc = 0;
-    if (stat(o->conf.path, &at) != 0 || at.st_dev != ours.st_dev || at.st_ino != ours.st_ino) {
-        uint64_t start = stat(o->conf.path, &at) == 0 ? (uint64_t)at.st_size : 0;
+    int rc = 0, present = stat(o->conf.path, &at) == 0;
+    if (!present || at.st_dev != ours.st_dev || at.st_ino != ours.st_ino) {
+        uint64_t start = present ? (uint64_t)at.st_size : 0;
         vg_warn("output %s: %s was moved or removed by something else (logrotate?); what was "
                 "delivered stays there (%" PRIu64 " bytes); writing to a new %s from byte %" PRIu64,
                 o->conf.name, o->conf.path, f->offset, o->conf.path, start);

@@ -47,10 +47,38 @@ static uint64_t shp_rand(void)
     return x;
 }
 
+static int shp_key_of(char *buf, size_t cap, const char *name, const char *what)
+{
+    int n = snprintf(buf, cap, "out.%s.%s", name, what);
+    return n > 0 && (size_t)n < cap ? 0 : -ENAMETOOLONG;
+}
+
 static int shp_key(char *buf, size_t cap, const shp_out *o, const char *what)
 {
-    int n = snprintf(buf, cap, "out.%s.%s", o->conf.name, what);
-    return n > 0 && (size_t)n < cap ? 0 : -ENAMETOOLONG;
+    return shp_key_of(buf, cap, o->conf.name, what);
+}
+
+int shp_out_start_cursor(vg_store *st, vg_queue *outbox, const char *name, uint64_t *cursor)
+{
+    char key[128];
+    uint64_t cur = 0;
+    int rc = shp_key_of(key, sizeof(key), name, "cursor");
+    if (rc == 0)
+        rc = vg_meta_get_u64(st, key, &cur);
+    if (rc)
+        return rc;
+    /* A new output starts with what the outbox still holds. */
+    uint64_t first = vg_queue_first(outbox);
+    uint64_t floor = first ? first - 1 : vg_queue_last(outbox);
+    *cursor = cur > floor ? cur : floor;
+    return 0;
+}
+
+int shp_rec_alert(const void *rec, size_t len, vg_alert *al)
+{
+    return len >= SHP_REC_HDR
+               ? vg_wire_decode_alert((const char *)rec + SHP_REC_HDR, len - SHP_REC_HDR, al)
+               : VG_EPROTO;
 }
 
 static uint64_t shp_backlog(shp_out *o)
@@ -500,9 +528,7 @@ static int shp_scan_one(void *ud, uint64_t seq, const void *rec, size_t len)
     if (o->batch.n >= (size_t)o->conf.batch || o->batch.data.len >= SHP_BATCH_BYTES)
         return 1;
     vg_alert al;
-    int rc = len >= SHP_REC_HDR
-                 ? vg_wire_decode_alert((const char *)rec + SHP_REC_HDR, len - SHP_REC_HDR, &al)
-                 : VG_EPROTO;
+    int rc = shp_rec_alert(rec, len, &al);
     if (rc) {
         /* We wrote it ourselves and it does not decode: the store is
          * damaged. Say which record; it cannot be delivered anywhere. */
@@ -1076,17 +1102,9 @@ static int shp_out_open_one(shp *s, shp_out_conf *c, shp_out **out)
     uv_timer_init(s->loop, &o->retry_timer);
     o->retry_timer.data = o;
     *out = o;
-    char key[128];
-    uint64_t cur = 0;
-    int rc = shp_key(key, sizeof(key), o, "cursor");
-    if (rc == 0)
-        rc = vg_meta_get_u64(s->store, key, &cur);
+    int rc = shp_out_start_cursor(s->store, s->outbox, o->conf.name, &o->cursor);
     if (rc)
         return rc;
-    /* A new output starts with what the outbox still holds. */
-    uint64_t first = vg_queue_first(s->outbox);
-    uint64_t floor = first ? first - 1 : vg_queue_last(s->outbox);
-    o->cursor = cur > floor ? cur : floor;
     shp_rl_load(o);
     return o->tp_ops->open(o);
 }

@@ -10,21 +10,18 @@
 #include "vigil/ecs.h"
 #include "vigil/err.h"
 #include "vigil/log.h"
-#include "vigil/wire.h"
 
 typedef struct shp_dump {
     const char *name; /* the shipper's, for the ECS lines */
     vg_buf line;
-    uint64_t printed, unreadable;
+    uint64_t unreadable;
 } shp_dump;
 
 static int shp_dump_one(void *ud, uint64_t seq, const void *rec, size_t len)
 {
     shp_dump *dm = ud;
     vg_alert al;
-    int rc = len >= SHP_REC_HDR
-                 ? vg_wire_decode_alert((const char *)rec + SHP_REC_HDR, len - SHP_REC_HDR, &al)
-                 : VG_EPROTO;
+    int rc = shp_rec_alert(rec, len, &al);
     if (rc) {
         fprintf(stderr, "outbox record %" PRIu64 " (%zu bytes) is unreadable: %s\n", seq, len,
                 vg_strerror(rc));
@@ -35,21 +32,7 @@ static int shp_dump_one(void *ud, uint64_t seq, const void *rec, size_t len)
     if ((rc = vg_ecs_alert(&dm->line, &al, dm->name)) != 0)
         return rc;
     fwrite(dm->line.p, 1, dm->line.len, stdout);
-    dm->printed++;
     return 0;
-}
-
-/* The cursor of output c as the shipper would start it: the stored one,
- * or for an output that never ran, just before what the outbox holds. */
-static uint64_t shp_dump_cursor(vg_store *st, vg_queue *q, const shp_out_conf *c)
-{
-    char key[300];
-    uint64_t cur = 0, first = vg_queue_first(q);
-    snprintf(key, sizeof(key), "out.%s.cursor", c->name);
-    if (vg_meta_get_u64(st, key, &cur) != 0)
-        cur = 0;
-    uint64_t floor = first ? first - 1 : vg_queue_last(q);
-    return cur > floor ? cur : floor;
 }
 
 /* --dump-outbox [OUTPUT]: prints the alerts in the outbox as ECS JSON
@@ -92,14 +75,16 @@ int shp_dump_outbox(vg_daemon *d, const vg_node *root, int argc, char **argv)
     shp_dump dm = {.name = cf.name};
     if (rc == 0) {
         uint64_t last = vg_queue_last(q), from = vg_queue_first(q);
-        for (size_t i = 0; i < cf.noutputs; i++) {
-            uint64_t cur = shp_dump_cursor(st, q, &cf.outputs[i]);
+        for (size_t i = 0; i < cf.noutputs && rc == 0; i++) {
+            uint64_t cur = 0;
+            if ((rc = shp_out_start_cursor(st, q, cf.outputs[i].name, &cur)) != 0)
+                break;
             fprintf(stderr, "output %s (%s): cursor %" PRIu64 ", %" PRIu64 " alerts waiting\n",
                     cf.outputs[i].name, cf.outputs[i].type, cur, last > cur ? last - cur : 0);
             if (&cf.outputs[i] == only)
                 from = cur + 1;
         }
-        if (from && from <= last)
+        if (rc == 0 && from && from <= last)
             rc = vg_queue_scan(q, from, SIZE_MAX, shp_dump_one, &dm);
         rc = rc < 0 ? rc : 0;
     }

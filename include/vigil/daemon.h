@@ -18,9 +18,8 @@
 #include <sys/types.h>
 #include <uv.h>
 
-#include "vigil/store.h"
-
 #include "vigil/conf.h"
+#include "vigil/store.h"
 
 #define VG_DEFAULT_CONFIG "/etc/vigil/vigil.yaml"
 
