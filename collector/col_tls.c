@@ -122,6 +122,19 @@ int col_tls_init(col_tls *t, const col_tls_conf *cf, char *err, size_t errlen)
                                (cf->require_client_cert ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
                            NULL);
     }
+    /* Clients resume their session on a reconnect (TLS 1.2 session ids,
+     * TLS 1.3 tickets). With peer verification on, OpenSSL refuses every
+     * resumption ("session id context uninitialized") unless the context
+     * names which sessions are ours. A resumed session keeps the client's
+     * verified certificate, and allowed_names is checked on it after each
+     * handshake (col_tls_check_peer), resumed or not. Sessions die with
+     * this context: after a reload of the certificates, clients make a
+     * full handshake again. */
+    static const unsigned char sid_ctx[] = "vigil-collector";
+    if (SSL_CTX_set_session_id_context(t->ctx, sid_ctx, sizeof(sid_ctx) - 1) != 1) {
+        snprintf(err, errlen, "cannot set the TLS session id context");
+        goto fail;
+    }
     if (cf->names) {
         size_t n = 0;
         while (cf->names[n])

@@ -295,11 +295,39 @@ START_TEST(test_tls_client_certificates)
         char *argv[] = {"sh", "-c", cmd, NULL};
         vt_run(argv, 30);
     }
-    ck_assert(vt_wait_lines(p.alerts, 1, 20000));
+    /* The allowed client again, resuming its session as most TLS clients
+     * do on a reconnect (TLS 1.2 session id, TLS 1.3 ticket): with the CA
+     * set and no session id context, OpenSSL refused every resumption. */
+    const char *proto[] = {"-tls1_2", "-tls1_3"};
+    for (int i = 0; i < 2; i++) {
+        for (int k = 0; k < 2; k++) {
+            char cmd[4096];
+            snprintf(cmd, sizeof(cmd),
+                     "printf '<38>1 2026-11-25T10:00:1%dZ relay%d sshd 1 - - Failed password for "
+                     "root from 203.0.113.9 port 22 ssh2\\n' | (cat; sleep 0.3) | timeout 10 "
+                     "openssl s_client -connect 127.0.0.1:%d %s -cert %s/client.pem -key "
+                     "%s/client.key -CAfile %s/ca.pem -no_ign_eof -sess_%s %s/sess%d "
+                     ">%s/s_client%d%d.out 2>&1",
+                     2 * i + k, 10 + 2 * i + k, p.port2, proto[i], certs, certs, certs,
+                     k ? "in" : "out", p.dir, i, p.dir, i, k);
+            char *argv[] = {"sh", "-c", cmd, NULL};
+            ck_assert_int_eq(vt_run(argv, 30), 0);
+        }
+        char out[500];
+        snprintf(out, sizeof(out), "%s/s_client%d1.out", p.dir, i);
+        ck_assert_msg(vt_wait_text(out, i ? "Reused, TLSv1.3" : "Reused, TLSv1.2", 100),
+                      "%s: session not resumed", proto[i]);
+    }
+    ck_assert(vt_wait_lines(p.alerts, 5, 20000));
     vt_sleep_ms(500);
-    ck_assert_int_eq(vt_count_lines(p.alerts), 1);
+    ck_assert_int_eq(vt_count_lines(p.alerts), 5);
     char *b = vt_read_file(p.alerts, NULL);
     ck_assert_ptr_nonnull(strstr(b, "\"host\":{\"name\":\"relay0\"}"));
+    for (int i = 10; i < 14; i++) {
+        char host[64];
+        snprintf(host, sizeof(host), "\"host\":{\"name\":\"relay%d\"}", i);
+        ck_assert_msg(strstr(b, host), "no alert from %s", host);
+    }
     ck_assert_ptr_nonnull(strstr(b, "\"message\":\"Failed password for root from 203.0.113.0 port 22 ssh2\""));
     free(b);
     char log[400];
@@ -307,7 +335,7 @@ START_TEST(test_tls_client_certificates)
     ck_assert(vt_wait_text(log, "certificate name 'rogue.example' is not in allowed_names", 100));
     ck_assert(vt_wait_text(log, "peer did not return a certificate", 100));
     kill(p.pid[VT_COLLECTOR], SIGUSR1);
-    ck_assert(vt_wait_text(log, "tls_handshakes=2 tls_errors=1 tls_refused_names=1 ", 5000));
+    ck_assert(vt_wait_text(log, "tls_handshakes=6 tls_errors=1 tls_refused_names=1 ", 5000));
     vt_pipe_destroy(&p);
 }
 END_TEST
