@@ -8,7 +8,7 @@
 #include "vigil/err.h"
 
 static const vg_conf_key col_conf_keys[] = {
-    {"name", VG_CONF_STR, "collector", offsetof(col_conf, name),
+    {"name", VG_CONF_NAME, "collector", offsetof(col_conf, name),
      "instance name; the correlator tracks each collector's stream by it", 0, 0},
     {"listen", VG_CONF_NODE, NULL, offsetof(col_conf, listen),
      "list of udp://ADDR:PORT and tcp://ADDR:PORT ([::1]:PORT for IPv6)", 0, 0},

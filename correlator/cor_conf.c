@@ -12,7 +12,7 @@
 #include "vigil/log.h"
 
 static const vg_conf_key cor_conf_keys[] = {
-    {"name", VG_CONF_STR, "correlator", offsetof(cor_conf, name),
+    {"name", VG_CONF_NAME, "correlator", offsetof(cor_conf, name),
      "instance name; the shipper tracks the alert stream by it", 0, 0},
     {"listen_socket", VG_CONF_STR, "correlator.sock", offsetof(cor_conf, listen),
      "socket collectors connect to, relative to pipeline.run_dir", 0, 0},

@@ -21,6 +21,7 @@
 #include "vigil/conf.h"
 #include "vigil/err.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -292,12 +293,19 @@ static int conf_one(const vg_conf_key *k, const vg_node *n, const char *file, vo
 
     switch (k->type) {
     case VG_CONF_STR:
+    case VG_CONF_NAME:
     case VG_CONF_PATH: {
         if (n->kind != VG_NODE_SCALAR)
-            return conf_bad(err, errlen, n, k->key, k->type == VG_CONF_STR ? "a string" : "a path");
+            return conf_bad(err, errlen, n, k->key,
+                            k->type == VG_CONF_PATH ? "a path" : "a string");
         if (k->type == VG_CONF_PATH && n->str[0] == '\0')
             return vg_conf_errf(err, errlen, n, "'%s' must be a non-empty path", k->key);
-        char *s = k->type == VG_CONF_STR ? strdup(n->str) : vg_conf_path(file, n->str);
+        if (k->type == VG_CONF_NAME && !vg_conf_name_ok(n->str))
+            return vg_conf_errf(err, errlen, n,
+                                "'%s' must be 1 to %d letters, digits, '.', '_' or '-', not "
+                                "starting with '.' (got '%s')",
+                                k->key, VG_CONF_NAME_MAX, n->str);
+        char *s = k->type == VG_CONF_PATH ? vg_conf_path(file, n->str) : strdup(n->str);
         if (!s) return conf_nomem(err, errlen);
         *(char **)field = s;
         return 0;
@@ -380,7 +388,7 @@ int vg_conf_apply(const vg_node *map, const char *file, const vg_conf_key *tab, 
              * error in it is the program's, so it carries no location. */
             vg_node d = {.kind = VG_NODE_SCALAR, .str = (char *)k->def};
             rc = conf_one(k, &d, file, base, err, errlen);
-        } else if (k->type == VG_CONF_STR || k->type == VG_CONF_PATH) {
+        } else if (k->type == VG_CONF_STR || k->type == VG_CONF_NAME || k->type == VG_CONF_PATH) {
             *(char **)((char *)base + k->off) = NULL;
         } else {
             vg_node at = {.kind = VG_NODE_MAP, .file = file, .line = map ? map->line : 0};
@@ -391,7 +399,7 @@ int vg_conf_apply(const vg_node *map, const char *file, const vg_conf_key *tab, 
     if (rc) {
         /* Only the entries before k were filled by this call. */
         for (const vg_conf_key *j = tab; j < k; j++) {
-            if (j->type == VG_CONF_STR || j->type == VG_CONF_PATH) {
+            if (j->type == VG_CONF_STR || j->type == VG_CONF_NAME || j->type == VG_CONF_PATH) {
                 char **f = (char **)((char *)base + j->off);
                 free(*f);
                 *f = NULL;
@@ -401,10 +409,21 @@ int vg_conf_apply(const vg_node *map, const char *file, const vg_conf_key *tab, 
     return rc;
 }
 
+bool vg_conf_name_ok(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > VG_CONF_NAME_MAX || name[0] == '.')
+        return false;
+    for (const char *p = name; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '.' && *p != '_' && *p != '-')
+            return false;
+    return true;
+}
+
 void vg_conf_release(const vg_conf_key *tab, void *base)
 {
     for (const vg_conf_key *k = tab; k->key; k++) {
-        if (k->type == VG_CONF_STR || k->type == VG_CONF_PATH) {
+        if (k->type == VG_CONF_STR || k->type == VG_CONF_NAME || k->type == VG_CONF_PATH) {
             char **f = (char **)((char *)base + k->off);
             free(*f);
             *f = NULL;

@@ -209,16 +209,6 @@ bool shp_filter_match(const shp_filter *f, const vg_alert *al)
 }
 
 /* Names end up in LMDB keys and file names. */
-static int shp_name_ok(const char *n)
-{
-    if (!n || !n[0] || strlen(n) > 64)
-        return 0;
-    for (const char *p = n; *p; p++)
-        if (!isalnum((unsigned char)*p) && *p != '.' && *p != '_' && *p != '-')
-            return 0;
-    return 1;
-}
-
 static int shp_out_conf_finish(const vg_node *sec, const vg_node *at, int64_t default_batch,
                                shp_out_conf *c, char *err, size_t errlen)
 {
@@ -230,10 +220,11 @@ static int shp_out_conf_finish(const vg_node *sec, const vg_node *at, int64_t de
     if (!tp->open)
         return vg_conf_errf(err, errlen, at, "output type '%s' is not available in this build",
                             c->type);
-    if (!shp_name_ok(c->name))
+    if (!vg_conf_name_ok(c->name))
         return vg_conf_errf(err, errlen, at,
-                            "output name '%s' must be 1-64 letters, digits, '.', '_' or '-'",
-                            c->name);
+                            "output name '%s' must be 1 to %d letters, digits, '.', '_' or '-', "
+                            "not starting with '.'",
+                            c->name, VG_CONF_NAME_MAX);
     if (sec)
         for (size_t i = 0; i < sec->n; i++) {
             const char *k = sec->keys[i]->str;

@@ -50,6 +50,8 @@ enum vg_conf_type {
     VG_CONF_SIZE,     /* uint64_t bytes; suffixes K, M, G (binary), e.g. "64M" */
     VG_CONF_DURATION, /* int64_t  milliseconds; suffixes ms, s, m, h, d, e.g. "15m" */
     VG_CONF_NODE,     /* const vg_node * the raw node (lists, nested maps), NULL if absent */
+    VG_CONF_NAME,     /* char *   like STR, but a name (vg_conf_name_ok): it ends up in paths,
+                         store keys and the wire */
 };
 
 typedef struct vg_conf_key {
@@ -72,6 +74,11 @@ void vg_conf_release(const vg_conf_key *tab, void *base);
 int vg_conf_parse_size(const vg_node *n, uint64_t *out, char *err, size_t errlen);
 int vg_conf_parse_duration(const vg_node *n, int64_t *out, char *err, size_t errlen);
 int vg_conf_parse_bool(const vg_node *n, bool *out, char *err, size_t errlen);
+/* A name that may go into a path, a store key and the wire: 1 to
+ * VG_CONF_NAME_MAX letters, digits, '.', '_' or '-', not starting with '.'
+ * (so never "." or ".."). Instance and output names. */
+#define VG_CONF_NAME_MAX 64
+bool vg_conf_name_ok(const char *name);
 /* Resolves rel against the directory of file; returns a malloc'ed path. */
 char *vg_conf_path(const char *file, const char *rel);
 

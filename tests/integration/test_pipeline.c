@@ -870,6 +870,27 @@ START_TEST(test_cli_and_bad_config)
          "    cert: server.pem\n    kee: server.key\n",
          ":7: unknown key 'kee' (expected one of: cert, key, ca, require_client_cert, "
          "allowed_names)"},
+        /* instance names go into paths and the link's HELLO: an empty one
+         * spooled into DATA_DIR/collector/ itself and every HELLO was
+         * refused (nothing ever delivered), "../correlator/main" put the
+         * spool inside the correlator's store */
+        {"collector/vigil-collector",
+         "pipeline:\n  run_dir: run\n  data_dir: data\ncollector:\n  name: ''\n",
+         ":5: 'name' must be 1 to 64 letters, digits, '.', '_' or '-', not starting with '.' "
+         "(got '')"},
+        {"collector/vigil-collector",
+         "pipeline:\n  run_dir: run\n  data_dir: data\ncollector:\n  name: ../correlator/main\n",
+         ":5: 'name' must be 1 to 64 letters, digits, '.', '_' or '-', not starting with '.' "
+         "(got '../correlator/main')"},
+        {"correlator/vigil-correlator",
+         "pipeline:\n  run_dir: run\n  data_dir: data\ncorrelator:\n  name: ..\n",
+         ":5: 'name' must be 1 to 64 letters, digits, '.', '_' or '-', not starting with '.' "
+         "(got '..')"},
+        {"shipper/vigil-shipper",
+         "pipeline:\n  run_dir: run\n  data_dir: data\nshipper:\n"
+         "  name: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+         ":5: 'name' must be 1 to 64 letters, digits, '.', '_' or '-', not starting with '.' "
+         "(got 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa')"},
     };
     for (size_t i = 0; i < sizeof(bad_cfg) / sizeof(bad_cfg[0]); i++) {
         snprintf(want, sizeof(want), "%s%s", p.config, bad_cfg[i][2]);

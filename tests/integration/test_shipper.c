@@ -742,7 +742,7 @@ START_TEST(test_config_errors)
         {"shipper:\n  outputs:\n    - name: x\n      type: stdout\n      filter: {min_level: 16}\n",
          "bad.yaml:5: 'min_level' must be between -1 and 15"},
         {"shipper:\n  outputs:\n    - name: 'a b'\n      type: stdout\n",
-         "bad.yaml:4: output name 'a b' must be 1-64 letters, digits, '.', '_' or '-'"},
+         "bad.yaml:4: output name 'a b' must be 1 to 64 letters, digits, '.', '_' or '-', not starting with '.'"},
         {"shipper:\n  outputs:\n    - name: x\n      type: file\n",
          "bad.yaml:3: a file output needs 'path'"},
         {"shipper:\n  outputs:\n    - name: x\n      type: stdout\n      on_full: wait\n",

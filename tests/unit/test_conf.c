@@ -632,6 +632,45 @@ START_TEST(test_conf_release_on_error)
 }
 END_TEST
 
+/* Instance and output names: what may go into a path under data_dir, a
+ * store key and the link's HELLO. */
+START_TEST(test_conf_names)
+{
+    const char *good[] = {"c1", "road-gw_07.north", "A", "x.",
+                          "0123456789012345678901234567890123456789012345678901234567890123"};
+    const char *bad[] = {"",
+                         ".",
+                         "..",
+                         ".hidden",
+                         "../correlator/main",
+                         "a/b",
+                         "a b",
+                         "é",
+                         "01234567890123456789012345678901234567890123456789012345678901234"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        ck_assert_msg(vg_conf_name_ok(good[i]), "refused '%s'", good[i]);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(!vg_conf_name_ok(bad[i]), "accepted '%s'", bad[i]);
+    ck_assert(!vg_conf_name_ok(NULL));
+    struct {
+        char *name;
+    } v = {0};
+    const vg_conf_key tab[] = {{"name", VG_CONF_NAME, "vigil", 0, "", 0, 0}, {NULL}};
+    char msg[300];
+    vg_node *root = NULL;
+    ck_assert_int_eq(vg_yaml_load_mem("n.yaml", "name: a/b\n", 10, &root, msg, sizeof(msg)), 0);
+    ck_assert_int_eq(vg_conf_apply(root, "n.yaml", tab, &v, msg, sizeof(msg)), VG_ECONFIG);
+    ck_assert_str_eq(msg, "n.yaml:1: 'name' must be 1 to 64 letters, digits, '.', '_' or '-', "
+                          "not starting with '.' (got 'a/b')");
+    ck_assert_ptr_null(v.name);
+    vg_node_free(root);
+    ck_assert_int_eq(vg_conf_apply(NULL, "n.yaml", tab, &v, msg, sizeof(msg)), 0);
+    ck_assert_str_eq(v.name, "vigil");
+    vg_conf_release(tab, &v);
+    ck_assert_ptr_null(v.name);
+}
+END_TEST
+
 START_TEST(test_conf_path)
 {
     char cwd[PATH_MAX], want[PATH_MAX + 64], *p;
@@ -759,6 +798,7 @@ static Suite *conf_suite(void)
     tcase_add_test(c, test_conf_required);
     tcase_add_test(c, test_conf_release_on_error);
     tcase_add_test(c, test_conf_path);
+    tcase_add_test(c, test_conf_names);
     tcase_add_test(c, test_conf_helpers);
     suite_add_tcase(s, c);
     return s;
