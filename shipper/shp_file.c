@@ -139,6 +139,15 @@ static int shp_file_open_fd(shp_out *o, shp_file *f)
                 "was rotated or truncated; appending", o->conf.name, o->conf.path, size,
                 f->offset);
         f->offset = size;
+        /* recorded before anything is written there, as in shp_file_follow:
+         * else a crash between this write and its commit would find the
+         * file shorter than the old record again and append the batch a
+         * second time (or cut it mid-line if it passed the old size) */
+        int rc = shp_file_record(o, size);
+        if (rc)
+            vg_warn("output %s: cannot record where %s starts now (%s); a crash before the "
+                    "next delivery is recorded may write that delivery twice",
+                    o->conf.name, o->conf.path, vg_strerror(rc));
     }
     if (lseek(f->fd, (off_t)f->offset, SEEK_SET) < 0)
         return -errno;

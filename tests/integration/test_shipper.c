@@ -216,6 +216,49 @@ START_TEST(test_first_batch_crash)
 }
 END_TEST
 
+/* PATH found shorter than delivered at a start (moved away by logrotate or
+ * an operator while the shipper was stopped): its new start is recorded
+ * before anything is written there. Else a shipper killed between its next
+ * write and that write's commit (the bytes are written here by hand, as it
+ * leaves them) found the file still "shorter" than the old record at the
+ * next start and appended the batch after itself: written twice. */
+START_TEST(test_shorter_file_crash)
+{
+    vt_pipe p;
+    const char *shp = "shipper:\n  outbox_size: 64M\n  outputs:\n"
+                      "    - {name: out, type: file, path: out.json}\n";
+    ck_assert_int_eq(vt_pipe_init_full(&p, RULES, NULL, NULL, shp), 0);
+    char out[400], moved[420], log[400];
+    path_in(&p, "out.json", out, sizeof(out));
+    snprintf(moved, sizeof(moved), "%s.1", out);
+    vt_pipe_start_all(&p);
+    send_lines(&p, "a", 0, 5);
+    ck_assert(vt_wait_lines(out, 5, 30000));
+    ck_assert(wait_stats(&p, "output out (file): sent=5 ", 100));
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_SHIPPER, SIGTERM), 0);
+    ck_assert_int_eq(rename(out, moved), 0);
+    vt_pipe_start(&p, VT_SHIPPER);
+    vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
+    ck_assert(vt_wait_text(log, "out.json is shorter (0 bytes) than delivered", 10000));
+    ck_assert(wait_stats(&p, "output out (file): sent=0 ", 100)); /* opened */
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_SHIPPER, SIGKILL), 128 + SIGKILL);
+    ck_assert_int_eq(vt_write_file(out, "{\"unrecorded\":1}\n"), 0);
+    vt_pipe_start(&p, VT_SHIPPER);
+    vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
+    send_lines(&p, "a", 5, 8);
+    ck_assert(vt_wait_lines(out, 3, 30000));
+    vt_sleep_ms(300); /* anything written twice would show now */
+    ck_assert_int_eq(vt_count_lines(out), 3);
+    ck_assert_int_eq(vt_count_text(out, "unrecorded"), 0);
+    for (int i = 0; i < 8; i++) {
+        ck_assert_int_eq(count_alert(moved, 'a', i), i < 5);
+        ck_assert_int_eq(count_alert(out, 'a', i), i >= 5);
+    }
+    ck_assert(vt_wait_text(log, "removing 17 bytes of an unrecorded delivery", 100));
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* Rotation by size: every alert in exactly one file, in order across
  * PATH.N ... PATH.1, PATH. */
 START_TEST(test_file_rotation)
@@ -809,6 +852,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_dump_outbox);
     tcase_add_test(tc, test_existing_file_kept);
     tcase_add_test(tc, test_first_batch_crash);
+    tcase_add_test(tc, test_shorter_file_crash);
     tcase_add_test(tc, test_rate_limit_summary);
     tcase_add_test(tc, test_rate_limit_long_id);
     tcase_add_test(tc, test_drop_oldest);
