@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "shp.h"
 
@@ -28,12 +29,40 @@ static const vg_conf_key shp_conf_keys[] = {
     {NULL, 0, NULL, 0, NULL, 0, 0},
 };
 
+/* Whether two outputs are file outputs on one regular file (the same
+ * path, or two names of one existing file). A device (/dev/null, a
+ * console) is written as it comes, with no record to cut back to, so
+ * several outputs may share it. */
+static bool shp_same_file(const shp_out_conf *a, const shp_out_conf *b)
+{
+    if (strcmp(a->type, "file") != 0 || strcmp(b->type, "file") != 0 || !a->path || !b->path)
+        return false;
+    struct stat sa, sb;
+    bool ea = stat(a->path, &sa) == 0, eb = stat(b->path, &sb) == 0;
+    if (ea && S_ISCHR(sa.st_mode))
+        return false;
+    if (strcmp(a->path, b->path) == 0)
+        return true;
+    return ea && eb && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 static int shp_conf_add(shp_conf *cf, shp_out_conf *oc, const vg_node *at, char *err,
                         size_t errlen)
 {
     for (size_t i = 0; i < cf->noutputs; i++)
         if (strcmp(cf->outputs[i].name, oc->name) == 0) {
             int rc = vg_conf_errf(err, errlen, at, "output name '%s' is used twice", oc->name);
+            shp_out_conf_free(oc);
+            return rc;
+        }
+    for (size_t i = 0; i < cf->noutputs; i++)
+        if (shp_same_file(&cf->outputs[i], oc)) {
+            int rc = vg_conf_errf(err, errlen, at,
+                                  "output '%s' writes to %s, the file of output '%s': each file "
+                                  "output keeps its own record of what it delivered there, and "
+                                  "at a start cuts what it did not record (the other's "
+                                  "deliveries); give each its own path",
+                                  oc->name, oc->path, cf->outputs[i].name);
             shp_out_conf_free(oc);
             return rc;
         }

@@ -792,6 +792,15 @@ START_TEST(test_config_errors)
          "bad.yaml:5: on_full must be block or drop_oldest, got 'wait'"},
         {"shipper:\n  name: s\n", "shipper has no output: add 'outputs', or set json_file or "
                                   "stdout: true"},
+        /* two file outputs on one file: each cut the other's deliveries at
+         * a start ("unrecorded"), and delivered alerts were lost */
+        {"shipper:\n  json_file: a.json\n  outputs:\n"
+         "    - {name: quiet, type: file, path: a.json, filter: {min_level: 12}}\n",
+         "bad.yaml:4: output 'quiet' writes to /"},
+        {"shipper:\n  json_file: a.json\n  outputs:\n"
+         "    - {name: quiet, type: file, path: a.json, filter: {min_level: 12}}\n",
+         "/a.json, the file of output 'json_file': each file output keeps its own record of what "
+         "it delivered there"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         int st;
@@ -806,6 +815,13 @@ START_TEST(test_config_errors)
                              "shipper:\n  outputs:\n    - name: ok\n      type: file\n"
                              "      path: a.json\n      filter: {min_level: 5, agency: [road]}\n",
                              &st);
+    ck_assert_msg(st == 0, "valid config refused: %s", out);
+    free(out);
+    /* several outputs may share a device: nothing is cut there */
+    out = check_config(dir,
+                       "shipper:\n  outputs:\n    - {name: a, type: file, path: /dev/null}\n"
+                       "    - {name: b, type: file, path: /dev/null}\n",
+                       &st);
     ck_assert_msg(st == 0, "valid config refused: %s", out);
     free(out);
     /* A file output on a FIFO (with a reader): refused at start, naming it */
