@@ -987,18 +987,24 @@ void shp_out_done(shp_out *o, int rc, const char *reason)
             retry++;
             break;
         case SHP_ITEM_FAILED:
-            o->stats.failed++;
             failed++;
             break;
         }
     }
     if (failed && (rc = shp_dead_letters(o)) != 0) {
-        /* Not kept, so not settled: send them again rather than lose them. */
+        /* Not kept, so not settled: send them again rather than lose them
+         * (and not counted as failed: that counts what the dead-letter file
+         * holds, once each, however many rounds it takes to get there). */
         vg_error("output %s: cannot write the dead-letter file: %s; the refused alerts will be "
                  "sent again", o->conf.name, vg_strerror(rc));
         for (size_t i = 0; i < b->n; i++)
-            if (b->items[i].state == SHP_ITEM_FAILED)
-                b->items[i].state = SHP_ITEM_RETRY, retry++;
+            if (b->items[i].state == SHP_ITEM_FAILED) {
+                b->items[i].state = SHP_ITEM_RETRY;
+                retry++;
+                o->stats.item_retries++;
+            }
+    } else {
+        o->stats.failed += failed;
     }
     if (o->attempt) {
         /* down_since is set by failed attempts only, not by item retries */

@@ -676,6 +676,44 @@ START_TEST(test_webhook_rate_limit_summary)
 }
 END_TEST
 
+/* The dead-letter file cannot be written (a directory stands in its
+ * place): an alert the webhook refuses for good is not settled but sent
+ * again, and is not counted as failed, since the file does not hold it.
+ * It was counted once per round. Here the webhook takes it on the 4th. */
+START_TEST(test_dead_letter_unwritable)
+{
+    vt_pipe p;
+    char yaml[4096];
+    ts_shipper_yaml(yaml, sizeof(yaml),
+                    "    - name: oncall\n      type: webhook\n"
+                    "      url: http://127.0.0.1:@PORT@/hook\n      retry_min: 100ms\n"
+                    "      retry_max: 200ms\n");
+    ck_assert_int_eq(vt_pipe_init_full(&p, IT_RULES, NULL, NULL, yaml), 0);
+    ts_sink k;
+    const char *args[] = {"--faults", "hook 422;hook 422;hook 422", NULL};
+    ck_assert_int_eq(ts_sink_start_any(&k, &p, "hook", args), 0);
+    ck_assert_int_eq(ts_subst(&p, "@PORT@", k.port), 0);
+    char dl[500], cmd[600];
+    snprintf(dl, sizeof(dl), "%s/data/shipper/shipper/deadletter-oncall.jsonl", p.dir);
+    snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", dl);
+    char *mk[] = {"sh", "-c", cmd, NULL};
+    ck_assert_int_eq(vt_run(mk, 10), 0);
+    vt_pipe_start_all(&p);
+    char file[400];
+    ck_assert_int_eq(it_write_lines(&p, "a.txt", 0, 1, file, sizeof(file)), 0);
+    ck_assert_int_eq(it_logger_tcp(&p, file, NULL), 0);
+    TS_ASSERT(vt_shipper_wait_stat(&p, "oncall", "sent", 1, 20000) == 1, &p, &k, "not sent");
+    ck_assert_int_eq(vt_count_lines(k.raw), 1);
+    ck_assert_int_eq(vt_shipper_stat(&p, "oncall", "item_retries"), 3);
+    ck_assert_int_eq(vt_shipper_stat(&p, "oncall", "failed"), 0);
+    char log[400];
+    vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
+    ck_assert(vt_wait_text(log, "output oncall: cannot write the dead-letter file: ", 100));
+    ts_sink_stop(&k);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 #define N_TLS 20
 
 /* HTTPS: with tls_ca (by address, and by tls_server_name) the alerts
@@ -825,7 +863,7 @@ static Suite *ship_http_suite(void)
          {test_es_faults_nothing_lost, test_es_kill9_between_delivery_and_commit,
           test_es_whole_request_refused_isolates, test_es_down_then_up}},
         {"splunk_hec", {test_hec_faults_in_order}},
-        {"webhook", {test_webhook_exact, test_webhook_rate_limit_summary}},
+        {"webhook", {test_webhook_exact, test_webhook_rate_limit_summary, test_dead_letter_unwritable}},
         {"tls", {test_https_verify}},
         {"config", {test_bad_settings_refused}},
     };
