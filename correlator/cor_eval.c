@@ -164,11 +164,15 @@ int cor__hit_out(cor_eval *e, const cor_hit *hit, cor_emit_fn emit, void *ud)
     int rc = 0;
     int quiet = 0;
     if (r->kind == COR_MATCH && r->suppress_us && r->alert) {
-        char key[2048];
+        char kbuf[2048], *key;
         vg_kv gf[VG_ALERT_MAX_FIELDS];
         uint32_t ri = (uint32_t)(r - e->rs->rules);
-        size_t klen = cor__group_key(r, hit->ctx, key, sizeof(key), gf);
-        cor_group *g = cor__group_get(e, r, &e->tables[ri], key, klen, hit->ts, emit, ud);
+        ssize_t klen = cor__group_key(r, hit->ctx, kbuf, sizeof(kbuf), &key, gf);
+        if (klen < 0)
+            return (int)klen;
+        cor_group *g = cor__group_get(e, r, &e->tables[ri], key, (size_t)klen, hit->ts, emit, ud);
+        if (key != kbuf)
+            free(key);
         if (!g)
             return -ENOMEM;
         quiet = cor_ms_quiet(g, hit->ts, r->suppress_us);
@@ -217,24 +221,35 @@ static uint32_t cor_repeat(vg_str msg, vg_str *inner)
     return n > 10000 ? 10000 : n; /* bounded work per line */
 }
 
-/* Builds the group key from the hit's fields; a missing field is "". */
-size_t cor__group_key(const cor_rule *r, const cor_ctx *src, char *buf, size_t cap,
-                            vg_kv *gf)
+/* Builds the group key from the hit's fields (a missing field is ""), in
+ * buf when it fits in cap bytes, else in a malloc'ed buffer: *key is where
+ * it is, to be freed by the caller when it is not buf. The key is never
+ * cut: two tuples that differ only past some length (an attacker's long
+ * user name) are two groups. gf[i] point into the key. Returns the length,
+ * or -ENOMEM. */
+ssize_t cor__group_key(const cor_rule *r, const cor_ctx *src, char *buf, size_t cap, char **key,
+                       vg_kv *gf)
 {
+    vg_str v[VG_ALERT_MAX_FIELDS];
+    size_t need = r->ngroup ? r->ngroup - 1 : 0;
+    for (uint32_t i = 0; i < r->ngroup; i++) {
+        v[i] = cor__field(src, r->group_by[i]);
+        need += v[i].p ? v[i].len : 0;
+    }
+    *key = buf;
+    if (need > cap && !(*key = malloc(need)))
+        return -ENOMEM;
     size_t n = 0;
     for (uint32_t i = 0; i < r->ngroup; i++) {
-        vg_str v = cor__field(src, r->group_by[i]);
-        if (i && n < cap)
-            buf[n++] = COR_KEY_SEP;
-        size_t l = v.p ? v.len : 0;
-        if (n + l > cap)
-            l = cap - n;
+        if (i)
+            (*key)[n++] = COR_KEY_SEP;
+        size_t l = v[i].p ? v[i].len : 0;
         if (l)
-            memcpy(buf + n, v.p, l);
-        gf[i] = (vg_kv){vg_str_c(r->group_by[i]), vg_str_n(buf + n, l)};
+            memcpy(*key + n, v[i].p, l);
+        gf[i] = (vg_kv){vg_str_c(r->group_by[i]), vg_str_n(*key + n, l)};
         n += l;
     }
-    return n;
+    return (ssize_t)n;
 }
 
 /* ---- match rules -------------------------------------------------------- */

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "cor_eval.h"
 #include "vigil/util.h"
@@ -294,7 +295,8 @@ int cor__feed(cor_eval *e, const cor_hit *hit, cor_emit_fn emit, void *ud);
 vg_str cor__field(const cor_ctx *c, const char *name);
 /* Writes r's group key for src into buf (cap bytes) and the group fields,
  * as views into buf, into gf[0 .. r->ngroup). Returns the key's length. */
-size_t cor__group_key(const cor_rule *r, const cor_ctx *src, char *buf, size_t cap, vg_kv *gf);
+ssize_t cor__group_key(const cor_rule *r, const cor_ctx *src, char *buf, size_t cap, char **key,
+                       vg_kv *gf);
 /* A rule hit: alert if it alerts, then feed the correlations counting it. */
 int cor__hit_out(cor_eval *e, const cor_hit *hit, cor_emit_fn emit, void *ud);
 /* Reports absence group g of c as silent at time clk ("silent since" its

@@ -279,6 +279,10 @@ static int cor_vc_add(cor_eval *e, cor_rule *c, cor_group *g, vg_str v, int64_t 
     return 0;
 }
 
+static int cor_correlate_group(cor_eval *e, cor_rule *c, cor_table *t, cor_group *g,
+                               uint32_t refpos, const cor_hit *in, vg_str v, cor_hit *out,
+                               cor_emit_fn emit, void *ud);
+
 /* One hit of a referenced rule arrives at correlation c. */
 static int cor_correlate(cor_eval *e, uint32_t ci, uint32_t refpos, const cor_hit *in,
                          cor_emit_fn emit, void *ud)
@@ -303,10 +307,12 @@ static int cor_correlate(cor_eval *e, uint32_t ci, uint32_t refpos, const cor_hi
     vg_str v = c->kind == COR_VALUE_COUNT ? cor__field(&src, c->field) : VG_STR_NULL;
     if (c->kind == COR_VALUE_COUNT && !v.p)
         return 0;
-    char key[2048], joined[2048], fname[160]; /* out's views point here */
+    char kbuf[2048], *key; /* out's group fields point there */
     cor_hit out;
     cor_hit_init(&out, c, in->ctx, ts, 0, 0);
-    size_t klen = cor__group_key(c, &src, key, sizeof(key), out.f);
+    ssize_t klen = cor__group_key(c, &src, kbuf, sizeof(kbuf), &key, out.f);
+    if (klen < 0)
+        return (int)klen;
     out.nf = c->ngroup;
     /* then the triggering hit's own fields (e.g. the user of the login that
      * completed a sequence), those not already grouped by */
@@ -318,9 +324,21 @@ static int cor_correlate(cor_eval *e, uint32_t ci, uint32_t refpos, const cor_hi
         if (j == c->ngroup && !(c->field && vg_str_eq(in->f[i].key, c->field)))
             out.f[out.nf++] = in->f[i];
     }
-    cor_group *g = cor__group_get(e, c, t, key, klen, ts, emit, ud);
-    if (!g)
-        return -ENOMEM;
+    cor_group *g = cor__group_get(e, c, t, key, (size_t)klen, ts, emit, ud);
+    int rc = g ? cor_correlate_group(e, c, t, g, refpos, in, v, &out, emit, ud) : -ENOMEM;
+    if (key != kbuf)
+        free(key);
+    return rc;
+}
+
+/* The rest of cor_correlate, once the hit's group g is found: out holds
+ * the group's fields and the hit's own; a firing adds its window. */
+static int cor_correlate_group(cor_eval *e, cor_rule *c, cor_table *t, cor_group *g,
+                               uint32_t refpos, const cor_hit *in, vg_str v, cor_hit *out,
+                               cor_emit_fn emit, void *ud)
+{
+    int64_t ts = in->ts;
+    char joined[2048], fname[160]; /* out's views point here */
     g->dirty = 1;
     if (ts > g->last_us)
         g->last_us = ts;
@@ -330,7 +348,7 @@ static int cor_correlate(cor_eval *e, uint32_t ci, uint32_t refpos, const cor_hi
     int fire = 0;
     switch (c->kind) {
     case COR_EVENT_COUNT: {
-        int r = cor_ec_add(e, c, g, ts, &out);
+        int r = cor_ec_add(e, c, g, ts, out);
         if (r < 0)
             return r;
         fire = r;
@@ -344,9 +362,9 @@ static int cor_correlate(cor_eval *e, uint32_t ci, uint32_t refpos, const cor_hi
         uint32_t live = cor_vc_live(g, c->timespan_us, end, &first);
         if (live >= c->threshold) {
             fire = 1;
-            out.first = first;
-            out.ts = end;
-            out.count = live;
+            out->first = first;
+            out->ts = end;
+            out->count = live;
             /* the distinct values, for the analyst */
             size_t jl = 0;
             for (uint32_t k = 0; k < g->n && jl < sizeof(joined) - 1; k++) {
@@ -358,8 +376,8 @@ static int cor_correlate(cor_eval *e, uint32_t ci, uint32_t refpos, const cor_hi
             if (jl >= sizeof(joined))
                 jl = sizeof(joined) - 1;
             snprintf(fname, sizeof(fname), "%s_values", c->field);
-            if (out.nf < VG_ALERT_MAX_FIELDS)
-                out.f[out.nf++] = (vg_kv){vg_str_c(fname), vg_str_n(joined, jl)};
+            if (out->nf < VG_ALERT_MAX_FIELDS)
+                out->f[out->nf++] = (vg_kv){vg_str_c(fname), vg_str_n(joined, jl)};
         }
         break;
     }
@@ -375,9 +393,9 @@ static int cor_correlate(cor_eval *e, uint32_t ci, uint32_t refpos, const cor_hi
         int64_t first = end;
         if (cor_vc_live(g, c->timespan_us, end, &first) >= c->nrefs) {
             fire = 1;
-            out.first = first;
-            out.ts = end;
-            out.count = c->nrefs;
+            out->first = first;
+            out->ts = end;
+            out->count = c->nrefs;
         }
         break;
     }
@@ -415,9 +433,9 @@ static int cor_correlate(cor_eval *e, uint32_t ci, uint32_t refpos, const cor_hi
         if (cor_seq_find(sh, g->ts, slot, ts, c->timespan_us, g->suppress_until, &first,
                          &last)) {
             fire = 1;
-            out.first = first;
-            out.ts = last;
-            out.count = c->nrefs;
+            out->first = first;
+            out->ts = last;
+            out->count = c->nrefs;
             cor_seq_used(sh, g->ts, last); /* a sequence is reported once */
             g->n = cor_seq_len(sh, g->ts);
         }
@@ -446,11 +464,11 @@ static int cor_correlate(cor_eval *e, uint32_t ci, uint32_t refpos, const cor_hi
     default:
         break;
     }
-    if (!fire || out.ts < g->suppress_until)
+    if (!fire || out->ts < g->suppress_until)
         return 0;
-    g->suppress_until = out.ts + c->suppress_us;
-    out.g = g;
-    return cor__hit_out(e, &out, emit, ud);
+    g->suppress_until = out->ts + c->suppress_us;
+    out->g = g;
+    return cor__hit_out(e, out, emit, ud);
 }
 
 /* Feeds a hit to every correlation that counts its rule. */

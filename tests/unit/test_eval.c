@@ -145,6 +145,16 @@ static void cp(char *dst, size_t cap, vg_str s)
     dst[s.len] = '\0';
 }
 
+/* cp() for a value that may be long (a message, a field, a raw line): one
+ * that does not fit is kept as its length and its start. */
+static void cp_long(char *dst, size_t cap, vg_str s)
+{
+    if (s.p && s.len >= cap)
+        snprintf(dst, cap, "%zu bytes: %.16s", (size_t)s.len, s.p);
+    else
+        cp(dst, cap, s);
+}
+
 static int on_alert(void *ud, const vg_alert *al)
 {
     sink *s = ud;
@@ -162,7 +172,7 @@ static int on_alert(void *ud, const vg_alert *al)
     cp(r->src, sizeof(r->src), al->src);
     cp(r->agency, sizeof(r->agency), al->agency);
     cp(r->site, sizeof(r->site), al->site);
-    cp(r->msg, sizeof(r->msg), al->message);
+    cp_long(r->msg, sizeof(r->msg), al->message);
     ck_assert_ptr_nonnull(al->rule_name.p);
     r->level = al->level;
     r->ts = al->ts_us;
@@ -174,14 +184,14 @@ static int on_alert(void *ud, const vg_alert *al)
     r->nf = al->nfields;
     for (uint32_t i = 0; i < al->nfields; i++) {
         cp(r->fk[i], sizeof(r->fk[i]), al->fields[i].key);
-        cp(r->fv[i], sizeof(r->fv[i]), al->fields[i].val);
+        cp_long(r->fv[i], sizeof(r->fv[i]), al->fields[i].val);
     }
     r->ntags = al->ntags;
     for (uint32_t i = 0; i < al->ntags; i++)
         cp(r->tags[i], sizeof(r->tags[i]), al->tags[i]);
     r->nraw = al->nraw;
     for (uint32_t i = 0; i < al->nraw; i++)
-        cp(r->raw[i], sizeof(r->raw[i]), al->raw[i]);
+        cp_long(r->raw[i], sizeof(r->raw[i]), al->raw[i]);
     return 0;
 }
 
@@ -529,6 +539,43 @@ START_TEST(test_event_count_groups)
     feed(&t, T0 + 7 * SEC, "h", "fail from 10.0.0.10");
     ck_assert_uint_eq(t.s.n, 2);
     ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 3);
+    tc_close(&t);
+}
+END_TEST
+
+/* Group values are never cut: two tuples that differ only past 2 KiB (an
+ * attacker's long user name, then the source) are two groups. The key was
+ * cut at 2048 bytes, the source dropped, and both events counted in one
+ * group with an empty src. So for a match rule's suppress_by. */
+START_TEST(test_long_group_values)
+{
+    static char yaml[2048];
+    snprintf(yaml, sizeof(yaml),
+             "rules:\n"
+             "  - id: m.u\n    name: u\n    level: 3\n"
+             "    match: {regex: 'u=(?<user>\\S+) s=(?<src>\\S+)'}\n"
+             "    suppress: 1h\n    suppress_by: [user, src]\n"
+             "  - id: c.x\n    name: x\n    level: 9\n"
+             "    correlation:\n      type: event_count\n      rules: [m.u]\n"
+             "      group_by: [user, src]\n      timespan: 60s\n      condition: {gte: 2}\n");
+    tc t;
+    tc_open(&t, yaml, NULL);
+    static char a[2200], b[2200];
+    char user[2101];
+    memset(user, 'A', 2100);
+    user[2100] = '\0';
+    snprintf(a, sizeof(a), "u=%s s=1.1.1.1", user);
+    snprintf(b, sizeof(b), "u=%s s=2.2.2.2", user);
+    feed(&t, T0, "h", a);
+    feed(&t, T0 + 1 * SEC, "h", b);
+    /* two alerts of m.u (two suppress_by groups), no c.x */
+    ck_assert_uint_eq(t.s.n, 2);
+    ck_assert_uint_eq(n_of(&t.s, "m.u"), 2);
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 4);
+    feed(&t, T0 + 2 * SEC, "h", a);
+    ck_assert_uint_eq(t.s.n, 3);
+    assert_alert(at(&t.s, 2), "c.x", "event_count", T0, T0 + 2 * SEC, 2);
+    FIELDS(at(&t.s, 2), "user", "2100 bytes: AAAAAAAAAAAAAAAA", "src", "1.1.1.1");
     tc_close(&t);
 }
 END_TEST
@@ -4034,6 +4081,7 @@ static Suite *eval_suite(void)
     tcase_add_test(t, test_event_count_edges);
     tcase_add_test(t, test_raw_lines_every_size);
     tcase_add_test(t, test_event_count_groups);
+    tcase_add_test(t, test_long_group_values);
     tcase_add_test(t, test_event_count_suppress);
     tcase_add_test(t, test_value_count);
     tcase_add_test(t, test_temporal);
