@@ -539,7 +539,11 @@ static int cor_sweep_one(cor_eval *e, uint32_t o, int64_t clk, cor_emit_fn emit,
     cor_table *t = &e->tables[ci];
     for (cor_group *g = t->tail, *prev; g && rc == 0; g = prev) {
         prev = g->prev;
-        if (g->fired && clk - g->aux >= c->expire_us) { /* reported, long gone: forget */
+        /* reported, long gone: forgotten, once no event from before the
+         * report can still come (one would make a new group and report it
+         * silent again; from W - lateness on, such events are late) */
+        if (g->fired && clk - g->aux >= c->expire_us &&
+            e->wm - rs->lateness_us >= g->suppress_until) {
             cor__del_push(e, c->id, g->key, g->keylen, 0);
             cor__table_remove(e, t, g);
             cor__group_free(e, g);

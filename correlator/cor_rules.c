@@ -430,8 +430,18 @@ static int cor_corr_block(cor_rule *r, const vg_node *c, char *err, size_t errle
             rc = cor_strv(v, "group_by", &r->group_by, err, errlen);
         else if (strcmp(k, "timespan") == 0)
             rc = cor_duration(v, &r->timespan_us, err, errlen);
+        else if (strcmp(k, "suppress") == 0 && r->kind == COR_ABSENCE)
+            /* an absence fires once per silence (re-armed by the group's
+             * next event): a suppress would be read and never used */
+            rc = vg_conf_errf(err, errlen, c->keys[i],
+                              "absence takes no 'suppress': it reports a silence once, and "
+                              "again only after the group has logged anew");
         else if (strcmp(k, "suppress") == 0)
             rc = cor_duration(v, &r->suppress_us, err, errlen);
+        else if (strcmp(k, "expire") == 0 && r->kind != COR_ABSENCE)
+            rc = vg_conf_errf(err, errlen, c->keys[i],
+                              "'expire' is for absence only (how long a silent group is "
+                              "remembered); %s groups end with their windows", type->str);
         else if (strcmp(k, "expire") == 0)
             rc = cor_duration(v, &r->expire_us, err, errlen);
         else if (strcmp(k, "condition") == 0)

@@ -918,13 +918,20 @@ START_TEST(test_absence)
     assert_alert(at(&t.s, 2), "c.silent", "absence", L + 10 * MIN, L + 15 * MIN, 0);
     FIELDS(at(&t.s, 2), "host", "h1");
 
-    /* expire: a group silent for 1 h is forgotten */
-    ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 2);
-    tick(&t, L + 61 * MIN - 1);
+    /* expire: a group silent for 1 h is forgotten, once W - lateness (1 h
+     * here) has passed its report: an event from before the report may
+     * come until then (test_absence_expire_late) */
     ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 2);
     tick(&t, L + 61 * MIN);
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 2); /* W is L + 10 min */
+    feed(&t, L + 66 * MIN - 1, "h9", "other traffic");
+    tick(&t, L + 66 * MIN - 1);
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 2);
+    feed(&t, L + 66 * MIN, "h9", "other traffic"); /* W - lateness: h2's report */
+    tick(&t, L + 66 * MIN);
     ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 1);
-    tick(&t, L + 70 * MIN);
+    feed(&t, L + 75 * MIN, "h9", "other traffic"); /* h1's */
+    tick(&t, L + 75 * MIN);
     ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 0);
     ck_assert_uint_eq(t.s.n, 3);
     /* seen again: a new group, which fires again after its own silence */
@@ -934,6 +941,45 @@ START_TEST(test_absence)
     ck_assert_uint_eq(t.s.n, 4);
     assert_alert(at(&t.s, 3), "c.silent", "absence", L + 120 * MIN, L + 125 * MIN, 0);
     ck_assert_uint_eq(rule(&t, "c.silent")->hits, 4);
+    tc_close(&t);
+}
+END_TEST
+
+/* An expire shorter than the lateness: a reported group was forgotten at
+ * once, and an event from before the report, still within the lateness,
+ * made a new group that was reported silent a second time. */
+START_TEST(test_absence_expire_late)
+{
+    cor_rules_opts o = opts_default;
+    o.lateness_us = 5 * MIN;
+    tc t;
+    tc_open(&t,
+            "rules:\n"
+            "  - id: m.a\n    name: a\n    level: 1\n    alert: false\n"
+            "    match: {regex: 'x (?<k>\\S+)'}\n"
+            "  - id: c.silent\n    name: silent\n    level: 7\n"
+            "    correlation: {type: absence, rules: [m.a], group_by: [k], timespan: 60s,\n"
+            "                  expire: 60s}\n",
+            &o);
+    feed(&t, T0, "h", "x x");
+    feed(&t, T0, "h", "x y");
+    feed(&t, T0 + 60 * SEC, "h", "x y");
+    feed(&t, T0 + 62 * SEC, "h", "x y"); /* x was reported silent at T0 + 60 s */
+    ck_assert_uint_eq(t.s.n, 1);
+    assert_alert(at(&t.s, 0), "c.silent", "absence", T0, T0 + 60 * SEC, 0);
+    FIELDS(at(&t.s, 0), "k", "x");
+    feed(&t, T0 + 30 * SEC, "h", "x x"); /* late, from before the report */
+    feed(&t, T0 + 100 * SEC, "h", "x y");
+    tick(&t, T0 + 100 * SEC);
+    ck_assert_uint_eq(t.s.n, 1);
+    ck_assert_uint_eq(n_of(&t.s, "c.silent"), 1);
+    /* forgotten once W - lateness has passed the report */
+    feed(&t, T0 + 60 * SEC + 5 * MIN - 1, "h", "x y");
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 2);
+    feed(&t, T0 + 60 * SEC + 5 * MIN, "h", "x y");
+    tick(&t, T0 + 60 * SEC + 5 * MIN);
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 1);
+    ck_assert_uint_eq(t.s.n, 1);
     tc_close(&t);
 }
 END_TEST
@@ -3871,6 +3917,21 @@ START_TEST(test_rule_errors)
                        "    level: 1\n"
                        "    match: {regex: 'x', facility: bogus}\n",
                        ":5: unknown facility 'bogus'");
+    /* keys a type would read and never use: refused, not ignored */
+    load_fails_exactly("rules:\n"
+                       "  - id: m.x\n    name: x\n    level: 1\n    match: {regex: 'x'}\n"
+                       "  - id: c.x\n    name: x\n    level: 1\n"
+                       "    correlation:\n      type: absence\n      rules: [m.x]\n"
+                       "      timespan: 1m\n      suppress: 1h\n",
+                       ":13: absence takes no 'suppress': it reports a silence once, and again "
+                       "only after the group has logged anew");
+    load_fails_exactly("rules:\n"
+                       "  - id: m.x\n    name: x\n    level: 1\n    match: {regex: 'x'}\n"
+                       "  - id: c.x\n    name: x\n    level: 1\n"
+                       "    correlation: {type: event_count, rules: [m.x], timespan: 1m,\n"
+                       "                  condition: {gte: 2}, expire: 1h}\n",
+                       ":10: 'expire' is for absence only (how long a silent group is "
+                       "remembered); event_count groups end with their windows");
     /* numbers are digits only: strtol took " 3" and "+3" */
     load_fails_exactly("rules:\n"
                        "  - id: m.x\n"
@@ -4088,6 +4149,7 @@ static Suite *eval_suite(void)
     tcase_add_test(t, test_temporal_ordered_three);
     tcase_add_test(t, test_temporal_ordered_out_of_order);
     tcase_add_test(t, test_absence);
+    tcase_add_test(t, test_absence_expire_late);
     tcase_add_test(t, test_absence_between_sweeps);
     tcase_add_test(t, test_correlation_of_correlation);
     tcase_add_test(t, test_repeat);
