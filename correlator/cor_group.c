@@ -302,8 +302,9 @@ static int cor_group_done(const cor_eval *e, const cor_rule *r, const cor_group 
     return g->last_us < open - r->timespan_us && g->suppress_until <= open;
 }
 
-/* Finds or creates the group; evicts the least recently updated one when
- * the rule is at its cap. A tail the sweep would drop at this event's time
+/* Finds or creates the group; evicts the least recently updated ones while
+ * the rule is at its cap (more than one after a reload or a restart that
+ * lowered max_groups: the groups kept from before are over it). A tail the sweep would drop at this event's time
  * (it runs at most once per second of event time, after the event) goes
  * without counting: losing it loses nothing, and a degradation alert for it
  * would be false. */
@@ -314,7 +315,8 @@ cor_group *cor__group_get(cor_eval *e, const cor_rule *r, cor_table *t, const ch
     cor_group *g = cor_table_find(t, key, len, h);
     if (g)
         return g;
-    if (t->count >= r->max_groups && t->tail) {
+    int evicted = 0;
+    while (t->count >= r->max_groups && t->tail) {
         cor_group *old = t->tail;
         int done = cor_group_done(e, r, old, now > e->wm ? now : e->wm);
         cor__del_push(e, r->id, old->key, old->keylen, 0);
@@ -323,9 +325,11 @@ cor_group *cor__group_get(cor_eval *e, const cor_rule *r, cor_table *t, const ch
         if (!done) {
             ((cor_rule *)r)->evictions++;
             e->stats.evictions++;
-            cor_degraded(e, r, t, now, emit, ud);
+            evicted = 1;
         }
     }
+    if (evicted)
+        cor_degraded(e, r, t, now, emit, ud);
     if (t->count + 1 > t->nb && cor__table_grow(t) != 0)
         return NULL;
     g = cor__group_new(e, r, key, len, h);

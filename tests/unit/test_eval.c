@@ -2957,6 +2957,48 @@ START_TEST(test_max_groups)
 }
 END_TEST
 
+/* max_groups lowered by a reload (or a restart): the groups kept from
+ * before were over the new cap, and each new group evicted only one, so
+ * the table stayed at its old size. Now the first new group evicts down to
+ * the cap (counted, one degradation alert). */
+START_TEST(test_max_groups_lowered)
+{
+    char yaml[2048], path[PATH_MAX];
+#define LOWERED_FMT                                                                                \
+    "rules:\n%s"                                                                                   \
+    "  - id: c.cap\n    name: capped\n    level: 6\n    max_groups: %d\n"                          \
+    "    correlation: {type: event_count, rules: [m.fail], group_by: [src_ip],\n"                  \
+    "                  timespan: 1h, condition: {gte: 3}}\n"
+    snprintf(yaml, sizeof(yaml), LOWERED_FMT, fail_rule, 10);
+    rules_file(yaml, path, sizeof(path));
+    tc t = {0};
+    tc_start(&t, path, NULL);
+    for (int i = 0; i < 8; i++)
+        feedf(&t, T0 + i * SEC, "h", "fail from 10.0.0.%d", i);
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 8);
+    snprintf(yaml, sizeof(yaml), LOWERED_FMT, fail_rule, 3);
+    rules_file(yaml, path, sizeof(path));
+    cor_ruleset *rs2 = load_path(path, NULL);
+    ck_assert_int_eq(cor_eval_set_rules(t.e, rs2), 0);
+    cor_rules_free(t.rs);
+    t.rs = rs2;
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 8); /* kept, as the rule is unchanged */
+    feed(&t, T0 + 10 * SEC, "h", "fail from 10.0.0.7"); /* not new: nothing goes */
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 8);
+    feed(&t, T0 + 11 * SEC, "h", "fail from 10.0.0.99"); /* new: 6 oldest go */
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 3);
+    ck_assert_uint_eq(rule(&t, "c.cap")->evictions, 6);
+    ck_assert_uint_eq(t.s.n, 1);
+    assert_alert(at(&t.s, 0), "vigil.correlation_degraded", "internal", T0 + 11 * SEC,
+                 T0 + 11 * SEC, 6);
+    /* the newest stay: 10.0.0.7 has its two events */
+    feed(&t, T0 + 12 * SEC, "h", "fail from 10.0.0.7");
+    ck_assert_uint_eq(t.s.n, 2);
+    assert_alert(at(&t.s, 1), "c.cap", "event_count", T0 + 7 * SEC, T0 + 12 * SEC, 3);
+    tc_stop(&t);
+}
+END_TEST
+
 /* A group at the cap's tail that can no longer fire (the sweep, which runs
  * after the event, would drop it) is not an eviction: no degradation alert
  * after a quiet spell, only when a live group goes. */
@@ -4166,6 +4208,7 @@ static Suite *eval_suite(void)
     tcase_add_test(t, test_match_suppress_forgotten);
     tcase_add_test(t, test_restart_keeps_lru_order);
     tcase_add_test(t, test_max_groups);
+    tcase_add_test(t, test_max_groups_lowered);
     tcase_add_test(t, test_max_groups_dead_tail);
     tcase_add_test(t, test_value_count_without_field);
     tcase_add_test(t, test_reload);
