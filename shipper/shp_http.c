@@ -357,6 +357,20 @@ static int shp_http_setup(shp_http *h)
 
 static int shp_http_open(shp_out *o)
 {
+    /* The configuration was checked at load, at the start as root, for
+     * whom access() passes; libcurl reads these files at every connection
+     * as the user the shipper runs as now (pipeline.user). A key only root
+     * can read failed every request, retried for ever. */
+    const char *const tlsn[] = {"tls_ca", "tls_cert", "tls_key"};
+    const char *const tlsv[] = {o->conf.tls_ca, o->conf.tls_cert, o->conf.tls_key};
+    for (size_t i = 0; i < 3; i++)
+        if (shp_http_set(tlsv[i]) && access(tlsv[i], R_OK) != 0) {
+            int rc = -errno;
+            vg_error("output %s: %s '%s': %s (read as uid %u, the user the shipper runs as: "
+                     "pipeline.user)",
+                     o->conf.name, tlsn[i], tlsv[i], strerror(errno), (unsigned)getuid());
+            return rc;
+        }
     const shp_transport *t = o->tp_ops;
     shp_http *h = calloc(1, sizeof(*h));
     if (!h)

@@ -8,6 +8,7 @@
 #include <check.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -851,6 +852,50 @@ START_TEST(test_bad_settings_refused)
 }
 END_TEST
 
+/* TLS files are checked again once the shipper runs as pipeline.user,
+ * which is who libcurl reads them as. Checked only as root at the start, a
+ * key only root can read passed, and every request then failed for ever. */
+START_TEST(test_tls_key_unreadable_by_pipeline_user)
+{
+    if (geteuid() != 0 || !getpwnam("nobody")) {
+        printf("SKIP: needs root and the user nobody\n");
+        return;
+    }
+    char dir[300], path[400], cfg[2048], cmd[1200];
+    const char *t = getenv("TMPDIR");
+    snprintf(dir, sizeof(dir), "%s/vigil-tlsuser-XXXXXX", t ? t : "/tmp");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(chmod(dir, 0755), 0); /* nobody passes through to run/ and data/ */
+    const char *files[] = {"ca.pem", "client.pem", "client.key"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+        ck_assert_int_eq(vt_write_file(path, "not read before the open\n"), 0);
+        ck_assert_int_eq(chmod(path, i == 2 ? 0600 : 0644), 0);
+    }
+    snprintf(cfg, sizeof(cfg),
+             "pipeline:\n  user: nobody\n  run_dir: run\n  data_dir: data\n"
+             "shipper:\n  outputs:\n"
+             "    - name: hook\n      type: webhook\n      url: https://127.0.0.1:9/hook\n"
+             "      tls_ca: ca.pem\n      tls_cert: client.pem\n      tls_key: client.key\n");
+    snprintf(path, sizeof(path), "%s/vigil.yaml", dir);
+    ck_assert_int_eq(vt_write_file(path, cfg), 0);
+    snprintf(cmd, sizeof(cmd), "timeout 20 %s -c %s/vigil.yaml > %s/out.log 2>&1",
+             vt_bin("shipper/vigil-shipper"), dir, dir);
+    char *sh[] = {"sh", "-c", cmd, NULL};
+    ck_assert_int_eq(vt_run(sh, 30), 1);
+    char want[800];
+    snprintf(want, sizeof(want), "error: output hook: tls_key '%s/client.key': Permission denied "
+             "(read as uid %u, the user the shipper runs as: pipeline.user)", dir,
+             (unsigned)getpwnam("nobody")->pw_uid);
+    snprintf(path, sizeof(path), "%s/out.log", dir);
+    ck_assert_msg(vt_wait_text(path, want, 100), "no '%s' in %s", want, path);
+    if (!getenv("VT_KEEP")) {
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        vt_run(sh, 30);
+    }
+}
+END_TEST
+
 static Suite *ship_http_suite(void)
 {
     /* One case per transport, so that one can be run alone:
@@ -865,7 +910,7 @@ static Suite *ship_http_suite(void)
         {"splunk_hec", {test_hec_faults_in_order}},
         {"webhook", {test_webhook_exact, test_webhook_rate_limit_summary, test_dead_letter_unwritable}},
         {"tls", {test_https_verify}},
-        {"config", {test_bad_settings_refused}},
+        {"config", {test_bad_settings_refused, test_tls_key_unreadable_by_pipeline_user}},
     };
     Suite *s = suite_create("ship_http");
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
