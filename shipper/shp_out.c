@@ -885,6 +885,47 @@ static void shp_out_policy(shp_out *o)
             o->conf.name, o->conf.max_backlog, n, to, o->stats.dropped);
 }
 
+static void shp_out_skip_retry(uv_timer_t *t);
+
+/* Records the cursor past a scan that found only alerts filtered out or
+ * held back by the rate limit. Their windows and counters already count
+ * them: if the store refuses, the record is retried (the timer also keeps
+ * shp_out_pass from scanning them, and counting them, again) until it
+ * takes it. */
+static void shp_out_skip(shp_out *o)
+{
+    int rc = shp_out_commit(o, o->batch_last > o->cursor ? o->batch_last : o->cursor, NULL);
+    uint64_t now = uv_now(o->loop);
+    if (rc) {
+        int say = vg_streak_fail(&o->commit_fails, now);
+        if (say == VG_STREAK_FIRST)
+            vg_error("output %s: cannot record the cursor past filtered or held alerts (up to "
+                     "%" PRIu64 "): %s; trying again every %d ms (further failures are logged "
+                     "once a minute)",
+                     o->conf.name, o->batch_last, vg_strerror(rc), SHP_COMMIT_RETRY_MS);
+        else if (say == VG_STREAK_REMIND)
+            vg_error("output %s: still cannot record the cursor up to %" PRIu64 ": %s; %" PRIu64
+                     " attempts over %" PRIu64 " s",
+                     o->conf.name, o->batch_last, vg_strerror(rc), o->commit_fails.count,
+                     (o->commit_fails.logged_ms - o->commit_fails.first_ms) / 1000);
+        uv_timer_start(&o->retry_timer, shp_out_skip_retry, SHP_COMMIT_RETRY_MS, 0);
+        return;
+    }
+    double secs;
+    uint64_t fails = vg_streak_end(&o->commit_fails, now, &secs);
+    if (fails)
+        vg_warn("output %s: cursor recorded again (up to %" PRIu64 "), after %" PRIu64
+                " failed attempts over %.1f s; nothing was counted twice",
+                o->conf.name, o->batch_last, fails, secs);
+    if (o->batch_last < vg_queue_last(o->s->outbox))
+        shp_out_pass(o);
+}
+
+static void shp_out_skip_retry(uv_timer_t *t)
+{
+    shp_out_skip(t->data);
+}
+
 static void shp_out_pass(shp_out *o)
 {
     if (o->in_flight || o->closing || uv_is_active((uv_handle_t *)&o->retry_timer))
@@ -900,16 +941,8 @@ static void shp_out_pass(shp_out *o)
             return;
         }
         if (o->batch.n == 0) {
-            if (o->batch_last > o->cursor || o->rl_dirty) {
-                /* Only filtered or held alerts: move past them. */
-                rc = shp_out_commit(o, o->batch_last > o->cursor ? o->batch_last : o->cursor,
-                                    NULL);
-                if (rc)
-                    vg_error("output %s: cannot record the cursor: %s", o->conf.name,
-                             vg_strerror(rc));
-                else if (o->batch_last < vg_queue_last(o->s->outbox))
-                    shp_out_pass(o);
-            }
+            if (o->batch_last > o->cursor || o->rl_dirty)
+                shp_out_skip(o); /* only filtered or held alerts: move past them */
             return;
         }
         o->have_batch = 1;
