@@ -35,6 +35,8 @@ typedef struct col_conf {
     uint64_t max_message;   /* bytes; longer messages are truncated and flagged */
     uint64_t spool_size;    /* bytes of LMDB map */
     uint64_t spool_limit;   /* spool bytes at which intake pauses (0: 3/4 of spool_size) */
+    char *spool_sync;       /* "background" or "commit" (docs/configuration.md) */
+    bool sync_each_commit;  /* spool_sync: commit */
     int64_t max_conns;      /* TCP/TLS connections open at once */
     int64_t max_conns_ip;   /* ... from one address */
     int64_t handshake_ms;   /* a TLS handshake not done after this is closed */

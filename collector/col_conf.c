@@ -21,6 +21,9 @@ static const vg_conf_key col_conf_keys[] = {
     {"spool_limit", VG_CONF_SIZE, "0", offsetof(col_conf, spool_limit),
      "spool bytes at which TCP reading pauses and datagrams are refused; 0: 3/4 of spool_size",
      0, (int64_t)1 << 40},
+    {"spool_sync", VG_CONF_STR, "background", offsetof(col_conf, spool_sync),
+     "background (commits synced by a worker; fast) or commit (each commit synced before the "
+     "next: a power cut cannot damage the spool)", 0, 0},
     {"max_connections", VG_CONF_INT, "4096", offsetof(col_conf, max_conns),
      "TCP and TLS connections open at once; more are closed as they come, and counted", 1,
      1000000},
@@ -130,6 +133,13 @@ int col_conf_load(const vg_node *root, const char *file, col_conf *cf, char *err
                           "spool_limit must leave LMDB at least 10%% of spool_size free");
         goto fail;
     }
+    if (strcmp(cf->spool_sync, "commit") == 0) {
+        cf->sync_each_commit = true;
+    } else if (strcmp(cf->spool_sync, "background") != 0) {
+        rc = vg_conf_errf(err, errlen, vg_node_get(sec, "spool_sync"),
+                          "spool_sync must be background or commit, got '%s'", cf->spool_sync);
+        goto fail;
+    }
     if ((rc = col_conf_listens(cf, file, err, errlen)))
         goto fail;
     /* Checked whatever 'listen' says, so that a mistake in it is found
@@ -181,6 +191,7 @@ int col_conf_restart_keys(const col_conf *was, const col_conf *now, char *out, s
         {"max_message_size", was->max_message != now->max_message},
         {"spool_size", was->spool_size != now->spool_size},
         {"spool_limit", was->spool_limit != now->spool_limit},
+        {"spool_sync", was->sync_each_commit != now->sync_each_commit},
         {"tls", col_tls_conf_differ(&was->tls, &now->tls)},
     };
     int n = 0;

@@ -117,8 +117,14 @@ int col_spool_open(col *c)
     char *dir = vg_daemon_path(vg_daemon_pipeline(c->d)->data_dir, name);
     if (!dir)
         return -ENOMEM;
+    /* background: commits go to the page cache and a worker syncs them
+     * (LMDB's MDB_NOSYNC), so the loop never waits for the disk; but LMDB
+     * then does not write a commit's pages before its meta page, and a
+     * power cut while commits are unsynced can leave the spool damaged.
+     * commit: LMDB syncs each commit's pages, then its meta page, in the
+     * commit; the loop waits for the disk once per pass. */
     int rc = vg_store_open_ex(&c->store, dir, (size_t)(c->conf.spool_size >> 20),
-                              VG_STORE_ASYNC_SYNC);
+                              c->conf.sync_each_commit ? 0 : VG_STORE_ASYNC_SYNC);
     if (rc == 0)
         rc = vg_store_sync(c->store); /* what a crash left in the page cache */
     if (rc) {
@@ -128,8 +134,11 @@ int col_spool_open(col *c)
     }
     rc = vg_queue_open(c->store, "spool", &c->spool);
     if (rc == 0)
-        vg_info("spool %s: %llu events waiting for the correlator", dir,
-                (unsigned long long)vg_queue_count(c->spool));
+        vg_info("spool %s: %llu events waiting for the correlator; %s", dir,
+                (unsigned long long)vg_queue_count(c->spool),
+                c->conf.sync_each_commit ? "each commit synced before the next (spool_sync: commit)"
+                                         : "commits synced in the background (spool_sync: "
+                                           "background)");
     free(dir);
     msgpack_sbuffer_init(&c->pend);
     uv_check_init(c->loop, &c->flush_check);
@@ -230,7 +239,13 @@ void col_spool_flush(col *c)
     c->npend = 0;
     msgpack_sbuffer_clear(&c->pend);
     c->committed = vg_queue_last(c->spool);
-    col_sync_start(c);
+    if (c->conf.sync_each_commit && !c->syncing) { /* synced by the commit itself */
+        c->synced = c->committed;
+        if (c->sender && !c->stopping)
+            vg_sender_limit(c->sender, c->synced);
+    } else {
+        col_sync_start(c);
+    }
     col_spool_check_full(c);
 }
 

@@ -29,8 +29,11 @@ int vg_store_open(vg_store **out, const char *dir, size_t map_mb);
 /* VG_STORE_ASYNC_SYNC: a commit writes to the page cache without fsync
  * (it survives a kill of the process at once) and vg_store_sync, safe to
  * call from another thread while this one commits, makes everything
- * committed before it durable against power loss. For the collector's
- * intake, whose fsync would otherwise stall the event loop. */
+ * committed before it durable. For the collector's intake, whose fsync
+ * would otherwise stall the event loop. LMDB (MDB_NOSYNC) then does not
+ * write a commit's pages before its meta page: a power cut while commits
+ * are unsynced can damage the environment, synced data included; the
+ * collector's spool_sync: commit opens without it. */
 #define VG_STORE_ASYNC_SYNC 1u
 int vg_store_open_ex(vg_store **out, const char *dir, size_t map_mb, unsigned flags);
 

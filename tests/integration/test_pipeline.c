@@ -886,6 +886,9 @@ START_TEST(test_cli_and_bad_config)
          "pipeline:\n  run_dir: run\n  data_dir: data\ncorrelator:\n  name: ..\n",
          ":5: 'name' must be 1 to 64 letters, digits, '.', '_' or '-', not starting with '.' "
          "(got '..')"},
+        {"collector/vigil-collector",
+         "pipeline:\n  run_dir: run\n  data_dir: data\ncollector:\n  spool_sync: always\n",
+         ":5: spool_sync must be background or commit, got 'always'"},
         {"shipper/vigil-shipper",
          "pipeline:\n  run_dir: run\n  data_dir: data\nshipper:\n"
          "  name: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
