@@ -102,6 +102,7 @@ struct col {
     uv_timer_t bp_timer; /* rechecks a full spool while paused */
     vg_streak spool_fails; /* failed commits in a row (col_spool_failed) */
     uv_timer_t conn_timer; /* closes TLS connections stuck in the handshake, idle ones */
+    uint32_t accept_stalled; /* listeners (bit i: tcp[i]) whose accept ran out of memory */
     uint64_t refused_logged_ms; /* when a refused connection was last logged */
     uint64_t refused_unlogged;  /* refused since */
     int paused;          /* spool full: TCP reading stopped, datagrams dropped */

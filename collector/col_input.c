@@ -465,8 +465,17 @@ static void col_tcp_accept(uv_stream_t *ls, int status)
     if (status < 0)
         return;
     col_conn *k = calloc(1, sizeof(*k));
-    if (!k)
+    if (!k) {
+        /* libuv took the connection off the queue and stops watching the
+         * listener until uv_accept: without a retry the port would stay
+         * dead until a restart. col_conn_sweep tries again each second. */
+        int i = (int)((uv_tcp_t *)ls - c->tcp);
+        if (!(c->accept_stalled & (1u << i)))
+            vg_error("out of memory accepting a connection on listener %d; trying again each "
+                     "second", i);
+        c->accept_stalled |= 1u << i;
         return;
+    }
     k->c = c;
     uv_tcp_init(c->loop, &k->tcp);
     k->tcp.data = k;
@@ -663,6 +672,11 @@ static void col_cert_check(col *c, uint64_t now)
 static void col_conn_sweep(uv_timer_t *t)
 {
     col *c = t->data;
+    for (int i = 0; c->accept_stalled && i < c->ntcp; i++)
+        if (c->accept_stalled & (1u << i)) {
+            c->accept_stalled &= ~(1u << i);
+            col_tcp_accept((uv_stream_t *)&c->tcp[i], 0);
+        }
     col_cert_check(c, uv_now(c->loop));
     if (c->paused)
         return;
