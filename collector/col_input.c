@@ -26,7 +26,7 @@ void col_input_message(col *c, const char *src, const struct sockaddr *sa, const
      * files, octet-counted frames that kept the line end), never content. */
     while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == '\0'))
         len--;
-    vg_syslog_opts o = {.now_us = vg_now_us()};
+    vg_syslog_opts o = {.now_us = vg_now_us(), .truncated = truncated};
     vg_event ev;
     vg_syslog_parse(buf, len, &o, &ev);
     ev.src = vg_str_c(src);

@@ -750,14 +750,14 @@ static const char *parse_sd(const uchar *s, size_t n, size_t *i)
     const uchar *ids[SDID_TRACK];
     size_t idlen[SDID_TRACK], nid = 0, p = *i;
     if (p >= n || s[p] != '[')
-        return "bad STRUCTURED-DATA";
+        return *i = p, "bad STRUCTURED-DATA";
     while (p < n && s[p] == '[') {
         size_t l = sd_name(s, n, ++p);
         if (!l)
-            return "bad SD-ID";
+            return *i = p, "bad SD-ID";
         for (size_t k = 0; k < nid; k++)
             if (idlen[k] == l && !memcmp(ids[k], s + p, l))
-                return "duplicate SD-ID";
+                return *i = p, "duplicate SD-ID";
         if (nid < SDID_TRACK) {
             ids[nid] = s + p;
             idlen[nid++] = l;
@@ -765,29 +765,29 @@ static const char *parse_sd(const uchar *s, size_t n, size_t *i)
         p += l;
         for (;;) {
             if (p >= n)
-                return "unterminated SD-ELEMENT";
+                return *i = p, "unterminated SD-ELEMENT";
             if (s[p] == ']') {
                 p++;
                 break;
             }
             if (s[p] != ' ')
-                return "bad SD-PARAM";
+                return *i = p, "bad SD-PARAM";
             l = sd_name(s, n, ++p);
             p += l;
             if (!l || n - p < 2 || s[p] != '=' || s[p + 1] != '"')
-                return "bad SD-PARAM";
+                return *i = p, "bad SD-PARAM";
             p += 2;
             for (;;) { /* PARAM-VALUE: '"', '\' and ']' only escaped */
                 p = span(s, p, n, C_VPLAIN);
                 if (p >= n)
-                    return "unterminated SD-PARAM value";
+                    return *i = p, "unterminated SD-PARAM value";
                 if (s[p] == '"') {
                     p++;
                     break;
                 }
                 if (s[p] == ']') /* no closing '"' at all is the graver fault */
-                    return memchr(s + p, '"', n - p) ? "unescaped ']' in SD-PARAM value"
-                                                     : "unterminated SD-PARAM value";
+                    return *i = p, memchr(s + p, '"', n - p) ? "unescaped ']' in SD-PARAM value"
+                                                             : "unterminated SD-PARAM value";
                 p += (p + 1 < n && (cls[s[p + 1]] & C_SDVAL)) ? 2 : 1;
             }
         }
@@ -796,7 +796,8 @@ static const char *parse_sd(const uchar *s, size_t n, size_t *i)
     return NULL;
 }
 
-static const char *parse_5424(const uchar *s, size_t n, size_t i, int64_t now, vg_event *ev)
+static const char *parse_5424(const uchar *s, size_t n, size_t i, int64_t now, int cut,
+                              vg_event *ev)
 {
     if (s[i] == '0') /* VERSION = NONZERO-DIGIT 0*2DIGIT */
         return "bad VERSION";
@@ -838,6 +839,21 @@ static const char *parse_5424(const uchar *s, size_t n, size_t i, int64_t now, v
     } else {
         size_t b = i;
         const char *why = parse_sd(s, n, &i);
+        /* ran out of input: stopped at the end, or at a last '=' whose
+         * '"' was cut (a fault before the end is a fault) */
+        int ran_out = i >= n || (i + 1 == n && s[i] == '=');
+        if (why && cut && b < n && s[b] == '[' && ran_out) {
+            /* cut by the receiver (max_message_size) inside the
+             * STRUCTURED-DATA, which was well formed as far as it came: the
+             * header is whole and kept (a Windows forwarder puts its
+             * EventData there); the SD is kept as it came, the MSG is empty */
+            ev->sd = vg_str_n((const char *)s + b, n - b);
+            ev->msg = vg_str_n((const char *)s + n, 0);
+            if (!ev->host.p)
+                ev->flags |= VG_EV_NO_HOST;
+            ev->flags |= VG_EV_RFC5424;
+            return NULL;
+        }
         if (why)
             return why;
         ev->sd = vg_str_n((const char *)s + b, i - b);
@@ -921,7 +937,7 @@ int vg_syslog_parse(const char *buf, size_t len, const vg_syslog_opts *opts, vg_
                 why = "bad PRI";
                 goto malformed;
             }
-            why = parse_5424(s, n, i, now, ev);
+            why = parse_5424(s, n, i, now, opts && opts->truncated, ev);
             if (why)
                 goto malformed;
             return 0;

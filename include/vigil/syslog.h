@@ -19,6 +19,8 @@ typedef struct vg_syslog_opts {
     int year;         /* > 0: the year of RFC 3164 timestamps (replay); 0: infer from now_us */
     int tz_known;     /* non-zero: RFC 3164 times are at UTC offset tz_min, not local time */
     int32_t tz_min;
+    int truncated;    /* non-zero: buf was cut (max_message_size); an RFC 5424 message cut
+                         inside its STRUCTURED-DATA keeps its header and the SD as far as it came */
 } vg_syslog_opts;
 
 /* Parses buf[0..len) (one message, framing already removed, without the

@@ -761,7 +761,7 @@ typedef struct tally {
 /* Runs one vector. Returns the number of mismatches. */
 static int check_vector(const vec *v, tally *t)
 {
-    static const vg_syslog_opts opts = {NOW_US, 0, 0, 0};
+    static const vg_syslog_opts opts = {NOW_US, 0, 0, 0, 0};
     int g = group_kind(v->c[C_GROUP].p);
     const note *nt = note_for(v->c[C_ID].p);
     unsigned skip = nt ? nt->skip : 0;
@@ -944,7 +944,7 @@ static void parse_s(const char *s, const vg_syslog_opts *o, vg_event *ev)
 START_TEST(test_year_inference)
 {
     vg_event ev;
-    vg_syslog_opts o = {iso_us("2020-01-01T00:00:30Z"), 0, 1, 0};
+    vg_syslog_opts o = {iso_us("2020-01-01T00:00:30Z"), 0, 1, 0, 0};
     parse_s("<13>Dec 31 23:59:50 host app: x", &o, &ev); /* received on New Year's Day */
     ck_assert_int_eq(ev.ts_us, iso_us("2019-12-31T23:59:50Z"));
     ck_assert_int_eq(ev.tz_min, 0);
@@ -965,7 +965,7 @@ START_TEST(test_year_inference)
     ck_assert_int_eq(ev.ts_us, iso_us("2008-03-07T19:06:53Z"));
 
     /* local time (TZ=MET-1METDST): 23:59:50 on Dec 31 CET is 22:59:50Z */
-    vg_syslog_opts l = {iso_us("2020-01-01T00:10:00Z"), 0, 0, 0};
+    vg_syslog_opts l = {iso_us("2020-01-01T00:10:00Z"), 0, 0, 0, 0};
     parse_s("<13>Dec 31 23:59:50 host app: x", &l, &ev);
     ck_assert_int_eq(ev.ts_us, iso_us("2019-12-31T22:59:50Z"));
     ck_assert_int_eq(ev.tz_min, 60);
@@ -973,7 +973,7 @@ START_TEST(test_year_inference)
     ck_assert_int_eq(ev.ts_us, iso_us("2019-07-01T10:00:00.25Z"));
     ck_assert_int_eq(ev.tz_min, 120);
     /* a fixed offset for the source overrides TZ */
-    vg_syslog_opts z = {iso_us("2003-10-20T00:00:00Z"), 0, 1, -300};
+    vg_syslog_opts z = {iso_us("2003-10-20T00:00:00Z"), 0, 1, -300, 0};
     parse_s("<34>Oct 11 22:14:15 mymachine su: 'su root' failed", &z, &ev);
     ck_assert_int_eq(ev.ts_us, iso_us("2003-10-12T03:14:15Z"));
     ck_assert_int_eq(ev.tz_min, -300);
@@ -984,7 +984,7 @@ END_TEST
 START_TEST(test_cisco)
 {
     vg_event ev;
-    vg_syslog_opts o = {iso_us("2019-10-08T00:00:00Z"), 0, 1, 0};
+    vg_syslog_opts o = {iso_us("2019-10-08T00:00:00Z"), 0, 1, 0, 0};
     parse_s("<166>Oct 07 2019 03:10:04: %ASA-6-302013: Built outbound TCP connection 1 for "
             "outside:1.2.3.4/443",
             &o, &ev);
@@ -1034,7 +1034,7 @@ START_TEST(test_garbage)
     size_t n = 1u << 20;
     char *buf = malloc(n);
     uint32_t seed = 12345;
-    vg_syslog_opts o = {NOW_US, 0, 0, 0};
+    vg_syslog_opts o = {NOW_US, 0, 0, 0, 0};
     for (size_t k = 0; k < sizeof prefixes / sizeof prefixes[0]; k++) {
         for (int round = 0; round < 3; round++) {
             for (size_t i = 0; i < n; i++) { /* round 1: printable; 2: SD-ish bytes */
@@ -1069,10 +1069,53 @@ START_TEST(test_garbage)
 }
 END_TEST
 
+/* A message the receiver cut (max_message_size) inside its STRUCTURED-DATA:
+ * the header is whole and kept, the SD as far as it came, the MSG empty.
+ * It was malformed, header and all ("bad SD-PARAM"): no host, no time, and
+ * the agency of the sender's address instead of its HOSTNAME's. Uncut, or
+ * with a fault before the cut, it is still malformed. */
+START_TEST(test_5424_cut_in_sd)
+{
+    static const char head[] = "<14>1 2026-11-27T15:00:00.000Z fids-tsn-01 Security-Auditing 640 "
+                               "4625 [win@32473 k0=\"vvvv\" k1=\"ww\\\"w\"";
+    const char *cuts[] = {" k2=\"xx", " k2=", " k2", " ", "]", "][b@1 c=\"d\"][e"};
+    for (size_t k = 0; k < sizeof(cuts) / sizeof(cuts[0]); k++) {
+        char buf[400];
+        int n = snprintf(buf, sizeof(buf), "%s%s", head, cuts[k]);
+        vg_syslog_opts o = {NOW_US, 0, 0, 0, 1};
+        vg_event ev;
+        vg_syslog_parse(buf, (size_t)n, &o, &ev);
+        ck_assert_msg(!(ev.flags & VG_EV_MALFORMED), "cut %zu: %.*s", k, (int)ev.reason.len,
+                      ev.reason.p);
+        ck_assert(ev.flags & VG_EV_RFC5424);
+        ck_assert_int_eq(ev.ts_us, iso_us("2026-11-27T15:00:00Z"));
+        ck_str(ev.host, "fids-tsn-01");
+        ck_str(ev.app, "Security-Auditing");
+        ck_str(ev.procid, "640");
+        ck_str(ev.msgid, "4625");
+        ck_assert_uint_eq(ev.sd.len, (size_t)n - (strlen(head) - strlen("[win@32473 k0=\"vvvv\" "
+                                                                        "k1=\"ww\\\"w\"")));
+        ck_assert_uint_eq(ev.msg.len, 0);
+        o.truncated = 0; /* not cut: malformed, as before (a whole SD is whole) */
+        vg_syslog_parse(buf, (size_t)n, &o, &ev);
+        ck_assert(!!(ev.flags & VG_EV_MALFORMED) == (cuts[k][strlen(cuts[k]) - 1] != ']'));
+    }
+    /* a fault before the cut is a fault */
+    char bad[] = "<14>1 - h a - - [x@1 k=v] [y@1 z=\"";
+    vg_syslog_opts o = {NOW_US, 0, 0, 0, 1};
+    vg_event ev;
+    vg_syslog_parse(bad, strlen(bad), &o, &ev);
+    ck_assert(ev.flags & VG_EV_MALFORMED);
+    /* and so is a cut in the header */
+    vg_syslog_parse("<14>1 2026-11-27T15:00:00Z host", 31, &o, &ev);
+    ck_assert(ev.flags & VG_EV_MALFORMED);
+}
+END_TEST
+
 START_TEST(test_empty)
 {
     vg_event ev;
-    vg_syslog_opts o = {NOW_US, 0, 0, 0};
+    vg_syslog_opts o = {NOW_US, 0, 0, 0, 0};
     vg_syslog_parse("", 0, &o, &ev);
     ck_assert(ev.flags & VG_EV_MALFORMED);
     ck_str(ev.reason, "empty message");
@@ -1098,7 +1141,7 @@ END_TEST
 START_TEST(test_invalid_utf8)
 {
     vg_event ev;
-    vg_syslog_opts o = {NOW_US, 0, 0, 0};
+    vg_syslog_opts o = {NOW_US, 0, 0, 0, 0};
     parse_s("<13>1 - - - - - - " BOM "\xc3(\xff", &o, &ev);
     ck_assert(!(ev.flags & VG_EV_MALFORMED));
     ck_assert(ev.flags & VG_EV_BOM);
@@ -1125,7 +1168,7 @@ END_TEST
 START_TEST(test_nul_bytes)
 {
     vg_event ev;
-    vg_syslog_opts o = {NOW_US, 0, 0, 0};
+    vg_syslog_opts o = {NOW_US, 0, 0, 0, 0};
     static const char m1[] = "<13>Oct 11 22:14:15 host app: a\0b\0";
     vg_syslog_parse(m1, sizeof m1 - 1, &o, &ev);
     ck_assert(!(ev.flags & VG_EV_MALFORMED));
@@ -1156,7 +1199,7 @@ START_TEST(test_pri)
                                       "<189 Feb  3 12:34:56 host program[pid]: message",
                                       "<1234>x", "<-1>x", "<002>1 - - - - - -", "<13"};
     vg_event ev;
-    vg_syslog_opts o = {NOW_US, 0, 0, 0};
+    vg_syslog_opts o = {NOW_US, 0, 0, 0, 0};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         parse_s(bad[i], &o, &ev);
         ck_assert_msg(ev.flags & VG_EV_MALFORMED, "%s", bad[i]);
@@ -1221,7 +1264,7 @@ START_TEST(test_rfc5424_fields)
         {"<13>1 -  - - - -", "bad HOSTNAME"},
     };
     vg_event ev;
-    vg_syslog_opts o = {NOW_US, 0, 0, 0};
+    vg_syslog_opts o = {NOW_US, 0, 0, 0, 0};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         parse_s(cases[i].in, &o, &ev);
         if (cases[i].reason) {
@@ -1254,7 +1297,7 @@ END_TEST
 START_TEST(test_rfc3164_shapes)
 {
     vg_event ev;
-    vg_syslog_opts o = {iso_us("2019-12-01T00:00:00Z"), 0, 1, 0};
+    vg_syslog_opts o = {iso_us("2019-12-01T00:00:00Z"), 0, 1, 0, 0};
     parse_s("<38>Sep 22 10:11:56 Message forwarded from cdaix66: sshd[679960]: Accepted", &o, &ev);
     ck_str(ev.host, "cdaix66");
     ck_str(ev.app, "sshd");
@@ -1282,7 +1325,7 @@ START_TEST(test_rfc3164_shapes)
     ck_assert(ev.flags & VG_EV_NO_TS);
     ck_assert_ptr_null(ev.host.p);
     ck_str(ev.msg, "Feb 29 22:14:15 host app: x");
-    vg_syslog_opts leap = {iso_us("2020-03-05T00:00:00Z"), 0, 1, 0};
+    vg_syslog_opts leap = {iso_us("2020-03-05T00:00:00Z"), 0, 1, 0, 0};
     parse_s("<13>Feb 29 22:14:15 host app: x", &leap, &ev);
     ck_assert(!(ev.flags & VG_EV_NO_TS));
     ck_assert_int_eq(ev.ts_us, iso_us("2020-02-29T22:14:15Z"));
@@ -1379,6 +1422,7 @@ static Suite *syslog_suite(void)
     tcase_add_test(tc, test_cisco);
     tcase_add_test(tc, test_garbage);
     tcase_add_test(tc, test_empty);
+    tcase_add_test(tc, test_5424_cut_in_sd);
     tcase_add_test(tc, test_invalid_utf8);
     tcase_add_test(tc, test_nul_bytes);
     tcase_add_test(tc, test_pri);
