@@ -111,8 +111,8 @@ static int vg__slot(const vg_kv *f)
             return vg_is_ip(f->val) ? (int)k : -1;
         case VG__PORT:
             return vg_is_port(f->val) ? (int)k : -1;
-        default:
-            return (int)k;
+        default: /* an empty value (pam's "ruser= ") maps nothing, as in CEF */
+            return f->val.len > 0 ? (int)k : -1;
         }
     }
     return -1;

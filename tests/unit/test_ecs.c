@@ -129,6 +129,23 @@ START_TEST(test_port_and_bad_ip)
 }
 END_TEST
 
+/* An empty capture maps nothing (pam's "ruser= "), as in CEF and LEEF
+ * (docs/cef-leef.md): it stays in vigil.fields, and a later non-empty one
+ * of the same name takes the ECS field. It was "user":{"name":""}, with
+ * the real user pushed out to vigil.fields. */
+START_TEST(test_empty_capture_unmapped)
+{
+    vg_alert al = base_alert();
+    al.fields[al.nfields++] = (vg_kv){vg_str_c("user"), vg_str_c("")};
+    al.fields[al.nfields++] = (vg_kv){vg_str_c("user"), vg_str_c("alice")};
+    char *got = ecs(&al);
+    ck_assert_str_eq(got, BASE_HEAD "\"user\":{\"name\":\"alice\"},"
+                          "\"related\":{\"user\":[\"alice\"]}," BASE_TAIL
+                          "\"fields\":{\"user\":\"\"}}}\n");
+    free(got);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("ecs");
@@ -136,6 +153,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_full_alert_exact);
     tcase_add_test(tc, test_no_duplicate_keys);
     tcase_add_test(tc, test_port_and_bad_ip);
+    tcase_add_test(tc, test_empty_capture_unmapped);
     suite_add_tcase(s, tc);
     return s;
 }
