@@ -2995,7 +2995,7 @@ START_TEST(test_max_groups_lowered)
     feed(&t, T0 + 12 * SEC, "h", "fail from 10.0.0.7");
     ck_assert_uint_eq(t.s.n, 2);
     assert_alert(at(&t.s, 1), "c.cap", "event_count", T0 + 7 * SEC, T0 + 12 * SEC, 3);
-    tc_stop(&t);
+    tc_close(&t);
 }
 END_TEST
 
