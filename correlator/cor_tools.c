@@ -689,7 +689,12 @@ static int cor_open_store(vg_daemon *d, const vg_node *root, cor_conf *cf, vg_st
         free(dir);
         return rc;
     }
-    rc = dir ? vg_store_open(st, dir, (size_t)(cf->state_size >> 20)) : -ENOMEM;
+    /* Opened at the map size the store records (0: LMDB's own), the one
+     * the correlator last opened it with, not this configuration's
+     * state_size: a running correlator whose map is smaller than what a
+     * load here grew the file to would fail every later transaction
+     * (MDB_MAP_RESIZED), and a state_size change takes a restart anyway. */
+    rc = dir ? vg_store_open(st, dir, 0) : -ENOMEM;
     if (rc == 0)
         rc = cor_lists_open(*st, l);
     if (rc)
@@ -713,8 +718,13 @@ static int cor_tool_load_list(vg_daemon *d, const vg_node *root, int argc, char 
     char err[1024] = "";
     size_t n = 0;
     int rc = cor_open_store(d, root, &cf, &st, &l);
-    if (rc == 0 && (rc = cor_lists_load_file(l, argv[0], argv[1], &n, err, sizeof(err))) != 0)
+    if (rc == 0 && (rc = cor_lists_load_file(l, argv[0], argv[1], &n, err, sizeof(err))) != 0) {
         vg_error("%s", err);
+        if (rc == VG_EFULL)
+            vg_error("the store's map is the size the correlator last opened it with "
+                     "(correlator.state_size): to load more, raise state_size, restart the "
+                     "correlator, then load again");
+    }
     if (rc == 0)
         printf("list %s: %zu entries loaded from %s\n", argv[0], n, argv[1]);
     cor_lists_close(l);

@@ -432,6 +432,55 @@ START_TEST(test_watchlist_live_update)
 }
 END_TEST
 
+/* --load-list beside a running correlator, with a configuration whose
+ * state_size is larger than the one it runs with (raised for its next
+ * restart): the tool grew the store past the daemon's map, and every later
+ * transaction of the daemon failed (MDB_MAP_RESIZED: reloads refused,
+ * batches not committed). The tool now keeps to the map the store records,
+ * refuses a list that does not fit it, and says what to do. */
+START_TEST(test_load_list_keeps_to_the_running_map)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, LISTED_RULES), 0);
+    char *cfg = vt_read_file(p.config, NULL);
+    char big[400];
+    snprintf(big, sizeof(big), "%s/big.yaml", p.dir);
+    ck_assert_int_eq(vt_write_file(big, cfg), 0); /* state_size 256M */
+    char *at = strstr(cfg, "state_size: 256M");
+    ck_assert_ptr_nonnull(at);
+    memcpy(at, "state_size:   2M", strlen("state_size:   2M"));
+    ck_assert_int_eq(vt_write_file(p.config, cfg), 0);
+    free(cfg);
+    vt_pipe_start(&p, VT_CORRELATOR);
+    char log[400];
+    vt_pipe_log(&p, VT_CORRELATOR, log, sizeof(log));
+    ck_assert(vt_wait_text(log, " started (config ", 10000));
+    char list[400];
+    snprintf(list, sizeof(list), "%s/many.txt", p.dir);
+    FILE *f = fopen(list, "w");
+    ck_assert_ptr_nonnull(f);
+    for (int i = 0; i < 200000; i++)
+        fprintf(f, "10.%d.%d.%d\n", i >> 16, (i >> 8) & 255, i & 255);
+    fclose(f);
+    char cmd[1500], out[420];
+    snprintf(out, sizeof(out), "%s/load.log", p.dir);
+    snprintf(cmd, sizeof(cmd), "%s -c %s --load-list many %s > %s 2>&1",
+             vt_bin("correlator/vigil-correlator"), big, list, out);
+    char *argv[] = {"sh", "-c", cmd, NULL};
+    ck_assert_int_eq(vt_run(argv, 60), 1);
+    ck_assert(vt_wait_text(out, "lists: cannot store 'many' (200000 entries): the list store is "
+                                "full (map size 2 MiB)", 100));
+    ck_assert(vt_wait_text(out, "the store's map is the size the correlator last opened it with "
+                                "(correlator.state_size): to load more, raise state_size, restart "
+                                "the correlator, then load again", 100));
+    /* the running correlator still commits: a reload goes through */
+    kill(p.pid[VT_CORRELATOR], SIGHUP);
+    ck_assert(vt_wait_text(log, "rules reloaded", 10000));
+    ck_assert_int_eq(vt_count_text(log, "error: "), 0);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* Writes text to a new TCP connection to the collector. */
 static void send_text(const vt_pipe *p, const char *text)
 {
@@ -1348,6 +1397,7 @@ static Suite *correlator_suite(void)
     tcase_add_test(tc, test_kill9_mid_stream_equals_replay);
     tcase_add_test(tc, test_chaos_equals_replay);
     tcase_add_test(tc, test_watchlist_live_update);
+    tcase_add_test(tc, test_load_list_keeps_to_the_running_map);
     tcase_add_test(tc, test_sighup_bad_list_changes_no_list);
     tcase_add_test(tc, test_full_outbox_counts_once);
     tcase_add_test(tc, test_correlator_disk_full_recovers);
