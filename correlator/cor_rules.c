@@ -525,6 +525,8 @@ static int cor_tests_block(cor_rule *r, const vg_node *t, char *err, size_t errl
             const vg_node *v = c->items[k];
             if ((strcmp(key, "line") == 0 || strcmp(key, "lines") == 0) &&
                 v->kind == VG_NODE_SCALAR) {
+                if (!v->str[0]) /* no event: "fires: false" would pass on nothing */
+                    return vg_conf_errf(err, errlen, v, "'line' is empty");
                 free(ct->input); /* both 'line' and 'lines' */
                 ct->input = strdup(v->str);
             } else if (strcmp(key, "lines") == 0 && v->kind == VG_NODE_SEQ) {
@@ -538,6 +540,8 @@ static int cor_tests_block(cor_rule *r, const vg_node *t, char *err, size_t errl
                 for (size_t j = 0; ct->input && j < v->n; j++) {
                     if (v->items[j]->kind != VG_NODE_SCALAR)
                         return vg_conf_errf(err, errlen, v->items[j], "'lines' holds strings");
+                    if (!v->items[j]->str[0]) /* skipped: no event for the test */
+                        return vg_conf_errf(err, errlen, v->items[j], "an empty line in 'lines'");
                     strcat(ct->input, v->items[j]->str);
                     strcat(ct->input, "\n");
                 }

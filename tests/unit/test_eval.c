@@ -4025,6 +4025,9 @@ START_TEST(test_rule_errors)
         {"      - {line: 'a', fires: true, fields: {a: [1]}}\n", ":7: field values are strings"},
         {"      - {line: 'a', fires: true, colour: red}\n", ":7: unknown key 'colour' in test"},
         {"      - {lines: [], fires: false}\n", ":7: 'lines' needs at least one line"},
+        /* no event at all: "fires: false" passed on nothing */
+        {"      - {line: '', fires: false}\n", ":7: 'line' is empty"},
+        {"      - {lines: ['a', ''], fires: false}\n", ":7: an empty line in 'lines'"},
     };
     for (size_t i = 0; i < sizeof(bad_tests) / sizeof(bad_tests[0]); i++) {
         snprintf(yaml, sizeof(yaml),
