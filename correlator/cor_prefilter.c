@@ -637,6 +637,19 @@ static int cor_prefilter_check(const char *p, int full, char *msg, size_t msglen
     return 1;
 }
 
+/* Whether p may set extended mode somewhere: "(?" then option letters
+ * holding an x. Over-reads (a "(?x)" inside a class), never misses. */
+static int cor_prefilter_maybe_extended(const char *p)
+{
+    for (const char *q = strstr(p, "(?"); q; q = strstr(q + 2, "(?")) {
+        const char *o = q + 2;
+        while ((*o >= 'a' && *o <= 'z') || (*o >= 'A' && *o <= 'Z') || *o == '-' || *o == '^')
+            if (*o++ == 'x')
+                return 1;
+    }
+    return 0;
+}
+
 /* Decides what Hyperscan gets for pattern p: its rewrite (stored in *owned
  * too), or p itself when the rewrite gives up on a pattern without
  * backreferences. Returns 0 with *expr set if Hyperscan takes it; 1 if not,
@@ -653,6 +666,14 @@ static int cor_prefilter_try(const char *p, int full, const char **expr, char **
         snprintf(msg, msglen,
                  "may hold a backreference the prefilter cannot widen (\\NN, "
                  "extended mode, or next to (?( (?& (?P> \\g<>)");
+        return 1;
+    }
+    if (!r && memchr(p, 0x85, strlen(p)) && cor_prefilter_maybe_extended(p)) {
+        /* in 8-bit mode PCRE2's extended mode skips byte 0x85 (NEL) as
+         * white space, which Hyperscan reads as a literal: (?x)a\x85b
+         * matches "ab" in PCRE2 only (UTF-8 text: E1 BB 85 is "ễ") */
+        snprintf(msg, msglen, "extended mode with byte 0x85, which PCRE2 skips as white space "
+                              "and Hyperscan does not");
         return 1;
     }
     const char *x = r ? r : p;

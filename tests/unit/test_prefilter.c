@@ -675,6 +675,9 @@ static const char *const own[] = {
      * widening scan, which would have cut in the wrong place */
     /* 33 */ "^x+(\\Q)abcd\\d(\\E)",
     /* 34 */ "^x+[\\c]]abcd\\d",
+    /* extended mode skips byte 0x85 (NEL) in PCRE2, not in Hyperscan: an
+     * always candidate (it was no candidate for "QW", which PCRE2 matches) */
+    /* 35 */ "(?x)Q\x85" "W",
 };
 #define NOWN (sizeof(own) / sizeof(own[0]))
 
@@ -715,7 +718,7 @@ START_TEST(test_own_exact)
     ck_assert_uint_eq(s.n, NOWN);
 
     /* which rules Hyperscan cannot take, and which it takes after the rewrite */
-    static const int always[] = {11, 12, 13, 14, 21};
+    static const int always[] = {11, 12, 13, 14, 21, 35};
     size_t na = sizeof(always) / sizeof(always[0]);
     ck_assert_uint_eq(cor_prefilter_always(s.pf), na);
     for (size_t i = 0; i < na; i++)
@@ -802,6 +805,8 @@ START_TEST(test_own_exact)
     check_line(&s, "acbc", 4);
     check_line(&s, "\xc4rger", 5);
     check_line(&s, "compact space", 13);
+    check_line(&s, "QW", 2);
+    ck_assert_ptr_nonnull(strstr(cor_prefilter_always_reason(s.pf, 35), "0x85"));
     rset_report(&s, "own patterns");
     rset_free(&s);
 }
