@@ -6,8 +6,10 @@
  *   --load-list NAME FILE       (into the running correlator's store)
  *   --dump-list NAME
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <stdio.h>
@@ -82,7 +84,7 @@ typedef struct cor_offline {
     vg_store *st;
     cor_lists *lists;
     cor_eval *eval;
-    char tmp[64];
+    char tmp[PATH_MAX]; /* the temporary store's directory, "" if none */
     vg_buf out;       /* --replay: alerts not yet written to stdout */
     int out_err;      /* a write to stdout failed */
     uint64_t alerts;
@@ -93,17 +95,31 @@ typedef struct cor_offline {
     } *ids;            /* rs->n entries sorted by address (cor_rule_of) */
 } cor_offline;
 
+/* Removes the temporary store's directory: LMDB's files in it, then it
+ * (no shell: TMPDIR may hold any byte). Returns 0 or -1 with errno. */
+static int cor_rm_store_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    int rc = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (unlinkat(dirfd(d), e->d_name, 0) != 0)
+            rc = -1;
+    }
+    closedir(d);
+    return rc == 0 ? rmdir(dir) : rc;
+}
+
 static void cor_offline_free(cor_offline *o)
 {
     cor_eval_free(o->eval);
     cor_lists_close(o->lists);
     vg_store_close(o->st);
-    if (o->tmp[0]) {
-        char cmd[128];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", o->tmp);
-        if (system(cmd) != 0)
-            vg_warn("could not remove %s", o->tmp);
-    }
+    if (o->tmp[0] && cor_rm_store_dir(o->tmp) != 0)
+        vg_warn("could not remove %s: %s", o->tmp, strerror(errno));
     cor_rules_free(o->rs);
     cor_conf_free(&o->conf);
     vg_buf_free(&o->out);
@@ -165,10 +181,17 @@ static int cor_offline_open(cor_offline *o, vg_daemon *d, const vg_node *root,
     if (rc == 0)
         rc = cor_rules_load(a->rules ? a->rules : o->conf.rules_dir, &opts, &o->rs, err, sizeof(err));
     const char *t = getenv("TMPDIR");
-    snprintf(o->tmp, sizeof(o->tmp), "%s/vigil-offline-XXXXXX", t ? t : "/tmp");
-    if (rc == 0 && !mkdtemp(o->tmp)) {
+    t = t && *t ? t : "/tmp";
+    if (rc == 0 && (size_t)snprintf(o->tmp, sizeof(o->tmp), "%s/vigil-offline-XXXXXX", t) >=
+                       sizeof(o->tmp)) {
         o->tmp[0] = '\0';
+        rc = -ENAMETOOLONG;
+        snprintf(err, sizeof(err), "TMPDIR %s: %s", t, strerror(ENAMETOOLONG));
+    } else if (rc == 0 && !mkdtemp(o->tmp)) {
         rc = -errno;
+        snprintf(err, sizeof(err), "cannot make a temporary store under TMPDIR %s: %s", t,
+                 strerror(errno));
+        o->tmp[0] = '\0';
     }
     if (rc == 0)
         rc = vg_store_open(&o->st, o->tmp, cor_offline_map_mb(o, a));

@@ -960,6 +960,21 @@ START_TEST(test_replay_stdin_keeps_nul_bytes)
     ck_assert_int_eq(run_tool(args, e), 0);
     ck_assert_int_eq(vt_count_text(e, "  => alert ssh.auth_failed (match, level 5, count 1)\n"), 4);
     ck_assert_int_eq(vt_count_text(e, "\n4 alerts\n"), 1);
+
+    /* a TMPDIR of any length and bytes: a name past 42 bytes made the
+     * temporary store's name too long for its buffer ("Invalid argument",
+     * nothing run), and a quote left it behind (removed through sh) */
+    char tmp[600], cmd[3000];
+    snprintf(tmp, sizeof(tmp), "%s/it's a TMPDIR with a name far longer than forty-two bytes",
+             p.dir);
+    ck_assert_int_eq(mkdir(tmp, 0700), 0);
+    snprintf(cmd, sizeof(cmd), "TMPDIR=\"%s\" %s -c %s --replay %s --rules %s > %s/tmp.json",
+             tmp, vt_bin("correlator/vigil-correlator"), p.config, log, p.rules, p.dir);
+    char *sh[] = {"sh", "-c", cmd, NULL};
+    ck_assert_int_eq(vt_run(sh, 120), 0);
+    snprintf(cmd, sizeof(cmd), "%s/tmp.json", p.dir);
+    ck_assert_int_eq(vt_count_lines(cmd), 4);
+    ck_assert_int_eq(rmdir(tmp), 0); /* empty: the store went */
     vt_pipe_destroy(&p);
 }
 END_TEST
