@@ -183,6 +183,9 @@ int vg_link_send(vg_link *l, msgpack_sbuffer *sb)
     vg__write *w = calloc(1, sizeof(*w));
     if (!w) {
         msgpack_sbuffer_clear(sb); /* not sent: must not lead the next frame */
+        /* a frame lost mid-conversation (a HELLO: both sides would wait
+         * for ever) breaks the link: close it, as a failed write does */
+        vg_link_close(l, -ENOMEM);
         return -ENOMEM;
     }
     w->link = l;

@@ -254,6 +254,7 @@ static void vg__on_msg(vg_link *l, const vg_msg *m)
     else {
         vg_warn("peer pid %ld sent message type %d out of order; closing", (long)l->peer_pid,
                 (int)m->type);
+        l->stats->bad_frames++; /* well formed, but breaks the protocol */
         rc = VG_EPROTO;
     }
     if (rc)

@@ -117,6 +117,8 @@ static void vg__pump(vg_sender *s)
         uint64_t n = last - s->next + 1;
         if (n > s->cfg.batch_max)
             n = s->cfg.batch_max;
+        if (n > s->cfg.window - (s->next - s->acked - 1)) /* the window is a bound */
+            n = s->cfg.window - (s->next - s->acked - 1);
         size_t start;
         vg_wire_batch_begin(&s->sb, s->cfg.type, s->next, (uint32_t)n, &start);
         vg__batch_fill f = {.sb = &s->sb};
@@ -223,7 +225,11 @@ static void vg__on_trim_timer(uv_timer_t *t)
     vg_sender *s = t->data;
     vg__trim(s);
     s->since_stats_ms += VG_TRIM_MS;
-    if (s->cfg.stats_fn && s->link && s->since_stats_ms >= s->cfg.stats_ms) {
+    /* not onto a backed-up link (a downstream that stopped reading): only
+     * the latest counters matter, and queued frames would grow for as long
+     * as it does not read; they go once the link drains */
+    if (s->cfg.stats_fn && s->link && s->link->write_queue == 0 &&
+        s->since_stats_ms >= s->cfg.stats_ms) {
         s->since_stats_ms = 0;
         vg__send_stats(s);
     }
@@ -339,6 +345,7 @@ static void vg__on_msg(vg_link *l, const vg_msg *m)
             vg_error("%s acknowledged seq %llu outside [%llu, %llu]", s->path,
                      (unsigned long long)m->seq, (unsigned long long)s->acked,
                      (unsigned long long)s->max_sent);
+            l->stats->bad_frames++; /* breaks the protocol: counted as docs/protocol.md says */
             vg_link_close(l, VG_EPROTO);
             return;
         }
@@ -357,6 +364,7 @@ static void vg__on_msg(vg_link *l, const vg_msg *m)
         return;
     }
     vg_warn("%s sent an unexpected message type %d; closing link", s->path, (int)m->type);
+    l->stats->bad_frames++;
     vg_link_close(l, VG_EPROTO);
 }
 

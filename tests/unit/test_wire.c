@@ -2049,6 +2049,63 @@ static void lost_append(vg_store *st, vg_queue *q, int from, int to)
     msgpack_sbuffer_destroy(&rec);
 }
 
+/* The window bounds what is sent and not acknowledged: a downstream that
+ * reads nothing gets exactly window records. The window was checked only
+ * before each batch, which could then add up to 511 more. */
+START_TEST(test_sender_window_is_a_bound)
+{
+    char dir[256], up_dir[300], down_dir[300], sock[300];
+    ck_assert_ptr_nonnull(vt_tmp_sub(dir, sizeof(dir), basedir));
+    snprintf(up_dir, sizeof(up_dir), "%s/up", dir);
+    snprintf(down_dir, sizeof(down_dir), "%s/down", dir);
+    snprintf(sock, sizeof(sock), "%s/down.sock", dir);
+    vg_store *up, *down;
+    vg_queue *q;
+    ck_assert_int_eq(vg_store_open(&up, up_dir, 16), 0);
+    ck_assert_int_eq(vg_store_open(&down, down_dir, 16), 0);
+    ck_assert_int_eq(vg_queue_open(up, "spool", &q), 0);
+    lost_append(up, q, 1, 1000);
+    uv_loop_t loop;
+    ck_assert_int_eq(uv_loop_init(&loop), 0);
+    lost_rx rx = {0};
+    vg_receiver_cfg rc = {.path = sock, .allow_uid = getuid(), .role = "correlator",
+                          .name = "cor", .type = VG_MSG_EVENTS, .store = down,
+                          .on_batch = lost_on_batch, .ud = &rx};
+    vg_receiver *r;
+    ck_assert_int_eq(vg_receiver_start(&loop, &rc, &r), 0);
+    vg_sender_cfg sc = {.path = sock, .allow_uid = getuid(), .role = "collector", .name = "c1",
+                        .type = VG_MSG_EVENTS, .store = up, .queue = q, .window = 700};
+    vg_sender *s;
+    ck_assert_int_eq(vg_sender_start(&loop, &sc, &s), 0);
+    const vg_sender_stats *ss = vg_sender_get_stats(s);
+    /* the HELLO first, then the downstream stops reading */
+    uint64_t deadline = uv_hrtime() + 10000000000ull;
+    while (!ss->connected && uv_hrtime() < deadline)
+        uv_run(&loop, UV_RUN_ONCE);
+    ck_assert(ss->connected);
+    vg_receiver_pause(r, 1);
+    deadline = uv_hrtime() + 500000000ull; /* half a second of sending */
+    while (uv_hrtime() < deadline)
+        uv_run(&loop, UV_RUN_NOWAIT);
+    ck_assert_uint_le(ss->sent, 700);
+    ck_assert_uint_ge(ss->sent, 512); /* it did send */
+    vg_receiver_pause(r, 0);
+    deadline = uv_hrtime() + 20000000000ull;
+    while (ss->last_acked < 1000 && uv_hrtime() < deadline)
+        uv_run(&loop, UV_RUN_ONCE);
+    ck_assert_uint_eq(ss->last_acked, 1000);
+    ck_assert_uint_eq(rx.records, 1000);
+    vg_sender_stop(s);
+    vg_receiver_stop(r);
+    deadline = uv_hrtime() + 5000000000ull;
+    while (uv_run(&loop, UV_RUN_NOWAIT) && uv_hrtime() < deadline)
+        ;
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+    vg_store_close(up);
+    vg_store_close(down);
+}
+END_TEST
+
 /* The downstream acknowledged 1..100 and the upstream trimmed them; then
  * the downstream's state is lost (a new, empty store) while 101..150 wait.
  * The sender used to compute its window from the old acknowledgement
@@ -2450,6 +2507,7 @@ static Suite *wire_suite(void)
     tcase_add_unchecked_fixture(b, base_setup, base_teardown);
     tcase_add_test(b, test_sender_batch_byte_budget);
     tcase_add_test(b, test_sender_downstream_lost_state);
+    tcase_add_test(b, test_sender_window_is_a_bound);
     tcase_add_test(b, test_receiver_same_stream_two_links);
     tcase_add_test(b, test_receiver_stopped_in_abort);
     tcase_add_test(b, test_receiver_cut_mid_frame_counted);
