@@ -36,6 +36,7 @@ struct vg_sender {
      * (a downstream refusing them: vg__lost) */
     vg_streak refusals;
     uint64_t acked_at_open; /* s->acked when the current link opened */
+    int renewed;            /* a new epoch was just taken: the next HELLO starts it afresh */
     vg_streak trim_fails;   /* trims failed in a row (vg__trim) */
 };
 
@@ -294,6 +295,7 @@ static void vg__on_msg(vg_link *l, const vg_msg *m)
                         "starts a new epoch, so that what follows is not taken for re-sends",
                         s->path, (unsigned long long)m->seq, s->name, (unsigned long long)last);
                 s->epoch = e;
+                s->renewed = 1;
             }
             vg_link_close(l, VG_ESTATE); /* the next link says hello with the new epoch */
             return;
@@ -308,7 +310,18 @@ static void vg__on_msg(vg_link *l, const vg_msg *m)
         }
         s->stats.last_acked = s->acked;
         s->next = m->seq + 1;
-        if (m->seq < s->acked) {
+        if (m->seq < s->acked && s->renewed) {
+            /* the first HELLO of the new epoch: the downstream starts it
+             * afresh, and what was acknowledged before was delivered under
+             * the old one (not lost: the error below would say so) */
+            uint64_t held = vg_queue_first(s->cfg.queue), from = held ? held : last + 1;
+            vg_info("stream %s: %s starts the new epoch; sending from seq %llu (up to %llu "
+                    "were delivered under the previous epoch)",
+                    s->name, s->path, (unsigned long long)from, (unsigned long long)s->acked);
+            s->next = from;
+            s->acked = from - 1;
+            s->stats.last_acked = s->acked;
+        } else if (m->seq < s->acked) {
             /* The downstream is behind what it acknowledged: its state was
              * lost or replaced by an older copy. What is still held here is
              * sent again; what was trimmed is gone, and saying so is all
@@ -336,6 +349,7 @@ static void vg__on_msg(vg_link *l, const vg_msg *m)
                "stream %s: %s has everything up to seq %llu; %llu to send", s->name, s->path,
                (unsigned long long)m->seq, (unsigned long long)(last - m->seq));
         s->acked_at_open = s->acked;
+        s->renewed = 0;
         vg__trim(s);
         vg__pump(s);
         return;
