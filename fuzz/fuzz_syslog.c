@@ -96,7 +96,16 @@ static void check_event(const char *buf, size_t len, const vg_syslog_opts *o, co
     if (ev->msg.p)
         FZ_CHECK(ev->msg.p + ev->msg.len == buf + len);
     FZ_CHECK(printable(ev->host, 255));
-    FZ_CHECK(printable(ev->app, 128));
+    if (f & VG_EV_RFC5424) {
+        FZ_CHECK(printable(ev->app, 128));
+    } else { /* RFC 3164: single inner spaces ("Microsoft Word[14463]:") */
+        FZ_CHECK(!ev->app.p || (ev->app.len > 0 && ev->app.p[0] != ' ' &&
+                                ev->app.p[ev->app.len - 1] != ' ' &&
+                                !memmem(ev->app.p, ev->app.len, "  ", 2)));
+        for (uint32_t k = 0; ev->app.p && k < ev->app.len; k++)
+            FZ_CHECK((unsigned char)ev->app.p[k] >= ' ' && (unsigned char)ev->app.p[k] < 0x7f);
+        FZ_CHECK(ev->app.len <= 128);
+    }
     FZ_CHECK(printable(ev->procid, 128));
     FZ_CHECK(printable(ev->msgid, 32));
 

@@ -626,6 +626,35 @@ static int parse_tag(const uchar *s, size_t n, size_t i, vg_str *app, vg_str *pr
     return 0;
 }
 
+/* A TAG whose program name holds spaces ("Microsoft Word[14463]: "): taken
+ * only in that exact shape (words of TAG characters, then "[digits]:" and
+ * SP or the end), so that text which merely has a colon stays MSG. */
+static int parse_spaced_tag(const uchar *s, size_t n, size_t i, vg_str *app, vg_str *procid,
+                            size_t *next)
+{
+    size_t j = i, lim = n - i > TAG_MAX ? i + TAG_MAX : n;
+    int spaces = 0;
+    if (i >= n || !(cls[s[i]] & C_TAG))
+        return -1;
+    while (j < lim && ((cls[s[j]] & C_TAG) || s[j] == ' ')) {
+        spaces += s[j] == ' ';
+        if (s[j] == ' ' && s[j - 1] == ' ')
+            return -1;
+        j++;
+    }
+    if (!spaces || j >= n || s[j] != '[' || s[j - 1] == ' ')
+        return -1;
+    size_t pid = j + 1, q = pid;
+    while (q < n && q - pid < 20 && is_digit(s[q]))
+        q++;
+    if (q == pid || q + 1 >= n || s[q] != ']' || s[q + 1] != ':' || (q + 2 < n && s[q + 2] != ' '))
+        return -1;
+    *app = vg_str_n((const char *)s + i, j - i);
+    *procid = vg_str_n((const char *)s + pid, q - pid);
+    *next = q + 2 < n ? q + 3 : q + 2;
+    return 0;
+}
+
 /* Reads a HOSTNAME at s[*i] (after a timestamp) using the heuristics above:
  * the token up to SP or the end, unless it is a TAG or starts with '%', if it
  * holds only host characters (at most HOSTNAME_MAX of them). One scan decides:
@@ -719,6 +748,11 @@ static void parse_3164(const uchar *s, size_t n, size_t i, const vg_syslog_opts 
     size_t next;
     if (parse_tag(s, n, i, &ev->app, &ev->procid, &next) == 0)
         i = next;
+    else if (ev->host.p && n - i >= 2 && s[i] == ':' && s[i + 1] == ' ' &&
+             parse_tag(s, n, i + 2, &ev->app, &ev->procid, &next) == 0)
+        i = next; /* Cisco ASA with a device id: "fw01 : %ASA-6-302013: Built ..." */
+    else if (ev->host.p && parse_spaced_tag(s, n, i, &ev->app, &ev->procid, &next) == 0)
+        i = next; /* "Microsoft Word[14463]: ..." (macOS, some appliances) */
     ev->msg = vg_str_n((const char *)s + i, n - i);
 }
 

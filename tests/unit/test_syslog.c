@@ -1074,6 +1074,39 @@ END_TEST
  * It was malformed, header and all ("bad SD-PARAM"): no host, no time, and
  * the agency of the sender's address instead of its HOSTNAME's. Uncut, or
  * with a fault before the cut, it is still malformed. */
+/* Two device forms that lost their program: Cisco ASA with a device id
+ * ("fw01 : %ASA-...") kept ": %ASA-6-302013: " in MSG; a program name with
+ * spaces ("Microsoft Word[14463]:", 78 of loghub's 2,000 macOS lines) left
+ * APP-NAME and PROCID empty. Text that only looks a little like either
+ * stays MSG. */
+START_TEST(test_3164_device_tags)
+{
+    vg_syslog_opts o = {NOW_US, 0, 0, 0, 0};
+    vg_event ev;
+    const char *asa = "<166>Jun 15 2024 10:00:00 fw01 : %ASA-6-302013: Built inbound TCP";
+    vg_syslog_parse(asa, strlen(asa), &o, &ev);
+    ck_str(ev.host, "fw01");
+    ck_str(ev.app, "%ASA-6-302013");
+    ck_str(ev.msg, "Built inbound TCP");
+    const char *mac = "<13>Jul  4 23:22:09 calvisitor Microsoft Word[14463]: Cocoa error";
+    vg_syslog_parse(mac, strlen(mac), &o, &ev);
+    ck_str(ev.host, "calvisitor");
+    ck_str(ev.app, "Microsoft Word");
+    ck_str(ev.procid, "14463");
+    ck_str(ev.msg, "Cocoa error");
+    static const char *const plain[] = {
+        "<13>Jul  4 23:22:09 h some text [12] : x", "<13>Jul  4 23:22:09 h a  b[1]: x",
+        "<13>Jul  4 23:22:09 h a b[x1]: x",        "<13>Jul  4 23:22:09 h a b[1]:x",
+        "<13>Jul  4 23:22:09 h : not a tag",       "<13>Jul  4 23:22:09 h a b[1]",
+    };
+    for (size_t k = 0; k < sizeof(plain) / sizeof(plain[0]); k++) {
+        vg_syslog_parse(plain[k], strlen(plain[k]), &o, &ev);
+        ck_assert_msg(!ev.app.p, "%s: app %.*s", plain[k], (int)ev.app.len, ev.app.p);
+        ck_assert_ptr_eq(ev.msg.p, plain[k] + strlen("<13>Jul  4 23:22:09 h "));
+    }
+}
+END_TEST
+
 START_TEST(test_5424_cut_in_sd)
 {
     static const char head[] = "<14>1 2026-11-27T15:00:00.000Z fids-tsn-01 Security-Auditing 640 "
@@ -1423,6 +1456,7 @@ static Suite *syslog_suite(void)
     tcase_add_test(tc, test_garbage);
     tcase_add_test(tc, test_empty);
     tcase_add_test(tc, test_5424_cut_in_sd);
+    tcase_add_test(tc, test_3164_device_tags);
     tcase_add_test(tc, test_invalid_utf8);
     tcase_add_test(tc, test_nul_bytes);
     tcase_add_test(tc, test_pri);
