@@ -559,8 +559,10 @@ static int parse_bsd_ts(const uchar *s, size_t n, size_t *i, ts_parts *t)
             p = q + 1;
         }
     }
+    size_t clock_at = p;
     if (clock_time(s, n, &p, t) < 0)
         return -1;
+    int msec = memchr(s + clock_at, '.', p - clock_at) != NULL;
     if (!t->year && n - p >= 5 && s[p] == ' ') { /* "Apr 15 21:28:13 2007" */
         size_t q = p + 1;
         int y = year_at(s, n, &q);
@@ -576,6 +578,16 @@ static int parse_bsd_ts(const uchar *s, size_t n, size_t *i, ts_parts *t)
         (!memcmp(s + p + 1, "UTC", 3) || !memcmp(s + p + 1, "GMT", 3))) {
         t->has_off = 1; /* Cisco "show-timezone": "03:10:04.123 UTC:" */
         p += 4;
+    } else if (msec && n - p >= 5 && s[p] == ' ') {
+        /* Cisco "show-timezone" with a local zone ("10:00:00.123 ICT:"):
+         * an abbreviation says no offset reliably, so the time is taken
+         * as local, like a time without one. Only after milliseconds:
+         * "10:00:00 CRON: x" is a program with no host. */
+        size_t z = p + 1;
+        while (z < n && z - p <= 5 && s[z] >= 'A' && s[z] <= 'Z')
+            z++;
+        if (z - p - 1 >= 3 && z - p - 1 <= 5 && z < n && s[z] == ':')
+            p = z;
     }
     if (p < n && s[p] == ':') /* Cisco puts a colon after the time */
         p++;

@@ -1094,6 +1094,16 @@ START_TEST(test_3164_device_tags)
     ck_str(ev.app, "Microsoft Word");
     ck_str(ev.procid, "14463");
     ck_str(ev.msg, "Cocoa error");
+    /* IOS "show-timezone" with a local zone, after milliseconds: the zone
+     * is skipped (the time is local), not taken for the program */
+    const char *ios = "<189>45: Jun 15 10:00:00.123 ICT: %SYS-5-CONFIG_I: Configured";
+    vg_syslog_parse(ios, strlen(ios), &o, &ev);
+    ck_str(ev.app, "%SYS-5-CONFIG_I");
+    ck_str(ev.msg, "Configured");
+    ck_assert(!(ev.flags & VG_EV_NO_TS));
+    const char *cron = "<13>Jun 15 10:00:00 CRON: job"; /* no milliseconds: a program */
+    vg_syslog_parse(cron, strlen(cron), &o, &ev);
+    ck_str(ev.app, "CRON");
     static const char *const plain[] = {
         "<13>Jul  4 23:22:09 h some text [12] : x", "<13>Jul  4 23:22:09 h a  b[1]: x",
         "<13>Jul  4 23:22:09 h a b[x1]: x",        "<13>Jul  4 23:22:09 h a b[1]:x",
