@@ -787,34 +787,56 @@ static void shp_out_commit_retry(uv_timer_t *t)
     shp_out_finish(t->data);
 }
 
+/* What shp_out_record says of a record it retries. */
+typedef struct shp_record_words {
+    const char *done; /* "delivered": "output X: <done> up to N but cannot record it" */
+    const char *what; /* "delivery": "still cannot record <what> up to N", "<what> recorded again" */
+    const char *none; /* "nothing was delivered twice": said once it is recorded */
+} shp_record_words;
+
+/* Records the cursor at o->batch_last. While the store refuses (a full
+ * disk), the failure is logged as a streak (first, then once a minute),
+ * retry() runs again on the output's retry timer, which also keeps
+ * shp_out_pass from building anything meanwhile, and -1 is returned; once
+ * recorded, the end of a streak is logged and 0 returned. */
+static int shp_out_record(shp_out *o, const shp_record_words *w, uv_timer_cb retry)
+{
+    int rc = shp_out_commit(o, o->batch_last > o->cursor ? o->batch_last : o->cursor, NULL);
+    uint64_t now = uv_now(o->loop);
+    if (rc) {
+        int say = vg_streak_fail(&o->commit_fails, now);
+        if (say == VG_STREAK_FIRST)
+            vg_error("output %s: %s up to %" PRIu64 " but cannot record it: %s; trying again "
+                     "every %d ms (further failures are logged once a minute)",
+                     o->conf.name, w->done, o->batch_last, vg_strerror(rc), SHP_COMMIT_RETRY_MS);
+        else if (say == VG_STREAK_REMIND)
+            vg_error("output %s: still cannot record %s up to %" PRIu64 ": %s; %" PRIu64
+                     " attempts over %" PRIu64 " s",
+                     o->conf.name, w->what, o->batch_last, vg_strerror(rc),
+                     o->commit_fails.count,
+                     (o->commit_fails.logged_ms - o->commit_fails.first_ms) / 1000);
+        uv_timer_start(&o->retry_timer, retry, SHP_COMMIT_RETRY_MS, 0);
+        return -1;
+    }
+    double secs;
+    uint64_t fails = vg_streak_end(&o->commit_fails, now, &secs);
+    if (fails)
+        vg_warn("output %s: %s recorded again (up to %" PRIu64 "), after %" PRIu64
+                " failed attempts over %.1f s; %s",
+                o->conf.name, w->what, o->batch_last, fails, secs, w->none);
+    return 0;
+}
+
 /* Every item of the batch is settled: move the cursor past it (retried
  * until the store takes it, as the bytes are already delivered), then go
  * on with the next batch. */
 static void shp_out_finish(shp_out *o)
 {
-    int rc = shp_out_commit(o, o->batch_last, NULL);
-    uint64_t now = uv_now(o->loop);
-    if (rc) {
-        int say = vg_streak_fail(&o->commit_fails, now);
-        if (say == VG_STREAK_FIRST)
-            vg_error("output %s: delivered up to %" PRIu64 " but cannot record it: %s; trying "
-                     "again every %d ms (further failures are logged once a minute)",
-                     o->conf.name, o->batch_last, vg_strerror(rc), SHP_COMMIT_RETRY_MS);
-        else if (say == VG_STREAK_REMIND)
-            vg_error("output %s: still cannot record delivery up to %" PRIu64 ": %s; %" PRIu64
-                     " attempts over %" PRIu64 " s",
-                     o->conf.name, o->batch_last, vg_strerror(rc), o->commit_fails.count,
-                     (o->commit_fails.logged_ms - o->commit_fails.first_ms) / 1000);
+    static const shp_record_words w = {"delivered", "delivery", "nothing was delivered twice"};
+    if (shp_out_record(o, &w, shp_out_commit_retry) != 0) {
         o->commit_pending = 1;
-        uv_timer_start(&o->retry_timer, shp_out_commit_retry, SHP_COMMIT_RETRY_MS, 0);
         return;
     }
-    double secs;
-    uint64_t fails = vg_streak_end(&o->commit_fails, now, &secs);
-    if (fails)
-        vg_warn("output %s: delivery recorded again (up to %" PRIu64 "), after %" PRIu64
-                " failed attempts over %.1f s; nothing was delivered twice",
-                o->conf.name, o->batch_last, fails, secs);
     o->commit_pending = 0;
     o->have_batch = 0;
     if (o->tp_ops->committed)
@@ -894,29 +916,10 @@ static void shp_out_skip_retry(uv_timer_t *t);
  * takes it. */
 static void shp_out_skip(shp_out *o)
 {
-    int rc = shp_out_commit(o, o->batch_last > o->cursor ? o->batch_last : o->cursor, NULL);
-    uint64_t now = uv_now(o->loop);
-    if (rc) {
-        int say = vg_streak_fail(&o->commit_fails, now);
-        if (say == VG_STREAK_FIRST)
-            vg_error("output %s: cannot record the cursor past filtered or held alerts (up to "
-                     "%" PRIu64 "): %s; trying again every %d ms (further failures are logged "
-                     "once a minute)",
-                     o->conf.name, o->batch_last, vg_strerror(rc), SHP_COMMIT_RETRY_MS);
-        else if (say == VG_STREAK_REMIND)
-            vg_error("output %s: still cannot record the cursor up to %" PRIu64 ": %s; %" PRIu64
-                     " attempts over %" PRIu64 " s",
-                     o->conf.name, o->batch_last, vg_strerror(rc), o->commit_fails.count,
-                     (o->commit_fails.logged_ms - o->commit_fails.first_ms) / 1000);
-        uv_timer_start(&o->retry_timer, shp_out_skip_retry, SHP_COMMIT_RETRY_MS, 0);
+    static const shp_record_words w = {"passed filtered or held alerts", "the cursor",
+                                       "nothing was counted twice"};
+    if (shp_out_record(o, &w, shp_out_skip_retry) != 0)
         return;
-    }
-    double secs;
-    uint64_t fails = vg_streak_end(&o->commit_fails, now, &secs);
-    if (fails)
-        vg_warn("output %s: cursor recorded again (up to %" PRIu64 "), after %" PRIu64
-                " failed attempts over %.1f s; nothing was counted twice",
-                o->conf.name, o->batch_last, fails, secs);
     if (o->batch_last < vg_queue_last(o->s->outbox))
         shp_out_pass(o);
 }

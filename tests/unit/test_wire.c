@@ -1905,8 +1905,10 @@ typedef struct hop {
     uv_timer_t tick;
 } hop;
 
-static void hop_start(hop *h, const char *sock, vg_store *up, vg_queue *q, vg_store *down,
-                      int (*on_batch)(void *, vg_rstream *, const vg_msg *, uint32_t), void *ud)
+/* hop_start with the sender's window (0: its default). */
+static void hop_start_window(hop *h, const char *sock, vg_store *up, vg_queue *q, vg_store *down,
+                             int (*on_batch)(void *, vg_rstream *, const vg_msg *, uint32_t),
+                             void *ud, uint32_t window)
 {
     ck_assert_int_eq(uv_loop_init(&h->loop), 0);
     h->rc = (vg_receiver_cfg){.path = sock, .allow_uid = getuid(), .role = "correlator",
@@ -1914,10 +1916,16 @@ static void hop_start(hop *h, const char *sock, vg_store *up, vg_queue *q, vg_st
                               .on_batch = on_batch, .ud = ud};
     ck_assert_int_eq(vg_receiver_start(&h->loop, &h->rc, &h->r), 0);
     vg_sender_cfg sc = {.path = sock, .allow_uid = getuid(), .role = "collector", .name = "c1",
-                        .type = VG_MSG_EVENTS, .store = up, .queue = q};
+                        .type = VG_MSG_EVENTS, .store = up, .queue = q, .window = window};
     ck_assert_int_eq(vg_sender_start(&h->loop, &sc, &h->s), 0);
     uv_timer_init(&h->loop, &h->tick);
     uv_timer_start(&h->tick, big_tick, 20, 20);
+}
+
+static void hop_start(hop *h, const char *sock, vg_store *up, vg_queue *q, vg_store *down,
+                      int (*on_batch)(void *, vg_rstream *, const vg_msg *, uint32_t), void *ud)
+{
+    hop_start_window(h, sock, up, q, down, on_batch, ud, 0);
 }
 
 static void hop_stop(hop *h)
@@ -2065,42 +2073,28 @@ START_TEST(test_sender_window_is_a_bound)
     ck_assert_int_eq(vg_store_open(&down, down_dir, 16), 0);
     ck_assert_int_eq(vg_queue_open(up, "spool", &q), 0);
     lost_append(up, q, 1, 1000);
-    uv_loop_t loop;
-    ck_assert_int_eq(uv_loop_init(&loop), 0);
     lost_rx rx = {0};
-    vg_receiver_cfg rc = {.path = sock, .allow_uid = getuid(), .role = "correlator",
-                          .name = "cor", .type = VG_MSG_EVENTS, .store = down,
-                          .on_batch = lost_on_batch, .ud = &rx};
-    vg_receiver *r;
-    ck_assert_int_eq(vg_receiver_start(&loop, &rc, &r), 0);
-    vg_sender_cfg sc = {.path = sock, .allow_uid = getuid(), .role = "collector", .name = "c1",
-                        .type = VG_MSG_EVENTS, .store = up, .queue = q, .window = 700};
-    vg_sender *s;
-    ck_assert_int_eq(vg_sender_start(&loop, &sc, &s), 0);
-    const vg_sender_stats *ss = vg_sender_get_stats(s);
+    hop h;
+    hop_start_window(&h, sock, up, q, down, lost_on_batch, &rx, 700);
+    const vg_sender_stats *ss = vg_sender_get_stats(h.s);
     /* the HELLO first, then the downstream stops reading */
     uint64_t deadline = uv_hrtime() + 10000000000ull;
     while (!ss->connected && uv_hrtime() < deadline)
-        uv_run(&loop, UV_RUN_ONCE);
+        uv_run(&h.loop, UV_RUN_ONCE);
     ck_assert(ss->connected);
-    vg_receiver_pause(r, 1);
+    vg_receiver_pause(h.r, 1);
     deadline = uv_hrtime() + 500000000ull; /* half a second of sending */
     while (uv_hrtime() < deadline)
-        uv_run(&loop, UV_RUN_NOWAIT);
+        uv_run(&h.loop, UV_RUN_NOWAIT);
     ck_assert_uint_le(ss->sent, 700);
     ck_assert_uint_ge(ss->sent, 512); /* it did send */
-    vg_receiver_pause(r, 0);
+    vg_receiver_pause(h.r, 0);
     deadline = uv_hrtime() + 20000000000ull;
     while (ss->last_acked < 1000 && uv_hrtime() < deadline)
-        uv_run(&loop, UV_RUN_ONCE);
+        uv_run(&h.loop, UV_RUN_ONCE);
     ck_assert_uint_eq(ss->last_acked, 1000);
     ck_assert_uint_eq(rx.records, 1000);
-    vg_sender_stop(s);
-    vg_receiver_stop(r);
-    deadline = uv_hrtime() + 5000000000ull;
-    while (uv_run(&loop, UV_RUN_NOWAIT) && uv_hrtime() < deadline)
-        ;
-    ck_assert_int_eq(uv_loop_close(&loop), 0);
+    hop_stop(&h);
     vg_store_close(up);
     vg_store_close(down);
 }
