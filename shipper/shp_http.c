@@ -116,6 +116,22 @@ static const char *shp_es_index_problem(const char *ix)
     return NULL;
 }
 
+
+/* Whether one of the TLS files set (tls_ca, tls_cert, tls_key) cannot be
+ * read by this process as it runs now: 1 with its key and path (errno
+ * says why), else 0. At load and again after the privilege drop. */
+static int shp_http_tls_unreadable(const shp_out_conf *c, const char **key, const char **path)
+{
+    static const char *const keys[] = {"tls_ca", "tls_cert", "tls_key"};
+    const char *const paths[] = {c->tls_ca, c->tls_cert, c->tls_key};
+    for (size_t i = 0; i < 3; i++)
+        if (shp_http_set(paths[i]) && access(paths[i], R_OK) != 0) {
+            *key = keys[i];
+            *path = paths[i];
+            return 1;
+        }
+    return 0;
+}
 static int shp_http_check(const shp_out_conf *c, const vg_node *sec, char *err, size_t errlen)
 {
     int rc = shp_curl_global();
@@ -153,10 +169,10 @@ static int shp_http_check(const shp_out_conf *c, const vg_node *sec, char *err, 
         if (shp_http_set(tlsv[i]) && !https)
             return vg_conf_errf(err, errlen, shp_http_at(sec, tls[i]),
                                 "%s is set but url '%s' is not https://", tls[i], c->url);
-    for (size_t i = 0; i < 3; i++)
-        if (shp_http_set(tlsv[i]) && access(tlsv[i], R_OK) != 0)
-            return vg_conf_errf(err, errlen, shp_http_at(sec, tls[i]), "%s '%s': %s", tls[i],
-                                tlsv[i], strerror(errno));
+    const char *key, *path;
+    if (shp_http_tls_unreadable(c, &key, &path))
+        return vg_conf_errf(err, errlen, shp_http_at(sec, key), "%s '%s': %s", key, path,
+                            strerror(errno));
     if (shp_http_set(c->tls_key) && !shp_http_set(c->tls_cert))
         return vg_conf_errf(err, errlen, shp_http_at(sec, "tls_key"),
                             "tls_key needs tls_cert (the client certificate)");
@@ -361,16 +377,14 @@ static int shp_http_open(shp_out *o)
      * whom access() passes; libcurl reads these files at every connection
      * as the user the shipper runs as now (pipeline.user). A key only root
      * can read failed every request, retried for ever. */
-    const char *const tlsn[] = {"tls_ca", "tls_cert", "tls_key"};
-    const char *const tlsv[] = {o->conf.tls_ca, o->conf.tls_cert, o->conf.tls_key};
-    for (size_t i = 0; i < 3; i++)
-        if (shp_http_set(tlsv[i]) && access(tlsv[i], R_OK) != 0) {
-            int rc = -errno;
-            vg_error("output %s: %s '%s': %s (read as uid %u, the user the shipper runs as: "
-                     "pipeline.user)",
-                     o->conf.name, tlsn[i], tlsv[i], strerror(errno), (unsigned)getuid());
-            return rc;
-        }
+    const char *key, *path;
+    if (shp_http_tls_unreadable(&o->conf, &key, &path)) {
+        int rc = -errno;
+        vg_error("output %s: %s '%s': %s (read as uid %u, the user the shipper runs as: "
+                 "pipeline.user)",
+                 o->conf.name, key, path, strerror(errno), (unsigned)getuid());
+        return rc;
+    }
     const shp_transport *t = o->tp_ops;
     shp_http *h = calloc(1, sizeof(*h));
     if (!h)
