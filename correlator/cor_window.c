@@ -22,9 +22,30 @@ static int64_t cor_dead(const cor_eval *e, const cor_rule *c, const cor_group *g
     return dead;
 }
 
+/* The earliest window of N consecutive kept times of event_count group g
+ * that holds the time at index pos, spans less than T and ends at or after
+ * the group's suppression: 1 and out filled, else 0. */
+static int cor_ec_window(const cor_rule *c, const cor_group *g, uint32_t pos, cor_hit *out)
+{
+    uint32_t N = (uint32_t)c->threshold;
+    if (g->n < N)
+        return 0;
+    uint32_t j = pos >= N - 1 ? pos - (N - 1) : 0, last = pos < g->n - N ? pos : g->n - N;
+    for (; j <= last; j++)
+        if (g->ts[j + N - 1] - g->ts[j] < c->timespan_us &&
+            g->ts[j + N - 1] >= g->suppress_until) {
+            out->first = g->ts[j];
+            out->ts = g->ts[j + N - 1];
+            out->count = N;
+            return 1;
+        }
+    return 0;
+}
+
 /* Adds time ts to an event_count group. Returns 1 (and fills out) when a
  * window of N events holding ts spans less than T and ends at or after the
- * group's suppression, else 0.
+ * group's suppression, else 0. *at gets the index ts was kept at (for
+ * cor_ec_window), UINT32_MAX if it was not kept.
  *
  * The group keeps, sorted, every time that may still be in a window with an
  * event to come (one at or after L = W - lateness, or it is late). Before
@@ -43,8 +64,10 @@ static int64_t cor_dead(const cor_eval *e, const cor_rule *c, const cor_group *g
  * In time order that leaves the newest N; a group holds more only for
  * events out of order. Past the cap the oldest goes anyway, counted in the
  * rule's 'trimmed' (a window it was part of may be missed). */
-static int cor_ec_add(cor_eval *e, cor_rule *c, cor_group *g, int64_t ts, cor_hit *out)
+static int cor_ec_add(cor_eval *e, cor_rule *c, cor_group *g, int64_t ts, cor_hit *out,
+                      uint32_t *at)
 {
+    *at = UINT32_MAX;
     uint32_t N = (uint32_t)c->threshold;
     int64_t T = c->timespan_us, L = e->wm - e->rs->lateness_us, dead = cor_dead(e, c, g);
     uint32_t below = 0, d = 0;
@@ -88,20 +111,11 @@ static int cor_ec_add(cor_eval *e, cor_rule *c, cor_group *g, int64_t ts, cor_hi
     memmove(g->ts + pos + 1, g->ts + pos, (size_t)(g->n - pos) * sizeof(int64_t));
     g->ts[pos] = ts;
     g->n++;
-    if (g->n < N)
-        return 0;
+    *at = pos;
     /* the windows of N consecutive times that hold ts, earliest first, of
      * those that end at or after the suppression (a late event may complete
      * one that ends after it) */
-    uint32_t j = pos >= N - 1 ? pos - (N - 1) : 0, last = pos < g->n - N ? pos : g->n - N;
-    for (; j <= last; j++)
-        if (g->ts[j + N - 1] - g->ts[j] < T && g->ts[j + N - 1] >= g->suppress_until) {
-            out->first = g->ts[j];
-            out->ts = g->ts[j + N - 1];
-            out->count = N;
-            return 1;
-        }
-    return 0;
+    return cor_ec_window(c, g, pos, out);
 }
 
 
@@ -189,6 +203,47 @@ static int cor_vc_pt_cmp(const void *a, const void *b)
     return x->t < y->t ? -1 : x->t > y->t;
 }
 
+/* The sweep of cor_vc_add (below): sets *end to the earliest kept time y in
+ * [from, ts + T) whose window (y - T, y] holds need distinct values (so
+ * also ts, when from >= ts), and leaves it alone if there is none. 0, or
+ * -ENOMEM. */
+static int cor_vc_sweep(const cor_rule *c, const cor_group *g, int64_t ts, uint32_t need,
+                        int64_t from, int64_t *end)
+{
+    int64_t T = c->timespan_us;
+    cor_vc_pt *pt = malloc((size_t)g->n * COR_VC_TIMES * sizeof(*pt));
+    uint32_t *cnt = calloc(g->n, sizeof(*cnt));
+    if (!pt || !cnt) {
+        free(pt);
+        free(cnt);
+        return -ENOMEM;
+    }
+    size_t np = 0;
+    for (uint32_t k = 0; k < g->n; k++)
+        for (int j = 0; j < COR_VC_TIMES; j++) {
+            int64_t x = cor_vc_times(g, k)[j];
+            if (x != INT64_MIN && x > ts - T && x < ts + T)
+                pt[np++] = (cor_vc_pt){x, k};
+        }
+    qsort(pt, np, sizeof(*pt), cor_vc_pt_cmp);
+    uint32_t distinct = 0;
+    for (size_t lo = 0, hi = 0; hi < np; hi++) {
+        if (cnt[pt[hi].k]++ == 0)
+            distinct++;
+        int64_t y = pt[hi].t;
+        while (pt[lo].t <= y - T)
+            if (--cnt[pt[lo++].k] == 0)
+                distinct--;
+        if (y >= from && (hi + 1 == np || pt[hi + 1].t != y) && distinct >= need) {
+            *end = y;
+            break;
+        }
+    }
+    free(pt);
+    free(cnt);
+    return 0;
+}
+
 /* Adds value v at time ts to a value_count group and sets *end to the end
  * of the earliest window holding ts with N distinct values that ends at or
  * after the group's suppression, or to ts if there is none. In time order
@@ -246,37 +301,42 @@ static int cor_vc_add(cor_eval *e, cor_rule *c, cor_group *g, vg_str v, int64_t 
     int64_t from = ts > g->suppress_until ? ts : g->suppress_until;
     if (!later || (from == ts && cor_vc_live(g, T, ts, NULL) >= need))
         return 0;
-    cor_vc_pt *pt = malloc((size_t)g->n * COR_VC_TIMES * sizeof(*pt));
-    uint32_t *cnt = calloc(g->n, sizeof(*cnt));
-    if (!pt || !cnt) {
-        free(pt);
-        free(cnt);
-        return -ENOMEM;
+    return cor_vc_sweep(c, g, ts, need, from, end);
+}
+
+/* Room for value_count's FIELD_values field: out's views point here. */
+typedef struct cor_vc_names {
+    char joined[2048], fname[160];
+} cor_vc_names;
+
+/* Fills out for the window (end - T, end] of a value_count or temporal
+ * group if it holds need distinct values: 1, else 0. value_count adds the
+ * values as FIELD_values (views into *vo). */
+static int cor_vc_fire(const cor_rule *c, const cor_group *g, int64_t end, uint32_t need,
+                       cor_hit *out, cor_vc_names *vo)
+{
+    int64_t first = end;
+    uint32_t live = cor_vc_live(g, c->timespan_us, end, &first);
+    if (live < need)
+        return 0;
+    out->first = first;
+    out->ts = end;
+    out->count = c->kind == COR_TEMPORAL ? c->nrefs : live;
+    if (c->kind != COR_VALUE_COUNT)
+        return 1;
+    /* the distinct values, for the analyst */
+    size_t jl = 0, cap = sizeof(vo->joined);
+    for (uint32_t k = 0; k < g->n && jl < cap - 1; k++) {
+        if (!cor_vc_in(g, k, c->timespan_us, end, NULL))
+            continue;
+        jl += (size_t)snprintf(vo->joined + jl, cap - jl, "%s%s", jl ? "," : "", g->vals[k]);
     }
-    size_t np = 0;
-    for (uint32_t k = 0; k < g->n; k++)
-        for (int j = 0; j < COR_VC_TIMES; j++) {
-            int64_t x = cor_vc_times(g, k)[j];
-            if (x != INT64_MIN && x > ts - T && x < ts + T)
-                pt[np++] = (cor_vc_pt){x, k};
-        }
-    qsort(pt, np, sizeof(*pt), cor_vc_pt_cmp);
-    uint32_t distinct = 0;
-    for (size_t lo = 0, hi = 0; hi < np; hi++) {
-        if (cnt[pt[hi].k]++ == 0)
-            distinct++;
-        int64_t y = pt[hi].t;
-        while (pt[lo].t <= y - T)
-            if (--cnt[pt[lo++].k] == 0)
-                distinct--;
-        if (y >= from && (hi + 1 == np || pt[hi + 1].t != y) && distinct >= need) {
-            *end = y;
-            break;
-        }
-    }
-    free(pt);
-    free(cnt);
-    return 0;
+    if (jl >= cap)
+        jl = cap - 1;
+    snprintf(vo->fname, sizeof(vo->fname), "%s_values", c->field);
+    if (out->nf < VG_ALERT_MAX_FIELDS)
+        out->f[out->nf++] = (vg_kv){vg_str_c(vo->fname), vg_str_n(vo->joined, jl)};
+    return 1;
 }
 
 static int cor_correlate_group(cor_eval *e, cor_rule *c, cor_table *t, cor_group *g,
@@ -338,7 +398,6 @@ static int cor_correlate_group(cor_eval *e, cor_rule *c, cor_table *t, cor_group
                                cor_emit_fn emit, void *ud)
 {
     int64_t ts = in->ts;
-    char joined[2048], fname[160]; /* out's views point here */
     g->dirty = 1;
     if (ts > g->last_us)
         g->last_us = ts;
@@ -346,60 +405,37 @@ static int cor_correlate_group(cor_eval *e, cor_rule *c, cor_table *t, cor_group
     if (c->kind != COR_ABSENCE)
         cor__raw_keep(e, g, in->ctx->ev ? in->ctx->ev->raw : VG_STR_NULL, ts);
     int fire = 0;
+    uint32_t at = UINT32_MAX, nf = out->nf;
+    uint32_t need = c->kind == COR_TEMPORAL ? c->nrefs : (uint32_t)c->threshold;
+    cor_vc_names vo;
     switch (c->kind) {
     case COR_EVENT_COUNT: {
-        int r = cor_ec_add(e, c, g, ts, out);
+        int r = cor_ec_add(e, c, g, ts, out, &at);
         if (r < 0)
             return r;
         fire = r;
         break;
     }
-    case COR_VALUE_COUNT: {
-        int64_t end;
-        if (cor_vc_add(e, c, g, v, ts, (uint32_t)c->threshold, &end) != 0)
-            return -ENOMEM;
-        int64_t first = end;
-        uint32_t live = cor_vc_live(g, c->timespan_us, end, &first);
-        if (live >= c->threshold) {
-            fire = 1;
-            out->first = first;
-            out->ts = end;
-            out->count = live;
-            /* the distinct values, for the analyst */
-            size_t jl = 0;
-            for (uint32_t k = 0; k < g->n && jl < sizeof(joined) - 1; k++) {
-                if (!cor_vc_in(g, k, c->timespan_us, end, NULL))
-                    continue;
-                jl += (size_t)snprintf(joined + jl, sizeof(joined) - jl, "%s%s", jl ? "," : "",
-                                       g->vals[k]);
-            }
-            if (jl >= sizeof(joined))
-                jl = sizeof(joined) - 1;
-            snprintf(fname, sizeof(fname), "%s_values", c->field);
-            if (out->nf < VG_ALERT_MAX_FIELDS)
-                out->f[out->nf++] = (vg_kv){vg_str_c(fname), vg_str_n(joined, jl)};
-        }
-        break;
-    }
+    case COR_VALUE_COUNT:
     case COR_TEMPORAL: {
-        /* Every rule of the list in one window: value_count's machinery,
-         * with the rule's position as the value and N = the number of
-         * rules, so that events out of order find every window too. */
+        /* temporal (every rule of the list in one window) is value_count's
+         * machinery with the rule's position as the value and N = the
+         * number of rules, so that events out of order find every window */
         char pos[12];
         snprintf(pos, sizeof(pos), "%u", refpos);
         int64_t end;
-        if (cor_vc_add(e, c, g, vg_str_c(pos), ts, c->nrefs, &end) != 0)
+        vg_str val = c->kind == COR_TEMPORAL ? vg_str_c(pos) : v;
+        if (cor_vc_add(e, c, g, val, ts, need, &end) != 0)
             return -ENOMEM;
-        int64_t first = end;
-        if (cor_vc_live(g, c->timespan_us, end, &first) >= c->nrefs) {
-            fire = 1;
-            out->first = first;
-            out->ts = end;
-            out->count = c->nrefs;
-        }
+        fire = cor_vc_fire(c, g, end, need, out, &vo);
         break;
     }
     case COR_TEMPORAL_ORDERED: {
+        /* the events up to the end of the last sequence are used up: one
+         * out of order before it is too, as in time order (it matters when
+         * suppress is shorter than T) */
+        if (g->suppress_until != INT64_MIN && ts < g->suppress_until - c->suppress_us)
+            break;
         /* times buffered while an earlier event may still come, folded
          * into chains after (cor_seq.h) */
         const cor_seq_shape *sh = &c->seq;
@@ -464,11 +500,29 @@ static int cor_correlate_group(cor_eval *e, cor_rule *c, cor_table *t, cor_group
     default:
         break;
     }
-    if (!fire || out->ts < g->suppress_until)
-        return 0;
-    g->suppress_until = out->ts + c->suppress_us;
-    out->g = g;
-    return cor__hit_out(e, out, emit, ud);
+    while (fire && out->ts >= g->suppress_until) {
+        g->suppress_until = out->ts + c->suppress_us;
+        out->g = g;
+        int rc = cor__hit_out(e, out, emit, ud);
+        if (rc)
+            return rc;
+        /* With a suppression shorter than T, an event out of order may
+         * complete windows that end after this one's suppression too: each
+         * fires, as it would in time order when the event ending it came. */
+        fire = 0;
+        if (c->suppress_us >= c->timespan_us)
+            break;
+        out->nf = nf;
+        if (c->kind == COR_EVENT_COUNT && at != UINT32_MAX) {
+            fire = cor_ec_window(c, g, at, out);
+        } else if (c->kind == COR_VALUE_COUNT || c->kind == COR_TEMPORAL) {
+            int64_t end = INT64_MIN;
+            if (cor_vc_sweep(c, g, ts, need, g->suppress_until, &end) != 0)
+                return -ENOMEM;
+            fire = end != INT64_MIN && cor_vc_fire(c, g, end, need, out, &vo);
+        }
+    }
+    return 0;
 }
 
 /* Feeds a hit to every correlation that counts its rule. */

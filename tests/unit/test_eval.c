@@ -635,6 +635,64 @@ START_TEST(test_event_count_suppress)
 }
 END_TEST
 
+/* With suppress shorter than T, an event out of order that completes
+ * several windows past each other's suppression fires for each, as the
+ * events would in time order (docs/rules.md: the arrival order does not
+ * matter); temporal_ordered's events before a sequence's end stay used up
+ * when one arrives after it. */
+START_TEST(test_short_suppress_out_of_order)
+{
+    static const char yaml[] =
+        "rules:\n"
+        "  - id: m.a\n    name: a\n    level: 1\n    alert: false\n"
+        "    match: {regex: 'A src=(?<src_ip>\\S+) user=(?<user>\\S+)'}\n"
+        "  - id: m.b\n    name: b\n    level: 1\n    alert: false\n"
+        "    match: {regex: 'B src=(?<src_ip>\\S+)'}\n"
+        "  - id: c.ec\n    name: ec\n    level: 5\n"
+        "    correlation: {type: event_count, rules: [m.a], group_by: [src_ip], timespan: 5s,\n"
+        "                  suppress: 2500ms, condition: {gte: 2}}\n"
+        "  - id: c.vc\n    name: vc\n    level: 5\n"
+        "    correlation: {type: value_count, rules: [m.a], group_by: [src_ip], timespan: 5s,\n"
+        "                  suppress: 2500ms, condition: {field: user, gte: 2}}\n"
+        "  - id: c.to\n    name: to\n    level: 5\n"
+        "    correlation: {type: temporal_ordered, rules: [m.a, m.b], group_by: [src_ip],\n"
+        "                  timespan: 20s, suppress: 1s}\n";
+    /* ms, and the user of each (by time: u0 u1 u0 u1) */
+    static const int order[2][4] = {{2000, 5500, 10000, 12500}, {2000, 5500, 12500, 10000}};
+    static const int user[2][4] = {{0, 1, 0, 1}, {0, 1, 1, 0}};
+    for (int o = 0; o < 2; o++) {
+        tc t;
+        tc_open(&t, yaml, NULL);
+        /* time order, then 10 s last: 2-5.5, 5.5-10 and 10-12.5 s both ways */
+        for (int i = 0; i < 4; i++)
+            feedf(&t, T0 + order[o][i] * (SEC / 1000), "h", "A src=x user=u%d", user[o][i]);
+        ck_assert_uint_eq(n_of(&t.s, "c.ec"), 3);
+        ck_assert_uint_eq(n_of(&t.s, "c.vc"), 3);
+        size_t k = 0;
+        for (size_t i = 0; i < t.s.n; i++) {
+            if (strcmp(at(&t.s, i)->rule, "c.ec") != 0)
+                continue;
+            static const int want[3][2] = {{2000, 5500}, {5500, 10000}, {10000, 12500}};
+            assert_alert(at(&t.s, i), "c.ec", "event_count", T0 + want[k][0] * (SEC / 1000),
+                         T0 + want[k][1] * (SEC / 1000), 2);
+            k++;
+        }
+        tc_close(&t);
+    }
+    /* A 0, B 5 s fire; A at 3 s arrives after: used up, as it is in time
+     * order (A 0, A 3, B 5 fires 3-5 s and uses both), so B at 6 s does not
+     * fire */
+    tc t;
+    tc_open(&t, yaml, NULL);
+    feed(&t, T0, "h", "A src=y user=u");
+    feed(&t, T0 + 5 * SEC, "h", "B src=y");
+    feed(&t, T0 + 3 * SEC, "h", "A src=y user=u");
+    feed(&t, T0 + 6 * SEC, "h", "B src=y");
+    ck_assert_uint_eq(n_of(&t.s, "c.to"), 1);
+    tc_close(&t);
+}
+END_TEST
+
 /* ---- value_count ------------------------------------------------------------- */
 
 START_TEST(test_value_count)
@@ -1737,7 +1795,8 @@ END_TEST
  * (for event_count, N events next to each other in time order spanning
  * less than T, ending at the last of them; for value_count and temporal,
  * (s - T, s] with N distinct users, or users 0..N-1, s an event's time),
- * the earliest-ending one. Every alert must be the
+ * the earliest-ending one, then again from the new suppression's end (a
+ * suppress shorter than T: as in time order). Every alert must be the
  * model's, in order: end, count, and start (for value_count and temporal
  * the start may be a later sighting of a value in the window, as
  * docs/rules.md says). What a group forgets may never change an alert. (The
@@ -1885,22 +1944,27 @@ START_TEST(test_out_of_order_model)
                                     continue; /* late, or no rule of the temporal list */
                                 mt[m] = ts[i], mu[m++] = user[i];
                                 int f, e, c;
-                                if (!win_model(mt, mu, m, ts[i], v, N, T, su, &f, &e, &c))
-                                    continue;
-                                su = e + sup;
-                                while (a < t.s.n && strcmp(t.s.a[a].rule, id) != 0)
-                                    a++;
-                                ck_assert_msg(a < t.s.n, "%s, lateness %d s, stream%s: missed "
-                                              "the model's alert %d (%d..%d s)",
-                                              id, lat, show, got, f, e);
-                                const rec *r = &t.s.a[a++];
-                                int rf = (int)((r->first - base) / SEC), re = (int)((r->ts - base) / SEC);
-                                ck_assert_msg(re == e && (int)r->count == c &&
-                                                  (v ? rf >= f && rf <= e : rf == f),
-                                              "%s, lateness %d s, stream%s: alert %d is %d..%d s "
-                                              "count %d, the model's %d..%d s count %d",
-                                              id, lat, show, got, rf, re, (int)r->count, f, e, c);
-                                got++;
+                                /* each window it completes past the last
+                                 * one's suppression (suppress < T) */
+                                while (win_model(mt, mu, m, ts[i], v, N, T, su, &f, &e, &c)) {
+                                    su = e + sup;
+                                    while (a < t.s.n && strcmp(t.s.a[a].rule, id) != 0)
+                                        a++;
+                                    ck_assert_msg(a < t.s.n,
+                                                  "%s, lateness %d s, stream%s: missed "
+                                                  "the model's alert %d (%d..%d s)",
+                                                  id, lat, show, got, f, e);
+                                    const rec *r = &t.s.a[a++];
+                                    int rf = (int)((r->first - base) / SEC),
+                                        re = (int)((r->ts - base) / SEC);
+                                    ck_assert_msg(
+                                        re == e && (int)r->count == c &&
+                                            (v ? rf >= f && rf <= e : rf == f),
+                                        "%s, lateness %d s, stream%s: alert %d is %d..%d s "
+                                        "count %d, the model's %d..%d s count %d",
+                                        id, lat, show, got, rf, re, (int)r->count, f, e, c);
+                                    got++;
+                                }
                             }
                             while (a < t.s.n && strcmp(t.s.a[a].rule, id) != 0)
                                 a++;
@@ -1924,7 +1988,8 @@ END_TEST
  * when the unused events hold a sequence (distinct events of the steps'
  * rules, times non-decreasing, span < T) ending at or after the
  * suppression; the earliest-ending one, of those the latest-starting, is
- * reported, and the events up to its end are used up. Every alert must be
+ * reported, and the events up to its end are used up (also those arriving
+ * after it). Every alert must be
  * the model's, in order, start and end. */
 typedef struct to_ev {
     int t, rule, used;
@@ -2036,7 +2101,8 @@ START_TEST(test_temporal_ordered_model)
                         for (int i = 0; i < n; i++) {
                             if (!ok[i])
                                 continue;
-                            evs[ne++] = (to_ev){ts[i], rl[i], 0};
+                            /* before the last sequence's end: used up */
+                            evs[ne++] = (to_ev){ts[i], rl[i], su != INT_MIN && ts[i] < su - sup};
                             int bs = INT_MIN, be = INT_MIN;
                             to_dfs(evs, ne, seqs[q], len, 0, INT_MIN, 0, T, su, taken, &bs, &be);
                             if (be == INT_MIN)
@@ -2295,7 +2361,9 @@ START_TEST(test_temporal_ordered_model_wide)
                             for (int i = 0; i < n; i++) { /* model times in ms */
                                 if (!ok[i] || gr[i] != g)
                                     continue;
-                                evs[ne++] = (to_ev){ts[i] * 1000, rl[i], 0};
+                                /* before the last sequence's end: used up */
+                                evs[ne++] = (to_ev){ts[i] * 1000, rl[i],
+                                                    su != INT_MIN && ts[i] * 1000 < su - sup};
                                 int bs = INT_MIN, be = INT_MIN;
                                 to_dfs(evs, ne, seqs[q], len, 0, INT_MIN, 0, T, su, taken, &bs,
                                        &be);
@@ -4189,6 +4257,7 @@ static Suite *eval_suite(void)
     tcase_add_test(t, test_event_count_groups);
     tcase_add_test(t, test_long_group_values);
     tcase_add_test(t, test_event_count_suppress);
+    tcase_add_test(t, test_short_suppress_out_of_order);
     tcase_add_test(t, test_value_count);
     tcase_add_test(t, test_temporal);
     tcase_add_test(t, test_temporal_ordered_three);
