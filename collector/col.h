@@ -119,6 +119,7 @@ struct col {
     size_t flush_bytes; /* pending bytes that make a commit at once (col_spool.c) */
     char *udp_buf;
     char *read_buf; /* shared TCP read buffer (COL_READ_CHUNK) */
+    char hostname[256]; /* this machine's, at the start: the Unix socket's senders' host */
     col_stats stats;
     int stopping;
 };
@@ -154,7 +155,8 @@ uint64_t col_conns_open(const col *c);
 void col_input_pause(col *c);
 void col_input_resume(col *c);
 /* Parses one framed message from a source and queues it for the spool.
- * sa is the sender's address (NULL for the Unix socket). */
+ * sa is the sender's address (NULL for the Unix socket: a message without
+ * a HOSTNAME then gets this machine's name, not src). */
 void col_input_message(col *c, const char *src, const struct sockaddr *sa, const char *buf,
                        size_t len, int truncated);
 

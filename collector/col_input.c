@@ -33,8 +33,8 @@ void col_input_message(col *c, const char *src, const struct sockaddr *sa, const
     /* Tag by the message's own HOSTNAME before falling back to the sender's
      * address for it: a missing hostname must not match a host pattern. */
     col_sources_tag(c->sources, sa, ev.host, &ev.agency, &ev.site);
-    if (!ev.host.p) {
-        ev.host = ev.src;
+    if (!ev.host.p) { /* the sender's address; a local socket's sender is this machine */
+        ev.host = sa ? ev.src : vg_str_c(c->hostname);
         ev.flags |= VG_EV_NO_HOST;
     }
     if (truncated) {
@@ -724,6 +724,10 @@ static const char *col_proto_name(enum col_proto p)
 int col_input_start(col *c)
 {
     col_raise_nofile();
+    /* glibc's syslog(3) writes no HOSTNAME to /dev/log: without this, every
+     * local program's message would name its host "unix" */
+    if (gethostname(c->hostname, sizeof(c->hostname) - 1) != 0 || !c->hostname[0])
+        snprintf(c->hostname, sizeof(c->hostname), "localhost");
     if (c->conf.tls.cert) {
         char err[1024];
         int rc = col_tls_init(&c->tls, &c->conf.tls, err, sizeof(err));

@@ -174,6 +174,18 @@ START_TEST(test_ipv6_and_unix_socket)
     ck_assert_int_eq(it_check_exactly_once(p.alerts, 2), 0);
     char *b = vt_read_file(p.alerts, NULL);
     ck_assert_ptr_nonnull(strstr(b, "seq=00001"));
+    /* logger -u writes no HOSTNAME (as syslog(3) to /dev/log): the host is
+     * this machine, not the transport's name "unix" */
+    char host[256] = "", want[300];
+    ck_assert_int_eq(gethostname(host, sizeof(host) - 1), 0);
+    snprintf(want, sizeof(want), "\"host\":{\"name\":\"%s\"}", host);
+    const char *ux_alert = strstr(b, "seq=00001");
+    while (ux_alert > b && ux_alert[-1] != '\n')
+        ux_alert--;
+    const char *ux_end = strchr(ux_alert, '\n');
+    const char *h = strstr(ux_alert, want);
+    ck_assert_msg(h && (!ux_end || h < ux_end), "no %s in: %.*s", want,
+                  ux_end ? (int)(ux_end - ux_alert) : 400, ux_alert);
     free(b);
     vt_pipe_destroy(&p);
     unlink(sock);
