@@ -103,6 +103,7 @@ struct col {
     vg_streak spool_fails; /* failed commits in a row (col_spool_failed) */
     uv_timer_t conn_timer; /* closes TLS connections stuck in the handshake, idle ones */
     uint32_t accept_stalled; /* listeners (bit i: tcp[i]) whose accept ran out of memory */
+    int64_t fd_conns;           /* connections the open-files limit has room for (col_fd_room) */
     uint64_t refused_logged_ms; /* when a refused connection was last logged */
     uint64_t refused_unlogged;  /* refused since */
     int paused;          /* spool full: TCP reading stopped, datagrams dropped */
@@ -134,6 +135,9 @@ bool col_tls_conf_differ(const col_tls_conf *a, const col_tls_conf *b);
 
 int col_input_start(col *c);
 void col_input_stop(col *c);
+/* Reads the open-files limit again (at the start and on SIGHUP): the
+ * connections past its room are refused like those past max_connections. */
+void col_fd_room(col *c);
 
 /* col_udpstat.c: datagrams the kernel dropped at the UDP listeners. */
 #define COL_UDP_BUFFER (8 << 20) /* receive buffer asked for each UDP listener */
@@ -141,6 +145,7 @@ void col_input_stop(col *c);
 #define COL_DRAIN_BYTES (32 << 20) /* read at a stop per TCP connection, at most */
 #define COL_DRAIN_QUIET_MS 50      /* a connection read at a stop ends when quiet this long */
 #define COL_DRAIN_MS 2000          /* reading past what was queued at a stop, in all */
+#define COL_FD_RESERVE 64          /* descriptors kept for other files than connections */
 uint64_t col_udp_inode(uv_udp_t *u);
 void col_udp_buffer(uv_udp_t *u, int want, const char *name);
 /* The drops summed over the UDP listeners into *sum; -1 if one of them

@@ -433,6 +433,9 @@ static int col_conn_fits(col *c, const col_conn *k)
     if (c->stats.tcp_open >= (uint64_t)c->conf.max_conns) {
         why = "max_connections";
         lim = c->conf.max_conns;
+    } else if (c->stats.tcp_open >= (uint64_t)c->fd_conns) {
+        why = "the open files limit's room for connections";
+        lim = c->fd_conns;
     } else {
         int64_t same = 0;
         for (const col_conn *o = c->conns; o; o = o->next)
@@ -799,14 +802,28 @@ int col_input_start(col *c)
         uv_timer_init(c->loop, &c->conn_timer);
         c->conn_timer.data = c;
         uv_timer_start(&c->conn_timer, col_conn_sweep, 1000, 1000);
-        struct rlimit rl;
-        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-            rl.rlim_cur < (rlim_t)c->conf.max_conns + 64)
-            vg_warn("open files limit %llu is below max_connections (%lld) + 64: connections "
-                    "past it fail to be accepted (raise LimitNOFILE or lower max_connections)",
-                    (unsigned long long)rl.rlim_cur, (long long)c->conf.max_conns);
+        col_fd_room(c);
     }
     return 0;
+}
+
+/* Out of descriptors, libuv accepts each connection waiting in the backlog
+ * and closes it at once (its EMFILE trick) without telling us: the lines
+ * the senders wrote on them would be lost uncounted. So the collector keeps
+ * COL_FD_RESERVE descriptors for its other files and refuses connections
+ * past the rest itself, counted and logged like those past max_connections. */
+void col_fd_room(col *c)
+{
+    struct rlimit rl;
+    int64_t room = INT64_MAX;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        room = rl.rlim_cur > COL_FD_RESERVE ? (int64_t)(rl.rlim_cur - COL_FD_RESERVE) : 0;
+    if (room < c->conf.max_conns && room != c->fd_conns)
+        vg_warn("open files limit %llu is below max_connections (%lld) + %d: connections past "
+                "%lld are refused (raise LimitNOFILE or lower max_connections)",
+                (unsigned long long)rl.rlim_cur, (long long)c->conf.max_conns, COL_FD_RESERVE,
+                (long long)room);
+    c->fd_conns = room;
 }
 
 /* Connections not being closed: the stats show these, not tcp_open, which

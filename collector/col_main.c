@@ -82,8 +82,9 @@ static const vg_daemon_desc col_desc = {
         "  flagged. Spooled messages stream to vigil-correlator over the Unix socket\n"
         "  collector.correlator_socket and leave the spool only once the correlator has\n"
         "  committed them. TCP and TLS connections past collector.max_connections (or\n"
-        "  max_connections_per_ip) are closed as they come; TLS ones without a handshake\n"
-        "  after tls_handshake_timeout, and silent ones after idle_timeout if set.\n"
+        "  max_connections_per_ip, or the open-files limit less 64) are closed as they\n"
+        "  come and counted; TLS ones without a handshake after tls_handshake_timeout,\n"
+        "  and silent ones after idle_timeout if set.\n"
         "  SIGHUP applies the source map, the limits and timeouts, and reads the TLS\n"
         "  certificate, key and CA files again (a renewal needs no restart).\n",
     .check = "                       The tls section's certificate, key and CA are loaded.\n",
@@ -184,6 +185,7 @@ static int col_configure(vg_daemon *d, const vg_node *root, int first, char *err
             c->conf.max_conns_ip = cf.max_conns_ip;
             c->conf.handshake_ms = cf.handshake_ms;
             c->conf.idle_ms = cf.idle_ms;
+            col_fd_room(c);
         }
         if (!first) { /* the source map applies from the next message on */
             size_t entries, nets, pats;
