@@ -159,7 +159,8 @@ uint64_t col_conns_open(const col *c);
 /* Backpressure: stop reading TCP and refuse datagrams / start again. */
 void col_input_pause(col *c);
 void col_input_resume(col *c);
-/* Parses one framed message from a source and queues it for the spool.
+/* Parses one framed message from a source and queues it for the spool;
+ * truncated is 0 or why it was cut (col_frame.h, COL_FRAME_*).
  * sa is the sender's address (NULL for the Unix socket: a message without
  * a HOSTNAME then gets this machine's name, not src). */
 void col_input_message(col *c, const char *src, const struct sockaddr *sa, const char *buf,

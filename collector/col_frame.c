@@ -50,13 +50,13 @@ size_t col_frame_take(col_framer *f, const char *data, size_t len, int eof, col_
             if (count) {
                 size_t body = avail - i - 1, want = n > max ? max : n;
                 if (body >= want) {
-                    col_frame_emit(fn, ud, p + i + 1, want, n > max);
+                    col_frame_emit(fn, ud, p + i + 1, want, n > max ? COL_FRAME_OVER_MAX : 0);
                     off += i + 1 + want;
                     f->skip_n = n - want;
                     continue;
                 }
                 if (!eof) return off; /* the frame fits in the buffer once it arrives */
-                col_frame_emit(fn, ud, p + i + 1, body, 1); /* closed mid-frame */
+                col_frame_emit(fn, ud, p + i + 1, body, COL_FRAME_CUT_SHORT);
                 return len;
             }
             /* digits without a valid count: an LF-framed message after all */
@@ -70,13 +70,13 @@ size_t col_frame_take(col_framer *f, const char *data, size_t len, int eof, col_
                 keep--;
             /* flagged by the line as sent, CRs included: the same whether or
              * not its LF came in the same read as the rest (col_frame.h) */
-            col_frame_emit(fn, ud, p, keep > max ? max : keep, ml > max);
+            col_frame_emit(fn, ud, p, keep > max ? max : keep, ml > max ? COL_FRAME_OVER_MAX : 0);
             off += ml + 1;
             continue;
         }
         if (avail > max || eof) { /* no LF in what was read */
             int trunc = avail > max;
-            col_frame_emit(fn, ud, p, trunc ? max : avail, trunc);
+            col_frame_emit(fn, ud, p, trunc ? max : avail, trunc ? COL_FRAME_OVER_MAX : 0);
             f->skipping = trunc && !eof; /* the rest of the line comes in later reads */
             return len;
         }

@@ -23,9 +23,13 @@ typedef struct col_framer {
     size_t skip_n; /* bytes left to discard of a truncated octet-counted frame */
 } col_framer;
 
+/* Why a message is cut: longer than max, or its octet-counted frame
+ * unfinished when the stream ended (a count that lied, a cut connection). */
+enum { COL_FRAME_OVER_MAX = 1, COL_FRAME_CUT_SHORT = 2 };
+
 /* A message: n bytes at p (a view into the caller's buffer, valid during
- * the call); truncated when the sender's was longer than max, or the
- * stream ended mid-frame. */
+ * the call); truncated 0, or why it is cut (COL_FRAME_OVER_MAX or
+ * COL_FRAME_CUT_SHORT). */
 typedef void (*col_frame_fn)(void *ud, const char *p, size_t n, int truncated);
 
 /* Takes the complete frames at the front of data[0, len) and returns the

@@ -40,7 +40,9 @@ void col_input_message(col *c, const char *src, const struct sockaddr *sa, const
     if (truncated) {
         ev.flags |= VG_EV_TRUNCATED;
         if (!ev.reason.p)
-            ev.reason = vg_str_c("truncated to max_message_size");
+            ev.reason = vg_str_c(truncated == COL_FRAME_CUT_SHORT
+                                     ? "connection ended inside an octet-counted frame"
+                                     : "truncated to max_message_size");
         c->stats.truncated++;
     }
     c->stats.received++;

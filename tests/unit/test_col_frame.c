@@ -13,12 +13,15 @@ typedef struct got {
     char text[512];
 } got;
 
-/* Messages as "[TEXT]" or "[TEXT]!" (truncated), one after another. */
+/* Messages as "[TEXT]", "[TEXT]!" (longer than max) or "[TEXT]~" (the
+ * stream ended inside its octet-counted frame), one after another. */
 static void on_msg(void *ud, const char *p, size_t n, int truncated)
 {
     got *g = ud;
     size_t at = strlen(g->text);
-    snprintf(g->text + at, sizeof(g->text) - at, "[%.*s]%s", (int)n, p, truncated ? "!" : "");
+    ck_assert(truncated == 0 || truncated == COL_FRAME_OVER_MAX || truncated == COL_FRAME_CUT_SHORT);
+    snprintf(g->text + at, sizeof(g->text) - at, "[%.*s]%s", (int)n, p,
+             truncated == COL_FRAME_CUT_SHORT ? "~" : truncated ? "!" : "");
     g->n++;
 }
 
@@ -52,9 +55,9 @@ START_TEST(test_kinds)
     /* longer than max (8): cut, flagged, the rest skipped */
     frame(8, "0123456789\nok\n12 abcdefghijkl7 1234567", NULL, &g);
     ck_assert_str_eq(g.text, "[01234567]![ok][abcdefgh]![1234567]");
-    /* the stream ends mid-frame */
+    /* the stream ends mid-frame: cut short, not over max */
     frame(100, "20 short", NULL, &g);
-    ck_assert_str_eq(g.text, "[short]!");
+    ck_assert_str_eq(g.text, "[short]~");
 }
 END_TEST
 
@@ -135,7 +138,7 @@ START_TEST(test_count_over_65536)
     free(s);
     /* without a PRI after it: a line, as before */
     frame(100, "1234567 items\n99999 <x>\nok\n", NULL, &g);
-    ck_assert_str_eq(g.text, "[1234567 items][<x>\nok\n]!");
+    ck_assert_str_eq(g.text, "[1234567 items][<x>\nok\n]~");
     frame(100, "1234567 items\nok\n", NULL, &g);
     ck_assert_str_eq(g.text, "[1234567 items][ok]");
     /* ten digits are no count */
