@@ -784,12 +784,15 @@ int col_input_start(col *c)
             if (rc == 0)
                 rc = uv_listen((uv_stream_t *)t, 1024, col_tcp_accept);
         }
+        /* written as in collector.listen: an IPv6 address in brackets */
+        int v6 = strchr(l->addr, ':') != NULL;
         if (rc) {
-            vg_error("cannot listen on %s://%s:%d: %s", col_proto_name(l->proto), l->addr, l->port,
-                     uv_strerror(rc));
+            vg_error("cannot listen on %s://%s%s%s:%d: %s", col_proto_name(l->proto),
+                     v6 ? "[" : "", l->addr, v6 ? "]" : "", l->port, uv_strerror(rc));
             return rc;
         }
-        vg_info("listening on %s://%s:%d", col_proto_name(l->proto), l->addr, l->port);
+        vg_info("listening on %s://%s%s%s:%d", col_proto_name(l->proto), v6 ? "[" : "", l->addr,
+                v6 ? "]" : "", l->port);
     }
     if (c->nudp) { /* the kernel's drops, warned about as they grow */
         const vg_pipeline_conf *pc = vg_daemon_pipeline(c->d);

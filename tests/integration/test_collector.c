@@ -160,7 +160,7 @@ START_TEST(test_ipv6_and_unix_socket)
     vt_pipe_start_all(&p);
     char log[400];
     vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
-    ck_assert(vt_wait_text(log, "listening on tcp://::1:", 2000));
+    ck_assert(vt_wait_text(log, "listening on tcp://[::1]:", 2000));
     char portbuf[16];
     snprintf(portbuf, sizeof(portbuf), "%d", p.port);
     char *v6[] = {"logger", "--tcp", "-n", "::1", "-P", portbuf, "-t", "vigiltest", "--",
@@ -525,7 +525,7 @@ static void it_tls_pipe(vt_pipe *p, const char *rules, const char *coll, char *c
     vt_pipe_start_all(p);
     char log[400];
     vt_pipe_log(p, VT_COLLECTOR, log, sizeof(log));
-    ck_assert(vt_wait_text(log, "listening on tls://::1:", 5000));
+    ck_assert(vt_wait_text(log, "listening on tls://[::1]:", 5000));
 }
 
 /* Connection limits and timeouts (a sender flood, port scans, peers that
