@@ -516,7 +516,9 @@ static int clock_time(const uchar *s, size_t n, size_t *i, ts_parts *t)
     t->usec = 0;
     if (p < n && s[p] == '.') {
         p++;
-        if (fraction(s, n, &p, 9, &t->usec) < 0)
+        /* "02:00:00." with no digits is a whole second, as syslog-ng and
+         * rsyslog read it (syslog-ng's msgparse tests have it) */
+        if (p < n && is_digit(s[p]) && fraction(s, n, &p, 9, &t->usec) < 0)
             return -1;
     }
     t->hour = hh;

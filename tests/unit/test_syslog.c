@@ -1346,6 +1346,16 @@ START_TEST(test_rfc3164_shapes)
     ck_str(ev.app, "sshd");
     ck_str(ev.procid, "679960");
     ck_str(ev.msg, "Accepted");
+    /* a dot after the seconds with no digits: the time, host and tag
+     * still read (syslog-ng and rsyslog do; it was all MSG) */
+    parse_s("<13>Oct 11 22:14:15. host prog[12]: dot", &o, &ev);
+    ck_assert(!(ev.flags & VG_EV_NO_TS));
+    ck_assert_int_eq(ev.ts_us, iso_us("2019-10-11T22:14:15Z"));
+    ck_str(ev.host, "host");
+    ck_str(ev.app, "prog");
+    ck_str(ev.msg, "dot");
+    parse_s("<13>Oct 11 22:14:15.x host prog[12]: dot", &o, &ev); /* not a fraction */
+    ck_assert(ev.flags & VG_EV_NO_TS);
     parse_s("<13>Oct 11 22:14:15 host prog[12] no colon", &o, &ev);
     ck_str(ev.app, "prog");
     ck_str(ev.procid, "12");
