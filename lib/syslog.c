@@ -14,8 +14,8 @@
  *   [<PRI>] [SP*] [NNN: ] [*|.] TIMESTAMP [:] SP* [HOSTNAME SP*] [TAG[ SP]] MSG
  *
  *   TIMESTAMP  "Mmm dd hh:mm:ss", month in any case, day padded with SP or 0
- *              or not at all, optional ".fff" (up to 9 digits, kept to the
- *              microsecond), optional year before the time ("Mar 7 2008
+ *              or not at all, optional ".fff" (any number of digits, or
+ *              none, kept to the microsecond), optional year before the time ("Mar 7 2008
  *              19:06:53", Cisco) or after it ("Apr 15 21:28:13 2007",
  *              Linksys), optional "UTC"/"GMT" before a Cisco colon
  *              ("10:04.123 UTC:"); or ISO 8601 "yyyy-mm-ddThh:mm:ss[.f][Z|+hh:mm]"
@@ -370,11 +370,11 @@ static int digits(const uchar *s, size_t n, size_t *i, int k)
 }
 
 /* Fractional seconds after '.': 1..maxd digits, kept to microseconds. */
-static int fraction(const uchar *s, size_t n, size_t *i, int maxd, int32_t *usec)
+static int fraction(const uchar *s, size_t n, size_t *i, size_t maxd, int32_t *usec)
 {
     size_t p = *i;
     int32_t v = 0;
-    int k = 0;
+    size_t k = 0;
     while (p < n && is_digit(s[p])) {
         if (k < 6)
             v = v * 10 + (s[p] - '0');
@@ -383,7 +383,7 @@ static int fraction(const uchar *s, size_t n, size_t *i, int maxd, int32_t *usec
     }
     if (k == 0 || k > maxd)
         return -1;
-    for (int j = k; j < 6; j++)
+    for (size_t j = k; j < 6; j++)
         v *= 10;
     *usec = v;
     *i = p;
@@ -391,7 +391,7 @@ static int fraction(const uchar *s, size_t n, size_t *i, int maxd, int32_t *usec
 }
 
 /* RFC 3339 / ISO 8601 date-time at s[*i]. strict (RFC 5424): 1..6 fraction
- * digits, offset "Z" or "+hh:mm" required. Otherwise also up to 9 fraction
+ * digits, offset "Z" or "+hh:mm" required. Otherwise any number of fraction
  * digits, "+hhmm", and no offset (local time). */
 static int parse_iso(const uchar *s, size_t n, size_t *i, int strict, ts_parts *t)
 {
@@ -419,7 +419,9 @@ static int parse_iso(const uchar *s, size_t n, size_t *i, int strict, ts_parts *
     t->usec = 0;
     if (p < n && s[p] == '.') {
         p++;
-        if (fraction(s, n, &p, strict ? 6 : 9, &t->usec) < 0)
+        /* lenient: any number of digits, as syslog-ng reads them (its
+         * msgparse tests send 11 and 62); RFC 5424 allows 6 */
+        if (fraction(s, n, &p, strict ? 6 : SIZE_MAX, &t->usec) < 0)
             return -1;
     }
     t->has_off = 0;
@@ -518,7 +520,7 @@ static int clock_time(const uchar *s, size_t n, size_t *i, ts_parts *t)
         p++;
         /* "02:00:00." with no digits is a whole second, as syslog-ng and
          * rsyslog read it (syslog-ng's msgparse tests have it) */
-        if (p < n && is_digit(s[p]) && fraction(s, n, &p, 9, &t->usec) < 0)
+        if (p < n && is_digit(s[p]) && fraction(s, n, &p, SIZE_MAX, &t->usec) < 0)
             return -1;
     }
     t->hour = hh;

@@ -1356,6 +1356,18 @@ START_TEST(test_rfc3164_shapes)
     ck_str(ev.msg, "dot");
     parse_s("<13>Oct 11 22:14:15.x host prog[12]: dot", &o, &ev); /* not a fraction */
     ck_assert(ev.flags & VG_EV_NO_TS);
+    /* more fraction digits than 9 outside RFC 5424: kept to the microsecond
+     * (syslog-ng reads them; it was all MSG); RFC 5424 allows 6 */
+    parse_s("<13>2019-10-11T22:14:15.1234567890123+01:00 host prog[12]: long", &o, &ev);
+    ck_assert(!(ev.flags & VG_EV_NO_TS));
+    ck_assert_int_eq(ev.ts_us, iso_us("2019-10-11T21:14:15.123456Z"));
+    ck_str(ev.host, "host");
+    ck_str(ev.app, "prog");
+    parse_s("<13>Oct 11 22:14:15.1234567890 host prog[12]: long", &o, &ev);
+    ck_assert_int_eq(ev.ts_us, iso_us("2019-10-11T22:14:15.123456Z"));
+    ck_str(ev.msg, "long");
+    parse_s("<13>1 2019-10-11T22:14:15.1234567Z host prog 12 - - strict", &o, &ev);
+    ck_assert(ev.flags & VG_EV_MALFORMED);
     parse_s("<13>Oct 11 22:14:15 host prog[12] no colon", &o, &ev);
     ck_str(ev.app, "prog");
     ck_str(ev.procid, "12");
