@@ -191,10 +191,8 @@ static int cor_configure(vg_daemon *d, const vg_node *root, int first, char *err
             "database %zu KiB)",
             rs->n, cf.rules_dir, cor_prefilter_always(rs->pf),
             (cor_prefilter_db_size(rs->pf) + 1023) / 1024);
-    const vg_pipeline_conf *pc = vg_daemon_pipeline(d);
-    if ((rc = vg_daemon_prepare_dir(d, pc->data_dir, 0700)) ||
-        (rc = vg_daemon_prepare_dir(d, pc->run_dir, 0750)) || (rc = vg_daemon_drop_privileges(d)) ||
-        (rc = cor_engine_start(c))) {
+    if ((rc = vg_daemon_prepare_dirs(d, true, err, errlen)) ||
+        (rc = vg_daemon_drop_privileges(d)) || (rc = cor_engine_start(c))) {
         if (!err[0])
             snprintf(err, errlen, "%s: startup failed: %s", vg_daemon_config_path(d),
                      vg_strerror(rc));

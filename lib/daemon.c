@@ -1,4 +1,5 @@
 /* The daemon runner shared by the three processes (see daemon.h). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -188,25 +189,98 @@ fail:
     return rc;
 }
 
-int vg_daemon_prepare_dir(vg_daemon *d, const char *dir, unsigned mode)
+/* Whether dir holds only what the daemons put there (their stores'
+ * directories, sockets) or what a file system puts at its root; else
+ * *foreign gets the first other entry's name. A directory that cannot be
+ * read counts as foreign: nothing is known of it. */
+static bool vg__dir_ours(const char *dir, char *foreign, size_t cap)
+{
+    static const char *const ours[] = {".", "..", "collector", "correlator", "shipper",
+                                       "lost+found"};
+    DIR *dh = opendir(dir);
+    if (!dh) {
+        snprintf(foreign, cap, "(unreadable: %s)", strerror(errno));
+        return false;
+    }
+    bool ok = true;
+    struct dirent *de;
+    while (ok && (de = readdir(dh)) != NULL) {
+        size_t i = 0;
+        while (i < sizeof(ours) / sizeof(ours[0]) && strcmp(de->d_name, ours[i]) != 0)
+            i++;
+        if (i < sizeof(ours) / sizeof(ours[0]) || de->d_type == DT_SOCK)
+            continue;
+        char path[4400];
+        struct stat sb;
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        if (de->d_type == DT_UNKNOWN && lstat(path, &sb) == 0 && S_ISSOCK(sb.st_mode))
+            continue;
+        snprintf(foreign, cap, "%s", de->d_name);
+        ok = false;
+    }
+    closedir(dh);
+    return ok;
+}
+
+/* Creates dir, or takes it over: its owner and mode are set only where it
+ * holds nothing but the daemons' own entries. Else a mistaken path (run_dir:
+ * /run, data_dir: /var/lib or /tmp) had its owner changed to the pipeline
+ * user and its mode to 0700, which breaks every other service using it. */
+static int vg__prepare_dir(vg_daemon *d, const char *dir, unsigned mode, char *why, size_t whylen)
 {
     char path[4096];
     if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
         return -ENAMETOOLONG;
+    struct stat sb;
+    bool existed = lstat(path, &sb) == 0;
     int rc = vg_mkdirs(path, 0755, mode);
     if (rc)
         return rc;
-    struct stat sb;
     if (stat(path, &sb) != 0)
         return -errno;
     if (!S_ISDIR(sb.st_mode))
         return -ENOTDIR;
-    if (geteuid() == 0 && (sb.st_uid != d->pipeline.uid || sb.st_gid != d->pipeline.gid)) {
-        if (chown(path, d->pipeline.uid, d->pipeline.gid) != 0)
-            return -errno;
+    bool owner = geteuid() == 0 && (sb.st_uid != d->pipeline.uid || sb.st_gid != d->pipeline.gid);
+    bool perms = (sb.st_mode & 07777) != mode;
+    char foreign[300];
+    if (existed && (owner || perms) && !vg__dir_ours(path, foreign, sizeof(foreign))) {
+        snprintf(why, whylen,
+                 "holds '%s', which is not Vigil's: name a directory of Vigil's own (such as "
+                 "/var/lib/vigil, /run/vigil), whose owner and mode (%04o) the daemons set; "
+                 "left as it is (owner %ld, mode %04o)",
+                 foreign, mode, (long)sb.st_uid, (unsigned)(sb.st_mode & 07777));
+        return VG_ECONFIG;
     }
-    if ((sb.st_mode & 07777) != mode && chmod(path, (mode_t)mode) != 0)
-        return -errno;
+    if (owner && chown(path, d->pipeline.uid, d->pipeline.gid) != 0) {
+        rc = -errno;
+        snprintf(why, whylen, "cannot give it owner %ld:%ld: %s", (long)d->pipeline.uid,
+                 (long)d->pipeline.gid, strerror(-rc));
+        return rc;
+    }
+    if (perms && chmod(path, (mode_t)mode) != 0) {
+        rc = -errno;
+        snprintf(why, whylen, "cannot give it mode %04o (it is %04o, owner %ld): %s", mode,
+                 (unsigned)(sb.st_mode & 07777), (long)sb.st_uid, strerror(-rc));
+        return rc;
+    }
+    return 0;
+}
+
+int vg_daemon_prepare_dirs(vg_daemon *d, bool run_dir, char *err, size_t errlen)
+{
+    const struct {
+        const char *key, *dir;
+        unsigned mode;
+    } dirs[] = {{"data_dir", d->pipeline.data_dir, 0700}, {"run_dir", d->pipeline.run_dir, 0750}};
+    for (size_t i = 0; i < (run_dir ? 2u : 1u); i++) {
+        char why[600] = "";
+        int rc = vg__prepare_dir(d, dirs[i].dir, dirs[i].mode, why, sizeof(why));
+        if (rc) {
+            snprintf(err, errlen, "%s: pipeline.%s %s: %s", d->config_path, dirs[i].key,
+                     dirs[i].dir, why[0] ? why : vg_strerror(rc));
+            return rc;
+        }
+    }
     return 0;
 }
 
@@ -217,8 +291,12 @@ int vg_daemon_drop_privileges(vg_daemon *d)
         return 0;
     /* Order matters: groups first, while we still may change them; then the
      * uid, after which nothing can be regained. */
-    if (setgroups(1, &pc->gid) != 0 || setgid(pc->gid) != 0 || setuid(pc->uid) != 0)
-        return -errno;
+    if (setgroups(1, &pc->gid) != 0 || setgid(pc->gid) != 0 || setuid(pc->uid) != 0) {
+        int rc = -errno;
+        vg_error("cannot run as pipeline.user %s (uid %ld gid %ld): %s", pc->user, (long)pc->uid,
+                 (long)pc->gid, vg_strerror(rc));
+        return rc;
+    }
     if (setuid(0) == 0)
         return -EPERM; /* the drop did not stick */
     vg_info("running as uid %ld gid %ld", (long)pc->uid, (long)pc->gid);

@@ -104,12 +104,14 @@ static int shp_configure(vg_daemon *d, const vg_node *root, int first, char *err
     char name[256];
     snprintf(name, sizeof(name), "shipper/%s", s->conf.name);
     s->dir = vg_daemon_path(pc->data_dir, name);
-    if ((rc = vg_daemon_prepare_dir(d, pc->data_dir, 0700)) ||
-        (rc = vg_daemon_prepare_dir(d, pc->run_dir, 0750)) || (rc = vg_daemon_drop_privileges(d)) ||
-        (rc = s->dir ? vg_store_open(&s->store, s->dir, (size_t)(s->conf.outbox_size >> 20))
-                     : -ENOMEM) ||
-        (rc = vg_queue_open(s->store, "outbox", &s->outbox)) || (rc = shp_outputs_open(s)) ||
-        (rc = shp_intake_start(s))) {
+    if ((rc = vg_daemon_prepare_dirs(d, true, err, errlen)))
+        return rc;
+    if ((rc = vg_daemon_drop_privileges(d)) == 0 &&
+        ((rc = s->dir ? vg_store_open(&s->store, s->dir, (size_t)(s->conf.outbox_size >> 20))
+                      : -ENOMEM) ||
+         (rc = vg_queue_open(s->store, "outbox", &s->outbox))))
+        vg_error("cannot open outbox %s: %s", s->dir ? s->dir : "", vg_strerror(rc));
+    if (rc || (rc = shp_outputs_open(s)) || (rc = shp_intake_start(s))) {
         snprintf(err, errlen, "%s: startup failed: %s", vg_daemon_config_path(d), vg_strerror(rc));
         return rc;
     }

@@ -86,9 +86,14 @@ bool vg_daemon_stopping(vg_daemon *d);
 /* Ends the loop with a failure status (fatal runtime error). */
 void vg_daemon_fail(vg_daemon *d, int status);
 
-/* Creates dir (and parents) with 'mode', owned by the pipeline user and
- * group when running as root; refuses a dir others can write to. */
-int vg_daemon_prepare_dir(vg_daemon *d, const char *dir, unsigned mode);
+/* Creates pipeline.data_dir (mode 0700) and, with run_dir, pipeline.run_dir
+ * (0750), parents included, owned by the pipeline user and group when
+ * running as root. An existing one gets that owner and mode too, but only
+ * if it holds nothing but the daemons' own entries (their stores'
+ * directories, sockets, lost+found): a mistaken shared path (/run,
+ * /var/lib, /tmp) is refused and left as it is. On error writes
+ * "CONFIG: pipeline.KEY DIR: reason" into err and returns a negative code. */
+int vg_daemon_prepare_dirs(vg_daemon *d, bool run_dir, char *err, size_t errlen);
 
 /* When running as root with a pipeline user configured: switch to it
  * (group, supplementary groups, then user) after the privileged setup. */

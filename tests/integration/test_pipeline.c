@@ -961,6 +961,24 @@ START_TEST(test_cli_and_bad_config)
         ck_assert_msg(vt_wait_text(log, want, 0) == (i < 10), "%s: %s", want,
                       i < 10 ? "missing" : "read after the bad file");
     }
+    /* data_dir naming a directory shared with others (/var/lib, /tmp, /run
+     * by mistake): refused, owner and mode left as they are (the daemons
+     * made it 0700 and the pipeline user's, which broke everything else
+     * that used it) */
+    char shared[400], other[440];
+    snprintf(shared, sizeof(shared), "%.380s/shared", p.dir);
+    snprintf(other, sizeof(other), "%s/other-service.db", shared);
+    ck_assert_int_eq(mkdir(shared, 0755), 0);
+    ck_assert_int_eq(chmod(shared, 0755), 0);
+    ck_assert_int_eq(vt_write_file(other, "x"), 0);
+    snprintf(want, sizeof(want), "%.250s: pipeline.data_dir %.250s: holds 'other-service.db', "
+             "which is not Vigil's", p.config, shared);
+    it_refused(&p, "shipper/vigil-shipper",
+               "pipeline:\n  run_dir: run\n  data_dir: shared\n"
+               "shipper:\n  outputs: [{name: o, type: stdout}]\n",
+               "", want);
+    ck_assert_int_eq(stat(shared, &fsb), 0);
+    ck_assert_int_eq(fsb.st_mode & 07777, 0755);
     vt_pipe_destroy(&p);
 }
 END_TEST
