@@ -1,4 +1,5 @@
 /* The 'collector' section of the configuration. */
+#include <arpa/inet.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +94,40 @@ static int col_conf_listen(const vg_node *n, col_listen *l, char *err, size_t er
     return 0;
 }
 
+/* An IP listener's address as IPv6 (IPv4 mapped), and whether it is
+ * the wildcard of its family. */
+static void col_listen_ip(const col_listen *l, struct in6_addr *a, bool *any)
+{
+    struct in_addr v4;
+    memset(a, 0, sizeof(*a));
+    if (inet_pton(AF_INET, l->addr, &v4) == 1) {
+        a->s6_addr[10] = a->s6_addr[11] = 0xff;
+        memcpy(&a->s6_addr[12], &v4, 4);
+        *any = v4.s_addr == htonl(INADDR_ANY);
+    } else {
+        inet_pton(AF_INET6, l->addr, a);
+        *any = IN6_IS_ADDR_UNSPECIFIED(a);
+    }
+}
+
+/* Whether two listeners would take one port (or path): the second could
+ * not be opened, and only the start, not -t, said so. TCP and TLS share
+ * TCP's ports; 0.0.0.0 takes a port on every IPv4 address, :: on every
+ * address (libuv binds it dual-stack). */
+static bool col_listen_clash(const col_listen *a, const col_listen *b)
+{
+    if (a->proto == COL_UNIX || b->proto == COL_UNIX)
+        return a->proto == b->proto && strcmp(a->addr, b->addr) == 0;
+    if ((a->proto == COL_UDP) != (b->proto == COL_UDP) || a->port != b->port)
+        return false;
+    struct in6_addr x, y;
+    bool xany, yany;
+    col_listen_ip(a, &x, &xany);
+    col_listen_ip(b, &y, &yany);
+    bool x4 = IN6_IS_ADDR_V4MAPPED(&x), y4 = IN6_IS_ADDR_V4MAPPED(&y);
+    return memcmp(&x, &y, sizeof(x)) == 0 || (xany && (!x4 || y4)) || (yany && (!y4 || x4));
+}
+
 /* Fills cf->ls from cf->listen, or with the documented defaults when the
  * key is absent. */
 static int col_conf_listens(col_conf *cf, const char *file, char *err, size_t errlen)
@@ -111,8 +146,15 @@ static int col_conf_listens(col_conf *cf, const char *file, char *err, size_t er
     if (ls->kind != VG_NODE_SEQ || ls->n == 0 || ls->n > COL_MAX_LISTEN)
         return vg_conf_errf(err, errlen, ls, "listen must be a list of 1 to %d addresses",
                             COL_MAX_LISTEN);
-    for (size_t i = 0; i < ls->n && rc == 0; i++)
+    for (size_t i = 0; i < ls->n && rc == 0; i++) {
         rc = col_conf_listen(ls->items[i], &cf->ls[cf->nlisten++], err, errlen);
+        for (size_t j = 0; j < i && rc == 0; j++)
+            if (col_listen_clash(&cf->ls[j], &cf->ls[i]))
+                rc = vg_conf_errf(err, errlen, ls->items[i],
+                                  "listen '%s' takes the port (or path) of '%s', line %d: "
+                                  "the collector could not open both",
+                                  ls->items[i]->str, ls->items[j]->str, ls->items[j]->line);
+    }
     return rc;
 }
 

@@ -891,6 +891,12 @@ START_TEST(test_cli_and_bad_config)
         {"collector/vigil-collector",
          "pipeline:\n  run_dir: run\n  data_dir: data\ncollector:\n  spool_sync: always\n",
          ":5: spool_sync must be background or commit, got 'always'"},
+        /* two listeners on one port: -t passed, the start failed */
+        {"collector/vigil-collector",
+         "pipeline:\n  run_dir: run\n  data_dir: data\ncollector:\n  listen:\n"
+         "    - tcp://0.0.0.0:6514\n    - tls://127.0.0.1:6514\n",
+         ":7: listen 'tls://127.0.0.1:6514' takes the port (or path) of 'tcp://0.0.0.0:6514', "
+         "line 6"},
         {"shipper/vigil-shipper",
          "pipeline:\n  run_dir: run\n  data_dir: data\nshipper:\n"
          "  name: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
