@@ -165,6 +165,11 @@ int col_conf_load(const vg_node *root, const char *file, col_conf *cf, char *err
     int rc = vg_conf_apply(sec, file, col_conf_keys, cf, err, errlen);
     if (rc)
         return rc;
+    if (!cf->correlator[0]) {
+        rc = vg_conf_errf(err, errlen, vg_node_get(sec, "correlator_socket"),
+                          "'correlator_socket' must name a socket");
+        goto fail;
+    }
     if ((rc = col_sources_load(cf->sources_node, &cf->sources, err, errlen)))
         goto fail;
     cf->sources_node = NULL;

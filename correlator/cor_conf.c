@@ -37,9 +37,24 @@ static const vg_conf_key cor_conf_keys[] = {
 int cor_conf_load(const vg_node *root, const char *file, cor_conf *cf, char *err, size_t errlen)
 {
     memset(cf, 0, sizeof(*cf));
-    int rc = vg_conf_apply(vg_node_get(root, "correlator"), file, cor_conf_keys, cf, err, errlen);
+    const vg_node *sec = vg_node_get(root, "correlator");
+    int rc = vg_conf_apply(sec, file, cor_conf_keys, cf, err, errlen);
     if (rc)
         return rc;
+    /* Both are taken relative to run_dir (or absolute): one path for both
+     * made the correlator its own shipper, connected to itself. */
+    const char *sk = !cf->listen[0] ? "listen_socket" : !cf->shipper[0] ? "shipper_socket" : NULL;
+    if (sk) {
+        rc = vg_conf_errf(err, errlen, vg_node_get(sec, sk), "'%s' must name a socket", sk);
+        goto fail;
+    }
+    if (strcmp(cf->listen, cf->shipper) == 0) {
+        const vg_node *at = vg_node_get(sec, "shipper_socket");
+        rc = vg_conf_errf(err, errlen, at ? at : vg_node_get(sec, "listen_socket"),
+                          "listen_socket and shipper_socket are both '%s': the correlator "
+                          "would connect to itself", cf->listen);
+        goto fail;
+    }
     const vg_node *l = cf->lists_node;
     cf->lists_node = NULL;
     if (!l)

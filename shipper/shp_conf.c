@@ -83,6 +83,12 @@ int shp_conf_load(const vg_node *root, const char *file, shp_conf *cf, char *err
     int rc = vg_conf_apply(sec, file, shp_conf_keys, cf, err, errlen);
     if (rc)
         return rc;
+    if (!cf->listen[0]) {
+        rc = vg_conf_errf(err, errlen, vg_node_get(sec, "listen_socket"),
+                          "'listen_socket' must name a socket");
+        shp_conf_free(cf);
+        return rc;
+    }
     const char *cfile = sec ? sec->file : file;
     shp_out_conf oc;
     if (cf->json_file && cf->json_file[0]) {

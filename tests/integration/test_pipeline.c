@@ -891,6 +891,11 @@ START_TEST(test_cli_and_bad_config)
         {"collector/vigil-collector",
          "pipeline:\n  run_dir: run\n  data_dir: data\ncollector:\n  spool_sync: always\n",
          ":5: spool_sync must be background or commit, got 'always'"},
+        /* the correlator's own socket as its shipper's: it connected to itself */
+        {"correlator/vigil-correlator",
+         "pipeline:\n  run_dir: run\n  data_dir: data\ncorrelator:\n  rules_dir: rules\n"
+         "  listen_socket: shipper.sock\n",
+         ":6: listen_socket and shipper_socket are both 'shipper.sock'"},
         /* two listeners on one port: -t passed, the start failed */
         {"collector/vigil-collector",
          "pipeline:\n  run_dir: run\n  data_dir: data\ncollector:\n  listen:\n"
