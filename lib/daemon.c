@@ -317,6 +317,34 @@ void vg_daemon_fail(vg_daemon *d, int status)
     }
 }
 
+/* On a reload: names the pipeline keys that changed but are fixed at the
+ * start (the sockets' owner, the directories, the stats timers of the
+ * links), which keep their running values. */
+static void vg__restart_keys(const vg_daemon *d, const vg_pipeline_conf *pc)
+{
+    const vg_pipeline_conf *old = &d->pipeline;
+    const struct {
+        const char *key;
+        bool changed;
+    } keys[] = {
+        {"user", old->uid != pc->uid},
+        {"group", old->gid != pc->gid},
+        {"run_dir", strcmp(old->run_dir, pc->run_dir) != 0},
+        {"data_dir", strcmp(old->data_dir, pc->data_dir) != 0},
+        {"stats_interval", old->stats_interval != pc->stats_interval},
+    };
+    char list[100] = "";
+    size_t off = 0;
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (keys[i].changed && off < sizeof(list)) {
+            int k = snprintf(list + off, sizeof(list) - off, "%s%s", off ? ", " : "", keys[i].key);
+            off += k > 0 ? (size_t)k : 0;
+        }
+    if (off)
+        vg_warn("%s: pipeline %s changed: this takes effect after a restart; keeping the running "
+                "values", d->config_path, list);
+}
+
 /* Loads the file and hands it to configure; the tree lives only for the
  * call, so configure copies what it keeps. */
 static int vg__load(vg_daemon *d, int first)
@@ -333,11 +361,8 @@ static int vg__load(vg_daemon *d, int first)
         /* Nothing of a reload takes effect before all of it is accepted:
          * the daemon's part is checked (configure) before the log level
          * changes. The first load has nothing to go back to. */
-        vg_pipeline_conf old = d->pipeline;
-        if (!first && (old.uid != pc.uid || old.gid != pc.gid ||
-                       strcmp(old.run_dir, pc.run_dir) != 0 || strcmp(old.data_dir, pc.data_dir) != 0))
-            vg_warn("%s: pipeline user, group, run_dir and data_dir changes need a restart; "
-                    "keeping the running values", d->config_path);
+        if (!first)
+            vg__restart_keys(d, &pc);
         if (first) {
             d->pipeline = pc;
             vg__apply_level(d);

@@ -716,6 +716,7 @@ START_TEST(test_sighup_reload)
             {"  state_size: 256M", "  state_size: 128M"},
             {"  outbox_size: 256M", "  outbox_size: 128M"},
             {"  log_level: info", "  log_level: info\n  group: nogroup"},
+            {"  stats_interval: 200ms", "  stats_interval: 300ms"},
         };
         const char *out = line;
         for (size_t i = 0; i < sizeof(swap) / sizeof(swap[0]); i++)
@@ -728,11 +729,12 @@ START_TEST(test_sighup_reload)
     free(cfg3);
     const char *restart[][2] = {
         {"collector max_message_size, spool_size, spool_limit changed: this takes effect after "
-         "a restart", "pipeline user, group, run_dir and data_dir changes need a restart"},
+         "a restart",
+         "pipeline group, stats_interval changed: this takes effect after a restart"},
         {"correlator name, socket and state_size changes take effect after a restart",
-         "pipeline user, group, run_dir and data_dir changes need a restart"},
+         "pipeline group, stats_interval changed: this takes effect after a restart"},
         {"shipper name, socket and outbox_size changes take effect after a restart",
-         "pipeline user, group, run_dir and data_dir changes need a restart"},
+         "pipeline group, stats_interval changed: this takes effect after a restart"},
     };
     const int which[] = {VT_COLLECTOR, VT_CORRELATOR, VT_SHIPPER};
     for (int i = 0; i < 3; i++) {
