@@ -106,6 +106,7 @@ struct col {
     int64_t fd_conns;           /* connections the open-files limit has room for (col_fd_room) */
     uint64_t refused_logged_ms; /* when a refused connection was last logged */
     uint64_t refused_unlogged;  /* refused since */
+    vg_budget closed_budget;    /* lines on connections closed for a timeout (vg_budget) */
     int paused;          /* spool full: TCP reading stopped, datagrams dropped */
     uint64_t spool_high, spool_low;
     /* spool durability: committed (page cache) vs synced (disk) */

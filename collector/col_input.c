@@ -685,21 +685,33 @@ static void col_conn_sweep(uv_timer_t *t)
     col_cert_check(c, uv_now(c->loop));
     if (c->paused)
         return;
-    uint64_t now = uv_now(c->loop);
+    uint64_t now = uv_now(c->loop), held = 0;
+    char more[160];
     for (col_conn *k = c->conns; k; k = k->next) {
         if (uv_is_closing((uv_handle_t *)&k->tcp))
             continue;
-        if (k->tls && !k->tls->handshake_done &&
-            now - k->start_ms >= (uint64_t)c->conf.handshake_ms) {
-            c->stats.handshake_timeouts++;
-            vg_info("TLS connection from %s closed: no handshake after %lld ms", k->src,
-                    (long long)c->conf.handshake_ms);
-        } else if (c->conf.idle_ms > 0 && now - k->last_ms >= (uint64_t)c->conf.idle_ms) {
-            c->stats.idle_closed++;
-            vg_info("connection from %s closed: idle for %lld ms (idle_timeout)", k->src,
-                    (long long)c->conf.idle_ms);
-        } else {
+        bool handshake = k->tls && !k->tls->handshake_done &&
+                         now - k->start_ms >= (uint64_t)c->conf.handshake_ms;
+        if (!handshake && !(c->conf.idle_ms > 0 && now - k->last_ms >= (uint64_t)c->conf.idle_ms))
             continue;
+        if (handshake)
+            c->stats.handshake_timeouts++;
+        else
+            c->stats.idle_closed++;
+        /* a port scan leaves connections by the thousand: the counters
+         * take each, the log a few a minute */
+        if (vg_budget_take(&c->closed_budget, now, &held)) {
+            more[0] = '\0';
+            if (held)
+                snprintf(more, sizeof(more), " (%llu such lines held back before this one: at "
+                         "most %d a minute are logged)", (unsigned long long)held,
+                         VG_BUDGET_LINES);
+            if (handshake)
+                vg_info("TLS connection from %s closed: no handshake after %lld ms%s", k->src,
+                        (long long)c->conf.handshake_ms, more);
+            else
+                vg_info("connection from %s closed: idle for %lld ms (idle_timeout)%s", k->src,
+                        (long long)c->conf.idle_ms, more);
         }
         col_conn_end(k);
     }

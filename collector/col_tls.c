@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "col_tls.h"
 #include "vigil/err.h"
@@ -227,6 +228,22 @@ static int col_tls_name_ok(char **names, const char *name)
     return 0;
 }
 
+/* Whether a failure line about a client may be logged now (vg_budget);
+ * *more gets what the line must add about those held back before it. */
+static bool col_tls_say(col_tls *t, char *more, size_t cap)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t held = 0, now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    more[0] = '\0';
+    if (!vg_budget_take(&t->log_budget, now, &held))
+        return false;
+    if (held)
+        snprintf(more, cap, " (%llu TLS failure lines held back before this one: at most %d "
+                 "a minute are logged)", (unsigned long long)held, VG_BUDGET_LINES);
+    return true;
+}
+
 /* After the handshake: the verified client's CN or a DNS SAN must match
  * the allow-list, when there is one. Records the name for the logs. */
 static int col_tls_check_peer(col_tls *t, col_tls_conn *tc, const char *src)
@@ -258,10 +275,12 @@ static int col_tls_check_peer(col_tls *t, col_tls_conn *tc, const char *src)
     if (!tc->peer[0])
         snprintf(tc->peer, sizeof(tc->peer), "%s", cn);
     X509_free(cert);
+    char more[200];
     if (!ok) {
         t->refused_names++;
-        vg_warn("TLS client %s: certificate name '%s' is not in allowed_names; closing", src,
-                tc->peer);
+        if (col_tls_say(t, more, sizeof(more)))
+            vg_warn("TLS client %s: certificate name '%s' is not in allowed_names; closing%s",
+                    src, tc->peer, more);
         return -EACCES;
     }
     return 0;
@@ -278,10 +297,11 @@ int col_tls_feed(col_tls *t, col_tls_conn *tc, const char *cipher, size_t n,
             int e = SSL_get_error(tc->ssl, r);
             if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
                 return 0;
-            char why[512];
+            char why[512], more[200];
             vg_tls_errstr(why, sizeof(why), "unknown TLS error");
             t->handshake_errors++;
-            vg_warn("TLS handshake with %s failed: %s", src, why);
+            if (col_tls_say(t, more, sizeof(more)))
+                vg_warn("TLS handshake with %s failed: %s%s", src, why, more);
             return -EPROTO;
         }
         tc->handshake_done = 1;
@@ -304,9 +324,10 @@ int col_tls_feed(col_tls *t, col_tls_conn *tc, const char *cipher, size_t n,
             return 0;
         if (e == SSL_ERROR_ZERO_RETURN)
             return 1;
-        char why[512];
+        char why[512], more[200];
         vg_tls_errstr(why, sizeof(why), "unknown TLS error");
-        vg_warn("TLS read from %s failed: %s", src, why);
+        if (col_tls_say(t, more, sizeof(more)))
+            vg_warn("TLS read from %s failed: %s%s", src, why, more);
         return -EPROTO;
     }
 }

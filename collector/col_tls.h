@@ -8,6 +8,7 @@
 #include <openssl/ssl.h>
 
 #include "vigil/conf.h"
+#include "vigil/util.h"
 
 typedef struct col_tls_conf {
     char *cert;         /* server certificate chain (PEM) */
@@ -22,6 +23,7 @@ typedef struct col_tls {
     SSL_CTX *ctx;
     char **names; /* owned copy of the allow-list */
     uint64_t handshakes, handshake_errors, refused_names;
+    vg_budget log_budget; /* the failure lines a client can cause at will */
 } col_tls;
 
 /* Reads collector.tls; returns 0 and leaves cf zeroed when the section is absent. */

@@ -40,6 +40,22 @@ uint64_t vg_streak_end(vg_streak *s, uint64_t now_ms, double *secs)
     return n;
 }
 
+bool vg_budget_take(vg_budget *b, uint64_t now_ms, uint64_t *held)
+{
+    if (b->window_ms == 0 || now_ms - b->window_ms >= 60000) {
+        b->window_ms = now_ms ? now_ms : 1;
+        b->used = 0;
+    }
+    if (b->used >= VG_BUDGET_LINES) {
+        b->held++;
+        return false;
+    }
+    b->used++;
+    *held = b->held;
+    b->held = 0;
+    return true;
+}
+
 int vg_buf_reserve(vg_buf *b, size_t extra)
 {
     if (b->cap - b->len >= extra)

@@ -3,6 +3,7 @@
 #define VIGIL_UTIL_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "vigil/str.h"
@@ -39,6 +40,22 @@ int vg_streak_fail(vg_streak *s, uint64_t now_ms);
 /* Ends the run: returns its failures (0 if there was none) and sets *secs
  * to how long it lasted. */
 uint64_t vg_streak_end(vg_streak *s, uint64_t now_ms, double *secs);
+
+/* Lines of one kind that a peer can cause at will (a failed TLS
+ * handshake per connection, a connection closed for silence): a port scan
+ * or a flood of them must not flood the log. At most VG_BUDGET_LINES a
+ * minute are logged; the rest are held back (each is still counted by its
+ * own counter) and the next line logged says how many. Zero-initialise. */
+#define VG_BUDGET_LINES 10
+typedef struct vg_budget {
+    uint64_t window_ms; /* when the current minute began (the caller's clock, ms) */
+    uint32_t used;      /* lines logged in it */
+    uint64_t held;      /* lines held back since the last one logged */
+} vg_budget;
+/* Whether a line may be logged at now_ms. If so, *held gets the number of
+ * lines held back before it (to be said in it) and the count restarts;
+ * else the line is counted as held back. */
+bool vg_budget_take(vg_budget *b, uint64_t now_ms, uint64_t *held);
 
 /* A growable buffer that owns its bytes. Zero-initialise, then append;
  * vg_buf_free releases. On allocation failure appends return -ENOMEM and

@@ -1090,6 +1090,23 @@ START_TEST(test_tls_close_notify)
     free(text);
     ck_assert(vt_wait_lines(p.alerts, 2, 20000));
     ck_assert(it_collector_says(&p, "idle_closed=1 "));
+    /* Plain text to the TLS port (a scan, a sender on the wrong port):
+     * every failed handshake counted, at most 10 a minute logged. Each
+     * made a warning: a scan flooded the log. */
+    struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)p.port),
+                              .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    for (int i = 0; i < 25; i++) {
+        int fd = socket(AF_INET6, SOCK_STREAM, 0);
+        ck_assert_int_eq(connect(fd, (struct sockaddr *)&a6, sizeof(a6)), 0);
+        ck_assert_int_eq(write(fd, "GET / HTTP/1.0\r\n\r\n", 18), 18);
+        char c;
+        ck_assert_int_le(read(fd, &c, 1), 0); /* closed by the collector */
+        close(fd);
+    }
+    ck_assert(it_collector_says(&p, "tls_errors=25 "));
+    char log[400];
+    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+    ck_assert_int_eq(vt_count_text(log, "warning: TLS handshake with ::1 failed"), 10);
     vt_pipe_destroy(&p);
 }
 END_TEST
