@@ -46,6 +46,13 @@ int col_tls_conf_load(const vg_node *sec, const char *file, col_tls_conf *cf, ch
         rc = vg_conf_errf(err, errlen, sec, "tls needs 'cert' and 'key'");
         goto fail;
     }
+    cf->cert_line = vg_node_get(sec, "cert")->line;
+    cf->key_line = vg_node_get(sec, "key")->line;
+    cf->ca_line = cf->ca ? vg_node_get(sec, "ca")->line : 0;
+    if (!(cf->where = strdup(sec->file ? sec->file : file))) {
+        rc = -ENOMEM;
+        goto fail;
+    }
     if (cf->require_client_cert && !cf->ca) {
         rc = vg_conf_errf(err, errlen, sec, "require_client_cert needs 'ca'");
         goto fail;
@@ -87,6 +94,7 @@ void col_tls_conf_free(col_tls_conf *cf)
 {
     col_strv_free(cf->names);
     cf->names = NULL;
+    free(cf->where);
     vg_conf_release(col_tls_keys, cf);
     memset(cf, 0, sizeof(*cf));
 }
@@ -100,22 +108,26 @@ int col_tls_init(col_tls *t, const col_tls_conf *cf, char *err, size_t errlen)
         return -ENOMEM;
     SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
     SSL_CTX_set_mode(t->ctx, SSL_MODE_RELEASE_BUFFERS);
+    /* "CONFIG:LINE: FILE: reason": the line that names the file, then the file */
+    const char *where = cf->where ? cf->where : "";
     if (SSL_CTX_use_certificate_chain_file(t->ctx, cf->cert) != 1) {
         vg_tls_errstr(why, sizeof(why), "unknown TLS error");
-        snprintf(err, errlen, "%s: cannot load TLS certificate: %s", cf->cert, why);
+        snprintf(err, errlen, "%s:%d: %s: cannot load TLS certificate: %s", where, cf->cert_line,
+                 cf->cert, why);
         goto fail;
     }
     if (SSL_CTX_use_PrivateKey_file(t->ctx, cf->key, SSL_FILETYPE_PEM) != 1 ||
         SSL_CTX_check_private_key(t->ctx) != 1) {
         vg_tls_errstr(why, sizeof(why), "unknown TLS error");
-        snprintf(err, errlen, "%s: cannot load TLS key or it does not match %s: %s", cf->key,
-                 cf->cert, why);
+        snprintf(err, errlen, "%s:%d: %s: cannot load TLS key or it does not match %s: %s", where,
+                 cf->key_line, cf->key, cf->cert, why);
         goto fail;
     }
     if (cf->ca) {
         if (SSL_CTX_load_verify_locations(t->ctx, cf->ca, NULL) != 1) {
             vg_tls_errstr(why, sizeof(why), "unknown TLS error");
-            snprintf(err, errlen, "%s: cannot load CA certificates: %s", cf->ca, why);
+            snprintf(err, errlen, "%s:%d: %s: cannot load CA certificates: %s", where, cf->ca_line,
+                     cf->ca, why);
             goto fail;
         }
         SSL_CTX_set_verify(t->ctx,

@@ -17,6 +17,8 @@ typedef struct col_tls_conf {
     bool require_client_cert;
     const vg_node *allowed; /* list of allowed client names (CN or DNS SAN), globs */
     char **names;       /* parsed 'allowed', NULL-terminated; NULL = any verified client */
+    char *where;        /* "CONFIG:LINE" of cert, key and ca, for a file that does not load */
+    int cert_line, key_line, ca_line;
 } col_tls_conf;
 
 typedef struct col_tls {

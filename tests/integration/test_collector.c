@@ -1195,7 +1195,16 @@ START_TEST(test_tls_certificate_reload)
     snprintf(want, sizeof(want), "%s/server.pem", certs);
     ck_assert_int_eq(vt_write_file(want, "not a certificate\n"), 0);
     ck_assert_int_eq(it_sighup_reloads(&p, log), 2);
-    snprintf(want, sizeof(want), "error: %s/server.pem: cannot load TLS certificate: ", certs);
+    /* the configuration's line that names the file, then the file */
+    char *cfgtext = vt_read_file(p.config, NULL), *at = strstr(cfgtext, "cert: certs/server.pem");
+    ck_assert_ptr_nonnull(at);
+    int line = 1;
+    for (char *q = cfgtext; q < at; q++)
+        line += *q == '\n';
+    free(cfgtext);
+    snprintf(want, sizeof(want),
+             "error: %.200s:%d: %.200s/server.pem: cannot load TLS certificate: ", p.config, line,
+             certs);
     ck_assert_int_eq(vt_count_text(log, want), 1);
     ck_assert_int_eq(vt_count_text(log, "(keeping the running TLS certificate)\n"), 1);
     ck_assert(it_tls_cert_is(&p, "renewed.pem", 3));
