@@ -1201,6 +1201,61 @@ static int shp_filter_eq(const shp_filter *a, const shp_filter *b)
            shp_strv_eq(a->tag, b->tag) && shp_strv_eq(a->not_rule, b->not_rule);
 }
 
+/* The keys of an output that a reload does not apply (set when it is
+ * opened: its destination, format, credentials and TLS files, its file's
+ * rotation, a larger batch, whose buffers are sized at the start), those
+ * of them that changed into out, comma-separated; their number. Each
+ * changed key is named: a reload that kept a rotated token without a word
+ * left the output failing with the old one. */
+static int shp_out_restart_keys(const shp_out_conf *was, const shp_out_conf *now,
+                                bool batch_sized, char *out, size_t cap)
+{
+    const struct {
+        const char *key;
+        bool changed;
+    } keys[] = {
+        {"type", strcmp(was->type, now->type) != 0},
+        {"url", !shp_str_eq(was->url, now->url)},
+        {"path", !shp_str_eq(was->path, now->path)},
+        {"timeout", was->timeout_ms != now->timeout_ms},
+        {"batch", batch_sized && now->batch > was->batch},
+        {"rotate_size", was->rotate_size != now->rotate_size},
+        {"rotate_keep", was->rotate_keep != now->rotate_keep},
+        {"format", !shp_str_eq(was->format, now->format)},
+        {"framing", !shp_str_eq(was->framing, now->framing)},
+        {"leef_delimiter", !shp_str_eq(was->leef_delimiter, now->leef_delimiter)},
+        {"facility", !shp_str_eq(was->facility, now->facility)},
+        {"hostname", !shp_str_eq(was->hostname, now->hostname)},
+        {"app_name", !shp_str_eq(was->app_name, now->app_name)},
+        {"max_message_size", was->max_message_size != now->max_message_size},
+        {"tls_ca", !shp_str_eq(was->tls_ca, now->tls_ca)},
+        {"tls_cert", !shp_str_eq(was->tls_cert, now->tls_cert)},
+        {"tls_key", !shp_str_eq(was->tls_key, now->tls_key)},
+        {"tls_verify", was->tls_verify != now->tls_verify},
+        {"tls_server_name", !shp_str_eq(was->tls_server_name, now->tls_server_name)},
+        {"index", !shp_str_eq(was->index, now->index)},
+        {"username", !shp_str_eq(was->username, now->username)},
+        {"password", !shp_str_eq(was->password, now->password)},
+        {"api_key", !shp_str_eq(was->api_key, now->api_key)},
+        {"token", !shp_str_eq(was->token, now->token)},
+        {"sourcetype", !shp_str_eq(was->sourcetype, now->sourcetype)},
+        {"source", !shp_str_eq(was->source, now->source)},
+    };
+    int n = 0;
+    size_t off = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        if (!keys[i].changed)
+            continue;
+        if (off < cap) {
+            int k = snprintf(out + off, cap - off, "%s%s", n ? ", " : "", keys[i].key);
+            off += k > 0 ? (size_t)k : 0;
+        }
+        n++;
+    }
+    return n;
+}
+
 void shp_outputs_reload(shp *s, shp_conf *cf)
 {
     for (size_t i = 0; i < cf->noutputs; i++) {
@@ -1213,10 +1268,10 @@ void shp_outputs_reload(shp *s, shp_conf *cf)
             vg_warn("output %s is new: it starts after a restart", c->name);
             continue;
         }
-        if (strcmp(o->conf.type, c->type) || !shp_str_eq(o->conf.url, c->url) ||
-            !shp_str_eq(o->conf.path, c->path))
-            vg_warn("output %s: type and destination changes take effect after a restart",
-                    c->name);
+        char keys[400];
+        if (shp_out_restart_keys(&o->conf, c, o->batch.items != NULL, keys, sizeof(keys)))
+            vg_warn("output %s: %s changed: this takes effect after a restart; keeping the "
+                    "running values", c->name, keys);
         /* Routing and limits apply from the next batch on. */
         if (!shp_filter_eq(&o->conf.filter, &c->filter)) {
             shp_filter t = o->conf.filter;

@@ -558,8 +558,13 @@ START_TEST(test_block_then_reload)
     ck_assert_msg(got < 40, "the intake did not stop: %ld alerts delivered", got);
     ck_assert(wait_stats(&p, " intake_paused=1 ", 20));
     replace_in_file(p.config, "on_full: block", "on_full: drop_oldest");
+    /* a key set at the output's open: said to need a restart (a rotated
+     * token, a new rotate_size were kept without a word) */
+    replace_in_file(p.config, "path: all.json}", "path: all.json, rotate_size: 1M}");
     kill(p.pid[VT_SHIPPER], SIGHUP);
     ck_assert(vt_wait_text(log, "outputs below max_backlog: taking alerts again", 15000));
+    ck_assert(vt_wait_text(log, "warning: output all: rotate_size changed: this takes effect "
+                                "after a restart", 100));
     ck_assert(vt_wait_lines(all, 40, 30000));
     vt_sleep_ms(300);
     ck_assert_int_eq(vt_count_lines(all), 40);
