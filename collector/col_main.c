@@ -74,8 +74,9 @@ static const vg_daemon_desc col_desc = {
     .summary = "vigil-collector - receive syslog, parse it and spool it durably for the correlator",
     .help =
         "Description:\n"
-        "  Listens for syslog on the UDP and TCP addresses in collector.listen (RFC 5426\n"
-        "  datagrams; RFC 6587 octet-counted or newline-framed streams), parses RFC 5424\n"
+        "  Listens for syslog on the UDP, TCP, TLS and Unix datagram addresses in\n"
+        "  collector.listen (RFC 5426 datagrams; RFC 6587 octet-counted or newline-framed\n"
+        "  streams, in the clear or over RFC 5425 TLS), parses RFC 5424\n"
         "  and RFC 3164 headers, and commits every message to an LMDB spool under\n"
         "  pipeline.data_dir. A message that does not parse is kept raw and flagged\n"
         "  malformed; a message longer than collector.max_message_size is truncated and\n"
