@@ -666,6 +666,16 @@ int vg_daemon_main(int argc, char **argv, const vg_daemon_desc *desc, const vg_d
         uv_signal_start(sigs[i], vg__on_signal, nums[i]);
     }
     sigprocmask(SIG_SETMASK, &was, NULL); /* what came during the load is handled now */
+    /* Read as root at the start, the file is read again on SIGHUP as
+     * pipeline.user: one kept 0600 for the outputs' secrets refused every
+     * reload, and only a reload said so. */
+    if (access(d.config_path, R_OK) != 0) {
+        int e = errno;
+        const struct group *gr = getgrgid(getegid());
+        vg_warn("configuration %s is not readable by uid %ld (%s): every SIGHUP will be refused; "
+                "make it readable by pipeline.user (e.g. owner root, group %s, mode 0640)",
+                d.config_path, (long)geteuid(), strerror(e), gr ? gr->gr_name : "its group");
+    }
     vg_info("%s %s started (config %s)", desc->prog, VG_VERSION, d.config_path);
     vg_notify("READY=1\nSTATUS=running (config %s)", d.config_path);
     vg_notify_watchdog_start(&d.loop, &d.watchdog);

@@ -4,6 +4,7 @@
  * docs/architecture.md promises. */
 #include <check.h>
 #include <errno.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -992,6 +993,36 @@ START_TEST(test_cli_and_bad_config)
                "", want);
     ck_assert_int_eq(stat(shared, &fsb), 0);
     ck_assert_int_eq(fsb.st_mode & 07777, 0755);
+    /* A configuration only root may read (it holds the outputs' secrets):
+     * read as root at the start, again as pipeline.user on every SIGHUP,
+     * which refused each one. Said at the start now. */
+    if (geteuid() == 0 && getpwnam("nobody")) {
+        char ucfg[400], ulog[400], ucmd[1200];
+        snprintf(ucfg, sizeof(ucfg), "%.380s/root-only.yaml", p.dir);
+        snprintf(ulog, sizeof(ulog), "%.380s/root-only.log", p.dir);
+        ck_assert_int_eq(vt_write_file(ucfg, "pipeline:\n  user: nobody\n  run_dir: run-u\n"
+                                             "  data_dir: data-u\nshipper:\n  stdout: true\n"),
+                         0);
+        ck_assert_int_eq(chmod(ucfg, 0600), 0);
+        ck_assert_int_eq(chmod(p.dir, 0755), 0); /* nobody passes through to run-u, data-u */
+        snprintf(ucmd, sizeof(ucmd), "exec %s -c %s > %s 2>&1", vt_bin("shipper/vigil-shipper"),
+                 ucfg, ulog);
+        pid_t pid = fork();
+        if (pid == 0) {
+            execl("/bin/sh", "sh", "-c", ucmd, (char *)NULL);
+            _exit(127);
+        }
+        ck_assert_int_gt(pid, 0);
+        bool up = vt_wait_text(ulog, " started (config ", 10000);
+        kill(pid, SIGTERM);
+        int st = 0;
+        waitpid(pid, &st, 0);
+        ck_assert_msg(up, "the shipper did not start as nobody");
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+        snprintf(want, sizeof(want), "warning: configuration %s is not readable by uid %ld",
+                 ucfg, (long)getpwnam("nobody")->pw_uid);
+        ck_assert_msg(vt_wait_text(ulog, want, 0), "missing: %s", want);
+    }
     vt_pipe_destroy(&p);
 }
 END_TEST
