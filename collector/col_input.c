@@ -603,14 +603,27 @@ static int col_unix_open(col *c, const char *path)
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
     struct stat sb;
-    if (lstat(path, &sb) == 0) {
-        if (!S_ISSOCK(sb.st_mode))
-            return -EEXIST;
-        unlink(path); /* a datagram socket has no "live" check: the last binder owns it */
-    }
     int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
+    if (lstat(path, &sb) == 0) {
+        if (!S_ISSOCK(sb.st_mode)) {
+            close(fd);
+            return -EEXIST;
+        }
+        /* Another datagram socket there is taken over (the last binder
+         * owns it, as syslog daemons do with /dev/log); a stream socket
+         * someone listens on is another program's (the correlator's, by a
+         * mistaken path): unlinked, it cut every collector off. */
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 && errno == EPROTOTYPE) {
+            close(fd);
+            return -EADDRINUSE;
+        }
+        close(fd);
+        unlink(path);
+        if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
+            return -errno;
+    }
     int sz = 8 << 20;
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
     if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || chmod(path, 0666) != 0) {
@@ -763,7 +776,10 @@ int col_input_start(col *c)
         if (l->proto == COL_UNIX) {
             int rc = col_unix_open(c, l->addr);
             if (rc) {
-                vg_error("cannot listen on unix://%s: %s", l->addr, strerror(-rc));
+                vg_error("cannot listen on unix://%s: %s", l->addr,
+                         rc == -EADDRINUSE ? "another program's stream socket is there, live"
+                         : rc == -EEXIST   ? "a file that is not a socket is there"
+                                           : strerror(-rc));
                 return rc;
             }
             vg_info("listening on unix://%s", l->addr);

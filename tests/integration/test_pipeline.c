@@ -993,6 +993,27 @@ START_TEST(test_cli_and_bad_config)
                "", want);
     ck_assert_int_eq(stat(shared, &fsb), 0);
     ck_assert_int_eq(fsb.st_mode & 07777, 0755);
+    /* A unix:// listener on another program's live stream socket (the
+     * correlator's, by a mistaken path): refused, and the socket left in
+     * place. It was unlinked, which cut every collector off. */
+    char live[400], lcfg[700];
+    snprintf(live, sizeof(live), "%.380s/live.sock", p.dir);
+    struct sockaddr_un lsa = {.sun_family = AF_UNIX};
+    ck_assert_uint_lt(strlen(live), sizeof(lsa.sun_path));
+    memcpy(lsa.sun_path, live, strlen(live) + 1);
+    int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+    ck_assert_int_eq(bind(lfd, (struct sockaddr *)&lsa, sizeof(lsa)), 0);
+    ck_assert_int_eq(listen(lfd, 4), 0);
+    snprintf(lcfg, sizeof(lcfg), "pipeline:\n  run_dir: run\n  data_dir: data\ncollector:\n"
+             "  listen: ['unix://%s']\n", live);
+    snprintf(want, sizeof(want), "cannot listen on unix://%.300s: another program's stream "
+             "socket is there, live", live);
+    it_refused(&p, "collector/vigil-collector", lcfg, "", want);
+    ck_assert_int_eq(stat(live, &fsb), 0);
+    int cfd = socket(AF_UNIX, SOCK_STREAM, 0);
+    ck_assert_int_eq(connect(cfd, (struct sockaddr *)&lsa, sizeof(lsa)), 0);
+    close(cfd);
+    close(lfd);
     /* A configuration only root may read (it holds the outputs' secrets):
      * read as root at the start, again as pipeline.user on every SIGHUP,
      * which refused each one. Said at the start now. */
