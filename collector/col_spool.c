@@ -124,7 +124,8 @@ int col_spool_open(col *c)
      * commit: LMDB syncs each commit's pages, then its meta page, in the
      * commit; the loop waits for the disk once per pass. */
     int rc = vg_store_open_ex(&c->store, dir, (size_t)(c->conf.spool_size >> 20),
-                              c->conf.sync_each_commit ? 0 : VG_STORE_ASYNC_SYNC);
+                              VG_STORE_OWNER |
+                                  (c->conf.sync_each_commit ? 0 : VG_STORE_ASYNC_SYNC));
     if (rc == 0)
         rc = vg_store_sync(c->store); /* what a crash left in the page cache */
     if (rc) {

@@ -196,7 +196,9 @@ int cor_engine_start(cor *c)
     char name[256], err[1024] = "";
     snprintf(name, sizeof(name), "correlator/%s", c->conf.name);
     char *dir = vg_daemon_path(pc->data_dir, name);
-    int rc = dir ? vg_store_open(&c->store, dir, (size_t)(c->conf.state_size >> 20)) : -ENOMEM;
+    int rc = dir ? vg_store_open_ex(&c->store, dir, (size_t)(c->conf.state_size >> 20),
+                                    VG_STORE_OWNER)
+                 : -ENOMEM;
     if (rc) {
         vg_error("cannot open state %s: %s", dir ? dir : "", vg_strerror(rc));
         free(dir);

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 
@@ -33,7 +35,36 @@ struct vg_store {
     int starved;     /* commits left to nudge after, since a failure (vg__nudge) */
     int nqueues;
     vg_queue queues[VG_QUEUES_MAX];
+    int owner_fd; /* DIR/owner.lock, locked (VG_STORE_OWNER); -1: none */
 };
+
+/* Takes DIR/owner.lock for this process (VG_STORE_OWNER), writing its pid
+ * there (best effort: the lock is what counts). */
+static int vg__store_own(vg_store *st, const char *dir)
+{
+    char path[4200], pid[32] = "";
+    snprintf(path, sizeof(path), "%s/owner.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+        ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        if (rc == -EBUSY)
+            vg_error("%s is in use by another process (pid %s): one daemon per store; give each "
+                     "instance its own name (or data_dir)", dir, pid[0] ? pid : "unknown");
+        close(fd);
+        return rc;
+    }
+    int k = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)k, 0) != k) {
+        /* a full disk: the lock holds without the pid */
+    }
+    st->owner_fd = fd;
+    return 0;
+}
 
 
 int vg_store_open(vg_store **out, const char *dir, size_t map_mb)
@@ -151,7 +182,10 @@ int vg_store_open_ex(vg_store **out, const char *dir, size_t map_mb, unsigned fl
     vg_store *st = calloc(1, sizeof(*st));
     if (!st)
         return -ENOMEM;
+    st->owner_fd = -1;
     int rc = vg_mkdirs(dir, 0700, 0700);
+    if (rc == 0 && (flags & VG_STORE_OWNER))
+        rc = vg__store_own(st, dir);
     if (rc)
         goto fail;
     if ((rc = mdb_env_create(&st->env)) || (rc = mdb_env_set_maxdbs(st->env, VG_QUEUES_MAX + 8)) ||
@@ -175,6 +209,8 @@ int vg_store_open_ex(vg_store **out, const char *dir, size_t map_mb, unsigned fl
 fail:
     if (st->env)
         mdb_env_close(st->env);
+    if (st->owner_fd >= 0)
+        close(st->owner_fd);
     free(st);
     return rc > 0 ? -rc : rc;
 }
@@ -188,6 +224,8 @@ void vg_store_close(vg_store *st)
     if (st->rtxn)
         mdb_txn_abort(st->rtxn);
     mdb_env_close(st->env);
+    if (st->owner_fd >= 0)
+        close(st->owner_fd); /* releases the lock */
     free(st);
 }
 

@@ -107,7 +107,8 @@ static int shp_configure(vg_daemon *d, const vg_node *root, int first, char *err
     if ((rc = vg_daemon_prepare_dirs(d, true, err, errlen)))
         return rc;
     if ((rc = vg_daemon_drop_privileges(d)) == 0 &&
-        ((rc = s->dir ? vg_store_open(&s->store, s->dir, (size_t)(s->conf.outbox_size >> 20))
+        ((rc = s->dir ? vg_store_open_ex(&s->store, s->dir, (size_t)(s->conf.outbox_size >> 20),
+                                         VG_STORE_OWNER)
                       : -ENOMEM) ||
          (rc = vg_queue_open(s->store, "outbox", &s->outbox))))
         vg_error("cannot open outbox %s: %s", s->dir ? s->dir : "", vg_strerror(rc));

@@ -35,6 +35,13 @@ int vg_store_open(vg_store **out, const char *dir, size_t map_mb);
  * are unsynced can damage the environment, synced data included; the
  * collector's spool_sync: commit opens without it. */
 #define VG_STORE_ASYNC_SYNC 1u
+/* VG_STORE_OWNER: the daemon that owns the store (not a one-shot tool
+ * reading it): holds an exclusive lock on DIR/owner.lock, with its pid in
+ * it, for as long as the store is open. A second daemon on the same store
+ * (two instances with one name and data_dir) is refused with -EBUSY and
+ * an error naming the holder's pid: two writers took turns appending to one
+ * queue and each broke the other's stream. */
+#define VG_STORE_OWNER 2u
 int vg_store_open_ex(vg_store **out, const char *dir, size_t map_mb, unsigned flags);
 
 /* A random queue epoch: nonzero and not old. */

@@ -777,6 +777,30 @@ START_TEST(test_sighup_reload)
     ck_assert_int_eq(keys, 19); /* received .. idle_closed: col_stats_fn sends all 19 */
     free(up);
     free(own);
+
+    /* A second shipper on the running one's store (one name and data_dir,
+     * another socket): refused, naming the holder. Both ran and delivered
+     * the one outbox, each to its outputs, and each broke the other's
+     * cursor and stream. */
+    char second_cfg[400], second_log[400], second_cmd[1400];
+    snprintf(second_cfg, sizeof(second_cfg), "%.380s/second.yaml", p.dir);
+    snprintf(second_log, sizeof(second_log), "%.380s/second.log", p.dir);
+    cfg = vt_read_file(p.config, NULL);
+    ck_assert_ptr_nonnull(cfg);
+    char *sec = strstr(cfg, "shipper:\n");
+    ck_assert_ptr_nonnull(sec);
+    *sec = '\0';
+    snprintf(second_cmd, sizeof(second_cmd),
+             "%sshipper:\n  listen_socket: second.sock\n  stdout: true\n", cfg);
+    free(cfg);
+    ck_assert_int_eq(vt_write_file(second_cfg, second_cmd), 0);
+    snprintf(second_cmd, sizeof(second_cmd), "%s -c %s > %s 2>&1", vt_bin("shipper/vigil-shipper"),
+             second_cfg, second_log);
+    char *second_sh[] = {"sh", "-c", second_cmd, NULL};
+    ck_assert_int_eq(vt_run(second_sh, 10), 1);
+    snprintf(want, sizeof(want), "/data/shipper/shipper is in use by another process (pid %ld)",
+             (long)p.pid[VT_SHIPPER]);
+    ck_assert_msg(vt_wait_text(second_log, want, 0), "missing: %s", want);
     vt_pipe_destroy(&p);
 }
 END_TEST
