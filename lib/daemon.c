@@ -242,8 +242,12 @@ static int vg__prepare_dir(vg_daemon *d, const char *dir, unsigned mode, char *w
         return -ENOTDIR;
     bool owner = geteuid() == 0 && (sb.st_uid != d->pipeline.uid || sb.st_gid != d->pipeline.gid);
     bool perms = (sb.st_mode & 07777) != mode;
+    /* A directory the (unprivileged) pipeline user owns already is its
+     * own (a home made by useradd -m, dotfiles in it): only its mode is
+     * set. Root's are checked: /var/lib and /run are root's too. */
+    bool own = sb.st_uid == d->pipeline.uid && d->pipeline.uid != 0;
     char foreign[300];
-    if (existed && (owner || perms) && !vg__dir_ours(path, foreign, sizeof(foreign))) {
+    if (existed && (owner || perms) && !own && !vg__dir_ours(path, foreign, sizeof(foreign))) {
         snprintf(why, whylen,
                  "holds '%s', which is not Vigil's: name a directory of Vigil's own (such as "
                  "/var/lib/vigil, /run/vigil), whose owner and mode (%04o) the daemons set; "

@@ -90,8 +90,9 @@ void vg_daemon_fail(vg_daemon *d, int status);
  * (0750), parents included, owned by the pipeline user and group when
  * running as root. An existing one gets that owner and mode too, but only
  * if it holds nothing but the daemons' own entries (their stores'
- * directories, sockets, lost+found): a mistaken shared path (/run,
- * /var/lib, /tmp) is refused and left as it is. On error writes
+ * directories, sockets, lost+found) or the pipeline user (not root) owns
+ * it already: a mistaken shared path (/run, /var/lib, /tmp) is refused
+ * and left as it is. On error writes
  * "CONFIG: pipeline.KEY DIR: reason" into err and returns a negative code. */
 int vg_daemon_prepare_dirs(vg_daemon *d, bool run_dir, char *err, size_t errlen);
 
