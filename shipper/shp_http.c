@@ -36,6 +36,7 @@
 #include "shp_curl.h"
 #include "vigil/ecs.h"
 #include "vigil/log.h"
+#include "vigil/util.h"
 
 #ifndef VG_VERSION
 #define VG_VERSION "0"
@@ -497,6 +498,33 @@ static vg_str shp_http_field(const vg_alert *al, const char *key)
     return VG_STR_NULL;
 }
 
+#define SHP_HOOK_VALUE_MAX 200 /* bytes of one value in the text line */
+
+/* Appends a value to the text line: a C0 control or DEL (a line feed in a
+ * rule name, an escape sequence in a user name a device sent) becomes a
+ * space, so the line stays one line and shows what a person can read;
+ * cut at SHP_HOOK_VALUE_MAX bytes between characters, marked with an
+ * ellipsis. Invalid UTF-8 is left to vg_json_escape (U+FFFD). */
+static void shp_hook_add(vg_buf *t, const char *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        size_t k = vg_utf8_len(p + i, n - i);
+        if (k == 0)
+            k = 1;
+        if (i + k > SHP_HOOK_VALUE_MAX) {
+            vg_buf_adds(t, "\xe2\x80\xa6"); /* ... */
+            return;
+        }
+        unsigned char ch = (unsigned char)p[i];
+        if (k == 1 && (ch < 0x20 || ch == 0x7f))
+            vg_buf_addc(t, ' ');
+        else
+            vg_buf_add(t, p + i, k);
+        i += k;
+    }
+}
+
 /* The one line a person reads first, e.g.
  *   [LEVEL 5] SSH authentication failure — bastion-hn01, aviation/tan-son-nhat,
  *   1 event, src 203.0.113.5, user admin
@@ -505,37 +533,42 @@ static vg_str shp_http_field(const vg_alert *al, const char *key)
 static void shp_hook_text(const vg_alert *al, vg_buf *t)
 {
     vg_buf_addf(t, "[LEVEL %d] ", (int)al->level);
+    vg_str name = al->rule_name.len ? al->rule_name : al->rule_id;
     if (vg_str_eq(al->kind, "summary")) {
         vg_buf_adds(t, "summary: ");
-        if (al->message.len)
+        if (al->message.len) { /* the driver's sentence, which names the rule */
+            size_t at = t->len;
             vg_buf_add(t, al->message.p, al->message.len);
-        else
-            vg_buf_addf(t, "%" PRIu64 " more alerts of %.*s", al->count,
-                        (int)(al->rule_name.len ? al->rule_name.len : al->rule_id.len),
-                        al->rule_name.len ? al->rule_name.p : al->rule_id.p);
+            for (size_t i = at; i < t->len && !t->oom; i++)
+                if ((unsigned char)t->p[i] < 0x20 || t->p[i] == 0x7f)
+                    t->p[i] = ' ';
+        } else {
+            vg_buf_addf(t, "%" PRIu64 " more alerts of ", al->count);
+            shp_hook_add(t, name.p, name.len);
+        }
         return;
     }
-    vg_str name = al->rule_name.len ? al->rule_name : al->rule_id;
-    if (name.len)
-        vg_buf_add(t, name.p, name.len);
+    shp_hook_add(t, name.p, name.len);
     vg_buf_adds(t, " \xe2\x80\x94 "); /* em dash */
-    vg_buf_add(t, al->host.len ? al->host.p : "unknown host",
-               al->host.len ? al->host.len : strlen("unknown host"));
+    if (al->host.len)
+        shp_hook_add(t, al->host.p, al->host.len);
+    else
+        vg_buf_adds(t, "unknown host");
     if (al->agency.len || al->site.len) {
         vg_buf_adds(t, ", ");
-        vg_buf_add(t, al->agency.len ? al->agency.p : "-", al->agency.len ? al->agency.len : 1);
+        shp_hook_add(t, al->agency.len ? al->agency.p : "-", al->agency.len ? al->agency.len : 1);
         vg_buf_addc(t, '/');
-        vg_buf_add(t, al->site.len ? al->site.p : "-", al->site.len ? al->site.len : 1);
+        shp_hook_add(t, al->site.len ? al->site.p : "-", al->site.len ? al->site.len : 1);
     }
     vg_buf_addf(t, ", %" PRIu64 " event%s", al->count, al->count == 1 ? "" : "s");
     vg_str src = shp_http_field(al, "src_ip"), user = shp_http_field(al, "user");
     if (src.len) {
         vg_buf_adds(t, ", src ");
-        vg_buf_add(t, src.p, src.len);
+        shp_hook_add(t, src.p, src.len);
     }
     if (user.len) {
         vg_buf_adds(t, ", user ");
-        vg_buf_add(t, user.p, user.len);
+        shp_hook_add(t, user.p, user.len);
     }
 }
 

@@ -577,11 +577,18 @@ END_TEST
 
 /* The webhook body for one alert, byte for byte: the text line and the
  * same ECS document the file output wrote; the bearer token is sent; 500
- * and 429 are retried. */
+ * and 429 are retried. Then an alert whose rule name and user hold a line
+ * feed and control characters: its text is still one line, with spaces in
+ * their place (the raw bytes stay in the ECS document). */
 START_TEST(test_webhook_exact)
 {
     vt_pipe p;
-    const char *rules = IT_SSH_RULES;
+    const char *rules = IT_SSH_RULES "  - id: hook.ctl\n"
+                                     "    name: \"Line\\nfeed\"\n"
+                                     "    level: 7\n"
+                                     "    match:\n"
+                                     "      program: hooktest\n"
+                                     "      regex: '(?s)user=(?<user>[^#]*)#'\n";
     char yaml[4096];
     ts_shipper_yaml(yaml, sizeof(yaml),
                     "    - name: oncall\n      type: webhook\n"
@@ -622,6 +629,19 @@ START_TEST(test_webhook_exact)
     ck_assert_int_eq(vt_shipper_wait_stat(&p, "oncall", "sent", 1, 10000), 1);
     ck_assert_int_eq(vt_shipper_stat(&p, "oncall", "retried"), 2);
     ck_assert_int_eq(vt_shipper_wait_stat(&p, "oncall", "requests", 3, 10000), 3);
+    const char *ctl = "<38>Nov 25 02:14:10 bastion-hn01 hooktest: user=ev\nil\x1b[31m\x01#";
+    fd = socket(AF_INET, SOCK_DGRAM, 0);
+    ck_assert_int_eq(sendto(fd, ctl, strlen(ctl), 0, (struct sockaddr *)&a, sizeof(a)),
+                     (ssize_t)strlen(ctl));
+    close(fd);
+    TS_ASSERT(vt_wait_lines(k.raw, 2, 20000), &p, &k, "no second webhook body");
+    body = vt_read_file(k.raw, NULL);
+    ck_assert_ptr_nonnull(body);
+    ck_assert_msg(strstr(body, "\n{\"text\":\"[LEVEL 7] Line feed \xe2\x80\x94 bastion-hn01, "
+                               "unknown/unknown, 1 event, user ev il [31m \",\"alert\":"),
+                  "text line not one clean line: %s", strchr(body, '\n'));
+    ck_assert_ptr_nonnull(strstr(body, "\"user\":{\"name\":\"ev\\nil\\u001b[31m\\u0001\"}"));
+    free(body);
     ts_sink_stop(&k);
     vt_pipe_destroy(&p);
 }
