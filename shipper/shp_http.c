@@ -206,10 +206,12 @@ static int shp_http_ends(const char *s, size_t n, const char *suffix)
     return n >= k && memcmp(s + n - k, suffix, k) == 0;
 }
 
-/* The request URL for this kind of output: malloc'ed, or NULL. */
+/* The request URL for this kind of output: malloc'ed, or NULL. The path
+ * is added before a query (Elasticsearch's ?pipeline=, HEC's ?channel=):
+ * after it, it became part of the last parameter's value. */
 static char *shp_http_request_url(const char *base, int kind)
 {
-    size_t n = strlen(base);
+    size_t end = strlen(base), n = strcspn(base, "?#");
     while (n > 0 && base[n - 1] == '/')
         n--;
     const char *add = "";
@@ -219,10 +221,11 @@ static char *shp_http_request_url(const char *base, int kind)
              !shp_http_ends(base, n, SHP_HTTP_HEC_PATH "/1.0"))
         add = shp_http_ends(base, n, "/services/collector") ? "/event" : SHP_HTTP_HEC_PATH;
     else if (kind == SHP_HTTP_HOOK)
-        n = strlen(base); /* a webhook URL is used exactly as written */
-    char *u = malloc(n + strlen(add) + 1);
+        n = end; /* a webhook URL is used exactly as written */
+    const char *rest = base + (kind == SHP_HTTP_HOOK ? end : strcspn(base, "?#"));
+    char *u = malloc(n + strlen(add) + strlen(rest) + 1);
     if (u)
-        sprintf(u, "%.*s%s", (int)n, base, add);
+        sprintf(u, "%.*s%s%s", (int)n, base, add, rest);
     return u;
 }
 

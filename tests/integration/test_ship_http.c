@@ -391,13 +391,15 @@ END_TEST
 
 /* kill -9 while a _bulk request is stored but not answered: after the
  * restart that batch is sent again, refused as 409 and counted as
- * duplicates; the store still holds every alert exactly once. */
+ * duplicates; the store still holds every alert exactly once. The URL has
+ * a query: /_bulk goes before it. */
 START_TEST(test_es_kill9_between_delivery_and_commit)
 {
     vt_pipe p;
     char yaml[4096];
     ts_shipper_yaml(yaml, sizeof(yaml),
-                    "    - name: es\n      type: elasticsearch\n      url: http://127.0.0.1:@PORT@/\n"
+                    "    - name: es\n      type: elasticsearch\n"
+                    "      url: http://127.0.0.1:@PORT@/?refresh=false\n"
                     "      batch: 50\n      retry_min: 100ms\n      retry_max: 1s\n");
     ck_assert_int_eq(vt_pipe_init_full(&p, IT_RULES, NULL, NULL, yaml), 0);
     ts_sink k;
@@ -407,6 +409,7 @@ START_TEST(test_es_kill9_between_delivery_and_commit)
     ts_backlog_then_shipper(&p, N_KILL);
 
     TS_ASSERT(vt_wait_text(k.log, "\"stalling\": true", 30000), &p, &k, "no request stalled");
+    ck_assert_int_eq(vt_count_text(k.log, "\"query\": \"refresh=false\""), 3);
     long stored = vt_count_lines(k.store);
     ck_assert_int_eq(stored, 150); /* two batches answered, the third stored, unanswered */
     ck_assert_int_eq(vt_pipe_stop(&p, VT_SHIPPER, SIGKILL), 128 + SIGKILL);
@@ -442,7 +445,8 @@ START_TEST(test_hec_faults_in_order)
     vt_pipe p;
     char yaml[4096];
     ts_shipper_yaml(yaml, sizeof(yaml),
-                    "    - name: hec\n      type: splunk_hec\n      url: http://127.0.0.1:@PORT@\n"
+                    "    - name: hec\n      type: splunk_hec\n"
+                    "      url: http://127.0.0.1:@PORT@/services/collector?channel=c1\n"
                     "      token: 00000000-1111-2222-3333-444444444444\n      index: main\n"
                     "      batch: 50\n      retry_min: 100ms\n      retry_max: 1s\n");
     ck_assert_int_eq(vt_pipe_init_full(&p, IT_RULES, NULL, NULL, yaml), 0);
@@ -482,6 +486,9 @@ START_TEST(test_hec_faults_in_order)
     ck_assert_int_eq(vt_count_text(log, "error: output hec: HTTP 400 HEC code 7: Incorrect index "
                                         "(check this output's token and index"), 1);
     ck_assert(vt_wait_text(log, "HTTP 400 HEC code 6: Invalid data format", 100));
+    /* /event went before the URL's query */
+    ck_assert_int_eq(vt_count_text(k.log, "\"endpoint\": \"hec\""),
+                     vt_count_text(k.log, "\"query\": \"channel=c1\""));
     ts_sink_stop(&k);
     vt_pipe_destroy(&p);
 }

@@ -21,7 +21,8 @@ Every document accepted is appended to the store file, one JSON object a line,
 {"kind":"hec","id":..,"time":..,...,"event":..}, {"kind":"hook","id":..,"body":"<raw>"}; a webhook's exact body also goes to
 STORE.raw, one a line.
 Every request is appended to the log file: {"n","endpoint","items","status",
-"fault","stored":[ids],"dup":[ids],"refused":{id: status}}.
+"fault","stored":[ids],"dup":[ids],"refused":{id: status},"query"} ("query": what
+followed '?' in the request's path).
 
 Faults: a queue of lines, each consumed by one request; a line may start with
 an endpoint ("es", "hec", "hook") and then waits for a request to that one.
@@ -128,7 +129,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with LOCK:
             STATE["n"] += 1
             rec = {"n": STATE["n"], "endpoint": endpoint, "items": 0, "status": 0,
-                   "fault": take_fault(endpoint), "stored": [], "dup": [], "refused": {}}
+                   "fault": take_fault(endpoint), "stored": [], "dup": [], "refused": {},
+                   "query": self.path.partition("?")[2]}
         fault = rec["fault"].split()
         stall = 0
         try:
