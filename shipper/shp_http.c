@@ -944,6 +944,27 @@ static void shp_http_next(shp_http *h, int rc, const char *reason)
         shp_http_iso_abort(h, "cannot start an HTTP request");
 }
 
+/* A 429 or 503 with Retry-After (seconds, or a date: libcurl reads both)
+ * sets the least delay before the next attempt (Slack, Teams and other
+ * chat services send one when they throttle), and the reason says so. */
+static void shp_http_retry_after(shp_http *h, long status, char *reason, size_t cap)
+{
+#if LIBCURL_VERSION_NUM >= 0x074200 /* 7.66.0: CURLINFO_RETRY_AFTER */
+    curl_off_t secs = 0;
+    if ((status == 429 || status == 503) &&
+        curl_easy_getinfo(h->easy, CURLINFO_RETRY_AFTER, &secs) == CURLE_OK && secs > 0) {
+        if (secs > 86400)
+            secs = 86400;
+        h->o->retry_after_ms = (int64_t)secs * 1000;
+        size_t len = strlen(reason);
+        if (len < cap)
+            snprintf(reason + len, cap - len, " (Retry-After: %lld s)", (long long)secs);
+    }
+#else
+    (void)h, (void)status, (void)reason, (void)cap;
+#endif
+}
+
 static void shp_http_on_done(shp_curl_req *req, CURLcode cc)
 {
     shp_http *h = (shp_http *)(void *)((char *)req - offsetof(shp_http, req));
@@ -971,6 +992,7 @@ static void shp_http_on_done(shp_curl_req *req, CURLcode cc)
         if (status < 200 || status > 299)
             h->http_errors++;
         rc = shp_http_judge(h, status, items, n, reason, sizeof(reason));
+        shp_http_retry_after(h, status, reason, sizeof(reason));
     }
     shp_http_next(h, rc, reason);
 }

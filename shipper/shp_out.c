@@ -696,6 +696,13 @@ static void shp_out_backoff(shp_out *o)
     /* Jitter in [d/2, d]: outputs (and shippers) that failed together do
      * not all come back at the same instant. */
     int64_t j = d / 2 + (int64_t)(shp_rand() % (uint64_t)(d / 2 + 1));
+    /* A server that said when to come back (429, 503 with Retry-After) is
+     * not asked again sooner, nor later than retry_max. */
+    int64_t ra = o->retry_after_ms < o->conf.retry_max_ms ? o->retry_after_ms
+                                                          : o->conf.retry_max_ms;
+    if (ra > j)
+        j = ra;
+    o->retry_after_ms = 0;
     uv_timer_start(&o->retry_timer, shp_out_on_timer, (uint64_t)(j > 0 ? j : 1), 0);
 }
 

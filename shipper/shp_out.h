@@ -188,6 +188,10 @@ struct shp_out {
     uv_loop_t *loop;
     /* transport's state */
     void *tp;
+    /* set by the transport before shp_out_done(rc < 0) when the server
+     * asked for a pause (HTTP Retry-After): the next attempt waits at
+     * least this long, retry_max at most; the driver clears it */
+    int64_t retry_after_ms;
     /* private to the driver */
     uint64_t cursor;      /* every alert <= cursor is settled for this output */
     shp_batch batch;

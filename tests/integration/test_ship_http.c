@@ -582,9 +582,25 @@ START_TEST(test_es_down_then_up)
 }
 END_TEST
 
+/* When the sink received request n (its log's "t"), or -1. */
+static double ts_request_time(const ts_sink *k, int n)
+{
+    char *b = vt_read_file(k->log, NULL), key[32];
+    double t = -1;
+    snprintf(key, sizeof(key), "{\"n\": %d,", n);
+    const char *line = b ? strstr(b, key) : NULL;
+    const char *at = line ? strstr(line, "\"t\": ") : NULL;
+    const char *eol = line ? strchr(line, '\n') : NULL;
+    if (at && (!eol || at < eol))
+        t = strtod(at + 5, NULL);
+    free(b);
+    return t;
+}
+
 /* The webhook body for one alert, byte for byte: the text line and the
  * same ECS document the file output wrote; the bearer token is sent; 500
- * and 429 are retried. Then an alert whose rule name and user hold a line
+ * and 429 are retried, the 429 not before its Retry-After (1 s, where the
+ * backoff alone would wait 100 ms at most). Then an alert whose rule name and user hold a line
  * feed and control characters: its text is still one line, with spaces in
  * their place (the raw bytes stay in the ECS document). */
 START_TEST(test_webhook_exact)
@@ -599,10 +615,11 @@ START_TEST(test_webhook_exact)
     char yaml[4096];
     ts_shipper_yaml(yaml, sizeof(yaml),
                     "    - name: oncall\n      type: webhook\n"
-                    "      url: http://127.0.0.1:@PORT@/hook\n      token: s3cret\n");
+                    "      url: http://127.0.0.1:@PORT@/hook\n      token: s3cret\n"
+                    "      retry_min: 50ms\n      retry_max: 5s\n");
     ck_assert_int_eq(vt_pipe_init_full(&p, rules, NULL, NULL, yaml), 0);
     ts_sink k;
-    const char *args[] = {"--hook-token", "s3cret", "--faults", "hook 500;hook 429", NULL};
+    const char *args[] = {"--hook-token", "s3cret", "--faults", "hook 500;hook 429 ra=1", NULL};
     ck_assert_int_eq(ts_sink_start_any(&k, &p, "hook", args), 0);
     ck_assert_int_eq(ts_subst(&p, "@PORT@", k.port), 0);
     vt_pipe_start_all(&p);
@@ -636,6 +653,9 @@ START_TEST(test_webhook_exact)
     ck_assert_int_eq(vt_shipper_wait_stat(&p, "oncall", "sent", 1, 10000), 1);
     ck_assert_int_eq(vt_shipper_stat(&p, "oncall", "retried"), 2);
     ck_assert_int_eq(vt_shipper_wait_stat(&p, "oncall", "requests", 3, 10000), 3);
+    double t429 = ts_request_time(&k, 2), tnext = ts_request_time(&k, 3);
+    ck_assert_msg(t429 > 0 && tnext - t429 >= 0.95, "retried %.3f s after a 429 with "
+                  "Retry-After: 1", tnext - t429);
     const char *ctl = "<38>Nov 25 02:14:10 bastion-hn01 hooktest: user=ev\nil\x1b[31m\x01#";
     fd = socket(AF_INET, SOCK_DGRAM, 0);
     ck_assert_int_eq(sendto(fd, ctl, strlen(ctl), 0, (struct sockaddr *)&a, sizeof(a)),

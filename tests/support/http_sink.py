@@ -21,14 +21,15 @@ Every document accepted is appended to the store file, one JSON object a line,
 {"kind":"hec","id":..,"time":..,...,"event":..}, {"kind":"hook","id":..,"body":"<raw>"}; a webhook's exact body also goes to
 STORE.raw, one a line.
 Every request is appended to the log file: {"n","endpoint","items","status",
-"fault","stored":[ids],"dup":[ids],"refused":{id: status},"query"} ("query": what
-followed '?' in the request's path).
+"fault","stored":[ids],"dup":[ids],"refused":{id: status},"query","t"} ("query": what
+followed '?' in the request's path; "t": when the request arrived, in seconds).
 
 Faults: a queue of lines, each consumed by one request; a line may start with
 an endpoint ("es", "hec", "hook") and then waits for a request to that one.
 Lines come from --faults (';'-separated) and from the --control file, which is
 read, appended and removed at every request (write it with a rename).
-  503 | 429 | 403 | 413 | 400 ...   answer the whole request with that status
+  503 | 429 | 403 | 413 | 400 ...   answer the whole request with that status;
+                                    "429 ra=2": with the header Retry-After: 2
   items 2=429 3=400                 _bulk: errors:true, these items (1-based) refused
                                     (429 es_rejected_execution_exception, 400
                                     mapper_parsing_exception, 5xx); the others stored
@@ -105,9 +106,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         sys.stderr.write("sink: " + (fmt % args) + "\n")
 
-    def reply(self, status, obj):
+    def reply(self, status, obj, headers=()):
         body = json.dumps(obj).encode()
         self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -130,7 +133,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             STATE["n"] += 1
             rec = {"n": STATE["n"], "endpoint": endpoint, "items": 0, "status": 0,
                    "fault": take_fault(endpoint), "stored": [], "dup": [], "refused": {},
-                   "query": self.path.partition("?")[2]}
+                   "query": self.path.partition("?")[2], "t": round(time.time(), 3)}
         fault = rec["fault"].split()
         stall = 0
         try:
@@ -141,14 +144,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if fault and fault[0].isdigit():
                 status = int(fault[0])
                 rec["status"] = status
+                hdrs = [("Retry-After", f[3:]) for f in fault[1:] if f.startswith("ra=")]
                 if endpoint == "es":
                     t, r = ES_ERR.get(status, ("injected", "injected fault"))
-                    self.reply(status, {"error": {"type": t, "reason": r}, "status": status})
+                    self.reply(status, {"error": {"type": t, "reason": r}, "status": status},
+                               hdrs)
                 elif endpoint == "hec":
                     c, t = HEC_ERR.get(status, (8, "Injected"))
-                    self.reply(status, {"text": t, "code": c})
+                    self.reply(status, {"text": t, "code": c}, hdrs)
                 else:
-                    self.reply(status, {"error": "injected %d" % status})
+                    self.reply(status, {"error": "injected %d" % status}, hdrs)
                 return
             if fault and fault[0] == "hec-code" and endpoint == "hec":
                 rec["status"] = 400
