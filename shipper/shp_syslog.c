@@ -121,6 +121,7 @@ struct shp_sl {
     shp_batch *batch;      /* NULL: none */
     shp_sl_conn *wrote_on; /* the connection it was written to, or NULL */
     uv_timer_t deadline;   /* the attempt's timeout */
+    size_t unacked;        /* bytes not acknowledged at the last deadline (SIZE_MAX: none yet) */
     uv_timer_t poll;       /* SIOCOUTQ re-checks; TLS 1.3 grace */
     int poll_ms;
     /* counters (report) */
@@ -477,10 +478,36 @@ __attribute__((format(printf, 3, 4))) static void shp_syslog_fail(shp_sl *sl, in
     }
 }
 
+/* Bytes of the written batch the receiver's kernel has not acknowledged
+ * (still in libuv's queue or in our socket's), or SIZE_MAX when that
+ * cannot be told. */
+static size_t shp_syslog_unacked(shp_sl *sl)
+{
+    shp_sl_conn *c = sl->conn;
+    uv_os_fd_t fd;
+    int outq = 0;
+    if (!c || !sl->batch || c->state != SHP_CONN_READY || sl->wrote_on != c ||
+        uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0 || ioctl(fd, SIOCOUTQ, &outq) != 0 ||
+        outq < 0)
+        return SIZE_MAX;
+    return uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) + (size_t)outq;
+}
+
 static void shp_syslog_on_deadline(uv_timer_t *t)
 {
     shp_sl *sl = t->data;
     shp_sl_conn *c = sl->conn;
+    /* A receiver that is still taking the batch (a thin link, a long
+     * backlog) gets another timeout while it makes progress: failing it
+     * sent the same batch again and again, and the output never moved.
+     * One that stopped reading (its window is full) fails as before, and
+     * nothing of the batch counts as sent. */
+    size_t unacked = shp_syslog_unacked(sl);
+    if (unacked != SIZE_MAX && unacked < sl->unacked) {
+        sl->unacked = unacked;
+        uv_timer_start(&sl->deadline, shp_syslog_on_deadline, (uint64_t)sl->timeout_ms, 0);
+        return;
+    }
     const char *what = sl->gai                           ? "resolving the host"
                        : !c                              ? "sending"
                        : c->state == SHP_CONN_CONNECTING ? "connecting"
@@ -1117,6 +1144,7 @@ static int shp_syslog_send(shp_out *o, shp_batch *b)
     shp_sl *sl = o->tp;
     sl->batch = b;
     sl->poll_ms = 0;
+    sl->unacked = SIZE_MAX;
     uv_timer_start(&sl->deadline, shp_syslog_on_deadline, (uint64_t)sl->timeout_ms, 0);
     if (sl->url.proto == SHP_SL_UDP) {
         if (sl->udp_connected)
