@@ -1,5 +1,5 @@
-/* The 'file' output (ECS JSON lines, exactly once, size-based rotation)
- * and the 'stdout' output.
+/* The 'file' output (ECS JSON lines, exactly once, size-based rotation);
+ * the 'stdout' output is in shp_stdout.c.
  *
  * File: each batch is written and fdatasync'ed on the thread pool (a slow
  * disk stalls only this output), then the driver commits the cursor with
@@ -416,36 +416,4 @@ const shp_transport shp_file_transport = {
     .committed = shp_file_committed,
     .close = shp_file_close,
     .report = shp_file_report,
-};
-
-/* ---- stdout: best effort, at least once ---- */
-
-static int shp_stdout_open(shp_out *o)
-{
-    (void)o;
-    return 0;
-}
-
-static int shp_stdout_send(shp_out *o, shp_batch *b)
-{
-    size_t n = fwrite(b->data.p, 1, b->data.len, stdout);
-    int rc = (n == b->data.len && fflush(stdout) == 0) ? 0 : -EIO;
-    shp_out_done(o, rc, rc ? "standard output: write failed" : NULL);
-    return 0;
-}
-
-static void shp_stdout_close(shp_out *o)
-{
-    shp_out_closed(o);
-}
-
-static const char *const shp_no_keys[] = {NULL};
-
-const shp_transport shp_stdout_transport = {
-    .type = "stdout",
-    .keys = shp_no_keys,
-    .open = shp_stdout_open,
-    .format = shp_file_format,
-    .send = shp_stdout_send,
-    .close = shp_stdout_close,
 };

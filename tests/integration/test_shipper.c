@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -710,6 +711,79 @@ START_TEST(test_file_output_device)
 }
 END_TEST
 
+/* A stdout output whose reader stops reading (a pager, a paused terminal,
+ * a stuck log collector) holds back that output alone: the file output
+ * gets every alert and the counters are answered; once the reader reads,
+ * stdout gets every alert too. (The write on the loop stopped the whole
+ * shipper.) The shipper is started here with its stdout on a FIFO that
+ * this test holds open and does not read until the end. */
+START_TEST(test_stdout_blocked_holds_only_itself)
+{
+    vt_pipe p;
+    const char *shp = "shipper:\n  outbox_size: 64M\n  outputs:\n"
+                      "    - {name: all, type: file, path: all.json}\n"
+                      "    - {name: out, type: stdout, batch: 16}\n";
+    ck_assert_int_eq(vt_pipe_init_full(&p, RULES, NULL, NULL, shp), 0);
+    char fifo[400], all[400], log[400], sock[400];
+    path_in(&p, "out.fifo", fifo, sizeof(fifo));
+    path_in(&p, "all.json", all, sizeof(all));
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    int rd = open(fifo, O_RDWR | O_NONBLOCK | O_CLOEXEC); /* a reader that does not read */
+    ck_assert_int_ge(rd, 0);
+    p.restarts[VT_SHIPPER] = 1;
+    vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int out = open(fifo, O_WRONLY), err = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (out < 0 || err < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+            _exit(126);
+        const char *exe = vt_bin("shipper/vigil-shipper");
+        execl(exe, exe, "-c", p.config, (char *)NULL);
+        _exit(127);
+    }
+    p.pid[VT_SHIPPER] = pid;
+    snprintf(sock, sizeof(sock), "%s/run/shipper.sock", p.dir);
+    ck_assert(vt_wait_path(sock, 10000));
+    vt_pipe_start(&p, VT_CORRELATOR);
+    snprintf(sock, sizeof(sock), "%s/run/correlator.sock", p.dir);
+    ck_assert(vt_wait_path(sock, 10000));
+    vt_pipe_start(&p, VT_COLLECTOR);
+    char clog[400];
+    vt_pipe_log(&p, VT_COLLECTOR, clog, sizeof(clog));
+    ck_assert(vt_wait_text(clog, "has everything up to seq", 10000));
+    /* 200 lines of about 700 bytes: twice what a pipe holds; then more,
+     * once stdout is stuck */
+    send_lines(&p, "a", 0, 200);
+    vt_sleep_ms(300);
+    send_lines(&p, "b", 0, 20);
+    ck_assert_msg(vt_wait_lines(all, 220, 10000), "the file output has %ld of 220 alerts",
+                  vt_count_lines(all));
+    ck_assert(wait_stats(&p, "output all (file): sent=220 ", 50));
+    ck_assert_int_gt(vt_shipper_stat(&p, "out", "backlog"), 0);
+    /* the reader reads: everything comes, once */
+    char buf[65536];
+    size_t got = 0;
+    for (int i = 0; i < 1000 && vt_shipper_stat(&p, "out", "sent") < 220; i++) {
+        ssize_t n;
+        while ((n = read(rd, buf, sizeof(buf))) > 0)
+            for (ssize_t k = 0; k < n; k++)
+                got += buf[k] == '\n';
+        kill(pid, SIGUSR1);
+        vt_sleep_ms(20);
+    }
+    ck_assert_int_eq(vt_shipper_stat(&p, "out", "sent"), 220);
+    ssize_t n;
+    while ((n = read(rd, buf, sizeof(buf))) > 0)
+        for (ssize_t k = 0; k < n; k++)
+            got += buf[k] == '\n';
+    ck_assert_int_eq(got, 220);
+    vt_pipe_destroy(&p);
+    close(rd);
+}
+END_TEST
+
 /* Runs vigil-shipper -t on a config and returns its output (malloc'ed). */
 static char *check_config(const char *dir, const char *yaml, int *status)
 {
@@ -887,6 +961,10 @@ static Suite *suite(void)
     tcase_set_timeout(tp, 240);
     tcase_add_test(tp, test_file_path_change_keeps_content);
     suite_add_tcase(s, tp);
+    TCase *ts = tcase_create("stdout_blocked");
+    tcase_set_timeout(ts, 120);
+    tcase_add_test(ts, test_stdout_blocked_holds_only_itself);
+    suite_add_tcase(s, ts);
     return s;
 }
 
