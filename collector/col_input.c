@@ -19,8 +19,11 @@
 
 #define COL_READ_CHUNK (128u << 10)
 
-void col_input_message(col *c, const char *src, const struct sockaddr *sa, const char *buf,
-                       size_t len, int truncated)
+/* col_input_message, with why (a static string, or NULL) as the reason of
+ * a message that parses as empty: an empty datagram says so, where one
+ * that held only line ends says "empty message" (the parser's). */
+static void col_input_event(col *c, const char *src, const struct sockaddr *sa, const char *buf,
+                            size_t len, int truncated, const char *why)
 {
     /* Trailing CR, LF and NUL are framing left-overs of the sender (CRLF
      * files, octet-counted frames that kept the line end), never content. */
@@ -30,6 +33,8 @@ void col_input_message(col *c, const char *src, const struct sockaddr *sa, const
     vg_event ev;
     vg_syslog_parse(buf, len, &o, &ev);
     ev.src = vg_str_c(src);
+    if (why && (ev.flags & VG_EV_MALFORMED))
+        ev.reason = vg_str_c(why);
     /* Tag by the message's own HOSTNAME before falling back to the sender's
      * address for it: a missing hostname must not match a host pattern. */
     col_sources_tag(c->sources, sa, ev.host, &ev.agency, &ev.site);
@@ -54,6 +59,12 @@ void col_input_message(col *c, const char *src, const struct sockaddr *sa, const
         vg_error("out of memory queuing a message from %s", src);
         col_counters_drop(c->counters, ev.src, ev.agency, 1);
     }
+}
+
+void col_input_message(col *c, const char *src, const struct sockaddr *sa, const char *buf,
+                       size_t len, int truncated)
+{
+    col_input_event(c, src, sa, buf, len, truncated, NULL);
 }
 
 /* Puts a message of the collector's own into its stream, as a syslog
@@ -103,17 +114,21 @@ static void col_udp_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 }
 
 /* A datagram's message (UDP or Unix; partial if the kernel cut it to our
- * buffer), cut to max_message_size after its transport's line ends. */
+ * buffer), cut to max_message_size after its transport's line ends. An
+ * empty datagram (0 bytes: a load balancer's health check, a broken
+ * sender) is a malformed message like one holding only "\n": received,
+ * counted and spooled, with reason "empty datagram", never dropped unseen. */
 static void col_datagram_message(col *c, const char *src, const struct sockaddr *sa,
                                  const char *buf, size_t n, int partial)
 {
+    const char *why = n == 0 ? "empty datagram" : NULL;
     while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == '\0'))
         n--; /* transport artifacts, not message content */
     if (n > c->conf.max_message) {
         n = c->conf.max_message;
         partial = 1;
     }
-    col_input_message(c, src, sa, buf, n, partial);
+    col_input_event(c, src, sa, buf, n, partial, why);
 }
 
 /* One datagram of a UDP listener (n bytes in buf, partial if the kernel cut
@@ -141,7 +156,7 @@ static void col_udp_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf, const stru
         c->stats.udp_errors++;
         return;
     }
-    if (!sa || n == 0)
+    if (!sa) /* n == 0 without an address: nothing more to read (libuv) */
         return;
     col_udp_take(c, sa, buf->base, (size_t)n, (flags & UV_UDP_PARTIAL) != 0);
 }
@@ -168,8 +183,7 @@ static void col_udp_drain(col *c, uv_udp_t *u)
                 c->stats.udp_errors++;
             return;
         }
-        if (n > 0)
-            col_udp_take(c, (struct sockaddr *)&ss, c->udp_buf, n > 65536 ? 65536 : (size_t)n,
+        col_udp_take(c, (struct sockaddr *)&ss, c->udp_buf, n > 65536 ? 65536 : (size_t)n,
                          n > 65536);
     }
 }
@@ -575,8 +589,6 @@ static void col_unix_take(col *c, int fd, int max)
                 c->stats.udp_errors++;
             return;
         }
-        if (n == 0)
-            continue;
         if (c->paused) {
             c->stats.dropped++;
             col_counters_drop(c->counters, vg_str_c("unix"), vg_str_c("unknown"), 1);

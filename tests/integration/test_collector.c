@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -62,13 +63,50 @@ static void it_alerts_numbered(const char *alerts, int n)
     free(b);
 }
 
+/* Sends one datagram of n bytes to a UDP port of this host, or to a Unix
+ * datagram socket when path is set. */
+static void it_datagram(int port, const char *path, const char *d, size_t n)
+{
+    int fd = socket(path ? AF_UNIX : AF_INET, SOCK_DGRAM, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_storage ss = {0};
+    socklen_t sl;
+    if (path) {
+        struct sockaddr_un *un = (struct sockaddr_un *)&ss;
+        un->sun_family = AF_UNIX;
+        snprintf(un->sun_path, sizeof(un->sun_path), "%s", path);
+        sl = sizeof(*un);
+    } else {
+        struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+        in->sin_family = AF_INET;
+        in->sin_port = htons((uint16_t)port);
+        inet_pton(AF_INET, "127.0.0.1", &in->sin_addr);
+        sl = sizeof(*in);
+    }
+    ck_assert_int_eq(sendto(fd, d, n, 0, (struct sockaddr *)&ss, sl), (ssize_t)n);
+    close(fd);
+}
+
 /* Every kind of bad input on one TCP connection each; none is lost, each
- * is counted, and the collector keeps serving. */
+ * is counted, and the collector keeps serving. Empty datagrams too: before,
+ * a 0-byte UDP or Unix datagram vanished uncounted while one holding "\n"
+ * was kept as malformed. */
 START_TEST(test_malformed_and_oversized_kept)
 {
     vt_pipe p;
-    ck_assert_int_eq(vt_pipe_init(&p, ANY_RULE), 0);
+    char extra[300], sock[300];
+    snprintf(sock, sizeof(sock), "%s", "/tmp/vigil-empty-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(sock));
+    strcat(sock, "/log.sock");
+    snprintf(extra, sizeof(extra), "    - unix://%s\n", sock);
+    ck_assert_int_eq(vt_pipe_init_ex(&p, ANY_RULE, extra, NULL), 0);
     vt_pipe_start_all(&p);
+    char log[400];
+    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+    ck_assert(vt_wait_text(log, "listening on unix://", 10000));
+    it_datagram(p.port, NULL, "", 0);
+    it_datagram(p.port, NULL, "\n", 1);
+    it_datagram(0, sock, "", 0);
     char *big = malloc(1 << 20);
     memset(big, 'A', 1 << 20);
     memcpy(big, "<13>Nov 25 10:00:00 h app: seq=00004 ", 37);
@@ -101,11 +139,16 @@ START_TEST(test_malformed_and_oversized_kept)
     }
     free(big);
     it_alerts_numbered(p.alerts, 8); /* each case arrived once */
-    /* 8 messages; malformed: the bad PRI; truncated: the 1 MB line (cut to
-     * 8 KiB) and the frame cut by a reset (kept as far as it came). */
-    ck_assert(it_collector_says(&p, "received=8 "));
-    ck_assert(it_collector_says(&p, "malformed=1 truncated=2 "));
+    /* 8 messages and 3 datagrams; malformed: the bad PRI and the
+     * datagrams; truncated: the 1 MB line (cut to 8 KiB) and the frame cut
+     * by a reset (kept as far as it came). */
+    ck_assert(it_collector_says(&p, "received=11 "));
+    ck_assert(it_collector_says(&p, "malformed=4 truncated=2 "));
+    ck_assert(it_collector_says(&p, "source unix agency=unknown messages=1 bytes=0 malformed=1 "));
     vt_pipe_destroy(&p);
+    unlink(sock);
+    *strrchr(sock, '/') = '\0';
+    rmdir(sock);
 }
 END_TEST
 
