@@ -1,6 +1,7 @@
 /* Syslog intake: UDP datagrams and TCP streams with RFC 6587 framing
  * (octet counting or newline, decided per frame by its first byte). */
 #include <errno.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +94,21 @@ void col_input_notice(col *c, const char *text)
         vg_error("out of memory queuing the collector's own message: %s", text);
 }
 
+/* An IPv4 sender as a dual-stack listener ([::]) sees it, ::ffff:a.b.c.d,
+ * rewritten in place as the IPv4 address a.b.c.d (port kept): one sender
+ * is then one src, one per-source counter, one fallback host and one
+ * address for max_connections_per_ip, whichever listener it came in by. */
+static void col_addr_unmap(struct sockaddr_storage *ss)
+{
+    const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+    if (ss->ss_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+        return;
+    struct sockaddr_in s4 = {.sin_family = AF_INET, .sin_port = s6->sin6_port};
+    memcpy(&s4.sin_addr, &s6->sin6_addr.s6_addr[12], 4);
+    memset(ss, 0, sizeof(*ss));
+    memcpy(ss, &s4, sizeof(s4));
+}
+
 static void col_addr_name(const struct sockaddr *sa, char *out, size_t cap)
 {
     out[0] = '\0';
@@ -134,9 +150,14 @@ static void col_datagram_message(col *c, const char *src, const struct sockaddr 
 /* One datagram of a UDP listener (n bytes in buf, partial if the kernel cut
  * it to the buffer): refused and counted while the spool is full, else
  * parsed and spooled. */
-static void col_udp_take(col *c, const struct sockaddr *sa, char *buf, size_t n, int partial)
+static void col_udp_take(col *c, const struct sockaddr *from, char *buf, size_t n, int partial)
 {
     char src[64];
+    struct sockaddr_storage ss;
+    memcpy(&ss, from, from->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                  : sizeof(struct sockaddr_in));
+    col_addr_unmap(&ss);
+    const struct sockaddr *sa = (const struct sockaddr *)&ss;
     col_addr_name(sa, src, sizeof(src));
     if (c->paused) { /* spool full: refused, and counted per source */
         c->stats.dropped++;
@@ -543,9 +564,10 @@ static void col_tcp_accept_pending(col *c, int i)
 static void col_conn_setup(col *c, col_conn *k, int tls)
 {
     int len = sizeof(k->peer);
-    if (uv_tcp_getpeername(&k->tcp, (struct sockaddr *)&k->peer, &len) == 0)
+    if (uv_tcp_getpeername(&k->tcp, (struct sockaddr *)&k->peer, &len) == 0) {
+        col_addr_unmap(&k->peer);
         col_addr_name((struct sockaddr *)&k->peer, k->src, sizeof(k->src));
-    else
+    } else
         snprintf(k->src, sizeof(k->src), "unknown");
     if (!col_conn_fits(c, k)) {
         uv_close((uv_handle_t *)&k->tcp, col_conn_free);

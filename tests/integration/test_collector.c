@@ -189,7 +189,10 @@ START_TEST(test_1000_connections)
 }
 END_TEST
 
-/* IPv6 over TCP, and the local Unix datagram socket, with logger(1). */
+/* IPv6 over TCP, and the local Unix datagram socket, with logger(1). And
+ * dual-stack listeners ([::]): an IPv4 sender is 127.0.0.1 there as on an
+ * IPv4 listener; before, it was ::ffff:127.0.0.1 (src, per-source
+ * counters, the host of a message without one): one sender, two names. */
 START_TEST(test_ipv6_and_unix_socket)
 {
     vt_pipe p;
@@ -198,7 +201,11 @@ START_TEST(test_ipv6_and_unix_socket)
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
     char sock[128];
     snprintf(sock, sizeof(sock), "%s/log.sock", tmpdir);
-    snprintf(extra, sizeof(extra), "    - tcp://[::1]:PORT\n    - unix://%s\n", sock);
+    int dual = vt_free_port();
+    ck_assert_int_gt(dual, 0);
+    snprintf(extra, sizeof(extra),
+             "    - tcp://[::1]:PORT\n    - unix://%s\n    - tcp://[::]:%d\n    - udp://[::]:%d\n",
+             sock, dual, dual);
     ck_assert_int_eq(vt_pipe_init_ex(&p, IT_RULES, extra, NULL), 0);
     vt_pipe_start_all(&p);
     char log[400];
@@ -212,10 +219,21 @@ START_TEST(test_ipv6_and_unix_socket)
                   NULL};
     ck_assert_int_eq(vt_run(v6, 30), 0);
     ck_assert_int_eq(vt_run(ux, 30), 0);
-    ck_assert(vt_wait_lines(p.alerts, 2, 20000));
+    /* IPv4 to the dual-stack listeners, no HOSTNAME: the sender's address
+     * is the host */
+    int fd = it_tcp_connect(dual);
+    ck_assert_int_ge(fd, 0);
+    const char *l2 = "<13>Nov 25 10:00:00 vigiltest: vigil integration seq=00002\n";
+    ck_assert_int_eq(it_send_all(fd, l2, strlen(l2)), 0);
+    close(fd);
+    it_datagram(dual, NULL, "<13>Nov 25 10:00:00 vigiltest: vigil integration seq=00003", 58);
+    ck_assert(vt_wait_lines(p.alerts, 4, 20000));
     vt_sleep_ms(300);
-    ck_assert_int_eq(it_check_exactly_once(p.alerts, 2), 0);
+    ck_assert_int_eq(it_check_exactly_once(p.alerts, 4), 0);
+    ck_assert(it_collector_says(&p, "source 127.0.0.1 agency=unknown messages=2 "));
+    ck_assert(it_collector_says(&p, "host 127.0.0.1 messages=2 "));
     char *b = vt_read_file(p.alerts, NULL);
+    ck_assert_ptr_null(strstr(b, "::ffff:"));
     ck_assert_ptr_nonnull(strstr(b, "seq=00001"));
     /* logger -u writes no HOSTNAME (as syslog(3) to /dev/log): the host is
      * this machine, not the transport's name "unix" */
