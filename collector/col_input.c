@@ -147,6 +147,29 @@ static void col_datagram_message(col *c, const char *src, const struct sockaddr 
     col_input_event(c, src, sa, buf, n, partial, why);
 }
 
+/* A datagram refused while the spool is full, counted against its sender
+ * and the agency the message would have been tagged with had it been
+ * taken: its HOSTNAME's pattern first, then the sender's network (as
+ * col_input_event tags). Tagged by network alone, a relay's datagrams and
+ * every Unix socket datagram were counted under another agency (or
+ * "unknown") than the same messages taken a moment earlier. Parsing the
+ * header allocates nothing. */
+static void col_datagram_refuse(col *c, const char *src, const struct sockaddr *sa,
+                                const char *buf, size_t n)
+{
+    c->stats.dropped++;
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == '\0'))
+        n--;
+    int cut = n > c->conf.max_message;
+    if (cut)
+        n = c->conf.max_message;
+    vg_syslog_opts o = {.now_us = vg_now_us(), .truncated = cut};
+    vg_event ev;
+    vg_syslog_parse(buf, n, &o, &ev);
+    col_sources_tag(c->sources, sa, ev.host, &ev.agency, &ev.site);
+    col_counters_drop(c->counters, vg_str_c(src), ev.agency, 1);
+}
+
 /* One datagram of a UDP listener (n bytes in buf, partial if the kernel cut
  * it to the buffer): refused and counted while the spool is full, else
  * parsed and spooled. */
@@ -160,10 +183,7 @@ static void col_udp_take(col *c, const struct sockaddr *from, char *buf, size_t 
     const struct sockaddr *sa = (const struct sockaddr *)&ss;
     col_addr_name(sa, src, sizeof(src));
     if (c->paused) { /* spool full: refused, and counted per source */
-        c->stats.dropped++;
-        vg_str agency, site;
-        col_sources_tag(c->sources, sa, VG_STR_NULL, &agency, &site);
-        col_counters_drop(c->counters, vg_str_c(src), agency, 1);
+        col_datagram_refuse(c, src, sa, buf, n);
         return;
     }
     col_datagram_message(c, src, sa, buf, n, partial);
@@ -612,8 +632,7 @@ static void col_unix_take(col *c, int fd, int max)
             return;
         }
         if (c->paused) {
-            c->stats.dropped++;
-            col_counters_drop(c->counters, vg_str_c("unix"), vg_str_c("unknown"), 1);
+            col_datagram_refuse(c, "unix", NULL, c->udp_buf, (size_t)n > 65536 ? 65536 : (size_t)n);
             continue;
         }
         col_datagram_message(c, "unix", NULL, c->udp_buf, (size_t)n > 65536 ? 65536 : (size_t)n,

@@ -344,12 +344,22 @@ static bool it_dump_line(const char *dump, const char *needle, char *line, size_
 /* Datagrams refused while the spool is full are told of as the collector's
  * own notice (rules/vigil.yml) at the resume, and at a stop that comes
  * before it: before, a collector stopped while paused spooled no notice,
- * and the count started again at 0 with the next start. */
+ * and the count started again at 0 with the next start. Each refusal is
+ * counted under the agency the message would have had (HOSTNAME pattern
+ * first, as when taken): before, a UDP one was tagged by its network alone
+ * and a Unix one always "unknown". */
 START_TEST(test_refused_noticed_at_stop)
 {
     vt_pipe p;
-    ck_assert_int_eq(vt_pipe_init_ex(&p, IT_RULES, NULL, "  spool_size: 4M\n  spool_limit: 512K\n"),
-                     0);
+    char sock[300], extra[400];
+    snprintf(sock, sizeof(sock), "%s", "/tmp/vigil-refuse-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(sock));
+    strcat(sock, "/log.sock");
+    snprintf(extra, sizeof(extra), "    - unix://%s\n", sock);
+    const char *conf = "  spool_size: 4M\n  spool_limit: 512K\n  sources:\n"
+                       "    - agency: aviation\n      hosts: [\"*-tsn-*\"]\n"
+                       "    - agency: railway\n      networks: [127.0.0.0/8]\n";
+    ck_assert_int_eq(vt_pipe_init_ex(&p, IT_RULES, extra, conf), 0);
     vt_pipe_start(&p, VT_COLLECTOR);
     char file[400], log[400];
     vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
@@ -360,18 +370,27 @@ START_TEST(test_refused_noticed_at_stop)
         _exit(it_logger_tcp(&p, file, NULL) == 0 ? 0 : 1);
     ck_assert_msg(vt_wait_text(log, "spool full", 30000), "collector never paused");
     it_logger_udp(&p, 3);
-    ck_assert(it_collector_says(&p, "dropped=3 "));
+    const char *tsn = "<13>Nov 25 10:00:00 fids-tsn-01 app: refused";
+    it_datagram(p.port, NULL, tsn, strlen(tsn));
+    it_datagram(0, sock, tsn, strlen(tsn));
+    ck_assert(it_collector_says(&p, "dropped=5 "));
+    ck_assert(it_collector_says(&p, "agency aviation messages=0 bytes=0 malformed=0 truncated=0 "
+                                    "dropped=2 "));
+    ck_assert(it_collector_says(&p, "source unix agency=aviation messages=0 "));
     kill(sender, SIGKILL);
     waitpid(sender, NULL, 0);
     ck_assert_int_eq(vt_pipe_stop(&p, VT_COLLECTOR, SIGTERM), 0);
     char *dump = it_dump_spool(&p), line[2000];
     ck_assert_ptr_nonnull(dump);
-    ck_assert_msg(it_dump_line(dump, "intake loss: 3 UDP datagrams (3 in all) were refused while "
+    ck_assert_msg(it_dump_line(dump, "intake loss: 5 UDP datagrams (5 in all) were refused while "
                                "the spool was full", line, sizeof(line)),
                   "no notice in the spool");
     ck_assert_ptr_nonnull(strstr(line, "\"vigil-collector\""));
     free(dump);
     vt_pipe_destroy(&p);
+    unlink(sock);
+    *strrchr(sock, '/') = '\0';
+    rmdir(sock);
 }
 END_TEST
 
