@@ -390,9 +390,12 @@ static int fraction(const uchar *s, size_t n, size_t *i, size_t maxd, int32_t *u
     return 0;
 }
 
-/* RFC 3339 / ISO 8601 date-time at s[*i]. strict (RFC 5424): 1..6 fraction
+/* RFC 3339 / ISO 8601 date-time at s[*i]. strict (RFC 5424): 1..9 fraction
  * digits, offset "Z" or "+hh:mm" required. Otherwise any number of fraction
- * digits, "+hhmm", and no offset (local time). */
+ * digits, "+hhmm", and no offset (local time). RFC 5424 allows 6 fraction
+ * digits, but .NET ("o": 7) and Go (RFC3339Nano: up to 9) senders write
+ * more; refused, the whole header was lost to MALFORMED (host, app, procid)
+ * where rsyslog reads it. 10 or more is no clock's output: still refused. */
 static int parse_iso(const uchar *s, size_t n, size_t *i, int strict, ts_parts *t)
 {
     size_t p = *i;
@@ -420,8 +423,8 @@ static int parse_iso(const uchar *s, size_t n, size_t *i, int strict, ts_parts *
     if (p < n && s[p] == '.') {
         p++;
         /* lenient: any number of digits, as syslog-ng reads them (its
-         * msgparse tests send 11 and 62); RFC 5424 allows 6 */
-        if (fraction(s, n, &p, strict ? 6 : SIZE_MAX, &t->usec) < 0)
+         * msgparse tests send 11 and 62); strict: up to nanoseconds */
+        if (fraction(s, n, &p, strict ? 9 : SIZE_MAX, &t->usec) < 0)
             return -1;
     }
     t->has_off = 0;

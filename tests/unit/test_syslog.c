@@ -1274,7 +1274,9 @@ START_TEST(test_rfc5424_fields)
         {"<13>1 2000-02-29T00:00:00Z - - - - -", NULL},
         {"<13>1 1900-02-29T00:00:00Z - - - - -", "bad RFC 5424 timestamp"},
         {"<13>1 2019-04-31T00:00:00Z - - - - -", "bad RFC 5424 timestamp"},
-        {"<13>1 2019-01-01T00:00:00.1234567Z - - - - -", "bad RFC 5424 timestamp"},
+        {"<13>1 2019-01-01T00:00:00.1234567Z - - - - -", NULL},     /* .NET "o" */
+        {"<13>1 2019-01-01T00:00:00.123456789Z - - - - -", NULL},   /* Go RFC3339Nano */
+        {"<13>1 2019-01-01T00:00:00.1234567890Z - - - - -", "bad RFC 5424 timestamp"},
         {"<13>1 2019-01-01T00:00:00.Z - - - - -", "bad RFC 5424 timestamp"},
         {"<13>1 2019-01-01T00:00:00z - - - - -", "bad RFC 5424 timestamp"},
         {"<13>1 2019-01-01T00:00:00+0100 - - - - -", "bad RFC 5424 timestamp"},
@@ -1357,7 +1359,7 @@ START_TEST(test_rfc3164_shapes)
     parse_s("<13>Oct 11 22:14:15.x host prog[12]: dot", &o, &ev); /* not a fraction */
     ck_assert(ev.flags & VG_EV_NO_TS);
     /* more fraction digits than 9 outside RFC 5424: kept to the microsecond
-     * (syslog-ng reads them; it was all MSG); RFC 5424 allows 6 */
+     * (syslog-ng reads them; it was all MSG); RFC 5424 up to 9 (below) */
     parse_s("<13>2019-10-11T22:14:15.1234567890123+01:00 host prog[12]: long", &o, &ev);
     ck_assert(!(ev.flags & VG_EV_NO_TS));
     ck_assert_int_eq(ev.ts_us, iso_us("2019-10-11T21:14:15.123456Z"));
@@ -1366,7 +1368,21 @@ START_TEST(test_rfc3164_shapes)
     parse_s("<13>Oct 11 22:14:15.1234567890 host prog[12]: long", &o, &ev);
     ck_assert_int_eq(ev.ts_us, iso_us("2019-10-11T22:14:15.123456Z"));
     ck_str(ev.msg, "long");
-    parse_s("<13>1 2019-10-11T22:14:15.1234567Z host prog 12 - - strict", &o, &ev);
+    /* RFC 5424 allows 6, but .NET (7) and Go (up to 9) senders write more:
+     * read to the microsecond, with the rest of the header (before, the
+     * whole message was MALFORMED); 10 or more is still refused */
+    parse_s("<13>1 2019-10-11T22:14:15.1234567Z host prog 12 - - dotnet", &o, &ev);
+    ck_assert(!(ev.flags & VG_EV_MALFORMED));
+    ck_assert_int_eq(ev.ts_us, iso_us("2019-10-11T22:14:15.123456Z"));
+    ck_str(ev.host, "host");
+    ck_str(ev.app, "prog");
+    ck_str(ev.procid, "12");
+    ck_str(ev.msg, "dotnet");
+    parse_s("<13>1 2019-10-11T22:14:15.999999999+07:00 host prog 12 - - go", &o, &ev);
+    ck_assert(!(ev.flags & VG_EV_MALFORMED));
+    ck_assert_int_eq(ev.ts_us, iso_us("2019-10-11T15:14:15.999999Z"));
+    ck_assert_int_eq(ev.tz_min, 420);
+    parse_s("<13>1 2019-10-11T22:14:15.1234567890Z host prog 12 - - strict", &o, &ev);
     ck_assert(ev.flags & VG_EV_MALFORMED);
     parse_s("<13>Oct 11 22:14:15 host prog[12] no colon", &o, &ev);
     ck_str(ev.app, "prog");
