@@ -25,7 +25,9 @@
  *              holds characters no host name or address has; also AIX
  *              "Message forwarded from HOST:"
  *   TAG        "prog:", "prog[pid]:" or "prog[pid]" followed by SP or the end;
- *              prog is up to 128 printable ASCII bytes other than ":[]"
+ *              prog is up to 128 printable ASCII bytes other than ":[]".
+ *              After a HOSTNAME also "prog with spaces[pid]:" and sysklogd's
+ *              "prog x.y.z:" (the version stays in MSG, as rsyslog reads it)
  *
  * Times without a zone are local time: opts->tz_min when opts->tz_known, else
  * the process time zone (TZ), through mktime() behind a small per-thread cache
@@ -674,6 +676,43 @@ static int parse_spaced_tag(const uchar *s, size_t n, size_t i, vg_str *app, vg_
     return 0;
 }
 
+/* A program name followed by its version and a colon, as sysklogd writes
+ * its own messages ("syslogd 1.4.1: restart.", Debian "syslogd 1.5.0#6:
+ * restart."): the word is the program, as rsyslog takes it, and MSG keeps
+ * the version on. Taken only in that exact shape, so that text which
+ * merely has a number and a colon stays MSG: one word of letters, digits
+ * and ".-_" starting with a letter, one SP, a version of exactly three dot-separated
+ * runs of 1..5 digits (never an IPv4 address, nor "Step 1.2:"), an
+ * optional "#" and 1..5 digits, then ':' and SP or the end. */
+static int parse_version_tag(const uchar *s, size_t n, size_t i, vg_str *app, size_t *next)
+{
+    size_t w = span(s, i, n - i > TAG_MAX ? i + TAG_MAX : n, C_HT);
+    if (w == i || w >= n || s[w] != ' ' || !(((s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'z')))
+        return -1;
+    size_t p = w + 1;
+    for (int part = 0; part < 3; part++) {
+        if (part && (p >= n || s[p++] != '.'))
+            return -1;
+        size_t d = p;
+        while (p < n && p - d < 6 && is_digit(s[p]))
+            p++;
+        if (p == d || p - d > 5)
+            return -1;
+    }
+    if (p < n && s[p] == '#') {
+        size_t d = ++p;
+        while (p < n && p - d < 6 && is_digit(s[p]))
+            p++;
+        if (p == d || p - d > 5)
+            return -1;
+    }
+    if (p >= n || s[p] != ':' || (p + 1 < n && s[p + 1] != ' '))
+        return -1;
+    *app = vg_str_n((const char *)s + i, w - i);
+    *next = w + 1;
+    return 0;
+}
+
 /* Reads a HOSTNAME at s[*i] (after a timestamp) using the heuristics above:
  * the token up to SP or the end, unless it is a TAG or starts with '%', if it
  * holds only host characters (at most HOSTNAME_MAX of them). One scan decides:
@@ -772,6 +811,8 @@ static void parse_3164(const uchar *s, size_t n, size_t i, const vg_syslog_opts 
         i = next; /* Cisco ASA with a device id: "fw01 : %ASA-6-302013: Built ..." */
     else if (ev->host.p && parse_spaced_tag(s, n, i, &ev->app, &ev->procid, &next) == 0)
         i = next; /* "Microsoft Word[14463]: ..." (macOS, some appliances) */
+    else if (ev->host.p && parse_version_tag(s, n, i, &ev->app, &next) == 0)
+        i = next; /* "syslogd 1.4.1: restart." (sysklogd) */
     ev->msg = vg_str_n((const char *)s + i, n - i);
 }
 

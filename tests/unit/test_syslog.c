@@ -1074,11 +1074,12 @@ END_TEST
  * It was malformed, header and all ("bad SD-PARAM"): no host, no time, and
  * the agency of the sender's address instead of its HOSTNAME's. Uncut, or
  * with a fault before the cut, it is still malformed. */
-/* Two device forms that lost their program: Cisco ASA with a device id
+/* Device forms that lost their program: Cisco ASA with a device id
  * ("fw01 : %ASA-...") kept ": %ASA-6-302013: " in MSG; a program name with
  * spaces ("Microsoft Word[14463]:", 78 of loghub's 2,000 macOS lines) left
- * APP-NAME and PROCID empty. Text that only looks a little like either
- * stays MSG. */
+ * APP-NAME and PROCID empty; so did sysklogd's "syslogd 1.4.1: restart."
+ * (rsyslog takes program syslogd). Text that only looks a little like any
+ * of them stays MSG. */
 START_TEST(test_3164_device_tags)
 {
     vg_syslog_opts o = {NOW_US, 0, 0, 0, 0};
@@ -1104,10 +1105,29 @@ START_TEST(test_3164_device_tags)
     const char *cron = "<13>Jun 15 10:00:00 CRON: job"; /* no milliseconds: a program */
     vg_syslog_parse(cron, strlen(cron), &o, &ev);
     ck_str(ev.app, "CRON");
+    /* sysklogd: the program, then its version and a colon; MSG keeps the
+     * version (as rsyslog's does) */
+    const char *sysk = "<46>Jun 15 10:00:00 gw syslogd 1.4.1: restart.";
+    vg_syslog_parse(sysk, strlen(sysk), &o, &ev);
+    ck_str(ev.host, "gw");
+    ck_str(ev.app, "syslogd");
+    ck_assert_ptr_null(ev.procid.p);
+    ck_str(ev.msg, "1.4.1: restart.");
+    const char *deb = "<46>Jun 15 10:00:00 gw syslogd 1.5.0#6: restart.";
+    vg_syslog_parse(deb, strlen(deb), &o, &ev);
+    ck_str(ev.app, "syslogd");
+    ck_str(ev.msg, "1.5.0#6: restart.");
     static const char *const plain[] = {
         "<13>Jul  4 23:22:09 h some text [12] : x", "<13>Jul  4 23:22:09 h a  b[1]: x",
         "<13>Jul  4 23:22:09 h a b[x1]: x",        "<13>Jul  4 23:22:09 h a b[1]:x",
         "<13>Jul  4 23:22:09 h : not a tag",       "<13>Jul  4 23:22:09 h a b[1]",
+        /* a version needs three parts, no fourth (an address), a colon
+         * then SP, and one word before it starting with a letter */
+        "<13>Jul  4 23:22:09 h Step 1.2: done",    "<13>Jul  4 23:22:09 h to 10.0.0.1: refused",
+        "<13>Jul  4 23:22:09 h syslogd 1.4.1:x",   "<13>Jul  4 23:22:09 h syslogd 1.4.1 x",
+        "<13>Jul  4 23:22:09 h 9lives 1.4.1: x",   "<13>Jul  4 23:22:09 h a  1.4.1: x",
+        "<13>Jul  4 23:22:09 h a b 1.4.1: x",      "<13>Jul  4 23:22:09 h a 1.4.123456: x",
+        "<13>Jul  4 23:22:09 h a 1.4.1#: x",
     };
     for (size_t k = 0; k < sizeof(plain) / sizeof(plain[0]); k++) {
         vg_syslog_parse(plain[k], strlen(plain[k]), &o, &ev);
