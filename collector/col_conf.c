@@ -13,7 +13,7 @@ static const vg_conf_key col_conf_keys[] = {
      "instance name; the correlator tracks each collector's stream by it", 0, 0},
     {"listen", VG_CONF_NODE, NULL, offsetof(col_conf, listen),
      "list of udp://ADDR:PORT and tcp://ADDR:PORT ([::1]:PORT for IPv6)", 0, 0},
-    {"correlator_socket", VG_CONF_STR, "correlator.sock", offsetof(col_conf, correlator),
+    {"correlator_socket", VG_CONF_STR, VG_SOCK_CORRELATOR, offsetof(col_conf, correlator),
      "the correlator's socket, relative to pipeline.run_dir", 0, 0},
     {"max_message_size", VG_CONF_SIZE, "8K", offsetof(col_conf, max_message),
      "longest message kept whole; longer ones are truncated and flagged", 480, 65536},

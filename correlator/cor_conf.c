@@ -14,9 +14,9 @@
 static const vg_conf_key cor_conf_keys[] = {
     {"name", VG_CONF_NAME, "correlator", offsetof(cor_conf, name),
      "instance name; the shipper tracks the alert stream by it", 0, 0},
-    {"listen_socket", VG_CONF_STR, "correlator.sock", offsetof(cor_conf, listen),
+    {"listen_socket", VG_CONF_STR, VG_SOCK_CORRELATOR, offsetof(cor_conf, listen),
      "socket collectors connect to, relative to pipeline.run_dir", 0, 0},
-    {"shipper_socket", VG_CONF_STR, "shipper.sock", offsetof(cor_conf, shipper),
+    {"shipper_socket", VG_CONF_STR, VG_SOCK_SHIPPER, offsetof(cor_conf, shipper),
      "the shipper's socket, relative to pipeline.run_dir", 0, 0},
     {"rules_dir", VG_CONF_PATH, "/etc/vigil/rules", offsetof(cor_conf, rules_dir),
      "directory of rule files (*.yml, *.yaml)", 0, 0},

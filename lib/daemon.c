@@ -189,6 +189,81 @@ fail:
     return rc;
 }
 
+/* The key node of section name in root (its line is the section's). */
+static const vg_node *vg__section_key(const vg_node *root, const char *name)
+{
+    for (size_t i = 0; i < root->n; i++)
+        if (strcmp(root->keys[i]->str, name) == 0)
+            return root->keys[i];
+    return root;
+}
+
+/* A socket key's path as the daemons open it: absolute as written, else
+ * under run_dir; "." segments and repeated '/' dropped, so that "./x.sock"
+ * and "x.sock" compare equal. Writes into out (cap bytes). */
+static void vg__sock_path(const char *run_dir, const char *v, char *out, size_t cap)
+{
+    char joined[4400];
+    snprintf(joined, sizeof(joined), "%s%s%s", v[0] == '/' ? "" : run_dir,
+             v[0] == '/' ? "" : "/", v);
+    size_t o = 0;
+    for (const char *p = joined; *p && o + 1 < cap;) {
+        if (*p == '/' && (p[1] == '/' || (p[1] == '.' && (p[2] == '/' || !p[2])))) {
+            p += p[1] == '/' ? 1 : 2;
+            continue;
+        }
+        out[o++] = *p++;
+    }
+    out[o] = '\0';
+}
+
+/* One file serves the three daemons, but each reads only its own section:
+ * a collector's correlator_socket that is not the correlator's
+ * listen_socket (or a correlator's shipper_socket not the shipper's) in
+ * that one file passed every daemon's -t and started, and the pipeline
+ * never connected, the collector spooling until full. When the file holds
+ * both sections of a link that concerns this daemon, their two ends must
+ * name one socket. A host that runs only some daemons holds only their
+ * sections, and is not checked. Non-scalar or empty values are left to
+ * the daemon's own section check. */
+static int vg__sockets_check(const vg_daemon *d, const vg_node *root, const char *run_dir,
+                             char *err, size_t errlen)
+{
+    static const struct {
+        const char *from, *key, *to, *what;
+    } links[] = {
+        {"collector", "correlator_socket", "correlator", VG_SOCK_CORRELATOR},
+        {"correlator", "shipper_socket", "shipper", VG_SOCK_SHIPPER},
+    };
+    for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+        const char *own = d->desc->section;
+        if (strcmp(own, links[i].from) != 0 && strcmp(own, links[i].to) != 0)
+            continue;
+        const vg_node *a = vg_node_get(root, links[i].from), *b = vg_node_get(root, links[i].to);
+        if (!a || !b || a->kind != VG_NODE_MAP || b->kind != VG_NODE_MAP)
+            continue;
+        const vg_node *an = vg_node_get(a, links[i].key), *bn = vg_node_get(b, "listen_socket");
+        if ((an && an->kind != VG_NODE_SCALAR) || (bn && bn->kind != VG_NODE_SCALAR))
+            continue;
+        const char *av = an ? an->str : links[i].what, *bv = bn ? bn->str : links[i].what;
+        if (!av[0] || !bv[0])
+            continue;
+        char ap[4096], bp[4096];
+        vg__sock_path(run_dir, av, ap, sizeof(ap));
+        vg__sock_path(run_dir, bv, bp, sizeof(bp));
+        if (strcmp(ap, bp) == 0)
+            continue;
+        const vg_node *bat = bn ? bn : vg__section_key(root, links[i].to);
+        return vg_conf_errf(err, errlen, an ? an : vg__section_key(root, links[i].from),
+                            "%s.%s '%s'%s is not %s.listen_socket '%s'%s (line %d): the %s would "
+                            "connect to %s, where the %s listens on %s; give both one socket",
+                            links[i].from, links[i].key, av, an ? "" : " (the default)",
+                            links[i].to, bv, bn ? "" : " (the default)", bat->line,
+                            links[i].from, ap, links[i].to, bp);
+    }
+    return 0;
+}
+
 /* Whether dir holds only what the daemons put there (their stores'
  * directories, sockets) or what a file system puts at its root; else
  * *foreign gets the first other entry's name. A directory that cannot be
@@ -361,6 +436,8 @@ static int vg__load(vg_daemon *d, int first)
         rc = vg__sections_check(root, err, sizeof(err));
     if (rc == 0)
         rc = vg__pipeline_load(root, d->config_path, &pc, err, sizeof(err));
+    if (rc == 0 && (rc = vg__sockets_check(d, root, pc.run_dir, err, sizeof(err))) != 0)
+        vg_conf_release(vg__pipeline_keys, &pc);
     if (rc == 0) {
         /* Nothing of a reload takes effect before all of it is accepted:
          * the daemon's part is checked (configure) before the log level

@@ -11,7 +11,7 @@
 
 static const vg_conf_key shp_conf_keys[] = {
     {"name", VG_CONF_NAME, "shipper", offsetof(shp_conf, name), "instance name", 0, 0},
-    {"listen_socket", VG_CONF_STR, "shipper.sock", offsetof(shp_conf, listen),
+    {"listen_socket", VG_CONF_STR, VG_SOCK_SHIPPER, offsetof(shp_conf, listen),
      "socket the correlator connects to, relative to pipeline.run_dir", 0, 0},
     {"outbox_size", VG_CONF_SIZE, "1G", offsetof(shp_conf, outbox_size),
      "size of the LMDB map holding the outbox", 1 << 20, (int64_t)1 << 40},

@@ -22,6 +22,12 @@
 #include "vigil/store.h"
 
 #define VG_DEFAULT_CONFIG "/etc/vigil/vigil.yaml"
+/* The default names of the sockets between the daemons, relative to
+ * pipeline.run_dir: each is set on both of its ends (the listener's
+ * listen_socket, the sender's *_socket), and the runner compares the two
+ * ends when one file holds both sections. */
+#define VG_SOCK_CORRELATOR "correlator.sock"
+#define VG_SOCK_SHIPPER "shipper.sock"
 
 /* The 'pipeline' section: settings every process must agree on. */
 typedef struct vg_pipeline_conf {

@@ -787,7 +787,9 @@ START_TEST(test_sighup_reload)
     snprintf(second_log, sizeof(second_log), "%.380s/second.log", p.dir);
     cfg = vt_read_file(p.config, NULL);
     ck_assert_ptr_nonnull(cfg);
-    char *sec = strstr(cfg, "shipper:\n");
+    /* without the correlator's section, whose shipper_socket is not this
+     * shipper's (refused when one file holds both) */
+    char *sec = strstr(cfg, "correlator:\n");
     ck_assert_ptr_nonnull(sec);
     *sec = '\0';
     snprintf(second_cmd, sizeof(second_cmd),
@@ -923,6 +925,18 @@ START_TEST(test_cli_and_bad_config)
          "pipeline:\n  run_dir: run\n  data_dir: data\ncorrelator:\n  rules_dir: rules\n"
          "  listen_socket: shipper.sock\n",
          ":6: listen_socket and shipper_socket are both 'shipper.sock'"},
+        /* the two ends of a link in one file naming two sockets: every
+         * daemon's -t passed, and the pipeline never connected */
+        {"collector/vigil-collector",
+         "pipeline:\n  run_dir: run\n  data_dir: data\ncollector:\n  correlator_socket: c.sock\n"
+         "correlator:\n  rules_dir: rules\n",
+         ":5: collector.correlator_socket 'c.sock' is not correlator.listen_socket "
+         "'correlator.sock' (the default) (line 6): the collector would connect to "},
+        {"shipper/vigil-shipper",
+         "pipeline:\n  run_dir: run\n  data_dir: data\ncorrelator:\n  rules_dir: rules\n"
+         "shipper:\n  listen_socket: s.sock\n  stdout: true\n",
+         ":4: correlator.shipper_socket 'shipper.sock' (the default) is not "
+         "shipper.listen_socket 's.sock' (line 7)"},
         /* two listeners on one port: -t passed, the start failed */
         {"collector/vigil-collector",
          "pipeline:\n  run_dir: run\n  data_dir: data\ncollector:\n  listen:\n"
