@@ -396,10 +396,24 @@ static void shp_file_report(shp_out *o, vg_buf *line)
                     f->offset, f->rotations, f->write_errors, f->external);
 }
 
+/* The smallest rotate_size but 0 (never). A file rotated every few
+ * alerts (rotate_size: 100, bytes) keeps only rotate_keep batches: the
+ * archive that should hold every alert lost all but its last few, and
+ * each batch cost a cascade of renames. */
+#define SHP_FILE_ROTATE_MIN ((uint64_t)1 << 20)
+
 static int shp_file_check(const shp_out_conf *c, const vg_node *sec, char *err, size_t errlen)
 {
     if (!c->path || !c->path[0])
         return vg_conf_errf(err, errlen, sec, "a file output needs 'path'");
+    if (c->rotate_size && c->rotate_size < SHP_FILE_ROTATE_MIN) {
+        const vg_node *at = vg_node_get(sec, "rotate_size");
+        return vg_conf_errf(err, errlen, at ? at : sec,
+                            "'rotate_size' must be 0 (never) or at least 1M, got '%s': the "
+                            "file would be rotated every few alerts, and only rotate_keep "
+                            "files of them kept",
+                            at && at->kind == VG_NODE_SCALAR ? at->str : "?");
+    }
     return 0;
 }
 

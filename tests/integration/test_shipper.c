@@ -260,18 +260,33 @@ START_TEST(test_shorter_file_crash)
 }
 END_TEST
 
+#define ROT_LINES 400
+
 /* Rotation by size: every alert in exactly one file, in order across
- * PATH.N ... PATH.1, PATH. */
+ * PATH.N ... PATH.1, PATH. rotate_size is at least 1M: the lines are
+ * padded to 4K, so that a few hundred alerts fill several files. */
 START_TEST(test_file_rotation)
 {
     vt_pipe p;
     const char *shp = "shipper:\n  outbox_size: 64M\n  outputs:\n"
-                      "    - {name: rot, type: file, path: rot.json, rotate_size: 3K, "
-                      "rotate_keep: 100, batch: 4}\n";
+                      "    - {name: rot, type: file, path: rot.json, rotate_size: 1M, "
+                      "rotate_keep: 100, batch: 16}\n";
     ck_assert_int_eq(vt_pipe_init_full(&p, RULES, NULL, NULL, shp), 0);
     vt_pipe_start_all(&p);
-    send_lines(&p, "a", 0, 60);
-    ck_assert(wait_stats(&p, "output rot (file): sent=60 ", 300));
+    char lines[400], port[16];
+    snprintf(lines, sizeof(lines), "%s/lines-rot.txt", p.dir);
+    FILE *lf = fopen(lines, "w");
+    ck_assert_ptr_nonnull(lf);
+    for (int i = 0; i < ROT_LINES; i++)
+        fprintf(lf, "kind=a seq=%d %04000d\n", i, 0);
+    fclose(lf);
+    snprintf(port, sizeof(port), "%d", p.port);
+    char *largv[] = {"logger", "--tcp", "-n", "127.0.0.1", "-P", port, "-t", "vigiltest",
+                     "--size", "8192", "-f", lines, NULL};
+    ck_assert_int_eq(vt_run(largv, 60), 0);
+    char want[64];
+    snprintf(want, sizeof(want), "output rot (file): sent=%d ", ROT_LINES);
+    ck_assert(wait_stats(&p, want, 300));
     /* Concatenate oldest first. */
     char path[420];
     int files = 0, next = 0, problems = 0;
@@ -286,7 +301,8 @@ START_TEST(test_file_rotation)
             continue;
         files++;
         if (k)
-            ck_assert_msg(len >= 3072, "%s has %zu bytes, rotated below rotate_size", path, len);
+            ck_assert_msg(len >= 1048576, "%s has %zu bytes, rotated below rotate_size", path,
+                          len);
         for (char *q = b; (q = strstr(q, "\"message\":\"kind=a seq=")); q++) {
             int n = atoi(q + strlen("\"message\":\"kind=a seq="));
             if (n != next && problems++ < 5)
@@ -296,8 +312,8 @@ START_TEST(test_file_rotation)
         free(b);
     }
     ck_assert_int_eq(problems, 0);
-    ck_assert_int_eq(next, 60);
-    ck_assert_msg(files >= 5, "only %d files: rotation did not happen", files);
+    ck_assert_int_eq(next, ROT_LINES);
+    ck_assert_msg(files >= 3, "only %d files: rotation did not happen", files);
     vt_pipe_destroy(&p);
 }
 END_TEST
@@ -867,6 +883,10 @@ START_TEST(test_config_errors)
          "bad.yaml:4: output name 'a b' must be 1 to 64 letters, digits, '.', '_' or '-', not starting with '.'"},
         {"shipper:\n  outputs:\n    - name: x\n      type: file\n",
          "bad.yaml:3: a file output needs 'path'"},
+        /* a file rotated after nearly every alert, rotate_keep of them kept */
+        {"shipper:\n  outputs:\n    - name: x\n      type: file\n      path: a.json\n"
+         "      rotate_size: 100\n",
+         "bad.yaml:6: 'rotate_size' must be 0 (never) or at least 1M, got '100'"},
         {"shipper:\n  outputs:\n    - name: x\n      type: stdout\n      on_full: wait\n",
          "bad.yaml:5: on_full must be block or drop_oldest, got 'wait'"},
         {"shipper:\n  name: s\n", "shipper has no output: add 'outputs', or set json_file or "
