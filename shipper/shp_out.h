@@ -85,7 +85,7 @@ typedef struct shp_batch {
 enum shp_out_policy { SHP_FULL_BLOCK = 0, SHP_FULL_DROP_OLDEST = 1 };
 
 typedef struct shp_filter {
-    int64_t min_level;    /* -1: any */
+    int64_t min_level;    /* 0..15; 0: any */
     char **agency;        /* NULL-terminated, or NULL: any (exact names) */
     char **site;
     char **rule;          /* globs on rule id (fnmatch) */

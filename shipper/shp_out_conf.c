@@ -126,8 +126,8 @@ typedef struct shp_filter_raw {
 } shp_filter_raw;
 
 static const vg_conf_key shp_filter_keys[] = {
-    {"min_level", VG_CONF_INT, "-1", offsetof(shp_filter_raw, min_level),
-     "lowest rule level sent", -1, 15},
+    {"min_level", VG_CONF_INT, "0", offsetof(shp_filter_raw, min_level),
+     "lowest rule level sent (rule levels are 0..15; 0: all)", 0, 15},
     {"agency", VG_CONF_NODE, NULL, offsetof(shp_filter_raw, agency), "agencies sent", 0, 0},
     {"site", VG_CONF_NODE, NULL, offsetof(shp_filter_raw, site), "sites sent", 0, 0},
     {"rule", VG_CONF_NODE, NULL, offsetof(shp_filter_raw, rule), "rule id globs sent", 0, 0},
@@ -141,7 +141,6 @@ static int shp_filter_load(const vg_node *n, shp_filter *f, char *err, size_t er
 {
     shp_filter_raw raw;
     memset(f, 0, sizeof(*f));
-    f->min_level = -1;
     if (!n)
         return 0;
     int rc = vg_conf_apply(n, n->file, shp_filter_keys, &raw, err, errlen);
@@ -186,7 +185,7 @@ static int shp_str_in(char **v, vg_str s, int glob)
 
 bool shp_filter_match(const shp_filter *f, const vg_alert *al)
 {
-    if (f->min_level >= 0 && al->level < f->min_level)
+    if (al->level < f->min_level)
         return false;
     /* shp_str_in < 0 (no memory for a long value): deliver rather than drop */
     if (f->agency && shp_str_in(f->agency, al->agency, 0) == 0)

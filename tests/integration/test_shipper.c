@@ -878,7 +878,10 @@ START_TEST(test_config_errors)
          "bad.yaml:6: unknown key 'level' (expected one of: min_level, agency, site, rule, tag, "
          "not_rule)"},
         {"shipper:\n  outputs:\n    - name: x\n      type: stdout\n      filter: {min_level: 16}\n",
-         "bad.yaml:5: 'min_level' must be between -1 and 15"},
+         "bad.yaml:5: 'min_level' must be between 0 and 15"},
+        /* -1 was accepted, and the message offered it, while the docs say 0-15 */
+        {"shipper:\n  outputs:\n    - name: x\n      type: stdout\n      filter: {min_level: -1}\n",
+         "bad.yaml:5: 'min_level' must be between 0 and 15, got '-1'"},
         {"shipper:\n  outputs:\n    - name: 'a b'\n      type: stdout\n",
          "bad.yaml:4: output name 'a b' must be 1 to 64 letters, digits, '.', '_' or '-', not starting with '.'"},
         {"shipper:\n  outputs:\n    - name: x\n      type: file\n",
