@@ -35,6 +35,7 @@ typedef struct col_conf {
     uint64_t max_message;   /* bytes; longer messages are truncated and flagged */
     uint64_t spool_size;    /* bytes of LMDB map */
     uint64_t spool_limit;   /* spool bytes at which intake pauses (0: 3/4 of spool_size) */
+    uint64_t spool_limit_set; /* spool_limit as written; 0: derived from spool_size */
     char *spool_sync;       /* "background" or "commit" (docs/configuration.md) */
     bool sync_each_commit;  /* spool_sync: commit */
     int64_t max_conns;      /* TCP/TLS connections open at once */

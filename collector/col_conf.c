@@ -173,6 +173,7 @@ int col_conf_load(const vg_node *root, const char *file, col_conf *cf, char *err
     if ((rc = col_sources_load(cf->sources_node, &cf->sources, err, errlen)))
         goto fail;
     cf->sources_node = NULL;
+    cf->spool_limit_set = cf->spool_limit;
     if (cf->spool_limit == 0)
         cf->spool_limit = cf->spool_size / 4 * 3;
     if (cf->spool_limit > cf->spool_size / 10 * 9) {
@@ -237,7 +238,10 @@ int col_conf_restart_keys(const col_conf *was, const col_conf *now, char *out, s
         {"correlator_socket", strcmp(was->correlator, now->correlator) != 0},
         {"max_message_size", was->max_message != now->max_message},
         {"spool_size", was->spool_size != now->spool_size},
-        {"spool_limit", was->spool_limit != now->spool_limit},
+        /* A limit derived from spool_size follows it: naming it too told
+         * the operator of a change they did not make. */
+        {"spool_limit", was->spool_limit != now->spool_limit &&
+                            was->spool_limit_set != now->spool_limit_set},
         {"spool_sync", was->sync_each_commit != now->sync_each_commit},
         {"tls", col_tls_conf_differ(&was->tls, &now->tls)},
     };

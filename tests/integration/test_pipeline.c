@@ -729,8 +729,8 @@ START_TEST(test_sighup_reload)
     ck_assert_int_eq(vt_write_file(p.config, cfg3), 0);
     free(cfg3);
     const char *restart[][2] = {
-        {"collector max_message_size, spool_size, spool_limit changed: this takes effect after "
-         "a restart",
+        /* not spool_limit: derived from spool_size, it was not changed */
+        {"collector max_message_size, spool_size changed: this takes effect after a restart",
          "pipeline group, stats_interval changed: this takes effect after a restart"},
         {"correlator name, socket and state_size changes take effect after a restart",
          "pipeline group, stats_interval changed: this takes effect after a restart"},
