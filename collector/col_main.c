@@ -210,7 +210,7 @@ static int col_configure(vg_daemon *d, const vg_node *root, int first, char *err
     c->d = d;
     c->loop = vg_daemon_loop(d);
     const vg_pipeline_conf *pc = vg_daemon_pipeline(d);
-    if ((rc = vg_daemon_prepare_dirs(d, false, err, errlen)) != 0)
+    if ((rc = vg_daemon_prepare_dirs(d, false, c->conf.name, err, errlen)) != 0)
         return rc;
     if ((rc = col_input_start(c)) != 0) {
         snprintf(err, errlen, "%s: cannot open the listeners (see above)", vg_daemon_config_path(d));

@@ -191,7 +191,7 @@ static int cor_configure(vg_daemon *d, const vg_node *root, int first, char *err
             "database %zu KiB)",
             rs->n, cf.rules_dir, cor_prefilter_always(rs->pf),
             (cor_prefilter_db_size(rs->pf) + 1023) / 1024);
-    if ((rc = vg_daemon_prepare_dirs(d, true, err, errlen)) ||
+    if ((rc = vg_daemon_prepare_dirs(d, true, c->conf.name, err, errlen)) ||
         (rc = vg_daemon_drop_privileges(d)) || (rc = cor_engine_start(c))) {
         if (!err[0])
             snprintf(err, errlen, "%s: startup failed: %s", vg_daemon_config_path(d),

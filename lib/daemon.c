@@ -345,7 +345,114 @@ static int vg__prepare_dir(vg_daemon *d, const char *dir, unsigned mode, char *w
     return 0;
 }
 
-int vg_daemon_prepare_dirs(vg_daemon *d, bool run_dir, char *err, size_t errlen)
+/* Gives the entries of the directory at dfd (and below, up to depth
+ * levels) to uid:gid, symlinks themselves and not their targets; counts
+ * the entries changed into *n. On error names the entry in why. */
+static int vg__chown_tree(int dfd, const char *path, uid_t uid, gid_t gid, int depth, size_t *n,
+                          char *why, size_t whylen)
+{
+    int fd = dup(dfd);
+    DIR *dh = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!dh) {
+        int rc = -errno;
+        if (fd >= 0)
+            close(fd);
+        snprintf(why, whylen, "cannot read %.400s: %s", path, strerror(-rc));
+        return rc;
+    }
+    int rc = 0;
+    struct dirent *de;
+    while (rc == 0 && (de = readdir(dh)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        struct stat sb;
+        char sub[4400];
+        snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
+        if (fstatat(dfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
+            rc = -errno;
+        } else if (!S_ISDIR(sb.st_mode) && sb.st_nlink > 1) {
+            continue; /* a hard link to a file elsewhere (root's?) is not ours to give */
+        } else if ((sb.st_uid != uid || sb.st_gid != gid) &&
+                   fchownat(dfd, de->d_name, uid, gid, AT_SYMLINK_NOFOLLOW) != 0) {
+            rc = -errno;
+        } else {
+            *n += sb.st_uid != uid || sb.st_gid != gid;
+            if (S_ISDIR(sb.st_mode) && depth > 0) {
+                int sfd = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+                if (sfd < 0) {
+                    rc = -errno;
+                } else { /* its error, if any, names the entry below */
+                    rc = vg__chown_tree(sfd, sub, uid, gid, depth - 1, n, why, whylen);
+                    close(sfd);
+                    continue;
+                }
+            }
+        }
+        if (rc)
+            snprintf(why, whylen, "cannot give %.400s to uid %ld gid %ld: %s", sub, (long)uid,
+                     (long)gid, strerror(-rc));
+    }
+    closedir(dh);
+    return rc;
+}
+
+/* The daemon's own store, DATA_DIR/ROLE/NAME, and DATA_DIR/ROLE, made by
+ * an earlier run as root without pipeline.user (or with another user):
+ * root's and mode 0700, so the daemon could not open its store once it
+ * had dropped to pipeline.user, and the start failed with "Permission
+ * denied". Everything under DATA_DIR/ROLE/NAME is Vigil's, so it is given
+ * to the pipeline user; the other instances' stores under DATA_DIR/ROLE
+ * are left as they are. */
+static int vg__prepare_store(vg_daemon *d, const char *name, char *why, size_t whylen)
+{
+    const vg_pipeline_conf *pc = &d->pipeline;
+    if (geteuid() != 0 || pc->uid == 0 || !name)
+        return 0;
+    char role[4200], store[4400];
+    snprintf(role, sizeof(role), "%s/%s", pc->data_dir, d->desc->section);
+    snprintf(store, sizeof(store), "%s/%s", role, name);
+    const char *const dirs[] = {role, store};
+    size_t n = 0;
+    int rc = 0;
+    for (size_t i = 0; i < 2 && rc == 0; i++) {
+        struct stat sb;
+        if (lstat(dirs[i], &sb) != 0) {
+            if (errno == ENOENT)
+                return 0; /* the store will be made by the pipeline user */
+            rc = -errno;
+            snprintf(why, whylen, "%.400s: %s", dirs[i], strerror(-rc));
+            return rc;
+        }
+        /* A symlink is not followed: the pipeline user could make one
+         * (to /etc) in its data_dir, and root would give it the target. */
+        if (!S_ISDIR(sb.st_mode))
+            return 0;
+        if (sb.st_uid != pc->uid || sb.st_gid != pc->gid) {
+            if (lchown(dirs[i], pc->uid, pc->gid) != 0) {
+                rc = -errno;
+                snprintf(why, whylen, "cannot give %.400s to uid %ld gid %ld: %s", dirs[i],
+                         (long)pc->uid, (long)pc->gid, strerror(-rc));
+                return rc;
+            }
+            n++;
+        }
+    }
+    int fd = open(store, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    if (fd < 0) {
+        rc = -errno;
+        snprintf(why, whylen, "cannot open %.400s: %s", store, strerror(-rc));
+        return rc;
+    }
+    rc = vg__chown_tree(fd, store, pc->uid, pc->gid, 4, &n, why, whylen);
+    close(fd);
+    if (rc == 0 && n)
+        vg_info("%s: gave %zu entries of %s (from a run as another user) to pipeline.user %s",
+                d->config_path, n, store, pc->user);
+    return rc;
+}
+
+int vg_daemon_prepare_dirs(vg_daemon *d, bool run_dir, const char *store, char *err,
+                           size_t errlen)
 {
     const struct {
         const char *key, *dir;
@@ -360,7 +467,12 @@ int vg_daemon_prepare_dirs(vg_daemon *d, bool run_dir, char *err, size_t errlen)
             return rc;
         }
     }
-    return 0;
+    char why[600] = "";
+    int rc = vg__prepare_store(d, store, why, sizeof(why));
+    if (rc)
+        snprintf(err, errlen, "%s: pipeline.user %s: %s", d->config_path, d->pipeline.user,
+                 why[0] ? why : vg_strerror(rc));
+    return rc;
 }
 
 int vg_daemon_drop_privileges(vg_daemon *d)

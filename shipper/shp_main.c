@@ -104,7 +104,7 @@ static int shp_configure(vg_daemon *d, const vg_node *root, int first, char *err
     char name[256];
     snprintf(name, sizeof(name), "shipper/%s", s->conf.name);
     s->dir = vg_daemon_path(pc->data_dir, name);
-    if ((rc = vg_daemon_prepare_dirs(d, true, err, errlen)))
+    if ((rc = vg_daemon_prepare_dirs(d, true, s->conf.name, err, errlen)))
         return rc;
     if ((rc = vg_daemon_drop_privileges(d)) == 0 &&
         ((rc = s->dir ? vg_store_open_ex(&s->store, s->dir, (size_t)(s->conf.outbox_size >> 20),

@@ -98,9 +98,13 @@ void vg_daemon_fail(vg_daemon *d, int status);
  * if it holds nothing but the daemons' own entries (their stores'
  * directories, sockets, lost+found) or the pipeline user (not root) owns
  * it already: a mistaken shared path (/run, /var/lib, /tmp) is refused
- * and left as it is. On error writes
- * "CONFIG: pipeline.KEY DIR: reason" into err and returns a negative code. */
-int vg_daemon_prepare_dirs(vg_daemon *d, bool run_dir, char *err, size_t errlen);
+ * and left as it is. With store (the instance name), the daemon's own store
+ * DATA_DIR/SECTION/store, which an earlier run as root may have made
+ * root's, is given to the pipeline user with all it holds (and
+ * DATA_DIR/SECTION itself). On error writes "CONFIG: pipeline.KEY DIR:
+ * reason" into err and returns a negative code. */
+int vg_daemon_prepare_dirs(vg_daemon *d, bool run_dir, const char *store, char *err,
+                           size_t errlen);
 
 /* When running as root with a pipeline user configured: switch to it
  * (group, supplementary groups, then user) after the privileged setup. */

@@ -1067,6 +1067,19 @@ START_TEST(test_cli_and_bad_config)
                          0);
         ck_assert_int_eq(chmod(ucfg, 0600), 0);
         ck_assert_int_eq(chmod(p.dir, 0755), 0); /* nobody passes through to run-u, data-u */
+        /* A store left by a run as root before pipeline.user was set: root's,
+         * 0700. The shipper could not open it as nobody, and did not start. */
+        char ustore[460], uown[480];
+        snprintf(ustore, sizeof(ustore), "%.380s/data-u/shipper/shipper", p.dir);
+        snprintf(uown, sizeof(uown), "%s/owner.lock", ustore);
+        for (char *sl = strstr(ustore, "/data-u"); sl; sl = strchr(sl + 1, '/')) {
+            *sl = '\0';
+            mkdir(ustore, 0700);
+            *sl = '/';
+        }
+        ck_assert_int_eq(mkdir(ustore, 0700), 0);
+        ck_assert_int_eq(vt_write_file(uown, "1\n"), 0);
+        ck_assert_int_eq(chmod(uown, 0600), 0);
         snprintf(ucmd, sizeof(ucmd), "exec %s -c %s > %s 2>&1", vt_bin("shipper/vigil-shipper"),
                  ucfg, ulog);
         pid_t pid = fork();
@@ -1084,6 +1097,9 @@ START_TEST(test_cli_and_bad_config)
         snprintf(want, sizeof(want), "warning: configuration %s is not readable by uid %ld",
                  ucfg, (long)getpwnam("nobody")->pw_uid);
         ck_assert_msg(vt_wait_text(ulog, want, 0), "missing: %s", want);
+        struct stat osb;
+        ck_assert_int_eq(stat(uown, &osb), 0);
+        ck_assert_int_eq(osb.st_uid, getpwnam("nobody")->pw_uid);
     }
     vt_pipe_destroy(&p);
 }
