@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "col.h"
 #include "vigil/err.h"
@@ -136,6 +137,13 @@ static int col_configure(vg_daemon *d, const vg_node *root, int first, char *err
         col_tls t;
         if ((rc = col_tls_init(&t, &cf.tls, err, errlen)) == 0)
             col_tls_free(&t);
+        /* ... as root, but every SIGHUP reads them again as pipeline.user */
+        const char *files[] = {cf.tls.cert, cf.tls.key, cf.tls.ca};
+        for (size_t i = 0; rc == 0 && i < 3; i++)
+            if (files[i])
+                vg_daemon_user_access(d, files[i], R_OK, "collector.tls",
+                                      "every SIGHUP reads it again as that user, and would "
+                                      "keep the old certificate");
         if (rc) {
             col_conf_free(&cf);
             return rc;

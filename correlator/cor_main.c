@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cor.h"
 #include "cor_prefilter.h"
@@ -140,6 +142,15 @@ static int cor_configure(vg_daemon *d, const vg_node *root, int first, char *err
         return rc;
     }
     if (vg_daemon_check_only(d)) {
+        /* -t runs as root; every SIGHUP reads the rules and lists again
+         * as pipeline.user */
+        static const char then[] = "every SIGHUP reads it again as that user, and would be "
+                                   "refused";
+        struct stat rsb;
+        int rmode = stat(cf.rules_dir, &rsb) == 0 && S_ISDIR(rsb.st_mode) ? R_OK | X_OK : R_OK;
+        vg_daemon_user_access(d, cf.rules_dir, rmode, "correlator.rules_dir", then);
+        for (int i = 0; i < cf.nlists; i++)
+            vg_daemon_user_access(d, cf.lists[i].path, R_OK, "a file of correlator.lists", then);
         /* lists too: parsed and checked, not stored (cor_lists_load_file) */
         rc = cor_load_lists(NULL, &cf, cf.rules_dir, NULL, err, errlen);
         if (rc == 0)

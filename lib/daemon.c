@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -494,6 +495,34 @@ int vg_daemon_drop_privileges(vg_daemon *d)
     return 0;
 }
 
+bool vg_daemon_user_access(vg_daemon *d, const char *path, int mode, const char *what,
+                           const char *then)
+{
+    const vg_pipeline_conf *pc = &d->pipeline;
+    if (!path || geteuid() != 0 || pc->uid == 0)
+        return true;
+    /* A child takes the identity the daemon drops to (vg_daemon_drop_
+     * privileges: the primary group only) and asks the kernel, so that
+     * modes, ACLs and every directory on the way count; the check itself
+     * changes nothing of this process. */
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (setgroups(1, &pc->gid) != 0 || setgid(pc->gid) != 0 || setuid(pc->uid) != 0)
+            _exit(255);
+        _exit(access(path, mode) == 0 ? 0 : (errno & 0xff) ? (errno & 0xff) : 254);
+    }
+    int st = 0;
+    if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) >= 254)
+        return true; /* nothing known: say nothing */
+    if (WEXITSTATUS(st) == 0)
+        return true;
+    const char *how = mode & W_OK ? "write to" : mode & R_OK ? "read" : "reach";
+    vg_warn("%s: pipeline.user %s cannot %s %s (%s): %s; %s", d->config_path, pc->user, how,
+            path, what, strerror(WEXITSTATUS(st)), then);
+    return false;
+}
+
 void vg_daemon_fail(vg_daemon *d, int status)
 {
     d->status = status;
@@ -648,7 +677,9 @@ static void vg__usage(const vg_daemon_desc *desc, FILE *f)
             "  -c, --config FILE    configuration file (default %s);\n"
             "                       relative paths in it are taken from its directory\n"
             "  -t, --check-config   load and check the configuration, start nothing, and exit\n"
-            "                       0 if valid, 1 with FILE:LINE: reason if not.\n"
+            "                       0 if valid, 1 with FILE:LINE: reason if not. Run as root\n"
+            "                       with pipeline.user set, also warns of the files and\n"
+            "                       directories named there that this user could not use.\n"
             "%s"
             "  -l, --log-level LVL  error, warn, info or debug (overrides pipeline.log_level)\n"
             "  -h, --help           show this text\n"

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "shp.h"
 #include "vigil/err.h"
@@ -73,6 +75,39 @@ static const vg_daemon_desc shp_desc = {
 
 static void shp_on_stats(uv_timer_t *t);
 
+/* -t runs as root, the shipper opens its outputs as pipeline.user: warns
+ * of a file output or TLS file that user cannot use (a log directory
+ * only root may write to), which -t passed and the start then failed on. */
+static void shp_check_user_access(vg_daemon *d, const shp_conf *cf)
+{
+    static const char then[] = "the shipper opens it as that user at its start, and would fail";
+    char what[200];
+    for (size_t i = 0; i < cf->noutputs; i++) {
+        const shp_out_conf *oc = &cf->outputs[i];
+        struct stat sb;
+        if (strcmp(oc->type, "file") == 0 && oc->path &&
+            !(stat(oc->path, &sb) == 0 && S_ISCHR(sb.st_mode))) {
+            char *dir = strdup(oc->path), *slash = dir ? strrchr(dir, '/') : NULL;
+            if (slash) {
+                slash[slash == dir] = '\0'; /* "/a.json": the directory is "/" */
+                snprintf(what, sizeof(what), "the directory of output %s", oc->name);
+                vg_daemon_user_access(d, dir, W_OK | X_OK, what, then);
+            }
+            free(dir);
+            snprintf(what, sizeof(what), "output %s", oc->name);
+            if (access(oc->path, F_OK) == 0)
+                vg_daemon_user_access(d, oc->path, W_OK, what, then);
+        }
+        const char *tls[] = {oc->tls_ca, oc->tls_cert, oc->tls_key};
+        for (size_t j = 0; j < 3; j++) {
+            if (tls[j] && tls[j][0]) {
+                snprintf(what, sizeof(what), "a TLS file of output %s", oc->name);
+                vg_daemon_user_access(d, tls[j], R_OK, what, then);
+            }
+        }
+    }
+}
+
 static int shp_configure(vg_daemon *d, const vg_node *root, int first, char *err, size_t errlen)
 {
     shp *s = vg_daemon_data(d);
@@ -80,6 +115,8 @@ static int shp_configure(vg_daemon *d, const vg_node *root, int first, char *err
     int rc = shp_conf_load(root, vg_daemon_config_path(d), &cf, err, errlen);
     if (rc)
         return rc;
+    if (vg_daemon_check_only(d))
+        shp_check_user_access(d, &cf);
     if (vg_daemon_check_only(d) || !first) {
         if (!first) {
             if (strcmp(cf.listen, s->conf.listen) || strcmp(cf.name, s->conf.name) ||

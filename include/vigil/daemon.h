@@ -110,6 +110,14 @@ int vg_daemon_prepare_dirs(vg_daemon *d, bool run_dir, const char *store, char *
  * (group, supplementary groups, then user) after the privileged setup. */
 int vg_daemon_drop_privileges(vg_daemon *d);
 
+/* For -t, which runs as root: whether pipeline.user (when one is set and
+ * the process runs as root) may access path with mode (access(2) bits),
+ * as the daemon will after its privilege drop. If not, logs a warning
+ * "CONFIG: pipeline.user U cannot read PATH (what): reason; then" and
+ * returns false. True when nothing is known (not root, no user). */
+bool vg_daemon_user_access(vg_daemon *d, const char *path, int mode, const char *what,
+                           const char *then);
+
 /* Joins data_dir and name into a malloc'ed path. */
 char *vg_daemon_path(const char *dir, const char *name);
 

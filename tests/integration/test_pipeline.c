@@ -1100,6 +1100,24 @@ START_TEST(test_cli_and_bad_config)
         struct stat osb;
         ck_assert_int_eq(stat(uown, &osb), 0);
         ck_assert_int_eq(osb.st_uid, getpwnam("nobody")->pw_uid);
+        /* -t runs as root, the outputs are opened as nobody: a directory
+         * only root may write to passed -t, and the start failed */
+        char rdir[420];
+        snprintf(rdir, sizeof(rdir), "%.380s/root-logs", p.dir);
+        ck_assert_int_eq(mkdir(rdir, 0700), 0);
+        ck_assert_int_eq(vt_write_file(ucfg, "pipeline:\n  user: nobody\n  run_dir: run-u\n"
+                                             "  data_dir: data-u\nshipper:\n  outputs:\n"
+                                             "    - {name: a, type: file, path: root-logs/a.json}\n"),
+                         0);
+        snprintf(ucmd, sizeof(ucmd), "%s -c %s -t > %s 2>&1", vt_bin("shipper/vigil-shipper"),
+                 ucfg, ulog);
+        char *tsh[] = {"sh", "-c", ucmd, NULL};
+        ck_assert_int_eq(vt_run(tsh, 10), 0);
+        snprintf(want, sizeof(want),
+                 "warning: %.250s: pipeline.user nobody cannot write to %.250s (the directory "
+                 "of output a): Permission denied",
+                 ucfg, rdir);
+        ck_assert_msg(vt_wait_text(ulog, want, 0), "missing: %s", want);
     }
     vt_pipe_destroy(&p);
 }
