@@ -113,6 +113,7 @@ static void shp__curl_drain(shp__curl_multi *m)
         if (!req)
             continue;
         req->easy = NULL;
+        req->fd = CURL_SOCKET_BAD;
         req->done(req, rc);
         /* done() may have stopped other transfers: remove_handle also drops
          * their pending messages, so the next read never sees them. */
@@ -176,6 +177,15 @@ static int shp__curl_on_socket(CURL *easy, curl_socket_t fd, int what, void *use
 {
     shp__curl_multi *m = userp;
     shp__curl_sock *k = sockp;
+    char *priv = NULL;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
+    shp_curl_req *req = (shp_curl_req *)priv;
+    if (req && req->easy == easy) { /* a transfer of ours: its socket */
+        if (what != CURL_POLL_REMOVE)
+            req->fd = fd;
+        else if (req->fd == fd)
+            req->fd = CURL_SOCKET_BAD;
+    }
     if (what == CURL_POLL_REMOVE) {
         if (k) {
             curl_multi_assign(m->multi, fd, NULL);
@@ -275,6 +285,7 @@ int shp_curl_start(shp_curl_req *req, CURL *easy)
         return -EIO;
     curl_easy_setopt(easy, CURLOPT_PRIVATE, (void *)req);
     req->easy = easy;
+    req->fd = CURL_SOCKET_BAD;
     req->multi = m;
     /* Adding sets a timeout of 0 through the timer callback: the transfer
      * begins on the next loop pass, never inside this call. */
@@ -293,4 +304,5 @@ void shp_curl_stop(shp_curl_req *req)
     if (m && m->multi)
         curl_multi_remove_handle(m->multi, req->easy);
     req->easy = NULL;
+    req->fd = CURL_SOCKET_BAD;
 }

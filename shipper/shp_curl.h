@@ -25,6 +25,9 @@
  * callee may start it again, or free it). rc is the transfer's result. */
 typedef struct shp_curl_req {
     void (*done)(struct shp_curl_req *req, CURLcode rc);
+    /* read-only: the transfer's socket, as libcurl last asked us to watch
+     * it for this transfer; CURL_SOCKET_BAD when none (yet) */
+    curl_socket_t fd;
     /* private */
     CURL *easy;  /* while started */
     void *multi; /* the multi handle it was started on */

@@ -27,6 +27,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -46,6 +48,9 @@
 #define SHP_HTTP_MAX_REPLY (32u << 20) /* a _bulk reply with every item in error */
 #define SHP_HTTP_ES_INDEX "vigil-alerts"
 #define SHP_HTTP_HEC_PATH "/services/collector/event"
+/* A request still moving bytes at its timeout gets another one, up to
+ * this many timeouts in all (libcurl's CURLOPT_TIMEOUT). */
+#define SHP_HTTP_TIMEOUT_CAP 8
 
 enum shp_http_kind { SHP_HTTP_ES, SHP_HTTP_HEC, SHP_HTTP_HOOK };
 
@@ -61,6 +66,9 @@ typedef struct shp_http {
     char *url;               /* where the requests go */
     shp_curl_req req;
     int refd;                /* holds a reference on shp_curl */
+    uv_timer_t deadline;     /* the request's timeout, renewed while it makes progress */
+    int64_t moved;           /* shp_http_moved at the last renewal (0 at the start) */
+    int64_t started_ms;      /* when the request started (uv_now) */
     vg_buf reply;            /* the current reply's body */
     vg_buf body;             /* request body when items are not contiguous */
     char errbuf[CURL_ERROR_SIZE];
@@ -349,7 +357,8 @@ static int shp_http_setup(shp_http *h)
     SHP_OPT(CURLOPT_ERRORBUFFER, h->errbuf);
     SHP_OPT(CURLOPT_TCP_KEEPALIVE, 1L);
     if (c->timeout_ms > 0) {
-        SHP_OPT(CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
+        /* the hard cap; timeout itself is shp_http_on_deadline's */
+        SHP_OPT(CURLOPT_TIMEOUT_MS, (long)(c->timeout_ms * SHP_HTTP_TIMEOUT_CAP));
         SHP_OPT(CURLOPT_CONNECTTIMEOUT_MS, (long)(c->timeout_ms < 10000 ? c->timeout_ms : 10000));
     }
     SHP_OPT(CURLOPT_SSL_VERIFYPEER, c->tls_verify ? 1L : 0L);
@@ -412,6 +421,8 @@ static int shp_http_open(shp_out *o)
         return rc;
     }
     h->refd = 1;
+    uv_timer_init(o->loop, &h->deadline);
+    h->deadline.data = h;
     if (!o->conf.tls_verify)
         vg_warn("output %s: tls_verify is off: the server's certificate and name are not "
                 "checked, anyone on the path can read and alter what is sent",
@@ -860,6 +871,54 @@ static int shp_http_tls_problem(CURLcode cc)
 
 /* ---- requests --------------------------------------------------------- */
 
+/* How far the request in flight got: bytes of it the server's kernel
+ * has acknowledged (handed to our socket, less what is still in the
+ * socket's send queue: SIOCOUTQ) plus bytes of the answer, received or
+ * waiting in our socket (SIOCINQ). Only its growth means anything: it
+ * grows while the server takes the body or answers, even when our socket
+ * took the whole body at once. */
+static int64_t shp_http_moved(shp_http *h)
+{
+    curl_off_t up = 0, down = 0;
+    int outq = 0, inq = 0;
+    curl_easy_getinfo(h->easy, CURLINFO_SIZE_UPLOAD_T, &up);
+    curl_easy_getinfo(h->easy, CURLINFO_SIZE_DOWNLOAD_T, &down);
+    /* not CURLINFO_ACTIVESOCKET: it is set only once a transfer is done */
+    if (h->req.fd == CURL_SOCKET_BAD || ioctl(h->req.fd, SIOCOUTQ, &outq) != 0 || outq < 0)
+        outq = 0;
+    if (h->req.fd == CURL_SOCKET_BAD || ioctl(h->req.fd, SIOCINQ, &inq) != 0 || inq < 0)
+        inq = 0;
+    return (int64_t)up + (int64_t)down + inq - outq;
+}
+
+static void shp_http_on_done(shp_curl_req *req, CURLcode cc);
+
+/* The request's timeout ran out. A server still taking the body (a thin
+ * link, a busy node reading slowly) or still sending its answer gets
+ * another timeout: failing it sent the same batch again from its start,
+ * and a batch that takes longer than the timeout never got through. One
+ * that moved nothing since the last timeout fails as before; libcurl's
+ * CURLOPT_TIMEOUT ends any request at SHP_HTTP_TIMEOUT_CAP timeouts. */
+static void shp_http_on_deadline(uv_timer_t *t)
+{
+    shp_http *h = t->data;
+    uint64_t ms = (uint64_t)h->o->conf.timeout_ms;
+    if (!h->req.easy)
+        return;
+    int64_t moved = shp_http_moved(h);
+    if (moved > h->moved) {
+        h->moved = moved;
+        uv_timer_start(&h->deadline, shp_http_on_deadline, ms, 0);
+        return;
+    }
+    shp_curl_stop(&h->req); /* closes the connection: it is mid-request */
+    snprintf(h->errbuf, sizeof(h->errbuf),
+             "timed out: nothing sent or received in the last %" PRIu64 " ms (timeout), %" PRIu64
+             " ms in all",
+             ms, uv_now(h->o->loop) - (uint64_t)h->started_ms);
+    shp_http_on_done(&h->req, CURLE_OPERATION_TIMEDOUT);
+}
+
 static int shp_http_post(shp_http *h, const char *p, size_t n)
 {
     h->reply.len = 0;
@@ -868,7 +927,13 @@ static int shp_http_post(shp_http *h, const char *p, size_t n)
     /* Not copied: the batch's bytes stay valid until shp_out_done. */
     curl_easy_setopt(h->easy, CURLOPT_POSTFIELDS, p);
     h->requests++;
-    return shp_curl_start(&h->req, h->easy);
+    int rc = shp_curl_start(&h->req, h->easy);
+    if (rc == 0 && h->o->conf.timeout_ms > 0) {
+        h->moved = 0;
+        h->started_ms = (int64_t)uv_now(h->o->loop);
+        uv_timer_start(&h->deadline, shp_http_on_deadline, (uint64_t)h->o->conf.timeout_ms, 0);
+    }
+    return rc;
 }
 
 /* Posts the whole batch, or in isolation its item iso_i alone. */
@@ -972,6 +1037,7 @@ static void shp_http_on_done(shp_curl_req *req, CURLcode cc)
     shp_item *items = h->iso ? &b->items[h->iso_i] : b->items;
     size_t n = h->iso ? 1 : b->n;
     char reason[300] = "";
+    uv_timer_stop(&h->deadline);
     long status = 0;
     curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &status);
     h->last_status = status;
@@ -1036,6 +1102,18 @@ static void shp_http_on_closed(void *ud)
     shp_out_closed(ud);
 }
 
+static void shp_http_on_deadline_closed(uv_handle_t *t)
+{
+    shp_http *h = t->data;
+    shp_out *o = h->o;
+    int refd = h->refd;
+    shp_http_free(h);
+    if (refd)
+        shp_curl_unref(shp_http_on_closed, o);
+    else
+        shp_out_closed(o);
+}
+
 static void shp_http_close(shp_out *o)
 {
     shp_http *h = o->tp;
@@ -1044,13 +1122,9 @@ static void shp_http_close(shp_out *o)
         return;
     }
     shp_curl_stop(&h->req); /* an attempt in flight is abandoned: no done */
-    int refd = h->refd;
-    shp_http_free(h);
     o->tp = NULL;
-    if (refd)
-        shp_curl_unref(shp_http_on_closed, o);
-    else
-        shp_out_closed(o);
+    /* h is freed once the timer's handle is closed */
+    uv_close((uv_handle_t *)&h->deadline, shp_http_on_deadline_closed);
 }
 
 /* The three HTTP outputs differ only in their keys and envelopes (chosen

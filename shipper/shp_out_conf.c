@@ -34,8 +34,8 @@ static const vg_conf_key shp_out_keys[] = {
      "alerts per rule per rate_window; the rest are summarised; 0: no limit", 0, 1000000},
     {"rate_window", VG_CONF_DURATION, "1m", OFF(rate_window_ms), "rate-limit window", 100,
      86400000},
-    {"timeout", VG_CONF_DURATION, "30s", OFF(timeout_ms), "one delivery attempt, at most", 100,
-     3600000},
+    {"timeout", VG_CONF_DURATION, "30s", OFF(timeout_ms),
+     "one delivery attempt (renewed while bytes move)", 100, 3600000},
     /* file */
     {"path", VG_CONF_PATH, NULL, OFF(path), "file: the JSON lines file", 0, 0},
     {"rotate_size", VG_CONF_SIZE, "100M", OFF(rotate_size),

@@ -339,10 +339,15 @@ START_TEST(test_es_faults_nothing_lost)
     ts_shipper_yaml(yaml, sizeof(yaml),
                     "    - name: es\n      type: elasticsearch\n      url: http://127.0.0.1:@PORT@\n"
                     "      index: vigil-alerts\n      batch: 50\n      retry_min: 100ms\n"
-                    "      retry_max: 1s\n");
+                    "      retry_max: 1s\n      timeout: 400ms\n");
     ck_assert_int_eq(vt_pipe_init_full(&p, IT_RULES, NULL, NULL, yaml), 0);
     ts_sink k;
-    const char *faults[] = {"--faults", "es 503;es 503;es 429;es items 2=429 3=400 4=403", NULL};
+    /* The second batch of 50 is read at 48 KB/s through a small window:
+     * about 0.8 s, twice the timeout, while the server keeps taking bytes. */
+    const char *faults[] = {"--rcvbuf", "4096", "--faults",
+                            "es 503;es 503;es 429;es items 2=429 3=400 4=403;es pass;"
+                            "es slow 48000",
+                            NULL};
     ck_assert_int_eq(ts_sink_start_any(&k, &p, "es", faults), 0);
     ck_assert_int_eq(ts_subst(&p, "@PORT@", k.port), 0);
     ts_backlog_then_shipper(&p, N_ES);
@@ -368,7 +373,11 @@ START_TEST(test_es_faults_nothing_lost)
     ck_assert_int_eq(vt_shipper_wait_stat(&p, "es", "failed", 1, 5000), 1);
     ck_assert_int_eq(vt_shipper_wait_stat(&p, "es", "sent", N_ES - 1, 10000), N_ES - 1);
     ck_assert_int_eq(vt_shipper_stat(&p, "es", "duplicates"), 0);
-    /* 503, 503, 429: three requests failed as a whole, each retried once */
+    /* 503, 503, 429: three requests failed as a whole, each retried once;
+     * the one read slowly (longer than timeout, but making progress) was
+     * not abandoned */
+    ck_assert_int_eq(vt_count_text(k.log, "\"fault\": \"slow 48000\", \"stored\": ["), 1);
+    TS_ASSERT(vt_count_text(k.log, "client_gone") == 0, &p, &k, "a request was abandoned");
     ck_assert_int_eq(vt_shipper_stat(&p, "es", "retried"), 3);
     ck_assert_int_eq(vt_shipper_stat(&p, "es", "item_retries"), 2);
     ck_assert_int_eq(vt_shipper_stat(&p, "es", "http_errors"), 3);

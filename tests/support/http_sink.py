@@ -6,6 +6,7 @@ only.
   http_sink.py --port-file F --store S.jsonl --log R.jsonl [--port N]
                [--faults 'LINE;LINE...'] [--control FILE]
                [--hec-token T] [--hook-token T] [--tls-cert C --tls-key K]
+               [--rcvbuf BYTES]
 
 Endpoints (POST):
   .../_bulk                  Elasticsearch: 'create' actions, an idempotent store
@@ -38,6 +39,9 @@ read, appended and removed at every request (write it with a rename).
   hec-code C                        HEC: 400 with code C, nothing indexed (7: incorrect
                                     index, a configuration error)
   stall MS                          store normally, then wait MS before answering
+  slow BPS                          read the body at BPS bytes a second (a thin link or a
+                                    busy server), then answer normally; with --rcvbuf
+                                    small, the client sees its bytes acknowledged slowly
   pass                              answer normally (to skip requests)
   close                             read the request, close without answering
 The port actually bound is written to --port-file once listening.
@@ -46,6 +50,7 @@ import argparse
 import http.server
 import json
 import os
+import socket
 import ssl
 import sys
 import threading
@@ -116,9 +121,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def read_body(self, n, fault):
+        if not (fault and fault[0] == "slow"):
+            return self.rfile.read(n)
+        bps, parts = int(fault[1]), []
+        while n > 0:  # 20 reads a second
+            part = self.rfile.read(min(n, max(1, bps // 20)))
+            if not part:
+                break
+            parts.append(part)
+            n -= len(part)
+            time.sleep(len(part) / bps)
+        return b"".join(parts)
+
     def do_POST(self):
         n = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(n)
         path = self.path.split("?")[0]
         if path.endswith("/_bulk"):
             endpoint = "es"
@@ -127,6 +144,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif path == "/hook":
             endpoint = "hook"
         else:
+            self.rfile.read(n)
             self.reply(404, {"error": "no such endpoint " + path})
             return
         with LOCK:
@@ -135,6 +153,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
                    "fault": take_fault(endpoint), "stored": [], "dup": [], "refused": {},
                    "query": self.path.partition("?")[2], "t": round(time.time(), 3)}
         fault = rec["fault"].split()
+        try:
+            body = self.read_body(n, fault)
+        except (BrokenPipeError, ConnectionResetError):
+            rec["client_gone"] = True
+            log_line(ARGS.log, rec)
+            return
+        if len(body) < n:  # the client gave up (a timeout) before sending it all
+            rec["client_gone"] = True
+            log_line(ARGS.log, rec)
+            self.close_connection = True
+            return
+        rec["read_s"] = round(time.time() - rec["t"], 3)
         stall = 0
         try:
             if fault and fault[0] == "close":
@@ -301,9 +331,15 @@ def main():
     ap.add_argument("--hook-token")
     ap.add_argument("--tls-cert")
     ap.add_argument("--tls-key")
+    ap.add_argument("--rcvbuf", type=int, default=0)
     ARGS = ap.parse_args()
     STATE["faults"] = [f.strip() for f in ARGS.faults.split(";") if f.strip()]
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", ARGS.port), Handler)
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", ARGS.port), Handler,
+                                          bind_and_activate=False)
+    if ARGS.rcvbuf:  # before listen(): accepted sockets inherit it, window included
+        srv.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, ARGS.rcvbuf)
+    srv.server_bind()
+    srv.server_activate()
     srv.daemon_threads = True
     if ARGS.tls_cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
