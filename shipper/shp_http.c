@@ -586,15 +586,38 @@ static void shp_hook_text(const vg_alert *al, vg_buf *t)
     }
 }
 
+/* Slack's message formatting (Mattermost and others follow it) reads
+ * <!channel>, <@U123> and <url|label> in text as mentions and links, and
+ * & as the start of an entity: a user name a device sent could ping a
+ * whole channel. The line's own words hold none of & < >, so escaping the
+ * whole line escapes exactly the values in it. */
+static void shp_hook_escape(const vg_buf *t, vg_buf *out)
+{
+    for (size_t i = 0; i < t->len; i++) {
+        char ch = t->p[i];
+        if (ch == '&')
+            vg_buf_adds(out, "&amp;");
+        else if (ch == '<')
+            vg_buf_adds(out, "&lt;");
+        else if (ch == '>')
+            vg_buf_adds(out, "&gt;");
+        else
+            vg_buf_addc(out, ch);
+    }
+}
+
 /* {"text":"<line>","alert":<doc>} */
 static int shp_hook_format(shp_out *o, const vg_alert *al, vg_buf *b)
 {
-    vg_buf t = {0};
+    vg_buf t = {0}, e = {0};
     shp_hook_text(al, &t);
-    int rc = t.oom ? -ENOMEM : vg_buf_addc(b, '{');
+    if (!t.oom)
+        shp_hook_escape(&t, &e);
+    int rc = t.oom || e.oom ? -ENOMEM : vg_buf_addc(b, '{');
     if (rc == 0)
-        rc = shp_http_jstr(b, "text", vg_str_n(t.len ? t.p : "", t.len));
+        rc = shp_http_jstr(b, "text", vg_str_n(e.len ? e.p : "", e.len));
     vg_buf_free(&t);
+    vg_buf_free(&e);
     if (rc == 0)
         rc = vg_buf_adds(b, ",\"alert\":");
     if (rc == 0)

@@ -611,7 +611,8 @@ static double ts_request_time(const ts_sink *k, int n)
  * and 429 are retried, the 429 not before its Retry-After (1 s, where the
  * backoff alone would wait 100 ms at most). Then an alert whose rule name and user hold a line
  * feed and control characters: its text is still one line, with spaces in
- * their place (the raw bytes stay in the ECS document). */
+ * their place, and the user's <!channel>, & and <url|label> are escaped
+ * as Slack wants (the raw bytes stay in the ECS document). */
 START_TEST(test_webhook_exact)
 {
     vt_pipe p;
@@ -665,7 +666,8 @@ START_TEST(test_webhook_exact)
     double t429 = ts_request_time(&k, 2), tnext = ts_request_time(&k, 3);
     ck_assert_msg(t429 > 0 && tnext - t429 >= 0.95, "retried %.3f s after a 429 with "
                   "Retry-After: 1", tnext - t429);
-    const char *ctl = "<38>Nov 25 02:14:10 bastion-hn01 hooktest: user=ev\nil\x1b[31m\x01#";
+    const char *ctl = "<38>Nov 25 02:14:10 bastion-hn01 hooktest: user=ev\nil\x1b[31m\x01"
+                      "<!channel> &amp; <https://x.example|y>#";
     fd = socket(AF_INET, SOCK_DGRAM, 0);
     ck_assert_int_eq(sendto(fd, ctl, strlen(ctl), 0, (struct sockaddr *)&a, sizeof(a)),
                      (ssize_t)strlen(ctl));
@@ -674,9 +676,12 @@ START_TEST(test_webhook_exact)
     body = vt_read_file(k.raw, NULL);
     ck_assert_ptr_nonnull(body);
     ck_assert_msg(strstr(body, "\n{\"text\":\"[LEVEL 7] Line feed \xe2\x80\x94 bastion-hn01, "
-                               "unknown/unknown, 1 event, user ev il [31m \",\"alert\":"),
-                  "text line not one clean line: %s", strchr(body, '\n'));
-    ck_assert_ptr_nonnull(strstr(body, "\"user\":{\"name\":\"ev\\nil\\u001b[31m\\u0001\"}"));
+                               "unknown/unknown, 1 event, user ev il [31m &lt;!channel&gt; "
+                               "&amp;amp; &lt;https://x.example|y&gt;\",\"alert\":"),
+                  "text line not one clean line, or <, >, & not escaped for Slack: %s",
+                  strchr(body, '\n'));
+    ck_assert_ptr_nonnull(strstr(body, "\"user\":{\"name\":\"ev\\nil\\u001b[31m\\u0001"
+                                       "<!channel> &amp; <https://x.example|y>\"}"));
     free(body);
     ts_sink_stop(&k);
     vt_pipe_destroy(&p);
