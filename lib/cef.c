@@ -10,7 +10,8 @@
  *
  * Captures with a well-known name fill the formats' own keys exactly as in
  * ECS (lib/ecs.c): src_ip/dst_ip only when a valid IP, src_port/dst_port
- * only when 0..65535, user/target_user when not empty; the first such
+ * only when 0..65535 (written as that integer: "0398" is 398),
+ * user/target_user when not empty; the first such
  * capture of a name wins and every other capture is kept as a custom field.
  */
 #include <arpa/inet.h>
@@ -172,7 +173,18 @@ typedef struct vg__captures {
     vg_str key[VG__NMAP];            /* the value for each mapped key, absent if none */
     vg_kv rest[VG_ALERT_MAX_FIELDS]; /* every other capture, in rule order */
     size_t nrest;
+    char port[2][6];                 /* spt, dpt as integers (key[] points here) */
 } vg__captures;
+
+/* A port as the integer ECS writes ("0398" -> "398"); v passed vg_is_port. */
+static vg_str vg__port(vg_str v, char out[6])
+{
+    unsigned n = 0;
+    for (uint32_t i = 0; i < v.len; i++)
+        n = n * 10 + (unsigned)(v.p[i] - '0');
+    int len = snprintf(out, 6, "%u", n % 65536);
+    return vg_str_n(out, (size_t)len);
+}
 
 static void vg__split(const vg_alert *al, vg__captures *c)
 {
@@ -189,7 +201,9 @@ static void vg__split(const vg_alert *al, vg__captures *c)
             ok = vg_is_ip(f->val);
         else if (ok && (k == VG__SPT || k == VG__DPT))
             ok = vg_is_port(f->val);
-        if (ok)
+        if (ok && (k == VG__SPT || k == VG__DPT))
+            c->key[k] = vg__port(f->val, c->port[k == VG__SPT ? 0 : 1]);
+        else if (ok)
             c->key[k] = f->val;
         else
             c->rest[c->nrest++] = *f;

@@ -140,6 +140,8 @@ def split_captures(fields):
             ok = is_ip(v)
         elif ok and k in (b"src_port", b"dst_port"):
             ok = is_port(v)
+            if ok:
+                v = str(int(v)).encode()  # the integer, as ECS writes it: 022 is 22
         if ok:
             got[k.decode()] = v
         else:

@@ -399,6 +399,22 @@ START_TEST(test_captures_missing_or_invalid)
                     "^agency=unknown^site=unknown^field_src_ip=999.1.1.1^field_dup=1");
     vg_buf_free(&b);
 
+    /* ports with leading zeros are written as the integer, as in ECS
+     * (source.port: 398): a SIEM may read "0398" as octal or refuse it */
+    al = min_alert();
+    add_field(&al, "src_port", S("0398"));
+    add_field(&al, "dst_port", S("00000"));
+    b = cef(&al);
+    assert_line(&b, "CEF:0|Vigil|vigil|0.1.0|vigil.test|vigil.test|0|rt=1795572857000 "
+                    "start=1795572857000 end=1795572857000 spt=398 dpt=0 cnt=1 "
+                    "cs1Label=rule.kind cs1=match cs2Label=agency cs2=unknown cs3Label=site "
+                    "cs3=unknown");
+    vg_buf_free(&b);
+    b = leef(&al, '^');
+    vg_buf_addc(&b, '\0');
+    ck_assert_msg(strstr(b.p, "^srcPort=398^dstPort=0^"), "%s", b.p);
+    vg_buf_free(&b);
+
     static const struct {
         const char *sender, *dvc;
     } senders[] = {{"10.0.0.1", " dvc=10.0.0.1 "},   {"10.0.0.1:514", " dvc=10.0.0.1 "},
