@@ -473,12 +473,17 @@ static int shp_es_format(shp_out *o, const vg_alert *al, vg_buf *b)
     return rc;
 }
 
-/* {"time":S.mmm,"host":..,"source":..,"sourcetype":..[,"index":..],"event":<doc>}\n */
+/* {["time":S.mmm,]"host":..,"source":..,"sourcetype":..[,"index":..],"event":<doc>}\n
+ * Without "time" for an event before 1970 (a device whose clock is wrong):
+ * HEC then gives it the time it arrives, where "time":0 filed it under
+ * 1970-01-01; the event's @timestamp keeps the exact time. */
 static int shp_hec_format(shp_out *o, const vg_alert *al, vg_buf *b)
 {
     const shp_out_conf *c = &o->conf;
-    int64_t ms = al->ts_us > 0 ? al->ts_us / 1000 : 0;
-    int rc = vg_buf_addf(b, "{\"time\":%" PRId64 ".%03d,", ms / 1000, (int)(ms % 1000));
+    int64_t ms = al->ts_us / 1000;
+    int rc = vg_buf_addc(b, '{');
+    if (rc == 0 && al->ts_us > 0)
+        rc = vg_buf_addf(b, "\"time\":%" PRId64 ".%03d,", ms / 1000, (int)(ms % 1000));
     if (rc == 0)
         rc = shp_http_jstr(b, "host", al->host.len ? al->host : vg_str_c(shp_name(o->s)));
     if (rc == 0)

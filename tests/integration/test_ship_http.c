@@ -498,6 +498,26 @@ START_TEST(test_hec_faults_in_order)
     /* /event went before the URL's query */
     ck_assert_int_eq(vt_count_text(k.log, "\"endpoint\": \"hec\""),
                      vt_count_text(k.log, "\"query\": \"channel=c1\""));
+    /* An event from before 1970 goes without "time" (HEC uses the time it
+     * arrives), not with "time": 0. */
+    const char *old = "<14>1 1969-07-20T20:17:40Z apollo vigiltest - - - vigil integration "
+                      "seq=99999";
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p.port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_int_eq(sendto(fd, old, strlen(old), 0, (struct sockaddr *)&a, sizeof(a)),
+                     (ssize_t)strlen(old));
+    close(fd);
+    TS_ASSERT(vt_wait_lines(k.store, N_HEC, 10000), &p, &k, "no event from 1969");
+    b = vt_read_file(k.store, NULL);
+    char *line = b ? strstr(b, "\"host\": \"apollo\"") : NULL;
+    ck_assert_ptr_nonnull(line);
+    while (line > b && line[-1] != '\n')
+        line--;
+    line[strcspn(line, "\n")] = '\0';
+    ck_assert_ptr_nonnull(strstr(line, "\"@timestamp\": \"1969-07-20T20:17:40.000000Z\""));
+    ck_assert_msg(!strstr(line, "\"time\": "), "an event from 1969 has a time: %.120s", line);
+    free(b);
     ts_sink_stop(&k);
     vt_pipe_destroy(&p);
 }
