@@ -882,10 +882,13 @@ static void shp_syslog_resolved(shp_sl *sl)
     if (rc) {
         char a[80];
         shp_syslog_addr_str(sa, a, sizeof(a));
+        sl->connect_errors++;
         shp_syslog_fail(sl, rc, "udp %s: %s", a, uv_strerror(rc));
         return;
     }
+    /* counted like a TCP connection, so connects - disconnects = connected */
     sl->udp_connected = 1;
+    sl->connects++;
     shp_syslog_udp_send(sl);
 }
 
@@ -998,6 +1001,7 @@ static void shp_syslog_on_udp_sent(uv_udp_send_t *req, int status)
          * address is resolved and the socket connected anew next time. */
         uv_udp_connect(&sl->udp, NULL);
         sl->udp_connected = 0;
+        sl->disconnects++;
     }
     /* All refused: the attempt failed. Partly sent: the sent ones are
      * delivered (as far as UDP goes), the refused ones are retried. */

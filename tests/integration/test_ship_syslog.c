@@ -760,6 +760,11 @@ START_TEST(test_udp_refused_attempt_sent_once)
     free(line);
     ck_assert_int_eq(vt_shipper_stat(&p, "siem", "item_retries"), 0);
     ck_assert_int_eq(vt_shipper_stat(&p, "siem", "retried"), 1);
+    /* connected at the first attempt, disconnected by the ICMP error,
+     * connected again by the retry */
+    ck_assert_int_eq(vt_shipper_stat(&p, "siem", "connected"), 1);
+    ck_assert_int_eq(vt_shipper_stat(&p, "siem", "connects"), 2);
+    ck_assert_int_eq(vt_shipper_stat(&p, "siem", "disconnects"), 1);
     peer_stop(rs);
     vt_pipe_destroy(&p);
 }
