@@ -741,6 +741,66 @@ static int shp_dead_letter_write(shp *s, const char *output, const char *p, size
     return rc;
 }
 
+/* One line of a dead-letter file, as shp_dead_letters_load found it. */
+typedef struct shp_dl_seen {
+    uint64_t seq;
+    char id[48];
+} shp_dl_seen;
+
+#define SHP_DL_SEEN_MAX 65536 /* lines after the cursor we remember (one batch, normally) */
+
+static int shp_dl_path(const shp_out *o, char *path, size_t cap)
+{
+    int k = snprintf(path, cap, "%s/deadletter-%s.jsonl", o->s->dir, o->conf.name);
+    return k < 0 || (size_t)k >= cap ? -ENAMETOOLONG : 0;
+}
+
+/* At start: the (seq, id) of every dead letter after the cursor. Those
+ * were written by an attempt whose batch was never committed (the shipper
+ * died in its item-retry round, or before the commit): the batch is sent
+ * again, and the destination refuses them again, but the file holds them
+ * already. Lines are ours: {"time_us":..,"output":"..","seq":N,"id":"..",
+ * and an escaped name cannot hold '","seq":'. */
+static void shp_dead_letters_load(shp_out *o)
+{
+    char path[4096];
+    if (shp_dl_path(o, path, sizeof(path)) != 0)
+        return;
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return;
+    char *line = NULL;
+    size_t cap = 0;
+    while (getline(&line, &cap, f) > 0 && o->ndl_seen < SHP_DL_SEEN_MAX) {
+        const char *p = strstr(line, "\",\"seq\":");
+        char *end = NULL;
+        uint64_t seq = p ? strtoull(p + 8, &end, 10) : 0;
+        const char *q = seq > o->cursor ? strstr(end, ",\"id\":\"") : NULL;
+        size_t len = q ? strcspn(q + 7, "\"") : 0;
+        if (!q || len >= sizeof(o->dl_seen[0].id))
+            continue;
+        shp_dl_seen *v = realloc(o->dl_seen, (o->ndl_seen + 1) * sizeof(*v));
+        if (!v)
+            break;
+        o->dl_seen = v;
+        v[o->ndl_seen].seq = seq;
+        memcpy(v[o->ndl_seen].id, q + 7, len);
+        v[o->ndl_seen].id[len] = '\0';
+        o->ndl_seen++;
+    }
+    free(line);
+    fclose(f);
+}
+
+/* Whether the dead-letter file holds it already (shp_dead_letters_load). */
+static int shp_dead_letter_seen(const shp_out *o, const shp_item *it)
+{
+    for (size_t i = 0; i < o->ndl_seen && it->seq > o->cursor; i++)
+        if (o->dl_seen[i].seq == it->seq && strcmp(o->dl_seen[i].id, it->id) == 0)
+            return 1;
+    return 0;
+}
+
 /* Items a destination refused for good are appended, with the reason, to
  * DATA_DIR/shipper/NAME/deadletter-OUTPUT.jsonl and synced before the
  * cursor moves past them: refused is not lost. */
@@ -753,6 +813,11 @@ static int shp_dead_letters(shp_out *o)
         shp_item *it = &b->items[i];
         if (it->state != SHP_ITEM_FAILED)
             continue;
+        if (shp_dead_letter_seen(o, it)) {
+            vg_warn("output %s: alert %s refused for good (%s); the dead-letter file has it "
+                    "from before the restart", o->conf.name, it->id, it->reason);
+            continue;
+        }
         vg_buf_addf(&line, "{\"time_us\":%" PRId64 ",\"output\":\"", vg_now_us());
         vg_json_escape(&line, vg_str_c(o->conf.name));
         vg_buf_addf(&line, "\",\"seq\":%" PRIu64 ",\"id\":\"", it->seq);
@@ -846,6 +911,14 @@ static void shp_out_finish(shp_out *o)
     }
     o->commit_pending = 0;
     o->have_batch = 0;
+    size_t ahead = 0; /* dead letters seen at start still after the cursor */
+    for (size_t i = 0; i < o->ndl_seen; i++)
+        ahead += o->dl_seen[i].seq > o->cursor;
+    if (o->ndl_seen && !ahead) {
+        free(o->dl_seen);
+        o->dl_seen = NULL;
+        o->ndl_seen = 0;
+    }
     if (o->tp_ops->committed)
         o->tp_ops->committed(o);
     shp_outputs_kick(o->s);
@@ -1155,6 +1228,7 @@ static int shp_out_open_one(shp *s, shp_out_conf *c, shp_out **out)
     if (rc)
         return rc;
     shp_rl_load(o);
+    shp_dead_letters_load(o);
     return o->tp_ops->open(o);
 }
 
@@ -1405,6 +1479,7 @@ void shp_outputs_free(shp *s)
             free(o->rl[j].rule_id);
         free(o->rl);
         shp_rl_snap_clear(o);
+        free(o->dl_seen);
         free(o);
     }
     free(s->outs);

@@ -215,6 +215,11 @@ struct shp_out {
     size_t nsnap;
     int rl_dirty;
     int rl_full_warned;   /* the "too many rules" warning was logged */
+    /* Alerts after the cursor that the dead-letter file already holds:
+     * written before a restart, by the attempt whose batch was not
+     * committed (read once at start); not written a second time. */
+    struct shp_dl_seen *dl_seen;
+    size_t ndl_seen;
 };
 
 /* Called by the transport when an attempt ends (see the contract above). */
