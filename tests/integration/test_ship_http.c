@@ -339,14 +339,16 @@ START_TEST(test_es_faults_nothing_lost)
     ts_shipper_yaml(yaml, sizeof(yaml),
                     "    - name: es\n      type: elasticsearch\n      url: http://127.0.0.1:@PORT@\n"
                     "      index: vigil-alerts\n      batch: 50\n      retry_min: 100ms\n"
-                    "      retry_max: 1s\n      timeout: 400ms\n");
+                    "      retry_max: 1s\n      timeout: 700ms\n");
     ck_assert_int_eq(vt_pipe_init_full(&p, IT_RULES, NULL, NULL, yaml), 0);
     ts_sink k;
-    /* The second batch of 50 is read at 48 KB/s through a small window:
-     * about 0.8 s, twice the timeout, while the server keeps taking bytes. */
+    /* The second batch of 50 is read at 32 KB/s through a small window:
+     * about 1.2 s, 1.7 times the timeout, while the server keeps taking
+     * bytes (a timeout short enough to be passed, long enough that no
+     * other request of a loaded machine's runs comes near it). */
     const char *faults[] = {"--rcvbuf", "4096", "--faults",
                             "es 503;es 503;es 429;es items 2=429 3=400 4=403;es pass;"
-                            "es slow 48000",
+                            "es slow 32000",
                             NULL};
     ck_assert_int_eq(ts_sink_start_any(&k, &p, "es", faults), 0);
     ck_assert_int_eq(ts_subst(&p, "@PORT@", k.port), 0);
@@ -376,7 +378,7 @@ START_TEST(test_es_faults_nothing_lost)
     /* 503, 503, 429: three requests failed as a whole, each retried once;
      * the one read slowly (longer than timeout, but making progress) was
      * not abandoned */
-    ck_assert_int_eq(vt_count_text(k.log, "\"fault\": \"slow 48000\", \"stored\": ["), 1);
+    ck_assert_int_eq(vt_count_text(k.log, "\"fault\": \"slow 32000\", \"stored\": ["), 1);
     TS_ASSERT(vt_count_text(k.log, "client_gone") == 0, &p, &k, "a request was abandoned");
     ck_assert_int_eq(vt_shipper_stat(&p, "es", "retried"), 3);
     ck_assert_int_eq(vt_shipper_stat(&p, "es", "item_retries"), 2);
