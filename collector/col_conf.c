@@ -229,10 +229,7 @@ bool col_tls_conf_differ(const col_tls_conf *a, const col_tls_conf *b)
 
 int col_conf_restart_keys(const col_conf *was, const col_conf *now, char *out, size_t cap)
 {
-    const struct {
-        const char *key;
-        bool changed;
-    } keys[] = {
+    const vg_conf_change keys[] = {
         {"name", strcmp(was->name, now->name) != 0},
         {"listen", was->nlisten != now->nlisten || memcmp(was->ls, now->ls, sizeof(was->ls)) != 0},
         {"correlator_socket", strcmp(was->correlator, now->correlator) != 0},
@@ -245,20 +242,7 @@ int col_conf_restart_keys(const col_conf *was, const col_conf *now, char *out, s
         {"spool_sync", was->sync_each_commit != now->sync_each_commit},
         {"tls", col_tls_conf_differ(&was->tls, &now->tls)},
     };
-    int n = 0;
-    size_t off = 0;
-    if (cap)
-        out[0] = '\0';
-    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-        if (!keys[i].changed)
-            continue;
-        if (off < cap) {
-            int k = snprintf(out + off, cap - off, "%s%s", n ? ", " : "", keys[i].key);
-            off += k > 0 ? (size_t)k : 0;
-        }
-        n++;
-    }
-    return n;
+    return vg_conf_changed_list(keys, sizeof(keys) / sizeof(keys[0]), out, cap);
 }
 
 void col_conf_free(col_conf *cf)

@@ -430,3 +430,21 @@ void vg_conf_release(const vg_conf_key *tab, void *base)
         }
     }
 }
+
+int vg_conf_changed_list(const vg_conf_change *tab, size_t n, char *out, size_t cap)
+{
+    int count = 0;
+    size_t off = 0;
+    if (cap)
+        out[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if (!tab[i].changed)
+            continue;
+        if (off < cap) {
+            int k = snprintf(out + off, cap - off, "%s%s", count ? ", " : "", tab[i].key);
+            off += k > 0 ? (size_t)k : 0;
+        }
+        count++;
+    }
+    return count;
+}

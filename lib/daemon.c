@@ -543,24 +543,15 @@ void vg_daemon_fail(vg_daemon *d, int status)
 static void vg__restart_keys(const vg_daemon *d, const vg_pipeline_conf *pc)
 {
     const vg_pipeline_conf *old = &d->pipeline;
-    const struct {
-        const char *key;
-        bool changed;
-    } keys[] = {
+    const vg_conf_change keys[] = {
         {"user", old->uid != pc->uid},
         {"group", old->gid != pc->gid},
         {"run_dir", strcmp(old->run_dir, pc->run_dir) != 0},
         {"data_dir", strcmp(old->data_dir, pc->data_dir) != 0},
         {"stats_interval", old->stats_interval != pc->stats_interval},
     };
-    char list[100] = "";
-    size_t off = 0;
-    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-        if (keys[i].changed && off < sizeof(list)) {
-            int k = snprintf(list + off, sizeof(list) - off, "%s%s", off ? ", " : "", keys[i].key);
-            off += k > 0 ? (size_t)k : 0;
-        }
-    if (off)
+    char list[100];
+    if (vg_conf_changed_list(keys, sizeof(keys) / sizeof(keys[0]), list, sizeof(list)))
         vg_warn("%s: pipeline %s changed: this takes effect after a restart; keeping the running "
                 "values", d->config_path, list);
 }

@@ -1291,10 +1291,7 @@ static int shp_filter_eq(const shp_filter *a, const shp_filter *b)
 static int shp_out_restart_keys(const shp_out_conf *was, const shp_out_conf *now,
                                 bool batch_sized, char *out, size_t cap)
 {
-    const struct {
-        const char *key;
-        bool changed;
-    } keys[] = {
+    const vg_conf_change keys[] = {
         {"type", strcmp(was->type, now->type) != 0},
         {"url", !shp_str_eq(was->url, now->url)},
         {"path", !shp_str_eq(was->path, now->path)},
@@ -1322,19 +1319,7 @@ static int shp_out_restart_keys(const shp_out_conf *was, const shp_out_conf *now
         {"sourcetype", !shp_str_eq(was->sourcetype, now->sourcetype)},
         {"source", !shp_str_eq(was->source, now->source)},
     };
-    int n = 0;
-    size_t off = 0;
-    out[0] = '\0';
-    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-        if (!keys[i].changed)
-            continue;
-        if (off < cap) {
-            int k = snprintf(out + off, cap - off, "%s%s", n ? ", " : "", keys[i].key);
-            off += k > 0 ? (size_t)k : 0;
-        }
-        n++;
-    }
-    return n;
+    return vg_conf_changed_list(keys, sizeof(keys) / sizeof(keys[0]), out, cap);
 }
 
 void shp_outputs_reload(shp *s, shp_conf *cf)

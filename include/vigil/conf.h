@@ -70,6 +70,16 @@ int vg_conf_apply(const vg_node *map, const char *file, const vg_conf_key *tab, 
 /* Frees the STR/PATH fields that vg_conf_apply allocated. */
 void vg_conf_release(const vg_conf_key *tab, void *base);
 
+/* One key of a reload's "changed, needs a restart" list. */
+typedef struct vg_conf_change {
+    const char *key;
+    bool changed;
+} vg_conf_change;
+
+/* Writes the keys of tab[0..n) that changed into out (NUL-terminated, cut
+ * to cap), comma-separated; returns how many changed (0: none). */
+int vg_conf_changed_list(const vg_conf_change *tab, size_t n, char *out, size_t cap);
+
 /* Helpers for hand-parsed nodes; each reports errors like vg_conf_apply. */
 int vg_conf_parse_size(const vg_node *n, uint64_t *out, char *err, size_t errlen);
 int vg_conf_parse_duration(const vg_node *n, int64_t *out, char *err, size_t errlen);

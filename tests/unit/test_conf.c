@@ -731,6 +731,23 @@ START_TEST(test_conf_path)
 }
 END_TEST
 
+/* A reload's list of keys that need a restart: only the changed ones, in
+ * order, cut to the room given, and the count even when cut. */
+START_TEST(test_conf_changed_list)
+{
+    const vg_conf_change tab[] = {{"user", false}, {"run_dir", true}, {"data_dir", false},
+                                  {"stats_interval", true}};
+    char out[64];
+    ck_assert_int_eq(vg_conf_changed_list(tab, 4, out, sizeof(out)), 2);
+    ck_assert_str_eq(out, "run_dir, stats_interval");
+    ck_assert_int_eq(vg_conf_changed_list(tab, 1, out, sizeof(out)), 0);
+    ck_assert_str_eq(out, "");
+    char small[10];
+    ck_assert_int_eq(vg_conf_changed_list(tab, 4, small, sizeof(small)), 2);
+    ck_assert_str_eq(small, "run_dir, ");
+}
+END_TEST
+
 START_TEST(test_conf_helpers)
 {
     vg_node *root = NULL;
@@ -800,6 +817,7 @@ static Suite *conf_suite(void)
     tcase_add_test(c, test_conf_path);
     tcase_add_test(c, test_conf_names);
     tcase_add_test(c, test_conf_helpers);
+    tcase_add_test(c, test_conf_changed_list);
     suite_add_tcase(s, c);
     return s;
 }
