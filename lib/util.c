@@ -144,6 +144,21 @@ int vg_is_port(vg_str v)
     return n <= 65535;
 }
 
+int vg_write_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n) {
+        ssize_t k = write(fd, c, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return -errno;
+        c += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
 int vg_fsync_parent(const char *path)
 {
     char *copy = strdup(path);

@@ -198,7 +198,7 @@ static int shp_file_open(shp_out *o)
     return rc;
 }
 
-static int shp_file_format(shp_out *o, const vg_alert *al, vg_buf *b)
+int shp_format_ecs(shp_out *o, const vg_alert *al, vg_buf *b)
 {
     return vg_ecs_alert(b, al, shp_name(o->s));
 }
@@ -207,20 +207,9 @@ static void shp_file_work(uv_work_t *w)
 {
     shp_out *o = w->data;
     shp_file *f = o->tp;
-    const char *p = f->b->data.p;
-    size_t n = f->b->data.len;
-    f->rc = 0;
-    while (n) {
-        ssize_t k = write(f->fd, p, n);
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            f->rc = -errno;
-            return;
-        }
-        p += k;
-        n -= (size_t)k;
-    }
+    f->rc = vg_write_all(f->fd, f->b->data.p, f->b->data.len);
+    if (f->rc)
+        return;
     if (!f->device && fdatasync(f->fd) != 0)
         f->rc = -errno;
 }
@@ -424,7 +413,7 @@ const shp_transport shp_file_transport = {
     .keys = shp_file_keys,
     .check = shp_file_check,
     .open = shp_file_open,
-    .format = shp_file_format,
+    .format = shp_format_ecs,
     .send = shp_file_send,
     .commit = shp_file_commit,
     .committed = shp_file_committed,

@@ -153,6 +153,9 @@ typedef struct shp_transport {
     int64_t max_batch;
 } shp_transport;
 
+/* The ECS JSON line of an alert: the format of the file and stdout outputs. */
+int shp_format_ecs(shp_out *o, const vg_alert *al, vg_buf *b);
+
 typedef struct shp_out_stats {
     uint64_t sent;        /* alerts delivered (incl. summaries) */
     uint64_t duplicates;  /* items the destination already had */

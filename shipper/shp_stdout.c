@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "shp.h"
-#include "vigil/ecs.h"
+#include "vigil/util.h"
 
 typedef struct shp_stdout {
     uv_work_t work;
@@ -34,30 +34,12 @@ static int shp_stdout_open(shp_out *o)
     return 0;
 }
 
-static int shp_stdout_format(shp_out *o, const vg_alert *al, vg_buf *b)
-{
-    return vg_ecs_alert(b, al, shp_name(o->s));
-}
-
 /* On the thread pool: may block as long as the reader does not read. */
 static void shp_stdout_work(uv_work_t *w)
 {
     shp_out *o = w->data;
     shp_stdout *so = o->tp;
-    const char *p = so->b->data.p;
-    size_t n = so->b->data.len;
-    so->rc = 0;
-    while (n) {
-        ssize_t k = write(STDOUT_FILENO, p, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0) {
-            so->rc = -errno;
-            return;
-        }
-        p += k;
-        n -= (size_t)k;
-    }
+    so->rc = vg_write_all(STDOUT_FILENO, so->b->data.p, so->b->data.len);
 }
 
 static void shp_stdout_after(uv_work_t *w, int status)
@@ -110,7 +92,7 @@ const shp_transport shp_stdout_transport = {
     .type = "stdout",
     .keys = shp_stdout_keys,
     .open = shp_stdout_open,
-    .format = shp_stdout_format,
+    .format = shp_format_ecs,
     .send = shp_stdout_send,
     .close = shp_stdout_close,
 };

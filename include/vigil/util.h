@@ -94,6 +94,10 @@ int vg_mkdirs(const char *dir, unsigned parent_mode, unsigned mode);
  * renamed there survives a power cut with its synced content. 0 or -errno. */
 int vg_fsync_parent(const char *path);
 
+/* Writes all n bytes of p to fd (a blocking descriptor), again after a
+ * signal or a short write. 0 or -errno. */
+int vg_write_all(int fd, const void *p, size_t n);
+
 /* Is v an IPv4 or IPv6 address in text form? */
 int vg_is_ip(vg_str v);
 /* Is v a port number 0..65535 in decimal? */
