@@ -192,8 +192,11 @@ int cor__hit_out(cor_eval *e, const cor_hit *hit, cor_emit_fn emit, void *ud)
         rc = cor_emit_hit(e, hit, emit, ud);
     /* A compressed repeat ("message repeated N times") counts N times. */
     uint64_t times = hit->r->kind == COR_MATCH ? hit->count : 1;
-    for (uint64_t i = 0; rc == 0 && hit->r->nfeeds && i < times; i++)
+    for (uint64_t i = 0; rc == 0 && hit->r->nfeeds && i < times; i++) {
+        if (hit->r->kind == COR_MATCH)
+            e->occ = (uint32_t)i; /* each occurrence is an event of its own */
         rc = cor__feed(e, hit, emit, ud);
+    }
     return rc;
 }
 
@@ -392,6 +395,7 @@ static int cor_eval_run(cor_eval *e, const vg_event *ev, vg_str msg, uint32_t ti
     cor_ruleset *rs = e->rs;
     int64_t ts = cor_event_time(e, ev);
     e->stats.events++;
+    e->evno++; /* a new line for cor_window.c's e->seen */
     int rc = 0;
     int64_t t0 = n != 0 ? cor_ns() : 0; /* one clock read per candidate, plus one */
     for (uint32_t w = 0; rc == 0 && n != 0 && w < (rs->nmatches + 63) / 64; w++) {
@@ -704,6 +708,7 @@ void cor_eval_free(cor_eval *e)
     free(e->live);
     free(e->sweep_pos);
     free(e->bcand);
+    free(e->seen);
     free(e->due);
     cor__pools_free(e);
     msgpack_sbuffer_destroy(&e->sb);

@@ -38,6 +38,7 @@
 #endif
 #define COR_VC_TIMES 8            /* value_count: times kept per value (cor_vc_time) */
 #define COR_MS_KEEP 8             /* match rules: alert times a suppression group keeps */
+#define COR_SEQ_OCC 64            /* occurrences of a repeated line told apart (cor_window.c) */
 
 typedef struct cor_group cor_group;
 struct cor_group {
@@ -48,7 +49,8 @@ struct cor_group {
     uint64_t touch;         /* when it was last updated, in updates (cor_eval.touch): its
                              * place in the LRU list, saved so that a restart keeps it */
     int64_t suppress_until; /* no firing before this event time */
-    int64_t aux;            /* absence: last seen; match suppression: watermark at the last hit */
+    int64_t aux;            /* absence: last seen; match suppression: watermark at the last hit;
+                             * temporal_ordered: the line, and its first cor_eval.seen */
     uint8_t fired;          /* absence: already reported silent */
     uint8_t dirty;
     uint16_t blk;           /* its block's size class (cor_blk_class) */
@@ -146,6 +148,17 @@ struct cor_eval {
      * reuse (free lists through their first bytes): groups come and go by
      * the thousand per minute, and malloc, free and malloc_usable_size on
      * each were 8% of a replay at 1,000 rules (bench/README.md, session 12) */
+    /* temporal_ordered: per group the current line (occurrence occ of a
+     * repeated one) was buffered in, the slots (mask; UINT32_MAX once a
+     * sequence used it), so that one line fills one step (cor_window.c).
+     * Emptied by the next line (evno); a group's entries are a list from
+     * its aux; a freed group leaves them. */
+    uint64_t evno, seen_evno;
+    uint32_t occ, nseen, capseen;
+    struct cor_seen {
+        const struct cor_group *g;
+        uint32_t occ, mask, next;
+    } *seen;
     char *rawpool;
     uint32_t nrawpool;
     void *blkpool[COR_BLK_CLASSES + 1];

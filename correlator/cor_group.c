@@ -85,6 +85,9 @@ void cor__group_free(cor_eval *e, cor_group *g)
     if (g->raw)
         for (uint32_t i = 0; i < COR_RAW_KEEP; i++)
             cor_raw_release(e, g->raw[i], g->rawcap[i]);
+    for (uint32_t i = 0; i < e->nseen; i++) /* its block may come back as another */
+        if (e->seen[i].g == g)
+            e->seen[i].g = NULL;
     cor_blk_put(e, g->blk, g);
 }
 
@@ -214,7 +217,7 @@ uint32_t cor__group_nts(const cor_rule *r)
            : r->kind == COR_EVENT_COUNT      ? (uint32_t)r->threshold
            : r->kind == COR_VALUE_COUNT      ? (uint32_t)r->threshold * COR_VC_TIMES
            : r->kind == COR_TEMPORAL         ? r->nrefs * COR_VC_TIMES
-           : r->kind == COR_TEMPORAL_ORDERED ? (1 + 2 * r->nrefs) + 2 * r->nrefs
+           : r->kind == COR_TEMPORAL_ORDERED ? (2 + 2 * r->nrefs) + 2 * r->nrefs
                                              : 0;
 }
 
@@ -389,12 +392,14 @@ void cor__raw_keep(cor_eval *e, cor_group *g, vg_str raw, int64_t ts)
 
 /* The most entries a group keeps (event_count: times, value_count:
  * values): N, and room for events out of order within the lateness.
- * temporal_ordered: cor_seq's header (at most 1 + 2n) and as many times as
- * event_count may keep beyond N. */
+ * temporal_ordered: cor_seq's header (at most 2 + 2n), what one time may
+ * hold (up to n times per slot, and the links of lines of several slots,
+ * two entries each: 2nm), and as many entries as event_count may keep
+ * beyond N. */
 static uint32_t cor_room_cap(const cor_rule *r)
 {
-    if (r->kind == COR_TEMPORAL_ORDERED)
-        return 1 + 2 * r->nrefs + COR_EC_EXTRA_MAX;
+    if (r->kind == COR_TEMPORAL_ORDERED) /* + what one time may hold: cor_seq_add */
+        return 2 + 2 * r->nrefs + 2 * r->nrefs * r->seq.m + COR_EC_EXTRA_MAX;
     uint64_t n = r->threshold, extra = 7 * n + 64;
     return (uint32_t)(n + (extra < COR_EC_EXTRA_MAX ? extra : COR_EC_EXTRA_MAX));
 }

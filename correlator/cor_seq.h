@@ -11,7 +11,12 @@
  *                  folded events, INT64_MIN if none
  *   [n]            F: the latest folded time, INT64_MIN if none
  *   [n+1 .. n+m]   the number of buffered times of each slot
- *   [n+m+1 ..]     the buffered times, slot by slot, each slot's sorted
+ *   [n+m+1]        the number of links
+ *   [n+m+2 ..]     the buffered times, slot by slot, each slot's sorted
+ *   then           the links, two entries each (time, mask of slots), by
+ *                  time: one event buffered in several slots (a line that
+ *                  matches two rules of the list), so that it fills one
+ *                  step only (docs/rules.md: one distinct event per step)
  *
  * n is the number of steps, m the number of distinct rules among them (a
  * rule may be listed at several steps; its events fill one "slot").
@@ -35,7 +40,8 @@
 #include <stdint.h>
 
 #define COR_SEQ_MAX 32 /* steps of one rule (refused beyond, cor_rules.c) */
-#define COR_SEQ_TAG (INT64_MIN + 0x5e9)
+#define COR_SEQ_TAG (INT64_MIN + 0x5ea)    /* this layout */
+#define COR_SEQ_TAG_V1 (INT64_MIN + 0x5e9) /* without the links (n+m+1 on) */
 
 /* A rule's steps as slots: built once per call from the rule's ref_idx. */
 typedef struct cor_seq_shape {
@@ -50,7 +56,7 @@ void cor_seq_shape_of(cor_seq_shape *s, const uint32_t *ref_idx, uint32_t n);
 /* Entries of the header (before the buffered times). */
 static inline uint32_t cor_seq_head(const cor_seq_shape *s)
 {
-    return 1 + s->n + s->m;
+    return 2 + s->n + s->m;
 }
 
 /* Writes an empty state (cor_seq_head entries). */
@@ -72,8 +78,24 @@ void cor_seq_fold_oldest(const cor_seq_shape *s, int64_t *ts);
 int64_t cor_seq_folded(const cor_seq_shape *s, const int64_t *ts);
 
 /* Buffers time x of slot; needs room for one more entry. Returns false when
- * nothing was added: the slot already holds x as often as it has steps. */
+ * nothing was added: the slot already holds x as often as it has steps
+ * (copies linked to other slots not counted: they may be needed there), or
+ * n times. */
 bool cor_seq_add(const cor_seq_shape *s, int64_t *ts, uint32_t slot, int64_t x);
+
+/* The copy of x just added to slot is the event whose copies at x are in the
+ * slots of mask (mask != 0, slot not in it): records it (room for two more
+ * entries when mask has one slot). Returns false when it could not: mask's
+ * copies are no longer buffered (folded or used), or x has COR_SEQ_MAX
+ * links already; the caller then takes the new copy back (cor_seq_unadd). */
+bool cor_seq_link(const cor_seq_shape *s, int64_t *ts, int64_t x, uint32_t mask, uint32_t slot);
+
+/* Removes one copy of x from slot (one cor_seq_add just made). */
+void cor_seq_unadd(const cor_seq_shape *s, int64_t *ts, uint32_t slot, int64_t x);
+
+/* Converts a state of the layout COR_SEQ_TAG_V1 in place (room for one
+ * more entry, len_v1 entries in use). */
+void cor_seq_from_v1(const cor_seq_shape *s, int64_t *ts, uint32_t len_v1);
 
 /* After x (of slot) was added: finds the sequence holding x, of span below
  * T, that ends at or after su, the earliest-ending and of those the

@@ -168,7 +168,8 @@ int cor_eval_flush(cor_eval *e)
 }
 
 /* A temporal_ordered group's saved times into g: cor_seq's layout (it
- * starts with COR_SEQ_TAG), or the layout before it (per step the start
+ * starts with COR_SEQ_TAG, or COR_SEQ_TAG_V1 before the links), or the
+ * layout before it (per step the start
  * and end of one chain, 2n times; before that the starts alone, n).
  * 0, or VG_ESTATE when the record does not add up. */
 static int cor_seq_unpack(const cor_rule *r, cor_group *g, const msgpack_object *ts)
@@ -179,16 +180,21 @@ static int cor_seq_unpack(const cor_rule *r, cor_group *g, const msgpack_object 
     for (uint32_t i = 0; i < n; i++)
         if (v[i].type != MSGPACK_OBJECT_POSITIVE_INTEGER && v[i].type != MSGPACK_OBJECT_NEGATIVE_INTEGER)
             return VG_ESTATE;
-    if (n >= head && v[0].via.i64 == COR_SEQ_TAG) {
-        if (n > g->tcap && (cor__ts_grow(r, g, n) != 0 || n > g->tcap))
+    /* this layout, or the one before the links (a count of 0 inserted) */
+    bool v1 = n >= head - 1 && v[0].via.i64 == COR_SEQ_TAG_V1;
+    if ((n >= head && v[0].via.i64 == COR_SEQ_TAG) || v1) {
+        uint32_t want = n + v1;
+        if (want > g->tcap && (cor__ts_grow(r, g, want) != 0 || want > g->tcap))
             return VG_ESTATE;
         for (uint32_t i = 0; i < n; i++)
             g->ts[i] = v[i].via.i64;
-        for (uint32_t k = 0; k < sh->m; k++)
-            if (g->ts[sh->n + 1 + k] < 0 || g->ts[sh->n + 1 + k] > n)
+        if (v1)
+            cor_seq_from_v1(sh, g->ts, n);
+        for (uint32_t k = 0; k <= sh->m; k++) /* the counts, then the links' */
+            if (g->ts[sh->n + 1 + k] < 0 || g->ts[sh->n + 1 + k] > want)
                 return VG_ESTATE;
         g->n = cor_seq_len(sh, g->ts);
-        return g->n == n ? 0 : VG_ESTATE;
+        return g->n == want ? 0 : VG_ESTATE;
     }
     int64_t old[2 * COR_SEQ_MAX];
     if (n != r->nrefs && n != 2 * r->nrefs)

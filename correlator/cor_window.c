@@ -343,6 +343,44 @@ static int cor_correlate_group(cor_eval *e, cor_rule *c, cor_table *t, cor_group
                                uint32_t refpos, const cor_hit *in, vg_str v, cor_hit *out,
                                cor_emit_fn emit, void *ud);
 
+/* The slots of temporal_ordered group g the current line (a match rule's
+ * hit) is buffered in: one line may match several rules of the list, and
+ * fills one step only (docs/rules.md). g->aux holds the line (the low 32
+ * bits of evno) and the index + 1 of its latest entry; entries of other
+ * occurrences follow by next. NULL for a correlation's hit (an alert is an
+ * event of its own), for an occurrence past COR_SEQ_OCC of a repeated line
+ * (then it counts as a new event in each slot: the line's other
+ * occurrences, as many, fill any steps it could) and out of memory. */
+static struct cor_seen *cor_seen_of(cor_eval *e, cor_group *g, const cor_hit *in)
+{
+    if (in->r->kind != COR_MATCH || e->occ >= COR_SEQ_OCC)
+        return NULL;
+    if (e->seen_evno != e->evno) {
+        e->seen_evno = e->evno;
+        e->nseen = 0;
+    }
+    uint32_t tag = (uint32_t)e->evno, head = UINT32_MAX;
+    if ((uint32_t)((uint64_t)g->aux >> 32) == tag) {
+        uint32_t i = (uint32_t)g->aux - 1;
+        if (i < e->nseen && e->seen[i].g == g)
+            head = i;
+        for (; i < e->nseen && e->seen[i].g == g; i = e->seen[i].next)
+            if (e->seen[i].occ == e->occ)
+                return &e->seen[i];
+    }
+    if (e->nseen == e->capseen) {
+        uint32_t ncap = e->capseen ? 2 * e->capseen : 64;
+        struct cor_seen *p = realloc(e->seen, ncap * sizeof(*p));
+        if (!p)
+            return NULL;
+        e->seen = p;
+        e->capseen = ncap;
+    }
+    e->seen[e->nseen] = (struct cor_seen){g, e->occ, 0, head};
+    g->aux = (int64_t)((uint64_t)tag << 32 | (e->nseen + 1));
+    return &e->seen[e->nseen++];
+}
+
 /* One hit of a referenced rule arrives at correlation c. */
 static int cor_correlate(cor_eval *e, uint32_t ci, uint32_t refpos, const cor_hit *in,
                          cor_emit_fn emit, void *ud)
@@ -439,17 +477,25 @@ static int cor_correlate_group(cor_eval *e, cor_rule *c, cor_table *t, cor_group
         /* times buffered while an earlier event may still come, folded
          * into chains after (cor_seq.h) */
         const cor_seq_shape *sh = &c->seq;
+        struct cor_seen *sn = cor_seen_of(e, g, in);
+        if (sn && sn->mask == UINT32_MAX)
+            break; /* this line is in a sequence reported already */
+        uint32_t mask = sn ? sn->mask : 0, room = mask ? 3 : 1; /* a link takes 2 */
         cor_seq_fold(sh, g->ts, e->wm - e->rs->lateness_us, cor_dead(e, c, g));
         g->n = cor_seq_len(sh, g->ts);
-        if (g->n == g->tcap)
-            (void)cor__ts_grow(c, g, g->n + 1); /* may stay full: at the cap, or out of memory */
-        if (g->n == g->tcap) {
+        if (g->n + room > g->tcap)
+            (void)cor__ts_grow(c, g, g->n + room); /* may stay full: at the cap, or out of memory */
+        while (g->n + room > g->tcap) {
             /* the oldest times are folded early: an event to come before
              * them can no longer extend their chains */
+            uint32_t was = g->n;
             cor_seq_fold_oldest(sh, g->ts);
             g->n = cor_seq_len(sh, g->ts);
+            if (g->n == was)
+                break;
         }
-        if (ts <= cor_seq_folded(sh, g->ts)) {
+        bool folded = ts <= cor_seq_folded(sh, g->ts);
+        if (folded) {
             /* this one is such an event (only early folding leaves a
              * folded time at or after W - lateness): a sequence through
              * it may be missed. So may one through an event at that very
@@ -463,8 +509,16 @@ static int cor_correlate_group(cor_eval *e, cor_rule *c, cor_table *t, cor_group
             e->stats.trimmed++;
         }
         uint32_t slot = sh->slot[refpos];
-        if (g->n < g->tcap && cor_seq_add(sh, g->ts, slot, ts))
+        /* the line's other copies may be folded: not added again */
+        if (g->n + room <= g->tcap && !(mask && folded) && cor_seq_add(sh, g->ts, slot, ts)) {
             g->n++;
+            if (mask && !cor_seq_link(sh, g->ts, ts, mask, slot)) {
+                cor_seq_unadd(sh, g->ts, slot, ts); /* its other copies went */
+            } else if (sn) {
+                sn->mask |= 1u << slot;
+            }
+            g->n = cor_seq_len(sh, g->ts);
+        }
         int64_t first, last;
         if (cor_seq_find(sh, g->ts, slot, ts, c->timespan_us, g->suppress_until, &first,
                          &last)) {
@@ -474,6 +528,8 @@ static int cor_correlate_group(cor_eval *e, cor_rule *c, cor_table *t, cor_group
             out->count = c->nrefs;
             cor_seq_used(sh, g->ts, last); /* a sequence is reported once */
             g->n = cor_seq_len(sh, g->ts);
+            if (sn)
+                sn->mask = UINT32_MAX; /* used up with the rest up to last */
         }
         break;
     }

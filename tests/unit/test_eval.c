@@ -1709,9 +1709,10 @@ START_TEST(test_temporal_ordered_out_of_order)
     tc_close(&t);
 
     /* (h) the same cap, and an event at the very time last folded early:
-     * B every second for 4,200 s, T 1 s; past 4,096 buffered, B(0..104)
-     * are folded (of B alone no chain starts), the last at 104 s. Then A
-     * at 104 s: the model's answer is A(104) B(104), but the B is folded
+     * B every second for 4,200 s, T 1 s; past 4,104 buffered (the cap:
+     * 4,096 and 8 for the lines of one time), B(0..96) are folded (of B
+     * alone no chain starts), the last at 96 s. Then A
+     * at 96 s: the model's answer is A(96) B(96), but the B is folded
      * and a folded time keeps no step after an event to come; it may be
      * missed like one before that time, and is counted in trimmed, not
      * missed silently as it was (ts < F only). A at 4,199 s, with the B
@@ -1722,7 +1723,7 @@ START_TEST(test_temporal_ordered_out_of_order)
     for (int i = 0; i < 4200; i++)
         feed(&t, T0 + i * SEC, "h", "B src=h");
     ck_assert_uint_eq(rule(&t, "c.seq")->trimmed, 0);
-    feed(&t, T0 + 104 * SEC, "h", "A src=h");
+    feed(&t, T0 + 96 * SEC, "h", "A src=h");
     ck_assert_uint_eq(t.s.n, 0);
     ck_assert_uint_eq(rule(&t, "c.seq")->trimmed, 1);
     feed(&t, T0 + 4199 * SEC, "h", "A src=h");
@@ -1782,6 +1783,35 @@ START_TEST(test_temporal_ordered_out_of_order)
     feed(&t, T0 + 402 * SEC, "h", "C src=h");
     ck_assert_uint_eq(t.s.n, 4);
     assert_alert(at(&t.s, 3), "c.seq", "temporal_ordered", T0 + 400 * SEC, T0 + 402 * SEC, 3);
+    tc_stop(&t);
+    /* (h) the layout before the links (COR_SEQ_TAG_V1): A(500) B(501)
+     * buffered come back, and C at 502 s completes them */
+    const int64_t v1[] = {COR_SEQ_TAG_V1, INT64_MIN, INT64_MIN, INT64_MIN, 1, 1, 0,
+                          T0 + 500 * SEC, T0 + 501 * SEC};
+    put_old_group("db-to", "c.seq", "v1", hash, T0 + 501 * SEC, v1, 9, NULL, 0);
+    tc_start(&t, path, "db-to");
+    feed(&t, T0 + 502 * SEC, "h", "C src=v1");
+    ck_assert_uint_eq(t.s.n, 5);
+    assert_alert(at(&t.s, 4), "c.seq", "temporal_ordered", T0 + 500 * SEC, T0 + 502 * SEC, 3);
+    tc_close(&t);
+
+    /* (i) one distinct event per step: a line that matches m.a and m.b
+     * fills one step of [m.a, m.b, m.c] (it completed [m.a, m.b] alone, and
+     * A+B then C made [m.a, m.b, m.c]); a second such line fills the other */
+    snprintf(yaml, sizeof(yaml), fmt, "m.a, m.b, m.c", "1m");
+    tc_open(&t, yaml, NULL);
+    feed(&t, T0, "h", "A src=i B src=i");
+    feed(&t, T0 + 1 * SEC, "h", "C src=i");
+    ck_assert_uint_eq(t.s.n, 0);
+    feed(&t, T0, "h", "A src=i B src=i");
+    ck_assert_uint_eq(t.s.n, 1);
+    assert_alert(at(&t.s, 0), "c.seq", "temporal_ordered", T0, T0 + 1 * SEC, 3);
+    /* and as many as rsyslog's "repeated" line says */
+    feed(&t, T0 + 10 * SEC, "h", "A src=j B src=j C src=j");
+    ck_assert_uint_eq(t.s.n, 1);
+    feed(&t, T0 + 11 * SEC, "h", "message repeated 2 times: [A src=j B src=j C src=j]");
+    ck_assert_uint_eq(t.s.n, 2);
+    assert_alert(at(&t.s, 1), "c.seq", "temporal_ordered", T0 + 10 * SEC, T0 + 11 * SEC, 3);
     tc_close(&t);
 }
 END_TEST
@@ -1981,7 +2011,8 @@ START_TEST(test_out_of_order_model)
 END_TEST
 
 /* temporal_ordered out of order, checked against a model that keeps every
- * event: 3 x 150 seeded random streams (5-14 events of three rules, whole
+ * event: 3 x 150 seeded random streams (5-14 events of three rules, or
+ * lines that match the first two both, whole
  * seconds 0-40 so that ties are common, shuffled), fed to sequences with a
  * rule listed twice or not, T 5 and 12 s, suppress T, 1 s and 30 s, under a
  * lateness of 5, 15 and 60 s. The model: an event that is not late fires
@@ -1989,10 +2020,12 @@ END_TEST
  * rules, times non-decreasing, span < T) ending at or after the
  * suppression; the earliest-ending one, of those the latest-starting, is
  * reported, and the events up to its end are used up (also those arriving
- * after it). Every alert must be
+ * after it). A line of two rules fills one step, and comes as one event of
+ * the first rule and then (unless used up) of both, as the rules' hits
+ * come. Every alert must be
  * the model's, in order, start and end. */
 typedef struct to_ev {
-    int t, rule, used;
+    int t, rules, used; /* rules: a bit per rule the line matches */
 } to_ev;
 
 /* The model's search: the best sequence over evs[0..n) for steps seq[0..len)
@@ -2014,12 +2047,12 @@ static void to_dfs(const to_ev *evs, int n, const int *seq, int len, int k, int 
         return;
     }
     for (int i = 0; i < n; i++) {
-        if (evs[i].used || taken[i] || evs[i].rule != seq[k] || evs[i].t < prev)
+        if (evs[i].used || taken[i] || !(evs[i].rules >> seq[k] & 1) || evs[i].t < prev)
             continue;
         if (k > 0 && evs[i].t - start >= T)
             continue;
         int j = 0;
-        while (j < i && (evs[j].used || taken[j] || evs[j].rule != evs[i].rule ||
+        while (j < i && (evs[j].used || taken[j] || evs[j].rules != evs[i].rules ||
                          evs[j].t != evs[i].t))
             j++;
         if (j < i)
@@ -2041,8 +2074,8 @@ START_TEST(test_temporal_ordered_model)
     for (int r = 0; r < 3; r++)
         off += snprintf(yaml + off, sizeof(yaml) - (size_t)off,
                         "  - id: m.s%d\n    name: s\n    level: 1\n    alert: false\n"
-                        "    match: {regex: '^seq s%d src=(?<src_ip>\\S+)'}\n",
-                        r, r);
+                        "    match: {regex: '^seq s[%d%s] src=(?<src_ip>\\S+)'}\n",
+                        r, r, r < 2 ? "3" : ""); /* s3: s0 and s1 */
     for (int q = 0; q < 5; q++)
         for (int k = 0; k < 2; k++)
             for (int u = 0; u < 3; u++) {
@@ -2073,7 +2106,7 @@ START_TEST(test_temporal_ordered_model)
             int64_t base = T0 + (int64_t)(li * 150 + sc) * 1000 * SEC;
             for (int i = 0; i < n; i++) {
                 ts[i] = (int)(prop_rand(&seed) % 41);
-                rl[i] = (int)(prop_rand(&seed) % 3);
+                rl[i] = (int)(prop_rand(&seed) % 4);
             }
             for (int i = n - 1; i > 0; i--) { /* arrival order: sorted, then swaps */
                 int j = (int)(prop_rand(&seed) % (uint64_t)(i + 1)), a = ts[i], b = rl[i];
@@ -2094,7 +2127,7 @@ START_TEST(test_temporal_ordered_model)
                 for (int k = 0; k < 2; k++)
                     for (int u = 0; u < 3; u++) {
                         int len = seqs[q][2] >= 0 ? 3 : 2, T = Ts[k];
-                        int sup = sups[u] ? sups[u] : T, su = INT_MIN, want_s[16], want_e[16];
+                        int sup = sups[u] ? sups[u] : T, su = INT_MIN, want_s[32], want_e[32];
                         int nwant = 0, taken[16] = {0};
                         to_ev evs[16];
                         int ne = 0;
@@ -2102,17 +2135,26 @@ START_TEST(test_temporal_ordered_model)
                             if (!ok[i])
                                 continue;
                             /* before the last sequence's end: used up */
-                            evs[ne++] = (to_ev){ts[i], rl[i], su != INT_MIN && ts[i] < su - sup};
-                            int bs = INT_MIN, be = INT_MIN;
-                            to_dfs(evs, ne, seqs[q], len, 0, INT_MIN, 0, T, su, taken, &bs, &be);
-                            if (be == INT_MIN)
-                                continue;
-                            want_s[nwant] = bs;
-                            want_e[nwant++] = be;
-                            su = be + sup;
-                            for (int j = 0; j < ne; j++)
-                                if (evs[j].t <= be)
-                                    evs[j].used = 1;
+                            evs[ne++] = (to_ev){ts[i], rl[i] == 3 ? 1 : 1 << rl[i],
+                                                su != INT_MIN && ts[i] < su - sup};
+                            for (int h = 0; h < (rl[i] == 3 ? 2 : 1); h++) {
+                                if (h) { /* the hit of s1 after that of s0 */
+                                    if (evs[ne - 1].used)
+                                        break;
+                                    evs[ne - 1].rules = 3;
+                                }
+                                int bs = INT_MIN, be = INT_MIN;
+                                to_dfs(evs, ne, seqs[q], len, 0, INT_MIN, 0, T, su, taken, &bs,
+                                       &be);
+                                if (be == INT_MIN)
+                                    continue;
+                                want_s[nwant] = bs;
+                                want_e[nwant++] = be;
+                                su = be + sup;
+                                for (int j = 0; j < ne; j++)
+                                    if (evs[j].t <= be)
+                                        evs[j].used = 1;
+                            }
                         }
                         char id[32];
                         snprintf(id, sizeof(id), "c.to.%d.%d.%d", q, k, u);
@@ -2222,8 +2264,8 @@ START_TEST(test_temporal_ordered_model_wide)
     for (int r = 0; r < 3; r++)
         off += (size_t)snprintf(yaml + off, cap - off,
                                 "  - id: m.w%d\n    name: s\n    level: 1\n    alert: false\n"
-                                "    match: {regex: '^wseq s%d src=(?<src_ip>\\S+)'}\n",
-                                r, r);
+                                "    match: {regex: '^wseq s[%d%s] src=(?<src_ip>\\S+)'}\n",
+                                r, r, r < 2 ? "4" : ""); /* s4: A and B (D) */
     for (int q = 0; q < TW_NSEQ; q++)
         for (int k = 0; k < TW_NT; k++)
             for (int u = 0; u < TW_NSUP; u++) {
@@ -2281,7 +2323,8 @@ START_TEST(test_temporal_ordered_model_wide)
             for (int i = 0; i < n; i++) {
                 ts[i] = (int)(prop_rand(&seed) % (uint64_t)(R + 1));
                 int x = (int)(prop_rand(&seed) % 20);
-                rl[i] = x < 8 ? 0 : x < 14 ? 1 : x < 18 ? 2 : 3; /* 3: matches no rule */
+                /* 3: matches no rule; 4: A and B, one line (D) */
+                rl[i] = x < 7 ? 0 : x < 12 ? 1 : x < 16 ? 2 : x < 18 ? 4 : 3;
                 gr[i] = (int)(prop_rand(&seed) % (uint64_t)ng);
             }
             for (int i = 1; i < n; i++) /* sorted by time ... */
@@ -2305,12 +2348,12 @@ START_TEST(test_temporal_ordered_model_wide)
             char show[1024]; /* the stream, for a failure's message */
             for (int i = 0; i < n; i++) {
                 int64_t at_us = base + ts[i] * SEC;
-                ok[i] = rl[i] < 3 && at_us >= wm - lat * SEC;
+                ok[i] = rl[i] != 3 && at_us >= wm - lat * SEC;
                 sl += snprintf(show + sl, sizeof(show) - (size_t)sl, " %c%d@%d%s",
-                               rl[i] < 3 ? "ABC"[rl[i]] : 'x', gr[i], ts[i],
-                               rl[i] < 3 && !ok[i] ? "(late)" : "");
+                               "ABCxD"[rl[i]], gr[i], ts[i],
+                               rl[i] != 3 && !ok[i] ? "(late)" : "");
                 size_t was = t.s.n;
-                if (rl[i] < 3)
+                if (rl[i] != 3)
                     feedf(&t, at_us, "h", "wseq s%d src=W%d_%d_%d", rl[i], li, sc, gr[i]);
                 else
                     feedf(&t, at_us, "h", "noise %d", i);
@@ -2362,20 +2405,28 @@ START_TEST(test_temporal_ordered_model_wide)
                                 if (!ok[i] || gr[i] != g)
                                     continue;
                                 /* before the last sequence's end: used up */
-                                evs[ne++] = (to_ev){ts[i] * 1000, rl[i],
+                                evs[ne++] = (to_ev){ts[i] * 1000, rl[i] == 4 ? 1 : 1 << rl[i],
                                                     su != INT_MIN && ts[i] * 1000 < su - sup};
-                                int bs = INT_MIN, be = INT_MIN;
-                                to_dfs(evs, ne, seqs[q], len, 0, INT_MIN, 0, T, su, taken, &bs,
-                                       &be);
-                                if (be == INT_MIN)
-                                    continue;
-                                ws[nw] = bs;
-                                we[nw] = be;
-                                wa[nw++] = i;
-                                su = be + sup;
-                                for (int j = 0; j < ne; j++)
-                                    if (evs[j].t <= be)
-                                        evs[j].used = 1;
+                                /* D: a hit of A, then of B (test_temporal_ordered_model) */
+                                for (int h = 0; h < (rl[i] == 4 ? 2 : 1); h++) {
+                                    if (h) {
+                                        if (evs[ne - 1].used)
+                                            break;
+                                        evs[ne - 1].rules = 3;
+                                    }
+                                    int bs = INT_MIN, be = INT_MIN;
+                                    to_dfs(evs, ne, seqs[q], len, 0, INT_MIN, 0, T, su, taken,
+                                           &bs, &be);
+                                    if (be == INT_MIN)
+                                        continue;
+                                    ws[nw] = bs;
+                                    we[nw] = be;
+                                    wa[nw++] = i;
+                                    su = be + sup;
+                                    for (int j = 0; j < ne; j++)
+                                        if (evs[j].t <= be)
+                                            evs[j].used = 1;
+                                }
                             }
                             int got = got_n[q][k][u][g], j = (q * TW_NT + k) * TW_NSUP + u;
                             /* an event counted in trimmed (only early folds count one)
