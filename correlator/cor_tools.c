@@ -361,6 +361,12 @@ typedef struct cor_feed_ctx {
     int64_t ref_us;    /* without --year: the time that places it; 0: the wall clock */
     int64_t prev_ts_us; /* the event time of the last line with a timestamp */
     bool have_prev;
+    /* --replay: a line without a usable stamp (none, or Feb 29 of a year
+     * without one) takes the event time of the last line with one (0
+     * before any), counted in untimed; the others the clock */
+    bool untimed_prev, have_last;
+    int64_t last_us;
+    uint64_t untimed;
     const char *agency, *site; /* tags for every line; NULL: unknown */
     uint64_t lines, malformed;
     cor_emit_fn emit;
@@ -381,11 +387,16 @@ static void cor_tool_event(cor_feed_ctx *f, char *line, size_t n, const char *sr
     if (f->have_prev)
         so = (vg_syslog_opts){.now_us = f->prev_ts_us + COR_YEAR_LEAD_US};
     vg_syslog_parse(line, n, &so, ev);
-    if (ev->flags & VG_EV_NO_TS) {
+    if ((ev->flags & VG_EV_NO_TS) && f->untimed_prev) {
+        /* not the clock: it would move the watermark to the day of the
+         * replay, and the lines after would be late */
+        ev->ts_us = f->have_last ? f->last_us : 0;
+        f->untimed += !(ev->flags & VG_EV_MALFORMED);
+    } else if (ev->flags & VG_EV_NO_TS) {
         ev->ts_us = f->now_us; /* no stamp: the wall clock, as before, not the lead */
     } else if (!(ev->flags & VG_EV_MALFORMED)) {
-        f->prev_ts_us = ev->ts_us;
-        f->have_prev = true;
+        f->prev_ts_us = f->last_us = ev->ts_us;
+        f->have_prev = f->have_last = true;
     }
     ev->recv_us = ev->ts_us;
     ev->src = vg_str_c(src);
@@ -461,7 +472,8 @@ static int cor_tool_replay(vg_daemon *d, const vg_node *root, int argc, char **a
         free(a.files);
         return 1;
     }
-    cor_feed_ctx f = {.o = &o, .year = a.year, .emit = cor_print_alert, .emit_ud = &o};
+    cor_feed_ctx f = {
+        .o = &o, .year = a.year, .untimed_prev = true, .emit = cor_print_alert, .emit_ud = &o};
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int rc = 0;
@@ -493,9 +505,10 @@ static int cor_tool_replay(vg_daemon *d, const vg_node *root, int argc, char **a
     for (size_t i = 0; i < o.rs->n; i++)
         match_errors += o.rs->rules[i].match_errors;
     fprintf(stderr,
-            "replay: %llu lines (%llu malformed), %llu alerts, %llu late, %llu evictions, "
-            "%llu trimmed, %llu match_errors, %.3f s, %.0f lines/s\n",
+            "replay: %llu lines (%llu malformed, %llu untimed), %llu alerts, %llu late, "
+            "%llu evictions, %llu trimmed, %llu match_errors, %.3f s, %.0f lines/s\n",
             (unsigned long long)f.lines, (unsigned long long)f.malformed,
+            (unsigned long long)f.untimed,
             (unsigned long long)o.alerts, (unsigned long long)es->late,
             (unsigned long long)es->evictions, (unsigned long long)es->trimmed,
             (unsigned long long)match_errors, secs, secs > 0 ? (double)f.lines / secs : 0.0);
@@ -782,7 +795,8 @@ const vg_daemon_tool cor_tools[] = {
      "                       a year-less stamp takes its year from the line before (Jan\n"
      "                       after Dec is the next year); a file's first one from --year\n"
      "                       (the first file's; later files follow on), else from the\n"
-     "                       file's modification time (stdin: the clock)\n",
+     "                       file's modification time (stdin: the clock); a line without\n"
+     "                       a usable stamp takes the time of the line before (untimed)\n",
      false, cor_tool_replay},
     {"test-rules",
      "  --test-rules [PATH]  run every rule's test cases; exit 1 on any failure\n",

@@ -950,7 +950,8 @@ START_TEST(test_replay_stdin_keeps_nul_bytes)
     snprintf(ea, sizeof(ea), "%s.err", a);
     snprintf(eb, sizeof(eb), "%s.err", b);
     char *sa = replay_summary(ea), *sb = replay_summary(eb);
-    ck_assert_str_eq(sa, "replay: 4 lines (0 malformed), 4 alerts, 0 late, 0 evictions, 0 trimmed, "
+    ck_assert_str_eq(sa, "replay: 4 lines (0 malformed, 0 untimed), "
+                         "4 alerts, 0 late, 0 evictions, 0 trimmed, "
                          "0 match_errors,");
     ck_assert_str_eq(sb, sa);
     free(sa);
@@ -1046,7 +1047,8 @@ START_TEST(test_replay_year_follows_the_log)
     ck_assert_int_eq(vt_count_text(out, "\"start\":\"2025-12-31T23:59:57.000000Z\","
                                         "\"end\":\"2026-01-01T00:00:02.000000Z\""), 1);
     char *sum = replay_summary(err);
-    ck_assert_str_eq(sum, "replay: 7 lines (0 malformed), 1 alerts, 0 late, 0 evictions, 0 trimmed, "
+    ck_assert_str_eq(sum, "replay: 7 lines (0 malformed, 0 untimed), "
+                          "1 alerts, 0 late, 0 evictions, 0 trimmed, "
                           "0 match_errors,");
     free(sum);
 
@@ -1113,7 +1115,8 @@ START_TEST(test_replay_year_from_file_mtime)
     ck_assert_int_eq(vt_count_text(out, "{\"@timestamp\":\"2023-12-31T23:59:50.000000Z\""), 2);
     ck_assert_int_eq(vt_count_text(out, "{\"@timestamp\":\"2024-03-01T10:00:00.000000Z\""), 1);
     char *sum = replay_summary(err);
-    ck_assert_str_eq(sum, "replay: 2 lines (0 malformed), 3 alerts, 2 late, 0 evictions, 0 trimmed, "
+    ck_assert_str_eq(sum, "replay: 2 lines (0 malformed, 0 untimed), "
+                          "3 alerts, 2 late, 0 evictions, 0 trimmed, "
                           "0 match_errors,");
     free(sum);
     /* --year still places the first file's, and later files follow on */
@@ -1130,7 +1133,10 @@ END_TEST
 /* The replay summary counts the regex runs cut off by correlator.match_limit
  * (each one no match: a catastrophic regex cannot stall the replay), in all
  * and per rule, as the daemon's SIGUSR1 report does. The regex is the one
- * of tests/unit/test_eval.c's ReDoS guard that passes the prefilter. */
+ * of tests/unit/test_eval.c's ReDoS guard that passes the prefilter.
+ * And a line without a usable stamp (Feb 29 of 2026) takes the time of
+ * the line before, counted untimed: it took the clock, which moved the
+ * watermark to the day of the replay (the lines after were late). */
 START_TEST(test_replay_counts_match_errors)
 {
     vt_pipe p;
@@ -1160,21 +1166,24 @@ START_TEST(test_replay_counts_match_errors)
     snprintf(log, sizeof(log), "%s/redos.log", p.dir);
     ck_assert_int_eq(vt_write_file(log, "<13>Nov 25 10:00:00 h vigiltest: aaaaaaaaaaaaaaaaaaaaaaaaaaaaab\n"
                                         "<13>Nov 25 10:00:01 h vigiltest: aaaa\n"
-                                        "<13>Nov 25 10:00:02 h vigiltest: aaaaaaaaaaaaaaaaaaaaaaaaaaaaab\n"),
+                                        "<13>Nov 25 10:00:02 h vigiltest: aaaaaaaaaaaaaaaaaaaaaaaaaaaaab\n"
+                                        "<13>Feb 29 10:00:03 h vigiltest: aaaaa\n"),
                      0);
+    setenv("TZ", "UTC", 1); /* the stamps are local times: read them as UTC */
     snprintf(out, sizeof(out), "%s/redos.json", p.dir);
     snprintf(err, sizeof(err), "%s.err", out);
     snprintf(args, sizeof(args), "-c %s --replay %s --rules %s --year 2025", p.config, log,
              p.rules);
     ck_assert_int_eq(run_tool(args, out), 0);
-    ck_assert_int_eq(vt_count_lines(out), 2); /* m.five, on the long lines */
+    ck_assert_int_eq(vt_count_lines(out), 3); /* m.five, on the long lines and Feb 29's */
     ck_assert_int_eq(vt_count_text(out, "\"rule\":{\"id\":\"m.redos\""), 0);
+    ck_assert_int_eq(vt_count_text(out, "{\"@timestamp\":\"2025-11-25T10:00:02.000000Z\""), 2);
     char *sum = replay_summary(err);
-    ck_assert_str_eq(sum, "replay: 3 lines (0 malformed), 2 alerts, 0 late, 0 evictions, 0 trimmed, "
-                          "2 match_errors,");
+    ck_assert_str_eq(sum, "replay: 4 lines (0 malformed, 1 untimed), 3 alerts, 0 late, 0 evictions, "
+                          "0 trimmed, 2 match_errors,");
     free(sum);
     /* per rule: its alerts, and its match errors when it has any */
-    snprintf(want, sizeof(want), "\n  %-40s 0 (2 match_errors)\n  %-40s 2\n", "m.redos", "m.five");
+    snprintf(want, sizeof(want), "\n  %-40s 0 (2 match_errors)\n  %-40s 3\n", "m.redos", "m.five");
     ck_assert_int_eq(vt_count_text(err, want), 1);
     vt_pipe_destroy(&p);
 }
