@@ -21,6 +21,7 @@
 typedef struct cor_list_file {
     char *name;
     char *path;
+    char *at; /* "FILE:LINE" of the configuration that names it, for errors */
 } cor_list_file;
 
 typedef struct cor_conf {
@@ -28,6 +29,7 @@ typedef struct cor_conf {
     char *listen;   /* our socket, relative to run_dir */
     char *shipper;  /* the shipper's socket, relative to run_dir */
     char *rules_dir;
+    char *rules_dir_at; /* "FILE:LINE" of correlator.rules_dir ("FILE" by default), for errors */
     uint64_t state_size;
     int64_t match_limit;
     int64_t lateness_ms;
@@ -77,6 +79,10 @@ typedef struct cor {
 
 int cor_conf_load(const vg_node *root, const char *file, cor_conf *cf, char *err, size_t errlen);
 void cor_conf_free(cor_conf *cf);
+/* After an error about the rules directory itself (err starts "RULES_DIR: "
+ * for it cannot be opened, not a rule file's "RULES_DIR/x.yml:..."): puts
+ * the configuration's file and line that name it in front. */
+void cor_conf_rules_err(const cor_conf *cf, char *err, size_t errlen);
 cor_rules_opts cor_conf_rules_opts(const cor_conf *cf);
 
 /* Loads RULES_DIR/lists/NAME.txt files (cor_rules_side_dir: the lists/

@@ -34,6 +34,37 @@ static const vg_conf_key cor_conf_keys[] = {
     {NULL, 0, NULL, 0, NULL, 0, 0},
 };
 
+/* "FILE:LINE" of node n, or FILE without it (a default): malloc'd. */
+static char *cor_conf_at(const vg_node *n, const char *file)
+{
+    char buf[4200];
+    if (n && n->file && n->line > 0)
+        snprintf(buf, sizeof(buf), "%s:%d", n->file, n->line);
+    else
+        snprintf(buf, sizeof(buf), "%s", file ? file : "(default)");
+    return strdup(buf);
+}
+
+/* If err is about path itself ("PATH: reason"), puts "AT: KEY: " in front:
+ * which line of the configuration named the file that failed. */
+static void cor_conf_blame(char *err, size_t errlen, const char *path, const char *at,
+                           const char *key)
+{
+    size_t n = path ? strlen(path) : 0;
+    if (!at || !n || strncmp(err, path, n) != 0 || strncmp(err + n, ": ", 2) != 0)
+        return;
+    char *old = strdup(err);
+    if (!old)
+        return;
+    snprintf(err, errlen, "%s: %s: %s", at, key, old);
+    free(old);
+}
+
+void cor_conf_rules_err(const cor_conf *cf, char *err, size_t errlen)
+{
+    cor_conf_blame(err, errlen, cf->rules_dir, cf->rules_dir_at, "correlator.rules_dir");
+}
+
 int cor_conf_load(const vg_node *root, const char *file, cor_conf *cf, char *err, size_t errlen)
 {
     memset(cf, 0, sizeof(*cf));
@@ -53,6 +84,13 @@ int cor_conf_load(const vg_node *root, const char *file, cor_conf *cf, char *err
         rc = vg_conf_errf(err, errlen, at ? at : vg_node_get(sec, "listen_socket"),
                           "listen_socket and shipper_socket are both '%s': the correlator "
                           "would connect to itself", cf->listen);
+        goto fail;
+    }
+    /* where each path comes from, for the errors of reading them later */
+    const vg_node *rd = vg_node_get(sec, "rules_dir");
+    cf->rules_dir_at = cor_conf_at(rd, file);
+    if (!cf->rules_dir_at) {
+        rc = -ENOMEM;
         goto fail;
     }
     const vg_node *l = cf->lists_node;
@@ -77,8 +115,9 @@ int cor_conf_load(const vg_node *root, const char *file, cor_conf *cf, char *err
         }
         cf->lists[i].name = strdup(l->keys[i]->str);
         cf->lists[i].path = vg_conf_path(file, l->items[i]->str);
+        cf->lists[i].at = cor_conf_at(l->items[i], file);
         cf->nlists++;
-        if (!cf->lists[i].name || !cf->lists[i].path) {
+        if (!cf->lists[i].name || !cf->lists[i].path || !cf->lists[i].at) {
             rc = -12;
             goto fail;
         }
@@ -92,7 +131,8 @@ fail:
 void cor_conf_free(cor_conf *cf)
 {
     for (int i = 0; i < cf->nlists; i++)
-        free(cf->lists[i].name), free(cf->lists[i].path);
+        free(cf->lists[i].name), free(cf->lists[i].path), free(cf->lists[i].at);
+    free(cf->rules_dir_at);
     vg_conf_release(cor_conf_keys, cf);
     memset(cf, 0, sizeof(*cf));
 }
@@ -178,7 +218,8 @@ static int cor_load_rule_lists(cor_lists *l, const cor_conf *cf, const char *rul
     struct dirent **ents;
     int ne = cor_rule_list_files(rules_dir, dir, sizeof(dir), &ents);
     if (ne < 0) {
-        snprintf(err, errlen, "%s: cannot read lists directory: %s", dir, strerror(errno));
+        snprintf(err, errlen, "%s: correlator.rules_dir: %s: cannot read lists directory: %s",
+                 cf->rules_dir_at ? cf->rules_dir_at : "(default)", dir, strerror(errno));
         return VG_ECONFIG;
     }
     int rc = 0;
@@ -234,7 +275,13 @@ int cor_load_lists(cor_lists *l, const cor_conf *cf, const char *rules_dir, cor_
     for (int i = 0; i < cf->nlists; i++) {
         size_t n = 0;
         int rc = cor_lists_load_file(l, cf->lists[i].name, cf->lists[i].path, &n, err, errlen);
-        if (rc || (rc = cor_list_names_add(names, cf->lists[i].name)))
+        if (rc) {
+            char key[300];
+            snprintf(key, sizeof(key), "correlator.lists.%s", cf->lists[i].name);
+            cor_conf_blame(err, errlen, cf->lists[i].path, cf->lists[i].at, key);
+            return rc;
+        }
+        if ((rc = cor_list_names_add(names, cf->lists[i].name)))
             return rc;
         vg_info("list %s: %zu entries from %s", cf->lists[i].name, n, cf->lists[i].path);
     }

@@ -100,7 +100,7 @@ static int cor_reload_apply(cor *c, cor_reload *r)
     r->rs = NULL;
     /* keep list definitions for the next reload */
     for (int i = 0; i < c->conf.nlists; i++)
-        free(c->conf.lists[i].name), free(c->conf.lists[i].path);
+        free(c->conf.lists[i].name), free(c->conf.lists[i].path), free(c->conf.lists[i].at);
     memcpy(c->conf.lists, cf->lists, sizeof(cf->lists));
     c->conf.nlists = cf->nlists;
     cf->nlists = 0;
@@ -138,6 +138,7 @@ static int cor_configure(vg_daemon *d, const vg_node *root, int first, char *err
     cor_rules_opts o = cor_conf_rules_opts(&cf);
     o.defer_prefilter = !first && !vg_daemon_check_only(d);
     if ((rc = cor_rules_load(cf.rules_dir, &o, &rs, err, errlen))) {
+        cor_conf_rules_err(&cf, err, errlen);
         cor_conf_free(&cf);
         return rc;
     }

@@ -178,8 +178,11 @@ static int cor_offline_open(cor_offline *o, vg_daemon *d, const vg_node *root,
     int rc = cor_conf_load(root, vg_daemon_config_path(d) ? vg_daemon_config_path(d) : "./none",
                            &o->conf, err, sizeof(err));
     cor_rules_opts opts = cor_conf_rules_opts(&o->conf);
-    if (rc == 0)
+    if (rc == 0) {
         rc = cor_rules_load(a->rules ? a->rules : o->conf.rules_dir, &opts, &o->rs, err, sizeof(err));
+        if (rc && !a->rules)
+            cor_conf_rules_err(&o->conf, err, sizeof(err));
+    }
     const char *t = getenv("TMPDIR");
     t = t && *t ? t : "/tmp";
     if (rc == 0 && (size_t)snprintf(o->tmp, sizeof(o->tmp), "%s/vigil-offline-XXXXXX", t) >=

@@ -890,6 +890,36 @@ START_TEST(test_single_rule_file_loads_its_lists)
     snprintf(want, sizeof(want), "%s: cannot read lists directory: Not a directory\n", dir);
     snprintf(path, sizeof(path), "%s.err", out);
     ck_assert_int_eq(vt_count_text(path, want), 1);
+
+    /* a rules_dir or a list file that cannot be read: the configuration's
+     * file and line that name it, then the reason (they had the path and
+     * the reason alone) */
+    char *cfg = vt_read_file(p.config, NULL);
+    ck_assert_ptr_nonnull(cfg);
+    char *rd = strstr(cfg, "  rules_dir: rules\n");
+    ck_assert_ptr_nonnull(rd);
+    int line = 1;
+    for (const char *c = cfg; c < rd; c++)
+        line += *c == '\n';
+    char *bad = malloc(strlen(cfg) + 100);
+    ck_assert_ptr_nonnull(bad);
+    sprintf(bad, "%.*s  rules_dir: /nonexistent\n%s", (int)(rd - cfg), cfg,
+            rd + strlen("  rules_dir: rules\n"));
+    ck_assert_int_eq(vt_write_file(p.config, bad), 0);
+    snprintf(args, sizeof(args), "-c %s -t", p.config);
+    ck_assert_int_eq(run_tool(args, out), 1);
+    snprintf(want, sizeof(want), "%s:%d: correlator.rules_dir: /nonexistent: cannot open rules "
+             "directory: No such file or directory\n", p.config, line);
+    ck_assert_int_eq(vt_count_text(path, want), 1);
+    ck_assert_int_eq(unlink(dir), 0); /* the lists that is not a directory */
+    sprintf(bad, "%.*s  lists: {threat-ip: /nonexistent.txt}\n%s", (int)(rd - cfg), cfg, rd);
+    ck_assert_int_eq(vt_write_file(p.config, bad), 0);
+    ck_assert_int_eq(run_tool(args, out), 1);
+    snprintf(want, sizeof(want), "%s:%d: correlator.lists.threat-ip: /nonexistent.txt: No such "
+             "file or directory\n", p.config, line);
+    ck_assert_int_eq(vt_count_text(path, want), 1);
+    free(bad);
+    free(cfg);
     vt_pipe_destroy(&p);
 }
 END_TEST
