@@ -163,6 +163,21 @@ static int cor_strv(const vg_node *n, const char *what, char ***out, char *err, 
     return 0;
 }
 
+/* After cor_strv's rc: a field listed twice in group_by or suppress_by, a
+ * typo (the key would hold the value twice, and nothing else changes), is
+ * refused at the second. */
+static int cor_strv_once(int rc, const vg_node *n, const char *what, char *err, size_t errlen)
+{
+    if (rc)
+        return rc;
+    for (size_t j = 1; n->kind == VG_NODE_SEQ && j < n->n; j++)
+        for (size_t i = 0; i < j; i++)
+            if (strcmp(n->items[i]->str, n->items[j]->str) == 0)
+                return vg_conf_errf(err, errlen, n->items[j], "'%s' lists '%s' twice", what,
+                                    n->items[j]->str);
+    return 0;
+}
+
 /* facility/severity: names or numbers, one or a list, into a bit mask. */
 static int cor_mask(const vg_node *n, const char *what, const char *const *names, int count,
                     uint32_t *mask, char *err, size_t errlen)
@@ -427,7 +442,8 @@ static int cor_corr_block(cor_rule *r, const vg_node *c, char *err, size_t errle
         if (strcmp(k, "rules") == 0)
             rc = cor_strv(v, "rules", &r->refs, err, errlen);
         else if (strcmp(k, "group_by") == 0 || strcmp(k, "group-by") == 0)
-            rc = cor_strv(v, "group_by", &r->group_by, err, errlen);
+            rc = cor_strv_once(cor_strv(v, "group_by", &r->group_by, err, errlen), v, "group_by",
+                               err, errlen);
         else if (strcmp(k, "timespan") == 0)
             rc = cor_duration(v, &r->timespan_us, err, errlen);
         else if (strcmp(k, "suppress") == 0 && r->kind == COR_ABSENCE)
@@ -678,13 +694,18 @@ static int cor_rule_load(cor_rule *r, const vg_node *n, const cor_rules_opts *o,
                             "rule '%s': a correlation's suppress goes inside 'correlation'", r->id);
     if (supp_by && !supp)
         return vg_conf_errf(err, errlen, supp_by, "rule '%s': suppress_by needs suppress", r->id);
+    if (supp && !r->alert)
+        return vg_conf_errf(err, errlen, supp,
+                            "rule '%s': suppress limits alerts, and with alert: false there are "
+                            "none (every hit feeds its correlations either way)", r->id);
     rc = match ? cor_match_block(r, match, cals, err, errlen) : cor_corr_block(r, corr, err, errlen);
     /* A match rule's suppression: at most one alert per suppress_by values
      * per span; every hit still feeds correlations. */
     if (rc == 0 && supp)
         rc = cor_duration(supp, &r->suppress_us, err, errlen);
     if (rc == 0 && supp_by) {
-        rc = cor_strv(supp_by, "suppress_by", &r->group_by, err, errlen);
+        rc = cor_strv_once(cor_strv(supp_by, "suppress_by", &r->group_by, err, errlen), supp_by,
+                           "suppress_by", err, errlen);
         r->ngroup = cor_strv_len(r->group_by);
         if (rc == 0 && r->ngroup > VG_ALERT_MAX_FIELDS / 2)
             rc = vg_conf_errf(err, errlen, supp_by, "suppress_by takes at most %d fields",

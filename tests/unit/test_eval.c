@@ -4072,6 +4072,42 @@ START_TEST(test_rule_errors)
                        "        - err\n"
                        "        - 9\n",
                        ":9: unknown severity '9'");
+    /* a suppress on a rule that does not alert (it did nothing), and a
+     * field listed twice in group_by or suppress_by, at the second */
+    load_fails_exactly("rules:\n"
+                       "  - id: m.x\n"
+                       "    name: x\n"
+                       "    level: 1\n"
+                       "    alert: false\n"
+                       "    suppress: 10m\n"
+                       "    match: {regex: 'x (?<u>\\S+)'}\n",
+                       ":6: rule 'm.x': suppress limits alerts, and with alert: false there are "
+                       "none (every hit feeds its correlations either way)");
+    load_fails_exactly("rules:\n"
+                       "  - id: m.x\n"
+                       "    name: x\n"
+                       "    level: 1\n"
+                       "    match: {regex: 'x (?<u>\\S+)'}\n"
+                       "  - id: c.x\n"
+                       "    name: c\n"
+                       "    level: 5\n"
+                       "    correlation:\n"
+                       "      type: event_count\n"
+                       "      rules: m.x\n"
+                       "      group_by:\n"
+                       "        - u\n"
+                       "        - u\n"
+                       "      timespan: 1m\n"
+                       "      condition: {gte: 2}\n",
+                       ":14: 'group_by' lists 'u' twice");
+    load_fails_exactly("rules:\n"
+                       "  - id: m.x\n"
+                       "    name: x\n"
+                       "    level: 1\n"
+                       "    suppress: 1m\n"
+                       "    suppress_by: [u, u]\n"
+                       "    match: {regex: 'x (?<u>\\S+)'}\n",
+                       ":6: 'suppress_by' lists 'u' twice");
     load_fails_exactly("rules:\n"
                        "  - id: m.x\n"
                        "    name: x\n"
