@@ -94,7 +94,7 @@ static void it_datagram(int port, const char *path, const char *d, size_t n)
 START_TEST(test_malformed_and_oversized_kept)
 {
     vt_pipe p;
-    char extra[300], sock[300];
+    char extra[340], sock[300];
     snprintf(sock, sizeof(sock), "%s", "/tmp/vigil-empty-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(sock));
     strcat(sock, "/log.sock");
