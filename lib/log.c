@@ -61,11 +61,39 @@ int vg_log_parse_level(const char *s, enum vg_log_level *out)
     return -22; /* -EINVAL */
 }
 
+/* Copies the n bytes of text to out (cap bytes, cap > 4), each C0 control
+ * and DEL written as \xHH; returns the length written. Peers' strings go
+ * into log lines (a client certificate's name, the reason a SIEM gives, an
+ * error text): a line feed in one ended the line and began a forged one,
+ * with its own "<N>" priority under journald, and an escape sequence
+ * reached the terminal of whoever read the log. */
+static size_t vg__escape(char *out, size_t cap, const char *text, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c >= 0x20 && c != 0x7f) {
+            if (o + 1 > cap)
+                break;
+            out[o++] = (char)c;
+        } else {
+            if (o + 4 > cap)
+                break;
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        }
+    }
+    return o;
+}
+
 void vg_log(enum vg_log_level level, const char *fmt, ...)
 {
     if (level > vg__level)
         return;
-    char buf[2048];
+    char buf[2048], text[2048];
     int n;
     if (vg__journal) {
         /* journald stamps the time, the name and the pid itself; the
@@ -83,11 +111,10 @@ void vg_log(enum vg_log_level level, const char *fmt, ...)
     }
     va_list ap;
     va_start(ap, fmt);
-    int m = vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
+    int m = vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
-    size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
-    if (len > sizeof(buf) - 2)
-        len = sizeof(buf) - 2;
+    size_t tlen = m < 0 ? 0 : (size_t)m < sizeof(text) ? (size_t)m : sizeof(text) - 1;
+    size_t len = (size_t)n + vg__escape(buf + n, sizeof(buf) - (size_t)n - 1, text, tlen);
     buf[len++] = '\n';
     ssize_t w = write(STDERR_FILENO, buf, len);
     (void)w;

@@ -136,6 +136,35 @@ START_TEST(test_log_journal_elsewhere)
 }
 END_TEST
 
+/* A peer's string in a line (a certificate name, a SIEM's error text) keeps
+ * the line one line: a line feed in it began a forged journal entry with a
+ * priority of its choosing, an escape sequence reached the reader's terminal. */
+START_TEST(test_log_controls)
+{
+    char path[600], js[64];
+    snprintf(path, sizeof(path), "%s/journal", base);
+    touch(path);
+    dev_ino(path, js, sizeof(js));
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        if (!freopen(path, "a", stderr))
+            _exit(2);
+        setenv("JOURNAL_STREAM", js, 1);
+        vg_log_init("vigil-test", VG_LOG_INFO);
+        vg_warn("certificate name '%s' refused", "a.example\n<0>emerg: forged\r\x1b[2J\x7f\tx");
+        vg_info("caf\xc3\xa9 %d%%", 100);
+        _exit(0);
+    }
+    int st = 0;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert_str_eq(read_text(path),
+                     "<4>warning: certificate name 'a.example\\x0a<0>emerg: forged\\x0d\\x1b[2J"
+                     "\\x7f\\x09x' refused\n<6>info: caf\xc3\xa9 100%\n");
+}
+END_TEST
+
 /* A real daemon that cannot start, run by systemd: its error reaches the
  * journal as priority 3, without a time of its own. */
 START_TEST(test_log_daemon_journal)
@@ -164,6 +193,7 @@ int main(void)
     tcase_add_test(tc, test_log_plain);
     tcase_add_test(tc, test_log_journal);
     tcase_add_test(tc, test_log_journal_elsewhere);
+    tcase_add_test(tc, test_log_controls);
     tcase_add_test(tc, test_log_daemon_journal);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
