@@ -256,8 +256,28 @@ static bool col_tls_say(col_tls *t, char *more, size_t cap)
     return true;
 }
 
+/* The subject's (first) CN as UTF-8 in cn, or "" when there is none, it
+ * does not fit, or it holds a NUL (see col_tls_check_peer). */
+static void col_tls_cn(X509 *cert, char *cn, size_t cap)
+{
+    const X509_NAME *nm = X509_get_subject_name(cert);
+    int i = X509_NAME_get_index_by_NID(nm, NID_commonName, -1);
+    const X509_NAME_ENTRY *e = i >= 0 ? X509_NAME_get_entry(nm, i) : NULL;
+    unsigned char *u = NULL;
+    int n = e ? ASN1_STRING_to_UTF8(&u, X509_NAME_ENTRY_get_data(e)) : -1;
+    cn[0] = '\0';
+    if (n > 0 && (size_t)n < cap && !memchr(u, 0, (size_t)n)) {
+        memcpy(cn, u, (size_t)n);
+        cn[n] = '\0';
+    }
+    OPENSSL_free(u);
+}
+
 /* After the handshake: the verified client's CN or a DNS SAN must match
- * the allow-list, when there is one. Records the name for the logs. */
+ * the allow-list, when there is one. Records the name for the logs. A
+ * name holding a NUL is no name: read as a C string,
+ * "relay9.aviation.example\0.rogue.example" (which a CA may sign for
+ * whoever owns rogue.example) matched "*.aviation.example". */
 static int col_tls_check_peer(col_tls *t, col_tls_conn *tc, const char *src)
 {
     X509 *cert = SSL_get1_peer_certificate(tc->ssl);
@@ -270,6 +290,9 @@ static int col_tls_check_peer(col_tls *t, col_tls_conn *tc, const char *src)
         if (g->type != GEN_DNS)
             continue;
         const char *dns = (const char *)ASN1_STRING_get0_data(g->d.dNSName);
+        int len = ASN1_STRING_length(g->d.dNSName);
+        if (len <= 0 || memchr(dns, 0, (size_t)len))
+            continue;
         if (!tc->peer[0])
             snprintf(tc->peer, sizeof(tc->peer), "%s", dns);
         if (!ok && col_tls_name_ok(t->names, dns)) {
@@ -278,8 +301,8 @@ static int col_tls_check_peer(col_tls *t, col_tls_conn *tc, const char *src)
         }
     }
     GENERAL_NAMES_free(sans);
-    char cn[256] = "";
-    X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn));
+    char cn[256];
+    col_tls_cn(cert, cn, sizeof(cn));
     if (!ok && cn[0] && col_tls_name_ok(t->names, cn)) {
         ok = 1;
         snprintf(tc->peer, sizeof(tc->peer), "%s", cn);

@@ -260,8 +260,9 @@ START_TEST(test_rsyslog_relay_tls_client_cert)
 END_TEST
 
 /* openssl s_client with the allowed client certificate, a certificate whose
- * name is not allowed, and none: only the first gets through; the other two
- * are counted. */
+ * name is not allowed, none, and one whose DNS name is an allowed one with a
+ * NUL and more after it: only the first gets through; the others are
+ * counted. */
 START_TEST(test_tls_client_certificates)
 {
     vt_pipe p;
@@ -280,11 +281,11 @@ START_TEST(test_tls_client_certificates)
              p.port, p.port2);
     ck_assert_int_eq(vt_write_file(p.config, cfg), 0);
     vt_pipe_start_all(&p);
-    const char *who[] = {"client", "rogue", NULL};
-    for (int i = 0; i < 3; i++) {
+    const char *who[] = {"client", "rogue", NULL, "nul"};
+    for (int i = 0; i < 4; i++) {
         char cmd[4096];
         char certopt[1000] = "";
-        if (i < 2)
+        if (who[i])
             snprintf(certopt, sizeof(certopt), "-cert %s/%s.pem -key %s/%s.key", certs, who[i],
                      certs, who[i]);
         snprintf(cmd, sizeof(cmd),
@@ -329,13 +330,14 @@ START_TEST(test_tls_client_certificates)
         ck_assert_msg(strstr(b, host), "no alert from %s", host);
     }
     ck_assert_ptr_nonnull(strstr(b, "\"message\":\"Failed password for root from 203.0.113.0 port 22 ssh2\""));
+    ck_assert_ptr_null(strstr(b, "\"host\":{\"name\":\"relay3\"}"));
     free(b);
     char log[400];
     vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
     ck_assert(vt_wait_text(log, "certificate name 'rogue.example' is not in allowed_names", 100));
     ck_assert(vt_wait_text(log, "peer did not return a certificate", 100));
     kill(p.pid[VT_COLLECTOR], SIGUSR1);
-    ck_assert(vt_wait_text(log, "tls_handshakes=6 tls_errors=1 tls_refused_names=1 ", 5000));
+    ck_assert(vt_wait_text(log, "tls_handshakes=7 tls_errors=1 tls_refused_names=2 ", 5000));
     vt_pipe_destroy(&p);
 }
 END_TEST
