@@ -151,22 +151,32 @@ static int shp_http_check(const shp_out_conf *c, const vg_node *sec, char *err, 
         return vg_conf_errf(err, errlen, at, "output '%s' (%s) needs url: http(s)://HOST[:PORT]",
                             c->name, c->type);
     CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL;
+    char *scheme = NULL, *host = NULL, *user = NULL, *pass = NULL;
     CURLUcode uc = u ? curl_url_set(u, CURLUPART_URL, c->url, 0) : CURLUE_OUT_OF_MEMORY;
     if (uc == CURLUE_OK)
         uc = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
     if (uc == CURLUE_OK)
         uc = curl_url_get(u, CURLUPART_HOST, &host, 0);
+    if (uc == CURLUE_OK) { /* CURLUE_NO_USER, CURLUE_NO_PASSWORD: none */
+        curl_url_get(u, CURLUPART_USER, &user, 0);
+        curl_url_get(u, CURLUPART_PASSWORD, &pass, 0);
+    }
     int https = scheme && strcmp(scheme, "https") == 0;
     if (uc != CURLUE_OK)
         rc = vg_conf_errf(err, errlen, at, "url '%s' does not parse: %s", c->url,
                           curl_url_strerror(uc));
+    else if (user || pass) /* the url goes into log lines; not echoed here either */
+        rc = vg_conf_errf(err, errlen, at,
+                          "url holds a user name or password, which would be logged with it: "
+                          "give them as username and password (elasticsearch) or token");
     else if (!https && strcmp(scheme, "http") != 0)
         rc = vg_conf_errf(err, errlen, at, "url '%s': the scheme must be http or https", c->url);
     else if (!host || !*host)
         rc = vg_conf_errf(err, errlen, at, "url '%s' has no host", c->url);
     curl_free(scheme);
     curl_free(host);
+    curl_free(user);
+    curl_free(pass);
     curl_url_cleanup(u);
     if (rc)
         return rc;

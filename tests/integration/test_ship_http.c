@@ -936,6 +936,13 @@ START_TEST(test_bad_settings_refused)
         {"    - name: x\n      type: webhook\n      url: https://127.0.0.1:8080/hook\n"
          "      tls_ca: /nonexistent/ca.pem\n",
          "tls_ca:", "tls_ca '/nonexistent/ca.pem': No such file or directory"},
+        /* accepted, the password was in the log at every start */
+        {"    - name: x\n      type: elasticsearch\n"
+         "      url: https://elastic:pw-6f1c@127.0.0.1:9200\n",
+         "url: https", "url holds a user name or password, which would be logged with it: give "
+         "them as username and password (elasticsearch) or token"},
+        {"    - name: x\n      type: webhook\n      url: https://:pw-6f1c@127.0.0.1:8080/hook\n",
+         "url: https", "url holds a user name or password"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         vt_pipe p;
@@ -949,6 +956,7 @@ START_TEST(test_bad_settings_refused)
             char *b = vt_read_file(log, NULL);
             ck_abort_msg("case %zu: missing '%s' in: %s", i, want, b ? b : "");
         }
+        ck_assert_msg(!vt_wait_text(log, "pw-6f1c", 0), "case %zu: the password is in the log", i);
         vt_pipe_destroy(&p);
     }
 }
