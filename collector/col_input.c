@@ -679,7 +679,14 @@ static int col_unix_open(col *c, const char *path)
     }
     int sz = 8 << 20;
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || chmod(path, 0666) != 0) {
+    /* Mode 0666 (every local program may log) from bind itself: a chmod
+     * of the path after it, made as root, followed whatever the path was
+     * by then, and whoever can write in the socket's directory (the
+     * pipeline user, in run_dir) could swap in a symlink to /etc/shadow. */
+    mode_t um = umask(0111);
+    int brc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+    umask(um);
+    if (brc != 0) {
         int rc = -errno;
         close(fd);
         return rc;

@@ -104,6 +104,9 @@ START_TEST(test_malformed_and_oversized_kept)
     char log[400];
     vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
     ck_assert(vt_wait_text(log, "listening on unix://", 10000));
+    struct stat sb; /* any local program may log there, whatever the umask */
+    ck_assert_int_eq(lstat(sock, &sb), 0);
+    ck_assert_uint_eq(sb.st_mode & 07777, 0666);
     it_datagram(p.port, NULL, "", 0);
     it_datagram(p.port, NULL, "\n", 1);
     it_datagram(0, sock, "", 0);
