@@ -847,8 +847,10 @@ static int shp_http_judge(shp_http *h, long status, shp_item *items, size_t n, c
         return -EACCES;
     }
     if (status == 404 || status == 405) {
+        char shown[300];
         snprintf(reason, cap, "HTTP %ld %s: nothing to post to at %s (check url); alerts are "
-                 "kept and retried", status, detail, h->url);
+                 "kept and retried", status, detail,
+                 shp_url_shown(h->url, h->kind != SHP_HTTP_HOOK, shown, sizeof(shown)));
         shp_http_alarm(h, status, reason);
         return -ENOENT;
     }
@@ -1087,9 +1089,10 @@ static void shp_http_on_done(shp_curl_req *req, CURLcode cc)
         snprintf(reason, sizeof(reason), "%s", h->errbuf[0] ? h->errbuf : curl_easy_strerror(cc));
         rc = shp_http_curl_errno(cc);
         if (shp_http_tls_problem(cc)) {
-            char why[400];
+            char why[400], shown[300];
             snprintf(why, sizeof(why), "TLS with %s failed: %s (check tls_ca, tls_server_name, "
-                     "tls_cert/tls_key); alerts are kept and retried", h->url, reason);
+                     "tls_cert/tls_key); alerts are kept and retried",
+                     shp_url_shown(h->url, h->kind != SHP_HTTP_HOOK, shown, sizeof(shown)), reason);
             shp_http_alarm(h, -(long)cc, why);
         }
     } else {

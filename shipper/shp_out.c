@@ -1253,9 +1253,13 @@ int shp_outputs_open(shp *s)
             return rc;
         }
         shp_out *o = s->outs[s->nouts - 1];
+        char shown[300];
+        bool whole = strcmp(o->conf.type, "webhook") != 0;
+        const char *url =
+            o->conf.url ? shp_url_shown(o->conf.url, whole, shown, sizeof(shown)) : "";
         vg_info("output %s (%s%s%s): %" PRIu64 " alerts to deliver", o->conf.name, o->conf.type,
-                o->conf.path || o->conf.url ? " " : "", o->conf.path ? o->conf.path
-                : o->conf.url ? o->conf.url : "", shp_backlog(o));
+                o->conf.path || o->conf.url ? " " : "", o->conf.path ? o->conf.path : url,
+                shp_backlog(o));
     }
     uv_timer_start(&s->tick, shp_on_tick, SHP_TICK_MS, SHP_TICK_MS);
     shp_outputs_kick(s);
@@ -1385,6 +1389,16 @@ static int64_t shp_backlog_age_us(shp_out *o)
         return 0;
     vg_queue_scan(o->s->outbox, o->cursor + 1, 1, shp_age_one, &t);
     return t ? vg_now_us() - t : 0;
+}
+
+const char *shp_url_shown(const char *url, bool whole, char *out, size_t cap)
+{
+    const char *host = url ? strstr(url, "://") : NULL;
+    size_t n = host ? (size_t)(host + 3 - url) + strcspn(host + 3, "/?#") : 0;
+    if (whole || !host || !url[n])
+        return url;
+    snprintf(out, cap, "%.*s/\xe2\x80\xa6", (int)n, url); /* "/..." */
+    return out;
 }
 
 void shp_outputs_report(shp *s)

@@ -240,4 +240,10 @@ extern const shp_transport shp_webhook_transport;
 
 const shp_transport *shp_transport_find(const char *type);
 
+/* The url as log lines show it: whole, or (whole false) cut after
+ * SCHEME://HOST[:PORT] with "/…" for the rest, written into out (cap
+ * bytes). Returns url or out. A webhook's url is shown cut: chat services
+ * (Slack, Mattermost, Teams, Discord) put the hook's secret in its path. */
+const char *shp_url_shown(const char *url, bool whole, char *out, size_t cap);
+
 #endif

@@ -724,6 +724,14 @@ START_TEST(test_webhook_exact)
     ck_assert_ptr_nonnull(strstr(body, "\"user\":{\"name\":\"ev\\nil\\u001b[31m\\u0001"
                                        "<!channel> &amp; <https://x.example|y>\"}"));
     free(body);
+    /* A chat service's webhook url holds its secret in the path: the log
+     * shows only where it goes. */
+    char slog[400], shown[200];
+    vt_pipe_log(&p, VT_SHIPPER, slog, sizeof(slog));
+    snprintf(shown, sizeof(shown), "output oncall (webhook http://127.0.0.1:%d/\xe2\x80\xa6): ",
+             k.port);
+    ck_assert_msg(vt_wait_text(slog, shown, 0), "no '%s' in the shipper's log", shown);
+    ck_assert_msg(!vt_wait_text(slog, "/hook", 0), "the webhook's path is in the shipper's log");
     ts_sink_stop(&k);
     vt_pipe_destroy(&p);
 }
