@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -437,6 +438,15 @@ static int shp_http_open(shp_out *o)
         vg_warn("output %s: tls_verify is off: the server's certificate and name are not "
                 "checked, anyone on the path can read and alter what is sent",
                 o->conf.name);
+    /* shp_http_check made sure the scheme is http or https */
+    const char *cred = shp_http_set(o->conf.password) ? "password"
+                       : shp_http_set(o->conf.api_key) ? "api_key"
+                       : shp_http_set(o->conf.token)   ? "token"
+                                                       : NULL;
+    if (cred && strncasecmp(o->conf.url, "https://", 8) != 0)
+        vg_warn("output %s: url is plain http://: its %s goes over the network in clear text "
+                "with every request (use https:// unless the server is on this host)",
+                o->conf.name, cred);
     o->tp = h;
     return 0;
 }

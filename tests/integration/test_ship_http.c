@@ -732,6 +732,8 @@ START_TEST(test_webhook_exact)
              k.port);
     ck_assert_msg(vt_wait_text(slog, shown, 0), "no '%s' in the shipper's log", shown);
     ck_assert_msg(!vt_wait_text(slog, "/hook", 0), "the webhook's path is in the shipper's log");
+    ck_assert(vt_wait_text(slog, "warning: output oncall: url is plain http://: its token goes "
+                                 "over the network in clear text", 0));
     ts_sink_stop(&k);
     vt_pipe_destroy(&p);
 }
