@@ -238,6 +238,15 @@ static void cor_report(vg_daemon *d)
             (unsigned long long)(es ? es->trimmed : 0),
             (unsigned long long)(es ? es->clock_ahead : 0),
             (unsigned long long)(es ? es->clock_behind : 0));
+    if (c->lists) {
+        /* a lookup that failed in LMDB answered "not in list": say so */
+        cor_lists_stats lst;
+        cor_lists_get_stats(c->lists, &lst);
+        vg_info("lists: lookups=%llu hits=%llu errors=%llu loads=%llu load_failures=%llu",
+                (unsigned long long)lst.lookups, (unsigned long long)lst.hits,
+                (unsigned long long)lst.errors, (unsigned long long)lst.loads,
+                (unsigned long long)lst.load_failures);
+    }
     vg_receiver_report(c->receiver);
     if (!c->rules)
         return;

@@ -427,6 +427,13 @@ START_TEST(test_watchlist_live_update)
     ck_assert_int_eq(write(fd, b3, strlen(b3)), (ssize_t)strlen(b3));
     close(fd);
     ck_assert(vt_wait_lines(p.alerts, 3, 20000));
+    /* The list counters are in the stats report: a lookup that fails in
+     * LMDB answers "not in list", and only 'errors' tells. They were
+     * counted but never reported. Four lookups, three found; one load by
+     * this process (the tool's is its own). */
+    kill(p.pid[VT_CORRELATOR], SIGUSR1);
+    ck_assert(vt_wait_text(log, "info: lists: lookups=4 hits=3 errors=0 loads=1 load_failures=0",
+                           10000));
     free(cfg0);
     vt_pipe_destroy(&p);
 }
