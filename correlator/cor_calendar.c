@@ -129,15 +129,40 @@ static bool cor_cal_own(const cor_cal *c, int64_t t_us)
     return (c->minutes[wd][m >> 6] >> (m & 63)) & 1;
 }
 
+/* The answers of one evaluation, by calendar index: 'except' lists may
+ * share calendars (a -> [b, c], b -> [c], ...), and without this a chain
+ * of a few dozen such calendars cost billions of tests per event. */
+typedef struct cor_cal_memo {
+    uint64_t known[COR_CAL_MAX / 64], value[COR_CAL_MAX / 64];
+} cor_cal_memo;
+_Static_assert(COR_CAL_MAX % 64 == 0, "cor_cal_memo holds COR_CAL_MAX bits");
+
 /* The recursion follows 'except', which the loader proved acyclic, so its
- * depth is at most the number of calendars. */
+ * depth is at most the number of calendars; each calendar is tested at
+ * most once. */
+static bool cor_cal_holds_memo(const cor_calendars *cs, int idx, int64_t t_us, cor_cal_memo *m)
+{
+    uint64_t bit = 1ULL << (idx & 63);
+    if (m->known[idx >> 6] & bit) return (m->value[idx >> 6] & bit) != 0;
+    const cor_cal *c = &cs->cals[idx];
+    bool r = cor_cal_own(c, t_us);
+    for (uint32_t i = 0; r && i < c->nexcept; i++)
+        r = !cor_cal_holds_memo(cs, c->except[i].idx, t_us, m);
+    m->known[idx >> 6] |= bit;
+    if (r) m->value[idx >> 6] |= bit;
+    return r;
+}
+
 bool cor_calendar_holds(const cor_calendars *cs, int idx, int64_t t_us)
 {
     if (!cs || idx < 0 || (size_t)idx >= cs->n) return false;
     const cor_cal *c = &cs->cals[idx];
     if (!cor_cal_own(c, t_us)) return false;
+    if (c->nexcept == 0) return true;
+    cor_cal_memo m;
+    memset(&m, 0, sizeof(m));
     for (uint32_t i = 0; i < c->nexcept; i++)
-        if (cor_calendar_holds(cs, c->except[i].idx, t_us)) return false;
+        if (cor_cal_holds_memo(cs, c->except[i].idx, t_us, &m)) return false;
     return true;
 }
 

@@ -68,7 +68,8 @@ int cor_calendar_find(const cor_calendars *c, const char *name);
 /* Does calendar IDX hold at T_US (microseconds since the epoch, UTC)?
  * No allocation, no locks, no system calls: a few integer operations, a
  * binary search over the date runs, one bit test, then the same for each
- * calendar in 'except'. An IDX out of range answers false. */
+ * calendar in 'except' (each calendar at most once, however 'except' lists
+ * share calendars). An IDX out of range answers false. */
 bool cor_calendar_holds(const cor_calendars *c, int idx, int64_t t_us);
 
 /* Number of calendars in the set (0 for NULL). */

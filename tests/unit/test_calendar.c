@@ -275,6 +275,40 @@ START_TEST(test_except)
 }
 END_TEST
 
+/* 'except' lists that share calendars: c0 except [c1, c2], c1 except
+ * [c2, c3], ... Each c_i holds all week, so c_i holds iff neither c_i+1
+ * nor c_i+2 does: c63 holds, then every third one down to c0. Each
+ * calendar was tested again for every path to it: about 1.44^n tests, a
+ * hang in the engine for this set (minutes per event). */
+START_TEST(test_except_shared)
+{
+    enum { N = 64 };
+    static char text[N * 160];
+    size_t len = (size_t)snprintf(text, sizeof(text), "calendars:\n");
+    for (int i = 0; i < N; i++) {
+        len += (size_t)snprintf(text + len, sizeof(text) - len,
+                                "  - name: c%d\n"
+                                "    weekly: [{days: [mon, tue, wed, thu, fri, sat, sun], "
+                                "hours: 00:00-24:00}]\n",
+                                i);
+        if (i + 2 < N)
+            len += (size_t)snprintf(text + len, sizeof(text) - len, "    except: [c%d, c%d]\n",
+                                    i + 1, i + 2);
+        else if (i + 1 < N)
+            len += (size_t)snprintf(text + len, sizeof(text) - len, "    except: c%d\n", i + 1);
+    }
+    ck_assert_uint_lt(len, sizeof(text));
+    cor_calendars *cs = load(text);
+    int64_t t = at(2026, 11, 27, 10, 0, 0, 0, 0);
+    for (int i = 0; i < N; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "c%d", i);
+        ck_assert_msg(holds(cs, name, t) == (i % 3 == 0), "%s", name);
+    }
+    cor_calendars_free(cs);
+}
+END_TEST
+
 START_TEST(test_leap_days)
 {
     cor_calendars *cs = load("calendars:\n"
@@ -642,6 +676,7 @@ static Suite *calendar_suite(void)
     tcase_add_test(h, test_timezones);
     tcase_add_test(h, test_date_ranges);
     tcase_add_test(h, test_except);
+    tcase_add_test(h, test_except_shared);
     tcase_add_test(h, test_leap_days);
     tcase_add_test(h, test_before_epoch);
     tcase_add_test(h, test_api);
