@@ -234,7 +234,17 @@ static int cor_load_rule_lists(cor_lists *l, const cor_conf *cf, const char *rul
         if (rc == 0 && !named) {
             snprintf(path, sizeof(path), "%s/%s", dir, fn);
             size_t cnt = 0;
-            rc = cor_lists_load_file(l, name, path, &cnt, err, errlen);
+            /* said with the file: the name alone ("bad name: bad list
+             * name") does not tell where it came from */
+            if (!cor_lists_name_ok(name)) {
+                snprintf(err, errlen,
+                         "%s: bad list name '%s' (1 to %d of A-Z a-z 0-9 _ . -; lists/NAME.txt "
+                         "is list NAME)",
+                         path, name, COR_LIST_NAME_MAX);
+                rc = -EINVAL;
+            } else {
+                rc = cor_lists_load_file(l, name, path, &cnt, err, errlen);
+            }
             if (rc == 0)
                 vg_info("list %s: %zu entries from %s", name, cnt, path);
             if (rc == 0)

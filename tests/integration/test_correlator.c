@@ -887,13 +887,25 @@ START_TEST(test_single_rule_file_loads_its_lists)
     ck_assert_int_eq(run_tool(args, out), 0);
     ck_assert_int_eq(vt_count_text(out, ", 0 failed ("), 1);
 
+    /* a file whose name is no list name: refused with the file (it was
+     * "bad name: bad list name", which does not say where) */
+    char badf[600], want[1200];
+    snprintf(badf, sizeof(badf), "%s/bad name.txt", dir);
+    ck_assert_int_eq(vt_write_file(badf, "192.0.2.9\n"), 0);
+    snprintf(args, sizeof(args), "-c %s --test-rules %s/test.yml", p.config, p.rules);
+    ck_assert_int_eq(run_tool(args, out), 1);
+    snprintf(want, sizeof(want), "%s: bad list name 'bad name' (1 to 64 of A-Z a-z 0-9 _ . -; "
+             "lists/NAME.txt is list NAME)\n", badf);
+    snprintf(path, sizeof(path), "%s.err", out);
+    ck_assert_int_eq(vt_count_text(path, want), 1);
+    ck_assert_int_eq(unlink(badf), 0);
+
     /* a lists that is not a directory */
     snprintf(args, sizeof(args), "rm -r %s && echo > %s", dir, dir);
     char *argv[] = {"sh", "-c", args, NULL};
     ck_assert_int_eq(vt_run(argv, 10), 0);
     snprintf(args, sizeof(args), "-c %s --test-rules %s/test.yml", p.config, p.rules);
     ck_assert_int_eq(run_tool(args, out), 1);
-    char want[600];
     snprintf(want, sizeof(want), "%s: cannot read lists directory: Not a directory\n", dir);
     snprintf(path, sizeof(path), "%s.err", out);
     ck_assert_int_eq(vt_count_text(path, want), 1);
