@@ -782,7 +782,12 @@ static int cor_tool_dump_list(vg_daemon *d, const vg_node *root, int argc, char 
     vg_store *st = NULL;
     cor_lists *l = NULL;
     int rc = cor_open_store(d, root, &cf, &st, &l);
-    if (rc == 0 && (rc = cor_lists_dump(l, argv[0], stdout)) != 0)
+    if (rc == 0 && (rc = cor_lists_dump(l, argv[0], stdout)) == -ENOENT)
+        vg_error("list %s: not in the store: never loaded (correlator.lists, RULES_DIR/lists/, "
+                 "--load-list)", argv[0]); /* not "No such file or directory" */
+    else if (rc == -EINVAL)
+        vg_error("%s: bad list name (1 to %d of A-Z a-z 0-9 _ . -)", argv[0], COR_LIST_NAME_MAX);
+    else if (rc)
         vg_error("list %s: %s", argv[0], vg_strerror(rc));
     cor_lists_close(l);
     vg_store_close(st);

@@ -534,6 +534,13 @@ START_TEST(test_sighup_bad_list_changes_no_list)
     ck_assert_msg(strstr(dump, "\n10.0.0.1\n"), "early is not its previous version:\n%s", dump);
     ck_assert_ptr_null(strstr(dump, "10.9.9.9"));
     free(dump);
+    /* a list never loaded: said so (it was "No such file or directory") */
+    snprintf(cmd, sizeof(cmd), "%s -c %s --dump-list nosuch > %s 2>&1",
+             vt_bin("correlator/vigil-correlator"), p.config, out);
+    ck_assert_int_eq(vt_run(argv, 30), 1);
+    ck_assert_int_eq(vt_count_text(out, "error: list nosuch: not in the store: never loaded "
+                                        "(correlator.lists, RULES_DIR/lists/, --load-list)\n"),
+                     1);
     /* threat-ip too: 192.0.2.7 is still listed, 198.51.100.9 not */
     send_text(&p, "<13>Nov 25 10:00:00 h vigiltest: login from 198.51.100.9 seq=00000\n"
                   "<13>Nov 25 10:00:01 h vigiltest: login from 192.0.2.7 seq=00001\n");
