@@ -101,6 +101,12 @@ uint64_t cor_list_files_bytes(const cor_conf *cf, const char *rules_dir);
 /* Warns about every list in old that new no longer names: its last
  * version stays active (docs/watchlists.md, "Retiring a list"). */
 void cor_list_names_retired(const cor_list_names *old, const cor_list_names *new_);
+
+/* Warns, once per list, of a list that a rule of rs names but that l does
+ * not hold (never loaded): its 'in list' never holds and its 'not in list'
+ * always does, as with a misspelt name. Not an error: --load-list may load
+ * it later. Returns the number of such lists. */
+size_t cor_warn_unloaded_lists(cor_lists *l, const cor_ruleset *rs);
 void cor_list_names_free(cor_list_names *n);
 
 int cor_engine_start(cor *c);

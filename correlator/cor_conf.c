@@ -197,6 +197,32 @@ void cor_list_names_retired(const cor_list_names *old, const cor_list_names *new
     }
 }
 
+size_t cor_warn_unloaded_lists(cor_lists *l, const cor_ruleset *rs)
+{
+    size_t n = 0;
+    for (size_t i = 0; l && rs && i < rs->n; i++) {
+        const cor_rule *r = &rs->rules[i];
+        for (uint32_t k = 0; k < r->nconds; k++) {
+            const char *name = r->conds[k].list;
+            int seen = 0; /* named by a condition before this one */
+            for (size_t j = 0; j <= i && !seen; j++)
+                for (uint32_t q = 0; q < rs->rules[j].nconds && !seen; q++) {
+                    if (j == i && q == k) break;
+                    seen = strcmp(rs->rules[j].conds[q].list, name) == 0;
+                }
+            cor_list_info info;
+            if (seen || cor_lists_info(l, name, &info) != -ENOENT)
+                continue;
+            n++;
+            vg_warn("%s:%d: rule %s: list %s was never loaded, so 'in list %s' never holds and "
+                    "'not in list %s' always does (a list loads from RULES_DIR/lists/%s.txt, "
+                    "correlator.lists, --load-list or --list)",
+                    r->file, r->line, r->id, name, name, name, name);
+        }
+    }
+    return n;
+}
+
 /* The list files of RULES_DIR/lists/ (cor_rules_side_dir) into *ents, in
  * name order, their directory into dir: their number, 0 without a lists/,
  * or -1 with errno when it cannot be read. The caller frees *ents. */

@@ -89,6 +89,7 @@ static int cor_reload_apply(cor *c, cor_reload *r)
         return rc;
     }
     cor_list_names_retired(&c->list_names, &names);
+    cor_warn_unloaded_lists(c->lists, rs);
     cor_list_names_free(&c->list_names);
     c->list_names = names;
     vg_info("rules reloaded: %zu rules from %s (was %zu; %zu always tried, prefilter database "

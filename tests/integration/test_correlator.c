@@ -907,6 +907,22 @@ START_TEST(test_single_rule_file_loads_its_lists)
     ck_assert_int_eq(vt_count_text(path, want), 1);
     ck_assert_int_eq(unlink(badf), 0);
 
+    /* a rule naming a list that is not loaded: a warning with the rule
+     * (nothing said it, and a misspelt name is never in the list) */
+    char moved[600];
+    snprintf(moved, sizeof(moved), "%s/threat-ip.old", dir);
+    snprintf(path, sizeof(path), "%s/threat-ip.txt", dir);
+    ck_assert_int_eq(rename(path, moved), 0);
+    ck_assert_int_eq(run_tool(args, out), 1); /* its 'fires: true' fails */
+    snprintf(want, sizeof(want), "warning: %s/test.yml:2: rule intel.test: list threat-ip was never "
+             "loaded, so 'in list threat-ip' never holds and 'not in list threat-ip' always does "
+             "(a list loads from RULES_DIR/lists/threat-ip.txt, correlator.lists, --load-list or "
+             "--list)\n", p.rules);
+    snprintf(path, sizeof(path), "%s.err", out);
+    ck_assert_int_eq(vt_count_text(path, want), 1);
+    snprintf(path, sizeof(path), "%s/threat-ip.txt", dir);
+    ck_assert_int_eq(rename(moved, path), 0);
+
     /* a lists that is not a directory */
     snprintf(args, sizeof(args), "rm -r %s && echo > %s", dir, dir);
     char *argv[] = {"sh", "-c", args, NULL};
