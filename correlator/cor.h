@@ -105,8 +105,9 @@ void cor_list_names_retired(const cor_list_names *old, const cor_list_names *new
 /* Warns, once per list, of a list that a rule of rs names but that l does
  * not hold (never loaded): its 'in list' never holds and its 'not in list'
  * always does, as with a misspelt name. Not an error: --load-list may load
- * it later. Returns the number of such lists. */
-size_t cor_warn_unloaded_lists(cor_lists *l, const cor_ruleset *rs);
+ * it later. Without l (-t, which opens no store), of a list that is not in
+ * names (cor_load_lists's). Returns the number of such lists. */
+size_t cor_warn_unloaded_lists(cor_lists *l, const cor_list_names *names, const cor_ruleset *rs);
 void cor_list_names_free(cor_list_names *n);
 
 int cor_engine_start(cor *c);

@@ -197,10 +197,10 @@ void cor_list_names_retired(const cor_list_names *old, const cor_list_names *new
     }
 }
 
-size_t cor_warn_unloaded_lists(cor_lists *l, const cor_ruleset *rs)
+size_t cor_warn_unloaded_lists(cor_lists *l, const cor_list_names *names, const cor_ruleset *rs)
 {
     size_t n = 0;
-    for (size_t i = 0; l && rs && i < rs->n; i++) {
+    for (size_t i = 0; (l || names) && rs && i < rs->n; i++) {
         const cor_rule *r = &rs->rules[i];
         for (uint32_t k = 0; k < r->nconds; k++) {
             const char *name = r->conds[k].list;
@@ -210,14 +210,22 @@ size_t cor_warn_unloaded_lists(cor_lists *l, const cor_ruleset *rs)
                     if (j == i && q == k) break;
                     seen = strcmp(rs->rules[j].conds[q].list, name) == 0;
                 }
+            for (size_t j = 0; !l && names && j < names->n && !seen; j++)
+                seen = strcmp(names->v[j], name) == 0;
             cor_list_info info;
-            if (seen || cor_lists_info(l, name, &info) != -ENOENT)
+            if (seen || (l && cor_lists_info(l, name, &info) != -ENOENT))
                 continue;
             n++;
-            vg_warn("%s:%d: rule %s: list %s was never loaded, so 'in list %s' never holds and "
-                    "'not in list %s' always does (a list loads from RULES_DIR/lists/%s.txt, "
-                    "correlator.lists, --load-list or --list)",
-                    r->file, r->line, r->id, name, name, name, name);
+            if (l)
+                vg_warn("%s:%d: rule %s: list %s was never loaded, so 'in list %s' never holds "
+                        "and 'not in list %s' always does (a list loads from "
+                        "RULES_DIR/lists/%s.txt, correlator.lists, --load-list or --list)",
+                        r->file, r->line, r->id, name, name, name, name);
+            else
+                vg_warn("%s:%d: rule %s: list %s is not in RULES_DIR/lists/ nor in "
+                        "correlator.lists: unless --load-list loads it, 'in list %s' never holds "
+                        "and 'not in list %s' always does",
+                        r->file, r->line, r->id, name, name, name);
         }
     }
     return n;

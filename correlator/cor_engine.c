@@ -215,7 +215,7 @@ int cor_engine_start(cor *c)
         vg_error("%s", err);
         return rc;
     }
-    cor_warn_unloaded_lists(c->lists, c->rules);
+    cor_warn_unloaded_lists(c->lists, NULL, c->rules);
     if ((rc = cor_eval_new(&c->eval, c->rules, c->store, c->lists)))
         return rc;
     char *lpath = c->conf.listen[0] == '/' ? strdup(c->conf.listen)

@@ -89,7 +89,7 @@ static int cor_reload_apply(cor *c, cor_reload *r)
         return rc;
     }
     cor_list_names_retired(&c->list_names, &names);
-    cor_warn_unloaded_lists(c->lists, rs);
+    cor_warn_unloaded_lists(c->lists, NULL, rs);
     cor_list_names_free(&c->list_names);
     c->list_names = names;
     vg_info("rules reloaded: %zu rules from %s (was %zu; %zu always tried, prefilter database "
@@ -154,7 +154,11 @@ static int cor_configure(vg_daemon *d, const vg_node *root, int first, char *err
         for (int i = 0; i < cf.nlists; i++)
             vg_daemon_user_access(d, cf.lists[i].path, R_OK, "a file of correlator.lists", then);
         /* lists too: parsed and checked, not stored (cor_lists_load_file) */
-        rc = cor_load_lists(NULL, &cf, cf.rules_dir, NULL, err, errlen);
+        cor_list_names names = {0};
+        rc = cor_load_lists(NULL, &cf, cf.rules_dir, &names, err, errlen);
+        if (rc == 0)
+            cor_warn_unloaded_lists(NULL, &names, rs);
+        cor_list_names_free(&names);
         if (rc == 0)
             printf("%zu rules loaded from %s\n", rs->n, cf.rules_dir);
         cor_rules_free(rs);

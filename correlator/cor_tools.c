@@ -212,7 +212,7 @@ static int cor_offline_open(cor_offline *o, vg_daemon *d, const vg_node *root,
         rc = cor_lists_load_file(o->lists, a->lists[i][0], a->lists[i][1], &n, err, sizeof(err));
     }
     if (rc == 0)
-        cor_warn_unloaded_lists(o->lists, o->rs);
+        cor_warn_unloaded_lists(o->lists, NULL, o->rs);
     if (rc == 0)
         rc = cor_eval_new(&o->eval, o->rs, NULL, o->lists);
     vg_log_set_level(lv);

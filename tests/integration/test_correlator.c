@@ -920,8 +920,19 @@ START_TEST(test_single_rule_file_loads_its_lists)
              "--list)\n", p.rules);
     snprintf(path, sizeof(path), "%s.err", out);
     ck_assert_int_eq(vt_count_text(path, want), 1);
+    /* -t opens no store: it names what it cannot find in the files */
+    snprintf(args, sizeof(args), "-c %s -t", p.config);
+    ck_assert_int_eq(run_tool(args, out), 0);
+    snprintf(want, sizeof(want), "warning: %s/test.yml:2: rule intel.test: list threat-ip is not in "
+             "RULES_DIR/lists/ nor in correlator.lists: unless --load-list loads it, 'in list "
+             "threat-ip' never holds and 'not in list threat-ip' always does\n", p.rules);
+    ck_assert_int_eq(vt_count_text(path, want), 1);
     snprintf(path, sizeof(path), "%s/threat-ip.txt", dir);
     ck_assert_int_eq(rename(moved, path), 0);
+    ck_assert_int_eq(run_tool(args, out), 0);
+    snprintf(path, sizeof(path), "%s.err", out);
+    ck_assert_int_eq(vt_count_text(path, "warning: "), 0);
+    snprintf(path, sizeof(path), "%s/threat-ip.txt", dir);
 
     /* a lists that is not a directory */
     snprintf(args, sizeof(args), "rm -r %s && echo > %s", dir, dir);
