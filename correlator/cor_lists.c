@@ -318,6 +318,12 @@ static int lists__encode(const char *s, size_t n, int entry, uint8_t *out, size_
         snprintf(why, whylen, "NUL byte in entry");
         return -1;
     }
+    /* Trimming took a CR before the LF: one left is a file with CR line
+     * ends, read as one line (its entries would be one string). */
+    if (entry && memchr(s, '\r', n)) {
+        snprintf(why, whylen, "carriage return inside an entry (lines end in LF or CRLF, not CR)");
+        return -1;
+    }
 
     /* CIDR: ADDRESS/LENGTH, when the part before '/' looks like an address. */
     const char *slash = entry ? memchr(s, '/', n) : NULL;
@@ -594,6 +600,15 @@ static int lists__parse(const char *path, lists__load *ld, char *err, size_t err
         if (lineno == 1 && n >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0) {
             s += 3;
             n -= 3;
+        }
+        /* UTF-16 (PowerShell's Out-File writes it): say so, rather than
+         * "NUL byte in entry" */
+        if (lineno == 1 && n >= 2 &&
+            (memcmp(s, "\xff\xfe", 2) == 0 || memcmp(s, "\xfe\xff", 2) == 0)) {
+            snprintf(err, errlen, "%s:1: a UTF-16 file (byte order mark %s): save it as UTF-8",
+                     path, s[0] == '\xff' ? "FF FE" : "FE FF");
+            rc = VG_ECONFIG;
+            goto out;
         }
         /* '#' at the start or after a blank starts a comment */
         for (size_t i = 0; i < n; i++) {

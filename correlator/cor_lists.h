@@ -74,7 +74,8 @@ void cor_lists_close(cor_lists *l);
 /* Replaces list NAME with the entries of the file at PATH, in one write
  * transaction of its own (so: outside any open write transaction, -EBUSY
  * otherwise). File format: one entry per line (LF or CRLF; a UTF-8 BOM
- * at the start is skipped); '#' at the start of a line or after a blank
+ * at the start is skipped; a UTF-16 file and a CR inside an entry are
+ * refused); '#' at the start of a line or after a blank
  * starts a comment; blank lines are ignored; surrounding blanks are
  * trimmed. Kinds are recognised as documented in
  * docs/watchlists.md. *count (if not NULL) gets the number of distinct

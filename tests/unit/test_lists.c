@@ -434,6 +434,8 @@ START_TEST(test_bad_file_refused)
         {"*.", "bad domain '*.'"},
         {"*.exa mple.com", "bad domain '*.exa mple.com'"},
         {"..com", "bad domain '..com'"},
+        /* a file with CR line ends is one line: it was one string entry */
+        {"192.0.2.5\r192.0.2.6", "carriage return inside an entry (lines end in LF or CRLF, not CR)"},
     };
     fx f = fx_open(16);
     load(f.l, "L", "192.0.2.1\nexample.com\n", 2);
@@ -470,6 +472,21 @@ START_TEST(test_bad_file_refused)
     longline[COR_LIST_ENTRY_MAX] = '\0';
     IN(f.l, "L2", longline);
 
+    /* UTF-16, with either byte order mark: "NUL byte in entry" said nothing of it */
+    static const char *const u16[] = {"\xff\xfe" "1\0.\0" "2\0\r\0\n\0",
+                                       "\xfe\xff" "\0" "1\0.\0" "2\0\r\0\n"};
+    for (int i = 0; i < 2; i++) {
+        path = write_file("u16.txt", "");
+        FILE *fp = fopen(path, "wb");
+        ck_assert_ptr_nonnull(fp);
+        ck_assert_uint_eq(fwrite(u16[i], 1, 12, fp), 12);
+        ck_assert_int_eq(fclose(fp), 0);
+        ck_assert_int_eq(cor_lists_load_file(f.l, "L", path, NULL, err, sizeof(err)), VG_ECONFIG);
+        snprintf(want, sizeof(want), "%s:1: a UTF-16 file (byte order mark %s): save it as UTF-8",
+                 path, i ? "FE FF" : "FF FE");
+        ck_assert_str_eq(err, want);
+    }
+
     /* a file that is not there */
     snprintf(want, sizeof(want), "%s/nonexistent.txt", tmpdir);
     ck_assert_int_eq(cor_lists_load_file(f.l, "L", want, NULL, err, sizeof(err)), -ENOENT);
@@ -498,7 +515,7 @@ START_TEST(test_bad_file_refused)
 
     cor_lists_stats s;
     cor_lists_get_stats(f.l, &s);
-    ck_assert_uint_eq(s.load_failures, sizeof(bad) / sizeof(bad[0]) + 6);
+    ck_assert_uint_eq(s.load_failures, sizeof(bad) / sizeof(bad[0]) + 8);
     fx_close(&f);
 }
 END_TEST
