@@ -744,6 +744,31 @@ static int cor_open_store(vg_daemon *d, const vg_node *root, cor_conf *cf, vg_st
     return rc;
 }
 
+/* After --load-list NAME FILE: a list that the correlator also loads from
+ * a file of its own (correlator.lists, else RULES_DIR/lists/NAME.txt) goes
+ * back to that file at the next start or SIGHUP; say so, unless FILE is
+ * that file. */
+static void cor_tool_warn_reloaded(const cor_conf *cf, const char *name, const char *file)
+{
+    char dir[4096], path[4400], *own = NULL, *given = realpath(file, NULL);
+    const char *what = "correlator.lists";
+    for (int i = 0; i < cf->nlists && !own; i++)
+        if (strcmp(cf->lists[i].name, name) == 0 && !(own = realpath(cf->lists[i].path, NULL)))
+            own = strdup(cf->lists[i].path);
+    if (!own && cf->rules_dir) {
+        cor_rules_side_dir(cf->rules_dir, "lists", dir, sizeof(dir));
+        snprintf(path, sizeof(path), "%s/%s.txt", dir, name);
+        own = realpath(path, NULL); /* NULL: there is none */
+        what = "the rules' lists/";
+    }
+    if (own && (!given || strcmp(own, given) != 0))
+        vg_warn("list %s is also loaded from %s (%s) at every start and SIGHUP of the "
+                "correlator, which will replace this version: update that file too",
+                name, own, what);
+    free(own);
+    free(given);
+}
+
 /* --load-list NAME FILE: replaces a list in the store of the correlator of
  * this configuration, running or not (LMDB serialises the writers). The
  * running engine sees the new list from its next event on. */
@@ -766,8 +791,10 @@ static int cor_tool_load_list(vg_daemon *d, const vg_node *root, int argc, char 
                      "(correlator.state_size): to load more, raise state_size, restart the "
                      "correlator, then load again");
     }
-    if (rc == 0)
+    if (rc == 0) {
         printf("list %s: %zu entries loaded from %s\n", argv[0], n, argv[1]);
+        cor_tool_warn_reloaded(&cf, argv[0], argv[1]);
+    }
     cor_lists_close(l);
     vg_store_close(st);
     cor_conf_free(&cf);

@@ -396,11 +396,27 @@ START_TEST(test_watchlist_live_update)
     ck_assert_int_eq(vt_count_lines(p.alerts), 1);
     /* The IT Center publishes a new address; load it into the running correlator. */
     ck_assert_int_eq(vt_write_file(list, "192.0.2.0/24\n198.51.100.9\n"), 0);
-    char cmd[1500];
-    snprintf(cmd, sizeof(cmd), "%s -c %s --load-list threat-ip %s",
-             vt_bin("correlator/vigil-correlator"), p.config, list);
+    char cmd[1500], lout[500], other[500];
+    snprintf(lout, sizeof(lout), "%s/load.out", p.dir);
+    snprintf(cmd, sizeof(cmd), "%s -c %s --load-list threat-ip %s > %s 2>&1",
+             vt_bin("correlator/vigil-correlator"), p.config, list, lout);
     char *argv[] = {"sh", "-c", cmd, NULL};
     ck_assert_int_eq(vt_run(argv, 30), 0);
+    ck_assert_int_eq(vt_count_text(lout, "warning: "), 0); /* the configured file itself */
+    /* another file: the next start or SIGHUP reloads the configured one
+     * over it, silently before */
+    snprintf(other, sizeof(other), "%s/other.txt", p.dir);
+    ck_assert_int_eq(vt_write_file(other, "192.0.2.0/24\n198.51.100.9\n"), 0);
+    snprintf(cmd, sizeof(cmd), "%s -c %s --load-list threat-ip %s > %s 2>&1",
+             vt_bin("correlator/vigil-correlator"), p.config, other, lout);
+    ck_assert_int_eq(vt_run(argv, 30), 0);
+    char want[1200], *real = realpath(list, NULL);
+    ck_assert_ptr_nonnull(real);
+    snprintf(want, sizeof(want), "warning: list threat-ip is also loaded from %s "
+             "(correlator.lists) at every start and SIGHUP of the correlator, which will replace "
+             "this version: update that file too\n", real);
+    free(real);
+    ck_assert_int_eq(vt_count_text(lout, want), 1);
     const char *b2 = "<13>Nov 25 10:00:02 h vigiltest: login from 198.51.100.9 seq=00002\n";
     fd = it_tcp_connect(p.port);
     ck_assert_int_eq(write(fd, b2, strlen(b2)), (ssize_t)strlen(b2));
