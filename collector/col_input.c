@@ -939,6 +939,7 @@ uint64_t col_conns_open(const col *c)
  * arrives after that was never accepted (see docs/architecture.md). */
 void col_input_stop(col *c)
 {
+    col_spool_stop_pause(c); /* a full spool: read all the same */
     for (int i = 0; i < c->nudp; i++)
         col_udp_drain(c, &c->udp[i]);
     for (int i = 0; i < c->nunix; i++)
