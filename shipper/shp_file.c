@@ -187,8 +187,20 @@ static int shp_file_open(shp_out *o)
         if (rc == 0 && moved < 0 && shp_file_record(o, f->offset) != 0)
             vg_warn("output %s: cannot record the path of %s", o->conf.name, o->conf.path);
     }
-    if (rc == 0)
-        rc = shp_file_open_fd(o, f);
+    if (rc == 0 && (rc = shp_file_open_fd(o, f)) == -ENOENT) {
+        /* The file's directory is missing (renamed, a mount not there
+         * yet): the file is opened again at each attempt, with the
+         * output's backoff, as when that happens while running; the cut
+         * of an unrecorded delivery is made then (shp_file_send). A start
+         * refused here stopped every other output with it. Other errors
+         * (a FIFO, no permission) stay refused at start. */
+        vg_warn("output %s: starting without %s; trying again with each delivery",
+                o->conf.name, o->conf.path);
+        if (f->fd >= 0)
+            close(f->fd);
+        f->fd = -1;
+        rc = 0;
+    }
     if (rc) { /* not started: nothing will close it */
         if (f->fd >= 0)
             close(f->fd);

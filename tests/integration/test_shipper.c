@@ -383,6 +383,52 @@ START_TEST(test_file_rotated_by_others)
 }
 END_TEST
 
+/* A file output whose directory is missing when the shipper starts (a
+ * restart while it is renamed or not mounted yet) is opened again with each
+ * attempt, as when that happens while it runs; the other outputs deliver
+ * meanwhile, and it gets every alert once the directory is back. Before,
+ * the start failed ("output gone (file): cannot start"), and the shipper
+ * exited 1 with every other output. */
+START_TEST(test_file_dir_missing_at_start)
+{
+    vt_pipe p;
+    const char *shp = "shipper:\n  outbox_size: 64M\n  outputs:\n"
+                      "    - {name: archive, type: file, path: out.json}\n"
+                      "    - {name: gone, type: file, path: sub/out.json, retry_min: 100ms, "
+                      "retry_max: 200ms}\n";
+    ck_assert_int_eq(vt_pipe_init_full(&p, RULES, NULL, NULL, shp), 0);
+    char out[400], sub[400], subout[420], away[420], awayout[440], log[400];
+    path_in(&p, "out.json", out, sizeof(out));
+    path_in(&p, "sub", sub, sizeof(sub));
+    snprintf(subout, sizeof(subout), "%s/out.json", sub);
+    snprintf(away, sizeof(away), "%s.away", sub);
+    snprintf(awayout, sizeof(awayout), "%s/out.json", away);
+    ck_assert_int_eq(mkdir(sub, 0755), 0);
+    vt_pipe_start_all(&p);
+    send_lines(&p, "a", 0, 3);
+    ck_assert(vt_wait_lines(subout, 3, 30000));
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_SHIPPER, SIGKILL), 128 + SIGKILL);
+    ck_assert_int_eq(rename(sub, away), 0);
+    vt_pipe_start(&p, VT_SHIPPER);
+    vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
+    ck_assert_msg(vt_wait_text(log, "output gone: starting without ", 10000),
+                  "the shipper did not start without the output's directory");
+    send_lines(&p, "a", 3, 6);
+    ck_assert(vt_wait_lines(out, 6, 30000)); /* the other output delivers */
+    ck_assert_int_eq(mkdir(sub, 0755), 0);
+    ck_assert(vt_wait_lines(subout, 3, 30000));
+    vt_sleep_ms(300); /* anything written twice would show now */
+    const char *files[] = {awayout, subout};
+    for (int i = 0; i < 6; i++) {
+        ck_assert_int_eq(count_alert(out, 'a', i), 1);
+        for (int k = 0; k < 2; k++)
+            ck_assert_msg(count_alert(files[k], 'a', i) == (i / 3 == k), "seq %d: %d times in %s",
+                          i, count_alert(files[k], 'a', i), files[k]);
+    }
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* --dump-outbox while the shipper runs: the alerts one output has not had
  * (its destination down) are printed byte for byte as the file output
  * wrote them to the other, with each output's cursor on stderr. */
@@ -967,6 +1013,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_stats_log_on_change);
     tcase_add_test(tc, test_file_rotation);
     tcase_add_test(tc, test_file_rotated_by_others);
+    tcase_add_test(tc, test_file_dir_missing_at_start);
     tcase_add_test(tc, test_dump_outbox);
     tcase_add_test(tc, test_existing_file_kept);
     tcase_add_test(tc, test_first_batch_crash);
