@@ -921,6 +921,10 @@ static void shp_out_finish(shp_out *o)
     }
     if (o->tp_ops->committed)
         o->tp_ops->committed(o);
+    /* below max_backlog now: take alerts again at once, not at the next
+     * tick (a second later: one correlator batch a second, 512 alerts, was
+     * all a blocking output with a smaller max_backlog let through) */
+    shp_outputs_check_full(o->s);
     shp_outputs_kick(o->s);
 }
 

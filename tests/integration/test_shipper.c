@@ -15,6 +15,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "it_common.h"
@@ -638,6 +639,35 @@ START_TEST(test_block_then_reload)
 }
 END_TEST
 
+/* An output with on_full: block that is below max_backlog again lets the
+ * intake go on at once, not at the shipper's next tick (once a second):
+ * before, each alert of this test waited up to a second in the correlator,
+ * and a pipeline whose batches pass max_backlog moved one correlator batch
+ * (512 alerts) a second, whatever the output's speed. */
+START_TEST(test_block_resumes_at_once)
+{
+    vt_pipe p;
+    const char *shp = "shipper:\n  outbox_size: 64M\n  outputs:\n"
+                      "    - {name: all, type: file, path: all.json, max_backlog: 1, "
+                      "on_full: block}\n";
+    ck_assert_int_eq(vt_pipe_init_full(&p, RULES, NULL, NULL, shp), 0);
+    vt_pipe_start_all(&p);
+    char all[400];
+    path_in(&p, "all.json", all, sizeof(all));
+    enum { N = 12 };
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < N; i++) { /* each alert pauses the intake */
+        send_lines(&p, "a", i, i + 1);
+        ck_assert(vt_wait_lines(all, i + 1, 30000));
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    ck_assert_msg(secs < 3.0, "%d alerts one after another took %.1f s", N, secs);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* A rate-limit summary waiting in a failed attempt survives a restart
  * (docs/shipper.md: "The windows are stored with the cursor, so a restart
  * neither loses a pending summary nor sends one twice"), also when
@@ -1022,6 +1052,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_rate_limit_long_id);
     tcase_add_test(tc, test_drop_oldest);
     tcase_add_test(tc, test_block_then_reload);
+    tcase_add_test(tc, test_block_resumes_at_once);
     suite_add_tcase(s, tc);
     TCase *tr = tcase_create("summary_restart");
     tcase_set_timeout(tr, 240);
