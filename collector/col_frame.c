@@ -76,7 +76,10 @@ size_t col_frame_take(col_framer *f, const char *data, size_t len, int eof, col_
         }
         if (avail > max || eof) { /* no LF in what was read */
             int trunc = avail > max;
-            col_frame_emit(fn, ud, p, trunc ? max : avail, trunc ? COL_FRAME_OVER_MAX : 0);
+            col_frame_emit(fn, ud, p, trunc ? max : avail,
+                           trunc                         ? COL_FRAME_OVER_MAX
+                           : eof == COL_FRAME_STOPPED ? COL_FRAME_CUT_STOP
+                                                         : 0);
             f->skipping = trunc && !eof; /* the rest of the line comes in later reads */
             return len;
         }

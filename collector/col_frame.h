@@ -23,9 +23,17 @@ typedef struct col_framer {
     size_t skip_n; /* bytes left to discard of a truncated octet-counted frame */
 } col_framer;
 
-/* Why a message is cut: longer than max, or its octet-counted frame
- * unfinished when the stream ended (a count that lied, a cut connection). */
-enum { COL_FRAME_OVER_MAX = 1, COL_FRAME_CUT_SHORT = 2 };
+/* Why a message is cut: longer than max, its octet-counted frame
+ * unfinished when the stream ended (a count that lied, a cut connection),
+ * or a line without its LF when the collector stopped reading (a stop
+ * whose reading ended before the sender's: the rest of the line was never
+ * read). */
+enum { COL_FRAME_OVER_MAX = 1, COL_FRAME_CUT_SHORT = 2, COL_FRAME_CUT_STOP = 3 };
+
+/* eof values of col_frame_take: the peer ended the stream, or the
+ * collector stopped reading it (an unfinished line is then cut, and
+ * flagged COL_FRAME_CUT_STOP). */
+enum { COL_FRAME_EOF = 1, COL_FRAME_STOPPED = 2 };
 
 /* A message: n bytes at p (a view into the caller's buffer, valid during
  * the call); truncated 0, or why it is cut (COL_FRAME_OVER_MAX or
@@ -35,7 +43,8 @@ typedef void (*col_frame_fn)(void *ud, const char *p, size_t n, int truncated);
 /* Takes the complete frames at the front of data[0, len) and returns the
  * number of bytes consumed; the rest is an unfinished frame, to be passed
  * again at the front of the next call with more bytes after it. With eof,
- * everything is consumed (a last frame without its end is a message).
+ * everything is consumed (a last frame without its end is a message; with
+ * COL_FRAME_STOPPED a last line without its LF is flagged COL_FRAME_CUT_STOP).
  * What is left is always shorter than max + COL_FRAME_COUNT_DIGITS + 2, so
  * a buffer of max + 64 bytes always makes progress. A frame that starts
  * with a digit followed by digits and a space is octet-counted (RFC 6587

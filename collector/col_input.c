@@ -48,6 +48,8 @@ static void col_input_event(col *c, const char *src, const struct sockaddr *sa, 
         if (!ev.reason.p)
             ev.reason = vg_str_c(truncated == COL_FRAME_CUT_SHORT
                                      ? "connection ended inside an octet-counted frame"
+                                 : truncated == COL_FRAME_CUT_STOP
+                                     ? "line cut by the collector's stop (the rest was not read)"
                                      : "truncated to max_message_size");
         c->stats.truncated++;
     }
@@ -349,12 +351,16 @@ static void col_conn_tls_flush(col_conn *k)
  * stop): what it had read of an unfinished frame is a message too, kept as
  * at the peer's EOF (col_conn_read: an octet-counted frame flagged
  * truncated, a line without its LF a line), not freed unseen with the
- * buffer. A TLS peer gets our close_notify first, so that it can tell the
- * close from a cut connection. */
-static void col_conn_end(col_conn *k)
+ * buffer. At a stop (stopped), a line without its LF is flagged truncated
+ * (COL_FRAME_CUT_STOP): the reading ended there, not the sender's line (a
+ * sender still writing at the end of the stop's reading), and kept as a
+ * whole line "seq=00001234" cut to "seq=0000" made an alert for a line
+ * nobody sent. A TLS peer gets our close_notify first, so that it can tell
+ * the close from a cut connection. */
+static void col_conn_end(col_conn *k, int stopped)
 {
     if (k->len) {
-        col_conn_frames(k, k->buf, k->len, 1);
+        col_conn_frames(k, k->buf, k->len, stopped ? COL_FRAME_STOPPED : COL_FRAME_EOF);
         k->len = 0;
     }
     if (k->tls) { /* a few dozen bytes: uv_write sends them at once, before the close */
@@ -786,7 +792,7 @@ static void col_conn_sweep(uv_timer_t *t)
                 vg_info("connection from %s closed: idle for %lld ms (idle_timeout)%s", k->src,
                         (long long)c->conf.idle_ms, more);
         }
-        col_conn_end(k);
+        col_conn_end(k, 0);
     }
 }
 
@@ -977,5 +983,5 @@ void col_input_stop(col *c)
     }
     for (col_conn *k = c->conns; k; k = k->next)
         if (!uv_is_closing((uv_handle_t *)&k->tcp))
-            col_conn_end(k);
+            col_conn_end(k, 1);
 }

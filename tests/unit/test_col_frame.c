@@ -13,15 +13,20 @@ typedef struct got {
     char text[512];
 } got;
 
-/* Messages as "[TEXT]", "[TEXT]!" (longer than max) or "[TEXT]~" (the
- * stream ended inside its octet-counted frame), one after another. */
+/* Messages as "[TEXT]", "[TEXT]!" (longer than max), "[TEXT]~" (the
+ * stream ended inside its octet-counted frame) or "[TEXT]^" (a line the
+ * collector's stop cut), one after another. */
 static void on_msg(void *ud, const char *p, size_t n, int truncated)
 {
     got *g = ud;
     size_t at = strlen(g->text);
-    ck_assert(truncated == 0 || truncated == COL_FRAME_OVER_MAX || truncated == COL_FRAME_CUT_SHORT);
+    ck_assert(truncated == 0 || truncated == COL_FRAME_OVER_MAX ||
+              truncated == COL_FRAME_CUT_SHORT || truncated == COL_FRAME_CUT_STOP);
     snprintf(g->text + at, sizeof(g->text) - at, "[%.*s]%s", (int)n, p,
-             truncated == COL_FRAME_CUT_SHORT ? "~" : truncated ? "!" : "");
+             truncated == COL_FRAME_CUT_SHORT  ? "~"
+             : truncated == COL_FRAME_CUT_STOP ? "^"
+             : truncated                       ? "!"
+                                               : "");
     g->n++;
 }
 
@@ -64,6 +69,27 @@ END_TEST
 /* A line as long as max followed by CR LF is flagged alike whether its LF
  * comes in the same read or the next: before, it was flagged only when
  * the read ended between the CR and the LF. */
+/* What is left when the collector stops reading (a stop whose reading
+ * ended while the sender still wrote): a line without its LF is flagged
+ * cut, not kept as a whole line (seq=00001234 cut to seq=0000 made an
+ * alert for a line nobody sent); at the peer's own EOF it is a line. */
+START_TEST(test_cut_by_stop)
+{
+    got g;
+    const char *s = "<13>h app: seq=00001233\n<13>h app: seq=0000";
+    memset(&g, 0, sizeof(g));
+    col_framer f = {.max = 100};
+    ck_assert_uint_eq(col_frame_take(&f, s, strlen(s), COL_FRAME_STOPPED, on_msg, &g), strlen(s));
+    ck_assert_str_eq(g.text, "[<13>h app: seq=00001233][<13>h app: seq=0000]^");
+    memset(&g, 0, sizeof(g));
+    ck_assert_uint_eq(col_frame_take(&f, s, strlen(s), COL_FRAME_EOF, on_msg, &g), strlen(s));
+    ck_assert_str_eq(g.text, "[<13>h app: seq=00001233][<13>h app: seq=0000]");
+    memset(&g, 0, sizeof(g));
+    col_frame_take(&f, "20 short", 8, COL_FRAME_STOPPED, on_msg, &g);
+    ck_assert_str_eq(g.text, "[short]~");
+}
+END_TEST
+
 START_TEST(test_crlf_at_max_across_reads)
 {
     const char *s = "12345678\r\nnext\n";
@@ -152,6 +178,7 @@ static Suite *frame_suite(void)
     Suite *s = suite_create("col_frame");
     TCase *t = tcase_create("frame");
     tcase_add_test(t, test_kinds);
+    tcase_add_test(t, test_cut_by_stop);
     tcase_add_test(t, test_crlf_at_max_across_reads);
     tcase_add_test(t, test_count_over_65536);
     suite_add_tcase(s, t);
