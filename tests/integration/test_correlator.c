@@ -685,8 +685,10 @@ START_TEST(test_full_outbox_counts_once)
     ck_assert_msg(errors >= runs + 3, "%ld failed commits in %d runs", errors, runs);
     /* The collector says so once when the refusals go on, and once when
      * they end; the reconnects between are at debug level. */
-    int again = vt_count_text(log, " lost again with nothing acknowledged (end of file): it keeps "
-                                   "refusing seq ");
+    /* (the reason in brackets is the end of file, or a reset when the
+     * correlator closed with a resent batch unread: either is the same
+     * refusal) */
+    int again = vt_count_text(log, " lost again with nothing acknowledged (");
     ck_assert_int_ge(again, 1);
     ck_assert_int_eq(vt_count_text(log, ": acknowledging again (seq "), again);
     ck_assert_int_lt(vt_count_text(log, "info: stream c1: "), errors);
