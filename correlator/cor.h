@@ -90,9 +90,12 @@ cor_rules_opts cor_conf_rules_opts(const cor_conf *cf);
  * file (which wins over a rules list of the same name). A lists/ that
  * exists but cannot be read is VG_ECONFIG. With names, also
  * adds the name of every list read to it (the caller frees it with
- * cor_list_names_free, also after an error). */
+ * cor_list_names_free, also after an error). With announce, logs
+ * "list NAME: N entries from PATH" for each list stored (or, with l NULL,
+ * checked): a SIGHUP checks every file before it stores any, and only the
+ * store says so, once per list. */
 int cor_load_lists(cor_lists *l, const cor_conf *cf, const char *rules_dir, cor_list_names *names,
-                   char *err, size_t errlen);
+                   bool announce, char *err, size_t errlen);
 
 /* The bytes of every list file cor_load_lists would read (a file that
  * cannot be read counts 0: the load says why), to size a store for them. */

@@ -246,7 +246,7 @@ static int cor_rule_list_files(const char *rules_dir, char *dir, size_t cap, str
 }
 
 static int cor_load_rule_lists(cor_lists *l, const cor_conf *cf, const char *rules_dir,
-                               cor_list_names *names, char *err, size_t errlen)
+                               cor_list_names *names, bool announce, char *err, size_t errlen)
 {
     char dir[4096];
     struct dirent **ents;
@@ -279,7 +279,7 @@ static int cor_load_rule_lists(cor_lists *l, const cor_conf *cf, const char *rul
             } else {
                 rc = cor_lists_load_file(l, name, path, &cnt, err, errlen);
             }
-            if (rc == 0)
+            if (rc == 0 && announce)
                 vg_info("list %s: %zu entries from %s", name, cnt, path);
             if (rc == 0)
                 rc = cor_list_names_add(names, name);
@@ -311,9 +311,9 @@ uint64_t cor_list_files_bytes(const cor_conf *cf, const char *rules_dir)
 }
 
 int cor_load_lists(cor_lists *l, const cor_conf *cf, const char *rules_dir, cor_list_names *names,
-                   char *err, size_t errlen)
+                   bool announce, char *err, size_t errlen)
 {
-    int rrc = rules_dir ? cor_load_rule_lists(l, cf, rules_dir, names, err, errlen) : 0;
+    int rrc = rules_dir ? cor_load_rule_lists(l, cf, rules_dir, names, announce, err, errlen) : 0;
     if (rrc)
         return rrc;
     for (int i = 0; i < cf->nlists; i++) {
@@ -327,7 +327,8 @@ int cor_load_lists(cor_lists *l, const cor_conf *cf, const char *rules_dir, cor_
         }
         if ((rc = cor_list_names_add(names, cf->lists[i].name)))
             return rc;
-        vg_info("list %s: %zu entries from %s", cf->lists[i].name, n, cf->lists[i].path);
+        if (announce)
+            vg_info("list %s: %zu entries from %s", cf->lists[i].name, n, cf->lists[i].path);
     }
     return 0;
 }

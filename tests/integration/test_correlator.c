@@ -566,6 +566,25 @@ START_TEST(test_sighup_bad_list_changes_no_list)
     char *a = vt_read_file(p.alerts, NULL);
     ck_assert_ptr_nonnull(strstr(a, "seq=00001"));
     free(a);
+    /* Fixed, the reload goes through. Each list's count is logged once
+     * per load that stores it: at start, and at this reload; not when the
+     * reload reads the files to check them first (it was logged then too,
+     * also for "early" at the refused reload, which stored nothing). */
+    ck_assert_int_eq(vt_write_file(list, "198.51.100.9\n203.0.113.0/24\n"), 0);
+    kill(p.pid[VT_CORRELATOR], SIGHUP);
+    ck_assert(vt_wait_text(log, "rules reloaded", 10000));
+    char *rearly = realpath(early, NULL), *rlist = realpath(list, NULL);
+    ck_assert_ptr_nonnull(rearly);
+    ck_assert_ptr_nonnull(rlist);
+    snprintf(want, sizeof(want), "info: list early: 1 entries from %s\n", rearly);
+    ck_assert_int_eq(vt_count_text(log, want), 2);
+    snprintf(want, sizeof(want), "info: list threat-ip: 1 entries from %s\n", rlist);
+    ck_assert_int_eq(vt_count_text(log, want), 1);
+    snprintf(want, sizeof(want), "info: list threat-ip: 2 entries from %s\n", rlist);
+    ck_assert_int_eq(vt_count_text(log, want), 1);
+    ck_assert_int_eq(vt_count_text(log, "info: list "), 4);
+    free(rearly);
+    free(rlist);
     vt_pipe_destroy(&p);
 }
 END_TEST
