@@ -239,15 +239,35 @@ static int lists__v6ish(const char *s, size_t n, int *colons, int *dcolon)
     return *colons > 0;
 }
 
+/* A dotted quad of four decimal octets, each 1 to 3 digits and at most
+ * 255, into addr: 4, or 0 if s is not one. Leading zeros are decimal,
+ * never octal: devices print 10.1.2.3 as "010.001.002.003", which
+ * inet_pton refuses (so it matched nothing) and inet_aton reads as octal
+ * (8.1.2.3). Also spares the hot path inet_pton's copy to a C string. */
+static int lists__addr4(const char *s, size_t n, uint8_t addr[4])
+{
+    size_t i = 0;
+    for (int o = 0; o < 4; o++) {
+        if (o > 0 && (i >= n || s[i++] != '.')) return 0;
+        unsigned v = 0, digits = 0;
+        for (; i < n && digits < 3 && s[i] >= '0' && s[i] <= '9'; i++, digits++)
+            v = v * 10 + (unsigned)(s[i] - '0');
+        if (digits == 0 || v > 255) return 0;
+        addr[o] = (uint8_t)v;
+    }
+    return i == n ? 4 : 0;
+}
+
 /* Parses an address: 4 (IPv4, also for IPv4-mapped IPv6) or 16 (IPv6)
- * bytes into addr, or 0 if s is not an address. */
+ * bytes into addr, or 0 if s is not an address. IPv4 as lists__addr4;
+ * IPv6 as inet_pton (whose embedded dotted quad takes no leading zeros). */
 static int lists__addr(const char *s, size_t n, uint8_t addr[16], int v6)
 {
     char buf[INET6_ADDRSTRLEN + 1];
+    if (!v6) return lists__addr4(s, n, addr);
     if (n >= sizeof(buf)) return 0;
     memcpy(buf, s, n);
     buf[n] = '\0';
-    if (!v6) return inet_pton(AF_INET, buf, addr) == 1 ? 4 : 0;
     if (inet_pton(AF_INET6, buf, addr) != 1) return 0;
     static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     if (memcmp(addr, mapped, 12) == 0) {

@@ -131,13 +131,43 @@ START_TEST(test_ipv4)
     IN(f.l, "ips", "0:0:0:0:0:ffff:c633:6401"); /* 198.51.100.1 */
     OUT(f.l, "ips", "::ffff:192.0.2.2");
     OUT(f.l, "ips", "::192.0.2.1"); /* IPv4-compatible is not mapped */
+    /* zero-padded octets (as some devices print them) are decimal, never
+     * octal: inet_pton refused them, and they matched nothing */
+    IN(f.l, "ips", "192.0.2.01");
+    IN(f.l, "ips", "192.000.002.001");
+    IN(f.l, "ips", "198.051.100.077"); /* 198.51.100.77; octal would be 198.41.100.63 */
+    IN(f.l, "ips", "010.000.000.010"); /* in 10.0.0.0/8; octal would be 8.0.0.8 */
+    IN(f.l, "ips", "::ffff:192.0.2.1");
+    OUT(f.l, "ips", "192.000.002.002");
+    OUT(f.l, "ips", "198.051.101.000");
     /* not addresses: no match, no crash */
     OUT(f.l, "ips", "192.0.2.1 ");
-    OUT(f.l, "ips", "192.0.2.01");
+    OUT(f.l, "ips", "0192.0.2.1"); /* an octet has at most 3 digits */
+    OUT(f.l, "ips", "192.0.2.0001");
+    OUT(f.l, "ips", "192.0.2.256");
+    OUT(f.l, "ips", "192.0.2.0256");
+    OUT(f.l, "ips", "192..2.1");
+    OUT(f.l, "ips", "192.0.2.1.");
+    OUT(f.l, "ips", "::ffff:192.000.002.001"); /* inside IPv6, inet_pton's rule: no zeros */
     OUT(f.l, "ips", "192.0.2");
     OUT(f.l, "ips", "");
     ck_assert_int_eq(cor_lists_contains(f.l, "ips", VG_STR_NULL), 0);
     OUT(f.l, "nosuchlist", "192.0.2.1");
+
+    /* the same reading in a list file: decimal, the same entry as without
+     * the zeros (a duplicate), and a network's zeros too */
+    load(f.l, "pad", "010.001.002.003\n10.1.2.3\n172.016.000.000/12\n192.000.002.000/024\n", 3);
+    IN(f.l, "pad", "10.1.2.3");
+    IN(f.l, "pad", "010.001.002.003");
+    OUT(f.l, "pad", "8.1.2.3"); /* the octal reading */
+    IN(f.l, "pad", "172.16.0.1");
+    IN(f.l, "pad", "172.31.255.255");
+    OUT(f.l, "pad", "172.14.0.1"); /* octal 016 */
+    OUT(f.l, "pad", "172.32.0.0");
+    IN(f.l, "pad", "192.0.2.200");
+    cor_list_info info;
+    ck_assert_int_eq(cor_lists_info(f.l, "pad", &info), 0);
+    ck_assert_uint_eq(info.ipv4, 3);
     fx_close(&f);
 }
 END_TEST
@@ -429,7 +459,11 @@ START_TEST(test_bad_file_refused)
         {"10/8", "bad IPv4 address in CIDR '10/8'"},
         {"2001:db8:::/48", "bad IPv6 address in CIDR '2001:db8:::/48'"},
         {"1.2.3.256", "bad IPv4 address '1.2.3.256'"},
-        {"01.2.3.4", "bad IPv4 address '01.2.3.4'"},
+        {"0001.2.3.4", "bad IPv4 address '0001.2.3.4'"},
+        {"1.2.3.0256", "bad IPv4 address '1.2.3.0256'"},
+        {"010.0.0.1/8", "host bits set in CIDR '010.0.0.1/8' (the network is 10.0.0.0/8)"},
+        {"010.0.0.0/0008", "bad prefix length in CIDR '010.0.0.0/0008'"},
+        {"::ffff:010.0.0.1", "bad IPv6 address '::ffff:010.0.0.1'"},
         {"2001:db8::1::2", "bad IPv6 address '2001:db8::1::2'"},
         {"*.", "bad domain '*.'"},
         {"*.exa mple.com", "bad domain '*.exa mple.com'"},
@@ -728,8 +762,8 @@ START_TEST(test_dump_roundtrip)
          "# mixed\n"
          "192.0.2.1\n10.0.0.0/8\n0.0.0.0/0\n2001:DB8::1\n2001:db8:aa::/48\n::/0\n"
          "::ffff:203.0.113.0/120\nExample.COM\n*.tk\n"
-         "D41D8CD98F00B204E9800998ECF8427E\nplain string\nabc#def\n",
-         12);
+         "D41D8CD98F00B204E9800998ECF8427E\nplain string\nabc#def\n010.001.002.003\n",
+         13);
     char p1[PATH_MAX], p2[PATH_MAX];
     snprintf(p1, sizeof(p1), "%s/dump1.txt", tmpdir);
     snprintf(p2, sizeof(p2), "%s/dump2.txt", tmpdir);
@@ -738,7 +772,7 @@ START_TEST(test_dump_roundtrip)
     fclose(o);
     size_t n = 0;
     ck_assert_int_eq(cor_lists_load_file(f.l, "d2", p1, &n, err, sizeof(err)), 0);
-    ck_assert_uint_eq(n, 12);
+    ck_assert_uint_eq(n, 13);
     o = fopen(p2, "w");
     ck_assert_int_eq(cor_lists_dump(f.l, "d2", o), 0);
     fclose(o);
@@ -746,6 +780,7 @@ START_TEST(test_dump_roundtrip)
     ck_assert_str_eq(a, b);
     ck_assert_str_eq(a, "0.0.0.0/0\n"
                         "10.0.0.0/8\n"
+                        "10.1.2.3\n"
                         "192.0.2.1\n"
                         "203.0.113.0/24\n"
                         "::/0\n"
