@@ -19,6 +19,7 @@
 #define LISTS__DBNAME "lists"
 #define LISTS__GEN_LEN 4
 #define LISTS__KEY_MAX (LISTS__GEN_LEN + 1 + COR_LIST_ENTRY_MAX)
+#define LISTS__ZONE_MAX 64 /* bytes of an IPv6 zone ("eth0"); Linux's are at most 15 */
 
 /* Entry kinds: the byte after the generation in every entry key. */
 enum {
@@ -239,6 +240,28 @@ static int lists__v6ish(const char *s, size_t n, int *colons, int *dcolon)
     return *colons > 0;
 }
 
+/* "ADDR%ZONE", an IPv6 address with a zone (RFC 4007: "fe80::1%eth0";
+ * the zone names an interface, "%eth0" on Linux, "%12" on Windows): the
+ * length of ADDR, or 0 if s is not of that shape. ADDR is only checked for
+ * the characters of an IPv6 address; lists__addr says if it is one. */
+static size_t lists__zoned(const char *s, size_t n)
+{
+    const char *pct = memchr(s, '%', n);
+    if (!pct) return 0;
+    size_t an = (size_t)(pct - s), zn = n - an - 1;
+    int colons, dcolon;
+    if (zn == 0 || zn > LISTS__ZONE_MAX || !lists__v6ish(s, an, &colons, &dcolon) ||
+        !(dcolon || colons >= 6))
+        return 0;
+    for (size_t i = an + 1; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == '-'))
+            return 0;
+    }
+    return an;
+}
+
 /* A dotted quad of four decimal octets, each 1 to 3 digits and at most
  * 255, into addr: 4, or 0 if s is not one. Leading zeros are decimal,
  * never octal: devices print 10.1.2.3 as "010.001.002.003", which
@@ -400,14 +423,43 @@ static int lists__encode(const char *s, size_t n, int entry, uint8_t *out, size_
             *outlen = (size_t)alen + 2;
             return 0;
         }
+        size_t zan = lists__zoned(s, an), ln = n - an - 1, d = 0;
+        while (d < ln && slash[1 + d] >= '0' && slash[1 + d] <= '9')
+            d++;
+        if (zan && ln > 0 && ln <= 3 && d == ln) { /* "fe80::%eth0/64" */
+            if (!lists__addr(s, zan, addr, 1))
+                snprintf(why, whylen, "bad IPv6 address in CIDR '%.*s'", (int)n, s);
+            else
+                snprintf(why, whylen,
+                         "IPv6 network with a zone '%.*s': a list takes no zone (write '%.*s%.*s', "
+                         "which matches on every interface)",
+                         (int)n, s, (int)zan, s, (int)(n - an), slash);
+            return -1;
+        }
     }
 
     /* Plain addresses. Every textual IPv6 form has "::", 7 colons, or 6
-     * and a dotted quad, so nothing inet_pton takes is missed. */
+     * and a dotted quad, so nothing inet_pton takes is missed. An IPv6
+     * value's zone ("fe80::1%eth0") is dropped: it names the interface of
+     * the host that logged it, and the list holds addresses. An entry with
+     * a zone is refused, as a network with host bits is: taking it without
+     * the zone would widen it without notice. */
     int v4 = lists__v4ish(s, n, &dots) && dots == 3;
     int v6 = !v4 && lists__v6ish(s, n, &colons, &dcolon) && (dcolon || colons >= 6);
+    size_t an = n; /* the address, without a zone */
+    if (!v4 && !v6) {
+        size_t z = lists__zoned(s, n);
+        if (z) an = z, v6 = 1;
+    }
     if (v4 || v6) {
-        if ((alen = lists__addr(s, n, addr, v6))) {
+        if ((alen = lists__addr(s, an, addr, v6))) {
+            if (entry && an < n) {
+                snprintf(why, whylen,
+                         "IPv6 address with a zone '%.*s': a list takes no zone (write '%.*s', "
+                         "which matches on every interface)",
+                         (int)n, s, (int)an, s);
+                return -1;
+            }
             out[0] = alen == 4 ? LISTS__V4 : LISTS__V6;
             memcpy(out + 1, addr, (size_t)alen);
             out[1 + alen] = (uint8_t)(alen * 8);

@@ -119,8 +119,9 @@ const char *cor_list_name(const cor_list *h);
 
 /* Is VALUE in the list? VALUE is read as
  *   - an IPv4 or IPv6 address (IPv4-mapped IPv6 counts as IPv4; IPv4
- *     octets may be zero-padded, "010.001.002.003", and are decimal):
- *     matched against the list's addresses and networks;
+ *     octets may be zero-padded, "010.001.002.003", and are decimal; an
+ *     IPv6 zone, "fe80::1%eth0", is dropped): matched against the list's
+ *     addresses and networks;
  *   - a domain/host name: matched case-insensitively against the list's
  *     domains, itself and every parent (a.b.example.com matches an entry
  *     example.com; a trailing dot is ignored);

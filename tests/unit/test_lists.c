@@ -245,6 +245,36 @@ START_TEST(test_ipv6)
     OUT(f.l, "v6", "203.0.114.1");
     IN(f.l, "v6", "1:2:3:4:5:6:7:8");
     IN(f.l, "v6", "1:2:3:4:5:6:102:304");
+    /* a value's zone (RFC 4007) is dropped: it only names the interface of
+     * the host that logged it. These matched nothing. */
+    IN(f.l, "v6", "2001:db8::1%eth0");
+    IN(f.l, "v6", "2001:DB8::1%12"); /* Windows numbers its zones */
+    IN(f.l, "v6", "2001:db8:aa::5%br-1a2b.100");
+    IN(f.l, "v6", "1:2:3:4:5:6:7:8%en0");
+    IN(f.l, "v6", "::ffff:198.51.100.9%eth0"); /* mapped: the IPv4 address */
+    OUT(f.l, "v6", "2001:db8::2%eth0");
+    OUT(f.l, "v6", "2001:db8:ab::%eth0");
+    /* not a zone: strings */
+    OUT(f.l, "v6", "2001:db8::1%");
+    OUT(f.l, "v6", "2001:db8::1%eth0%1");
+    OUT(f.l, "v6", "2001:db8::1%eth 0");
+    OUT(f.l, "v6", "2001:db8::1%eth0/64");
+    OUT(f.l, "v6", "2001:db8:::1%eth0");
+    char zoned[128];
+    snprintf(zoned, sizeof(zoned), "2001:db8::1%%%065d", 0); /* a zone of 65 bytes */
+    OUT(f.l, "v6", zoned);
+    zoned[strlen(zoned) - 1] = '\0'; /* 64 */
+    IN(f.l, "v6", zoned);
+    load(f.l, "ll", "fe80::1\nfe80::aa:0/112\n", 2);
+    IN(f.l, "ll", "fe80::1%eth0");
+    IN(f.l, "ll", "FE80::1%wlp2s0");
+    IN(f.l, "ll", "fe80::aa:1234%eth1");
+    OUT(f.l, "ll", "fe80::2%eth0");
+    /* a string entry is matched byte for byte, zone or not */
+    load(f.l, "s", "not an address%eth0\nfe80::1%eth0/x\n", 2);
+    IN(f.l, "s", "not an address%eth0");
+    IN(f.l, "s", "fe80::1%eth0/x");
+    OUT(f.l, "s", "fe80::1%eth0");
 
     /* /0, /128 and lengths around the 64-bit word boundaries */
     const unsigned lens[] = {0, 1, 63, 64, 65, 95, 96, 127, 128};
@@ -465,6 +495,15 @@ START_TEST(test_bad_file_refused)
         {"010.0.0.0/0008", "bad prefix length in CIDR '010.0.0.0/0008'"},
         {"::ffff:010.0.0.1", "bad IPv6 address '::ffff:010.0.0.1'"},
         {"2001:db8::1::2", "bad IPv6 address '2001:db8::1::2'"},
+        /* a zone in an entry would be dropped, widening it: refused (it
+         * was a string entry, matched only by that exact text) */
+        {"fe80::1%eth0", "IPv6 address with a zone 'fe80::1%eth0': a list takes no zone (write "
+                         "'fe80::1', which matches on every interface)"},
+        {"FE80::%12/64", "IPv6 network with a zone 'FE80::%12/64': a list takes no zone (write "
+                         "'FE80::/64', which matches on every interface)"},
+        {"fe80:::1%eth0", "bad IPv6 address 'fe80:::1%eth0'"},
+        {"fe80:::%eth0/64", "bad IPv6 address in CIDR 'fe80:::%eth0/64'"},
+        {"fe80::1/64%eth0", "bad prefix length in CIDR 'fe80::1/64%eth0'"},
         {"*.", "bad domain '*.'"},
         {"*.exa mple.com", "bad domain '*.exa mple.com'"},
         {"..com", "bad domain '..com'"},
