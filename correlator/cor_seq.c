@@ -51,60 +51,62 @@ void cor_seq_init(const cor_seq_shape *s, int64_t *ts)
     NL(s, ts) = 0;
 }
 
+/* Where the times of slot k start: after the head and the times of the
+ * slots before it (k == s->m: where the links start). */
+static uint32_t cor_seq_off(const cor_seq_shape *s, const int64_t *ts, uint32_t k)
+{
+    uint32_t off = cor_seq_head(s);
+    for (uint32_t i = 0; i < k; i++)
+        off += (uint32_t)CNT(s, ts, i);
+    return off;
+}
+
 uint32_t cor_seq_len(const cor_seq_shape *s, const int64_t *ts)
 {
-    uint32_t len = cor_seq_head(s);
-    for (uint32_t k = 0; k < s->m; k++)
-        len += (uint32_t)CNT(s, ts, k);
-    return len + 2 * (uint32_t)NL(s, ts);
+    return cor_seq_off(s, ts, s->m) + 2 * (uint32_t)NL(s, ts);
 }
 
 /* The buffered times of slot k, and how many. */
 static int64_t *cor_seq_times(const cor_seq_shape *s, const int64_t *ts, uint32_t k, uint32_t *cnt)
 {
-    uint32_t off = cor_seq_head(s);
-    for (uint32_t i = 0; i < k; i++)
-        off += (uint32_t)CNT(s, ts, i);
     *cnt = (uint32_t)CNT(s, ts, k);
-    return (int64_t *)ts + off;
-}
-
-/* First index in t[0..n) whose time is >= x (strict: > x). */
-static uint32_t cor_seq_bound(const int64_t *t, uint32_t n, int64_t x, bool strict)
-{
-    uint32_t lo = 0, hi = n;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (t[mid] < x || (strict && t[mid] == x))
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    return (int64_t *)ts + cor_seq_off(s, ts, k);
 }
 
 /* The links (pairs time, mask, by time), and how many. */
 static int64_t *cor_seq_links(const cor_seq_shape *s, const int64_t *ts, uint32_t *nl)
 {
-    uint32_t off = cor_seq_head(s);
-    for (uint32_t k = 0; k < s->m; k++)
-        off += (uint32_t)CNT(s, ts, k);
     *nl = (uint32_t)NL(s, ts);
-    return (int64_t *)ts + off;
+    return (int64_t *)ts + cor_seq_off(s, ts, s->m);
 }
 
-/* First link whose time is >= x (strict: > x). */
-static uint32_t cor_seq_lbound(const int64_t *lk, uint32_t nl, int64_t x, bool strict)
+/* First i in [0, n) whose time t[i * stride] is >= x (strict: > x); the
+ * times at that stride are sorted. Stride 1: buffered times, 2: links. */
+static uint32_t cor_seq_search(const int64_t *t, uint32_t n, uint32_t stride, int64_t x,
+                               bool strict)
 {
-    uint32_t lo = 0, hi = nl;
+    uint32_t lo = 0, hi = n;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (lk[2 * mid] < x || (strict && lk[2 * mid] == x))
+        int64_t y = t[(size_t)mid * stride];
+        if (y < x || (strict && y == x))
             lo = mid + 1;
         else
             hi = mid;
     }
     return lo;
+}
+
+/* First index in t[0..n) whose time is >= x (strict: > x). */
+static uint32_t cor_seq_bound(const int64_t *t, uint32_t n, int64_t x, bool strict)
+{
+    return cor_seq_search(t, n, 1, x, strict);
+}
+
+/* First link whose time is >= x (strict: > x). */
+static uint32_t cor_seq_lbound(const int64_t *lk, uint32_t nl, int64_t x, bool strict)
+{
+    return cor_seq_search(lk, nl, 2, x, strict);
 }
 
 /* Forgets the links before x (strict: up to x): their copies went. */
@@ -173,6 +175,22 @@ typedef struct cor_seq_blk {
     uint32_t need[COR_SEQ_MAX];
 } cor_seq_blk;
 
+/* Puts one more step of slot q into the block at time y (a block at another
+ * time starts empty) if cor_seq_fits lets it; false leaves b->need as it was. */
+static bool cor_seq_take(const cor_seq_shape *s, const int64_t *ts, const int64_t *const *t,
+                         const uint32_t *cnt, cor_seq_blk *b, uint32_t q, int64_t y)
+{
+    if (y != b->y) {
+        b->y = y;
+        memset(b->need, 0, sizeof(b->need));
+    }
+    b->need[q]++;
+    if (cor_seq_fits(s, ts, t, cnt, y, b->need))
+        return true;
+    b->need[q]--;
+    return false;
+}
+
 /* Backward greedy, one step of slot q: the latest time at or before *prev
  * among the first cur[q] times of q that the block there can take. */
 static bool cor_seq_back(const cor_seq_shape *s, const int64_t *ts, const int64_t *const *t,
@@ -182,17 +200,9 @@ static bool cor_seq_back(const cor_seq_shape *s, const int64_t *ts, const int64_
     uint32_t idx = cor_seq_bound(t[q], cur[q], *prev, true);
     while (idx) {
         int64_t y = t[q][idx - 1];
-        if (links) {
-            if (y != b->y) {
-                b->y = y;
-                memset(b->need, 0, sizeof(b->need));
-            }
-            b->need[q]++;
-            if (!cor_seq_fits(s, ts, t, cnt, y, b->need)) {
-                b->need[q]--;
-                idx = cor_seq_bound(t[q], idx, y, false); /* times before y */
-                continue;
-            }
+        if (links && !cor_seq_take(s, ts, t, cnt, b, q, y)) {
+            idx = cor_seq_bound(t[q], idx, y, false); /* times before y */
+            continue;
         }
         cur[q] = idx - 1;
         *prev = y;
@@ -212,17 +222,9 @@ static bool cor_seq_fwd(const cor_seq_shape *s, const int64_t *ts, const int64_t
         idx = cur[q];
     while (idx < cnt[q]) {
         int64_t y = t[q][idx];
-        if (links) {
-            if (y != b->y) {
-                b->y = y;
-                memset(b->need, 0, sizeof(b->need));
-            }
-            b->need[q]++;
-            if (!cor_seq_fits(s, ts, t, cnt, y, b->need)) {
-                b->need[q]--;
-                idx = cor_seq_bound(t[q], cnt[q], y, true); /* times after y */
-                continue;
-            }
+        if (links && !cor_seq_take(s, ts, t, cnt, b, q, y)) {
+            idx = cor_seq_bound(t[q], cnt[q], y, true); /* times after y */
+            continue;
         }
         cur[q] = idx + 1;
         *p = y;
