@@ -58,6 +58,7 @@ typedef struct col_stats {
     uint64_t conns_refused;      /* accepted and closed at once: max_connections(_per_ip) */
     uint64_t handshake_timeouts; /* TLS connections closed before their handshake was done */
     uint64_t idle_closed;        /* connections closed after idle_timeout */
+    uint64_t unread_at_stop;     /* bytes the stop left in the kernel (col_input_unread) */
 } col_stats;
 
 typedef struct col col;
@@ -102,6 +103,7 @@ struct col {
     int unix_fd[COL_MAX_LISTEN];
     uv_timer_t bp_timer; /* rechecks a full spool while paused */
     vg_streak spool_fails; /* failed commits in a row (col_spool_failed) */
+    int spool_rc;          /* the last commit's error (VG_EFULL: spool full); 0 once one succeeds */
     uv_timer_t conn_timer; /* closes TLS connections stuck in the handshake, idle ones */
     uint32_t accept_stalled; /* listeners (bit i: tcp[i]) whose accept ran out of memory */
     int64_t fd_conns;           /* connections the open-files limit has room for (col_fd_room) */

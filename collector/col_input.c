@@ -14,6 +14,7 @@
 
 #include "col.h"
 #include "col_frame.h"
+#include "vigil/err.h"
 #include "vigil/log.h"
 #include "vigil/syslog.h"
 #include "vigil/util.h"
@@ -937,11 +938,69 @@ uint64_t col_conns_open(const col *c)
     return n;
 }
 
+/* At a stop, after its reading: what the kernel still holds for the
+ * collector, which the close throws away, counted (stats.unread_at_stop)
+ * and said in one warning line, with why the reading left it. A
+ * connection: its receive queue (FIONREAD, i.e. SIOCINQ: bytes received
+ * and not read; on TLS, ciphertext); not what the sender's kernel still
+ * queues past our receive window, which the close's reset tells the sender
+ * of. A datagram socket: FIONREAD there gives only the next datagram's
+ * length, so its datagrams are taken off and counted, whole lengths
+ * (MSG_TRUNC), at most COL_DRAIN_DATAGRAMS. */
+static void col_input_unread(col *c)
+{
+    uint64_t cbytes = 0, dbytes = 0, dgrams = 0;
+    unsigned nconn = 0, nsock = 0;
+    for (col_conn *k = c->conns; k; k = k->next) {
+        uv_os_fd_t fd;
+        int q = 0;
+        if (uv_is_closing((uv_handle_t *)&k->tcp) || uv_fileno((uv_handle_t *)&k->tcp, &fd) != 0 ||
+            ioctl(fd, FIONREAD, &q) != 0 || q <= 0)
+            continue;
+        cbytes += (uint64_t)q;
+        nconn++;
+    }
+    for (int i = 0; i < c->nudp + c->nunix; i++) {
+        uv_os_fd_t fd = i < c->nudp ? -1 : c->unix_fd[i - c->nudp];
+        if (i < c->nudp && uv_fileno((uv_handle_t *)&c->udp[i], &fd) != 0)
+            continue;
+        /* a Unix socket is shut for reading first: a local sender blocked
+         * on its full queue gets EPIPE, not the place the count frees (its
+         * datagram then lost uncounted at the close) */
+        if (i >= c->nudp)
+            shutdown(fd, SHUT_RD);
+        uint64_t before = dgrams;
+        for (int j = 0; j < COL_DRAIN_DATAGRAMS; j++) {
+            char one;
+            ssize_t n = recv(fd, &one, 1, MSG_TRUNC | MSG_DONTWAIT);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0)
+                break;
+            dbytes += (uint64_t)n;
+            dgrams++;
+        }
+        nsock += dgrams > before;
+    }
+    c->stats.unread_at_stop = cbytes + dbytes;
+    if (!c->stats.unread_at_stop && !dgrams)
+        return;
+    const char *why = !c->paused ? "sent after the stop's reading, or past its limits"
+                      : c->spool_rc == VG_EFULL ? "spool full"
+                                                : "spool commits failing";
+    vg_warn("stop: %llu bytes left unread and lost with the close: %llu on %u connection%s, "
+            "%llu in %llu datagram%s on %u datagram socket%s (%s)",
+            (unsigned long long)(cbytes + dbytes), (unsigned long long)cbytes, nconn,
+            nconn == 1 ? "" : "s", (unsigned long long)dbytes, (unsigned long long)dgrams,
+            dgrams == 1 ? "" : "s", nsock, nsock == 1 ? "" : "s", why);
+}
+
 /* Stops intake: what the kernel still holds for each socket is read first
  * (bounded: COL_DRAIN_*), then listeners and connections close; an
  * unfinished frame already read is kept (col_conn_end). Connections still
  * in a listener's backlog are accepted and read too, once before the
  * connections are read and once after (those that came meanwhile). What
+ * they still hold then is counted and logged (col_input_unread). What
  * arrives after that was never accepted (see docs/architecture.md). */
 void col_input_stop(col *c)
 {
@@ -966,6 +1025,7 @@ void col_input_stop(col *c)
         for (col_conn *k = oldest; k; k = k->prev)
             col_conn_drain(k, deadline);
     }
+    col_input_unread(c);
     if (c->nudp) { /* the last count, while the sockets are still listed */
         col_udp_check_drops(c);
         if (!uv_is_closing((uv_handle_t *)&c->stats_timer))

@@ -257,8 +257,8 @@ static void col_report(vg_daemon *d)
     vg_info("stats: received=%llu bytes=%llu malformed=%llu truncated=%llu spooled=%llu "
             "spool_errors=%llu pending=%llu tcp_open=%llu tcp_total=%llu udp_errors=%llu "
             "udp_kernel_drops=%llu "
-            "dropped=%llu pauses=%llu "
-            "paused=%d tls_handshakes=%llu tls_errors=%llu tls_refused_names=%llu "
+            "dropped=%llu pauses=%llu paused=%d unread_at_stop=%llu "
+            "tls_handshakes=%llu tls_errors=%llu tls_refused_names=%llu "
             "conns_refused=%llu tls_handshake_timeouts=%llu idle_closed=%llu sent=%llu "
             "acked=%llu resent=%llu connected=%d",
             (unsigned long long)c->stats.received, (unsigned long long)c->stats.bytes,
@@ -269,6 +269,7 @@ static void col_report(vg_daemon *d)
             (unsigned long long)c->stats.udp_errors, (unsigned long long)col_udp_drops_now(c),
             (unsigned long long)c->stats.dropped,
             (unsigned long long)c->stats.pauses, c->paused,
+            (unsigned long long)c->stats.unread_at_stop,
             (unsigned long long)c->tls.handshakes, (unsigned long long)c->tls.handshake_errors,
             (unsigned long long)c->tls.refused_names, (unsigned long long)c->stats.conns_refused,
             (unsigned long long)c->stats.handshake_timeouts,

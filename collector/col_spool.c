@@ -211,6 +211,7 @@ static void col_spool_failed(col *c, int rc)
 {
     vg_streak *f = &c->spool_fails;
     c->stats.spool_errors++;
+    c->spool_rc = rc;
     int say = vg_streak_fail(f, uv_now(c->loop));
     if (say == VG_STREAK_FIRST)
         vg_error("spool commit of %zu events failed: %s%s; intake paused, retrying 4 times a "
@@ -248,6 +249,7 @@ void col_spool_flush(col *c)
         uv_timer_start(&c->retry_timer, col_spool_on_retry, 500, 0);
         return;
     }
+    c->spool_rc = 0;
     double secs;
     uint64_t fails = vg_streak_end(&c->spool_fails, uv_now(c->loop), &secs);
     if (fails)
