@@ -306,7 +306,10 @@ void col_spool_close(col *c)
      * and the count starts again at 0 with the next start */
     col_spool_note_refused(c);
     col_spool_flush(c);
-    for (int i = 0; i < 12 && c->npend; i++) { /* a disk full: give it 3 s more */
+    /* A full disk: give it 3 s more. Not a full spool (VG_EFULL): nothing
+     * takes from it while this waits (the sender runs in the loop), so no
+     * retry could fit, and the stop took 3 s longer for nothing. */
+    for (int i = 0; i < 12 && c->npend && c->spool_rc != VG_EFULL; i++) {
         struct timespec ts = {0, 250 * 1000 * 1000};
         nanosleep(&ts, NULL);
         col_spool_flush(c);

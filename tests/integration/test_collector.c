@@ -1064,7 +1064,9 @@ END_TEST
  * commit that does not fit pauses again, the rest are refused and
  * counted), and the connection's 50 lines stay unread. Before, nothing
  * told of them (received counted only the datagrams). Assumes the 8 MiB
- * UDP buffer the collector takes as root: 1,000 datagrams of 1 KB queue. */
+ * UDP buffer the collector takes as root: 1,000 datagrams of 1 KB queue.
+ * And the commit refused for the full spool is not retried at the close
+ * for 3 s, as one refused by a full disk is: nothing could free room. */
 START_TEST(test_stop_counts_unread_while_paused)
 {
     vt_pipe p;
@@ -1119,6 +1121,10 @@ START_TEST(test_stop_counts_unread_while_paused)
     ck_assert_msg(vt_count_text(log, want) == 1, "no line %s", want);
     ck_assert_int_eq(it_last_stat(&p, " unread_at_stop=", false), (long)unread);
     ck_assert_int_eq(vt_count_text(log, "unread seq="), 0); /* not read, not spooled */
+    /* the commit that did not fit, and the last try at the close: a full
+     * spool is not retried for 3 s (14 tries) as a full disk is */
+    ck_assert_int_eq(it_last_stat(&p, " spool_errors=", false), 2);
+    ck_assert_int_eq(vt_count_text(log, "could not be committed at shutdown"), 1);
     vt_pipe_destroy(&p);
 }
 END_TEST
