@@ -22,7 +22,7 @@ static const vg_conf_key col_tls_keys[] = {
     {"require_client_cert", VG_CONF_BOOL, "false", offsetof(col_tls_conf, require_client_cert),
      "refuse clients without a certificate signed by 'ca'", 0, 0},
     {"allowed_names", VG_CONF_NODE, NULL, offsetof(col_tls_conf, allowed),
-     "client certificate names (CN or DNS SAN, globs) allowed to send", 0, 0},
+     "client certificate names (DNS SANs, or the CN without any; globs) allowed to send", 0, 0},
     {NULL, 0, NULL, 0, NULL, 0, 0},
 };
 
@@ -273,22 +273,27 @@ static void col_tls_cn(X509 *cert, char *cn, size_t cap)
     OPENSSL_free(u);
 }
 
-/* After the handshake: the verified client's CN or a DNS SAN must match
- * the allow-list, when there is one. Records the name for the logs. A
- * name holding a NUL is no name: read as a C string,
- * "relay9.aviation.example\0.rogue.example" (which a CA may sign for
- * whoever owns rogue.example) matched "*.aviation.example". */
+/* After the handshake: the verified client's names must match the
+ * allow-list, when there is one. The names are its DNS SANs when it has
+ * any, its CN only when it has none (RFC 6125 6.4.4, as OpenSSL's
+ * X509_check_host): a CA that vets the SANs it signs may copy anything
+ * into the CN, and a certificate issued for other.example with the CN of
+ * an allowed relay got in. Records the name for the logs. A name holding
+ * a NUL is no name (but still a DNS SAN, so the CN stays out): read as a
+ * C string, "relay9.aviation.example\0.rogue.example" (which a CA may
+ * sign for whoever owns rogue.example) matched "*.aviation.example". */
 static int col_tls_check_peer(col_tls *t, col_tls_conn *tc, const char *src)
 {
     X509 *cert = SSL_get1_peer_certificate(tc->ssl);
     if (!cert)
         return t->names ? -EACCES : 0;
-    int ok = !t->names;
+    int ok = !t->names, has_dns = 0;
     GENERAL_NAMES *sans = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
     for (int i = 0; sans && i < sk_GENERAL_NAME_num(sans); i++) {
         const GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, i);
         if (g->type != GEN_DNS)
             continue;
+        has_dns = 1;
         const char *dns = (const char *)ASN1_STRING_get0_data(g->d.dNSName);
         int len = ASN1_STRING_length(g->d.dNSName);
         if (len <= 0 || memchr(dns, 0, (size_t)len))
@@ -303,7 +308,8 @@ static int col_tls_check_peer(col_tls *t, col_tls_conn *tc, const char *src)
     GENERAL_NAMES_free(sans);
     char cn[256];
     col_tls_cn(cert, cn, sizeof(cn));
-    if (!ok && cn[0] && col_tls_name_ok(t->names, cn)) {
+    int cn_ok = cn[0] && t->names && col_tls_name_ok(t->names, cn);
+    if (!ok && !has_dns && cn_ok) {
         ok = 1;
         snprintf(tc->peer, sizeof(tc->peer), "%s", cn);
     }
@@ -313,9 +319,14 @@ static int col_tls_check_peer(col_tls *t, col_tls_conn *tc, const char *src)
     char more[200];
     if (!ok) {
         t->refused_names++;
+        /* the CN that used to let it in: what an operator upgrading must see */
+        char hint[400] = "";
+        if (has_dns && cn_ok)
+            snprintf(hint, sizeof(hint), " (its CN '%s' is not checked: the certificate has "
+                     "DNS names)", cn);
         if (col_tls_say(t, more, sizeof(more)))
-            vg_warn("TLS client %s: certificate name '%s' is not in allowed_names; closing%s",
-                    src, tc->peer, more);
+            vg_warn("TLS client %s: certificate name '%s' is not in allowed_names%s; closing%s",
+                    src, tc->peer, hint, more);
         return -EACCES;
     }
     return 0;

@@ -15,7 +15,7 @@ typedef struct col_tls_conf {
     char *key;          /* its private key (PEM) */
     char *ca;           /* CA bundle for client certificates; NULL = none */
     bool require_client_cert;
-    const vg_node *allowed; /* list of allowed client names (CN or DNS SAN), globs */
+    const vg_node *allowed; /* allowed client names (DNS SANs, or the CN without any), globs */
     char **names;       /* parsed 'allowed', NULL-terminated; NULL = any verified client */
     char *where;        /* "CONFIG:LINE" of cert, key and ca, for a file that does not load */
     int cert_line, key_line, ca_line;

@@ -64,13 +64,19 @@ static inline const char *it_src_root(void)
 }
 
 /* A CA, a server certificate for localhost/127.0.0.1 and client
- * certificates, made by openssl(1) into dir (tests/support/mkcerts.sh). */
-static inline int it_make_certs(const char *dir)
+ * certificates, made by openssl(1) into dir (tests/support/mkcerts.sh);
+ * with names, also the client certificates that test CN and SAN matching. */
+static inline int it_make_certs_ex(const char *dir, bool names)
 {
     char script[600];
     snprintf(script, sizeof(script), "%s/tests/support/mkcerts.sh", it_src_root());
-    char *argv[] = {"sh", script, (char *)dir, NULL};
+    char *argv[] = {"sh", script, (char *)dir, names ? "names" : NULL, NULL};
     return vt_run(argv, 60);
+}
+
+static inline int it_make_certs(const char *dir)
+{
+    return it_make_certs_ex(dir, false);
 }
 
 /* Writes lines "vigil integration seq=%05d" for [from, to) into DIR/name. */

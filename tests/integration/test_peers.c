@@ -260,9 +260,11 @@ START_TEST(test_rsyslog_relay_tls_client_cert)
 END_TEST
 
 /* openssl s_client with the allowed client certificate, a certificate whose
- * name is not allowed, none, and one whose DNS name is an allowed one with a
- * NUL and more after it: only the first gets through; the others are
- * counted. */
+ * name is not allowed, none, one whose DNS name is an allowed one with a
+ * NUL and more after it, one without SANs whose CN is allowed, and one
+ * whose CN is allowed but whose one DNS SAN is not: the first and the
+ * fifth get through; the others are counted. A certificate with DNS SANs
+ * is known by them only (RFC 6125 6.4.4). */
 START_TEST(test_tls_client_certificates)
 {
     vt_pipe p;
@@ -270,7 +272,7 @@ START_TEST(test_tls_client_certificates)
     char certs[400], cfg[4096];
     snprintf(certs, sizeof(certs), "%s/certs", p.dir);
     ck_assert_int_eq(mkdir(certs, 0700), 0);
-    ck_assert_int_eq(it_make_certs(certs), 0);
+    ck_assert_int_eq(it_make_certs_ex(certs, true), 0);
     snprintf(cfg, sizeof(cfg),
              "pipeline:\n  run_dir: run\n  data_dir: data\n"
              "collector:\n  name: c1\n  listen:\n    - tcp://127.0.0.1:%d\n    - tls://127.0.0.1:%d\n"
@@ -281,8 +283,8 @@ START_TEST(test_tls_client_certificates)
              p.port, p.port2);
     ck_assert_int_eq(vt_write_file(p.config, cfg), 0);
     vt_pipe_start_all(&p);
-    const char *who[] = {"client", "rogue", NULL, "nul"};
-    for (int i = 0; i < 4; i++) {
+    const char *who[] = {"client", "rogue", NULL, "nul", "cnonly", "cnsan"};
+    for (int i = 0; i < 6; i++) {
         char cmd[4096];
         char certopt[1000] = "";
         if (who[i])
@@ -319,11 +321,13 @@ START_TEST(test_tls_client_certificates)
         ck_assert_msg(vt_wait_text(out, i ? "Reused, TLSv1.3" : "Reused, TLSv1.2", 100),
                       "%s: session not resumed", proto[i]);
     }
-    ck_assert(vt_wait_lines(p.alerts, 5, 20000));
+    ck_assert(vt_wait_lines(p.alerts, 6, 20000));
     vt_sleep_ms(500);
-    ck_assert_int_eq(vt_count_lines(p.alerts), 5);
+    ck_assert_int_eq(vt_count_lines(p.alerts), 6);
     char *b = vt_read_file(p.alerts, NULL);
     ck_assert_ptr_nonnull(strstr(b, "\"host\":{\"name\":\"relay0\"}"));
+    ck_assert_ptr_nonnull(strstr(b, "\"host\":{\"name\":\"relay4\"}"));
+    ck_assert_ptr_null(strstr(b, "\"host\":{\"name\":\"relay5\"}"));
     for (int i = 10; i < 14; i++) {
         char host[64];
         snprintf(host, sizeof(host), "\"host\":{\"name\":\"relay%d\"}", i);
@@ -336,8 +340,11 @@ START_TEST(test_tls_client_certificates)
     vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
     ck_assert(vt_wait_text(log, "certificate name 'rogue.example' is not in allowed_names", 100));
     ck_assert(vt_wait_text(log, "peer did not return a certificate", 100));
+    ck_assert(vt_wait_text(log, "certificate name 'other.example' is not in allowed_names (its "
+                                "CN 'relay6.aviation.example' is not checked: the certificate "
+                                "has DNS names); closing", 100));
     kill(p.pid[VT_COLLECTOR], SIGUSR1);
-    ck_assert(vt_wait_text(log, "tls_handshakes=7 tls_errors=1 tls_refused_names=2 ", 5000));
+    ck_assert(vt_wait_text(log, "tls_handshakes=9 tls_errors=1 tls_refused_names=3 ", 5000));
     vt_pipe_destroy(&p);
 }
 END_TEST
