@@ -38,7 +38,8 @@ static const vg_conf_key col_conf_keys[] = {
     {"sources", VG_CONF_NODE, NULL, offsetof(col_conf, sources_node),
      "agency and site per sender network / HOSTNAME pattern (docs/configuration.md)", 0, 0},
     {"tls", VG_CONF_NODE, NULL, offsetof(col_conf, tls_node),
-     "TLS settings for tls:// listeners: cert, key, ca, require_client_cert, allowed_names", 0, 0},
+     "TLS settings for tls:// listeners: cert, key, ca, require_client_cert, allowed_names, "
+     "ciphers", 0, 0},
     {NULL, 0, NULL, 0, NULL, 0, 0},
 };
 
@@ -218,7 +219,8 @@ static bool col_str_differ(const char *a, const char *b)
 bool col_tls_conf_differ(const col_tls_conf *a, const col_tls_conf *b)
 {
     if (col_str_differ(a->cert, b->cert) || col_str_differ(a->key, b->key) ||
-        col_str_differ(a->ca, b->ca) || a->require_client_cert != b->require_client_cert)
+        col_str_differ(a->ca, b->ca) || col_str_differ(a->ciphers, b->ciphers) ||
+        a->require_client_cert != b->require_client_cert)
         return true;
     size_t i = 0;
     for (; a->names && b->names && a->names[i] && b->names[i]; i++)

@@ -1252,6 +1252,23 @@ START_TEST(test_udp_address_in_use_refused)
 }
 END_TEST
 
+/* Whether a TLS 1.2 handshake offering the one suite given succeeds with
+ * the collector's TLS listener (openssl s_client, sending nothing). */
+static bool it_tls12_suite_ok(vt_pipe *p, const char *suite)
+{
+    char out[400], cmd[1200];
+    snprintf(out, sizeof(out), "%s/s_client.out", p->dir);
+    snprintf(cmd, sizeof(cmd),
+             "timeout 10 openssl s_client -connect '[::1]:%d' -tls1_2 -cipher %s </dev/null "
+             ">%s 2>&1",
+             p->port, suite, out);
+    char *argv[] = {"sh", "-c", cmd, NULL};
+    vt_run(argv, 30);
+    char want[200];
+    snprintf(want, sizeof(want), "New, TLSv1.2, Cipher is %s\n", suite);
+    return vt_wait_text(out, want, 0);
+}
+
 /* TLS connections end with close_notify both ways (RFC 5425 4.4): the
  * collector answers a client's, and sends its own before it closes one
  * (idle_timeout here), so that the client can tell that close from a cut
@@ -1295,6 +1312,17 @@ START_TEST(test_tls_close_notify)
     free(text);
     ck_assert(vt_wait_lines(p.alerts, 2, 20000));
     ck_assert(it_collector_says(&p, "idle_closed=1 "));
+    /* TLS 1.2 by default: forward-secret AEAD suites only. A client
+     * offering static-RSA key exchange alone (OpenSSL's default list took
+     * it) is refused; ECDHE and DHE with AES-GCM are taken. */
+    ck_assert(!it_tls12_suite_ok(&p, "AES128-GCM-SHA256"));
+    ck_assert(!it_tls12_suite_ok(&p, "ECDHE-RSA-AES128-SHA"));
+    ck_assert(it_tls12_suite_ok(&p, "ECDHE-RSA-AES128-GCM-SHA256"));
+    ck_assert(it_tls12_suite_ok(&p, "DHE-RSA-AES256-GCM-SHA384"));
+    char log[400];
+    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+    ck_assert_int_eq(vt_count_text(log, "warning: TLS handshake with ::1 failed: "
+                                        "error:0A0000C1:SSL routines::no shared cipher\n"), 2);
     /* Plain text to the TLS port (a scan, a sender on the wrong port):
      * every failed handshake counted, at most 10 a minute logged. Each
      * made a warning: a scan flooded the log. */
@@ -1308,9 +1336,7 @@ START_TEST(test_tls_close_notify)
         ck_assert_int_le(read(fd, &c, 1), 0); /* closed by the collector */
         close(fd);
     }
-    ck_assert(it_collector_says(&p, "tls_errors=25 "));
-    char log[400];
-    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+    ck_assert(it_collector_says(&p, "tls_errors=27 "));
     ck_assert_int_eq(vt_count_text(log, "warning: TLS handshake with ::1 failed"), 10);
     vt_pipe_destroy(&p);
 }
@@ -1433,6 +1459,38 @@ START_TEST(test_tls_certificate_reload)
     ck_assert_int_eq(vt_count_text(log, want), 1);
     ck_assert_int_eq(vt_count_text(log, "takes effect after a restart"), 0);
     ck_assert(it_tls_cert_is(&p, "renewed.pem", 4));
+    /* 'ciphers' opens TLS 1.2 to the suites it names, on a reload; a
+     * string OpenSSL does not take refuses the reload, with its line, and
+     * the running suites stay */
+    snprintf(cmd, sizeof(cmd),
+             "sed -i 's|^    key: certs/r\\.key$|&\\n    ciphers: \"ECDHE+AESGCM:AES128-GCM-SHA256\"|' "
+             "%s",
+             p.config);
+    ck_assert_int_eq(vt_run(argv, 60), 0);
+    ck_assert_int_eq(it_sighup_reloads(&p, log), 4);
+    ck_assert(it_tls12_suite_ok(&p, "AES128-GCM-SHA256"));
+    ck_assert(it_tls12_suite_ok(&p, "ECDHE-RSA-AES128-GCM-SHA256"));
+    ck_assert_int_eq(vt_count_text(log, "takes effect after a restart"), 0);
+    snprintf(cmd, sizeof(cmd), "sed -i 's|ECDHE+AESGCM:AES128-GCM-SHA256|ECDHE+AESGCM:RSA-AES128|' %s",
+             p.config);
+    ck_assert_int_eq(vt_run(argv, 60), 0);
+    kill(p.pid[VT_COLLECTOR], SIGHUP);
+    const char *refused = " (configuration refused; running on the previous one)\n";
+    for (int i = 0; i < 100 && vt_count_text(log, refused) < 2; i++)
+        vt_sleep_ms(100);
+    cfgtext = vt_read_file(p.config, NULL);
+    at = strstr(cfgtext, "ciphers: ");
+    ck_assert_ptr_nonnull(at);
+    line = 1;
+    for (char *q = cfgtext; q < at; q++)
+        line += *q == '\n';
+    free(cfgtext);
+    snprintf(want, sizeof(want),
+             "error: %.200s:%d: ciphers: 'RSA-AES128' matches no TLS 1.2 cipher suite of this "
+             "OpenSSL (`openssl ciphers -v` lists them; TLS 1.3 suites are not set here)%s",
+             p.config, line, refused);
+    ck_assert_msg(vt_count_text(log, want) == 1, "no '%s' in the log", want);
+    ck_assert(it_tls12_suite_ok(&p, "AES128-GCM-SHA256"));
     ck_assert(vt_wait_lines(p.alerts, 5, 20000));
     it_alerts_numbered(p.alerts, 5);
     vt_pipe_destroy(&p);
