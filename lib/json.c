@@ -30,6 +30,27 @@ size_t vg_utf8_len(const void *p, size_t n)
     return 0;
 }
 
+size_t vg_utf8_control(const void *p, size_t n, unsigned *cp)
+{
+    const unsigned char *u = p;
+    *cp = 0;
+    if (n == 0)
+        return 0;
+    if (u[0] < 0x20 || u[0] == 0x7f) {
+        *cp = u[0];
+        return 1;
+    }
+    if (n >= 2 && u[0] == 0xc2 && u[1] >= 0x80 && u[1] <= 0x9f) {
+        *cp = u[1];
+        return 2;
+    }
+    if (n >= 3 && u[0] == 0xe2 && u[1] == 0x80 && (u[2] == 0xa8 || u[2] == 0xa9)) {
+        *cp = 0x2000u | (u[2] - 0x80u);
+        return 3;
+    }
+    return 0;
+}
+
 /* Whether the 8 bytes at p are all plain: printable ASCII other than '"'
  * and '\\', copied as they are. Word-at-a-time tests (a byte below 0x20,
  * a byte equal to '"' or '\\', a high bit); a borrow can only flag a byte

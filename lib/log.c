@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "vigil/log.h"
+#include "vigil/util.h"
 
 static char vg__progname[64] = "vigil";
 static enum vg_log_level vg__level = VG_LOG_INFO;
@@ -61,30 +62,49 @@ int vg_log_parse_level(const char *s, enum vg_log_level *out)
     return -22; /* -EINVAL */
 }
 
-/* Copies the n bytes of text to out (cap bytes, cap > 4), each C0 control
- * and DEL written as \xHH; returns the length written. Peers' strings go
- * into log lines (a client certificate's name, the reason a SIEM gives, an
+/* Copies the n bytes of text to out (cap bytes, cap > 6), each control
+ * character escaped; returns the length written. Peers' strings go into
+ * log lines (a client certificate's name, the reason a SIEM gives, an
  * error text): a line feed in one ended the line and began a forged one,
  * with its own "<N>" priority under journald, and an escape sequence
- * reached the terminal of whoever read the log. */
+ * reached the terminal of whoever read the log. A C0 control or DEL is
+ * written \xHH, and so is each byte that is not UTF-8 (a lone 0x9B is CSI
+ * to a terminal that reads 8-bit controls); a C1 control or U+2028/U+2029
+ * (vg_utf8_control) \uHHHH. So the line is valid UTF-8 with no control in
+ * it. A character that does not fit whole is left out. */
 static size_t vg__escape(char *out, size_t cap, const char *text, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)text[i];
-        if (c >= 0x20 && c != 0x7f) {
-            if (o + 1 > cap)
-                break;
-            out[o++] = (char)c;
-        } else {
-            if (o + 4 > cap)
+    for (size_t i = 0; i < n;) {
+        unsigned cp;
+        size_t k = vg_utf8_control(text + i, n - i, &cp);
+        if (k > 1) {
+            if (o + 6 > cap)
                 break;
             out[o++] = '\\';
-            out[o++] = 'x';
-            out[o++] = hex[c >> 4];
-            out[o++] = hex[c & 15];
+            out[o++] = 'u';
+            for (int sh = 12; sh >= 0; sh -= 4)
+                out[o++] = hex[(cp >> sh) & 15];
+            i += k;
+            continue;
         }
+        size_t u = k ? 0 : vg_utf8_len(text + i, n - i);
+        if (u) {
+            if (o + u > cap)
+                break;
+            memcpy(out + o, text + i, u);
+            o += u;
+            i += u;
+            continue;
+        }
+        unsigned char c = (unsigned char)text[i++];
+        if (o + 4 > cap)
+            break;
+        out[o++] = '\\';
+        out[o++] = 'x';
+        out[o++] = hex[c >> 4];
+        out[o++] = hex[c & 15];
     }
     return o;
 }

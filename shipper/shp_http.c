@@ -539,29 +539,36 @@ static vg_str shp_http_field(const vg_alert *al, const char *key)
 
 #define SHP_HOOK_VALUE_MAX 200 /* bytes of one value in the text line */
 
-/* Appends a value to the text line: a C0 control or DEL (a line feed in a
- * rule name, an escape sequence in a user name a device sent) becomes a
- * space, so the line stays one line and shows what a person can read;
- * cut at SHP_HOOK_VALUE_MAX bytes between characters, marked with an
- * ellipsis. Invalid UTF-8 is left to vg_json_escape (U+FFFD). */
-static void shp_hook_add(vg_buf *t, const char *p, size_t n)
+/* Appends a value to the text line: a control character (vg_utf8_control:
+ * C0, DEL, C1, U+2028/U+2029; a line feed in a rule name, an escape
+ * sequence in a user name a device sent) becomes a space, so the line
+ * stays one line and shows what a person can read; cut at max bytes
+ * (0: no cut) between characters, marked with an ellipsis. Invalid UTF-8
+ * is left to vg_json_escape (U+FFFD). */
+static void shp_hook_add_max(vg_buf *t, const char *p, size_t n, size_t max)
 {
     size_t i = 0;
     while (i < n) {
-        size_t k = vg_utf8_len(p + i, n - i);
+        unsigned cp;
+        size_t c = vg_utf8_control(p + i, n - i, &cp);
+        size_t k = c ? c : vg_utf8_len(p + i, n - i);
         if (k == 0)
             k = 1;
-        if (i + k > SHP_HOOK_VALUE_MAX) {
+        if (max && i + k > max) {
             vg_buf_adds(t, "\xe2\x80\xa6"); /* ... */
             return;
         }
-        unsigned char ch = (unsigned char)p[i];
-        if (k == 1 && (ch < 0x20 || ch == 0x7f))
+        if (c)
             vg_buf_addc(t, ' ');
         else
             vg_buf_add(t, p + i, k);
         i += k;
     }
+}
+
+static void shp_hook_add(vg_buf *t, const char *p, size_t n)
+{
+    shp_hook_add_max(t, p, n, SHP_HOOK_VALUE_MAX);
 }
 
 /* The one line a person reads first, e.g.
@@ -576,11 +583,7 @@ static void shp_hook_text(const vg_alert *al, vg_buf *t)
     if (vg_str_eq(al->kind, "summary")) {
         vg_buf_adds(t, "summary: ");
         if (al->message.len) { /* the driver's sentence, which names the rule */
-            size_t at = t->len;
-            vg_buf_add(t, al->message.p, al->message.len);
-            for (size_t i = at; i < t->len && !t->oom; i++)
-                if ((unsigned char)t->p[i] < 0x20 || t->p[i] == 0x7f)
-                    t->p[i] = ' ';
+            shp_hook_add_max(t, al->message.p, al->message.len, 0);
         } else {
             vg_buf_addf(t, "%" PRIu64 " more alerts of ", al->count);
             shp_hook_add(t, name.p, name.len);

@@ -3,9 +3,10 @@
  * names its device and inode, checked at vg_log_init), N the syslog
  * priority, so that journald keeps each line's level and adds the rest.
  *
- * The text's C0 control characters and DEL (a line feed, an escape) are
- * written as \xHH, so that a string from a peer cannot end its line and
- * forge another.
+ * The text's C0 control characters and DEL (a line feed, an escape), and
+ * bytes that are not UTF-8, are written as \xHH; C1 controls (U+0080..
+ * U+009F) and U+2028/U+2029 as \uHHHH: a string from a peer cannot end
+ * its line and forge another, nor send a terminal a control sequence.
  *
  * The daemons log to stderr so that systemd, a supervisor or a test harness
  * owns the destination. Thread-safe at line granularity (one write(2) each).

@@ -81,6 +81,16 @@ void vg_buf_free(vg_buf *b);
  * one invalid byte at a time, so they all replace the same bytes. */
 size_t vg_utf8_len(const void *p, size_t n);
 
+/* Length (1..3) of the control character that starts at p[0] of the n
+ * bytes at p, its code point in *cp; 0 (and *cp 0) for anything else. The
+ * controls: C0 (U+0000..U+001F) and DEL, the C1 controls in UTF-8
+ * (U+0080..U+009F, bytes C2 80..C2 9F), and the line and paragraph
+ * separators U+2028 and U+2029 (E2 80 A8, E2 80 A9). Terminals, log
+ * viewers and chat clients take them as line breaks or as the start of a
+ * control sequence (C2 9B is CSI, like ESC [): what shows one line of
+ * text from a peer must not pass them through. */
+size_t vg_utf8_control(const void *p, size_t n, unsigned *cp);
+
 /* Appends s as the body of a JSON string (no quotes): escapes ", \ and
  * control characters; bytes that are not valid UTF-8 become U+FFFD, so the
  * output is always valid JSON whatever the sender put in a log line. */

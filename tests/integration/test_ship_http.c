@@ -707,7 +707,10 @@ START_TEST(test_webhook_exact)
     double t429 = ts_request_time(&k, 2), tnext = ts_request_time(&k, 3);
     ck_assert_msg(t429 > 0 && tnext - t429 >= 0.95, "retried %.3f s after a 429 with "
                   "Retry-After: 1", tnext - t429);
+    /* C1 controls in UTF-8 (CSI, NEL) and U+2028/U+2029 are spaces too:
+     * chat clients and terminals break lines at them or read a sequence */
     const char *ctl = "<38>Nov 25 02:14:10 bastion-hn01 hooktest: user=ev\nil\x1b[31m\x01"
+                      "\xc2\x9b" "1m\xc2\x85" "a\xe2\x80\xa8" "b\xe2\x80\xa9" "c\xc2\xa0" "d"
                       "<!channel> &amp; <https://x.example|y>#";
     fd = socket(AF_INET, SOCK_DGRAM, 0);
     ck_assert_int_eq(sendto(fd, ctl, strlen(ctl), 0, (struct sockaddr *)&a, sizeof(a)),
@@ -717,12 +720,14 @@ START_TEST(test_webhook_exact)
     body = vt_read_file(k.raw, NULL);
     ck_assert_ptr_nonnull(body);
     ck_assert_msg(strstr(body, "\n{\"text\":\"[LEVEL 7] Line feed \xe2\x80\x94 bastion-hn01, "
-                               "unknown/unknown, 1 event, user ev il [31m &lt;!channel&gt; "
+                               "unknown/unknown, 1 event, user ev il [31m  1m a b c\xc2\xa0"
+                               "d&lt;!channel&gt; "
                                "&amp;amp; &lt;https://x.example|y&gt;\",\"alert\":"),
                   "text line not one clean line, or <, >, & not escaped for Slack: %s",
                   strchr(body, '\n'));
     ck_assert_ptr_nonnull(strstr(body, "\"user\":{\"name\":\"ev\\nil\\u001b[31m\\u0001"
-                                       "<!channel> &amp; <https://x.example|y>\"}"));
+                                       "\xc2\x9b" "1m\xc2\x85" "a\xe2\x80\xa8" "b\xe2\x80\xa9"
+                                       "c\xc2\xa0" "d<!channel> &amp; <https://x.example|y>\"}"));
     free(body);
     /* A chat service's webhook url holds its secret in the path: the log
      * shows only where it goes. */

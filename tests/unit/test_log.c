@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "vigil/log.h"
+#include "vigil/util.h"
 #include "vt_tmp.h"
 
 static char base[512];
@@ -138,7 +139,9 @@ END_TEST
 
 /* A peer's string in a line (a certificate name, a SIEM's error text) keeps
  * the line one line: a line feed in it began a forged journal entry with a
- * priority of its choosing, an escape sequence reached the reader's terminal. */
+ * priority of its choosing, an escape sequence reached the reader's terminal.
+ * C1 controls and U+2028/U+2029 in UTF-8 passed through as they were (a
+ * viewer breaks the line at NEL or U+2028; C2 9B is CSI). */
 START_TEST(test_log_controls)
 {
     char path[600], js[64];
@@ -155,13 +158,45 @@ START_TEST(test_log_controls)
         vg_log_init("vigil-test", VG_LOG_INFO);
         vg_warn("certificate name '%s' refused", "a.example\n<0>emerg: forged\r\x1b[2J\x7f\tx");
         vg_info("caf\xc3\xa9 %d%%", 100);
+        /* C1 controls in UTF-8 (NEL, CSI), the line and paragraph
+         * separators, and bytes that are no UTF-8 (a lone CSI, 0xff, a
+         * sequence cut short); their neighbours U+00A0, U+2027, U+202A stay */
+        vg_warn("user '%s'", "a\xc2\x85<0>b\xc2\x9b" "2Jc\xe2\x80\xa8" "d\xe2\x80\xa9" "e\xc2\x80"
+                             "\xc2\x9f|\xc2\xa0\xe2\x80\xa7\xe2\x80\xaa|\x9b" "2J\xff\xe2\x80");
         _exit(0);
     }
     int st = 0;
     ck_assert_int_eq(waitpid(pid, &st, 0), pid);
     ck_assert_str_eq(read_text(path),
                      "<4>warning: certificate name 'a.example\\x0a<0>emerg: forged\\x0d\\x1b[2J"
-                     "\\x7f\\x09x' refused\n<6>info: caf\xc3\xa9 100%\n");
+                     "\\x7f\\x09x' refused\n<6>info: caf\xc3\xa9 100%\n"
+                     "<4>warning: user 'a\\u0085<0>b\\u009b2Jc\\u2028d\\u2029e\\u0080\\u009f|"
+                     "\xc2\xa0\xe2\x80\xa7\xe2\x80\xaa|\\x9b2J\\xff\\xe2\\x80'\n");
+}
+END_TEST
+
+/* vg_utf8_control, which the log and the webhook's text line use: the
+ * controls and their neighbours, and sequences cut short by n. */
+START_TEST(test_utf8_control)
+{
+    const struct {
+        const char *s;
+        size_t n, len;
+        unsigned cp;
+    } t[] = {
+        {"\x00", 1, 1, 0x00},          {"\x1f", 1, 1, 0x1f},         {" ", 1, 0, 0},
+        {"\x7f", 1, 1, 0x7f},          {"~", 1, 0, 0},                {"\xc2\x80", 2, 2, 0x80},
+        {"\xc2\x85", 2, 2, 0x85},      {"\xc2\x9b", 2, 2, 0x9b},     {"\xc2\x9f", 2, 2, 0x9f},
+        {"\xc2\xa0", 2, 0, 0},         {"\xc2\x85", 1, 0, 0},        {"\x85", 1, 0, 0},
+        {"\xe2\x80\xa7", 3, 0, 0},     {"\xe2\x80\xa8", 3, 3, 0x2028}, {"\xe2\x80\xa9", 3, 3, 0x2029},
+        {"\xe2\x80\xaa", 3, 0, 0},     {"\xe2\x80\xa8", 2, 0, 0},    {"", 0, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        unsigned cp = 99;
+        size_t len = vg_utf8_control(t[i].s, t[i].n, &cp);
+        ck_assert_msg(len == t[i].len && cp == t[i].cp, "case %zu: length %zu, U+%04X", i, len,
+                      cp);
+    }
 }
 END_TEST
 
@@ -194,6 +229,7 @@ int main(void)
     tcase_add_test(tc, test_log_journal);
     tcase_add_test(tc, test_log_journal_elsewhere);
     tcase_add_test(tc, test_log_controls);
+    tcase_add_test(tc, test_utf8_control);
     tcase_add_test(tc, test_log_daemon_journal);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
