@@ -19,6 +19,12 @@
  *   refused as a whole (400, 413), the batch is sent again one alert per
  *   request ("isolation") to find the culprit, so one bad alert does not
  *   take its neighbours to the dead-letter file or block the output.
+ *
+ * A batch goes out in one request, unless a request was cut at the cap
+ * of SHP_HTTP_TIMEOUT_CAP timeouts while the server was still taking it:
+ * then the batch goes out in requests of half as many alerts (down to
+ * one), each judged on its own like those of isolation, and the size
+ * doubles back after requests answered quickly (shp_http_shrink/grow).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -30,6 +36,7 @@
 #include <strings.h>
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -55,6 +62,10 @@
 
 enum shp_http_kind { SHP_HTTP_ES, SHP_HTTP_HEC, SHP_HTTP_HOOK };
 
+/* Why shp_http_on_deadline gave up on a request. */
+#define SHP_HTTP_CUT_IDLE 1 /* nothing moved during a whole timeout */
+#define SHP_HTTP_CUT_CAP 2  /* SHP_HTTP_TIMEOUT_CAP timeouts, still moving */
+
 /* shp_http_judge's answer besides 0 (settled) and rc < 0 (retry all). */
 #define SHP_HTTP_ISOLATE 1
 
@@ -73,10 +84,15 @@ typedef struct shp_http {
     vg_buf reply;            /* the current reply's body */
     vg_buf body;             /* request body when items are not contiguous */
     char errbuf[CURL_ERROR_SIZE];
-    /* the attempt in flight */
+    /* the attempt in flight: a request carries items [at, at + nreq) */
     shp_batch *batch;
-    int iso;                 /* one alert per request, from iso_i on */
-    size_t iso_i;
+    size_t at, nreq;
+    size_t iso_end;          /* one alert per request (isolation) up to here; 0: off */
+    int cut;                 /* shp_http_on_deadline ended it: SHP_HTTP_CUT_* */
+    size_t post_len;         /* the request's body, bytes */
+    /* Alerts per request after one was cut at the cap while moving bytes
+     * (shp_http_shrink); 0: the output's batch. Kept across attempts. */
+    size_t chunk;
     /* counters (report) */
     uint64_t requests, http_errors;
     long last_status;
@@ -368,8 +384,8 @@ static int shp_http_setup(shp_http *h)
     SHP_OPT(CURLOPT_ERRORBUFFER, h->errbuf);
     SHP_OPT(CURLOPT_TCP_KEEPALIVE, 1L);
     if (c->timeout_ms > 0) {
-        /* the hard cap; timeout itself is shp_http_on_deadline's */
-        SHP_OPT(CURLOPT_TIMEOUT_MS, (long)(c->timeout_ms * SHP_HTTP_TIMEOUT_CAP));
+        /* in case shp_http_on_deadline, which cuts at the cap, runs late */
+        SHP_OPT(CURLOPT_TIMEOUT_MS, (long)(c->timeout_ms * (SHP_HTTP_TIMEOUT_CAP + 1)));
         SHP_OPT(CURLOPT_CONNECTTIMEOUT_MS, (long)(c->timeout_ms < 10000 ? c->timeout_ms : 10000));
     }
     SHP_OPT(CURLOPT_SSL_VERIFYPEER, c->tls_verify ? 1L : 0L);
@@ -924,6 +940,19 @@ static int shp_http_tls_problem(CURLcode cc)
 
 /* ---- requests --------------------------------------------------------- */
 
+/* Bytes of the request in flight the server's kernel has acknowledged:
+ * those handed to our socket, less what is still in its send queue. */
+static int64_t shp_http_taken(shp_http *h)
+{
+    curl_off_t up = 0;
+    int outq = 0;
+    curl_easy_getinfo(h->easy, CURLINFO_SIZE_UPLOAD_T, &up);
+    /* not CURLINFO_ACTIVESOCKET: it is set only once a transfer is done */
+    if (h->req.fd == CURL_SOCKET_BAD || ioctl(h->req.fd, SIOCOUTQ, &outq) != 0 || outq < 0)
+        outq = 0;
+    return (int64_t)up - outq;
+}
+
 /* How far the request in flight got: bytes of it the server's kernel
  * has acknowledged (handed to our socket, less what is still in the
  * socket's send queue: SIOCOUTQ) plus bytes of the answer, received or
@@ -932,50 +961,78 @@ static int shp_http_tls_problem(CURLcode cc)
  * took the whole body at once. */
 static int64_t shp_http_moved(shp_http *h)
 {
-    curl_off_t up = 0, down = 0;
-    int outq = 0, inq = 0;
-    curl_easy_getinfo(h->easy, CURLINFO_SIZE_UPLOAD_T, &up);
+    curl_off_t down = 0;
+    int inq = 0;
     curl_easy_getinfo(h->easy, CURLINFO_SIZE_DOWNLOAD_T, &down);
-    /* not CURLINFO_ACTIVESOCKET: it is set only once a transfer is done */
-    if (h->req.fd == CURL_SOCKET_BAD || ioctl(h->req.fd, SIOCOUTQ, &outq) != 0 || outq < 0)
-        outq = 0;
     if (h->req.fd == CURL_SOCKET_BAD || ioctl(h->req.fd, SIOCINQ, &inq) != 0 || inq < 0)
         inq = 0;
-    return (int64_t)up + (int64_t)down + inq - outq;
+    return shp_http_taken(h) + (int64_t)down + inq;
 }
 
 static void shp_http_on_done(shp_curl_req *req, CURLcode cc);
+
+/* Gives up on the request in flight (why: SHP_HTTP_CUT_*, reason: for
+ * the log) and ends it. The connection is reset (SO_LINGER 0), not closed:
+ * closed, our kernel went on sending the rest of the body from its send
+ * queue, and a server that still read it stored alerts we count as not
+ * delivered, which then arrived twice (HEC has no 409). Reset, what is
+ * still queued is dropped and the server sees the body end short. */
+static void shp_http_cut(shp_http *h, int why, const char *reason)
+{
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    if (h->req.fd != CURL_SOCKET_BAD)
+        setsockopt(h->req.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    shp_curl_stop(&h->req); /* closes the connection: it is mid-request */
+    h->cut = why;
+    snprintf(h->errbuf, sizeof(h->errbuf), "%s", reason);
+    shp_http_on_done(&h->req, CURLE_OPERATION_TIMEDOUT);
+}
 
 /* The request's timeout ran out. A server still taking the body (a thin
  * link, a busy node reading slowly) or still sending its answer gets
  * another timeout: failing it sent the same batch again from its start,
  * and a batch that takes longer than the timeout never got through. One
- * that moved nothing since the last timeout fails as before; libcurl's
- * CURLOPT_TIMEOUT ends any request at SHP_HTTP_TIMEOUT_CAP timeouts. */
+ * that moved nothing since the last timeout fails as before. At
+ * SHP_HTTP_TIMEOUT_CAP timeouts any request ends, and the next requests
+ * carry fewer alerts (shp_http_shrink). libcurl's CURLOPT_TIMEOUT is set
+ * one timeout later, in case this timer runs late. */
 static void shp_http_on_deadline(uv_timer_t *t)
 {
     shp_http *h = t->data;
-    uint64_t ms = (uint64_t)h->o->conf.timeout_ms;
+    int64_t ms = h->o->conf.timeout_ms, cap = ms * SHP_HTTP_TIMEOUT_CAP;
+    int64_t took = (int64_t)uv_now(h->o->loop) - h->started_ms;
     if (!h->req.easy)
         return;
     int64_t moved = shp_http_moved(h);
-    if (moved > h->moved) {
+    if (moved > h->moved && took < cap) {
         h->moved = moved;
-        uv_timer_start(&h->deadline, shp_http_on_deadline, ms, 0);
+        uv_timer_start(&h->deadline, shp_http_on_deadline,
+                       (uint64_t)(cap - took < ms ? cap - took : ms), 0);
         return;
     }
-    shp_curl_stop(&h->req); /* closes the connection: it is mid-request */
-    snprintf(h->errbuf, sizeof(h->errbuf),
-             "timed out: nothing sent or received in the last %" PRIu64 " ms (timeout), %" PRIu64
+    char why[CURL_ERROR_SIZE];
+    if (moved > h->moved) {
+        snprintf(why, sizeof(why),
+                 "timed out: cut at %d x timeout (%" PRId64 " ms), the most a request may "
+                 "take, while still moving bytes (%" PRId64 " of %zu bytes of the request "
+                 "taken by the server)",
+                 SHP_HTTP_TIMEOUT_CAP, cap, shp_http_taken(h), h->post_len);
+        shp_http_cut(h, SHP_HTTP_CUT_CAP, why);
+        return;
+    }
+    snprintf(why, sizeof(why),
+             "timed out: nothing sent or received in the last %" PRId64 " ms (timeout), %" PRId64
              " ms in all",
-             ms, uv_now(h->o->loop) - (uint64_t)h->started_ms);
-    shp_http_on_done(&h->req, CURLE_OPERATION_TIMEDOUT);
+             ms, took);
+    shp_http_cut(h, SHP_HTTP_CUT_IDLE, why);
 }
 
 static int shp_http_post(shp_http *h, const char *p, size_t n)
 {
     h->reply.len = 0;
     h->errbuf[0] = '\0';
+    h->cut = 0;
+    h->post_len = n;
     curl_easy_setopt(h->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)n);
     /* Not copied: the batch's bytes stay valid until shp_out_done. */
     curl_easy_setopt(h->easy, CURLOPT_POSTFIELDS, p);
@@ -989,31 +1046,77 @@ static int shp_http_post(shp_http *h, const char *p, size_t n)
     return rc;
 }
 
-/* Posts the whole batch, or in isolation its item iso_i alone. */
+/* Posts items [at, at + nreq) of the batch. */
 static int shp_http_post_current(shp_http *h)
 {
     shp_batch *b = h->batch;
-    if (h->iso) {
-        shp_item *it = &b->items[h->iso_i];
-        return shp_http_post(h, b->data.p + it->off, it->len);
-    }
+    shp_item *items = &b->items[h->at];
     /* The driver may re-send a subset with the bytes where they were:
      * send the items' bytes, whatever else data holds. */
-    size_t at = 0;
+    size_t at = items[0].off;
     int contiguous = 1;
-    for (size_t i = 0; i < b->n && contiguous; i++) {
-        contiguous = b->items[i].off == at;
-        at += b->items[i].len;
+    for (size_t i = 0; i < h->nreq && contiguous; i++) {
+        contiguous = items[i].off == at;
+        at += items[i].len;
     }
     if (contiguous)
-        return shp_http_post(h, b->data.p, at);
+        return shp_http_post(h, b->data.p + items[0].off, at - items[0].off);
     h->body.len = 0;
     h->body.oom = 0;
-    for (size_t i = 0; i < b->n; i++)
-        vg_buf_add(&h->body, b->data.p + b->items[i].off, b->items[i].len);
+    for (size_t i = 0; i < h->nreq; i++)
+        vg_buf_add(&h->body, b->data.p + items[i].off, items[i].len);
     if (h->body.oom)
         return -ENOMEM;
     return shp_http_post(h, h->body.p, h->body.len);
+}
+
+/* Alerts the next request of the attempt carries: one in isolation, else
+ * up to the current chunk (the output's batch unless shrunk). */
+static size_t shp_http_next_size(const shp_http *h)
+{
+    size_t left = h->batch->n - h->at, per = (size_t)h->o->conf.batch;
+    if (h->chunk && h->chunk < per)
+        per = h->chunk;
+    if (h->iso_end || h->kind == SHP_HTTP_HOOK || per == 0)
+        per = 1;
+    return left < per ? left : per;
+}
+
+/* A request of nreq alerts was cut at SHP_HTTP_TIMEOUT_CAP timeouts while
+ * it was still moving bytes: a server that reads this slowly (a thin
+ * link, a busy node) never takes that many within the cap, and sending
+ * them again whole failed the same way for ever. The next requests carry
+ * half as many, down to one; shp_http_grow brings the size back. */
+static void shp_http_shrink(shp_http *h)
+{
+    size_t per = h->nreq / 2;
+    if (per == 0 || (h->chunk && per >= h->chunk))
+        return;
+    h->chunk = per;
+    vg_warn("output %s: a request of %zu alerts was cut at %d x timeout (%" PRId64 " ms) while "
+            "the server was still taking it; sending at most %zu alerts per request, and "
+            "twice as many after each request answered within %d x timeout (if this recurs, "
+            "lower batch or raise timeout)",
+            h->o->conf.name, h->nreq, SHP_HTTP_TIMEOUT_CAP,
+            h->o->conf.timeout_ms * SHP_HTTP_TIMEOUT_CAP, per, SHP_HTTP_TIMEOUT_CAP / 2);
+}
+
+/* A request of nreq alerts was answered (2xx) within half the cap: twice
+ * as many fit in the cap at that pace. A request slower than that keeps
+ * the size, so that a link that takes n alerts in 6 timeouts does not
+ * alternate between n and a 2n cut at the cap. */
+static void shp_http_grow(shp_http *h, int64_t took_ms)
+{
+    size_t batch = (size_t)h->o->conf.batch;
+    if (!h->chunk || took_ms >= h->o->conf.timeout_ms * (SHP_HTTP_TIMEOUT_CAP / 2) ||
+        2 * h->nreq <= h->chunk)
+        return;
+    h->chunk = 2 * h->nreq;
+    if (h->chunk < batch)
+        return;
+    h->chunk = 0;
+    vg_info("output %s: requests are answered within %d x timeout again: back to batch %zu "
+            "alerts per request", h->o->conf.name, SHP_HTTP_TIMEOUT_CAP / 2, batch);
 }
 
 /* Ends the attempt. h may be gone when this returns (the driver may close
@@ -1022,44 +1125,61 @@ static void shp_http_finish(shp_http *h, int rc, const char *reason)
 {
     shp_out *o = h->o;
     h->batch = NULL;
-    h->iso = 0;
+    h->iso_end = 0;
     shp_out_done(o, rc, rc < 0 ? reason : NULL);
 }
 
-/* In isolation, a request that failed as a whole leaves the items not yet
- * tried for the next attempt; those tried keep their verdicts. */
-static void shp_http_iso_abort(shp_http *h, const char *reason)
+/* A request failed as a whole after earlier ones of the attempt settled
+ * their items (or in isolation): those keep their verdicts, the items
+ * from this request on are left for the next attempt. */
+static void shp_http_abort(shp_http *h, const char *reason)
 {
     shp_batch *b = h->batch;
-    for (size_t i = h->iso_i; i < b->n; i++)
+    for (size_t i = h->at; i < b->n; i++)
         shp_http_mark(&b->items[i], SHP_ITEM_RETRY, "%s", reason);
     shp_http_finish(h, 0, NULL);
 }
 
+/* After a request: the attempt goes on with the next one, or ends. A
+ * batch goes out in one request, except after a cut at the cap (chunks,
+ * shp_http_shrink) or a refusal as a whole (its alerts one per request,
+ * then chunks again). */
 static void shp_http_next(shp_http *h, int rc, const char *reason)
 {
     shp_batch *b = h->batch;
-    if (rc == SHP_HTTP_ISOLATE && !h->iso) {
+    if (rc == SHP_HTTP_ISOLATE && !h->iso_end) {
         vg_warn("output %s: %s; sending these %zu alerts one per request to find the refused one",
-                h->o->conf.name, reason, b->n);
-        h->iso = 1;
-        h->iso_i = 0;
-    } else if (h->iso) {
-        if (rc < 0) {
-            shp_http_iso_abort(h, reason);
-            return;
-        }
-        if (++h->iso_i == b->n) {
+                h->o->conf.name, reason, h->nreq);
+        h->iso_end = h->at + h->nreq;
+    } else if (rc < 0) {
+        if (h->at == 0 && !h->iso_end)
+            shp_http_finish(h, rc, reason); /* nothing settled: the attempt failed */
+        else
+            shp_http_abort(h, reason);
+        return;
+    } else {
+        int isolated = h->iso_end != 0, refused_now = 0;
+        for (size_t i = h->at; i < h->at + h->nreq; i++)
+            refused_now |= b->items[i].state == SHP_ITEM_RETRY;
+        h->at += h->nreq;
+        if (h->iso_end && h->at >= h->iso_end)
+            h->iso_end = 0;
+        if (h->at == b->n) {
             shp_http_finish(h, 0, NULL);
             return;
         }
-    } else {
-        shp_http_finish(h, rc < 0 ? rc : 0, reason);
-        return;
+        if (refused_now && !isolated) {
+            /* a chunk with alerts refused for now (an item 429, HEC's
+             * "not read"): the rest waits with them, in order */
+            shp_http_abort(h, "not sent yet: an earlier request of the batch has alerts "
+                              "refused for now");
+            return;
+        }
     }
+    h->nreq = shp_http_next_size(h);
     rc = shp_http_post_current(h);
     if (rc)
-        shp_http_iso_abort(h, "cannot start an HTTP request");
+        shp_http_abort(h, "cannot start an HTTP request");
 }
 
 /* A 429 or 503 with Retry-After (seconds, or a date: libcurl reads both)
@@ -1087,9 +1207,10 @@ static void shp_http_on_done(shp_curl_req *req, CURLcode cc)
 {
     shp_http *h = (shp_http *)(void *)((char *)req - offsetof(shp_http, req));
     shp_batch *b = h->batch;
-    shp_item *items = h->iso ? &b->items[h->iso_i] : b->items;
-    size_t n = h->iso ? 1 : b->n;
+    shp_item *items = &b->items[h->at];
+    size_t n = h->nreq;
     char reason[300] = "";
+    int64_t took_ms = (int64_t)uv_now(h->o->loop) - h->started_ms;
     uv_timer_stop(&h->deadline);
     long status = 0;
     curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -1108,9 +1229,16 @@ static void shp_http_on_done(shp_curl_req *req, CURLcode cc)
                      shp_url_shown(h->url, h->kind != SHP_HTTP_HOOK, shown, sizeof(shown)), reason);
             shp_http_alarm(h, -(long)cc, why);
         }
+        /* at the cap; or libcurl's CURLOPT_TIMEOUT, when our deadline ran
+         * late, on a request that had moved bytes (not a connect timeout) */
+        if (h->cut == SHP_HTTP_CUT_CAP ||
+            (cc == CURLE_OPERATION_TIMEDOUT && !h->cut && h->moved > 0))
+            shp_http_shrink(h);
     } else {
         if (status < 200 || status > 299)
             h->http_errors++;
+        else
+            shp_http_grow(h, took_ms);
         rc = shp_http_judge(h, status, items, n, reason, sizeof(reason));
         shp_http_retry_after(h, status, reason, sizeof(reason));
     }
@@ -1121,8 +1249,8 @@ static int shp_http_send(shp_out *o, shp_batch *b)
 {
     shp_http *h = o->tp;
     h->batch = b;
-    h->iso = 0;
-    h->iso_i = 0;
+    h->at = 0;
+    h->iso_end = 0;
     h->req.done = shp_http_on_done;
     if (b->n == 0) {
         shp_http_finish(h, 0, NULL);
@@ -1130,12 +1258,10 @@ static int shp_http_send(shp_out *o, shp_batch *b)
     }
     /* A webhook takes one alert per request (max_batch 1); should a larger
      * batch come, it goes out one by one all the same. */
-    if (h->kind == SHP_HTTP_HOOK && b->n > 1)
-        h->iso = 1;
+    h->nreq = shp_http_next_size(h);
     int rc = shp_http_post_current(h);
     if (rc) {
         h->batch = NULL;
-        h->iso = 0;
         shp_out_done(o, rc, "cannot start an HTTP request");
     }
     return 0;
@@ -1147,8 +1273,12 @@ static void shp_http_report(shp_out *o, vg_buf *line)
 {
     shp_http *h = o->tp;
     if (h)
-        vg_buf_addf(line, " requests=%" PRIu64 " http_errors=%" PRIu64 " last_status=%ld",
-                    h->requests, h->http_errors, h->last_status);
+        vg_buf_addf(line,
+                    " requests=%" PRIu64 " http_errors=%" PRIu64 " last_status=%ld"
+                    " request_batch=%zu",
+                    h->requests, h->http_errors, h->last_status,
+                    h->chunk && h->chunk < (size_t)o->conf.batch ? h->chunk
+                                                                 : (size_t)o->conf.batch);
 }
 
 static void shp_http_on_closed(void *ud)

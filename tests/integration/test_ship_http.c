@@ -632,6 +632,125 @@ START_TEST(test_es_down_then_up)
 }
 END_TEST
 
+/* The sink's requests to endpoint, in the order they arrived (its log
+ * has them as they ended), as "ITEMS,ITEMS,..." ("cut" for one the client
+ * gave up on before sending all its body). Not for a run with stalls
+ * (their requests have two lines). */
+static void ts_request_sizes(const ts_sink *k, const char *endpoint, char *out, size_t cap)
+{
+    char *b = vt_read_file(k->log, NULL), want[48], key[32];
+    size_t o = 0;
+    out[0] = '\0';
+    snprintf(want, sizeof(want), "\"endpoint\": \"%s\"", endpoint);
+    for (int n = 1; b && n < 1000 && o + 8 < cap; n++) {
+        snprintf(key, sizeof(key), "{\"n\": %d,", n);
+        char *line = strstr(b, key);
+        if (!line)
+            break;
+        char *nl = strchr(line, '\n');
+        if (!nl)
+            break;
+        *nl = '\0';
+        const char *items = strstr(line, "\"items\": ");
+        if (strstr(line, want) && items) {
+            if (strstr(line, "\"client_gone\""))
+                o += (size_t)snprintf(out + o, cap - o, "%scut", o ? "," : "");
+            else
+                o += (size_t)snprintf(out + o, cap - o, "%s%d", o ? "," : "", atoi(items + 9));
+        }
+        *nl = '\n';
+    }
+    free(b);
+}
+
+#define N_SLOW 64
+
+/* A link too thin for a whole batch: the sink reads a request of more
+ * than 100 KB at 200 KB/s, so the first batch (32 alerts of about 4.5 KB)
+ * takes 0.8 s, the cap of 8 x timeout (100 ms, the least allowed), though
+ * bytes move all the time. The shipper halves the request for the next
+ * attempt (16 alerts: these pass), doubles it back after a request
+ * answered quickly, and sends the next batch whole: every alert arrives
+ * exactly once, in order; the cut request stored nothing. Before, the
+ * same 32 alerts were sent again whole at every attempt (docs/
+ * shipper-http.md#slow-servers). */
+START_TEST(test_es_slow_link_halves_batch)
+{
+    vt_pipe p;
+    char yaml[4096];
+    ts_shipper_yaml(yaml, sizeof(yaml),
+                    "    - name: es\n      type: elasticsearch\n      url: http://127.0.0.1:@PORT@\n"
+                    "      batch: 32\n      retry_min: 10ms\n      retry_max: 100ms\n"
+                    "      timeout: 100ms\n");
+    ck_assert_int_eq(vt_pipe_init_full(&p, IT_RULES, NULL, NULL, yaml), 0);
+    ts_sink k;
+    const char *faults[] = {"--rcvbuf", "4096", "--faults", "es slow-over 100000 200000", NULL};
+    ck_assert_int_eq(ts_sink_start_any(&k, &p, "es", faults), 0);
+    ck_assert_int_eq(ts_subst(&p, "@PORT@", k.port), 0);
+    /* the backlog first (ts_backlog_then_shipper), of long lines */
+    char path[400], file[400];
+    vt_pipe_start(&p, VT_CORRELATOR);
+    snprintf(path, sizeof(path), "%s/run/correlator.sock", p.dir);
+    ck_assert(vt_wait_path(path, 10000));
+    vt_pipe_start(&p, VT_COLLECTOR);
+    vt_pipe_log(&p, VT_COLLECTOR, path, sizeof(path));
+    ck_assert(vt_wait_text(path, "has everything up to seq", 10000));
+    snprintf(file, sizeof(file), "%s/long.txt", p.dir);
+    FILE *f = fopen(file, "w");
+    ck_assert_ptr_nonnull(f);
+    for (int i = 0; i < N_SLOW; i++)
+        fprintf(f, "vigil integration seq=%05d pad=%03600d\n", i, i);
+    fclose(f);
+    ck_assert_int_eq(it_logger_tcp(&p, file, "--size=4096"), 0);
+    char raised[120];
+    snprintf(raised, sizeof(raised), "alerts=%d ", N_SLOW);
+    vt_pipe_log(&p, VT_CORRELATOR, path, sizeof(path));
+    bool all = false;
+    for (int i = 0; i < 100 && !all; i++) {
+        kill(p.pid[VT_CORRELATOR], SIGUSR1);
+        all = vt_wait_text(path, raised, 100);
+    }
+    ck_assert_msg(all, "the correlator did not report '%s'", raised);
+    vt_pipe_start(&p, VT_SHIPPER);
+
+    /* Every alert settled (cursor 64), after one failed attempt (the cut)
+     * and four requests: nothing more is sent, no need to wait for more.
+     * (SIGUSR1 only once the shipper runs: it kills one still starting.) */
+    ck_assert(vt_wait_lines(p.alerts, N_SLOW, 10000));
+    TS_ASSERT(vt_shipper_wait_stat(&p, "es", "cursor", N_SLOW, 30000) == N_SLOW, &p, &k,
+              "es: not all delivered");
+    char log[400];
+    vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
+    ck_assert_int_ge(vt_count_text(log, "output es (elasticsearch): sent=64 duplicates=0 retried=1 "
+                                        "item_retries=0 failed=0 "),
+                     1);
+    ck_assert_int_ge(vt_count_text(log, " requests=4 http_errors=1 last_status=200 "
+                                        "request_batch=32\n"),
+                     1);
+    /* the sink logs a request after its answer */
+    ck_assert(vt_wait_lines(k.log, 4, 5000));
+    char sizes[200];
+    ts_request_sizes(&k, "es", sizes, sizeof(sizes));
+    TS_ASSERT(strcmp(sizes, "cut,16,16,32") == 0, &p, &k, "requests: %s", sizes);
+    ck_assert_int_eq(vt_count_text(k.log, "\"dup\": [\""), 0);
+    static ts_id want[N_SLOW + 8], got[N_SLOW + 8];
+    int nw = ts_ids(p.alerts, NULL, TS_FILE_KEY, want, N_SLOW + 8);
+    int ng = ts_ids(k.store, NULL, TS_SINK_KEY, got, N_SLOW + 8);
+    ck_assert_int_eq(nw, N_SLOW);
+    ck_assert_int_eq(ts_exactly_once(want, nw, got, ng, "es"), 0);
+    ck_assert_int_eq(ts_out_of_order(want, nw, got, ng), 0);
+    ck_assert_int_eq(vt_count_text(log, "warning: output es: a request of 32 alerts was cut at 8 x "
+                                        "timeout (800 ms) while the server was still taking it; "
+                                        "sending at most 16 alerts per request"),
+                     1);
+    ck_assert_int_eq(vt_count_text(log, "output es: requests are answered within 4 x timeout "
+                                        "again: back to batch 32 alerts per request"),
+                     1);
+    ts_sink_stop(&k);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* When the sink received request n (its log's "t"), or -1. */
 static double ts_request_time(const ts_sink *k, int n)
 {
@@ -1027,11 +1146,12 @@ static Suite *ship_http_suite(void)
      * CK_RUN_CASE=webhook build/tests/integration/test_ship_http */
     const struct {
         const char *name;
-        const TTest *tests[4];
+        const TTest *tests[5];
     } cases[] = {
         {"elasticsearch",
          {test_es_faults_nothing_lost, test_es_kill9_between_delivery_and_commit,
-          test_es_whole_request_refused_isolates, test_es_down_then_up}},
+          test_es_whole_request_refused_isolates, test_es_down_then_up,
+          test_es_slow_link_halves_batch}},
         {"splunk_hec", {test_hec_faults_in_order}},
         {"webhook", {test_webhook_exact, test_webhook_rate_limit_summary, test_dead_letter_unwritable}},
         {"tls", {test_https_verify}},
@@ -1041,7 +1161,7 @@ static Suite *ship_http_suite(void)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         TCase *tc = tcase_create(cases[i].name);
         tcase_set_timeout(tc, 240);
-        for (size_t j = 0; j < 4 && cases[i].tests[j]; j++)
+        for (size_t j = 0; j < 5 && cases[i].tests[j]; j++)
             tcase_add_test(tc, cases[i].tests[j]);
         suite_add_tcase(s, tc);
     }

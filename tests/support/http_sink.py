@@ -22,8 +22,9 @@ Every document accepted is appended to the store file, one JSON object a line,
 {"kind":"hec","id":..,"time":..,...,"event":..}, {"kind":"hook","id":..,"body":"<raw>"}; a webhook's exact body also goes to
 STORE.raw, one a line.
 Every request is appended to the log file: {"n","endpoint","items","status",
-"fault","stored":[ids],"dup":[ids],"refused":{id: status},"query","t"} ("query": what
-followed '?' in the request's path; "t": when the request arrived, in seconds).
+"fault","stored":[ids],"dup":[ids],"refused":{id: status},"query","t","bytes"} ("query":
+what followed '?' in the request's path; "t": when the request arrived, in seconds;
+"bytes": its Content-Length).
 
 Faults: a queue of lines, each consumed by one request; a line may start with
 an endpoint ("es", "hec", "hook") and then waits for a request to that one.
@@ -42,6 +43,9 @@ read, appended and removed at every request (write it with a rename).
   slow BPS                          read the body at BPS bytes a second (a thin link or a
                                     busy server), then answer normally; with --rcvbuf
                                     small, the client sees its bytes acknowledged slowly
+  slow-over BYTES BPS               the same, for the next request whose body is larger
+                                    than BYTES (smaller ones pass it by and take the
+                                    lines after it): a link too thin for a whole batch
   pass                              answer normally (to skip requests)
   close                             read the request, close without answering
 The port actually bound is written to --port-file once listening.
@@ -67,8 +71,9 @@ def log_line(path, obj):
         f.flush()
 
 
-def take_fault(endpoint):
-    """The next fault for this endpoint, after merging the control file."""
+def take_fault(endpoint, size):
+    """The next fault for this endpoint and a body of size bytes, after
+    merging the control file."""
     if ARGS.control and os.path.exists(ARGS.control):
         try:
             with open(ARGS.control, encoding="utf-8") as f:
@@ -82,6 +87,8 @@ def take_fault(endpoint):
             if word != endpoint:
                 continue
             line = line[len(word):].strip()
+        if line.startswith("slow-over ") and size <= int(line.split()[1]):
+            continue  # waits for a larger request
         del STATE["faults"][i]
         return line
     return ""
@@ -150,9 +157,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with LOCK:
             STATE["n"] += 1
             rec = {"n": STATE["n"], "endpoint": endpoint, "items": 0, "status": 0,
-                   "fault": take_fault(endpoint), "stored": [], "dup": [], "refused": {},
+                   "fault": take_fault(endpoint, n), "stored": [], "dup": [], "refused": {},
                    "query": self.path.partition("?")[2], "t": round(time.time(), 3)}
+        rec["bytes"] = n
         fault = rec["fault"].split()
+        if fault and fault[0] == "slow-over":
+            fault = ["slow"] + fault[2:]
         try:
             body = self.read_body(n, fault)
         except (BrokenPipeError, ConnectionResetError):
