@@ -305,7 +305,12 @@ static void vg__on_msg(vg_link *l, const vg_msg *m)
         s->stats.connected = 1;
         s->stats.reconnects++;
         if (m->seq > s->acked) {
-            s->stats.acked += m->seq - s->acked;
+            /* acked counts what this process sent: past max_sent, what
+             * the downstream has was sent by an earlier run (killed
+             * before it trimmed), and acknowledged to that one */
+            uint64_t own = m->seq < s->max_sent ? m->seq : s->max_sent;
+            if (own > s->acked)
+                s->stats.acked += own - s->acked;
             s->acked = m->seq;
         }
         s->stats.last_acked = s->acked;

@@ -40,6 +40,11 @@ typedef struct vg_sender_cfg {
     uint32_t stats_ms;
 } vg_sender_cfg;
 
+/* Counters since vg_sender_start. sent: records sent, re-sends included;
+ * acked: records this process sent that the downstream acknowledged (an
+ * ACK, or the HELLO after a lost link), so acked <= sent; records an
+ * earlier process sent, found committed at the HELLO after a restart, are
+ * not counted (last_acked shows them); resent: records sent again. */
 typedef struct vg_sender_stats {
     uint64_t sent, acked, resent, batches, reconnects;
     uint64_t last_acked;

@@ -2177,6 +2177,62 @@ START_TEST(test_sender_downstream_lost_state)
 }
 END_TEST
 
+/* A restarted sender (a collector killed after the correlator committed
+ * 1..100 and before it trimmed them): its queue holds 1..150, and the
+ * HELLO reply says the downstream has up to 100. Those were sent by the
+ * earlier process: this one's acked counts only what it sent itself,
+ * 101..150. It counted all 150, 100 more than it sent. */
+START_TEST(test_sender_restart_counts_own_acks)
+{
+    char dir[256], up_dir[300], down_dir[300], sock[300];
+    ck_assert_ptr_nonnull(vt_tmp_sub(dir, sizeof(dir), basedir));
+    snprintf(up_dir, sizeof(up_dir), "%s/up", dir);
+    snprintf(down_dir, sizeof(down_dir), "%s/down", dir);
+    snprintf(sock, sizeof(sock), "%s/down.sock", dir);
+    vg_store *up, *down;
+    vg_queue *q;
+    ck_assert_int_eq(vg_store_open(&up, up_dir, 16), 0);
+    ck_assert_int_eq(vg_store_open(&down, down_dir, 16), 0);
+    ck_assert_int_eq(vg_queue_open(up, "spool", &q), 0);
+    lost_append(up, q, 1, 150);
+    /* the downstream committed 1..100 of this stream (this epoch) */
+    uint64_t epoch;
+    ck_assert_int_eq(vg_queue_epoch(up, q, &epoch), 0);
+    ck_assert_int_eq(vg_store_begin(down), 0);
+    ck_assert_int_eq(vg_meta_put_u64(down, "stream.c1.epoch", epoch), 0);
+    ck_assert_int_eq(vg_meta_put_u64(down, "stream.c1.last", 100), 0);
+    ck_assert_int_eq(vg_store_commit(down), 0);
+
+    lost_rx rx = {0};
+    hop h;
+    hop_start(&h, sock, up, q, down, lost_on_batch, &rx);
+    const vg_sender_stats *ss = vg_sender_get_stats(h.s);
+    uint64_t deadline = uv_hrtime() + 20000000000ull;
+    while (ss->last_acked < 150 && uv_hrtime() < deadline)
+        uv_run(&h.loop, UV_RUN_ONCE);
+    ck_assert_uint_eq(ss->last_acked, 150);
+    ck_assert_uint_eq(rx.records, 50);
+    ck_assert_uint_eq(rx.first, 101);
+    ck_assert_uint_eq(ss->sent, 50);
+    ck_assert_uint_eq(ss->acked, 50);
+    ck_assert_uint_eq(ss->resent, 0);
+
+    /* a lost link and 10 more: counted as this process sends them */
+    vg_receiver_stop(h.r);
+    lost_append(up, q, 151, 160);
+    ck_assert_int_eq(vg_receiver_start(&h.loop, &h.rc, &h.r), 0);
+    deadline = uv_hrtime() + 20000000000ull;
+    while (ss->last_acked < 160 && uv_hrtime() < deadline)
+        uv_run(&h.loop, UV_RUN_ONCE);
+    ck_assert_uint_eq(ss->last_acked, 160);
+    ck_assert_uint_eq(ss->sent, 60);
+    ck_assert_uint_eq(ss->acked, 60);
+    hop_stop(&h);
+    vg_store_close(up);
+    vg_store_close(down);
+}
+END_TEST
+
 /* ---- a receiver driven by hand, over raw sockets ------------------------- */
 
 typedef struct raw_rx {
@@ -2501,6 +2557,7 @@ static Suite *wire_suite(void)
     tcase_add_unchecked_fixture(b, base_setup, base_teardown);
     tcase_add_test(b, test_sender_batch_byte_budget);
     tcase_add_test(b, test_sender_downstream_lost_state);
+    tcase_add_test(b, test_sender_restart_counts_own_acks);
     tcase_add_test(b, test_sender_window_is_a_bound);
     tcase_add_test(b, test_receiver_same_stream_two_links);
     tcase_add_test(b, test_receiver_stopped_in_abort);
