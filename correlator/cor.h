@@ -15,8 +15,10 @@
 #include "vigil/receiver.h"
 #include "vigil/sender.h"
 #include "vigil/store.h"
+#include "vigil/util.h"
 
 #define COR_MAX_LISTS 64
+#define COR_MAX_SHIPPERS 8 /* correlator.shipper_socket: a socket or a list of up to this many */
 
 typedef struct cor_list_file {
     char *name;
@@ -27,7 +29,11 @@ typedef struct cor_list_file {
 typedef struct cor_conf {
     char *name;
     char *listen;   /* our socket, relative to run_dir */
-    char *shipper;  /* the shipper's socket, relative to run_dir */
+    /* the shippers' sockets, relative to run_dir, as written (one by
+     * default): every alert goes to each of them (cor_engine.c) */
+    char *shipper[COR_MAX_SHIPPERS];
+    int nshippers;
+    const vg_node *shipper_node; /* raw 'shipper_socket', parsed into shipper */
     char *rules_dir;
     char *rules_dir_at; /* "FILE:LINE" of correlator.rules_dir ("FILE" by default), for errors */
     uint64_t state_size;
@@ -60,7 +66,10 @@ typedef struct cor {
     vg_queue *outbox;
     uint64_t epoch; /* the outbox's epoch: first half of every alert id */
     vg_receiver *receiver;
-    vg_sender *sender;
+    vg_sender *sender[COR_MAX_SHIPPERS]; /* one per conf.shipper, all on the outbox */
+    int nsenders;
+    uint64_t trimmed;      /* the outbox is trimmed up to here (cor_engine.c, cor_outbox_trim) */
+    vg_streak trim_fails;  /* trims failed in a row */
     uv_timer_t tick;
     int64_t last_batch_us; /* wall time of the last batch received */
     int64_t ahead_warned_us, behind_warned_us; /* when clock_ahead/_behind were last logged */

@@ -1,6 +1,7 @@
 /* The 'correlator' section of the configuration. */
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +17,9 @@ static const vg_conf_key cor_conf_keys[] = {
      "instance name; the shipper tracks the alert stream by it", 0, 0},
     {"listen_socket", VG_CONF_STR, VG_SOCK_CORRELATOR, offsetof(cor_conf, listen),
      "socket collectors connect to, relative to pipeline.run_dir", 0, 0},
-    {"shipper_socket", VG_CONF_STR, VG_SOCK_SHIPPER, offsetof(cor_conf, shipper),
-     "the shipper's socket, relative to pipeline.run_dir", 0, 0},
+    {"shipper_socket", VG_CONF_NODE, NULL, offsetof(cor_conf, shipper_node),
+     "the shipper's socket, relative to pipeline.run_dir, or a list of up to 8 (one per "
+     "shipper: each gets every alert; default " VG_SOCK_SHIPPER ")", 0, 0},
     {"rules_dir", VG_CONF_PATH, "/etc/vigil/rules", offsetof(cor_conf, rules_dir),
      "directory of rule files (*.yml, *.yaml)", 0, 0},
     {"state_size", VG_CONF_SIZE, "1G", offsetof(cor_conf, state_size),
@@ -65,6 +67,70 @@ void cor_conf_rules_err(const cor_conf *cf, char *err, size_t errlen)
     cor_conf_blame(err, errlen, cf->rules_dir, cf->rules_dir_at, "correlator.rules_dir");
 }
 
+/* Whether socket paths a and b name one file as written: "./" segments
+ * and repeated '/' do not count (lib/daemon.c compares the same way). */
+static bool cor_conf_same_sock(const char *a, const char *b)
+{
+    for (;;) {
+        while (a[0] == '.' && a[1] == '/')
+            a += 2;
+        while (b[0] == '.' && b[1] == '/')
+            b += 2;
+        if (*a != *b)
+            return false;
+        if (!*a)
+            return true;
+        if (*a == '/') {
+            while (a[1] == '/' || (a[1] == '.' && a[2] == '/'))
+                a += a[1] == '/' ? 1 : 2;
+            while (b[1] == '/' || (b[1] == '.' && b[2] == '/'))
+                b += b[1] == '/' ? 1 : 2;
+        }
+        a++, b++;
+    }
+}
+
+/* correlator.shipper_socket: one socket (a string, as ever) or a list of
+ * 1 to COR_MAX_SHIPPERS distinct ones, into cf->shipper. None is the
+ * listen_socket: one path for both made the correlator its own shipper,
+ * connected to itself. Both are taken relative to run_dir (or absolute). */
+static int cor_conf_shippers(const vg_node *sec, cor_conf *cf, char *err, size_t errlen)
+{
+    const vg_node *n = cf->shipper_node;
+    cf->shipper_node = NULL;
+    if (!cf->listen[0])
+        return vg_conf_errf(err, errlen, vg_node_get(sec, "listen_socket"),
+                            "'listen_socket' must name a socket");
+    const vg_node *one = n && n->kind == VG_NODE_SCALAR ? n : NULL;
+    if (n && !one && (n->kind != VG_NODE_SEQ || n->n < 1 || n->n > COR_MAX_SHIPPERS))
+        return vg_conf_errf(err, errlen, n, "'shipper_socket' must be a socket or a list of 1 "
+                            "to %d sockets (one per shipper)", COR_MAX_SHIPPERS);
+    size_t count = n && !one ? n->n : 1;
+    for (size_t i = 0; i < count; i++) {
+        const vg_node *it = one ? one : n ? n->items[i] : NULL;
+        const char *v = it ? it->str : VG_SOCK_SHIPPER;
+        if (it && (it->kind != VG_NODE_SCALAR || !it->str[0]))
+            return vg_conf_errf(err, errlen, it, one ? "'shipper_socket' must name a socket"
+                                                     : "'shipper_socket' item %zu must name a "
+                                                       "socket", i + 1);
+        if (cor_conf_same_sock(v, cf->listen))
+            return vg_conf_errf(err, errlen, it ? it : vg_node_get(sec, "listen_socket"),
+                                "listen_socket and shipper_socket are both '%s': the "
+                                "correlator would connect to itself", cf->listen);
+        for (size_t j = 0; j < i; j++)
+            if (cor_conf_same_sock(v, cf->shipper[j]))
+                return vg_conf_errf(err, errlen, it,
+                                    "shipper_socket '%s' is listed twice (line %d): each "
+                                    "shipper has its own socket, and one listed twice would "
+                                    "get every alert twice",
+                                    v, n->items[j]->line);
+        if (!(cf->shipper[i] = strdup(v)))
+            return -ENOMEM;
+        cf->nshippers++;
+    }
+    return 0;
+}
+
 int cor_conf_load(const vg_node *root, const char *file, cor_conf *cf, char *err, size_t errlen)
 {
     memset(cf, 0, sizeof(*cf));
@@ -72,20 +138,8 @@ int cor_conf_load(const vg_node *root, const char *file, cor_conf *cf, char *err
     int rc = vg_conf_apply(sec, file, cor_conf_keys, cf, err, errlen);
     if (rc)
         return rc;
-    /* Both are taken relative to run_dir (or absolute): one path for both
-     * made the correlator its own shipper, connected to itself. */
-    const char *sk = !cf->listen[0] ? "listen_socket" : !cf->shipper[0] ? "shipper_socket" : NULL;
-    if (sk) {
-        rc = vg_conf_errf(err, errlen, vg_node_get(sec, sk), "'%s' must name a socket", sk);
+    if ((rc = cor_conf_shippers(sec, cf, err, errlen)))
         goto fail;
-    }
-    if (strcmp(cf->listen, cf->shipper) == 0) {
-        const vg_node *at = vg_node_get(sec, "shipper_socket");
-        rc = vg_conf_errf(err, errlen, at ? at : vg_node_get(sec, "listen_socket"),
-                          "listen_socket and shipper_socket are both '%s': the correlator "
-                          "would connect to itself", cf->listen);
-        goto fail;
-    }
     /* where each path comes from, for the errors of reading them later */
     const vg_node *rd = vg_node_get(sec, "rules_dir");
     cf->rules_dir_at = cor_conf_at(rd, file);
@@ -133,6 +187,8 @@ void cor_conf_free(cor_conf *cf)
     for (int i = 0; i < cf->nlists; i++)
         free(cf->lists[i].name), free(cf->lists[i].path), free(cf->lists[i].at);
     free(cf->rules_dir_at);
+    for (int i = 0; i < cf->nshippers; i++)
+        free(cf->shipper[i]);
     vg_conf_release(cor_conf_keys, cf);
     memset(cf, 0, sizeof(*cf));
 }

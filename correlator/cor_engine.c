@@ -28,7 +28,7 @@ static int cor_on_alert(void *ud, const vg_alert *in)
     cor *c = ud;
     vg_alert al = *in;
     char id[33];
-    uint64_t epoch = c->sender ? vg_sender_epoch(c->sender) : c->epoch;
+    uint64_t epoch = c->nsenders ? vg_sender_epoch(c->sender[0]) : c->epoch;
     snprintf(id, sizeof(id), "%016" PRIx64 "%016" PRIx64, epoch, vg_queue_last(c->outbox) + 1);
     al.id = vg_str_n(id, 32);
     msgpack_sbuffer_clear(&c->rec);
@@ -100,10 +100,15 @@ static int cor_on_batch(void *ud, vg_rstream *st, const vg_msg *m, uint32_t skip
     return rc ? rc : cor_eval_flush(c->eval);
 }
 
+static void cor_kick(cor *c)
+{
+    for (int i = 0; i < c->nsenders; i++)
+        vg_sender_kick(c->sender[i]);
+}
+
 static void cor_on_commit(void *ud)
 {
-    cor *c = ud;
-    vg_sender_kick(c->sender);
+    cor_kick(ud);
 }
 
 /* The transaction that ran a batch (or a tick) was aborted, e.g. because
@@ -165,7 +170,7 @@ static void cor_on_tick(uv_timer_t *t)
         vg_error("state commit on the clock tick failed: %s", vg_strerror(rc));
         cor_on_abort(c);
     } else {
-        vg_sender_kick(c->sender);
+        cor_kick(c);
     }
 }
 
@@ -188,6 +193,81 @@ static uint32_t cor_stats_fn(void *ud, vg_stat *out, uint32_t cap)
         n = cap;
     memcpy(out, all, n * sizeof(*out));
     return n;
+}
+
+/* The senders' acked_fn (vg_sender_cfg): every shipper reads the one
+ * outbox, and a record leaves it only once each has acknowledged it, at
+ * the lowest seq they have. A shipper that is down holds the outbox (it
+ * fills, and the correlator's backpressure stops taking events) until it
+ * comes back or its socket is removed from the configuration (a restart).
+ * Retried on the next tick while the store cannot commit (a full disk):
+ * the first failure is a warning, then one a minute; nothing is lost. */
+static void cor_outbox_trim(void *ud)
+{
+    cor *c = ud;
+    uint64_t upto = UINT64_MAX;
+    for (int i = 0; i < c->nsenders; i++) {
+        uint64_t a = vg_sender_acked(c->sender[i]);
+        if (a < upto)
+            upto = a;
+    }
+    if (!c->nsenders || upto <= c->trimmed || vg_store_txn(c->store))
+        return;
+    int rc = vg_store_begin(c->store);
+    if (rc == 0 && (rc = vg_queue_trim(c->outbox, upto)) == 0)
+        rc = vg_store_commit(c->store);
+    else if (rc == 0 || vg_store_txn(c->store))
+        vg_store_abort(c->store);
+    uint64_t now = uv_now(c->loop);
+    vg_streak *f = &c->trim_fails;
+    int say = rc ? vg_streak_fail(f, now) : VG_STREAK_QUIET;
+    if (say == VG_STREAK_FIRST)
+        vg_warn("queue outbox: trim failed: %s (retried; further failures are logged once a "
+                "minute)", vg_strerror(rc));
+    else if (say == VG_STREAK_REMIND)
+        vg_warn("queue outbox: trims still failing: %s; %llu attempts over %llu s",
+                vg_strerror(rc), (unsigned long long)f->count,
+                (unsigned long long)((now - f->first_ms) / 1000));
+    if (rc)
+        return;
+    double secs;
+    uint64_t fails = vg_streak_end(f, now, &secs);
+    if (fails)
+        vg_info("queue outbox: trimmed again, after %llu failed attempts over %.1f s",
+                (unsigned long long)fails, secs);
+    c->trimmed = upto;
+}
+
+/* One sender per shipper socket, all on the outbox. The first keeps the
+ * outbox's own epoch key (queue.outbox.epoch: what a single-shipper
+ * correlator always used, so an upgrade changes nothing, and the alert ids
+ * take their first half from it); each other socket has its own,
+ * queue.outbox.SOCKET.epoch, so that a shipper that makes its sender take
+ * a new epoch (it holds more than this outbox ever had: a restored copy)
+ * does not make the other shippers receive everything again. The STATS
+ * (cor_stats_fn) go to every shipper. */
+static int cor_senders_start(cor *c, const vg_pipeline_conf *pc)
+{
+    int rc = 0;
+    uint64_t first = vg_queue_first(c->outbox);
+    c->trimmed = first ? first - 1 : vg_queue_last(c->outbox);
+    for (int i = 0; rc == 0 && i < c->conf.nshippers; i++) {
+        const char *sock = c->conf.shipper[i];
+        char *spath = sock[0] == '/' ? strdup(sock) : vg_daemon_path(pc->run_dir, sock);
+        char key[512];
+        snprintf(key, sizeof(key), "queue.outbox.%s.epoch", sock);
+        vg_sender_cfg sc = {
+            .path = spath, .allow_uid = pc->uid, .role = "correlator", .name = c->conf.name,
+            .type = VG_MSG_ALERTS, .store = c->store, .queue = c->outbox,
+            .stats_fn = cor_stats_fn, .stats_ud = c, .stats_ms = (uint32_t)pc->stats_interval,
+            .epoch_key = i ? key : NULL, .acked_fn = cor_outbox_trim, .acked_ud = c,
+        };
+        rc = spath ? vg_sender_start(c->loop, &sc, &c->sender[i]) : -ENOMEM;
+        if (rc == 0)
+            c->nsenders++;
+        free(spath);
+    }
+    return rc;
 }
 
 int cor_engine_start(cor *c)
@@ -220,14 +300,7 @@ int cor_engine_start(cor *c)
         return rc;
     char *lpath = c->conf.listen[0] == '/' ? strdup(c->conf.listen)
                                            : vg_daemon_path(pc->run_dir, c->conf.listen);
-    char *spath = c->conf.shipper[0] == '/' ? strdup(c->conf.shipper)
-                                            : vg_daemon_path(pc->run_dir, c->conf.shipper);
-    vg_sender_cfg sc = {
-        .path = spath, .allow_uid = pc->uid, .role = "correlator", .name = c->conf.name,
-        .type = VG_MSG_ALERTS, .store = c->store, .queue = c->outbox,
-        .stats_fn = cor_stats_fn, .stats_ud = c, .stats_ms = (uint32_t)pc->stats_interval,
-    };
-    rc = lpath && spath ? vg_sender_start(c->loop, &sc, &c->sender) : -ENOMEM;
+    rc = lpath ? cor_senders_start(c, pc) : -ENOMEM;
     vg_receiver_cfg rc_cfg = {
         .path = lpath, .allow_uid = pc->uid, .role = "correlator", .name = c->conf.name,
         .type = VG_MSG_EVENTS, .store = c->store, .on_batch = cor_on_batch,
@@ -243,17 +316,18 @@ int cor_engine_start(cor *c)
                 (unsigned long long)vg_queue_count(c->outbox));
     }
     free(lpath);
-    free(spath);
     return rc;
 }
 
 void cor_engine_stop(cor *c)
 {
     vg_receiver_stop(c->receiver);
-    if (c->sender)
-        vg_sender_stop(c->sender);
+    /* each stop trims once more (cor_outbox_trim), with every sender still
+     * counted: their memory goes from the loop, later */
+    for (int i = 0; i < c->nsenders; i++)
+        vg_sender_stop(c->sender[i]);
     if (c->receiver)
         uv_close((uv_handle_t *)&c->tick, NULL);
     c->receiver = NULL;
-    c->sender = NULL;
+    c->nsenders = 0;
 }

@@ -22,11 +22,13 @@ static const vg_daemon_desc cor_desc = {
         "  correlator.listen_socket, runs the rules in correlator.rules_dir over each\n"
         "  event, and commits the alerts to an LMDB outbox together with the stream\n"
         "  position in one transaction, before acknowledging the events. The outbox\n"
-        "  streams to vigil-shipper over correlator.shipper_socket. SIGHUP reloads the\n"
-        "  rules atomically: a rule set with any error is refused (FILE:LINE: reason)\n"
-        "  and the running one stays. A good one is checked at once, then its regex\n"
-        "  prefilter is built on a worker thread (about a second per 1,000 rules)\n"
-        "  while the running rules go on; it takes over between two batches.\n",
+        "  streams to vigil-shipper over correlator.shipper_socket, or to each shipper\n"
+        "  of a list of sockets; an alert leaves it once every one has it. SIGHUP\n"
+        "  reloads the rules atomically: a rule set with any error is refused\n"
+        "  (FILE:LINE: reason) and the running one stays. A good one is checked at\n"
+        "  once, then its regex prefilter is built on a worker thread (about a second\n"
+        "  per 1,000 rules) while the running rules go on; it takes over between two\n"
+        "  batches.\n",
     .check = "                       Every rule is compiled and every watchlist file read\n"
              "                       (nothing is stored); prints the number of rules.\n",
     .files =
@@ -39,7 +41,8 @@ static const vg_daemon_desc cor_desc = {
         "  DATA_DIR/correlator/NAME/   stream positions, correlation state, watchlists and\n"
         "                              the alert outbox (LMDB); NAME is correlator.name\n"
         "  RUN_DIR/correlator.sock     collectors connect here (correlator.listen_socket)\n"
-        "  RUN_DIR/shipper.sock        the shipper's socket (correlator.shipper_socket)\n"
+        "  RUN_DIR/shipper.sock        the shipper's socket (correlator.shipper_socket;\n"
+        "                              a list of sockets: one per shipper)\n"
         "  DATA_DIR and RUN_DIR are pipeline.data_dir and pipeline.run_dir.\n",
     .tools = cor_tools,
 };
@@ -175,8 +178,11 @@ static int cor_configure(vg_daemon *d, const vg_node *root, int first, char *err
             cor_conf_free(&cf);
             return rc;
         }
-        if (strcmp(cf.name, c->conf.name) || strcmp(cf.listen, c->conf.listen) ||
-            strcmp(cf.shipper, c->conf.shipper) || cf.state_size != c->conf.state_size)
+        bool socks = cf.nshippers != c->conf.nshippers;
+        for (int i = 0; i < cf.nshippers && !socks; i++)
+            socks = strcmp(cf.shipper[i], c->conf.shipper[i]) != 0;
+        if (strcmp(cf.name, c->conf.name) || strcmp(cf.listen, c->conf.listen) || socks ||
+            cf.state_size != c->conf.state_size)
             vg_warn("correlator name, socket and state_size changes take effect after a "
                     "restart; keeping the running values");
         cor_reload *r = calloc(1, sizeof(*r));
@@ -222,7 +228,15 @@ static int cor_configure(vg_daemon *d, const vg_node *root, int first, char *err
 static void cor_report(vg_daemon *d)
 {
     cor *c = vg_daemon_data(d);
-    const vg_sender_stats *ss = c->sender ? vg_sender_get_stats(c->sender) : NULL;
+    /* one shipper: its counters in the stats line, as ever; several: their
+     * sums there (shipper_connected: how many are), and a line each below */
+    vg_sender_stats sum = {0};
+    for (int i = 0; i < c->nsenders; i++) {
+        const vg_sender_stats *one = vg_sender_get_stats(c->sender[i]);
+        sum.sent += one->sent, sum.acked += one->acked, sum.resent += one->resent;
+        sum.connected += one->connected;
+    }
+    const vg_sender_stats *ss = c->nsenders ? &sum : NULL;
     const vg_receiver_stats *rs = c->receiver ? vg_receiver_get_stats(c->receiver) : NULL;
     const vg_link_stats *ls = c->receiver ? vg_receiver_link_stats(c->receiver) : NULL;
     const cor_eval_stats *es = c->eval ? cor_eval_get_stats(c->eval) : NULL;
@@ -244,6 +258,13 @@ static void cor_report(vg_daemon *d)
             (unsigned long long)(es ? es->trimmed : 0),
             (unsigned long long)(es ? es->clock_ahead : 0),
             (unsigned long long)(es ? es->clock_behind : 0));
+    for (int i = 0; c->nsenders > 1 && i < c->nsenders; i++) {
+        const vg_sender_stats *one = vg_sender_get_stats(c->sender[i]);
+        vg_info("shipper %s: sent=%llu acked=%llu resent=%llu connected=%d last_acked=%llu",
+                c->conf.shipper[i], (unsigned long long)one->sent,
+                (unsigned long long)one->acked, (unsigned long long)one->resent, one->connected,
+                (unsigned long long)one->last_acked);
+    }
     if (c->lists) {
         /* a lookup that failed in LMDB answered "not in list": say so */
         cor_lists_stats lst;

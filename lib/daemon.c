@@ -218,6 +218,39 @@ static void vg__sock_path(const char *run_dir, const char *v, char *out, size_t 
     out[o] = '\0';
 }
 
+typedef struct vg__sock_link {
+    const char *from, *key, *to, *what;
+} vg__sock_link;
+
+/* vg__sockets_check for a link whose upstream end is a list of sockets
+ * (an, the correlator's shipper_socket): one of them must be the
+ * downstream's listen_socket (bn, NULL for the default). Items that are
+ * not sockets are left to the daemon's own section check. */
+static int vg__sockets_check_list(const vg_node *root, const char *run_dir, const vg_node *an,
+                                  const vg_node *bn, const vg__sock_link *lk, char *err,
+                                  size_t errlen)
+{
+    const char *bv = bn ? bn->str : lk->what;
+    char ap[4096], bp[4096];
+    if (!bv[0])
+        return 0;
+    vg__sock_path(run_dir, bv, bp, sizeof(bp));
+    for (size_t j = 0; j < an->n; j++) {
+        const vg_node *it = an->items[j];
+        if (it->kind != VG_NODE_SCALAR || !it->str[0])
+            return 0;
+        vg__sock_path(run_dir, it->str, ap, sizeof(ap));
+        if (strcmp(ap, bp) == 0)
+            return 0;
+    }
+    const vg_node *bat = bn ? bn : vg__section_key(root, lk->to);
+    return vg_conf_errf(err, errlen, an,
+                        "%s.%s lists no %s.listen_socket '%s'%s (line %d): the %s would connect "
+                        "to every socket of the list, and the %s listens on %s; list its socket",
+                        lk->from, lk->key, lk->to, bv, bn ? "" : " (the default)", bat->line,
+                        lk->from, lk->to, bp);
+}
+
 /* One file serves the three daemons, but each reads only its own section:
  * a collector's correlator_socket that is not the correlator's
  * listen_socket (or a correlator's shipper_socket not the shipper's) in
@@ -230,9 +263,7 @@ static void vg__sock_path(const char *run_dir, const char *v, char *out, size_t 
 static int vg__sockets_check(const vg_daemon *d, const vg_node *root, const char *run_dir,
                              char *err, size_t errlen)
 {
-    static const struct {
-        const char *from, *key, *to, *what;
-    } links[] = {
+    static const vg__sock_link links[] = {
         {"collector", "correlator_socket", "correlator", VG_SOCK_CORRELATOR},
         {"correlator", "shipper_socket", "shipper", VG_SOCK_SHIPPER},
     };
@@ -244,6 +275,15 @@ static int vg__sockets_check(const vg_daemon *d, const vg_node *root, const char
         if (!a || !b || a->kind != VG_NODE_MAP || b->kind != VG_NODE_MAP)
             continue;
         const vg_node *an = vg_node_get(a, links[i].key), *bn = vg_node_get(b, "listen_socket");
+        if (an && an->kind == VG_NODE_SEQ && strcmp(links[i].key, "shipper_socket") == 0 &&
+            (!bn || bn->kind == VG_NODE_SCALAR)) {
+            /* correlator.shipper_socket as a list (one socket per shipper):
+             * the shipper of this file must be one of them */
+            int rc = vg__sockets_check_list(root, run_dir, an, bn, &links[i], err, errlen);
+            if (rc)
+                return rc;
+            continue;
+        }
         if ((an && an->kind != VG_NODE_SCALAR) || (bn && bn->kind != VG_NODE_SCALAR))
             continue;
         const char *av = an ? an->str : links[i].what, *bv = bn ? bn->str : links[i].what;

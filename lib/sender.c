@@ -15,6 +15,7 @@
 struct vg_sender {
     vg_sender_cfg cfg;
     char *path, *role, *name;
+    char *epoch_key; /* cfg.epoch_key's copy, or NULL */
     uv_loop_t *loop;
     vg_client *client;
     vg_link *link;       /* open link past HELLO, or NULL */
@@ -37,13 +38,24 @@ struct vg_sender {
     vg_streak refusals;
     uint64_t acked_at_open; /* s->acked when the current link opened */
     int renewed;            /* a new epoch was just taken: the next HELLO starts it afresh */
+    int fresh;              /* ...and it is the first this epoch key has (a downstream added
+                             * to a queue that had records: vg_sender_cfg.epoch_key) */
     vg_streak trim_fails;   /* trims failed in a row (vg__trim) */
 };
 
-int vg_queue_new_epoch(vg_store *st, vg_queue *q, uint64_t old, uint64_t *epoch)
+/* key, or queue q's own epoch key into buf */
+static const char *vg__epoch_key(vg_queue *q, const char *key, char *buf, size_t cap)
 {
-    char key[96];
-    snprintf(key, sizeof(key), "queue.%s.epoch", vg_queue_name(q));
+    if (key)
+        return key;
+    snprintf(buf, cap, "queue.%s.epoch", vg_queue_name(q));
+    return buf;
+}
+
+int vg_epoch_new(vg_store *st, vg_queue *q, const char *key, uint64_t old, uint64_t *epoch)
+{
+    char buf[96];
+    key = vg__epoch_key(q, key, buf, sizeof(buf));
     uint64_t e;
     int rc = vg_epoch_random(old, &e), own = !vg_store_txn(st);
     if (rc)
@@ -58,14 +70,29 @@ int vg_queue_new_epoch(vg_store *st, vg_queue *q, uint64_t old, uint64_t *epoch)
     return rc;
 }
 
-int vg_queue_epoch(vg_store *st, vg_queue *q, uint64_t *epoch)
+int vg_epoch_get(vg_store *st, vg_queue *q, const char *key, uint64_t *epoch)
 {
-    char key[96];
-    snprintf(key, sizeof(key), "queue.%s.epoch", vg_queue_name(q));
+    char buf[96];
+    key = vg__epoch_key(q, key, buf, sizeof(buf));
     int rc = vg_meta_get_u64(st, key, epoch);
     if (rc || *epoch)
         return rc;
-    return vg_queue_new_epoch(st, q, 0, epoch);
+    return vg_epoch_new(st, q, key, 0, epoch);
+}
+
+int vg_queue_new_epoch(vg_store *st, vg_queue *q, uint64_t old, uint64_t *epoch)
+{
+    return vg_epoch_new(st, q, NULL, old, epoch);
+}
+
+int vg_queue_epoch(vg_store *st, vg_queue *q, uint64_t *epoch)
+{
+    return vg_epoch_get(st, q, NULL, epoch);
+}
+
+uint64_t vg_sender_acked(const vg_sender *s)
+{
+    return s->acked;
 }
 
 uint64_t vg_sender_epoch(const vg_sender *s)
@@ -179,6 +206,10 @@ static void vg__pump(vg_sender *s)
 
 static void vg__trim(vg_sender *s)
 {
+    if (s->cfg.acked_fn) { /* several senders on one queue: the owner trims */
+        s->cfg.acked_fn(s->cfg.acked_ud);
+        return;
+    }
     if (s->acked <= s->trimmed || vg_store_txn(s->cfg.store))
         return;
     int rc = vg_store_begin(s->cfg.store);
@@ -284,7 +315,7 @@ static void vg__on_msg(vg_link *l, const vg_msg *m)
              * sequence downstream; what this queue still holds is sent
              * again (at least once, never lost). */
             uint64_t e = 0;
-            int rc = vg_queue_new_epoch(s->cfg.store, s->cfg.queue, s->epoch, &e);
+            int rc = vg_epoch_new(s->cfg.store, s->cfg.queue, s->epoch_key, s->epoch, &e);
             if (rc) {
                 vg_error("%s claims seq %llu of stream %s, but only %llu exist, and a new epoch "
                          "cannot be stored: %s; retrying", s->path, (unsigned long long)m->seq,
@@ -320,9 +351,14 @@ static void vg__on_msg(vg_link *l, const vg_msg *m)
              * afresh, and what was acknowledged before was delivered under
              * the old one (not lost: the error below would say so) */
             uint64_t held = vg_queue_first(s->cfg.queue), from = held ? held : last + 1;
-            vg_info("stream %s: %s starts the new epoch; sending from seq %llu (up to %llu "
-                    "were delivered under the previous epoch)",
-                    s->name, s->path, (unsigned long long)from, (unsigned long long)s->acked);
+            if (s->fresh)
+                vg_info("stream %s: %s is new to this queue; sending from seq %llu (what it "
+                        "still holds; up to %llu left it before)",
+                        s->name, s->path, (unsigned long long)from, (unsigned long long)s->acked);
+            else
+                vg_info("stream %s: %s starts the new epoch; sending from seq %llu (up to %llu "
+                        "were delivered under the previous epoch)",
+                        s->name, s->path, (unsigned long long)from, (unsigned long long)s->acked);
             s->next = from;
             s->acked = from - 1;
             s->stats.last_acked = s->acked;
@@ -354,7 +390,7 @@ static void vg__on_msg(vg_link *l, const vg_msg *m)
                "stream %s: %s has everything up to seq %llu; %llu to send", s->name, s->path,
                (unsigned long long)m->seq, (unsigned long long)(last - m->seq));
         s->acked_at_open = s->acked;
-        s->renewed = 0;
+        s->renewed = s->fresh = 0;
         vg__trim(s);
         vg__pump(s);
         return;
@@ -447,8 +483,9 @@ int vg_sender_start(uv_loop_t *loop, const vg_sender_cfg *cfg, vg_sender **out)
     s->path = strdup(cfg->path);
     s->role = strdup(cfg->role);
     s->name = strdup(cfg->name);
-    if (!s->path || !s->role || !s->name) {
-        free(s->path), free(s->role), free(s->name), free(s);
+    s->epoch_key = cfg->epoch_key ? strdup(cfg->epoch_key) : NULL;
+    if (!s->path || !s->role || !s->name || (cfg->epoch_key && !s->epoch_key)) {
+        free(s->path), free(s->role), free(s->name), free(s->epoch_key), free(s);
         return -ENOMEM;
     }
     if (!s->cfg.batch_max || s->cfg.batch_max > VG_BATCH_MAX)
@@ -460,9 +497,18 @@ int vg_sender_start(uv_loop_t *loop, const vg_sender_cfg *cfg, vg_sender **out)
     s->limit = UINT64_MAX;
     s->loop = loop;
     msgpack_sbuffer_init(&s->sb);
-    int rc = vg_queue_epoch(cfg->store, cfg->queue, &s->epoch);
+    /* An epoch key not seen before (a sender added to a queue with records,
+     * say a second shipper of the correlator's outbox): its downstream
+     * starts the stream at what the queue holds now, as after a new epoch. */
+    char kb[96];
+    uint64_t had = 0;
+    int rc = vg_meta_get_u64(cfg->store, vg__epoch_key(cfg->queue, s->epoch_key, kb, sizeof(kb)),
+                             &had);
+    if (rc == 0)
+        rc = vg_epoch_get(cfg->store, cfg->queue, s->epoch_key, &s->epoch);
+    s->renewed = s->fresh = rc == 0 && !had;
     if (rc) {
-        free(s->path), free(s->role), free(s->name), free(s);
+        free(s->path), free(s->role), free(s->name), free(s->epoch_key), free(s);
         return rc;
     }
     uint64_t first = vg_queue_first(cfg->queue);
@@ -501,7 +547,7 @@ static void vg__sender_release(vg_sender *s)
 {
     if (--s->open_handles == 0) {
         msgpack_sbuffer_destroy(&s->sb);
-        free(s->path), free(s->role), free(s->name), free(s);
+        free(s->path), free(s->role), free(s->name), free(s->epoch_key), free(s);
     }
 }
 

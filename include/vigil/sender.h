@@ -38,6 +38,19 @@ typedef struct vg_sender_cfg {
     uint32_t (*stats_fn)(void *ud, vg_stat *out, uint32_t cap);
     void *stats_ud;
     uint32_t stats_ms;
+    /* Optional, for several senders reading one queue (the correlator's
+     * fan-out to several shippers). epoch_key: the meta key of this
+     * sender's epoch (default "queue.NAME.epoch", the queue's own); give
+     * each sender its own, ending in ".epoch" so that a store found to be
+     * a copy renews it (lib/store.c), so that one sender taking a new
+     * epoch does not make the others send everything again. acked_fn:
+     * called instead of trimming the queue, on every trim tick (200 ms), at
+     * the HELLO and at vg_sender_stop; the owner trims the queue at the
+     * lowest vg_sender_acked of its senders, so that a record leaves only
+     * once every downstream has it. */
+    const char *epoch_key;
+    void (*acked_fn)(void *ud);
+    void *acked_ud;
 } vg_sender_cfg;
 
 /* Counters since vg_sender_start. sent: records sent, re-sends included;
@@ -63,8 +76,16 @@ const vg_link_stats *vg_sender_link_stats(vg_sender *s);
 /* Stops; the memory is released from the loop. */
 void vg_sender_stop(vg_sender *s);
 
+/* The highest seq the downstream acknowledged (or had at the last HELLO);
+ * before the first HELLO, the queue's first seq - 1. */
+uint64_t vg_sender_acked(const vg_sender *s);
+
 /* Returns the epoch of queue q, creating a random one on first use. */
 int vg_queue_epoch(vg_store *st, vg_queue *q, uint64_t *epoch);
+/* The same for the epoch stored under meta key 'key' (NULL: queue q's own,
+ * "queue.NAME.epoch"); new_epoch stores a new one (not old) under it. */
+int vg_epoch_get(vg_store *st, vg_queue *q, const char *key, uint64_t *epoch);
+int vg_epoch_new(vg_store *st, vg_queue *q, const char *key, uint64_t old, uint64_t *epoch);
 /* Stores a new random epoch (not old) for queue q (in the open transaction,
  * or one of its own): its sequence starts anew downstream. */
 int vg_queue_new_epoch(vg_store *st, vg_queue *q, uint64_t old, uint64_t *epoch);

@@ -945,6 +945,16 @@ START_TEST(test_cli_and_bad_config)
          "shipper:\n  listen_socket: s.sock\n  stdout: true\n",
          ":4: correlator.shipper_socket 'shipper.sock' (the default) is not "
          "shipper.listen_socket 's.sock' (line 7)"},
+        /* the same with a list of shippers: this file's shipper must be one */
+        {"shipper/vigil-shipper",
+         "pipeline:\n  run_dir: run\n  data_dir: data\ncorrelator:\n  rules_dir: rules\n"
+         "  shipper_socket: [a.sock, b.sock]\nshipper:\n  listen_socket: s.sock\n  stdout: true\n",
+         ":6: correlator.shipper_socket lists no shipper.listen_socket 's.sock' (line 8): the "
+         "correlator would connect to every socket of the list, and the shipper listens on "},
+        {"correlator/vigil-correlator",
+         "pipeline:\n  run_dir: run\n  data_dir: data\ncorrelator:\n  rules_dir: rules\n"
+         "  shipper_socket: [a.sock, a.sock]\n",
+         ":6: shipper_socket 'a.sock' is listed twice (line 6)"},
         /* two listeners on one port: -t passed, the start failed */
         {"collector/vigil-collector",
          "pipeline:\n  run_dir: run\n  data_dir: data\ncollector:\n  listen:\n"

@@ -1031,6 +1031,131 @@ START_TEST(test_config_errors)
 }
 END_TEST
 
+/* Sends SIGUSR1 to pid until log contains needle (tries of 100 ms). */
+static bool wait_report(pid_t pid, const char *log, const char *needle, int tries)
+{
+    for (int i = 0; i < tries; i++) {
+        kill(pid, SIGUSR1);
+        if (vt_wait_text(log, needle, 100))
+            return true;
+    }
+    return false;
+}
+
+/* The alert id of line 'line' (0-based) of file into id (33 bytes). */
+static void alert_id(const char *file, int line, char *id)
+{
+    char *b = vt_read_file(file, NULL), *q = b;
+    ck_assert_ptr_nonnull(b);
+    for (int i = 0; i < line && q; i++)
+        if ((q = strchr(q, '\n')))
+            q++;
+    ck_assert_ptr_nonnull(q);
+    q = strstr(q, "\"event\":{\"kind\":\"alert\",\"id\":\"");
+    ck_assert_ptr_nonnull(q);
+    snprintf(id, 33, "%s", q + strlen("\"event\":{\"kind\":\"alert\",\"id\":\""));
+    free(b);
+}
+
+/* One correlator, two shippers (correlator.shipper_socket a list), added
+ * to a correlator that had one: the first shipper sees no change (same
+ * epoch, nothing again), the second gets the alerts from then on. Each
+ * gets every alert once, with the same id. With one killed (-9), the
+ * outbox keeps what it has not acknowledged while the other gets
+ * everything; restarted, it gets exactly what it missed. Before, the list
+ * was refused, and a second shipper got nothing. */
+START_TEST(test_two_shippers)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init_full(&p, RULES, NULL, NULL, NULL), 0);
+    char cfg2[400], log2[400], sock2[400], out2[400], corlog[400], cfg[2048], shplog[400];
+    path_in(&p, "vigil2.yaml", cfg2, sizeof(cfg2));
+    path_in(&p, "shipper2.log", log2, sizeof(log2));
+    path_in(&p, "run/shipper2.sock", sock2, sizeof(sock2));
+    path_in(&p, "alerts2.json", out2, sizeof(out2));
+    vt_pipe_log(&p, VT_SHIPPER, shplog, sizeof(shplog));
+    /* as before: one shipper */
+    vt_pipe_start_all(&p);
+    send_lines(&p, "b", 0, 5);
+    ck_assert(vt_wait_lines(p.alerts, 5, 20000));
+    vt_pipe_log(&p, VT_CORRELATOR, corlog, sizeof(corlog));
+    ck_assert(wait_report(p.pid[VT_CORRELATOR], corlog, "outbox=0 sent=5 acked=5 ", 50));
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_CORRELATOR, SIGTERM), 0);
+
+    /* the on-call shipper is added */
+    char *old = vt_read_file(p.config, NULL);
+    ck_assert_ptr_nonnull(old);
+    char *at = strstr(old, "shipper:\n");
+    ck_assert_ptr_nonnull(at);
+    snprintf(cfg, sizeof(cfg), "%.*s  shipper_socket: [shipper.sock, shipper2.sock]\n%s",
+             (int)(at - old), old, at);
+    free(old);
+    ck_assert_int_eq(vt_write_file(p.config, cfg), 0);
+    snprintf(cfg, sizeof(cfg),
+             "pipeline:\n  run_dir: run\n  data_dir: data\n  log_level: info\n"
+             "  stats_interval: 200ms\nshipper:\n  name: oncall\n  listen_socket: shipper2.sock\n"
+             "  json_file: alerts2.json\n  outbox_size: 64M\n");
+    ck_assert_int_eq(vt_write_file(cfg2, cfg), 0);
+    pid_t s2 = vt_spawn("shipper/vigil-shipper", cfg2, log2);
+    ck_assert(vt_wait_path(sock2, 10000));
+    vt_pipe_start(&p, VT_CORRELATOR);
+    vt_pipe_log(&p, VT_CORRELATOR, corlog, sizeof(corlog));
+    pid_t cor = p.pid[VT_CORRELATOR];
+    ck_assert(vt_wait_text(corlog, "shipper2.sock is new to this queue; sending from seq 6 ",
+                           10000));
+
+    send_lines(&p, "a", 0, 20);
+    ck_assert(vt_wait_lines(p.alerts, 25, 20000));
+    ck_assert(vt_wait_lines(out2, 20, 20000));
+    ck_assert(wait_report(cor, corlog, "outbox=0 sent=40 acked=40 resent=0 bad_frames=0 "
+                                       "peers_refused=0 shipper_connected=2 ", 50));
+    ck_assert_int_ge(vt_count_text(corlog, "shipper shipper2.sock: sent=20 acked=20 resent=0 "
+                                           "connected=1 last_acked=25"), 1);
+
+    /* the on-call shipper dies: the SIEM's still gets everything, and the
+     * outbox keeps the 20 new alerts for the dead one */
+    vt_stop_pid(s2, SIGKILL);
+    send_lines(&p, "a", 20, 40);
+    ck_assert(vt_wait_lines(p.alerts, 45, 20000));
+    ck_assert(wait_report(cor, corlog, "outbox=20 sent=60 acked=60 resent=0 bad_frames=0 "
+                                       "peers_refused=0 shipper_connected=1 ", 50));
+    ck_assert_int_ge(vt_count_text(corlog, "shipper shipper2.sock: sent=20 acked=20 resent=0 "
+                                           "connected=0 last_acked=25"), 1);
+
+    /* back: exactly what it missed, and the outbox empties */
+    path_in(&p, "shipper2.2.log", log2, sizeof(log2));
+    s2 = vt_spawn("shipper/vigil-shipper", cfg2, log2);
+    ck_assert(vt_wait_lines(out2, 40, 20000));
+    ck_assert(wait_report(cor, corlog, "outbox=0 sent=80 acked=80 resent=0 bad_frames=0 "
+                                       "peers_refused=0 shipper_connected=2 ", 50));
+    vt_sleep_ms(300);
+    ck_assert_int_eq(vt_count_lines(p.alerts), 45);
+    ck_assert_int_eq(vt_count_lines(out2), 40);
+    for (int i = 0; i < 40; i++) {
+        ck_assert_int_eq(count_alert(p.alerts, 'a', i), 1);
+        ck_assert_int_eq(count_alert(out2, 'a', i), 1);
+        char id[33], id2[33];
+        alert_id(p.alerts, 5 + i, id);
+        alert_id(out2, i, id2);
+        ck_assert_str_eq(id, id2);
+    }
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(count_alert(p.alerts, 'b', i), 1);
+        ck_assert_int_eq(count_alert(out2, 'b', i), 0);
+    }
+    /* the first shipper's stream went on under its epoch (the alert ids'
+     * first half), as with one shipper */
+    char id0[33], id5[33];
+    alert_id(p.alerts, 0, id0);
+    alert_id(p.alerts, 5, id5);
+    ck_assert_int_eq(strncmp(id0, id5, 16), 0);
+    ck_assert_int_eq(vt_count_text(shplog, "new epoch"), 0);
+    ck_assert_int_eq(vt_count_text(corlog, ": error: "), 0);
+    vt_stop_pid(s2, SIGTERM);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("shipper");
@@ -1062,6 +1187,10 @@ static Suite *suite(void)
     tcase_set_timeout(tp, 240);
     tcase_add_test(tp, test_file_path_change_keeps_content);
     suite_add_tcase(s, tp);
+    TCase *tf = tcase_create("fanout");
+    tcase_set_timeout(tf, 120);
+    tcase_add_test(tf, test_two_shippers);
+    suite_add_tcase(s, tf);
     TCase *ts = tcase_create("stdout_blocked");
     tcase_set_timeout(ts, 120);
     tcase_add_test(ts, test_stdout_blocked_holds_only_itself);

@@ -244,6 +244,36 @@ static int vt_reap(pid_t pid, int timeout_ms)
     return -1;
 }
 
+pid_t vt_spawn(const char *bin, const char *config, const char *log)
+{
+    const char *exe = vt_bin(bin);
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execl(exe, exe, "-c", config, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+int vt_stop_pid(pid_t pid, int sig)
+{
+    if (pid <= 0)
+        return -1;
+    kill(pid, sig);
+    int st = vt_reap(pid, 10000);
+    if (st < 0) {
+        kill(pid, SIGKILL);
+        vt_reap(pid, 5000);
+    }
+    return st;
+}
+
 int vt_pipe_stop(vt_pipe *p, int which, int sig)
 {
     pid_t pid = p->pid[which];

@@ -32,6 +32,12 @@ int vt_pipe_init(vt_pipe *p, const char *rules_yaml);
  * section (e.g. "  spool_size: 2M\n"). Either may be NULL. */
 int vt_pipe_init_ex(vt_pipe *p, const char *rules_yaml, const char *listen_extra,
                     const char *collector_extra);
+/* Starts BUILD_ROOT/bin (e.g. "shipper/vigil-shipper") with -c config,
+ * its output into log, dying with the test process: a daemon beyond the
+ * pipe's three (a second shipper). Returns its pid; vt_stop_pid stops it
+ * (as vt_pipe_stop: waits for it with SIGTERM or SIGKILL). */
+pid_t vt_spawn(const char *bin, const char *config, const char *log);
+int vt_stop_pid(pid_t pid, int sig);
 /* Same, and shipper_yaml (the whole "shipper:" section, NULL for the
  * default: json_file alerts.json) replaces the shipper's section. */
 int vt_pipe_init_full(vt_pipe *p, const char *rules_yaml, const char *listen_extra,
