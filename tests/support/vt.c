@@ -214,18 +214,23 @@ void vt_pipe_start_all(vt_pipe *p)
 {
     /* Each wait fails the test when it times out: a pipeline that did not
      * come up would otherwise fail later, in a wait that names the wrong
-     * cause (or in none, for a test that expects nothing to arrive). */
+     * cause (or in none, for a test that expects nothing to arrive).
+     * The bound is generous (the waits poll, so it costs nothing when the
+     * daemons are quick): under ASan on a loaded 2-core machine the
+     * correlator took over 10 s to compile the shipped rules, and
+     * test_correlator failed with "did not create correlator.sock". */
+    enum { UP_MS = 60000 };
     char sock[400];
     vt_pipe_start(p, VT_SHIPPER);
     snprintf(sock, sizeof(sock), "%s/run/shipper.sock", p->dir);
-    ck_assert_msg(vt_wait_path(sock, 10000), "the shipper did not create %s", sock);
+    ck_assert_msg(vt_wait_path(sock, UP_MS), "the shipper did not create %s", sock);
     vt_pipe_start(p, VT_CORRELATOR);
     snprintf(sock, sizeof(sock), "%s/run/correlator.sock", p->dir);
-    ck_assert_msg(vt_wait_path(sock, 10000), "the correlator did not create %s", sock);
+    ck_assert_msg(vt_wait_path(sock, UP_MS), "the correlator did not create %s", sock);
     vt_pipe_start(p, VT_COLLECTOR);
     char log[400];
     vt_pipe_log(p, VT_COLLECTOR, log, sizeof(log));
-    ck_assert_msg(vt_wait_text(log, "has everything up to seq", 10000),
+    ck_assert_msg(vt_wait_text(log, "has everything up to seq", UP_MS),
                   "the collector did not join the correlator's stream");
 }
 
