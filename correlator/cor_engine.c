@@ -213,29 +213,8 @@ static void cor_outbox_trim(void *ud)
     }
     if (!c->nsenders || upto <= c->trimmed || vg_store_txn(c->store))
         return;
-    int rc = vg_store_begin(c->store);
-    if (rc == 0 && (rc = vg_queue_trim(c->outbox, upto)) == 0)
-        rc = vg_store_commit(c->store);
-    else if (rc == 0 || vg_store_txn(c->store))
-        vg_store_abort(c->store);
-    uint64_t now = uv_now(c->loop);
-    vg_streak *f = &c->trim_fails;
-    int say = rc ? vg_streak_fail(f, now) : VG_STREAK_QUIET;
-    if (say == VG_STREAK_FIRST)
-        vg_warn("queue outbox: trim failed: %s (retried; further failures are logged once a "
-                "minute)", vg_strerror(rc));
-    else if (say == VG_STREAK_REMIND)
-        vg_warn("queue outbox: trims still failing: %s; %llu attempts over %llu s",
-                vg_strerror(rc), (unsigned long long)f->count,
-                (unsigned long long)((now - f->first_ms) / 1000));
-    if (rc)
-        return;
-    double secs;
-    uint64_t fails = vg_streak_end(f, now, &secs);
-    if (fails)
-        vg_info("queue outbox: trimmed again, after %llu failed attempts over %.1f s",
-                (unsigned long long)fails, secs);
-    c->trimmed = upto;
+    if (vg_queue_trim_logged(c->store, c->outbox, upto, &c->trim_fails, uv_now(c->loop)) == 0)
+        c->trimmed = upto;
 }
 
 /* One sender per shipper socket, all on the outbox. The first keeps the

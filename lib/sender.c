@@ -204,6 +204,35 @@ static void vg__pump(vg_sender *s)
     }
 }
 
+/* Retried at every trim tick while the store cannot commit (a full disk):
+ * the first failure is a warning, then one a minute, and the recovery.
+ * Nothing is lost: acknowledged records stay a while. */
+int vg_queue_trim_logged(vg_store *st, vg_queue *q, uint64_t upto, vg_streak *fails,
+                         uint64_t now_ms)
+{
+    int rc = vg_store_begin(st);
+    if (rc == 0 && (rc = vg_queue_trim(q, upto)) == 0)
+        rc = vg_store_commit(st);
+    else if (rc == 0 || vg_store_txn(st))
+        vg_store_abort(st);
+    int say = rc ? vg_streak_fail(fails, now_ms) : VG_STREAK_QUIET;
+    if (say == VG_STREAK_FIRST)
+        vg_warn("queue %s: trim failed: %s (retried; further failures are logged once a minute)",
+                vg_queue_name(q), vg_strerror(rc));
+    else if (say == VG_STREAK_REMIND)
+        vg_warn("queue %s: trims still failing: %s; %llu attempts over %llu s", vg_queue_name(q),
+                vg_strerror(rc), (unsigned long long)fails->count,
+                (unsigned long long)((now_ms - fails->first_ms) / 1000));
+    if (rc)
+        return rc;
+    double secs;
+    uint64_t n = vg_streak_end(fails, now_ms, &secs);
+    if (n)
+        vg_info("queue %s: trimmed again, after %llu failed attempts over %.1f s",
+                vg_queue_name(q), (unsigned long long)n, secs);
+    return 0;
+}
+
 static void vg__trim(vg_sender *s)
 {
     if (s->cfg.acked_fn) { /* several senders on one queue: the owner trims */
@@ -212,32 +241,9 @@ static void vg__trim(vg_sender *s)
     }
     if (s->acked <= s->trimmed || vg_store_txn(s->cfg.store))
         return;
-    int rc = vg_store_begin(s->cfg.store);
-    if (rc == 0 && (rc = vg_queue_trim(s->cfg.queue, s->acked)) == 0)
-        rc = vg_store_commit(s->cfg.store);
-    else if (rc == 0 || vg_store_txn(s->cfg.store))
-        vg_store_abort(s->cfg.store);
-    /* Retried every trim tick (200 ms) while the store cannot commit (a
-     * full disk): the first failure is a warning, then one a minute, and
-     * the recovery. Nothing is lost: acknowledged records stay a while. */
-    uint64_t now = uv_now(s->loop);
-    vg_streak *f = &s->trim_fails;
-    int say = rc ? vg_streak_fail(f, now) : VG_STREAK_QUIET;
-    if (say == VG_STREAK_FIRST)
-        vg_warn("queue %s: trim failed: %s (retried; further failures are logged once a minute)",
-                vg_queue_name(s->cfg.queue), vg_strerror(rc));
-    else if (say == VG_STREAK_REMIND)
-        vg_warn("queue %s: trims still failing: %s; %llu attempts over %llu s",
-                vg_queue_name(s->cfg.queue), vg_strerror(rc), (unsigned long long)f->count,
-                (unsigned long long)((now - f->first_ms) / 1000));
-    if (rc)
-        return;
-    double secs;
-    uint64_t fails = vg_streak_end(f, now, &secs);
-    if (fails)
-        vg_info("queue %s: trimmed again, after %llu failed attempts over %.1f s",
-                vg_queue_name(s->cfg.queue), (unsigned long long)fails, secs);
-    s->trimmed = s->acked;
+    if (vg_queue_trim_logged(s->cfg.store, s->cfg.queue, s->acked, &s->trim_fails,
+                             uv_now(s->loop)) == 0)
+        s->trimmed = s->acked;
 }
 
 static void vg__send_stats(vg_sender *s)

@@ -19,6 +19,7 @@
 
 #include "vigil/link.h"
 #include "vigil/store.h"
+#include "vigil/util.h"
 
 typedef struct vg_sender vg_sender;
 
@@ -79,6 +80,13 @@ void vg_sender_stop(vg_sender *s);
 /* The highest seq the downstream acknowledged (or had at the last HELLO);
  * before the first HELLO, the queue's first seq - 1. */
 uint64_t vg_sender_acked(const vg_sender *s);
+
+/* Trims queue q up to upto (vg_queue_trim) in a transaction of its own;
+ * a failure is logged as a streak in *fails (the first, then once a
+ * minute, then the recovery), for callers that retry on a timer.
+ * Returns 0 or the error. */
+int vg_queue_trim_logged(vg_store *st, vg_queue *q, uint64_t upto, vg_streak *fails,
+                         uint64_t now_ms);
 
 /* Returns the epoch of queue q, creating a random one on first use. */
 int vg_queue_epoch(vg_store *st, vg_queue *q, uint64_t *epoch);
