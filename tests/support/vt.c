@@ -190,22 +190,9 @@ pid_t vt_pipe_start(vt_pipe *p, int which)
 {
     char bin[64], log[400];
     snprintf(bin, sizeof(bin), "%s/vigil-%s", vt_names[which], vt_names[which]);
-    const char *exe = vt_bin(bin);
     p->restarts[which]++;
     vt_pipe_log(p, which, log, sizeof(log));
-    pid_t pid = fork();
-    if (pid == 0) {
-        /* If the test dies (a failed assertion exits its process), the
-         * daemons it started die with it. */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        execl(exe, exe, "-c", p->config, (char *)NULL);
-        _exit(127);
-    }
+    pid_t pid = vt_spawn(bin, p->config, log);
     p->pid[which] = pid;
     return pid;
 }
@@ -249,6 +236,8 @@ static int vt_reap(pid_t pid, int timeout_ms)
     return -1;
 }
 
+/* If the test dies (a failed assertion exits its process), the daemons
+ * it started die with it (PR_SET_PDEATHSIG). */
 pid_t vt_spawn(const char *bin, const char *config, const char *log)
 {
     const char *exe = vt_bin(bin);
@@ -284,16 +273,12 @@ int vt_pipe_stop(vt_pipe *p, int which, int sig)
     pid_t pid = p->pid[which];
     if (pid <= 0)
         return -1;
-    kill(pid, sig);
-    if (sig != SIGTERM && sig != SIGKILL && sig != SIGINT)
+    if (sig != SIGTERM && sig != SIGKILL && sig != SIGINT) {
+        kill(pid, sig);
         return 0;
-    int st = vt_reap(pid, 10000);
-    if (st < 0) {
-        kill(pid, SIGKILL);
-        vt_reap(pid, 5000);
     }
     p->pid[which] = 0;
-    return st;
+    return vt_stop_pid(pid, sig);
 }
 
 int vt_pipe_wait(vt_pipe *p, int which, int timeout_ms)
