@@ -68,6 +68,9 @@ typedef struct cor {
     vg_receiver *receiver;
     vg_sender *sender[COR_MAX_SHIPPERS]; /* one per conf.shipper, all on the outbox */
     int nsenders;
+    /* the sender on queue.outbox.epoch, whose epoch the alert ids take; NULL
+     * once a SIGHUP removed its socket (then c->epoch, its last value) */
+    vg_sender *primary;
     uint64_t trimmed;      /* the outbox is trimmed up to here (cor_engine.c, cor_outbox_trim) */
     vg_streak trim_fails;  /* trims failed in a row */
     uv_timer_t tick;
@@ -86,7 +89,21 @@ typedef struct cor {
     uint64_t reload_gen;       /* SIGHUPs accepted so far (cor_main.c's cor_reload) */
 } cor;
 
-int cor_conf_load(const vg_node *root, const char *file, cor_conf *cf, char *err, size_t errlen);
+/* Reads the correlator section of root (file: its name, for errors) into
+ * cf; sockets are checked as resolved under run_dir (pipeline.run_dir, the
+ * running one on a reload). On error cf holds nothing to free. */
+int cor_conf_load(const vg_node *root, const char *file, const char *run_dir, cor_conf *cf,
+                  char *err, size_t errlen);
+/* The path socket sock is opened at: vg_path_resolve under run_dir (sock
+ * itself when absolute), so that every spelling of one socket gives one
+ * path. 0 or -ENAMETOOLONG. */
+int cor_conf_sock_path(const char *run_dir, const char *sock, char *out, size_t cap);
+/* The name a shipper socket's outbox epoch is stored under
+ * (queue.outbox.NAME.epoch, cor_engine.c): its resolved path relative to
+ * the resolved run_dir when it is in there ("x.sock" for "x.sock",
+ * "./x.sock" and "RUN_DIR/x.sock" alike), else the resolved absolute path.
+ * 0 or -ENAMETOOLONG. */
+int cor_conf_sock_key(const char *run_dir, const char *sock, char *out, size_t cap);
 void cor_conf_free(cor_conf *cf);
 /* After an error about the rules directory itself (err starts "RULES_DIR: "
  * for it cannot be opened, not a rule file's "RULES_DIR/x.yml:..."): puts
@@ -123,6 +140,16 @@ size_t cor_warn_unloaded_lists(cor_lists *l, const cor_list_names *names, const 
 void cor_list_names_free(cor_list_names *n);
 
 int cor_engine_start(cor *c);
+/* A SIGHUP's shipper_socket list (cf's, checked by cor_conf_load): the
+ * sender of each socket that stays (under any spelling: cor_conf_sock_path)
+ * goes on untouched, one is started for each socket added (from what the
+ * outbox holds, as at the start), and those of the sockets removed stop;
+ * the outbox is then trimmed over the senders that remain. Takes cf's
+ * socket names into c->conf (cf->shipper is empty after). A sender that
+ * cannot start changes nothing: returns its error, with
+ * "CONFIG: correlator.shipper_socket SOCKET: cannot start its link: reason"
+ * in err. */
+int cor_senders_reload(cor *c, cor_conf *cf, char *err, size_t errlen);
 void cor_engine_stop(cor *c);
 
 /* One-shot modes: --replay, --test-rules, --explain, --load-list (cor_tools.c). */

@@ -11,6 +11,7 @@
 #include "cor.h"
 #include "vigil/err.h"
 #include "vigil/log.h"
+#include "vigil/util.h"
 
 static const vg_conf_key cor_conf_keys[] = {
     {"name", VG_CONF_NAME, "correlator", offsetof(cor_conf, name),
@@ -67,44 +68,47 @@ void cor_conf_rules_err(const cor_conf *cf, char *err, size_t errlen)
     cor_conf_blame(err, errlen, cf->rules_dir, cf->rules_dir_at, "correlator.rules_dir");
 }
 
-/* Whether socket paths a and b name one file as written: "./" segments
- * and repeated '/' do not count (lib/daemon.c compares the same way). */
-static bool cor_conf_same_sock(const char *a, const char *b)
+int cor_conf_sock_path(const char *run_dir, const char *sock, char *out, size_t cap)
 {
-    for (;;) {
-        while (a[0] == '.' && a[1] == '/')
-            a += 2;
-        while (b[0] == '.' && b[1] == '/')
-            b += 2;
-        if (*a != *b)
-            return false;
-        if (!*a)
-            return true;
-        if (*a == '/') {
-            while (a[1] == '/' || (a[1] == '.' && a[2] == '/'))
-                a += a[1] == '/' ? 1 : 2;
-            while (b[1] == '/' || (b[1] == '.' && b[2] == '/'))
-                b += b[1] == '/' ? 1 : 2;
-        }
-        a++, b++;
-    }
+    return vg_path_resolve(run_dir, sock, out, cap);
+}
+
+int cor_conf_sock_key(const char *run_dir, const char *sock, char *out, size_t cap)
+{
+    char path[4096], dir[4096];
+    /* run_dir resolved as a socket's directory is: the one comparison */
+    int rc = vg_path_resolve(run_dir, sock, path, sizeof(path));
+    if (rc == 0)
+        rc = vg_path_resolve(run_dir, "x", dir, sizeof(dir));
+    if (rc)
+        return rc;
+    size_t n = strlen(dir) - 1; /* dir is "RUN_DIR/x": keep "RUN_DIR/" */
+    const char *k = strncmp(path, dir, n) == 0 ? path + n : path;
+    int w = snprintf(out, cap, "%s", k);
+    return w < 0 || (size_t)w >= cap ? -ENAMETOOLONG : 0;
 }
 
 /* correlator.shipper_socket: one socket (a string, as ever) or a list of
  * 1 to COR_MAX_SHIPPERS distinct ones, into cf->shipper. None is the
  * listen_socket: one path for both made the correlator its own shipper,
- * connected to itself. Both are taken relative to run_dir (or absolute). */
-static int cor_conf_shippers(const vg_node *sec, cor_conf *cf, char *err, size_t errlen)
+ * connected to itself. Both are taken relative to run_dir (or absolute),
+ * and compared as resolved (cor_conf_sock_path), so that two spellings of
+ * one socket are one. */
+static int cor_conf_shippers(const vg_node *sec, const char *run_dir, cor_conf *cf, char *err,
+                             size_t errlen)
 {
-    const vg_node *n = cf->shipper_node;
+    const vg_node *n = cf->shipper_node, *ln = vg_node_get(sec, "listen_socket");
     cf->shipper_node = NULL;
     if (!cf->listen[0])
-        return vg_conf_errf(err, errlen, vg_node_get(sec, "listen_socket"),
-                            "'listen_socket' must name a socket");
+        return vg_conf_errf(err, errlen, ln, "'listen_socket' must name a socket");
     const vg_node *one = n && n->kind == VG_NODE_SCALAR ? n : NULL;
     if (n && !one && (n->kind != VG_NODE_SEQ || n->n < 1 || n->n > COR_MAX_SHIPPERS))
         return vg_conf_errf(err, errlen, n, "'shipper_socket' must be a socket or a list of 1 "
                             "to %d sockets (one per shipper)", COR_MAX_SHIPPERS);
+    char paths[COR_MAX_SHIPPERS + 1][4096]; /* resolved; the last: listen_socket's */
+    char *lpath = paths[COR_MAX_SHIPPERS];
+    if (cor_conf_sock_path(run_dir, cf->listen, lpath, sizeof(paths[0])))
+        return vg_conf_errf(err, errlen, ln, "'listen_socket' is too long");
     size_t count = n && !one ? n->n : 1;
     for (size_t i = 0; i < count; i++) {
         const vg_node *it = one ? one : n ? n->items[i] : NULL;
@@ -113,17 +117,24 @@ static int cor_conf_shippers(const vg_node *sec, cor_conf *cf, char *err, size_t
             return vg_conf_errf(err, errlen, it, one ? "'shipper_socket' must name a socket"
                                                      : "'shipper_socket' item %zu must name a "
                                                        "socket", i + 1);
-        if (cor_conf_same_sock(v, cf->listen))
-            return vg_conf_errf(err, errlen, it ? it : vg_node_get(sec, "listen_socket"),
-                                "listen_socket and shipper_socket are both '%s': the "
-                                "correlator would connect to itself", cf->listen);
+        if (cor_conf_sock_path(run_dir, v, paths[i], sizeof(paths[0])))
+            return vg_conf_errf(err, errlen, it, "shipper_socket '%s' is too long", v);
+        if (strcmp(paths[i], lpath) == 0) {
+            char lat[32] = " (the default)";
+            if (ln)
+                snprintf(lat, sizeof(lat), " (line %d)", ln->line);
+            return vg_conf_errf(err, errlen, it ? it : ln,
+                                "listen_socket '%s'%s and shipper_socket '%s'%s are both %s: the "
+                                "correlator would connect to itself",
+                                cf->listen, lat, v, it ? "" : " (the default)", lpath);
+        }
         for (size_t j = 0; j < i; j++)
-            if (cor_conf_same_sock(v, cf->shipper[j]))
+            if (strcmp(paths[i], paths[j]) == 0)
                 return vg_conf_errf(err, errlen, it,
-                                    "shipper_socket '%s' is listed twice (line %d): each "
-                                    "shipper has its own socket, and one listed twice would "
-                                    "get every alert twice",
-                                    v, n->items[j]->line);
+                                    "shipper_socket '%s' is listed twice (line %d as '%s'; both "
+                                    "are %s): each shipper has its own socket, and one listed "
+                                    "twice would get every alert twice",
+                                    v, n->items[j]->line, cf->shipper[j], paths[i]);
         if (!(cf->shipper[i] = strdup(v)))
             return -ENOMEM;
         cf->nshippers++;
@@ -131,14 +142,15 @@ static int cor_conf_shippers(const vg_node *sec, cor_conf *cf, char *err, size_t
     return 0;
 }
 
-int cor_conf_load(const vg_node *root, const char *file, cor_conf *cf, char *err, size_t errlen)
+int cor_conf_load(const vg_node *root, const char *file, const char *run_dir, cor_conf *cf,
+                  char *err, size_t errlen)
 {
     memset(cf, 0, sizeof(*cf));
     const vg_node *sec = vg_node_get(root, "correlator");
     int rc = vg_conf_apply(sec, file, cor_conf_keys, cf, err, errlen);
     if (rc)
         return rc;
-    if ((rc = cor_conf_shippers(sec, cf, err, errlen)))
+    if ((rc = cor_conf_shippers(sec, run_dir, cf, err, errlen)))
         goto fail;
     /* where each path comes from, for the errors of reading them later */
     const vg_node *rd = vg_node_get(sec, "rules_dir");

@@ -21,14 +21,16 @@
 
 #define COR_TICK_MS 5000
 
-/* Appends one alert. Its id is the outbox epoch and the seq it is about to
- * get: unique, and the same on every re-delivery of the record. */
+/* Appends one alert. Its id is the outbox epoch (queue.outbox.epoch, as its
+ * sender has it: a sender renews it when its shipper shows the store is an
+ * older copy) and the seq it is about to get: unique, and the same on every
+ * re-delivery of the record. */
 static int cor_on_alert(void *ud, const vg_alert *in)
 {
     cor *c = ud;
     vg_alert al = *in;
     char id[33];
-    uint64_t epoch = c->nsenders ? vg_sender_epoch(c->sender[0]) : c->epoch;
+    uint64_t epoch = c->primary ? vg_sender_epoch(c->primary) : c->epoch;
     snprintf(id, sizeof(id), "%016" PRIx64 "%016" PRIx64, epoch, vg_queue_last(c->outbox) + 1);
     al.id = vg_str_n(id, 32);
     msgpack_sbuffer_clear(&c->rec);
@@ -199,7 +201,8 @@ static uint32_t cor_stats_fn(void *ud, vg_stat *out, uint32_t cap)
  * outbox, and a record leaves it only once each has acknowledged it, at
  * the lowest seq they have. A shipper that is down holds the outbox (it
  * fills, and the correlator's backpressure stops taking events) until it
- * comes back or its socket is removed from the configuration (a restart).
+ * comes back or its socket is removed from the configuration (a SIGHUP:
+ * cor_senders_reload; only the running senders count here).
  * Retried on the next tick while the store cannot commit (a full disk):
  * the first failure is a warning, then one a minute; nothing is lost. */
 static void cor_outbox_trim(void *ud)
@@ -217,36 +220,198 @@ static void cor_outbox_trim(void *ud)
         c->trimmed = upto;
 }
 
-/* One sender per shipper socket, all on the outbox. The first keeps the
- * outbox's own epoch key (queue.outbox.epoch: what a single-shipper
- * correlator always used, so an upgrade changes nothing, and the alert ids
- * take their first half from it); each other socket has its own,
- * queue.outbox.SOCKET.epoch, so that a shipper that makes its sender take
- * a new epoch (it holds more than this outbox ever had: a restored copy)
- * does not make the other shippers receive everything again. The STATS
- * (cor_stats_fn) go to every shipper. */
+/* Which socket has the outbox's own epoch key, queue.outbox.epoch: its
+ * name (cor_conf_sock_key) under this meta key. See cor_senders_start. */
+#define COR_EPOCH_SOCKET "queue.outbox.epoch_socket"
+
+/* The meta key of the outbox epoch of shipper socket sock (not the one of
+ * COR_EPOCH_SOCKET): "queue.outbox.NAME.epoch", NAME its cor_conf_sock_key,
+ * into key. Before Session 20, NAME was the socket as written; a key under
+ * a spelling that now resolves to another NAME ("./x.sock", "RUN_DIR/x.sock")
+ * moves to the new one once, value and all, so that its shipper sees the
+ * same epoch and nothing is sent to it again. */
+static int cor_epoch_key(cor *c, const char *run_dir, const char *sock, char *key, size_t cap)
+{
+    char name[4096], legacy[4200];
+    int rc = cor_conf_sock_key(run_dir, sock, name, sizeof(name));
+    int n = rc ? 0 : snprintf(key, cap, "queue.outbox.%s.epoch", name);
+    if (rc == 0 && (n < 0 || (size_t)n >= cap))
+        rc = -ENAMETOOLONG;
+    snprintf(legacy, sizeof(legacy), "queue.outbox.%s.epoch", sock);
+    uint64_t was = 0, now = 0;
+    if (rc || strcmp(legacy, key) == 0 ||
+        (rc = vg_meta_get_u64(c->store, legacy, &was)) || !was ||
+        (rc = vg_meta_get_u64(c->store, key, &now)) || now)
+        return rc;
+    if ((rc = vg_store_begin(c->store)))
+        return rc;
+    if ((rc = vg_meta_put_u64(c->store, key, was)) == 0)
+        rc = vg_meta_del(c->store, legacy);
+    rc = rc ? (vg_store_abort(c->store), rc) : vg_store_commit(c->store);
+    if (rc == 0)
+        vg_info("shipper socket %s: its outbox epoch moves from meta key %s to %s (named after "
+                "the socket's resolved path now); its shipper sees no change",
+                sock, legacy, key);
+    return rc;
+}
+
+/* Starts the sender of shipper socket sock into *out: on queue.outbox.epoch
+ * when sock is the COR_EPOCH_SOCKET one (primary), else on its own key. */
+static int cor_sender_add(cor *c, const vg_pipeline_conf *pc, const char *sock, bool primary,
+                          vg_sender **out)
+{
+    char spath[4096], key[4200];
+    int rc = cor_conf_sock_path(pc->run_dir, sock, spath, sizeof(spath));
+    if (rc == 0 && !primary)
+        rc = cor_epoch_key(c, pc->run_dir, sock, key, sizeof(key));
+    if (rc)
+        return rc;
+    vg_sender_cfg sc = {
+        .path = spath, .allow_uid = pc->uid, .role = "correlator", .name = c->conf.name,
+        .type = VG_MSG_ALERTS, .store = c->store, .queue = c->outbox,
+        .stats_fn = cor_stats_fn, .stats_ud = c, .stats_ms = (uint32_t)pc->stats_interval,
+        .epoch_key = primary ? NULL : key, .acked_fn = cor_outbox_trim, .acked_ud = c,
+    };
+    return vg_sender_start(c->loop, &sc, out);
+}
+
+/* Whether sock is the socket recorded under COR_EPOCH_SOCKET (the primary).
+ * With none recorded (the first start, or a store from before Session 20),
+ * the first socket of the list is, and is recorded (record true). */
+static int cor_is_primary(cor *c, const char *run_dir, const char *sock, bool record,
+                          bool *primary)
+{
+    char name[4096], had[4096];
+    size_t len = 0;
+    int rc = cor_conf_sock_key(run_dir, sock, name, sizeof(name));
+    if (rc == 0)
+        rc = vg_meta_get(c->store, COR_EPOCH_SOCKET, had, sizeof(had) - 1, &len);
+    if (rc == 0) {
+        had[len] = '\0';
+        *primary = strcmp(had, name) == 0;
+        return 0;
+    }
+    if (rc != -ENOENT || !record)
+        return rc;
+    if ((rc = vg_store_begin(c->store)))
+        return rc;
+    rc = vg_meta_put(c->store, COR_EPOCH_SOCKET, name, strlen(name));
+    rc = rc ? (vg_store_abort(c->store), rc) : vg_store_commit(c->store);
+    *primary = rc == 0;
+    return rc;
+}
+
+/* One sender per shipper socket, all on the outbox. One socket, the
+ * primary, keeps the outbox's own epoch key (queue.outbox.epoch: what a
+ * single-shipper correlator always used, so an upgrade changes nothing,
+ * and the alert ids take their first half from it): the first of the list
+ * when the store first saw a list, recorded then under COR_EPOCH_SOCKET,
+ * so that reordering the list or removing and adding sockets (at a restart
+ * or a SIGHUP) never moves a key from one shipper to another. Each other
+ * socket has its own, queue.outbox.NAME.epoch (cor_epoch_key), so that a
+ * shipper that makes its sender take a new epoch (it holds more than this
+ * outbox ever had: a restored copy) does not make the other shippers
+ * receive everything again. The STATS (cor_stats_fn) go to every shipper. */
 static int cor_senders_start(cor *c, const vg_pipeline_conf *pc)
 {
     int rc = 0;
     uint64_t first = vg_queue_first(c->outbox);
     c->trimmed = first ? first - 1 : vg_queue_last(c->outbox);
     for (int i = 0; rc == 0 && i < c->conf.nshippers; i++) {
-        const char *sock = c->conf.shipper[i];
-        char *spath = sock[0] == '/' ? strdup(sock) : vg_daemon_path(pc->run_dir, sock);
-        char key[512];
-        snprintf(key, sizeof(key), "queue.outbox.%s.epoch", sock);
-        vg_sender_cfg sc = {
-            .path = spath, .allow_uid = pc->uid, .role = "correlator", .name = c->conf.name,
-            .type = VG_MSG_ALERTS, .store = c->store, .queue = c->outbox,
-            .stats_fn = cor_stats_fn, .stats_ud = c, .stats_ms = (uint32_t)pc->stats_interval,
-            .epoch_key = i ? key : NULL, .acked_fn = cor_outbox_trim, .acked_ud = c,
-        };
-        rc = spath ? vg_sender_start(c->loop, &sc, &c->sender[i]) : -ENOMEM;
+        bool primary = false;
+        rc = cor_is_primary(c, pc->run_dir, c->conf.shipper[i], i == 0, &primary);
+        if (rc == 0)
+            rc = cor_sender_add(c, pc, c->conf.shipper[i], primary, &c->sender[i]);
+        if (rc == 0 && primary)
+            c->primary = c->sender[i];
         if (rc == 0)
             c->nsenders++;
-        free(spath);
     }
     return rc;
+}
+
+int cor_senders_reload(cor *c, cor_conf *cf, char *err, size_t errlen)
+{
+    const vg_pipeline_conf *pc = vg_daemon_pipeline(c->d);
+    vg_sender *next[COR_MAX_SHIPPERS] = {0};
+    bool kept[COR_MAX_SHIPPERS] = {0}, added[COR_MAX_SHIPPERS] = {0},
+         prim[COR_MAX_SHIPPERS] = {0};
+    char np[4096], op[4096];
+    int rc = 0, changed = cf->nshippers != c->nsenders;
+    /* the running sender of each socket that stays, under any spelling */
+    for (int j = 0; rc == 0 && j < cf->nshippers; j++) {
+        rc = cor_conf_sock_path(pc->run_dir, cf->shipper[j], np, sizeof(np));
+        for (int i = 0; rc == 0 && !next[j] && i < c->nsenders; i++) {
+            if (kept[i] || cor_conf_sock_path(pc->run_dir, c->conf.shipper[i], op, sizeof(op)) ||
+                strcmp(op, np) != 0)
+                continue;
+            next[j] = c->sender[i];
+            kept[i] = true;
+            changed |= i != j;
+        }
+        changed |= !next[j];
+    }
+    /* then the new ones: a failure leaves the running ones as they were */
+    for (int j = 0; rc == 0 && j < cf->nshippers; j++) {
+        if (next[j])
+            continue;
+        rc = cor_is_primary(c, pc->run_dir, cf->shipper[j], false, &prim[j]);
+        if (rc == 0 && c->primary)
+            prim[j] = false; /* cannot be: the running primary is another socket */
+        if (rc == 0)
+            rc = cor_sender_add(c, pc, cf->shipper[j], prim[j], &next[j]);
+        if (rc)
+            snprintf(err, errlen, "%s: correlator.shipper_socket %s: cannot start its link: %s",
+                     vg_daemon_config_path(c->d), cf->shipper[j], vg_strerror(rc));
+        added[j] = rc == 0;
+    }
+    if (rc) {
+        for (int j = 0; j < cf->nshippers; j++)
+            if (added[j])
+                vg_sender_stop(next[j]);
+        return rc;
+    }
+    vg_sender *gone[COR_MAX_SHIPPERS];
+    int ngone = 0;
+    for (int i = 0; i < c->nsenders; i++) {
+        if (kept[i])
+            continue;
+        const vg_sender_stats *st = vg_sender_get_stats(c->sender[i]);
+        uint64_t owed = vg_queue_last(c->outbox) - vg_sender_acked(c->sender[i]);
+        if (c->sender[i] == c->primary) {
+            /* its key stays: it is the outbox's epoch, which the alert ids
+             * go on taking */
+            c->epoch = vg_sender_epoch(c->primary);
+            c->primary = NULL;
+        }
+        vg_info("shipper socket %s removed: its link closes (acknowledged up to seq %llu, %llu "
+                "alerts after it not sent to it), and the outbox no longer waits for it",
+                c->conf.shipper[i], (unsigned long long)st->last_acked,
+                (unsigned long long)owed);
+        gone[ngone++] = c->sender[i];
+    }
+    for (int j = 0; j < cf->nshippers; j++) {
+        c->sender[j] = next[j];
+        if (prim[j])
+            c->primary = next[j];
+        if (added[j])
+            vg_info("shipper socket %s added: its link starts (the outbox holds %llu alerts; a "
+                    "shipper new to it gets them, and every alert from now on)",
+                    cf->shipper[j], (unsigned long long)vg_queue_count(c->outbox));
+    }
+    for (int i = 0; i < c->conf.nshippers; i++)
+        free(c->conf.shipper[i]);
+    memcpy(c->conf.shipper, cf->shipper, sizeof(cf->shipper));
+    c->conf.nshippers = cf->nshippers;
+    memset(cf->shipper, 0, sizeof(cf->shipper));
+    cf->nshippers = 0;
+    c->nsenders = c->conf.nshippers;
+    /* each stop trims (cor_outbox_trim) over the senders that remain */
+    for (int i = 0; i < ngone; i++)
+        vg_sender_stop(gone[i]);
+    if (changed)
+        cor_outbox_trim(c);
+    return 0;
 }
 
 int cor_engine_start(cor *c)
@@ -309,4 +474,5 @@ void cor_engine_stop(cor *c)
         uv_close((uv_handle_t *)&c->tick, NULL);
     c->receiver = NULL;
     c->nsenders = 0;
+    c->primary = NULL;
 }

@@ -135,7 +135,8 @@ static int cor_configure(vg_daemon *d, const vg_node *root, int first, char *err
 {
     cor *c = vg_daemon_data(d);
     cor_conf cf;
-    int rc = cor_conf_load(root, vg_daemon_config_path(d), &cf, err, errlen);
+    int rc = cor_conf_load(root, vg_daemon_config_path(d), vg_daemon_pipeline(d)->run_dir, &cf,
+                           err, errlen);
     if (rc)
         return rc;
     cor_ruleset *rs = NULL;
@@ -178,13 +179,22 @@ static int cor_configure(vg_daemon *d, const vg_node *root, int first, char *err
             cor_conf_free(&cf);
             return rc;
         }
-        bool socks = cf.nshippers != c->conf.nshippers;
-        for (int i = 0; i < cf.nshippers && !socks; i++)
-            socks = strcmp(cf.shipper[i], c->conf.shipper[i]) != 0;
-        if (strcmp(cf.name, c->conf.name) || strcmp(cf.listen, c->conf.listen) || socks ||
-            cf.state_size != c->conf.state_size)
+        char lold[4096], lnew[4096];
+        const char *run_dir = vg_daemon_pipeline(d)->run_dir;
+        bool listen = cor_conf_sock_path(run_dir, cf.listen, lnew, sizeof(lnew)) ||
+                      cor_conf_sock_path(run_dir, c->conf.listen, lold, sizeof(lold)) ||
+                      strcmp(lnew, lold) != 0;
+        if (strcmp(cf.name, c->conf.name) || listen || cf.state_size != c->conf.state_size)
             vg_warn("correlator name, socket and state_size changes take effect after a "
                     "restart; keeping the running values");
+        /* shipper_socket applies now: the last thing that can refuse the
+         * reload (a link that cannot start), and the senders that stay are
+         * not touched */
+        if ((rc = cor_senders_reload(c, &cf, err, errlen))) {
+            cor_rules_free(rs);
+            cor_conf_free(&cf);
+            return rc;
+        }
         cor_reload *r = calloc(1, sizeof(*r));
         if (!r) {
             cor_rules_free(rs);

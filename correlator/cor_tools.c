@@ -176,7 +176,7 @@ static int cor_offline_open(cor_offline *o, vg_daemon *d, const vg_node *root,
     char err[1024] = "";
     memset(o, 0, sizeof(*o));
     int rc = cor_conf_load(root, vg_daemon_config_path(d) ? vg_daemon_config_path(d) : "./none",
-                           &o->conf, err, sizeof(err));
+                           vg_daemon_pipeline(d)->run_dir, &o->conf, err, sizeof(err));
     cor_rules_opts opts = cor_conf_rules_opts(&o->conf);
     if (rc == 0) {
         rc = cor_rules_load(a->rules ? a->rules : o->conf.rules_dir, &opts, &o->rs, err, sizeof(err));
@@ -711,7 +711,8 @@ static int cor_open_store(vg_daemon *d, const vg_node *root, cor_conf *cf, vg_st
                           cor_lists **l)
 {
     char err[1024] = "", name[300];
-    int rc = cor_conf_load(root, vg_daemon_config_path(d), cf, err, sizeof(err));
+    int rc = cor_conf_load(root, vg_daemon_config_path(d), vg_daemon_pipeline(d)->run_dir, cf,
+                           err, sizeof(err));
     if (rc) {
         vg_error("%s", err);
         return rc;

@@ -388,6 +388,15 @@ int vg_meta_put(vg_store *st, const char *key, const void *val, size_t len)
     return rc == MDB_MAP_FULL ? VG_EFULL : vg__rc(rc);
 }
 
+int vg_meta_del(vg_store *st, const char *key)
+{
+    if (!st->wtxn)
+        return -EINVAL;
+    MDB_val k = {strlen(key), (void *)key};
+    int rc = mdb_del(st->wtxn, st->meta, &k, NULL);
+    return rc == MDB_NOTFOUND ? 0 : vg__rc(rc);
+}
+
 int vg_meta_get_u64(vg_store *st, const char *key, uint64_t *v)
 {
     size_t len = 0;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -170,6 +171,82 @@ int vg_fsync_parent(const char *path)
     if (fd >= 0)
         close(fd);
     free(copy);
+    return rc;
+}
+
+/* Lexical normalisation of in into out (cap bytes): see vg_path_resolve.
+ * A relative path keeps the leading ".." it cannot collapse; an empty one
+ * is ".". 0 or -ENAMETOOLONG. */
+static int vg__path_norm(const char *in, char *out, size_t cap)
+{
+    size_t ends[PATH_MAX / 2]; /* where each kept segment ends in out */
+    size_t nseg = 0, o = 0;
+    int abs = in[0] == '/';
+    if (cap < 2)
+        return -ENAMETOOLONG;
+    if (abs)
+        out[o++] = '/';
+    for (const char *p = in, *e; *p; p = e) {
+        while (*p == '/')
+            p++;
+        for (e = p; *e && *e != '/'; e++)
+            ;
+        size_t n = (size_t)(e - p);
+        if (n == 0 || (n == 1 && p[0] == '.'))
+            continue;
+        int up = n == 2 && p[0] == '.' && p[1] == '.';
+        size_t top = nseg ? ends[nseg - 1] : 0;
+        if (up && nseg && !(top >= 2 && out[top - 1] == '.' && out[top - 2] == '.' &&
+                            (top == 2 || out[top - 3] == '/'))) {
+            nseg--; /* "NAME/.." */
+            o = nseg ? ends[nseg - 1] : (size_t)abs;
+            continue;
+        }
+        if (up && abs && !nseg) /* "/.." is "/" */
+            continue;
+        int sep = nseg > 0;
+        if (o + sep + n + 1 > cap || nseg == sizeof(ends) / sizeof(ends[0])) {
+            out[0] = '\0';
+            return -ENAMETOOLONG;
+        }
+        if (sep)
+            out[o++] = '/';
+        memcpy(out + o, p, n);
+        o += n;
+        ends[nseg++] = o;
+    }
+    if (o == 0)
+        out[o++] = '.';
+    out[o] = '\0';
+    return 0;
+}
+
+int vg_path_resolve(const char *dir, const char *v, char *out, size_t cap)
+{
+    char joined[PATH_MAX * 2], norm[PATH_MAX * 2];
+    int n = v[0] == '/' || !dir ? snprintf(joined, sizeof(joined), "%s", v)
+                                : snprintf(joined, sizeof(joined), "%s/%s", dir, v);
+    int rc = n < 0 || (size_t)n >= sizeof(joined) ? -ENAMETOOLONG
+                                                   : vg__path_norm(joined, norm, sizeof(norm));
+    if (rc == 0) {
+        /* the directory, through its symlinks, when it exists */
+        char *slash = strrchr(norm, '/'), real[PATH_MAX];
+        const char *base = slash ? slash + 1 : norm;
+        char dpart[PATH_MAX * 2];
+        snprintf(dpart, sizeof(dpart), "%.*s", slash ? (int)(slash - norm) : 1,
+                 slash ? (slash == norm ? "/" : norm) : ".");
+        int dots = strcmp(base, ".") == 0 || strcmp(base, "..") == 0; /* a directory */
+        if (dots && realpath(norm, real))
+            n = snprintf(out, cap, "%s", real);
+        else if (!dots && realpath(dpart, real))
+            n = snprintf(out, cap, "%s%s%s", real, strcmp(real, "/") ? "/" : "", base);
+        else
+            n = snprintf(out, cap, "%s", norm);
+        if (n < 0 || (size_t)n >= cap)
+            rc = -ENAMETOOLONG;
+    }
+    if (rc && cap)
+        out[0] = '\0';
     return rc;
 }
 

@@ -64,6 +64,8 @@ int vg_meta_get_u64(vg_store *st, const char *key, uint64_t *v);
 int vg_meta_put_u64(vg_store *st, const char *key, uint64_t v); /* inside a write txn */
 int vg_meta_get(vg_store *st, const char *key, void *buf, size_t cap, size_t *len);
 int vg_meta_put(vg_store *st, const char *key, const void *val, size_t len);
+/* Removes a meta value (inside a write txn); one that is not there is 0. */
+int vg_meta_del(vg_store *st, const char *key);
 
 /* Opens queue 'name' in st (created on first use), outside any write
  * transaction (-EBUSY otherwise). The queue is owned by st and freed by

@@ -100,6 +100,17 @@ int vg_json_escape(vg_buf *b, vg_str s);
  * dir itself with mode); an existing directory is fine. */
 int vg_mkdirs(const char *dir, unsigned parent_mode, unsigned mode);
 
+/* The path a daemon opens for a file or socket named v: v itself when it
+ * is absolute, else dir/v; then lexically normalised ("." segments and
+ * repeated or trailing '/' dropped, "NAME/.." collapsed, ".." at the root
+ * staying there) and, when its directory exists, with that directory's
+ * realpath(), so that a symlinked directory and its target give one path
+ * (the last segment itself is not followed). Two spellings of one socket
+ * ("x.sock", "./x.sock", "/run/vigil/x.sock" under run_dir /run/vigil)
+ * resolve the same. Writes into out (cap bytes); 0, or -ENAMETOOLONG when
+ * it does not fit (out is then empty). */
+int vg_path_resolve(const char *dir, const char *v, char *out, size_t cap);
+
 /* fsyncs the directory that holds path, so that a file just created or
  * renamed there survives a power cut with its synced content. 0 or -errno. */
 int vg_fsync_parent(const char *path);
