@@ -376,7 +376,6 @@ int cor_senders_reload(cor *c, cor_conf *cf, char *err, size_t errlen)
     for (int i = 0; i < c->nsenders; i++) {
         if (kept[i])
             continue;
-        const vg_sender_stats *st = vg_sender_get_stats(c->sender[i]);
         uint64_t owed = vg_queue_last(c->outbox) - vg_sender_acked(c->sender[i]);
         if (c->sender[i] == c->primary) {
             /* its key stays: it is the outbox's epoch, which the alert ids
@@ -384,9 +383,10 @@ int cor_senders_reload(cor *c, cor_conf *cf, char *err, size_t errlen)
             c->epoch = vg_sender_epoch(c->primary);
             c->primary = NULL;
         }
-        vg_info("shipper socket %s removed: its link closes (acknowledged up to seq %llu, %llu "
-                "alerts after it not sent to it), and the outbox no longer waits for it",
-                c->conf.shipper[i], (unsigned long long)st->last_acked,
+        vg_info("shipper socket %s removed: its link closes, and the outbox no longer keeps "
+                "alerts for it (it acknowledged up to seq %llu; %llu alerts after it are not "
+                "sent to it)",
+                c->conf.shipper[i], (unsigned long long)vg_sender_acked(c->sender[i]),
                 (unsigned long long)owed);
         gone[ngone++] = c->sender[i];
     }

@@ -945,7 +945,8 @@ START_TEST(test_cli_and_bad_config)
         {"correlator/vigil-correlator",
          "pipeline:\n  run_dir: run\n  data_dir: data\ncorrelator:\n  rules_dir: rules\n"
          "  listen_socket: shipper.sock\n",
-         ":6: listen_socket and shipper_socket are both 'shipper.sock'"},
+         ":6: listen_socket 'shipper.sock' (line 6) and shipper_socket 'shipper.sock' (the "
+         "default) are both "},
         /* the two ends of a link in one file naming two sockets: every
          * daemon's -t passed, and the pipeline never connected */
         {"collector/vigil-collector",
@@ -967,7 +968,7 @@ START_TEST(test_cli_and_bad_config)
         {"correlator/vigil-correlator",
          "pipeline:\n  run_dir: run\n  data_dir: data\ncorrelator:\n  rules_dir: rules\n"
          "  shipper_socket: [a.sock, a.sock]\n",
-         ":6: shipper_socket 'a.sock' is listed twice (line 6)"},
+         ":6: shipper_socket 'a.sock' is listed twice (line 6 as 'a.sock'; both are "},
         /* two listeners on one port: -t passed, the start failed */
         {"collector/vigil-collector",
          "pipeline:\n  run_dir: run\n  data_dir: data\ncollector:\n  listen:\n"

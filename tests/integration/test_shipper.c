@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "it_common.h"
+#include "vigil/store.h"
 #include "vt_cmd.h"
 
 #define RULES                                                                                      \
@@ -1156,6 +1157,341 @@ START_TEST(test_two_shippers)
 }
 END_TEST
 
+
+/* Writes p's configuration as base (the file as made), with sec added at
+ * the end of its correlator section (the text before "shipper:\n").
+ * Returns the line number sec starts at. */
+static int set_correlator_extra(vt_pipe *p, const char *base, const char *sec)
+{
+    const char *at = strstr(base, "\nshipper:\n");
+    ck_assert_ptr_nonnull(at);
+    at++;
+    int line = 1;
+    for (const char *q = base; q < at; q++)
+        line += *q == '\n';
+    size_t n = strlen(base) + strlen(sec) + 1;
+    char *cfg = malloc(n);
+    ck_assert_ptr_nonnull(cfg);
+    snprintf(cfg, n, "%.*s%s%s", (int)(at - base), base, sec, at);
+    ck_assert_int_eq(vt_write_file(p->config, cfg), 0);
+    free(cfg);
+    return line;
+}
+
+/* Sends SIGHUP to pid and waits until log holds needle one more time than
+ * it did before (within 5 s). */
+static void hup_and_wait(pid_t pid, const char *log, const char *needle)
+{
+    int before = vt_count_text(log, needle);
+    kill(pid, SIGHUP);
+    for (int i = 0; i < 250 && vt_count_text(log, needle) == before; i++)
+        vt_sleep_ms(20);
+    ck_assert_msg(vt_count_text(log, needle) == before + 1, "no '%s' after SIGHUP", needle);
+}
+
+/* A second shipper's configuration file (name oncall, socket
+ * shipper2.sock, file output alerts2.json) into cfg2; starts it. */
+static pid_t start_shipper2(vt_pipe *p, char *cfg2, char *log2, char *out2, size_t cap)
+{
+    char sock2[400], yaml[600];
+    path_in(p, "vigil2.yaml", cfg2, cap);
+    path_in(p, "shipper2.log", log2, cap);
+    path_in(p, "alerts2.json", out2, cap);
+    path_in(p, "run/shipper2.sock", sock2, sizeof(sock2));
+    snprintf(yaml, sizeof(yaml),
+             "pipeline:\n  run_dir: run\n  data_dir: data\n  log_level: info\n"
+             "  stats_interval: 200ms\nshipper:\n  name: oncall\n  listen_socket: shipper2.sock\n"
+             "  json_file: alerts2.json\n  outbox_size: 64M\n");
+    ck_assert_int_eq(vt_write_file(cfg2, yaml), 0);
+    pid_t pid = vt_spawn("shipper/vigil-shipper", cfg2, log2);
+    ck_assert(vt_wait_path(sock2, 10000));
+    return pid;
+}
+
+/* SIGHUP adds a shipper socket, then removes it, with the correlator and
+ * both shippers running. Added: the new shipper gets exactly what the
+ * outbox held (the alerts the first, stopped, had not acknowledged) and
+ * every alert after; the first keeps its link (no re-send, no duplicate,
+ * its epoch). Removed while its shipper is dead and holds the outbox: the
+ * outbox is trimmed past it at once, and the first goes on. Before, a
+ * SIGHUP only warned that sockets change at a restart. */
+START_TEST(test_reload_add_remove)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init_full(&p, RULES, NULL, NULL, NULL), 0);
+    char *base = vt_read_file(p.config, NULL), cfg2[400], log2[400], out2[400], corlog[400];
+    char shplog[400];
+    ck_assert_ptr_nonnull(base);
+    pid_t s2 = start_shipper2(&p, cfg2, log2, out2, sizeof(cfg2));
+    vt_pipe_start_all(&p);
+    vt_pipe_log(&p, VT_CORRELATOR, corlog, sizeof(corlog));
+    vt_pipe_log(&p, VT_SHIPPER, shplog, sizeof(shplog));
+    pid_t cor = p.pid[VT_CORRELATOR];
+    send_lines(&p, "b", 0, 3);
+    ck_assert(vt_wait_lines(p.alerts, 3, 20000));
+    ck_assert(wait_report(cor, corlog, "outbox=0 sent=3 acked=3 ", 50));
+
+    /* (a) the first shipper stops reading: two alerts stay in the outbox */
+    kill(p.pid[VT_SHIPPER], SIGSTOP);
+    send_lines(&p, "b", 3, 5);
+    ck_assert(wait_report(cor, corlog, "alerts=5 batches=", 50));
+    ck_assert(wait_report(cor, corlog, "outbox=2 sent=5 acked=3 ", 50));
+    set_correlator_extra(&p, base, "  shipper_socket: [shipper.sock, shipper2.sock]\n");
+    hup_and_wait(cor, corlog, "configuration reloaded");
+    ck_assert_int_ge(vt_count_text(corlog, "shipper socket shipper2.sock added: its link starts "
+                                           "(the outbox holds 2 alerts; "), 1);
+    ck_assert_int_eq(vt_count_text(corlog, "take effect after a restart"), 0);
+    ck_assert(vt_wait_text(corlog, "shipper2.sock is new to this queue; sending from seq 4 ",
+                           5000));
+    ck_assert(vt_wait_lines(out2, 2, 5000));
+    kill(p.pid[VT_SHIPPER], SIGCONT);
+    send_lines(&p, "a", 0, 4);
+    ck_assert(vt_wait_lines(p.alerts, 9, 20000));
+    ck_assert(vt_wait_lines(out2, 6, 20000));
+    /* 9 to the first (3 + 2 + 4), 6 to the second (2 + 4) */
+    ck_assert(wait_report(cor, corlog, "outbox=0 sent=15 acked=15 resent=0 bad_frames=0 "
+                                       "peers_refused=0 shipper_connected=2 ", 50));
+    ck_assert_int_ge(vt_count_text(corlog, "shipper shipper.sock: sent=9 acked=9 resent=0 "
+                                           "connected=1 last_acked=9"), 1);
+    ck_assert_int_ge(vt_count_text(corlog, "shipper shipper2.sock: sent=6 acked=6 resent=0 "
+                                           "connected=1 last_acked=9"), 1);
+    ck_assert_int_eq(vt_count_text(corlog, "shipper.sock lost"), 0);
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(count_alert(p.alerts, 'b', i), 1);
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(count_alert(p.alerts, 'a', i), 1);
+        ck_assert_int_eq(count_alert(out2, 'a', i), 1);
+    }
+    ck_assert_int_eq(count_alert(out2, 'b', 3), 1);
+    ck_assert_int_eq(count_alert(out2, 'b', 4), 1);
+    char id[33], id2[33];
+    for (int i = 0; i < 6; i++) {
+        alert_id(p.alerts, 3 + i, id);
+        alert_id(out2, i, id2);
+        ck_assert_str_eq(id, id2);
+    }
+    alert_id(p.alerts, 0, id2); /* one epoch: the first half of every id */
+    ck_assert_int_eq(strncmp(id, id2, 16), 0);
+
+    /* (b) the second shipper dies holding two alerts; removed, it holds
+     * nothing more */
+    vt_stop_pid(s2, SIGKILL);
+    send_lines(&p, "a", 4, 6);
+    ck_assert(vt_wait_lines(p.alerts, 11, 20000));
+    ck_assert(wait_report(cor, corlog, "outbox=2 sent=17 acked=17 resent=0 bad_frames=0 "
+                                       "peers_refused=0 shipper_connected=1 ", 50));
+    set_correlator_extra(&p, base, "  shipper_socket: ./shipper.sock\n");
+    hup_and_wait(cor, corlog, "configuration reloaded");
+    ck_assert_int_eq(vt_count_text(corlog, "shipper socket shipper2.sock removed: its link "
+                                           "closes, and the outbox no longer keeps alerts for "
+                                           "it (it acknowledged up to seq 9; 2 alerts after it "
+                                           "are not sent to it)"), 1);
+    /* one shipper: its own counters again, and the outbox empty */
+    ck_assert(wait_report(cor, corlog, "outbox=0 sent=11 acked=11 resent=0 bad_frames=0 "
+                                       "peers_refused=0 shipper_connected=1 ", 50));
+    send_lines(&p, "a", 6, 8);
+    ck_assert(vt_wait_lines(p.alerts, 13, 20000));
+    ck_assert(wait_report(cor, corlog, "outbox=0 sent=13 acked=13 resent=0 bad_frames=0 "
+                                       "peers_refused=0 shipper_connected=1 ", 50));
+    vt_sleep_ms(300);
+    ck_assert_int_eq(vt_count_lines(p.alerts), 13);
+    for (int i = 0; i < 8; i++)
+        ck_assert_int_eq(count_alert(p.alerts, 'a', i), 1);
+    ck_assert_int_eq(vt_count_lines(out2), 6);
+    ck_assert_int_eq(vt_count_text(corlog, "shipper.sock lost"), 0);
+    ck_assert_int_eq(vt_count_text(shplog, "new epoch"), 0);
+    ck_assert_int_eq(vt_count_text(corlog, ": error: "), 0);
+    free(base);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+/* A SIGHUP whose list names one socket twice, spelt two ways, is refused
+ * with the file, line and both spellings; both running links go on (the
+ * reload also dropped shipper2.sock: nothing of it applies). */
+START_TEST(test_reload_refused)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init_full(&p, RULES, NULL, NULL, NULL), 0);
+    char *base = vt_read_file(p.config, NULL), cfg2[400], log2[400], out2[400], corlog[400];
+    char sec[1200], want[2400], sock[600];
+    ck_assert_ptr_nonnull(base);
+    pid_t s2 = start_shipper2(&p, cfg2, log2, out2, sizeof(cfg2));
+    set_correlator_extra(&p, base, "  shipper_socket: [shipper.sock, shipper2.sock]\n");
+    vt_pipe_start_all(&p);
+    vt_pipe_log(&p, VT_CORRELATOR, corlog, sizeof(corlog));
+    pid_t cor = p.pid[VT_CORRELATOR];
+    send_lines(&p, "b", 0, 2);
+    ck_assert(vt_wait_lines(p.alerts, 2, 20000));
+    ck_assert(vt_wait_lines(out2, 2, 20000));
+
+    char real[400], rdir[400];
+    path_in(&p, "run", rdir, sizeof(rdir));
+    ck_assert_ptr_nonnull(realpath(rdir, real));
+    snprintf(sock, sizeof(sock), "%s/shipper.sock", real);
+    snprintf(sec, sizeof(sec), "  shipper_socket:\n    - shipper.sock\n    - %s\n", sock);
+    int line = set_correlator_extra(&p, base, sec);
+    snprintf(want, sizeof(want),
+             "%s:%d: shipper_socket '%s' is listed twice (line %d as 'shipper.sock'; both are "
+             "%s): each shipper has its own socket, and one listed twice would get every alert "
+             "twice (configuration refused; running on the previous one)",
+             p.config, line + 2, sock, line + 1, sock);
+    hup_and_wait(cor, corlog, "configuration refused");
+    ck_assert_msg(vt_count_text(corlog, want) == 1, "no '%s'", want);
+    send_lines(&p, "a", 0, 3);
+    ck_assert(vt_wait_lines(p.alerts, 5, 20000));
+    ck_assert(vt_wait_lines(out2, 5, 20000));
+    ck_assert(wait_report(cor, corlog, "outbox=0 sent=10 acked=10 resent=0 bad_frames=0 "
+                                       "peers_refused=0 shipper_connected=2 ", 50));
+    ck_assert_int_eq(vt_count_text(corlog, "removed"), 0);
+    ck_assert_int_eq(vt_count_text(corlog, ".sock lost"), 0);
+    vt_stop_pid(s2, SIGTERM);
+    free(base);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+/* Which shipper has the outbox's own epoch (queue.outbox.epoch, the alert
+ * ids' first half) is recorded: the first socket of the first list (here
+ * shipper2.sock; the file's own shipper, shipper.sock, must stay listed).
+ * A SIGHUP that removes it, a restart without it and a restart that lists
+ * it second move no key from one shipper to another: the other shipper
+ * never starts a new sequence (nothing again), the alert ids keep their
+ * epoch, and the first, listed again, goes on with its own stream (the
+ * alerts made while it was out of the list are not sent to it, and the
+ * log says so). Before, the list's first socket took queue.outbox.epoch at
+ * every start, so the other shipper's stream began anew. */
+START_TEST(test_reload_keys_stable)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init_full(&p, RULES, NULL, NULL, NULL), 0);
+    char *base = vt_read_file(p.config, NULL), cfg2[400], log2[400], out2[400], corlog[400];
+    ck_assert_ptr_nonnull(base);
+    pid_t s2 = start_shipper2(&p, cfg2, log2, out2, sizeof(cfg2));
+    set_correlator_extra(&p, base, "  shipper_socket: [shipper2.sock, shipper.sock]\n");
+    vt_pipe_start_all(&p);
+    vt_pipe_log(&p, VT_CORRELATOR, corlog, sizeof(corlog));
+    send_lines(&p, "b", 0, 2);
+    ck_assert(vt_wait_lines(p.alerts, 2, 20000));
+    ck_assert(vt_wait_lines(out2, 2, 20000));
+
+    /* the first socket goes (SIGHUP), then a restart with the other only */
+    set_correlator_extra(&p, base, "  shipper_socket: [shipper.sock]\n");
+    hup_and_wait(p.pid[VT_CORRELATOR], corlog, "configuration reloaded");
+    ck_assert_int_eq(vt_count_text(corlog, "shipper socket shipper2.sock removed: "), 1);
+    send_lines(&p, "b", 2, 4);
+    ck_assert(vt_wait_lines(p.alerts, 4, 20000));
+    ck_assert(wait_report(p.pid[VT_CORRELATOR], corlog, "outbox=0 sent=4 acked=4 ", 50));
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_CORRELATOR, SIGTERM), 0);
+    vt_pipe_start(&p, VT_CORRELATOR);
+    vt_pipe_log(&p, VT_CORRELATOR, corlog, sizeof(corlog));
+    ck_assert(vt_wait_text(corlog, "shipper.sock has everything up to seq 4; 0 to send", 10000));
+    send_lines(&p, "b", 4, 6);
+    ck_assert(vt_wait_lines(p.alerts, 6, 20000));
+    ck_assert(wait_report(p.pid[VT_CORRELATOR], corlog, "outbox=0 sent=2 acked=2 resent=0 ", 50));
+
+    /* a restart with the first back, listed second: its own stream again */
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_CORRELATOR, SIGTERM), 0);
+    set_correlator_extra(&p, base, "  shipper_socket: [shipper.sock, shipper2.sock]\n");
+    vt_pipe_start(&p, VT_CORRELATOR);
+    vt_pipe_log(&p, VT_CORRELATOR, corlog, sizeof(corlog));
+    ck_assert(vt_wait_text(corlog, "shipper.sock has everything up to seq 6; 0 to send", 10000));
+    ck_assert(vt_wait_text(corlog, "shipper2.sock has seq 2, but acknowledged up to 6 before (its "
+                                   "state was lost or replaced): seq 3..6 are no longer held here "
+                                   "and are lost; sending from 7", 10000));
+    send_lines(&p, "a", 0, 2);
+    ck_assert(vt_wait_lines(p.alerts, 8, 20000));
+    ck_assert(vt_wait_lines(out2, 4, 20000));
+    vt_sleep_ms(300);
+    ck_assert_int_eq(vt_count_lines(out2), 4);
+    ck_assert_int_eq(vt_count_lines(p.alerts), 8);
+    for (int i = 0; i < 6; i++)
+        ck_assert_int_eq(count_alert(p.alerts, 'b', i), 1);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(count_alert(p.alerts, 'a', i), 1);
+        ck_assert_int_eq(count_alert(out2, 'a', i), 1);
+        ck_assert_int_eq(count_alert(out2, 'b', i), 1);
+    }
+    /* one epoch throughout: the ids' first half */
+    char id[33], id2[33];
+    alert_id(p.alerts, 0, id);
+    for (int i = 1; i < 8; i++) {
+        alert_id(p.alerts, i, id2);
+        ck_assert_int_eq(strncmp(id, id2, 16), 0);
+    }
+    alert_id(out2, 3, id2);
+    ck_assert_int_eq(strncmp(id, id2, 16), 0);
+    ck_assert_int_eq(vt_count_text(log2, "new sequence"), 0);
+    char shplog[400];
+    vt_pipe_log(&p, VT_SHIPPER, shplog, sizeof(shplog));
+    ck_assert_int_eq(vt_count_text(shplog, "new sequence"), 0);
+    vt_stop_pid(s2, SIGTERM);
+    free(base);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+/* An install from before Session 20 stored a shipper socket's outbox epoch
+ * under the socket as written ("./shipper2.sock"): that key moves, value
+ * and all, to the one of the socket's resolved name (shipper2.sock), so
+ * that its shipper sees the same epoch (no new sequence, nothing again).
+ * The old key is made here by renaming the new one in the stopped
+ * correlator's store. */
+START_TEST(test_epoch_key_moves)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init_full(&p, RULES, NULL, NULL, NULL), 0);
+    char *base = vt_read_file(p.config, NULL), cfg2[400], log2[400], out2[400], corlog[400];
+    ck_assert_ptr_nonnull(base);
+    pid_t s2 = start_shipper2(&p, cfg2, log2, out2, sizeof(cfg2));
+    set_correlator_extra(&p, base, "  shipper_socket: [shipper.sock, ./shipper2.sock]\n");
+    vt_pipe_start_all(&p);
+    send_lines(&p, "b", 0, 2);
+    ck_assert(vt_wait_lines(p.alerts, 2, 20000));
+    ck_assert(vt_wait_lines(out2, 2, 20000));
+    vt_pipe_log(&p, VT_CORRELATOR, corlog, sizeof(corlog));
+    ck_assert(wait_report(p.pid[VT_CORRELATOR], corlog, "outbox=0 sent=4 acked=4 ", 50));
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_CORRELATOR, SIGTERM), 0);
+
+    char dir[400];
+    path_in(&p, "data/correlator/correlator", dir, sizeof(dir));
+    vg_store *st = NULL;
+    uint64_t e = 0, old = 0;
+    ck_assert_int_eq(vg_store_open_ex(&st, dir, 256, 0), 0);
+    ck_assert_int_eq(vg_meta_get_u64(st, "queue.outbox.shipper2.sock.epoch", &e), 0);
+    ck_assert(e != 0);
+    ck_assert_int_eq(vg_store_begin(st), 0);
+    ck_assert_int_eq(vg_meta_put_u64(st, "queue.outbox../shipper2.sock.epoch", e), 0);
+    ck_assert_int_eq(vg_meta_del(st, "queue.outbox.shipper2.sock.epoch"), 0);
+    ck_assert_int_eq(vg_store_commit(st), 0);
+    vg_store_close(st);
+
+    vt_pipe_start(&p, VT_CORRELATOR);
+    vt_pipe_log(&p, VT_CORRELATOR, corlog, sizeof(corlog));
+    ck_assert(vt_wait_text(corlog, "shipper2.sock has everything up to seq 2; 0 to send", 10000));
+    ck_assert_int_eq(vt_count_text(corlog, "shipper socket ./shipper2.sock: its outbox epoch "
+                                           "moves from meta key queue.outbox../shipper2.sock.epoch "
+                                           "to queue.outbox.shipper2.sock.epoch (named after the "
+                                           "socket's resolved path now); its shipper sees no "
+                                           "change"), 1);
+    send_lines(&p, "a", 0, 2);
+    ck_assert(vt_wait_lines(out2, 4, 20000));
+    ck_assert(wait_report(p.pid[VT_CORRELATOR], corlog, "outbox=0 sent=4 acked=4 resent=0 ", 50));
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_CORRELATOR, SIGTERM), 0);
+    ck_assert_int_eq(vg_store_open_ex(&st, dir, 256, 0), 0);
+    ck_assert_int_eq(vg_meta_get_u64(st, "queue.outbox.shipper2.sock.epoch", &e), 0);
+    ck_assert_int_eq(vg_meta_get_u64(st, "queue.outbox../shipper2.sock.epoch", &old), 0);
+    vg_store_close(st);
+    ck_assert(e != 0);
+    ck_assert(old == 0);
+    ck_assert_int_eq(vt_count_lines(out2), 4);
+    ck_assert_int_eq(vt_count_text(log2, "new sequence"), 0);
+    vt_stop_pid(s2, SIGTERM);
+    free(base);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("shipper");
@@ -1190,6 +1526,10 @@ static Suite *suite(void)
     TCase *tf = tcase_create("fanout");
     tcase_set_timeout(tf, 120);
     tcase_add_test(tf, test_two_shippers);
+    tcase_add_test(tf, test_reload_add_remove);
+    tcase_add_test(tf, test_reload_refused);
+    tcase_add_test(tf, test_reload_keys_stable);
+    tcase_add_test(tf, test_epoch_key_moves);
     suite_add_tcase(s, tf);
     TCase *ts = tcase_create("stdout_blocked");
     tcase_set_timeout(ts, 120);
