@@ -291,7 +291,11 @@ static int cor_is_primary(cor *c, const char *run_dir, const char *sock, bool re
         *primary = strcmp(had, name) == 0;
         return 0;
     }
-    if (rc != -ENOENT || !record)
+    if (rc == -ENOENT && !record) { /* none yet: only a start records one */
+        *primary = false;
+        return 0;
+    }
+    if (rc != -ENOENT)
         return rc;
     if ((rc = vg_store_begin(c->store)))
         return rc;

@@ -28,7 +28,9 @@ static const vg_daemon_desc cor_desc = {
         "  (FILE:LINE: reason) and the running one stays. A good one is checked at\n"
         "  once, then its regex prefilter is built on a worker thread (about a second\n"
         "  per 1,000 rules) while the running rules go on; it takes over between two\n"
-        "  batches.\n",
+        "  batches. SIGHUP also applies a changed shipper_socket list: a socket added\n"
+        "  gets a link of its own, one removed loses its link and no longer holds\n"
+        "  the outbox, and the links of the others go on untouched.\n",
     .check = "                       Every rule is compiled and every watchlist file read\n"
              "                       (nothing is stored); prints the number of rules.\n",
     .files =

@@ -199,23 +199,14 @@ static const vg_node *vg__section_key(const vg_node *root, const char *name)
     return root;
 }
 
-/* A socket key's path as the daemons open it: absolute as written, else
- * under run_dir; "." segments and repeated '/' dropped, so that "./x.sock"
- * and "x.sock" compare equal. Writes into out (cap bytes). */
+/* A socket key's path as the daemons open it: vg_path_resolve under
+ * run_dir, so that "./x.sock", "a/../x.sock", "x.sock" and "RUN_DIR/x.sock"
+ * compare equal (as the correlator compares its own sockets). One too long
+ * to resolve is compared as written. Writes into out (cap bytes). */
 static void vg__sock_path(const char *run_dir, const char *v, char *out, size_t cap)
 {
-    char joined[4400];
-    snprintf(joined, sizeof(joined), "%s%s%s", v[0] == '/' ? "" : run_dir,
-             v[0] == '/' ? "" : "/", v);
-    size_t o = 0;
-    for (const char *p = joined; *p && o + 1 < cap;) {
-        if (*p == '/' && (p[1] == '/' || (p[1] == '.' && (p[2] == '/' || !p[2])))) {
-            p += p[1] == '/' ? 1 : 2;
-            continue;
-        }
-        out[o++] = *p++;
-    }
-    out[o] = '\0';
+    if (vg_path_resolve(run_dir, v, out, cap))
+        snprintf(out, cap, "%s", v);
 }
 
 typedef struct vg__sock_link {
