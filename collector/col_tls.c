@@ -28,49 +28,6 @@ static const vg_conf_key col_tls_keys[] = {
     {NULL, 0, NULL, 0, NULL, 0, 0},
 };
 
-/* Whether the OpenSSL cipher string s selects TLS 1.2 suites, and each of
- * its names or aliases (other than exclusions, !X and -X, and @ commands)
- * at least one: OpenSSL skips a name it does not know without a word, so
- * "ECDHE-RSA-AES128-GCM-SHA265:AES128-GCM-SHA256" loaded as the static-RSA
- * suite alone. Returns 0, or VG_ECONFIG with the reason in why. */
-static int col_tls_ciphers_check(const char *s, char *why, size_t cap)
-{
-    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-    int rc = 0;
-    if (!ctx)
-        return -ENOMEM;
-    for (const char *p = s; *p && rc == 0;) {
-        size_t n = strcspn(p, ":, ;"); /* OpenSSL's separators */
-        char item[256];
-        const char *name = p[0] == '+' ? p + 1 : p;
-        size_t len = n - (size_t)(name - p);
-        if (n && p[0] != '!' && p[0] != '-' && p[0] != '@') {
-            if (len == 0 || len >= sizeof(item)) {
-                snprintf(why, cap, "'%.*s' is no cipher suite name", (int)(n > 64 ? 64 : n), p);
-                rc = VG_ECONFIG;
-                continue;
-            }
-            memcpy(item, name, len);
-            item[len] = '\0';
-            if (SSL_CTX_set_cipher_list(ctx, item) != 1) {
-                snprintf(why, cap, "'%s' matches no TLS 1.2 cipher suite of this OpenSSL "
-                         "(`openssl ciphers -v` lists them; TLS 1.3 suites are not set here)",
-                         item);
-                rc = VG_ECONFIG;
-            }
-        }
-        p += n;
-        p += strspn(p, ":, ;");
-    }
-    if (rc == 0 && SSL_CTX_set_cipher_list(ctx, s) != 1) {
-        snprintf(why, cap, "'%s' leaves no TLS 1.2 cipher suite", s);
-        rc = VG_ECONFIG;
-    }
-    ERR_clear_error();
-    SSL_CTX_free(ctx);
-    return rc;
-}
-
 static void col_strv_free(char **v)
 {
     for (char **p = v; p && *p; p++)
@@ -100,7 +57,7 @@ int col_tls_conf_load(const vg_node *sec, const char *file, col_tls_conf *cf, ch
     }
     if (cf->ciphers) {
         char why[400];
-        if ((rc = col_tls_ciphers_check(cf->ciphers, why, sizeof(why))) != 0) {
+        if ((rc = vg_tls_ciphers_check(cf->ciphers, why, sizeof(why))) != 0) {
             if (rc == VG_ECONFIG)
                 rc = vg_conf_errf(err, errlen, vg_node_get(sec, "ciphers"), "ciphers: %s", why);
             goto fail;
@@ -164,7 +121,7 @@ int col_tls_init(col_tls *t, const col_tls_conf *cf, char *err, size_t errlen)
     /* TLS 1.2 suites (TLS 1.3 keeps OpenSSL's, all forward-secret AEAD);
      * checked by col_tls_conf_load. DHE needs DH parameters: OpenSSL's
      * built-in ones, sized to the certificate's key. */
-    if (SSL_CTX_set_cipher_list(t->ctx, cf->ciphers ? cf->ciphers : COL_TLS_CIPHERS) != 1 ||
+    if (SSL_CTX_set_cipher_list(t->ctx, cf->ciphers ? cf->ciphers : VG_TLS_CIPHERS) != 1 ||
         SSL_CTX_set_dh_auto(t->ctx, 1) != 1) {
         vg_tls_errstr(why, sizeof(why), "unknown TLS error");
         snprintf(err, errlen, "%s: cannot set the TLS 1.2 ciphers: %s",

@@ -10,17 +10,6 @@
 #include "vigil/conf.h"
 #include "vigil/util.h"
 
-/* The TLS 1.2 suites offered when collector.tls.ciphers is not set:
- * ECDHE or DHE key exchange with AES-GCM or ChaCha20-Poly1305 (Mozilla's
- * "intermediate" list). OpenSSL's default also offers static-RSA key
- * exchange, where whoever gets the server's key later decrypts every
- * session recorded before, and CBC suites. */
-#define COL_TLS_CIPHERS                                                                            \
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                                   \
-    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                                   \
-    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"                                   \
-    "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305"
-
 typedef struct col_tls_conf {
     char *cert;         /* server certificate chain (PEM) */
     char *key;          /* its private key (PEM) */
@@ -28,7 +17,7 @@ typedef struct col_tls_conf {
     bool require_client_cert;
     const vg_node *allowed; /* allowed client names (DNS SANs, or the CN without any), globs */
     char **names;       /* parsed 'allowed', NULL-terminated; NULL = any verified client */
-    char *ciphers;      /* OpenSSL cipher string for TLS 1.2; NULL = COL_TLS_CIPHERS */
+    char *ciphers;      /* OpenSSL cipher string for TLS 1.2; NULL = VG_TLS_CIPHERS */
     char *where;        /* "CONFIG:LINE" of cert, key and ca, for a file that does not load */
     int cert_line, key_line, ca_line;
 } col_tls_conf;
@@ -47,7 +36,7 @@ int col_tls_conf_load(const vg_node *sec, const char *file, col_tls_conf *cf, ch
                       size_t errlen);
 void col_tls_conf_free(col_tls_conf *cf);
 
-/* Builds the SSL_CTX (TLS 1.2+, cf->ciphers or COL_TLS_CIPHERS for 1.2).
+/* Builds the SSL_CTX (TLS 1.2+, cf->ciphers or VG_TLS_CIPHERS for 1.2).
  * Errors name the file and OpenSSL's reason. */
 int col_tls_init(col_tls *t, const col_tls_conf *cf, char *err, size_t errlen);
 void col_tls_free(col_tls *t);

@@ -5,7 +5,46 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vigil/err.h"
 #include "vigil/tls.h"
+
+int vg_tls_ciphers_check(const char *s, char *why, size_t cap)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_method());
+    int rc = 0;
+    if (!ctx)
+        return -ENOMEM;
+    for (const char *p = s; *p && rc == 0;) {
+        size_t n = strcspn(p, ":, ;"); /* OpenSSL's separators */
+        char item[256];
+        const char *name = p[0] == '+' ? p + 1 : p;
+        size_t len = n - (size_t)(name - p);
+        if (n && p[0] != '!' && p[0] != '-' && p[0] != '@') {
+            if (len == 0 || len >= sizeof(item)) {
+                snprintf(why, cap, "'%.*s' is no cipher suite name", (int)(n > 64 ? 64 : n), p);
+                rc = VG_ECONFIG;
+                continue;
+            }
+            memcpy(item, name, len);
+            item[len] = '\0';
+            if (SSL_CTX_set_cipher_list(ctx, item) != 1) {
+                snprintf(why, cap, "'%s' matches no TLS 1.2 cipher suite of this OpenSSL "
+                         "(`openssl ciphers -v` lists them; TLS 1.3 suites are not set here)",
+                         item);
+                rc = VG_ECONFIG;
+            }
+        }
+        p += n;
+        p += strspn(p, ":, ;");
+    }
+    if (rc == 0 && SSL_CTX_set_cipher_list(ctx, s) != 1) {
+        snprintf(why, cap, "'%s' leaves no TLS 1.2 cipher suite", s);
+        rc = VG_ECONFIG;
+    }
+    ERR_clear_error();
+    SSL_CTX_free(ctx);
+    return rc;
+}
 
 void vg_tls_errstr(char *buf, size_t cap, const char *dflt)
 {

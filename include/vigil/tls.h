@@ -9,6 +9,29 @@
 #include <openssl/ssl.h>
 #include <stddef.h>
 
+/* The TLS 1.2 suites offered when the configuration names none (the
+ * collector's collector.tls.ciphers, a shipper output's tls_ciphers):
+ * ECDHE or DHE key exchange with AES-GCM or ChaCha20-Poly1305 (Mozilla's
+ * "intermediate" list). OpenSSL's default also offers static-RSA key
+ * exchange, where whoever gets the server's key later decrypts every
+ * session recorded before, and CBC suites. TLS 1.3 suites are OpenSSL's
+ * (all forward-secret AEAD) and not set by this string. */
+#define VG_TLS_CIPHERS                                                                             \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                                   \
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                                   \
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"                                   \
+    "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305"
+
+/* Whether the OpenSSL cipher string s selects TLS 1.2 suites, and each of
+ * its names or aliases (other than exclusions, !X and -X, and @ commands)
+ * at least one. OpenSSL skips a name it does not know without a word, so
+ * that a typo in one name quietly leaves the others (or nothing but the
+ * suites the operator meant to add). Returns 0, VG_ECONFIG with the reason
+ * in why ("'X' matches no TLS 1.2 cipher suite of this OpenSSL (...)"; the
+ * caller adds the file, line and key), or -ENOMEM. Leaves OpenSSL's error
+ * queue empty. */
+int vg_tls_ciphers_check(const char *s, char *why, size_t cap);
+
 /* OpenSSL's error queue as one line ("a; b; ..."), emptying the queue;
  * dflt when the queue was empty. */
 void vg_tls_errstr(char *buf, size_t cap, const char *dflt);
