@@ -44,8 +44,11 @@
 
 #include "shp.h"
 #include "shp_curl.h"
+#include "shp_tls_client.h"
 #include "vigil/ecs.h"
+#include "vigil/err.h"
 #include "vigil/log.h"
+#include "vigil/tls.h"
 #include "vigil/util.h"
 
 #ifndef VG_VERSION
@@ -103,12 +106,13 @@ typedef struct shp_http {
 
 static const char *const shp_es_keys[] = {"url", "index", "username", "password", "api_key",
                                           "tls_ca", "tls_cert", "tls_key", "tls_verify",
-                                          "tls_server_name", NULL};
+                                          "tls_server_name", "tls_ciphers", NULL};
 static const char *const shp_hec_keys[] = {"url", "token", "index", "sourcetype", "source",
                                            "tls_ca", "tls_cert", "tls_key", "tls_verify",
-                                           "tls_server_name", NULL};
+                                           "tls_server_name", "tls_ciphers", NULL};
 static const char *const shp_hook_keys[] = {"url", "token", "tls_ca", "tls_cert", "tls_key",
-                                            "tls_verify", "tls_server_name", NULL};
+                                            "tls_verify", "tls_server_name", "tls_ciphers",
+                                            NULL};
 
 static int shp_http_set(const char *s)
 {
@@ -199,12 +203,24 @@ static int shp_http_check(const shp_out_conf *c, const vg_node *sec, char *err, 
         return rc;
 
     /* TLS settings on a plain-http URL would give a false sense of safety. */
-    static const char *const tls[] = {"tls_ca", "tls_cert", "tls_key", "tls_server_name"};
-    const char *const tlsv[] = {c->tls_ca, c->tls_cert, c->tls_key, c->tls_server_name};
-    for (size_t i = 0; i < 4; i++)
+    static const char *const tls[] = {"tls_ca", "tls_cert", "tls_key", "tls_server_name",
+                                      "tls_ciphers"};
+    const char *const tlsv[] = {c->tls_ca, c->tls_cert, c->tls_key, c->tls_server_name,
+                                c->tls_ciphers};
+    for (size_t i = 0; i < sizeof(tls) / sizeof(tls[0]); i++)
         if (shp_http_set(tlsv[i]) && !https)
             return vg_conf_errf(err, errlen, shp_http_at(sec, tls[i]),
                                 "%s is set but url '%s' is not https://", tls[i], c->url);
+    /* libcurl hands the string to OpenSSL, which skips names it does not
+     * know: checked name by name, as the collector's ciphers. */
+    if (shp_http_set(c->tls_ciphers)) {
+        char why[600];
+        rc = vg_tls_ciphers_check(c->tls_ciphers, why, sizeof(why));
+        if (rc)
+            return rc == VG_ECONFIG ? vg_conf_errf(err, errlen, shp_http_at(sec, "tls_ciphers"),
+                                                   "tls_ciphers: %s", why)
+                                    : rc;
+    }
     const char *key, *path;
     if (shp_http_tls_unreadable(c, &key, &path))
         return vg_conf_errf(err, errlen, shp_http_at(sec, key), "%s '%s': %s", key, path,
@@ -388,6 +404,11 @@ static int shp_http_setup(shp_http *h)
         SHP_OPT(CURLOPT_TIMEOUT_MS, (long)(c->timeout_ms * (SHP_HTTP_TIMEOUT_CAP + 1)));
         SHP_OPT(CURLOPT_CONNECTTIMEOUT_MS, (long)(c->timeout_ms < 10000 ? c->timeout_ms : 10000));
     }
+    /* TLS 1.2 at least, as the syslog output; its suites as there: the
+     * forward-secret AEAD ones unless tls_ciphers says otherwise. */
+    SHP_OPT(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+    SHP_OPT(CURLOPT_SSL_CIPHER_LIST,
+            shp_http_set(c->tls_ciphers) ? c->tls_ciphers : VG_TLS_CIPHERS);
     SHP_OPT(CURLOPT_SSL_VERIFYPEER, c->tls_verify ? 1L : 0L);
     SHP_OPT(CURLOPT_SSL_VERIFYHOST, c->tls_verify ? 2L : 0L);
     if (shp_http_set(c->tls_ca))
@@ -938,6 +959,18 @@ static int shp_http_tls_problem(CURLcode cc)
            cc == CURLE_SSL_ISSUER_ERROR || cc == CURLE_SSL_CRL_BADFILE;
 }
 
+/* Whether the server refused the handshake with a handshake_failure alert
+ * (libcurl's text of OpenSSL's error: "... sslv3 alert handshake
+ * failure"), most often for want of a common cipher suite (see
+ * shp_tls_ciphers_hint). libcurl does not say at which step, so a server
+ * that refuses our client certificate that way gets the hint too; its
+ * certificate problems have codes of their own (shp_http_tls_problem). */
+static int shp_http_hello_refused(CURLcode cc, const char *text)
+{
+    return cc == CURLE_SSL_CONNECT_ERROR &&
+           (strstr(text, "alert handshake failure") || strstr(text, "no shared cipher"));
+}
+
 /* ---- requests --------------------------------------------------------- */
 
 /* Bytes of the request in flight the server's kernel has acknowledged:
@@ -1227,6 +1260,12 @@ static void shp_http_on_done(shp_curl_req *req, CURLcode cc)
             snprintf(why, sizeof(why), "TLS with %s failed: %s (check tls_ca, tls_server_name, "
                      "tls_cert/tls_key); alerts are kept and retried",
                      shp_url_shown(h->url, h->kind != SHP_HTTP_HOOK, shown, sizeof(shown)), reason);
+            shp_http_alarm(h, -(long)cc, why);
+        } else if (shp_http_hello_refused(cc, reason)) {
+            char why[1000], shown[300];
+            snprintf(why, sizeof(why), "TLS with %s failed: %s (%s); alerts are kept and retried",
+                     shp_url_shown(h->url, h->kind != SHP_HTTP_HOOK, shown, sizeof(shown)), reason,
+                     shp_tls_ciphers_hint(shp_http_set(h->o->conf.tls_ciphers)));
             shp_http_alarm(h, -(long)cc, why);
         }
         /* at the cap; or libcurl's CURLOPT_TIMEOUT, when our deadline ran

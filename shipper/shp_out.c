@@ -1319,6 +1319,7 @@ static int shp_out_restart_keys(const shp_out_conf *was, const shp_out_conf *now
         {"tls_key", !shp_str_eq(was->tls_key, now->tls_key)},
         {"tls_verify", was->tls_verify != now->tls_verify},
         {"tls_server_name", !shp_str_eq(was->tls_server_name, now->tls_server_name)},
+        {"tls_ciphers", !shp_str_eq(was->tls_ciphers, now->tls_ciphers)},
         {"index", !shp_str_eq(was->index, now->index)},
         {"username", !shp_str_eq(was->username, now->username)},
         {"password", !shp_str_eq(was->password, now->password)},

@@ -123,6 +123,7 @@ typedef struct shp_out_conf {
     char *tls_cert, *tls_key; /* client certificate and key */
     bool tls_verify;      /* verify the server (chain and name); default true */
     char *tls_server_name; /* name to verify; empty: the URL's host */
+    char *tls_ciphers;    /* OpenSSL cipher string for TLS 1.2; empty: VG_TLS_CIPHERS */
     /* http */
     char *index;          /* elasticsearch: index; splunk_hec: index (optional) */
     char *username, *password, *api_key; /* elasticsearch */
@@ -205,7 +206,7 @@ struct shp_out {
     int attempt;          /* failed attempts in a row (or item_rounds) */
     int item_rounds;      /* attempts in a row that left items refused for now */
     int64_t down_since_us;
-    char last_error[200];
+    char last_error[512]; /* room for a TLS error with its hint (shp_tls_ciphers_hint) */
     uv_timer_t retry_timer;
     shp_out_stats stats;
     shp_rl_rule *rl;

@@ -62,6 +62,8 @@ static const vg_conf_key shp_out_keys[] = {
     {"tls_verify", VG_CONF_BOOL, "true", OFF(tls_verify), "verify the server's certificate", 0, 0},
     {"tls_server_name", VG_CONF_STR, NULL, OFF(tls_server_name),
      "name the server's certificate must carry; default: the URL's host", 0, 0},
+    {"tls_ciphers", VG_CONF_STR, NULL, OFF(tls_ciphers),
+     "TLS 1.2 cipher suites (an OpenSSL cipher string); default: forward-secret AEAD only", 0, 0},
     {"index", VG_CONF_STR, NULL, OFF(index), "elasticsearch / splunk_hec: index", 0, 0},
     {"username", VG_CONF_STR, NULL, OFF(username), "elasticsearch: basic auth user", 0, 0},
     {"password", VG_CONF_STR, NULL, OFF(password), "elasticsearch: basic auth password", 0, 0},

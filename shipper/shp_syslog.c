@@ -42,6 +42,7 @@
 #include "vigil/err.h"
 #include "vigil/log.h"
 #include "vigil/syslog.h"
+#include "vigil/tls.h"
 
 #ifndef VG_VERSION
 #define VG_VERSION ""
@@ -61,7 +62,7 @@ static const char *const shp_syslog_keys[] = {
     "url",      "format",   "framing", "leef_delimiter",   "facility",
     "hostname", "app_name", "max_message_size", "tls_ca",
     "tls_cert", "tls_key",  "tls_verify",       "tls_server_name",
-    NULL};
+    "tls_ciphers", NULL};
 
 typedef struct shp_sl_url {
     int proto;      /* enum shp_sl_proto */
@@ -294,10 +295,12 @@ static int shp_syslog_check(const shp_out_conf *c, const vg_node *sec, char *err
         return vg_conf_errf(err, errlen, shp_syslog_at(sec, "max_message_size"),
                             "max_message_size must be at least %d (RFC 5424's minimum)",
                             SHP_SYSLOG_MIN_SIZE);
-    static const char *const tls_keys[] = {"tls_ca", "tls_cert", "tls_key", "tls_server_name"};
-    const char *tls_vals[] = {c->tls_ca, c->tls_cert, c->tls_key, c->tls_server_name};
+    static const char *const tls_keys[] = {"tls_ca", "tls_cert", "tls_key", "tls_server_name",
+                                           "tls_ciphers"};
+    const char *tls_vals[] = {c->tls_ca, c->tls_cert, c->tls_key, c->tls_server_name,
+                              c->tls_ciphers};
     if (u.proto != SHP_SL_TLS) {
-        for (size_t i = 0; i < 4; i++)
+        for (size_t i = 0; i < sizeof(tls_keys) / sizeof(tls_keys[0]); i++)
             if (shp_syslog_is_set(tls_vals[i]))
                 return vg_conf_errf(err, errlen, shp_syslog_at(sec, tls_keys[i]),
                                     "%s is only for tls:// urls", tls_keys[i]);
@@ -314,12 +317,18 @@ static int shp_syslog_check(const shp_out_conf *c, const vg_node *sec, char *err
     if (shp_syslog_is_set(c->tls_server_name) && !shp_syslog_printusascii(c->tls_server_name, 253))
         return vg_conf_errf(err, errlen, shp_syslog_at(sec, "tls_server_name"),
                             "tls_server_name must be a host name or an address");
+    char why2[600];
+    int rc;
+    if (shp_syslog_is_set(c->tls_ciphers) &&
+        (rc = vg_tls_ciphers_check(c->tls_ciphers, why2, sizeof(why2))) != 0)
+        return rc == VG_ECONFIG ? vg_conf_errf(err, errlen, shp_syslog_at(sec, "tls_ciphers"),
+                                               "tls_ciphers: %s", why2)
+                                : rc;
     /* Load the files now, so that -t and a reload say what is wrong with
      * them instead of every delivery attempt failing later. */
     shp_tls_client_ctx t;
-    char why2[600];
-    int rc = shp_tls_client_ctx_init(&t, c->tls_ca, c->tls_cert, c->tls_key, c->tls_verify, why2,
-                                     sizeof(why2));
+    rc = shp_tls_client_ctx_init(&t, c->tls_ca, c->tls_cert, c->tls_key, c->tls_verify,
+                                 c->tls_ciphers, why2, sizeof(why2));
     if (rc)
         return vg_conf_errf(err, errlen, sec, "%s", why2);
     shp_tls_client_ctx_free(&t);
@@ -1105,7 +1114,7 @@ static int shp_syslog_open(shp_out *o)
     if (sl->url.proto == SHP_SL_TLS) {
         char err[600];
         rc = shp_tls_client_ctx_init(&sl->tls, cf->tls_ca, cf->tls_cert, cf->tls_key,
-                                     cf->tls_verify, err, sizeof(err));
+                                     cf->tls_verify, cf->tls_ciphers, err, sizeof(err));
         if (rc) {
             vg_error("output %s: %s", cf->name, err);
             free(sl);

@@ -22,7 +22,8 @@ static int shp_tls_client_on_ticket(SSL *ssl, SSL_SESSION *sess)
 }
 
 int shp_tls_client_ctx_init(shp_tls_client_ctx *t, const char *ca, const char *cert,
-                            const char *key, bool verify, char *err, size_t errlen)
+                            const char *key, bool verify, const char *ciphers, char *err,
+                            size_t errlen)
 {
     char why[512];
     memset(t, 0, sizeof(*t));
@@ -37,6 +38,14 @@ int shp_tls_client_ctx_init(shp_tls_client_ctx *t, const char *ca, const char *c
      * refused by every current receiver anyway. */
     SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
     SSL_CTX_set_mode(t->ctx, SSL_MODE_RELEASE_BUFFERS);
+    /* TLS 1.2: forward-secret AEAD suites only unless tls_ciphers says
+     * otherwise (see VG_TLS_CIPHERS); TLS 1.3 suites are all of that kind. */
+    t->own_ciphers = ciphers && ciphers[0];
+    if (SSL_CTX_set_cipher_list(t->ctx, t->own_ciphers ? ciphers : VG_TLS_CIPHERS) != 1) {
+        vg_tls_errstr(why, sizeof(why), "no cipher suite left");
+        snprintf(err, errlen, "cannot set the TLS 1.2 ciphers: %s", why);
+        goto fail;
+    }
     if (ca && ca[0]) {
         if (SSL_CTX_load_verify_locations(t->ctx, ca, NULL) != 1) {
             vg_tls_errstr(why, sizeof(why), "no certificate in it");
@@ -88,6 +97,7 @@ int shp_tls_client_init(shp_tls_client_ctx *t, shp_tls_client *c, const char *na
         return -ENOMEM;
     SSL_set_app_data(c->ssl, c);
     SSL_set_connect_state(c->ssl);
+    c->own_ciphers = t->own_ciphers;
     unsigned char ip[16];
     int is_ip = inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1;
     int ok = 1;
@@ -121,11 +131,37 @@ void shp_tls_client_free(shp_tls_client *c)
     memset(c, 0, sizeof(*c));
 }
 
+const char *shp_tls_ciphers_hint(bool own_ciphers)
+{
+    if (own_ciphers)
+        return "the server refused our ClientHello: most likely it has no cipher suite in "
+               "common with tls_ciphers";
+    return "the server refused our ClientHello: most likely it has no TLS 1.2 cipher suite in "
+           "common with the default tls_ciphers (ECDHE or DHE with AES-GCM or "
+           "ChaCha20-Poly1305); enable one of those or TLS 1.3 on the server, or set "
+           "tls_ciphers to a suite it has";
+}
+
+/* Whether the server answered our ClientHello with a handshake_failure
+ * alert: the handshake is still at the ClientHello (no ServerHello came)
+ * and the alert is what failed it. A TLS 1.2 server that shares no suite
+ * with us does that (OpenSSL logs "no shared cipher" on its side); one
+ * that refuses our certificate does it later, past the ServerHello. */
+static bool shp_tls_client_hello_refused(shp_tls_client *c)
+{
+    unsigned long e = ERR_peek_last_error();
+    return !c->handshake_done && SSL_get_state(c->ssl) == TLS_ST_CW_CLNT_HELLO &&
+           ERR_GET_LIB(e) == ERR_LIB_SSL &&
+           ERR_GET_REASON(e) == SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE;
+}
+
 /* Why the handshake failed: the verify result when verification is what
- * failed (the part an operator can act on), else OpenSSL's error queue. */
+ * failed (the part an operator can act on), else OpenSSL's error queue,
+ * with the likely cause when the server refused our ClientHello. */
 static int shp_tls_client_fail(shp_tls_client *c, char *why, size_t whylen)
 {
     char q[400];
+    bool hello_refused = shp_tls_client_hello_refused(c);
     vg_tls_errstr(q, sizeof(q), "connection closed during the handshake");
     long v = SSL_get_verify_result(c->ssl);
     if (!c->handshake_done && v != X509_V_OK) {
@@ -133,7 +169,10 @@ static int shp_tls_client_fail(shp_tls_client *c, char *why, size_t whylen)
                  X509_verify_cert_error_string(v), q);
         return -EACCES;
     }
-    snprintf(why, whylen, "%s", q);
+    if (hello_refused)
+        snprintf(why, whylen, "%s (%s)", q, shp_tls_ciphers_hint(c->own_ciphers));
+    else
+        snprintf(why, whylen, "%s", q);
     return -EPROTO;
 }
 

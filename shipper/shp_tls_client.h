@@ -17,15 +17,20 @@
 typedef struct shp_tls_client_ctx {
     SSL_CTX *ctx;
     bool verify;
+    bool own_ciphers; /* tls_ciphers was set (else VG_TLS_CIPHERS) */
 } shp_tls_client_ctx;
 
 /* Builds the context (TLS 1.2 or later). ca: PEM file of the CAs that may
  * sign the server's certificate, or "" / NULL for the system's default CA
  * paths. cert and key: the client certificate chain and its key (PEM),
  * both or neither. verify false: the server is not verified at all.
- * Returns 0, or VG_ECONFIG with "FILE: reason" (OpenSSL's) in err. */
+ * ciphers: the TLS 1.2 cipher string (checked beforehand with
+ * vg_tls_ciphers_check), or "" / NULL for VG_TLS_CIPHERS; TLS 1.3 keeps
+ * OpenSSL's suites. Returns 0, or VG_ECONFIG with "FILE: reason"
+ * (OpenSSL's) in err. */
 int shp_tls_client_ctx_init(shp_tls_client_ctx *t, const char *ca, const char *cert,
-                            const char *key, bool verify, char *err, size_t errlen);
+                            const char *key, bool verify, const char *ciphers, char *err,
+                            size_t errlen);
 void shp_tls_client_ctx_free(shp_tls_client_ctx *t);
 
 /* One connection. */
@@ -34,6 +39,7 @@ typedef struct shp_tls_client {
     BIO *rbio, *wbio;   /* owned by ssl */
     int handshake_done; /* our side of the handshake is complete */
     int confirmed;      /* ...and the server has accepted it (see below) */
+    bool own_ciphers;   /* the context's, for the hint of a refused ClientHello */
 } shp_tls_client;
 
 /* Why 'confirmed': in TLS 1.2 the client finishes last, after the server's
@@ -64,7 +70,9 @@ enum { SHP_TLS_CLOSED = 1 }; /* the server sent close_notify */
  * discarded; *discarded, if given, counts its bytes. Returns 0 to go on,
  * SHP_TLS_CLOSED, or a negative code with the reason in why: -EPROTO for a
  * TLS error, -EACCES when the server's certificate failed verification
- * (why then carries OpenSSL's verify message). */
+ * (why then carries OpenSSL's verify message). When the server answered our
+ * ClientHello with a handshake_failure alert, why adds
+ * shp_tls_ciphers_hint's text. */
 int shp_tls_client_feed(shp_tls_client *c, const char *p, size_t n, size_t *discarded, char *why,
                         size_t whylen);
 
@@ -77,5 +85,13 @@ int shp_tls_client_write(shp_tls_client *c, const char *p, size_t n, char *why, 
  * Returns 0 or -ENOMEM (the bytes stay in wbio: the connection cannot go
  * on, since records must not be skipped). */
 int shp_tls_client_pending(shp_tls_client *c, char **buf, size_t *n);
+
+/* What an output logs after its TLS server refused the ClientHello with a
+ * handshake_failure alert (OpenSSL: "sslv3 alert handshake failure"):
+ * most often no TLS 1.2 cipher suite in common, since the default
+ * tls_ciphers leaves out the CBC and static-RSA suites that older
+ * receivers still offer alone. own_ciphers: tls_ciphers is set. A static
+ * string, without the parentheses the callers put around it. */
+const char *shp_tls_ciphers_hint(bool own_ciphers);
 
 #endif

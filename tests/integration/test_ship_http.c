@@ -1025,6 +1025,63 @@ START_TEST(test_https_verify)
 }
 END_TEST
 
+/* tls_ciphers against an HTTPS server that is TLS 1.2 only with
+ * AES128-SHA alone (static RSA key exchange, CBC): the default list
+ * (forward-secret AEAD only) shares nothing with it, the handshake fails
+ * and the error names tls_ciphers; with tls_ciphers: AES128-SHA every
+ * alert arrives. */
+START_TEST(test_https_ciphers)
+{
+    vt_pipe p;
+    char yaml[4096];
+    ts_shipper_yaml(yaml, sizeof(yaml),
+                    "    - name: fs\n      type: elasticsearch\n"
+                    "      url: https://127.0.0.1:@PORT@\n      index: fs\n"
+                    "      tls_ca: certs/ca.pem\n      retry_min: 100ms\n      retry_max: 500ms\n"
+                    "    - name: cbc\n      type: elasticsearch\n"
+                    "      url: https://127.0.0.1:@PORT@\n      index: cbc\n"
+                    "      tls_ca: certs/ca.pem\n      tls_ciphers: AES128-SHA\n");
+    ck_assert_int_eq(vt_pipe_init_full(&p, IT_RULES, NULL, NULL, yaml), 0);
+    char certs[400], cmd[1200], crt[500], key[500], file[400], log[400], want[1200];
+    snprintf(certs, sizeof(certs), "%s/certs", p.dir);
+    ck_assert_int_eq(mkdir(certs, 0700), 0);
+    const char *src = getenv("VG_SOURCE_ROOT");
+    snprintf(cmd, sizeof(cmd), "%s/tests/support/mkcerts.sh", src ? src : ".");
+    char *mk[] = {"sh", cmd, certs, NULL};
+    ck_assert_int_eq(vt_run(mk, 60), 0);
+    snprintf(crt, sizeof(crt), "%s/server.pem", certs);
+    snprintf(key, sizeof(key), "%s/server.key", certs);
+    ts_sink k;
+    const char *args[] = {"--tls-cert", crt, "--tls-key", key, "--tls12-ciphers", "AES128-SHA",
+                          NULL};
+    ck_assert_int_eq(ts_sink_start_any(&k, &p, "cbc", args), 0);
+    ck_assert_int_eq(ts_subst(&p, "@PORT@", k.port), 0);
+    vt_pipe_start_all(&p);
+    ck_assert_int_eq(it_write_lines(&p, "lines.txt", 0, 3, file, sizeof(file)), 0);
+    ck_assert_int_eq(it_logger_tcp(&p, file, NULL), 0);
+    TS_ASSERT(vt_shipper_wait_stat(&p, "cbc", "sent", 3, 10000) == 3, &p, &k, "cbc not sent");
+    ck_assert_int_eq(vt_count_lines(k.store), 3);
+    vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
+    /* libcurl puts its TLS library's name and version first
+     * ("OpenSSL/3.0.19: "), then OpenSSL's error */
+    snprintf(want, sizeof(want), "error: output fs: TLS with https://127.0.0.1:%d/_bulk failed: ",
+             k.port);
+    ck_assert_msg(vt_wait_text(log, want, 5000), "no '%s' in the shipper's log", want);
+    snprintf(want, sizeof(want),
+             ": error:0A000410:SSL routines::sslv3 alert handshake failure (the server refused "
+             "our ClientHello: most likely it has no TLS 1.2 cipher suite in common with the "
+             "default tls_ciphers (ECDHE or DHE with AES-GCM or ChaCha20-Poly1305); enable one of "
+             "those or TLS 1.3 on the server, or set tls_ciphers to a suite it has); alerts are "
+             "kept and retried\n");
+    ck_assert_msg(vt_wait_text(log, want, 100), "no '%s' in the shipper's log", want);
+    ck_assert_int_eq(vt_shipper_stat(&p, "fs", "sent"), 0);
+    ck_assert_int_ge(vt_shipper_stat(&p, "fs", "retried"), 1);
+    ck_assert_int_eq(vt_count_text(k.store, "\"index\": \"fs\""), 0);
+    ts_sink_stop(&k);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* Runs vigil-shipper -t on p's config; returns its status, output in log. */
 static int ts_check_config(vt_pipe *p, char *log, size_t cap)
 {
@@ -1070,6 +1127,14 @@ START_TEST(test_bad_settings_refused)
         {"    - name: x\n      type: webhook\n      url: https://127.0.0.1:8080/hook\n"
          "      tls_ca: /nonexistent/ca.pem\n",
          "tls_ca:", "tls_ca '/nonexistent/ca.pem': No such file or directory"},
+        /* OpenSSL skips a name it does not know, and uses the rest */
+        {"    - name: x\n      type: webhook\n      url: https://127.0.0.1:8080/hook\n"
+         "      tls_ciphers: ECDHE-RSA-AES128-GCM-SHA256:NOPE\n",
+         "tls_ciphers:", "tls_ciphers: 'NOPE' matches no TLS 1.2 cipher suite of this OpenSSL "
+         "(`openssl ciphers -v` lists them; TLS 1.3 suites are not set here)\n"},
+        {"    - name: x\n      type: webhook\n      url: http://127.0.0.1:8080/hook\n"
+         "      tls_ciphers: AES128-SHA\n",
+         "tls_ciphers:", "tls_ciphers is set but url 'http://127.0.0.1:8080/hook' is not https://"},
         /* accepted, the password was in the log at every start */
         {"    - name: x\n      type: elasticsearch\n"
          "      url: https://elastic:pw-6f1c@127.0.0.1:9200\n",
@@ -1154,7 +1219,7 @@ static Suite *ship_http_suite(void)
           test_es_slow_link_halves_batch}},
         {"splunk_hec", {test_hec_faults_in_order}},
         {"webhook", {test_webhook_exact, test_webhook_rate_limit_summary, test_dead_letter_unwritable}},
-        {"tls", {test_https_verify}},
+        {"tls", {test_https_verify, test_https_ciphers}},
         {"config", {test_bad_settings_refused, test_tls_key_unreadable_by_pipeline_user}},
     };
     Suite *s = suite_create("ship_http");

@@ -15,7 +15,8 @@
  * Cases: rsyslog over TCP (escaping of \ | = and line feeds, PRI per
  * level, timestamp; and LEEF to a second rsyslog), over UDP (and truncation at max_message_size),
  * over TLS with a client certificate; TLS refused (foreign CA, wrong name, no client certificate)
- * with nothing counted as sent; syslog-ng over TCP and TLS; rsyslog stopped for 3 s while alerts
+ * with nothing counted as sent; tls_ciphers against openssl s_server as a TLS 1.2 receiver with
+ * AES128-SHA alone (the default refused, with the hint; the suite named, delivered); syslog-ng over TCP and TLS; rsyslog stopped for 3 s while alerts
  * keep coming, then started again: every alert exactly once and in order;
  * a receiver that never reads (nothing counts as sent), then one that reads
  * slower than a batch per timeout (every alert once, on one connection).
@@ -117,15 +118,16 @@ static void peers_kill(void)
         }
 }
 
-/* Runs argv with stderr and stdout to log, env "NAME=VALUE" entries added. */
-static pid_t peer_start(char *const argv[], const char *log, char *const env[])
+/* Runs argv with stderr and stdout to log, env "NAME=VALUE" entries added,
+ * and standard input from in (-1: the test's). */
+static pid_t peer_start_in(char *const argv[], const char *log, char *const env[], int in)
 {
     static int registered;
     if (!registered++)
         atexit(peers_kill); /* a failed test exits: leave no receiver behind */
     pid_t pid = fork();
     if (pid == 0) {
-        if (!freopen(log, "w", stderr) || dup2(2, 1) < 0)
+        if (!freopen(log, "w", stderr) || dup2(2, 1) < 0 || (in >= 0 && dup2(in, 0) < 0))
             _exit(126);
         for (char *const *e = env; e && *e; e++)
             putenv(*e);
@@ -138,6 +140,11 @@ static pid_t peer_start(char *const argv[], const char *log, char *const env[])
             break;
         }
     return pid;
+}
+
+static pid_t peer_start(char *const argv[], const char *log, char *const env[])
+{
+    return peer_start_in(argv, log, env, -1);
 }
 
 static void peer_stop(pid_t pid)
@@ -1258,6 +1265,140 @@ START_TEST(test_unacknowledged_is_not_sent)
 }
 END_TEST
 
+/* openssl s_server as an older TLS receiver: TLS 1.2 only, with one
+ * suite, AES128-SHA (static RSA key exchange, CBC), certificate from
+ * make_certs in DIR/certs. Its output (what it receives: the syslog lines,
+ * with framing newline one a line, and its errors) goes to DIR/NAME.out.
+ * Its standard input is a pipe whose write end *hold the caller closes
+ * after peer_stop: s_server sends what it reads there, and ends the
+ * connection at its end of file. */
+static pid_t s_server_start(vt_pipe *p, const char *name, int port, int *hold)
+{
+    int fds[2];
+    ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0); /* the daemons must not keep it */
+    char accept[32], cert[400], key[400], out[400];
+    snprintf(accept, sizeof(accept), "127.0.0.1:%d", port);
+    path_in(p, "certs/server.pem", cert, sizeof(cert));
+    path_in(p, "certs/server.key", key, sizeof(key));
+    snprintf(out, sizeof(out), "%s/%s.out", p->dir, name);
+    char *argv[] = {"openssl", "s_server", "-accept", accept, "-tls1_2", "-cipher", "AES128-SHA",
+                    "-cert",   cert,       "-key",   key,    "-quiet",  NULL};
+    pid_t pid = peer_start_in(argv, out, NULL, fds[0]);
+    close(fds[0]);
+    *hold = fds[1];
+    return pid;
+}
+
+/* The first line of path that starts with prefix, malloc'ed, or NULL. */
+static char *line_starting(const char *path, const char *prefix)
+{
+    char *b = vt_read_file(path, NULL), *r = NULL;
+    for (char *l = b; l && *l && !r;) {
+        char *nl = strchr(l, '\n');
+        if (!nl)
+            break;
+        if (strncmp(l, prefix, strlen(prefix)) == 0)
+            r = strndup(l, (size_t)(nl - l));
+        l = nl + 1;
+    }
+    free(b);
+    return r;
+}
+
+/* tls_ciphers against a TLS 1.2 receiver that has AES128-SHA alone: with
+ * the default list (forward-secret AEAD only) the handshake fails and the
+ * log says why and names tls_ciphers; with tls_ciphers: AES128-SHA the
+ * alert arrives, exactly. A name OpenSSL does not know is refused by -t. */
+START_TEST(test_tls_ciphers)
+{
+    vt_pipe p;
+    char outs[4096], o1[2048], o2[2048], url[64], certs[400], out[400], log[400], want[1200];
+    int pa = vt_free_port(), pb = vt_free_port();
+    ck_assert_int_ne(pa, pb);
+    snprintf(url, sizeof(url), "tls://127.0.0.1:%d", pa);
+    output_yaml(o1, sizeof(o1), "siem-default", url, "      tls_ca: certs/ca.pem\n");
+    snprintf(url, sizeof(url), "tls://127.0.0.1:%d", pb);
+    output_yaml(o2, sizeof(o2), "siem-cbc", url,
+                "      tls_ca: certs/ca.pem\n      tls_ciphers: AES128-SHA\n"
+                "      framing: newline\n");
+    snprintf(outs, sizeof(outs), "%s%s", o1, o2);
+    pipe_init(&p, outs);
+    path_in(&p, "certs", certs, sizeof(certs));
+    ck_assert_int_eq(make_certs(certs), 0);
+    int ha, hb;
+    pid_t sa = s_server_start(&p, "sa", pa, &ha), sb = s_server_start(&p, "sb", pb, &hb);
+    ck_assert(wait_listening(pa, 0, 5000) && wait_listening(pb, 0, 5000));
+    vt_pipe_start_all(&p);
+    const char *const m[] = {EV_SEQ};
+    send_frames(&p, m, 1);
+    /* (b) the suite named: connected with it, and the exact line arrives */
+    vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
+    snprintf(want, sizeof(want), "output siem-cbc: connected to 127.0.0.1:%d, TLSv1.2, AES128-SHA\n",
+             pb);
+    ck_assert_msg(vt_wait_text(log, want, 10000), "no '%s' in the shipper's log", want);
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "siem-cbc", "sent", 1, 5000), 1);
+    path_in(&p, "sb.out", out, sizeof(out));
+    ck_assert(vt_wait_text(out, "<165>1 ", 5000)); /* sent: the kernel has it; s_server soon */
+    char *line = line_starting(out, "<165>1 "), id[33], exp[4096];
+    line_id(line, id);
+    subst_id(exp, sizeof(exp), EXP_SEQ, id);
+    ck_assert_msg(strcmp(line, exp) == 0, "got  %s\nwant %s", line, exp);
+    free(line);
+    /* (a) the default list: refused by the receiver, which has no suite of
+     * it; the line says so and names the key */
+    snprintf(want, sizeof(want),
+             "output siem-default: delivery failed (attempt 1): 127.0.0.1:%d: TLS handshake "
+             "failed: error:0A000410:SSL routines::sslv3 alert handshake failure (the server "
+             "refused our ClientHello: most likely it has no TLS 1.2 cipher suite in common with "
+             "the default tls_ciphers (ECDHE or DHE with AES-GCM or ChaCha20-Poly1305); enable one "
+             "of those or TLS 1.3 on the server, or set tls_ciphers to a suite it has); 1 alerts "
+             "waiting, retrying with backoff\n",
+             pa);
+    ck_assert_msg(vt_wait_text(log, want, 5000), "no '%s' in the shipper's log", want);
+    ck_assert_int_eq(vt_shipper_stat(&p, "siem-default", "sent"), 0);
+    ck_assert_int_eq(vt_shipper_stat(&p, "siem-default", "connects"), 0);
+    ck_assert_int_ge(vt_shipper_stat(&p, "siem-default", "tls_errors"), 1);
+    path_in(&p, "sa.out", out, sizeof(out));
+    ck_assert(vt_wait_text(out, ":no shared cipher:", 1000)); /* the receiver's side of it */
+    peer_stop(sa);
+    peer_stop(sb);
+    close(ha);
+    close(hb);
+    /* (c) a name OpenSSL does not know, which it would skip without a word */
+    char *cfg = vt_read_file(p.config, NULL), *at, res[400], cmd[1200];
+    ck_assert_ptr_nonnull(cfg);
+    at = strstr(cfg, "tls_ciphers: AES128-SHA\n");
+    ck_assert_ptr_nonnull(at);
+    int lineno = 1;
+    for (const char *c = cfg; c < at; c++)
+        lineno += *c == '\n';
+    char *fixed = malloc(strlen(cfg) + 64);
+    ck_assert_ptr_nonnull(fixed);
+    snprintf(fixed, strlen(cfg) + 64, "%.*stls_ciphers: ECDHE-RSA-AES128-GCM-SHA256:NOPE\n%s",
+             (int)(at - cfg), cfg, at + strlen("tls_ciphers: AES128-SHA\n"));
+    ck_assert_int_eq(vt_write_file(p.config, fixed), 0);
+    free(fixed);
+    free(cfg);
+    snprintf(res, sizeof(res), "%s/t.out", p.dir);
+    snprintf(cmd, sizeof(cmd), "%s -t -c %s > %s 2>&1", vt_bin("shipper/vigil-shipper"), p.config,
+             res);
+    char *argv[] = {"sh", "-c", cmd, NULL};
+    ck_assert_int_ne(vt_run(argv, 30), 0);
+    snprintf(want, sizeof(want),
+             "error: %s:%d: tls_ciphers: 'NOPE' matches no TLS 1.2 cipher suite of this OpenSSL "
+             "(`openssl ciphers -v` lists them; TLS 1.3 suites are not set here)\n",
+             p.config, lineno);
+    /* one line: "TIME vigil-shipper[PID]: " and that */
+    char *got = vt_read_file(res, NULL);
+    const char *msg = got ? strstr(got, " vigil-shipper[") : NULL;
+    msg = msg ? strstr(msg, "]: ") : NULL;
+    ck_assert_msg(msg && strcmp(msg + 3, want) == 0, "wanted: %s got: %s", want,
+                  got ? got : "(nothing)");
+    free(got);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* Configuration errors are refused at load with FILE:LINE: reason. */
 START_TEST(test_config_errors)
 {
@@ -1269,6 +1410,8 @@ START_TEST(test_config_errors)
         {"", "tcp://127.0.0.1:70000", "url port must be 1..65535"},
         {"", "tcp://[::1:514", "an IPv6 address in a url is written [ADDR]:PORT"},
         {"      tls_ca: /etc/hostname\n", "tcp://127.0.0.1:514", "tls_ca is only for tls:// urls"},
+        {"      tls_ciphers: AES128-SHA\n", "tcp://127.0.0.1:514",
+         "tls_ciphers is only for tls:// urls"},
         {"      facility: local9\n", "udp://127.0.0.1:514", "facility 'local9' is not a syslog"},
         {"      leef_delimiter: '^'\n", "udp://127.0.0.1:514", "leef_delimiter needs format: leef"},
         {"      framing: newline\n", "udp://127.0.0.1:514",
@@ -1321,6 +1464,7 @@ static Suite *ship_syslog_suite(void)
     add_case(s, "drop_rate_limit", test_drop_oldest_with_rate_limit);
     add_case(s, "rsyslog_tls", test_rsyslog_tls_client_cert);
     add_case(s, "tls_refused", test_rsyslog_tls_refused);
+    add_case(s, "tls_ciphers", test_tls_ciphers);
     add_case(s, "syslog_ng", test_syslog_ng_tcp_tls);
     add_case(s, "rsyslog_restart", test_rsyslog_restart_exactly_once);
     add_case(s, "unacknowledged", test_unacknowledged_is_not_sent);

@@ -6,7 +6,10 @@ only.
   http_sink.py --port-file F --store S.jsonl --log R.jsonl [--port N]
                [--faults 'LINE;LINE...'] [--control FILE]
                [--hec-token T] [--hook-token T] [--tls-cert C --tls-key K]
-               [--rcvbuf BYTES]
+               [--tls12-ciphers OPENSSL-CIPHER-STRING] [--rcvbuf BYTES]
+
+--tls12-ciphers makes the HTTPS server an older one: TLS 1.2 at most, with
+these suites alone (e.g. AES128-SHA).
 
 Endpoints (POST):
   .../_bulk                  Elasticsearch: 'create' actions, an idempotent store
@@ -341,6 +344,7 @@ def main():
     ap.add_argument("--hook-token")
     ap.add_argument("--tls-cert")
     ap.add_argument("--tls-key")
+    ap.add_argument("--tls12-ciphers")
     ap.add_argument("--rcvbuf", type=int, default=0)
     ARGS = ap.parse_args()
     STATE["faults"] = [f.strip() for f in ARGS.faults.split(";") if f.strip()]
@@ -354,6 +358,9 @@ def main():
     if ARGS.tls_cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(ARGS.tls_cert, ARGS.tls_key)
+        if ARGS.tls12_ciphers:
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+            ctx.set_ciphers(ARGS.tls12_ciphers)
         srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     tmp = ARGS.port_file + ".tmp"
     with open(tmp, "w") as f:
