@@ -103,8 +103,14 @@ int vg_json_escape(vg_buf *b, vg_str s)
                 rc = vg_buf_add(b, e, 6);
             i++;
         } else {
-            size_t l = vg_utf8_len(p + i, n - i);
-            if (l) {
+            unsigned cp;
+            size_t l = vg_utf8_control(p + i, n - i, &cp);
+            if (l) { /* C1, U+2028, U+2029: valid raw, but line breaks to many readers */
+                char e[6] = {'\\', 'u', hex[cp >> 12], hex[(cp >> 8) & 15], hex[(cp >> 4) & 15],
+                             hex[cp & 15]};
+                rc = vg_buf_add(b, e, 6);
+                i += l;
+            } else if ((l = vg_utf8_len(p + i, n - i))) {
                 rc = vg_buf_add(b, p + i, l);
                 i += l;
             } else {

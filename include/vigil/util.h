@@ -92,8 +92,11 @@ size_t vg_utf8_len(const void *p, size_t n);
 size_t vg_utf8_control(const void *p, size_t n, unsigned *cp);
 
 /* Appends s as the body of a JSON string (no quotes): escapes ", \ and
- * control characters; bytes that are not valid UTF-8 become U+FFFD, so the
- * output is always valid JSON whatever the sender put in a log line. */
+ * control characters, the C1 controls and U+2028/U+2029 too (valid raw in
+ * JSON, but line ends to readers that split NDJSON with Python's
+ * splitlines, JavaScript before ES2019, and terminals); bytes that are not
+ * valid UTF-8 become U+FFFD, so the output is always valid JSON, one line,
+ * whatever the sender put in a log line. */
 int vg_json_escape(vg_buf *b, vg_str s);
 
 /* mkdir -p: creates dir and its missing parents (parents with parent_mode,

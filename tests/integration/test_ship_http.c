@@ -845,7 +845,7 @@ START_TEST(test_webhook_exact)
                   "text line not one clean line, or <, >, & not escaped for Slack: %s",
                   strchr(body, '\n'));
     ck_assert_ptr_nonnull(strstr(body, "\"user\":{\"name\":\"ev\\nil\\u001b[31m\\u0001"
-                                       "\xc2\x9b" "1m\xc2\x85" "a\xe2\x80\xa8" "b\xe2\x80\xa9"
+                                       "\\u009b1m\\u0085a\\u2028b\\u2029"
                                        "c\xc2\xa0" "d<!channel> &amp; <https://x.example|y>\"}"));
     free(body);
     /* A chat service's webhook url holds its secret in the path: the log

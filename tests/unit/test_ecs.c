@@ -146,6 +146,29 @@ START_TEST(test_empty_capture_unmapped)
 }
 END_TEST
 
+/* C1 controls (NEL, CSI) and U+2028/U+2029 are valid raw in JSON, but
+ * NDJSON readers that split with Python's splitlines (or JavaScript before
+ * ES2019) cut the alert there: they are written \\uHHHH. Other non-ASCII
+ * (a no-break space, Vietnamese) stays as it is; invalid bytes are U+FFFD. */
+START_TEST(test_line_breakers_escaped)
+{
+    vg_buf b = {0};
+    const char in[] = "a\xc2\x85" "b\xe2\x80\xa8" "c\xe2\x80\xa9" "d\xc2\x9b" "31m"
+                      "e\xc2\xa0" "f\xe1\xba\xa1" "g\xff" "h\xe2\x80\xa7";
+    ck_assert_int_eq(vg_json_escape(&b, vg_str_n(in, sizeof(in) - 1)), 0);
+    ck_assert_int_eq(vg_buf_addc(&b, '\0'), 0);
+    ck_assert_str_eq(b.p, "a\\u0085b\\u2028c\\u2029d\\u009b31me\xc2\xa0" "f\xe1\xba\xa1"
+                          "g\xef\xbf\xbdh\xe2\x80\xa7");
+    free(b.p);
+    vg_alert al = base_alert();
+    al.message = vg_str_c("x\xe2\x80\xa8y");
+    char *got = ecs(&al);
+    ck_assert_ptr_nonnull(strstr(got, "\"message\":\"x\\u2028y\""));
+    ck_assert_ptr_null(strstr(got, "\xe2\x80\xa8"));
+    free(got);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("ecs");
@@ -154,6 +177,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_no_duplicate_keys);
     tcase_add_test(tc, test_port_and_bad_ip);
     tcase_add_test(tc, test_empty_capture_unmapped);
+    tcase_add_test(tc, test_line_breakers_escaped);
     suite_add_tcase(s, tc);
     return s;
 }
