@@ -250,6 +250,30 @@ static int cor_cond_parse(const vg_node *n, cor_cond *c, char *err, size_t errle
     return c->field && c->list ? 0 : -ENOMEM;
 }
 
+/* A pattern that turns UTF-8 mode on itself ((*UTF), (*UTF8)) is compiled
+ * again with PCRE2_MATCH_INVALID_UTF. Messages are bytes, often not valid
+ * UTF-8 (a latin-1 device, a cut multibyte character), and the JIT entry
+ * point cor_eval uses skips PCRE2's UTF check: on invalid input it then
+ * reads past the subject and reports captures that end beyond it, whose
+ * bytes an alert would copy. With the option an invalid sequence matches
+ * nothing, whichever way the regex is run. Byte-mode patterns (the usual
+ * ones) are left alone: the option would turn UTF mode on for them. */
+static int cor_rule_utf_safe(cor_rule *r, const char *pattern)
+{
+    uint32_t opts = 0;
+    if (pcre2_pattern_info(r->re, PCRE2_INFO_ALLOPTIONS, &opts) != 0 || !(opts & PCRE2_UTF))
+        return 0;
+    int ec;
+    PCRE2_SIZE eo;
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
+                                   PCRE2_DUPNAMES | PCRE2_MATCH_INVALID_UTF, &ec, &eo, NULL);
+    if (!re)
+        return -1;
+    pcre2_code_free(r->re);
+    r->re = re;
+    return 0;
+}
+
 /* Collects the regex's named groups so alerts can carry them by name. */
 static int cor_rule_captures(cor_rule *r)
 {
@@ -384,6 +408,8 @@ static int cor_match_block(cor_rule *r, const vg_node *m, const cor_calendars *c
         return vg_conf_errf(err, errlen, re, "regex does not compile at offset %zu: %s", (size_t)eo,
                             msg);
     }
+    if (cor_rule_utf_safe(r, re->str) != 0)
+        return vg_conf_errf(err, errlen, re, "regex does not compile with invalid UTF-8 matching");
     /* JIT is best effort: without it matching still works, only slower. */
     r->jit = pcre2_jit_compile(r->re, PCRE2_JIT_COMPLETE) == 0;
     if (cor_rule_captures(r) != 0)

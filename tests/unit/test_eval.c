@@ -3764,6 +3764,66 @@ START_TEST(test_redos)
 }
 END_TEST
 
+/* A message of exactly len bytes in a buffer of its own (no NUL after it),
+ * so that ASan sees any read past its end. */
+static void feed_bytes(tc *t, int64_t ts, const char *bytes, size_t len)
+{
+    char *m = malloc(len);
+    ck_assert_ptr_nonnull(m);
+    memcpy(m, bytes, len);
+    vg_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.ts_us = ev.recv_us = ts;
+    ev.pri = 13;
+    ev.host = vg_str_c("h");
+    ev.app = vg_str_c("p");
+    ev.msg = vg_str_n(m, len);
+    ev.raw = vg_str_c("<13>h p: (bytes)");
+    ev.src = vg_str_c("192.0.2.200");
+    ck_assert_int_eq(cor_eval_event(t->e, &ev, on_alert, &t->s), 0);
+    free(m);
+}
+#define FEED_BYTES(t, ts, lit) feed_bytes((t), (ts), (lit), sizeof(lit) - 1)
+
+/* A (*UTF) regex on a message that is not valid UTF-8 (a latin-1 device, a
+ * multibyte character cut by the sender or max_message_size): the JIT
+ * entry point skips PCRE2's UTF check, and matched "x\xff" with
+ * "^x(.)(.*)$" as [0,7), its capture c 5 bytes past the message, copied
+ * into the alert. An invalid sequence now matches nothing; valid text
+ * around it still does, and it is no match error. */
+START_TEST(test_utf_regex_invalid_input)
+{
+    tc t;
+    tc_open(&t,
+            "rules:\n"
+            "  - id: u.dot\n"
+            "    name: one character after x\n"
+            "    level: 5\n"
+            "    match: {regex: '(*UTF)^x(?<c>.)(?<d>.*)$'}\n"
+            "  - id: u.word\n"
+            "    name: a login, in Vietnamese\n"
+            "    level: 5\n"
+            "    match: {regex: '(*UTF)nh\xe1\xba\xadp (?<who>\\w+)'}\n",
+            &opts_default);
+    FEED_BYTES(&t, T0, "x\xff");
+    FEED_BYTES(&t, T0 + 1, "x\xe1");             /* a 3-byte lead, cut after it */
+    FEED_BYTES(&t, T0 + 2, "x\xe1\x88");         /* cut after 2 of its 3 bytes */
+    FEED_BYTES(&t, T0 + 3, "x\xf4\x90\x80\x80"); /* past U+10FFFF */
+    ck_assert_uint_eq(t.s.n, 0);
+    FEED_BYTES(&t, T0 + 4, "x\xc3\xa9"); /* "xé" */
+    ck_assert_uint_eq(t.s.n, 1);
+    assert_alert(at(&t.s, 0), "u.dot", "match", T0 + 4, T0 + 4, 1);
+    FIELDS(at(&t.s, 0), "c", "\xc3\xa9", "d", "");
+    FEED_BYTES(&t, T0 + 5, "\xff\xfe nh\xe1\xba\xadp bob");
+    ck_assert_uint_eq(t.s.n, 2);
+    assert_alert(at(&t.s, 1), "u.word", "match", T0 + 5, T0 + 5, 1);
+    FIELDS(at(&t.s, 1), "who", "bob");
+    ck_assert_uint_eq(rule(&t, "u.dot")->match_errors, 0);
+    ck_assert_uint_eq(rule(&t, "u.word")->match_errors, 0);
+    tc_close(&t);
+}
+END_TEST
+
 /* ---- list conditions ------------------------------------------------------------ */
 
 START_TEST(test_lists)
@@ -4381,6 +4441,7 @@ static Suite *eval_suite(void)
     tcase_add_test(t, test_reload_store);
     tcase_add_test(t, test_abort_reload);
     tcase_add_test(t, test_redos);
+    tcase_add_test(t, test_utf_regex_invalid_input);
     tcase_add_test(t, test_lists);
     tcase_add_test(t, test_filters);
     tcase_add_test(t, test_captures);
