@@ -60,8 +60,10 @@ static void cor_rule_free(cor_rule *r)
         free(r->conds[i].field), free(r->conds[i].list);
     free(r->conds);
     cor_strv_free(r->refs);
+    free(r->ref_lines);
     free(r->ref_idx);
     cor_strv_free(r->group_by);
+    free(r->group_lines);
     free(r->field);
     free(r->feeds);
     for (uint32_t i = 0; i < r->ntests; i++) {
@@ -163,6 +165,26 @@ static int cor_strv(const vg_node *n, const char *what, char ***out, char *err, 
     return 0;
 }
 
+/* After cor_strv's rc: the line of each entry of n (a scalar or a list, as
+ * cor_strv read it) into *lines (malloc'ed, replacing the old), so that the
+ * checks made once the whole set is loaded (a rule id that does not exist,
+ * a field the events do not carry) can name the entry's line, not the
+ * rule's. */
+static int cor_strv_lines(int rc, const vg_node *n, int **lines)
+{
+    if (rc)
+        return rc;
+    size_t cnt = n->kind == VG_NODE_SEQ ? n->n : 1;
+    int *v = malloc(cnt * sizeof(*v));
+    if (!v)
+        return -ENOMEM;
+    for (size_t i = 0; i < cnt; i++)
+        v[i] = n->kind == VG_NODE_SEQ ? n->items[i]->line : n->line;
+    free(*lines);
+    *lines = v;
+    return 0;
+}
+
 /* After cor_strv's rc: a field listed twice in group_by or suppress_by, a
  * typo (the key would hold the value twice, and nothing else changes), is
  * refused at the second. */
@@ -245,6 +267,7 @@ static int cor_cond_parse(const vg_node *n, cor_cond *c, char *err, size_t errle
         return vg_conf_errf(err, errlen, n,
                             "condition '%s': bad list name '%s' (1 to %d of A-Z a-z 0-9 _ . -)",
                             n->str, name, COR_LIST_NAME_MAX);
+    c->line = n->line;
     c->field = strdup(f);
     c->list = strdup(name);
     return c->field && c->list ? 0 : -ENOMEM;
@@ -418,15 +441,17 @@ static int cor_match_block(cor_rule *r, const vg_node *m, const cor_calendars *c
     return 0;
 }
 
-static int cor_duration(const vg_node *v, int64_t *us, char *err, size_t errlen)
+/* A positive duration, named 'what' in its errors. */
+static int cor_duration(const vg_node *v, const char *what, int64_t *us, char *err, size_t errlen)
 {
     int64_t ms;
     int rc = vg_conf_parse_duration(v, &ms, err, errlen);
     if (rc == 0 && ms <= 0)
-        rc = vg_conf_errf(err, errlen, v, "duration must be positive");
+        rc = vg_conf_errf(err, errlen, v, "'%s' must be a positive duration, got '%s'", what,
+                          v->str);
     /* in microseconds it is added to event times: keep that far from overflow */
     if (rc == 0 && ms > INT64_MAX / 4000)
-        rc = vg_conf_errf(err, errlen, v, "duration too long");
+        rc = vg_conf_errf(err, errlen, v, "'%s' is too long, got '%s'", what, v->str);
     *us = rc == 0 ? ms * 1000 : 0;
     return rc;
 }
@@ -466,12 +491,17 @@ static int cor_corr_block(cor_rule *r, const vg_node *c, char *err, size_t errle
         if (strcmp(k, "type") == 0)
             continue;
         if (strcmp(k, "rules") == 0)
-            rc = cor_strv(v, "rules", &r->refs, err, errlen);
+            rc = cor_strv_lines(cor_strv(v, "rules", &r->refs, err, errlen), v, &r->ref_lines);
+        else if ((strcmp(k, "group_by") == 0 || strcmp(k, "group-by") == 0) && r->group_by)
+            /* both spellings: the second replaced the first without a word */
+            rc = vg_conf_errf(err, errlen, c->keys[i],
+                              "'group_by' and 'group-by' are the same key: give one");
         else if (strcmp(k, "group_by") == 0 || strcmp(k, "group-by") == 0)
-            rc = cor_strv_once(cor_strv(v, "group_by", &r->group_by, err, errlen), v, "group_by",
-                               err, errlen);
+            rc = cor_strv_lines(cor_strv_once(cor_strv(v, "group_by", &r->group_by, err, errlen),
+                                              v, "group_by", err, errlen),
+                                v, &r->group_lines);
         else if (strcmp(k, "timespan") == 0)
-            rc = cor_duration(v, &r->timespan_us, err, errlen);
+            rc = cor_duration(v, "timespan", &r->timespan_us, err, errlen);
         else if (strcmp(k, "suppress") == 0 && r->kind == COR_ABSENCE)
             /* an absence fires once per silence (re-armed by the group's
              * next event): a suppress would be read and never used */
@@ -479,13 +509,13 @@ static int cor_corr_block(cor_rule *r, const vg_node *c, char *err, size_t errle
                               "absence takes no 'suppress': it reports a silence once, and "
                               "again only after the group has logged anew");
         else if (strcmp(k, "suppress") == 0)
-            rc = cor_duration(v, &r->suppress_us, err, errlen);
+            rc = cor_duration(v, "suppress", &r->suppress_us, err, errlen);
         else if (strcmp(k, "expire") == 0 && r->kind != COR_ABSENCE)
             rc = vg_conf_errf(err, errlen, c->keys[i],
                               "'expire' is for absence only (how long a silent group is "
                               "remembered); %s groups end with their windows", type->str);
         else if (strcmp(k, "expire") == 0)
-            rc = cor_duration(v, &r->expire_us, err, errlen);
+            rc = cor_duration(v, "expire", &r->expire_us, err, errlen);
         else if (strcmp(k, "condition") == 0)
             cond = v;
         else
@@ -509,7 +539,8 @@ static int cor_corr_block(cor_rule *r, const vg_node *c, char *err, size_t errle
     for (uint32_t i = 0; r->kind == COR_TEMPORAL && i < r->nrefs; i++)
         for (uint32_t j = 0; j < i; j++)
             if (strcmp(r->refs[i], r->refs[j]) == 0)
-                return vg_conf_errf(err, errlen, c,
+                return vg_conf_errf(err, errlen,
+                                    &(vg_node){.file = c->file, .line = r->ref_lines[i]},
                                     "temporal lists '%s' twice (one event of a rule counts for "
                                     "the rule; temporal_ordered may list a rule twice)",
                                     r->refs[i]);
@@ -525,9 +556,17 @@ static int cor_corr_block(cor_rule *r, const vg_node *c, char *err, size_t errle
             const char *k = cond->keys[i]->str;
             if (strcmp(k, "gte") == 0)
                 rc = cor_uint(cond->items[i], "gte", &r->threshold, err, errlen);
-            else if (strcmp(k, "field") == 0 && r->kind == COR_VALUE_COUNT &&
-                     cond->items[i]->kind == VG_NODE_SCALAR)
-                r->field = strdup(cond->items[i]->str);
+            else if (strcmp(k, "field") == 0 && r->kind != COR_VALUE_COUNT)
+                rc = vg_conf_errf(err, errlen, cond->keys[i],
+                                  "'field' is for value_count only (%s counts events)", type->str);
+            else if (strcmp(k, "field") == 0 && (cond->items[i]->kind != VG_NODE_SCALAR ||
+                                                 !cond->items[i]->str[0]))
+                rc = vg_conf_errf(err, errlen, cond->items[i],
+                                  "'field' must be one field name (a capture or an event field)");
+            else if (strcmp(k, "field") == 0 && !(r->field = strdup(cond->items[i]->str)))
+                rc = -ENOMEM;
+            else if (strcmp(k, "field") == 0)
+                r->field_line = cond->items[i]->line;
             else
                 rc = vg_conf_errf(err, errlen, cond->keys[i], "unknown key '%s' in condition", k);
         }
@@ -728,10 +767,12 @@ static int cor_rule_load(cor_rule *r, const vg_node *n, const cor_rules_opts *o,
     /* A match rule's suppression: at most one alert per suppress_by values
      * per span; every hit still feeds correlations. */
     if (rc == 0 && supp)
-        rc = cor_duration(supp, &r->suppress_us, err, errlen);
+        rc = cor_duration(supp, "suppress", &r->suppress_us, err, errlen);
     if (rc == 0 && supp_by) {
-        rc = cor_strv_once(cor_strv(supp_by, "suppress_by", &r->group_by, err, errlen), supp_by,
-                           "suppress_by", err, errlen);
+        rc = cor_strv_lines(cor_strv_once(cor_strv(supp_by, "suppress_by", &r->group_by, err,
+                                                   errlen),
+                                          supp_by, "suppress_by", err, errlen),
+                            supp_by, &r->group_lines);
         r->ngroup = cor_strv_len(r->group_by);
         if (rc == 0 && r->ngroup > VG_ALERT_MAX_FIELDS / 2)
             rc = vg_conf_errf(err, errlen, supp_by, "suppress_by takes at most %d fields",
@@ -883,8 +924,8 @@ static bool cor_rule_has_field(const cor_ruleset *rs, const cor_rule *r, const c
  * on it puts every event in one group, 'in list' on it never holds and
  * 'not in list' always does. Refused with the rule's file and line. */
 static int cor_rule_field_err(const cor_ruleset *rs, const cor_rule *r, const char *use,
-                              const char *name, const cor_rule *src, cor_field_search *s,
-                              char *err, size_t errlen)
+                              const char *name, int line, const cor_rule *src,
+                              cor_field_search *s, char *err, size_t errlen)
 {
     s->gen++;
     if (cor_rule_has_field(rs, src, name, 0, s))
@@ -904,7 +945,7 @@ static int cor_rule_field_err(const cor_ruleset *rs, const cor_rule *r, const ch
         snprintf(whose, sizeof(whose), "the events of rule '%s'", src->id);
     snprintf(err, errlen,
              "%s:%d: rule '%s': %s field '%s' is not carried by %s (event fields: %s; %s: %s)",
-             r->file, r->line, r->id, use, name, whose, evf,
+             r->file, line, r->id, use, name, whose, evf,
              src->kind == COR_MATCH ? "captures" : "group_by",
              src->kind == COR_MATCH ? (caps[0] ? caps : "none") : "see that rule");
     return VG_ERULE;
@@ -921,17 +962,21 @@ static int cor_rules_check_fields(const cor_ruleset *rs, char *err, size_t errle
         const cor_rule *r = &rs->rules[i];
         if (r->kind == COR_MATCH) {
             for (uint32_t c = 0; c < r->nconds && rc == 0; c++)
-                rc = cor_rule_field_err(rs, r, "where", r->conds[c].field, r, &s, err, errlen);
+                rc = cor_rule_field_err(rs, r, "where", r->conds[c].field, r->conds[c].line, r,
+                                        &s, err, errlen);
             for (uint32_t g = 0; g < r->ngroup && rc == 0; g++)
-                rc = cor_rule_field_err(rs, r, "suppress_by", r->group_by[g], r, &s, err, errlen);
+                rc = cor_rule_field_err(rs, r, "suppress_by", r->group_by[g], r->group_lines[g],
+                                        r, &s, err, errlen);
             continue;
         }
         for (uint32_t k = 0; k < r->nrefs && rc == 0; k++) {
             const cor_rule *src = &rs->rules[r->ref_idx[k]];
             for (uint32_t g = 0; g < r->ngroup && rc == 0; g++)
-                rc = cor_rule_field_err(rs, r, "group_by", r->group_by[g], src, &s, err, errlen);
+                rc = cor_rule_field_err(rs, r, "group_by", r->group_by[g], r->group_lines[g], src,
+                                        &s, err, errlen);
             if (rc == 0 && r->field)
-                rc = cor_rule_field_err(rs, r, "value_count", r->field, src, &s, err, errlen);
+                rc = cor_rule_field_err(rs, r, "value_count", r->field, r->field_line, src, &s,
+                                        err, errlen);
         }
     }
     free(s.memo);
@@ -950,8 +995,8 @@ static int cor_rules_link(cor_ruleset *rs, char *err, size_t errlen)
         for (uint32_t k = 0; k < r->nrefs; k++) {
             int j = cor_rules_find(rs, r->refs[k]);
             if (j < 0 || (size_t)j == i) {
-                snprintf(err, errlen, "%s:%d: rule '%s' counts %s rule '%s'", r->file, r->line,
-                         r->id, j < 0 ? "unknown" : "itself as", r->refs[k]);
+                snprintf(err, errlen, "%s:%d: rule '%s' counts %s rule '%s'", r->file,
+                         r->ref_lines[k], r->id, j < 0 ? "unknown" : "itself as", r->refs[k]);
                 return VG_ERULE;
             }
             r->ref_idx[k] = (uint32_t)j;

@@ -30,6 +30,7 @@ typedef struct cor_cond {
     char *field;
     char *list;
     bool negate;
+    int line;       /* of the condition in the rule file, for errors found after loading */
 } cor_cond;
 
 /* A test case carried by a rule (run by --test-rules). */
@@ -70,12 +71,15 @@ typedef struct cor_rule {
     bool cal_negate;     /* time: {not_in: NAME} */
     /* correlation rules */
     char **refs;         /* rule ids this one counts */
+    int *ref_lines;      /* nrefs: each id's line in the rule file (checks made at linking) */
     uint32_t nrefs;
     uint32_t *ref_idx;   /* resolved indices into the ruleset */
     cor_seq_shape seq;   /* temporal_ordered: the steps as slots (cor_seq.h) */
     char **group_by;
+    int *group_lines;    /* ngroup: each field's line (group_by, or suppress_by) */
     uint32_t ngroup;
     char *field;         /* value_count: the field whose distinct values count */
+    int field_line;
     uint64_t threshold;  /* event_count/value_count: fire at >= threshold */
     int64_t timespan_us;
     int64_t suppress_us; /* after firing, the group is quiet this long (default timespan);

@@ -4053,7 +4053,8 @@ static int match_fails(const char *match, const char *needle)
 
 /* LAYERS layers of two event_count rules, each counting both rules of the
  * layer below (m.a and m.b at the bottom, which capture 'user'), then a
- * value_count on field over the top layer, at line 4 * (2 + 2 * LAYERS) + 2.
+ * value_count on field over the top layer, at line 4 * (2 + 2 * LAYERS) + 2
+ * (its field at 4 lines below).
  * The field check walked every path down: 2^LAYERS of them. */
 static char *layered_rules(int layers, const char *field)
 {
@@ -4099,7 +4100,7 @@ START_TEST(test_rule_field_deep_chain)
              ":%d: rule 'v.top': value_count field 'usr' is not carried by the events of rule "
              "'c60.a' (event fields: app, agency, facility, host, message, msg, msgid, procid, "
              "program, sender, severity, site; group_by: see that rule)",
-             4 * (2 + 2 * 60) + 2);
+             4 * (2 + 2 * 60) + 2 + 4);
     load_fails_exactly(y, want);
     free(y);
     y = layered_rules(60, "user");
@@ -4110,6 +4111,104 @@ START_TEST(test_rule_field_deep_chain)
     ck_assert_uint_eq(rs->n, 2 + 2 * 60 + 1);
     cor_rules_free(rs);
     free(y);
+}
+END_TEST
+
+/* Mistakes found once the whole set is loaded (a rule id that does not
+ * exist, a field the events cannot carry, a rule listed twice) are named at
+ * the line of the entry that is wrong, not at the rule's "- id:" line (which
+ * can be many lines above, and the same for every entry). */
+START_TEST(test_rule_entry_lines)
+{
+    static const char head[] = "rules:\n"
+                               "  - id: m.x\n"
+                               "    name: x\n"
+                               "    level: 1\n"
+                               "    match: {regex: 'x (?<user>\\S+) (?<src_ip>\\S+)'}\n"
+                               "  - id: c.x\n"
+                               "    name: c\n"
+                               "    level: 5\n"
+                               "    correlation:\n";
+    char yaml[2048];
+    snprintf(yaml, sizeof(yaml),
+             "%s      type: temporal\n      rules:\n        - m.x\n        - m.y\n"
+             "      timespan: 1m\n",
+             head);
+    load_fails_exactly(yaml, ":13: rule 'c.x' counts unknown rule 'm.y'");
+    snprintf(yaml, sizeof(yaml),
+             "%s      type: event_count\n      rules:\n        - m.x\n        - c.x\n"
+             "      timespan: 1m\n      condition: {gte: 2}\n",
+             head);
+    load_fails_exactly(yaml, ":13: rule 'c.x' counts itself as rule 'c.x'");
+    snprintf(yaml, sizeof(yaml),
+             "%s      type: temporal\n      rules:\n        - m.x\n        - c.y\n"
+             "        - m.x\n      timespan: 1m\n",
+             head);
+    load_fails_exactly(yaml, ":14: temporal lists 'm.x' twice (one event of a rule counts for the "
+                             "rule; temporal_ordered may list a rule twice)");
+    snprintf(yaml, sizeof(yaml),
+             "%s      type: event_count\n      rules: [m.x]\n      group_by:\n        - user\n"
+             "        - scr_ip\n      timespan: 1m\n      condition: {gte: 2}\n",
+             head);
+    load_fails_exactly(yaml, ":14: rule 'c.x': group_by field 'scr_ip' is not carried by the "
+                             "events of rule 'm.x' (event fields: app, agency, facility, host, "
+                             "message, msg, msgid, procid, program, sender, severity, site; "
+                             "captures: user, src_ip)");
+    snprintf(yaml, sizeof(yaml),
+             "%s      type: value_count\n      rules: [m.x]\n      group_by: [src_ip]\n"
+             "      timespan: 1m\n      condition:\n        gte: 2\n        field: usr\n",
+             head);
+    load_fails_exactly(yaml, ":16: rule 'c.x': value_count field 'usr' is not carried by the "
+                             "events of rule 'm.x' (event fields: app, agency, facility, host, "
+                             "message, msg, msgid, procid, program, sender, severity, site; "
+                             "captures: user, src_ip)");
+    /* 'field' as a list was "unknown key 'field' in condition" */
+    snprintf(yaml, sizeof(yaml),
+             "%s      type: value_count\n      rules: [m.x]\n      group_by: [src_ip]\n"
+             "      timespan: 1m\n      condition:\n        gte: 2\n        field: [user]\n",
+             head);
+    load_fails_exactly(yaml, ":16: 'field' must be one field name (a capture or an event field)");
+    snprintf(yaml, sizeof(yaml),
+             "%s      type: event_count\n      rules: [m.x]\n      timespan: 1m\n"
+             "      condition: {gte: 2, field: user}\n",
+             head);
+    load_fails_exactly(yaml, ":13: 'field' is for value_count only (event_count counts events)");
+    /* both spellings of group_by: the second replaced the first silently */
+    snprintf(yaml, sizeof(yaml),
+             "%s      type: event_count\n      rules: [m.x]\n      group_by: [user]\n"
+             "      group-by: [src_ip]\n      timespan: 1m\n      condition: {gte: 2}\n",
+             head);
+    load_fails_exactly(yaml, ":13: 'group_by' and 'group-by' are the same key: give one");
+    /* durations name their key */
+    snprintf(yaml, sizeof(yaml),
+             "%s      type: event_count\n      rules: [m.x]\n      timespan: 0s\n"
+             "      condition: {gte: 2}\n",
+             head);
+    load_fails_exactly(yaml, ":12: 'timespan' must be a positive duration, got '0s'");
+    load_fails_exactly("rules:\n"
+                       "  - id: m.x\n"
+                       "    name: x\n"
+                       "    level: 1\n"
+                       "    match:\n"
+                       "      regex: 'x (?<user>\\S+)'\n"
+                       "      where:\n"
+                       "        - user in list a\n"
+                       "        - usr in list a\n",
+                       ":9: rule 'm.x': where field 'usr' is not carried by its events (event "
+                       "fields: app, agency, facility, host, message, msg, msgid, procid, "
+                       "program, sender, severity, site; captures: user)");
+    load_fails_exactly("rules:\n"
+                       "  - id: m.x\n"
+                       "    name: x\n"
+                       "    level: 1\n"
+                       "    suppress: 1m\n"
+                       "    suppress_by:\n"
+                       "      - user\n"
+                       "      - usr\n"
+                       "    match: {regex: 'x (?<user>\\S+)'}\n",
+                       ":8: rule 'm.x': suppress_by field 'usr' is not carried by its events (event "
+                       "fields: app, agency, facility, host, message, msg, msgid, procid, "
+                       "program, sender, severity, site; captures: user)");
 }
 END_TEST
 
@@ -4271,7 +4370,8 @@ START_TEST(test_rule_errors)
              "    correlation: {type: event_count, rules: [m.fail], timespan: 100000000000000s,\n"
              "                  condition: {gte: 2}}\n",
              fail_rule);
-    ck_assert_int_eq(load_fails(yaml, "duration"), VG_ERULE);
+    ck_assert_int_eq(load_fails(yaml, ":11: 'timespan' is too long, got '100000000000000s'"),
+                     VG_ERULE);
     /* a cycle of correlations */
     snprintf(yaml, sizeof(yaml),
              "rules:\n%s"
@@ -4324,7 +4424,7 @@ START_TEST(test_rule_errors)
      * every event in one group, 'in list' never held, 'not in list' always
      * did, all silently */
     ck_assert_int_eq(match_fails("regex: 'from (?<src_ip>\\S+)', where: 'scr_ip in list x'",
-                                 ":2: rule 'm.x': where field 'scr_ip' is not carried by its events "
+                                 ":5: rule 'm.x': where field 'scr_ip' is not carried by its events "
                                 "(event fields: app, agency, facility, host, message, msg, msgid, "
                                 "procid, program, sender, severity, site; captures: src_ip)"),
                      VG_ERULE);
@@ -4347,7 +4447,7 @@ START_TEST(test_rule_errors)
                            "                  group_by: [%s]%s}\n";
     snprintf(yaml, sizeof(yaml), corr_fmt, fail_rule, "event_count", "scr_ip",
              ", condition: {gte: 2}");
-    ck_assert_int_eq(load_fails(yaml, ":8: rule 'c.x': group_by field 'scr_ip' is not carried "
+    ck_assert_int_eq(load_fails(yaml, ":12: rule 'c.x': group_by field 'scr_ip' is not carried "
                                       "by the events of rule 'm.fail' (event fields: app, agency, "
                                       "facility, host, message, msg, msgid, procid, program, "
                                       "sender, severity, site; captures: src_ip)"),
@@ -4446,6 +4546,7 @@ static Suite *eval_suite(void)
     tcase_add_test(t, test_filters);
     tcase_add_test(t, test_captures);
     tcase_add_test(t, test_rule_errors);
+    tcase_add_test(t, test_rule_entry_lines);
     tcase_add_test(t, test_rule_field_deep_chain);
     suite_add_tcase(s, t);
 
