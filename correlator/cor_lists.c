@@ -9,12 +9,15 @@
  * transaction they read in is not the one it was last read in. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cor_lists.h"
 #include "vigil/err.h"
+#include "vigil/util.h"
 
 #define LISTS__DBNAME "lists"
 #define LISTS__GEN_LEN 4
@@ -649,12 +652,46 @@ static int lists__is_blank(char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
 }
 
+/* Longest line a list file may have, comment included: an entry is at most
+ * COR_LIST_ENTRY_MAX bytes, and a comment has no business being longer. */
+#define LISTS__LINE_MAX 65536
+
+/* getline(3) that gives up on a line longer than LISTS__LINE_MAX: a file
+ * without newlines (a symlink to /dev/zero, a binary saved by mistake) was
+ * read into one line until memory ran out. Returns the line's length, -1 at
+ * the end of the file (or an error: see ferror), -2 for a longer line,
+ * -ENOMEM. *line is NUL-terminated and the caller's to free. */
+static ssize_t lists__getline(char **line, size_t *cap, FILE *f)
+{
+    size_t n = 0;
+    int c = EOF;
+    while ((c = getc_unlocked(f)) != EOF) {
+        if (n + 2 > *cap) {
+            if (*cap >= LISTS__LINE_MAX + 2) return -2;
+            size_t ncap = *cap ? *cap * 2 : 1024;
+            if (ncap > LISTS__LINE_MAX + 2) ncap = LISTS__LINE_MAX + 2;
+            char *p = realloc(*line, ncap);
+            if (!p) return -ENOMEM;
+            *line = p;
+            *cap = ncap;
+        }
+        (*line)[n++] = (char)c;
+        if (c == '\n') break;
+    }
+    if (n == 0) return -1;
+    (*line)[n] = '\0';
+    return (ssize_t)n;
+}
+
 /* Reads and encodes every entry of path. */
 static int lists__parse(const char *path, lists__load *ld, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "re");
+    bool fifo = false;
+    int fd = vg_open_read(path, &fifo);
+    FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
     if (!f) {
-        int e = errno;
+        int e = fd < 0 ? -fd : errno;
+        if (fd >= 0) close(fd);
         snprintf(err, errlen, "%s: %s", path, strerror(e));
         return -e;
     }
@@ -663,7 +700,18 @@ static int lists__parse(const char *path, lists__load *ld, char *err, size_t err
     uint8_t body[1 + COR_LIST_ENTRY_MAX];
     ssize_t got;
     int rc = 0;
-    while ((got = getline(&line, &lcap, f)) >= 0) {
+    while ((got = lists__getline(&line, &lcap, f)) >= 0 || got == -2 || got == -ENOMEM) {
+        if (got == -ENOMEM) {
+            snprintf(err, errlen, "%s: out of memory", path);
+            rc = -ENOMEM;
+            goto out;
+        }
+        if (got == -2) {
+            snprintf(err, errlen, "%s:%zu: line longer than %d bytes (not a list file?)", path,
+                     lineno + 1, LISTS__LINE_MAX);
+            rc = VG_ECONFIG;
+            goto out;
+        }
         char *s = line;
         size_t n = (size_t)got;
         lineno++;
@@ -706,10 +754,13 @@ static int lists__parse(const char *path, lists__load *ld, char *err, size_t err
             goto out;
         }
     }
-    if (ferror(f)) { /* errno is getline's: EISDIR for a directory, EIO, ... */
+    if (ferror(f)) { /* errno is the read's: EISDIR for a directory, EIO, ... */
         int e = errno ? errno : EIO;
         rc = -e;
         snprintf(err, errlen, "%s: %s", path, strerror(e));
+    } else if (fifo && lineno == 0) { /* not an empty list: nothing writes to it */
+        snprintf(err, errlen, "%s: a FIFO with no writer (nothing to read)", path);
+        rc = VG_ECONFIG;
     }
 out:
     free(line);

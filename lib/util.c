@@ -160,6 +160,21 @@ int vg_write_all(int fd, const void *p, size_t n)
     return 0;
 }
 
+int vg_open_read(const char *path, bool *fifo)
+{
+    struct stat sb;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return -errno;
+    int fl = fcntl(fd, F_GETFL);
+    if (fstat(fd, &sb) != 0 || fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    *fifo = S_ISFIFO(sb.st_mode);
+    return fd;
+}
+
 int vg_fsync_parent(const char *path)
 {
     char *copy = strdup(path);

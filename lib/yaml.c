@@ -18,12 +18,14 @@
  */
 #include "vigil/conf.h"
 #include "vigil/err.h"
+#include "vigil/util.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <yaml.h>
 
 /* Collections nested deeper than this are refused: the tree is built and
@@ -363,11 +365,15 @@ int vg_yaml_load(const char *path, vg_node **root, char *err, size_t errlen)
     FILE *f;
     int rc = 0;
 
+    bool fifo = false;
+    int fd;
+
     *root = NULL;
-    if (!(f = fopen(path, "re"))) {
+    if ((fd = vg_open_read(path, &fifo)) < 0 || !(f = fdopen(fd, "r"))) {
+        int e = fd < 0 ? -fd : errno;
+        if (fd >= 0) close(fd);
         if (err && errlen)
-            snprintf(err, errlen, "%s: cannot open: %s", path,
-                     strerror_r(errno, ebuf, sizeof(ebuf)));
+            snprintf(err, errlen, "%s: cannot open: %s", path, strerror_r(e, ebuf, sizeof(ebuf)));
         return VG_ECONFIG;
     }
     /* Read to EOF rather than trusting st_size, so pipes and /dev/fd work. */
@@ -405,6 +411,12 @@ int vg_yaml_load(const char *path, vg_node **root, char *err, size_t errlen)
         }
     }
     fclose(f);
+    if (!rc && fifo && len == 0) {
+        /* An empty file is a valid (empty) configuration; a FIFO that gave
+         * nothing is one that nothing writes to, not an empty file. */
+        if (err && errlen) snprintf(err, errlen, "%s: a FIFO with no writer (nothing to read)", path);
+        rc = VG_ECONFIG;
+    }
     if (!rc) rc = vg_yaml_load_mem(path, buf ? buf : "", len, root, err, errlen);
     free(buf);
     return rc;

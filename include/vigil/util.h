@@ -118,6 +118,15 @@ int vg_path_resolve(const char *dir, const char *v, char *out, size_t cap);
  * renamed there survives a power cut with its synced content. 0 or -errno. */
 int vg_fsync_parent(const char *path);
 
+/* Opens path for reading (O_CLOEXEC) without waiting for a writer: open(2)
+ * of a FIFO that nothing writes to blocks until something does, which hung
+ * -t and a SIGHUP reload (and SIGTERM with it) on such a file in the rules
+ * directory. The descriptor is blocking again once open, so a pipe with a
+ * writer (/dev/fd/N, process substitution) is read to its end as before;
+ * one without gives end of file at once. *fifo tells whether it is a FIFO
+ * or pipe, for the caller to refuse one that gave nothing. fd or -errno. */
+int vg_open_read(const char *path, bool *fifo);
+
 /* Writes all n bytes of p to fd (a blocking descriptor), again after a
  * signal or a short write. 0 or -errno. */
 int vg_write_all(int fd, const void *p, size_t n);

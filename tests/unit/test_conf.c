@@ -247,6 +247,33 @@ START_TEST(test_yaml_missing_file)
 }
 END_TEST
 
+/* A FIFO that nothing writes to (left in the rules directory, say) blocked
+ * open(2) for ever: -t hung, and a SIGHUP reload hung the daemon, deaf to
+ * SIGTERM. Refused at once; a pipe that has a writer is read as before. */
+START_TEST(test_yaml_fifo)
+{
+    char path[PATH_MAX], want[PATH_MAX + 64];
+    vg_node *root = (vg_node *)1;
+    snprintf(path, sizeof(path), "%s/fifo.yaml", tmpdir);
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    ck_assert_int_eq(vg_yaml_load(path, &root, err, sizeof(err)), VG_ECONFIG);
+    ck_assert_ptr_null(root);
+    snprintf(want, sizeof(want), "%s: a FIFO with no writer (nothing to read)", path);
+    ck_assert_str_eq(err, want);
+
+    int pfd[2];
+    ck_assert_int_eq(pipe(pfd), 0);
+    static const char doc[] = "a: 1\nb: [x]\n";
+    ck_assert_int_eq(write(pfd[1], doc, sizeof(doc) - 1), (ssize_t)(sizeof(doc) - 1));
+    ck_assert_int_eq(close(pfd[1]), 0);
+    snprintf(path, sizeof(path), "/dev/fd/%d", pfd[0]);
+    ck_assert_int_eq(vg_yaml_load(path, &root, err, sizeof(err)), 0);
+    assert_scalar(get(root, "a"), "1", 1);
+    vg_node_free(root);
+    ck_assert_int_eq(close(pfd[0]), 0);
+}
+END_TEST
+
 START_TEST(test_yaml_mem_and_get)
 {
     const char doc[] = "a: 1\nb:\n  c: [x]\n";
@@ -800,6 +827,7 @@ static Suite *conf_suite(void)
     tcase_add_test(y, test_yaml_refusals);
     tcase_add_test(y, test_yaml_depth);
     tcase_add_test(y, test_yaml_missing_file);
+    tcase_add_test(y, test_yaml_fifo);
     tcase_add_test(y, test_yaml_mem_and_get);
     suite_add_tcase(s, y);
 

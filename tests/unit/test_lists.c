@@ -596,6 +596,51 @@ END_TEST
 /* ---- transactions, replacement, persistence ---------------------------- */
 
 /* Entries in the "lists" database, bookkeeping keys included. */
+/* Files that are not list files must not hang or exhaust the correlator
+ * (at start, -t, or a SIGHUP, whose reload runs in the event loop): a FIFO
+ * that nothing writes to blocked open(2) for ever, even against SIGTERM, and
+ * a file without newlines (a symlink to /dev/zero) was read into one line
+ * until memory ran out. Both refused at once; the old list stays. */
+START_TEST(test_not_a_list_file)
+{
+    fx f = fx_open(16);
+    load(f.l, "L", "192.0.2.1\n", 1);
+    char fifo[PATH_MAX], want[PATH_MAX + 128];
+    snprintf(fifo, sizeof(fifo), "%s/fifo.txt", tmpdir);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    ck_assert_int_eq(cor_lists_load_file(f.l, "L", fifo, NULL, err, sizeof(err)), VG_ECONFIG);
+    snprintf(want, sizeof(want), "%s: a FIFO with no writer (nothing to read)", fifo);
+    ck_assert_str_eq(err, want);
+
+    /* the second line runs on past 64 KiB without a newline (a comment, so
+     * that the entry limit is not what stops it) */
+    size_t big = 65536 + 100;
+    char *text = malloc(big + 16);
+    ck_assert_ptr_nonnull(text);
+    strcpy(text, "192.0.2.7\n#");
+    memset(text + strlen(text), 'z', big);
+    text[big] = '\0';
+    const char *path = write_file("long.txt", text);
+    free(text);
+    ck_assert_int_eq(cor_lists_load_file(f.l, "L", path, NULL, err, sizeof(err)), VG_ECONFIG);
+    snprintf(want, sizeof(want), "%s:2: line longer than 65536 bytes (not a list file?)", path);
+    ck_assert_str_eq(err, want);
+    ck_assert_uint_eq(cor_lists_size(f.l, "L"), 1);
+    IN(f.l, "L", "192.0.2.1");
+    OUT(f.l, "L", "192.0.2.7");
+    /* a line of exactly 65536 bytes, its newline included, is still read */
+    text = malloc(65536 + 64);
+    ck_assert_ptr_nonnull(text);
+    strcpy(text, "192.0.2.7\n#"); /* the '#' at offset 10 */
+    memset(text + 11, 'z', 65534);
+    strcpy(text + 10 + 65535, "\n192.0.2.8");
+    load(f.l, "L", text, 2);
+    free(text);
+    IN(f.l, "L", "192.0.2.8");
+    fx_close(&f);
+}
+END_TEST
+
 static MDB_stat db_stat(vg_store *st)
 {
     MDB_txn *txn;
@@ -1081,6 +1126,7 @@ static Suite *lists_suite(void)
     tcase_add_test(t, test_comments_blanks_duplicates);
     tcase_add_test(t, test_bom);
     tcase_add_test(t, test_bad_file_refused);
+    tcase_add_test(t, test_not_a_list_file);
     tcase_add_test(t, test_atomic_replace);
     tcase_add_test(t, test_inside_write_txn);
     tcase_add_test(t, test_other_process_load);
