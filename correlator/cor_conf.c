@@ -179,6 +179,10 @@ int cor_conf_load(const vg_node *root, const char *file, const char *run_dir, co
                               l->keys[i]->str);
             goto fail;
         }
+        char what[COR_LIST_NAME_MAX + 16];
+        snprintf(what, sizeof(what), "list '%s'", l->keys[i]->str);
+        if ((rc = vg_conf_path_check(l->items[i], what, err, errlen)))
+            goto fail;
         cf->lists[i].name = strdup(l->keys[i]->str);
         cf->lists[i].path = vg_conf_path(file, l->items[i]->str);
         cf->lists[i].at = cor_conf_at(l->items[i], file);

@@ -259,6 +259,23 @@ char *vg_conf_path(const char *file, const char *rel)
     return out;
 }
 
+int vg_conf_path_check(const vg_node *n, const char *what, char *err, size_t errlen)
+{
+    if (n->str[0] == '~')
+        return vg_conf_errf(err, errlen, n,
+                            "%s is '%s': '~' is not expanded to a home directory here (it would "
+                            "name '%s' in the configuration file's directory): write the full "
+                            "path",
+                            what, n->str, n->str);
+    if (strcmp(n->str, "null") == 0 || strcmp(n->str, "Null") == 0 ||
+        strcmp(n->str, "NULL") == 0)
+        return vg_conf_errf(err, errlen, n,
+                            "%s is '%s', which YAML reads as no value (it would name '%s' in the "
+                            "configuration file's directory): leave the key out",
+                            what, n->str, n->str);
+    return 0;
+}
+
 /* Checks v against the key's inclusive bounds (none when both are 0). */
 static int conf_bounds(const vg_conf_key *k, const vg_node *n, int64_t v, char *err, size_t errlen)
 {
@@ -300,6 +317,11 @@ static int conf_one(const vg_conf_key *k, const vg_node *n, const char *file, vo
                             k->type == VG_CONF_PATH ? "a path" : "a string");
         if (k->type == VG_CONF_PATH && n->str[0] == '\0')
             return vg_conf_errf(err, errlen, n, "'%s' must be a non-empty path", k->key);
+        if (k->type == VG_CONF_PATH && n->line > 0) { /* not for the program's defaults */
+            char what[96];
+            snprintf(what, sizeof(what), "'%s'", k->key);
+            if ((rc = vg_conf_path_check(n, what, err, errlen))) return rc;
+        }
         if (k->type == VG_CONF_NAME && !vg_conf_name_ok(n->str))
             return vg_conf_errf(err, errlen, n,
                                 "'%s' must be 1 to %d letters, digits, '.', '_' or '-', not "

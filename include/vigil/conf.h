@@ -89,6 +89,11 @@ int vg_conf_parse_bool(const vg_node *n, bool *out, char *err, size_t errlen);
  * (so never "." or ".."). Instance and output names. */
 #define VG_CONF_NAME_MAX 64
 bool vg_conf_name_ok(const char *name);
+/* Refuses a path value (scalar n, named 'what' in the message, e.g. "'run_dir'")
+ * that YAML or a shell would read otherwise than Vigil does: '~' or '~/x'
+ * (no home directory expansion here: it made a directory named '~'), and
+ * null / Null / NULL (YAML's "no value": it made a file named 'null'). */
+int vg_conf_path_check(const vg_node *n, const char *what, char *err, size_t errlen);
 /* Resolves rel against the directory of file; returns a malloc'ed path. */
 char *vg_conf_path(const char *file, const char *rel);
 

@@ -353,6 +353,28 @@ static void apply_fails(const char *doc, const char *msg)
     ck_assert_str_eq(err, msg);
 }
 
+/* A path under '~' or YAML's null is refused: neither is expanded (no home
+ * directory, no "no value"), so each made a directory or file named '~' or
+ * 'null' beside the configuration. A '~' inside a path is just a byte. */
+START_TEST(test_conf_path_tilde_null)
+{
+    apply_fails("state_dir: ~\n", "cfg.yaml:1: 'state_dir' is '~': '~' is not expanded to a home "
+                                  "directory here (it would name '~' in the configuration file's "
+                                  "directory): write the full path");
+    apply_fails("name: x\nstate_dir: ~/vigil\n",
+                "cfg.yaml:2: 'state_dir' is '~/vigil': '~' is not expanded to a home directory "
+                "here (it would name '~/vigil' in the configuration file's directory): write the "
+                "full path");
+    apply_fails("state_dir: NULL\n", "cfg.yaml:1: 'state_dir' is 'NULL', which YAML reads as no "
+                                     "value (it would name 'NULL' in the configuration file's "
+                                     "directory): leave the key out");
+    struct cfg c;
+    ck_assert_int_eq(apply_mem("state_dir: /srv/a~b/nullx\n", &c), 0);
+    ck_assert_str_eq(c.state_dir, "/srv/a~b/nullx");
+    vg_conf_release(cfg_tab, &c);
+}
+END_TEST
+
 START_TEST(test_conf_full)
 {
     char path[PATH_MAX], want[PATH_MAX + 64];
@@ -836,6 +858,7 @@ static Suite *conf_suite(void)
     tcase_add_test(c, test_conf_full);
     tcase_add_test(c, test_conf_defaults);
     tcase_add_test(c, test_conf_unknown_key);
+    tcase_add_test(c, test_conf_path_tilde_null);
     tcase_add_test(c, test_conf_type_errors);
     tcase_add_test(c, test_conf_values);
     tcase_add_test(c, test_conf_bounds);

@@ -108,6 +108,15 @@ static const struct {
      "t.yaml:2: listen_socket 'correlator.sock' (the default) and shipper_socket "
      "'/run/vigil/./correlator.sock' are both /run/vigil/correlator.sock: the correlator would "
      "connect to itself"},
+    /* a list file under '~' or named null: '~' is no home directory here,
+     * and YAML's null is no value; both named a file in the config's
+     * directory that nobody meant */
+    {"  lists:\n    ok: ok.txt\n    intel: ~/intel.txt\n",
+     "t.yaml:4: list 'intel' is '~/intel.txt': '~' is not expanded to a home directory here (it "
+     "would name '~/intel.txt' in the configuration file's directory): write the full path"},
+    {"  lists:\n    intel: null\n",
+     "t.yaml:3: list 'intel' is 'null', which YAML reads as no value (it would name 'null' in the "
+     "configuration file's directory): leave the key out"},
 };
 
 START_TEST(test_refused)
