@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,7 +88,18 @@ static int yp_syntax(struct vg__yp *st)
         int last = st->len && st->buf[st->len - 1] != '\n';
         for (size_t i = 0; i < st->len; i++)
             last += st->buf[i] == '\n';
+        bool at_end = line > last || (p->problem && strstr(p->problem, "end of stream"));
         if (line > last) line = last > 0 ? last : 1;
+        int from = (int)p->context_mark.line + 1;
+        /* The mistake is where the quote or bracket was opened, not where
+         * the parser gave up on it: at the end of the file (an unclosed
+         * quote), that line is the one to name; elsewhere, it is added. */
+        if (p->context && from < line && at_end)
+            return yp_fail(st, from, "%s (%s that starts at this line: the file ends before it is "
+                           "closed)", p->problem ? p->problem : "syntax error", p->context);
+        if (p->context && from < line)
+            return yp_fail(st, line, "%s (%s started at line %d)",
+                           p->problem ? p->problem : "syntax error", p->context, from);
     }
     if (p->context)
         return yp_fail(st, line, "%s (%s)", p->problem ? p->problem : "syntax error", p->context);

@@ -163,13 +163,22 @@ END_TEST
 
 START_TEST(test_yaml_syntax_error)
 {
+    /* where an unclosed bracket or quote was opened is named too: at the
+     * end of the file, it is the line (the last line said nothing) */
     load_fails("a: 1\nb: [1, 2\nc: d\n",
-               ":3: did not find expected ',' or ']' (while parsing a flow sequence)");
+               ":3: did not find expected ',' or ']' (while parsing a flow sequence started at "
+               "line 2)");
+    load_fails("a: 1\nb: \"open\nc: d\ne: f\n",
+               ":2: found unexpected end of stream (while scanning a quoted scalar that starts at "
+               "this line: the file ends before it is closed)");
+    load_fails("a: 1\nb: 'open\nc: d\n", ":2: found unexpected end of stream (while scanning a "
+                                          "quoted scalar that starts at this line: the file ends "
+                                          "before it is closed)");
     load_fails("a: 1\n\tb: 2\n",
                ":2: found a tab character that violates indentation (while scanning a plain "
-               "scalar)");
+               "scalar started at line 1)");
     load_fails("a:\n  b: c\n d: e\n", ":3: did not find expected key (while parsing a block "
-                                      "mapping)");
+                                      "mapping started at line 1)");
     /* reader errors carry an offset, not a mark: the line is still right */
     load_fails("a: 1\nb: 2\nc: \xff\n", ":3: invalid leading UTF-8 octet");
 }
