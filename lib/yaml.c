@@ -10,7 +10,8 @@
  *   - keys that are not scalars;
  *   - NUL bytes in scalars (they would truncate the C string silently);
  *   - more than one document in a file;
- *   - nesting deeper than VG__YAML_MAX_DEPTH collections.
+ *   - nesting deeper than VG__YAML_MAX_DEPTH collections;
+ *   - a FIFO that nothing writes to (opened without waiting for a writer).
  * Tags (e.g. "!!int 5") are ignored: the node keeps the text "5".
  *
  * Ownership: the root owns the tree and the one strdup'ed copy of the path
@@ -375,10 +376,8 @@ int vg_yaml_load(const char *path, vg_node **root, char *err, size_t errlen)
     char *buf = NULL;
     size_t len = 0, cap = 0;
     FILE *f;
-    int rc = 0;
-
     bool fifo = false;
-    int fd;
+    int fd, rc = 0;
 
     *root = NULL;
     if ((fd = vg_open_read(path, &fifo)) < 0 || !(f = fdopen(fd, "r"))) {
