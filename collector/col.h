@@ -59,6 +59,7 @@ typedef struct col_stats {
     uint64_t handshake_timeouts; /* TLS connections closed before their handshake was done */
     uint64_t idle_closed;        /* connections closed after idle_timeout */
     uint64_t unread_at_stop;     /* bytes the stop left in the kernel (col_input_unread) */
+    uint64_t skipped_bytes;      /* stream bytes framing discarded: tails of over-long messages */
 } col_stats;
 
 typedef struct col col;
@@ -164,11 +165,12 @@ uint64_t col_conns_open(const col *c);
 void col_input_pause(col *c);
 void col_input_resume(col *c);
 /* Parses one framed message from a source and queues it for the spool;
- * truncated is 0 or why it was cut (col_frame.h, COL_FRAME_*).
+ * frame is 0, why it was cut, or the framing error it is (col_frame.h,
+ * COL_FRAME_*: a cut is flagged truncated, a framing error malformed).
  * sa is the sender's address (NULL for the Unix socket: a message without
  * a HOSTNAME then gets this machine's name, not src). */
 void col_input_message(col *c, const char *src, const struct sockaddr *sa, const char *buf,
-                       size_t len, int truncated);
+                       size_t len, int frame);
 
 /* Queues text as a warning of the collector's own (vigil-collector on
  * this host) for the spool. */

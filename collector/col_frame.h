@@ -5,6 +5,7 @@
 #define COL_FRAME_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Octet counts. Any count up to COL_FRAME_COUNT_MAX is one. A larger one,
  * up to COL_FRAME_COUNT_DIGITS digits, is one when the frame after it starts
@@ -16,11 +17,19 @@
 #define COL_FRAME_COUNT_DIGITS 9
 #define COL_FRAME_COUNT_MAX 65536
 
+/* Longest plausible frame start, "LEN SP <PRI>": a count of up to
+ * COL_FRAME_COUNT_DIGITS digits, SP, '<', 1-3 digits, '>'. */
+#define COL_FRAME_START_MAX (COL_FRAME_COUNT_DIGITS + 6)
+_Static_assert(COL_FRAME_START_MAX < 64, "what col_frame_take leaves must fit max + 64 bytes");
+
 /* One stream's framing state, carried from one read to the next. */
 typedef struct col_framer {
     size_t max;    /* longest message; longer ones are cut here and flagged */
     int skipping;  /* discarding the tail of a truncated LF-framed line */
     size_t skip_n; /* bytes left to discard of a truncated octet-counted frame */
+    int octet;     /* an octet-counted frame was taken: the stream is octet-counted */
+    uint64_t skipped; /* bytes discarded so far (tails of over-long messages); the
+                         caller reads it, col_frame_take only adds to it */
 } col_framer;
 
 /* Why a message is cut: longer than max, its octet-counted frame
@@ -30,31 +39,54 @@ typedef struct col_framer {
  * read). */
 enum { COL_FRAME_OVER_MAX = 1, COL_FRAME_CUT_SHORT = 2, COL_FRAME_CUT_STOP = 3 };
 
+/* Framing errors of an octet-counted stream, which are no cut: bytes
+ * where a frame should start but none does (a count that did not match
+ * its frame, garbage between frames), and a frame of count 0. */
+enum { COL_FRAME_DESYNC = 4, COL_FRAME_EMPTY = 5 };
+
+/* Whether flag (a COL_FRAME_* value) says the message was cut. */
+static inline int col_frame_is_cut(int flag)
+{
+    return flag >= COL_FRAME_OVER_MAX && flag <= COL_FRAME_CUT_STOP;
+}
+
 /* eof values of col_frame_take: the peer ended the stream, or the
  * collector stopped reading it (an unfinished line is then cut, and
  * flagged COL_FRAME_CUT_STOP). */
 enum { COL_FRAME_EOF = 1, COL_FRAME_STOPPED = 2 };
 
 /* A message: n bytes at p (a view into the caller's buffer, valid during
- * the call); truncated 0, or why it is cut (COL_FRAME_OVER_MAX or
- * COL_FRAME_CUT_SHORT). */
-typedef void (*col_frame_fn)(void *ud, const char *p, size_t n, int truncated);
+ * the call); flag 0, why it is cut (COL_FRAME_OVER_MAX, COL_FRAME_CUT_SHORT,
+ * COL_FRAME_CUT_STOP), or the framing error it is (COL_FRAME_DESYNC, and
+ * COL_FRAME_EMPTY with n 0). */
+typedef void (*col_frame_fn)(void *ud, const char *p, size_t n, int flag);
 
 /* Takes the complete frames at the front of data[0, len) and returns the
  * number of bytes consumed; the rest is an unfinished frame, to be passed
  * again at the front of the next call with more bytes after it. With eof,
  * everything is consumed (a last frame without its end is a message; with
  * COL_FRAME_STOPPED a last line without its LF is flagged COL_FRAME_CUT_STOP).
- * What is left is always shorter than max + COL_FRAME_COUNT_DIGITS + 2, so
- * a buffer of max + 64 bytes always makes progress. A frame that starts
+ * What is left is always shorter than max + COL_FRAME_START_MAX, so a
+ * buffer of max + 64 bytes always makes progress. A frame that starts
  * with a digit followed by digits and a space is octet-counted (RFC 6587
- * 3.4.1, count as above); any other runs to the next LF
- * (3.4.2). A message never ends in CR (they are the line end, or an LF's
- * yet to come: col_input_message drops them all). A message longer than max is cut
- * there, flagged, and the rest of it skipped; the frames after it are taken
+ * 3.4.1, count as above); any other runs to the next LF (3.4.2) until the
+ * stream has sent an octet-counted frame (f->octet). From then on the
+ * stream is octet-counted and sends no LF: "0 " is an empty frame
+ * (COL_FRAME_EMPTY), and any other byte where a count should be starts a
+ * message flagged COL_FRAME_DESYNC that runs to the next plausible frame
+ * start ("LEN SP <PRI>", count without a leading zero), max bytes
+ * or LF, whichever comes first (an LF ends it, and is dropped); framing
+ * goes on from there. Such bytes that start with '<' and end at an LF (or
+ * the stream's end) are a line, taken as an LF-framed one (a sender that
+ * mixes the two). Stray CR, LF and NUL
+ * between frames are skipped on either kind of stream. A message never ends
+ * in CR (they are the line end, or an LF's yet to come: col_input_message
+ * drops them all). A message longer than max is cut there, flagged, and the
+ * rest of it skipped and added to f->skipped; the frames after it are taken
  * as usual. Longer counts the frame as sent (an LF-framed line's CRs
  * included): whether a line's LF arrives in the same read must not change
- * the flag, and before it arrives a CR may be content. */
+ * the flag, and before it arrives a CR may be content. The messages, their
+ * flags and f->skipped never depend on how the stream is cut into calls. */
 size_t col_frame_take(col_framer *f, const char *data, size_t len, int eof, col_frame_fn fn,
                       void *ud);
 

@@ -23,17 +23,29 @@
 
 /* col_input_message, with why (a static string, or NULL) as the reason of
  * a message that parses as empty: an empty datagram says so, where one
- * that held only line ends says "empty message" (the parser's). */
+ * that held only line ends says "empty message" (the parser's). frame is
+ * the message's COL_FRAME_* flag: a cut makes it truncated, a framing
+ * error malformed without reading it as syslog (it is no whole message:
+ * a fragment that happens to start with a PRI must not pass for one). */
 static void col_input_event(col *c, const char *src, const struct sockaddr *sa, const char *buf,
-                            size_t len, int truncated, const char *why)
+                            size_t len, int frame, const char *why)
 {
     /* Trailing CR, LF and NUL are framing left-overs of the sender (CRLF
      * files, octet-counted frames that kept the line end), never content. */
     while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == '\0'))
         len--;
-    vg_syslog_opts o = {.now_us = vg_now_us(), .truncated = truncated};
+    int cut = col_frame_is_cut(frame);
+    vg_syslog_opts o = {.now_us = vg_now_us(), .truncated = cut};
     vg_event ev;
-    vg_syslog_parse(buf, len, &o, &ev);
+    if (frame == COL_FRAME_DESYNC)
+        vg_syslog_raw(buf, len, o.now_us,
+                      "octet-counted framing lost: bytes where a frame should start "
+                      "(a count that did not match its frame?), kept up to the next frame",
+                      &ev);
+    else if (frame == COL_FRAME_EMPTY)
+        vg_syslog_raw(buf, len, o.now_us, "empty octet-counted frame (count 0)", &ev);
+    else
+        vg_syslog_parse(buf, len, &o, &ev);
     ev.src = vg_str_c(src);
     if (why && (ev.flags & VG_EV_MALFORMED))
         ev.reason = vg_str_c(why);
@@ -44,12 +56,12 @@ static void col_input_event(col *c, const char *src, const struct sockaddr *sa, 
         ev.host = sa ? ev.src : vg_str_c(c->hostname);
         ev.flags |= VG_EV_NO_HOST;
     }
-    if (truncated) {
+    if (cut) {
         ev.flags |= VG_EV_TRUNCATED;
         if (!ev.reason.p)
-            ev.reason = vg_str_c(truncated == COL_FRAME_CUT_SHORT
+            ev.reason = vg_str_c(frame == COL_FRAME_CUT_SHORT
                                      ? "connection ended inside an octet-counted frame"
-                                 : truncated == COL_FRAME_CUT_STOP
+                                 : frame == COL_FRAME_CUT_STOP
                                      ? "line cut by the collector's stop (the rest was not read)"
                                      : "truncated to max_message_size");
         c->stats.truncated++;
@@ -66,9 +78,9 @@ static void col_input_event(col *c, const char *src, const struct sockaddr *sa, 
 }
 
 void col_input_message(col *c, const char *src, const struct sockaddr *sa, const char *buf,
-                       size_t len, int truncated)
+                       size_t len, int frame)
 {
-    col_input_event(c, src, sa, buf, len, truncated, NULL);
+    col_input_event(c, src, sa, buf, len, frame, NULL);
 }
 
 /* Puts a message of the collector's own into its stream, as a syslog
@@ -282,18 +294,22 @@ static void col_conn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 }
 
 /* A message framed out of a connection's stream. */
-static void col_conn_message(void *ud, const char *p, size_t n, int truncated)
+static void col_conn_message(void *ud, const char *p, size_t n, int flag)
 {
     col_conn *k = ud;
-    col_input_message(k->c, k->src, (const struct sockaddr *)&k->peer, p, n, truncated);
+    col_input_message(k->c, k->src, (const struct sockaddr *)&k->peer, p, n, flag);
 }
 
 /* Takes complete frames from the front of the buffer (col_frame_take) and
- * returns the number of bytes consumed. */
+ * returns the number of bytes consumed; the bytes it skipped (tails of
+ * over-long messages) are counted in skipped_bytes. */
 static size_t col_conn_frames(col_conn *k, char *data, size_t len, int eof)
 {
+    uint64_t was = k->framer.skipped;
     k->framer.max = k->c->conf.max_message;
-    return col_frame_take(&k->framer, data, len, eof, col_conn_message, k);
+    size_t used = col_frame_take(&k->framer, data, len, eof, col_conn_message, k);
+    k->c->stats.skipped_bytes += k->framer.skipped - was;
+    return used;
 }
 
 /* Plaintext out of TLS: appended to the framing buffer, framed as it comes.

@@ -9,7 +9,8 @@
  *     the way vigil-collector does it (a piece framed where it lies when
  *     nothing is pending, else appended to a buffer of max + 64 bytes and
  *     framed there, the unfinished tail kept), gives the same messages,
- *     with the same truncation flags;
+ *     with the same flags (cut, framing error) and the same count of
+ *     skipped bytes;
  *   - what is left unfinished always fits that buffer, and a full buffer
  *     is always consumed in part (no stall);
  *   - every message is at most max bytes (AddressSanitizer checks that it
@@ -28,20 +29,22 @@ typedef struct fz_msgs {
     size_t n;
     size_t max;
     uint32_t len[FZ_MAX_MSGS];
-    uint8_t trunc[FZ_MAX_MSGS];
+    uint8_t trunc[FZ_MAX_MSGS]; /* the COL_FRAME_* flag */
     uint64_t hash[FZ_MAX_MSGS]; /* FNV-1a of the bytes: pieces move them around */
 } fz_msgs;
 
-static void fz_on_msg(void *ud, const char *p, size_t n, int truncated)
+static void fz_on_msg(void *ud, const char *p, size_t n, int flag)
 {
     fz_msgs *m = ud;
     FZ_CHECKF(n <= m->max, "a message of %zu bytes, max %zu", n, m->max);
+    FZ_CHECKF(flag >= 0 && flag <= COL_FRAME_EMPTY, "flag %d", flag);
+    FZ_CHECK(flag != COL_FRAME_EMPTY || n == 0);
     if (m->n == FZ_MAX_MSGS) return;
     uint64_t h = 1469598103934665603ULL;
     for (size_t i = 0; i < n; i++)
         h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
     m->len[m->n] = (uint32_t)n;
-    m->trunc[m->n] = (uint8_t)(truncated != 0);
+    m->trunc[m->n] = (uint8_t)flag;
     m->hash[m->n] = h;
     m->n++;
 }
@@ -100,13 +103,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     FZ_CHECK(col_frame_take(&g, buf, len, 1, fz_on_msg, &got) == len);
     free(buf);
+    FZ_CHECKF(g.skipped == f.skipped, "%llu bytes skipped in pieces, %llu in one",
+              (unsigned long long)g.skipped, (unsigned long long)f.skipped);
 
     FZ_CHECKF(got.n == want.n, "%zu messages in pieces, %zu in one (max %zu)", got.n, want.n, max);
     for (size_t i = 0; i < want.n; i++)
         FZ_CHECKF(got.len[i] == want.len[i] && got.trunc[i] == want.trunc[i] &&
                       got.hash[i] == want.hash[i],
-                  "message %zu: %u bytes%s in pieces, %u bytes%s in one (max %zu)", i, got.len[i],
-                  got.trunc[i] ? " truncated" : "", want.len[i], want.trunc[i] ? " truncated" : "",
-                  max);
+                  "message %zu: %u bytes flag %d in pieces, %u bytes flag %d in one (max %zu)", i,
+                  got.len[i], got.trunc[i], want.len[i], want.trunc[i], max);
     return 0;
 }

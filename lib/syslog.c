@@ -1051,6 +1051,17 @@ malformed:
     return 0;
 }
 
+void vg_syslog_raw(const char *buf, size_t len, int64_t now_us, const char *why, vg_event *ev)
+{
+    size_t n = len > UINT32_MAX ? UINT32_MAX : len;
+    *ev = (vg_event){0}; /* not the parser's hot path */
+    ev->recv_us = ev->ts_us = now_us;
+    ev->pri = -1;
+    ev->flags = VG_EV_MALFORMED | VG_EV_NO_TS | VG_EV_NO_HOST | (n < len ? VG_EV_TRUNCATED : 0);
+    ev->raw = ev->msg = vg_str_n(buf, n);
+    ev->reason = vg_str_c(why);
+}
+
 size_t vg_time_format(int64_t t_us, char *out, size_t cap)
 {
     /* Not t_us - floor_div(t_us, US_PER_S) * US_PER_S: for t_us within a

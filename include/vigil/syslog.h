@@ -37,6 +37,14 @@ typedef struct vg_syslog_opts {
  * change while the process runs. */
 int vg_syslog_parse(const char *buf, size_t len, const vg_syslog_opts *opts, vg_event *ev);
 
+/* Fills *ev as a MALFORMED event of buf[0, len) that was not parsed at
+ * all, with reason why (a static string) and recv_us = ts_us = now_us:
+ * for bytes the collector keeps and counts although they are no message
+ * (a framing error of an octet-counted stream, an empty frame). msg and
+ * raw are the input; everything else is absent, pri -1. Views point into
+ * buf; nothing is allocated. */
+void vg_syslog_raw(const char *buf, size_t len, int64_t now_us, const char *why, vg_event *ev);
+
 /* Formats t (microseconds since the epoch, UTC) as RFC 3339 with
  * microseconds and "Z" into out (at least 28 bytes). Returns the length (27),
  * or 0 with out = "" (when cap > 0) if cap < 28 or the year is not 0000..9999. */

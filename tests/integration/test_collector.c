@@ -503,8 +503,10 @@ START_TEST(test_long_line_then_short_lines)
     ck_assert_int_eq(it_send_all(fd, data, len), 0); /* one write: one read, as a rule */
     close(fd);
     ck_assert(it_collector_says(&p, "spooled=6 "));
-    /* bytes: the cut line (1024) and five lines of 42 */
-    ck_assert(it_collector_says(&p, "received=6 bytes=1234 malformed=0 truncated=1 spooled=6 "));
+    /* bytes: the cut line (1024) and five lines of 42; skipped: the rest
+     * of the long line (3000 - 1024) */
+    ck_assert(it_collector_says(
+        &p, "received=6 bytes=1234 malformed=0 truncated=1 skipped_bytes=1976 spooled=6 "));
     char *dump = it_dump_spool(&p);
     ck_assert_ptr_nonnull(dump);
     /* Exactly six events, in the order sent: the cut line, then seq 0..4. */
@@ -530,6 +532,77 @@ START_TEST(test_long_line_then_short_lines)
     }
     ck_assert_str_eq(at, "");
     free(data);
+    free(dump);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+/* 200 octet-counted frames on one connection, the 101st with a count one
+ * byte short: its last byte is kept as a message of its own, flagged
+ * malformed (a framing error), and the 99 frames after it arrive intact
+ * (199 intact, the short one and the fragment, in the spool exactly).
+ * Before, framing fell back to LF after it: 8 KiB kept as one truncated
+ * message and every frame after it skipped up to an LF that an
+ * octet-counted stream never sends, lost without a trace. */
+START_TEST(test_octet_count_wrong_resyncs)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init_ex(&p, ANY_RULE, NULL, NULL), 0);
+    vt_pipe_start_all(&p);
+    /* no correlator: the events stay in the spool, for --dump-spool */
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_CORRELATOR, SIGKILL), 128 + SIGKILL);
+    enum { N = 200, BAD = 100 };
+    char *s = malloc(N * 64);
+    ck_assert_ptr_nonnull(s);
+    size_t n = 0, bytes = 0;
+    for (int i = 0; i < N; i++) {
+        char body[64];
+        int b = snprintf(body, sizeof(body), "<13>Nov 25 10:00:00 h app: seq=%05d x", i);
+        n += (size_t)sprintf(s + n, "%d %s", i == BAD ? b - 1 : b, body);
+        bytes += (size_t)b;
+    }
+    int fd = it_tcp_connect(p.port);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(it_send_all(fd, s, n), 0);
+    close(fd);
+    free(s);
+    /* 201 messages of all the bytes sent; malformed: the fragment */
+    char want[400], line[1024];
+    snprintf(want, sizeof(want),
+             "received=%d bytes=%zu malformed=1 truncated=0 skipped_bytes=0 spooled=%d ", N + 1,
+             bytes, N + 1);
+    ck_assert_msg(it_collector_says(&p, want), "no '%s'", want);
+    char *dump = it_dump_spool(&p);
+    ck_assert_ptr_nonnull(dump);
+    /* in the order sent: 0..99 whole, 100 less its x, the x flagged, 101..199 whole */
+    const char *at = dump;
+    for (int i = 0; i <= N; i++) {
+        int m = i <= BAD ? i : i - 1;
+        ck_assert_msg(snprintf(line, sizeof(line), "{\"seq\":%d,", i + 1) > 0 &&
+                          strncmp(at, line, strlen(line)) == 0,
+                      "event %d: %.200s", i + 1, at);
+        const char *e = strchr(at, '\n');
+        ck_assert_ptr_nonnull(e);
+        snprintf(line, sizeof(line), "%.*s", (int)(e - at), at);
+        if (i == BAD + 1)
+            snprintf(want, sizeof(want),
+                     "\"flags\":[\"malformed\",\"no_ts\",\"no_host\"],\"host\":\"127.0.0.1\","
+                     "\"app\":null,\"procid\":null,\"msgid\":null,\"sd\":null,\"msg\":\"x\","
+                     "\"src\":\"127.0.0.1\",\"agency\":\"unknown\",\"site\":\"unknown\","
+                     "\"reason\":\"octet-counted framing lost: bytes where a frame should start "
+                     "(a count that did not match its frame?), kept up to the next frame\","
+                     "\"raw\":\"x\"}");
+        else
+            snprintf(want, sizeof(want),
+                     "\"flags\":[],\"host\":\"h\",\"app\":\"app\",\"procid\":null,"
+                     "\"msgid\":null,\"sd\":null,\"msg\":\"seq=%05d%s\",\"src\":\"127.0.0.1\","
+                     "\"agency\":\"unknown\",\"site\":\"unknown\",\"reason\":null,"
+                     "\"raw\":\"<13>Nov 25 10:00:00 h app: seq=%05d%s\"}",
+                     m, i == BAD ? " " : " x", m, i == BAD ? " " : " x");
+        ck_assert_msg(strstr(line, want), "event %d: %s\nwant %s", i + 1, line, want);
+        at = e + 1;
+    }
+    ck_assert_str_eq(at, "");
     free(dump);
     vt_pipe_destroy(&p);
 }
@@ -1761,6 +1834,7 @@ static Suite *collector_suite(void)
     tcase_add_test(tc, test_logger_forms_parsed_exactly);
     tcase_add_test(tc, test_spool_sync_commit);
     tcase_add_test(tc, test_long_line_then_short_lines);
+    tcase_add_test(tc, test_octet_count_wrong_resyncs);
     tcase_add_test(tc, test_slow_and_half_closed_senders);
     tcase_add_test(tc, test_agency_site_tagging);
     tcase_add_test(tc, test_connection_limits);

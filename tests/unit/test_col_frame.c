@@ -4,6 +4,7 @@
 #include "col_frame.h"
 
 #include <check.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,22 +12,28 @@
 typedef struct got {
     int n;
     char text[512];
+    uint64_t skipped; /* the framer's skipped count at the end */
 } got;
 
 /* Messages as "[TEXT]", "[TEXT]!" (longer than max), "[TEXT]~" (the
- * stream ended inside its octet-counted frame) or "[TEXT]^" (a line the
- * collector's stop cut), one after another. */
-static void on_msg(void *ud, const char *p, size_t n, int truncated)
+ * stream ended inside its octet-counted frame), "[TEXT]^" (a line the
+ * collector's stop cut), "[TEXT]?" (bytes outside the octet-counted frames
+ * of a connection that sent some) or "[]0" (an octet-counted frame of
+ * count 0), one after another. */
+static void on_msg(void *ud, const char *p, size_t n, int flag)
 {
     got *g = ud;
     size_t at = strlen(g->text);
-    ck_assert(truncated == 0 || truncated == COL_FRAME_OVER_MAX ||
-              truncated == COL_FRAME_CUT_SHORT || truncated == COL_FRAME_CUT_STOP);
+    ck_assert(flag == 0 || flag == COL_FRAME_OVER_MAX || flag == COL_FRAME_CUT_SHORT ||
+              flag == COL_FRAME_CUT_STOP || flag == COL_FRAME_DESYNC || flag == COL_FRAME_EMPTY);
+    ck_assert(flag != COL_FRAME_EMPTY || n == 0);
     snprintf(g->text + at, sizeof(g->text) - at, "[%.*s]%s", (int)n, p,
-             truncated == COL_FRAME_CUT_SHORT  ? "~"
-             : truncated == COL_FRAME_CUT_STOP ? "^"
-             : truncated                       ? "!"
-                                               : "");
+             flag == COL_FRAME_CUT_SHORT  ? "~"
+             : flag == COL_FRAME_CUT_STOP ? "^"
+             : flag == COL_FRAME_DESYNC   ? "?"
+             : flag == COL_FRAME_EMPTY    ? "0"
+             : flag                       ? "!"
+                                          : "");
     g->n++;
 }
 
@@ -39,6 +46,7 @@ static void frame(size_t max, const char *s, const size_t *cuts, got *g)
     char buf[1024];
     size_t len = 0, at = 0, n = strlen(s);
     memset(g, 0, sizeof(*g));
+    ck_assert_uint_lt(n, sizeof(buf));
     for (int i = 0;; i++) {
         size_t end = cuts && cuts[i] ? cuts[i] : n;
         memcpy(buf + len, s + at, end - at);
@@ -50,13 +58,16 @@ static void frame(size_t max, const char *s, const size_t *cuts, got *g)
         if (at == n) break;
     }
     ck_assert_uint_eq(len, 0);
+    g->skipped = f.skipped;
 }
 
 START_TEST(test_kinds)
 {
     got g;
-    frame(100, "a b\nc d\r\n\n\r\n10 <1>octet\nXabc def\n12x y\n", NULL, &g);
-    ck_assert_str_eq(g.text, "[a b][c d][<1>octet\nX][abc def][12x y]");
+    /* lines first: after an octet-counted frame, what is not one is a
+     * framing error (test_desync) */
+    frame(100, "a b\nc d\r\n\n\r\nabc def\n12x y\n10 <1>octet\nX", NULL, &g);
+    ck_assert_str_eq(g.text, "[a b][c d][abc def][12x y][<1>octet\nX]");
     /* longer than max (8): cut, flagged, the rest skipped */
     frame(8, "0123456789\nok\n12 abcdefghijkl7 1234567", NULL, &g);
     ck_assert_str_eq(g.text, "[01234567]![ok][abcdefgh]![1234567]");
@@ -100,11 +111,13 @@ START_TEST(test_crlf_at_max_across_reads)
     ck_assert_str_eq(one.text, "[12345678]![next]");
     ck_assert_str_eq(two.text, one.text);
     /* every cut of a mixed stream gives the same messages */
-    const char *m = "7 abcdefg12345678\r\r\n9 x\r\ny\r\rz\n\n99999 big\nlast";
+    const char *m = "12345678\r\r\n99999 big\nlast\n7 abcdefg9 x\r\ny\r\rz\n\n";
     got whole;
     frame(8, m, NULL, &whole);
-    /* 9 counts "x\r\ny\r\rz\n\n", one more than max; 99999 is no count */
-    ck_assert_str_eq(whole.text, "[abcdefg][12345678]![x\r\ny\r\rz\n]![99999 bi]![last]");
+    /* 9 counts "x\r\ny\r\rz\n\n", one more than max; 99999 is no count.
+     * Lines first: after an octet-counted frame, a line is a framing error
+     * (test_desync). */
+    ck_assert_str_eq(whole.text, "[12345678]![99999 bi]![last][abcdefg][x\r\ny\r\rz\n]!");
     for (size_t c1 = 1; c1 < strlen(m); c1++)
         for (size_t c2 = c1 + 1; c2 <= strlen(m); c2++) {
             const size_t cuts[] = {c1, c2 < strlen(m) ? c2 : 0, 0};
@@ -136,6 +149,7 @@ static void frame_reads(size_t max, const char *s, size_t n, size_t first, size_
         ck_assert_uint_lt(len, max + 64);
     }
     ck_assert_uint_eq(len, 0);
+    g->skipped = f.skipped;
     free(buf);
 }
 
@@ -173,6 +187,100 @@ START_TEST(test_count_over_65536)
 }
 END_TEST
 
+/* Frames s whole, then cut at every pair of offsets, and checks that each
+ * gives want and skipped bytes: TCP cuts a stream anywhere. */
+static void frame_all_cuts(size_t max, const char *s, const char *want, uint64_t skipped)
+{
+    got whole;
+    frame(max, s, NULL, &whole);
+    ck_assert_str_eq(whole.text, want);
+    ck_assert_uint_eq(whole.skipped, skipped);
+    size_t n = strlen(s);
+    for (size_t c1 = 1; c1 < n; c1++)
+        for (size_t c2 = c1 + 1; c2 <= n; c2++) {
+            const size_t cuts[] = {c1, c2 < n ? c2 : 0, 0};
+            got g;
+            frame(max, s, cuts, &g);
+            ck_assert_msg(strcmp(g.text, want) == 0, "cut at %zu, %zu: %s", c1, c2, g.text);
+            ck_assert_uint_eq(g.skipped, skipped);
+        }
+}
+
+/* A connection that has sent an octet-counted frame and then something
+ * that is no count (a count one byte short or long, a frame of count 0,
+ * bytes between frames): the bytes up to the next plausible frame start
+ * ("LEN <PRI>") or LF are one message flagged COL_FRAME_DESYNC, and
+ * framing goes on from there. Before, they started an LF-framed line: max bytes kept
+ * as one truncated message and everything after skipped to the next LF,
+ * which an octet-counted stream never sends, so every frame after it was
+ * lost without a trace. */
+START_TEST(test_desync)
+{
+    /* count one byte short: its last byte is the fragment */
+    frame_all_cuts(100, "8 <13>hello9 <13>world5 <13>x", "[<13>hell][o]?[<13>world][<13>x]", 0);
+    /* one byte long: the next count's first digit is taken; the rest of
+     * that frame up to the next start is the fragment */
+    frame_all_cuts(100, "10 <13>hello9 <13>world5 <13>x", "[<13>hello9][ <13>world]?[<13>x]", 0);
+    /* ... and when what is left of the next count reads as a count, it is
+     * framed as one: nothing is lost, the rest is flagged */
+    frame_all_cuts(100, "10 <13>hello12 <13>abcdefgh5 <13>x",
+                   "[<13>hello1][<1][3>abcdefgh]?[<13>x]", 0);
+    /* count 0: an empty frame, kept (malformed, as an empty datagram) */
+    frame_all_cuts(100, "5 <13>a0 5 <13>b0 ", "[<13>a][]0[<13>b][]0", 0);
+    /* garbage between frames, up to a frame start or LF; a leading zero
+     * or ten digits are no frame start, and neither is a count not
+     * followed by <PRI> */
+    frame_all_cuts(100, "5 <13>aGARBAGE 12 x\r\n05 <1>y 1000000000 <1>5 <13>b",
+                   "[<13>a][GARBAGE 12 x]?[0]?[<1>y ][1000000000 <1>]?[<13>b]", 0);
+    /* a line that starts with a PRI among the frames is a line, as before */
+    frame_all_cuts(100, "5 <13>a<13>line\nXabc\n<13>two\r\n5 <13>b<13>end",
+                   "[<13>a][<13>line][Xabc]?[<13>two][<13>b][<13>end]", 0);
+    got g;
+    col_framer f = {.max = 100};
+    memset(&g, 0, sizeof(g));
+    col_frame_take(&f, "5 <13>a<13>half", 15, COL_FRAME_STOPPED, on_msg, &g);
+    ck_assert_str_eq(g.text, "[<13>a][<13>half]^"); /* cut by a stop, as a line */
+    /* bytes without a frame start are cut into messages of max bytes,
+     * each flagged; at the end, what is left is one */
+    frame_all_cuts(8, "5 <13>aabcdefghijklmnopqrst5 <13>bxy12 <1",
+                   "[<13>a][abcdefgh]?[ijklmnop]?[qrst]?[<13>b][xy12 <1]?", 0);
+    /* stray line ends between frames are still skipped; a line longer
+     * than max is kept whole, in pieces */
+    frame_all_cuts(8, "5 <13>a<13>abcdefghij\n5 <13>b", "[<13>a][<13>abcd]?[efghij]?[<13>b]", 0);
+    frame_all_cuts(100, "5 <13>a\r\n5 <13>b\n", "[<13>a][<13>b]", 0);
+    /* an LF-framed connection is unchanged: no frame-start search there */
+    frame_all_cuts(100, "hello\n12x y\n0 z\n<13>abc 5 <13>b\n0 \n",
+                   "[hello][12x y][0 z][<13>abc 5 <13>b][0 ]", 0);
+    /* the wait for a frame start keeps the buffer within max + 64: each
+     * "a123456789 <1x" is a start to look at up to its x, none whole, and
+     * max (1022) is 73 of them, so that every search runs to max */
+    size_t n = 0;
+    char s[6000];
+    n += (size_t)sprintf(s, "5 <13>a");
+    for (int i = 0; i < 400; i++)
+        n += (size_t)sprintf(s + n, "a123456789 <1x");
+    n += (size_t)sprintf(s + n, "5 <13>b");
+    for (size_t step = 1; step <= 64; step *= 2) {
+        frame_reads(1022, s, n, step, step, &g);
+        /* a; 5600 bytes as 5 of 1022 and one of 490; b */
+        ck_assert_msg(g.n == 8, "%d: %.300s", g.n, g.text);
+    }
+}
+END_TEST
+
+/* The bytes the framer skips (the tails of over-long frames and lines) are
+ * counted, the same whatever the reads: before, they were counted nowhere. */
+START_TEST(test_skipped_counted)
+{
+    /* 10 - 8, the line "abcdefghij\r" (11, CR included) - 8, and 12 - 8 */
+    frame_all_cuts(8, "0123456789\nabcdefghij\r\nok\n12 abcdefghijkl",
+                   "[01234567]![abcdefgh]![ok][abcdefgh]!", 2 + 3 + 4);
+    /* a stream that ends inside the tail counts what came of it */
+    frame_all_cuts(8, "20 abcdefghijkl", "[abcdefgh]!", 4);
+    frame_all_cuts(8, "x123456789abc", "[x1234567]!", 5);
+}
+END_TEST
+
 static Suite *frame_suite(void)
 {
     Suite *s = suite_create("col_frame");
@@ -181,6 +289,8 @@ static Suite *frame_suite(void)
     tcase_add_test(t, test_cut_by_stop);
     tcase_add_test(t, test_crlf_at_max_across_reads);
     tcase_add_test(t, test_count_over_65536);
+    tcase_add_test(t, test_desync);
+    tcase_add_test(t, test_skipped_counted);
     suite_add_tcase(s, t);
     return s;
 }
