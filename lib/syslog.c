@@ -976,6 +976,24 @@ static int64_t clock_now_us(void)
     return (int64_t)ts.tv_sec * US_PER_S + ts.tv_nsec / 1000;
 }
 
+/* Whether "<PRI>VERSION" ending at s[d] (SP or the end) is followed by
+ * what an RFC 5424 header has next: the NILVALUE '-' or the start of an
+ * RFC 3339 TIMESTAMP (4 digits and '-'; as far as the bytes go, so that
+ * a header cut short still reads as one). Otherwise "<13>42 errors found"
+ * is an RFC 3164 message that starts with a number, as rsyslog reads it:
+ * taken as RFC 5424, it was malformed ("bad RFC 5424 timestamp"). */
+static int looks_5424(const uchar *s, size_t n, size_t d)
+{
+    if (d + 1 >= n) /* nothing after VERSION (SP) */
+        return 1;
+    if (s[d + 1] == '-')
+        return 1;
+    for (size_t k = 0; k < 5 && d + 1 + k < n; k++)
+        if (k < 4 ? !is_digit(s[d + 1 + k]) : s[d + 1 + k] != '-')
+            return 0;
+    return 1;
+}
+
 int vg_syslog_parse(const char *buf, size_t len, const vg_syslog_opts *opts, vg_event *ev)
 {
     const uchar *s = (const uchar *)buf;
@@ -1025,7 +1043,7 @@ int vg_syslog_parse(const char *buf, size_t len, const vg_syslog_opts *opts, vg_
         size_t d = i;
         while (d < n && d - i < 4 && is_digit(s[d]))
             d++;
-        if (d > i && d - i <= 3 && (d == n || s[d] == ' ')) {
+        if (d > i && d - i <= 3 && (d == n || s[d] == ' ') && looks_5424(s, n, d)) {
             if (nd > 1 && s[1] == '0') { /* "<002>": no leading zeros in RFC 5424 */
                 ev->pri = -1;
                 why = "bad PRI";

@@ -1359,6 +1359,58 @@ START_TEST(test_rfc5424_fields)
 }
 END_TEST
 
+/* "<PRI>" and a number of 1-3 digits is RFC 5424 only when what follows
+ * the SP is the NILVALUE or starts like a TIMESTAMP ("2019-"): otherwise
+ * it is an RFC 3164 message that starts with a number, as rsyslog reads
+ * it. Before, "<13>42 errors found" was malformed ("bad RFC 5424
+ * timestamp") and lost its PRI's place as a parsed message. */
+START_TEST(test_number_after_pri)
+{
+    vg_event ev;
+    vg_syslog_opts o = {NOW_US, 0, 0, 0, 0};
+    static const char *const as_3164[] = {"<13>42 errors found", "<13>1 hello world",
+                                          "<13>01 x", "<13>999 2019x", "<13>1 20190"};
+    for (size_t i = 0; i < sizeof as_3164 / sizeof as_3164[0]; i++) {
+        parse_s(as_3164[i], &o, &ev);
+        ck_assert_msg(ev.flags == (VG_EV_NO_TS | VG_EV_NO_HOST), "%s: flags %x", as_3164[i],
+                      ev.flags);
+        ck_assert_int_eq(ev.pri, 13);
+        ck_assert_int_eq(ev.ts_us, NOW_US);
+        ck_assert_ptr_null(ev.host.p);
+        ck_assert_ptr_null(ev.app.p);
+        ck_assert_ptr_null(ev.procid.p);
+        ck_assert_ptr_null(ev.reason.p);
+        ck_assert(vg_str_eq(ev.msg, as_3164[i] + 4)); /* all after the PRI */
+        ck_str(ev.raw, as_3164[i]);
+    }
+    /* still RFC 5424: NILVALUE, a timestamp, or a start of one cut short */
+    parse_s("<13>42 - h app - - - x", &o, &ev);
+    ck_assert_uint_eq(ev.flags, VG_EV_RFC5424 | VG_EV_NO_TS);
+    ck_str(ev.host, "h");
+    ck_str(ev.app, "app");
+    ck_str(ev.msg, "x");
+    parse_s("<13>1 2019-01-01T00:00:00Z h app - - - x", &o, &ev);
+    ck_assert_uint_eq(ev.flags, VG_EV_RFC5424);
+    ck_assert_int_eq(ev.ts_us, iso_us("2019-01-01T00:00:00Z"));
+    static const struct {
+        const char *in, *reason;
+    } bad[] = {
+        {"<13>1 2019-1 h app - - - x", "bad RFC 5424 timestamp"},
+        {"<13>1 2019", "bad RFC 5424 timestamp"},
+        {"<13>1 -x", "bad RFC 5424 timestamp"},
+        {"<13>1 ", "bad RFC 5424 timestamp"},
+        {"<13>1", "truncated RFC 5424 header"},
+        {"<13>01 - - - - - -", "bad VERSION"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        parse_s(bad[i].in, &o, &ev);
+        ck_assert_msg(ev.flags & VG_EV_MALFORMED, "accepted: %s", bad[i].in);
+        ck_assert_msg(vg_str_eq(ev.reason, bad[i].reason), "%s: reason %.*s", bad[i].in,
+                      (int)ev.reason.len, ev.reason.p);
+    }
+}
+END_TEST
+
 START_TEST(test_rfc3164_shapes)
 {
     vg_event ev;
@@ -1529,6 +1581,7 @@ static Suite *syslog_suite(void)
     tcase_add_test(tc, test_nul_bytes);
     tcase_add_test(tc, test_pri);
     tcase_add_test(tc, test_rfc5424_fields);
+    tcase_add_test(tc, test_number_after_pri);
     tcase_add_test(tc, test_rfc3164_shapes);
     tcase_add_test(tc, test_time_format);
     suite_add_tcase(s, tc);
