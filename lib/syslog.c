@@ -419,7 +419,7 @@ static int parse_iso(const uchar *s, size_t n, size_t *i, int strict, ts_parts *
     if (mm < 0 || mm > 59 || p >= n || s[p++] != ':')
         return -1;
     int ss = digits(s, n, &p, 2);
-    if (ss < 0 || ss > 59)
+    if (ss < 0 || ss > 60) /* 60: a leap second, clamped below as clock_time does */
         return -1;
     t->usec = 0;
     if (p < n && s[p] == '.') {
@@ -456,7 +456,10 @@ static int parse_iso(const uchar *s, size_t n, size_t *i, int strict, ts_parts *
     t->day = d;
     t->hour = hh;
     t->min = mm;
-    t->sec = ss;
+    /* A leap second: rsyslog relays a 3164 "Dec 31 23:59:60" as RFC 5424
+     * "...T23:59:60...", which was malformed here while the 3164 form was
+     * read. Kept in its minute (UTC has no second 60 to convert). */
+    t->sec = ss == 60 ? 59 : ss;
     *i = p;
     return 0;
 }

@@ -1302,7 +1302,8 @@ START_TEST(test_rfc5424_fields)
         {"<13>1 2019-01-01T00:00:00+0100 - - - - -", "bad RFC 5424 timestamp"},
         {"<13>1 2019-01-01T00:00:00 - - - - -", "bad RFC 5424 timestamp"},
         {"<13>1 2019-01-01T24:00:00Z - - - - -", "bad RFC 5424 timestamp"},
-        {"<13>1 2019-01-01T23:59:60Z - - - - -", "bad RFC 5424 timestamp"},
+        {"<13>1 2019-01-01T23:59:60Z - - - - -", NULL}, /* a leap second: test_leap_second */
+        {"<13>1 2019-01-01T23:59:61Z - - - - -", "bad RFC 5424 timestamp"},
         {"<13>1 2019-13-01T00:00:00Z - - - - -", "bad RFC 5424 timestamp"},
         {"<13>1 - - - - -", "truncated RFC 5424 header"},
         {"<13>1 - - - - - ", "bad STRUCTURED-DATA"},
@@ -1408,6 +1409,37 @@ START_TEST(test_number_after_pri)
         ck_assert_msg(vg_str_eq(ev.reason, bad[i].reason), "%s: reason %.*s", bad[i].in,
                       (int)ev.reason.len, ev.reason.p);
     }
+}
+END_TEST
+
+/* Second 60 (a leap second) in an RFC 5424 timestamp is read as :59 of
+ * the same minute, fraction and offset kept, as the RFC 3164 form is:
+ * rsyslog relays a 3164 "Dec 31 23:59:60" as "...T23:59:60...", which was
+ * malformed ("bad RFC 5424 timestamp"). */
+START_TEST(test_leap_second)
+{
+    vg_event ev;
+    vg_syslog_opts o = {NOW_US, 0, 0, 0, 0};
+    parse_s("<13>1 2016-12-31T23:59:60Z h app - - - leap", &o, &ev);
+    ck_assert_uint_eq(ev.flags, VG_EV_RFC5424);
+    ck_assert_int_eq(ev.ts_us, iso_us("2016-12-31T23:59:59Z"));
+    ck_assert_int_eq(ev.tz_min, 0);
+    ck_str(ev.host, "h");
+    ck_str(ev.app, "app");
+    ck_str(ev.msg, "leap");
+    parse_s("<13>1 2016-12-31T23:59:60.25+01:00 h app - - - leap", &o, &ev);
+    ck_assert_uint_eq(ev.flags, VG_EV_RFC5424);
+    ck_assert_int_eq(ev.ts_us, iso_us("2016-12-31T22:59:59.25Z"));
+    ck_assert_int_eq(ev.tz_min, 60);
+    /* the RFC 3164 form it is relayed from, for comparison (year given) */
+    vg_syslog_opts y = {NOW_US, 2016, 1, 0, 0};
+    parse_s("<13>Dec 31 23:59:60 h app: leap", &y, &ev);
+    ck_assert_uint_eq(ev.flags, 0);
+    ck_assert_int_eq(ev.ts_us, iso_us("2016-12-31T23:59:59Z"));
+    ck_str(ev.msg, "leap");
+    parse_s("<13>1 2016-12-31T23:59:61Z h app - - - x", &o, &ev);
+    ck_assert(ev.flags & VG_EV_MALFORMED);
+    ck_str(ev.reason, "bad RFC 5424 timestamp");
 }
 END_TEST
 
@@ -1582,6 +1614,7 @@ static Suite *syslog_suite(void)
     tcase_add_test(tc, test_pri);
     tcase_add_test(tc, test_rfc5424_fields);
     tcase_add_test(tc, test_number_after_pri);
+    tcase_add_test(tc, test_leap_second);
     tcase_add_test(tc, test_rfc3164_shapes);
     tcase_add_test(tc, test_time_format);
     suite_add_tcase(s, tc);
