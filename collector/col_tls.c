@@ -352,22 +352,48 @@ static int col_tls_check_peer(col_tls *t, col_tls_conn *tc, const char *src)
     return 0;
 }
 
+/* What the log line of a failed handshake adds when the peer's first
+ * bytes are plain syslog: '<' (a PRI) or a digit (an octet count) never
+ * start TLS (a record starts 0x16, an SSLv2 hello 0x80), and OpenSSL only
+ * says "wrong version number" or "packet length too long", which sends
+ * the operator looking at TLS versions rather than at a sender set up for
+ * plain TCP and pointed at the TLS port. "" for anything else. The bytes
+ * go into the line raw: vg_log escapes the controls in it. */
+static void col_tls_plain_hint(const col_tls_conn *tc, char *hint, size_t cap)
+{
+    unsigned char c = tc->nfirst ? tc->first[0] : 0;
+    hint[0] = '\0';
+    if (c == '<' || (c >= '0' && c <= '9'))
+        snprintf(hint, cap,
+                 " (its first bytes \"%.*s\" are plain syslog, not TLS: a sender set up for "
+                 "plain TCP sending to this TLS port?)",
+                 (int)tc->nfirst, (const char *)tc->first);
+}
+
 int col_tls_feed(col_tls *t, col_tls_conn *tc, const char *cipher, size_t n,
                  int (*out)(void *ud, const char *p, size_t n), void *ud, const char *src)
 {
     if (n && BIO_write(tc->rbio, cipher, (int)n) != (int)n)
         return -ENOMEM;
+    if (!tc->handshake_done && tc->nfirst < sizeof(tc->first)) {
+        size_t k = sizeof(tc->first) - tc->nfirst;
+        if (k > n)
+            k = n;
+        memcpy(tc->first + tc->nfirst, cipher, k);
+        tc->nfirst += k;
+    }
     if (!tc->handshake_done) {
         int r = SSL_do_handshake(tc->ssl);
         if (r != 1) {
             int e = SSL_get_error(tc->ssl, r);
             if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
                 return 0;
-            char why[512], more[200];
+            char why[512], more[200], hint[200];
             vg_tls_errstr(why, sizeof(why), "unknown TLS error");
+            col_tls_plain_hint(tc, hint, sizeof(hint));
             t->handshake_errors++;
             if (col_tls_say(t, more, sizeof(more)))
-                vg_warn("TLS handshake with %s failed: %s%s", src, why, more);
+                vg_warn("TLS handshake with %s failed: %s%s%s", src, why, hint, more);
             return -EPROTO;
         }
         tc->handshake_done = 1;

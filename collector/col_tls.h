@@ -58,6 +58,8 @@ typedef struct col_tls_conn {
     BIO *rbio, *wbio;
     int handshake_done;
     char peer[256]; /* verified client name, or "" */
+    unsigned char first[16]; /* the peer's first bytes, for the log line of a failed handshake */
+    size_t nfirst;
 } col_tls_conn;
 
 int col_tls_conn_init(col_tls *t, col_tls_conn *tc);

@@ -830,6 +830,32 @@ START_TEST(test_collector_close_keeps_partial_frame)
 }
 END_TEST
 
+/* Plain syslog sent to the TLS port (a sender set up for TCP, pointed at
+ * the TLS listener): the handshake's failure line says so. Before, it
+ * said only OpenSSL's "wrong version number", and tls_errors counted it. */
+START_TEST(test_plain_syslog_to_tls_port)
+{
+    vt_pipe p;
+    const char *coll = "  tls:\n    cert: certs/server.pem\n    key: certs/server.key\n";
+    char certs[400], log[400];
+    it_tls_pipe(&p, ANY_RULE, coll, certs, sizeof(certs));
+    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+    int fd = it_tcp6_connect(p.port);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(it_send_all(fd, "<13>hello\n", 10), 0);
+    ck_assert(it_closed_within(fd, 5000));
+    close(fd);
+    ck_assert(vt_wait_text(log,
+                           "warning: TLS handshake with ::1 failed: error:0A00010B:SSL routines::wrong "
+                           "version number (its first bytes \"<13>hello\\x0a\" are plain syslog, "
+                           "not TLS: a sender set up for plain TCP sending to this TLS port?)\n",
+                           2000));
+    ck_assert(it_collector_says(&p, "tls_handshakes=0 tls_errors=1 "));
+    ck_assert(it_collector_says(&p, "received=0 "));
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* Packets dropped by the kernel's input backlog, all CPUs
  * (/proc/net/softnet_stat, second column, hex). */
 static uint64_t it_softnet_drops(void)
@@ -1843,6 +1869,7 @@ static Suite *collector_suite(void)
     tcase_add_test(tc, test_udp_address_in_use_refused);
     tcase_add_test(tc, test_udp_kernel_drops_counted);
     tcase_add_test(tc, test_tls_close_notify);
+    tcase_add_test(tc, test_plain_syslog_to_tls_port);
     tcase_add_test(tc, test_tls_certificate_reload);
     tcase_add_test(tc, test_tls_cert_expiry_alert);
     tcase_add_test(tc, test_refused_noticed_at_stop);
