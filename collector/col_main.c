@@ -21,7 +21,7 @@ static int col_dump_one(void *ud, uint64_t seq, const void *rec, size_t len)
         return 0;
     }
     ev.seq = seq;
-    vg_event_json(b, &ev);
+    vg_event_json_exact(b, &ev);
     fwrite(b->p, 1, b->len, stdout);
     return 0;
 }
@@ -64,7 +64,10 @@ static int col_dump_spool(vg_daemon *d, const vg_node *root, int argc, char **ar
 static const vg_daemon_tool col_tools[] = {
     {"dump-spool",
      "  --dump-spool         print the events waiting in the spool (not yet taken by the\n"
-     "                       correlator) as JSON lines with every parsed field, and exit\n",
+     "                       correlator) as JSON lines with every parsed field, and exit;\n"
+     "                       byte-exact: in a field that is not UTF-8, each such byte is\n"
+     "                       the text \\xHH and a backslash \\\\, and the field is named\n"
+     "                       in the line's last member \"escaped\"\n",
      true, col_dump_spool},
     {NULL, NULL, false, NULL},
 };

@@ -608,6 +608,42 @@ START_TEST(test_octet_count_wrong_resyncs)
 }
 END_TEST
 
+/* --dump-spool prints each field byte-exact: a field that is not UTF-8
+ * has each bad byte as \xHH and each backslash as \\ in its text, and is
+ * named in "escaped"; a valid one is plain JSON. Before, the bad bytes
+ * were printed as U+FFFD, though the spool keeps them. */
+START_TEST(test_dump_spool_bytes_exact)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init_ex(&p, ANY_RULE, NULL, NULL), 0);
+    vt_pipe_start_all(&p);
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_CORRELATOR, SIGKILL), 128 + SIGKILL);
+    const char *s = "<13>Nov 25 10:00:00 h app: a\xff\\xff b\xc3\x28 \xe2\x82\xac\n"
+                    "<13>Nov 25 10:00:00 h app: C:\\path \xe2\x82\xac\n";
+    int fd = it_tcp_connect(p.port);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(it_send_all(fd, s, strlen(s)), 0);
+    close(fd);
+    ck_assert(it_collector_says(&p, "spooled=2 "));
+    char *dump = it_dump_spool(&p), line[2000];
+    ck_assert_ptr_nonnull(dump);
+    ck_assert(it_dump_line(dump, "{\"seq\":1,", line, sizeof(line)));
+    const char *want = "\"flags\":[],\"host\":\"h\",\"app\":\"app\",\"procid\":null,\"msgid\":null,"
+                       "\"sd\":null,\"msg\":\"a\\\\xff\\\\\\\\xff b\\\\xc3( \xe2\x82\xac\","
+                       "\"src\":\"127.0.0.1\",\"agency\":\"unknown\",\"site\":\"unknown\","
+                       "\"reason\":null,\"raw\":\"<13>Nov 25 10:00:00 h app: a\\\\xff\\\\\\\\xff "
+                       "b\\\\xc3( \xe2\x82\xac\",\"escaped\":[\"msg\",\"raw\"]}";
+    ck_assert_msg(strstr(line, want), "got  %s\nwant %s", line, want);
+    ck_assert(it_dump_line(dump, "{\"seq\":2,", line, sizeof(line)));
+    want = "\"msg\":\"C:\\\\path \xe2\x82\xac\",\"src\":\"127.0.0.1\",\"agency\":\"unknown\","
+           "\"site\":\"unknown\",\"reason\":null,\"raw\":\"<13>Nov 25 10:00:00 h app: C:\\\\path "
+           "\xe2\x82\xac\"}";
+    ck_assert_msg(strstr(line, want), "got  %s\nwant %s", line, want);
+    free(dump);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* A sender that trickles one byte at a time, and one that half-closes
  * (shutdown of its write side) right after its last line. */
 START_TEST(test_slow_and_half_closed_senders)
@@ -1861,6 +1897,7 @@ static Suite *collector_suite(void)
     tcase_add_test(tc, test_spool_sync_commit);
     tcase_add_test(tc, test_long_line_then_short_lines);
     tcase_add_test(tc, test_octet_count_wrong_resyncs);
+    tcase_add_test(tc, test_dump_spool_bytes_exact);
     tcase_add_test(tc, test_slow_and_half_closed_senders);
     tcase_add_test(tc, test_agency_site_tagging);
     tcase_add_test(tc, test_connection_limits);
