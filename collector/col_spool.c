@@ -151,6 +151,7 @@ int col_spool_open(col *c)
         free(dir);
         return rc;
     }
+    vg_store_check_room(dir, "collector.spool_size", (size_t)(c->conf.spool_size >> 20));
     rc = vg_queue_open(c->store, "spool", &c->spool);
     if (rc == 0)
         vg_info("spool %s: %llu events waiting for the correlator; %s", dir,

@@ -432,6 +432,7 @@ int cor_engine_start(cor *c)
         free(dir);
         return rc;
     }
+    vg_store_check_room(dir, "correlator.state_size", (size_t)(c->conf.state_size >> 20));
     free(dir);
     msgpack_sbuffer_init(&c->rec);
     if ((rc = vg_queue_open(c->store, "outbox", &c->outbox)) ||
@@ -448,11 +449,13 @@ int cor_engine_start(cor *c)
         return rc;
     char *lpath = c->conf.listen[0] == '/' ? strdup(c->conf.listen)
                                            : vg_daemon_path(pc->run_dir, c->conf.listen);
-    rc = lpath ? cor_senders_start(c, pc) : -ENOMEM;
+    dir = vg_daemon_path(pc->data_dir, name); /* named in a failed commit's line */
+    rc = lpath && dir ? cor_senders_start(c, pc) : -ENOMEM;
     vg_receiver_cfg rc_cfg = {
         .path = lpath, .allow_uid = pc->uid, .role = "correlator", .name = c->conf.name,
         .type = VG_MSG_EVENTS, .store = c->store, .on_batch = cor_on_batch,
-        .on_commit = cor_on_commit, .on_abort = cor_on_abort, .ud = c,
+        .on_commit = cor_on_commit, .on_abort = cor_on_abort, .ud = c, .store_dir = dir,
+        .map_key = "correlator.state_size", .map_mb = (size_t)(c->conf.state_size >> 20),
     };
     if (rc == 0)
         rc = vg_receiver_start(c->loop, &rc_cfg, &c->receiver);
@@ -464,6 +467,7 @@ int cor_engine_start(cor *c)
                 (unsigned long long)vg_queue_count(c->outbox));
     }
     free(lpath);
+    free(dir);
     return rc;
 }
 

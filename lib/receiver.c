@@ -12,7 +12,7 @@
 
 struct vg_receiver {
     vg_receiver_cfg cfg;
-    char *role, *name;
+    char *role, *name, *store_dir, *map_key;
     vg_server *server;
     vg_receiver_stats stats;
     int paused;
@@ -123,6 +123,25 @@ static void vg__ack(vg_link *l, uint64_t seq)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* What the operator can do about a failed commit, as the collector's spool
+ * says it: LMDB reports a write cut short by a full disk as EIO (or
+ * ENOSPC), which alone names neither the store nor the disk; a full map
+ * ("durable queue full") does not say which size key to raise. Empty for
+ * other errors, or when the owner gave no directory. */
+static void vg__failed_hint(const vg_receiver *r, int rc, char *out, size_t cap)
+{
+    out[0] = '\0';
+    if (!r->store_dir[0])
+        return;
+    if (rc == -ENOSPC || rc == -EIO)
+        snprintf(out, cap, " (is the file system of %s full? the batch is taken once there is room)",
+                 r->store_dir);
+    else if (rc == VG_EFULL && r->map_key[0])
+        snprintf(out, cap, " (the store %s is at its map size, %s %zu MiB: raise it, with a "
+                 "restart, unless what it queues for the next hop is not being taken)",
+                 r->store_dir, r->map_key, r->cfg.map_mb);
+}
+
 /* A store that cannot commit (outbox or map full, a full disk) fails every
  * batch, and the upstream re-sends after its backoff (up to 5 s), for as
  * long as it lasts: hours, if the next hop is down over a holiday. The
@@ -134,11 +153,14 @@ static void vg__failed(vg_receiver *r, vg_rstream *st, uint64_t first, uint64_t 
     r->stats.commit_errors++;
     st->quiet = 1;
     int say = vg_streak_fail(&r->fails, uv_now(r->loop));
-    if (say == VG_STREAK_FIRST)
-        vg_error("stream %s: commit of seq %" PRIu64 "..%" PRIu64 " failed: %s; closing link "
+    if (say == VG_STREAK_FIRST) {
+        char why[1024];
+        vg__failed_hint(r, rc, why, sizeof(why));
+        vg_error("stream %s: commit of seq %" PRIu64 "..%" PRIu64 " failed: %s%s; closing link "
                  "(the upstream holds the batch and sends it again; further failures are "
                  "logged once a minute)",
-                 st->name, first, end, vg_strerror(rc));
+                 st->name, first, end, vg_strerror(rc), why);
+    }
     else if (say == VG_STREAK_REMIND)
         vg_error("stream %s: commits still failing: %s; %" PRIu64 " attempts over %" PRIu64
                  " s (seq %" PRIu64 "..%" PRIu64 " this time)",
@@ -216,7 +238,7 @@ static void vg__batch_run(vg_receiver *r, vg_link *l, vg_rstream *st, const vg_m
 
 static void vg__receiver_free(vg_receiver *r)
 {
-    free(r->role), free(r->name), free(r);
+    free(r->role), free(r->name), free(r->store_dir), free(r->map_key), free(r);
 }
 
 /* One batch (vg__batch_run). Its callbacks may stop the receiver (a
@@ -310,12 +332,14 @@ int vg_receiver_start(uv_loop_t *loop, const vg_receiver_cfg *cfg, vg_receiver *
     r->loop = loop;
     r->role = strdup(cfg->role);
     r->name = strdup(cfg->name);
-    int rc = r->role && r->name ? 0 : -ENOMEM;
+    r->store_dir = strdup(cfg->store_dir ? cfg->store_dir : "");
+    r->map_key = strdup(cfg->map_key ? cfg->map_key : "");
+    int rc = r->role && r->name && r->store_dir && r->map_key ? 0 : -ENOMEM;
     if (rc == 0)
         rc = vg_server_start(loop, cfg->path, cfg->allow_uid, &vg__receiver_ops, vg__on_link, r,
                              &r->server);
     if (rc) {
-        free(r->role), free(r->name), free(r);
+        vg__receiver_free(r);
         return rc;
     }
     *out = r;

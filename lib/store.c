@@ -8,6 +8,7 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "vigil/err.h"
 #include "vigil/log.h"
@@ -609,4 +610,26 @@ void vg_store_read_end(vg_store *st, MDB_txn *txn)
 int vg_store_sync(vg_store *st)
 {
     return vg__rc(mdb_env_sync(st->env, 1));
+}
+
+int vg_store_check_room(const char *dir, const char *key, size_t map_mb)
+{
+    char path[4096];
+    struct statvfs sv;
+    struct stat st;
+    if (snprintf(path, sizeof(path), "%s/data.mdb", dir) >= (int)sizeof(path))
+        return -ENAMETOOLONG;
+    if (statvfs(dir, &sv) != 0 || stat(path, &st) != 0)
+        return -errno;
+    /* st_blocks: what the (sparse) data file really holds on the disk */
+    unsigned long long room = (unsigned long long)sv.f_bavail * sv.f_frsize +
+                              (unsigned long long)st.st_blocks * 512;
+    if (((unsigned long long)map_mb << 20) <= room)
+        return 0;
+    vg_warn("%s is %zu MiB, more than the file system of %s can give it (%llu MiB: its free "
+            "space and what data.mdb holds): the disk will fill first, and commits then fail "
+            "as on a full disk (held and retried, nothing lost) until there is room; give it "
+            "more room, or set %s to what it has",
+            key, map_mb, dir, room >> 20, key);
+    return 1;
 }

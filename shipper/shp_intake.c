@@ -47,7 +47,8 @@ int shp_intake_start(shp *s)
     vg_receiver_cfg rc_cfg = {
         .path = path, .allow_uid = pc->uid, .role = "shipper", .name = s->conf.name,
         .type = VG_MSG_ALERTS, .store = s->store, .on_batch = shp_on_batch,
-        .on_commit = shp_on_commit, .ud = s,
+        .on_commit = shp_on_commit, .ud = s, .store_dir = s->dir,
+        .map_key = "shipper.outbox_size", .map_mb = (size_t)(s->conf.outbox_size >> 20),
     };
     int rc = vg_receiver_start(s->loop, &rc_cfg, &s->receiver);
     if (rc == 0)

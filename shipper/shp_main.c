@@ -149,6 +149,8 @@ static int shp_configure(vg_daemon *d, const vg_node *root, int first, char *err
                       : -ENOMEM) ||
          (rc = vg_queue_open(s->store, "outbox", &s->outbox))))
         vg_error("cannot open outbox %s: %s", s->dir ? s->dir : "", vg_strerror(rc));
+    if (rc == 0)
+        vg_store_check_room(s->dir, "shipper.outbox_size", (size_t)(s->conf.outbox_size >> 20));
     if (rc || (rc = shp_outputs_open(s)) || (rc = shp_intake_start(s))) {
         snprintf(err, errlen, "%s: startup failed: %s", vg_daemon_config_path(d), vg_strerror(rc));
         return rc;

@@ -43,6 +43,13 @@ typedef struct vg_receiver_cfg {
     const char *name;      /* our instance name */
     enum vg_msg_type type; /* batches accepted: VG_MSG_EVENTS or VG_MSG_ALERTS */
     vg_store *store;
+    /* For the operator, in the line of a failed commit: the store's
+     * directory and the key that sizes its map ("correlator.state_size"),
+     * with that size in MiB. May be NULL / 0 (the line then names
+     * neither). Copied. */
+    const char *store_dir;
+    const char *map_key;
+    size_t map_mb;
     /* Applies records [skip, m->count) of batch m (the earlier ones were
      * committed before) inside the store's open write transaction. A
      * non-zero return aborts the transaction; the upstream re-sends. */

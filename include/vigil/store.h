@@ -44,6 +44,17 @@ int vg_store_open(vg_store **out, const char *dir, size_t map_mb);
 #define VG_STORE_OWNER 2u
 int vg_store_open_ex(vg_store **out, const char *dir, size_t map_mb, unsigned flags);
 
+/* Warns, once at start, when the map of the store in 'dir' ('map_mb' MiB,
+ * set by the configuration key 'key', e.g. "collector.spool_size") is
+ * larger than its file system can give it: its free space plus what the
+ * data file already holds. The disk then fills before the map does, and
+ * commits fail as on any full disk (held and retried, nothing lost) rather
+ * than meeting the size the operator chose (the collector's spool_limit
+ * would never pause intake). Returns 1 when it warned, 0 when the map
+ * fits, negative errno when the file system cannot be asked (no warning:
+ * the store opened, so this is only advice). */
+int vg_store_check_room(const char *dir, const char *key, size_t map_mb);
+
 /* A random queue epoch: nonzero and not old. */
 int vg_epoch_random(uint64_t old, uint64_t *epoch);
 

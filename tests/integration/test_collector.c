@@ -1826,6 +1826,12 @@ START_TEST(test_disk_full_holds_and_recovers)
     ck_assert_int_ge(it_stat(&p, VT_COLLECTOR, "stats: received=", " spool_errors=", true), 5);
     ck_assert_int_eq(vt_count_text(log, "spool commit"), 1);
     ck_assert_int_eq(vt_count_text(log, "error: "), 1);
+    /* At start it said that the 256 MiB spool is more than the 8 MiB disk
+     * holds (spool_limit could never pause intake; nothing said so). */
+    char want[1200];
+    snprintf(want, sizeof(want), "warning: collector.spool_size is 256 MiB, more than the file "
+             "system of %s/collector/c1 can give it (", data);
+    ck_assert_int_eq(vt_count_text(log, want), 1);
     ck_assert_int_eq(unlink(filler), 0);
     for (int i = 0; i < 400 && off < len; i++) {
         it_pump(fd, buf, len, &off);

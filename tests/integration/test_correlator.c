@@ -695,10 +695,16 @@ START_TEST(test_full_outbox_counts_once)
     long errors = commit_errors(&p);
     int runs = vt_count_text(clog, "error: stream c1: commit of seq ");
     ck_assert_int_ge(runs, 1);
-    ck_assert_int_eq(vt_count_text(clog, " failed: durable queue full; closing link (the upstream "
-                                         "holds the batch and sends it again; further failures "
-                                         "are logged once a minute)\n"),
-                     runs);
+    /* The line names the store and the key that sizes its map (it said
+     * only "durable queue full"). */
+    char want[1200];
+    snprintf(want, sizeof(want),
+             " failed: durable queue full (the store %s/data/correlator/correlator is at its map "
+             "size, correlator.state_size 2 MiB: raise it, with a restart, unless what it queues "
+             "for the next hop is not being taken); closing link (the upstream holds the batch "
+             "and sends it again; further failures are logged once a minute)\n",
+             p.dir);
+    ck_assert_int_eq(vt_count_text(clog, want), runs);
     ck_assert_int_eq(vt_count_text(clog, "error: "), runs);
     ck_assert_int_eq(vt_count_text(clog, "warning: stream c1: commits succeed again, after "), runs);
     ck_assert_msg(errors >= runs + 3, "%ld failed commits in %d runs", errors, runs);
@@ -733,6 +739,11 @@ START_TEST(test_correlator_disk_full_recovers)
     ck_assert_int_eq(it_logger_tcp(&p, file, NULL), 0);
     ck_assert_msg(vt_wait_text(clog, "error: stream c1: commit of seq ", 20000),
                   "no commit failed on the full disk");
+    /* The line names the disk to free (it said only "Input/output error"). */
+    char want[1200];
+    snprintf(want, sizeof(want), " (is the file system of %s/correlator full? the batch is taken "
+             "once there is room); closing link (the upstream ", data);
+    ck_assert_int_eq(vt_count_text(clog, want), 1);
     for (int i = 0; i < 100 && commit_errors(&p) < 4; i++) /* re-sent after 0.1, 0.2, 0.4 s... */
         vt_sleep_ms(100);
     ck_assert_int_ge(commit_errors(&p), 4);
@@ -746,9 +757,14 @@ START_TEST(test_correlator_disk_full_recovers)
     /* the recovery, and at most one for the outbox's trims (on the same disk) */
     ck_assert_int_eq(vt_count_text(clog, "warning: stream c1: commits succeed again, after "), 1);
     ck_assert_int_le(vt_count_text(clog, "warning: queue outbox: trim failed: "), 1);
+    /* and, at start, that the 256 MiB map is more than the 8 MiB disk
+     * holds (nothing said so: the disk filled without a word before) */
+    snprintf(want, sizeof(want), "warning: correlator.state_size is 256 MiB, more than the file "
+             "system of %s/correlator can give it (", data);
+    ck_assert_int_eq(vt_count_text(clog, want), 1);
     ck_assert_int_eq(vt_count_text(clog, "warning: ") -
                          vt_count_text(clog, "warning: queue outbox: trim failed: "),
-                     1);
+                     2);
     /* the collector: a plain loss or two, then one line for the run */
     char log[400];
     vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));

@@ -913,6 +913,11 @@ START_TEST(test_shipper_disk_full_recovers)
     ck_assert_int_eq(it_logger_tcp(&p, file, NULL), 0);
     ck_assert_msg(vt_wait_text(slog, "error: stream correlator: commit of seq ", 20000),
                   "no commit failed on the full disk");
+    /* The line names the disk to free (it said only "Input/output error"). */
+    char want[1200];
+    snprintf(want, sizeof(want), " (is the file system of %s/shipper full? the batch is taken "
+             "once there is room); closing link (the upstream ", data);
+    ck_assert_int_eq(vt_count_text(slog, want), 1);
     vt_sleep_ms(2000); /* a few re-sends meet the full disk */
     ck_assert_int_lt(vt_count_lines(p.alerts), N);
     ck_assert_int_eq(unlink(filler), 0);
@@ -928,6 +933,10 @@ START_TEST(test_shipper_disk_full_recovers)
     ck_assert_int_eq(vt_count_text(slog, "error: "), 1 + cursor);
     ck_assert_int_eq(vt_count_text(slog, "warning: output json_file: delivery recorded again "),
                      cursor);
+    /* at start: the 256 MiB outbox is more than the 8 MiB disk holds */
+    snprintf(want, sizeof(want), "warning: shipper.outbox_size is 256 MiB, more than the file "
+             "system of %s/shipper can give it (", data);
+    ck_assert_int_eq(vt_count_text(slog, want), 1);
     for (int w = VT_COLLECTOR; w <= VT_SHIPPER; w++)
         ck_assert_int_eq(vt_pipe_stop(&p, w, SIGTERM), 0);
     umount2(data, MNT_DETACH);
