@@ -1860,6 +1860,55 @@ END_TEST
  * then logs the raw message of each event it could not spool (escaped as
  * JSON strings): a TCP sender took them as delivered, so the log is the
  * only place left where they are not lost without a trace. */
+/* Datagrams keep coming while the disk under the spool is full: each is
+ * refused and counted, and the held commit is retried 4 times a second,
+ * as the log says, not once per datagram (every one woke the loop, and
+ * each pass tried a commit on the full disk: about 90 a second here).
+ * Once there is room, what was held is spooled, and the received and
+ * refused datagrams add up to what was sent. */
+START_TEST(test_disk_full_udp_retries_at_its_pace)
+{
+    vt_pipe p;
+    char data[400], filler[400], log[400];
+    if (!it_full_disk_collector(&p, data, filler, log))
+        return;
+    it_fill(data, filler, 16 * 1024);
+    int sent = 0;
+    char d[256];
+    /* until a commit fails (the pending datagrams fill the 16 KB) */
+    for (; sent < 2000 && !vt_count_text(log, "error: spool commit of "); sent++) {
+        int n = snprintf(d, sizeof(d), "<13>Nov 25 10:00:00 h app: seq=%05d %.100s", sent,
+                         "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                         "xxxxxxxxxxxxxxxxxxxxxxxx");
+        it_datagram(p.port, NULL, d, (size_t)n);
+        if (sent % 20 == 19)
+            vt_sleep_ms(10);
+    }
+    ck_assert_msg(vt_wait_text(log, "error: spool commit of ", 2000), "no commit failed");
+    long e0 = it_stat(&p, VT_COLLECTOR, "stats: received=", " spool_errors=", true);
+    ck_assert_int_ge(e0, 1);
+    /* 1 s of datagrams, one every 2 ms: about 4 more attempts, not 500 */
+    for (int i = 0; i < 500; i++, sent++) {
+        int n = snprintf(d, sizeof(d), "<13>Nov 25 10:00:00 h app: seq=%05d refused", sent);
+        it_datagram(p.port, NULL, d, (size_t)n);
+        vt_sleep_ms(2);
+    }
+    long e1 = it_stat(&p, VT_COLLECTOR, "stats: received=", " spool_errors=", true);
+    ck_assert_msg(e1 - e0 <= 8, "%ld commit attempts in about 1 s", e1 - e0);
+    ck_assert_int_ge(e1 - e0, 2);
+    ck_assert_int_eq(unlink(filler), 0);
+    ck_assert(vt_wait_text(log, "warning: spool commits succeed again, after ", 5000));
+    ck_assert(vt_wait_text(log, ": resuming intake (", 5000));
+    long received = it_stat(&p, VT_COLLECTOR, "stats: received=", "stats: received=", true);
+    long dropped = it_stat(&p, VT_COLLECTOR, "stats: received=", " dropped=", false);
+    ck_assert_int_eq(received + dropped, sent);
+    ck_assert_int_eq(vt_count_text(log, "error: "), 1);
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_COLLECTOR, SIGTERM), 0);
+    umount2(data, MNT_DETACH);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 START_TEST(test_disk_full_at_stop_logs_held_events)
 {
     vt_pipe p;
@@ -1924,6 +1973,11 @@ static Suite *collector_suite(void)
     tcase_add_test(tc, test_disk_full_holds_and_recovers);
     tcase_add_test(tc, test_disk_full_at_stop_logs_held_events);
     suite_add_tcase(s, tc);
+    /* CK_RUN_CASE=disk_full_udp runs it alone (root, for its tmpfs) */
+    TCase *du = tcase_create("disk_full_udp");
+    tcase_set_timeout(du, 60);
+    tcase_add_test(du, test_disk_full_udp_retries_at_its_pace);
+    suite_add_tcase(s, du);
     TCase *burst = tcase_create("spool_burst");
     tcase_set_timeout(burst, 120);
     tcase_add_test(burst, test_burst_larger_than_spool_committed);
