@@ -112,6 +112,7 @@ struct col {
     uint64_t refused_unlogged;  /* refused since */
     vg_budget closed_budget;    /* lines on connections closed for a timeout (vg_budget) */
     int paused;          /* spool full: TCP reading stopped, datagrams dropped */
+    int paused_commits;  /* the pause began with a failed commit (a full disk), not the limit */
     uint64_t spool_high, spool_low;
     /* spool durability: committed (page cache) vs synced (disk) */
     uv_work_t sync_work;

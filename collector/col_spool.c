@@ -109,8 +109,15 @@ static void col_spool_check_full(col *c)
         col_input_pause(c);
         uv_timer_start(&c->bp_timer, col_spool_on_bp, 250, 250);
     } else if (c->paused && used <= c->spool_low && c->npend == 0) {
-        vg_info("spool below %llu bytes: resuming intake (%llu datagrams refused so far)",
-                (unsigned long long)c->spool_low, (unsigned long long)c->stats.dropped);
+        /* after a full disk the spool was never above the limit: saying
+         * it is below it again named the wrong cause */
+        if (c->paused_commits)
+            vg_info("spool commits pass again: resuming intake (%llu datagrams refused so far)",
+                    (unsigned long long)c->stats.dropped);
+        else
+            vg_info("spool below %llu bytes: resuming intake (%llu datagrams refused so far)",
+                    (unsigned long long)c->spool_low, (unsigned long long)c->stats.dropped);
+        c->paused_commits = 0;
         uv_timer_stop(&c->bp_timer);
         col_input_resume(c);
         col_spool_note_refused(c);
@@ -131,6 +138,7 @@ void col_spool_stop_pause(col *c)
         return;
     c->spool_high = UINT64_MAX; /* no new pause for the limit */
     c->paused = 0;
+    c->paused_commits = 0;
     uv_timer_stop(&c->bp_timer);
     col_spool_note_refused(c);
 }
@@ -252,6 +260,8 @@ void col_spool_flush(col *c)
         /* Keep the records in memory and try again shortly; nothing is
          * dropped here (issue: spool-full backpressure pauses intake). */
         col_spool_failed(c, rc);
+        if (!c->paused)
+            c->paused_commits = 1;
         col_input_pause(c); /* do not pile up more in memory meanwhile */
         uv_timer_start(&c->bp_timer, col_spool_on_bp, 250, 250);
         uv_timer_start(&c->retry_timer, col_spool_on_retry, 500, 0);
