@@ -699,6 +699,21 @@ static int check_full(void *ud, uint64_t seq, const void *r, size_t len)
     return 0;
 }
 
+/* vg_store_check_room: a map the file system can hold is quiet; one far
+ * beyond any disk (1 PiB) is warned about; a directory that is not there
+ * is an error, not a warning. */
+START_TEST(test_check_room)
+{
+    vg_store *st = open_store(dbdir, 1);
+    ck_assert_int_eq(vg_store_check_room(dbdir, "collector.spool_size", 1), 0);
+    ck_assert_int_eq(vg_store_check_room(dbdir, "collector.spool_size", (size_t)1 << 30), 1);
+    char missing[PATH_MAX + 16];
+    snprintf(missing, sizeof(missing), "%s/none", dbdir);
+    ck_assert_int_eq(vg_store_check_room(missing, "collector.spool_size", 1), -ENOENT);
+    vg_store_close(st);
+}
+END_TEST
+
 START_TEST(test_map_full)
 {
     vg_store *st = open_store(dbdir, 1);
@@ -905,6 +920,7 @@ static Suite *store_suite(void)
     tcase_add_test(t, test_copy_takes_new_epochs);
     tcase_add_test(t, test_two_queues);
     tcase_add_test(t, test_queue_limits);
+    tcase_add_test(t, test_check_room);
     tcase_add_test(t, test_map_full);
     tcase_add_test(t, test_map_full_drained);
     tcase_add_test(t, test_resend_after_reopen);
