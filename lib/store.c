@@ -628,8 +628,8 @@ int vg_store_check_room(const char *dir, const char *key, size_t map_mb)
         return 0;
     vg_warn("%s is %zu MiB, more than the file system of %s can give it (%llu MiB: its free "
             "space and what data.mdb holds): the disk will fill first, and commits then fail "
-            "as on a full disk (held and retried, nothing lost) until there is room; give it "
-            "more room, or set %s to what it has",
+            "as on a full disk until there is room (intake waits, datagrams are refused and "
+            "counted: docs/architecture.md); give it more room, or set %s to what it has",
             key, map_mb, dir, room >> 20, key);
     return 1;
 }

@@ -48,8 +48,9 @@ int vg_store_open_ex(vg_store **out, const char *dir, size_t map_mb, unsigned fl
  * set by the configuration key 'key', e.g. "collector.spool_size") is
  * larger than its file system can give it: its free space plus what the
  * data file already holds. The disk then fills before the map does, and
- * commits fail as on any full disk (held and retried, nothing lost) rather
- * than meeting the size the operator chose (the collector's spool_limit
+ * commits fail as on any full disk (the upstream or the TCP sender waits,
+ * datagrams are refused and counted) rather than meeting the size the
+ * operator chose (the collector's spool_limit
  * would never pause intake). Returns 1 when it warned, 0 when the map
  * fits, negative errno when the file system cannot be asked (no warning:
  * the store opened, so this is only advice). */
