@@ -268,6 +268,11 @@ void col_spool_flush(col *c)
         return;
     }
     c->spool_rc = 0;
+    /* a commit passed (the back-pressure timer's, or a stop's): no retry
+     * is due, and the loop's own commits (which a pending retry holds
+     * back) must take over at once, or what arrives meanwhile piles up
+     * past COL_FLUSH_AT into one commit */
+    uv_timer_stop(&c->retry_timer);
     double secs;
     uint64_t fails = vg_streak_end(&c->spool_fails, uv_now(c->loop), &secs);
     if (fails)
