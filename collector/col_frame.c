@@ -159,7 +159,7 @@ size_t col_frame_take(col_framer *f, const char *data, size_t len, int eof, col_
             if (*p == '<' && lf) /* a line */
                 flag = 0;
             else if (*p == '<' && n == avail) /* a last line without its LF: as below */
-                flag = eof == COL_FRAME_STOPPED ? COL_FRAME_CUT_STOP : 0;
+                flag = col_frame_line_cut(eof);
             col_frame_emit(fn, ud, p, n, flag);
             off += n + (size_t)lf;
             continue;
@@ -182,9 +182,7 @@ size_t col_frame_take(col_framer *f, const char *data, size_t len, int eof, col_
         if (avail > max || eof) { /* no LF in what was read */
             int trunc = avail > max;
             col_frame_emit(fn, ud, p, trunc ? max : avail,
-                           trunc                         ? COL_FRAME_OVER_MAX
-                           : eof == COL_FRAME_STOPPED ? COL_FRAME_CUT_STOP
-                                                         : 0);
+                           trunc ? COL_FRAME_OVER_MAX : col_frame_line_cut(eof));
             if (trunc)
                 f->skipped += avail - max;
             f->skipping = trunc && !eof; /* the rest of the line comes in later reads */

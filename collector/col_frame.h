@@ -34,30 +34,61 @@ typedef struct col_framer {
 
 /* Why a message is cut: longer than max, its octet-counted frame
  * unfinished when the stream ended (a count that lied, a cut connection),
- * or a line without its LF when the collector stopped reading (a stop
- * whose reading ended before the sender's: the rest of the line was never
- * read). */
-enum { COL_FRAME_OVER_MAX = 1, COL_FRAME_CUT_SHORT = 2, COL_FRAME_CUT_STOP = 3 };
+ * or a line without its LF when the stream ended other than by the
+ * sender's orderly close: the collector stopped reading (a stop whose
+ * reading ended before the sender's: the rest of the line was never
+ * read), the peer reset the connection, a TLS connection ended without
+ * close_notify (or with a TLS error), or idle_timeout closed it. A line
+ * without its LF at an orderly close (FIN, TLS close_notify) is no cut:
+ * many senders end their last line without one. */
+enum {
+    COL_FRAME_OVER_MAX = 1,
+    COL_FRAME_CUT_SHORT = 2,
+    COL_FRAME_CUT_STOP = 3,
+    COL_FRAME_CUT_RESET = 4,
+    COL_FRAME_CUT_TLS = 5,
+    COL_FRAME_CUT_IDLE = 6
+};
 
 /* Framing errors of an octet-counted stream, which are no cut: bytes
  * where a frame should start but none does (a count that did not match
  * its frame, garbage between frames), and a frame of count 0. */
-enum { COL_FRAME_DESYNC = 4, COL_FRAME_EMPTY = 5 };
+enum { COL_FRAME_DESYNC = 7, COL_FRAME_EMPTY = 8 };
 
 /* Whether flag (a COL_FRAME_* value) says the message was cut. */
 static inline int col_frame_is_cut(int flag)
 {
-    return flag >= COL_FRAME_OVER_MAX && flag <= COL_FRAME_CUT_STOP;
+    return flag >= COL_FRAME_OVER_MAX && flag <= COL_FRAME_CUT_IDLE;
 }
 
-/* eof values of col_frame_take: the peer ended the stream, or the
- * collector stopped reading it (an unfinished line is then cut, and
- * flagged COL_FRAME_CUT_STOP). */
-enum { COL_FRAME_EOF = 1, COL_FRAME_STOPPED = 2 };
+/* eof values of col_frame_take, how the stream ended: the peer's orderly
+ * close, or the collector stopped reading it, the peer reset it (or a read
+ * failed), a TLS stream ended without close_notify, idle_timeout closed
+ * it. All but the first flag an unfinished line as cut (col_frame_line_cut). */
+enum {
+    COL_FRAME_EOF = 1,
+    COL_FRAME_STOPPED = 2,
+    COL_FRAME_RESET = 3,
+    COL_FRAME_TLS_CUT = 4,
+    COL_FRAME_IDLE = 5
+};
+
+/* The flag of a last line without its LF at a stream's end eof: 0 at an
+ * orderly close, else the COL_FRAME_CUT_* value naming the cut. */
+static inline int col_frame_line_cut(int eof)
+{
+    switch (eof) {
+    case COL_FRAME_STOPPED: return COL_FRAME_CUT_STOP;
+    case COL_FRAME_RESET: return COL_FRAME_CUT_RESET;
+    case COL_FRAME_TLS_CUT: return COL_FRAME_CUT_TLS;
+    case COL_FRAME_IDLE: return COL_FRAME_CUT_IDLE;
+    default: return 0;
+    }
+}
 
 /* A message: n bytes at p (a view into the caller's buffer, valid during
  * the call); flag 0, why it is cut (COL_FRAME_OVER_MAX, COL_FRAME_CUT_SHORT,
- * COL_FRAME_CUT_STOP), or the framing error it is (COL_FRAME_DESYNC, and
+ * COL_FRAME_CUT_STOP and the other COL_FRAME_CUT_*), or the framing error it is (COL_FRAME_DESYNC, and
  * COL_FRAME_EMPTY with n 0). */
 typedef void (*col_frame_fn)(void *ud, const char *p, size_t n, int flag);
 
@@ -65,7 +96,8 @@ typedef void (*col_frame_fn)(void *ud, const char *p, size_t n, int flag);
  * number of bytes consumed; the rest is an unfinished frame, to be passed
  * again at the front of the next call with more bytes after it. With eof,
  * everything is consumed (a last frame without its end is a message; with
- * COL_FRAME_STOPPED a last line without its LF is flagged COL_FRAME_CUT_STOP).
+ * any eof but COL_FRAME_EOF a last line without its LF is flagged cut, by
+ * col_frame_line_cut(eof)).
  * What is left is always shorter than max + COL_FRAME_START_MAX, so a
  * buffer of max + 64 bytes always makes progress. A frame that starts
  * with a digit followed by digits and a space is octet-counted (RFC 6587

@@ -21,6 +21,23 @@
 
 #define COL_READ_CHUNK (128u << 10)
 
+/* The reason a cut message carries in the spool (frame a COL_FRAME_* cut
+ * flag): a line without its LF says what ended its stream, so a SOC reader
+ * can tell a sender's reset from the collector's own stop or idle_timeout. */
+static const char *col_input_cut_reason(int frame)
+{
+    switch (frame) {
+    case COL_FRAME_CUT_SHORT: return "connection ended inside an octet-counted frame";
+    case COL_FRAME_CUT_STOP: return "line cut by the collector's stop (the rest was not read)";
+    case COL_FRAME_CUT_RESET: return "line cut by a connection reset (the rest never came)";
+    case COL_FRAME_CUT_TLS:
+        return "line cut by a TLS connection ended without close_notify (the rest never came)";
+    case COL_FRAME_CUT_IDLE:
+        return "line cut by the collector's idle_timeout (the rest was not read)";
+    default: return "truncated to max_message_size";
+    }
+}
+
 /* col_input_message, with why (a static string, or NULL) as the reason of
  * a message that parses as empty: an empty datagram says so, where one
  * that held only line ends says "empty message" (the parser's). frame is
@@ -59,11 +76,7 @@ static void col_input_event(col *c, const char *src, const struct sockaddr *sa, 
     if (cut) {
         ev.flags |= VG_EV_TRUNCATED;
         if (!ev.reason.p)
-            ev.reason = vg_str_c(frame == COL_FRAME_CUT_SHORT
-                                     ? "connection ended inside an octet-counted frame"
-                                 : frame == COL_FRAME_CUT_STOP
-                                     ? "line cut by the collector's stop (the rest was not read)"
-                                     : "truncated to max_message_size");
+            ev.reason = vg_str_c(col_input_cut_reason(frame));
         c->stats.truncated++;
     }
     c->stats.received++;
@@ -365,19 +378,18 @@ static void col_conn_tls_flush(col_conn *k)
 }
 
 /* Closes a connection the collector ends itself (idle, handshake timeout,
- * stop): what it had read of an unfinished frame is a message too, kept as
- * at the peer's EOF (col_conn_read: an octet-counted frame flagged
- * truncated, a line without its LF a line), not freed unseen with the
- * buffer. At a stop (stopped), a line without its LF is flagged truncated
- * (COL_FRAME_CUT_STOP): the reading ended there, not the sender's line (a
- * sender still writing at the end of the stop's reading), and kept as a
- * whole line "seq=00001234" cut to "seq=0000" made an alert for a line
- * nobody sent. A TLS peer gets our close_notify first, so that it can tell
- * the close from a cut connection. */
-static void col_conn_end(col_conn *k, int stopped)
+ * stop): what it had read of an unfinished frame is a message too, not
+ * freed unseen with the buffer: an octet-counted frame flagged truncated,
+ * and a line without its LF flagged cut by how (eof: COL_FRAME_STOPPED,
+ * COL_FRAME_IDLE): the reading ended there, not the sender's line (a
+ * sender still writing at the end of the stop's reading, or one that paused
+ * mid-line), and kept as a whole line "seq=00001234" cut to "seq=0000" made
+ * an alert for a line nobody sent. A TLS peer gets our close_notify first,
+ * so that it can tell the close from a cut connection. */
+static void col_conn_end(col_conn *k, int eof)
 {
     if (k->len) {
-        col_conn_frames(k, k->buf, k->len, stopped ? COL_FRAME_STOPPED : COL_FRAME_EOF);
+        col_conn_frames(k, k->buf, k->len, eof);
         k->len = 0;
     }
     if (k->tls) { /* a few dozen bytes: uv_write sends them at once, before the close */
@@ -386,6 +398,19 @@ static void col_conn_end(col_conn *k, int stopped)
     }
     uv_read_stop((uv_stream_t *)&k->tcp);
     uv_close((uv_handle_t *)&k->tcp, col_conn_closed);
+}
+
+/* How a stream that read n (< 0) ended, as col_frame_take's eof: an
+ * orderly close (FIN, or under TLS the peer's close_notify) leaves a last
+ * line without its LF a line, since many senders end so; a reset or a read
+ * error cuts it, and so does a TLS stream's end without close_notify (a FIN
+ * under TLS, a TLS error: to TLS a truncation attack or a crashed
+ * sender look just like that). */
+static int col_conn_end_kind(const col_conn *k, ssize_t n)
+{
+    if (k->tls && (n == UV_EOF || n == UV_EPROTO))
+        return col_tls_peer_closed(k->tls) ? COL_FRAME_EOF : COL_FRAME_TLS_CUT;
+    return n == UV_EOF ? COL_FRAME_EOF : COL_FRAME_RESET;
 }
 
 static void col_conn_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
@@ -401,9 +426,10 @@ static void col_conn_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         col_conn_tls_flush(k);
         if (rc == 0)
             return;
-        n = UV_EOF; /* TLS close or error: end the connection like an EOF */
+        /* the peer's close_notify is an orderly close; a TLS error cuts */
+        n = rc == 1 ? UV_EOF : UV_EPROTO;
     }
-    int eof = n < 0;
+    int eof = n < 0 ? col_conn_end_kind(k, n) : 0;
     if (n > 0 && buf->base == k->c->read_buf) {
         /* frames straight from the shared buffer; keep the unfinished tail */
         size_t len = (size_t)n, used = col_conn_frames(k, buf->base, len, 0);
@@ -809,7 +835,7 @@ static void col_conn_sweep(uv_timer_t *t)
                 vg_info("connection from %s closed: idle for %lld ms (idle_timeout)%s", k->src,
                         (long long)c->conf.idle_ms, more);
         }
-        col_conn_end(k, 0);
+        col_conn_end(k, handshake ? COL_FRAME_EOF : COL_FRAME_IDLE);
     }
 }
 
@@ -1059,5 +1085,5 @@ void col_input_stop(col *c)
     }
     for (col_conn *k = c->conns; k; k = k->next)
         if (!uv_is_closing((uv_handle_t *)&k->tcp))
-            col_conn_end(k, 1);
+            col_conn_end(k, COL_FRAME_STOPPED);
 }

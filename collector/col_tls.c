@@ -432,6 +432,11 @@ void col_tls_close_notify(col_tls_conn *tc)
     ERR_clear_error();
 }
 
+int col_tls_peer_closed(const col_tls_conn *tc)
+{
+    return tc->ssl && (SSL_get_shutdown(tc->ssl) & SSL_RECEIVED_SHUTDOWN) != 0;
+}
+
 size_t col_tls_pending(col_tls_conn *tc, char **buf)
 {
     size_t n = 0;

@@ -75,6 +75,8 @@ int col_tls_feed(col_tls *t, col_tls_conn *tc, const char *cipher, size_t n,
  * RFC 5425 4.4 has the side that closes send one, and the side that gets
  * one answer it. Nothing before the handshake is done, nor twice. */
 void col_tls_close_notify(col_tls_conn *tc);
+/* Whether the peer's close_notify came: its stream ended in order, not cut. */
+int col_tls_peer_closed(const col_tls_conn *tc);
 /* Moves the bytes waiting for the peer into a malloc'ed buffer. */
 size_t col_tls_pending(col_tls_conn *tc, char **buf);
 

@@ -608,6 +608,49 @@ START_TEST(test_octet_count_wrong_resyncs)
 }
 END_TEST
 
+/* A last line without its LF, ended by the peer's reset (SO_LINGER 0:
+ * RST), is flagged truncated with the reason naming the reset; the same
+ * line ended by a FIN stays a line (many senders end without an LF).
+ * Before, the reset left it unflagged, like the FIN. */
+START_TEST(test_reset_cuts_partial_line)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init_ex(&p, ANY_RULE, NULL, NULL), 0);
+    vt_pipe_start_all(&p);
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_CORRELATOR, SIGKILL), 128 + SIGKILL);
+    int fd = it_tcp_connect(p.port);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(it_send_all(fd, "<13>partial", 11), 0);
+    vt_sleep_ms(100); /* read by the collector before the reset */
+    struct linger lg = {1, 0};
+    ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+    close(fd);
+    ck_assert(it_collector_says(&p, "spooled=1 "));
+    fd = it_tcp_connect(p.port);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(it_send_all(fd, "<13>finished", 12), 0);
+    close(fd);
+    ck_assert(it_collector_says(&p, "spooled=2 "));
+    ck_assert(it_collector_says(&p, "received=2 "));
+    ck_assert(it_collector_says(&p, "malformed=0 truncated=1 "));
+    char *dump = it_dump_spool(&p), line[2000];
+    ck_assert_ptr_nonnull(dump);
+    ck_assert(it_dump_line(dump, "{\"seq\":1,", line, sizeof(line)));
+    const char *want = "\"flags\":[\"truncated\",\"no_ts\",\"no_host\"],\"host\":\"127.0.0.1\",\"app\":null,"
+                       "\"procid\":null,\"msgid\":null,\"sd\":null,\"msg\":\"partial\","
+                       "\"src\":\"127.0.0.1\",\"agency\":\"unknown\",\"site\":\"unknown\","
+                       "\"reason\":\"line cut by a connection reset (the rest never came)\","
+                       "\"raw\":\"<13>partial\"}";
+    ck_assert_msg(strstr(line, want), "got  %s\nwant %s", line, want);
+    ck_assert(it_dump_line(dump, "{\"seq\":2,", line, sizeof(line)));
+    want = "\"msg\":\"finished\",\"src\":\"127.0.0.1\",\"agency\":\"unknown\","
+           "\"site\":\"unknown\",\"reason\":null,\"raw\":\"<13>finished\"}";
+    ck_assert_msg(strstr(line, want), "got  %s\nwant %s", line, want);
+    free(dump);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* --dump-spool prints each field byte-exact: a field that is not UTF-8
  * has each bad byte as \xHH and each backslash as \\ in its text, and is
  * named in "escaped"; a valid one is plain JSON. Before, the bad bytes
@@ -808,10 +851,12 @@ START_TEST(test_connection_limits)
 END_TEST
 
 /* What the collector has read of an unfinished frame when it closes the
- * connection itself (idle_timeout, SIGTERM) is kept as at the peer's EOF
- * (an octet-counted frame flagged truncated, a line without its LF as a
- * line): before, it was freed with the connection's buffer, unseen and
- * uncounted. And an octet-counted frame of more than 65536
+ * connection itself (idle_timeout, SIGTERM) is kept (an octet-counted frame
+ * flagged truncated, a line without its LF flagged truncated too, its
+ * reason naming idle_timeout: the collector ended it, not the sender):
+ * before, it was freed with the connection's buffer, unseen and
+ * uncounted; then (until session 20) the idle-closed line was kept
+ * unflagged, as at the peer's FIN. And an octet-counted frame of more than 65536
  * bytes no longer takes the frames after it along (they end in no LF):
  * before, its count started an LF-framed line that ran over them. */
 START_TEST(test_collector_close_keeps_partial_frame)
@@ -844,8 +889,8 @@ START_TEST(test_collector_close_keeps_partial_frame)
     close(a);
     ck_assert(vt_wait_lines(p.alerts, 5, 20000));
     ck_assert(it_collector_says(&p, "received=5 "));
-    /* truncated: the long frame; the unfinished line is a line, as at EOF */
-    ck_assert(it_collector_says(&p, "malformed=0 truncated=1 "));
+    /* truncated: the long frame, and the unfinished line idle_timeout cut */
+    ck_assert(it_collector_says(&p, "malformed=0 truncated=2 "));
     /* an octet-counted frame half sent when the collector stops */
     int b = it_tcp_connect(p.port);
     ck_assert_int_ge(b, 0);
@@ -857,7 +902,7 @@ START_TEST(test_collector_close_keeps_partial_frame)
     ck_assert_int_eq(vt_pipe_stop(&p, VT_COLLECTOR, SIGTERM), 0);
     close(b);
     ck_assert(vt_wait_text(log, "received=6 ", 100));
-    ck_assert(vt_wait_text(log, "malformed=0 truncated=2 ", 100)); /* cut by the stop */
+    ck_assert(vt_wait_text(log, "malformed=0 truncated=3 ", 100)); /* cut by the stop */
     /* the final stats line: b was being closed, not open (it said 1) */
     ck_assert(vt_wait_text(log, "tcp_open=0 tcp_total=2 ", 100));
     vt_pipe_start(&p, VT_COLLECTOR); /* forwards what it spooled */
@@ -1956,6 +2001,7 @@ static Suite *collector_suite(void)
     tcase_add_test(tc, test_long_line_then_short_lines);
     tcase_add_test(tc, test_octet_count_wrong_resyncs);
     tcase_add_test(tc, test_dump_spool_bytes_exact);
+    tcase_add_test(tc, test_reset_cuts_partial_line);
     tcase_add_test(tc, test_slow_and_half_closed_senders);
     tcase_add_test(tc, test_agency_site_tagging);
     tcase_add_test(tc, test_connection_limits);

@@ -17,19 +17,22 @@ typedef struct got {
 
 /* Messages as "[TEXT]", "[TEXT]!" (longer than max), "[TEXT]~" (the
  * stream ended inside its octet-counted frame), "[TEXT]^" (a line the
- * collector's stop cut), "[TEXT]?" (bytes outside the octet-counted frames
+ * collector's stop cut; "^reset", "^tls", "^idle" one a reset, a TLS end
+ * without close_notify, idle_timeout cut), "[TEXT]?" (bytes outside the octet-counted frames
  * of a connection that sent some) or "[]0" (an octet-counted frame of
  * count 0), one after another. */
 static void on_msg(void *ud, const char *p, size_t n, int flag)
 {
     got *g = ud;
     size_t at = strlen(g->text);
-    ck_assert(flag == 0 || flag == COL_FRAME_OVER_MAX || flag == COL_FRAME_CUT_SHORT ||
-              flag == COL_FRAME_CUT_STOP || flag == COL_FRAME_DESYNC || flag == COL_FRAME_EMPTY);
+    ck_assert(flag >= 0 && flag <= COL_FRAME_EMPTY);
     ck_assert(flag != COL_FRAME_EMPTY || n == 0);
     snprintf(g->text + at, sizeof(g->text) - at, "[%.*s]%s", (int)n, p,
-             flag == COL_FRAME_CUT_SHORT  ? "~"
-             : flag == COL_FRAME_CUT_STOP ? "^"
+             flag == COL_FRAME_CUT_SHORT   ? "~"
+             : flag == COL_FRAME_CUT_STOP  ? "^"
+             : flag == COL_FRAME_CUT_RESET ? "^reset"
+             : flag == COL_FRAME_CUT_TLS   ? "^tls"
+             : flag == COL_FRAME_CUT_IDLE  ? "^idle"
              : flag == COL_FRAME_DESYNC   ? "?"
              : flag == COL_FRAME_EMPTY    ? "0"
              : flag                       ? "!"
@@ -98,6 +101,38 @@ START_TEST(test_cut_by_stop)
     memset(&g, 0, sizeof(g));
     col_frame_take(&f, "20 short", 8, COL_FRAME_STOPPED, on_msg, &g);
     ck_assert_str_eq(g.text, "[short]~");
+}
+END_TEST
+
+/* A last line without its LF is a line at the peer's orderly close only:
+ * a reset, a TLS end without close_notify and idle_timeout flag it cut,
+ * each by its own flag (on either kind of stream); an unfinished
+ * octet-counted frame is cut short whatever ended it. */
+START_TEST(test_cut_by_end_kind)
+{
+    static const struct {
+        int eof;
+        const char *want;
+    } ends[] = {
+        {COL_FRAME_EOF, "[<13>a][<13>b]|[x][<13>c]|[short]~"},
+        {COL_FRAME_STOPPED, "[<13>a][<13>b]^|[x][<13>c]^|[short]~"},
+        {COL_FRAME_RESET, "[<13>a][<13>b]^reset|[x][<13>c]^reset|[short]~"},
+        {COL_FRAME_TLS_CUT, "[<13>a][<13>b]^tls|[x][<13>c]^tls|[short]~"},
+        {COL_FRAME_IDLE, "[<13>a][<13>b]^idle|[x][<13>c]^idle|[short]~"},
+    };
+    for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++) {
+        got g;
+        memset(&g, 0, sizeof(g));
+        col_framer f = {.max = 100};
+        col_frame_take(&f, "<13>a\n<13>b", 11, ends[i].eof, on_msg, &g);
+        strcat(g.text, "|");
+        col_framer o = {.max = 100}; /* octet-counted, then a line without LF */
+        col_frame_take(&o, "1 x<13>c", 8, ends[i].eof, on_msg, &g);
+        strcat(g.text, "|");
+        col_framer h = {.max = 100};
+        col_frame_take(&h, "20 short", 8, ends[i].eof, on_msg, &g);
+        ck_assert_str_eq(g.text, ends[i].want);
+    }
 }
 END_TEST
 
@@ -287,6 +322,7 @@ static Suite *frame_suite(void)
     TCase *t = tcase_create("frame");
     tcase_add_test(t, test_kinds);
     tcase_add_test(t, test_cut_by_stop);
+    tcase_add_test(t, test_cut_by_end_kind);
     tcase_add_test(t, test_crlf_at_max_across_reads);
     tcase_add_test(t, test_count_over_65536);
     tcase_add_test(t, test_desync);
