@@ -77,7 +77,11 @@ static void shp_on_stats(uv_timer_t *t);
 
 /* -t runs as root, the shipper opens its outputs as pipeline.user: warns
  * of a file output or TLS file that user cannot use (a log directory
- * only root may write to), which -t passed and the start then failed on. */
+ * only root may write to), which -t passed and the start then failed on.
+ * And of a file output whose directory does not exist: no error, since
+ * the output opens it again with each attempt at run time (a mount not
+ * there yet), but a typo in the path would else hold its alerts in the
+ * outbox unseen until it filled up. */
 static void shp_check_user_access(vg_daemon *d, const shp_conf *cf)
 {
     static const char then[] = "the shipper opens it as that user at its start, and would fail";
@@ -90,8 +94,18 @@ static void shp_check_user_access(vg_daemon *d, const shp_conf *cf)
             char *dir = strdup(oc->path), *slash = dir ? strrchr(dir, '/') : NULL;
             if (slash) {
                 slash[slash == dir] = '\0'; /* "/a.json": the directory is "/" */
-                snprintf(what, sizeof(what), "the directory of output %s", oc->name);
-                vg_daemon_user_access(d, dir, W_OK | X_OK, what, then);
+                if (stat(dir, &sb) != 0 && (errno == ENOENT || errno == ENOTDIR)) {
+                    char at[32] = ""; /* no line: an output the program made */
+                    if (oc->path_line > 0)
+                        snprintf(at, sizeof(at), ":%d", oc->path_line);
+                    vg_warn("%s%s: output %s: the directory %s of 'path' does not exist yet; "
+                            "the output retries at run time, and its alerts wait in the outbox "
+                            "until it does",
+                            vg_daemon_config_path(d), at, oc->name, dir);
+                } else {
+                    snprintf(what, sizeof(what), "the directory of output %s", oc->name);
+                    vg_daemon_user_access(d, dir, W_OK | X_OK, what, then);
+                }
             }
             free(dir);
             snprintf(what, sizeof(what), "output %s", oc->name);

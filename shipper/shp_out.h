@@ -107,6 +107,7 @@ typedef struct shp_out_conf {
     int64_t timeout_ms;   /* one delivery attempt (network outputs) */
     /* file */
     char *path;
+    int path_line;        /* line of 'path' in the config (-t's warnings); 0 unknown */
     uint64_t rotate_size; /* 0: never rotate */
     int64_t rotate_keep;
     /* syslog */

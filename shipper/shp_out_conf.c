@@ -269,6 +269,8 @@ int shp_out_conf_load(const vg_node *sec, const char *file, int64_t default_batc
         shp_out_conf_free(c);
         return rc;
     }
+    const vg_node *pn = vg_node_get(sec, "path");
+    c->path_line = pn ? pn->line : 0;
     rc = shp_out_conf_finish(sec, vg_node_get(sec, "type"), default_batch, c, err, errlen);
     if (rc)
         shp_out_conf_free(c);

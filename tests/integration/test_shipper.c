@@ -1005,6 +1005,24 @@ START_TEST(test_config_errors)
                              &st);
     ck_assert_msg(st == 0, "valid config refused: %s", out);
     free(out);
+    /* A file output whose directory does not exist: accepted (it retries
+     * at run time), with a warning naming the file and line of 'path'.
+     * Before, -t said nothing. */
+    char yaml[600], path[400], fifo[400], cmd[1200];
+    out = check_config(dir,
+                       "shipper:\n  outputs:\n    - name: ok\n      type: file\n"
+                       "      path: a.json\n    - name: later\n      type: file\n"
+                       "      path: nodir/sub/b.json\n",
+                       &st);
+    ck_assert_msg(st == 0, "valid config refused: %s", out);
+    snprintf(yaml, sizeof(yaml),
+             "warning: %s/bad.yaml:8: output later: the directory %s/nodir/sub of 'path' does "
+             "not exist yet; the output retries at run time, and its alerts wait in the outbox "
+             "until it does\n",
+             dir, dir);
+    ck_assert_msg(strstr(out, yaml), "got '%s', want '%s'", out, yaml);
+    ck_assert_msg(strstr(out, "output ok") == NULL, "got '%s'", out);
+    free(out);
     /* several outputs may share a device: nothing is cut there */
     out = check_config(dir,
                        "shipper:\n  outputs:\n    - {name: a, type: file, path: /dev/null}\n"
@@ -1013,7 +1031,6 @@ START_TEST(test_config_errors)
     ck_assert_msg(st == 0, "valid config refused: %s", out);
     free(out);
     /* A file output on a FIFO (with a reader): refused at start, naming it */
-    char yaml[600], path[400], fifo[400], cmd[1200];
     snprintf(fifo, sizeof(fifo), "%s/pipe", dir);
     ck_assert_int_eq(mkfifo(fifo, 0600), 0);
     int rd = open(fifo, O_RDONLY | O_NONBLOCK);
