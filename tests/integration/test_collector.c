@@ -1452,7 +1452,9 @@ static bool it_tls12_suite_ok(vt_pipe *p, const char *suite)
 /* TLS connections end with close_notify both ways (RFC 5425 4.4): the
  * collector answers a client's, and sends its own before it closes one
  * (idle_timeout here), so that the client can tell that close from a cut
- * connection. Before, it closed the socket in both cases: Python's
+ * connection. A last line without its LF is a line after the client's
+ * close_notify, and flagged truncated when the connection ends without one
+ * (until session 20 it was a line then too). Before, it closed the socket in both cases: Python's
  * unwrap() failed, and recv() raised "EOF occurred in violation of
  * protocol". */
 START_TEST(test_tls_close_notify)
@@ -1476,6 +1478,12 @@ START_TEST(test_tls_close_notify)
                 "t.sendall(b'<13>Nov 25 10:00:00 h app: seq=00000 client closes\\n')\n"
                 "t.unwrap()\n"
                 "print('answered', flush=True)\n"
+                "t = conn()\n" /* a last line without LF, no close_notify: cut */
+                "t.sendall(b'<13>Nov 25 10:00:00 h app: seq=00002 no close_notify')\n"
+                "t.close()\n"
+                "t = conn()\n" /* the same with close_notify: a line */
+                "t.sendall(b'<13>Nov 25 10:00:00 h app: seq=00003 close_notify')\n"
+                "t.unwrap()\n"
                 "t = conn()\n"
                 "t.sendall(b'<13>Nov 25 10:00:00 h app: seq=00001 collector closes\\n')\n"
                 "try:\n"
@@ -1490,8 +1498,10 @@ START_TEST(test_tls_close_notify)
     ck_assert_ptr_nonnull(text);
     ck_assert_msg(rc == 0 && strcmp(text, "answered\nclose_notify\n") == 0, "rc %d: %s", rc, text);
     free(text);
-    ck_assert(vt_wait_lines(p.alerts, 2, 20000));
+    ck_assert(vt_wait_lines(p.alerts, 4, 20000));
     ck_assert(it_collector_says(&p, "idle_closed=1 "));
+    ck_assert(it_collector_says(&p, "received=4 "));
+    ck_assert(it_collector_says(&p, "malformed=0 truncated=1 "));
     /* TLS 1.2 by default: forward-secret AEAD suites only. A client
      * offering static-RSA key exchange alone (OpenSSL's default list took
      * it) is refused; ECDHE and DHE with AES-GCM are taken. */
