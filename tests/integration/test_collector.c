@@ -1301,9 +1301,12 @@ START_TEST(test_stop_counts_unread_while_paused)
     ck_assert_msg(vt_count_text(log, want) == 1, "no line %s", want);
     ck_assert_int_eq(it_last_stat(&p, " unread_at_stop=", false), (long)unread);
     ck_assert_int_eq(vt_count_text(log, "unread seq="), 0); /* not read, not spooled */
-    /* the commit that did not fit, and the last try at the close: a full
-     * spool is not retried for 3 s (14 tries) as a full disk is */
-    ck_assert_int_eq(it_last_stat(&p, " spool_errors=", false), 2);
+    /* the last try at the close, and the commit that did not fit while
+     * the stop read when a loop pass came between (how the stop's reads
+     * fall into passes is the scheduler's): a full spool is not retried
+     * for 3 s (14 tries) as a full disk is */
+    long errs = it_last_stat(&p, " spool_errors=", false);
+    ck_assert_msg(errs >= 1 && errs <= 2, "spool_errors=%ld: want 1 or 2", errs);
     ck_assert_int_eq(vt_count_text(log, "could not be committed at shutdown"), 1);
     vt_pipe_destroy(&p);
 }
