@@ -259,8 +259,7 @@ static void col_report(vg_daemon *d)
     col *c = vg_daemon_data(d);
     const vg_sender_stats *ss = c->sender ? vg_sender_get_stats(c->sender) : NULL;
     vg_info("stats: received=%llu bytes=%llu malformed=%llu truncated=%llu skipped_bytes=%llu "
-            "spooled=%llu "
-            "spool_errors=%llu pending=%llu tcp_open=%llu tcp_total=%llu udp_errors=%llu "
+            "spooled=%llu spool_errors=%llu pending=%llu tcp_open=%llu tcp_total=%llu udp_errors=%llu "
             "udp_kernel_drops=%llu "
             "dropped=%llu pauses=%llu paused=%d unread_at_stop=%llu "
             "tls_handshakes=%llu tls_errors=%llu tls_refused_names=%llu "
@@ -268,7 +267,8 @@ static void col_report(vg_daemon *d)
             "acked=%llu resent=%llu connected=%d",
             (unsigned long long)c->stats.received, (unsigned long long)c->stats.bytes,
             (unsigned long long)c->stats.malformed, (unsigned long long)c->stats.truncated,
-            (unsigned long long)c->stats.skipped_bytes, (unsigned long long)c->stats.spooled, (unsigned long long)c->stats.spool_errors,
+            (unsigned long long)c->stats.skipped_bytes, (unsigned long long)c->stats.spooled,
+            (unsigned long long)c->stats.spool_errors,
             (unsigned long long)(c->spool ? vg_queue_count(c->spool) : 0),
             (unsigned long long)col_conns_open(c), (unsigned long long)c->stats.tcp_conns,
             (unsigned long long)c->stats.udp_errors, (unsigned long long)col_udp_drops_now(c),

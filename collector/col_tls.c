@@ -55,14 +55,9 @@ int col_tls_conf_load(const vg_node *sec, const char *file, col_tls_conf *cf, ch
         rc = -ENOMEM;
         goto fail;
     }
-    if (cf->ciphers) {
-        char why[400];
-        if ((rc = vg_tls_ciphers_check(cf->ciphers, why, sizeof(why))) != 0) {
-            if (rc == VG_ECONFIG)
-                rc = vg_conf_errf(err, errlen, vg_node_get(sec, "ciphers"), "ciphers: %s", why);
-            goto fail;
-        }
-    }
+    if (cf->ciphers && (rc = vg_tls_ciphers_conf(cf->ciphers, vg_node_get(sec, "ciphers"),
+                                                 "ciphers", err, errlen)) != 0)
+        goto fail;
     if (cf->require_client_cert && !cf->ca) {
         rc = vg_conf_errf(err, errlen, sec, "require_client_cert needs 'ca'");
         goto fail;

@@ -273,6 +273,10 @@ static int cor_cond_parse(const vg_node *n, cor_cond *c, char *err, size_t errle
     return c->field && c->list ? 0 : -ENOMEM;
 }
 
+/* Every rule regex is compiled with these (a UTF pattern again with
+ * PCRE2_MATCH_INVALID_UTF: cor_rule_utf_safe). */
+#define COR_RE_OPTS PCRE2_DUPNAMES
+
 /* A pattern that turns UTF-8 mode on itself ((*UTF), (*UTF8)) is compiled
  * again with PCRE2_MATCH_INVALID_UTF. Messages are bytes, often not valid
  * UTF-8 (a latin-1 device, a cut multibyte character), and the JIT entry
@@ -289,7 +293,7 @@ static int cor_rule_utf_safe(cor_rule *r, const char *pattern)
     int ec;
     PCRE2_SIZE eo;
     pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
-                                   PCRE2_DUPNAMES | PCRE2_MATCH_INVALID_UTF, &ec, &eo, NULL);
+                                   COR_RE_OPTS | PCRE2_MATCH_INVALID_UTF, &ec, &eo, NULL);
     if (!re)
         return -1;
     pcre2_code_free(r->re);
@@ -424,7 +428,7 @@ static int cor_match_block(cor_rule *r, const vg_node *m, const cor_calendars *c
     int ec;
     PCRE2_SIZE eo;
     r->pattern = strdup(re->str);
-    r->re = pcre2_compile((PCRE2_SPTR)re->str, PCRE2_ZERO_TERMINATED, PCRE2_DUPNAMES, &ec, &eo, NULL);
+    r->re = pcre2_compile((PCRE2_SPTR)re->str, PCRE2_ZERO_TERMINATED, COR_RE_OPTS, &ec, &eo, NULL);
     if (!r->re) {
         char msg[256];
         pcre2_get_error_message(ec, (PCRE2_UCHAR *)msg, sizeof(msg));

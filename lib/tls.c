@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vigil/conf.h"
 #include "vigil/err.h"
 #include "vigil/tls.h"
 
@@ -96,4 +97,12 @@ int vg_tls_drain(BIO *wbio, char **buf, size_t *n)
     *buf = b;
     *n = (size_t)r;
     return 0;
+}
+
+int vg_tls_ciphers_conf(const char *s, const vg_node *at, const char *key, char *err,
+                        size_t errlen)
+{
+    char why[600];
+    int rc = vg_tls_ciphers_check(s, why, sizeof(why));
+    return rc == VG_ECONFIG ? vg_conf_errf(err, errlen, at, "%s: %s", key, why) : rc;
 }

@@ -213,14 +213,10 @@ static int shp_http_check(const shp_out_conf *c, const vg_node *sec, char *err, 
                                 "%s is set but url '%s' is not https://", tls[i], c->url);
     /* libcurl hands the string to OpenSSL, which skips names it does not
      * know: checked name by name, as the collector's ciphers. */
-    if (shp_http_set(c->tls_ciphers)) {
-        char why[600];
-        rc = vg_tls_ciphers_check(c->tls_ciphers, why, sizeof(why));
-        if (rc)
-            return rc == VG_ECONFIG ? vg_conf_errf(err, errlen, shp_http_at(sec, "tls_ciphers"),
-                                                   "tls_ciphers: %s", why)
-                                    : rc;
-    }
+    if (shp_http_set(c->tls_ciphers) &&
+        (rc = vg_tls_ciphers_conf(c->tls_ciphers, shp_http_at(sec, "tls_ciphers"), "tls_ciphers",
+                                  err, errlen)) != 0)
+        return rc;
     const char *key, *path;
     if (shp_http_tls_unreadable(c, &key, &path))
         return vg_conf_errf(err, errlen, shp_http_at(sec, key), "%s '%s': %s", key, path,

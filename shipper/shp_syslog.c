@@ -320,10 +320,9 @@ static int shp_syslog_check(const shp_out_conf *c, const vg_node *sec, char *err
     char why2[600];
     int rc;
     if (shp_syslog_is_set(c->tls_ciphers) &&
-        (rc = vg_tls_ciphers_check(c->tls_ciphers, why2, sizeof(why2))) != 0)
-        return rc == VG_ECONFIG ? vg_conf_errf(err, errlen, shp_syslog_at(sec, "tls_ciphers"),
-                                               "tls_ciphers: %s", why2)
-                                : rc;
+        (rc = vg_tls_ciphers_conf(c->tls_ciphers, shp_syslog_at(sec, "tls_ciphers"),
+                                  "tls_ciphers", err, errlen)) != 0)
+        return rc;
     /* Load the files now, so that -t and a reload say what is wrong with
      * them instead of every delivery attempt failing later. */
     shp_tls_client_ctx t;

@@ -32,6 +32,14 @@
  * queue empty. */
 int vg_tls_ciphers_check(const char *s, char *why, size_t cap);
 
+struct vg_node;
+/* vg_tls_ciphers_check of a configuration value s read from node at (key
+ * named key): 0, VG_ECONFIG with "FILE:LINE: KEY: why" in err, or -ENOMEM.
+ * The one refusal the collector's ciphers and the shipper's tls_ciphers
+ * share. */
+int vg_tls_ciphers_conf(const char *s, const struct vg_node *at, const char *key, char *err,
+                        size_t errlen);
+
 /* OpenSSL's error queue as one line ("a; b; ..."), emptying the queue;
  * dflt when the queue was empty. */
 void vg_tls_errstr(char *buf, size_t cap, const char *dflt);
