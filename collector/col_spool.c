@@ -130,7 +130,7 @@ static void col_spool_check_full(col *c)
  * correlator was down lost every line in the socket buffers). It goes into
  * the room the spool keeps above spool_limit; a commit that does not fit
  * there fails and pauses again (col_spool_flush), which ends the reading,
- * and col_spool_close logs what it held. The datagrams refused meanwhile
+ * and col_spool_close tries it once more, then logs what it still held. The datagrams refused meanwhile
  * are told of first, as at a resume, so that the notice is spooled. */
 void col_spool_stop_pause(col *c)
 {
@@ -328,10 +328,13 @@ void col_spool_close(col *c)
     /* stopped while paused: no resume will tell of the datagrams refused,
      * and the count starts again at 0 with the next start */
     col_spool_note_refused(c);
+    /* One more try. After a full spool refused a commit this one may
+     * pass all the same: the failed commit's abort lets LMDB hand out the
+     * pages the last good commit freed (vg__nudge in lib/store.c). */
     col_spool_flush(c);
     /* A full disk: give it 3 s more. Not a full spool (VG_EFULL): nothing
-     * takes from it while this waits (the sender runs in the loop), so no
-     * retry could fit, and the stop took 3 s longer for nothing. */
+     * takes from it while this waits (the sender runs in the loop), so
+     * waiting adds no room, and the stop took 3 s longer for nothing. */
     for (int i = 0; i < 12 && c->npend && c->spool_rc != VG_EFULL; i++) {
         struct timespec ts = {0, 250 * 1000 * 1000};
         nanosleep(&ts, NULL);

@@ -1245,8 +1245,8 @@ END_TEST
  * counted), and the connection's 50 lines stay unread. Before, nothing
  * told of them (received counted only the datagrams). Assumes the 8 MiB
  * UDP buffer the collector takes as root: 1,000 datagrams of 1 KB queue.
- * And the commit refused for the full spool is not retried at the close
- * for 3 s, as one refused by a full disk is: nothing could free room. */
+ * And the commit refused for the full spool is tried once at the close,
+ * not for 3 s as one refused by a full disk is: nothing frees room. */
 START_TEST(test_stop_counts_unread_while_paused)
 {
     vt_pipe p;
@@ -1301,13 +1301,48 @@ START_TEST(test_stop_counts_unread_while_paused)
     ck_assert_msg(vt_count_text(log, want) == 1, "no line %s", want);
     ck_assert_int_eq(it_last_stat(&p, " unread_at_stop=", false), (long)unread);
     ck_assert_int_eq(vt_count_text(log, "unread seq="), 0); /* not read, not spooled */
-    /* the last try at the close, and the commit that did not fit while
-     * the stop read when a loop pass came between (how the stop's reads
-     * fall into passes is the scheduler's): a full spool is not retried
-     * for 3 s (14 tries) as a full disk is */
+    /* The stop's reading ended with one commit that did not fit. The
+     * close tries its events (with the notice of the datagrams refused
+     * since) once more, not for 3 s (14 tries) as after a full disk. That
+     * one try may pass: the failed commit's abort lets LMDB hand out the
+     * pages the last good commit freed (vg_store_abort's nudge), and
+     * whether they make up what the failed commit lacked depends on how
+     * the reads before the pause fell into commits, i.e. on the scheduler
+     * (10% of runs with the fill's pace varied; CI saw it once). So: either
+     * 2 failed tries and the held events logged, or 1 and none held; and
+     * either way every datagram received is in the spool or in the log. */
+    ck_assert_int_eq(vt_count_text(log, "error: spool commit of "), 1);
     long errs = it_last_stat(&p, " spool_errors=", false);
-    ck_assert_msg(errs >= 1 && errs <= 2, "spool_errors=%ld: want 1 or 2", errs);
-    ck_assert_int_eq(vt_count_text(log, "could not be committed at shutdown"), 1);
+    long received = it_last_stat(&p, "stats: received=", false);
+    const char *fill = "<13>Nov 25 10:00:00 h app: fill ";
+    char held_fill[80], dumped_fill[80], dump[420];
+    snprintf(held_fill, sizeof(held_fill), "not spooled: \"%s", fill);
+    snprintf(dumped_fill, sizeof(dumped_fill), "\"raw\":\"%s", fill);
+    char *held_line = vt_read_file(log, NULL);
+    ck_assert_ptr_nonnull(held_line);
+    const char *h = strstr(held_line, " events could not be committed at shutdown");
+    if (h) {
+        while (h > held_line && h[-1] >= '0' && h[-1] <= '9')
+            h--;
+        long held = atol(h);
+        ck_assert_int_eq(vt_count_text(log, "could not be committed at shutdown"), 1);
+        ck_assert_int_eq(errs, 2);
+        ck_assert_int_ge(held, 1);
+        ck_assert_int_eq(vt_count_text(log, "not spooled: "), held);
+        ck_assert_int_eq(vt_count_text(log, "spool commits succeed again"), 0);
+    } else {
+        ck_assert_int_eq(errs, 1);
+        ck_assert_int_eq(vt_count_text(log, "not spooled: "), 0);
+        ck_assert_int_eq(
+            vt_count_text(log, "warning: spool commits succeed again, after 1 failed attempts "),
+            1);
+    }
+    free(held_line);
+    char *all = it_dump_spool(&p);
+    ck_assert_ptr_nonnull(all);
+    free(all);
+    snprintf(dump, sizeof(dump), "%s/dump.json", p.dir);
+    ck_assert_int_eq(vt_count_text(dump, dumped_fill) + vt_count_text(log, held_fill), received);
     vt_pipe_destroy(&p);
 }
 END_TEST
