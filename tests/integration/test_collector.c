@@ -1304,13 +1304,13 @@ START_TEST(test_stop_counts_unread_while_paused)
     /* The stop's reading ended with one commit that did not fit. The
      * close tries its events (with the notice of the datagrams refused
      * since) once more, not for 3 s (14 tries) as after a full disk. That
-     * one try may pass: the failed commit's abort lets LMDB hand out the
-     * pages the last good commit freed (vg_store_abort's nudge), and
-     * whether they make up what the failed commit lacked depends on how
-     * the reads before the pause fell into commits, i.e. on the scheduler
-     * (10% of runs with the fill's pace varied; CI saw it once). So: either
-     * 2 failed tries and the held events logged, or 1 and none held; and
-     * either way every datagram received is in the spool or in the log. */
+     * one try may pass: after the failure LMDB may hand out the pages the
+     * last good commit freed (vg__nudge in lib/store.c), and whether they
+     * make up what the failed commit lacked depends on how the reads
+     * before the pause fell into commits, i.e. on the scheduler (1 run in
+     * 10 with the fill's pace varied; CI saw it once). So: either 2 failed
+     * tries and the held events logged, or 1 and none held; and either
+     * way every datagram received is in the spool or in the log. */
     ck_assert_int_eq(vt_count_text(log, "error: spool commit of "), 1);
     long errs = it_last_stat(&p, " spool_errors=", false);
     long received = it_last_stat(&p, "stats: received=", false);
@@ -1318,11 +1318,11 @@ START_TEST(test_stop_counts_unread_while_paused)
     char held_fill[80], dumped_fill[80], dump[420];
     snprintf(held_fill, sizeof(held_fill), "not spooled: \"%s", fill);
     snprintf(dumped_fill, sizeof(dumped_fill), "\"raw\":\"%s", fill);
-    char *held_line = vt_read_file(log, NULL);
-    ck_assert_ptr_nonnull(held_line);
-    const char *h = strstr(held_line, " events could not be committed at shutdown");
+    char *lb = vt_read_file(log, NULL);
+    ck_assert_ptr_nonnull(lb);
+    const char *h = strstr(lb, " events could not be committed at shutdown");
     if (h) {
-        while (h > held_line && h[-1] >= '0' && h[-1] <= '9')
+        while (h > lb && h[-1] >= '0' && h[-1] <= '9')
             h--;
         long held = atol(h);
         ck_assert_int_eq(vt_count_text(log, "could not be committed at shutdown"), 1);
@@ -1337,7 +1337,7 @@ START_TEST(test_stop_counts_unread_while_paused)
             vt_count_text(log, "warning: spool commits succeed again, after 1 failed attempts "),
             1);
     }
-    free(held_line);
+    free(lb);
     char *all = it_dump_spool(&p);
     ck_assert_ptr_nonnull(all);
     free(all);
