@@ -106,7 +106,7 @@ static int vg__hello(vg_receiver *r, vg_link *l, vg_rstream *st, const vg_msg *m
     msgpack_sbuffer_destroy(&sb);
     if (rc == 0) {
         st->ready = 1;
-        st->quiet = r->fails.count != 0;
+        st->quiet = vg_streak_active(&r->fails, uv_now(r->loop));
         vg_log(st->quiet ? VG_LOG_DEBUG : VG_LOG_INFO,
                "stream %s (%s, pid %ld) connected; committed up to seq %" PRIu64, st->name,
                st->role, (long)l->peer_pid, st->last);

@@ -392,7 +392,7 @@ static void vg__on_msg(vg_link *l, const vg_msg *m)
             s->acked = s->next - 1; /* the window counts from here */
             s->stats.last_acked = s->acked;
         }
-        vg_log(s->refusals.count ? VG_LOG_DEBUG : VG_LOG_INFO,
+        vg_log(vg_streak_active(&s->refusals, uv_now(s->loop)) ? VG_LOG_DEBUG : VG_LOG_INFO,
                "stream %s: %s has everything up to seq %llu; %llu to send", s->name, s->path,
                (unsigned long long)m->seq, (unsigned long long)(last - m->seq));
         s->acked_at_open = s->acked;
@@ -414,12 +414,13 @@ static void vg__on_msg(vg_link *l, const vg_msg *m)
         s->acked = m->seq;
         s->stats.last_acked = s->acked;
         double secs;
+        int was = vg_streak_failing(&s->refusals);
         uint64_t lost = vg_streak_end(&s->refusals, uv_now(s->loop), &secs);
         if (lost > 1)
             vg_info("link to %s: acknowledging again (seq %llu), after %llu links lost in a "
                     "row over %.1f s",
                     s->path, (unsigned long long)m->seq, (unsigned long long)lost, secs);
-        if (lost)
+        if (was)
             vg_client_quiet(s->client, 0);
         vg__pump(s);
         return;
@@ -437,22 +438,33 @@ static void vg__sender_release(vg_sender *s);
  * is a warning as any loss; from the second in a row, one line a minute,
  * and the connect and HELLO lines of each attempt at debug level (the
  * downstream's log says why, its own lines kept as few); the first
- * acknowledgement after them ends it (vg__on_msg). */
+ * acknowledgement after them ends it (vg__on_msg), but such a loss within
+ * VG_STREAK_GRACE_MS of that continues the run (no new first line). */
 static void vg__lost(vg_sender *s, const char *why)
 {
     uint64_t now = uv_now(s->loop);
-    int refused = s->link && s->max_sent > s->acked && s->acked == s->acked_at_open;
+    /* records outstanding, and none acknowledged on this link, or a run of
+     * such losses that recovered less than VG_STREAK_GRACE_MS ago (a
+     * downstream that fails one batch in a few: one run, not a line each) */
+    int refused = s->link && s->max_sent > s->acked &&
+                  (s->acked == s->acked_at_open || vg_streak_active(&s->refusals, now));
     vg_streak *f = &s->refusals;
     double secs;
-    if (!refused && vg_streak_end(f, now, &secs))
+    if (!refused && vg_streak_failing(f)) {
+        vg_streak_end(f, now, &secs);
         vg_client_quiet(s->client, 0);
+    }
     int say = refused ? vg_streak_fail(f, now) : VG_STREAK_FIRST;
     if (say == VG_STREAK_FIRST) {
         vg_warn("link to %s lost (%s); will resend from seq %llu", s->path, why,
                 (unsigned long long)s->acked + 1);
-    } else if (f->count == 2) {
+        return;
+    }
+    /* the run goes on (also past an acknowledgement less than
+     * VG_STREAK_GRACE_MS ago: a downstream that takes one batch in a few) */
+    vg_client_quiet(s->client, 1);
+    if (f->count == 2) {
         f->logged_ms = now;
-        vg_client_quiet(s->client, 1);
         vg_warn("link to %s lost again with nothing acknowledged (%s): it keeps refusing seq %llu "
                 "(see its log); will resend, and log this once a minute",
                 s->path, why, (unsigned long long)s->acked + 1);

@@ -23,22 +23,44 @@ int64_t vg_now_us(void)
 
 int vg_streak_fail(vg_streak *s, uint64_t now_ms)
 {
+    if (s->count && s->ended && now_ms - s->ended_ms >= VG_STREAK_GRACE_MS)
+        s->count = 0; /* a whole grace period without a failure ended it */
+    s->ended = 0;
     if (s->count++ == 0) {
         s->first_ms = s->logged_ms = now_ms;
+        s->said_fail = 1;
         return VG_STREAK_FIRST;
     }
     if (now_ms - s->logged_ms < 60000)
         return VG_STREAK_QUIET;
     s->logged_ms = now_ms;
+    s->said_fail = 1;
     return VG_STREAK_REMIND;
 }
 
 uint64_t vg_streak_end(vg_streak *s, uint64_t now_ms, double *secs)
 {
-    uint64_t n = s->count;
-    *secs = n ? (double)(now_ms - s->first_ms) / 1000 : 0;
-    s->count = 0;
-    return n;
+    *secs = 0;
+    if (!s->count || s->ended)
+        return 0;
+    s->ended = 1;
+    s->ended_ms = now_ms;
+    if (!s->said_fail) /* its last line said it recovered: failures since were quiet */
+        return 0;
+    s->said_fail = 0;
+    s->logged_ms = now_ms;
+    *secs = (double)(now_ms - s->first_ms) / 1000;
+    return s->count;
+}
+
+bool vg_streak_failing(const vg_streak *s)
+{
+    return s->count && !s->ended;
+}
+
+bool vg_streak_active(const vg_streak *s, uint64_t now_ms)
+{
+    return s->count && (!s->ended || now_ms - s->ended_ms < VG_STREAK_GRACE_MS);
 }
 
 bool vg_budget_take(vg_budget *b, uint64_t now_ms, uint64_t *held)

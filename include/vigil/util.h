@@ -26,20 +26,41 @@ int64_t vg_now_us(void);
 /* A run of failures that repeat until something changes (a full disk, a
  * downstream refusing every batch) and are retried every few hundred ms or
  * seconds: the log gets its first, then at most a line a minute, then its
- * end, not a line per attempt. Zero-initialise. */
+ * end, not a line per attempt. A run that flaps (a store whose map is too
+ * small for a burst: one commit fails, the re-send passes, the next burst
+ * fails again) is one run: a failure within VG_STREAK_GRACE_MS of the run's
+ * last recovery continues it, so the log says the failure and the recovery
+ * once, then at most one failure line and one recovery line a minute, each
+ * with the count so far. Zero-initialise. */
+#define VG_STREAK_GRACE_MS 60000
 typedef struct vg_streak {
     uint64_t count;     /* failures in the run; 0: no run */
     uint64_t first_ms;  /* when it began (the caller's clock, ms) */
     uint64_t logged_ms; /* when a line about it was last logged */
+    uint64_t ended_ms;  /* when it last recovered (with ended) */
+    int ended;          /* it recovered, and nothing failed since */
+    int said_fail;      /* the last line logged about it was a failure's */
 } vg_streak;
 enum { VG_STREAK_QUIET = 0, VG_STREAK_FIRST, VG_STREAK_REMIND };
-/* Counts a failure at now_ms: VG_STREAK_FIRST for a run's first,
+/* Counts a failure at now_ms: VG_STREAK_FIRST for a run's first (no run,
+ * or VG_STREAK_GRACE_MS or more since the last one recovered),
  * VG_STREAK_REMIND a minute or more after the last line logged (taken as
  * logged now), else VG_STREAK_QUIET. */
 int vg_streak_fail(vg_streak *s, uint64_t now_ms);
-/* Ends the run: returns its failures (0 if there was none) and sets *secs
- * to how long it lasted. */
+/* A success at now_ms: the run, if one is failing, recovers. Returns its
+ * failures so far when the recovery is to be logged (the first recovery of
+ * a run, and one after a failure line was logged since the last), setting
+ * *secs to how long the run has lasted; else 0 (no run, already recovered,
+ * or a recovery of a flapping run whose last line already said so). The run
+ * stays open VG_STREAK_GRACE_MS after it (vg_streak_active). */
 uint64_t vg_streak_end(vg_streak *s, uint64_t now_ms, double *secs);
+/* Whether a run is failing now (it has not recovered since its last
+ * failure). */
+bool vg_streak_failing(const vg_streak *s);
+/* Whether a run is open at now_ms: failing, or recovered less than
+ * VG_STREAK_GRACE_MS ago (a failure now would continue it: lines that
+ * each attempt would log, such as reconnects, stay quiet meanwhile). */
+bool vg_streak_active(const vg_streak *s, uint64_t now_ms);
 
 /* Lines of one kind that a peer can cause at will (a failed TLS
  * handshake per connection, a connection closed for silence): a port scan

@@ -220,6 +220,99 @@ START_TEST(test_log_daemon_journal)
 }
 END_TEST
 
+/* vg_streak (lib/util.c) on an injected clock: a store whose map is too
+ * small for a burst fails one commit, passes the re-send 100 ms later, and
+ * fails the next burst 5 s on. That is one run: the first failure and the
+ * first recovery are said, then nothing until a minute after the last
+ * line, when a reminder and the recovery after it are, each with the count
+ * so far. Before, every round was a new run: a first-failure line and a
+ * recovery line every 5 s. */
+START_TEST(test_streak_flapping_is_one_run)
+{
+    vg_streak s = {0};
+    double secs = -1;
+    ck_assert_int_eq(vg_streak_fail(&s, 1000), VG_STREAK_FIRST);
+    ck_assert_uint_eq(vg_streak_end(&s, 1100, &secs), 1);
+    ck_assert(secs > 0.099 && secs < 0.101);
+    ck_assert_uint_eq(vg_streak_end(&s, 1200, &secs), 0); /* said once */
+    for (uint64_t k = 1; k <= 12; k++) { /* up to t = 61 s: within a minute of the last line */
+        ck_assert_int_eq(vg_streak_fail(&s, 1000 + 5000 * k), VG_STREAK_QUIET);
+        ck_assert_uint_eq(vg_streak_end(&s, 1100 + 5000 * k, &secs), 0);
+    }
+    /* 64.9 s after the last line: a reminder with the count, then its recovery */
+    ck_assert_int_eq(vg_streak_fail(&s, 66000), VG_STREAK_REMIND);
+    ck_assert_uint_eq(s.count, 14);
+    ck_assert_uint_eq(s.first_ms, 1000);
+    ck_assert_uint_eq(vg_streak_end(&s, 66100, &secs), 14);
+    ck_assert(secs > 65.099 && secs < 65.101);
+    ck_assert_int_eq(vg_streak_fail(&s, 71000), VG_STREAK_QUIET);
+    ck_assert_uint_eq(vg_streak_end(&s, 71100, &secs), 0);
+    /* 59.999 s after that recovery: still the same run (a reminder: the
+     * last line was 65 s ago) */
+    ck_assert_int_eq(vg_streak_fail(&s, 131099), VG_STREAK_REMIND);
+    ck_assert_uint_eq(s.count, 16);
+    ck_assert_uint_eq(vg_streak_end(&s, 131100, &secs), 16);
+    /* a whole minute without a failure: the next one starts a new run */
+    ck_assert_int_eq(vg_streak_fail(&s, 191100), VG_STREAK_FIRST);
+    ck_assert_uint_eq(s.count, 1);
+    ck_assert_uint_eq(s.first_ms, 191100);
+    ck_assert_uint_eq(vg_streak_end(&s, 191200, &secs), 1);
+}
+END_TEST
+
+/* Ten minutes of that flapping (a failure every 5 s, its recovery 100 ms
+ * later) log at most two lines a minute (a reminder and a recovery), and
+ * the last line logged is the recovery. */
+START_TEST(test_streak_flapping_lines_bounded)
+{
+    vg_streak s = {0};
+    double secs;
+    int lines = 0, last_was_end = 0;
+    for (uint64_t t = 0; t < 600000; t += 5000) {
+        if (vg_streak_fail(&s, t) != VG_STREAK_QUIET)
+            lines++, last_was_end = 0;
+        if (vg_streak_end(&s, t + 100, &secs))
+            lines++, last_was_end = 1;
+    }
+    ck_assert_int_le(lines, 2 + 2 * 10);
+    ck_assert_int_ge(lines, 2 + 2 * 8);
+    ck_assert(last_was_end);
+}
+END_TEST
+
+/* A run that fails without a pause is unchanged: its first failure, one
+ * line a minute, its end with every attempt counted. */
+START_TEST(test_streak_steady)
+{
+    vg_streak s = {0};
+    double secs;
+    ck_assert_uint_eq(vg_streak_end(&s, 10, &secs), 0);
+    ck_assert_int_eq(vg_streak_fail(&s, 0), VG_STREAK_FIRST);
+    for (uint64_t t = 250; t < 60000; t += 250)
+        ck_assert_int_eq(vg_streak_fail(&s, t), VG_STREAK_QUIET);
+    ck_assert_int_eq(vg_streak_fail(&s, 60000), VG_STREAK_REMIND);
+    ck_assert_int_eq(vg_streak_fail(&s, 60250), VG_STREAK_QUIET);
+    ck_assert_uint_eq(vg_streak_end(&s, 61000, &secs), 242);
+    ck_assert(secs > 60.999 && secs < 61.001);
+}
+END_TEST
+
+/* Failing while no success came since the last failure; active until a
+ * whole grace period has passed since the recovery. */
+START_TEST(test_streak_failing_active)
+{
+    vg_streak s = {0};
+    double secs;
+    ck_assert(!vg_streak_failing(&s) && !vg_streak_active(&s, 0));
+    vg_streak_fail(&s, 5000);
+    ck_assert(vg_streak_failing(&s) && vg_streak_active(&s, 500000));
+    vg_streak_end(&s, 6000, &secs);
+    ck_assert(!vg_streak_failing(&s));
+    ck_assert(vg_streak_active(&s, 6000 + VG_STREAK_GRACE_MS - 1));
+    ck_assert(!vg_streak_active(&s, 6000 + VG_STREAK_GRACE_MS));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("log");
@@ -232,6 +325,12 @@ int main(void)
     tcase_add_test(tc, test_utf8_control);
     tcase_add_test(tc, test_log_daemon_journal);
     suite_add_tcase(s, tc);
+    TCase *st = tcase_create("streak");
+    tcase_add_test(st, test_streak_flapping_is_one_run);
+    tcase_add_test(st, test_streak_flapping_lines_bounded);
+    tcase_add_test(st, test_streak_steady);
+    tcase_add_test(st, test_streak_failing_active);
+    suite_add_tcase(s, st);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
