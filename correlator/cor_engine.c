@@ -216,8 +216,42 @@ static void cor_outbox_trim(void *ud)
     }
     if (!c->nsenders || upto <= c->trimmed || vg_store_txn(c->store))
         return;
-    if (vg_queue_trim_logged(c->store, c->outbox, upto, &c->trim_fails, uv_now(c->loop)) == 0)
+    /* each running socket's position, recorded with the trim: what a
+     * socket listed again later finds missing past it was trimmed while it
+     * was out of the list (cor_sender_add's listed key), not lost */
+    const char *marks[COR_MAX_SHIPPERS];
+    uint64_t vals[COR_MAX_SHIPPERS];
+    int nmarks = 0;
+    for (int i = 0; i < c->nsenders; i++)
+        if (vg_sender_listed_key(c->sender[i])) {
+            vals[nmarks] = vg_sender_acked(c->sender[i]);
+            marks[nmarks++] = vg_sender_listed_key(c->sender[i]);
+        }
+    if (vg_queue_trim_logged(c->store, c->outbox, upto, &c->trim_fails, uv_now(c->loop), marks,
+                             vals, nmarks) == 0)
         c->trimmed = upto;
+}
+
+/* Records the position of each of the n senders in s under its listed key
+ * (as cor_outbox_trim does), before they stop: a socket removed (SIGHUP)
+ * or left out at the next start is then known to have acknowledged up to
+ * there, and what is trimmed after it is not a loss if it is listed again.
+ * A failure (a full disk) is a warning: listed again, such a socket's
+ * shipper may be told of a loss that is not one. */
+static void cor_mark_positions(cor *c, vg_sender *const *s, int n)
+{
+    int rc = 0, any = 0;
+    for (int i = 0; i < n; i++)
+        any |= vg_sender_listed_key(s[i]) != NULL;
+    if (!any || vg_store_txn(c->store) || (rc = vg_store_begin(c->store)))
+        goto out;
+    for (int i = 0; rc == 0 && i < n; i++)
+        if (vg_sender_listed_key(s[i]))
+            rc = vg_meta_put_u64(c->store, vg_sender_listed_key(s[i]), vg_sender_acked(s[i]));
+    rc = rc ? (vg_store_abort(c->store), rc) : vg_store_commit(c->store);
+out:
+    if (rc)
+        vg_warn("cannot record the shipper links' positions: %s", vg_strerror(rc));
 }
 
 /* Which socket has the outbox's own epoch key, queue.outbox.epoch: its
@@ -256,14 +290,32 @@ static int cor_epoch_key(cor *c, const char *run_dir, const char *sock, char *ke
 }
 
 /* Starts the sender of shipper socket sock into *out: on queue.outbox.epoch
- * when sock is the COR_EPOCH_SOCKET one (primary), else on its own key. */
+ * when sock is the COR_EPOCH_SOCKET one (primary), else on its own key;
+ * *made tells whether that key is new (the sender made it: a SIGHUP that
+ * fails later takes it away again, cor_senders_reload). Each socket's
+ * position (what its shipper acknowledged) is recorded under
+ * queue.outbox.NAME.acked (cor_outbox_trim, cor_mark_positions,
+ * vg_sender_cfg.listed_key): a socket taken out of the list and listed
+ * again (by SIGHUP or at a restart) resumes where its shipper is when the
+ * outbox still holds what follows (nothing twice), and is sent what the
+ * outbox holds, with an info line, when what follows was trimmed while it
+ * was out of the list (nothing reported lost that was not). */
 static int cor_sender_add(cor *c, const vg_pipeline_conf *pc, const char *sock, bool primary,
-                          vg_sender **out)
+                          vg_sender **out, bool *made)
 {
-    char spath[4096], key[4200];
+    char spath[4096], key[4200], name[4096], lkey[4200];
+    uint64_t had = 0;
+    *made = false;
     int rc = cor_conf_sock_path(pc->run_dir, sock, spath, sizeof(spath));
+    if (rc == 0)
+        rc = cor_conf_sock_key(pc->run_dir, sock, name, sizeof(name));
+    if (rc == 0 && (size_t)snprintf(lkey, sizeof(lkey), "queue.outbox.%s.acked", name) >=
+                       sizeof(lkey))
+        rc = -ENAMETOOLONG;
     if (rc == 0 && !primary)
         rc = cor_epoch_key(c, pc->run_dir, sock, key, sizeof(key));
+    if (rc == 0 && !primary)
+        rc = vg_meta_get_u64(c->store, key, &had);
     if (rc)
         return rc;
     vg_sender_cfg sc = {
@@ -271,8 +323,28 @@ static int cor_sender_add(cor *c, const vg_pipeline_conf *pc, const char *sock, 
         .type = VG_MSG_ALERTS, .store = c->store, .queue = c->outbox,
         .stats_fn = cor_stats_fn, .stats_ud = c, .stats_ms = (uint32_t)pc->stats_interval,
         .epoch_key = primary ? NULL : key, .acked_fn = cor_outbox_trim, .acked_ud = c,
+        .listed_key = lkey,
     };
-    return vg_sender_start(c->loop, &sc, out);
+    rc = vg_sender_start(c->loop, &sc, out);
+    *made = rc == 0 && !primary && !had;
+    return rc;
+}
+
+/* The epoch key of non-primary socket sock (cor_epoch_key) is removed: a
+ * SIGHUP that added it failed, so that the socket is new again when a
+ * later one adds it. */
+static void cor_epoch_key_forget(cor *c, const char *run_dir, const char *sock)
+{
+    char key[4200];
+    int rc = cor_epoch_key(c, run_dir, sock, key, sizeof(key));
+    if (rc == 0 && (rc = vg_store_begin(c->store)) == 0) {
+        rc = vg_meta_del(c->store, key);
+        rc = rc ? (vg_store_abort(c->store), rc) : vg_store_commit(c->store);
+    }
+    if (rc && rc != -ENOENT)
+        vg_warn("shipper socket %s: cannot remove its new outbox epoch key: %s (if listed "
+                "again, its shipper is sent from where the outbox is then)", sock,
+                vg_strerror(rc));
 }
 
 /* Whether sock is the socket recorded under COR_EPOCH_SOCKET (the primary).
@@ -324,8 +396,9 @@ static int cor_senders_start(cor *c, const vg_pipeline_conf *pc)
     for (int i = 0; rc == 0 && i < c->conf.nshippers; i++) {
         bool primary = false;
         rc = cor_is_primary(c, pc->run_dir, c->conf.shipper[i], i == 0, &primary);
+        bool made;
         if (rc == 0)
-            rc = cor_sender_add(c, pc, c->conf.shipper[i], primary, &c->sender[i]);
+            rc = cor_sender_add(c, pc, c->conf.shipper[i], primary, &c->sender[i], &made);
         if (rc == 0 && primary)
             c->primary = c->sender[i];
         if (rc == 0)
@@ -339,7 +412,7 @@ int cor_senders_reload(cor *c, cor_conf *cf, char *err, size_t errlen)
     const vg_pipeline_conf *pc = vg_daemon_pipeline(c->d);
     vg_sender *next[COR_MAX_SHIPPERS] = {0};
     bool kept[COR_MAX_SHIPPERS] = {0}, added[COR_MAX_SHIPPERS] = {0},
-         prim[COR_MAX_SHIPPERS] = {0};
+         prim[COR_MAX_SHIPPERS] = {0}, made[COR_MAX_SHIPPERS] = {0};
     char np[4096], op[4096];
     int rc = 0, changed = cf->nshippers != c->nsenders;
     /* the running sender of each socket that stays, under any spelling */
@@ -363,16 +436,22 @@ int cor_senders_reload(cor *c, cor_conf *cf, char *err, size_t errlen)
         if (rc == 0 && c->primary)
             prim[j] = false; /* cannot be: the running primary is another socket */
         if (rc == 0)
-            rc = cor_sender_add(c, pc, cf->shipper[j], prim[j], &next[j]);
+            rc = cor_sender_add(c, pc, cf->shipper[j], prim[j], &next[j], &made[j]);
         if (rc)
             snprintf(err, errlen, "%s: correlator.shipper_socket %s: cannot start its link: %s",
                      vg_daemon_config_path(c->d), cf->shipper[j], vg_strerror(rc));
         added[j] = rc == 0;
     }
     if (rc) {
-        for (int j = 0; j < cf->nshippers; j++)
-            if (added[j])
-                vg_sender_stop(next[j]);
+        /* each stopped sender's memory goes from the loop (vg_sender_stop;
+         * one that failed to start freed its own) */
+        for (int j = 0; j < cf->nshippers; j++) {
+            if (!added[j])
+                continue;
+            vg_sender_stop(next[j]);
+            if (made[j])
+                cor_epoch_key_forget(c, pc->run_dir, cf->shipper[j]);
+        }
         return rc;
     }
     vg_sender *gone[COR_MAX_SHIPPERS];
@@ -389,7 +468,7 @@ int cor_senders_reload(cor *c, cor_conf *cf, char *err, size_t errlen)
         }
         vg_info("shipper socket %s removed: its link closes, and the outbox no longer keeps "
                 "alerts for it (it acknowledged up to seq %llu; %llu alerts after it are not "
-                "sent to it)",
+                "sent to it, unless it is listed again before the outbox is trimmed past them)",
                 c->conf.shipper[i], (unsigned long long)vg_sender_acked(c->sender[i]),
                 (unsigned long long)owed);
         gone[ngone++] = c->sender[i];
@@ -411,6 +490,7 @@ int cor_senders_reload(cor *c, cor_conf *cf, char *err, size_t errlen)
     cf->nshippers = 0;
     c->nsenders = c->conf.nshippers;
     /* each stop trims (cor_outbox_trim) over the senders that remain */
+    cor_mark_positions(c, gone, ngone);
     for (int i = 0; i < ngone; i++)
         vg_sender_stop(gone[i]);
     if (changed)
@@ -476,6 +556,7 @@ void cor_engine_stop(cor *c)
     vg_receiver_stop(c->receiver);
     /* each stop trims once more (cor_outbox_trim), with every sender still
      * counted: their memory goes from the loop, later */
+    cor_mark_positions(c, c->sender, c->nsenders);
     for (int i = 0; i < c->nsenders; i++)
         vg_sender_stop(c->sender[i]);
     if (c->receiver)

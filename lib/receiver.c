@@ -174,7 +174,9 @@ static void vg__batch_run(vg_receiver *r, vg_link *l, vg_rstream *st, const vg_m
     if (first > st->last + 1) {
         /* The upstream starts past what is stored here: it trimmed records
          * that an earlier state of this process acknowledged (state lost,
-         * or restored from an older copy), and says so in its own log. A
+         * or restored from an older copy), or, fanned out (the correlator's
+         * shipper_socket list), that it made while this shipper was not
+         * listed; it says which in its own log. A
          * sender sends what it holds in order, so there is no other gap.
          * The records cannot come back; taking what there is beats a
          * stream stalled for good. */
@@ -187,9 +189,11 @@ static void vg__batch_run(vg_receiver *r, vg_link *l, vg_rstream *st, const vg_m
                     "1..%" PRIu64 " were acknowledged by an earlier state and are gone",
                     st->name, first, first - 1);
         else
-            vg_warn("stream %s: starts at seq %" PRIu64 " but %" PRIu64 " is next here: this "
-                    "state is older than the one that acknowledged them (restored from a "
-                    "copy?); seq %" PRIu64 "..%" PRIu64 " are gone",
+            vg_warn("stream %s: starts at seq %" PRIu64 " but %" PRIu64 " is next here: seq "
+                    "%" PRIu64 "..%" PRIu64 " are not coming (the upstream's log says why: "
+                    "this state is older than the one that acknowledged them, restored from a "
+                    "copy; or, from a correlator, this shipper's socket was out of its "
+                    "shipper_socket list while they were made)",
                     st->name, first, st->last + 1, st->last + 1, first - 1);
         st->last = first - 1;
     }

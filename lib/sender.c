@@ -16,6 +16,9 @@ struct vg_sender {
     vg_sender_cfg cfg;
     char *path, *role, *name;
     char *epoch_key; /* cfg.epoch_key's copy, or NULL */
+    char *listed_key; /* cfg.listed_key's copy, or NULL */
+    uint64_t listed_upto; /* what listed_key held at the start (with has_listed) */
+    int has_listed;
     uv_loop_t *loop;
     vg_client *client;
     vg_link *link;       /* open link past HELLO, or NULL */
@@ -98,6 +101,11 @@ uint64_t vg_sender_acked(const vg_sender *s)
 uint64_t vg_sender_epoch(const vg_sender *s)
 {
     return s->epoch;
+}
+
+const char *vg_sender_listed_key(const vg_sender *s)
+{
+    return s->listed_key;
 }
 
 /* One batch being filled. Records go in until the next one would bring
@@ -208,9 +216,12 @@ static void vg__pump(vg_sender *s)
  * the first failure is a warning, then one a minute, and the recovery.
  * Nothing is lost: acknowledged records stay a while. */
 int vg_queue_trim_logged(vg_store *st, vg_queue *q, uint64_t upto, vg_streak *fails,
-                         uint64_t now_ms)
+                         uint64_t now_ms, const char *const *marks, const uint64_t *vals,
+                         int nmarks)
 {
     int rc = vg_store_begin(st);
+    for (int i = 0; rc == 0 && i < nmarks; i++)
+        rc = vg_meta_put_u64(st, marks[i], vals[i]);
     if (rc == 0 && (rc = vg_queue_trim(q, upto)) == 0)
         rc = vg_store_commit(st);
     else if (rc == 0 || vg_store_txn(st))
@@ -242,7 +253,7 @@ static void vg__trim(vg_sender *s)
     if (s->acked <= s->trimmed || vg_store_txn(s->cfg.store))
         return;
     if (vg_queue_trim_logged(s->cfg.store, s->cfg.queue, s->acked, &s->trim_fails,
-                             uv_now(s->loop)) == 0)
+                             uv_now(s->loop), NULL, NULL, 0) == 0)
         s->trimmed = s->acked;
 }
 
@@ -375,7 +386,33 @@ static void vg__on_msg(vg_link *l, const vg_msg *m)
              * that can be done (the downstream takes the gap with a warning:
              * lib/receiver.c). */
             uint64_t held = vg_queue_first(s->cfg.queue), from = held ? held : last + 1;
-            if (from > s->next) {
+            if (from > s->next && s->stats.reconnects == 1 && s->has_listed &&
+                m->seq >= s->listed_upto) {
+                /* the first HELLO since the start: what it lacks left the
+                 * queue while this sender did not run (vg_sender_cfg's
+                 * listed_key), acknowledged by the others; not a loss */
+                vg_info("stream %s: %s has seq %llu; seq %llu..%llu were made and delivered "
+                        "elsewhere while its socket was not listed (the queue was trimmed "
+                        "past them) and are not sent to it; sending from %llu",
+                        s->name, s->path, (unsigned long long)m->seq,
+                        (unsigned long long)s->next, (unsigned long long)(from - 1),
+                        (unsigned long long)from);
+                s->next = from;
+            } else if (from > s->next && s->stats.reconnects == 1 && s->has_listed &&
+                       s->listed_upto < from - 1) {
+                /* both: it lost what it acknowledged up to listed_upto, and
+                 * the rest left while it was not listed */
+                vg_error("stream %s: %s has seq %llu, but acknowledged up to %llu before (its "
+                         "state was lost or replaced): seq %llu..%llu are no longer held here "
+                         "and are lost; %llu..%llu were made while its socket was not listed "
+                         "and are not sent to it; sending from %llu",
+                         s->name, s->path, (unsigned long long)m->seq,
+                         (unsigned long long)s->listed_upto, (unsigned long long)s->next,
+                         (unsigned long long)s->listed_upto,
+                         (unsigned long long)(s->listed_upto + 1), (unsigned long long)(from - 1),
+                         (unsigned long long)from);
+                s->next = from;
+            } else if (from > s->next) {
                 vg_error("stream %s: %s has seq %llu, but acknowledged up to %llu before (its "
                          "state was lost or replaced): seq %llu..%llu are no longer held here "
                          "and are lost; sending from %llu",
@@ -431,6 +468,7 @@ static void vg__on_msg(vg_link *l, const vg_msg *m)
 }
 
 static void vg__sender_release(vg_sender *s);
+static void vg__on_sender_handle_closed(uv_handle_t *h);
 
 /* A downstream that cannot commit (its store or disk full) closes the link
  * on each batch, and the link comes back after the backoff, for as long as
@@ -502,10 +540,15 @@ int vg_sender_start(uv_loop_t *loop, const vg_sender_cfg *cfg, vg_sender **out)
     s->role = strdup(cfg->role);
     s->name = strdup(cfg->name);
     s->epoch_key = cfg->epoch_key ? strdup(cfg->epoch_key) : NULL;
-    if (!s->path || !s->role || !s->name || (cfg->epoch_key && !s->epoch_key)) {
-        free(s->path), free(s->role), free(s->name), free(s->epoch_key), free(s);
+    s->listed_key = cfg->listed_key ? strdup(cfg->listed_key) : NULL;
+    if (!s->path || !s->role || !s->name || (cfg->epoch_key && !s->epoch_key) ||
+        (cfg->listed_key && !s->listed_key)) {
+        free(s->path), free(s->role), free(s->name), free(s->epoch_key), free(s->listed_key);
+        free(s);
         return -ENOMEM;
     }
+    s->cfg.epoch_key = s->epoch_key; /* cfg's strings are the caller's */
+    s->cfg.listed_key = s->listed_key;
     if (!s->cfg.batch_max || s->cfg.batch_max > VG_BATCH_MAX)
         s->cfg.batch_max = VG_BATCH_MAX;
     if (!s->cfg.window)
@@ -525,8 +568,15 @@ int vg_sender_start(uv_loop_t *loop, const vg_sender_cfg *cfg, vg_sender **out)
     if (rc == 0)
         rc = vg_epoch_get(cfg->store, cfg->queue, s->epoch_key, &s->epoch);
     s->renewed = s->fresh = rc == 0 && !had;
+    if (rc == 0 && s->listed_key)
+        rc = vg_meta_get_u64(cfg->store, s->listed_key, &s->listed_upto);
+    if (rc == 0 && s->listed_key) {
+        /* absent (0): a socket never trimmed while listed with this version */
+        s->has_listed = s->listed_upto != 0;
+    }
     if (rc) {
-        free(s->path), free(s->role), free(s->name), free(s->epoch_key), free(s);
+        free(s->path), free(s->role), free(s->name), free(s->epoch_key), free(s->listed_key);
+        free(s);
         return rc;
     }
     uint64_t first = vg_queue_first(cfg->queue);
@@ -539,10 +589,13 @@ int vg_sender_start(uv_loop_t *loop, const vg_sender_cfg *cfg, vg_sender **out)
     s->pump_idle.data = s;
     rc = vg_client_start(loop, s->path, cfg->allow_uid, &vg__sender_ops, s, &s->client);
     if (rc) {
-        uv_close((uv_handle_t *)&s->trim_timer, NULL);
-        uv_close((uv_handle_t *)&s->pump_idle, NULL);
-        /* s is leaked deliberately here: the handles' memory must outlive
-         * their close, and start failure means the process exits. */
+        /* s is freed once both handles have closed (their memory is in s):
+         * a sender that a correlator's SIGHUP adds and cannot start leaves
+         * nothing behind, and the daemon goes on */
+        s->stopping = 1;
+        s->open_handles = 2;
+        uv_close((uv_handle_t *)&s->trim_timer, vg__on_sender_handle_closed);
+        uv_close((uv_handle_t *)&s->pump_idle, vg__on_sender_handle_closed);
         return rc;
     }
     *out = s;
@@ -565,7 +618,8 @@ static void vg__sender_release(vg_sender *s)
 {
     if (--s->open_handles == 0) {
         msgpack_sbuffer_destroy(&s->sb);
-        free(s->path), free(s->role), free(s->name), free(s->epoch_key), free(s);
+        free(s->path), free(s->role), free(s->name), free(s->epoch_key), free(s->listed_key);
+        free(s);
     }
 }
 

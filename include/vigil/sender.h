@@ -52,6 +52,18 @@ typedef struct vg_sender_cfg {
     const char *epoch_key;
     void (*acked_fn)(void *ud);
     void *acked_ud;
+    /* Optional, with acked_fn: the meta key under which the owner records
+     * what this sender's downstream has acknowledged (vg_sender_acked), at
+     * each trim while it runs (vg_queue_trim_logged's marks) and when it
+     * stops it (vg_sender_listed_key gives the key back). The outbox is
+     * never trimmed past a running sender's position, so what the key
+     * holds at the start tells the first HELLO why a downstream behind the
+     * queue's first record is: at or past it, the records in between were
+     * trimmed while this sender did not run (its socket was out of the
+     * owner's list): it is sent what the queue holds, with an info line;
+     * below it, those up to it were acknowledged and its state lost them
+     * (the error every sender logs). */
+    const char *listed_key;
 } vg_sender_cfg;
 
 /* Counters since vg_sender_start. sent: records sent, re-sends included;
@@ -83,10 +95,14 @@ uint64_t vg_sender_acked(const vg_sender *s);
 
 /* Trims queue q up to upto (vg_queue_trim) in a transaction of its own;
  * a failure is logged as a streak in *fails (the first, then once a
- * minute, then the recovery), for callers that retry on a timer.
- * Returns 0 or the error. */
+ * minute, then the recovery), for callers that retry on a timer. Each of
+ * the nmarks meta keys in marks is set to its vals in the same transaction
+ * (vg_sender_cfg.listed_key). Returns 0 or the error. */
 int vg_queue_trim_logged(vg_store *st, vg_queue *q, uint64_t upto, vg_streak *fails,
-                         uint64_t now_ms);
+                         uint64_t now_ms, const char *const *marks, const uint64_t *vals,
+                         int nmarks);
+/* cfg.listed_key's copy, or NULL; valid until vg_sender_stop. */
+const char *vg_sender_listed_key(const vg_sender *s);
 
 /* Returns the epoch of queue q, creating a random one on first use. */
 int vg_queue_epoch(vg_store *st, vg_queue *q, uint64_t *epoch);
