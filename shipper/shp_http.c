@@ -1238,7 +1238,7 @@ static void shp_http_on_done(shp_curl_req *req, CURLcode cc)
     shp_batch *b = h->batch;
     shp_item *items = &b->items[h->at];
     size_t n = h->nreq;
-    char reason[300] = "";
+    char reason[512] = "";
     int64_t took_ms = (int64_t)uv_now(h->o->loop) - h->started_ms;
     uv_timer_stop(&h->deadline);
     long status = 0;
@@ -1263,6 +1263,15 @@ static void shp_http_on_done(shp_curl_req *req, CURLcode cc)
                      shp_url_shown(h->url, h->kind != SHP_HTTP_HOOK, shown, sizeof(shown)), reason,
                      shp_tls_ciphers_hint(shp_http_set(h->o->conf.tls_ciphers)));
             shp_http_alarm(h, -(long)cc, why);
+            /* the "delivery failed" warnings carry the cause too: the
+             * hint in full on the first of a run of failed attempts, then
+             * a short pointer (they come at attempts 1, 2, 4, 8, ...) */
+            size_t at = strlen(reason);
+            snprintf(reason + at, sizeof(reason) - at, " (%s)",
+                     h->o->attempt == 0
+                         ? shp_tls_ciphers_hint(shp_http_set(h->o->conf.tls_ciphers))
+                         : "the server refused our ClientHello, most likely for want of a "
+                           "common cipher suite: see tls_ciphers");
         }
         /* at the cap; or libcurl's CURLOPT_TIMEOUT, when our deadline ran
          * late, on a request that had moved bytes (not a connect timeout) */

@@ -1074,6 +1074,40 @@ START_TEST(test_https_ciphers)
              "those or TLS 1.3 on the server, or set tls_ciphers to a suite it has); alerts are "
              "kept and retried\n");
     ck_assert_msg(vt_wait_text(log, want, 100), "no '%s' in the shipper's log", want);
+    /* the "delivery failed" warnings say why too: the hint in full on the
+     * first of the run, a pointer to tls_ciphers on the later ones (before,
+     * libcurl's text alone) */
+    snprintf(want, sizeof(want),
+             ": error:0A000410:SSL routines::sslv3 alert handshake failure (the server refused "
+             "our ClientHello: most likely it has no TLS 1.2 cipher suite in common with the "
+             "default tls_ciphers (ECDHE or DHE with AES-GCM or ChaCha20-Poly1305); enable one of "
+             "those or TLS 1.3 on the server, or set tls_ciphers to a suite it has); ");
+    ck_assert_msg(vt_wait_text(log, "warning: output fs: delivery failed (attempt 1): ", 5000),
+                  "no first delivery warning");
+    ck_assert_msg(vt_wait_text(log, "warning: output fs: delivery failed (attempt 4): ", 10000),
+                  "no fourth delivery warning");
+    char *text = vt_read_file(log, NULL);
+    ck_assert_ptr_nonnull(text);
+    int lines = 0;
+    for (char *l = text, *e; l && *l; l = e ? e + 1 : NULL) {
+        if ((e = strchr(l, '\n')))
+            *e = '\0';
+        int attempt = 0;
+        char *d = strstr(l, "warning: output fs: delivery failed (attempt ");
+        if (!d || sscanf(d, "warning: output fs: delivery failed (attempt %d)", &attempt) != 1)
+            continue;
+        lines++;
+        if (attempt == 1)
+            ck_assert_msg(strstr(l, want) != NULL, "attempt 1 without the hint: %s", l);
+        else
+            ck_assert_msg(strstr(l, ": error:0A000410:SSL routines::sslv3 alert handshake failure "
+                                    "(the server refused our ClientHello, most likely for want "
+                                    "of a common cipher suite: see tls_ciphers); ") != NULL,
+                          "attempt %d without the pointer: %s", attempt, l);
+    }
+    free(text);
+    ck_assert_int_ge(lines, 3);
+    ck_assert_int_eq(vt_count_text(log, "ChaCha20-Poly1305); enable one of"), 2);
     ck_assert_int_eq(vt_shipper_stat(&p, "fs", "sent"), 0);
     ck_assert_int_ge(vt_shipper_stat(&p, "fs", "retried"), 1);
     ck_assert_int_eq(vt_count_text(k.store, "\"index\": \"fs\""), 0);
