@@ -1252,13 +1252,13 @@ static void shp_http_on_done(shp_curl_req *req, CURLcode cc)
         snprintf(reason, sizeof(reason), "%s", h->errbuf[0] ? h->errbuf : curl_easy_strerror(cc));
         rc = shp_http_curl_errno(cc);
         if (shp_http_tls_problem(cc)) {
-            char why[400], shown[300];
+            char why[1000], shown[300];
             snprintf(why, sizeof(why), "TLS with %s failed: %s (check tls_ca, tls_server_name, "
                      "tls_cert/tls_key); alerts are kept and retried",
                      shp_url_shown(h->url, h->kind != SHP_HTTP_HOOK, shown, sizeof(shown)), reason);
             shp_http_alarm(h, -(long)cc, why);
         } else if (shp_http_hello_refused(cc, reason)) {
-            char why[1000], shown[300];
+            char why[1400], shown[300];
             snprintf(why, sizeof(why), "TLS with %s failed: %s (%s); alerts are kept and retried",
                      shp_url_shown(h->url, h->kind != SHP_HTTP_HOOK, shown, sizeof(shown)), reason,
                      shp_tls_ciphers_hint(shp_http_set(h->o->conf.tls_ciphers)));
