@@ -197,6 +197,15 @@ static uint32_t cor_stats_fn(void *ud, vg_stat *out, uint32_t cap)
     return n;
 }
 
+/* The meta key under which sender s's position is recorded (its
+ * vg_sender_cfg.listed_key), or NULL while its shipper has not answered a
+ * HELLO in this run: its vg_sender_acked is then the outbox's first seq - 1,
+ * not what the shipper has (one left out of the list before has less). */
+static const char *cor_position_key(vg_sender *s)
+{
+    return vg_sender_get_stats(s)->reconnects ? vg_sender_listed_key(s) : NULL;
+}
+
 /* The senders' acked_fn (vg_sender_cfg): every shipper reads the one
  * outbox, and a record leaves it only once each has acknowledged it, at
  * the lowest seq they have. A shipper that is down holds the outbox (it
@@ -223,9 +232,9 @@ static void cor_outbox_trim(void *ud)
     uint64_t vals[COR_MAX_SHIPPERS];
     int nmarks = 0;
     for (int i = 0; i < c->nsenders; i++)
-        if (vg_sender_listed_key(c->sender[i])) {
+        if (cor_position_key(c->sender[i])) {
             vals[nmarks] = vg_sender_acked(c->sender[i]);
-            marks[nmarks++] = vg_sender_listed_key(c->sender[i]);
+            marks[nmarks++] = cor_position_key(c->sender[i]);
         }
     if (vg_queue_trim_logged(c->store, c->outbox, upto, &c->trim_fails, uv_now(c->loop), marks,
                              vals, nmarks) == 0)
@@ -242,12 +251,12 @@ static void cor_mark_positions(cor *c, vg_sender *const *s, int n)
 {
     int rc = 0, any = 0;
     for (int i = 0; i < n; i++)
-        any |= vg_sender_listed_key(s[i]) != NULL;
+        any |= cor_position_key(s[i]) != NULL;
     if (!any || vg_store_txn(c->store) || (rc = vg_store_begin(c->store)))
         goto out;
     for (int i = 0; rc == 0 && i < n; i++)
-        if (vg_sender_listed_key(s[i]))
-            rc = vg_meta_put_u64(c->store, vg_sender_listed_key(s[i]), vg_sender_acked(s[i]));
+        if (cor_position_key(s[i]))
+            rc = vg_meta_put_u64(c->store, cor_position_key(s[i]), vg_sender_acked(s[i]));
     rc = rc ? (vg_store_abort(c->store), rc) : vg_store_commit(c->store);
 out:
     if (rc)
