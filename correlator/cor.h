@@ -87,6 +87,10 @@ typedef struct cor {
     cor_eval_stats eval_mark;
     cor_list_names list_names; /* the lists the last (re)load read */
     uint64_t reload_gen;       /* SIGHUPs accepted so far (cor_main.c's cor_reload) */
+    /* cor_main.c's struct cor_reload: the rule set whose prefilter builds on
+     * the worker thread now, and the latest one checked since, waiting for
+     * that build to end (a burst of SIGHUPs builds at most these two) */
+    struct cor_reload *reload_running, *reload_next;
 } cor;
 
 /* Reads the correlator section of root (file: its name, for errors) into

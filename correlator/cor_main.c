@@ -28,7 +28,8 @@ static const vg_daemon_desc cor_desc = {
         "  (FILE:LINE: reason) and the running one stays. A good one is checked at\n"
         "  once, then its regex prefilter is built on a worker thread (about a second\n"
         "  per 1,000 rules) while the running rules go on; it takes over between two\n"
-        "  batches. SIGHUP also applies a changed shipper_socket list: a socket added\n"
+        "  batches. One build runs at a time: a rule set of a SIGHUP during a build\n"
+        "  waits for it, replacing any that waited before. SIGHUP also applies a changed shipper_socket list: a socket added\n"
         "  gets a link of its own, one removed loses its link and no longer holds\n"
         "  the outbox, and the links of the others go on untouched.\n",
     .check = "                       Every rule is compiled and every watchlist file read\n"
@@ -58,7 +59,7 @@ typedef struct cor_reload {
     uint64_t gen;  /* c->reload_gen when it began: a later SIGHUP supersedes it */
     cor_conf cf;   /* owned */
     cor_ruleset *rs; /* owned until applied */
-    uint64_t t0_ns;  /* uv_hrtime() when the build was queued */
+    uint64_t t0_ns;  /* uv_hrtime() when its build was queued (cor_reload_start) */
     int rc;
     char err[1024];
 } cor_reload;
@@ -113,24 +114,68 @@ static int cor_reload_apply(cor *c, cor_reload *r)
     return 0;
 }
 
+static void cor_reload_done(uv_work_t *w, int status);
+
+/* Hands r's prefilter to the worker thread; r becomes c->reload_running. */
+static void cor_reload_start(cor *c, cor_reload *r)
+{
+    c->reload_running = r;
+    r->t0_ns = uv_hrtime();
+    if (uv_queue_work(c->loop, &r->work, cor_reload_build, cor_reload_done) != 0) {
+        /* no worker: build here, as at startup */
+        cor_reload_build(&r->work);
+        cor_reload_done(&r->work, 0);
+    }
+}
+
+/* Takes a checked rule set of a SIGHUP. One build at a time: while one
+ * runs, the newest rule set waits for it and replaces any that waited
+ * before. Each build queued straight away kept its whole compiled rule set
+ * in memory and took its full CPU time, so a burst of SIGHUPs (a deploy
+ * touching file after file) held 100 rule sets at once and put the last
+ * one in force only after building every one before it. */
+static void cor_reload_submit(cor *c, cor_reload *r)
+{
+    if (!c->reload_running) {
+        cor_reload_start(c, r);
+        return;
+    }
+    if (c->reload_next) {
+        vg_info("rule set of an earlier SIGHUP dropped before its prefilter build: a later one "
+                "replaces it (%zu rules)",
+                c->reload_next->rs->n);
+        cor_reload_free(c->reload_next);
+    }
+    c->reload_next = r;
+    vg_info("its prefilter is built once the build in progress (of an earlier SIGHUP) ends");
+}
+
 static void cor_reload_done(uv_work_t *w, int status)
 {
     cor_reload *r = w->data;
     cor *c = r->c;
+    cor_reload *next = c->reload_next;
+    c->reload_running = NULL;
+    c->reload_next = NULL;
     if (vg_daemon_stopping(c->d) || status != 0) {
         cor_reload_free(r);
+        if (next)
+            cor_reload_free(next);
         return;
     }
     if (r->gen != c->reload_gen) {
-        vg_info("rule set of an earlier SIGHUP dropped: a later one replaces it");
-        cor_reload_free(r);
-        return;
+        vg_info("rule set of an earlier SIGHUP dropped: a later one replaces it (%zu rules, "
+                "prefilter built in %.1f s)",
+                r->rs->n, (double)(uv_hrtime() - r->t0_ns) / 1e9);
+    } else {
+        int rc = r->rc ? r->rc : cor_reload_apply(c, r);
+        if (rc)
+            vg_error("%s (rules not reloaded; running on the previous ones)",
+                     r->err[0] ? r->err : vg_strerror(rc));
     }
-    int rc = r->rc ? r->rc : cor_reload_apply(c, r);
-    if (rc)
-        vg_error("%s (rules not reloaded; running on the previous ones)",
-                 r->err[0] ? r->err : vg_strerror(rc));
     cor_reload_free(r);
+    if (next)
+        cor_reload_start(c, next);
 }
 
 static int cor_configure(vg_daemon *d, const vg_node *root, int first, char *err, size_t errlen)
@@ -208,15 +253,10 @@ static int cor_configure(vg_daemon *d, const vg_node *root, int first, char *err
         r->cf = cf;
         r->rs = rs;
         r->work.data = r;
-        r->t0_ns = uv_hrtime();
         vg_info("%zu rules checked in %s; building their prefilter, the running rules stay in "
                 "force until it is ready",
                 rs->n, cf.rules_dir);
-        if (uv_queue_work(c->loop, &r->work, cor_reload_build, cor_reload_done) != 0) {
-            /* no worker: build here, as at startup */
-            cor_reload_build(&r->work);
-            cor_reload_done(&r->work, 0);
-        }
+        cor_reload_submit(c, r);
         return 0;
     }
     c->conf = cf;

@@ -361,6 +361,64 @@ START_TEST(test_sighup_builds_off_the_loop)
 }
 END_TEST
 
+/* A burst of SIGHUPs (a deploy writing rule file after rule file, each
+ * followed by a reload) builds at most two prefilters: the one building
+ * when the burst comes and the newest rule set. Before, every rule set of
+ * the burst was queued for a build of its own and held in memory until
+ * then (180 MB for 100 SIGHUPs of 200 rules), each build taking its full
+ * CPU time, and the last one took force only after all of them. Each
+ * SIGHUP here has a rule set of its own size (BIG + 2 + i rules); the
+ * first build must still run when the burst ends (checked). */
+START_TEST(test_sighup_burst_builds_two)
+{
+    enum { BIG = IT_BIG / 4, BURST = 9 };
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, IT_RULES), 0);
+    vt_pipe_start(&p, VT_SHIPPER);
+    vt_pipe_start(&p, VT_CORRELATOR);
+    char big[400], extra[400], log[400], text[256];
+    snprintf(big, sizeof(big), "%s/big.yml", p.rules);
+    snprintf(extra, sizeof(extra), "%s/extra.yml", p.rules);
+    vt_pipe_log(&p, VT_CORRELATOR, log, sizeof(log));
+    ck_assert(vt_wait_text(log, " started (config ", 30000));
+    it_write_big_rules(big, BIG);
+    for (int i = 0; i < BURST; i++) {
+        FILE *f = fopen(extra, "w");
+        ck_assert_ptr_nonnull(f);
+        fprintf(f, "rules:\n");
+        for (int k = 0; k <= i; k++)
+            fprintf(f, "  - id: test.extra.%d\n    name: Extra %d\n    level: 1\n    match:\n"
+                       "      regex: 'extra%d'\n", k, k, k);
+        ck_assert_int_eq(fclose(f), 0);
+        int checked = vt_count_text(log, " rules checked in ");
+        kill(p.pid[VT_CORRELATOR], SIGHUP);
+        for (int w = 0; w < 1000 && vt_count_text(log, " rules checked in ") == checked; w++)
+            vt_sleep_ms(5);
+        snprintf(text, sizeof(text), "info: %d rules checked in ", BIG + 2 + i);
+        ck_assert_int_eq(vt_count_text(log, text), 1);
+    }
+    char first_dropped[64], first_reloaded[64];
+    snprintf(first_dropped, sizeof(first_dropped), "replaces it (%d rules, ", BIG + 2);
+    snprintf(first_reloaded, sizeof(first_reloaded), "rules reloaded: %d rules", BIG + 2);
+    ck_assert_msg(vt_count_text(log, first_dropped) + vt_count_text(log, first_reloaded) == 0,
+                  "the first rule set was built before the burst ended: the test needs a larger "
+                  "one");
+    snprintf(text, sizeof(text), "rules reloaded: %d rules from ", BIG + 1 + BURST);
+    ck_assert(vt_wait_text(log, text, 60000));
+    /* the first set was built, then dropped; of the rest only the last */
+    ck_assert_int_eq(vt_count_text(log, "rule set of an earlier SIGHUP dropped: a later one "
+                                        "replaces it"),
+                     1);
+    ck_assert_int_eq(vt_count_text(log, first_dropped), 1);
+    ck_assert_int_eq(vt_count_text(log, "rule set of an earlier SIGHUP dropped before its "
+                                        "prefilter build: a later one replaces it"),
+                     BURST - 2);
+    ck_assert_int_eq(vt_count_text(log, "rules reloaded:"), 1);
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_CORRELATOR, SIGTERM), 0);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* Whether process pid blocks SIGHUP (/proc/PID/status, SigBlk). */
 static bool it_blocks_sighup(pid_t pid)
 {
@@ -1173,6 +1231,11 @@ static Suite *pipeline_suite(void)
     tcase_add_test(tc, test_systemd_notify);
     tcase_add_test(tc, test_cli_and_bad_config);
     suite_add_tcase(s, tc);
+    /* SIGHUPs and signals as a long-running service gets them (session 21) */
+    TCase *rl = tcase_create("reloads");
+    tcase_set_timeout(rl, 120);
+    tcase_add_test(rl, test_sighup_burst_builds_two);
+    suite_add_tcase(s, rl);
     return s;
 }
 
