@@ -561,10 +561,17 @@ void vg_daemon_fail(vg_daemon *d, int status)
         d->stopping = true;
         vg_notify("STOPPING=1\nSTATUS=stopping%s", status ? " after a failure (see the log)" : "");
         d->ops->shutdown(d);
-        uv_close((uv_handle_t *)&d->sig_hup, NULL);
-        uv_close((uv_handle_t *)&d->sig_term, NULL);
-        uv_close((uv_handle_t *)&d->sig_int, NULL);
-        uv_close((uv_handle_t *)&d->sig_usr1, NULL);
+        /* The handlers stay for the rest of the stop, unreferenced so that
+         * they do not keep the loop running: closing them gave the signals
+         * back their default action, and a SIGHUP (logrotate), a SIGUSR1
+         * (a monitoring script) or a second SIGTERM during a stop that
+         * takes seconds (the collector reading its sockets out, the
+         * correlator waiting for a prefilter build) killed the daemon
+         * half-way through it. vg__on_signal ignores them meanwhile. */
+        uv_unref((uv_handle_t *)&d->sig_hup);
+        uv_unref((uv_handle_t *)&d->sig_term);
+        uv_unref((uv_handle_t *)&d->sig_int);
+        uv_unref((uv_handle_t *)&d->sig_usr1);
     }
 }
 
@@ -658,6 +665,14 @@ static void vg__reload(vg_daemon *d)
 static void vg__on_signal(uv_signal_t *h, int signum)
 {
     vg_daemon *d = h->data;
+    if (d->stopping) {
+        vg_info("%s during the stop: ignored (SIGKILL ends the daemon at once)",
+                signum == SIGHUP    ? "SIGHUP"
+                : signum == SIGUSR1 ? "SIGUSR1"
+                : signum == SIGTERM ? "SIGTERM"
+                                    : "SIGINT");
+        return;
+    }
     switch (signum) {
     case SIGHUP:
         vg__reload(d);
@@ -718,7 +733,9 @@ static void vg__usage(const vg_daemon_desc *desc, FILE *f)
             "           FILE:LINE: reason, and the daemon keeps running on the old one\n"
             "  SIGTERM, SIGINT  finish the current batch, commit, close and exit 0\n"
             "  SIGUSR1  log the counters\n"
-            "  A signal sent while the daemon starts takes effect once it is up.\n"
+            "  A signal sent while the daemon starts takes effect once it is up; one\n"
+            "  sent while it stops (SIGHUP, SIGUSR1, SIGTERM or SIGINT again) is\n"
+            "  logged and ignored, and the stop goes on (SIGKILL ends it at once).\n"
             "\nExit status:\n"
             "  0  a clean stop; -t on a valid configuration\n"
             "  1  a configuration error (FILE:LINE: reason), or the daemon could not start\n"
@@ -931,6 +948,11 @@ out:
     uv_walk(&d.loop, vg__close_walk, NULL);
     uv_run(&d.loop, UV_RUN_DEFAULT);
     uv_loop_close(&d.loop);
+    /* closing the signal handles gave the signals their default action:
+     * what is left is the daemon's own cleanup (its stores closed), which
+     * a late signal should not cut short with a death by signal */
+    for (int i = 0; i < 4; i++)
+        signal(nums[i], SIG_IGN);
     vg_conf_release(vg__pipeline_keys, &d.pipeline);
     free(d.config_path);
     return d.status;

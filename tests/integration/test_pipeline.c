@@ -419,6 +419,49 @@ START_TEST(test_sighup_burst_builds_two)
 }
 END_TEST
 
+/* Signals during a stop that takes a while (here the correlator waits for
+ * a prefilter build) are ignored, and the stop ends cleanly with exit 0.
+ * Before, the stop closed the signal handlers, which gave the signals
+ * their default action: a SIGHUP (logrotate), a SIGUSR1 or a second
+ * SIGTERM then killed the daemon half-way through its stop. */
+START_TEST(test_signals_during_stop_ignored)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, IT_RULES), 0);
+    vt_pipe_start(&p, VT_SHIPPER);
+    vt_pipe_start(&p, VT_CORRELATOR);
+    char big[400], log[400], text[64];
+    snprintf(big, sizeof(big), "%s/big.yml", p.rules);
+    vt_pipe_log(&p, VT_CORRELATOR, log, sizeof(log));
+    ck_assert(vt_wait_text(log, " started (config ", 30000));
+    it_write_big_rules(big, IT_BIG / 2);
+    kill(p.pid[VT_CORRELATOR], SIGHUP);
+    snprintf(text, sizeof(text), "%d rules checked in ", IT_BIG / 2 + 1);
+    ck_assert(vt_wait_text(log, text, 30000));
+    ck_assert_int_eq(kill(p.pid[VT_CORRELATOR], SIGTERM), 0);
+    ck_assert(vt_wait_text(log, "SIGTERM: stopping", 5000));
+    int sigs[] = {SIGHUP, SIGUSR1, SIGTERM, SIGINT};
+    const char *said[] = {"SIGHUP during the stop: ignored", "SIGUSR1 during the stop: ignored",
+                          "SIGTERM during the stop: ignored", "SIGINT during the stop: ignored"};
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(kill(p.pid[VT_CORRELATOR], sigs[i]), 0);
+        if (!vt_wait_text(log, said[i], 5000)) {
+            int st = vt_pipe_wait(&p, VT_CORRELATOR, 1000);
+            ck_abort_msg("no '%s' in the log; the correlator's exit status: %d (128 + N: "
+                         "killed by signal N)",
+                         said[i], st);
+        }
+    }
+    /* all of them came while the build still ran (it had not ended) */
+    ck_assert_int_eq(vt_count_text(log, "info: stopped"), 0);
+    ck_assert_int_eq(vt_pipe_wait(&p, VT_CORRELATOR, 60000), 0);
+    ck_assert_int_eq(vt_count_text(log, "info: stopped"), 1);
+    ck_assert_int_eq(vt_count_text(log, "SIGTERM: stopping"), 1);
+    ck_assert_int_eq(vt_count_text(log, "rules reloaded:"), 0);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* Whether process pid blocks SIGHUP (/proc/PID/status, SigBlk). */
 static bool it_blocks_sighup(pid_t pid)
 {
@@ -1235,6 +1278,7 @@ static Suite *pipeline_suite(void)
     TCase *rl = tcase_create("reloads");
     tcase_set_timeout(rl, 120);
     tcase_add_test(rl, test_sighup_burst_builds_two);
+    tcase_add_test(rl, test_signals_during_stop_ignored);
     suite_add_tcase(s, rl);
     return s;
 }
