@@ -29,9 +29,10 @@ static const vg_daemon_desc cor_desc = {
         "  once, then its regex prefilter is built on a worker thread (about a second\n"
         "  per 1,000 rules) while the running rules go on; it takes over between two\n"
         "  batches. One build runs at a time: a rule set of a SIGHUP during a build\n"
-        "  waits for it, replacing any that waited before. SIGHUP also applies a changed shipper_socket list: a socket added\n"
-        "  gets a link of its own, one removed loses its link and no longer holds\n"
-        "  the outbox, and the links of the others go on untouched.\n",
+        "  waits for it, replacing any that waited before. SIGHUP also applies a\n"
+        "  changed shipper_socket list: a socket added gets a link of its own, one\n"
+        "  removed loses its link and no longer holds the outbox, and the links of\n"
+        "  the others go on untouched.\n",
     .check = "                       Every rule is compiled and every watchlist file read\n"
              "                       (nothing is stored); prints the number of rules.\n",
     .files =
