@@ -72,7 +72,7 @@ static void cor_rule_free(cor_rule *r)
         free(r->tests[i].site);
         for (uint32_t k = 0; k < r->tests[i].nfields; k++)
             free(r->tests[i].keys[k]), free(r->tests[i].vals[k]);
-        free(r->tests[i].keys), free(r->tests[i].vals);
+        free(r->tests[i].keys), free(r->tests[i].vals), free(r->tests[i].key_lines);
     }
     free(r->tests);
 }
@@ -640,11 +640,17 @@ static int cor_tests_block(cor_rule *r, const vg_node *t, char *err, size_t errl
             } else if (strcmp(key, "fields") == 0 && v->kind == VG_NODE_MAP) {
                 ct->keys = calloc(v->n ? v->n : 1, sizeof(char *));
                 ct->vals = calloc(v->n ? v->n : 1, sizeof(char *));
-                for (size_t j = 0; ct->keys && ct->vals && j < v->n; j++, ct->nfields++) {
+                ct->key_lines = calloc(v->n ? v->n : 1, sizeof(int));
+                if (!ct->keys || !ct->vals || !ct->key_lines)
+                    return -ENOMEM;
+                for (size_t j = 0; j < v->n; j++) {
                     if (v->items[j]->kind != VG_NODE_SCALAR)
                         return vg_conf_errf(err, errlen, v->items[j], "field values are strings");
-                    ct->keys[j] = strdup(v->keys[j]->str);
-                    ct->vals[j] = strdup(v->items[j]->str);
+                    ct->nfields = (uint32_t)j + 1; /* counted first: an error frees it too */
+                    ct->key_lines[j] = v->keys[j]->line;
+                    if (!(ct->keys[j] = strdup(v->keys[j]->str)) ||
+                        !(ct->vals[j] = strdup(v->items[j]->str)))
+                        return -ENOMEM;
                 }
             } else {
                 return vg_conf_errf(err, errlen, c->keys[k],
@@ -987,6 +993,148 @@ static int cor_rules_check_fields(const cor_ruleset *rs, char *err, size_t errle
     return rc;
 }
 
+/* What cor_rule_sets_field knows of each rule during one search: 0 not
+ * yet, 1 never sets the field, 2 may set it. */
+typedef struct cor_sets_memo {
+    uint32_t gen;
+    uint8_t state;
+} cor_sets_memo;
+
+/* Whether an alert (a hit) of rule r can carry field name in its fields,
+ * as cor_eval.c builds them: a match rule's are the named captures of its
+ * regex (cor_match_one; none for keywords only); an absence's its group_by
+ * values (cor__absence_report); another correlation's its group_by values,
+ * then the fields of the hit that completed it except value_count's field,
+ * which it reports as FIELD_values instead (cor_correlate, cor_vc_fire).
+ * Event fields (host, program, ...) are fields of an alert only through a
+ * group_by. Past COR_FIELD_DEPTH correlations down a chain the answer is
+ * "may": a test is refused only for a field the rule surely never sets. */
+static bool cor_rule_sets_field(const cor_ruleset *rs, const cor_rule *r, const char *name,
+                                int depth, cor_sets_memo *memo, uint32_t gen)
+{
+    cor_sets_memo *m = &memo[r - rs->rules];
+    if (m->gen == gen)
+        return m->state == 2;
+    bool sets = false;
+    if (r->kind == COR_MATCH) {
+        for (uint32_t i = 0; i < r->ncaps && !sets; i++)
+            sets = strcmp(r->cap_names[i], name) == 0;
+    } else {
+        for (uint32_t i = 0; i < r->ngroup && !sets; i++)
+            sets = strcmp(r->group_by[i], name) == 0;
+        size_t fl = r->field ? strlen(r->field) : 0;
+        if (!sets && r->field && strncmp(name, r->field, fl) == 0 &&
+            strcmp(name + fl, "_values") == 0)
+            sets = true;
+        bool passed = r->kind != COR_ABSENCE && !(r->field && strcmp(name, r->field) == 0);
+        if (!sets && passed && depth >= COR_FIELD_DEPTH)
+            sets = true;
+        for (uint32_t k = 0; k < r->nrefs && !sets && passed; k++)
+            sets = cor_rule_sets_field(rs, &rs->rules[r->ref_idx[k]], name, depth + 1, memo, gen);
+    }
+    *m = (cor_sets_memo){gen, sets ? 2 : 1};
+    return sets;
+}
+
+/* Appends name to the list of names v (n of them; deduplicated). */
+static int cor_names_add(char ***v, size_t *n, const char *name)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp((*v)[i], name) == 0)
+            return 0;
+    char **p = realloc(*v, (*n + 1) * sizeof(*p));
+    if (!p)
+        return -ENOMEM;
+    *v = p;
+    if (!(p[*n] = strdup(name)))
+        return -ENOMEM;
+    ++*n;
+    return 0;
+}
+
+/* The names any rule under r (r, the rules it counts, and so on) can give
+ * a field: captures, group_by, FIELD_values. The candidates for "its
+ * fields" in the refusal below, which keeps those r does set. */
+static int cor_rule_names(const cor_ruleset *rs, const cor_rule *r, uint8_t *seen, char ***v,
+                          size_t *n)
+{
+    if (seen[r - rs->rules])
+        return 0;
+    seen[r - rs->rules] = 1;
+    int rc = 0;
+    for (uint32_t i = 0; i < r->ngroup && rc == 0; i++)
+        rc = cor_names_add(v, n, r->group_by[i]);
+    for (uint32_t i = 0; r->kind == COR_MATCH && i < r->ncaps && rc == 0; i++)
+        rc = cor_names_add(v, n, r->cap_names[i]);
+    if (rc == 0 && r->field) {
+        char fv[256];
+        snprintf(fv, sizeof(fv), "%s_values", r->field);
+        rc = cor_names_add(v, n, fv);
+    }
+    for (uint32_t k = 0; k < r->nrefs && rc == 0; k++)
+        rc = cor_rule_names(rs, &rs->rules[r->ref_idx[k]], seen, v, n);
+    return rc;
+}
+
+/* The refusal of test ti of rule r, whose 'fields' entry k names a field
+ * the rule never sets: that test could only fail, at --test-rules time,
+ * and a misspelt field is better named when the rules load. */
+static int cor_test_field_err(const cor_ruleset *rs, const cor_rule *r, uint32_t ti, uint32_t k,
+                              cor_sets_memo *memo, uint32_t *gen, char *err, size_t errlen)
+{
+    const cor_test *ct = &r->tests[ti];
+    char **v = NULL, list[512] = "";
+    size_t n = 0, len = 0;
+    uint8_t *seen = calloc(rs->n, 1);
+    int rc = seen ? cor_rule_names(rs, r, seen, &v, &n) : -ENOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (!cor_rule_sets_field(rs, r, v[i], 0, memo, ++*gen))
+            continue;
+        if (len + strlen(v[i]) + 8 > sizeof(list)) { /* room for ", ..." is left */
+            snprintf(list + len, sizeof(list) - len, ", ...");
+            break;
+        }
+        len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", len ? ", " : "", v[i]);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+    free(seen);
+    if (rc)
+        return rc;
+    bool event = false;
+    for (const char *const *f = cor_event_fields; *f && !event; f++)
+        event = strcmp(*f, ct->keys[k]) == 0;
+    snprintf(err, errlen,
+             "%s:%d: test %u of rule %s expects field \"%s\", which the rule never sets (%s%s%s)",
+             r->file, ct->key_lines[k], ti + 1, r->id, ct->keys[k],
+             list[0] ? "its fields: " : "it sets no fields", list,
+             event ? "; an event field is one of an alert's fields only when a correlation "
+                     "groups by it"
+                   : "");
+    return VG_ERULE;
+}
+
+/* Every 'fields' entry of every rule's tests against what the rule's
+ * alerts can carry (cor_rule_sets_field). */
+static int cor_rules_check_tests(const cor_ruleset *rs, char *err, size_t errlen)
+{
+    cor_sets_memo *memo = calloc(rs->n ? rs->n : 1, sizeof(*memo));
+    if (!memo)
+        return -ENOMEM;
+    uint32_t gen = 0;
+    int rc = 0;
+    for (size_t i = 0; i < rs->n && rc == 0; i++) {
+        const cor_rule *r = &rs->rules[i];
+        for (uint32_t t = 0; t < r->ntests && rc == 0; t++)
+            for (uint32_t k = 0; k < r->tests[t].nfields && rc == 0; k++)
+                if (!cor_rule_sets_field(rs, r, r->tests[t].keys[k], 0, memo, ++gen))
+                    rc = cor_test_field_err(rs, r, t, k, memo, &gen, err, errlen);
+    }
+    free(memo);
+    return rc;
+}
+
 static int cor_rules_link(cor_ruleset *rs, char *err, size_t errlen)
 {
     for (size_t i = 0; i < rs->n; i++) {
@@ -1161,6 +1309,8 @@ int cor_rules_load(const char *path, const cor_rules_opts *o, cor_ruleset **out,
         rc = cor_rules_link(rs, err, errlen);
     if (rc == 0)
         rc = cor_rules_check_fields(rs, err, errlen);
+    if (rc == 0)
+        rc = cor_rules_check_tests(rs, err, errlen);
     if (rc == 0) {
         uint32_t maxcap = 1;
         for (uint32_t i = 0; i < rs->nmatches; i++) {

@@ -42,6 +42,8 @@ typedef struct cor_test {
     char *site;
     uint32_t nfields;
     char **keys, **vals; /* fields the (first) alert must carry */
+    int *key_lines;      /* nfields: the line of each key, for the check made once the set
+                          * is linked (a field the rule never sets) */
 } cor_test;
 
 typedef struct cor_rule {

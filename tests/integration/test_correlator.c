@@ -1273,6 +1273,107 @@ END_TEST
  * And a line without a usable stamp (Feb 29 of 2026) takes the time of
  * the line before, counted untimed: it took the clock, which moved the
  * watermark to the day of the replay (the lines after were late). */
+/* One rule of each kind with the fields its tests expect, all of which the
+ * rule sets: for a match rule its captures; for a correlation its
+ * group_by (an event field, host, too), FIELD_values (value_count) and the
+ * fields of the hit that completed it, down a correlation of correlations;
+ * for an absence its group_by. */
+#define FIELDS_RULES                                                                               \
+    "rules:\n"                                                                                     \
+    "  - id: m.a\n    name: a\n    level: 1\n"                                                     \
+    "    match: {regex: 'login (?<user>\\S+) from (?<src_ip>\\S+)'}\n"                             \
+    "    tests:\n"                                                                                 \
+    "      - line: '<13>Nov 25 10:00:00 h1 p: login root from 192.0.2.1'\n"                        \
+    "        fires: true\n"                                                                        \
+    "        fields: {user: root, src_ip: 192.0.2.1}\n"                                            \
+    "  - id: m.b\n    name: b\n    level: 1\n    alert: false\n"                                   \
+    "    match: {regex: 'session (?<session>\\S+)'}\n"                                             \
+    "    tests:\n"                                                                                 \
+    "      - line: '<13>Nov 25 10:00:00 h1 p: session s1'\n"                                       \
+    "        fires: true\n"                                                                        \
+    "        fields: {session: s1}\n"                                                              \
+    "  - id: c.ec\n    name: ec\n    level: 1\n"                                                   \
+    "    correlation: {type: event_count, rules: [m.a], group_by: [host], timespan: 1m,\n"         \
+    "                  condition: {gte: 1}}\n"                                                     \
+    "    tests:\n"                                                                                 \
+    "      - line: '<13>Nov 25 10:00:00 h1 p: login root from 192.0.2.1'\n"                        \
+    "        fires: true\n"                                                                        \
+    "        fields: {host: h1, user: root, src_ip: 192.0.2.1}\n"                                  \
+    "  - id: c.vc\n    name: vc\n    level: 1\n"                                                   \
+    "    correlation: {type: value_count, rules: [m.a], group_by: [src_ip], timespan: 1m,\n"       \
+    "                  condition: {gte: 2, field: user}}\n"                                        \
+    "    tests:\n"                                                                                 \
+    "      - lines: ['<13>Nov 25 10:00:00 h1 p: login root from 192.0.2.1',\n"                     \
+    "                '<13>Nov 25 10:00:01 h1 p: login bob from 192.0.2.1']\n"                      \
+    "        fires: true\n"                                                                        \
+    "        fields: {src_ip: 192.0.2.1, user_values: 'root,bob'}\n"                               \
+    "  - id: c.t\n    name: t\n    level: 1\n"                                                     \
+    "    correlation: {type: temporal, rules: [m.a, m.b], group_by: [host], timespan: 1m}\n"       \
+    "    tests:\n"                                                                                 \
+    "      - lines: ['<13>Nov 25 10:00:00 h1 p: login root from 192.0.2.1',\n"                     \
+    "                '<13>Nov 25 10:00:01 h1 p: session s1']\n"                                    \
+    "        fires: true\n"                                                                        \
+    "        fields: {host: h1, session: s1}\n"                                                    \
+    "  - id: c.to\n    name: to\n    level: 1\n"                                                   \
+    "    correlation: {type: temporal_ordered, rules: [m.b, m.a], timespan: 1m}\n"                 \
+    "    tests:\n"                                                                                 \
+    "      - lines: ['<13>Nov 25 10:00:00 h1 p: session s1',\n"                                    \
+    "                '<13>Nov 25 10:00:01 h1 p: login root from 192.0.2.1']\n"                     \
+    "        fires: true\n"                                                                        \
+    "        fields: {user: root, src_ip: 192.0.2.1}\n"                                            \
+    "  - id: c.ab\n    name: ab\n    level: 1\n"                                                   \
+    "    correlation: {type: absence, rules: [m.a], group_by: [src_ip], timespan: 1m}\n"           \
+    "    tests:\n"                                                                                 \
+    "      - lines: ['<13>Nov 25 10:00:00 h1 p: login root from 192.0.2.1',\n"                     \
+    "                '<13>Nov 25 10:05:00 h1 p: session s1']\n"                                    \
+    "        fires: true\n"                                                                        \
+    "        fields: {src_ip: 192.0.2.1}\n"                                                        \
+    "  - id: c.cc\n    name: cc\n    level: 1\n"                                                   \
+    "    correlation: {type: event_count, rules: [c.vc], timespan: 1m, condition: {gte: 1}}\n"     \
+    "    tests:\n"                                                                                 \
+    "      - lines: ['<13>Nov 25 10:00:00 h1 p: login root from 192.0.2.1',\n"                     \
+    "                '<13>Nov 25 10:00:01 h1 p: login bob from 192.0.2.1']\n"                      \
+    "        fires: true\n"                                                                        \
+    "        fields: {src_ip: 192.0.2.1, user_values: 'root,bob'}\n"
+
+/* A test's 'fields' entry naming a field its rule never sets is refused
+ * when the rules load (-t exits 1 naming the entry's line, as --test-rules
+ * does), where it made only that test fail at --test-rules time; fields
+ * the rules do set pass, in every kind of rule. */
+START_TEST(test_rule_test_field_never_set)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, FIELDS_RULES), 0);
+    char out[400], args[1200], errf[420], path[500], want[1000];
+    snprintf(out, sizeof(out), "%s/out", p.dir);
+    snprintf(errf, sizeof(errf), "%s.err", out);
+    snprintf(path, sizeof(path), "%s/test.yml", p.rules);
+    snprintf(args, sizeof(args), "-c %s --test-rules", p.config);
+    ck_assert_int_eq(run_tool(args, out), 0);
+    assert_file_is(out, "rule tests: 8 passed, 0 failed (8 rules, 0 without tests)\n");
+    snprintf(args, sizeof(args), "-c %s -t", p.config);
+    ck_assert_int_eq(run_tool(args, out), 0);
+
+    /* c.vc reports its field as user_values, not user (line 37) */
+    char *y = vt_read_file(path, NULL);
+    ck_assert_ptr_nonnull(y);
+    char *at = strstr(y, "user_values: 'root,bob'}\n  - id: c.t");
+    ck_assert_ptr_nonnull(at);
+    memcpy(at, "user:        'root,bob'", strlen("user:        'root,bob'"));
+    ck_assert_int_eq(vt_write_file(path, y), 0);
+    free(y);
+    ck_assert_int_eq(run_tool(args, out), 1);
+    snprintf(want, sizeof(want), "%s:37: test 1 of rule c.vc expects field \"user\", which the "
+             "rule never sets (its fields: src_ip, user_values)\n", path);
+    ck_assert_msg(vt_count_text(errf, want) == 1, "-t: no '%s'", want);
+    snprintf(args, sizeof(args), "-c %s --test-rules", p.config);
+    ck_assert_int_eq(run_tool(args, out), 1);
+    ck_assert_msg(vt_count_text(errf, want) == 1, "--test-rules: no '%s'", want);
+    ck_assert_int_eq(vt_count_text(out, "rule tests:"), 0); /* no test ran */
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 START_TEST(test_replay_counts_match_errors)
 {
     vt_pipe p;
@@ -1579,6 +1680,7 @@ static Suite *correlator_suite(void)
     tcase_add_test(tt, test_replay_year_follows_the_log);
     tcase_add_test(tt, test_replay_year_from_file_mtime);
     tcase_add_test(tt, test_replay_counts_match_errors);
+    tcase_add_test(tt, test_rule_test_field_never_set);
     suite_add_tcase(s, tt);
     return s;
 }

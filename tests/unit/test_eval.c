@@ -4114,6 +4114,120 @@ START_TEST(test_rule_field_deep_chain)
 }
 END_TEST
 
+/* A test's 'fields' entry that names a field the rule never sets (one its
+ * alerts cannot carry) is refused when the rules load, at the entry's
+ * line, with the fields the rule does set: such a test could only fail,
+ * and only --test-rules said so. Fields that can be set load: captures;
+ * a correlation's group_by (an event field too), FIELD_values and the
+ * fields its rules pass on, down a correlation of correlations. */
+START_TEST(test_rule_test_fields)
+{
+    static const char head[] = "rules:\n"
+                               "  - id: m.x\n"
+                               "    name: x\n"
+                               "    level: 1\n"
+                               "    match: {regex: 'x (?<user>\\S+) (?<src_ip>\\S+)'}\n"
+                               "  - id: m.k\n"
+                               "    name: k\n"
+                               "    level: 1\n"
+                               "    match: {keywords: [oops]}\n"
+                               "  - id: c.x\n"
+                               "    name: c\n"
+                               "    level: 5\n";
+    static const char line[] = "<13>Nov 25 10:00:00 h p: x root 192.0.2.1";
+    char yaml[4096];
+    /* line 13 onwards: c.x's correlation and tests, FIELDS its test's fields */
+#define TF_RULES(CORR, FIELDS)                                                                     \
+    snprintf(yaml, sizeof(yaml),                                                                   \
+             "%s    correlation: %s\n    tests:\n      - line: '%s'\n        fires: true\n"         \
+             "        fields:\n%s",                                                                \
+             head, CORR, line, FIELDS)
+    static const char vc[] = "{type: value_count, rules: [m.x], group_by: [host], timespan: 1m, "
+                             "condition: {gte: 1, field: user}}";
+    TF_RULES(vc, "          host: h\n          src_ip: 192.0.2.1\n          user_values: root\n");
+    cor_ruleset *rs = load(yaml, NULL);
+    cor_rules_free(rs);
+    TF_RULES(vc, "          host: h\n          user: root\n");
+    load_fails_exactly(yaml, ":19: test 1 of rule c.x expects field \"user\", which the rule "
+                             "never sets (its fields: host, user_values, src_ip)");
+    /* a correlation of correlations: c.y passes on c.x's fields */
+    char yaml2[8192];
+    TF_RULES("{type: event_count, rules: [m.x], group_by: [src_ip], timespan: 1m, "
+             "condition: {gte: 1}}",
+             "          src_ip: 192.0.2.1\n          user: root\n");
+    snprintf(yaml2, sizeof(yaml2),
+             "%s  - id: c.y\n    name: y\n    level: 5\n"
+             "    correlation: {type: temporal, rules: [c.x, m.k], group_by: [host], "
+             "timespan: 1m}\n"
+             "    tests:\n      - lines: ['%s', '<13>Nov 25 10:00:01 h p: oops']\n"
+             "        fires: true\n        fields: {host: h, %s: root}\n",
+             yaml, line, "user");
+    rs = load(yaml2, NULL);
+    cor_rules_free(rs);
+    snprintf(yaml2, sizeof(yaml2),
+             "%s  - id: c.y\n    name: y\n    level: 5\n"
+             "    correlation: {type: temporal, rules: [c.x, m.k], group_by: [host], "
+             "timespan: 1m}\n"
+             "    tests:\n      - lines: ['%s', '<13>Nov 25 10:00:01 h p: oops']\n"
+             "        fires: true\n        fields: {host: h, %s: root}\n",
+             yaml, line, "usr");
+    load_fails_exactly(yaml2, ":27: test 1 of rule c.y expects field \"usr\", which the rule "
+                              "never sets (its fields: host, src_ip, user)");
+    /* an absence carries its group_by only */
+    TF_RULES("{type: absence, rules: [m.x], group_by: [src_ip], timespan: 1m}",
+             "          src_ip: 192.0.2.1\n          user: root\n");
+    load_fails_exactly(yaml, ":19: test 1 of rule c.x expects field \"user\", which the rule "
+                             "never sets (its fields: src_ip)");
+    /* an event field is a field only through group_by */
+    TF_RULES("{type: event_count, rules: [m.k], timespan: 1m, condition: {gte: 1}}",
+             "          program: p\n");
+    load_fails_exactly(yaml, ":18: test 1 of rule c.x expects field \"program\", which the rule "
+                             "never sets (it sets no fields; an event field is one of an alert's "
+                             "fields only when a correlation groups by it)");
+#undef TF_RULES
+    /* match rules: their captures; keywords set none */
+    load_fails_exactly("rules:\n"
+                       "  - id: m.x\n"
+                       "    name: x\n"
+                       "    level: 1\n"
+                       "    match: {regex: 'x (?<user>\\S+) (?<src_ip>\\S+)'}\n"
+                       "    tests:\n"
+                       "      - line: '<13>Nov 25 10:00:00 h p: x root 192.0.2.1'\n"
+                       "        fires: true\n"
+                       "        fields: {user: root, src_ip: 192.0.2.1}\n"
+                       "      - line: '<13>Nov 25 10:00:00 h p: x root 192.0.2.1'\n"
+                       "        fires: true\n"
+                       "        fields:\n"
+                       "          user: root\n"
+                       "          usr: root\n",
+                       ":14: test 2 of rule m.x expects field \"usr\", which the rule never sets "
+                       "(its fields: user, src_ip)");
+    load_fails_exactly("rules:\n"
+                       "  - id: m.x\n"
+                       "    name: x\n"
+                       "    level: 1\n"
+                       "    match: {regex: 'x (?<user>\\S+)'}\n"
+                       "    tests:\n"
+                       "      - line: '<13>Nov 25 10:00:00 h p: x root'\n"
+                       "        fires: true\n"
+                       "        fields: {user: root, host: h}\n",
+                       ":9: test 1 of rule m.x expects field \"host\", which the rule never sets "
+                       "(its fields: user; an event field is one of an alert's fields only when a "
+                       "correlation groups by it)");
+    load_fails_exactly("rules:\n"
+                       "  - id: m.k\n"
+                       "    name: k\n"
+                       "    level: 1\n"
+                       "    match: {keywords: [oops]}\n"
+                       "    tests:\n"
+                       "      - line: '<13>Nov 25 10:00:00 h p: oops'\n"
+                       "        fires: true\n"
+                       "        fields: {word: oops}\n",
+                       ":9: test 1 of rule m.k expects field \"word\", which the rule never sets "
+                       "(it sets no fields)");
+}
+END_TEST
+
 /* Mistakes found once the whole set is loaded (a rule id that does not
  * exist, a field the events cannot carry, a rule listed twice) are named at
  * the line of the entry that is wrong, not at the rule's "- id:" line (which
@@ -4548,6 +4662,7 @@ static Suite *eval_suite(void)
     tcase_add_test(t, test_rule_errors);
     tcase_add_test(t, test_rule_entry_lines);
     tcase_add_test(t, test_rule_field_deep_chain);
+    tcase_add_test(t, test_rule_test_fields);
     suite_add_tcase(s, t);
 
     TCase *p = tcase_create("persistence");
