@@ -432,8 +432,22 @@ static int cor_match_block(cor_rule *r, const vg_node *m, const cor_calendars *c
     if (!r->re) {
         char msg[256];
         pcre2_get_error_message(ec, (PCRE2_UCHAR *)msg, sizeof(msg));
-        return vg_conf_errf(err, errlen, re, "regex does not compile at offset %zu: %s", (size_t)eo,
-                            msg);
+        if (!re->src) /* on one line */
+            return vg_conf_errf(err, errlen, re, "regex does not compile at offset %zu: %s",
+                                (size_t)eo, msg);
+        /* a regex over several lines ('|', '>', folded): the line the
+         * offset falls on, or, if that cannot be told, the first one and
+         * saying so (vg_node_line_at) */
+        int line = vg_node_line_at(re, (size_t)eo);
+        if (!line)
+            return vg_conf_errf(err, errlen, re,
+                                "regex does not compile at offset %zu of the scalar starting at "
+                                "this line (which of its lines cannot be told): %s",
+                                (size_t)eo, msg);
+        return vg_conf_errf(err, errlen, &(vg_node){.file = re->file, .line = line},
+                            "regex does not compile at offset %zu (the regex starts at line %d): "
+                            "%s",
+                            (size_t)eo, re->line, msg);
     }
     if (cor_rule_utf_safe(r, re->str) != 0)
         return vg_conf_errf(err, errlen, re, "regex does not compile with invalid UTF-8 matching");

@@ -20,6 +20,7 @@
 #include "vigil/conf.h"
 #include "vigil/err.h"
 #include "vigil/util.h"
+#include "yaml_src.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -41,6 +42,7 @@ struct vg__yp {
     const char *buf; /* the whole input, to turn reader-error offsets into lines */
     size_t len;
     const char *file; /* the shared copy of the path (owned by the root at the end) */
+    vg__yaml_cur cur; /* where multi-line scalars were looked for in buf (yaml_src.h) */
     char *err;
     size_t errlen;
 };
@@ -140,6 +142,7 @@ static void node_free_tree(vg_node *n)
     free(n->keys);
     free(n->items);
     free(n->str);
+    vg__yaml_src_free(n->src);
     free(n);
 }
 
@@ -230,6 +233,12 @@ static int yp_node(struct vg__yp *st, const yaml_event_t *ev, int depth, vg_node
         }
         memcpy(n->str, ev->data.scalar.value, ev->data.scalar.length);
         n->str[ev->data.scalar.length] = '\0';
+        /* kept so that an error inside it can name its own line */
+        if (ev->start_mark.line != ev->end_mark.line &&
+            vg__yaml_src_new(st->buf, st->len, &st->cur, ev, &n->src) != 0) {
+            node_free_tree(n);
+            return yp_nomem(st);
+        }
         *out = n;
         return 0;
     case YAML_SEQUENCE_START_EVENT:

@@ -17,6 +17,7 @@
 enum vg_node_kind { VG_NODE_SCALAR, VG_NODE_MAP, VG_NODE_SEQ };
 
 typedef struct vg_node vg_node;
+typedef struct vg_yaml_src vg_yaml_src; /* a multi-line scalar's source (lib/yaml_src.c) */
 struct vg_node {
     enum vg_node_kind kind;
     int line;           /* 1-based line of the node's first character */
@@ -25,6 +26,8 @@ struct vg_node {
     size_t n;           /* MAP: number of pairs; SEQ: number of items */
     vg_node **keys;     /* MAP: key scalars (n) */
     vg_node **items;    /* MAP: values (n); SEQ: items (n) */
+    vg_yaml_src *src;   /* SCALAR over several lines: its source, for vg_node_line_at; else
+                         * NULL. Owned by the node. */
 };
 
 /* Loads path into *root. On error returns VG_ECONFIG and writes
@@ -34,6 +37,17 @@ int vg_yaml_load(const char *path, vg_node **root, char *err, size_t errlen);
 int vg_yaml_load_mem(const char *name, const char *buf, size_t len, vg_node **root, char *err,
                      size_t errlen);
 void vg_node_free(vg_node *root);
+
+/* The file line of byte off of scalar n's text (off at or past its end: of
+ * its last byte), 1-based: n->line for a scalar on one line. For a scalar
+ * over several lines (a block '|' or '>', a quoted or plain scalar folded
+ * over lines) the loader kept its source, and the line is found by reading
+ * that source as libyaml does, checked against the text it gave: 0 when
+ * that reading does not give the same text (a form this reading does not
+ * follow, such as lines broken by NEL, LS, PS or a lone CR), so that a
+ * caller names the scalar's first line and says so rather than a wrong
+ * line. */
+int vg_node_line_at(const vg_node *n, size_t off);
 
 /* The value under key in a MAP node, or NULL (also when map is not a MAP). */
 const vg_node *vg_node_get(const vg_node *map, const char *key);

@@ -283,6 +283,82 @@ START_TEST(test_yaml_fifo)
 }
 END_TEST
 
+/* Loads doc, finds the scalar at path ("k" or "k.0" for a list's first
+ * item, "k.j" in a map), checks its text is want, then that
+ * vg_node_line_at gives for each of its bytes the line in lines (one digit
+ * per byte), and the last byte's line past the end. */
+static void assert_lines(const char *doc, const char *path, const char *want, const char *lines)
+{
+    vg_node *root = NULL;
+    ck_assert_msg(vg_yaml_load_mem("doc", doc, strlen(doc), &root, err, sizeof(err)) == 0, "%s",
+                  err);
+    const vg_node *n = root;
+    char p[64];
+    snprintf(p, sizeof(p), "%s", path);
+    for (char *t = strtok(p, "."); t; t = strtok(NULL, "."))
+        n = n->kind == VG_NODE_SEQ ? n->items[atoi(t)] : vg_node_get(n, t);
+    ck_assert_ptr_nonnull(n);
+    ck_assert_str_eq(n->str, want);
+    size_t len = strlen(want);
+    ck_assert_uint_eq(strlen(lines), len);
+    char got[256];
+    ck_assert_uint_lt(len, sizeof(got));
+    for (size_t i = 0; i < len; i++)
+        got[i] = (char)('0' + vg_node_line_at(n, i));
+    got[len] = '\0';
+    ck_assert_str_eq(got, lines);
+    ck_assert_int_eq(vg_node_line_at(n, len), len ? lines[len - 1] - '0' : n->line);
+    ck_assert_int_eq(vg_node_line_at(n, len + 100), len ? lines[len - 1] - '0' : n->line);
+    vg_node_free(root);
+}
+
+/* The file line of each byte of a scalar over several lines, in every
+ * style: what names the line of an error inside a multi-line regex. */
+START_TEST(test_yaml_scalar_lines)
+{
+    /* literal: each line its own, the break at its end with it */
+    assert_lines("x: 1\nv: |\n  ab\n   cd\n\n  ef\ny: 2\n", "v", "ab\n cd\n\nef\n",
+                 "33344445666");
+    /* |- in a list, indented 4, a trailing empty line stripped */
+    assert_lines("x: 1\nv:\n  - |-\n    (?<a>x\n    y\n\n  - z\n", "v.0", "(?<a>x\ny",
+                 "44444445");
+    /* |+ keeps the trailing empty lines, each on its line */
+    assert_lines("v: |+\n  a\n\n\nw: 1\n", "v", "a\n\n\n", "2234");
+    /* folded: a break between two lines is a space, on the line it ends;
+     * more-indented lines keep theirs */
+    assert_lines("v: >\n  one two\n  three\n\n  four\n    more\n  five\n", "v",
+                 "one two three\nfour\n  more\nfive\n", "2222222233333455555666666677777");
+    /* >- inside a map, with a comment after the indicator */
+    assert_lines("m:\n  v: >- # the regex\n    a\n    b\n  w: 1\n", "m.v", "a b", "334");
+    /* an explicit indentation indicator (|2 under a key indented 2: 4) */
+    assert_lines("m:\n  v: |2\n      a\n    b\n", "m.v", "  a\nb\n", "333344");
+    /* plain over lines: folded like '>', blanks around breaks dropped */
+    assert_lines("v: a b\n  c\n\n  d  e\nw: 1\n", "v", "a b c\nd  e", "1111234444");
+    /* in a flow map, after a multibyte key (columns count characters) */
+    assert_lines("\xc3\xa9: {v: \xe1\xbb\x85 a\n     b}\n", "\xc3\xa9.v", "\xe1\xbb\x85 a b",
+                 "1111112");
+    /* double-quoted: escapes, an escaped line break (no space) */
+    assert_lines("v: \"a\\x41\n  b\\\n  c\\u00e9\"\n", "v", "aA bc\xc3\xa9", "1112333");
+    /* single-quoted: '' and an empty line */
+    assert_lines("v: 'x''y\n\n  z'\n", "v", "x'y\nz", "11123");
+    /* a tag before the block */
+    assert_lines("v: !!str |\n  a\n  b\n", "v", "a\nb\n", "2233");
+    /* CR LF line ends, and a UTF-8 BOM */
+    assert_lines("\xef\xbb\xbfx: 1\r\nv: |\r\n  a\r\n  b\r\n", "v", "a\nb\n", "3344");
+    /* one line: its line, whatever the offset */
+    assert_lines("x: 1\nv: 'a b'\n", "v", "a b", "222");
+
+    /* lines broken by NEL: libyaml counts a line, an editor may not: not
+     * told (0) rather than a wrong line */
+    const char nel[] = "v: \"a\xc2\x85  b\"\n";
+    vg_node *root = NULL;
+    ck_assert_int_eq(vg_yaml_load_mem("doc", nel, strlen(nel), &root, err, sizeof(err)), 0);
+    ck_assert_str_eq(get(root, "v")->str, "a b");
+    ck_assert_int_eq(vg_node_line_at(get(root, "v"), 2), 0);
+    vg_node_free(root);
+}
+END_TEST
+
 START_TEST(test_yaml_mem_and_get)
 {
     const char doc[] = "a: 1\nb:\n  c: [x]\n";
@@ -860,6 +936,7 @@ static Suite *conf_suite(void)
     tcase_add_test(y, test_yaml_missing_file);
     tcase_add_test(y, test_yaml_fifo);
     tcase_add_test(y, test_yaml_mem_and_get);
+    tcase_add_test(y, test_yaml_scalar_lines);
     suite_add_tcase(s, y);
 
     TCase *c = tcase_create("apply");

@@ -4114,6 +4114,66 @@ START_TEST(test_rule_field_deep_chain)
 }
 END_TEST
 
+/* A regex written over several lines ('|', '>', '|-', folded plain or
+ * quoted) that does not compile is named at the line its error offset
+ * falls on, not the scalar's first line; where the lines cannot be told
+ * (broken by NEL), at the first line, saying so. */
+START_TEST(test_regex_error_lines)
+{
+#define RE_HEAD "rules:\n  - id: m.x\n    name: x\n    level: 1\n    match:\n"
+    load_fails_exactly(RE_HEAD "      regex: |\n"
+                               "        (?x) a \\s+\n"
+                               "        (?<1user>\\S+)\n"
+                               "        b\n",
+                       ":8: regex does not compile at offset 14 (the regex starts at line 6): "
+                       "subpattern name must start with a non-digit");
+    load_fails_exactly(RE_HEAD "      regex: >\n"
+                               "        Failed (?<method>\\S+)\n"
+                               "        for (?<1user>\\S+)\n"
+                               "      program: sshd\n",
+                       ":8: regex does not compile at offset 29 (the regex starts at line 6): "
+                       "subpattern name must start with a non-digit");
+    /* the end of the pattern: its last line */
+    load_fails_exactly(RE_HEAD "      regex: |\n"
+                               "        (?x) a\n"
+                               "        (?<user>\\S+\n",
+                       ":8: regex does not compile at offset 19 (the regex starts at line 6): "
+                       "missing closing parenthesis");
+    /* |- in a block indented deeper, an empty line after it */
+    load_fails_exactly("rules:\n"
+                       "    - id: m.x\n"
+                       "      name: x\n"
+                       "      level: 1\n"
+                       "      match:\n"
+                       "          regex: |-\n"
+                       "                (?x) a\n"
+                       "                [z-a]\n"
+                       "\n"
+                       "          program: sshd\n",
+                       ":8: regex does not compile at offset 10 (the regex starts at line 6): "
+                       "range out of order in character class");
+    /* plain and double-quoted scalars folded over lines */
+    load_fails_exactly(RE_HEAD "      regex: Failed (?<method>\\S+)\n"
+                               "        for [z-a]\n"
+                               "        from\n",
+                       ":7: regex does not compile at offset 29 (the regex starts at line 6): "
+                       "range out of order in character class");
+    load_fails_exactly(RE_HEAD "      regex: \"Failed \\\\s+\n"
+                               "        for [z-a]\"\n",
+                       ":7: regex does not compile at offset 18 (the regex starts at line 6): "
+                       "range out of order in character class");
+    load_fails_exactly(RE_HEAD "      regex: \"Failed \\\\s+\xc2\x85  for [z-a]\"\n",
+                       ":6: regex does not compile at offset 18 of the scalar starting at this "
+                       "line (which of its lines cannot be told): range out of order in character "
+                       "class");
+    /* on one line, as before */
+    load_fails_exactly(RE_HEAD "      regex: 'a [z-a]'\n",
+                       ":6: regex does not compile at offset 5: range out of order in character "
+                       "class");
+#undef RE_HEAD
+}
+END_TEST
+
 /* A test's 'fields' entry that names a field the rule never sets (one its
  * alerts cannot carry) is refused when the rules load, at the entry's
  * line, with the fields the rule does set: such a test could only fail,
@@ -4663,6 +4723,7 @@ static Suite *eval_suite(void)
     tcase_add_test(t, test_rule_entry_lines);
     tcase_add_test(t, test_rule_field_deep_chain);
     tcase_add_test(t, test_rule_test_fields);
+    tcase_add_test(t, test_regex_error_lines);
     suite_add_tcase(s, t);
 
     TCase *p = tcase_create("persistence");
