@@ -6,6 +6,9 @@
  *     tree and err "fuzz.yaml:LINE: reason", LINE within the input; a
  *     smaller err buffer gets a NUL-terminated prefix of the same message;
  *   - the tree: every node names the file and a line within the input;
+ *     vg_node_line_at of each byte of a scalar is 0 for all of them (a
+ *     multi-line scalar whose lines cannot be told) or lines from the
+ *     scalar's own on, in order, within the input;
  *     scalars have text and no children; map keys are scalars, never
  *     repeated, and vg_node_get finds each one's value; nesting is bounded;
  *   - vg_conf_apply of two tables (all key types; one with a required key)
@@ -110,6 +113,17 @@ static void check_tree(const vg_node *n, const char *file, int depth)
               g_maxline);
     if (n->kind == VG_NODE_SCALAR) {
         FZ_CHECK(n->str && n->n == 0);
+        /* the line of each byte of a multi-line scalar: its own or a later
+         * one, never going back, or 0 (cannot be told) for all of them */
+        size_t len = strlen(n->str);
+        int prev = n->line, first = vg_node_line_at(n, 0);
+        for (size_t i = 0; first && i <= len && i < 4096; i++) {
+            int l = vg_node_line_at(n, i);
+            FZ_CHECKF(l >= prev && l <= g_maxline + implicit, "byte %zu on line %d (from %d, of %d)",
+                      i, l, prev, g_maxline);
+            prev = l;
+        }
+        FZ_CHECK(n->src || first == n->line);
         return;
     }
     FZ_CHECK(n->kind == VG_NODE_MAP || n->kind == VG_NODE_SEQ);
