@@ -1066,13 +1066,14 @@ static int cor_names_add(char ***v, size_t *n, const char *name)
     return 0;
 }
 
-/* The names any rule under r (r, the rules it counts, and so on) can give
- * a field: captures, group_by, FIELD_values. The candidates for "its
- * fields" in the refusal below, which keeps those r does set. */
-static int cor_rule_names(const cor_ruleset *rs, const cor_rule *r, uint8_t *seen, char ***v,
-                          size_t *n)
+/* The names any rule under r (r, the rules it counts, and so on, down to
+ * COR_FIELD_DEPTH) can give a field: captures, group_by, FIELD_values. The
+ * candidates for "its fields" in the refusal below, which keeps those r
+ * does set. */
+static int cor_rule_names(const cor_ruleset *rs, const cor_rule *r, int depth, uint8_t *seen,
+                          char ***v, size_t *n)
 {
-    if (seen[r - rs->rules])
+    if (seen[r - rs->rules] || depth > COR_FIELD_DEPTH)
         return 0;
     seen[r - rs->rules] = 1;
     int rc = 0;
@@ -1086,7 +1087,7 @@ static int cor_rule_names(const cor_ruleset *rs, const cor_rule *r, uint8_t *see
         rc = cor_names_add(v, n, fv);
     }
     for (uint32_t k = 0; k < r->nrefs && rc == 0; k++)
-        rc = cor_rule_names(rs, &rs->rules[r->ref_idx[k]], seen, v, n);
+        rc = cor_rule_names(rs, &rs->rules[r->ref_idx[k]], depth + 1, seen, v, n);
     return rc;
 }
 
@@ -1100,7 +1101,7 @@ static int cor_test_field_err(const cor_ruleset *rs, const cor_rule *r, uint32_t
     char **v = NULL, list[512] = "";
     size_t n = 0, len = 0;
     uint8_t *seen = calloc(rs->n, 1);
-    int rc = seen ? cor_rule_names(rs, r, seen, &v, &n) : -ENOMEM;
+    int rc = seen ? cor_rule_names(rs, r, 0, seen, &v, &n) : -ENOMEM;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         if (!cor_rule_sets_field(rs, r, v[i], 0, memo, ++*gen))
             continue;

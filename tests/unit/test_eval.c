@@ -4110,6 +4110,28 @@ START_TEST(test_rule_field_deep_chain)
     ck_assert_msg(cor_rules_load(path, &opts_default, &rs, err, sizeof(err)) == 0, "%s", err);
     ck_assert_uint_eq(rs->n, 2 + 2 * 60 + 1);
     cor_rules_free(rs);
+    /* a test's fields are searched down the same paths: v.top's passes on
+     * user_values, and a misspelt field is refused, both at once */
+    size_t yl = strlen(y);
+    char *t = malloc(yl + 512);
+    ck_assert_ptr_nonnull(t);
+    snprintf(t, yl + 512,
+             "%s    tests:\n      - line: 'a root'\n        fires: true\n"
+             "        fields: {user_values: root}\n",
+             y);
+    rules_file(t, path, sizeof(path));
+    ck_assert_msg(cor_rules_load(path, &opts_default, &rs, err, sizeof(err)) == 0, "%s", err);
+    cor_rules_free(rs);
+    snprintf(t, yl + 512,
+             "%s    tests:\n      - line: 'a root'\n        fires: true\n"
+             "        fields: {user_values: root, usr: root}\n",
+             y);
+    snprintf(want, sizeof(want),
+             ":%d: test 1 of rule v.top expects field \"usr\", which the rule never sets (its "
+             "fields: user_values)",
+             4 * (2 + 2 * 60) + 2 + 4 + 4);
+    load_fails_exactly(t, want);
+    free(t);
     free(y);
 }
 END_TEST
