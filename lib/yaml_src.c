@@ -499,7 +499,7 @@ static int src_line_of(const vg_yaml_src *s, size_t indent, const char *text, si
         ok = false;
     }
     int line = 0;
-    if (ok && !r.o.nomem && r.o.n == tlen && memcmp(r.o.v, text, tlen) == 0)
+    if (ok && !r.o.nomem && r.o.n == tlen && (tlen == 0 || memcmp(r.o.v, text, tlen) == 0))
         line = tlen == 0 ? s->line : r.o.ln[off < tlen ? off : tlen - 1];
     out_free(&r.o);
     return line;
