@@ -13,6 +13,8 @@
  *   - nesting deeper than VG__YAML_MAX_DEPTH collections;
  *   - a FIFO that nothing writes to (opened without waiting for a writer).
  * Tags (e.g. "!!int 5") are ignored: the node keeps the text "5".
+ * A scalar over several lines keeps its source (yaml_src.c), so that an
+ * error at a byte of its text can name that byte's line (vg_node_line_at).
  *
  * Ownership: the root owns the tree and the one strdup'ed copy of the path
  * that every node's 'file' points to; vg_node_free(root) frees both.
