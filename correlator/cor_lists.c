@@ -656,20 +656,23 @@ static int lists__is_blank(char c)
  * COR_LIST_ENTRY_MAX bytes, and a comment has no business being longer. */
 #define LISTS__LINE_MAX 65536
 
-/* getline(3) that gives up on a line longer than LISTS__LINE_MAX: a file
- * without newlines (a symlink to /dev/zero, a binary saved by mistake) was
- * read into one line until memory ran out. Returns the line's length, -1 at
- * the end of the file (or an error: see ferror), -2 for a longer line,
- * -ENOMEM. *line is NUL-terminated and the caller's to free. */
+/* getline(3) that gives up on a line longer than LISTS__LINE_MAX, its end
+ * (LF or CRLF) not counted: a file without newlines (a symlink to
+ * /dev/zero, a binary saved by mistake) was read into one line until memory
+ * ran out. Room for the limit, CR, LF and the NUL. The length is checked
+ * once the line is read, so the last line of a file (no LF) and a CRLF line
+ * have the same limit as an LF one. Returns the line's length, -1 at the
+ * end of the file (or an error: see ferror), -2 for a longer line, -ENOMEM.
+ * *line is NUL-terminated and the caller's to free. */
 static ssize_t lists__getline(char **line, size_t *cap, FILE *f)
 {
     size_t n = 0;
     int c = EOF;
     while ((c = getc_unlocked(f)) != EOF) {
         if (n + 2 > *cap) {
-            if (*cap >= LISTS__LINE_MAX + 2) return -2;
+            if (*cap >= LISTS__LINE_MAX + 3) return -2;
             size_t ncap = *cap ? *cap * 2 : 1024;
-            if (ncap > LISTS__LINE_MAX + 2) ncap = LISTS__LINE_MAX + 2;
+            if (ncap > LISTS__LINE_MAX + 3) ncap = LISTS__LINE_MAX + 3;
             char *p = realloc(*line, ncap);
             if (!p) return -ENOMEM;
             *line = p;
@@ -680,6 +683,10 @@ static ssize_t lists__getline(char **line, size_t *cap, FILE *f)
     }
     if (n == 0) return -1;
     (*line)[n] = '\0';
+    size_t body = n;
+    if (body > 0 && (*line)[body - 1] == '\n') body--;
+    if (body > 0 && (*line)[body - 1] == '\r') body--;
+    if (body > LISTS__LINE_MAX) return -2;
     return (ssize_t)n;
 }
 
@@ -730,16 +737,42 @@ static int lists__parse(const char *path, lists__load *ld, char *err, size_t err
             rc = VG_ECONFIG;
             goto out;
         }
-        /* '#' at the start or after a blank starts a comment */
-        for (size_t i = 0; i < n; i++) {
-            if (s[i] == '#' && (i == 0 || lists__is_blank(s[i - 1]))) {
-                n = i;
-                break;
-            }
-        }
         size_t b = 0;
         while (b < n && lists__is_blank(s[b]))
             b++;
+        /* A byte order mark past the file's start: files joined with
+         * cat(1), each saved with one. It made the line a string entry
+         * that looked like the address after it ("192.0.2.2" in an
+         * editor), or a commented header an entry. */
+        if (n - b >= 3 && memcmp(s + b, "\xef\xbb\xbf", 3) == 0) {
+            snprintf(err, errlen,
+                     "%s:%zu: a byte order mark (EF BB BF) that does not start the file (files "
+                     "joined together?): remove it",
+                     path, lineno);
+            rc = VG_ECONFIG;
+            goto out;
+        }
+        /* '#' at the start or after a blank starts a comment. A CR before
+         * the line's end is a file with CR line ends (one line): a comment
+         * on it swallowed every entry after it without a word. */
+        size_t c = n, e = n;
+        for (size_t i = b; i < n; i++) {
+            if (s[i] == '#' && (i == b || lists__is_blank(s[i - 1]))) {
+                c = i;
+                break;
+            }
+        }
+        while (e > b && lists__is_blank(s[e - 1]))
+            e--;
+        const char *cr = memchr(s + b, '\r', e - b);
+        if (cr) {
+            snprintf(err, errlen,
+                     "%s:%zu: carriage return inside %s (lines end in LF or CRLF, not CR)", path,
+                     lineno, (size_t)(cr - s) >= c ? "a comment" : "an entry");
+            rc = VG_ECONFIG;
+            goto out;
+        }
+        n = c;
         while (n > b && lists__is_blank(s[n - 1]))
             n--;
         if (n == b) continue;
