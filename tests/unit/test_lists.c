@@ -508,8 +508,9 @@ START_TEST(test_bad_file_refused)
         {"..com", "bad domain '..com'"},
         /* a file with CR line ends is one line: it was one string entry */
         {"192.0.2.5\r192.0.2.6", "carriage return inside an entry (lines end in LF or CRLF, not CR)"},
-        /* ... and a comment first on such a line swallowed every entry
-         * after it: 0 entries (1 for the second), loaded without a word */
+        /* ... and a comment on such a line swallowed every entry after
+         * it without a word (the file loaded with 0 entries, or 1; a CR
+         * just before the '#' counted as a blank) */
         {"# feed\r192.0.2.5\r192.0.2.6\r", "carriage return inside a comment (lines end in LF or "
                                            "CRLF, not CR)"},
         {"192.0.2.5\r# c", "carriage return inside an entry (lines end in LF or CRLF, not CR)"},
@@ -520,7 +521,7 @@ START_TEST(test_bad_file_refused)
         {BOM "192.0.2.2", "a byte order mark (EF BB BF) that does not start the file (files "
                           "joined together?): remove it"},
         {" " BOM "# feed 2", "a byte order mark (EF BB BF) that does not start the file (files "
-                            "joined together?): remove it"},
+                             "joined together?): remove it"},
     };
     fx f = fx_open(16);
     load(f.l, "L", "192.0.2.1\nexample.com\n", 2);
