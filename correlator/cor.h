@@ -117,15 +117,19 @@ cor_rules_opts cor_conf_rules_opts(const cor_conf *cf);
 
 /* Loads RULES_DIR/lists/NAME.txt files (cor_rules_side_dir: the lists/
  * next to RULES_DIR when it is one rule file) and every configured list
- * file (which wins over a rules list of the same name). A lists/ that
+ * file (which wins over a rules list of the same name), with
+ * cor_lists_sync_file: a list whose file has the content it was stored
+ * from is not stored again. With check, stores nothing (only checks the
+ * files that changed since stored, or every file with l NULL). A lists/ that
  * exists but cannot be read is VG_ECONFIG. With names, also
  * adds the name of every list read to it (the caller frees it with
  * cor_list_names_free, also after an error). With announce, logs
- * "list NAME: N entries from PATH" for each list stored (or, with l NULL,
- * checked): a SIGHUP checks every file before it stores any, and only the
- * store says so, once per list. */
-int cor_load_lists(cor_lists *l, const cor_conf *cf, const char *rules_dir, cor_list_names *names,
-                   bool announce, char *err, size_t errlen);
+ * "list NAME: N entries from PATH" for each list stored (or checked), and
+ * "list NAME: N entries, unchanged in PATH since stored: not stored again"
+ * for each left alone: a SIGHUP checks every file before it stores any,
+ * and only the store says so, once per list. */
+int cor_load_lists(cor_lists *l, bool check, const cor_conf *cf, const char *rules_dir,
+                   cor_list_names *names, bool announce, char *err, size_t errlen);
 
 /* The bytes of every list file cor_load_lists would read (a file that
  * cannot be read counts 0: the load says why), to size a store for them. */

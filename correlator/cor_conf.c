@@ -317,7 +317,18 @@ static int cor_rule_list_files(const char *rules_dir, char *dir, size_t cap, str
     return ne;
 }
 
-static int cor_load_rule_lists(cor_lists *l, const cor_conf *cf, const char *rules_dir,
+/* The line a load logs for list name from path: stored (its count), or
+ * left alone because its file is unchanged (cor_lists_sync_file). */
+static void cor_list_announce(const char *name, size_t n, const char *path, bool unchanged)
+{
+    if (unchanged)
+        vg_info("list %s: %zu entries, unchanged in %s since stored: not stored again", name, n,
+                path);
+    else
+        vg_info("list %s: %zu entries from %s", name, n, path);
+}
+
+static int cor_load_rule_lists(cor_lists *l, bool check, const cor_conf *cf, const char *rules_dir,
                                cor_list_names *names, bool announce, char *err, size_t errlen)
 {
     char dir[4096];
@@ -340,6 +351,7 @@ static int cor_load_rule_lists(cor_lists *l, const cor_conf *cf, const char *rul
         if (rc == 0 && !named) {
             snprintf(path, sizeof(path), "%s/%s", dir, fn);
             size_t cnt = 0;
+            bool same = false;
             /* said with the file: the name alone ("bad name: bad list
              * name") does not tell where it came from */
             if (!cor_lists_name_ok(name)) {
@@ -349,10 +361,10 @@ static int cor_load_rule_lists(cor_lists *l, const cor_conf *cf, const char *rul
                          path, name, COR_LIST_NAME_MAX);
                 rc = -EINVAL;
             } else {
-                rc = cor_lists_load_file(l, name, path, &cnt, err, errlen);
+                rc = cor_lists_sync_file(l, name, path, check, &cnt, &same, err, errlen);
             }
             if (rc == 0 && announce)
-                vg_info("list %s: %zu entries from %s", name, cnt, path);
+                cor_list_announce(name, cnt, path, same);
             if (rc == 0)
                 rc = cor_list_names_add(names, name);
         }
@@ -382,15 +394,18 @@ uint64_t cor_list_files_bytes(const cor_conf *cf, const char *rules_dir)
     return sum;
 }
 
-int cor_load_lists(cor_lists *l, const cor_conf *cf, const char *rules_dir, cor_list_names *names,
-                   bool announce, char *err, size_t errlen)
+int cor_load_lists(cor_lists *l, bool check, const cor_conf *cf, const char *rules_dir,
+                   cor_list_names *names, bool announce, char *err, size_t errlen)
 {
-    int rrc = rules_dir ? cor_load_rule_lists(l, cf, rules_dir, names, announce, err, errlen) : 0;
+    int rrc =
+        rules_dir ? cor_load_rule_lists(l, check, cf, rules_dir, names, announce, err, errlen) : 0;
     if (rrc)
         return rrc;
     for (int i = 0; i < cf->nlists; i++) {
         size_t n = 0;
-        int rc = cor_lists_load_file(l, cf->lists[i].name, cf->lists[i].path, &n, err, errlen);
+        bool same = false;
+        int rc = cor_lists_sync_file(l, cf->lists[i].name, cf->lists[i].path, check, &n, &same, err,
+                                     errlen);
         if (rc) {
             char key[300];
             snprintf(key, sizeof(key), "correlator.lists.%s", cf->lists[i].name);
@@ -400,7 +415,7 @@ int cor_load_lists(cor_lists *l, const cor_conf *cf, const char *rules_dir, cor_
         if ((rc = cor_list_names_add(names, cf->lists[i].name)))
             return rc;
         if (announce)
-            vg_info("list %s: %zu entries from %s", cf->lists[i].name, n, cf->lists[i].path);
+            cor_list_announce(cf->lists[i].name, n, cf->lists[i].path, same);
     }
     return 0;
 }

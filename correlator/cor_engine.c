@@ -528,8 +528,8 @@ int cor_engine_start(cor *c)
         (rc = vg_queue_epoch(c->store, c->outbox, &c->epoch)) ||
         (rc = cor_lists_open(c->store, &c->lists)))
         return rc;
-    if ((rc = cor_load_lists(c->lists, &c->conf, c->conf.rules_dir, &c->list_names, true, err,
-                             sizeof(err)))) {
+    if ((rc = cor_load_lists(c->lists, false, &c->conf, c->conf.rules_dir, &c->list_names, true,
+                             err, sizeof(err)))) {
         vg_error("%s", err);
         return rc;
     }

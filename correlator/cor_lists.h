@@ -14,6 +14,9 @@
  *   gen 0, 'G'                -> u32 LE: the last generation handed out
  *   gen 0, 'N', NAME          -> directory record of list NAME (see
  *                                cor_lists.c, lists__dir_encode)
+ *   gen 0, 'S', NAME          -> source record of list NAME: the SHA-256
+ *                                of the file content its version was
+ *                                parsed from (cor_lists.c, lists__src)
  *   gen G, KIND, BODY         -> "" (one key per entry of the list whose
  *                                directory record holds generation G)
  *
@@ -91,9 +94,27 @@ void cor_lists_close(cor_lists *l);
  *                       size N MiB)"; -ENOMEM; LMDB codes).
  * Handles of NAME see the new list from the next lookup on.
  * With l NULL the name and the file are only checked (-t): nothing is
- * stored, and *count gets the number of distinct entries in the file. */
+ * stored, and *count gets the number of distinct entries in the file.
+ * Always stores (a manual replace, --load-list), even a file whose content
+ * is the stored one; like every load, it records the SHA-256 of the
+ * content it parsed, for cor_lists_sync_file. */
 int cor_lists_load_file(cor_lists *l, const char *name, const char *path, size_t *count, char *err,
                         size_t errlen);
+
+/* cor_lists_load_file for a reload (start, SIGHUP): leaves list NAME alone
+ * when its stored version was parsed, by this correlator's parser, from a
+ * file with the content PATH has now (SHA-256 of the whole file; PATH a
+ * regular file: a FIFO is always loaded). *unchanged (if not NULL) then
+ * says so, *count gets the stored count, and nothing is written: no write
+ * transaction, no new generation, the load time kept, stats.loads not
+ * counted. Whoever stored that version (this process, --load-list of the
+ * same content) does not matter: the stored form is the same.
+ * With check, nothing is ever stored (a SIGHUP's check before its rules
+ * build): an unchanged file is not even parsed (it was when stored), a
+ * changed one is parsed and checked as with l NULL in cor_lists_load_file.
+ * Errors as cor_lists_load_file. l NULL: cor_lists_load_file(NULL, ...). */
+int cor_lists_sync_file(cor_lists *l, const char *name, const char *path, bool check, size_t *count,
+                        bool *unchanged, char *err, size_t errlen);
 
 /* LMDB bytes a list may take per byte of its file, at most. The densest
  * file is one of short IPv6 addresses: "::1f" is 5 bytes with its newline,

@@ -90,7 +90,8 @@ static int cor_reload_apply(cor *c, cor_reload *r)
     double build_s = (double)(uv_hrtime() - r->t0_ns) / 1e9;
     cor_list_names names = {0};
     int rc;
-    if ((rc = cor_load_lists(c->lists, cf, cf->rules_dir, &names, true, r->err, sizeof(r->err))) ||
+    if ((rc = cor_load_lists(c->lists, false, cf, cf->rules_dir, &names, true, r->err,
+                             sizeof(r->err))) ||
         (rc = cor_eval_set_rules(c->eval, rs))) {
         cor_list_names_free(&names);
         return rc;
@@ -207,7 +208,7 @@ static int cor_configure(vg_daemon *d, const vg_node *root, int first, char *err
             vg_daemon_user_access(d, cf.lists[i].path, R_OK, "a file of correlator.lists", then);
         /* lists too: parsed and checked, not stored (cor_lists_load_file) */
         cor_list_names names = {0};
-        rc = cor_load_lists(NULL, &cf, cf.rules_dir, &names, true, err, errlen);
+        rc = cor_load_lists(NULL, true, &cf, cf.rules_dir, &names, true, err, errlen);
         if (rc == 0)
             cor_warn_unloaded_lists(NULL, &names, rs);
         cor_list_names_free(&names);
@@ -220,9 +221,10 @@ static int cor_configure(vg_daemon *d, const vg_node *root, int first, char *err
     if (!first) {
         /* Everything that can refuse the reload is checked here, before
          * configure returns: the rules (above) and every list file (read,
-         * not stored). Only the prefilter is left to build. Silently:
+         * not stored; one whose file is unchanged since stored is not
+         * even read again). Only the prefilter is left to build. Silently:
          * cor_reload_apply logs each list's count as it stores it. */
-        if ((rc = cor_load_lists(NULL, &cf, cf.rules_dir, NULL, false, err, errlen))) {
+        if ((rc = cor_load_lists(c->lists, true, &cf, cf.rules_dir, NULL, false, err, errlen))) {
             cor_rules_free(rs);
             cor_conf_free(&cf);
             return rc;

@@ -205,8 +205,8 @@ static int cor_offline_open(cor_offline *o, vg_daemon *d, const vg_node *root,
     if (lv == VG_LOG_INFO)
         vg_log_set_level(VG_LOG_WARN);
     if (rc == 0)
-        rc = cor_load_lists(o->lists, &o->conf, a->rules ? a->rules : o->conf.rules_dir, NULL, true,
-                            err, sizeof(err));
+        rc = cor_load_lists(o->lists, false, &o->conf, a->rules ? a->rules : o->conf.rules_dir,
+                            NULL, true, err, sizeof(err));
     for (int i = 0; rc == 0 && i < a->nlists; i++) {
         size_t n;
         rc = cor_lists_load_file(o->lists, a->lists[i][0], a->lists[i][1], &n, err, sizeof(err));

@@ -11,6 +11,7 @@
 
 #include "vt_tmp.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -699,7 +700,8 @@ START_TEST(test_atomic_replace)
     load(f.l, "ioc", "192.0.2.1\nold.example\n10.0.0.0/8\n", 3);
     load(f.l, "other", "192.0.2.1\n", 1);
     ck_assert_int_eq(cor_list_contains(h, vg_str_c("192.0.2.1")), 1);
-    ck_assert_uint_eq(db_entries(f.st), 1 + 2 + 3 + 1); /* counter, 2 directory, entries */
+    /* counter, 2 directory and 2 source records, entries */
+    ck_assert_uint_eq(db_entries(f.st), 1 + 2 + 2 + 3 + 1);
 
     /* a reader that began before the replace keeps seeing the old list */
     MDB_txn *r;
@@ -722,9 +724,9 @@ START_TEST(test_atomic_replace)
     IN(f.l, "other", "192.0.2.1"); /* other lists untouched */
 
     /* the old generation is gone from the database */
-    ck_assert_uint_eq(db_entries(f.st), 1 + 2 + 2 + 1);
+    ck_assert_uint_eq(db_entries(f.st), 1 + 2 + 2 + 2 + 1);
     load(f.l, "ioc", "", 0);
-    ck_assert_uint_eq(db_entries(f.st), 1 + 2 + 0 + 1);
+    ck_assert_uint_eq(db_entries(f.st), 1 + 2 + 2 + 0 + 1);
     /* an empty list followed by loads elsewhere stays empty */
     load(f.l, "other", "203.0.113.0/24\n", 1);
     load(f.l, "third", "198.51.100.1\n", 1);
@@ -850,6 +852,127 @@ START_TEST(test_persistence)
     load(f.l, "c", "x\n", 1);
     ck_assert_int_eq(cor_lists_info(f.l, "c", &info), 0);
     ck_assert_uint_gt(info.gen, gen);
+    fx_close(&f);
+}
+END_TEST
+
+/* cor_lists_sync_file on path as list NAME, which must succeed with 'want'
+ * entries (with check, nothing is stored); returns whether the list was
+ * left alone as unchanged. */
+static bool sync_list(cor_lists *l, const char *name, const char *path, bool check, size_t want)
+{
+    size_t n = 0;
+    bool same = !check; /* overwritten either way */
+    int rc = cor_lists_sync_file(l, name, path, check, &n, &same, err, sizeof(err));
+    ck_assert_msg(rc == 0, "sync %s: %d %s", name, rc, err);
+    ck_assert_uint_eq(n, want);
+    return same;
+}
+
+static cor_list_info info_of(cor_lists *l, const char *name)
+{
+    cor_list_info info;
+    ck_assert_int_eq(cor_lists_info(l, name, &info), 0);
+    return info;
+}
+
+/* A reload stores a list again only when its file's content changed: one
+ * of a million entries blocked the loop about 1 s at every SIGHUP. Other
+ * content of the same size with the mtime put back (an edit within the
+ * same second, cp -p, rsync) is a change all the same. */
+START_TEST(test_sync_skips_unchanged)
+{
+    fx f = fx_open(16);
+    const char *path = write_file("ioc.txt", "192.0.2.1\nevil.example\n");
+    ck_assert(!sync_list(f.l, "ioc", path, false, 2)); /* never stored: stored */
+    cor_list_info a = info_of(f.l, "ioc");
+    ck_assert(sync_list(f.l, "ioc", path, false, 2));
+    ck_assert(sync_list(f.l, "ioc", path, true, 2)); /* a SIGHUP's check */
+    cor_list_info b = info_of(f.l, "ioc");
+    ck_assert_uint_eq(b.gen, a.gen); /* not stored again */
+    ck_assert_uint_eq(b.loaded, a.loaded);
+    cor_lists_stats s;
+    cor_lists_get_stats(f.l, &s);
+    ck_assert_uint_eq(s.loads, 1);
+    ck_assert_uint_eq(s.load_failures, 0);
+    /* a restart: the record is in the store */
+    fx_close(&f);
+    f = fx_open(16);
+    ck_assert(sync_list(f.l, "ioc", path, false, 2));
+    ck_assert_uint_eq(info_of(f.l, "ioc").gen, a.gen);
+    IN(f.l, "ioc", "192.0.2.1");
+
+    /* the same size and mtime, one byte different */
+    struct stat sa, sb;
+    ck_assert_int_eq(stat(path, &sa), 0);
+    write_file("ioc.txt", "192.0.2.2\nevil.example\n");
+    struct timespec ts[2] = {sa.st_atim, sa.st_mtim};
+    ck_assert_int_eq(utimensat(AT_FDCWD, path, ts, 0), 0);
+    ck_assert_int_eq(stat(path, &sb), 0);
+    ck_assert_int_eq(sb.st_size, sa.st_size);
+    ck_assert_int_eq(sb.st_mtim.tv_sec, sa.st_mtim.tv_sec);
+    ck_assert_int_eq(sb.st_mtim.tv_nsec, sa.st_mtim.tv_nsec);
+    ck_assert(!sync_list(f.l, "ioc", path, true, 2)); /* checked, not stored */
+    ck_assert_uint_eq(info_of(f.l, "ioc").gen, a.gen);
+    IN(f.l, "ioc", "192.0.2.1");
+    ck_assert(!sync_list(f.l, "ioc", path, false, 2));
+    ck_assert_uint_gt(info_of(f.l, "ioc").gen, a.gen);
+    IN(f.l, "ioc", "192.0.2.2");
+    OUT(f.l, "ioc", "192.0.2.1");
+    ck_assert(sync_list(f.l, "ioc", path, false, 2)); /* and now unchanged again */
+    /* a changed file that is refused leaves the list as it was */
+    write_file("ioc.txt", "192.0.2.3\n1.2.3.256\n");
+    size_t n = 0;
+    bool same = true;
+    ck_assert_int_eq(cor_lists_sync_file(f.l, "ioc", path, false, &n, &same, err, sizeof(err)),
+                     VG_ECONFIG);
+    ck_assert(!same);
+    IN(f.l, "ioc", "192.0.2.2");
+    cor_lists_get_stats(f.l, &s);
+    ck_assert_uint_eq(s.loads, 1); /* this process's: one store since the reopen */
+    ck_assert_uint_eq(s.load_failures, 1);
+    fx_close(&f);
+}
+END_TEST
+
+/* A list replaced by hand (cor_lists_load_file, --load-list) goes back to
+ * its configured file at the next reload, unless what was loaded has the
+ * same content as that file: then the stored form is that file's already. */
+START_TEST(test_sync_after_manual_load)
+{
+    fx f = fx_open(16);
+    const char *conf = write_file("conf.txt", "192.0.2.1\n");
+    const char *other = write_file("other.txt", "198.51.100.1\n");
+    ck_assert(!sync_list(f.l, "ioc", conf, false, 1));
+    size_t n = 0;
+    ck_assert_int_eq(cor_lists_load_file(f.l, "ioc", other, &n, err, sizeof(err)), 0);
+    IN(f.l, "ioc", "198.51.100.1");
+    ck_assert(!sync_list(f.l, "ioc", conf, true, 1));
+    ck_assert(!sync_list(f.l, "ioc", conf, false, 1));
+    IN(f.l, "ioc", "192.0.2.1");
+    OUT(f.l, "ioc", "198.51.100.1");
+    /* by hand, a copy of the configured file: stored all the same... */
+    uint32_t gen = info_of(f.l, "ioc").gen;
+    const char *copy = write_file("copy.txt", "192.0.2.1\n");
+    ck_assert_int_eq(cor_lists_load_file(f.l, "ioc", copy, &n, err, sizeof(err)), 0);
+    ck_assert_uint_gt(info_of(f.l, "ioc").gen, gen);
+    /* ...and then the configured file is unchanged against it */
+    gen = info_of(f.l, "ioc").gen;
+    ck_assert(sync_list(f.l, "ioc", conf, false, 1));
+    ck_assert_uint_eq(info_of(f.l, "ioc").gen, gen);
+    /* a list stored without a source record (by a correlator before this
+     * one) is stored again once */
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    uint8_t kb[16] = {0, 0, 0, 0, 'S', 'i', 'o', 'c'};
+    MDB_val k = {8, kb};
+    ck_assert_int_eq(mdb_txn_begin(vg_store_env(f.st), NULL, 0, &txn), 0);
+    ck_assert_int_eq(mdb_dbi_open(txn, "lists", 0, &dbi), 0);
+    ck_assert_int_eq(mdb_del(txn, dbi, &k, NULL), 0);
+    ck_assert_int_eq(mdb_txn_commit(txn), 0);
+    ck_assert(!sync_list(f.l, "ioc", conf, false, 1));
+    ck_assert_uint_gt(info_of(f.l, "ioc").gen, gen);
+    ck_assert(sync_list(f.l, "ioc", conf, false, 1));
     fx_close(&f);
 }
 END_TEST
@@ -1076,7 +1199,18 @@ START_TEST(test_million)
     t1 = now();
     ck_assert_msg(rc == 0, "%s", err);
     fprintf(stderr, "lists: replaced %zu entries in %.3f s\n", n, t1 - t0);
-    ck_assert_uint_eq(db_entries(f.st), BIG_N + 2);
+    /* a reload of the same file (SIGHUP, restart): read and hashed, not
+     * parsed nor stored */
+    bool same = false;
+    t0 = now();
+    rc = cor_lists_sync_file(f.l, "big", path, false, &n, &same, err, sizeof(err));
+    t1 = now();
+    ck_assert_msg(rc == 0, "%s", err);
+    ck_assert(same);
+    ck_assert_uint_eq(n, BIG_N);
+    fprintf(stderr, "lists: unchanged file of %zu entries read and hashed in %.3f s (not stored)\n",
+            n, t1 - t0);
+    ck_assert_uint_eq(db_entries(f.st), BIG_N + 3); /* counter, directory, source */
     MDB_envinfo ei;
     MDB_stat es;
     mdb_env_info(vg_store_env(f.st), &ei);
@@ -1159,6 +1293,8 @@ static Suite *lists_suite(void)
     tcase_add_test(t, test_inside_write_txn);
     tcase_add_test(t, test_other_process_load);
     tcase_add_test(t, test_persistence);
+    tcase_add_test(t, test_sync_skips_unchanged);
+    tcase_add_test(t, test_sync_after_manual_load);
     tcase_add_test(t, test_dump_roundtrip);
     tcase_add_test(t, test_map_size_bound);
     suite_add_tcase(s, t);
