@@ -910,6 +910,24 @@ typedef struct cor_field_search {
 
 #define COR_FIELD_DEPTH 64 /* correlations followed at most, down a chain */
 
+/* Whether rule r gives field name itself, without the rules it counts: a
+ * named capture of a match rule's regex; a correlation's group_by field,
+ * or FIELD_values of its value_count field. */
+static bool cor_rule_own_field(const cor_rule *r, const char *name)
+{
+    if (r->kind == COR_MATCH) {
+        for (uint32_t i = 0; i < r->ncaps; i++)
+            if (strcmp(r->cap_names[i], name) == 0)
+                return true;
+        return false;
+    }
+    for (uint32_t i = 0; i < r->ngroup; i++)
+        if (strcmp(r->group_by[i], name) == 0)
+            return true;
+    size_t fl = r->field ? strlen(r->field) : 0;
+    return r->field && strncmp(name, r->field, fl) == 0 && strcmp(name + fl, "_values") == 0;
+}
+
 /* Whether hits of rule r can carry field name: an event field, a named
  * capture of its regex, or for a correlation one of its group_by fields,
  * FIELD_values (value_count), or a field one of its rules carries (a
@@ -925,18 +943,10 @@ static bool cor_rule_has_field(const cor_ruleset *rs, const cor_rule *r, const c
     cor_field_memo *m = &s->memo[r - rs->rules];
     if (m->gen == s->gen && m->depth <= depth + 1)
         return false;
-    if (r->kind == COR_MATCH) {
-        for (uint32_t i = 0; i < r->ncaps; i++)
-            if (strcmp(r->cap_names[i], name) == 0)
-                return true;
-        return false;
-    }
-    for (uint32_t i = 0; i < r->ngroup; i++)
-        if (strcmp(r->group_by[i], name) == 0)
-            return true;
-    size_t fl = r->field ? strlen(r->field) : 0;
-    if (r->field && strncmp(name, r->field, fl) == 0 && strcmp(name + fl, "_values") == 0)
+    if (cor_rule_own_field(r, name))
         return true;
+    if (r->kind == COR_MATCH)
+        return false;
     for (uint32_t k = 0; k < r->nrefs && depth < COR_FIELD_DEPTH; k++)
         if (cor_rule_has_field(rs, &rs->rules[r->ref_idx[k]], name, depth + 1, s))
             return true;
@@ -1029,17 +1039,8 @@ static bool cor_rule_sets_field(const cor_ruleset *rs, const cor_rule *r, const 
     cor_sets_memo *m = &memo[r - rs->rules];
     if (m->gen == gen)
         return m->state == 2;
-    bool sets = false;
-    if (r->kind == COR_MATCH) {
-        for (uint32_t i = 0; i < r->ncaps && !sets; i++)
-            sets = strcmp(r->cap_names[i], name) == 0;
-    } else {
-        for (uint32_t i = 0; i < r->ngroup && !sets; i++)
-            sets = strcmp(r->group_by[i], name) == 0;
-        size_t fl = r->field ? strlen(r->field) : 0;
-        if (!sets && r->field && strncmp(name, r->field, fl) == 0 &&
-            strcmp(name + fl, "_values") == 0)
-            sets = true;
+    bool sets = cor_rule_own_field(r, name);
+    if (r->kind != COR_MATCH) {
         bool passed = r->kind != COR_ABSENCE && !(r->field && strcmp(name, r->field) == 0);
         if (!sets && passed && depth >= COR_FIELD_DEPTH)
             sets = true;
