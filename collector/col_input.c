@@ -83,6 +83,8 @@ static void col_input_event(col *c, const char *src, const struct sockaddr *sa, 
     c->stats.bytes += len;
     if (ev.flags & VG_EV_MALFORMED)
         c->stats.malformed++;
+    if (ev.flags & VG_EV_UNKNOWN_VERSION) /* kept and parsed, but a sender to look at */
+        c->stats.unknown_version++;
     col_counters_note(c->counters, ev.src, ev.agency, ev.host, len, ev.flags, o.now_us);
     if (col_spool_add(c, &ev) != 0) {
         vg_error("out of memory queuing a message from %s", src);

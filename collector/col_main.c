@@ -120,6 +120,7 @@ static uint32_t col_stats_fn(void *ud, vg_stat *out, uint32_t cap)
         {"conns_refused", c->stats.conns_refused},
         {"tls_handshake_timeouts", c->stats.handshake_timeouts},
         {"idle_closed", c->stats.idle_closed},
+        {"unknown_version", c->stats.unknown_version},
     };
     uint32_t n = sizeof(all) / sizeof(all[0]);
     if (n > cap)
@@ -263,7 +264,8 @@ static void col_report(vg_daemon *d)
             "udp_kernel_drops=%llu "
             "dropped=%llu pauses=%llu paused=%d unread_at_stop=%llu "
             "tls_handshakes=%llu tls_errors=%llu tls_refused_names=%llu "
-            "conns_refused=%llu tls_handshake_timeouts=%llu idle_closed=%llu sent=%llu "
+            "conns_refused=%llu tls_handshake_timeouts=%llu idle_closed=%llu unknown_version=%llu "
+            "sent=%llu "
             "acked=%llu resent=%llu connected=%d",
             (unsigned long long)c->stats.received, (unsigned long long)c->stats.bytes,
             (unsigned long long)c->stats.malformed, (unsigned long long)c->stats.truncated,
@@ -278,7 +280,8 @@ static void col_report(vg_daemon *d)
             (unsigned long long)c->tls.handshakes, (unsigned long long)c->tls.handshake_errors,
             (unsigned long long)c->tls.refused_names, (unsigned long long)c->stats.conns_refused,
             (unsigned long long)c->stats.handshake_timeouts,
-            (unsigned long long)c->stats.idle_closed, (unsigned long long)(ss ? ss->sent : 0),
+            (unsigned long long)c->stats.idle_closed, (unsigned long long)c->stats.unknown_version,
+            (unsigned long long)(ss ? ss->sent : 0),
             (unsigned long long)(ss ? ss->acked : 0),
             (unsigned long long)(ss ? ss->resent : 0), ss ? ss->connected : 0);
     if (c->counters)

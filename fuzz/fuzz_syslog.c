@@ -72,7 +72,7 @@ static int printable(vg_str v, size_t max)
 static void check_event(const char *buf, size_t len, const vg_syslog_opts *o, const vg_event *ev)
 {
     const unsigned known = VG_EV_MALFORMED | VG_EV_TRUNCATED | VG_EV_RFC5424 | VG_EV_NO_TS |
-                           VG_EV_NO_HOST | VG_EV_BOM;
+                           VG_EV_NO_HOST | VG_EV_BOM | VG_EV_UNKNOWN_VERSION;
     unsigned f = ev->flags;
 
     FZ_CHECK(ev->raw.p == buf && ev->raw.len == len);
@@ -116,6 +116,8 @@ static void check_event(const char *buf, size_t len, const vg_syslog_opts *o, co
     FZ_CHECK(ev->tz_min >= -(24 * 60) && ev->tz_min <= 24 * 60);
     if (f & VG_EV_NO_TS)
         FZ_CHECK(ev->ts_us == ev->recv_us && ev->tz_min == 0);
+    if (f & VG_EV_UNKNOWN_VERSION) /* only an RFC 5424 header has a VERSION */
+        FZ_CHECK(f & VG_EV_RFC5424);
 
     if (f & VG_EV_MALFORMED) {
         FZ_CHECK(f == (VG_EV_MALFORMED | VG_EV_NO_TS | VG_EV_NO_HOST));

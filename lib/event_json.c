@@ -63,8 +63,8 @@ static void vg__field(vg_buf *b, const char *key, vg_str v, int exact, unsigned 
 
 static int vg__event_json(vg_buf *b, const vg_event *ev, int exact)
 {
-    static const char *const names[] = {"malformed", "truncated", "rfc5424", "no_ts",
-                                        "no_host",   "bom"};
+    static const char *const names[] = {"malformed", "truncated", "rfc5424",        "no_ts",
+                                        "no_host",   "bom",       "unknown_version"};
     char ts[40], rt[40];
     size_t start = b->len;
     vg_time_format(ev->ts_us, ts, sizeof(ts));

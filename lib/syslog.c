@@ -7,7 +7,10 @@
  * end) are an RFC 5424 VERSION; anything else is read as RFC 3164. RFC 5424 is
  * parsed strictly (an error makes the event MALFORMED with a reason); RFC 3164
  * is parsed leniently and never fails after the PRI: what cannot be read as a
- * header stays in MSG.
+ * header stays in MSG. A VERSION other than 1 (the only one defined) is read
+ * by the version 1 grammar and flagged VG_EV_UNKNOWN_VERSION (the collector
+ * counts it): kept and usable, and visible; rsyslog reads such a line as RFC
+ * 3164 (its TAG becomes the timestamp's "2026-01-01T00:").
  *
  * RFC 3164 header, as read here (every part optional):
  *
@@ -26,6 +29,15 @@
  *              "Message forwarded from HOST:"
  *   TAG        "prog:", "prog[pid]:" or "prog[pid]" followed by SP or the end;
  *              prog is up to 128 printable ASCII bytes other than ":[]".
+ *              As rsyslog (8.2302, checked against a running rsyslogd): "[]"
+ *              (empty, no PID) like "[pid]", and a colon glued to MSG
+ *              ("sshd:Accepted ..."; MSG starts after the colon) also where
+ *              no HOSTNAME came before it. rsyslog ends a TAG at the first
+ *              colon whatever follows; here not where the colon is part of
+ *              the text: "http://", a program of digits only ("12:30:00"),
+ *              an IP address ("10.0.0.1:80"), an IPv6 token ("fe80::1",
+ *              which stays the HOSTNAME). Every vector of
+ *              tests/data/syslog-vectors.tsv parses as it did before.
  *              After a HOSTNAME also "prog with spaces[pid]:" and sysklogd's
  *              "prog x.y.z:" (the version stays in MSG, as rsyslog reads it)
  *
@@ -620,8 +632,39 @@ static int host_char(uchar c)
     return cls[c] & C_HOST;
 }
 
-/* A TAG at s[i] ("prog:", "prog[pid]:", "prog[pid]") ending at SP or the end.
- * On success fills app and procid and *next (past one SP). */
+/* Whether the TAG "prog:" (or "prog[pid]:") at s[i], whose colon at
+ * s[colon] is followed by a byte other than SP ("sshd:Accepted ..."), is
+ * one. rsyslog ends a TAG at the first colon whatever follows; taken here
+ * too, except where that colon is plainly part of the text: a URL
+ * ("http://"), a program that is all digits (a time "12:30:00", a count),
+ * or an IP address ("10.0.0.1:80"), and a token up to SP that is an IP
+ * address with or without a trailing colon ("fe80::1", "2001:db8::1:"),
+ * which parse_3164_host takes as a host. prog is s[i, prog_end). */
+static int glued_tag(const uchar *s, size_t n, size_t i, size_t prog_end, size_t colon)
+{
+    if (colon + 1 >= n || s[colon + 1] == ' ')
+        return 1;
+    if (s[colon + 1] == '/' && colon + 2 < n && s[colon + 2] == '/')
+        return 0;
+    size_t d = i;
+    while (d < prog_end && is_digit(s[d]))
+        d++;
+    if (d == prog_end || vg_is_ip(vg_str_n((const char *)s + i, prog_end - i)))
+        return 0;
+    size_t t = colon;
+    while (t < n && t - i < 64 && s[t] != ' ')
+        t++;
+    if (t - i < 64 && (vg_is_ip(vg_str_n((const char *)s + i, t - i)) ||
+                       (s[t - 1] == ':' && vg_is_ip(vg_str_n((const char *)s + i, t - i - 1)))))
+        return 0;
+    return 1;
+}
+
+/* A TAG at s[i] ("prog:", "prog[pid]:", "prog[pid]", and "prog[]" with
+ * empty brackets, as rsyslog reads them) ending at SP or the end, or, after
+ * its colon, glued to the MSG ("sshd:Accepted ...": see glued_tag). On
+ * success fills app and procid (absent for "[]") and *next (past one SP, or
+ * right after a colon glued to the MSG). */
 static int parse_tag(const uchar *s, size_t n, size_t i, vg_str *app, vg_str *procid,
                      size_t *next)
 {
@@ -632,21 +675,26 @@ static int parse_tag(const uchar *s, size_t n, size_t i, vg_str *app, vg_str *pr
     if (s[p] == '[') {
         pid = ++p;
         p = span(s, pid, n - pid > PID_MAX ? pid + PID_MAX : n, C_TAG);
-        if (p == pid || p >= n || s[p] != ']')
+        if (p >= n || s[p] != ']')
             return -1;
         pid_end = p++;
-        if (p < n && s[p] == ':')
+        if (p < n && s[p] == ':') {
+            if (!glued_tag(s, n, i, prog_end, p))
+                return -1;
             p++;
+        } else if (p < n && s[p] != ' ') {
+            return -1; /* "prog[12]x": no TAG */
+        }
     } else if (s[p] == ':') {
+        if (!glued_tag(s, n, i, prog_end, p))
+            return -1;
         p++;
     } else {
         return -1;
     }
-    if (p < n && s[p] != ' ')
-        return -1;
     *app = vg_str_n((const char *)s + i, prog_end - i);
-    *procid = pid ? vg_str_n((const char *)s + pid, pid_end - pid) : VG_STR_NULL;
-    *next = p < n ? p + 1 : p;
+    *procid = pid_end > pid ? vg_str_n((const char *)s + pid, pid_end - pid) : VG_STR_NULL;
+    *next = p < n && s[p] == ' ' ? p + 1 : p;
     return 0;
 }
 
@@ -748,6 +796,8 @@ static void parse_3164_host(const uchar *s, size_t n, size_t *i, vg_str *host)
         if (q > p && q - p <= TAG_MAX && (q + 1 == n || s[q + 1] == ' ') &&
             !vg_is_ip(vg_str_n((const char *)s + p, q - p)))
             return; /* "prog:"; "10.0.0.1:" is a host, as "2001:db8::1:" is below */
+        if (q > p && q - p <= TAG_MAX && q + 1 < n && s[q + 1] != ' ' && glued_tag(s, n, p, q, q))
+            return; /* "sshd:Accepted": a TAG (rsyslog); "fe80::1" goes on as a host */
         q = span(s, q, n, C_HOST);
         if (q < n && s[q] != ' ')
             return;
@@ -898,8 +948,15 @@ static const char *parse_5424(const uchar *s, size_t n, size_t i, int64_t now, i
 {
     if (s[i] == '0') /* VERSION = NONZERO-DIGIT 0*2DIGIT */
         return "bad VERSION";
+    size_t v = i;
     while (i < n && is_digit(s[i]))
         i++;
+    /* Only VERSION 1 is defined. Another is read by its grammar all the
+     * same (what a later version changes is unknown; a sender that writes
+     * "2" mostly means 1) and marked, so the collector counts it and the
+     * event says so; rsyslog reads such a line as RFC 3164, the timestamp
+     * becoming its TAG. The mark is set on success only (below). */
+    int other = i - v != 1 || s[v] != '1';
     if (i++ >= n)
         return "truncated RFC 5424 header";
     if (i < n && s[i] == '-') {
@@ -948,7 +1005,7 @@ static const char *parse_5424(const uchar *s, size_t n, size_t i, int64_t now, i
             ev->msg = vg_str_n((const char *)s + n, 0);
             if (!ev->host.p)
                 ev->flags |= VG_EV_NO_HOST;
-            ev->flags |= VG_EV_RFC5424;
+            ev->flags |= VG_EV_RFC5424 | (other ? VG_EV_UNKNOWN_VERSION : 0);
             return NULL;
         }
         if (why)
@@ -966,7 +1023,7 @@ static const char *parse_5424(const uchar *s, size_t n, size_t i, int64_t now, i
     }
     if (!ev->host.p)
         ev->flags |= VG_EV_NO_HOST;
-    ev->flags |= VG_EV_RFC5424;
+    ev->flags |= VG_EV_RFC5424 | (other ? VG_EV_UNKNOWN_VERSION : 0);
     return NULL;
 }
 

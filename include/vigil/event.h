@@ -21,6 +21,7 @@ enum {
     VG_EV_NO_TS = 1u << 3,     /* no usable timestamp in the message: ts_us = recv_us */
     VG_EV_NO_HOST = 1u << 4,   /* no hostname in the message: host is the sender's address */
     VG_EV_BOM = 1u << 5,       /* RFC 5424 MSG began with a UTF-8 BOM (msg excludes it) */
+    VG_EV_UNKNOWN_VERSION = 1u << 6, /* RFC 5424 VERSION other than 1: read as version 1 */
 };
 
 /* One syslog message as the collector saw it. 'raw' is always present and

@@ -29,7 +29,8 @@ typedef struct vg_syslog_opts {
  * The whole of *ev is overwritten: seq, src, agency and site come back zero
  * and are the caller's to fill afterwards (and host, when VG_EV_NO_HOST says
  * the message had none). The parser sets MALFORMED (with reason), RFC5424,
- * NO_TS (ts_us = recv_us = opts->now_us), NO_HOST and BOM; TRUNCATED only for
+ * NO_TS (ts_us = recv_us = opts->now_us), NO_HOST, BOM and UNKNOWN_VERSION
+ * (with RFC5424: a VERSION other than 1, read as 1); TRUNCATED only for
  * input over 4 GiB, which views cannot span. A PRI that parsed is kept in a
  * MALFORMED event. opts may be NULL: now from the clock, year inferred, local
  * time. Views point into buf; nothing is allocated. Thread-safe; RFC 3164

@@ -476,6 +476,52 @@ START_TEST(test_logger_forms_parsed_exactly)
 }
 END_TEST
 
+/* Odd but usable intake, end to end through a real collector: an RFC 5424
+ * VERSION other than 1 is spooled parsed, flagged "unknown_version" and
+ * counted (stats unknown_version=), and the RFC 3164 TAGs "sshd[]:" and
+ * "sshd:text" give the program as rsyslog does. Before, the version went
+ * unmarked and uncounted, and both TAGs stayed in MSG. */
+START_TEST(test_odd_intake_flagged_and_parsed)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, IT_RULES), 0);
+    vt_pipe_start_all(&p);
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_CORRELATOR, SIGKILL), 128 + SIGKILL);
+    static const char *const lines[] = {
+        "<34>2 2026-11-25T10:00:00Z h1 app 12 ID1 - version two message",
+        "<13>Nov 25 10:00:00 h2 sshd[]: empty pid message",
+        "<13>Nov 25 10:00:00 h3 sshd:glued tag message",
+        "<34>1 2026-11-25T10:00:00Z h4 app 12 ID1 - version one message",
+    };
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+        it_datagram(p.port, NULL, lines[i], strlen(lines[i]));
+    ck_assert(it_collector_says(&p, "spooled=4 "));
+    ck_assert(it_collector_says(&p, " unknown_version=1 "));
+    char *dump = it_dump_spool(&p);
+    ck_assert_ptr_nonnull(dump);
+    static const struct {
+        const char *needle, *want;
+    } want[] = {
+        {"version two message", "\"pri\":34,\"flags\":[\"rfc5424\",\"unknown_version\"],"
+                                "\"host\":\"h1\",\"app\":\"app\",\"procid\":\"12\","
+                                "\"msgid\":\"ID1\",\"sd\":null,\"msg\":\"version two message\""},
+        {"empty pid message", "\"flags\":[],\"host\":\"h2\",\"app\":\"sshd\",\"procid\":null,"
+                              "\"msgid\":null,\"sd\":null,\"msg\":\"empty pid message\""},
+        {"glued tag message", "\"flags\":[],\"host\":\"h3\",\"app\":\"sshd\",\"procid\":null,"
+                              "\"msgid\":null,\"sd\":null,\"msg\":\"glued tag message\""},
+        {"version one message", "\"pri\":34,\"flags\":[\"rfc5424\"],\"host\":\"h4\""},
+    };
+    char line[4096];
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        ck_assert_msg(it_dump_line(dump, want[i].needle, line, sizeof(line)), "%s missing",
+                      want[i].needle);
+        ck_assert_msg(strstr(line, want[i].want), "got %s\nwant %s", line, want[i].want);
+    }
+    free(dump);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* One write carrying a line longer than max_message_size followed by five
  * short lines: the long line is kept cut to 1 KiB and flagged, and every
  * line after its newline is framed as usual (they were dropped unseen when
@@ -2045,6 +2091,7 @@ static Suite *collector_suite(void)
     tcase_add_test(tc, test_ipv6_and_unix_socket);
     tcase_add_test(tc, test_backpressure_spool_full);
     tcase_add_test(tc, test_logger_forms_parsed_exactly);
+    tcase_add_test(tc, test_odd_intake_flagged_and_parsed);
     tcase_add_test(tc, test_spool_sync_commit);
     tcase_add_test(tc, test_long_line_then_short_lines);
     tcase_add_test(tc, test_octet_count_wrong_resyncs);

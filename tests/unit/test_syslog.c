@@ -1385,8 +1385,8 @@ START_TEST(test_number_after_pri)
         ck_str(ev.raw, as_3164[i]);
     }
     /* still RFC 5424: NILVALUE, a timestamp, or a start of one cut short */
-    parse_s("<13>42 - h app - - - x", &o, &ev);
-    ck_assert_uint_eq(ev.flags, VG_EV_RFC5424 | VG_EV_NO_TS);
+    parse_s("<13>42 - h app - - - x", &o, &ev); /* VERSION 42: marked (test_5424_unknown_version) */
+    ck_assert_uint_eq(ev.flags, VG_EV_RFC5424 | VG_EV_NO_TS | VG_EV_UNKNOWN_VERSION);
     ck_str(ev.host, "h");
     ck_str(ev.app, "app");
     ck_str(ev.msg, "x");
@@ -1552,8 +1552,11 @@ START_TEST(test_rfc3164_shapes)
     parse_s("<13>Oct 11 22:14:15 ::1: x", &o, &ev);
     ck_str(ev.host, "::1");
     ck_str(ev.msg, "x");
-    parse_s("<13>Oct 11 22:14:15 a:b: x", &o, &ev); /* no address: as it stands */
-    ck_str(ev.host, "a:b:");
+    /* no address: a TAG "a:" glued to its MSG, as rsyslog reads it (it was
+     * the host "a:b:"); test_3164_tag_rsyslog */
+    parse_s("<13>Oct 11 22:14:15 a:b: x", &o, &ev);
+    ck_assert_ptr_null(ev.host.p);
+    ck_str(ev.app, "a");
     /* an IPv4 address followed by that colon is a host too, not a TAG "10.0.0.1:" */
     parse_s("<13>Oct 11 22:14:15 10.0.0.1: sshd[7]: hi", &o, &ev);
     ck_str(ev.host, "10.0.0.1");
@@ -1595,6 +1598,103 @@ START_TEST(test_time_format)
 }
 END_TEST
 
+/* RFC 3164 TAGs that rsyslog 8.2302 reads (checked against a running
+ * rsyslogd, %programname% and %msg%) and Vigil kept in MSG: empty PID
+ * brackets "sshd[]:", and no SP after the colon "sshd:Accepted ...". Where
+ * rsyslog's "the TAG ends at the first colon" would make a URL, an address
+ * with a port or a time a program, the text stays MSG (see lib/syslog.c). */
+START_TEST(test_3164_tag_rsyslog)
+{
+    vg_event ev;
+    vg_syslog_opts o = {iso_us("2019-12-01T00:00:00Z"), 0, 1, 0, 0};
+    static const struct {
+        const char *in, *host, *app, *procid, *msg;
+    } cases[] = {
+        {"<13>Oct 11 22:14:15 host sshd[]: Accepted password for bob", "host", "sshd", NULL,
+         "Accepted password for bob"},
+        {"<13>Oct 11 22:14:15 host sshd[] Accepted password", "host", "sshd", NULL,
+         "Accepted password"},
+        {"<13>Oct 11 22:14:15 host sshd[]:", "host", "sshd", NULL, ""},
+        {"<13>Oct 11 22:14:15 host sshd[]", "host", "sshd", NULL, ""},
+        {"<13>Oct 11 22:14:15 host sshd[]:Accepted", "host", "sshd", NULL, "Accepted"},
+        {"<13>Oct 11 22:14:15 host sshd:Accepted password for bob", "host", "sshd", NULL,
+         "Accepted password for bob"},
+        {"<13>Oct 11 22:14:15 host sshd[123]:Accepted", "host", "sshd", "123", "Accepted"},
+        {"<13>Oct 11 22:14:15 host kernel:[12345.678] usb 1-1: new", "host", "kernel", NULL,
+         "[12345.678] usb 1-1: new"},
+        {"<13>Oct 11 22:14:15 host sshd:", "host", "sshd", NULL, ""},
+        /* no HOSTNAME: the token is a TAG, not a host "sshd:Accepted" */
+        {"<13>Oct 11 22:14:15 sshd:Accepted password", NULL, "sshd", NULL, "Accepted password"},
+        {"<13>Oct 11 22:14:15 sshd[]: Accepted password", NULL, "sshd", NULL,
+         "Accepted password"},
+        {"<13>Oct 11 22:14:15 a:b: x", NULL, "a", NULL, "b: x"},
+        {"<13>sshd:Accepted password", NULL, "sshd", NULL, "Accepted password"},
+        {"<13>sshd[]: Accepted password", NULL, "sshd", NULL, "Accepted password"},
+        /* stays MSG, where rsyslog takes "http", "10.0.0.1", "12", "2001" */
+        {"<13>Oct 11 22:14:15 host http://example.com/ x", "host", NULL, NULL,
+         "http://example.com/ x"},
+        {"<13>Oct 11 22:14:15 host 10.0.0.1:80 connect", "host", NULL, NULL,
+         "10.0.0.1:80 connect"},
+        {"<13>Oct 11 22:14:15 host 12:30:00 backup started", "host", NULL, NULL,
+         "12:30:00 backup started"},
+        {"<13>Oct 11 22:14:15 host fe80::1 x", "host", NULL, NULL, "fe80::1 x"},
+        {"<13>Oct 11 22:14:15 2001:db8::1 sshd[5]: hello", "2001:db8::1", "sshd", "5", "hello"},
+        {"<13>Oct 11 22:14:15 fe80::1 sshd: hello", "fe80::1", "sshd", NULL, "hello"},
+        {"<13>Oct 11 22:14:15 host sshd[]x y", "host", NULL, NULL, "sshd[]x y"},
+        {"<13>Oct 11 22:14:15 host : x", "host", NULL, NULL, ": x"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        parse_s(cases[i].in, &o, &ev);
+        ck_assert_msg(!(ev.flags & (VG_EV_MALFORMED | VG_EV_RFC5424)), "%s", cases[i].in);
+        const struct {
+            const char *name, *want;
+            vg_str got;
+        } f[] = {{"host", cases[i].host, ev.host},
+                 {"app", cases[i].app, ev.app},
+                 {"procid", cases[i].procid, ev.procid},
+                 {"msg", cases[i].msg, ev.msg}};
+        for (size_t k = 0; k < sizeof f / sizeof f[0]; k++)
+            ck_assert_msg(f[k].want ? vg_str_eq(f[k].got, f[k].want) : !f[k].got.p,
+                          "%s: %s: want %s%s%s, got %s%.*s%s", cases[i].in, f[k].name,
+                          f[k].want ? "\"" : "", f[k].want ? f[k].want : "(absent)",
+                          f[k].want ? "\"" : "", f[k].got.p ? "\"" : "",
+                          f[k].got.p ? (int)f[k].got.len : 8,
+                          f[k].got.p ? f[k].got.p : "(absent)", f[k].got.p ? "\"" : "");
+        ck_assert_msg(!!(ev.flags & VG_EV_NO_HOST) == !cases[i].host, "%s: NO_HOST", cases[i].in);
+    }
+}
+END_TEST
+
+/* An RFC 5424 VERSION other than 1 (none other is defined): read by the
+ * version 1 grammar, every field kept, and marked VG_EV_UNKNOWN_VERSION so
+ * that it can be counted and found (it used to pass unmarked). */
+START_TEST(test_5424_unknown_version)
+{
+    vg_event ev;
+    vg_syslog_opts o = {NOW_US, 0, 0, 0, 0};
+    parse_s("<34>2 2026-01-01T00:00:00Z host app 12 ID1 [x@1 a=\"b\"] hello v2", &o, &ev);
+    ck_assert_uint_eq(ev.flags, VG_EV_RFC5424 | VG_EV_UNKNOWN_VERSION);
+    ck_assert_int_eq(ev.pri, 34);
+    ck_assert_int_eq(ev.ts_us, iso_us("2026-01-01T00:00:00Z"));
+    ck_str(ev.host, "host");
+    ck_str(ev.app, "app");
+    ck_str(ev.procid, "12");
+    ck_str(ev.msgid, "ID1");
+    ck_str(ev.sd, "[x@1 a=\"b\"]");
+    ck_str(ev.msg, "hello v2");
+    ck_assert_ptr_null(ev.reason.p);
+    parse_s("<34>999 - - - - - -", &o, &ev);
+    ck_assert_uint_eq(ev.flags,
+                      VG_EV_RFC5424 | VG_EV_UNKNOWN_VERSION | VG_EV_NO_TS | VG_EV_NO_HOST);
+    parse_s("<34>1 2026-01-01T00:00:00Z host app 12 ID1 - hello v1", &o, &ev);
+    ck_assert_uint_eq(ev.flags, VG_EV_RFC5424);
+    /* what the version 1 grammar cannot read stays MALFORMED, unmarked */
+    parse_s("<34>2 2026-01-01T00:00:00Z host app 12 ID1 x", &o, &ev);
+    ck_assert_uint_eq(ev.flags, VG_EV_MALFORMED | VG_EV_NO_TS | VG_EV_NO_HOST);
+    ck_str(ev.reason, "bad STRUCTURED-DATA");
+}
+END_TEST
+
 static Suite *syslog_suite(void)
 {
     Suite *s = suite_create("syslog");
@@ -1617,6 +1717,8 @@ static Suite *syslog_suite(void)
     tcase_add_test(tc, test_leap_second);
     tcase_add_test(tc, test_rfc3164_shapes);
     tcase_add_test(tc, test_time_format);
+    tcase_add_test(tc, test_3164_tag_rsyslog);
+    tcase_add_test(tc, test_5424_unknown_version);
     suite_add_tcase(s, tc);
     return s;
 }
