@@ -660,22 +660,25 @@ static int lists__is_blank(char c)
 #define LISTS__LINE_MAX 65536
 
 /* getline(3) that gives up on a line longer than LISTS__LINE_MAX, its end
- * (LF or CRLF) not counted: a file without newlines (a symlink to
- * /dev/zero, a binary saved by mistake) was read into one line until memory
- * ran out. Room for the limit, CR, LF and the NUL. The length is checked
- * once the line is read, so the last line of a file (no LF) and a CRLF line
- * have the same limit as an LF one. Returns the line's length, -1 at the
- * end of the file (or an error: see ferror), -2 for a longer line, -ENOMEM.
- * *line is NUL-terminated and the caller's to free. */
-static ssize_t lists__getline(char **line, size_t *cap, FILE *f)
+ * (LF or CRLF) not counted, nor, on the first line (first), the UTF-8 byte
+ * order mark that lists__parse drops there: a file without newlines (a
+ * symlink to /dev/zero, a binary saved by mistake) was read into one line
+ * until memory ran out. Room for the limit, the BOM, CR, LF and the NUL.
+ * The length is checked once the line is read, so the last line of a file
+ * (no LF), a CRLF line and a first line after a BOM have the same limit as
+ * an LF one. Returns the line's length, -1 at the end of the file (or an
+ * error: see ferror), -2 for a longer line, -ENOMEM. *line is
+ * NUL-terminated and the caller's to free. */
+#define LISTS__LINE_ROOM (LISTS__LINE_MAX + 6)
+static ssize_t lists__getline(char **line, size_t *cap, FILE *f, bool first)
 {
     size_t n = 0;
     int c = EOF;
     while ((c = getc_unlocked(f)) != EOF) {
         if (n + 2 > *cap) {
-            if (*cap >= LISTS__LINE_MAX + 3) return -2;
+            if (*cap >= LISTS__LINE_ROOM) return -2;
             size_t ncap = *cap ? *cap * 2 : 1024;
-            if (ncap > LISTS__LINE_MAX + 3) ncap = LISTS__LINE_MAX + 3;
+            if (ncap > LISTS__LINE_ROOM) ncap = LISTS__LINE_ROOM;
             char *p = realloc(*line, ncap);
             if (!p) return -ENOMEM;
             *line = p;
@@ -689,6 +692,7 @@ static ssize_t lists__getline(char **line, size_t *cap, FILE *f)
     size_t body = n;
     if (body > 0 && (*line)[body - 1] == '\n') body--;
     if (body > 0 && (*line)[body - 1] == '\r') body--;
+    if (first && body >= 3 && memcmp(*line, "\xef\xbb\xbf", 3) == 0) body -= 3;
     if (body > LISTS__LINE_MAX) return -2;
     return (ssize_t)n;
 }
@@ -700,12 +704,27 @@ typedef struct lists__sum {
 } lists__sum;
 
 /* Reads and encodes every entry of path. With sum, every byte read goes
- * into it: on success, the digest of exactly the content parsed. */
-static int lists__parse(const char *path, lists__load *ld, lists__sum *sum, char *err,
-                        size_t errlen)
+ * into it: on success, the digest of exactly the content parsed. With
+ * no_fifo (a configured list, which the daemon reads at every start and
+ * SIGHUP, in its loop), a FIFO is refused before any read: it can be read
+ * only once (a SIGHUP reads each list twice: checked, then stored), and a
+ * read blocks for as long as a writer holds it open without writing, the
+ * daemon with it. The open itself does not block (vg_open_read), and the
+ * check is on the file opened, not on a name that may change since. */
+static int lists__parse(const char *path, bool no_fifo, lists__load *ld, lists__sum *sum,
+                        char *err, size_t errlen)
 {
     bool fifo = false;
     int fd = vg_open_read(path, &fifo);
+    if (fd >= 0 && fifo && no_fifo) {
+        close(fd);
+        snprintf(err, errlen,
+                 "%s: a FIFO cannot be a configured list: it can be read only once, and its "
+                 "writer would hold the correlator at every start and SIGHUP (write the list to "
+                 "a file; --load-list reads a FIFO once)",
+                 path);
+        return VG_ECONFIG;
+    }
     FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
     if (!f) {
         int e = fd < 0 ? -fd : errno;
@@ -718,7 +737,8 @@ static int lists__parse(const char *path, lists__load *ld, lists__sum *sum, char
     uint8_t body[1 + COR_LIST_ENTRY_MAX];
     ssize_t got;
     int rc = 0;
-    while ((got = lists__getline(&line, &lcap, f)) >= 0 || got == -2 || got == -ENOMEM) {
+    while ((got = lists__getline(&line, &lcap, f, lineno == 0)) >= 0 || got == -2 ||
+           got == -ENOMEM) {
         if (got == -ENOMEM) {
             snprintf(err, errlen, "%s: out of memory", path);
             rc = -ENOMEM;
@@ -1033,8 +1053,8 @@ static int lists__src_put(cor_lists *l, MDB_txn *txn, const char *name, uint32_t
 
 /* SHA-256 of the whole file at path into sum, if it is a regular file of
  * size bytes: 0, 1 when it is not (another length: changed; not a regular
- * file: a FIFO can be read only once, so it is always loaded, and is not
- * even opened here), or an error (the parse that follows says what is
+ * file: not even opened here; the parse that follows reads a device and
+ * refuses a FIFO), or an error (the parse that follows says what is
  * wrong with the file). */
 static int lists__file_sum(const char *path, uint64_t size, uint8_t sum[LISTS__SUM_LEN])
 {
@@ -1143,7 +1163,8 @@ static int lists__load_path(cor_lists *l, const char *name, const char *path, in
         rc = -ENOMEM;
         goto out;
     }
-    if ((rc = lists__parse(path, &ld, store ? &sum : NULL, err, errlen))) goto out;
+    if ((rc = lists__parse(path, mode != LISTS__REPLACE, &ld, store ? &sum : NULL, err, errlen)))
+        goto out;
     lists__prepare(&ld, &d);
     d.loaded = (uint64_t)time(NULL);
     if (!store) { /* checking only */

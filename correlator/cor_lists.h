@@ -104,7 +104,7 @@ int cor_lists_load_file(cor_lists *l, const char *name, const char *path, size_t
 /* cor_lists_load_file for a reload (start, SIGHUP): leaves list NAME alone
  * when its stored version was parsed, by this correlator's parser, from a
  * file with the content PATH has now (SHA-256 of the whole file; PATH a
- * regular file: a FIFO is always loaded). *unchanged (if not NULL) then
+ * regular file: a device is always read). *unchanged (if not NULL) then
  * says so, *count gets the stored count, and nothing is written: no write
  * transaction, no new generation, the load time kept, stats.loads not
  * counted. Whoever stored that version (this process, --load-list of the
@@ -112,7 +112,11 @@ int cor_lists_load_file(cor_lists *l, const char *name, const char *path, size_t
  * With check, nothing is ever stored (a SIGHUP's check before its rules
  * build): an unchanged file is not even parsed (it was when stored), a
  * changed one is parsed and checked as with l NULL in cor_lists_load_file.
- * Errors as cor_lists_load_file. l NULL: cor_lists_load_file(NULL, ...). */
+ * Errors as cor_lists_load_file, and a FIFO at PATH is refused without a
+ * read (VG_ECONFIG, "PATH: a FIFO cannot be a configured list: ..."): the
+ * daemon reads its lists at every start and SIGHUP, twice on a SIGHUP, and
+ * a read would block it while a writer holds the FIFO open. l NULL:
+ * cor_lists_load_file(NULL, ...) but for that refusal. */
 int cor_lists_sync_file(cor_lists *l, const char *name, const char *path, bool check, size_t *count,
                         bool *unchanged, char *err, size_t errlen);
 

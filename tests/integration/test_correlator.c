@@ -589,6 +589,52 @@ START_TEST(test_sighup_bad_list_changes_no_list)
 }
 END_TEST
 
+/* A configured list whose file became a FIFO, held open by a writer that
+ * writes nothing: SIGHUP is refused at once with the file and why, and the
+ * daemon goes on with its lists and rules (before, the reload's read of
+ * the FIFO blocked the correlator's loop for as long as the writer lived:
+ * no events, no signals). -t refuses it the same way. */
+START_TEST(test_sighup_fifo_list_refused)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, LISTED_RULES), 0);
+    char list[400];
+    snprintf(list, sizeof(list), "%s/threat-ip.txt", p.dir);
+    ck_assert_int_eq(vt_write_file(list, "192.0.2.0/24\n"), 0);
+    free(add_lists(&p, "    threat-ip: threat-ip.txt\n"));
+    vt_pipe_start_all(&p);
+    char log[400];
+    vt_pipe_log(&p, VT_CORRELATOR, log, sizeof(log));
+    ck_assert(vt_wait_text(log, "rules loaded from", 10000));
+    ck_assert_int_eq(unlink(list), 0);
+    ck_assert_int_eq(mkfifo(list, 0600), 0);
+    int wfd = open(list, O_RDWR | O_CLOEXEC); /* the silent writer (no wait for a reader) */
+    ck_assert_int_ge(wfd, 0);
+    kill(p.pid[VT_CORRELATOR], SIGHUP);
+    char want[1000];
+    snprintf(want, sizeof(want),
+             "correlator.lists.threat-ip: %s: a FIFO cannot be a configured list: it can be read "
+             "only once, and its writer would hold the correlator at every start and SIGHUP "
+             "(write the list to a file; --load-list reads a FIFO once)",
+             list);
+    ck_assert_msg(vt_wait_text(log, want, 5000), "no refusal naming the FIFO");
+    ck_assert(vt_wait_text(log, "(configuration refused; running on the previous one)", 1000));
+    /* the loop runs: an event is matched against the list as it was */
+    send_text(&p, "<13>Nov 25 10:00:01 h vigiltest: login from 192.0.2.7 seq=00000\n");
+    ck_assert(vt_wait_lines(p.alerts, 1, 10000));
+    /* -t says the same, and exits 1 at once */
+    char out[400], cmd[1500];
+    snprintf(out, sizeof(out), "%s/check.out", p.dir);
+    snprintf(cmd, sizeof(cmd), "%s -c %s -t > %s 2>&1", vt_bin("correlator/vigil-correlator"),
+             p.config, out);
+    char *argv[] = {"sh", "-c", cmd, NULL};
+    ck_assert_int_eq(vt_run(argv, 10), 1);
+    ck_assert_int_eq(vt_count_text(out, want), 1);
+    close(wfd);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* Waits (10 s at most) until needle is in the file count times. */
 static bool wait_count(const char *path, const char *needle, int count)
 {
@@ -1782,6 +1828,7 @@ static Suite *correlator_suite(void)
     tcase_add_test(wl, test_load_list_keeps_to_the_running_map);
     tcase_add_test(wl, test_sighup_bad_list_changes_no_list);
     tcase_add_test(wl, test_sighup_skips_unchanged_list);
+    tcase_add_test(wl, test_sighup_fifo_list_refused);
     suite_add_tcase(s, wl);
     TCase *rb = tcase_create("restore");
     tcase_set_timeout(rb, 180);

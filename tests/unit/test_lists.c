@@ -470,6 +470,42 @@ START_TEST(test_bom)
 }
 END_TEST
 
+/* The UTF-8 BOM that starts a file is not part of its first line, so not
+ * of that line's 64 KiB either: a first line of 65536 bytes after the BOM
+ * is read, as it is without one (it was refused: the BOM counted). */
+START_TEST(test_bom_not_in_line_limit)
+{
+    fx f = fx_open(16);
+    char *text = malloc(3 + 65537 + 64);
+    ck_assert_ptr_nonnull(text);
+    for (int crlf = 0; crlf < 2; crlf++) {
+        strcpy(text, BOM "#"); /* a comment of 65536 bytes, '#' included */
+        memset(text + 4, 'z', 65535);
+        strcpy(text + 3 + 65536, crlf ? "\r\n192.0.2.1\r\n" : "\n192.0.2.1\n");
+        load(f.l, "b", text, 1);
+        IN(f.l, "b", "192.0.2.1");
+    }
+    /* one byte more is refused at line 1, as without a BOM */
+    strcpy(text, BOM "#");
+    memset(text + 4, 'z', 65536);
+    strcpy(text + 3 + 65537, "\n192.0.2.2\n");
+    const char *path = write_file("long.txt", text);
+    ck_assert_int_eq(cor_lists_load_file(f.l, "b", path, NULL, err, sizeof(err)), VG_ECONFIG);
+    char want[PATH_MAX + 128];
+    snprintf(want, sizeof(want), "%s:1: line longer than 65536 bytes (not a list file?)", path);
+    ck_assert_str_eq(err, want);
+    /* the BOM is counted in no other line: a second line of 65536 bytes
+     * after a first line with a BOM is read */
+    strcpy(text, BOM "192.0.2.3\n#");
+    memset(text + 14, 'z', 65535);
+    strcpy(text + 13 + 65536, "\n");
+    load(f.l, "b", text, 1);
+    IN(f.l, "b", "192.0.2.3");
+    free(text);
+    fx_close(&f);
+}
+END_TEST
+
 /* ---- errors ------------------------------------------------------------ */
 
 START_TEST(test_bad_file_refused)
@@ -977,6 +1013,161 @@ START_TEST(test_sync_after_manual_load)
 }
 END_TEST
 
+/* A FIFO as a configured list (cor_lists_sync_file: correlator.lists,
+ * RULES_DIR/lists/) is refused with its path and why, at once, whether or
+ * not a writer holds it open: the daemon reads its lists at every start
+ * and SIGHUP (twice on SIGHUP), and a read of a FIFO whose writer keeps it
+ * open and silent blocked its loop for as long as the writer lived. The
+ * --load-list tool (cor_lists_load_file) still reads one to its end. */
+START_TEST(test_sync_fifo_refused_without_blocking)
+{
+    fx f = fx_open(16);
+    const char *path = write_file("ioc.txt", "192.0.2.1\n");
+    ck_assert(!sync_list(f.l, "ioc", path, false, 1));
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    /* a writer holding it open, writing nothing (O_RDWR: no wait for a reader) */
+    int wfd = open(path, O_RDWR | O_CLOEXEC);
+    ck_assert_int_ge(wfd, 0);
+    char want[PATH_MAX + 400];
+    snprintf(want, sizeof(want),
+             "%s: a FIFO cannot be a configured list: it can be read only once, and its writer "
+             "would hold the correlator at every start and SIGHUP (write the list to a file; "
+             "--load-list reads a FIFO once)",
+             path);
+    for (int check = 0; check < 2; check++) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        size_t n = 0;
+        bool same = true;
+        err[0] = '\0';
+        int rc = cor_lists_sync_file(f.l, "ioc", path, check, &n, &same, err, sizeof(err));
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        ck_assert_msg(s < 0.5, "check=%d: took %.2f s", check, s);
+        ck_assert_int_eq(rc, VG_ECONFIG);
+        ck_assert(!same);
+        ck_assert_str_eq(err, want);
+    }
+    IN(f.l, "ioc", "192.0.2.1"); /* the list stays as stored */
+    /* with data waiting in it: refused all the same */
+    ck_assert_int_eq(write(wfd, "198.51.100.1\n", 13), 13);
+    ck_assert_int_eq(cor_lists_sync_file(f.l, "ioc", path, false, NULL, NULL, err, sizeof(err)),
+                     VG_ECONFIG);
+    ck_assert_str_eq(err, want);
+    /* the tool reads it: what is waiting, to the end (the writer closes) */
+    int rfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* keeps the data in the pipe */
+    ck_assert_int_ge(rfd, 0);
+    close(wfd);
+    size_t n = 0;
+    ck_assert_int_eq(cor_lists_load_file(f.l, "ioc", path, &n, err, sizeof(err)), 0);
+    close(rfd);
+    ck_assert_uint_eq(n, 1);
+    IN(f.l, "ioc", "198.51.100.1");
+    OUT(f.l, "ioc", "192.0.2.1");
+    fx_close(&f);
+}
+END_TEST
+
+/* Rewrites the parser version (and generation, if gen) of list NAME's
+ * source record 'S' in the store, as a correlator with another parser
+ * would have left it. Returns the version it had. */
+static uint32_t set_src_parser(vg_store *st, const char *name, uint32_t parser, uint32_t gen)
+{
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    uint8_t kb[80] = {0, 0, 0, 0, 'S'}, vb[256];
+    size_t nl = strlen(name);
+    memcpy(kb + 5, name, nl);
+    MDB_val k = {5 + nl, kb}, v;
+    ck_assert_int_eq(mdb_txn_begin(vg_store_env(st), NULL, 0, &txn), 0);
+    ck_assert_int_eq(mdb_dbi_open(txn, "lists", 0, &dbi), 0);
+    ck_assert_int_eq(mdb_get(txn, dbi, &k, &v), 0);
+    ck_assert_uint_le(v.mv_size, sizeof(vb));
+    memcpy(vb, v.mv_data, v.mv_size);
+    /* u32 magic | u32 gen | u32 parser | ... (cor_lists.c, lists__src_put) */
+    uint32_t old = (uint32_t)vb[8] | (uint32_t)vb[9] << 8 | (uint32_t)vb[10] << 16 |
+                   (uint32_t)vb[11] << 24;
+    for (int i = 0; i < 4; i++) {
+        vb[8 + i] = (uint8_t)(parser >> (8 * i));
+        if (gen)
+            vb[4 + i] = (uint8_t)(gen >> (8 * i));
+    }
+    v.mv_data = vb;
+    ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+    ck_assert_int_eq(mdb_txn_commit(txn), 0);
+    return old;
+}
+
+/* A source record written by another parser version (LISTS__PARSER) is not
+ * trusted: the file is read again and the list stored again, even though
+ * the record's SHA-256 is the file's. Shown on a list whose stored entries
+ * are not the file's (loaded from another file by hand) under a record
+ * forged to claim the file's content: with this parser's version the
+ * record is taken at its word (the list is left as it is), with another
+ * the file's entries replace it. */
+START_TEST(test_sync_other_parser_version)
+{
+    fx f = fx_open(16);
+    const char *conf = write_file("conf.txt", "192.0.2.1\n");
+    const char *other = write_file("other.txt", "198.51.100.1\n");
+    ck_assert(!sync_list(f.l, "ioc", conf, false, 1));
+    uint32_t parser = set_src_parser(f.st, "ioc", 0, 0); /* read it */
+    set_src_parser(f.st, "ioc", parser, 0);
+    ck_assert_uint_gt(parser, 0);
+    /* the record of conf's content, kept aside: a raw copy */
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    uint8_t kb[8] = {0, 0, 0, 0, 'S', 'i', 'o', 'c'}, rec[256];
+    MDB_val k = {8, kb}, v;
+    ck_assert_int_eq(mdb_txn_begin(vg_store_env(f.st), NULL, MDB_RDONLY, &txn), 0);
+    ck_assert_int_eq(mdb_dbi_open(txn, "lists", 0, &dbi), 0);
+    ck_assert_int_eq(mdb_get(txn, dbi, &k, &v), 0);
+    size_t rlen = v.mv_size;
+    memcpy(rec, v.mv_data, rlen);
+    mdb_txn_abort(txn);
+    size_t n = 0;
+    for (int round = 0; round < 2; round++) {
+        ck_assert_int_eq(cor_lists_load_file(f.l, "ioc", other, &n, err, sizeof(err)), 0);
+        uint32_t gen = info_of(f.l, "ioc").gen;
+        /* the forged record: conf's content, this generation */
+        ck_assert_int_eq(mdb_txn_begin(vg_store_env(f.st), NULL, 0, &txn), 0);
+        ck_assert_int_eq(mdb_dbi_open(txn, "lists", 0, &dbi), 0);
+        v = (MDB_val){rlen, rec};
+        ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+        ck_assert_int_eq(mdb_txn_commit(txn), 0);
+        set_src_parser(f.st, "ioc", round == 0 ? parser : parser + 1, gen);
+        cor_lists_stats s0, s1;
+        cor_lists_get_stats(f.l, &s0);
+        if (round == 0) { /* this parser's record: trusted, nothing read */
+            ck_assert(sync_list(f.l, "ioc", conf, true, 1));
+            ck_assert(sync_list(f.l, "ioc", conf, false, 1));
+            ck_assert_uint_eq(info_of(f.l, "ioc").gen, gen);
+            IN(f.l, "ioc", "198.51.100.1");
+            OUT(f.l, "ioc", "192.0.2.1");
+            cor_lists_get_stats(f.l, &s1);
+            ck_assert_uint_eq(s1.loads, s0.loads);
+            continue;
+        }
+        /* another parser's: checked as changed, then read and stored again */
+        ck_assert(!sync_list(f.l, "ioc", conf, true, 1));
+        ck_assert_uint_eq(info_of(f.l, "ioc").gen, gen);
+        ck_assert(!sync_list(f.l, "ioc", conf, false, 1));
+        ck_assert_uint_gt(info_of(f.l, "ioc").gen, gen);
+        IN(f.l, "ioc", "192.0.2.1");
+        OUT(f.l, "ioc", "198.51.100.1");
+        cor_lists_get_stats(f.l, &s1);
+        ck_assert_uint_eq(s1.loads, s0.loads + 1);
+        /* the record is this parser's again, and trusted from now on */
+        ck_assert_uint_eq(set_src_parser(f.st, "ioc", parser, 0), parser);
+        gen = info_of(f.l, "ioc").gen;
+        ck_assert(sync_list(f.l, "ioc", conf, false, 1));
+        ck_assert_uint_eq(info_of(f.l, "ioc").gen, gen);
+    }
+    fx_close(&f);
+}
+END_TEST
+
 static char *slurp(const char *path)
 {
     FILE *f = fopen(path, "r");
@@ -1287,6 +1478,7 @@ static Suite *lists_suite(void)
     tcase_add_test(t, test_hashes_and_strings);
     tcase_add_test(t, test_comments_blanks_duplicates);
     tcase_add_test(t, test_bom);
+    tcase_add_test(t, test_bom_not_in_line_limit);
     tcase_add_test(t, test_bad_file_refused);
     tcase_add_test(t, test_not_a_list_file);
     tcase_add_test(t, test_atomic_replace);
@@ -1295,6 +1487,8 @@ static Suite *lists_suite(void)
     tcase_add_test(t, test_persistence);
     tcase_add_test(t, test_sync_skips_unchanged);
     tcase_add_test(t, test_sync_after_manual_load);
+    tcase_add_test(t, test_sync_fifo_refused_without_blocking);
+    tcase_add_test(t, test_sync_other_parser_version);
     tcase_add_test(t, test_dump_roundtrip);
     tcase_add_test(t, test_map_size_bound);
     suite_add_tcase(s, t);
