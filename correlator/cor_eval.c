@@ -156,6 +156,47 @@ static int cor_ms_quiet(cor_group *g, int64_t ts, int64_t sup)
     return 0;
 }
 
+/* Keeps a copy of match hit h of a repeated line for its occurrences 1 ..
+ * count-1 (cor_pend_feed). The fields point into the line, which outlives
+ * the copy. Returns 0 or -ENOMEM. */
+static int cor_pend_add(cor_eval *e, const cor_hit *h)
+{
+    if (e->npend == e->cappend) {
+        uint32_t ncap = e->cappend ? 2 * e->cappend : 4;
+        struct cor_pend *p = realloc(e->pend, ncap * sizeof(*p));
+        if (!p)
+            return -ENOMEM;
+        e->pend = p;
+        e->cappend = ncap;
+    }
+    struct cor_pend *p = &e->pend[e->npend++];
+    p->hit = *h;
+    p->ctx = *h->ctx;
+    p->hit.ctx = NULL;
+    return 0;
+}
+
+/* Feeds the occurrences after the first of the line's repeated hits:
+ * occurrence after occurrence, each to the rules in the order they
+ * matched, so that a repeat counts as its N lines would (docs/rules.md: a
+ * line that matches several rules of a temporal_ordered list is one event,
+ * which its rules' hits complete before the next occurrence comes). */
+static int cor_pend_feed(cor_eval *e, cor_emit_fn emit, void *ud)
+{
+    int rc = 0;
+    uint64_t times = e->npend ? e->pend[0].hit.count : 0; /* one line: all alike */
+    for (uint64_t i = 1; rc == 0 && i < times; i++) {
+        e->occ = (uint32_t)i;
+        for (uint32_t k = 0; rc == 0 && k < e->npend; k++) {
+            struct cor_pend *p = &e->pend[k];
+            p->hit.ctx = &p->ctx;
+            rc = cor__feed(e, &p->hit, emit, ud);
+        }
+    }
+    e->npend = 0;
+    return rc;
+}
+
 /* A rule hit: alert if it alerts, then feed the correlations counting it. */
 int cor__hit_out(cor_eval *e, const cor_hit *hit, cor_emit_fn emit, void *ud)
 {
@@ -190,13 +231,16 @@ int cor__hit_out(cor_eval *e, const cor_hit *hit, cor_emit_fn emit, void *ud)
     }
     if (r->alert && !quiet)
         rc = cor_emit_hit(e, hit, emit, ud);
-    /* A compressed repeat ("message repeated N times") counts N times. */
-    uint64_t times = hit->r->kind == COR_MATCH ? hit->count : 1;
-    for (uint64_t i = 0; rc == 0 && hit->r->nfeeds && i < times; i++) {
-        if (hit->r->kind == COR_MATCH)
-            e->occ = (uint32_t)i; /* each occurrence is an event of its own */
-        rc = cor__feed(e, hit, emit, ud);
-    }
+    if (rc != 0 || !hit->r->nfeeds)
+        return rc;
+    /* A compressed repeat ("message repeated N times") counts N times, each
+     * occurrence an event of its own: the first is fed now, the others once
+     * every rule has had the line's first (cor_pend_feed), as N lines. */
+    if (hit->r->kind == COR_MATCH)
+        e->occ = 0;
+    rc = cor__feed(e, hit, emit, ud);
+    if (rc == 0 && hit->r->kind == COR_MATCH && hit->count > 1)
+        rc = cor_pend_add(e, hit);
     return rc;
 }
 
@@ -410,6 +454,9 @@ static int cor_eval_run(cor_eval *e, const vg_event *ev, vg_str msg, uint32_t ti
             t0 = t1;
         }
     }
+    if (rc == 0)
+        rc = cor_pend_feed(e, emit, ud);
+    e->npend = 0;
     if (e->trace) {
         for (uint32_t i = 0; i < rs->nmatches; i++)
             if (!(cand[i / 64] >> (i % 64) & 1))
@@ -709,6 +756,7 @@ void cor_eval_free(cor_eval *e)
     free(e->sweep_pos);
     free(e->bcand);
     free(e->seen);
+    free(e->pend);
     free(e->due);
     cor__pools_free(e);
     msgpack_sbuffer_destroy(&e->sb);

@@ -159,6 +159,12 @@ struct cor_eval {
         const struct cor_group *g;
         uint32_t occ, mask, next;
     } *seen;
+    /* a repeated line's match hits ("message repeated N times"), kept
+     * while the rules run, so that its occurrences 1 .. N-1 are fed one
+     * after the other each to all its rules, as N lines would be
+     * (cor__hit_out feeds occurrence 0, cor_eval.c the rest) */
+    struct cor_pend *pend;
+    uint32_t npend, cappend;
     char *rawpool;
     uint32_t nrawpool;
     void *blkpool[COR_BLK_CLASSES + 1];
@@ -209,6 +215,13 @@ typedef struct cor_hit {
     uint64_t count;
     const cor_group *g;  /* correlation hits: raw lines */
 } cor_hit;
+
+/* A match hit whose later occurrences are still to be fed (cor_eval.pend):
+ * the hit with its own copy of the context (hit.ctx is set when fed). */
+struct cor_pend {
+    cor_hit hit;
+    cor_ctx ctx;
+};
 
 /* Starts a hit with no fields (f[] is not zeroed: see cor_ctx_init). */
 static inline void cor_hit_init(cor_hit *h, const cor_rule *r, const cor_ctx *ctx, int64_t ts,
