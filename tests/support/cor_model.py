@@ -4,51 +4,58 @@
 Usage: cor_model.py [--keep DIR] [--lines N] CORRELATOR SEED|FIRST-LAST...
 
 For each seed this script generates a small random rule set (match rules
-m.a, m.b, m.c and one correlation rule of each type, plus an event_count of
-an event_count) and a few hundred RFC 5424 lines with clustered timestamps
-(duplicates, window edges at exactly T, events out of order within and beyond
-the lateness, silences for the absence rule), runs
+m.a, m.b, m.c, m.ab that only feed correlations, m.s that alerts with a
+suppress, and one correlation rule of each type, plus an event_count of an
+event_count and one of an absence) and a few hundred RFC 5424 lines with
+clustered timestamps (duplicates, window edges at exactly T, events out of
+order within and beyond the lateness, silences for the absence rule, missing
+group_by and value fields, repeated lines, lines of two rules), runs
 `CORRELATOR -c CFG --replay LOG --rules DIR --year 2026`, and compares the
 alerts with those of its own reference model.
 
 The model is written from docs/rules.md alone ("Exact semantics"), not from
 correlator/*.c: it keeps every event of every group and recomputes each
 window from scratch, so it knows nothing of the engine's thinning, caps or
-folding. It compares, per alert: rule id, group, start, end, count, the
-triggering message and, for value_count, the set of values.  Allowed: the
-documented thinning of value_count and temporal starts (rules.md: "so the
-start may be a later sighting of the same value").
+folding. It compares, per rule and sorted by end (not the order of the
+alerts): group, start, end, count, the triggering message and, for
+value_count, the set of values. Allowed: the documented thinning of
+value_count and temporal starts (rules.md: "so the start may be a later
+sighting of the same value").
 
 On a divergence it shrinks the line list (ddmin, rules fixed, at most a
 minute) to a minimal case that still diverges for the same rule, keeping
 only that rule and those it counts, prints the rules, the lines and both
 alert lists, and exits 1 (later diverging seeds are named, not shrunk).
---keep DIR leaves the last case's files (rules/, vigil.yaml, in.log) there.  Exit 0 when every seed agrees, 2 on a usage
-or run error.  Standard library only.
+--keep DIR leaves the last case's files (rules/, vigil.yaml, in.log) there;
+COR_MODEL_LATENESS_MS sets another lateness (20 s by default). Exit 0 when
+every seed agrees, 2 on a usage or run error. Standard library only.
 
-What the model reads from docs/rules.md, "Exact semantics": the watermark
-(every line moves it, matched or not) and lateness (20 s here); the windows
-(s - T, s] of event_count, value_count and temporal, the earliest holding
-the arriving event that ends at or after the suppression, then each later
-one past the next suppression; temporal_ordered's earliest-ending,
-latest-starting sequence of distinct events, a line of several rules one
-event, used up to its end (an event at that end arriving later is not);
-absence's look once per second of event time and at a group's own event
-(before it is counted, with the watermark before it), its re-arming and the
-look at the end of the input; events without a group_by field in group "";
-value_count ignoring events without its field; "message repeated N times"
-as N lines; correlations of correlations (event_count of event_count, of
-absence) at the alert's end.
+What the model reads from docs/rules.md: the watermark (every line moves it,
+matched or not) and lateness; the windows (s - T, s] of event_count,
+value_count and temporal, the earliest holding the arriving event that ends
+at or after the suppression, then each later one past the next suppression;
+temporal_ordered's earliest-ending, latest-starting sequence of distinct
+events, a line of several rules one event, used up to its end (an event at
+that end arriving later is not); absence's look once per second of event
+time and at a group's own event (before it is counted, with the watermark
+before it), its re-arming and the look at the end of the input; events
+without a group_by field in the group ""; value_count ignoring events
+without its field; "message repeated N times" as N lines; correlations of
+correlations (event_count of event_count, of absence) at the alert's end; a
+match rule's suppress, either side of an alert in event time, late hits
+included.
 
-What it leaves out: match-rule suppress and alerts (match rules here have
-alert: false), raw lines, max_groups and evictions, absence's expire (24 h)
-and clock ticks, the caps past which groups forget (N + 7N + 64 times,
-8 sightings per value, 4,096 temporal_ordered times: the streams are too
-small to reach them), restarts and reloads, RFC 3164 years, lines without a
-time, where conditions, calendars and lists.  Known, documented divergences
-it would meet with other parameters: value_count and temporal thinning after
-a suppression (lateness well past 3T), temporal_ordered past 4,096 events,
-a late match-rule hit after its group was forgotten.
+What it leaves out: raw lines, fields other than the group's, the order of
+alerts, max_groups and evictions, absence's expire (24 h) and clock ticks,
+the caps past which groups forget (N + 7N + 64 times, 8 sightings per value,
+4,096 temporal_ordered times, 8 alert times per match-rule group: the
+streams are too small to reach them), restarts and reloads, RFC 3164 years,
+lines without a time, where conditions, calendars and lists. Known,
+documented divergences it could meet with other parameters: value_count and
+temporal thinning after a suppression (a lateness well past 3T),
+temporal_ordered past 4,096 events, a late match-rule hit after its group
+was forgotten (the model forgets a group when a hit comes, the engine in its
+sweep).
 """
 
 import json
@@ -60,7 +67,9 @@ import tempfile
 import time
 from datetime import datetime, timezone
 
-LATENESS = 20000          # ms; the config the script writes sets correlator.lateness: 20s
+# ms; the config the script writes sets correlator.lateness to it (20 s, or
+# COR_MODEL_LATENESS_MS for a hunt under another one)
+LATENESS = int(os.environ.get('COR_MODEL_LATENESS_MS', '20000'))
 SHRINK_S = 60             # at most this long shrinking the first divergence
 BASE = int(datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)
 
@@ -102,6 +111,8 @@ def gen_rules(rng):
                       n=2, t=t, suppress=supp(t)))
     rules.append(dict(id='c.ac', type='event_count', rules=['c.ab'], group_by=['g'],
                       n=2, t=60000, suppress=None))
+    rules.append(dict(id='m.s', type='match', rules=[], group_by=rng.choice([['g'], []]),
+                      t=0, suppress=rng.choice([1000, 3000, 5000, 10000])))
     return rules
 
 
@@ -120,6 +131,13 @@ def yaml_rules(rules):
                 '    alert: false', '    match:',
                 "      regex: '^%s (?:(?<g>[xy])|-) (?:(?<v>[0-9])|-)$'" % head]
     for r in rules:
+        if r['type'] == 'match':
+            out += ['  - id: %s' % r['id'], '    name: %s' % r['id'], '    level: 3',
+                    '    match:', "      regex: '^S (?:(?<g>[xy])|-) (?:(?<v>[0-9])|-)$'",
+                    '    suppress: %s' % dur(r['suppress'])]
+            if r['group_by']:
+                out.append('    suppress_by: [%s]' % ', '.join(r['group_by']))
+            continue
         out += ['  - id: %s' % r['id'], '    name: %s' % r['id'], '    level: 5',
                 '    correlation:', '      type: %s' % r['type'],
                 '      rules: [%s]' % ', '.join(r['rules'])]
@@ -163,7 +181,7 @@ def gen_lines(rng, count):
             t -= rng.choice([250, 500, 1000, 2000, 3000, 5000, 8000, 15000])   # within lateness
         elif c < disorder:
             t -= rng.choice([20000, 21000, 30000])                            # at / beyond it
-        kind = rng.choice('aaabbbccn')
+        kind = rng.choice('aaabbbccns')
         g = rng.choice('xxxxxxyyyy-')           # '-': no g, the group ""
         v = rng.choice('12341234123-')          # '-': no v, not a value
         msg = ('%s %s %s' % (kind.upper(), g, v)) if kind != 'n' else 'noise %d' % i
@@ -307,6 +325,7 @@ class Model:
         self.look = None
         self.seq = 0
         self.line = 0
+        self.msup = {}
         self.alerts = []
 
     def feed(self, t, msg):
@@ -329,11 +348,39 @@ class Model:
             if v != '-':
                 fields['v'] = v
             rules = ['m.' + text[0].lower()] + (['m.ab'] if text[0] in 'AB' else [])
+        if text[:2] == 'S ':
+            _, g, v = text.split(' ')
+            f = {}
+            if g != '-':
+                f['g'] = g
+            self.match_suppress(t, f, msg, reps, prev_w)
         if not late:
             for occ in range(reps):
                 for rule in rules:
                     self.hit(rule, t, fields, msg, prev_w, (self.line, occ))
         self.absence_look(False)
+
+    def match_suppress(self, t, fields, msg, reps, prev_w):
+        """rules.md, suppression of a match rule: a hit alerts unless an alert
+        of its group is less than suppress away in event time, either side
+        (late hits too); a group is forgotten once its suppressions ended for
+        the watermark and it had no hit for a lateness, judged after an
+        event (the sweep), so with the watermark before this one."""
+        r = next((x for x in self.rules if x['type'] == 'match'), None)
+        if r is None:
+            return
+        key = tuple(fields.get(f, '') for f in r['group_by'])
+        gs = self.msup.get(key)
+        if gs is not None and prev_w - LATENESS >= max(gs['a']) + r['suppress'] \
+                and prev_w - gs['aux'] >= LATENESS:
+            gs = None                   # forgotten (the sweep may be later)
+        if gs is None:
+            gs = self.msup[key] = {'a': [], 'aux': 0}
+        gs['aux'] = max(self.w, t)
+        if any(abs(t - a) < r['suppress'] for a in gs['a']):
+            return
+        gs['a'].append(t)
+        self.alerts.append(Alert(r['id'], key, t, t, reps, msg))
 
     def hit(self, rule, t, fields, msg, prev_w, lid):
         self.seq += 1
@@ -425,7 +472,7 @@ def engine_alerts(exe, workdir, rules, lines):
     for ln in p.stdout.decode().splitlines():
         j = json.loads(ln)
         rid = j['rule']['id']
-        if not rid.startswith('c.'):
+        if not rid.startswith('c.') and rid != 'm.s':
             continue
         r = next(x for x in rules if x['id'] == rid)
         fl = j['vigil'].get('fields', {})
