@@ -4,12 +4,14 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,10 +36,76 @@ const char *vt_bin(const char *rel)
     return b;
 }
 
+/* Whether port is free for both TCP and UDP on 127.0.0.1 right now. */
+static bool vt_port_bindable(int port)
+{
+    int t = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bool ok = t >= 0 && u >= 0 && bind(t, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+              bind(u, (struct sockaddr *)&a, sizeof(a)) == 0;
+    if (t >= 0)
+        close(t);
+    if (u >= 0)
+        close(u);
+    return ok;
+}
+
+/* Reserves port among the test processes on this host until this process
+ * exits: an abstract unix socket named after the port, bound and kept open
+ * (the kernel frees the name when the process dies, however it dies).
+ * False when another test process holds it. */
+static bool vt_port_reserve(int port)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    int n = snprintf(a.sun_path + 1, sizeof(a.sun_path) - 1, "vigil-test-port-%d", port);
+    socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+    if (bind(fd, (struct sockaddr *)&a, len) != 0) {
+        close(fd);
+        return false;
+    }
+    return true; /* fd stays open on purpose: it is the reservation */
+}
+
+/* Tests run two at a time (meson test --num-processes 2), each starting
+ * daemons on ports it picked a moment before. Two things could take such
+ * a port in between: another test process picking the same one, and any
+ * process's outgoing connection or bind to port 0, which the kernel gives
+ * ports of the ephemeral range (ip_local_port_range). So the port is
+ * drawn below that range, reserved among test processes (vt_port_reserve)
+ * and checked free. Where the range leaves no room below it, the kernel
+ * picks (bind to port 0), as before. */
 int vt_free_port(void)
 {
+    static unsigned x;
+    int lo = 32768, hi = 60999;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (f) {
+        if (fscanf(f, "%d %d", &lo, &hi) != 2)
+            lo = 32768;
+        fclose(f);
+    }
+    enum { VT_PORT_MIN = 10000 };
+    if (lo - VT_PORT_MIN >= 1000) {
+        if (!x) {
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            x = (unsigned)getpid() * 2654435761u ^ (unsigned)ts.tv_nsec;
+        }
+        for (int tries = 0; tries < 200; tries++) {
+            x = x * 1103515245u + 12345u;
+            int port = VT_PORT_MIN + (int)((x >> 8) % (unsigned)(lo - VT_PORT_MIN));
+            if (vt_port_bindable(port) && vt_port_reserve(port))
+                return port;
+        }
+    }
     for (int tries = 0; tries < 50; tries++) {
-        int t = socket(AF_INET, SOCK_STREAM, 0), u = socket(AF_INET, SOCK_DGRAM, 0);
+        int t = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         socklen_t len = sizeof(a);
         int port = -1;
@@ -47,7 +115,7 @@ int vt_free_port(void)
             port = ntohs(a.sin_port);
         close(t);
         close(u);
-        if (port > 0)
+        if (port > 0 && vt_port_reserve(port))
             return port;
     }
     return -1;

@@ -85,7 +85,9 @@ int vt_write_file(const char *path, const char *data);
 
 void vt_sleep_ms(int ms);
 
-/* A port free for both TCP and UDP on 127.0.0.1 right now. */
+/* A port free for both TCP and UDP on 127.0.0.1 right now, below the
+ * kernel's ephemeral range, and reserved among test processes until this
+ * one exits: no other test running at the same time gets it. */
 int vt_free_port(void);
 
 /* Asks the shipper for its counters (SIGUSR1) and returns the value of
