@@ -43,6 +43,20 @@
     "      regex: 'Failed (?<method>\\S+) for (?:invalid user )?(?<user>\\S+) "                     \
     "from (?<src_ip>[0-9.]+) port (?<src_port>\\d+)'\n"
 
+/* A test case of s named name, with its timeout, tagged with its name:
+ * tests/integration/meson.build runs the long cases of a binary as meson
+ * tests of their own (CK_RUN_CASE=NAME), next to other tests, and the
+ * binary's other cases in one more (CK_EXCLUDE_TAGS=those names), so that
+ * a case not named there still runs, in the latter. */
+static inline TCase *it_tcase(Suite *s, const char *name, double timeout_s)
+{
+    TCase *tc = tcase_create(name);
+    tcase_set_timeout(tc, timeout_s);
+    tcase_set_tags(tc, name);
+    suite_add_tcase(s, tc);
+    return tc;
+}
+
 /* A TCP connection to 127.0.0.1:port, or -1. */
 static inline int it_tcp_connect(int port)
 {

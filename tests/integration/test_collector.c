@@ -2084,8 +2084,9 @@ END_TEST
 static Suite *collector_suite(void)
 {
     Suite *s = suite_create("collector");
-    TCase *tc = tcase_create("intake");
-    tcase_set_timeout(tc, 300);
+    /* several cases, so that meson runs the long ones next to other tests
+     * (tests/integration/meson.build) */
+    TCase *tc = it_tcase(s, "intake", 300);
     tcase_add_test(tc, test_malformed_and_oversized_kept);
     tcase_add_test(tc, test_1000_connections);
     tcase_add_test(tc, test_ipv6_and_unix_socket);
@@ -2099,33 +2100,34 @@ static Suite *collector_suite(void)
     tcase_add_test(tc, test_reset_cuts_partial_line);
     tcase_add_test(tc, test_slow_and_half_closed_senders);
     tcase_add_test(tc, test_agency_site_tagging);
-    tcase_add_test(tc, test_connection_limits);
-    tcase_add_test(tc, test_fd_limit_refusals_counted);
-    tcase_add_test(tc, test_collector_close_keeps_partial_frame);
-    tcase_add_test(tc, test_udp_address_in_use_refused);
-    tcase_add_test(tc, test_udp_kernel_drops_counted);
-    tcase_add_test(tc, test_tls_close_notify);
-    tcase_add_test(tc, test_plain_syslog_to_tls_port);
-    tcase_add_test(tc, test_tls_certificate_reload);
-    tcase_add_test(tc, test_tls_cert_expiry_alert);
-    tcase_add_test(tc, test_refused_noticed_at_stop);
-    tcase_add_test(tc, test_stop_reads_queued_datagrams);
-    tcase_add_test(tc, test_stop_reads_queued_tcp);
-    tcase_add_test(tc, test_stop_reads_while_paused);
-    tcase_add_test(tc, test_stop_counts_unread_while_paused);
-    tcase_add_test(tc, test_stop_reads_backlog_connections);
-    tcase_add_test(tc, test_disk_full_holds_and_recovers);
-    tcase_add_test(tc, test_disk_full_at_stop_logs_held_events);
-    suite_add_tcase(s, tc);
+    /* connection limits and timeouts, UDP */
+    TCase *li = it_tcase(s, "limits", 300);
+    tcase_add_test(li, test_connection_limits);
+    tcase_add_test(li, test_fd_limit_refusals_counted);
+    tcase_add_test(li, test_collector_close_keeps_partial_frame);
+    tcase_add_test(li, test_udp_address_in_use_refused);
+    tcase_add_test(li, test_udp_kernel_drops_counted);
+    TCase *tl = it_tcase(s, "tls", 300);
+    tcase_add_test(tl, test_tls_close_notify);
+    tcase_add_test(tl, test_plain_syslog_to_tls_port);
+    tcase_add_test(tl, test_tls_certificate_reload);
+    tcase_add_test(tl, test_tls_cert_expiry_alert);
+    /* what a stop reads, and says */
+    TCase *st = it_tcase(s, "stop", 300);
+    tcase_add_test(st, test_refused_noticed_at_stop);
+    tcase_add_test(st, test_stop_reads_queued_datagrams);
+    tcase_add_test(st, test_stop_reads_queued_tcp);
+    tcase_add_test(st, test_stop_reads_while_paused);
+    tcase_add_test(st, test_stop_counts_unread_while_paused);
+    tcase_add_test(st, test_stop_reads_backlog_connections);
+    TCase *df = it_tcase(s, "disk_full", 300);
+    tcase_add_test(df, test_disk_full_holds_and_recovers);
+    tcase_add_test(df, test_disk_full_at_stop_logs_held_events);
     /* CK_RUN_CASE=disk_full_udp runs it alone (root, for its tmpfs) */
-    TCase *du = tcase_create("disk_full_udp");
-    tcase_set_timeout(du, 60);
+    TCase *du = it_tcase(s, "disk_full_udp", 60);
     tcase_add_test(du, test_disk_full_udp_retries_at_its_pace);
-    suite_add_tcase(s, du);
-    TCase *burst = tcase_create("spool_burst");
-    tcase_set_timeout(burst, 120);
+    TCase *burst = it_tcase(s, "spool_burst", 120);
     tcase_add_test(burst, test_burst_larger_than_spool_committed);
-    suite_add_tcase(s, burst);
     return s;
 }
 

@@ -1809,35 +1809,36 @@ END_TEST
 static Suite *correlator_suite(void)
 {
     Suite *s = suite_create("correlator");
-    TCase *tc = tcase_create("engine");
-    tcase_set_timeout(tc, 300);
+    /* live == replay: one case each for the long ones, so that meson runs
+     * them next to other tests (tests/integration/meson.build) */
+    TCase *tc = it_tcase(s, "engine", 300);
     tcase_add_test(tc, test_shipped_rules_pass_their_tests);
     tcase_add_test(tc, test_live_equals_replay);
-    tcase_add_test(tc, test_kill9_mid_stream_equals_replay);
-    tcase_add_test(tc, test_chaos_equals_replay);
-    tcase_add_test(tc, test_full_outbox_counts_once);
-    tcase_add_test(tc, test_correlator_disk_full_recovers);
-    tcase_add_test(tc, test_collector_clock_ahead);
-    tcase_add_test(tc, test_collector_clock_behind);
-    tcase_add_test(tc, test_correlator_clock_ahead_absence);
-    suite_add_tcase(s, tc);
+    TCase *k9 = it_tcase(s, "kill9", 300);
+    tcase_add_test(k9, test_kill9_mid_stream_equals_replay);
+    TCase *ch = it_tcase(s, "chaos", 300);
+    tcase_add_test(ch, test_chaos_equals_replay);
+    /* a full outbox, a full disk */
+    TCase *fu = it_tcase(s, "full", 300);
+    tcase_add_test(fu, test_full_outbox_counts_once);
+    tcase_add_test(fu, test_correlator_disk_full_recovers);
+    /* clocks moved with libfaketime; the absence test waits its 10 s */
+    TCase *ck = it_tcase(s, "clock", 300);
+    tcase_add_test(ck, test_collector_clock_ahead);
+    tcase_add_test(ck, test_collector_clock_behind);
+    tcase_add_test(ck, test_correlator_clock_ahead_absence);
     /* the daemon with watchlists: CK_RUN_CASE=watchlists runs these alone */
-    TCase *wl = tcase_create("watchlists");
-    tcase_set_timeout(wl, 120);
+    TCase *wl = it_tcase(s, "watchlists", 120);
     tcase_add_test(wl, test_watchlist_live_update);
     tcase_add_test(wl, test_load_list_keeps_to_the_running_map);
     tcase_add_test(wl, test_sighup_bad_list_changes_no_list);
     tcase_add_test(wl, test_sighup_skips_unchanged_list);
     tcase_add_test(wl, test_sighup_fifo_list_refused);
-    suite_add_tcase(s, wl);
-    TCase *rb = tcase_create("restore");
-    tcase_set_timeout(rb, 180);
+    TCase *rb = it_tcase(s, "restore", 180);
     tcase_add_test(rb, test_correlator_restored_from_backup);
     tcase_add_test(rb, test_correlator_restored_while_shipper_down);
-    suite_add_tcase(s, rb);
     /* quick, offline: CK_RUN_CASE=tools runs these alone */
-    TCase *tt = tcase_create("tools");
-    tcase_set_timeout(tt, 300);
+    TCase *tt = it_tcase(s, "tools", 300);
     tcase_add_test(tt, test_single_rule_file_loads_its_lists);
     tcase_add_test(tt, test_replay_stdin_keeps_nul_bytes);
     tcase_add_test(tt, test_offline_store_holds_rules_lists);
@@ -1845,7 +1846,6 @@ static Suite *correlator_suite(void)
     tcase_add_test(tt, test_replay_year_from_file_mtime);
     tcase_add_test(tt, test_replay_counts_match_errors);
     tcase_add_test(tt, test_rule_test_field_never_set);
-    suite_add_tcase(s, tt);
     return s;
 }
 

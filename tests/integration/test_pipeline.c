@@ -1259,27 +1259,26 @@ END_TEST
 static Suite *pipeline_suite(void)
 {
     Suite *s = suite_create("pipeline");
-    TCase *tc = tcase_create("e2e");
-    tcase_set_timeout(tc, 240);
+    TCase *tc = it_tcase(s, "e2e", 240);
     tcase_add_test(tc, test_10k_lines_exactly_once);
     tcase_add_test(tc, test_alert_json_exact);
     tcase_add_test(tc, test_bad_frames_counted_process_lives);
     tcase_add_test(tc, test_foreign_peer_refused);
     tcase_add_test(tc, test_sighup_reload);
-    tcase_add_test(tc, test_sighup_builds_off_the_loop);
-    tcase_add_test(tc, test_signals_during_startup);
     tcase_add_test(tc, test_log_to_a_closed_pipe);
     tcase_add_test(tc, test_started_without_stdio);
     tcase_add_test(tc, test_config_symlink_swapped);
     tcase_add_test(tc, test_systemd_notify);
     tcase_add_test(tc, test_cli_and_bad_config);
-    suite_add_tcase(s, tc);
+    /* a big rule set loading while signals come (a case of its own, so
+     * that meson runs it next to other tests: tests/integration/meson.build) */
+    TCase *ld = it_tcase(s, "loading", 240);
+    tcase_add_test(ld, test_sighup_builds_off_the_loop);
+    tcase_add_test(ld, test_signals_during_startup);
     /* SIGHUPs and signals as a long-running service gets them (session 21) */
-    TCase *rl = tcase_create("reloads");
-    tcase_set_timeout(rl, 120);
+    TCase *rl = it_tcase(s, "reloads", 120);
     tcase_add_test(rl, test_sighup_burst_builds_two);
     tcase_add_test(rl, test_signals_during_stop_ignored);
-    suite_add_tcase(s, rl);
     return s;
 }
 

@@ -1258,11 +1258,9 @@ static Suite *ship_http_suite(void)
     };
     Suite *s = suite_create("ship_http");
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        tcase_set_timeout(tc, 240);
+        TCase *tc = it_tcase(s, cases[i].name, 240);
         for (size_t j = 0; j < 5 && cases[i].tests[j]; j++)
             tcase_add_test(tc, cases[i].tests[j]);
-        suite_add_tcase(s, tc);
     }
     return s;
 }

@@ -1445,11 +1445,14 @@ START_TEST(test_config_errors)
 }
 END_TEST
 
-/* One case per test, so that one can be run alone: CK_RUN_CASE=tls_refused. */
+/* One case per test, so that one can be run alone: CK_RUN_CASE=tls_refused
+ * (tagged with its name: tests/integration/meson.build runs the long ones
+ * as meson tests of their own). */
 static void add_case(Suite *s, const char *name, const TTest *t)
 {
     TCase *tc = tcase_create(name);
     tcase_set_timeout(tc, 180);
+    tcase_set_tags(tc, name); /* as it_tcase (it_common.h) does */
     tcase_add_test(tc, t);
     suite_add_tcase(s, tc);
 }

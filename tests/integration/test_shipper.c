@@ -1661,47 +1661,43 @@ END_TEST
 static Suite *suite(void)
 {
     Suite *s = suite_create("shipper");
-    TCase *tc = tcase_create("outputs");
-    tcase_set_timeout(tc, 240);
+    /* several cases, so that meson runs the long ones next to other tests
+     * (tests/integration/meson.build) */
+    TCase *tc = it_tcase(s, "outputs", 240);
     tcase_add_test(tc, test_config_errors);
     tcase_add_test(tc, test_shipper_disk_full_recovers);
     tcase_add_test(tc, test_file_output_device);
     tcase_add_test(tc, test_routing_filters);
     tcase_add_test(tc, test_stats_log_on_change);
-    tcase_add_test(tc, test_file_rotation);
-    tcase_add_test(tc, test_file_rotated_by_others);
-    tcase_add_test(tc, test_file_dir_missing_at_start);
     tcase_add_test(tc, test_dump_outbox);
-    tcase_add_test(tc, test_existing_file_kept);
-    tcase_add_test(tc, test_first_batch_crash);
-    tcase_add_test(tc, test_shorter_file_crash);
-    tcase_add_test(tc, test_rate_limit_summary);
-    tcase_add_test(tc, test_rate_limit_long_id);
-    tcase_add_test(tc, test_drop_oldest);
-    tcase_add_test(tc, test_block_then_reload);
-    tcase_add_test(tc, test_block_resumes_at_once);
-    suite_add_tcase(s, tc);
-    TCase *tr = tcase_create("summary_restart");
-    tcase_set_timeout(tr, 240);
+    /* the file output: rotation, existing content, crashes mid-file */
+    TCase *fi = it_tcase(s, "files", 240);
+    tcase_add_test(fi, test_file_rotation);
+    tcase_add_test(fi, test_file_rotated_by_others);
+    tcase_add_test(fi, test_file_dir_missing_at_start);
+    tcase_add_test(fi, test_existing_file_kept);
+    tcase_add_test(fi, test_first_batch_crash);
+    tcase_add_test(fi, test_shorter_file_crash);
+    /* rate limits, a full output's policies */
+    TCase *li = it_tcase(s, "limits", 240);
+    tcase_add_test(li, test_rate_limit_summary);
+    tcase_add_test(li, test_rate_limit_long_id);
+    tcase_add_test(li, test_drop_oldest);
+    tcase_add_test(li, test_block_then_reload);
+    tcase_add_test(li, test_block_resumes_at_once);
+    TCase *tr = it_tcase(s, "summary_restart", 240);
     tcase_add_test(tr, test_rate_limit_summary_drop_restart);
-    suite_add_tcase(s, tr);
-    TCase *tp = tcase_create("file_path_change");
-    tcase_set_timeout(tp, 240);
+    TCase *tp = it_tcase(s, "file_path_change", 240);
     tcase_add_test(tp, test_file_path_change_keeps_content);
-    suite_add_tcase(s, tp);
-    TCase *tf = tcase_create("fanout");
-    tcase_set_timeout(tf, 120);
+    TCase *tf = it_tcase(s, "fanout", 120);
     tcase_add_test(tf, test_two_shippers);
     tcase_add_test(tf, test_reload_add_remove);
     tcase_add_test(tf, test_reload_refused);
     tcase_add_test(tf, test_reload_keys_stable);
     tcase_add_test(tf, test_reload_relisted);
     tcase_add_test(tf, test_epoch_key_moves);
-    suite_add_tcase(s, tf);
-    TCase *ts = tcase_create("stdout_blocked");
-    tcase_set_timeout(ts, 120);
+    TCase *ts = it_tcase(s, "stdout_blocked", 120);
     tcase_add_test(ts, test_stdout_blocked_holds_only_itself);
-    suite_add_tcase(s, ts);
     return s;
 }
 
