@@ -237,7 +237,8 @@ START_TEST(test_kill9_mid_stream_equals_replay)
             vt_pipe_start(&p, VT_CORRELATOR);
             char rlog[400];
             vt_pipe_log(&p, VT_CORRELATOR, rlog, sizeof(rlog));
-            ck_assert(vt_wait_text(rlog, "(collector, pid", 20000)); /* back in the stream */
+            /* back in the stream (the shipped rules: VT_UP_MS) */
+            ck_assert(vt_wait_text(rlog, "(collector, pid", VT_UP_MS));
         }
         if (k == 4) {
             ck_assert_int_eq(vt_pipe_stop(&p, VT_SHIPPER, SIGKILL), 128 + SIGKILL);
@@ -294,8 +295,10 @@ START_TEST(test_chaos_equals_replay)
             it_kill_restart(&p, (x >> 16) % 7 == 2 ? VT_SHIPPER : VT_CORRELATOR, (int)pause);
             kills++;
             break;
-        case 3: /* once it is up (it may have just been restarted) */
-            for (int i = 0; i < 1000 && !it_daemon_up(&p, VT_CORRELATOR); i++)
+        case 3: /* once it is up (it may have just been restarted: it took
+                 * over 10 s with the shipped rules under ASan, two tests
+                 * running at a time on a loaded machine) */
+            for (int i = 0; i < VT_UP_MS / 10 && !it_daemon_up(&p, VT_CORRELATOR); i++)
                 vt_sleep_ms(10);
             ck_assert(it_daemon_up(&p, VT_CORRELATOR));
             kill(p.pid[VT_CORRELATOR], SIGHUP);

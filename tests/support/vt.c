@@ -270,11 +270,10 @@ void vt_pipe_start_all(vt_pipe *p)
     /* Each wait fails the test when it times out: a pipeline that did not
      * come up would otherwise fail later, in a wait that names the wrong
      * cause (or in none, for a test that expects nothing to arrive).
-     * The bound is generous (the waits poll, so it costs nothing when the
-     * daemons are quick): under ASan on a loaded 2-core machine the
-     * correlator took over 10 s to compile the shipped rules, and
-     * test_correlator failed with "did not create correlator.sock". */
-    enum { UP_MS = 60000 };
+     * The bound is generous (VT_UP_MS): under ASan on a loaded 2-core
+     * machine the correlator took over 10 s to compile the shipped rules,
+     * and test_correlator failed with "did not create correlator.sock". */
+    enum { UP_MS = VT_UP_MS };
     char sock[400];
     vt_pipe_start(p, VT_SHIPPER);
     snprintf(sock, sizeof(sock), "%s/run/shipper.sock", p->dir);

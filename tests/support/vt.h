@@ -44,6 +44,11 @@ int vt_pipe_init_full(vt_pipe *p, const char *rules_yaml, const char *listen_ext
                       const char *collector_extra, const char *shipper_yaml);
 /* Starts one daemon (logs to DIR/<name>.<n>.log). */
 pid_t vt_pipe_start(vt_pipe *p, int which);
+/* How long a test waits for a daemon to come up (a poll: it costs nothing
+ * when the daemon is quick). Under ASan, on a loaded 2-core machine running
+ * two tests at a time, the correlator took over 10 s to compile the
+ * shipped rules. */
+enum { VT_UP_MS = 60000 };
 /* Starts all three and waits (a failed wait fails the test) until the
  * collector has joined the correlator's stream. */
 void vt_pipe_start_all(vt_pipe *p);
