@@ -125,22 +125,23 @@ int col_tls_init(col_tls *t, const col_tls_conf *cf, char *err, size_t errlen)
     }
     /* "CONFIG:LINE: FILE: reason": the line that names the file, then the file */
     const char *where = cf->where ? cf->where : "";
-    if (SSL_CTX_use_certificate_chain_file(t->ctx, cf->cert) != 1) {
-        vg_tls_errstr(why, sizeof(why), "unknown TLS error");
+    if (vg_tls_use_chain_file(t->ctx, cf->cert, why, sizeof(why)) != 0) {
         snprintf(err, errlen, "%s:%d: %s: cannot load TLS certificate: %s", where, cf->cert_line,
                  cf->cert, why);
         goto fail;
     }
-    if (SSL_CTX_use_PrivateKey_file(t->ctx, cf->key, SSL_FILETYPE_PEM) != 1 ||
-        SSL_CTX_check_private_key(t->ctx) != 1) {
+    int krc = vg_tls_use_key_file(t->ctx, cf->key, why, sizeof(why));
+    if (krc == 0 && SSL_CTX_check_private_key(t->ctx) != 1) {
         vg_tls_errstr(why, sizeof(why), "unknown TLS error");
+        krc = VG_ECONFIG;
+    }
+    if (krc) {
         snprintf(err, errlen, "%s:%d: %s: cannot load TLS key or it does not match %s: %s", where,
                  cf->key_line, cf->key, cf->cert, why);
         goto fail;
     }
     if (cf->ca) {
-        if (SSL_CTX_load_verify_locations(t->ctx, cf->ca, NULL) != 1) {
-            vg_tls_errstr(why, sizeof(why), "unknown TLS error");
+        if (vg_tls_load_ca_file(t->ctx, cf->ca, why, sizeof(why)) != 0) {
             snprintf(err, errlen, "%s:%d: %s: cannot load CA certificates: %s", where, cf->ca_line,
                      cf->ca, why);
             goto fail;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cor_lists.h"
+#include "vigil/cfile.h"
 #include "vigil/err.h"
 #include "vigil/util.h"
 
@@ -723,6 +724,16 @@ static int lists__parse(const char *path, bool no_fifo, lists__load *ld, lists__
                  "writer would hold the correlator at every start and SIGHUP (write the list to "
                  "a file; --load-list reads a FIFO once)",
                  path);
+        return VG_ECONFIG;
+    }
+    /* nor a device (/dev/urandom would be read without end), a directory */
+    struct stat sb;
+    if (fd >= 0 && no_fifo && fstat(fd, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        close(fd);
+        snprintf(err, errlen,
+                 "%s: is %s, not a regular file: a configured list must be one (refused "
+                 "without reading it)",
+                 path, vg_cfile_kind(sb.st_mode));
         return VG_ECONFIG;
     }
     FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;

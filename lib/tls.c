@@ -1,10 +1,14 @@
 /* TLS over memory BIOs (see vigil/tls.h). */
 #include <errno.h>
+#include <limits.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "vigil/cfile.h"
 #include "vigil/conf.h"
 #include "vigil/err.h"
 #include "vigil/tls.h"
@@ -105,4 +109,108 @@ int vg_tls_ciphers_conf(const char *s, const vg_node *at, const char *key, char 
     char why[600];
     int rc = vg_tls_ciphers_check(s, why, sizeof(why));
     return rc == VG_ECONFIG ? vg_conf_errf(err, errlen, at, "%s: %s", key, why) : rc;
+}
+
+/* why gets err without its leading "PATH: " (the caller names the file). */
+static void vg__tls_why(const char *path, const char *err, char *why, size_t cap)
+{
+    size_t n = strlen(path);
+    if (strncmp(err, path, n) == 0 && err[n] == ':' && err[n + 1] == ' ') err += n + 2;
+    snprintf(why, cap, "%s", err);
+}
+
+/* The PEM file at path in a memory BIO (vg_cfile_read: refused at once
+ * when it is no regular file or too big). NULL with why set. */
+static BIO *vg__tls_pem(const char *path, char *why, size_t cap)
+{
+    char err[PATH_MAX + 256], *buf = NULL;
+    size_t len = 0;
+    int rc = vg_cfile_read(path, VG_CFILE_MAX, &buf, &len, err, sizeof(err));
+    if (rc) {
+        vg__tls_why(path, err, why, cap);
+        return NULL;
+    }
+    /* a copy: the BIO outlives buf */
+    BIO *b = BIO_new(BIO_s_mem());
+    if (!b || (len && BIO_write(b, buf, (int)len) != (int)len)) {
+        BIO_free(b);
+        b = NULL;
+        snprintf(why, cap, "out of memory");
+    }
+    free(buf);
+    return b;
+}
+
+int vg_tls_use_chain_file(SSL_CTX *ctx, const char *path, char *why, size_t cap)
+{
+    BIO *b = vg__tls_pem(path, why, cap);
+    if (!b) return VG_ECONFIG;
+    ERR_clear_error();
+    pem_password_cb *cb = SSL_CTX_get_default_passwd_cb(ctx);
+    void *ud = SSL_CTX_get_default_passwd_cb_userdata(ctx);
+    int rc = VG_ECONFIG;
+    X509 *x = PEM_read_bio_X509_AUX(b, NULL, cb, ud);
+    if (!x || SSL_CTX_use_certificate(ctx, x) != 1 || SSL_CTX_clear_chain_certs(ctx) != 1)
+        goto out;
+    /* the rest of the file: the chain, up to the end of the PEM blocks */
+    X509 *ca;
+    while ((ca = PEM_read_bio_X509(b, NULL, cb, ud)) != NULL) {
+        if (SSL_CTX_add0_chain_cert(ctx, ca) != 1) {
+            X509_free(ca);
+            goto out;
+        }
+    }
+    unsigned long e = ERR_peek_last_error();
+    if (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE) {
+        ERR_clear_error();
+        rc = 0;
+    }
+out:
+    if (rc) vg_tls_errstr(why, cap, "no certificate in it");
+    X509_free(x);
+    BIO_free(b);
+    return rc;
+}
+
+int vg_tls_use_key_file(SSL_CTX *ctx, const char *path, char *why, size_t cap)
+{
+    BIO *b = vg__tls_pem(path, why, cap);
+    if (!b) return VG_ECONFIG;
+    ERR_clear_error();
+    EVP_PKEY *k = PEM_read_bio_PrivateKey(b, NULL, SSL_CTX_get_default_passwd_cb(ctx),
+                                          SSL_CTX_get_default_passwd_cb_userdata(ctx));
+    int rc = k && SSL_CTX_use_PrivateKey(ctx, k) == 1 ? 0 : VG_ECONFIG;
+    if (rc) vg_tls_errstr(why, cap, "no private key in it");
+    EVP_PKEY_free(k);
+    BIO_free(b);
+    return rc;
+}
+
+int vg_tls_load_ca_file(SSL_CTX *ctx, const char *path, char *why, size_t cap)
+{
+    BIO *b = vg__tls_pem(path, why, cap);
+    if (!b) return VG_ECONFIG;
+    ERR_clear_error();
+    X509_STORE *st = SSL_CTX_get_cert_store(ctx);
+    STACK_OF(X509_INFO) *inf = PEM_X509_INFO_read_bio(b, NULL, NULL, NULL);
+    int rc = inf ? 0 : VG_ECONFIG, n = 0;
+    for (int i = 0; inf && rc == 0 && i < sk_X509_INFO_num(inf); i++) {
+        X509_INFO *it = sk_X509_INFO_value(inf, i);
+        if (it->x509) {
+            if (X509_STORE_add_cert(st, it->x509) != 1) rc = VG_ECONFIG;
+            n++;
+        }
+        if (it->crl) {
+            if (X509_STORE_add_crl(st, it->crl) != 1) rc = VG_ECONFIG;
+            n++;
+        }
+    }
+    if (rc == 0 && n == 0) {
+        rc = VG_ECONFIG;
+        ERR_clear_error();
+    }
+    if (rc) vg_tls_errstr(why, cap, "no certificate in it");
+    sk_X509_INFO_pop_free(inf, X509_INFO_free);
+    BIO_free(b);
+    return rc;
 }

@@ -19,6 +19,7 @@
  * Ownership: the root owns the tree and the one strdup'ed copy of the path
  * that every node's 'file' points to; vg_node_free(root) frees both.
  */
+#include "vigil/cfile.h"
 #include "vigil/conf.h"
 #include "vigil/err.h"
 #include "vigil/util.h"
@@ -37,7 +38,7 @@
  * freed recursively, so a hostile "[[[[..." must not reach the stack limit. */
 #define VG__YAML_MAX_DEPTH 64
 /* Configuration files are small; a bigger file is a mistake or an attack. */
-#define VG__YAML_MAX_FILE (16u * 1024 * 1024)
+#define VG__YAML_MAX_FILE VG_CFILE_MAX
 
 struct vg__yp {
     yaml_parser_t parser;
@@ -381,65 +382,21 @@ int vg_yaml_load_mem(const char *name, const char *buf, size_t len, vg_node **ro
     return rc;
 }
 
+/* The file is read by vg_cfile_read: a FIFO (with a writer or not), a
+ * device, a directory or a file of more than VG__YAML_MAX_FILE bytes is
+ * refused before any read. Each daemon reads its configuration, rules and
+ * calendars at every SIGHUP, in its loop: a FIFO whose writer wrote
+ * nothing held it there (no events, no signals), /dev/zero was read up to
+ * the limit. */
 int vg_yaml_load(const char *path, vg_node **root, char *err, size_t errlen)
 {
-    char ebuf[128];
+    char ebuf[1];
     char *buf = NULL;
-    size_t len = 0, cap = 0;
-    FILE *f;
-    bool fifo = false;
-    int fd, rc = 0;
-
+    size_t len = 0;
     *root = NULL;
-    if ((fd = vg_open_read(path, &fifo)) < 0 || !(f = fdopen(fd, "r"))) {
-        int e = fd < 0 ? -fd : errno;
-        if (fd >= 0) close(fd);
-        if (err && errlen)
-            snprintf(err, errlen, "%s: cannot open: %s", path, strerror_r(e, ebuf, sizeof(ebuf)));
-        return VG_ECONFIG;
-    }
-    /* Read to EOF rather than trusting st_size, so pipes and /dev/fd work. */
-    for (;;) {
-        if (len == cap) {
-            if (cap > VG__YAML_MAX_FILE) {
-                if (err && errlen)
-                    snprintf(err, errlen, "%s: file is larger than %u bytes", path,
-                             VG__YAML_MAX_FILE);
-                rc = VG_ECONFIG;
-                break;
-            }
-            /* Capped at one byte over the limit: filling it means too big. */
-            size_t ncap = cap ? cap * 2 : 8192;
-            if (ncap > VG__YAML_MAX_FILE + 1) ncap = VG__YAML_MAX_FILE + 1;
-            char *nbuf = realloc(buf, ncap);
-            if (!nbuf) {
-                if (err && errlen) snprintf(err, errlen, "%s: out of memory", path);
-                rc = -ENOMEM;
-                break;
-            }
-            buf = nbuf;
-            cap = ncap;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) {
-            if (ferror(f)) {
-                if (err && errlen)
-                    snprintf(err, errlen, "%s: cannot read: %s", path,
-                             strerror_r(errno, ebuf, sizeof(ebuf)));
-                rc = VG_ECONFIG;
-            }
-            break;
-        }
-    }
-    fclose(f);
-    if (!rc && fifo && len == 0) {
-        /* An empty file is a valid (empty) configuration; a FIFO that gave
-         * nothing is one that nothing writes to, not an empty file. */
-        if (err && errlen) snprintf(err, errlen, "%s: a FIFO with no writer (nothing to read)", path);
-        rc = VG_ECONFIG;
-    }
-    if (!rc) rc = vg_yaml_load_mem(path, buf ? buf : "", len, root, err, errlen);
+    int rc = vg_cfile_read(path, VG__YAML_MAX_FILE, &buf, &len, err && errlen ? err : ebuf,
+                           err && errlen ? errlen : sizeof(ebuf));
+    if (!rc) rc = vg_yaml_load_mem(path, buf, len, root, err, errlen);
     free(buf);
     return rc;
 }

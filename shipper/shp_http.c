@@ -28,6 +28,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -45,6 +46,7 @@
 #include "shp.h"
 #include "shp_curl.h"
 #include "shp_tls_client.h"
+#include "vigil/cfile.h"
 #include "vigil/ecs.h"
 #include "vigil/err.h"
 #include "vigil/log.h"
@@ -148,18 +150,36 @@ static const char *shp_es_index_problem(const char *ix)
 
 
 /* Whether one of the TLS files set (tls_ca, tls_cert, tls_key) cannot be
- * read by this process as it runs now: 1 with its key and path (errno
- * says why), else 0. At load and again after the privilege drop. */
-static int shp_http_tls_unreadable(const shp_out_conf *c, const char **key, const char **path)
+ * read by this process as it runs now: -errno (access(2)) or VG_ECONFIG,
+ * with its key and path and why
+ * (errno's text, or vg_cfile_open's reason: a FIFO, a device, a directory
+ * or a file over VG_CFILE_MAX, which libcurl would read in the shipper's
+ * loop at a connection, and block on or never end), else 0. At load and
+ * again after the privilege drop. */
+static int shp_http_tls_unreadable(const shp_out_conf *c, const char **key, const char **path,
+                                   char *why, size_t cap)
 {
     static const char *const keys[] = {"tls_ca", "tls_cert", "tls_key"};
     const char *const paths[] = {c->tls_ca, c->tls_cert, c->tls_key};
-    for (size_t i = 0; i < 3; i++)
-        if (shp_http_set(paths[i]) && access(paths[i], R_OK) != 0) {
-            *key = keys[i];
-            *path = paths[i];
-            return 1;
+    char err[PATH_MAX + 256];
+    for (size_t i = 0; i < 3; i++) {
+        if (!shp_http_set(paths[i]))
+            continue;
+        int fd = -1, rc;
+        if (access(paths[i], R_OK) != 0) {
+            rc = -errno;
+            snprintf(why, cap, "%s", strerror(-rc));
+        } else if ((fd = vg_cfile_open(paths[i], VG_CFILE_MAX, NULL, err, sizeof(err))) < 0) {
+            rc = fd;
+            snprintf(why, cap, "%s", err + strlen(paths[i]) + 2); /* "PATH: reason" */
+        } else {
+            close(fd);
+            continue;
         }
+        *key = keys[i];
+        *path = paths[i];
+        return rc;
+    }
     return 0;
 }
 static int shp_http_check(const shp_out_conf *c, const vg_node *sec, char *err, size_t errlen)
@@ -218,9 +238,9 @@ static int shp_http_check(const shp_out_conf *c, const vg_node *sec, char *err, 
                                   err, errlen)) != 0)
         return rc;
     const char *key, *path;
-    if (shp_http_tls_unreadable(c, &key, &path))
-        return vg_conf_errf(err, errlen, shp_http_at(sec, key), "%s '%s': %s", key, path,
-                            strerror(errno));
+    char twhy[PATH_MAX + 256];
+    if (shp_http_tls_unreadable(c, &key, &path, twhy, sizeof(twhy)))
+        return vg_conf_errf(err, errlen, shp_http_at(sec, key), "%s '%s': %s", key, path, twhy);
     if (shp_http_set(c->tls_key) && !shp_http_set(c->tls_cert))
         return vg_conf_errf(err, errlen, shp_http_at(sec, "tls_key"),
                             "tls_key needs tls_cert (the client certificate)");
@@ -435,12 +455,13 @@ static int shp_http_open(shp_out *o)
      * as the user the shipper runs as now (pipeline.user). A key only root
      * can read failed every request, retried for ever. */
     const char *key, *path;
-    if (shp_http_tls_unreadable(&o->conf, &key, &path)) {
-        int rc = -errno;
+    char why[PATH_MAX + 256];
+    int urc = shp_http_tls_unreadable(&o->conf, &key, &path, why, sizeof(why));
+    if (urc) {
         vg_error("output %s: %s '%s': %s (read as uid %u, the user the shipper runs as: "
                  "pipeline.user)",
-                 o->conf.name, key, path, strerror(errno), (unsigned)getuid());
-        return rc;
+                 o->conf.name, key, path, why, (unsigned)getuid());
+        return urc;
     }
     const shp_transport *t = o->tp_ops;
     shp_http *h = calloc(1, sizeof(*h));

@@ -47,8 +47,7 @@ int shp_tls_client_ctx_init(shp_tls_client_ctx *t, const char *ca, const char *c
         goto fail;
     }
     if (ca && ca[0]) {
-        if (SSL_CTX_load_verify_locations(t->ctx, ca, NULL) != 1) {
-            vg_tls_errstr(why, sizeof(why), "no certificate in it");
+        if (vg_tls_load_ca_file(t->ctx, ca, why, sizeof(why)) != 0) {
             snprintf(err, errlen, "%s: cannot load CA certificates: %s", ca, why);
             goto fail;
         }
@@ -58,14 +57,16 @@ int shp_tls_client_ctx_init(shp_tls_client_ctx *t, const char *ca, const char *c
         goto fail;
     }
     if (cert && cert[0]) {
-        if (SSL_CTX_use_certificate_chain_file(t->ctx, cert) != 1) {
-            vg_tls_errstr(why, sizeof(why), "unknown error");
+        if (vg_tls_use_chain_file(t->ctx, cert, why, sizeof(why)) != 0) {
             snprintf(err, errlen, "%s: cannot load TLS client certificate: %s", cert, why);
             goto fail;
         }
-        if (SSL_CTX_use_PrivateKey_file(t->ctx, key, SSL_FILETYPE_PEM) != 1 ||
-            SSL_CTX_check_private_key(t->ctx) != 1) {
+        int krc = vg_tls_use_key_file(t->ctx, key, why, sizeof(why));
+        if (krc == 0 && SSL_CTX_check_private_key(t->ctx) != 1) {
             vg_tls_errstr(why, sizeof(why), "unknown error");
+            krc = VG_ECONFIG;
+        }
+        if (krc) {
             snprintf(err, errlen, "%s: cannot load TLS client key or it does not match %s: %s", key,
                      cert, why);
             goto fail;

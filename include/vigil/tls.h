@@ -44,6 +44,22 @@ int vg_tls_ciphers_conf(const char *s, const struct vg_node *at, const char *key
  * dflt when the queue was empty. */
 void vg_tls_errstr(char *buf, size_t cap, const char *dflt);
 
+/* The TLS files of a context, read with vg_cfile_read (vigil/cfile.h):
+ * each is read at start, -t and every SIGHUP in the daemon's loop, and
+ * OpenSSL's own *_file functions would open a FIFO and wait on it, or read
+ * /dev/zero without end. A file that is not a regular file or is over
+ * VG_CFILE_MAX is refused before any read. Each returns 0, or VG_ECONFIG
+ * with the reason in why (the file is not named: the caller names it),
+ * OpenSSL's errors included (its queue is emptied).
+ *   vg_tls_use_chain_file: PEM certificate, then its chain (as
+ *     SSL_CTX_use_certificate_chain_file);
+ *   vg_tls_use_key_file: PEM private key (SSL_CTX_use_PrivateKey_file);
+ *   vg_tls_load_ca_file: PEM CA certificates and CRLs, at least one, into
+ *     ctx's store (SSL_CTX_load_verify_locations with a file). */
+int vg_tls_use_chain_file(SSL_CTX *ctx, const char *path, char *why, size_t cap);
+int vg_tls_use_key_file(SSL_CTX *ctx, const char *path, char *why, size_t cap);
+int vg_tls_load_ca_file(SSL_CTX *ctx, const char *path, char *why, size_t cap);
+
 /* A new SSL for ctx with two memory BIOs, which the SSL owns (SSL_free
  * frees them). *rbio and *wbio stay valid for as long as *ssl. Returns 0, or
  * -ENOMEM with the three set to NULL. */

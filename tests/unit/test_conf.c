@@ -1,19 +1,23 @@
 /* Unit tests for lib/yaml.c and lib/conf.c: the vg_node tree, its refusals,
  * and vg_conf_apply's table-driven parsing. Files are written into a fresh
  * mkdtemp directory per test; run under ASan to check that nothing leaks. */
+#include "vigil/cfile.h"
 #include "vigil/conf.h"
 #include "vigil/err.h"
 
 #include <check.h>
 
 #include "vt_tmp.h"
+#include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 static char tmpdir[256]; /* short, so that paths built from it fit PATH_MAX */
@@ -246,29 +250,45 @@ START_TEST(test_yaml_missing_file)
     snprintf(want, sizeof(want), "%s: cannot open: No such file or directory", path);
     ck_assert_str_eq(err, want);
 
-    /* input is read to EOF but not without end */
+    /* a device or a directory is refused before any read */
     ck_assert_int_eq(vg_yaml_load("/dev/zero", &root, err, sizeof(err)), VG_ECONFIG);
     ck_assert_ptr_null(root);
-    ck_assert_str_eq(err, "/dev/zero: file is larger than 16777216 bytes");
+    ck_assert_str_eq(err, "/dev/zero: is a character device, not a regular file (refused "
+                          "without reading it: it could block or never end)");
     ck_assert_int_eq(vg_yaml_load(tmpdir, &root, err, sizeof(err)), VG_ECONFIG);
-    snprintf(want, sizeof(want), "%s: cannot read: Is a directory", tmpdir);
+    snprintf(want, sizeof(want),
+             "%s: is a directory, not a regular file (refused without reading it: it could "
+             "block or never end)",
+             tmpdir);
     ck_assert_str_eq(err, want);
 }
 END_TEST
 
-/* A FIFO that nothing writes to (left in the rules directory, say) blocked
- * open(2) for ever: -t hung, and a SIGHUP reload hung the daemon, deaf to
- * SIGTERM. Refused at once; a pipe that has a writer is read as before. */
+/* A FIFO, with no writer or with one that holds it open and writes
+ * nothing, is refused at once (the read of the second held a SIGHUP
+ * reload, and the daemon's loop with it, for as long as the writer
+ * lived); a pipe that has a writer and data is refused too: it can be
+ * read only once, and a SIGHUP would find it empty. */
 START_TEST(test_yaml_fifo)
 {
-    char path[PATH_MAX], want[PATH_MAX + 64];
+    char path[PATH_MAX], want[PATH_MAX + 200];
     vg_node *root = (vg_node *)1;
     snprintf(path, sizeof(path), "%s/fifo.yaml", tmpdir);
     ck_assert_int_eq(mkfifo(path, 0600), 0);
+    snprintf(want, sizeof(want),
+             "%s: is a FIFO, not a regular file (refused without reading it: it could block or "
+             "never end)",
+             path);
     ck_assert_int_eq(vg_yaml_load(path, &root, err, sizeof(err)), VG_ECONFIG);
     ck_assert_ptr_null(root);
-    snprintf(want, sizeof(want), "%s: a FIFO with no writer (nothing to read)", path);
     ck_assert_str_eq(err, want);
+
+    int w = open(path, O_RDWR | O_CLOEXEC); /* the silent writer */
+    ck_assert_int_ge(w, 0);
+    ck_assert_int_eq(vg_yaml_load(path, &root, err, sizeof(err)), VG_ECONFIG);
+    ck_assert_ptr_null(root);
+    ck_assert_str_eq(err, want);
+    ck_assert_int_eq(close(w), 0);
 
     int pfd[2];
     ck_assert_int_eq(pipe(pfd), 0);
@@ -276,10 +296,117 @@ START_TEST(test_yaml_fifo)
     ck_assert_int_eq(write(pfd[1], doc, sizeof(doc) - 1), (ssize_t)(sizeof(doc) - 1));
     ck_assert_int_eq(close(pfd[1]), 0);
     snprintf(path, sizeof(path), "/dev/fd/%d", pfd[0]);
-    ck_assert_int_eq(vg_yaml_load(path, &root, err, sizeof(err)), 0);
-    assert_scalar(get(root, "a"), "1", 1);
-    vg_node_free(root);
+    ck_assert_int_eq(vg_yaml_load(path, &root, err, sizeof(err)), VG_ECONFIG);
+    ck_assert_ptr_null(root);
+    ck_assert_msg(strstr(err, ": is a FIFO, not a regular file"), "%s", err);
     ck_assert_int_eq(close(pfd[0]), 0);
+}
+END_TEST
+
+/* A file of 2 GB (sparse: no disk) is refused by its size, before any
+ * read; before, the first 16 MiB of it were read into memory. */
+START_TEST(test_yaml_huge_sparse)
+{
+    char path[PATH_MAX], want[PATH_MAX + 200];
+    vg_node *root = (vg_node *)1;
+    snprintf(path, sizeof(path), "%s/huge.yaml", tmpdir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(ftruncate(fd, (off_t)2 << 30), 0);
+    ck_assert_int_eq(close(fd), 0);
+    ck_assert_int_eq(vg_yaml_load(path, &root, err, sizeof(err)), VG_ECONFIG);
+    ck_assert_ptr_null(root);
+    snprintf(want, sizeof(want), "%s: is 2147483648 bytes, more than the limit of 16777216", path);
+    ck_assert_str_eq(err, want);
+}
+END_TEST
+
+/* vg_cfile_open / vg_cfile_read (lib/cfile.c), on each kind of file. */
+START_TEST(test_cfile)
+{
+    char path[PATH_MAX], want[PATH_MAX + 200], *buf = (char *)1;
+    size_t len = 99;
+    uint64_t size = 0;
+    static const char tail[] = ", not a regular file (refused without reading it: it could "
+                               "block or never end)";
+    /* a regular file: read whole, NUL after it */
+    mkfile(path, "ok.txt", "hello\n");
+    ck_assert_int_eq(vg_cfile_read(path, 0, &buf, &len, err, sizeof(err)), 0);
+    ck_assert_uint_eq(len, 6);
+    ck_assert_str_eq(buf, "hello\n");
+    free(buf);
+    int fd = vg_cfile_open(path, 6, &size, err, sizeof(err));
+    ck_assert_int_ge(fd, 0);
+    ck_assert_uint_eq(size, 6);
+    ck_assert_int_eq(fcntl(fd, F_GETFL) & O_NONBLOCK, 0);
+    ck_assert_int_ne(fcntl(fd, F_GETFD) & FD_CLOEXEC, 0);
+    close(fd);
+    /* one byte over a limit */
+    ck_assert_int_eq(vg_cfile_open(path, 5, &size, err, sizeof(err)), VG_ECONFIG);
+    snprintf(want, sizeof(want), "%s: is 6 bytes, more than the limit of 5", path);
+    ck_assert_str_eq(err, want);
+    ck_assert_int_eq(vg_cfile_read(path, 5, &buf, &len, err, sizeof(err)), VG_ECONFIG);
+    ck_assert_ptr_null(buf);
+    ck_assert_str_eq(err, want);
+    /* an empty file is a file */
+    mkfile(path, "empty.txt", "");
+    ck_assert_int_eq(vg_cfile_read(path, 0, &buf, &len, err, sizeof(err)), 0);
+    ck_assert_uint_eq(len, 0);
+    ck_assert_str_eq(buf, "");
+    free(buf);
+    /* missing */
+    snprintf(path, sizeof(path), "%s/nope", tmpdir);
+    ck_assert_int_eq(vg_cfile_read(path, 0, &buf, &len, err, sizeof(err)), VG_ECONFIG);
+    snprintf(want, sizeof(want), "%s: cannot open: No such file or directory", path);
+    ck_assert_str_eq(err, want);
+    /* endless devices */
+    ck_assert_int_eq(vg_cfile_read("/dev/urandom", 0, &buf, &len, err, sizeof(err)), VG_ECONFIG);
+    snprintf(want, sizeof(want), "/dev/urandom: is a character device%s", tail);
+    ck_assert_str_eq(err, want);
+    ck_assert_int_eq(vg_cfile_open("/dev/zero", 0, NULL, err, sizeof(err)), VG_ECONFIG);
+    snprintf(want, sizeof(want), "/dev/zero: is a character device%s", tail);
+    ck_assert_str_eq(err, want);
+    /* a directory, a symlink to one */
+    ck_assert_int_eq(vg_cfile_open(tmpdir, 0, NULL, err, sizeof(err)), VG_ECONFIG);
+    snprintf(want, sizeof(want), "%s: is a directory%s", tmpdir, tail);
+    ck_assert_str_eq(err, want);
+    snprintf(path, sizeof(path), "%s/dirlink", tmpdir);
+    ck_assert_int_eq(symlink(tmpdir, path), 0);
+    ck_assert_int_eq(vg_cfile_open(path, 0, NULL, err, sizeof(err)), VG_ECONFIG);
+    snprintf(want, sizeof(want), "%s/dirlink: is a directory%s", tmpdir, tail);
+    ck_assert_str_eq(err, want);
+    /* a FIFO with no writer, then with a silent one: at once */
+    snprintf(path, sizeof(path), "%s/fifo", tmpdir);
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    snprintf(want, sizeof(want), "%s: is a FIFO%s", path, tail);
+    ck_assert_int_eq(vg_cfile_read(path, 0, &buf, &len, err, sizeof(err)), VG_ECONFIG);
+    ck_assert_str_eq(err, want);
+    int w = open(path, O_RDWR | O_CLOEXEC);
+    ck_assert_int_ge(w, 0);
+    ck_assert_int_eq(vg_cfile_read(path, 0, &buf, &len, err, sizeof(err)), VG_ECONFIG);
+    ck_assert_str_eq(err, want);
+    close(w);
+    /* a 2 GB sparse file, by its size */
+    snprintf(path, sizeof(path), "%s/huge", tmpdir);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(ftruncate(fd, (off_t)2 << 30), 0);
+    close(fd);
+    ck_assert_int_eq(vg_cfile_read(path, 0, &buf, &len, err, sizeof(err)), VG_ECONFIG);
+    snprintf(want, sizeof(want), "%s: is 2147483648 bytes, more than the limit of 16777216", path);
+    ck_assert_str_eq(err, want);
+    ck_assert_ptr_null(buf);
+    /* a socket */
+    snprintf(path, sizeof(path), "%s/sock", tmpdir);
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    ck_assert_uint_lt(strlen(path), sizeof(sa.sun_path));
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    ck_assert_int_eq(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    ck_assert_int_eq(vg_cfile_open(path, 0, NULL, err, sizeof(err)), VG_ECONFIG);
+    snprintf(want, sizeof(want), "%s: cannot open: No such device or address", path);
+    ck_assert_str_eq(err, want);
+    close(s);
 }
 END_TEST
 
@@ -935,6 +1062,8 @@ static Suite *conf_suite(void)
     tcase_add_test(y, test_yaml_depth);
     tcase_add_test(y, test_yaml_missing_file);
     tcase_add_test(y, test_yaml_fifo);
+    tcase_add_test(y, test_yaml_huge_sparse);
+    tcase_add_test(y, test_cfile);
     tcase_add_test(y, test_yaml_mem_and_get);
     tcase_add_test(y, test_yaml_scalar_lines);
     suite_add_tcase(s, y);
