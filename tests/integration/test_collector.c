@@ -1771,6 +1771,80 @@ START_TEST(test_tls_certificate_reload)
 }
 END_TEST
 
+/* The line of the configuration that holds text (1-based). */
+static int it_config_line(const vt_pipe *p, const char *text)
+{
+    char *cfg = vt_read_file(p->config, NULL);
+    ck_assert_ptr_nonnull(cfg);
+    char *at = strstr(cfg, text);
+    ck_assert_ptr_nonnull(at);
+    int line = 1;
+    for (char *q = cfg; q < at; q++)
+        line += *q == '\n';
+    free(cfg);
+    return line;
+}
+
+/* The TLS certificate replaced by a FIFO that a writer holds open and
+ * writes nothing to, then the key by a symlink to /dev/urandom: each
+ * SIGHUP says at once which file and why, keeps the running certificate,
+ * and the collector goes on taking connections and lines. Before, OpenSSL
+ * read the FIFO in the collector's loop and blocked there for as long as
+ * the writer lived (no connection, no line, no signal), and read the
+ * device without end. -t refuses the FIFO the same way, and exits 1. */
+START_TEST(test_tls_fifo_cert_reload)
+{
+    vt_pipe p;
+    const char *coll = "  tls:\n    cert: certs/server.pem\n    key: certs/server.key\n";
+    char certs[400], log[400], want[1200], pem[500], key[500], keep[500], keepk[500];
+    it_tls_pipe(&p, ANY_RULE, coll, certs, sizeof(certs));
+    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+    snprintf(pem, sizeof(pem), "%s/server.pem", certs);
+    snprintf(key, sizeof(key), "%s/server.key", certs);
+    snprintf(keep, sizeof(keep), "%s/keep.pem", certs);
+    snprintf(keepk, sizeof(keepk), "%s/keep.key", certs);
+    ck_assert_int_eq(rename(pem, keep), 0);
+    ck_assert_int_eq(mkfifo(pem, 0600), 0);
+    int w = open(pem, O_RDWR | O_CLOEXEC); /* the silent writer */
+    ck_assert_int_ge(w, 0);
+    kill(p.pid[VT_COLLECTOR], SIGHUP);
+    const char *why = "is a FIFO, not a regular file (refused without reading it: it could block "
+                      "or never end)";
+    snprintf(want, sizeof(want), "error: %.300s:%d: %.300s: cannot load TLS certificate: %s",
+             p.config, it_config_line(&p, "cert: certs/server.pem"), pem, why);
+    ck_assert_msg(vt_wait_text(log, want, 5000), "no '%s' in the log", want);
+    ck_assert(vt_wait_text(log, "(keeping the running TLS certificate)\n", 1000));
+    /* the loop runs: a TLS client gets the running certificate, its line an alert */
+    ck_assert(it_tls_cert_is(&p, "keep.pem", 0));
+    /* -t says the same, at once */
+    char out[500], cmd[1600];
+    snprintf(out, sizeof(out), "%s/check.out", p.dir);
+    snprintf(cmd, sizeof(cmd), "%s -c %s -t > %s 2>&1", vt_bin("collector/vigil-collector"),
+             p.config, out);
+    char *argv[] = {"sh", "-c", cmd, NULL};
+    ck_assert_int_eq(vt_run(argv, 10), 1);
+    snprintf(want, sizeof(want), "%.300s: cannot load TLS certificate: %s", pem, why);
+    ck_assert_int_eq(vt_count_text(out, want), 1);
+    ck_assert_int_eq(close(w), 0);
+    /* the key a symlink to an endless device */
+    ck_assert_int_eq(unlink(pem), 0);
+    ck_assert_int_eq(link(keep, pem), 0);
+    ck_assert_int_eq(rename(key, keepk), 0);
+    ck_assert_int_eq(symlink("/dev/urandom", key), 0);
+    kill(p.pid[VT_COLLECTOR], SIGHUP);
+    snprintf(want, sizeof(want),
+             "error: %.300s:%d: %.300s: cannot load TLS key or it does not match %.300s: is a "
+             "character device, not a regular file (refused without reading it: it could block "
+             "or never end)",
+             p.config, it_config_line(&p, "key: certs/server.key"), key, pem);
+    ck_assert_msg(vt_wait_text(log, want, 5000), "no '%s' in the log", want);
+    ck_assert(it_tls_cert_is(&p, "keep.pem", 1));
+    ck_assert(vt_wait_lines(p.alerts, 2, 10000));
+    it_alerts_numbered(p.alerts, 2);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* A certificate that expires within 14 days is a notice of the collector's
  * own, on which the shipped rule vigil.tls_cert_expiring alerts: the test
  * CA's certificates are valid for 2 days, so 1 day is left. Before, only
@@ -2126,6 +2200,9 @@ static Suite *collector_suite(void)
     /* CK_RUN_CASE=disk_full_udp runs it alone (root, for its tmpfs) */
     TCase *du = it_tcase(s, "disk_full_udp", 60);
     tcase_add_test(du, test_disk_full_udp_retries_at_its_pace);
+    /* CK_RUN_CASE=tls_files: TLS files that are no regular files */
+    TCase *tf = it_tcase(s, "tls_files", 60);
+    tcase_add_test(tf, test_tls_fifo_cert_reload);
     TCase *burst = it_tcase(s, "spool_burst", 120);
     tcase_add_test(burst, test_burst_larger_than_spool_committed);
     return s;

@@ -638,6 +638,66 @@ START_TEST(test_sighup_fifo_list_refused)
 }
 END_TEST
 
+/* The configuration file, then a rule file, replaced by a FIFO that a
+ * writer holds open and writes nothing to: each SIGHUP is refused at once,
+ * naming the file and why, and the correlator goes on with its rules
+ * (before, the reload's read of the FIFO blocked its loop for as long as
+ * the writer lived: no events, no signals). -t refuses them at once. */
+START_TEST(test_sighup_fifo_config_refused)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, LISTED_RULES), 0);
+    char list[400], log[400], want[1200], saved[400];
+    snprintf(list, sizeof(list), "%s/threat-ip.txt", p.dir);
+    ck_assert_int_eq(vt_write_file(list, "192.0.2.0/24\n"), 0);
+    free(add_lists(&p, "    threat-ip: threat-ip.txt\n"));
+    vt_pipe_start_all(&p);
+    vt_pipe_log(&p, VT_CORRELATOR, log, sizeof(log));
+    ck_assert(vt_wait_text(log, "rules loaded from", 10000));
+    const char *why = "is a FIFO, not a regular file (refused without reading it: it could block "
+                      "or never end)";
+    /* the configuration */
+    snprintf(saved, sizeof(saved), "%s/saved.yaml", p.dir);
+    ck_assert_int_eq(rename(p.config, saved), 0);
+    ck_assert_int_eq(mkfifo(p.config, 0600), 0);
+    int w = open(p.config, O_RDWR | O_CLOEXEC); /* the silent writer */
+    ck_assert_int_ge(w, 0);
+    kill(p.pid[VT_CORRELATOR], SIGHUP);
+    snprintf(want, sizeof(want),
+             "error: %s: %s (configuration refused; running on the previous one)\n", p.config,
+             why);
+    ck_assert_msg(vt_wait_text(log, want, 5000), "no '%s' in the log", want);
+    send_text(&p, "<13>Nov 25 10:00:01 h vigiltest: login from 192.0.2.7 seq=00000\n");
+    ck_assert(vt_wait_lines(p.alerts, 1, 10000));
+    char out[400], cmd[1500];
+    snprintf(out, sizeof(out), "%s/check.out", p.dir);
+    snprintf(cmd, sizeof(cmd), "%s -c %s -t > %s 2>&1", vt_bin("correlator/vigil-correlator"),
+             p.config, out);
+    char *argv[] = {"sh", "-c", cmd, NULL};
+    ck_assert_int_eq(vt_run(argv, 10), 1);
+    snprintf(want, sizeof(want), "%s: %s", p.config, why);
+    ck_assert_int_eq(vt_count_text(out, want), 1);
+    ck_assert_int_eq(close(w), 0);
+    ck_assert_int_eq(unlink(p.config), 0);
+    ck_assert_int_eq(rename(saved, p.config), 0);
+    /* a rule file in rules_dir */
+    char rule[400];
+    snprintf(rule, sizeof(rule), "%s/zz.yml", p.rules);
+    ck_assert_int_eq(mkfifo(rule, 0600), 0);
+    w = open(rule, O_RDWR | O_CLOEXEC);
+    ck_assert_int_ge(w, 0);
+    kill(p.pid[VT_CORRELATOR], SIGHUP);
+    snprintf(want, sizeof(want), "%s: %s", rule, why);
+    ck_assert_msg(vt_wait_text(log, want, 5000), "no '%s' in the log", want);
+    send_text(&p, "<13>Nov 25 10:00:02 h vigiltest: login from 192.0.2.8 seq=00001\n");
+    ck_assert(vt_wait_lines(p.alerts, 2, 10000));
+    ck_assert_int_eq(vt_run(argv, 10), 1);
+    ck_assert_int_eq(vt_count_text(out, want), 1);
+    ck_assert_int_eq(close(w), 0);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* Waits (10 s at most) until needle is in the file count times. */
 static bool wait_count(const char *path, const char *needle, int count)
 {
@@ -1837,6 +1897,7 @@ static Suite *correlator_suite(void)
     tcase_add_test(wl, test_sighup_bad_list_changes_no_list);
     tcase_add_test(wl, test_sighup_skips_unchanged_list);
     tcase_add_test(wl, test_sighup_fifo_list_refused);
+    tcase_add_test(wl, test_sighup_fifo_config_refused);
     TCase *rb = it_tcase(s, "restore", 180);
     tcase_add_test(rb, test_correlator_restored_from_backup);
     tcase_add_test(rb, test_correlator_restored_while_shipper_down);
