@@ -1083,6 +1083,17 @@ static int shp_http_post(shp_http *h, const char *p, size_t n)
     h->errbuf[0] = '\0';
     h->cut = 0;
     h->post_len = n;
+    /* libcurl reads the TLS files (by path) at each new connection, in this
+     * loop: one that has become a FIFO, a device or a directory since the
+     * start is refused here, before it can block the loop or never end.
+     * The attempt fails (its alerts retried) with the file and why. */
+    const char *key, *path;
+    char why[PATH_MAX + 256];
+    int urc = shp_http_tls_unreadable(&h->o->conf, &key, &path, why, sizeof(why));
+    if (urc) {
+        snprintf(h->errbuf, sizeof(h->errbuf), "%.8s '%.100s': %.120s", key, path, why);
+        return urc;
+    }
     curl_easy_setopt(h->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)n);
     /* Not copied: the batch's bytes stay valid until shp_out_done. */
     curl_easy_setopt(h->easy, CURLOPT_POSTFIELDS, p);
@@ -1229,7 +1240,7 @@ static void shp_http_next(shp_http *h, int rc, const char *reason)
     h->nreq = shp_http_next_size(h);
     rc = shp_http_post_current(h);
     if (rc)
-        shp_http_abort(h, "cannot start an HTTP request");
+        shp_http_abort(h, h->errbuf[0] ? h->errbuf : "cannot start an HTTP request");
 }
 
 /* A 429 or 503 with Retry-After (seconds, or a date: libcurl reads both)
@@ -1327,7 +1338,7 @@ static int shp_http_send(shp_out *o, shp_batch *b)
     int rc = shp_http_post_current(h);
     if (rc) {
         h->batch = NULL;
-        shp_out_done(o, rc, "cannot start an HTTP request");
+        shp_out_done(o, rc, h->errbuf[0] ? h->errbuf : "cannot start an HTTP request");
     }
     return 0;
 }

@@ -1161,6 +1161,16 @@ START_TEST(test_bad_settings_refused)
         {"    - name: x\n      type: webhook\n      url: https://127.0.0.1:8080/hook\n"
          "      tls_ca: /nonexistent/ca.pem\n",
          "tls_ca:", "tls_ca '/nonexistent/ca.pem': No such file or directory"},
+        /* libcurl would read them in the shipper's loop: an endless device,
+         * a directory (a FIFO would block it) */
+        {"    - name: x\n      type: webhook\n      url: https://127.0.0.1:8080/hook\n"
+         "      tls_ca: /dev/zero\n",
+         "tls_ca:", "tls_ca '/dev/zero': is a character device, not a regular file (refused "
+         "without reading it: it could block or never end)"},
+        {"    - name: x\n      type: webhook\n      url: https://127.0.0.1:8080/hook\n"
+         "      tls_cert: /\n      tls_key: /\n",
+         "tls_cert:", "tls_cert '/': is a directory, not a regular file (refused without "
+         "reading it: it could block or never end)"},
         /* OpenSSL skips a name it does not know, and uses the rest */
         {"    - name: x\n      type: webhook\n      url: https://127.0.0.1:8080/hook\n"
          "      tls_ciphers: ECDHE-RSA-AES128-GCM-SHA256:NOPE\n",

@@ -1069,6 +1069,44 @@ START_TEST(test_sync_fifo_refused_without_blocking)
 }
 END_TEST
 
+/* A configured list that is an endless device (a symlink to /dev/urandom)
+ * or a directory is refused before any read, with its path and why; before,
+ * the device was read (until a line did not parse, or without end for a
+ * list whose every line did). The list stays as stored. */
+START_TEST(test_sync_device_or_directory_refused)
+{
+    fx f = fx_open(16);
+    const char *path = write_file("ioc.txt", "192.0.2.1\n");
+    ck_assert(!sync_list(f.l, "ioc", path, false, 1));
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(symlink("/dev/urandom", path), 0);
+    char want[PATH_MAX + 400];
+    snprintf(want, sizeof(want),
+             "%s: is a character device, not a regular file: a configured list must be one "
+             "(refused without reading it)",
+             path);
+    for (int check = 0; check < 2; check++) {
+        err[0] = '\0';
+        ck_assert_int_eq(cor_lists_sync_file(f.l, "ioc", path, check, NULL, NULL, err,
+                                             sizeof(err)),
+                         VG_ECONFIG);
+        ck_assert_str_eq(err, want);
+    }
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(mkdir(path, 0700), 0);
+    snprintf(want, sizeof(want),
+             "%s: is a directory, not a regular file: a configured list must be one (refused "
+             "without reading it)",
+             path);
+    ck_assert_int_eq(cor_lists_sync_file(f.l, "ioc", path, false, NULL, NULL, err, sizeof(err)),
+                     VG_ECONFIG);
+    ck_assert_str_eq(err, want);
+    ck_assert_int_eq(rmdir(path), 0);
+    IN(f.l, "ioc", "192.0.2.1");
+    fx_close(&f);
+}
+END_TEST
+
 /* Rewrites the parser version (and generation, if gen) of list NAME's
  * source record 'S' in the store, as a correlator with another parser
  * would have left it. Returns the version it had. */
@@ -1488,6 +1526,7 @@ static Suite *lists_suite(void)
     tcase_add_test(t, test_sync_skips_unchanged);
     tcase_add_test(t, test_sync_after_manual_load);
     tcase_add_test(t, test_sync_fifo_refused_without_blocking);
+    tcase_add_test(t, test_sync_device_or_directory_refused);
     tcase_add_test(t, test_sync_other_parser_version);
     tcase_add_test(t, test_dump_roundtrip);
     tcase_add_test(t, test_map_size_bound);
