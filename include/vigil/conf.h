@@ -30,8 +30,11 @@ struct vg_node {
                          * NULL. Owned by the node. */
 };
 
-/* Loads path into *root. On error returns VG_ECONFIG and writes
- * "PATH:LINE: reason" into err. An empty file gives an empty MAP. */
+/* Loads path into *root. On error returns VG_ECONFIG (or -ENOMEM) and
+ * writes "PATH:LINE: reason" into err. An empty file gives an empty MAP.
+ * The file is read by vg_cfile_read (vigil/cfile.h): one that is not a
+ * regular file (a FIFO, a device, a directory) or is over 16 MiB is
+ * refused ("PATH: reason") before any read. */
 int vg_yaml_load(const char *path, vg_node **root, char *err, size_t errlen);
 /* Same, from a memory buffer; 'name' stands in for the path in messages. */
 int vg_yaml_load_mem(const char *name, const char *buf, size_t len, vg_node **root, char *err,
