@@ -1420,8 +1420,8 @@ START_TEST(test_config_errors)
          "framing must be octet-counting or newline, got 'lf'"},
         {"      tls_cert: /nonexistent.pem\n      tls_key: /nonexistent.key\n",
          "tls://127.0.0.1:514", "/nonexistent.pem: cannot load TLS client certificate"},
-        /* OpenSSL read /dev/zero without end (-t hung), and a FIFO's silent
-         * writer held the shipper */
+        /* refused before any read (OpenSSL read the device until it gave up:
+         * "no certificate or crl found"; a FIFO's silent writer held it) */
         {"      tls_ca: /dev/zero\n", "tls://127.0.0.1:514",
          "/dev/zero: cannot load CA certificates: is a character device, not a regular file "
          "(refused without reading it: it could block or never end)"},
