@@ -145,7 +145,10 @@ int vg_fsync_parent(const char *path);
  * directory. The descriptor is blocking again once open, so a pipe with a
  * writer (/dev/fd/N, process substitution) is read to its end as before;
  * one without gives end of file at once. *fifo tells whether it is a FIFO
- * or pipe, for the caller to refuse one that gave nothing. fd or -errno. */
+ * or pipe, for the caller to refuse one that gave nothing. fd or -errno.
+ * For the tools that read a pipe on purpose (--load-list); a file that the
+ * daemons read at start, -t and SIGHUP goes through vg_cfile_open
+ * (vigil/cfile.h), which refuses a FIFO whatever its writer does. */
 int vg_open_read(const char *path, bool *fifo);
 
 /* Writes all n bytes of p to fd (a blocking descriptor), again after a
