@@ -1,6 +1,7 @@
 /* Syslog intake: UDP datagrams and TCP streams with RFC 6587 framing
  * (octet counting or newline, decided per frame by its first byte). */
 #include <errno.h>
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -1039,13 +1040,40 @@ static void col_input_unread(col *c)
             dgrams == 1 ? "" : "s", nsock, nsock == 1 ? "" : "s", why);
 }
 
+/* Makes a TCP socket deaf, at a stop: a socket filter that drops every
+ * packet before TCP sees it, so that its kernel acknowledges no more bytes
+ * (and, on a listener, completes no more handshakes; a connection made
+ * from it after this inherits the filter). A sender takes the bytes the
+ * collector's kernel acknowledged as delivered, so every one of them must
+ * be read or counted as unread: without this, bytes that arrived between
+ * the last reading and the close (or a connection completed after the
+ * last accept) were acknowledged, then thrown away by the close with a
+ * reset, counted nowhere. What the filter drops stays unacknowledged in
+ * the sender's queue, and the close's reset (or, on a listener, the
+ * refused connection) tells the sender. Best effort: a kernel that refuses
+ * the filter leaves the old window. */
+static void col_input_deafen(uv_tcp_t *h)
+{
+    uv_os_fd_t fd;
+    struct sock_filter drop = BPF_STMT(BPF_RET | BPF_K, 0);
+    struct sock_fprog prog = {.len = 1, .filter = &drop};
+    if (uv_is_closing((uv_handle_t *)h) || uv_fileno((uv_handle_t *)h, &fd) != 0)
+        return;
+    if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) != 0)
+        vg_debug("stop: cannot attach a socket filter: %s", strerror(errno));
+}
+
 /* Stops intake: what the kernel still holds for each socket is read first
  * (bounded: COL_DRAIN_*), then listeners and connections close; an
  * unfinished frame already read is kept (col_conn_end). Connections still
  * in a listener's backlog are accepted and read too, once before the
- * connections are read and once after (those that came meanwhile). What
- * they still hold then is counted and logged (col_input_unread). What
- * arrives after that was never accepted (see docs/architecture.md). */
+ * connections are read and once after (those that came meanwhile); before
+ * the second, the listeners are made deaf (col_input_deafen), so that no
+ * connection completes after it. Then each connection is made deaf and
+ * what reached it since its reading is read (or, past the limits, counted
+ * and logged: col_input_unread), so that every byte the kernel
+ * acknowledged is read or counted. A sender's bytes that came after that
+ * were never acknowledged (see docs/architecture.md). */
 void col_input_stop(col *c)
 {
     col_spool_stop_pause(c); /* a full spool: read all the same */
@@ -1056,6 +1084,8 @@ void col_input_stop(col *c)
     uint64_t deadline = uv_hrtime() + (uint64_t)COL_DRAIN_MS * 1000000;
     for (int round = 0; round < 2; round++) {
         col_conn *read_before = round ? c->conns : NULL; /* new ones go first */
+        for (int i = 0; round && i < c->ntcp; i++)
+            col_input_deafen(&c->tcp[i]);
         for (int i = 0; i < c->ntcp; i++)
             col_tcp_accept_pending(c, i);
         /* oldest first (the list holds the newest first): lines a sender
@@ -1069,6 +1099,15 @@ void col_input_stop(col *c)
         for (col_conn *k = oldest; k; k = k->prev)
             col_conn_drain(k, deadline);
     }
+    /* what came since each connection's reading, now that no more can
+     * (deadline 0: what is queued, no waiting) */
+    col_conn *oldest = NULL;
+    for (col_conn *k = c->conns; k; k = k->next)
+        oldest = k;
+    for (col_conn *k = oldest; k; k = k->prev)
+        col_input_deafen(&k->tcp);
+    for (col_conn *k = oldest; k; k = k->prev)
+        col_conn_drain(k, 0);
     col_input_unread(c);
     if (c->nudp) { /* the last count, while the sockets are still listed */
         col_udp_check_drops(c);
