@@ -5,30 +5,36 @@ Usage: cor_model.py [--keep DIR] [--lines N] CORRELATOR SEED|FIRST-LAST...
 
 For each seed this script generates a small random rule set (match rules
 m.a, m.b, m.c, m.ab that only feed correlations, m.s that alerts with a
-suppress, and one correlation rule of each type, plus an event_count of an
-event_count and one of an absence) and a few hundred RFC 5424 lines with
-clustered timestamps (duplicates, window edges at exactly T, events out of
-order within and beyond the lateness, silences for the absence rule, missing
-group_by and value fields, repeated lines, lines of two rules), runs
-`CORRELATOR -c CFG --replay LOG --rules DIR --year 2026`, and compares the
-alerts with those of its own reference model.
+suppress, and one correlation rule of each type, plus event_counts of an
+event_count, a value_count, a temporal, a temporal_ordered and an absence,
+and one counting two different correlations) and a few hundred RFC 5424
+lines with clustered timestamps (duplicates, window edges at exactly T,
+events out of order within and beyond the lateness, silences for the
+absence rule, missing group_by and value fields, repeated lines, lines of
+two rules), runs `CORRELATOR -c CFG --replay LOG --rules DIR --year Y` (with
+TZ=UTC), and compares the alerts with those of its own reference model.
 
-The model is written from docs/rules.md alone ("Exact semantics"), not from
-correlator/*.c: it keeps every event of every group and recomputes each
-window from scratch, so it knows nothing of the engine's thinning, caps or
-folding. It compares, per rule and sorted by end (not the order of the
-alerts): group, start, end, count, the triggering message and, for
-value_count, the set of values. Allowed: the documented thinning of
-value_count and temporal starts (rules.md: "so the start may be a later
-sighting of the same value").
-
-On a divergence it shrinks the line list (ddmin, rules fixed, at most a
-minute) to a minimal case that still diverges for the same rule, keeping
-only that rule and those it counts, prints the rules, the lines and both
-alert lists, and exits 1 (later diverging seeds are named, not shrunk).
---keep DIR leaves the last case's files (rules/, vigil.yaml, in.log) there;
-COR_MODEL_LATENESS_MS sets another lateness (20 s by default). Exit 0 when
-every seed agrees, 2 on a usage or run error. Standard library only.
+Each seed also has one feature, by seed % 3 so that any three seeds have
+each: (0) a watchlist `bad` (a random subset of IPv4/IPv6 addresses and
+networks, IPv4-mapped and zero-padded ones, domains, `*.` and `.tk`
+entries, a hash, a string), given in the rules dir's lists/ or with
+`--list bad=FILE`, and "W value" lines (addresses in and out of networks,
+zones, subdomains, near misses, a missing field) for m.w (`ip in list
+bad`), m.wn (`not in list`) and m.wz (a list never loaded), modelled from
+docs/watchlists.md "Matching"; (1) a calendar `k` in rules/calendars/ (its
+offset from -14:00 to +14:00, odd minutes too) whose boundary is a local
+midnight inside the stream (a holiday's first or last day, a range of days,
+weekly hours from midnight, a night past midnight, every day except a
+holiday), with "K" lines at that midnight and 1 ms, 1 s and 1 min either
+side, for m.kin / m.kout (`time: {in|not_in: k}`), modelled from
+docs/calendars.md "When a calendar holds"; (2) RFC 3164 lines (some or all)
+mixed with RFC 5424 ones across a new year (2025-12-31 23:57 on, --year
+2025), lines without a stamp and with `Feb 29` (untimed: the time of the
+line before, the stamp staying in the message), modelled from rules.md
+(a year more than 30 days before and at most 335 days after the last
+line with a stamp; --year for the first; stamps exactly 30 days before it
+and a second either side) and architecture.md ("RFC 3164 headers are read
+leniently").
 
 What the model reads from docs/rules.md: the watermark (every line moves it,
 matched or not) and lateness; the windows (s - T, s] of event_count,
@@ -49,8 +55,12 @@ What it leaves out: raw lines, fields other than the group's, the order of
 alerts, max_groups and evictions, absence's expire (24 h) and clock ticks,
 the caps past which groups forget (N + 7N + 64 times, 8 sightings per value,
 4,096 temporal_ordered times, 8 alert times per match-rule group: the
-streams are too small to reach them), restarts and reloads, RFC 3164 years,
-lines without a time, where conditions, calendars and lists. Known,
+streams are too small to reach them), restarts and reloads, several
+--replay files (years following on from file to file, file mtimes), the
+future-stamp clamp (5 minutes after arrival), `where` on fields other than
+a capture, lists of more than one condition, hashes of other lengths,
+list reloads, calendars with several `except` or date lists of several
+ranges, the 335-day edge of RFC 3164 years, a time zone other than UTC for RFC 3164 lines. Known,
 documented divergences it could meet with other parameters: value_count and
 temporal thinning after a suppression (a lateness well past 3T),
 temporal_ordered past 4,096 events, a late match-rule hit after its group
@@ -58,14 +68,16 @@ was forgotten (the model forgets a group when a hit comes, the engine in its
 sweep).
 """
 
+import ipaddress
 import json
+import re
 import os
 import random
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 # ms; the config the script writes sets correlator.lateness to it (20 s, or
 # COR_MODEL_LATENESS_MS for a hunt under another one)
@@ -111,9 +123,45 @@ def gen_rules(rng):
                       n=2, t=t, suppress=supp(t)))
     rules.append(dict(id='c.ac', type='event_count', rules=['c.ab'], group_by=['g'],
                       n=2, t=60000, suppress=None))
+    # correlations of value_count, temporal and temporal_ordered, and one
+    # counting two different correlations
+    t = rng.choice([10000, 20000])
+    rules.append(dict(id='c.vcc', type='event_count', rules=['c.vc'], group_by=['g'],
+                      n=2, t=t, suppress=supp(t)))
+    rules.append(dict(id='c.tpc', type='event_count', rules=['c.tp'], group_by=['g'],
+                      n=rng.choice([1, 2]), t=t, suppress=supp(t)))
+    rules.append(dict(id='c.toc', type='event_count', rules=['c.to'], group_by=['g'],
+                      n=2, t=t, suppress=supp(t)))
+    rules.append(dict(id='c.two', type='event_count', rules=['c.ec', 'c.to'],
+                      group_by=rng.choice([['g'], []]), n=rng.choice([2, 3]), t=t,
+                      suppress=supp(t)))
+    # other types over correlations: a value_count of a field the completing
+    # hits carry, a temporal and a temporal_ordered of correlations
+    rules.append(dict(id='c.vcv', type='value_count', rules=['c.ec', 'c.tp'], group_by=['g'],
+                      field='v', n=2, t=t, suppress=supp(t)))
+    rules.append(dict(id='c.tpx', type='temporal', rules=['c.ec', 'c.vc'], group_by=['g'],
+                      n=2, t=t, suppress=supp(t)))
+    rules.append(dict(id='c.tox', type='temporal_ordered', rules=['c.ec', 'c.to'],
+                      group_by=['g'], n=2, t=t, suppress=supp(t)))
     rules.append(dict(id='m.s', type='match', rules=[], group_by=rng.choice([['g'], []]),
                       t=0, suppress=rng.choice([1000, 3000, 5000, 10000])))
     return rules
+
+
+def feature_rules(f):
+    """Alerting match rules (no suppress) of the seed's feature."""
+    if f['kind'] == 'list':
+        return [dict(id='m.w', type='amatch', rules=[], group_by=[], head='W',
+                     where='ip in list bad'),
+                dict(id='m.wn', type='amatch', rules=[], group_by=[], head='W',
+                     where='ip not in list bad'),
+                dict(id='m.wz', type='amatch', rules=[], group_by=[], head='W',
+                     where='ip in list never')]
+    if f['kind'] == 'cal':
+        return [dict(id='m.kin', type='amatch', rules=[], group_by=[], head='K', time='in'),
+                dict(id='m.kout', type='amatch', rules=[], group_by=[], head='K',
+                     time='not_in')]
+    return []
 
 
 # the match rules, in file order (the order a line's hits are evaluated in)
@@ -138,6 +186,14 @@ def yaml_rules(rules):
             if r['group_by']:
                 out.append('    suppress_by: [%s]' % ', '.join(r['group_by']))
             continue
+        if r['type'] == 'amatch':
+            out += ['  - id: %s' % r['id'], '    name: %s' % r['id'], '    level: 3',
+                    '    match:', "      regex: '^%s(?: (?<ip>\\S+))?$'" % r['head']]
+            if 'where' in r:
+                out.append("      where: ['%s']" % r['where'])
+            if 'time' in r:
+                out.append('      time: {%s: k}' % r['time'])
+            continue
         out += ['  - id: %s' % r['id'], '    name: %s' % r['id'], '    level: 5',
                 '    correlation:', '      type: %s' % r['type'],
                 '      rules: [%s]' % ', '.join(r['rules'])]
@@ -160,10 +216,19 @@ def stamp(ms):
     return d.strftime('%Y-%m-%dT%H:%M:%S.') + '%03dZ' % (ms % 1000)
 
 
-def gen_lines(rng, count):
-    """Lines on a 250 ms grid around a clock that jumps ahead in clusters."""
-    clock = BASE + 1000
+def gen_lines(rng, count, f=None):
+    """Lines on a 250 ms grid around a clock that jumps ahead in clusters;
+    with a feature f, also its W or K lines (K lines at the calendar's
+    midnight and a second around it, as the clock passes), and RFC 3164
+    lines (second resolution) for the rfc3164 feature."""
+    f = f or {'kind': None, 'base': BASE}
+    frng = random.Random(count * 31 + f['base'] % 9973)
+    clock = f['base'] + 1000
     lines = []
+    marks = []
+    if f['kind'] == 'cal':
+        m = f['midnight']
+        marks = [m + d for d in (-60000, -1000, -1, 0, 1, 999, 1000, 60000, 120000)]
     disorder = rng.choice([0.05, 0.15, 0.3])     # share of lines out of order
     for i in range(count):
         c = rng.random()
@@ -187,12 +252,276 @@ def gen_lines(rng, count):
         msg = ('%s %s %s' % (kind.upper(), g, v)) if kind != 'n' else 'noise %d' % i
         if rng.random() < 0.04:
             msg = 'message repeated %d times: [ %s]' % (rng.choice([2, 3]), msg)
-        lines.append((t, msg))
+        fmt = '5'
+        if f['kind'] == 'list' and frng.random() < 0.25:
+            msg = ('W %s' % frng.choice(LIST_VALUES)) if frng.random() < 0.95 else 'W'
+        if f['kind'] == 'cal' and frng.random() < 0.1:
+            msg = 'K %d' % i
+        if f['kind'] == 'rfc3164':
+            c = frng.random()
+            if i > 0 and c < 0.03:
+                fmt = 'n'          # no stamp: the time of the line before
+            elif i > 0 and c < 0.05:
+                fmt = 'f'          # Feb 29 of a year without it: stays in the message
+            elif c < f['share']:
+                fmt = '3'
+                t -= t % 1000
+        lines.append((t, msg, fmt))
+        if f['kind'] == 'rfc3164' and i > count * 0.9 and frng.random() < 0.1:
+            # a stamp at the edge of the line before's year window: 30 days
+            # before it (the next year then), or a second either side
+            e = t - 30 * 86400000 + frng.choice([-1000, 0, 1000])
+            lines.append((e - e % 1000, 'S x 1', '3'))
+        while marks and clock >= marks[0]:
+            lines.append((marks.pop(0), 'K m%d' % i, '5'))
     return lines
 
 
+def stamp3164(ms):
+    d = datetime.fromtimestamp(ms / 1000.0, tz=timezone.utc)
+    return d.strftime('%b ') + '%2d' % d.day + d.strftime(' %H:%M:%S')
+
+
+def render_line(t, m, fmt):
+    if fmt == '5':
+        return '<38>1 %s h p - - - %s\n' % (stamp(t), m)
+    if fmt == '3':
+        return '<38>%s h p: %s\n' % (stamp3164(t), m)
+    return '<38>%s%s\n' % (FEB29 if fmt == 'f' else '', m)
+
+
+# architecture.md: an RFC 3164 header that cannot be read stays in the message
+FEB29 = 'Feb 29 12:00:00 h p: '
+
+
 def render(lines):
-    return ''.join('<38>1 %s h p - - - %s\n' % (stamp(t), m) for t, m in lines)
+    return ''.join(render_line(*x) for x in lines)
+
+
+def infer_year(text_ms, prev, year):
+    """rules.md: the year that puts the stamp more than 30 days before and at
+    most 335 days after the line before's event time (the first: --year)."""
+    d = datetime.fromtimestamp(text_ms / 1000.0, tz=timezone.utc)
+    if prev is None:
+        return int(d.replace(year=year).timestamp() * 1000)
+    for y in range(datetime.fromtimestamp(prev / 1000.0, tz=timezone.utc).year - 1,
+                   datetime.fromtimestamp(prev / 1000.0, tz=timezone.utc).year + 2):
+        try:
+            c = int(d.replace(year=y).timestamp() * 1000)
+        except ValueError:
+            continue
+        if prev - 30 * 86400000 < c <= prev + 335 * 86400000:
+            return c
+    raise RuntimeError('no year for %s' % stamp(text_ms))
+
+
+# ---------------------------------------------------------------- features
+# Each seed also draws (from its own generator, so the rest stays as it was)
+# one of: a watchlist (W lines, m.w / m.wn / m.wz alerting match rules with
+# `where`), a calendar (K lines, m.kin / m.kout with `time`) with the stream
+# placed across the calendar's boundary, or RFC 3164 lines with --year around
+# a new year. Their models: watchlists.md "Matching", calendars.md "When a
+# calendar holds", rules.md (RFC 3164 years).
+
+LIST_ENTRIES = ['192.0.2.1', '198.51.100.0/24', '2001:db8::1', '2001:db8:aa::/48',
+                'evil.example.com', '*.phish.example', '.tk', '010.001.002.003',
+                '::ffff:203.0.113.0/120', 'fe80::/10', '::/0', 'Mozilla/5.0',
+                'Example.ORG.', '172.016.000.000/12', 'D41D8CD98F00B204E9800998ECF8427E']
+LIST_VALUES = ['192.0.2.1', '192.0.2.2', '198.51.100.7', '198.51.100.255', '198.51.101.1',
+               '10.1.2.3', '010.1.2.3', '10.1.2.30', '2001:db8::1', '2001:DB8:0:0::1',
+               '2001:db8:aa:ffff::5', '2001:db8:ab::1', '::ffff:192.0.2.1',
+               '::ffff:198.51.100.9', '203.0.113.5', '203.0.114.5', 'a.evil.example.com',
+               'EVIL.example.com.', 'evil.example.com', 'evil-example.com', 'example.com',
+               'example.com.au', 'x.phish.example', 'phish.example', 'phish.example.org',
+               'foo.tk', 'tk', 'fe80::1%eth0', 'fe80::1%', 'fe81::1', '1.2.3.256',
+               'www.example.com/x', 'Mozilla/5.0', 'mozilla/5.0', 'example.org', 'a.Example.Org',
+               '172.31.255.255', '172.32.0.0', 'd41d8cd98f00b204e9800998ecf8427e',
+               'd41d8cd98f00b204e9800998ecf8427f']
+
+HEX = set('0123456789abcdefABCDEF')
+LABEL = re.compile(r'^[A-Za-z0-9_-]{1,63}$')
+
+
+def v4(text):
+    """watchlists.md: four decimal octets of 1-3 digits, zero padding decimal."""
+    parts = text.split('.')
+    if len(parts) != 4 or not all(p.isdigit() and 1 <= len(p) <= 3 for p in parts):
+        return None
+    if any(int(p) > 255 for p in parts):
+        return None
+    return ipaddress.IPv4Address('.'.join(str(int(p)) for p in parts))
+
+
+def domain(text):
+    name = text[:-1] if text.endswith('.') else text
+    labels = name.split('.')
+    if len(labels) < 2 or len(name) > 253 or not all(LABEL.match(x) for x in labels) \
+            or labels[-1].isdigit():
+        return None
+    return name.lower()
+
+
+def entry_kind(e):
+    """An entry as stored: ('net', network) / ('dom', name) / ('hash', h) / ('str', s)."""
+    a, _, n = e.partition('/')
+    if n and (a.replace('.', '').isdigit() or (':' in a and set(a) <= HEX | set(':.'))):
+        if a.replace('.', '').isdigit():
+            ip = v4(a)
+            return ('net', ipaddress.ip_network('%s/%s' % (ip, n)))
+        net = ipaddress.ip_network(e)
+        if net.version == 6 and net.network_address.ipv4_mapped is not None \
+                and net.prefixlen >= 96:
+            return ('net', ipaddress.ip_network('%s/%d' % (net.network_address.ipv4_mapped,
+                                                           net.prefixlen - 96)))
+        return ('net', net)
+    if v4(e) is not None:
+        return ('net', ipaddress.ip_network('%s/32' % v4(e)))
+    if ':' in e:
+        a = ipaddress.IPv6Address(e)
+        if a.ipv4_mapped is not None:
+            return ('net', ipaddress.ip_network('%s/32' % a.ipv4_mapped))
+        return ('net', ipaddress.ip_network('%s/128' % a))
+    if len(e) in (32, 40, 64) and set(e) <= HEX:
+        return ('hash', e.lower())
+    if e.startswith('*.'):
+        return ('dom', e[2:].lower())
+    if e.startswith('.'):
+        return ('dom', e[1:].lower())
+    if domain(e):
+        return ('dom', domain(e))
+    return ('str', e)
+
+
+def in_list(entries, val):
+    """watchlists.md "Matching"."""
+    if val is None:
+        return False
+    kinds = [entry_kind(e) for e in entries]
+    addr = v4(val)
+    if addr is None and ':' in val and set(val.split('%')[0]) <= HEX | set(':.'):
+        text = val
+        if '%' in val:
+            zone = val.split('%', 1)[1]
+            if not re.match(r'^[A-Za-z0-9_.-]{1,64}$', zone):
+                text = None
+            else:
+                text = val.split('%')[0]
+        try:
+            addr = ipaddress.IPv6Address(text) if text else None
+        except ValueError:
+            addr = None
+        if addr is not None and addr.ipv4_mapped is not None:
+            addr = addr.ipv4_mapped
+    if addr is not None:
+        for k, n in kinds:
+            if k != 'net':
+                continue
+            if n.version == addr.version and addr in n:
+                return True
+            if addr.version == 4 and n.version == 6 and n.prefixlen <= 96 and \
+                    ipaddress.IPv6Address('::ffff:%s' % addr) in n:
+                return True
+        return False
+    if domain(val):
+        name = domain(val).split('.')
+        doms = {n for k, n in kinds if k == 'dom'}
+        return any('.'.join(name[i:]) in doms for i in range(len(name)))
+    if len(val) in (32, 40, 64) and set(val) <= HEX:
+        return ('hash', val.lower()) in kinds
+    return ('str', val) in kinds
+
+
+def gen_feature(seed):
+    frng = random.Random(seed * 7919 + 17)
+    kind = ['list', 'cal', 'rfc3164'][seed % 3]      # each in any three seeds
+    f = {'kind': kind, 'base': BASE, 'year': 2026}
+    if kind == 'list':
+        f['entries'] = frng.sample(LIST_ENTRIES, frng.randint(3, len(LIST_ENTRIES)))
+        f['via'] = frng.choice(['dir', 'option'])
+    elif kind == 'cal':
+        # an offset whose local midnight falls inside the stream's first minutes
+        off = frng.choice([0, 7 * 60, -(5 * 60 + 30), 14 * 60, -14 * 60, 3, -1])
+        day = datetime(2026, 3, 2, tzinfo=timezone.utc)      # a Monday
+        midnight = int((day - timedelta(minutes=off)).timestamp() * 1000)
+        f['off'] = off
+        f['midnight'] = midnight
+        f['base'] = midnight - frng.choice([60000, 120000, 180000])
+        shape = frng.choice(['first', 'last', 'range', 'weekly', 'night', 'except'])
+        f['shape'] = shape
+        f['local_day'] = day          # the local date that starts at midnight
+    else:
+        f['base'] = int(datetime(2025, 12, 31, 23, 57, tzinfo=timezone.utc).timestamp() * 1000)
+        f['year'] = 2025
+        f['share'] = frng.choice([0.3, 0.7, 1.0])
+    return f
+
+
+def tz_text(off):
+    if off == 0:
+        return 'UTC'
+    return '%s%02d:%02d' % ('+' if off > 0 else '-', abs(off) // 60, abs(off) % 60)
+
+
+def cal_spec(f):
+    """The calendar 'k' (and 'hol') of the feature, as YAML and as a model."""
+    d = f['local_day']
+    prev = d - timedelta(days=1)
+    ds = lambda x: x.strftime('%Y-%m-%d')
+    y = ['calendars:']
+    tz = tz_text(f['off'])
+    hol = None
+    shape = f['shape']
+    if shape == 'first':          # a holiday that starts at the midnight
+        spec = {'dates': [(d.date(), d.date())]}
+        y += ['  - name: k', '    timezone: "%s"' % tz, '    dates: [%s]' % ds(d)]
+    elif shape == 'last':         # one that ends there
+        spec = {'dates': [(prev.date(), prev.date())]}
+        y += ['  - name: k', '    timezone: "%s"' % tz, '    dates: [%s]' % ds(prev)]
+    elif shape == 'range':
+        a, b = prev - timedelta(days=3), prev
+        spec = {'dates': [(a.date(), b.date())]}
+        y += ['  - name: k', '    timezone: "%s"' % tz,
+              '    dates: ["%s..%s"]' % (ds(a), ds(b))]
+    elif shape == 'weekly':       # hours starting at midnight on Monday
+        spec = {'weekly': [(['mon'], 0, 2)]}
+        y += ['  - name: k', '    timezone: "%s"' % tz,
+              '    weekly: [{days: [mon], hours: "00:00-00:02"}]']
+    elif shape == 'night':        # Sunday's night into Monday, until 00:01
+        spec = {'weekly': [(['sun'], 23 * 60 + 58, 1)]}
+        y += ['  - name: k', '    timezone: "%s"' % tz,
+              '    weekly: [{days: [sun], hours: "23:58-00:01"}]']
+    else:                         # every day, except a holiday starting at midnight
+        spec = {'weekly': [(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], 0, 1440)],
+                'except': 'hol'}
+        hol = {'dates': [(d.date(), d.date())]}
+        y += ['  - name: k', '    timezone: "%s"' % tz,
+              '    weekly: [{days: [mon, tue, wed, thu, fri, sat, sun], hours: "00:00-24:00"}]',
+              '    except: [hol]',
+              '  - name: hol', '    timezone: "%s"' % tz, '    dates: %s' % ds(d)]
+    return '\n'.join(y) + '\n', spec, hol
+
+
+DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']
+
+
+def cal_holds(f, spec, hol, t):
+    """calendars.md "When a calendar holds", at t (ms UTC)."""
+    local = datetime.fromtimestamp(t / 1000.0, tz=timezone.utc) + timedelta(minutes=f['off'])
+    local_ms = t + f['off'] * 60000
+    tod = local_ms % 86400000
+    day = local.date()
+    held = any(a <= day <= b for a, b in spec.get('dates', []))
+    wd = DAYS[local.weekday()]
+    yd = DAYS[(local.weekday() + 6) % 7]
+    for days, start, end in spec.get('weekly', []):
+        if start < end:
+            held = held or (wd in days and start * 60000 <= tod < end * 60000)
+        else:                          # past midnight: the night of the day it starts
+            held = held or (wd in days and tod >= start * 60000) \
+                or (yd in days and tod < end * 60000)
+    if held and hol is not None and any(a <= day <= b for a, b in hol['dates']):
+        held = False
+    return held
 
 
 # ---------------------------------------------------------------- the model
@@ -318,9 +647,12 @@ class Corr:
 
 
 class Model:
-    def __init__(self, rules):
+    def __init__(self, rules, f=None):
+        self.f = f or {'kind': None}
+        if self.f['kind'] == 'cal':
+            self.cal = cal_spec(self.f)
         self.rules = rules
-        self.corr = [Corr(r) for r in rules]
+        self.corr = [Corr(r) for r in rules if r['type'] != 'amatch']
         self.w = None
         self.look = None
         self.seq = 0
@@ -348,6 +680,20 @@ class Model:
             if v != '-':
                 fields['v'] = v
             rules = ['m.' + text[0].lower()] + (['m.ab'] if text[0] in 'AB' else [])
+        if text[:2] in ('W ', 'K ') or text == 'W':
+            val = text[2:] or None       # 'W': no ip, "not in" any list
+            for r in self.rules:
+                if r['type'] != 'amatch':
+                    continue
+                if 'where' in r:
+                    field, neg, lst = re.match(r'^(\w+) (not )?in list (\S+)$',
+                                               r['where']).groups()
+                    ents = self.f['entries'] if lst == 'bad' else []
+                    ok = in_list(ents, val) != bool(neg)
+                else:
+                    ok = cal_holds(self.f, self.cal[1], self.cal[2], t) == (r['time'] == 'in')
+                if ok:
+                    self.alerts.append(Alert(r['id'], (), t, t, reps, msg))
         if text[:2] == 'S ':
             _, g, v = text.split(' ')
             f = {}
@@ -436,9 +782,20 @@ class Model:
                              self.w, ('c', self.seq))
 
 
-def model_alerts(rules, lines):
-    m = Model(rules)
-    for t, msg in lines:
+def model_alerts(rules, lines, f=None):
+    m = Model(rules, f)
+    prev = None                  # the event time of the last line with a stamp
+    last = 0                     # of the last line (untimed ones take it)
+    for t, msg, fmt in lines:
+        if fmt == '3':           # the year is the model's, from the stamp's text
+            t = infer_year(t, prev, f['year'])
+        elif fmt in ('n', 'f'):  # rules.md: untimed, the line before's time (1970 before any)
+            t = last
+            if fmt == 'f':
+                msg = FEB29 + msg
+        if fmt != 'n' and fmt != 'f':
+            prev = t             # the year follows the last line with a stamp
+        last = t
         m.feed(t, msg)
     m.absence_look(True)
     return m.alerts
@@ -451,20 +808,42 @@ def parse_ts(s):
     return int(round(d.timestamp() * 1000))
 
 
-def engine_alerts(exe, workdir, rules, lines):
+def engine_alerts(exe, workdir, rules, lines, f=None):
+    f = f or {'kind': None, 'year': 2026}
     rdir = os.path.join(workdir, 'rules')
     os.makedirs(rdir, exist_ok=True)
-    with open(os.path.join(rdir, 'r.yml'), 'w') as f:
-        f.write(yaml_rules(rules))
+    extra = []
+    for sub in ('lists', 'calendars'):
+        d = os.path.join(rdir, sub)
+        if os.path.isdir(d):
+            for x in os.listdir(d):
+                os.unlink(os.path.join(d, x))
+    if f['kind'] == 'list':
+        path = os.path.join(workdir, 'bad.txt')
+        if f['via'] == 'dir':
+            os.makedirs(os.path.join(rdir, 'lists'), exist_ok=True)
+            path = os.path.join(rdir, 'lists', 'bad.txt')
+        else:
+            extra = ['--list', 'bad=' + path]
+        with open(path, 'w') as fh:
+            fh.write('# the feature\'s list\n' + '\n'.join(f['entries']) + '\n')
+    if f['kind'] == 'cal':
+        os.makedirs(os.path.join(rdir, 'calendars'), exist_ok=True)
+        with open(os.path.join(rdir, 'calendars', 'k.yml'), 'w') as fh:
+            fh.write(cal_spec(f)[0])
+    with open(os.path.join(rdir, 'r.yml'), 'w') as fh:
+        fh.write(yaml_rules(rules))
     cfg = os.path.join(workdir, 'vigil.yaml')
-    with open(cfg, 'w') as f:
-        f.write('pipeline:\n  run_dir: ./run\n  data_dir: ./lib\n'
+    with open(cfg, 'w') as fh:
+        fh.write('pipeline:\n  run_dir: ./run\n  data_dir: ./lib\n'
                 'correlator:\n  rules_dir: ./rules\n  lateness: %dms\n' % LATENESS)
     log = os.path.join(workdir, 'in.log')
-    with open(log, 'w') as f:
-        f.write(render(lines))
-    p = subprocess.run([exe, '-c', cfg, '--replay', log, '--rules', rdir, '--year', '2026'],
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    with open(log, 'w') as fh:
+        fh.write(render(lines))
+    env = dict(os.environ, TZ='UTC')      # RFC 3164 stamps are local time
+    p = subprocess.run([exe, '-c', cfg, '--replay', log, '--rules', rdir,
+                        '--year', str(f['year'])] + extra,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60, env=env)
     if p.returncode != 0:
         sys.stderr.write(p.stderr.decode(errors='replace'))
         raise RuntimeError('correlator exited %d' % p.returncode)
@@ -472,7 +851,8 @@ def engine_alerts(exe, workdir, rules, lines):
     for ln in p.stdout.decode().splitlines():
         j = json.loads(ln)
         rid = j['rule']['id']
-        if not rid.startswith('c.') and rid != 'm.s':
+        if not rid.startswith('c.') and rid not in ('m.s', 'm.w', 'm.wn', 'm.wz',
+                                                     'm.kin', 'm.kout'):
             continue
         r = next(x for x in rules if x['id'] == rid)
         fl = j['vigil'].get('fields', {})
@@ -542,9 +922,11 @@ def ddmin(lines, still_bad, deadline):
 
 def run_seed(exe, seed, workdir, nlines, shrink):
     rng = random.Random(seed)
-    rules = gen_rules(rng)
-    lines = gen_lines(rng, nlines)
-    bad = diff(rules, model_alerts(rules, lines), engine_alerts(exe, workdir, rules, lines))
+    f = gen_feature(seed)
+    rules = gen_rules(rng) + feature_rules(f)
+    lines = gen_lines(rng, nlines, f)
+    bad = diff(rules, model_alerts(rules, lines, f),
+               engine_alerts(exe, workdir, rules, lines, f))
     if not bad:
         return True
     rid = bad[0]
@@ -559,22 +941,29 @@ def run_seed(exe, seed, workdir, nlines, shrink):
     small = [r for r in rules if r['id'] in keep]
 
     def still_bad(cand):
-        return rid in diff(small, model_alerts(small, cand),
-                           engine_alerts(exe, workdir, small, cand))
+        return rid in diff(small, model_alerts(small, cand, f),
+                           engine_alerts(exe, workdir, small, cand, f))
     if still_bad(lines):
         lines = ddmin(lines, still_bad, time.monotonic() + SHRINK_S)
     else:
         small = rules
     print('DIVERGENCE seed %d rule %s' % (seed, rid))
-    print('--- rules (correlator.lateness: %d ms)' % LATENESS)
+    print('--- rules (correlator.lateness: %d ms, --year %d)' % (LATENESS, f['year']))
     sys.stdout.write(yaml_rules(small))
+    if f['kind'] == 'list':
+        print('--- list bad (%s)' % f['via'])
+        print('\n'.join(f['entries']))
+    if f['kind'] == 'cal':
+        print('--- calendars')
+        sys.stdout.write(cal_spec(f)[0])
     print('--- lines')
     sys.stdout.write(render(lines))
     print('--- model')
-    for a in sorted(model_alerts(small, lines), key=lambda a: (a.rule, a.end)):
+    for a in sorted(model_alerts(small, lines, f), key=lambda a: (a.rule, a.end)):
         print('  ', a)
     print('--- engine')
-    for a in sorted(engine_alerts(exe, workdir, small, lines), key=lambda a: (a.rule, a.end)):
+    for a in sorted(engine_alerts(exe, workdir, small, lines, f),
+                    key=lambda a: (a.rule, a.end)):
         print('  ', a)
     return False
 
