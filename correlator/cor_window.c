@@ -381,6 +381,14 @@ static struct cor_seen *cor_seen_of(cor_eval *e, cor_group *g, const cor_hit *in
     return &e->seen[e->nseen++];
 }
 
+/* Is key FIELD_values, the name value_count gives its values (cor_vc_fire)? */
+static bool cor_is_values_key(vg_str key, const char *field)
+{
+    size_t fl = strlen(field);
+    return key.len == fl + sizeof("_values") - 1 && memcmp(key.p, field, fl) == 0 &&
+           memcmp(key.p + fl, "_values", sizeof("_values") - 1) == 0;
+}
+
 /* One hit of a referenced rule arrives at correlation c. */
 static int cor_correlate(cor_eval *e, uint32_t ci, uint32_t refpos, const cor_hit *in,
                          cor_emit_fn emit, void *ud)
@@ -418,8 +426,11 @@ static int cor_correlate(cor_eval *e, uint32_t ci, uint32_t refpos, const cor_hi
         uint32_t j = 0;
         while (j < c->ngroup && !vg_str_eq(in->f[i].key, c->group_by[j]))
             j++;
-        /* value_count reports all its values as FIELD_values instead */
-        if (j == c->ngroup && !(c->field && vg_str_eq(in->f[i].key, c->field)))
+        /* value_count reports all its values as FIELD_values instead, and
+         * a FIELD_values the hit carries (a value_count of a value_count
+         * on the same field) would hide its own, added when it fires */
+        if (j == c->ngroup && !(c->field && (vg_str_eq(in->f[i].key, c->field) ||
+                                             cor_is_values_key(in->f[i].key, c->field))))
             out.f[out.nf++] = in->f[i];
     }
     cor_group *g = cor__group_get(e, c, t, key, (size_t)klen, ts, emit, ud);

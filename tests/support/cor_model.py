@@ -137,7 +137,7 @@ def gen_rules(rng):
                       suppress=supp(t)))
     # other types over correlations: a value_count of a field the completing
     # hits carry, a temporal and a temporal_ordered of correlations
-    rules.append(dict(id='c.vcv', type='value_count', rules=['c.ec', 'c.tp'], group_by=['g'],
+    rules.append(dict(id='c.vcv', type='value_count', rules=['c.ec', 'c.vc'], group_by=['g'],
                       field='v', n=2, t=t, suppress=supp(t)))
     rules.append(dict(id='c.tpx', type='temporal', rules=['c.ec', 'c.vc'], group_by=['g'],
                       n=2, t=t, suppress=supp(t)))

@@ -1486,6 +1486,43 @@ static const char vc_fmt[] = "rules:\n"
                              "      timespan: %s\n"
                              "      condition: {gte: %d, field: user}\n";
 
+/* A value_count of a value_count on the same field: its alert carries its
+ * own FIELD_values, not those of the hit that completed it (found by
+ * cor_model.py: the carried user_values came first and hid its own). */
+START_TEST(test_value_count_of_value_count_values)
+{
+    char yaml[4096];
+    tc t;
+    int n = snprintf(yaml, sizeof(yaml), vc_fmt, "2s", 2);
+    ck_assert_int_lt(n, (int)sizeof(yaml));
+    snprintf(yaml + n, sizeof(yaml) - (size_t)n, "%s",
+             "  - id: c.users2\n"
+             "    name: users per source, of the users per source\n"
+             "    level: 9\n"
+             "    correlation:\n"
+             "      type: value_count\n"
+             "      rules: [c.users, m.login]\n"
+             "      group_by: [src_ip]\n"
+             "      timespan: 60s\n"
+             "      condition: {gte: 4, field: user}\n");
+    tc_open(&t, yaml, NULL);
+    /* c.users fires on u2 (u1,u2) and on u4 (u3,u4); its hit on u4, user
+     * u4 and user_values u3,u4, is c.users2's fourth value */
+    feedf(&t, T0 + 1 * SEC, "h", "login failed user=u1 src=%s", "A");
+    feedf(&t, T0 + 2 * SEC, "h", "login failed user=u2 src=%s", "A");
+    feedf(&t, T0 + 10 * SEC, "h", "login failed user=u3 src=%s", "A");
+    ck_assert_uint_eq(n_of(&t.s, "c.users"), 1);
+    ck_assert_uint_eq(n_of(&t.s, "c.users2"), 0);
+    feedf(&t, T0 + 11 * SEC, "h", "login failed user=u4 src=%s", "A");
+    ck_assert_uint_eq(n_of(&t.s, "c.users"), 2);
+    ck_assert_uint_eq(t.s.n, 3);
+    const rec *r = at(&t.s, 2);
+    assert_alert(r, "c.users2", "value_count", T0 + 1 * SEC, T0 + 11 * SEC, 4);
+    FIELDS(r, "src_ip", "A", "user_values", "u1,u2,u3,u4");
+    tc_close(&t);
+}
+END_TEST
+
 START_TEST(test_value_count_out_of_order)
 {
     char yaml[2048];
@@ -4776,6 +4813,7 @@ static Suite *eval_suite(void)
     tcase_add_test(t, test_lateness);
     tcase_add_test(t, test_event_count_out_of_order);
     tcase_add_test(t, test_value_count_out_of_order);
+    tcase_add_test(t, test_value_count_of_value_count_values);
     tcase_add_test(t, test_out_of_order_model);
     tcase_add_test(t, test_temporal_ordered_model);
     tcase_add_test(t, test_suppress_survives_sweep);
