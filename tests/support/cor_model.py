@@ -300,19 +300,36 @@ def render(lines):
 
 def infer_year(text_ms, prev, year):
     """rules.md: the year that puts the stamp more than 30 days before and at
-    most 335 days after the line before's event time (the first: --year)."""
+    most 335 days after the line before's event time (the first: --year);
+    where a leap day leaves no such year, the stamp in the year of the time
+    304 days after that one, a year earlier if it is then more than 31 days
+    after that time, a year later if 334 days or more before it. None: Feb 29
+    in a year without it (untimed)."""
     d = datetime.fromtimestamp(text_ms / 1000.0, tz=timezone.utc)
-    if prev is None:
-        return int(d.replace(year=year).timestamp() * 1000)
-    for y in range(datetime.fromtimestamp(prev / 1000.0, tz=timezone.utc).year - 1,
-                   datetime.fromtimestamp(prev / 1000.0, tz=timezone.utc).year + 2):
+
+    def put(y):
         try:
-            c = int(d.replace(year=y).timestamp() * 1000)
+            return int(d.replace(year=y).timestamp() * 1000)
         except ValueError:
-            continue
-        if prev - 30 * 86400000 < c <= prev + 335 * 86400000:
+            return None                  # Feb 29 of a year without one
+    if prev is None:
+        return put(year)
+    py = datetime.fromtimestamp(prev / 1000.0, tz=timezone.utc).year
+    for y in range(py - 1, py + 2):
+        c = put(y)
+        if c is not None and prev - 30 * 86400000 < c <= prev + 335 * 86400000:
             return c
-    raise RuntimeError('no year for %s' % stamp(text_ms))
+    now = prev + 304 * 86400000
+    y = datetime.fromtimestamp(now / 1000.0, tz=timezone.utc).year
+    # judged on the stamp's wall time in y (Feb 29 as the day after Feb 28)
+    c = int((datetime(y, d.month, 28 if (d.month, d.day) == (2, 29) else d.day, d.hour,
+                      d.minute, d.second, tzinfo=timezone.utc)
+             + timedelta(days=1 if (d.month, d.day) == (2, 29) else 0)).timestamp() * 1000)
+    if c > now + 31 * 86400000:
+        y -= 1
+    elif c <= now - 334 * 86400000:
+        y += 1
+    return put(y)
 
 
 # ---------------------------------------------------------------- features
@@ -788,7 +805,11 @@ def model_alerts(rules, lines, f=None):
     last = 0                     # of the last line (untimed ones take it)
     for t, msg, fmt in lines:
         if fmt == '3':           # the year is the model's, from the stamp's text
+            orig = t
             t = infer_year(t, prev, f['year'])
+            if t is None:        # Feb 29 of a year without it: untimed, as below
+                fmt, msg = 'f', '%s h p: %s' % (stamp3164(orig), msg)
+                t = last
         elif fmt in ('n', 'f'):  # rules.md: untimed, the line before's time (1970 before any)
             t = last
             if fmt == 'f':
