@@ -29,11 +29,13 @@ holiday), with "K" lines at that midnight and 1 ms, 1 s and 1 min either
 side, for m.kin / m.kout (`time: {in|not_in: k}`), modelled from
 docs/calendars.md "When a calendar holds"; (2) RFC 3164 lines (some or all)
 mixed with RFC 5424 ones across a new year (2025-12-31 23:57 on, --year
-2025), lines without a stamp and with `Feb 29` (untimed: the time of the
+2025) or from 2028-03-30 23:48 (the edge lines below then fall on Feb 29
+and Mar 1, across a leap day), lines without a stamp and with `Feb 29` (untimed: the time of the
 line before, the stamp staying in the message), modelled from rules.md
 (a year more than 30 days before and at most 335 days after the last
 line with a stamp; --year for the first; stamps exactly 30 days before it
-and a second either side) and architecture.md ("RFC 3164 headers are read
+and a second either side, and the rule where a leap day leaves no year)
+and architecture.md ("RFC 3164 headers are read
 leniently").
 
 What the model reads from docs/rules.md: the watermark (every line moves it,
@@ -467,8 +469,11 @@ def gen_feature(seed):
         f['shape'] = shape
         f['local_day'] = day          # the local date that starts at midnight
     else:
-        f['base'] = int(datetime(2025, 12, 31, 23, 57, tzinfo=timezone.utc).timestamp() * 1000)
-        f['year'] = 2025
+        # across a new year, or 30 days after a Feb 29 (the edge lines then
+        # fall on Feb 29 / Mar 1, where a leap day leaves no year in the window)
+        f['year'] = frng.choice([2025, 2025, 2028])
+        start = (12, 31, 23, 57) if f['year'] == 2025 else (3, 30, 23, 48)
+        f['base'] = int(datetime(f['year'], *start, tzinfo=timezone.utc).timestamp() * 1000)
         f['share'] = frng.choice([0.3, 0.7, 1.0])
     return f
 
