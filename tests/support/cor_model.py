@@ -7,20 +7,22 @@ For each seed this script generates a small random rule set (match rules
 m.a, m.b, m.c, m.ab that only feed correlations, m.s that alerts with a
 suppress, and one correlation rule of each type, plus event_counts of an
 event_count, a value_count, a temporal, a temporal_ordered and an absence,
-and one counting two different correlations) and a few hundred RFC 5424
-lines with clustered timestamps (duplicates, window edges at exactly T,
-events out of order within and beyond the lateness, silences for the
-absence rule, missing group_by and value fields, repeated lines, lines of
-two rules), runs `CORRELATOR -c CFG --replay LOG --rules DIR --year Y` (with
-TZ=UTC), and compares the alerts with those of its own reference model.
+one counting two different correlations, a value_count, a temporal and a
+temporal_ordered of correlations, and an absence of an event_count) and a
+few hundred RFC 5424 lines with clustered timestamps (duplicates, window
+edges at exactly T, events out of order within and beyond the lateness,
+silences for the absence rule, missing group_by and value fields, repeated
+lines, lines of two rules), runs `CORRELATOR -c CFG --replay LOG --rules DIR
+--year Y` (with TZ=UTC), and compares the alerts with those of its own
+reference model.
 
 Each seed also has one feature, by seed % 3 so that any three seeds have
 each: (0) a watchlist `bad` (a random subset of IPv4/IPv6 addresses and
-networks, IPv4-mapped and zero-padded ones, domains, `*.` and `.tk`
-entries, a hash, a string), given in the rules dir's lists/ or with
-`--list bad=FILE`, and "W value" lines (addresses in and out of networks,
-zones, subdomains, near misses, a missing field) for m.w (`ip in list
-bad`), m.wn (`not in list`) and m.wz (a list never loaded), modelled from
+networks, IPv4-mapped and zero-padded ones, domains, `*.` and `.tk` entries,
+a hash, a string), given in the rules dir's lists/ or with `--list
+bad=FILE`, and "W value" lines (addresses in and out of networks, zones,
+subdomains, near misses, a missing field) for m.w (`ip in list bad`), m.wn
+(`not in list`) and m.wz (a list never loaded), modelled from
 docs/watchlists.md "Matching"; (1) a calendar `k` in rules/calendars/ (its
 offset from -14:00 to +14:00, odd minutes too) whose boundary is a local
 midnight inside the stream (a holiday's first or last day, a range of days,
@@ -29,13 +31,13 @@ holiday), with "K" lines at that midnight and 1 ms, 1 s and 1 min either
 side, for m.kin / m.kout (`time: {in|not_in: k}`), modelled from
 docs/calendars.md "When a calendar holds"; (2) RFC 3164 lines (some or all)
 mixed with RFC 5424 ones across a new year (2025-12-31 23:57 on, --year
-2025) or from 2028-03-30 23:48 (the edge lines below then fall on Feb 29
-and Mar 1, across a leap day), lines without a stamp and with `Feb 29` (untimed: the time of the
-line before, the stamp staying in the message), modelled from rules.md
-(a year more than 30 days before and at most 335 days after the last
-line with a stamp; --year for the first; stamps exactly 30 days before it
-and a second either side, and the rule where a leap day leaves no year)
-and architecture.md ("RFC 3164 headers are read
+2025) or from 2028-03-30 23:48 (the edge lines below then fall on Feb 29 and
+Mar 1, across a leap day), lines without a stamp and with `Feb 29` (in a
+year without it untimed: the time of the line before, the stamp staying in
+the message), modelled from rules.md (a year more than 30 days before and at
+most 335 days after the last line with a stamp; --year for the first; stamps
+exactly 30 days before it and a second either side, and the rule where a
+leap day leaves no year) and architecture.md ("RFC 3164 headers are read
 leniently").
 
 What the model reads from docs/rules.md: the watermark (every line moves it,
@@ -49,11 +51,13 @@ time and at a group's own event (before it is counted, with the watermark
 before it), its re-arming and the look at the end of the input; events
 without a group_by field in the group ""; value_count ignoring events
 without its field; "message repeated N times" as N lines; correlations of
-correlations (event_count of event_count, of absence) at the alert's end; a
+correlations (of every type, over each type) at the alert's end, carrying
+the completing hit's fields (a value_count's FIELD_values its own); a
 match rule's suppress, either side of an alert in event time, late hits
 included.
 
-What it leaves out: raw lines, fields other than the group's, the order of
+What it leaves out: raw lines, fields other than the group's and
+FIELD_values, the order of
 alerts, max_groups and evictions, absence's expire (24 h) and clock ticks,
 the caps past which groups forget (N + 7N + 64 times, 8 sightings per value,
 4,096 temporal_ordered times, 8 alert times per match-rule group: the
@@ -145,6 +149,8 @@ def gen_rules(rng):
                       n=2, t=t, suppress=supp(t)))
     rules.append(dict(id='c.tox', type='temporal_ordered', rules=['c.ec', 'c.to'],
                       group_by=['g'], n=2, t=t, suppress=supp(t)))
+    rules.append(dict(id='c.abc', type='absence', rules=['c.ec'], group_by=['g'],
+                      n=0, t=rng.choice([10000, 30000]), suppress=None))
     rules.append(dict(id='m.s', type='match', rules=[], group_by=rng.choice([['g'], []]),
                       t=0, suppress=rng.choice([1000, 3000, 5000, 10000])))
     return rules
@@ -264,7 +270,7 @@ def gen_lines(rng, count, f=None):
             if i > 0 and c < 0.03:
                 fmt = 'n'          # no stamp: the time of the line before
             elif i > 0 and c < 0.05:
-                fmt = 'f'          # Feb 29 of a year without it: stays in the message
+                fmt = 'f'          # Feb 29: in a year without it, stays in the message
             elif c < f['share']:
                 fmt = '3'
                 t -= t % 1000
@@ -294,6 +300,7 @@ def render_line(t, m, fmt):
 
 # architecture.md: an RFC 3164 header that cannot be read stays in the message
 FEB29 = 'Feb 29 12:00:00 h p: '
+FEB29_MS = int(datetime(2028, 2, 29, 12, tzinfo=timezone.utc).timestamp() * 1000)
 
 
 def render(lines):
@@ -783,8 +790,10 @@ class Model:
                 for name, val in zip(r['group_by'], key):
                     f[name] = val
                 self.seq += 1
+                # an event of the line that made it: an absence counting it
+                # looks with the watermark before that line, as for a match
                 self.hit(r['id'], a.end, f, msg if r['type'] != 'absence' else None,
-                         self.w, ('c', self.seq))
+                         prev_w, ('c', self.seq))
 
     def absence_look(self, final):
         if self.w is None:
@@ -809,17 +818,17 @@ def model_alerts(rules, lines, f=None):
     prev = None                  # the event time of the last line with a stamp
     last = 0                     # of the last line (untimed ones take it)
     for t, msg, fmt in lines:
-        if fmt == '3':           # the year is the model's, from the stamp's text
+        if fmt == 'f':           # a stamp Feb 29 12:00:00, a year inferred as any
+            t = FEB29_MS
+        if fmt in ('3', 'f'):    # the year is the model's, from the stamp's text
             orig = t
             t = infer_year(t, prev, f['year'])
-            if t is None:        # Feb 29 of a year without it: untimed, as below
-                fmt, msg = 'f', '%s h p: %s' % (stamp3164(orig), msg)
-                t = last
-        elif fmt in ('n', 'f'):  # rules.md: untimed, the line before's time (1970 before any)
+            if t is None:        # Feb 29 of a year without it: untimed, the
+                fmt = 'n'        # stamp stays in the message
+                msg = '%s h p: %s' % (stamp3164(orig), msg)
+        if fmt == 'n':           # rules.md: untimed, the line before's time (1970 before any)
             t = last
-            if fmt == 'f':
-                msg = FEB29 + msg
-        if fmt != 'n' and fmt != 'f':
+        else:
             prev = t             # the year follows the last line with a stamp
         last = t
         m.feed(t, msg)
