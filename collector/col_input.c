@@ -1063,6 +1063,24 @@ static void col_input_deafen(uv_tcp_t *h)
         vg_debug("stop: cannot attach a socket filter: %s", strerror(errno));
 }
 
+/* Makes a deaf connection's close a reset (SO_LINGER 0), at a stop. Its
+ * filter drops the sender's ACK of our FIN and every byte it sends after
+ * it: a plain close (FIN) would leave the sender in CLOSE_WAIT, its bytes
+ * unacknowledged and retransmitted into the filter of our orphaned socket,
+ * told of nothing until that socket dies minutes later (a sender writing
+ * across a stop: still in CLOSE_WAIT, 11,961 bytes unacknowledged, 8 s
+ * after the collector exited). The reset tells it at once; what it wrote
+ * after the filter was never acknowledged. */
+static void col_input_reset_on_close(uv_tcp_t *h)
+{
+    uv_os_fd_t fd;
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    if (uv_is_closing((uv_handle_t *)h) || uv_fileno((uv_handle_t *)h, &fd) != 0)
+        return;
+    if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) != 0)
+        vg_debug("stop: cannot set SO_LINGER: %s", strerror(errno));
+}
+
 /* Stops intake: what the kernel still holds for each socket is read first
  * (bounded: COL_DRAIN_*), then listeners and connections close; an
  * unfinished frame already read is kept (col_conn_end). Connections still
@@ -1072,7 +1090,8 @@ static void col_input_deafen(uv_tcp_t *h)
  * connection completes after it. Then each connection is made deaf and
  * what reached it since its reading is read (or, past the limits, counted
  * and logged: col_input_unread), so that every byte the kernel
- * acknowledged is read or counted. A sender's bytes that came after that
+ * acknowledged is read or counted; its close is a reset
+ * (col_input_reset_on_close). A sender's bytes that came after that
  * were never acknowledged (see docs/architecture.md). */
 void col_input_stop(col *c)
 {
@@ -1104,8 +1123,10 @@ void col_input_stop(col *c)
     col_conn *oldest = NULL;
     for (col_conn *k = c->conns; k; k = k->next)
         oldest = k;
-    for (col_conn *k = oldest; k; k = k->prev)
+    for (col_conn *k = oldest; k; k = k->prev) {
         col_input_deafen(&k->tcp);
+        col_input_reset_on_close(&k->tcp);
+    }
     for (col_conn *k = oldest; k; k = k->prev)
         col_conn_drain(k, 0);
     col_input_unread(c);

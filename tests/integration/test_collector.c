@@ -1235,6 +1235,42 @@ START_TEST(test_stop_reads_queued_tcp)
 }
 END_TEST
 
+/* A stop ends each connection with a reset, which tells the sender at once
+ * that what it writes now goes nowhere. The stop's socket filter drops
+ * every packet, the sender's ACK of a plain close's FIN included: before,
+ * the sender sat in CLOSE_WAIT, its writes taken by its kernel and
+ * retransmitted into the filter of the orphaned socket, told of nothing
+ * until that socket died minutes later (a soak of collector restarts:
+ * every sender stalled). */
+START_TEST(test_stop_resets_connections)
+{
+    vt_pipe p;
+    char log[400];
+    it_collector_alone(&p, log);
+    int fd = it_tcp_connect(p.port);
+    ck_assert_int_ge(fd, 0);
+    const char line[] = "<13>Nov 25 10:00:00 h app: before the stop\n";
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(send(fd, line, sizeof(line) - 1, MSG_NOSIGNAL), (ssize_t)sizeof(line) - 1);
+    usleep(200 * 1000);
+    ck_assert_int_eq(kill(p.pid[VT_COLLECTOR], SIGTERM), 0);
+    ck_assert_int_eq(vt_pipe_wait(&p, VT_COLLECTOR, 20000), 0);
+    ck_assert_int_eq(it_last_stat(&p, "stats: received=", false), 5);
+    /* bounded: 100 writes, 10 ms apart */
+    int err = 0, tries = 0;
+    for (; tries < 100 && !err; tries++) {
+        if (send(fd, line, sizeof(line) - 1, MSG_NOSIGNAL) < 0)
+            err = errno;
+        else
+            usleep(10 * 1000);
+    }
+    ck_assert_msg(err == ECONNRESET || err == EPIPE,
+                  "the sender was told nothing in %d writes over ~1 s (errno %d)", tries, err);
+    close(fd);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* A stop while intake is paused for a full spool (the correlator down)
  * reads what the senders wrote too, into the room above spool_limit: a
  * restart then loses nothing a sender wrote before the stop. Before, the
@@ -2381,6 +2417,7 @@ static Suite *collector_suite(void)
     tcase_add_test(tf, test_tls_fifo_cert_reload);
     TCase *acked = it_tcase(s, "stop_acked", 60); /* CK_RUN_CASE=stop_acked runs it alone */
     tcase_add_test(acked, test_stop_keeps_every_acknowledged_byte);
+    tcase_add_test(acked, test_stop_resets_connections);
     TCase *burst = it_tcase(s, "spool_burst", 120);
     tcase_add_test(burst, test_burst_larger_than_spool_committed);
     return s;
