@@ -717,23 +717,22 @@ static int lists__parse(const char *path, bool no_fifo, lists__load *ld, lists__
 {
     bool fifo = false;
     int fd = vg_open_read(path, &fifo);
-    if (fd >= 0 && fifo && no_fifo) {
-        close(fd);
-        snprintf(err, errlen,
-                 "%s: a FIFO cannot be a configured list: it can be read only once, and its "
-                 "writer would hold the correlator at every start and SIGHUP (write the list to "
-                 "a file; --load-list reads a FIFO once)",
-                 path);
-        return VG_ECONFIG;
-    }
-    /* nor a device (/dev/urandom would be read without end), a directory */
+    /* a FIFO, nor a device (/dev/urandom would be read without end), a
+     * directory: one check of the file opened */
     struct stat sb;
     if (fd >= 0 && no_fifo && fstat(fd, &sb) == 0 && !S_ISREG(sb.st_mode)) {
         close(fd);
-        snprintf(err, errlen,
-                 "%s: is %s, not a regular file: a configured list must be one (refused "
-                 "without reading it)",
-                 path, vg_cfile_kind(sb.st_mode));
+        if (S_ISFIFO(sb.st_mode))
+            snprintf(err, errlen,
+                     "%s: a FIFO cannot be a configured list: it can be read only once, and its "
+                     "writer would hold the correlator at every start and SIGHUP (write the list "
+                     "to a file; --load-list reads a FIFO once)",
+                     path);
+        else
+            snprintf(err, errlen,
+                     "%s: is %s, not a regular file: a configured list must be one (refused "
+                     "without reading it)",
+                     path, vg_cfile_kind(sb.st_mode));
         return VG_ECONFIG;
     }
     FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
