@@ -209,6 +209,38 @@ bool shp_filter_match(const shp_filter *f, const vg_alert *al)
     return true;
 }
 
+/* Refuses a string key given as "" ('hostname: ""', 'token: '''): each
+ * transport reads "" as "not set", so the output ran on the key's default
+ * (this host's name, no bearer token, sourcetype vigil:alert) while -t
+ * called the file valid. Every string key of an output has a default or
+ * means something only when it has a value, so an empty one is a mistake. */
+static int shp_out_conf_no_empty(const vg_node *sec, char *err, size_t errlen)
+{
+    for (size_t i = 0; sec && i < sec->n; i++) {
+        const vg_node *v = sec->items[i];
+        const vg_conf_key *k = shp_out_keys;
+        while (k->key && strcmp(k->key, sec->keys[i]->str) != 0)
+            k++;
+        if (k->key && k->type == VG_CONF_STR && v->kind == VG_NODE_SCALAR && !v->str[0])
+            return vg_conf_errf(err, errlen, v,
+                                "'%s' is empty: give it a value, or leave the key out for "
+                                "its default",
+                                k->key);
+    }
+    return 0;
+}
+
+/* The line to name for retry_max < retry_min: retry_max's when the file
+ * sets it, else retry_min's (the default retry_max is 1m), else the
+ * output's. */
+static const vg_node *shp_out_conf_retry_at(const vg_node *sec, const vg_node *at)
+{
+    const vg_node *n = vg_node_get(sec, "retry_max");
+    if (!n)
+        n = vg_node_get(sec, "retry_min");
+    return n ? n : at;
+}
+
 /* Names end up in LMDB keys and file names. */
 static int shp_out_conf_finish(const vg_node *sec, const vg_node *at, int64_t default_batch,
                                shp_out_conf *c, char *err, size_t errlen)
@@ -221,6 +253,7 @@ static int shp_out_conf_finish(const vg_node *sec, const vg_node *at, int64_t de
     if (!tp->open)
         return vg_conf_errf(err, errlen, at, "output type '%s' is not available in this build",
                             c->type);
+    int rc;
     if (!vg_conf_name_ok(c->name))
         return vg_conf_errf(err, errlen, at,
                             "output name '%s' must be 1 to %d letters, digits, '.', '_' or '-', "
@@ -234,6 +267,8 @@ static int shp_out_conf_finish(const vg_node *sec, const vg_node *at, int64_t de
                                     "key '%s' does not apply to an output of type %s", k,
                                     c->type);
         }
+    if ((rc = shp_out_conf_no_empty(sec, err, errlen)))
+        return rc;
     if (strcmp(c->on_full, "block") == 0)
         c->policy = SHP_FULL_BLOCK;
     else if (strcmp(c->on_full, "drop_oldest") == 0)
@@ -243,13 +278,13 @@ static int shp_out_conf_finish(const vg_node *sec, const vg_node *at, int64_t de
                                                                      : at,
                             "on_full must be block or drop_oldest, got '%s'", c->on_full);
     if (c->retry_max_ms < c->retry_min_ms)
-        return vg_conf_errf(err, errlen, at, "retry_max (%lld ms) is shorter than retry_min (%lld ms)",
+        return vg_conf_errf(err, errlen, shp_out_conf_retry_at(sec, at), "retry_max (%lld ms) is shorter than retry_min (%lld ms)",
                             (long long)c->retry_max_ms, (long long)c->retry_min_ms);
     if (c->batch == 0)
         c->batch = default_batch;
     if (tp->max_batch && c->batch > tp->max_batch)
         c->batch = tp->max_batch;
-    int rc = shp_filter_load(c->filter_node, &c->filter, err, errlen);
+    rc = shp_filter_load(c->filter_node, &c->filter, err, errlen);
     if (rc == 0 && tp->check)
         rc = tp->check(c, sec ? sec : at, err, errlen);
     return rc;

@@ -985,6 +985,23 @@ START_TEST(test_config_errors)
          "bad.yaml:5: on_full must be block or drop_oldest, got 'wait'"},
         {"shipper:\n  name: s\n", "shipper has no output: add 'outputs', or set json_file or "
                                   "stdout: true"},
+        /* an empty string was taken as "not set": the default hostname,
+         * app_name, sourcetype, no token, with -t saying the file was valid */
+        {"shipper:\n  outputs:\n    - name: x\n      type: syslog\n"
+         "      url: tcp://127.0.0.1:6514\n      hostname: \"\"\n",
+         "bad.yaml:6: 'hostname' is empty: give it a value, or leave the key out"},
+        {"shipper:\n  outputs:\n    - name: x\n      type: webhook\n"
+         "      url: http://127.0.0.1:9000\n      token: ''\n",
+         "bad.yaml:6: 'token' is empty: give it a value, or leave the key out"},
+        {"shipper:\n  outputs:\n    - name: x\n      type: splunk_hec\n"
+         "      url: http://127.0.0.1:8088\n      token: t\n      sourcetype: \"\"\n",
+         "bad.yaml:7: 'sourcetype' is empty: give it a value, or leave the key out"},
+        /* named the 'type' line, not the retry key at fault */
+        {"shipper:\n  outputs:\n    - name: x\n      type: stdout\n      retry_min: 2m\n",
+         "bad.yaml:5: retry_max (60000 ms) is shorter than retry_min (120000 ms)"},
+        {"shipper:\n  outputs:\n    - name: x\n      type: stdout\n      retry_min: 2s\n"
+         "      retry_max: 1s\n",
+         "bad.yaml:6: retry_max (1000 ms) is shorter than retry_min (2000 ms)"},
         /* two file outputs on one file: each cut the other's deliveries at
          * a start ("unrecorded"), and delivered alerts were lost */
         {"shipper:\n  json_file: a.json\n  outputs:\n"
