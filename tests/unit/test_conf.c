@@ -768,6 +768,29 @@ START_TEST(test_conf_values)
 }
 END_TEST
 
+/* A quoted value is its text (docs/configuration.md): "5" where an
+ * integer is expected is 5, in either quote style, and is still checked
+ * against the key's type and bounds, with its line. A guard of the
+ * documented contract (the audit of session 23 found code and docs apart
+ * only in that the docs did not say so). */
+START_TEST(test_conf_quoted)
+{
+    struct cfg c;
+    ck_assert_msg(apply_mem("port: \"5\"\nmax_size: '64M'\ntimeout: \"15s\"\ntls: 'yes'\n", &c) == 0,
+                  "%s", err);
+    ck_assert_int_eq(c.port, 5);
+    ck_assert_uint_eq(c.max_size, UINT64_C(64) << 20);
+    ck_assert_int_eq(c.timeout, 15000);
+    ck_assert(c.tls);
+    vg_conf_release(cfg_tab, &c);
+    apply_fails("name: x\nport: \"5s\"\n", "cfg.yaml:2: 'port' must be an integer, got '5s'");
+    apply_fails("port: '70000'\n", "cfg.yaml:1: 'port' must be between 1 and 65535, got '70000'");
+    apply_fails("timeout: \"30\"\n",
+                "cfg.yaml:1: 'timeout' must be a duration (a number with unit ms, s, m, h or d, "
+                "e.g. 15m), got '30'");
+}
+END_TEST
+
 START_TEST(test_conf_bounds)
 {
     apply_fails("port: 0\n", "cfg.yaml:1: 'port' must be between 1 and 65535, got '0'");
@@ -1076,6 +1099,7 @@ static Suite *conf_suite(void)
     tcase_add_test(c, test_conf_path_tilde_null);
     tcase_add_test(c, test_conf_type_errors);
     tcase_add_test(c, test_conf_values);
+    tcase_add_test(c, test_conf_quoted);
     tcase_add_test(c, test_conf_bounds);
     tcase_add_test(c, test_conf_overflow);
     tcase_add_test(c, test_conf_required);
