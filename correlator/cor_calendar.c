@@ -246,6 +246,10 @@ static int cor_cal_dates(cor_cal *c, const vg_node *v, char *err, size_t errlen)
 {
     if (v->kind == VG_NODE_MAP)
         return vg_conf_errf(err, errlen, v, "'dates' must be a date or a list of dates");
+    if (v->kind == VG_NODE_SEQ && v->n == 0)
+        return vg_conf_errf(err, errlen, v,
+                            "'dates' is an empty list: give it a date or more, or leave the key "
+                            "out");
     size_t cnt = v->kind == VG_NODE_SCALAR ? 1 : v->n;
     cor_cal_span *sp = realloc(c->spans, (c->nspans + cnt + 1) * sizeof(*sp));
     if (!sp) return cor_cal_nomem(err, errlen, v->file);
@@ -408,6 +412,10 @@ static int cor_cal_weekly(cor_cal *c, const vg_node *v, char *err, size_t errlen
     if (v->kind != VG_NODE_SEQ)
         return vg_conf_errf(err, errlen, v,
                             "'weekly' must be a list of {days: [...], hours: HH:MM-HH:MM}");
+    if (v->n == 0)
+        return vg_conf_errf(err, errlen, v,
+                            "'weekly' is an empty list: give it an entry or more, or leave the "
+                            "key out");
     for (size_t i = 0; i < v->n; i++) {
         int rc = cor_cal_week_entry(c, v->items[i], err, errlen);
         if (rc) return rc;
@@ -493,6 +501,17 @@ static int cor_cal_load(cor_cal *c, const vg_node *n, char *err, size_t errlen)
     return 0;
 }
 
+/* The node to name when a calendar file is not {calendars: [...]}: a key
+ * other than 'calendars' (its line, where the first line was named, which
+ * holds a good 'calendars:'), else 'calendars' itself, else the root. */
+static const vg_node *cor_cal_file_fault(const vg_node *root)
+{
+    if (root->kind != VG_NODE_MAP || root->n == 0) return root;
+    for (size_t i = 0; i < root->n; i++)
+        if (strcmp(root->keys[i]->str, "calendars") != 0) return root->keys[i];
+    return root->keys[0];
+}
+
 static int cor_cal_file(cor_calendars *cs, const char *path, char *err, size_t errlen)
 {
     vg_node *root = NULL;
@@ -500,7 +519,7 @@ static int cor_cal_file(cor_calendars *cs, const char *path, char *err, size_t e
     if (rc) return rc;
     const vg_node *list = vg_node_get(root, "calendars");
     if (root->kind != VG_NODE_MAP || root->n != 1 || !list || list->kind != VG_NODE_SEQ) {
-        rc = vg_conf_errf(err, errlen, root->kind == VG_NODE_MAP && root->n ? root->keys[0] : root,
+        rc = vg_conf_errf(err, errlen, cor_cal_file_fault(root),
                           "a calendar file is a map with one key, 'calendars', holding a list");
         goto out;
     }

@@ -456,8 +456,11 @@ START_TEST(test_errors_calendar)
           "weekly, except)");
     fails("calendars:\n  - name: a\n    except: [b]\n  - name: b\n    dates: [2026-01-01]\n",
           ":2: calendar 'a' needs 'dates' or 'weekly' ('except' only removes time)");
+    /* an empty list is refused at its own line (it named the calendar's) */
     fails("calendars:\n  - name: a\n    dates: []\n",
-          ":2: calendar 'a' needs 'dates' or 'weekly' ('except' only removes time)");
+          ":3: 'dates' is an empty list: give it a date or more, or leave the key out");
+    fails("calendars:\n  - name: a\n    dates: [2026-01-01]\n    weekly: []\n",
+          ":4: 'weekly' is an empty list: give it an entry or more, or leave the key out");
     fails("calendars:\n  - name: a\n", ":2: calendar 'a' needs 'dates' or 'weekly' ('except' "
                                        "only removes time)");
     fails("calendars:\n  - dates: [2026-01-01]\n", ":2: calendar has no 'name'");
@@ -487,8 +490,9 @@ START_TEST(test_errors_calendar)
     fails("rules: []\n", ":1: a calendar file is a map with one key, 'calendars', holding a list");
     fails("calendars: {a: b}\n",
           ":1: a calendar file is a map with one key, 'calendars', holding a list");
+    /* the stray key's line, not the first line's */
     fails("calendars: []\nother: 1\n",
-          ":1: a calendar file is a map with one key, 'calendars', holding a list");
+          ":2: a calendar file is a map with one key, 'calendars', holding a list");
     fails("- a\n", ":1: a calendar file is a map with one key, 'calendars', holding a list");
     fails("", ":1: a calendar file is a map with one key, 'calendars', holding a list");
 }
