@@ -1237,6 +1237,77 @@ static void hup_and_wait(pid_t pid, const char *log, const char *needle)
     ck_assert_msg(vt_count_text(log, needle) == before + 1, "no '%s' after SIGHUP", needle);
 }
 
+/* The 1-based line of the first line of file that holds needle. */
+static int line_of(const char *file, const char *needle)
+{
+    char *b = vt_read_file(file, NULL);
+    ck_assert_ptr_nonnull(b);
+    char *at = strstr(b, needle);
+    ck_assert_ptr_nonnull(at);
+    int line = 1;
+    for (const char *q = b; q < at; q++)
+        line += *q == '\n';
+    free(b);
+    return line;
+}
+
+/* A SIGHUP whose file sets an output's string key to "" is refused with
+ * the same FILE:LINE: reason as -t, and the shipper runs on: the filter
+ * changed in the same file is not applied (level 3 alerts stay filtered)
+ * until a good file comes. Before, "" was read as "not set": the reload
+ * was taken, its filter applied, and app_name was said to need a restart. */
+START_TEST(test_reload_empty_key_refused)
+{
+    vt_pipe p;
+    char shp[600];
+    snprintf(shp, sizeof(shp),
+             "shipper:\n  outbox_size: 64M\n  outputs:\n"
+             "    - name: all\n      type: file\n      path: all.json\n"
+             "      filter: {min_level: 5}\n"
+             "    - name: sl\n      type: syslog\n      url: udp://127.0.0.1:%d\n"
+             "      app_name: vigil\n",
+             vt_free_port());
+    ck_assert_int_eq(vt_pipe_init_full(&p, RULES, NULL, NULL, shp), 0);
+    vt_pipe_start_all(&p);
+    char all[400], log[400], want[1200];
+    path_in(&p, "all.json", all, sizeof(all));
+    vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
+    replace_in_file(p.config, "min_level: 5", "min_level: 0");
+    replace_in_file(p.config, "app_name: vigil", "app_name: \"\"");
+    snprintf(want, sizeof(want),
+             "error: %s:%d: 'app_name' is empty: give it a value, or leave the key out for its "
+             "default (configuration refused; running on the previous one)",
+             p.config, line_of(p.config, "app_name"));
+    char cmd[1200];
+    snprintf(cmd, sizeof(cmd), "%s -c %s -t 2>&1", vt_bin("shipper/vigil-shipper"), p.config);
+    FILE *f = popen(cmd, "r");
+    ck_assert_ptr_nonnull(f);
+    char buf[2048];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    buf[n] = '\0';
+    ck_assert_int_eq(pclose(f), 1 << 8);
+    /* -t's message is the reload's, less the reload's note */
+    char *tail = strstr(want, " (configuration refused");
+    *tail = '\0';
+    ck_assert_msg(strstr(buf, want + strlen("error: ")), "-t said '%s'", buf);
+    *tail = ' ';
+    hup_and_wait(p.pid[VT_SHIPPER], log, "SIGHUP: reloading");
+    ck_assert(vt_wait_text(log, want, 5000));
+    send_lines(&p, "ab", 0, 2);
+    ck_assert(vt_wait_lines(all, 2, 20000));
+    vt_sleep_ms(300);
+    ck_assert_int_eq(vt_count_lines(all), 2); /* only the level 10 ones */
+    ck_assert_int_eq(count_alert(all, 'b', 0) + count_alert(all, 'b', 1), 2);
+    replace_in_file(p.config, "app_name: \"\"", "app_name: vigil");
+    hup_and_wait(p.pid[VT_SHIPPER], log, "configuration reloaded");
+    send_lines(&p, "a", 2, 3);
+    ck_assert(vt_wait_lines(all, 3, 20000));
+    ck_assert_int_eq(count_alert(all, 'a', 2), 1);
+    ck_assert_int_eq(vt_count_text(log, "app_name changed"), 0);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* A second shipper's configuration file (name oncall, socket
  * shipper2.sock, file output alerts2.json) into cfg2; starts it. */
 static pid_t start_shipper2(vt_pipe *p, char *cfg2, char *log2, char *out2, size_t cap)
@@ -1698,6 +1769,7 @@ static Suite *suite(void)
     /* rate limits, a full output's policies */
     TCase *li = it_tcase(s, "limits", 240);
     tcase_add_test(li, test_rate_limit_summary);
+    tcase_add_test(li, test_reload_empty_key_refused);
     tcase_add_test(li, test_rate_limit_long_id);
     tcase_add_test(li, test_drop_oldest);
     tcase_add_test(li, test_block_then_reload);
