@@ -38,7 +38,8 @@ static const vg_daemon_desc cor_desc = {
     .files =
         "  /etc/vigil/vigil.yaml       the configuration (-c), shared by the three daemons\n"
         "  RULES_DIR/*.yml, *.yaml     the rules, in name order (correlator.rules_dir)\n"
-        "  RULES_DIR/calendars/*.yml   the calendars rules name\n"
+        "  RULES_DIR/calendars/*.yml, *.yaml\n"
+        "                              the calendars rules name, in name order\n"
         "  RULES_DIR/lists/NAME.txt    watchlist NAME, unless correlator.lists names a file\n"
         "                              (RULES_DIR a single rule file: the calendars/ and\n"
         "                              lists/ next to it)\n"

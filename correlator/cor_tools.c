@@ -1,8 +1,8 @@
 /* One-shot modes of vigil-correlator: the live engine's code, run offline.
  *
  *   --replay FILE... [--rules PATH] [--year YYYY] [--list NAME=FILE]...
- *   --test-rules [PATH]
- *   --explain [--rules PATH] [--year YYYY] [LINE]   (lines from stdin without LINE)
+ *   --test-rules [PATH] [--year YYYY] [--list NAME=FILE]...
+ *   --explain [--rules PATH] [--year YYYY] [--list NAME=FILE]... [LINE]   (stdin without LINE)
  *   --load-list NAME FILE       (into the running correlator's store)
  *   --dump-list NAME
  */
@@ -170,6 +170,19 @@ static size_t cor_offline_map_mb(const cor_offline *o, const cor_tool_args *a)
     return COR_OFFLINE_MAP_MB + cor_lists_map_mb(bytes);
 }
 
+/* The rules directory of a tool run without a configuration file (none at
+ * the default path) and without PATH is the default correlator.rules_dir:
+ * says so after its error, and how to name another. */
+static void cor_offline_no_config_err(char *err, size_t errlen)
+{
+    size_t n = strlen(err);
+    if (n < errlen)
+        snprintf(err + n, errlen - n,
+                 " (the default correlator.rules_dir: no configuration file %s; give PATH, or "
+                 "-c FILE)",
+                 VG_DEFAULT_CONFIG);
+}
+
 static int cor_offline_open(cor_offline *o, vg_daemon *d, const vg_node *root,
                             const cor_tool_args *a)
 {
@@ -180,8 +193,10 @@ static int cor_offline_open(cor_offline *o, vg_daemon *d, const vg_node *root,
     cor_rules_opts opts = cor_conf_rules_opts(&o->conf);
     if (rc == 0) {
         rc = cor_rules_load(a->rules ? a->rules : o->conf.rules_dir, &opts, &o->rs, err, sizeof(err));
-        if (rc && !a->rules)
+        if (rc && !a->rules && vg_daemon_config_path(d))
             cor_conf_rules_err(&o->conf, err, sizeof(err));
+        else if (rc && !a->rules) /* the placeholder file named nothing the operator wrote */
+            cor_offline_no_config_err(err, sizeof(err));
     }
     const char *t = getenv("TMPDIR");
     t = t && *t ? t : "/tmp";
@@ -573,7 +588,8 @@ static int cor_tool_test_rules(vg_daemon *d, const vg_node *root, int argc, char
     cor_tool_args a;
     cor_offline o;
     if (cor_tool_parse(argc, argv, &a, "--test-rules") || a.nfiles > 1) {
-        fprintf(stderr, "usage: vigil-correlator --test-rules [PATH] [--year YYYY]\n");
+        fprintf(stderr, "usage: vigil-correlator --test-rules [PATH] [--year YYYY] "
+                        "[--list NAME=FILE]...\n");
         free(a.files);
         return 2;
     }
@@ -681,7 +697,8 @@ static int cor_tool_explain(vg_daemon *d, const vg_node *root, int argc, char **
     cor_tool_args a;
     cor_offline o;
     if (cor_tool_parse(argc, argv, &a, "--explain") || a.nfiles > 1) {
-        fprintf(stderr, "usage: vigil-correlator --explain [--rules PATH] [--year YYYY] [LINE]\n");
+        fprintf(stderr, "usage: vigil-correlator --explain [--rules PATH] [--year YYYY] "
+                        "[--list NAME=FILE]... [LINE]\n");
         free(a.files);
         return 2;
     }
@@ -837,10 +854,14 @@ const vg_daemon_tool cor_tools[] = {
      "                       a usable stamp takes the time of the line before (untimed)\n",
      false, cor_tool_replay},
     {"test-rules",
-     "  --test-rules [PATH]  run every rule's test cases; exit 1 on any failure\n",
+     "  --test-rules [PATH] [--year YYYY] [--list NAME=FILE]...\n"
+     "                       run every rule's test cases; exit 1 on any failure. PATH:\n"
+     "                       a rules directory or one rule file (default: the\n"
+     "                       configuration's correlator.rules_dir); years as in --replay\n"
+     "                       (without --year: the clock's)\n",
      false, cor_tool_test_rules},
     {"explain",
-     "  --explain [--rules PATH] [--year YYYY] [LINE]\n"
+     "  --explain [--rules PATH] [--year YYYY] [--list NAME=FILE]... [LINE]\n"
      "                       show how a line (or each line of stdin) parses, which rules\n"
      "                       were tried, which matched, the fields and the alerts (years\n"
      "                       as in --replay)\n",

@@ -1595,6 +1595,60 @@ START_TEST(test_rule_test_field_never_set)
 }
 END_TEST
 
+/* Each one-shot mode's line in --help (and its usage error) names every
+ * option the mode takes: --test-rules took --year and --list, --explain
+ * --list, and --help showed neither. Without a configuration file and a
+ * PATH, --test-rules names the default rules directory it tried and how to
+ * give one, not a placeholder file "./none". */
+START_TEST(test_tools_help_names_their_options)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, IT_RULES), 0);
+    char out[400], args[1200], lst[420];
+    snprintf(out, sizeof(out), "%s/out", p.dir);
+    snprintf(lst, sizeof(lst), "%s/x.txt", p.dir);
+    ck_assert_int_eq(vt_write_file(lst, "192.0.2.1\n"), 0);
+    ck_assert_int_eq(run_tool("--help", out), 0);
+    char *help = vt_read_file(out, NULL);
+    ck_assert_ptr_nonnull(help);
+    static const char *const lines[] = {
+        "  --test-rules [PATH] [--year YYYY] [--list NAME=FILE]...\n",
+        "  --explain [--rules PATH] [--year YYYY] [--list NAME=FILE]... [LINE]\n",
+        /* calendars load from *.yaml too, as rules do (calendars.md) */
+        "  RULES_DIR/calendars/*.yml, *.yaml\n",
+    };
+    for (size_t i = 0; i < 3; i++)
+        ck_assert_msg(strstr(help, lines[i]), "--help lacks '%s'", lines[i]);
+    free(help);
+    /* each option shown is taken */
+    snprintf(args, sizeof(args), "--test-rules %s --year 2026 --list x=%s", p.rules, lst);
+    ck_assert_int_eq(run_tool(args, out), 0);
+    snprintf(args, sizeof(args),
+             "--explain --rules %s --year 2026 --list x=%s '<13>Nov  1 00:00:00 h x: y'", p.rules,
+             lst);
+    ck_assert_int_eq(run_tool(args, out), 0);
+    /* the usage error says the same */
+    ck_assert_int_eq(run_tool("--test-rules a b", out), 2);
+    char errf[420];
+    snprintf(errf, sizeof(errf), "%s.err", out);
+    ck_assert(vt_count_text(errf, "usage: vigil-correlator --test-rules [PATH] [--year YYYY] "
+                                  "[--list NAME=FILE]...\n") == 1);
+    ck_assert_int_eq(run_tool("--explain a b", out), 2);
+    ck_assert(vt_count_text(errf, "usage: vigil-correlator --explain [--rules PATH] [--year YYYY] "
+                                  "[--list NAME=FILE]... [LINE]\n") == 1);
+    if (access("/etc/vigil/vigil.yaml", F_OK) != 0 && access("/etc/vigil/rules", F_OK) != 0) {
+        ck_assert_int_eq(run_tool("--test-rules", out), 1);
+        ck_assert_msg(vt_count_text(errf, "error: /etc/vigil/rules: cannot open rules directory: "
+                                          "No such file or directory (the default "
+                                          "correlator.rules_dir: no configuration file "
+                                          "/etc/vigil/vigil.yaml; give PATH, or -c FILE)\n") == 1,
+                      "no-config message: %s", vt_read_file(errf, NULL));
+        ck_assert_int_eq(vt_count_text(errf, "none"), 0);
+    }
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 START_TEST(test_replay_counts_match_errors)
 {
     vt_pipe p;
@@ -1910,6 +1964,7 @@ static Suite *correlator_suite(void)
     tcase_add_test(tt, test_replay_year_from_file_mtime);
     tcase_add_test(tt, test_replay_counts_match_errors);
     tcase_add_test(tt, test_rule_test_field_never_set);
+    tcase_add_test(tt, test_tools_help_names_their_options);
     return s;
 }
 
