@@ -59,7 +59,8 @@ int col_tls_conf_load(const vg_node *sec, const char *file, col_tls_conf *cf, ch
                                                  "ciphers", err, errlen)) != 0)
         goto fail;
     if (cf->require_client_cert && !cf->ca) {
-        rc = vg_conf_errf(err, errlen, sec, "require_client_cert needs 'ca'");
+        rc = vg_conf_errf(err, errlen, vg_node_get(sec, "require_client_cert"),
+                          "require_client_cert needs 'ca'");
         goto fail;
     }
     if (cf->allowed) {
