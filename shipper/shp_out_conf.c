@@ -255,7 +255,7 @@ static int shp_out_conf_finish(const vg_node *sec, const vg_node *at, int64_t de
                             c->type);
     int rc;
     if (!vg_conf_name_ok(c->name))
-        return vg_conf_errf(err, errlen, at,
+        return vg_conf_errf(err, errlen, vg_node_get(sec, "name") ? vg_node_get(sec, "name") : at,
                             "output name '%s' must be 1 to %d letters, digits, '.', '_' or '-', "
                             "not starting with '.'",
                             c->name, VG_CONF_NAME_MAX);

@@ -973,8 +973,9 @@ START_TEST(test_config_errors)
         /* -1 was accepted, and the message offered it, while the docs say 0-15 */
         {"shipper:\n  outputs:\n    - name: x\n      type: stdout\n      filter: {min_level: -1}\n",
          "bad.yaml:5: 'min_level' must be between 0 and 15, got '-1'"},
+        /* the name's line (3), where the type's was named */
         {"shipper:\n  outputs:\n    - name: 'a b'\n      type: stdout\n",
-         "bad.yaml:4: output name 'a b' must be 1 to 64 letters, digits, '.', '_' or '-', not starting with '.'"},
+         "bad.yaml:3: output name 'a b' must be 1 to 64 letters, digits, '.', '_' or '-', not starting with '.'"},
         {"shipper:\n  outputs:\n    - name: x\n      type: file\n",
          "bad.yaml:3: a file output needs 'path'"},
         /* a file rotated after nearly every alert, rotate_keep of them kept */
