@@ -182,6 +182,30 @@ static int shp_http_tls_unreadable(const shp_out_conf *c, const char **key, cons
     }
     return 0;
 }
+/* Parses the TLS files as OpenSSL reads them (libcurl's backend here), so
+ * that -t and a reload refuse a CA or a client certificate or key that is
+ * no PEM, or a key that does not match its certificate, at its line: libcurl
+ * reads them only at each connection, and every delivery attempt failed.
+ * Without tls_key, the key is taken from tls_cert, as libcurl does. */
+static int shp_http_tls_parse(const shp_out_conf *c, const vg_node *sec, char *err,
+                              size_t errlen)
+{
+    if (!shp_http_set(c->tls_ca) && !shp_http_set(c->tls_cert))
+        return 0;
+    shp_tls_client_ctx t;
+    char why[PATH_MAX * 2 + 600];
+    const char *key = shp_http_set(c->tls_key) ? c->tls_key : c->tls_cert;
+    if (shp_tls_client_ctx_init(&t, c->tls_ca, c->tls_cert, key, c->tls_verify, NULL, why,
+                                sizeof(why)) != 0) {
+        const char *k = shp_tls_client_err_key(why);
+        if (k && strcmp(k, "tls_key") == 0 && !shp_http_set(c->tls_key))
+            k = "tls_cert";
+        return vg_conf_errf(err, errlen, k ? shp_http_at(sec, k) : sec, "%s", why);
+    }
+    shp_tls_client_ctx_free(&t);
+    return 0;
+}
+
 static int shp_http_check(const shp_out_conf *c, const vg_node *sec, char *err, size_t errlen)
 {
     int rc = shp_curl_global();
@@ -244,6 +268,8 @@ static int shp_http_check(const shp_out_conf *c, const vg_node *sec, char *err, 
     if (shp_http_set(c->tls_key) && !shp_http_set(c->tls_cert))
         return vg_conf_errf(err, errlen, shp_http_at(sec, "tls_key"),
                             "tls_key needs tls_cert (the client certificate)");
+    if ((rc = shp_http_tls_parse(c, sec, err, errlen)))
+        return rc;
 
     if (strcmp(c->type, "elasticsearch") == 0) {
         const char *why = shp_http_set(c->index) ? shp_es_index_problem(c->index) : NULL;

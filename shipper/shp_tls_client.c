@@ -85,6 +85,24 @@ fail:
     return VG_ECONFIG;
 }
 
+const char *shp_tls_client_err_key(const char *err)
+{
+    /* each phrase is written once, in shp_tls_client_ctx_init above */
+    static const struct {
+        const char *phrase, *key;
+    } map[] = {
+        {": cannot load CA certificates: ", "tls_ca"},
+        {"cannot load the system's CA certificates", "tls_ca"},
+        {": cannot load TLS client certificate: ", "tls_cert"},
+        {": cannot load TLS client key or it does not match ", "tls_key"},
+        {"cannot set the TLS 1.2 ciphers", "tls_ciphers"},
+    };
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (strstr(err, map[i].phrase))
+            return map[i].key;
+    return NULL;
+}
+
 void shp_tls_client_ctx_free(shp_tls_client_ctx *t)
 {
     SSL_CTX_free(t->ctx);

@@ -32,6 +32,10 @@ int shp_tls_client_ctx_init(shp_tls_client_ctx *t, const char *ca, const char *c
                             const char *key, bool verify, const char *ciphers, char *err,
                             size_t errlen);
 void shp_tls_client_ctx_free(shp_tls_client_ctx *t);
+/* The output key that an error of shp_tls_client_ctx_init is about
+ * ("tls_ca", "tls_cert", "tls_key" or "tls_ciphers"), for the line of the
+ * refusal; NULL when it is about none (no TLS context at all). */
+const char *shp_tls_client_err_key(const char *err);
 
 /* One connection. */
 typedef struct shp_tls_client {

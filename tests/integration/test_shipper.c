@@ -1046,6 +1046,38 @@ START_TEST(test_config_errors)
     ck_assert_msg(strstr(out, yaml), "got '%s', want '%s'", out, yaml);
     ck_assert_msg(strstr(out, "output ok") == NULL, "got '%s'", out);
     free(out);
+    /* A TLS file that is no PEM: refused at the line of its key. The
+     * syslog output named the output's first line; an HTTPS output took it
+     * (-t: valid), and every delivery attempt failed at run time. */
+    {
+        char pem[420];
+        snprintf(pem, sizeof(pem), "%s/notpem.pem", dir);
+        ck_assert_int_eq(vt_write_file(pem, "not a certificate\n"), 0);
+        static const struct {
+            const char *out, *key, *why;
+        } tls_cases[] = {
+            {"type: syslog\n      url: tls://127.0.0.1:6514", "tls_ca",
+             "cannot load CA certificates: no certificate in it"},
+            {"type: webhook\n      url: https://127.0.0.1:9443", "tls_ca",
+             "cannot load CA certificates: no certificate in it"},
+            {"type: splunk_hec\n      url: https://127.0.0.1:8088\n      token: t", "tls_cert",
+             "cannot load TLS client certificate"},
+        };
+        for (size_t i = 0; i < sizeof(tls_cases) / sizeof(tls_cases[0]); i++) {
+            char y[600];
+            snprintf(y, sizeof(y), "shipper:\n  outputs:\n    - name: x\n      %s\n      %s: notpem.pem\n",
+                     tls_cases[i].out, tls_cases[i].key);
+            int line = 5;
+            for (const char *q = tls_cases[i].out; *q; q++)
+                line += *q == '\n';
+            out = check_config(dir, y, &st);
+            snprintf(yaml, sizeof(yaml), "%s/bad.yaml:%d: %s: %s", dir, line, pem,
+                     tls_cases[i].why);
+            ck_assert_msg(st == 1 && strstr(out, yaml), "tls case %zu: got '%s', want '%s'", i, out,
+                          yaml);
+            free(out);
+        }
+    }
     /* several outputs may share a device: nothing is cut there */
     out = check_config(dir,
                        "shipper:\n  outputs:\n    - {name: a, type: file, path: /dev/null}\n"
