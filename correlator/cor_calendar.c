@@ -501,17 +501,6 @@ static int cor_cal_load(cor_cal *c, const vg_node *n, char *err, size_t errlen)
     return 0;
 }
 
-/* The node to name when a calendar file is not {calendars: [...]}: a key
- * other than 'calendars' (its line, where the first line was named, which
- * holds a good 'calendars:'), else 'calendars' itself, else the root. */
-static const vg_node *cor_cal_file_fault(const vg_node *root)
-{
-    if (root->kind != VG_NODE_MAP || root->n == 0) return root;
-    for (size_t i = 0; i < root->n; i++)
-        if (strcmp(root->keys[i]->str, "calendars") != 0) return root->keys[i];
-    return root->keys[0];
-}
-
 static int cor_cal_file(cor_calendars *cs, const char *path, char *err, size_t errlen)
 {
     vg_node *root = NULL;
@@ -519,7 +508,7 @@ static int cor_cal_file(cor_calendars *cs, const char *path, char *err, size_t e
     if (rc) return rc;
     const vg_node *list = vg_node_get(root, "calendars");
     if (root->kind != VG_NODE_MAP || root->n != 1 || !list || list->kind != VG_NODE_SEQ) {
-        rc = vg_conf_errf(err, errlen, cor_cal_file_fault(root),
+        rc = vg_conf_errf(err, errlen, vg_node_blame_only(root, "calendars"),
                           "a calendar file is a map with one key, 'calendars', holding a list");
         goto out;
     }

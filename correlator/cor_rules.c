@@ -832,7 +832,7 @@ static int cor_rules_file(cor_ruleset *rs, const char *path, const cor_rules_opt
         return VG_ERULE;
     const vg_node *list = vg_node_get(root, "rules");
     if (root->kind != VG_NODE_MAP || root->n != 1 || !list || list->kind != VG_NODE_SEQ) {
-        rc = vg_conf_errf(err, errlen, root->kind == VG_NODE_MAP && root->n ? root->keys[0] : root,
+        rc = vg_conf_errf(err, errlen, vg_node_blame_only(root, "rules"),
                           "a rule file is a map with one key, 'rules', holding a list");
         goto out;
     }

@@ -54,6 +54,14 @@ int vg_conf_errf(char *err, size_t errlen, const vg_node *at, const char *fmt, .
     return VG_ECONFIG;
 }
 
+const vg_node *vg_node_blame_only(const vg_node *top, const char *only)
+{
+    if (top->kind != VG_NODE_MAP || top->n == 0) return top;
+    for (size_t i = 0; i < top->n; i++)
+        if (strcmp(top->keys[i]->str, only) != 0) return top->keys[i];
+    return top->keys[0];
+}
+
 static int conf_nomem(char *err, size_t errlen)
 {
     if (err && errlen) snprintf(err, errlen, "out of memory");

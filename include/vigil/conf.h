@@ -55,6 +55,12 @@ int vg_node_line_at(const vg_node *n, size_t off);
 /* The value under key in a MAP node, or NULL (also when map is not a MAP). */
 const vg_node *vg_node_get(const vg_node *map, const char *key);
 
+/* The node to name when a file's top level should be {only: ...} and is
+ * not: its first key other than 'only' (a stray key's line, where the
+ * file's first line held a good 'only:'), else 'only' itself, else top
+ * (not a map, or an empty one). */
+const vg_node *vg_node_blame_only(const vg_node *top, const char *only);
+
 /* Writes "FILE:LINE: <fmt...>" into err; returns VG_ECONFIG. */
 int vg_conf_errf(char *err, size_t errlen, const vg_node *at, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -4622,6 +4622,9 @@ START_TEST(test_rule_errors)
     ck_assert_int_eq(load_fails("- id: m.x\n- id: m.y\n", ":1: a rule file is a map with one key"),
                      VG_ERULE);
     ck_assert_int_eq(load_fails("\n\nrules\n", ":3: a rule file is a map with one key"), VG_ERULE);
+    /* a key beside 'rules' is refused at its own line (line 1 was named) */
+    load_fails_exactly("rules:\n  - {id: m.x, name: x, level: 1, match: {regex: 'x'}}\nother: 1\n",
+                       ":3: a rule file is a map with one key, 'rules', holding a list");
     /* a rule's test cases: each mistake refused with the test's line (the
      * test's strings were leaked on these paths: found by fuzz_rules under
      * LeakSanitizer) */
