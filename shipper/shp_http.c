@@ -182,6 +182,7 @@ static int shp_http_tls_unreadable(const shp_out_conf *c, const char **key, cons
     }
     return 0;
 }
+
 /* Parses the TLS files as OpenSSL reads them (libcurl's backend here), so
  * that -t and a reload refuse a CA or a client certificate or key that is
  * no PEM, or a key that does not match its certificate, at its line: libcurl

@@ -278,7 +278,8 @@ static int shp_out_conf_finish(const vg_node *sec, const vg_node *at, int64_t de
                                                                      : at,
                             "on_full must be block or drop_oldest, got '%s'", c->on_full);
     if (c->retry_max_ms < c->retry_min_ms)
-        return vg_conf_errf(err, errlen, shp_out_conf_retry_at(sec, at), "retry_max (%lld ms) is shorter than retry_min (%lld ms)",
+        return vg_conf_errf(err, errlen, shp_out_conf_retry_at(sec, at),
+                            "retry_max (%lld ms) is shorter than retry_min (%lld ms)",
                             (long long)c->retry_max_ms, (long long)c->retry_min_ms);
     if (c->batch == 0)
         c->batch = default_batch;
