@@ -294,14 +294,18 @@ static int cor_degraded(cor_eval *e, const cor_rule *r, cor_table *t, int64_t no
 }
 
 /* Whether g, a group of r, is one the sweep (cor_eval_tick) drops once the
- * watermark reaches w: it can no longer fire nor suppress anything. */
+ * watermark reaches w: it can no longer fire nor suppress anything. An
+ * absence's as in cor_sweep_one: reported, silent past expire, and W -
+ * lateness past its report (suppress_until), before which an event from
+ * before the report may still come and must find the group. */
 static int cor_group_done(const cor_eval *e, const cor_rule *r, const cor_group *g, int64_t w)
 {
     int64_t open = w - e->rs->lateness_us;
     if (r->kind == COR_MATCH)
         return g->suppress_until <= open && g->aux <= open;
     if (r->kind == COR_ABSENCE)
-        return g->fired && (e->clock > w ? e->clock : w) - g->aux >= r->expire_us;
+        return g->fired && (e->clock > w ? e->clock : w) - g->aux >= r->expire_us &&
+               open >= g->suppress_until;
     return g->last_us < open - r->timespan_us && g->suppress_until <= open;
 }
 

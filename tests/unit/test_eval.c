@@ -3250,6 +3250,42 @@ START_TEST(test_max_groups_dead_tail)
 }
 END_TEST
 
+/* An absence group at the cap's tail that was reported and is silent past its
+ * expire, but whose report W - lateness has not passed, is one the sweep keeps
+ * (an event from before the report may still come): removing it at the cap is
+ * an eviction, counted and alerted on, not a quiet drop (found by cor_model). */
+START_TEST(test_max_groups_absence_recent_report)
+{
+    char yaml[2048];
+    snprintf(yaml, sizeof(yaml),
+             "rules:\n%s"
+             "  - id: c.gone\n"
+             "    name: gone\n"
+             "    level: 6\n"
+             "    max_groups: 3\n"
+             "    correlation: {type: absence, rules: [m.fail], group_by: [src_ip],\n"
+             "                  timespan: 10s, expire: 15s}\n",
+             fail_rule);
+    cor_rules_opts o = opts_default;
+    o.lateness_us = 20 * SEC;
+    tc t;
+    tc_open(&t, yaml, &o);
+    feed(&t, T0, "h", "fail from A");
+    feed(&t, T0 + SEC, "h", "fail from B");
+    feed(&t, T0 + 50 * SEC, "h", "noise"); /* reports A and B silent at 50 s */
+    ck_assert_uint_eq(t.s.n, 2);
+    feed(&t, T0 + 51 * SEC, "h", "fail from C");
+    /* A: silent 52 s (expire 15 s) but W - lateness = 32 s is before its
+     * report at 50 s: the sweep keeps it, so D evicts it */
+    feed(&t, T0 + 52 * SEC, "h", "fail from D");
+    ck_assert_uint_eq(rule(&t, "c.gone")->evictions, 1);
+    ck_assert_uint_eq(t.s.n, 3);
+    assert_alert(at(&t.s, 2), "vigil.correlation_degraded", "internal", T0 + 52 * SEC,
+                 T0 + 52 * SEC, 1);
+    tc_close(&t);
+}
+END_TEST
+
 /* ---- persistence -------------------------------------------------------------- */
 
 static const char persist_yaml[] =
@@ -4829,6 +4865,7 @@ static Suite *eval_suite(void)
     tcase_add_test(t, test_max_groups);
     tcase_add_test(t, test_max_groups_lowered);
     tcase_add_test(t, test_max_groups_dead_tail);
+    tcase_add_test(t, test_max_groups_absence_recent_report);
     tcase_add_test(t, test_value_count_without_field);
     tcase_add_test(t, test_reload);
     tcase_add_test(t, test_reload_store);
