@@ -56,22 +56,46 @@ the completing hit's fields (a value_count's FIELD_values its own); a
 match rule's suppress, either side of an alert in event time, late hits
 included.
 
+Every seed also has two parts of its own (own generators, so the rest of
+the seed stays as it was). max_groups (rules.md, "Memory"): G lines (`G kN
+V`, keys from a pool of M+1 to 3M, some out of order, some late) for m.g /
+m.g2 and, each with max_groups M (2 to 4), one correlation of every type
+(the absence with an expire of 15 s, 40 s or 24 h), an event_count of one of
+them, and a match rule with suppress_by; in half the seeds (not the
+calendar ones) an hour's gap of event time half way. Modelled: the order of
+groups by last update (events counted for the group, a match rule's hits),
+at the cap the least recently updated group evicted, or dropped without a
+count when over (last event before W - lateness - T and suppression ended;
+an absence's reported, silent past expire and its report before W -
+lateness; a match rule's suppressions ended and no hit for a lateness), the
+sweep with the absences' look once per second of event time (from the least
+recently updated up to the first live group; an absence's every group; the
+match rules' too, so a late hit after it alerts), the vigil.correlation_degraded
+alerts (time of the event, count the rule's evictions so far, field rule, at
+most one per rule and hour of event time) and the --replay summary's
+evictions. Conditions (rules.md, "Match rules"): Q lines (`Q USER IP[
+KEYWORD]`) with their own host, program and PRI (or none), RFC 5424 or RFC
+3164, for alerting match rules of several conditions: program / host /
+agency / site equality (case-sensitive), facility / severity by name and
+number, keywords, and `where` with `in` and `not in` on captures, on a
+capture that did not take part, and on host, program / app, facility,
+severity (their names), sender (`replay`), agency, site (`unknown`), msg /
+message, over lists of strings, domains and addresses.
+
 What it leaves out: raw lines, fields other than the group's and
-FIELD_values, the order of
-alerts, max_groups and evictions, absence's expire (24 h) and clock ticks,
-the caps past which groups forget (N + 7N + 64 times, 8 sightings per value,
-4,096 temporal_ordered times, 8 alert times per match-rule group: the
-streams are too small to reach them), restarts and reloads, several
---replay files (years following on from file to file, file mtimes), the
-future-stamp clamp (5 minutes after arrival), `where` on fields other than
-a capture, lists of more than one condition, hashes of other lengths,
-list reloads, calendars with several `except` or date lists of several
-ranges, the 335-day edge of RFC 3164 years, a time zone other than UTC for RFC 3164 lines. Known,
-documented divergences it could meet with other parameters: value_count and
-temporal thinning after a suppression (a lateness well past 3T),
-temporal_ordered past 4,096 events, a late match-rule hit after its group
-was forgotten (the model forgets a group when a hit comes, the engine in its
-sweep).
+FIELD_values, the order of alerts (rules.md promises none on --replay's
+stdout), absence's clock ticks, the caps past which groups forget (N + 7N +
+64 times, 8 sightings per value, 4,096 temporal_ordered times, 8 alert times
+per match-rule group: the streams are too small to reach them), restarts and
+reloads (a max_groups lowered by one among them), several --replay files
+(years following on from file to file, file mtimes), the future-stamp clamp
+(5 minutes after arrival), procid, msgid and time conditions with the
+others, hashes of other lengths, list reloads, calendars with several
+`except` or date lists of several ranges, the 335-day edge of RFC 3164
+years, a time zone other than UTC for RFC 3164 lines. Known, documented
+divergences it could meet with other parameters: value_count and temporal
+thinning after a suppression (a lateness well past 3T), temporal_ordered
+past 4,096 events.
 """
 
 import ipaddress
@@ -207,6 +231,121 @@ def caps_rules(c):
                  suppress=c['msupp'], max_groups=m)]
 
 
+# ---------------------------------------------------------------- conditions
+# Q lines (`Q USER IP[ KEYWORD]`) with their own host, program and PRI (or
+# none), in RFC 5424 or RFC 3164, for alerting match rules of several
+# conditions: program / host / agency / site equality, facility / severity
+# (names and numbers), keywords, and `where` on captures and on event fields
+# (host, program, facility, severity, sender, agency, site, msg, a capture
+# that did not take part), `in` and `not in`, several in one rule (rules.md,
+# "Match rules"). In --replay, sender is `replay` and agency and site are
+# `unknown` (rules.md).
+
+FACILITY = {1: 'user', 3: 'daemon', 4: 'auth', 9: 'cron', 10: 'authpriv', 16: 'local0',
+            23: 'local7'}
+SEVERITY = ['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug']
+Q_HOSTS = ['web1', 'WEB1', 'db.example.com', 'h', 'mail.Example.org']
+Q_PROGS = ['sshd', 'cron', 'p', 'Sshd']
+Q_USERS = ['alice', 'svc_backup', 'root', 'bob', 'Root']
+Q_KW = ['', '', '', ' segfault at 0', ' Out of memory', ' out of memory', ' segfaul', ' zz']
+
+
+def gen_conds(seed):
+    """The seed's conditions part (its own generator): the rules' values and
+    the lists' entries."""
+    q = random.Random(seed * 7727 + 11)
+    sub = lambda xs, lo: q.sample(xs, q.randint(lo, len(xs)))
+    c = {'seed': seed * 7727 + 13, 'share': q.choice([0.05, 0.1, 0.2])}
+    c['lists'] = {
+        'svc': sub(['svc_backup', 'root', 'nobody', 'alice'], 1),
+        'hosts': sub(['web1', 'example.com', 'h', 'Example.ORG.', 'db'], 1),
+        'progs': sub(['cron', 'sshd', 'SSHD'], 1),
+        'fs': sub(['auth', 'daemon', 'err', 'crit', 'local0', '4', 'info'], 1),
+        'misc': sub(['replay', 'unknown', 'Unknown', 'x'], 1),
+        'msgs': sub(['Q alice 10.1.2.3', 'Q root 192.0.2.1 Out of memory', 'Q bob ',
+                     'q alice 10.1.2.3'], 1)}
+    c['rules'] = [
+        dict(id='q.prog', program=sub(['sshd', 'cron', 'Sshd'], 1),
+             regex=r'^Q (?<user>\S+) (?<ip>\S+)', where=['user not in list svc']),
+        dict(id='q.host', host=sub(['web1', 'db.example.com', 'WEB1'], 1),
+             keywords=q.choice([['segfault', 'Out of memory'], ['Out of memory']])),
+        dict(id='q.fac', regex=r'^Q (?<user>\S+)',
+             facility=sub(['auth', 'authpriv', 16, 'daemon', 'user'], 1),
+             severity=sub(['err', 'warning', 0, 'info', 7], 1)),
+        dict(id='q.wh', regex='^Q ', where=['host in list hosts', '%s not in list progs'
+                                            % q.choice(['program', 'app'])]),
+        dict(id='q.wfs', regex='^Q ', where=['facility in list fs', 'severity not in list fs']),
+        dict(id='q.wsa', regex=r'^Q (?<user>\S+) (?<ip>\S+)',
+             where=['sender in list misc', 'agency not in list misc', 'ip in list bad2'],
+             site=q.choice([['unknown'], ['unknown', 'x'], ['x']])),
+        dict(id='q.wmsg', keywords=['Q '], where=['%s in list msgs'
+                                                  % q.choice(['msg', 'message'])]),
+        dict(id='q.ag', regex='^Q', agency=q.choice([['unknown'], ['aviation'], ['Unknown']]),
+             where=['site in list misc']),
+        dict(id='q.opt', regex=r'^Q (?<user>\S+) \S+(?: (?<opt>zz))?$',
+             where=['opt not in list svc', 'user in list svc']),
+        dict(id='q.opt2', regex=r'^Q \S+ \S+(?: (?<opt>zz))?$', where=['opt in list misc'])]
+    c['lists']['bad2'] = sub(LIST_ENTRIES, 3)
+    c['lists']['misc'].append('zz') if q.random() < 0.5 else None
+    return c
+
+
+def yaml_qrules(c):
+    out = []
+    lst = lambda xs: '[%s]' % ', '.join("'%s'" % x if isinstance(x, str) else str(x) for x in xs)
+    for r in c['rules']:
+        out += ['  - id: %s' % r['id'], '    name: %s' % r['id'], '    level: 2', '    match:']
+        for k in ('program', 'host', 'agency', 'site', 'facility', 'severity', 'keywords',
+                  'where'):
+            if k in r:
+                out.append('      %s: %s' % (k, lst(r[k])))
+        if 'regex' in r:
+            out.append("      regex: '%s'" % r['regex'])
+    return out
+
+
+def q_fields(r, msg, hdr):
+    """The fields a Q rule's `where` sees, or None when its regex / keywords
+    do not match."""
+    f = {'host': hdr['host'], 'program': hdr['prog'], 'app': hdr['prog'], 'sender': 'replay',
+         'agency': 'unknown', 'site': 'unknown', 'msg': msg, 'message': msg}
+    if hdr['pri'] is not None:
+        f['facility'] = FACILITY[hdr['pri'] // 8]
+        f['severity'] = SEVERITY[hdr['pri'] % 8]
+    if 'keywords' in r and not any(k in msg for k in r['keywords']):
+        return None
+    if 'regex' in r:
+        rx = re.sub(r'\(\?<(\w+)>', r'(?P<\1>', r['regex'])
+        mt = re.search(rx, msg)
+        if not mt:
+            return None
+        f.update({k: v for k, v in mt.groupdict().items() if v is not None})
+    return f
+
+
+def q_holds(r, msg, hdr, lists):
+    """rules.md, "Match rules": every condition given holds."""
+    f = q_fields(r, msg, hdr)
+    if f is None:
+        return False
+    for k in ('program', 'host', 'agency', 'site'):
+        if k in r and f[k] not in r[k]:
+            return False
+    for k, names in (('facility', FACILITY), ('severity', dict(enumerate(SEVERITY)))):
+        if k in r:
+            if hdr['pri'] is None:
+                return False
+            num = hdr['pri'] // 8 if k == 'facility' else hdr['pri'] % 8
+            if not any(x == num or x == names[num] for x in r[k]):
+                return False
+    for w in r.get('where', []):
+        field, neg, lst = re.match(r'^(\w+) (not )?in list (\S+)$', w).groups()
+        # watchlists.md: an entry's leading and trailing blanks are removed
+        if in_list([e.strip() for e in lists[lst]], f.get(field)) == bool(neg):
+            return False
+    return True
+
+
 # the match rules, in file order (the order a line's hits are evaluated in)
 MATCH = [('m.a', 'A'), ('m.b', 'B'), ('m.c', 'C'), ('m.ab', '[AB]')]
 
@@ -228,7 +367,12 @@ def yaml_rules(rules):
                 '    match:', "      regex: '^G (?<k>k[0-9]+) (?<v>[0-9])$'",
                 '  - id: m.g2', '    name: match m.g2', '    level: 1', '    alert: false',
                 '    match:', "      regex: '^G (?<k>k[0-9]+) (?<v>[13579])$'"]
+    qr = [r for r in rules if r['type'] == 'qmatch']
+    if qr:
+        out += yaml_qrules({'rules': qr})
     for r in rules:
+        if r['type'] == 'qmatch':
+            continue
         if r['type'] == 'match':
             if r.get('head') == 'G':
                 rx = "'^G (?<k>k[0-9]+) (?<v>[0-9])$'"
@@ -276,7 +420,7 @@ def stamp(ms):
     return d.strftime('%Y-%m-%dT%H:%M:%S.') + '%03dZ' % (ms % 1000)
 
 
-def gen_lines(rng, count, f=None, caps=None):
+def gen_lines(rng, count, f=None, caps=None, conds=None):
     """Lines on a 250 ms grid around a clock that jumps ahead in clusters;
     with a feature f, also its W or K lines (K lines at the calendar's
     midnight and a second around it, as the clock passes), and RFC 3164
@@ -291,6 +435,7 @@ def gen_lines(rng, count, f=None, caps=None):
         marks = [m + d for d in (-60000, -1000, -1, 0, 1, 999, 1000, 60000, 120000)]
     disorder = rng.choice([0.05, 0.15, 0.3])     # share of lines out of order
     grng = random.Random(caps['seed']) if caps else None
+    qrng = random.Random(conds['seed']) if conds else None
     recent = []
     for i in range(count):
         c = rng.random()
@@ -348,6 +493,20 @@ def gen_lines(rng, count, f=None, caps=None):
                                                             25000])
             lines.append((gt - gt % 1000 if fmt == '3' else gt,
                           'G %s %d' % (k, grng.randint(1, 4)), fmt if fmt in '35' else '5'))
+        if qrng is not None and qrng.random() < conds['share']:
+            # a Q line: its header's host, program and PRI (none: RFC 3164
+            # only), RFC 5424 or RFC 3164 (whole seconds)
+            style = qrng.choice(['5', '5', '3', '3n']) if f['kind'] != 'cal' else '5'
+            pri = None if style == '3n' else qrng.choice(list(FACILITY)) * 8 + qrng.randrange(8)
+            qmsg = 'Q %s %s%s' % (qrng.choice(Q_USERS), qrng.choice(LIST_VALUES),
+                                  qrng.choice(Q_KW))
+            if qrng.random() < 0.08:
+                qmsg = qrng.choice(conds['lists']['msgs'])
+            qt = clock + qrng.randint(0, 999)
+            if style != '5':
+                qt -= qt % 1000
+            lines.append((qt, qmsg, ('q', pri, qrng.choice(Q_HOSTS), qrng.choice(Q_PROGS),
+                                     '3' if style == '3n' else style)))
     if caps and caps['jump'] and f['kind'] != 'cal':
         # an hour's gap of event time half way
         h = len(lines) // 2
@@ -361,6 +520,12 @@ def stamp3164(ms):
 
 
 def render_line(t, m, fmt):
+    if isinstance(fmt, tuple):           # a Q line: its own header
+        _, pri, host, prog, style = fmt
+        p = '<%d>' % pri if pri is not None else ''
+        if style == '5':
+            return '%s1 %s %s %s - - - %s\n' % (p, stamp(t), host, prog, m)
+        return '%s%s %s %s: %s\n' % (p, stamp3164(t), host, prog, m)
     if fmt == '5':
         return '<38>1 %s h p - - - %s\n' % (stamp(t), m)
     if fmt == '3':
@@ -770,12 +935,15 @@ class Corr:
 
 
 class Model:
-    def __init__(self, rules, f=None):
+    def __init__(self, rules, f=None, conds=None):
         self.f = f or {'kind': None}
+        self.conds = conds
+        self.rule_ids = {r['id'] for r in rules}
         if self.f['kind'] == 'cal':
             self.cal = cal_spec(self.f)
         self.rules = rules
-        self.corr = [Corr(r, self) for r in rules if r['type'] not in ('amatch', 'match')]
+        self.corr = [Corr(r, self) for r in rules
+                     if r['type'] not in ('amatch', 'match', 'qmatch')]
         self.evictions = 0
         self.degraded = {}          # rule id: the time of its last degradation alert
         self.rule_evictions = {}
@@ -786,7 +954,7 @@ class Model:
         self.msup = {}
         self.alerts = []
 
-    def feed(self, t, msg):
+    def feed(self, t, msg, hfmt=None):
         # the watermark moves with every event, even one no rule matches
         prev_w = self.w
         late = self.w is not None and t < self.w - LATENESS
@@ -811,6 +979,11 @@ class Model:
             fields = {'k': k, 'v': v}
             rules = ['m.g'] + (['m.g2'] if int(v) % 2 else [])
             self.match_suppress('G', t, fields, msg, reps, prev_w)
+        if isinstance(hfmt, tuple) and self.conds:
+            hdr = {'pri': hfmt[1], 'host': hfmt[2], 'prog': hfmt[3]}
+            for r in self.rules:
+                if r['type'] == 'qmatch' and q_holds(r, text, hdr, self.conds['lists']):
+                    self.alerts.append(Alert(r['id'], (), t, t, reps, msg))
         if text[:2] in ('W ', 'K ') or text == 'W':
             val = text[2:] or None       # 'W': no ip, "not in" any list
             for r in self.rules:
@@ -869,8 +1042,9 @@ class Model:
         second of event time) drops the groups that can no longer fire nor
         suppress anything in order of last update, from the least recent,
         up to the first that still can (an absence's: every one, as it looks
-        at every group). Only the rules with max_groups: for the others it
-        changes nothing the model sees."""
+        at every group). Only the rules with max_groups, and the match rules
+        (a late hit after its group was dropped alerts): for the other rules
+        it changes nothing the model sees."""
         for c in self.corr:
             if c.r.get('max_groups') and c.r['type'] == 'absence':
                 for key in [k for k, gs in c.groups.items() if c.done(gs)]:
@@ -879,7 +1053,7 @@ class Model:
                 while c.groups and c.done(next(iter(c.groups.values()))):
                     del c.groups[next(iter(c.groups))]
         for r in self.rules:
-            if r['type'] == 'match' and r.get('max_groups'):
+            if r['type'] == 'match':
                 grp = self.msup.get(r['id'], {})
                 while grp and self.msup_done(r, next(iter(grp.values()))):
                     del grp[next(iter(grp))]
@@ -887,9 +1061,7 @@ class Model:
     def match_suppress(self, head, t, fields, msg, reps, prev_w):
         """rules.md, suppression of a match rule: a hit alerts unless an alert
         of its group is less than suppress away in event time, either side
-        (late hits too); a group is forgotten once its suppressions ended for
-        the watermark and it had no hit for a lateness, judged after an
-        event (the sweep), so with the watermark before this one."""
+        (late hits too); a group is forgotten by the sweep (see sweep())."""
         r = next((x for x in self.rules if x['type'] == 'match' and
                   x.get('head', 'S') == head), None)
         if r is None:
@@ -897,10 +1069,6 @@ class Model:
         key = tuple(fields.get(f, '') for f in r['group_by'])
         grp = self.msup.setdefault(r['id'], {})
         gs = grp.pop(key, None)
-        if gs is not None and not r.get('max_groups') and \
-                prev_w - LATENESS >= max(gs['a']) + r['suppress'] \
-                and prev_w - gs['aux'] >= LATENESS:
-            gs = None                   # forgotten (the sweep may be later)
         if gs is None:
             if r.get('max_groups'):
                 self.make_room(r, grp, lambda g: self.msup_done(r, g), t)
@@ -969,11 +1137,12 @@ class Model:
                              self.w, ('c', self.seq))
 
 
-def model_alerts(rules, lines, f=None):
-    m = Model(rules, f)
+def model_alerts(rules, lines, f=None, conds=None):
+    m = Model(rules, f, conds)
     prev = None                  # the event time of the last line with a stamp
     last = 0                     # of the last line (untimed ones take it)
-    for t, msg, fmt in lines:
+    for t, msg, hfmt in lines:
+        fmt = hfmt[4] if isinstance(hfmt, tuple) else hfmt
         if fmt == 'f':           # a stamp Feb 29 12:00:00, a year inferred as any
             t = FEB29_MS
         if fmt in ('3', 'f'):    # the year is the model's, from the stamp's text
@@ -987,7 +1156,7 @@ def model_alerts(rules, lines, f=None):
         else:
             prev = t             # the year follows the last line with a stamp
         last = t
-        m.feed(t, msg)
+        m.feed(t, msg, hfmt)
     m.absence_look(True)
     # the --replay summary's evictions, as a pseudo-alert
     return m.alerts + [Alert('#evictions', (), 0, 0, m.evictions, None)]
@@ -1000,7 +1169,7 @@ def parse_ts(s):
     return int(round(d.timestamp() * 1000))
 
 
-def engine_alerts(exe, workdir, rules, lines, f=None):
+def engine_alerts(exe, workdir, rules, lines, f=None, conds=None):
     f = f or {'kind': None, 'year': 2026}
     rdir = os.path.join(workdir, 'rules')
     os.makedirs(rdir, exist_ok=True)
@@ -1019,6 +1188,11 @@ def engine_alerts(exe, workdir, rules, lines, f=None):
             extra = ['--list', 'bad=' + path]
         with open(path, 'w') as fh:
             fh.write('# the feature\'s list\n' + '\n'.join(f['entries']) + '\n')
+    if conds:
+        os.makedirs(os.path.join(rdir, 'lists'), exist_ok=True)
+        for name, ents in conds['lists'].items():
+            with open(os.path.join(rdir, 'lists', name + '.txt'), 'w') as fh:
+                fh.write('\n'.join(ents) + '\n')
     if f['kind'] == 'cal':
         os.makedirs(os.path.join(rdir, 'calendars'), exist_ok=True)
         with open(os.path.join(rdir, 'calendars', 'k.yml'), 'w') as fh:
@@ -1052,7 +1226,8 @@ def engine_alerts(exe, workdir, rules, lines, f=None):
                              parse_ts(j['event']['end']), j['vigil']['count'], None))
             continue
         if not rid.startswith('c.') and rid not in ('m.s', 'm.w', 'm.wn', 'm.wz',
-                                                     'm.kin', 'm.kout', 'm.gs'):
+                                                     'm.kin', 'm.kout', 'm.gs') \
+                and not rid.startswith('q.'):
             continue
         r = next(x for x in rules if x['id'] == rid)
         fl = j['vigil'].get('fields', {})
@@ -1061,6 +1236,8 @@ def engine_alerts(exe, workdir, rules, lines, f=None):
         if r['type'] == 'value_count':
             vals = set(fl.get('v_values', '').split(','))
         msg = j.get('message') if r['type'] != 'absence' and 'c.ab' not in r['rules'] else None
+        if r['type'] == 'qmatch':
+            key = ()
         out.append(Alert(rid, key, parse_ts(j['event']['start']), parse_ts(j['event']['end']),
                          j['vigil']['count'], msg, vals))
     return out
@@ -1125,10 +1302,12 @@ def run_seed(exe, seed, workdir, nlines, shrink):
     rng = random.Random(seed)
     f = gen_feature(seed)
     caps = gen_caps(seed)
-    rules = gen_rules(rng) + feature_rules(f) + caps_rules(caps)
-    lines = gen_lines(rng, nlines, f, caps)
-    bad = diff(rules, model_alerts(rules, lines, f),
-               engine_alerts(exe, workdir, rules, lines, f))
+    conds = gen_conds(seed)
+    rules = gen_rules(rng) + feature_rules(f) + caps_rules(caps) + \
+        [dict(r, type='qmatch', rules=[], group_by=[]) for r in conds['rules']]
+    lines = gen_lines(rng, nlines, f, caps, conds)
+    bad = diff(rules, model_alerts(rules, lines, f, conds),
+               engine_alerts(exe, workdir, rules, lines, f, conds))
     if not bad:
         return True
     rid = bad[0]
@@ -1145,8 +1324,8 @@ def run_seed(exe, seed, workdir, nlines, shrink):
     small = [r for r in rules if r['id'] in keep]
 
     def still_bad(cand):
-        return rid in diff(small, model_alerts(small, cand, f),
-                           engine_alerts(exe, workdir, small, cand, f))
+        return rid in diff(small, model_alerts(small, cand, f, conds),
+                           engine_alerts(exe, workdir, small, cand, f, conds))
     if still_bad(lines):
         lines = ddmin(lines, still_bad, time.monotonic() + SHRINK_S)
     else:
@@ -1160,13 +1339,17 @@ def run_seed(exe, seed, workdir, nlines, shrink):
     if f['kind'] == 'cal':
         print('--- calendars')
         sys.stdout.write(cal_spec(f)[0])
+    if any(r['type'] == 'qmatch' for r in small):
+        for name, ents in conds['lists'].items():
+            print('--- list %s' % name)
+            print('\n'.join(ents))
     print('--- lines')
     sys.stdout.write(render(lines))
     print('--- model')
-    for a in sorted(model_alerts(small, lines, f), key=lambda a: (a.rule, a.end)):
+    for a in sorted(model_alerts(small, lines, f, conds), key=lambda a: (a.rule, a.end)):
         print('  ', a)
     print('--- engine')
-    for a in sorted(engine_alerts(exe, workdir, small, lines, f),
+    for a in sorted(engine_alerts(exe, workdir, small, lines, f, conds),
                     key=lambda a: (a.rule, a.end)):
         print('  ', a)
     return False
