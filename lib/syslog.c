@@ -238,9 +238,21 @@ static __attribute__((noinline)) int64_t ts_compute(const ts_parts *t, int64_t y
         year = nowy.year;
         lo = nowy.lo;
         hi = nowy.hi;
-        /* wall > now + window: Dec 31 received on Jan 1; wall <= now + window -
-         * 365 days: Jan 1 received on Dec 31 (sender's clock ahead) */
-        int64_t a = wall_seconds(t, year) - NEW_YEAR_WINDOW_S, b = a + 365 * S_PER_DAY;
+        /* stamp > now + window: Dec 31 received on Jan 1; stamp <= now + window -
+         * 365 days: Jan 1 received on Dec 31 (sender's clock ahead). Judged
+         * on the stamp's UTC time in that year, as now is: its wall-clock
+         * time is off by the zone's offset, which moved the edges (exact in
+         * --replay, where now is the line before's time plus a lead) by
+         * hours east or west of UTC. */
+        int64_t u = wall_seconds(t, year);
+        if (fixed) {
+            u -= (int64_t)zmin * 60;
+        } else {
+            int32_t om;
+            int sl;
+            u = local_to_utc(u, &om, &sl);
+        }
+        int64_t a = u - NEW_YEAR_WINDOW_S, b = a + 365 * S_PER_DAY;
         if (now_s < a) {
             year--;
             hi = hi < a ? hi : a;
@@ -279,9 +291,8 @@ static __attribute__((noinline)) int64_t ts_compute(const ts_parts *t, int64_t y
 
 /* UTC seconds of the header time t (fraction aside) in year ykey - 1, or with
  * ykey 0 in the year that puts the stamp in the window (now - 334 days, now +
- * 31 days], judged on wall-clock time (the zone's few hours do not matter at
- * that scale). fixed: at UTC offset zmin minutes; else local time. Fills
- * *tz_min. */
+ * 31 days], judged on the stamp's UTC time. fixed: at UTC offset zmin
+ * minutes; else local time. Fills *tz_min. */
 static inline int64_t ts_seconds(const ts_parts *t, int64_t ykey, int fixed, int32_t zmin,
                                  int64_t now_us, int32_t *tz_min)
 {

@@ -969,6 +969,16 @@ START_TEST(test_year_inference)
     parse_s("<13>Dec 31 23:59:50 host app: x", &l, &ev);
     ck_assert_int_eq(ev.ts_us, iso_us("2019-12-31T22:59:50Z"));
     ck_assert_int_eq(ev.tz_min, 60);
+    /* the window (now - 334 days, now + 31 days] is on UTC times: Feb 1 00:30
+     * CET is Jan 31 23:30Z, less than 31 days after now (Jan 1 00:10Z), so this
+     * year, though its wall-clock time is more than 31 days after now's; Feb 1
+     * 01:10:00 CET is exactly 31 days after, 01:10:01 a second past: last year */
+    parse_s("<13>Feb  1 00:30:00 host app: x", &l, &ev);
+    ck_assert_int_eq(ev.ts_us, iso_us("2020-01-31T23:30:00Z"));
+    parse_s("<13>Feb  1 01:10:00 host app: x", &l, &ev);
+    ck_assert_int_eq(ev.ts_us, iso_us("2020-02-01T00:10:00Z"));
+    parse_s("<13>Feb  1 01:10:01 host app: x", &l, &ev);
+    ck_assert_int_eq(ev.ts_us, iso_us("2019-02-01T00:10:01Z"));
     parse_s("<13>Jul  1 12:00:00.250 host app: x", &l, &ev); /* summer time; milliseconds */
     ck_assert_int_eq(ev.ts_us, iso_us("2019-07-01T10:00:00.25Z"));
     ck_assert_int_eq(ev.tz_min, 120);
