@@ -38,7 +38,11 @@ the message), modelled from rules.md (a year more than 30 days before and at
 most 335 days after the last line with a stamp; --year for the first; stamps
 exactly 30 days before it and a second either side, and the rule where a
 leap day leaves no year) and architecture.md ("RFC 3164 headers are read
-leniently").
+leniently"); the correlator then runs with a TZ of its own (UTC, fixed
+offsets of +07:00, +05:45 and -09:30, and, with tzdata, New York, Paris and
+Lord Howe), the stamps written in that zone's local time and the stream
+starting at its local new year (the year windows on UTC times, so across a
+daylight-saving change for the edge lines of the 2028 streams).
 
 What the model reads from docs/rules.md: the watermark (every line moves it,
 matched or not) and lateness; the windows (s - T, s] of event_count,
@@ -92,7 +96,8 @@ reloads (a max_groups lowered by one among them), several --replay files
 (5 minutes after arrival), procid, msgid and time conditions with the
 others, hashes of other lengths, list reloads, calendars with several
 `except` or date lists of several ranges, the 335-day edge of RFC 3164
-years, a time zone other than UTC for RFC 3164 lines. Known, documented
+years, time zones at a daylight-saving change (an hour that repeats or
+never comes) in the stream itself. Known, documented
 divergences it could meet with other parameters: value_count and temporal
 thinning after a suppression (a lateness well past 3T), temporal_ordered
 past 4,096 events.
@@ -509,13 +514,52 @@ def gen_lines(rng, count, f=None, caps=None, conds=None):
                                      '3' if style == '3n' else style)))
     if caps and caps['jump'] and f['kind'] != 'cal':
         # an hour's gap of event time half way
+        # half way, led by a G line of a new key: the groups from before are
+        # over, and the sweep has not run yet (it runs after the event), so
+        # that line finds the cap full of them and drops one without an
+        # eviction
         h = len(lines) // 2
         lines = lines[:h] + [(t + 3660000, m, x) for t, m, x in lines[h:]]
+        t0 = max(t for t, m, x in lines[:h + 1] if x == '5' or x == '3') + 1
+        x3 = lines[h][2] == '3'
+        lines.insert(h, (t0 - t0 % 1000 if x3 else t0, 'G k%d 2' % caps['keys'],
+                         '3' if x3 else '5'))
+        # and before the gap, a burst of new keys that fills every cap
+        tb = max(t for t, m, x in lines[:h] if x == '5' or x == '3')
+        lines[h:h] = [(tb - tb % 1000 if x3 else tb, 'G k%d %d' % (caps['keys'] + 1 + i, i % 4 + 1),
+                       '3' if x3 else '5') for i in range(caps['m'] + 1)]
     return lines
 
 
+# RFC 3164 stamps are local time (rules.md): the correlator's TZ. The
+# rfc3164 seeds run it in one of these (TZ, zone), POSIX fixed offsets (no
+# tzdata needed) and, where tzdata is installed, zones with daylight saving
+# time (the edge lines 30 days before a stamp then fall on the other side of
+# a change: New York and Paris in March 2028).
+FIXED_TZS = [('UTC', timezone.utc), ('<+07>-7', timezone(timedelta(hours=7))),
+             ('<+0545>-5:45', timezone(timedelta(hours=5, minutes=45))),
+             ('<-0930>9:30', timezone(-timedelta(hours=9, minutes=30)))]
+NAMED_TZS = ['America/New_York', 'Europe/Paris', 'Australia/Lord_Howe']
+ZONE = [None, timezone.utc]        # the seed at hand's (TZ, zone)
+
+
+def tz_choices():
+    out = list(FIXED_TZS)
+    try:
+        import zoneinfo
+        out += [(n, zoneinfo.ZoneInfo(n)) for n in NAMED_TZS]
+    except Exception:              # no tzdata: the fixed offsets alone
+        pass
+    return out
+
+
+def wall(ms):
+    """The local wall-clock time (aware) of ms in the seed's zone."""
+    return datetime.fromtimestamp(ms / 1000.0, tz=ZONE[1])
+
+
 def stamp3164(ms):
-    d = datetime.fromtimestamp(ms / 1000.0, tz=timezone.utc)
+    d = wall(ms)
     return d.strftime('%b ') + '%2d' % d.day + d.strftime(' %H:%M:%S')
 
 
@@ -535,7 +579,11 @@ def render_line(t, m, fmt):
 
 # architecture.md: an RFC 3164 header that cannot be read stays in the message
 FEB29 = 'Feb 29 12:00:00 h p: '
-FEB29_MS = int(datetime(2028, 2, 29, 12, tzinfo=timezone.utc).timestamp() * 1000)
+
+
+def feb29_ms():
+    """The instant whose local wall time is 2028-02-29 12:00:00 (FEB29's text)."""
+    return int(datetime(2028, 2, 29, 12, tzinfo=ZONE[1]).timestamp() * 1000)
 
 
 def render(lines):
@@ -548,8 +596,9 @@ def infer_year(text_ms, prev, year):
     where a leap day leaves no such year, the stamp in the year of the time
     304 days after that one, a year earlier if it is then more than 31 days
     after that time, a year later if 334 days or more before it. None: Feb 29
-    in a year without it (untimed)."""
-    d = datetime.fromtimestamp(text_ms / 1000.0, tz=timezone.utc)
+    in a year without it (untimed). Wall times are the local ones of the
+    seed's zone; the windows are on instants."""
+    d = wall(text_ms)
 
     def put(y):
         try:
@@ -558,16 +607,16 @@ def infer_year(text_ms, prev, year):
             return None                  # Feb 29 of a year without one
     if prev is None:
         return put(year)
-    py = datetime.fromtimestamp(prev / 1000.0, tz=timezone.utc).year
+    py = wall(prev).year
     for y in range(py - 1, py + 2):
         c = put(y)
         if c is not None and prev - 30 * 86400000 < c <= prev + 335 * 86400000:
             return c
     now = prev + 304 * 86400000
-    y = datetime.fromtimestamp(now / 1000.0, tz=timezone.utc).year
+    y = wall(now).year
     # judged on the stamp's wall time in y (Feb 29 as the day after Feb 28)
     c = int((datetime(y, d.month, 28 if (d.month, d.day) == (2, 29) else d.day, d.hour,
-                      d.minute, d.second, tzinfo=timezone.utc)
+                      d.minute, d.second, tzinfo=ZONE[1])
              + timedelta(days=1 if (d.month, d.day) == (2, 29) else 0)).timestamp() * 1000)
     if c > now + 31 * 86400000:
         y -= 1
@@ -715,7 +764,10 @@ def gen_feature(seed):
         # fall on Feb 29 / Mar 1, where a leap day leaves no year in the window)
         f['year'] = frng.choice([2025, 2025, 2028])
         start = (12, 31, 23, 57) if f['year'] == 2025 else (3, 30, 23, 48)
-        f['base'] = int(datetime(f['year'], *start, tzinfo=timezone.utc).timestamp() * 1000)
+        # the correlator's TZ (its own generator): the start is local time
+        tzs = tz_choices()
+        f['tz'] = tzs[random.Random(seed * 13 + 5).randrange(len(tzs))]
+        f['base'] = int(datetime(f['year'], *start, tzinfo=f['tz'][1]).timestamp() * 1000)
         f['share'] = frng.choice([0.3, 0.7, 1.0])
     return f
 
@@ -1144,7 +1196,7 @@ def model_alerts(rules, lines, f=None, conds=None):
     for t, msg, hfmt in lines:
         fmt = hfmt[4] if isinstance(hfmt, tuple) else hfmt
         if fmt == 'f':           # a stamp Feb 29 12:00:00, a year inferred as any
-            t = FEB29_MS
+            t = feb29_ms()
         if fmt in ('3', 'f'):    # the year is the model's, from the stamp's text
             orig = t
             t = infer_year(t, prev, f['year'])
@@ -1206,7 +1258,7 @@ def engine_alerts(exe, workdir, rules, lines, f=None, conds=None):
     log = os.path.join(workdir, 'in.log')
     with open(log, 'w') as fh:
         fh.write(render(lines))
-    env = dict(os.environ, TZ='UTC')      # RFC 3164 stamps are local time
+    env = dict(os.environ, TZ=ZONE[0] or 'UTC')    # RFC 3164 stamps are local time
     p = subprocess.run([exe, '-c', cfg, '--replay', log, '--rules', rdir,
                         '--year', str(f['year'])] + extra,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60, env=env)
@@ -1301,6 +1353,7 @@ def ddmin(lines, still_bad, deadline):
 def run_seed(exe, seed, workdir, nlines, shrink):
     rng = random.Random(seed)
     f = gen_feature(seed)
+    ZONE[:] = f.get('tz', ('UTC', timezone.utc))
     caps = gen_caps(seed)
     conds = gen_conds(seed)
     rules = gen_rules(rng) + feature_rules(f) + caps_rules(caps) + \
@@ -1331,7 +1384,8 @@ def run_seed(exe, seed, workdir, nlines, shrink):
     else:
         small = rules
     print('DIVERGENCE seed %d rule %s' % (seed, rid))
-    print('--- rules (correlator.lateness: %d ms, --year %d)' % (LATENESS, f['year']))
+    print('--- rules (correlator.lateness: %d ms, --year %d, TZ=%s)' % (LATENESS, f['year'],
+                                                                      ZONE[0]))
     sys.stdout.write(yaml_rules(small))
     if f['kind'] == 'list':
         print('--- list bad (%s)' % f['via'])
