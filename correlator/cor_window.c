@@ -324,12 +324,15 @@ static int cor_vc_fire(const cor_rule *c, const cor_group *g, int64_t end, uint3
     out->count = c->kind == COR_TEMPORAL ? c->nrefs : live;
     if (c->kind != COR_VALUE_COUNT)
         return 1;
-    /* the distinct values, for the analyst */
+    /* the distinct values, for the analyst; an empty one is a value too
+     * (a comma after it), so the list has as many as count says */
     size_t jl = 0, cap = sizeof(vo->joined);
+    uint32_t listed = 0;
     for (uint32_t k = 0; k < g->n && jl < cap - 1; k++) {
         if (!cor_vc_in(g, k, c->timespan_us, end, NULL))
             continue;
-        jl += (size_t)snprintf(vo->joined + jl, cap - jl, "%s%s", jl ? "," : "", g->vals[k]);
+        jl += (size_t)snprintf(vo->joined + jl, cap - jl, "%s%s", listed++ ? "," : "",
+                               g->vals[k]);
     }
     if (jl >= cap)
         jl = cap - 1;

@@ -754,6 +754,37 @@ START_TEST(test_value_count)
 }
 END_TEST
 
+/* An empty value is a value (a capture that matched nothing, or the group ""
+ * of a correlation counted): counted, and listed in FIELD_values, which
+ * left it out with the separator after it ("x" for "" and x, while count
+ * said 2; found by cor_model with a value_count of an absence's groups). */
+START_TEST(test_value_count_empty_value)
+{
+    tc t;
+    tc_open(&t,
+            "rules:\n"
+            "  - id: m.login\n"
+            "    name: login failed\n"
+            "    level: 3\n"
+            "    alert: false\n"
+            "    match:\n"
+            "      regex: 'login failed user=(?<user>[a-z]*);'\n"
+            "  - id: c.spray\n"
+            "    name: spraying\n"
+            "    level: 10\n"
+            "    correlation: {type: value_count, rules: [m.login], timespan: 5m,\n"
+            "                  condition: {gte: 3, field: user}}\n",
+            NULL);
+    feed(&t, T0, "h", "login failed user=;");
+    feed(&t, T0 + SEC, "h", "login failed user=a;");
+    feed(&t, T0 + 2 * SEC, "h", "login failed user=b;");
+    ck_assert_uint_eq(t.s.n, 1);
+    assert_alert(at(&t.s, 0), "c.spray", "value_count", T0, T0 + 2 * SEC, 3);
+    FIELDS(at(&t.s, 0), "user_values", ",a,b");
+    tc_close(&t);
+}
+END_TEST
+
 /* ---- temporal and temporal_ordered ------------------------------------------ */
 
 START_TEST(test_temporal)
@@ -4840,6 +4871,7 @@ static Suite *eval_suite(void)
     tcase_add_test(t, test_event_count_suppress);
     tcase_add_test(t, test_short_suppress_out_of_order);
     tcase_add_test(t, test_value_count);
+    tcase_add_test(t, test_value_count_empty_value);
     tcase_add_test(t, test_temporal);
     tcase_add_test(t, test_temporal_ordered_three);
     tcase_add_test(t, test_temporal_ordered_out_of_order);
