@@ -8,13 +8,17 @@ m.a, m.b, m.c, m.ab that only feed correlations, m.s that alerts with a
 suppress, and one correlation rule of each type, plus event_counts of an
 event_count, a value_count, a temporal, a temporal_ordered and an absence,
 one counting two different correlations, a value_count, a temporal and a
-temporal_ordered of correlations, and an absence of an event_count) and a
+temporal_ordered of correlations, an absence of an event_count, and over
+the absence an absence, a temporal with a match rule, a temporal_ordered
+"silent, then back" and a value_count of its groups) and a
 few hundred RFC 5424 lines with clustered timestamps (duplicates, window
 edges at exactly T, events out of order within and beyond the lateness,
 silences for the absence rule, missing group_by and value fields, repeated
 lines, lines of two rules), runs `CORRELATOR -c CFG --replay LOG --rules DIR
---year Y` (with TZ=UTC), and compares the alerts with those of its own
-reference model.
+--year Y` (the lines cut into one to four files, --replay A B ...: the
+years and the untimed lines follow on from file to file; TZ=UTC but for the
+RFC 3164 seeds, below), and compares the alerts (rule, group, start, end,
+count, message, FIELD_values) with those of its own reference model.
 
 Each seed also has one feature, by seed % 3 so that any three seeds have
 each: (0) a watchlist `bad` (a random subset of IPv4/IPv6 addresses and
@@ -56,9 +60,10 @@ before it), its re-arming and the look at the end of the input; events
 without a group_by field in the group ""; value_count ignoring events
 without its field; "message repeated N times" as N lines; correlations of
 correlations (of every type, over each type) at the alert's end, carrying
-the completing hit's fields (a value_count's FIELD_values its own); a
-match rule's suppress, either side of an alert in event time, late hits
-included.
+the completing hit's fields (a value_count's FIELD_values its own) and its
+alert's message (an absence's `no event of the watched rules since ...`),
+the group "" a value ("" in FIELD_values); a match rule's suppress, either
+side of an alert in event time, late hits included.
 
 Every seed also has two parts of its own (own generators, so the rest of
 the seed stays as it was). max_groups (rules.md, "Memory"): G lines (`G kN
@@ -91,8 +96,8 @@ FIELD_values, the order of alerts (rules.md promises none on --replay's
 stdout), absence's clock ticks, the caps past which groups forget (N + 7N +
 64 times, 8 sightings per value, 4,096 temporal_ordered times, 8 alert times
 per match-rule group: the streams are too small to reach them), restarts and
-reloads (a max_groups lowered by one among them), several --replay files
-(years following on from file to file, file mtimes), the future-stamp clamp
+reloads (a max_groups lowered by one among them), file mtimes (--year is
+always given), the future-stamp clamp
 (5 minutes after arrival), procid, msgid and time conditions with the
 others, hashes of other lengths, list reloads, calendars with several
 `except` or date lists of several ranges, the 335-day edge of RFC 3164
@@ -182,6 +187,18 @@ def gen_rules(rng):
                       n=0, t=rng.choice([10000, 30000]), suppress=None))
     rules.append(dict(id='m.s', type='match', rules=[], group_by=rng.choice([['g'], []]),
                       t=0, suppress=rng.choice([1000, 3000, 5000, 10000])))
+    # over absences (no draws from rng, so the rest stays as it was): an
+    # absence of an absence, a temporal of one and a match rule, a
+    # temporal_ordered "silent, then back", a value_count of the groups
+    # reported silent (their group_by value as the field)
+    rules.append(dict(id='c.aba', type='absence', rules=['c.ab'], group_by=['g'], n=0,
+                      t=45000, suppress=None))
+    rules.append(dict(id='c.tpa', type='temporal', rules=['c.ab', 'm.b'], group_by=['g'], n=2,
+                      t=10000, suppress=None))
+    rules.append(dict(id='c.toa', type='temporal_ordered', rules=['c.ab', 'm.c'],
+                      group_by=['g'], n=2, t=30000, suppress=5000))
+    rules.append(dict(id='c.vab', type='value_count', rules=['c.ab'], group_by=[], field='g',
+                      n=2, t=20000, suppress=None))
     return rules
 
 
@@ -842,6 +859,14 @@ def cal_holds(f, spec, hol, t):
 
 # ---------------------------------------------------------------- the model
 
+def absence_msg(last):
+    """rules.md: an absence alert's message (and so that of a firing of a
+    correlation it completes)."""
+    d = datetime.fromtimestamp(last // 1000, tz=timezone.utc)
+    return 'no event of the watched rules since %s.%06dZ' % (d.strftime('%Y-%m-%dT%H:%M:%S'),
+                                                              last % 1000 * 1000)
+
+
 class Alert:
     def __init__(self, rule, group, start, end, count, msg, values=None, trig=None):
         self.rule, self.group, self.start, self.end = rule, group, start, end
@@ -1151,7 +1176,8 @@ class Model:
                 gs = c.groups.get(key)
                 if gs is not None and gs['reported'] is None and prev_w is not None \
                         and prev_w >= gs['last'] + r['t']:
-                    out.append(Alert(r['id'], key, gs['last'], prev_w, 0, None))
+                    out.append(Alert(r['id'], key, gs['last'], prev_w, 0,
+                                     absence_msg(gs['last'])))
                     gs['reported'] = prev_w
                 gs = c.group(key, t)
                 if gs['last'] is None or t > gs['last']:
@@ -1167,8 +1193,7 @@ class Model:
                 self.seq += 1
                 # an event of the line that made it: an absence counting it
                 # looks with the watermark before that line, as for a match
-                self.hit(r['id'], a.end, f, msg if r['type'] != 'absence' else None,
-                         prev_w, ('c', self.seq))
+                self.hit(r['id'], a.end, f, a.msg, prev_w, ('c', self.seq))
 
     def absence_look(self, final):
         if self.w is None:
@@ -1182,10 +1207,11 @@ class Model:
                 continue
             for key, gs in list(c.groups.items()):
                 if gs['reported'] is None and self.w >= gs['last'] + c.r['t']:
-                    self.alerts.append(Alert(c.r['id'], key, gs['last'], self.w, 0, None))
+                    m = absence_msg(gs['last'])
+                    self.alerts.append(Alert(c.r['id'], key, gs['last'], self.w, 0, m))
                     gs['reported'] = self.w
                     self.seq += 1
-                    self.hit(c.r['id'], self.w, dict(zip(c.r['group_by'], key)), None,
+                    self.hit(c.r['id'], self.w, dict(zip(c.r['group_by'], key)), m,
                              self.w, ('c', self.seq))
 
 
@@ -1255,11 +1281,16 @@ def engine_alerts(exe, workdir, rules, lines, f=None, conds=None):
     with open(cfg, 'w') as fh:
         fh.write('pipeline:\n  run_dir: ./run\n  data_dir: ./lib\n'
                 'correlator:\n  rules_dir: ./rules\n  lateness: %dms\n' % LATENESS)
-    log = os.path.join(workdir, 'in.log')
-    with open(log, 'w') as fh:
-        fh.write(render(lines))
+    # several files (rules.md: --year gives the first file's year, later
+    # files follow on from the line before), cut at the seed's fractions
+    cuts = [0] + [int(len(lines) * x) for x in f.get('files', [])] + [len(lines)]
+    logs = []
+    for i in range(len(cuts) - 1):
+        logs.append(os.path.join(workdir, 'in%d.log' % i))
+        with open(logs[-1], 'w') as fh:
+            fh.write(render(lines[cuts[i]:cuts[i + 1]]))
     env = dict(os.environ, TZ=ZONE[0] or 'UTC')    # RFC 3164 stamps are local time
-    p = subprocess.run([exe, '-c', cfg, '--replay', log, '--rules', rdir,
+    p = subprocess.run([exe, '-c', cfg, '--replay'] + logs + ['--rules', rdir,
                         '--year', str(f['year'])] + extra,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60, env=env)
     if p.returncode != 0:
@@ -1286,8 +1317,8 @@ def engine_alerts(exe, workdir, rules, lines, f=None, conds=None):
         key = tuple(fl.get(g, '') for g in r['group_by'])
         vals = None
         if r['type'] == 'value_count':
-            vals = set(fl.get('v_values', '').split(','))
-        msg = j.get('message') if r['type'] != 'absence' and 'c.ab' not in r['rules'] else None
+            vals = set(fl.get('%s_values' % r['field'], '').split(','))
+        msg = j.get('message')
         if r['type'] == 'qmatch':
             key = ()
         out.append(Alert(rid, key, parse_ts(j['event']['start']), parse_ts(j['event']['end']),
@@ -1353,6 +1384,7 @@ def ddmin(lines, still_bad, deadline):
 def run_seed(exe, seed, workdir, nlines, shrink):
     rng = random.Random(seed)
     f = gen_feature(seed)
+    f['files'] = random.Random(seed * 17 + 9).choice([[], [], [0.5], [0.3, 0.7], [0.1, 0.45, 0.9]])
     ZONE[:] = f.get('tz', ('UTC', timezone.utc))
     caps = gen_caps(seed)
     conds = gen_conds(seed)
@@ -1397,7 +1429,7 @@ def run_seed(exe, seed, workdir, nlines, shrink):
         for name, ents in conds['lists'].items():
             print('--- list %s' % name)
             print('\n'.join(ents))
-    print('--- lines')
+    print('--- lines%s' % (' (files cut at %s of them)' % f['files'] if f['files'] else ''))
     sys.stdout.write(render(lines))
     print('--- model')
     for a in sorted(model_alerts(small, lines, f, conds), key=lambda a: (a.rule, a.end)):
