@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 
 #include "shp_curl.h"
 #include "vigil/log.h"
@@ -40,6 +41,10 @@ struct shp__curl_multi {
     int depth;   /* calls into libcurl on the stack */
     int dying;   /* refs reached 0: destroy at depth 0 */
     int closing; /* libuv handles whose close callback is pending */
+    /* during an action for a socket the loop found failed: it and its
+     * pending error, for the transfers that end in it (shp__curl_drain) */
+    curl_socket_t err_fd;
+    int err;
     void (*closed)(void *ud);
     void *closed_ud;
 };
@@ -113,6 +118,8 @@ static void shp__curl_drain(shp__curl_multi *m)
         if (!req)
             continue;
         req->easy = NULL;
+        req->sock_err = rc != CURLE_OK && m->err && req->used_fd == m->err_fd ? m->err : 0;
+        req->used_fd = CURL_SOCKET_BAD;
         req->fd = CURL_SOCKET_BAD;
         req->done(req, rc);
         /* done() may have stopped other transfers: remove_handle also drops
@@ -140,13 +147,20 @@ static void shp__curl_destroy(shp__curl_multi *m)
     uv_close((uv_handle_t *)&m->timer, shp__curl_on_timer_closed);
 }
 
-/* Runs libcurl for one socket (or the timeout) and delivers what ended. */
-static void shp__curl_action(shp__curl_multi *m, curl_socket_t fd, int flags)
+/* Runs libcurl for one socket (or the timeout) and delivers what ended;
+ * err: the socket's pending error when the loop found it failed. */
+static void shp__curl_action(shp__curl_multi *m, curl_socket_t fd, int flags, int err)
 {
     int running;
     m->depth++;
+    int was_err = m->err;
+    curl_socket_t was_fd = m->err_fd;
+    m->err = err;
+    m->err_fd = fd;
     curl_multi_socket_action(m->multi, fd, flags, &running);
     shp__curl_drain(m);
+    m->err = was_err;
+    m->err_fd = was_fd;
     m->depth--;
     if (m->dying && m->depth == 0 && m->multi)
         shp__curl_destroy(m);
@@ -155,21 +169,29 @@ static void shp__curl_action(shp__curl_multi *m, curl_socket_t fd, int flags)
 static void shp__curl_on_poll(uv_poll_t *h, int status, int events)
 {
     shp__curl_sock *k = h->data;
-    int flags = 0;
-    if (status < 0)
-        flags = CURL_CSELECT_ERR; /* libcurl finds out what on its own */
-    else {
+    int flags = 0, err = 0;
+    if (status < 0) {
+        /* libuv reports a socket error (POLLERR) as EBADF, whatever it
+         * was, and stops watching; libcurl told CURL_CSELECT_ERR ends the
+         * transfer with "select/poll returned error". The socket's own
+         * error (a reset by the server, say) is what an operator needs:
+         * taken here for the transfer's done call (shp_curl_req.sock_err). */
+        socklen_t len = sizeof(err);
+        if (getsockopt(k->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+            err = 0;
+        flags = CURL_CSELECT_ERR;
+    } else {
         if (events & UV_READABLE)
             flags |= CURL_CSELECT_IN;
         if (events & UV_WRITABLE)
             flags |= CURL_CSELECT_OUT;
     }
-    shp__curl_action(k->m, k->fd, flags);
+    shp__curl_action(k->m, k->fd, flags, err);
 }
 
 static void shp__curl_on_timeout(uv_timer_t *t)
 {
-    shp__curl_action(t->data, CURL_SOCKET_TIMEOUT, 0);
+    shp__curl_action(t->data, CURL_SOCKET_TIMEOUT, 0, 0);
 }
 
 /* CURLMOPT_SOCKETFUNCTION: start, change or stop watching fd. */
@@ -182,7 +204,7 @@ static int shp__curl_on_socket(CURL *easy, curl_socket_t fd, int what, void *use
     shp_curl_req *req = (shp_curl_req *)priv;
     if (req && req->easy == easy) { /* a transfer of ours: its socket */
         if (what != CURL_POLL_REMOVE)
-            req->fd = fd;
+            req->fd = req->used_fd = fd;
         else if (req->fd == fd)
             req->fd = CURL_SOCKET_BAD;
     }
@@ -285,7 +307,8 @@ int shp_curl_start(shp_curl_req *req, CURL *easy)
         return -EIO;
     curl_easy_setopt(easy, CURLOPT_PRIVATE, (void *)req);
     req->easy = easy;
-    req->fd = CURL_SOCKET_BAD;
+    req->fd = req->used_fd = CURL_SOCKET_BAD;
+    req->sock_err = 0;
     req->multi = m;
     /* Adding sets a timeout of 0 through the timer callback: the transfer
      * begins on the next loop pass, never inside this call. */

@@ -28,7 +28,12 @@ typedef struct shp_curl_req {
     /* read-only: the transfer's socket, as libcurl last asked us to watch
      * it for this transfer; CURL_SOCKET_BAD when none (yet) */
     curl_socket_t fd;
+    /* read-only, for the done call: the error the transfer's socket had
+     * pending (SO_ERROR: ECONNRESET, say) when the loop found it failed
+     * and libcurl, told only "error", ended the transfer; 0 otherwise */
+    int sock_err;
     /* private */
+    curl_socket_t used_fd; /* fd, also after libcurl removed it (drain) */
     CURL *easy;  /* while started */
     void *multi; /* the multi handle it was started on */
 } shp_curl_req;

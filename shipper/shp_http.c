@@ -1309,6 +1309,14 @@ static void shp_http_on_done(shp_curl_req *req, CURLcode cc)
         /* The error buffer says more ("SSL certificate problem: ...",
          * "Failed to connect to ... port ...") than the code's name. */
         snprintf(reason, sizeof(reason), "%s", h->errbuf[0] ? h->errbuf : curl_easy_strerror(cc));
+        /* A socket error the loop found (shp_curl_req.sock_err): libcurl,
+         * told only "error", ends the transfer with CURLE_SEND_ERROR and
+         * "select/poll returned error"; the cause goes first. (A refused
+         * connect comes that way too, as CURLE_COULDNT_CONNECT with a
+         * text of its own that says so.) */
+        if (req->sock_err && cc == CURLE_SEND_ERROR)
+            snprintf(reason, sizeof(reason), "%s (libcurl: %s)", strerror(req->sock_err),
+                     h->errbuf[0] ? h->errbuf : curl_easy_strerror(cc));
         rc = shp_http_curl_errno(cc);
         if (shp_http_tls_problem(cc)) {
             char why[1000], shown[300];

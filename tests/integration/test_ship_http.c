@@ -913,6 +913,42 @@ START_TEST(test_webhook_rate_limit_summary)
 }
 END_TEST
 
+/* A server that resets the connection while the shipper waits for its
+ * answer (killed, or a proxy giving up): the attempt is retried, and the
+ * warning names the reset. libuv reports a socket error (POLLERR) as
+ * EBADF alone and stops watching, and libcurl, told only "error", said
+ * "select/poll returned error": the cause was lost (found by a soak that
+ * killed the webhook's server). */
+START_TEST(test_webhook_reset_reason)
+{
+    vt_pipe p;
+    char yaml[4096];
+    ts_shipper_yaml(yaml, sizeof(yaml),
+                    "    - name: oncall\n      type: webhook\n"
+                    "      url: http://127.0.0.1:@PORT@/hook\n"
+                    "      retry_min: 50ms\n      retry_max: 100ms\n");
+    ck_assert_int_eq(vt_pipe_init_full(&p, IT_RULES, NULL, NULL, yaml), 0);
+    ts_sink k;
+    const char *args[] = {"--faults", "hook reset", NULL};
+    ck_assert_int_eq(ts_sink_start_any(&k, &p, "hook", args), 0);
+    ck_assert_int_eq(ts_subst(&p, "@PORT@", k.port), 0);
+    vt_pipe_start_all(&p);
+    char file[400];
+    ck_assert_int_eq(it_write_lines(&p, "a.txt", 0, 1, file, sizeof(file)), 0);
+    ck_assert_int_eq(it_logger_tcp(&p, file, NULL), 0);
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "oncall", "sent", 1, 20000), 1);
+    ck_assert_int_eq(vt_shipper_stat(&p, "oncall", "retried"), 1);
+    ck_assert_int_eq(vt_count_lines(k.raw), 1); /* the reset request stored nothing */
+    char slog[400];
+    vt_pipe_log(&p, VT_SHIPPER, slog, sizeof(slog));
+    const char *want = "warning: output oncall: delivery failed (attempt 1): Connection reset "
+                       "by peer (libcurl: select/poll returned error); 1 alerts waiting";
+    ck_assert_msg(vt_wait_text(slog, want, 2000), "no '%s' in the shipper's log", want);
+    ts_sink_stop(&k);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* The dead-letter file cannot be written (a directory stands in its
  * place): an alert the webhook refuses for good is not settled but sent
  * again, and is not counted as failed, since the file does not hold it.
@@ -1264,7 +1300,9 @@ static Suite *ship_http_suite(void)
           test_es_whole_request_refused_isolates, test_es_down_then_up,
           test_es_slow_link_halves_batch}},
         {"splunk_hec", {test_hec_faults_in_order}},
-        {"webhook", {test_webhook_exact, test_webhook_rate_limit_summary, test_dead_letter_unwritable}},
+        {"webhook",
+         {test_webhook_exact, test_webhook_rate_limit_summary, test_dead_letter_unwritable,
+          test_webhook_reset_reason}},
         {"tls", {test_https_verify, test_https_ciphers}},
         {"config", {test_bad_settings_refused, test_tls_key_unreadable_by_pipeline_user}},
     };

@@ -51,6 +51,8 @@ read, appended and removed at every request (write it with a rename).
                                     lines after it): a link too thin for a whole batch
   pass                              answer normally (to skip requests)
   close                             read the request, close without answering
+  reset                             read the request, then reset the connection (RST, as a
+                                    server killed or a proxy giving up)
 The port actually bound is written to --port-file once listening.
 """
 import argparse
@@ -59,6 +61,7 @@ import json
 import os
 import socket
 import ssl
+import struct
 import sys
 import threading
 import time
@@ -187,6 +190,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if fault and fault[0] == "close":
                 rec["status"] = -1
                 self.close_connection = True
+                return
+            if fault and fault[0] == "reset":
+                rec["status"] = -1
+                self.close_connection = True
+                # SO_LINGER 0: the close sends a reset, not a FIN; closed here, as the
+                # server's own close shuts the socket for writing (a FIN) first
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                           struct.pack("ii", 1, 0))
+                os.close(self.connection.detach())
                 return
             if fault and fault[0].isdigit():
                 status = int(fault[0])
