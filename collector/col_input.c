@@ -1009,11 +1009,9 @@ static void col_input_unread(col *c)
         uv_os_fd_t fd = i < c->nudp ? -1 : c->unix_fd[i - c->nudp];
         if (i < c->nudp && uv_fileno((uv_handle_t *)&c->udp[i], &fd) != 0)
             continue;
-        /* a Unix socket is shut for reading first: a local sender blocked
-         * on its full queue gets EPIPE, not the place the count frees (its
-         * datagram then lost uncounted at the close) */
-        if (i >= c->nudp)
-            shutdown(fd, SHUT_RD);
+        /* a Unix socket was shut for reading before its reading
+         * (col_input_stop): what is left here is what that reading's
+         * limit left, and no sender can put one more in after the count */
         uint64_t before = dgrams;
         for (int j = 0; j < COL_DRAIN_DATAGRAMS; j++) {
             char one;
@@ -1098,8 +1096,15 @@ void col_input_stop(col *c)
     col_spool_stop_pause(c); /* a full spool: read all the same */
     for (int i = 0; i < c->nudp; i++)
         col_udp_drain(c, &c->udp[i]);
-    for (int i = 0; i < c->nunix; i++)
+    /* A Unix socket is shut for reading before it is read: what is queued
+     * is still read, and a local sender's send fails (EPIPE) from here on.
+     * Shut only when the count came (col_input_unread), after the
+     * connections were read, a datagram sent meanwhile was taken by the
+     * kernel, its sender told it was sent, and lost with the close. */
+    for (int i = 0; i < c->nunix; i++) {
+        shutdown(c->unix_fd[i], SHUT_RD);
         col_unix_take(c, c->unix_fd[i], COL_DRAIN_DATAGRAMS);
+    }
     uint64_t deadline = uv_hrtime() + (uint64_t)COL_DRAIN_MS * 1000000;
     for (int round = 0; round < 2; round++) {
         col_conn *read_before = round ? c->conns : NULL; /* new ones go first */
