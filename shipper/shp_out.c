@@ -1082,8 +1082,9 @@ void shp_out_done(shp_out *o, int rc, const char *reason)
          * power of two, so an hour-long outage is a handful of lines. */
         if ((o->attempt & (o->attempt - 1)) == 0)
             vg_warn("output %s: delivery failed (attempt %d): %s; %" PRIu64
-                    " alerts waiting, retrying with backoff",
-                    o->conf.name, o->attempt, o->last_error, shp_backlog(o));
+                    " alert%s waiting, retrying with backoff",
+                    o->conf.name, o->attempt, o->last_error, shp_backlog(o),
+                    shp_backlog(o) == 1 ? "" : "s");
         shp_out_backoff(o);
         return;
     }

@@ -79,8 +79,9 @@ int shp_dump_outbox(vg_daemon *d, const vg_node *root, int argc, char **argv)
             uint64_t cur = 0;
             if ((rc = shp_out_start_cursor(st, q, cf.outputs[i].name, &cur)) != 0)
                 break;
-            fprintf(stderr, "output %s (%s): cursor %" PRIu64 ", %" PRIu64 " alerts waiting\n",
-                    cf.outputs[i].name, cf.outputs[i].type, cur, last > cur ? last - cur : 0);
+            uint64_t waiting = last > cur ? last - cur : 0;
+            fprintf(stderr, "output %s (%s): cursor %" PRIu64 ", %" PRIu64 " alert%s waiting\n",
+                    cf.outputs[i].name, cf.outputs[i].type, cur, waiting, waiting == 1 ? "" : "s");
             if (&cf.outputs[i] == only)
                 from = cur + 1;
         }

@@ -942,7 +942,7 @@ START_TEST(test_webhook_reset_reason)
     char slog[400];
     vt_pipe_log(&p, VT_SHIPPER, slog, sizeof(slog));
     const char *want = "warning: output oncall: delivery failed (attempt 1): Connection reset "
-                       "by peer (libcurl: select/poll returned error); 1 alerts waiting";
+                       "by peer (libcurl: select/poll returned error); 1 alert waiting";
     ck_assert_msg(vt_wait_text(slog, want, 2000), "no '%s' in the shipper's log", want);
     ts_sink_stop(&k);
     vt_pipe_destroy(&p);
