@@ -217,6 +217,7 @@ int cor__hit_out(cor_eval *e, const cor_hit *hit, cor_emit_fn emit, void *ud)
         if (!g)
             return -ENOMEM;
         quiet = cor_ms_quiet(g, hit->ts, r->suppress_us);
+        int64_t was = g->aux;
         g->aux = e->wm > hit->ts ? e->wm : hit->ts;
         g->dirty = 1; /* quiet too: aux and the order of the alert times moved */
         cor__lru_front(e, &e->tables[ri], g);
@@ -228,6 +229,8 @@ int cor__hit_out(cor_eval *e, const cor_hit *hit, cor_emit_fn emit, void *ud)
             if (hit->ts > g->last_us)
                 g->last_us = hit->ts;
         }
+        if (g->aux < was) /* after a hit ahead of the watermark: over sooner */
+            cor__over_moved(e, r, &e->tables[ri], g);
     }
     if (r->alert && !quiet)
         rc = cor_emit_hit(e, hit, emit, ud);
@@ -780,6 +783,7 @@ int cor_eval_set_rules(cor_eval *e, cor_ruleset *rs)
         int j = cor_rules_find(rs, old->id);
         if (j >= 0 && cor_stateful(&rs->rules[j]) && rs->rules[j].hash == old->hash) {
             nt[j] = e->tables[i];
+            cor__over_forget(&nt[j]); /* its times hold the old lateness */
             rs->rules[j].evictions = old->evictions;
             rs->rules[j].late = old->late;
             rs->rules[j].trimmed = old->trimmed;

@@ -57,6 +57,8 @@ struct cor_group {
     uint8_t rawcap[COR_RAW_KEEP]; /* raw[i]'s room, in COR_RAW_UNIT bytes */
     uint32_t n;             /* entries used in ts/vals */
     uint32_t nraw, rawpos;  /* raw ring */
+    uint32_t over_pos;      /* its place in cor_table.over, when that is built (in what was
+                             * padding: the header stays 128 bytes) */
     int64_t *ts;            /* event_count: times; value_count: per value; temporal: per ref;
                              * temporal_ordered: cor_seq.h's layout; match suppression:
                              * alert times, most recently used last */
@@ -87,6 +89,17 @@ typedef struct cor_table {
     cor_group *head, *tail;
     int64_t degraded_at;    /* event time of the last degradation alert */
     int degraded_dirty;     /* degraded_at changed since the last flush */
+    /* max_groups' second order of the groups (cor_group.c, cor_over_drop):
+     * a binary min-heap by a time before which the group is surely not over
+     * (updates only move that time later, so a hit costs nothing here), to
+     * find groups over behind a live LRU tail. Built the first time the cap
+     * meets a live tail, kept up by group creation and removal from then on
+     * (NULL before: a table below its cap pays one test per new group). */
+    struct cor_over {
+        int64_t at;
+        cor_group *g;
+    } *over;
+    uint32_t nover, capover;
 } cor_table;
 
 /* A pending delete of persisted state: one group, or a whole rule. */
@@ -258,8 +271,10 @@ static inline int64_t *cor_vc_times(const cor_group *g, uint32_t k)
 /* ---- cor_group.c: groups, tables, memory ---------------------------------- */
 
 /* The group of key in rule r's table t, created if new. At the rule's
- * max_groups the least recently updated group is evicted first (counted,
- * and a degradation alert is emitted). NULL when out of memory. */
+ * max_groups, groups that are over (the sweep would drop them at this
+ * event's time) go first, quietly, wherever they are in the LRU order; only
+ * when none is, the least recently updated group is evicted (counted, and a
+ * degradation alert is emitted). NULL when out of memory. */
 cor_group *cor__group_get(cor_eval *e, const cor_rule *r, cor_table *t, const char *key, size_t len,
                           int64_t now, cor_emit_fn emit, void *ud);
 /* A new group of rule r, not in any table (cor_state.c links it). */
@@ -273,6 +288,13 @@ int cor__table_grow(cor_table *t);
 void cor__table_remove(cor_eval *e, cor_table *t, cor_group *g);
 /* Frees every group of t and empties it. */
 void cor__table_clear(cor_eval *e, cor_table *t);
+/* g's time in t's second order (cor_table.over), if built, is taken
+ * again: after an update that made g over sooner (a match group's aux can
+ * go back, after a hit ahead of the watermark). */
+void cor__over_moved(const cor_eval *e, const cor_rule *r, cor_table *t, cor_group *g);
+/* Forgets t's second order (cor_table.over), to be built again when needed:
+ * for a table kept by a reload, whose lateness may have changed. */
+void cor__over_forget(cor_table *t);
 /* Puts g at the front of t's LRU list (cor__lru_front: and stamps it as
  * updated now). */
 void cor__lru_link(cor_eval *e, cor_table *t, cor_group *g);

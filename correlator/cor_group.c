@@ -98,7 +98,136 @@ void cor__table_clear(cor_eval *e, cor_table *t)
         cor__group_free(e, g);
     }
     free(t->b);
+    free(t->over);
     memset(t, 0, sizeof(*t));
+}
+
+/* ---- max_groups' second order: the groups by when they are over --------- */
+
+/* a + b, b >= 0, at most INT64_MAX. */
+static int64_t cor_sat_add(int64_t a, int64_t b)
+{
+    return a > INT64_MAX - b ? INT64_MAX : a + b;
+}
+
+/* The first watermark at which g, a group of r (not an absence), is over
+ * (cor_group_done). An update only makes it later (last_us and
+ * suppress_until only grow; a match group's aux is the watermark or the
+ * later hit), which is why a hit need not tell the heap: a time there is
+ * at most the true one. */
+static int64_t cor_over_at(const cor_eval *e, const cor_rule *r, const cor_group *g)
+{
+    int64_t lt = e->rs->lateness_us;
+    int64_t su = cor_sat_add(g->suppress_until, lt);
+    if (r->kind == COR_MATCH)
+        return g->aux > g->suppress_until ? cor_sat_add(g->aux, lt) : su;
+    int64_t d = cor_sat_add(cor_sat_add(g->last_us, cor_sat_add(lt, r->timespan_us)), 1);
+    return d > su ? d : su;
+}
+
+static void cor_over_set(cor_table *t, uint32_t i, struct cor_over x)
+{
+    t->over[i] = x;
+    x.g->over_pos = i;
+}
+
+static void cor_over_up(cor_table *t, uint32_t i)
+{
+    struct cor_over x = t->over[i];
+    while (i > 0 && t->over[(i - 1) / 2].at > x.at) {
+        cor_over_set(t, i, t->over[(i - 1) / 2]);
+        i = (i - 1) / 2;
+    }
+    cor_over_set(t, i, x);
+}
+
+static void cor_over_down(cor_table *t, uint32_t i)
+{
+    struct cor_over x = t->over[i];
+    for (;;) {
+        uint32_t c = 2 * i + 1;
+        if (c >= t->nover)
+            break;
+        if (c + 1 < t->nover && t->over[c + 1].at < t->over[c].at)
+            c++;
+        if (x.at <= t->over[c].at)
+            break;
+        cor_over_set(t, i, t->over[c]);
+        i = c;
+    }
+    cor_over_set(t, i, x);
+}
+
+/* Adds g, not over before at, to t's heap: 0, or -ENOMEM. */
+static int cor_over_push(cor_table *t, cor_group *g, int64_t at)
+{
+    if (t->nover == t->capover) {
+        size_t cap = t->capover ? (size_t)t->capover * 2 : 64;
+        struct cor_over *v = cap <= UINT32_MAX ? realloc(t->over, cap * sizeof(*v)) : NULL;
+        if (!v)
+            return -ENOMEM;
+        t->over = v;
+        t->capover = (uint32_t)cap;
+    }
+    t->over[t->nover] = (struct cor_over){at, g};
+    g->over_pos = t->nover++;
+    cor_over_up(t, g->over_pos);
+    return 0;
+}
+
+static void cor_over_del(cor_table *t, const cor_group *g)
+{
+    uint32_t i = g->over_pos;
+    struct cor_over last = t->over[--t->nover];
+    if (i == t->nover)
+        return;
+    cor_over_set(t, i, last);
+    if (i > 0 && t->over[(i - 1) / 2].at > last.at)
+        cor_over_up(t, i);
+    else
+        cor_over_down(t, i);
+}
+
+void cor__over_moved(const cor_eval *e, const cor_rule *r, cor_table *t, cor_group *g)
+{
+    if (!t->over)
+        return;
+    int64_t at = cor_over_at(e, r, g), was = t->over[g->over_pos].at;
+    t->over[g->over_pos].at = at;
+    if (at < was)
+        cor_over_up(t, g->over_pos);
+    else
+        cor_over_down(t, g->over_pos);
+}
+
+void cor__over_forget(cor_table *t)
+{
+    free(t->over);
+    t->over = NULL;
+    t->nover = t->capover = 0;
+}
+
+/* t's heap from its groups (at the cap, once: then kept up). 0, or -ENOMEM. */
+static int cor_over_build(const cor_eval *e, const cor_rule *r, cor_table *t)
+{
+    size_t cap = t->count < 32 ? 64 : (size_t)t->count * 2;
+    if (cap > UINT32_MAX)
+        cap = UINT32_MAX;
+    struct cor_over *v = malloc(cap * sizeof(*v));
+    if (!v)
+        return -ENOMEM;
+    t->over = v;
+    t->capover = (uint32_t)cap;
+    t->nover = 0;
+    for (cor_group *g = t->head; g && t->nover < cap; g = g->next)
+        cor_over_set(t, t->nover++, (struct cor_over){cor_over_at(e, r, g), g});
+    if (t->nover < t->count) { /* cannot be: count <= UINT32_MAX / 2 groups */
+        cor__over_forget(t);
+        return -ENOMEM;
+    }
+    for (uint32_t i = t->nover / 2; i-- > 0;)
+        cor_over_down(t, i);
+    return 0;
 }
 
 static void cor_lru_unlink(cor_eval *e, cor_table *t, cor_group *g)
@@ -175,6 +304,8 @@ void cor__table_remove(cor_eval *e, cor_table *t, cor_group *g)
         pp = &(*pp)->hnext;
     *pp = g->hnext;
     cor_lru_unlink(e, t, g);
+    if (t->over)
+        cor_over_del(t, g);
     t->count--;
 }
 
@@ -309,12 +440,44 @@ static int cor_group_done(const cor_eval *e, const cor_rule *r, const cor_group 
     return g->last_us < open - r->timespan_us && g->suppress_until <= open;
 }
 
-/* Finds or creates the group; evicts the least recently updated ones while
- * the rule is at its cap (more than one after a reload or a restart that
- * lowered max_groups: the groups kept from before are over it). A tail the sweep would drop at this event's time
- * (it runs at most once per second of event time, after the event) goes
- * without counting: losing it loses nothing, and a degradation alert for it
- * would be false. */
+/* At the cap with a live LRU tail: drops, quietly, every group of t that
+ * is over at w (cor_group_done), wherever it is in the LRU order (r not an
+ * absence: the sweep drops those wherever they are). The heap's root is
+ * the group over first when its time is exact; a root whose group was
+ * updated since its time was taken gets its time now and goes down (once
+ * per update at most, and only here). Returns how many went, or -ENOMEM
+ * (the caller then evicts the tail, as before there was a heap). */
+static int cor_over_drop(cor_eval *e, const cor_rule *r, cor_table *t, int64_t w)
+{
+    if (!t->over && cor_over_build(e, r, t) != 0)
+        return -ENOMEM;
+    int n = 0;
+    while (t->nover && t->over[0].at <= w) {
+        cor_group *g = t->over[0].g;
+        if (cor_group_done(e, r, g, w)) {
+            cor__del_push(e, r->id, g->key, g->keylen, 0);
+            cor__table_remove(e, t, g); /* and from the heap */
+            cor__group_free(e, g);
+            n++;
+            continue;
+        }
+        int64_t at = cor_over_at(e, r, g); /* exact: later than w */
+        if (at <= w)
+            break; /* only at INT64_MAX, where times saturate */
+        t->over[0].at = at;
+        cor_over_down(t, 0);
+    }
+    return n;
+}
+
+/* Finds or creates the group. At the rule's cap (more than one group over
+ * it after a reload or a restart that lowered max_groups: the groups kept
+ * from before), room is made first from groups the sweep would drop at
+ * this event's time (it runs at most once per second of event time, after
+ * the event), quietly: losing them loses nothing, and a degradation alert
+ * for them would be false. The LRU tail is looked at first; when it is
+ * live, cor_over_drop finds the over groups behind it. Only when no group
+ * is over is the least recently updated one evicted, counted. */
 cor_group *cor__group_get(cor_eval *e, const cor_rule *r, cor_table *t, const char *key,
                                 size_t len, int64_t now, cor_emit_fn emit, void *ud)
 {
@@ -323,9 +486,12 @@ cor_group *cor__group_get(cor_eval *e, const cor_rule *r, cor_table *t, const ch
     if (g)
         return g;
     int evicted = 0;
+    int64_t w = now > e->wm ? now : e->wm;
     while (t->count >= r->max_groups && t->tail) {
         cor_group *old = t->tail;
-        int done = cor_group_done(e, r, old, now > e->wm ? now : e->wm);
+        int done = cor_group_done(e, r, old, w);
+        if (!done && r->kind != COR_ABSENCE && cor_over_drop(e, r, t, w) > 0)
+            continue;
         cor__del_push(e, r->id, old->key, old->keylen, 0);
         cor__table_remove(e, t, old);
         cor__group_free(e, old);
@@ -342,6 +508,13 @@ cor_group *cor__group_get(cor_eval *e, const cor_rule *r, cor_table *t, const ch
     g = cor__group_new(e, r, key, len, h);
     if (!g)
         return NULL;
+    /* Not over before w + T + 1: the event that made it, which the caller
+     * counts now, is not late (at or after W - lateness). A match rule's:
+     * not before w + lateness (its aux becomes w). */
+    int64_t at = cor_sat_add(w, r->kind == COR_MATCH ? e->rs->lateness_us
+                                                      : cor_sat_add(r->timespan_us, 1));
+    if (t->over && cor_over_push(t, g, at) != 0)
+        cor__over_forget(t); /* built again when needed */
     g->hnext = t->b[h & (t->nb - 1)];
     t->b[h & (t->nb - 1)] = g;
     if (t->count++ == 0)

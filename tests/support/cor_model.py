@@ -73,10 +73,12 @@ m.g2 and, each with max_groups M (2 to 4), one correlation of every type
 them, and a match rule with suppress_by; in half the seeds (not the
 calendar ones) an hour's gap of event time half way. Modelled: the order of
 groups by last update (events counted for the group, a match rule's hits),
-at the cap the least recently updated group evicted, or dropped without a
-count when over (last event before W - lateness - T and suppression ended;
-an absence's reported, silent past expire and its report before W -
-lateness; a match rule's suppressions ended and no hit for a lateness), the
+at the cap a group over dropped without a count (last event before W -
+lateness - T and suppression ended; an absence's reported, silent past
+expire and its report before W - lateness; a match rule's suppressions
+ended and no hit for a lateness): the least recently updated one if it is
+over, else, but for an absence, one over wherever it is in the order; when
+none is, the least recently updated group evicted; the
 sweep with the absences' look once per second of event time (from the least
 recently updated up to the first live group; an absence's every group; the
 match rules' too, so a late hit after it alerts), the vigil.correlation_degraded
@@ -1088,14 +1090,19 @@ class Model:
         self.absence_look(False)
 
     def make_room(self, r, groups, done, t):
-        """rules.md, Memory: at max_groups a new group first removes the least
-        recently updated one; one the sweep would drop at this time goes
-        quietly, any other is evicted: counted, and a vigil.correlation_degraded
-        alert at the time of the event (its count the rule's evictions so
-        far, its field `rule`), at most one per rule and hour of event time."""
+        """rules.md, Memory: at max_groups a new group first removes a group
+        the sweep would drop at this time, quietly: the least recently
+        updated one if it is such, else (but for an absence, whose such
+        groups the sweep drops wherever they are) any such group, wherever it
+        is in the order; only when there is none is the least recently
+        updated one evicted: counted, and a vigil.correlation_degraded alert
+        at the time of the event (its count the rule's evictions so far, its
+        field `rule`), at most one per rule and hour of event time."""
         evicted = False
         while len(groups) >= r['max_groups']:
             k = next(iter(groups))
+            if not done(groups[k]) and r['type'] != 'absence':
+                k = next((x for x, gs in groups.items() if done(gs)), k)
             gs = groups.pop(k)
             if not done(gs):
                 evicted = True

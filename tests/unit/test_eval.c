@@ -3317,6 +3317,163 @@ START_TEST(test_max_groups_absence_recent_report)
 }
 END_TEST
 
+/* A group over (one the sweep would drop) that is not at the LRU tail: B
+ * came out of order, so it was updated after A and is over before it. At
+ * the cap, the new group D made room by evicting A, the live tail (counted,
+ * a degradation alert, and A's correlation missed), while B, which can no
+ * longer matter, kept its place. Now B goes quietly. */
+START_TEST(test_max_groups_over_behind_tail)
+{
+    char yaml[2048];
+    snprintf(yaml, sizeof(yaml),
+             "rules:\n%s"
+             "  - id: c.cap\n"
+             "    name: capped\n"
+             "    level: 6\n"
+             "    max_groups: 3\n"
+             "    correlation: {type: event_count, rules: [m.fail], group_by: [src_ip],\n"
+             "                  timespan: 20s, condition: {gte: 2}}\n",
+             fail_rule);
+    cor_rules_opts o = opts_default;
+    o.lateness_us = 10 * SEC;
+    tc t;
+    tc_open(&t, yaml, &o);
+    feed(&t, T0 + 100 * SEC, "h", "fail from A");
+    feed(&t, T0 + 91 * SEC, "h", "fail from B"); /* out of order: over once W > 121 s */
+    feed(&t, T0 + 100 * SEC, "h", "fail from C"); /* recency C, B, A; A over once W > 130 s */
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 3);
+    feed(&t, T0 + 125 * SEC, "h", "fail from D"); /* B goes, not A */
+    ck_assert_uint_eq(rule(&t, "c.cap")->evictions, 0);
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->evictions, 0);
+    ck_assert_uint_eq(t.s.n, 0);
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 3);
+    feed(&t, T0 + 119 * SEC, "h", "fail from A"); /* A has its event at 100 s */
+    ck_assert_uint_eq(t.s.n, 1);
+    assert_alert(at(&t.s, 0), "c.cap", "event_count", T0 + 100 * SEC, T0 + 119 * SEC, 2);
+    FIELDS(at(&t.s, 0), "src_ip", "A");
+    ck_assert_uint_eq(n_of(&t.s, "vigil.correlation_degraded"), 0);
+    ck_assert_uint_eq(rule(&t, "c.cap")->evictions, 0);
+    tc_close(&t);
+}
+END_TEST
+
+/* As above, with a group that became over after the cap found every group
+ * live: V, new and out of order after that look, is over first although
+ * it is the most recently updated but one. U must take V's place, not Z's. */
+START_TEST(test_max_groups_over_after_look)
+{
+    char yaml[2048];
+    snprintf(yaml, sizeof(yaml),
+             "rules:\n%s"
+             "  - id: c.cap\n"
+             "    name: capped\n"
+             "    level: 6\n"
+             "    max_groups: 3\n"
+             "    correlation: {type: event_count, rules: [m.fail], group_by: [src_ip],\n"
+             "                  timespan: 20s, condition: {gte: 2}}\n",
+             fail_rule);
+    cor_rules_opts o = opts_default;
+    o.lateness_us = 10 * SEC;
+    tc t;
+    tc_open(&t, yaml, &o);
+    feed(&t, T0 + 100 * SEC, "h", "fail from X");
+    feed(&t, T0 + 100 * SEC, "h", "fail from Y");
+    feed(&t, T0 + 100 * SEC, "h", "fail from Z");
+    feed(&t, T0 + 101 * SEC, "h", "fail from W"); /* all live: X evicted */
+    ck_assert_uint_eq(rule(&t, "c.cap")->evictions, 1);
+    ck_assert_uint_eq(n_of(&t.s, "vigil.correlation_degraded"), 1);
+    feed(&t, T0 + 92 * SEC, "h", "fail from V"); /* all live: Y evicted; V over once W > 122 s */
+    ck_assert_uint_eq(rule(&t, "c.cap")->evictions, 2);
+    /* recency V, W, Z: Z is live until W > 130 s */
+    feed(&t, T0 + 124 * SEC, "h", "fail from U"); /* V goes, not Z */
+    ck_assert_uint_eq(rule(&t, "c.cap")->evictions, 2);
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->evictions, 2);
+    ck_assert_uint_eq(t.s.n, 1);
+    feed(&t, T0 + 119 * SEC, "h", "fail from Z"); /* Z has its event at 100 s */
+    ck_assert_uint_eq(t.s.n, 2);
+    assert_alert(at(&t.s, 1), "c.cap", "event_count", T0 + 100 * SEC, T0 + 119 * SEC, 2);
+    FIELDS(at(&t.s, 1), "src_ip", "Z");
+    ck_assert_uint_eq(rule(&t, "c.cap")->evictions, 2);
+    tc_close(&t);
+}
+END_TEST
+
+/* A match rule's suppression groups: Y, hit out of order after X, is over
+ * first (its suppression ends sooner). At the cap Z evicted X, the live
+ * tail, and X's next hit, within its suppression, alerted again. Now Y goes
+ * quietly and X's hit is suppressed. */
+START_TEST(test_max_groups_over_behind_tail_match)
+{
+    const char *yaml = "rules:\n"
+                       "  - id: m.listed\n"
+                       "    name: listed\n"
+                       "    level: 9\n"
+                       "    suppress: 10s\n"
+                       "    suppress_by: [src_ip]\n"
+                       "    max_groups: 2\n"
+                       "    match: {regex: 'from (?<src_ip>[0-9.]+)'}\n";
+    cor_rules_opts o = opts_default;
+    o.lateness_us = 10 * SEC;
+    tc t;
+    tc_open(&t, yaml, &o);
+    feed(&t, T0 + 100 * SEC, "h", "conn from 10.0.0.1"); /* X: over once W >= 120 s */
+    feed(&t, T0 + 91 * SEC, "h", "conn from 10.0.0.2");  /* Y: over once W >= 111 s */
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 2);
+    feed(&t, T0 + 115 * SEC, "h", "conn from 10.0.0.3"); /* Y goes, not X */
+    ck_assert_uint_eq(rule(&t, "m.listed")->evictions, 0);
+    ck_assert_uint_eq(n_of(&t.s, "vigil.correlation_degraded"), 0);
+    feed(&t, T0 + 108 * SEC, "h", "conn from 10.0.0.1"); /* within X's suppression */
+    ck_assert_uint_eq(n_of(&t.s, "m.listed"), 3);
+    ck_assert_uint_eq(rule(&t, "m.listed")->suppressed, 1);
+    ck_assert_uint_eq(rule(&t, "m.listed")->evictions, 0);
+    ck_assert_uint_eq(t.s.n, 3);
+    tc_close(&t);
+}
+END_TEST
+
+/* test_max_groups_over_after_look across a restart (lateness 1 h, so in
+ * units of 6 min): the second order of the groups is not stored, it is
+ * built again from the restored groups, and V goes as in the run that
+ * never stopped. */
+START_TEST(test_max_groups_over_behind_tail_restart)
+{
+    char yaml[2048], path[PATH_MAX];
+    snprintf(yaml, sizeof(yaml),
+             "rules:\n%s"
+             "  - id: c.cap\n"
+             "    name: capped\n"
+             "    level: 6\n"
+             "    max_groups: 3\n"
+             "    correlation: {type: event_count, rules: [m.fail], group_by: [src_ip],\n"
+             "                  timespan: 2h, condition: {gte: 2}}\n",
+             fail_rule);
+    rules_file(yaml, path, sizeof(path));
+    const int64_t u = 6 * MIN;
+    for (int restart = 0; restart < 2; restart++) {
+        tc t;
+        char db[16];
+        tc_run(&t, path, "db-over", restart, db, sizeof(db));
+        feed(&t, T0 + 100 * u, "h", "fail from X");
+        feed(&t, T0 + 100 * u, "h", "fail from Y");
+        feed(&t, T0 + 100 * u, "h", "fail from Z");
+        feed(&t, T0 + 101 * u, "h", "fail from W"); /* X evicted */
+        feed(&t, T0 + 92 * u, "h", "fail from V");  /* Y evicted */
+        ck_assert_uint_eq(rule(&t, "c.cap")->evictions, 2);
+        tc_next_batch(&t, path, db, restart);
+        feed(&t, T0 + 124 * u, "h", "fail from U"); /* V goes, not Z */
+        ck_assert_uint_eq(rule(&t, "c.cap")->evictions, restart ? 0 : 2); /* counted in memory */
+        ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 3);
+        feed(&t, T0 + 119 * u, "h", "fail from Z");
+        tc_commit(&t);
+        ck_assert_msg(n_of(&t.s, "c.cap") == 1, "restart %d: %zu alerts of c.cap, 1 due", restart,
+                      n_of(&t.s, "c.cap"));
+        assert_alert(at(&t.s, t.s.n - 1), "c.cap", "event_count", T0 + 100 * u, T0 + 119 * u, 2);
+        ck_assert_uint_eq(n_of(&t.s, "vigil.correlation_degraded"), 1);
+        tc_close(&t);
+    }
+}
+END_TEST
+
 /* ---- persistence -------------------------------------------------------------- */
 
 static const char persist_yaml[] =
@@ -4898,6 +5055,9 @@ static Suite *eval_suite(void)
     tcase_add_test(t, test_max_groups_lowered);
     tcase_add_test(t, test_max_groups_dead_tail);
     tcase_add_test(t, test_max_groups_absence_recent_report);
+    tcase_add_test(t, test_max_groups_over_behind_tail);
+    tcase_add_test(t, test_max_groups_over_after_look);
+    tcase_add_test(t, test_max_groups_over_behind_tail_match);
     tcase_add_test(t, test_value_count_without_field);
     tcase_add_test(t, test_reload);
     tcase_add_test(t, test_reload_store);
@@ -4939,6 +5099,7 @@ static Suite *eval_suite(void)
     tcase_add_unchecked_fixture(dg, base_setup, base_teardown);
     tcase_add_checked_fixture(dg, setup, teardown);
     tcase_add_test(dg, test_degraded_once_an_hour_across_restart);
+    tcase_add_test(dg, test_max_groups_over_behind_tail_restart);
     suite_add_tcase(s, dg);
 
     TCase *w = tcase_create("wide");
