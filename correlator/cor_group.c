@@ -2,7 +2,8 @@
  * (cor_eval_int.h). A table per rule finds them by key (a hash) and keeps
  * them in the order they were last updated, so that the least recently
  * updated one is evicted at max_groups and the sweep finds the oldest
- * first. Groups are created and dropped by the thousand per minute, so
+ * first; a rule whose cap was reached also keeps them by when they are
+ * over, so that the cap drops those before it evicts a live one. Groups are created and dropped by the thousand per minute, so
  * their blocks and raw-line buffers are pooled. */
 #include <errno.h>
 #include <inttypes.h>
