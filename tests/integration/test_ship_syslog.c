@@ -1351,7 +1351,7 @@ START_TEST(test_tls_ciphers)
              "failed: error:0A000410:SSL routines::sslv3 alert handshake failure (the server "
              "refused our ClientHello: most likely it has no TLS 1.2 cipher suite in common with "
              "the default tls_ciphers (ECDHE or DHE with AES-GCM or ChaCha20-Poly1305); enable one "
-             "of those or TLS 1.3 on the server, or set tls_ciphers to a suite it has); 1 alerts "
+             "of those or TLS 1.3 on the server, or set tls_ciphers to a suite it has); 1 alert "
              "waiting, retrying with backoff\n",
              pa);
     ck_assert_msg(vt_wait_text(log, want, 5000), "no '%s' in the shipper's log", want);
