@@ -88,7 +88,8 @@ typedef struct cor_table {
     uint32_t nb, count;
     cor_group *head, *tail;
     int64_t degraded_at;    /* event time of the last degradation alert */
-    int degraded_dirty;     /* degraded_at changed since the last flush */
+    uint64_t evicted;       /* evictions so far, the alert's count: kept with the state */
+    int degraded_dirty;     /* degraded_at or evicted changed since the last flush */
     /* max_groups' second order of the groups (cor_group.c, cor_over_drop):
      * a binary min-heap by a time before which the group is surely not over
      * (updates only move that time later, so a hit costs nothing here), to

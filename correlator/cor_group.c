@@ -409,7 +409,7 @@ static int cor_degraded(cor_eval *e, const cor_rule *r, cor_table *t, int64_t no
     snprintf(msg, sizeof(msg),
              "correlation degraded: rule %s reached max_groups=%u and evicted its oldest groups "
              "(%" PRIu64 " so far); attacks spread over more groups may be missed",
-             r->id, r->max_groups, r->evictions);
+             r->id, r->max_groups, t->evicted);
     vg_warn("%s", msg);
     vg_alert al = {0};
     al.rule_id = vg_str_c("vigil.correlation_degraded");
@@ -417,7 +417,7 @@ static int cor_degraded(cor_eval *e, const cor_rule *r, cor_table *t, int64_t no
     al.kind = vg_str_c("internal");
     al.level = 10;
     al.ts_us = al.first_us = now;
-    al.count = r->evictions;
+    al.count = t->evicted;
     al.message = vg_str_c(msg);
     al.fields[0] = (vg_kv){vg_str_c("rule"), vg_str_c(r->id)};
     al.nfields = 1;
@@ -499,6 +499,8 @@ cor_group *cor__group_get(cor_eval *e, const cor_rule *r, cor_table *t, const ch
         if (!done) {
             ((cor_rule *)r)->evictions++;
             e->stats.evictions++;
+            t->evicted++; /* the alert's "so far": committed with the batch, */
+            t->degraded_dirty = 1; /* so a restart or a redone batch counts on */
             evicted = 1;
         }
     }

@@ -67,10 +67,11 @@ static int cor_group_pack(cor_eval *e, const cor_rule *r, const cor_group *g, in
 }
 
 /* "cor.degraded.RULE": the time of the rule's last degradation alert
- * (cor_degraded, at most one an hour). -ENAMETOOLONG past an LMDB key. */
-static int cor_degraded_key(const char *id, char *buf, size_t cap)
+ * (cor_degraded, at most one an hour); "cor.evicted.RULE" (what "evicted"):
+ * its evictions so far, the alert's count. -ENAMETOOLONG past an LMDB key. */
+static int cor_degraded_key(const char *id, const char *what, char *buf, size_t cap)
 {
-    int n = snprintf(buf, cap, "cor.degraded.%s", id);
+    int n = snprintf(buf, cap, "cor.%s.%s", what, id);
     return n > 0 && (size_t)n < cap && n <= COR_STATE_KEY_MAX ? 0 : -ENAMETOOLONG;
 }
 
@@ -152,8 +153,10 @@ int cor_eval_flush(cor_eval *e)
         cor_table *t = &e->tables[ri];
         if (rc == 0 && t->degraded_dirty) {
             t->degraded_dirty = 0;
-            if (cor_degraded_key(r->id, key, sizeof(key)) == 0)
+            if (cor_degraded_key(r->id, "degraded", key, sizeof(key)) == 0)
                 rc = vg_meta_put_u64(e->st, key, (uint64_t)t->degraded_at);
+            if (rc == 0 && cor_degraded_key(r->id, "evicted", key, sizeof(key)) == 0)
+                rc = vg_meta_put_u64(e->st, key, t->evicted);
         }
     }
     if (rc == 0)
@@ -413,11 +416,16 @@ int cor__state_load(cor_eval *e)
             rc = ENOMEM; /* returned as -ENOMEM below */
     for (size_t i = 0; i < e->rs->n; i++) {
         char dk[600];
-        uint64_t at = 0;
+        uint64_t at = 0, ev = 0;
         if (cor_stateful(&e->rs->rules[i]) &&
-            cor_degraded_key(e->rs->rules[i].id, dk, sizeof(dk)) == 0 &&
+            cor_degraded_key(e->rs->rules[i].id, "degraded", dk, sizeof(dk)) == 0 &&
             vg_meta_get_u64(e->st, dk, &at) == 0)
             e->tables[i].degraded_at = (int64_t)at;
+        /* absent in a store of an older version: counted from 0, as then */
+        if (cor_stateful(&e->rs->rules[i]) &&
+            cor_degraded_key(e->rs->rules[i].id, "evicted", dk, sizeof(dk)) == 0 &&
+            vg_meta_get_u64(e->st, dk, &ev) == 0)
+            e->tables[i].evicted = ev;
     }
     uint64_t wm = 0;
     vg_meta_get_u64(e->st, "cor.watermark", &wm);
