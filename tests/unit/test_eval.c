@@ -3068,6 +3068,52 @@ START_TEST(test_degraded_count_across_restart)
 }
 END_TEST
 
+/* A reload that changes a rule drops its state, its degradation memory
+ * (time and count) with it: a restart after that reload must not bring the
+ * stored ones back (the alert within the hour would be missing, or count
+ * the evictions of the old definition). */
+START_TEST(test_degraded_changed_rule_restart)
+{
+    char yaml[2048], path[PATH_MAX];
+#define DEGCH_FMT                                                                                  \
+    "rules:\n%s"                                                                                   \
+    "  - id: c.cap\n    name: capped\n    level: 6\n    max_groups: 3\n"                           \
+    "    correlation: {type: event_count, rules: [m.fail], group_by: [src_ip],\n"                  \
+    "                  timespan: %s, condition: {gte: 3}}\n"
+    for (int restart = 0; restart < 2; restart++) {
+        snprintf(yaml, sizeof(yaml), DEGCH_FMT, fail_rule, "1h");
+        rules_file(yaml, path, sizeof(path));
+        tc t;
+        char db[16];
+        tc_run(&t, path, "db-degch", restart, db, sizeof(db));
+        feed(&t, T0 + 0 * SEC, "h", "fail from A");
+        feed(&t, T0 + 1 * SEC, "h", "fail from B");
+        feed(&t, T0 + 2 * SEC, "h", "fail from C");
+        feed(&t, T0 + 3 * SEC, "h", "fail from D"); /* evicts A: 1 so far */
+        tc_commit(&t);
+        snprintf(yaml, sizeof(yaml), DEGCH_FMT, fail_rule, "2h"); /* changed */
+        rules_file(yaml, path, sizeof(path));
+        cor_ruleset *rs2 = load_path(path, NULL);
+        ck_assert_int_eq(cor_eval_set_rules(t.e, rs2), 0);
+        cor_rules_free(t.rs);
+        t.rs = rs2;
+        tc_begin(&t);
+        tc_next_batch(&t, path, db, restart);
+        feed(&t, T0 + 10 * SEC, "h", "fail from E");
+        feed(&t, T0 + 11 * SEC, "h", "fail from F");
+        feed(&t, T0 + 12 * SEC, "h", "fail from G");
+        feed(&t, T0 + 13 * SEC, "h", "fail from H"); /* evicts E: the new rule's first */
+        tc_commit(&t);
+        ck_assert_msg(n_of(&t.s, "vigil.correlation_degraded") == 2, "restart %d: %zu alerts",
+                      restart, n_of(&t.s, "vigil.correlation_degraded"));
+        assert_alert(at(&t.s, 1), "vigil.correlation_degraded", "internal", T0 + 13 * SEC,
+                     T0 + 13 * SEC, 1);
+        tc_close(&t);
+    }
+#undef DEGCH_FMT
+}
+END_TEST
+
 /* A restart keeps the order in which groups were last updated, which is the
  * order of arrival, not of event time: a late event moves its group to the
  * front. Before, restored groups were ordered by their latest event time,
@@ -5138,6 +5184,7 @@ static Suite *eval_suite(void)
     tcase_add_test(dg, test_max_groups_over_behind_tail_restart);
 
     tcase_add_test(dg, test_degraded_count_across_restart);
+    tcase_add_test(dg, test_degraded_changed_rule_restart);
     suite_add_tcase(s, dg);
 
     TCase *w = tcase_create("wide");
