@@ -5182,7 +5182,6 @@ static Suite *eval_suite(void)
     tcase_add_checked_fixture(dg, setup, teardown);
     tcase_add_test(dg, test_degraded_once_an_hour_across_restart);
     tcase_add_test(dg, test_max_groups_over_behind_tail_restart);
-
     tcase_add_test(dg, test_degraded_count_across_restart);
     tcase_add_test(dg, test_degraded_changed_rule_restart);
     suite_add_tcase(s, dg);
