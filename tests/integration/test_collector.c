@@ -1212,7 +1212,12 @@ START_TEST(test_stop_unix_sender_told)
         spooled += strstr(l, " local\"") != NULL;
     free(dump);
     ck_assert_int_eq(spooled, sent);
-    ck_assert(!vt_wait_text(log, "left unread", 0));
+    /* no datagram left for the close; the busy connection may leave bytes
+     * past the stop's limits (32 MiB, 2 s; counted, and not this test's
+     * point: on a loaded machine CI saw some) */
+    ck_assert_msg(!vt_wait_text(log, "left unread", 0) ||
+                      vt_wait_text(log, ", 0 in 0 datagrams on 0 datagram sockets", 0),
+                  "datagrams left unread at the stop");
     vt_pipe_destroy(&p);
     unlink(sock);
     *strrchr(sock, '/') = '\0';
