@@ -775,6 +775,13 @@ int cor_eval_set_rules(cor_eval *e, cor_ruleset *rs)
         free(nt);
         return -ENOMEM;
     }
+    /* A changed or new rule starts with no degradation behind it: its
+     * stored time and count (of a definition since changed, or of a rule
+     * removed by an earlier reload) are overwritten at the next flush, or a
+     * restart would bring them back. An unchanged one takes its table,
+     * flag included, below. */
+    for (size_t i = 0; i < rs->n; i++)
+        nt[i].degraded_dirty = cor_stateful(&rs->rules[i]);
     size_t kept = 0, dropped = 0;
     for (size_t i = 0; i < e->rs->n; i++) {
         const cor_rule *old = &e->rs->rules[i];
@@ -804,13 +811,6 @@ int cor_eval_set_rules(cor_eval *e, cor_ruleset *rs)
             rs->rules[i].cpu_ns = e->rs->rules[j].cpu_ns;
         }
     }
-    /* A changed, removed or new rule starts with no degradation behind it:
-     * its stored time and count (of a definition since changed, or of a rule
-     * removed by an earlier reload) are overwritten at the next flush, or a
-     * restart would bring them back. (A kept one at 0 writes 0: harmless.) */
-    for (size_t i = 0; i < rs->n; i++)
-        if (cor_stateful(&rs->rules[i]) && !nt[i].degraded_at && !nt[i].evicted)
-            nt[i].degraded_dirty = 1;
     free(e->tables);
     e->tables = nt;
     e->rs = rs;

@@ -198,7 +198,7 @@ static int shp_http_tls_parse(const shp_out_conf *c, const vg_node *sec, char *e
     const char *key = shp_http_set(c->tls_key) ? c->tls_key : c->tls_cert;
     if (shp_tls_client_ctx_init(&t, c->tls_ca, c->tls_cert, key, c->tls_verify, NULL, why,
                                 sizeof(why)) != 0) {
-        const char *k = shp_tls_client_err_key(why);
+        const char *k = t.bad_key;
         if (k && strcmp(k, "tls_key") == 0 && !shp_http_set(c->tls_key))
             k = "tls_cert";
         return vg_conf_errf(err, errlen, k ? shp_http_at(sec, k) : sec, "%s", why);

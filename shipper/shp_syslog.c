@@ -329,8 +329,8 @@ static int shp_syslog_check(const shp_out_conf *c, const vg_node *sec, char *err
     rc = shp_tls_client_ctx_init(&t, c->tls_ca, c->tls_cert, c->tls_key, c->tls_verify,
                                  c->tls_ciphers, why2, sizeof(why2));
     if (rc) {
-        const char *key = shp_tls_client_err_key(why2);
-        return vg_conf_errf(err, errlen, key ? shp_syslog_at(sec, key) : sec, "%s", why2);
+        return vg_conf_errf(err, errlen, t.bad_key ? shp_syslog_at(sec, t.bad_key) : sec, "%s",
+                            why2);
     }
     shp_tls_client_ctx_free(&t);
     return 0;

@@ -44,21 +44,25 @@ int shp_tls_client_ctx_init(shp_tls_client_ctx *t, const char *ca, const char *c
     if (SSL_CTX_set_cipher_list(t->ctx, t->own_ciphers ? ciphers : VG_TLS_CIPHERS) != 1) {
         vg_tls_errstr(why, sizeof(why), "no cipher suite left");
         snprintf(err, errlen, "cannot set the TLS 1.2 ciphers: %s", why);
+        t->bad_key = "tls_ciphers";
         goto fail;
     }
     if (ca && ca[0]) {
         if (vg_tls_load_ca_file(t->ctx, ca, why, sizeof(why)) != 0) {
             snprintf(err, errlen, "%s: cannot load CA certificates: %s", ca, why);
+            t->bad_key = "tls_ca";
             goto fail;
         }
     } else if (SSL_CTX_set_default_verify_paths(t->ctx) != 1) {
         vg_tls_errstr(why, sizeof(why), "unknown error");
         snprintf(err, errlen, "cannot load the system's CA certificates: %s", why);
+        t->bad_key = "tls_ca";
         goto fail;
     }
     if (cert && cert[0]) {
         if (vg_tls_use_chain_file(t->ctx, cert, why, sizeof(why)) != 0) {
             snprintf(err, errlen, "%s: cannot load TLS client certificate: %s", cert, why);
+            t->bad_key = "tls_cert";
             goto fail;
         }
         int krc = vg_tls_use_key_file(t->ctx, key, why, sizeof(why));
@@ -69,6 +73,7 @@ int shp_tls_client_ctx_init(shp_tls_client_ctx *t, const char *ca, const char *c
         if (krc) {
             snprintf(err, errlen, "%s: cannot load TLS client key or it does not match %s: %s", key,
                      cert, why);
+            t->bad_key = "tls_key";
             goto fail;
         }
     }
@@ -83,24 +88,6 @@ fail:
     SSL_CTX_free(t->ctx);
     t->ctx = NULL;
     return VG_ECONFIG;
-}
-
-const char *shp_tls_client_err_key(const char *err)
-{
-    /* each phrase is written once, in shp_tls_client_ctx_init above */
-    static const struct {
-        const char *phrase, *key;
-    } map[] = {
-        {": cannot load CA certificates: ", "tls_ca"},
-        {"cannot load the system's CA certificates", "tls_ca"},
-        {": cannot load TLS client certificate: ", "tls_cert"},
-        {": cannot load TLS client key or it does not match ", "tls_key"},
-        {"cannot set the TLS 1.2 ciphers", "tls_ciphers"},
-    };
-    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-        if (strstr(err, map[i].phrase))
-            return map[i].key;
-    return NULL;
 }
 
 void shp_tls_client_ctx_free(shp_tls_client_ctx *t)

@@ -18,6 +18,10 @@ typedef struct shp_tls_client_ctx {
     SSL_CTX *ctx;
     bool verify;
     bool own_ciphers; /* tls_ciphers was set (else VG_TLS_CIPHERS) */
+    /* after a failed shp_tls_client_ctx_init: the output key its error is
+     * about ("tls_ca", "tls_cert", "tls_key" or "tls_ciphers"), for the
+     * line of the refusal; NULL when it is about none (no TLS context) */
+    const char *bad_key;
 } shp_tls_client_ctx;
 
 /* Builds the context (TLS 1.2 or later). ca: PEM file of the CAs that may
@@ -32,10 +36,6 @@ int shp_tls_client_ctx_init(shp_tls_client_ctx *t, const char *ca, const char *c
                             const char *key, bool verify, const char *ciphers, char *err,
                             size_t errlen);
 void shp_tls_client_ctx_free(shp_tls_client_ctx *t);
-/* The output key that an error of shp_tls_client_ctx_init is about
- * ("tls_ca", "tls_cert", "tls_key" or "tls_ciphers"), for the line of the
- * refusal; NULL when it is about none (no TLS context at all). */
-const char *shp_tls_client_err_key(const char *err);
 
 /* One connection. */
 typedef struct shp_tls_client {
