@@ -620,6 +620,8 @@ int cor__absence_report(cor_eval *e, cor_rule *c, cor_group *g, int64_t clk, cor
     g->fired = 1;
     g->suppress_until = clk; /* the report time: see the re-arm rule */
     g->dirty = 1;
+    /* reported: it may now be over, at the cap's second order if built */
+    cor__over_moved(e, c, &e->tables[c - e->rs->rules], g);
     /* the group's values are its key: split them back into fields */
     cor_ctx ctx = {0};
     cor_hit hit = {.r = c, .ctx = &ctx, .ts = clk, .first = g->aux, .count = 0};

@@ -95,12 +95,15 @@ typedef struct cor_table {
      * (updates only move that time later, so a hit costs nothing here), to
      * find groups over behind a live LRU tail. Built the first time the cap
      * meets a live tail, kept up by group creation and removal from then on
-     * (NULL before: a table below its cap pays one test per new group). */
+     * (NULL before: a table below its cap pays one test per new group).
+     * An absence's times depend on its clock too: over_clock is the clock
+     * the heap was built at (cor_over_drop). */
     struct cor_over {
         int64_t at;
         cor_group *g;
     } *over;
     uint32_t nover, capover;
+    int64_t over_clock;
 } cor_table;
 
 /* A pending delete of persisted state: one group, or a whole rule. */
@@ -291,7 +294,7 @@ void cor__table_remove(cor_eval *e, cor_table *t, cor_group *g);
 void cor__table_clear(cor_eval *e, cor_table *t);
 /* g's time in t's second order (cor_table.over), if built, is taken
  * again: after an update that made g over sooner (a match group's aux can
- * go back, after a hit ahead of the watermark). */
+ * go back, after a hit ahead of the watermark; an absence's report). */
 void cor__over_moved(const cor_eval *e, const cor_rule *r, cor_table *t, cor_group *g);
 /* Forgets t's second order (cor_table.over), to be built again when needed:
  * for a table kept by a reload, whose lateness may have changed. */

@@ -111,15 +111,31 @@ static int64_t cor_sat_add(int64_t a, int64_t b)
     return a > INT64_MAX - b ? INT64_MAX : a + b;
 }
 
-/* The first watermark at which g, a group of r (not an absence), is over
- * (cor_group_done). An update only makes it later (last_us and
- * suppress_until only grow; a match group's aux is the watermark or the
- * later hit), which is why a hit need not tell the heap: a time there is
- * at most the true one. */
+/* The first watermark at which g, a group of r, is over (cor_group_done).
+ * An update only makes it later (last_us and suppress_until only grow; a
+ * match group's aux is the watermark or the later hit), which is why a hit
+ * need not tell the heap: a time there is at most the true one.
+ *
+ * An absence's is over once reported, W - lateness past the report
+ * (suppress_until) and silent for expire by the watermark or the absence
+ * clock: with the clock as it is now, report + lateness if the clock has
+ * already seen it silent for expire, else the later of that and last seen
+ * + expire; never while not reported. A hit only makes that later (aux
+ * grows; one at or after the report re-arms the group). Two things make it
+ * sooner: its report, which tells the heap (cor__absence_report), and the
+ * clock passing last seen + expire, which does not (see cor_over_drop). */
 static int64_t cor_over_at(const cor_eval *e, const cor_rule *r, const cor_group *g)
 {
     int64_t lt = e->rs->lateness_us;
     int64_t su = cor_sat_add(g->suppress_until, lt);
+    if (r->kind == COR_ABSENCE) {
+        if (!g->fired)
+            return INT64_MAX;
+        if (e->clock - g->aux >= r->expire_us)
+            return su;
+        int64_t ex = cor_sat_add(g->aux, r->expire_us);
+        return ex > su ? ex : su;
+    }
     if (r->kind == COR_MATCH)
         return g->aux > g->suppress_until ? cor_sat_add(g->aux, lt) : su;
     int64_t d = cor_sat_add(cor_sat_add(g->last_us, cor_sat_add(lt, r->timespan_us)), 1);
@@ -220,6 +236,7 @@ static int cor_over_build(const cor_eval *e, const cor_rule *r, cor_table *t)
     t->over = v;
     t->capover = (uint32_t)cap;
     t->nover = 0;
+    t->over_clock = e->clock;
     for (cor_group *g = t->head; g && t->nover < cap; g = g->next)
         cor_over_set(t, t->nover++, (struct cor_over){cor_over_at(e, r, g), g});
     if (t->nover < t->count) { /* cannot be: count <= UINT32_MAX / 2 groups */
@@ -442,14 +459,28 @@ static int cor_group_done(const cor_eval *e, const cor_rule *r, const cor_group 
 }
 
 /* At the cap with a live LRU tail: drops, quietly, every group of t that
- * is over at w (cor_group_done), wherever it is in the LRU order (r not an
- * absence: the sweep drops those wherever they are). The heap's root is
- * the group over first when its time is exact; a root whose group was
- * updated since its time was taken gets its time now and goes down (once
- * per update at most, and only here). Returns how many went, or -ENOMEM
- * (the caller then evicts the tail, as before there was a heap). */
+ * is over at w (cor_group_done), wherever it is in the LRU order. The
+ * heap's root is the group over first when its time is exact; a root
+ * whose group was updated since its time was taken gets its time now and
+ * goes down (once per update at most, and only here). Returns how many
+ * went, or -ENOMEM (the caller then evicts the tail, as before there was a
+ * heap).
+ *
+ * An absence's time taken before the clock passed its last seen + expire
+ * is later than the truth (cor_over_at). That matters only while the clock
+ * is ahead of w: with w at or past the clock, silent for expire by the
+ * clock is silent for expire by w too, and such a time is exact again. So
+ * the heap is taken again from the groups then, if the clock moved since
+ * it was built: at most once per clock tick, and only for a live
+ * correlator whose input is caught up and whose events carry times behind
+ * its clock (in --replay the clock is the watermark). Keeping every time
+ * exact instead would need the sweep to look at each reported group's
+ * time at every tick, for every capped absence, whether or not the cap is
+ * met again. */
 static int cor_over_drop(cor_eval *e, const cor_rule *r, cor_table *t, int64_t w)
 {
+    if (t->over && r->kind == COR_ABSENCE && e->clock > w && e->clock != t->over_clock)
+        cor__over_forget(t);
     if (!t->over && cor_over_build(e, r, t) != 0)
         return -ENOMEM;
     int n = 0;
@@ -477,8 +508,9 @@ static int cor_over_drop(cor_eval *e, const cor_rule *r, cor_table *t, int64_t w
  * this event's time (it runs at most once per second of event time, after
  * the event), quietly: losing them loses nothing, and a degradation alert
  * for them would be false. The LRU tail is looked at first; when it is
- * live, cor_over_drop finds the over groups behind it. Only when no group
- * is over is the least recently updated one evicted, counted. */
+ * live, cor_over_drop finds the over groups behind it (an absence's too:
+ * one over since the sweep's last look). Only when no group is over is the
+ * least recently updated one evicted, counted. */
 cor_group *cor__group_get(cor_eval *e, const cor_rule *r, cor_table *t, const char *key,
                                 size_t len, int64_t now, cor_emit_fn emit, void *ud)
 {
@@ -491,7 +523,7 @@ cor_group *cor__group_get(cor_eval *e, const cor_rule *r, cor_table *t, const ch
     while (t->count >= r->max_groups && t->tail) {
         cor_group *old = t->tail;
         int done = cor_group_done(e, r, old, w);
-        if (!done && r->kind != COR_ABSENCE && cor_over_drop(e, r, t, w) > 0)
+        if (!done && cor_over_drop(e, r, t, w) > 0)
             continue;
         cor__del_push(e, r->id, old->key, old->keylen, 0);
         cor__table_remove(e, t, old);
@@ -513,9 +545,11 @@ cor_group *cor__group_get(cor_eval *e, const cor_rule *r, cor_table *t, const ch
         return NULL;
     /* Not over before w + T + 1: the event that made it, which the caller
      * counts now, is not late (at or after W - lateness). A match rule's:
-     * not before w + lateness (its aux becomes w). */
-    int64_t at = cor_sat_add(w, r->kind == COR_MATCH ? e->rs->lateness_us
-                                                      : cor_sat_add(r->timespan_us, 1));
+     * not before w + lateness (its aux becomes w); an absence's: not
+     * before its report, which tells the heap. */
+    int64_t at = r->kind == COR_ABSENCE ? INT64_MAX
+                 : cor_sat_add(w, r->kind == COR_MATCH ? e->rs->lateness_us
+                                                       : cor_sat_add(r->timespan_us, 1));
     if (t->over && cor_over_push(t, g, at) != 0)
         cor__over_forget(t); /* built again when needed */
     g->hnext = t->b[h & (t->nb - 1)];

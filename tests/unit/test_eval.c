@@ -3517,6 +3517,97 @@ START_TEST(test_max_groups_over_behind_tail_match)
 }
 END_TEST
 
+/* An absence at its cap (T 10 s, expire 15 s, lateness 20 s): X was
+ * reported at s + 10 s and is over from s + 30 s (its report W - lateness
+ * passed, silent past expire), but an event from before its report (out of
+ * order, not re-arming it) made it more recently updated than C, live (its
+ * report at s + 15 s is within the lateness). The sweep looked at
+ * s + 29.5 s; at s + 30 s the new group E evicted C (counted, a
+ * degradation alert) while X, over, kept its place. Now X goes quietly.
+ * The second order was built before X was reported (at D, when every group
+ * was live): its report must tell it. */
+static const char abs_cap_yaml[] = "rules:\n"
+                                   "  - id: m.fail\n"
+                                   "    name: failure\n"
+                                   "    level: 3\n"
+                                   "    alert: false\n"
+                                   "    match: {regex: 'fail from (?<src_ip>\\S+)'}\n"
+                                   "  - id: c.gone\n"
+                                   "    name: gone\n"
+                                   "    level: 6\n"
+                                   "    max_groups: 3\n"
+                                   "    correlation: {type: absence, rules: [m.fail],\n"
+                                   "                  group_by: [src_ip], timespan: 10s,\n"
+                                   "                  expire: %s}\n";
+
+START_TEST(test_max_groups_absence_over_behind_tail)
+{
+    char yaml[1024];
+    snprintf(yaml, sizeof(yaml), abs_cap_yaml, "15s");
+    cor_rules_opts o = opts_default;
+    o.lateness_us = 20 * SEC;
+    tc t;
+    tc_open(&t, yaml, &o);
+    const int64_t s = T0;
+    feed(&t, s, "h", "fail from A");
+    feed(&t, s, "h", "fail from X");
+    feed(&t, s + 5 * SEC, "h", "fail from C");
+    feed(&t, s + 5 * SEC, "h", "fail from D"); /* all live: A evicted */
+    ck_assert_uint_eq(rule(&t, "c.gone")->evictions, 1);
+    ck_assert_uint_eq(n_of(&t.s, "vigil.correlation_degraded"), 1);
+    feed(&t, s, "h", "fail from X"); /* from before: recency X, D, C */
+    feed(&t, s + 10 * SEC, "h", "noise"); /* X reported */
+    feed(&t, s + 15 * SEC, "h", "noise"); /* C and D reported */
+    ck_assert_uint_eq(n_of(&t.s, "c.gone"), 3);
+    feed(&t, s + 29 * SEC + SEC / 2, "h", "noise"); /* the sweep's last look: X not over */
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 3);
+    feed(&t, s + 30 * SEC, "h", "fail from E"); /* X goes, not C */
+    ck_assert_uint_eq(rule(&t, "c.gone")->evictions, 1);
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->evictions, 1);
+    ck_assert_uint_eq(n_of(&t.s, "vigil.correlation_degraded"), 1);
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 3);
+    /* C is still there, reported: its event from before its report does not
+     * make a new group (which would need room: D evicted) */
+    feed(&t, s + 14 * SEC, "h", "fail from C");
+    ck_assert_uint_eq(rule(&t, "c.gone")->evictions, 1);
+    ck_assert_uint_eq(n_of(&t.s, "c.gone"), 3);
+    tc_close(&t);
+}
+END_TEST
+
+/* As above, over by the clock (expire 60 s): the absence clock, ahead of
+ * the watermark (an input caught up, then events with older times), has
+ * taken X past its expire; the watermark has then passed its report by the
+ * lateness. The second order, built at a clock before X's expire, held X
+ * at its expire by event time: U, new, must still find it over. */
+START_TEST(test_max_groups_absence_over_by_clock)
+{
+    char yaml[1024];
+    snprintf(yaml, sizeof(yaml), abs_cap_yaml, "60s");
+    cor_rules_opts o = opts_default;
+    o.lateness_us = 20 * SEC;
+    tc t;
+    tc_open(&t, yaml, &o);
+    const int64_t s = T0;
+    feed(&t, s, "h", "fail from X");
+    tick(&t, s + 10 * SEC); /* X reported at s + 10 s */
+    ck_assert_uint_eq(n_of(&t.s, "c.gone"), 1);
+    feed(&t, s + 10 * SEC, "h", "fail from Y");
+    feed(&t, s + 10 * SEC, "h", "fail from Z");
+    feed(&t, s, "h", "fail from X"); /* from before its report: recency X, Z, Y */
+    feed(&t, s + 11 * SEC, "h", "fail from V"); /* all live: Y evicted */
+    ck_assert_uint_eq(rule(&t, "c.gone")->evictions, 1);
+    tick(&t, s + 70 * SEC); /* X silent past expire by the clock; Z and V reported */
+    ck_assert_uint_eq(n_of(&t.s, "c.gone"), 3);
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 3); /* X kept: W - lateness < 10 s */
+    feed(&t, s + 31 * SEC, "h", "fail from U"); /* X is over: it goes, not Z */
+    ck_assert_uint_eq(rule(&t, "c.gone")->evictions, 1);
+    ck_assert_uint_eq(n_of(&t.s, "vigil.correlation_degraded"), 1);
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 3);
+    tc_close(&t);
+}
+END_TEST
+
 /* test_max_groups_over_after_look across a restart (lateness 1 h, so in
  * units of 6 min): the second order of the groups is not stored, it is
  * built again from the restored groups, and V goes as in the run that
@@ -3555,6 +3646,66 @@ START_TEST(test_max_groups_over_behind_tail_restart)
                       n_of(&t.s, "c.cap"));
         assert_alert(at(&t.s, t.s.n - 1), "c.cap", "event_count", T0 + 100 * u, T0 + 119 * u, 2);
         ck_assert_uint_eq(n_of(&t.s, "vigil.correlation_degraded"), 1);
+        tc_close(&t);
+    }
+}
+END_TEST
+
+/* test_max_groups_absence_over_behind_tail across a restart: the second
+ * order, built before the restart (at V, every group live), is built again
+ * from the restored groups (X reported, silent since s, its report at
+ * s + 10 s), and Z makes room with X, as in the run that never stopped. */
+START_TEST(test_max_groups_absence_over_behind_tail_restart)
+{
+    char yaml[1024], path[PATH_MAX];
+    snprintf(yaml, sizeof(yaml), abs_cap_yaml, "15s");
+    rules_file(yaml, path, sizeof(path));
+    cor_rules_opts o = opts_default;
+    o.lateness_us = 20 * SEC;
+    const int64_t s = T0;
+    for (int restart = 0; restart < 2; restart++) {
+        tc t;
+        char db[16];
+        memset(&t, 0, sizeof(t));
+        snprintf(db, sizeof(db), "db-abscap%d", restart);
+        tw_start(&t, path, db, &o);
+        tc_begin(&t);
+        feed(&t, s, "h", "fail from X");
+        feed(&t, s + 10 * SEC, "h", "noise"); /* X reported */
+        feed(&t, s + 12 * SEC, "h", "fail from Y1");
+        feed(&t, s + 12 * SEC, "h", "fail from Y2");
+        feed(&t, s, "h", "fail from X"); /* from before its report: recency X, Y2, Y1 */
+        feed(&t, s + 13 * SEC, "h", "fail from V"); /* all live: Y1 evicted */
+        ck_assert_uint_eq(rule(&t, "c.gone")->evictions, 1);
+        tc_commit(&t);
+        if (restart) {
+            tc_stop(&t);
+            tw_start(&t, path, db, &o);
+        }
+        tc_begin(&t);
+        feed(&t, s + 22 * SEC, "h", "noise"); /* Y2 reported */
+        feed(&t, s + 29 * SEC + SEC / 2, "h", "noise"); /* V reported; X not over yet */
+        ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 3);
+        feed(&t, s + 30 * SEC, "h", "fail from Z"); /* X goes, not Y2 */
+        ck_assert_uint_eq(rule(&t, "c.gone")->evictions, restart ? 0 : 1); /* counted in memory */
+        ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 3);
+        tc_commit(&t);
+        ck_assert_uint_eq(n_of(&t.s, "vigil.correlation_degraded"), 1);
+        ck_assert_msg(n_of(&t.s, "c.gone") == 3, "restart %d: %zu reports of c.gone, 3 due",
+                      restart, n_of(&t.s, "c.gone"));
+        tc_stop(&t);
+        /* the evictions so far, kept with the state: 1 in both runs */
+        tw_start(&t, path, db, &o);
+        tc_begin(&t);
+        feed(&t, s + 31 * SEC + HOUR, "h", "fail from W"); /* Y2 over, goes; the look: V
+                                                              * goes, Z reported */
+        feed(&t, s + 31 * SEC + HOUR, "h", "fail from W2");
+        feed(&t, s + 31 * SEC + HOUR, "h", "fail from W3"); /* Z evicted: the second */
+        tc_commit(&t);
+        ck_assert_uint_eq(n_of(&t.s, "vigil.correlation_degraded"), 2);
+        const rec *r = at(&t.s, t.s.n - 1);
+        assert_alert(r, "vigil.correlation_degraded", "internal", s + 31 * SEC + HOUR,
+                     s + 31 * SEC + HOUR, 2);
         tc_close(&t);
     }
 }
@@ -5140,6 +5291,8 @@ static Suite *eval_suite(void)
     tcase_add_test(t, test_max_groups_over_behind_tail);
     tcase_add_test(t, test_max_groups_over_after_look);
     tcase_add_test(t, test_max_groups_over_behind_tail_match);
+    tcase_add_test(t, test_max_groups_absence_over_behind_tail);
+    tcase_add_test(t, test_max_groups_absence_over_by_clock);
     tcase_add_test(t, test_value_count_without_field);
     tcase_add_test(t, test_reload);
     tcase_add_test(t, test_reload_store);
@@ -5182,6 +5335,7 @@ static Suite *eval_suite(void)
     tcase_add_checked_fixture(dg, setup, teardown);
     tcase_add_test(dg, test_degraded_once_an_hour_across_restart);
     tcase_add_test(dg, test_max_groups_over_behind_tail_restart);
+    tcase_add_test(dg, test_max_groups_absence_over_behind_tail_restart);
     tcase_add_test(dg, test_degraded_count_across_restart);
     tcase_add_test(dg, test_degraded_changed_rule_restart);
     suite_add_tcase(s, dg);
