@@ -71,13 +71,16 @@ V`, keys from a pool of M+1 to 3M, some out of order, some late) for m.g /
 m.g2 and, each with max_groups M (2 to 4), one correlation of every type
 (the absence with an expire of 15 s, 40 s or 24 h), an event_count of one of
 them, and a match rule with suppress_by; in half the seeds (not the
-calendar ones) an hour's gap of event time half way. Modelled: the order of
+calendar ones) an hour's gap of event time half way; in half of those whose
+absence has an expire of 15 s or 40 s, after the stream, an absence group
+over behind a live least recently updated one, found by a new group at the
+cap before the sweep's next look (over_lines). Modelled: the order of
 groups by last update (events counted for the group, a match rule's hits),
 at the cap a group over dropped without a count (last event before W -
 lateness - T and suppression ended; an absence's reported, silent past
 expire and its report before W - lateness; a match rule's suppressions
 ended and no hit for a lateness): the least recently updated one if it is
-over, else, but for an absence, one over wherever it is in the order; when
+over, else one over wherever it is in the order (an absence's too); when
 none is, the least recently updated group evicted; the
 sweep with the absences' look once per second of event time (from the least
 recently updated up to the first live group; an absence's every group; the
@@ -231,7 +234,8 @@ def gen_caps(seed):
     return {'m': m, 'keys': grng.choice([m + 1, 2 * m, 3 * m]),
             'share': grng.choice([0.1, 0.2, 0.35]), 'jump': grng.random() < 0.5,
             'seed': seed * 104729 + 5, 'supp': grng.choice([None, 1000, 8000]),
-            'msupp': grng.choice([2000, 6000]), 'expire': grng.choice([None, 15000, 40000])}
+            'msupp': grng.choice([2000, 6000]), 'expire': grng.choice([None, 15000, 40000]),
+            'over': grng.random() < 0.5}
 
 
 def caps_rules(c):
@@ -547,7 +551,35 @@ def gen_lines(rng, count, f=None, caps=None, conds=None):
         tb = max(t for t, m, x in lines[:h] if x == '5' or x == '3')
         lines[h:h] = [(tb - tb % 1000 if x3 else tb, 'G k%d %d' % (caps['keys'] + 1 + i, i % 4 + 1),
                        '3' if x3 else '5') for i in range(caps['m'] + 1)]
+    if caps and caps['over'] and caps['expire']:
+        lines += over_lines(caps, max(t for t, m, x in read_times(lines, f)))
     return lines
+
+
+def over_lines(caps, end):
+    """After the stream (in half the seeds whose absence c.gab has an expire
+    of 15 s or 40 s): an absence group over behind a live least recently
+    updated one, at the cap (rules.md, Memory). A minute after the
+    watermark at the end (RFC 3164 edge lines may have put it a year on), a
+    look reports every group and 21 s later another drops them (s below).
+    Then X at s, reported at s + 10 s; M - 1 new keys Y at s + 12 s, and X
+    again with an event at s (out of order: counted, but from before its
+    report, so not re-armed and still silent since s) makes Y1 the least
+    recently updated. Ys are reported at s + 22 s, live until s + 42 s; X is
+    over at s + max(30 s, expire) (report + lateness, silent for expire). A
+    look half a second before that, then a new key Z at that very time: the
+    sweep has not looked since X became over, and Y1 is live, so X makes the
+    room, quietly, not Y1."""
+    assert LATENESS == 20000 and caps['expire'] <= 40000
+    s = end + 60000 + 21000
+    over = s + max(10000 + LATENESS, caps['expire'])
+    out = [(s - 21000, 'noise a', '5'), (s - 1, 'noise b', '5'),  # report, then drop
+           (s, 'G k90 2', '5'), (s + 10000, 'noise c', '5')]         # X, reported
+    out += [(s + 12000, 'G k%d 2' % (91 + i), '5') for i in range(caps['m'] - 1)]
+    out += [(s, 'G k90 2', '5'),                                      # X again, from before
+            (s + 22000, 'noise d', '5'),                            # Ys reported
+            (over - 500, 'noise e', '5'), (over, 'G k99 2', '5')]    # the look, then Z
+    return out
 
 
 # RFC 3164 stamps are local time (rules.md): the correlator's TZ. The
@@ -1092,16 +1124,16 @@ class Model:
     def make_room(self, r, groups, done, t):
         """rules.md, Memory: at max_groups a new group first removes a group
         the sweep would drop at this time, quietly: the least recently
-        updated one if it is such, else (but for an absence, whose such
-        groups the sweep drops wherever they are) any such group, wherever it
-        is in the order; only when there is none is the least recently
+        updated one if it is such, else any such group, wherever it is in
+        the order (an absence's too: one that became over since the sweep's
+        last look); only when there is none is the least recently
         updated one evicted: counted, and a vigil.correlation_degraded alert
         at the time of the event (its count the rule's evictions so far, its
         field `rule`), at most one per rule and hour of event time."""
         evicted = False
         while len(groups) >= r['max_groups']:
             k = next(iter(groups))
-            if not done(groups[k]) and r['type'] != 'absence':
+            if not done(groups[k]):
                 k = next((x for x, gs in groups.items() if done(gs)), k)
             gs = groups.pop(k)
             if not done(gs):
@@ -1222,8 +1254,10 @@ class Model:
                              self.w, ('c', self.seq))
 
 
-def model_alerts(rules, lines, f=None, conds=None):
-    m = Model(rules, f, conds)
+def read_times(lines, f):
+    """The lines as the correlator reads them: (event time, message, header)
+    each, RFC 3164 years inferred (rules.md), untimed lines at the time of
+    the line before."""
     prev = None                  # the event time of the last line with a stamp
     last = 0                     # of the last line (untimed ones take it)
     for t, msg, hfmt in lines:
@@ -1241,6 +1275,12 @@ def model_alerts(rules, lines, f=None, conds=None):
         else:
             prev = t             # the year follows the last line with a stamp
         last = t
+        yield t, msg, hfmt
+
+
+def model_alerts(rules, lines, f=None, conds=None):
+    m = Model(rules, f, conds)
+    for t, msg, hfmt in read_times(lines, f):
         m.feed(t, msg, hfmt)
     m.absence_look(True)
     # the --replay summary's evictions, as a pseudo-alert
