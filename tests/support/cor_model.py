@@ -18,7 +18,24 @@ lines, lines of two rules), runs `CORRELATOR -c CFG --replay LOG --rules DIR
 --year Y` (the lines cut into one to four files, --replay A B ...: the
 years and the untimed lines follow on from file to file; TZ=UTC but for the
 RFC 3164 seeds, below), and compares the alerts (rule, group, start, end,
-count, message, FIELD_values) with those of its own reference model.
+count, message, FIELD_values, raw lines) and the order they come in with
+those of its own reference model.
+
+Raw lines and order (rules.md, "Alerts"): a match's alert carries its line,
+whole; a correlation's the lines its group received (an event counted, not
+a late one nor one a value_count ignores; a firing of a correlation it
+counts: the line that fired it, at the firing's end, none for an
+absence's) with times from its start to its end, of the last 10, in arrival
+order, 1 KiB of each (a line the same, time and text, as the last one the
+group kept is kept once); an absence's none. Some RFC 5424 lines (their own
+generator) have an SD element padded so that the cut at 1,024 bytes falls
+inside a multi-byte character (its bytes left: U+FFFD each, alerts.md),
+just after one, far past it, or not at all. The order: line by line, a
+line's match rules in file order, each alert followed by what it fires,
+depth first; a degradation alert where its group is made; the look of the
+absences in dependency order (Kahn's: the correlations counting no
+correlation in file order, then each as the last it counts has had its
+place), each rule's silent groups from the least recently updated.
 
 Each seed also has one feature, by seed % 3 so that any three seeds have
 each: (0) a watchlist `bad` (a random subset of IPv4/IPv6 addresses and
@@ -33,7 +50,12 @@ midnight inside the stream (a holiday's first or last day, a range of days,
 weekly hours from midnight, a night past midnight, every day except a
 holiday), with "K" lines at that midnight and 1 ms, 1 s and 1 min either
 side, for m.kin / m.kout (`time: {in|not_in: k}`), modelled from
-docs/calendars.md "When a calendar holds"; (2) RFC 3164 lines (some or all)
+docs/calendars.md "When a calendar holds"; in some seeds (their own
+generator) k has more date ranges (overlapping, out of order) and one to
+three `except` calendars in other offsets (-14:00 to +14:00) whose boundary
+is the same instant (weekly minutes up to it or from it, past midnight
+too, or the local day that holds it or the day before), one of them with an
+`except` of its own; (2) RFC 3164 lines (some or all)
 mixed with RFC 5424 ones across a new year (2025-12-31 23:57 on, --year
 2025) or from 2028-03-30 23:48 (the edge lines below then fall on Feb 29 and
 Mar 1, across a leap day), lines without a stamp and with `Feb 29` (in a
@@ -46,7 +68,18 @@ leniently"); the correlator then runs with a TZ of its own (UTC, fixed
 offsets of +07:00, +05:45 and -09:30, and, with tzdata, New York, Paris and
 Lord Howe), the stamps written in that zone's local time and the stream
 starting at its local new year (the year windows on UTC times, so across a
-daylight-saving change for the edge lines of the 2028 streams).
+daylight-saving change for the edge lines of the 2028 streams). In half
+the seeds with a named zone (their own generator) the stream starts one to
+five minutes before one of the zone's daylight-saving changes of 2026
+instead (clocks forward or back, by 30 minutes at Lord Howe), some lines of
+the hour after it stamped at the offset before it (a device that kept its
+old offset: stamps in the hour that never comes, or in the first pass of
+the repeated one): a local time skipped or repeated is read with the
+offset before the change (rules.md), so the second pass of a repeated hour
+is an hour early, late for the correlations. In some other seeds the
+stream starts on 2027-06-01 and the edge lines are 335 days after the line
+before (a second either side): Feb 29 2028 lies inside the window, so a
+second past it no year holds (the rule above places it a year before).
 
 What the model reads from docs/rules.md: the watermark (every line moves it,
 matched or not) and lateness; the windows (s - T, s] of event_count,
@@ -96,21 +129,19 @@ capture that did not take part, and on host, program / app, facility,
 severity (their names), sender (`replay`), agency, site (`unknown`), msg /
 message, over lists of strings, domains and addresses.
 
-What it leaves out: raw lines, fields other than the group's and
-FIELD_values, the order of alerts (rules.md promises none on --replay's
-stdout), absence's clock ticks, the caps past which groups forget (N + 7N +
-64 times, 8 sightings per value, 4,096 temporal_ordered times, 8 alert times
-per match-rule group: the streams are too small to reach them), restarts and
-reloads (a max_groups lowered by one among them), file mtimes (--year is
-always given), the future-stamp clamp
-(5 minutes after arrival), procid, msgid and time conditions with the
-others, hashes of other lengths, list reloads, calendars with several
-`except` or date lists of several ranges, the 335-day edge of RFC 3164
-years, time zones at a daylight-saving change (an hour that repeats or
-never comes) in the stream itself. Known, documented
-divergences it could meet with other parameters: value_count and temporal
-thinning after a suppression (a lateness well past 3T), temporal_ordered
-past 4,096 events.
+What it leaves out: fields other than the group's and FIELD_values, host,
+program and sender of alerts, absence's clock ticks, the caps past which
+groups forget (N + min(7N + 64, 4,096) times, 8 sightings per value or
+listed rule, 4,096 temporal_ordered times, 8 alert times per match-rule
+group: the streams are too small to reach them, and rules.md says only what
+can be missed past them, not which), restarts and reloads (a max_groups
+lowered by one among them), raw lines restored from state, file mtimes
+(--year is always given), the future-stamp clamp (5 minutes after arrival:
+--replay has no arrival clock), procid, msgid and time conditions with the
+others, hashes of other lengths, list reloads, calendars in named zones
+(calendars.md: fixed offsets only). Known, documented divergences it could
+meet with other parameters: value_count and temporal thinning after a
+suppression (a lateness well past 3T), temporal_ordered past 4,096 events.
 """
 
 import ipaddress
@@ -506,6 +537,8 @@ def gen_lines(rng, count, f=None, caps=None, conds=None):
             # a stamp at the edge of the line before's year window: 30 days
             # before it (the next year then), or a second either side
             e = t - 30 * 86400000 + frng.choice([-1000, 0, 1000])
+            if f.get('edge335'):    # or 335 days after it
+                e += 365 * 86400000
             lines.append((e - e % 1000, 'S x 1', '3'))
         while marks and clock >= marks[0]:
             lines.append((marks.pop(0), 'K m%d' % i, '5'))
@@ -552,7 +585,7 @@ def gen_lines(rng, count, f=None, caps=None, conds=None):
         lines[h:h] = [(tb - tb % 1000 if x3 else tb, 'G k%d %d' % (caps['keys'] + 1 + i, i % 4 + 1),
                        '3' if x3 else '5') for i in range(caps['m'] + 1)]
     if caps and caps['over'] and caps['expire']:
-        lines += over_lines(caps, max(t for t, m, x in read_times(lines, f)))
+        lines += over_lines(caps, max(r[0] for r in read_times(lines, f)))
     return lines
 
 
@@ -580,6 +613,16 @@ def over_lines(caps, end):
             (s + 22000, 'noise d', '5'),                            # Ys reported
             (over - 500, 'noise e', '5'), (over, 'G k99 2', '5')]    # the look, then Z
     return out
+
+
+def long_lines(seed, lines):
+    """Some RFC 5424 lines made long (their own generator): an SD element
+    padded so that the line is just under 1 KiB, or cut at 1 KiB inside a
+    multi-byte character or after it, or well past it (rules.md, Alerts)."""
+    lrng = random.Random(seed * 131 + 7)
+    share = lrng.choice([0, 0.03, 0.1])
+    return [(t, m, 'L%d' % lrng.choice([900, 970, 972, 973, 974, 975, 977, 1100]))
+            if x == '5' and lrng.random() < share else (t, m, x) for t, m, x in lines]
 
 
 # RFC 3164 stamps are local time (rules.md): the correlator's TZ. The
@@ -623,8 +666,14 @@ def render_line(t, m, fmt):
         return '%s%s %s %s: %s\n' % (p, stamp3164(t), host, prog, m)
     if fmt == '5':
         return '<38>1 %s h p - - - %s\n' % (stamp(t), m)
+    if fmt[0] == 'L':       # a long line: its SD padded, the cut at 1 KiB in it
+        return '<38>1 %s h p - - [x@1 p="%s\u20ac\u20ac\u00e9y"] %s\n' % (stamp(t), 'x' * int(fmt[1:]),
+                                                                      m)
     if fmt == '3':
         return '<38>%s h p: %s\n' % (stamp3164(t), m)
+    if fmt[0] == 'o':       # a stamp at a fixed offset (minutes), no zone given
+        d = datetime.fromtimestamp(t / 1000.0, tz=timezone(timedelta(minutes=int(fmt[1:]))))
+        return '<38>%s %2d %s h p: %s\n' % (d.strftime('%b'), d.day, d.strftime('%H:%M:%S'), m)
     return '<38>%s%s\n' % (FEB29 if fmt == 'f' else '', m)
 
 
@@ -649,9 +698,12 @@ def infer_year(text_ms, prev, year):
     after that time, a year later if 334 days or more before it. None: Feb 29
     in a year without it (untimed). Wall times are the local ones of the
     seed's zone; the windows are on instants."""
-    d = wall(text_ms)
+    d = text_ms if isinstance(text_ms, datetime) else wall(text_ms)
+    d = d.replace(tzinfo=ZONE[1], fold=0)
 
     def put(y):
+        # a wall time that a change of offset skips or repeats: the offset
+        # before the change (rules.md), Python's fold=0
         try:
             return int(d.replace(year=y).timestamp() * 1000)
         except ValueError:
@@ -795,7 +847,7 @@ def in_list(entries, val):
 def gen_feature(seed):
     frng = random.Random(seed * 7919 + 17)
     kind = ['list', 'cal', 'rfc3164'][seed % 3]      # each in any three seeds
-    f = {'kind': kind, 'base': BASE, 'year': 2026}
+    f = {'kind': kind, 'base': BASE, 'year': 2026, 'seed': seed}
     if kind == 'list':
         f['entries'] = frng.sample(LIST_ENTRIES, frng.randint(3, len(LIST_ENTRIES)))
         f['via'] = frng.choice(['dir', 'option'])
@@ -820,7 +872,52 @@ def gen_feature(seed):
         f['tz'] = tzs[random.Random(seed * 13 + 5).randrange(len(tzs))]
         f['base'] = int(datetime(f['year'], *start, tzinfo=f['tz'][1]).timestamp() * 1000)
         f['share'] = frng.choice([0.3, 0.7, 1.0])
+        drng = random.Random(seed * 389 + 1)
+        if not isinstance(f['tz'][1], timezone) and drng.random() < 0.5:
+            # a daylight-saving change of the zone a few minutes into the
+            # stream (its own generator): the hour that repeats or never comes
+            f['year'] = 2026
+            f['change'], f['before'] = drng.choice(dst_changes(f['tz'][1], 2026))
+            f['base'] = f['change'] - drng.choice([60000, 180000, 300000])
+        elif drng.random() < 0.4:
+            # from 2027-06-01: the edge lines 335 days after a stamp, with
+            # Feb 29 2028 inside the window (a second past it no year holds)
+            f['year'] = 2027
+            f['edge335'] = True
+            f['base'] = int(datetime(2027, 6, 1, tzinfo=f['tz'][1]).timestamp() * 1000)
     return f
+
+
+def dst_changes(zone, year):
+    """[(instant ms, offset minutes before it)] of the zone's changes in year."""
+    off = lambda ms: int(datetime.fromtimestamp(ms / 1000.0, tz=zone).utcoffset()
+                         .total_seconds()) // 60
+    out = []
+    t = int(datetime(year, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)
+    end = int(datetime(year + 1, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)
+    while t < end:
+        if off(t) != off(t + 86400000):
+            lo, hi = t, t + 86400000       # off(lo) != off(hi): the change in (lo, hi]
+            while hi - lo > 60000:
+                mid = (lo + hi) // 2 // 60000 * 60000
+                lo, hi = (mid, hi) if off(mid) == off(lo) else (lo, mid)
+            out.append((hi, off(lo)))
+        t += 86400000
+    return out
+
+
+def dst_lines(seed, f, lines):
+    """In a stream across a change of offset, some RFC 3164 lines of the
+    hour after it stamped as by a device that kept the offset before (their
+    own generator): stamps in the hour that never came, or in the first
+    pass of the hour that repeats."""
+    if 'change' not in f:
+        return lines
+    r = random.Random(seed * 577 + 2)
+    c = f['change']
+    return [(t, m, 'o%d' % f['before'])
+            if x == '3' and c <= t < c + 3600000 and r.random() < 0.3 else (t, m, x)
+            for t, m, x in lines]
 
 
 def tz_text(off):
@@ -830,65 +927,108 @@ def tz_text(off):
 
 
 def cal_spec(f):
-    """The calendar 'k' (and 'hol') of the feature, as YAML and as a model."""
+    """The calendars of the feature: YAML text, and a model {name: calendar}
+    (off: minutes east of UTC; dates: (first, last) local days; weekly:
+    (days, start, end) minutes; except: names)."""
     d = f['local_day']
     prev = d - timedelta(days=1)
-    ds = lambda x: x.strftime('%Y-%m-%d')
-    y = ['calendars:']
-    tz = tz_text(f['off'])
-    hol = None
+    off = f['off']
     shape = f['shape']
+    cals = {}
     if shape == 'first':          # a holiday that starts at the midnight
-        spec = {'dates': [(d.date(), d.date())]}
-        y += ['  - name: k', '    timezone: "%s"' % tz, '    dates: [%s]' % ds(d)]
+        cals['k'] = {'dates': [(d.date(), d.date())]}
     elif shape == 'last':         # one that ends there
-        spec = {'dates': [(prev.date(), prev.date())]}
-        y += ['  - name: k', '    timezone: "%s"' % tz, '    dates: [%s]' % ds(prev)]
+        cals['k'] = {'dates': [(prev.date(), prev.date())]}
     elif shape == 'range':
-        a, b = prev - timedelta(days=3), prev
-        spec = {'dates': [(a.date(), b.date())]}
-        y += ['  - name: k', '    timezone: "%s"' % tz,
-              '    dates: ["%s..%s"]' % (ds(a), ds(b))]
+        cals['k'] = {'dates': [((prev - timedelta(days=3)).date(), prev.date())]}
     elif shape == 'weekly':       # hours starting at midnight on Monday
-        spec = {'weekly': [(['mon'], 0, 2)]}
-        y += ['  - name: k', '    timezone: "%s"' % tz,
-              '    weekly: [{days: [mon], hours: "00:00-00:02"}]']
+        cals['k'] = {'weekly': [(['mon'], 0, 2)]}
     elif shape == 'night':        # Sunday's night into Monday, until 00:01
-        spec = {'weekly': [(['sun'], 23 * 60 + 58, 1)]}
-        y += ['  - name: k', '    timezone: "%s"' % tz,
-              '    weekly: [{days: [sun], hours: "23:58-00:01"}]']
+        cals['k'] = {'weekly': [(['sun'], 23 * 60 + 58, 1)]}
     else:                         # every day, except a holiday starting at midnight
-        spec = {'weekly': [(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], 0, 1440)],
-                'except': 'hol'}
-        hol = {'dates': [(d.date(), d.date())]}
-        y += ['  - name: k', '    timezone: "%s"' % tz,
-              '    weekly: [{days: [mon, tue, wed, thu, fri, sat, sun], hours: "00:00-24:00"}]',
-              '    except: [hol]',
-              '  - name: hol', '    timezone: "%s"' % tz, '    dates: %s' % ds(d)]
-    return '\n'.join(y) + '\n', spec, hol
+        cals['k'] = {'weekly': [(DAYS, 0, 1440)], 'except': ['hol']}
+        cals['hol'] = {'off': off, 'dates': [(d.date(), d.date())]}
+    cals['k']['off'] = off
+    k = cals['k']
+    # the seed's extras (their own generator, so the rest stays as it was):
+    # more date ranges (overlapping, out of order), several `except`
+    # calendars in other offsets whose boundary is the same instant (weekly
+    # minutes from it, or the local day that starts or ends there), one with
+    # an `except` of its own
+    x = random.Random(f.get('seed', 0) * 211 + 3)
+    if x.random() < 0.5:
+        ds = k.setdefault('dates', [])
+        for _ in range(x.randint(1, 3)):
+            a = d + timedelta(days=x.choice([-9, -2, -1, 0, 1, 5]))
+            ds.insert(x.randrange(len(ds) + 1),
+                      (a.date(), (a + timedelta(days=x.choice([0, 0, 1, 3]))).date()))
+    if x.random() < 0.6:
+        for i in range(x.randint(1, 3)):
+            name = 'e%d' % i
+            o = x.choice([0, 60, -180, 330, 765, -570, 14 * 60, -14 * 60, off])
+            loc = datetime.fromtimestamp(f['midnight'] / 1000.0, tz=timezone.utc) + \
+                timedelta(minutes=o)
+            mod = loc.hour * 60 + loc.minute
+            c = {'off': o}
+            if x.random() < 0.6:
+                dur = x.choice([1, 2, 1440 - mod, 1441 - mod if mod else 1])
+                if x.random() < 0.5:       # before the instant, up to it
+                    st = loc - timedelta(minutes=dur)    # the day it starts on
+                    c['weekly'] = [([DAYS[st.weekday()]], st.hour * 60 + st.minute,
+                                    mod or 1440)]
+                else:
+                    c['weekly'] = [([DAYS[loc.weekday()]], mod, (mod + dur) % 1440 or 1440)]
+            else:                          # the local day that holds the instant, or the one before
+                day = (loc - timedelta(days=x.choice([0, 1]))).date()
+                c['dates'] = [(day, day)]
+            if i == 0 and x.random() < 0.3:
+                c['except'] = ['e9']
+                cals['e9'] = {'off': x.choice([0, off, 60]), 'weekly': [(DAYS, 0, 1440)],
+                              'dates': [(d.date(), d.date())]}
+                if x.random() < 0.5:
+                    cals['e9']['weekly'] = [(['mon', 'sun'], 23 * 60 + 59, 1)]
+            if c.get('weekly') and c['weekly'][0][1] == c['weekly'][0][2]:
+                c['weekly'] = [(c['weekly'][0][0], 0, 1440)]
+            cals[name] = c
+            k.setdefault('except', []).append(name)
+    ds = lambda x: x.strftime('%Y-%m-%d')
+    hm = lambda m: '%02d:%02d' % (m // 60, m % 60)
+    y = ['calendars:']
+    for name, c in cals.items():
+        y += ['  - name: %s' % name, '    timezone: "%s"' % tz_text(c['off'])]
+        if c.get('dates'):
+            y.append('    dates: [%s]' % ', '.join(
+                '"%s"' % ds(a) if a == b else '"%s..%s"' % (ds(a), ds(b)) for a, b in c['dates']))
+        if c.get('weekly'):
+            y.append('    weekly: [%s]' % ', '.join(
+                '{days: [%s], hours: "%s-%s"}' % (', '.join(days), hm(st), hm(en))
+                for days, st, en in c['weekly']))
+        if c.get('except'):
+            y.append('    except: [%s]' % ', '.join(c['except']))
+    return '\n'.join(y) + '\n', cals
 
 
 DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']
 
 
-def cal_holds(f, spec, hol, t):
-    """calendars.md "When a calendar holds", at t (ms UTC)."""
-    local = datetime.fromtimestamp(t / 1000.0, tz=timezone.utc) + timedelta(minutes=f['off'])
-    local_ms = t + f['off'] * 60000
-    tod = local_ms % 86400000
+def cal_holds(cals, name, t):
+    """calendars.md "When a calendar holds", at t (ms UTC): a local date in
+    dates or a weekly range over the local weekday and time, and none of
+    its except calendars (each in its own offset) holding."""
+    c = cals[name]
+    local = datetime.fromtimestamp(t / 1000.0, tz=timezone.utc) + timedelta(minutes=c['off'])
+    tod = (t + c['off'] * 60000) % 86400000
     day = local.date()
-    held = any(a <= day <= b for a, b in spec.get('dates', []))
+    held = any(a <= day <= b for a, b in c.get('dates', []))
     wd = DAYS[local.weekday()]
     yd = DAYS[(local.weekday() + 6) % 7]
-    for days, start, end in spec.get('weekly', []):
+    for days, start, end in c.get('weekly', []):
         if start < end:
             held = held or (wd in days and start * 60000 <= tod < end * 60000)
         else:                          # past midnight: the night of the day it starts
             held = held or (wd in days and tod >= start * 60000) \
                 or (yd in days and tod < end * 60000)
-    if held and hol is not None and any(a <= day <= b for a, b in hol['dates']):
-        held = False
-    return held
+    return held and not any(cal_holds(cals, e, t) for e in c.get('except', []))
 
 
 # ---------------------------------------------------------------- the model
@@ -901,21 +1041,56 @@ def absence_msg(last):
                                                               last % 1000 * 1000)
 
 
+RAW_KEEP = 10           # rules.md, Alerts: a group's last 10 lines
+RAW_MAX = 1024          # 1 KiB of each
+
+
+def json_text(b):
+    """alerts.md: bytes that are not valid UTF-8 become U+FFFD (each byte of
+    a sequence cut short, as one cut at RAW_MAX, is one)."""
+    out = []
+    i = 0
+    while i < len(b):
+        c = b[i]
+        n = 1 if c < 0x80 else 2 if 0xc2 <= c < 0xe0 else 3 if 0xe0 <= c < 0xf0 else \
+            4 if 0xf0 <= c < 0xf5 else 0
+        try:
+            out.append(b[i:i + n].decode('utf-8') if n else '\ufffd')
+        except UnicodeDecodeError:
+            n = 0
+            out.append('\ufffd')
+        i += max(n, 1)
+    return ''.join(out)
+
+
 class Alert:
-    def __init__(self, rule, group, start, end, count, msg, values=None, trig=None):
+    def __init__(self, rule, group, start, end, count, msg, values=None, trig=None, raw=(),
+                 ring=None):
         self.rule, self.group, self.start, self.end = rule, group, start, end
         self.count, self.msg, self.values = count, msg, values
         self.trig = trig          # model only: the window's events, for tolerances
+        self.ring = ring          # model only: the group's raw lines (time, bytes)
+        if ring is not None:
+            raw = self.raw_from(start)
+        self.raw = tuple(raw)
+
+    def raw_from(self, start):
+        """rules.md, Alerts: the group's last lines of events in the window
+        (start to end, both included), in arrival order."""
+        return tuple(json_text(x) for t, x in self.ring if start <= t <= self.end)
 
     def key(self):
         return (self.rule, self.group, self.start, self.end, self.count, self.msg,
-                tuple(sorted(self.values)) if self.values is not None else None)
+                tuple(sorted(self.values)) if self.values is not None else None, self.raw)
 
     def __repr__(self):
         s = '%s g=%r %s..%s count=%d msg=%r' % (self.rule, self.group, stamp(self.start),
                                                  stamp(self.end), self.count, self.msg)
         if self.values is not None:
             s += ' values=%s' % ','.join(sorted(self.values))
+        if self.raw:
+            s += ' raw=[%s]' % ' | '.join(x[:60] + ('...(%d)' % len(x) if len(x) > 60 else '')
+                                          for x in self.raw)
         return s
 
 
@@ -935,9 +1110,25 @@ class Corr:
         if gs is None:
             if self.r.get('max_groups'):
                 self.model.make_room(self.r, self.groups, self.done, t)
-            gs = {'ev': [], 'supp': None, 'used': None, 'last': None, 'reported': None}
+            gs = {'ev': [], 'supp': None, 'used': None, 'last': None, 'reported': None,
+                  'raw': []}
         self.groups[key] = gs
         return gs
+
+    @staticmethod
+    def keep_raw(gs, t, raw):
+        """rules.md, Alerts: each event counted for a group (late ones and a
+        value_count's without its field are not) keeps its line, 1 KiB of it,
+        with its time, the last 10; a line the same (time and text) as the
+        one kept last is kept once (a repeated line, a line of several rules).
+        A correlation's firing keeps the line that fired it, at the firing's
+        end; an absence's firing has none."""
+        if raw is None:
+            return
+        x = (t, raw[:RAW_MAX])
+        if gs['raw'] and gs['raw'][-1] == x:
+            return
+        gs['raw'] = (gs['raw'] + [x])[-RAW_KEEP:]
 
     def done(self, gs):
         """rules.md: a group that can no longer fire nor suppress anything, the
@@ -972,12 +1163,13 @@ class Corr:
             return None
         return min(e[0] for e in win), len(vals), vals
 
-    def on_window_event(self, key, ev, out):
+    def on_window_event(self, key, ev, out, raw):
         """rules.md: fires for the earliest window (s - T, s] holding the arriving
         event, s at or after the suppression, then each later one past the
         suppression of the one before."""
         t = ev[0]
         gs = self.group(key, t)
+        self.keep_raw(gs, t, raw)
         gs['ev'].append(ev)
         ends = sorted({e[0] for e in gs['ev'] if t <= e[0] < t + self.r['t']})
         for s in ends:
@@ -990,10 +1182,11 @@ class Corr:
             start, count, vals = got
             if self.r['type'] == 'temporal':
                 vals = None
-            out.append(Alert(self.r['id'], key, start, s, count, ev[3], vals, win))
+            out.append(Alert(self.r['id'], key, start, s, count, ev[3], vals, win,
+                             ring=gs['raw']))
             gs['supp'] = s + self.supp
 
-    def on_ordered_event(self, key, lid, t, seq, rule, msg, out):
+    def on_ordered_event(self, key, lid, t, seq, rule, msg, out, raw):
         """rules.md temporal_ordered: distinct events (a line of several rules is
         one event, filling one step) e1 <= ... <= en of the steps' rules with
         en - e1 < T and en at or after the suppression; the sequence that ends
@@ -1003,6 +1196,7 @@ class Corr:
         arriving later may start the next sequence)."""
         r = self.r
         gs = self.group(key, t)
+        self.keep_raw(gs, t, raw)
         ev = next((e for e in gs['ev'] if e['lid'] == lid), None)
         if ev is None:
             ev = {'lid': lid, 't': t, 'seq': seq, 'rules': set()}
@@ -1040,7 +1234,7 @@ class Corr:
                 best = (start, end['t'])
         if best is None:
             return
-        out.append(Alert(r['id'], key, best[0], best[1], len(steps), msg))
+        out.append(Alert(r['id'], key, best[0], best[1], len(steps), msg, ring=gs['raw']))
         gs['supp'] = best[1] + self.supp
         gs['used'] = (best[1], seq)
 
@@ -1055,6 +1249,7 @@ class Model:
         self.rules = rules
         self.corr = [Corr(r, self) for r in rules
                      if r['type'] not in ('amatch', 'match', 'qmatch')]
+        self.order = self.dep_order()
         self.evictions = 0
         self.degraded = {}          # rule id: the time of its last degradation alert
         self.rule_evictions = {}
@@ -1065,8 +1260,15 @@ class Model:
         self.msup = {}
         self.alerts = []
 
-    def feed(self, t, msg, hfmt=None):
+    def feed(self, t, msg, hfmt=None, raw=None):
+        """One line (raw: its bytes, without the LF). Its rules are evaluated
+        in file order (rules.md, Alerts: the order of alerts): m.a, m.b,
+        m.c, m.ab, m.g, m.g2, the q.* rules, m.s, the feature's, m.gs; each
+        hit's alert, then what it fires, depth first; the occurrences of a
+        repeated line after the first after every rule's first."""
         # the watermark moves with every event, even one no rule matches
+        self.raw = raw
+        mraw = (json_text(raw),) if raw is not None else ()
         prev_w = self.w
         late = self.w is not None and t < self.w - LATENESS
         self.w = t if self.w is None else max(self.w, t)
@@ -1089,12 +1291,11 @@ class Model:
             _, k, v = text.split(' ')
             fields = {'k': k, 'v': v}
             rules = ['m.g'] + (['m.g2'] if int(v) % 2 else [])
-            self.match_suppress('G', t, fields, msg, reps, prev_w)
         if isinstance(hfmt, tuple) and self.conds:
             hdr = {'pri': hfmt[1], 'host': hfmt[2], 'prog': hfmt[3]}
             for r in self.rules:
                 if r['type'] == 'qmatch' and q_holds(r, text, hdr, self.conds['lists']):
-                    self.alerts.append(Alert(r['id'], (), t, t, reps, msg))
+                    self.alerts.append(Alert(r['id'], (), t, t, reps, msg, raw=mraw))
         if text[:2] in ('W ', 'K ') or text == 'W':
             val = text[2:] or None       # 'W': no ip, "not in" any list
             for r in self.rules:
@@ -1106,20 +1307,42 @@ class Model:
                     ents = self.f['entries'] if lst == 'bad' else []
                     ok = in_list(ents, val) != bool(neg)
                 else:
-                    ok = cal_holds(self.f, self.cal[1], self.cal[2], t) == (r['time'] == 'in')
+                    ok = cal_holds(self.cal[1], 'k', t) == (r['time'] == 'in')
                 if ok:
-                    self.alerts.append(Alert(r['id'], (), t, t, reps, msg))
+                    self.alerts.append(Alert(r['id'], (), t, t, reps, msg, raw=mraw))
         if text[:2] == 'S ':
             _, g, v = text.split(' ')
             f = {}
             if g != '-':
                 f['g'] = g
-            self.match_suppress('S', t, f, msg, reps, prev_w)
-        if not late:
-            for occ in range(reps):
+            self.match_suppress('S', t, f, msg, reps, prev_w, mraw)
+        for occ in range(reps):
+            if not late:
                 for rule in rules:
-                    self.hit(rule, t, fields, msg, prev_w, (self.line, occ))
+                    self.hit(rule, t, fields, msg, prev_w, (self.line, occ), raw)
+            if occ == 0 and text[:2] == 'G ':    # m.gs: after m.g and m.g2
+                self.match_suppress('G', t, fields, msg, reps, prev_w, mraw)
         self.absence_look(False)
+
+    def dep_order(self):
+        """rules.md, Alerts: the look reports absences in dependency order,
+        the correlations that count only match rules first, in file order,
+        then each in turn as the last rule it counts has had its place (the
+        rules counting one in file order)."""
+        corr = [c for c in self.corr]
+        ids = {c.r['id'] for c in corr}
+        indeg = {c.r['id']: len({x for x in c.r['rules'] if x in ids}) for c in corr}
+        order = [c for c in corr if indeg[c.r['id']] == 0]
+        q = 0
+        while q < len(order):
+            rid = order[q].r['id']
+            q += 1
+            for c in corr:
+                if rid in c.r['rules']:
+                    indeg[c.r['id']] -= 1
+                    if indeg[c.r['id']] == 0:
+                        order.append(c)
+        return order
 
     def make_room(self, r, groups, done, t):
         """rules.md, Memory: at max_groups a new group first removes a group
@@ -1174,7 +1397,7 @@ class Model:
                 while grp and self.msup_done(r, next(iter(grp.values()))):
                     del grp[next(iter(grp))]
 
-    def match_suppress(self, head, t, fields, msg, reps, prev_w):
+    def match_suppress(self, head, t, fields, msg, reps, prev_w, mraw):
         """rules.md, suppression of a match rule: a hit alerts unless an alert
         of its group is less than suppress away in event time, either side
         (late hits too); a group is forgotten by the sweep (see sweep())."""
@@ -1194,9 +1417,9 @@ class Model:
         if any(abs(t - a) < r['suppress'] for a in gs['a']):
             return
         gs['a'].append(t)
-        self.alerts.append(Alert(r['id'], key, t, t, reps, msg))
+        self.alerts.append(Alert(r['id'], key, t, t, reps, msg, raw=mraw))
 
-    def hit(self, rule, t, fields, msg, prev_w, lid):
+    def hit(self, rule, t, fields, msg, prev_w, lid, raw):
         self.seq += 1
         for c in self.corr:
             r = c.r
@@ -1208,9 +1431,9 @@ class Model:
                 val = rule if r['type'] == 'temporal' else fields.get(r.get('field'))
                 if val is None and r['type'] == 'value_count':
                     continue            # value_count: an event without the field
-                c.on_window_event(key, (t, None, val, msg), out)
+                c.on_window_event(key, (t, None, val, msg), out, raw)
             elif r['type'] == 'temporal_ordered':
-                c.on_ordered_event(key, lid, t, self.seq, rule, msg, out)
+                c.on_ordered_event(key, lid, t, self.seq, rule, msg, out, raw)
             elif r['type'] == 'absence':
                 gs = c.groups.get(key)
                 if gs is not None and gs['reported'] is None and prev_w is not None \
@@ -1225,6 +1448,8 @@ class Model:
                     gs['reported'] = None
             for a in out:
                 self.alerts.append(a)
+                # the line behind the firing (rules.md, Alerts): none for an absence's
+                fraw = None if r['type'] == 'absence' else raw
                 # a correlation's firing is an event of that rule at its end
                 f = dict(fields)
                 for name, val in zip(r['group_by'], key):
@@ -1232,7 +1457,7 @@ class Model:
                 self.seq += 1
                 # an event of the line that made it: an absence counting it
                 # looks with the watermark before that line, as for a match
-                self.hit(r['id'], a.end, f, a.msg, prev_w, ('c', self.seq))
+                self.hit(r['id'], a.end, f, a.msg, prev_w, ('c', self.seq), fraw)
 
     def absence_look(self, final):
         if self.w is None:
@@ -1241,7 +1466,7 @@ class Model:
             return
         self.look = self.w
         self.sweep()
-        for c in self.corr:
+        for c in self.order:
             if c.r['type'] != 'absence':
                 continue
             for key, gs in list(c.groups.items()):
@@ -1251,19 +1476,23 @@ class Model:
                     gs['reported'] = self.w
                     self.seq += 1
                     self.hit(c.r['id'], self.w, dict(zip(c.r['group_by'], key)), m,
-                             self.w, ('c', self.seq))
+                             self.w, ('c', self.seq), None)
 
 
 def read_times(lines, f):
     """The lines as the correlator reads them: (event time, message, header)
     each, RFC 3164 years inferred (rules.md), untimed lines at the time of
-    the line before."""
+    the line before, and the raw line as sent."""
     prev = None                  # the event time of the last line with a stamp
     last = 0                     # of the last line (untimed ones take it)
     for t, msg, hfmt in lines:
+        raw = render_line(t, msg, hfmt)[:-1].encode()
         fmt = hfmt[4] if isinstance(hfmt, tuple) else hfmt
         if fmt == 'f':           # a stamp Feb 29 12:00:00, a year inferred as any
             t = feb29_ms()
+        if fmt[0] == 'o':        # the stamp's wall time, read in the zone
+            d = datetime.fromtimestamp(t / 1000.0, tz=timezone(timedelta(minutes=int(fmt[1:]))))
+            t = infer_year(d, prev, f['year'])
         if fmt in ('3', 'f'):    # the year is the model's, from the stamp's text
             orig = t
             t = infer_year(t, prev, f['year'])
@@ -1275,13 +1504,13 @@ def read_times(lines, f):
         else:
             prev = t             # the year follows the last line with a stamp
         last = t
-        yield t, msg, hfmt
+        yield t, msg, hfmt, raw
 
 
 def model_alerts(rules, lines, f=None, conds=None):
     m = Model(rules, f, conds)
-    for t, msg, hfmt in read_times(lines, f):
-        m.feed(t, msg, hfmt)
+    for t, msg, hfmt, raw in read_times(lines, f):
+        m.feed(t, msg, hfmt, raw)
     m.absence_look(True)
     # the --replay summary's evictions, as a pseudo-alert
     return m.alerts + [Alert('#evictions', (), 0, 0, m.evictions, None)]
@@ -1369,7 +1598,7 @@ def engine_alerts(exe, workdir, rules, lines, f=None, conds=None):
         if r['type'] == 'qmatch':
             key = ()
         out.append(Alert(rid, key, parse_ts(j['event']['start']), parse_ts(j['event']['end']),
-                         j['vigil']['count'], msg, vals))
+                         j['vigil']['count'], msg, vals, raw=j['vigil'].get('raw', [])))
     return out
 
 
@@ -1382,7 +1611,8 @@ def tolerated(m, e):
         return False
     if (m.group, m.end, m.count, m.msg, m.values) != (e.group, e.end, e.count, e.msg, e.values):
         return False
-    return e.start > m.start and any(ev[0] == e.start for ev in m.trig)
+    return e.start > m.start and any(ev[0] == e.start for ev in m.trig) and \
+        e.raw == m.raw_from(e.start)
 
 
 def diff(rules, malerts, ealerts):
@@ -1402,6 +1632,11 @@ def diff(rules, malerts, ealerts):
         es.sort(key=lambda a: (a.end, a.group))
         if any(a.key() != b.key() and not tolerated(a, b) for a, b in zip(ms, es)):
             bad.append(r['id'])
+    # rules.md, Alerts: the order in which they are raised (the start aside:
+    # the tolerated thinning may move it)
+    order = lambda xs: [(a.rule, a.group, a.end, a.count) for a in xs if a.rule != '#evictions']
+    if not bad and order(malerts) != order(ealerts):
+        bad.append('#order')
     return bad
 
 
@@ -1437,7 +1672,7 @@ def run_seed(exe, seed, workdir, nlines, shrink):
     conds = gen_conds(seed)
     rules = gen_rules(rng) + feature_rules(f) + caps_rules(caps) + \
         [dict(r, type='qmatch', rules=[], group_by=[]) for r in conds['rules']]
-    lines = gen_lines(rng, nlines, f, caps, conds)
+    lines = dst_lines(seed, f, long_lines(seed, gen_lines(rng, nlines, f, caps, conds)))
     bad = diff(rules, model_alerts(rules, lines, f, conds),
                engine_alerts(exe, workdir, rules, lines, f, conds))
     if not bad:
@@ -1453,7 +1688,7 @@ def run_seed(exe, seed, workdir, nlines, shrink):
         for r in rules:
             if r['id'] in keep:
                 keep.update(r['rules'])
-    small = [r for r in rules if r['id'] in keep]
+    small = [r for r in rules if r['id'] in keep] if rid != '#order' else rules
 
     def still_bad(cand):
         return rid in diff(small, model_alerts(small, cand, f, conds),
