@@ -42,9 +42,10 @@
  *              "prog x.y.z:" (the version stays in MSG, as rsyslog reads it)
  *
  * Times without a zone are local time: opts->tz_min when opts->tz_known, else
- * the process time zone (TZ), through mktime() behind a small per-thread cache
- * of UTC offsets by quarter hour of local time. The cache assumes TZ does not
- * change while the process runs.
+ * the process time zone (TZ), through localtime_r() behind a small per-thread
+ * cache of UTC offsets by quarter hour of local time (a time that a change of
+ * offset skips or repeats takes the offset before the change: local_to_utc).
+ * The cache assumes TZ does not change while the process runs.
  *
  * Speed: character classes come from one 256-byte table; the token after the
  * timestamp is classified (host or tag) in one scan; and the last few header
@@ -149,10 +150,29 @@ static _Thread_local struct {
     int valid;
 } tzc[TZC_SLOTS];
 
+/* The UTC offset in seconds of the process time zone at UTC second u;
+ * *ok 0 when localtime_r cannot represent u. */
+static int64_t tz_off_at(int64_t u, int *ok)
+{
+    time_t tt = (time_t)u;
+    struct tm tm;
+    *ok = localtime_r(&tt, &tm) != NULL;
+    return *ok ? (int64_t)tm.tm_gmtoff : 0;
+}
+
 /* Converts local wall-clock seconds to UTC seconds; *off_min gets the offset.
  * *from gets the cache slot that holds the offset used (found there or just
  * stored), or -1 when the result did not come from the cache (a DST gap, or out
- * of mktime's range). */
+ * of range).
+ *
+ * A wall time that a change of offset skips (spring forward) or repeats (fall
+ * back) is read with the offset in force before the change: 02:30 in a gap
+ * from 02:00 to 03:00 is 03:30 after it, and 01:30 of an hour that repeats is
+ * its first pass. mktime() with tm_isdst -1 decides those by its own state
+ * (the offset of its previous call, in glibc), so the same stamp could get
+ * either offset, and two stamps of one repeated hour different ones. Zones
+ * change offset at most once in two days: the offsets a day before and a day
+ * after are the two candidates. */
 static int64_t local_to_utc(int64_t wall, int32_t *off_min, int *from)
 {
     int64_t key = floor_div(wall, TZC_SPAN);
@@ -163,31 +183,23 @@ static int64_t local_to_utc(int64_t wall, int32_t *off_min, int *from)
         return wall - tzc[slot].off_s;
     }
     *from = -1;
-    int64_t days = floor_div(wall, S_PER_DAY), sod = wall - days * S_PER_DAY, y;
-    int m, d;
-    civil_from_days(days, &y, &m, &d);
-    struct tm tm = {0};
-    tm.tm_year = (int)(y - 1900);
-    tm.tm_mon = m - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = (int)(sod / 3600);
-    tm.tm_min = (int)(sod / 60 % 60);
-    tm.tm_sec = (int)(sod % 60);
-    tm.tm_isdst = -1;
-    time_t t = mktime(&tm);
-    if (t == (time_t)-1 && (wall < -S_PER_DAY || wall > S_PER_DAY)) { /* out of range: UTC */
+    int ok_b, ok_a, ok;
+    int64_t before = tz_off_at(wall - S_PER_DAY, &ok_b), after = tz_off_at(wall + S_PER_DAY, &ok_a);
+    if (!ok_b || !ok_a) { /* out of range: UTC */
         *off_min = 0;
         return wall;
     }
-    int64_t off = tm.tm_gmtoff;
+    int fits_b = tz_off_at(wall - before, &ok) == before && ok;
+    int fits_a = !fits_b && tz_off_at(wall - after, &ok) == after && ok;
+    int64_t off = fits_a ? after : before;
     *off_min = (int32_t)(off / 60);
-    if ((int64_t)t + off == wall) { /* not in a DST gap: the offset holds for the slot */
+    if (fits_b || fits_a) { /* not in a DST gap: the offset holds for the slot */
         tzc[slot].key = key;
         tzc[slot].off_s = (int32_t)off;
         tzc[slot].valid = 1;
         *from = (int)slot;
     }
-    return (int64_t)t;
+    return wall - off;
 }
 
 /* Per-thread memo of recent conversions (header time without its fraction ->

@@ -991,6 +991,54 @@ START_TEST(test_year_inference)
 }
 END_TEST
 
+/* A local time that a change of offset repeats or skips takes the offset in
+ * force before the change, whatever was parsed before (mktime() with
+ * tm_isdst -1 chose by its previous call: Oct 25 02:10 and 02:20 of Paris's
+ * repeated hour came out 50 minutes apart, backwards). POSIX rules of
+ * Europe/Paris, so no tzdata is needed. */
+START_TEST(test_3164_dst_change)
+{
+    setenv("TZ", "CET-1CEST,M3.5.0,M10.5.0/3", 1);
+    tzset();
+    vg_event ev;
+    vg_syslog_opts o = {iso_us("2026-10-25T12:00:00Z"), 2026, 0, 0, 0};
+    /* the hour from 02:00 to 03:00 on Oct 25 2026 repeats: its first pass (CEST) */
+    parse_s("<13>Oct 25 01:59:59 host app: x", &o, &ev);
+    ck_assert_int_eq(ev.ts_us, iso_us("2026-10-24T23:59:59Z"));
+    parse_s("<13>Oct 25 03:30:00 host app: x", &o, &ev); /* CET */
+    ck_assert_int_eq(ev.ts_us, iso_us("2026-10-25T02:30:00Z"));
+    parse_s("<13>Oct 25 02:10:00 host app: x", &o, &ev);
+    ck_assert_int_eq(ev.ts_us, iso_us("2026-10-25T00:10:00Z"));
+    ck_assert_int_eq(ev.tz_min, 120);
+    parse_s("<13>Oct 25 02:20:00 host app: x", &o, &ev);
+    ck_assert_int_eq(ev.ts_us, iso_us("2026-10-25T00:20:00Z"));
+    parse_s("<13>Oct 25 02:59:59 host app: x", &o, &ev);
+    ck_assert_int_eq(ev.ts_us, iso_us("2026-10-25T00:59:59Z"));
+    parse_s("<13>Oct 25 03:00:00 host app: x", &o, &ev);
+    ck_assert_int_eq(ev.ts_us, iso_us("2026-10-25T02:00:00Z"));
+    ck_assert_int_eq(ev.tz_min, 60);
+    /* the same stamps first in the other order, a second pass */
+    parse_s("<13>Oct 25 02:50:00 host app: x", &o, &ev);
+    ck_assert_int_eq(ev.ts_us, iso_us("2026-10-25T00:50:00Z"));
+    parse_s("<13>Oct 25 02:05:00 host app: x", &o, &ev);
+    ck_assert_int_eq(ev.ts_us, iso_us("2026-10-25T00:05:00Z"));
+    /* the hour from 02:00 to 03:00 on Mar 29 2026 never comes: CET, as
+     * before the change (02:30 is 03:30 CEST) */
+    parse_s("<13>Mar 29 02:30:00 host app: x", &o, &ev);
+    ck_assert_int_eq(ev.ts_us, iso_us("2026-03-29T01:30:00Z"));
+    ck_assert_int_eq(ev.tz_min, 60);
+    parse_s("<13>Mar 29 02:00:00 host app: x", &o, &ev);
+    ck_assert_int_eq(ev.ts_us, iso_us("2026-03-29T01:00:00Z"));
+    parse_s("<13>Mar 29 01:59:59 host app: x", &o, &ev);
+    ck_assert_int_eq(ev.ts_us, iso_us("2026-03-29T00:59:59Z"));
+    parse_s("<13>Mar 29 03:00:00 host app: x", &o, &ev);
+    ck_assert_int_eq(ev.ts_us, iso_us("2026-03-29T01:00:00Z"));
+    ck_assert_int_eq(ev.tz_min, 120);
+    setenv("TZ", "MET-1METDST", 1);
+    tzset();
+}
+END_TEST
+
 START_TEST(test_cisco)
 {
     vg_event ev;
@@ -1729,6 +1777,7 @@ static Suite *syslog_suite(void)
     tcase_add_test(tc, test_time_format);
     tcase_add_test(tc, test_3164_tag_rsyslog);
     tcase_add_test(tc, test_5424_unknown_version);
+    tcase_add_test(tc, test_3164_dst_change);
     suite_add_tcase(s, tc);
     return s;
 }
