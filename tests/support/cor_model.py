@@ -98,6 +98,15 @@ alert's message (an absence's `no event of the watched rules since ...`),
 the group "" a value ("" in FIELD_values); a match rule's suppress, either
 side of an alert in event time, late hits included.
 
+A quarter of the watchlist seeds also have a flood (their own generator):
+a value_count c.fvc over F lines (`F G V`, N 2 or 3, T 40 or 60 s, a
+suppress of 2, 5 or 12 s) and, half way, 110 to 160 F lines in time order,
+100 to 250 ms apart, of values from a pool of 500 to 5,000, most in one
+group: more distinct values within T than a group keeps (rules.md,
+value_count: N + min(7N + 64, 4,096)), so the value seen longest ago is
+forgotten and the later alerts count and list only the newest ones. The
+rest of the stream moves on by the burst's length.
+
 Every seed also has two parts of its own (own generators, so the rest of
 the seed stays as it was). max_groups (rules.md, "Memory"): G lines (`G kN
 V`, keys from a pool of M+1 to 3M, some out of order, some late) for m.g /
@@ -131,10 +140,12 @@ message, over lists of strings, domains and addresses.
 
 What it leaves out: fields other than the group's and FIELD_values, host,
 program and sender of alerts, absence's clock ticks, the caps past which
-groups forget (N + min(7N + 64, 4,096) times, 8 sightings per value or
-listed rule, 4,096 temporal_ordered times, 8 alert times per match-rule
-group: the streams are too small to reach them, and rules.md says only what
-can be missed past them, not which), restarts and reloads (a max_groups
+groups forget but value_count's values (event_count's N + min(7N + 64,
+4,096) times while out of order, 8 sightings per value or listed rule,
+4,096 temporal_ordered times, 8 alert times per match-rule group: which
+times a group holds below its cap depends on rules rules.md gives as "only
+when" and not as "always", so it says what can be missed past them, not
+which), the trimmed counter, restarts and reloads (a max_groups
 lowered by one among them), raw lines restored from state, file mtimes
 (--year is always given), the future-stamp clamp (5 minutes after arrival:
 --replay has no arrival clock), procid, msgid and time conditions with the
@@ -419,6 +430,10 @@ def yaml_rules(rules):
         out += ['  - id: %s' % mid, '    name: match %s' % mid, '    level: 1',
                 '    alert: false', '    match:',
                 "      regex: '^%s (?:(?<g>[xy])|-) (?:(?<v>[0-9])|-)$'" % head]
+    if any('m.f' in r['rules'] for r in rules):
+        # F lines: `F G V`, a flood of values
+        out += ['  - id: m.f', '    name: match m.f', '    level: 1', '    alert: false',
+                '    match:', "      regex: '^F (?<g>[xy]) (?<fv>[0-9]+)$'"]
     if any('m.g' in r['rules'] for r in rules):
         # G lines: `G kN V`; m.g2 those whose V is odd (a second rule for the
         # temporal ones; a line of both is one event of two rules)
@@ -613,6 +628,42 @@ def over_lines(caps, end):
             (s + 22000, 'noise d', '5'),                            # Ys reported
             (over - 500, 'noise e', '5'), (over, 'G k99 2', '5')]    # the look, then Z
     return out
+
+
+def gen_flood(seed, f):
+    """The seed's flood part (its own generator; a quarter of the watchlist
+    seeds, whose lines all carry a time): a value_count c.fvc (N 2 or 3,
+    suppress shorter than T) and, half way, a burst in time order of 110 to
+    160 F lines within T, most of one group, of more distinct values than a
+    group keeps (N + min(7N + 64, 4,096), rules.md): past it the value seen
+    longest ago is forgotten, and the alerts then count and list the newest
+    ones; the lines after the burst move on by its length."""
+    r = random.Random(seed * 8191 + 5)
+    if f['kind'] != 'list' or r.random() >= 0.25:
+        return None
+    n = r.choice([2, 3])
+    return {'n': n, 't': r.choice([40000, 60000]), 'supp': r.choice([2000, 5000, 12000]),
+            'count': r.randint(110, 160), 'gap': r.choice([100, 150, 250]),
+            'pool': r.choice([500, 1000, 5000]), 'seed': seed * 8191 + 7}
+
+
+def flood_rules(fl):
+    if not fl:
+        return []
+    return [dict(id='c.fvc', type='value_count', rules=['m.f'], group_by=['g'], field='fv',
+                 n=fl['n'], t=fl['t'], suppress=fl['supp'])]
+
+
+def flood_lines(fl, lines):
+    if not fl:
+        return lines
+    r = random.Random(fl['seed'])
+    h = len(lines) // 2
+    t0 = max(t for t, m, x in lines[:h]) + 1
+    burst = [(t0 + i * fl['gap'], 'F %s %d' % (r.choice('xxxxxxxy'), r.randrange(fl['pool'])),
+              '5') for i in range(fl['count'])]
+    d = (fl['count'] * fl['gap'] // 1000 + 2) * 1000    # whole seconds: RFC 3164 Q lines
+    return lines[:h] + burst + [(t + d, m, x) for t, m, x in lines[h:]]
 
 
 def long_lines(seed, lines):
@@ -1163,6 +1214,24 @@ class Corr:
             return None
         return min(e[0] for e in win), len(vals), vals
 
+    def value_room(self, gs, val):
+        """rules.md, value_count: a group keeps at most N + min(7N + 64, 4096)
+        values; a new one past that makes the value seen longest ago (by its
+        latest sighting) go, with its times: quietly if no window with an
+        event to come can need it, else counted in trimmed. The model keeps
+        every value until the cap: one that no window can need changes no
+        alert, and when the one seen longest ago can still be needed, so can
+        every other, so the engine then holds the same values."""
+        n = self.r['n']
+        cap = n + min(7 * n + 64, 4096)
+        latest = {}
+        for e in gs['ev']:
+            latest[e[2]] = max(latest.get(e[2], e[0]), e[0])
+        if val in latest or len(latest) < cap:
+            return
+        old = min(latest, key=lambda v: latest[v])
+        gs['ev'] = [e for e in gs['ev'] if e[2] != old]
+
     def on_window_event(self, key, ev, out, raw):
         """rules.md: fires for the earliest window (s - T, s] holding the arriving
         event, s at or after the suppression, then each later one past the
@@ -1170,6 +1239,8 @@ class Corr:
         t = ev[0]
         gs = self.group(key, t)
         self.keep_raw(gs, t, raw)
+        if self.r['type'] == 'value_count':
+            self.value_room(gs, ev[2])
         gs['ev'].append(ev)
         ends = sorted({e[0] for e in gs['ev'] if t <= e[0] < t + self.r['t']})
         for s in ends:
@@ -1287,6 +1358,10 @@ class Model:
             if v != '-':
                 fields['v'] = v
             rules = ['m.' + text[0].lower()] + (['m.ab'] if text[0] in 'AB' else [])
+        if text[:2] == 'F ':
+            _, g, v = text.split(' ')
+            fields = {'g': g, 'fv': v}
+            rules = ['m.f']
         if text[:2] == 'G ':
             _, k, v = text.split(' ')
             fields = {'k': k, 'v': v}
@@ -1673,6 +1748,9 @@ def run_seed(exe, seed, workdir, nlines, shrink):
     rules = gen_rules(rng) + feature_rules(f) + caps_rules(caps) + \
         [dict(r, type='qmatch', rules=[], group_by=[]) for r in conds['rules']]
     lines = dst_lines(seed, f, long_lines(seed, gen_lines(rng, nlines, f, caps, conds)))
+    fl = gen_flood(seed, f)
+    rules += flood_rules(fl)
+    lines = flood_lines(fl, lines)
     bad = diff(rules, model_alerts(rules, lines, f, conds),
                engine_alerts(exe, workdir, rules, lines, f, conds))
     if not bad:
