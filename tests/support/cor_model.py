@@ -96,7 +96,8 @@ correlations (of every type, over each type) at the alert's end, carrying
 the completing hit's fields (a value_count's FIELD_values its own) and its
 alert's message (an absence's `no event of the watched rules since ...`),
 the group "" a value ("" in FIELD_values); a match rule's suppress, either
-side of an alert in event time, late hits included.
+side of an alert in event time, late hits included, with the 8 alert times
+a group used last (one pushed out no longer keeps a hit near it quiet).
 
 A quarter of the watchlist seeds also have a flood (their own generator):
 a value_count c.fvc over F lines (`F G V`, N 2 or 3, T 40 or 60 s, a
@@ -1448,7 +1449,7 @@ class Model:
         """rules.md, suppression of a match rule: a group lives until its
         suppressions have ended for the watermark and it has had no hit for
         a lateness of event time."""
-        return self.w - LATENESS >= max(gs['a']) + r['suppress'] and \
+        return self.w - LATENESS >= gs['until'] and \
             self.w - gs['aux'] >= LATENESS
 
     def sweep(self):
@@ -1475,7 +1476,11 @@ class Model:
     def match_suppress(self, head, t, fields, msg, reps, prev_w, mraw):
         """rules.md, suppression of a match rule: a hit alerts unless an alert
         of its group is less than suppress away in event time, either side
-        (late hits too); a group is forgotten by the sweep (see sweep())."""
+        (late hits too); a group is forgotten by the sweep (see sweep()).
+        It keeps the 8 alert times it used last (an alert's own, or the one
+        that made a hit quiet, the most recently used of those near it): a
+        time pushed out by 8 others, of late hits, no longer keeps a hit
+        near it quiet, late or not."""
         r = next((x for x in self.rules if x['type'] == 'match' and
                   x.get('head', 'S') == head), None)
         if r is None:
@@ -1486,12 +1491,16 @@ class Model:
         if gs is None:
             if r.get('max_groups'):
                 self.make_room(r, grp, lambda g: self.msup_done(r, g), t)
-            gs = {'a': [], 'aux': 0}
+            gs = {'a': [], 'aux': 0, 'until': None}
         grp[key] = gs                   # the most recently updated
         gs['aux'] = max(self.w, t)
-        if any(abs(t - a) < r['suppress'] for a in gs['a']):
+        near = next((a for a in reversed(gs['a']) if abs(t - a) < r['suppress']), None)
+        if near is not None:
+            gs['a'].remove(near)
+            gs['a'].append(near)        # used last
             return
-        gs['a'].append(t)
+        gs['a'] = (gs['a'] + [t])[-8:]
+        gs['until'] = max(gs['until'] or t + r['suppress'], t + r['suppress'])
         self.alerts.append(Alert(r['id'], key, t, t, reps, msg, raw=mraw))
 
     def hit(self, rule, t, fields, msg, prev_w, lid, raw):
