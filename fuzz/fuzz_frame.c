@@ -1,6 +1,9 @@
 /* Fuzz target: the collector's RFC 6587 framing (col_frame_take), the first
  * code a TCP or TLS sender's bytes meet. The input's first three bytes set
- * max (the longest message, 1..1024) and a seed; the rest is the stream.
+ * max (the longest message, 1..1024, from the low 10 bits of the first
+ * two), how the stream ends (the first byte's high bits: an orderly close
+ * or one of the cuts, col_frame.h's eof values) and a seed; the rest is the
+ * stream.
  *
  * TCP delivers a stream in whatever pieces it likes, so the messages must
  * not depend on them. Checked:
@@ -14,8 +17,14 @@
  *   - what is left unfinished always fits that buffer, and a full buffer
  *     is always consumed in part (no stall);
  *   - every message is at most max bytes (AddressSanitizer checks that it
- *     lies inside the input).
+ *     lies inside the input);
+ *   - framed in one call, the messages are views into the stream, in its
+ *     order and not overlapping, none ends in CR, and their bytes and the
+ *     skipped ones add up to at most the stream's;
+ *   - only the last message can be cut short by the stream's end (flags
+ *     COL_FRAME_CUT_*), and only in the way that end says.
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +37,10 @@
 typedef struct fz_msgs {
     size_t n;
     size_t max;
+    const char *base; /* the stream, when the messages are views into it (one call) */
+    size_t base_n;
+    size_t end;       /* where the last message ended, an offset into base */
+    uint64_t bytes;   /* the messages' bytes */
     uint32_t len[FZ_MAX_MSGS];
     uint8_t trunc[FZ_MAX_MSGS]; /* the COL_FRAME_* flag */
     uint64_t hash[FZ_MAX_MSGS]; /* FNV-1a of the bytes: pieces move them around */
@@ -39,6 +52,15 @@ static void fz_on_msg(void *ud, const char *p, size_t n, int flag)
     FZ_CHECKF(n <= m->max, "a message of %zu bytes, max %zu", n, m->max);
     FZ_CHECKF(flag >= 0 && flag <= COL_FRAME_EMPTY, "flag %d", flag);
     FZ_CHECK(flag != COL_FRAME_EMPTY || n == 0);
+    FZ_CHECKF(n == 0 || p[n - 1] != '\r', "message %zu ends in CR", m->n);
+    if (m->base) {
+        FZ_CHECKF(p >= m->base + m->end && p <= m->base + m->base_n &&
+                      n <= (size_t)(m->base + m->base_n - p),
+                  "message %zu at %td..%td, the one before ended at %zu, stream %zu", m->n,
+                  p - m->base, p - m->base + (ptrdiff_t)n, m->end, m->base_n);
+        m->end = (size_t)(p - m->base) + n;
+    }
+    m->bytes += n;
     if (m->n == FZ_MAX_MSGS) return;
     uint64_t h = 1469598103934665603ULL;
     for (size_t i = 0; i < n; i++)
@@ -62,6 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 3) return 0;
     size_t max = 1 + (((size_t)data[0] << 8 | data[1]) % 1024);
+    int eof = COL_FRAME_EOF + (data[0] >> 2) % COL_FRAME_IDLE;
     uint64_t seed = 0x9E3779B97F4A7C15ULL ^ data[2];
     const char *s = (const char *)data + 3;
     size_t n = size - 3;
@@ -70,8 +93,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&want, 0, sizeof(want));
     memset(&got, 0, sizeof(got));
     want.max = got.max = max;
+    want.base = s;
+    want.base_n = n;
     col_framer f = {.max = max};
-    FZ_CHECK(col_frame_take(&f, s, n, 1, fz_on_msg, &want) == n);
+    FZ_CHECK(col_frame_take(&f, s, n, eof, fz_on_msg, &want) == n);
+    FZ_CHECKF(want.bytes + f.skipped <= n, "%llu bytes of messages and %llu skipped of %zu",
+              (unsigned long long)want.bytes, (unsigned long long)f.skipped, n);
+    for (size_t i = 0; i < want.n && i < FZ_MAX_MSGS; i++) {
+        int fl = want.trunc[i];
+        if (fl < COL_FRAME_CUT_SHORT || fl > COL_FRAME_CUT_IDLE) continue;
+        FZ_CHECKF(i + 1 == want.n, "message %zu of %zu flagged %d: only the last is cut by the end",
+                  i, want.n, fl);
+        FZ_CHECKF(fl == COL_FRAME_CUT_SHORT || fl == col_frame_line_cut(eof),
+                  "last message flagged %d, the stream ended with eof %d", fl, eof);
+    }
 
     /* pieces, as col_conn_read frames them */
     col_framer g = {.max = max};
@@ -101,7 +136,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memmove(buf, buf + used, len - used);
         len -= used;
     }
-    FZ_CHECK(col_frame_take(&g, buf, len, 1, fz_on_msg, &got) == len);
+    FZ_CHECK(col_frame_take(&g, buf, len, eof, fz_on_msg, &got) == len);
     free(buf);
     FZ_CHECKF(g.skipped == f.skipped, "%llu bytes skipped in pieces, %llu in one",
               (unsigned long long)g.skipped, (unsigned long long)f.skipped);

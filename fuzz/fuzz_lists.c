@@ -5,12 +5,15 @@
  * Checked:
  *   - a refused file: a negative code, err "PATH:LINE: reason" with LINE
  *     within the file, and the list as it was (its dump unchanged);
- *   - an accepted file: the count is the list's size; its dump (canonical
- *     form), loaded as list "b", dumps to the same entries with the same
+ *   - an accepted file: the count is the list's size and the number of
+ *     entries its dump writes; its dump (canonical form), loaded as list "b", dumps to the same entries with the same
  *     count ("loading a dump gives the same list", docs/watchlists.md);
  *   - every entry of the dump that is not a network or a one-label domain
  *     (".tk") is found by a lookup of its own text: addresses, hashes,
- *     domains and strings are read the same way as entries and as values.
+ *     domains and strings are read the same way as entries and as values;
+ *   - a network ("A/N") holds its own address A, and a one-label domain
+ *     (".tk", the label not all digits) a name under it ("x.tk")
+ *     (docs/watchlists.md, Matching).
  */
 #include <errno.h>
 #include <limits.h>
@@ -106,6 +109,26 @@ static long fz_lines(const uint8_t *p, size_t n)
     return lines + (n > 0 && p[n - 1] != '\n');
 }
 
+/* Whether the dumped entry p[0, n) is a network, "A/N" with A of digits and
+ * dots, or of hex digits, ':' and '.' with a ':' (such a line is a network
+ * or refused, docs/watchlists.md); *an is A's length. */
+static int fz_network(const char *p, size_t n, size_t *an)
+{
+    const char *sl = memchr(p, '/', n);
+    if (!sl || sl == p) return 0;
+    size_t a = (size_t)(sl - p), colons = 0, v4 = 1;
+    for (size_t i = 0; i < a; i++) {
+        char c = p[i];
+        colons += c == ':';
+        v4 &= (c >= '0' && c <= '9') || c == '.';
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
+              c == ':' || c == '.'))
+            return 0;
+    }
+    *an = a;
+    return v4 || colons > 0;
+}
+
 static void fz_write(const char *path, const void *p, size_t n)
 {
     FILE *f = fopen(path, "wb");
@@ -160,14 +183,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     cor_list *h = NULL;
     FZ_CHECK(cor_lists_handle(g_lists, "a", &h) == 0);
-    for (char *p = a + abody; *p;) {
-        char *nl = strchr(p, '\n');
-        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+    /* by length: a string entry may hold a NUL */
+    size_t entries = 0;
+    for (char *p = a + abody, *end = a + alen; p < end;) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p), an = 0, digits = 0;
+        for (size_t i = 1; i < n; i++) /* after a leading '.' */
+            digits += p[i] >= '0' && p[i] <= '9';
+        entries += n > 0;
         if (n > 0 && p[0] != '#' && !memchr(p, '/', n) && p[0] != '.')
             FZ_CHECKF(cor_list_contains(h, (vg_str){p, (uint32_t)n}), "entry '%s' not found",
                       fz_esc(p, n));
+        else if (n > 0 && p[0] != '#' && fz_network(p, n, &an))
+            FZ_CHECKF(cor_list_contains(h, (vg_str){p, (uint32_t)an}),
+                      "network '%s' does not hold its own address", fz_esc(p, n));
+        else if (n > 1 && n < 200 && p[0] == '.' && !memchr(p + 1, '.', n - 1) &&
+                 digits < n - 1) {
+            char sub[256];
+            int sn = snprintf(sub, sizeof(sub), "x%.*s", (int)n, p);
+            FZ_CHECKF(cor_list_contains(h, (vg_str){sub, (uint32_t)sn}),
+                      "top-level domain '%s' does not hold '%s'", fz_esc(p, n), sub);
+        }
         p += n + (nl != NULL);
     }
+    FZ_CHECKF(entries == count, "%zu entries dumped, %zu loaded", entries, count);
     free(a);
     free(b);
     return 0;
