@@ -1607,9 +1607,11 @@ def parse_ts(s):
     return int(round(d.timestamp() * 1000))
 
 
-def engine_alerts(exe, workdir, rules, lines, f=None, conds=None):
-    f = f or {'kind': None, 'year': 2026}
-    rdir = os.path.join(workdir, 'rules')
+def write_rules_dir(rdir, workdir, rules, f, conds=None):
+    """Writes the rules dir --replay reads (r.yml, lists/, calendars/; a
+    previous seed's lists and calendars removed) and the feature's list, in
+    it or in workdir; returns the arguments that list then needs (--list).
+    scripts/soak-livediff writes its rules dirs with it too."""
     os.makedirs(rdir, exist_ok=True)
     extra = []
     for sub in ('lists', 'calendars'):
@@ -1637,6 +1639,13 @@ def engine_alerts(exe, workdir, rules, lines, f=None, conds=None):
             fh.write(cal_spec(f)[0])
     with open(os.path.join(rdir, 'r.yml'), 'w') as fh:
         fh.write(yaml_rules(rules))
+    return extra
+
+
+def engine_alerts(exe, workdir, rules, lines, f=None, conds=None):
+    f = f or {'kind': None, 'year': 2026}
+    rdir = os.path.join(workdir, 'rules')
+    extra = write_rules_dir(rdir, workdir, rules, f, conds)
     cfg = os.path.join(workdir, 'vigil.yaml')
     with open(cfg, 'w') as fh:
         fh.write('pipeline:\n  run_dir: ./run\n  data_dir: ./lib\n'
