@@ -165,6 +165,11 @@ int cor_eval_flush(cor_eval *e)
      * it, so a restart must not move it to the watermark */
     if (rc == 0)
         rc = vg_meta_put_u64(e->st, "cor.absence_checked", (uint64_t)e->absence_checked);
+    /* the absence clock, ahead of the watermark while a caught-up input is
+     * quiet: a restart that set it back would take the groups it made over
+     * (max_groups' second order) for live until the next tick */
+    if (rc == 0)
+        rc = vg_meta_put_u64(e->st, "cor.clock", (uint64_t)e->clock);
     if (rc == MDB_MAP_FULL)
         return VG_EFULL;
     return rc > 0 ? -rc : rc;
@@ -430,7 +435,9 @@ int cor__state_load(cor_eval *e)
     uint64_t wm = 0;
     vg_meta_get_u64(e->st, "cor.watermark", &wm);
     e->wm = (int64_t)wm;
-    e->clock = e->wm;
+    uint64_t clk = 0; /* absent in a store of an older version: the watermark */
+    vg_meta_get_u64(e->st, "cor.clock", &clk);
+    e->clock = (int64_t)clk > e->wm ? (int64_t)clk : e->wm;
     uint64_t ac = 0;
     e->absence_checked =
         vg_meta_get_u64(e->st, "cor.absence_checked", &ac) == 0 && ac ? (int64_t)ac : e->wm;

@@ -3608,6 +3608,52 @@ START_TEST(test_max_groups_absence_over_by_clock)
 }
 END_TEST
 
+/* test_max_groups_absence_over_by_clock across a restart after the tick
+ * that took the clock ahead: the clock is kept with the state (a restart
+ * that set it back to the watermark would leave X live until the next
+ * tick, and Z would be evicted in its place). */
+START_TEST(test_max_groups_absence_over_by_clock_restart)
+{
+    char yaml[1024], path[PATH_MAX];
+    snprintf(yaml, sizeof(yaml), abs_cap_yaml, "60s");
+    rules_file(yaml, path, sizeof(path));
+    cor_rules_opts o = opts_default;
+    o.lateness_us = 20 * SEC;
+    const int64_t s = T0;
+    for (int restart = 0; restart < 2; restart++) {
+        tc t;
+        char db[16];
+        memset(&t, 0, sizeof(t));
+        snprintf(db, sizeof(db), "db-absclk%d", restart);
+        tw_start(&t, path, db, &o);
+        tc_begin(&t);
+        feed(&t, s, "h", "fail from X");
+        tick(&t, s + 10 * SEC); /* X reported at s + 10 s */
+        feed(&t, s + 10 * SEC, "h", "fail from Y");
+        feed(&t, s + 10 * SEC, "h", "fail from Z");
+        feed(&t, s, "h", "fail from X"); /* from before its report: recency X, Z, Y */
+        feed(&t, s + 11 * SEC, "h", "fail from V"); /* all live: Y evicted */
+        tick(&t, s + 70 * SEC); /* X silent past expire by the clock; Z and V reported */
+        tc_commit(&t);
+        ck_assert_uint_eq(n_of(&t.s, "c.gone"), 3);
+        if (restart) {
+            tc_stop(&t);
+            tw_start(&t, path, db, &o);
+        }
+        tc_begin(&t);
+        ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 3);
+        feed(&t, s + 31 * SEC, "h", "fail from U"); /* X is over: it goes, not Z */
+        ck_assert_msg(cor_eval_get_stats(t.e)->evictions == (restart ? 0 : 1),
+                      "restart %d: %" PRIu64 " evictions, X was over", restart,
+                      (uint64_t)cor_eval_get_stats(t.e)->evictions);
+        ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 3);
+        tc_commit(&t);
+        ck_assert_uint_eq(n_of(&t.s, "vigil.correlation_degraded"), 1);
+        tc_close(&t);
+    }
+}
+END_TEST
+
 /* test_max_groups_over_after_look across a restart (lateness 1 h, so in
  * units of 6 min): the second order of the groups is not stored, it is
  * built again from the restored groups, and V goes as in the run that
@@ -5336,6 +5382,7 @@ static Suite *eval_suite(void)
     tcase_add_test(dg, test_degraded_once_an_hour_across_restart);
     tcase_add_test(dg, test_max_groups_over_behind_tail_restart);
     tcase_add_test(dg, test_max_groups_absence_over_behind_tail_restart);
+    tcase_add_test(dg, test_max_groups_absence_over_by_clock_restart);
     tcase_add_test(dg, test_degraded_count_across_restart);
     tcase_add_test(dg, test_degraded_changed_rule_restart);
     suite_add_tcase(s, dg);
