@@ -345,11 +345,26 @@ static void cor_report(vg_daemon *d)
     }
 }
 
+/* A stop during a SIGHUP's prefilter build waits for that build: Hyperscan's
+ * compile cannot be interrupted, and the worker thread owns the rule set
+ * until it ends (seconds for thousands of rules). Said, so that a stop that
+ * takes that long is not taken for a hang; nothing is lost by a SIGKILL
+ * then, since every batch was committed with its state. */
 static void cor_shutdown(vg_daemon *d)
 {
     cor *c = vg_daemon_data(d);
     cor_report(d);
     cor_engine_stop(c);
+    if (c->reload_next) {
+        cor_reload_free(c->reload_next);
+        c->reload_next = NULL;
+    }
+    if (c->reload_running)
+        vg_info("stop: waiting for the prefilter build of a SIGHUP's rule set (%zu rules, "
+                "building for %.1f s; it cannot be interrupted, and is dropped once built). "
+                "Every batch is committed: a SIGKILL now loses nothing",
+                c->reload_running->rs->n,
+                (double)(uv_hrtime() - c->reload_running->t0_ns) / 1e9);
 }
 
 static const vg_daemon_ops cor_ops = {cor_configure, cor_shutdown, cor_report};

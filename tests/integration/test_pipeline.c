@@ -356,6 +356,11 @@ START_TEST(test_sighup_builds_off_the_loop)
     ck_assert_int_eq(kill(p.pid[VT_CORRELATOR], SIGTERM), 0);
     ck_assert_int_eq(vt_pipe_wait(&p, VT_CORRELATOR, 60000), 0);
     ck_assert(vt_wait_text(log, "SIGTERM: stopping", 100));
+    char waiting[128];
+    snprintf(waiting, sizeof(waiting),
+             "stop: waiting for the prefilter build of a SIGHUP's rule set (%d rules, building for ",
+             IT_BIG);
+    ck_assert_int_eq(vt_count_text(log, waiting), 1);
     ck_assert_int_eq(vt_count_text(log, big_reloaded), 0);
     vt_pipe_destroy(&p);
 }
