@@ -534,11 +534,14 @@ static int cor_tool_replay(vg_daemon *d, const vg_node *root, int argc, char **a
             (unsigned long long)match_errors, secs, secs > 0 ? (double)f.lines / secs : 0.0);
     for (size_t i = 0; i < o.rs->n; i++) {
         const cor_rule *r = &o.rs->rules[i];
-        if (!o.per_rule[i] && !r->match_errors)
+        if (!o.per_rule[i] && !r->match_errors && !r->trimmed)
             continue;
         fprintf(stderr, "  %-40s %llu", r->id, (unsigned long long)o.per_rule[i]);
         if (r->match_errors)
             fprintf(stderr, " (%llu match_errors)", (unsigned long long)r->match_errors);
+        /* a correlation's times forgotten at a cap: windows it may have missed */
+        if (r->trimmed)
+            fprintf(stderr, " (%llu trimmed)", (unsigned long long)r->trimmed);
         fputc('\n', stderr);
     }
     cor_offline_free(&o);

@@ -1701,6 +1701,50 @@ START_TEST(test_replay_counts_match_errors)
 }
 END_TEST
 
+/* The --replay summary gives each rule's trimmed next to its alerts
+ * (docs/rules.md, event_count): an event_count of N=1 with a suppress
+ * shorter than T keeps every time within the lateness, at most
+ * N + min(7N + 64, 4096) = 72 of them; 100 events 100 ms apart, in time
+ * order, forget the oldest 28, and still fire once a second. */
+START_TEST(test_replay_counts_trimmed_per_rule)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, "rules:\n"
+                                      "  - id: m.hit\n"
+                                      "    name: hit\n"
+                                      "    level: 1\n"
+                                      "    alert: false\n"
+                                      "    match: {regex: '^hit$'}\n"
+                                      "  - id: c.flood\n"
+                                      "    name: flood\n"
+                                      "    level: 5\n"
+                                      "    correlation: {type: event_count, rules: [m.hit], "
+                                      "timespan: 60s, condition: {gte: 1}, suppress: 1s}\n"),
+                     0);
+    char log[400], out[400], err[500], args[2000], want[200];
+    snprintf(log, sizeof(log), "%s/flood.log", p.dir);
+    char lines[100 * 80];
+    size_t n = 0;
+    for (int i = 0; i < 100; i++)
+        n += (size_t)snprintf(lines + n, sizeof(lines) - n,
+                              "<13>1 2026-03-01T10:00:%02d.%d00Z h vigiltest - - - hit\n", i / 10,
+                              i % 10);
+    ck_assert_int_eq(vt_write_file(log, lines), 0);
+    snprintf(out, sizeof(out), "%s/flood.json", p.dir);
+    snprintf(err, sizeof(err), "%s.err", out);
+    snprintf(args, sizeof(args), "-c %s --replay %s --rules %s", p.config, log, p.rules);
+    ck_assert_int_eq(run_tool(args, out), 0);
+    ck_assert_int_eq(vt_count_lines(out), 10);
+    char *sum = replay_summary(err);
+    ck_assert_str_eq(sum, "replay: 100 lines (0 malformed, 0 untimed), 10 alerts, 0 late, "
+                          "0 evictions, 28 trimmed, 0 match_errors,");
+    free(sum);
+    snprintf(want, sizeof(want), "\n  %-40s 10 (28 trimmed)\n", "c.flood");
+    ck_assert_int_eq(vt_count_text(err, want), 1);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* A collector whose clock runs two hours ahead (libfaketime, a real
  * collector): an event without a timestamp of its own takes its arrival
  * time. That time used to push the watermark two hours ahead, after which
@@ -1963,6 +2007,7 @@ static Suite *correlator_suite(void)
     tcase_add_test(tt, test_replay_year_follows_the_log);
     tcase_add_test(tt, test_replay_year_from_file_mtime);
     tcase_add_test(tt, test_replay_counts_match_errors);
+    tcase_add_test(tt, test_replay_counts_trimmed_per_rule);
     tcase_add_test(tt, test_rule_test_field_never_set);
     tcase_add_test(tt, test_tools_help_names_their_options);
     return s;
