@@ -149,15 +149,16 @@ static uint32_t cor_vc_live(const cor_group *g, int64_t T, int64_t end, int64_t 
  * window holding it holds one of the others: it is T long), at or after L
  * only when more than COR_VC_TIMES are left (as a window's end it may
  * matter). Past COR_VC_TIMES the oldest goes, counted in the rule's
- * 'trimmed'. */
-static void cor_vc_time(cor_eval *e, cor_rule *c, cor_group *g, uint32_t k, int64_t ts,
-                        int64_t L, int64_t dead)
+ * 'trimmed'. Returns 1 when that is ts itself (older than every time kept:
+ * cor_vc_add still judges the window ending at it), else 0. */
+static int cor_vc_time(cor_eval *e, cor_rule *c, cor_group *g, uint32_t k, int64_t ts,
+                       int64_t L, int64_t dead)
 {
     int64_t *t = cor_vc_times(g, k), p[COR_VC_TIMES + 1];
     int n = 0;
     for (int j = 0; j < COR_VC_TIMES; j++) {
         if (t[j] == ts)
-            return;
+            return 0;
         if (t[j] == INT64_MIN || t[j] <= dead)
             continue;
         if (n == 1 && p[0] < L && t[j] < L)
@@ -182,14 +183,17 @@ static void cor_vc_time(cor_eval *e, cor_rule *c, cor_group *g, uint32_t k, int6
                 j++;
             }
         }
+    int self = 0;
     if (n > COR_VC_TIMES) {
         c->trimmed++;
         e->stats.trimmed++;
+        self = p[0] == ts;
         memmove(p, p + 1, (size_t)(n - 1) * sizeof(int64_t));
         n--;
     }
     for (int j = 0; j < COR_VC_TIMES; j++)
         t[j] = j < COR_VC_TIMES - n ? INT64_MIN : p[j - (COR_VC_TIMES - n)];
+    return self;
 }
 
 typedef struct cor_vc_pt {
@@ -252,9 +256,14 @@ static int cor_vc_sweep(const cor_rule *c, const cor_group *g, int64_t ts, uint3
  * swept in order (a window per time), with a count per value. A time
  * thinned by cor_vc_time is not missed as an end: the window at the kept
  * time before it holds every value it holds (unless that one is inside the
- * suppression: see docs/rules.md). 0, or -ENOMEM. */
+ * suppression: see docs/rules.md). *self is UINT32_MAX, or v's index when
+ * ts, older than the 8 times v keeps, was the one trimmed and its own
+ * window (ts - T, ts] fires with it: v counts there unkept (cor_vc_fire),
+ * as event_count's trimmed oldest time still completes its window. A later
+ * window that only ts would complete is missed (counted in 'trimmed'). Only
+ * at the cap, for an event out of order. 0, or -ENOMEM. */
 static int cor_vc_add(cor_eval *e, cor_rule *c, cor_group *g, vg_str v, int64_t ts,
-                      uint32_t need, int64_t *end)
+                      uint32_t need, int64_t *end, uint32_t *self)
 {
     int64_t T = c->timespan_us, L = e->wm - e->rs->lateness_us, dead = cor_dead(e, c, g);
     uint32_t i = 0;
@@ -296,8 +305,14 @@ static int cor_vc_add(cor_eval *e, cor_rule *c, cor_group *g, vg_str v, int64_t 
         for (int j = 0; j < COR_VC_TIMES; j++)
             cor_vc_times(g, i)[j] = INT64_MIN;
     }
-    cor_vc_time(e, c, g, i, ts, L, dead);
+    int gone = cor_vc_time(e, c, g, i, ts, L, dead);
     *end = ts;
+    *self = UINT32_MAX;
+    if (gone && ts >= g->suppress_until &&
+        cor_vc_live(g, T, ts, NULL) + !cor_vc_in(g, i, T, ts, NULL) >= need) {
+        *self = i;
+        return 0;
+    }
     int64_t from = ts > g->suppress_until ? ts : g->suppress_until;
     if (!later || (from == ts && cor_vc_live(g, T, ts, NULL) >= need))
         return 0;
@@ -310,13 +325,16 @@ typedef struct cor_vc_names {
 } cor_vc_names;
 
 /* Fills out for the window (end - T, end] of a value_count or temporal
- * group if it holds need distinct values: 1, else 0. value_count adds the
- * values as FIELD_values (views into *vo). */
+ * group if it holds need distinct values: 1, else 0. Value self (unless
+ * UINT32_MAX) counts as seen at end, a sighting not kept (cor_vc_add).
+ * value_count adds the values as FIELD_values (views into *vo). */
 static int cor_vc_fire(const cor_rule *c, const cor_group *g, int64_t end, uint32_t need,
-                       cor_hit *out, cor_vc_names *vo)
+                       uint32_t self, cor_hit *out, cor_vc_names *vo)
 {
     int64_t first = end;
     uint32_t live = cor_vc_live(g, c->timespan_us, end, &first);
+    if (self != UINT32_MAX && !cor_vc_in(g, self, c->timespan_us, end, NULL))
+        live++;
     if (live < need)
         return 0;
     out->first = first;
@@ -329,7 +347,7 @@ static int cor_vc_fire(const cor_rule *c, const cor_group *g, int64_t end, uint3
     size_t jl = 0, cap = sizeof(vo->joined);
     uint32_t listed = 0;
     for (uint32_t k = 0; k < g->n && jl < cap - 1; k++) {
-        if (!cor_vc_in(g, k, c->timespan_us, end, NULL))
+        if (k != self && !cor_vc_in(g, k, c->timespan_us, end, NULL))
             continue;
         jl += (size_t)snprintf(vo->joined + jl, cap - jl, "%s%s", listed++ ? "," : "",
                                g->vals[k]);
@@ -476,10 +494,11 @@ static int cor_correlate_group(cor_eval *e, cor_rule *c, cor_table *t, cor_group
         char pos[12];
         snprintf(pos, sizeof(pos), "%u", refpos);
         int64_t end;
+        uint32_t self;
         vg_str val = c->kind == COR_TEMPORAL ? vg_str_c(pos) : v;
-        if (cor_vc_add(e, c, g, val, ts, need, &end) != 0)
+        if (cor_vc_add(e, c, g, val, ts, need, &end, &self) != 0)
             return -ENOMEM;
-        fire = cor_vc_fire(c, g, end, need, out, &vo);
+        fire = cor_vc_fire(c, g, end, need, self, out, &vo);
         break;
     }
     case COR_TEMPORAL_ORDERED: {
@@ -589,7 +608,7 @@ static int cor_correlate_group(cor_eval *e, cor_rule *c, cor_table *t, cor_group
             int64_t end = INT64_MIN;
             if (cor_vc_sweep(c, g, ts, need, g->suppress_until, &end) != 0)
                 return -ENOMEM;
-            fire = end != INT64_MIN && cor_vc_fire(c, g, end, need, out, &vo);
+            fire = end != INT64_MIN && cor_vc_fire(c, g, end, need, UINT32_MAX, out, &vo);
         }
     }
     return 0;

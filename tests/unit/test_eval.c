@@ -1689,6 +1689,90 @@ START_TEST(test_value_count_out_of_order)
 }
 END_TEST
 
+/* value_count at the cap of 8 sightings a value keeps (docs/rules.md): a
+ * sighting arriving out of order, older than all 8, is forgotten and
+ * counted in trimmed, but the window ending at it is still judged, with it
+ * and the sightings kept, as event_count's oldest time is. N=2, T=1 s. */
+START_TEST(test_value_count_oldest_sighting)
+{
+    char yaml[2048];
+    tc t;
+    snprintf(yaml, sizeof(yaml), vc_fmt, "1s", 2);
+    tc_open(&t, yaml, NULL);
+    /* (a) u2 at 2 s, u1 8 times 2 s apart from 10 s (none thinned, none
+     * with u2 in a window); then u1 at 2.5 s: (1.5 s, 2.5 s] holds u2 */
+    feedf(&t, T0 + 2 * SEC, "h", "login failed user=u2 src=%s", "A");
+    for (int i = 0; i < 8; i++)
+        feedf(&t, T0 + (10 + 2 * i) * SEC, "h", "login failed user=u1 src=%s", "A");
+    ck_assert_uint_eq(t.s.n, 0);
+    ck_assert_uint_eq(rule(&t, "c.users")->trimmed, 0);
+    feedf(&t, T0 + 2 * SEC + SEC / 2, "h", "login failed user=u1 src=%s", "A");
+    ck_assert_uint_eq(rule(&t, "c.users")->trimmed, 1);
+    ck_assert_uint_eq(t.s.n, 1);
+    assert_alert(at(&t.s, 0), "c.users", "value_count", T0 + 2 * SEC, T0 + 2 * SEC + SEC / 2, 2);
+    FIELDS(at(&t.s, 0), "src_ip", "A", "user_values", "u2,u1");
+    /* (b) its window as any other's: not inside the suppression. u2 at
+     * 2 s and u1 at 2.2 s fire (suppressed until 3.2 s), u2 at 3 s, u1 8
+     * times from 10 s; u1 at 2.9 s (trimmed) holds u2 at 2 s but is
+     * suppressed; u1 at 3.5 s (trimmed) fires with u2 at 3 s */
+    feedf(&t, T0 + 2 * SEC, "h", "login failed user=u2 src=%s", "B");
+    feedf(&t, T0 + 2 * SEC + SEC / 5, "h", "login failed user=u1 src=%s", "B");
+    ck_assert_uint_eq(t.s.n, 2);
+    assert_alert(at(&t.s, 1), "c.users", "value_count", T0 + 2 * SEC, T0 + 2 * SEC + SEC / 5, 2);
+    feedf(&t, T0 + 3 * SEC, "h", "login failed user=u2 src=%s", "B");
+    for (int i = 0; i < 8; i++)
+        feedf(&t, T0 + (10 + 2 * i) * SEC, "h", "login failed user=u1 src=%s", "B");
+    ck_assert_uint_eq(t.s.n, 2);
+    ck_assert_uint_eq(rule(&t, "c.users")->trimmed, 1);
+    feedf(&t, T0 + 2 * SEC + 9 * SEC / 10, "h", "login failed user=u1 src=%s", "B");
+    ck_assert_uint_eq(t.s.n, 2);
+    ck_assert_uint_eq(rule(&t, "c.users")->trimmed, 2);
+    feedf(&t, T0 + 3 * SEC + SEC / 2, "h", "login failed user=u1 src=%s", "B");
+    ck_assert_uint_eq(rule(&t, "c.users")->trimmed, 3);
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->trimmed, 3);
+    ck_assert_uint_eq(t.s.n, 3);
+    assert_alert(at(&t.s, 2), "c.users", "value_count", T0 + 3 * SEC, T0 + 3 * SEC + SEC / 2, 2);
+    FIELDS(at(&t.s, 2), "src_ip", "B", "user_values", "u2,u1");
+    tc_close(&t);
+}
+END_TEST
+
+/* temporal at the cap of 8 times a listed rule keeps: rules A and B within
+ * T = 1 s; A has 8 newer sightings, none with B in its window; an older A
+ * arriving out of order is trimmed, and still fires with B in its own
+ * window (s - T, s]. */
+START_TEST(test_temporal_oldest_sighting)
+{
+    tc t;
+    tc_open(&t,
+            "rules:\n"
+            "  - id: m.a\n    name: a\n    level: 1\n    alert: false\n"
+            "    match: {regex: 'A src=(?<src_ip>\\S+)'}\n"
+            "  - id: m.b\n    name: b\n    level: 1\n    alert: false\n"
+            "    match: {regex: 'B src=(?<src_ip>\\S+)'}\n"
+            "  - id: c.ab\n    name: ab\n    level: 5\n"
+            "    correlation: {type: temporal, rules: [m.a, m.b], group_by: [src_ip],\n"
+            "                  timespan: 1s}\n",
+            NULL);
+    feed(&t, T0 + 2 * SEC, "h", "B src=K");
+    for (int i = 0; i < 8; i++)
+        feed(&t, T0 + (10 + 2 * i) * SEC, "h", "A src=K");
+    ck_assert_uint_eq(t.s.n, 0);
+    ck_assert_uint_eq(rule(&t, "c.ab")->trimmed, 0);
+    /* an old A whose window holds no B: trimmed, nothing */
+    feed(&t, T0 + 5 * SEC, "h", "A src=K");
+    ck_assert_uint_eq(t.s.n, 0);
+    ck_assert_uint_eq(rule(&t, "c.ab")->trimmed, 1);
+    /* an old A with B in (1.5 s, 2.5 s]: trimmed, and it fires */
+    feed(&t, T0 + 2 * SEC + SEC / 2, "h", "A src=K");
+    ck_assert_uint_eq(rule(&t, "c.ab")->trimmed, 2);
+    ck_assert_uint_eq(t.s.n, 1);
+    assert_alert(at(&t.s, 0), "c.ab", "temporal", T0 + 2 * SEC, T0 + 2 * SEC + SEC / 2, 2);
+    FIELDS(at(&t.s, 0), "src_ip", "K");
+    tc_close(&t);
+}
+END_TEST
+
 /* temporal_ordered whatever the arrival order (within the lateness of 5 min
  * here): a late event may begin, complete or sit in the middle of a
  * sequence, and the suppression is judged by the sequence's end. */
@@ -5320,6 +5404,8 @@ static Suite *eval_suite(void)
     tcase_add_test(t, test_lateness);
     tcase_add_test(t, test_event_count_out_of_order);
     tcase_add_test(t, test_value_count_out_of_order);
+    tcase_add_test(t, test_value_count_oldest_sighting);
+    tcase_add_test(t, test_temporal_oldest_sighting);
     tcase_add_test(t, test_value_count_of_value_count_values);
     tcase_add_test(t, test_out_of_order_model);
     tcase_add_test(t, test_temporal_ordered_model);
