@@ -124,8 +124,10 @@ suppression's end - T, trims the value seen longest ago) and the 8
 sightings a value or a temporal's listed rule keeps (none at or before
 that time, below W - lateness only the latest, middles of three less than
 T apart below it, at or after it while more than 8 are left, then the
-oldest, counted), their windows judged on the sightings kept (ending at
-the arriving event or a kept sighting after it); temporal_ordered's 4,096
+oldest, counted: the arriving one if older than all, which then still
+makes the window ending at it, with the sightings kept), their windows
+judged on the sightings kept (ending at the arriving event or a kept
+sighting after it); temporal_ordered's 4,096
 buffered times, which rules.md gives up to the group's header: the model
 keeps a bracket (times surely and maybe folded early), counts an event at
 or before them in [surely, maybe] and, where it may be trimmed, requires
@@ -1501,11 +1503,14 @@ class Corr:
         they forget is exact: a window holding the arriving event, ending at
         it or at a kept sighting within T after it, at or after the
         suppression, with N values; the earliest, then each later one past
-        the suppression of the one before."""
+        the suppression of the one before. An arriving sighting older than
+        the 8 its value keeps is trimmed, but still judged: the window
+        ending at it holds it (and the sightings kept); the later ones do
+        not."""
         t, T = ev[0], self.r['t']
         if self.r['type'] == 'value_count':
             self.value_room(gs, ev[2])
-        self.vc_keep(gs, ev[2], t)
+        gone, _ = self.vc_keep(gs, ev[2], t)
         kept = [(x, None, v, None) for v, xs in gs['vt'].items() for x in xs]
         ends = {x for x, _, _, _ in kept if t <= x < t + T}
         if gs['supp'] is None or gs['supp'] <= t:
@@ -1514,6 +1519,8 @@ class Corr:
             if gs['supp'] is not None and s < gs['supp']:
                 continue
             win = [e for e in kept if s - T < e[0] <= s]
+            if gone == t and s == t:
+                win.append((t, None, ev[2], None))
             got = self.check(win)
             if got is None:
                 continue
