@@ -183,8 +183,9 @@ int col_spool_add(col *c, const vg_event *ev);
 /* Commits every pending record in one transaction, then wakes the sender. */
 void col_spool_flush(col *c);
 void col_spool_close(col *c);
-/* At a stop: ends a pause for a full spool, so that the stop reads what
- * the senders wrote into the room above spool_limit (col_spool.c). */
+/* At a stop: lifts spool_limit and ends a pause for a full spool, so that
+ * the stop reads what the senders wrote into the room above spool_limit
+ * (col_spool.c). */
 void col_spool_stop_pause(col *c);
 
 #endif

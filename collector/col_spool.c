@@ -124,19 +124,24 @@ static void col_spool_check_full(col *c)
     }
 }
 
-/* At a stop, a pause for a full spool (not for failing commits: the retry
- * timer runs then) ends: the senders took what the kernel holds as
- * delivered, and the close would throw it away (a restart while the
- * correlator was down lost every line in the socket buffers). It goes into
- * the room the spool keeps above spool_limit; a commit that does not fit
- * there fails and pauses again (col_spool_flush), which ends the reading,
- * and col_spool_close tries it once more, then logs what it still held. The datagrams refused meanwhile
- * are told of first, as at a resume, so that the notice is spooled. */
+/* At a stop, spool_limit pauses intake no more, and a pause for a full
+ * spool (not for failing commits: the retry timer runs then) ends: the
+ * senders took what the kernel holds as delivered, and the close would
+ * throw it away (a restart while the correlator was down lost every line
+ * in the socket buffers). It goes into the room the spool keeps above
+ * spool_limit; a commit that does not fit there fails and pauses again
+ * (col_spool_flush), which ends the reading, and col_spool_close tries it
+ * once more, then logs what it still held. The limit is lifted also when
+ * intake was not paused: a reading that crossed it paused at its next
+ * commit, which ended the reading with the room free (the kernel's bytes
+ * lost, counted as "spool commits failing" though none failed). The
+ * datagrams refused meanwhile are told of first, as at a resume, so that
+ * the notice is spooled. */
 void col_spool_stop_pause(col *c)
 {
+    c->spool_high = UINT64_MAX; /* no new pause for the limit */
     if (!c->paused || uv_is_active((uv_handle_t *)&c->retry_timer))
         return;
-    c->spool_high = UINT64_MAX; /* no new pause for the limit */
     c->paused = 0;
     c->paused_commits = 0;
     uv_timer_stop(&c->bp_timer);

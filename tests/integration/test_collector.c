@@ -1364,6 +1364,59 @@ START_TEST(test_stop_resets_connections)
 }
 END_TEST
 
+/* A stop not paused reads into the room above spool_limit too, though
+ * its reading crosses the limit. Before, the limit paused intake at the
+ * stop's first commit past it, which ended the reading: the bytes the
+ * kernel held were lost with the close, counted under "spool commits
+ * failing" though no commit failed (a busy sender across a stop, 1 KB
+ * lines at 4 KB of spool each: 7 runs in 40 of
+ * test_stop_unix_sender_told). Here the collector is stopped (SIGSTOP)
+ * with nothing spooled while 8,000 lines queue in the kernels (more than
+ * one commit, 4,096); the limit is below one commit. */
+START_TEST(test_stop_reads_past_limit)
+{
+    vt_pipe p;
+    char log[400];
+    ck_assert_int_eq(vt_pipe_init_ex(&p, ANY_RULE, NULL, "  spool_size: 16M\n  spool_limit: 4K\n"),
+                     0);
+    vt_pipe_start(&p, VT_COLLECTOR); /* alone: nothing drains its spool */
+    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+    ck_assert(vt_wait_text(log, " started (config ", 10000));
+    ck_assert_int_eq(kill(p.pid[VT_COLLECTOR], SIGSTOP), 0);
+    int fd = it_tcp_connect(p.port); /* in the backlog: accepted by the stop */
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK), 0);
+    enum { LINES = 8000 };
+    char *all = malloc((size_t)LINES * 64);
+    ck_assert_ptr_nonnull(all);
+    size_t total = 0;
+    for (int i = 0; i < LINES; i++)
+        total += (size_t)snprintf(all + total, 64, "<13>Nov 25 10:00:00 h app: seq=%05d\n", i);
+    size_t w = 0;
+    while (w < total) { /* bounded: the kernels take it at once, or 2 s of no room */
+        struct pollfd pf = {.fd = fd, .events = POLLOUT};
+        if (poll(&pf, 1, 2000) != 1)
+            break;
+        ssize_t n = write(fd, all + w, total - w);
+        ck_assert(n > 0 || errno == EAGAIN);
+        if (n > 0)
+            w += (size_t)n;
+    }
+    free(all);
+    ck_assert_msg(w == total, "the kernels took %zu of %zu bytes", w, total);
+    close(fd); /* written: the sender is done */
+    ck_assert_int_eq(kill(p.pid[VT_COLLECTOR], SIGTERM), 0);
+    ck_assert_int_eq(kill(p.pid[VT_COLLECTOR], SIGCONT), 0);
+    ck_assert_int_eq(vt_pipe_wait(&p, VT_COLLECTOR, 20000), 0);
+    ck_assert_int_eq(vt_count_text(log, "left unread"), 0);
+    ck_assert_int_eq(it_last_stat(&p, " unread_at_stop=", false), 0);
+    ck_assert_int_eq(it_last_stat(&p, "stats: received=", false), LINES);
+    ck_assert_int_eq(it_last_stat(&p, " spooled=", false), LINES);
+    ck_assert_int_eq(it_last_stat(&p, " spool_errors=", false), 0);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* A stop while intake is paused for a full spool (the correlator down)
  * reads what the senders wrote too, into the room above spool_limit: a
  * restart then loses nothing a sender wrote before the stop. Before, the
@@ -2497,6 +2550,7 @@ static Suite *collector_suite(void)
     tcase_add_test(st, test_stop_reads_queued_datagrams);
     tcase_add_test(st, test_stop_unix_sender_told);
     tcase_add_test(st, test_stop_reads_queued_tcp);
+    tcase_add_test(st, test_stop_reads_past_limit);
     tcase_add_test(st, test_stop_reads_while_paused);
     tcase_add_test(st, test_stop_counts_unread_while_paused);
     tcase_add_test(st, test_stop_reads_backlog_connections);
