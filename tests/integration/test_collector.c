@@ -1148,7 +1148,10 @@ START_TEST(test_stop_unix_sender_told)
     ck_assert_ptr_nonnull(mkdtemp(sock));
     strcat(sock, "/log.sock");
     snprintf(extra, sizeof(extra), "    - unix://%s\n", sock);
-    ck_assert_int_eq(vt_pipe_init_ex(&p, ANY_RULE, extra, NULL), 0);
+    /* the busy connection below takes 4 KB of spool a line (1 KB, kept
+     * twice: an LMDB overflow page): 60,000 lines in a run, near a 256M
+     * map's end, where a commit that does not fit ends the stop's reading */
+    ck_assert_int_eq(vt_pipe_init_ex(&p, ANY_RULE, extra, "  spool_size: 1G\n"), 0);
     vt_pipe_start(&p, VT_COLLECTOR);
     char log[400];
     vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
@@ -1212,12 +1215,11 @@ START_TEST(test_stop_unix_sender_told)
         spooled += strstr(l, " local\"") != NULL;
     free(dump);
     ck_assert_int_eq(spooled, sent);
-    /* no datagram left for the close; the busy connection may leave bytes
-     * past the stop's limits (32 MiB, 2 s; counted, and not this test's
-     * point: on a loaded machine CI saw some) */
-    ck_assert_msg(!vt_wait_text(log, "left unread", 0) ||
-                      vt_wait_text(log, ", 0 in 0 datagrams on 0 datagram sockets", 0),
-                  "datagrams left unread at the stop");
+    /* nothing left for the close: no datagram, and past the stop's limits
+     * (32 MiB, 2 s) the busy connection is made deaf and what it holds
+     * read. CI saw bytes left on it once: spool_limit, crossed by the
+     * stop's reading, ended it (test_stop_reads_past_limit) */
+    ck_assert_int_eq(vt_count_text(log, "left unread"), 0);
     vt_pipe_destroy(&p);
     unlink(sock);
     *strrchr(sock, '/') = '\0';
