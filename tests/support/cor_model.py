@@ -143,9 +143,19 @@ come may need them), past 8 sightings of a value or listed rule. One seed
 in 20 (its own generator, a lateness of 6 s or more) has a chain after the
 stream: 4,300 to 4,500 YA lines in time order within the lateness for a
 temporal_ordered of YA then YB, a few YA and YB out of order from its
-first 100, and a YB ending a sequence with the last YA.
+first 100, and a YB ending a sequence with the last YA. Two seeds in five
+(their own generator, a lateness of 4 s or more) have old sightings after
+the stream: O lines (`OA G V`, `OB G V`, `OC G V`) for a value_count
+(N 2 or 3) and a temporal (of OA and OB, or of the three), T 3 % to 6 %
+of the lateness, per group other values (OB, OC) early, 8 to 11 `OA G 0`
+late, then one to four `OA G 0` older than all of those (at the other
+values' times, 1 ms and T either side of them, or anywhere early; within
+the lateness): the arriving sighting trimmed, its window judged, needing
+it or not, inside a suppression or past it.
 COR_MODEL_VERBOSE=1 prints, per seed, each rule's trimmed (the engine's,
-and the model's bounds) and the groups the model could only bound.
+and the model's bounds), the groups the model could only bound and how
+many of its alerts were made by a sighting trimmed as it arrived ("old
+fired").
 
 Every seed also has two parts of its own (own generators, so the rest of
 the seed stays as it was). max_groups (rules.md, "Memory"): G lines (`G kN
@@ -205,6 +215,8 @@ from datetime import datetime, timedelta, timezone
 # ms; the config the script writes sets correlator.lateness to it (20 s, or
 # COR_MODEL_LATENESS_MS for a hunt under another one)
 LATENESS = int(os.environ.get('COR_MODEL_LATENESS_MS', '20000'))
+# alerts of a sighting trimmed as it arrived (on_values_event), per rule
+OLD_FIRED = {}
 SHRINK_S = 60             # at most this long shrinking the first divergence
 BASE = int(datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)
 
@@ -470,8 +482,9 @@ def yaml_rules(rules):
         # F lines: `F G V`, a flood of values
         out += ['  - id: m.f', '    name: match m.f', '    level: 1', '    alert: false',
                 '    match:', "      regex: '^F (?<g>[xy]) (?<fv>[0-9]+)$'"]
-    for head in ('XA', 'XB', 'XC', 'YA', 'YB'):
-        # X lines: `XA G V`, bursts out of order; Y lines: `YA G`, a long chain
+    for head in ('XA', 'XB', 'XC', 'YA', 'YB', 'OA', 'OB', 'OC'):
+        # X lines: `XA G V`, bursts out of order; Y lines: `YA G`, a long
+        # chain; O lines: `OA G V`, old sightings at the cap
         mid = 'm.' + head.lower()
         if any(mid in r['rules'] for r in rules):
             out += ['  - id: %s' % mid, '    name: match %s' % mid, '    level: 1',
@@ -792,6 +805,78 @@ def chain_lines(c, lines):
     out += [(t0 + r.randrange(100) * gap + r.randrange(gap), r.choice(['YA z1'] * 3 + ['YB z1']),
              '5') for _ in range(c['late'])]
     out.append((t0 + c['count'] * gap, 'YB z1', '5'))
+    return lines + out
+
+
+def gen_oldcap(seed):
+    """The seed's old-sighting part (its own generator, two seeds in five):
+    O lines (`OA G V`, `OB G V`, `OC G V`, G z1 to z4) for m.oa, m.ob, m.oc,
+    a value_count c.ovc of the three (field xv, N 2 or 3) and a temporal
+    c.otp of OA and OB or of the three, T 3 % to 6 % of the lateness, a
+    suppress of none, T / 2, T or 3T. After the stream, per group: other
+    values (OB, OC, values 1 to 9) early, then 8 to 11 sightings of `OA G 0`
+    late (T / 2 apart or more: none thinned; some closer), then one to four
+    OA 0 older than all of them (rules.md, value_count's 8 sightings: the
+    arriving one trimmed, but its window (t - T, t] still judged), at the
+    other values' times, 1 ms and T either side of them, or anywhere early:
+    windows that need the old sighting, that hold N without it, that hold
+    too few, inside a suppression (of an early firing or of the old
+    sighting before) and past it. All within the lateness."""
+    r = random.Random(seed * 6151 + 29)
+    if r.random() >= 0.4 or LATENESS < 4000:
+        return None
+    t = max(100, int(LATENESS * r.choice([0.03, 0.045, 0.06])))
+    def supp():
+        return r.choice([None, t // 2, t, 3 * t])
+    rules = [dict(id='c.ovc', type='value_count', rules=['m.oa', 'm.ob', 'm.oc'],
+                  group_by=['g'], field='xv', n=r.choice([2, 3]), t=t, suppress=supp()),
+             dict(id='c.otp', type='temporal', group_by=['g'], t=t, suppress=supp(),
+                  **r.choice([dict(rules=['m.oa', 'm.ob'], n=2),
+                              dict(rules=['m.oa', 'm.ob', 'm.oc'], n=3)]))]
+    return {'rules': rules, 't': t, 'groups': r.randint(2, 4), 'seed': seed * 6151 + 31}
+
+
+def oldcap_lines(o, lines):
+    if not o:
+        return lines
+    r = random.Random(o['seed'])
+    T = o['t']
+    b = max(t for t, m, x in lines) + 1000
+    early, late, old = [], [], []
+    for gi in range(o['groups']):
+        g = 'z%d' % (gi + 1)
+        # the other values: k distinct ones, 1 or 2 sightings each, in [b, b + 2T]
+        vals = r.sample(range(1, 10), r.choice([0, 1, 1, 2, 2, 3]))
+        heads = r.choice([['OB'], ['OB', 'OC'], ['OB', 'OC'], ['OC']])
+        if r.random() < 0.15:
+            heads = heads + ['OA']      # OA early too: the temporal's regular path
+        r.shuffle(heads)
+        ets = []
+        for v in vals:
+            for _ in range(r.choice([1, 1, 2])):
+                x = b + r.randrange(2 * T)
+                early.append((x, '%s %s %d' % (heads[len(ets) % len(heads)], g, v), '5'))
+                ets.append(x)
+        # OA 0 late: from b + 4T on, T / 2 + 1 to 3T / 4 apart (some closer: thinned)
+        x = b + 4 * T + r.randrange(T)
+        for _ in range(r.randint(8, 11)):
+            late.append((x, 'OA %s 0' % g, '5'))
+            x += T // 2 + 1 + r.randrange(T // 4) if r.random() < 0.85 else \
+                1 + r.randrange(T // 2)
+        # OA 0 older than every late one (within [b, b + 3T])
+        mine = []
+        for _ in range(r.randint(1, 4)):
+            if ets and r.random() < 0.7:
+                y = r.choice(ets) + r.choice([0, 1, -1, T - 1, T, T + 1, T // 2])
+            else:
+                y = b + r.randrange(3 * T)
+            mine.append((max(b, min(y, b + 3 * T)), 'OA %s 0' % g, '5'))
+        if r.random() < 0.7:
+            mine.sort()
+        old.append(mine)
+    out = sorted(early) + sorted(late)
+    while any(old):
+        out.append(r.choice([q for q in old if q]).pop(0))
     return lines + out
 
 
@@ -1524,6 +1609,8 @@ class Corr:
             got = self.check(win)
             if got is None:
                 continue
+            if gone == t and s == t:
+                OLD_FIRED[self.r['id']] = OLD_FIRED.get(self.r['id'], 0) + 1
             start, count, vals = got
             if self.r['type'] == 'temporal':
                 vals = None
@@ -1686,7 +1773,7 @@ class Model:
             _, g, v = text.split(' ')
             fields = {'g': g, 'fv': v}
             rules = ['m.f']
-        if text[:1] in 'XY' and text[2:3] == ' ':
+        if text[:1] in 'XYO' and text[2:3] == ' ':
             parts = text.split(' ')
             fields = {'g': parts[1]}
             if len(parts) > 2:
@@ -2176,15 +2263,20 @@ def run_seed(exe, seed, workdir, nlines, shrink):
     ch = gen_chain(seed)
     rules += (b['rules'] if b else []) + (ch['rules'] if ch else [])
     lines = chain_lines(ch, burst_lines(b, lines))
+    oc = gen_oldcap(seed)
+    rules += oc['rules'] if oc else []
+    lines = oldcap_lines(oc, lines)
+    OLD_FIRED.clear()
     ma = model_alerts(rules, lines, f, conds)
     ea = engine_alerts(exe, workdir, rules, lines, f, conds)
     if os.environ.get('COR_MODEL_VERBOSE'):
         # what the caps did: each rule's trimmed (the engine's, the model's
-        # bounds) and what the model could not tell exactly
-        print('seed %d: trimmed %s, model %s, loose %s' % (
+        # bounds), what the model could not tell exactly, and the alerts of
+        # a sighting trimmed as it arrived
+        print('seed %d: trimmed %s, model %s, loose %s, old fired %s' % (
             seed, {a.group[0]: a.count for a in ea if a.rule == '#trimmed'},
             {a.group[0]: (a.count, next(iter(a.values))) for a in ma if a.rule == '#trimmed'},
-            sorted(LOOSE[0])))
+            sorted(LOOSE[0]), dict(sorted(OLD_FIRED.items()))))
     bad = diff(rules, ma, ea)
     if not bad:
         return True
