@@ -31,6 +31,25 @@ static int it_send_all(int fd, const char *p, size_t n)
     return 0;
 }
 
+/* Writes p to fd, made non-blocking, in pieces of up to 64 KiB, until all
+ * of it is written or there is no room for quiet_ms (the collector paused
+ * or stopped, both kernels' buffers full). Returns the bytes written. */
+static size_t it_write_until_full(int fd, const char *p, size_t n, int quiet_ms)
+{
+    ck_assert_int_eq(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK), 0);
+    size_t w = 0;
+    while (w < n) {
+        struct pollfd pf = {.fd = fd, .events = POLLOUT};
+        if (poll(&pf, 1, quiet_ms) != 1)
+            break;
+        ssize_t k = write(fd, p + w, n - w < 65536 ? n - w : 65536);
+        ck_assert(k > 0 || errno == EAGAIN);
+        if (k > 0)
+            w += (size_t)k;
+    }
+    return w;
+}
+
 /* Asks the collector for its counters and waits for 'want' in its log. */
 static bool it_collector_says(vt_pipe *p, const char *want)
 {
@@ -1387,23 +1406,13 @@ START_TEST(test_stop_reads_past_limit)
     ck_assert_int_eq(kill(p.pid[VT_COLLECTOR], SIGSTOP), 0);
     int fd = it_tcp_connect(p.port); /* in the backlog: accepted by the stop */
     ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK), 0);
     enum { LINES = 8000 };
     char *all = malloc((size_t)LINES * 64);
     ck_assert_ptr_nonnull(all);
     size_t total = 0;
     for (int i = 0; i < LINES; i++)
         total += (size_t)snprintf(all + total, 64, "<13>Nov 25 10:00:00 h app: seq=%05d\n", i);
-    size_t w = 0;
-    while (w < total) { /* bounded: the kernels take it at once, or 2 s of no room */
-        struct pollfd pf = {.fd = fd, .events = POLLOUT};
-        if (poll(&pf, 1, 2000) != 1)
-            break;
-        ssize_t n = write(fd, all + w, total - w);
-        ck_assert(n > 0 || errno == EAGAIN);
-        if (n > 0)
-            w += (size_t)n;
-    }
+    size_t w = it_write_until_full(fd, all, total, 2000); /* the kernels take it at once */
     free(all);
     ck_assert_msg(w == total, "the kernels took %zu of %zu bytes", w, total);
     close(fd); /* written: the sender is done */
@@ -1444,17 +1453,8 @@ START_TEST(test_stop_reads_while_paused)
     }
     int fd = it_tcp_connect(p.port);
     ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK), 0);
-    size_t total = (size_t)L * LINES, w = 0;
-    while (w < total) {
-        struct pollfd pf = {.fd = fd, .events = POLLOUT};
-        if (poll(&pf, 1, 300) != 1)
-            break; /* paused, and both kernels' buffers are full */
-        ssize_t n = write(fd, all + w, total - w < 65536 ? total - w : 65536);
-        ck_assert(n > 0 || errno == EAGAIN);
-        if (n > 0)
-            w += (size_t)n;
-    }
+    size_t total = (size_t)L * LINES;
+    size_t w = it_write_until_full(fd, all, total, 300); /* until paused, both kernels' buffers full */
     free(all);
     ck_assert_msg(w < total, "the kernel took all %zu bytes", total);
     ck_assert(vt_count_text(log, "spool full") == 1);

@@ -264,6 +264,7 @@ typedef struct tc {
     cor_ruleset *rs;
     cor_eval *e;
     vg_store *st; /* tc_start with a store; NULL: state in memory */
+    const cor_rules_opts *o; /* the options tc_start loads with (NULL: opts_default) */
     sink s;
 } tc;
 
@@ -285,8 +286,15 @@ static void tc_start(tc *t, const char *path, const char *db)
         snprintf(dir, sizeof(dir), "%s/%s", tmpdir, db);
         ck_assert_int_eq(vg_store_open(&t->st, dir, 16), 0);
     }
-    t->rs = load_path(path, NULL);
+    t->rs = load_path(path, t->o);
     ck_assert_int_eq(cor_eval_new(&t->e, t->rs, t->st, NULL), 0);
+}
+
+/* tc_start with options o, kept for the starts after it (tc_next_batch). */
+static void tw_start(tc *t, const char *path, const char *db, const cor_rules_opts *o)
+{
+    t->o = o;
+    tc_start(t, path, db);
 }
 
 /* Opens a batch's transaction. */
@@ -315,13 +323,15 @@ static void tc_stop(tc *t)
 }
 
 /* Starts run `restart` (0 or 1) of a test run twice: a fresh engine over
- * the rules file path, its state in the store NAME<restart> (its name in
- * db), and the first batch's transaction. */
-static void tc_run(tc *t, const char *path, const char *name, int restart, char *db, size_t cap)
+ * the rules file path with options o (NULL: opts_default), its state in
+ * the store NAME<restart> (its name in db), and the first batch's
+ * transaction. */
+static void tc_run(tc *t, const char *path, const char *name, int restart, char *db, size_t cap,
+                   const cor_rules_opts *o)
 {
     memset(t, 0, sizeof(*t));
     snprintf(db, cap, "%s%d", name, restart);
-    tc_start(t, path, db);
+    tw_start(t, path, db, o);
     tc_begin(t);
 }
 
@@ -2418,17 +2428,6 @@ END_TEST
 #define TW_NSUP 3
 #define TW_MAXEV 32
 
-/* Starts an engine over rules file path with options o, its state in the
- * store TMPDIR/db; the alerts t has recorded stay. */
-static void tw_start(tc *t, const char *path, const char *db, const cor_rules_opts *o)
-{
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof(dir), "%s/%s", tmpdir, db);
-    ck_assert_int_eq(vg_store_open(&t->st, dir, 16), 0);
-    t->rs = load_path(path, o);
-    ck_assert_int_eq(cor_eval_new(&t->e, t->rs, t->st, NULL), 0);
-}
-
 /* Adds to acc the trimmed counts of the c.w rules since base (and makes
  * base the current counts): a restart starts the counters over. */
 static void tw_trimmed(tc *t, uint64_t *base, uint64_t *acc)
@@ -2796,7 +2795,7 @@ START_TEST(test_match_suppress_restart)
     for (int restart = 0; restart < 2; restart++) {
         tc t;
         char db[16];
-        tc_run(&t, path, "db-mr", restart, db, sizeof(db));
+        tc_run(&t, path, "db-mr", restart, db, sizeof(db), NULL);
         feed(&t, T0 + 4 * HOUR, "h", "conn from 10.9.9.9");
         feed(&t, T0, "h", "conn from 1.2.3.4");
         tc_commit(&t);
@@ -2959,7 +2958,7 @@ START_TEST(test_absence_restart_between_sweeps)
     for (int restart = 0; restart < 2; restart++) {
         tc t;
         char db[16];
-        tc_run(&t, path, "db-abs", restart, db, sizeof(db));
+        tc_run(&t, path, "db-abs", restart, db, sizeof(db), NULL);
         feed(&t, L, "h1", "heartbeat");
         feed(&t, L + 5 * MIN - SEC / 2, "h2", "heartbeat"); /* the sweep looks here */
         feed(&t, L + 5 * MIN - SEC / 10, "h2", "heartbeat"); /* not here: 0.4 s later */
@@ -3029,7 +3028,7 @@ START_TEST(test_long_group_key_restart)
     for (int restart = 0; restart < 2; restart++) {
         tc t;
         char db[16];
-        tc_run(&t, path, "db-long", restart, db, sizeof(db));
+        tc_run(&t, path, "db-long", restart, db, sizeof(db), NULL);
         feed_long(&t, T0, msg, &alerts[restart]);
         feed_long(&t, T0 + SEC, msg, &alerts[restart]);
         tc_next_batch(&t, path, db, restart);
@@ -3095,7 +3094,7 @@ START_TEST(test_degraded_once_an_hour_across_restart)
     for (int restart = 0; restart < 2; restart++) {
         tc t;
         char db[16];
-        tc_run(&t, path, "db-deg", restart, db, sizeof(db));
+        tc_run(&t, path, "db-deg", restart, db, sizeof(db), NULL);
         feed(&t, T0 + 0 * SEC, "h", "fail from A");
         feed(&t, T0 + 1 * SEC, "h", "fail from B");
         feed(&t, T0 + 2 * SEC, "h", "fail from C");
@@ -3133,7 +3132,7 @@ START_TEST(test_degraded_count_across_restart)
     for (int restart = 0; restart < 2; restart++) {
         tc t;
         char db[16];
-        tc_run(&t, path, "db-degn", restart, db, sizeof(db));
+        tc_run(&t, path, "db-degn", restart, db, sizeof(db), NULL);
         feed(&t, T0 + 0 * SEC, "h", "fail from A");
         feed(&t, T0 + 1 * SEC, "h", "fail from B");
         feed(&t, T0 + 2 * SEC, "h", "fail from C");
@@ -3169,7 +3168,7 @@ START_TEST(test_degraded_changed_rule_restart)
         rules_file(yaml, path, sizeof(path));
         tc t;
         char db[16];
-        tc_run(&t, path, "db-degch", restart, db, sizeof(db));
+        tc_run(&t, path, "db-degch", restart, db, sizeof(db), NULL);
         feed(&t, T0 + 0 * SEC, "h", "fail from A");
         feed(&t, T0 + 1 * SEC, "h", "fail from B");
         feed(&t, T0 + 2 * SEC, "h", "fail from C");
@@ -3222,7 +3221,7 @@ START_TEST(test_restart_keeps_lru_order)
     for (int restart = 0; restart < 2; restart++) {
         tc t;
         char db[16];
-        tc_run(&t, path, "db-lru", restart, db, sizeof(db));
+        tc_run(&t, path, "db-lru", restart, db, sizeof(db), NULL);
         feed(&t, T0 + 10 * SEC, "h", "fail from 1.1.1.1");
         feed(&t, T0 + 20 * SEC, "h", "fail from 2.2.2.2");
         feed(&t, T0 + 5 * SEC, "h", "fail from 1.1.1.1");
@@ -3707,10 +3706,7 @@ START_TEST(test_max_groups_absence_over_by_clock_restart)
     for (int restart = 0; restart < 2; restart++) {
         tc t;
         char db[16];
-        memset(&t, 0, sizeof(t));
-        snprintf(db, sizeof(db), "db-absclk%d", restart);
-        tw_start(&t, path, db, &o);
-        tc_begin(&t);
+        tc_run(&t, path, "db-absclk", restart, db, sizeof(db), &o);
         feed(&t, s, "h", "fail from X");
         tick(&t, s + 10 * SEC); /* X reported at s + 10 s */
         feed(&t, s + 10 * SEC, "h", "fail from Y");
@@ -3718,13 +3714,8 @@ START_TEST(test_max_groups_absence_over_by_clock_restart)
         feed(&t, s, "h", "fail from X"); /* from before its report: recency X, Z, Y */
         feed(&t, s + 11 * SEC, "h", "fail from V"); /* all live: Y evicted */
         tick(&t, s + 70 * SEC); /* X silent past expire by the clock; Z and V reported */
-        tc_commit(&t);
         ck_assert_uint_eq(n_of(&t.s, "c.gone"), 3);
-        if (restart) {
-            tc_stop(&t);
-            tw_start(&t, path, db, &o);
-        }
-        tc_begin(&t);
+        tc_next_batch(&t, path, db, restart);
         ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 3);
         feed(&t, s + 31 * SEC, "h", "fail from U"); /* X is over: it goes, not Z */
         ck_assert_msg(cor_eval_get_stats(t.e)->evictions == (restart ? 0 : 1),
@@ -3759,7 +3750,7 @@ START_TEST(test_max_groups_over_behind_tail_restart)
     for (int restart = 0; restart < 2; restart++) {
         tc t;
         char db[16];
-        tc_run(&t, path, "db-over", restart, db, sizeof(db));
+        tc_run(&t, path, "db-over", restart, db, sizeof(db), NULL);
         feed(&t, T0 + 100 * u, "h", "fail from X");
         feed(&t, T0 + 100 * u, "h", "fail from Y");
         feed(&t, T0 + 100 * u, "h", "fail from Z");
@@ -3796,10 +3787,7 @@ START_TEST(test_max_groups_absence_over_behind_tail_restart)
     for (int restart = 0; restart < 2; restart++) {
         tc t;
         char db[16];
-        memset(&t, 0, sizeof(t));
-        snprintf(db, sizeof(db), "db-abscap%d", restart);
-        tw_start(&t, path, db, &o);
-        tc_begin(&t);
+        tc_run(&t, path, "db-abscap", restart, db, sizeof(db), &o);
         feed(&t, s, "h", "fail from X");
         feed(&t, s + 10 * SEC, "h", "noise"); /* X reported */
         feed(&t, s + 12 * SEC, "h", "fail from Y1");
@@ -3807,12 +3795,7 @@ START_TEST(test_max_groups_absence_over_behind_tail_restart)
         feed(&t, s, "h", "fail from X"); /* from before its report: recency X, Y2, Y1 */
         feed(&t, s + 13 * SEC, "h", "fail from V"); /* all live: Y1 evicted */
         ck_assert_uint_eq(rule(&t, "c.gone")->evictions, 1);
-        tc_commit(&t);
-        if (restart) {
-            tc_stop(&t);
-            tw_start(&t, path, db, &o);
-        }
-        tc_begin(&t);
+        tc_next_batch(&t, path, db, restart);
         feed(&t, s + 22 * SEC, "h", "noise"); /* Y2 reported */
         feed(&t, s + 29 * SEC + SEC / 2, "h", "noise"); /* V reported; X not over yet */
         ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 3);
