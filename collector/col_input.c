@@ -2,6 +2,7 @@
  * (octet counting or newline, decided per frame by its first byte). */
 #include <errno.h>
 #include <linux/filter.h>
+#include <linux/membarrier.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -1061,6 +1063,29 @@ static void col_input_deafen(uv_tcp_t *h)
         vg_debug("stop: cannot attach a socket filter: %s", strerror(errno));
 }
 
+/* Waits until no packet can still be on its way into a socket made deaf
+ * (col_input_deafen) past its filter. The kernel runs the filter first
+ * and queues the packet after, both in one softirq, so a packet received
+ * on the other CPU while the filter was being attached may have passed
+ * the old one (none) and be queued a moment later: after the stop's last
+ * reading, acknowledged and then lost with the close, uncounted (a vCPU
+ * held up there by the hypervisor widens that moment to milliseconds).
+ * That path is an RCU read-side section, and membarrier's GLOBAL command
+ * returns only after an RCU grace period (synchronize_rcu), so every such
+ * packet is queued by then and the reading after this finds it. Without
+ * the command (nohz_full CPUs, an old kernel), a 20 ms pause instead:
+ * best effort. Once per stop for the listeners and once for the
+ * connections; a grace period is a few to tens of milliseconds. */
+static void col_input_settle(const char *what)
+{
+    uint64_t t0 = uv_hrtime();
+    if (syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) != 0) {
+        vg_debug("stop: membarrier: %s; pausing 20 ms instead", strerror(errno));
+        uv_sleep(20);
+    }
+    vg_debug("stop: %s settled in %.1f ms", what, (double)(uv_hrtime() - t0) / 1e6);
+}
+
 /* Makes a deaf connection's close a reset (SO_LINGER 0), at a stop. Its
  * filter drops the sender's ACK of our FIN and every byte it sends after
  * it: a plain close (FIN) would leave the sender in CLOSE_WAIT, its bytes
@@ -1085,8 +1110,10 @@ static void col_input_reset_on_close(uv_tcp_t *h)
  * in a listener's backlog are accepted and read too, once before the
  * connections are read and once after (those that came meanwhile); before
  * the second, the listeners are made deaf (col_input_deafen), so that no
- * connection completes after it. Then each connection is made deaf and
- * what reached it since its reading is read (or, past the limits, counted
+ * connection completes after it (col_input_settle: not even one whose
+ * packet was past the filter as it was attached). Then each connection is
+ * made deaf and, once settled the same way, what reached it since its
+ * reading is read (or, past the limits, counted
  * and logged: col_input_unread), so that every byte the kernel
  * acknowledged is read or counted; its close is a reset
  * (col_input_reset_on_close). A sender's bytes that came after that
@@ -1110,6 +1137,8 @@ void col_input_stop(col *c)
         col_conn *read_before = round ? c->conns : NULL; /* new ones go first */
         for (int i = 0; round && i < c->ntcp; i++)
             col_input_deafen(&c->tcp[i]);
+        if (round && c->ntcp)
+            col_input_settle("the listeners' filters");
         for (int i = 0; i < c->ntcp; i++)
             col_tcp_accept_pending(c, i);
         /* oldest first (the list holds the newest first): lines a sender
@@ -1132,6 +1161,8 @@ void col_input_stop(col *c)
         col_input_deafen(&k->tcp);
         col_input_reset_on_close(&k->tcp);
     }
+    if (oldest)
+        col_input_settle("the connections' filters");
     for (col_conn *k = oldest; k; k = k->prev)
         col_conn_drain(k, 0);
     col_input_unread(c);
