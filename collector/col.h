@@ -59,7 +59,7 @@ typedef struct col_stats {
     uint64_t handshake_timeouts; /* TLS connections closed before their handshake was done */
     uint64_t idle_closed;        /* connections closed after idle_timeout */
     uint64_t unread_at_stop;     /* bytes the stop left in the kernel (col_input_unread) */
-    uint64_t skipped_bytes;      /* stream bytes framing discarded: tails of over-long messages */
+    uint64_t skipped_bytes;      /* bytes discarded: tails of over-long messages and datagrams */
     uint64_t unknown_version;    /* RFC 5424 messages of a VERSION other than 1 (VG_EV_UNKNOWN_VERSION) */
 } col_stats;
 

@@ -43,7 +43,8 @@ static const char *col_input_cut_reason(int frame)
 
 /* col_input_message, with why (a static string, or NULL) as the reason of
  * a message that parses as empty: an empty datagram says so, where one
- * that held only line ends says "empty message" (the parser's). frame is
+ * that held only line ends says "empty message" (the parser's); so does
+ * a frame cut before any of it came, with its cut's reason. frame is
  * the message's COL_FRAME_* flag: a cut makes it truncated, a framing
  * error malformed without reading it as syslog (it is no whole message:
  * a fragment that happens to start with a PRI must not pass for one). */
@@ -55,6 +56,8 @@ static void col_input_event(col *c, const char *src, const struct sockaddr *sa, 
     while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == '\0'))
         len--;
     int cut = col_frame_is_cut(frame);
+    if (cut && len == 0) /* "50 " and the close: the cut is why it is empty */
+        why = col_input_cut_reason(frame);
     vg_syslog_opts o = {.now_us = vg_now_us(), .truncated = cut};
     vg_event ev;
     if (frame == COL_FRAME_DESYNC)
@@ -173,7 +176,8 @@ static void col_datagram_message(col *c, const char *src, const struct sockaddr 
     const char *why = n == 0 ? "empty datagram" : NULL;
     while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == '\0'))
         n--; /* transport artifacts, not message content */
-    if (n > c->conf.max_message) {
+    if (n > c->conf.max_message) { /* the rest is skipped, and counted as a stream's is */
+        c->stats.skipped_bytes += n - c->conf.max_message;
         n = c->conf.max_message;
         partial = 1;
     }
@@ -689,6 +693,8 @@ static void col_unix_take(col *c, int fd, int max)
             col_datagram_refuse(c, "unix", NULL, c->udp_buf, (size_t)n > 65536 ? 65536 : (size_t)n);
             continue;
         }
+        if (n > 65536) /* what the kernel cut off past the buffer is skipped too */
+            c->stats.skipped_bytes += (uint64_t)n - 65536;
         col_datagram_message(c, "unix", NULL, c->udp_buf, (size_t)n > 65536 ? 65536 : (size_t)n,
                              n > 65536);
     }

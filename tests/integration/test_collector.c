@@ -718,6 +718,80 @@ START_TEST(test_reset_cuts_partial_line)
 }
 END_TEST
 
+/* An octet count whose frame never came ("50 " and the sender's close):
+ * an empty message, malformed and truncated, whose reason says what cut
+ * it, as for any frame cut short. Before, it said only "empty message"
+ * (the parser's), which hid that a frame was cut. */
+START_TEST(test_count_without_frame_says_cut)
+{
+    vt_pipe p;
+    char log[400];
+    ck_assert_int_eq(vt_pipe_init_ex(&p, ANY_RULE, NULL, NULL), 0);
+    vt_pipe_start(&p, VT_COLLECTOR); /* alone: the events stay in the spool, for --dump-spool */
+    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+    ck_assert(vt_wait_text(log, " started (config ", 10000));
+    int fd = it_tcp_connect(p.port);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(it_send_all(fd, "50 ", 3), 0);
+    close(fd);
+    ck_assert(it_collector_says(&p, "received=1 bytes=0 malformed=1 truncated=1 "));
+    char *dump = it_dump_spool(&p), line[2000];
+    ck_assert_ptr_nonnull(dump);
+    ck_assert(it_dump_line(dump, "{\"seq\":1,", line, sizeof(line)));
+    const char *want = "\"flags\":[\"malformed\",\"truncated\",\"no_ts\",\"no_host\"],"
+                       "\"host\":\"127.0.0.1\",\"app\":null,\"procid\":null,\"msgid\":null,"
+                       "\"sd\":null,\"msg\":\"\",\"src\":\"127.0.0.1\",\"agency\":\"unknown\","
+                       "\"site\":\"unknown\",\"reason\":\"connection ended inside an "
+                       "octet-counted frame\",\"raw\":\"\"}";
+    ck_assert_msg(strstr(line, want), "got  %s\nwant %s", line, want);
+    free(dump);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+/* A datagram longer than max_message_size (8 KiB here): the rest of it is
+ * counted in skipped_bytes, as a stream's is; for a Unix datagram longer
+ * than the 64 KiB the collector reads, also what the kernel cut off. So
+ * bytes and skipped_bytes together hold every byte sent. Before, a
+ * datagram's rest was counted nowhere. */
+START_TEST(test_datagram_rest_counted)
+{
+    vt_pipe p;
+    char sock[100], extra[140]; /* sock fits sun_path */
+    snprintf(sock, sizeof(sock), "%s", "/tmp/vigil-rest-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(sock));
+    strcat(sock, "/log.sock");
+    snprintf(extra, sizeof(extra), "    - unix://%s\n", sock);
+    ck_assert_int_eq(vt_pipe_init_ex(&p, ANY_RULE, extra, NULL), 0);
+    vt_pipe_start(&p, VT_COLLECTOR);
+    char log[400];
+    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+    ck_assert(vt_wait_text(log, " started (config ", 10000));
+    enum { MAX = 8192, UDP = 9000, UNIX = 70000 };
+    char *d = malloc(UNIX);
+    ck_assert_ptr_nonnull(d);
+    memset(d, 'A', UNIX);
+    memcpy(d, "<13>Nov 25 10:00:00 h app: seq=00000 ", 37);
+    it_datagram(p.port, NULL, d, UDP);
+    int fd = socket(AF_UNIX, SOCK_DGRAM, 0), sndbuf = 1 << 20;
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
+    struct sockaddr_un un = {.sun_family = AF_UNIX};
+    snprintf(un.sun_path, sizeof(un.sun_path), "%s", sock);
+    ck_assert_int_eq(sendto(fd, d, UNIX, 0, (struct sockaddr *)&un, sizeof(un)), UNIX);
+    close(fd);
+    free(d);
+    char want[200];
+    snprintf(want, sizeof(want), "received=2 bytes=%d malformed=0 truncated=2 skipped_bytes=%d ",
+             2 * MAX, UDP + UNIX - 2 * MAX);
+    ck_assert_msg(it_collector_says(&p, want), "no '%s'", want);
+    vt_pipe_destroy(&p);
+    unlink(sock);
+    *strrchr(sock, '/') = '\0';
+    rmdir(sock);
+}
+END_TEST
+
 /* --dump-spool prints each field byte-exact: a field that is not UTF-8
  * has each bad byte as \xHH and each backslash as \\ in its text, and is
  * named in "escaped"; a valid one is plain JSON. Before, the bad bytes
@@ -2532,6 +2606,8 @@ static Suite *collector_suite(void)
     tcase_add_test(tc, test_octet_count_wrong_resyncs);
     tcase_add_test(tc, test_dump_spool_bytes_exact);
     tcase_add_test(tc, test_reset_cuts_partial_line);
+    tcase_add_test(tc, test_count_without_frame_says_cut);
+    tcase_add_test(tc, test_datagram_rest_counted);
     tcase_add_test(tc, test_slow_and_half_closed_senders);
     tcase_add_test(tc, test_agency_site_tagging);
     /* connection limits and timeouts, UDP */
