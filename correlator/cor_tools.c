@@ -332,9 +332,19 @@ static int cor_lines(char *text, size_t len, cor_line_fn fn, cor_done_fn done, v
     return rc;
 }
 
-/* Runs fn over the lines of a file: mapped when it is a regular file (no
- * copy, no memory beyond the page cache), read whole otherwise (stdin).
- * Both ways split by length, so a line holding a NUL reaches fn whole. */
+/* The length of the UTF-8 byte order mark text starts with (3), or 0: a
+ * Windows tool's export or an editor's save marks a whole log so, and the
+ * mark is no part of its first line (a watchlist's is dropped the same
+ * way): read as the line's start, it hid the line's PRI and stamp. */
+static size_t cor_bom(const char *text, size_t len)
+{
+    return len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
+}
+
+/* Runs fn over the lines of a file, after the byte order mark it may start
+ * with: mapped when it is a regular file (no copy, no memory beyond the
+ * page cache), read whole otherwise (stdin). Both ways split by length, so
+ * a line holding a NUL reaches fn whole. */
 static int cor_file_lines(const char *path, cor_line_fn fn, cor_done_fn done, void *ud)
 {
     int fd = strcmp(path, "-") == 0 ? -1 : open(path, O_RDONLY | O_CLOEXEC);
@@ -348,7 +358,8 @@ static int cor_file_lines(const char *path, cor_line_fn fn, cor_done_fn done, vo
                 return -errno;
             }
             madvise(m, (size_t)sb.st_size, MADV_SEQUENTIAL);
-            rc = cor_lines(m, (size_t)sb.st_size, fn, done, ud);
+            size_t b = cor_bom(m, (size_t)sb.st_size);
+            rc = cor_lines(m + b, (size_t)sb.st_size - b, fn, done, ud);
             munmap(m, (size_t)sb.st_size);
         }
         close(fd);
@@ -360,7 +371,8 @@ static int cor_file_lines(const char *path, cor_line_fn fn, cor_done_fn done, vo
     char *text = cor_read_all(path, &len);
     if (!text)
         return -errno;
-    int rc = cor_lines(text, len, fn, done, ud);
+    size_t b = cor_bom(text, len);
+    int rc = cor_lines(text + b, len - b, fn, done, ud);
     free(text);
     return rc;
 }

@@ -1337,6 +1337,46 @@ START_TEST(test_replay_stdin_keeps_nul_bytes)
 }
 END_TEST
 
+/* A log whose file starts with a UTF-8 byte order mark (a Windows tool's
+ * export, an editor's save): the mark is no part of its first line, in
+ * --replay from the file and from stdin, and in --explain, as in a
+ * watchlist. Before, the first line began with it, so its PRI, stamp and
+ * program were not read: untimed, and no alert from a rule on sshd. */
+START_TEST(test_replay_skips_byte_order_mark)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, IT_SSH_RULES), 0);
+    static const char in[] =
+        "\xef\xbb\xbf<38>Nov 25 10:00:00 h sshd[1]: Failed password for root from 10.0.0.1 port 22 ssh2\n"
+        "<38>Nov 25 10:00:01 h sshd[1]: Failed password for root from 10.0.0.2 port 22 ssh2\n";
+    char log[400], a[400], b[400], e[400], args[2000];
+    snprintf(log, sizeof(log), "%s/in.log", p.dir);
+    write_bytes(log, in, sizeof(in) - 1);
+    snprintf(a, sizeof(a), "%s/file.json", p.dir);
+    snprintf(b, sizeof(b), "%s/stdin.json", p.dir);
+    snprintf(e, sizeof(e), "%s/explain.out", p.dir);
+    snprintf(args, sizeof(args), "-c %s --replay %s --rules %s", p.config, log, p.rules);
+    ck_assert_int_eq(run_tool(args, a), 0);
+    snprintf(args, sizeof(args), "-c %s --replay - --rules %s < %s", p.config, p.rules, log);
+    ck_assert_int_eq(run_tool(args, b), 0);
+    ck_assert_int_eq(vt_count_text(a, "\"source\":{\"ip\":\"10.0.0.1\",\"port\":22}"), 1);
+    char ea[500], eb[500];
+    snprintf(ea, sizeof(ea), "%s.err", a);
+    snprintf(eb, sizeof(eb), "%s.err", b);
+    char *sa = replay_summary(ea), *sb = replay_summary(eb);
+    ck_assert_str_eq(sa, "replay: 2 lines (0 malformed, 0 untimed), "
+                         "2 alerts, 0 late, 0 evictions, 0 trimmed, "
+                         "0 match_errors,");
+    ck_assert_str_eq(sb, sa);
+    free(sa);
+    free(sb);
+    snprintf(args, sizeof(args), "-c %s --explain --rules %s < %s", p.config, p.rules, log);
+    ck_assert_int_eq(run_tool(args, e), 0);
+    ck_assert_int_eq(vt_count_text(e, "  => alert ssh.auth_failed (match, level 5, count 1)\n"), 2);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* The offline tools size their store for every list they load: the
  * lists in RULES_DIR/lists/ were left out (a 64 MiB map grew only for
  * correlator.lists or --list), and a large one was refused with "durable
@@ -2003,6 +2043,7 @@ static Suite *correlator_suite(void)
     TCase *tt = it_tcase(s, "tools", 300);
     tcase_add_test(tt, test_single_rule_file_loads_its_lists);
     tcase_add_test(tt, test_replay_stdin_keeps_nul_bytes);
+    tcase_add_test(tt, test_replay_skips_byte_order_mark);
     tcase_add_test(tt, test_offline_store_holds_rules_lists);
     tcase_add_test(tt, test_replay_year_follows_the_log);
     tcase_add_test(tt, test_replay_year_from_file_mtime);
