@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "shp.h"
+#include "vigil/cfile.h"
 #include "vigil/err.h"
 #include "vigil/log.h"
 
@@ -122,6 +123,31 @@ static void shp_check_user_access(vg_daemon *d, const shp_conf *cf)
     }
 }
 
+/* A file output whose 'path' names a directory, a FIFO, a socket or a
+ * block device can never start: -t said the file was valid, and the start
+ * then failed without a line ("startup failed: Is a directory"). Refused
+ * here, at -t and at the start, with the line of 'path'. A path that does
+ * not exist (yet) or names a character device (/dev/null) is fine. */
+static int shp_check_file_paths(vg_daemon *d, const shp_conf *cf, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < cf->noutputs; i++) {
+        const shp_out_conf *oc = &cf->outputs[i];
+        struct stat sb;
+        if (strcmp(oc->type, "file") != 0 || !oc->path || stat(oc->path, &sb) != 0 ||
+            S_ISREG(sb.st_mode) || S_ISCHR(sb.st_mode))
+            continue;
+        char at[32] = ""; /* no line: an output the program made (json_file) */
+        if (oc->path_line > 0)
+            snprintf(at, sizeof(at), ":%d", oc->path_line);
+        snprintf(err, errlen,
+                 "%s%s: output %s: %s is %s, neither a regular file nor a device; a file output "
+                 "needs one (for a pipe, use an output of type stdout)",
+                 vg_daemon_config_path(d), at, oc->name, oc->path, vg_cfile_kind(sb.st_mode));
+        return VG_ECONFIG;
+    }
+    return 0;
+}
+
 static int shp_configure(vg_daemon *d, const vg_node *root, int first, char *err, size_t errlen)
 {
     shp *s = vg_daemon_data(d);
@@ -129,6 +155,10 @@ static int shp_configure(vg_daemon *d, const vg_node *root, int first, char *err
     int rc = shp_conf_load(root, vg_daemon_config_path(d), &cf, err, errlen);
     if (rc)
         return rc;
+    if ((vg_daemon_check_only(d) || first) && (rc = shp_check_file_paths(d, &cf, err, errlen))) {
+        shp_conf_free(&cf);
+        return rc;
+    }
     if (vg_daemon_check_only(d))
         shp_check_user_access(d, &cf);
     if (vg_daemon_check_only(d) || !first) {

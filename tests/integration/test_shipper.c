@@ -1103,10 +1103,29 @@ START_TEST(test_config_errors)
     int ps = pclose(f);
     close(rd);
     ck_assert_int_eq(WIFEXITED(ps) ? WEXITSTATUS(ps) : -1, 1);
-    char want[600];
-    snprintf(want, sizeof(want), "error: output x: %s is neither a regular file nor a device; a "
-             "file output needs one (for a pipe, use an output of type stdout)", fifo);
+    char want[1400];
+    snprintf(want, sizeof(want), "error: %s:6: output x: %s is a FIFO, neither a regular file nor "
+             "a device; a file output needs one (for a pipe, use an output of type stdout)\n",
+             path, fifo);
     ck_assert_msg(strstr(buf, want), "got: %s", buf);
+    /* -t refuses it too, and a directory: -t said such a file was valid,
+     * and the start then failed ("startup failed: Is a directory", no line) */
+    snprintf(cmd, sizeof(cmd), "%s/adir", dir);
+    ck_assert_int_eq(mkdir(cmd, 0755), 0);
+    static const struct {
+        const char *path, *kind;
+    } notfile[] = {{"pipe", "a FIFO"}, {"adir", "a directory"}};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(yaml, sizeof(yaml), "shipper:\n  outputs:\n    - {name: ok, type: file, path: "
+                 "a.json}\n    - name: x\n      type: file\n      path: %s\n", notfile[i].path);
+        out = check_config(dir, yaml, &st);
+        snprintf(want, sizeof(want), "error: %s/bad.yaml:6: output x: %s/%s is %s, neither a "
+                 "regular file nor a device; a file output needs one (for a pipe, use an output "
+                 "of type stdout)\n", dir, dir, notfile[i].path, notfile[i].kind);
+        ck_assert_msg(st == 1 && strstr(out, want), "%s: status %d, got '%s', want '%s'",
+                      notfile[i].path, st, out, want);
+        free(out);
+    }
     char rm[600];
     snprintf(rm, sizeof(rm), "rm -rf %s", dir);
     ck_assert_int_eq(system(rm), 0);
