@@ -42,6 +42,9 @@ typedef struct cor_tool_args {
     int nfiles;
 } cor_tool_args;
 
+/* The tools' own arguments. An option missing its value was called
+ * unknown ("--replay: unknown option '--year'"), and --year took what
+ * atoi made of its text ("2026x" was 2026). */
 static int cor_tool_parse(int argc, char **argv, cor_tool_args *a, const char *tool)
 {
     memset(a, 0, sizeof(*a));
@@ -49,15 +52,24 @@ static int cor_tool_parse(int argc, char **argv, cor_tool_args *a, const char *t
     if (!a->files)
         return -ENOMEM;
     for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--rules") == 0 && i + 1 < argc) {
+        bool opt = strcmp(argv[i], "--rules") == 0 || strcmp(argv[i], "--year") == 0 ||
+                   strcmp(argv[i], "--list") == 0;
+        if (opt && i + 1 == argc) {
+            fprintf(stderr, "%s: %s needs a value\n", tool, argv[i]);
+            return -EINVAL;
+        }
+        if (strcmp(argv[i], "--rules") == 0) {
             a->rules = argv[++i];
-        } else if (strcmp(argv[i], "--year") == 0 && i + 1 < argc) {
-            a->year = atoi(argv[++i]);
-            if (a->year < 1970 || a->year > 9999) {
+        } else if (strcmp(argv[i], "--year") == 0) {
+            char *end;
+            errno = 0;
+            long y = strtol(argv[++i], &end, 10);
+            a->year = errno || end == argv[i] || *end || y < 1970 || y > 9999 ? 0 : (int)y;
+            if (!a->year) {
                 fprintf(stderr, "%s: --year takes a year, not '%s'\n", tool, argv[i]);
                 return -EINVAL;
             }
-        } else if (strcmp(argv[i], "--list") == 0 && i + 1 < argc) {
+        } else if (strcmp(argv[i], "--list") == 0) {
             char *eq = strchr(argv[++i], '=');
             if (!eq || a->nlists == COR_MAX_LISTS) {
                 fprintf(stderr, "%s: --list takes NAME=FILE\n", tool);
@@ -349,7 +361,8 @@ static int cor_file_lines(const char *path, cor_line_fn fn, cor_done_fn done, vo
 {
     int fd = strcmp(path, "-") == 0 ? -1 : open(path, O_RDONLY | O_CLOEXEC);
     struct stat sb;
-    if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
+    bool st = fd >= 0 && fstat(fd, &sb) == 0;
+    if (st && S_ISREG(sb.st_mode)) {
         int rc = 0;
         if (sb.st_size > 0) {
             char *m = mmap(NULL, (size_t)sb.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
@@ -365,8 +378,13 @@ static int cor_file_lines(const char *path, cor_line_fn fn, cor_done_fn done, vo
         close(fd);
         return rc;
     }
+    /* a directory (--replay /var/log/) opens and fails at its first read:
+     * said "Input/output error" */
+    bool dir = st && S_ISDIR(sb.st_mode);
     if (fd >= 0)
         close(fd);
+    if (dir)
+        return -EISDIR;
     size_t len = 0;
     char *text = cor_read_all(path, &len);
     if (!text)
@@ -602,7 +620,10 @@ static int cor_tool_test_rules(vg_daemon *d, const vg_node *root, int argc, char
 {
     cor_tool_args a;
     cor_offline o;
-    if (cor_tool_parse(argc, argv, &a, "--test-rules") || a.nfiles > 1) {
+    int bad = cor_tool_parse(argc, argv, &a, "--test-rules");
+    if (!bad && a.nfiles > 1)
+        fprintf(stderr, "--test-rules: one PATH at most, got '%s' too\n", a.files[1]);
+    if (bad || a.nfiles > 1) {
         fprintf(stderr, "usage: vigil-correlator --test-rules [PATH] [--year YYYY] "
                         "[--list NAME=FILE]...\n");
         free(a.files);
@@ -711,7 +732,11 @@ static int cor_tool_explain(vg_daemon *d, const vg_node *root, int argc, char **
 {
     cor_tool_args a;
     cor_offline o;
-    if (cor_tool_parse(argc, argv, &a, "--explain") || a.nfiles > 1) {
+    int bad = cor_tool_parse(argc, argv, &a, "--explain");
+    if (!bad && a.nfiles > 1)
+        fprintf(stderr, "--explain: one LINE at most, got '%s' too (quote the line: it is one "
+                        "argument)\n", a.files[1]);
+    if (bad || a.nfiles > 1) {
         fprintf(stderr, "usage: vigil-correlator --explain [--rules PATH] [--year YYYY] "
                         "[--list NAME=FILE]... [LINE]\n");
         free(a.files);
@@ -861,7 +886,9 @@ const vg_daemon_tool cor_tools[] = {
     {"replay",
      "  --replay FILE... [--rules PATH] [--year YYYY] [--list NAME=FILE]...\n"
      "                       run the rules over raw syslog lines (RFC 3164/5424) in event\n"
-     "                       time, print the alerts as ECS JSON lines, a summary on stderr;\n"
+     "                       time, print the alerts as ECS JSON lines, a summary on stderr\n"
+     "                       (FILE '-' is standard input; a pipe such as <(zcat x.gz) is\n"
+     "                       read too);\n"
      "                       a year-less stamp takes its year from the line before (Jan\n"
      "                       after Dec is the next year); a file's first one from --year\n"
      "                       (the first file's; later files follow on), else from the\n"

@@ -1689,6 +1689,61 @@ START_TEST(test_tools_help_names_their_options)
 }
 END_TEST
 
+/* Bad arguments of the one-shot modes: each refusal says what is wrong.
+ * A directory given to --replay said "Input/output error"; --year took
+ * what atoi made of "2026x" (2026, exit 0); an option without its value
+ * was called unknown; a second PATH or LINE gave the usage alone. */
+START_TEST(test_tools_bad_arguments)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, IT_SSH_RULES), 0);
+    char out[400], errf[420], log[400], args[1600];
+    snprintf(out, sizeof(out), "%s/out", p.dir);
+    snprintf(errf, sizeof(errf), "%s.err", out);
+    snprintf(log, sizeof(log), "%s/in.log", p.dir);
+    ck_assert_int_eq(vt_write_file(log, "<38>Nov 25 10:00:00 h sshd[1]: Failed password for root "
+                                        "from 10.0.0.1 port 22 ssh2\n"), 0);
+    snprintf(args, sizeof(args), "--replay %s --rules %s", p.dir, p.rules);
+    ck_assert_int_eq(run_tool(args, out), 1);
+    char want[600];
+    snprintf(want, sizeof(want), "error: %s: Is a directory\n", p.dir);
+    ck_assert_msg(vt_count_text(errf, want) == 1, "got: %s", vt_read_file(errf, NULL));
+    static const struct {
+        const char *args, *want;
+    } cases[] = {
+        {"--replay LOG --rules RULES --year 2026x", "--replay: --year takes a year, not '2026x'\n"},
+        {"--replay LOG --rules RULES --year", "--replay: --year needs a value\n"},
+        {"--replay LOG --rules", "--replay: --rules needs a value\n"},
+        {"--test-rules RULES --list", "--test-rules: --list needs a value\n"},
+        {"--test-rules RULES extra", "--test-rules: one PATH at most, got 'extra' too\n"},
+        {"--explain --rules RULES Nov 25", "--explain: one LINE at most, got '25' too (quote the "
+                                           "line: it is one argument)\n"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char a[800] = "";
+        for (const char *q = cases[i].args; *q;) { /* LOG and RULES: the test's paths */
+            const char *rep = strncmp(q, "LOG", 3) == 0 ? log
+                              : strncmp(q, "RULES", 5) == 0 ? p.rules : NULL;
+            size_t n = strlen(a);
+            if (rep) {
+                snprintf(a + n, sizeof(a) - n, "%s", rep);
+                q += *q == 'L' ? 3 : 5;
+            } else {
+                snprintf(a + n, sizeof(a) - n, "%c", *q++);
+            }
+        }
+        ck_assert_msg(run_tool(a, out) == 2, "%s: not a usage error", cases[i].args);
+        char *got = vt_read_file(errf, NULL);
+        ck_assert_ptr_nonnull(got);
+        ck_assert_msg(strncmp(got, cases[i].want, strlen(cases[i].want)) == 0 &&
+                          strstr(got, "\nusage: vigil-correlator --"),
+                      "%s: got '%s', want '%s' then the usage", cases[i].args, got, cases[i].want);
+        free(got);
+    }
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 START_TEST(test_replay_counts_match_errors)
 {
     vt_pipe p;
@@ -2051,6 +2106,7 @@ static Suite *correlator_suite(void)
     tcase_add_test(tt, test_replay_counts_trimmed_per_rule);
     tcase_add_test(tt, test_rule_test_field_never_set);
     tcase_add_test(tt, test_tools_help_names_their_options);
+    tcase_add_test(tt, test_tools_bad_arguments);
     return s;
 }
 
