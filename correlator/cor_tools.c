@@ -20,6 +20,7 @@
 
 #include "cor.h"
 #include "cor_prefilter.h"
+#include "vigil/conf.h"
 #include "vigil/ecs.h"
 #include "vigil/err.h"
 #include "vigil/event_json.h"
@@ -100,6 +101,7 @@ typedef struct cor_offline {
     vg_buf out;       /* --replay: alerts not yet written to stdout */
     int out_err;      /* a write to stdout failed */
     uint64_t alerts;
+    size_t max_message; /* collector.max_message_size: lines are cut there, as live */
     uint64_t *per_rule;
     struct cor_id_ref {
         const char *p; /* a rule's id string */
@@ -195,6 +197,29 @@ static void cor_offline_no_config_err(char *err, size_t errlen)
                  VG_DEFAULT_CONFIG);
 }
 
+/* The longest message the collector keeps whole: collector.max_message_size
+ * of the configuration when it has one (a file that holds the collector's
+ * section), else its default, 8K. A longer line was replayed whole, while
+ * the collector cut it there and flagged it: a match past the cut fired in
+ * --replay and not live. 0, or VG_ECONFIG with FILE:LINE: reason in err. */
+static int cor_offline_max_message(const vg_node *root, size_t *out, char *err, size_t errlen)
+{
+    const vg_node *n = vg_node_get(vg_node_get(root, "collector"), "max_message_size");
+    uint64_t v = 8192;
+    *out = (size_t)v;
+    if (!n)
+        return 0;
+    int rc = vg_conf_parse_size(n, &v, err, errlen);
+    if (rc == 0 && (v < 480 || v > 65536)) {
+        snprintf(err, errlen, "%s:%d: 'max_message_size' must be between 480 and 65536, got '%s'",
+                 n->file, n->line, n->str ? n->str : "");
+        rc = VG_ECONFIG;
+    }
+    if (rc == 0)
+        *out = (size_t)v;
+    return rc;
+}
+
 static int cor_offline_open(cor_offline *o, vg_daemon *d, const vg_node *root,
                             const cor_tool_args *a)
 {
@@ -203,6 +228,8 @@ static int cor_offline_open(cor_offline *o, vg_daemon *d, const vg_node *root,
     int rc = cor_conf_load(root, vg_daemon_config_path(d) ? vg_daemon_config_path(d) : "./none",
                            vg_daemon_pipeline(d)->run_dir, &o->conf, err, sizeof(err));
     cor_rules_opts opts = cor_conf_rules_opts(&o->conf);
+    if (rc == 0)
+        rc = cor_offline_max_message(root, &o->max_message, err, sizeof(err));
     if (rc == 0) {
         rc = cor_rules_load(a->rules ? a->rules : o->conf.rules_dir, &opts, &o->rs, err, sizeof(err));
         if (rc && !a->rules && vg_daemon_config_path(d))
@@ -433,10 +460,19 @@ typedef struct cor_feed_ctx {
  * one. */
 static void cor_tool_event(cor_feed_ctx *f, char *line, size_t n, const char *src, vg_event *ev)
 {
-    vg_syslog_opts so = {.now_us = f->ref_us ? f->ref_us : f->now_us, .year = f->year};
+    bool cut = n > f->o->max_message; /* cut and flagged where the collector cuts */
+    if (cut)
+        n = f->o->max_message;
+    vg_syslog_opts so = {
+        .now_us = f->ref_us ? f->ref_us : f->now_us, .year = f->year, .truncated = cut};
     if (f->have_prev)
-        so = (vg_syslog_opts){.now_us = f->prev_ts_us + COR_YEAR_LEAD_US};
+        so = (vg_syslog_opts){.now_us = f->prev_ts_us + COR_YEAR_LEAD_US, .truncated = cut};
     vg_syslog_parse(line, n, &so, ev);
+    if (cut) {
+        ev->flags |= VG_EV_TRUNCATED;
+        if (!ev->reason.p)
+            ev->reason = vg_str_c("truncated to max_message_size");
+    }
     if ((ev->flags & VG_EV_NO_TS) && f->untimed_prev) {
         /* not the clock: it would move the watermark to the day of the
          * replay, and the lines after would be late */

@@ -1744,6 +1744,58 @@ START_TEST(test_tools_bad_arguments)
 }
 END_TEST
 
+/* The offline tools cut a line where the collector does (its
+ * max_message_size, 8K by default; the configuration's when -c names one)
+ * and flag it truncated: a match past the cut fired in --replay and not
+ * live, where the collector had cut the line. */
+START_TEST(test_replay_cuts_at_max_message_size)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, IT_SSH_RULES), 0);
+    char log[400], out[400], errf[420], conf[400], args[2000];
+    snprintf(log, sizeof(log), "%s/long.log", p.dir);
+    snprintf(out, sizeof(out), "%s/out", p.dir);
+    snprintf(errf, sizeof(errf), "%s.err", out);
+    snprintf(conf, sizeof(conf), "%s/max.yaml", p.dir);
+    static const char tail[] = " Failed password for root from 10.0.0.1 port 22 ssh2\n";
+    size_t cap = 3 * 9000;
+    char *text = malloc(cap), *q = text;
+    ck_assert_ptr_nonnull(text);
+    for (int i = 0; i < 2; i++) { /* the match ends past byte 8192 of each line */
+        q += sprintf(q, "<38>Nov 25 10:00:0%d h sshd[1]: ", i);
+        memset(q, 'x', 8200);
+        q += 8200;
+        q += sprintf(q, "%s", tail);
+    }
+    q += sprintf(q, "<38>Nov 25 10:00:02 h sshd[1]:%s", tail); /* short: fires either way */
+    ck_assert_int_eq(vt_write_file(log, text), 0);
+    free(text);
+    snprintf(args, sizeof(args), "--replay %s --rules %s --year 2026", log, p.rules);
+    ck_assert_int_eq(run_tool(args, out), 0);
+    ck_assert_int_eq(vt_count_lines(out), 1);
+    ck_assert_int_eq(vt_count_text(out, "\"truncated\""), 0);
+    ck_assert_int_eq(vt_count_text(errf, "replay: 3 lines (0 malformed, 0 untimed), 1 alerts,"), 1);
+    /* -c: the configuration's collector.max_message_size */
+    ck_assert_int_eq(vt_write_file(conf, "collector:\n  max_message_size: 16K\n"), 0);
+    snprintf(args, sizeof(args), "-c %s --replay %s --rules %s --year 2026", conf, log, p.rules);
+    ck_assert_int_eq(run_tool(args, out), 0);
+    ck_assert_int_eq(vt_count_lines(out), 3);
+    ck_assert_int_eq(vt_write_file(conf, "collector:\n  name: c\n  max_message_size: 100\n"), 0);
+    ck_assert_int_eq(run_tool(args, out), 1);
+    char want[600];
+    snprintf(want, sizeof(want), "error: %s:3: 'max_message_size' must be between 480 and 65536, "
+             "got '100'\n", conf);
+    ck_assert_msg(vt_count_text(errf, want) == 1, "got: %s", vt_read_file(errf, NULL));
+    /* --explain shows the cut as the collector's event has it */
+    snprintf(args, sizeof(args), "--explain --rules %s < %s", p.rules, log);
+    ck_assert_int_eq(run_tool(args, out), 0);
+    ck_assert_int_eq(vt_count_text(out, "\"flags\":[\"truncated\"]"), 2);
+    ck_assert_int_eq(vt_count_text(out, "\"reason\":\"truncated to max_message_size\""), 2);
+    ck_assert_int_eq(vt_count_text(out, "\n1 alerts\n"), 1);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 START_TEST(test_replay_counts_match_errors)
 {
     vt_pipe p;
@@ -2107,6 +2159,7 @@ static Suite *correlator_suite(void)
     tcase_add_test(tt, test_rule_test_field_never_set);
     tcase_add_test(tt, test_tools_help_names_their_options);
     tcase_add_test(tt, test_tools_bad_arguments);
+    tcase_add_test(tt, test_replay_cuts_at_max_message_size);
     return s;
 }
 
