@@ -94,8 +94,11 @@ int shp_conf_load(const vg_node *root, const char *file, shp_conf *cf, char *err
     if (cf->json_file && cf->json_file[0]) {
         rc = shp_out_conf_simple("file", "json_file", cf->json_file, cf->batch, cfile, &oc, err,
                                  errlen);
-        if (rc == 0)
+        if (rc == 0) { /* its path's line is json_file's, for -t's warnings and refusals */
+            const vg_node *jn = vg_node_get(sec, "json_file");
+            oc.path_line = jn ? jn->line : 0;
             rc = shp_conf_add(cf, &oc, sec, err, errlen);
+        }
     }
     if (rc == 0 && cf->json_stdout) {
         rc = shp_out_conf_simple("stdout", "stdout", NULL, cf->batch, cfile, &oc, err, errlen);

@@ -1126,6 +1126,13 @@ START_TEST(test_config_errors)
                       notfile[i].path, st, out, want);
         free(out);
     }
+    /* json_file, the shorthand: the line of json_file (there was none) */
+    out = check_config(dir, "shipper:\n  stdout: true\n  json_file: adir\n", &st);
+    snprintf(want, sizeof(want), "error: %s/bad.yaml:3: output json_file: %s/adir is a directory, "
+             "neither a regular file nor a device;", dir, dir);
+    ck_assert_msg(st == 1 && strstr(out, want), "json_file: status %d, got '%s', want '%s'", st,
+                  out, want);
+    free(out);
     char rm[600];
     snprintf(rm, sizeof(rm), "rm -rf %s", dir);
     ck_assert_int_eq(system(rm), 0);
