@@ -211,7 +211,8 @@ static int cor_offline_max_message(const vg_node *root, size_t *out, char *err, 
         return 0;
     int rc = vg_conf_parse_size(n, &v, err, errlen);
     if (rc == 0 && (v < 480 || v > 65536)) {
-        snprintf(err, errlen, "%s:%d: 'max_message_size' must be between 480 and 65536, got '%s'",
+        snprintf(err, errlen,
+                 "%s:%d: 'max_message_size' must be between 480 and 65536 bytes, got '%s'",
                  n->file, n->line, n->str ? n->str : "");
         rc = VG_ECONFIG;
     }

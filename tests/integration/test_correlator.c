@@ -1783,8 +1783,8 @@ START_TEST(test_replay_cuts_at_max_message_size)
     ck_assert_int_eq(vt_write_file(conf, "collector:\n  name: c\n  max_message_size: 100\n"), 0);
     ck_assert_int_eq(run_tool(args, out), 1);
     char want[600];
-    snprintf(want, sizeof(want), "error: %s:3: 'max_message_size' must be between 480 and 65536, "
-             "got '100'\n", conf);
+    snprintf(want, sizeof(want), "error: %s:3: 'max_message_size' must be between 480 and 65536 "
+             "bytes, got '100'\n", conf);
     ck_assert_msg(vt_count_text(errf, want) == 1, "got: %s", vt_read_file(errf, NULL));
     /* --explain shows the cut as the collector's event has it */
     snprintf(args, sizeof(args), "--explain --rules %s < %s", p.rules, log);
