@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -292,6 +293,60 @@ static int vg__sockets_check(const vg_daemon *d, const vg_node *root, const char
                             links[i].from, links[i].key, av, an ? "" : " (the default)",
                             links[i].to, bv, bn ? "" : " (the default)", bat->line,
                             links[i].from, ap, links[i].to, bp);
+    }
+    return 0;
+}
+
+/* Each socket of this daemon's section must fit a Unix socket address
+ * (107 bytes and its NUL): -t called a longer one valid, and libuv cut it
+ * there, so the shipper failed to start with "no such file or directory"
+ * (the cut path's directory) and a collector retried "connection refused"
+ * for ever. The path is the one the daemon opens: under run_dir unless
+ * absolute, resolved for the correlator's shipper sockets
+ * (cor_conf_sock_path). Non-scalar or empty values are left to the
+ * daemon's own section check. The line blamed: the key's, else
+ * pipeline.run_dir's (a default socket name under a long directory). */
+static int vg__sockets_fit(const vg_daemon *d, const vg_node *root, const char *run_dir,
+                           char *err, size_t errlen)
+{
+    static const struct {
+        const char *section, *key, *dflt;
+        bool resolved;
+    } socks[] = {
+        {"collector", "correlator_socket", VG_SOCK_CORRELATOR, false},
+        {"correlator", "listen_socket", VG_SOCK_CORRELATOR, false},
+        {"correlator", "shipper_socket", VG_SOCK_SHIPPER, true},
+        {"shipper", "listen_socket", VG_SOCK_SHIPPER, false},
+    };
+    const size_t max = sizeof(((struct sockaddr_un *)0)->sun_path) - 1;
+    const vg_node *rd = vg_node_get(vg_node_get(root, "pipeline"), "run_dir");
+    for (size_t i = 0; i < sizeof(socks) / sizeof(socks[0]); i++) {
+        if (strcmp(d->desc->section, socks[i].section) != 0)
+            continue;
+        const vg_node *n = vg_node_get(vg_node_get(root, socks[i].section), socks[i].key);
+        size_t count = n && n->kind == VG_NODE_SEQ ? n->n : 1;
+        for (size_t j = 0; j < count; j++) {
+            const vg_node *it = n && n->kind == VG_NODE_SEQ ? n->items[j] : n;
+            if (it && (it->kind != VG_NODE_SCALAR || !it->str[0]))
+                continue;
+            const char *v = it ? it->str : socks[i].dflt;
+            char path[4096];
+            int w = 0;
+            if (socks[i].resolved && vg_path_resolve(run_dir, v, path, sizeof(path)) == 0)
+                w = (int)strlen(path);
+            else
+                w = snprintf(path, sizeof(path), "%s%s%s", v[0] == '/' ? "" : run_dir,
+                             v[0] == '/' ? "" : "/", v);
+            if (w >= 0 && (size_t)w <= max)
+                continue;
+            const vg_node *at = it ? it : rd;
+            return vg_conf_errf(err, errlen, at ? at : vg__section_key(root, socks[i].section),
+                                "%s.%s '%s'%s is the socket %s, %d bytes: a Unix socket's path "
+                                "holds at most %zu; shorten pipeline.run_dir or give the socket "
+                                "a shorter absolute path",
+                                socks[i].section, socks[i].key, v, it ? "" : " (the default)",
+                                path, w, max);
+        }
     }
     return 0;
 }
@@ -606,7 +661,8 @@ static int vg__load(vg_daemon *d, int first)
         rc = vg__sections_check(root, err, sizeof(err));
     if (rc == 0)
         rc = vg__pipeline_load(root, d->config_path, &pc, err, sizeof(err));
-    if (rc == 0 && (rc = vg__sockets_check(d, root, pc.run_dir, err, sizeof(err))) != 0)
+    if (rc == 0 && ((rc = vg__sockets_check(d, root, pc.run_dir, err, sizeof(err))) != 0 ||
+                    (rc = vg__sockets_fit(d, root, pc.run_dir, err, sizeof(err))) != 0))
         vg_conf_release(vg__pipeline_keys, &pc);
     if (rc == 0) {
         /* Nothing of a reload takes effect before all of it is accepted:

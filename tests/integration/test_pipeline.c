@@ -943,6 +943,9 @@ static void it_refused(const vt_pipe *p, const char *bin, const char *cfg, const
     ck_assert_msg(vt_wait_text(log, want, 100), "%s %s: missing: %s", bin, args, want);
 }
 
+#define IT_R10 "rrrrrrrrrr"
+#define IT_R100 IT_R10 IT_R10 IT_R10 IT_R10 IT_R10 IT_R10 IT_R10 IT_R10 IT_R10 IT_R10
+
 START_TEST(test_cli_and_bad_config)
 {
     vt_pipe p;
@@ -1086,11 +1089,33 @@ START_TEST(test_cli_and_bad_config)
          "  name: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
          ":5: 'name' must be 1 to 64 letters, digits, '.', '_' or '-', not starting with '.' "
          "(got 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa')"},
+        /* a socket path longer than a Unix socket address holds: -t passed,
+         * libuv cut it, and the shipper failed to start with "no such file
+         * or directory", a collector retried "connection refused" for ever */
+        {"collector/vigil-collector",
+         "pipeline:\n  run_dir: " IT_R100 "\n  data_dir: data\n",
+         ":2: collector.correlator_socket 'correlator.sock' (the default) is the socket /"},
+        {"correlator/vigil-correlator",
+         "pipeline:\n  run_dir: run\n  data_dir: data\ncorrelator:\n  rules_dir: rules\n"
+         "  shipper_socket: [s.sock, " IT_R100 ".sock]\n",
+         ":6: correlator.shipper_socket '" IT_R100 ".sock' is the socket /"},
+        {"shipper/vigil-shipper",
+         "pipeline:\n  run_dir: run\n  data_dir: data\nshipper:\n  stdout: true\n"
+         "  listen_socket: /tmp/" IT_R100 "/s.sock\n",
+         ":6: shipper.listen_socket '/tmp/" IT_R100 "/s.sock' is the socket /tmp/" IT_R100
+         "/s.sock, 112 bytes: a Unix socket's path holds at most 107; shorten pipeline.run_dir "
+         "or give the socket a shorter absolute path\n"},
     };
     for (size_t i = 0; i < sizeof(bad_cfg) / sizeof(bad_cfg[0]); i++) {
         snprintf(want, sizeof(want), "%s%s", p.config, bad_cfg[i][2]);
         it_refused(&p, bad_cfg[i][0], bad_cfg[i][1], "-t", want);
     }
+    /* 107 bytes fit */
+    ck_assert_int_eq(vt_write_file(p.config, "pipeline:\n  run_dir: run\n  data_dir: data\n"
+                                             "shipper:\n  stdout: true\n"
+                                             "  listen_socket: /tmp/" IT_R100 "ab\n"), 0);
+    char *fits[] = {(char *)vt_bin("shipper/vigil-shipper"), "-c", p.config, "-t", NULL};
+    ck_assert_int_eq(vt_run(fits, 10), 0);
     /* --dump-spool before the collector ever ran: says so, creates nothing
      * (it made an empty spool, owned by root when run as root, which the
      * collector could not open once it dropped to pipeline.user) */
