@@ -381,6 +381,39 @@ static size_t cor_bom(const char *text, size_t len)
     return len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
 }
 
+/* A compressed file given to --replay (a rotated auth.log.2.gz) read as
+ * text made a few lines of binary, no alert and exit 0: the replay looked
+ * clean. Refused with how to read it; VG_ECONFIG (said here). */
+static int cor_not_compressed(const char *path, const char *p, size_t n)
+{
+    static const struct {
+        const char *magic; /* '?': any byte (bzip2's block size) */
+        size_t len;
+        const char *name, *cat;
+    } kinds[] = {
+        {"\x1f\x8b", 2, "gzip", "zcat"},
+        {"BZh?1AY&SY", 10, "bzip2", "bzcat"}, /* "BZh" alone could start a line of text */
+        {"\xfd" "7zXZ\x00", 6, "xz", "xzcat"},
+        {"\x28\xb5\x2f\xfd", 4, "zstd", "zstdcat"},
+    };
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        size_t k = 0;
+        while (k < kinds[i].len && k < n && (kinds[i].magic[k] == '?' || p[k] == kinds[i].magic[k]))
+            k++;
+        if (k < kinds[i].len)
+            continue;
+        if (strcmp(path, "-") == 0)
+            vg_error("standard input is %s-compressed, not text: decompress it on its way in "
+                     "(%s FILE | vigil-correlator ...)", kinds[i].name, kinds[i].cat);
+        else
+            vg_error("%s: is %s-compressed, not text: give its text (%s %s | vigil-correlator "
+                     "--replay - ..., or --replay <(%s %s))",
+                     path, kinds[i].name, kinds[i].cat, path, kinds[i].cat, path);
+        return VG_ECONFIG;
+    }
+    return 0;
+}
+
 /* Runs fn over the lines of a file, after the byte order mark it may start
  * with: mapped when it is a regular file (no copy, no memory beyond the
  * page cache), read whole otherwise (stdin). Both ways split by length, so
@@ -400,7 +433,9 @@ static int cor_file_lines(const char *path, cor_line_fn fn, cor_done_fn done, vo
             }
             madvise(m, (size_t)sb.st_size, MADV_SEQUENTIAL);
             size_t b = cor_bom(m, (size_t)sb.st_size);
-            rc = cor_lines(m + b, (size_t)sb.st_size - b, fn, done, ud);
+            rc = cor_not_compressed(path, m, (size_t)sb.st_size);
+            if (rc == 0)
+                rc = cor_lines(m + b, (size_t)sb.st_size - b, fn, done, ud);
             munmap(m, (size_t)sb.st_size);
         }
         close(fd);
@@ -418,7 +453,9 @@ static int cor_file_lines(const char *path, cor_line_fn fn, cor_done_fn done, vo
     if (!text)
         return -errno;
     size_t b = cor_bom(text, len);
-    int rc = cor_lines(text + b, len - b, fn, done, ud);
+    int rc = cor_not_compressed(path, text, len);
+    if (rc == 0)
+        rc = cor_lines(text + b, len - b, fn, done, ud);
     free(text);
     return rc;
 }

@@ -1796,6 +1796,52 @@ START_TEST(test_replay_cuts_at_max_message_size)
 }
 END_TEST
 
+/* A compressed log (a rotated auth.log.2.gz) given to --replay was read
+ * as text: a few lines of binary, no alert, exit 0, a replay that looked
+ * clean. Refused, naming the file and how to read it; from standard input
+ * too. A text line that starts like a bzip2 header is still text. */
+START_TEST(test_replay_refuses_compressed)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, IT_SSH_RULES), 0);
+    char log[400], gz[420], out[400], errf[420], args[2000], want[1600];
+    snprintf(log, sizeof(log), "%s/auth.log", p.dir);
+    snprintf(gz, sizeof(gz), "%s.2.gz", log);
+    snprintf(out, sizeof(out), "%s/out", p.dir);
+    snprintf(errf, sizeof(errf), "%s.err", out);
+    ck_assert_int_eq(vt_write_file(log, "<38>Nov 25 10:00:00 h sshd[1]: Failed password for root "
+                                        "from 10.0.0.1 port 22 ssh2\n"), 0);
+    snprintf(args, sizeof(args), "gzip -c %s > %s", log, gz);
+    char *sh[] = {"sh", "-c", args, NULL};
+    ck_assert_int_eq(vt_run(sh, 10), 0);
+    snprintf(args, sizeof(args), "--replay %s --rules %s --year 2026", gz, p.rules);
+    ck_assert_int_eq(run_tool(args, out), 1);
+    ck_assert_int_eq(vt_count_lines(out), 0);
+    snprintf(want, sizeof(want), "error: %s: is gzip-compressed, not text: give its text (zcat %s "
+             "| vigil-correlator --replay - ..., or --replay <(zcat %s))\n", gz, gz, gz);
+    ck_assert_msg(vt_count_text(errf, want) == 1, "got: %s", vt_read_file(errf, NULL));
+    snprintf(args, sizeof(args), "--replay - --rules %s --year 2026 < %s", p.rules, gz);
+    ck_assert_int_eq(run_tool(args, out), 1);
+    ck_assert_int_eq(vt_count_text(errf, "error: standard input is gzip-compressed, not text: "
+                                         "decompress it on its way in (zcat FILE | "
+                                         "vigil-correlator ...)\n"), 1);
+    /* its text, through a pipe, is replayed */
+    snprintf(args, sizeof(args), "--replay <(zcat %s) --rules %s --year 2026", gz, p.rules);
+    char cmd[3000];
+    snprintf(cmd, sizeof(cmd), "bash -c '%s %s' > %s 2> %s", vt_bin("correlator/vigil-correlator"),
+             args, out, errf);
+    char *bash[] = {"sh", "-c", cmd, NULL};
+    ck_assert_int_eq(vt_run(bash, 60), 0);
+    ck_assert_int_eq(vt_count_lines(out), 1);
+    /* text that starts as bzip2 does ("BZh9") is text */
+    ck_assert_int_eq(vt_write_file(log, "BZh9 <38>Nov 25 10:00:00 h sshd[1]: Failed password for "
+                                        "root from 10.0.0.1 port 22 ssh2\n"), 0);
+    snprintf(args, sizeof(args), "--replay %s --rules %s --year 2026", log, p.rules);
+    ck_assert_int_eq(run_tool(args, out), 0);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 START_TEST(test_replay_counts_match_errors)
 {
     vt_pipe p;
@@ -2160,6 +2206,7 @@ static Suite *correlator_suite(void)
     tcase_add_test(tt, test_tools_help_names_their_options);
     tcase_add_test(tt, test_tools_bad_arguments);
     tcase_add_test(tt, test_replay_cuts_at_max_message_size);
+    tcase_add_test(tt, test_replay_refuses_compressed);
     return s;
 }
 
