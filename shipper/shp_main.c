@@ -136,7 +136,7 @@ static int shp_check_file_paths(vg_daemon *d, const shp_conf *cf, char *err, siz
         if (strcmp(oc->type, "file") != 0 || !oc->path || stat(oc->path, &sb) != 0 ||
             S_ISREG(sb.st_mode) || S_ISCHR(sb.st_mode))
             continue;
-        char at[32] = ""; /* no line: an output the program made (json_file) */
+        char at[32] = ""; /* no line: an output the program made */
         if (oc->path_line > 0)
             snprintf(at, sizeof(at), ":%d", oc->path_line);
         snprintf(err, errlen,
