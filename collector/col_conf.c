@@ -7,6 +7,7 @@
 
 #include "col.h"
 #include "vigil/err.h"
+#include "vigil/syslog.h"
 
 static const vg_conf_key col_conf_keys[] = {
     {"name", VG_CONF_NAME, "collector", offsetof(col_conf, name),
@@ -16,7 +17,8 @@ static const vg_conf_key col_conf_keys[] = {
     {"correlator_socket", VG_CONF_STR, VG_SOCK_CORRELATOR, offsetof(col_conf, correlator),
      "the correlator's socket, relative to pipeline.run_dir", 0, 0},
     {"max_message_size", VG_CONF_SIZE, "8K", offsetof(col_conf, max_message),
-     "longest message kept whole; longer ones are truncated and flagged", 480, 65536},
+     "longest message kept whole; longer ones are truncated and flagged", VG_MAX_MESSAGE_MIN,
+     VG_MAX_MESSAGE_MAX},
     {"spool_size", VG_CONF_SIZE, "1G", offsetof(col_conf, spool_size),
      "size of the LMDB spool map", 1 << 20, (int64_t)1 << 40},
     {"spool_limit", VG_CONF_SIZE, "0", offsetof(col_conf, spool_limit),

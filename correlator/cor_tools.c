@@ -205,15 +205,14 @@ static void cor_offline_no_config_err(char *err, size_t errlen)
 static int cor_offline_max_message(const vg_node *root, size_t *out, char *err, size_t errlen)
 {
     const vg_node *n = vg_node_get(vg_node_get(root, "collector"), "max_message_size");
-    uint64_t v = 8192;
+    uint64_t v = VG_MAX_MESSAGE_DEFAULT;
     *out = (size_t)v;
     if (!n)
         return 0;
     int rc = vg_conf_parse_size(n, &v, err, errlen);
-    if (rc == 0 && (v < 480 || v > 65536)) {
-        snprintf(err, errlen,
-                 "%s:%d: 'max_message_size' must be between 480 and 65536 bytes, got '%s'",
-                 n->file, n->line, n->str ? n->str : "");
+    if (rc == 0 && (v < VG_MAX_MESSAGE_MIN || v > VG_MAX_MESSAGE_MAX)) {
+        snprintf(err, errlen, "%s:%d: 'max_message_size' must be between %d and %d bytes, got '%s'",
+                 n->file, n->line, VG_MAX_MESSAGE_MIN, VG_MAX_MESSAGE_MAX, n->str ? n->str : "");
         rc = VG_ECONFIG;
     }
     if (rc == 0)

@@ -14,6 +14,13 @@
 
 #include "vigil/event.h"
 
+/* collector.max_message_size: its bounds and default ("8K" in the
+ * collector's key table). The collector cuts a longer message there and
+ * flags it; the correlator's offline tools cut a replayed line the same. */
+#define VG_MAX_MESSAGE_MIN 480
+#define VG_MAX_MESSAGE_MAX 65536
+#define VG_MAX_MESSAGE_DEFAULT 8192
+
 typedef struct vg_syslog_opts {
     int64_t now_us;   /* arrival time: becomes recv_us, and the reference for year inference */
     int year;         /* > 0: the year of RFC 3164 timestamps (replay); 0: infer from now_us */
