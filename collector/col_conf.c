@@ -1,9 +1,11 @@
 /* The 'collector' section of the configuration. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "col.h"
 #include "vigil/err.h"
@@ -57,6 +59,19 @@ static int col_conf_listen(const vg_node *n, col_listen *l, char *err, size_t er
             return vg_conf_errf(err, errlen, n, "listen '%s': unix:// needs an absolute path "
                                 "shorter than %zu bytes", s, sizeof(l->addr));
         snprintf(l->addr, sizeof(l->addr), "%s", s + 7);
+        /* its directory must be there: -t called the file valid and the
+         * start then failed on the bind, without a line. One this user
+         * may not look into (a SIGHUP after the start dropped root) is
+         * left to the bind. */
+        char dir[sizeof(l->addr)];
+        snprintf(dir, sizeof(dir), "%s", l->addr);
+        char *sl = strrchr(dir, '/');
+        sl[sl == dir] = '\0'; /* "/log": the directory is "/" */
+        struct stat sb;
+        int st = stat(dir, &sb);
+        if (st == 0 ? !S_ISDIR(sb.st_mode) : errno == ENOENT || errno == ENOTDIR)
+            return vg_conf_errf(err, errlen, n, "listen '%s': its directory %s: %s", s, dir,
+                                st == 0 ? "not a directory" : strerror(errno));
         return 0;
     }
     if (strncmp(s, "udp://", 6) == 0)

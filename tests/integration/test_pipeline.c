@@ -1214,6 +1214,14 @@ START_TEST(test_cli_and_bad_config)
              "socket is there, live", live);
     it_refused(&p, "collector/vigil-collector", lcfg, "", want);
     ck_assert_int_eq(stat(live, &fsb), 0);
+    /* ... and one in a directory that is not there: -t said valid, and
+     * the start failed at the bind, without a line */
+    snprintf(lcfg, sizeof(lcfg), "pipeline:\n  run_dir: run\n  data_dir: data\ncollector:\n"
+             "  listen: ['unix://%.300s/no-such-dir/log']\n", p.dir);
+    snprintf(want, sizeof(want), "%.150s:5: listen 'unix://%.150s/no-such-dir/log': its "
+             "directory %.150s/no-such-dir: No such file or directory", p.config, p.dir, p.dir);
+    it_refused(&p, "collector/vigil-collector", lcfg, "-t", want);
+    it_refused(&p, "collector/vigil-collector", lcfg, "", want);
     int cfd = socket(AF_UNIX, SOCK_STREAM, 0);
     ck_assert_int_eq(connect(cfd, (struct sockaddr *)&lsa, sizeof(lsa)), 0);
     close(cfd);
