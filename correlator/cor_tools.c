@@ -915,6 +915,7 @@ static int cor_tool_load_list(vg_daemon *d, const vg_node *root, int argc, char 
     char err[1024] = "";
     size_t n = 0;
     int rc = cor_open_store(d, root, &cf, &st, &l);
+    uint64_t was = rc == 0 ? cor_lists_size(l, argv[0]) : 0;
     if (rc == 0 && (rc = cor_lists_load_file(l, argv[0], argv[1], &n, err, sizeof(err))) != 0) {
         vg_error("%s", err);
         if (rc == VG_EFULL)
@@ -923,7 +924,13 @@ static int cor_tool_load_list(vg_daemon *d, const vg_node *root, int argc, char 
                      "correlator, then load again");
     }
     if (rc == 0) {
-        printf("list %s: %zu entries loaded from %s\n", argv[0], n, argv[1]);
+        /* an empty file retires a list (watchlists.md), or was an export
+         * that failed upstream: either way, say what was there before */
+        if (n == 0 && was)
+            printf("list %s: 0 entries loaded from %s: it is now empty (it had %llu)\n",
+                   argv[0], argv[1], (unsigned long long)was);
+        else
+            printf("list %s: %zu entries loaded from %s\n", argv[0], n, argv[1]);
         cor_tool_warn_reloaded(&cf, argv[0], argv[1]);
     }
     cor_lists_close(l);

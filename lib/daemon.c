@@ -21,6 +21,7 @@
 #include "vigil/log.h"
 #include "vigil/notify.h"
 #include "vigil/util.h"
+#include "vigil/wire.h"
 
 struct vg_daemon {
     const vg_daemon_desc *desc;
@@ -921,7 +922,7 @@ int vg_daemon_main(int argc, char **argv, const vg_daemon_desc *desc, const vg_d
             vg__usage(desc, stdout);
             return 0;
         case 'V':
-            printf("%s %s (wire protocol %d)\n", desc->prog, VG_VERSION, 1);
+            printf("%s %s (wire protocol %d)\n", desc->prog, VG_VERSION, VG_PROTO_VERSION);
             return 0;
         default: /* getopt said what is wrong */
             vg__synopsis(desc, stderr);
