@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "it_common.h"
+#include "vt_tmp.h"
 
 static const char *src_root(void)
 {
@@ -1806,6 +1807,97 @@ END_TEST
  * as text: a few lines of binary, no alert, exit 0, a replay that looked
  * clean. Refused, naming the file and how to read it; from standard input
  * too. A text line that starts like a bzip2 header is still text. */
+/* The nth (from 0) ```yaml block of docs/DOC, malloc'd; NULL if none. */
+static char *doc_yaml(const char *doc, int nth)
+{
+    char path[600];
+    snprintf(path, sizeof(path), "%s/docs/%s", src_root(), doc);
+    char *text = vt_read_file(path, NULL);
+    if (!text)
+        return NULL;
+    char *at = text, *out = NULL;
+    for (int i = 0; (at = strstr(at, "```yaml\n")) != NULL; i++) {
+        at += strlen("```yaml\n");
+        char *end = strstr(at, "```\n");
+        if (!end)
+            break;
+        if (i == nth) {
+            out = strndup(at, (size_t)(end - at));
+            break;
+        }
+    }
+    free(text);
+    return out;
+}
+
+/* The YAML examples of docs/rules.md (the match rule, then the correlation,
+ * which continues its list) and docs/calendars.md (the calendar file, the
+ * rule that uses it), copied as shown into a rules directory with the two
+ * lists the match rule names: they load, and the match rule's own test
+ * cases pass. Its positive test could not: a line of host h, agency
+ * unknown, severity info and no "segfault", at 09:14 in +07:00 on a
+ * Wednesday, against host bastion-hn01, agency aviation, severity err or
+ * warning, keywords segfault and not_in working-hours. */
+START_TEST(test_doc_examples_load_and_pass)
+{
+    char base[400], dir[500], path[600], out[600], args[2000];
+    vt_tmp_base(base, sizeof(base), "docex");
+    snprintf(dir, sizeof(dir), "%s/rules", base);
+    ck_assert_int_eq(mkdir(dir, 0755), 0);
+    snprintf(path, sizeof(path), "%s/calendars", dir);
+    ck_assert_int_eq(mkdir(path, 0755), 0);
+    snprintf(path, sizeof(path), "%s/lists", dir);
+    ck_assert_int_eq(mkdir(path, 0755), 0);
+
+    char *match = doc_yaml("rules.md", 0), *corr = doc_yaml("rules.md", 1);
+    char *cal = doc_yaml("calendars.md", 0), *use = doc_yaml("calendars.md", 1);
+    ck_assert_ptr_nonnull(match);
+    ck_assert_ptr_nonnull(corr);
+    ck_assert_ptr_nonnull(cal);
+    ck_assert_ptr_nonnull(use);
+    ck_assert_ptr_nonnull(strstr(match, "id: ssh.auth_failed"));
+    ck_assert_ptr_nonnull(strstr(corr, "id: ssh.bruteforce"));
+    ck_assert_ptr_nonnull(strstr(use, "id: auth.admin_login_off_hours"));
+    char *both = malloc(strlen(match) + strlen(corr) + 1);
+    ck_assert_ptr_nonnull(both);
+    strcpy(both, match);
+    strcat(both, corr);
+    snprintf(path, sizeof(path), "%s/a-ssh.yml", dir);
+    ck_assert_int_eq(vt_write_file(path, both), 0);
+    snprintf(path, sizeof(path), "%s/b-off-hours.yml", dir);
+    ck_assert_int_eq(vt_write_file(path, use), 0);
+    snprintf(path, sizeof(path), "%s/calendars/example.yml", dir);
+    ck_assert_int_eq(vt_write_file(path, cal), 0);
+    snprintf(path, sizeof(path), "%s/lists/threat-ip.txt", dir);
+    ck_assert_int_eq(vt_write_file(path, "203.0.113.0/24\n"), 0);
+    snprintf(path, sizeof(path), "%s/lists/service-accounts.txt", dir);
+    ck_assert_int_eq(vt_write_file(path, "svc-backup\n"), 0);
+    free(both);
+    free(match);
+    free(corr);
+    free(cal);
+    free(use);
+
+    /* in any time zone of the host that runs the tests */
+    const char *zones[] = {"UTC", "Asia/Ho_Chi_Minh", "America/New_York"};
+    snprintf(out, sizeof(out), "%s/out", base);
+    for (size_t i = 0; i < sizeof(zones) / sizeof(zones[0]); i++) {
+        snprintf(args, sizeof(args), "--test-rules %s", dir);
+        char cmd[4000];
+        snprintf(cmd, sizeof(cmd), "env TZ=%s %s %s > %s 2> %s.err", zones[i],
+                 vt_bin("correlator/vigil-correlator"), args, out, out);
+        char *argv[] = {"sh", "-c", cmd, NULL};
+        int rc = vt_run(argv, 60);
+        char *got = vt_read_file(out, NULL);
+        ck_assert_msg(rc == 0, "TZ=%s: exit %d: %s", zones[i], rc, got ? got : "");
+        ck_assert_str_eq(got, "rule tests: 2 passed, 0 failed (3 rules, 2 without tests)\n");
+        free(got);
+    }
+    char *argv[] = {"rm", "-rf", base, NULL};
+    ck_assert_int_eq(vt_run(argv, 30), 0);
+}
+END_TEST
+
 START_TEST(test_replay_refuses_compressed)
 {
     vt_pipe p;
@@ -2213,6 +2305,7 @@ static Suite *correlator_suite(void)
     tcase_add_test(tt, test_tools_bad_arguments);
     tcase_add_test(tt, test_replay_cuts_at_max_message_size);
     tcase_add_test(tt, test_replay_refuses_compressed);
+    tcase_add_test(tt, test_doc_examples_load_and_pass);
     return s;
 }
 
