@@ -622,11 +622,13 @@ static int cor_tests_block(cor_rule *r, const vg_node *t, char *err, size_t errl
         for (size_t k = 0; k < c->n; k++) {
             const char *key = c->keys[k]->str;
             const vg_node *v = c->items[k];
-            if ((strcmp(key, "line") == 0 || strcmp(key, "lines") == 0) &&
-                v->kind == VG_NODE_SCALAR) {
+            bool is_input = strcmp(key, "line") == 0 || strcmp(key, "lines") == 0;
+            if (is_input && ct->input) /* one of the two would be fed, the other left out */
+                return vg_conf_errf(err, errlen, c->keys[k],
+                                    "a test takes 'line' or 'lines', not both");
+            if (is_input && v->kind == VG_NODE_SCALAR) {
                 if (!v->str[0]) /* no event: "fires: false" would pass on nothing */
                     return vg_conf_errf(err, errlen, v, "'line' is empty");
-                free(ct->input); /* both 'line' and 'lines' */
                 ct->input = strdup(v->str);
             } else if (strcmp(key, "lines") == 0 && v->kind == VG_NODE_SEQ) {
                 if (v->n == 0) /* "fires: false" would pass on nothing */
@@ -634,7 +636,6 @@ static int cor_tests_block(cor_rule *r, const vg_node *t, char *err, size_t errl
                 size_t len = 1;
                 for (size_t j = 0; j < v->n; j++)
                     len += v->items[j]->kind == VG_NODE_SCALAR ? strlen(v->items[j]->str) + 1 : 0;
-                free(ct->input);
                 ct->input = calloc(1, len);
                 for (size_t j = 0; ct->input && j < v->n; j++) {
                     if (v->items[j]->kind != VG_NODE_SCALAR)
@@ -644,6 +645,10 @@ static int cor_tests_block(cor_rule *r, const vg_node *t, char *err, size_t errl
                     strcat(ct->input, v->items[j]->str);
                     strcat(ct->input, "\n");
                 }
+            } else if (is_input) { /* a known key of the wrong kind is not an unknown key */
+                return vg_conf_errf(err, errlen, v,
+                                    key[4] ? "'lines' is a list of lines"
+                                           : "'line' is one line, a string (several go in 'lines')");
             } else if (strcmp(key, "fires") == 0) {
                 fires = v;
             } else if ((strcmp(key, "agency") == 0 || strcmp(key, "site") == 0) &&
@@ -666,6 +671,10 @@ static int cor_tests_block(cor_rule *r, const vg_node *t, char *err, size_t errl
                         !(ct->vals[j] = strdup(v->items[j]->str)))
                         return -ENOMEM;
                 }
+            } else if (strcmp(key, "agency") == 0 || strcmp(key, "site") == 0) {
+                return vg_conf_errf(err, errlen, v, "'%s' is a string", key);
+            } else if (strcmp(key, "fields") == 0) {
+                return vg_conf_errf(err, errlen, v, "'fields' is a map of FIELD: VALUE");
             } else {
                 return vg_conf_errf(err, errlen, c->keys[k],
                                     "unknown key '%s' in test (expected line, lines, fires, "

@@ -5210,6 +5210,20 @@ START_TEST(test_rule_errors)
         /* no event at all: "fires: false" passed on nothing */
         {"      - {line: '', fires: false}\n", ":7: 'line' is empty"},
         {"      - {lines: ['a', ''], fires: false}\n", ":7: an empty line in 'lines'"},
+        /* both: one was fed and the other left out, without a word */
+        {"      - {line: 'a', lines: ['fail from 1.2.3.4'], fires: true}\n",
+         ":7: a test takes 'line' or 'lines', not both"},
+        {"      - {lines: ['a'],\n         line: 'fail from 1.2.3.4', fires: true}\n",
+         ":8: a test takes 'line' or 'lines', not both"},
+        /* a known key of the wrong kind: it was "unknown key 'fields' in
+         * test (expected line, lines, fires, fields, agency, site)" */
+        {"      - {line: ['a', 'b'], fires: true}\n",
+         ":7: 'line' is one line, a string (several go in 'lines')"},
+        {"      - {lines: {a: b}, fires: true}\n", ":7: 'lines' is a list of lines"},
+        {"      - {line: 'a', fires: true, fields: [src_ip]}\n",
+         ":7: 'fields' is a map of FIELD: VALUE"},
+        {"      - {line: 'a', fires: true, agency: [road]}\n", ":7: 'agency' is a string"},
+        {"      - {line: 'a', fires: true, site: {a: b}}\n", ":7: 'site' is a string"},
     };
     for (size_t i = 0; i < sizeof(bad_tests) / sizeof(bad_tests[0]); i++) {
         snprintf(yaml, sizeof(yaml),
