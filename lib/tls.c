@@ -172,15 +172,33 @@ out:
     return rc;
 }
 
+/* The passphrase callback for a key: none is given, and *asked records
+ * that one was wanted. OpenSSL's default asks on the terminal (/dev/tty):
+ * an encrypted key made -t, a start in the foreground and a SIGHUP wait
+ * at "Enter PEM pass phrase:" for a person, the daemon's loop held. */
+static int vg__tls_no_passphrase(char *buf, int size, int rwflag, void *asked)
+{
+    (void)buf, (void)size, (void)rwflag;
+    *(int *)asked = 1;
+    return -1;
+}
+
 int vg_tls_use_key_file(SSL_CTX *ctx, const char *path, char *why, size_t cap)
 {
     BIO *b = vg__tls_pem(path, why, cap);
     if (!b) return VG_ECONFIG;
     ERR_clear_error();
-    EVP_PKEY *k = PEM_read_bio_PrivateKey(b, NULL, SSL_CTX_get_default_passwd_cb(ctx),
-                                          SSL_CTX_get_default_passwd_cb_userdata(ctx));
+    int asked = 0;
+    EVP_PKEY *k = PEM_read_bio_PrivateKey(b, NULL, vg__tls_no_passphrase, &asked);
     int rc = k && SSL_CTX_use_PrivateKey(ctx, k) == 1 ? 0 : VG_ECONFIG;
-    if (rc) vg_tls_errstr(why, cap, "no private key in it");
+    if (rc && !k && asked) {
+        ERR_clear_error();
+        snprintf(why, cap, "the key is encrypted (it has a passphrase), and a daemon cannot be "
+                 "asked for one: write it unencrypted (openssl pkey -in KEY -out NEW), "
+                 "readable only by the user the daemon runs as");
+    } else if (rc) {
+        vg_tls_errstr(why, cap, "no private key in it");
+    }
     EVP_PKEY_free(k);
     BIO_free(b);
     return rc;

@@ -53,7 +53,8 @@ void vg_tls_errstr(char *buf, size_t cap, const char *dflt);
  * OpenSSL's errors included (its queue is emptied).
  *   vg_tls_use_chain_file: PEM certificate, then its chain (as
  *     SSL_CTX_use_certificate_chain_file);
- *   vg_tls_use_key_file: PEM private key (SSL_CTX_use_PrivateKey_file);
+ *   vg_tls_use_key_file: PEM private key (SSL_CTX_use_PrivateKey_file),
+ *     unencrypted: one with a passphrase is refused, never asked for;
  *   vg_tls_load_ca_file: PEM CA certificates and CRLs, at least one, into
  *     ctx's store (SSL_CTX_load_verify_locations with a file). */
 int vg_tls_use_chain_file(SSL_CTX *ctx, const char *path, char *why, size_t cap);

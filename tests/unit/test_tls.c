@@ -1,11 +1,16 @@
 /* lib/tls.c: vg_tls_ciphers_check, which the collector's tls.ciphers and
  * the shipper's tls_ciphers go through at load, on the OpenSSL the tests
- * run with; and VG_TLS_CIPHERS, the default both offer for TLS 1.2. */
+ * run with; VG_TLS_CIPHERS, the default both offer for TLS 1.2; and
+ * vg_tls_use_key_file with a key that has a passphrase. */
 #include <check.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vigil/err.h"
 #include "vigil/tls.h"
@@ -80,6 +85,42 @@ START_TEST(test_check_refuses)
 }
 END_TEST
 
+/* A key with a passphrase is refused with a reason that says so and how to
+ * mend it, without asking: OpenSSL's default callback asked on the
+ * terminal ("Enter PEM pass phrase:"), so vigil-collector -t, a start in
+ * the foreground and a SIGHUP waited there for a person (the collector's
+ * loop held), and without a terminal the reason was OpenSSL's alone. The
+ * same key unencrypted loads. */
+START_TEST(test_encrypted_key_refused)
+{
+    const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    char plain[512], enc[512], why[600] = "";
+    snprintf(plain, sizeof(plain), "%s/test_tls_plain_%d.key", dir, (int)getpid());
+    snprintf(enc, sizeof(enc), "%s/test_tls_enc_%d.key", dir, (int)getpid());
+    EVP_PKEY *k = EVP_EC_gen("P-256");
+    ck_assert_ptr_nonnull(k);
+    FILE *f = fopen(plain, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL), 1);
+    fclose(f);
+    f = fopen(enc, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(PEM_write_PrivateKey(f, k, EVP_aes_256_cbc(), NULL, 0, NULL, "secret"), 1);
+    fclose(f);
+    EVP_PKEY_free(k);
+    SSL_CTX *ctx = SSL_CTX_new(TLS_method());
+    ck_assert_int_eq(vg_tls_use_key_file(ctx, enc, why, sizeof(why)), VG_ECONFIG);
+    ck_assert_str_eq(why, "the key is encrypted (it has a passphrase), and a daemon cannot be "
+                          "asked for one: write it unencrypted (openssl pkey -in KEY -out NEW), "
+                          "readable only by the user the daemon runs as");
+    ck_assert_int_eq(ERR_peek_error(), 0);
+    ck_assert_int_eq(vg_tls_use_key_file(ctx, plain, why, sizeof(why)), 0);
+    SSL_CTX_free(ctx);
+    unlink(plain);
+    unlink(enc);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("tls");
@@ -88,6 +129,9 @@ int main(void)
     tcase_add_test(tc, test_check_accepts);
     tcase_add_test(tc, test_check_refuses);
     suite_add_tcase(s, tc);
+    TCase *keys = tcase_create("keys");
+    tcase_add_test(keys, test_encrypted_key_refused);
+    suite_add_tcase(s, keys);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
