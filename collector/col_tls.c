@@ -105,6 +105,27 @@ void col_tls_conf_free(col_tls_conf *cf)
     memset(cf, 0, sizeof(*cf));
 }
 
+/* Records the first certificate of the client's chain that fails
+ * verification, and why, in its connection's peer (the SSL's app data),
+ * for the line of the failed handshake: a server's OpenSSL says only
+ * "certificate verify failed", the same for a unit whose certificate has
+ * expired, one from another CA, or one not yet valid. The verdict is
+ * OpenSSL's, unchanged. */
+static int col_tls_on_verify(int ok, X509_STORE_CTX *x)
+{
+    SSL *ssl = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
+    col_tls_conn *tc = ssl ? SSL_get_app_data(ssl) : NULL;
+    if (!ok && tc && !tc->peer[0]) {
+        char subject[200] = "";
+        X509 *c = X509_STORE_CTX_get_current_cert(x);
+        if (c)
+            X509_NAME_oneline(X509_get_subject_name(c), subject, sizeof(subject));
+        snprintf(tc->peer, sizeof(tc->peer), "%s: %s", subject,
+                 X509_verify_cert_error_string(X509_STORE_CTX_get_error(x)));
+    }
+    return ok;
+}
+
 int col_tls_init(col_tls *t, const col_tls_conf *cf, char *err, size_t errlen)
 {
     char why[512];
@@ -150,7 +171,7 @@ int col_tls_init(col_tls *t, const col_tls_conf *cf, char *err, size_t errlen)
         SSL_CTX_set_verify(t->ctx,
                            SSL_VERIFY_PEER |
                                (cf->require_client_cert ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
-                           NULL);
+                           col_tls_on_verify);
     }
     /* Clients resume their session on a reconnect (TLS 1.2 session ids,
      * TLS 1.3 tickets). With peer verification on, OpenSSL refuses every
@@ -240,6 +261,7 @@ int col_tls_conn_init(col_tls *t, col_tls_conn *tc)
     if (vg_tls_mem_new(t->ctx, &tc->ssl, &tc->rbio, &tc->wbio) != 0)
         return -ENOMEM;
     SSL_set_accept_state(tc->ssl);
+    SSL_set_app_data(tc->ssl, tc); /* for col_tls_on_verify: tc does not move */
     return 0;
 }
 
@@ -385,9 +407,11 @@ int col_tls_feed(col_tls *t, col_tls_conn *tc, const char *cipher, size_t n,
             int e = SSL_get_error(tc->ssl, r);
             if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
                 return 0;
-            char why[512], more[200], hint[200];
+            char why[512], more[200], hint[300];
             vg_tls_errstr(why, sizeof(why), "unknown TLS error");
             col_tls_plain_hint(tc, hint, sizeof(hint));
+            if (tc->peer[0]) /* a certificate refused: which, and why */
+                snprintf(hint, sizeof(hint), " (client certificate %s)", tc->peer);
             t->handshake_errors++;
             if (col_tls_say(t, more, sizeof(more)))
                 vg_warn("TLS handshake with %s failed: %s%s%s", src, why, hint, more);

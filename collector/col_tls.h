@@ -57,7 +57,8 @@ typedef struct col_tls_conn {
     SSL *ssl;
     BIO *rbio, *wbio;
     int handshake_done;
-    char peer[256]; /* verified client name, or "" */
+    char peer[256]; /* verified client name, or ""; after a refused certificate,
+                     * "SUBJECT: reason" of it (col_tls_on_verify) */
     unsigned char first[16]; /* the peer's first bytes, for the log line of a failed handshake */
     size_t nfirst;
 } col_tls_conn;

@@ -1078,6 +1078,48 @@ START_TEST(test_plain_syslog_to_tls_port)
 }
 END_TEST
 
+/* A client certificate refused at the handshake is named in its line with
+ * the reason (expired, from another CA): before, the line said only
+ * OpenSSL's "certificate verify failed", the same for both, and the
+ * operator had to guess which unit's certificate had to be renewed. */
+START_TEST(test_tls_client_cert_refusal_named)
+{
+    vt_pipe p;
+    const char *coll = "  tls:\n    cert: certs/server.pem\n    key: certs/server.key\n"
+                       "    ca: certs/ca.pem\n    require_client_cert: true\n";
+    char certs[400], log[400], cmd[3000];
+    it_tls_pipe(&p, ANY_RULE, coll, certs, sizeof(certs));
+    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+    /* expired yesterday, from the test CA; and one signed by itself */
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+             "-keyout exp.key -out exp.csr -subj /CN=relay2.aviation.example 2>/dev/null && "
+             "openssl x509 -req -in exp.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+             "-out exp.pem -days -1 2>/dev/null && "
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+             "-keyout self.key -out self.pem -days 2 -subj /CN=relay3.aviation.example "
+             "2>/dev/null && for c in exp self; do printf '<13>x\\n' | timeout 10 openssl "
+             "s_client -connect '[::1]:%d' -CAfile ca.pem -cert $c.pem -key $c.key -quiet "
+             ">/dev/null 2>&1; done; true",
+             certs, p.port);
+    char *argv[] = {"sh", "-c", cmd, NULL};
+    ck_assert_int_eq(vt_run(argv, 60), 0);
+    ck_assert(vt_wait_text(log,
+                           "warning: TLS handshake with ::1 failed: error:0A000086:SSL "
+                           "routines::certificate verify failed (client certificate "
+                           "/CN=relay2.aviation.example: certificate has expired)\n",
+                           2000));
+    ck_assert(vt_wait_text(log,
+                           "warning: TLS handshake with ::1 failed: error:0A000086:SSL "
+                           "routines::certificate verify failed (client certificate "
+                           "/CN=relay3.aviation.example: self-signed certificate)\n",
+                           2000));
+    ck_assert(it_collector_says(&p, "tls_handshakes=0 tls_errors=2 "));
+    ck_assert(it_collector_says(&p, "received=0 "));
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* Packets dropped by the kernel's input backlog, all CPUs
  * (/proc/net/softnet_stat, second column, hex). */
 static uint64_t it_softnet_drops(void)
@@ -2620,6 +2662,7 @@ static Suite *collector_suite(void)
     TCase *tl = it_tcase(s, "tls", 300);
     tcase_add_test(tl, test_tls_close_notify);
     tcase_add_test(tl, test_plain_syslog_to_tls_port);
+    tcase_add_test(tl, test_tls_client_cert_refusal_named);
     tcase_add_test(tl, test_tls_certificate_reload);
     tcase_add_test(tl, test_tls_cert_expiry_alert);
     /* what a stop reads, and says */
