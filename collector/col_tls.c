@@ -126,6 +126,16 @@ static int col_tls_on_verify(int ok, X509_STORE_CTX *x)
     return ok;
 }
 
+/* Whether ctx's store holds a CRL (read from the 'ca' file with its CAs). */
+static int col_tls_has_crl(SSL_CTX *ctx)
+{
+    STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(SSL_CTX_get_cert_store(ctx));
+    for (int i = 0; i < sk_X509_OBJECT_num(objs); i++)
+        if (X509_OBJECT_get_type(sk_X509_OBJECT_value(objs, i)) == X509_LU_CRL)
+            return 1;
+    return 0;
+}
+
 int col_tls_init(col_tls *t, const col_tls_conf *cf, char *err, size_t errlen)
 {
     char why[512];
@@ -168,6 +178,12 @@ int col_tls_init(col_tls *t, const col_tls_conf *cf, char *err, size_t errlen)
                      cf->ca, why);
             goto fail;
         }
+        /* OpenSSL ignores the CRLs of a store unless told to check them:
+         * a unit's certificate revoked in the 'ca' file (a stolen relay)
+         * got in. With one, each client certificate is checked against
+         * its CA's CRL, which must be there and current. */
+        if (col_tls_has_crl(t->ctx))
+            X509_STORE_set_flags(SSL_CTX_get_cert_store(t->ctx), X509_V_FLAG_CRL_CHECK);
         SSL_CTX_set_verify(t->ctx,
                            SSL_VERIFY_PEER |
                                (cf->require_client_cert ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),

@@ -1081,7 +1081,11 @@ END_TEST
 /* A client certificate refused at the handshake is named in its line with
  * the reason (expired, from another CA): before, the line said only
  * OpenSSL's "certificate verify failed", the same for both, and the
- * operator had to guess which unit's certificate had to be renewed. */
+ * operator had to guess which unit's certificate had to be renewed. Then
+ * a CRL revoking rogue.pem is put into the 'ca' file and SIGHUP sent:
+ * rogue.pem is refused, client.pem still gets in. Before, the CRL was read
+ * and ignored (OpenSSL checks none unless told to): a revoked unit's
+ * certificate got in. */
 START_TEST(test_tls_client_cert_refusal_named)
 {
     vt_pipe p;
@@ -1116,6 +1120,35 @@ START_TEST(test_tls_client_cert_refusal_named)
                            2000));
     ck_assert(it_collector_says(&p, "tls_handshakes=0 tls_errors=2 "));
     ck_assert(it_collector_says(&p, "received=0 "));
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && : > index.txt && echo 01 > crlnumber && printf '[ca]\\ndefault_ca=c\\n"
+             "[c]\\ndatabase=index.txt\\ncrlnumber=crlnumber\\ndefault_md=sha256\\n"
+             "default_crl_days=2\\n' > ca.cnf && "
+             "openssl ca -config ca.cnf -keyfile ca.key -cert ca.pem -revoke rogue.pem "
+             ">/dev/null 2>&1 && openssl ca -config ca.cnf -keyfile ca.key -cert ca.pem "
+             "-gencrl -out ca.crl >/dev/null 2>&1 && cat ca.pem ca.crl > ca.new && "
+             "mv ca.new ca.pem",
+             certs);
+    ck_assert_int_eq(vt_run(argv, 60), 0);
+    kill(p.pid[VT_COLLECTOR], SIGHUP);
+    ck_assert(vt_wait_text(log, "configuration reloaded", 10000));
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && for c in rogue client; do printf '<13>1 2026-11-28T10:00:00Z %%s t - - - "
+             "seq=1\\n' $c | timeout 10 openssl s_client -connect '[::1]:%d' -CAfile ca.pem "
+             "-cert $c.pem -key $c.key -quiet -no_ign_eof >/dev/null 2>&1; done; true",
+             certs, p.port);
+    ck_assert_int_eq(vt_run(argv, 60), 0);
+    ck_assert(vt_wait_text(log,
+                           "warning: TLS handshake with ::1 failed: error:0A000086:SSL "
+                           "routines::certificate verify failed (client certificate "
+                           "/CN=rogue.example: certificate revoked)\n",
+                           2000));
+    ck_assert(it_collector_says(&p, "tls_handshakes=1 tls_errors=3 "));
+    ck_assert(vt_wait_lines(p.alerts, 1, 10000));
+    char *alerts = vt_read_file(p.alerts, NULL);
+    ck_assert_ptr_nonnull(strstr(alerts, "\"host\":{\"name\":\"client\"}"));
+    ck_assert_ptr_null(strstr(alerts, "\"host\":{\"name\":\"rogue\"}"));
+    free(alerts);
     vt_pipe_destroy(&p);
 }
 END_TEST
