@@ -170,7 +170,10 @@ static int col_configure(vg_daemon *d, const vg_node *root, int first, char *err
         int tls_applied = 0;
         if (!first && c->tls.ctx && cf.tls.cert) {
             col_tls nt;
-            if ((rc = col_tls_init(&nt, &cf.tls, err, errlen)) == 0) {
+            if ((rc = col_tls_init(&nt, &cf.tls, err, errlen)) == 0 &&
+                (rc = col_tls_renewal_check(&nt, &c->tls, &cf.tls, err, errlen)) != 0)
+                col_tls_free(&nt);
+            if (rc == 0) {
                 col_tls_replace(&c->tls, &nt);
                 col_tls_conf tmp = c->conf.tls; /* the running settings are cf's from now on */
                 c->conf.tls = cf.tls;

@@ -259,6 +259,18 @@ int col_tls_expiry(const col_tls *t, const char *path, char *text, size_t cap)
     return 0;
 }
 
+int col_tls_renewal_check(const col_tls *nt, const col_tls *t, const col_tls_conf *cf, char *err,
+                          size_t errlen)
+{
+    char text[800], running[800];
+    if (col_tls_expiry(nt, cf->cert, text, sizeof(text)) != 2 ||
+        col_tls_expiry(t, "", running, sizeof(running)) == 2)
+        return 0;
+    snprintf(err, errlen, "%s:%d: %s: an expired certificate does not replace a valid one",
+             cf->where ? cf->where : "", cf->cert_line, text);
+    return VG_ECONFIG;
+}
+
 void col_tls_describe(const col_tls *t, const char *path)
 {
     char text[800];

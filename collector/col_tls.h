@@ -48,6 +48,12 @@ void col_tls_replace(col_tls *t, col_tls *nt);
  * expired on ..." into text; returns 0 (valid for 14 days or more), 1
  * (expires within 14 days), 2 (expired), -1 (no certificate). */
 int col_tls_expiry(const col_tls *t, const char *path, char *text, size_t cap);
+/* At a reload: VG_ECONFIG, with err "CONFIG:LINE: TLS certificate ...
+ * expired on ...: ...", when the certificate read again (nt) has expired
+ * and the running one (t) has not: a renewal that put an old file back
+ * would otherwise have every sender refuse the collector. 0 otherwise. */
+int col_tls_renewal_check(const col_tls *nt, const col_tls *t, const col_tls_conf *cf, char *err,
+                          size_t errlen);
 /* Logs that: a warning within 14 days of the expiry, an error past it,
  * since renewals are due before. */
 void col_tls_describe(const col_tls *t, const char *path);

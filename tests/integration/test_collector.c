@@ -2158,6 +2158,8 @@ static bool it_tls_cert_is(vt_pipe *p, const char *pem, int seq)
 
 /* Sends SIGHUP and returns how many reloads the log has said were done,
  * once it says one more (or after 10 s). */
+static int it_config_line(const vt_pipe *p, const char *text);
+
 static int it_sighup_reloads(vt_pipe *p, const char *log)
 {
     int before = vt_count_text(log, "configuration reloaded");
@@ -2274,8 +2276,27 @@ START_TEST(test_tls_certificate_reload)
              p.config, line, refused);
     ck_assert_msg(vt_count_text(log, want) == 1, "no '%s' in the log", want);
     ck_assert(it_tls12_suite_ok(&p, "AES128-GCM-SHA256"));
-    ck_assert(vt_wait_lines(p.alerts, 5, 20000));
-    it_alerts_numbered(p.alerts, 5);
+    /* an expired certificate put in place of the valid one (an old file
+     * put back), with the ciphers mended: an error, the valid one stays. Before, it was taken, and
+     * every sender that checks it refused the collector from then on. */
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && openssl req -new -key r.key -subj /CN=localhost -out e.csr 2>/dev/null && "
+             "openssl x509 -req -in e.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out e.pem "
+             "-days -1 2>/dev/null && mv e.pem r.pem && "
+             "sed -i 's|ECDHE+AESGCM:RSA-AES128|ECDHE+AESGCM:AES128-GCM-SHA256|' %s",
+             certs, p.config);
+    ck_assert_int_eq(vt_run(argv, 60), 0);
+    ck_assert_int_eq(it_sighup_reloads(&p, log), 5);
+    snprintf(want, sizeof(want),
+             "error: %.200s:%d: TLS certificate %.200s/r.pem (/CN=localhost) expired on ",
+             p.config, it_config_line(&p, "cert: certs/r.pem"), certs);
+    ck_assert_msg(vt_count_text(log, want) == 1, "no '%s' in the log", want);
+    ck_assert_int_eq(vt_count_text(log, ": an expired certificate does not replace a valid one "
+                                        "(keeping the running TLS certificate)\n"),
+                     1);
+    ck_assert(it_tls_cert_is(&p, "renewed.pem", 5));
+    ck_assert(vt_wait_lines(p.alerts, 6, 20000));
+    it_alerts_numbered(p.alerts, 6);
     vt_pipe_destroy(&p);
 }
 END_TEST
