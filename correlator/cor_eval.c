@@ -638,9 +638,16 @@ int cor__absence_report(cor_eval *e, cor_rule *c, cor_group *g, int64_t clk, cor
     snprintf(msg, sizeof(msg), "no event of the watched rules since %s", since);
     vg_event fake = {0};
     fake.msg = vg_str_c(msg);
+    /* host, agency and site from the group's values, when it is grouped by
+     * them: the shipper's agency filter and CEF/LEEF/ECS labels read the
+     * alert's own agency and site, not its fields */
     for (uint32_t i = 0; i < hit.nf; i++)
         if (vg_str_eq(hit.f[i].key, "host"))
             fake.host = hit.f[i].val;
+        else if (vg_str_eq(hit.f[i].key, "agency"))
+            fake.agency = hit.f[i].val;
+        else if (vg_str_eq(hit.f[i].key, "site"))
+            fake.site = hit.f[i].val;
     ctx.ev = &fake;
     return cor__hit_out(e, &hit, emit, ud);
 }

@@ -1114,6 +1114,50 @@ START_TEST(test_absence_between_sweeps)
 }
 END_TEST
 
+/* An absence has no event of its own: its alert took its host from its
+ * group_by values, but not its agency and site, so a silence grouped by
+ * agency reached the shipper as agency "unknown" (missed by an output's
+ * agency filter, cs2=unknown in CEF). Grouped by them, it carries them;
+ * not grouped by them, none. */
+START_TEST(test_absence_agency_site_from_group)
+{
+    tc t;
+    tc_open(&t,
+            "rules:\n"
+            "  - {id: m.beat, name: heartbeat, level: 1, alert: false, match: {regex: heartbeat}}\n"
+            "  - id: c.unit\n"
+            "    name: unit host went silent\n"
+            "    level: 7\n"
+            "    correlation: {type: absence, rules: [m.beat], group_by: [agency, site, host],\n"
+            "                  timespan: 5m}\n"
+            "  - id: c.host\n"
+            "    name: host went silent\n"
+            "    level: 7\n"
+            "    correlation: {type: absence, rules: [m.beat], group_by: [host], timespan: 5m}\n",
+            NULL);
+    const int64_t L = T0;
+    feed_spec(&t, &(evspec){.ts = L, .pri = 38, .host = "h1", .app = "beat", .agency = "railway",
+                            .site = "hanoi", .msg = "heartbeat"});
+    tick(&t, L + 5 * MIN);
+    ck_assert_uint_eq(t.s.n, 2);
+    const rec *u = at(&t.s, 0), *h = at(&t.s, 1);
+    if (strcmp(u->rule, "c.unit") != 0) {
+        u = at(&t.s, 1);
+        h = at(&t.s, 0);
+    }
+    assert_alert(u, "c.unit", "absence", L, L + 5 * MIN, 0);
+    FIELDS(u, "agency", "railway", "site", "hanoi", "host", "h1");
+    ck_assert_str_eq(u->host, "h1");
+    ck_assert_str_eq(u->agency, "railway");
+    ck_assert_str_eq(u->site, "hanoi");
+    assert_alert(h, "c.host", "absence", L, L + 5 * MIN, 0);
+    ck_assert_str_eq(h->host, "h1");
+    ck_assert_str_eq(h->agency, "<nil>");
+    ck_assert_str_eq(h->site, "<nil>");
+    tc_close(&t);
+}
+END_TEST
+
 /* ---- correlations of correlations, alert: false ------------------------------ */
 
 START_TEST(test_correlation_of_correlation)
@@ -5396,6 +5440,7 @@ static Suite *eval_suite(void)
     tcase_add_test(t, test_absence);
     tcase_add_test(t, test_absence_expire_late);
     tcase_add_test(t, test_absence_between_sweeps);
+    tcase_add_test(t, test_absence_agency_site_from_group);
     tcase_add_test(t, test_correlation_of_correlation);
     tcase_add_test(t, test_repeat);
     tcase_add_test(t, test_lateness);
