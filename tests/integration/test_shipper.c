@@ -122,6 +122,55 @@ START_TEST(test_routing_filters)
 }
 END_TEST
 
+/* An alert the correlator gives no agency or site (an absence not grouped
+ * by them, the pipeline's own) is written as agency and site "unknown" in
+ * every format, and an output filtered on "unknown" must get it: before,
+ * the filter compared the empty value, so {agency: unknown} and
+ * {site: unknown} never took such an alert. */
+START_TEST(test_filter_unknown_agency_site)
+{
+    vt_pipe p;
+    const char *rules = "rules:\n"
+                        "  - {id: m.beat, name: beat, level: 1, alert: false,\n"
+                        "     match: {program: vigiltest, regex: beat}}\n"
+                        "  - id: c.silent\n"
+                        "    name: silent\n"
+                        "    level: 7\n"
+                        "    correlation: {type: absence, rules: [m.beat], group_by: [host],\n"
+                        "                  timespan: 5s}\n";
+    const char *shp = "shipper:\n  outbox_size: 64M\n  outputs:\n"
+                      "    - {name: all, type: file, path: all.json}\n"
+                      "    - name: unk\n      type: file\n      path: unk.json\n"
+                      "      filter: {agency: unknown, site: unknown}\n";
+    ck_assert_int_eq(vt_pipe_init_full(&p, rules, NULL, NULL, shp), 0);
+    vt_pipe_start_all(&p);
+    char stamp[2][40], lines[300];
+    time_t now = time(NULL);
+    for (int i = 0; i < 2; i++) {
+        time_t t = now + i * 10;
+        strftime(stamp[i], sizeof(stamp[i]), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+    }
+    int n = snprintf(lines, sizeof(lines),
+                     "<13>1 %s h1 vigiltest - - - beat\n<13>1 %s h2 vigiltest - - - other\n",
+                     stamp[0], stamp[1]);
+    int fd = it_tcp_connect(p.port);
+    ck_assert_int_eq(write(fd, lines, (size_t)n), n);
+    close(fd);
+    char all[400], unk[400];
+    path_in(&p, "all.json", all, sizeof(all));
+    path_in(&p, "unk.json", unk, sizeof(unk));
+    ck_assert(vt_wait_lines(all, 1, 20000));
+    ck_assert(wait_stats(&p, "output unk (file): sent=1 ", 50));
+    ck_assert_int_eq(vt_count_lines(all), 1);
+    ck_assert_int_eq(vt_count_text(all, "\"rule\":{\"id\":\"c.silent\""), 1);
+    ck_assert_int_eq(vt_count_text(all, "\"labels\":{\"agency\":\"unknown\",\"site\":\"unknown\"}"),
+                     1);
+    ck_assert_int_eq(vt_count_lines(unk), 1);
+    ck_assert_int_eq(vt_count_text(unk, "\"rule\":{\"id\":\"c.silent\""), 1);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* The counters go to the log every stats_log while they change, not again
  * while they do not (an idle shipper wrote the same lines every minute, all
  * holiday long): one line at the first tick, none over 3.5 s idle at a 1 s
@@ -1815,6 +1864,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_shipper_disk_full_recovers);
     tcase_add_test(tc, test_file_output_device);
     tcase_add_test(tc, test_routing_filters);
+    tcase_add_test(tc, test_filter_unknown_agency_site);
     tcase_add_test(tc, test_stats_log_on_change);
     tcase_add_test(tc, test_dump_outbox);
     /* the file output: rotation, existing content, crashes mid-file */
