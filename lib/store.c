@@ -398,6 +398,30 @@ int vg_meta_del(vg_store *st, const char *key)
     return rc == MDB_NOTFOUND ? 0 : vg__rc(rc);
 }
 
+int vg_meta_keys(vg_store *st, const char *prefix,
+                 int (*fn)(void *ud, const char *key, size_t len), void *ud)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur = NULL;
+    int rc = vg__read_begin(st, &txn), stop = 0;
+    if (rc)
+        return rc;
+    size_t plen = strlen(prefix);
+    MDB_val k = {plen, (void *)prefix}, v;
+    rc = mdb_cursor_open(txn, st->meta, &cur);
+    for (MDB_cursor_op op = MDB_SET_RANGE; rc == 0 && stop == 0; op = MDB_NEXT) {
+        if ((rc = mdb_cursor_get(cur, &k, &v, op)) != 0)
+            break;
+        if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+            break;
+        stop = fn(ud, k.mv_data, k.mv_size);
+    }
+    if (cur)
+        mdb_cursor_close(cur);
+    vg__read_end(st, txn);
+    return stop ? stop : rc == MDB_NOTFOUND ? 0 : vg__rc(rc);
+}
+
 int vg_meta_get_u64(vg_store *st, const char *key, uint64_t *v)
 {
     size_t len = 0;

@@ -1237,8 +1237,56 @@ static int shp_out_open_one(shp *s, shp_out_conf *c, shp_out **out)
     return o->tp_ops->open(o);
 }
 
+typedef struct shp_stale {
+    const shp_conf *conf;
+    vg_buf keys; /* the keys to forget, each ended by a NUL */
+} shp_stale;
+
+static int shp_stale_key(void *ud, const char *key, size_t len)
+{
+    shp_stale *sk = ud;
+    /* "out.NAME.WHAT": NAME may hold dots, WHAT has none */
+    size_t n = len;
+    while (n > 4 && key[n - 1] != '.')
+        n--;
+    if (n <= 5)
+        return 0;
+    const char *name = key + 4;
+    n -= 5;
+    for (size_t i = 0; i < sk->conf->noutputs; i++)
+        if (strlen(sk->conf->outputs[i].name) == n &&
+            memcmp(sk->conf->outputs[i].name, name, n) == 0)
+            return 0;
+    int rc = vg_buf_add(&sk->keys, key, len);
+    return rc ? rc : vg_buf_addc(&sk->keys, '\0');
+}
+
+/* Forgets the stored state ("out.NAME.*": cursor, rate-limit windows, a
+ * file's offset and path) of outputs that are no longer configured. An
+ * output is known by its name, so one renamed back, or removed and added
+ * again, is a new output; before, it took its old state for its own, and a
+ * file output cut its file back to its old offset, deleting what it had
+ * delivered there under its other name. */
+static int shp_outputs_forget(shp *s)
+{
+    shp_stale sk = {.conf = &s->conf};
+    int rc = vg_meta_keys(s->store, "out.", shp_stale_key, &sk);
+    if (rc == 0 && sk.keys.len && (rc = vg_store_begin(s->store)) == 0) {
+        for (size_t at = 0; rc == 0 && at < sk.keys.len; at += strlen(sk.keys.p + at) + 1) {
+            vg_info("forgetting %s: no output of that name is configured", sk.keys.p + at);
+            rc = vg_meta_del(s->store, sk.keys.p + at);
+        }
+        rc = rc ? (vg_store_abort(s->store), rc) : vg_store_commit(s->store);
+    }
+    vg_buf_free(&sk.keys);
+    return rc;
+}
+
 int shp_outputs_open(shp *s)
 {
+    int frc = shp_outputs_forget(s);
+    if (frc)
+        vg_warn("cannot forget the state of removed outputs: %s", vg_strerror(frc));
     uv_idle_init(s->loop, &s->kick_idle);
     s->kick_idle.data = s;
     uv_timer_init(s->loop, &s->tick);

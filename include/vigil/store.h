@@ -78,6 +78,11 @@ int vg_meta_get(vg_store *st, const char *key, void *buf, size_t cap, size_t *le
 int vg_meta_put(vg_store *st, const char *key, const void *val, size_t len);
 /* Removes a meta value (inside a write txn); one that is not there is 0. */
 int vg_meta_del(vg_store *st, const char *key);
+/* Calls fn with each meta key that starts with prefix (not NUL-terminated:
+ * len bytes), in key order, until fn returns non-zero, which is returned.
+ * fn must not write to the store. */
+int vg_meta_keys(vg_store *st, const char *prefix,
+                 int (*fn)(void *ud, const char *key, size_t len), void *ud);
 
 /* Opens queue 'name' in st (created on first use), outside any write
  * transaction (-EBUSY otherwise). The queue is owned by st and freed by

@@ -832,6 +832,40 @@ START_TEST(test_file_path_change_keeps_content)
 }
 END_TEST
 
+/* An output renamed and later renamed back is a new output each time: the
+ * state its old name left in the store must not be taken for its own.
+ * Before, the stale "out.arch.offset" made the start cut the file back
+ * to it, deleting what arch2 had delivered meanwhile. */
+START_TEST(test_file_output_renamed_back)
+{
+    vt_pipe p;
+    const char *shp = "shipper:\n  outbox_size: 64M\n  outputs:\n"
+                      "    - {name: arch, type: file, path: a.json}\n";
+    ck_assert_int_eq(vt_pipe_init_full(&p, RULES, NULL, NULL, shp), 0);
+    vt_pipe_start_all(&p);
+    char out[400];
+    path_in(&p, "a.json", out, sizeof(out));
+    send_lines(&p, "a", 0, 1);
+    ck_assert(vt_wait_lines(out, 1, 30000));
+    for (int r = 0; r < 2; r++) {
+        ck_assert_int_eq(vt_shipper_wait_stat(&p, r ? "arch2" : "arch", "backlog", 0, 15000), 0);
+        ck_assert_int_eq(vt_pipe_stop(&p, VT_SHIPPER, SIGTERM), 0);
+        replace_in_file(p.config, r ? "name: arch2," : "name: arch,",
+                        r ? "name: arch," : "name: arch2,");
+        vt_pipe_start(&p, VT_SHIPPER);
+        send_lines(&p, "a", r + 1, r + 2);
+        char seq[64];
+        snprintf(seq, sizeof(seq), "\"message\":\"kind=a seq=%d\"", r + 1);
+        ck_assert(vt_wait_text(out, seq, 30000));
+    }
+    vt_sleep_ms(300);
+    ck_assert_int_eq(vt_count_lines(out), 3);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(count_alert(out, 'a', i), 1);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* A file output on a character device (/dev/null here; a terminal or a
  * serial console in the field) delivers each batch once. Before, fdatasync
  * refused the device after the write, and every batch was written again,
@@ -1887,6 +1921,7 @@ static Suite *suite(void)
     tcase_add_test(tr, test_rate_limit_summary_drop_restart);
     TCase *tp = it_tcase(s, "file_path_change", 240);
     tcase_add_test(tp, test_file_path_change_keeps_content);
+    tcase_add_test(tp, test_file_output_renamed_back);
     TCase *tf = it_tcase(s, "fanout", 120);
     tcase_add_test(tf, test_two_shippers);
     tcase_add_test(tf, test_reload_add_remove);

@@ -426,6 +426,18 @@ START_TEST(test_trim)
 }
 END_TEST
 
+static int add_key(void *ud, const char *key, size_t len)
+{
+    vg_buf *b = ud;
+    return vg_buf_add(b, key, len) || vg_buf_addc(b, ';') ? -ENOMEM : 0;
+}
+
+static int stop_key(void *ud, const char *key, size_t len)
+{
+    (void)ud, (void)key, (void)len;
+    return -E2BIG;
+}
+
 START_TEST(test_meta)
 {
     vg_store *st = open_store(dbdir, 4);
@@ -491,6 +503,23 @@ START_TEST(test_meta)
     ck_assert_uint_eq(len, sizeof(blob));
     ck_assert_mem_eq(buf, blob, sizeof(blob));
     ck_assert_int_eq(vg_meta_get(st, "ghost", buf, sizeof(buf), &len), -ENOENT);
+
+    /* the keys under a prefix, in order, and only those */
+    begin(st);
+    ck_assert_int_eq(vg_meta_put_u64(st, "out.b.rl", 1), 0);
+    ck_assert_int_eq(vg_meta_put_u64(st, "out.a.cursor", 2), 0);
+    ck_assert_int_eq(vg_meta_put_u64(st, "out", 3), 0);
+    ck_assert_int_eq(vg_meta_put_u64(st, "outx", 4), 0);
+    commit(st);
+    vg_buf keys = {0};
+    ck_assert_int_eq(vg_meta_keys(st, "out.", add_key, &keys), 0);
+    ck_assert_int_eq(vg_buf_addc(&keys, '\0'), 0);
+    ck_assert_str_eq(keys.p, "out.a.cursor;out.b.rl;");
+    keys.len = 0;
+    ck_assert_int_eq(vg_meta_keys(st, "nothing.", add_key, &keys), 0);
+    ck_assert_uint_eq(keys.len, 0);
+    vg_buf_free(&keys);
+    ck_assert_int_eq(vg_meta_keys(st, "out.", stop_key, NULL), -E2BIG);
     vg_store_close(st);
 }
 END_TEST
