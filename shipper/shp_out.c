@@ -104,11 +104,21 @@ static void shp_pack_str(msgpack_packer *pk, const char *s)
     msgpack_pack_str_body(pk, s, n);
 }
 
+/* Whether r's window is over at now. A window that starts after now was
+ * opened while the wall clock was ahead (set back since, by NTP or by
+ * hand): over too, else the rule's alerts stayed held, and their summary
+ * unsent, until the clock caught up, hours or days later. */
+static int shp_rl_over(const shp_rl_rule *r, int64_t now, int64_t win)
+{
+    return now >= r->window_us + win || now < r->window_us;
+}
+
 /* Only windows that still matter are stored: open ones, and closed ones
  * whose summary is not sent yet. */
 static int shp_rl_live(const shp_out *o, const shp_rl_rule *r, int64_t now)
 {
-    return r->held != 0 || (r->window_us != 0 && now < r->window_us + o->conf.rate_window_ms * 1000);
+    return r->held != 0 ||
+           (r->window_us != 0 && !shp_rl_over(r, now, o->conf.rate_window_ms * 1000));
 }
 
 static void shp_rl_pack(msgpack_packer *pk, const shp_rl_rule *r)
@@ -396,7 +406,7 @@ static int shp_rl_admit(shp_out *o, const vg_alert *al, int64_t now, int64_t *wi
         return 1;
     }
     int64_t win = o->conf.rate_window_ms * 1000;
-    if (r->window_us == 0 || (now >= r->window_us + win && r->held == 0)) {
+    if (r->window_us == 0 || (shp_rl_over(r, now, win) && r->held == 0)) {
         r->window_us = now;
         r->sent = 0;
     }
@@ -595,7 +605,7 @@ static int shp_batch_build(shp_out *o)
     int64_t win = o->conf.rate_window_ms * 1000;
     for (size_t i = 0; i < o->nrl && o->batch.n < (size_t)o->conf.batch; i++) {
         shp_rl_rule *r = &o->rl[i];
-        if (r->held > 0 && now >= r->window_us + win) {
+        if (r->held > 0 && shp_rl_over(r, now, win)) {
             int rc = shp_batch_summary(o, r);
             if (rc == 0)
                 rc = shp_rl_snap_add(o, r, &o->batch.items[o->batch.n - 1]);

@@ -575,6 +575,52 @@ START_TEST(test_rate_limit_summary)
 }
 END_TEST
 
+/* A rate window that opened while the wall clock was ahead (a day here,
+ * as written by a shipper before the clock was set back) is over: the
+ * rule's alerts are not held, nor their summary kept, until the clock
+ * catches up. Before, the people on duty heard nothing of that rule for
+ * the size of the jump. */
+START_TEST(test_rate_limit_window_from_future)
+{
+    vt_pipe p;
+    const char *shp = "shipper:\n  outbox_size: 64M\n  outputs:\n"
+                      "    - {name: duty, type: file, path: duty.json, rate_limit: 1, "
+                      "rate_window: 1s}\n";
+    ck_assert_int_eq(vt_pipe_init_full(&p, RULES, NULL, NULL, shp), 0);
+    vt_pipe_start_all(&p);
+    char duty[400], dir[400];
+    path_in(&p, "duty.json", duty, sizeof(duty));
+    path_in(&p, "data/shipper/shipper", dir, sizeof(dir));
+    send_lines(&p, "a", 0, 1);
+    ck_assert(vt_wait_lines(duty, 1, 30000));
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_SHIPPER, SIGTERM), 0);
+    /* [[rule id, name, window_us, sent 1, held 0, first, last, level, host,
+     *   agency, site, flags, 0]] */
+    uint64_t w = (uint64_t)time(NULL) * 1000000u + 86400000000u;
+    unsigned char rl[64] = {0x91, 0x9d, 0xa6, 't', 'e', 's', 't', '.', 'a',
+                            0xa6, 'T', 'e', 's', 't', ' ', 'A', 0xd3};
+    size_t n = 17;
+    for (int i = 7; i >= 0; i--)
+        rl[n++] = (unsigned char)(w >> (8 * i));
+    const unsigned char tail[] = {1, 0, 0, 0, 3, 0xa0, 0xa0, 0xa0, 0, 0};
+    memcpy(rl + n, tail, sizeof(tail));
+    n += sizeof(tail);
+    vg_store *st = NULL;
+    ck_assert_int_eq(vg_store_open_ex(&st, dir, 64, 0), 0);
+    ck_assert_int_eq(vg_store_begin(st), 0);
+    ck_assert_int_eq(vg_meta_put(st, "out.duty.rl", rl, n), 0);
+    ck_assert_int_eq(vg_store_commit(st), 0);
+    vg_store_close(st);
+    vt_pipe_start(&p, VT_SHIPPER);
+    send_lines(&p, "a", 1, 3);
+    ck_assert(vt_wait_text(duty, "\"kind\":\"summary\",\"count\":1,", 10000));
+    ck_assert_int_eq(vt_count_lines(duty), 3);
+    ck_assert_int_eq(count_alert(duty, 'a', 1), 1);
+    ck_assert_int_eq(count_alert(duty, 'a', 2), 0);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* A rule id of 120 bytes (ids may be up to 128): the rate limit holds back
  * its alerts like any other rule's. It used to keep ids in 96 bytes and
  * then never found the window again, so every alert went out. */
@@ -1919,6 +1965,7 @@ static Suite *suite(void)
     tcase_add_test(li, test_block_resumes_at_once);
     TCase *tr = it_tcase(s, "summary_restart", 240);
     tcase_add_test(tr, test_rate_limit_summary_drop_restart);
+    tcase_add_test(tr, test_rate_limit_window_from_future);
     TCase *tp = it_tcase(s, "file_path_change", 240);
     tcase_add_test(tp, test_file_path_change_keeps_content);
     tcase_add_test(tp, test_file_output_renamed_back);
