@@ -320,8 +320,8 @@ int vg_cef_alert(vg_buf *b, const vg_alert *al, const char *product_version)
     vg_buf_addf(b, " cnt=%" PRIu64, al->count > INT32_MAX ? (uint64_t)INT32_MAX : al->count);
     vg__cef_kv(b, "msg", al->message, VG__CEF_MSG_MAX);
     vg__cef_cs(b, 1, "rule.kind", al->kind.len ? al->kind : vg_str_c("match"));
-    vg__cef_cs(b, 2, "agency", al->agency.len ? al->agency : vg_str_c("unknown"));
-    vg__cef_cs(b, 3, "site", al->site.len ? al->site : vg_str_c("unknown"));
+    vg__cef_cs(b, 2, "agency", vg_alert_tag(al->agency));
+    vg__cef_cs(b, 3, "site", vg_alert_tag(al->site));
     vg_kv tags[VG_ALERT_MAX_TAGS];
     size_t ntags = 0;
     for (size_t i = 0; i < al->ntags && i < VG_ALERT_MAX_TAGS; i++)
@@ -470,8 +470,8 @@ int vg_leef_alert(vg_buf *b, const vg_alert *al, const char *product_version,
     }
     vg__leef_kv(b, &val, &n, "ruleName", al->rule_name);
     vg__leef_kv(b, &val, &n, "msg", al->message);
-    vg__leef_kv(b, &val, &n, "agency", al->agency.len ? al->agency : vg_str_c("unknown"));
-    vg__leef_kv(b, &val, &n, "site", al->site.len ? al->site : vg_str_c("unknown"));
+    vg__leef_kv(b, &val, &n, "agency", vg_alert_tag(al->agency));
+    vg__leef_kv(b, &val, &n, "site", vg_alert_tag(al->site));
     for (size_t i = 0, w = 0, used = 0; i < al->ntags && i < VG_ALERT_MAX_TAGS; i++) {
         if (al->tags[i].len == 0)
             continue;

@@ -189,10 +189,7 @@ bool shp_filter_match(const shp_filter *f, const vg_alert *al)
 {
     if (al->level < f->min_level)
         return false;
-    /* an alert without agency or site (an absence, the pipeline's own) is
-     * "unknown" in every format, and so to the filter */
-    vg_str agency = al->agency.len ? al->agency : vg_str_c("unknown");
-    vg_str site = al->site.len ? al->site : vg_str_c("unknown");
+    vg_str agency = vg_alert_tag(al->agency), site = vg_alert_tag(al->site); /* as formatted */
     /* shp_str_in < 0 (no memory for a long value): deliver rather than drop */
     if (f->agency && shp_str_in(f->agency, agency, 0) == 0)
         return false;

@@ -85,4 +85,12 @@ typedef struct vg_alert {
     vg_str raw[VG_ALERT_MAX_RAW];
 } vg_alert;
 
+/* A tag as the SIEM formats and the shipper's filters see it: an alert
+ * without one (an absence's, the pipeline's own) is "unknown", as an
+ * untagged sender's events are. */
+static inline vg_str vg_alert_tag(vg_str tag)
+{
+    return tag.len ? tag : vg_str_c("unknown");
+}
+
 #endif
