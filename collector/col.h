@@ -114,6 +114,7 @@ struct col {
     vg_budget closed_budget;    /* lines on connections closed for a timeout (vg_budget) */
     int paused;          /* spool full: TCP reading stopped, datagrams dropped */
     int paused_commits;  /* the pause began with a failed commit (a full disk), not the limit */
+    vg_streak full_runs; /* pauses at spool_limit, logged as one run (col_spool_check_full) */
     uint64_t spool_high, spool_low;
     /* spool durability: committed (page cache) vs synced (disk) */
     uv_work_t sync_work;

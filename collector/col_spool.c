@@ -97,30 +97,67 @@ static void col_spool_note_refused(col *c)
     }
 }
 
+/* A pause at spool_limit, as a warning: the first of a run, and again
+ * (say VG_STREAK_REMIND) a minute or more after the last line with the
+ * pauses counted so far. */
+static void col_spool_say_full(col *c, int say, uint64_t used)
+{
+    const vg_streak *r = &c->full_runs;
+    if (say == VG_STREAK_FIRST)
+        vg_warn("spool full (%llu bytes, limit %llu): pausing TCP intake, refusing datagrams",
+                (unsigned long long)used, (unsigned long long)c->spool_high);
+    else if (say == VG_STREAK_REMIND)
+        vg_warn("spool full (%llu bytes, limit %llu): TCP intake paused, datagrams refused; "
+                "paused %llu times over %llu s (each pause and resume within a minute of the "
+                "last such line is counted, not logged; %llu datagrams refused so far)",
+                (unsigned long long)used, (unsigned long long)c->spool_high,
+                (unsigned long long)r->count,
+                (unsigned long long)((uv_now(c->loop) - r->first_ms) / 1000),
+                (unsigned long long)c->stats.dropped);
+}
+
 /* Pauses intake when the spool reaches spool_limit, resumes below 90% of
  * it: TCP senders wait (their kernel buffers fill), datagrams are refused
- * and counted. Nothing already accepted is ever dropped. */
+ * and counted. Nothing already accepted is ever dropped. A backlog that a
+ * correlator drains slower than the collector reads makes intake pause and
+ * resume over and over (each resume reads a burst that reaches the limit
+ * again, 4 times a second): those pauses are one run (vg_streak), so the
+ * log says its first pause and first resume, then at most one of each a
+ * minute, where it said both for every pause. A pause that came quietly
+ * and lasts is said a minute after the resume line (vg_streak_overdue):
+ * the last line must not say intake runs while it is paused. */
 static void col_spool_check_full(col *c)
 {
     uint64_t used = vg_queue_bytes(c->spool);
+    uint64_t now = uv_now(c->loop);
     if (!c->paused && used >= c->spool_high) {
-        vg_warn("spool full (%llu bytes, limit %llu): pausing TCP intake, refusing datagrams",
-                (unsigned long long)used, (unsigned long long)c->spool_high);
+        col_spool_say_full(c, vg_streak_fail(&c->full_runs, now), used);
         col_input_pause(c);
         uv_timer_start(&c->bp_timer, col_spool_on_bp, 250, 250);
     } else if (c->paused && used <= c->spool_low && c->npend == 0) {
         /* after a full disk the spool was never above the limit: saying
          * it is below it again named the wrong cause */
-        if (c->paused_commits)
+        if (c->paused_commits) {
             vg_info("spool commits pass again: resuming intake (%llu datagrams refused so far)",
                     (unsigned long long)c->stats.dropped);
-        else
-            vg_info("spool below %llu bytes: resuming intake (%llu datagrams refused so far)",
-                    (unsigned long long)c->spool_low, (unsigned long long)c->stats.dropped);
+        } else {
+            double secs;
+            uint64_t n = vg_streak_end(&c->full_runs, now, &secs);
+            if (n == 1)
+                vg_info("spool below %llu bytes: resuming intake (%llu datagrams refused so far)",
+                        (unsigned long long)c->spool_low, (unsigned long long)c->stats.dropped);
+            else if (n > 1)
+                vg_info("spool below %llu bytes: resuming intake (%llu datagrams refused so "
+                        "far; paused %llu times over %.0f s)",
+                        (unsigned long long)c->spool_low, (unsigned long long)c->stats.dropped,
+                        (unsigned long long)n, secs);
+        }
         c->paused_commits = 0;
         uv_timer_stop(&c->bp_timer);
         col_input_resume(c);
         col_spool_note_refused(c);
+    } else if (c->paused && !c->paused_commits && vg_streak_overdue(&c->full_runs, now)) {
+        col_spool_say_full(c, VG_STREAK_REMIND, used);
     }
 }
 

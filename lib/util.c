@@ -58,6 +58,15 @@ bool vg_streak_failing(const vg_streak *s)
     return s->count && !s->ended;
 }
 
+bool vg_streak_overdue(vg_streak *s, uint64_t now_ms)
+{
+    if (!vg_streak_failing(s) || s->said_fail || now_ms - s->logged_ms < 60000)
+        return false;
+    s->logged_ms = now_ms;
+    s->said_fail = 1;
+    return true;
+}
+
 bool vg_streak_active(const vg_streak *s, uint64_t now_ms)
 {
     return s->count && (!s->ended || now_ms - s->ended_ms < VG_STREAK_GRACE_MS);

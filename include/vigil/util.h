@@ -57,6 +57,13 @@ uint64_t vg_streak_end(vg_streak *s, uint64_t now_ms, double *secs);
 /* Whether a run is failing now (it has not recovered since its last
  * failure). */
 bool vg_streak_failing(const vg_streak *s);
+/* A run still failing at now_ms whose last line said it recovered, a
+ * minute or more ago: true once (taken as logged now, a failure's line),
+ * else false. For a failure that is a state, not a retried attempt (intake
+ * paused for a full spool): one that came quietly, within a minute of the
+ * last line, and lasts is said after all, or the log's last word would be
+ * the recovery. */
+bool vg_streak_overdue(vg_streak *s, uint64_t now_ms);
 /* Whether a run is open at now_ms: failing, or recovered less than
  * VG_STREAK_GRACE_MS ago (a failure now would continue it: lines that
  * each attempt would log, such as reconnects, stay quiet meanwhile). */

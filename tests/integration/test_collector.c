@@ -2507,6 +2507,64 @@ START_TEST(test_burst_larger_than_spool_committed)
 }
 END_TEST
 
+/* A backlog in the senders' and the kernel's buffers, drained by a
+ * correlator slower than the collector reads: each resume reads a burst
+ * that reaches spool_limit again, so intake pauses and resumes over and
+ * over. The log says the first pause and the first resume, not each one
+ * (before: a warning and an info line for every pause, up to 8 lines a
+ * second for as long as the backlog lasted, over a holiday hundreds of
+ * thousands); every pause is still counted (pauses), and every line is
+ * spooled and acknowledged once, none refused. */
+START_TEST(test_spool_full_flapping_logged_once)
+{
+    vt_pipe p;
+    ck_assert_int_eq(
+        vt_pipe_init_ex(&p, IT_RULES, NULL, "  spool_size: 4M\n  spool_limit: 256K\n"), 0);
+    vt_pipe_start(&p, VT_COLLECTOR);
+    char log[400];
+    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+    ck_assert(vt_wait_text(log, " started (config ", 10000));
+    enum { N = 8000 };
+    size_t cap = (size_t)N * 80, len = 0;
+    char *buf = malloc(cap);
+    ck_assert_ptr_nonnull(buf);
+    for (int i = 0; i < N; i++)
+        len += (size_t)snprintf(buf + len, cap - len,
+                                "<13>Nov 25 10:00:00 h vigiltest: vigil integration seq=%05d\n", i);
+    int fd = it_tcp_connect(p.port);
+    ck_assert_int_ge(fd, 0);
+    size_t w = it_write_until_full(fd, buf, len, 300); /* the correlator is not there yet */
+    ck_assert_msg(vt_wait_text(log, "spool full (", 5000), "collector never paused");
+    vt_pipe_start(&p, VT_CORRELATOR);
+    ck_assert_int_eq(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK), 0);
+    ck_assert_int_eq(it_send_all(fd, buf + w, len - w), 0);
+    close(fd);
+    free(buf);
+    /* the spool is trimmed after the acknowledgement, and intake resumes
+     * at the next check of the spool (4 a second) */
+    long acked = -1, pending = -1, paused = -1;
+    for (int i = 0; i < 150 && (acked != N || pending != 0 || paused != 0); i++) {
+        vt_sleep_ms(100);
+        acked = it_stat(&p, VT_COLLECTOR, "stats: received=", " acked=", true);
+        pending = it_stat(&p, VT_COLLECTOR, "stats: received=", " pending=", false);
+        paused = it_stat(&p, VT_COLLECTOR, "stats: received=", " paused=", false);
+    }
+    ck_assert_int_eq(acked, N);
+    ck_assert_int_eq(it_stat(&p, VT_COLLECTOR, "stats: received=", "stats: received=", false), N);
+    ck_assert_int_eq(it_stat(&p, VT_COLLECTOR, "stats: received=", " spooled=", false), N);
+    ck_assert_int_eq(pending, 0);
+    ck_assert_int_eq(it_stat(&p, VT_COLLECTOR, "stats: received=", " dropped=", false), 0);
+    ck_assert_int_eq(paused, 0);
+    long pauses = it_stat(&p, VT_COLLECTOR, "stats: received=", " pauses=", false);
+    ck_assert_msg(pauses >= 2, "intake paused %ld times: no flapping to test", pauses);
+    ck_assert_int_eq(vt_count_text(log, "spool full ("), 1);
+    ck_assert_int_eq(vt_count_text(log, ": resuming intake ("), 1);
+    ck_assert(vt_wait_text(log, "spool below 235926 bytes: resuming intake (0 datagrams refused "
+                                "so far)\n", 100));
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* ---- a full disk under the spool ---- */
 
 /* Makes a pipe, puts a tmpfs on its data directory (it_tmpfs) and starts
@@ -2743,6 +2801,7 @@ static Suite *collector_suite(void)
     tcase_add_test(acked, test_stop_resets_connections);
     TCase *burst = it_tcase(s, "spool_burst", 120);
     tcase_add_test(burst, test_burst_larger_than_spool_committed);
+    tcase_add_test(burst, test_spool_full_flapping_logged_once);
     return s;
 }
 

@@ -313,6 +313,29 @@ START_TEST(test_streak_failing_active)
 }
 END_TEST
 
+/* A failure that is a state (intake paused for a full spool): one that
+ * came quietly, within a minute of the recovery line, and lasts is said a
+ * minute after that line, once; then its recovery is said too. Not while
+ * the last line said the failure, nor while it is recovered. */
+START_TEST(test_streak_overdue)
+{
+    vg_streak s = {0};
+    double secs;
+    ck_assert(!vg_streak_overdue(&s, 100000)); /* no run */
+    ck_assert_int_eq(vg_streak_fail(&s, 1000), VG_STREAK_FIRST);
+    ck_assert(!vg_streak_overdue(&s, 90000)); /* its line said the failure */
+    ck_assert_uint_eq(vg_streak_end(&s, 2000, &secs), 1);
+    ck_assert(!vg_streak_overdue(&s, 90000)); /* recovered */
+    ck_assert_int_eq(vg_streak_fail(&s, 3000), VG_STREAK_QUIET);
+    ck_assert(!vg_streak_overdue(&s, 61999)); /* within a minute of the recovery line */
+    ck_assert(vg_streak_overdue(&s, 62000));
+    ck_assert(!vg_streak_overdue(&s, 62250)); /* once */
+    ck_assert(!vg_streak_overdue(&s, 200000));
+    ck_assert_uint_eq(vg_streak_end(&s, 200250, &secs), 2);
+    ck_assert(secs > 199.249 && secs < 199.251);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("log");
@@ -330,6 +353,7 @@ int main(void)
     tcase_add_test(st, test_streak_flapping_lines_bounded);
     tcase_add_test(st, test_streak_steady);
     tcase_add_test(st, test_streak_failing_active);
+    tcase_add_test(st, test_streak_overdue);
     suite_add_tcase(s, st);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
