@@ -261,7 +261,11 @@ int col_spool_add(col *c, const vg_event *ev)
 }
 
 /* A spool that cannot commit (a full disk: ENOSPC, or EIO from LMDB's
- * short write) is retried about 4 times a second until it can. Logging
+ * short write) is retried about 4 times a second until it can; not once
+ * the stop began (col_spool_stop_pause lifted the limit): its reading then
+ * ends, and col_spool_close logs what it cannot commit, so the first line
+ * says that instead (it said "retrying 4 times a second, TCP senders
+ * wait" just before the senders were reset). Logging
  * each attempt wrote that many error lines, maybe to the very disk that is
  * full: the first failure is logged, then one line a minute while they go
  * on, and the recovery. spool_errors counts every attempt. */
@@ -271,13 +275,21 @@ static void col_spool_failed(col *c, int rc)
     c->stats.spool_errors++;
     c->spool_rc = rc;
     int say = vg_streak_fail(f, uv_now(c->loop));
-    if (say == VG_STREAK_FIRST)
+    const char *disk =
+        rc == -ENOSPC || rc == -EIO ? " (is the file system of pipeline.data_dir full?)" : "";
+    if (say == VG_STREAK_FIRST && c->spool_high == UINT64_MAX) /* the stop began */
+        vg_error("spool commit of %zu events failed at the stop: %s%s; the connections are "
+                 "read no more (what they still hold is counted at the close; datagrams are "
+                 "refused and counted), and what %s is logged as 'not spooled' lines",
+                 c->npend, vg_strerror(rc),
+                 rc == VG_EFULL ? " (the room above spool_limit is used up)" : disk,
+                 rc == VG_EFULL ? "the close cannot commit in one more try"
+                                : "the close cannot commit within 3 s more");
+    else if (say == VG_STREAK_FIRST)
         vg_error("spool commit of %zu events failed: %s%s; intake paused, retrying 4 times a "
                  "second (the events are held in memory, TCP senders wait; further failures "
                  "are logged once a minute)",
-                 c->npend, vg_strerror(rc),
-                 rc == -ENOSPC || rc == -EIO ? " (is the file system of pipeline.data_dir full?)"
-                                             : "");
+                 c->npend, vg_strerror(rc), disk);
     else if (say == VG_STREAK_REMIND)
         vg_error("spool commits still failing: %s; %llu attempts over %llu s, %zu events held, "
                  "intake paused",

@@ -1693,6 +1693,16 @@ START_TEST(test_stop_counts_unread_while_paused)
      * tries and the held events logged, or 1 and none held; and either
      * way every datagram received is in the spool or in the log. */
     ck_assert_int_eq(vt_count_text(log, "error: spool commit of "), 1);
+    /* said as what it is at a stop: not "retrying 4 times a second (...
+     * TCP senders wait)", just before they were reset */
+    ck_assert_int_eq(vt_count_text(log, " events failed at the stop: durable queue full (the room "
+                                        "above spool_limit is used up); the connections are read "
+                                        "no more (what they still hold is counted at the close; "
+                                        "datagrams are refused and counted), and what the close "
+                                        "cannot commit in one more try is logged as 'not "
+                                        "spooled' lines\n"),
+                     1);
+    ck_assert_int_eq(vt_count_text(log, "retrying 4 times a second"), 0);
     long errs = it_last_stat(&p, " spool_errors=", false);
     long received = it_last_stat(&p, "stats: received=", false);
     const char *fill = "<13>Nov 25 10:00:00 h app: fill ";
