@@ -76,6 +76,7 @@ typedef struct cor {
     uv_timer_t tick;
     int64_t last_batch_us; /* wall time of the last batch received */
     int64_t ahead_warned_us, behind_warned_us; /* when clock_ahead/_behind were last logged */
+    int64_t device_warned_us;                  /* when device_ahead was last logged */
     /* the watermark after the last batch, and the monotonic clock then: the
      * clock tick's time never runs ahead of it (cor_engine.c, cor_tick_time) */
     int64_t ref_event_us;

@@ -56,7 +56,8 @@ static bool cor_warn_due(int64_t *last, int64_t now)
  * the events' own times by this host's clock (cor_eval_set_now, before the
  * batch runs; cor_event_time in cor_eval.c). A collector whose clock runs
  * ahead or lags is named in the log once a minute at most for each (if it
- * is this host's clock that is wrong, every collector is). */
+ * is this host's clock that is wrong, every collector is), and so is a
+ * device whose stamps run far past their arrival (their time not trusted). */
 static void cor_warn_skew(cor *c, const vg_rstream *st, int64_t now)
 {
     int64_t ahead, behind;
@@ -75,6 +76,14 @@ static void cor_warn_skew(cor *c, const vg_rstream *st, int64_t now)
                 "events in all have kept their own times",
                 name, (long long)((behind + 500000) / 1000000),
                 (unsigned long long)es->clock_behind);
+    const char *host;
+    int64_t dev = cor_eval_device_ahead(c->eval, &host);
+    if (dev && cor_warn_due(&c->device_warned_us, now))
+        vg_warn("host %s (via collector %s) stamps events up to %lld s past their arrival: its "
+                "clock runs ahead, or its stamps are wrong (check its time sync); %llu events in "
+                "all have taken their arrival time instead of their own",
+                host[0] ? host : "-", name, (long long)((dev + 500000) / 1000000),
+                (unsigned long long)es->device_ahead);
 }
 
 /* Runs the rules over the new events of one batch, inside the receiver's
@@ -189,6 +198,7 @@ static uint32_t cor_stats_fn(void *ud, vg_stat *out, uint32_t cap)
         {"late", es->late},              {"evictions", es->evictions},
         {"groups", es->groups},          {"trimmed", es->trimmed},
         {"clock_ahead", es->clock_ahead},  {"clock_behind", es->clock_behind},
+        {"device_ahead", es->device_ahead},
     };
     uint32_t n = sizeof(all) / sizeof(all[0]);
     if (n > cap)

@@ -415,8 +415,22 @@ static int64_t cor_event_time(cor_eval *e, const vg_event *ev)
     } else if (e->now_us > latest) {
         latest = e->now_us;
     }
-    if (arrival && ev->ts_us > latest + COR_FUTURE_US)
+    if (arrival && ev->ts_us > latest + COR_FUTURE_US) {
+        /* counted, and its host kept for the warning: a device whose clock
+         * runs ahead is otherwise invisible, its events quietly retimed */
+        if (ev->flags & VG_EV_NO_TS) /* its "own" time is a collector's clock */
+            return arrival;
+        e->stats.device_ahead++;
+        if (ev->ts_us - arrival > e->device_us) {
+            e->device_us = ev->ts_us - arrival;
+            size_t n = ev->host.len < sizeof(e->device_host) ? ev->host.len
+                                                               : sizeof(e->device_host) - 1;
+            if (n)
+                memcpy(e->device_host, ev->host.p, n);
+            e->device_host[n] = '\0';
+        }
         return arrival;
+    }
     if (e->now_us && ev->ts_us > arrival + COR_FUTURE_US) {
         e->stats.clock_behind++;
         if (ev->ts_us - arrival > e->behind_us)
@@ -851,11 +865,18 @@ int64_t cor_eval_watermark(cor_eval *e)
 void cor_eval_set_now(cor_eval *e, int64_t now_us)
 {
     e->now_us = now_us;
-    e->ahead_us = e->behind_us = 0;
+    e->ahead_us = e->behind_us = e->device_us = 0;
+    e->device_host[0] = '\0';
 }
 
 void cor_eval_skew(const cor_eval *e, int64_t *ahead_us, int64_t *behind_us)
 {
     *ahead_us = e->ahead_us;
     *behind_us = e->behind_us;
+}
+
+int64_t cor_eval_device_ahead(const cor_eval *e, const char **host)
+{
+    *host = e->device_host;
+    return e->device_us;
 }

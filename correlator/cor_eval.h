@@ -33,8 +33,10 @@ typedef struct cor_eval_stats {
     uint64_t events, late, evictions, alerts, groups, trimmed;
     /* live: events whose arrival time was past this host's clock, and events
      * whose own time was kept because it agrees with this host's clock, not
-     * with their arrival time (cor_eval_set_now) */
-    uint64_t clock_ahead, clock_behind;
+     * with their arrival time (cor_eval_set_now); and events whose own time
+     * was more than COR_FUTURE_US past both and so not trusted (a device
+     * whose clock runs ahead, or a stamp of 2100): they took their arrival */
+    uint64_t clock_ahead, clock_behind, device_ahead;
 } cor_eval_stats;
 
 /* Creates an engine over rs (borrowed; see cor_eval_set_rules). With a
@@ -87,5 +89,10 @@ void cor_eval_set_now(cor_eval *e, int64_t now_us);
  * past arrival that was kept, among the events since cor_eval_set_now
  * (0: none). */
 void cor_eval_skew(const cor_eval *e, int64_t *ahead_us, int64_t *behind_us);
+
+/* The largest own time past arrival that was not trusted (device_ahead)
+ * among the events since cor_eval_set_now (0: none), and the HOSTNAME of
+ * the event that had it (NUL-terminated, cut at 63 bytes; "" when none). */
+int64_t cor_eval_device_ahead(const cor_eval *e, const char **host);
 
 #endif

@@ -133,6 +133,8 @@ struct cor_eval {
     int64_t clock;     /* absence time: max(wm, what cor_eval_tick was told) */
     int64_t now_us;    /* this host's clock at the batch (0 offline): arrival bound */
     int64_t ahead_us, behind_us; /* largest clock differences since (cor_eval_skew) */
+    int64_t device_us;           /* largest untrusted own time past arrival since */
+    char device_host[64];        /* its event's HOSTNAME (cor_eval_device_ahead) */
     uint64_t touch;    /* updates so far (cor_group.touch) */
     int64_t absence_checked;
     cor_del *dels;

@@ -299,7 +299,7 @@ static void cor_report(vg_daemon *d)
     vg_info("stats: events=%llu duplicates=%llu malformed_in=%llu alerts=%llu batches=%llu "
             "commit_errors=%llu outbox=%llu sent=%llu acked=%llu resent=%llu bad_frames=%llu "
             "peers_refused=%llu shipper_connected=%d groups=%llu late=%llu evictions=%llu "
-            "trimmed=%llu clock_ahead=%llu clock_behind=%llu",
+            "trimmed=%llu clock_ahead=%llu clock_behind=%llu device_ahead=%llu",
             (unsigned long long)c->stats.events, (unsigned long long)(rs ? rs->duplicates : 0),
             (unsigned long long)c->stats.malformed_in, (unsigned long long)c->stats.alerts,
             (unsigned long long)(rs ? rs->batches : 0),
@@ -313,7 +313,8 @@ static void cor_report(vg_daemon *d)
             (unsigned long long)(es ? es->evictions : 0),
             (unsigned long long)(es ? es->trimmed : 0),
             (unsigned long long)(es ? es->clock_ahead : 0),
-            (unsigned long long)(es ? es->clock_behind : 0));
+            (unsigned long long)(es ? es->clock_behind : 0),
+            (unsigned long long)(es ? es->device_ahead : 0));
     for (int i = 0; c->nsenders > 1 && i < c->nsenders; i++) {
         const vg_sender_stats *one = vg_sender_get_stats(c->sender[i]);
         vg_info("shipper %s: sent=%llu acked=%llu resent=%llu connected=%d last_acked=%llu",

@@ -2113,7 +2113,8 @@ static void assert_clock_counters(vt_pipe *p, const char *want)
     vt_pipe_log(p, VT_CORRELATOR, log, sizeof(log));
     ck_assert_int_eq(vt_pipe_stop(p, VT_CORRELATOR, SIGTERM), 0);
     ck_assert_int_ge(vt_count_text(log, want), 1);
-    ck_assert_int_eq(vt_count_text(log, " clock_ahead=0 clock_behind=0\n") + vt_count_text(log, want),
+    ck_assert_int_eq(vt_count_text(log, " clock_ahead=0 clock_behind=0 device_ahead=0\n") +
+                         vt_count_text(log, want),
                      vt_count_text(log, "stats: events="));
 }
 
@@ -2173,7 +2174,8 @@ START_TEST(test_collector_clock_ahead)
                             "the time sync of both): 3 events in all have taken this host's time "
                             "as their arrival\n");
     ck_assert_msg(n >= 7199 && n <= 7200, "warned of %ld s ahead", n);
-    assert_clock_counters(&p, " late=0 evictions=0 trimmed=0 clock_ahead=3 clock_behind=0\n");
+    assert_clock_counters(&p, " late=0 evictions=0 trimmed=0 clock_ahead=3 clock_behind=0 "
+                              "device_ahead=0\n");
     vt_pipe_destroy(&p);
 }
 END_TEST
@@ -2205,7 +2207,45 @@ START_TEST(test_collector_clock_behind)
                             "its clock may lag (check its time sync); 2 events in all have kept "
                             "their own times\n");
     ck_assert_msg(n >= 7198 && n <= 7200, "warned of %ld s behind", n);
-    assert_clock_counters(&p, " late=0 evictions=0 trimmed=0 clock_ahead=0 clock_behind=2\n");
+    assert_clock_counters(&p, " late=0 evictions=0 trimmed=0 clock_ahead=0 clock_behind=2 "
+                              "device_ahead=0\n");
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+/* A device stamping 2100-01-01 (a clock reset forward, a Y2038-style bug)
+ * among right ones: its time is not trusted (more than 5 minutes past
+ * arrival, rules.md) and takes its arrival time, so it does not push the
+ * watermark to 2100 and the brute force after it is still seen. That was
+ * so, but silently: nothing counted it nor named the device, whose every
+ * event was quietly retimed. Now counted (device_ahead) and warned of. */
+START_TEST(test_device_far_ahead_counted)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, CLOCK_RULES), 0);
+    vt_pipe_start_all(&p);
+    char now[40], text[600], log[400];
+    time_t t = time(NULL);
+    strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+    snprintf(text, sizeof(text),
+             "<13>1 2100-01-01T00:00:00Z rtc-reset vigiltest - - - Failed from 192.0.2.9 seq=0\n"
+             "<13>1 %s h vigiltest - - - Failed from 192.0.2.7 seq=1\n"
+             "<13>1 %s h vigiltest - - - Failed from 192.0.2.7 seq=2\n",
+             now, now);
+    char *a = one_brute_force(&p, text);
+    char want[100];
+    snprintf(want, sizeof(want), "\"start\":\"%.19s.000000Z\"", now);
+    ck_assert_msg(strstr(a, want), "no %s in %s", want, a);
+    free(a);
+    vt_pipe_log(&p, VT_CORRELATOR, log, sizeof(log));
+    long n = warned_seconds(log, "warning: host rtc-reset (via collector c1) stamps events up to ",
+                            "past their arrival: its clock runs ahead, or its stamps are wrong "
+                            "(check its time sync); 1 events in all have taken their arrival "
+                            "time instead of their own\n");
+    long want_s = (long)(4102444800 - t); /* 2100-01-01T00:00:00Z */
+    ck_assert_msg(n >= want_s - 2 && n <= want_s + 1, "warned of %ld s ahead, not %ld", n, want_s);
+    assert_clock_counters(&p, " late=0 evictions=0 trimmed=0 clock_ahead=0 clock_behind=0 "
+                              "device_ahead=1\n");
     vt_pipe_destroy(&p);
 }
 END_TEST
@@ -2278,6 +2318,7 @@ static Suite *correlator_suite(void)
     TCase *ck = it_tcase(s, "clock", 300);
     tcase_add_test(ck, test_collector_clock_ahead);
     tcase_add_test(ck, test_collector_clock_behind);
+    tcase_add_test(ck, test_device_far_ahead_counted);
     tcase_add_test(ck, test_correlator_clock_ahead_absence);
     /* the daemon with watchlists: CK_RUN_CASE=watchlists runs these alone */
     TCase *wl = it_tcase(s, "watchlists", 120);
