@@ -469,6 +469,13 @@ static int cor_file_lines(const char *path, cor_line_fn fn, cor_done_fn done, vo
  * 23:59:59" stays in 2025. */
 #define COR_YEAR_LEAD_US (304LL * 86400 * 1000000)
 
+/* A replayed line as the summary names it: its file, time and start. */
+typedef struct cor_wm_line {
+    const char *file;
+    int64_t ts_us;
+    char text[100]; /* the line's first bytes, controls as '?' */
+} cor_wm_line;
+
 typedef struct cor_feed_ctx {
     cor_offline *o;
     int year;          /* --year: the year of the first year-less stamp; 0: inferred */
@@ -488,6 +495,12 @@ typedef struct cor_feed_ctx {
     vg_event batch[COR_FEED_BATCH]; /* parsed, not yet evaluated: views into the input */
     uint32_t nb;
     int64_t now_us; /* the arrival time the parser infers missing years from */
+    /* --replay (file set): the watermark as the engine moves it, the line
+     * that set it, and the first late line with what made it late
+     * (cor_feed_watch) */
+    const char *file;
+    cor_wm_line wm, wm_before, late, late_by, late_by_before;
+    bool late_seen;
 } cor_feed_ctx;
 
 /* A raw line as the collector would deliver it, for the offline tools. Replay
@@ -541,6 +554,71 @@ static int cor_feed_flush(void *ud)
     return n ? cor_eval_events(f->o->eval, f->batch, n, f->emit, f->emit_ud) : 0;
 }
 
+static void cor_wm_line_set(cor_wm_line *w, const char *file, int64_t ts, const char *line,
+                            size_t n)
+{
+    w->file = file;
+    w->ts_us = ts;
+    size_t k = n < sizeof(w->text) - 1 ? n : sizeof(w->text) - 1;
+    for (size_t i = 0; i < k; i++) {
+        unsigned char c = (unsigned char)line[i];
+        w->text[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    }
+    w->text[k] = '\0';
+}
+
+/* --replay follows the engine's watermark line by line (every line moves
+ * it, its time being the line's own: replay has no arrival time) to name,
+ * in the summary, what made the first late line late. Live, a stamp more
+ * than 5 minutes past its arrival takes the arrival time; replayed, one
+ * line stamped far ahead (a device clock at 2100) moves the watermark there
+ * and every line after it is late, which the late count alone did not
+ * explain. */
+static void cor_feed_watch(cor_feed_ctx *f, const char *line, size_t n, const vg_event *ev)
+{
+    int64_t t = ev->ts_us, lateness = f->o->rs->lateness_us;
+    if (!f->late_seen && t < f->wm.ts_us - lateness) {
+        f->late_seen = true;
+        cor_wm_line_set(&f->late, f->file, t, line, n);
+        f->late_by = f->wm;
+        f->late_by_before = f->wm_before;
+    }
+    if (t > f->wm.ts_us) {
+        f->wm_before = f->wm;
+        cor_wm_line_set(&f->wm, f->file, t, line, n);
+    }
+}
+
+/* The summary's line on the first late line (cor_feed_watch). */
+static void cor_feed_late_note(const cor_feed_ctx *f)
+{
+    if (!f->late_seen)
+        return;
+    char wm[40], at[40];
+    if (!vg_time_format(f->late_by.ts_us, wm, sizeof(wm)))
+        snprintf(wm, sizeof(wm), "%lld us", (long long)f->late_by.ts_us);
+    if (!vg_time_format(f->late.ts_us, at, sizeof(at)))
+        snprintf(at, sizeof(at), "%lld us", (long long)f->late.ts_us);
+    fprintf(stderr,
+            "replay: the first late line (%s: '%s', at %s) is before the watermark %s, less the "
+            "lateness (%lld s); that watermark is the time of %s: '%s'",
+            f->late.file, f->late.text, at, wm, (long long)(f->o->rs->lateness_us / 1000000),
+            f->late_by.file, f->late_by.text);
+    /* that line alone made it late: under the watermark before it the
+     * late line was in time (not said of the first line with a time:
+     * files given newest first, say) */
+    const cor_wm_line *b = &f->late_by_before;
+    if (b->file && f->late.ts_us >= b->ts_us - f->o->rs->lateness_us)
+        fprintf(stderr,
+                ", %lld s past %s. A stamp far ahead (a device clock) makes the lines after it "
+                "late in --replay, which has no arrival time; live, an event time more than 5 "
+                "minutes past arrival takes the arrival time: mend or remove that line, or replay "
+                "from the line after it",
+                (long long)((f->late_by.ts_us - b->ts_us) / 1000000),
+                "the line that set the watermark before it");
+    fputs("\n", stderr);
+}
+
 static int cor_feed_line(void *ud, char *line, size_t n)
 {
     cor_feed_ctx *f = ud;
@@ -548,6 +626,8 @@ static int cor_feed_line(void *ud, char *line, size_t n)
         f->now_us = vg_now_us(); /* once per batch: a clock read per line showed in profiles */
     vg_event *ev = &f->batch[f->nb++];
     cor_tool_event(f, line, n, "replay", ev);
+    if (f->file)
+        cor_feed_watch(f, line, n, ev);
     if (ev->flags & VG_EV_MALFORMED)
         f->malformed++;
     return f->nb == COR_FEED_BATCH ? cor_feed_flush(f) : 0;
@@ -597,6 +677,7 @@ static int cor_tool_replay(vg_daemon *d, const vg_node *root, int argc, char **a
     }
     cor_feed_ctx f = {
         .o = &o, .year = a.year, .untimed_prev = true, .emit = cor_print_alert, .emit_ud = &o};
+    f.wm.ts_us = f.wm_before.ts_us = cor_eval_watermark(o.eval);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int rc = 0;
@@ -605,6 +686,7 @@ static int cor_tool_replay(vg_daemon *d, const vg_node *root, int argc, char **a
             f.ref_us = cor_year_ref_us(a.files[i]);
             f.have_prev = false;
         }
+        f.file = strcmp(a.files[i], "-") == 0 ? "stdin" : a.files[i];
         rc = cor_file_lines(a.files[i], cor_feed_line, cor_feed_flush, &f);
         if (rc < 0 && rc > -4096) {
             vg_error("%s: %s", a.files[i], strerror(-rc));
@@ -647,6 +729,8 @@ static int cor_tool_replay(vg_daemon *d, const vg_node *root, int argc, char **a
             fprintf(stderr, " (%llu trimmed)", (unsigned long long)r->trimmed);
         fputc('\n', stderr);
     }
+    if (es->late) /* lines late for no correlation are not in the count: no note then */
+        cor_feed_late_note(&f);
     cor_offline_free(&o);
     free(a.files);
     return rc ? 1 : 0;

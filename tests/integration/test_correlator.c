@@ -1992,6 +1992,77 @@ START_TEST(test_replay_counts_match_errors)
 }
 END_TEST
 
+/* A replayed line stamped 2100 between right ones: --replay has no arrival
+ * time to check it against (live, it takes its arrival time: the clock
+ * case's test_device_far_ahead_counted), so it moves the watermark to 2100
+ * and the lines after it are late, their brute force unseen. The summary
+ * said "3 late" and nothing of why; it now names the first late line and
+ * the line that made it late, and says what to do. Lines late because the
+ * files came newest first get the names without that advice. */
+START_TEST(test_replay_names_far_ahead_line)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, "rules:\n"
+                                      "  - id: test.fail\n    name: Fail\n    level: 3\n"
+                                      "    alert: false\n"
+                                      "    match: {regex: 'Failed from (?<src_ip>[0-9.]+)'}\n"
+                                      "  - id: test.brute\n    name: Brute\n    level: 8\n"
+                                      "    correlation: {type: event_count, rules: [test.fail],\n"
+                                      "                  group_by: [src_ip], timespan: 10m,\n"
+                                      "                  condition: {gte: 2}}\n"),
+                     0);
+    char log[400], out[400], err[500], args[2000];
+    snprintf(log, sizeof(log), "%s/far.log", p.dir);
+    ck_assert_int_eq(
+        vt_write_file(log, "<13>1 2026-11-25T02:14:01Z h vigiltest - - - Failed from 192.0.2.7\n"
+                           "<13>1 2100-01-01T00:00:00Z h vigiltest - - - rtc\treset\n"
+                           "<13>1 2026-11-25T02:14:02Z h vigiltest - - - Failed from 192.0.2.7\n"
+                           "<13>1 2026-11-25T02:14:03Z h vigiltest - - - Failed from 192.0.2.7\n"),
+        0);
+    snprintf(out, sizeof(out), "%s/far.json", p.dir);
+    snprintf(err, sizeof(err), "%s.err", out);
+    snprintf(args, sizeof(args), "--replay %s --rules %s", log, p.rules);
+    ck_assert_int_eq(run_tool(args, out), 0);
+    ck_assert_int_eq(vt_count_lines(out), 0);
+    char *sum = replay_summary(err);
+    ck_assert_str_eq(sum, "replay: 4 lines (0 malformed, 0 untimed), 0 alerts, 2 late, 0 evictions, "
+                          "0 trimmed, 0 match_errors,");
+    free(sum);
+    char want[1500];
+    snprintf(want, sizeof(want),
+             "\nreplay: the first late line (%s: '<13>1 2026-11-25T02:14:02Z h vigiltest - - - "
+             "Failed from 192.0.2.7', at 2026-11-25T02:14:02.000000Z) is before the watermark "
+             "2100-01-01T00:00:00.000000Z, less the lateness (300 s); that watermark is the time "
+             "of %s: '<13>1 2100-01-01T00:00:00Z h vigiltest - - - rtc?reset', 2306871959 s past "
+             "the line that set the watermark before it. A stamp far ahead (a device clock) makes "
+             "the lines after it late in --replay, which has no arrival time; live, an event time "
+             "more than 5 minutes past arrival takes the arrival time: mend or remove that line, "
+             "or replay from the line after it\n",
+             log, log);
+    ck_assert_msg(vt_count_text(err, want) == 1, "no note of the 2100 line in %s", err);
+    /* files newest first: named, no advice on stamps */
+    char old[400], newer[400];
+    snprintf(old, sizeof(old), "%s/old.log", p.dir);
+    snprintf(newer, sizeof(newer), "%s/newer.log", p.dir);
+    ck_assert_int_eq(vt_write_file(newer, "<13>1 2026-11-24T00:00:00Z h vigiltest - - - Failed "
+                                          "from 192.0.2.8\n"),
+                     0);
+    ck_assert_int_eq(vt_write_file(old, "<13>1 2026-11-23T00:00:00Z h vigiltest - - - Failed "
+                                        "from 192.0.2.8\n"),
+                     0);
+    snprintf(args, sizeof(args), "--replay - %s --rules %s < %s", old, p.rules, newer);
+    ck_assert_int_eq(run_tool(args, out), 0);
+    snprintf(want, sizeof(want),
+             "\nreplay: the first late line (%s: '<13>1 2026-11-23T00:00:00Z h vigiltest - - - "
+             "Failed from 192.0.2.8', at 2026-11-23T00:00:00.000000Z) is before the watermark "
+             "2026-11-24T00:00:00.000000Z, less the lateness (300 s); that watermark is the time "
+             "of stdin: '<13>1 2026-11-24T00:00:00Z h vigiltest - - - Failed from 192.0.2.8'\n",
+             old);
+    ck_assert_msg(vt_count_text(err, want) == 1, "no note of the newer file in %s", err);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* The --replay summary gives each rule's trimmed next to its alerts
  * (docs/rules.md, event_count): an event_count of N=1 with a suppress
  * shorter than T keeps every time within the lateness, at most
@@ -2341,6 +2412,7 @@ static Suite *correlator_suite(void)
     tcase_add_test(tt, test_replay_year_from_file_mtime);
     tcase_add_test(tt, test_replay_counts_match_errors);
     tcase_add_test(tt, test_replay_counts_trimmed_per_rule);
+    tcase_add_test(tt, test_replay_names_far_ahead_line);
     tcase_add_test(tt, test_rule_test_field_never_set);
     tcase_add_test(tt, test_tools_help_names_their_options);
     tcase_add_test(tt, test_tools_bad_arguments);
