@@ -611,9 +611,9 @@ static void cor_feed_late_note(const cor_feed_ctx *f)
     if (b->file && f->late.ts_us >= b->ts_us - f->o->rs->lateness_us)
         fprintf(stderr,
                 ", %lld s past %s. A stamp far ahead (a device clock) makes the lines after it "
-                "late in --replay, which has no arrival time; live, an event time more than 5 "
-                "minutes past arrival takes the arrival time: mend or remove that line, or replay "
-                "from the line after it",
+                "late, and the absences' groups silent up to it, in --replay, which has no "
+                "arrival time; live, an event time more than 5 minutes past arrival takes the "
+                "arrival time: mend or remove that line, or replay from the line after it",
                 (long long)((f->late_by.ts_us - b->ts_us) / 1000000),
                 "the line that set the watermark before it");
     fputs("\n", stderr);

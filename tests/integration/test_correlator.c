@@ -2035,9 +2035,10 @@ START_TEST(test_replay_names_far_ahead_line)
              "2100-01-01T00:00:00.000000Z, less the lateness (300 s); that watermark is the time "
              "of %s: '<13>1 2100-01-01T00:00:00Z h vigiltest - - - rtc?reset', 2306871959 s past "
              "the line that set the watermark before it. A stamp far ahead (a device clock) makes "
-             "the lines after it late in --replay, which has no arrival time; live, an event time "
-             "more than 5 minutes past arrival takes the arrival time: mend or remove that line, "
-             "or replay from the line after it\n",
+             "the lines after it late, and the absences' groups silent up to it, in --replay, "
+             "which has no arrival time; live, an event time more than 5 minutes past arrival "
+             "takes the arrival time: mend or remove that line, or replay from the line after "
+             "it\n",
              log, log);
     ck_assert_msg(vt_count_text(err, want) == 1, "no note of the 2100 line in %s", err);
     /* files newest first: named, no advice on stamps */
