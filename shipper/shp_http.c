@@ -73,6 +73,7 @@ enum shp_http_kind { SHP_HTTP_ES, SHP_HTTP_HEC, SHP_HTTP_HOOK };
 
 /* shp_http_judge's answer besides 0 (settled) and rc < 0 (retry all). */
 #define SHP_HTTP_ISOLATE 1
+#define SHP_HTTP_LEAN 2 /* a webhook's alert refused as too large: its text alone next */
 
 typedef struct shp_http {
     shp_out *o;
@@ -93,6 +94,8 @@ typedef struct shp_http {
     shp_batch *batch;
     size_t at, nreq;
     size_t iso_end;          /* one alert per request (isolation) up to here; 0: off */
+    int lean;                /* a webhook's request carries the lean body (shp_hook_lean) */
+    size_t full_len;         /* then: the size of the body the server refused */
     int cut;                 /* shp_http_on_deadline ended it: SHP_HTTP_CUT_* */
     size_t post_len;         /* the request's body, bytes */
     /* Alerts per request after one was cut at the cap while moving bytes
@@ -736,6 +739,39 @@ static int shp_hook_format(shp_out *o, const vg_alert *al, vg_buf *b)
     return rc;
 }
 
+/* A webhook body {"text":"<line>","alert":<doc>} (shp_hook_format) as
+ * {"text":"<line>","alert":{"event":{"id":"<id>"},"vigil":{"omitted":..}}}:
+ * for a server that refused the whole one as too large (413: a chat
+ * service takes a few tens of KB; an alert with long captures and raw
+ * lines is larger). The line is what a person reads, and the alert is
+ * whole in the other outputs; without this the person got nothing. Works
+ * on the formatted bytes, as the batch holds them. */
+static void shp_hook_lean(const char *p, size_t n, vg_buf *out)
+{
+    static const char head[] = "{\"text\":\"", idk[] = "\"event\":{\"kind\":\"";
+    size_t i = sizeof(head) - 1;
+    if (n < i || memcmp(p, head, i) != 0) { /* not ours: sent as it is */
+        vg_buf_add(out, p, n);
+        return;
+    }
+    while (i < n && p[i] != '"')
+        i += p[i] == '\\' ? 2 : 1;
+    if (i >= n) {
+        vg_buf_add(out, p, n);
+        return;
+    }
+    vg_buf_add(out, p, i + 1);
+    vg_buf_adds(out, ",\"alert\":{\"event\":{\"id\":\"");
+    /* the id: 32 hex digits after "event":{"kind":"...","id":" (ECS's fixed order) */
+    const char *e = memmem(p + i, n - i, idk, sizeof(idk) - 1);
+    const char *q = e ? memmem(e, (size_t)(p + n - e), "\"id\":\"", 6) : NULL;
+    if (q && (size_t)(p + n - q) >= 6 + 32 && q[6 + 32] == '"')
+        vg_buf_add(out, q + 6, 32);
+    vg_buf_addf(out, "\"},\"vigil\":{\"omitted\":\"the alert document (%zu bytes) is larger "
+                     "than this server takes (HTTP 413): the other outputs have it\"}}}",
+                n);
+}
+
 static int shp_http_format(shp_out *o, const vg_alert *al, vg_buf *b)
 {
     shp_http *h = o->tp;
@@ -958,9 +994,20 @@ static int shp_http_judge(shp_http *h, long status, shp_item *items, size_t n, c
                      "server; lower this output's batch", n);
             return SHP_HTTP_ISOLATE;
         }
-        shp_http_mark(&items[0], SHP_ITEM_FAILED,
-                      "HTTP 413: this alert (%zu bytes) is larger than the server takes",
-                      items[0].len);
+        if (h->kind == SHP_HTTP_HOOK && !h->lean) {
+            snprintf(reason, cap, "HTTP 413: this alert (%zu bytes) is larger than the server "
+                     "takes", items[0].len);
+            return SHP_HTTP_LEAN;
+        }
+        if (h->lean)
+            shp_http_mark(&items[0], SHP_ITEM_FAILED,
+                          "HTTP 413: this alert (%zu bytes) is larger than the server takes, "
+                          "and so is its text alone (%zu bytes)",
+                          h->full_len, h->post_len);
+        else
+            shp_http_mark(&items[0], SHP_ITEM_FAILED,
+                          "HTTP 413: this alert (%zu bytes) is larger than the server takes",
+                          items[0].len);
         return 0;
     }
     if (status >= 400 && status <= 499) {
@@ -1139,6 +1186,14 @@ static int shp_http_post_current(shp_http *h)
 {
     shp_batch *b = h->batch;
     shp_item *items = &b->items[h->at];
+    if (h->lean) {
+        h->body.len = 0;
+        h->body.oom = 0;
+        shp_hook_lean(b->data.p + items[0].off, items[0].len, &h->body);
+        if (h->body.oom)
+            return -ENOMEM;
+        return shp_http_post(h, h->body.p, h->body.len);
+    }
     /* The driver may re-send a subset with the bytes where they were:
      * send the items' bytes, whatever else data holds. */
     size_t at = items[0].off;
@@ -1235,7 +1290,14 @@ static void shp_http_abort(shp_http *h, const char *reason)
 static void shp_http_next(shp_http *h, int rc, const char *reason)
 {
     shp_batch *b = h->batch;
-    if (rc == SHP_HTTP_ISOLATE && !h->iso_end) {
+    h->lean = 0;
+    if (rc == SHP_HTTP_LEAN) {
+        vg_warn("output %s: %s; sending its text alone, without the alert document (the other "
+                "outputs have it whole)",
+                h->o->conf.name, reason);
+        h->lean = 1;
+        h->full_len = b->items[h->at].len;
+    } else if (rc == SHP_HTTP_ISOLATE && !h->iso_end) {
         vg_warn("output %s: %s; sending these %zu alerts one per request to find the refused one",
                 h->o->conf.name, reason, h->nreq);
         h->iso_end = h->at + h->nreq;
@@ -1362,6 +1424,7 @@ static int shp_http_send(shp_out *o, shp_batch *b)
     h->batch = b;
     h->at = 0;
     h->iso_end = 0;
+    h->lean = 0;
     h->req.done = shp_http_on_done;
     if (b->n == 0) {
         shp_http_finish(h, 0, NULL);

@@ -949,6 +949,80 @@ START_TEST(test_webhook_reset_reason)
 }
 END_TEST
 
+/* A webhook whose server takes bodies of 6,000 bytes at most (a chat
+ * service: tens of KB) and an alert of a 7,000-byte line (its message and
+ * its raw line make the body over 14 KB): the 413 refused it for good, into
+ * the dead-letter file, and the person on duty got nothing, though the
+ * chat shows only the text line. Now it is sent again as its text line and
+ * the alert's id alone, with a warning; the next, small alert goes whole. */
+START_TEST(test_webhook_too_large_sends_text)
+{
+    vt_pipe p;
+    char yaml[4096];
+    ts_shipper_yaml(yaml, sizeof(yaml),
+                    "    - name: oncall\n      type: webhook\n"
+                    "      url: http://127.0.0.1:@PORT@/hook\n"
+                    "      retry_min: 50ms\n      retry_max: 100ms\n");
+    ck_assert_int_eq(vt_pipe_init_full(&p, IT_RULES, NULL, NULL, yaml), 0);
+    ts_sink k;
+    const char *args[] = {"--max-body", "6000", NULL};
+    ck_assert_int_eq(ts_sink_start_any(&k, &p, "hook", args), 0);
+    ck_assert_int_eq(ts_subst(&p, "@PORT@", k.port), 0);
+    vt_pipe_start_all(&p);
+    static char big[7200];
+    int len = snprintf(big, sizeof(big), "<13>1 2026-11-28T10:00:00Z h vigiltest - - - seq=00001 ");
+    memset(big + len, 'x', 7000);
+    memcpy(big + len + 7000, "\n<13>1 2026-11-28T10:00:01Z h vigiltest - - - seq=00002\n", 57);
+    int fd = it_tcp_connect(p.port);
+    ck_assert_int_ge(fd, 0);
+    size_t total = (size_t)len + 7000 + 57;
+    ck_assert_int_eq(write(fd, big, total), (ssize_t)total);
+    close(fd);
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "oncall", "sent", 2, 20000), 2);
+    ck_assert_int_eq(vt_shipper_stat(&p, "oncall", "failed"), 0);
+    TS_ASSERT(vt_count_lines(k.raw) == 2, &p, &k, "%ld webhook bodies", vt_count_lines(k.raw));
+    char *doc = vt_read_file(p.alerts, NULL), *body = vt_read_file(k.raw, NULL);
+    ck_assert_ptr_nonnull(doc);
+    ck_assert_ptr_nonnull(body);
+    /* the lean body: the text line, then the id of the alerts file's first */
+    const char *idk = "\"event\":{\"kind\":\"alert\",\"id\":\"";
+    char *id = strstr(doc, idk);
+    ck_assert_ptr_nonnull(id);
+    id += strlen(idk);
+    const char *head = "{\"text\":\"[LEVEL 3] Every numbered test line \xe2\x80\x94 h, "
+                       "unknown/unknown, 1 event\",";
+    ck_assert_msg(strncmp(body, head, strlen(head)) == 0, "body: %.300s", body);
+    size_t doclen = strcspn(doc, "\n"), full = strlen(head) + strlen("\"alert\":") + doclen + 1;
+    char want[600];
+    snprintf(want, sizeof(want),
+             "%s\"alert\":{\"event\":{\"id\":\"%.32s\"},\"vigil\":{\"omitted\":\"the alert "
+             "document (%zu bytes) is larger than this server takes (HTTP 413): the other outputs "
+             "have it\"}}}\n",
+             head, id, full);
+    ck_assert_msg(strncmp(body, want, strlen(want)) == 0, "body: %.600s\nwant: %s", body, want);
+    /* the second alert whole */
+    const char *second = strchr(doc, '\n') + 1;
+    char want2[4096];
+    snprintf(want2, sizeof(want2), "\"alert\":%.*s}\n", (int)strcspn(second, "\n"), second);
+    ck_assert_msg(strstr(body + strlen(want), want2), "second body: %s", body + strlen(want));
+    free(doc);
+    free(body);
+    char slog[400], warn[400];
+    vt_pipe_log(&p, VT_SHIPPER, slog, sizeof(slog));
+    snprintf(warn, sizeof(warn),
+             "warning: output oncall: HTTP 413: this alert (%zu bytes) is larger than the server "
+             "takes; sending its text alone, without the alert document (the other outputs have "
+             "it whole)\n",
+             full);
+    ck_assert_msg(vt_wait_text(slog, warn, 2000), "no '%s' in the shipper's log", warn);
+    char dl[500];
+    snprintf(dl, sizeof(dl), "%s/data/shipper/shipper/deadletter-oncall.jsonl", p.dir);
+    ck_assert_int_le(vt_count_lines(dl), 0);
+    ts_sink_stop(&k);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* The dead-letter file cannot be written (a directory stands in its
  * place): an alert the webhook refuses for good is not settled but sent
  * again, and is not counted as failed, since the file does not hold it.
@@ -1302,7 +1376,7 @@ static Suite *ship_http_suite(void)
         {"splunk_hec", {test_hec_faults_in_order}},
         {"webhook",
          {test_webhook_exact, test_webhook_rate_limit_summary, test_dead_letter_unwritable,
-          test_webhook_reset_reason}},
+          test_webhook_reset_reason, test_webhook_too_large_sends_text}},
         {"tls", {test_https_verify, test_https_ciphers}},
         {"config", {test_bad_settings_refused, test_tls_key_unreadable_by_pipeline_user}},
     };

@@ -53,6 +53,8 @@ read, appended and removed at every request (write it with a rename).
   close                             read the request, close without answering
   reset                             read the request, then reset the connection (RST, as a
                                     server killed or a proxy giving up)
+--max-body N: a request whose body is larger than N bytes is answered 413 (a chat
+service's limit on a webhook's body), whatever the faults say; it takes no fault.
 The port actually bound is written to --port-file once listening.
 """
 import argparse
@@ -167,7 +169,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with LOCK:
             STATE["n"] += 1
             rec = {"n": STATE["n"], "endpoint": endpoint, "items": 0, "status": 0,
-                   "fault": take_fault(endpoint, n), "stored": [], "dup": [], "refused": {},
+                   "fault": "" if ARGS.max_body and n > ARGS.max_body else take_fault(endpoint, n),
+                   "stored": [], "dup": [], "refused": {},
                    "query": self.path.partition("?")[2], "t": round(time.time(), 3)}
         rec["bytes"] = n
         fault = rec["fault"].split()
@@ -187,6 +190,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         rec["read_s"] = round(time.time() - rec["t"], 3)
         stall = 0
         try:
+            if ARGS.max_body and n > ARGS.max_body:  # a server's own limit, before any fault
+                rec["status"] = 413
+                self.reply(413, {"error": "request body larger than %d bytes" % ARGS.max_body})
+                return
             if fault and fault[0] == "close":
                 rec["status"] = -1
                 self.close_connection = True
@@ -362,6 +369,7 @@ def main():
     ap.add_argument("--tls-key")
     ap.add_argument("--tls12-ciphers")
     ap.add_argument("--rcvbuf", type=int, default=0)
+    ap.add_argument("--max-body", type=int, default=0)
     ARGS = ap.parse_args()
     STATE["faults"] = [f.strip() for f in ARGS.faults.split(";") if f.strip()]
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", ARGS.port), Handler,
