@@ -473,7 +473,7 @@ static int cor_file_lines(const char *path, cor_line_fn fn, cor_done_fn done, vo
 typedef struct cor_wm_line {
     const char *file;
     int64_t ts_us;
-    char text[100]; /* the line's first bytes, controls as '?' */
+    char text[100]; /* the line's first bytes (cor_wm_text shows them) */
 } cor_wm_line;
 
 typedef struct cor_feed_ctx {
@@ -554,17 +554,30 @@ static int cor_feed_flush(void *ud)
     return n ? cor_eval_events(f->o->eval, f->batch, n, f->emit, f->emit_ud) : 0;
 }
 
+/* Keeps a line's file, time and first bytes: a memcpy, as the watermark
+ * moves with nearly every line of a log in time order (cleaned up only
+ * when printed, cor_wm_text). */
 static void cor_wm_line_set(cor_wm_line *w, const char *file, int64_t ts, const char *line,
                             size_t n)
 {
     w->file = file;
     w->ts_us = ts;
     size_t k = n < sizeof(w->text) - 1 ? n : sizeof(w->text) - 1;
-    for (size_t i = 0; i < k; i++) {
-        unsigned char c = (unsigned char)line[i];
-        w->text[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
-    }
+    memcpy(w->text, line, k);
     w->text[k] = '\0';
+}
+
+/* w's first bytes as the summary shows them: controls (and a NUL the line
+ * held, which ends them) as '?'. */
+static const char *cor_wm_text(const cor_wm_line *w, char *out, size_t cap)
+{
+    size_t k = 0;
+    for (; k + 1 < cap && k < sizeof(w->text) - 1 && w->text[k]; k++) {
+        unsigned char c = (unsigned char)w->text[k];
+        out[k] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    }
+    out[k] = '\0';
+    return out;
 }
 
 /* --replay follows the engine's watermark line by line (every line moves
@@ -594,7 +607,7 @@ static void cor_feed_late_note(const cor_feed_ctx *f)
 {
     if (!f->late_seen)
         return;
-    char wm[40], at[40];
+    char wm[40], at[40], t1[sizeof(f->late.text)], t2[sizeof(f->late.text)];
     if (!vg_time_format(f->late_by.ts_us, wm, sizeof(wm)))
         snprintf(wm, sizeof(wm), "%lld us", (long long)f->late_by.ts_us);
     if (!vg_time_format(f->late.ts_us, at, sizeof(at)))
@@ -602,8 +615,9 @@ static void cor_feed_late_note(const cor_feed_ctx *f)
     fprintf(stderr,
             "replay: the first late line (%s: '%s', at %s) is before the watermark %s, less the "
             "lateness (%lld s); that watermark is the time of %s: '%s'",
-            f->late.file, f->late.text, at, wm, (long long)(f->o->rs->lateness_us / 1000000),
-            f->late_by.file, f->late_by.text);
+            f->late.file, cor_wm_text(&f->late, t1, sizeof(t1)), at, wm,
+            (long long)(f->o->rs->lateness_us / 1000000), f->late_by.file,
+            cor_wm_text(&f->late_by, t2, sizeof(t2)));
     /* that line alone made it late: under the watermark before it the
      * late line was in time (not said of the first line with a time:
      * files given newest first, say) */
