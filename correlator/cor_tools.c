@@ -589,8 +589,10 @@ static const char *cor_wm_text(const cor_wm_line *w, char *out, size_t cap)
  * explain. */
 static void cor_feed_watch(cor_feed_ctx *f, const char *line, size_t n, const vg_event *ev)
 {
+    if (f->late_seen) /* named already: the watermark's line is needed no more */
+        return;
     int64_t t = ev->ts_us, lateness = f->o->rs->lateness_us;
-    if (!f->late_seen && t < f->wm.ts_us - lateness) {
+    if (t < f->wm.ts_us - lateness) {
         f->late_seen = true;
         cor_wm_line_set(&f->late, f->file, t, line, n);
         f->late_by = f->wm;
