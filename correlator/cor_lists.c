@@ -656,6 +656,43 @@ static int lists__is_blank(char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
 }
 
+/* An entry that starts with an address, a network or a hash, then a
+ * blank, ',' or ';' and more ("203.0.113.5\tC2", "198.51.100.7,scanner",
+ * sha256sum's "HASH  evil.exe"): a file with columns. Each such line was a
+ * string entry that no address or hash matches, and the list loaded with
+ * its count as if all was well. A domain counts before a tab, ',' or ';'
+ * only: "svchost.exe -k netsvcs" is a command line, a string. 1 with the
+ * reason in why (see docs/watchlists.md), else 0. */
+static int lists__columns(const char *s, size_t n, char *why, size_t whylen)
+{
+    size_t f = 0;
+    while (f < n && !lists__is_blank(s[f]) && s[f] != ',' && s[f] != ';')
+        f++;
+    if (f == 0 || f == n) return 0;
+    uint8_t body[1 + COR_LIST_ENTRY_MAX];
+    size_t blen;
+    char ignored[8];
+    if (lists__encode(s, f, 1, body, &blen, ignored, sizeof(ignored)) != 0) return 0;
+    const char *what = body[0] == LISTS__HASH     ? "hash"
+                       : body[0] == LISTS__DOMAIN ? "domain"
+                       : body[0] == LISTS__STRING ? NULL
+                       : memchr(s, '/', f)        ? "network"
+                                                  : "address";
+    char sep = s[f];
+    if (!what || (body[0] == LISTS__DOMAIN && sep == ' ')) return 0;
+    if (body[0] == LISTS__DOMAIN && sep != '\t' && sep != ',' && sep != ';') return 0;
+    snprintf(why, whylen,
+             "the %s '%.*s' followed by %s and more (a file with columns?): a list takes one entry "
+             "per line, a comment only after ' #'",
+             what, (int)f, s,
+             sep == ' '    ? "a space"
+             : sep == '\t' ? "a tab"
+             : sep == ','  ? "','"
+             : sep == ';'  ? "';'"
+                           : "a blank");
+    return 1;
+}
+
 /* Longest line a list file may have, comment included: an entry is at most
  * COR_LIST_ENTRY_MAX bytes, and a comment has no business being longer. */
 #define LISTS__LINE_MAX 65536
@@ -824,7 +861,8 @@ static int lists__parse(const char *path, bool no_fifo, lists__load *ld, lists__
             n--;
         if (n == b) continue;
         size_t blen;
-        if (lists__encode(s + b, n - b, 1, body, &blen, why, sizeof(why))) {
+        if (lists__columns(s + b, n - b, why, sizeof(why)) ||
+            lists__encode(s + b, n - b, 1, body, &blen, why, sizeof(why))) {
             snprintf(err, errlen, "%s:%zu: %s", path, lineno, why);
             rc = VG_ECONFIG;
             goto out;
@@ -1000,7 +1038,7 @@ size_t cor_lists_map_mb(uint64_t file_bytes)
 #define LISTS__SRC_VMAX 64
 /* Bump whenever a file would be stored differently (an entry classified,
  * normalised or refused otherwise): each list is then stored again once. */
-#define LISTS__PARSER 1
+#define LISTS__PARSER 2 /* 2: files with columns refused (lists__columns) */
 
 typedef struct lists__src {
     uint32_t gen, parser;

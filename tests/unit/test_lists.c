@@ -375,8 +375,10 @@ START_TEST(test_hashes_and_strings)
          "00:11:22:33:44:55\n"
          "d41d8cd98f00b204e9800998ecf8427\n" /* 31 digits: a string */
          "http://203.0.113.5/x.sh\n"
-         "C:\\Windows\\evil.exe\n",
-         9);
+         "C:\\Windows\\evil.exe\n"
+         "svchost.exe -k netsvcs\n" /* a domain-like word, then a space: a command line */
+         "Evil Corp, Inc.\n",
+         11);
     IN(f.l, "h", "d41d8cd98f00b204e9800998ecf8427e");
     IN(f.l, "h", "D41D8CD98F00B204E9800998ECF8427E");
     IN(f.l, "h", "DA39A3EE5E6B4B0D3255BFEF95601890AFD80709");
@@ -394,14 +396,17 @@ START_TEST(test_hashes_and_strings)
     IN(f.l, "h", "http://203.0.113.5/x.sh");
     OUT(f.l, "h", "203.0.113.5");
     IN(f.l, "h", "C:\\Windows\\evil.exe");
+    IN(f.l, "h", "svchost.exe -k netsvcs");
+    OUT(f.l, "h", "svchost.exe");
+    IN(f.l, "h", "Evil Corp, Inc.");
     /* a value with a NUL byte is compared byte for byte */
     ck_assert_int_eq(cor_lists_contains(f.l, "h", vg_str_n("CamelCase\0", 10)), 0);
 
     cor_list_info info;
     ck_assert_int_eq(cor_lists_info(f.l, "h", &info), 0);
-    ck_assert_uint_eq(info.count, 9);
+    ck_assert_uint_eq(info.count, 11);
     ck_assert_uint_eq(info.hashes, 3);
-    ck_assert_uint_eq(info.strings, 6);
+    ck_assert_uint_eq(info.strings, 8);
     ck_assert_uint_eq(info.ipv4 + info.ipv6 + info.domains, 0);
     fx_close(&f);
 }
@@ -559,6 +564,29 @@ START_TEST(test_bad_file_refused)
                           "joined together?): remove it"},
         {" " BOM "# feed 2", "a byte order mark (EF BB BF) that does not start the file (files "
                              "joined together?): remove it"},
+        /* a file with columns: each line was a string entry that no address
+         * or hash matches, loaded without a word */
+        {"203.0.113.5\tC2", "the address '203.0.113.5' followed by a tab and more (a file with "
+                            "columns?): a list takes one entry per line, a comment only after ' #'"},
+        {"198.51.100.0/24,scanners", "the network '198.51.100.0/24' followed by ',' and more (a file "
+                                     "with columns?): a list takes one entry per line, a comment "
+                                     "only after ' #'"},
+        {"2001:db8::1 c2 server", "the address '2001:db8::1' followed by a space and more (a file "
+                                  "with columns?): a list takes one entry per line, a comment only "
+                                  "after ' #'"},
+        {"192.0.2.7;", "the address '192.0.2.7' followed by ';' and more (a file with columns?): a "
+                       "list takes one entry per line, a comment only after ' #'"},
+        /* sha256sum's output */
+        {"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855  evil.exe",
+         "the hash 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' followed by a "
+         "space and more (a file with columns?): a list takes one entry per line, a comment only "
+         "after ' #'"},
+        {"evil.example.com\tphishing", "the domain 'evil.example.com' followed by a tab and more (a "
+                                       "file with columns?): a list takes one entry per line, a "
+                                       "comment only after ' #'"},
+        {"evil.example.com,2024-05-01", "the domain 'evil.example.com' followed by ',' and more (a "
+                                        "file with columns?): a list takes one entry per line, a "
+                                        "comment only after ' #'"},
     };
     fx f = fx_open(16);
     load(f.l, "L", "192.0.2.1\nexample.com\n", 2);
