@@ -148,6 +148,12 @@ void cor_list_names_retired(const cor_list_names *old, const cor_list_names *new
 size_t cor_warn_unloaded_lists(cor_lists *l, const cor_list_names *names, const cor_ruleset *rs);
 void cor_list_names_free(cor_list_names *n);
 
+/* Warns of every calendar of rs that is over at now_us (cor_calendar_over:
+ * dates only, all past), as a holiday calendar is once nobody adds the next
+ * year's: at start, on SIGHUP and at -t, which read the clock. Returns
+ * their number. */
+size_t cor_warn_past_calendars(const cor_ruleset *rs, int64_t now_us);
+
 int cor_engine_start(cor *c);
 /* A SIGHUP's shipper_socket list (cf's, checked by cor_conf_load): the
  * sender of each socket that stays (under any spelling: cor_conf_sock_path)

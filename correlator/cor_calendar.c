@@ -166,6 +166,46 @@ bool cor_calendar_holds(const cor_calendars *cs, int idx, int64_t t_us)
     return true;
 }
 
+/* The local day (days since 1970-01-01) of t_us at c's offset. */
+static int64_t cor_cal_local_day(const cor_cal *c, int64_t t_us)
+{
+    int64_t s = t_us / 1000000;
+    if (t_us % 1000000 < 0) s--;
+    s += c->off_s;
+    return s / 86400 - (s % 86400 < 0);
+}
+
+/* The date of a day since 1970-01-01 (H. Hinnant's civil_from_days). */
+static void cor_cal_from_days(int32_t z, int *y, int *m, int *d)
+{
+    int64_t zz = (int64_t)z + 719468;
+    int64_t era = (zz >= 0 ? zz : zz - 146096) / 146097;
+    int64_t doe = zz - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+bool cor_calendar_over(const cor_calendars *cs, int idx, int64_t now_us, char *msg, size_t msglen)
+{
+    if (!cs || idx < 0 || (size_t)idx >= cs->n) return false;
+    const cor_cal *c = &cs->cals[idx];
+    if (c->weekly || c->nspans == 0) return false;
+    int32_t last = c->spans[c->nspans - 1].hi;
+    if (last >= cor_cal_local_day(c, now_us)) return false;
+    int y, m, d;
+    cor_cal_from_days(last, &y, &m, &d);
+    snprintf(msg, msglen,
+             "%s:%d: calendar '%s' has only dates, and the last, %04d-%02d-%02d, is past: it "
+             "holds no more, and a calendar that excepts it loses no time to it (add the coming "
+             "dates)",
+             c->file, c->line, c->name, y, m, d);
+    return true;
+}
+
 /* ---- parsing ---- */
 
 static int cor_cal_nomem(char *err, size_t errlen, const char *where)

@@ -72,6 +72,13 @@ int cor_calendar_find(const cor_calendars *c, const char *name);
  * share calendars). An IDX out of range answers false. */
 bool cor_calendar_holds(const cor_calendars *c, int idx, int64_t t_us);
 
+/* Is calendar IDX over at NOW_US: only 'dates' (no 'weekly'), the last of
+ * them before NOW_US's local date? Such a calendar never holds again: a
+ * holiday calendar nobody extended, whose 'except' in working-hours then
+ * removes nothing. If so, writes to msg "FILE:LINE: calendar 'NAME' ..."
+ * (the calendar's place, its last date and what to do) and returns true. */
+bool cor_calendar_over(const cor_calendars *c, int idx, int64_t now_us, char *msg, size_t msglen);
+
 /* Number of calendars in the set (0 for NULL). */
 size_t cor_calendars_count(const cor_calendars *c);
 

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "cor.h"
+#include "cor_calendar.h"
 #include "vigil/err.h"
 #include "vigil/log.h"
 #include "vigil/util.h"
@@ -300,6 +301,18 @@ size_t cor_warn_unloaded_lists(cor_lists *l, const cor_list_names *names, const 
                         r->file, r->line, r->id, name, name, name);
         }
     }
+    return n;
+}
+
+size_t cor_warn_past_calendars(const cor_ruleset *rs, int64_t now_us)
+{
+    size_t n = 0, count = rs ? cor_calendars_count(rs->cals) : 0;
+    char msg[1024];
+    for (size_t i = 0; i < count; i++)
+        if (cor_calendar_over(rs->cals, (int)i, now_us, msg, sizeof(msg))) {
+            vg_warn("%s", msg);
+            n++;
+        }
     return n;
 }
 

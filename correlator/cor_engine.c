@@ -544,6 +544,7 @@ int cor_engine_start(cor *c)
         return rc;
     }
     cor_warn_unloaded_lists(c->lists, NULL, c->rules);
+    cor_warn_past_calendars(c->rules, vg_now_us());
     if ((rc = cor_eval_new(&c->eval, c->rules, c->store, c->lists)))
         return rc;
     char *lpath = c->conf.listen[0] == '/' ? strdup(c->conf.listen)

@@ -99,6 +99,7 @@ static int cor_reload_apply(cor *c, cor_reload *r)
     }
     cor_list_names_retired(&c->list_names, &names);
     cor_warn_unloaded_lists(c->lists, NULL, rs);
+    cor_warn_past_calendars(rs, vg_now_us());
     cor_list_names_free(&c->list_names);
     c->list_names = names;
     vg_info("rules reloaded: %zu rules from %s (was %zu; %zu always tried, prefilter database "
@@ -210,8 +211,10 @@ static int cor_configure(vg_daemon *d, const vg_node *root, int first, char *err
         /* lists too: parsed and checked, not stored (cor_lists_load_file) */
         cor_list_names names = {0};
         rc = cor_load_lists(NULL, true, &cf, cf.rules_dir, &names, true, err, errlen);
-        if (rc == 0)
+        if (rc == 0) {
             cor_warn_unloaded_lists(NULL, &names, rs);
+            cor_warn_past_calendars(rs, vg_now_us());
+        }
         cor_list_names_free(&names);
         if (rc == 0)
             printf("%zu rules loaded from %s\n", rs->n, cf.rules_dir);

@@ -1139,6 +1139,59 @@ static void assert_file_is(const char *path, const char *want)
     free(got);
 }
 
+/* A holiday calendar whose dates are all past holds no more: a working-
+ * hours calendar that excepts it takes the next year's holidays for
+ * working days, and nothing said so. -t and the daemon's start warn with
+ * the calendar's file and line (not one with a date to come, nor one with
+ * weekly hours); the offline tools, whose time is the log's, do not. */
+START_TEST(test_past_calendar_warned)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, "rules:\n  - id: t.off\n    name: Off hours\n    level: 3\n"
+                                      "    match:\n      regex: 'login'\n"
+                                      "      time: {not_in: working}\n"),
+                     0);
+    char dir[400], cal[500], out[400], args[1200], want[1200], err[500], log[400];
+    snprintf(dir, sizeof(dir), "%s/calendars", p.rules);
+    ck_assert_int_eq(mkdir(dir, 0755), 0);
+    snprintf(cal, sizeof(cal), "%s/cal.yml", dir);
+    ck_assert_int_eq(vt_write_file(cal, "calendars:\n"
+                                        "  - name: holidays-old\n"
+                                        "    timezone: \"+07:00\"\n"
+                                        "    dates: [\"2025-01-01\", \"2025-02-01..2025-02-03\"]\n"
+                                        "  - name: holidays-next\n"
+                                        "    dates: [\"2025-05-01\", \"2099-01-01\"]\n"
+                                        "  - name: working\n"
+                                        "    dates: [\"2025-01-02\"]\n"
+                                        "    weekly: [{days: [mon], hours: \"08:00-17:00\"}]\n"
+                                        "    except: [holidays-old, holidays-next]\n"),
+                     0);
+    snprintf(want, sizeof(want), "warning: %s:2: calendar 'holidays-old' has only dates, and the "
+             "last, 2025-02-03, is past: it holds no more, and a calendar that excepts it loses no "
+             "time to it (add the coming dates)\n", cal);
+    snprintf(out, sizeof(out), "%s/out", p.dir);
+    snprintf(err, sizeof(err), "%s.err", out);
+    snprintf(args, sizeof(args), "-c %s -t", p.config);
+    ck_assert_int_eq(run_tool(args, out), 0);
+    ck_assert_int_eq(vt_count_text(err, want), 1);
+    ck_assert_int_eq(vt_count_text(err, "warning: "), 1);
+    /* the daemon, at start */
+    vt_pipe_start(&p, VT_CORRELATOR);
+    vt_pipe_log(&p, VT_CORRELATOR, log, sizeof(log));
+    ck_assert(vt_wait_text(log, " started (config ", VT_UP_MS));
+    ck_assert_int_eq(vt_count_text(log, want), 1);
+    /* and at every SIGHUP */
+    kill(p.pid[VT_CORRELATOR], SIGHUP);
+    ck_assert(vt_wait_text(log, "rules reloaded", VT_UP_MS));
+    ck_assert_int_eq(vt_count_text(log, want), 2);
+    /* offline: the time is the log's */
+    snprintf(args, sizeof(args), "-c %s --test-rules %s", p.config, p.rules);
+    ck_assert_int_eq(run_tool(args, out), 0);
+    ck_assert_int_eq(vt_count_text(err, "is past"), 0);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* LISTED_RULES with a test that needs the list, and one that must not fire. */
 #define LISTED_TESTED_RULES                                                                        \
     LISTED_RULES "    tests:\n"                                                                    \
@@ -2406,6 +2459,7 @@ static Suite *correlator_suite(void)
     /* quick, offline: CK_RUN_CASE=tools runs these alone */
     TCase *tt = it_tcase(s, "tools", 300);
     tcase_add_test(tt, test_single_rule_file_loads_its_lists);
+    tcase_add_test(tt, test_past_calendar_warned);
     tcase_add_test(tt, test_replay_stdin_keeps_nul_bytes);
     tcase_add_test(tt, test_replay_skips_byte_order_mark);
     tcase_add_test(tt, test_offline_store_holds_rules_lists);

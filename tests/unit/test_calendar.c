@@ -377,6 +377,44 @@ START_TEST(test_api)
 }
 END_TEST
 
+/* A calendar of dates only is over once its last local date has passed:
+ * to the microsecond, in its own offset; one with weekly hours, or a date
+ * still to come (or today), is not. Dates before 1970 and in 2100 (not a
+ * leap year) are written back right. */
+START_TEST(test_over)
+{
+    cor_calendars *cs = load("calendars:\n"
+                             "  - name: hol\n    timezone: \"+07:00\"\n"
+                             "    dates: [\"2026-09-02\", \"2026-01-01..2026-01-04\"]\n"
+                             "  - name: west\n    timezone: \"-10:00\"\n    dates: 2026-09-02\n"
+                             "  - name: both\n    dates: 2020-01-01\n"
+                             "    weekly: [{days: [mon], hours: \"08:00-09:00\"}]\n"
+                             "  - name: old\n    dates: \"1969-12-31\"\n"
+                             "  - name: feb\n    dates: \"2100-02-28..2100-03-01\"\n");
+    char msg[1024], want[PATH_MAX + 512];
+    int hol = cor_calendar_find(cs, "hol"), west = cor_calendar_find(cs, "west");
+    ck_assert(!cor_calendar_over(cs, hol, VN(2026, 9, 2, 23, 59, 59, 999999), msg, sizeof(msg)));
+    ck_assert(cor_calendar_over(cs, hol, VN(2026, 9, 3, 0, 0, 0, 0), msg, sizeof(msg)));
+    snprintf(want, sizeof(want), "%s/cal.yml:2: calendar 'hol' has only dates, and the last, "
+             "2026-09-02, is past: it holds no more, and a calendar that excepts it loses no time "
+             "to it (add the coming dates)", tmpdir);
+    ck_assert_str_eq(msg, want);
+    /* the same instant is still 2026-09-02 at -10:00 */
+    ck_assert(!cor_calendar_over(cs, west, VN(2026, 9, 3, 0, 0, 0, 0), msg, sizeof(msg)));
+    ck_assert(cor_calendar_over(cs, west, at(2026, 9, 3, 0, 0, 0, 0, -600), msg, sizeof(msg)));
+    ck_assert(!cor_calendar_over(cs, cor_calendar_find(cs, "both"), VN(2030, 1, 1, 0, 0, 0, 0), msg,
+                                 sizeof(msg)));
+    ck_assert(cor_calendar_over(cs, cor_calendar_find(cs, "old"), 0, msg, sizeof(msg)));
+    ck_assert_ptr_nonnull(strstr(msg, "the last, 1969-12-31, is past"));
+    ck_assert(cor_calendar_over(cs, cor_calendar_find(cs, "feb"), at(2100, 3, 2, 0, 0, 0, 0, 0),
+                                msg, sizeof(msg)));
+    ck_assert_ptr_nonnull(strstr(msg, "the last, 2100-03-01, is past"));
+    ck_assert(!cor_calendar_over(cs, 99, 0, msg, sizeof(msg)));
+    ck_assert(!cor_calendar_over(NULL, 0, 0, msg, sizeof(msg)));
+    cor_calendars_free(cs);
+}
+END_TEST
+
 /* ---- refusals ---------------------------------------------------------- */
 
 START_TEST(test_errors_dates)
@@ -684,6 +722,7 @@ static Suite *calendar_suite(void)
     tcase_add_test(h, test_leap_days);
     tcase_add_test(h, test_before_epoch);
     tcase_add_test(h, test_api);
+    tcase_add_test(h, test_over);
     suite_add_tcase(s, h);
 
     TCase *e = tcase_create("errors");
