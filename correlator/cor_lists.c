@@ -679,8 +679,7 @@ static int lists__columns(const char *s, size_t n, char *why, size_t whylen)
                        : memchr(s, '/', f)        ? "network"
                                                   : "address";
     char sep = s[f];
-    if (!what || (body[0] == LISTS__DOMAIN && sep == ' ')) return 0;
-    if (body[0] == LISTS__DOMAIN && sep != '\t' && sep != ',' && sep != ';') return 0;
+    if (!what || (body[0] == LISTS__DOMAIN && sep != '\t' && sep != ',' && sep != ';')) return 0;
     snprintf(why, whylen,
              "the %s '%.*s' followed by %s and more (a file with columns?): a list takes one entry "
              "per line, a comment only after ' #'",
