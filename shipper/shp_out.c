@@ -696,10 +696,16 @@ static void shp_out_on_timer(uv_timer_t *t)
     shp_out_pass(o);
 }
 
+/* The next attempt after a failed one, or after a round that left items
+ * refused for now: retry_min doubled per failure (or per such round) in a
+ * row, up to retry_max. The two runs are counted apart (attempt counts
+ * failed attempts alone, for the log and retried=), and the longer one
+ * sets the delay. */
 static void shp_out_backoff(shp_out *o)
 {
     int64_t d = o->conf.retry_min_ms;
-    for (int i = 1; i < o->attempt && d < o->conf.retry_max_ms; i++)
+    int n = o->attempt > o->item_rounds ? o->attempt : o->item_rounds;
+    for (int i = 1; i < n && d < o->conf.retry_max_ms; i++)
         d *= 2;
     if (d > o->conf.retry_max_ms)
         d = o->conf.retry_max_ms;
@@ -1160,9 +1166,9 @@ void shp_out_done(shp_out *o, int rc, const char *reason)
             vg_warn("output %s: %zu alert%s refused for now (%s); sending %s again after a "
                     "backoff (round %d)", o->conf.name, retry, retry == 1 ? "" : "s", why,
                     retry == 1 ? "it" : "them", o->item_rounds);
-        o->attempt = o->item_rounds < 62 ? o->item_rounds : 62;
         if (shp_batch_keep_unsettled(b) == 0) {
-            snprintf(o->last_error, sizeof(o->last_error), "%zu alerts refused for now", retry);
+            snprintf(o->last_error, sizeof(o->last_error), "%zu alert%s refused for now", retry,
+                     retry == 1 ? "" : "s");
             shp_out_backoff(o);
             return;
         }
@@ -1479,10 +1485,10 @@ void shp_outputs_report(shp *s)
                     o->stats.retried, o->stats.item_retries, o->stats.failed, o->stats.dropped,
                     o->stats.filtered, o->stats.summarised, o->stats.summaries, shp_backlog(o),
                     (double)shp_backlog_age_us(o) / 1e6, o->cursor,
-                    o->attempt ? "retrying" : "ok");
+                    o->attempt || o->item_rounds ? "retrying" : "ok");
         if (o->tp_ops->report)
             o->tp_ops->report(o, &line);
-        if (o->attempt)
+        if (o->attempt || o->item_rounds)
             vg_buf_addf(&line, " last_error=\"%s\"", o->last_error);
         if (!line.oom)
             vg_info("%.*s", (int)line.len, line.p);
@@ -1497,7 +1503,8 @@ uint64_t shp_outputs_fp(const shp *s, uint64_t h)
         const uint64_t v[] = {o->stats.sent,       o->stats.duplicates, o->stats.retried,
                               o->stats.item_retries, o->stats.failed,   o->stats.dropped,
                               o->stats.filtered,   o->stats.summarised, o->stats.summaries,
-                              shp_backlog(o),      o->cursor,           (uint64_t)o->attempt};
+                              shp_backlog(o),      o->cursor,           (uint64_t)o->attempt,
+                              (uint64_t)o->item_rounds};
         h = vg_fnv1a(h, v, sizeof(v));
     }
     return h;

@@ -204,8 +204,9 @@ struct shp_out {
     int in_flight, have_batch, closing, closed;
     int commit_pending;   /* the batch is delivered, its cursor commit is retried */
     vg_streak commit_fails; /* those retries (a full disk): logged first, a minute, at the end */
-    int attempt;          /* failed attempts in a row (or item_rounds) */
-    int item_rounds;      /* attempts in a row that left items refused for now */
+    int attempt;          /* failed attempts in a row (as logged and in retried=) */
+    int item_rounds;      /* attempts in a row that left items refused for now;
+                           * the backoff doubles with the larger of the two */
     int64_t down_since_us;
     char last_error[512]; /* room for a TLS error with its hint (shp_tls_ciphers_hint) */
     uv_timer_t retry_timer;

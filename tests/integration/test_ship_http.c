@@ -597,6 +597,48 @@ START_TEST(test_es_whole_request_refused_isolates)
 }
 END_TEST
 
+#define N_ROUNDS 20
+
+/* Two item-retry rounds (item 2 refused for now, twice), then the
+ * cluster answers 503 as a whole once: that failure is the first of its
+ * run and is logged as "attempt 1", and the recovery counts one failed
+ * attempt, as retried= does. Before, the item rounds were counted as
+ * failed attempts: the 503 was "attempt 3", not a power of two, so the
+ * first failure of the outage was not logged at all, and the recovery
+ * said "after 3 failed attempts" with retried=1. */
+START_TEST(test_es_outage_after_item_retries_logged)
+{
+    vt_pipe p;
+    char yaml[4096];
+    ts_shipper_yaml(yaml, sizeof(yaml),
+                    "    - name: es\n      type: elasticsearch\n      url: http://127.0.0.1:@PORT@\n"
+                    "      batch: 50\n      retry_min: 50ms\n      retry_max: 200ms\n");
+    ck_assert_int_eq(vt_pipe_init_full(&p, IT_RULES, NULL, NULL, yaml), 0);
+    ts_sink k;
+    const char *faults[] = {"--faults", "es items 2=429;es items 1=429;es 503", NULL};
+    ck_assert_int_eq(ts_sink_start_any(&k, &p, "es", faults), 0);
+    ck_assert_int_eq(ts_subst(&p, "@PORT@", k.port), 0);
+    ts_backlog_then_shipper(&p, N_ROUNDS);
+
+    TS_ASSERT(vt_wait_lines(k.store, N_ROUNDS, 20000), &p, &k, "es: %ld documents",
+              vt_count_lines(k.store));
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "es", "sent", N_ROUNDS, 10000), N_ROUNDS);
+    ck_assert_int_eq(vt_shipper_stat(&p, "es", "retried"), 1);
+    ck_assert_int_eq(vt_shipper_stat(&p, "es", "item_retries"), 2);
+    char log[400];
+    vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
+    ck_assert(vt_wait_text(log, "output es: 1 alert refused for now (item HTTP 429 "
+                                "es_rejected_execution_exception", 100));
+    TS_ASSERT(vt_wait_text(log, "output es: delivery failed (attempt 1): HTTP 503 "
+                                "unavailable_shards_exception", 100),
+              &p, &k, "the 503 after two item rounds was not logged as attempt 1");
+    ck_assert_int_eq(vt_count_text(log, "delivery failed (attempt"), 1);
+    ck_assert(vt_wait_text(log, "output es: delivering again after 1 failed attempt (", 100));
+    ts_sink_stop(&k);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* Nothing listens yet: connections are refused and retried; once the
  * server is up everything arrives once. */
 START_TEST(test_es_down_then_up)
@@ -1367,12 +1409,12 @@ static Suite *ship_http_suite(void)
      * CK_RUN_CASE=webhook build/tests/integration/test_ship_http */
     const struct {
         const char *name;
-        const TTest *tests[5];
+        const TTest *tests[8];
     } cases[] = {
         {"elasticsearch",
          {test_es_faults_nothing_lost, test_es_kill9_between_delivery_and_commit,
           test_es_whole_request_refused_isolates, test_es_down_then_up,
-          test_es_slow_link_halves_batch}},
+          test_es_slow_link_halves_batch, test_es_outage_after_item_retries_logged}},
         {"splunk_hec", {test_hec_faults_in_order}},
         {"webhook",
          {test_webhook_exact, test_webhook_rate_limit_summary, test_dead_letter_unwritable,
@@ -1383,7 +1425,7 @@ static Suite *ship_http_suite(void)
     Suite *s = suite_create("ship_http");
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         TCase *tc = it_tcase(s, cases[i].name, 240);
-        for (size_t j = 0; j < 5 && cases[i].tests[j]; j++)
+        for (size_t j = 0; j < 8 && cases[i].tests[j]; j++)
             tcase_add_test(tc, cases[i].tests[j]);
     }
     return s;
