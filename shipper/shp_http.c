@@ -96,6 +96,8 @@ typedef struct shp_http {
     size_t iso_end;          /* one alert per request (isolation) up to here; 0: off */
     int lean;                /* a webhook's request carries the lean body (shp_hook_lean) */
     size_t full_len;         /* then: the size of the body the server refused */
+    size_t unread;           /* the last nreq's tail the server did not read (HEC stopped
+                              * at a bad event): not settled, it goes in the next request */
     int cut;                 /* shp_http_on_deadline ended it: SHP_HTTP_CUT_* */
     size_t post_len;         /* the request's body, bytes */
     /* Alerts per request after one was cut at the cap while moving bytes
@@ -913,7 +915,10 @@ static void shp_http_alarm(shp_http *h, long what, const char *reason)
 
 /* A HEC 4xx (not 401/403/404/413). HEC reads the events in order and
  * stops at the first bad one, which it names (invalid-event-number): the
- * ones before it were indexed, the ones after it were not read. */
+ * ones before it were indexed, the ones after it were not read. Those are
+ * left unsettled in h->unread and go at once in the next request of the
+ * attempt: HEC refused none of them for now, so they wait for no backoff
+ * (which doubled with each bad event of a batch). */
 static int shp_hec_refused(shp_http *h, long status, shp_item *items, size_t n, char *reason,
                            size_t cap)
 {
@@ -938,9 +943,9 @@ static int shp_hec_refused(shp_http *h, long status, shp_item *items, size_t n, 
                 shp_http_mark(&items[i], SHP_ITEM_FAILED, "HTTP %ld HEC code %ld: %s", status,
                               code, text);
             else
-                shp_http_mark(&items[i], SHP_ITEM_RETRY, "not read: HEC stopped at event %lld",
-                              bad);
+                shp_http_mark(&items[i], SHP_ITEM_PENDING, NULL);
         }
+        h->unread = n - (size_t)bad - 1;
         return 0;
     }
     snprintf(reason, cap, "HTTP %ld HEC code %ld: %s", status, code, text);
@@ -1269,6 +1274,7 @@ static void shp_http_finish(shp_http *h, int rc, const char *reason)
     shp_out *o = h->o;
     h->batch = NULL;
     h->iso_end = 0;
+    h->unread = 0;
     shp_out_done(o, rc, rc < 0 ? reason : NULL);
 }
 
@@ -1309,9 +1315,11 @@ static void shp_http_next(shp_http *h, int rc, const char *reason)
         return;
     } else {
         int isolated = h->iso_end != 0, refused_now = 0;
-        for (size_t i = h->at; i < h->at + h->nreq; i++)
+        size_t done = h->nreq - h->unread; /* the tail HEC did not read goes next */
+        h->unread = 0;
+        for (size_t i = h->at; i < h->at + done; i++)
             refused_now |= b->items[i].state == SHP_ITEM_RETRY;
-        h->at += h->nreq;
+        h->at += done;
         if (h->iso_end && h->at >= h->iso_end)
             h->iso_end = 0;
         if (h->at == b->n) {
@@ -1319,8 +1327,8 @@ static void shp_http_next(shp_http *h, int rc, const char *reason)
             return;
         }
         if (refused_now && !isolated) {
-            /* a chunk with alerts refused for now (an item 429, HEC's
-             * "not read"): the rest waits with them, in order */
+            /* a chunk with alerts refused for now (an item 429): the
+             * rest waits with them, in order */
             shp_http_abort(h, "not sent yet: an earlier request of the batch has alerts "
                               "refused for now");
             return;
@@ -1425,6 +1433,7 @@ static int shp_http_send(shp_out *o, shp_batch *b)
     h->at = 0;
     h->iso_end = 0;
     h->lean = 0;
+    h->unread = 0;
     h->req.done = shp_http_on_done;
     if (b->n == 0) {
         shp_http_finish(h, 0, NULL);

@@ -544,6 +544,82 @@ START_TEST(test_hec_faults_in_order)
 }
 END_TEST
 
+/* Milliseconds between the first and the last request to endpoint the
+ * sink logged (its "t", when each arrived); -1 without two. */
+static long ts_request_span_ms(const ts_sink *k, const char *endpoint)
+{
+    char *b = vt_read_file(k->log, NULL), want[48];
+    double first = -1, last = -1;
+    snprintf(want, sizeof(want), "\"endpoint\": \"%s\"", endpoint);
+    for (char *line = b, *nl; b && *line; line = nl + 1) {
+        nl = strchr(line, '\n');
+        if (!nl)
+            break;
+        *nl = '\0';
+        const char *t = strstr(line, "\"t\": ");
+        if (strstr(line, want) && t) {
+            double v = atof(t + 5);
+            if (first < 0 || v < first)
+                first = v;
+            if (v > last)
+                last = v;
+        }
+    }
+    free(b);
+    return first < 0 || last <= first ? -1 : (long)((last - first) * 1000);
+}
+
+#define N_HEC_BAD 30
+
+/* HEC stops at a bad event three times in one batch: each bad one goes to
+ * the dead-letter file, and the events after it, which HEC did not read,
+ * go at once in the next request of the same attempt. Before, they were
+ * counted as refused for now and sent after a backoff that doubled with
+ * each bad event (here 1-2 s, 2-4 s, 4-8 s: at the default retry_max,
+ * a minute per bad event), holding up every alert behind them though
+ * the server had refused nothing for now. */
+START_TEST(test_hec_bad_events_do_not_back_off)
+{
+    vt_pipe p;
+    char yaml[4096];
+    ts_shipper_yaml(yaml, sizeof(yaml),
+                    "    - name: hec\n      type: splunk_hec\n"
+                    "      url: http://127.0.0.1:@PORT@\n"
+                    "      token: 00000000-1111-2222-3333-444444444444\n"
+                    "      batch: 50\n      retry_min: 2s\n      retry_max: 10s\n");
+    ck_assert_int_eq(vt_pipe_init_full(&p, IT_RULES, NULL, NULL, yaml), 0);
+    ts_sink k;
+    const char *args[] = {"--hec-token", "00000000-1111-2222-3333-444444444444", "--faults",
+                          "hec hec-bad 2;hec hec-bad 2;hec hec-bad 2", NULL};
+    ck_assert_int_eq(ts_sink_start_any(&k, &p, "hec", args), 0);
+    ck_assert_int_eq(ts_subst(&p, "@PORT@", k.port), 0);
+    ts_backlog_then_shipper(&p, N_HEC_BAD);
+
+    static ts_outcome o;
+    ts_outcome_read(&p, &k, "hec", N_HEC_BAD, N_HEC_BAD - 3, "events", 3, NULL, &o);
+    ts_id *want = o.want, *got = o.got, *dead = o.dead;
+    int nw = o.nw, ng = o.ng;
+    ck_assert_int_eq(o.nd, 3);
+    ck_assert_int_eq(ts_find(want, nw, dead[0]), 2);
+    ck_assert_int_eq(ts_find(want, nw, dead[1]), 5);
+    ck_assert_int_eq(ts_find(want, nw, dead[2]), 8);
+    nw = ts_without(want, nw, dead, o.nd);
+    ck_assert_int_eq(ts_exactly_once(want, nw, got, ng, "hec"), 0);
+    ck_assert_int_eq(ts_out_of_order(want, nw, got, ng), 0);
+    /* four requests, one after the other: no backoff between them */
+    ck_assert_int_eq(vt_count_text(k.log, "\"endpoint\": \"hec\""), 4);
+    long span = ts_request_span_ms(&k, "hec");
+    TS_ASSERT(span >= 0 && span < 900, &p, &k, "the 4 requests took %ld ms", span);
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "hec", "failed", 3, 5000), 3);
+    ck_assert_int_eq(vt_shipper_stat(&p, "hec", "sent"), N_HEC_BAD - 3);
+    ck_assert_int_eq(vt_shipper_stat(&p, "hec", "item_retries"), 0);
+    ck_assert_int_eq(vt_shipper_stat(&p, "hec", "retried"), 0);
+    ck_assert_int_eq(vt_shipper_stat(&p, "hec", "requests"), 4);
+    ts_sink_stop(&k);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 #define N_ISO 100
 
 /* A request refused as a whole (400, then 413) is sent again one alert per
@@ -1415,7 +1491,7 @@ static Suite *ship_http_suite(void)
          {test_es_faults_nothing_lost, test_es_kill9_between_delivery_and_commit,
           test_es_whole_request_refused_isolates, test_es_down_then_up,
           test_es_slow_link_halves_batch, test_es_outage_after_item_retries_logged}},
-        {"splunk_hec", {test_hec_faults_in_order}},
+        {"splunk_hec", {test_hec_faults_in_order, test_hec_bad_events_do_not_back_off}},
         {"webhook",
          {test_webhook_exact, test_webhook_rate_limit_summary, test_dead_letter_unwritable,
           test_webhook_reset_reason, test_webhook_too_large_sends_text}},
