@@ -1156,19 +1156,28 @@ void shp_out_done(shp_out *o, int rc, const char *reason)
     if (retry) {
         /* Items refused for now (a _bulk 429 per item: the cluster is
          * overloaded) back off like failed attempts, doubling per round
-         * in a row, and say so at rounds 1, 2, 4, 8, ... */
-        const char *why = "";
-        for (size_t i = 0; i < b->n && !why[0]; i++)
+         * in a row, and say so at rounds 1, 2, 4, 8, ...
+         * The first one is named: one the destination refuses with a 5xx
+         * every time holds this output's later alerts, and the person
+         * who fixes the cause (an ingest pipeline failing on it) needs
+         * to know which it is. */
+        const shp_item *first = NULL;
+        for (size_t i = 0; i < b->n && !first; i++)
             if (b->items[i].state == SHP_ITEM_RETRY)
-                why = b->items[i].reason;
+                first = &b->items[i];
+        char which[160];
+        snprintf(which, sizeof(which), "%s alert %s, outbox seq %" PRIu64,
+                 retry == 1 ? "the" : "the first", first->id[0] ? first->id : "(summary)",
+                 first->seq);
         o->item_rounds++;
         if ((o->item_rounds & (o->item_rounds - 1)) == 0)
             vg_warn("output %s: %zu alert%s refused for now (%s); sending %s again after a "
-                    "backoff (round %d)", o->conf.name, retry, retry == 1 ? "" : "s", why,
-                    retry == 1 ? "it" : "them", o->item_rounds);
+                    "backoff (round %d; %s)", o->conf.name, retry, retry == 1 ? "" : "s",
+                    first->reason, retry == 1 ? "it" : "them", o->item_rounds, which);
+        /* before the repack below, which moves the items */
+        snprintf(o->last_error, sizeof(o->last_error), "%zu alert%s refused for now (%s: %s)",
+                 retry, retry == 1 ? "" : "s", which, first->reason);
         if (shp_batch_keep_unsettled(b) == 0) {
-            snprintf(o->last_error, sizeof(o->last_error), "%zu alert%s refused for now", retry,
-                     retry == 1 ? "" : "s");
             shp_out_backoff(o);
             return;
         }

@@ -681,7 +681,9 @@ END_TEST
  * attempt, as retried= does. Before, the item rounds were counted as
  * failed attempts: the 503 was "attempt 3", not a power of two, so the
  * first failure of the outage was not logged at all, and the recovery
- * said "after 3 failed attempts" with retried=1. */
+ * said "after 3 failed attempts" with retried=1. The item-retry warning
+ * names the alert (before, only the reason: which alert held the output
+ * could not be told). */
 START_TEST(test_es_outage_after_item_retries_logged)
 {
     vt_pipe p;
@@ -701,10 +703,17 @@ START_TEST(test_es_outage_after_item_retries_logged)
     ck_assert_int_eq(vt_shipper_wait_stat(&p, "es", "sent", N_ROUNDS, 10000), N_ROUNDS);
     ck_assert_int_eq(vt_shipper_stat(&p, "es", "retried"), 1);
     ck_assert_int_eq(vt_shipper_stat(&p, "es", "item_retries"), 2);
-    char log[400];
+    char log[400], want[200];
     vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
     ck_assert(vt_wait_text(log, "output es: 1 alert refused for now (item HTTP 429 "
                                 "es_rejected_execution_exception", 100));
+    /* the warning names the alert held back (one refused with a 5xx every
+     * time holds the output: its id is what the person fixing it needs) */
+    static ts_id ids[N_ROUNDS];
+    ck_assert_int_eq(ts_ids(p.alerts, NULL, TS_FILE_KEY, ids, N_ROUNDS), N_ROUNDS);
+    snprintf(want, sizeof(want), "again after a backoff (round 2; the alert %s, outbox seq 2)",
+             ids[1]);
+    TS_ASSERT(vt_wait_text(log, want, 100), &p, &k, "no '%s'", want);
     TS_ASSERT(vt_wait_text(log, "output es: delivery failed (attempt 1): HTTP 503 "
                                 "unavailable_shards_exception", 100),
               &p, &k, "the 503 after two item rounds was not logged as attempt 1");
