@@ -55,6 +55,9 @@ struct shp {
     int intake_paused;
     int stopping;
     size_t closing;      /* outputs whose close has not finished */
+    uv_timer_t stop_timer; /* during a stop: closes outputs once their attempt ended */
+    uint64_t stop_deadline_ms; /* loop time at which an attempt still in flight is abandoned */
+    int stop_waited;     /* the stop waited for an attempt: report the counters again */
 };
 
 const char *shp_name(const shp *s);

@@ -30,6 +30,10 @@
  * may reach 1 TiB, and OpenSSL's and the kernel's write calls take an int */
 #define SHP_BATCH_BYTES (64u << 20)
 #define SHP_COMMIT_RETRY_MS 1000
+/* A stop waits this long for the deliveries in flight (deployment.md: a
+ * stop takes seconds; systemd's TimeoutStopSec is 60 s), polling. */
+#define SHP_STOP_GRACE_MS 5000
+#define SHP_STOP_POLL_MS 20
 
 static void shp_out_pass(shp_out *o);
 static int shp_batch_keep_unsettled(shp_batch *b);
@@ -1031,7 +1035,8 @@ static void shp_out_skip_retry(uv_timer_t *t)
 
 static void shp_out_pass(shp_out *o)
 {
-    if (o->in_flight || o->closing || uv_is_active((uv_handle_t *)&o->retry_timer))
+    if (o->in_flight || o->closing || o->s->stopping ||
+        uv_is_active((uv_handle_t *)&o->retry_timer))
         return;
     shp_out_policy(o);
     if (!o->have_batch) {
@@ -1529,22 +1534,69 @@ static void shp_on_handle_closed(uv_handle_t *h)
     (void)h;
 }
 
-void shp_outputs_close(shp *s, void (*done)(shp *s))
+static void shp_out_close_now(shp_out *o)
 {
-    (void)done;
-    s->stopping = 1;
-    if (!uv_is_closing((uv_handle_t *)&s->tick)) {
-        uv_close((uv_handle_t *)&s->tick, shp_on_handle_closed);
-        uv_close((uv_handle_t *)&s->kick_idle, shp_on_handle_closed);
-    }
+    if (o->closing)
+        return;
+    o->closing = 1;
+    uv_close((uv_handle_t *)&o->retry_timer, shp_on_handle_closed);
+    o->tp_ops->close(o);
+}
+
+/* During a stop, every SHP_STOP_POLL_MS: closes each output whose attempt
+ * has ended (its result recorded by shp_out_done: the cursor moved past
+ * what was delivered); at the deadline, the others too, abandoning their
+ * attempt. Polled rather than done from shp_out_done, which a transport
+ * calls from inside its own callbacks, where closing it is not safe for
+ * every transport. */
+static void shp_on_stop_poll(uv_timer_t *t)
+{
+    shp *s = t->data;
+    int waiting = 0, late = uv_now(s->loop) >= s->stop_deadline_ms;
     for (size_t i = 0; i < s->nouts; i++) {
         shp_out *o = s->outs[i];
         if (o->closing)
             continue;
-        o->closing = 1;
-        uv_close((uv_handle_t *)&o->retry_timer, shp_on_handle_closed);
-        o->tp_ops->close(o);
+        if (o->in_flight && !late) {
+            waiting++;
+            continue;
+        }
+        if (o->in_flight)
+            vg_warn("output %s: stopping with a delivery still in flight after %d ms; its %zu "
+                    "items are sent again after the restart", o->conf.name, SHP_STOP_GRACE_MS,
+                    o->batch.n);
+        shp_out_close_now(o);
     }
+    if (waiting) {
+        s->stop_waited = 1;
+        return;
+    }
+    if (!uv_is_closing((uv_handle_t *)t))
+        uv_close((uv_handle_t *)t, shp_on_handle_closed);
+    if (s->stop_waited)
+        shp_outputs_report(s); /* what the attempts that ended meanwhile delivered */
+}
+
+/* The stop (SIGTERM): no new attempt starts, and an attempt in flight is
+ * given up to SHP_STOP_GRACE_MS to end and be recorded. Abandoned at once,
+ * as before, a request the destination had taken was sent again after
+ * the restart: a duplicate at HEC and at a webhook, at every restart that
+ * came during a request. */
+void shp_outputs_close(shp *s, void (*done)(shp *s))
+{
+    (void)done;
+    s->stopping = 1;
+    if (uv_is_closing((uv_handle_t *)&s->tick))
+        return;
+    uv_close((uv_handle_t *)&s->tick, shp_on_handle_closed);
+    uv_close((uv_handle_t *)&s->kick_idle, shp_on_handle_closed);
+    uv_timer_init(s->loop, &s->stop_timer);
+    s->stop_timer.data = s;
+    uv_update_time(s->loop);
+    s->stop_deadline_ms = uv_now(s->loop) + SHP_STOP_GRACE_MS;
+    shp_on_stop_poll(&s->stop_timer);
+    if (!uv_is_closing((uv_handle_t *)&s->stop_timer))
+        uv_timer_start(&s->stop_timer, shp_on_stop_poll, SHP_STOP_POLL_MS, SHP_STOP_POLL_MS);
 }
 
 void shp_outputs_free(shp *s)

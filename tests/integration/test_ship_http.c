@@ -724,6 +724,49 @@ START_TEST(test_es_outage_after_item_retries_logged)
 }
 END_TEST
 
+#define N_TERM 20
+
+/* SIGTERM while a _bulk request is stored but not answered yet (for
+ * 1.5 s): the shipper waits for the answer, records it and exits 0; after
+ * the restart nothing is sent again. Before, the stop abandoned the
+ * request at once, the batch was not recorded, and the restarted shipper
+ * sent it again (20 duplicates here; with HEC or a webhook, every alert
+ * of it twice) at every restart that came during a request. */
+START_TEST(test_es_sigterm_waits_for_answer)
+{
+    vt_pipe p;
+    char yaml[4096];
+    ts_shipper_yaml(yaml, sizeof(yaml),
+                    "    - name: es\n      type: elasticsearch\n      url: http://127.0.0.1:@PORT@\n"
+                    "      batch: 50\n      retry_min: 100ms\n      retry_max: 1s\n"
+                    "      timeout: 5s\n");
+    ck_assert_int_eq(vt_pipe_init_full(&p, IT_RULES, NULL, NULL, yaml), 0);
+    ts_sink k;
+    const char *faults[] = {"--faults", "es stall 1500", NULL};
+    ck_assert_int_eq(ts_sink_start_any(&k, &p, "es", faults), 0);
+    ck_assert_int_eq(ts_subst(&p, "@PORT@", k.port), 0);
+    ts_backlog_then_shipper(&p, N_TERM);
+
+    TS_ASSERT(vt_wait_text(k.log, "\"stalling\": true", 20000), &p, &k, "no request stalled");
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_SHIPPER, SIGTERM), 0);
+    ck_assert_int_eq(vt_count_lines(k.store), N_TERM);
+    TS_ASSERT(vt_count_text(k.log, "client_gone") == 0, &p, &k, "the request was abandoned");
+    char log[400];
+    vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
+    ck_assert(vt_wait_text(log, "output es (elasticsearch): sent=20 ", 100));
+
+    vt_pipe_start(&p, VT_SHIPPER);
+    vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
+    TS_ASSERT(vt_wait_text(log, "): 0 alerts to deliver", 10000), &p, &k,
+              "the restarted shipper has alerts to deliver again");
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "es", "backlog", 0, 5000), 0);
+    ck_assert_int_eq(vt_shipper_stat(&p, "es", "duplicates"), 0);
+    ck_assert_int_eq(vt_shipper_stat(&p, "es", "requests"), 0);
+    ts_sink_stop(&k);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* Nothing listens yet: connections are refused and retried; once the
  * server is up everything arrives once. */
 START_TEST(test_es_down_then_up)
@@ -1499,7 +1542,8 @@ static Suite *ship_http_suite(void)
         {"elasticsearch",
          {test_es_faults_nothing_lost, test_es_kill9_between_delivery_and_commit,
           test_es_whole_request_refused_isolates, test_es_down_then_up,
-          test_es_slow_link_halves_batch, test_es_outage_after_item_retries_logged}},
+          test_es_slow_link_halves_batch, test_es_outage_after_item_retries_logged,
+          test_es_sigterm_waits_for_answer}},
         {"splunk_hec", {test_hec_faults_in_order, test_hec_bad_events_do_not_back_off}},
         {"webhook",
          {test_webhook_exact, test_webhook_rate_limit_summary, test_dead_letter_unwritable,
