@@ -775,6 +775,43 @@ static int shp_dl_path(const shp_out *o, char *path, size_t cap)
     return k < 0 || (size_t)k >= cap ? -ENAMETOOLONG : 0;
 }
 
+/* At start: a last line without its newline was cut by a crash (a kill
+ * -9 ends a large write() between two pages; a power loss comes before
+ * its sync). Its alert's batch was not recorded, since the sync comes
+ * first, so the alert is sent again; it is cut off here, so that the
+ * alert is written again whole, rather than count as written, and so
+ * that the next line does not start glued to it. */
+static void shp_dead_letters_mend(shp_out *o, const char *path)
+{
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    off_t size = lseek(fd, 0, SEEK_END), at = size;
+    char buf[4096];
+    int found = 0;
+    while (at > 0 && !found) { /* back to the last newline */
+        size_t n = at < (off_t)sizeof(buf) ? (size_t)at : sizeof(buf);
+        if (pread(fd, buf, n, at - (off_t)n) != (ssize_t)n)
+            break;
+        for (size_t i = n; i > 0 && !found; i--)
+            if (buf[i - 1] == '\n')
+                found = 1;
+            else
+                at--;
+    }
+    if (size > 0 && at < size && (found || at == 0)) {
+        if (ftruncate(fd, at) != 0 || fdatasync(fd) != 0)
+            vg_error("output %s: cannot cut the partial last line off %s: %s", o->conf.name,
+                     path, strerror(errno));
+        else
+            vg_warn("output %s: deadletter-%s.jsonl ended in a line cut short (%lld bytes, by a "
+                    "crash while it was written): removed; its alert is written again when the "
+                    "destination refuses it again", o->conf.name, o->conf.name,
+                    (long long)(size - at));
+    }
+    close(fd);
+}
+
 /* At start: the (seq, id) of every dead letter after the cursor. Those
  * were written by an attempt whose batch was never committed (the shipper
  * died in its item-retry round, or before the commit): the batch is sent
@@ -786,6 +823,7 @@ static void shp_dead_letters_load(shp_out *o)
     char path[4096];
     if (shp_dl_path(o, path, sizeof(path)) != 0)
         return;
+    shp_dead_letters_mend(o, path);
     FILE *f = fopen(path, "re");
     if (!f)
         return;

@@ -463,6 +463,77 @@ START_TEST(test_es_kill9_between_delivery_and_commit)
 }
 END_TEST
 
+#define N_CUT 60
+
+/* A dead-letter line cut by a crash (a kill -9 stops a large write()
+ * between two pages; a power loss before its sync): the batch was not
+ * recorded, so after the restart its alert is refused again. The cut
+ * line is removed at the start and the alert written again, whole, on a
+ * line of its own. Before, the cut line, whose id was whole, counted as
+ * "the dead-letter file has it from before the restart": the alert's
+ * payload was nowhere, and the next line was glued to the cut one, which
+ * made the file unreadable to jq from there on. */
+START_TEST(test_es_dead_letter_cut_line_mended)
+{
+    vt_pipe p;
+    char yaml[4096];
+    ts_shipper_yaml(yaml, sizeof(yaml),
+                    "    - name: es\n      type: elasticsearch\n      url: http://127.0.0.1:@PORT@\n"
+                    "      batch: 100\n      retry_min: 100ms\n      retry_max: 1s\n");
+    ck_assert_int_eq(vt_pipe_init_full(&p, IT_RULES, NULL, NULL, yaml), 0);
+    ts_sink k;
+    /* item 3 refused for good, item 2 for now; its round stalls (the
+     * kill); after the restart, the batch again with item 3 refused */
+    const char *faults[] = {"--faults", "es items 2=429 3=400;es stall 8000;es items 3=400",
+                            NULL};
+    ck_assert_int_eq(ts_sink_start_any(&k, &p, "es", faults), 0);
+    ck_assert_int_eq(ts_subst(&p, "@PORT@", k.port), 0);
+    ts_backlog_then_shipper(&p, N_CUT);
+
+    TS_ASSERT(vt_wait_text(k.log, "\"stalling\": true", 30000), &p, &k, "no request stalled");
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_SHIPPER, SIGKILL), 128 + SIGKILL);
+    char dl[500];
+    snprintf(dl, sizeof(dl), "%s/data/shipper/shipper/deadletter-es.jsonl", p.dir);
+    size_t len = 0;
+    char *line = vt_read_file(dl, &len);
+    ck_assert_ptr_nonnull(line);
+    ck_assert_int_eq(vt_count_lines(dl), 1);
+    char *cut = strstr(line, "\"payload\":\"");
+    ck_assert_ptr_nonnull(cut);
+    cut[20] = '\0'; /* the line as a crash left it: its id whole, its payload cut */
+    ck_assert_int_eq(vt_write_file(dl, line), 0);
+    free(line);
+    vt_pipe_start(&p, VT_SHIPPER);
+    char log[400];
+    vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
+    /* up (its signal handlers too) before SIGUSR1 asks for its counters */
+    ck_assert(vt_wait_text(log, " started (config ", 10000));
+
+    ck_assert(vt_wait_lines(p.alerts, N_CUT, 30000));
+    TS_ASSERT(vt_wait_lines(k.store, N_CUT - 1, 30000), &p, &k, "es: %ld documents",
+              vt_count_lines(k.store));
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "es", "backlog", 0, 10000), 0);
+    static ts_id want[N_CUT], dead[4];
+    ck_assert_int_eq(ts_ids(p.alerts, NULL, TS_FILE_KEY, want, N_CUT), N_CUT);
+    int nd = ts_ids(dl, NULL, TS_DL_KEY, dead, 4);
+    TS_ASSERT(nd == 1, &p, &k, "the dead-letter file holds %d lines, not 1", nd);
+    ck_assert_str_eq(dead[0], want[2]);
+    char *b = vt_read_file(dl, &len);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_int_eq(vt_count_lines(dl), 1);
+    ck_assert_msg(len > 2 && strncmp(b + len - 3, "\"}\n", 3) == 0 &&
+                      strstr(b, "\"payload\":\"{\\\"create\\\":") &&
+                      strstr(b, "mapper_parsing_exception"),
+                  "not one whole line: %s", b);
+    free(b);
+    ck_assert(vt_wait_text(log, "output es: deadletter-es.jsonl ended in a line cut short", 100));
+    ck_assert_int_eq(vt_count_text(log, "the dead-letter file has it from before the restart"),
+                     0);
+    ts_sink_stop(&k);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 #define N_HEC 150
 
 /* HEC: 403 (token refused) twice, 503, code 7 (incorrect index: our
@@ -757,7 +828,9 @@ START_TEST(test_es_sigterm_waits_for_answer)
 
     vt_pipe_start(&p, VT_SHIPPER);
     vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
-    TS_ASSERT(vt_wait_text(log, "): 0 alerts to deliver", 10000), &p, &k,
+    /* up (its signal handlers too) before SIGUSR1 asks for its counters */
+    ck_assert(vt_wait_text(log, " started (config ", 10000));
+    TS_ASSERT(vt_wait_text(log, "): 0 alerts to deliver", 100), &p, &k,
               "the restarted shipper has alerts to deliver again");
     ck_assert_int_eq(vt_shipper_wait_stat(&p, "es", "backlog", 0, 5000), 0);
     ck_assert_int_eq(vt_shipper_stat(&p, "es", "duplicates"), 0);
@@ -1543,7 +1616,7 @@ static Suite *ship_http_suite(void)
          {test_es_faults_nothing_lost, test_es_kill9_between_delivery_and_commit,
           test_es_whole_request_refused_isolates, test_es_down_then_up,
           test_es_slow_link_halves_batch, test_es_outage_after_item_retries_logged,
-          test_es_sigterm_waits_for_answer}},
+          test_es_sigterm_waits_for_answer, test_es_dead_letter_cut_line_mended}},
         {"splunk_hec", {test_hec_faults_in_order, test_hec_bad_events_do_not_back_off}},
         {"webhook",
          {test_webhook_exact, test_webhook_rate_limit_summary, test_dead_letter_unwritable,
