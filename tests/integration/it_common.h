@@ -169,8 +169,10 @@ static inline long it_stat(vt_pipe *p, int which, const char *head, const char *
     char log[400];
     vt_pipe_log(p, which, log, sizeof(log));
     int before = vt_count_text(log, head);
-    if (ask)
+    if (ask) { /* pid 0 (stopped) would signal the test's own process group */
+        ck_assert_msg(p->pid[which] > 0, "it_stat: process %d is not running", which);
         kill(p->pid[which], SIGUSR1);
+    }
     for (int i = 0; ask && i < 100 && vt_count_text(log, head) == before; i++)
         vt_sleep_ms(20);
     char *lb = vt_read_file(log, NULL);

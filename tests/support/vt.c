@@ -485,6 +485,8 @@ long vt_shipper_stat(vt_pipe *p, const char *output, const char *key)
     char *b = vt_read_file(log, NULL);
     int before = vt_count_str(b, head);
     free(b);
+    /* pid 0 (a shipper stopped) would signal the test's own process group */
+    ck_assert_msg(p->pid[VT_SHIPPER] > 0, "vt_shipper_stat: the shipper is not running");
     kill(p->pid[VT_SHIPPER], SIGUSR1);
     for (int i = 0; i < 60; i++) {
         vt_sleep_ms(50);
