@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -149,6 +150,92 @@ START_TEST(test_sysusers)
 }
 END_TEST
 
+/* The words of every After= line of a configured unit, one string,
+ * space-separated (the caller frees). */
+static char *after_of(const char *name)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/dist/%s", getenv("VG_BUILD_ROOT"), name);
+    char *text = read_all(path);
+    ck_assert_msg(text != NULL, "no configured unit %s", path);
+    size_t cap = strlen(text) + 2, len = 0;
+    char *out = calloc(1, cap);
+    ck_assert_ptr_nonnull(out);
+    for (char *l = strtok(text, "\n"); l; l = strtok(NULL, "\n")) {
+        if (strncmp(l, "After=", 6) == 0)
+            len += (size_t)snprintf(out + len, cap - len, "%s ", l + 6);
+        /* ordered, not bound: each runs without the others (a relay host) */
+        ck_assert_msg(!(strncmp(l, "Requires=", 9) == 0 || strncmp(l, "BindsTo=", 8) == 0 ||
+                        strncmp(l, "Requisite=", 10) == 0) || !strstr(l, "vigil-"),
+                      "%s binds another daemon: %s", name, l);
+    }
+    free(text);
+    return out;
+}
+
+/* The units start in the pipeline's order, each once the one it sends to
+ * is ready (Type=notify), and stop in the reverse: no "cannot connect"
+ * warning at each boot, and a collector's last batch at a stop reaches a
+ * correlator that still runs. An ordering only (no Requires=). */
+START_TEST(test_units_order)
+{
+    char *col = after_of("vigil-collector.service"), *cor = after_of("vigil-correlator.service"),
+         *shp = after_of("vigil-shipper.service");
+    ck_assert_msg(strstr(col, "vigil-correlator.service "), "collector After=%s", col);
+    ck_assert_msg(!strstr(col, "vigil-shipper"), "collector After=%s", col);
+    ck_assert_msg(strstr(cor, "vigil-shipper.service "), "correlator After=%s", cor);
+    ck_assert_msg(!strstr(cor, "vigil-collector"), "correlator After=%s", cor);
+    ck_assert_msg(!strstr(shp, "vigil-"), "shipper After=%s", shp);
+    free(col);
+    free(cor);
+    free(shp);
+}
+END_TEST
+
+/* `systemctl enable vigil-collector.service` alone (a relay host,
+ * docs/deployment.md) makes it start at boot: multi-user.target wants it.
+ * Before, it joined only vigil.target.wants, and a target that was not
+ * enabled started nothing. Into a root directory of the test's own;
+ * skipped where systemctl is absent. */
+START_TEST(test_units_enable_alone)
+{
+    if (system("command -v systemctl > /dev/null 2>&1") != 0) {
+        printf("skipped: systemctl is not installed\n");
+        return;
+    }
+    char base[512], dir[600], cmd[4096];
+    vt_tmp_base(base, sizeof(base), "enable");
+    snprintf(dir, sizeof(dir), "%s/usr/lib/systemd/system", base);
+    snprintf(cmd, sizeof(cmd), "mkdir -p '%s' '%s/etc' && cp '%s/dist/systemd/vigil.target' '%s/'",
+             dir, base, getenv("VG_SOURCE_ROOT"), dir);
+    ck_assert_int_eq(system(cmd), 0);
+    char name[64];
+    for (int i = 0; i < 3; i++) {
+        snprintf(name, sizeof(name), "vigil-%s.service", daemons[i]);
+        copy_unit(dir, name, "");
+    }
+    char *out = NULL;
+    snprintf(cmd, sizeof(cmd), "systemctl --root='%s' enable vigil-collector.service 2>&1", base);
+    int rc = vt_capture(cmd, &out);
+    ck_assert_msg(rc == 0, "%s: exit %d:\n%s", cmd, rc, out ? out : "");
+    free(out);
+    const char *want[] = {"multi-user.target.wants/vigil-collector.service",
+                          "vigil.target.wants/vigil-collector.service"};
+    for (int i = 0; i < 2; i++) {
+        char link[1024];
+        struct stat st;
+        snprintf(link, sizeof(link), "%s/etc/systemd/system/%s", base, want[i]);
+        ck_assert_msg(lstat(link, &st) == 0 && S_ISLNK(st.st_mode), "no link %s", link);
+    }
+    /* and the other two stay off */
+    snprintf(cmd, sizeof(cmd), "ls '%s/etc/systemd/system/multi-user.target.wants'", base);
+    ck_assert_int_eq(vt_capture(cmd, &out), 0);
+    ck_assert_str_eq(out, "vigil-collector.service\n");
+    free(out);
+    vt_rm_tree(base);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("units");
@@ -156,6 +243,8 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_units_verify);
     tcase_add_test(tc, test_sysusers);
+    tcase_add_test(tc, test_units_order);
+    tcase_add_test(tc, test_units_enable_alone);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
