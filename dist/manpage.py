@@ -100,7 +100,8 @@ def indent(line):
 
 
 def list_body(body):
-    """Roff for a list section: .TP entries, and paragraphs for lone sentences."""
+    """Roff for a list section: .TP entries, and a paragraph for each run of
+    lines that are no entry (a term, 2+ spaces, text)."""
     out, k = [], 0
     while k < len(body):
         line = body[k]
@@ -117,7 +118,13 @@ def list_body(body):
         elif cont:
             term, text = line.strip(), cont
         else:
-            out += [".PP", esc(line.strip())]
+            # a sentence of its own, and the lines after it that are no
+            # entry either: one paragraph, filled as --help wraps it
+            para = [esc(line.strip())]
+            while k < len(body) and indent(body[k]) == 2 and not TERM_RE.match(body[k]):
+                para.append(esc(body[k].strip()))
+                k += 1
+            out += [".PP"] + para
             continue
         out += [".TP", term_markup(term)] + [esc(t) for t in text]
     return out

@@ -775,7 +775,8 @@ static void vg__usage(const vg_daemon_desc *desc, FILE *f)
             "                       with pipeline.user set, also warns of the files and\n"
             "                       directories named there that this user could not use.\n"
             "%s"
-            "  -l, --log-level LVL  error, warn, info or debug (overrides pipeline.log_level)\n"
+            "  -l, --log-level LEVEL\n"
+            "                       error, warn, info or debug (overrides pipeline.log_level)\n"
             "  -h, --help           show this text\n"
             "  -V, --version        show the version\n",
             desc->summary, desc->help, VG_DEFAULT_CONFIG, desc->check ? desc->check : "");

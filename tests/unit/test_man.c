@@ -224,6 +224,34 @@ START_TEST(test_man_refuses_unknown_layout)
 }
 END_TEST
 
+/* A note of several lines under a list heading (the one under Signals) is
+ * one paragraph on the page, filled: each of its lines was a paragraph of
+ * its own, a blank line between every two. */
+START_TEST(test_man_note_one_paragraph)
+{
+    if (!have_groff()) {
+        printf("skipped: groff is not installed\n");
+        return;
+    }
+    for (int i = 0; i < 3; i++) {
+        char *page = render(daemons[i]);
+        const char *a = strstr(page, "A signal sent while the daemon loads its configuration");
+        ck_assert_msg(a != NULL, "vigil-%s.8: no signals note:\n%s", daemons[i], page);
+        size_t n = strcspn(a, "\n");
+        const char *b = strstr(a, "once it is up (not one sent");
+        ck_assert_msg(b && (size_t)(b - a) < n, "vigil-%s.8: the signals note is cut into "
+                      "paragraphs:\n%.600s", daemons[i], a);
+        /* and it ends the section as one block: no blank line before its end */
+        const char *end = strstr(a, "(SIGKILL");
+        ck_assert_ptr_nonnull(end);
+        for (const char *q = a; q < end; q++)
+            ck_assert_msg(!(q[0] == '\n' && q[1] == '\n'), "vigil-%s.8: a blank line in the "
+                          "signals note:\n%.*s", daemons[i], (int)(end - a + 8), a);
+        free(page);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("man");
@@ -233,6 +261,7 @@ int main(void)
     tcase_add_test(tc, test_man_holds_help);
     tcase_add_test(tc, test_man_sections);
     tcase_add_test(tc, test_man_refuses_unknown_layout);
+    tcase_add_test(tc, test_man_note_one_paragraph);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
