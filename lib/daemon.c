@@ -772,8 +772,8 @@ static void vg__usage(const vg_daemon_desc *desc, FILE *f)
             "                       relative paths in it are taken from its directory\n"
             "  -t, --check-config   load and check the configuration, start nothing, and exit\n"
             "                       0 if valid, 1 with FILE:LINE: reason if not. Run as root\n"
-            "                       with pipeline.user set, also warns of the files and\n"
-            "                       directories named there that this user could not use.\n"
+            "                       with pipeline.user set, also warns if this user could not\n"
+            "                       read the file, or use a file or directory named there.\n"
             "%s"
             "  -l, --log-level LEVEL\n"
             "                       error, warn, info or debug (overrides pipeline.log_level)\n"
@@ -980,6 +980,12 @@ int vg_daemon_main(int argc, char **argv, const vg_daemon_desc *desc, const vg_d
         goto out;
     }
     if (d.check_only) {
+        /* The file itself, as the start warns below: -t runs as root (the
+         * units' ExecStartPre and ExecReload), passed a file only root may
+         * read, and `systemctl reload` sent a SIGHUP the daemon refused. */
+        vg_daemon_user_access(&d, d.config_path, R_OK, "the configuration itself",
+                              "every SIGHUP reads it as that user and would be refused; make "
+                              "it readable by pipeline.user (owner root, its group, mode 0640)");
         printf("%s: configuration %s is valid\n", desc->prog, d.config_path);
         goto out;
     }

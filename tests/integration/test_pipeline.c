@@ -1271,6 +1271,18 @@ START_TEST(test_cli_and_bad_config)
         struct stat osb;
         ck_assert_int_eq(stat(uown, &osb), 0);
         ck_assert_int_eq(osb.st_uid, getpwnam("nobody")->pw_uid);
+        /* -t says it too: it runs as root (the units' ExecStartPre and
+         * ExecReload), so `systemctl reload` passed its check and sent a
+         * SIGHUP the daemon refused */
+        snprintf(ucmd, sizeof(ucmd), "%s -c %s -t > %s 2>&1", vt_bin("shipper/vigil-shipper"),
+                 ucfg, ulog);
+        char *rsh[] = {"sh", "-c", ucmd, NULL};
+        ck_assert_int_eq(vt_run(rsh, 10), 0);
+        snprintf(want, sizeof(want),
+                 "warning: %.200s: pipeline.user nobody cannot read %.200s (the configuration "
+                 "itself): Permission denied; every SIGHUP reads it as that user and would be "
+                 "refused", ucfg, ucfg);
+        ck_assert_msg(vt_wait_text(ulog, want, 0), "missing: %s", want);
         /* -t runs as root, the outputs are opened as nobody: a directory
          * only root may write to passed -t, and the start failed */
         char rdir[420];
