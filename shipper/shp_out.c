@@ -34,6 +34,7 @@
  * stop takes seconds; systemd's TimeoutStopSec is 60 s), polling. */
 #define SHP_STOP_GRACE_MS 5000
 #define SHP_STOP_POLL_MS 20
+#define SHP_DROP_LOG_MS 60000 /* drop_oldest: a line a minute at most, after the first */
 
 static void shp_out_pass(shp_out *o);
 static int shp_batch_keep_unsettled(shp_batch *b);
@@ -986,6 +987,33 @@ static void shp_out_finish(shp_out *o)
     shp_outputs_kick(o->s);
 }
 
+/* Logs the alerts drop_oldest skipped and has not said yet: the first drop
+ * at once, later ones at most once a minute, together (a dead output under
+ * load drops at every tick and intake commit, which was a line a second
+ * over a weekend's outage); force: now, whatever the time (the stop). The
+ * stats' dropped counts each one meanwhile. */
+static void shp_out_drop_log(shp_out *o, int force)
+{
+    uint64_t now = uv_now(o->loop);
+    if (!o->drop_unsaid ||
+        (!force && o->drop_said_ms && now - o->drop_said_ms < SHP_DROP_LOG_MS))
+        return;
+    if (!o->drop_said_ms)
+        vg_warn("output %s: backlog above max_backlog %" PRId64 ": dropped the %" PRIu64
+                " oldest alerts (up to outbox seq %" PRIu64 "; %" PRIu64 " dropped so far; "
+                "further drops are logged at most once a minute)",
+                o->conf.name, o->conf.max_backlog, o->drop_unsaid, o->drop_unsaid_to,
+                o->stats.dropped);
+    else
+        vg_warn("output %s: backlog above max_backlog %" PRId64 ": dropped the %" PRIu64
+                " oldest alerts in the last %.0f s (up to outbox seq %" PRIu64 "; %" PRIu64
+                " dropped so far)",
+                o->conf.name, o->conf.max_backlog, o->drop_unsaid,
+                (double)(now - o->drop_said_ms) / 1000.0, o->drop_unsaid_to, o->stats.dropped);
+    o->drop_said_ms = now ? now : 1;
+    o->drop_unsaid = 0;
+}
+
 /* Applies the drop_oldest policy: if more than max_backlog alerts wait,
  * the oldest are skipped (not the pending batch if it is on the wire). */
 static void shp_out_policy(shp_out *o)
@@ -1044,9 +1072,9 @@ static void shp_out_policy(shp_out *o)
         return;
     }
     o->stats.dropped += n;
-    vg_warn("output %s: backlog above max_backlog %" PRId64 ": dropped the %" PRIu64
-            " oldest alerts (up to outbox seq %" PRIu64 "; %" PRIu64 " dropped so far)",
-            o->conf.name, o->conf.max_backlog, n, to, o->stats.dropped);
+    o->drop_unsaid += n;
+    o->drop_unsaid_to = to;
+    shp_out_drop_log(o, 0);
 }
 
 static void shp_out_skip_retry(uv_timer_t *t);
@@ -1280,6 +1308,7 @@ static void shp_on_tick(uv_timer_t *t)
     for (size_t i = 0; i < s->nouts; i++) {
         shp_out_policy(s->outs[i]);
         shp_out_pass(s->outs[i]);
+        shp_out_drop_log(s->outs[i], 0); /* drops since the last line, once its minute is up */
     }
     shp_outputs_check_full(s);
 }
@@ -1577,6 +1606,7 @@ static void shp_out_close_now(shp_out *o)
     if (o->closing)
         return;
     o->closing = 1;
+    shp_out_drop_log(o, 1); /* the log adds up to the last stats line */
     uv_close((uv_handle_t *)&o->retry_timer, shp_on_handle_closed);
     o->tp_ops->close(o);
 }

@@ -221,6 +221,11 @@ struct shp_out {
     size_t nsnap;
     int rl_dirty;
     int rl_full_warned;   /* the "too many rules" warning was logged */
+    /* drop_oldest's log: the first drop, then at most a line a minute
+     * (loop ms of the last line) with the drops since (unsaid, up to
+     * outbox seq unsaid_to), so that a weekend's outage is not a line a
+     * second (shp_out_drop_log) */
+    uint64_t drop_said_ms, drop_unsaid, drop_unsaid_to;
     /* Alerts after the cursor that the dead-letter file already holds:
      * written before a restart, by the attempt whose batch was not
      * committed (read once at start); not written a second time. */

@@ -682,6 +682,46 @@ START_TEST(test_drop_oldest)
 }
 END_TEST
 
+/* drop_oldest over an outage that lasts: the output is dead while alerts
+ * keep coming, and each tick and intake commit drops a few more. The log
+ * says the first drop at once, the later ones at most once a minute, and
+ * the rest at the stop, so that its lines add up to the stats' dropped;
+ * before, each drop was a line (one a second for a weekend's outage).
+ * The counters add up exactly: 400 received, 395 dropped, 5 waiting. */
+START_TEST(test_drop_oldest_logged_once)
+{
+    vt_pipe p;
+    const char *shp = "shipper:\n  outbox_size: 64M\n  outputs:\n"
+                      "    - {name: all, type: file, path: all.json}\n"
+                      "    - {name: dead, type: file, path: /dev/full, max_backlog: 5, "
+                      "on_full: drop_oldest, retry_min: 50ms, retry_max: 100ms}\n";
+    ck_assert_int_eq(vt_pipe_init_full(&p, RULES, NULL, NULL, shp), 0);
+    vt_pipe_start_all(&p);
+    char all[400], log[400];
+    path_in(&p, "all.json", all, sizeof(all));
+    vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
+    for (int k = 0; k < 4; k++) { /* four bursts, each dropped before the next */
+        send_lines(&p, "a", 100 * k, 100 * (k + 1));
+        ck_assert(vt_wait_lines(all, 100 * (k + 1), 15000));
+        vt_sleep_ms(250);
+    }
+    ck_assert(wait_stats(&p, "output dead (file): sent=0 duplicates=0 ", 20));
+    ck_assert(wait_stats(&p, " failed=0 dropped=395 filtered=0 summarised=0 summaries=0 backlog=5 ",
+                         50));
+    ck_assert(wait_stats(&p, "stats: received=400 duplicates=0 outbox=5 intake_paused=0 ", 20));
+    ck_assert(vt_wait_text(log, "output dead: backlog above max_backlog 5: dropped the ", 100));
+    ck_assert_int_eq(vt_count_text(log, "dropped the "), 1);
+    ck_assert(vt_wait_text(log, " dropped so far; further drops are logged at most once a minute)",
+                           100));
+    /* the stop says the drops not said yet */
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_SHIPPER, SIGTERM), 0);
+    ck_assert_int_eq(vt_count_text(log, "dropped the "), 2);
+    ck_assert_int_eq(vt_count_text(log, " oldest alerts in the last "), 1);
+    ck_assert_int_eq(vt_count_text(log, "(up to outbox seq 395; 395 dropped so far)"), 1);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 static void replace_in_file(const char *path, const char *from, const char *to)
 {
     char *b = vt_read_file(path, NULL);
@@ -1934,6 +1974,7 @@ START_TEST(test_epoch_key_moves)
 }
 END_TEST
 
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("shipper");
@@ -1961,6 +2002,7 @@ static Suite *suite(void)
     tcase_add_test(li, test_reload_empty_key_refused);
     tcase_add_test(li, test_rate_limit_long_id);
     tcase_add_test(li, test_drop_oldest);
+    tcase_add_test(li, test_drop_oldest_logged_once);
     tcase_add_test(li, test_block_then_reload);
     tcase_add_test(li, test_block_resumes_at_once);
     TCase *tr = it_tcase(s, "summary_restart", 240);
