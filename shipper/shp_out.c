@@ -995,8 +995,12 @@ static void shp_out_finish(shp_out *o)
 static void shp_out_drop_log(shp_out *o, int force)
 {
     uint64_t now = uv_now(o->loop);
-    if (!o->drop_unsaid ||
-        (!force && o->drop_said_ms && now - o->drop_said_ms < SHP_DROP_LOG_MS))
+    if (!o->drop_unsaid) {
+        if (o->drop_said_ms && now - o->drop_said_ms >= SHP_DROP_LOG_MS)
+            o->drop_said_ms = 0; /* a quiet minute: the next drop begins a new run */
+        return;
+    }
+    if (!force && o->drop_said_ms && now - o->drop_said_ms < SHP_DROP_LOG_MS)
         return;
     if (!o->drop_said_ms)
         vg_warn("output %s: backlog above max_backlog %" PRId64 ": dropped the %" PRIu64
