@@ -53,6 +53,7 @@ struct shp {
     uv_idle_t kick_idle; /* runs the delivery passes after an intake commit */
     msgpack_sbuffer rec;
     int intake_paused;
+    vg_streak full_runs; /* block-policy pauses: one run while they repeat (shp_outputs_check_full) */
     int stopping;
     size_t closing;      /* outputs whose close has not finished */
     uv_timer_t stop_timer; /* during a stop: closes outputs once their attempt ended */

@@ -1283,8 +1283,31 @@ void shp_outputs_kick(shp *s)
         uv_idle_start(&s->kick_idle, shp_on_kick);
 }
 
+/* A pause of the block policy, as a warning: the first of a run, and again
+ * (say VG_STREAK_REMIND) a minute or more after the last line, with the
+ * pauses counted so far. */
+static void shp_say_full(shp *s, int say)
+{
+    if (say == VG_STREAK_FIRST)
+        vg_warn("an output with on_full: block is at max_backlog: not taking alerts from the "
+                "correlator until it catches up (they wait in its outbox)");
+    else if (say == VG_STREAK_REMIND)
+        vg_warn("an output with on_full: block is at max_backlog: not taking alerts from the "
+                "correlator until it catches up (they wait in its outbox); paused %" PRIu64
+                " times over %" PRIu64 " s (each pause and resume within a minute of the last "
+                "such line is counted, not logged)",
+                s->full_runs.count, (uv_now(s->loop) - s->full_runs.first_ms) / 1000);
+}
+
 /* The block policy: the intake pauses while any blocking output is at its
- * max_backlog. Checked after every intake commit and once a second. */
+ * max_backlog. Checked after every intake commit and once a second. An
+ * output catching up (the destination is back, the correlator holds the
+ * rest) brings it below at each delivery, and the next correlator batch
+ * to it again: the pauses repeat at every batch for as long as the catch-up
+ * lasts, so they are one run (vg_streak), logged at its first pause and
+ * resume, then at most one of each a minute, where each pause and resume
+ * was a line. A pause that came quietly and lasts is said a minute after
+ * the resume line (vg_streak_overdue). */
 void shp_outputs_check_full(shp *s)
 {
     int full = 0;
@@ -1294,13 +1317,24 @@ void shp_outputs_check_full(shp *s)
             shp_backlog(o) >= (uint64_t)o->conf.max_backlog)
             full = 1;
     }
-    if (full != s->intake_paused && !s->stopping) {
-        if (full)
-            vg_warn("an output with on_full: block is at max_backlog: not taking alerts from the "
-                    "correlator until it catches up (they wait in its outbox)");
-        else
-            vg_info("outputs below max_backlog: taking alerts again");
+    if (s->stopping)
+        return;
+    uint64_t now = uv_now(s->loop);
+    if (full != s->intake_paused) {
+        if (full) {
+            shp_say_full(s, vg_streak_fail(&s->full_runs, now));
+        } else {
+            double secs;
+            uint64_t n = vg_streak_end(&s->full_runs, now, &secs);
+            if (n == 1)
+                vg_info("outputs below max_backlog: taking alerts again");
+            else if (n > 1)
+                vg_info("outputs below max_backlog: taking alerts again (paused %" PRIu64
+                        " times over %.0f s)", n, secs);
+        }
         shp_intake_pause(s, full);
+    } else if (full && vg_streak_overdue(&s->full_runs, now)) {
+        shp_say_full(s, VG_STREAK_REMIND);
     }
 }
 

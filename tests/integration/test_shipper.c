@@ -809,6 +809,45 @@ START_TEST(test_block_resumes_at_once)
 }
 END_TEST
 
+/* The destination of an output with on_full: block is back after an
+ * outage: it catches up on what the outbox holds while the correlator
+ * holds the rest. Each delivery brings it below max_backlog and the next
+ * correlator batch to it again, so the intake pauses and resumes at every
+ * batch until the catch-up ends (hours, after a weekend): that is one run,
+ * logged once (a pause, a resume), where each pause and resume was a line.
+ * Every alert still reaches both outputs exactly once. */
+START_TEST(test_block_catch_up_logged_once)
+{
+    vt_pipe p;
+    const char *shp = "shipper:\n  outbox_size: 64M\n  outputs:\n"
+                      "    - {name: all, type: file, path: all.json}\n"
+                      "    - {name: siem, type: file, path: down/siem.json, max_backlog: 50, "
+                      "on_full: block, retry_min: 50ms, retry_max: 100ms}\n";
+    ck_assert_int_eq(vt_pipe_init_full(&p, RULES, NULL, NULL, shp), 0);
+    vt_pipe_start_all(&p);
+    char all[400], down[400], siem[400], log[400];
+    path_in(&p, "all.json", all, sizeof(all));
+    path_in(&p, "down", down, sizeof(down));
+    path_in(&p, "down/siem.json", siem, sizeof(siem));
+    vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
+    send_lines(&p, "a", 0, 3000);
+    ck_assert(vt_wait_text(log, "an output with on_full: block is at max_backlog: not taking "
+                                "alerts from the correlator", 15000));
+    ck_assert(wait_stats(&p, " intake_paused=1 ", 20));
+    ck_assert_int_eq(mkdir(down, 0755), 0); /* the destination is back */
+    ck_assert(vt_wait_lines(siem, 3000, 30000));
+    ck_assert(vt_wait_lines(all, 3000, 30000));
+    ck_assert(wait_stats(&p, "stats: received=3000 duplicates=0 outbox=0 intake_paused=0 ", 50));
+    ck_assert_int_eq(vt_count_lines(siem), 3000);
+    ck_assert_int_eq(vt_count_lines(all), 3000);
+    ck_assert_int_eq(count_alert(siem, 'a', 0), 1);
+    ck_assert_int_eq(count_alert(siem, 'a', 2999), 1);
+    ck_assert_int_eq(vt_count_text(log, "not taking alerts from the correlator"), 1);
+    ck_assert_int_eq(vt_count_text(log, "outputs below max_backlog: taking alerts again"), 1);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* A rate-limit summary waiting in a failed attempt survives a restart
  * (docs/shipper.md: "The windows are stored with the cursor, so a restart
  * neither loses a pending summary nor sends one twice"), also when
@@ -2005,6 +2044,7 @@ static Suite *suite(void)
     tcase_add_test(li, test_drop_oldest_logged_once);
     tcase_add_test(li, test_block_then_reload);
     tcase_add_test(li, test_block_resumes_at_once);
+    tcase_add_test(li, test_block_catch_up_logged_once);
     TCase *tr = it_tcase(s, "summary_restart", 240);
     tcase_add_test(tr, test_rate_limit_summary_drop_restart);
     tcase_add_test(tr, test_rate_limit_window_from_future);
