@@ -214,11 +214,12 @@ static void shp_report(vg_daemon *d)
     const vg_receiver_stats *rs = s->receiver ? vg_receiver_get_stats(s->receiver) : NULL;
     const vg_link_stats *ls = s->receiver ? vg_receiver_link_stats(s->receiver) : NULL;
     vg_info("stats: received=%llu duplicates=%llu outbox=%llu intake_paused=%d bad_frames=%llu "
-            "peers_refused=%llu",
+            "peers_refused=%llu commit_errors=%llu",
             (unsigned long long)(rs ? rs->records : 0), (unsigned long long)(rs ? rs->duplicates : 0),
             (unsigned long long)(s->outbox ? vg_queue_count(s->outbox) : 0), s->intake_paused,
             (unsigned long long)(ls ? ls->bad_frames : 0),
-            (unsigned long long)(ls ? ls->peers_refused : 0));
+            (unsigned long long)(ls ? ls->peers_refused : 0),
+            (unsigned long long)(rs ? rs->commit_errors : 0));
     shp_outputs_report(s);
     vg_receiver_report(s->receiver);
 }
@@ -230,7 +231,8 @@ static uint64_t shp_stats_fp(const shp *s)
     const vg_link_stats *ls = s->receiver ? vg_receiver_link_stats(s->receiver) : NULL;
     const uint64_t v[] = {rs ? rs->records : 0, rs ? rs->duplicates : 0,
                           s->outbox ? vg_queue_count(s->outbox) : 0, (uint64_t)s->intake_paused,
-                          ls ? ls->bad_frames : 0, ls ? ls->peers_refused : 0};
+                          ls ? ls->bad_frames : 0, ls ? ls->peers_refused : 0,
+                          rs ? rs->commit_errors : 0};
     return shp_outputs_fp(s, vg_fnv1a(VG_FNV1A_INIT, v, sizeof(v)));
 }
 

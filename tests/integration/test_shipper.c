@@ -848,6 +848,60 @@ START_TEST(test_block_catch_up_logged_once)
 }
 END_TEST
 
+/* commit_errors= of the shipper's last intake stats line, or -1 (the
+ * upstream's line has its own). */
+static long last_commit_errors(const char *log)
+{
+    char *b = vt_read_file(log, NULL), *at = b, *q;
+    long v = -1;
+    while (at && (q = strstr(at, "stats: received="))) {
+        char *nl = strchr(q, '\n'), *c = strstr(q, " commit_errors=");
+        if (c && (!nl || c < nl))
+            v = atol(c + strlen(" commit_errors="));
+        at = q + 1;
+    }
+    free(b);
+    return v;
+}
+
+/* No max_backlog: a dead output waits until the outbox (outbox_size 1M,
+ * about 2,900 alerts here) is full. The correlator's batches are then
+ * refused and sent again until there is room; the stats line counts those
+ * refusals in commit_errors (docs/architecture.md), which it did not
+ * show: a full outbox looked like an idle intake (intake_paused=0). Once
+ * the output is back, every alert reaches both outputs exactly once. */
+START_TEST(test_outbox_full_counted)
+{
+    vt_pipe p;
+    const char *shp = "shipper:\n  outbox_size: 1M\n  outputs:\n"
+                      "    - {name: all, type: file, path: all.json}\n"
+                      "    - {name: siem, type: file, path: down/siem.json, retry_min: 50ms, "
+                      "retry_max: 100ms}\n";
+    ck_assert_int_eq(vt_pipe_init_full(&p, RULES, NULL, NULL, shp), 0);
+    vt_pipe_start_all(&p);
+    char all[400], down[400], siem[400], log[400];
+    path_in(&p, "all.json", all, sizeof(all));
+    path_in(&p, "down", down, sizeof(down));
+    path_in(&p, "down/siem.json", siem, sizeof(siem));
+    vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
+    send_lines(&p, "a", 0, 4000);
+    ck_assert(vt_wait_text(log, "failed: durable queue full (the store ", 15000));
+    ck_assert(wait_stats(&p, " intake_paused=0 bad_frames=0 peers_refused=0 commit_errors=", 20));
+    long errs = last_commit_errors(log);
+    ck_assert_msg(errs >= 1, "commit_errors=%ld with the outbox full", errs);
+    ck_assert_int_eq(mkdir(down, 0755), 0);
+    ck_assert(vt_wait_lines(siem, 4000, 30000));
+    ck_assert(vt_wait_lines(all, 4000, 30000));
+    ck_assert(vt_wait_text(log, "commits succeed again, after ", 5000));
+    ck_assert(wait_stats(&p, "stats: received=4000 duplicates=0 outbox=0 ", 50));
+    ck_assert_int_ge(last_commit_errors(log), errs);
+    ck_assert_int_eq(vt_count_lines(siem), 4000);
+    ck_assert_int_eq(vt_count_lines(all), 4000);
+    ck_assert_int_eq(count_alert(siem, 'a', 3999), 1);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* A rate-limit summary waiting in a failed attempt survives a restart
  * (docs/shipper.md: "The windows are stored with the cursor, so a restart
  * neither loses a pending summary nor sends one twice"), also when
@@ -2045,6 +2099,7 @@ static Suite *suite(void)
     tcase_add_test(li, test_block_then_reload);
     tcase_add_test(li, test_block_resumes_at_once);
     tcase_add_test(li, test_block_catch_up_logged_once);
+    tcase_add_test(li, test_outbox_full_counted);
     TCase *tr = it_tcase(s, "summary_restart", 240);
     tcase_add_test(tr, test_rate_limit_summary_drop_restart);
     tcase_add_test(tr, test_rate_limit_window_from_future);
