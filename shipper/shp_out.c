@@ -1018,6 +1018,52 @@ static void shp_out_drop_log(shp_out *o, int force)
     o->drop_unsaid = 0;
 }
 
+/* The outbox records a drop skips before any build read them, counted as
+ * the build would: those the output's filter does not take are filtered,
+ * not dropped (a chat taking level 10 and up, down under a flood of level
+ * 3, was said to have dropped the whole flood); unreadable ones failed. */
+typedef struct shp_drop_scan {
+    shp_out *o;
+    uint64_t taken, filtered, unreadable;
+} shp_drop_scan;
+
+static int shp_drop_one(void *ud, uint64_t seq, const void *rec, size_t len)
+{
+    shp_drop_scan *ds = ud;
+    vg_alert al;
+    (void)seq;
+    if (shp_rec_alert(rec, len, &al) != 0)
+        ds->unreadable++;
+    else if (shp_filter_match(&ds->o->conf.filter, &al))
+        ds->taken++;
+    else
+        ds->filtered++;
+    return 0;
+}
+
+static bool shp_filter_any(const shp_filter *f)
+{
+    return f->min_level <= 0 && !f->agency && !f->site && !f->rule && !f->tag && !f->not_rule;
+}
+
+/* Counts the records (from, to] into *ds (shp_drop_one); without a filter
+ * every one is taken, unread. */
+static int shp_drop_count(shp_out *o, uint64_t from, uint64_t to, shp_drop_scan *ds)
+{
+    if (shp_filter_any(&o->conf.filter)) {
+        ds->taken = to - from;
+        return 0;
+    }
+    int n = vg_queue_scan(o->s->outbox, from + 1, (size_t)(to - from), shp_drop_one, ds);
+    if (n < 0)
+        return n;
+    /* records already trimmed (none should be: they are after the cursor) */
+    uint64_t seen = ds->taken + ds->filtered + ds->unreadable;
+    if (seen < to - from)
+        ds->taken += to - from - seen;
+    return 0;
+}
+
 /* Applies the drop_oldest policy: if more than max_backlog alerts wait,
  * the oldest are skipped (not the pending batch if it is on the wire). */
 static void shp_out_policy(shp_out *o)
@@ -1030,7 +1076,18 @@ static void shp_out_policy(shp_out *o)
     if (backlog <= (uint64_t)o->conf.max_backlog)
         return;
     uint64_t to = vg_queue_last(o->s->outbox) - (uint64_t)o->conf.max_backlog;
-    uint64_t n = to - o->cursor, upto = to;
+    /* what no build read yet: (from, to]; the build counted the rest */
+    uint64_t from = o->batch_last > o->cursor ? o->batch_last : o->cursor;
+    uint64_t n = 0, upto = to;
+    shp_drop_scan ds = {o, 0, 0, 0};
+    if (to > from) {
+        int rc = shp_drop_count(o, from, to, &ds);
+        if (rc) {
+            vg_error("output %s: cannot read the outbox to drop alerts: %s; trying again",
+                     o->conf.name, vg_strerror(rc));
+            return;
+        }
+    }
     if (o->have_batch) {
         /* Waiting for a retry: its alerts up to 'to' go too; those after
          * it and its summaries stay in it (their windows were reset when
@@ -1060,8 +1117,7 @@ static void shp_out_policy(shp_out *o)
         for (size_t i = 0; i < ngone; i++)
             shp_rl_give_back(o, &gone[i]);
         free(gone);
-        /* dropped: those, and what the build did not read up to 'to' */
-        n = ngone + (to > o->batch_last ? to - o->batch_last : 0);
+        n = ngone; /* dropped: those, and what the build did not read up to 'to' (below) */
         if (b->n == 0) {
             o->have_batch = 0;
             if (o->batch_last > upto)
@@ -1075,7 +1131,10 @@ static void shp_out_policy(shp_out *o)
         vg_error("output %s: cannot record dropped alerts: %s", o->conf.name, vg_strerror(rc));
         return;
     }
+    n += ds.taken;
     o->stats.dropped += n;
+    o->stats.filtered += ds.filtered;
+    o->stats.failed += ds.unreadable;
     o->drop_unsaid += n;
     o->drop_unsaid_to = to;
     shp_out_drop_log(o, 0);

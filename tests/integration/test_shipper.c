@@ -722,6 +722,39 @@ START_TEST(test_drop_oldest_logged_once)
 }
 END_TEST
 
+/* drop_oldest on an output with a filter (the docs' duty chat: level 10
+ * and up): the alerts it skips that the filter does not take are counted
+ * in filtered, as when it reads them, not in dropped: a chat down under a
+ * flood of low alerts was said to have dropped the whole flood. Here 10
+ * pairs a (level 3), b (level 10) reach a dead output keeping 5 records:
+ * a0..a7 are filtered, b0..b6 dropped, 5 wait; every alert counted once. */
+START_TEST(test_drop_oldest_filtered_counted)
+{
+    vt_pipe p;
+    const char *shp = "shipper:\n  outbox_size: 64M\n  outputs:\n"
+                      "    - {name: all, type: file, path: all.json}\n"
+                      "    - {name: chat, type: file, path: /dev/full, batch: 1, "
+                      "filter: {min_level: 10}, max_backlog: 5, on_full: drop_oldest, "
+                      "retry_min: 50ms, retry_max: 100ms}\n";
+    ck_assert_int_eq(vt_pipe_init_full(&p, RULES, NULL, NULL, shp), 0);
+    vt_pipe_start_all(&p);
+    char all[400], log[400];
+    path_in(&p, "all.json", all, sizeof(all));
+    vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
+    send_lines(&p, "ab", 0, 10);
+    ck_assert(vt_wait_lines(all, 20, 15000));
+    ck_assert(wait_stats(&p, "output chat (file): sent=0 duplicates=0 ", 20));
+    bool ok = wait_stats(&p, " failed=0 dropped=7 filtered=8 summarised=0 summaries=0 backlog=5 ",
+                         30);
+    if (!ok)
+        vt_show_tail(log, 1500);
+    ck_assert_msg(ok, "the chat's counters do not say 7 dropped, 8 filtered, 5 waiting");
+    ck_assert(wait_stats(&p, "stats: received=20 duplicates=0 outbox=5 intake_paused=0 ", 20));
+    ck_assert(vt_wait_text(log, "output chat: backlog above max_backlog 5: dropped the ", 100));
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 static void replace_in_file(const char *path, const char *from, const char *to)
 {
     char *b = vt_read_file(path, NULL);
@@ -2096,6 +2129,7 @@ static Suite *suite(void)
     tcase_add_test(li, test_rate_limit_long_id);
     tcase_add_test(li, test_drop_oldest);
     tcase_add_test(li, test_drop_oldest_logged_once);
+    tcase_add_test(li, test_drop_oldest_filtered_counted);
     tcase_add_test(li, test_block_then_reload);
     tcase_add_test(li, test_block_resumes_at_once);
     tcase_add_test(li, test_block_catch_up_logged_once);
