@@ -113,7 +113,8 @@ typedef struct shp_http {
 
 static const char *const shp_es_keys[] = {"url", "index", "username", "password", "api_key",
                                           "tls_ca", "tls_cert", "tls_key", "tls_verify",
-                                          "tls_server_name", "tls_ciphers", NULL};
+                                          "tls_server_name", "tls_ciphers", "item_retry_for",
+                                          NULL};
 static const char *const shp_hec_keys[] = {"url", "token", "index", "sourcetype", "source",
                                            "tls_ca", "tls_cert", "tls_key", "tls_verify",
                                            "tls_server_name", "tls_ciphers", NULL};
@@ -883,11 +884,14 @@ static int shp_es_reply(shp_http *h, long status, shp_item *items, size_t n, cha
                 shp_http_mark(&items[i], SHP_ITEM_OK, NULL);
             else if (st == 409)
                 shp_http_mark(&items[i], SHP_ITEM_DUP, NULL);
-            else if (st == 429 || st >= 500 || st == 0 || st == 401 || st == 403 || st == 404)
+            else if (st == 429 || st >= 500 || st == 0 || st == 401 || st == 403 || st == 404) {
                 /* 401/403 per item: the user may not write this index
                  * (security_exception); 404: the index does not exist and
-                 * may not be created. Ours to fix, not the alert's fault. */
+                 * may not be created. Ours to fix, not the alert's fault,
+                 * so only a 429/5xx runs item_retry_for's clock. */
                 shp_http_mark(&items[i], SHP_ITEM_RETRY, "item HTTP %ld %s", st, why);
+                items[i].refused_itself = st == 429 || st >= 500;
+            }
             else
                 shp_http_mark(&items[i], SHP_ITEM_FAILED, "item HTTP %ld %s", st, why);
         }

@@ -1210,6 +1210,46 @@ static int shp_batch_keep_unsettled(shp_batch *b)
     return 0;
 }
 
+/* item_retry_for: an alert that the destination refuses for now, item by
+ * item, holds the output's later alerts (the cursor does not move past its
+ * batch); one it refuses every time (an ingest pipeline that throws on it)
+ * would hold them for ever. Each item refused so counts the time since its
+ * previous such refusal, if that one ended the previous attempt (a failed
+ * attempt in between, an outage, breaks the run: its time is not counted,
+ * and neither is a request failed as a whole within an attempt); once it
+ * reaches item_retry_for the item is refused for good, for the dead-letter
+ * file, with the last item error. The clock lives in the batch in memory:
+ * a restart starts it again. */
+static void shp_item_retry_clock(shp_out *o)
+{
+    shp_batch *b = &o->batch;
+    int64_t now = (int64_t)uv_now(o->loop);
+    for (size_t i = 0; i < b->n; i++) {
+        shp_item *it = &b->items[i];
+        int itself = it->refused_itself;
+        it->refused_itself = 0;
+        if (it->state != SHP_ITEM_RETRY || !itself) {
+            it->refused_at_ms = 0;
+            continue;
+        }
+        if (it->refused_at_ms)
+            it->refused_ms += now - it->refused_at_ms;
+        it->refused_at_ms = now ? now : 1;
+        int64_t limit = o->conf.item_retry_for_ms;
+        if (limit <= 0 || it->refused_ms < limit)
+            continue;
+        char last[sizeof(it->reason)];
+        memcpy(last, it->reason, sizeof(last));
+        /* cut to the room of reason when the last error is long */
+        int k = snprintf(it->reason, sizeof(it->reason),
+                         "refused for now for %.1f s, longer than item_retry_for (%.1f s); last: %s",
+                         (double)it->refused_ms / 1e3, (double)limit / 1e3, last);
+        if (k < 0)
+            it->reason[0] = '\0';
+        it->state = SHP_ITEM_FAILED;
+    }
+}
+
 void shp_out_done(shp_out *o, int rc, const char *reason)
 {
     if (o->closing || !o->in_flight)
@@ -1220,8 +1260,12 @@ void shp_out_done(shp_out *o, int rc, const char *reason)
          * transport made on the way neither: a datagram refused in an
          * attempt refused as a whole must not look refused again after
          * the next attempt delivers it (it was sent twice). */
-        for (size_t i = 0; i < o->batch.n; i++)
+        for (size_t i = 0; i < o->batch.n; i++) {
             o->batch.items[i].state = SHP_ITEM_PENDING;
+            /* an outage breaks item_retry_for's run: its time is not counted */
+            o->batch.items[i].refused_at_ms = 0;
+            o->batch.items[i].refused_itself = 0;
+        }
         o->stats.retried++;
         o->attempt++;
         if (!o->down_since_us)
@@ -1240,6 +1284,7 @@ void shp_out_done(shp_out *o, int rc, const char *reason)
     }
     shp_batch *b = &o->batch;
     size_t retry = 0, failed = 0;
+    shp_item_retry_clock(o);
     for (size_t i = 0; i < b->n; i++) {
         shp_item *it = &b->items[i];
         switch (it->state) {
@@ -1603,6 +1648,7 @@ void shp_outputs_reload(shp *s, shp_conf *cf)
         o->conf.rate_window_ms = c->rate_window_ms;
         o->conf.retry_min_ms = c->retry_min_ms;
         o->conf.retry_max_ms = c->retry_max_ms;
+        o->conf.item_retry_for_ms = c->item_retry_for_ms; /* from the next item round on */
         o->conf.batch = c->batch < o->conf.batch || !o->batch.items ? c->batch : o->conf.batch;
     }
     for (size_t j = 0; j < s->nouts; j++) {

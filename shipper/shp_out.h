@@ -71,6 +71,15 @@ typedef struct shp_item {
     char reason[160];     /* FAILED/RETRY: why, for the log and the dead letter */
     uint64_t rl_rule;     /* rate limit: hash of its rule id, and the window it */
     int64_t rl_window;    /* was let through in (0: none), to give its place back */
+    /* item_retry_for's clock (shp_out_done): how long the destination has
+     * refused this very alert for now, item by item, while answering the
+     * requests (outages in between do not count), and when it last did so
+     * (loop time, ms; 0: not in a run of such refusals). */
+    int64_t refused_ms, refused_at_ms;
+    /* set by the transport with SHP_ITEM_RETRY when the destination
+     * refused this item itself (a _bulk item 429/5xx), not the request it
+     * was in: only those run item_retry_for's clock */
+    int refused_itself;
 } shp_item;
 
 /* Owned by the driver; valid from send() until shp_out_done() returns. */
@@ -105,6 +114,10 @@ typedef struct shp_out_conf {
     int64_t rate_limit;   /* alerts per rule per rate_window; 0: no limit */
     int64_t rate_window_ms;
     int64_t timeout_ms;   /* one delivery attempt (network outputs) */
+    /* elasticsearch: an alert refused for now item by item for this long
+     * goes to the dead-letter file; 0 (or "forever"): never */
+    char *item_retry_for;
+    int64_t item_retry_for_ms;
     /* file */
     char *path;
     int path_line;        /* line of 'path' in the config (-t's warnings); 0 unknown */

@@ -36,6 +36,11 @@ static const vg_conf_key shp_out_keys[] = {
      86400000},
     {"timeout", VG_CONF_DURATION, "30s", OFF(timeout_ms),
      "one delivery attempt (renewed while bytes move)", 100, 3600000},
+    /* elasticsearch (parsed by shp_out_conf_finish: a duration or "forever") */
+    {"item_retry_for", VG_CONF_STR, "1h", OFF(item_retry_for),
+     "elasticsearch: an alert refused for now item by item for this long goes to the dead-letter "
+     "file; 0 or forever: never",
+     0, 0},
     /* file */
     {"path", VG_CONF_PATH, NULL, OFF(path), "file: the JSON lines file", 0, 0},
     {"rotate_size", VG_CONF_SIZE, "100M", OFF(rotate_size),
@@ -231,6 +236,31 @@ static int shp_out_conf_no_empty(const vg_node *sec, char *err, size_t errlen)
     return 0;
 }
 
+/* item_retry_for: a duration, or "forever" (= 0, never), which the key
+ * table's DURATION type cannot say; hence a string read here. */
+static int shp_out_conf_item_retry_for(const vg_node *sec, const vg_node *at, shp_out_conf *c,
+                                       char *err, size_t errlen)
+{
+    const vg_node *n = vg_node_get(sec, "item_retry_for");
+    int64_t ms = 0;
+    if (strcmp(c->item_retry_for, "forever") != 0) {
+        vg_node dflt = {.kind = VG_NODE_SCALAR, .str = c->item_retry_for};
+        char why[256];
+        if (vg_conf_parse_duration(n ? n : &dflt, &ms, why, sizeof(why)) != 0)
+            return vg_conf_errf(err, errlen, n ? n : at,
+                                "item_retry_for must be a duration (a number with unit ms, s, m, "
+                                "h or d, e.g. 1h), 0 or forever, got '%s'",
+                                c->item_retry_for);
+        if (ms != 0 && (ms < 100 || ms > 30 * 86400000LL))
+            return vg_conf_errf(err, errlen, n ? n : at,
+                                "item_retry_for must be between 100ms and 30d (or 0 or forever), "
+                                "got '%s'",
+                                c->item_retry_for);
+    }
+    c->item_retry_for_ms = ms;
+    return 0;
+}
+
 /* The line to name for retry_max < retry_min: retry_max's when the file
  * sets it, else retry_min's (the default retry_max is 1m), else the
  * output's. */
@@ -282,6 +312,8 @@ static int shp_out_conf_finish(const vg_node *sec, const vg_node *at, int64_t de
         return vg_conf_errf(err, errlen, shp_out_conf_retry_at(sec, at),
                             "retry_max (%lld ms) is shorter than retry_min (%lld ms)",
                             (long long)c->retry_max_ms, (long long)c->retry_min_ms);
+    if ((rc = shp_out_conf_item_retry_for(sec, at, c, err, errlen)))
+        return rc;
     if (c->batch == 0)
         c->batch = default_batch;
     if (tp->max_batch && c->batch > tp->max_batch)

@@ -795,6 +795,106 @@ START_TEST(test_es_outage_after_item_retries_logged)
 }
 END_TEST
 
+#define N_POISON 20
+
+/* A poison alert: the sink answers its _bulk item with a 500 every time
+ * (an ingest pipeline that throws on it) and stores the others. With
+ * item_retry_for 1s it holds the output for that long only: then it is in
+ * the dead-letter file with the reason, and the alerts behind it (later
+ * batches of 5) are delivered. Before item_retry_for it was sent again
+ * for ever and held every alert after its batch. */
+START_TEST(test_es_poison_alert_dead_lettered)
+{
+    vt_pipe p;
+    char yaml[4096];
+    ts_shipper_yaml(yaml, sizeof(yaml),
+                    "    - name: es\n      type: elasticsearch\n      url: http://127.0.0.1:@PORT@\n"
+                    "      batch: 5\n      retry_min: 50ms\n      retry_max: 200ms\n"
+                    "      item_retry_for: 1s\n");
+    ck_assert_int_eq(vt_pipe_init_full(&p, IT_RULES, NULL, NULL, yaml), 0);
+    ts_sink k;
+    const char *extra[] = {"--es-poison", "seq=00003", NULL};
+    ck_assert_int_eq(ts_sink_start_any(&k, &p, "es", extra), 0);
+    ck_assert_int_eq(ts_subst(&p, "@PORT@", k.port), 0);
+    ts_backlog_then_shipper(&p, N_POISON);
+
+    static ts_outcome o;
+    ts_outcome_read(&p, &k, "es", N_POISON, N_POISON - 1, "documents", 1, "\"kind\": \"es\"",
+                    &o);
+    ck_assert_int_eq(o.nw, N_POISON);
+    ck_assert_int_eq(o.nd, 1);
+    ts_id poison[1];
+    ck_assert_int_eq(ts_ids(p.alerts, "seq=00003", TS_FILE_KEY, poison, 1), 1);
+    ck_assert_str_eq(o.dead[0], poison[0]);
+    int nrest = ts_without(o.want, o.nw, o.dead, 1);
+    ck_assert_int_eq(ts_exactly_once(o.want, nrest, o.got, o.ng, "es"), 0);
+    char *dlb = vt_read_file(o.dl, NULL);
+    ck_assert_ptr_nonnull(strstr(dlb, "\"output\":\"es\""));
+    ck_assert_ptr_nonnull(strstr(dlb, "longer than item_retry_for (1.0 s); last: item HTTP 500 "
+                                      "internal_server_error: injected\""));
+    ck_assert_ptr_nonnull(strstr(dlb, "\"reason\":\"refused for now for "));
+    free(dlb);
+
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "es", "failed", 1, 5000), 1);
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "es", "sent", N_POISON - 1, 5000), N_POISON - 1);
+    ck_assert_int_eq(vt_shipper_stat(&p, "es", "duplicates"), 0);
+    ck_assert_int_eq(vt_shipper_stat(&p, "es", "retried"), 0);
+    /* refused at least 1 s at most 200 ms apart: 6 refusals or more, the
+     * last one dead-lettered rather than counted */
+    long ir = vt_shipper_stat(&p, "es", "item_retries");
+    ck_assert_int_ge(ir, 5);
+    ck_assert_int_eq(vt_count_text(k.log, "\"refused\": {\""), ir + 1);
+    char log[400];
+    vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
+    ck_assert(vt_wait_text(log, "refused for good (refused for now for ", 100));
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_SHIPPER, SIGTERM), 0);
+    ts_sink_stop(&k);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+/* An outage does not run item_retry_for's clock: an alert refused for now
+ * (item 500), then 15 requests answered 503 as a whole (longer than the
+ * 1 s of item_retry_for), then refused for now again, then stored: nothing
+ * in the dead-letter file, every alert stored once. */
+START_TEST(test_es_outage_not_item_retry_for)
+{
+    vt_pipe p;
+    char yaml[4096];
+    ts_shipper_yaml(yaml, sizeof(yaml),
+                    "    - name: es\n      type: elasticsearch\n      url: http://127.0.0.1:@PORT@\n"
+                    "      batch: 50\n      retry_min: 50ms\n      retry_max: 200ms\n"
+                    "      item_retry_for: 1s\n");
+    ck_assert_int_eq(vt_pipe_init_full(&p, IT_RULES, NULL, NULL, yaml), 0);
+    ts_sink k;
+    char faults[400];
+    size_t n = (size_t)snprintf(faults, sizeof(faults), "es items 2=500");
+    for (int i = 0; i < 15; i++)
+        n += (size_t)snprintf(faults + n, sizeof(faults) - n, ";es 503");
+    snprintf(faults + n, sizeof(faults) - n, ";es items 1=500");
+    const char *extra[] = {"--faults", faults, NULL};
+    ck_assert_int_eq(ts_sink_start_any(&k, &p, "es", extra), 0);
+    ck_assert_int_eq(ts_subst(&p, "@PORT@", k.port), 0);
+    ts_backlog_then_shipper(&p, N_POISON);
+
+    static ts_outcome o;
+    ts_outcome_read(&p, &k, "es", N_POISON, N_POISON, "documents", 0, "\"kind\": \"es\"", &o);
+    ck_assert_int_eq(o.nd, 0);
+    ck_assert_int_eq(ts_exactly_once(o.want, o.nw, o.got, o.ng, "es"), 0);
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "es", "sent", N_POISON, 5000), N_POISON);
+    ck_assert_int_eq(vt_shipper_stat(&p, "es", "failed"), 0);
+    ck_assert_int_eq(vt_shipper_stat(&p, "es", "retried"), 15);
+    ck_assert_int_eq(vt_shipper_stat(&p, "es", "item_retries"), 2);
+    /* the outage did last longer than item_retry_for */
+    char log[400];
+    vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
+    ck_assert(vt_wait_text(log, "output es: delivering again after 15 failed attempts (", 100));
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_SHIPPER, SIGTERM), 0);
+    ts_sink_stop(&k);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 #define N_TERM 20
 
 /* SIGTERM while a _bulk request is stored but not answered yet (for
@@ -1539,6 +1639,19 @@ START_TEST(test_bad_settings_refused)
          "them as username and password (elasticsearch) or token"},
         {"    - name: x\n      type: webhook\n      url: https://:pw-6f1c@127.0.0.1:8080/hook\n",
          "url: https", "url holds a user name or password"},
+        /* a bad duration is refused by -t, not read as "forever" */
+        {"    - name: x\n      type: elasticsearch\n      url: http://127.0.0.1:9200\n"
+         "      item_retry_for: 2 hours\n",
+         "item_retry_for:", "item_retry_for must be a duration (a number with unit ms, s, m, h "
+         "or d, e.g. 1h), 0 or forever, got '2 hours'"},
+        {"    - name: x\n      type: elasticsearch\n      url: http://127.0.0.1:9200\n"
+         "      item_retry_for: 10ms\n",
+         "item_retry_for:", "item_retry_for must be between 100ms and 30d (or 0 or forever), "
+         "got '10ms'"},
+        /* only a _bulk item is refused for now on its own */
+        {"    - name: x\n      type: splunk_hec\n      url: http://127.0.0.1:8088\n"
+         "      token: t\n      item_retry_for: 1h\n",
+         "item_retry_for:", "key 'item_retry_for' does not apply to an output of type splunk_hec"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         vt_pipe p;
@@ -1610,13 +1723,14 @@ static Suite *ship_http_suite(void)
      * CK_RUN_CASE=webhook build/tests/integration/test_ship_http */
     const struct {
         const char *name;
-        const TTest *tests[8];
+        const TTest *tests[10];
     } cases[] = {
         {"elasticsearch",
          {test_es_faults_nothing_lost, test_es_kill9_between_delivery_and_commit,
           test_es_whole_request_refused_isolates, test_es_down_then_up,
           test_es_slow_link_halves_batch, test_es_outage_after_item_retries_logged,
-          test_es_sigterm_waits_for_answer, test_es_dead_letter_cut_line_mended}},
+          test_es_sigterm_waits_for_answer, test_es_dead_letter_cut_line_mended,
+          test_es_poison_alert_dead_lettered, test_es_outage_not_item_retry_for}},
         {"splunk_hec", {test_hec_faults_in_order, test_hec_bad_events_do_not_back_off}},
         {"webhook",
          {test_webhook_exact, test_webhook_rate_limit_summary, test_dead_letter_unwritable,
@@ -1627,7 +1741,7 @@ static Suite *ship_http_suite(void)
     Suite *s = suite_create("ship_http");
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         TCase *tc = it_tcase(s, cases[i].name, 240);
-        for (size_t j = 0; j < 8 && cases[i].tests[j]; j++)
+        for (size_t j = 0; j < 10 && cases[i].tests[j]; j++)
             tcase_add_test(tc, cases[i].tests[j]);
     }
     return s;

@@ -53,6 +53,9 @@ read, appended and removed at every request (write it with a rename).
   close                             read the request, close without answering
   reset                             read the request, then reset the connection (RST, as a
                                     server killed or a proxy giving up)
+--es-poison TEXT: every _bulk item whose document holds TEXT is refused with an item
+500 (internal_server_error), every time, the others of its request stored: a document
+an ingest pipeline throws on. It takes no fault.
 --max-body N: a request whose body is larger than N bytes is answered 413 (a chat
 service's limit on a webhook's body), whatever the faults say; it takes no fault.
 The port actually bound is written to --port-file once listening.
@@ -265,6 +268,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             pos = i // 2 + 1
             rec["items"] += 1
             st = refuse.get(pos)
+            if st is None and ARGS.es_poison and ARGS.es_poison in lines[i + 1]:
+                st = 500
             doc = None
             if st is None:
                 try:
@@ -370,6 +375,7 @@ def main():
     ap.add_argument("--tls12-ciphers")
     ap.add_argument("--rcvbuf", type=int, default=0)
     ap.add_argument("--max-body", type=int, default=0)
+    ap.add_argument("--es-poison", default="")
     ARGS = ap.parse_args()
     STATE["faults"] = [f.strip() for f in ARGS.faults.split(";") if f.strip()]
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", ARGS.port), Handler,
