@@ -799,8 +799,9 @@ END_TEST
 
 /* A poison alert: the sink answers its _bulk item with a 500 every time
  * (an ingest pipeline that throws on it) and stores the others. With
- * item_retry_for 1s it holds the output for that long only: then it is in
- * the dead-letter file with the reason, and the alerts behind it (later
+ * item_retry_for: forever it holds the output (13 refusals, more than 1 s,
+ * nothing dead-lettered); SIGHUP with item_retry_for 1s: it is in the
+ * dead-letter file with the reason, and the alerts behind it (later
  * batches of 5) are delivered. Before item_retry_for it was sent again
  * for ever and held every alert after its batch. */
 START_TEST(test_es_poison_alert_dead_lettered)
@@ -810,13 +811,28 @@ START_TEST(test_es_poison_alert_dead_lettered)
     ts_shipper_yaml(yaml, sizeof(yaml),
                     "    - name: es\n      type: elasticsearch\n      url: http://127.0.0.1:@PORT@\n"
                     "      batch: 5\n      retry_min: 50ms\n      retry_max: 200ms\n"
-                    "      item_retry_for: 1s\n");
+                    "      item_retry_for: forever\n");
     ck_assert_int_eq(vt_pipe_init_full(&p, IT_RULES, NULL, NULL, yaml), 0);
     ts_sink k;
     const char *extra[] = {"--es-poison", "seq=00003", NULL};
     ck_assert_int_eq(ts_sink_start_any(&k, &p, "es", extra), 0);
     ck_assert_int_eq(ts_subst(&p, "@PORT@", k.port), 0);
     ts_backlog_then_shipper(&p, N_POISON);
+
+    /* forever: 13 refusals (at least 1 s: gaps of 25 ms, 50 ms, then
+     * 100 ms or more), the alerts behind it held, no dead letter */
+    int refusals = 0;
+    for (int i = 0; i < 100 && (refusals = vt_count_text(k.log, "\"refused\": {\"")) < 13; i++)
+        vt_sleep_ms(100);
+    ck_assert_int_ge(refusals, 13);
+    ck_assert_int_lt(vt_count_lines(k.store), N_POISON - 1);
+    ck_assert_int_eq(vt_shipper_stat(&p, "es", "failed"), 0);
+    char *cfg = vt_read_file(p.config, NULL), *at = cfg ? strstr(cfg, "forever") : NULL;
+    ck_assert_ptr_nonnull(at);
+    memcpy(at, "1s     ", 7); /* YAML takes the trailing spaces */
+    ck_assert_int_eq(vt_write_file(p.config, cfg), 0);
+    free(cfg);
+    kill(p.pid[VT_SHIPPER], SIGHUP);
 
     static ts_outcome o;
     ts_outcome_read(&p, &k, "es", N_POISON, N_POISON - 1, "documents", 1, "\"kind\": \"es\"",
