@@ -468,6 +468,8 @@ static size_t shp_batch_cap(shp_out *o)
     return (size_t)o->conf.batch;
 }
 
+static int64_t shp_refused_of(const shp_out *o, uint64_t seq);
+
 static int shp_batch_item(shp_out *o, uint64_t seq, const vg_alert *al)
 {
     shp_batch *b = &o->batch;
@@ -487,6 +489,8 @@ static int shp_batch_item(shp_out *o, uint64_t seq, const vg_alert *al)
     it->off = off;
     it->len = b->data.len - off;
     shp_copy(it->id, sizeof(it->id), al->id);
+    if (o->nrefused)
+        it->refused_ms = shp_refused_of(o, seq);
     return 0;
 }
 
@@ -725,6 +729,124 @@ static void shp_out_backoff(shp_out *o)
         j = ra;
     o->retry_after_ms = 0;
     uv_timer_start(&o->retry_timer, shp_out_on_timer, (uint64_t)(j > 0 ? j : 1), 0);
+}
+
+/* ---- item_retry_for's clocks, stored ------------------------------------ */
+
+/* One alert's clock as stored under out.NAME.refused: a msgpack array of
+ * [seq, ms] pairs, in seq order. */
+typedef struct shp_refused {
+    uint64_t seq;
+    int64_t ms;
+} shp_refused;
+
+/* Stores the clocks of the batch's items still refused for now, so that a
+ * restart does not start item_retry_for again: once per item round, in a
+ * transaction of its own. A failure costs only that (logged). */
+static void shp_refused_save(shp_out *o)
+{
+    const shp_batch *b = &o->batch;
+    size_t n = 0;
+    for (size_t i = 0; i < b->n; i++)
+        n += b->items[i].state == SHP_ITEM_RETRY && b->items[i].seq && b->items[i].refused_ms > 0;
+    if (n == 0 && !o->refused_stored)
+        return;
+    char key[128];
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, (uint32_t)n);
+    for (size_t i = 0; i < b->n; i++) {
+        const shp_item *it = &b->items[i];
+        if (it->state == SHP_ITEM_RETRY && it->seq && it->refused_ms > 0) {
+            msgpack_pack_array(&pk, 2);
+            msgpack_pack_uint64(&pk, it->seq);
+            msgpack_pack_int64(&pk, it->refused_ms);
+        }
+    }
+    int rc = shp_key(key, sizeof(key), o, "refused");
+    if (rc == 0 && (rc = vg_store_begin(o->s->store)) == 0) {
+        rc = n ? vg_meta_put(o->s->store, key, sb.data, sb.size) : vg_meta_del(o->s->store, key);
+        if (rc == -ENOENT)
+            rc = 0;
+        rc = rc ? (vg_store_abort(o->s->store), rc) : vg_store_commit(o->s->store);
+    }
+    msgpack_sbuffer_destroy(&sb);
+    if (rc)
+        vg_warn("output %s: cannot store how long alerts have been refused for now: %s (a "
+                "restart would start item_retry_for again)", o->conf.name, vg_strerror(rc));
+    else
+        o->refused_stored = n > 0;
+}
+
+/* At start: the clocks stored by shp_refused_save, of alerts after the
+ * cursor. Unreadable: logged, and those clocks start again. */
+static void shp_refused_load(shp_out *o)
+{
+    char key[128];
+    size_t len = 0, cap = 4096;
+    char *buf = malloc(cap);
+    if (!buf || shp_key(key, sizeof(key), o, "refused"))
+        goto out;
+    int rc = vg_meta_get(o->s->store, key, buf, cap, &len);
+    if (rc == -ENOBUFS) {
+        char *nb = realloc(buf, len);
+        if (!nb)
+            goto out;
+        buf = nb;
+        cap = len;
+        rc = vg_meta_get(o->s->store, key, buf, cap, &len);
+    }
+    if (rc)
+        goto out;
+    o->refused_stored = 1; /* rewritten (or deleted) at the next item round */
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    if (msgpack_unpack_next(&u, buf, len, NULL) != MSGPACK_UNPACK_SUCCESS ||
+        u.data.type != MSGPACK_OBJECT_ARRAY) {
+        vg_warn("output %s: the item_retry_for clocks are unreadable; they start again",
+                o->conf.name);
+        msgpack_unpacked_destroy(&u);
+        goto out;
+    }
+    uint32_t n = u.data.via.array.size;
+    o->refused = n ? calloc(n, sizeof(*o->refused)) : NULL;
+    for (uint32_t i = 0; o->refused && i < n; i++) {
+        const msgpack_object *e = &u.data.via.array.ptr[i];
+        if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 2 ||
+            e->via.array.ptr[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+            e->via.array.ptr[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+            continue;
+        uint64_t seq = e->via.array.ptr[0].via.u64;
+        if (seq <= o->cursor || (o->nrefused && seq <= o->refused[o->nrefused - 1].seq))
+            continue; /* settled, or out of order (not ours) */
+        o->refused[o->nrefused].seq = seq;
+        o->refused[o->nrefused].ms = (int64_t)e->via.array.ptr[1].via.u64;
+        o->nrefused++;
+    }
+    msgpack_unpacked_destroy(&u);
+    if (o->nrefused)
+        vg_info("output %s: the item_retry_for clock of %zu alert%s refused for now before the "
+                "restart goes on (the first at outbox seq %" PRIu64 ": %.1f s counted)",
+                o->conf.name, o->nrefused, o->nrefused == 1 ? "" : "s", o->refused[0].seq,
+                (double)o->refused[0].ms / 1e3);
+out:
+    free(buf);
+}
+
+/* The stored clock of the alert at seq, for its new item; 0: none. */
+static int64_t shp_refused_of(const shp_out *o, uint64_t seq)
+{
+    size_t lo = 0, hi = o->nrefused;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (o->refused[mid].seq < seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < o->nrefused && o->refused[lo].seq == seq ? o->refused[lo].ms : 0;
 }
 
 /* ---- dead letters ----------------------------------------------------- */
@@ -978,6 +1100,11 @@ static void shp_out_finish(shp_out *o)
         o->dl_seen = NULL;
         o->ndl_seen = 0;
     }
+    if (o->nrefused && o->refused[o->nrefused - 1].seq <= o->cursor) {
+        free(o->refused);
+        o->refused = NULL;
+        o->nrefused = 0;
+    }
     if (o->tp_ops->committed)
         o->tp_ops->committed(o);
     /* below max_backlog now: take alerts again at once, not at the next
@@ -1218,8 +1345,9 @@ static int shp_batch_keep_unsettled(shp_batch *b)
  * attempt in between, an outage, breaks the run: its time is not counted,
  * and neither is a request failed as a whole within an attempt); once it
  * reaches item_retry_for the item is refused for good, for the dead-letter
- * file, with the last item error. The clock lives in the batch in memory:
- * a restart starts it again. */
+ * file, with the last item error. The clock lives in the batch's items and
+ * is stored after each item round (shp_refused_save): a restart keeps the
+ * time counted, though not the time it was down. */
 static void shp_item_retry_clock(shp_out *o)
 {
     shp_batch *b = &o->batch;
@@ -1332,6 +1460,7 @@ void shp_out_done(shp_out *o, int rc, const char *reason)
         o->down_since_us = 0;
         o->last_error[0] = '\0';
     }
+    shp_refused_save(o); /* before the repack below, or to forget them */
     if (retry) {
         /* Items refused for now (a _bulk 429 per item: the cluster is
          * overloaded) back off like failed attempts, doubling per round
@@ -1473,6 +1602,7 @@ static int shp_out_open_one(shp *s, shp_out_conf *c, shp_out **out)
         return rc;
     shp_rl_load(o);
     shp_dead_letters_load(o);
+    shp_refused_load(o);
     return o->tp_ops->open(o);
 }
 
@@ -1822,6 +1952,7 @@ void shp_outputs_free(shp *s)
         free(o->rl);
         shp_rl_snap_clear(o);
         free(o->dl_seen);
+        free(o->refused);
         free(o);
     }
     free(s->outs);

@@ -244,6 +244,13 @@ struct shp_out {
      * committed (read once at start); not written a second time. */
     struct shp_dl_seen *dl_seen;
     size_t ndl_seen;
+    /* item_retry_for's clocks stored before a restart (shp_refused_load):
+     * outbox seq and time counted, in seq order; given back to those
+     * alerts' items when a batch is built, dropped once the cursor is past
+     * them. refused_stored: the store holds a clock of this run. */
+    struct shp_refused *refused;
+    size_t nrefused;
+    int refused_stored;
 };
 
 /* Called by the transport when an attempt ends (see the contract above). */

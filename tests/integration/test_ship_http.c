@@ -869,6 +869,61 @@ START_TEST(test_es_poison_alert_dead_lettered)
 }
 END_TEST
 
+/* item_retry_for's clock survives a restart: refused for more than 1 s
+ * under item_retry_for: forever, the shipper stopped, restarted with
+ * item_retry_for: 1s: the poison alert goes to the dead-letter file at its
+ * first refusal after the restart (before the clock was stored, it took
+ * at least 1 s and 6 refusals more). */
+START_TEST(test_es_poison_clock_survives_restart)
+{
+    vt_pipe p;
+    char yaml[4096];
+    ts_shipper_yaml(yaml, sizeof(yaml),
+                    "    - name: es\n      type: elasticsearch\n      url: http://127.0.0.1:@PORT@\n"
+                    "      batch: 5\n      retry_min: 50ms\n      retry_max: 200ms\n"
+                    "      item_retry_for: forever\n");
+    ck_assert_int_eq(vt_pipe_init_full(&p, IT_RULES, NULL, NULL, yaml), 0);
+    ts_sink k;
+    const char *extra[] = {"--es-poison", "seq=00003", NULL};
+    ck_assert_int_eq(ts_sink_start_any(&k, &p, "es", extra), 0);
+    ck_assert_int_eq(ts_subst(&p, "@PORT@", k.port), 0);
+    ts_backlog_then_shipper(&p, N_POISON);
+
+    /* 15 refusals: the 14th was stored after at least 1.275 s (gaps of
+     * 25 ms, 50 ms, then 100 ms or more); the 15th may be the stop's */
+    int refusals = 0;
+    for (int i = 0; i < 100 && (refusals = vt_count_text(k.log, "\"refused\": {\"")) < 15; i++)
+        vt_sleep_ms(100);
+    ck_assert_int_ge(refusals, 15);
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_SHIPPER, SIGTERM), 0);
+    int before = vt_count_text(k.log, "\"refused\": {\"");
+    char *cfg = vt_read_file(p.config, NULL), *at = cfg ? strstr(cfg, "forever") : NULL;
+    ck_assert_ptr_nonnull(at);
+    memcpy(at, "1s     ", 7);
+    ck_assert_int_eq(vt_write_file(p.config, cfg), 0);
+    free(cfg);
+    vt_pipe_start(&p, VT_SHIPPER);
+
+    static ts_outcome o;
+    ts_outcome_read(&p, &k, "es", N_POISON, N_POISON - 1, "documents", 1, "\"kind\": \"es\"",
+                    &o);
+    ck_assert_int_eq(o.nd, 1);
+    ts_id poison[1];
+    ck_assert_int_eq(ts_ids(p.alerts, "seq=00003", TS_FILE_KEY, poison, 1), 1);
+    ck_assert_str_eq(o.dead[0], poison[0]);
+    ck_assert_int_eq(vt_count_text(k.log, "\"refused\": {\""), before + 1);
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "es", "failed", 1, 5000), 1);
+    ck_assert_int_eq(vt_shipper_stat(&p, "es", "item_retries"), 0);
+    char log[400];
+    vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
+    ck_assert(vt_wait_text(log, "output es: the item_retry_for clock of 1 alert refused for now "
+                                "before the restart goes on (the first at outbox seq ", 100));
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_SHIPPER, SIGTERM), 0);
+    ts_sink_stop(&k);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* An outage does not run item_retry_for's clock: an alert refused for now
  * (item 500), then 15 requests answered 503 as a whole (longer than the
  * 1 s of item_retry_for), then refused for now again, then stored: nothing
@@ -1739,14 +1794,15 @@ static Suite *ship_http_suite(void)
      * CK_RUN_CASE=webhook build/tests/integration/test_ship_http */
     const struct {
         const char *name;
-        const TTest *tests[10];
+        const TTest *tests[12];
     } cases[] = {
         {"elasticsearch",
          {test_es_faults_nothing_lost, test_es_kill9_between_delivery_and_commit,
           test_es_whole_request_refused_isolates, test_es_down_then_up,
           test_es_slow_link_halves_batch, test_es_outage_after_item_retries_logged,
           test_es_sigterm_waits_for_answer, test_es_dead_letter_cut_line_mended,
-          test_es_poison_alert_dead_lettered, test_es_outage_not_item_retry_for}},
+          test_es_poison_alert_dead_lettered, test_es_outage_not_item_retry_for,
+          test_es_poison_clock_survives_restart}},
         {"splunk_hec", {test_hec_faults_in_order, test_hec_bad_events_do_not_back_off}},
         {"webhook",
          {test_webhook_exact, test_webhook_rate_limit_summary, test_dead_letter_unwritable,
@@ -1757,7 +1813,7 @@ static Suite *ship_http_suite(void)
     Suite *s = suite_create("ship_http");
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         TCase *tc = it_tcase(s, cases[i].name, 240);
-        for (size_t j = 0; j < 10 && cases[i].tests[j]; j++)
+        for (size_t j = 0; j < 12 && cases[i].tests[j]; j++)
             tcase_add_test(tc, cases[i].tests[j]);
     }
     return s;
