@@ -887,10 +887,12 @@ static int shp_es_reply(shp_http *h, long status, shp_item *items, size_t n, cha
             else if (st == 429 || st >= 500 || st == 0 || st == 401 || st == 403 || st == 404) {
                 /* 401/403 per item: the user may not write this index
                  * (security_exception); 404: the index does not exist and
-                 * may not be created. Ours to fix, not the alert's fault,
-                 * so only a 429/5xx runs item_retry_for's clock. */
+                 * may not be created. Ours to fix, not the alert's fault;
+                 * nor is a 429 (es_rejected_execution_exception: the
+                 * cluster is overloaded, an outage in all but name), so
+                 * only an item 5xx runs item_retry_for's clock. */
                 shp_http_mark(&items[i], SHP_ITEM_RETRY, "item HTTP %ld %s", st, why);
-                items[i].refused_itself = st == 429 || st >= 500;
+                items[i].refused_itself = st >= 500;
             }
             else
                 shp_http_mark(&items[i], SHP_ITEM_FAILED, "item HTTP %ld %s", st, why);

@@ -77,7 +77,7 @@ typedef struct shp_item {
      * (loop time, ms; 0: not in a run of such refusals). */
     int64_t refused_ms, refused_at_ms;
     /* set by the transport with SHP_ITEM_RETRY when the destination
-     * refused this item itself (a _bulk item 429/5xx), not the request it
+     * refused this item itself (a _bulk item 5xx), not the request it
      * was in: only those run item_retry_for's clock */
     int refused_itself;
 } shp_item;
