@@ -437,7 +437,8 @@ static void col_conn_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
             return;
         /* the peer's close_notify is an orderly close; a TLS error cuts */
         n = rc == 1 ? UV_EOF : UV_EPROTO;
-    }
+    } else if (k->tls && n < 0) /* the peer left inside its handshake: a failure too */
+        col_tls_abandoned(&k->c->tls, k->tls, n != UV_EOF, k->src);
     int eof = n < 0 ? col_conn_end_kind(k, n) : 0;
     if (n > 0 && buf->base == k->c->read_buf) {
         /* frames straight from the shared buffer; keep the unfinished tail */

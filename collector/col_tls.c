@@ -440,7 +440,7 @@ int col_tls_feed(col_tls *t, col_tls_conn *tc, const char *cipher, size_t n,
             col_tls_plain_hint(tc, hint, sizeof(hint));
             if (tc->peer[0]) /* a certificate refused: which, and why */
                 snprintf(hint, sizeof(hint), " (client certificate %s)", tc->peer);
-            t->handshake_errors++;
+            t->errors++;
             if (col_tls_say(t, more, sizeof(more)))
                 vg_warn("TLS handshake with %s failed: %s%s%s", src, why, hint, more);
             return -EPROTO;
@@ -467,10 +467,23 @@ int col_tls_feed(col_tls *t, col_tls_conn *tc, const char *cipher, size_t n,
             return 1;
         char why[512], more[200];
         vg_tls_errstr(why, sizeof(why), "unknown TLS error");
+        t->errors++; /* a record that does not decrypt: counted as a failed handshake is */
         if (col_tls_say(t, more, sizeof(more)))
             vg_warn("TLS read from %s failed: %s%s", src, why, more);
         return -EPROTO;
     }
+}
+
+void col_tls_abandoned(col_tls *t, const col_tls_conn *tc, int reset, const char *src)
+{
+    char more[200];
+    if (tc->handshake_done || !tc->nfirst)
+        return;
+    t->errors++;
+    if (col_tls_say(t, more, sizeof(more)))
+        vg_warn("TLS handshake with %s failed: the client %s the connection during the handshake, "
+                "without a TLS alert%s",
+                src, reset ? "reset" : "closed", more);
 }
 
 void col_tls_close_notify(col_tls_conn *tc)

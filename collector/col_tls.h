@@ -25,7 +25,10 @@ typedef struct col_tls_conf {
 typedef struct col_tls {
     SSL_CTX *ctx;
     char **names; /* owned copy of the allow-list */
-    uint64_t handshakes, handshake_errors, refused_names;
+    /* tls_errors: failed handshakes (a TLS error, or a peer that ended the
+     * connection inside one after sending bytes), and TLS errors after the
+     * handshake (a record that does not decrypt) */
+    uint64_t handshakes, errors, refused_names;
     vg_budget log_budget; /* the failure lines a client can cause at will */
 } col_tls;
 
@@ -78,6 +81,14 @@ void col_tls_conn_free(col_tls_conn *tc);
  * peer must receive (handshake) are left in wbio: see col_tls_pending. */
 int col_tls_feed(col_tls *t, col_tls_conn *tc, const char *cipher, size_t n,
                  int (*out)(void *ud, const char *p, size_t n), void *ud, const char *src);
+/* A connection that ended (the peer's FIN, or with reset a reset or a read
+ * error)
+ * before its handshake was done: a failed handshake, counted in errors and
+ * logged like the others, when the peer had sent bytes (a ClientHello
+ * begun: a client that gave up without an alert, a scanner that left after
+ * the ServerHello, a slow handshake cut). One that sent nothing is not: a
+ * load balancer's TCP health check, a port scan. */
+void col_tls_abandoned(col_tls *t, const col_tls_conn *tc, int reset, const char *src);
 /* Queues our close_notify for the peer (col_tls_pending hands it over):
  * RFC 5425 4.4 has the side that closes send one, and the side that gets
  * one answer it. Nothing before the handshake is done, nor twice. */

@@ -2135,6 +2135,66 @@ START_TEST(test_tls_close_notify)
 }
 END_TEST
 
+/* A hostile or broken TLS peer is counted, not only logged (at most 10
+ * lines a minute): a record that does not decrypt after the handshake
+ * (forged, or damaged on the way), and a handshake the client left
+ * without an alert after sending bytes (a scanner, a client that gave
+ * up). Before, neither reached tls_errors: past the log's budget they
+ * were seen nowhere. A connection that sent nothing (a health check) is
+ * no failed handshake. The line read before the bad record is kept, and
+ * so is the unfinished one, flagged truncated. */
+START_TEST(test_tls_errors_counted)
+{
+    vt_pipe p;
+    const char *coll = "  tls:\n    cert: certs/server.pem\n    key: certs/server.key\n";
+    char certs[400], log[400];
+    it_tls_pipe(&p, ANY_RULE, coll, certs, sizeof(certs));
+    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+    char py[400], out[400], cmd[1400];
+    snprintf(py, sizeof(py), "%s/bad.py", p.dir);
+    snprintf(out, sizeof(out), "%s/bad.out", p.dir);
+    ck_assert_int_eq(
+        vt_write_file(
+            py, "import os, socket, ssl, sys\n"
+                "ctx = ssl.create_default_context(cafile=sys.argv[2])\n"
+                "def raw():\n"
+                "    return socket.create_connection(('::1', int(sys.argv[1])), timeout=5)\n"
+                "t = ctx.wrap_socket(raw(), server_hostname='localhost')\n"
+                "t.sendall(b'<13>Nov 25 10:00:00 h app: seq=00000 whole\\n'\n"
+                "          b'<13>Nov 25 10:00:00 h app: seq=00001 unfinished')\n"
+                /* an application-data record of 40 random bytes: bad MAC */
+                "os.write(t.fileno(), bytes([23, 3, 3, 0, 40]) + os.urandom(40))\n"
+                "try:\n"
+                "    while t.recv(100): pass\n"
+                "except (ssl.SSLError, OSError):\n"
+                "    pass\n"
+                "print('cut', flush=True)\n"
+                "s = raw()\n" /* the start of a ClientHello, then the close */
+                "s.sendall(bytes([22, 3, 1, 0, 200, 1, 0, 0, 196, 3, 3]))\n"
+                "s.close()\n"
+                "raw().close()\n" /* nothing sent */
+                "print('done', flush=True)\n"),
+        0);
+    snprintf(cmd, sizeof(cmd), "exec python3 %s %d %s/ca.pem > %s 2>&1", py, p.port, certs, out);
+    char *argv[] = {"sh", "-c", cmd, NULL};
+    int rc = vt_run(argv, 30);
+    char *text = vt_read_file(out, NULL);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_msg(rc == 0 && strcmp(text, "cut\ndone\n") == 0, "rc %d: %s", rc, text);
+    free(text);
+    ck_assert(it_collector_says(&p, "tls_handshakes=1 tls_errors=2 "));
+    ck_assert(it_collector_says(&p, "received=2 bytes="));
+    ck_assert(it_collector_says(&p, "malformed=0 truncated=1 "));
+    ck_assert_int_eq(vt_count_text(log, "warning: TLS read from ::1 failed: "), 1);
+    ck_assert_int_eq(vt_count_text(log, "warning: TLS handshake with ::1 failed: the client "
+                                        "closed the connection during the handshake, without "
+                                        "a TLS alert\n"),
+                     1);
+    ck_assert(vt_wait_lines(p.alerts, 2, 20000));
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* Connects to the TLS listener (verifying it with DIR/certs/ca.pem), sends
  * "seq=N" and closes; whether the certificate the collector presented is
  * the one in DIR/certs/pem. */
@@ -2784,6 +2844,7 @@ static Suite *collector_suite(void)
     TCase *tl = it_tcase(s, "tls", 300);
     tcase_add_test(tl, test_tls_close_notify);
     tcase_add_test(tl, test_plain_syslog_to_tls_port);
+    tcase_add_test(tl, test_tls_errors_counted);
     tcase_add_test(tl, test_tls_client_cert_refusal_named);
     tcase_add_test(tl, test_tls_certificate_reload);
     tcase_add_test(tl, test_tls_cert_expiry_alert);
