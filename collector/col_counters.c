@@ -414,6 +414,14 @@ void col_counters_drop(col_counters *cc, vg_str src, vg_str agency, uint64_t n)
     if (si != COL__NIL) cc->srcv[si].c.dropped += n;
 }
 
+void col_counters_refuse(col_counters *cc, vg_str src, vg_str agency)
+{
+    col__memo memo = {NULL, 0, 0};
+    uint32_t ai, si = touch_src_agency(cc, src, agency, &memo, &ai);
+    if (ai != COL__NIL) cc->agv[ai].refused++;
+    if (si != COL__NIL) cc->srcv[si].c.refused++;
+}
+
 /* The counters of entry i of table kind, hosts widened to a col_count. */
 static col_count entry_count(const col_counters *cc, enum col_counters_kind kind, uint32_t i)
 {
@@ -543,6 +551,8 @@ static void report_one(const col_counters *cc, enum col_counters_kind kind, uint
         line_addf(&l,
                   " bytes=%" PRIu64 " malformed=%" PRIu64 " truncated=%" PRIu64 " dropped=%" PRIu64,
                   c.bytes, c.malformed, c.truncated, c.dropped);
+    if (kind != COL_COUNT_HOST && c.refused)
+        line_addf(&l, " conns_refused=%" PRIu64, c.refused);
     line_addf(&l, " last_seen=");
     line_time(&l, c.last_seen_us);
     fn(arg, l.b);

@@ -3,7 +3,8 @@
  * Three bounded tables, keyed by strings copied in:
  *   source  the sender address as the collector names it ("10.20.1.5",
  *           "2001:db8::7", "unix"): messages, bytes, malformed, truncated,
- *           dropped, last seen, and the agency of its latest message;
+ *           dropped, connections refused, last seen, and the agency of its
+ *           latest message;
  *   agency  the agency tag (col_sources_tag): the same counters;
  *   host    the HOSTNAME as sent (bytes compared exactly, case included):
  *           messages and last seen. The correlator uses it to notice hosts
@@ -17,9 +18,9 @@
  *
  * Memory (64-bit): per key 64 bytes of entry (keys up to 40 bytes are stored
  * inline; longer ones take a malloc'ed copy), up to 16 bytes of hash index,
- * plus 56 (source), 48 (agency) or 16 (host) bytes of counters. At the
+ * plus 64 (source), 56 (agency) or 16 (host) bytes of counters. At the
  * default caps a full host table is about 24 MiB and a full source table
- * about 8.5 MiB. Entries and counters are calloc'ed for the cap up front and
+ * about 9 MiB. Entries and counters are calloc'ed for the cap up front and
  * filled in order, so untouched pages cost nothing; the index starts small
  * and doubles as keys arrive.
  *
@@ -55,6 +56,7 @@ enum col_counters_kind { COL_COUNT_SOURCE, COL_COUNT_AGENCY, COL_COUNT_HOST };
  * the key was only ever named in a drop. */
 typedef struct col_count {
     uint64_t messages, bytes, malformed, truncated, dropped;
+    uint64_t refused; /* connections closed at once: max_connections(_per_ip), the fd room */
     int64_t last_seen_us;
 } col_count;
 
@@ -76,6 +78,13 @@ void col_counters_note(col_counters *cc, vg_str src, vg_str agency, vg_str host,
  * -- but lost before the spool. Makes the keys if they are absent; does not
  * change last_seen_us. */
 void col_counters_drop(col_counters *cc, vg_str src, vg_str agency, uint64_t n);
+
+/* Counts one TCP or TLS connection from src (tagged with agency, its
+ * network's) that the collector refused: a sender shut out by a flood of
+ * connections from others is then seen by its own address, not only in
+ * the collector's total. Makes the keys if they are absent; does not
+ * change last_seen_us. */
+void col_counters_refuse(col_counters *cc, vg_str src, vg_str agency);
 
 /* Copies key's counters into *out without touching its recency. Returns 0,
  * or -ENOENT if the table does not hold key. */
@@ -99,6 +108,8 @@ void col_counters_each(const col_counters *cc, enum col_counters_kind kind,
  *   counters sources=U/CAP evicted=E agencies=U/CAP evicted=E hosts=U/CAP evicted=E nomem=N
  *   agency NAME messages=M bytes=B malformed=X truncated=T dropped=D last_seen=TIME
  *   source ADDR agency=NAME messages=M bytes=B malformed=X truncated=T dropped=D last_seen=TIME
+ * (agencies and sources with refused connections add conns_refused=R before
+ * last_seen)
  *   host NAME messages=M last_seen=TIME
  *   sources: K more not shown            (likewise "hosts: K more not shown")
  * Every agency is listed; sources and hosts are the 'top' with the most

@@ -565,6 +565,11 @@ static int col_conn_fits(col *c, const col_conn *k)
         return 1;
     c->stats.conns_refused++;
     c->refused_unlogged++;
+    /* per source too: the log line names one address a minute, and a
+     * sender shut out by another's flood must show up by its own */
+    vg_str agency, site;
+    col_sources_tag(c->sources, (const struct sockaddr *)&k->peer, VG_STR_NULL, &agency, &site);
+    col_counters_refuse(c->counters, vg_str_c(k->src), agency);
     uint64_t now = uv_now(c->loop);
     if (c->refused_logged_ms == 0 || now - c->refused_logged_ms >= 60000) {
         vg_warn("connection from %s closed: %s (%lld) reached; %llu refused since the last "

@@ -991,6 +991,59 @@ START_TEST(test_connection_limits)
 }
 END_TEST
 
+/* A sender refused because others took every connection (a flood from
+ * one host, under max_connections) is counted by its own address: the
+ * SIGUSR1 report's source line has conns_refused. Before, it was counted
+ * only in the collector's total, and the log's one line a minute named
+ * the flooder: the sender shut out was seen nowhere. */
+START_TEST(test_refused_counted_per_source)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init_ex(&p, ANY_RULE, "    - tcp://[::1]:PORT\n",
+                                     "  max_connections: 3\n"),
+                     0);
+    vt_pipe_start_all(&p);
+    char log[400];
+    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+    ck_assert(vt_wait_text(log, "listening on tcp://[::1]:", 5000));
+    int flood[4];
+    for (int i = 0; i < 4; i++) {
+        flood[i] = it_tcp_connect(p.port);
+        ck_assert_int_ge(flood[i], 0);
+        vt_sleep_ms(50); /* accepted in order */
+    }
+    ck_assert(it_closed_within(flood[3], 5000)); /* the 4th: past max_connections */
+    int shut = it_tcp6_connect(p.port);
+    ck_assert_int_ge(shut, 0);
+    ck_assert(it_closed_within(shut, 5000));
+    close(shut);
+    ck_assert(it_collector_says(&p, "conns_refused=2 "));
+    ck_assert(it_collector_says(&p, "source ::1 agency=unknown messages=0 bytes=0 malformed=0 "
+                                    "truncated=0 dropped=0 conns_refused=1 last_seen=-\n"));
+    ck_assert(it_collector_says(&p, "source 127.0.0.1 agency=unknown messages=0 bytes=0 "
+                                    "malformed=0 truncated=0 dropped=0 conns_refused=1 "
+                                    "last_seen=-\n"));
+    /* logged once, naming the first */
+    ck_assert_int_eq(vt_count_text(log, "closed: max_connections (3) reached"), 1);
+    ck_assert_int_eq(vt_count_text(log, "warning: connection from 127.0.0.1 closed: "
+                                        "max_connections (3) reached"),
+                     1);
+    /* room again: the sender shut out gets in */
+    close(flood[0]);
+    close(flood[3]);
+    vt_sleep_ms(200);
+    shut = it_tcp6_connect(p.port);
+    ck_assert_int_ge(shut, 0);
+    ck_assert_int_eq(it_send_seq(shut, "shut", 0), 0);
+    ck_assert(vt_wait_lines(p.alerts, 1, 20000));
+    ck_assert(it_collector_says(&p, "source ::1 agency=unknown messages=1 "));
+    close(shut);
+    for (int i = 1; i < 3; i++)
+        close(flood[i]);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* What the collector has read of an unfinished frame when it closes the
  * connection itself (idle_timeout, SIGTERM) is kept (an octet-counted frame
  * flagged truncated, a line without its LF flagged truncated too, its
@@ -2837,6 +2890,7 @@ static Suite *collector_suite(void)
     /* connection limits and timeouts, UDP */
     TCase *li = it_tcase(s, "limits", 300);
     tcase_add_test(li, test_connection_limits);
+    tcase_add_test(li, test_refused_counted_per_source);
     tcase_add_test(li, test_fd_limit_refusals_counted);
     tcase_add_test(li, test_collector_close_keeps_partial_frame);
     tcase_add_test(li, test_udp_address_in_use_refused);

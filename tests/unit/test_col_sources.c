@@ -717,6 +717,35 @@ START_TEST(test_counters_exact)
 }
 END_TEST
 
+/* Refused connections are counted per source and agency and shown only
+ * where there are some (conns_refused before last_seen); a refusal does
+ * not make a source seen. */
+START_TEST(test_counters_refused)
+{
+    col_counters *cc;
+    ck_assert_int_eq(col_counters_new(&cc, 0, 0, 0), 0);
+    note(cc, "10.20.1.5", "aviation", "fids-tsn-01", 100, 0, T0);
+    col_counters_refuse(cc, vg_str_c("10.20.1.9"), vg_str_c("aviation"));
+    col_counters_refuse(cc, vg_str_c("10.20.1.9"), vg_str_c("aviation"));
+    col_count c;
+    ck_assert_int_eq(col_counters_get(cc, COL_COUNT_SOURCE, vg_str_c("10.20.1.9"), &c), 0);
+    ck_assert_uint_eq(c.refused, 2);
+    ck_assert_uint_eq(c.messages, 0);
+    ck_assert_int_eq(c.last_seen_us, 0);
+    lines l = {.n = 0};
+    col_counters_report(cc, 0, collect, &l);
+    ck_assert_int_eq(l.n, 5);
+    ck_assert_str_eq(l.v[1], "agency aviation messages=1 bytes=100 malformed=0 truncated=0 "
+                             "dropped=0 conns_refused=2 last_seen=2024-05-01T10:20:30Z");
+    ck_assert_str_eq(l.v[2], "source 10.20.1.5 agency=aviation messages=1 bytes=100 malformed=0 "
+                             "truncated=0 dropped=0 last_seen=2024-05-01T10:20:30Z");
+    ck_assert_str_eq(l.v[3], "source 10.20.1.9 agency=aviation messages=0 bytes=0 malformed=0 "
+                             "truncated=0 dropped=0 conns_refused=2 last_seen=-");
+    lines_free(&l);
+    col_counters_free(cc);
+}
+END_TEST
+
 static void each_collect(void *arg, vg_str key, const col_count *c)
 {
     lines *l = arg;
@@ -964,6 +993,7 @@ static Suite *col_sources_suite(void)
 
     TCase *c = tcase_create("counters");
     tcase_add_test(c, test_counters_exact);
+    tcase_add_test(c, test_counters_refused);
     tcase_add_test(c, test_counters_eviction);
     tcase_add_test(c, test_counters_model);
     tcase_add_test(c, test_counters_growth);
