@@ -105,6 +105,9 @@ size_t col_frame_take(col_framer *f, const char *data, size_t len, int eof, col_
             continue;
         }
         if (*p == '\n' || *p == '\r' || *p == '\0') { /* stray separators */
+            /* a NUL is no line end: a run of them (garbage, a file's zeroed
+             * tail) is counted, not dropped unseen */
+            f->skipped += *p == '\0';
             off++;
             continue;
         }

@@ -28,8 +28,9 @@ typedef struct col_framer {
     int skipping;  /* discarding the tail of a truncated LF-framed line */
     size_t skip_n; /* bytes left to discard of a truncated octet-counted frame */
     int octet;     /* an octet-counted frame was taken: the stream is octet-counted */
-    uint64_t skipped; /* bytes discarded so far (tails of over-long messages); the
-                         caller reads it, col_frame_take only adds to it */
+    uint64_t skipped; /* bytes discarded so far (tails of over-long messages, NULs
+                         between frames); the caller reads it, col_frame_take
+                         only adds to it */
 } col_framer;
 
 /* Why a message is cut: longer than max, its octet-counted frame
@@ -111,7 +112,8 @@ typedef void (*col_frame_fn)(void *ud, const char *p, size_t n, int flag);
  * goes on from there. Such bytes that start with '<' and end at an LF (or
  * the stream's end) are a line, taken as an LF-framed one (a sender that
  * mixes the two). Stray CR, LF and NUL
- * between frames are skipped on either kind of stream. A message never ends
+ * between frames are skipped on either kind of stream, the NULs added to
+ * f->skipped (no line end: a run of them is garbage, never framing). A message never ends
  * in CR (they are the line end, or an LF's yet to come: col_input_message
  * drops them all). A message longer than max is cut there, flagged, and the
  * rest of it skipped and added to f->skipped; the frames after it are taken

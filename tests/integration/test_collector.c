@@ -543,6 +543,35 @@ START_TEST(test_odd_intake_flagged_and_parsed)
 }
 END_TEST
 
+/* A run of NUL bytes between frames (garbage from a hostile sender, a
+ * file's zeroed tail after a crash) is skipped but counted in
+ * skipped_bytes, and the lines around it are kept. Before, 100,000 NULs
+ * vanished: no message, no byte counted anywhere. Empty lines stay
+ * separators, uncounted. */
+START_TEST(test_nul_run_counted)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, ANY_RULE), 0);
+    vt_pipe_start_all(&p);
+    size_t nul = 100000;
+    char *s = calloc(1, nul + 256);
+    ck_assert_ptr_nonnull(s);
+    int n = sprintf(s, "<13>Nov 25 10:00:00 h app: seq=00000 before\n\r\n\n");
+    n += (int)nul; /* the NULs calloc left */
+    n += sprintf(s + n, "<13>Nov 25 10:00:00 h app: seq=00001 after\n");
+    n += 10; /* ten more NULs, and the close */
+    int fd = it_tcp_connect(p.port);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(it_send_all(fd, s, (size_t)n), 0);
+    close(fd);
+    free(s);
+    it_alerts_numbered(p.alerts, 2);
+    ck_assert(it_collector_says(&p, "received=2 "));
+    ck_assert(it_collector_says(&p, "malformed=0 truncated=0 skipped_bytes=100010 "));
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* One write carrying a line longer than max_message_size followed by five
  * short lines: the long line is kept cut to 1 KiB and flagged, and every
  * line after its newline is framed as usual (they were dropped unseen when
@@ -2880,6 +2909,7 @@ static Suite *collector_suite(void)
     tcase_add_test(tc, test_odd_intake_flagged_and_parsed);
     tcase_add_test(tc, test_spool_sync_commit);
     tcase_add_test(tc, test_long_line_then_short_lines);
+    tcase_add_test(tc, test_nul_run_counted);
     tcase_add_test(tc, test_octet_count_wrong_resyncs);
     tcase_add_test(tc, test_dump_spool_bytes_exact);
     tcase_add_test(tc, test_reset_cuts_partial_line);

@@ -313,6 +313,13 @@ START_TEST(test_skipped_counted)
     /* a stream that ends inside the tail counts what came of it */
     frame_all_cuts(8, "20 abcdefghijkl", "[abcdefgh]!", 4);
     frame_all_cuts(8, "x123456789abc", "[x1234567]!", 5);
+    /* NULs between frames are skipped and counted (not CRs and LFs, the
+     * line ends); a NUL inside a line is the line's */
+    got g;
+    const char nul[] = "\0\0a\0b\n\r\n\0\n4 <1>x\0\0";
+    frame_reads(100, nul, sizeof(nul) - 1, 1, 1, &g);
+    ck_assert_int_eq(g.n, 2);
+    ck_assert_uint_eq(g.skipped, 5);
 }
 END_TEST
 
