@@ -512,7 +512,7 @@ static void line_time(col__line *l, int64_t us)
 }
 
 typedef struct col__rank {
-    uint64_t messages;
+    uint64_t weight; /* messages, and refused connections */
     const char *key;
     uint32_t len, idx;
 } col__rank;
@@ -520,7 +520,7 @@ typedef struct col__rank {
 static int rank_cmp(const void *a, const void *b)
 {
     const col__rank *x = a, *y = b;
-    if (x->messages != y->messages) return x->messages > y->messages ? -1 : 1;
+    if (x->weight != y->weight) return x->weight > y->weight ? -1 : 1;
     uint32_t n = x->len < y->len ? x->len : y->len;
     int c = memcmp(x->key, y->key, n);
     if (c) return c;
@@ -566,9 +566,12 @@ static void report_group(const col_counters *cc, enum col_counters_kind kind, si
     size_t n = t->used, shown = top && top < n ? top : n;
     col__rank *r = n ? malloc(n * sizeof(*r)) : NULL;
     if (r) {
-        for (uint32_t i = 0; i < n; i++)
-            r[i] = (col__rank){entry_count(cc, kind, i).messages, ent_key(&t->ent[i]),
-                               t->ent[i].len, i};
+        /* refused connections weigh too: a sender shut out has no messages,
+         * and must not fall past top */
+        for (uint32_t i = 0; i < n; i++) {
+            col_count c = entry_count(cc, kind, i);
+            r[i] = (col__rank){c.messages + c.refused, ent_key(&t->ent[i]), t->ent[i].len, i};
+        }
         qsort(r, n, sizeof(*r), rank_cmp);
         for (size_t i = 0; i < shown; i++)
             report_one(cc, kind, r[i].idx, fn, arg);

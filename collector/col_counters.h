@@ -113,8 +113,8 @@ void col_counters_each(const col_counters *cc, enum col_counters_kind kind,
  *   host NAME messages=M last_seen=TIME
  *   sources: K more not shown            (likewise "hosts: K more not shown")
  * Every agency is listed; sources and hosts are the 'top' with the most
- * messages (0 = all). Each group is in descending order of messages, ties by
- * name. TIME is RFC 3339 UTC to the second ("2024-05-01T10:20:30Z") or "-"
+ * messages and refused connections (0 = all). Each group is in descending
+ * order of those, ties by name. TIME is RFC 3339 UTC to the second ("2024-05-01T10:20:30Z") or "-"
  * when never seen. Bytes of names outside '!'..'~', and '\', are written as
  * \xHH, so a hostile host name cannot forge log lines or fields; a source whose agency entry was
  * evicted since shows agency=-. nomem counts notes that found no memory

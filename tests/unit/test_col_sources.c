@@ -737,10 +737,17 @@ START_TEST(test_counters_refused)
     ck_assert_int_eq(l.n, 5);
     ck_assert_str_eq(l.v[1], "agency aviation messages=1 bytes=100 malformed=0 truncated=0 "
                              "dropped=0 conns_refused=2 last_seen=2024-05-01T10:20:30Z");
-    ck_assert_str_eq(l.v[2], "source 10.20.1.5 agency=aviation messages=1 bytes=100 malformed=0 "
-                             "truncated=0 dropped=0 last_seen=2024-05-01T10:20:30Z");
-    ck_assert_str_eq(l.v[3], "source 10.20.1.9 agency=aviation messages=0 bytes=0 malformed=0 "
+    /* ranked by messages and refused connections: 2 before 1 */
+    ck_assert_str_eq(l.v[2], "source 10.20.1.9 agency=aviation messages=0 bytes=0 malformed=0 "
                              "truncated=0 dropped=0 conns_refused=2 last_seen=-");
+    ck_assert_str_eq(l.v[3], "source 10.20.1.5 agency=aviation messages=1 bytes=100 malformed=0 "
+                             "truncated=0 dropped=0 last_seen=2024-05-01T10:20:30Z");
+    lines_free(&l);
+    col_counters_report(cc, 1, collect, &l); /* the top 1 is the sender shut out */
+    ck_assert_int_eq(l.n, 5);
+    ck_assert_str_eq(l.v[2], "source 10.20.1.9 agency=aviation messages=0 bytes=0 malformed=0 "
+                             "truncated=0 dropped=0 conns_refused=2 last_seen=-");
+    ck_assert_str_eq(l.v[3], "sources: 1 more not shown");
     lines_free(&l);
     col_counters_free(cc);
 }
