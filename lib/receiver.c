@@ -1,6 +1,7 @@
 /* Reliable hop, downstream end (see receiver.h). */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,12 +21,41 @@ struct vg_receiver {
     int stopped; /* vg_receiver_stop ran while busy: free when it ends */
     uv_loop_t *loop;
     vg_streak fails; /* failed commits since the last one that passed (vg__failed) */
+    vg_streak clash; /* HELLOs refused: a name another live upstream has (vg__clash) */
 };
 
 typedef struct vg__same {
     const vg_link *self;
     const char *name;
+    uint64_t epoch;        /* the new link's */
+    const vg_link *clash;  /* a live link of the name with another epoch */
 } vg__same;
+
+/* Whether the upstream of link o has closed its end (or died): the kernel
+ * marks a Unix stream socket whose peer is gone with POLLHUP at once, even
+ * while bytes the peer wrote are still unread here. */
+static int vg__peer_gone(vg_link *o)
+{
+    uv_os_fd_t fd;
+    if (o->closing || uv_fileno((const uv_handle_t *)&o->pipe, &fd) != 0)
+        return 1;
+    struct pollfd p = {.fd = fd, .events = POLLIN | POLLRDHUP};
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL));
+}
+
+/* Finds an open link of the new link's stream name whose upstream is alive
+ * and has another queue (epoch): a second upstream configured with the
+ * same name, not the first one reconnecting (one upstream's queue keeps
+ * its epoch, and its old link's end is marked as soon as it closed it). */
+static void vg__find_clash(vg_link *o, void *ud)
+{
+    vg__same *s = ud;
+    const vg_rstream *ost = o->data;
+    if (o == s->self || !ost || !ost->ready || strcmp(ost->name, s->name) != 0 ||
+        ost->epoch == s->epoch || vg__peer_gone(o))
+        return;
+    s->clash = o;
+}
 
 /* A stream says HELLO on a new link while an older link of it is still
  * open: the upstream reconnected before the old link's end was read (the
@@ -39,10 +69,36 @@ static void vg__close_same(vg_link *o, void *ud)
     const vg_rstream *ost = o->data;
     if (o == s->self || !ost || !ost->ready || strcmp(ost->name, s->name) != 0)
         return;
-    vg_warn("stream %s connected again (pid %ld): closing its older link (pid %ld); two "
-            "upstreams with one name do this in turn: give each its own",
+    vg_info("stream %s connected again (pid %ld): closing its older link (pid %ld), whose end "
+            "was not read yet",
             s->name, (long)s->self->peer_pid, (long)o->peer_pid);
     vg_link_close(o, VG_ESTATE);
+}
+
+/* Refuses link l, whose HELLO named a stream that a live upstream with
+ * another queue has (vg__find_clash): two collectors (or correlators)
+ * configured with one name. Taking it would reset the stream's position
+ * to the newcomer's epoch at every turn, so that records the other re-sends
+ * count again, and each would be told its acknowledged records were lost.
+ * The first refusal is an error, then one line a minute; the refused
+ * upstream keeps its queue and retries. */
+static void vg__clash(vg_receiver *r, const vg_link *l, const vg_rstream *st, const vg__same *s)
+{
+    const vg_rstream *ost = s->clash->data;
+    int say = vg_streak_fail(&r->clash, uv_now(r->loop));
+    if (say == VG_STREAK_FIRST)
+        vg_error("stream %s: refused a second upstream with this name (%s, pid %ld, epoch "
+                 "%016" PRIx64 ") while pid %ld (epoch %016" PRIx64 ") is connected with it: "
+                 "two %ss configured with one name? Give each its own name (it names its "
+                 "stream here: shared, their positions would mix and re-sent records count "
+                 "again); the refused one keeps its records and retries (logged once a minute)",
+                 st->name, st->role, (long)l->peer_pid, s->epoch, (long)s->clash->peer_pid,
+                 ost->epoch, st->role);
+    else if (say == VG_STREAK_REMIND)
+        vg_error("stream %s: still refusing a second upstream with this name (pid %ld) while "
+                 "pid %ld has it: %" PRIu64 " refusals over %" PRIu64 " s",
+                 st->name, (long)l->peer_pid, (long)s->clash->peer_pid, r->clash.count,
+                 (r->clash.logged_ms - r->clash.first_ms) / 1000);
 }
 
 /* Stream state lives in the meta table under "stream.NAME.epoch" and
@@ -70,7 +126,13 @@ static int vg__hello(vg_receiver *r, vg_link *l, vg_rstream *st, const vg_msg *m
     st->name[m->name.len] = '\0';
     memcpy(st->role, m->role.p, m->role.len);
     st->role[m->role.len] = '\0';
-    vg__same same = {l, st->name};
+    st->epoch = m->epoch;
+    vg__same same = {l, st->name, m->epoch, NULL};
+    vg_server_foreach(l->server, vg__find_clash, &same);
+    if (same.clash) {
+        vg__clash(r, l, st, &same);
+        return VG_ESTATE;
+    }
     vg_server_foreach(l->server, vg__close_same, &same);
     uint64_t epoch = 0;
     int rc = vg__stream_key(kepoch, sizeof(kepoch), st->name, "epoch");
@@ -105,7 +167,9 @@ static int vg__hello(vg_receiver *r, vg_link *l, vg_rstream *st, const vg_msg *m
         rc = vg_link_send(l, &sb);
     msgpack_sbuffer_destroy(&sb);
     if (rc == 0) {
+        double secs;
         st->ready = 1;
+        vg_streak_end(&r->clash, uv_now(r->loop), &secs); /* a later clash is a new run */
         st->quiet = vg_streak_active(&r->fails, uv_now(r->loop));
         vg_log(st->quiet ? VG_LOG_DEBUG : VG_LOG_INFO,
                "stream %s (%s, pid %ld) connected; committed up to seq %" PRIu64, st->name,

@@ -40,6 +40,9 @@ struct vg_sender {
      * (a downstream refusing them: vg__lost) */
     vg_streak refusals;
     uint64_t acked_at_open; /* s->acked when the current link opened */
+    /* links closed in a row before the downstream answered HELLO (it
+     * refuses the stream: another upstream has its name; vg__hello_refused) */
+    vg_streak hello_refusals;
     int renewed;            /* a new epoch was just taken: the next HELLO starts it afresh */
     int fresh;              /* ...and it is the first this epoch key has (a downstream added
                              * to a queue that had records: vg_sender_cfg.epoch_key) */
@@ -351,6 +354,14 @@ static void vg__on_msg(vg_link *l, const vg_msg *m)
         s->handshake = NULL;
         s->link = l;
         s->stats.connected = 1;
+        double hsecs;
+        uint64_t refused = vg_streak_end(&s->hello_refusals, uv_now(s->loop), &hsecs);
+        if (refused > 1) {
+            vg_info("link to %s: HELLO answered again, after %llu links closed before it over "
+                    "%.1f s",
+                    s->path, (unsigned long long)refused, hsecs);
+            vg_client_quiet(s->client, vg_streak_failing(&s->refusals));
+        }
         s->stats.reconnects++;
         if (m->seq > s->acked) {
             /* acked counts what this process sent: past max_sent, what
@@ -478,8 +489,43 @@ static void vg__on_sender_handle_closed(uv_handle_t *h);
  * downstream's log says why, its own lines kept as few); the first
  * acknowledgement after them ends it (vg__on_msg), but such a loss within
  * VG_STREAK_GRACE_MS of that continues the run (no new first line). */
+/* A link the downstream closed before it answered HELLO: once, a stop or
+ * a restart there; again and again, it refuses this stream (a receiver
+ * refuses a name that a live upstream with another queue has: two
+ * upstreams configured with one name). From the second in a row one line
+ * a minute, the connect lines at debug level meanwhile; the next answered
+ * HELLO ends it (vg__on_msg). */
+static void vg__hello_refused(vg_sender *s, const char *why)
+{
+    uint64_t now = uv_now(s->loop);
+    vg_streak *f = &s->hello_refusals;
+    int say = vg_streak_fail(f, now);
+    if (f->count == 1 || say == VG_STREAK_FIRST) {
+        vg_warn("link to %s lost (%s); will resend from seq %llu", s->path, why,
+                (unsigned long long)s->acked + 1);
+        return;
+    }
+    vg_client_quiet(s->client, 1);
+    if (f->count == 2) {
+        f->logged_ms = now;
+        vg_warn("link to %s closed again before it answered HELLO (%s): it refuses stream %s "
+                "(see its log: does another upstream have the name %s?); the queue keeps "
+                "everything; will retry, and log this once a minute",
+                s->path, why, s->name, s->name);
+    } else if (say == VG_STREAK_REMIND) {
+        vg_warn("link to %s still refusing stream %s before HELLO (%s): %llu links closed in a "
+                "row over %llu s",
+                s->path, s->name, why, (unsigned long long)f->count,
+                (unsigned long long)((now - f->first_ms) / 1000));
+    }
+}
+
 static void vg__lost(vg_sender *s, const char *why)
 {
+    if (s->handshake && !s->link) {
+        vg__hello_refused(s, why);
+        return;
+    }
     uint64_t now = uv_now(s->loop);
     /* records outstanding, and none acknowledged on this link, or a run of
      * such losses that recovered less than VG_STREAK_GRACE_MS ago (a

@@ -23,6 +23,7 @@ typedef struct vg_rstream {
     char name[128];  /* the upstream instance name */
     char role[32];
     uint64_t last;   /* highest seq committed here */
+    uint64_t epoch;  /* the upstream's queue epoch, from its HELLO */
     int ready;       /* HELLO exchanged */
     int renewed;     /* a new epoch replaced one stored here, and nothing came yet */
     int quiet;       /* commits are failing: its disconnect is logged at debug level */

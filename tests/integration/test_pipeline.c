@@ -225,6 +225,69 @@ START_TEST(test_bad_frames_counted_process_lives)
 }
 END_TEST
 
+/* Two collectors configured with one name by mistake (one per agency,
+ * each with its own data_dir): the correlator refuses the second while the
+ * first is connected, with an error naming both, and the first's stream
+ * goes on untouched. Before, each connect closed the other's link and
+ * reset the stream's stored position to the newcomer's epoch, turn by
+ * turn: a batch committed whose ACK the close lost counted again, and each
+ * collector logged its acknowledged records as lost. Once the first is
+ * stopped, the second's records all arrive: nothing lost, nothing twice. */
+START_TEST(test_two_collectors_one_name_refused)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, IT_RULES), 0);
+    vt_pipe_start_all(&p);
+    char cfg2[400], log2[400], yaml[1024], clog[400], path[400], port2[16];
+    snprintf(cfg2, sizeof(cfg2), "%.380s/second.yaml", p.dir);
+    snprintf(log2, sizeof(log2), "%.380s/second.log", p.dir);
+    snprintf(yaml, sizeof(yaml),
+             "pipeline:\n  run_dir: run\n  data_dir: data2\n  log_level: info\n"
+             "collector:\n  name: c1\n  listen:\n    - tcp://127.0.0.1:%d\n  spool_size: 64M\n",
+             p.port2);
+    ck_assert_int_eq(vt_write_file(cfg2, yaml), 0);
+    pid_t second = vt_spawn("collector/vigil-collector", cfg2, log2);
+    ck_assert_int_gt(second, 0);
+    vt_pipe_log(&p, VT_CORRELATOR, clog, sizeof(clog));
+    ck_assert_msg(vt_wait_text(clog, "stream c1: refused a second upstream with this name "
+                                     "(collector, pid ", 10000),
+                  "the correlator took a second collector named c1");
+    char want[160];
+    snprintf(want, sizeof(want), "while pid %ld (epoch ", (long)p.pid[VT_COLLECTOR]);
+    ck_assert(vt_wait_text(clog, want, 0));
+    /* each sends its lines: the first's arrive, the second's wait in its spool */
+    ck_assert_int_eq(it_write_lines(&p, "first.txt", 0, 100, path, sizeof(path)), 0);
+    ck_assert_int_eq(it_logger_tcp(&p, path, NULL), 0);
+    ck_assert_int_eq(it_write_lines(&p, "second.txt", 100, 200, path, sizeof(path)), 0);
+    snprintf(port2, sizeof(port2), "%d", p.port2);
+    char *argv[] = {"logger", "--tcp", "-n", "127.0.0.1", "-P", port2, "-t", "vigiltest",
+                    "-f", path, NULL};
+    ck_assert_int_eq(vt_run(argv, 30), 0);
+    ck_assert(vt_wait_lines(p.alerts, 100, 10000));
+    ck_assert_msg(vt_wait_text(log2, "closed again before it answered HELLO (end of file): it "
+                                     "refuses stream c1 (see its log",
+                               5000),
+                  "the refused collector does not say so");
+    vt_sleep_ms(200);
+    ck_assert_int_eq(vt_count_lines(p.alerts), 100);
+    ck_assert_int_eq(vt_count_text(clog, "starts a new sequence"), 0);
+    ck_assert_int_eq(vt_count_text(clog, "connected again"), 0);
+    ck_assert_int_eq(vt_count_text(clog, "logged once a minute"), 1);
+    /* the first stops; the second, restarted (as after its name is fixed,
+     * or at its next retry), is taken and sends what it kept */
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_COLLECTOR, SIGTERM), 0);
+    ck_assert_int_eq(vt_stop_pid(second, SIGTERM), 0);
+    second = vt_spawn("collector/vigil-collector", cfg2, log2);
+    ck_assert_int_gt(second, 0);
+    ck_assert_msg(vt_wait_lines(p.alerts, 200, 20000), "%ld of 200 alerts",
+                  vt_count_lines(p.alerts));
+    vt_sleep_ms(200);
+    ck_assert_int_eq(it_check_exactly_once(p.alerts, 200), 0);
+    ck_assert_int_eq(vt_stop_pid(second, SIGTERM), 0);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* A process running as another user may not talk to the pipeline, even
  * when the socket's permissions would let it connect. */
 START_TEST(test_foreign_peer_refused)
@@ -1314,6 +1377,7 @@ static Suite *pipeline_suite(void)
     tcase_add_test(tc, test_alert_json_exact);
     tcase_add_test(tc, test_bad_frames_counted_process_lives);
     tcase_add_test(tc, test_foreign_peer_refused);
+    tcase_add_test(tc, test_two_collectors_one_name_refused);
     tcase_add_test(tc, test_sighup_reload);
     tcase_add_test(tc, test_log_to_a_closed_pipe);
     tcase_add_test(tc, test_started_without_stdio);
