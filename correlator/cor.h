@@ -55,6 +55,15 @@ typedef struct cor_list_names {
     size_t n;
 } cor_list_names;
 
+/* Collectors whose clock warnings are timed apart (cor_warn_skew); past
+ * that many, the one warned least recently gives its slot up. */
+#define COR_SKEW_STREAMS 64
+typedef struct cor_skew_warned {
+    char name[128]; /* the stream's name (vg_rstream.name); "" for a free slot */
+    int64_t ahead_us, behind_us, device_us; /* when each was last logged */
+    int64_t used_us;                        /* the last batch that looked it up */
+} cor_skew_warned;
+
 typedef struct cor {
     vg_daemon *d;
     uv_loop_t *loop;
@@ -75,8 +84,10 @@ typedef struct cor {
     vg_streak trim_fails;  /* trims failed in a row */
     uv_timer_t tick;
     int64_t last_batch_us; /* wall time of the last batch received */
-    int64_t ahead_warned_us, behind_warned_us; /* when clock_ahead/_behind were last logged */
-    int64_t device_warned_us;                  /* when device_ahead was last logged */
+    /* when each collector's clock_ahead, clock_behind and device_ahead
+     * were last logged (cor_engine.c, cor_warn_skew): one minute each per
+     * collector, so that one agency's wrong clock does not hide another's */
+    cor_skew_warned skew[COR_SKEW_STREAMS];
     /* the watermark after the last batch, and the monotonic clock then: the
      * clock tick's time never runs ahead of it (cor_engine.c, cor_tick_time) */
     int64_t ref_event_us;

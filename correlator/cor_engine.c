@@ -52,33 +52,59 @@ static bool cor_warn_due(int64_t *last, int64_t now)
     return true;
 }
 
+/* The warning times of collector name, in a slot found by its name or
+ * taken for it (a free one, else the one looked up least recently). */
+static cor_skew_warned *cor_skew_slot(cor *c, const char *name, int64_t now)
+{
+    cor_skew_warned *w = &c->skew[0];
+    for (int i = 0; i < COR_SKEW_STREAMS; i++) {
+        cor_skew_warned *s = &c->skew[i];
+        if (strcmp(s->name, name) == 0) {
+            s->used_us = now;
+            return s;
+        }
+        if (s->used_us < w->used_us)
+            w = s; /* a free slot (used_us 0) or the least recently used */
+    }
+    memset(w, 0, sizeof(*w));
+    snprintf(w->name, sizeof(w->name), "%s", name);
+    w->used_us = now;
+    return w;
+}
+
 /* Arrival times are the collector's clock, and the engine judges them and
  * the events' own times by this host's clock (cor_eval_set_now, before the
  * batch runs; cor_event_time in cor_eval.c). A collector whose clock runs
  * ahead or lags is named in the log once a minute at most for each (if it
  * is this host's clock that is wrong, every collector is), and so is a
- * device whose stamps run far past their arrival (their time not trusted). */
+ * device whose stamps run far past their arrival (their time not trusted).
+ * Each collector is timed apart: with one timer for all, a busy agency's
+ * wrong clock, warned about first every minute, kept another's from ever
+ * being named. */
 static void cor_warn_skew(cor *c, const vg_rstream *st, int64_t now)
 {
     int64_t ahead, behind;
     cor_eval_skew(c->eval, &ahead, &behind);
     const cor_eval_stats *es = cor_eval_get_stats(c->eval);
     const char *name = st ? st->name : "?";
-    if (ahead && cor_warn_due(&c->ahead_warned_us, now))
+    const char *host;
+    int64_t dev = cor_eval_device_ahead(c->eval, &host);
+    if (!ahead && !behind && !dev)
+        return;
+    cor_skew_warned *w = cor_skew_slot(c, name, now);
+    if (ahead && cor_warn_due(&w->ahead_us, now))
         vg_warn("collector %s stamps arrivals up to %lld s past this host's clock, so one of the "
                 "two clocks is wrong (check the time sync of both): %llu events in all have "
                 "taken this host's time as their arrival",
                 name, (long long)((ahead + 500000) / 1000000),
                 (unsigned long long)es->clock_ahead);
-    if (behind && cor_warn_due(&c->behind_warned_us, now))
+    if (behind && cor_warn_due(&w->behind_us, now))
         vg_warn("collector %s stamps arrivals up to %lld s before the events' own times, which "
                 "agree with this host's clock: its clock may lag (check its time sync); %llu "
                 "events in all have kept their own times",
                 name, (long long)((behind + 500000) / 1000000),
                 (unsigned long long)es->clock_behind);
-    const char *host;
-    int64_t dev = cor_eval_device_ahead(c->eval, &host);
-    if (dev && cor_warn_due(&c->device_warned_us, now))
+    if (dev && cor_warn_due(&w->device_us, now))
         vg_warn("host %s (via collector %s) stamps events up to %lld s past their arrival: its "
                 "clock runs ahead, or its stamps are wrong (check its time sync); %llu events in "
                 "all have taken their arrival time instead of their own",

@@ -2305,6 +2305,61 @@ START_TEST(test_collector_clock_ahead)
 }
 END_TEST
 
+/* Two agencies' collectors, both with clocks two hours ahead, each sending
+ * within the same minute: each is named. The once-a-minute limit of the
+ * warning was one timer for all collectors, so the second was not named
+ * (nor ever, while the first's batches came first each minute). */
+START_TEST(test_two_collectors_clock_ahead_both_named)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, CLOCK_RULES), 0);
+    start_with_clock(&p, VT_COLLECTOR, "+2h");
+    char cfg2[400], log2[400], yaml[1024], log[400];
+    snprintf(cfg2, sizeof(cfg2), "%.380s/second.yaml", p.dir);
+    snprintf(log2, sizeof(log2), "%.380s/second.log", p.dir);
+    snprintf(yaml, sizeof(yaml),
+             "pipeline:\n  run_dir: run\n  data_dir: data2\n  log_level: info\n"
+             "collector:\n  name: c2\n  listen:\n    - tcp://127.0.0.1:%d\n  spool_size: 64M\n",
+             p.port2);
+    ck_assert_int_eq(vt_write_file(cfg2, yaml), 0);
+    const char *asan = getenv("ASAN_OPTIONS");
+    char asan_was[512] = "", asan_new[600];
+    if (asan)
+        snprintf(asan_was, sizeof(asan_was), "%s", asan);
+    snprintf(asan_new, sizeof(asan_new), "%s%sverify_asan_link_order=0", asan_was,
+             asan_was[0] ? ":" : "");
+    setenv("ASAN_OPTIONS", asan_new, 1);
+    setenv("FAKETIME", "+3h", 1);
+    setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1", 1);
+    setenv("LD_PRELOAD", FAKETIME_LIB, 1);
+    pid_t second = vt_spawn("collector/vigil-collector", cfg2, log2);
+    unsetenv("LD_PRELOAD");
+    unsetenv("FAKETIME");
+    unsetenv("FAKETIME_DONT_FAKE_MONOTONIC");
+    if (asan)
+        setenv("ASAN_OPTIONS", asan_was, 1);
+    else
+        unsetenv("ASAN_OPTIONS");
+    ck_assert_int_gt(second, 0);
+    ck_assert_msg(vt_wait_text(log2, "has everything up to seq", 10000),
+                  "the second collector did not join the correlator's stream");
+    vt_pipe_log(&p, VT_CORRELATOR, log, sizeof(log));
+    send_text(&p, "<13>1 - h vigiltest - - - road, no time of its own\n");
+    long n = warned_seconds(log, "warning: collector c1 stamps arrivals up to ", "past this");
+    ck_assert_msg(n >= 7199 && n <= 7200, "c1 warned of %ld s ahead", n);
+    vt_pipe p2 = p;
+    p2.port = p.port2;
+    send_text(&p2, "<13>1 - h vigiltest - - - rail, no time of its own\n");
+    n = warned_seconds(log, "warning: collector c2 stamps arrivals up to ", "past this");
+    ck_assert_msg(n >= 10799 && n <= 10800, "c2 warned of %ld s ahead", n);
+    ck_assert_int_eq(vt_count_text(log, "stamps arrivals up to "), 2);
+    ck_assert_int_eq(vt_stop_pid(second, SIGTERM), 0);
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_CORRELATOR, SIGTERM), 0);
+    ck_assert_int_ge(vt_count_text(log, " clock_ahead=2 clock_behind=0 device_ahead=0\n"), 1);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* A collector whose clock lags two hours: the devices' own times, which
  * agree with the correlator's clock, used to be taken for times far past
  * arrival and replaced by the collector's: the alert said the brute force
@@ -2442,6 +2497,7 @@ static Suite *correlator_suite(void)
     /* clocks moved with libfaketime; the absence test waits its 10 s */
     TCase *ck = it_tcase(s, "clock", 300);
     tcase_add_test(ck, test_collector_clock_ahead);
+    tcase_add_test(ck, test_two_collectors_clock_ahead_both_named);
     tcase_add_test(ck, test_collector_clock_behind);
     tcase_add_test(ck, test_device_far_ahead_counted);
     tcase_add_test(ck, test_correlator_clock_ahead_absence);
