@@ -1228,7 +1228,7 @@ static int lists__load_path(cor_lists *l, const char *name, const char *path, in
         snprintf(err, errlen, "lists: cannot begin a transaction: %s", vg_strerror(rc));
         goto out;
     }
-    MDB_txn *txn = vg_store_txn(l->st);
+    MDB_txn *txn = vg_store_write_txn(l->st); /* held to the reserve (store.h) */
     if ((rc = lists__store(l, txn, name, &ld, &d)) ||
         (rc = lists__src_put(l, txn, name, d.gen, sum.bytes, digest)))
         vg_store_abort(l->st);

@@ -100,7 +100,7 @@ int cor_eval_flush(cor_eval *e)
 {
     if (!e->st)
         return 0;
-    MDB_txn *txn = vg_store_txn(e->st);
+    MDB_txn *txn = vg_store_write_txn(e->st); /* state grows: kept out of the reserve */
     if (!txn)
         return -EINVAL;
     int rc = 0;

@@ -34,6 +34,10 @@ struct vg_store {
     MDB_txn *rtxn; /* reused read txn (reset between uses) */
     uint64_t nudges; /* small commits after failed transactions (vg__nudge) */
     int starved;     /* commits left to nudge after, since a failure (vg__nudge) */
+    size_t psize;    /* LMDB's page size */
+    size_t reserve;  /* pages kept for commits that append nothing (vg__room) */
+    uint64_t grow_bytes; /* bytes appended or put in the open write txn (vg__room) */
+    int raw;         /* the open write txn was handed out (vg_store_write_txn) */
     int nqueues;
     vg_queue queues[VG_QUEUES_MAX];
     int owner_fd; /* DIR/owner.lock, locked (VG_STORE_OWNER); -1: none */
@@ -178,6 +182,31 @@ static int vg__check_copy(vg_store *st, const char *dir)
     return rc;
 }
 
+/* The reserve of a map of 'pages' pages, in pages. LMDB fails every write
+ * transaction on a truly full map, those that would free room included: an
+ * outbox whose last append left no free page could not record its next
+ * hop's cursor, so never trim, so never free room again (a wedge that a
+ * restart kept). So a transaction that appends (or writes through
+ * vg_store_write_txn) is refused as on a full map (VG_EFULL: the batch fails
+ * whole and is retried, as before) unless it leaves this many pages that
+ * the next transaction can take (vg__room); those that append nothing use
+ * it. Refused batches take nothing from it (aborted). What it must hold:
+ * two or three small commits before the pages that the first freed become
+ * usable (a cursor update, the nudge: a few pages each for the paths they
+ * copy), and the list of pages a trim frees, which LMDB stores in the same
+ * commit (8 bytes a page: a whole map's worth trimmed at once needs a
+ * 512th of the map). 32 pages plus a 256th of the map covers both twice
+ * (at most 16 MiB more: the trims of a larger map, one delivered batch
+ * each, are far smaller than the map).
+ * The map LMDB gets is the configured size plus the reserve, so that the
+ * records a store holds are what its size said, and a store wedged before
+ * this reopens with the reserve free. */
+static size_t vg__reserve_pages(size_t pages)
+{
+    size_t part = pages / 256;
+    return 32 + (part < 4096 ? part : 4096); /* past 4 GiB, trims are smaller than maps */
+}
+
 int vg_store_open_ex(vg_store **out, const char *dir, size_t map_mb, unsigned flags)
 {
     vg_store *st = calloc(1, sizeof(*st));
@@ -189,11 +218,21 @@ int vg_store_open_ex(vg_store **out, const char *dir, size_t map_mb, unsigned fl
         rc = vg__store_own(st, dir);
     if (rc)
         goto fail;
+    long pg = sysconf(_SC_PAGESIZE);
+    st->psize = pg > 0 ? (size_t)pg : 4096; /* LMDB's page size is the system's */
+    st->reserve = vg__reserve_pages((map_mb << 20) / st->psize);
     if ((rc = mdb_env_create(&st->env)) || (rc = mdb_env_set_maxdbs(st->env, VG_QUEUES_MAX + 8)) ||
-        (rc = mdb_env_set_mapsize(st->env, map_mb << 20)) ||
+        (rc = mdb_env_set_mapsize(st->env, map_mb ? (map_mb << 20) + st->reserve * st->psize : 0)) ||
         (rc = mdb_env_open(st->env, dir,
                            MDB_NOTLS | ((flags & VG_STORE_ASYNC_SYNC) ? MDB_NOSYNC : 0), 0600)))
         goto fail;
+    MDB_stat es;
+    MDB_envinfo ei;
+    if ((rc = mdb_env_stat(st->env, &es)) || (rc = mdb_env_info(st->env, &ei)))
+        goto fail;
+    if (!map_mb) /* a tool's open: the map the file had */
+        st->reserve = vg__reserve_pages(ei.me_mapsize / es.ms_psize);
+    st->psize = es.ms_psize;
     MDB_txn *txn;
     if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)))
         goto fail;
@@ -240,6 +279,13 @@ MDB_txn *vg_store_txn(vg_store *st)
     return st->wtxn;
 }
 
+MDB_txn *vg_store_write_txn(vg_store *st)
+{
+    if (st->wtxn)
+        st->raw = 1; /* its writes are not counted: vg__room probes */
+    return st->wtxn;
+}
+
 /* LMDB returns positive errno values or its own negative codes; callers of
  * this module see negative values only. */
 /* LMDB's code as ours: negative errno, and a full map as VG_EFULL (its own
@@ -255,7 +301,86 @@ int vg_store_begin(vg_store *st)
 {
     if (st->wtxn)
         return -EBUSY;
+    st->grow_bytes = 0;
+    st->raw = 0;
     return vg__rc(mdb_txn_begin(st->env, NULL, 0, &st->wtxn));
+}
+
+/* The pages on LMDB's freelist as of the last commit, less those that the
+ * last two commits freed (not usable yet: vg__nudge), read in a read
+ * transaction of its own: cheaper than vg__room's probe, but blind to what
+ * the open write transaction took, and to a read transaction that another
+ * process keeps open (the pages freed since are not usable while it
+ * lasts); so the fast path wants twice the reserve. 0 on an error. */
+static size_t vg__free_pages(vg_store *st, size_t last_txnid)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    size_t n = 0;
+    if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn))
+        return 0;
+    if (mdb_cursor_open(txn, 0, &cur) == 0) { /* dbi 0: LMDB's FREE_DBI */
+        while (mdb_cursor_get(cur, &k, &v, MDB_NEXT) == 0) {
+            size_t id, cnt;
+            if (k.mv_size != sizeof(id) || v.mv_size < sizeof(cnt))
+                break;
+            memcpy(&id, k.mv_data, sizeof(id));
+            if (id + 2 > last_txnid)
+                break; /* keys in order: the rest is newer */
+            memcpy(&cnt, v.mv_data, sizeof(cnt)); /* an IDL: its length first */
+            n += cnt;
+        }
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
+    return n;
+}
+
+/* Whether the open write transaction leaves, once committed, at least
+ * st->reserve pages that the next transaction can take: 1 yes, 0 no,
+ * negative on an error. Asked of LMDB itself: a nested transaction takes
+ * the reserve, one page at a time (values of one overflow page each, under
+ * keys that nothing else uses), and is aborted, which gives everything
+ * back. It finds exactly what a later transaction could: the pages that
+ * the open one has not taken (LMDB shows no count of those: mdb_env_info
+ * tells the last commit's end only), freed pages that no reader can still
+ * see, and the room between the map's end and the last page used.
+ * Counting LMDB's freelist instead would count pages that the last commit
+ * freed, which the next transaction cannot use yet. Costly (R page
+ * allocations): only when the last commit left less than the transaction
+ * can have used plus the reserve, or its writes were not counted
+ * (vg_store_write_txn). */
+static int vg__room(vg_store *st)
+{
+    MDB_envinfo ei;
+    size_t tail = 0;
+    if (mdb_env_info(st->env, &ei) == 0) {
+        size_t pages = ei.me_mapsize / st->psize, used = ei.me_last_pgno + 1;
+        tail = pages > used ? pages - used : 0;
+    }
+    /* an upper bound of what appends and puts took: each record half a
+     * page's worth of its bytes at worst, and the paths copied on write */
+    size_t est = (size_t)(2 * st->grow_bytes / st->psize) + 64;
+    if (!st->raw && (tail >= st->reserve + est ||
+                     tail + vg__free_pages(st, ei.me_last_txnid) >= 2 * st->reserve + est))
+        return 1;
+    MDB_txn *probe;
+    int rc = mdb_txn_begin(st->env, st->wtxn, 0, &probe);
+    if (rc)
+        return vg__rc(rc);
+    /* a value of one page less its header fills one overflow page */
+    MDB_val v = {st->psize - 16, NULL};
+    for (size_t i = 0; i < st->reserve && rc == 0; i++) {
+        char key[32];
+        int n = snprintf(key, sizeof(key), "store.reserve.%zu", i);
+        MDB_val k = {(size_t)n, key};
+        rc = mdb_put(probe, st->meta, &k, &v, MDB_RESERVE);
+    }
+    mdb_txn_abort(probe);
+    if (rc == MDB_MAP_FULL)
+        return 0;
+    return rc ? vg__rc(rc) : 1;
 }
 
 /* LMDB never hands out the pages that the last committed transaction
@@ -298,6 +423,14 @@ int vg_store_commit(vg_store *st)
             rc = mdb_put(st->wtxn, st->meta, &k, &v, 0);
         }
     }
+    /* The reserve (vg__reserve_pages): a transaction that appends, or
+     * writes through vg_store_write_txn, must leave it free; one that does not
+     * (a cursor update, a trim, a delete) may use it, so that what frees
+     * room can always commit. */
+    if (rc == 0 && (appended || st->raw)) {
+        int room = vg__room(st);
+        rc = room < 0 ? room : room == 0 ? MDB_MAP_FULL : 0;
+    }
     if (rc)
         mdb_txn_abort(st->wtxn);
     else
@@ -324,7 +457,7 @@ int vg_store_commit(vg_store *st)
         vg__nudge(st);
         st->starved--;
     }
-    if (rc == MDB_MAP_FULL)
+    if (rc == MDB_MAP_FULL || rc == VG_EFULL)
         return VG_EFULL;
     return vg__rc(rc);
 }
@@ -386,6 +519,7 @@ int vg_meta_put(vg_store *st, const char *key, const void *val, size_t len)
         return -EINVAL;
     MDB_val k = {strlen(key), (void *)key}, v = {len, (void *)val};
     int rc = mdb_put(st->wtxn, st->meta, &k, &v, 0);
+    st->grow_bytes += k.mv_size + len + 64;
     return rc == MDB_MAP_FULL ? VG_EFULL : vg__rc(rc);
 }
 
@@ -491,6 +625,7 @@ int vg_queue_append(vg_queue *q, const void *rec, size_t len, uint64_t *seq)
     uint64_t s = q->last + 1;
     MDB_val k = {sizeof(s), &s}, v = {len, (void *)rec};
     int rc = mdb_put(st->wtxn, q->dbi, &k, &v, MDB_APPEND);
+    st->grow_bytes += len + 64;
     if (rc)
         return rc == MDB_MAP_FULL ? VG_EFULL : vg__rc(rc);
     q->last = s;

@@ -65,11 +65,23 @@ MDB_env *vg_store_env(vg_store *st);
 
 /* Write transactions: begin, any number of queue/meta writes, commit or
  * abort. Only one may be open; read functions work inside it too, and
- * outside it they use a short read transaction of their own. */
+ * outside it they use a short read transaction of their own.
+ *
+ * A store keeps a reserve of free pages (about 32 plus a 256th of the
+ * map, on top of map_mb) for the transactions that append nothing (cursor
+ * updates, trims, deletes): those can always commit, so that a full store
+ * can always free room. A transaction that appends, or writes through
+ * vg_store_write_txn, fails at commit with VG_EFULL, as on a full map,
+ * unless it leaves the reserve free: nothing of it is kept, and it may be
+ * tried again once room is freed. */
 int vg_store_begin(vg_store *st);
 int vg_store_commit(vg_store *st);
 void vg_store_abort(vg_store *st);
 MDB_txn *vg_store_txn(vg_store *st); /* the open write txn, or NULL */
+/* The open write txn (or NULL) for writes of the caller's own (mdb_put on
+ * a vg_store_dbi database): the store cannot count what they take, so the
+ * transaction is then held to the reserve like one that appends. */
+MDB_txn *vg_store_write_txn(vg_store *st);
 
 /* Meta values: a uint64 or a byte string under a name. Missing -> *v = 0 / -ENOENT. */
 int vg_meta_get_u64(vg_store *st, const char *key, uint64_t *v);

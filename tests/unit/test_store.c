@@ -896,6 +896,133 @@ START_TEST(test_map_full_drained)
 }
 END_TEST
 
+/* Appends records of 'len' bytes (the first byte the seq's low byte, the
+ * rest 0xef), 'per' to a transaction, until a commit or an append fails;
+ * at most 'rounds' transactions. Returns the failure (0: none). */
+static int fill_until_full(vg_store *st, vg_queue *q, size_t len, int per, int rounds)
+{
+    static unsigned char rec[4000];
+    memset(rec, 0xef, sizeof(rec));
+    int rc = 0;
+    for (int r = 0; r < rounds && rc == 0; r++) {
+        begin(st);
+        for (int i = 0; i < per && rc == 0; i++) {
+            rec[0] = (unsigned char)(vg_queue_last(q) + 1);
+            rc = vg_queue_append(q, rec, len, NULL);
+        }
+        if (rc)
+            vg_store_abort(st);
+        else
+            rc = vg_store_commit(st);
+    }
+    return rc;
+}
+
+/* A 1 MiB store that does not fsync at commit (test_map_full_frees makes
+ * thousands of commits). */
+static vg_store *open_nosync(const char *dir)
+{
+    vg_store *st = NULL;
+    int rc = vg_store_open_ex(&st, dir, 1, VG_STORE_ASYNC_SYNC);
+    ck_assert_msg(rc == 0, "vg_store_open_ex(%s): %s", dir, vg_strerror(rc));
+    return st;
+}
+
+/* An output's commit: its cursor and the trim up to it, in one
+ * transaction (shp_out_commit's shape). */
+static int cursor_trim(vg_store *st, vg_queue *q, uint64_t upto)
+{
+    begin(st);
+    int rc = vg_meta_put_u64(st, "out.siem.cursor", upto);
+    if (rc == 0)
+        rc = vg_queue_trim(q, upto);
+    if (rc == 0)
+        return vg_store_commit(st);
+    vg_store_abort(st);
+    return rc;
+}
+
+/* A map filled to its last page by one large transaction (the shipper's
+ * intake batch): the commit that records the next hop's cursor and trims up
+ * to it must pass, or nothing could ever free room again (a wedge: before,
+ * every write transaction failed with MDB_MAP_FULL, this one too, and the
+ * store reopened as full). On fresh stores, one transaction of n - j
+ * records of 1000 bytes (4 a page), n the most one transaction can put, j
+ * from 0: the first 24 that commit leave no page, one page, two... (before;
+ * now the reserve, and up to 6 pages more). A batch refused
+ * again and again must not eat the room either; a cursor update with no
+ * trim (the output delivered nothing new) must pass too. After the trim the
+ * queue takes appends again, and holds exactly what it held. */
+START_TEST(test_map_full_frees)
+{
+    uint64_t n = 0;
+    int passed = 0;
+    for (uint64_t j = 0; j < 400 && passed < 24; j++) {
+        char dir[PATH_MAX + 16];
+        snprintf(dir, sizeof(dir), "%s/j%llu", dbdir, (unsigned long long)j);
+        vg_store *st = open_nosync(dir);
+        vg_queue *q = open_queue(st, "outbox");
+        if (n == 0) { /* the same in every fresh store */
+            begin(st);
+            unsigned char rec[1000] = {0};
+            int rc = 0;
+            while (rc == 0 && n < 2000)
+                if ((rc = vg_queue_append(q, rec, sizeof(rec), NULL)) == 0)
+                    n++;
+            ck_assert_int_eq(rc, VG_EFULL);
+            vg_store_abort(st);
+            ck_assert_uint_gt(n, 100);
+        }
+        ck_assert_uint_eq(vg_queue_last(q), 0);
+        if (fill_until_full(st, q, 1000, (int)(n - j), 1) != 0) {
+            ck_assert_uint_eq(vg_queue_last(q), 0); /* refused whole */
+            vg_store_close(st);
+            continue;
+        }
+        passed++;
+        uint64_t last = vg_queue_last(q);
+        ck_assert_uint_eq(last, n - j);
+        /* an intake batch refused, and retried */
+        for (int i = 0; i < 5; i++)
+            ck_assert_int_eq(fill_until_full(st, q, 200, 512, 1), VG_EFULL);
+        ck_assert_uint_eq(vg_queue_last(q), last);
+        /* the output comes back: a cursor with nothing new, then a trim */
+        int rc = cursor_trim(st, q, 0);
+        ck_assert_msg(rc == 0, "j %llu: cursor on a full map: %s", (unsigned long long)j,
+                      vg_strerror(rc));
+        rc = cursor_trim(st, q, last / 2);
+        ck_assert_msg(rc == 0, "j %llu: trim on a full map: %s", (unsigned long long)j,
+                      vg_strerror(rc));
+        ck_assert_uint_eq(vg_queue_count(q), last - last / 2);
+        ck_assert_uint_eq(vg_queue_first(q), last / 2 + 1);
+        /* appends resume (the trim's pages are usable two commits on) */
+        ck_assert_int_eq(cursor_trim(st, q, last / 2), 0);
+        rc = fill_until_full(st, q, 1000, 8, 2);
+        ck_assert_msg(rc == 0, "j %llu: append after the trim: %s", (unsigned long long)j,
+                      vg_strerror(rc));
+        ck_assert_uint_eq(vg_queue_last(q), last + 16);
+        uint64_t next = last / 2 + 1;
+        ck_assert_int_eq(vg_queue_scan(q, 0, SIZE_MAX, count_cb, &(int){0}),
+                         (int)(last + 16 - next + 1));
+        /* full again by small batches, then a restart: the first commit
+         * after it records the cursor and trims everything */
+        ck_assert_int_eq(fill_until_full(st, q, 1000, 64, 100), VG_EFULL);
+        ck_assert_int_eq(fill_until_full(st, q, 1000, 1, 100), VG_EFULL);
+        last = vg_queue_last(q);
+        vg_store_close(st);
+        st = open_nosync(dir);
+        q = open_queue(st, "outbox");
+        ck_assert_uint_eq(vg_queue_last(q), last);
+        rc = cursor_trim(st, q, last);
+        ck_assert_msg(rc == 0, "j %llu: trim after a restart: %s", (unsigned long long)j,
+                      vg_strerror(rc));
+        ck_assert_uint_eq(vg_queue_count(q), 0);
+        vg_store_close(st);
+    }
+    ck_assert_int_eq(passed, 24);
+}
+END_TEST
+
 /* The sender's restart path: 100 spooled, 40 acknowledged and trimmed, the
  * process restarts, and re-sending starts at 41 with 60 records. */
 START_TEST(test_resend_after_reopen)
@@ -952,6 +1079,7 @@ static Suite *store_suite(void)
     tcase_add_test(t, test_check_room);
     tcase_add_test(t, test_map_full);
     tcase_add_test(t, test_map_full_drained);
+    tcase_add_test(t, test_map_full_frees);
     tcase_add_test(t, test_resend_after_reopen);
     suite_add_tcase(s, t);
     return s;
