@@ -390,8 +390,8 @@ static int vg__room(vg_store *st)
  * fails for want of room, and if nothing else commits, it fails forever:
  * the upstream re-sends the same batch and the hop is wedged. A small
  * commit after a failed transaction moves the free pages into reach, so
- * that the next attempt can succeed. Best effort: on a truly full map this
- * commit fails too, which changes nothing. */
+ * that the next attempt can succeed. It appends nothing, so it may use the
+ * reserve (vg__reserve_pages), which keeps the map from being truly full. */
 #define VG_STARVED_COMMITS 16
 
 static void vg__nudge(vg_store *st)
