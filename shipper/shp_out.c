@@ -304,24 +304,36 @@ static int64_t shp_obj_int(const msgpack_object *ob)
     return 0;
 }
 
+/* The output's stored blob under its key WHAT (shp_key), in a buffer of
+ * the caller's to free, its length in *len; NULL when there is none, or it
+ * cannot be read. cap: the first guess of its size. */
+static char *shp_meta_read(shp_out *o, const char *what, size_t cap, size_t *len)
+{
+    char key[128];
+    char *buf = malloc(cap);
+    if (!buf || shp_key(key, sizeof(key), o, what))
+        goto fail;
+    int rc = vg_meta_get(o->s->store, key, buf, cap, len);
+    if (rc == -ENOBUFS) { /* now we know the size */
+        char *nb = realloc(buf, *len);
+        if (!nb)
+            goto fail;
+        buf = nb;
+        rc = vg_meta_get(o->s->store, key, buf, *len, len);
+    }
+    if (rc == 0)
+        return buf;
+fail:
+    free(buf);
+    return NULL;
+}
+
 /* A damaged state blob only costs the current windows: logged, dropped. */
 static void shp_rl_load(shp_out *o)
 {
-    char key[128];
-    size_t len = 0, cap = 1 << 16;
-    char *buf = malloc(cap);
-    if (!buf || shp_key(key, sizeof(key), o, "rl"))
-        goto out;
-    int rc = vg_meta_get(o->s->store, key, buf, cap, &len);
-    if (rc == -ENOBUFS) { /* now we know the size */
-        char *nb = realloc(buf, len);
-        if (!nb)
-            goto out;
-        buf = nb;
-        cap = len;
-        rc = vg_meta_get(o->s->store, key, buf, cap, &len);
-    }
-    if (rc)
+    size_t len = 0;
+    char *buf = shp_meta_read(o, "rl", 1 << 16, &len);
+    if (!buf)
         goto out;
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
@@ -784,21 +796,9 @@ static void shp_refused_save(shp_out *o)
  * cursor. Unreadable: logged, and those clocks start again. */
 static void shp_refused_load(shp_out *o)
 {
-    char key[128];
-    size_t len = 0, cap = 4096;
-    char *buf = malloc(cap);
-    if (!buf || shp_key(key, sizeof(key), o, "refused"))
-        goto out;
-    int rc = vg_meta_get(o->s->store, key, buf, cap, &len);
-    if (rc == -ENOBUFS) {
-        char *nb = realloc(buf, len);
-        if (!nb)
-            goto out;
-        buf = nb;
-        cap = len;
-        rc = vg_meta_get(o->s->store, key, buf, cap, &len);
-    }
-    if (rc)
+    size_t len = 0;
+    char *buf = shp_meta_read(o, "refused", 4096, &len);
+    if (!buf)
         goto out;
     o->refused_stored = 1; /* rewritten (or deleted) at the next item round */
     msgpack_unpacked u;
