@@ -106,8 +106,9 @@ void shp_outputs_report(shp *s);
 /* Folds every output's counters into h (vg_fnv1a): the stats lines change
  * exactly when it does. */
 uint64_t shp_outputs_fp(const shp *s, uint64_t h);
-/* Closes every output; calls done when all have finished. */
-void shp_outputs_close(shp *s, void (*done)(shp *s));
+/* Starts the stop: no new attempt; each output closes once its attempt in
+ * flight has ended (up to SHP_STOP_GRACE_MS), its handles then on the loop. */
+void shp_outputs_close(shp *s);
 void shp_outputs_free(shp *s);
 
 #endif

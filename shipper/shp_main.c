@@ -256,7 +256,7 @@ static void shp_shutdown(vg_daemon *d)
     shp_intake_stop(s);
     if (!uv_is_closing((uv_handle_t *)&s->stats_timer))
         uv_close((uv_handle_t *)&s->stats_timer, NULL);
-    shp_outputs_close(s, NULL);
+    shp_outputs_close(s);
 }
 
 static const vg_daemon_ops shp_ops = {shp_configure, shp_shutdown, shp_report};

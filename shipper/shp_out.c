@@ -1923,9 +1923,8 @@ static void shp_on_stop_poll(uv_timer_t *t)
  * as before, a request the destination had taken was sent again after
  * the restart: a duplicate at HEC and at a webhook, at every restart that
  * came during a request. */
-void shp_outputs_close(shp *s, void (*done)(shp *s))
+void shp_outputs_close(shp *s)
 {
-    (void)done;
     s->stopping = 1;
     if (uv_is_closing((uv_handle_t *)&s->tick))
         return;
