@@ -13,6 +13,7 @@
 #include "vigil/store.h"
 #include "vigil/util.h"
 #include "col_counters.h"
+#include "col_addr.h"
 #include "col_sources.h"
 #include "col_frame.h"
 #include "col_tls.h"
@@ -42,6 +43,7 @@ typedef struct col_conf {
     int64_t max_conns_ip;   /* ... from one address */
     int64_t handshake_ms;   /* a TLS handshake not done after this is closed */
     int64_t idle_ms;        /* a connection silent this long is closed; 0: never */
+    int64_t frame_ms;       /* a frame unfinished this long closes its connection; 0: never */
     const vg_node *tls_node; /* raw 'tls' section, parsed into 'tls' */
     col_tls_conf tls;
     const vg_node *sources_node; /* raw 'sources' list, parsed into 'sources' */
@@ -58,6 +60,7 @@ typedef struct col_stats {
     uint64_t conns_refused;      /* accepted and closed at once: max_connections(_per_ip) */
     uint64_t handshake_timeouts; /* TLS connections closed before their handshake was done */
     uint64_t idle_closed;        /* connections closed after idle_timeout */
+    uint64_t frame_timeouts;     /* connections closed after frame_timeout (a frame unfinished) */
     uint64_t unread_at_stop;     /* bytes the stop left in the kernel (col_input_unread) */
     uint64_t skipped_bytes;      /* bytes discarded: tails of over-long messages and datagrams */
     uint64_t unknown_version;    /* RFC 5424 messages of a VERSION other than 1 (VG_EV_UNKNOWN_VERSION) */
@@ -76,6 +79,9 @@ typedef struct col_conn {
     col_tls_conn *tls; /* NULL on plain TCP */
     uint64_t start_ms; /* loop time of the accept (or of the resume after a pause) */
     uint64_t last_ms;  /* loop time of the last read (or of the resume) */
+    uint64_t frame_ms; /* loop time the unfinished frame began (or of the resume); 0: none */
+    uint64_t frames;   /* messages framed out of it so far */
+    char ipkey[COL_ADDR_KEY_MAX]; /* what max_connections_per_ip counts it by (col_addr_key) */
     struct sockaddr_storage peer;
     struct col_conn *prev, *next;
 } col_conn;
@@ -112,6 +118,8 @@ struct col {
     uint64_t refused_logged_ms; /* when a refused connection was last logged */
     uint64_t refused_unlogged;  /* refused since */
     vg_budget closed_budget;    /* lines on connections closed for a timeout (vg_budget) */
+    uint64_t frame_logged_ms;   /* when a frame_timeout close was last logged */
+    uint64_t frame_unlogged;    /* frame_timeout closes since */
     int paused;          /* spool full: TCP reading stopped, datagrams dropped */
     int paused_commits;  /* the pause began with a failed commit (a full disk), not the limit */
     vg_streak full_runs; /* pauses at spool_limit, logged as one run (col_spool_check_full) */

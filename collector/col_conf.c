@@ -39,6 +39,10 @@ static const vg_conf_key col_conf_keys[] = {
     {"idle_timeout", VG_CONF_DURATION, "0", offsetof(col_conf, idle_ms),
      "a TCP or TLS connection silent this long is closed; 0: never (docs/configuration.md)", 0,
      (int64_t)365 * 86400000},
+    {"frame_timeout", VG_CONF_DURATION, "60s", offsetof(col_conf, frame_ms),
+     "a TCP or TLS connection whose line or octet-counted frame stays unfinished this long is "
+     "closed, the bytes kept raw; 0: never (docs/configuration.md)", 0,
+     (int64_t)365 * 86400000},
     {"sources", VG_CONF_NODE, NULL, offsetof(col_conf, sources_node),
      "agency and site per sender network / HOSTNAME pattern (docs/configuration.md)", 0, 0},
     {"tls", VG_CONF_NODE, NULL, offsetof(col_conf, tls_node),

@@ -56,10 +56,17 @@ enum {
  * its frame, garbage between frames), and a frame of count 0. */
 enum { COL_FRAME_DESYNC = 7, COL_FRAME_EMPTY = 8 };
 
+/* Not from col_frame_take: the bytes of a frame left unfinished for
+ * frame_timeout, all of them as read (a count and its PRI too), handed on
+ * whole by the collector when it closes the connection (col_input.c):
+ * cut, and kept raw, unparsed. */
+enum { COL_FRAME_CUT_TIMEOUT = 9 };
+
 /* Whether flag (a COL_FRAME_* value) says the message was cut. */
 static inline int col_frame_is_cut(int flag)
 {
-    return flag >= COL_FRAME_OVER_MAX && flag <= COL_FRAME_CUT_IDLE;
+    return (flag >= COL_FRAME_OVER_MAX && flag <= COL_FRAME_CUT_IDLE) ||
+           flag == COL_FRAME_CUT_TIMEOUT;
 }
 
 /* eof values of col_frame_take, how the stream ended: the peer's orderly

@@ -37,6 +37,9 @@ static const char *col_input_cut_reason(int frame)
         return "line cut by a TLS connection ended without close_notify (the rest never came)";
     case COL_FRAME_CUT_IDLE:
         return "line cut by the collector's idle_timeout (the rest was not read)";
+    case COL_FRAME_CUT_TIMEOUT:
+        return "frame unfinished for the collector's frame_timeout (the sender trickled or "
+               "stalled mid-frame): kept raw, as read";
     default: return "truncated to max_message_size";
     }
 }
@@ -67,6 +70,8 @@ static void col_input_event(col *c, const char *src, const struct sockaddr *sa, 
                       &ev);
     else if (frame == COL_FRAME_EMPTY)
         vg_syslog_raw(buf, len, o.now_us, "empty octet-counted frame (count 0)", &ev);
+    else if (frame == COL_FRAME_CUT_TIMEOUT) /* a suspect's bytes: kept as they came */
+        vg_syslog_raw(buf, len, o.now_us, col_input_cut_reason(frame), &ev);
     else
         vg_syslog_parse(buf, len, &o, &ev);
     ev.src = vg_str_c(src);
@@ -319,7 +324,29 @@ static void col_conn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 static void col_conn_message(void *ud, const char *p, size_t n, int flag)
 {
     col_conn *k = ud;
+    k->frames++;
     col_input_message(k->c, k->src, (const struct sockaddr *)&k->peer, p, n, flag);
+}
+
+/* Notes, after k's bytes were framed (frames_was: k->frames before), when
+ * its unfinished frame began, for frame_timeout: none left, none; one left
+ * after a message was framed began in this read; one left after none was
+ * began earlier (kept) or now. Unfinished: bytes held of a frame, the
+ * tail of an over-long message being skipped, or part of a TLS record
+ * (a sender trickling bytes never ends its frame, and is never idle).
+ * Not during a TLS handshake: tls_handshake_timeout bounds that. */
+static void col_conn_frame_mark(col_conn *k, uint64_t frames_was)
+{
+    bool open = k->len || k->framer.skipping || k->framer.skip_n ||
+                (k->tls && col_tls_partial(k->tls));
+    if (!open || (k->tls && !k->tls->handshake_done)) {
+        k->frame_ms = 0;
+        return;
+    }
+    if (k->frames != frames_was || !k->frame_ms) {
+        uint64_t now = uv_now(k->c->loop);
+        k->frame_ms = now ? now : 1;
+    }
 }
 
 /* Takes complete frames from the front of the buffer (col_frame_take) and
@@ -422,11 +449,10 @@ static int col_conn_end_kind(const col_conn *k, ssize_t n)
     return n == UV_EOF ? COL_FRAME_EOF : COL_FRAME_RESET;
 }
 
-static void col_conn_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+/* One read of k (n bytes in buf, or how it ended): TLS, framing, the
+ * end of the stream (col_conn_read notes the unfinished frame after). */
+static void col_conn_take(col_conn *k, ssize_t n, const uv_buf_t *buf)
 {
-    col_conn *k = st->data;
-    if (n == 0)
-        return;
     k->last_ms = uv_now(k->c->loop);
     if (k->tls && n > 0) {
         int rc = col_tls_feed(&k->c->tls, k->tls, buf->base, (size_t)n, col_conn_plain, k, k->src);
@@ -470,6 +496,17 @@ static void col_conn_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
             vg_debug("connection from %s: %s", k->src, uv_strerror((int)n));
         uv_close((uv_handle_t *)&k->tcp, col_conn_closed);
     }
+}
+
+static void col_conn_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+    col_conn *k = st->data;
+    if (n == 0)
+        return;
+    uint64_t frames_was = k->frames;
+    col_conn_take(k, n, buf);
+    if (!uv_is_closing((uv_handle_t *)&k->tcp))
+        col_conn_frame_mark(k, frames_was);
 }
 
 static void col_conn_free(uv_handle_t *h)
@@ -524,27 +561,16 @@ static void col_conn_drain(col_conn *k, uint64_t deadline_ns)
     }
 }
 
-static int col_same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-    if (a->ss_family != b->ss_family)
-        return 0;
-    if (a->ss_family == AF_INET)
-        return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
-               ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-    if (a->ss_family == AF_INET6)
-        return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-                      &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
-    return 0;
-}
-
 /* Whether one more connection from k's address fits max_connections and
- * max_connections_per_ip; else counts it and says why (logged at most once
+ * max_connections_per_ip (counted by k->ipkey: an IPv6 sender's /64,
+ * col_addr.h); else counts it and says why (logged at most once
  * a minute, with the number refused meanwhile: a flood of connections must
  * not flood the log). Accepting and closing, rather than leaving them in the
  * kernel's backlog, keeps the listener answering the senders that fit. */
 static int col_conn_fits(col *c, const col_conn *k)
 {
     const char *why = NULL;
+    char by[COL_ADDR_KEY_MAX + 16] = "";
     int64_t lim = 0;
     if (c->stats.tcp_open >= (uint64_t)c->conf.max_conns) {
         why = "max_connections";
@@ -554,11 +580,14 @@ static int col_conn_fits(col *c, const col_conn *k)
         lim = c->fd_conns;
     } else {
         int64_t same = 0;
-        for (const col_conn *o = c->conns; o; o = o->next)
-            same += col_same_ip(&o->peer, &k->peer);
+        if (k->ipkey[0])
+            for (const col_conn *o = c->conns; o; o = o->next)
+                same += strcmp(o->ipkey, k->ipkey) == 0;
         if (same >= c->conf.max_conns_ip) {
             why = "max_connections_per_ip";
             lim = c->conf.max_conns_ip;
+            if (strchr(k->ipkey, '/')) /* an IPv6 sender's /64: say which */
+                snprintf(by, sizeof(by), " by %s", k->ipkey);
         }
     }
     if (!why)
@@ -566,14 +595,17 @@ static int col_conn_fits(col *c, const col_conn *k)
     c->stats.conns_refused++;
     c->refused_unlogged++;
     /* per source too: the log line names one address a minute, and a
-     * sender shut out by another's flood must show up by its own */
+     * sender shut out by another's flood must show up by its own; one
+     * shut out by max_connections_per_ip as the /64 it counted by (an
+     * IPv6 host changing its address for each connection would otherwise
+     * fill the source table, one entry per address, and evict the rest) */
     vg_str agency, site;
     col_sources_tag(c->sources, (const struct sockaddr *)&k->peer, VG_STR_NULL, &agency, &site);
-    col_counters_refuse(c->counters, vg_str_c(k->src), agency);
+    col_counters_refuse(c->counters, vg_str_c(by[0] ? k->ipkey : k->src), agency);
     uint64_t now = uv_now(c->loop);
     if (c->refused_logged_ms == 0 || now - c->refused_logged_ms >= 60000) {
-        vg_warn("connection from %s closed: %s (%lld) reached; %llu refused since the last "
-                "such message", k->src, why, (long long)lim,
+        vg_warn("connection from %s closed: %s (%lld) reached%s; %llu refused since the last "
+                "such message", k->src, why, (long long)lim, by,
                 (unsigned long long)c->refused_unlogged);
         c->refused_logged_ms = now ? now : 1;
         c->refused_unlogged = 0;
@@ -651,6 +683,7 @@ static void col_conn_setup(col *c, col_conn *k, int tls)
     if (uv_tcp_getpeername(&k->tcp, (struct sockaddr *)&k->peer, &len) == 0) {
         col_addr_unmap(&k->peer);
         col_addr_name((struct sockaddr *)&k->peer, k->src, sizeof(k->src));
+        col_addr_key((struct sockaddr *)&k->peer, k->ipkey, sizeof(k->ipkey));
     } else
         snprintf(k->src, sizeof(k->src), "unknown");
     if (!col_conn_fits(c, k)) {
@@ -785,6 +818,8 @@ void col_input_resume(col *c)
     uint64_t now = uv_now(c->loop);
     for (col_conn *k = c->conns; k; k = k->next) {
         k->start_ms = k->last_ms = now;
+        if (k->frame_ms)
+            k->frame_ms = now ? now : 1;
         if (!uv_is_closing((uv_handle_t *)&k->tcp))
             uv_read_start((uv_stream_t *)&k->tcp, col_conn_alloc, col_conn_read);
     }
@@ -808,10 +843,38 @@ static void col_cert_check(col *c, uint64_t now)
     }
 }
 
+/* Closes k, whose frame has been unfinished for frame_timeout (a sender
+ * trickling a byte now and then is never idle, and held its connection
+ * for ever): the bytes it held of the frame are one message, kept raw as
+ * read, flagged truncated and malformed (COL_FRAME_CUT_TIMEOUT), not
+ * freed unseen; part of a TLS record cannot be read and is dropped.
+ * Counted each (frame_timeouts), logged at most once a minute: a
+ * slowloris opens them by the hundred. */
+static void col_conn_frame_timeout(col *c, col_conn *k, uint64_t now)
+{
+    c->stats.frame_timeouts++;
+    c->frame_unlogged++;
+    if (c->frame_logged_ms == 0 || now - c->frame_logged_ms >= 60000) {
+        vg_warn("connection from %s closed: its frame unfinished for %llu ms (frame_timeout "
+                "%lld ms), %zu bytes of it kept raw; %llu such closes since the last such "
+                "message", k->src, (unsigned long long)(now - k->frame_ms),
+                (long long)c->conf.frame_ms, k->len, (unsigned long long)c->frame_unlogged);
+        c->frame_logged_ms = now ? now : 1;
+        c->frame_unlogged = 0;
+    }
+    if (k->len) {
+        col_input_message(c, k->src, (const struct sockaddr *)&k->peer, k->buf, k->len,
+                          COL_FRAME_CUT_TIMEOUT);
+        k->len = 0;
+    }
+    col_conn_end(k, COL_FRAME_EOF);
+}
+
 /* Once a second: closes TLS connections whose handshake is not done after
  * tls_handshake_timeout (each holds a descriptor and TLS state for nothing:
- * a port scan, or a plain-TCP sender sent to the TLS port), and connections
- * silent for idle_timeout when one is set. Nothing while paused: no
+ * a port scan, or a plain-TCP sender sent to the TLS port), connections
+ * silent for idle_timeout when one is set, and those whose frame has been
+ * unfinished for frame_timeout (col_conn_frame_timeout). Nothing while paused: no
  * connection is read then. */
 static void col_conn_sweep(uv_timer_t *t)
 {
@@ -831,7 +894,13 @@ static void col_conn_sweep(uv_timer_t *t)
             continue;
         bool handshake = k->tls && !k->tls->handshake_done &&
                          now - k->start_ms >= (uint64_t)c->conf.handshake_ms;
-        if (!handshake && !(c->conf.idle_ms > 0 && now - k->last_ms >= (uint64_t)c->conf.idle_ms))
+        bool idle = c->conf.idle_ms > 0 && now - k->last_ms >= (uint64_t)c->conf.idle_ms;
+        if (!handshake && !idle && c->conf.frame_ms > 0 && k->frame_ms &&
+            now - k->frame_ms >= (uint64_t)c->conf.frame_ms) {
+            col_conn_frame_timeout(c, k, now);
+            continue;
+        }
+        if (!handshake && !idle)
             continue;
         if (handshake)
             c->stats.handshake_timeouts++;

@@ -87,9 +87,11 @@ static const vg_daemon_desc col_desc = {
         "  flagged. Spooled messages stream to vigil-correlator over the Unix socket\n"
         "  collector.correlator_socket and leave the spool only once the correlator has\n"
         "  committed them. TCP and TLS connections past collector.max_connections (or\n"
-        "  max_connections_per_ip, or the open-files limit less 64) are closed as they\n"
-        "  come and counted; TLS ones without a handshake after tls_handshake_timeout,\n"
-        "  and silent ones after idle_timeout if set.\n"
+        "  max_connections_per_ip, counted per IPv4 address and per IPv6 /64, or the\n"
+        "  open-files limit less 64) are closed as they come and counted; TLS ones\n"
+        "  without a handshake after tls_handshake_timeout, silent ones after\n"
+        "  idle_timeout if set, and those whose line or octet-counted frame stays\n"
+        "  unfinished for frame_timeout (60s; its bytes kept raw).\n"
         "  SIGHUP applies the source map, the limits and timeouts, and reads the TLS\n"
         "  certificate, key and CA files again (a renewal needs no restart).\n",
     .check = "                       The tls section's certificate, key and CA are loaded.\n",
@@ -120,6 +122,7 @@ static uint32_t col_stats_fn(void *ud, vg_stat *out, uint32_t cap)
         {"conns_refused", c->stats.conns_refused},
         {"tls_handshake_timeouts", c->stats.handshake_timeouts},
         {"idle_closed", c->stats.idle_closed},
+        {"frame_timeouts", c->stats.frame_timeouts},
         {"unknown_version", c->stats.unknown_version},
     };
     uint32_t n = sizeof(all) / sizeof(all[0]);
@@ -202,6 +205,7 @@ static int col_configure(vg_daemon *d, const vg_node *root, int first, char *err
             c->conf.max_conns_ip = cf.max_conns_ip;
             c->conf.handshake_ms = cf.handshake_ms;
             c->conf.idle_ms = cf.idle_ms;
+            c->conf.frame_ms = cf.frame_ms;
             col_fd_room(c);
         }
         if (!first) { /* the source map applies from the next message on */
@@ -267,7 +271,8 @@ static void col_report(vg_daemon *d)
             "udp_kernel_drops=%llu "
             "dropped=%llu pauses=%llu paused=%d unread_at_stop=%llu "
             "tls_handshakes=%llu tls_errors=%llu tls_refused_names=%llu "
-            "conns_refused=%llu tls_handshake_timeouts=%llu idle_closed=%llu unknown_version=%llu "
+            "conns_refused=%llu tls_handshake_timeouts=%llu idle_closed=%llu frame_timeouts=%llu "
+            "unknown_version=%llu "
             "sent=%llu "
             "acked=%llu resent=%llu connected=%d",
             (unsigned long long)c->stats.received, (unsigned long long)c->stats.bytes,
@@ -283,7 +288,9 @@ static void col_report(vg_daemon *d)
             (unsigned long long)c->tls.handshakes, (unsigned long long)c->tls.errors,
             (unsigned long long)c->tls.refused_names, (unsigned long long)c->stats.conns_refused,
             (unsigned long long)c->stats.handshake_timeouts,
-            (unsigned long long)c->stats.idle_closed, (unsigned long long)c->stats.unknown_version,
+            (unsigned long long)c->stats.idle_closed,
+            (unsigned long long)c->stats.frame_timeouts,
+            (unsigned long long)c->stats.unknown_version,
             (unsigned long long)(ss ? ss->sent : 0),
             (unsigned long long)(ss ? ss->acked : 0),
             (unsigned long long)(ss ? ss->resent : 0), ss ? ss->connected : 0);

@@ -499,6 +499,14 @@ int col_tls_peer_closed(const col_tls_conn *tc)
     return tc->ssl && (SSL_get_shutdown(tc->ssl) & SSL_RECEIVED_SHUTDOWN) != 0;
 }
 
+int col_tls_partial(const col_tls_conn *tc)
+{
+    /* SSL_has_pending counts a record's bytes that are buffered but not
+     * yet processed, a partial record included */
+    return tc->ssl && tc->handshake_done &&
+           (SSL_has_pending(tc->ssl) || BIO_ctrl_pending(tc->rbio) > 0);
+}
+
 size_t col_tls_pending(col_tls_conn *tc, char **buf)
 {
     size_t n = 0;

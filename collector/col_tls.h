@@ -95,6 +95,11 @@ void col_tls_abandoned(col_tls *t, const col_tls_conn *tc, int reset, const char
 void col_tls_close_notify(col_tls_conn *tc);
 /* Whether the peer's close_notify came: its stream ended in order, not cut. */
 int col_tls_peer_closed(const col_tls_conn *tc);
+/* Whether TLS holds part of a record (after the handshake): ciphertext
+ * read but not yet decrypted, since the rest of its record has not come.
+ * A sender trickling a record's bytes leaves its frame unfinished too
+ * (frame_timeout, col_input.c) though no plaintext has come of it yet. */
+int col_tls_partial(const col_tls_conn *tc);
 /* Moves the bytes waiting for the peer into a malloc'ed buffer. */
 size_t col_tls_pending(col_tls_conn *tc, char **buf);
 

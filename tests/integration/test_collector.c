@@ -1134,6 +1134,164 @@ START_TEST(test_collector_close_keeps_partial_frame)
 }
 END_TEST
 
+static uint64_t it_now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+/* A slowloris: half a line, then a byte every 200 ms, never the LF. It is
+ * never idle, so before frame_timeout nothing closed it. With
+ * frame_timeout 1s (set by a reload, from 0: never) it is closed within about 2 s (the check runs each
+ * second), counted once (frame_timeouts=1), and what it sent is one
+ * record, raw as read, flagged malformed and truncated. A normal sender on
+ * the same collector, silent between its lines for longer than the
+ * timeout and sending a line in two halves 500 ms apart, is not closed. */
+START_TEST(test_frame_timeout_slow_sender)
+{
+    vt_pipe p;
+    char log[400];
+    ck_assert_int_eq(vt_pipe_init_ex(&p, ANY_RULE, NULL, "  frame_timeout: 0s\n"), 0);
+    vt_pipe_start(&p, VT_COLLECTOR); /* alone: the events stay in the spool, for --dump-spool */
+    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+    ck_assert(vt_wait_text(log, " started (config ", 10000));
+    /* 0 (never) at the start, 1s from a reload on */
+    char *cfg = vt_read_file(p.config, NULL);
+    char *at = strstr(cfg, "frame_timeout: 0s");
+    ck_assert_ptr_nonnull(at);
+    at[strlen("frame_timeout: ")] = '1';
+    ck_assert_int_eq(vt_write_file(p.config, cfg), 0);
+    free(cfg);
+    kill(p.pid[VT_COLLECTOR], SIGHUP);
+    ck_assert(vt_wait_text(log, "source map reloaded", 5000));
+    int good = it_tcp_connect(p.port), slow = it_tcp_connect(p.port);
+    ck_assert_int_ge(good, 0);
+    ck_assert_int_ge(slow, 0);
+    const char *l1 = "<13>Nov 25 10:00:00 h app: seq=00001 whole\n";
+    ck_assert_int_eq(it_send_all(good, l1, strlen(l1)), 0);
+    const char *half = "<13>Nov 25 10:00:00 h app: seq=00002 half";
+    ck_assert_int_eq(it_send_all(slow, half, strlen(half)), 0);
+    const char letters[] = "abcdefghijklmnopqrst";
+    int sent = 0;
+    bool closed = false;
+    uint64_t t0 = it_now_ms();
+    while (sent < (int)sizeof(letters) - 1) { /* at most 20 bytes: 4 s */
+        if (it_closed_within(slow, 200)) {
+            closed = true;
+            break;
+        }
+        ck_assert_int_eq(it_send_all(slow, &letters[sent], 1), 0);
+        sent++;
+    }
+    uint64_t took = it_now_ms() - t0;
+    if (!closed)
+        closed = it_closed_within(slow, 1000);
+    ck_assert_msg(closed, "the slow sender was not closed after %d bytes", sent);
+    ck_assert_msg(took < 3000, "closed after %llu ms", (unsigned long long)took);
+    close(slow);
+    /* the good sender: silent 1.2 s since its line (no frame open), then
+     * a line in two halves 500 ms apart: still served */
+    const char *l2a = "<13>Nov 25 10:00:00 h app: ", *l2b = "seq=00003 after\n";
+    ck_assert_int_eq(it_send_all(good, l2a, strlen(l2a)), 0);
+    ck_assert(!it_closed_within(good, 500));
+    ck_assert_int_eq(it_send_all(good, l2b, strlen(l2b)), 0);
+    ck_assert(!it_closed_within(good, 200));
+    close(good);
+    ck_assert(it_collector_says(&p, "received=3 "));
+    ck_assert(it_collector_says(&p, " malformed=1 truncated=1 "));
+    ck_assert(it_collector_says(&p, " idle_closed=0 frame_timeouts=1 "));
+    ck_assert_int_eq(vt_count_text(log, "closed: its frame unfinished for "), 1);
+    char *dump = it_dump_spool(&p), line[2000], want[1200];
+    ck_assert_ptr_nonnull(dump);
+    ck_assert(it_dump_line(dump, "seq=00002 half", line, sizeof(line)));
+    /* the bytes as read: the half line and the letters read before the
+     * close (the last one may have come after it, unread) */
+    const char *raw = strstr(line, "\"raw\":\"");
+    ck_assert_ptr_nonnull(raw);
+    raw += 7;
+    size_t n = strlen(half);
+    ck_assert_int_eq(strncmp(raw, half, n), 0);
+    int got = 0;
+    while (got < sent && raw[n + (size_t)got] == letters[got])
+        got++;
+    ck_assert_msg(raw[n + (size_t)got] == '"' && got >= 4 && got >= sent - 1,
+                  "raw %s: %d of the %d bytes sent", raw, got, sent);
+    snprintf(want, sizeof(want),
+             "\"flags\":[\"malformed\",\"truncated\",\"no_ts\",\"no_host\"],\"host\":\"127.0.0.1\","
+             "\"app\":null,\"procid\":null,\"msgid\":null,\"sd\":null,\"msg\":\"%s%.*s\","
+             "\"src\":\"127.0.0.1\",\"agency\":\"unknown\",\"site\":\"unknown\","
+             "\"reason\":\"frame unfinished for the collector's frame_timeout (the sender "
+             "trickled or stalled mid-frame): kept raw, as read\",\"raw\":\"%s%.*s\"}",
+             half, got, letters, half, got, letters);
+    ck_assert_msg(strstr(line, want), "got  %s\nwant %s", line, want);
+    ck_assert(it_dump_line(dump, "seq=00003 after", line, sizeof(line)));
+    ck_assert_ptr_nonnull(strstr(line, "\"flags\":[],"));
+    free(dump);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+/* max_connections_per_ip counts an IPv6 sender by its /64 (one host can
+ * take any address of it) and says which /64 reached it, in the log line
+ * and in the SIGUSR1 report's source lines; IPv4 senders
+ * still count per address (127.0.0.2 gets in beside 127.0.0.1). On
+ * loopback only ::1 is there: two addresses of one /64 are tested in
+ * tests/unit/test_col_addr.c, the key ::1 gets here. Skipped without ::1. */
+START_TEST(test_per_ip_counts_ipv6_64)
+{
+    int probe = socket(AF_INET6, SOCK_STREAM, 0);
+    struct sockaddr_in6 lo6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    if (probe < 0 || bind(probe, (struct sockaddr *)&lo6, sizeof(lo6)) != 0) {
+        printf("test_per_ip_counts_ipv6_64 skipped: ::1 is not usable here (%s)\n",
+               strerror(errno));
+        if (probe >= 0)
+            close(probe);
+        return;
+    }
+    close(probe);
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init_ex(&p, ANY_RULE, "    - tcp://[::1]:PORT\n",
+                                     "  max_connections_per_ip: 1\n"),
+                     0);
+    vt_pipe_start(&p, VT_COLLECTOR);
+    char log[400];
+    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+    ck_assert(vt_wait_text(log, "listening on tcp://[::1]:", 5000));
+    int a = it_tcp6_connect(p.port);
+    ck_assert_int_ge(a, 0);
+    vt_sleep_ms(100); /* accepted first */
+    int b = it_tcp6_connect(p.port);
+    ck_assert_int_ge(b, 0);
+    ck_assert(it_closed_within(b, 3000));
+    close(b);
+    ck_assert_int_eq(vt_count_text(log, "warning: connection from ::1 closed: "
+                                        "max_connections_per_ip (1) reached by ::/64; "),
+                     1);
+    /* IPv4: per address, as before */
+    int c4 = it_tcp_connect(p.port);
+    ck_assert_int_ge(c4, 0);
+    int d4 = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in from = {.sin_family = AF_INET}, to = {.sin_family = AF_INET,
+                                                               .sin_port = htons((uint16_t)p.port)};
+    inet_pton(AF_INET, "127.0.0.2", &from.sin_addr);
+    inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+    ck_assert_int_eq(bind(d4, (struct sockaddr *)&from, sizeof(from)), 0);
+    ck_assert_int_eq(connect(d4, (struct sockaddr *)&to, sizeof(to)), 0);
+    ck_assert(!it_closed_within(c4, 300));
+    ck_assert(!it_closed_within(d4, 10));
+    ck_assert(it_collector_says(&p, "conns_refused=1 "));
+    ck_assert(it_collector_says(&p, "tcp_open=3 "));
+    /* the report names the /64 too */
+    ck_assert(it_collector_says(&p, "source ::/64 agency=unknown messages=0 bytes=0 malformed=0 "
+                                    "truncated=0 dropped=0 conns_refused=1 last_seen=-\n"));
+    close(a);
+    close(c4);
+    close(d4);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* Plain syslog sent to the TLS port (a sender set up for TCP, pointed at
  * the TLS listener): the handshake's failure line says so. Before, it
  * said only OpenSSL's "wrong version number", and tls_errors counted it. */
@@ -2923,6 +3081,8 @@ static Suite *collector_suite(void)
     tcase_add_test(li, test_refused_counted_per_source);
     tcase_add_test(li, test_fd_limit_refusals_counted);
     tcase_add_test(li, test_collector_close_keeps_partial_frame);
+    tcase_add_test(li, test_frame_timeout_slow_sender);
+    tcase_add_test(li, test_per_ip_counts_ipv6_64);
     tcase_add_test(li, test_udp_address_in_use_refused);
     tcase_add_test(li, test_udp_kernel_drops_counted);
     TCase *tl = it_tcase(s, "tls", 300);

@@ -1,0 +1,100 @@
+/* Unit tests for collector/col_addr.c: the key max_connections_per_ip
+ * counts a sender by. Two addresses of one /64 cannot both reach the
+ * collector on loopback (only ::1 is there, and adding a /64 to lo needs
+ * root and changes the machine), so the mapping is tested here, exactly;
+ * test_collector's per_ip case checks the key on a real ::1 connection. */
+#include "col_addr.h"
+
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+
+/* The key of text address a (IPv4 or IPv6), or the error's text. */
+static const char *key_of(const char *a, char *out, size_t cap)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, a, &s4->sin_addr) == 1) {
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons(514);
+    } else {
+        ck_assert_int_eq(inet_pton(AF_INET6, a, &s6->sin6_addr), 1);
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons(514);
+    }
+    int rc = col_addr_key((struct sockaddr *)&ss, out, cap);
+    return rc == 0 ? out : rc == -ENOSPC ? "ENOSPC" : "error";
+}
+
+START_TEST(test_keys_exact)
+{
+    char k[COL_ADDR_KEY_MAX];
+    /* IPv4: the address itself */
+    ck_assert_str_eq(key_of("192.0.2.7", k, sizeof(k)), "192.0.2.7");
+    ck_assert_str_eq(key_of("127.0.0.1", k, sizeof(k)), "127.0.0.1");
+    ck_assert_str_eq(key_of("255.255.255.255", k, sizeof(k)), "255.255.255.255");
+    /* IPv4-mapped IPv6: its IPv4 address, the key of the same sender by IPv4 */
+    ck_assert_str_eq(key_of("::ffff:192.0.2.7", k, sizeof(k)), "192.0.2.7");
+    ck_assert_str_eq(key_of("::ffff:10.1.2.3", k, sizeof(k)), "10.1.2.3");
+    /* IPv6: its /64, whatever the interface identifier */
+    ck_assert_str_eq(key_of("2001:db8:1:2:3:4:5:6", k, sizeof(k)), "2001:db8:1:2::/64");
+    ck_assert_str_eq(key_of("2001:db8:1:2::1", k, sizeof(k)), "2001:db8:1:2::/64");
+    ck_assert_str_eq(key_of("2001:db8:1:2:ffff:ffff:ffff:ffff", k, sizeof(k)),
+                     "2001:db8:1:2::/64");
+    ck_assert_str_eq(key_of("2001:db8:1:3::1", k, sizeof(k)), "2001:db8:1:3::/64");
+    ck_assert_str_eq(key_of("::1", k, sizeof(k)), "::/64");
+    ck_assert_str_eq(key_of("fe80::1:2", k, sizeof(k)), "fe80::/64");
+    /* the longest key fits COL_ADDR_KEY_MAX */
+    ck_assert_str_eq(key_of("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", k, sizeof(k)),
+                     "ffff:ffff:ffff:ffff::/64");
+    ck_assert_uint_lt(strlen(k), COL_ADDR_KEY_MAX);
+}
+END_TEST
+
+/* Two addresses of one /64 share a key, two /64s do not; a v4 sender
+ * has one key by either listener. */
+START_TEST(test_keys_group)
+{
+    char a[COL_ADDR_KEY_MAX], b[COL_ADDR_KEY_MAX];
+    ck_assert_str_eq(key_of("2001:db8::a", a, sizeof(a)), key_of("2001:db8::b", b, sizeof(b)));
+    ck_assert_str_ne(key_of("2001:db8::a", a, sizeof(a)),
+                     key_of("2001:db8:0:1::a", b, sizeof(b)));
+    ck_assert_str_eq(key_of("198.51.100.1", a, sizeof(a)),
+                     key_of("::ffff:198.51.100.1", b, sizeof(b)));
+    ck_assert_str_ne(key_of("198.51.100.1", a, sizeof(a)), key_of("198.51.100.2", b, sizeof(b)));
+}
+END_TEST
+
+/* Another family has no key (not counted); a short buffer is refused. */
+START_TEST(test_keys_refused)
+{
+    char k[COL_ADDR_KEY_MAX] = "x";
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    ss.ss_family = AF_UNIX;
+    ck_assert_int_eq(col_addr_key((struct sockaddr *)&ss, k, sizeof(k)), -EAFNOSUPPORT);
+    ck_assert_str_eq(k, "");
+    char small[8] = "x";
+    ck_assert_str_eq(key_of("192.0.2.7", small, sizeof(small)), "ENOSPC");
+    ck_assert_str_eq(small, "");
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("col_addr");
+    TCase *tc = tcase_create("keys");
+    tcase_add_test(tc, test_keys_exact);
+    tcase_add_test(tc, test_keys_group);
+    tcase_add_test(tc, test_keys_refused);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
