@@ -1141,6 +1141,58 @@ static uint64_t it_now_ms(void)
     return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
 }
 
+/* frame_timeout under TLS: a connection that sent half a line (plaintext
+ * held) is closed after it, with close_notify, the half kept and counted;
+ * one silent between whole lines for longer is not (after the handshake
+ * TLS holds no partial record then). */
+START_TEST(test_tls_frame_timeout)
+{
+    vt_pipe p;
+    const char *coll = "  frame_timeout: 1s\n"
+                       "  tls:\n    cert: certs/server.pem\n    key: certs/server.key\n";
+    char certs[400];
+    it_tls_pipe(&p, ANY_RULE, coll, certs, sizeof(certs));
+    char py[400], out[400], cmd[1400];
+    snprintf(py, sizeof(py), "%s/client.py", p.dir);
+    snprintf(out, sizeof(out), "%s/client.out", p.dir);
+    ck_assert_int_eq(
+        vt_write_file(
+            py, "import socket, ssl, sys, time\n"
+                "ctx = ssl.create_default_context(cafile=sys.argv[2])\n"
+                "def conn():\n"
+                "    s = socket.create_connection(('::1', int(sys.argv[1])), timeout=15)\n"
+                "    return ctx.wrap_socket(s, server_hostname='localhost')\n"
+                "a = conn()\n"
+                "a.sendall(b'<13>Nov 25 10:00:00 h app: seq=00000 whole\\n')\n"
+                "b = conn()\n"
+                "b.sendall(b'<13>Nov 25 10:00:00 h app: seq=00001 half')\n"
+                "t0 = time.time()\n"
+                "b.settimeout(5)\n"
+                "try:\n"
+                "    print('closed' if b.recv(100) == b'' else 'data', flush=True)\n"
+                "except socket.timeout:\n"
+                "    print('open', flush=True)\n"
+                "except ssl.SSLError as e:\n"
+                "    print('cut:', e, flush=True)\n"
+                "print('fast' if time.time() - t0 < 3 else 'slow', flush=True)\n"
+                "a.sendall(b'<13>Nov 25 10:00:00 h app: seq=00002 after\\n')\n"
+                "a.unwrap()\n"
+                "print('a served', flush=True)\n"),
+        0);
+    snprintf(cmd, sizeof(cmd), "exec python3 %s %d %s/ca.pem > %s 2>&1", py, p.port, certs, out);
+    char *argv[] = {"sh", "-c", cmd, NULL};
+    int rc = vt_run(argv, 30);
+    char *text = vt_read_file(out, NULL);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_msg(rc == 0 && strcmp(text, "closed\nfast\na served\n") == 0, "rc %d: %s", rc, text);
+    free(text);
+    ck_assert(it_collector_says(&p, "received=3 "));
+    ck_assert(it_collector_says(&p, " malformed=1 truncated=1 "));
+    ck_assert(it_collector_says(&p, " idle_closed=0 frame_timeouts=1 "));
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* A slowloris: half a line, then a byte every 200 ms, never the LF. It is
  * never idle, so before frame_timeout nothing closed it. With
  * frame_timeout 1s (set by a reload, from 0: never) it is closed within about 2 s (the check runs each
@@ -3087,6 +3139,7 @@ static Suite *collector_suite(void)
     tcase_add_test(li, test_udp_kernel_drops_counted);
     TCase *tl = it_tcase(s, "tls", 300);
     tcase_add_test(tl, test_tls_close_notify);
+    tcase_add_test(tl, test_tls_frame_timeout);
     tcase_add_test(tl, test_plain_syslog_to_tls_port);
     tcase_add_test(tl, test_tls_errors_counted);
     tcase_add_test(tl, test_tls_client_cert_refusal_named);
