@@ -283,6 +283,69 @@ START_TEST(test_chaos_exactly_once)
 }
 END_TEST
 
+/* When a daemon does not come back, the harness says what became of it:
+ * an exec that failed writes its reason into the log (it was an empty log
+ * and exit 127), a daemon that died is named with its signal at once
+ * (vt_pipe_alive, vt_pipe_up), one stopped by SIGSTOP shows state T. A
+ * restarted correlator that "wrote an empty log and never listened" in a
+ * loaded chaos run could not be told apart from any of these. */
+START_TEST(test_start_failures_named)
+{
+    vt_pipe p;
+    char why[800], state[200], log[400], text[600];
+    ck_assert_int_eq(vt_pipe_init(&p, IT_RULES), 0);
+
+    snprintf(log, sizeof(log), "%s/missing.log", p.dir);
+    pid_t pid = vt_spawn("correlator/vigil-no-such-daemon", p.config, log);
+    ck_assert_int_gt(pid, 0);
+    ck_assert_int_eq(vt_stop_pid(pid, 0), 127); /* signal 0: only reaped */
+    snprintf(text, sizeof(text), "vt_spawn: cannot execute %s: No such file or directory\n",
+             vt_bin("correlator/vigil-no-such-daemon"));
+    char *b = vt_read_file(log, NULL);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_str_eq(b, text);
+    free(b);
+
+    /* up, then frozen: alive, state T */
+    vt_pipe_start(&p, VT_CORRELATOR);
+    ck_assert_msg(vt_pipe_up(&p, VT_CORRELATOR, VT_UP_MS, why, sizeof(why)) == 0, "%s", why);
+    ck_assert_int_eq(vt_pipe_alive(&p, why, sizeof(why)), 0);
+    ck_assert_str_eq(why, "");
+    kill(p.pid[VT_CORRELATOR], SIGSTOP);
+    for (int i = 0; i < 100; i++) { /* the stop is asynchronous: at most 1 s */
+        vt_pid_state(p.pid[VT_CORRELATOR], state, sizeof(state));
+        if (strstr(state, "state T (stopped)"))
+            break;
+        vt_sleep_ms(10);
+    }
+    ck_assert_msg(strstr(state, "alive, state T (stopped), in "), "%s", state);
+    kill(p.pid[VT_CORRELATOR], SIGCONT);
+
+    /* dead on its own (SIGUSR2: no daemon handles it): named at once */
+    ck_assert_int_eq(kill(p.pid[VT_CORRELATOR], SIGUSR2), 0);
+    for (int i = 0; i < 100 && vt_pipe_alive(&p, why, sizeof(why)) == 0; i++)
+        vt_sleep_ms(10);
+    snprintf(text, sizeof(text),
+             "the correlator (start 1) ended without being told to: pid %ld died of signal %d "
+             "(%s)",
+             (long)p.pid[VT_CORRELATOR], SIGUSR2, strsignal(SIGUSR2));
+    ck_assert_str_eq(why, text);
+    double t0 = it_now();
+    ck_assert_int_eq(vt_pipe_up(&p, VT_CORRELATOR, VT_UP_MS, why, sizeof(why)), -1);
+    ck_assert_msg(it_now() - t0 < 1.0, "vt_pipe_up waited %.1f s for a dead daemon",
+                  it_now() - t0);
+    char log1[400];
+    vt_pipe_log(&p, VT_CORRELATOR, log1, sizeof(log1));
+    snprintf(text, sizeof(text),
+             "the correlator (start 1) is not up: pid %ld died of signal %d (%s); its log %s "
+             "says it started",
+             (long)p.pid[VT_CORRELATOR], SIGUSR2, strsignal(SIGUSR2), log1);
+    ck_assert_str_eq(why, text);
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_CORRELATOR, SIGKILL), 128 + SIGUSR2); /* still reapable */
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 static Suite *kill_suite(void)
 {
     Suite *s = suite_create("kill");
@@ -291,6 +354,7 @@ static Suite *kill_suite(void)
     tcase_add_test(tc, test_kill9_correlator_then_shipper);
     tcase_add_test(tc, test_kill9_collector_keeps_spool);
     tcase_add_test(tc, test_chaos_exactly_once);
+    tcase_add_test(tc, test_start_failures_named);
     suite_add_tcase(s, tc);
     return s;
 }

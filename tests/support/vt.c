@@ -1,5 +1,6 @@
 /* Test support (see vt.h). */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -162,28 +164,156 @@ char *vt_read_file(const char *path, size_t *len)
 
 static vt_pipe *vt_current; /* the pipe of the running test, until destroyed */
 
-/* A test that fails exits before vt_pipe_destroy: show its daemons' logs,
- * since they say why, and stop the daemons. The temp dir is kept. */
+/* The test dirs of this run, in memory shared by the runner (the process
+ * that runs main) and the test processes Check forks from it. A failed
+ * assertion ends a test process with _exit (Check 0.15 in fork mode), so
+ * its atexit (vt_atexit) never ran and a failing test printed none of its
+ * daemons' logs: a restart that never came up in a loaded chaos run left
+ * only "alerts missing" and a kept dir to dig in. The runner prints, as it
+ * exits, the logs of each dir whose test did not get to vt_pipe_destroy. */
+enum { VT_KEPT_MAX = 256 };
+typedef struct vt_kept {
+    pid_t runner;
+    int n;
+    char dir[VT_KEPT_MAX][256];
+    unsigned char open[VT_KEPT_MAX]; /* 1 from vt_pipe_init to vt_pipe_destroy */
+} vt_kept;
+static vt_kept *vt_kept_list;
+
+static int vt_is_log(const struct dirent *de)
+{
+    size_t l = strlen(de->d_name);
+    return l > 4 && strcmp(de->d_name + l - 4, ".log") == 0;
+}
+
+/* The last 3000 bytes of the *.log files of dir: of each daemon's last
+ * two starts (NAME.N.log, in version order: collector.2 before
+ * collector.10), and of every log that is empty, said to be empty (a
+ * daemon that wrote nothing was not executed, died, hung or was stopped
+ * before its first line). A chaos run's dozens of earlier starts are
+ * counted, not shown. */
+static void vt_show_logs(const char *dir)
+{
+    struct dirent **names = NULL;
+    int n = scandir(dir, &names, vt_is_log, versionsort), skipped = 0;
+    for (int i = 0; i < n; i++) {
+        const char *name = names[i]->d_name;
+        size_t pl = strcspn(name, ".") + 1; /* "collector." */
+        int later = 0;
+        for (int j = i + 1; j < n; j++)
+            later += strncmp(names[j]->d_name, name, pl) == 0;
+        char log[600];
+        snprintf(log, sizeof(log), "%s/%s", dir, name);
+        char *b = vt_read_file(log, NULL);
+        size_t len = b ? strlen(b) : 0;
+        if (later >= 2 && len) {
+            skipped++;
+        } else {
+            if (skipped)
+                printf("---- %d earlier log%s of the %.*s not shown (the dir is kept)\n",
+                       skipped, skipped > 1 ? "s" : "", (int)pl - 1, name);
+            skipped = 0;
+            printf("---- %s (last 3000 bytes)%s\n%s\n", log, len ? "" : ": empty",
+                   b ? (len > 3000 ? b + len - 3000 : b) : "");
+        }
+        free(b);
+    }
+    for (int i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+static void vt_runner_exit(void)
+{
+    if (!vt_kept_list || getpid() != vt_kept_list->runner)
+        return;
+    for (int i = 0; i < vt_kept_list->n && i < VT_KEPT_MAX; i++) {
+        if (!vt_kept_list->open[i])
+            continue;
+        printf("---- a test ended before vt_pipe_destroy (failed?); its dir is kept: %s\n",
+               vt_kept_list->dir[i]);
+        vt_show_logs(vt_kept_list->dir[i]);
+    }
+    fflush(stdout);
+}
+
+__attribute__((constructor)) static void vt_kept_init(void)
+{
+    void *m = mmap(NULL, sizeof(vt_kept), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                   -1, 0);
+    if (m == MAP_FAILED)
+        return; /* logs are then not shown: the dirs are still kept */
+    vt_kept_list = m;
+    vt_kept_list->runner = getpid();
+    atexit(vt_runner_exit);
+}
+
+/* Whether pid, a child of the test, has ended; *si says how. It is left
+ * unreaped (WNOWAIT): vt_pipe_stop and vt_pid_state can still ask. */
+static bool vt_ended(pid_t pid, siginfo_t *si)
+{
+    memset(si, 0, sizeof(*si));
+    return waitid(P_PID, (id_t)pid, si, WEXITED | WNOHANG | WNOWAIT) == 0 && si->si_pid == pid;
+}
+
+void vt_pid_state(pid_t pid, char *out, size_t cap)
+{
+    siginfo_t si;
+    if (vt_ended(pid, &si)) {
+        if (si.si_code == CLD_EXITED)
+            snprintf(out, cap, "pid %ld exited with status %d%s", (long)pid, si.si_status,
+                     si.si_status == 127 ? " (not executed: its log says why)" : "");
+        else
+            snprintf(out, cap, "pid %ld died of signal %d (%s)", (long)pid, si.si_status,
+                     strsignal(si.si_status));
+        return;
+    }
+    /* /proc/PID/stat: "pid (comm) S ...", comm may hold spaces and ')' */
+    char path[64], buf[512] = "", wchan[64] = "?";
+    snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        if (!fgets(buf, sizeof(buf), f))
+            buf[0] = '\0';
+        fclose(f);
+    }
+    const char *q = strrchr(buf, ')');
+    char state = q && q[1] == ' ' ? q[2] : '?';
+    snprintf(path, sizeof(path), "/proc/%ld/wchan", (long)pid);
+    if ((f = fopen(path, "r"))) {
+        if (!fgets(wchan, sizeof(wchan), f) || !wchan[0])
+            snprintf(wchan, sizeof(wchan), "-");
+        fclose(f);
+    }
+    snprintf(out, cap, "pid %ld alive, state %c%s, in %s", (long)pid, state,
+             state == 'T'   ? " (stopped)"
+             : state == 'D' ? " (uninterruptible)"
+             : state == 'Z' ? " (zombie)"
+                            : "",
+             wchan);
+}
+
+/* A test process that exits (exit(), not the _exit of a failed assertion:
+ * that one the runner reports, vt_runner_exit) before vt_pipe_destroy: say
+ * what became of each daemon (alive and in which state, or how it ended)
+ * and show the logs, then stop the daemons. The temp dir is kept. */
 static void vt_atexit(void)
 {
     vt_pipe *p = vt_current;
     if (!p)
         return;
     for (int i = 0; i < 3; i++) {
-        if (p->pid[i] > 0)
+        if (p->pid[i] > 0) {
+            char state[200];
+            vt_pid_state(p->pid[i], state, sizeof(state));
+            printf("---- %s (start %d): %s\n", vt_names[i], p->restarts[i], state);
             kill(p->pid[i], SIGKILL);
-        for (int r = 1; r <= p->restarts[i]; r++) {
-            char log[400];
-            snprintf(log, sizeof(log), "%s/%s.%d.log", p->dir, vt_names[i], r);
-            char *b = vt_read_file(log, NULL);
-            if (!b)
-                continue;
-            size_t n = strlen(b);
-            printf("---- %s (last 3000 bytes)\n%s\n", log, n > 3000 ? b + n - 3000 : b);
-            free(b);
         }
     }
+    vt_show_logs(p->dir);
     printf("---- test dir kept: %s\n", p->dir);
+    if (vt_kept_list && p->kept_slot >= 0)
+        vt_kept_list->open[p->kept_slot] = 0; /* shown: not again by the runner */
 }
 
 int vt_pipe_init(vt_pipe *p, const char *rules_yaml)
@@ -205,10 +335,19 @@ int vt_pipe_init_full(vt_pipe *p, const char *rules_yaml, const char *listen_ext
         atexit(vt_atexit);
     memset(p, 0, sizeof(*p));
     vt_current = p;
+    p->kept_slot = -1;
     const char *tmp = getenv("TMPDIR");
     snprintf(p->dir, sizeof(p->dir), "%s/vigil-test-XXXXXX", tmp ? tmp : "/tmp");
     if (!mkdtemp(p->dir))
         return -1;
+    if (vt_kept_list) {
+        int k = __atomic_fetch_add(&vt_kept_list->n, 1, __ATOMIC_SEQ_CST);
+        if (k < VT_KEPT_MAX) {
+            snprintf(vt_kept_list->dir[k], sizeof(vt_kept_list->dir[k]), "%s", p->dir);
+            vt_kept_list->open[k] = 1;
+            p->kept_slot = k;
+        }
+    }
     p->port = vt_free_port();
     p->port2 = -1;
     for (int tries = 0; tries < 50 && p->port > 0 && (p->port2 < 0 || p->port2 == p->port); tries++)
@@ -261,8 +400,60 @@ pid_t vt_pipe_start(vt_pipe *p, int which)
     p->restarts[which]++;
     vt_pipe_log(p, which, log, sizeof(log));
     pid_t pid = vt_spawn(bin, p->config, log);
+    /* pid -1 would be kill(-1, ...) to a test's SIGSTOP: every process */
+    ck_assert_msg(pid > 0, "cannot fork the %s: %s", vt_names[which], strerror(errno));
     p->pid[which] = pid;
     return pid;
+}
+
+int vt_pipe_up(vt_pipe *p, int which, int timeout_ms, char *why, size_t cap)
+{
+    char log[400];
+    vt_pipe_log(p, which, log, sizeof(log));
+    why[0] = '\0';
+    siginfo_t si;
+    bool ended = false;
+    int waited = 0;
+    for (; p->pid[which] > 0; waited += 20) {
+        /* ended first: a daemon that started and then died is not up */
+        if ((ended = vt_ended(p->pid[which], &si)))
+            break;
+        if (vt_count_text(log, " started (config ") > 0)
+            return 0;
+        if (waited >= timeout_ms)
+            break;
+        vt_sleep_ms(20);
+    }
+    char state[200] = "not running (stopped by the test)", after[32] = "";
+    if (p->pid[which] > 0)
+        vt_pid_state(p->pid[which], state, sizeof(state));
+    if (!ended && p->pid[which] > 0)
+        snprintf(after, sizeof(after), " after %d ms", timeout_ms);
+    char *b = vt_read_file(log, NULL);
+    const char *says = !b                                ? "does not exist"
+                       : !b[0]                           ? "is empty"
+                       : strstr(b, " started (config ") ? "says it started"
+                                                         : "has no \" started (config\" line";
+    snprintf(why, cap, "the %s (start %d) is not up%s: %s; its log %s %s", vt_names[which],
+             p->restarts[which], after, state, log, says);
+    free(b);
+    return -1;
+}
+
+int vt_pipe_alive(vt_pipe *p, char *why, size_t cap)
+{
+    why[0] = '\0';
+    for (int i = 0; i < 3; i++) {
+        siginfo_t si;
+        if (p->pid[i] <= 0 || !vt_ended(p->pid[i], &si))
+            continue;
+        char state[200];
+        vt_pid_state(p->pid[i], state, sizeof(state));
+        snprintf(why, cap, "the %s (start %d) ended without being told to: %s", vt_names[i],
+                 p->restarts[i], state);
+        return -1;
+    }
+    return 0;
 }
 
 void vt_pipe_start_all(vt_pipe *p)
@@ -317,6 +508,16 @@ pid_t vt_spawn(const char *bin, const char *config, const char *log)
             dup2(fd, 2);
         }
         execl(exe, exe, "-c", config, (char *)NULL);
+        /* into the log: else an exec that failed (ENOENT, ETXTBSY while
+         * the binary is relinked, ENOMEM) left an empty log and a daemon
+         * that was never there */
+        char msg[700];
+        int n = snprintf(msg, sizeof(msg), "vt_spawn: cannot execute %s: %s\n", exe,
+                         strerror(errno));
+        if (n > 0) {
+            ssize_t w = write(2, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
+            (void)w;
+        }
         _exit(127);
     }
     return pid;
@@ -375,6 +576,8 @@ void vt_pipe_destroy(vt_pipe *p)
             vt_pipe_stop(p, i, SIGTERM);
     if (!getenv("VT_KEEP") && p->dir[0])
         vt_rm_rf(p->dir);
+    if (vt_kept_list && p->kept_slot >= 0)
+        vt_kept_list->open[p->kept_slot] = 0;
     vt_current = NULL;
 }
 

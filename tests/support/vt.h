@@ -19,6 +19,7 @@ typedef struct vt_pipe {
     int port2;                /* a second free port (e.g. for a TLS listener) */
     pid_t pid[3];             /* collector, correlator, shipper */
     int restarts[3];
+    int kept_slot;            /* its entry in the runner's list of test dirs (vt.c) */
 } vt_pipe;
 
 enum { VT_COLLECTOR = 0, VT_CORRELATOR = 1, VT_SHIPPER = 2 };
@@ -34,15 +35,18 @@ int vt_pipe_init_ex(vt_pipe *p, const char *rules_yaml, const char *listen_extra
                     const char *collector_extra);
 /* Starts BUILD_ROOT/bin (e.g. "shipper/vigil-shipper") with -c config,
  * its output into log, dying with the test process: a daemon beyond the
- * pipe's three (a second shipper). Returns its pid; vt_stop_pid stops it
- * (as vt_pipe_stop: waits for it with SIGTERM or SIGKILL). */
+ * pipe's three (a second shipper). Returns its pid (-1: fork failed); an
+ * exec that fails writes its reason into log and exits 127. vt_stop_pid
+ * stops it (as vt_pipe_stop: waits for it with SIGTERM or SIGKILL). */
 pid_t vt_spawn(const char *bin, const char *config, const char *log);
 int vt_stop_pid(pid_t pid, int sig);
 /* Same, and shipper_yaml (the whole "shipper:" section, NULL for the
  * default: json_file alerts.json) replaces the shipper's section. */
 int vt_pipe_init_full(vt_pipe *p, const char *rules_yaml, const char *listen_extra,
                       const char *collector_extra, const char *shipper_yaml);
-/* Starts one daemon (logs to DIR/<name>.<n>.log). */
+/* Starts one daemon (logs to DIR/<name>.<n>.log; an exec that fails
+ * writes its reason there and exits 127). A fork that fails fails the
+ * test. */
 pid_t vt_pipe_start(vt_pipe *p, int which);
 /* How long a test waits for a daemon to come up (a poll: it costs nothing
  * when the daemon is quick). Under ASan, on a loaded 2-core machine running
@@ -52,6 +56,21 @@ enum { VT_UP_MS = 60000 };
 /* Starts all three and waits (a failed wait fails the test) until the
  * collector has joined the correlator's stream. */
 void vt_pipe_start_all(vt_pipe *p);
+/* Waits, up to timeout_ms, until the daemon's current log says it has
+ * started (" started (config ": its signal handlers are in place), or it
+ * has ended. Returns 0 once up; else -1 with why (cap bytes) naming the
+ * daemon, its start, what became of it (vt_pid_state) and whether its log
+ * is empty: a start that failed says so, not only a count of alerts. */
+int vt_pipe_up(vt_pipe *p, int which, int timeout_ms, char *why, size_t cap);
+/* 0 while each daemon the pipe started is running; -1 with why (cap bytes)
+ * naming the first that ended without vt_pipe_stop (an exec that failed,
+ * a crash). It is left unreaped for vt_pipe_stop. */
+int vt_pipe_alive(vt_pipe *p, char *why, size_t cap);
+/* What became of pid, a child of the test, into out (cap bytes): "pid N
+ * exited with status S", "pid N died of signal S (name)", or "pid N alive,
+ * state C, in WCHAN" from /proc (T: stopped, D: in the kernel). Reaps
+ * nothing. */
+void vt_pid_state(pid_t pid, char *out, size_t cap);
 /* Sends sig to one daemon and, for SIGTERM/SIGKILL, reaps it within 10 s;
  * returns its exit status (or 128+signal), -1 on timeout. */
 int vt_pipe_stop(vt_pipe *p, int which, int sig);
