@@ -254,7 +254,16 @@ static inline bool it_daemon_up(vt_pipe *p, int which)
     return vt_count_text(log, " started (config ") > 0;
 }
 
-/* Kills a daemon with SIGKILL and starts it again pause_ms later. */
+/* Fails the test unless the daemon which has started within VT_UP_MS,
+ * naming what became of it (vt_pipe_up). */
+static inline void it_assert_up(vt_pipe *p, int which)
+{
+    char why[800];
+    ck_assert_msg(vt_pipe_up(p, which, VT_UP_MS, why, sizeof(why)) == 0, "%s", why);
+}
+
+/* Kills a daemon with SIGKILL and starts it again pause_ms later (not
+ * waiting for it: a chaos run may kill it again mid-start). */
 static inline void it_kill_restart(vt_pipe *p, int which, int pause_ms)
 {
     ck_assert_int_eq(vt_pipe_stop(p, which, SIGKILL), 128 + SIGKILL);

@@ -64,12 +64,14 @@ START_TEST(test_kill9_correlator_then_shipper)
     ck_assert_int_lt(at, N_LINES); /* mid-stream, as the test says */
     vt_sleep_ms(300); /* the collector spools meanwhile */
     vt_pipe_start(&p, VT_CORRELATOR);
+    it_assert_up(&p, VT_CORRELATOR);
 
     at = it_wait_progress(&p, at + 3000);
     ck_assert_int_eq(vt_pipe_stop(&p, VT_SHIPPER, SIGKILL), 128 + SIGKILL);
     printf("shipper killed at %ld alerts\n", at);
     vt_sleep_ms(300);
     vt_pipe_start(&p, VT_SHIPPER);
+    it_assert_up(&p, VT_SHIPPER);
 
     int st;
     ck_assert_int_eq(waitpid(sender, &st, 0), sender);
@@ -105,6 +107,8 @@ START_TEST(test_kill9_collector_keeps_spool)
     ck_assert_int_eq(vt_count_lines(p.alerts), 0);
     vt_pipe_start(&p, VT_CORRELATOR);
     vt_pipe_start(&p, VT_COLLECTOR);
+    it_assert_up(&p, VT_CORRELATOR);
+    it_assert_up(&p, VT_COLLECTOR);
     bool all = vt_wait_lines(p.alerts, N_LINES, 90000);
     vt_sleep_ms(500);
     ck_assert_msg(all, "only %ld of %d alerts arrived", vt_count_lines(p.alerts), N_LINES);
@@ -214,7 +218,11 @@ START_TEST(test_chaos_exactly_once)
     double next_chaos = start + it_between(&rng, 100, 700) / 1000.0;
     pid_t logger = 0;
     int chunks = 0, kills = 0, freezes = 0, reloads = 0, collector_restarts = 0;
+    char why[800];
     while (logger > 0 || (it_now() < stop_sending && chunks < SOAK_MAX_CHUNKS)) {
+        /* a daemon that ended on its own (an exec that failed, a crash)
+         * fails the run now, named, not 120 s later as missing alerts */
+        ck_assert_msg(vt_pipe_alive(&p, why, sizeof(why)) == 0, "%s", why);
         if (logger > 0) {
             int st;
             pid_t r = waitpid(logger, &st, WNOHANG);
@@ -270,6 +278,14 @@ START_TEST(test_chaos_exactly_once)
     int n = chunks * SOAK_CHUNK;
     printf("chaos: %d lines in %.1f s; %d kills, %d freezes, %d reloads, %d collector restarts\n",
            n, it_now() - start, kills, freezes, reloads, collector_restarts);
+    /* The last kill may have been a moment ago: each daemon must come up
+     * (the correlator's start is waited for here, on its log, with the
+     * bound every test gives a start) before the alerts are counted. A
+     * restart that never came up was reported only as alerts missing
+     * after 120 s, with an empty log and no word of what the process was
+     * doing. */
+    for (int i = 0; i < 3; i++)
+        it_assert_up(&p, i);
     for (int i = 0; i < 2400 && it_alert_lines(&p) < n; i++)
         vt_sleep_ms(50);
     vt_sleep_ms(500);
