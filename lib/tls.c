@@ -232,3 +232,39 @@ int vg_tls_load_ca_file(SSL_CTX *ctx, const char *path, char *why, size_t cap)
     BIO_free(b);
     return rc;
 }
+
+int vg_tls_load_crl_file(SSL_CTX *ctx, const char *path, char *why, size_t cap)
+{
+    BIO *b = vg__tls_pem(path, why, cap);
+    if (!b) return VG_ECONFIG;
+    ERR_clear_error();
+    X509_STORE *st = SSL_CTX_get_cert_store(ctx);
+    STACK_OF(X509_INFO) *inf = PEM_X509_INFO_read_bio(b, NULL, NULL, NULL);
+    int rc = inf ? 0 : VG_ECONFIG, n = 0, other = 0;
+    for (int i = 0; inf && rc == 0 && i < sk_X509_INFO_num(inf); i++) {
+        X509_INFO *it = sk_X509_INFO_value(inf, i);
+        if (it->crl) {
+            if (X509_STORE_add_crl(st, it->crl) != 1) rc = VG_ECONFIG;
+            n++;
+        }
+        if (it->x509 || it->x_pkey) other++;
+    }
+    if (rc == 0 && (n == 0 || other)) {
+        ERR_clear_error();
+        snprintf(why, cap, "%s", other ? "it holds a certificate or key besides CRLs (tls_crl "
+                                         "takes PEM 'X509 CRL' blocks only; CAs go in tls_ca)"
+                                       : "no CRL in it (PEM 'X509 CRL' blocks, e.g. from "
+                                         "openssl ca -gencrl)");
+        rc = VG_ECONFIG;
+    } else if (rc) {
+        vg_tls_errstr(why, cap, "no CRL in it");
+    }
+    if (rc == 0 &&
+        X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL) != 1) {
+        vg_tls_errstr(why, cap, "cannot turn on CRL checks");
+        rc = VG_ECONFIG;
+    }
+    sk_X509_INFO_pop_free(inf, X509_INFO_free);
+    BIO_free(b);
+    return rc;
+}

@@ -42,6 +42,7 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <openssl/x509_vfy.h>
 
 #include "shp.h"
 #include "shp_curl.h"
@@ -105,6 +106,7 @@ typedef struct shp_http {
     size_t chunk;
     /* counters (report) */
     uint64_t requests, http_errors;
+    uint64_t tls_revoked; /* attempts failed on a certificate tls_crl revokes */
     long last_status;
     long logged;             /* the last condition logged as an error (no flood) */
 } shp_http;
@@ -113,14 +115,14 @@ typedef struct shp_http {
 
 static const char *const shp_es_keys[] = {"url", "index", "username", "password", "api_key",
                                           "tls_ca", "tls_cert", "tls_key", "tls_verify",
-                                          "tls_server_name", "tls_ciphers", "item_retry_for",
-                                          NULL};
+                                          "tls_server_name", "tls_ciphers", "tls_crl",
+                                          "item_retry_for", NULL};
 static const char *const shp_hec_keys[] = {"url", "token", "index", "sourcetype", "source",
                                            "tls_ca", "tls_cert", "tls_key", "tls_verify",
-                                           "tls_server_name", "tls_ciphers", NULL};
+                                           "tls_server_name", "tls_ciphers", "tls_crl", NULL};
 static const char *const shp_hook_keys[] = {"url", "token", "tls_ca", "tls_cert", "tls_key",
                                             "tls_verify", "tls_server_name", "tls_ciphers",
-                                            NULL};
+                                            "tls_crl", NULL};
 
 static int shp_http_set(const char *s)
 {
@@ -155,7 +157,7 @@ static const char *shp_es_index_problem(const char *ix)
 }
 
 
-/* Whether one of the TLS files set (tls_ca, tls_cert, tls_key) cannot be
+/* Whether one of the TLS files set (tls_ca, tls_crl, tls_cert, tls_key) cannot be
  * read by this process as it runs now: -errno (access(2)) or VG_ECONFIG,
  * with its key and path and why
  * (errno's text, or vg_cfile_open's reason: a FIFO, a device, a directory
@@ -165,10 +167,10 @@ static const char *shp_es_index_problem(const char *ix)
 static int shp_http_tls_unreadable(const shp_out_conf *c, const char **key, const char **path,
                                    char *why, size_t cap)
 {
-    static const char *const keys[] = {"tls_ca", "tls_cert", "tls_key"};
-    const char *const paths[] = {c->tls_ca, c->tls_cert, c->tls_key};
+    static const char *const keys[] = {"tls_ca", "tls_crl", "tls_cert", "tls_key"};
+    const char *const paths[] = {c->tls_ca, c->tls_crl, c->tls_cert, c->tls_key};
     char err[PATH_MAX + 256];
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         if (!shp_http_set(paths[i]))
             continue;
         int fd = -1, rc;
@@ -197,13 +199,13 @@ static int shp_http_tls_unreadable(const shp_out_conf *c, const char **key, cons
 static int shp_http_tls_parse(const shp_out_conf *c, const vg_node *sec, char *err,
                               size_t errlen)
 {
-    if (!shp_http_set(c->tls_ca) && !shp_http_set(c->tls_cert))
+    if (!shp_http_set(c->tls_ca) && !shp_http_set(c->tls_crl) && !shp_http_set(c->tls_cert))
         return 0;
     shp_tls_client_ctx t;
     char why[PATH_MAX * 2 + 600];
     const char *key = shp_http_set(c->tls_key) ? c->tls_key : c->tls_cert;
-    if (shp_tls_client_ctx_init(&t, c->tls_ca, c->tls_cert, key, c->tls_verify, NULL, why,
-                                sizeof(why)) != 0) {
+    if (shp_tls_client_ctx_init(&t, c->tls_ca, c->tls_crl, c->tls_cert, key, c->tls_verify, NULL,
+                                why, sizeof(why)) != 0) {
         const char *k = t.bad_key;
         if (k && strcmp(k, "tls_key") == 0 && !shp_http_set(c->tls_key))
             k = "tls_cert";
@@ -254,10 +256,10 @@ static int shp_http_check(const shp_out_conf *c, const vg_node *sec, char *err, 
         return rc;
 
     /* TLS settings on a plain-http URL would give a false sense of safety. */
-    static const char *const tls[] = {"tls_ca", "tls_cert", "tls_key", "tls_server_name",
-                                      "tls_ciphers"};
-    const char *const tlsv[] = {c->tls_ca, c->tls_cert, c->tls_key, c->tls_server_name,
-                                c->tls_ciphers};
+    static const char *const tls[] = {"tls_ca",          "tls_cert",    "tls_key",
+                                      "tls_server_name", "tls_ciphers", "tls_crl"};
+    const char *const tlsv[] = {c->tls_ca,          c->tls_cert,    c->tls_key,
+                                c->tls_server_name, c->tls_ciphers, c->tls_crl};
     for (size_t i = 0; i < sizeof(tls) / sizeof(tls[0]); i++)
         if (shp_http_set(tlsv[i]) && !https)
             return vg_conf_errf(err, errlen, shp_http_at(sec, tls[i]),
@@ -272,6 +274,9 @@ static int shp_http_check(const shp_out_conf *c, const vg_node *sec, char *err, 
     char twhy[PATH_MAX + 256];
     if (shp_http_tls_unreadable(c, &key, &path, twhy, sizeof(twhy)))
         return vg_conf_errf(err, errlen, shp_http_at(sec, key), "%s '%s': %s", key, path, twhy);
+    if (shp_http_set(c->tls_crl) && !c->tls_verify)
+        return vg_conf_errf(err, errlen, shp_http_at(sec, "tls_crl"),
+                            "tls_crl is set but tls_verify is false: nothing would be checked");
     if (shp_http_set(c->tls_key) && !shp_http_set(c->tls_cert))
         return vg_conf_errf(err, errlen, shp_http_at(sec, "tls_key"),
                             "tls_key needs tls_cert (the client certificate)");
@@ -462,6 +467,12 @@ static int shp_http_setup(shp_http *h)
     SHP_OPT(CURLOPT_SSL_VERIFYHOST, c->tls_verify ? 2L : 0L);
     if (shp_http_set(c->tls_ca))
         SHP_OPT(CURLOPT_CAINFO, c->tls_ca);
+    /* read by path at each new connection, as tls_ca (checked before each
+     * request by shp_http_tls_unreadable); libcurl's OpenSSL backend sets
+     * X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL, as
+     * vg_tls_load_crl_file does for the syslog output */
+    if (shp_http_set(c->tls_crl))
+        SHP_OPT(CURLOPT_CRLFILE, c->tls_crl);
     if (shp_http_set(c->tls_cert))
         SHP_OPT(CURLOPT_SSLCERT, c->tls_cert);
     if (shp_http_set(c->tls_key))
@@ -1394,11 +1405,20 @@ static void shp_http_on_done(shp_curl_req *req, CURLcode cc)
             snprintf(reason, sizeof(reason), "%s (libcurl: %s)", strerror(req->sock_err),
                      h->errbuf[0] ? h->errbuf : curl_easy_strerror(cc));
         rc = shp_http_curl_errno(cc);
+        long vr = X509_V_OK;
+        if (cc == CURLE_PEER_FAILED_VERIFICATION &&
+            curl_easy_getinfo(h->easy, CURLINFO_SSL_VERIFYRESULT, &vr) == CURLE_OK &&
+            vr == X509_V_ERR_CERT_REVOKED)
+            h->tls_revoked++;
         if (shp_http_tls_problem(cc)) {
             char why[1000], shown[300];
-            snprintf(why, sizeof(why), "TLS with %s failed: %s (check tls_ca, tls_server_name, "
-                     "tls_cert/tls_key); alerts are kept and retried",
-                     shp_url_shown(h->url, h->kind != SHP_HTTP_HOOK, shown, sizeof(shown)), reason);
+            /* revoked: only a tls_crl can say so, and no other key mends it */
+            snprintf(why, sizeof(why), "TLS with %s failed: %s (%s); alerts are kept and retried",
+                     shp_url_shown(h->url, h->kind != SHP_HTTP_HOOK, shown, sizeof(shown)), reason,
+                     vr == X509_V_ERR_CERT_REVOKED
+                         ? "tls_crl revokes the server's certificate or a CA of its chain: the "
+                           "server needs a new certificate"
+                         : "check tls_ca, tls_server_name, tls_cert/tls_key");
             shp_http_alarm(h, -(long)cc, why);
         } else if (shp_http_hello_refused(cc, reason)) {
             char why[1400], shown[300];
@@ -1468,6 +1488,8 @@ static void shp_http_report(shp_out *o, vg_buf *line)
                     h->requests, h->http_errors, h->last_status,
                     h->chunk && h->chunk < (size_t)o->conf.batch ? h->chunk
                                                                  : (size_t)o->conf.batch);
+    if (h && shp_http_set(o->conf.tls_crl))
+        vg_buf_addf(line, " tls_revoked=%" PRIu64, h->tls_revoked);
 }
 
 static void shp_http_on_closed(void *ud)

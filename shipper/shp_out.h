@@ -134,6 +134,7 @@ typedef struct shp_out_conf {
     uint64_t max_message_size;
     /* TLS (syslog tls://, https://) */
     char *tls_ca;         /* CA file; empty: the system's CAs */
+    char *tls_crl;        /* CRL file (PEM); empty: revocation is not checked */
     char *tls_cert, *tls_key; /* client certificate and key */
     bool tls_verify;      /* verify the server (chain and name); default true */
     char *tls_server_name; /* name to verify; empty: the URL's host */

@@ -62,6 +62,8 @@ static const vg_conf_key shp_out_keys[] = {
      "syslog: longer messages are cut", 480, 16 << 20},
     {"tls_ca", VG_CONF_PATH, NULL, OFF(tls_ca), "CA certificates (PEM); default: the system's",
      0, 0},
+    {"tls_crl", VG_CONF_PATH, NULL, OFF(tls_crl),
+     "CRLs (PEM) the server's chain is checked against; default: none", 0, 0},
     {"tls_cert", VG_CONF_PATH, NULL, OFF(tls_cert), "client certificate (PEM)", 0, 0},
     {"tls_key", VG_CONF_PATH, NULL, OFF(tls_key), "client private key (PEM)", 0, 0},
     {"tls_verify", VG_CONF_BOOL, "true", OFF(tls_verify), "verify the server's certificate", 0, 0},

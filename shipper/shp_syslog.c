@@ -62,7 +62,7 @@ static const char *const shp_syslog_keys[] = {
     "url",      "format",   "framing", "leef_delimiter",   "facility",
     "hostname", "app_name", "max_message_size", "tls_ca",
     "tls_cert", "tls_key",  "tls_verify",       "tls_server_name",
-    "tls_ciphers", NULL};
+    "tls_ciphers", "tls_crl", NULL};
 
 typedef struct shp_sl_url {
     int proto;      /* enum shp_sl_proto */
@@ -127,6 +127,7 @@ struct shp_sl {
     int poll_ms;
     /* counters (report) */
     uint64_t connects, connect_errors, disconnects, truncated, tls_errors, discarded;
+    uint64_t tls_revoked; /* handshakes failed on a certificate tls_crl revokes */
     /* lifetime */
     int refs;
     int closing;
@@ -295,10 +296,10 @@ static int shp_syslog_check(const shp_out_conf *c, const vg_node *sec, char *err
         return vg_conf_errf(err, errlen, shp_syslog_at(sec, "max_message_size"),
                             "max_message_size must be at least %d (RFC 5424's minimum)",
                             SHP_SYSLOG_MIN_SIZE);
-    static const char *const tls_keys[] = {"tls_ca", "tls_cert", "tls_key", "tls_server_name",
-                                           "tls_ciphers"};
-    const char *tls_vals[] = {c->tls_ca, c->tls_cert, c->tls_key, c->tls_server_name,
-                              c->tls_ciphers};
+    static const char *const tls_keys[] = {"tls_ca",          "tls_cert",    "tls_key",
+                                           "tls_server_name", "tls_ciphers", "tls_crl"};
+    const char *tls_vals[] = {c->tls_ca,          c->tls_cert,    c->tls_key,
+                              c->tls_server_name, c->tls_ciphers, c->tls_crl};
     if (u.proto != SHP_SL_TLS) {
         for (size_t i = 0; i < sizeof(tls_keys) / sizeof(tls_keys[0]); i++)
             if (shp_syslog_is_set(tls_vals[i]))
@@ -314,6 +315,9 @@ static int shp_syslog_check(const shp_out_conf *c, const vg_node *sec, char *err
             err, errlen,
             shp_syslog_at(sec, shp_syslog_is_set(c->tls_cert) ? "tls_cert" : "tls_key"),
             "tls_cert and tls_key go together");
+    if (shp_syslog_is_set(c->tls_crl) && !c->tls_verify)
+        return vg_conf_errf(err, errlen, shp_syslog_at(sec, "tls_crl"),
+                            "tls_crl is set but tls_verify is false: nothing would be checked");
     if (shp_syslog_is_set(c->tls_server_name) && !shp_syslog_printusascii(c->tls_server_name, 253))
         return vg_conf_errf(err, errlen, shp_syslog_at(sec, "tls_server_name"),
                             "tls_server_name must be a host name or an address");
@@ -326,8 +330,8 @@ static int shp_syslog_check(const shp_out_conf *c, const vg_node *sec, char *err
     /* Load the files now, so that -t and a reload say what is wrong with
      * them instead of every delivery attempt failing later. */
     shp_tls_client_ctx t;
-    rc = shp_tls_client_ctx_init(&t, c->tls_ca, c->tls_cert, c->tls_key, c->tls_verify,
-                                 c->tls_ciphers, why2, sizeof(why2));
+    rc = shp_tls_client_ctx_init(&t, c->tls_ca, c->tls_crl, c->tls_cert, c->tls_key,
+                                 c->tls_verify, c->tls_ciphers, why2, sizeof(why2));
     if (rc) {
         return vg_conf_errf(err, errlen, t.bad_key ? shp_syslog_at(sec, t.bad_key) : sec, "%s",
                             why2);
@@ -761,6 +765,8 @@ static void shp_syslog_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *bu
     int frc = shp_syslog_tls_flush(c); /* handshake replies; an alert for the error */
     if (rc < 0) {
         sl->tls_errors++;
+        if (c->tls.verify_err == X509_V_ERR_CERT_REVOKED)
+            sl->tls_revoked++;
         if (c->state != SHP_CONN_READY)
             sl->connect_errors++;
         shp_syslog_fail(sl, rc, "%s: TLS %s failed: %s", c->peer,
@@ -1114,8 +1120,9 @@ static int shp_syslog_open(shp_out *o)
     sl->timeout_ms = cf->timeout_ms > 0 ? cf->timeout_ms : SHP_SYSLOG_DEFAULT_TIMEOUT_MS;
     if (sl->url.proto == SHP_SL_TLS) {
         char err[600];
-        rc = shp_tls_client_ctx_init(&sl->tls, cf->tls_ca, cf->tls_cert, cf->tls_key,
-                                     cf->tls_verify, cf->tls_ciphers, err, sizeof(err));
+        rc = shp_tls_client_ctx_init(&sl->tls, cf->tls_ca, cf->tls_crl, cf->tls_cert,
+                                     cf->tls_key, cf->tls_verify, cf->tls_ciphers, err,
+                                     sizeof(err));
         if (rc) {
             vg_error("output %s: %s", cf->name, err);
             free(sl);
@@ -1205,6 +1212,8 @@ static void shp_syslog_report(shp_out *o, vg_buf *line)
                 up, sl->connects, sl->connect_errors, sl->disconnects, sl->truncated);
     if (sl->url.proto == SHP_SL_TLS)
         vg_buf_addf(line, " tls_errors=%" PRIu64, sl->tls_errors);
+    if (shp_syslog_is_set(o->conf.tls_crl))
+        vg_buf_addf(line, " tls_revoked=%" PRIu64, sl->tls_revoked);
     if (sl->discarded)
         vg_buf_addf(line, " received_bytes_discarded=%" PRIu64, sl->discarded);
 }

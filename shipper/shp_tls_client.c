@@ -21,9 +21,9 @@ static int shp_tls_client_on_ticket(SSL *ssl, SSL_SESSION *sess)
     return 0; /* not kept: OpenSSL frees it */
 }
 
-int shp_tls_client_ctx_init(shp_tls_client_ctx *t, const char *ca, const char *cert,
-                            const char *key, bool verify, const char *ciphers, char *err,
-                            size_t errlen)
+int shp_tls_client_ctx_init(shp_tls_client_ctx *t, const char *ca, const char *crl,
+                            const char *cert, const char *key, bool verify, const char *ciphers,
+                            char *err, size_t errlen)
 {
     char why[512];
     memset(t, 0, sizeof(*t));
@@ -57,6 +57,13 @@ int shp_tls_client_ctx_init(shp_tls_client_ctx *t, const char *ca, const char *c
         vg_tls_errstr(why, sizeof(why), "unknown error");
         snprintf(err, errlen, "cannot load the system's CA certificates: %s", why);
         t->bad_key = "tls_ca";
+        goto fail;
+    }
+    /* After the CAs: the store is told to check CRLs only when some are
+     * given (OpenSSL then refuses a server whose CA has none). */
+    if (crl && crl[0] && vg_tls_load_crl_file(t->ctx, crl, why, sizeof(why)) != 0) {
+        snprintf(err, errlen, "%s: cannot load CRLs: %s", crl, why);
+        t->bad_key = "tls_crl";
         goto fail;
     }
     if (cert && cert[0]) {
@@ -171,8 +178,11 @@ static int shp_tls_client_fail(shp_tls_client *c, char *why, size_t whylen)
     vg_tls_errstr(q, sizeof(q), "connection closed during the handshake");
     long v = SSL_get_verify_result(c->ssl);
     if (!c->handshake_done && v != X509_V_OK) {
-        snprintf(why, whylen, "certificate verify failed: %s (%s)",
-                 X509_verify_cert_error_string(v), q);
+        c->verify_err = v;
+        /* only a store given CRLs (tls_crl) says "revoked" */
+        snprintf(why, whylen, "certificate verify failed: %s%s (%s)",
+                 X509_verify_cert_error_string(v),
+                 v == X509_V_ERR_CERT_REVOKED ? ", listed in tls_crl" : "", q);
         return -EACCES;
     }
     if (hello_refused)

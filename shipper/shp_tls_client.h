@@ -20,20 +20,22 @@ typedef struct shp_tls_client_ctx {
     bool own_ciphers; /* tls_ciphers was set (else VG_TLS_CIPHERS) */
     /* after a failed shp_tls_client_ctx_init: the output key its error is
      * about ("tls_ca", "tls_cert", "tls_key" or "tls_ciphers"), for the
-     * line of the refusal; NULL when it is about none (no TLS context) */
+     * line of the refusal; NULL when it is about none (no TLS context);
+     * "tls_crl" too */
     const char *bad_key;
 } shp_tls_client_ctx;
 
 /* Builds the context (TLS 1.2 or later). ca: PEM file of the CAs that may
  * sign the server's certificate, or "" / NULL for the system's default CA
- * paths. cert and key: the client certificate chain and its key (PEM),
+ * paths. crl: PEM file of CRLs (vg_tls_load_crl_file) that the server's
+ * chain is checked against, or "" / NULL for none. cert and key: the client certificate chain and its key (PEM),
  * both or neither. verify false: the server is not verified at all.
  * ciphers: the TLS 1.2 cipher string (checked beforehand with
  * vg_tls_ciphers_check), or "" / NULL for VG_TLS_CIPHERS; TLS 1.3 keeps
  * OpenSSL's suites. Returns 0, or VG_ECONFIG with "FILE: reason"
  * (OpenSSL's) in err. */
-int shp_tls_client_ctx_init(shp_tls_client_ctx *t, const char *ca, const char *cert,
-                            const char *key, bool verify, const char *ciphers, char *err,
+int shp_tls_client_ctx_init(shp_tls_client_ctx *t, const char *ca, const char *crl,
+                            const char *cert, const char *key, bool verify, const char *ciphers, char *err,
                             size_t errlen);
 void shp_tls_client_ctx_free(shp_tls_client_ctx *t);
 
@@ -44,6 +46,9 @@ typedef struct shp_tls_client {
     int handshake_done; /* our side of the handshake is complete */
     int confirmed;      /* ...and the server has accepted it (see below) */
     bool own_ciphers;   /* the context's, for the hint of a refused ClientHello */
+    /* after a feed returned -EACCES: OpenSSL's verify result (an
+     * X509_V_ERR_*, e.g. X509_V_ERR_CERT_REVOKED); X509_V_OK otherwise */
+    long verify_err;
 } shp_tls_client;
 
 /* Why 'confirmed': in TLS 1.2 the client finishes last, after the server's

@@ -1555,6 +1555,80 @@ START_TEST(test_https_verify)
 }
 END_TEST
 
+#define N_CRL 3
+
+/* tls_crl: with a CRL that revokes the server's certificate nothing is
+ * sent, the log names the output and "certificate revoked", tls_revoked
+ * counts it and the alerts stay in the outbox; with a CRL that does not,
+ * they arrive. Once the server presents a certificate the CRL does not
+ * list (restarted on the same port), the kept alerts arrive, once each. */
+START_TEST(test_https_crl)
+{
+    vt_pipe p;
+    char yaml[4096];
+    ts_shipper_yaml(yaml, sizeof(yaml),
+                    "    - name: revoked\n      type: elasticsearch\n"
+                    "      url: https://127.0.0.1:@PORT@\n      index: revoked\n"
+                    "      tls_ca: certs/ca.pem\n      tls_crl: certs/revoked.crl\n"
+                    "      retry_min: 100ms\n      retry_max: 500ms\n"
+                    "    - name: clean\n      type: elasticsearch\n"
+                    "      url: https://127.0.0.1:@PORT@\n      index: clean\n"
+                    "      tls_ca: certs/ca.pem\n      tls_crl: certs/clean.crl\n"
+                    "      retry_min: 100ms\n      retry_max: 500ms\n");
+    ck_assert_int_eq(vt_pipe_init_full(&p, IT_RULES, NULL, NULL, yaml), 0);
+    char certs[400], cmd[1200], crt[500], key[500], file[400], log[400], want[1200];
+    snprintf(certs, sizeof(certs), "%s/certs", p.dir);
+    ck_assert_int_eq(mkdir(certs, 0700), 0);
+    const char *src = getenv("VG_SOURCE_ROOT");
+    snprintf(cmd, sizeof(cmd), "%s/tests/support/mkcerts.sh", src ? src : ".");
+    char *mk[] = {"sh", cmd, certs, NULL};
+    ck_assert_int_eq(vt_run(mk, 60), 0);
+    snprintf(cmd, sizeof(cmd), "%s/tests/support/mkcrl.sh", src ? src : ".");
+    ck_assert_int_eq(vt_run(mk, 60), 0);
+    snprintf(crt, sizeof(crt), "%s/server.pem", certs);
+    snprintf(key, sizeof(key), "%s/server.key", certs);
+    ts_sink k;
+    const char *args[] = {"--tls-cert", crt, "--tls-key", key, NULL};
+    ck_assert_int_eq(ts_sink_start_any(&k, &p, "crl", args), 0);
+    int port = k.port;
+    ck_assert_int_eq(ts_subst(&p, "@PORT@", port), 0);
+    vt_pipe_start_all(&p);
+    ck_assert_int_eq(it_write_lines(&p, "lines.txt", 0, N_CRL, file, sizeof(file)), 0);
+    ck_assert_int_eq(it_logger_tcp(&p, file, NULL), 0);
+    TS_ASSERT(vt_shipper_wait_stat(&p, "clean", "sent", N_CRL, 20000) == N_CRL, &p, &k,
+              "clean not sent");
+    ck_assert_int_eq(vt_shipper_stat(&p, "clean", "tls_revoked"), 0);
+    vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
+    snprintf(want, sizeof(want),
+             "error: output revoked: TLS with https://127.0.0.1:%d/_bulk failed: SSL certificate "
+             "problem: certificate revoked (tls_crl revokes the server's certificate or a CA of "
+             "its chain: the server needs a new certificate); alerts are kept and retried\n",
+             port);
+    ck_assert_msg(vt_wait_text(log, want, 5000), "no '%s' in the shipper's log", want);
+    ck_assert_int_ge(vt_shipper_wait_stat(&p, "revoked", "tls_revoked", 2, 5000), 2);
+    ck_assert_int_eq(vt_shipper_stat(&p, "revoked", "sent"), 0);
+    ck_assert_int_eq(vt_shipper_stat(&p, "revoked", "backlog"), N_CRL);
+    ck_assert_int_eq(vt_count_lines(k.store), N_CRL); /* clean's, none of revoked's */
+    static ts_id want_ids[16], got[16];
+    ck_assert_int_eq(ts_ids(k.store, "\"index\": \"revoked\"", TS_SINK_KEY, got, 16), 0);
+    /* the server's new certificate, not revoked, on the same port */
+    ts_sink_stop(&k);
+    snprintf(crt, sizeof(crt), "%s/server2.pem", certs);
+    snprintf(key, sizeof(key), "%s/server2.key", certs);
+    ck_assert_int_eq(ts_sink_start(&k, &p, "crl2", port, args), 0);
+    TS_ASSERT(vt_shipper_wait_stat(&p, "revoked", "sent", N_CRL, 10000) == N_CRL, &p, &k,
+              "revoked not sent after the new certificate");
+    ck_assert_int_eq(vt_shipper_stat(&p, "revoked", "backlog"), 0);
+    int nw = ts_ids(p.alerts, NULL, TS_FILE_KEY, want_ids, 16);
+    ck_assert_int_eq(nw, N_CRL);
+    int ng = ts_ids(k.store, "\"index\": \"revoked\"", TS_SINK_KEY, got, 16);
+    ck_assert_int_eq(ts_exactly_once(want_ids, nw, got, ng, "revoked"), 0);
+    ck_assert_int_eq(vt_count_lines(k.store), N_CRL);
+    ts_sink_stop(&k);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* tls_ciphers against an HTTPS server that is TLS 1.2 only with
  * AES128-SHA alone (static RSA key exchange, CBC): the default list
  * (forward-secret AEAD only) shares nothing with it, the handshake fails
@@ -1688,6 +1762,19 @@ START_TEST(test_bad_settings_refused)
         {"    - name: x\n      type: webhook\n      url: http://127.0.0.1:8080/hook\n"
          "      tls_ca: /etc/passwd\n",
          "tls_ca:", "tls_ca is set but url 'http://127.0.0.1:8080/hook' is not https://"},
+        {"    - name: x\n      type: webhook\n      url: http://127.0.0.1:8080/hook\n"
+         "      tls_crl: /etc/passwd\n",
+         "tls_crl:", "tls_crl is set but url 'http://127.0.0.1:8080/hook' is not https://"},
+        {"    - name: x\n      type: webhook\n      url: https://127.0.0.1:8080/hook\n"
+         "      tls_crl: /nonexistent/ca.crl\n",
+         "tls_crl:", "tls_crl '/nonexistent/ca.crl': No such file or directory"},
+        {"    - name: x\n      type: splunk_hec\n      url: https://127.0.0.1:8088\n"
+         "      token: t\n      tls_crl: /etc/hostname\n",
+         "tls_crl:", "/etc/hostname: cannot load CRLs: no CRL in it (PEM 'X509 CRL' blocks, e.g. "
+         "from openssl ca -gencrl)"},
+        {"    - name: x\n      type: webhook\n      url: https://127.0.0.1:8080/hook\n"
+         "      tls_crl: /etc/hostname\n      tls_verify: false\n",
+         "tls_crl:", "tls_crl is set but tls_verify is false: nothing would be checked"},
         {"    - name: x\n      type: webhook\n      url: https://127.0.0.1:8080/hook\n"
          "      tls_ca: /nonexistent/ca.pem\n",
          "tls_ca:", "tls_ca '/nonexistent/ca.pem': No such file or directory"},
@@ -1813,7 +1900,7 @@ static Suite *ship_http_suite(void)
         {"webhook",
          {test_webhook_exact, test_webhook_rate_limit_summary, test_dead_letter_unwritable,
           test_webhook_reset_reason, test_webhook_too_large_sends_text}},
-        {"tls", {test_https_verify, test_https_ciphers}},
+        {"tls", {test_https_verify, test_https_ciphers, test_https_crl}},
         {"config", {test_bad_settings_refused, test_tls_key_unreadable_by_pipeline_user}},
     };
     Suite *s = suite_create("ship_http");

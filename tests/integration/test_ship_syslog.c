@@ -1399,6 +1399,164 @@ START_TEST(test_tls_ciphers)
 }
 END_TEST
 
+/* openssl s_server (its defaults: TLS 1.3) with certs/CERT.pem and
+ * .key, as s_server_start. */
+static pid_t s_server_cert(vt_pipe *p, const char *name, int port, const char *cert, int *hold)
+{
+    int fds[2];
+    ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
+    char accept[32], crt[400], key[400], out[400], rel[64];
+    snprintf(accept, sizeof(accept), "127.0.0.1:%d", port);
+    snprintf(rel, sizeof(rel), "certs/%s.pem", cert);
+    path_in(p, rel, crt, sizeof(crt));
+    snprintf(rel, sizeof(rel), "certs/%s.key", cert);
+    path_in(p, rel, key, sizeof(key));
+    snprintf(out, sizeof(out), "%s/%s.out", p->dir, name);
+    char *argv[] = {"openssl", "s_server", "-accept", accept, "-cert", crt,
+                    "-key",    key,        "-quiet",  NULL};
+    pid_t pid = peer_start_in(argv, out, NULL, fds[0]);
+    close(fds[0]);
+    *hold = fds[1];
+    return pid;
+}
+
+/* The exact line of EV_SEQ in s_server's output NAME.out. */
+static void assert_seq_line(vt_pipe *p, const char *name)
+{
+    char out[400], id[33], exp[4096], rel[64];
+    snprintf(rel, sizeof(rel), "%s.out", name);
+    path_in(p, rel, out, sizeof(out));
+    ck_assert_msg(vt_wait_text(out, "<165>1 ", 5000), "nothing in %s", out);
+    char *line = line_starting(out, "<165>1 ");
+    ck_assert_ptr_nonnull(line);
+    line_id(line, id);
+    subst_id(exp, sizeof(exp), EXP_SEQ, id);
+    ck_assert_msg(strcmp(line, exp) == 0, "got  %s\nwant %s", line, exp);
+    free(line);
+}
+
+/* The line of the config file holding text (1-based), or 0. */
+static int config_line(const char *config, const char *text)
+{
+    char *cfg = vt_read_file(config, NULL);
+    const char *at = cfg ? strstr(cfg, text) : NULL;
+    int n = 0;
+    if (at) {
+        n = 1;
+        for (const char *c = cfg; c < at; c++)
+            n += *c == '\n';
+    }
+    free(cfg);
+    return n;
+}
+
+/* tls_crl: a receiver whose certificate the CRL revokes is refused (the
+ * log names the output and "certificate revoked", tls_revoked counts it,
+ * the alert stays in the outbox); one the CRL does not revoke gets the
+ * alert; once the first receiver presents a good certificate, the kept
+ * alert arrives, exactly. A CRL file that is no CRL is refused by -t and
+ * by SIGHUP (which keeps the running configuration) with file and line. */
+START_TEST(test_tls_crl)
+{
+    vt_pipe p;
+    char outs[4096], o1[2048], o2[2048], url[64], certs[400], log[400], want[1200], cmd[1200];
+    int pa = vt_free_port(), pb = vt_free_port();
+    ck_assert_int_ne(pa, pb);
+    snprintf(url, sizeof(url), "tls://127.0.0.1:%d", pa);
+    output_yaml(o1, sizeof(o1), "siem-revoked", url,
+                "      tls_ca: certs/ca.pem\n      tls_crl: certs/revoked.crl\n"
+                "      framing: newline\n");
+    snprintf(url, sizeof(url), "tls://127.0.0.1:%d", pb);
+    output_yaml(o2, sizeof(o2), "siem-clean", url,
+                "      tls_ca: certs/ca.pem\n      tls_crl: certs/clean.crl\n"
+                "      framing: newline\n");
+    snprintf(outs, sizeof(outs), "%s%s", o1, o2);
+    pipe_init(&p, outs);
+    path_in(&p, "certs", certs, sizeof(certs));
+    ck_assert_int_eq(make_certs(certs), 0);
+    snprintf(cmd, sizeof(cmd), "%s/tests/support/mkcrl.sh", src_root());
+    char *mk[] = {"sh", cmd, certs, NULL};
+    ck_assert_int_eq(vt_run(mk, 60), 0);
+    int ha, hb, ha2;
+    pid_t sa = s_server_cert(&p, "sa", pa, "server", &ha);
+    pid_t sb = s_server_cert(&p, "sb", pb, "server", &hb);
+    ck_assert(wait_listening(pa, 0, 5000) && wait_listening(pb, 0, 5000));
+    vt_pipe_start_all(&p);
+    const char *const m[] = {EV_SEQ};
+    send_frames(&p, m, 1);
+    /* the CRL that does not revoke server.pem: delivered */
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "siem-clean", "sent", 1, 10000), 1);
+    assert_seq_line(&p, "sb");
+    ck_assert_int_eq(vt_shipper_stat(&p, "siem-clean", "tls_revoked"), 0);
+    /* the CRL that revokes it: refused, said, counted, kept */
+    vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
+    snprintf(want, sizeof(want),
+             "warning: output siem-revoked: delivery failed (attempt 1): 127.0.0.1:%d: TLS "
+             "handshake failed: certificate verify failed: certificate revoked, listed in tls_crl "
+             "(error:0A000086:SSL routines::certificate verify failed); 1 alert waiting, retrying "
+             "with backoff\n",
+             pa);
+    ck_assert_msg(vt_wait_text(log, want, 5000), "no '%s' in the shipper's log", want);
+    ck_assert_int_ge(vt_shipper_wait_stat(&p, "siem-revoked", "tls_revoked", 1, 5000), 1);
+    ck_assert_int_eq(vt_shipper_stat(&p, "siem-revoked", "sent"), 0);
+    ck_assert_int_eq(vt_shipper_stat(&p, "siem-revoked", "connects"), 0);
+    ck_assert_int_eq(vt_shipper_stat(&p, "siem-revoked", "backlog"), 1);
+    ck_assert_int_eq(vt_shipper_stat(&p, "siem-revoked", "tls_revoked"),
+                     vt_shipper_stat(&p, "siem-revoked", "tls_errors"));
+    path_in(&p, "sa.out", want, sizeof(want));
+    ck_assert(!vt_wait_text(want, "<165>1 ", 100));
+    /* the receiver gets a certificate the CRL does not list: the kept
+     * alert goes (retry_max 1s) */
+    peer_stop(sa);
+    close(ha);
+    pid_t sa2 = s_server_cert(&p, "sa2", pa, "server2", &ha2);
+    ck_assert(wait_listening(pa, 0, 5000));
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "siem-revoked", "sent", 1, 5000), 1);
+    assert_seq_line(&p, "sa2");
+    ck_assert_int_eq(vt_shipper_stat(&p, "siem-revoked", "backlog"), 0);
+    peer_stop(sa2);
+    peer_stop(sb);
+    close(ha2);
+    close(hb);
+    /* a CRL file that holds no CRL: -t and SIGHUP refuse it, with its line */
+    char *cfg = vt_read_file(p.config, NULL), *at;
+    ck_assert_ptr_nonnull(cfg);
+    at = strstr(cfg, "tls_crl: certs/clean.crl\n");
+    ck_assert_ptr_nonnull(at);
+    memcpy(at, "tls_crl: certs/bad.crl  \n", strlen("tls_crl: certs/clean.crl\n"));
+    ck_assert_int_eq(vt_write_file(p.config, cfg), 0);
+    free(cfg);
+    int lineno = config_line(p.config, "tls_crl: certs/bad.crl");
+    ck_assert_int_gt(lineno, 0);
+    char res[400];
+    snprintf(res, sizeof(res), "%s/t.out", p.dir);
+    snprintf(cmd, sizeof(cmd), "%s -t -c %s > %s 2>&1", vt_bin("shipper/vigil-shipper"), p.config,
+             res);
+    char *argv[] = {"sh", "-c", cmd, NULL};
+    ck_assert_int_ne(vt_run(argv, 30), 0);
+    snprintf(want, sizeof(want),
+             "error: %s:%d: %s/bad.crl: cannot load CRLs: error:0680009B:asn1 encoding "
+             "routines::too long; error:06800066:asn1 encoding routines::bad object header; "
+             "error:0688010A:asn1 encoding routines::nested asn1 error; error:0488000D:PEM "
+             "routines::ASN1 lib\n",
+             p.config, lineno, certs);
+    char *got = vt_read_file(res, NULL);
+    const char *msg = got ? strstr(got, " vigil-shipper[") : NULL;
+    msg = msg ? strstr(msg, "]: ") : NULL;
+    ck_assert_msg(msg && strcmp(msg + 3, want) == 0, "wanted: %s got: %s", want,
+                  got ? got : "(nothing)");
+    free(got);
+    kill(p.pid[VT_SHIPPER], SIGHUP);
+    size_t wl = strlen(want);
+    snprintf(want + wl - 1, sizeof(want) - wl + 1,
+             " (configuration refused; running on the previous one)\n");
+    ck_assert_msg(vt_wait_text(log, want, 5000), "no '%s' after SIGHUP", want);
+    ck_assert(kill(p.pid[VT_SHIPPER], 0) == 0);
+    ck_assert_int_eq(vt_shipper_stat(&p, "siem-clean", "sent"), 1);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* Configuration errors are refused at load with FILE:LINE: reason. */
 START_TEST(test_config_errors)
 {
@@ -1410,6 +1568,15 @@ START_TEST(test_config_errors)
         {"", "tcp://127.0.0.1:70000", "url port must be 1..65535"},
         {"", "tcp://[::1:514", "an IPv6 address in a url is written [ADDR]:PORT"},
         {"      tls_ca: /etc/hostname\n", "tcp://127.0.0.1:514", "tls_ca is only for tls:// urls"},
+        {"      tls_crl: /etc/hostname\n", "tcp://127.0.0.1:514",
+         "tls_crl is only for tls:// urls"},
+        {"      tls_crl: /nonexistent.crl\n", "tls://127.0.0.1:514",
+         "/nonexistent.crl: cannot load CRLs: "},
+        {"      tls_crl: /etc/hostname\n", "tls://127.0.0.1:514",
+         "/etc/hostname: cannot load CRLs: no CRL in it (PEM 'X509 CRL' blocks, e.g. from "
+         "openssl ca -gencrl)"},
+        {"      tls_crl: /etc/hostname\n      tls_verify: false\n", "tls://127.0.0.1:514",
+         "tls_crl is set but tls_verify is false: nothing would be checked"},
         {"      tls_ciphers: AES128-SHA\n", "tcp://127.0.0.1:514",
          "tls_ciphers is only for tls:// urls"},
         {"      facility: local9\n", "udp://127.0.0.1:514", "facility 'local9' is not a syslog"},
@@ -1473,6 +1640,7 @@ static Suite *ship_syslog_suite(void)
     add_case(s, "rsyslog_tls", test_rsyslog_tls_client_cert);
     add_case(s, "tls_refused", test_rsyslog_tls_refused);
     add_case(s, "tls_ciphers", test_tls_ciphers);
+    add_case(s, "tls_crl", test_tls_crl);
     add_case(s, "syslog_ng", test_syslog_ng_tcp_tls);
     add_case(s, "rsyslog_restart", test_rsyslog_restart_exactly_once);
     add_case(s, "unacknowledged", test_unacknowledged_is_not_sent);
