@@ -233,12 +233,11 @@ int vg_tls_load_ca_file(SSL_CTX *ctx, const char *path, char *why, size_t cap)
     return rc;
 }
 
-int vg_tls_load_crl_file(SSL_CTX *ctx, const char *path, char *why, size_t cap)
+int vg_tls_store_load_crl(X509_STORE *st, const char *path, char *why, size_t cap)
 {
     BIO *b = vg__tls_pem(path, why, cap);
     if (!b) return VG_ECONFIG;
     ERR_clear_error();
-    X509_STORE *st = SSL_CTX_get_cert_store(ctx);
     STACK_OF(X509_INFO) *inf = PEM_X509_INFO_read_bio(b, NULL, NULL, NULL);
     int rc = inf ? 0 : VG_ECONFIG, n = 0, other = 0;
     for (int i = 0; inf && rc == 0 && i < sk_X509_INFO_num(inf); i++) {

@@ -470,7 +470,7 @@ static int shp_http_setup(shp_http *h)
     /* read by path at each new connection, as tls_ca (checked before each
      * request by shp_http_tls_unreadable); libcurl's OpenSSL backend sets
      * X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL, as
-     * vg_tls_load_crl_file does for the syslog output */
+     * vg_tls_store_load_crl does for the syslog output */
     if (shp_http_set(c->tls_crl))
         SHP_OPT(CURLOPT_CRLFILE, c->tls_crl);
     if (shp_http_set(c->tls_cert))

@@ -23,6 +23,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <linux/sockios.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -842,14 +843,17 @@ static void shp_syslog_on_connect(uv_connect_t *req, int status)
         shp_syslog_ready(sl, c, "");
         return;
     }
-    rc = shp_tls_client_init(&sl->tls, &c->tls, sl->server_name);
+    char why[PATH_MAX + 600];
+    rc = shp_tls_client_init(&sl->tls, &c->tls, sl->server_name, why, sizeof(why));
     if (rc == 0) {
         c->tls_on = 1;
         c->state = SHP_CONN_HANDSHAKE;
         rc = shp_syslog_tls_flush(c);
+        if (rc)
+            snprintf(why, sizeof(why), "%s", uv_strerror(rc));
     }
     if (rc)
-        shp_syslog_fail(sl, rc, "%s: cannot start TLS: %s", c->peer, uv_strerror(rc));
+        shp_syslog_fail(sl, rc, "%s: cannot start TLS: %s", c->peer, why);
 }
 
 /* Connects to the next resolved address. */

@@ -47,6 +47,7 @@ int shp_tls_client_ctx_init(shp_tls_client_ctx *t, const char *ca, const char *c
         t->bad_key = "tls_ciphers";
         goto fail;
     }
+    t->system_cas = !(ca && ca[0]);
     if (ca && ca[0]) {
         if (vg_tls_load_ca_file(t->ctx, ca, why, sizeof(why)) != 0) {
             snprintf(err, errlen, "%s: cannot load CA certificates: %s", ca, why);
@@ -59,12 +60,25 @@ int shp_tls_client_ctx_init(shp_tls_client_ctx *t, const char *ca, const char *c
         t->bad_key = "tls_ca";
         goto fail;
     }
-    /* After the CAs: the store is told to check CRLs only when some are
-     * given (OpenSSL then refuses a server whose CA has none). */
-    if (crl && crl[0] && vg_tls_load_crl_file(t->ctx, crl, why, sizeof(why)) != 0) {
-        snprintf(err, errlen, "%s: cannot load CRLs: %s", crl, why);
-        t->bad_key = "tls_crl";
-        goto fail;
+    /* Read here to refuse a bad file at load; used by the store each
+     * connection builds (shp_tls_client_store), not by the context's:
+     * there the CRLs of the start would shadow a renewed one. */
+    if (crl && crl[0]) {
+        X509_STORE *st = X509_STORE_new();
+        int crc = st ? vg_tls_store_load_crl(st, crl, why, sizeof(why)) : -ENOMEM;
+        X509_STORE_free(st);
+        if (crc) {
+            snprintf(err, errlen, "%s: cannot load CRLs: %s", crl,
+                     crc == -ENOMEM ? "out of memory" : why);
+            t->bad_key = "tls_crl";
+            goto fail;
+        }
+    }
+    if (crl && crl[0] && !(t->crl = strdup(crl))) {
+        snprintf(err, errlen, "out of memory");
+        SSL_CTX_free(t->ctx);
+        t->ctx = NULL;
+        return -ENOMEM;
     }
     if (cert && cert[0]) {
         if (vg_tls_use_chain_file(t->ctx, cert, why, sizeof(why)) != 0) {
@@ -94,20 +108,69 @@ int shp_tls_client_ctx_init(shp_tls_client_ctx *t, const char *ca, const char *c
 fail:
     SSL_CTX_free(t->ctx);
     t->ctx = NULL;
+    free(t->crl);
+    t->crl = NULL;
     return VG_ECONFIG;
+}
+
+/* A store for one connection: the context's CAs (and the CRLs tls_ca may
+ * hold), or the system's CA paths, with t->crl's CRLs read now, so that a
+ * CRL file renewed while the shipper runs (a CRL expires within days)
+ * applies from the next connection; the context's store is built once, at
+ * the start. NULL with why set. */
+static X509_STORE *shp_tls_client_store(shp_tls_client_ctx *t, char *why, size_t whylen)
+{
+    X509_STORE *st = X509_STORE_new(), *from = SSL_CTX_get_cert_store(t->ctx);
+    char r[512];
+    int ok = st != NULL;
+    if (ok && t->system_cas)
+        ok = X509_STORE_set_default_paths(st) == 1;
+    STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(from);
+    for (int i = 0; ok && i < sk_X509_OBJECT_num(objs); i++) {
+        X509_OBJECT *o = sk_X509_OBJECT_value(objs, i);
+        if (X509_OBJECT_get_type(o) == X509_LU_X509)
+            ok = X509_STORE_add_cert(st, X509_OBJECT_get0_X509(o)) == 1;
+        else if (X509_OBJECT_get_type(o) == X509_LU_CRL)
+            ok = X509_STORE_add_crl(st, X509_OBJECT_get0_X509_CRL(o)) == 1;
+    }
+    if (!ok) {
+        vg_tls_errstr(r, sizeof(r), "out of memory");
+        snprintf(why, whylen, "cannot build the TLS trust store: %s", r);
+    } else if (vg_tls_store_load_crl(st, t->crl, r, sizeof(r)) != 0) {
+        snprintf(why, whylen, "%s: cannot load CRLs: %s", t->crl, r);
+        ok = 0;
+    }
+    if (!ok) {
+        X509_STORE_free(st);
+        return NULL;
+    }
+    return st;
 }
 
 void shp_tls_client_ctx_free(shp_tls_client_ctx *t)
 {
     SSL_CTX_free(t->ctx);
+    free(t->crl);
     memset(t, 0, sizeof(*t));
 }
 
-int shp_tls_client_init(shp_tls_client_ctx *t, shp_tls_client *c, const char *name)
+int shp_tls_client_init(shp_tls_client_ctx *t, shp_tls_client *c, const char *name, char *why,
+                        size_t whylen)
 {
     memset(c, 0, sizeof(*c));
+    snprintf(why, whylen, "out of memory");
     if (vg_tls_mem_new(t->ctx, &c->ssl, &c->rbio, &c->wbio) != 0)
         return -ENOMEM;
+    if (t->crl && t->verify) {
+        X509_STORE *st = shp_tls_client_store(t, why, whylen);
+        int ok = st && SSL_set1_verify_cert_store(c->ssl, st) == 1;
+        X509_STORE_free(st); /* the SSL holds its own reference */
+        if (!ok) {
+            shp_tls_client_free(c);
+            ERR_clear_error();
+            return st ? -ENOMEM : VG_ECONFIG;
+        }
+    }
     SSL_set_app_data(c->ssl, c);
     SSL_set_connect_state(c->ssl);
     c->own_ciphers = t->own_ciphers;
@@ -131,6 +194,7 @@ int shp_tls_client_init(shp_tls_client_ctx *t, shp_tls_client *c, const char *na
         ok = SSL_set_tlsext_host_name(c->ssl, name) == 1;
     if (!ok) {
         shp_tls_client_free(c);
+        snprintf(why, whylen, "cannot set the name to verify");
         return -EINVAL;
     }
     ERR_clear_error();

@@ -18,6 +18,8 @@ typedef struct shp_tls_client_ctx {
     SSL_CTX *ctx;
     bool verify;
     bool own_ciphers; /* tls_ciphers was set (else VG_TLS_CIPHERS) */
+    bool system_cas;  /* no tls_ca: the system's default CA paths */
+    char *crl;        /* tls_crl (malloc'd), read again for each connection; NULL: none */
     /* after a failed shp_tls_client_ctx_init: the output key its error is
      * about ("tls_ca", "tls_cert", "tls_key" or "tls_ciphers"), for the
      * line of the refusal; NULL when it is about none (no TLS context);
@@ -27,8 +29,11 @@ typedef struct shp_tls_client_ctx {
 
 /* Builds the context (TLS 1.2 or later). ca: PEM file of the CAs that may
  * sign the server's certificate, or "" / NULL for the system's default CA
- * paths. crl: PEM file of CRLs (vg_tls_load_crl_file) that the server's
- * chain is checked against, or "" / NULL for none. cert and key: the client certificate chain and its key (PEM),
+ * paths. crl: PEM file of CRLs (vg_tls_store_load_crl) that the server's
+ * chain is checked against, or "" / NULL for none; loaded here (so that a
+ * bad file is refused at load) and again by each shp_tls_client_init, so
+ * that a new CRL written into the file applies from the next connection,
+ * without a reload (CRLs expire: see docs/shipper-syslog.md). cert and key: the client certificate chain and its key (PEM),
  * both or neither. verify false: the server is not verified at all.
  * ciphers: the TLS 1.2 cipher string (checked beforehand with
  * vg_tls_ciphers_check), or "" / NULL for VG_TLS_CIPHERS; TLS 1.3 keeps
@@ -64,11 +69,15 @@ typedef struct shp_tls_client {
 
 /* Starts a client session that verifies the server against name (a DNS
  * name, or an IP address literal matched against the certificate's IP
- * SANs) when the context verifies; a DNS name is also sent as SNI. The
- * first handshake flight is left in wbio (shp_tls_client_pending). c must
- * not move until shp_tls_client_free (OpenSSL keeps a pointer to it).
- * Returns 0 or -ENOMEM / -EINVAL. */
-int shp_tls_client_init(shp_tls_client_ctx *t, shp_tls_client *c, const char *name);
+ * SANs) when the context verifies; a DNS name is also sent as SNI. With a
+ * CRL file, the session verifies against a store of its own: the
+ * context's CAs and the file's CRLs as they are now. The first handshake
+ * flight is left in wbio (shp_tls_client_pending). c must not move until
+ * shp_tls_client_free (OpenSSL keeps a pointer to it). Returns 0, -ENOMEM,
+ * -EINVAL, or VG_ECONFIG when the CRL file cannot be read now ("FILE:
+ * cannot load CRLs: reason" in why). */
+int shp_tls_client_init(shp_tls_client_ctx *t, shp_tls_client *c, const char *name, char *why,
+                        size_t whylen);
 void shp_tls_client_free(shp_tls_client *c);
 
 enum { SHP_TLS_CLOSED = 1 }; /* the server sent close_notify */

@@ -63,7 +63,7 @@ int vg_tls_load_ca_file(SSL_CTX *ctx, const char *path, char *why, size_t cap);
 
 /* The certificate revocation lists of a shipper output's tls_crl: PEM
  * "X509 CRL" blocks, at least one, read with vg_cfile_read as the files
- * above, added to ctx's store, and the store told to check them
+ * above, added to the store st (the caller's), and st told to check them
  * (X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL, as libcurl's
  * CURLOPT_CRLFILE does with OpenSSL): each certificate of the peer's chain
  * but the trust anchor is then checked against the CRL of the CA that
@@ -71,7 +71,7 @@ int vg_tls_load_ca_file(SSL_CTX *ctx, const char *path, char *why, size_t cap);
  * with no CRL (a certificate, a key, text) is refused: it would check
  * nothing, or refuse every peer. Returns 0, or VG_ECONFIG with the reason
  * in why (the file is not named). */
-int vg_tls_load_crl_file(SSL_CTX *ctx, const char *path, char *why, size_t cap);
+int vg_tls_store_load_crl(X509_STORE *st, const char *path, char *why, size_t cap);
 
 /* A new SSL for ctx with two memory BIOs, which the SSL owns (SSL_free
  * frees them). *rbio and *wbio stay valid for as long as *ssl. Returns 0, or

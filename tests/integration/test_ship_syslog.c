@@ -1454,8 +1454,9 @@ static int config_line(const char *config, const char *text)
  * log names the output and "certificate revoked", tls_revoked counts it,
  * the alert stays in the outbox); one the CRL does not revoke gets the
  * alert; once the first receiver presents a good certificate, the kept
- * alert arrives, exactly. A CRL file that is no CRL is refused by -t and
- * by SIGHUP (which keeps the running configuration) with file and line. */
+ * alert arrives, exactly. A CRL renewed in its file applies from the next
+ * connection, without a reload. A CRL file that is no CRL is refused by -t
+ * and by SIGHUP (which keeps the running configuration) with file and line. */
 START_TEST(test_tls_crl)
 {
     vt_pipe p;
@@ -1514,6 +1515,29 @@ START_TEST(test_tls_crl)
     ck_assert_int_eq(vt_shipper_wait_stat(&p, "siem-revoked", "sent", 1, 5000), 1);
     assert_seq_line(&p, "sa2");
     ck_assert_int_eq(vt_shipper_stat(&p, "siem-revoked", "backlog"), 0);
+    /* the CRL file renewed in place (now revoking server.pem too) applies
+     * from the next connection, without a reload */
+    snprintf(cmd, sizeof(cmd), "cd %s && cp revoked.crl clean.new && mv clean.new clean.crl",
+             certs);
+    char *cp[] = {"sh", "-c", cmd, NULL};
+    ck_assert_int_eq(vt_run(cp, 10), 0);
+    peer_stop(sb);
+    close(hb);
+    sb = s_server_cert(&p, "sb2", pb, "server", &hb);
+    ck_assert(wait_listening(pb, 0, 5000));
+    const char *const m2[] = {EV_CRIT};
+    send_frames(&p, m2, 1);
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "siem-revoked", "sent", 2, 5000), 2);
+    snprintf(want, sizeof(want),
+             "warning: output siem-clean: delivery failed (attempt 1): 127.0.0.1:%d: TLS "
+             "handshake failed: certificate verify failed: certificate revoked, listed in tls_crl "
+             "(error:0A000086:SSL routines::certificate verify failed); 1 alert waiting, retrying "
+             "with backoff\n",
+             pb);
+    ck_assert_msg(vt_wait_text(log, want, 5000), "no '%s' in the shipper's log", want);
+    ck_assert_int_ge(vt_shipper_wait_stat(&p, "siem-clean", "tls_revoked", 1, 5000), 1);
+    ck_assert_int_eq(vt_shipper_stat(&p, "siem-clean", "sent"), 1);
+    ck_assert_int_eq(vt_shipper_stat(&p, "siem-clean", "backlog"), 1);
     peer_stop(sa2);
     peer_stop(sb);
     close(ha2);
