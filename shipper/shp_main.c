@@ -115,8 +115,8 @@ static void shp_check_user_access(vg_daemon *d, const shp_conf *cf)
             if (access(oc->path, F_OK) == 0)
                 vg_daemon_user_access(d, oc->path, W_OK, what, then);
         }
-        const char *tls[] = {oc->tls_ca, oc->tls_cert, oc->tls_key};
-        for (size_t j = 0; j < 3; j++) {
+        const char *tls[] = {oc->tls_ca, oc->tls_crl, oc->tls_cert, oc->tls_key};
+        for (size_t j = 0; j < sizeof(tls) / sizeof(tls[0]); j++) {
             if (tls[j] && tls[j][0]) {
                 snprintf(what, sizeof(what), "a TLS file of output %s", oc->name);
                 vg_daemon_user_access(d, tls[j], R_OK, what, then);

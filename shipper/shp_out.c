@@ -1733,6 +1733,7 @@ static int shp_out_restart_keys(const shp_out_conf *was, const shp_out_conf *now
         {"app_name", !shp_str_eq(was->app_name, now->app_name)},
         {"max_message_size", was->max_message_size != now->max_message_size},
         {"tls_ca", !shp_str_eq(was->tls_ca, now->tls_ca)},
+        {"tls_crl", !shp_str_eq(was->tls_crl, now->tls_crl)},
         {"tls_cert", !shp_str_eq(was->tls_cert, now->tls_cert)},
         {"tls_key", !shp_str_eq(was->tls_key, now->tls_key)},
         {"tls_verify", was->tls_verify != now->tls_verify},
