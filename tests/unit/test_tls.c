@@ -1,15 +1,19 @@
 /* lib/tls.c: vg_tls_ciphers_check, which the collector's tls.ciphers and
  * the shipper's tls_ciphers go through at load, on the OpenSSL the tests
  * run with; VG_TLS_CIPHERS, the default both offer for TLS 1.2; and
- * vg_tls_use_key_file with a key that has a passphrase. */
+ * vg_tls_use_key_file with a key that has a passphrase; and
+ * vg_tls_store_load_crl, the shipper's tls_crl. */
 #include <check.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vigil/err.h"
@@ -121,6 +125,95 @@ START_TEST(test_encrypted_key_refused)
 }
 END_TEST
 
+/* A CRL of the issuer CN=cn, signed with k (its signature is checked at
+ * verification, against the issuer's certificate, not at load). */
+static X509_CRL *crl_new(const char *cn, EVP_PKEY *k)
+{
+    X509_CRL *c = X509_CRL_new();
+    X509_NAME *n = X509_NAME_new();
+    ASN1_TIME *now = ASN1_TIME_set(NULL, time(NULL));
+    ck_assert_ptr_nonnull(c);
+    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+    ck_assert_int_eq(X509_CRL_set_version(c, X509_CRL_VERSION_2), 1);
+    ck_assert_int_eq(X509_CRL_set_issuer_name(c, n), 1);
+    ck_assert_int_eq(X509_CRL_set1_lastUpdate(c, now), 1);
+    ck_assert_int_gt(X509_CRL_sign(c, k, EVP_sha256()), 0);
+    X509_NAME_free(n);
+    ASN1_TIME_free(now);
+    return c;
+}
+
+/* The number of CRLs in st. */
+static int crls_in(X509_STORE *st)
+{
+    STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(st);
+    int n = 0;
+    for (int i = 0; i < sk_X509_OBJECT_num(objs); i++)
+        n += X509_OBJECT_get_type(sk_X509_OBJECT_value(objs, i)) == X509_LU_CRL;
+    return n;
+}
+
+/* tls_crl: a file of two CRLs loads both and turns the checks on; a file
+ * with a key besides its CRL, one without any CRL, and a directory are
+ * refused, with the reason, and leave the store unchecked. */
+START_TEST(test_crl_file)
+{
+    const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    char two[512], mixed[512], none[512], why[600] = "";
+    snprintf(two, sizeof(two), "%s/test_tls_two_%d.crl", dir, (int)getpid());
+    snprintf(mixed, sizeof(mixed), "%s/test_tls_mixed_%d.crl", dir, (int)getpid());
+    snprintf(none, sizeof(none), "%s/test_tls_none_%d.crl", dir, (int)getpid());
+    EVP_PKEY *k = EVP_EC_gen("P-256");
+    ck_assert_ptr_nonnull(k);
+    X509_CRL *a = crl_new("Vigil Test CA 1", k), *b = crl_new("Vigil Test CA 2", k);
+    FILE *f = fopen(two, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(PEM_write_X509_CRL(f, a), 1);
+    ck_assert_int_eq(PEM_write_X509_CRL(f, b), 1);
+    fclose(f);
+    f = fopen(mixed, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(PEM_write_X509_CRL(f, a), 1);
+    ck_assert_int_eq(PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL), 1);
+    fclose(f);
+    f = fopen(none, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("not a CRL\n", f);
+    fclose(f);
+    const unsigned long checks = X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL;
+
+    X509_STORE *st = X509_STORE_new();
+    ck_assert_int_eq(vg_tls_store_load_crl(st, two, why, sizeof(why)), 0);
+    ck_assert_int_eq(crls_in(st), 2);
+    ck_assert_uint_eq(X509_VERIFY_PARAM_get_flags(X509_STORE_get0_param(st)) & checks, checks);
+    X509_STORE_free(st);
+
+    const struct {
+        const char *path, *why;
+    } bad[] = {
+        {mixed, "it holds a certificate or key besides CRLs (tls_crl takes PEM 'X509 CRL' blocks "
+                "only; CAs go in tls_ca)"},
+        {none, "no CRL in it (PEM 'X509 CRL' blocks, e.g. from openssl ca -gencrl)"},
+        {dir, "is a directory, not a regular file (refused without reading it: it could block "
+              "or never end)"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        st = X509_STORE_new();
+        ck_assert_int_eq(vg_tls_store_load_crl(st, bad[i].path, why, sizeof(why)), VG_ECONFIG);
+        ck_assert_msg(strcmp(why, bad[i].why) == 0, "%s: got '%s'", bad[i].path, why);
+        ck_assert_uint_eq(X509_VERIFY_PARAM_get_flags(X509_STORE_get0_param(st)) & checks, 0);
+        ck_assert_int_eq(ERR_peek_error(), 0);
+        X509_STORE_free(st);
+    }
+    X509_CRL_free(a);
+    X509_CRL_free(b);
+    EVP_PKEY_free(k);
+    unlink(two);
+    unlink(mixed);
+    unlink(none);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("tls");
@@ -131,6 +224,7 @@ int main(void)
     suite_add_tcase(s, tc);
     TCase *keys = tcase_create("keys");
     tcase_add_test(keys, test_encrypted_key_refused);
+    tcase_add_test(keys, test_crl_file);
     suite_add_tcase(s, keys);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
