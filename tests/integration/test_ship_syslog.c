@@ -16,7 +16,10 @@
  * level, timestamp; and LEEF to a second rsyslog), over UDP (and truncation at max_message_size),
  * over TLS with a client certificate; TLS refused (foreign CA, wrong name, no client certificate)
  * with nothing counted as sent; tls_ciphers against openssl s_server as a TLS 1.2 receiver with
- * AES128-SHA alone (the default refused, with the hint; the suite named, delivered); syslog-ng over TCP and TLS; rsyslog stopped for 3 s while alerts
+ * AES128-SHA alone (the default refused, with the hint; the suite named, delivered); tls_crl
+ * against openssl s_server (a revoked certificate refused and the alert kept, then delivered once
+ * the receiver has a good one; a renewed CRL applies from the next connection; a CRL file that
+ * is no CRL refused by -t and SIGHUP); syslog-ng over TCP and TLS; rsyslog stopped for 3 s while alerts
  * keep coming, then started again: every alert exactly once and in order;
  * a receiver that never reads (nothing counts as sent), then one that reads
  * slower than a batch per timeout (every alert once, on one connection).
