@@ -42,7 +42,6 @@
 
 typedef struct cor_group cor_group;
 struct cor_group {
-    cor_group *hnext;       /* hash chain */
     cor_group *prev, *next; /* LRU list, most recently updated first */
     uint64_t h;
     int64_t last_us;        /* event time of the last update */
@@ -57,8 +56,7 @@ struct cor_group {
     uint8_t rawcap[COR_RAW_KEEP]; /* raw[i]'s room, in COR_RAW_UNIT bytes */
     uint32_t n;             /* entries used in ts/vals */
     uint32_t nraw, rawpos;  /* raw ring */
-    uint32_t over_pos;      /* its place in cor_table.over, when that is built (in what was
-                             * padding: the header stays 128 bytes) */
+    uint32_t over_pos;      /* its place in cor_table.over, when that is built */
     int64_t *ts;            /* event_count: times; value_count: per value; temporal: per ref;
                              * temporal_ordered: cor_seq.h's layout; match suppression:
                              * alert times, most recently used last */
@@ -83,8 +81,16 @@ static inline int cor_group_grown(const cor_group *g)
     return g->tcap && g->ts != (int64_t *)((char *)g + cor_group_head(g->keylen));
 }
 
+/* A slot of a group table: the group's hash beside it, so that looking up a
+ * key that has no group (most hits of a rule grouped by source address make
+ * a new group) reads the slots only, never a group. */
+typedef struct cor_slot {
+    uint64_t h;
+    cor_group *g; /* NULL: empty */
+} cor_slot;
+
 typedef struct cor_table {
-    cor_group **b;
+    cor_slot *b;            /* open addressing, linear probing, at most half full */
     uint32_t nb, count;
     cor_group *head, *tail;
     int64_t degraded_at;    /* event time of the last degradation alert */
@@ -163,10 +169,11 @@ struct cor_eval {
      * time, to find nothing to drop in most, was 7% of a replay at 1,000
      * rules (a cache miss or two per table). */
     int64_t *due;
-    /* raw-line buffers of one unit and group blocks of freed groups, for
-     * reuse (free lists through their first bytes): groups come and go by
-     * the thousand per minute, and malloc, free and malloc_usable_size on
-     * each were 8% of a replay at 1,000 rules (bench/README.md, session 12) */
+    /* raw-line buffers of one unit (a stack of them) and group blocks of
+     * freed groups (free lists through their first bytes), for reuse:
+     * groups come and go by the thousand per minute, and malloc, free and
+     * malloc_usable_size on each were 8% of a replay at 1,000 rules
+     * (bench/README.md, session 12) */
     /* temporal_ordered: per group the current line (occurrence occ of a
      * repeated one) was buffered in, the slots (mask; UINT32_MAX once a
      * sequence used it), so that one line fills one step (cor_window.c).
@@ -184,7 +191,7 @@ struct cor_eval {
      * (cor__hit_out feeds occurrence 0, cor_eval.c the rest) */
     struct cor_pend *pend;
     uint32_t npend, cappend;
-    char *rawpool;
+    char *rawpool[COR_RAWPOOL_MAX]; /* a stack, so that a buffer given back is not touched */
     uint32_t nrawpool;
     void *blkpool[COR_BLK_CLASSES + 1];
     size_t blkpool_bytes;
@@ -289,8 +296,12 @@ cor_group *cor__group_new(cor_eval *e, const cor_rule *r, const char *key, size_
 void cor__group_free(cor_eval *e, cor_group *g);
 /* Times a new group of rule r has room for (see cor_group.c). */
 uint32_t cor__group_nts(const cor_rule *r);
-int cor__table_grow(cor_table *t);
-/* Unlinks g from t (hash chain and LRU list); the caller frees it. */
+/* Room in t for one more group: its slots doubled when that would make
+ * them more than half full. 0, or -ENOMEM. */
+int cor__table_room(cor_table *t);
+/* Puts g (not in t; cor__table_room made room) in t's slots. */
+void cor__table_put(cor_eval *e, cor_table *t, cor_group *g);
+/* Unlinks g from t (its slot and the LRU list); the caller frees it. */
 void cor__table_remove(cor_eval *e, cor_table *t, cor_group *g);
 /* Frees every group of t and empties it. */
 void cor__table_clear(cor_eval *e, cor_table *t);

@@ -61,9 +61,7 @@ static void cor_raw_release(cor_eval *e, char *b, uint8_t cap)
         free(b);
         return;
     }
-    memcpy(b, &e->rawpool, sizeof(char *));
-    e->rawpool = b;
-    e->nrawpool++;
+    e->rawpool[e->nrawpool++] = b; /* not written into: it is cold by now */
 }
 
 /* A group is one allocation (header, key, then its arrays: see
@@ -286,41 +284,70 @@ void cor__lru_front(cor_eval *e, cor_table *t, cor_group *g)
     cor__lru_link(e, t, g);
 }
 
-static cor_group *cor_table_find(cor_table *t, const char *key, size_t len, uint64_t h)
+static cor_group *cor_table_find(const cor_table *t, const char *key, size_t len, uint64_t h)
 {
     if (!t->nb)
         return NULL;
-    for (cor_group *g = t->b[h & (t->nb - 1)]; g; g = g->hnext)
-        if (g->h == h && g->keylen == len && memcmp(g->key, key, len) == 0)
-            return g;
-    return NULL;
+    uint32_t mask = t->nb - 1;
+    for (uint32_t i = (uint32_t)h & mask;; i = (i + 1) & mask) {
+        const cor_slot *s = &t->b[i];
+        if (!s->g)
+            return NULL;
+        if (s->h == h && s->g->keylen == len && memcmp(s->g->key, key, len) == 0)
+            return s->g;
+    }
 }
 
-int cor__table_grow(cor_table *t)
+/* Puts g in the first free slot from its hash on (t has room). */
+static void cor_table_place(cor_slot *b, uint32_t nb, uint64_t h, cor_group *g)
 {
+    uint32_t i = (uint32_t)h & (nb - 1);
+    while (b[i].g)
+        i = (i + 1) & (nb - 1);
+    b[i] = (cor_slot){h, g};
+}
+
+int cor__table_room(cor_table *t)
+{
+    if ((uint64_t)(t->count + 1) * 2 <= t->nb)
+        return 0;
+    if (t->nb > UINT32_MAX / 2)
+        return -ENOMEM;
     uint32_t nb = t->nb ? t->nb * 2 : 64;
-    cor_group **b = calloc(nb, sizeof(*b));
+    cor_slot *b = calloc(nb, sizeof(*b));
     if (!b)
         return -ENOMEM;
-    for (uint32_t i = 0; i < t->nb; i++) {
-        for (cor_group *g = t->b[i], *n; g; g = n) {
-            n = g->hnext;
-            g->hnext = b[g->h & (nb - 1)];
-            b[g->h & (nb - 1)] = g;
-        }
-    }
+    for (uint32_t i = 0; i < t->nb; i++)
+        if (t->b[i].g)
+            cor_table_place(b, nb, t->b[i].h, t->b[i].g);
     free(t->b);
     t->b = b;
     t->nb = nb;
     return 0;
 }
 
+void cor__table_put(cor_eval *e, cor_table *t, cor_group *g)
+{
+    cor_table_place(t->b, t->nb, g->h, g);
+    if (t->count++ == 0)
+        cor_live_mark(e, t);
+}
+
+/* Takes g's slot out, moving back the slots after it that would no longer
+ * be found past the hole (linear probing's deletion, without tombstones). */
 void cor__table_remove(cor_eval *e, cor_table *t, cor_group *g)
 {
-    cor_group **pp = &t->b[g->h & (t->nb - 1)];
-    while (*pp != g)
-        pp = &(*pp)->hnext;
-    *pp = g->hnext;
+    uint32_t mask = t->nb - 1, i = (uint32_t)g->h & mask;
+    while (t->b[i].g != g)
+        i = (i + 1) & mask;
+    for (uint32_t j = (i + 1) & mask; t->b[j].g; j = (j + 1) & mask) {
+        uint32_t k = (uint32_t)t->b[j].h & mask; /* where b[j] would like to be */
+        if (((j - k) & mask) >= ((j - i) & mask)) { /* the hole at i is on its way */
+            t->b[i] = t->b[j];
+            i = j;
+        }
+    }
+    t->b[i] = (cor_slot){0, NULL};
     cor_lru_unlink(e, t, g);
     if (t->over)
         cor_over_del(t, g);
@@ -538,7 +565,7 @@ cor_group *cor__group_get(cor_eval *e, const cor_rule *r, cor_table *t, const ch
     }
     if (evicted)
         cor_degraded(e, r, t, now, emit, ud);
-    if (t->count + 1 > t->nb && cor__table_grow(t) != 0)
+    if (cor__table_room(t) != 0)
         return NULL;
     g = cor__group_new(e, r, key, len, h);
     if (!g)
@@ -552,10 +579,7 @@ cor_group *cor__group_get(cor_eval *e, const cor_rule *r, cor_table *t, const ch
                                                        : cor_sat_add(r->timespan_us, 1));
     if (t->over && cor_over_push(t, g, at) != 0)
         cor__over_forget(t); /* built again when needed */
-    g->hnext = t->b[h & (t->nb - 1)];
-    t->b[h & (t->nb - 1)] = g;
-    if (t->count++ == 0)
-        cor_live_mark(e, t);
+    cor__table_put(e, t, g);
     cor__lru_front(e, t, g);
     return g;
 }
@@ -580,10 +604,8 @@ void cor__raw_keep(cor_eval *e, cor_group *g, vg_str raw, int64_t ts)
     }
     uint32_t at = g->nraw < COR_RAW_KEEP ? g->nraw : g->rawpos;
     char *slot = g->raw[at];
-    if (!slot && e->rawpool) {
-        slot = e->rawpool;
-        memcpy(&e->rawpool, slot, sizeof(char *));
-        e->nrawpool--;
+    if (!slot && e->nrawpool) {
+        slot = e->rawpool[--e->nrawpool];
         g->raw[at] = slot;
         g->rawcap[at] = 1;
     }
@@ -679,12 +701,8 @@ int cor__vc_grow(const cor_rule *c, cor_group *g, uint32_t want)
 
 void cor__pools_free(cor_eval *e)
 {
-    while (e->rawpool) {
-        char *b = e->rawpool;
-        memcpy(&e->rawpool, b, sizeof(char *));
-        free(b);
-    }
-    e->nrawpool = 0;
+    while (e->nrawpool)
+        free(e->rawpool[--e->nrawpool]);
     for (int c = 1; c <= COR_BLK_CLASSES; c++)
         while (e->blkpool[c]) {
             void *b = e->blkpool[c];

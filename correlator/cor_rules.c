@@ -824,9 +824,14 @@ static int cor_rules_grow(cor_ruleset *rs)
     size_t cap = rs->cap ? rs->cap * 2 : 64;
     if (cap > COR_MAX_RULES)
         cap = COR_MAX_RULES;
-    cor_rule *v = realloc(rs->rules, cap * sizeof(*v));
+    /* aligned as cor_rule asks (its hot fields on cache lines): realloc
+     * would not keep that */
+    cor_rule *v = aligned_alloc(_Alignof(cor_rule), cap * sizeof(*v));
     if (!v)
         return -ENOMEM;
+    if (rs->n)
+        memcpy(v, rs->rules, rs->n * sizeof(*v));
+    free(rs->rules);
     rs->rules = v;
     rs->cap = cap;
     return 0;
@@ -1367,9 +1372,6 @@ int cor_rules_load(const char *path, const cor_rules_opts *o, cor_ruleset **out,
         cor_rules_free(rs);
         return rc;
     }
-    cor_rule *shrunk = realloc(rs->rules, rs->n * sizeof(cor_rule));
-    if (shrunk)
-        rs->rules = shrunk, rs->cap = rs->n;
     *out = rs;
     return 0;
 }

@@ -46,59 +46,67 @@ typedef struct cor_test {
                           * is linked (a field the rule never sets) */
 } cor_test;
 
+/* The fields a candidate's match and its correlations' update read come
+ * first, in the first three cache lines of a rule (the rule set's array is
+ * aligned to them: cor_rules_grow): with hundreds of rules a rule is rarely
+ * in cache when a line hits it, and each further line it spans is another
+ * miss on the engine's path (bench/README.md, session 28). */
 typedef struct cor_rule {
-    /* identity */
-    char *id, *name, *file, *description;
-    int line;
-    int level;
+    /* line 0: a candidate's filters */
+    _Alignas(64) enum cor_kind kind;
     bool alert;          /* raise alerts (false: only feeds correlations) */
-    enum cor_kind kind;
-    char **tags;         /* NULL-terminated */
-    uint32_t ntags;
-    uint64_t hash;       /* of the definition: state survives a reload only if unchanged */
-    /* match rules */
-    char **programs, **hosts, **agencies, **sites; /* NULL-terminated; NULL = any */
-    uint32_t facilities; /* bit f set = facility f allowed; 0 = any */
-    uint8_t severities;  /* bit s set = severity s allowed; 0 = any */
-    pcre2_code *re;      /* NULL when keywords only */
     bool jit;            /* re has JIT code: match with pcre2_jit_match */
-    char *pattern;
-    char **keywords;     /* any of them as a substring of MSG; NULL = none */
+    bool cal_negate;     /* time: {not_in: NAME} */
+    uint8_t severities;  /* bit s set = severity s allowed; 0 = any */
+    uint32_t facilities; /* bit f set = facility f allowed; 0 = any */
     uint32_t ncaps;
+    uint32_t nconds;
+    int calendar;        /* index into the rule set's calendars, -1 = none */
+    uint32_t nfeeds;
+    uint32_t ngroup;
+    char **programs, **hosts, **agencies, **sites; /* NULL-terminated; NULL = any */
+    /* line 1: the match, and where its hits go */
+    pcre2_code *re;      /* NULL when keywords only */
+    char **keywords;     /* any of them as a substring of MSG; NULL = none */
     char **cap_names;
     uint32_t *cap_groups;
     cor_cond *conds;
-    uint32_t nconds;
-    int calendar;        /* index into the rule set's calendars, -1 = none */
-    bool cal_negate;     /* time: {not_in: NAME} */
-    /* correlation rules */
-    char **refs;         /* rule ids this one counts */
-    int *ref_lines;      /* nrefs: each id's line in the rule file (checks made at linking) */
-    uint32_t nrefs;
+    uint32_t *feeds;     /* wiring: correlation rules that count this rule's hits */
+    /* counters (mutable; a reload carries them over to the rule of the same id) */
+    uint64_t hits, cpu_ns;
+    /* line 2: a correlation's update */
     uint32_t *ref_idx;   /* resolved indices into the ruleset */
-    cor_seq_shape seq;   /* temporal_ordered: the steps as slots (cor_seq.h) */
     char **group_by;
-    int *group_lines;    /* ngroup: each field's line (group_by, or suppress_by) */
-    uint32_t ngroup;
     char *field;         /* value_count: the field whose distinct values count */
-    int field_line;
     uint64_t threshold;  /* event_count/value_count: fire at >= threshold */
     int64_t timespan_us;
     int64_t suppress_us; /* after firing, the group is quiet this long (default timespan);
                           * on a match rule: at most one alert per suppress_by group per span */
-    int64_t expire_us;   /* absence: forget a group silent this long (default 24 h) */
     uint32_t max_groups; /* memory bound: oldest group evicted beyond this */
-    /* wiring: correlation rules that count this rule's hits */
-    uint32_t *feeds;
-    uint32_t nfeeds;
-    /* tests */
-    cor_test *tests;
-    uint32_t ntests;
-    /* counters (mutable; a reload carries them over to the rule of the same id) */
-    uint64_t hits, match_errors, cpu_ns, evictions, late;
+    uint32_t nrefs;
+    uint64_t late;
+    /* the rest */
+    int64_t expire_us;   /* absence: forget a group silent this long (default 24 h) */
+    uint64_t match_errors, evictions;
     uint64_t suppressed; /* match rules with suppress: alerts held back */
     uint64_t trimmed;    /* correlations: times forgotten at a cap (temporal_ordered: events
                           * arriving at or before times folded early at its cap) */
+    /* identity */
+    char *id, *name, *file, *description;
+    int line;
+    int level;
+    char **tags;         /* NULL-terminated */
+    uint32_t ntags;
+    uint64_t hash;       /* of the definition: state survives a reload only if unchanged */
+    char *pattern;
+    char **refs;         /* rule ids this one counts */
+    int *ref_lines;      /* nrefs: each id's line in the rule file (checks made at linking) */
+    cor_seq_shape seq;   /* temporal_ordered: the steps as slots (cor_seq.h) */
+    int *group_lines;    /* ngroup: each field's line (group_by, or suppress_by) */
+    int field_line;
+    /* tests */
+    cor_test *tests;
+    uint32_t ntests;
 } cor_rule;
 
 typedef struct cor_prefilter cor_prefilter;

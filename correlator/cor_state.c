@@ -236,7 +236,7 @@ static int cor_group_unpack(cor_eval *e, const cor_rule *r, cor_table *t, const 
         klen = f[10].via.bin.size;
     }
     uint64_t h = cor_hash(key, klen);
-    if (t->count + 1 > t->nb && cor__table_grow(t) != 0) {
+    if (cor__table_room(t) != 0) {
         rc = -ENOMEM;
         goto out;
     }
@@ -331,10 +331,7 @@ static int cor_group_unpack(cor_eval *e, const cor_rule *r, cor_table *t, const 
             cor__raw_keep(e, g, vg_str_n(l->via.str.ptr ? l->via.str.ptr : "", l->via.str.size),
                           rt);
         }
-    g->hnext = t->b[h & (t->nb - 1)];
-    t->b[h & (t->nb - 1)] = g;
-    if (t->count++ == 0)
-        cor_live_mark(e, t);
+    cor__table_put(e, t, g);
     /* in key order for now: cor__state_load sorts them */
     g->touch = a->via.array.size > 8 && f[8].type == MSGPACK_OBJECT_POSITIVE_INTEGER
                    ? f[8].via.u64
