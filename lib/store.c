@@ -38,6 +38,7 @@ struct vg_store {
     size_t reserve;  /* pages kept for commits that append nothing (vg__room) */
     uint64_t grow_bytes; /* bytes appended or put in the open write txn (vg__room) */
     int raw;         /* the open write txn was handed out (vg_store_write_txn) */
+    int full;        /* an append or put of the open write txn met a full map (vg__reap) */
     int nqueues;
     vg_queue queues[VG_QUEUES_MAX];
     int owner_fd; /* DIR/owner.lock, locked (VG_STORE_OWNER); -1: none */
@@ -182,6 +183,30 @@ static int vg__check_copy(vg_store *st, const char *dir)
     return rc;
 }
 
+/* Clears the reader slots of processes that are gone (mdb_reader_check)
+ * and returns how many it cleared (0 on an error). A process killed (kill
+ * -9, a crash) while it held a read transaction leaves its slot in the lock
+ * file, with the snapshot it read; LMDB resets the slots only when an opener
+ * finds itself alone. While another process keeps the store open (the
+ * daemon, when an operator's dump of its store was killed; a tool that
+ * outlives a killed daemon), that slot pins the snapshot: no page freed
+ * since is reused, the map fills, and appends are refused (VG_EFULL) for
+ * ever. Called at each open and whenever the store finds no room, never on
+ * a commit that has room: it takes a lock per slot. 'when' says which, for
+ * the log. */
+static int vg__reap(vg_store *st, const char *when)
+{
+    int dead = 0;
+    const char *path = NULL;
+    if (mdb_reader_check(st->env, &dead) != 0 || dead <= 0)
+        return 0;
+    if (mdb_env_get_path(st->env, &path) != 0 || !path)
+        path = "store";
+    vg_warn("store %s (%s): cleared %d read transaction(s) left by processes that died in them "
+            "(kill -9 or a crash): the pages they held are reused", path, when, dead);
+    return dead;
+}
+
 /* The reserve of a map of 'pages' pages, in pages. LMDB fails every write
  * transaction on a truly full map, those that would free room included: an
  * outbox whose last append left no free page could not record its next
@@ -226,6 +251,7 @@ int vg_store_open_ex(vg_store **out, const char *dir, size_t map_mb, unsigned fl
         (rc = mdb_env_open(st->env, dir,
                            MDB_NOTLS | ((flags & VG_STORE_ASYNC_SYNC) ? MDB_NOSYNC : 0), 0600)))
         goto fail;
+    vg__reap(st, "opened");
     MDB_stat es;
     MDB_envinfo ei;
     if ((rc = mdb_env_stat(st->env, &es)) || (rc = mdb_env_info(st->env, &ei)))
@@ -303,6 +329,7 @@ int vg_store_begin(vg_store *st)
         return -EBUSY;
     st->grow_bytes = 0;
     st->raw = 0;
+    st->full = 0;
     return vg__rc(mdb_txn_begin(st->env, NULL, 0, &st->wtxn));
 }
 
@@ -351,20 +378,8 @@ static size_t vg__free_pages(vg_store *st, size_t last_txnid)
  * allocations): only when the last commit left less than the transaction
  * can have used plus the reserve, or its writes were not counted
  * (vg_store_write_txn). */
-static int vg__room(vg_store *st)
+static int vg__probe(vg_store *st)
 {
-    MDB_envinfo ei;
-    size_t tail = 0;
-    if (mdb_env_info(st->env, &ei) == 0) {
-        size_t pages = ei.me_mapsize / st->psize, used = ei.me_last_pgno + 1;
-        tail = pages > used ? pages - used : 0;
-    }
-    /* an upper bound of what appends and puts took: each record half a
-     * page's worth of its bytes at worst, and the paths copied on write */
-    size_t est = (size_t)(2 * st->grow_bytes / st->psize) + 64;
-    if (!st->raw && (tail >= st->reserve + est ||
-                     tail + vg__free_pages(st, ei.me_last_txnid) >= 2 * st->reserve + est))
-        return 1;
     MDB_txn *probe;
     int rc = mdb_txn_begin(st->env, st->wtxn, 0, &probe);
     if (rc)
@@ -381,6 +396,31 @@ static int vg__room(vg_store *st)
     if (rc == MDB_MAP_FULL)
         return 0;
     return rc ? vg__rc(rc) : 1;
+}
+
+/* vg__probe's answer, asked only when the count as of the last commit
+ * (vg__free_pages) does not settle it; and once more after a vg__reap that
+ * cleared something, so that a daemon recovers without a restart. */
+static int vg__room(vg_store *st)
+{
+    MDB_envinfo ei;
+    size_t tail = 0;
+    if (mdb_env_info(st->env, &ei) == 0) {
+        size_t pages = ei.me_mapsize / st->psize, used = ei.me_last_pgno + 1;
+        tail = pages > used ? pages - used : 0;
+    }
+    /* an upper bound of what appends and puts took: each record half a
+     * page's worth of its bytes at worst, and the paths copied on write */
+    size_t est = (size_t)(2 * st->grow_bytes / st->psize) + 64;
+    if (!st->raw && (tail >= st->reserve + est ||
+                     tail + vg__free_pages(st, ei.me_last_txnid) >= 2 * st->reserve + est))
+        return 1;
+    int rc = vg__probe(st);
+    /* No room: a dead process's read transaction may be what holds it
+     * (vg__reap); the probe then finds the pages it freed. */
+    if (rc == 0 && vg__reap(st, "no room for an append"))
+        rc = vg__probe(st);
+    return rc;
 }
 
 /* LMDB never hands out the pages that the last committed transaction
@@ -427,8 +467,10 @@ int vg_store_commit(vg_store *st)
      * writes through vg_store_write_txn, must leave it free; one that does not
      * (a cursor update, a trim, a delete) may use it, so that what frees
      * room can always commit. */
+    int roomless = 0;
     if (rc == 0 && (appended || st->raw)) {
         int room = vg__room(st);
+        roomless = room == 0;
         rc = room < 0 ? room : room == 0 ? MDB_MAP_FULL : 0;
     }
     if (rc)
@@ -436,6 +478,10 @@ int vg_store_commit(vg_store *st)
     else
         rc = mdb_txn_commit(st->wtxn);
     st->wtxn = NULL;
+    /* LMDB found the map full: the next attempt may find the room that a
+     * dead reader held (vg__room cleared those itself) */
+    if (st->full || (rc == MDB_MAP_FULL && !roomless))
+        vg__reap(st, "found full");
     for (int i = 0; i < st->nqueues; i++) {
         if (rc == 0)
             st->queues[i].last_committed = st->queues[i].last;
@@ -470,6 +516,10 @@ void vg_store_abort(vg_store *st)
     st->wtxn = NULL;
     for (int i = 0; i < st->nqueues; i++)
         st->queues[i].last = st->queues[i].last_committed;
+    /* an append met a full map (see vg_store_commit), or writes the store
+     * did not see (vg_store_write_txn) failed, perhaps for the same reason */
+    if (st->full || st->raw)
+        vg__reap(st, "found full");
     vg__nudge(st); /* aborts follow failures, often a full map */
     st->starved = VG_STARVED_COMMITS;
 }
@@ -520,6 +570,7 @@ int vg_meta_put(vg_store *st, const char *key, const void *val, size_t len)
     MDB_val k = {strlen(key), (void *)key}, v = {len, (void *)val};
     int rc = mdb_put(st->wtxn, st->meta, &k, &v, 0);
     st->grow_bytes += k.mv_size + len + 64;
+    st->full |= rc == MDB_MAP_FULL;
     return rc == MDB_MAP_FULL ? VG_EFULL : vg__rc(rc);
 }
 
@@ -626,6 +677,7 @@ int vg_queue_append(vg_queue *q, const void *rec, size_t len, uint64_t *seq)
     MDB_val k = {sizeof(s), &s}, v = {len, (void *)rec};
     int rc = mdb_put(st->wtxn, q->dbi, &k, &v, MDB_APPEND);
     st->grow_bytes += len + 64;
+    st->full |= rc == MDB_MAP_FULL;
     if (rc)
         return rc == MDB_MAP_FULL ? VG_EFULL : vg__rc(rc);
     q->last = s;

@@ -23,7 +23,12 @@ typedef struct vg_queue vg_queue;
 /* Opens (creating if needed) the environment in directory 'dir' (created
  * with mode 0700 if missing) with a map of 'map_mb' MiB. A store whose data
  * file is a copy of the one it was made in (restored from a backup) gives
- * every queue a new epoch first, with a warning (lib/store.c). */
+ * every queue a new epoch first, with a warning (lib/store.c). The read
+ * transactions that processes killed in them (kill -9, a crash) left in
+ * the lock file are cleared, with a warning: here, and again whenever the
+ * store finds no room for an append, so that a dead reader's snapshot
+ * cannot keep freed pages from reuse while another process has the store
+ * open (mdb_reader_check). */
 int vg_store_open(vg_store **out, const char *dir, size_t map_mb);
 
 /* VG_STORE_ASYNC_SYNC: a commit writes to the page cache without fsync

@@ -12,11 +12,15 @@
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static char basedir[128]; /* per run, made and removed by the parent process */
@@ -1023,6 +1027,186 @@ START_TEST(test_map_full_frees)
 }
 END_TEST
 
+/* ---- dead readers ------------------------------------------------------- */
+
+/* mdb_reader_list callback: counts the slots of process 'pid' that hold a
+ * snapshot (a line "pid thread txnid" per slot, txnid "-" when none). */
+typedef struct rdr_count {
+    pid_t pid;
+    int n;
+} rdr_count;
+
+static int rdr_line(const char *msg, void *ctx)
+{
+    rdr_count *c = ctx;
+    int pid = 0;
+    size_t tid = 0;
+    char txn[32];
+    if (sscanf(msg, "%d %zx %31s", &pid, &tid, txn) == 3 && pid == c->pid && strcmp(txn, "-") != 0)
+        c->n++;
+    return 0;
+}
+
+static int readers_of(vg_store *st, pid_t pid)
+{
+    rdr_count c = {pid, 0};
+    ck_assert_int_ge(mdb_reader_list(vg_store_env(st), rdr_line, &c), 0);
+    return c.n;
+}
+
+/* A process of its own that opens the store in 'dir' (map_mb MiB), begins
+ * a read transaction (its snapshot: the last commit) and waits, 10 s at
+ * most; returned once its transaction is open (5 s at most). */
+static pid_t reader_start(const char *dir, size_t map_mb)
+{
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(p[0]);
+        vg_store *st = NULL;
+        MDB_txn *txn = NULL;
+        char ok = vg_store_open(&st, dir, map_mb) == 0 && vg_store_read_begin(st, &txn) == 0
+                      ? 'r'
+                      : 'e';
+        if (write(p[1], &ok, 1) != 1)
+            _exit(2);
+        for (int i = 0; i < 1000; i++)
+            usleep(10000);
+        _exit(3);
+    }
+    close(p[1]);
+    struct pollfd pf = {p[0], POLLIN, 0};
+    char c = 0;
+    ck_assert_int_eq(poll(&pf, 1, 5000), 1);
+    ck_assert_int_eq(read(p[0], &c, 1), 1);
+    close(p[0]);
+    ck_assert_int_eq(c, 'r');
+    return pid;
+}
+
+/* Kills reader_start's process (SIGKILL, by its pid) and reaps it. */
+static void reader_kill(pid_t pid)
+{
+    int status = 0;
+    ck_assert_int_eq(kill(pid, SIGKILL), 0);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+}
+
+/* Opens and closes the store in 'dir' in a process of its own (a tool run
+ * while the daemon has it open); its exit status: 0 when it opened. */
+static int open_elsewhere(const char *dir, size_t map_mb)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        vg_store *st = NULL;
+        int rc = vg_store_open(&st, dir, map_mb);
+        vg_store_close(st);
+        _exit(rc == 0 ? 0 : 1);
+    }
+    int status = 0;
+    pid_t got = 0;
+    for (int i = 0; i < 500 && (got = waitpid(pid, &status, WNOHANG)) == 0; i++)
+        usleep(10000);
+    if (got == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+    }
+    ck_assert_int_eq(got, pid);
+    ck_assert(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+/* A process killed (kill -9) in a read transaction leaves its reader slot
+ * in the lock file while another process keeps the store open (LMDB resets
+ * the slots only when an opener finds itself alone): this one here, the
+ * daemon. The next open by any process clears it (mdb_reader_check):
+ * before, it stayed until every process had closed the store, pinning the
+ * dead reader's snapshot. */
+START_TEST(test_dead_reader_open)
+{
+    vg_store *st = open_store(dbdir, 1);
+    vg_queue *q = open_queue(st, "outbox");
+    begin(st);
+    append_range(q, 'o', 1, 10);
+    commit(st);
+    pid_t dead = reader_start(dbdir, 1);
+    ck_assert_int_eq(readers_of(st, dead), 1);
+    reader_kill(dead);
+    ck_assert_int_eq(readers_of(st, dead), 1); /* left behind */
+    ck_assert_int_eq(open_elsewhere(dbdir, 1), 0);
+    ck_assert_int_eq(readers_of(st, dead), 0);
+    /* a live reader is left alone */
+    pid_t live = reader_start(dbdir, 1);
+    ck_assert_int_eq(open_elsewhere(dbdir, 1), 0);
+    ck_assert_int_eq(readers_of(st, live), 1);
+    reader_kill(live);
+    expect_scan(q, 'o', 1, SIZE_MAX, 1, 10);
+    vg_store_close(st);
+}
+END_TEST
+
+/* The same dead reader, with the store full when it died: the store
+ * trimmed empty (its next hop took everything) could not reuse a page
+ * freed since, the dead reader's snapshot held them all, so every batch
+ * was refused (VG_EFULL) until a restart of every process that had the
+ * store open. Now the store that finds no room clears dead readers and
+ * asks again, without reopening: in vg__room (a write through
+ * vg_store_write_txn, whose room is always probed), and after an append
+ * that met the full map (the next batch passes). Each time, the map takes
+ * about as much again as it held (the same records, less 16 for the trims'
+ * bookkeeping). */
+START_TEST(test_dead_reader_full)
+{
+    vg_store *st = open_nosync(dbdir);
+    vg_queue *q = open_queue(st, "outbox");
+    ck_assert_int_eq(fill_until_full(st, q, 1000, 8, 1000), VG_EFULL);
+    uint64_t held = vg_queue_last(q);
+    ck_assert_uint_gt(held, 100);
+    for (int round = 0; round < 2; round++) {
+        uint64_t last = vg_queue_last(q);
+        pid_t dead = reader_start(dbdir, 1);
+        reader_kill(dead);
+        ck_assert_int_eq(readers_of(st, dead), 1);
+        for (int i = 0; i < 3; i++) /* the trim's pages: past the last two commits */
+            ck_assert_int_eq(cursor_trim(st, q, last), 0);
+        ck_assert_uint_eq(vg_queue_count(q), 0);
+        int refused = 0;
+        if (round == 0) { /* the probe's path: the first commit passes */
+            begin(st);
+            ck_assert_ptr_nonnull(vg_store_write_txn(st));
+            unsigned char rec[1000] = {0};
+            for (int i = 0; i < 8; i++)
+                ck_assert_int_eq(vg_queue_append(q, rec, sizeof(rec), NULL), 0);
+            int rc = vg_store_commit(st);
+            ck_assert_msg(rc == 0, "write txn after the dead reader: %s", vg_strerror(rc));
+            ck_assert_int_eq(readers_of(st, dead), 0);
+        }
+        /* batches of 8 until the map is full again: at most one refused */
+        int rc = 0;
+        for (int i = 0; i < 1000 && refused <= 1; i++) {
+            if ((rc = fill_until_full(st, q, 1000, 8, 1)) == 0)
+                continue;
+            ck_assert_int_eq(rc, VG_EFULL);
+            if (vg_queue_count(q) + 16 >= held)
+                break; /* full again */
+            refused++;
+        }
+        ck_assert_msg(vg_queue_count(q) + 16 >= held,
+                      "round %d: %llu records after the dead reader, %llu before (%d refused)",
+                      round, (unsigned long long)vg_queue_count(q), (unsigned long long)held,
+                      refused);
+        ck_assert_int_le(refused, 1);
+        ck_assert_int_eq(readers_of(st, dead), 0);
+        ck_assert_uint_eq(vg_queue_first(q), last + 1);
+    }
+    vg_store_close(st);
+}
+END_TEST
+
 /* The sender's restart path: 100 spooled, 40 acknowledged and trimmed, the
  * process restarts, and re-sending starts at 41 with 60 records. */
 START_TEST(test_resend_after_reopen)
@@ -1081,6 +1265,8 @@ static Suite *store_suite(void)
     tcase_add_test(t, test_map_full_drained);
     tcase_add_test(t, test_map_full_frees);
     tcase_add_test(t, test_resend_after_reopen);
+    tcase_add_test(t, test_dead_reader_open);
+    tcase_add_test(t, test_dead_reader_full);
     suite_add_tcase(s, t);
     return s;
 }
