@@ -107,6 +107,12 @@ typedef struct shp_http {
     /* counters (report) */
     uint64_t requests, http_errors;
     uint64_t tls_revoked; /* attempts failed on a certificate tls_crl revokes */
+    uint64_t cluster_refused; /* _bulk requests the cluster refused for its state */
+    /* a run of such requests (shp_es_refusing): since when (uv_now, 0:
+     * none), how many, and the error type last logged */
+    int64_t refusing_since;
+    uint64_t refusing_n;
+    char refusing_type[64];
     long last_status;
     long logged;             /* the last condition logged as an error (no flood) */
 } shp_http;
@@ -860,8 +866,74 @@ static void shp_http_detail(shp_http *h, char *out, size_t cap)
     json_decref(r);
 }
 
+/* Elasticsearch errors that are the cluster's state, not the alert's: while
+ * they last every alert gets them, so they are an outage of the output
+ * (kept and sent again with its backoff, never dead-lettered, never on
+ * item_retry_for's clock), not a bad alert. NULL for any other type;
+ * otherwise a hint for the person who fixes the cause.
+ * - cluster_block_exception: a write block (403 FORBIDDEN/12 before 7.x's
+ *   auto-release, 429 TOO_MANY_REQUESTS/12 since; 503 for "no master");
+ *   the disk flood-stage watermark is the common one;
+ * - index_closed_exception (400): a closed index (ILM, an operator);
+ * - index_not_found_exception (404): the index is missing and
+ *   action.auto_create_index forbids creating it: configuration, which
+ *   a person fixes while the alerts wait, as for a wrong password. */
+static const char *shp_es_cluster_refusal(const char *type, const char *reason)
+{
+    if (strcmp(type, "cluster_block_exception") == 0)
+        return strstr(reason, "flood-stage") || strstr(reason, "allow-delete") ||
+                       strstr(reason, "allow delete")
+                   ? "disk flood stage? free disk space on the data nodes; before "
+                     "Elasticsearch 7.4 also reset index.blocks.read_only_allow_delete"
+                   : "a write block on the index or the cluster";
+    if (strcmp(type, "index_closed_exception") == 0)
+        return "the index is closed (ILM or an operator?): open it";
+    if (strcmp(type, "index_not_found_exception") == 0)
+        return "the index does not exist and may not be created (action.auto_create_index?): "
+               "create it or check index";
+    return NULL;
+}
+
+/* A request the cluster refused for its state (err: the ES error object
+ * of the request or of its first such item; borrowed). Counted; logged as
+ * an error at the first of a run and when the error type changes within
+ * it (the run ends at a _bulk reply without such a refusal,
+ * shp_es_accepting). */
+static void shp_es_refusing(shp_http *h, json_t *err)
+{
+    const char *type = shp_http_jget(err, "type"), *why = shp_http_jget(err, "reason");
+    const char *hint = shp_es_cluster_refusal(type, why);
+    int64_t now = (int64_t)uv_now(h->o->loop);
+    h->cluster_refused++;
+    h->refusing_n++;
+    if (!h->refusing_since)
+        h->refusing_since = now ? now : 1;
+    else if (strcmp(h->refusing_type, type) == 0)
+        return;
+    snprintf(h->refusing_type, sizeof(h->refusing_type), "%s", type);
+    vg_error("output %s: cluster refuses writes: %s: %s (%s): alerts kept, retrying",
+             h->o->conf.name, type, why, hint ? hint : "");
+}
+
+/* A _bulk reply without a refusal for the cluster's state: the end of a
+ * run of them, said once. */
+static void shp_es_accepting(shp_http *h)
+{
+    if (!h->refusing_since)
+        return;
+    vg_info("output %s: cluster accepts writes again after %" PRIu64 " refused request%s "
+            "(%.1f s)",
+            h->o->conf.name, h->refusing_n, h->refusing_n == 1 ? "" : "s",
+            (double)((int64_t)uv_now(h->o->loop) - h->refusing_since) / 1e3);
+    h->refusing_since = 0;
+    h->refusing_n = 0;
+    h->refusing_type[0] = '\0';
+}
+
 /* A 2xx _bulk reply: "errors": false settles everything; otherwise one
- * entry per item, in the order sent. */
+ * entry per item, in the order sent. An item refused for the cluster's
+ * state (shp_es_cluster_refusal) is kept and sent again, whatever its
+ * status, like a 429: the items taken beside it are settled. */
 static int shp_es_reply(shp_http *h, long status, shp_item *items, size_t n, char *reason,
                         size_t cap)
 {
@@ -883,6 +955,7 @@ static int shp_es_reply(shp_http *h, long status, shp_item *items, size_t n, cha
                  json_array_size(arr), n);
         rc = -EBADMSG;
     } else {
+        json_t *blocked = NULL; /* the first item refused for the cluster's state */
         for (size_t i = 0; i < n; i++) {
             json_t *it = json_array_get(arr, i);
             json_t *act = json_object_get(it, "create");
@@ -891,8 +964,16 @@ static int shp_es_reply(shp_http *h, long status, shp_item *items, size_t n, cha
             long st = (long)json_integer_value(json_object_get(act, "status"));
             char why[140];
             shp_es_error(json_object_get(act, "error"), why, sizeof(why));
+            json_t *err = json_object_get(act, "error");
             if (st == 200 || st == 201)
                 shp_http_mark(&items[i], SHP_ITEM_OK, NULL);
+            else if (shp_es_cluster_refusal(shp_http_jget(err, "type"),
+                                            shp_http_jget(err, "reason"))) {
+                shp_http_mark(&items[i], SHP_ITEM_RETRY, "item HTTP %ld %s", st, why);
+                items[i].refused_itself = 0; /* an outage: item_retry_for does not run */
+                if (!blocked)
+                    blocked = err;
+            }
             else if (st == 409)
                 shp_http_mark(&items[i], SHP_ITEM_DUP, NULL);
             else if (st == 429 || st >= 500 || st == 0 || st == 401 || st == 403 || st == 404) {
@@ -908,7 +989,15 @@ static int shp_es_reply(shp_http *h, long status, shp_item *items, size_t n, cha
             else
                 shp_http_mark(&items[i], SHP_ITEM_FAILED, "item HTTP %ld %s", st, why);
         }
+        if (blocked)
+            shp_es_refusing(h, blocked);
+        else
+            shp_es_accepting(h);
+        json_decref(r);
+        return rc;
     }
+    if (rc == 0)
+        shp_es_accepting(h); /* "errors": false */
     json_decref(r);
     return rc;
 }
@@ -989,6 +1078,24 @@ static int shp_http_judge(shp_http *h, long status, shp_item *items, size_t n, c
         return 0;
     }
     shp_http_detail(h, detail, sizeof(detail));
+    if (h->kind == SHP_HTTP_ES && status >= 400) {
+        /* a block on the whole cluster (cluster.blocks.read_only, no
+         * master) refuses the request as a whole: an outage, not our
+         * credentials (403) nor a body to isolate (400) */
+        json_t *r = json_loadb(h->reply.p ? h->reply.p : "", h->reply.len, 0, NULL);
+        json_t *err = json_object_get(r, "error");
+        int blocked = json_is_object(err) &&
+                      shp_es_cluster_refusal(shp_http_jget(err, "type"),
+                                             shp_http_jget(err, "reason"));
+        if (blocked) {
+            shp_es_refusing(h, err);
+            snprintf(reason, cap, "HTTP %ld %s (the cluster refuses writes; alerts are kept and "
+                     "retried)", status, detail);
+        }
+        json_decref(r);
+        if (blocked)
+            return -EAGAIN;
+    }
     if (status == 401 || status == 403 || status == 407) {
         const char *what = h->kind == SHP_HTTP_ES    ? "username/password or api_key"
                            : h->kind == SHP_HTTP_HEC ? "token"
@@ -1488,6 +1595,8 @@ static void shp_http_report(shp_out *o, vg_buf *line)
                     h->requests, h->http_errors, h->last_status,
                     h->chunk && h->chunk < (size_t)o->conf.batch ? h->chunk
                                                                  : (size_t)o->conf.batch);
+    if (h && h->kind == SHP_HTTP_ES)
+        vg_buf_addf(line, " cluster_refused=%" PRIu64, h->cluster_refused);
     if (h && shp_http_set(o->conf.tls_crl))
         vg_buf_addf(line, " tls_revoked=%" PRIu64, h->tls_revoked);
 }

@@ -972,6 +972,142 @@ START_TEST(test_es_outage_not_item_retry_for)
 }
 END_TEST
 
+#define TS_FLOOD_LINE                                                                              \
+    "output es: cluster refuses writes: cluster_block_exception: index [vigil-alerts] blocked "    \
+    "by: [FORBIDDEN/12/index read-only / allow delete (api)]; (disk flood stage? free disk "       \
+    "space on the data nodes; before Elasticsearch 7.4 also reset "                                \
+    "index.blocks.read_only_allow_delete): alerts kept, retrying\n"
+
+/* The cluster refuses writes for its own state, item by item, 6 requests
+ * in a row: every item 403 then 429 cluster_block_exception (the disk
+ * flood-stage block, as 7.x and 8.x say it), 400 index_closed_exception,
+ * 404 index_not_found_exception; then it takes them. An outage of the
+ * output, not 20 bad alerts: nothing in the dead-letter file (though
+ * item_retry_for is 1 s), every alert stored once and in order, each
+ * cause logged once as an error, the end of the run once, the requests
+ * counted in cluster_refused. Before, the first index_closed_exception
+ * round sent all 20 to the dead-letter file. */
+START_TEST(test_es_cluster_refuses_writes)
+{
+    vt_pipe p;
+    char yaml[4096];
+    ts_shipper_yaml(yaml, sizeof(yaml),
+                    "    - name: es\n      type: elasticsearch\n      url: http://127.0.0.1:@PORT@\n"
+                    "      batch: 50\n      retry_min: 20ms\n      retry_max: 100ms\n"
+                    "      item_retry_for: 1s\n");
+    ck_assert_int_eq(vt_pipe_init_full(&p, IT_RULES, NULL, NULL, yaml), 0);
+    ts_sink k;
+    const char *extra[] = {"--faults",
+                           "es items *=403:ro;es items *=429:flood;es items *=429:flood;"
+                           "es items *=400:closed;es items *=400:closed;es items *=404:nf",
+                           NULL};
+    ck_assert_int_eq(ts_sink_start_any(&k, &p, "es", extra), 0);
+    ck_assert_int_eq(ts_subst(&p, "@PORT@", k.port), 0);
+    ts_backlog_then_shipper(&p, N_POISON);
+
+    static ts_outcome o;
+    ts_outcome_read(&p, &k, "es", N_POISON, N_POISON, "documents", 0, "\"kind\": \"es\"", &o);
+    TS_ASSERT(o.nd == 0, &p, &k, "%d alerts in the dead-letter file", o.nd);
+    ck_assert_int_eq(access(o.dl, F_OK), -1);
+    ck_assert_int_eq(ts_exactly_once(o.want, o.nw, o.got, o.ng, "es"), 0);
+    ck_assert_int_eq(ts_out_of_order(o.want, o.nw, o.got, o.ng), 0);
+    /* six requests refused whole, item by item, then one stored them all */
+    ck_assert_int_eq(vt_count_text(k.log, "\"stored\": [], "), 6);
+    ck_assert_int_eq(vt_count_text(k.log, "\"endpoint\": \"es\""), 7);
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "es", "sent", N_POISON, 5000), N_POISON);
+    ck_assert_int_eq(vt_shipper_stat(&p, "es", "failed"), 0);
+    ck_assert_int_eq(vt_shipper_stat(&p, "es", "duplicates"), 0);
+    ck_assert_int_eq(vt_shipper_stat(&p, "es", "retried"), 0);
+    ck_assert_int_eq(vt_shipper_stat(&p, "es", "item_retries"), 6 * N_POISON);
+    ck_assert_int_eq(vt_shipper_stat(&p, "es", "cluster_refused"), 6);
+    char log[400];
+    vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
+    TS_ASSERT(vt_count_text(log, TS_FLOOD_LINE) == 1, &p, &k, "no '%s'", TS_FLOOD_LINE);
+    /* the 429 flood-stage block is the same cause: not logged again */
+    ck_assert_int_eq(vt_count_text(log, "cluster refuses writes: cluster_block_exception"), 1);
+    ck_assert_int_eq(vt_count_text(log, "output es: cluster refuses writes: index_closed_exception: "
+                                        "closed (the index is closed (ILM or an operator?): open "
+                                        "it): alerts kept, retrying\n"),
+                     1);
+    ck_assert_int_eq(vt_count_text(log, "output es: cluster refuses writes: "
+                                        "index_not_found_exception: no such index [vigil-alerts] "
+                                        "(the index does not exist and may not be created "
+                                        "(action.auto_create_index?): create it or check index): "
+                                        "alerts kept, retrying\n"),
+                     1);
+    ck_assert_int_eq(vt_count_text(log, "cluster refuses writes"), 3);
+    ck_assert_int_eq(vt_count_text(log, "output es: cluster accepts writes again after 6 refused "
+                                        "requests ("),
+                     1);
+    ck_assert_int_eq(vt_count_text(log, "refused for good"), 0);
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_SHIPPER, SIGTERM), 0);
+    ts_sink_stop(&k);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+/* A block on the whole request (403 cluster_block_exception: an outage,
+ * not our credentials), then a mixed _bulk answer: items 2, 5 and 7
+ * refused for the cluster's state (read-only block, closed index, missing
+ * index), the 17 others stored; then the 3 kept, the first of them refused
+ * again (429 flood stage); then that one stored. The 17 and the 2 are not
+ * sent again (no 409, no duplicates), nothing is dead-lettered, the cause
+ * is logged once. Before, item 5 (400 index_closed_exception) went to the
+ * dead-letter file and the whole-request 403 was logged as a credentials
+ * problem. */
+START_TEST(test_es_cluster_refuses_some_items)
+{
+    vt_pipe p;
+    char yaml[4096];
+    ts_shipper_yaml(yaml, sizeof(yaml),
+                    "    - name: es\n      type: elasticsearch\n      url: http://127.0.0.1:@PORT@\n"
+                    "      batch: 50\n      retry_min: 20ms\n      retry_max: 100ms\n");
+    ck_assert_int_eq(vt_pipe_init_full(&p, IT_RULES, NULL, NULL, yaml), 0);
+    ts_sink k;
+    const char *extra[] = {"--faults",
+                           "es 403:ro;es items 2=403:ro 5=400:closed 7=404:nf;"
+                           "es items 1=429:flood",
+                           NULL};
+    ck_assert_int_eq(ts_sink_start_any(&k, &p, "es", extra), 0);
+    ck_assert_int_eq(ts_subst(&p, "@PORT@", k.port), 0);
+    ts_backlog_then_shipper(&p, N_POISON);
+
+    static ts_outcome o;
+    ts_outcome_read(&p, &k, "es", N_POISON, N_POISON, "documents", 0, "\"kind\": \"es\"", &o);
+    TS_ASSERT(o.nd == 0, &p, &k, "%d alerts in the dead-letter file", o.nd);
+    ck_assert_int_eq(ts_exactly_once(o.want, o.nw, o.got, o.ng, "es"), 0);
+    /* stored: 17, then 2 (items 5 and 7 of the first), then item 2 */
+    ck_assert_str_eq(o.got[N_POISON - 1], o.want[1]);
+    ck_assert_str_eq(o.got[N_POISON - 3], o.want[4]);
+    ck_assert_str_eq(o.got[N_POISON - 2], o.want[6]);
+    ck_assert_int_eq(vt_count_text(k.log, "\"endpoint\": \"es\""), 4);
+    ck_assert_int_eq(vt_count_text(k.log, "\"dup\": [\""), 0);
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "es", "sent", N_POISON, 5000), N_POISON);
+    ck_assert_int_eq(vt_shipper_stat(&p, "es", "duplicates"), 0);
+    ck_assert_int_eq(vt_shipper_stat(&p, "es", "failed"), 0);
+    ck_assert_int_eq(vt_shipper_stat(&p, "es", "retried"), 1);
+    ck_assert_int_eq(vt_shipper_stat(&p, "es", "item_retries"), 4);
+    ck_assert_int_eq(vt_shipper_stat(&p, "es", "cluster_refused"), 3);
+    char log[400];
+    vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
+    TS_ASSERT(vt_count_text(log, TS_FLOOD_LINE) == 1, &p, &k, "no '%s'", TS_FLOOD_LINE);
+    ck_assert_int_eq(vt_count_text(log, "cluster refuses writes:"), 1);
+    ck_assert_int_eq(vt_count_text(log, "refuses our credentials"), 0);
+    ck_assert_int_eq(vt_count_text(log, "output es: delivery failed (attempt 1): HTTP 403 "
+                                        "cluster_block_exception: index [vigil-alerts] blocked "
+                                        "by: [FORBIDDEN/12/index read-only / allow delete (api)]; "
+                                        "(the cluster refuses writes; alerts are kept and "
+                                        "retried); 20 alerts waiting"),
+                     1);
+    ck_assert_int_eq(vt_count_text(log, "output es: cluster accepts writes again after 3 refused "
+                                        "requests ("),
+                     1);
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_SHIPPER, SIGTERM), 0);
+    ts_sink_stop(&k);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 #define N_TERM 20
 
 /* SIGTERM while a _bulk request is stored but not answered yet (for
@@ -1145,7 +1281,7 @@ START_TEST(test_es_slow_link_halves_batch)
                                         "item_retries=0 failed=0 "),
                      1);
     ck_assert_int_ge(vt_count_text(log, " requests=4 http_errors=1 last_status=200 "
-                                        "request_batch=32\n"),
+                                        "request_batch=32 cluster_refused=0\n"),
                      1);
     /* the sink logs a request after its answer */
     ck_assert(vt_wait_lines(k.log, 4, 5000));
@@ -1887,7 +2023,7 @@ static Suite *ship_http_suite(void)
      * CK_RUN_CASE=webhook build/tests/integration/test_ship_http */
     const struct {
         const char *name;
-        const TTest *tests[12];
+        const TTest *tests[16];
     } cases[] = {
         {"elasticsearch",
          {test_es_faults_nothing_lost, test_es_kill9_between_delivery_and_commit,
@@ -1895,7 +2031,8 @@ static Suite *ship_http_suite(void)
           test_es_slow_link_halves_batch, test_es_outage_after_item_retries_logged,
           test_es_sigterm_waits_for_answer, test_es_dead_letter_cut_line_mended,
           test_es_poison_alert_dead_lettered, test_es_outage_not_item_retry_for,
-          test_es_poison_clock_survives_restart}},
+          test_es_poison_clock_survives_restart, test_es_cluster_refuses_writes,
+          test_es_cluster_refuses_some_items}},
         {"splunk_hec", {test_hec_faults_in_order, test_hec_bad_events_do_not_back_off}},
         {"webhook",
          {test_webhook_exact, test_webhook_rate_limit_summary, test_dead_letter_unwritable,
@@ -1906,7 +2043,7 @@ static Suite *ship_http_suite(void)
     Suite *s = suite_create("ship_http");
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         TCase *tc = it_tcase(s, cases[i].name, 240);
-        for (size_t j = 0; j < 12 && cases[i].tests[j]; j++)
+        for (size_t j = 0; j < 16 && cases[i].tests[j]; j++)
             tcase_add_test(tc, cases[i].tests[j]);
     }
     return s;

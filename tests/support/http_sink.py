@@ -37,7 +37,11 @@ read, appended and removed at every request (write it with a rename).
                                     "429 ra=2": with the header Retry-After: 2
   items 2=429 3=400                 _bulk: errors:true, these items (1-based) refused
                                     (429 es_rejected_execution_exception, 400
-                                    mapper_parsing_exception, 5xx); the others stored
+                                    mapper_parsing_exception, 5xx); the others stored;
+                                    "*=429": every item. A status may name the error
+                                    (ES_KIND): "2=403:ro", "*=429:flood" (the disk
+                                    flood-stage block), "3=400:closed", "4=404:nf"
+  403:ro, 429:flood ...             the whole request refused with that error
   hec-bad K                         HEC: events before K (0-based) indexed, 400 code 6
                                     invalid-event-number K (what Splunk does)
   hec-code C                        HEC: 400 with code C, nothing indexed (7: incorrect
@@ -112,6 +116,26 @@ ES_ERR = {
     500: ("internal_server_error", "injected"),
     503: ("unavailable_shards_exception", "primary shard is not active"),
 }
+# Errors that are the cluster's state, what Elasticsearch says (7.x, 8.x).
+ES_KIND = {
+    "ro": ("cluster_block_exception",
+           "index [vigil-alerts] blocked by: [FORBIDDEN/12/index read-only / allow delete (api)];"),
+    "flood": ("cluster_block_exception",
+              "index [vigil-alerts] blocked by: [TOO_MANY_REQUESTS/12/disk usage exceeded "
+              "flood-stage watermark, index has read-only-allow-delete block];"),
+    "closed": ("index_closed_exception", "closed"),
+    "nf": ("index_not_found_exception", "no such index [vigil-alerts]"),
+}
+
+
+def es_error(spec):
+    """(status, type, reason) of a fault's "STATUS" or "STATUS:KIND"."""
+    st, _, kind = spec.partition(":")
+    st = int(st)
+    t, r = ES_KIND[kind] if kind else ES_ERR.get(st, ("injected", "injected"))
+    return st, t, r
+
+
 HEC_ERR = {
     400: (6, "Invalid data format"),
     401: (2, "Token is required"),
@@ -210,12 +234,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                            struct.pack("ii", 1, 0))
                 os.close(self.connection.detach())
                 return
-            if fault and fault[0].isdigit():
-                status = int(fault[0])
+            if fault and fault[0].partition(":")[0].isdigit():
+                status = int(fault[0].partition(":")[0])
                 rec["status"] = status
                 hdrs = [("Retry-After", f[3:]) for f in fault[1:] if f.startswith("ra=")]
                 if endpoint == "es":
-                    t, r = ES_ERR.get(status, ("injected", "injected fault"))
+                    t, r = (es_error(fault[0])[1:] if ":" in fault[0]
+                            else ES_ERR.get(status, ("injected", "injected fault")))
                     self.reply(status, {"error": {"type": t, "reason": r}, "status": status},
                                hdrs)
                 elif endpoint == "hec":
@@ -247,7 +272,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if fault and fault[0] == "items":
             for kv in fault[1:]:
                 k, v = kv.split("=")
-                refuse[int(k)] = int(v)
+                refuse[0 if k == "*" else int(k)] = es_error(v)
         lines = body.decode("utf-8").split("\n")
         if lines and lines[-1] == "":
             lines.pop()
@@ -267,7 +292,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             ix, _id = meta.get("_index"), meta.get("_id")
             pos = i // 2 + 1
             rec["items"] += 1
-            st = refuse.get(pos)
+            err = refuse.get(pos, refuse.get(0))
+            st = err[0] if err else None
             if st is None and ARGS.es_poison and ARGS.es_poison in lines[i + 1]:
                 st = 500
             doc = None
@@ -296,7 +322,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 rec["dup"].append(_id)
             else:
                 errors = True
-                t, r = ES_ERR.get(st, ("injected", "injected"))
+                t, r = err[1:] if err else ES_ERR.get(st, ("injected", "injected"))
                 res["error"] = {"type": t, "reason": r}
                 rec["refused"][_id] = st
             items.append({"create": res})
