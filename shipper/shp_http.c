@@ -871,9 +871,9 @@ static void shp_http_detail(shp_http *h, char *out, size_t cap)
  * (kept and sent again with its backoff, never dead-lettered, never on
  * item_retry_for's clock), not a bad alert. NULL for any other type;
  * otherwise a hint for the person who fixes the cause.
- * - cluster_block_exception: a write block (403 FORBIDDEN/12 before 7.x's
- *   auto-release, 429 TOO_MANY_REQUESTS/12 since; 503 for "no master");
- *   the disk flood-stage watermark is the common one;
+ * - cluster_block_exception: a write block (403 FORBIDDEN/12 on older
+ *   versions, 429 TOO_MANY_REQUESTS/12 on newer ones; 503 for "no
+ *   master"); the disk flood-stage watermark's is the common one;
  * - index_closed_exception (400): a closed index (ILM, an operator);
  * - index_not_found_exception (404): the index is missing and
  *   action.auto_create_index forbids creating it: configuration, which
@@ -962,9 +962,9 @@ static int shp_es_reply(shp_http *h, long status, shp_item *items, size_t n, cha
             if (!act && json_is_object(it)) /* whatever action it was */
                 act = json_object_iter_value(json_object_iter(it));
             long st = (long)json_integer_value(json_object_get(act, "status"));
-            char why[140];
-            shp_es_error(json_object_get(act, "error"), why, sizeof(why));
             json_t *err = json_object_get(act, "error");
+            char why[140];
+            shp_es_error(err, why, sizeof(why));
             if (st == 200 || st == 201)
                 shp_http_mark(&items[i], SHP_ITEM_OK, NULL);
             else if (shp_es_cluster_refusal(shp_http_jget(err, "type"),
