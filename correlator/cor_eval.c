@@ -83,6 +83,52 @@ static int cor_in(char **v, vg_str s)
     return 0;
 }
 
+/* ---- --explain's verdicts ------------------------------------------------ */
+
+/* An event time as --explain and the alerts print it (UTC, microseconds). */
+static void cor_trace_time(char *buf, size_t cap, int64_t us)
+{
+    time_t t = (time_t)(us >= 0 ? us / 1000000 : (us - 999999) / 1000000);
+    struct tm tm;
+    if (!gmtime_r(&t, &tm) || cap < 32) {
+        snprintf(buf, cap, "%lld us", (long long)us);
+        return;
+    }
+    size_t n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, cap - n, ".%06dZ", (int)(us - (int64_t)t * 1000000));
+}
+
+/* Why the header filters refused an event, naming the first one that did
+ * and the event's value ("filtered out" alone left the engineer to guess
+ * which of six). Only for --explain. */
+static void cor_trace_filtered(cor_eval *e, const cor_rule *r, const vg_event *ev)
+{
+    char v[600];
+    const char *what = NULL;
+    vg_str val = VG_STR_NULL;
+    if (r->programs && !cor_in(r->programs, ev->app))
+        what = "program", val = ev->app;
+    else if (r->hosts && !cor_in(r->hosts, ev->host))
+        what = "host", val = ev->host;
+    else if (r->agencies && !cor_in(r->agencies, ev->agency))
+        what = "agency", val = ev->agency;
+    else if (r->sites && !cor_in(r->sites, ev->site))
+        what = "site", val = ev->site;
+    if (what)
+        snprintf(v, sizeof(v), "filtered out: %s '%.*s' is not in the rule's '%s:' list", what,
+                 val.p ? (int)(val.len < 256 ? val.len : 256) : 0, val.p ? val.p : "", what);
+    else if (ev->pri < 0)
+        snprintf(v, sizeof(v), "filtered out: the line has no PRI, and the rule's facility or "
+                               "severity needs one");
+    else if (r->facilities && !(r->facilities & (1u << (ev->pri >> 3))))
+        snprintf(v, sizeof(v), "filtered out: facility %s is not in the rule's 'facility:' list",
+                 vg_syslog_facilities[ev->pri >> 3]);
+    else
+        snprintf(v, sizeof(v), "filtered out: severity %s is not in the rule's 'severity:' list",
+                 vg_syslog_severities[ev->pri & 7]);
+    e->trace(e->trace_ud, r, v, NULL, 0);
+}
+
 
 /* ---- hits and alerts ---------------------------------------------------- */
 
@@ -223,6 +269,14 @@ int cor__hit_out(cor_eval *e, const cor_hit *hit, cor_emit_fn emit, void *ud)
         cor__lru_front(e, &e->tables[ri], g);
         if (quiet) {
             r->suppressed += hit->count;
+            if (e->trace) { /* MATCHED, then no alert: say why */
+                char v[200], t[64];
+                cor_trace_time(t, sizeof(t), g->ts[g->n - 1]); /* the time that kept it quiet */
+                snprintf(v, sizeof(v), "suppressed: less than suppress (%g s) from its alert "
+                         "time %s (no alert; the hit still feeds correlations)",
+                         (double)r->suppress_us / 1e6, t);
+                e->trace(e->trace_ud, r, v, NULL, 0);
+            }
         } else {
             if (hit->ts + r->suppress_us > g->suppress_until)
                 g->suppress_until = hit->ts + r->suppress_us;
@@ -304,13 +358,18 @@ ssize_t cor__group_key(const cor_rule *r, const cor_ctx *src, char *buf, size_t 
 
 /* ---- match rules -------------------------------------------------------- */
 
-static int cor_check_conds(cor_eval *e, const cor_rule *r, const cor_ctx *c)
+/* Returns 1 when every "where" condition holds, else 0 with *failed the
+ * first that does not (for --explain). */
+static int cor_check_conds(cor_eval *e, const cor_rule *r, const cor_ctx *c,
+                           const cor_cond **failed)
 {
     for (uint32_t i = 0; i < r->nconds; i++) {
         vg_str v = cor__field(c, r->conds[i].field);
         bool in = v.p && e->lists && cor_lists_contains(e->lists, r->conds[i].list, v);
-        if (in == r->conds[i].negate)
+        if (in == r->conds[i].negate) {
+            *failed = &r->conds[i];
             return 0;
+        }
     }
     return 1;
 }
@@ -335,13 +394,19 @@ static int cor_match_one(cor_eval *e, cor_rule *r, const vg_event *ev, vg_str ms
         (r->facilities && (ev->pri < 0 || !(r->facilities & (1u << (ev->pri >> 3))))) ||
         (r->severities && (ev->pri < 0 || !(r->severities & (1u << (ev->pri & 7)))))) {
         if (e->trace)
-            e->trace(e->trace_ud, r, "filtered out (program/host/agency/site/facility/severity)",
-                     NULL, 0);
+            cor_trace_filtered(e, r, ev);
         return 0;
     }
     if (r->calendar >= 0 && cor_calendar_holds(rs->cals, r->calendar, ts) == r->cal_negate) {
-        if (e->trace)
-            e->trace(e->trace_ud, r, "time condition not met", NULL, 0);
+        if (e->trace) {
+            char v[300], t[64];
+            cor_trace_time(t, sizeof(t), ts);
+            const char *cal = cor_calendar_name(rs->cals, r->calendar);
+            snprintf(v, sizeof(v), "time condition not met: %s is %s calendar %s (time: {%s: %s})",
+                     t, r->cal_negate ? "inside" : "outside", cal, r->cal_negate ? "not_in" : "in",
+                     cal);
+            e->trace(e->trace_ud, r, v, NULL, 0);
+        }
         return 0;
     }
     const char *subj = msg.p ? msg.p : "";
@@ -382,9 +447,20 @@ static int cor_match_one(cor_eval *e, cor_rule *r, const vg_event *ev, vg_str ms
             return 0;
         }
     }
-    if (!cor_check_conds(e, r, &c)) {
-        if (e->trace)
-            e->trace(e->trace_ud, r, "list condition not met", c.f, c.nf);
+    const cor_cond *cf = NULL;
+    if (!cor_check_conds(e, r, &c, &cf)) {
+        if (e->trace) {
+            char v[700];
+            vg_str fv = cor__field(&c, cf->field);
+            if (fv.p)
+                snprintf(v, sizeof(v), "list condition not met: '%s %sin list %s' with %s '%.*s'",
+                         cf->field, cf->negate ? "not " : "", cf->list, cf->field,
+                         (int)(fv.len < 256 ? fv.len : 256), fv.p);
+            else
+                snprintf(v, sizeof(v), "list condition not met: '%s in list %s': the event has "
+                                       "no %s", cf->field, cf->list, cf->field);
+            e->trace(e->trace_ud, r, v, c.f, c.nf);
+        }
         return 0;
     }
     if (e->trace)

@@ -1192,6 +1192,73 @@ START_TEST(test_past_calendar_warned)
 }
 END_TEST
 
+/* --explain says why a rule that was tried did not alert: which header
+ * filter refused the line and with what value, the calendar of a time
+ * condition, the list condition that failed, and a match rule's hit kept
+ * quiet by its suppress (shown as MATCHED with no alert and no word why,
+ * and the other three as "filtered out (program/host/...)", "time
+ * condition not met" and "list condition not met" alone). */
+START_TEST(test_explain_says_why)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, "rules:\n"
+                                      "  - id: t.watch\n    name: Watch\n    level: 9\n"
+                                      "    match:\n      program: fw\n"
+                                      "      regex: 'SRC=(?<src_ip>\\S+) DST=(?<dst_ip>\\S+)'\n"
+                                      "      where: ['dst_ip in list bad']\n"
+                                      "    suppress: 10m\n    suppress_by: [src_ip]\n"
+                                      "  - id: t.night\n    name: Night\n    level: 5\n"
+                                      "    match:\n      severity: [err]\n"
+                                      "      regex: 'login (?<user>\\S+)'\n"
+                                      "      time: {not_in: office}\n"),
+                     0);
+    char dir[400], path[500], out[400], args[1200];
+    snprintf(dir, sizeof(dir), "%s/calendars", p.rules);
+    ck_assert_int_eq(mkdir(dir, 0755), 0);
+    snprintf(path, sizeof(path), "%s/cal.yml", dir);
+    ck_assert_int_eq(vt_write_file(path, "calendars:\n  - name: office\n    timezone: \"+07:00\"\n"
+                                         "    weekly: [{days: [wed], hours: \"08:00-17:00\"}]\n"),
+                     0);
+    snprintf(dir, sizeof(dir), "%s/lists", p.rules);
+    ck_assert_int_eq(mkdir(dir, 0755), 0);
+    snprintf(path, sizeof(path), "%s/bad.txt", dir);
+    ck_assert_int_eq(vt_write_file(path, "198.51.100.0/24\n"), 0);
+    char log[500];
+    snprintf(log, sizeof(log), "%s/explain.log", p.dir);
+    ck_assert_int_eq(vt_write_file(log,
+        "<4>1 2026-11-25T02:00:00Z fw1 fw - - - SRC=10.0.0.5 DST=198.51.100.1\n"
+        "<4>1 2026-11-25T02:09:59Z fw1 fw - - - SRC=10.0.0.5 DST=198.51.100.2\n"
+        "<4>1 2026-11-25T02:10:00Z fw1 fw - - - SRC=10.0.0.5 DST=198.51.101.1\n"
+        "<4>1 2026-11-25T02:10:00Z fw1 iptables - - - SRC=10.0.0.5 DST=198.51.100.1\n"
+        "<35>1 2026-11-25T10:00:00+07:00 h sshd - - - login root\n"
+        "<38>1 2026-11-25T20:00:00+07:00 h sshd - - - login root\n"
+        "h sshd: login root\n"), 0);
+    snprintf(out, sizeof(out), "%s/out", p.dir);
+    snprintf(args, sizeof(args), "-c %s --explain --rules %s < %s", p.config, p.rules, log);
+    ck_assert_int_eq(run_tool(args, out), 0);
+    static const char *const want[] = {
+        "  => alert t.watch (match, level 9, count 1)\n",
+        "  rule t.watch                              suppressed: less than suppress (600 s) from "
+        "its alert time 2026-11-25T02:00:00.000000Z (no alert; the hit still feeds "
+        "correlations)\n",
+        "  rule t.watch                              list condition not met: 'dst_ip in list bad' "
+        "with dst_ip '198.51.101.1' [src_ip=10.0.0.5, dst_ip=198.51.101.1]\n",
+        "  rule t.watch                              filtered out: program 'iptables' is not in "
+        "the rule's 'program:' list\n",
+        "  rule t.night                              time condition not met: "
+        "2026-11-25T03:00:00.000000Z is inside calendar office (time: {not_in: office})\n",
+        "  rule t.night                              filtered out: severity info is not in the "
+        "rule's 'severity:' list\n",
+        "  rule t.night                              filtered out: the line has no PRI, and the "
+        "rule's facility or severity needs one\n",
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        ck_assert_msg(vt_count_text(out, want[i]) == 1, "not once in --explain: %s", want[i]);
+    ck_assert_int_eq(vt_count_text(out, "\n1 alerts\n"), 1);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* LISTED_RULES with a test that needs the list, and one that must not fire. */
 #define LISTED_TESTED_RULES                                                                        \
     LISTED_RULES "    tests:\n"                                                                    \
@@ -2516,6 +2583,7 @@ static Suite *correlator_suite(void)
     TCase *tt = it_tcase(s, "tools", 300);
     tcase_add_test(tt, test_single_rule_file_loads_its_lists);
     tcase_add_test(tt, test_past_calendar_warned);
+    tcase_add_test(tt, test_explain_says_why);
     tcase_add_test(tt, test_replay_stdin_keeps_nul_bytes);
     tcase_add_test(tt, test_replay_skips_byte_order_mark);
     tcase_add_test(tt, test_offline_store_holds_rules_lists);
