@@ -97,6 +97,18 @@ static int yp_syntax(struct vg__yp *st)
         bool at_end = line > last || (p->problem && strstr(p->problem, "end of stream"));
         if (line > last) line = last > 0 ? last : 1;
         int from = (int)p->context_mark.line + 1;
+        /* libyaml's words for the two mistakes people make most in rule
+         * files say nothing of the cause: say it (the mark is on the tab,
+         * or on the ':' of the line it could not take) */
+        size_t at = p->problem_mark.index;
+        if (p->problem && at < st->len && st->buf[at] == '\t' &&
+            strstr(p->problem, "cannot start any token"))
+            return yp_fail(st, line, "a tab character: YAML indents with spaces only (%s)",
+                           p->problem);
+        if (p->problem && strstr(p->problem, "mapping values are not allowed"))
+            return yp_fail(st, line, "%s: this line is indented deeper than the key above it, "
+                           "or has ': ' inside a value that is not quoted (quote it: "
+                           "'Failed: x')", p->problem);
         /* The mistake is where the quote or bracket was opened, not where
          * the parser gave up on it: at the end of the file (an unclosed
          * quote), that line is the one to name; elsewhere, it is added. */

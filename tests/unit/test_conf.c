@@ -181,6 +181,19 @@ START_TEST(test_yaml_syntax_error)
     load_fails("a: 1\n\tb: 2\n",
                ":2: found a tab character that violates indentation (while scanning a plain "
                "scalar started at line 1)");
+    /* a tab that starts an indentation, and the two causes of "mapping
+     * values are not allowed" (indented too deep, an unquoted ': '), said */
+    load_fails("rules:\n\t- id: a\n",
+               ":2: a tab character: YAML indents with spaces only (found character that "
+               "cannot start any token)");
+    load_fails("r:\n  - id: a\n    level: 3\n     match: x\n",
+               ":4: mapping values are not allowed in this context: this line is indented "
+               "deeper than the key above it, or has ': ' inside a value that is not quoted "
+               "(quote it: 'Failed: x')");
+    load_fails("a:\n  regex: Failed: x\n",
+               ":2: mapping values are not allowed in this context: this line is indented "
+               "deeper than the key above it, or has ': ' inside a value that is not quoted "
+               "(quote it: 'Failed: x')");
     load_fails("a:\n  b: c\n d: e\n", ":3: did not find expected key (while parsing a block "
                                       "mapping started at line 1)");
     /* reader errors carry an offset, not a mark: the line is still right */
