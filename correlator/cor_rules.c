@@ -898,6 +898,58 @@ static int cor_is_rule_file(const char *n)
                            (l > 5 && strcmp(n + l - 5, ".yaml") == 0));
 }
 
+/* Names a cycle of correlations, after Kahn's algorithm left the rules with
+ * indeg > 0: those on a cycle, and those that count one (the first of these
+ * in the file was named as "part of a cycle" though it was not). Every such
+ * rule counts another such rule, so following those references from any of
+ * them reaches a cycle within rs->n steps; the error is at the line of the
+ * cycle's first rule in file order, with the whole loop: "a counts b, which
+ * counts a". Returns VG_ERULE (-ENOMEM without memory for the walk). */
+static int cor_rules_cycle(const cor_ruleset *rs, const uint32_t *indeg, char *err,
+                           size_t errlen)
+{
+    uint32_t *step = malloc((rs->n + 1) * sizeof(uint32_t)); /* 1 + place on the walk, 0 = off */
+    uint32_t *walk = malloc((rs->n + 1) * sizeof(uint32_t));
+    if (!step || !walk) {
+        free(step);
+        free(walk);
+        return -ENOMEM;
+    }
+    memset(step, 0, (rs->n + 1) * sizeof(uint32_t));
+    size_t at = 0;
+    while (at < rs->n && (rs->rules[at].kind == COR_MATCH || !indeg[at]))
+        at++;
+    uint32_t n = 0, from = 0;
+    while (at < rs->n && !step[at]) {
+        step[at] = ++n;
+        walk[n - 1] = (uint32_t)at;
+        const cor_rule *r = &rs->rules[at];
+        size_t next = rs->n;
+        for (uint32_t k = 0; k < r->nrefs && next == rs->n; k++)
+            if (rs->rules[r->ref_idx[k]].kind != COR_MATCH && indeg[r->ref_idx[k]])
+                next = r->ref_idx[k];
+        at = next;
+    }
+    if (at < rs->n)
+        from = step[at] - 1; /* the loop is walk[from .. n-1] */
+    uint32_t first = from; /* the loop's rule that comes first in the files */
+    for (uint32_t k = from; k < n; k++)
+        if (walk[k] < walk[first])
+            first = k;
+    const cor_rule *f = &rs->rules[walk[first]];
+    int o = snprintf(err, errlen, "%s:%d: rule '%s' is part of a cycle of correlations: %s",
+                     f->file, f->line, f->id, f->id);
+    uint32_t len = n - from;
+    for (uint32_t k = 1; k <= len && o >= 0 && (size_t)o < errlen; k++) {
+        const cor_rule *c = &rs->rules[walk[from + (first - from + k) % len]];
+        o += snprintf(err + o, errlen - (size_t)o, "%s %s", k == 1 ? " counts" : ", which counts",
+                      c->id);
+    }
+    free(step);
+    free(walk);
+    return VG_ERULE;
+}
+
 /* Resolves references, orders correlations so that a rule comes after
  * every rule it counts, and wires each rule to the correlations fed by it.
  * A reference to an unknown rule or a cycle refuses the set. */
@@ -1229,14 +1281,7 @@ static int cor_rules_link(cor_ruleset *rs, char *err, size_t errlen)
     }
     int rc = 0;
     if (rs->norder != ncorr) {
-        for (size_t i = 0; i < rs->n; i++) {
-            if (rs->rules[i].kind != COR_MATCH && indeg[i]) {
-                snprintf(err, errlen, "%s:%d: rule '%s' is part of a cycle of correlations",
-                         rs->rules[i].file, rs->rules[i].line, rs->rules[i].id);
-                break;
-            }
-        }
-        rc = VG_ERULE;
+        rc = cor_rules_cycle(rs, indeg, err, errlen);
     }
     free(indeg);
     return rc;

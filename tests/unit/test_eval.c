@@ -5305,7 +5305,35 @@ START_TEST(test_rule_errors)
              "    correlation: {type: event_count, rules: [c.a, m.fail], timespan: 1m,\n"
              "                  condition: {gte: 2}}\n",
              fail_rule);
-    ck_assert_int_eq(load_fails(yaml, "cycle"), VG_ERULE);
+    load_fails_exactly(yaml, ":8: rule 'c.a' is part of a cycle of correlations: c.a counts "
+                             "c.b, which counts c.a");
+    /* a rule that counts a cycle is not part of it: the cycle is named, at
+     * the line of its first rule (it was the counting rule, "part of a
+     * cycle", with nothing of the cycle said) */
+    snprintf(yaml, sizeof(yaml),
+             "rules:\n%s"
+             "  - id: c.x\n"
+             "    name: x\n"
+             "    level: 1\n"
+             "    correlation: {type: event_count, rules: [m.fail, c.c], timespan: 1m,\n"
+             "                  condition: {gte: 2}}\n"
+             "  - id: c.b\n"
+             "    name: b\n"
+             "    level: 1\n"
+             "    correlation: {type: event_count, rules: [c.c, m.fail], timespan: 1m,\n"
+             "                  condition: {gte: 2}}\n"
+             "  - id: c.c\n"
+             "    name: c\n"
+             "    level: 1\n"
+             "    correlation: {type: temporal, rules: [m.fail, c.d], timespan: 1m}\n"
+             "  - id: c.d\n"
+             "    name: d\n"
+             "    level: 1\n"
+             "    correlation: {type: event_count, rules: [c.b], timespan: 1m,\n"
+             "                  condition: {gte: 2}}\n",
+             fail_rule);
+    load_fails_exactly(yaml, ":13: rule 'c.b' is part of a cycle of correlations: c.b counts "
+                             "c.c, which counts c.d, which counts c.b");
     /* temporal listing a rule twice could never fire (one event counts
      * for its rule once); temporal_ordered past COR_SEQ_MAX steps */
     snprintf(yaml, sizeof(yaml),
