@@ -270,6 +270,45 @@ void cor_list_names_retired(const cor_list_names *old, const cor_list_names *new
     }
 }
 
+/* Whether list name is in the store l (or, without one, among names). */
+static bool cor_list_known(cor_lists *l, const cor_list_names *names, const char *name)
+{
+    cor_list_info info;
+    if (l)
+        return cor_lists_info(l, name, &info) != -ENOENT;
+    for (size_t j = 0; names && j < names->n; j++)
+        if (strcmp(names->v[j], name) == 0)
+            return true;
+    return false;
+}
+
+/* A known list whose name differs from name only by case or by '-' for '_'
+ * (threat_ip for threat-ip: the misspellings a rule author makes), into
+ * out; "" if none. */
+static void cor_list_near(cor_lists *l, const cor_list_names *names, const char *name, char *out,
+                          size_t cap)
+{
+    size_t n = strlen(name);
+    out[0] = '\0';
+    if (n >= cap)
+        return;
+    for (int variant = 0; variant < 6; variant++) {
+        for (size_t i = 0; i <= n; i++) {
+            char ch = name[i];
+            if (variant % 3 == 1 && ch == '_')
+                ch = '-';
+            else if (variant % 3 == 2 && ch == '-')
+                ch = '_';
+            if (variant >= 3 && ch >= 'A' && ch <= 'Z')
+                ch = (char)(ch - 'A' + 'a');
+            out[i] = ch;
+        }
+        if (strcmp(out, name) != 0 && cor_list_known(l, names, out))
+            return;
+    }
+    out[0] = '\0';
+}
+
 size_t cor_warn_unloaded_lists(cor_lists *l, const cor_list_names *names, const cor_ruleset *rs)
 {
     size_t n = 0;
@@ -289,16 +328,21 @@ size_t cor_warn_unloaded_lists(cor_lists *l, const cor_list_names *names, const 
             if (seen || (l && cor_lists_info(l, name, &info) != -ENOENT))
                 continue;
             n++;
+            /* at the condition's line, with a loaded name it may have meant */
+            char near[80], hint[120] = "";
+            cor_list_near(l, names, name, near, sizeof(near));
+            if (near[0])
+                snprintf(hint, sizeof(hint), "; did you mean '%s'?", near);
             if (l)
                 vg_warn("%s:%d: rule %s: list %s was never loaded, so 'in list %s' never holds "
                         "and 'not in list %s' always does (a list loads from "
-                        "RULES_DIR/lists/%s.txt, correlator.lists, --load-list or --list)",
-                        r->file, r->line, r->id, name, name, name, name);
+                        "RULES_DIR/lists/%s.txt, correlator.lists, --load-list or --list)%s",
+                        r->file, r->conds[k].line, r->id, name, name, name, name, hint);
             else
                 vg_warn("%s:%d: rule %s: list %s is not in RULES_DIR/lists/ nor in "
                         "correlator.lists: unless --load-list loads it, 'in list %s' never holds "
-                        "and 'not in list %s' always does",
-                        r->file, r->line, r->id, name, name, name);
+                        "and 'not in list %s' always does%s",
+                        r->file, r->conds[k].line, r->id, name, name, name, hint);
         }
     }
     return n;

@@ -1315,7 +1315,7 @@ START_TEST(test_single_rule_file_loads_its_lists)
     snprintf(path, sizeof(path), "%s/threat-ip.txt", dir);
     ck_assert_int_eq(rename(path, moved), 0);
     ck_assert_int_eq(run_tool(args, out), 1); /* its 'fires: true' fails */
-    snprintf(want, sizeof(want), "warning: %s/test.yml:2: rule intel.test: list threat-ip was never "
+    snprintf(want, sizeof(want), "warning: %s/test.yml:8: rule intel.test: list threat-ip was never "
              "loaded, so 'in list threat-ip' never holds and 'not in list threat-ip' always does "
              "(a list loads from RULES_DIR/lists/threat-ip.txt, correlator.lists, --load-list or "
              "--list)\n", p.rules);
@@ -1324,10 +1324,30 @@ START_TEST(test_single_rule_file_loads_its_lists)
     /* -t opens no store: it names what it cannot find in the files */
     snprintf(args, sizeof(args), "-c %s -t", p.config);
     ck_assert_int_eq(run_tool(args, out), 0);
-    snprintf(want, sizeof(want), "warning: %s/test.yml:2: rule intel.test: list threat-ip is not in "
+    snprintf(want, sizeof(want), "warning: %s/test.yml:8: rule intel.test: list threat-ip is not in "
              "RULES_DIR/lists/ nor in correlator.lists: unless --load-list loads it, 'in list "
              "threat-ip' never holds and 'not in list threat-ip' always does\n", p.rules);
     ck_assert_int_eq(vt_count_text(path, want), 1);
+    /* at the line of the 'where' (it was the rule's id line), and with a
+     * loaded list whose name differs by '-' for '_' named */
+    snprintf(path, sizeof(path), "%s/threat_ip.txt", dir);
+    ck_assert_int_eq(rename(moved, path), 0);
+    snprintf(args, sizeof(args), "-c %s --test-rules %s/test.yml", p.config, p.rules);
+    ck_assert_int_eq(run_tool(args, out), 1);
+    snprintf(want, sizeof(want), "warning: %s/test.yml:8: rule intel.test: list threat-ip was never "
+             "loaded, so 'in list threat-ip' never holds and 'not in list threat-ip' always does "
+             "(a list loads from RULES_DIR/lists/threat-ip.txt, correlator.lists, --load-list or "
+             "--list); did you mean 'threat_ip'?\n", p.rules);
+    snprintf(path, sizeof(path), "%s.err", out);
+    ck_assert_int_eq(vt_count_text(path, want), 1);
+    snprintf(args, sizeof(args), "-c %s -t", p.config);
+    ck_assert_int_eq(run_tool(args, out), 0);
+    snprintf(want, sizeof(want), "warning: %s/test.yml:8: rule intel.test: list threat-ip is not in "
+             "RULES_DIR/lists/ nor in correlator.lists: unless --load-list loads it, 'in list "
+             "threat-ip' never holds and 'not in list threat-ip' always does; did you mean "
+             "'threat_ip'?\n", p.rules);
+    ck_assert_int_eq(vt_count_text(path, want), 1);
+    snprintf(moved, sizeof(moved), "%s/threat_ip.txt", dir);
     snprintf(path, sizeof(path), "%s/threat-ip.txt", dir);
     ck_assert_int_eq(rename(moved, path), 0);
     ck_assert_int_eq(run_tool(args, out), 0);
