@@ -332,6 +332,43 @@ static int cor_rule_captures(cor_rule *r)
         }
     return 0;
 }
+/* Where key k belongs when it is not where it was written: a rule key
+ * indented under match: or correlation:, or one of theirs written at the
+ * rule's level (a line indented too little or too much), as a hint for the
+ * "unknown key" errors, written into buf (cap bytes) and returned; "" when
+ * k is no key of a rule at all. */
+static const char *cor_key_hint(const char *k, const char *here, char *buf, size_t cap)
+{
+    static const char *const match_keys[] = {"regex", "keywords", "program", "host", "agency",
+                                             "site", "facility", "severity", "where", "time",
+                                             NULL};
+    static const char *const corr_keys[] = {"type", "rules", "group_by", "timespan",
+                                            "condition", "expire", NULL};
+    static const char *const rule_keys[] = {"id", "name", "level", "alert", "tags", "description",
+                                            "match", "correlation", "tests", "max_groups",
+                                            "suppress_by", NULL};
+    static const char *const cond_keys[] = {"gte", "field", NULL};
+    struct {
+        const char *const *keys;
+        const char *where;
+    } homes[] = {{match_keys, "match"},
+                 {corr_keys, "correlation"},
+                 {rule_keys, "rule"},
+                 {cond_keys, "condition"}};
+    for (size_t h = 0; h < sizeof(homes) / sizeof(homes[0]); h++)
+        for (const char *const *q = homes[h].keys; *q; q++)
+            if (strcmp(*q, k) == 0 && strcmp(homes[h].where, here) != 0) {
+                if (strcmp(homes[h].where, "rule") == 0)
+                    snprintf(buf, cap, "; '%s' is a key of the rule itself, at the "
+                             "indentation of its 'id'", k);
+                else
+                    snprintf(buf, cap, "; '%s' belongs under '%s:', indented below it", k,
+                             homes[h].where);
+                return buf;
+            }
+    return "";
+}
+
 
 /* time: {in: NAME} or {not_in: NAME}, resolved against the set's calendars. */
 static int cor_time_cond(cor_rule *r, const vg_node *v, const cor_calendars *cals, char *err,
@@ -393,9 +430,11 @@ static int cor_match_block(cor_rule *r, const vg_node *m, const cor_calendars *c
                 rc = cor_cond_parse(v->kind == VG_NODE_SEQ ? v->items[j] : v, &r->conds[j], err,
                                     errlen);
         } else {
+            char hint[160];
             return vg_conf_errf(err, errlen, m->keys[i],
                                 "unknown key '%s' in match (expected regex, keywords, program, "
-                                "host, agency, site, facility, severity, where, time)", k);
+                                "host, agency, site, facility, severity, where, time)%s", k,
+                                cor_key_hint(k, "match", hint, sizeof(hint)));
         }
         if (rc)
             return rc;
@@ -536,10 +575,13 @@ static int cor_corr_block(cor_rule *r, const vg_node *c, char *err, size_t errle
             rc = cor_duration(v, "expire", &r->expire_us, err, errlen);
         else if (strcmp(k, "condition") == 0)
             cond = v;
-        else
+        else {
+            char hint[160];
             rc = vg_conf_errf(err, errlen, c->keys[i],
                               "unknown key '%s' in correlation (expected type, rules, group_by, "
-                              "timespan, condition, suppress, expire)", k);
+                              "timespan, condition, suppress, expire)%s", k,
+                              cor_key_hint(k, "correlation", hint, sizeof(hint)));
+        }
     }
     if (rc)
         return rc;
@@ -585,8 +627,13 @@ static int cor_corr_block(cor_rule *r, const vg_node *c, char *err, size_t errle
                 rc = -ENOMEM;
             else if (strcmp(k, "field") == 0)
                 r->field_line = cond->items[i]->line;
-            else
-                rc = vg_conf_errf(err, errlen, cond->keys[i], "unknown key '%s' in condition", k);
+            else {
+                char hint[160];
+                rc = vg_conf_errf(err, errlen, cond->keys[i],
+                                  "unknown key '%s' in condition (expected gte, and field for "
+                                  "value_count: {field: user, gte: 5})%s", k,
+                                  cor_key_hint(k, "condition", hint, sizeof(hint)));
+            }
         }
         if (rc)
             return rc;
@@ -762,10 +809,11 @@ static int cor_rule_load(cor_rule *r, const vg_node *n, const cor_rules_opts *o,
         } else if (strcmp(k, "tests") == 0) {
             rc = cor_tests_block(r, v, err, errlen);
         } else {
+            char hint[160];
             return vg_conf_errf(err, errlen, n->keys[i],
                                 "unknown key '%s' in rule (expected id, name, level, alert, tags, "
                                 "description, match, correlation, tests, max_groups, suppress, "
-                                "suppress_by)", k);
+                                "suppress_by)%s", k, cor_key_hint(k, "rule", hint, sizeof(hint)));
         }
     }
     if (rc)

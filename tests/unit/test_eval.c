@@ -5291,6 +5291,40 @@ START_TEST(test_rule_errors)
              fail_rule);
     ck_assert_int_eq(load_fails(yaml, ":11: 'timespan' is too long, got '100000000000000s'"),
                      VG_ERULE);
+    /* a key at the wrong indentation: the unknown-key error says where it
+     * belongs (a 'keywords' level with 'match:', 'tags' under 'match:',
+     * a 'max_groups' under 'correlation:', 'gt' for 'gte') */
+    load_fails_exactly("rules:\n  - id: m.x\n    name: x\n    level: 3\n    match:\n"
+                       "    keywords: [x]\n",
+                       ":6: unknown key 'keywords' in rule (expected id, name, level, alert, "
+                       "tags, description, match, correlation, tests, max_groups, suppress, "
+                       "suppress_by); 'keywords' belongs under 'match:', indented below it");
+    load_fails_exactly("rules:\n  - id: m.x\n    name: x\n    level: 3\n    match:\n"
+                       "      keywords: [x]\n      tags: [attack.t1110]\n",
+                       ":7: unknown key 'tags' in match (expected regex, keywords, program, "
+                       "host, agency, site, facility, severity, where, time); 'tags' is a key "
+                       "of the rule itself, at the indentation of its 'id'");
+    snprintf(yaml, sizeof(yaml),
+             "rules:\n%s"
+             "  - id: c.x\n"
+             "    name: x\n"
+             "    level: 1\n"
+             "    correlation: {type: event_count, rules: [m.fail], timespan: 1m,\n"
+             "                  max_groups: 10, condition: {gte: 2}}\n",
+             fail_rule);
+    load_fails_exactly(yaml, ":12: unknown key 'max_groups' in correlation (expected type, rules, "
+                             "group_by, timespan, condition, suppress, expire); 'max_groups' is "
+                             "a key of the rule itself, at the indentation of its 'id'");
+    snprintf(yaml, sizeof(yaml),
+             "rules:\n%s"
+             "  - id: c.x\n"
+             "    name: x\n"
+             "    level: 1\n"
+             "    correlation: {type: event_count, rules: [m.fail], timespan: 1m,\n"
+             "                  condition: {gt: 2}}\n",
+             fail_rule);
+    load_fails_exactly(yaml, ":12: unknown key 'gt' in condition (expected gte, and field for "
+                             "value_count: {field: user, gte: 5})");
     /* a cycle of correlations */
     snprintf(yaml, sizeof(yaml),
              "rules:\n%s"
