@@ -343,12 +343,16 @@ static int cor_vc_fire(const cor_rule *c, const cor_group *g, int64_t end, uint3
     if (c->kind != COR_VALUE_COUNT)
         return 1;
     /* the distinct values, for the analyst; an empty one is a value too
-     * (a comma after it), so the list has as many as count says */
+     * (a comma after it), so the list has as many as count says, up to
+     * what fits: whole values only (a port scan's 10341 cut to "1" named a
+     * port that was not scanned), but for a first value longer than all */
     size_t jl = 0, cap = sizeof(vo->joined);
     uint32_t listed = 0;
     for (uint32_t k = 0; k < g->n && jl < cap - 1; k++) {
         if (k != self && !cor_vc_in(g, k, c->timespan_us, end, NULL))
             continue;
+        if (listed && jl + 1 + strlen(g->vals[k]) > cap - 1)
+            break;
         jl += (size_t)snprintf(vo->joined + jl, cap - jl, "%s%s", listed++ ? "," : "",
                                g->vals[k]);
     }

@@ -2080,6 +2080,39 @@ START_TEST(test_replay_refuses_compressed)
 }
 END_TEST
 
+/* A value_count's FIELD_values holds whole values: past the room for
+ * them (2 KiB), the list ends at the last value that fits. It was cut
+ * inside a value, and a port scan of 10000..10499 listed a port "1". */
+START_TEST(test_replay_values_list_whole)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, "rules:\n"
+                                      "  - id: m.c\n    name: c\n    level: 1\n    alert: false\n"
+                                      "    match: {regex: 'SRC=(?<src_ip>\\S+) DPT=(?<dst_port>\\d+)'}\n"
+                                      "  - id: c.scan\n    name: scan\n    level: 5\n"
+                                      "    correlation: {type: value_count, rules: [m.c], "
+                                      "group_by: [src_ip], timespan: 1m,\n"
+                                      "                  condition: {field: dst_port, gte: 500}}\n"),
+                     0);
+    char log[400], out[400], args[1200];
+    snprintf(log, sizeof(log), "%s/scan.log", p.dir);
+    FILE *f = fopen(log, "w");
+    ck_assert_ptr_nonnull(f);
+    for (int i = 0; i < 500; i++)
+        fprintf(f, "<4>1 2026-11-25T00:00:%02d.%03dZ fw x - - - SRC=10.0.0.5 DPT=%d\n", i / 100,
+                i % 100 * 10, 10000 + i);
+    ck_assert_int_eq(fclose(f), 0);
+    snprintf(out, sizeof(out), "%s/out", p.dir);
+    snprintf(args, sizeof(args), "-c %s --replay %s --rules %s", p.config, log, p.rules);
+    ck_assert_int_eq(run_tool(args, out), 0);
+    ck_assert_int_eq(vt_count_text(out, "\"count\":500,"), 1);
+    /* 341 ports of 5 digits and 340 commas: 2,045 bytes; a 342nd does not fit */
+    ck_assert_int_eq(vt_count_text(out, "\"dst_port_values\":\"10000,10001,10002,"), 1);
+    ck_assert_int_eq(vt_count_text(out, ",10339,10340\"}"), 1);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 START_TEST(test_replay_counts_match_errors)
 {
     vt_pipe p;
@@ -2610,6 +2643,7 @@ static Suite *correlator_suite(void)
     tcase_add_test(tt, test_replay_year_follows_the_log);
     tcase_add_test(tt, test_replay_year_from_file_mtime);
     tcase_add_test(tt, test_replay_counts_match_errors);
+    tcase_add_test(tt, test_replay_values_list_whole);
     tcase_add_test(tt, test_replay_counts_trimmed_per_rule);
     tcase_add_test(tt, test_replay_names_far_ahead_line);
     tcase_add_test(tt, test_rule_test_field_never_set);
