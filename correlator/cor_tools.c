@@ -761,7 +761,21 @@ typedef struct cor_test_run {
     vg_alert first;   /* fields of the first alert (views into 'keep') */
     char keep[8192];
     size_t kept;
+    char verdict[400]; /* the engine's last word on a match rule (as --explain's) */
 } cor_test_run;
+
+/* Keeps what the engine said of the tested match rule at the test's last
+ * line: "expected an alert, but it did not fire" then says why (a filter,
+ * the calendar, the list condition), as --explain would. */
+static void cor_test_trace(void *ud, const cor_rule *r, const char *verdict, const vg_kv *f,
+                           uint32_t nf)
+{
+    (void)f;
+    (void)nf;
+    cor_test_run *t = ud;
+    if (r == t->r)
+        snprintf(t->verdict, sizeof(t->verdict), "%s", verdict);
+}
 
 static int cor_test_emit(void *ud, const vg_alert *al)
 {
@@ -821,6 +835,8 @@ static int cor_tool_test_rules(vg_daemon *d, const vg_node *root, int argc, char
             cor_eval *e = NULL;
             cor_test_run t = {.r = r};
             int rc = cor_eval_new(&e, o.rs, NULL, o.lists);
+            if (rc == 0 && r->kind == COR_MATCH)
+                cor_eval_set_trace(e, cor_test_trace, &t);
             cor_offline tmp = o;
             tmp.eval = e;
             cor_feed_ctx f = {.o = &tmp, .year = a.year, .agency = ct->agency, .site = ct->site,
@@ -836,6 +852,9 @@ static int cor_tool_test_rules(vg_daemon *d, const vg_node *root, int argc, char
             char why[512] = "";
             if (rc)
                 snprintf(why, sizeof(why), "engine error: %s", vg_strerror(rc));
+            else if (ct->fires && !t.fired && t.verdict[0])
+                snprintf(why, sizeof(why), "expected an alert, but it did not fire (at its last "
+                         "line: %s)", t.verdict);
             else if (ct->fires != (t.fired > 0))
                 snprintf(why, sizeof(why), "expected %s, but it %s", ct->fires ? "an alert" : "no alert",
                          t.fired ? "fired" : "did not fire");

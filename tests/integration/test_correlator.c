@@ -1255,6 +1255,23 @@ START_TEST(test_explain_says_why)
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
         ck_assert_msg(vt_count_text(out, want[i]) == 1, "not once in --explain: %s", want[i]);
     ck_assert_int_eq(vt_count_text(out, "\n1 alerts\n"), 1);
+
+    /* a test case that does not fire says the same of its last line (it
+     * said "expected an alert, but it did not fire" alone) */
+    snprintf(path, sizeof(path), "%s/road.yml", p.rules);
+    ck_assert_int_eq(vt_write_file(path, "rules:\n  - id: t.road\n    name: Road\n    level: 3\n"
+                                         "    match: {agency: road, regex: 'login (?<user>\\S+)'}\n"
+                                         "    tests:\n"
+                                         "      - {line: '<38>h sshd: login root', agency: Road, "
+                                         "fires: true}\n"),
+                     0);
+    snprintf(args, sizeof(args), "-c %s --test-rules %s", p.config, p.rules);
+    ck_assert_int_eq(run_tool(args, out), 1);
+    char want2[1200];
+    snprintf(want2, sizeof(want2), "FAIL %s:7: rule t.road test 1: expected an alert, but it did "
+             "not fire (at its last line: filtered out: agency 'Road' is not in the rule's "
+             "'agency:' list)\n", path);
+    ck_assert_int_eq(vt_count_text(out, want2), 1);
     vt_pipe_destroy(&p);
 }
 END_TEST
