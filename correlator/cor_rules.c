@@ -978,6 +978,12 @@ static int cor_rules_cycle(const cor_ruleset *rs, const uint32_t *indeg, char *e
                 next = r->ref_idx[k];
         at = next;
     }
+    if (n == 0) { /* not reached: Kahn's algorithm left some rule */
+        snprintf(err, errlen, "rule set: a cycle of correlations");
+        free(step);
+        free(walk);
+        return VG_ERULE;
+    }
     if (at < rs->n)
         from = step[at] - 1; /* the loop is walk[from .. n-1] */
     uint32_t first = from; /* the loop's rule that comes first in the files */
