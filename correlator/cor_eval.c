@@ -424,8 +424,14 @@ static int cor_match_one(cor_eval *e, cor_rule *r, const vg_event *ev, vg_str ms
         }
         if (m < 0) {
             r->match_errors++; /* match limit or similar: counted, never fatal */
-            if (e->trace)
-                e->trace(e->trace_ud, r, "regex error (match limit?)", NULL, 0);
+            if (e->trace) { /* which error: a match limit, the JIT stack, ... */
+                char v[300], why[200];
+                if (pcre2_get_error_message(m, (PCRE2_UCHAR *)why, sizeof(why)) < 0)
+                    snprintf(why, sizeof(why), "PCRE2 error %d", m);
+                snprintf(v, sizeof(v), "regex error: %s (counted in match_errors, as no match)",
+                         why);
+                e->trace(e->trace_ud, r, v, NULL, 0);
+            }
             return 0;
         }
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(rs->md);

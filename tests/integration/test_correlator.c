@@ -2178,6 +2178,14 @@ START_TEST(test_replay_counts_match_errors)
     /* per rule: its alerts, and its match errors when it has any */
     snprintf(want, sizeof(want), "\n  %-40s 0 (2 match_errors)\n  %-40s 3\n", "m.redos", "m.five");
     ck_assert_int_eq(vt_count_text(err, want), 1);
+    /* --explain names PCRE2's error (it said "regex error (match limit?)") */
+    snprintf(args, sizeof(args), "-c %s --explain --rules %s --year 2025 "
+             "'<13>Nov 25 10:00:00 h vigiltest: aaaaaaaaaaaaaaaaaaaaaaaaaaaaab'", p.config, p.rules);
+    ck_assert_int_eq(run_tool(args, out), 0);
+    char w2[400];
+    snprintf(w2, sizeof(w2), "  rule %-36s regex error: match limit exceeded (counted in "
+             "match_errors, as no match)\n", "m.redos");
+    ck_assert_int_eq(vt_count_text(out, w2), 1);
     vt_pipe_destroy(&p);
 }
 END_TEST
