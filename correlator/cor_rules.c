@@ -332,6 +332,7 @@ static int cor_rule_captures(cor_rule *r)
         }
     return 0;
 }
+
 /* Where key k belongs when it is not where it was written: a rule key
  * indented under match: or correlation:, or one of theirs written at the
  * rule's level (a line indented too little or too much), as a hint for the
@@ -368,7 +369,6 @@ static const char *cor_key_hint(const char *k, const char *here, char *buf, size
             }
     return "";
 }
-
 
 /* time: {in: NAME} or {not_in: NAME}, resolved against the set's calendars. */
 static int cor_time_cond(cor_rule *r, const vg_node *v, const cor_calendars *cals, char *err,
