@@ -168,10 +168,14 @@ static int cor_emit_hit(cor_eval *e, const cor_hit *hit, cor_emit_fn emit, void 
             if (!l)
                 continue;
             int64_t t = cor_raw_time(l);
-            if (t == COR_RAW_NOTIME || (t >= hit->first && t <= hit->ts))
+            if (t == COR_RAW_NOTIME || (t >= hit->first && t <= hit->ts)) {
+                al.raw_cut |= (uint32_t)cor_raw_cut(l) << al.nraw;
                 al.raw[al.nraw++] = vg_str_c(cor_raw_line(l));
+            }
         }
     } else if (ev && ev->raw.p) {
+        /* the event's whole line: cut only where the collector cut it */
+        al.raw_cut = (ev->flags & VG_EV_TRUNCATED) ? 1u : 0u;
         al.raw[al.nraw++] = ev->raw;
     }
     e->stats.alerts++;

@@ -328,18 +328,27 @@ size_t cor__state_key(const char *rule_id, const char *key, size_t keylen, char 
                       size_t cap, int *hashed);
 /* Copies raw (at most COR_RAW_MAX bytes) into g's ring of raw lines, with
  * ts, the time the group counted it at: an alert carries only the lines of
- * its own window (cor_emit_hit). A slot holds the time, then the line. */
-void cor__raw_keep(cor_eval *e, cor_group *g, vg_str raw, int64_t ts);
+ * its own window (cor_emit_hit). cut: raw is already incomplete (the
+ * collector's VG_EV_TRUNCATED, a mark restored from the state); a line
+ * longer than COR_RAW_MAX is marked cut here. A slot holds a header (the
+ * time, then a byte of COR_RAW_* flags), then the line and its NUL. */
+void cor__raw_keep(cor_eval *e, cor_group *g, vg_str raw, int64_t ts, int cut);
 #define COR_RAW_NOTIME INT64_MIN /* a line restored from a record without times */
+#define COR_RAW_HEAD (sizeof(int64_t) + 1) /* a slot's header: time, flags */
+#define COR_RAW_CUT 1u /* slot flag: the line kept is not the whole message */
 static inline int64_t cor_raw_time(const char *slot)
 {
     int64_t t;
     memcpy(&t, slot, sizeof(t));
     return t;
 }
+static inline int cor_raw_cut(const char *slot)
+{
+    return ((unsigned char)slot[sizeof(int64_t)] & COR_RAW_CUT) != 0;
+}
 static inline const char *cor_raw_line(const char *slot)
 {
-    return slot + sizeof(int64_t);
+    return slot + COR_RAW_HEAD;
 }
 /* Room for want entries in g's times (cor__ts_grow) or values and their
  * times (cor__vc_grow), up to the rule's cap: 0, or -ENOMEM. */

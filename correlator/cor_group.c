@@ -588,19 +588,22 @@ cor_group *cor__group_get(cor_eval *e, const cor_rule *r, cor_table *t, const ch
  * it is large enough (sizes rounded up to 256 bytes), and an empty slot
  * takes one from the engine's pool first: every hit of every correlation
  * passes here, and malloc/free per hit showed in profiles. */
-void cor__raw_keep(cor_eval *e, cor_group *g, vg_str raw, int64_t ts)
+void cor__raw_keep(cor_eval *e, cor_group *g, vg_str raw, int64_t ts, int cut)
 {
     if (!g->raw || !raw.p)
         return;
     size_t n = raw.len < COR_RAW_MAX ? raw.len : COR_RAW_MAX;
-    size_t need = sizeof(int64_t) + n + 1;
+    size_t need = COR_RAW_HEAD + n + 1;
+    unsigned char flags = cut || raw.len > COR_RAW_MAX ? COR_RAW_CUT : 0;
     if (g->nraw) { /* a "message repeated N times" line counts N times: kept once */
         uint32_t li = g->nraw < COR_RAW_KEEP ? g->nraw - 1
                                              : (g->rawpos + COR_RAW_KEEP - 1) % COR_RAW_KEEP;
-        const char *last = g->raw[li];
+        char *last = g->raw[li];
         if (last && cor_raw_time(last) == ts && g->rawcap[li] * (size_t)COR_RAW_UNIT >= need &&
-            memcmp(cor_raw_line(last), raw.p, n) == 0 && cor_raw_line(last)[n] == '\0')
+            memcmp(cor_raw_line(last), raw.p, n) == 0 && cor_raw_line(last)[n] == '\0') {
+            last[sizeof(int64_t)] |= (char)flags; /* the same first KiB, one of them cut */
             return;
+        }
     }
     uint32_t at = g->nraw < COR_RAW_KEEP ? g->nraw : g->rawpos;
     char *slot = g->raw[at];
@@ -618,8 +621,9 @@ void cor__raw_keep(cor_eval *e, cor_group *g, vg_str raw, int64_t ts)
         g->rawcap[at] = (uint8_t)units;
     }
     memcpy(slot, &ts, sizeof(ts));
-    memcpy(slot + sizeof(ts), raw.p, n);
-    slot[sizeof(ts) + n] = '\0';
+    slot[sizeof(ts)] = (char)flags;
+    memcpy(slot + COR_RAW_HEAD, raw.p, n);
+    slot[COR_RAW_HEAD + n] = '\0';
     if (g->nraw < COR_RAW_KEEP)
         g->nraw++;
     else

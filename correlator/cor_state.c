@@ -16,15 +16,25 @@
 #include "vigil/util.h"
 
 /* Group record: [rule_hash, last_us, suppress_until, aux, fired, [ts], [vals], [raw], touch,
- * [raw times], key] (records written before touch was saved have 8 elements, before the raw
- * lines' times 9: their lines go into every alert, as then). The group key is the 11th
- * element only when the LMDB key holds its hash instead (cor__state_key). */
+ * [raw times], key, raw_cut] (records written before touch was saved have 8 elements, before
+ * the raw lines' times 9: their lines go into every alert, as then). The group key is the
+ * 11th element when the LMDB key holds its hash instead (cor__state_key), nil otherwise; it
+ * is left out (10 elements) when it is nil and no raw line is cut. raw_cut, only when a line
+ * is: bit i set when raw line i is incomplete (records written before it have at most 11
+ * elements: their lines are read as whole). */
 static int cor_group_pack(cor_eval *e, const cor_rule *r, const cor_group *g, int with_key)
 {
     msgpack_packer pk;
     msgpack_sbuffer_clear(&e->sb);
     msgpack_packer_init(&pk, &e->sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, with_key ? 11 : 10);
+    uint32_t start = g->nraw < COR_RAW_KEEP ? 0 : g->rawpos;
+    uint64_t cut = 0;
+    for (uint32_t i = 0; i < g->nraw; i++) {
+        const char *l = g->raw[(start + i) % COR_RAW_KEEP];
+        if (l && cor_raw_cut(l))
+            cut |= UINT64_C(1) << i;
+    }
+    msgpack_pack_array(&pk, cut ? 12 : with_key ? 11 : 10);
     msgpack_pack_uint64(&pk, r->hash);
     msgpack_pack_int64(&pk, g->last_us);
     msgpack_pack_int64(&pk, g->suppress_until);
@@ -45,7 +55,6 @@ static int cor_group_pack(cor_eval *e, const cor_rule *r, const cor_group *g, in
         msgpack_pack_str(&pk, l);
         msgpack_pack_str_body(&pk, g->vals[i], l);
     }
-    uint32_t start = g->nraw < COR_RAW_KEEP ? 0 : g->rawpos;
     msgpack_pack_array(&pk, g->nraw);
     for (uint32_t i = 0; i < g->nraw; i++) {
         const char *l = g->raw[(start + i) % COR_RAW_KEEP];
@@ -62,7 +71,11 @@ static int cor_group_pack(cor_eval *e, const cor_rule *r, const cor_group *g, in
     if (with_key) {
         msgpack_pack_bin(&pk, g->keylen);
         msgpack_pack_bin_body(&pk, g->key, g->keylen);
+    } else if (cut) {
+        msgpack_pack_nil(&pk);
     }
+    if (cut)
+        msgpack_pack_uint64(&pk, cut);
     return 0;
 }
 
@@ -224,17 +237,21 @@ static int cor_group_unpack(cor_eval *e, const cor_rule *r, cor_table *t, const 
     if (msgpack_unpack_next(&u, buf, len, &off) != MSGPACK_UNPACK_SUCCESS)
         goto out;
     const msgpack_object *a = &u.data;
-    if (a->type != MSGPACK_OBJECT_ARRAY || a->via.array.size < 8 || a->via.array.size > 11)
+    if (a->type != MSGPACK_OBJECT_ARRAY || a->via.array.size < 8 || a->via.array.size > 12)
         goto out;
     const msgpack_object *f = a->via.array.ptr;
     if (f[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER || f[0].via.u64 != r->hash)
         goto out;
-    if (a->via.array.size > 10) { /* the LMDB key is the group key's hash */
+    if (a->via.array.size > 10 && f[10].type != MSGPACK_OBJECT_NIL) {
+        /* the LMDB key is the group key's hash */
         if (f[10].type != MSGPACK_OBJECT_BIN)
             goto out;
         key = f[10].via.bin.ptr;
         klen = f[10].via.bin.size;
     }
+    uint64_t cut = a->via.array.size > 11 && f[11].type == MSGPACK_OBJECT_POSITIVE_INTEGER
+                       ? f[11].via.u64
+                       : 0;
     uint64_t h = cor_hash(key, klen);
     if (cor__table_room(t) != 0) {
         rc = -ENOMEM;
@@ -329,7 +346,7 @@ static int cor_group_unpack(cor_eval *e, const cor_rule *r, cor_table *t, const 
                              ? lt->via.i64
                              : COR_RAW_NOTIME;
             cor__raw_keep(e, g, vg_str_n(l->via.str.ptr ? l->via.str.ptr : "", l->via.str.size),
-                          rt);
+                          rt, i < 64 && ((cut >> i) & 1));
         }
     cor__table_put(e, t, g);
     /* in key order for now: cor__state_load sorts them */

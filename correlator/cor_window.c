@@ -477,7 +477,8 @@ static int cor_correlate_group(cor_eval *e, cor_rule *c, cor_table *t, cor_group
         g->last_us = ts;
     cor__lru_front(e, t, g);
     if (c->kind != COR_ABSENCE)
-        cor__raw_keep(e, g, in->ctx->ev ? in->ctx->ev->raw : VG_STR_NULL, ts);
+        cor__raw_keep(e, g, in->ctx->ev ? in->ctx->ev->raw : VG_STR_NULL, ts,
+                      in->ctx->ev && (in->ctx->ev->flags & VG_EV_TRUNCATED));
     int fire = 0;
     uint32_t at = UINT32_MAX, nf = out->nf;
     uint32_t need = c->kind == COR_TEMPORAL ? c->nrefs : (uint32_t)c->threshold;

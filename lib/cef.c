@@ -233,6 +233,17 @@ int vg_leef_severity(int32_t level)
     return s < 1 ? 1 : s;
 }
 
+/* The positions (0-based) of al's raw lines that are cut, "0,3", into out;
+ * "" when none is. out holds every list (16 lines: 16 * 3 bytes). */
+static void vg__raw_cut_list(const vg_alert *al, char out[64])
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (uint32_t i = 0; i < al->nraw && i < VG_ALERT_MAX_RAW; i++)
+        if (al->raw_cut & (UINT32_C(1) << i))
+            n += (size_t)snprintf(out + n, 64 - n, n ? ",%u" : "%u", (unsigned)i);
+}
+
 /* ---- CEF ---------------------------------------------------------------- */
 
 /* " key=value" in the extension; nothing when v is absent or empty. */
@@ -332,6 +343,10 @@ int vg_cef_alert(vg_buf *b, const vg_alert *al, const char *product_version)
     vg__cef_cs_list(b, 6, "fields", c.rest, c.nrest, 1);
     vg__cef_kv(b, "deviceProcessName", al->app, VG__CEF_PROC_MAX);
     vg__cef_kv(b, "externalId", al->id, VG__CEF_EXTID_MAX);
+    char cut[64];
+    vg__raw_cut_list(al, cut);
+    if (cut[0])
+        vg_buf_addf(b, " flexString1Label=raw.truncated flexString1=%s", cut);
     if (b->oom) {
         b->len = start;
         return -ENOMEM;
@@ -490,6 +505,9 @@ int vg_leef_alert(vg_buf *b, const vg_alert *al, const char *product_version,
     }
     vg__leef_kv(b, &val, &n, "alertId", al->id);
     vg__leef_kv(b, &val, &n, "process", al->app);
+    char cut[64];
+    vg__raw_cut_list(al, cut);
+    vg__leef_kv(b, &val, &n, "rawTruncated", vg_str_c(cut));
     for (size_t i = 0; i < c.nrest; i++) {
         const vg_kv *f = &c.rest[i];
         int dup = f->key.len == 0 || f->val.len == 0;

@@ -165,7 +165,7 @@ static size_t vg__estimate(const vg_alert *al, size_t observer_len)
     for (uint32_t i = 0; i < al->nfields; i++)
         n += 2 * (al->fields[i].key.len + al->fields[i].val.len) + 48;
     for (uint32_t i = 0; i < al->nraw; i++)
-        n += al->raw[i].len + 3;
+        n += al->raw[i].len + 6; /* quotes, comma, and its place in raw_truncated */
     return n;
 }
 
@@ -314,6 +314,20 @@ int vg_ecs_alert(vg_buf *b, const vg_alert *al, const char *observer)
             vg__str(b, al->raw[i]);
         }
         vg__putc(b, ']');
+        /* which of them are incomplete (0-based positions in raw): only
+         * when one is, so that an alert without keeps its bytes */
+        int cut = 0;
+        for (uint32_t i = 0; i < al->nraw; i++) {
+            if (!(al->raw_cut & (UINT32_C(1) << i)))
+                continue;
+            if (cut++)
+                vg__putc(b, ',');
+            else
+                VG__LIT(b, ",\"raw_truncated\":[");
+            vg__uint(b, i);
+        }
+        if (cut)
+            vg__putc(b, ']');
     }
     VG__LIT(b, "}}\n");
     if (b->oom) {

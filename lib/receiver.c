@@ -114,9 +114,11 @@ static int vg__stream_key(char *buf, size_t cap, const char *name, const char *w
 static int vg__hello(vg_receiver *r, vg_link *l, vg_rstream *st, const vg_msg *m)
 {
     char kepoch[192], klast[192];
-    if (m->version != VG_PROTO_VERSION) {
-        vg_error("peer pid %ld speaks protocol %u, we speak %u", (long)l->peer_pid, m->version,
-                 VG_PROTO_VERSION);
+    /* an older upstream is answered in its own version: every record it
+     * may send decodes here (an upgrade goes downstream first) */
+    if (m->version < VG_PROTO_VERSION_MIN || m->version > VG_PROTO_VERSION) {
+        vg_error("peer pid %ld speaks protocol %u, we speak %u to %u", (long)l->peer_pid,
+                 m->version, VG_PROTO_VERSION_MIN, VG_PROTO_VERSION);
         return VG_EVERSION;
     }
     if (m->name.len == 0 || m->name.len >= sizeof(st->name) || m->role.len >= sizeof(st->role) ||
@@ -162,7 +164,7 @@ static int vg__hello(vg_receiver *r, vg_link *l, vg_rstream *st, const vg_msg *m
     }
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
-    rc = vg_wire_frame_hello(&sb, r->role, r->name, 0, st->last);
+    rc = vg_wire_frame_hello_v(&sb, m->version, r->role, r->name, 0, st->last);
     if (rc == 0)
         rc = vg_link_send(l, &sb);
     msgpack_sbuffer_destroy(&sb);

@@ -7,7 +7,8 @@
 #include "vigil/wire.h"
 
 #define VG_EVENT_FIELDS 16
-#define VG_ALERT_FIELDS 17
+#define VG_ALERT_FIELDS 17 /* an alert without a cut raw line (protocol version 1's form) */
+#define VG_ALERT_FIELDS_CUT 18 /* ... with one: raw_cut after the raw lines */
 
 /* ---- encoding ---------------------------------------------------------- */
 
@@ -70,9 +71,12 @@ int vg_wire_pack_alert(msgpack_sbuffer *sb, const vg_alert *al)
     if (al->nfields > VG_ALERT_MAX_FIELDS || al->ntags > VG_ALERT_MAX_TAGS ||
         al->nraw > VG_ALERT_MAX_RAW)
         return VG_ETOOBIG;
+    /* only the marks of lines the alert has: a record without a cut line
+     * stays byte for byte what protocol version 1 wrote */
+    uint32_t cut = al->raw_cut & (uint32_t)((UINT64_C(1) << al->nraw) - 1);
     msgpack_packer pk;
     msgpack_packer_init(&pk, sb, vg__sb_write);
-    msgpack_pack_array(&pk, VG_ALERT_FIELDS);
+    msgpack_pack_array(&pk, cut ? VG_ALERT_FIELDS_CUT : VG_ALERT_FIELDS);
     vg__pack_str(&pk, al->id.p ? al->id : vg_str_c(""));
     vg__pack_str(&pk, al->rule_id.p ? al->rule_id : vg_str_c(""));
     vg__pack_str(&pk, al->rule_name.p ? al->rule_name : vg_str_c(""));
@@ -98,6 +102,8 @@ int vg_wire_pack_alert(msgpack_sbuffer *sb, const vg_alert *al)
     msgpack_pack_array(&pk, al->nraw);
     for (uint32_t i = 0; i < al->nraw; i++)
         vg__pack_bin(&pk, al->raw[i].p ? al->raw[i] : vg_str_c(""));
+    if (cut)
+        msgpack_pack_uint32(&pk, cut);
     return 0;
 }
 
@@ -126,12 +132,18 @@ static int vg__frame_end(msgpack_sbuffer *sb, size_t start)
 int vg_wire_frame_hello(msgpack_sbuffer *sb, const char *role, const char *name, uint64_t epoch,
                         uint64_t last_seq)
 {
+    return vg_wire_frame_hello_v(sb, VG_PROTO_VERSION, role, name, epoch, last_seq);
+}
+
+int vg_wire_frame_hello_v(msgpack_sbuffer *sb, uint32_t version, const char *role,
+                          const char *name, uint64_t epoch, uint64_t last_seq)
+{
     size_t start = vg__frame_begin(sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, sb, vg__sb_write);
     msgpack_pack_array(&pk, 6);
     msgpack_pack_uint8(&pk, VG_MSG_HELLO);
-    msgpack_pack_uint32(&pk, VG_PROTO_VERSION);
+    msgpack_pack_uint32(&pk, version);
     vg__pack_cstr(&pk, role);
     vg__pack_cstr(&pk, name);
     msgpack_pack_uint64(&pk, epoch);
@@ -286,7 +298,8 @@ static int vg__event_from(const msgpack_object *o, vg_event *ev)
 static int vg__alert_from(const msgpack_object *o, vg_alert *al)
 {
     memset(al, 0, sizeof(*al));
-    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != VG_ALERT_FIELDS)
+    if (o->type != MSGPACK_OBJECT_ARRAY ||
+        (o->via.array.size != VG_ALERT_FIELDS && o->via.array.size != VG_ALERT_FIELDS_CUT))
         return VG_EPROTO;
     const msgpack_object *f = o->via.array.ptr;
     int64_t v = 0;
@@ -330,6 +343,14 @@ static int vg__alert_from(const msgpack_object *o, vg_alert *al)
         rc |= vg__get_bin(&r->via.array.ptr[i], &al->raw[i]);
         if (!al->raw[i].p)
             rc = VG_EPROTO;
+    }
+    if (o->via.array.size == VG_ALERT_FIELDS_CUT) {
+        /* a mark for each cut line: at least one, and none past the lines */
+        uint64_t cut = 0;
+        rc |= vg__get_u64(&f[17], &cut);
+        if (cut == 0 || cut >= (UINT64_C(1) << al->nraw))
+            rc = VG_EPROTO;
+        al->raw_cut = (uint32_t)cut;
     }
     return rc ? VG_EPROTO : 0;
 }

@@ -678,6 +678,7 @@ static void shp_hook_add(vg_buf *t, const char *p, size_t n)
 /* The one line a person reads first, e.g.
  *   [LEVEL 5] SSH authentication failure — bastion-hn01, aviation/tan-son-nhat,
  *   1 event, src 203.0.113.5, user admin
+ * (", 1 of 3 raw lines [cut]" after it when the alert's evidence is incomplete)
  * and for a rate-limit summary the driver's sentence:
  *   [LEVEL 10] summary: 37 more alerts of ... */
 static void shp_hook_text(const vg_alert *al, vg_buf *t)
@@ -716,6 +717,13 @@ static void shp_hook_text(const vg_alert *al, vg_buf *t)
         vg_buf_adds(t, ", user ");
         shp_hook_add(t, user.p, user.len);
     }
+    /* the evidence is incomplete: said on the line a person reads first */
+    unsigned cut = 0;
+    for (uint32_t i = 0; i < al->nraw && i < VG_ALERT_MAX_RAW; i++)
+        cut += (al->raw_cut >> i) & 1u;
+    if (cut)
+        vg_buf_addf(t, ", %u of %u raw line%s [cut]", cut, (unsigned)al->nraw,
+                    al->nraw == 1 ? "" : "s");
 }
 
 /* Slack's message formatting (Mattermost and others follow it) reads

@@ -82,6 +82,9 @@ typedef struct vg_alert {
     uint32_t ntags;   /* the rule's tags (ATT&CK techniques and tactics) */
     vg_str tags[VG_ALERT_MAX_TAGS];
     uint32_t nraw;    /* raw lines of the events behind it, oldest first (bounded) */
+    uint32_t raw_cut; /* bit i set: raw[i] is incomplete (the collector cut the message at
+                       * max_message_size, or the correlator kept only its first 1 KiB);
+                       * no bit at or above nraw */
     vg_str raw[VG_ALERT_MAX_RAW];
 } vg_alert;
 

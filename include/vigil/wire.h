@@ -19,7 +19,11 @@
 
 #include "vigil/event.h"
 
-#define VG_PROTO_VERSION 1
+/* Version 2 added the raw lines' cut marks to an alert (docs/protocol.md).
+ * A receiver takes a sender of any version from 1 up to its own, and
+ * answers in the sender's: its decoders read both forms of every record. */
+#define VG_PROTO_VERSION 2
+#define VG_PROTO_VERSION_MIN 1
 #define VG_FRAME_HDR 4
 #define VG_FRAME_MAX (64u << 20) /* largest payload a reader accepts */
 /* A batch takes no record that would bring its records past this many
@@ -87,6 +91,10 @@ int vg_wire_pack_alert(msgpack_sbuffer *sb, const vg_alert *al);
 /* Frame encoders: append one complete frame (header included) to sb. */
 int vg_wire_frame_hello(msgpack_sbuffer *sb, const char *role, const char *name, uint64_t epoch,
                         uint64_t last_seq);
+/* The same in a given protocol version: a receiver answers an older
+ * sender in the sender's version (VG_PROTO_VERSION_MIN..VG_PROTO_VERSION). */
+int vg_wire_frame_hello_v(msgpack_sbuffer *sb, uint32_t version, const char *role,
+                          const char *name, uint64_t epoch, uint64_t last_seq);
 int vg_wire_frame_ack(msgpack_sbuffer *sb, uint64_t seq);
 int vg_wire_frame_stats(msgpack_sbuffer *sb, const char *name, const vg_stat *st, uint32_t n);
 

@@ -203,6 +203,41 @@ START_TEST(test_leef_minimal_caret)
 }
 END_TEST
 
+/* Cut raw lines: CEF's flexString1 and LEEF's rawTruncated list their
+ * positions; an alert whose lines are whole has neither key. */
+START_TEST(test_raw_truncated)
+{
+    vg_alert al = min_alert();
+    al.raw[al.nraw++] = vg_str_c("whole");
+    al.raw[al.nraw++] = vg_str_c("cut");
+    al.raw[al.nraw++] = vg_str_c("cut too");
+    al.raw_cut = (1u << 1) | (1u << 2);
+    vg_buf b = cef(&al);
+    assert_line(&b, "CEF:0|Vigil|vigil|0.1.0|vigil.test|vigil.test|0|rt=1795572857000 "
+                    "start=1795572857000 end=1795572857000 cnt=1 cs1Label=rule.kind cs1=match "
+                    "cs2Label=agency cs2=unknown cs3Label=site cs3=unknown "
+                    "flexString1Label=raw.truncated flexString1=1,2");
+    vg_buf_free(&b);
+    b = leef(&al, '^');
+    assert_line(&b, "LEEF:2.0|Vigil|vigil|0.1.0|vigil.test|^|devTime=2026-11-25T02:14:17.000+0000"
+                    "^devTimeFormat=yyyy-MM-dd'T'HH:mm:ss.SSSZ^sev=1^cat=match^count=1"
+                    "^startTime=2026-11-25T02:14:17.000+0000^agency=unknown^site=unknown"
+                    "^rawTruncated=1,2");
+    vg_buf_free(&b);
+    al.raw_cut = 0; /* whole lines: the minimal lines, unchanged */
+    b = cef(&al);
+    assert_line(&b, "CEF:0|Vigil|vigil|0.1.0|vigil.test|vigil.test|0|rt=1795572857000 "
+                    "start=1795572857000 end=1795572857000 cnt=1 cs1Label=rule.kind cs1=match "
+                    "cs2Label=agency cs2=unknown cs3Label=site cs3=unknown");
+    vg_buf_free(&b);
+    b = leef(&al, '^');
+    assert_line(&b, "LEEF:2.0|Vigil|vigil|0.1.0|vigil.test|^|devTime=2026-11-25T02:14:17.000+0000"
+                    "^devTimeFormat=yyyy-MM-dd'T'HH:mm:ss.SSSZ^sev=1^cat=match^count=1"
+                    "^startTime=2026-11-25T02:14:17.000+0000^agency=unknown^site=unknown");
+    vg_buf_free(&b);
+}
+END_TEST
+
 /* ---- escaping ---------------------------------------------------------------- */
 
 START_TEST(test_cef_header_escape)
@@ -793,6 +828,7 @@ static Suite *cef_suite(void)
     tcase_add_test(t, test_cef_minimal);
     tcase_add_test(t, test_leef_full_tab);
     tcase_add_test(t, test_leef_minimal_caret);
+    tcase_add_test(t, test_raw_truncated);
     tcase_add_test(t, test_cef_header_escape);
     tcase_add_test(t, test_cef_extension_escape);
     tcase_add_test(t, test_cef_list_escape);

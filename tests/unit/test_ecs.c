@@ -83,6 +83,36 @@ START_TEST(test_full_alert_exact)
 }
 END_TEST
 
+/* Raw lines the correlator or the collector cut: their positions in
+ * vigil.raw_truncated; an alert whose lines are whole has no such key. */
+START_TEST(test_raw_truncated)
+{
+    vg_alert al = base_alert();
+    al.raw[al.nraw++] = vg_str_c("whole line");
+    al.raw[al.nraw++] = vg_str_c("first KiB of a longer line");
+    al.raw[al.nraw++] = vg_str_c("another whole line");
+    al.raw_cut = 1u << 1;
+    char *got = ecs(&al);
+    ck_assert_str_eq(got, BASE_HEAD BASE_TAIL
+                     "\"raw\":[\"whole line\",\"first KiB of a longer line\","
+                     "\"another whole line\"],\"raw_truncated\":[1]}}\n");
+    free(got);
+    al.raw_cut = (1u << 0) | (1u << 2);
+    got = ecs(&al);
+    ck_assert_str_eq(got, BASE_HEAD BASE_TAIL
+                     "\"raw\":[\"whole line\",\"first KiB of a longer line\","
+                     "\"another whole line\"],\"raw_truncated\":[0,2]}}\n");
+    free(got);
+    al.raw_cut = 0;
+    got = ecs(&al);
+    ck_assert_str_eq(got, BASE_HEAD BASE_TAIL
+                     "\"raw\":[\"whole line\",\"first KiB of a longer line\","
+                     "\"another whole line\"]}}\n");
+    ck_assert_ptr_null(strstr(got, "truncated"));
+    free(got);
+}
+END_TEST
+
 /* The same name captured three times (group-by value and the completing
  * event's capture, or PCRE2 duplicate names): the first maps to
  * source.ip, the second is kept in vigil.fields, the third is left out;
@@ -174,6 +204,7 @@ static Suite *suite(void)
     Suite *s = suite_create("ecs");
     TCase *tc = tcase_create("ecs");
     tcase_add_test(tc, test_full_alert_exact);
+    tcase_add_test(tc, test_raw_truncated);
     tcase_add_test(tc, test_no_duplicate_keys);
     tcase_add_test(tc, test_port_and_bad_ip);
     tcase_add_test(tc, test_empty_capture_unmapped);

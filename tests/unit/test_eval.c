@@ -2869,6 +2869,7 @@ END_TEST
 static size_t raw_alerts;
 static struct {
     uint32_t n;
+    uint32_t cut; /* the alert's raw_cut */
     size_t len[VG_ALERT_MAX_RAW];
     char line[VG_ALERT_MAX_RAW][4096];
 } raw_seen;
@@ -2877,6 +2878,7 @@ static int on_alert_raw(void *ud, const vg_alert *al)
 {
     if (vg_str_eq(al->rule_id, "c.many")) {
         raw_seen.n = al->nraw;
+        raw_seen.cut = al->raw_cut;
         for (uint32_t i = 0; i < al->nraw; i++) {
             ck_assert_uint_lt(al->raw[i].len, sizeof(raw_seen.line[i]));
             raw_seen.len[i] = al->raw[i].len;
@@ -2917,14 +2919,20 @@ static void feed_burst_event(tc *t, int64_t ts, const char *ip, int k)
     snprintf(msg, sizeof(msg), "fail from %s", ip);
     ev.msg = vg_str_c(msg);
     ev.raw = vg_str_c(raw);
+    if (k == 3) /* as the collector flags a line cut at its max_message_size */
+        ev.flags |= VG_EV_TRUNCATED;
     ck_assert_int_eq(cor_eval_event(t->e, &ev, on_alert_raw, &t->s), 0);
 }
 
 /* The alert's raw lines are events 2-11 of the burst (the ring keeps 10),
- * each cut to its first 1,024 bytes. */
+ * each cut to its first 1,024 bytes; marked cut: those longer (events 2,
+ * 9 and 11; not 8, of 1,024 bytes exactly) and the one the collector cut
+ * (event 3), whatever a restart did in between. */
 static void assert_burst_raw(const char *ip)
 {
     ck_assert_uint_eq(raw_seen.n, 10);
+    ck_assert_msg(raw_seen.cut == ((1u << 0) | (1u << 1) | (1u << 7) | (1u << 9)),
+                  "%s: raw_cut 0x%x", ip, raw_seen.cut);
     for (int k = 2; k < 12; k++) {
         char exp[4096];
         raw_line_of(exp, sizeof(exp), ip, k);

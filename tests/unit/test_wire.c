@@ -724,6 +724,50 @@ START_TEST(test_alerts_roundtrip)
 }
 END_TEST
 
+/* Cut marks (protocol version 2): written as an 18th element only when a
+ * line is cut, so a record without (and one of version 1) is the 17 of
+ * version 1; a mark of no line, or a zero one, is refused. */
+START_TEST(test_alert_raw_cut)
+{
+    vg_alert al, got;
+    memset(&al, 0, sizeof(al));
+    al.id = S("00000000000000000000000000000001");
+    al.rule_id = S("r.x");
+    al.rule_name = S("X");
+    al.kind = S("event_count");
+    al.raw[al.nraw++] = S("<13>whole");
+    al.raw[al.nraw++] = S("<13>cut");
+    al.raw_cut = 1u << 1;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    ck_assert_int_eq(vg_wire_pack_alert(&sb, &al), 0);
+    ck_assert_uint_eq((unsigned char)sb.data[0], 0xdc); /* array 16 */
+    ck_assert_uint_eq((unsigned char)sb.data[2], 18);
+    ck_assert_uint_eq((unsigned char)sb.data[sb.size - 1], 0x02); /* raw_cut 2 */
+    ck_assert_int_eq(vg_wire_decode_alert(sb.data, sb.size, &got), 0);
+    ck_assert_uint_eq(got.nraw, 2);
+    ck_assert_uint_eq(got.raw_cut, 2);
+    /* a mark of no line, or zero: refused */
+    sb.data[sb.size - 1] = 0x04;
+    ck_assert_int_eq(vg_wire_decode_alert(sb.data, sb.size, &got), VG_EPROTO);
+    sb.data[sb.size - 1] = 0x00;
+    ck_assert_int_eq(vg_wire_decode_alert(sb.data, sb.size, &got), VG_EPROTO);
+    /* the 17 elements of version 1 without the mark: read as whole lines */
+    sb.data[2] = 17;
+    ck_assert_int_eq(vg_wire_decode_alert(sb.data, sb.size - 1, &got), 0);
+    ck_assert_uint_eq(got.nraw, 2);
+    ck_assert_uint_eq(got.raw_cut, 0);
+    /* no line cut (a mark past the lines is not one): version 1's bytes */
+    msgpack_sbuffer_clear(&sb);
+    al.raw_cut = 1u << 2;
+    ck_assert_int_eq(vg_wire_pack_alert(&sb, &al), 0);
+    ck_assert_uint_eq((unsigned char)sb.data[2], 17);
+    ck_assert_int_eq(vg_wire_decode_alert(sb.data, sb.size, &got), 0);
+    ck_assert_uint_eq(got.raw_cut, 0);
+    msgpack_sbuffer_destroy(&sb);
+}
+END_TEST
+
 START_TEST(test_alert_fields_limits)
 {
     static char keys[VG_ALERT_MAX_FIELDS][8], vals[VG_ALERT_MAX_FIELDS][8];
@@ -2530,6 +2574,7 @@ static Suite *wire_suite(void)
     tcase_add_test(r, test_events_large_record);
     tcase_add_test(r, test_alerts_roundtrip);
     tcase_add_test(r, test_alert_fields_limits);
+    tcase_add_test(r, test_alert_raw_cut);
     tcase_add_test(r, test_batch_begin_bad_type);
     suite_add_tcase(s, r);
 
