@@ -1960,6 +1960,111 @@ START_TEST(test_replay_cuts_at_max_message_size)
 }
 END_TEST
 
+/* The ssh rule and a brute force over it: three failures from one address
+ * within a minute. */
+#define CUT_RULES                                                                                  \
+    IT_SSH_RULES                                                                                   \
+    "  - id: ssh.brute\n"                                                                          \
+    "    name: SSH brute force\n"                                                                  \
+    "    level: 8\n"                                                                               \
+    "    correlation: {type: event_count, rules: [ssh.auth_failed], group_by: [src_ip],\n"        \
+    "                  timespan: 1m, condition: {gte: 3}}\n"
+
+/* Three sshd failures, the second padded to 2,000 bytes after its match;
+ * the lines in lines[] (malloc'd, NUL-terminated). */
+static void cut_lines(char *lines[3])
+{
+    for (int i = 0; i < 3; i++) {
+        lines[i] = malloc(2100);
+        ck_assert_ptr_nonnull(lines[i]);
+        int n = sprintf(lines[i], "<38>Nov 25 10:00:0%d h sshd[1]: Failed password for root "
+                        "from 10.0.0.1 port 22 ssh2", i);
+        if (i == 1) {
+            memset(lines[i] + n, 'x', 2000 - (size_t)n);
+            lines[i][2000] = '\0';
+        }
+    }
+}
+
+/* '"raw":[L0,L1,L2]' with L1 cut to n bytes, and then tail (malloc'd). */
+static char *raw_json(char *const lines[3], size_t n, const char *tail)
+{
+    char *w = malloc(8000);
+    ck_assert_ptr_nonnull(w);
+    snprintf(w, 8000, "\"raw\":[\"%s\",\"%.*s\",\"%s\"]%s", lines[0], (int)n, lines[1], lines[2],
+             tail);
+    return w;
+}
+
+/* A line longer than the 1 KiB the correlator keeps of it makes an
+ * event_count alert whose ECS output marks exactly that raw line
+ * (vigil.raw_truncated: [1]); the match alert, which carries the whole
+ * line, marks none. A line the collector's max_message_size cut (1 KiB,
+ * -c) is marked in both: in the match alert's only line too. Before, no
+ * output said a line was incomplete. */
+START_TEST(test_replay_marks_cut_raw_lines)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, CUT_RULES), 0);
+    char log[400], out[400], conf[400], args[2000];
+    snprintf(log, sizeof(log), "%s/cut.log", p.dir);
+    snprintf(out, sizeof(out), "%s/out", p.dir);
+    snprintf(conf, sizeof(conf), "%s/max.yaml", p.dir);
+    char *lines[3], text[8000];
+    cut_lines(lines);
+    snprintf(text, sizeof(text), "%s\n%s\n%s\n", lines[0], lines[1], lines[2]);
+    ck_assert_int_eq(vt_write_file(log, text), 0);
+    snprintf(args, sizeof(args), "--replay %s --rules %s --year 2026", log, p.rules);
+    ck_assert_int_eq(run_tool(args, out), 0);
+    ck_assert_int_eq(vt_count_lines(out), 4); /* three matches, one brute force */
+    ck_assert_int_eq(vt_count_text(out, "\"raw_truncated\""), 1);
+    char *want = raw_json(lines, 1024, ",\"raw_truncated\":[1]}}\n");
+    ck_assert_int_eq(vt_count_text(out, want), 1);
+    free(want);
+    ck_assert_int_eq(vt_count_text(out, lines[1]), 1); /* whole in its match alert */
+    /* the collector cuts at 1 KiB: marked in the match alert as well */
+    ck_assert_int_eq(vt_write_file(conf, "collector:\n  max_message_size: 1K\n"), 0);
+    snprintf(args, sizeof(args), "-c %s --replay %s --rules %s --year 2026", conf, log, p.rules);
+    ck_assert_int_eq(run_tool(args, out), 0);
+    ck_assert_int_eq(vt_count_lines(out), 4);
+    ck_assert_int_eq(vt_count_text(out, "\"raw_truncated\""), 2);
+    want = raw_json(lines, 1024, ",\"raw_truncated\":[1]}}\n");
+    ck_assert_int_eq(vt_count_text(out, want), 1);
+    free(want);
+    char one[1200];
+    snprintf(one, sizeof(one), "\"raw\":[\"%.1024s\"],\"raw_truncated\":[0]}}\n", lines[1]);
+    ck_assert_int_eq(vt_count_text(out, one), 1);
+    for (int i = 0; i < 3; i++)
+        free(lines[i]);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+/* End to end: a message cut at the collector's max_message_size reaches
+ * the shipper's ECS output with its raw line marked, through the event's
+ * flag, the correlator's alert and the alert record (protocol version 2). */
+START_TEST(test_collector_cut_marked_end_to_end)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init_ex(&p, IT_SSH_RULES, NULL, "  max_message_size: 1K\n"), 0);
+    vt_pipe_start_all(&p);
+    char *lines[3];
+    cut_lines(lines);
+    char text[2100];
+    snprintf(text, sizeof(text), "%s\n", lines[1]);
+    send_text(&p, text);
+    ck_assert_msg(vt_wait_lines(p.alerts, 1, 20000), "no alert");
+    char one[1200];
+    snprintf(one, sizeof(one), "\"raw\":[\"%.1024s\"],\"raw_truncated\":[0]}}\n", lines[1]);
+    ck_assert_int_eq(vt_count_lines(p.alerts), 1);
+    ck_assert_msg(vt_count_text(p.alerts, one) == 1, "got: %.300s",
+                  vt_read_file(p.alerts, NULL));
+    for (int i = 0; i < 3; i++)
+        free(lines[i]);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* A compressed log (a rotated auth.log.2.gz) given to --replay was read
  * as text: a few lines of binary, no alert, exit 0, a replay that looked
  * clean. Refused, naming the file and how to read it; from standard input
@@ -2657,6 +2762,7 @@ static Suite *correlator_suite(void)
     TCase *rb = it_tcase(s, "restore", 180);
     tcase_add_test(rb, test_correlator_restored_from_backup);
     tcase_add_test(rb, test_correlator_restored_while_shipper_down);
+    tcase_add_test(rb, test_collector_cut_marked_end_to_end);
     /* quick, offline: CK_RUN_CASE=tools runs these alone */
     TCase *tt = it_tcase(s, "tools", 300);
     tcase_add_test(tt, test_single_rule_file_loads_its_lists);
@@ -2675,6 +2781,7 @@ static Suite *correlator_suite(void)
     tcase_add_test(tt, test_tools_help_names_their_options);
     tcase_add_test(tt, test_tools_bad_arguments);
     tcase_add_test(tt, test_replay_cuts_at_max_message_size);
+    tcase_add_test(tt, test_replay_marks_cut_raw_lines);
     tcase_add_test(tt, test_replay_refuses_compressed);
     tcase_add_test(tt, test_doc_examples_load_and_pass);
     return s;
