@@ -2471,6 +2471,81 @@ START_TEST(test_receiver_stopped_in_abort)
 }
 END_TEST
 
+/* Reads the receiver's HELLO answer on fd (within 2 s) and returns its
+ * version; 0 if none came. */
+static uint32_t raw_answer_version(uv_loop_t *loop, int fd)
+{
+    char buf[4096];
+    size_t have = 0;
+    uint64_t end = uv_hrtime() + UINT64_C(2000000000);
+    while (uv_hrtime() < end && have < sizeof(buf)) {
+        uv_run(loop, UV_RUN_NOWAIT);
+        ssize_t n = recv(fd, buf + have, sizeof(buf) - have, MSG_DONTWAIT);
+        if (n > 0)
+            have += (size_t)n;
+        else
+            usleep(2000);
+        if (have >= VG_FRAME_HDR) {
+            size_t len = ((size_t)(unsigned char)buf[0] << 24) |
+                         ((size_t)(unsigned char)buf[1] << 16) |
+                         ((size_t)(unsigned char)buf[2] << 8) | (unsigned char)buf[3];
+            if (have >= VG_FRAME_HDR + len) {
+                vg_msg m;
+                ck_assert_int_eq(vg_wire_decode(buf + VG_FRAME_HDR, len, &m), 0);
+                ck_assert_int_eq(m.type, VG_MSG_HELLO);
+                uint32_t v = m.version;
+                vg_msg_free(&m);
+                return v;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Protocol version 2 added an optional element to alerts: a receiver
+ * takes an upstream of version 1 (whose records it decodes) and answers it
+ * in version 1, which such an upstream requires; version 2 in version 2;
+ * a version it does not know closes the link. Before, anything but its
+ * own version closed the link, so upgrading the shipper stalled the
+ * correlators still at version 1. */
+START_TEST(test_receiver_answers_in_senders_version)
+{
+    char sock[300];
+    raw_rx rx = {0};
+    raw_hop h;
+    vg_receiver *r;
+    raw_hop_start(&h, sock, &rx, &r);
+    uv_loop_t *loop = &h.loop;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    int a = raw_connect(sock);
+    ck_assert_int_eq(vg_wire_frame_hello_v(&sb, 1, "collector", "c1", 11, 0), 0);
+    ck_assert(raw_send(a, &sb));
+    ck_assert_uint_eq(raw_answer_version(loop, a), 1);
+    ck_assert(raw_batch(a, 1, 3));
+    spin(loop, 200);
+    ck_assert_uint_eq(vg_receiver_get_stats(r)->records, 3);
+    close(a);
+    spin(loop, 100);
+    int b = raw_connect(sock);
+    msgpack_sbuffer_clear(&sb);
+    ck_assert_int_eq(vg_wire_frame_hello_v(&sb, VG_PROTO_VERSION, "collector", "c1", 11, 3), 0);
+    ck_assert(raw_send(b, &sb));
+    ck_assert_uint_eq(raw_answer_version(loop, b), 2);
+    close(b);
+    spin(loop, 100);
+    int c = raw_connect(sock);
+    msgpack_sbuffer_clear(&sb);
+    ck_assert_int_eq(vg_wire_frame_hello_v(&sb, VG_PROTO_VERSION + 1, "collector", "c1", 11, 3),
+                     0);
+    ck_assert(raw_send(c, &sb));
+    ck_assert(raw_closed(loop, c, 2000));
+    close(c);
+    msgpack_sbuffer_destroy(&sb);
+    ck_assert_uint_eq(raw_hop_stop(&h, r), 3);
+}
+END_TEST
+
 /* Sends the first 10 bytes of a frame that says it holds 100. */
 static void raw_half_frame(int fd)
 {
@@ -2607,6 +2682,7 @@ static Suite *wire_suite(void)
     tcase_add_test(b, test_receiver_same_stream_two_links);
     tcase_add_test(b, test_receiver_stopped_in_abort);
     tcase_add_test(b, test_receiver_cut_mid_frame_counted);
+    tcase_add_test(b, test_receiver_answers_in_senders_version);
     tcase_add_test(b, test_client_backs_off_from_a_closing_peer);
     suite_add_tcase(s, b);
     return s;
