@@ -9,6 +9,7 @@
  *   byte 2      the LEEF delimiter (0: default)
  *   byte 3, 4   number of tags, of raw lines (each mod 17)
  *   byte 5      bit 0: product_version NULL; bit 1: observer NULL
+ *   byte 6, 7   raw_cut (16 bits, little-endian; bits past the raw lines dropped)
  *   bytes 8-31  ts_us, first_us, count (64-bit little-endian each)
  *   then strings separated by 0xFF: product_version (also the ECS
  *   observer), id, rule_id, rule_name, kind, host, app, src, agency, site,
@@ -303,6 +304,7 @@ static void build(const uint8_t *data, size_t size, input *in)
         a->tags[a->ntags] = next_piece(&p, end);
     for (a->nraw = 0; a->nraw < nr; a->nraw++)
         a->raw[a->nraw] = next_piece(&p, end);
+    a->raw_cut = ((unsigned)h[6] | (unsigned)h[7] << 8) & ((1u << a->nraw) - 1); /* cut lines */
     while (a->nfields < VG_ALERT_MAX_FIELDS && p && p <= end) {
         a->fields[a->nfields].key = next_piece(&p, end);
         a->fields[a->nfields].val = next_piece(&p, end);
@@ -329,7 +331,8 @@ static size_t cef_bound(const char *key, size_t klen)
              {"cnt", 10}, {"msg", 1023}, {"cs1Label", 32}, {"cs1", 4000}, {"cs2Label", 32},
              {"cs2", 4000}, {"cs3Label", 32}, {"cs3", 4000}, {"cs4Label", 32}, {"cs4", 4000},
              {"cs5Label", 32}, {"cs5", 4000}, {"cs6Label", 32}, {"cs6", 4000},
-             {"deviceProcessName", 1023}, {"externalId", 40}};
+             {"deviceProcessName", 1023}, {"externalId", 40}, {"flexString1Label", 32},
+             {"flexString1", 1023}};
     for (size_t i = 0; i < sizeof(b) / sizeof(b[0]); i++)
         if (strlen(b[i].k) == klen && !memcmp(b[i].k, key, klen))
             return b[i].max;

@@ -78,6 +78,7 @@ static void check_alert(const vg_alert *a)
         FZ_CHECK(a->raw[i].p);
         check_view(a->raw[i]);
     }
+    FZ_CHECK((uint64_t)a->raw_cut < (UINT64_C(1) << a->nraw)); /* marks of its lines only */
 }
 
 static int event_eq(const vg_event *a, const vg_event *b)
@@ -98,7 +99,7 @@ static int alert_eq(const vg_alert *a, const vg_alert *b)
           a->count == b->count && str_eq(a->host, b->host) && str_eq(a->app, b->app) &&
           str_eq(a->src, b->src) && str_eq(a->agency, b->agency) && str_eq(a->site, b->site) &&
           str_eq(a->message, b->message) && a->nfields == b->nfields && a->ntags == b->ntags &&
-          a->nraw == b->nraw))
+          a->nraw == b->nraw && a->raw_cut == b->raw_cut))
         return 0;
     for (uint32_t i = 0; i < a->nfields; i++)
         if (!str_eq(a->fields[i].key, b->fields[i].key) || !str_eq(a->fields[i].val, b->fields[i].val))
