@@ -1419,6 +1419,48 @@ START_TEST(test_webhook_exact)
 }
 END_TEST
 
+/* A message the collector cut at max_message_size (1 KiB) reaches the
+ * webhook's text line marked "[cut]", and its ECS document with
+ * vigil.raw_truncated. */
+START_TEST(test_webhook_cut_line_marked)
+{
+    vt_pipe p;
+    char yaml[4096];
+    ts_shipper_yaml(yaml, sizeof(yaml),
+                    "    - name: oncall\n      type: webhook\n"
+                    "      url: http://127.0.0.1:@PORT@/hook\n");
+    ck_assert_int_eq(vt_pipe_init_full(&p, IT_SSH_RULES, NULL, "  max_message_size: 1K\n", yaml),
+                     0);
+    ts_sink k;
+    const char *args[] = {NULL};
+    ck_assert_int_eq(ts_sink_start_any(&k, &p, "hook", args), 0);
+    ck_assert_int_eq(ts_subst(&p, "@PORT@", k.port), 0);
+    vt_pipe_start_all(&p);
+    char dgram[1600];
+    int n = snprintf(dgram, sizeof(dgram), "<38>Nov 25 02:14:09 bastion-hn01 sshd[20313]: Failed "
+                     "password for invalid user admin from 203.0.113.5 port 4242 ssh2 ");
+    memset(dgram + n, 'x', 1500 - (size_t)n);
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p.port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_int_eq(sendto(fd, dgram, 1500, 0, (struct sockaddr *)&a, sizeof(a)), 1500);
+    close(fd);
+    TS_ASSERT(vt_wait_lines(k.raw, 1, 20000), &p, &k, "no webhook body");
+    char *body = vt_read_file(k.raw, NULL);
+    ck_assert_ptr_nonnull(body);
+    ck_assert_msg(strstr(body, "{\"text\":\"[LEVEL 5] SSH authentication failure \xe2\x80\x94 "
+                               "bastion-hn01, unknown/unknown, 1 event, src 203.0.113.5, user "
+                               "admin, 1 of 1 raw line [cut]\",\"alert\":{"),
+                  "got: %.300s", body);
+    char want[1200];
+    snprintf(want, sizeof(want), "\"raw\":[\"%.1024s\"],\"raw_truncated\":[0]}}}\n", dgram);
+    ck_assert_ptr_nonnull(strstr(body, want));
+    free(body);
+    ts_sink_stop(&k);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* A rate-limited webhook: one alert per request, the rest of the window
  * as one summary whose text line says so; a 4xx refuses one for good. */
 START_TEST(test_webhook_rate_limit_summary)
@@ -2036,7 +2078,8 @@ static Suite *ship_http_suite(void)
         {"splunk_hec", {test_hec_faults_in_order, test_hec_bad_events_do_not_back_off}},
         {"webhook",
          {test_webhook_exact, test_webhook_rate_limit_summary, test_dead_letter_unwritable,
-          test_webhook_reset_reason, test_webhook_too_large_sends_text}},
+          test_webhook_reset_reason, test_webhook_too_large_sends_text,
+          test_webhook_cut_line_marked}},
         {"tls", {test_https_verify, test_https_ciphers, test_https_crl}},
         {"config", {test_bad_settings_refused, test_tls_key_unreadable_by_pipeline_user}},
     };
