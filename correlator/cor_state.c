@@ -81,7 +81,11 @@ static int cor_group_pack(cor_eval *e, const cor_rule *r, const cor_group *g, in
 
 /* "cor.degraded.RULE": the time of the rule's last degradation alert
  * (cor_degraded, at most one an hour); "cor.evicted.RULE" (what "evicted"):
- * its evictions so far, the alert's count. -ENAMETOOLONG past an LMDB key. */
+ * its evictions so far, the alert's count; "cor.dghash.RULE": the hash of
+ * the definition they belong to, so that a rule changed while the
+ * correlator was stopped does not take them back at the start (its groups
+ * are dropped then: its degradation memory goes with them, as at a
+ * reload). -ENAMETOOLONG past an LMDB key. */
 static int cor_degraded_key(const char *id, const char *what, char *buf, size_t cap)
 {
     int n = snprintf(buf, cap, "cor.%s.%s", what, id);
@@ -117,6 +121,7 @@ int cor_eval_flush(cor_eval *e)
     if (!txn)
         return -EINVAL;
     int rc = 0;
+    char key[4096];
     for (size_t i = 0; i < e->ndels && rc == 0; i++) {
         cor_del *d = &e->dels[i];
         MDB_val k = {d->len, d->key}, v;
@@ -126,6 +131,16 @@ int cor_eval_flush(cor_eval *e)
                 rc = 0;
             continue;
         }
+        /* a rule's whole state (changed or removed by a reload): its
+         * degradation memory too, or a restart that finds the rule again
+         * (re-added, or changed back) would take up a stale hour and count;
+         * a rule that stays writes its own below (degraded_dirty) */
+        static const char *const dg[] = {"degraded", "evicted", "dghash"};
+        for (size_t j = 0; j < sizeof(dg) / sizeof(dg[0]) && rc == 0; j++)
+            if (cor_degraded_key(d->key, dg[j], key, sizeof(key)) == 0)
+                rc = vg_meta_del(e->st, key);
+        if (rc)
+            break;
         MDB_cursor *cur;
         if ((rc = mdb_cursor_open(txn, e->dbi, &cur)))
             break;
@@ -144,7 +159,6 @@ int cor_eval_flush(cor_eval *e)
     for (size_t i = 0; i < e->ndels; i++)
         free(e->dels[i].key);
     e->ndels = 0;
-    char key[4096];
     for (size_t ri = 0; ri < e->rs->n && rc == 0; ri++) {
         const cor_rule *r = &e->rs->rules[ri];
         if (!cor_stateful(r))
@@ -170,6 +184,8 @@ int cor_eval_flush(cor_eval *e)
                 rc = vg_meta_put_u64(e->st, key, (uint64_t)t->degraded_at);
             if (rc == 0 && cor_degraded_key(r->id, "evicted", key, sizeof(key)) == 0)
                 rc = vg_meta_put_u64(e->st, key, t->evicted);
+            if (rc == 0 && cor_degraded_key(r->id, "dghash", key, sizeof(key)) == 0)
+                rc = vg_meta_put_u64(e->st, key, r->hash);
         }
     }
     if (rc == 0)
@@ -434,17 +450,28 @@ int cor__state_load(cor_eval *e)
         if (cor_table_sort_lru(e, &e->tables[i]) != 0)
             rc = ENOMEM; /* returned as -ENOMEM below */
     for (size_t i = 0; i < e->rs->n; i++) {
+        const cor_rule *r = &e->rs->rules[i];
         char dk[600];
-        uint64_t at = 0, ev = 0;
-        if (cor_stateful(&e->rs->rules[i]) &&
-            cor_degraded_key(e->rs->rules[i].id, "degraded", dk, sizeof(dk)) == 0 &&
-            vg_meta_get_u64(e->st, dk, &at) == 0)
-            e->tables[i].degraded_at = (int64_t)at;
+        uint64_t at = 0, ev = 0, hash = 0;
+        if (!cor_stateful(r))
+            continue;
+        int has_at = cor_degraded_key(r->id, "degraded", dk, sizeof(dk)) == 0 &&
+                     vg_meta_get_u64(e->st, dk, &at) == 0 && at;
         /* absent in a store of an older version: counted from 0, as then */
-        if (cor_stateful(&e->rs->rules[i]) &&
-            cor_degraded_key(e->rs->rules[i].id, "evicted", dk, sizeof(dk)) == 0 &&
-            vg_meta_get_u64(e->st, dk, &ev) == 0)
-            e->tables[i].evicted = ev;
+        int has_ev = cor_degraded_key(r->id, "evicted", dk, sizeof(dk)) == 0 &&
+                     vg_meta_get_u64(e->st, dk, &ev) == 0 && ev;
+        if (!has_at && !has_ev)
+            continue;
+        /* of another definition (changed while stopped): not this rule's,
+         * overwritten at the next flush; no hash (stored before it was
+         * kept): taken as this rule's, as then, and the hash recorded */
+        int has_hash = cor_degraded_key(r->id, "dghash", dk, sizeof(dk)) == 0 &&
+                       vg_meta_get_u64(e->st, dk, &hash) == 0 && hash;
+        e->tables[i].degraded_dirty = !has_hash || hash != r->hash;
+        if (has_hash && hash != r->hash)
+            continue;
+        e->tables[i].degraded_at = (int64_t)at;
+        e->tables[i].evicted = ev;
     }
     uint64_t wm = 0;
     vg_meta_get_u64(e->st, "cor.watermark", &wm);

@@ -3249,6 +3249,100 @@ START_TEST(test_degraded_changed_rule_restart)
 }
 END_TEST
 
+/* A rule changed while the correlator was stopped (its file edited, then a
+ * restart) loses its groups at the start, as a changed rule does at a
+ * reload: its degradation memory must go with them. Restored, the old
+ * definition's alert time kept the new rule's first eviction silent for up
+ * to an hour, and its count went on from the old one's. */
+START_TEST(test_degraded_changed_while_stopped)
+{
+    char yaml[2048], path[PATH_MAX], db[16];
+#define DEGST_FMT                                                                                  \
+    "rules:\n%s"                                                                                   \
+    "  - id: c.cap\n    name: capped\n    level: 6\n    max_groups: 3\n"                           \
+    "    correlation: {type: event_count, rules: [m.fail], group_by: [src_ip],\n"                  \
+    "                  timespan: %s, condition: {gte: 3}}\n"
+    snprintf(yaml, sizeof(yaml), DEGST_FMT, fail_rule, "1h");
+    rules_file(yaml, path, sizeof(path));
+    tc t;
+    tc_run(&t, path, "db-degst", 1, db, sizeof(db), NULL);
+    feed(&t, T0 + 0 * SEC, "h", "fail from A");
+    feed(&t, T0 + 1 * SEC, "h", "fail from B");
+    feed(&t, T0 + 2 * SEC, "h", "fail from C");
+    feed(&t, T0 + 3 * SEC, "h", "fail from D"); /* evicts A: 1 so far */
+    tc_commit(&t);
+    tc_stop(&t);
+    snprintf(yaml, sizeof(yaml), DEGST_FMT, fail_rule, "2h"); /* changed while stopped */
+    rules_file(yaml, path, sizeof(path));
+    tc_start(&t, path, db);
+    tc_begin(&t);
+    feed(&t, T0 + 10 * SEC, "h", "fail from E");
+    feed(&t, T0 + 11 * SEC, "h", "fail from F");
+    feed(&t, T0 + 12 * SEC, "h", "fail from G");
+    feed(&t, T0 + 13 * SEC, "h", "fail from H"); /* evicts E: the new rule's first */
+    tc_commit(&t);
+    ck_assert_uint_eq(n_of(&t.s, "vigil.correlation_degraded"), 2);
+    assert_alert(at(&t.s, 1), "vigil.correlation_degraded", "internal", T0 + 13 * SEC,
+                 T0 + 13 * SEC, 1);
+    ck_assert_msg(strstr(at(&t.s, 1)->msg, "(1 so far)") != NULL, "%s", at(&t.s, 1)->msg);
+    /* and the one after: its memory is the new rule's, kept across a restart */
+    tc_stop(&t);
+    tc_start(&t, path, db);
+    tc_begin(&t);
+    feed(&t, T0 + 14 * SEC, "h", "fail from I"); /* evicts F: 2 so far, within the hour */
+    tc_commit(&t);
+    ck_assert_uint_eq(n_of(&t.s, "vigil.correlation_degraded"), 2);
+    ck_assert_uint_eq(rule(&t, "c.cap")->evictions, 1);
+    tc_close(&t);
+#undef DEGST_FMT
+}
+END_TEST
+
+/* A rule removed by a reload loses its state, and its degradation memory
+ * with it: listed again and started within the hour (the same definition),
+ * its first eviction must alert, counted from 1, not be kept quiet by the
+ * removed rule's alert time left in the store. */
+START_TEST(test_degraded_removed_then_back)
+{
+    char yaml[2048], path[PATH_MAX], db[16], other[PATH_MAX];
+    snprintf(yaml, sizeof(yaml),
+             "rules:\n%s"
+             "  - id: c.cap\n    name: capped\n    level: 6\n    max_groups: 3\n"
+             "    correlation: {type: event_count, rules: [m.fail], group_by: [src_ip],\n"
+             "                  timespan: 1h, condition: {gte: 3}}\n",
+             fail_rule);
+    rules_file(yaml, path, sizeof(path));
+    tc t;
+    tc_run(&t, path, "db-degrb", 1, db, sizeof(db), NULL);
+    feed(&t, T0 + 0 * SEC, "h", "fail from A");
+    feed(&t, T0 + 1 * SEC, "h", "fail from B");
+    feed(&t, T0 + 2 * SEC, "h", "fail from C");
+    feed(&t, T0 + 3 * SEC, "h", "fail from D"); /* evicts A: 1 so far */
+    tc_commit(&t);
+    snprintf(yaml, sizeof(yaml), "rules:\n%s", fail_rule); /* c.cap removed */
+    rules_file(yaml, other, sizeof(other));
+    cor_ruleset *rs2 = load_path(other, NULL);
+    ck_assert_int_eq(cor_eval_set_rules(t.e, rs2), 0);
+    cor_rules_free(t.rs);
+    t.rs = rs2;
+    tc_begin(&t);
+    feed(&t, T0 + 5 * SEC, "h", "fail from X");
+    tc_commit(&t);
+    tc_stop(&t);
+    tc_start(&t, path, db); /* c.cap listed again */
+    tc_begin(&t);
+    feed(&t, T0 + 10 * SEC, "h", "fail from E");
+    feed(&t, T0 + 11 * SEC, "h", "fail from F");
+    feed(&t, T0 + 12 * SEC, "h", "fail from G");
+    feed(&t, T0 + 13 * SEC, "h", "fail from H"); /* evicts E */
+    tc_commit(&t);
+    ck_assert_uint_eq(n_of(&t.s, "vigil.correlation_degraded"), 2);
+    assert_alert(at(&t.s, 1), "vigil.correlation_degraded", "internal", T0 + 13 * SEC,
+                 T0 + 13 * SEC, 1);
+    tc_close(&t);
+}
+END_TEST
+
 /* A restart keeps the order in which groups were last updated, which is the
  * order of arrival, not of event time: a late event moves its group to the
  * front. Before, restored groups were ordered by their latest event time,
@@ -5583,6 +5677,8 @@ static Suite *eval_suite(void)
     tcase_add_test(dg, test_max_groups_absence_over_by_clock_restart);
     tcase_add_test(dg, test_degraded_count_across_restart);
     tcase_add_test(dg, test_degraded_changed_rule_restart);
+    tcase_add_test(dg, test_degraded_changed_while_stopped);
+    tcase_add_test(dg, test_degraded_removed_then_back);
     suite_add_tcase(s, dg);
 
     TCase *w = tcase_create("wide");
