@@ -414,6 +414,26 @@ static int cor_table_sort_lru(cor_eval *e, cor_table *t)
 
 /* Loads persisted state for the current rules; state of rules that are
  * gone or changed is deleted. */
+/* vg_meta_keys' callback over "cor.degraded." and "cor.evicted.": the
+ * degradation memory of a rule not in the set (removed while the
+ * correlator was stopped) goes at the next flush, as its groups do; kept, a
+ * restart that lists the rule again within the hour would take up its
+ * stale alert time and count. */
+static int cor_degraded_orphan(void *ud, const char *key, size_t len)
+{
+    cor_eval *e = ud;
+    size_t pl = strlen(key[4] == 'd' ? "cor.degraded." : "cor.evicted.");
+    char id[COR_RULE_ID_MAX + 1];
+    if (len <= pl || len - pl > COR_RULE_ID_MAX)
+        return 0;
+    memcpy(id, key + pl, len - pl);
+    id[len - pl] = '\0';
+    int ri = cor_rules_find(e->rs, id);
+    if (ri < 0 || !cor_stateful(&e->rs->rules[ri]))
+        return cor__del_push(e, id, "", 0, 1) ? 1 : 0;
+    return 0;
+}
+
 int cor__state_load(cor_eval *e)
 {
     MDB_txn *txn;
@@ -473,6 +493,10 @@ int cor__state_load(cor_eval *e)
         e->tables[i].degraded_at = (int64_t)at;
         e->tables[i].evicted = ev;
     }
+    if ((rc == 0 || rc == MDB_NOTFOUND) &&
+        (vg_meta_keys(e->st, "cor.degraded.", cor_degraded_orphan, e) == 1 ||
+         vg_meta_keys(e->st, "cor.evicted.", cor_degraded_orphan, e) == 1))
+        rc = ENOMEM; /* returned as -ENOMEM below */
     uint64_t wm = 0;
     vg_meta_get_u64(e->st, "cor.watermark", &wm);
     e->wm = (int64_t)wm;

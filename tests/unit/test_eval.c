@@ -3343,6 +3343,47 @@ START_TEST(test_degraded_removed_then_back)
 }
 END_TEST
 
+/* The same for a rule removed while the correlator was stopped (a restart
+ * without it), then listed again at the next restart within the hour. */
+START_TEST(test_degraded_removed_while_stopped)
+{
+    char yaml[2048], path[PATH_MAX], db[16], other[PATH_MAX];
+    snprintf(yaml, sizeof(yaml),
+             "rules:\n%s"
+             "  - id: c.cap\n    name: capped\n    level: 6\n    max_groups: 3\n"
+             "    correlation: {type: event_count, rules: [m.fail], group_by: [src_ip],\n"
+             "                  timespan: 1h, condition: {gte: 3}}\n",
+             fail_rule);
+    rules_file(yaml, path, sizeof(path));
+    snprintf(yaml, sizeof(yaml), "rules:\n%s", fail_rule); /* without c.cap */
+    rules_file(yaml, other, sizeof(other));
+    tc t;
+    tc_run(&t, path, "db-degrs", 1, db, sizeof(db), NULL);
+    feed(&t, T0 + 0 * SEC, "h", "fail from A");
+    feed(&t, T0 + 1 * SEC, "h", "fail from B");
+    feed(&t, T0 + 2 * SEC, "h", "fail from C");
+    feed(&t, T0 + 3 * SEC, "h", "fail from D"); /* evicts A: 1 so far */
+    tc_commit(&t);
+    tc_stop(&t);
+    tc_start(&t, other, db); /* c.cap removed while stopped */
+    tc_begin(&t);
+    feed(&t, T0 + 5 * SEC, "h", "fail from X");
+    tc_commit(&t);
+    tc_stop(&t);
+    tc_start(&t, path, db); /* and listed again */
+    tc_begin(&t);
+    feed(&t, T0 + 10 * SEC, "h", "fail from E");
+    feed(&t, T0 + 11 * SEC, "h", "fail from F");
+    feed(&t, T0 + 12 * SEC, "h", "fail from G");
+    feed(&t, T0 + 13 * SEC, "h", "fail from H"); /* evicts E */
+    tc_commit(&t);
+    ck_assert_uint_eq(n_of(&t.s, "vigil.correlation_degraded"), 2);
+    assert_alert(at(&t.s, 1), "vigil.correlation_degraded", "internal", T0 + 13 * SEC,
+                 T0 + 13 * SEC, 1);
+    tc_close(&t);
+}
+END_TEST
+
 /* A restart keeps the order in which groups were last updated, which is the
  * order of arrival, not of event time: a late event moves its group to the
  * front. Before, restored groups were ordered by their latest event time,
@@ -5679,6 +5720,7 @@ static Suite *eval_suite(void)
     tcase_add_test(dg, test_degraded_changed_rule_restart);
     tcase_add_test(dg, test_degraded_changed_while_stopped);
     tcase_add_test(dg, test_degraded_removed_then_back);
+    tcase_add_test(dg, test_degraded_removed_while_stopped);
     suite_add_tcase(s, dg);
 
     TCase *w = tcase_create("wide");
