@@ -412,8 +412,6 @@ static int cor_table_sort_lru(cor_eval *e, cor_table *t)
     return 0;
 }
 
-/* Loads persisted state for the current rules; state of rules that are
- * gone or changed is deleted. */
 /* vg_meta_keys' callback over "cor.degraded." and "cor.evicted.": the
  * degradation memory of a rule not in the set (removed while the
  * correlator was stopped) goes at the next flush, as its groups do; kept, a
@@ -434,6 +432,8 @@ static int cor_degraded_orphan(void *ud, const char *key, size_t len)
     return 0;
 }
 
+/* Loads persisted state for the current rules; state of rules that are
+ * gone or changed is deleted. */
 int cor__state_load(cor_eval *e)
 {
     MDB_txn *txn;
