@@ -36,6 +36,9 @@
 #ifndef COR_EC_EXTRA_MAX /* a test build may make it small */
 #define COR_EC_EXTRA_MAX 4096     /* event_count: times kept beyond N, at most */
 #endif
+#ifndef COR_ROOM_FIRST /* a test build may make it small */
+#define COR_ROOM_FIRST 16         /* event_count, value_count: N's room at first, at most */
+#endif
 #define COR_VC_TIMES 8            /* value_count: times kept per value (cor_vc_time) */
 #define COR_MS_KEEP 8             /* match rules: alert times a suppression group keeps */
 #define COR_SEQ_OCC 64            /* occurrences of a repeated line told apart (cor_window.c) */

@@ -386,12 +386,17 @@ int cor__del_push(cor_eval *e, const char *rule_id, const char *key, size_t keyl
  * (value_count) or per rule of the list (temporal: the rule's position is
  * the value), cor_seq's header and two times per step (temporal_ordered,
  * grown by cor__ts_grow too), or COR_MS_KEEP alert times (a match rule's
- * suppression). */
+ * suppression). An event_count's or value_count's N counts up to
+ * COR_ROOM_FIRST only: the rest is grown into as the group fills (most
+ * groups see one event), where room for N at once made max_groups' groups
+ * of a value_count with N = 1,000 take 72 KiB each, 7 GiB at the default
+ * cap, before a second event came. */
 uint32_t cor__group_nts(const cor_rule *r)
 {
+    uint32_t n = r->threshold < COR_ROOM_FIRST ? (uint32_t)r->threshold : COR_ROOM_FIRST;
     return r->kind == COR_MATCH              ? COR_MS_KEEP
-           : r->kind == COR_EVENT_COUNT      ? (uint32_t)r->threshold
-           : r->kind == COR_VALUE_COUNT      ? (uint32_t)r->threshold * COR_VC_TIMES
+           : r->kind == COR_EVENT_COUNT      ? n
+           : r->kind == COR_VALUE_COUNT      ? n * COR_VC_TIMES
            : r->kind == COR_TEMPORAL         ? r->nrefs * COR_VC_TIMES
            : r->kind == COR_TEMPORAL_ORDERED ? (2 + 2 * r->nrefs) + 2 * r->nrefs
                                              : 0;

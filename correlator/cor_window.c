@@ -277,6 +277,8 @@ static int cor_vc_add(cor_eval *e, cor_rule *c, cor_group *g, vg_str v, int64_t 
         if (!nv)
             return -ENOMEM;
         i = g->n;
+        if (g->n == g->tcap && g->tcap < need)
+            (void)cor__vc_grow(c, g, g->n + 1); /* room for N comes as it fills */
         if (g->n == g->tcap) {
             /* full: the value seen longest ago makes room if no window
              * with an event to come can need it (all its times are dead).
