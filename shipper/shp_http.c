@@ -948,6 +948,7 @@ static int shp_es_reply(shp_http *h, long status, shp_item *items, size_t n, cha
     json_error_t je;
     json_t *r = json_loadb(h->reply.p ? h->reply.p : "", h->reply.len, 0, &je);
     json_t *errors = json_object_get(r, "errors"), *arr = json_object_get(r, "items");
+    json_t *blocked = NULL; /* the first item refused for the cluster's state */
     int rc = 0;
     if (!json_is_object(r) || !json_is_boolean(errors)) {
         snprintf(reason, cap, "HTTP %ld but the reply is not a _bulk answer (%s)", status,
@@ -963,7 +964,6 @@ static int shp_es_reply(shp_http *h, long status, shp_item *items, size_t n, cha
                  json_array_size(arr), n);
         rc = -EBADMSG;
     } else {
-        json_t *blocked = NULL; /* the first item refused for the cluster's state */
         for (size_t i = 0; i < n; i++) {
             json_t *it = json_array_get(arr, i);
             json_t *act = json_object_get(it, "create");
@@ -981,8 +981,7 @@ static int shp_es_reply(shp_http *h, long status, shp_item *items, size_t n, cha
                 items[i].refused_itself = 0; /* an outage: item_retry_for does not run */
                 if (!blocked)
                     blocked = err;
-            }
-            else if (st == 409)
+            } else if (st == 409)
                 shp_http_mark(&items[i], SHP_ITEM_DUP, NULL);
             else if (st == 429 || st >= 500 || st == 0 || st == 401 || st == 403 || st == 404) {
                 /* 401/403 per item: the user may not write this index
@@ -997,15 +996,11 @@ static int shp_es_reply(shp_http *h, long status, shp_item *items, size_t n, cha
             else
                 shp_http_mark(&items[i], SHP_ITEM_FAILED, "item HTTP %ld %s", st, why);
         }
-        if (blocked)
-            shp_es_refusing(h, blocked);
-        else
-            shp_es_accepting(h);
-        json_decref(r);
-        return rc;
     }
-    if (rc == 0)
-        shp_es_accepting(h); /* "errors": false */
+    if (blocked) /* before r goes: blocked is in it */
+        shp_es_refusing(h, blocked);
+    else if (rc == 0)
+        shp_es_accepting(h);
     json_decref(r);
     return rc;
 }
