@@ -85,8 +85,7 @@ static int cor_in(char **v, vg_str s)
 
 /* ---- --explain's verdicts ------------------------------------------------ */
 
-/* An event time as --explain and the alerts print it (UTC, microseconds). */
-static void cor_trace_time(char *buf, size_t cap, int64_t us)
+void cor__trace_time(char *buf, size_t cap, int64_t us)
 {
     time_t t = (time_t)(us >= 0 ? us / 1000000 : (us - 999999) / 1000000);
     struct tm tm;
@@ -275,7 +274,7 @@ int cor__hit_out(cor_eval *e, const cor_hit *hit, cor_emit_fn emit, void *ud)
             r->suppressed += hit->count;
             if (e->trace) { /* MATCHED, then no alert: say why */
                 char v[200], t[64];
-                cor_trace_time(t, sizeof(t), g->ts[g->n - 1]); /* the time that kept it quiet */
+                cor__trace_time(t, sizeof(t), g->ts[g->n - 1]); /* the time that kept it quiet */
                 snprintf(v, sizeof(v), "suppressed: less than suppress (%g s) from its alert "
                          "time %s (no alert; the hit still feeds correlations)",
                          (double)r->suppress_us / 1e6, t);
@@ -404,7 +403,7 @@ static int cor_match_one(cor_eval *e, cor_rule *r, const vg_event *ev, vg_str ms
     if (r->calendar >= 0 && cor_calendar_holds(rs->cals, r->calendar, ts) == r->cal_negate) {
         if (e->trace) {
             char v[300], t[64];
-            cor_trace_time(t, sizeof(t), ts);
+            cor__trace_time(t, sizeof(t), ts);
             const char *cal = cor_calendar_name(rs->cals, r->calendar);
             snprintf(v, sizeof(v), "time condition not met: %s is %s calendar %s (time: {%s: %s})",
                      t, r->cal_negate ? "inside" : "outside", cal, r->cal_negate ? "not_in" : "in",

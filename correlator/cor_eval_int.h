@@ -376,6 +376,8 @@ ssize_t cor__group_key(const cor_rule *r, const cor_ctx *src, char *buf, size_t 
                        vg_kv *gf);
 /* A rule hit: alert if it alerts, then feed the correlations counting it. */
 int cor__hit_out(cor_eval *e, const cor_hit *hit, cor_emit_fn emit, void *ud);
+/* An event time as --explain and the alerts print it (UTC, microseconds). */
+void cor__trace_time(char *buf, size_t cap, int64_t us);
 /* Reports absence group g of c as silent at time clk ("silent since" its
  * last event) and marks it reported. */
 int cor__absence_report(cor_eval *e, cor_rule *c, cor_group *g, int64_t clk, cor_emit_fn emit,

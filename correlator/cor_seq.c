@@ -434,6 +434,33 @@ bool cor_seq_find(const cor_seq_shape *s, const int64_t *ts, uint32_t slot, int6
     return found;
 }
 
+uint32_t cor_seq_progress(const cor_seq_shape *s, const int64_t *ts, int64_t T, int64_t x)
+{
+    const int64_t *t[COR_SEQ_MAX];
+    uint32_t cnt[COR_SEQ_MAX], best = 0;
+    for (uint32_t q = 0; q < s->m; q++)
+        t[q] = cor_seq_times(s, ts, q, &cnt[q]);
+    /* j = 0: every step from the buffer; j > 0: steps 1..j folded */
+    for (uint32_t j = 0; j < s->n; j++) {
+        if (j > 0 && (P(ts, j) == INT64_MIN || P(ts, j) <= x - T))
+            continue;
+        int64_t p = j ? F(s, ts) : x - T + 1;
+        uint32_t cur[COR_SEQ_MAX] = {0}, k = j;
+        for (; k < s->n; k++) { /* forward greedy: the earliest that fits */
+            uint32_t q = s->slot[k], idx = cor_seq_bound(t[q], cnt[q], p, false);
+            if (idx < cur[q])
+                idx = cur[q];
+            if (idx >= cnt[q] || t[q][idx] > x)
+                break;
+            cur[q] = idx + 1;
+            p = t[q][idx];
+        }
+        if (k > best)
+            best = k;
+    }
+    return best;
+}
+
 void cor_seq_used(const cor_seq_shape *s, int64_t *ts, int64_t end)
 {
     for (uint32_t j = 1; j < s->n; j++)

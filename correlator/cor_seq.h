@@ -103,6 +103,13 @@ void cor_seq_from_v1(const cor_seq_shape *s, int64_t *ts, uint32_t len_v1);
 bool cor_seq_find(const cor_seq_shape *s, const int64_t *ts, uint32_t slot, int64_t x,
                   int64_t T, int64_t su, int64_t *start, int64_t *end);
 
+/* For --explain: how many steps, from the first and in order, the events
+ * kept complete within the window (x - T, x] (a folded chain of steps 1..j
+ * that started inside it, then buffered times from the latest folded time
+ * on). Links are not read: a line matching two rules of the list may show
+ * one step more than it can fill. */
+uint32_t cor_seq_progress(const cor_seq_shape *s, const int64_t *ts, int64_t T, int64_t x);
+
 /* A sequence ending at end fired: the events up to it are used up (the
  * buffered times up to end, and every folded chain). */
 void cor_seq_used(const cor_seq_shape *s, int64_t *ts, int64_t end);

@@ -761,12 +761,12 @@ typedef struct cor_test_run {
     vg_alert first;   /* fields of the first alert (views into 'keep') */
     char keep[8192];
     size_t kept;
-    char verdict[400]; /* the engine's last word on a match rule (as --explain's) */
+    char verdict[400]; /* the engine's last word on the rule (as --explain's) */
 } cor_test_run;
 
-/* Keeps what the engine said of the tested match rule at the test's last
- * line: "expected an alert, but it did not fire" then says why (a filter,
- * the calendar, the list condition), as --explain would. */
+/* Keeps what the engine said last of the tested rule: "expected an alert,
+ * but it did not fire" then says why (a filter, the calendar, the list
+ * condition; for a correlation how far its group got), as --explain would. */
 static void cor_test_trace(void *ud, const cor_rule *r, const char *verdict, const vg_kv *f,
                            uint32_t nf)
 {
@@ -835,7 +835,7 @@ static int cor_tool_test_rules(vg_daemon *d, const vg_node *root, int argc, char
             cor_eval *e = NULL;
             cor_test_run t = {.r = r};
             int rc = cor_eval_new(&e, o.rs, NULL, o.lists);
-            if (rc == 0 && r->kind == COR_MATCH)
+            if (rc == 0)
                 cor_eval_set_trace(e, cor_test_trace, &t);
             cor_offline tmp = o;
             tmp.eval = e;
@@ -853,8 +853,9 @@ static int cor_tool_test_rules(vg_daemon *d, const vg_node *root, int argc, char
             if (rc)
                 snprintf(why, sizeof(why), "engine error: %s", vg_strerror(rc));
             else if (ct->fires && !t.fired && t.verdict[0])
-                snprintf(why, sizeof(why), "expected an alert, but it did not fire (at its last "
-                         "line: %s)", t.verdict);
+                snprintf(why, sizeof(why), "expected an alert, but it did not fire (%s: %s)",
+                         r->kind == COR_MATCH ? "at its last line" : "after its last hit",
+                         t.verdict);
             else if (ct->fires != (t.fired > 0))
                 snprintf(why, sizeof(why), "expected %s, but it %s", ct->fires ? "an alert" : "no alert",
                          t.fired ? "fired" : "did not fire");
@@ -1104,8 +1105,9 @@ const vg_daemon_tool cor_tools[] = {
     {"explain",
      "  --explain [--rules PATH] [--year YYYY] [--list NAME=FILE]... [LINE]\n"
      "                       show how a line (or each line of stdin) parses, which rules\n"
-     "                       were tried, which matched, the fields and the alerts (years\n"
-     "                       as in --replay)\n",
+     "                       were tried, which matched, the fields, how far each\n"
+     "                       correlation's group got and the alerts (years as in\n"
+     "                       --replay)\n",
      false, cor_tool_explain},
     {"load-list",
      "  --load-list NAME FILE  replace watchlist NAME in the correlator's store (also while\n"

@@ -366,6 +366,74 @@ static int cor_vc_fire(const cor_rule *c, const cor_group *g, int64_t end, uint3
     return 1;
 }
 
+/* For --explain and --test-rules: where group g of correlation c stands
+ * after a hit at ts that raised no alert ("4 of 6 events ..."), so that an
+ * engineer sees how far a correlation got, not only that it did not fire.
+ * Counts what the group keeps: below the threshold that is every event of
+ * the window (the times cor_ec_add drops cannot be in a window short of N). */
+static void cor_trace_progress(cor_eval *e, const cor_rule *c, const cor_group *g, int64_t ts,
+                               const cor_hit *out)
+{
+    char v[700], t[64];
+    size_t n = 0, cap = sizeof(v);
+    int64_t T = c->timespan_us;
+    double Ts = (double)T / 1e6;
+    if (c->kind == COR_ABSENCE) {
+        cor__trace_time(t, sizeof(t), g->aux + T);
+        snprintf(v, cap, "seen: an alert if the group stays silent until %s (%g s)", t, Ts);
+        e->trace(e->trace_ud, c, v, out->f, c->ngroup);
+        return;
+    }
+    /* in a suppression the group keeps only what may count after it */
+    if (g->suppress_until > ts) {
+        cor__trace_time(t, sizeof(t), g->suppress_until);
+        n = (size_t)snprintf(v, cap, "suppressed until %s (suppress %g s after an alert); "
+                             "toward the next alert: ", t, (double)c->suppress_us / 1e6);
+    } else {
+        n = (size_t)snprintf(v, cap, "counted: ");
+    }
+    switch (c->kind) {
+    case COR_EVENT_COUNT: {
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < g->n; i++)
+            k += g->ts[i] > ts - T && g->ts[i] <= ts;
+        snprintf(v + n, cap - n, "%u of %llu events in the %g s window ending at this event", k,
+                 (unsigned long long)c->threshold, Ts);
+        break;
+    }
+    case COR_VALUE_COUNT:
+        snprintf(v + n, cap - n, "%u of %llu distinct '%s' in the %g s window ending at this "
+                 "event", cor_vc_live(g, T, ts, NULL), (unsigned long long)c->threshold,
+                 c->field, Ts);
+        break;
+    case COR_TEMPORAL:
+        n += (size_t)snprintf(v + n, cap - n, "%u of %u rules in the %g s window ending at this "
+                              "event", cor_vc_live(g, T, ts, NULL), c->nrefs, Ts);
+        for (uint32_t r = 0, missing = 0; r < c->nrefs && n < cap; r++) {
+            uint32_t k = 0;
+            char pos[12];
+            snprintf(pos, sizeof(pos), "%u", r);
+            while (k < g->n && strcmp(g->vals[k], pos) != 0)
+                k++;
+            if (k == g->n || !cor_vc_in(g, k, T, ts, NULL))
+                n += (size_t)snprintf(v + n, cap - n, "%s %s", missing++ ? "," : "; missing:",
+                                      e->rs->rules[c->ref_idx[r]].id);
+        }
+        break;
+    case COR_TEMPORAL_ORDERED: {
+        uint32_t k = g->n ? cor_seq_progress(&c->seq, g->ts, T, ts) : 0;
+        n += (size_t)snprintf(v + n, cap - n, "%u of %u steps in order in the %g s window "
+                              "ending at this event", k, c->nrefs, Ts);
+        if (k < c->nrefs && n < cap)
+            snprintf(v + n, cap - n, "; next: %s", e->rs->rules[c->ref_idx[k]].id);
+        break;
+    }
+    default:
+        return;
+    }
+    e->trace(e->trace_ud, c, v, out->f, c->ngroup);
+}
+
 static int cor_correlate_group(cor_eval *e, cor_rule *c, cor_table *t, cor_group *g,
                                uint32_t refpos, const cor_hit *in, vg_str v, cor_hit *out,
                                cor_emit_fn emit, void *ud);
@@ -426,6 +494,13 @@ static int cor_correlate(cor_eval *e, uint32_t ci, uint32_t refpos, const cor_hi
     if (ts < e->wm - e->rs->lateness_us) {
         c->late++;
         e->stats.late++;
+        if (e->trace) {
+            char v[200], tm[64];
+            cor__trace_time(tm, sizeof(tm), e->wm - e->rs->lateness_us);
+            snprintf(v, sizeof(v), "late: not counted (the event is before %s, the newest event "
+                     "time less the allowed lateness; counted in late)", tm);
+            e->trace(e->trace_ud, c, v, NULL, 0);
+        }
         return 0;
     }
     /* the incoming hit's fields, for group_by and value_count */
@@ -438,8 +513,14 @@ static int cor_correlate(cor_eval *e, uint32_t ci, uint32_t refpos, const cor_hi
     /* value_count ignores an event without its field before the group
      * table: it creates, refreshes and evicts nothing (docs/rules.md) */
     vg_str v = c->kind == COR_VALUE_COUNT ? cor__field(&src, c->field) : VG_STR_NULL;
-    if (c->kind == COR_VALUE_COUNT && !v.p)
+    if (c->kind == COR_VALUE_COUNT && !v.p) {
+        if (e->trace) {
+            char m[200];
+            snprintf(m, sizeof(m), "not counted: the hit has no field '%s'", c->field);
+            e->trace(e->trace_ud, c, m, NULL, 0);
+        }
         return 0;
+    }
     char kbuf[2048], *key; /* out's group fields point there */
     cor_hit out;
     cor_hit_init(&out, c, in->ctx, ts, 0, 0);
@@ -596,7 +677,9 @@ static int cor_correlate_group(cor_eval *e, cor_rule *c, cor_table *t, cor_group
     default:
         break;
     }
+    int fired = 0;
     while (fire && out->ts >= g->suppress_until) {
+        fired = 1;
         g->suppress_until = out->ts + c->suppress_us;
         out->g = g;
         int rc = cor__hit_out(e, out, emit, ud);
@@ -618,6 +701,8 @@ static int cor_correlate_group(cor_eval *e, cor_rule *c, cor_table *t, cor_group
             fire = end != INT64_MIN && cor_vc_fire(c, g, end, need, UINT32_MAX, out, &vo);
         }
     }
+    if (e->trace && !fired)
+        cor_trace_progress(e, c, g, ts, out);
     return 0;
 }
 

@@ -1276,6 +1276,123 @@ START_TEST(test_explain_says_why)
 }
 END_TEST
 
+/* --explain shows how far each correlation a hit feeds got ("2 of 3 events
+ * in the window"), a suppression, a late event and a value_count hit
+ * without its field; a correlation's test that does not fire says the same.
+ * Correlations that only counted a line showed nothing. */
+START_TEST(test_explain_correlation_progress)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, "rules:\n"
+        "  - id: t.fail\n    name: Fail\n    level: 3\n    alert: false\n"
+        "    match: {regex: 'fail( user=(?<user>\\S+))? src=(?<src_ip>\\S+)'}\n"
+        "  - id: t.ok\n    name: Ok\n    level: 3\n    alert: false\n"
+        "    match: {regex: 'ok src=(?<src_ip>\\S+)'}\n"
+        "  - id: t.brute\n    name: Brute\n    level: 9\n"
+        "    correlation: {type: event_count, rules: [t.fail], group_by: [src_ip], "
+        "timespan: 60s, condition: {gte: 3}, suppress: 10m}\n"
+        "    tests:\n"
+        "      - lines: ['<38>1 2026-11-25T02:00:00Z h x - - - fail src=a', "
+        "'<38>1 2026-11-25T02:00:30Z h x - - - fail src=a']\n"
+        "        fires: true\n"
+        "  - id: t.spray\n    name: Spray\n    level: 9\n"
+        "    correlation: {type: value_count, rules: [t.fail], group_by: [src_ip], "
+        "timespan: 60s, condition: {field: user, gte: 3}}\n"
+        "  - id: t.both\n    name: Both\n    level: 9\n"
+        "    correlation: {type: temporal, rules: [t.fail, t.ok], group_by: [src_ip], "
+        "timespan: 60s}\n"
+        "  - id: t.seq\n    name: Seq\n    level: 9\n"
+        "    correlation: {type: temporal_ordered, rules: [t.ok, t.fail, t.ok], "
+        "group_by: [src_ip], timespan: 60s}\n"
+        "  - id: t.quiet\n    name: Quiet\n    level: 9\n"
+        "    correlation: {type: absence, rules: [t.ok], group_by: [src_ip], "
+        "timespan: 5m}\n"), 0);
+    char log[500], out[400], args[1200];
+    snprintf(log, sizeof(log), "%s/explain.log", p.dir);
+    ck_assert_int_eq(vt_write_file(log,
+        "<38>1 2026-11-25T02:00:00Z h x - - - ok src=a\n"
+        "<38>1 2026-11-25T02:00:10Z h x - - - fail user=root src=a\n"
+        "<38>1 2026-11-25T02:00:20Z h x - - - fail src=a\n"
+        "<38>1 2026-11-25T02:00:30Z h x - - - fail user=admin src=a\n"
+        "<38>1 2026-11-25T02:00:40Z h x - - - fail user=root src=a\n"
+        "<38>1 2026-11-25T02:30:00Z h x - - - fail user=root src=b\n"), 0);
+    snprintf(out, sizeof(out), "%s/out", p.dir);
+    snprintf(args, sizeof(args), "-c %s --explain --rules %s < %s", p.config, p.rules, log);
+    ck_assert_int_eq(run_tool(args, out), 0);
+    static const char *const want[] = {
+        /* 02:00:00 ok */
+        "  rule t.both                               counted: 1 of 2 rules in the 60 s window "
+        "ending at this event; missing: t.fail [src_ip=a]\n",
+        "  rule t.seq                                counted: 1 of 3 steps in order in the 60 s "
+        "window ending at this event; next: t.fail [src_ip=a]\n",
+        "  rule t.quiet                              seen: an alert if the group stays silent "
+        "until 2026-11-25T02:05:00.000000Z (300 s) [src_ip=a]\n",
+        /* 02:00:10 fail user=root */
+        "  rule t.brute                              counted: 1 of 3 events in the 60 s window "
+        "ending at this event [src_ip=a]\n",
+        "  rule t.spray                              counted: 1 of 3 distinct 'user' in the 60 s "
+        "window ending at this event [src_ip=a]\n",
+        "  => alert t.both (temporal, level 9, count 2)\n",
+        /* 02:00:20 fail, no user */
+        "  rule t.brute                              counted: 2 of 3 events in the 60 s window "
+        "ending at this event [src_ip=a]\n",
+        "  rule t.spray                              not counted: the hit has no field 'user'\n",
+        /* 02:00:30: brute fires; 02:00:40: suppressed */
+        "  => alert t.brute (event_count, level 9, count 3)\n",
+        "  rule t.brute                              suppressed until 2026-11-25T02:10:30.000000Z "
+        "(suppress 600 s after an alert); toward the next alert: 1 of 3 events in the 60 s "
+        "window ending at this event [src_ip=a]\n",
+        /* 02:30:00 moves the watermark; nothing late yet */
+        "  rule t.brute                              counted: 1 of 3 events in the 60 s window "
+        "ending at this event [src_ip=b]\n",
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        ck_assert_msg(vt_count_text(out, want[i]) == 1, "not once in --explain: %s", want[i]);
+    /* root, then admin; root again is no new value */
+    ck_assert_int_eq(vt_count_text(out, "  rule t.spray                              counted: 2 of "
+                                        "3 distinct 'user' in the 60 s window ending at this "
+                                        "event [src_ip=a]\n"), 2);
+    ck_assert_int_eq(vt_count_text(out, "  rule t.both                               suppressed "
+                                        "until 2026-11-25T02:01:10.000000Z (suppress 60 s after "
+                                        "an alert); toward the next alert: 2 of 2 rules in the "
+                                        "60 s window ending at this event [src_ip=a]\n"), 3);
+    /* from 02:00:10 on; src=b's sequence has no first step */
+    ck_assert_int_eq(vt_count_text(out, "  rule t.seq                                counted: 2 "
+                                        "of 3 steps in order in the 60 s window ending at this "
+                                        "event; next: t.ok [src_ip=a]\n"), 4);
+    ck_assert_int_eq(vt_count_text(out, "  rule t.seq                                counted: 0 "
+                                        "of 3 steps in order in the 60 s window ending at this "
+                                        "event; next: t.ok [src_ip=b]\n"), 1);
+    ck_assert_int_eq(vt_count_text(out, "  rule t.both                               counted: 1 "
+                                        "of 2 rules in the 60 s window ending at this event; "
+                                        "missing: t.ok [src_ip=b]\n"), 1);
+    /* src=a silent from 02:00:00: reported when 02:30 moves the time on */
+    ck_assert_int_eq(vt_count_text(out, "  => alert t.quiet (absence, level 9, count 0)\n"), 1);
+    ck_assert_int_eq(vt_count_text(out, "\n3 alerts\n"), 1);
+
+    /* a line older than the watermark less the lateness (5 min) */
+    snprintf(args, sizeof(args), "-c %s --explain --rules %s < %s", p.config, p.rules, log);
+    ck_assert_int_eq(vt_write_file(log,
+        "<38>1 2026-11-25T02:30:00Z h x - - - fail user=root src=b\n"
+        "<38>1 2026-11-25T02:20:00Z h x - - - fail user=root src=b\n"), 0);
+    ck_assert_int_eq(run_tool(args, out), 0);
+    ck_assert_int_eq(vt_count_text(out, "  rule t.brute                              late: not "
+                                        "counted (the event is before 2026-11-25T02:25:00.000000Z, "
+                                        "the newest event time less the allowed lateness; counted "
+                                        "in late)\n"), 1);
+
+    /* a correlation's test that does not fire says how far it got */
+    snprintf(args, sizeof(args), "-c %s --test-rules %s", p.config, p.rules);
+    ck_assert_int_eq(run_tool(args, out), 1);
+    char want2[1200];
+    snprintf(want2, sizeof(want2), "FAIL %s/test.yml:17: rule t.brute test 1: expected an "
+             "alert, but it did not fire (after its last hit: counted: 2 of 3 events in the "
+             "60 s window ending at this event)\n", p.rules);
+    ck_assert_msg(vt_count_text(out, want2) == 1, "not in --test-rules: %s", want2);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* LISTED_RULES with a test that needs the list, and one that must not fire. */
 #define LISTED_TESTED_RULES                                                                        \
     LISTED_RULES "    tests:\n"                                                                    \
@@ -2768,6 +2885,7 @@ static Suite *correlator_suite(void)
     tcase_add_test(tt, test_single_rule_file_loads_its_lists);
     tcase_add_test(tt, test_past_calendar_warned);
     tcase_add_test(tt, test_explain_says_why);
+    tcase_add_test(tt, test_explain_correlation_progress);
     tcase_add_test(tt, test_replay_stdin_keeps_nul_bytes);
     tcase_add_test(tt, test_replay_skips_byte_order_mark);
     tcase_add_test(tt, test_offline_store_holds_rules_lists);

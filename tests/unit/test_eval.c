@@ -870,6 +870,42 @@ END_TEST
 
 /* ---- temporal and temporal_ordered ------------------------------------------ */
 
+/* cor_seq_progress (--explain's "2 of 3 steps"): the steps from the first,
+ * in order, inside the window ending at x, from the buffer and from a
+ * folded chain that started inside the window. */
+START_TEST(test_seq_progress)
+{
+    cor_seq_shape sh;
+    int64_t ts[64];
+    const uint32_t abc[] = {0, 1, 2}, aa[] = {0, 0};
+    cor_seq_shape_of(&sh, abc, 3);
+    cor_seq_init(&sh, ts);
+    ck_assert_uint_eq(cor_seq_progress(&sh, ts, 100, 5), 0);
+    ck_assert(cor_seq_add(&sh, ts, 1, 5)); /* B before any A: no step */
+    ck_assert_uint_eq(cor_seq_progress(&sh, ts, 100, 5), 0);
+    ck_assert(cor_seq_add(&sh, ts, 0, 10));
+    ck_assert_uint_eq(cor_seq_progress(&sh, ts, 100, 10), 1);
+    ck_assert(cor_seq_add(&sh, ts, 1, 20));
+    ck_assert_uint_eq(cor_seq_progress(&sh, ts, 100, 20), 2);
+    ck_assert_uint_eq(cor_seq_progress(&sh, ts, 100, 15), 1); /* B at 20 comes later */
+    ck_assert_uint_eq(cor_seq_progress(&sh, ts, 100, 110), 0); /* A at 10 has left (10, 110] */
+    ck_assert_uint_eq(cor_seq_progress(&sh, ts, 100, 109), 2);
+    /* folded: the chain A(10) B(20) is P[2] = 10, F = 20 */
+    cor_seq_fold(&sh, ts, 50, INT64_MIN);
+    ck_assert_uint_eq(cor_seq_progress(&sh, ts, 100, 60), 2);
+    ck_assert(cor_seq_add(&sh, ts, 2, 70));
+    ck_assert_uint_eq(cor_seq_progress(&sh, ts, 100, 70), 3);
+    ck_assert_uint_eq(cor_seq_progress(&sh, ts, 100, 110), 0);
+    /* one rule at two steps: two distinct events */
+    cor_seq_shape_of(&sh, aa, 2);
+    cor_seq_init(&sh, ts);
+    ck_assert(cor_seq_add(&sh, ts, 0, 10));
+    ck_assert_uint_eq(cor_seq_progress(&sh, ts, 100, 10), 1);
+    ck_assert(cor_seq_add(&sh, ts, 0, 10));
+    ck_assert_uint_eq(cor_seq_progress(&sh, ts, 100, 10), 2);
+}
+END_TEST
+
 START_TEST(test_temporal)
 {
     tc t;
@@ -5704,6 +5740,7 @@ static Suite *eval_suite(void)
     tcase_add_checked_fixture(t, setup, teardown);
     tcase_set_timeout(t, 60);
     tcase_add_test(t, test_event_count_edges);
+    tcase_add_test(t, test_seq_progress);
     tcase_add_test(t, test_raw_lines_every_size);
     tcase_add_test(t, test_event_count_groups);
     tcase_add_test(t, test_long_group_values);
