@@ -4,6 +4,7 @@
 #define COR_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <uv.h>
 
 #include "cor_eval.h"
@@ -178,7 +179,13 @@ int cor_engine_start(cor *c);
 int cor_senders_reload(cor *c, cor_conf *cf, char *err, size_t errlen);
 void cor_engine_stop(cor *c);
 
-/* One-shot modes: --replay, --test-rules, --explain, --load-list (cor_tools.c). */
+/* One-shot modes: --replay, --test-rules, --explain, --load-list, --groups (cor_tools.c). */
 extern const vg_daemon_tool cor_tools[];
+
+/* --groups: prints the groups of the correlations named in ids[0 .. nids)
+ * (every correlation when nids is 0), nearest to firing first, top per rule
+ * (all when 0). VG_ECONFIG, logged, when an id names no correlation. */
+int cor_groups_print(cor_eval *e, const cor_ruleset *rs, char *const *ids, int nids, size_t top,
+                     FILE *out);
 
 #endif

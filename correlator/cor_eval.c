@@ -711,6 +711,19 @@ static int cor_sweep_one(cor_eval *e, uint32_t o, int64_t clk, cor_emit_fn emit,
     return rc;
 }
 
+uint32_t cor__key_fields(const cor_rule *c, const cor_group *g, vg_kv *f)
+{
+    const char *p = g->key, *end = g->key + g->keylen;
+    for (uint32_t i = 0; i < c->ngroup; i++) {
+        const char *q = memchr(p, COR_KEY_SEP, (size_t)(end - p));
+        if (!q)
+            q = end;
+        f[i] = (vg_kv){vg_str_c(c->group_by[i]), vg_str_n(p, (size_t)(q - p))};
+        p = q < end ? q + 1 : end;
+    }
+    return c->ngroup;
+}
+
 /* Shared by the sweep and by cor_correlate, which reports a silence the
  * sweep (once per second of event time) has not looked at yet. */
 int cor__absence_report(cor_eval *e, cor_rule *c, cor_group *g, int64_t clk, cor_emit_fn emit,
@@ -721,17 +734,9 @@ int cor__absence_report(cor_eval *e, cor_rule *c, cor_group *g, int64_t clk, cor
     g->dirty = 1;
     /* reported: it may now be over, at the cap's second order if built */
     cor__over_moved(e, c, &e->tables[c - e->rs->rules], g);
-    /* the group's values are its key: split them back into fields */
     cor_ctx ctx = {0};
     cor_hit hit = {.r = c, .ctx = &ctx, .ts = clk, .first = g->aux, .count = 0};
-    const char *p = g->key, *end = g->key + g->keylen;
-    for (uint32_t i = 0; i < c->ngroup; i++) {
-        const char *q = memchr(p, COR_KEY_SEP, (size_t)(end - p));
-        if (!q)
-            q = end;
-        hit.f[hit.nf++] = (vg_kv){vg_str_c(c->group_by[i]), vg_str_n(p, (size_t)(q - p))};
-        p = q < end ? q + 1 : end;
-    }
+    hit.nf = cor__key_fields(c, g, hit.f);
     char since[40], msg[300];
     vg_time_format(g->aux, since, sizeof(since));
     snprintf(msg, sizeof(msg), "no event of the watched rules since %s", since);

@@ -74,6 +74,25 @@ int cor_eval_tick(cor_eval *e, int64_t now_us, cor_emit_fn emit, void *ud);
 int cor_eval_flush(cor_eval *e);
 
 void cor_eval_set_trace(cor_eval *e, cor_trace_fn fn, void *ud);
+
+/* One group of a correlation, as --groups lists it (views valid during the
+ * call only). have of need: events (event_count), distinct values
+ * (value_count), rules (temporal) or steps in order (temporal_ordered) in
+ * the window that ends at the group's newest event, last; suppress_until
+ * INT64_MIN when none. An absence group: last is its last event, fired
+ * whether it was reported silent, have and need 0. */
+typedef struct cor_group_view {
+    vg_kv f[VG_ALERT_MAX_FIELDS];
+    uint32_t nf;
+    uint64_t have, need;
+    int64_t last, suppress_until;
+    int fired;
+} cor_group_view;
+
+/* Calls fn for every group of rule ri (none for a match rule), most
+ * recently updated first; stops at fn's first non-zero, which it returns. */
+int cor_eval_groups(cor_eval *e, uint32_t ri, int (*fn)(void *ud, const cor_group_view *gv),
+                    void *ud);
 const cor_eval_stats *cor_eval_get_stats(cor_eval *e);
 int64_t cor_eval_watermark(cor_eval *e);
 

@@ -376,6 +376,9 @@ ssize_t cor__group_key(const cor_rule *r, const cor_ctx *src, char *buf, size_t 
                        vg_kv *gf);
 /* A rule hit: alert if it alerts, then feed the correlations counting it. */
 int cor__hit_out(cor_eval *e, const cor_hit *hit, cor_emit_fn emit, void *ud);
+/* The group's values are its key: splits them back into fields f[0 ..
+ * c->ngroup) (views into g's key); returns c->ngroup. */
+uint32_t cor__key_fields(const cor_rule *c, const cor_group *g, vg_kv *f);
 /* An event time as --explain and the alerts print it (UTC, microseconds). */
 void cor__trace_time(char *buf, size_t cap, int64_t us);
 /* Reports absence group g of c as silent at time clk ("silent since" its

@@ -1082,6 +1082,61 @@ static int cor_tool_dump_list(vg_daemon *d, const vg_node *root, int argc, char 
     return rc ? 1 : 0;
 }
 
+/* --groups [--top N] [RULE]...: the running correlator's groups, read from
+ * its store with the rules of its configuration (a rule changed on disk but
+ * not yet reloaded shows as the file has it; its groups as the engine would
+ * keep them after the reload). */
+static int cor_tool_groups(vg_daemon *d, const vg_node *root, int argc, char **argv)
+{
+    size_t top = 10;
+    int ai = 0;
+    if (argc >= 2 && strcmp(argv[0], "--top") == 0) {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(argv[1], &end, 10);
+        if (errno || end == argv[1] || *end || argv[1][0] == '-') {
+            fprintf(stderr, "--groups: --top takes a number (0: all), got '%s'\n", argv[1]);
+            return 2;
+        }
+        top = (size_t)v;
+        ai = 2;
+    }
+    for (int i = ai; i < argc; i++)
+        if (argv[i][0] == '-') {
+            fprintf(stderr, "--groups: unknown option '%s'\nusage: vigil-correlator -c FILE "
+                            "--groups [--top N] [RULE]...\n", argv[i]);
+            return 2;
+        }
+    cor_conf cf;
+    vg_store *st = NULL;
+    cor_lists *l = NULL;
+    cor_ruleset *rs = NULL;
+    cor_eval *e = NULL;
+    char err[1024] = "";
+    int rc = cor_open_store(d, root, &cf, &st, &l);
+    if (rc == 0) {
+        cor_rules_opts opts = cor_conf_rules_opts(&cf);
+        opts.defer_prefilter = 1; /* nothing is matched here */
+        if ((rc = cor_rules_load(cf.rules_dir, &opts, &rs, err, sizeof(err))) != 0)
+            vg_error("%s", err);
+    }
+    enum vg_log_level lv = vg_log_get_level();
+    if (lv == VG_LOG_INFO)
+        vg_log_set_level(VG_LOG_WARN); /* not "N groups restored" */
+    if (rc == 0 && (rc = cor_eval_new(&e, rs, st, l)) != 0)
+        vg_error("correlation state: %s", vg_strerror(rc));
+    vg_log_set_level(lv);
+    if (rc == 0)
+        rc = cor_groups_print(e, rs, argv + ai, argc - ai, top, stdout);
+    cor_eval_free(e);
+    cor_rules_free(rs);
+    if (l)
+        cor_lists_close(l);
+    vg_store_close(st);
+    cor_conf_free(&cf);
+    return rc ? 1 : 0;
+}
+
 const vg_daemon_tool cor_tools[] = {
     {"replay",
      "  --replay FILE... [--rules PATH] [--year YYYY] [--list NAME=FILE]...\n"
@@ -1115,5 +1170,14 @@ const vg_daemon_tool cor_tools[] = {
      true, cor_tool_load_list},
     {"dump-list",
      "  --dump-list NAME     print watchlist NAME as stored\n", true, cor_tool_dump_list},
+    {"groups",
+     "  --groups [--top N] [RULE]...\n"
+     "                       the running correlator's correlation groups (of RULE, or of\n"
+     "                       every correlation), nearest to firing first: how many of N\n"
+     "                       events, values, rules or steps each holds in the window\n"
+     "                       ending at its newest event, and its suppression; an\n"
+     "                       absence's last event and when it alerts. N per rule:\n"
+     "                       --top (default 10, 0 all). Reads the store, changes nothing\n",
+     true, cor_tool_groups},
     {NULL, NULL, false, NULL},
 };

@@ -366,11 +366,41 @@ static int cor_vc_fire(const cor_rule *c, const cor_group *g, int64_t end, uint3
     return 1;
 }
 
+/* How far group g of correlation c got in the window (ts - T, ts]: events
+ * (event_count), distinct values (value_count), rules (temporal) or steps
+ * from the first in order (temporal_ordered), for --explain and --groups.
+ * Counts what the group keeps: below the threshold that is every event of
+ * the window (the times cor_ec_add drops cannot be in a window short of
+ * N); in a suppression only what may count toward a window after it. */
+static uint32_t cor_progress(const cor_rule *c, const cor_group *g, int64_t ts)
+{
+    int64_t T = c->timespan_us;
+    uint32_t k = 0;
+    switch (c->kind) {
+    case COR_EVENT_COUNT:
+        for (uint32_t i = 0; i < g->n; i++)
+            k += g->ts[i] > ts - T && g->ts[i] <= ts;
+        return k;
+    case COR_VALUE_COUNT:
+    case COR_TEMPORAL:
+        return cor_vc_live(g, T, ts, NULL);
+    case COR_TEMPORAL_ORDERED:
+        return g->n ? cor_seq_progress(&c->seq, g->ts, T, ts) : 0;
+    default:
+        return 0;
+    }
+}
+
+/* What c needs to fire, in cor_progress's unit. */
+static uint32_t cor_progress_need(const cor_rule *c)
+{
+    return c->kind == COR_EVENT_COUNT || c->kind == COR_VALUE_COUNT ? (uint32_t)c->threshold
+                                                                    : c->nrefs;
+}
+
 /* For --explain and --test-rules: where group g of correlation c stands
  * after a hit at ts that raised no alert ("4 of 6 events ..."), so that an
- * engineer sees how far a correlation got, not only that it did not fire.
- * Counts what the group keeps: below the threshold that is every event of
- * the window (the times cor_ec_add drops cannot be in a window short of N). */
+ * engineer sees how far a correlation got, not only that it did not fire. */
 static void cor_trace_progress(cor_eval *e, const cor_rule *c, const cor_group *g, int64_t ts,
                                const cor_hit *out)
 {
@@ -384,7 +414,6 @@ static void cor_trace_progress(cor_eval *e, const cor_rule *c, const cor_group *
         e->trace(e->trace_ud, c, v, out->f, c->ngroup);
         return;
     }
-    /* in a suppression the group keeps only what may count after it */
     if (g->suppress_until > ts) {
         cor__trace_time(t, sizeof(t), g->suppress_until);
         n = (size_t)snprintf(v, cap, "suppressed until %s (suppress %g s after an alert); "
@@ -392,46 +421,63 @@ static void cor_trace_progress(cor_eval *e, const cor_rule *c, const cor_group *
     } else {
         n = (size_t)snprintf(v, cap, "counted: ");
     }
+    uint32_t k = cor_progress(c, g, ts), need = cor_progress_need(c);
     switch (c->kind) {
-    case COR_EVENT_COUNT: {
-        uint32_t k = 0;
-        for (uint32_t i = 0; i < g->n; i++)
-            k += g->ts[i] > ts - T && g->ts[i] <= ts;
-        snprintf(v + n, cap - n, "%u of %llu events in the %g s window ending at this event", k,
-                 (unsigned long long)c->threshold, Ts);
+    case COR_EVENT_COUNT:
+        snprintf(v + n, cap - n, "%u of %u events in the %g s window ending at this event", k,
+                 need, Ts);
         break;
-    }
     case COR_VALUE_COUNT:
-        snprintf(v + n, cap - n, "%u of %llu distinct '%s' in the %g s window ending at this "
-                 "event", cor_vc_live(g, T, ts, NULL), (unsigned long long)c->threshold,
-                 c->field, Ts);
+        snprintf(v + n, cap - n, "%u of %u distinct '%s' in the %g s window ending at this "
+                 "event", k, need, c->field, Ts);
         break;
     case COR_TEMPORAL:
         n += (size_t)snprintf(v + n, cap - n, "%u of %u rules in the %g s window ending at this "
-                              "event", cor_vc_live(g, T, ts, NULL), c->nrefs, Ts);
+                              "event", k, need, Ts);
         for (uint32_t r = 0, missing = 0; r < c->nrefs && n < cap; r++) {
-            uint32_t k = 0;
+            uint32_t i = 0;
             char pos[12];
             snprintf(pos, sizeof(pos), "%u", r);
-            while (k < g->n && strcmp(g->vals[k], pos) != 0)
-                k++;
-            if (k == g->n || !cor_vc_in(g, k, T, ts, NULL))
+            while (i < g->n && strcmp(g->vals[i], pos) != 0)
+                i++;
+            if (i == g->n || !cor_vc_in(g, i, T, ts, NULL))
                 n += (size_t)snprintf(v + n, cap - n, "%s %s", missing++ ? "," : "; missing:",
                                       e->rs->rules[c->ref_idx[r]].id);
         }
         break;
-    case COR_TEMPORAL_ORDERED: {
-        uint32_t k = g->n ? cor_seq_progress(&c->seq, g->ts, T, ts) : 0;
+    case COR_TEMPORAL_ORDERED:
         n += (size_t)snprintf(v + n, cap - n, "%u of %u steps in order in the %g s window "
-                              "ending at this event", k, c->nrefs, Ts);
-        if (k < c->nrefs && n < cap)
+                              "ending at this event", k, need, Ts);
+        if (k < need && n < cap)
             snprintf(v + n, cap - n, "; next: %s", e->rs->rules[c->ref_idx[k]].id);
         break;
-    }
     default:
         return;
     }
     e->trace(e->trace_ud, c, v, out->f, c->ngroup);
+}
+
+int cor_eval_groups(cor_eval *e, uint32_t ri, int (*fn)(void *ud, const cor_group_view *gv),
+                    void *ud)
+{
+    if (ri >= e->rs->n || e->rs->rules[ri].kind == COR_MATCH)
+        return 0;
+    const cor_rule *c = &e->rs->rules[ri];
+    for (const cor_group *g = e->tables[ri].head; g; g = g->next) {
+        cor_group_view gv = {.last = g->last_us, .suppress_until = g->suppress_until};
+        gv.nf = cor__key_fields(c, g, gv.f);
+        if (c->kind == COR_ABSENCE) {
+            gv.last = g->aux;
+            gv.fired = g->fired;
+        } else {
+            gv.have = cor_progress(c, g, g->last_us);
+            gv.need = cor_progress_need(c);
+        }
+        int rc = fn(ud, &gv);
+        if (rc)
+            return rc;
+    }
+    return 0;
 }
 
 static int cor_correlate_group(cor_eval *e, cor_rule *c, cor_table *t, cor_group *g,
