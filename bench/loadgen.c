@@ -10,6 +10,10 @@
  * receiver. It reports what it sent, when the first byte left (t0, Unix
  * time) and its own CPU time, as key=value pairs on one stdout line.
  *
+ * With -f FILE it sends the first LINES lines of FILE instead (bench/pipeline
+ * feeds vigil-genstream's stream, whose rules it checks against a replay of
+ * the same lines): each once, in order, line i on connection i mod CONNS.
+ *
  * Not a test and not installed: see bench/README.md.
  */
 #include <errno.h>
@@ -35,9 +39,11 @@
 
 typedef struct lg_conn {
     int fd;
-    uint64_t left;  /* bytes still to send */
-    size_t pos;     /* byte position in the pool */
-    uint64_t lines; /* lines this connection sends */
+    uint64_t left;   /* bytes still to send */
+    size_t pos;      /* byte position in buf */
+    uint64_t lines;  /* lines this connection sends */
+    const char *buf; /* what it sends from: the shared pool (cycled), or its own lines */
+    size_t size;     /* bytes in buf */
 } lg_conn;
 
 static uint64_t lg_rng;
@@ -190,15 +196,92 @@ static int lg_line(char *out, size_t cap, uint64_t i)
     return n;
 }
 
+/* -f: reads the first nlines lines of path and deals them out to the nconn
+ * connections, line i to connection i mod nconn, each into a buffer of its
+ * own (own[c], freed by the caller), so that one connection's lines are the
+ * file's order and the receiver sees them as they were written. Sets each
+ * conns[c] to send its buffer once; *total the bytes of all, *pbytes too
+ * (for the average line). 1 with a message when the file cannot be read
+ * or is short. */
+static int lg_split_file(const char *path, uint64_t nlines, lg_conn *conns, long nconn,
+                         char **own, uint64_t *total, size_t *pbytes)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        perror(path);
+        return 1;
+    }
+    size_t cap[LG_MAX_CONNS] = {0};
+    char *line = NULL;
+    size_t lcap = 0;
+    uint64_t i = 0;
+    int rc = 0;
+    for (long c = 0; c < nconn; c++)
+        conns[c] = (lg_conn){.fd = -1};
+    while (i < nlines) {
+        ssize_t n = getline(&line, &lcap, f);
+        if (n <= 0)
+            break;
+        if (line[n - 1] != '\n') { /* the file's last line, unterminated */
+            if ((size_t)n + 1 >= lcap) {
+                char *t = realloc(line, (size_t)n + 2);
+                if (!t) {
+                    rc = 1;
+                    break;
+                }
+                line = t;
+                lcap = (size_t)n + 2;
+            }
+            line[n++] = '\n';
+        }
+        size_t c = (size_t)(i % (uint64_t)nconn);
+        lg_conn *k = &conns[c];
+        if (k->size + (size_t)n > cap[c]) {
+            size_t want = cap[c] ? 2 * cap[c] : (size_t)1 << 20;
+            while (want < k->size + (size_t)n)
+                want *= 2;
+            char *t = realloc(own[c], want);
+            if (!t) {
+                fprintf(stderr, "vigil-loadgen: out of memory reading %s\n", path);
+                rc = 1;
+                break;
+            }
+            own[c] = t;
+            cap[c] = want;
+        }
+        memcpy(own[c] + k->size, line, (size_t)n);
+        k->size += (size_t)n;
+        k->lines++;
+        i++;
+    }
+    free(line);
+    fclose(f);
+    if (rc == 0 && i < nlines) {
+        fprintf(stderr, "vigil-loadgen: %s has %llu lines, fewer than the %llu asked for\n", path,
+                (unsigned long long)i, (unsigned long long)nlines);
+        rc = 1;
+    }
+    *total = 0;
+    for (long c = 0; rc == 0 && c < nconn; c++) {
+        conns[c].buf = own[c];
+        conns[c].left = conns[c].size;
+        *total += conns[c].size;
+    }
+    *pbytes = (size_t)*total;
+    return rc;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: vigil-loadgen -p PORT [-n LINES] [-c CONNS] [-s SEED] [-P POOL] [-w BYTES]\n"
-            "                     [-T SECONDS] | -x ... | -o FILE ...\n"
+            "                     [-T SECONDS] [-f FILE] | -x ... | -o FILE ...\n"
             "  Sends LINES (default 1000000) newline-framed RFC 3164 lines to 127.0.0.1:PORT over\n"
             "  CONNS TCP connections (default 4), cycling through POOL distinct pre-built lines\n"
             "  (default 200000), with writes of up to BYTES (default 262144). Gives up after\n"
             "  SECONDS (default 120). Prints one line of key=value results on stdout.\n"
+            "  -f FILE sends the first LINES lines of FILE instead, each once and in order\n"
+            "  (line i on connection i mod CONNS); FILE must hold at least LINES lines.\n"
             "  -o FILE writes the pool to FILE instead (for inspection) and exits;\n"
             "  -x prints what would be sent (lines, bytes) without connecting.\n");
 }
@@ -209,9 +292,13 @@ int main(int argc, char **argv)
     uint64_t nlines = 1000000, seed = 42;
     long nconn = 4, tlimit = 120;
     size_t pool_lines = 200000, wmax = 256 << 10;
-    const char *dump = NULL;
+    const char *dump = NULL, *from = NULL;
     int opt, dry = 0, rc = 0;
-    while ((opt = getopt(argc, argv, "p:n:c:s:P:w:T:o:xh")) != -1) {
+    char *own[LG_MAX_CONNS] = {0}; /* each connection's lines, with -f */
+    char *pool = NULL;
+    uint32_t *len = NULL;
+    size_t *off = NULL;
+    while ((opt = getopt(argc, argv, "p:n:c:s:P:w:T:o:f:xh")) != -1) {
         switch (opt) {
         case 'p':
             port = strtol(optarg, NULL, 10);
@@ -237,6 +324,9 @@ int main(int argc, char **argv)
         case 'o':
             dump = optarg;
             break;
+        case 'f':
+            from = optarg;
+            break;
         case 'x':
             dry = 1;
             break;
@@ -249,23 +339,33 @@ int main(int argc, char **argv)
         }
     }
     if ((!dump && !dry && (port < 1 || port > 65535)) || nconn < 1 || nconn > LG_MAX_CONNS ||
-        nlines == 0 || nlines > 1000000000ull || pool_lines == 0 || wmax < 4096 || tlimit < 1) {
+        nlines == 0 || nlines > 1000000000ull || pool_lines == 0 || wmax < 4096 || tlimit < 1 ||
+        (from && dump)) {
         usage(stderr);
         return 64;
     }
     if (pool_lines > nlines) pool_lines = (size_t)nlines;
 
+    lg_conn conns[LG_MAX_CONNS];
+    uint64_t total_bytes = 0;
+    size_t pbytes = 0;
+    if (from) {
+        if ((rc = lg_split_file(from, nlines, conns, nconn, own, &total_bytes, &pbytes)))
+            goto out;
+        pool_lines = (size_t)nlines;
+        goto built;
+    }
+
     /* ---- build the pool before the clock starts ---- */
     lg_rng = seed;
-    char *pool = malloc(pool_lines * LG_LINE_MAX);
-    uint32_t *len = malloc(pool_lines * sizeof(*len));
-    size_t *off = malloc((pool_lines + 1) * sizeof(*off));
+    pool = malloc(pool_lines * LG_LINE_MAX);
+    len = malloc(pool_lines * sizeof(*len));
+    off = malloc((pool_lines + 1) * sizeof(*off));
     if (!pool || !len || !off) {
         fprintf(stderr, "vigil-loadgen: out of memory for a pool of %zu lines\n", pool_lines);
         rc = 1;
         goto out;
     }
-    size_t pbytes = 0;
     for (size_t i = 0; i < pool_lines; i++) {
         off[i] = pbytes;
         int n = lg_line(pool + pbytes, LG_LINE_MAX, i);
@@ -285,10 +385,10 @@ int main(int argc, char **argv)
 
     /* Each connection sends its share of the lines, starting at its own
      * place in the pool and wrapping; count its bytes exactly. */
-    lg_conn conns[LG_MAX_CONNS];
-    uint64_t total_bytes = 0;
     for (long c = 0; c < nconn; c++) {
         lg_conn *k = &conns[c];
+        k->buf = pool;
+        k->size = pbytes;
         k->lines = nlines / (uint64_t)nconn + ((uint64_t)c < nlines % (uint64_t)nconn);
         size_t start = (size_t)((uint64_t)c * pool_lines / (uint64_t)nconn);
         k->pos = off[start];
@@ -301,6 +401,7 @@ int main(int argc, char **argv)
             k->left += (pbytes - off[start]) + off[endl - pool_lines];
         total_bytes += k->left;
     }
+built:
     if (dry) {
         printf("loadgen conns=%ld lines=%llu bytes=%llu avg_line=%.1f pool=%zu\n", nconn,
                (unsigned long long)nlines, (unsigned long long)total_bytes,
@@ -353,10 +454,10 @@ int main(int argc, char **argv)
             if (k->fd < 0) continue;
             /* write until the socket is full, then wait for it */
             for (;;) {
-                size_t n = pbytes - k->pos;
+                size_t n = k->size - k->pos;
                 if (n > wmax) n = wmax;
                 if (n > k->left) n = (size_t)k->left;
-                ssize_t w = send(k->fd, pool + k->pos, n, MSG_NOSIGNAL);
+                ssize_t w = send(k->fd, k->buf + k->pos, n, MSG_NOSIGNAL);
                 if (w < 0) {
                     if (errno == EAGAIN || errno == EWOULDBLOCK) break;
                     if (errno == EINTR) continue;
@@ -367,7 +468,7 @@ int main(int argc, char **argv)
                     k->left -= (uint64_t)w;
                     sent += (uint64_t)w;
                     k->pos += (size_t)w;
-                    if (k->pos == pbytes) k->pos = 0;
+                    if (k->pos == k->size) k->pos = 0;
                 }
                 if (k->left == 0) {
                     shutdown(k->fd, SHUT_WR);
@@ -417,6 +518,8 @@ int main(int argc, char **argv)
                 tlimit, (unsigned long long)sent, (unsigned long long)total_bytes);
     rc = timed_out ? 2 : failed ? 1 : 0;
 out:
+    for (long c = 0; c < LG_MAX_CONNS; c++)
+        free(own[c]);
     free(pool);
     free(len);
     free(off);
