@@ -910,8 +910,13 @@ int cor_eval_set_rules(cor_eval *e, cor_ruleset *rs)
             memset(&e->tables[i], 0, sizeof(cor_table));
             kept++;
         } else {
-            if (e->tables[i].count)
+            if (e->tables[i].count) {
                 dropped++;
+                cor_state_dropped_log(old->id, e->tables[i].count,
+                                      j < 0                           ? COR_DROP_REMOVED
+                                      : !cor_stateful(&rs->rules[j]) ? COR_DROP_STATELESS
+                                                                      : COR_DROP_CHANGED);
+            }
             cor__table_clear(e, &e->tables[i]);
             cor__del_push(e, old->id, "", 0, 1);
         }

@@ -265,6 +265,13 @@ static inline void cor_hit_init(cor_hit *h, const cor_rule *r, const cor_ctx *ct
     h->g = NULL;
 }
 
+/* Why a rule's correlation state was dropped (cor_state_dropped_log). */
+typedef enum { COR_DROP_CHANGED, COR_DROP_REMOVED, COR_DROP_STATELESS } cor_drop_why;
+
+/* Logs that rule_id's state of n groups was dropped, and why: a reload or
+ * a restart that loses a half-counted attack must say whose it was. */
+void cor_state_dropped_log(const char *rule_id, uint64_t n, cor_drop_why why);
+
 /* Rules with state: correlations, and match rules with a suppression. */
 static inline bool cor_stateful(const cor_rule *r)
 {

@@ -113,6 +113,19 @@ size_t cor__state_key(const char *rule_id, const char *key, size_t keylen, char 
     return n;
 }
 
+/* One line per rule, so that an operator who edited a rule mid-attack sees
+ * which counts started again (a summary line follows with the totals). */
+void cor_state_dropped_log(const char *rule_id, uint64_t n, cor_drop_why why)
+{
+    static const char *const reason[] = {
+        [COR_DROP_CHANGED] = "its definition changed",
+        [COR_DROP_REMOVED] = "the rule was removed",
+        [COR_DROP_STATELESS] = "the rule keeps no state now",
+    };
+    vg_info("correlation state of rule %s dropped (%llu group%s): %s", rule_id,
+            (unsigned long long)n, n == 1 ? "" : "s", reason[why]);
+}
+
 int cor_eval_flush(cor_eval *e)
 {
     if (!e->st)
@@ -447,6 +460,11 @@ int cor__state_load(cor_eval *e)
     }
     MDB_val k, v;
     size_t loaded = 0, dropped = 0;
+    /* the keys of one rule are together (they start with its id): one
+     * line per rule whose groups are dropped, when the next rule starts */
+    char run_id[COR_STATE_KEY_MAX + 1] = "";
+    uint64_t run_n = 0;
+    cor_drop_why run_why = COR_DROP_CHANGED;
     rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
     while (rc == 0) {
         const char *key = k.mv_data;
@@ -459,11 +477,24 @@ int cor__state_load(cor_eval *e)
             loaded++;
         } else {
             dropped++;
+            const char *id = nul ? key : "(a key without a rule id)";
+            if (run_n && strcmp(run_id, id) != 0) {
+                cor_state_dropped_log(run_id, run_n, run_why);
+                run_n = 0;
+            }
+            if (!run_n)
+                snprintf(run_id, sizeof(run_id), "%s", id);
+            run_n++;
+            run_why = ri < 0                               ? COR_DROP_REMOVED
+                      : !cor_stateful(&e->rs->rules[ri]) ? COR_DROP_STATELESS
+                                                          : COR_DROP_CHANGED;
             cor__del_push(e, nul ? key : "", nul ? nul + 1 : key,
                          nul ? k.mv_size - (size_t)(nul + 1 - key) : k.mv_size, 0);
         }
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
+    if (run_n)
+        cor_state_dropped_log(run_id, run_n, run_why);
     mdb_cursor_close(cur);
     vg_store_read_end(e->st, txn);
     for (size_t i = 0; i < e->rs->n && (rc == 0 || rc == MDB_NOTFOUND); i++)
