@@ -14,6 +14,8 @@
 #define VG_READ_CHUNK (64u << 10)
 #define VG_BACKOFF_MIN 100
 #define VG_BACKOFF_MAX 5000
+#define VG_DOWN_WARN_FIRST_MS 30000 /* vg__warn_down */
+#define VG_DOWN_WARN_MAX_MS 600000
 
 struct vg_server {
     uv_pipe_t listener;
@@ -43,6 +45,8 @@ struct vg_client {
     vg_link_stats stats;
     uint64_t backoff_ms;
     uint64_t up_ms;      /* when the open link connected (loop time) */
+    uint64_t down_ms;    /* when the first of the failed connects failed */
+    uint64_t warn_every_ms, warn_next_ms; /* vg__warn_down */
     int stopping, timer_closed, failures;
     int quiet; /* vg_client_quiet */
 };
@@ -440,6 +444,30 @@ static void vg__on_connect_failed_closed(uv_handle_t *h)
     vg__client_schedule(c);
 }
 
+/* A peer that stays down is said again, not once at its first failure:
+ * over a night the one line would be hours old while what goes there
+ * piles up in this daemon's store. Again after 30 s of outage, then at
+ * twice the interval each time, up to every 10 minutes. */
+static void vg__warn_down(vg_client *c, const char *why)
+{
+    uint64_t now = uv_now(c->loop);
+    if (c->failures == 0) {
+        c->down_ms = now;
+        c->warn_every_ms = VG_DOWN_WARN_FIRST_MS;
+        c->warn_next_ms = now + c->warn_every_ms;
+        vg_warn("cannot connect to %s: %s (retrying)", c->path, why);
+        return;
+    }
+    if (now < c->warn_next_ms)
+        return;
+    vg_warn("still cannot connect to %s: %s (%d attempts over %.0f s; retrying: what goes "
+            "there waits in this daemon's store meanwhile)",
+            c->path, why, c->failures + 1, (double)(now - c->down_ms) / 1000.0);
+    c->warn_every_ms = c->warn_every_ms * 2 < VG_DOWN_WARN_MAX_MS ? c->warn_every_ms * 2
+                                                                 : VG_DOWN_WARN_MAX_MS;
+    c->warn_next_ms = now + c->warn_every_ms;
+}
+
 static void vg__on_connect(uv_connect_t *req, int status)
 {
     vg_client *c = req->data;
@@ -452,7 +480,8 @@ static void vg__on_connect(uv_connect_t *req, int status)
             c->up_ms = uv_now(c->loop);
             enum vg_log_level lv = c->quiet ? VG_LOG_DEBUG : VG_LOG_INFO;
             if (c->failures)
-                vg_log(lv, "connected to %s after %d failed attempts", c->path, c->failures);
+                vg_log(lv, "connected to %s after %d failed attempts, down for %.0f s", c->path,
+                       c->failures, (double)(uv_now(c->loop) - c->down_ms) / 1000.0);
             else
                 vg_log(lv, "connected to %s", c->path);
             c->failures = 0;
@@ -464,9 +493,9 @@ static void vg__on_connect(uv_connect_t *req, int status)
         c->stats.peers_refused++;
         status = rc;
     }
-    if (c->failures++ == 0 && !c->stopping)
-        vg_warn("cannot connect to %s: %s (retrying)", c->path,
-                status < -30000 ? vg_strerror(status) : uv_strerror(status));
+    if (!c->stopping)
+        vg__warn_down(c, status < -30000 ? vg_strerror(status) : uv_strerror(status));
+    c->failures++;
     uv_close((uv_handle_t *)&l->pipe, vg__on_connect_failed_closed);
 }
 

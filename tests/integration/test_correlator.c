@@ -1178,6 +1178,34 @@ START_TEST(test_correlator_restored_while_shipper_down)
 }
 END_TEST
 
+/* A shipper that stays down is said again, not only at the first failed
+ * connect: over a holiday night the one warning was hours old, the alerts
+ * waited in the outbox and nothing in the correlator's log said so since.
+ * The repeat comes after 30 s of outage, then at twice the interval, up
+ * to 10 minutes; the reconnection says how long it took. */
+START_TEST(test_next_hop_down_said_again)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, IT_RULES), 0);
+    vt_pipe_start_all(&p);
+    char log[400];
+    vt_pipe_log(&p, VT_CORRELATOR, log, sizeof(log));
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_SHIPPER, SIGTERM), 0);
+    send_text(&p, "<13>Nov 25 10:00:00 h vigiltest: seq=00000\n");
+    ck_assert(vt_wait_text(log, "warning: cannot connect to ", 10000));
+    ck_assert_int_eq(vt_count_text(log, "warning: still cannot connect to "), 0);
+    /* 30 s after the first failure, give or take the backoff (5 s) */
+    ck_assert(vt_wait_text(log, "warning: still cannot connect to ", 45000));
+    ck_assert_int_eq(vt_count_text(log, "warning: still cannot connect to "), 1);
+    ck_assert_int_eq(vt_count_text(log, "s; retrying: what goes there waits in this daemon's "
+                                        "store meanwhile)\n"), 1);
+    vt_pipe_start(&p, VT_SHIPPER);
+    ck_assert(vt_wait_lines(p.alerts, 1, 20000));
+    ck_assert_int_eq(vt_count_text(log, "failed attempts, down for "), 1);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* Runs "vigil-correlator ARGS" through sh (ARGS may redirect stdin) with
  * stdout in out and stderr in out.err; returns the exit status. */
 static int run_tool(const char *args, const char *out)
@@ -3019,6 +3047,7 @@ static Suite *correlator_suite(void)
     TCase *rb = it_tcase(s, "restore", 180);
     tcase_add_test(rb, test_correlator_restored_from_backup);
     tcase_add_test(rb, test_correlator_restored_while_shipper_down);
+    tcase_add_test(rb, test_next_hop_down_said_again);
     tcase_add_test(rb, test_collector_cut_marked_end_to_end);
     /* quick, offline: CK_RUN_CASE=tools runs these alone */
     TCase *tt = it_tcase(s, "tools", 300);
