@@ -28,11 +28,23 @@ static const vg_daemon_desc cor_desc = {
         "  (FILE:LINE: reason) and the running one stays. A good one is checked at\n"
         "  once, then its regex prefilter is built on a worker thread (about a second\n"
         "  per 1,000 rules) while the running rules go on; it takes over between two\n"
-        "  batches. One build runs at a time: a rule set of a SIGHUP during a build\n"
-        "  waits for it, replacing any that waited before. SIGHUP also applies a\n"
-        "  changed shipper_socket list: a socket added gets a link of its own, one\n"
-        "  removed loses its link and no longer holds the outbox, and the links of\n"
-        "  the others go on untouched.\n",
+        "  batches, with its watchlists, when the log says 'rules reloaded' (not at\n"
+        "  'configuration reloaded', which comes first). A rule whose definition\n"
+        "  changed loses its groups, named in the log. One build runs at a time: a\n"
+        "  rule set of a SIGHUP during a build waits for it, replacing any that\n"
+        "  waited before. SIGHUP also applies a changed shipper_socket list: a\n"
+        "  socket added gets a link of its own, one removed loses its link and no\n"
+        "  longer holds the outbox, and the links of the others go on untouched.\n"
+        "\n"
+        "Counters:\n"
+        "  On SIGUSR1 and at exit in this log, and every pipeline.stats_interval to\n"
+        "  the shipper, whose log shows them (upstream ...): a stats line (events,\n"
+        "  alerts, outbox: alerts not yet taken by every shipper, shipper_connected,\n"
+        "  late: events too late for the correlations, evictions, trimmed,\n"
+        "  clock_ahead, clock_behind, device_ahead), a lists line, one line per\n"
+        "  collector (upstream) and one per rule: hits, match_errors, cpu_ms,\n"
+        "  evictions, late, suppressed, trimmed. Every counter:\n"
+        "  docs/architecture.md and docs/rules.md.\n",
     .check = "                       Every rule is compiled and every watchlist file read\n"
              "                       (nothing is stored); prints the number of rules.\n",
     .files =

@@ -2103,8 +2103,12 @@ START_TEST(test_tools_help_names_their_options)
         "  --explain [--rules PATH] [--year YYYY] [--list NAME=FILE]... [LINE]\n",
         /* calendars load from *.yaml too, as rules do (calendars.md) */
         "  RULES_DIR/calendars/*.yml, *.yaml\n",
+        /* the 3 a.m. questions: when does a reload hold, what do the
+         * counters of SIGUSR1 mean (the shipper's --help said, this did not) */
+        "'rules reloaded'",
+        "Counters:\n  On SIGUSR1 and at exit in this log",
     };
-    for (size_t i = 0; i < 3; i++)
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
         ck_assert_msg(strstr(help, lines[i]), "--help lacks '%s'", lines[i]);
     free(help);
     /* each option shown is taken */
