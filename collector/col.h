@@ -78,9 +78,10 @@ typedef struct col_conn {
     col_framer framer; /* RFC 6587 framing state (col_frame.h) */
     col_tls_conn *tls; /* NULL on plain TCP */
     uint64_t start_ms; /* loop time of the accept (or of the resume after a pause) */
-    uint64_t last_ms;  /* loop time of the last read (or of the resume) */
+    uint64_t last_ms;  /* loop time of its last activity (col_conn_activity; or of the resume) */
     uint64_t frame_ms; /* loop time the unfinished frame began (or of the resume); 0: none */
     uint64_t frames;   /* messages framed out of it so far */
+    uint64_t msgs;     /* of them, messages with content (not empty frames) */
     char ipkey[COL_ADDR_KEY_MAX]; /* what max_connections_per_ip counts it by (col_addr_key) */
     struct sockaddr_storage peer;
     struct col_conn *prev, *next;

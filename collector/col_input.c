@@ -325,17 +325,21 @@ static void col_conn_message(void *ud, const char *p, size_t n, int flag)
 {
     col_conn *k = ud;
     k->frames++;
+    if (n && flag != COL_FRAME_EMPTY)
+        k->msgs++;
     col_input_message(k->c, k->src, (const struct sockaddr *)&k->peer, p, n, flag);
 }
 
-/* Notes, after k's bytes were framed (frames_was: k->frames before), when
+/* Notes, after k's bytes were framed (msgs_was: k->msgs before), when
  * its unfinished frame began, for frame_timeout: none left, none; one left
- * after a message was framed began in this read; one left after none was
- * began earlier (kept) or now. Unfinished: bytes held of a frame, the
+ * after a message with content was framed began in this read; one left
+ * after none was began earlier (kept) or now: empty frames ("0 ") framed
+ * in between do not start it again, or a sender trickling " 0" would hold
+ * an unfinished frame for ever. Unfinished: bytes held of a frame, the
  * tail of an over-long message being skipped, or part of a TLS record
  * (a sender trickling bytes never ends its frame, and is never idle).
  * Not during a TLS handshake: tls_handshake_timeout bounds that. */
-static void col_conn_frame_mark(col_conn *k, uint64_t frames_was)
+static void col_conn_frame_mark(col_conn *k, uint64_t msgs_was)
 {
     bool open = k->len || k->framer.skipping || k->framer.skip_n ||
                 (k->tls && col_tls_partial(k->tls));
@@ -343,7 +347,7 @@ static void col_conn_frame_mark(col_conn *k, uint64_t frames_was)
         k->frame_ms = 0;
         return;
     }
-    if (k->frames != frames_was || !k->frame_ms) {
+    if (k->msgs != msgs_was || !k->frame_ms) {
         uint64_t now = uv_now(k->c->loop);
         k->frame_ms = now ? now : 1;
     }
@@ -453,7 +457,6 @@ static int col_conn_end_kind(const col_conn *k, ssize_t n)
  * end of the stream (col_conn_read notes the unfinished frame after). */
 static void col_conn_take(col_conn *k, ssize_t n, const uv_buf_t *buf)
 {
-    k->last_ms = uv_now(k->c->loop);
     if (k->tls && n > 0) {
         int rc = col_tls_feed(&k->c->tls, k->tls, buf->base, (size_t)n, col_conn_plain, k, k->src);
         if (rc == 1)
@@ -498,15 +501,44 @@ static void col_conn_take(col_conn *k, ssize_t n, const uv_buf_t *buf)
     }
 }
 
+/* Whether k is still inside an over-long message (its tail being
+ * skipped): a sender writing one, not an idle one. */
+static bool col_conn_in_long(const col_conn *k)
+{
+    return k->framer.skipping || k->framer.skip_n;
+}
+
+/* Resets k's idle_timeout clock after a read if the read was activity: it
+ * framed a message with content, or grew (or began) the unfinished frame
+ * k holds, or went on with the tail of an over-long message, or was part
+ * of a TLS handshake (tls_handshake_timeout bounds that). Line ends, NULs
+ * and empty frames ("0 ") are not: a sender trickling only those holds no
+ * unfinished frame (frame_timeout never closes it), and when each of its
+ * bytes reset the clock it kept its connection for ever without sending a
+ * message. Neither is part of a TLS record alone: it counts once its
+ * plaintext makes a message or a frame. len_was, long_was, hs_was: k's held
+ * bytes, col_conn_in_long and handshake before the read. */
+static void col_conn_activity(col_conn *k, uint64_t msgs_was, size_t len_was, bool long_was,
+                              bool hs_was)
+{
+    if (k->msgs != msgs_was || (k->len && k->len != len_was) || long_was ||
+        col_conn_in_long(k) || hs_was)
+        k->last_ms = uv_now(k->c->loop);
+}
+
 static void col_conn_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
     col_conn *k = st->data;
     if (n == 0)
         return;
-    uint64_t frames_was = k->frames;
+    uint64_t msgs_was = k->msgs;
+    size_t len_was = k->len;
+    bool long_was = col_conn_in_long(k), hs_was = k->tls && !k->tls->handshake_done;
     col_conn_take(k, n, buf);
-    if (!uv_is_closing((uv_handle_t *)&k->tcp))
-        col_conn_frame_mark(k, frames_was);
+    if (uv_is_closing((uv_handle_t *)&k->tcp))
+        return;
+    col_conn_activity(k, msgs_was, len_was, long_was, hs_was);
+    col_conn_frame_mark(k, msgs_was);
 }
 
 static void col_conn_free(uv_handle_t *h)

@@ -1284,6 +1284,84 @@ START_TEST(test_frame_timeout_slow_sender)
 }
 END_TEST
 
+/* A sender that trickles only line ends and NULs (or, on an
+ * octet-counted stream, empty frames "0 ") holds no unfinished frame, so
+ * frame_timeout never closes it; before, each of its bytes reset
+ * idle_timeout too, and it kept a connection slot for ever without
+ * sending a message. Now only a message with content, or bytes of an
+ * unfinished frame, are activity: both tricklers are closed by
+ * idle_timeout (2 s here; the check runs each second) within 4 s of
+ * their last message, counted in idle_closed (not frame_timeouts), while
+ * a sender that trickles the bytes of one long line (a byte every 300 ms,
+ * longer than idle_timeout in all) is not idle and stays open. */
+START_TEST(test_idle_timeout_ignores_empty_frames)
+{
+    vt_pipe p;
+    char log[400];
+    ck_assert_int_eq(vt_pipe_init_ex(&p, ANY_RULE, NULL, "  idle_timeout: 2s\n"), 0);
+    vt_pipe_start(&p, VT_COLLECTOR);
+    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+    ck_assert(vt_wait_text(log, " started (config ", 10000));
+    int lf = it_tcp_connect(p.port), oc = it_tcp_connect(p.port), slow = it_tcp_connect(p.port);
+    ck_assert_int_ge(lf, 0);
+    ck_assert_int_ge(oc, 0);
+    ck_assert_int_ge(slow, 0);
+    const char *l1 = "<13>Nov 25 10:00:00 h app: seq=00001 lf\n";
+    const char *o1 = "39 <13>Nov 25 10:00:00 h app: seq=00002 oc";
+    const char *s1 = "<13>Nov 25 10:00:00 h app: seq=00003 slow ";
+    ck_assert_int_eq((int)strlen(o1) - 3, 39);
+    ck_assert_int_eq(it_send_all(lf, l1, strlen(l1)), 0);
+    ck_assert_int_eq(it_send_all(oc, o1, strlen(o1)), 0);
+    ck_assert_int_eq(it_send_all(slow, s1, strlen(s1)), 0);
+    uint64_t t0 = it_now_ms(), lf_at = 0, oc_at = 0;
+    bool slow_cut = false;
+    /* every 100 ms: "\n" or a NUL on lf, "0 " on oc, a letter on slow
+     * (each third round), for at most 6 s */
+    for (int r = 0; r < 60 && (!lf_at || !oc_at); r++) {
+        vt_sleep_ms(100);
+        if (!lf_at) {
+            if (it_closed_within(lf, 0))
+                lf_at = it_now_ms() - t0;
+            else
+                ck_assert_int_eq(it_send_all(lf, r % 2 ? "\n" : "\0", 1), 0);
+        }
+        if (!oc_at) {
+            if (it_closed_within(oc, 0))
+                oc_at = it_now_ms() - t0;
+            else
+                ck_assert_int_eq(it_send_all(oc, "0 ", 2), 0);
+        }
+        if (r % 3 == 0) {
+            if (it_closed_within(slow, 0))
+                slow_cut = true;
+            else
+                ck_assert_int_eq(it_send_all(slow, "x", 1), 0);
+        }
+    }
+    ck_assert_msg(lf_at && lf_at < 4000, "the line-end trickler closed after %llu ms (0: never)",
+                  (unsigned long long)lf_at);
+    ck_assert_msg(oc_at && oc_at < 4000, "the empty-frame trickler closed after %llu ms (0: never)",
+                  (unsigned long long)oc_at);
+    ck_assert_msg(!slow_cut, "the sender of a slow line was closed as idle");
+    ck_assert_int_eq(it_send_all(slow, "end\n", 4), 0);
+    ck_assert(!it_closed_within(slow, 300));
+    close(lf);
+    close(oc);
+    close(slow);
+    ck_assert(it_collector_says(&p, " idle_closed=2 frame_timeouts=0 "));
+    ck_assert_int_eq(vt_count_text(log, "closed: idle for 2000 ms (idle_timeout)"), 2);
+    char *dump = it_dump_spool(&p), line[2000];
+    ck_assert_ptr_nonnull(dump);
+    ck_assert(it_dump_line(dump, "seq=00001 lf", line, sizeof(line)));
+    ck_assert(it_dump_line(dump, "seq=00002 oc", line, sizeof(line)));
+    ck_assert(it_dump_line(dump, "seq=00003 slow xxx", line, sizeof(line)));
+    ck_assert_ptr_nonnull(strstr(line, "\"flags\":[],"));
+    ck_assert_ptr_nonnull(strstr(line, "xend\"}"));
+    free(dump);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* max_connections_per_ip counts an IPv6 sender by its /64 (one host can
  * take any address of it) and says which /64 reached it, in the log line
  * and in the SIGUSR1 report's source lines; IPv4 senders
@@ -3134,6 +3212,7 @@ static Suite *collector_suite(void)
     tcase_add_test(li, test_fd_limit_refusals_counted);
     tcase_add_test(li, test_collector_close_keeps_partial_frame);
     tcase_add_test(li, test_frame_timeout_slow_sender);
+    tcase_add_test(li, test_idle_timeout_ignores_empty_frames);
     tcase_add_test(li, test_per_ip_counts_ipv6_64);
     tcase_add_test(li, test_udp_address_in_use_refused);
     tcase_add_test(li, test_udp_kernel_drops_counted);
