@@ -594,8 +594,8 @@ static void col_conn_drain(col_conn *k, uint64_t deadline_ns)
 }
 
 /* Whether one more connection from k's address fits max_connections and
- * max_connections_per_ip (counted by k->ipkey: an IPv6 sender's /64,
- * col_addr.h); else counts it and says why (logged at most once
+ * max_connections_per_ip (counted by k->ipkey: an IPv6 sender's /64
+ * but for link-local, loopback and a few others, col_addr.h); else counts it and says why (logged at most once
  * a minute, with the number refused meanwhile: a flood of connections must
  * not flood the log). Accepting and closing, rather than leaving them in the
  * kernel's backlog, keeps the listener answering the senders that fit. */
@@ -618,7 +618,7 @@ static int col_conn_fits(col *c, const col_conn *k)
         if (same >= c->conf.max_conns_ip) {
             why = "max_connections_per_ip";
             lim = c->conf.max_conns_ip;
-            if (strchr(k->ipkey, '/')) /* an IPv6 sender's /64: say which */
+            if (strcmp(k->ipkey, k->src)) /* a /64, a scope: say which */
                 snprintf(by, sizeof(by), " by %s", k->ipkey);
         }
     }

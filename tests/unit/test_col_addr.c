@@ -9,6 +9,7 @@
 #include <check.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <string.h>
 
 /* The key of text address a (IPv4 or IPv6), or the error's text. */
@@ -30,6 +31,18 @@ static const char *key_of(const char *a, char *out, size_t cap)
     return rc == 0 ? out : rc == -ENOSPC ? "ENOSPC" : "error";
 }
 
+/* The key of IPv6 text address a with scope id scope. */
+static const char *key_scoped(const char *a, uint32_t scope, char *out, size_t cap)
+{
+    struct sockaddr_in6 s6;
+    memset(&s6, 0, sizeof(s6));
+    ck_assert_int_eq(inet_pton(AF_INET6, a, &s6.sin6_addr), 1);
+    s6.sin6_family = AF_INET6;
+    s6.sin6_scope_id = scope;
+    int rc = col_addr_key((struct sockaddr *)&s6, out, cap);
+    return rc == 0 ? out : rc == -ENOSPC ? "ENOSPC" : "error";
+}
+
 START_TEST(test_keys_exact)
 {
     char k[COL_ADDR_KEY_MAX];
@@ -46,8 +59,34 @@ START_TEST(test_keys_exact)
     ck_assert_str_eq(key_of("2001:db8:1:2:ffff:ffff:ffff:ffff", k, sizeof(k)),
                      "2001:db8:1:2::/64");
     ck_assert_str_eq(key_of("2001:db8:1:3::1", k, sizeof(k)), "2001:db8:1:3::/64");
-    ck_assert_str_eq(key_of("::1", k, sizeof(k)), "::/64");
-    ck_assert_str_eq(key_of("fe80::1:2", k, sizeof(k)), "fe80::/64");
+    /* the whole address where the /64 is no one host's: loopback and
+     * IPv4-compatible (first 64 bits zero), link-local (every link's hosts
+     * share fe80::/64), NAT64 (an IPv4 sender in the last 32 bits), Teredo
+     * (the /64 is the Teredo server's) */
+    ck_assert_str_eq(key_of("::1", k, sizeof(k)), "::1");
+    ck_assert_str_eq(key_of("::2", k, sizeof(k)), "::2");
+    ck_assert_str_eq(key_of("::192.0.2.7", k, sizeof(k)), "::192.0.2.7");
+    ck_assert_str_eq(key_of("fe80::1:2", k, sizeof(k)), "fe80::1:2");
+    ck_assert_str_eq(key_of("febf::1", k, sizeof(k)), "febf::1");
+    ck_assert_str_eq(key_of("64:ff9b::192.0.2.7", k, sizeof(k)), "64:ff9b::c000:207");
+    ck_assert_str_eq(key_of("64:ff9b:1::c000:207", k, sizeof(k)), "64:ff9b:1::c000:207");
+    ck_assert_str_eq(key_of("2001:0:4136:e378:8000:63bf:3fff:fdd2", k, sizeof(k)),
+                     "2001:0:4136:e378:8000:63bf:3fff:fdd2");
+    /* their neighbours still by /64: fec0::/10 (site-local), 64:ff9b:2::,
+     * 2001:1::/32 */
+    ck_assert_str_eq(key_of("fec0::1", k, sizeof(k)), "fec0::/64");
+    ck_assert_str_eq(key_of("64:ff9b:2::1", k, sizeof(k)), "64:ff9b:2::/64");
+    ck_assert_str_eq(key_of("2001:1::1", k, sizeof(k)), "2001:1::/64");
+    ck_assert_str_eq(key_of("0:0:0:1::1", k, sizeof(k)), "0:0:0:1::/64");
+    /* link-local with its interface: fe80::1 on two links is two hosts */
+    ck_assert_str_eq(key_scoped("fe80::1", 2, k, sizeof(k)), "fe80::1%2");
+    ck_assert_str_eq(key_scoped("fe80::1", 4294967295u, k, sizeof(k)), "fe80::1%4294967295");
+    ck_assert_str_eq(key_scoped("2001:db8::1", 2, k, sizeof(k)), "2001:db8::/64");
+    /* the longest whole key fits COL_ADDR_KEY_MAX */
+    ck_assert_str_eq(key_scoped("febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 4294967295u, k,
+                                sizeof(k)),
+                     "febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff%4294967295");
+    ck_assert_uint_lt(strlen(k), COL_ADDR_KEY_MAX);
     /* the longest key fits COL_ADDR_KEY_MAX */
     ck_assert_str_eq(key_of("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", k, sizeof(k)),
                      "ffff:ffff:ffff:ffff::/64");
@@ -66,6 +105,12 @@ START_TEST(test_keys_group)
     ck_assert_str_eq(key_of("198.51.100.1", a, sizeof(a)),
                      key_of("::ffff:198.51.100.1", b, sizeof(b)));
     ck_assert_str_ne(key_of("198.51.100.1", a, sizeof(a)), key_of("198.51.100.2", b, sizeof(b)));
+    /* link-local hosts of one link, loopback addresses: one each */
+    ck_assert_str_ne(key_of("fe80::a", a, sizeof(a)), key_of("fe80::b", b, sizeof(b)));
+    ck_assert_str_ne(key_of("::1", a, sizeof(a)), key_of("::2", b, sizeof(b)));
+    ck_assert_str_ne(key_scoped("fe80::1", 2, a, sizeof(a)), key_scoped("fe80::1", 3, b, sizeof(b)));
+    ck_assert_str_ne(key_of("64:ff9b::c000:207", a, sizeof(a)),
+                     key_of("64:ff9b::c000:208", b, sizeof(b)));
 }
 END_TEST
 
