@@ -46,6 +46,7 @@
 
 #include "shp.h"
 #include "shp_curl.h"
+#include "shp_es_tally.h"
 #include "shp_tls_client.h"
 #include "vigil/cfile.h"
 #include "vigil/ecs.h"
@@ -113,6 +114,10 @@ typedef struct shp_http {
     int64_t refusing_since;
     uint64_t refusing_n;
     char refusing_type[64];
+    /* the last line summing a _bulk reply's refused items by error type
+     * (shp_es_refused_items): its set of types, when (uv_now, 0: none) */
+    uint64_t items_key;
+    int64_t items_logged;
     long last_status;
     long logged;             /* the last condition logged as an error (no flood) */
 } shp_http;
@@ -938,6 +943,26 @@ static void shp_es_accepting(shp_http *h)
     h->refusing_type[0] = '\0';
 }
 
+/* Logs the error types of the items a _bulk reply refused (t; total: the
+ * items sent), each with its count: the lines for the alerts name the
+ * first refused one's cause alone ("N alerts refused for now (...)"), and
+ * the causes of a mixed refusal (a write block beside a mapping error)
+ * need different people. At most once a minute while the mix of types
+ * stays the same; at once when it changes. */
+static void shp_es_refused_items(shp_http *h, shp_es_tally *t, size_t total)
+{
+    int64_t now = (int64_t)uv_now(h->o->loop);
+    uint64_t key = shp_es_tally_key(t);
+    if (h->items_logged && key == h->items_key && now - h->items_logged < 60000)
+        return;
+    char text[600];
+    shp_es_tally_text(t, text, sizeof(text));
+    vg_warn("output %s: _bulk refused %zu of %zu alert%s: %s", h->o->conf.name, t->items, total,
+            total == 1 ? "" : "s", text);
+    h->items_key = key;
+    h->items_logged = now ? now : 1;
+}
+
 /* A 2xx _bulk reply: "errors": false settles everything; otherwise one
  * entry per item, in the order sent. An item refused for the cluster's
  * state (shp_es_cluster_refusal) is kept and sent again, whatever its
@@ -949,6 +974,7 @@ static int shp_es_reply(shp_http *h, long status, shp_item *items, size_t n, cha
     json_t *r = json_loadb(h->reply.p ? h->reply.p : "", h->reply.len, 0, &je);
     json_t *errors = json_object_get(r, "errors"), *arr = json_object_get(r, "items");
     json_t *blocked = NULL; /* the first item refused for the cluster's state */
+    shp_es_tally tally = {0};
     int rc = 0;
     if (!json_is_object(r) || !json_is_boolean(errors)) {
         snprintf(reason, cap, "HTTP %ld but the reply is not a _bulk answer (%s)", status,
@@ -995,7 +1021,12 @@ static int shp_es_reply(shp_http *h, long status, shp_item *items, size_t n, cha
             }
             else
                 shp_http_mark(&items[i], SHP_ITEM_FAILED, "item HTTP %ld %s", st, why);
+            if (items[i].state == SHP_ITEM_RETRY || items[i].state == SHP_ITEM_FAILED)
+                shp_es_tally_add(&tally, shp_http_jget(err, "type"), st);
         }
+        if (tally.items)
+            shp_es_refused_items(h, &tally, n);
+        shp_es_tally_free(&tally);
     }
     if (blocked) /* before r goes: blocked is in it */
         shp_es_refusing(h, blocked);

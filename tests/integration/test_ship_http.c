@@ -1108,6 +1108,53 @@ START_TEST(test_es_cluster_refuses_some_items)
 }
 END_TEST
 
+/* A _bulk answer that refuses items for several causes (a write block, a
+ * mapping error, a closed index, an overloaded cluster, ...): one line sums
+ * them by error type, most first, at most 4 types and the rest as "and K
+ * more". Before, only the first refused item's cause was logged (the
+ * "refused for now" line), and a mapping error beside a write block went
+ * unseen but in the dead-letter file. The kept items' next answer, a new
+ * mix of causes, is logged at once; the same mix again is not (at most
+ * once a minute). */
+START_TEST(test_es_refused_items_summed_by_type)
+{
+    vt_pipe p;
+    char yaml[4096];
+    ts_shipper_yaml(yaml, sizeof(yaml),
+                    "    - name: es\n      type: elasticsearch\n      url: http://127.0.0.1:@PORT@\n"
+                    "      batch: 50\n      retry_min: 20ms\n      retry_max: 100ms\n");
+    ck_assert_int_eq(vt_pipe_init_full(&p, IT_RULES, NULL, NULL, yaml), 0);
+    ts_sink k;
+    const char *extra[] = {"--faults",
+                           "es items 2=403:ro 3=429:flood 4=400 5=400 6=400:closed 7=429 8=500 "
+                           "9=404:nf 10=403;es items 1=403:ro 4=429;es items 1=403:ro 2=429",
+                           NULL};
+    ck_assert_int_eq(ts_sink_start_any(&k, &p, "es", extra), 0);
+    ck_assert_int_eq(ts_subst(&p, "@PORT@", k.port), 0);
+    ts_backlog_then_shipper(&p, N_POISON);
+    static ts_outcome o;
+    /* the two mapping errors dead-lettered, the 18 others stored */
+    ts_outcome_read(&p, &k, "es", N_POISON, N_POISON - 2, "documents", 2, "\"kind\": \"es\"", &o);
+    ck_assert_int_eq(vt_count_text(k.log, "\"endpoint\": \"es\""), 4);
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "es", "sent", N_POISON - 2, 5000), N_POISON - 2);
+    ck_assert_int_eq(vt_shipper_stat(&p, "es", "failed"), 2);
+    char log[400];
+    vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
+    const char *first = "warning: output es: _bulk refused 9 of 20 alerts: 2 x "
+                        "cluster_block_exception, 2 x mapper_parsing_exception, 1 x "
+                        "index_closed_exception, 1 x es_rejected_execution_exception, and 3 "
+                        "more types (3 alerts)\n";
+    const char *second = "warning: output es: _bulk refused 2 of 7 alerts: 1 x "
+                         "cluster_block_exception, 1 x es_rejected_execution_exception\n";
+    TS_ASSERT(vt_count_text(log, first) == 1, &p, &k, "no '%s'", first);
+    TS_ASSERT(vt_count_text(log, second) == 1, &p, &k, "no '%s'", second);
+    ck_assert_int_eq(vt_count_text(log, ": _bulk refused "), 2);
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_SHIPPER, SIGTERM), 0);
+    ts_sink_stop(&k);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 #define N_TERM 20
 
 /* SIGTERM while a _bulk request is stored but not answered yet (for
@@ -2074,7 +2121,7 @@ static Suite *ship_http_suite(void)
           test_es_sigterm_waits_for_answer, test_es_dead_letter_cut_line_mended,
           test_es_poison_alert_dead_lettered, test_es_outage_not_item_retry_for,
           test_es_poison_clock_survives_restart, test_es_cluster_refuses_writes,
-          test_es_cluster_refuses_some_items}},
+          test_es_cluster_refuses_some_items, test_es_refused_items_summed_by_type}},
         {"splunk_hec", {test_hec_faults_in_order, test_hec_bad_events_do_not_back_off}},
         {"webhook",
          {test_webhook_exact, test_webhook_rate_limit_summary, test_dead_letter_unwritable,
