@@ -9,6 +9,7 @@
 
 #include "cor_eval.h"
 #include "cor_lists.h"
+#include "cor_mem.h"
 #include "cor_rules.h"
 #include "vigil/daemon.h"
 #include "vigil/event.h"
@@ -84,6 +85,7 @@ typedef struct cor {
     uint64_t trimmed;      /* the outbox is trimmed up to here (cor_engine.c, cor_outbox_trim) */
     vg_streak trim_fails;  /* trims failed in a row */
     uv_timer_t tick;
+    cor_mem mem;           /* groups gone since the last malloc_trim (cor_mem.h) */
     int64_t last_batch_us; /* wall time of the last batch received */
     /* when each collector's clock_ahead, clock_behind and device_ahead
      * were last logged (cor_engine.c, cor_warn_skew): one minute each per

@@ -159,6 +159,8 @@ static void cor_on_abort(void *ud)
     cor *c = ud;
     c->stats = c->stats_mark;
     int rc = cor_eval_reload(&c->eval, &c->eval_mark);
+    if (rc == 0)
+        cor_mem_rebase(&c->mem, c->eval); /* a new engine: its churn starts at 0 */
     if (rc) {
         vg_error("cannot load the correlation state again after an aborted transaction: %s; "
                  "stopping (a restart loads it)", vg_strerror(rc));
@@ -185,9 +187,28 @@ static int64_t cor_tick_time(const cor *c, int64_t wall)
  * time only when the input is caught up — every connected collector
  * reports an empty spool — and nothing arrived for two ticks: while a
  * backlog drains after an outage, hosts are not silent, only queued. */
+/* Once a tick: when many groups have gone since the last trim (a flood's,
+ * swept in the batches or ticks since, or dropped by a reload), gives the
+ * memory glibc holds for them back to the system (cor_mem.h), and says so
+ * with the figures: the RSS a flood took otherwise stayed at its peak. */
+static void cor_mem_tick(cor *c)
+{
+    cor_mem_trim t;
+    if (!cor_mem_check(&c->mem, c->eval, COR_TRIM_GROUPS, &t))
+        return;
+    char rss[96] = "";
+    if (t.rss_before_kib >= 0 && t.rss_after_kib >= 0)
+        snprintf(rss, sizeof(rss), ": resident %.1f MiB -> %.1f MiB",
+                 (double)t.rss_before_kib / 1024, (double)t.rss_after_kib / 1024);
+    vg_info("memory: %llu groups held at most since the last trim, %llu now (swept, evicted or "
+            "dropped by a reload): their memory given back to the system (malloc_trim)%s",
+            (unsigned long long)t.peak, (unsigned long long)t.live, rss);
+}
+
 static void cor_on_tick(uv_timer_t *t)
 {
     cor *c = t->data;
+    cor_mem_tick(c);
     int64_t wall = vg_now_us(), now = cor_tick_time(c, wall) - c->rules->lateness_us;
     int quiet = wall - c->last_batch_us > 2 * COR_TICK_MS * 1000;
     if (now <= cor_eval_watermark(c->eval) || !quiet || !vg_receiver_caught_up(c->receiver))
@@ -573,6 +594,7 @@ int cor_engine_start(cor *c)
     cor_warn_past_calendars(c->rules, vg_now_us());
     if ((rc = cor_eval_new(&c->eval, c->rules, c->store, c->lists)))
         return rc;
+    cor_mem_rebase(&c->mem, c->eval);
     char *lpath = c->conf.listen[0] == '/' ? strdup(c->conf.listen)
                                            : vg_daemon_path(pc->run_dir, c->conf.listen);
     dir = vg_daemon_path(pc->data_dir, name); /* named in a failed commit's line */

@@ -952,6 +952,14 @@ const cor_eval_stats *cor_eval_get_stats(cor_eval *e)
     return &e->stats;
 }
 
+uint64_t cor_eval_groups_peak(cor_eval *e, uint64_t *live)
+{
+    uint64_t peak = e->groups_peak;
+    *live = e->groups_made - e->groups_freed;
+    e->groups_peak = *live;
+    return peak > *live ? peak : *live;
+}
+
 int64_t cor_eval_watermark(cor_eval *e)
 {
     return e->wm;

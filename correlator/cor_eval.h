@@ -94,6 +94,11 @@ typedef struct cor_group_view {
 int cor_eval_groups(cor_eval *e, uint32_t ri, int (*fn)(void *ud, const cor_group_view *gv),
                     void *ud);
 const cor_eval_stats *cor_eval_get_stats(cor_eval *e);
+/* The most groups e held at once since the last call (or since it was
+ * made), and in *live how many it holds now; the next call counts from
+ * now. cor_mem.c's measure of a flood gone (swept, evicted, dropped by a
+ * reload). */
+uint64_t cor_eval_groups_peak(cor_eval *e, uint64_t *live);
 int64_t cor_eval_watermark(cor_eval *e);
 
 /* Live mode: this host's clock as a batch arrives. An arrival time more

@@ -198,6 +198,10 @@ struct cor_eval {
     uint32_t nrawpool;
     void *blkpool[COR_BLK_CLASSES + 1];
     size_t blkpool_bytes;
+    /* groups allocated and freed so far, and the most alive at once since
+     * cor_eval_groups_peak last asked: the daemon gives the memory of a
+     * flood's swept groups back to the system (cor_mem.c) */
+    uint64_t groups_made, groups_freed, groups_peak;
 };
 
 /* The oldest group of t changed: the sweep must look at t again. */

@@ -87,6 +87,7 @@ void cor__group_free(cor_eval *e, cor_group *g)
     for (uint32_t i = 0; i < e->nseen; i++) /* its block may come back as another */
         if (e->seen[i].g == g)
             e->seen[i].g = NULL;
+    e->groups_freed++;
     cor_blk_put(e, g->blk, g);
 }
 
@@ -419,6 +420,8 @@ cor_group *cor__group_new(cor_eval *e, const cor_rule *r, const char *key, size_
     cor_group *g = cor_blk_get(e, blk, size);
     if (!g)
         return NULL;
+    if (e && ++e->groups_made - e->groups_freed > e->groups_peak)
+        e->groups_peak = e->groups_made - e->groups_freed;
     g->blk = blk;
     g->h = h;
     g->keylen = (uint32_t)len;
