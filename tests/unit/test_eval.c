@@ -847,13 +847,11 @@ END_TEST
  * resident set falls below half of what the flood added (without
  * malloc_trim it stayed within a few % of the peak: glibc keeps freed
  * chunks below its heap's top). A check before the sweep, and one after
- * the trim, do nothing. Not under ASan: its allocator is not glibc's. */
+ * the trim, do nothing. Under ASan (its allocator is not glibc's, and
+ * malloc_trim does not reach it) the same with 110,000 groups, the
+ * resident sizes not checked. */
 START_TEST(test_flood_memory_returned)
 {
-    if (VT_ASAN) {
-        printf("flood_memory_returned: skipped under ASan (its allocator is not glibc's)\n");
-        return;
-    }
     cor_rules_opts o = opts_default;
     o.lateness_us = 5 * MIN;
     o.max_groups = 300000;
@@ -899,7 +897,7 @@ START_TEST(test_flood_memory_returned)
     char pad[301];
     memset(pad, 'x', 300);
     pad[300] = '\0';
-    const int n = 200000;
+    const int n = VT_ASAN ? 110000 : 200000;
     for (int i = 0; i < n; i++) {
         int64_t ts = T0 + (int64_t)i * (SEC / 10000); /* 20 s in all */
         feedf(&t, ts, "h", "flood n=%d %s", i, pad);
@@ -909,7 +907,8 @@ START_TEST(test_flood_memory_returned)
     ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, (uint64_t)n + n / 50);
     ck_assert_int_eq(cor_mem_check(&m, t.e, COR_TRIM_GROUPS, &tr), 0); /* nothing gone yet */
     long long peak = cor_mem_rss_kib();
-    ck_assert_msg(peak - rss0 > 64 * 1024, "the flood took only %lld KiB", peak - rss0);
+    if (!VT_ASAN)
+        ck_assert_msg(peak - rss0 > 64 * 1024, "the flood took only %lld KiB", peak - rss0);
     feed(&t, T0 + 10 * MIN, "h", "nothing");
     tick(&t, T0 + 10 * MIN);
     ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, (uint64_t)n / 50);
@@ -921,7 +920,7 @@ START_TEST(test_flood_memory_returned)
     printf("flood_memory_returned: resident %lld KiB before, %lld at the peak, %lld swept, "
            "%lld trimmed (the check said %lld -> %lld)\n",
            rss0, peak, swept, after, tr.rss_before_kib, tr.rss_after_kib);
-    ck_assert_msg(after - rss0 < (peak - rss0) / 2,
+    ck_assert_msg(VT_ASAN || after - rss0 < (peak - rss0) / 2,
                   "resident %lld KiB before the flood, %lld at its peak, %lld after the sweep "
                   "and the check: not below half of what the flood added",
                   rss0, peak, after);
