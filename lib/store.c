@@ -38,6 +38,8 @@ struct vg_store {
     size_t reserve;  /* pages kept for commits that append nothing (vg__room) */
     uint64_t grow_bytes; /* bytes appended or put in the open write txn (vg__room) */
     int raw;         /* the open write txn was handed out (vg_store_write_txn) */
+    int grew;        /* the open write txn put records (vg_store_put): counted in grow_bytes */
+    uint64_t probes; /* commits whose room vg__probe settled (vg_store_probes) */
     int full;        /* an append or put of the open write txn met a full map (vg__reap) */
     int nqueues;
     vg_queue queues[VG_QUEUES_MAX];
@@ -329,6 +331,7 @@ int vg_store_begin(vg_store *st)
         return -EBUSY;
     st->grow_bytes = 0;
     st->raw = 0;
+    st->grew = 0;
     st->full = 0;
     return vg__rc(mdb_txn_begin(st->env, NULL, 0, &st->wtxn));
 }
@@ -415,6 +418,7 @@ static int vg__room(vg_store *st)
     if (!st->raw && (tail >= st->reserve + est ||
                      tail + vg__free_pages(st, ei.me_last_txnid) >= 2 * st->reserve + est))
         return 1;
+    st->probes++;
     int rc = vg__probe(st);
     /* No room: a dead process's read transaction may be what holds it
      * (vg__reap); the probe then finds the pages it freed. */
@@ -468,7 +472,7 @@ int vg_store_commit(vg_store *st)
      * (a cursor update, a trim, a delete) may use it, so that what frees
      * room can always commit. */
     int roomless = 0;
-    if (rc == 0 && (appended || st->raw)) {
+    if (rc == 0 && (appended || st->raw || st->grew)) {
         int room = vg__room(st);
         roomless = room == 0;
         rc = room < 0 ? room : room == 0 ? MDB_MAP_FULL : 0;
@@ -581,6 +585,36 @@ int vg_meta_del(vg_store *st, const char *key)
     MDB_val k = {strlen(key), (void *)key};
     int rc = mdb_del(st->wtxn, st->meta, &k, NULL);
     return rc == MDB_NOTFOUND ? 0 : vg__rc(rc);
+}
+
+/* A put at a place of its own may copy its leaf page, split it in two and
+ * copy the branch above: counted as two pages beside its bytes, which
+ * vg__room's estimate doubles (the first time a path is copied, pages
+ * above it too: the estimate's constant). */
+int vg_store_put(vg_store *st, MDB_dbi dbi, MDB_val *k, MDB_val *v)
+{
+    if (!st->wtxn)
+        return -EINVAL;
+    int rc = mdb_put(st->wtxn, dbi, k, v, 0);
+    st->grow_bytes += k->mv_size + v->mv_size + 2 * st->psize;
+    st->grew = 1;
+    st->full |= rc == MDB_MAP_FULL;
+    return vg__rc(rc);
+}
+
+int vg_store_del(vg_store *st, MDB_dbi dbi, MDB_val *k)
+{
+    if (!st->wtxn)
+        return -EINVAL;
+    int rc = mdb_del(st->wtxn, dbi, k, NULL);
+    st->grow_bytes += 2 * st->psize; /* its copied path, for a transaction that also puts */
+    st->full |= rc == MDB_MAP_FULL;
+    return rc == MDB_NOTFOUND ? -ENOENT : vg__rc(rc);
+}
+
+uint64_t vg_store_probes(const vg_store *st)
+{
+    return st->probes;
 }
 
 int vg_meta_keys(vg_store *st, const char *prefix,

@@ -88,6 +88,21 @@ MDB_txn *vg_store_txn(vg_store *st); /* the open write txn, or NULL */
  * transaction is then held to the reserve like one that appends. */
 MDB_txn *vg_store_write_txn(vg_store *st);
 
+/* A put into dbi (vg_store_dbi) in the open write transaction, counted for
+ * the commit's check that the reserve stays free: its bytes and the pages
+ * it may copy or split at a place of its own in the tree (an update, not an
+ * append). The check is then arithmetic while the map has room, where a
+ * transaction of vg_store_write_txn probes the whole reserve at each
+ * commit. VG_EFULL when the map is full, -EINVAL without a transaction. */
+int vg_store_put(vg_store *st, MDB_dbi dbi, MDB_val *k, MDB_val *v);
+/* A delete from dbi in the open write transaction: -ENOENT if the key is not
+ * there. It appends nothing, so alone it may use the reserve; with puts,
+ * the pages it copies are counted with theirs. */
+int vg_store_del(vg_store *st, MDB_dbi dbi, MDB_val *k);
+/* Commits so far whose room the store had to probe (vg_store_write_txn, or
+ * a map too full for the count to settle it): for tests and stats. */
+uint64_t vg_store_probes(const vg_store *st);
+
 /* Meta values: a uint64 or a byte string under a name. Missing -> *v = 0 / -ENOENT. */
 int vg_meta_get_u64(vg_store *st, const char *key, uint64_t *v);
 int vg_meta_put_u64(vg_store *st, const char *key, uint64_t v); /* inside a write txn */
