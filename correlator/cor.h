@@ -96,6 +96,11 @@ typedef struct cor {
     int64_t ref_event_us;
     uint64_t ref_mono_ns;
     msgpack_sbuffer rec;
+    /* the alerts appended in the open transaction (each a 4-byte length and
+     * the record), and whether its batch (or tick) ran whole in memory: a
+     * full store's transaction is written again from them (cor_room.c) */
+    msgpack_sbuffer pending;
+    int ran;
     cor_stats stats;
     /* the counters when the open transaction began, for cor_engine's abort */
     cor_stats stats_mark;
@@ -169,6 +174,9 @@ void cor_list_names_free(cor_list_names *n);
 size_t cor_warn_past_calendars(const cor_ruleset *rs, int64_t now_us);
 
 int cor_engine_start(cor *c);
+/* The engine's cor_emit_fn: appends the alert to the outbox in the open
+ * transaction, with the id it is about to get. */
+int cor_engine_emit(void *ud, const vg_alert *in);
 /* A SIGHUP's shipper_socket list (cf's, checked by cor_conf_load): the
  * sender of each socket that stays (under any spelling: cor_conf_sock_path)
  * goes on untouched, one is started for each socket added (from what the
@@ -180,6 +188,22 @@ int cor_engine_start(cor *c);
  * in err. */
 int cor_senders_reload(cor *c, cor_conf *cf, char *err, size_t errlen);
 void cor_engine_stop(cor *c);
+
+/* A full state store (cor_room.c). cor_room_make frees room for the open
+ * transaction's batch or tick, which a full store failed (aborted) after it
+ * ran whole in memory: it evicts the oldest groups of all rules in
+ * transactions of its own (0), or returns VG_EFULL when it cannot (the
+ * batch did not run whole, the outbox holds half the store, no group is
+ * left, or the deletes themselves find no room). cor_room_rewrite then
+ * writes, into a new open transaction, what the failed one held: the same
+ * alerts under the same ids, the evictions' degradation alerts, and the
+ * state. cor_room_retry is both in a loop, for the clock tick's own
+ * transaction. */
+int cor_room_make(cor *c);
+int cor_room_rewrite(cor *c);
+int cor_room_retry(cor *c, int rc);
+/* Keeps a copy of an alert record appended in the open transaction. */
+int cor_room_keep(cor *c, const void *rec, size_t len);
 
 /* One-shot modes: --replay, --test-rules, --explain, --load-list, --groups (cor_tools.c). */
 extern const vg_daemon_tool cor_tools[];

@@ -25,7 +25,7 @@
  * sender has it: a sender renews it when its shipper shows the store is an
  * older copy) and the seq it is about to get: unique, and the same on every
  * re-delivery of the record. */
-static int cor_on_alert(void *ud, const vg_alert *in)
+int cor_engine_emit(void *ud, const vg_alert *in)
 {
     cor *c = ud;
     vg_alert al = *in;
@@ -37,6 +37,8 @@ static int cor_on_alert(void *ud, const vg_alert *in)
     int rc = vg_wire_pack_alert(&c->rec, &al);
     if (rc == 0)
         rc = vg_queue_append(c->outbox, c->rec.data, c->rec.size, NULL);
+    if (rc == 0)
+        rc = cor_room_keep(c, c->rec.data, c->rec.size);
     if (rc == 0)
         c->stats.alerts++;
     return rc;
@@ -126,9 +128,11 @@ static int cor_on_batch(void *ud, vg_rstream *st, const vg_msg *m, uint32_t skip
             c->stats.malformed_in++;
     }
     cor_eval_set_now(c->eval, c->last_batch_us);
+    msgpack_sbuffer_clear(&c->pending);
     int rc = skip < m->count ? cor_eval_events(c->eval, &m->events[skip], m->count - skip,
-                                               cor_on_alert, c)
+                                               cor_engine_emit, c)
                              : 0;
+    c->ran = rc == 0; /* whole: a full store's commit can be made again (cor_room.c) */
     if (rc == 0 && skip < m->count) {
         cor_warn_skew(c, st, c->last_batch_us);
         c->ref_event_us = cor_eval_watermark(c->eval);
@@ -145,7 +149,22 @@ static void cor_kick(cor *c)
 
 static void cor_on_commit(void *ud)
 {
-    cor_kick(ud);
+    cor *c = ud;
+    cor_eval_committed(c->eval);
+    msgpack_sbuffer_clear(&c->pending);
+    c->ran = 0;
+    cor_kick(c);
+}
+
+/* vg_receiver_cfg.on_full and on_rewrite: cor_room.c. */
+static int cor_on_full(void *ud)
+{
+    return cor_room_make(ud);
+}
+
+static int cor_on_rewrite(void *ud)
+{
+    return cor_room_rewrite(ud);
 }
 
 /* The transaction that ran a batch (or a tick) was aborted, e.g. because
@@ -158,6 +177,8 @@ static void cor_on_abort(void *ud)
 {
     cor *c = ud;
     c->stats = c->stats_mark;
+    msgpack_sbuffer_clear(&c->pending);
+    c->ran = 0;
     int rc = cor_eval_reload(&c->eval, &c->eval_mark);
     if (rc == 0)
         cor_mem_rebase(&c->mem, c->eval); /* a new engine: its churn starts at 0 */
@@ -220,15 +241,19 @@ static void cor_on_tick(uv_timer_t *t)
     }
     c->stats_mark = c->stats;
     c->eval_mark = *cor_eval_get_stats(c->eval);
-    rc = cor_eval_tick(c->eval, now, cor_on_alert, c);
+    msgpack_sbuffer_clear(&c->pending);
+    rc = cor_eval_tick(c->eval, now, cor_engine_emit, c);
+    c->ran = rc == 0;
     if (rc == 0)
         rc = cor_eval_flush(c->eval);
     rc = rc ? (vg_store_abort(c->store), rc) : vg_store_commit(c->store);
-    if (rc) {
+    if (rc == VG_EFULL)
+        rc = cor_room_retry(c, rc); /* a full store: room from the oldest groups */
+    if (rc == 0)
+        cor_on_commit(c);
+    else {
         vg_error("state commit on the clock tick failed: %s", vg_strerror(rc));
         cor_on_abort(c);
-    } else {
-        cor_kick(c);
     }
 }
 
@@ -581,6 +606,7 @@ int cor_engine_start(cor *c)
     vg_store_check_room(dir, "correlator.state_size", (size_t)(c->conf.state_size >> 20));
     free(dir);
     msgpack_sbuffer_init(&c->rec);
+    msgpack_sbuffer_init(&c->pending);
     if ((rc = vg_queue_open(c->store, "outbox", &c->outbox)) ||
         (rc = vg_queue_epoch(c->store, c->outbox, &c->epoch)) ||
         (rc = cor_lists_open(c->store, &c->lists)))
@@ -602,7 +628,8 @@ int cor_engine_start(cor *c)
     vg_receiver_cfg rc_cfg = {
         .path = lpath, .allow_uid = pc->uid, .role = "correlator", .name = c->conf.name,
         .type = VG_MSG_EVENTS, .store = c->store, .on_batch = cor_on_batch,
-        .on_commit = cor_on_commit, .on_abort = cor_on_abort, .ud = c, .store_dir = dir,
+        .on_commit = cor_on_commit, .on_abort = cor_on_abort, .on_full = cor_on_full,
+        .on_rewrite = cor_on_rewrite, .ud = c, .store_dir = dir,
         .map_key = "correlator.state_size", .map_mb = (size_t)(c->conf.state_size >> 20),
     };
     if (rc == 0)

@@ -866,6 +866,8 @@ void cor_eval_free(cor_eval *e)
     for (size_t i = 0; i < e->ndels; i++)
         free(e->dels[i].key);
     free(e->dels);
+    free(e->written);
+    free(e->shed);
     free(e->sup);
     free(e->sweep);
     free(e->live);

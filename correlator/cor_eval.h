@@ -70,8 +70,30 @@ int cor_eval_events(cor_eval *e, const vg_event *evs, size_t n, cor_emit_fn emit
  * minus the allowed lateness. */
 int cor_eval_tick(cor_eval *e, int64_t now_us, cor_emit_fn emit, void *ud);
 
-/* Writes changed state into the store's open write transaction. */
+/* Writes changed state into the store's open write transaction. What it
+ * wrote is remembered until the transaction's fate is told: committed
+ * (cor_eval_committed, or the next flush, which takes it as such) or
+ * aborted with the state kept in memory (cor_eval_unflushed: the next flush
+ * writes it all again). An aborted transaction whose state is not kept
+ * goes with cor_eval_reload. */
 int cor_eval_flush(cor_eval *e);
+void cor_eval_committed(cor_eval *e);
+void cor_eval_unflushed(cor_eval *e);
+
+/* A full state store (cor_shed.c). cor_eval_shed_pick picks the n groups
+ * (at most) least recently updated, across every rule, oldest first, and
+ * returns how many; cor_eval_shed_delete deletes the stored records of
+ * picked groups [from, to) in the store's open write transaction (taken
+ * with vg_store_txn: deletes may use the reserve); once they are
+ * committed, cor_eval_shed_drop takes the first n picked groups out of
+ * memory, each counted as an eviction of its rule as at max_groups, and
+ * forgets the pick. cor_eval_shed_alerts raises, in the transaction that
+ * commits the counts, the degradation alert of each rule that lost groups
+ * so (at most one an hour per rule, shared with max_groups'). */
+size_t cor_eval_shed_pick(cor_eval *e, size_t n);
+int cor_eval_shed_delete(cor_eval *e, size_t from, size_t to);
+void cor_eval_shed_drop(cor_eval *e, size_t n);
+int cor_eval_shed_alerts(cor_eval *e, cor_emit_fn emit, void *ud);
 
 void cor_eval_set_trace(cor_eval *e, cor_trace_fn fn, void *ud);
 

@@ -54,7 +54,8 @@ struct cor_group {
     int64_t aux;            /* absence: last seen; match suppression: watermark at the last hit;
                              * temporal_ordered: the line, and its first cor_eval.seen */
     uint8_t fired;          /* absence: already reported silent */
-    uint8_t dirty;
+    uint8_t dirty;          /* 1: changed since written; 2: written into the open
+                             * transaction (cor_eval.written), not yet committed */
     uint16_t blk;           /* its block's size class (cor_blk_class) */
     uint8_t rawcap[COR_RAW_KEEP]; /* raw[i]'s room, in COR_RAW_UNIT bytes */
     uint32_t n;             /* entries used in ts/vals */
@@ -98,7 +99,10 @@ typedef struct cor_table {
     cor_group *head, *tail;
     int64_t degraded_at;    /* event time of the last degradation alert */
     uint64_t evicted;       /* evictions so far, the alert's count: kept with the state */
-    int degraded_dirty;     /* degraded_at or evicted changed since the last flush */
+    int degraded_dirty;     /* degraded_at or evicted changed since the last flush (2:
+                             * written into the open transaction, as cor_group.dirty) */
+    int shed;               /* groups evicted for room in the store (cor_shed.c) since
+                             * its degradation alert was last considered */
     /* max_groups' second order of the groups (cor_group.c, cor_over_drop):
      * a binary min-heap by a time before which the group is surely not over
      * (updates only move that time later, so a hit costs nothing here), to
@@ -148,6 +152,21 @@ struct cor_eval {
     int64_t absence_checked;
     cor_del *dels;
     size_t ndels, capdels;
+    size_t ndels_flushed; /* dels[0 .. this) were done by the outstanding flush */
+    /* what the last cor_eval_flush wrote (groups at dirty 2; its dels stay
+     * in dels): kept until the transaction is known committed, so that one
+     * that a full store failed can be written again (cor_eval_unflushed)
+     * without running its events again. A group freed meanwhile leaves a
+     * NULL (cor__group_free). */
+    cor_group **written;
+    size_t nwritten, capwritten;
+    int flushed; /* a flush is outstanding: the next one takes it as committed */
+    /* cor_shed.c: groups picked for eviction, oldest first */
+    struct cor_shed_pick {
+        cor_group *g;
+        uint32_t ri;
+    } *shed;
+    size_t nshed, capshed;
     cor_trace_fn trace;
     void *trace_ud;
     cor_eval_stats stats;
@@ -203,6 +222,12 @@ struct cor_eval {
      * flood's swept groups back to the system (cor_mem.c) */
     uint64_t groups_made, groups_freed, groups_peak;
 };
+
+/* The degradation alert of rule r (table t), at most one an hour per rule
+ * (cor_group.c): for its cap (store 0) or for a full state store (store 1,
+ * cor_shed.c). now is event time. */
+int cor__degraded(cor_eval *e, const cor_rule *r, cor_table *t, int64_t now, int store,
+                  cor_emit_fn emit, void *ud);
 
 /* The oldest group of t changed: the sweep must look at t again. */
 static inline void cor_due_reset(cor_eval *e, const cor_table *t)

@@ -88,6 +88,10 @@ void cor__group_free(cor_eval *e, cor_group *g)
         if (e->seen[i].g == g)
             e->seen[i].g = NULL;
     e->groups_freed++;
+    if (g->dirty == 2) /* written into the open transaction: not to be written again */
+        for (size_t i = 0; i < e->nwritten; i++)
+            if (e->written[i] == g)
+                e->written[i] = NULL;
     cor_blk_put(e, g->blk, g);
 }
 
@@ -449,19 +453,25 @@ cor_group *cor__group_new(cor_eval *e, const cor_rule *r, const char *key, size_
     return g;
 }
 
-/* Alert about lost correlation state, at most once per rule and hour. */
-static int cor_degraded(cor_eval *e, const cor_rule *r, cor_table *t, int64_t now,
-                        cor_emit_fn emit, void *ud)
+int cor__degraded(cor_eval *e, const cor_rule *r, cor_table *t, int64_t now, int store,
+                  cor_emit_fn emit, void *ud)
 {
     if (t->degraded_at && now - t->degraded_at < 3600LL * 1000000)
         return 0;
     t->degraded_at = now ? now : 1;
     t->degraded_dirty = 1; /* kept with the state: the hour holds across a restart */
     char msg[512];
-    snprintf(msg, sizeof(msg),
-             "correlation degraded: rule %s reached max_groups=%u and evicted its oldest groups "
-             "(%" PRIu64 " so far); attacks spread over more groups may be missed",
-             r->id, r->max_groups, t->evicted);
+    if (store)
+        snprintf(msg, sizeof(msg),
+                 "correlation degraded: the state store was full (correlator.state_size) and "
+                 "rule %s lost its oldest groups with the oldest of every rule (%" PRIu64
+                 " evicted so far); attacks spread over more groups may be missed",
+                 r->id, t->evicted);
+    else
+        snprintf(msg, sizeof(msg),
+                 "correlation degraded: rule %s reached max_groups=%u and evicted its oldest "
+                 "groups (%" PRIu64 " so far); attacks spread over more groups may be missed",
+                 r->id, r->max_groups, t->evicted);
     vg_warn("%s", msg);
     vg_alert al = {0};
     al.rule_id = vg_str_c("vigil.correlation_degraded");
@@ -572,7 +582,7 @@ cor_group *cor__group_get(cor_eval *e, const cor_rule *r, cor_table *t, const ch
         }
     }
     if (evicted)
-        cor_degraded(e, r, t, now, emit, ud);
+        cor__degraded(e, r, t, now, 0, emit, ud);
     if (cor__table_room(t) != 0)
         return NULL;
     g = cor__group_new(e, r, key, len, h);

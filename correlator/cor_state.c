@@ -126,13 +126,67 @@ void cor_state_dropped_log(const char *rule_id, uint64_t n, cor_drop_why why)
             (unsigned long long)n, n == 1 ? "" : "s", reason[why]);
 }
 
+void cor_eval_committed(cor_eval *e)
+{
+    if (!e->flushed)
+        return;
+    e->flushed = 0;
+    for (size_t i = 0; i < e->nwritten; i++)
+        if (e->written[i] && e->written[i]->dirty == 2)
+            e->written[i]->dirty = 0;
+    e->nwritten = 0;
+    for (size_t i = 0; i < e->ndels_flushed; i++)
+        free(e->dels[i].key);
+    memmove(e->dels, e->dels + e->ndels_flushed, (e->ndels - e->ndels_flushed) * sizeof(*e->dels));
+    e->ndels -= e->ndels_flushed;
+    e->ndels_flushed = 0;
+    for (size_t ri = 0; ri < e->rs->n; ri++)
+        if (e->tables[ri].degraded_dirty == 2)
+            e->tables[ri].degraded_dirty = 0;
+}
+
+void cor_eval_unflushed(cor_eval *e)
+{
+    if (!e->flushed)
+        return;
+    e->flushed = 0;
+    for (size_t i = 0; i < e->nwritten; i++)
+        if (e->written[i] && e->written[i]->dirty == 2)
+            e->written[i]->dirty = 1;
+    e->nwritten = 0;
+    e->ndels_flushed = 0; /* its deletes stay first in dels: done again */
+    for (size_t ri = 0; ri < e->rs->n; ri++)
+        if (e->tables[ri].degraded_dirty == 2)
+            e->tables[ri].degraded_dirty = 1;
+}
+
+/* g was written into the open transaction: kept in e->written until it
+ * commits (cor_eval_committed). 0, or -ENOMEM. */
+static int cor_written_push(cor_eval *e, cor_group *g)
+{
+    if (e->nwritten == e->capwritten) {
+        size_t cap = e->capwritten ? e->capwritten * 2 : 256;
+        cor_group **v = realloc(e->written, cap * sizeof(*v));
+        if (!v)
+            return -ENOMEM;
+        e->written = v;
+        e->capwritten = cap;
+    }
+    e->written[e->nwritten++] = g;
+    g->dirty = 2;
+    return 0;
+}
+
 int cor_eval_flush(cor_eval *e)
 {
     if (!e->st)
         return 0;
+    cor_eval_committed(e); /* an earlier flush not settled: its transaction committed */
     MDB_txn *txn = vg_store_write_txn(e->st); /* state grows: kept out of the reserve */
     if (!txn)
         return -EINVAL;
+    e->flushed = 1;
+    e->ndels_flushed = e->ndels;
     int rc = 0;
     char key[4096];
     for (size_t i = 0; i < e->ndels && rc == 0; i++) {
@@ -169,15 +223,12 @@ int cor_eval_flush(cor_eval *e)
         if (rc == MDB_NOTFOUND)
             rc = 0;
     }
-    for (size_t i = 0; i < e->ndels; i++)
-        free(e->dels[i].key);
-    e->ndels = 0;
     for (size_t ri = 0; ri < e->rs->n && rc == 0; ri++) {
         const cor_rule *r = &e->rs->rules[ri];
         if (!cor_stateful(r))
             continue;
         for (cor_group *g = e->tables[ri].head; g && rc == 0; g = g->next) {
-            if (!g->dirty)
+            if (g->dirty != 1)
                 continue;
             int hashed = 0;
             size_t kl = cor__state_key(r->id, g->key, g->keylen, key, sizeof(key), &hashed);
@@ -188,11 +239,12 @@ int cor_eval_flush(cor_eval *e)
             cor_group_pack(e, r, g, hashed);
             MDB_val k = {kl, key}, v = {e->sb.size, e->sb.data};
             rc = mdb_put(txn, e->dbi, &k, &v, 0);
-            g->dirty = 0;
+            if (rc == 0)
+                rc = cor_written_push(e, g);
         }
         cor_table *t = &e->tables[ri];
-        if (rc == 0 && t->degraded_dirty) {
-            t->degraded_dirty = 0;
+        if (rc == 0 && t->degraded_dirty == 1) {
+            t->degraded_dirty = 2;
             if (cor_degraded_key(r->id, "degraded", key, sizeof(key)) == 0)
                 rc = vg_meta_put_u64(e->st, key, (uint64_t)t->degraded_at);
             if (rc == 0 && cor_degraded_key(r->id, "evicted", key, sizeof(key)) == 0)

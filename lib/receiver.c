@@ -234,6 +234,10 @@ static void vg__failed(vg_receiver *r, vg_rstream *st, uint64_t first, uint64_t 
                  (r->fails.logged_ms - r->fails.first_ms) / 1000, first, end);
 }
 
+/* Rounds of room made for one batch at most (vg_receiver_cfg.on_full):
+ * each frees a part of what the owner keeps, so that a few suffice. */
+#define VG_FULL_ROUNDS 32
+
 static void vg__batch_run(vg_receiver *r, vg_link *l, vg_rstream *st, const vg_msg *m)
 {
     uint64_t first = m->seq, end = m->seq + m->count - 1;
@@ -280,6 +284,17 @@ static void vg__batch_run(vg_receiver *r, vg_link *l, vg_rstream *st, const vg_m
         if (rc == 0)
             rc = vg_meta_put_u64(r->cfg.store, klast, end);
         rc = rc ? (vg_store_abort(r->cfg.store), rc) : vg_store_commit(r->cfg.store);
+        /* a full store: the owner frees room and writes the batch again,
+         * once per room it made (vg_receiver_cfg.on_full) */
+        for (int round = 0; rc == VG_EFULL && r->cfg.on_full && round < VG_FULL_ROUNDS;
+             round++) {
+            if (r->cfg.on_full(r->cfg.ud) != 0 || (rc = vg_store_begin(r->cfg.store)) != 0)
+                break; /* rc stays VG_EFULL: refused */
+            rc = r->cfg.on_rewrite(r->cfg.ud);
+            if (rc == 0)
+                rc = vg_meta_put_u64(r->cfg.store, klast, end);
+            rc = rc ? (vg_store_abort(r->cfg.store), rc) : vg_store_commit(r->cfg.store);
+        }
         if (rc && r->cfg.on_abort)
             r->cfg.on_abort(r->cfg.ud);
     }

@@ -314,6 +314,16 @@ MDB_txn *vg_store_write_txn(vg_store *st)
     return st->wtxn;
 }
 
+size_t vg_store_reserve(const vg_store *st)
+{
+    return st->reserve;
+}
+
+size_t vg_store_page_size(const vg_store *st)
+{
+    return st->psize;
+}
+
 /* LMDB returns positive errno values or its own negative codes; callers of
  * this module see negative values only. */
 /* LMDB's code as ours: negative errno, and a full map as VG_EFULL (its own
@@ -450,6 +460,12 @@ static void vg__nudge(vg_store *st)
         mdb_txn_commit(txn);
     else
         mdb_txn_abort(txn);
+}
+
+void vg_store_nudge(vg_store *st)
+{
+    if (!st->wtxn)
+        vg__nudge(st);
 }
 
 int vg_store_commit(vg_store *st)

@@ -62,6 +62,18 @@ typedef struct vg_receiver_cfg {
      * drop what on_batch changed in memory, since the batch will be
      * received again. May be NULL (nothing kept in memory). */
     void (*on_abort)(void *ud);
+    /* A full store (VG_EFULL) failed the batch's transaction (its commit,
+     * or a write of on_batch's that returned it): the transaction is
+     * aborted and nothing of it is stored, but what on_batch did in memory
+     * may be whole (the owner knows: on_full refuses when it is not). on_full may free room in transactions of its
+     * own and return 0: the receiver then opens a new transaction, in which
+     * on_rewrite writes again what on_batch wrote (without running the
+     * batch again), adds the position and commits; while that finds the
+     * store full, on_full is asked again. A non-zero return from either
+     * refuses the batch as before (on_abort, the upstream re-sends). Both
+     * NULL: a full store refuses the batch. */
+    int (*on_full)(void *ud);
+    int (*on_rewrite)(void *ud);
     void *ud;
 } vg_receiver_cfg;
 

@@ -1008,6 +1008,122 @@ START_TEST(test_full_outbox_counts_once)
 }
 END_TEST
 
+/* The sum of the counts of every "evicted the N least recently updated
+ * groups of M" line of log, each checked to be a tenth of M (at least 64,
+ * cor_room.c's COR_ROOM_PART and COR_ROOM_MIN, or all of M below that);
+ * *rounds gets their number. */
+static long room_evictions(const char *log, int *rounds)
+{
+    char *b = vt_read_file(log, NULL);
+    const char *key = "least recently updated groups of ";
+    long sum = 0;
+    *rounds = 0;
+    for (char *q = b ? strstr(b, "evicted the ") : NULL; q; q = strstr(q + 1, "evicted the ")) {
+        long n = atol(q + strlen("evicted the "));
+        char *of = strstr(q, key);
+        ck_assert_ptr_nonnull(of);
+        long m = atol(of + strlen(key));
+        long want = m / 10 < 64 ? 64 : m / 10;
+        ck_assert_msg(n == (want < m ? want : m), "a round evicted %ld of %ld groups", n, m);
+        sum += n;
+        (*rounds)++;
+    }
+    free(b);
+    return sum;
+}
+
+/* A flood of distinct sources fills a small state store (state_size 2M):
+ * each batch the store cannot hold makes room by evicting the least
+ * recently updated groups of all rules (a tenth of them a round) and
+ * commits, where it was refused (and the whole state reloaded) at every
+ * retry, stopping all detection while the store stayed full. No batch is
+ * refused, every event is taken, the evictions are counted for the rule
+ * (stats, and exactly the groups that are gone), one degradation alert
+ * names the rule, and a brute force after the flood is still detected,
+ * across a kill -9: the state a restart loads is the one that ran. */
+START_TEST(test_full_state_evicts_oldest)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, ABORT_RULES), 0);
+    char *cfg = vt_read_file(p.config, NULL);
+    char *at = strstr(cfg, "state_size: 256M");
+    ck_assert_ptr_nonnull(at);
+    memcpy(at, "state_size:   2M", strlen("state_size:   2M"));
+    ck_assert_int_eq(vt_write_file(p.config, cfg), 0);
+    free(cfg);
+    char sock[400], clog[400], log[400];
+    vt_pipe_start(&p, VT_CORRELATOR);
+    snprintf(sock, sizeof(sock), "%s/run/correlator.sock", p.dir);
+    ck_assert(vt_wait_path(sock, 10000));
+    vt_pipe_start(&p, VT_SHIPPER);
+    vt_pipe_start(&p, VT_COLLECTOR);
+    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+    ck_assert(vt_wait_text(log, "has everything up to seq", 10000));
+    vt_pipe_log(&p, VT_CORRELATOR, clog, sizeof(clog));
+    ck_assert(vt_wait_text(clog, " started (config ", 10000));
+    /* 24,000 sources, one failed login each, 2,000 at a time: some 9,000
+     * groups fill 2 MiB */
+    enum { CHUNK = 2000, CHUNKS = 12 };
+    char *chunk = malloc(CHUNK * 80);
+    ck_assert_ptr_nonnull(chunk);
+    long seq = 0;
+    for (int c = 0; c < CHUNKS; c++) {
+        char *w = chunk;
+        for (int i = 0; i < CHUNK; i++, seq++)
+            w += sprintf(w, "<13>Nov 25 10:00:00 h vigiltest: Failed from 10.%ld.%ld.%ld\n",
+                         seq >> 16, (seq >> 8) & 255, seq & 255);
+        send_text(&p, chunk);
+        long ev = 0;
+        for (int i = 0; i < 300 && (ev = it_stat(&p, VT_CORRELATOR, "stats: events=",
+                                                 "events=", true)) < seq; i++)
+            vt_sleep_ms(50);
+        if (ev < seq)
+            vt_show_tail(clog, 3000);
+        ck_assert_msg(ev == seq, "the correlator took %ld of %ld events", ev, seq);
+    }
+    free(chunk);
+    /* the attack, two lines before a kill -9 and one after */
+    send_text(&p, "<13>Nov 25 10:00:01 h vigiltest: Failed from 192.0.2.66\n"
+                  "<13>Nov 25 10:00:01 h vigiltest: Failed from 192.0.2.66\n");
+    seq += 2;
+    for (int i = 0; i < 300 && it_stat(&p, VT_CORRELATOR, "stats: events=", "events=", true) < seq;
+         i++)
+        vt_sleep_ms(50);
+    ck_assert_int_eq(commit_errors(&p), 0); /* no batch refused */
+    ck_assert_int_eq(vt_count_text(clog, " commit of seq "), 0);
+    int rounds = 0;
+    long evicted = room_evictions(clog, &rounds);
+    ck_assert_int_ge(rounds, 1);
+    ck_assert_int_eq(it_stat(&p, VT_CORRELATOR, "stats: events=", " evictions=", true), evicted);
+    /* nothing else drops a group here (one time, timespan 1h, max_groups
+     * 100000): the groups are the sources less the evicted ones */
+    long groups = it_stat(&p, VT_CORRELATOR, "stats: events=", " groups=", true);
+    ck_assert_int_eq(groups, seq - 1 - evicted);
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_CORRELATOR, SIGKILL), 128 + SIGKILL);
+    vt_pipe_start(&p, VT_CORRELATOR);
+    vt_pipe_log(&p, VT_CORRELATOR, clog, sizeof(clog));
+    ck_assert(vt_wait_text(clog, " started (config ", 10000));
+    char want[200];
+    snprintf(want, sizeof(want), "correlation state: %ld groups restored, 0 dropped", groups);
+    ck_assert_msg(vt_count_text(clog, want) == 1, "not restored as it ran: %s", want);
+    send_text(&p, "<13>Nov 25 10:00:02 h vigiltest: Failed from 192.0.2.66\n"
+                  "<13>Nov 25 10:00:02 h vigiltest: pad seq=99999 marker\n");
+    ck_assert(vt_wait_text(p.alerts, "pad seq=99999", 60000));
+    vt_sleep_ms(300);
+    /* the brute force: one alert, of its three events */
+    ck_assert_int_eq(vt_count_text(p.alerts, "\"rule\":{\"id\":\"test.brute\""), 1);
+    ck_assert_int_eq(vt_count_text(p.alerts, "\"count\":3,"), 1);
+    ck_assert_int_eq(vt_count_text(p.alerts, "\"source\":{\"ip\":\"192.0.2.66\"}"), 1);
+    /* one degradation alert (one an hour per rule), naming the rule */
+    ck_assert_int_eq(vt_count_text(p.alerts, "vigil.correlation_degraded"), 1);
+    ck_assert_int_eq(vt_count_text(p.alerts, "the state store was full (correlator.state_size) "
+                                             "and rule test.brute lost its oldest groups"), 1);
+    ck_assert_int_eq(vt_count_lines(p.alerts), 3); /* with the marker */
+    ck_assert_int_eq(commit_errors(&p), 0);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* The disk under the correlator's state fills up (a real tmpfs: it_tmpfs)
  * while lines come in: commits fail with ENOSPC or EIO, each aborted batch
  * is taken back (state reloaded from the store) and the collector sends it
@@ -3031,6 +3147,7 @@ static Suite *correlator_suite(void)
     TCase *fu = it_tcase(s, "full", 300);
     tcase_add_test(fu, test_full_outbox_counts_once);
     tcase_add_test(fu, test_correlator_disk_full_recovers);
+    tcase_add_test(fu, test_full_state_evicts_oldest);
     /* clocks moved with libfaketime; the absence test waits its 10 s */
     TCase *ck = it_tcase(s, "clock", 300);
     tcase_add_test(ck, test_collector_clock_ahead);

@@ -1,0 +1,113 @@
+/* Room in a full state store: the groups least recently updated, across
+ * every rule, are evicted as max_groups evicts a rule's own (counted per
+ * rule, with the rule's degradation alert), so that detection goes on,
+ * degraded, where a full store used to refuse every batch (cor_room.c
+ * drives it; docs/rules.md, "When the state store is full").
+ *
+ * Their records are deleted first, in transactions of their own that
+ * commit before the groups leave memory: memory never lacks a group that
+ * the store still holds, so what a restart would load is what runs. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cor_eval_int.h"
+#include "vigil/err.h"
+#include "vigil/log.h"
+#include "vigil/store.h"
+
+/* Room for n picks. 0, or -ENOMEM. */
+static int cor_shed_room(cor_eval *e, size_t n)
+{
+    if (n <= e->capshed)
+        return 0;
+    struct cor_shed_pick *v = realloc(e->shed, n * sizeof(*v));
+    if (!v)
+        return -ENOMEM;
+    e->shed = v;
+    e->capshed = n;
+    return 0;
+}
+
+/* A merge of the rules' LRU lists from their tails (each is in update
+ * order, cor_group.touch): the oldest of their oldest, n times. One pass
+ * over the tables per pick: rare (a full store), and a heap would not pay
+ * below some thousands of rules. */
+size_t cor_eval_shed_pick(cor_eval *e, size_t n)
+{
+    e->nshed = 0;
+    size_t nt = e->rs->n;
+    cor_group **at = calloc(nt ? nt : 1, sizeof(*at));
+    if (!at || cor_shed_room(e, n) != 0) {
+        free(at);
+        return 0;
+    }
+    for (size_t i = 0; i < nt; i++)
+        at[i] = cor_stateful(&e->rs->rules[i]) ? e->tables[i].tail : NULL;
+    while (e->nshed < n) {
+        size_t best = nt;
+        for (size_t i = 0; i < nt; i++)
+            if (at[i] && (best == nt || at[i]->touch < at[best]->touch ||
+                          (at[i]->touch == at[best]->touch && at[i]->last_us < at[best]->last_us)))
+                best = i;
+        if (best == nt)
+            break; /* every group is picked */
+        e->shed[e->nshed++] = (struct cor_shed_pick){at[best], (uint32_t)best};
+        at[best] = at[best]->prev;
+    }
+    free(at);
+    return e->nshed;
+}
+
+int cor_eval_shed_delete(cor_eval *e, size_t from, size_t to)
+{
+    MDB_txn *txn = vg_store_txn(e->st); /* not vg_store_write_txn: deletes use the reserve */
+    if (!txn)
+        return -EINVAL;
+    char key[COR_STATE_KEY_MAX + 1];
+    for (size_t i = from; i < to && i < e->nshed; i++) {
+        const cor_group *g = e->shed[i].g;
+        int hashed = 0;
+        size_t kl = cor__state_key(e->rs->rules[e->shed[i].ri].id, g->key, g->keylen, key,
+                                   sizeof(key), &hashed);
+        if (kl == 0)
+            continue; /* never stored */
+        MDB_val k = {kl, key};
+        int rc = mdb_del(txn, e->dbi, &k, NULL);
+        if (rc == MDB_MAP_FULL)
+            return VG_EFULL;
+        if (rc && rc != MDB_NOTFOUND) /* not found: made by the batch, not committed */
+            return rc > 0 ? -rc : rc;
+    }
+    return 0;
+}
+
+void cor_eval_shed_drop(cor_eval *e, size_t n)
+{
+    for (size_t i = 0; i < n && i < e->nshed; i++) {
+        cor_group *g = e->shed[i].g;
+        cor_rule *r = &e->rs->rules[e->shed[i].ri];
+        cor_table *t = &e->tables[e->shed[i].ri];
+        cor__table_remove(e, t, g);
+        cor__group_free(e, g);
+        r->evictions++;
+        e->stats.evictions++;
+        t->evicted++; /* the alert's "so far", committed with the batch */
+        t->degraded_dirty = 1;
+        t->shed = 1;
+    }
+    e->nshed = 0;
+}
+
+int cor_eval_shed_alerts(cor_eval *e, cor_emit_fn emit, void *ud)
+{
+    int rc = 0;
+    for (size_t i = 0; i < e->rs->n && rc == 0; i++) {
+        cor_table *t = &e->tables[i];
+        if (!t->shed)
+            continue;
+        t->shed = 0;
+        rc = cor__degraded(e, &e->rs->rules[i], t, e->wm > 0 ? e->wm : e->clock, 1, emit, ud);
+    }
+    return rc;
+}
