@@ -103,6 +103,8 @@ typedef struct cor_table {
                              * written into the open transaction, as cor_group.dirty) */
     int shed;               /* groups evicted for room in the store (cor_shed.c) since
                              * its degradation alert was last considered */
+    uint64_t evicted_stored; /* evicted as the store has it (its last commit, or
+                              * cor_shed.c's deletes, which record their own count) */
     /* max_groups' second order of the groups (cor_group.c, cor_over_drop):
      * a binary min-heap by a time before which the group is surely not over
      * (updates only move that time later, so a hit costs nothing here), to
@@ -228,6 +230,10 @@ struct cor_eval {
  * cor_shed.c). now is event time. */
 int cor__degraded(cor_eval *e, const cor_rule *r, cor_table *t, int64_t now, int store,
                   cor_emit_fn emit, void *ud);
+
+/* The meta key "cor.WHAT.RULE" of a rule's degradation memory (cor_state.c:
+ * "degraded", "evicted", "dghash"). 0, or -ENAMETOOLONG. */
+int cor__degraded_key(const char *id, const char *what, char *buf, size_t cap);
 
 /* The oldest group of t changed: the sweep must look at t again. */
 static inline void cor_due_reset(cor_eval *e, const cor_table *t)

@@ -62,6 +62,7 @@ int cor_room_make(cor *c)
             rc = cor_eval_shed_delete(c->eval, done, to);
         rc = rc ? (vg_store_abort(c->store), rc) : vg_store_commit(c->store);
         if (rc == 0) {
+            cor_eval_shed_drop(c->eval, done, to); /* gone from the store: from memory too */
             done = to;
             txns++;
             vg_store_nudge(c->store);
@@ -72,7 +73,6 @@ int cor_room_make(cor *c)
         chunk /= 2;
     }
     vg_store_nudge(c->store); /* what the last delete freed: usable by the batch */
-    cor_eval_shed_drop(c->eval, done);
     if (done)
         vg_warn("state store full (correlator.state_size %" PRIu64 " MiB): evicted the %zu "
                 "least recently updated groups of %" PRIu64 ", across rules, in %u "

@@ -64,39 +64,59 @@ int cor_eval_shed_delete(cor_eval *e, size_t from, size_t to)
     MDB_txn *txn = vg_store_txn(e->st); /* not vg_store_write_txn: deletes use the reserve */
     if (!txn)
         return -EINVAL;
+    if (to > e->nshed)
+        to = e->nshed;
+    uint32_t *per = calloc(e->rs->n ? e->rs->n : 1, sizeof(*per));
+    if (!per)
+        return -ENOMEM;
     char key[COR_STATE_KEY_MAX + 1];
-    for (size_t i = from; i < to && i < e->nshed; i++) {
+    int rc = 0;
+    for (size_t i = from; i < to && rc == 0; i++) {
         const cor_group *g = e->shed[i].g;
         int hashed = 0;
         size_t kl = cor__state_key(e->rs->rules[e->shed[i].ri].id, g->key, g->keylen, key,
                                    sizeof(key), &hashed);
+        per[e->shed[i].ri]++;
         if (kl == 0)
             continue; /* never stored */
         MDB_val k = {kl, key};
-        int rc = mdb_del(txn, e->dbi, &k, NULL);
-        if (rc == MDB_MAP_FULL)
-            return VG_EFULL;
-        if (rc && rc != MDB_NOTFOUND) /* not found: made by the batch, not committed */
-            return rc > 0 ? -rc : rc;
+        rc = mdb_del(txn, e->dbi, &k, NULL);
+        if (rc == MDB_NOTFOUND) /* made by the batch, not committed */
+            rc = 0;
     }
-    return 0;
+    /* each rule's count, with the deletes: a restart (or the reload of a
+     * batch refused after all) counts them, as it lacks the groups */
+    for (size_t ri = 0; ri < e->rs->n && rc == 0; ri++) {
+        if (!per[ri])
+            continue;
+        const cor_rule *r = &e->rs->rules[ri];
+        if (cor__degraded_key(r->id, "evicted", key, sizeof(key)) == 0)
+            rc = vg_meta_put_u64(e->st, key, e->tables[ri].evicted_stored + per[ri]);
+        if (rc == 0 && cor__degraded_key(r->id, "dghash", key, sizeof(key)) == 0)
+            rc = vg_meta_put_u64(e->st, key, r->hash);
+    }
+    free(per);
+    if (rc == MDB_MAP_FULL)
+        return VG_EFULL;
+    return rc > 0 ? -rc : rc;
 }
 
-void cor_eval_shed_drop(cor_eval *e, size_t n)
+void cor_eval_shed_drop(cor_eval *e, size_t from, size_t to)
 {
-    for (size_t i = 0; i < n && i < e->nshed; i++) {
+    for (size_t i = from; i < to && i < e->nshed; i++) {
         cor_group *g = e->shed[i].g;
         cor_rule *r = &e->rs->rules[e->shed[i].ri];
         cor_table *t = &e->tables[e->shed[i].ri];
         cor__table_remove(e, t, g);
         cor__group_free(e, g);
+        e->shed[i].g = NULL;
         r->evictions++;
         e->stats.evictions++;
         t->evicted++; /* the alert's "so far", committed with the batch */
+        t->evicted_stored++; /* as cor_eval_shed_delete stored it */
         t->degraded_dirty = 1;
         t->shed = 1;
     }
-    e->nshed = 0;
 }
 
 int cor_eval_shed_alerts(cor_eval *e, cor_emit_fn emit, void *ud)

@@ -86,7 +86,7 @@ static int cor_group_pack(cor_eval *e, const cor_rule *r, const cor_group *g, in
  * correlator was stopped does not take them back at the start (its groups
  * are dropped then: its degradation memory goes with them, as at a
  * reload). -ENAMETOOLONG past an LMDB key. */
-static int cor_degraded_key(const char *id, const char *what, char *buf, size_t cap)
+int cor__degraded_key(const char *id, const char *what, char *buf, size_t cap)
 {
     int n = snprintf(buf, cap, "cor.%s.%s", what, id);
     return n > 0 && (size_t)n < cap && n <= COR_STATE_KEY_MAX ? 0 : -ENAMETOOLONG;
@@ -137,12 +137,18 @@ void cor_eval_committed(cor_eval *e)
     e->nwritten = 0;
     for (size_t i = 0; i < e->ndels_flushed; i++)
         free(e->dels[i].key);
-    memmove(e->dels, e->dels + e->ndels_flushed, (e->ndels - e->ndels_flushed) * sizeof(*e->dels));
+    if (e->ndels_flushed && e->ndels > e->ndels_flushed) /* pushed since (a reload) */
+        memmove(e->dels, e->dels + e->ndels_flushed,
+                (e->ndels - e->ndels_flushed) * sizeof(*e->dels));
     e->ndels -= e->ndels_flushed;
     e->ndels_flushed = 0;
-    for (size_t ri = 0; ri < e->rs->n; ri++)
-        if (e->tables[ri].degraded_dirty == 2)
-            e->tables[ri].degraded_dirty = 0;
+    for (size_t ri = 0; ri < e->rs->n; ri++) {
+        cor_table *t = &e->tables[ri];
+        if (t->degraded_dirty == 2) {
+            t->degraded_dirty = 0;
+            t->evicted_stored = t->evicted;
+        }
+    }
 }
 
 void cor_eval_unflushed(cor_eval *e)
@@ -204,7 +210,7 @@ int cor_eval_flush(cor_eval *e)
          * a rule that stays writes its own below (degraded_dirty) */
         static const char *const dg[] = {"degraded", "evicted", "dghash"};
         for (size_t j = 0; j < sizeof(dg) / sizeof(dg[0]) && rc == 0; j++)
-            if (cor_degraded_key(d->key, dg[j], key, sizeof(key)) == 0)
+            if (cor__degraded_key(d->key, dg[j], key, sizeof(key)) == 0)
                 rc = vg_meta_del(e->st, key);
         if (rc)
             break;
@@ -245,11 +251,11 @@ int cor_eval_flush(cor_eval *e)
         cor_table *t = &e->tables[ri];
         if (rc == 0 && t->degraded_dirty == 1) {
             t->degraded_dirty = 2;
-            if (cor_degraded_key(r->id, "degraded", key, sizeof(key)) == 0)
+            if (cor__degraded_key(r->id, "degraded", key, sizeof(key)) == 0)
                 rc = vg_meta_put_u64(e->st, key, (uint64_t)t->degraded_at);
-            if (rc == 0 && cor_degraded_key(r->id, "evicted", key, sizeof(key)) == 0)
+            if (rc == 0 && cor__degraded_key(r->id, "evicted", key, sizeof(key)) == 0)
                 rc = vg_meta_put_u64(e->st, key, t->evicted);
-            if (rc == 0 && cor_degraded_key(r->id, "dghash", key, sizeof(key)) == 0)
+            if (rc == 0 && cor__degraded_key(r->id, "dghash", key, sizeof(key)) == 0)
                 rc = vg_meta_put_u64(e->st, key, r->hash);
         }
     }
@@ -558,23 +564,23 @@ int cor__state_load(cor_eval *e)
         uint64_t at = 0, ev = 0, hash = 0;
         if (!cor_stateful(r))
             continue;
-        int has_at = cor_degraded_key(r->id, "degraded", dk, sizeof(dk)) == 0 &&
+        int has_at = cor__degraded_key(r->id, "degraded", dk, sizeof(dk)) == 0 &&
                      vg_meta_get_u64(e->st, dk, &at) == 0 && at;
         /* absent in a store of an older version: counted from 0, as then */
-        int has_ev = cor_degraded_key(r->id, "evicted", dk, sizeof(dk)) == 0 &&
+        int has_ev = cor__degraded_key(r->id, "evicted", dk, sizeof(dk)) == 0 &&
                      vg_meta_get_u64(e->st, dk, &ev) == 0 && ev;
         if (!has_at && !has_ev)
             continue;
         /* of another definition (changed while stopped): not this rule's,
          * overwritten at the next flush; no hash (stored before it was
          * kept): taken as this rule's, as then, and the hash recorded */
-        int has_hash = cor_degraded_key(r->id, "dghash", dk, sizeof(dk)) == 0 &&
+        int has_hash = cor__degraded_key(r->id, "dghash", dk, sizeof(dk)) == 0 &&
                        vg_meta_get_u64(e->st, dk, &hash) == 0 && hash;
         e->tables[i].degraded_dirty = !has_hash || hash != r->hash;
         if (has_hash && hash != r->hash)
             continue;
         e->tables[i].degraded_at = (int64_t)at;
-        e->tables[i].evicted = ev;
+        e->tables[i].evicted = e->tables[i].evicted_stored = ev;
     }
     if ((rc == 0 || rc == MDB_NOTFOUND) &&
         (vg_meta_keys(e->st, "cor.degraded.", cor_degraded_orphan, e) == 1 ||

@@ -1012,7 +1012,7 @@ END_TEST
  * groups of M" line of log, each checked to be a tenth of M (at least 64,
  * cor_room.c's COR_ROOM_PART and COR_ROOM_MIN, or all of M below that);
  * *rounds gets their number. */
-static long room_evictions(const char *log, int *rounds)
+static long room_evictions(const char *log, int *rounds, long *first)
 {
     char *b = vt_read_file(log, NULL);
     const char *key = "least recently updated groups of ";
@@ -1025,6 +1025,8 @@ static long room_evictions(const char *log, int *rounds)
         long m = atol(of + strlen(key));
         long want = m / 10 < 64 ? 64 : m / 10;
         ck_assert_msg(n == (want < m ? want : m), "a round evicted %ld of %ld groups", n, m);
+        if (!*rounds)
+            *first = n;
         sum += n;
         (*rounds)++;
     }
@@ -1092,9 +1094,11 @@ START_TEST(test_full_state_evicts_oldest)
     ck_assert_int_eq(commit_errors(&p), 0); /* no batch refused */
     ck_assert_int_eq(vt_count_text(clog, " commit of seq "), 0);
     int rounds = 0;
-    long evicted = room_evictions(clog, &rounds);
+    long first = 0, evicted = room_evictions(clog, &rounds, &first);
     ck_assert_int_ge(rounds, 1);
     ck_assert_int_eq(it_stat(&p, VT_CORRELATOR, "stats: events=", " evictions=", true), evicted);
+    ck_assert_int_eq(it_stat(&p, VT_CORRELATOR, "rule test.brute: ", " evictions=", true),
+                     evicted);
     /* nothing else drops a group here (one time, timespan 1h, max_groups
      * 100000): the groups are the sources less the evicted ones */
     long groups = it_stat(&p, VT_CORRELATOR, "stats: events=", " groups=", true);
@@ -1116,6 +1120,8 @@ START_TEST(test_full_state_evicts_oldest)
     ck_assert_int_eq(vt_count_text(p.alerts, "\"source\":{\"ip\":\"192.0.2.66\"}"), 1);
     /* one degradation alert (one an hour per rule), naming the rule */
     ck_assert_int_eq(vt_count_text(p.alerts, "vigil.correlation_degraded"), 1);
+    snprintf(want, sizeof(want), "\"count\":%ld,", first); /* its rule's evictions then */
+    ck_assert_int_eq(vt_count_text(p.alerts, want), 1);
     ck_assert_int_eq(vt_count_text(p.alerts, "the state store was full (correlator.state_size) "
                                              "and rule test.brute lost its oldest groups"), 1);
     ck_assert_int_eq(vt_count_lines(p.alerts), 3); /* with the marker */
