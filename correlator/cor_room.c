@@ -73,6 +73,9 @@ int cor_room_make(cor *c)
         chunk /= 2;
     }
     vg_store_nudge(c->store); /* what the last delete freed: usable by the batch */
+    /* committed, whatever becomes of the batch: a refusal's reload keeps
+     * them counted (the store has their counts, cor_eval_shed_delete) */
+    c->eval_mark.evictions += done;
     if (done)
         vg_warn("state store full (correlator.state_size %" PRIu64 " MiB): evicted the %zu "
                 "least recently updated groups of %" PRIu64 ", across rules, in %u "

@@ -1110,21 +1110,30 @@ START_TEST(test_full_state_evicts_oldest)
     char want[200];
     snprintf(want, sizeof(want), "correlation state: %ld groups restored, 0 dropped", groups);
     ck_assert_msg(vt_count_text(clog, want) == 1, "not restored as it ran: %s", want);
+    /* and the groups it restored are the ones that ran: the first source
+     * (evicted in the first round) starts again, the last one (kept) counts
+     * on to its third event */
     send_text(&p, "<13>Nov 25 10:00:02 h vigiltest: Failed from 192.0.2.66\n"
+                  "<13>Nov 25 10:00:02 h vigiltest: Failed from 10.0.0.0\n"
+                  "<13>Nov 25 10:00:02 h vigiltest: Failed from 10.0.0.0\n"
+                  "<13>Nov 25 10:00:02 h vigiltest: Failed from 10.0.93.191\n"
+                  "<13>Nov 25 10:00:02 h vigiltest: Failed from 10.0.93.191\n"
                   "<13>Nov 25 10:00:02 h vigiltest: pad seq=99999 marker\n");
     ck_assert(vt_wait_text(p.alerts, "pad seq=99999", 60000));
     vt_sleep_ms(300);
-    /* the brute force: one alert, of its three events */
-    ck_assert_int_eq(vt_count_text(p.alerts, "\"rule\":{\"id\":\"test.brute\""), 1);
-    ck_assert_int_eq(vt_count_text(p.alerts, "\"count\":3,"), 1);
+    /* the brute force and the kept source: one alert each, of three events */
+    ck_assert_int_eq(vt_count_text(p.alerts, "\"rule\":{\"id\":\"test.brute\""), 2);
+    ck_assert_int_eq(vt_count_text(p.alerts, "\"count\":3,"), 2);
     ck_assert_int_eq(vt_count_text(p.alerts, "\"source\":{\"ip\":\"192.0.2.66\"}"), 1);
+    ck_assert_int_eq(vt_count_text(p.alerts, "\"source\":{\"ip\":\"10.0.93.191\"}"), 1);
+    ck_assert_int_eq(vt_count_text(p.alerts, "\"source\":{\"ip\":\"10.0.0.0\"}"), 0);
     /* one degradation alert (one an hour per rule), naming the rule */
     ck_assert_int_eq(vt_count_text(p.alerts, "vigil.correlation_degraded"), 1);
     snprintf(want, sizeof(want), "\"count\":%ld,", first); /* its rule's evictions then */
     ck_assert_int_eq(vt_count_text(p.alerts, want), 1);
     ck_assert_int_eq(vt_count_text(p.alerts, "the state store was full (correlator.state_size) "
                                              "and rule test.brute lost its oldest groups"), 1);
-    ck_assert_int_eq(vt_count_lines(p.alerts), 3); /* with the marker */
+    ck_assert_int_eq(vt_count_lines(p.alerts), 4); /* with the marker */
     ck_assert_int_eq(commit_errors(&p), 0);
     vt_pipe_destroy(&p);
 }

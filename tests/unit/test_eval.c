@@ -3295,6 +3295,75 @@ START_TEST(test_long_group_key_restart)
 }
 END_TEST
 
+/* Counts the degradation alerts of c.burst that name the full store. */
+static int count_shed_alert(void *ud, const vg_alert *al)
+{
+    if (vg_str_eq(al->rule_id, "vigil.correlation_degraded") && al->nfields == 1 &&
+        vg_str_eq(al->fields[0].val, "c.burst") &&
+        memmem(al->message.p, al->message.len, "state store was full", 20))
+        (*(size_t *)ud)++;
+    return 0;
+}
+
+/* A full store (cor_shed.c, cor_room.c): a flush whose transaction was
+ * aborted is written whole again after cor_eval_unflushed (no event run
+ * again); the oldest groups across the rule go from the store in
+ * transactions of their own, then from memory, counted; and a restart
+ * loads exactly the groups and count that ran. */
+START_TEST(test_full_store_shed_and_rewrite)
+{
+    char path[PATH_MAX];
+    burst_rules(path, sizeof(path));
+    size_t alerts = 0, shed = 0;
+    tc t = {0};
+    tc_start(&t, path, "db-shed");
+    tc_begin(&t);
+    char msg[64];
+    for (int i = 0; i < 5; i++) { /* 10.0.0.0 .. 10.0.0.4, oldest first */
+        snprintf(msg, sizeof(msg), "fail from 10.0.0.%d", i);
+        feed_long(&t, T0 + i * SEC, msg, &alerts);
+    }
+    tc_commit(&t);
+    /* the next batch: 10.0.0.0 again and a new one; its commit "fails" */
+    tc_begin(&t);
+    feed_long(&t, T0 + 10 * SEC, "fail from 10.0.0.0", &alerts);
+    feed_long(&t, T0 + 10 * SEC, "fail from 10.0.0.9", &alerts);
+    ck_assert_int_eq(cor_eval_flush(t.e), 0);
+    vg_store_abort(t.st);
+    /* the two least recently updated: 10.0.0.1 and 10.0.0.2 */
+    ck_assert_uint_eq(cor_eval_shed_pick(t.e, 2), 2);
+    tc_begin(&t);
+    ck_assert_int_eq(cor_eval_shed_delete(t.e, 0, 2), 0);
+    ck_assert_int_eq(vg_store_commit(t.st), 0);
+    cor_eval_shed_drop(t.e, 0, 2);
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 4);
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->evictions, 2);
+    ck_assert_uint_eq(rule(&t, "c.burst")->evictions, 2);
+    /* the batch written again: its groups, and one degradation alert */
+    tc_begin(&t);
+    ck_assert_int_eq(cor_eval_shed_alerts(t.e, count_shed_alert, &shed), 0);
+    ck_assert_uint_eq(shed, 1);
+    cor_eval_unflushed(t.e);
+    tc_commit(&t);
+    tc_stop(&t);
+    tc_start(&t, path, "db-shed");
+    ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 4); /* 0, 3, 4 and 9 */
+    /* 10.0.0.0 has two events (its second from the rewritten batch), 10.0.0.1
+     * none (evicted): a third event fires only the first */
+    tc_begin(&t);
+    feed_long(&t, T0 + 11 * SEC, "fail from 10.0.0.0", &alerts);
+    feed_long(&t, T0 + 11 * SEC, "fail from 10.0.0.1", &alerts);
+    feed_long(&t, T0 + 11 * SEC, "fail from 10.0.0.1", &alerts);
+    ck_assert_uint_eq(alerts, 1);
+    tc_commit(&t);
+    /* the count, stored with the deletes and again with the batch */
+    uint64_t stored = 0;
+    ck_assert_int_eq(vg_meta_get_u64(t.st, "cor.evicted.c.burst", &stored), 0);
+    ck_assert_uint_eq(stored, 2);
+    tc_close(&t);
+}
+END_TEST
+
 /* Such a group's record (stored under its key's hash) is deleted with the
  * group: once it expired, a restart brings back only the groups that live. */
 START_TEST(test_long_group_key_deleted)
@@ -5911,6 +5980,7 @@ static Suite *eval_suite(void)
     tcase_add_checked_fixture(lk, setup, teardown);
     tcase_add_test(lk, test_long_group_key_restart);
     tcase_add_test(lk, test_long_group_key_deleted);
+    tcase_add_test(lk, test_full_store_shed_and_rewrite);
     suite_add_tcase(s, lk);
 
     TCase *dg = tcase_create("degraded_restart");
