@@ -1065,15 +1065,23 @@ START_TEST(test_full_state_evicts_oldest)
     ck_assert(vt_wait_text(clog, " started (config ", 10000));
     /* 24,000 sources, one failed login each, 2,000 at a time: some 9,000
      * groups fill 2 MiB */
-    enum { CHUNK = 2000, CHUNKS = 12 };
-    char *chunk = malloc(CHUNK * 80);
+    enum { CHUNK = 2000, CHUNKS = 12, PADS = 10 };
+    char *chunk = malloc((CHUNK + PADS) * 80);
     ck_assert_ptr_nonnull(chunk);
-    long seq = 0;
+    long seq = 0, src = 0, pads = 0;
     for (int c = 0; c < CHUNKS; c++) {
         char *w = chunk;
-        for (int i = 0; i < CHUNK; i++, seq++)
+        for (int i = 0; i < CHUNK; i++, seq++, src++) {
+            /* and a match alert every 200 lines: made in batches whose
+             * commit the store refused, delivered once each */
+            if (i % (CHUNK / PADS) == 100) {
+                w += sprintf(w, "<13>Nov 25 10:00:00 h vigiltest: pad seq=%05ld in-flood\n",
+                             pads++);
+                seq++;
+            }
             w += sprintf(w, "<13>Nov 25 10:00:00 h vigiltest: Failed from 10.%ld.%ld.%ld\n",
-                         seq >> 16, (seq >> 8) & 255, seq & 255);
+                         src >> 16, (src >> 8) & 255, src & 255);
+        }
         send_text(&p, chunk);
         long ev = 0;
         for (int i = 0; i < 300 && (ev = it_stat(&p, VT_CORRELATOR, "stats: events=",
@@ -1102,7 +1110,7 @@ START_TEST(test_full_state_evicts_oldest)
     /* nothing else drops a group here (one time, timespan 1h, max_groups
      * 100000): the groups are the sources less the evicted ones */
     long groups = it_stat(&p, VT_CORRELATOR, "stats: events=", " groups=", true);
-    ck_assert_int_eq(groups, seq - 1 - evicted);
+    ck_assert_int_eq(groups, src + 1 - evicted);
     ck_assert_int_eq(vt_pipe_stop(&p, VT_CORRELATOR, SIGKILL), 128 + SIGKILL);
     vt_pipe_start(&p, VT_CORRELATOR);
     vt_pipe_log(&p, VT_CORRELATOR, clog, sizeof(clog));
@@ -1133,7 +1141,12 @@ START_TEST(test_full_state_evicts_oldest)
     ck_assert_int_eq(vt_count_text(p.alerts, want), 1);
     ck_assert_int_eq(vt_count_text(p.alerts, "the state store was full (correlator.state_size) "
                                              "and rule test.brute lost its oldest groups"), 1);
-    ck_assert_int_eq(vt_count_lines(p.alerts), 4); /* with the marker */
+    /* every match alert once: the lines are exactly these */
+    ck_assert_int_eq(vt_count_lines(p.alerts), 4 + pads); /* with the marker */
+    for (long k = 0; k < pads; k++) {
+        snprintf(want, sizeof(want), "pad seq=%05ld in-flood", k);
+        ck_assert_msg(vt_count_text(p.alerts, want) >= 1, "no alert for %s", want);
+    }
     ck_assert_int_eq(commit_errors(&p), 0);
     vt_pipe_destroy(&p);
 }
