@@ -268,7 +268,7 @@ int cor__hit_out(cor_eval *e, const cor_hit *hit, cor_emit_fn emit, void *ud)
         quiet = cor_ms_quiet(g, hit->ts, r->suppress_us);
         int64_t was = g->aux;
         g->aux = e->wm > hit->ts ? e->wm : hit->ts;
-        g->dirty = 1; /* quiet too: aux and the order of the alert times moved */
+        cor__dirty(e, ri, g); /* quiet too: aux and the order of the alert times moved */
         cor__lru_front(e, &e->tables[ri], g);
         if (quiet) {
             r->suppressed += hit->count;
@@ -731,7 +731,7 @@ int cor__absence_report(cor_eval *e, cor_rule *c, cor_group *g, int64_t clk, cor
 {
     g->fired = 1;
     g->suppress_until = clk; /* the report time: see the re-arm rule */
-    g->dirty = 1;
+    cor__dirty(e, (uint32_t)(c - e->rs->rules), g);
     /* reported: it may now be over, at the cap's second order if built */
     cor__over_moved(e, c, &e->tables[c - e->rs->rules], g);
     cor_ctx ctx = {0};
@@ -867,6 +867,7 @@ void cor_eval_free(cor_eval *e)
         free(e->dels[i].key);
     free(e->dels);
     free(e->written);
+    free(e->dirtyv);
     free(e->shed);
     free(e->sup);
     free(e->sweep);
@@ -879,6 +880,22 @@ void cor_eval_free(cor_eval *e)
     cor__pools_free(e);
     msgpack_sbuffer_destroy(&e->sb);
     free(e);
+}
+
+/* A reload moves a kept rule's table from index from to index to: its
+ * entries in a group list follow. Entries of another rule already moved
+ * are told apart by a mark (the top bit), cleared once every rule moved. */
+static void cor_gref_move(cor_gref *v, size_t n, uint32_t from, uint32_t to)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i].ri == from)
+            v[i].ri = to | 0x80000000u;
+}
+
+static void cor_gref_moved(cor_gref *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        v[i].ri &= 0x7fffffffu;
 }
 
 int cor_eval_set_rules(cor_eval *e, cor_ruleset *rs)
@@ -904,6 +921,8 @@ int cor_eval_set_rules(cor_eval *e, cor_ruleset *rs)
             continue;
         int j = cor_rules_find(rs, old->id);
         if (j >= 0 && cor_stateful(&rs->rules[j]) && rs->rules[j].hash == old->hash) {
+            cor_gref_move(e->dirtyv, e->ndirtyv, (uint32_t)i, (uint32_t)j);
+            cor_gref_move(e->written, e->nwritten, (uint32_t)i, (uint32_t)j);
             nt[j] = e->tables[i];
             cor__over_forget(&nt[j]); /* its times hold the old lateness */
             rs->rules[j].evictions = old->evictions;
@@ -931,6 +950,9 @@ int cor_eval_set_rules(cor_eval *e, cor_ruleset *rs)
             rs->rules[i].cpu_ns = e->rs->rules[j].cpu_ns;
         }
     }
+    /* the dropped rules' groups were freed: their entries are NULL */
+    cor_gref_moved(e->dirtyv, e->ndirtyv);
+    cor_gref_moved(e->written, e->nwritten);
     free(e->tables);
     e->tables = nt;
     e->rs = rs;

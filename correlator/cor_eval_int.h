@@ -73,6 +73,12 @@ struct cor_group {
     char key[];             /* group_by values joined by COR_KEY_SEP */
 };
 
+/* A group and the index of its rule (cor_eval.dirtyv, .written). */
+typedef struct cor_gref {
+    cor_group *g;
+    uint32_t ri;
+} cor_gref;
+
 /* Bytes of a group's block before its arrays (header and key). */
 static inline size_t cor_group_head(size_t keylen)
 {
@@ -160,8 +166,17 @@ struct cor_eval {
      * that a full store failed can be written again (cor_eval_unflushed)
      * without running its events again. A group freed meanwhile leaves a
      * NULL (cor__group_free). */
-    cor_group **written;
+    cor_gref *written;
     size_t nwritten, capwritten;
+    /* the groups at dirty 1 (cor__dirty), so that a flush writes what the
+     * batch touched instead of walking every group of every rule (10,000 a
+     * batch at 1,000 rules: 40% of the live correlator's time). A group
+     * freed meanwhile leaves a NULL. Kept only with a store; dirty_all:
+     * not kept up (out of memory, or rule indices moved by a reload), the
+     * next flush walks every group */
+    cor_gref *dirtyv;
+    size_t ndirtyv, capdirtyv;
+    int dirty_all;
     int flushed; /* a flush is outstanding: the next one takes it as committed */
     /* cor_shed.c: groups picked for eviction, oldest first */
     struct cor_shed_pick {
@@ -421,6 +436,8 @@ int cor__hit_out(cor_eval *e, const cor_hit *hit, cor_emit_fn emit, void *ud);
 /* The group's values are its key: splits them back into fields f[0 ..
  * c->ngroup) (views into g's key); returns c->ngroup. */
 uint32_t cor__key_fields(const cor_rule *c, const cor_group *g, vg_kv *f);
+/* Marks g (of rule ri) changed: written at the next flush (cor_eval.dirtyv). */
+void cor__dirty(cor_eval *e, uint32_t ri, cor_group *g);
 /* An event time as --explain and the alerts print it (UTC, microseconds). */
 void cor__trace_time(char *buf, size_t cap, int64_t us);
 /* Reports absence group g of c as silent at time clk ("silent since" its

@@ -90,9 +90,33 @@ void cor__group_free(cor_eval *e, cor_group *g)
     e->groups_freed++;
     if (g->dirty == 2) /* written into the open transaction: not to be written again */
         for (size_t i = 0; i < e->nwritten; i++)
-            if (e->written[i] == g)
-                e->written[i] = NULL;
+            if (e->written[i].g == g)
+                e->written[i].g = NULL;
+    if (g->dirty == 1) /* at most what a batch touched */
+        for (size_t i = 0; i < e->ndirtyv; i++)
+            if (e->dirtyv[i].g == g)
+                e->dirtyv[i].g = NULL;
     cor_blk_put(e, g->blk, g);
+}
+
+void cor__dirty(cor_eval *e, uint32_t ri, cor_group *g)
+{
+    if (g->dirty == 1)
+        return; /* listed already */
+    g->dirty = 1;
+    if (!e->st || e->dirty_all)
+        return; /* no flush, or it walks every group */
+    if (e->ndirtyv == e->capdirtyv) {
+        size_t cap = e->capdirtyv ? 2 * e->capdirtyv : 256;
+        cor_gref *v = realloc(e->dirtyv, cap * sizeof(*v));
+        if (!v) {
+            e->dirty_all = 1;
+            return;
+        }
+        e->dirtyv = v;
+        e->capdirtyv = cap;
+    }
+    e->dirtyv[e->ndirtyv++] = (cor_gref){g, ri};
 }
 
 void cor__table_clear(cor_eval *e, cor_table *t)

@@ -132,8 +132,8 @@ void cor_eval_committed(cor_eval *e)
         return;
     e->flushed = 0;
     for (size_t i = 0; i < e->nwritten; i++)
-        if (e->written[i] && e->written[i]->dirty == 2)
-            e->written[i]->dirty = 0;
+        if (e->written[i].g && e->written[i].g->dirty == 2)
+            e->written[i].g->dirty = 0;
     e->nwritten = 0;
     for (size_t i = 0; i < e->ndels_flushed; i++)
         free(e->dels[i].key);
@@ -157,8 +157,10 @@ void cor_eval_unflushed(cor_eval *e)
         return;
     e->flushed = 0;
     for (size_t i = 0; i < e->nwritten; i++)
-        if (e->written[i] && e->written[i]->dirty == 2)
-            e->written[i]->dirty = 1;
+        if (e->written[i].g && e->written[i].g->dirty == 2) {
+            e->written[i].g->dirty = 0;
+            cor__dirty(e, e->written[i].ri, e->written[i].g); /* back on the list */
+        }
     e->nwritten = 0;
     e->ndels_flushed = 0; /* its deletes stay first in dels: done again */
     for (size_t ri = 0; ri < e->rs->n; ri++)
@@ -168,19 +170,65 @@ void cor_eval_unflushed(cor_eval *e)
 
 /* g was written into the open transaction: kept in e->written until it
  * commits (cor_eval_committed). 0, or -ENOMEM. */
-static int cor_written_push(cor_eval *e, cor_group *g)
+static int cor_written_push(cor_eval *e, uint32_t ri, cor_group *g)
 {
     if (e->nwritten == e->capwritten) {
         size_t cap = e->capwritten ? e->capwritten * 2 : 256;
-        cor_group **v = realloc(e->written, cap * sizeof(*v));
+        cor_gref *v = realloc(e->written, cap * sizeof(*v));
         if (!v)
             return -ENOMEM;
         e->written = v;
         e->capwritten = cap;
     }
-    e->written[e->nwritten++] = g;
+    e->written[e->nwritten++] = (cor_gref){g, ri};
     g->dirty = 2;
     return 0;
+}
+
+/* Writes group g of rule ri (at dirty 1) into the open transaction. */
+static int cor_group_write(cor_eval *e, uint32_t ri, cor_group *g, char *key, size_t cap)
+{
+    const cor_rule *r = &e->rs->rules[ri];
+    int hashed = 0;
+    size_t kl = cor__state_key(r->id, g->key, g->keylen, key, cap, &hashed);
+    if (kl == 0) {
+        g->dirty = 0; /* a rule id too long for an LMDB key: in memory only */
+        return 0;
+    }
+    cor_group_pack(e, r, g, hashed);
+    MDB_val k = {kl, key}, v = {e->sb.size, e->sb.data};
+    int rc = vg_store_put(e->st, e->dbi, &k, &v);
+    return rc ? rc : cor_written_push(e, ri, g);
+}
+
+/* The groups at dirty 1 into the open transaction: those listed in
+ * e->dirtyv, or, when the list was not kept up, every group. On an error
+ * the groups not written stay listed. */
+static int cor_dirty_write(cor_eval *e, char *key, size_t cap)
+{
+    int rc = 0;
+    if (e->dirty_all) {
+        for (size_t ri = 0; ri < e->rs->n && rc == 0; ri++)
+            for (cor_group *g = e->tables[ri].head; g && rc == 0; g = g->next)
+                if (g->dirty == 1)
+                    rc = cor_group_write(e, (uint32_t)ri, g, key, cap);
+        if (rc)
+            return rc; /* the walk is done again */
+        e->dirty_all = 0;
+        e->ndirtyv = 0;
+        return 0;
+    }
+    size_t i = 0;
+    for (; i < e->ndirtyv && rc == 0; i++) {
+        cor_gref *d = &e->dirtyv[i];
+        if (d->g && d->g->dirty == 1)
+            rc = cor_group_write(e, d->ri, d->g, key, cap);
+    }
+    if (rc) /* the one that failed and those after it stay */
+        i--;
+    memmove(e->dirtyv, e->dirtyv + i, (e->ndirtyv - i) * sizeof(*e->dirtyv));
+    e->ndirtyv -= i;
+    return rc;
 }
 
 int cor_eval_flush(cor_eval *e)
@@ -188,7 +236,9 @@ int cor_eval_flush(cor_eval *e)
     if (!e->st)
         return 0;
     cor_eval_committed(e); /* an earlier flush not settled: its transaction committed */
-    MDB_txn *txn = vg_store_write_txn(e->st); /* state grows: kept out of the reserve */
+    /* its puts are counted (vg_store_put), so that the commit keeps them
+     * out of the reserve without probing it */
+    MDB_txn *txn = vg_store_txn(e->st);
     if (!txn)
         return -EINVAL;
     e->flushed = 1;
@@ -199,8 +249,8 @@ int cor_eval_flush(cor_eval *e)
         cor_del *d = &e->dels[i];
         MDB_val k = {d->len, d->key}, v;
         if (!d->prefix) {
-            rc = mdb_del(txn, e->dbi, &k, NULL);
-            if (rc == MDB_NOTFOUND)
+            rc = vg_store_del(e->st, e->dbi, &k);
+            if (rc == -ENOENT)
                 rc = 0;
             continue;
         }
@@ -215,7 +265,8 @@ int cor_eval_flush(cor_eval *e)
         if (rc)
             break;
         MDB_cursor *cur;
-        if ((rc = mdb_cursor_open(txn, e->dbi, &cur)))
+        /* deletes the store does not count: its commit probes the reserve */
+        if ((rc = mdb_cursor_open(vg_store_write_txn(e->st), e->dbi, &cur)))
             break;
         for (;;) { /* re-seek after each delete: rule removals are rare */
             k = (MDB_val){d->len, d->key};
@@ -229,25 +280,12 @@ int cor_eval_flush(cor_eval *e)
         if (rc == MDB_NOTFOUND)
             rc = 0;
     }
+    if (rc == 0)
+        rc = cor_dirty_write(e, key, sizeof(key));
     for (size_t ri = 0; ri < e->rs->n && rc == 0; ri++) {
         const cor_rule *r = &e->rs->rules[ri];
         if (!cor_stateful(r))
             continue;
-        for (cor_group *g = e->tables[ri].head; g && rc == 0; g = g->next) {
-            if (g->dirty != 1)
-                continue;
-            int hashed = 0;
-            size_t kl = cor__state_key(r->id, g->key, g->keylen, key, sizeof(key), &hashed);
-            if (kl == 0) {
-                g->dirty = 0; /* a rule id too long for an LMDB key: in memory only */
-                continue;
-            }
-            cor_group_pack(e, r, g, hashed);
-            MDB_val k = {kl, key}, v = {e->sb.size, e->sb.data};
-            rc = mdb_put(txn, e->dbi, &k, &v, 0);
-            if (rc == 0)
-                rc = cor_written_push(e, g);
-        }
         cor_table *t = &e->tables[ri];
         if (rc == 0 && t->degraded_dirty == 1) {
             t->degraded_dirty = 2;

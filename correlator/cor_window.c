@@ -601,7 +601,7 @@ static int cor_correlate_group(cor_eval *e, cor_rule *c, cor_table *t, cor_group
                                cor_emit_fn emit, void *ud)
 {
     int64_t ts = in->ts;
-    g->dirty = 1;
+    cor__dirty(e, (uint32_t)(c - e->rs->rules), g);
     if (ts > g->last_us)
         g->last_us = ts;
     cor__lru_front(e, t, g);

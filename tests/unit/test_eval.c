@@ -3613,6 +3613,61 @@ START_TEST(test_degraded_removed_then_back)
 }
 END_TEST
 
+/* A flush writes the groups its batch touched (cor_eval.dirtyv), not every
+ * group of every rule, and its puts are counted, so that a commit with room
+ * probes nothing (vg_store_probes). A reload between a hit and its flush
+ * moves the kept rules' indices (a rule added before them): the touched
+ * group is written under its own rule still, and a restart counts it. */
+START_TEST(test_flush_writes_touched_after_reload)
+{
+    char yaml[2048], path[PATH_MAX], db[16], other[PATH_MAX];
+    static const char one[] =
+        "  - id: c.one\n    name: one\n    level: 6\n"
+        "    correlation: {type: event_count, rules: [m.fail], group_by: [src_ip],\n"
+        "                  timespan: 1h, condition: {gte: 3}}\n";
+    static const char two[] =
+        "  - id: c.two\n    name: two\n    level: 6\n"
+        "    correlation: {type: value_count, rules: [m.fail], group_by: [host],\n"
+        "                  timespan: 1h, condition: {field: src_ip, gte: 99}}\n";
+    static const char added[] =
+        "  - id: c.new\n    name: new\n    level: 6\n"
+        "    correlation: {type: event_count, rules: [m.fail], group_by: [src_ip],\n"
+        "                  timespan: 1h, condition: {gte: 50}}\n";
+    snprintf(yaml, sizeof(yaml), "rules:\n%s%s%s", fail_rule, one, two);
+    rules_file(yaml, path, sizeof(path));
+    snprintf(yaml, sizeof(yaml), "rules:\n%s%s%s%s", fail_rule, added, two, one);
+    rules_file(yaml, other, sizeof(other));
+    tc t;
+    tc_run(&t, path, "db-dirty", 1, db, sizeof(db), NULL);
+    for (int i = 0; i < 20; i++) { /* groups the next batches do not touch */
+        char msg[64];
+        snprintf(msg, sizeof(msg), "fail from Q%d", i);
+        feed(&t, T0 + i, "h", msg);
+    }
+    feed(&t, T0 + 1 * SEC, "h", "fail from A");
+    tc_commit(&t);
+    ck_assert_uint_eq(vg_store_probes(t.st), 0);
+    tc_begin(&t);
+    feed(&t, T0 + 2 * SEC, "h", "fail from A"); /* c.one: 2 for A */
+    cor_ruleset *rs2 = load_path(other, NULL);
+    ck_assert_int_eq(cor_eval_set_rules(t.e, rs2), 0); /* c.one: index 1 -> 3 */
+    cor_rules_free(t.rs);
+    t.rs = rs2;
+    tc_commit(&t);
+    ck_assert_uint_eq(vg_store_probes(t.st), 0);
+    tc_stop(&t);
+    tc_start(&t, other, db);
+    tc_begin(&t);
+    feed(&t, T0 + 3 * SEC, "h", "fail from A"); /* 3 for A: fires */
+    tc_commit(&t);
+    ck_assert_uint_eq(n_of(&t.s, "c.one"), 1);
+    assert_alert(at(&t.s, 0), "c.one", "event_count", T0 + 1 * SEC, T0 + 3 * SEC, 3);
+    ck_assert_uint_eq(n_of(&t.s, "c.new"), 0);
+    ck_assert_uint_eq(vg_store_probes(t.st), 0);
+    tc_close(&t);
+}
+END_TEST
+
 /* The same for a rule removed while the correlator was stopped (a restart
  * without it), then listed again at the next restart within the hour. */
 START_TEST(test_degraded_removed_while_stopped)
@@ -5902,6 +5957,7 @@ static Suite *eval_suite(void)
     tcase_set_timeout(t, 60);
     tcase_add_test(t, test_event_count_edges);
     tcase_add_test(t, test_seq_progress);
+    tcase_add_test(t, test_flush_writes_touched_after_reload);
     tcase_add_test(t, test_raw_lines_every_size);
     tcase_add_test(t, test_event_count_groups);
     tcase_add_test(t, test_long_group_values);
