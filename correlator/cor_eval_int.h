@@ -40,6 +40,7 @@
 #define COR_ROOM_FIRST 16         /* event_count, value_count: N's room at first, at most */
 #endif
 #define COR_VC_TIMES 8            /* value_count: times kept per value (cor_vc_time) */
+#define COR_VCX_MIN 32            /* value_count: values from which a group has an index */
 #define COR_MS_KEEP 8             /* match rules: alert times a suppression group keeps */
 #define COR_SEQ_OCC 64            /* occurrences of a repeated line told apart (cor_window.c) */
 
@@ -51,8 +52,12 @@ struct cor_group {
     uint64_t touch;         /* when it was last updated, in updates (cor_eval.touch): its
                              * place in the LRU list, saved so that a restart keeps it */
     int64_t suppress_until; /* no firing before this event time */
-    int64_t aux;            /* absence: last seen; match suppression: watermark at the last hit;
+    union {
+        int64_t aux;        /* absence: last seen; match suppression: watermark at the last hit;
                              * temporal_ordered: the line, and its first cor_eval.seen */
+        struct cor_vcx *vx; /* value_count (a group with vals): the index of its values
+                             * once it has COR_VCX_MIN (cor_vcx.c), else NULL; saved as 0 */
+    };
     uint8_t fired;          /* absence: already reported silent */
     uint8_t dirty;          /* 1: changed since written; 2: written into the open
                              * transaction (cor_eval.written), not yet committed */
@@ -416,6 +421,33 @@ int cor__ts_grow(const cor_rule *c, cor_group *g, uint32_t want);
 int cor__vc_grow(const cor_rule *c, cor_group *g, uint32_t want);
 /* Frees the engine's pools of raw-line buffers and group blocks. */
 void cor__pools_free(cor_eval *e);
+
+/* ---- cor_vcx.c: the index of a value_count group's values ----------------- */
+
+/* Builds g->vx from g's values (g->n of them) and their times. The index
+ * is g's to free (cor__vcx_free, which cor__group_free calls). 0, or
+ * -ENOMEM (g->vx stays NULL: the callers then read the places). */
+typedef struct cor_vcx cor_vcx;
+int cor__vcx_build(cor_group *g);
+void cor__vcx_free(cor_group *g);
+/* The place of value val in g (which has an index), UINT32_MAX if none. */
+uint32_t cor__vcx_find(const cor_group *g, vg_str val);
+/* The index follows g's places and times through these, each a no-op
+ * without an index: cor__vcx_put after g->vals[k] is set to a new value (in
+ * the hash; -ENOMEM drops the index), cor__vcx_drop before the value at k
+ * is freed, cor__vcx_moving before k's times change and cor__vcx_moved
+ * after (a new value too, once it has a time). */
+int cor__vcx_put(cor_group *g, uint32_t k);
+void cor__vcx_drop(cor_group *g, uint32_t k);
+void cor__vcx_moving(cor_group *g, uint32_t k);
+void cor__vcx_moved(cor_group *g, uint32_t k);
+/* With an index: the value seen longest ago (the earliest latest sighting,
+ * at the first place among equals), the latest sighting of all, and the
+ * number of values whose latest sighting is after edge (amortized O(1)
+ * while edge moves one way). */
+uint32_t cor__vcx_oldest(const cor_group *g);
+int64_t cor__vcx_latest(const cor_group *g);
+uint32_t cor__vcx_after(cor_group *g, int64_t edge);
 
 /* ---- cor_window.c: correlations ------------------------------------------- */
 

@@ -73,9 +73,11 @@ void cor__group_free(cor_eval *e, cor_group *g)
     /* grown (cor__ts_grow, cor__vc_grow): ts, and value_count's values, are
      * blocks of their own */
     int grown = cor_group_grown(g);
-    if (g->vals)
+    if (g->vals) {
         for (uint32_t i = 0; i < g->n; i++)
             free(g->vals[i]);
+        cor__vcx_free(g);
+    }
     if (grown) {
         free(g->ts);
         if (g->vals)

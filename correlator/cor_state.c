@@ -38,7 +38,7 @@ static int cor_group_pack(cor_eval *e, const cor_rule *r, const cor_group *g, in
     msgpack_pack_uint64(&pk, r->hash);
     msgpack_pack_int64(&pk, g->last_us);
     msgpack_pack_int64(&pk, g->suppress_until);
-    msgpack_pack_int64(&pk, g->aux);
+    msgpack_pack_int64(&pk, g->vals ? 0 : g->aux); /* value_count: its index, not saved */
     msgpack_pack_uint8(&pk, g->fired);
     uint32_t nts = r->kind == COR_EVENT_COUNT || r->kind == COR_TEMPORAL_ORDERED ||
                            r->kind == COR_MATCH
@@ -389,7 +389,8 @@ static int cor_group_unpack(cor_eval *e, const cor_rule *r, cor_table *t, const 
     }
     g->last_us = f[1].via.i64;
     g->suppress_until = f[2].via.i64;
-    g->aux = f[3].via.i64;
+    if (!g->vals) /* value_count's is its index, built again */
+        g->aux = f[3].via.i64;
     g->fired = (uint8_t)f[4].via.u64;
     const msgpack_object *ts = &f[5], *vals = &f[6], *raw = &f[7];
     uint32_t cap = cor__group_nts(r), nsaved = 0, skip = 0;

@@ -133,9 +133,14 @@ static int cor_vc_in(const cor_group *g, uint32_t k, int64_t T, int64_t end, int
     return 0;
 }
 
-/* The number of distinct values seen in (end - T, end]. */
-static uint32_t cor_vc_live(const cor_group *g, int64_t T, int64_t end, int64_t *first)
+/* The number of distinct values seen in (end - T, end]. With an index and
+ * no *first wanted, a window that ends at or after every sighting kept (in
+ * time order, the arriving event's) holds the values seen last after its
+ * start: counted by the index (cor_vcx.c). */
+static uint32_t cor_vc_live(cor_group *g, int64_t T, int64_t end, int64_t *first)
 {
+    if (g->vx && !first && end >= cor__vcx_latest(g))
+        return cor__vcx_after(g, end - T);
     uint32_t live = 0;
     for (uint32_t k = 0; k < g->n; k++)
         live += (uint32_t)cor_vc_in(g, k, T, end, first);
@@ -268,10 +273,22 @@ static int cor_vc_add(cor_eval *e, cor_rule *c, cor_group *g, vg_str v, int64_t 
     int64_t T = c->timespan_us, L = e->wm - e->rs->lateness_us, dead = cor_dead(e, c, g);
     uint32_t i = 0;
     int later = 0;
-    for (uint32_t k = 0; k < g->n && !later; k++)
+    /* a group of many values finds them by its index (built once, here) */
+    if (!g->vx && g->n >= COR_VCX_MIN && c->kind == COR_VALUE_COUNT)
+        (void)cor__vcx_build(g); /* out of memory: the places are read */
+    /* a time kept after ts: none when ts is the group's latest (last_us,
+     * already raised to it), as it is in time order */
+    for (uint32_t k = 0; k < g->n && !later && g->last_us > ts; k++)
         later = cor_vc_times(g, k)[COR_VC_TIMES - 1] > ts;
-    while (i < g->n && !(strlen(g->vals[i]) == v.len && memcmp(g->vals[i], v.p, v.len) == 0))
-        i++;
+    if (g->vx) {
+        i = cor__vcx_find(g, v);
+        if (i == UINT32_MAX)
+            i = g->n;
+    } else {
+        while (i < g->n &&
+               !(strlen(g->vals[i]) == v.len && memcmp(g->vals[i], v.p, v.len) == 0))
+            i++;
+    }
     if (i == g->n) {
         char *nv = strndup(v.p, v.len);
         if (!nv)
@@ -285,10 +302,13 @@ static int cor_vc_add(cor_eval *e, cor_rule *c, cor_group *g, vg_str v, int64_t 
              * Else the group grows, up to its cap: even in time order, an
              * event arriving late may still need it. */
             uint32_t old = 0;
-            for (uint32_t k = 1; k < g->n; k++)
-                if (cor_vc_times(g, k)[COR_VC_TIMES - 1] <
-                    cor_vc_times(g, old)[COR_VC_TIMES - 1])
-                    old = k;
+            if (g->vx)
+                old = cor__vcx_oldest(g);
+            else
+                for (uint32_t k = 1; k < g->n; k++)
+                    if (cor_vc_times(g, k)[COR_VC_TIMES - 1] <
+                        cor_vc_times(g, old)[COR_VC_TIMES - 1])
+                        old = k;
             int64_t seen = cor_vc_times(g, old)[COR_VC_TIMES - 1];
             if (seen > dead)
                 (void)cor__vc_grow(c, g, g->n + 1);
@@ -297,6 +317,7 @@ static int cor_vc_add(cor_eval *e, cor_rule *c, cor_group *g, vg_str v, int64_t 
                     c->trimmed++;
                     e->stats.trimmed++;
                 }
+                cor__vcx_drop(g, old);
                 free(g->vals[old]);
                 i = old; /* its slot */
             }
@@ -306,8 +327,12 @@ static int cor_vc_add(cor_eval *e, cor_rule *c, cor_group *g, vg_str v, int64_t 
         g->vals[i] = nv;
         for (int j = 0; j < COR_VC_TIMES; j++)
             cor_vc_times(g, i)[j] = INT64_MIN;
+        (void)cor__vcx_put(g, i); /* out of memory: the index goes */
+    } else {
+        cor__vcx_moving(g, i);
     }
     int gone = cor_vc_time(e, c, g, i, ts, L, dead);
+    cor__vcx_moved(g, i);
     *end = ts;
     *self = UINT32_MAX;
     if (gone && ts >= g->suppress_until &&
@@ -330,15 +355,20 @@ typedef struct cor_vc_names {
  * group if it holds need distinct values: 1, else 0. Value self (unless
  * UINT32_MAX) counts as seen at end, a sighting not kept (cor_vc_add).
  * value_count adds the values as FIELD_values (views into *vo). */
-static int cor_vc_fire(const cor_rule *c, const cor_group *g, int64_t end, uint32_t need,
+static int cor_vc_fire(const cor_rule *c, cor_group *g, int64_t end, uint32_t need,
                        uint32_t self, cor_hit *out, cor_vc_names *vo)
 {
+    /* a window inside the suppression fires nothing (cor_correlate_group):
+     * not counted, which in a large group would read every value */
+    if (end < g->suppress_until)
+        return 0;
     int64_t first = end;
-    uint32_t live = cor_vc_live(g, c->timespan_us, end, &first);
+    uint32_t live = cor_vc_live(g, c->timespan_us, end, NULL);
     if (self != UINT32_MAX && !cor_vc_in(g, self, c->timespan_us, end, NULL))
         live++;
     if (live < need)
         return 0;
+    (void)cor_vc_live(g, c->timespan_us, end, &first); /* its start */
     out->first = first;
     out->ts = end;
     out->count = c->kind == COR_TEMPORAL ? c->nrefs : live;
@@ -382,8 +412,10 @@ static uint32_t cor_progress(const cor_rule *c, const cor_group *g, int64_t ts)
             k += g->ts[i] > ts - T && g->ts[i] <= ts;
         return k;
     case COR_VALUE_COUNT:
-    case COR_TEMPORAL:
-        return cor_vc_live(g, T, ts, NULL);
+    case COR_TEMPORAL: /* by the scan: the index's cursor moves (cor_vc_live) */
+        for (uint32_t i = 0; i < g->n; i++)
+            k += (uint32_t)cor_vc_in(g, i, T, ts, NULL);
+        return k;
     case COR_TEMPORAL_ORDERED:
         return g->n ? cor_seq_progress(&c->seq, g->ts, T, ts) : 0;
     default:

@@ -929,6 +929,203 @@ START_TEST(test_flood_memory_returned)
 }
 END_TEST
 
+/* ---- value_count with thousands of values -------------------------------- */
+
+/* The alerts of c.many with each one's user_values whole (rec keeps its
+ * start only). */
+typedef struct many_sink {
+    sink *s;
+    char vals[16][2048];
+    size_t n;
+} many_sink;
+
+static many_sink many_got;
+
+static int many_alert(void *ud, const vg_alert *al)
+{
+    many_sink *m = ud;
+    ck_assert_int_eq(on_alert(m->s, al), 0);
+    ck_assert_uint_lt(m->n, 16);
+    char *out = m->vals[m->n++];
+    out[0] = '\0';
+    for (uint32_t i = 0; i < al->nfields; i++)
+        if (al->fields[i].key.len == 11 && memcmp(al->fields[i].key.p, "user_values", 11) == 0) {
+            ck_assert_uint_lt(al->fields[i].val.len, sizeof(m->vals[0]));
+            memcpy(out, al->fields[i].val.p, al->fields[i].val.len);
+            out[al->fields[i].val.len] = '\0';
+        }
+    return 0;
+}
+
+static void many_feed(tc *t, int64_t ts, const char *user)
+{
+    many_sink *m = &many_got;
+    char msg[128];
+    snprintf(msg, sizeof(msg), "login failed user=%s src=10.7.7.7", user);
+    evspec sp = ev_at(ts, "h", msg);
+    char raw[256];
+    mkraw(raw, sizeof(raw), &sp);
+    vg_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.ts_us = ev.recv_us = ts;
+    ev.pri = (int16_t)sp.pri;
+    ev.host = vg_str_c(sp.host);
+    ev.app = vg_str_c(sp.app);
+    ev.msg = vg_str_c(msg);
+    ev.raw = vg_str_c(raw);
+    ck_assert_int_eq(cor_eval_event(t->e, &ev, many_alert, m), 0);
+}
+
+/* "PFX<a>,...,PFX<b>" (4 digits each) as far as whole ones fit in 2,047
+ * bytes, as value_count lists them. */
+static void many_list(char *out, size_t cap, const char *pfx, int a, int b)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (int i = a; i <= b; i++) {
+        char one[16];
+        int l = snprintf(one, sizeof(one), "%s%s%04d", i > a ? "," : "", pfx, i);
+        if (n + (size_t)l > 2047 || n + (size_t)l >= cap)
+            break;
+        memcpy(out + n, one, (size_t)l + 1);
+        n += (size_t)l;
+    }
+}
+
+#define MANY_MS (SEC / 1000)
+
+/* The user_values of alert k of c.many (whole) is want. */
+static void many_values_eq(int k, const char *want)
+{
+    const char *got = many_got.vals[k];
+    size_t d = 0;
+    while (got[d] && got[d] == want[d])
+        d++;
+    ck_assert_msg(strcmp(got, want) == 0, "alert %d: user_values differ at byte %zu: '%.40s' for '%.40s'",
+                  k, d, got + d, want + d);
+}
+
+/* value_count in a group of thousands of values, which finds, counts and
+ * forgets them through an index (cor_vcx.c) instead of reading them all: N
+ * 1,000, T 60 s, suppress 5 s, lateness 1 s, one source.
+ *  A  u0000..u2999 every 10 ms (0 to 29.99 s; u0001 at 0 s too): the
+ *     1,000th fires at 9.99 s, then every 5 s a window of 1,500, 2,000,
+ *     2,500 and 3,000;
+ *  B  x0 at 70 s: (10 s, 70 s] holds u1001..u2999 and x0, 2,000: u1000,
+ *     seen at 10 s exactly, is out (the window's edge);
+ *  C  y0000..y1499 every 10 ms from 70.01 s: the group is full at 4,096
+ *     places from y1095 on, which take the places of u0000, u0001, ... (the
+ *     value seen longest ago, all gone from every window to come; of two
+ *     seen at the same time the first place goes first): windows of 2,000
+ *     at 75, 80 and 85 s, the last listing y1095.. first; u1600..u1609
+ *     again just before 75 s (kept places, from before the index last grew:
+ *     found, not added again), so 2,010 at 80 and 85 s;
+ *  D  u0000 again at 86 s (forgotten, a new value: the place of u0405),
+ *     then every y, u2500 and u2999 again (kept: not counted twice); z0
+ *     at 90 s: x0, y*, u1600..u1609, u0000, u2500, u2999 and z0, 1,515
+ *     (u2999's 29.99 s is out, its 87.7 s in);
+ *  E  w0 at 89.5 s (out of order, within the lateness; suppressed) and w1
+ *     at 95 s: 1,517.
+ * Run twice, the second time with a restart between C and D: the group
+ * restored builds its index again and forgets the same value (the restored
+ * group's room is 4,096 places, as before the restart). Nothing is trimmed. */
+START_TEST(test_value_count_many_values)
+{
+    static const char yaml[] = "rules:\n"
+                               "  - id: m.login\n"
+                               "    name: login failed\n"
+                               "    level: 3\n"
+                               "    alert: false\n"
+                               "    match:\n"
+                               "      regex: 'login failed user=(?<user>\\S+) src=(?<src_ip>\\S+)'\n"
+                               "  - id: c.many\n"
+                               "    name: spraying\n"
+                               "    level: 10\n"
+                               "    correlation:\n"
+                               "      type: value_count\n"
+                               "      rules: [m.login]\n"
+                               "      group_by: [src_ip]\n"
+                               "      timespan: 60s\n"
+                               "      condition: {gte: 1000, field: user}\n"
+                               "      suppress: 5s\n";
+    char path[PATH_MAX], want[2048], u[16];
+    rules_file(yaml, path, sizeof(path));
+    cor_rules_opts o = opts_default;
+    o.lateness_us = SEC;
+    for (int restart = 0; restart < 2; restart++) {
+        tc t;
+        char db[16];
+        tc_run(&t, path, "db-many", restart, db, sizeof(db), &o);
+        memset(&many_got, 0, sizeof(many_got));
+        many_got.s = &t.s;
+        /* A */
+        for (int i = 0; i < 3000; i++) {
+            snprintf(u, sizeof(u), "u%04d", i);
+            many_feed(&t, T0 + (i == 1 ? 0 : i) * 10 * MANY_MS, u);
+            ck_assert_msg(t.s.n == (size_t)(i < 999 ? 0 : 1 + (i - 999) / 500),
+                          "u%04d: %zu alerts", i, t.s.n);
+        }
+        for (int k = 0; k < 5; k++) {
+            int i = 999 + 500 * k;
+            assert_alert(at(&t.s, (size_t)k), "c.many", "value_count", T0,
+                         T0 + i * 10 * MANY_MS, (uint64_t)i + 1);
+            many_list(want, sizeof(want), "u", 0, 2999);
+            many_values_eq(k, want);
+        }
+        FIELDS(at(&t.s, 0), "src_ip", "10.7.7.7", "user_values", "2045 bytes: u0000,u0001,u000");
+        /* B */
+        many_feed(&t, T0 + 70 * SEC, "x0");
+        ck_assert_uint_eq(t.s.n, 6);
+        assert_alert(at(&t.s, 5), "c.many", "value_count", T0 + 10010 * MANY_MS, T0 + 70 * SEC,
+                     2000);
+        many_list(want, sizeof(want), "u", 1001, 2999);
+        many_values_eq(5, want);
+        /* C */
+        for (int j = 0; j < 1500; j++) {
+            snprintf(u, sizeof(u), "y%04d", j);
+            many_feed(&t, T0 + 70 * SEC + (j + 1) * 10 * MANY_MS, u);
+            for (int k = 0; j == 498 && k < 10; k++) {
+                snprintf(u, sizeof(u), "u%04d", 1600 + k);
+                many_feed(&t, T0 + 74 * SEC + 990 * MANY_MS + (k + 1) * (MANY_MS / 2), u);
+            }
+        }
+        ck_assert_uint_eq(t.s.n, 9);
+        for (int k = 0; k < 3; k++)
+            assert_alert(at(&t.s, 6 + (size_t)k), "c.many", "value_count",
+                         T0 + (15 + 5 * k) * SEC + 10 * MANY_MS, T0 + (75 + 5 * k) * SEC,
+                         k ? 2010 : 2000);
+        many_list(want, sizeof(want), "u", 1501, 2999);
+        many_values_eq(6, want);
+        many_list(want, sizeof(want), "y", 1095, 1499);
+        many_values_eq(8, want);
+        tc_next_batch(&t, path, db, restart);
+        /* D */
+        many_feed(&t, T0 + 86 * SEC, "u0000");
+        for (int j = 0; j < 1500; j++) {
+            snprintf(u, sizeof(u), "y%04d", j);
+            many_feed(&t, T0 + 86 * SEC + (j + 1) * MANY_MS, u);
+        }
+        many_feed(&t, T0 + 87 * SEC + 600 * MANY_MS, "u2500");
+        many_feed(&t, T0 + 87 * SEC + 700 * MANY_MS, "u2999");
+        ck_assert_uint_eq(t.s.n, 9); /* suppressed until 90 s */
+        many_feed(&t, T0 + 90 * SEC, "z0");
+        ck_assert_uint_eq(t.s.n, 10);
+        assert_alert(at(&t.s, 9), "c.many", "value_count", T0 + 70 * SEC, T0 + 90 * SEC, 1515);
+        /* places 0..404: y1095..y1499; 405: u0000; 406: z0 (u0406 went) */
+        many_values_eq(9, many_got.vals[8]);
+        /* E */
+        many_feed(&t, T0 + 89 * SEC + 500 * MANY_MS, "w0");
+        ck_assert_uint_eq(t.s.n, 10);
+        many_feed(&t, T0 + 95 * SEC, "w1");
+        ck_assert_uint_eq(t.s.n, 11);
+        assert_alert(at(&t.s, 10), "c.many", "value_count", T0 + 70 * SEC, T0 + 95 * SEC, 1517);
+        ck_assert_uint_eq(rule(&t, "c.many")->trimmed, 0);
+        tc_commit(&t);
+        tc_close(&t);
+    }
+}
+END_TEST
+
 /* An empty value is a value (a capture that matched nothing, or the group ""
  * of a correlation counted): counted, and listed in FIELD_values, which
  * left it out with the separator after it ("x" for "" and x, while count
@@ -5967,6 +6164,7 @@ static Suite *eval_suite(void)
     tcase_add_test(t, test_value_count_empty_value);
     tcase_add_test(t, test_large_n_grows);
     tcase_add_test(t, test_flood_memory_returned);
+    tcase_add_test(t, test_value_count_many_values);
     tcase_add_test(t, test_temporal);
     tcase_add_test(t, test_temporal_ordered_three);
     tcase_add_test(t, test_temporal_ordered_out_of_order);
