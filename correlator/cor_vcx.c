@@ -26,8 +26,8 @@ struct cor_vcx_v {
 };
 
 struct cor_vcx {
-    uint32_t cap;  /* values v and heap have room for */
-    uint32_t mask; /* slots - 1: a power of two, at least twice cap */
+    uint32_t cap;   /* values v and heap have room for */
+    uint32_t mask;  /* slots - 1: a power of two, at least twice cap */
     uint32_t *slot; /* value index + 1 (0: empty), linear probing */
     struct cor_vcx_v *v;
     uint32_t *heap, nheap;
@@ -71,7 +71,7 @@ static void vx_slot_put(cor_vcx *x, uint32_t k)
 }
 
 /* Room for values up to g->tcap (a group grows: cor__vc_grow): 0, or
- * -ENOMEM with x as it was. */
+ * -ENOMEM with x whole (its room as it was). */
 static int vx_room(cor_vcx *x, const cor_group *g)
 {
     uint32_t cap = g->tcap;
@@ -89,7 +89,8 @@ static int vx_room(cor_vcx *x, const cor_group *g)
     while (ns < 2 * (uint64_t)cap)
         ns *= 2;
     if (ns - 1 > x->mask) {
-        uint32_t *slot = calloc(ns, sizeof(*slot)), *was = x->slot, nwas = x->slot ? x->mask + 1 : 0;
+        uint32_t *slot = calloc(ns, sizeof(*slot)), *was = x->slot;
+        uint32_t nwas = was ? x->mask + 1 : 0;
         if (!slot)
             return -ENOMEM;
         x->slot = slot;

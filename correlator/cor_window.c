@@ -220,6 +220,8 @@ static int cor_vc_sweep(const cor_rule *c, const cor_group *g, int64_t ts, uint3
                         int64_t from, int64_t *end)
 {
     int64_t T = c->timespan_us;
+    if (g->last_us < from)
+        return 0; /* no time kept at or after from (an event inside the suppression) */
     cor_vc_pt *pt = malloc((size_t)g->n * COR_VC_TIMES * sizeof(*pt));
     uint32_t *cnt = calloc(g->n, sizeof(*cnt));
     if (!pt || !cnt) {
@@ -278,7 +280,9 @@ static int cor_vc_add(cor_eval *e, cor_rule *c, cor_group *g, vg_str v, int64_t 
         (void)cor__vcx_build(g); /* out of memory: the places are read */
     /* a time kept after ts: none when ts is the group's latest (last_us,
      * already raised to it), as it is in time order */
-    for (uint32_t k = 0; k < g->n && !later && g->last_us > ts; k++)
+    if (g->vx)
+        later = cor__vcx_latest(g) > ts;
+    for (uint32_t k = 0; k < g->n && !later && !g->vx && g->last_us > ts; k++)
         later = cor_vc_times(g, k)[COR_VC_TIMES - 1] > ts;
     if (g->vx) {
         i = cor__vcx_find(g, v);

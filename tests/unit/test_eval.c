@@ -1001,8 +1001,9 @@ static void many_values_eq(int k, const char *want)
     size_t d = 0;
     while (got[d] && got[d] == want[d])
         d++;
-    ck_assert_msg(strcmp(got, want) == 0, "alert %d: user_values differ at byte %zu: '%.40s' for '%.40s'",
-                  k, d, got + d, want + d);
+    ck_assert_msg(strcmp(got, want) == 0,
+                  "alert %d: user_values differ at byte %zu: '%.40s' for '%.40s'", k, d, got + d,
+                  want + d);
 }
 
 /* value_count in a group of thousands of values, which finds, counts and
@@ -1037,7 +1038,8 @@ START_TEST(test_value_count_many_values)
                                "    level: 3\n"
                                "    alert: false\n"
                                "    match:\n"
-                               "      regex: 'login failed user=(?<user>\\S+) src=(?<src_ip>\\S+)'\n"
+                               "      regex: 'login failed user=(?<user>\\S+) "
+                               "src=(?<src_ip>\\S+)'\n"
                                "  - id: c.many\n"
                                "    name: spraying\n"
                                "    level: 10\n"
