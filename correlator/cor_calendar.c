@@ -2,7 +2,9 @@
  * docs/calendars.md).
  *
  * A calendar is compiled into what the hot path needs and nothing else:
- *   - its UTC offset in seconds;
+ *   - its UTC offset in seconds, or for a named zone (Europe/Berlin) the
+ *     zone's offsets as a table of (from, offset) read once from the tz
+ *     database (cor_tz.c) and bisected per event;
  *   - its dates as sorted, disjoint, non-adjacent runs of days since the
  *     epoch (local dates), searched by bisection;
  *   - its weekly hours as one 1440-bit map per weekday, bit m = minute m
@@ -19,6 +21,7 @@
 #include <sys/stat.h>
 
 #include "cor_calendar.h"
+#include "cor_tz.h"
 #include "vigil/conf.h"
 #include "vigil/err.h"
 
@@ -42,7 +45,10 @@ typedef struct cor_cal_ref {
 
 typedef struct cor_cal {
     /* read per event */
-    int32_t off_s; /* UTC offset, seconds (local = UTC + off_s) */
+    int32_t off_s;      /* UTC offset, seconds (local = UTC + off_s), when nzone is 0 */
+    uint32_t nzone;     /* a named zone's table, sorted by 'at' ... */
+    cor_tz_shift *zone; /* ... its offsets instead of off_s */
+    char *tz;           /* the zone's name, for --explain; NULL for an offset */
     uint32_t nspans;
     cor_cal_span *spans; /* sorted, disjoint, non-adjacent */
     bool weekly;         /* any bit set in minutes */
@@ -62,6 +68,8 @@ struct cor_calendars {
 
 static void cor_cal_release(cor_cal *c)
 {
+    free(c->zone);
+    free(c->tz);
     free(c->spans);
     for (uint32_t i = 0; i < c->nexcept; i++)
         free(c->except[i].name);
@@ -99,13 +107,21 @@ const char *cor_calendar_name(const cor_calendars *cs, int idx)
 
 /* ---- the per-event test ---- */
 
+/* The local wall-clock time of t_us in c's zone, as seconds since
+ * 1970-01-01 00:00 local: each instant has exactly one. */
+static int64_t cor_cal_local_s(const cor_cal *c, int64_t t_us)
+{
+    /* Floor division: instants before the epoch are valid. */
+    int64_t s = t_us / 1000000;
+    if (t_us % 1000000 < 0) s--;
+    return s + (c->nzone ? cor_tz_offset(c->zone, c->nzone, s) : c->off_s);
+}
+
 /* Does c's own time (dates or weekly hours) cover t, ignoring 'except'? */
 static bool cor_cal_own(const cor_cal *c, int64_t t_us)
 {
     /* Floor divisions throughout: instants before the epoch are valid. */
-    int64_t s = t_us / 1000000;
-    if (t_us % 1000000 < 0) s--;
-    s += c->off_s;
+    int64_t s = cor_cal_local_s(c, t_us);
     int64_t day = s / 86400, sod = s % 86400;
     if (sod < 0) {
         sod += 86400;
@@ -166,12 +182,10 @@ bool cor_calendar_holds(const cor_calendars *cs, int idx, int64_t t_us)
     return true;
 }
 
-/* The local day (days since 1970-01-01) of t_us at c's offset. */
+/* The local day (days since 1970-01-01) of t_us in c's zone. */
 static int64_t cor_cal_local_day(const cor_cal *c, int64_t t_us)
 {
-    int64_t s = t_us / 1000000;
-    if (t_us % 1000000 < 0) s--;
-    s += c->off_s;
+    int64_t s = cor_cal_local_s(c, t_us);
     return s / 86400 - (s % 86400 < 0);
 }
 
@@ -187,6 +201,26 @@ static void cor_cal_from_days(int32_t z, int *y, int *m, int *d)
     *d = (int)(doy - (153 * mp + 2) / 5 + 1);
     *m = (int)(mp < 10 ? mp + 3 : mp - 9);
     *y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+bool cor_calendar_local(const cor_calendars *cs, int idx, int64_t t_us, char *buf, size_t len)
+{
+    if (!cs || idx < 0 || (size_t)idx >= cs->n || len == 0) return false;
+    const cor_cal *c = &cs->cals[idx];
+    if (!c->nzone && c->off_s == 0) return false;
+    int64_t s = t_us / 1000000;
+    if (t_us % 1000000 < 0) s--;
+    int64_t loc = cor_cal_local_s(c, t_us), off = loc - s;
+    int64_t day = loc / 86400 - (loc % 86400 < 0), sod = loc - day * 86400;
+    int y, m, d;
+    cor_cal_from_days((int32_t)day, &y, &m, &d);
+    int64_t aoff = off < 0 ? -off : off;
+    int n = snprintf(buf, len, "%s %04d-%02d-%02d %02d:%02d:%02d %c%02d:%02d",
+                     cor_cal_days[(day % 7 + 7 + 3) % 7], y, m, d, (int)(sod / 3600),
+                     (int)(sod / 60 % 60), (int)(sod % 60), off < 0 ? '-' : '+', (int)(aoff / 3600),
+                     (int)(aoff / 60 % 60));
+    if (c->tz && n > 0 && (size_t)n < len) snprintf(buf + n, len - (size_t)n, ", %s", c->tz);
+    return true;
 }
 
 bool cor_calendar_over(const cor_calendars *cs, int idx, int64_t now_us, char *msg, size_t msglen)
@@ -329,29 +363,41 @@ static int cor_cal_dates(cor_cal *c, const vg_node *v, char *err, size_t errlen)
 }
 
 /* "+HH:MM", "-HH:MM", "UTC" or "Z", into seconds. */
+/* 'timezone': "UTC", "Z", a fixed offset "+07:00" (anything starting with
+ * a sign or a digit is read as one), or an IANA zone name, read from the
+ * tz database now so that the per-event test never opens a file. */
 static int cor_cal_timezone(cor_cal *c, const vg_node *v, char *err, size_t errlen)
 {
-    const char *s = v->kind == VG_NODE_SCALAR ? v->str : "";
-    if (strcmp(s, "UTC") == 0 || strcmp(s, "Z") == 0) {
-        c->off_s = 0;
+    static const char *const forms =
+        "a fixed offset like +07:00, UTC, or a zone name like Europe/Berlin";
+    if (v->kind != VG_NODE_SCALAR)
+        return vg_conf_errf(err, errlen, v, "'timezone' must be %s", forms);
+    const char *s = v->str;
+    free(c->zone);
+    free(c->tz);
+    c->zone = NULL;
+    c->tz = NULL;
+    c->nzone = 0;
+    c->off_s = 0;
+    if (strcmp(s, "UTC") == 0 || strcmp(s, "Z") == 0) return 0;
+    if (s[0] == '+' || s[0] == '-' || (s[0] >= '0' && s[0] <= '9')) {
+        int h = -1, m = -1;
+        if (strlen(s) == 6 && (s[0] == '+' || s[0] == '-') && s[3] == ':') {
+            h = cor_cal_num(s + 1, 2);
+            m = cor_cal_num(s + 4, 2);
+        }
+        if (h < 0 || m < 0 || m > 59 || h * 60 + m > COR_CAL_OFF_MAX)
+            return vg_conf_errf(err, errlen, v,
+                                "'timezone' %s: not a UTC offset from -14:00 to +14:00 (%s)", s,
+                                forms);
+        c->off_s = (s[0] == '-' ? -1 : 1) * (h * 3600 + m * 60);
         return 0;
     }
-    int h = -1, m = -1;
-    if (strlen(s) == 6 && (s[0] == '+' || s[0] == '-') && s[3] == ':') {
-        h = cor_cal_num(s + 1, 2);
-        m = cor_cal_num(s + 4, 2);
-    }
-    if (h < 0 || m < 0 || m > 59 || h * 60 + m > COR_CAL_OFF_MAX) {
-        if (v->kind != VG_NODE_SCALAR)
-            return vg_conf_errf(err, errlen, v,
-                                "'timezone' must be a fixed UTC offset like +07:00 (-14:00 to "
-                                "+14:00) or UTC");
-        return vg_conf_errf(err, errlen, v,
-                            "'timezone' must be a fixed UTC offset like +07:00 (-14:00 to +14:00) "
-                            "or UTC, got '%s'",
-                            s);
-    }
-    c->off_s = (s[0] == '-' ? -1 : 1) * (h * 3600 + m * 60);
+    char why[512];
+    int rc = cor_tz_load(COR_TZ_DIR, s, &c->zone, &c->nzone, why, sizeof(why));
+    if (rc == -ENOMEM) return cor_cal_nomem(err, errlen, v->file);
+    if (rc) return vg_conf_errf(err, errlen, v, "'timezone' %s: %s (%s)", s, why, forms);
+    if (!(c->tz = strdup(s))) return cor_cal_nomem(err, errlen, v->file);
     return 0;
 }
 

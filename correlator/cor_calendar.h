@@ -8,7 +8,8 @@
  *   calendars:
  *     - name: working-hours             # [A-Za-z0-9_.-]+, at most 64 bytes
  *       description: Office hours       # optional, for people
- *       timezone: "+07:00"              # fixed UTC offset; default +00:00
+ *       timezone: "+07:00"              # fixed UTC offset (default +00:00), or
+ *                                       # a zone name: Europe/Berlin (cor_tz.h)
  *       dates: [2026-01-01, "2026-02-14..2026-02-22"]  # days, inclusive ranges
  *       weekly:
  *         - days: [mon, tue, wed, thu, fri]
@@ -17,12 +18,17 @@
  *
  * A calendar holds at instant t when (the local date of t is in 'dates' OR
  * a weekly entry covers the local time of t) AND no calendar in 'except'
- * holds at t. Each calendar reads t in its own timezone. A wrapping entry
+ * holds at t. Each calendar reads t in its own timezone: the wall-clock
+ * time there at instant t, which is one time even across a daylight-saving
+ * change (a local time the clock skips never holds; one it repeats holds
+ * both times). A wrapping entry
  * ("22:00-06:00" on fri) covers Friday from 22:00 and Saturday until 06:00:
  * the night belongs to the day it starts on.
  *
  * Memory: one calendar costs about 1.4 KiB (a 1440-bit minute map per
- * weekday) plus 8 bytes per run of consecutive dates; there are a handful
+ * weekday) plus 8 bytes per run of consecutive dates, plus 16 bytes per
+ * offset change of a named zone (about 8 KiB for a zone with daylight
+ * saving time, tabulated to COR_TZ_LAST_YEAR); there are a handful
  * per deployment, never thousands (COR_CAL_MAX).
  *
  * A set is immutable once loaded: cor_calendar_holds only reads it, so any
@@ -66,7 +72,8 @@ void cor_calendars_free(cor_calendars *c);
 int cor_calendar_find(const cor_calendars *c, const char *name);
 
 /* Does calendar IDX hold at T_US (microseconds since the epoch, UTC)?
- * No allocation, no locks, no system calls: a few integer operations, a
+ * No allocation, no locks, no system calls: a few integer operations (and
+ * for a named zone, a binary search over its offsets), a
  * binary search over the date runs, one bit test, then the same for each
  * calendar in 'except' (each calendar at most once, however 'except' lists
  * share calendars). An IDX out of range answers false. */
@@ -78,6 +85,12 @@ bool cor_calendar_holds(const cor_calendars *c, int idx, int64_t t_us);
  * removes nothing. If so, writes to msg "FILE:LINE: calendar 'NAME' ..."
  * (the calendar's place, its last date and what to do) and returns true. */
 bool cor_calendar_over(const cor_calendars *c, int idx, int64_t now_us, char *msg, size_t msglen);
+
+/* Writes to buf the wall-clock time of T_US in calendar IDX's zone, for
+ * --explain: "Wed 2026-07-15 20:00:00 +02:00, Europe/Berlin" (the name for
+ * a named zone only). Returns false, writing nothing, when the calendar is
+ * at UTC (the UTC time says it all) or IDX is out of range. */
+bool cor_calendar_local(const cor_calendars *c, int idx, int64_t t_us, char *buf, size_t len);
 
 /* Number of calendars in the set (0 for NULL). */
 size_t cor_calendars_count(const cor_calendars *c);

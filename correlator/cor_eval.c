@@ -402,11 +402,16 @@ static int cor_match_one(cor_eval *e, cor_rule *r, const vg_event *ev, vg_str ms
     }
     if (r->calendar >= 0 && cor_calendar_holds(rs->cals, r->calendar, ts) == r->cal_negate) {
         if (e->trace) {
-            char v[300], t[64];
+            char v[600], t[64], loc[400] = "", l[384];
             cor__trace_time(t, sizeof(t), ts);
+            /* and the calendar's own clock: across a DST change, the UTC
+             * time alone leaves the reader to work out the local hour */
+            if (cor_calendar_local(rs->cals, r->calendar, ts, l, sizeof(l)))
+                snprintf(loc, sizeof(loc), " (%s)", l);
             const char *cal = cor_calendar_name(rs->cals, r->calendar);
-            snprintf(v, sizeof(v), "time condition not met: %s is %s calendar %s (time: {%s: %s})",
-                     t, r->cal_negate ? "inside" : "outside", cal, r->cal_negate ? "not_in" : "in",
+            snprintf(v, sizeof(v),
+                     "time condition not met: %s%s is %s calendar %s (time: {%s: %s})", t, loc,
+                     r->cal_negate ? "inside" : "outside", cal, r->cal_negate ? "not_in" : "in",
                      cal);
             e->trace(e->trace_ud, r, v, NULL, 0);
         }

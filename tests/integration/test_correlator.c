@@ -1556,7 +1556,8 @@ START_TEST(test_explain_says_why)
         "  rule t.watch                              filtered out: program 'iptables' is not in "
         "the rule's 'program:' list\n",
         "  rule t.night                              time condition not met: "
-        "2026-11-25T03:00:00.000000Z is inside calendar office (time: {not_in: office})\n",
+        "2026-11-25T03:00:00.000000Z (wed 2026-11-25 10:00:00 +07:00) is inside calendar office "
+        "(time: {not_in: office})\n",
         "  rule t.night                              filtered out: severity info is not in the "
         "rule's 'severity:' list\n",
         "  rule t.night                              filtered out: the line has no PRI, and the "
@@ -1582,6 +1583,67 @@ START_TEST(test_explain_says_why)
              "not fire (at its last line: filtered out: agency 'Road' is not in the rule's "
              "'agency:' list)\n", path);
     ck_assert_int_eq(vt_count_text(out, want2), 1);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+/* A calendar in a named zone with daylight saving time (calendars.md
+ * "Time zones"): `time: {not_in: office}` with office 08:00-17:00 in
+ * Europe/Berlin fires at 06:30Z in winter (07:30 CET) but not in summer
+ * (08:30 CEST), and the other way round at 15:30Z; a fixed +01:00 would
+ * get summer wrong. --test-rules runs the four cases; --explain names the
+ * calendar's own clock in its verdict. */
+START_TEST(test_dst_calendar_in_rules)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, "rules:\n"
+                                      "  - id: t.offhours\n    name: Off hours\n    level: 5\n"
+                                      "    match:\n      regex: 'login (?<user>\\S+)'\n"
+                                      "      time: {not_in: office}\n"
+                                      "    tests:\n"
+                                      "      - {line: '<38>1 2026-01-14T06:30:00Z h sshd - - - "
+                                      "login a', fires: true}\n"
+                                      "      - {line: '<38>1 2026-01-14T15:30:00Z h sshd - - - "
+                                      "login b', fires: false}\n"
+                                      "      - {line: '<38>1 2026-07-15T06:30:00Z h sshd - - - "
+                                      "login c', fires: false}\n"
+                                      "      - {line: '<38>1 2026-07-15T15:30:00Z h sshd - - - "
+                                      "login d', fires: true}\n"),
+                     0);
+    char dir[400], path[500], out[400], args[1200], log[500];
+    snprintf(dir, sizeof(dir), "%s/calendars", p.rules);
+    ck_assert_int_eq(mkdir(dir, 0755), 0);
+    snprintf(path, sizeof(path), "%s/cal.yml", dir);
+    ck_assert_int_eq(vt_write_file(path, "calendars:\n  - name: office\n"
+                                         "    timezone: Europe/Berlin\n"
+                                         "    weekly: [{days: [mon, tue, wed, thu, fri], "
+                                         "hours: \"08:00-17:00\"}]\n"),
+                     0);
+    snprintf(out, sizeof(out), "%s/out", p.dir);
+    snprintf(args, sizeof(args), "-c %s --test-rules %s", p.config, p.rules);
+    ck_assert_int_eq(run_tool(args, out), 0);
+    ck_assert_int_eq(vt_count_text(out, "FAIL"), 0);
+
+    snprintf(log, sizeof(log), "%s/dst.log", p.dir);
+    ck_assert_int_eq(vt_write_file(log, "<38>1 2026-01-14T06:30:00Z h sshd - - - login a\n"
+                                        "<38>1 2026-01-14T15:30:00Z h sshd - - - login b\n"
+                                        "<38>1 2026-07-15T06:30:00Z h sshd - - - login c\n"
+                                        "<38>1 2026-07-15T15:30:00Z h sshd - - - login d\n"),
+                     0);
+    snprintf(args, sizeof(args), "-c %s --explain --rules %s < %s", p.config, p.rules, log);
+    ck_assert_int_eq(run_tool(args, out), 0);
+    ck_assert_int_eq(vt_count_text(out, "  => alert t.offhours (match, level 5, count 1)\n"), 2);
+    ck_assert_int_eq(vt_count_text(out, "\n2 alerts\n"), 1);
+    static const char *const want[] = {
+        "  rule t.offhours                           time condition not met: "
+        "2026-01-14T15:30:00.000000Z (wed 2026-01-14 16:30:00 +01:00, Europe/Berlin) is inside "
+        "calendar office (time: {not_in: office})\n",
+        "  rule t.offhours                           time condition not met: "
+        "2026-07-15T06:30:00.000000Z (wed 2026-07-15 08:30:00 +02:00, Europe/Berlin) is inside "
+        "calendar office (time: {not_in: office})\n",
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        ck_assert_msg(vt_count_text(out, want[i]) == 1, "not once in --explain: %s", want[i]);
     vt_pipe_destroy(&p);
 }
 END_TEST
@@ -2525,9 +2587,9 @@ static char *doc_yaml(const char *doc, int nth)
 
 /* The YAML examples of docs/rules.md (the match rule, then the correlation,
  * which continues its list) and docs/calendars.md (the calendar file, the
- * rule that uses it), copied as shown into a rules directory with the two
- * lists the match rule names: they load, and the match rule's own test
- * cases pass. Its positive test could not: a line of host h, agency
+ * calendar in a named zone, the rule that uses them), copied as shown into
+ * a rules directory with the two lists the match rule names: they load,
+ * and the match rule's own test cases pass. Its positive test could not: a line of host h, agency
  * unknown, severity info and no "segfault", at 09:14 in +07:00 on a
  * Wednesday, against host bastion-hn01, agency aviation, severity err or
  * warning, keywords segfault and not_in working-hours. */
@@ -2543,7 +2605,10 @@ START_TEST(test_doc_examples_load_and_pass)
     ck_assert_int_eq(mkdir(path, 0755), 0);
 
     char *match = doc_yaml("rules.md", 0), *corr = doc_yaml("rules.md", 1);
-    char *cal = doc_yaml("calendars.md", 0), *use = doc_yaml("calendars.md", 1);
+    char *cal = doc_yaml("calendars.md", 0), *zone = doc_yaml("calendars.md", 1),
+         *use = doc_yaml("calendars.md", 2);
+    ck_assert_ptr_nonnull(zone);
+    ck_assert_ptr_nonnull(strstr(zone, "timezone: Europe/Berlin"));
     ck_assert_ptr_nonnull(match);
     ck_assert_ptr_nonnull(corr);
     ck_assert_ptr_nonnull(cal);
@@ -2561,6 +2626,8 @@ START_TEST(test_doc_examples_load_and_pass)
     ck_assert_int_eq(vt_write_file(path, use), 0);
     snprintf(path, sizeof(path), "%s/calendars/example.yml", dir);
     ck_assert_int_eq(vt_write_file(path, cal), 0);
+    snprintf(path, sizeof(path), "%s/calendars/zone.yml", dir);
+    ck_assert_int_eq(vt_write_file(path, zone), 0);
     snprintf(path, sizeof(path), "%s/lists/threat-ip.txt", dir);
     ck_assert_int_eq(vt_write_file(path, "203.0.113.0/24\n"), 0);
     snprintf(path, sizeof(path), "%s/lists/service-accounts.txt", dir);
@@ -2569,6 +2636,7 @@ START_TEST(test_doc_examples_load_and_pass)
     free(match);
     free(corr);
     free(cal);
+    free(zone);
     free(use);
 
     /* in any time zone of the host that runs the tests */
@@ -3203,6 +3271,7 @@ static Suite *correlator_suite(void)
     tcase_add_test(tt, test_single_rule_file_loads_its_lists);
     tcase_add_test(tt, test_past_calendar_warned);
     tcase_add_test(tt, test_explain_says_why);
+    tcase_add_test(tt, test_dst_calendar_in_rules);
     tcase_add_test(tt, test_explain_correlation_progress);
     tcase_add_test(tt, test_replay_stdin_keeps_nul_bytes);
     tcase_add_test(tt, test_replay_skips_byte_order_mark);

@@ -1,5 +1,6 @@
 /* Unit tests for correlator/cor_calendar.c: when a calendar holds (edges to
- * the microsecond, midnight wrap, UTC offsets, inclusive date ranges,
+ * the microsecond, midnight wrap, UTC offsets, named zones across their
+ * daylight-saving transitions, inclusive date ranges,
  * 'except'), every refusal with its exact "FILE:LINE: reason", loading a
  * directory, and the shipped rules/calendars/vietnam.yml (found through
  * VG_SOURCE_ROOT). Expected instants are built with timegm(), not with the
@@ -205,6 +206,274 @@ START_TEST(test_timezones)
     YES(cs, "vn-monday", at(2026, 3, 15, 17, 30, 0, 0, 0));
     NO(cs, "vn-monday", at(2026, 3, 16, 0, 30, 0, 0, 0)); /* Mon 07:30 local */
     cor_calendars_free(cs);
+}
+END_TEST
+
+/* ---- named zones (docs/calendars.md "Time zones") ---------------------- */
+
+/* An instant given in UTC, to the microsecond. */
+#define UT(y, mo, d, h, mi, s, us) at(y, mo, d, h, mi, s, us, 0)
+
+/* Europe/Berlin 2026: CET -> CEST at 2026-03-29T01:00Z (02:00 -> 03:00),
+ * CEST -> CET at 2026-10-25T01:00Z (03:00 -> 02:00). A calendar reads the
+ * wall clock at each instant: a local time in the spring gap never comes,
+ * one in the autumn's repeated hour comes twice. */
+START_TEST(test_zone_berlin)
+{
+    cor_calendars *cs =
+        load("calendars:\n"
+             "  - name: office\n"
+             "    timezone: Europe/Berlin\n"
+             "    weekly: [{days: [mon, tue, wed, thu, fri], hours: \"08:00-17:00\"}]\n"
+             "  - name: gap-in\n"
+             "    timezone: Europe/Berlin\n"
+             "    weekly: [{days: sun, hours: \"02:30-04:00\"}]\n"
+             "  - name: gap-out\n"
+             "    timezone: Europe/Berlin\n"
+             "    weekly: [{days: sun, hours: \"01:00-02:30\"}]\n"
+             "  - name: twice\n"
+             "    timezone: Europe/Berlin\n"
+             "    weekly: [{days: sun, hours: \"02:00-03:00\"}]\n"
+             "  - name: nights\n"
+             "    timezone: Europe/Berlin\n"
+             "    weekly: [{days: [sat], hours: \"22:00-06:00\"}]\n"
+             "  - name: spring-day\n"
+             "    timezone: Europe/Berlin\n"
+             "    dates: 2026-03-29\n"
+             "  - name: autumn-day\n"
+             "    timezone: Europe/Berlin\n"
+             "    dates: 2026-10-25\n");
+    /* office hours: 07:00Z..16:00Z in winter, 06:00Z..15:00Z in summer */
+    NO(cs, "office", UT(2026, 3, 27, 6, 59, 59, 999999)); /* Fri, CET */
+    YES(cs, "office", UT(2026, 3, 27, 7, 0, 0, 0));
+    YES(cs, "office", UT(2026, 3, 27, 15, 59, 59, 999999));
+    NO(cs, "office", UT(2026, 3, 27, 16, 0, 0, 0));
+    NO(cs, "office", UT(2026, 3, 30, 5, 59, 59, 999999)); /* Mon, CEST */
+    YES(cs, "office", UT(2026, 3, 30, 6, 0, 0, 0));
+    YES(cs, "office", UT(2026, 3, 30, 14, 59, 59, 999999));
+    NO(cs, "office", UT(2026, 3, 30, 15, 0, 0, 0));
+    YES(cs, "office", UT(2026, 10, 23, 6, 0, 0, 0)); /* Fri, CEST */
+    NO(cs, "office", UT(2026, 10, 23, 15, 0, 0, 0));
+    NO(cs, "office", UT(2026, 10, 26, 6, 0, 0, 0)); /* Mon, CET: 07:00 local */
+    YES(cs, "office", UT(2026, 10, 26, 7, 0, 0, 0));
+    YES(cs, "office", UT(2026, 10, 26, 15, 59, 59, 999999));
+    NO(cs, "office", UT(2026, 10, 26, 16, 0, 0, 0));
+    /* a range starting in the spring gap starts when the gap ends (03:00) */
+    NO(cs, "gap-in", UT(2026, 3, 29, 0, 59, 59, 999999)); /* 01:59:59 CET */
+    YES(cs, "gap-in", UT(2026, 3, 29, 1, 0, 0, 0));       /* 03:00 CEST */
+    YES(cs, "gap-in", UT(2026, 3, 29, 1, 59, 59, 999999));
+    NO(cs, "gap-in", UT(2026, 3, 29, 2, 0, 0, 0));   /* 04:00 CEST */
+    YES(cs, "gap-in", UT(2026, 3, 22, 1, 30, 0, 0)); /* a week before: 02:30 CET */
+    /* a range ending in the gap ends when the gap starts */
+    NO(cs, "gap-out", UT(2026, 3, 28, 23, 59, 59, 999999));
+    YES(cs, "gap-out", UT(2026, 3, 29, 0, 0, 0, 0));
+    YES(cs, "gap-out", UT(2026, 3, 29, 0, 59, 59, 999999));
+    NO(cs, "gap-out", UT(2026, 3, 29, 1, 0, 0, 0));
+    /* the autumn's 02:00-03:00 comes twice: two hours */
+    NO(cs, "twice", UT(2026, 10, 24, 23, 59, 59, 999999)); /* 01:59:59 CEST */
+    YES(cs, "twice", UT(2026, 10, 25, 0, 0, 0, 0));        /* 02:00 CEST */
+    YES(cs, "twice", UT(2026, 10, 25, 0, 59, 59, 999999));
+    YES(cs, "twice", UT(2026, 10, 25, 1, 0, 0, 0)); /* 02:00 CET */
+    YES(cs, "twice", UT(2026, 10, 25, 1, 59, 59, 999999));
+    NO(cs, "twice", UT(2026, 10, 25, 2, 0, 0, 0)); /* 03:00 CET */
+    /* in spring the same range is never: the clock skips it */
+    NO(cs, "twice", UT(2026, 3, 29, 0, 59, 59, 999999));
+    NO(cs, "twice", UT(2026, 3, 29, 1, 0, 0, 0));
+    /* Saturday's night into the spring Sunday lasts 7 hours */
+    NO(cs, "nights", UT(2026, 3, 28, 20, 59, 59, 999999));
+    YES(cs, "nights", UT(2026, 3, 28, 21, 0, 0, 0)); /* 22:00 CET */
+    YES(cs, "nights", UT(2026, 3, 29, 3, 59, 59, 999999));
+    NO(cs, "nights", UT(2026, 3, 29, 4, 0, 0, 0)); /* 06:00 CEST */
+    /* dates are local days: 23 hours in spring, 25 in autumn */
+    NO(cs, "spring-day", UT(2026, 3, 28, 22, 59, 59, 999999));
+    YES(cs, "spring-day", UT(2026, 3, 28, 23, 0, 0, 0));
+    YES(cs, "spring-day", UT(2026, 3, 29, 21, 59, 59, 999999));
+    NO(cs, "spring-day", UT(2026, 3, 29, 22, 0, 0, 0));
+    NO(cs, "autumn-day", UT(2026, 10, 24, 21, 59, 59, 999999));
+    YES(cs, "autumn-day", UT(2026, 10, 24, 22, 0, 0, 0));
+    YES(cs, "autumn-day", UT(2026, 10, 25, 22, 59, 59, 999999));
+    NO(cs, "autumn-day", UT(2026, 10, 25, 23, 0, 0, 0));
+    /* past the file's last transition (2037), from its rule: 2100-03-28
+     * and 2100-10-31 are the last Sundays */
+    NO(cs, "gap-in", UT(2100, 3, 28, 0, 59, 59, 999999));
+    YES(cs, "gap-in", UT(2100, 3, 28, 1, 0, 0, 0));
+    YES(cs, "twice", UT(2100, 10, 31, 0, 0, 0, 0));
+    YES(cs, "twice", UT(2100, 10, 31, 1, 59, 59, 999999));
+    NO(cs, "twice", UT(2100, 10, 31, 2, 0, 0, 0));
+    cor_calendars_free(cs);
+}
+END_TEST
+
+/* America/New_York 2026: EST -> EDT at 2026-03-08T07:00Z (02:00 -> 03:00),
+ * EDT -> EST at 2026-11-01T06:00Z (02:00 -> 01:00). */
+START_TEST(test_zone_new_york)
+{
+    cor_calendars *cs =
+        load("calendars:\n"
+             "  - name: office\n"
+             "    timezone: America/New_York\n"
+             "    weekly: [{days: [mon, tue, wed, thu, fri], hours: \"09:00-17:00\"}]\n"
+             "  - name: early\n"
+             "    timezone: America/New_York\n"
+             "    weekly: [{days: sun, hours: \"01:00-02:00\"}]\n"
+             "  - name: skipped\n"
+             "    timezone: America/New_York\n"
+             "    weekly: [{days: sun, hours: \"02:00-03:00\"}]\n");
+    YES(cs, "office", UT(2026, 3, 6, 14, 0, 0, 0)); /* Fri 09:00 EST */
+    NO(cs, "office", UT(2026, 3, 6, 13, 59, 59, 999999));
+    YES(cs, "office", UT(2026, 3, 9, 13, 0, 0, 0)); /* Mon 09:00 EDT */
+    NO(cs, "office", UT(2026, 3, 9, 12, 59, 59, 999999));
+    NO(cs, "office", UT(2026, 3, 9, 21, 0, 0, 0)); /* Mon 17:00 EDT */
+    YES(cs, "office", UT(2026, 3, 9, 20, 59, 59, 999999));
+    YES(cs, "office", UT(2026, 11, 2, 14, 0, 0, 0)); /* Mon 09:00 EST */
+    NO(cs, "office", UT(2026, 11, 2, 13, 0, 0, 0));
+    /* 01:00-02:00 twice in autumn: 05:00Z..07:00Z */
+    NO(cs, "early", UT(2026, 11, 1, 4, 59, 59, 999999));
+    YES(cs, "early", UT(2026, 11, 1, 5, 0, 0, 0));
+    YES(cs, "early", UT(2026, 11, 1, 6, 0, 0, 0)); /* 01:00 EST, the second time */
+    YES(cs, "early", UT(2026, 11, 1, 6, 59, 59, 999999));
+    NO(cs, "early", UT(2026, 11, 1, 7, 0, 0, 0));
+    /* 02:00-03:00 never happens on the spring Sunday, but does a week later */
+    NO(cs, "skipped", UT(2026, 3, 8, 6, 59, 59, 999999)); /* 01:59:59 EST */
+    NO(cs, "skipped", UT(2026, 3, 8, 7, 0, 0, 0));        /* 03:00 EDT */
+    YES(cs, "skipped", UT(2026, 3, 15, 6, 30, 0, 0));     /* 02:30 EDT */
+    cor_calendars_free(cs);
+}
+END_TEST
+
+/* Half-hour zones. Australia/Adelaide: ACDT +10:30 -> ACST +09:30 at
+ * 2026-04-04T16:30Z (03:00 -> 02:00), back at 2026-10-03T16:30Z (02:00 ->
+ * 03:00); Australia/Lord_Howe moves by 30 minutes (+10:30 -> +11:00 at
+ * 2026-10-03T15:30Z, 02:00 -> 02:30); Asia/Kolkata is +05:30 all year. */
+START_TEST(test_zone_half_hours)
+{
+    cor_calendars *cs =
+        load("calendars:\n"
+             "  - name: adl\n"
+             "    timezone: Australia/Adelaide\n"
+             "    weekly: [{days: [mon, tue, wed, thu, fri], hours: \"09:00-17:00\"}]\n"
+             "  - name: adl-april\n"
+             "    timezone: Australia/Adelaide\n"
+             "    dates: 2026-04-05\n"
+             "  - name: adl-october\n"
+             "    timezone: Australia/Adelaide\n"
+             "    dates: 2026-10-04\n"
+             "  - name: lhi-gap\n"
+             "    timezone: Australia/Lord_Howe\n"
+             "    weekly: [{days: sun, hours: \"02:00-02:30\"}]\n"
+             "  - name: lhi-twice\n"
+             "    timezone: Australia/Lord_Howe\n"
+             "    weekly: [{days: sun, hours: \"01:30-02:00\"}]\n"
+             "  - name: ccu\n"
+             "    timezone: Asia/Kolkata\n"
+             "    weekly: [{days: [mon], hours: \"09:00-17:00\"}]\n");
+    YES(cs, "adl", UT(2026, 4, 2, 22, 30, 0, 0)); /* Fri 09:00 ACDT */
+    NO(cs, "adl", UT(2026, 4, 2, 22, 29, 59, 999999));
+    YES(cs, "adl", UT(2026, 4, 5, 23, 30, 0, 0)); /* Mon 09:00 ACST */
+    NO(cs, "adl", UT(2026, 4, 5, 23, 29, 59, 999999));
+    YES(cs, "adl", UT(2026, 4, 6, 7, 29, 59, 999999));
+    NO(cs, "adl", UT(2026, 4, 6, 7, 30, 0, 0));    /* 17:00 ACST */
+    YES(cs, "adl", UT(2026, 10, 4, 22, 30, 0, 0)); /* Mon 09:00 ACDT */
+    NO(cs, "adl", UT(2026, 10, 4, 22, 29, 59, 999999));
+    /* April's Sunday has 25 hours, October's 23 */
+    NO(cs, "adl-april", UT(2026, 4, 4, 13, 29, 59, 999999));
+    YES(cs, "adl-april", UT(2026, 4, 4, 13, 30, 0, 0));
+    YES(cs, "adl-april", UT(2026, 4, 5, 14, 29, 59, 999999));
+    NO(cs, "adl-april", UT(2026, 4, 5, 14, 30, 0, 0));
+    NO(cs, "adl-october", UT(2026, 10, 3, 14, 29, 59, 999999));
+    YES(cs, "adl-october", UT(2026, 10, 3, 14, 30, 0, 0));
+    YES(cs, "adl-october", UT(2026, 10, 4, 13, 29, 59, 999999));
+    NO(cs, "adl-october", UT(2026, 10, 4, 13, 30, 0, 0));
+    /* from the rule after 2037: 2050-04-03 03:00 ACDT -> 02:00 ACST */
+    YES(cs, "adl", UT(2050, 4, 3, 23, 30, 0, 0)); /* Mon 09:00 ACST */
+    NO(cs, "adl", UT(2050, 4, 3, 22, 30, 0, 0));
+    /* Lord Howe's 02:00-02:30 is skipped in October; in April its clock
+     * goes from 02:00 back to 01:30, so 01:30-02:00 comes twice */
+    NO(cs, "lhi-gap", UT(2026, 10, 3, 15, 29, 59, 999999));  /* 01:59:59 +10:30 */
+    NO(cs, "lhi-gap", UT(2026, 10, 3, 15, 30, 0, 0));        /* 02:30 +11:00 */
+    YES(cs, "lhi-gap", UT(2026, 10, 10, 15, 0, 0, 0));       /* a week later, 02:00 +11:00 */
+    NO(cs, "lhi-twice", UT(2026, 4, 4, 14, 29, 59, 999999)); /* 01:29:59 +11:00 */
+    YES(cs, "lhi-twice", UT(2026, 4, 4, 14, 30, 0, 0));      /* 01:30 +11:00 */
+    YES(cs, "lhi-twice", UT(2026, 4, 4, 15, 0, 0, 0));       /* 01:30 +10:30 */
+    YES(cs, "lhi-twice", UT(2026, 4, 4, 15, 29, 59, 999999));
+    NO(cs, "lhi-twice", UT(2026, 4, 4, 15, 30, 0, 0)); /* 02:00 +10:30 */
+    /* Kolkata: 09:00 is 03:30Z in January and in July */
+    NO(cs, "ccu", UT(2026, 1, 5, 3, 29, 59, 999999));
+    YES(cs, "ccu", UT(2026, 1, 5, 3, 30, 0, 0));
+    YES(cs, "ccu", UT(2026, 7, 6, 3, 30, 0, 0));
+    YES(cs, "ccu", UT(2026, 7, 6, 11, 29, 59, 999999));
+    NO(cs, "ccu", UT(2026, 7, 6, 11, 30, 0, 0));
+    cor_calendars_free(cs);
+}
+END_TEST
+
+/* A zone name and a fixed offset answer alike where the zone keeps that
+ * offset; 'over' reads the last date in the zone's own time. */
+START_TEST(test_zone_fixed_like)
+{
+    cor_calendars *cs = load("calendars:\n"
+                             "  - name: hcm\n"
+                             "    timezone: Asia/Ho_Chi_Minh\n"
+                             "    weekly: [{days: [mon], hours: \"07:30-17:30\"}]\n"
+                             "  - name: fixed\n"
+                             "    timezone: \"+07:00\"\n"
+                             "    weekly: [{days: [mon], hours: \"07:30-17:30\"}]\n"
+                             "  - name: la-hol\n"
+                             "    timezone: America/Los_Angeles\n"
+                             "    dates: 2026-07-03\n");
+    for (int64_t t = UT(2026, 1, 4, 0, 0, 0, 0); t < UT(2026, 1, 6, 0, 0, 0, 0);
+         t += 60 * 1000000LL)
+        ck_assert_int_eq(holds(cs, "hcm", t), holds(cs, "fixed", t));
+    YES(cs, "hcm", UT(2026, 1, 5, 0, 30, 0, 0));
+    NO(cs, "hcm", UT(2026, 1, 5, 0, 29, 59, 999999));
+    /* 2026-07-03 in Los Angeles (PDT, -07:00) ends at 2026-07-04T07:00Z */
+    char msg[512];
+    int idx = cor_calendar_find(cs, "la-hol");
+    ck_assert(!cor_calendar_over(cs, idx, UT(2026, 7, 4, 6, 59, 59, 999999), msg, sizeof(msg)));
+    ck_assert(cor_calendar_over(cs, idx, UT(2026, 7, 4, 7, 0, 0, 0), msg, sizeof(msg)));
+    YES(cs, "la-hol", UT(2026, 7, 4, 6, 59, 59, 999999));
+    NO(cs, "la-hol", UT(2026, 7, 4, 7, 0, 0, 0));
+    cor_calendars_free(cs);
+}
+END_TEST
+
+START_TEST(test_errors_timezone)
+{
+#define TZ_FORMS "(a fixed offset like +07:00, UTC, or a zone name like Europe/Berlin)"
+#define TZ_CAL(tz) "calendars:\n  - name: a\n    timezone: " tz "\n    dates: [2026-01-01]\n"
+    fails(TZ_CAL("Europe/Berln"),
+          ":3: 'timezone' Europe/Berln: no such zone in /usr/share/zoneinfo " TZ_FORMS);
+    fails(TZ_CAL("Europe"), ":3: 'timezone' Europe: no such zone in /usr/share/zoneinfo " TZ_FORMS);
+    fails(TZ_CAL("europe/berlin"),
+          ":3: 'timezone' europe/berlin: no such zone in /usr/share/zoneinfo " TZ_FORMS);
+    fails(TZ_CAL("Europe/Berlin/x"),
+          ":3: 'timezone' Europe/Berlin/x: no such zone in /usr/share/zoneinfo " TZ_FORMS);
+    /* nothing outside the zone directory */
+    fails(TZ_CAL("../../../etc/passwd"),
+          ":3: 'timezone' ../../../etc/passwd: not a zone name " TZ_FORMS);
+    fails(TZ_CAL("Europe/../../../etc/passwd"),
+          ":3: 'timezone' Europe/../../../etc/passwd: not a zone name " TZ_FORMS);
+    fails(TZ_CAL("/etc/localtime"), ":3: 'timezone' /etc/localtime: not a zone name " TZ_FORMS);
+    fails(TZ_CAL("Europe//Berlin"), ":3: 'timezone' Europe//Berlin: not a zone name " TZ_FORMS);
+    fails(TZ_CAL("\"Europe/Berlin \""), ":3: 'timezone' Europe/Berlin : not a zone name " TZ_FORMS);
+    fails(TZ_CAL(".hidden"), ":3: 'timezone' .hidden: not a zone name " TZ_FORMS);
+    /* files of the database that are not zones */
+    fails(TZ_CAL("zone.tab"), ":3: 'timezone' zone.tab: /usr/share/zoneinfo/zone.tab is not a TZif "
+                              "file " TZ_FORMS);
+    if (access("/usr/share/zoneinfo/right/Europe/Berlin", R_OK) == 0)
+        fails(TZ_CAL("right/Europe/Berlin"),
+              ":3: 'timezone' right/Europe/Berlin: /usr/share/zoneinfo/right/Europe/Berlin counts "
+              "leap seconds (a right/ zone): name the zone without them " TZ_FORMS);
+    /* offsets */
+    fails(TZ_CAL("\"+14:01\""),
+          ":3: 'timezone' +14:01: not a UTC offset from -14:00 to +14:00 " TZ_FORMS);
+    fails(TZ_CAL("\"+0700\""),
+          ":3: 'timezone' +0700: not a UTC offset from -14:00 to +14:00 " TZ_FORMS);
+    fails(TZ_CAL("7"), ":3: 'timezone' 7: not a UTC offset from -14:00 to +14:00 " TZ_FORMS);
+    fails(TZ_CAL("[7]"), ":3: 'timezone' must be a fixed offset like +07:00, UTC, or a zone name "
+                         "like Europe/Berlin");
+#undef TZ_CAL
+#undef TZ_FORMS
 }
 END_TEST
 
@@ -512,17 +781,6 @@ START_TEST(test_errors_calendar)
           ":2: 'name' must be 1 to 64 letters, digits, '.', '_' or '-'");
     fails("calendars:\n  - name: a\n    description: [x]\n    dates: [2026-01-01]\n",
           ":3: 'description' must be a string");
-    fails("calendars:\n  - name: a\n    timezone: Asia/Ho_Chi_Minh\n    dates: [2026-01-01]\n",
-          ":3: 'timezone' must be a fixed UTC offset like +07:00 (-14:00 to +14:00) or UTC, got "
-          "'Asia/Ho_Chi_Minh'");
-    fails("calendars:\n  - name: a\n    timezone: \"+14:01\"\n    dates: [2026-01-01]\n",
-          ":3: 'timezone' must be a fixed UTC offset like +07:00 (-14:00 to +14:00) or UTC, got "
-          "'+14:01'");
-    fails("calendars:\n  - name: a\n    timezone: \"+0700\"\n    dates: [2026-01-01]\n",
-          ":3: 'timezone' must be a fixed UTC offset like +07:00 (-14:00 to +14:00) or UTC, got "
-          "'+0700'");
-    fails("calendars:\n  - name: a\n    timezone: [7]\n    dates: [2026-01-01]\n",
-          ":3: 'timezone' must be a fixed UTC offset like +07:00 (-14:00 to +14:00) or UTC");
     fails("calendars:\n  - just-a-name\n",
           ":2: a calendar is a map with 'name' and 'dates' or 'weekly'");
     fails("rules: []\n", ":1: a calendar file is a map with one key, 'calendars', holding a list");
@@ -716,6 +974,10 @@ static Suite *calendar_suite(void)
     tcase_add_test(h, test_hours_edges);
     tcase_add_test(h, test_midnight_wrap);
     tcase_add_test(h, test_timezones);
+    tcase_add_test(h, test_zone_berlin);
+    tcase_add_test(h, test_zone_new_york);
+    tcase_add_test(h, test_zone_half_hours);
+    tcase_add_test(h, test_zone_fixed_like);
     tcase_add_test(h, test_date_ranges);
     tcase_add_test(h, test_except);
     tcase_add_test(h, test_except_shared);
@@ -731,6 +993,7 @@ static Suite *calendar_suite(void)
     tcase_add_test(e, test_errors_weekly);
     tcase_add_test(e, test_errors_calendar);
     tcase_add_test(e, test_errors_except);
+    tcase_add_test(e, test_errors_timezone);
     tcase_add_test(e, test_dirs);
     suite_add_tcase(s, e);
 
