@@ -362,7 +362,6 @@ static int cor_cal_dates(cor_cal *c, const vg_node *v, char *err, size_t errlen)
     return 0;
 }
 
-/* "+HH:MM", "-HH:MM", "UTC" or "Z", into seconds. */
 /* 'timezone': "UTC", "Z", a fixed offset "+07:00" (anything starting with
  * a sign or a digit is read as one), or an IANA zone name, read from the
  * tz database now so that the per-event test never opens a file. */

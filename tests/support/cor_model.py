@@ -51,8 +51,14 @@ midnight inside the stream (a holiday's first or last day, a range of days,
 weekly hours from midnight, a night past midnight, every day except a
 holiday), with "K" lines at that midnight and 1 ms, 1 s and 1 min either
 side, for m.kin / m.kout (`time: {in|not_in: k}`), modelled from
-docs/calendars.md "When a calendar holds"; in some seeds (their own
-generator) k has more date ranges (overlapping, out of order) and one to
+docs/calendars.md "When a calendar holds"; in every other one (with tzdata;
+its own generator) k is in a named zone (Berlin, New York, Adelaide,
+Lord Howe) and the boundary is a change of its offset in 2026, k's hours
+starting or ending at the wall-clock time the change leaves or reaches
+(or half an hour off), holding the minute the clock reaches or the one
+it leaves but not both (so that a reading at the old offset is wrong), on
+that weekday or every day, modelled with Python's zoneinfo ("Time
+zones"); in some of the others (their own generator) k has more date ranges (overlapping, out of order) and one to
 three `except` calendars in other offsets (-14:00 to +14:00) whose boundary
 is the same instant (weekly minutes up to it or from it, past midnight
 too, or the local day that holds it or the day before), one of them with an
@@ -196,8 +202,7 @@ seen last at the same time value_count trims, restarts and reloads (a max_groups
 lowered by one among them), raw lines restored from state, file mtimes
 (--year is always given), the future-stamp clamp (5 minutes after arrival:
 --replay has no arrival clock), procid, msgid and time conditions with the
-others, hashes of other lengths, list reloads, calendars in named zones
-(calendars.md: fixed offsets only).
+others, hashes of other lengths, list reloads.
 """
 
 import bisect
@@ -902,6 +907,25 @@ NAMED_TZS = ['America/New_York', 'Europe/Paris', 'Australia/Lord_Howe']
 ZONE = [None, timezone.utc]        # the seed at hand's (TZ, zone)
 
 
+CAL_ZONES = ['Europe/Berlin', 'America/New_York', 'Australia/Adelaide', 'Australia/Lord_Howe']
+
+
+def cal_zones():
+    """The zones a calendar may name here: none without tzdata (and without
+    Python's zoneinfo, which is the model's own reading of them)."""
+    try:
+        for n in CAL_ZONES:
+            ZoneInfo(n)
+        return CAL_ZONES
+    except Exception:
+        return []
+
+
+def ZoneInfo(name):
+    import zoneinfo
+    return zoneinfo.ZoneInfo(name)
+
+
 def tz_choices():
     out = list(FIXED_TZS)
     try:
@@ -1127,6 +1151,36 @@ def gen_feature(seed):
         shape = frng.choice(['first', 'last', 'range', 'weekly', 'night', 'except'])
         f['shape'] = shape
         f['local_day'] = day          # the local date that starts at midnight
+        # in every other calendar seed (its own generator, so the others stay
+        # as they were), k in a named zone instead, its boundary a change of the
+        # zone's offset in 2026 (calendars.md "Time zones"): the boundary
+        # instant is the change, and k's hours start or end at the local
+        # time the clock leaves or reaches there, or half an hour off
+        zrng = random.Random(seed * 433 + 7)
+        zones = cal_zones()
+        if zones and (seed // 3) % 2 == 0:         # every other calendar seed
+            name = zrng.choice(zones)
+            change, before = zrng.choice(dst_changes(ZoneInfo(name), 2026))
+            f['zone'] = name
+            f['off'] = before
+            f['midnight'] = change
+            f['base'] = change - zrng.choice([60000, 120000, 180000])
+            loc = datetime.fromtimestamp(change // 1000, tz=ZoneInfo(name))
+            f['local_day'] = datetime(loc.year, loc.month, loc.day, tzinfo=timezone.utc)
+            after = loc.hour * 60 + loc.minute            # the wall clock it reaches
+            left = (after + before - int(loc.utcoffset().total_seconds()) // 60) % 1440
+            marks = [after, left, (after + 30) % 1440, (left - 30) % 1440, (after + 90) % 1440,
+                     (left + 90) % 1440]
+            # a range that holds the minute the clock reaches or the one it
+            # leaves, not both: one a reading at the old offset gets wrong
+            inside = lambda m, a, b: (a <= m < b) if a < b else (m >= a or m < b)
+            st, en = after, left
+            for _ in range(50):
+                st, en = zrng.sample(marks, 2)
+                if st != en and inside(after, st, en) != inside(left, st, en):
+                    break
+            f['shape'] = 'zone'
+            f['zone_weekly'] = (zrng.choice([DAYS, [DAYS[loc.weekday()]]]), st, en or 1440)
     else:
         # across a new year, or 30 days after a Feb 29 (the edge lines then
         # fall on Feb 29 / Mar 1, where a leap day leaves no year in the window)
@@ -1200,7 +1254,9 @@ def cal_spec(f):
     off = f['off']
     shape = f['shape']
     cals = {}
-    if shape == 'first':          # a holiday that starts at the midnight
+    if shape == 'zone':           # hours around a change of offset, nothing else
+        cals['k'] = {'weekly': [f['zone_weekly']]}
+    elif shape == 'first':          # a holiday that starts at the midnight
         cals['k'] = {'dates': [(d.date(), d.date())]}
     elif shape == 'last':         # one that ends there
         cals['k'] = {'dates': [(prev.date(), prev.date())]}
@@ -1214,6 +1270,8 @@ def cal_spec(f):
         cals['k'] = {'weekly': [(DAYS, 0, 1440)], 'except': ['hol']}
         cals['hol'] = {'off': off, 'dates': [(d.date(), d.date())]}
     cals['k']['off'] = off
+    if f.get('zone'):
+        cals['k']['zone'] = f['zone']
     k = cals['k']
     # the seed's extras (their own generator, so the rest stays as it was):
     # more date ranges (overlapping, out of order), several `except`
@@ -1221,6 +1279,9 @@ def cal_spec(f):
     # minutes from it, or the local day that starts or ends there), one with
     # an `except` of its own
     x = random.Random(f.get('seed', 0) * 211 + 3)
+    if shape == 'zone':           # (which would hide the change: k holding all day)
+        x = random.Random()
+        x.random = lambda: 1.0
     if x.random() < 0.5:
         ds = k.setdefault('dates', [])
         for _ in range(x.randint(1, 3)):
@@ -1260,7 +1321,8 @@ def cal_spec(f):
     hm = lambda m: '%02d:%02d' % (m // 60, m % 60)
     y = ['calendars:']
     for name, c in cals.items():
-        y += ['  - name: %s' % name, '    timezone: "%s"' % tz_text(c['off'])]
+        y += ['  - name: %s' % name,
+              '    timezone: %s' % (c['zone'] if c.get('zone') else '"%s"' % tz_text(c['off']))]
         if c.get('dates'):
             y.append('    dates: [%s]' % ', '.join(
                 '"%s"' % ds(a) if a == b else '"%s..%s"' % (ds(a), ds(b)) for a, b in c['dates']))
@@ -1279,10 +1341,17 @@ DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']
 def cal_holds(cals, name, t):
     """calendars.md "When a calendar holds", at t (ms UTC): a local date in
     dates or a weekly range over the local weekday and time, and none of
-    its except calendars (each in its own offset) holding."""
+    its except calendars (each in its own offset) holding. A calendar in a
+    named zone reads the zone's wall clock at t (Python's zoneinfo): its
+    offset then, so a local time the clock skips never comes and one it
+    repeats comes twice."""
     c = cals[name]
-    local = datetime.fromtimestamp(t / 1000.0, tz=timezone.utc) + timedelta(minutes=c['off'])
-    tod = (t + c['off'] * 60000) % 86400000
+    off = c['off']
+    if c.get('zone'):
+        off = int(datetime.fromtimestamp(t // 1000, tz=ZoneInfo(c['zone'])).utcoffset()
+                  .total_seconds()) // 60
+    local = datetime.fromtimestamp(t / 1000.0, tz=timezone.utc) + timedelta(minutes=off)
+    tod = (t + off * 60000) % 86400000
     day = local.date()
     held = any(a <= day <= b for a, b in c.get('dates', []))
     wd = DAYS[local.weekday()]
