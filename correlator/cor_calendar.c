@@ -4,7 +4,7 @@
  * A calendar is compiled into what the hot path needs and nothing else:
  *   - its UTC offset in seconds, or for a named zone (Europe/Berlin) the
  *     zone's offsets as a table of (from, offset) read once from the tz
- *     database (cor_tz.c) and bisected per event;
+ *     database (cor_tz.c) and looked up per event;
  *   - its dates as sorted, disjoint, non-adjacent runs of days since the
  *     epoch (local dates), searched by bisection;
  *   - its weekly hours as one 1440-bit map per weekday, bit m = minute m
@@ -45,10 +45,9 @@ typedef struct cor_cal_ref {
 
 typedef struct cor_cal {
     /* read per event */
-    int32_t off_s;      /* UTC offset, seconds (local = UTC + off_s), when nzone is 0 */
-    uint32_t nzone;     /* a named zone's table, sorted by 'at' ... */
-    cor_tz_shift *zone; /* ... its offsets instead of off_s */
-    char *tz;           /* the zone's name, for --explain; NULL for an offset */
+    int32_t off_s; /* UTC offset, seconds (local = UTC + off_s), when zone.n is 0 */
+    cor_tz zone;   /* a named zone's offsets instead (cor_tz.h) */
+    char *tz;      /* the zone's name, for --explain; NULL for an offset */
     uint32_t nspans;
     cor_cal_span *spans; /* sorted, disjoint, non-adjacent */
     bool weekly;         /* any bit set in minutes */
@@ -68,7 +67,7 @@ struct cor_calendars {
 
 static void cor_cal_release(cor_cal *c)
 {
-    free(c->zone);
+    cor_tz_release(&c->zone);
     free(c->tz);
     free(c->spans);
     for (uint32_t i = 0; i < c->nexcept; i++)
@@ -114,7 +113,7 @@ static int64_t cor_cal_local_s(const cor_cal *c, int64_t t_us)
     /* Floor division: instants before the epoch are valid. */
     int64_t s = t_us / 1000000;
     if (t_us % 1000000 < 0) s--;
-    return s + (c->nzone ? cor_tz_offset(c->zone, c->nzone, s) : c->off_s);
+    return s + (c->zone.n ? cor_tz_offset(&c->zone, s) : c->off_s);
 }
 
 /* Does c's own time (dates or weekly hours) cover t, ignoring 'except'? */
@@ -207,7 +206,7 @@ bool cor_calendar_local(const cor_calendars *cs, int idx, int64_t t_us, char *bu
 {
     if (!cs || idx < 0 || (size_t)idx >= cs->n || len == 0) return false;
     const cor_cal *c = &cs->cals[idx];
-    if (!c->nzone && c->off_s == 0) return false;
+    if (!c->zone.n && c->off_s == 0) return false;
     int64_t s = t_us / 1000000;
     if (t_us % 1000000 < 0) s--;
     int64_t loc = cor_cal_local_s(c, t_us), off = loc - s;
@@ -372,11 +371,9 @@ static int cor_cal_timezone(cor_cal *c, const vg_node *v, char *err, size_t errl
     if (v->kind != VG_NODE_SCALAR)
         return vg_conf_errf(err, errlen, v, "'timezone' must be %s", forms);
     const char *s = v->str;
-    free(c->zone);
+    cor_tz_release(&c->zone);
     free(c->tz);
-    c->zone = NULL;
     c->tz = NULL;
-    c->nzone = 0;
     c->off_s = 0;
     if (strcmp(s, "UTC") == 0 || strcmp(s, "Z") == 0) return 0;
     if (s[0] == '+' || s[0] == '-' || (s[0] >= '0' && s[0] <= '9')) {
@@ -393,7 +390,7 @@ static int cor_cal_timezone(cor_cal *c, const vg_node *v, char *err, size_t errl
         return 0;
     }
     char why[512];
-    int rc = cor_tz_load(COR_TZ_DIR, s, &c->zone, &c->nzone, why, sizeof(why));
+    int rc = cor_tz_load(COR_TZ_DIR, s, &c->zone, why, sizeof(why));
     if (rc == -ENOMEM) return cor_cal_nomem(err, errlen, v->file);
     if (rc) return vg_conf_errf(err, errlen, v, "'timezone' %s: %s (%s)", s, why, forms);
     if (!(c->tz = strdup(s))) return cor_cal_nomem(err, errlen, v->file);

@@ -27,7 +27,7 @@
  *
  * Memory: one calendar costs about 1.4 KiB (a 1440-bit minute map per
  * weekday) plus 8 bytes per run of consecutive dates, plus 16 bytes per
- * offset change of a named zone (about 8 KiB for a zone with daylight
+ * offset change of a named zone (about 9 KiB for a zone with daylight
  * saving time, tabulated to COR_TZ_LAST_YEAR); there are a handful
  * per deployment, never thousands (COR_CAL_MAX).
  *
@@ -73,7 +73,7 @@ int cor_calendar_find(const cor_calendars *c, const char *name);
 
 /* Does calendar IDX hold at T_US (microseconds since the epoch, UTC)?
  * No allocation, no locks, no system calls: a few integer operations (and
- * for a named zone, a binary search over its offsets), a
+ * for a named zone, a look-up in its table of offsets, cor_tz.h), a
  * binary search over the date runs, one bit test, then the same for each
  * calendar in 'except' (each calendar at most once, however 'except' lists
  * share calendars). An IDX out of range answers false. */

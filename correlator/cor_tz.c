@@ -327,11 +327,37 @@ static int cor_tz_parse(const unsigned char *buf, size_t len, const char *path, 
     return rc;
 }
 
-int cor_tz_load(const char *dir, const char *name, cor_tz_shift **out, uint32_t *n, char *why,
-                size_t whylen)
+void cor_tz_release(cor_tz *z)
 {
-    *out = NULL;
-    *n = 0;
+    free(z->v);
+    free(z->bucket);
+    memset(z, 0, sizeof(*z));
+}
+
+/* The buckets of a finished table, from 1970 to its last change (after
+ * it, cor_tz_offset takes the last entry without them), or to the end of
+ * COR_TZ_LAST_YEAR for a file with changes beyond. */
+static int cor_tz_buckets(cor_tz *z)
+{
+    int64_t last = z->v[z->n - 1].at, end = cor_tz_civil(COR_TZ_LAST_YEAR + 1, 1, 1) * 86400;
+    if (last < 0) return 0;
+    if (last > end) last = end; /* a file's far transitions are bisected */
+    uint64_t nb = ((uint64_t)last >> COR_TZ_BUCKET_SHIFT) + 1;
+    if (!(z->bucket = malloc(nb * sizeof(*z->bucket)))) return -ENOMEM;
+    uint32_t i = 0;
+    for (uint64_t b = 0; b < nb; b++) {
+        int64_t start = (int64_t)(b << COR_TZ_BUCKET_SHIFT);
+        while (i + 1 < z->n && z->v[i + 1].at <= start)
+            i++;
+        z->bucket[b] = i;
+    }
+    z->nbucket = (uint32_t)nb;
+    return 0;
+}
+
+int cor_tz_load(const char *dir, const char *name, cor_tz *out, char *why, size_t whylen)
+{
+    memset(out, 0, sizeof(*out));
     if (!cor_tz_name_ok(name)) {
         snprintf(why, whylen, "not a zone name");
         return -EINVAL;
@@ -375,12 +401,10 @@ int cor_tz_load(const char *dir, const char *name, cor_tz_shift **out, uint32_t 
     cor_tz_tab t = {0};
     int rc = cor_tz_parse(buf, got, path, &t, why, whylen);
     free(buf);
+    out->v = t.v;
+    out->n = t.n;
+    if (rc == 0) rc = cor_tz_buckets(out);
     if (rc == -ENOMEM) snprintf(why, whylen, "out of memory");
-    if (rc) {
-        free(t.v);
-        return rc;
-    }
-    *out = t.v;
-    *n = t.n;
-    return 0;
+    if (rc) cor_tz_release(out);
+    return rc;
 }

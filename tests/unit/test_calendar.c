@@ -242,7 +242,10 @@ START_TEST(test_zone_berlin)
              "    dates: 2026-03-29\n"
              "  - name: autumn-day\n"
              "    timezone: Europe/Berlin\n"
-             "    dates: 2026-10-25\n");
+             "    dates: 2026-10-25\n"
+             "  - name: far\n"
+             "    timezone: Europe/Berlin\n"
+             "    dates: 2300-07-01\n");
     /* office hours: 07:00Z..16:00Z in winter, 06:00Z..15:00Z in summer */
     NO(cs, "office", UT(2026, 3, 27, 6, 59, 59, 999999)); /* Fri, CET */
     YES(cs, "office", UT(2026, 3, 27, 7, 0, 0, 0));
@@ -300,6 +303,11 @@ START_TEST(test_zone_berlin)
     YES(cs, "twice", UT(2100, 10, 31, 0, 0, 0, 0));
     YES(cs, "twice", UT(2100, 10, 31, 1, 59, 59, 999999));
     NO(cs, "twice", UT(2100, 10, 31, 2, 0, 0, 0));
+    /* after 2200 the offset at the end of 2200 (CET) stays, summer too */
+    NO(cs, "far", UT(2300, 6, 30, 22, 59, 59, 999999));
+    YES(cs, "far", UT(2300, 6, 30, 23, 0, 0, 0));
+    YES(cs, "far", UT(2300, 7, 1, 22, 59, 59, 999999));
+    NO(cs, "far", UT(2300, 7, 1, 23, 0, 0, 0));
     cor_calendars_free(cs);
 }
 END_TEST
@@ -318,7 +326,10 @@ START_TEST(test_zone_new_york)
              "    weekly: [{days: sun, hours: \"01:00-02:00\"}]\n"
              "  - name: skipped\n"
              "    timezone: America/New_York\n"
-             "    weekly: [{days: sun, hours: \"02:00-03:00\"}]\n");
+             "    weekly: [{days: sun, hours: \"02:00-03:00\"}]\n"
+             "  - name: july-1960\n"
+             "    timezone: America/New_York\n"
+             "    dates: 1960-07-04\n");
     YES(cs, "office", UT(2026, 3, 6, 14, 0, 0, 0)); /* Fri 09:00 EST */
     NO(cs, "office", UT(2026, 3, 6, 13, 59, 59, 999999));
     YES(cs, "office", UT(2026, 3, 9, 13, 0, 0, 0)); /* Mon 09:00 EDT */
@@ -337,6 +348,11 @@ START_TEST(test_zone_new_york)
     NO(cs, "skipped", UT(2026, 3, 8, 6, 59, 59, 999999)); /* 01:59:59 EST */
     NO(cs, "skipped", UT(2026, 3, 8, 7, 0, 0, 0));        /* 03:00 EDT */
     YES(cs, "skipped", UT(2026, 3, 15, 6, 30, 0, 0));     /* 02:30 EDT */
+    /* before 1970 too: New York kept summer time in 1960 (EDT, -04:00) */
+    NO(cs, "july-1960", UT(1960, 7, 4, 3, 59, 59, 999999));
+    YES(cs, "july-1960", UT(1960, 7, 4, 4, 0, 0, 0));
+    YES(cs, "july-1960", UT(1960, 7, 5, 3, 59, 59, 999999));
+    NO(cs, "july-1960", UT(1960, 7, 5, 4, 0, 0, 0));
     cor_calendars_free(cs);
 }
 END_TEST
