@@ -6,11 +6,13 @@
  * VG_SOURCE_ROOT). Expected instants are built with timegm(), not with the
  * code under test. Files go to a fresh mkdtemp directory per test. */
 #include "cor_calendar.h"
+#include "cor_tz.h"
 #include "vigil/err.h"
 
 #include <check.h>
 
 #include "vt_tmp.h"
+#include <errno.h>
 #include <ftw.h>
 #include <limits.h>
 #include <stdint.h>
@@ -420,6 +422,106 @@ START_TEST(test_zone_half_hours)
     YES(cs, "ccu", UT(2026, 7, 6, 11, 29, 59, 999999));
     NO(cs, "ccu", UT(2026, 7, 6, 11, 30, 0, 0));
     cor_calendars_free(cs);
+}
+END_TEST
+
+/* Writes tmpdir/NAME as a TZif version 2 file with no transitions, one
+ * time type at OFF seconds and FOOTER as its rule: the footer forms no
+ * zone of tzdata 2025 uses (Jn, n, a zone in daylight time all year).
+ * The expected offsets agree with Python's zoneinfo on the same files
+ * (glibc's TZ parser agrees on Jn and n, but reads the all-year rule as
+ * standard time for the hours before each year's start, RFC 8536 3.3.1). */
+static void mktzif(const char *name, int32_t off, const char *footer)
+{
+    unsigned char b[512];
+    size_t n = 0;
+    for (int block = 0; block < 2; block++) {
+        memcpy(b + n, "TZif2", 5);
+        memset(b + n + 5, 0, 39);
+        b[n + 20 + 4 * 4 + 3] = 1; /* typecnt */
+        b[n + 20 + 5 * 4 + 3] = 4; /* charcnt */
+        n += 44;
+        for (int i = 0; i < 4; i++)
+            b[n++] = (unsigned char)((uint32_t)off >> (24 - 8 * i));
+        b[n++] = 0; /* isdst */
+        b[n++] = 0; /* desigidx */
+        memcpy(b + n, "XXX", 4);
+        n += 4;
+    }
+    n += (size_t)snprintf((char *)b + n, sizeof(b) - n, "\n%s\n", footer);
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(b, 1, n, f), n);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+static int32_t tz_off(const char *name, int64_t t_us)
+{
+    cor_tz z;
+    char why[512];
+    int rc = cor_tz_load(tmpdir, name, &z, why, sizeof(why));
+    ck_assert_msg(rc == 0, "%s: %s", name, why);
+    int32_t off = cor_tz_offset(&z, t_us / 1000000);
+    cor_tz_release(&z);
+    return off;
+}
+
+START_TEST(test_zone_rules)
+{
+    /* in daylight time all year: each year's end is the next one's start */
+    mktzif("alldst", -5 * 3600, "EST5EDT4,0/0,J365/25");
+    ck_assert_int_eq(tz_off("alldst", UT(2026, 1, 1, 0, 0, 0, 0)), -4 * 3600);
+    ck_assert_int_eq(tz_off("alldst", UT(2026, 7, 1, 0, 0, 0, 0)), -4 * 3600);
+    ck_assert_int_eq(tz_off("alldst", UT(2026, 12, 31, 23, 59, 59, 0)), -4 * 3600);
+    ck_assert_int_eq(tz_off("alldst", UT(2027, 1, 1, 4, 0, 0, 0)), -4 * 3600);
+    /* Jn never counts Feb 29: J60 is Mar 1, in 2028 too; the end is read in
+     * daylight time (Mar 2 00:00 +01:00 is Mar 1 23:00Z) */
+    mktzif("jrule", 0, "<+00>0<+01>,J60/0,J61/0");
+    ck_assert_int_eq(tz_off("jrule", UT(2026, 2, 28, 23, 59, 59, 0)), 0);
+    ck_assert_int_eq(tz_off("jrule", UT(2026, 3, 1, 0, 0, 0, 0)), 3600);
+    ck_assert_int_eq(tz_off("jrule", UT(2026, 3, 1, 22, 59, 59, 0)), 3600);
+    ck_assert_int_eq(tz_off("jrule", UT(2026, 3, 1, 23, 0, 0, 0)), 0);
+    ck_assert_int_eq(tz_off("jrule", UT(2028, 2, 29, 12, 0, 0, 0)), 0);
+    ck_assert_int_eq(tz_off("jrule", UT(2028, 3, 1, 0, 0, 0, 0)), 3600);
+    /* n counts it: day 59 is Mar 1, but Feb 29 in a leap year; times past
+     * 24:00 and below zero (RFC 8536) */
+    mktzif("nrule", 0, "<+00>0<+01>,59/-1,60/25");
+    ck_assert_int_eq(tz_off("nrule", UT(2026, 2, 28, 22, 59, 59, 0)), 0);
+    ck_assert_int_eq(tz_off("nrule", UT(2026, 2, 28, 23, 0, 0, 0)), 3600);
+    ck_assert_int_eq(tz_off("nrule", UT(2026, 3, 2, 23, 59, 59, 0)), 3600);
+    ck_assert_int_eq(tz_off("nrule", UT(2026, 3, 3, 0, 0, 0, 0)), 0);
+    ck_assert_int_eq(tz_off("nrule", UT(2028, 2, 28, 22, 59, 59, 0)), 0);
+    ck_assert_int_eq(tz_off("nrule", UT(2028, 2, 28, 23, 0, 0, 0)), 3600);
+    ck_assert_int_eq(tz_off("nrule", UT(2028, 3, 1, 23, 59, 59, 0)), 3600);
+    ck_assert_int_eq(tz_off("nrule", UT(2028, 3, 2, 0, 0, 0, 0)), 0);
+    /* no rule: the fixed offset of the footer, which wins over type 0
+     * when there are no transitions */
+    mktzif("fixed", 0, "<+0545>-5:45");
+    ck_assert_int_eq(tz_off("fixed", UT(2026, 7, 1, 0, 0, 0, 0)), 5 * 3600 + 45 * 60);
+    ck_assert_int_eq(tz_off("fixed", UT(1900, 7, 1, 0, 0, 0, 0)), 5 * 3600 + 45 * 60);
+
+    /* footers this code does not read, and broken files */
+    char why[512], want[PATH_MAX + 200];
+    cor_tz z;
+    mktzif("bad", 0, "XXX0YYY");
+    ck_assert_int_eq(cor_tz_load(tmpdir, "bad", &z, why, sizeof(why)), VG_ECONFIG);
+    ck_assert_uint_eq(z.n, 0);
+    snprintf(want, sizeof(want),
+             "%s/bad has a rule for later years that Vigil does not read ('XXX0YYY')", tmpdir);
+    ck_assert_str_eq(why, want);
+    char path[PATH_MAX];
+    mkfile(path, "short", "TZif2");
+    ck_assert_int_eq(cor_tz_load(tmpdir, "short", &z, why, sizeof(why)), VG_ECONFIG);
+    snprintf(want, sizeof(want), "%s/short is not a TZif file", tmpdir);
+    ck_assert_str_eq(why, want);
+    ck_assert_int_eq(cor_tz_load(tmpdir, "../x", &z, why, sizeof(why)), -EINVAL);
+    ck_assert_str_eq(why, "not a zone name");
+    snprintf(path, sizeof(path), "%s/none", tmpdir);
+    ck_assert_int_eq(cor_tz_load(path, "Europe/Berlin", &z, why, sizeof(why)), -ENOENT);
+    snprintf(want, sizeof(want), "no time zone database in %s (install tzdata)", path);
+    ck_assert_str_eq(why, want);
 }
 END_TEST
 
@@ -994,6 +1096,7 @@ static Suite *calendar_suite(void)
     tcase_add_test(h, test_zone_new_york);
     tcase_add_test(h, test_zone_half_hours);
     tcase_add_test(h, test_zone_fixed_like);
+    tcase_add_test(h, test_zone_rules);
     tcase_add_test(h, test_date_ranges);
     tcase_add_test(h, test_except);
     tcase_add_test(h, test_except_shared);
