@@ -24,6 +24,7 @@
 #include "cor_tz.h"
 #include "vigil/conf.h"
 #include "vigil/err.h"
+#include "vigil/syslog.h"
 
 #define COR_CAL_DAY_MIN 1440
 #define COR_CAL_DAY_WORDS ((COR_CAL_DAY_MIN + 63) / 64)
@@ -188,18 +189,12 @@ static int64_t cor_cal_local_day(const cor_cal *c, int64_t t_us)
     return s / 86400 - (s % 86400 < 0);
 }
 
-/* The date of a day since 1970-01-01 (H. Hinnant's civil_from_days). */
+/* The date of a day since 1970-01-01. */
 static void cor_cal_from_days(int32_t z, int *y, int *m, int *d)
 {
-    int64_t zz = (int64_t)z + 719468;
-    int64_t era = (zz >= 0 ? zz : zz - 146096) / 146097;
-    int64_t doe = zz - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = (int)(yoe + era * 400 + (*m <= 2));
+    int64_t yy;
+    vg_civil_from_days(z, &yy, m, d);
+    *y = (int)yy;
 }
 
 bool cor_calendar_local(const cor_calendars *cs, int idx, int64_t t_us, char *buf, size_t len)
@@ -262,18 +257,6 @@ static int cor_cal_errat(char *err, size_t errlen, const char *file, int line, c
     return vg_conf_errf(err, errlen, &at, "%s", msg);
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
- * days_from_civil; exact for every year this parser accepts). */
-static int32_t cor_cal_civil(int y, int m, int d)
-{
-    y -= m <= 2;
-    int era = (y >= 0 ? y : y - 399) / 400;
-    int yoe = y - era * 400;
-    int doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return (int32_t)(era * 146097 + doe - 719468);
-}
-
 static int cor_cal_num(const char *s, int n)
 {
     int v = 0;
@@ -294,7 +277,7 @@ static int cor_cal_date(const char *s, size_t len, int32_t *day)
     static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
     if (y == 0 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1] + (m == 2 && leap)) return -2;
-    *day = cor_cal_civil(y, m, d);
+    *day = (int32_t)vg_days_from_civil(y, m, d);
     return 0;
 }
 

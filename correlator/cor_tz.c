@@ -12,6 +12,7 @@
 
 #include "cor_tz.h"
 #include "vigil/err.h"
+#include "vigil/syslog.h"
 
 #define COR_TZ_FILE_MAX (1 << 20)    /* real zones are under 4 KiB */
 #define COR_TZ_NAME_MAX 255          /* bytes of a zone name */
@@ -187,17 +188,6 @@ static bool cor_tz_posix_parse(const char *s, cor_tz_posix *p)
     return s && !*s;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
-static int64_t cor_tz_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 /* The instant (UTC seconds) at which rule day w of year y begins, its
  * time read at offset off. */
 static int64_t cor_tz_when_at(const cor_tz_when *w, int y, int32_t off)
@@ -206,11 +196,11 @@ static int64_t cor_tz_when_at(const cor_tz_when *w, int y, int32_t off)
     bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
     int64_t day;
     if (w->kind == 'J') {
-        day = cor_tz_civil(y, 1, 1) + w->a - 1 + (leap && w->a >= 60);
+        day = vg_days_from_civil(y, 1, 1) + w->a - 1 + (leap && w->a >= 60);
     } else if (w->kind == 'D') {
-        day = cor_tz_civil(y, 1, 1) + w->a;
+        day = vg_days_from_civil(y, 1, 1) + w->a;
     } else {
-        int64_t first = cor_tz_civil(y, w->a, 1);
+        int64_t first = vg_days_from_civil(y, w->a, 1);
         int wd = (int)(((first % 7) + 7 + 4) % 7); /* 1970-01-01 was a Thursday; 0 = Sunday */
         int len = mdays[w->a - 1] + (w->a == 2 && leap);
         day = first + (w->c - wd + 7) % 7 + (int64_t)(w->b - 1) * 7;
@@ -339,7 +329,8 @@ void cor_tz_release(cor_tz *z)
  * COR_TZ_LAST_YEAR for a file with changes beyond. */
 static int cor_tz_buckets(cor_tz *z)
 {
-    int64_t last = z->v[z->n - 1].at, end = cor_tz_civil(COR_TZ_LAST_YEAR + 1, 1, 1) * 86400;
+    int64_t last = z->v[z->n - 1].at;
+    int64_t end = vg_days_from_civil(COR_TZ_LAST_YEAR + 1, 1, 1) * 86400;
     if (last < 0) return 0;
     if (last > end) last = end; /* a file's far transitions are bisected */
     uint64_t nb = ((uint64_t)last >> COR_TZ_BUCKET_SHIFT) + 1;

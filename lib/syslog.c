@@ -106,7 +106,7 @@ static int days_in_month(int64_t y, int m)
 
 /* Days from 1970-01-01 to y-m-d. Years are counted from March so that the
  * leap day is the last day of the (shifted) year. */
-static int64_t days_from_civil(int64_t y, int m, int d)
+int64_t vg_days_from_civil(int64_t y, int m, int d)
 {
     if (m <= 2)
         y--;
@@ -118,7 +118,7 @@ static int64_t days_from_civil(int64_t y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+void vg_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
 {
     z += 719468;
     int64_t era = floor_div(z, 146097);
@@ -134,7 +134,7 @@ static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
 /* Seconds since the epoch of the wall-clock time t (year y), as if it were UTC. */
 static int64_t wall_seconds(const ts_parts *t, int64_t y)
 {
-    return days_from_civil(y, t->mon, t->day) * S_PER_DAY + t->hour * 3600 + t->min * 60 +
+    return vg_days_from_civil(y, t->mon, t->day) * S_PER_DAY + t->hour * 3600 + t->min * 60 +
            t->sec;
 }
 
@@ -242,9 +242,9 @@ static __attribute__((noinline)) int64_t ts_compute(const ts_parts *t, int64_t y
     } else {
         if (!nowy.valid || now_s < nowy.lo || now_s >= nowy.hi) {
             int mo, d;
-            civil_from_days(floor_div(now_s, S_PER_DAY), &nowy.year, &mo, &d);
-            nowy.lo = days_from_civil(nowy.year, 1, 1) * S_PER_DAY;
-            nowy.hi = days_from_civil(nowy.year + 1, 1, 1) * S_PER_DAY;
+            vg_civil_from_days(floor_div(now_s, S_PER_DAY), &nowy.year, &mo, &d);
+            nowy.lo = vg_days_from_civil(nowy.year, 1, 1) * S_PER_DAY;
+            nowy.hi = vg_days_from_civil(nowy.year + 1, 1, 1) * S_PER_DAY;
             nowy.valid = 1;
         }
         year = nowy.year;
@@ -1174,7 +1174,7 @@ size_t vg_time_format(int64_t t_us, char *out, size_t cap)
     }
     int64_t days = floor_div(secs, S_PER_DAY), sod = secs - days * S_PER_DAY, y;
     int m, d;
-    civil_from_days(days, &y, &m, &d);
+    vg_civil_from_days(days, &y, &m, &d);
     if (cap < 28 || y < 0 || y > 9999) {
         if (cap)
             out[0] = '\0';

@@ -53,6 +53,11 @@ int vg_syslog_parse(const char *buf, size_t len, const vg_syslog_opts *opts, vg_
  * buf; nothing is allocated. */
 void vg_syslog_raw(const char *buf, size_t len, int64_t now_us, const char *why, vg_event *ev);
 
+/* Days from 1970-01-01 to the proleptic Gregorian date y-m-d (m 1..12), and
+ * back (H. Hinnant's algorithms: exact for every int64 day in range). */
+int64_t vg_days_from_civil(int64_t y, int m, int d);
+void vg_civil_from_days(int64_t z, int64_t *y, int *m, int *d);
+
 /* Formats t (microseconds since the epoch, UTC) as RFC 3339 with
  * microseconds and "Z" into out (at least 28 bytes). Returns the length (27),
  * or 0 with out = "" (when cap > 0) if cap < 28 or the year is not 0000..9999. */
