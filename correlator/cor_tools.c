@@ -36,6 +36,7 @@
 
 typedef struct cor_tool_args {
     const char *rules;
+    const char *agency, *site; /* --agency, --site: every line's tags (NULL: unknown) */
     int year;
     const char *lists[COR_MAX_LISTS][2];
     int nlists;
@@ -53,14 +54,24 @@ static int cor_tool_parse(int argc, char **argv, cor_tool_args *a, const char *t
     if (!a->files)
         return -ENOMEM;
     for (int i = 0; i < argc; i++) {
+        bool tag = strcmp(argv[i], "--agency") == 0 || strcmp(argv[i], "--site") == 0;
         bool opt = strcmp(argv[i], "--rules") == 0 || strcmp(argv[i], "--year") == 0 ||
-                   strcmp(argv[i], "--list") == 0;
+                   strcmp(argv[i], "--list") == 0 || tag;
         if (opt && i + 1 == argc) {
             fprintf(stderr, "%s: %s needs a value\n", tool, argv[i]);
             return -EINVAL;
         }
         if (strcmp(argv[i], "--rules") == 0) {
             a->rules = argv[++i];
+        } else if (tag) {
+            /* the collector's source map is not read offline: the lines of
+             * one agency's host are tagged as the collector would */
+            const char *what = argv[i++];
+            if (!argv[i][0]) {
+                fprintf(stderr, "%s: %s takes a name, not ''\n", tool, what);
+                return -EINVAL;
+            }
+            *(what[2] == 'a' ? &a->agency : &a->site) = argv[i];
         } else if (strcmp(argv[i], "--year") == 0) {
             char *end;
             errno = 0;
@@ -683,7 +694,7 @@ static int cor_tool_replay(vg_daemon *d, const vg_node *root, int argc, char **a
     cor_offline o;
     if (cor_tool_parse(argc, argv, &a, "--replay") || a.nfiles == 0) {
         fprintf(stderr, "usage: vigil-correlator --replay FILE... [--rules PATH] [--year YYYY] "
-                        "[--list NAME=FILE]...\n");
+                        "[--list NAME=FILE]... [--agency NAME] [--site NAME]\n");
         free(a.files);
         return 2;
     }
@@ -691,8 +702,8 @@ static int cor_tool_replay(vg_daemon *d, const vg_node *root, int argc, char **a
         free(a.files);
         return 1;
     }
-    cor_feed_ctx f = {
-        .o = &o, .year = a.year, .untimed_prev = true, .emit = cor_print_alert, .emit_ud = &o};
+    cor_feed_ctx f = {.o = &o, .year = a.year, .agency = a.agency, .site = a.site,
+                      .untimed_prev = true, .emit = cor_print_alert, .emit_ud = &o};
     f.wm.ts_us = f.wm_before.ts_us = cor_eval_watermark(o.eval);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -810,6 +821,11 @@ static int cor_tool_test_rules(vg_daemon *d, const vg_node *root, int argc, char
     int bad = cor_tool_parse(argc, argv, &a, "--test-rules");
     if (!bad && a.nfiles > 1)
         fprintf(stderr, "--test-rules: one PATH at most, got '%s' too\n", a.files[1]);
+    if (!bad && (a.agency || a.site)) {
+        fprintf(stderr, "--test-rules: --agency and --site are for --replay and --explain: a "
+                        "test case gives its own (agency:, site:)\n");
+        bad = -EINVAL;
+    }
     if (bad || a.nfiles > 1) {
         fprintf(stderr, "usage: vigil-correlator --test-rules [PATH] [--year YYYY] "
                         "[--list NAME=FILE]...\n");
@@ -931,7 +947,7 @@ static int cor_tool_explain(vg_daemon *d, const vg_node *root, int argc, char **
                         "argument)\n", a.files[1]);
     if (bad || a.nfiles > 1) {
         fprintf(stderr, "usage: vigil-correlator --explain [--rules PATH] [--year YYYY] "
-                        "[--list NAME=FILE]... [LINE]\n");
+                        "[--list NAME=FILE]... [--agency NAME] [--site NAME] [LINE]\n");
         free(a.files);
         return 2;
     }
@@ -940,7 +956,7 @@ static int cor_tool_explain(vg_daemon *d, const vg_node *root, int argc, char **
         return 1;
     }
     cor_eval_set_trace(o.eval, cor_explain_trace, NULL);
-    cor_feed_ctx f = {.o = &o, .year = a.year};
+    cor_feed_ctx f = {.o = &o, .year = a.year, .agency = a.agency, .site = a.site};
     int rc;
     if (a.nfiles == 1) {
         char *line = strdup(a.files[0]);
@@ -1140,6 +1156,7 @@ static int cor_tool_groups(vg_daemon *d, const vg_node *root, int argc, char **a
 const vg_daemon_tool cor_tools[] = {
     {"replay",
      "  --replay FILE... [--rules PATH] [--year YYYY] [--list NAME=FILE]...\n"
+     "           [--agency NAME] [--site NAME]\n"
      "                       run the rules over raw syslog lines (RFC 3164/5424) in event\n"
      "                       time, print the alerts as ECS JSON lines, a summary on stderr\n"
      "                       (FILE '-' is standard input; a pipe such as <(zcat x.gz) is\n"
@@ -1148,7 +1165,9 @@ const vg_daemon_tool cor_tools[] = {
      "                       after Dec is the next year); a file's first one from --year\n"
      "                       (the first file's; later files follow on), else from the\n"
      "                       file's modification time (stdin: the clock); a line without\n"
-     "                       a usable stamp takes the time of the line before (untimed)\n",
+     "                       a usable stamp takes the time of the line before (untimed);\n"
+     "                       every line is tagged --agency and --site (default unknown:\n"
+     "                       the collector's source map is not read offline)\n",
      false, cor_tool_replay},
     {"test-rules",
      "  --test-rules [PATH] [--year YYYY] [--list NAME=FILE]...\n"
@@ -1158,11 +1177,12 @@ const vg_daemon_tool cor_tools[] = {
      "                       (without --year: the clock's)\n",
      false, cor_tool_test_rules},
     {"explain",
-     "  --explain [--rules PATH] [--year YYYY] [--list NAME=FILE]... [LINE]\n"
+     "  --explain [--rules PATH] [--year YYYY] [--list NAME=FILE]...\n"
+     "           [--agency NAME] [--site NAME] [LINE]\n"
      "                       show how a line (or each line of stdin) parses, which rules\n"
      "                       were tried, which matched, the fields, how far each\n"
-     "                       correlation's group got and the alerts (years as in\n"
-     "                       --replay)\n",
+     "                       correlation's group got and the alerts (years and tags as\n"
+     "                       in --replay)\n",
      false, cor_tool_explain},
     {"load-list",
      "  --load-list NAME FILE  replace watchlist NAME in the correlator's store (also while\n"

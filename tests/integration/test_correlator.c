@@ -1765,6 +1765,43 @@ START_TEST(test_explain_correlation_progress)
 }
 END_TEST
 
+/* --replay and --explain tag every line with --agency and --site, as the
+ * collector's source map would the lines of one agency's hosts: a rule
+ * filtered by agency could not be tried on a real log offline (every line
+ * was 'unknown'; the drill of session 29 met this). */
+START_TEST(test_offline_agency_site)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, "rules:\n"
+        "  - id: t.rail\n    name: Rail\n    level: 5\n"
+        "    match: {agency: railway, site: [hanoi-station], regex: 'login (?<user>\\S+)'}\n"), 0);
+    char log[500], out[400], args[1200];
+    snprintf(log, sizeof(log), "%s/in.log", p.dir);
+    ck_assert_int_eq(vt_write_file(log, "<38>1 2026-11-25T02:00:00Z gate-7 x - - - login root\n"),
+                     0);
+    snprintf(out, sizeof(out), "%s/out", p.dir);
+    snprintf(args, sizeof(args), "--explain --rules %s < %s", p.rules, log);
+    ck_assert_int_eq(run_tool(args, out), 0);
+    ck_assert_int_eq(vt_count_text(out, "  rule t.rail                               filtered out: "
+                                        "agency 'unknown' is not in the rule's 'agency:' list\n"),
+                     1);
+    snprintf(args, sizeof(args), "--explain --rules %s --agency railway --site hanoi-station < %s",
+             p.rules, log);
+    ck_assert_int_eq(run_tool(args, out), 0);
+    ck_assert_int_eq(vt_count_text(out, "\"agency\":\"railway\""), 1);
+    ck_assert_int_eq(vt_count_text(out, "  rule t.rail                               MATCHED "
+                                        "[user=root]\n"), 1);
+    snprintf(args, sizeof(args), "--replay %s --rules %s --agency railway --site hanoi-station",
+             log, p.rules);
+    ck_assert_int_eq(run_tool(args, out), 0);
+    ck_assert_int_eq(vt_count_lines(out), 1);
+    ck_assert_int_eq(vt_count_text(out, "\"rule\":{\"id\":\"t.rail\""), 1);
+    ck_assert_int_eq(vt_count_text(out, "\"labels\":{\"agency\":\"railway\",\"site\":\"hanoi-station\""),
+                     1);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* LISTED_RULES with a test that needs the list, and one that must not fire. */
 #define LISTED_TESTED_RULES                                                                        \
     LISTED_RULES "    tests:\n"                                                                    \
@@ -2306,7 +2343,10 @@ START_TEST(test_tools_help_names_their_options)
     ck_assert_ptr_nonnull(help);
     static const char *const lines[] = {
         "  --test-rules [PATH] [--year YYYY] [--list NAME=FILE]...\n",
-        "  --explain [--rules PATH] [--year YYYY] [--list NAME=FILE]... [LINE]\n",
+        "  --explain [--rules PATH] [--year YYYY] [--list NAME=FILE]...\n"
+        "           [--agency NAME] [--site NAME] [LINE]\n",
+        "  --replay FILE... [--rules PATH] [--year YYYY] [--list NAME=FILE]...\n"
+        "           [--agency NAME] [--site NAME]\n",
         /* calendars load from *.yaml too, as rules do (calendars.md) */
         "  RULES_DIR/calendars/*.yml, *.yaml\n",
         /* the 3 a.m. questions: when does a reload hold, what do the
@@ -2332,7 +2372,20 @@ START_TEST(test_tools_help_names_their_options)
                                   "[--list NAME=FILE]...\n") == 1);
     ck_assert_int_eq(run_tool("--explain a b", out), 2);
     ck_assert(vt_count_text(errf, "usage: vigil-correlator --explain [--rules PATH] [--year YYYY] "
-                                  "[--list NAME=FILE]... [LINE]\n") == 1);
+                                  "[--list NAME=FILE]... [--agency NAME] [--site NAME] "
+                                  "[LINE]\n") == 1);
+    ck_assert_int_eq(run_tool("--replay", out), 2);
+    ck_assert(vt_count_text(errf, "usage: vigil-correlator --replay FILE... [--rules PATH] "
+                                  "[--year YYYY] [--list NAME=FILE]... [--agency NAME] "
+                                  "[--site NAME]\n") == 1);
+    /* a test case gives its own tags */
+    snprintf(args, sizeof(args), "--test-rules %s --agency road", p.rules);
+    ck_assert_int_eq(run_tool(args, out), 2);
+    ck_assert(vt_count_text(errf, "--test-rules: --agency and --site are for --replay and "
+                                  "--explain: a test case gives its own (agency:, site:)\n") == 1);
+    snprintf(args, sizeof(args), "--explain --rules %s --agency '' x", p.rules);
+    ck_assert_int_eq(run_tool(args, out), 2);
+    ck_assert(vt_count_text(errf, "--explain: --agency takes a name, not ''\n") == 1);
     if (access("/etc/vigil/vigil.yaml", F_OK) != 0 && access("/etc/vigil/rules", F_OK) != 0) {
         ck_assert_int_eq(run_tool("--test-rules", out), 1);
         ck_assert_msg(vt_count_text(errf, "error: /etc/vigil/rules: cannot open rules directory: "
@@ -3273,6 +3326,7 @@ static Suite *correlator_suite(void)
     tcase_add_test(tt, test_explain_says_why);
     tcase_add_test(tt, test_dst_calendar_in_rules);
     tcase_add_test(tt, test_explain_correlation_progress);
+    tcase_add_test(tt, test_offline_agency_site);
     tcase_add_test(tt, test_replay_stdin_keeps_nul_bytes);
     tcase_add_test(tt, test_replay_skips_byte_order_mark);
     tcase_add_test(tt, test_offline_store_holds_rules_lists);
