@@ -1917,10 +1917,13 @@ START_TEST(test_https_ciphers)
                   "no fourth delivery warning");
     char *text = vt_read_file(log, NULL);
     ck_assert_ptr_nonnull(text);
-    int lines = 0;
+    int lines = 0, hints = 0;
     for (char *l = text, *e; l && *l; l = e ? e + 1 : NULL) {
         if ((e = strchr(l, '\n')))
             *e = '\0';
+        /* the hint in full: the error and the first warning only (a stats
+         * report's last_error= repeats the error, whenever one comes) */
+        hints += strstr(l, "ChaCha20-Poly1305); enable one of") && !strstr(l, "last_error=");
         int attempt = 0;
         char *d = strstr(l, "warning: output fs: delivery failed (attempt ");
         if (!d || sscanf(d, "warning: output fs: delivery failed (attempt %d)", &attempt) != 1)
@@ -1936,7 +1939,7 @@ START_TEST(test_https_ciphers)
     }
     free(text);
     ck_assert_int_ge(lines, 3);
-    ck_assert_int_eq(vt_count_text(log, "ChaCha20-Poly1305); enable one of"), 2);
+    ck_assert_int_eq(hints, 2);
     ck_assert_int_eq(vt_shipper_stat(&p, "fs", "sent"), 0);
     ck_assert_int_ge(vt_shipper_stat(&p, "fs", "retried"), 1);
     ck_assert_int_eq(vt_count_text(k.store, "\"index\": \"fs\""), 0);
