@@ -226,7 +226,8 @@ static int cor_dirty_write(cor_eval *e, char *key, size_t cap)
     }
     if (rc) /* the one that failed and those after it stay */
         i--;
-    memmove(e->dirtyv, e->dirtyv + i, (e->ndirtyv - i) * sizeof(*e->dirtyv));
+    if (i < e->ndirtyv) /* (dirtyv is NULL before the first group) */
+        memmove(e->dirtyv, e->dirtyv + i, (e->ndirtyv - i) * sizeof(*e->dirtyv));
     e->ndirtyv -= i;
     return rc;
 }
