@@ -438,8 +438,16 @@ static int cor_group_unpack(cor_eval *e, const cor_rule *r, cor_table *t, const 
         /* COR_VC_TIMES times per value, or one (the latest: state written
          * before value_count kept more) */
         uint32_t nv = vals->type == MSGPACK_OBJECT_ARRAY ? vals->via.array.size : 0;
-        if (nv > g->tcap)
-            (void)cor__vc_grow(r, g, nv); /* a group grown by events out of order */
+        /* the room the running group had: it doubled from its first as
+         * values came (cor_vc_add asks for one more at a time), so the same
+         * steps give the same room, and a full group forgets a dead value's
+         * place at the same value as before the restart (FIELD_values'
+         * order); one step to nv gave nv, less than the running group had */
+        while (nv > g->tcap) {
+            uint32_t was = g->tcap;
+            if (cor__vc_grow(r, g, was + 1) != 0 || g->tcap == was)
+                break; /* at the rule's cap, or out of memory */
+        }
         if (nv > g->tcap)
             nv = g->tcap;
         uint32_t per = nsaved == nv ? 1 : COR_VC_TIMES;

@@ -3262,6 +3262,63 @@ START_TEST(test_match_suppress_restart)
 }
 END_TEST
 
+/* A value_count group's room through a restart: the running group doubled
+ * its room (16, 32, 64) as 40 values came; restored, it took room for the
+ * 40 it saved, so a new value found it full and took the place of a dead
+ * one (u1's) where the running group appended it, and the next alert listed
+ * its values in another order: FIELD_values must be the same with or
+ * without a restart. */
+START_TEST(test_value_count_room_restart)
+{
+    static const char yaml[] =
+        "rules:\n"
+        "  - id: m.u\n    name: u\n    level: 1\n    alert: false\n"
+        "    match: {regex: 'login (?<user>\\S+) from (?<src_ip>\\S+)'}\n"
+        "  - id: c.vc\n    name: vc\n    level: 5\n"
+        "    correlation: {type: value_count, rules: [m.u], group_by: [src_ip], timespan: 60s,\n"
+        "                  condition: {field: user, gte: 50}}\n";
+    static const cor_rules_opts o = {.match_limit = 1000000, .max_groups = 1000,
+                                     .lateness_us = SEC};
+    char path[PATH_MAX], msg[64], want[1024];
+    rules_file(yaml, path, sizeof(path));
+    /* uninterrupted: w1..w24 appended at places 40..63, then w25..w49 in
+     * the dead places 0..24; u40 at 39 */
+    size_t n = 0;
+    for (int i = 25; i <= 49; i++)
+        n += (size_t)snprintf(want + n, sizeof(want) - n, "w%d,", i);
+    n += (size_t)snprintf(want + n, sizeof(want) - n, "u40");
+    for (int i = 1; i <= 24; i++)
+        n += (size_t)snprintf(want + n, sizeof(want) - n, ",w%d", i);
+    for (int restart = 0; restart < 2; restart++) {
+        tc t;
+        char db[16];
+        tc_run(&t, path, "db-vcroom", restart, db, sizeof(db), &o);
+        for (int i = 1; i <= 40; i++) {
+            snprintf(msg, sizeof(msg), "login u%d from 10.0.0.1", i);
+            feed(&t, T0 + (i - 1) * SEC, "h", msg);
+        }
+        feed(&t, T0 + 50 * SEC, "h", "login u40 from 10.0.0.1"); /* keeps the group live */
+        tc_next_batch(&t, path, db, restart);
+        feed(&t, T0 + 95 * SEC, "h", "login u40 from 10.0.0.1");
+        for (int i = 1; i <= 49; i++) {
+            snprintf(msg, sizeof(msg), "login w%d from 10.0.0.1", i);
+            feed(&t, T0 + (99 + i) * SEC, "h", msg);
+        }
+        tc_commit(&t);
+        ck_assert_uint_eq(t.s.n, 1);
+        const rec *r = at(&t.s, 0);
+        assert_alert(r, "c.vc", "value_count", T0 + 95 * SEC, T0 + 148 * SEC, 50);
+        uint32_t k = 0;
+        while (k < r->nf && strcmp(r->fk[k], "user_values") != 0)
+            k++;
+        ck_assert_uint_lt(k, r->nf);
+        ck_assert_msg(strcmp(r->fv[k], want) == 0, "restart %d: user_values %s, expected %s",
+                      restart, r->fv[k], want);
+        tc_close(&t);
+    }
+}
+END_TEST
+
 /* ---- raw lines of every size ------------------------------------------------ */
 
 /* The raw lines of the last alert of c.many, whole (rec keeps 255 bytes),
@@ -6157,6 +6214,7 @@ static Suite *eval_suite(void)
     tcase_add_test(t, test_event_count_edges);
     tcase_add_test(t, test_seq_progress);
     tcase_add_test(t, test_flush_writes_touched_after_reload);
+    tcase_add_test(t, test_value_count_room_restart);
     tcase_add_test(t, test_raw_lines_every_size);
     tcase_add_test(t, test_event_count_groups);
     tcase_add_test(t, test_long_group_values);
