@@ -984,7 +984,7 @@ const cor_eval_stats *cor_eval_get_stats(cor_eval *e)
 uint64_t cor_eval_groups_peak(cor_eval *e, uint64_t *live)
 {
     uint64_t peak = e->groups_peak;
-    *live = e->groups_made - e->groups_freed;
+    *live = e->groups_live;
     e->groups_peak = *live;
     return peak > *live ? peak : *live;
 }

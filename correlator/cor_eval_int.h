@@ -239,10 +239,10 @@ struct cor_eval {
     uint32_t nrawpool;
     void *blkpool[COR_BLK_CLASSES + 1];
     size_t blkpool_bytes;
-    /* groups allocated and freed so far, and the most alive at once since
-     * cor_eval_groups_peak last asked: the daemon gives the memory of a
-     * flood's swept groups back to the system (cor_mem.c) */
-    uint64_t groups_made, groups_freed, groups_peak;
+    /* groups alive, and the most alive at once since cor_eval_groups_peak
+     * last asked: the daemon gives the memory of a flood's swept groups back
+     * to the system (cor_mem.c) */
+    uint64_t groups_live, groups_peak;
 };
 
 /* The degradation alert of rule r (table t), at most one an hour per rule
@@ -470,6 +470,9 @@ int cor__hit_out(cor_eval *e, const cor_hit *hit, cor_emit_fn emit, void *ud);
 uint32_t cor__key_fields(const cor_rule *c, const cor_group *g, vg_kv *f);
 /* Marks g (of rule ri) changed: written at the next flush (cor_eval.dirtyv). */
 void cor__dirty(cor_eval *e, uint32_t ri, cor_group *g);
+/* Appends (g, ri) to the list *v of *n entries and room for *cap: 0, or
+ * -ENOMEM (the list unchanged). */
+int cor__gref_push(cor_gref **v, size_t *n, size_t *cap, cor_group *g, uint32_t ri);
 /* An event time as --explain and the alerts print it (UTC, microseconds). */
 void cor__trace_time(char *buf, size_t cap, int64_t us);
 /* Reports absence group g of c as silent at time clk ("silent since" its

@@ -89,7 +89,7 @@ void cor__group_free(cor_eval *e, cor_group *g)
     for (uint32_t i = 0; i < e->nseen; i++) /* its block may come back as another */
         if (e->seen[i].g == g)
             e->seen[i].g = NULL;
-    e->groups_freed++;
+    e->groups_live--;
     if (g->dirty == 2) /* written into the open transaction: not to be written again */
         for (size_t i = 0; i < e->nwritten; i++)
             if (e->written[i].g == g)
@@ -108,17 +108,22 @@ void cor__dirty(cor_eval *e, uint32_t ri, cor_group *g)
     g->dirty = 1;
     if (!e->st || e->dirty_all)
         return; /* no flush, or it walks every group */
-    if (e->ndirtyv == e->capdirtyv) {
-        size_t cap = e->capdirtyv ? 2 * e->capdirtyv : 256;
-        cor_gref *v = realloc(e->dirtyv, cap * sizeof(*v));
-        if (!v) {
-            e->dirty_all = 1;
-            return;
-        }
-        e->dirtyv = v;
-        e->capdirtyv = cap;
+    if (cor__gref_push(&e->dirtyv, &e->ndirtyv, &e->capdirtyv, g, ri) != 0)
+        e->dirty_all = 1;
+}
+
+int cor__gref_push(cor_gref **v, size_t *n, size_t *cap, cor_group *g, uint32_t ri)
+{
+    if (*n == *cap) {
+        size_t ncap = *cap ? 2 * *cap : 256;
+        cor_gref *p = realloc(*v, ncap * sizeof(*p));
+        if (!p)
+            return -ENOMEM;
+        *v = p;
+        *cap = ncap;
     }
-    e->dirtyv[e->ndirtyv++] = (cor_gref){g, ri};
+    (*v)[(*n)++] = (cor_gref){g, ri};
+    return 0;
 }
 
 void cor__table_clear(cor_eval *e, cor_table *t)
@@ -450,8 +455,8 @@ cor_group *cor__group_new(cor_eval *e, const cor_rule *r, const char *key, size_
     cor_group *g = cor_blk_get(e, blk, size);
     if (!g)
         return NULL;
-    if (e && ++e->groups_made - e->groups_freed > e->groups_peak)
-        e->groups_peak = e->groups_made - e->groups_freed;
+    if (e && ++e->groups_live > e->groups_peak)
+        e->groups_peak = e->groups_live;
     g->blk = blk;
     g->h = h;
     g->keylen = (uint32_t)len;

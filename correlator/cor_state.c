@@ -172,17 +172,10 @@ void cor_eval_unflushed(cor_eval *e)
  * commits (cor_eval_committed). 0, or -ENOMEM. */
 static int cor_written_push(cor_eval *e, uint32_t ri, cor_group *g)
 {
-    if (e->nwritten == e->capwritten) {
-        size_t cap = e->capwritten ? e->capwritten * 2 : 256;
-        cor_gref *v = realloc(e->written, cap * sizeof(*v));
-        if (!v)
-            return -ENOMEM;
-        e->written = v;
-        e->capwritten = cap;
-    }
-    e->written[e->nwritten++] = (cor_gref){g, ri};
-    g->dirty = 2;
-    return 0;
+    int rc = cor__gref_push(&e->written, &e->nwritten, &e->capwritten, g, ri);
+    if (rc == 0)
+        g->dirty = 2;
+    return rc;
 }
 
 /* Writes group g of rule ri (at dirty 1) into the open transaction. */
