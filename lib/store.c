@@ -319,11 +319,6 @@ size_t vg_store_reserve(const vg_store *st)
     return st->reserve;
 }
 
-size_t vg_store_page_size(const vg_store *st)
-{
-    return st->psize;
-}
-
 /* LMDB returns positive errno values or its own negative codes; callers of
  * this module see negative values only. */
 /* LMDB's code as ours: negative errno, and a full map as VG_EFULL (its own

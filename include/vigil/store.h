@@ -102,10 +102,9 @@ int vg_store_del(vg_store *st, MDB_dbi dbi, MDB_val *k);
 /* Commits so far whose room the store had to probe (vg_store_write_txn, or
  * a map too full for the count to settle it): for tests and stats. */
 uint64_t vg_store_probes(const vg_store *st);
-/* The reserve, in pages of vg_store_page_size bytes: what a transaction
- * that appends nothing (a delete) may take of a full store. */
+/* The reserve, in LMDB pages: what a transaction that appends nothing (a
+ * delete) may take of a full store. */
 size_t vg_store_reserve(const vg_store *st);
-size_t vg_store_page_size(const vg_store *st);
 /* A small commit of its own (outside a write transaction), so that the
  * pages that the last commit freed become usable by the next: LMDB never
  * hands out pages that the last committed transaction freed. */
