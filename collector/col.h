@@ -10,6 +10,7 @@
 #include "vigil/daemon.h"
 #include "vigil/event.h"
 #include "vigil/sender.h"
+#include "vigil/stats_log.h"
 #include "vigil/store.h"
 #include "vigil/util.h"
 #include "col_counters.h"
@@ -44,6 +45,7 @@ typedef struct col_conf {
     int64_t handshake_ms;   /* a TLS handshake not done after this is closed */
     int64_t idle_ms;        /* a connection silent this long is closed; 0: never */
     int64_t frame_ms;       /* a frame unfinished this long closes its connection; 0: never */
+    int64_t stats_log;      /* ms between the counters' lines while they change */
     const vg_node *tls_node; /* raw 'tls' section, parsed into 'tls' */
     col_tls_conf tls;
     const vg_node *sources_node; /* raw 'sources' list, parsed into 'sources' */
@@ -97,6 +99,7 @@ struct col {
     uv_check_t flush_check;
     uv_timer_t retry_timer;
     uv_timer_t stats_timer; /* checks the kernel's UDP drops (col_udpstat.c) */
+    vg_stats_log stats_log; /* the counters' line every conf.stats_log, when it changed */
     int nudp, ntcp, nunix;
     uv_udp_t udp[COL_MAX_LISTEN];
     uint64_t udp_ino[COL_MAX_LISTEN]; /* their inodes, for the kernel's drop counts */

@@ -43,6 +43,7 @@ static const vg_conf_key col_conf_keys[] = {
      "a TCP or TLS connection whose line or octet-counted frame stays unfinished this long is "
      "closed, the bytes kept raw; 0: never (docs/configuration.md)", 0,
      (int64_t)365 * 86400000},
+    VG_STATS_LOG_KEY(col_conf, stats_log),
     {"sources", VG_CONF_NODE, NULL, offsetof(col_conf, sources_node),
      "agency and site per sender network / HOSTNAME pattern (docs/configuration.md)", 0, 0},
     {"tls", VG_CONF_NODE, NULL, offsetof(col_conf, tls_node),

@@ -92,8 +92,19 @@ static const vg_daemon_desc col_desc = {
         "  without a handshake after tls_handshake_timeout, silent ones after\n"
         "  idle_timeout if set, and those whose line or octet-counted frame stays\n"
         "  unfinished for frame_timeout (60s; its bytes kept raw).\n"
-        "  SIGHUP applies the source map, the limits and timeouts, and reads the TLS\n"
-        "  certificate, key and CA files again (a renewal needs no restart).\n",
+        "  SIGHUP applies the source map, the limits and timeouts, stats_log, and reads\n"
+        "  the TLS certificate, key and CA files again (a renewal needs no restart).\n"
+        "\n"
+        "Counters:\n"
+        "  Every collector.stats_log (1m) when one of its counters changed (else\n"
+        "  once an hour), the stats line: received, bytes, malformed, truncated,\n"
+        "  skipped_bytes, spooled, spool_errors, pending, tcp_open, tcp_total,\n"
+        "  udp_errors, udp_kernel_drops, dropped, pauses, paused, unread_at_stop,\n"
+        "  the TLS and connection counters, and the link's sent, acked, resent,\n"
+        "  connected. On SIGUSR1 and at exit, that line and one per source, agency\n"
+        "  and host (the busiest 100 of each). Every pipeline.stats_interval they\n"
+        "  go to the correlator too, whose report shows them. Every counter:\n"
+        "  docs/architecture.md.\n",
     .check = "                       The tls section's certificate, key and CA are loaded.\n",
     .files =
         "  /etc/vigil/vigil.yaml     the configuration (-c), shared by the three daemons\n"
@@ -130,6 +141,44 @@ static uint32_t col_stats_fn(void *ud, vg_stat *out, uint32_t cap)
         n = cap;
     memcpy(out, all, n * sizeof(*out));
     return n;
+}
+
+/* The summary of the counters, "stats: received=N ...", into buf (cut to
+ * cap): the first line of the SIGUSR1 report, and the line logged every
+ * collector.stats_log while it changes (vg_stats_log). */
+static void col_summary(void *ud, char *buf, size_t cap)
+{
+    const col *c = ud;
+    const vg_sender_stats *ss = c->sender ? vg_sender_get_stats(c->sender) : NULL;
+    snprintf(buf, cap,
+             "stats: received=%llu bytes=%llu malformed=%llu truncated=%llu skipped_bytes=%llu "
+             "spooled=%llu spool_errors=%llu pending=%llu tcp_open=%llu tcp_total=%llu "
+             "udp_errors=%llu udp_kernel_drops=%llu "
+             "dropped=%llu pauses=%llu paused=%d unread_at_stop=%llu "
+             "tls_handshakes=%llu tls_errors=%llu tls_refused_names=%llu "
+             "conns_refused=%llu tls_handshake_timeouts=%llu idle_closed=%llu frame_timeouts=%llu "
+             "unknown_version=%llu "
+             "sent=%llu "
+             "acked=%llu resent=%llu connected=%d",
+             (unsigned long long)c->stats.received, (unsigned long long)c->stats.bytes,
+             (unsigned long long)c->stats.malformed, (unsigned long long)c->stats.truncated,
+             (unsigned long long)c->stats.skipped_bytes, (unsigned long long)c->stats.spooled,
+             (unsigned long long)c->stats.spool_errors,
+             (unsigned long long)(c->spool ? vg_queue_count(c->spool) : 0),
+             (unsigned long long)col_conns_open(c), (unsigned long long)c->stats.tcp_conns,
+             (unsigned long long)c->stats.udp_errors, (unsigned long long)col_udp_drops_now(c),
+             (unsigned long long)c->stats.dropped,
+             (unsigned long long)c->stats.pauses, c->paused,
+             (unsigned long long)c->stats.unread_at_stop,
+             (unsigned long long)c->tls.handshakes, (unsigned long long)c->tls.errors,
+             (unsigned long long)c->tls.refused_names, (unsigned long long)c->stats.conns_refused,
+             (unsigned long long)c->stats.handshake_timeouts,
+             (unsigned long long)c->stats.idle_closed,
+             (unsigned long long)c->stats.frame_timeouts,
+             (unsigned long long)c->stats.unknown_version,
+             (unsigned long long)(ss ? ss->sent : 0),
+             (unsigned long long)(ss ? ss->acked : 0),
+             (unsigned long long)(ss ? ss->resent : 0), ss ? ss->connected : 0);
 }
 
 static int col_configure(vg_daemon *d, const vg_node *root, int first, char *err, size_t errlen)
@@ -200,6 +249,10 @@ static int col_configure(vg_daemon *d, const vg_node *root, int first, char *err
         if (!first && col_conf_restart_keys(&c->conf, &now, keys, sizeof(keys)) > 0)
             vg_warn("collector %s changed: this takes effect after a restart; keeping the "
                     "running values", keys);
+        if (!first) { /* the counters' line from the next tick on */
+            c->conf.stats_log = cf.stats_log;
+            vg_stats_log_every(&c->stats_log, cf.stats_log);
+        }
         if (!first) { /* connection limits and timeouts apply from now on */
             c->conf.max_conns = cf.max_conns;
             c->conf.max_conns_ip = cf.max_conns_ip;
@@ -252,6 +305,7 @@ static int col_configure(vg_daemon *d, const vg_node *root, int first, char *err
     if (rc == 0) { /* the spool was synced when opened */
         c->committed = c->synced = vg_queue_last(c->spool);
         vg_sender_limit(c->sender, c->synced);
+        vg_stats_log_start_line(&c->stats_log, c->loop, c->conf.stats_log, col_summary, c);
     }
     return rc;
 }
@@ -265,35 +319,9 @@ static void col_report_line(void *arg, const char *line)
 static void col_report(vg_daemon *d)
 {
     col *c = vg_daemon_data(d);
-    const vg_sender_stats *ss = c->sender ? vg_sender_get_stats(c->sender) : NULL;
-    vg_info("stats: received=%llu bytes=%llu malformed=%llu truncated=%llu skipped_bytes=%llu "
-            "spooled=%llu spool_errors=%llu pending=%llu tcp_open=%llu tcp_total=%llu udp_errors=%llu "
-            "udp_kernel_drops=%llu "
-            "dropped=%llu pauses=%llu paused=%d unread_at_stop=%llu "
-            "tls_handshakes=%llu tls_errors=%llu tls_refused_names=%llu "
-            "conns_refused=%llu tls_handshake_timeouts=%llu idle_closed=%llu frame_timeouts=%llu "
-            "unknown_version=%llu "
-            "sent=%llu "
-            "acked=%llu resent=%llu connected=%d",
-            (unsigned long long)c->stats.received, (unsigned long long)c->stats.bytes,
-            (unsigned long long)c->stats.malformed, (unsigned long long)c->stats.truncated,
-            (unsigned long long)c->stats.skipped_bytes, (unsigned long long)c->stats.spooled,
-            (unsigned long long)c->stats.spool_errors,
-            (unsigned long long)(c->spool ? vg_queue_count(c->spool) : 0),
-            (unsigned long long)col_conns_open(c), (unsigned long long)c->stats.tcp_conns,
-            (unsigned long long)c->stats.udp_errors, (unsigned long long)col_udp_drops_now(c),
-            (unsigned long long)c->stats.dropped,
-            (unsigned long long)c->stats.pauses, c->paused,
-            (unsigned long long)c->stats.unread_at_stop,
-            (unsigned long long)c->tls.handshakes, (unsigned long long)c->tls.errors,
-            (unsigned long long)c->tls.refused_names, (unsigned long long)c->stats.conns_refused,
-            (unsigned long long)c->stats.handshake_timeouts,
-            (unsigned long long)c->stats.idle_closed,
-            (unsigned long long)c->stats.frame_timeouts,
-            (unsigned long long)c->stats.unknown_version,
-            (unsigned long long)(ss ? ss->sent : 0),
-            (unsigned long long)(ss ? ss->acked : 0),
-            (unsigned long long)(ss ? ss->resent : 0), ss ? ss->connected : 0);
+    char line[2048];
+    col_summary(c, line, sizeof(line));
+    vg_info("%s", line);
     if (c->counters)
         col_counters_report(c->counters, 100, col_report_line, NULL);
 }
@@ -301,6 +329,7 @@ static void col_report(vg_daemon *d)
 static void col_shutdown(vg_daemon *d)
 {
     col *c = vg_daemon_data(d);
+    vg_stats_log_stop(&c->stats_log);
     col_input_stop(c);
     if (c->store)
         col_spool_close(c);

@@ -16,6 +16,7 @@
 #include "vigil/link.h"
 #include "vigil/receiver.h"
 #include "vigil/sender.h"
+#include "vigil/stats_log.h"
 #include "vigil/store.h"
 #include "vigil/util.h"
 
@@ -42,6 +43,7 @@ typedef struct cor_conf {
     int64_t match_limit;
     int64_t lateness_ms;
     int64_t max_groups;
+    int64_t stats_log; /* ms between the counters' lines while they change */
     const vg_node *lists_node; /* raw 'lists' map, parsed into 'lists' */
     cor_list_file lists[COR_MAX_LISTS];
     int nlists;
@@ -85,6 +87,7 @@ typedef struct cor {
     uint64_t trimmed;      /* the outbox is trimmed up to here (cor_engine.c, cor_outbox_trim) */
     vg_streak trim_fails;  /* trims failed in a row */
     uv_timer_t tick;
+    vg_stats_log stats_log; /* the counters' line every conf.stats_log, when it changed */
     cor_mem mem;           /* groups gone since the last malloc_trim (cor_mem.h) */
     int64_t last_batch_us; /* wall time of the last batch received */
     /* when each collector's clock_ahead, clock_behind and device_ahead

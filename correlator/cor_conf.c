@@ -33,6 +33,7 @@ static const vg_conf_key cor_conf_keys[] = {
      7LL * 24 * 3600 * 1000},
     {"max_groups", VG_CONF_INT, "100000", offsetof(cor_conf, max_groups),
      "default cap of groups per correlation rule (oldest evicted beyond it)", 10, 100000000},
+    VG_STATS_LOG_KEY(cor_conf, stats_log),
     {"lists", VG_CONF_NODE, NULL, offsetof(cor_conf, lists_node),
      "watchlists: NAME: FILE, loaded at start and on SIGHUP", 0, 0},
     {NULL, 0, NULL, 0, NULL, 0, 0},

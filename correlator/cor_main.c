@@ -34,17 +34,19 @@ static const vg_daemon_desc cor_desc = {
         "  rule set of a SIGHUP during a build waits for it, replacing any that\n"
         "  waited before. SIGHUP also applies a changed shipper_socket list: a\n"
         "  socket added gets a link of its own, one removed loses its link and no\n"
-        "  longer holds the outbox, and the links of the others go on untouched.\n"
+        "  longer holds the outbox, and the links of the others go on untouched;\n"
+        "  and stats_log.\n"
         "\n"
         "Counters:\n"
-        "  On SIGUSR1 and at exit in this log, and every pipeline.stats_interval to\n"
-        "  the shipper, whose log shows them (upstream ...): a stats line (events,\n"
-        "  alerts, outbox: alerts not yet taken by every shipper, shipper_connected,\n"
-        "  late: events too late for the correlations, evictions, trimmed,\n"
-        "  clock_ahead, clock_behind, device_ahead), a lists line, one line per\n"
-        "  collector (upstream) and one per rule: hits, match_errors, cpu_ms,\n"
-        "  evictions, late, suppressed, trimmed. Every counter:\n"
-        "  docs/architecture.md and docs/rules.md.\n",
+        "  Every correlator.stats_log (1m) when one of its counters changed (else\n"
+        "  once an hour), the stats line. On SIGUSR1 and at exit in this log, and\n"
+        "  every pipeline.stats_interval to the shipper, whose log shows them\n"
+        "  (upstream ...): the stats line (events, alerts, outbox: alerts not yet\n"
+        "  taken by every shipper, shipper_connected, late: events too late for\n"
+        "  the correlations, evictions, trimmed, clock_ahead, clock_behind,\n"
+        "  device_ahead), a lists line, one line per collector (upstream) and one\n"
+        "  per rule: hits, match_errors, cpu_ms, evictions, late, suppressed,\n"
+        "  trimmed. Every counter: docs/architecture.md and docs/rules.md.\n",
     .check = "                       Every rule is compiled and every watchlist file read\n"
              "                       (nothing is stored); prints the number of rules.\n",
     .files =
@@ -194,6 +196,46 @@ static void cor_reload_done(uv_work_t *w, int status)
         cor_reload_start(c, next);
 }
 
+/* The summary of the counters, "stats: events=N ...", into buf (cut to
+ * cap): the first line of the SIGUSR1 report, and the line logged every
+ * correlator.stats_log while it changes (vg_stats_log). */
+static void cor_summary(void *ud, char *buf, size_t cap)
+{
+    const cor *c = ud;
+    /* one shipper: its counters in the stats line, as ever; several: their
+     * sums there (shipper_connected: how many are), and a line each below */
+    vg_sender_stats sum = {0};
+    for (int i = 0; i < c->nsenders; i++) {
+        const vg_sender_stats *one = vg_sender_get_stats(c->sender[i]);
+        sum.sent += one->sent, sum.acked += one->acked, sum.resent += one->resent;
+        sum.connected += one->connected;
+    }
+    const vg_sender_stats *ss = c->nsenders ? &sum : NULL;
+    const vg_receiver_stats *rs = c->receiver ? vg_receiver_get_stats(c->receiver) : NULL;
+    const vg_link_stats *ls = c->receiver ? vg_receiver_link_stats(c->receiver) : NULL;
+    const cor_eval_stats *es = c->eval ? cor_eval_get_stats(c->eval) : NULL;
+    snprintf(buf, cap,
+             "stats: events=%llu duplicates=%llu malformed_in=%llu alerts=%llu batches=%llu "
+             "commit_errors=%llu outbox=%llu sent=%llu acked=%llu resent=%llu bad_frames=%llu "
+             "peers_refused=%llu shipper_connected=%d groups=%llu late=%llu evictions=%llu "
+             "trimmed=%llu clock_ahead=%llu clock_behind=%llu device_ahead=%llu",
+             (unsigned long long)c->stats.events, (unsigned long long)(rs ? rs->duplicates : 0),
+             (unsigned long long)c->stats.malformed_in, (unsigned long long)c->stats.alerts,
+             (unsigned long long)(rs ? rs->batches : 0),
+             (unsigned long long)(rs ? rs->commit_errors : 0),
+             (unsigned long long)(c->outbox ? vg_queue_count(c->outbox) : 0),
+             (unsigned long long)(ss ? ss->sent : 0), (unsigned long long)(ss ? ss->acked : 0),
+             (unsigned long long)(ss ? ss->resent : 0),
+             (unsigned long long)(ls ? ls->bad_frames : 0),
+             (unsigned long long)(ls ? ls->peers_refused : 0), ss ? ss->connected : 0,
+             (unsigned long long)(es ? es->groups : 0), (unsigned long long)(es ? es->late : 0),
+             (unsigned long long)(es ? es->evictions : 0),
+             (unsigned long long)(es ? es->trimmed : 0),
+             (unsigned long long)(es ? es->clock_ahead : 0),
+             (unsigned long long)(es ? es->clock_behind : 0),
+             (unsigned long long)(es ? es->device_ahead : 0));
+}
+
 static int cor_configure(vg_daemon *d, const vg_node *root, int first, char *err, size_t errlen)
 {
     cor *c = vg_daemon_data(d);
@@ -261,6 +303,8 @@ static int cor_configure(vg_daemon *d, const vg_node *root, int first, char *err
             cor_conf_free(&cf);
             return rc;
         }
+        c->conf.stats_log = cf.stats_log; /* the counters' line from the next tick on */
+        vg_stats_log_every(&c->stats_log, cf.stats_log);
         cor_reload *r = calloc(1, sizeof(*r));
         if (!r) {
             cor_rules_free(rs);
@@ -293,43 +337,16 @@ static int cor_configure(vg_daemon *d, const vg_node *root, int first, char *err
                      vg_strerror(rc));
         return rc;
     }
+    vg_stats_log_start_line(&c->stats_log, c->loop, c->conf.stats_log, cor_summary, c);
     return 0;
 }
 
 static void cor_report(vg_daemon *d)
 {
     cor *c = vg_daemon_data(d);
-    /* one shipper: its counters in the stats line, as ever; several: their
-     * sums there (shipper_connected: how many are), and a line each below */
-    vg_sender_stats sum = {0};
-    for (int i = 0; i < c->nsenders; i++) {
-        const vg_sender_stats *one = vg_sender_get_stats(c->sender[i]);
-        sum.sent += one->sent, sum.acked += one->acked, sum.resent += one->resent;
-        sum.connected += one->connected;
-    }
-    const vg_sender_stats *ss = c->nsenders ? &sum : NULL;
-    const vg_receiver_stats *rs = c->receiver ? vg_receiver_get_stats(c->receiver) : NULL;
-    const vg_link_stats *ls = c->receiver ? vg_receiver_link_stats(c->receiver) : NULL;
-    const cor_eval_stats *es = c->eval ? cor_eval_get_stats(c->eval) : NULL;
-    vg_info("stats: events=%llu duplicates=%llu malformed_in=%llu alerts=%llu batches=%llu "
-            "commit_errors=%llu outbox=%llu sent=%llu acked=%llu resent=%llu bad_frames=%llu "
-            "peers_refused=%llu shipper_connected=%d groups=%llu late=%llu evictions=%llu "
-            "trimmed=%llu clock_ahead=%llu clock_behind=%llu device_ahead=%llu",
-            (unsigned long long)c->stats.events, (unsigned long long)(rs ? rs->duplicates : 0),
-            (unsigned long long)c->stats.malformed_in, (unsigned long long)c->stats.alerts,
-            (unsigned long long)(rs ? rs->batches : 0),
-            (unsigned long long)(rs ? rs->commit_errors : 0),
-            (unsigned long long)(c->outbox ? vg_queue_count(c->outbox) : 0),
-            (unsigned long long)(ss ? ss->sent : 0), (unsigned long long)(ss ? ss->acked : 0),
-            (unsigned long long)(ss ? ss->resent : 0),
-            (unsigned long long)(ls ? ls->bad_frames : 0),
-            (unsigned long long)(ls ? ls->peers_refused : 0), ss ? ss->connected : 0,
-            (unsigned long long)(es ? es->groups : 0), (unsigned long long)(es ? es->late : 0),
-            (unsigned long long)(es ? es->evictions : 0),
-            (unsigned long long)(es ? es->trimmed : 0),
-            (unsigned long long)(es ? es->clock_ahead : 0),
-            (unsigned long long)(es ? es->clock_behind : 0),
-            (unsigned long long)(es ? es->device_ahead : 0));
+    char line[2048];
+    cor_summary(c, line, sizeof(line));
+    vg_info("%s", line);
     for (int i = 0; c->nsenders > 1 && i < c->nsenders; i++) {
         const vg_sender_stats *one = vg_sender_get_stats(c->sender[i]);
         vg_info("shipper %s: sent=%llu acked=%llu resent=%llu connected=%d last_acked=%llu",
@@ -370,6 +387,7 @@ static void cor_shutdown(vg_daemon *d)
 {
     cor *c = vg_daemon_data(d);
     cor_report(d);
+    vg_stats_log_stop(&c->stats_log);
     cor_engine_stop(c);
     if (c->reload_next) {
         cor_reload_free(c->reload_next);

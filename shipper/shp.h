@@ -17,6 +17,7 @@
 #include "vigil/link.h"
 #include "vigil/receiver.h"
 #include "vigil/sender.h"
+#include "vigil/stats_log.h"
 #include "vigil/store.h"
 #include "vigil/util.h"
 
@@ -47,9 +48,7 @@ struct shp {
     shp_out **outs;
     size_t nouts;
     uv_timer_t tick;     /* backlog policies, rate-limit windows */
-    uv_timer_t stats_timer; /* the stats lines every conf.stats_log, when they changed */
-    uint64_t stats_fp;      /* the counters last logged (shp_stats_fp), and when (loop ms) */
-    uint64_t stats_at;
+    vg_stats_log stats_log; /* the stats lines every conf.stats_log, when they changed */
     uv_idle_t kick_idle; /* runs the delivery passes after an intake commit */
     msgpack_sbuffer rec;
     int intake_paused;

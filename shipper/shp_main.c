@@ -11,6 +11,7 @@
 #include "vigil/cfile.h"
 #include "vigil/err.h"
 #include "vigil/log.h"
+#include "vigil/stats_log.h"
 
 const char *shp_name(const shp *s)
 {
@@ -75,8 +76,6 @@ static const vg_daemon_desc shp_desc = {
         "  DATA_DIR and RUN_DIR are pipeline.data_dir and pipeline.run_dir.\n",
     .tools = shp_tools,
 };
-
-static void shp_on_stats(uv_timer_t *t);
 
 /* -t runs as root, the shipper opens its outputs as pipeline.user: warns
  * of a file output or TLS file that user cannot use (a log directory
@@ -150,6 +149,28 @@ static int shp_check_file_paths(vg_daemon *d, const shp_conf *cf, char *err, siz
     return 0;
 }
 
+/* The counters of the stats lines, folded (FNV-1a): they change exactly
+ * when it does (vg_stats_log). */
+static uint64_t shp_stats_fp(void *ud)
+{
+    const shp *s = ud;
+    const vg_receiver_stats *rs = s->receiver ? vg_receiver_get_stats(s->receiver) : NULL;
+    const vg_link_stats *ls = s->receiver ? vg_receiver_link_stats(s->receiver) : NULL;
+    const uint64_t v[] = {rs ? rs->records : 0, rs ? rs->duplicates : 0,
+                          s->outbox ? vg_queue_count(s->outbox) : 0, (uint64_t)s->intake_paused,
+                          ls ? ls->bad_frames : 0, ls ? ls->peers_refused : 0,
+                          rs ? rs->commit_errors : 0};
+    return shp_outputs_fp(s, vg_fnv1a(VG_FNV1A_INIT, v, sizeof(v)));
+}
+
+static void shp_report(vg_daemon *d);
+
+/* Every stats_log: the intake's line and one per output, as SIGUSR1's. */
+static void shp_stats_report(void *ud)
+{
+    shp_report(((shp *)ud)->d);
+}
+
 static int shp_configure(vg_daemon *d, const vg_node *root, int first, char *err, size_t errlen)
 {
     shp *s = vg_daemon_data(d);
@@ -170,11 +191,8 @@ static int shp_configure(vg_daemon *d, const vg_node *root, int first, char *err
                 vg_warn("shipper name, socket and outbox_size changes take effect after a "
                         "restart; keeping the running values");
             shp_outputs_reload(s, &cf);
-            if (cf.stats_log != s->conf.stats_log) {
-                s->conf.stats_log = cf.stats_log;
-                uv_timer_start(&s->stats_timer, shp_on_stats, (uint64_t)cf.stats_log,
-                               (uint64_t)cf.stats_log);
-            }
+            s->conf.stats_log = cf.stats_log;
+            vg_stats_log_every(&s->stats_log, cf.stats_log);
         }
         shp_conf_free(&cf);
         return 0;
@@ -201,12 +219,7 @@ static int shp_configure(vg_daemon *d, const vg_node *root, int first, char *err
         snprintf(err, errlen, "%s: startup failed: %s", vg_daemon_config_path(d), vg_strerror(rc));
         return rc;
     }
-    uv_timer_init(s->loop, &s->stats_timer);
-    s->stats_timer.data = s;
-    /* The counters go to the log every stats_log while they change, and
-     * once an hour when they do not (SIGUSR1: now): an idle shipper over a
-     * holiday weekend wrote the same lines 1,440 times a day. */
-    uv_timer_start(&s->stats_timer, shp_on_stats, (uint64_t)cf.stats_log, (uint64_t)cf.stats_log);
+    vg_stats_log_start(&s->stats_log, s->loop, cf.stats_log, shp_stats_fp, shp_stats_report, s);
     return 0;
 }
 
@@ -226,36 +239,12 @@ static void shp_report(vg_daemon *d)
     vg_receiver_report(s->receiver);
 }
 
-/* The counters of the stats lines, folded (FNV-1a). */
-static uint64_t shp_stats_fp(const shp *s)
-{
-    const vg_receiver_stats *rs = s->receiver ? vg_receiver_get_stats(s->receiver) : NULL;
-    const vg_link_stats *ls = s->receiver ? vg_receiver_link_stats(s->receiver) : NULL;
-    const uint64_t v[] = {rs ? rs->records : 0, rs ? rs->duplicates : 0,
-                          s->outbox ? vg_queue_count(s->outbox) : 0, (uint64_t)s->intake_paused,
-                          ls ? ls->bad_frames : 0, ls ? ls->peers_refused : 0,
-                          rs ? rs->commit_errors : 0};
-    return shp_outputs_fp(s, vg_fnv1a(VG_FNV1A_INIT, v, sizeof(v)));
-}
-
-static void shp_on_stats(uv_timer_t *t)
-{
-    shp *s = t->data;
-    uint64_t fp = shp_stats_fp(s), now = uv_now(s->loop);
-    if (s->stats_at && fp == s->stats_fp && now - s->stats_at < 3600000)
-        return;
-    s->stats_fp = fp;
-    s->stats_at = now ? now : 1;
-    shp_report(s->d);
-}
-
 static void shp_shutdown(vg_daemon *d)
 {
     shp *s = vg_daemon_data(d);
     shp_report(d);
     shp_intake_stop(s);
-    if (!uv_is_closing((uv_handle_t *)&s->stats_timer))
-        uv_close((uv_handle_t *)&s->stats_timer, NULL);
+    vg_stats_log_stop(&s->stats_log);
     shp_outputs_close(s);
 }
 

@@ -2848,6 +2848,71 @@ START_TEST(test_tls_cert_expiry_alert)
 }
 END_TEST
 
+/* The collector's counters in its own log every collector.stats_log
+ * while they change, without a SIGUSR1: the stats line after 5 messages
+ * with their exact counts, not again while nothing changes; a bad
+ * stats_log on SIGHUP refused with its line, a good one applied (1h: no
+ * line for the messages after it). Before, the collector logged its
+ * counters only on SIGUSR1 and at exit, and a holiday's journal showed
+ * nothing of it. */
+START_TEST(test_stats_log_on_change)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init_ex(&p, ANY_RULE, NULL, "  stats_log: 1s\n"), 0);
+    vt_pipe_start_all(&p);
+    char log[400];
+    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+    ck_assert(vt_wait_text(log, "info: stats: received=0 ", 5000));
+    for (int i = 0; i < 5; i++) { /* 60 bytes each, without the LF */
+        int fd = it_tcp_connect(p.port);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(it_send_seq(fd, "h", i), 0);
+        close(fd);
+        ck_assert(vt_wait_lines(p.alerts, i + 1, 20000));
+    }
+    const char *want = "info: stats: received=5 bytes=300 malformed=0 truncated=0 skipped_bytes=0 "
+                       "spooled=5 spool_errors=0 pending=0 tcp_open=0 tcp_total=5 udp_errors=0 "
+                       "udp_kernel_drops=0 dropped=0 pauses=0 paused=0 unread_at_stop=0 "
+                       "tls_handshakes=0 tls_errors=0 tls_refused_names=0 conns_refused=0 "
+                       "tls_handshake_timeouts=0 idle_closed=0 frame_timeouts=0 "
+                       "unknown_version=0 sent=5 acked=5 resent=0 connected=1\n";
+    ck_assert_msg(vt_wait_text(log, want, 10000), "no stats line %s", want);
+    int n = vt_count_text(log, "info: stats: ");
+    vt_sleep_ms(3500); /* unchanged: no line */
+    ck_assert_int_eq(vt_count_text(log, "info: stats: "), n);
+    ck_assert_int_eq(vt_count_text(log, want), 1);
+    ck_assert_int_eq(vt_count_text(log, "source "), 0); /* the summary only */
+
+    int line = it_config_line(&p, "  stats_log: 1s\n");
+    char *cfg = vt_read_file(p.config, NULL);
+    ck_assert_ptr_nonnull(cfg);
+    char *at = strstr(cfg, "stats_log: 1s\n");
+    memcpy(at, "stats_log: 0\n\n", 14);
+    ck_assert_int_eq(vt_write_file(p.config, cfg), 0);
+    kill(p.pid[VT_COLLECTOR], SIGHUP);
+    char refused[700];
+    snprintf(refused, sizeof(refused),
+             "%s:%d: 'stats_log' must be between 1000 and 3600000 ms, got '0' (configuration "
+             "refused; running on the previous one)\n",
+             p.config, line);
+    ck_assert_msg(vt_wait_text(log, refused, 5000), "no refusal %s", refused);
+    memcpy(at, "stats_log: 1h\n", 14);
+    ck_assert_int_eq(vt_write_file(p.config, cfg), 0);
+    free(cfg);
+    kill(p.pid[VT_COLLECTOR], SIGHUP);
+    ck_assert(vt_wait_text(log, "source map reloaded", 5000));
+    int fd = it_tcp_connect(p.port);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(it_send_seq(fd, "h", 5), 0);
+    close(fd);
+    ck_assert(vt_wait_lines(p.alerts, 6, 20000));
+    vt_sleep_ms(2500);
+    ck_assert_int_eq(vt_count_text(log, "info: stats: "), n);
+    ck_assert(it_collector_says(&p, "info: stats: received=6 bytes=360 "));
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* Agency and site from the source map: by HOSTNAME pattern first, then by
  * sender network; counters per agency, source and host; the map reloads
  * on SIGHUP. */
@@ -3210,6 +3275,7 @@ static Suite *collector_suite(void)
     tcase_add_test(tc, test_datagram_rest_counted);
     tcase_add_test(tc, test_slow_and_half_closed_senders);
     tcase_add_test(tc, test_agency_site_tagging);
+    tcase_add_test(tc, test_stats_log_on_change);
     /* connection limits and timeouts, UDP */
     TCase *li = it_tcase(s, "limits", 300);
     tcase_add_test(li, test_connection_limits);

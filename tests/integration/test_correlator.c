@@ -1350,6 +1350,56 @@ START_TEST(test_next_hop_down_said_again)
 }
 END_TEST
 
+/* The correlator's counters in its own log every correlator.stats_log
+ * while they change, without a SIGUSR1: the stats line after 5 events (one
+ * batch each) with their exact counts, not again while nothing changes,
+ * and no per-rule line; a SIGHUP's stats_log applies (1h: no line for the
+ * event after it). Before, the correlator logged its counters only on
+ * SIGUSR1 and at exit. */
+START_TEST(test_stats_log_on_change)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, IT_RULES), 0);
+    add_to_correlator(&p, "  stats_log: 1s\n");
+    vt_pipe_start_all(&p);
+    char log[400], line[128];
+    vt_pipe_log(&p, VT_CORRELATOR, log, sizeof(log));
+    ck_assert(vt_wait_text(log, "info: stats: events=0 ", 5000));
+    for (int i = 0; i < 5; i++) {
+        snprintf(line, sizeof(line), "<13>Nov 25 10:00:0%d h vigiltest: seq=%05d\n", i, i);
+        send_text(&p, line);
+        ck_assert(vt_wait_lines(p.alerts, i + 1, 20000));
+    }
+    const char *want = "info: stats: events=5 duplicates=0 malformed_in=0 alerts=5 batches=5 "
+                       "commit_errors=0 outbox=0 sent=5 acked=5 resent=0 bad_frames=0 "
+                       "peers_refused=0 shipper_connected=1 groups=0 late=0 evictions=0 "
+                       "trimmed=0 clock_ahead=0 clock_behind=0 device_ahead=0\n";
+    ck_assert_msg(vt_wait_text(log, want, 10000), "no stats line %s", want);
+    int n = vt_count_text(log, "info: stats: ");
+    vt_sleep_ms(3500); /* unchanged: no line */
+    ck_assert_int_eq(vt_count_text(log, "info: stats: "), n);
+    ck_assert_int_eq(vt_count_text(log, want), 1);
+    ck_assert_int_eq(vt_count_text(log, "info: rule "), 0); /* the summary only */
+    ck_assert_int_eq(vt_count_text(log, "info: lists: "), 0);
+
+    char *cfg = vt_read_file(p.config, NULL);
+    ck_assert_ptr_nonnull(cfg);
+    char *at = strstr(cfg, "  stats_log: 1s\n");
+    ck_assert_ptr_nonnull(at);
+    at[strlen("  stats_log: 1")] = 'h';
+    ck_assert_int_eq(vt_write_file(p.config, cfg), 0);
+    free(cfg);
+    kill(p.pid[VT_CORRELATOR], SIGHUP);
+    ck_assert(vt_wait_text(log, "rules reloaded", 10000));
+    send_text(&p, "<13>Nov 25 10:00:05 h vigiltest: seq=00005\n");
+    ck_assert(vt_wait_lines(p.alerts, 6, 20000));
+    vt_sleep_ms(2500);
+    ck_assert_int_eq(vt_count_text(log, "info: stats: "), n);
+    ck_assert_int_eq(it_stat(&p, VT_CORRELATOR, "info: stats: ", "events=", true), 6);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* Runs "vigil-correlator ARGS" through sh (ARGS may redirect stdin) with
  * stdout in out and stderr in out.err; returns the exit status. */
 static int run_tool(const char *args, const char *out)
@@ -3318,6 +3368,7 @@ static Suite *correlator_suite(void)
     tcase_add_test(rb, test_correlator_restored_from_backup);
     tcase_add_test(rb, test_correlator_restored_while_shipper_down);
     tcase_add_test(rb, test_next_hop_down_said_again);
+    tcase_add_test(rb, test_stats_log_on_change);
     tcase_add_test(rb, test_collector_cut_marked_end_to_end);
     /* quick, offline: CK_RUN_CASE=tools runs these alone */
     TCase *tt = it_tcase(s, "tools", 300);

@@ -1114,6 +1114,14 @@ START_TEST(test_cli_and_bad_config)
         {"collector/vigil-collector",
          "pipeline:\n  run_dir: run\n  data_dir: data\ncollector:\n  spool_sync: always\n",
          ":5: spool_sync must be background or commit, got 'always'"},
+        /* stats_log: 1s..1h, as the shipper's */
+        {"collector/vigil-collector",
+         "pipeline:\n  run_dir: run\n  data_dir: data\ncollector:\n  stats_log: 500ms\n",
+         ":5: 'stats_log' must be between 1000 and 3600000 ms, got '500ms'"},
+        {"correlator/vigil-correlator",
+         "pipeline:\n  run_dir: run\n  data_dir: data\ncorrelator:\n  rules_dir: rules\n"
+         "  stats_log: 2h\n",
+         ":6: 'stats_log' must be between 1000 and 3600000 ms, got '2h'"},
         /* the correlator's own socket as its shipper's: it connected to itself */
         {"correlator/vigil-correlator",
          "pipeline:\n  run_dir: run\n  data_dir: data\ncorrelator:\n  rules_dir: rules\n"
