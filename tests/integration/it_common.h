@@ -188,6 +188,20 @@ static inline long it_stat(vt_pipe *p, int which, const char *head, const char *
     return v;
 }
 
+/* A daemon's counters logged every stats_log (1s in the test) while they
+ * change: want (its whole stats line, with the LF) comes without a
+ * SIGUSR1, and then, the counters unchanged, no stats line over 3.5 s
+ * (want is in the log once). Returns how many stats lines the log holds. */
+static inline int it_stats_log_settles(const char *log, const char *want)
+{
+    ck_assert_msg(vt_wait_text(log, want, 10000), "no stats line %s", want);
+    int n = vt_count_text(log, "info: stats: ");
+    vt_sleep_ms(3500);
+    ck_assert_int_eq(vt_count_text(log, "info: stats: "), n);
+    ck_assert_int_eq(vt_count_text(log, want), 1);
+    return n;
+}
+
 /* Puts a tmpfs of 8 MiB on dir (made if missing), in a mount namespace of
  * this test's own: nothing outside sees it, and it goes with the test's
  * process (Check runs each test in a process of its own). False, with the

@@ -2876,11 +2876,7 @@ START_TEST(test_stats_log_on_change)
                        "tls_handshakes=0 tls_errors=0 tls_refused_names=0 conns_refused=0 "
                        "tls_handshake_timeouts=0 idle_closed=0 frame_timeouts=0 "
                        "unknown_version=0 sent=5 acked=5 resent=0 connected=1\n";
-    ck_assert_msg(vt_wait_text(log, want, 10000), "no stats line %s", want);
-    int n = vt_count_text(log, "info: stats: ");
-    vt_sleep_ms(3500); /* unchanged: no line */
-    ck_assert_int_eq(vt_count_text(log, "info: stats: "), n);
-    ck_assert_int_eq(vt_count_text(log, want), 1);
+    int n = it_stats_log_settles(log, want);
     ck_assert_int_eq(vt_count_text(log, "source "), 0); /* the summary only */
 
     int line = it_config_line(&p, "  stats_log: 1s\n");

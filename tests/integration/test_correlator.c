@@ -1374,11 +1374,7 @@ START_TEST(test_stats_log_on_change)
                        "commit_errors=0 outbox=0 sent=5 acked=5 resent=0 bad_frames=0 "
                        "peers_refused=0 shipper_connected=1 groups=0 late=0 evictions=0 "
                        "trimmed=0 clock_ahead=0 clock_behind=0 device_ahead=0\n";
-    ck_assert_msg(vt_wait_text(log, want, 10000), "no stats line %s", want);
-    int n = vt_count_text(log, "info: stats: ");
-    vt_sleep_ms(3500); /* unchanged: no line */
-    ck_assert_int_eq(vt_count_text(log, "info: stats: "), n);
-    ck_assert_int_eq(vt_count_text(log, want), 1);
+    int n = it_stats_log_settles(log, want);
     ck_assert_int_eq(vt_count_text(log, "info: rule "), 0); /* the summary only */
     ck_assert_int_eq(vt_count_text(log, "info: lists: "), 0);
 
