@@ -19,10 +19,11 @@
 
 #include "vigil/event.h"
 
-/* Version 2 added the raw lines' cut marks to an alert (docs/protocol.md).
- * A receiver takes a sender of any version from 1 up to its own, and
- * answers in the sender's: its decoders read both forms of every record. */
-#define VG_PROTO_VERSION 2
+/* Version 2 added the raw lines' cut marks to an alert, version 3 batches
+ * of up to 4,096 records (docs/protocol.md). A receiver takes a sender of
+ * any version from 1 up to its own, and answers in the sender's: its
+ * decoders read every form of every record. */
+#define VG_PROTO_VERSION 3
 #define VG_PROTO_VERSION_MIN 1
 #define VG_FRAME_HDR 4
 #define VG_FRAME_MAX (64u << 20) /* largest payload a reader accepts */
@@ -35,7 +36,7 @@
  * takes up to 110 times its encoded size (a vg_alert is 1,760 bytes, a
  * minimal encoded one 18), so an uncapped count let one 4 MiB frame cost
  * the receiver 440 MiB. */
-#define VG_BATCH_MAX 512
+#define VG_BATCH_MAX 4096
 
 enum vg_msg_type {
     VG_MSG_HELLO = 1,  /* [1, version, role, name, epoch, last_seq] */

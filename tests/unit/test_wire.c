@@ -2064,6 +2064,85 @@ START_TEST(test_sender_batch_byte_budget)
 }
 END_TEST
 
+enum { BACKLOG_N = 5000 };
+
+typedef struct backlog_rx {
+    uint64_t next; /* seq expected next */
+    uint32_t counts[8];
+    uint32_t batches;
+    int bad; /* first record out of order, as seq; 0: none */
+} backlog_rx;
+
+static int backlog_on_batch(void *ud, vg_rstream *st, const vg_msg *m, uint32_t skip)
+{
+    backlog_rx *rx = ud;
+    (void)st;
+    for (uint32_t i = skip; i < m->count; i++) {
+        if (!rx->bad && m->events[i].seq != rx->next)
+            rx->bad = (int)m->events[i].seq;
+        rx->next++;
+    }
+    if (rx->batches < 8)
+        rx->counts[rx->batches] = m->count - skip;
+    rx->batches++;
+    return 0;
+}
+
+/* A backlog (5,000 small events queued before the link is up) goes in
+ * batches of VG_BATCH_MAX, 4,096 records (then the rest): one commit
+ * downstream for each, where batches of 512 made ten commits, ten
+ * fdatasyncs, for the same records (bench/README.md, session 30). */
+START_TEST(test_sender_backlog_batches)
+{
+    char dir[256], up_dir[300], down_dir[300], sock[300];
+    ck_assert_ptr_nonnull(vt_tmp_sub(dir, sizeof(dir), basedir));
+    snprintf(up_dir, sizeof(up_dir), "%s/up", dir);
+    snprintf(down_dir, sizeof(down_dir), "%s/down", dir);
+    snprintf(sock, sizeof(sock), "%s/down.sock", dir);
+    vg_store *up, *down;
+    vg_queue *q;
+    ck_assert_int_eq(vg_store_open(&up, up_dir, 64), 0);
+    ck_assert_int_eq(vg_store_open(&down, down_dir, 16), 0);
+    ck_assert_int_eq(vg_queue_open(up, "spool", &q), 0);
+    msgpack_sbuffer rec;
+    msgpack_sbuffer_init(&rec);
+    ck_assert_int_eq(vg_store_begin(up), 0);
+    for (int i = 1; i <= BACKLOG_N; i++) {
+        vg_event ev = {.recv_us = 1, .ts_us = 1, .pri = 13, .host = S("h"), .app = S("app"),
+                       .msg = B("m", 1), .raw = B("r", 1), .src = S("127.0.0.1"),
+                       .agency = S("unknown"), .site = S("unknown")};
+        msgpack_sbuffer_clear(&rec);
+        ck_assert_int_eq(vg_wire_pack_event(&rec, &ev), 0);
+        uint64_t seq;
+        ck_assert_int_eq(vg_queue_append(q, rec.data, rec.size, &seq), 0);
+    }
+    ck_assert_int_eq(vg_store_commit(up), 0);
+    msgpack_sbuffer_destroy(&rec);
+
+    backlog_rx rx = {.next = 1};
+    hop h;
+    hop_start(&h, sock, up, q, down, backlog_on_batch, &rx);
+    const vg_sender_stats *ss = vg_sender_get_stats(h.s);
+    uint64_t deadline = uv_hrtime() + 20000000000ull;
+    while (ss->last_acked < BACKLOG_N && uv_hrtime() < deadline)
+        uv_run(&h.loop, UV_RUN_ONCE);
+    ck_assert_uint_eq(ss->last_acked, BACKLOG_N);
+    ck_assert_uint_eq(ss->sent, BACKLOG_N);
+    ck_assert_uint_eq(ss->batches, 2);
+    const vg_receiver_stats *rs = vg_receiver_get_stats(h.r);
+    ck_assert_uint_eq(rs->records, BACKLOG_N);
+    ck_assert_uint_eq(rs->batches, 2);
+    ck_assert_int_eq(rx.bad, 0);
+    ck_assert_uint_eq(rx.next, BACKLOG_N + 1);
+    ck_assert_uint_eq(rx.batches, 2);
+    ck_assert_uint_eq(rx.counts[0], 4096);
+    ck_assert_uint_eq(rx.counts[1], BACKLOG_N - 4096);
+    hop_stop(&h);
+    vg_store_close(up);
+    vg_store_close(down);
+}
+END_TEST
+
 typedef struct lost_rx {
     uint64_t first, last; /* seqs seen (0: none) */
     uint32_t records;
@@ -2504,8 +2583,8 @@ static uint32_t raw_answer_version(uv_loop_t *loop, int fd)
 
 /* Protocol version 2 added an optional element to alerts: a receiver
  * takes an upstream of version 1 (whose records it decodes) and answers it
- * in version 1, which such an upstream requires; version 2 in version 2;
- * a version it does not know closes the link. Before, anything but its
+ * in version 1, which such an upstream requires; version 2 in version 2
+ * (and 3, larger batches, in 3); a version it does not know closes the link. Before, anything but its
  * own version closed the link, so upgrading the shipper stalled the
  * correlators still at version 1. */
 START_TEST(test_receiver_answers_in_senders_version)
@@ -2529,10 +2608,17 @@ START_TEST(test_receiver_answers_in_senders_version)
     spin(loop, 100);
     int b = raw_connect(sock);
     msgpack_sbuffer_clear(&sb);
-    ck_assert_int_eq(vg_wire_frame_hello_v(&sb, VG_PROTO_VERSION, "collector", "c1", 11, 3), 0);
+    ck_assert_int_eq(vg_wire_frame_hello_v(&sb, 2, "collector", "c1", 11, 3), 0);
     ck_assert(raw_send(b, &sb));
     ck_assert_uint_eq(raw_answer_version(loop, b), 2);
     close(b);
+    spin(loop, 100);
+    int d = raw_connect(sock);
+    msgpack_sbuffer_clear(&sb);
+    ck_assert_int_eq(vg_wire_frame_hello_v(&sb, VG_PROTO_VERSION, "collector", "c1", 11, 3), 0);
+    ck_assert(raw_send(d, &sb));
+    ck_assert_uint_eq(raw_answer_version(loop, d), 3);
+    close(d);
     spin(loop, 100);
     int c = raw_connect(sock);
     msgpack_sbuffer_clear(&sb);
@@ -2676,6 +2762,7 @@ static Suite *wire_suite(void)
     TCase *b = tcase_create("batching");
     tcase_add_unchecked_fixture(b, base_setup, base_teardown);
     tcase_add_test(b, test_sender_batch_byte_budget);
+    tcase_add_test(b, test_sender_backlog_batches);
     tcase_add_test(b, test_sender_downstream_lost_state);
     tcase_add_test(b, test_sender_restart_counts_own_acks);
     tcase_add_test(b, test_sender_window_is_a_bound);
