@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "vt_tmp.h"
+#include "../../lib/wire_events.h"
 
 /* ---- helpers ----------------------------------------------------------- */
 
@@ -1891,6 +1892,180 @@ START_TEST(test_mutations)
 }
 END_TEST
 
+/* ---- the direct EVENTS decoder ------------------------------------------ */
+
+static int same_view(vg_str a, vg_str b)
+{
+    return (a.p == NULL) == (b.p == NULL) && a.len == b.len && (!a.len || a.p == b.p);
+}
+
+/* The direct decoder against the msgpack-c one on the same bytes: it takes
+ * a frame exactly when the full decoder gives an EVENTS message, and then
+ * gives the same message, view for view. (Plain comparisons, one assertion:
+ * check writes down every assertion that passes, which made this loop's
+ * 300,000 decodes take a minute.) */
+static int direct_vs_tree(const char *buf, size_t len)
+{
+    vg_msg d, t;
+    memset(&d, 0xa5, sizeof(d)); /* untouched when not taken */
+    int rd = vg_wire_decode_events_direct(buf, len, &d);
+    int rt = vg_wire_decode_tree(buf, len, &t);
+    int tree_events = rt == 0 && t.type == VG_MSG_EVENTS;
+    int same = (rd == 0) == tree_events;
+    if (same && rd == 0) {
+        same = d.type == VG_MSG_EVENTS && d.seq == t.seq && d.count == t.count && !d.alerts &&
+               d.nstats == 0;
+        for (uint32_t i = 0; same && i < d.count; i++) {
+            const vg_event *a = &d.events[i], *b = &t.events[i];
+            same = a->seq == b->seq && a->recv_us == b->recv_us && a->ts_us == b->ts_us &&
+                   a->tz_min == b->tz_min && a->pri == b->pri && a->flags == b->flags &&
+                   same_view(a->host, b->host) && same_view(a->app, b->app) &&
+                   same_view(a->procid, b->procid) && same_view(a->msgid, b->msgid) &&
+                   same_view(a->sd, b->sd) && same_view(a->msg, b->msg) &&
+                   same_view(a->raw, b->raw) && same_view(a->src, b->src) &&
+                   same_view(a->agency, b->agency) && same_view(a->site, b->site) &&
+                   same_view(a->reason, b->reason);
+        }
+    }
+    if (!same) {
+        char hex[3 * 64 + 1] = "";
+        for (size_t i = 0; i < len && i < 64; i++)
+            snprintf(hex + 3 * i, 4, "%02x ", (unsigned char)buf[i]);
+        ck_abort_msg("direct decoder %s (rc %d), full decoder rc %d type %d; %zu bytes: %s...",
+                     rd == 0 ? "took it" : "left it", rd, rt, rt == 0 ? (int)t.type : 0, len,
+                     hex);
+    }
+    if (rd == 0)
+        vg_msg_free(&d);
+    if (rt == 0)
+        vg_msg_free(&t);
+    return rd == 0;
+}
+
+/* An event record in the widest encodings msgpack allows (array 32, int 64,
+ * int 16 negative, str 8/16/32, bin 16/32), as another encoder may write it. */
+static const unsigned char wide_event[] = {
+    0xdd, 0, 0, 0, 16,                         /* array 32 of 16 */
+    0xd3, 0, 0, 0, 0, 0, 0, 0x03, 0xe8,        /* recv_us: int 64, 1000 */
+    0xcf, 0, 0, 0, 0, 0, 0, 0x07, 0xd0,        /* ts_us: uint 64, 2000 */
+    0xd1, 0xff, 0x88,                          /* tz_min: int 16, -120 */
+    0xd0, 0x0d,                                /* pri: int 8, 13 */
+    0xcd, 0x00, 0x01,                          /* flags: uint 16, 1 */
+    0xd9, 1, 'h',                              /* host: str 8 */
+    0xda, 0, 3, 'a', 'p', 'p',                 /* app: str 16 */
+    0xdb, 0, 0, 0, 0,                          /* procid: str 32, empty */
+    0xc0,                                      /* msgid: nil */
+    0xa0,                                      /* sd: fixstr, empty */
+    0xc6, 0, 0, 0, 2, 'm', 'm',                /* msg: bin 32 */
+    0xc5, 0, 2, 'r', 'r',                      /* raw: bin 16 */
+    0xa4, 'u', 'n', 'i', 'x',                  /* src */
+    0xc0, 0xc0,                                /* agency, site: nil */
+    0xd2, 0xff, 0xff, 0xff, 0xff,              /* reason: int 32, refused (the test puts nil here) */
+};
+
+START_TEST(test_events_direct_same)
+{
+    /* seed 1: vg_wire_pack_event's records in a vg_wire_batch frame */
+    msgpack_sbuffer frames, recs;
+    msgpack_sbuffer_init(&frames);
+    msgpack_sbuffer_init(&recs);
+    vg_event ev[3];
+    event_fixtures(ev);
+    size_t eoffs[3], elens[3];
+    pack_events(&recs, ev, 3, eoffs, elens);
+    build_batch(&frames, VG_MSG_EVENTS, 5, &recs, eoffs, elens, 3);
+    size_t off = 0, len1;
+    const char *seed1 = next_frame(&frames, &off, &len1);
+    ck_assert(direct_vs_tree(seed1, len1));
+
+    /* seed 2: the outer arrays as array 16/32, the type as uint 8, the
+     * first seq as int 32, and the wide record before a packed one */
+    unsigned char seed2[512];
+    size_t len2 = 0;
+    const unsigned char head[] = {0xdc, 0, 3, 0xcc, 2, 0xd2, 0, 0, 0, 7, 0xdd, 0, 0, 0, 2};
+    memcpy(seed2, head, sizeof(head));
+    len2 = sizeof(head);
+    memcpy(seed2 + len2, wide_event, sizeof(wide_event) - 5);
+    len2 += sizeof(wide_event) - 5;
+    seed2[len2++] = 0xc0; /* reason: nil */
+    memcpy(seed2 + len2, recs.data + eoffs[0], elens[0]);
+    len2 += elens[0];
+    ck_assert(direct_vs_tree((const char *)seed2, len2));
+    vg_msg m;
+    ck_assert_int_eq(vg_wire_decode_events_direct((const char *)seed2, len2, &m), 0);
+    ck_assert_uint_eq(m.count, 2);
+    ck_assert_uint_eq(m.seq, 7);
+    ck_assert_int_eq(m.events[0].recv_us, 1000);
+    ck_assert_int_eq(m.events[0].ts_us, 2000);
+    ck_assert_int_eq(m.events[0].tz_min, -120);
+    ck_assert_int_eq(m.events[0].pri, 13);
+    ck_assert_uint_eq(m.events[0].flags, 1);
+    ck_assert(vg_str_eq(m.events[0].app, "app"));
+    ck_assert(m.events[0].procid.p && m.events[0].procid.len == 0);
+    ck_assert_ptr_null(m.events[0].msgid.p);
+    ck_assert(m.events[0].raw.len == 2 && memcmp(m.events[0].raw.p, "rr", 2) == 0);
+    ck_assert_uint_eq(m.events[1].seq, 8);
+    vg_msg_free(&m);
+    /* an int where a str belongs: left to the full decoder, which refuses it */
+    memcpy(seed2 + sizeof(head), wide_event, sizeof(wide_event));
+    len2 = sizeof(head) + sizeof(wide_event);
+    memcpy(seed2 + len2, recs.data + eoffs[0], elens[0]);
+    len2 += elens[0];
+    ck_assert(!direct_vs_tree((const char *)seed2, len2));
+    memset(&m, 0, sizeof(m));
+    ck_assert_int_eq(vg_wire_decode((const char *)seed2, len2, &m), VG_EPROTO);
+    seed2[sizeof(head) + sizeof(wide_event) - 5] = 0xc0; /* back to nil */
+    len2 = sizeof(head) + sizeof(wide_event) - 4 + elens[0];
+    memmove(seed2 + sizeof(head) + sizeof(wide_event) - 4,
+            seed2 + sizeof(head) + sizeof(wide_event), elens[0]);
+    ck_assert(direct_vs_tree((const char *)seed2, len2));
+
+    /* every byte of both seeds replaced by every value */
+    int taken = 0, left = 0;
+    unsigned char work[4096];
+    for (int which = 0; which < 2; which++) {
+        const char *src = which ? (const char *)seed2 : seed1;
+        size_t len = which ? len2 : len1;
+        char *buf = malloc(len); /* exactly len bytes: ASan sees an over-read */
+        ck_assert_ptr_nonnull(buf);
+        for (size_t at = 0; at < len; at++)
+            for (int v = 0; v < 256; v++) {
+                memcpy(buf, src, len);
+                buf[at] = (char)v;
+                if (direct_vs_tree(buf, len))
+                    taken++;
+                else
+                    left++;
+            }
+        free(buf);
+    }
+    ck_assert_int_gt(taken, 10000);
+    ck_assert_int_gt(left, 10000);
+
+    /* and random edits, inserts and cuts */
+    rng_state = 0x2545f4914f6cdd1dull;
+    taken = left = 0;
+    for (int iter = 0; iter < 10000; iter++) {
+        const char *src = iter % 2 ? (const char *)seed2 : seed1;
+        size_t len = iter % 2 ? len2 : len1;
+        memcpy(work, src, len);
+        mutate(work, &len, sizeof(work));
+        char *buf = malloc(len ? len : 1); /* exactly len bytes: ASan sees an over-read */
+        ck_assert_ptr_nonnull(buf);
+        memcpy(buf, work, len);
+        if (direct_vs_tree(buf, len))
+            taken++;
+        else
+            left++;
+        free(buf);
+    }
+    ck_assert_int_gt(taken, 500);
+    ck_assert_int_gt(left, 2500);
+    msgpack_sbuffer_destroy(&frames);
+    msgpack_sbuffer_destroy(&recs);
+}
+END_TEST
+
 /* ---- sender batching --------------------------------------------------- */
 
 static char basedir[128]; /* per run, made and removed by the runner (vt_tmp.h) */
@@ -2757,6 +2932,7 @@ static Suite *wire_suite(void)
     TCase *f = tcase_create("mutations");
     tcase_set_timeout(f, 120);
     tcase_add_test(f, test_mutations);
+    tcase_add_test(f, test_events_direct_same);
     suite_add_tcase(s, f);
 
     TCase *b = tcase_create("batching");
