@@ -116,9 +116,10 @@ static int vg__hello(vg_receiver *r, vg_link *l, vg_rstream *st, const vg_msg *m
     char kepoch[192], klast[192];
     /* an older upstream is answered in its own version: every record it
      * may send decodes here (an upgrade goes downstream first) */
-    if (m->version < VG_PROTO_VERSION_MIN || m->version > VG_PROTO_VERSION) {
+    uint32_t vmax = r->cfg.proto_max ? r->cfg.proto_max : VG_PROTO_VERSION;
+    if (m->version < VG_PROTO_VERSION_MIN || m->version > vmax) {
         vg_error("peer pid %ld speaks protocol %u, we speak %u to %u", (long)l->peer_pid,
-                 m->version, VG_PROTO_VERSION_MIN, VG_PROTO_VERSION);
+                 m->version, VG_PROTO_VERSION_MIN, vmax);
         return VG_EVERSION;
     }
     if (m->name.len == 0 || m->name.len >= sizeof(st->name) || m->role.len >= sizeof(st->role) ||

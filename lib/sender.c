@@ -47,6 +47,8 @@ struct vg_sender {
     int fresh;              /* ...and it is the first this epoch key has (a downstream added
                              * to a queue that had records: vg_sender_cfg.epoch_key) */
     vg_streak trim_fails;   /* trims failed in a row (vg__trim) */
+    uint32_t version;       /* the protocol of the next HELLO, and of the link it opens
+                             * (vg__step_down) */
 };
 
 /* key, or queue q's own epoch key into buf */
@@ -153,9 +155,11 @@ static void vg__pump(vg_sender *s)
         last = s->limit;
     while (s->next <= last && s->next - s->acked - 1 < s->cfg.window &&
            l->write_queue < VG_SEND_HIGH_WATER) {
-        uint64_t n = last - s->next + 1;
-        if (n > s->cfg.batch_max)
-            n = s->cfg.batch_max;
+        uint64_t n = last - s->next + 1, cap = s->cfg.batch_max;
+        if (s->version < 3 && cap > VG_BATCH_MAX_V2)
+            cap = VG_BATCH_MAX_V2; /* an older downstream refuses more */
+        if (n > cap)
+            n = cap;
         if (n > s->cfg.window - (s->next - s->acked - 1)) /* the window is a bound */
             n = s->cfg.window - (s->next - s->acked - 1);
         size_t start;
@@ -312,7 +316,8 @@ static void vg__on_open(vg_link *l)
 {
     vg_sender *s = l->data;
     s->handshake = l;
-    vg_wire_frame_hello(&s->sb, s->role, s->name, s->epoch, vg_queue_last(s->cfg.queue));
+    vg_wire_frame_hello_v(&s->sb, s->version, s->role, s->name, s->epoch,
+                          vg_queue_last(s->cfg.queue));
     vg_link_send(l, &s->sb);
 }
 
@@ -320,8 +325,8 @@ static void vg__on_msg(vg_link *l, const vg_msg *m)
 {
     vg_sender *s = l->data;
     if (m->type == VG_MSG_HELLO && l == s->handshake) {
-        if (m->version != VG_PROTO_VERSION) {
-            vg_error("%s speaks protocol %u, we speak %u", s->path, m->version, VG_PROTO_VERSION);
+        if (m->version != s->version) {
+            vg_error("%s answered in protocol %u, we said %u", s->path, m->version, s->version);
             vg_link_close(l, VG_EVERSION);
             return;
         }
@@ -354,6 +359,11 @@ static void vg__on_msg(vg_link *l, const vg_msg *m)
         s->handshake = NULL;
         s->link = l;
         s->stats.connected = 1;
+        s->stats.version = s->version;
+        if (s->version < VG_PROTO_VERSION)
+            vg_warn("link to %s speaks protocol %u, an older one than ours (%u): batches of at "
+                    "most %u records until the downstream is upgraded (docs/protocol.md)",
+                    s->path, s->version, VG_PROTO_VERSION, VG_BATCH_MAX_V2);
         double hsecs;
         uint64_t refused = vg_streak_end(&s->hello_refusals, uv_now(s->loop), &hsecs);
         if (refused > 1) {
@@ -559,12 +569,44 @@ static void vg__lost(vg_sender *s, const char *why)
     }
 }
 
+/* The lowest protocol this sender may speak: an alert may carry the cut
+ * marks of version 2, which a version-1 reader refuses; events are the
+ * same in every version. */
+static uint32_t vg__proto_floor(const vg_sender *s)
+{
+    return s->cfg.type == VG_MSG_ALERTS ? 2 : VG_PROTO_VERSION_MIN;
+}
+
+/* A downstream older than this sender closes the link at a HELLO in a
+ * version it does not know, and says nothing the sender could read. So a
+ * link closed before its HELLO was answered makes the next HELLO one
+ * version lower (past the floor, the own version again: a downstream that
+ * refuses the stream for another reason, or is restarting, is tried in
+ * every version in turn, all of which a current downstream takes); a link
+ * lost after its answer, the own version again, so that an upgraded
+ * downstream is spoken to in it from its restart on. */
+static void vg__step_down(vg_sender *s, int answered)
+{
+    uint32_t was = s->version;
+    if (answered || s->version <= vg__proto_floor(s))
+        s->version = VG_PROTO_VERSION;
+    else
+        s->version--;
+    if (!answered && s->version < was)
+        vg_info("link to %s closed before it answered HELLO in protocol %u: the next HELLO says "
+                "%u (a downstream not yet upgraded closes the link at a version it does not know)",
+                s->path, was, s->version);
+}
+
 static void vg__on_close(vg_link *l, int err)
 {
     vg_sender *s = l->data;
     if (s->link == l || s->handshake == l) {
-        if (!s->stopping)
+        if (!s->stopping) {
             vg__lost(s, err < -30000 ? vg_strerror(err) : (err ? uv_strerror(err) : "closed"));
+            vg__step_down(s, s->link == l);
+        }
+        s->stats.version = 0;
         s->link = NULL;
         s->handshake = NULL;
         s->stats.connected = 0;
@@ -594,6 +636,7 @@ int vg_sender_start(uv_loop_t *loop, const vg_sender_cfg *cfg, vg_sender **out)
         return -ENOMEM;
     }
     s->cfg.epoch_key = s->epoch_key; /* cfg's strings are the caller's */
+    s->version = VG_PROTO_VERSION;
     s->cfg.listed_key = s->listed_key;
     if (!s->cfg.batch_max || s->cfg.batch_max > VG_BATCH_MAX)
         s->cfg.batch_max = VG_BATCH_MAX;

@@ -75,6 +75,9 @@ typedef struct vg_receiver_cfg {
     int (*on_full)(void *ud);
     int (*on_rewrite)(void *ud);
     void *ud;
+    /* The highest protocol version taken (0: VG_PROTO_VERSION). Lower only
+     * to stand for an older downstream, as tests of a sender do. */
+    uint32_t proto_max;
 } vg_receiver_cfg;
 
 typedef struct vg_receiver vg_receiver;

@@ -75,6 +75,8 @@ typedef struct vg_sender_stats {
     uint64_t sent, acked, resent, batches, reconnects;
     uint64_t last_acked;
     int connected;
+    uint32_t version; /* protocol of the open link (0: none): below
+                       * VG_PROTO_VERSION when the downstream is older */
 } vg_sender_stats;
 
 /* Starts sending; strings in cfg are copied. */

@@ -37,6 +37,9 @@
  * minimal encoded one 18), so an uncapped count let one 4 MiB frame cost
  * the receiver 440 MiB. */
 #define VG_BATCH_MAX 4096
+/* the most a receiver of version 1 or 2 takes: a sender that speaks one of
+ * those versions (to a downstream not yet upgraded) sends no more */
+#define VG_BATCH_MAX_V2 512
 
 enum vg_msg_type {
     VG_MSG_HELLO = 1,  /* [1, version, role, name, epoch, last_seq] */

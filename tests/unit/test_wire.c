@@ -2318,6 +2318,77 @@ START_TEST(test_sender_backlog_batches)
 }
 END_TEST
 
+/* A downstream older than the sender (here a receiver that takes
+ * protocol 2 at most, as a version-2 correlator does) closes the link at
+ * the sender's HELLO in 3. The sender says HELLO in 2 on the next link
+ * and sends batches of at most 512 records, which such a downstream takes:
+ * the 5,000 events arrive, in order, in ten batches. Against protocol 1
+ * (a version-1 downstream) the events step down once more; an alert
+ * sender stops at 2 (an alert of version 2 may carry cut marks). */
+static void older_downstream(uint32_t proto_max, uint32_t want_version)
+{
+    char dir[256], up_dir[300], down_dir[300], sock[300];
+    ck_assert_ptr_nonnull(vt_tmp_sub(dir, sizeof(dir), basedir));
+    snprintf(up_dir, sizeof(up_dir), "%s/up", dir);
+    snprintf(down_dir, sizeof(down_dir), "%s/down", dir);
+    snprintf(sock, sizeof(sock), "%s/down.sock", dir);
+    vg_store *up, *down;
+    vg_queue *q;
+    ck_assert_int_eq(vg_store_open(&up, up_dir, 64), 0);
+    ck_assert_int_eq(vg_store_open(&down, down_dir, 16), 0);
+    ck_assert_int_eq(vg_queue_open(up, "spool", &q), 0);
+    msgpack_sbuffer rec;
+    msgpack_sbuffer_init(&rec);
+    ck_assert_int_eq(vg_store_begin(up), 0);
+    for (int i = 1; i <= BACKLOG_N; i++) {
+        vg_event ev = {.recv_us = 1, .ts_us = 1, .pri = 13, .host = S("h"), .app = S("app"),
+                       .msg = B("m", 1), .raw = B("r", 1), .src = S("127.0.0.1"),
+                       .agency = S("unknown"), .site = S("unknown")};
+        msgpack_sbuffer_clear(&rec);
+        ck_assert_int_eq(vg_wire_pack_event(&rec, &ev), 0);
+        uint64_t seq;
+        ck_assert_int_eq(vg_queue_append(q, rec.data, rec.size, &seq), 0);
+    }
+    ck_assert_int_eq(vg_store_commit(up), 0);
+    msgpack_sbuffer_destroy(&rec);
+
+    backlog_rx rx = {.next = 1};
+    hop h;
+    ck_assert_int_eq(uv_loop_init(&h.loop), 0);
+    h.rc = (vg_receiver_cfg){.path = sock, .allow_uid = getuid(), .role = "correlator",
+                             .name = "cor", .type = VG_MSG_EVENTS, .store = down,
+                             .on_batch = backlog_on_batch, .ud = &rx, .proto_max = proto_max};
+    ck_assert_int_eq(vg_receiver_start(&h.loop, &h.rc, &h.r), 0);
+    vg_sender_cfg sc = {.path = sock, .allow_uid = getuid(), .role = "collector", .name = "c1",
+                        .type = VG_MSG_EVENTS, .store = up, .queue = q};
+    ck_assert_int_eq(vg_sender_start(&h.loop, &sc, &h.s), 0);
+    uv_timer_init(&h.loop, &h.tick);
+    uv_timer_start(&h.tick, big_tick, 20, 20);
+    const vg_sender_stats *ss = vg_sender_get_stats(h.s);
+    uint64_t deadline = uv_hrtime() + 30000000000ull;
+    while (ss->last_acked < BACKLOG_N && uv_hrtime() < deadline)
+        uv_run(&h.loop, UV_RUN_ONCE);
+    ck_assert_uint_eq(ss->last_acked, BACKLOG_N);
+    ck_assert_uint_eq(ss->version, want_version);
+    ck_assert_uint_eq(ss->reconnects, 1); /* answered HELLOs */
+    ck_assert_uint_eq(ss->batches, 10);
+    ck_assert_int_eq(rx.bad, 0);
+    ck_assert_uint_eq(rx.next, BACKLOG_N + 1);
+    ck_assert_uint_eq(rx.batches, 10);
+    ck_assert_uint_eq(rx.counts[0], VG_BATCH_MAX_V2);
+    ck_assert_uint_eq(rx.counts[7], VG_BATCH_MAX_V2);
+    hop_stop(&h);
+    vg_store_close(up);
+    vg_store_close(down);
+}
+
+START_TEST(test_sender_steps_down_to_older_downstream)
+{
+    older_downstream(2, 2);
+    older_downstream(1, 1);
+}
+END_TEST
+
 typedef struct lost_rx {
     uint64_t first, last; /* seqs seen (0: none) */
     uint32_t records;
@@ -2939,6 +3010,7 @@ static Suite *wire_suite(void)
     tcase_add_unchecked_fixture(b, base_setup, base_teardown);
     tcase_add_test(b, test_sender_batch_byte_budget);
     tcase_add_test(b, test_sender_backlog_batches);
+    tcase_add_test(b, test_sender_steps_down_to_older_downstream);
     tcase_add_test(b, test_sender_downstream_lost_state);
     tcase_add_test(b, test_sender_restart_counts_own_acks);
     tcase_add_test(b, test_sender_window_is_a_bound);
