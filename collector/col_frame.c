@@ -195,3 +195,19 @@ size_t col_frame_take(col_framer *f, const char *data, size_t len, int eof, col_
     }
     return off;
 }
+
+size_t col_frame_held_body(const col_framer *f, const char *p, size_t n)
+{
+    if (n == 1 && f->octet && p[0] == '0')
+        return 0;
+    if (!n || p[0] < '1' || p[0] > '9')
+        return n;
+    size_t i = 0;
+    while (i < n && i <= COL_FRAME_COUNT_DIGITS && col_frame_digit(p[i]))
+        i++;
+    if (i == n) /* digits only: a count that may go on */
+        return 0;
+    if (i <= COL_FRAME_COUNT_DIGITS && p[i] == ' ')
+        return n - i - 1; /* after the count and its SP */
+    return n;
+}

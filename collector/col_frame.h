@@ -131,4 +131,14 @@ typedef void (*col_frame_fn)(void *ud, const char *p, size_t n, int flag);
 size_t col_frame_take(col_framer *f, const char *data, size_t len, int eof, col_frame_fn fn,
                       void *ud);
 
+/* How many of the n bytes at p, an unfinished frame as col_frame_take left
+ * it (f's state after that call), are bytes of a message: all of them but
+ * the count that starts an octet-counted frame, i.e. digits that may still
+ * be a count, a count and its SP ("50 "), or, on an octet-counted stream,
+ * a lone "0" (an empty frame's count, its SP yet to come). idle_timeout
+ * counts only a message or these bytes as activity: a count alone (at most
+ * COL_FRAME_COUNT_DIGITS + 2 bytes) says nothing, and a sender trickling
+ * "0" and " " in reads of their own held a "0" every other read. */
+size_t col_frame_held_body(const col_framer *f, const char *p, size_t n);
+
 #endif

@@ -508,21 +508,32 @@ static bool col_conn_in_long(const col_conn *k)
     return k->framer.skipping || k->framer.skip_n;
 }
 
+/* The bytes of a message in the unfinished frame k holds: not its count
+ * (col_frame_held_body). */
+static size_t col_conn_held_body(const col_conn *k)
+{
+    return k->len ? col_frame_held_body(&k->framer, k->buf, k->len) : 0;
+}
+
 /* Resets k's idle_timeout clock after a read if the read was activity: it
- * framed a message with content, or grew (or began) the unfinished frame
- * k holds, or went on with the tail of an over-long message, or was part
- * of a TLS handshake (tls_handshake_timeout bounds that). Line ends, NULs
- * and empty frames ("0 ") are not: a sender trickling only those holds no
- * unfinished frame (frame_timeout never closes it), and when each of its
- * bytes reset the clock it kept its connection for ever without sending a
- * message. Neither is part of a TLS record alone: it counts once its
- * plaintext makes a message or a frame. len_was, long_was, hs_was: k's held
- * bytes, col_conn_in_long and handshake before the read. */
-static void col_conn_activity(col_conn *k, uint64_t msgs_was, size_t len_was, bool long_was,
+ * framed a message with content, or grew (or began) the message bytes of
+ * the unfinished frame k holds, or went on with the tail of an over-long
+ * message, or was part of a TLS handshake (tls_handshake_timeout bounds
+ * that). Line ends, NULs and empty frames ("0 ") are not, nor is the count
+ * of a frame whose message has not begun: a sender trickling only those
+ * holds no unfinished frame's message (frame_timeout never closes it), and
+ * when its bytes reset the clock (each byte, or each "0" it sent in a read
+ * of its own) it kept its connection for ever without sending a message.
+ * Neither is part of a TLS record alone: it counts once its plaintext
+ * makes a message or a frame. body_was, long_was, hs_was: k's held message
+ * bytes (col_conn_held_body), col_conn_in_long and handshake before the
+ * read. */
+static void col_conn_activity(col_conn *k, uint64_t msgs_was, size_t body_was, bool long_was,
                               bool hs_was)
 {
-    if (k->msgs != msgs_was || (k->len && k->len != len_was) || long_was ||
-        col_conn_in_long(k) || hs_was)
+    size_t body = col_conn_held_body(k);
+    if (k->msgs != msgs_was || (body && body != body_was) || long_was || col_conn_in_long(k) ||
+        hs_was)
         k->last_ms = uv_now(k->c->loop);
 }
 
@@ -532,12 +543,12 @@ static void col_conn_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     if (n == 0)
         return;
     uint64_t msgs_was = k->msgs;
-    size_t len_was = k->len;
+    size_t body_was = col_conn_held_body(k);
     bool long_was = col_conn_in_long(k), hs_was = k->tls && !k->tls->handshake_done;
     col_conn_take(k, n, buf);
     if (uv_is_closing((uv_handle_t *)&k->tcp))
         return;
-    col_conn_activity(k, msgs_was, len_was, long_was, hs_was);
+    col_conn_activity(k, msgs_was, body_was, long_was, hs_was);
     col_conn_frame_mark(k, msgs_was);
 }
 

@@ -1362,6 +1362,82 @@ START_TEST(test_idle_timeout_ignores_empty_frames)
 }
 END_TEST
 
+/* Empty octet-counted frames trickled with the "0" and its SP in reads of
+ * their own: each "0" was held, unfinished, until its SP came, and counted
+ * as activity, so the sender was never idle (with its bytes 100 ms apart,
+ * the close came idle_timeout after the trickle ended, not after its last
+ * message). Now the count of a frame is no activity whatever the split:
+ * "0", " ", "0", " " one byte per write, and "0 0", " 0 " three, are both
+ * closed idle_timeout (3 s; checked each second) after their message,
+ * while they still trickle for 2.8 s of it: between 3 and 5.5 s (old: at
+ * least 5.7 s). The trickle ends before the close, so every byte is read
+ * and the counts are exact: 2 messages and 14 + 21 empty frames. */
+START_TEST(test_idle_timeout_split_empty_frames)
+{
+    vt_pipe p;
+    char log[400];
+    ck_assert_int_eq(vt_pipe_init_ex(&p, ANY_RULE, NULL, "  idle_timeout: 3s\n"), 0);
+    vt_pipe_start(&p, VT_COLLECTOR);
+    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+    ck_assert(vt_wait_text(log, " started (config ", 10000));
+    int one = it_tcp_connect(p.port), three = it_tcp_connect(p.port), on = 1;
+    ck_assert_int_ge(one, 0);
+    ck_assert_int_ge(three, 0);
+    /* each write a segment of its own */
+    ck_assert_int_eq(setsockopt(one, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)), 0);
+    ck_assert_int_eq(setsockopt(three, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)), 0);
+    const char *m1 = "40 <13>Nov 25 10:00:00 h app: seq=00001 one";
+    const char *m3 = "42 <13>Nov 25 10:00:00 h app: seq=00002 three";
+    ck_assert_int_eq((int)strlen(m1) - 3, 40);
+    ck_assert_int_eq((int)strlen(m3) - 3, 42);
+    ck_assert_int_eq(it_send_all(one, m1, strlen(m1)), 0);
+    ck_assert_int_eq(it_send_all(three, m3, strlen(m3)), 0);
+    uint64_t t0 = it_now_ms();
+    /* 28 rounds of 100 ms: a byte on one ("0", " ", ...: 14 empty frames),
+     * three bytes each other round on three ("0 0", " 0 ", ...: 21) */
+    for (int r = 0; r < 28; r++) {
+        vt_sleep_ms(100);
+        ck_assert_msg(!it_closed_within(one, 0) && !it_closed_within(three, 0),
+                      "closed while trickling, round %d", r);
+        ck_assert_int_eq(it_send_all(one, r % 2 ? " " : "0", 1), 0);
+        if (r % 2 == 0)
+            ck_assert_int_eq(it_send_all(three, r % 4 ? " 0 " : "0 0", 3), 0);
+    }
+    uint64_t one_at = 0, three_at = 0;
+    for (int i = 0; i < 80 && (!one_at || !three_at); i++) { /* at most 8 s more */
+        if (!one_at && it_closed_within(one, 0))
+            one_at = it_now_ms() - t0;
+        if (!three_at && it_closed_within(three, 0))
+            three_at = it_now_ms() - t0;
+        vt_sleep_ms(i ? 100 : 0);
+    }
+    close(one);
+    close(three);
+    /* idle_timeout after the message, checked each second; the old code
+     * closed them idle_timeout after the last "0" (2.7 s in): >= 5.7 s */
+    ck_assert_msg(one_at >= 2900 && one_at < 5500 && three_at >= 2900 && three_at < 5500,
+                  "closed after %llu ms (one byte a write), %llu ms (three)",
+                  (unsigned long long)one_at, (unsigned long long)three_at);
+    ck_assert(it_collector_says(&p, "stats: received=37 bytes=82 malformed=35 truncated=0 "));
+    ck_assert(it_collector_says(&p, " idle_closed=2 frame_timeouts=0 "));
+    ck_assert(it_collector_says(&p, "source 127.0.0.1 agency=unknown messages=37 bytes=82 "
+                                    "malformed=35 truncated=0 dropped=0 last_seen="));
+    ck_assert_int_eq(vt_count_text(log, "closed: idle for 3000 ms (idle_timeout)"), 2);
+    ck_assert_int_eq(vt_count_text(log, "connection from 127.0.0.1 closed: idle for 3000 ms "
+                                        "(idle_timeout)\n"),
+                     2);
+    char *dump = it_dump_spool(&p), line[2000];
+    ck_assert_ptr_nonnull(dump);
+    ck_assert(it_dump_line(dump, "seq=00001 one\"", line, sizeof(line)));
+    ck_assert_ptr_nonnull(strstr(line, "\"flags\":[],"));
+    ck_assert(it_dump_line(dump, "seq=00002 three\"", line, sizeof(line)));
+    ck_assert_ptr_nonnull(strstr(line, "\"flags\":[],"));
+    ck_assert_int_eq(vt_count_text(log, "error: "), 0);
+    free(dump);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* max_connections_per_ip counts an IPv6 sender by its /64 (one host can
  * take any address of it), but a sender whose /64 is no one host's by its
  * whole address: link-local (every link's hosts share fe80::/64), ::1 and
@@ -3280,6 +3356,7 @@ static Suite *collector_suite(void)
     tcase_add_test(li, test_collector_close_keeps_partial_frame);
     tcase_add_test(li, test_frame_timeout_slow_sender);
     tcase_add_test(li, test_idle_timeout_ignores_empty_frames);
+    tcase_add_test(li, test_idle_timeout_split_empty_frames);
     tcase_add_test(li, test_per_ip_counts_ipv6_64);
     tcase_add_test(li, test_udp_address_in_use_refused);
     tcase_add_test(li, test_udp_kernel_drops_counted);

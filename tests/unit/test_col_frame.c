@@ -323,6 +323,59 @@ START_TEST(test_skipped_counted)
 }
 END_TEST
 
+/* Feeds s to a framer one byte per read and writes, after each read, the
+ * message bytes of the unfinished frame it holds (col_frame_held_body)
+ * into body[] (n entries). */
+static void held_bodies(const char *s, size_t *body, got *g)
+{
+    col_framer f = {.max = 100};
+    char buf[256];
+    size_t len = 0, n = strlen(s);
+    memset(g, 0, sizeof(*g));
+    for (size_t i = 0; i < n; i++) {
+        buf[len++] = s[i];
+        size_t used = col_frame_take(&f, buf, len, 0, on_msg, g);
+        memmove(buf, buf + used, len - used);
+        len -= used;
+        body[i] = col_frame_held_body(&f, buf, len);
+    }
+}
+
+/* What idle_timeout counts of an unfinished frame: its message bytes, not
+ * the count before them, nor an empty frame's "0" waiting for its SP (a
+ * sender trickling "0" and " " in reads of their own had a held "0" each
+ * other read, which counted as activity). */
+START_TEST(test_held_body)
+{
+    got g;
+    size_t b[64];
+    /* an octet-counted stream, then empty frames byte by byte: no body */
+    const char *oc = "1 x0 0 0 ";
+    held_bodies(oc, b, &g);
+    ck_assert_str_eq(g.text, "[x][]0[]0[]0");
+    for (size_t i = 0; i < strlen(oc); i++)
+        ck_assert_msg(b[i] == 0, "byte %zu: %zu", i, b[i]);
+    /* a count, its SP, then the message: the body grows from its first byte */
+    const char *cnt = "12 <13>abcde";
+    size_t want[] = {0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+    held_bodies(cnt, b, &g);
+    for (size_t i = 0; i < strlen(cnt); i++)
+        ck_assert_msg(b[i] == want[i], "byte %zu: %zu, want %zu", i, b[i], want[i]);
+    /* LF-framed: "0" and "0 " begin a line (no count there), and digits are
+     * a count until a byte says they are not */
+    held_bodies("0 0", b, &g);
+    ck_assert(b[0] == 1 && b[1] == 2 && b[2] == 3);
+    held_bodies("2024-", b, &g);
+    ck_assert(b[0] == 0 && b[3] == 0 && b[4] == 5);
+    held_bodies("12345678901", b, &g);
+    ck_assert(b[9] == 0 && b[10] == 11);
+    /* on an octet-counted stream, a "0" then another byte than SP is lost
+     * framing: bytes of a message (flagged COL_FRAME_DESYNC when framed) */
+    held_bodies("1 x0x", b, &g);
+    ck_assert(b[3] == 0 && b[4] == 2);
+}
+END_TEST
+
 static Suite *frame_suite(void)
 {
     Suite *s = suite_create("col_frame");
@@ -334,6 +387,7 @@ static Suite *frame_suite(void)
     tcase_add_test(t, test_count_over_65536);
     tcase_add_test(t, test_desync);
     tcase_add_test(t, test_skipped_counted);
+    tcase_add_test(t, test_held_body);
     suite_add_tcase(s, t);
     return s;
 }
