@@ -15,6 +15,7 @@
 #include "vigil/util.h"
 #include "col_counters.h"
 #include "col_addr.h"
+#include "col_rate.h"
 #include "col_sources.h"
 #include "col_frame.h"
 #include "col_tls.h"
@@ -42,6 +43,7 @@ typedef struct col_conf {
     bool sync_each_commit;  /* spool_sync: commit */
     int64_t max_conns;      /* TCP/TLS connections open at once */
     int64_t max_conns_ip;   /* ... from one address */
+    int64_t max_rate_ip;    /* messages a second from one address (TCP, TLS); 0: no limit */
     int64_t handshake_ms;   /* a TLS handshake not done after this is closed */
     int64_t idle_ms;        /* a connection silent this long is closed; 0: never */
     int64_t frame_ms;       /* a frame unfinished this long closes its connection; 0: never */
@@ -66,6 +68,8 @@ typedef struct col_stats {
     uint64_t unread_at_stop;     /* bytes the stop left in the kernel (col_input_unread) */
     uint64_t skipped_bytes;      /* bytes discarded: tails of over-long messages and datagrams */
     uint64_t unknown_version;    /* RFC 5424 messages of a VERSION other than 1 (VG_EV_UNKNOWN_VERSION) */
+    uint64_t throttles;          /* senders held back by max_rate_per_ip (col_rate_hold) */
+    uint64_t throttled_ms;       /* ms their reading was held, summed over the senders */
 } col_stats;
 
 typedef struct col col;
@@ -85,6 +89,9 @@ typedef struct col_conn {
     uint64_t frames;   /* messages framed out of it so far */
     uint64_t msgs;     /* of them, messages with content (not empty frames) */
     char ipkey[COL_ADDR_KEY_MAX]; /* what max_connections_per_ip counts it by (col_addr_key) */
+    col_rate_key *rk;  /* its sender's max_rate_per_ip bucket (col_rate_get); NULL: none */
+    int end;           /* its stream's end (col_frame_take's eof) waiting for the messages
+                          max_rate_per_ip held back (col_conn_go); 0: none */
     struct sockaddr_storage peer;
     struct col_conn *prev, *next;
 } col_conn;
@@ -124,6 +131,11 @@ struct col {
     vg_budget closed_budget;    /* lines on connections closed for a timeout (vg_budget) */
     uint64_t frame_logged_ms;   /* when a frame_timeout close was last logged */
     uint64_t frame_unlogged;    /* frame_timeout closes since */
+    col_rate rate;              /* max_rate_per_ip's buckets, per sender key */
+    uv_timer_t rate_timer;      /* reads a held sender again once its bucket refilled */
+    uint64_t rate_logged_ms;    /* when a throttle was last logged */
+    uint64_t rate_unlogged;     /* throttles since */
+    int reading_all;            /* a stop: every connection read, max_rate_per_ip or not */
     int paused;          /* spool full: TCP reading stopped, datagrams dropped */
     int paused_commits;  /* the pause began with a failed commit (a full disk), not the limit */
     vg_streak full_runs; /* pauses at spool_limit, logged as one run (col_spool_check_full) */
@@ -158,6 +170,9 @@ void col_input_stop(col *c);
 /* Reads the open-files limit again (at the start and on SIGHUP): the
  * connections past its room are refused like those past max_connections. */
 void col_fd_room(col *c);
+/* Applies c->conf.max_rate_ip (at a reload): senders held back are read
+ * again at once if it is 0 now, or when the new rate allows. */
+void col_input_rate_reload(col *c);
 
 /* col_udpstat.c: datagrams the kernel dropped at the UDP listeners. */
 #define COL_UDP_BUFFER (8 << 20) /* receive buffer asked for each UDP listener */

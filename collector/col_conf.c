@@ -34,6 +34,10 @@ static const vg_conf_key col_conf_keys[] = {
      1000000},
     {"max_connections_per_ip", VG_CONF_INT, "1024", offsetof(col_conf, max_conns_ip),
      "TCP and TLS connections open at once from one address", 1, 1000000},
+    {"max_rate_per_ip", VG_CONF_INT, "0", offsetof(col_conf, max_rate_ip),
+     "messages a second taken from one address's TCP and TLS connections (counted as "
+     "max_connections_per_ip counts); past it their reading waits; 0: no limit",
+     0, COL_RATE_MAX},
     {"tls_handshake_timeout", VG_CONF_DURATION, "30s", offsetof(col_conf, handshake_ms),
      "a TLS connection whose handshake is not done after this is closed", 1000, 3600000},
     {"idle_timeout", VG_CONF_DURATION, "0", offsetof(col_conf, idle_ms),

@@ -422,6 +422,20 @@ void col_counters_refuse(col_counters *cc, vg_str src, vg_str agency)
     if (si != COL__NIL) cc->srcv[si].c.refused++;
 }
 
+void col_counters_throttle(col_counters *cc, vg_str src, vg_str agency, uint64_t n, uint64_t ms)
+{
+    col__memo memo = {NULL, 0, 0};
+    uint32_t ai, si = touch_src_agency(cc, src, agency, &memo, &ai);
+    if (ai != COL__NIL) {
+        cc->agv[ai].throttled += n;
+        cc->agv[ai].throttled_ms += ms;
+    }
+    if (si != COL__NIL) {
+        cc->srcv[si].c.throttled += n;
+        cc->srcv[si].c.throttled_ms += ms;
+    }
+}
+
 /* The counters of entry i of table kind, hosts widened to a col_count. */
 static col_count entry_count(const col_counters *cc, enum col_counters_kind kind, uint32_t i)
 {
@@ -553,6 +567,9 @@ static void report_one(const col_counters *cc, enum col_counters_kind kind, uint
                   c.bytes, c.malformed, c.truncated, c.dropped);
     if (kind != COL_COUNT_HOST && c.refused)
         line_addf(&l, " conns_refused=%" PRIu64, c.refused);
+    if (kind != COL_COUNT_HOST && (c.throttled || c.throttled_ms))
+        line_addf(&l, " throttled=%" PRIu64 " throttled_ms=%" PRIu64, c.throttled,
+                  c.throttled_ms);
     line_addf(&l, " last_seen=");
     line_time(&l, c.last_seen_us);
     fn(arg, l.b);

@@ -18,9 +18,9 @@
  *
  * Memory (64-bit): per key 64 bytes of entry (keys up to 40 bytes are stored
  * inline; longer ones take a malloc'ed copy), up to 16 bytes of hash index,
- * plus 64 (source), 56 (agency) or 16 (host) bytes of counters. At the
+ * plus 80 (source), 72 (agency) or 16 (host) bytes of counters. At the
  * default caps a full host table is about 24 MiB and a full source table
- * about 9 MiB. Entries and counters are calloc'ed for the cap up front and
+ * about 10 MiB. Entries and counters are calloc'ed for the cap up front and
  * filled in order, so untouched pages cost nothing; the index starts small
  * and doubles as keys arrive.
  *
@@ -57,6 +57,7 @@ enum col_counters_kind { COL_COUNT_SOURCE, COL_COUNT_AGENCY, COL_COUNT_HOST };
 typedef struct col_count {
     uint64_t messages, bytes, malformed, truncated, dropped;
     uint64_t refused; /* connections closed at once: max_connections(_per_ip), the fd room */
+    uint64_t throttled, throttled_ms; /* max_rate_per_ip's throttles, and ms held (col_rate.h) */
     int64_t last_seen_us;
 } col_count;
 
@@ -86,6 +87,11 @@ void col_counters_drop(col_counters *cc, vg_str src, vg_str agency, uint64_t n);
  * change last_seen_us. */
 void col_counters_refuse(col_counters *cc, vg_str src, vg_str agency);
 
+/* Counts n throttles (max_rate_per_ip: col_rate_hold) of src (tagged with
+ * agency, its network's) and ms of its reading held back. Makes the keys
+ * if they are absent; does not change last_seen_us. */
+void col_counters_throttle(col_counters *cc, vg_str src, vg_str agency, uint64_t n, uint64_t ms);
+
 /* Copies key's counters into *out without touching its recency. Returns 0,
  * or -ENOENT if the table does not hold key. */
 int col_counters_get(const col_counters *cc, enum col_counters_kind kind, vg_str key,
@@ -109,7 +115,8 @@ void col_counters_each(const col_counters *cc, enum col_counters_kind kind,
  *   agency NAME messages=M bytes=B malformed=X truncated=T dropped=D last_seen=TIME
  *   source ADDR agency=NAME messages=M bytes=B malformed=X truncated=T dropped=D last_seen=TIME
  * (agencies and sources with refused connections add conns_refused=R before
- * last_seen)
+ * last_seen, and those throttled by max_rate_per_ip throttled=N
+ * throttled_ms=T after that)
  *   host NAME messages=M last_seen=TIME
  *   sources: K more not shown            (likewise "hosts: K more not shown")
  * Every agency is listed; sources and hosts are the 'top' with the most

@@ -6,11 +6,13 @@
 /* Hands a message on without the CRs it ends with: before its LF they are
  * the line end, and a message cut at max may end in the CRs of a line end
  * that had not arrived yet (col_input_message drops them all anyway). */
-static void col_frame_emit(col_frame_fn fn, void *ud, const char *p, size_t n, int flag)
+static void col_frame_emit(col_frame_fn fn, void *ud, const char *p, size_t n, int flag,
+                           size_t *taken)
 {
     while (n && p[n - 1] == '\r')
         n--;
     fn(ud, p, n, flag);
+    (*taken)++;
 }
 
 static int col_frame_digit(char c)
@@ -82,8 +84,18 @@ static size_t col_frame_resync(const char *p, size_t avail, size_t max, int eof,
 size_t col_frame_take(col_framer *f, const char *data, size_t len, int eof, col_frame_fn fn,
                       void *ud)
 {
-    size_t off = 0, max = f->max;
-    while (off < len) {
+    return col_frame_take_n(f, data, len, eof, SIZE_MAX, fn, ud, NULL);
+}
+
+size_t col_frame_take_n(col_framer *f, const char *data, size_t len, int eof, size_t quota,
+                        col_frame_fn fn, void *ud, size_t *out_taken)
+{
+    size_t off = 0, max = f->max, none;
+    size_t *taken = out_taken ? out_taken : &none;
+    *taken = 0;
+    if (eof) /* the stream ends: every frame is handed on */
+        quota = SIZE_MAX;
+    while (off < len && *taken < quota) {
         const char *p = data + off;
         size_t avail = len - off;
         if (f->skip_n) { /* tail of an over-long octet-counted frame */
@@ -124,14 +136,15 @@ size_t col_frame_take(col_framer *f, const char *data, size_t len, int eof, col_
             if (count) {
                 size_t body = avail - i - 1, want = n > max ? max : n;
                 if (body >= want) {
-                    col_frame_emit(fn, ud, p + i + 1, want, n > max ? COL_FRAME_OVER_MAX : 0);
+                    col_frame_emit(fn, ud, p + i + 1, want, n > max ? COL_FRAME_OVER_MAX : 0,
+                                   taken);
                     off += i + 1 + want;
                     f->skip_n = n - want;
                     f->octet = 1;
                     continue;
                 }
                 if (!eof) return off; /* the frame fits in the buffer once it arrives */
-                col_frame_emit(fn, ud, p + i + 1, body, COL_FRAME_CUT_SHORT);
+                col_frame_emit(fn, ud, p + i + 1, body, COL_FRAME_CUT_SHORT, taken);
                 f->octet = 1;
                 return len;
             }
@@ -151,6 +164,7 @@ size_t col_frame_take(col_framer *f, const char *data, size_t len, int eof, col_
                 return off; /* "0", or "0 " once its SP arrives */
             if (*p == '0' && avail > 1 && p[1] == ' ') {
                 fn(ud, p + 2, 0, COL_FRAME_EMPTY);
+                (*taken)++;
                 off += 2;
                 continue;
             }
@@ -163,7 +177,7 @@ size_t col_frame_take(col_framer *f, const char *data, size_t len, int eof, col_
                 flag = 0;
             else if (*p == '<' && n == avail) /* a last line without its LF: as below */
                 flag = col_frame_line_cut(eof);
-            col_frame_emit(fn, ud, p, n, flag);
+            col_frame_emit(fn, ud, p, n, flag, taken);
             off += n + (size_t)lf;
             continue;
         }
@@ -176,7 +190,8 @@ size_t col_frame_take(col_framer *f, const char *data, size_t len, int eof, col_
                 keep--;
             /* flagged by the line as sent, CRs included: the same whether or
              * not its LF came in the same read as the rest (col_frame.h) */
-            col_frame_emit(fn, ud, p, keep > max ? max : keep, ml > max ? COL_FRAME_OVER_MAX : 0);
+            col_frame_emit(fn, ud, p, keep > max ? max : keep,
+                           ml > max ? COL_FRAME_OVER_MAX : 0, taken);
             if (ml > max)
                 f->skipped += ml - max;
             off += ml + 1;
@@ -185,7 +200,7 @@ size_t col_frame_take(col_framer *f, const char *data, size_t len, int eof, col_
         if (avail > max || eof) { /* no LF in what was read */
             int trunc = avail > max;
             col_frame_emit(fn, ud, p, trunc ? max : avail,
-                           trunc ? COL_FRAME_OVER_MAX : col_frame_line_cut(eof));
+                           trunc ? COL_FRAME_OVER_MAX : col_frame_line_cut(eof), taken);
             if (trunc)
                 f->skipped += avail - max;
             f->skipping = trunc && !eof; /* the rest of the line comes in later reads */

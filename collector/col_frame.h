@@ -131,6 +131,16 @@ typedef void (*col_frame_fn)(void *ud, const char *p, size_t n, int flag);
 size_t col_frame_take(col_framer *f, const char *data, size_t len, int eof, col_frame_fn fn,
                       void *ud);
 
+/* col_frame_take, handing on at most quota messages (unless eof: then
+ * all, the stream ends): it stops after the quota'th and returns the bytes
+ * consumed up to there, as if the read had ended after that message; the
+ * rest is passed again later, as an unfinished frame is (the messages,
+ * flags and f->skipped are the same as with no quota). *taken (if not
+ * NULL): the messages handed on. max_rate_per_ip holds a sender's
+ * messages back so (col_rate.h). */
+size_t col_frame_take_n(col_framer *f, const char *data, size_t len, int eof, size_t quota,
+                        col_frame_fn fn, void *ud, size_t *taken);
+
 /* How many of the n bytes at p, an unfinished frame as col_frame_take left
  * it (f's state after that call), are bytes of a message: all of them but
  * the count that starts an octet-counted frame, i.e. digits that may still

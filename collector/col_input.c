@@ -271,6 +271,87 @@ static void col_udp_drain(col *c, uv_udp_t *u)
     }
 }
 
+/* ---- max_rate_per_ip ------------------------------------------------------ */
+
+static void col_rate_arm(col *c);
+static void col_conn_go(col_conn *k);
+
+/* Messages k may hand on now: SIZE_MAX when its sender is not limited
+ * (max_rate_per_ip 0, no key, or a stop, which reads everything), else
+ * what its sender's bucket holds (col_rate_budget); 0 while it is held. */
+static size_t col_conn_quota(col_conn *k)
+{
+    col *c = k->c;
+    if (!k->rk || c->rate.rate <= 0 || c->reading_all)
+        return SIZE_MAX;
+    if (k->rk->held)
+        return 0;
+    return col_rate_budget(&c->rate, k->rk, uv_now(c->loop));
+}
+
+/* The agency k's sender is tagged with by its network (as a refused
+ * connection is). */
+static vg_str col_conn_agency(col_conn *k)
+{
+    vg_str agency, site;
+    col_sources_tag(k->c->sources, (const struct sockaddr *)&k->peer, VG_STR_NULL, &agency,
+                    &site);
+    return agency;
+}
+
+/* k's sender went past max_rate_per_ip: none of its connections is read
+ * until its bucket refills (the rate timer, col_rate_on_timer). Nothing is
+ * dropped: what it sends waits in the kernels' buffers, and TCP's flow
+ * control stops the sender. A throttle (col_rate_hold) is counted, per
+ * sender too, and logged at most once a minute, naming the sender. */
+static void col_rate_hold_conns(col_conn *k)
+{
+    col *c = k->c;
+    col_rate_key *rk = k->rk;
+    uint64_t now = uv_now(c->loop);
+    if (rk->held)
+        return;
+    if (col_rate_hold(&c->rate, rk, now)) {
+        c->stats.throttles++;
+        c->rate_unlogged++;
+        col_counters_throttle(c->counters, vg_str_c(rk->key), col_conn_agency(k), 1, 0);
+        if (c->rate_logged_ms == 0 || now - c->rate_logged_ms >= 60000) {
+            char by[COL_ADDR_KEY_MAX + 16] = "";
+            if (strcmp(rk->key, k->src)) /* a /64, a scope: say which */
+                snprintf(by, sizeof(by), " by %s", rk->key);
+            vg_warn("connection from %s held back: max_rate_per_ip (%lld messages a second) "
+                    "reached%s; its sender's connections are read no faster, nothing is "
+                    "dropped; %llu such throttles since the last such message",
+                    k->src, (long long)c->rate.rate, by,
+                    (unsigned long long)c->rate_unlogged);
+            c->rate_logged_ms = now ? now : 1;
+            c->rate_unlogged = 0;
+        }
+    }
+    for (col_conn *o = c->conns; o; o = o->next)
+        if (o->rk == rk)
+            uv_read_stop((uv_stream_t *)&o->tcp);
+    col_rate_arm(c);
+}
+
+/* Ends the hold of k's sender, counting how long it lasted. */
+static void col_rate_unhold(col_conn *k)
+{
+    col *c = k->c;
+    uint64_t ms = col_rate_release(&c->rate, k->rk, uv_now(c->loop));
+    c->stats.throttled_ms += ms;
+    col_counters_throttle(c->counters, vg_str_c(k->rk->key), col_conn_agency(k), 0, ms);
+}
+
+/* k is closing: if it is the last connection of a held sender, the hold
+ * ends with it. */
+static void col_rate_unhold_last(col *c, col_conn *k)
+{
+    (void)c;
+    if (k->rk->held && k->rk->conns == 1)
+        col_rate_unhold(k);
+}
+
 /* ---- TCP ---------------------------------------------------------------- */
 
 static void col_conn_closed(uv_handle_t *h)
@@ -284,6 +365,10 @@ static void col_conn_closed(uv_handle_t *h)
     if (k->next)
         k->next->prev = k->prev;
     c->stats.tcp_open--;
+    if (k->rk) {
+        col_rate_unhold_last(c, k);
+        col_rate_put(&c->rate, k->rk, uv_now(c->loop));
+    }
     if (k->tls) {
         col_tls_conn_free(k->tls);
         free(k->tls);
@@ -296,15 +381,21 @@ static void col_conn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
     col_conn *k = h->data;
     (void)hint;
+    /* a sender near max_rate_per_ip is read in pieces of max_message_size
+     * + 64 bytes, so that what its budget leaves of a read fits the
+     * connection's buffer (col_conn_frames) */
+    size_t small = k->c->conf.max_message + 64;
+    bool near = col_conn_quota(k) < COL_READ_CHUNK;
     if (k->tls) { /* ciphertext: decrypted into k->buf by col_conn_read */
-        *buf = uv_buf_init(k->c->udp_buf, 65536);
+        *buf = uv_buf_init(k->c->udp_buf, near && small < 65536 ? (unsigned)small : 65536);
         return;
     }
     /* Nothing pending: read into the collector's shared buffer, so one
      * read(2) carries hundreds of lines and idle connections hold no big
      * buffer. Only the unfinished tail of a read is kept per connection. */
     if (k->len == 0) {
-        *buf = uv_buf_init(k->c->read_buf, COL_READ_CHUNK);
+        *buf = uv_buf_init(k->c->read_buf, near && small < COL_READ_CHUNK ? (unsigned)small
+                                                                          : COL_READ_CHUNK);
         return;
     }
     size_t want = k->c->conf.max_message + 64;
@@ -359,9 +450,16 @@ static void col_conn_frame_mark(col_conn *k, uint64_t msgs_was)
 static size_t col_conn_frames(col_conn *k, char *data, size_t len, int eof)
 {
     uint64_t was = k->framer.skipped;
+    size_t quota = col_conn_quota(k), taken = 0;
     k->framer.max = k->c->conf.max_message;
-    size_t used = col_frame_take(&k->framer, data, len, eof, col_conn_message, k);
+    size_t used = col_frame_take_n(&k->framer, data, len, eof, quota, col_conn_message, k, &taken);
     k->c->stats.skipped_bytes += k->framer.skipped - was;
+    if (k->rk && quota != SIZE_MAX) {
+        col_rate_take(&k->c->rate, k->rk, taken);
+        /* the budget stopped it with bytes left: the sender is past its rate */
+        if (!eof && taken == quota && used < len)
+            col_rate_hold_conns(k);
+    }
     return used;
 }
 
@@ -378,6 +476,21 @@ static int col_conn_plain(void *ud, const char *p, size_t n)
         k->cap = want;
     }
     while (n) {
+        if (k->rk && k->rk->held && !k->c->reading_all) {
+            /* max_rate_per_ip holds the sender back: the plaintext is kept
+             * (at most a read's, col_conn_alloc) and framed once it is read
+             * again (col_conn_go) */
+            if (k->len + n > k->cap) {
+                char *q = realloc(k->buf, k->len + n);
+                if (!q)
+                    return -1;
+                k->buf = q;
+                k->cap = k->len + n;
+            }
+            memcpy(k->buf + k->len, p, n);
+            k->len += n;
+            return 0;
+        }
         size_t room = k->cap - k->len, m = n < room ? n : room;
         memcpy(k->buf + k->len, p, m);
         k->len += m;
@@ -387,7 +500,7 @@ static int col_conn_plain(void *ud, const char *p, size_t n)
         if (used < k->len)
             memmove(k->buf, k->buf + used, k->len - used);
         k->len -= used;
-        if (m == 0 && used == 0)
+        if (m == 0 && used == 0 && !(k->rk && k->rk->held))
             return -1; /* cannot happen: frames always make room (cap > max_message) */
     }
     return 0;
@@ -428,6 +541,8 @@ static void col_conn_tls_flush(col_conn *k)
  * so that it can tell the close from a cut connection. */
 static void col_conn_end(col_conn *k, int eof)
 {
+    if (k->end) /* its stream had ended (col_conn_take): as it did */
+        eof = k->end;
     if (k->len) {
         col_conn_frames(k, k->buf, k->len, eof);
         k->len = 0;
@@ -469,10 +584,27 @@ static void col_conn_take(col_conn *k, ssize_t n, const uv_buf_t *buf)
     } else if (k->tls && n < 0) /* the peer left inside its handshake: a failure too */
         col_tls_abandoned(&k->c->tls, k->tls, n != UV_EOF, k->src);
     int eof = n < 0 ? col_conn_end_kind(k, n) : 0;
+    if (eof && k->len && col_conn_quota(k) != SIZE_MAX) {
+        /* the end (a TLS close_notify read with the records before it, or
+         * a FIN) waits for the messages max_rate_per_ip holds back: framed
+         * all at once here, a sender could pass the limit by a buffer's
+         * worth with each connection it closes (col_conn_go ends it) */
+        size_t used = col_conn_frames(k, k->buf, k->len, 0);
+        if (used < k->len)
+            memmove(k->buf, k->buf + used, k->len - used);
+        k->len -= used;
+        if (k->rk->held) {
+            k->end = eof;
+            uv_read_stop((uv_stream_t *)&k->tcp);
+            return;
+        }
+    }
     if (n > 0 && buf->base == k->c->read_buf) {
         /* frames straight from the shared buffer; keep the unfinished tail */
         size_t len = (size_t)n, used = col_conn_frames(k, buf->base, len, 0);
         size_t tail = len - used, want = k->c->conf.max_message + 64;
+        if (want < tail) /* cannot happen: col_conn_alloc reads no more then */
+            want = tail;
         if (tail) {
             if (k->cap < want) {
                 char *p = realloc(k->buf, want);
@@ -552,6 +684,34 @@ static void col_conn_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     col_conn_frame_mark(k, msgs_was);
 }
 
+/* k may be read again (its sender's hold ended, or a pause for a full
+ * spool): what it holds is framed first, as far as its sender's budget
+ * goes (bytes a hold left unframed, col_conn_frames), then it is read
+ * unless its sender is held again or the spool is full. */
+static void col_conn_go(col_conn *k)
+{
+    col *c = k->c;
+    if (uv_is_closing((uv_handle_t *)&k->tcp) || c->paused || (k->rk && k->rk->held))
+        return;
+    if (k->len) {
+        uint64_t msgs_was = k->msgs;
+        size_t used = col_conn_frames(k, k->buf, k->len, 0);
+        if (used < k->len)
+            memmove(k->buf, k->buf + used, k->len - used);
+        k->len -= used;
+        col_conn_frame_mark(k, msgs_was);
+    }
+    if (k->end && !(k->rk && k->rk->held)) { /* its stream had ended: now it is over */
+        col_conn_frames(k, k->buf, k->len, k->end);
+        k->len = 0;
+        if (!uv_is_closing((uv_handle_t *)&k->tcp))
+            uv_close((uv_handle_t *)&k->tcp, col_conn_closed);
+        return;
+    }
+    if (!c->paused && !(k->rk && k->rk->held))
+        uv_read_start((uv_stream_t *)&k->tcp, col_conn_alloc, col_conn_read);
+}
+
 static void col_conn_free(uv_handle_t *h)
 {
     free(h->data);
@@ -574,6 +734,13 @@ static void col_conn_drain(col_conn *k, uint64_t deadline_ns)
     int queued = 0;
     if (uv_fileno((uv_handle_t *)&k->tcp, &fd) != 0 || ioctl(fd, FIONREAD, &queued) != 0)
         queued = 0;
+    if (k->len && !k->c->paused && !uv_is_closing((uv_handle_t *)&k->tcp)) {
+        /* what a max_rate_per_ip hold left unframed: it may fill the buffer */
+        size_t used = col_conn_frames(k, k->buf, k->len, 0);
+        if (used < k->len)
+            memmove(k->buf, k->buf + used, k->len - used);
+        k->len -= used;
+    }
     for (size_t got = 0; got < COL_DRAIN_BYTES;) {
         if (k->c->paused || uv_is_closing((uv_handle_t *)&k->tcp))
             return;
@@ -746,13 +913,15 @@ static void col_conn_setup(col *c, col_conn *k, int tls)
             return;
         }
     }
+    if (k->ipkey[0]) /* its sender's max_rate_per_ip bucket (NULL out of memory: none) */
+        k->rk = col_rate_get(&c->rate, k->ipkey, uv_now(c->loop));
     k->next = c->conns;
     if (c->conns)
         c->conns->prev = k;
     c->conns = k;
     c->stats.tcp_conns++;
     c->stats.tcp_open++;
-    if (!c->paused)
+    if (!c->paused && !(k->rk && k->rk->held)) /* a held sender's new one waits too */
         uv_read_start((uv_stream_t *)&k->tcp, col_conn_alloc, col_conn_read);
 }
 
@@ -863,9 +1032,72 @@ void col_input_resume(col *c)
         k->start_ms = k->last_ms = now;
         if (k->frame_ms)
             k->frame_ms = now ? now : 1;
-        if (!uv_is_closing((uv_handle_t *)&k->tcp))
-            uv_read_start((uv_stream_t *)&k->tcp, col_conn_alloc, col_conn_read);
+        col_conn_go(k);
     }
+}
+
+/* Reads again the connections of the held senders whose buckets have
+ * refilled enough (col_rate_wait_ms), or of every held sender (all: the
+ * limit was lifted), oldest connection first; then arms the timer for the
+ * next. Their hold does not count against their timeouts (as a pause). */
+static void col_rate_wake(col *c, bool all)
+{
+    uint64_t now = uv_now(c->loop);
+    int any = 0;
+    for (col_rate_key *rk = c->rate.keys; rk; rk = rk->next) {
+        rk->wake = rk->held && (all || col_rate_wait_ms(&c->rate, rk, now) == 0);
+        any |= rk->wake;
+    }
+    col_conn *oldest = NULL;
+    for (col_conn *k = c->conns; any && k; k = k->next)
+        oldest = k;
+    for (col_conn *k = oldest; k; k = k->prev) {
+        if (!k->rk || !k->rk->wake)
+            continue;
+        if (k->rk->wake == 1) { /* the first of its sender's connections */
+            if (k->rk->held)
+                col_rate_unhold(k);
+            k->rk->wake = 2;
+        }
+        if (uv_is_closing((uv_handle_t *)&k->tcp))
+            continue;
+        k->start_ms = k->last_ms = now;
+        if (k->frame_ms)
+            k->frame_ms = now ? now : 1;
+        col_conn_go(k); /* may hold its sender again: the rest then wait */
+    }
+    for (col_rate_key *rk = c->rate.keys; rk; rk = rk->next)
+        rk->wake = 0;
+    col_rate_arm(c);
+}
+
+static void col_rate_on_timer(uv_timer_t *t)
+{
+    col_rate_wake(t->data, false);
+}
+
+/* Starts the rate timer for the held sender that can be read again first,
+ * or stops it when none is held. */
+static void col_rate_arm(col *c)
+{
+    uint64_t now = uv_now(c->loop), next = UINT64_MAX;
+    if (c->stopping || c->reading_all || !c->ntcp)
+        return;
+    for (col_rate_key *rk = c->rate.keys; rk; rk = rk->next)
+        if (rk->held) {
+            uint64_t w = col_rate_wait_ms(&c->rate, rk, now);
+            next = w < next ? w : next;
+        }
+    if (next == UINT64_MAX)
+        uv_timer_stop(&c->rate_timer);
+    else
+        uv_timer_start(&c->rate_timer, col_rate_on_timer, next ? next : 1, 0);
+}
+
+void col_input_rate_reload(col *c)
+{
+    col_rate_set(&c->rate, c->conf.max_rate_ip, uv_now(c->loop));
+    col_rate_wake(c, c->rate.rate <= 0);
 }
 
 #define COL_CERT_CHECK_MS (24ull * 3600 * 1000)
@@ -932,8 +1164,10 @@ static void col_conn_sweep(uv_timer_t *t)
         return;
     uint64_t now = uv_now(c->loop), held = 0;
     char more[160];
+    col_rate_sweep(&c->rate, now);
     for (col_conn *k = c->conns; k; k = k->next) {
-        if (uv_is_closing((uv_handle_t *)&k->tcp))
+        /* a sender held back by max_rate_per_ip is not read: no timeout */
+        if (uv_is_closing((uv_handle_t *)&k->tcp) || (k->rk && k->rk->held))
             continue;
         bool handshake = k->tls && !k->tls->handshake_done &&
                          now - k->start_ms >= (uint64_t)c->conf.handshake_ms;
@@ -1069,7 +1303,10 @@ int col_input_start(col *c)
         c->stats_timer.data = c;
         uv_timer_start(&c->stats_timer, col_udp_on_timer, ms, ms);
     }
+    c->rate.rate = c->conf.max_rate_ip;
     if (c->ntcp) {
+        uv_timer_init(c->loop, &c->rate_timer);
+        c->rate_timer.data = c;
         uv_timer_init(c->loop, &c->conn_timer);
         c->conn_timer.data = c;
         uv_timer_start(&c->conn_timer, col_conn_sweep, 1000, 1000);
@@ -1244,6 +1481,9 @@ static void col_input_reset_on_close(uv_tcp_t *h)
  * were never acknowledged (see docs/architecture.md). */
 void col_input_stop(col *c)
 {
+    c->reading_all = 1; /* max_rate_per_ip holds nothing back now */
+    if (c->ntcp && !uv_is_closing((uv_handle_t *)&c->rate_timer))
+        uv_close((uv_handle_t *)&c->rate_timer, NULL);
     col_spool_stop_pause(c); /* a full spool: read all the same */
     for (int i = 0; i < c->nudp; i++)
         col_udp_drain(c, &c->udp[i]);

@@ -135,6 +135,8 @@ static uint32_t col_stats_fn(void *ud, vg_stat *out, uint32_t cap)
         {"idle_closed", c->stats.idle_closed},
         {"frame_timeouts", c->stats.frame_timeouts},
         {"unknown_version", c->stats.unknown_version},
+        {"throttles", c->stats.throttles},
+        {"throttled_ms", c->stats.throttled_ms},
     };
     uint32_t n = sizeof(all) / sizeof(all[0]);
     if (n > cap)
@@ -157,7 +159,7 @@ static void col_summary(void *ud, char *buf, size_t cap)
              "dropped=%llu pauses=%llu paused=%d unread_at_stop=%llu "
              "tls_handshakes=%llu tls_errors=%llu tls_refused_names=%llu "
              "conns_refused=%llu tls_handshake_timeouts=%llu idle_closed=%llu frame_timeouts=%llu "
-             "unknown_version=%llu "
+             "unknown_version=%llu throttles=%llu throttled_ms=%llu "
              "sent=%llu "
              "acked=%llu resent=%llu connected=%d",
              (unsigned long long)c->stats.received, (unsigned long long)c->stats.bytes,
@@ -176,6 +178,7 @@ static void col_summary(void *ud, char *buf, size_t cap)
              (unsigned long long)c->stats.idle_closed,
              (unsigned long long)c->stats.frame_timeouts,
              (unsigned long long)c->stats.unknown_version,
+             (unsigned long long)c->stats.throttles, (unsigned long long)c->stats.throttled_ms,
              (unsigned long long)(ss ? ss->sent : 0),
              (unsigned long long)(ss ? ss->acked : 0),
              (unsigned long long)(ss ? ss->resent : 0), ss ? ss->connected : 0);
@@ -259,7 +262,9 @@ static int col_configure(vg_daemon *d, const vg_node *root, int first, char *err
             c->conf.handshake_ms = cf.handshake_ms;
             c->conf.idle_ms = cf.idle_ms;
             c->conf.frame_ms = cf.frame_ms;
+            c->conf.max_rate_ip = cf.max_rate_ip;
             col_fd_room(c);
+            col_input_rate_reload(c);
         }
         if (!first) { /* the source map applies from the next message on */
             size_t entries, nets, pats;
@@ -353,6 +358,7 @@ int main(int argc, char **argv)
     col_tls_free(&c.tls);
     col_sources_free(c.sources);
     col_counters_free(c.counters);
+    col_rate_free(&c.rate);
     col_conf_free(&c.conf);
     return rc;
 }

@@ -14,6 +14,9 @@
  *     framed there, the unfinished tail kept), gives the same messages,
  *     with the same flags (cut, framing error) and the same count of
  *     skipped bytes;
+ *   - the stream framed with a quota of 0 to 3 messages a call (seeded;
+ *     max_rate_per_ip's col_frame_take_n), the rest passed again, gives
+ *     the same messages and never more than the quota a call;
  *   - what is left unfinished always fits that buffer, and a full buffer
  *     is always consumed in part (no stall);
  *   - every message is at most max bytes (AddressSanitizer checks that it
@@ -147,5 +150,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                       got.hash[i] == want.hash[i],
                   "message %zu: %u bytes flag %d in pieces, %u bytes flag %d in one (max %zu)", i,
                   got.len[i], got.trunc[i], want.len[i], want.trunc[i], max);
+
+    /* a quota of 0 to 3 messages a call (max_rate_per_ip), the rest passed
+     * again: the same messages */
+    static fz_msgs quo;
+    memset(&quo, 0, sizeof(quo));
+    quo.max = max;
+    col_framer h = {.max = max};
+    size_t off = 0;
+    for (int calls = 0; off < n && calls < 1 << 20; calls++) {
+        size_t quota = (size_t)(fz_next(&seed) % 4), taken = 9;
+        size_t used = col_frame_take_n(&h, s + off, n - off, 0, quota, fz_on_msg, &quo, &taken);
+        FZ_CHECKF(taken <= quota, "%zu messages taken, quota %zu", taken, quota);
+        off += used;
+        if (taken < quota)
+            break; /* not stopped by the quota: what is left is unfinished */
+    }
+    FZ_CHECK(col_frame_take_n(&h, s + off, n - off, eof, 0, fz_on_msg, &quo, NULL) == n - off);
+    FZ_CHECKF(h.skipped == f.skipped && quo.n == want.n, "%zu messages with quotas, %zu in one",
+              quo.n, want.n);
+    for (size_t i = 0; i < want.n; i++)
+        FZ_CHECKF(quo.len[i] == want.len[i] && quo.trunc[i] == want.trunc[i] &&
+                      quo.hash[i] == want.hash[i],
+                  "message %zu: %u bytes flag %d with quotas, %u bytes flag %d in one", i,
+                  quo.len[i], quo.trunc[i], want.len[i], want.trunc[i]);
     return 0;
 }

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "it_common.h"
+#include "vt_cmd.h"
 
 static int it_send_all(int fd, const char *p, size_t n)
 {
@@ -1193,6 +1194,61 @@ START_TEST(test_tls_frame_timeout)
 }
 END_TEST
 
+/* max_rate_per_ip under TLS: 300 lines in TLS records of up to 16 KiB
+ * (the plaintext of one comes at once, past what the sender may hand on:
+ * the rest is kept and framed as its bucket refills), at 100 a second:
+ * all 300 spooled, after 2 s at least, one throttle. */
+START_TEST(test_tls_rate_per_ip)
+{
+    vt_pipe p;
+    const char *coll = "  max_rate_per_ip: 100\n"
+                       "  tls:\n    cert: certs/server.pem\n    key: certs/server.key\n";
+    char certs[400], log[400];
+    it_tls_pipe(&p, ANY_RULE, coll, certs, sizeof(certs));
+    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+    char py[400], out[400], cmd[1400];
+    snprintf(py, sizeof(py), "%s/client.py", p.dir);
+    snprintf(out, sizeof(out), "%s/client.out", p.dir);
+    ck_assert_int_eq(
+        vt_write_file(
+            py, "import socket, ssl, sys\n"
+                "ctx = ssl.create_default_context(cafile=sys.argv[2])\n"
+                "s = socket.create_connection(('::1', int(sys.argv[1])), timeout=15)\n"
+                "a = ctx.wrap_socket(s, server_hostname='localhost')\n"
+                "a.sendall(b''.join(b'<13>Nov 25 10:00:00 h app: seq=%05d tls\\n' % i\n"
+                "                   for i in range(300)))\n"
+                "a.unwrap()\n"
+                "print('sent', flush=True)\n"),
+        0);
+    uint64_t t0 = it_now_ms();
+    snprintf(cmd, sizeof(cmd), "exec python3 %s %d %s/ca.pem > %s 2>&1", py, p.port, certs, out);
+    char *argv[] = {"sh", "-c", cmd, NULL};
+    int rc = vt_run(argv, 30);
+    char *text = vt_read_file(out, NULL);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_msg(rc == 0 && strcmp(text, "sent\n") == 0, "rc %d: %s", rc, text);
+    free(text);
+    long got = 0;
+    for (int i = 0; i < 300 && got < 300; i++) { /* at most 15 s */
+        got = it_stat(&p, VT_COLLECTOR, "stats: received=", "stats: received=", true);
+        if (got < 300)
+            vt_sleep_ms(50);
+    }
+    uint64_t took = it_now_ms() - t0;
+    ck_assert_int_eq(got, 300);
+    ck_assert_msg(took >= 1950, "300 lines taken in %llu ms", (unsigned long long)took);
+    ck_assert(it_collector_says(&p, " truncated=0 "));
+    ck_assert(it_collector_says(&p, " malformed=0 "));
+    ck_assert(it_collector_says(&p, " throttles=1 throttled_ms="));
+    ck_assert(it_collector_says(&p, "source ::1 agency=unknown messages=300 "));
+    ck_assert_int_eq(vt_count_text(log, "connection from ::1 held back: max_rate_per_ip (100 "
+                                        "messages a second) reached; "),
+                     1);
+    ck_assert(vt_wait_lines(p.alerts, 300, 20000));
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* A slowloris: half a line, then a byte every 200 ms, never the LF. It is
  * never idle, so before frame_timeout nothing closed it. With
  * frame_timeout 1s (set by a reload, from 0: never) it is closed within about 2 s (the check runs each
@@ -1433,6 +1489,152 @@ START_TEST(test_idle_timeout_split_empty_frames)
     ck_assert(it_dump_line(dump, "seq=00002 three\"", line, sizeof(line)));
     ck_assert_ptr_nonnull(strstr(line, "\"flags\":[],"));
     ck_assert_int_eq(vt_count_text(log, "error: "), 0);
+    free(dump);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+/* A TCP connection to 127.0.0.1:port from the loopback address from
+ * (127.0.0.2: another sender to the collector), or -1. */
+static int it_tcp_connect_from(int port, const char *from)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in me = {.sin_family = AF_INET};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    if (inet_pton(AF_INET, from, &me.sin_addr) != 1 ||
+        bind(fd, (struct sockaddr *)&me, sizeof(me)) != 0 ||
+        connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* max_rate_per_ip: 100 (from a reload; 0, no limit, at the start). One
+ * sender writes 300 lines (3 times the limit) as fast as it can on one
+ * connection: every line is spooled, none dropped, but not before 2 s
+ * (the bucket's 100, then 200 at 100 a second: a lower bound, safe on a
+ * slow machine); the collector stopped reading it meanwhile, once one
+ * throttle (held, read a little, held again, ... until its bucket stays
+ * full), counted in the stats and on its source line and logged once. A
+ * second sender (127.0.0.2) writing 50 lines meanwhile is not held back.
+ * A bad value is refused by -t with file, line and reason. */
+START_TEST(test_rate_per_ip_holds_back)
+{
+    vt_pipe p;
+    char log[400];
+    ck_assert_int_eq(vt_pipe_init_ex(&p, ANY_RULE, NULL, "  max_rate_per_ip: 0\n"), 0);
+    vt_pipe_start(&p, VT_COLLECTOR);
+    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+    ck_assert(vt_wait_text(log, " started (config ", 10000));
+    char *cfg = vt_read_file(p.config, NULL);
+    char *at = strstr(cfg, "max_rate_per_ip: 0");
+    ck_assert_ptr_nonnull(at);
+    int line = 1;
+    for (const char *q = cfg; q < at; q++)
+        line += *q == '\n';
+    /* a bad value: refused by -t, naming the file, the line and why */
+    char bad[8192], badcfg[600], cmd[1600], want[800];
+    snprintf(bad, sizeof(bad), "%.*smax_rate_per_ip: -5%s", (int)(at - cfg), cfg,
+             at + strlen("max_rate_per_ip: 0"));
+    snprintf(badcfg, sizeof(badcfg), "%s.bad", p.config);
+    ck_assert_int_eq(vt_write_file(badcfg, bad), 0);
+    snprintf(cmd, sizeof(cmd), "%s -c %s -t 2>&1", vt_bin("collector/vigil-collector"), badcfg);
+    char *out = NULL;
+    ck_assert_int_ne(vt_capture(cmd, &out), 0);
+    snprintf(want, sizeof(want),
+             "%s:%d: 'max_rate_per_ip' must be between 0 and 10000000, got '-5'", badcfg, line);
+    ck_assert_msg(out && strstr(out, want), "got %s\nwant %s", out, want);
+    free(out);
+    /* 100 a second from the reload on */
+    at[strlen("max_rate_per_ip: ")] = '1';
+    memmove(at + strlen("max_rate_per_ip: 100"), at + strlen("max_rate_per_ip: 0"),
+            strlen(at + strlen("max_rate_per_ip: 0")) + 1);
+    memcpy(at + strlen("max_rate_per_ip: 1"), "00", 2);
+    ck_assert_int_eq(vt_write_file(p.config, cfg), 0);
+    free(cfg);
+    kill(p.pid[VT_COLLECTOR], SIGHUP);
+    ck_assert(vt_wait_text(log, "source map reloaded", 5000));
+    /* 300 lines at once, then 50 from another sender */
+    char *lines = malloc(300 * 64);
+    ck_assert_ptr_nonnull(lines);
+    size_t n = 0;
+    for (int i = 0; i < 300; i++)
+        n += (size_t)sprintf(lines + n, "<13>Nov 25 10:00:00 h app: seq=%05d fast\n", i);
+    uint64_t t0 = it_now_ms();
+    int fast = it_tcp_connect(p.port);
+    ck_assert_int_ge(fast, 0);
+    ck_assert_int_eq(it_send_all(fast, lines, n), 0);
+    free(lines);
+    int other = it_tcp_connect_from(p.port, "127.0.0.2");
+    ck_assert_int_ge(other, 0);
+    for (int i = 0; i < 50; i++) {
+        char l[80];
+        int m = snprintf(l, sizeof(l), "<13>Nov 25 10:00:00 h2 app: seq=%05d other\n", 1000 + i);
+        ck_assert_int_eq(it_send_all(other, l, (size_t)m), 0);
+    }
+    long got = 0;
+    for (int i = 0; i < 300 && got < 350; i++) { /* at most 15 s */
+        vt_sleep_ms(50);
+        got = it_stat(&p, VT_COLLECTOR, "stats: received=", "stats: received=", true);
+    }
+    uint64_t took = it_now_ms() - t0;
+    ck_assert_int_eq(got, 350);
+    /* (300 - 100) / 100 s at least; the loop's clock is coarse (a few ms) */
+    ck_assert_msg(took >= 1950, "300 lines taken in %llu ms", (unsigned long long)took);
+    close(fast);
+    close(other);
+    ck_assert(it_collector_says(&p, " dropped=0 "));
+    ck_assert(it_collector_says(&p, " throttles=1 throttled_ms="));
+    ck_assert(it_collector_says(&p, "source 127.0.0.1 agency=unknown messages=300 "));
+    ck_assert(it_collector_says(&p, "source 127.0.0.2 agency=unknown messages=50 "));
+    long held = it_stat(&p, VT_COLLECTOR, "stats: received=", " throttled_ms=", true);
+    ck_assert_msg(held >= 1500 && held <= (long)took, "held %ld ms of %llu", held,
+                  (unsigned long long)took);
+    /* on the sender's line: one throttle; the other sender's has none */
+    char *lb = vt_read_file(log, NULL);
+    ck_assert_ptr_nonnull(lb);
+    char *last = NULL;
+    for (char *q = strstr(lb, "source 127.0.0.1 "); q; q = strstr(q + 1, "source 127.0.0.1 "))
+        last = q;
+    ck_assert_ptr_nonnull(last);
+    snprintf(want, sizeof(want), "source 127.0.0.1 agency=unknown messages=300 bytes=%zu "
+             "malformed=0 truncated=0 dropped=0 throttled=1 throttled_ms=%ld last_seen=",
+             n - 300, held);
+    ck_assert_msg(strncmp(last, want, strlen(want)) == 0, "got  %.200s\nwant %s", last, want);
+    last = NULL;
+    for (char *q = strstr(lb, "source 127.0.0.2 "); q; q = strstr(q + 1, "source 127.0.0.2 "))
+        last = q;
+    ck_assert_ptr_nonnull(last);
+    const char *o2 = "source 127.0.0.2 agency=unknown messages=50 bytes=2150 malformed=0 "
+                     "truncated=0 dropped=0 last_seen=";
+    ck_assert_msg(strncmp(last, o2, strlen(o2)) == 0, "%.200s", last);
+    free(lb);
+    ck_assert_int_eq(vt_count_text(log, "connection from 127.0.0.1 held back: max_rate_per_ip "
+                                        "(100 messages a second) reached; its sender's "
+                                        "connections are read no faster, nothing is dropped; "
+                                        "1 such throttles since the last such message\n"),
+                     1);
+    ck_assert_int_eq(vt_count_text(log, " held back: "), 1);
+    /* every line spooled, each once */
+    char *dump = it_dump_spool(&p);
+    ck_assert_ptr_nonnull(dump);
+    int fastn = 0, othern = 0;
+    /* the message, not its raw copy */
+    for (char *q = strstr(dump, " fast\",\"src\""); q; q = strstr(q + 1, " fast\",\"src\""))
+        fastn++;
+    for (char *q = strstr(dump, " other\",\"src\""); q; q = strstr(q + 1, " other\",\"src\""))
+        othern++;
+    ck_assert_int_eq(fastn, 300);
+    ck_assert_int_eq(othern, 50);
+    for (int i = 0; i < 300; i += 37) {
+        char seq[40];
+        snprintf(seq, sizeof(seq), "seq=%05d fast\"", i);
+        ck_assert_msg(strstr(dump, seq), "%s missing", seq);
+    }
     free(dump);
     vt_pipe_destroy(&p);
 }
@@ -3357,12 +3559,14 @@ static Suite *collector_suite(void)
     tcase_add_test(li, test_frame_timeout_slow_sender);
     tcase_add_test(li, test_idle_timeout_ignores_empty_frames);
     tcase_add_test(li, test_idle_timeout_split_empty_frames);
+    tcase_add_test(li, test_rate_per_ip_holds_back);
     tcase_add_test(li, test_per_ip_counts_ipv6_64);
     tcase_add_test(li, test_udp_address_in_use_refused);
     tcase_add_test(li, test_udp_kernel_drops_counted);
     TCase *tl = it_tcase(s, "tls", 300);
     tcase_add_test(tl, test_tls_close_notify);
     tcase_add_test(tl, test_tls_frame_timeout);
+    tcase_add_test(tl, test_tls_rate_per_ip);
     tcase_add_test(tl, test_plain_syslog_to_tls_port);
     tcase_add_test(tl, test_tls_errors_counted);
     tcase_add_test(tl, test_tls_client_cert_refusal_named);

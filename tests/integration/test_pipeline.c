@@ -957,7 +957,7 @@ START_TEST(test_sighup_reload)
         ck_assert_msg(strstr(own, kw), "collector SIGUSR1 line lacks %s: %s", key, own);
         keys++;
     }
-    ck_assert_int_eq(keys, 22); /* received .. unknown_version: col_stats_fn sends all 22 */
+    ck_assert_int_eq(keys, 24); /* received .. throttled_ms: col_stats_fn sends all 24 */
     free(up);
     free(own);
 

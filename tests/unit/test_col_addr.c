@@ -1,9 +1,11 @@
 /* Unit tests for collector/col_addr.c: the key max_connections_per_ip
- * counts a sender by. Two addresses of one /64 cannot both reach the
- * collector on loopback (only ::1 is there, and adding a /64 to lo needs
+ * (and max_rate_per_ip) counts a sender by; and collector/col_rate.c,
+ * max_rate_per_ip's buckets per key, on a clock of the test's own. Two
+ * addresses of one /64 cannot both reach the collector on loopback (only ::1 is there, and adding a /64 to lo needs
  * root and changes the machine), so the mapping is tested here, exactly;
  * test_collector's per_ip case checks the key on a real ::1 connection. */
 #include "col_addr.h"
+#include "col_rate.h"
 
 #include <arpa/inet.h>
 #include <check.h>
@@ -129,6 +131,83 @@ START_TEST(test_keys_refused)
 }
 END_TEST
 
+/* A bucket holds a second's worth (the burst), refills at the rate, is
+ * shared by one key's connections, and outlives the last of them until it
+ * is full again: a sender that reconnects gets no new burst. */
+START_TEST(test_rate_bucket)
+{
+    col_rate r = {.rate = 100};
+    col_rate_key *a = col_rate_get(&r, "192.0.2.7", 1000);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_uint_eq(col_rate_budget(&r, a, 1000), 100);
+    col_rate_key *a2 = col_rate_get(&r, "192.0.2.7", 1000); /* its second connection */
+    ck_assert_ptr_eq(a, a2);
+    ck_assert_uint_eq(r.nkeys, 1);
+    col_rate_take(&r, a, 100);
+    ck_assert_uint_eq(col_rate_budget(&r, a, 1000), 0);
+    ck_assert_uint_eq(col_rate_budget(&r, a, 1009), 0); /* 0.9 of a message */
+    ck_assert_uint_eq(col_rate_budget(&r, a, 1010), 1);
+    ck_assert_uint_eq(col_rate_budget(&r, a, 1250), 25);
+    ck_assert_uint_eq(col_rate_budget(&r, a, 9000), 100); /* never past the burst */
+    /* a throttle: held, read again after a twentieth of a second's worth */
+    col_rate_take(&r, a, 100);
+    ck_assert_int_eq(col_rate_hold(&r, a, 9000), 1);
+    ck_assert_int_eq(col_rate_hold(&r, a, 9001), 0); /* held already */
+    ck_assert_uint_eq(col_rate_wait_ms(&r, a, 9000), 50);
+    ck_assert_uint_eq(col_rate_wait_ms(&r, a, 9030), 20);
+    ck_assert_uint_eq(col_rate_release(&r, a, 9050), 50);
+    /* held again before the bucket was full: the same throttle */
+    col_rate_take(&r, a, 5);
+    ck_assert_int_eq(col_rate_hold(&r, a, 9050), 0);
+    ck_assert_uint_eq(col_rate_release(&r, a, 9100), 50);
+    /* a full bucket ends the throttle: the next hold is a new one */
+    ck_assert_uint_eq(col_rate_budget(&r, a, 10100), 100);
+    col_rate_take(&r, a, 100);
+    ck_assert_int_eq(col_rate_hold(&r, a, 10100), 1);
+    ck_assert_uint_eq(col_rate_release(&r, a, 10100), 0);
+    /* both connections close with the bucket empty: it stays (a new
+     * connection gets what is left), and goes once it is full */
+    col_rate_put(&r, a, 10100);
+    col_rate_put(&r, a, 10100);
+    ck_assert_uint_eq(r.nkeys, 1);
+    col_rate_key *b = col_rate_get(&r, "192.0.2.7", 10200);
+    ck_assert_ptr_eq(a, b);
+    ck_assert_uint_eq(col_rate_budget(&r, b, 10200), 10);
+    col_rate_put(&r, b, 10200);
+    col_rate_sweep(&r, 11000);
+    ck_assert_uint_eq(r.nkeys, 1);
+    col_rate_sweep(&r, 11100);
+    ck_assert_uint_eq(r.nkeys, 0);
+    /* a full one goes with its last connection */
+    b = col_rate_get(&r, "2001:db8:1:2::/64", 20000);
+    col_rate_put(&r, b, 20000);
+    ck_assert_uint_eq(r.nkeys, 0);
+    col_rate_free(&r);
+}
+END_TEST
+
+/* A reload: 0 lifts the limit (every budget unbounded, nothing waits);
+ * from 0 to a rate, buckets start full; a lower rate caps them. */
+START_TEST(test_rate_reload)
+{
+    col_rate r = {.rate = 0};
+    col_rate_key *a = col_rate_get(&r, "192.0.2.7", 0);
+    ck_assert_uint_eq(col_rate_budget(&r, a, 0), SIZE_MAX);
+    ck_assert_uint_eq(col_rate_wait_ms(&r, a, 0), 0);
+    col_rate_set(&r, 1000, 10);
+    ck_assert_uint_eq(col_rate_budget(&r, a, 10), 1000);
+    col_rate_set(&r, 10, 20);
+    ck_assert_uint_eq(col_rate_budget(&r, a, 20), 10);
+    col_rate_take(&r, a, 10);
+    ck_assert_uint_eq(col_rate_wait_ms(&r, a, 20), 100); /* one message at 10 a second */
+    col_rate_set(&r, 0, 30);
+    ck_assert_uint_eq(col_rate_budget(&r, a, 30), SIZE_MAX);
+    col_rate_put(&r, a, 30);
+    ck_assert_uint_eq(r.nkeys, 0);
+    col_rate_free(&r);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("col_addr");
@@ -136,6 +215,8 @@ int main(void)
     tcase_add_test(tc, test_keys_exact);
     tcase_add_test(tc, test_keys_group);
     tcase_add_test(tc, test_keys_refused);
+    tcase_add_test(tc, test_rate_bucket);
+    tcase_add_test(tc, test_rate_reload);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -376,6 +376,48 @@ START_TEST(test_held_body)
 }
 END_TEST
 
+/* A quota (max_rate_per_ip): col_frame_take_n stops after that many
+ * messages as if the read ended there; taken again with the rest, a
+ * message at a time, the messages, flags and skipped bytes are those of
+ * one call without a quota. At the stream's end the quota is lifted. */
+START_TEST(test_quota)
+{
+    const char *streams[] = {
+        "a b\nc d\r\n\n\r\nabc def\n12x y\n10 <1>octet\nX",
+        "0123456789\nok\n12 abcdefghijkl7 1234567",
+        "1 x0 0 0 5 <1>ab\n\0\0x1 <1>0 ",
+    };
+    size_t lens[] = {strlen(streams[0]), strlen(streams[1]), 27};
+    for (int i = 0; i < 3; i++) {
+        got all, one;
+        col_framer f = {.max = 8}, g1 = {.max = 8};
+        memset(&all, 0, sizeof(all));
+        memset(&one, 0, sizeof(one));
+        ck_assert_uint_eq(col_frame_take(&f, streams[i], lens[i], COL_FRAME_EOF, on_msg, &all),
+                          lens[i]);
+        size_t off = 0, taken = 9, calls = 0;
+        while (off < lens[i] && calls++ < 100) {
+            size_t used = col_frame_take_n(&g1, streams[i] + off, lens[i] - off, 0, 1, on_msg,
+                                           &one, &taken);
+            ck_assert_uint_le(taken, 1);
+            if (!used)
+                break; /* an unfinished frame: the rest at the end */
+            off += used;
+        }
+        ck_assert_uint_eq(col_frame_take_n(&g1, streams[i] + off, lens[i] - off, COL_FRAME_EOF, 0,
+                                           on_msg, &one, &taken),
+                          lens[i] - off);
+        ck_assert_str_eq(one.text, all.text);
+        ck_assert_int_eq(one.n, all.n);
+        ck_assert_uint_eq(g1.skipped, f.skipped);
+        /* quota 0: nothing taken, nothing consumed */
+        col_framer z = {.max = 8};
+        ck_assert_uint_eq(col_frame_take_n(&z, streams[i], lens[i], 0, 0, on_msg, &one, &taken), 0);
+        ck_assert_uint_eq(taken, 0);
+    }
+}
+END_TEST
+
 static Suite *frame_suite(void)
 {
     Suite *s = suite_create("col_frame");
@@ -388,6 +430,7 @@ static Suite *frame_suite(void)
     tcase_add_test(t, test_desync);
     tcase_add_test(t, test_skipped_counted);
     tcase_add_test(t, test_held_body);
+    tcase_add_test(t, test_quota);
     suite_add_tcase(s, t);
     return s;
 }
