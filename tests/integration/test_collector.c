@@ -2151,6 +2151,44 @@ START_TEST(test_stop_reads_queued_tcp)
 }
 END_TEST
 
+/* A stop reads what max_rate_per_ip holds back: 2,000 lines (86 KB) at
+ * 10 a second on two connections, one closed after its lines and one
+ * left open, the sender held (10 taken, the rest in the connections'
+ * buffers and the kernel's), then SIGTERM: all 2,000 are spooled, none
+ * left unread, none cut. */
+START_TEST(test_stop_reads_rate_held)
+{
+    vt_pipe p;
+    char log[400];
+    ck_assert_int_eq(vt_pipe_init_ex(&p, ANY_RULE, NULL, "  max_rate_per_ip: 10\n"), 0);
+    vt_pipe_start(&p, VT_COLLECTOR);
+    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+    ck_assert(vt_wait_text(log, " started (config ", 10000));
+    char *lines = malloc(2000 * 64);
+    ck_assert_ptr_nonnull(lines);
+    size_t n = 0;
+    for (int i = 0; i < 2000; i++)
+        n += (size_t)sprintf(lines + n, "<13>Nov 25 10:00:00 h app: seq=%05d held\n", i);
+    int a = it_tcp_connect(p.port), b = it_tcp_connect(p.port);
+    ck_assert_int_ge(a, 0);
+    ck_assert_int_ge(b, 0);
+    ck_assert_int_eq(it_send_all(a, lines, n / 2), 0);
+    ck_assert_int_eq(it_send_all(b, lines + n / 2, n - n / 2), 0);
+    free(lines);
+    close(a); /* its end waits for its lines */
+    ck_assert(vt_wait_text(log, " held back: max_rate_per_ip (10 messages a second)", 5000));
+    ck_assert_int_lt(it_last_stat(&p, "stats: received=", true), 100);
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_COLLECTOR, SIGTERM), 0);
+    close(b);
+    ck_assert_int_eq(it_last_stat(&p, "stats: received=", false), 2000);
+    ck_assert_int_eq(it_last_stat(&p, " spooled=", false), 2000);
+    ck_assert_int_eq(it_last_stat(&p, " truncated=", false), 0);
+    ck_assert_int_eq(it_last_stat(&p, " unread_at_stop=", false), 0);
+    ck_assert_int_eq(it_last_stat(&p, " throttles=", false), 1);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* A stop ends each connection with a reset, which tells the sender at once
  * that what it writes now goes nowhere. The stop's socket filter drops
  * every packet, the sender's ACK of a plain close's FIN included: before,
@@ -3578,6 +3616,7 @@ static Suite *collector_suite(void)
     tcase_add_test(st, test_stop_reads_queued_datagrams);
     tcase_add_test(st, test_stop_unix_sender_told);
     tcase_add_test(st, test_stop_reads_queued_tcp);
+    tcase_add_test(st, test_stop_reads_rate_held);
     tcase_add_test(st, test_stop_reads_past_limit);
     tcase_add_test(st, test_stop_reads_while_paused);
     tcase_add_test(st, test_stop_counts_unread_while_paused);
