@@ -3,6 +3,7 @@
 #ifndef COR_H
 #define COR_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <uv.h>
@@ -111,9 +112,17 @@ typedef struct cor {
     cor_list_names list_names; /* the lists the last (re)load read */
     uint64_t reload_gen;       /* SIGHUPs accepted so far (cor_main.c's cor_reload) */
     /* cor_main.c's struct cor_reload: the rule set whose prefilter builds on
-     * the worker thread now, and the latest one checked since, waiting for
-     * that build to end (a burst of SIGHUPs builds at most these two) */
+     * its thread now, and the latest one checked since, waiting for that
+     * build to end (a burst of SIGHUPs builds at most these two) */
     struct cor_reload *reload_running, *reload_next;
+    /* the build thread says it ended through reload_async (opened with the
+     * first build); reload_mu orders that with a stop abandoning the build,
+     * and counts the abandoned builds still running (the process exits
+     * without waiting for them, cor_main.c) */
+    uv_async_t reload_async;
+    bool reload_async_open;
+    pthread_mutex_t reload_mu;
+    int reload_abandoned;
 } cor;
 
 /* Reads the correlator section of root (file: its name, for errors) into

@@ -29,10 +29,13 @@ static const vg_daemon_desc cor_desc = {
         "  once, then its regex prefilter is built on a worker thread (about a second\n"
         "  per 1,000 rules) while the running rules go on; it takes over between two\n"
         "  batches, with its watchlists, when the log says 'rules reloaded' (not at\n"
-        "  'configuration reloaded', which comes first). A rule whose definition\n"
-        "  changed loses its groups, named in the log. One build runs at a time: a\n"
-        "  rule set of a SIGHUP during a build waits for it, replacing any that\n"
-        "  waited before. SIGHUP also applies a changed shipper_socket list: a\n"
+        "  'configuration reloaded', which comes first). Under systemd the reload\n"
+        "  ends (READY=1: systemctl reload returns) only then, or when the new set\n"
+        "  is refused at that point (the reason in systemctl status). A rule whose\n"
+        "  definition changed loses its groups, named in the log. One build runs at\n"
+        "  a time: a rule set of a SIGHUP during a build waits for it, replacing any\n"
+        "  that waited before. A stop does not wait for a build: the build is\n"
+        "  abandoned. SIGHUP also applies a changed shipper_socket list: a\n"
         "  socket added gets a link of its own, one removed loses its link and no\n"
         "  longer holds the outbox, and the links of the others go on untouched;\n"
         "  and stats_log.\n"
@@ -66,17 +69,21 @@ static const vg_daemon_desc cor_desc = {
     .tools = cor_tools,
 };
 
-/* A SIGHUP's rule set, checked, whose prefilter is being built on a worker
- * thread: Hyperscan's compile takes about a second per 1,000 rules, and the
- * event loop keeps taking batches with the running rules meanwhile. */
+/* A SIGHUP's rule set, checked, whose prefilter is being built on a thread
+ * of its own: Hyperscan's compile takes about a second per 1,000 rules, and
+ * the event loop keeps taking batches with the running rules meanwhile. Not
+ * libuv's thread pool: a stop would wait for the pool's work to end, and the
+ * compile cannot be interrupted. */
 typedef struct cor_reload {
-    uv_work_t work;
     cor *c;
     uint64_t gen;  /* c->reload_gen when it began: a later SIGHUP supersedes it */
     cor_conf cf;   /* owned */
     cor_ruleset *rs; /* owned until applied */
-    uint64_t t0_ns;  /* uv_hrtime() when its build was queued (cor_reload_start) */
+    uint64_t t0_ns;  /* uv_hrtime() when its build began (cor_reload_start) */
     int rc;
+    /* under c->reload_mu: the thread has ended its build and said so (the
+     * loop owns r again), or the stop left r to the thread, which frees it */
+    bool built, abandoned;
     char err[1024];
 } cor_reload;
 
@@ -85,12 +92,6 @@ static void cor_reload_free(cor_reload *r)
     cor_rules_free(r->rs);
     cor_conf_free(&r->cf);
     free(r);
-}
-
-static void cor_reload_build(uv_work_t *w)
-{
-    cor_reload *r = w->data;
-    r->rc = cor_rules_build_prefilter(r->rs, r->err, sizeof(r->err));
 }
 
 /* Puts a checked rule set with its prefilter in place: its lists into the
@@ -132,17 +133,90 @@ static int cor_reload_apply(cor *c, cor_reload *r)
     return 0;
 }
 
-static void cor_reload_done(uv_work_t *w, int status);
+static void cor_reload_start(cor *c, cor_reload *r);
 
-/* Hands r's prefilter to the worker thread; r becomes c->reload_running. */
+/* On the loop, once r's build ended: applies r unless a later SIGHUP
+ * superseded it, tells systemd how the reload ended (the reload it answers
+ * is in force, or refused), and starts the build of the rule set that
+ * waited. */
+static void cor_reload_done(cor *c, cor_reload *r)
+{
+    cor_reload *next = c->reload_next;
+    c->reload_running = NULL;
+    c->reload_next = NULL;
+    if (r->gen != c->reload_gen) {
+        vg_info("rule set of an earlier SIGHUP dropped: a later one replaces it (%zu rules, "
+                "prefilter built in %.1f s)",
+                r->rs->n, (double)(uv_hrtime() - r->t0_ns) / 1e9);
+    } else {
+        int rc = r->rc ? r->rc : cor_reload_apply(c, r);
+        if (rc)
+            vg_error("%s (rules not reloaded; running on the previous ones)",
+                     r->err[0] ? r->err : vg_strerror(rc));
+        vg_daemon_reload_done(c->d, rc, r->err);
+    }
+    cor_reload_free(r);
+    if (next)
+        cor_reload_start(c, next);
+}
+
+/* The build thread: compiles r's prefilter, then hands r back to the loop
+ * (reload_async), or frees it if the stop abandoned it meanwhile. */
+static void *cor_reload_thread(void *arg)
+{
+    cor_reload *r = arg;
+    cor *c = r->c;
+    r->rc = cor_rules_build_prefilter(r->rs, r->err, sizeof(r->err));
+    pthread_mutex_lock(&c->reload_mu);
+    bool abandoned = r->abandoned;
+    if (!abandoned) {
+        r->built = true;
+        uv_async_send(&c->reload_async);
+    }
+    pthread_mutex_unlock(&c->reload_mu);
+    if (abandoned) {
+        cor_reload_free(r);
+        pthread_mutex_lock(&c->reload_mu);
+        c->reload_abandoned--;
+        pthread_mutex_unlock(&c->reload_mu);
+    }
+    return NULL;
+}
+
+static void cor_reload_wake(uv_async_t *a)
+{
+    cor *c = a->data;
+    cor_reload *r = c->reload_running;
+    pthread_mutex_lock(&c->reload_mu);
+    bool built = r && r->built;
+    pthread_mutex_unlock(&c->reload_mu);
+    if (built)
+        cor_reload_done(c, r);
+}
+
+/* Hands r's prefilter to a build thread; r becomes c->reload_running. */
 static void cor_reload_start(cor *c, cor_reload *r)
 {
     c->reload_running = r;
     r->t0_ns = uv_hrtime();
-    if (uv_queue_work(c->loop, &r->work, cor_reload_build, cor_reload_done) != 0) {
-        /* no worker: build here, as at startup */
-        cor_reload_build(&r->work);
-        cor_reload_done(&r->work, 0);
+    if (!c->reload_async_open) {
+        if (uv_async_init(c->loop, &c->reload_async, cor_reload_wake) == 0) {
+            c->reload_async.data = c;
+            c->reload_async_open = true;
+        }
+    }
+    pthread_t t;
+    pthread_attr_t at;
+    bool started = false;
+    if (c->reload_async_open && pthread_attr_init(&at) == 0) {
+        started = pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED) == 0 &&
+                  pthread_create(&t, &at, cor_reload_thread, r) == 0;
+        pthread_attr_destroy(&at);
+    }
+    if (!started) {
+        /* no thread: build here, as at startup */
+        r->rc = cor_rules_build_prefilter(r->rs, r->err, sizeof(r->err));
+        cor_reload_done(c, r);
     }
 }
 
@@ -166,34 +240,6 @@ static void cor_reload_submit(cor *c, cor_reload *r)
     }
     c->reload_next = r;
     vg_info("its prefilter is built once the build in progress (of an earlier SIGHUP) ends");
-}
-
-static void cor_reload_done(uv_work_t *w, int status)
-{
-    cor_reload *r = w->data;
-    cor *c = r->c;
-    cor_reload *next = c->reload_next;
-    c->reload_running = NULL;
-    c->reload_next = NULL;
-    if (vg_daemon_stopping(c->d) || status != 0) {
-        cor_reload_free(r);
-        if (next)
-            cor_reload_free(next);
-        return;
-    }
-    if (r->gen != c->reload_gen) {
-        vg_info("rule set of an earlier SIGHUP dropped: a later one replaces it (%zu rules, "
-                "prefilter built in %.1f s)",
-                r->rs->n, (double)(uv_hrtime() - r->t0_ns) / 1e9);
-    } else {
-        int rc = r->rc ? r->rc : cor_reload_apply(c, r);
-        if (rc)
-            vg_error("%s (rules not reloaded; running on the previous ones)",
-                     r->err[0] ? r->err : vg_strerror(rc));
-    }
-    cor_reload_free(r);
-    if (next)
-        cor_reload_start(c, next);
 }
 
 /* The summary of the counters, "stats: events=N ...", into buf (cut to
@@ -315,12 +361,12 @@ static int cor_configure(vg_daemon *d, const vg_node *root, int first, char *err
         r->gen = ++c->reload_gen;
         r->cf = cf;
         r->rs = rs;
-        r->work.data = r;
         vg_info("%zu rules checked in %s; building their prefilter, the running rules stay in "
                 "force until it is ready",
                 rs->n, cf.rules_dir);
         cor_reload_submit(c, r);
-        return 0;
+        /* systemd hears that the reload ended when the rules take over */
+        return VG_CONFIGURE_PENDING;
     }
     c->conf = cf;
     c->rules = rs;
@@ -378,11 +424,10 @@ static void cor_report(vg_daemon *d)
     }
 }
 
-/* A stop during a SIGHUP's prefilter build waits for that build: Hyperscan's
- * compile cannot be interrupted, and the worker thread owns the rule set
- * until it ends (seconds for thousands of rules). Said, so that a stop that
- * takes that long is not taken for a hang; nothing is lost by a SIGKILL
- * then, since every batch was committed with its state. */
+/* A stop during a SIGHUP's prefilter build does not wait for it: Hyperscan's
+ * compile cannot be interrupted and takes seconds for thousands of rules,
+ * so the build is abandoned (its thread frees the rule set when it ends, or
+ * the process exits first, main). Every batch is committed by then. */
 static void cor_shutdown(vg_daemon *d)
 {
     cor *c = vg_daemon_data(d);
@@ -393,12 +438,28 @@ static void cor_shutdown(vg_daemon *d)
         cor_reload_free(c->reload_next);
         c->reload_next = NULL;
     }
-    if (c->reload_running)
-        vg_info("stop: waiting for the prefilter build of a SIGHUP's rule set (%zu rules, "
-                "building for %.1f s; it cannot be interrupted, and is dropped once built). "
-                "Every batch is committed: a SIGKILL now loses nothing",
-                c->reload_running->rs->n,
-                (double)(uv_hrtime() - c->reload_running->t0_ns) / 1e9);
+    cor_reload *r = c->reload_running;
+    c->reload_running = NULL;
+    if (r) {
+        /* read first: once abandoned, the thread may free r at any time */
+        size_t n = r->rs->n;
+        double building_s = (double)(uv_hrtime() - r->t0_ns) / 1e9;
+        pthread_mutex_lock(&c->reload_mu);
+        bool built = r->built;
+        if (!built) {
+            r->abandoned = true;
+            c->reload_abandoned++;
+        }
+        pthread_mutex_unlock(&c->reload_mu);
+        if (built)
+            cor_reload_free(r); /* built, not applied yet: the thread is done with it */
+        else
+            vg_info("stop: the prefilter build of a SIGHUP's rule set is abandoned (%zu rules, "
+                    "building for %.1f s; it cannot be interrupted): the rules are not reloaded",
+                    n, building_s);
+    }
+    if (c->reload_async_open)
+        uv_close((uv_handle_t *)&c->reload_async, NULL);
 }
 
 static const vg_daemon_ops cor_ops = {cor_configure, cor_shutdown, cor_report};
@@ -406,6 +467,7 @@ static const vg_daemon_ops cor_ops = {cor_configure, cor_shutdown, cor_report};
 int main(int argc, char **argv)
 {
     static cor c;
+    pthread_mutex_init(&c.reload_mu, NULL);
     int rc = vg_daemon_main(argc, argv, &cor_desc, &cor_ops, &c);
     cor_eval_free(c.eval);
     cor_lists_close(c.lists);
@@ -415,5 +477,16 @@ int main(int argc, char **argv)
     msgpack_sbuffer_destroy(&c.rec);
     cor_conf_free(&c.conf);
     cor_list_names_free(&c.list_names);
+    pthread_mutex_lock(&c.reload_mu);
+    int abandoned = c.reload_abandoned;
+    pthread_mutex_unlock(&c.reload_mu);
+    if (abandoned) {
+        /* A build abandoned by the stop still runs in Hyperscan: exit()'s
+         * library destructors (Hyperscan's own among them) would run under
+         * it. Everything is committed and closed above; the build's memory
+         * goes with the process. */
+        fflush(NULL);
+        _exit(rc);
+    }
     return rc;
 }

@@ -38,6 +38,8 @@ struct vg_daemon {
     bool level_given; /* -l: overrides pipeline.log_level, on every reload too */
     enum vg_log_level level;
     char refused[1024]; /* why the last load was refused, for systemd's status */
+    bool reload_pending;    /* configure said VG_CONFIGURE_PENDING: READY=1 not sent yet */
+    char reload_when[32];   /* the SIGHUP's time, for the status it ends with */
 };
 
 /* The log level: -l if given, else pipeline.log_level. */
@@ -677,7 +679,7 @@ static int vg__load(vg_daemon *d, int first)
         }
         rc = d->ops->configure(d, root, first, err, sizeof(err));
         if (!first) {
-            if (rc == 0) {
+            if (rc >= 0) {
                 free(d->pipeline.log_level);
                 d->pipeline.log_level = pc.log_level;
                 pc.log_level = NULL;
@@ -686,7 +688,7 @@ static int vg__load(vg_daemon *d, int first)
             vg_conf_release(vg__pipeline_keys, &pc);
         }
     }
-    if (rc) {
+    if (rc < 0) {
         if (!err[0])
             snprintf(err, sizeof(err), "%s: %s", d->config_path, vg_strerror(rc));
         vg_error("%s%s", err, first ? "" : " (configuration refused; running on the previous one)");
@@ -698,7 +700,10 @@ static int vg__load(vg_daemon *d, int first)
 
 /* SIGHUP: loads the configuration again, and tells systemd (Type=notify)
  * that a reload runs and how it ended, so that `systemctl status` shows a
- * refused one with its reason rather than only the log. */
+ * refused one with its reason rather than only the log. A reload whose
+ * daemon finishes it later (VG_CONFIGURE_PENDING) is answered by
+ * vg_daemon_reload_done, so that `systemctl reload` returns once it is in
+ * force, not before. */
 static void vg__reload(vg_daemon *d)
 {
     struct timespec mono;
@@ -710,13 +715,35 @@ static void vg__reload(vg_daemon *d)
     time_t now = time(NULL);
     struct tm tm;
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
-    if (vg__load(d, 0) == 0) {
+    int rc = vg__load(d, 0);
+    if (rc == VG_CONFIGURE_PENDING) {
+        /* a pending one of an earlier SIGHUP is superseded: this one answers */
         vg_info("configuration reloaded");
+        d->reload_pending = true;
+        snprintf(d->reload_when, sizeof(d->reload_when), "%s", when);
+    } else if (rc == 0) {
+        vg_info("configuration reloaded");
+        d->reload_pending = false;
         vg_notify("READY=1\nSTATUS=running; configuration reloaded at %s", when);
     } else {
+        /* the status answers the last SIGHUP: one still pending from an
+         * earlier SIGHUP takes over silently if its build succeeds */
+        d->reload_pending = false;
         vg_notify("READY=1\nSTATUS=running on the previous configuration; reload refused at %s: %s",
                   when, d->refused);
     }
+}
+
+void vg_daemon_reload_done(vg_daemon *d, int rc, const char *why)
+{
+    if (!d->reload_pending || d->stopping)
+        return;
+    d->reload_pending = false;
+    if (rc == 0)
+        vg_notify("READY=1\nSTATUS=running; configuration reloaded at %s", d->reload_when);
+    else
+        vg_notify("READY=1\nSTATUS=running on the previous rules; reload of %s refused: %s",
+                  d->reload_when, why && why[0] ? why : vg_strerror(rc));
 }
 
 static void vg__on_signal(uv_signal_t *h, int signum)

@@ -69,13 +69,27 @@ typedef struct vg_daemon_ops {
     /* Reads the daemon's section of root. first = 1 at start (open
      * everything), 0 on reload (apply what changed, keep the rest). With
      * vg_daemon_check_only(d) it validates and starts nothing. On error:
-     * fill err with "FILE:LINE: reason" and return a negative code. */
+     * fill err with "FILE:LINE: reason" and return a negative code. A
+     * reload accepted whose last part finishes later (the correlator's
+     * prefilter build) returns VG_CONFIGURE_PENDING: systemd hears that
+     * the reload ended only from vg_daemon_reload_done. */
     int (*configure)(vg_daemon *d, const vg_node *root, int first, char *err, size_t errlen);
     /* SIGTERM/SIGINT: close every handle so the loop can end. */
     void (*shutdown)(vg_daemon *d);
     /* SIGUSR1: log the counters. May be NULL. */
     void (*report)(vg_daemon *d);
 } vg_daemon_ops;
+
+/* What configure returns for a reload that is accepted but not yet in
+ * force (see vg_daemon_ops.configure). */
+#define VG_CONFIGURE_PENDING 1
+
+/* Ends a reload whose configure returned VG_CONFIGURE_PENDING: tells
+ * systemd (READY=1, so that `systemctl reload` returns now) and its status
+ * how it ended. rc 0: in force; negative: refused for why (the previous
+ * rules run on). Does nothing once a later SIGHUP's reload superseded it
+ * (that one answers) or during the stop. */
+void vg_daemon_reload_done(vg_daemon *d, int rc, const char *why);
 
 /* Runs a daemon to completion and returns its exit status. */
 int vg_daemon_main(int argc, char **argv, const vg_daemon_desc *desc, const vg_daemon_ops *ops,

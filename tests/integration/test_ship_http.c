@@ -1200,6 +1200,54 @@ START_TEST(test_es_sigterm_waits_for_answer)
 }
 END_TEST
 
+/* Signals during a stop that takes a while (here the shipper waits for an
+ * Elasticsearch answer that takes 4 s) are ignored, and the stop ends
+ * cleanly with exit 0. Before session 26, the stop closed the signal
+ * handlers, which gave the signals their default action: a SIGHUP
+ * (logrotate), a SIGUSR1 or a second SIGTERM then killed the daemon
+ * half-way through its stop. (Until session 30 this test used the
+ * correlator's stop during a prefilter build, which no longer waits.) */
+START_TEST(test_es_signals_during_stop_ignored)
+{
+    vt_pipe p;
+    char yaml[4096], log[400];
+    ts_shipper_yaml(yaml, sizeof(yaml),
+                    "    - name: es\n      type: elasticsearch\n      url: http://127.0.0.1:@PORT@\n"
+                    "      batch: 50\n      retry_min: 100ms\n      retry_max: 1s\n"
+                    "      timeout: 10s\n");
+    ck_assert_int_eq(vt_pipe_init_full(&p, IT_RULES, NULL, NULL, yaml), 0);
+    ts_sink k;
+    const char *faults[] = {"--faults", "es stall 4000", NULL};
+    ck_assert_int_eq(ts_sink_start_any(&k, &p, "es", faults), 0);
+    ck_assert_int_eq(ts_subst(&p, "@PORT@", k.port), 0);
+    ts_backlog_then_shipper(&p, N_TERM);
+    TS_ASSERT(vt_wait_text(k.log, "\"stalling\": true", 20000), &p, &k, "no request stalled");
+    vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
+    ck_assert_int_eq(kill(p.pid[VT_SHIPPER], SIGTERM), 0);
+    ck_assert(vt_wait_text(log, "SIGTERM: stopping", 5000));
+    int sigs[] = {SIGHUP, SIGUSR1, SIGTERM, SIGINT};
+    const char *said[] = {"SIGHUP during the stop: ignored", "SIGUSR1 during the stop: ignored",
+                          "SIGTERM during the stop: ignored", "SIGINT during the stop: ignored"};
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(kill(p.pid[VT_SHIPPER], sigs[i]), 0);
+        if (!vt_wait_text(log, said[i], 2000)) {
+            int st = vt_pipe_wait(&p, VT_SHIPPER, 1000);
+            ck_abort_msg("no '%s' in the log; the shipper's exit status: %d (128 + N: killed by "
+                         "signal N)",
+                         said[i], st);
+        }
+    }
+    /* all of them came while the stop still waited for the answer */
+    ck_assert_int_eq(vt_count_text(log, "info: stopped"), 0);
+    ck_assert_int_eq(vt_pipe_wait(&p, VT_SHIPPER, 30000), 0);
+    ck_assert_int_eq(vt_count_text(log, "info: stopped"), 1);
+    ck_assert_int_eq(vt_count_text(log, "SIGTERM: stopping"), 1);
+    ck_assert_int_eq(vt_count_lines(k.store), N_TERM);
+    ts_sink_stop(&k);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* Nothing listens yet: connections are refused and retried; once the
  * server is up everything arrives once. */
 START_TEST(test_es_down_then_up)
@@ -2121,7 +2169,8 @@ static Suite *ship_http_suite(void)
          {test_es_faults_nothing_lost, test_es_kill9_between_delivery_and_commit,
           test_es_whole_request_refused_isolates, test_es_down_then_up,
           test_es_slow_link_halves_batch, test_es_outage_after_item_retries_logged,
-          test_es_sigterm_waits_for_answer, test_es_dead_letter_cut_line_mended,
+          test_es_sigterm_waits_for_answer, test_es_signals_during_stop_ignored,
+          test_es_dead_letter_cut_line_mended,
           test_es_poison_alert_dead_lettered, test_es_outage_not_item_retry_for,
           test_es_poison_clock_survives_restart, test_es_cluster_refuses_writes,
           test_es_cluster_refuses_some_items, test_es_refused_items_summed_by_type}},
