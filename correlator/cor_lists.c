@@ -82,6 +82,8 @@ struct cor_lists {
     MDB_txn *rtxn; /* reused read transaction, reset between uses */
     cor_list **h;  /* handles, owned; a handful of lists */
     size_t nh, caph;
+    struct lists__seen *seen; /* files known to hold a list's stored content */
+    size_t nseen;
     cor_lists_stats stats;
 };
 
@@ -544,6 +546,7 @@ void cor_lists_close(cor_lists *l)
     for (size_t i = 0; i < l->nh; i++)
         free(l->h[i]);
     free(l->h);
+    free(l->seen);
     free(l);
 }
 
@@ -1142,8 +1145,85 @@ out:
     return rc;
 }
 
+/* ---- files seen unchanged: a reload that does not even hash them -------
+ *
+ * A list whose file was hashed (or stored) by this process is not hashed
+ * again while the file's device, inode, size, mtime and ctime (both to the
+ * nanosecond) are the ones seen then, and the store still holds the same
+ * version (generation and SHA-256) of the list. ctime cannot be set back by
+ * a user (touch -d, cp -p and rsync set mtime; any write, rename into place
+ * or chmod sets ctime to the current time), so a rewrite in place keeps all
+ * of these only if the file system's clock gives it the ctime the file
+ * already had: a file changed within LISTS__SEEN_SETTLE_NS before it was
+ * read (timestamps of one second or two on some file systems; a coarse
+ * clock tick on the others) is therefore hashed again at each reload until
+ * it has been seen settled. Not covered: the system clock set back by more
+ * than that between two reloads, and a file system that keeps no ctime. */
+#define LISTS__SEEN_SETTLE_NS (2 * 1000000000LL)
+
+typedef struct lists__seen {
+    char name[COR_LIST_NAME_MAX + 1];
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtim, ctim;
+    uint32_t gen; /* the source record it matched */
+    uint8_t sum[LISTS__SUM_LEN];
+} lists__seen;
+
+static lists__seen *lists__seen_find(cor_lists *l, const char *name)
+{
+    for (size_t i = 0; i < l->nseen; i++)
+        if (strcmp(l->seen[i].name, name) == 0) return &l->seen[i];
+    return NULL;
+}
+
+static bool lists__ts_eq(struct timespec a, struct timespec b)
+{
+    return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
+
+/* Whether sb (taken now) is the file seen holding list NAME's stored
+ * version gen with sum. */
+static bool lists__seen_same(cor_lists *l, const char *name, const struct stat *sb, uint32_t gen,
+                             const uint8_t sum[LISTS__SUM_LEN])
+{
+    const lists__seen *s = lists__seen_find(l, name);
+    return s && s->dev == sb->st_dev && s->ino == sb->st_ino && s->size == sb->st_size &&
+           lists__ts_eq(s->mtim, sb->st_mtim) && lists__ts_eq(s->ctim, sb->st_ctim) &&
+           s->gen == gen && memcmp(s->sum, sum, LISTS__SUM_LEN) == 0;
+}
+
+/* Records that the file of sb (taken at or after before, and before its
+ * content was read) holds list NAME's stored version gen with sum; a file
+ * changed too shortly before it was read is forgotten instead. Out of
+ * memory: not recorded (the next reload hashes it). */
+static void lists__seen_put(cor_lists *l, const char *name, const struct stat *sb,
+                            struct timespec before, uint32_t gen, const uint8_t sum[LISTS__SUM_LEN])
+{
+    lists__seen *s = lists__seen_find(l, name);
+    long long age = (long long)(before.tv_sec - sb->st_ctim.tv_sec) * 1000000000LL +
+                    (before.tv_nsec - sb->st_ctim.tv_nsec);
+    if (age < LISTS__SEEN_SETTLE_NS || !S_ISREG(sb->st_mode)) {
+        if (s) *s = l->seen[--l->nseen];
+        return;
+    }
+    if (!s) {
+        lists__seen *n = realloc(l->seen, (l->nseen + 1) * sizeof(*n));
+        if (!n) return;
+        l->seen = n;
+        s = &l->seen[l->nseen++];
+        snprintf(s->name, sizeof(s->name), "%s", name);
+    }
+    s->dev = sb->st_dev, s->ino = sb->st_ino, s->size = sb->st_size;
+    s->mtim = sb->st_mtim, s->ctim = sb->st_ctim;
+    s->gen = gen;
+    memcpy(s->sum, sum, LISTS__SUM_LEN);
+}
+
 /* Whether list NAME is stored from a file with the content path has now,
- * by this parser: 1 (and *count, its entries), 0, or an error. */
+ * by this parser: 1 (and *count, its entries), 0, or an error. A file
+ * seen unchanged since it was last hashed is not read (lists__seen). */
 static int lists__unchanged(cor_lists *l, const char *name, const char *path, size_t *count)
 {
     MDB_txn *txn;
@@ -1159,8 +1239,19 @@ static int lists__unchanged(cor_lists *l, const char *name, const char *path, si
     if (s.gen != d.gen || s.parser != LISTS__PARSER || s.vlen != strlen(VG_VERSION) ||
         memcmp(s.version, VG_VERSION, s.vlen) != 0)
         return 0;
+    struct timespec before;
+    struct stat sb;
+    clock_gettime(CLOCK_REALTIME, &before);
+    bool statted = stat(path, &sb) == 0;
+    if (statted && lists__seen_same(l, name, &sb, s.gen, s.sum)) {
+        *count = (size_t)d.count;
+        return 1;
+    }
+    l->stats.hashed++;
     if ((rc = lists__file_sum(path, s.size, sum))) return rc > 0 ? 0 : rc;
     if (memcmp(sum, s.sum, LISTS__SUM_LEN) != 0) return 0;
+    if (statted)
+        lists__seen_put(l, name, &sb, before, s.gen, s.sum);
     *count = (size_t)d.count;
     return 1;
 }
@@ -1210,6 +1301,10 @@ static int lists__load_path(cor_lists *l, const char *name, const char *path, in
         rc = -ENOMEM;
         goto out;
     }
+    struct timespec before;
+    struct stat sb;
+    clock_gettime(CLOCK_REALTIME, &before);
+    bool statted = store && mode == LISTS__SYNC && stat(path, &sb) == 0;
     if ((rc = lists__parse(path, mode != LISTS__REPLACE, &ld, store ? &sum : NULL, err, errlen)))
         goto out;
     lists__prepare(&ld, &d);
@@ -1249,6 +1344,8 @@ static int lists__load_path(cor_lists *l, const char *name, const char *path, in
     }
     cor_list *h = lists__find(l, name);
     if (h) h->cached = 0;
+    if (statted)
+        lists__seen_put(l, name, &sb, before, d.gen, digest);
     if (count) *count = ld.n;
 out:
     EVP_MD_CTX_free(sum.md);

@@ -64,6 +64,9 @@ typedef struct cor_lists_stats {
     uint64_t lookups, hits;
     uint64_t errors; /* LMDB failures during a lookup (answered "not in list") */
     uint64_t loads, load_failures;
+    /* files read whole to compare with a stored list (not in the report;
+     * an unchanged file seen before is not: docs/watchlists.md) */
+    uint64_t hashed;
 } cor_lists_stats;
 
 /* Opens (creating on first use) the "lists" database in st's environment.

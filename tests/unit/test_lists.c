@@ -999,6 +999,73 @@ START_TEST(test_sync_skips_unchanged)
 }
 END_TEST
 
+static uint64_t hashed(cor_lists *l)
+{
+    cor_lists_stats s;
+    cor_lists_get_stats(l, &s);
+    return s.hashed;
+}
+
+/* A reload does not even hash a list's file that is unchanged since this
+ * process read it (same device, inode, size, mtime and ctime), once its
+ * last change is 2 s old when read: a file changed within that time (a
+ * rewrite in the same second, on a file system whose clock or timestamps
+ * are coarse) is hashed at every reload until seen settled. A rewrite in
+ * place, the same size, with the mtime put back, is seen by its ctime. */
+START_TEST(test_sync_unchanged_not_hashed)
+{
+    fx f = fx_open(16);
+    const char *path = write_file("ioc.txt", "192.0.2.1\nevil.example\n");
+    nanosleep(&(struct timespec){2, 100000000}, NULL); /* past LISTS__SEEN_SETTLE_NS */
+    ck_assert(!sync_list(f.l, "ioc", path, false, 2)); /* stored: read, not hashed */
+    ck_assert_uint_eq(hashed(f.l), 0);
+    ck_assert(sync_list(f.l, "ioc", path, true, 2)); /* a SIGHUP's check */
+    ck_assert(sync_list(f.l, "ioc", path, false, 2)); /* and its store */
+    ck_assert_uint_eq(hashed(f.l), 0);
+
+    /* rewritten in place: the same size, the mtime put back */
+    struct stat sa, sb;
+    ck_assert_int_eq(stat(path, &sa), 0);
+    FILE *w = fopen(path, "r+");
+    ck_assert_ptr_nonnull(w);
+    ck_assert_int_eq(fputs("192.0.2.2\n", w) >= 0, 1);
+    ck_assert_int_eq(fclose(w), 0);
+    struct timespec ts[2] = {sa.st_atim, sa.st_mtim};
+    ck_assert_int_eq(utimensat(AT_FDCWD, path, ts, 0), 0);
+    ck_assert_int_eq(stat(path, &sb), 0);
+    ck_assert_int_eq(sb.st_ino, sa.st_ino);
+    ck_assert_int_eq(sb.st_size, sa.st_size);
+    ck_assert_int_eq(sb.st_mtim.tv_nsec, sa.st_mtim.tv_nsec);
+    ck_assert(!sync_list(f.l, "ioc", path, true, 2));
+    ck_assert_uint_eq(hashed(f.l), 1);
+    ck_assert(!sync_list(f.l, "ioc", path, false, 2)); /* hashed, then stored */
+    ck_assert_uint_eq(hashed(f.l), 2);
+    IN(f.l, "ioc", "192.0.2.2");
+    /* stored just after its change: hashed at each reload, not trusted */
+    ck_assert(sync_list(f.l, "ioc", path, true, 2));
+    ck_assert(sync_list(f.l, "ioc", path, false, 2));
+    ck_assert_uint_eq(hashed(f.l), 4);
+    /* settled: hashed once more, then no longer */
+    nanosleep(&(struct timespec){2, 100000000}, NULL); /* past LISTS__SEEN_SETTLE_NS */
+    ck_assert(sync_list(f.l, "ioc", path, false, 2));
+    ck_assert_uint_eq(hashed(f.l), 5);
+    ck_assert(sync_list(f.l, "ioc", path, true, 2));
+    ck_assert(sync_list(f.l, "ioc", path, false, 2));
+    ck_assert_uint_eq(hashed(f.l), 5);
+    /* the same content under a new inode (cp -p over it: rename into place) */
+    const char *copy = write_file("ioc.new", "192.0.2.2\nevil.example\n");
+    ck_assert_int_eq(rename(copy, path), 0);
+    ck_assert(sync_list(f.l, "ioc", path, false, 2));
+    ck_assert_uint_eq(hashed(f.l), 6);
+    /* a restart hashes it once */
+    fx_close(&f);
+    f = fx_open(16);
+    ck_assert(sync_list(f.l, "ioc", path, false, 2));
+    ck_assert_uint_eq(hashed(f.l), 1);
+    fx_close(&f);
+}
+END_TEST
+
 /* A list replaced by hand (cor_lists_load_file, --load-list) goes back to
  * its configured file at the next reload, unless what was loaded has the
  * same content as that file: then the stored form is that file's already. */
@@ -1552,6 +1619,7 @@ static Suite *lists_suite(void)
     tcase_add_test(t, test_other_process_load);
     tcase_add_test(t, test_persistence);
     tcase_add_test(t, test_sync_skips_unchanged);
+    tcase_add_test(t, test_sync_unchanged_not_hashed);
     tcase_add_test(t, test_sync_after_manual_load);
     tcase_add_test(t, test_sync_fifo_refused_without_blocking);
     tcase_add_test(t, test_sync_device_or_directory_refused);
