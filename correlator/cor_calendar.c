@@ -373,9 +373,11 @@ static int cor_cal_timezone(cor_cal *c, const vg_node *v, char *err, size_t errl
         return 0;
     }
     char why[512];
-    int rc = cor_tz_load(COR_TZ_DIR, s, &c->zone, why, sizeof(why));
+    int rc = cor_tz_load(cor_tz_dir(), s, &c->zone, why, sizeof(why));
     if (rc == -ENOMEM) return cor_cal_nomem(err, errlen, v->file);
-    if (rc) return vg_conf_errf(err, errlen, v, "'timezone' %s: %s (%s)", s, why, forms);
+    if (rc)
+        return vg_conf_errf(err, errlen, v, "'timezone' %s: %s%s (%s)", s, why,
+                            strcmp(cor_tz_dir(), COR_TZ_DIR) != 0 ? " (TZDIR)" : "", forms);
     if (!(c->tz = strdup(s))) return cor_cal_nomem(err, errlen, v->file);
     return 0;
 }

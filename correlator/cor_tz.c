@@ -346,6 +346,12 @@ static int cor_tz_buckets(cor_tz *z)
     return 0;
 }
 
+const char *cor_tz_dir(void)
+{
+    const char *d = getenv("TZDIR");
+    return d && d[0] ? d : COR_TZ_DIR;
+}
+
 int cor_tz_load(const char *dir, const char *name, cor_tz *out, char *why, size_t whylen)
 {
     memset(out, 0, sizeof(*out));

@@ -45,7 +45,13 @@ typedef struct cor_tz {
     uint32_t *bucket;
 } cor_tz;
 
-/* Loads zone NAME from directory DIR (COR_TZ_DIR outside tests) into *out,
+/* The directory zones are read from: the environment's TZDIR when set and
+ * not empty, else COR_TZ_DIR, as glibc's own reading of zone names does
+ * (tzfile.c; TZDIR is read at each call, so a reload sees the process's
+ * environment, which only a restart changes). */
+const char *cor_tz_dir(void);
+
+/* Loads zone NAME from directory DIR (cor_tz_dir() outside tests) into *out,
  * which the caller releases with cor_tz_release. On error *out is empty
  * (n 0; releasing it is a no-op) and why holds a reason without the name:
  *   -EINVAL      NAME is not a zone name (characters, "..", a leading '/');

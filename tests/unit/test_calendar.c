@@ -595,6 +595,35 @@ START_TEST(test_errors_timezone)
 }
 END_TEST
 
+/* TZDIR, when set and not empty, is where zone names are read, as glibc
+ * reads them; empty or unset, /usr/share/zoneinfo. */
+START_TEST(test_tzdir_honoured)
+{
+    mktzif("Testzone", -5 * 3600, "EST5EDT4,0/0,J365/25");
+    const char *cal = "calendars:\n  - name: a\n    timezone: Testzone\n"
+                      "    weekly: [{days: [mon], hours: \"09:00-10:00\"}]\n";
+    setenv("TZDIR", tmpdir, 1);
+    cor_calendars *cs = load(cal);
+    /* Monday 2026-01-05 09:00 at -04:00 is 13:00Z */
+    YES(cs, "a", UT(2026, 1, 5, 13, 0, 0, 0));
+    NO(cs, "a", UT(2026, 1, 5, 12, 59, 59, 999999));
+    cor_calendars_free(cs);
+    char want[PATH_MAX + 200];
+    snprintf(want, sizeof(want),
+             ":3: 'timezone' Europe/Berlin: no such zone in %s (TZDIR) (a fixed offset like "
+             "+07:00, UTC, or a zone name like Europe/Berlin)",
+             tmpdir);
+    fails("calendars:\n  - name: a\n    timezone: Europe/Berlin\n    dates: [2026-01-01]\n", want);
+    /* empty: the default, as unset */
+    setenv("TZDIR", "", 1);
+    fails(cal, ":3: 'timezone' Testzone: no such zone in /usr/share/zoneinfo (a fixed offset "
+               "like +07:00, UTC, or a zone name like Europe/Berlin)");
+    unsetenv("TZDIR");
+    fails(cal, ":3: 'timezone' Testzone: no such zone in /usr/share/zoneinfo (a fixed offset "
+               "like +07:00, UTC, or a zone name like Europe/Berlin)");
+}
+END_TEST
+
 START_TEST(test_date_ranges)
 {
     cor_calendars *cs = load("calendars:\n"
@@ -1113,6 +1142,7 @@ static Suite *calendar_suite(void)
     tcase_add_test(e, test_errors_calendar);
     tcase_add_test(e, test_errors_except);
     tcase_add_test(e, test_errors_timezone);
+    tcase_add_test(e, test_tzdir_honoured);
     tcase_add_test(e, test_dirs);
     suite_add_tcase(s, e);
 
