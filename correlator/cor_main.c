@@ -1,6 +1,7 @@
 /* vigil-correlator: runs the rules over every collector's stream and hands
  * alerts to the shipper through a durable outbox. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,8 +210,13 @@ static void cor_reload_start(cor *c, cor_reload *r)
     pthread_attr_t at;
     bool started = false;
     if (c->reload_async_open && pthread_attr_init(&at) == 0) {
+        /* the signals stay the loop's: the thread starts with all blocked */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
         started = pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED) == 0 &&
                   pthread_create(&t, &at, cor_reload_thread, r) == 0;
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
         pthread_attr_destroy(&at);
     }
     if (!started) {

@@ -679,7 +679,7 @@ static int vg__load(vg_daemon *d, int first)
         }
         rc = d->ops->configure(d, root, first, err, sizeof(err));
         if (!first) {
-            if (rc >= 0) {
+            if (rc == 0 || rc == VG_CONFIGURE_PENDING) {
                 free(d->pipeline.log_level);
                 d->pipeline.log_level = pc.log_level;
                 pc.log_level = NULL;
@@ -688,7 +688,7 @@ static int vg__load(vg_daemon *d, int first)
             vg_conf_release(vg__pipeline_keys, &pc);
         }
     }
-    if (rc < 0) {
+    if (rc != 0 && (first || rc != VG_CONFIGURE_PENDING)) {
         if (!err[0])
             snprintf(err, sizeof(err), "%s: %s", d->config_path, vg_strerror(rc));
         vg_error("%s%s", err, first ? "" : " (configuration refused; running on the previous one)");

@@ -567,7 +567,7 @@ START_TEST(test_signals_during_startup)
     ck_assert(vt_wait_text(log, "SIGHUP: reloading", 10000));
     ck_assert(vt_wait_text(log, "configuration reloaded", 60000));
     ck_assert(vt_wait_text(log, "info: stats: events=0 ", 1000));
-    /* the reload's prefilter is built (a stop during the build waits for it) */
+    /* the reload's prefilter is built (a stop during the build would abandon it) */
     char big_reloaded[64];
     snprintf(big_reloaded, sizeof(big_reloaded), "rules reloaded: %d rules", IT_BIG);
     ck_assert(vt_wait_text(log, big_reloaded, 120000));
