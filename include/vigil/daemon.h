@@ -87,8 +87,10 @@ typedef struct vg_daemon_ops {
 /* Ends a reload whose configure returned VG_CONFIGURE_PENDING: tells
  * systemd (READY=1, so that `systemctl reload` returns now) and its status
  * how it ended. rc 0: in force; negative: refused for why (the previous
- * rules run on). Does nothing once a later SIGHUP's reload superseded it
- * (that one answers) or during the stop. */
+ * rules run on). Called for the latest SIGHUP's reload only (one that a
+ * later SIGHUP superseded is answered by that one); does nothing when no
+ * reload is pending (a later SIGHUP refused at once has answered) or
+ * during the stop. */
 void vg_daemon_reload_done(vg_daemon *d, int rc, const char *why);
 
 /* Runs a daemon to completion and returns its exit status. */
