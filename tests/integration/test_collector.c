@@ -3191,7 +3191,7 @@ START_TEST(test_stats_log_on_change)
                        "udp_kernel_drops=0 dropped=0 pauses=0 paused=0 unread_at_stop=0 "
                        "tls_handshakes=0 tls_errors=0 tls_refused_names=0 conns_refused=0 "
                        "tls_handshake_timeouts=0 idle_closed=0 frame_timeouts=0 "
-                       "unknown_version=0 sent=5 acked=5 resent=0 connected=1\n";
+                       "unknown_version=0 throttles=0 throttled_ms=0 sent=5 acked=5 resent=0 connected=1\n";
     int n = it_stats_log_settles(log, want);
     ck_assert_int_eq(vt_count_text(log, "source "), 0); /* the summary only */
 
