@@ -2124,21 +2124,29 @@ typedef struct hop {
     uv_timer_t tick;
 } hop;
 
-/* hop_start with the sender's window (0: its default). */
-static void hop_start_window(hop *h, const char *sock, vg_store *up, vg_queue *q, vg_store *down,
-                             int (*on_batch)(void *, vg_rstream *, const vg_msg *, uint32_t),
-                             void *ud, uint32_t window)
+/* hop_start with the sender's window (0: its default) and the highest
+ * protocol the receiver takes (0: VG_PROTO_VERSION). */
+static void hop_start_proto(hop *h, const char *sock, vg_store *up, vg_queue *q, vg_store *down,
+                            int (*on_batch)(void *, vg_rstream *, const vg_msg *, uint32_t),
+                            void *ud, uint32_t window, uint32_t proto_max)
 {
     ck_assert_int_eq(uv_loop_init(&h->loop), 0);
     h->rc = (vg_receiver_cfg){.path = sock, .allow_uid = getuid(), .role = "correlator",
                               .name = "cor", .type = VG_MSG_EVENTS, .store = down,
-                              .on_batch = on_batch, .ud = ud};
+                              .on_batch = on_batch, .ud = ud, .proto_max = proto_max};
     ck_assert_int_eq(vg_receiver_start(&h->loop, &h->rc, &h->r), 0);
     vg_sender_cfg sc = {.path = sock, .allow_uid = getuid(), .role = "collector", .name = "c1",
                         .type = VG_MSG_EVENTS, .store = up, .queue = q, .window = window};
     ck_assert_int_eq(vg_sender_start(&h->loop, &sc, &h->s), 0);
     uv_timer_init(&h->loop, &h->tick);
     uv_timer_start(&h->tick, big_tick, 20, 20);
+}
+
+static void hop_start_window(hop *h, const char *sock, vg_store *up, vg_queue *q, vg_store *down,
+                             int (*on_batch)(void *, vg_rstream *, const vg_msg *, uint32_t),
+                             void *ud, uint32_t window)
+{
+    hop_start_proto(h, sock, up, q, down, on_batch, ud, window, 0);
 }
 
 static void hop_start(hop *h, const char *sock, vg_store *up, vg_queue *q, vg_store *down,
@@ -2263,25 +2271,22 @@ static int backlog_on_batch(void *ud, vg_rstream *st, const vg_msg *m, uint32_t 
     return 0;
 }
 
-/* A backlog (5,000 small events queued before the link is up) goes in
- * batches of VG_BATCH_MAX, 4,096 records (then the rest): one commit
- * downstream for each, where batches of 512 made ten commits, ten
- * fdatasyncs, for the same records (bench/README.md, session 30). */
-START_TEST(test_sender_backlog_batches)
+/* A temporary directory with an upstream store whose queue holds
+ * BACKLOG_N small events (committed, none sent), an empty downstream
+ * store, and the path of the socket between them in sock (300 bytes). */
+static void backlog_setup(char *sock, vg_store **up, vg_store **down, vg_queue **q)
 {
-    char dir[256], up_dir[300], down_dir[300], sock[300];
+    char dir[256], up_dir[300], down_dir[300];
     ck_assert_ptr_nonnull(vt_tmp_sub(dir, sizeof(dir), basedir));
     snprintf(up_dir, sizeof(up_dir), "%s/up", dir);
     snprintf(down_dir, sizeof(down_dir), "%s/down", dir);
-    snprintf(sock, sizeof(sock), "%s/down.sock", dir);
-    vg_store *up, *down;
-    vg_queue *q;
-    ck_assert_int_eq(vg_store_open(&up, up_dir, 64), 0);
-    ck_assert_int_eq(vg_store_open(&down, down_dir, 16), 0);
-    ck_assert_int_eq(vg_queue_open(up, "spool", &q), 0);
+    snprintf(sock, 300, "%s/down.sock", dir);
+    ck_assert_int_eq(vg_store_open(up, up_dir, 64), 0);
+    ck_assert_int_eq(vg_store_open(down, down_dir, 16), 0);
+    ck_assert_int_eq(vg_queue_open(*up, "spool", q), 0);
     msgpack_sbuffer rec;
     msgpack_sbuffer_init(&rec);
-    ck_assert_int_eq(vg_store_begin(up), 0);
+    ck_assert_int_eq(vg_store_begin(*up), 0);
     for (int i = 1; i <= BACKLOG_N; i++) {
         vg_event ev = {.recv_us = 1, .ts_us = 1, .pri = 13, .host = S("h"), .app = S("app"),
                        .msg = B("m", 1), .raw = B("r", 1), .src = S("127.0.0.1"),
@@ -2289,10 +2294,22 @@ START_TEST(test_sender_backlog_batches)
         msgpack_sbuffer_clear(&rec);
         ck_assert_int_eq(vg_wire_pack_event(&rec, &ev), 0);
         uint64_t seq;
-        ck_assert_int_eq(vg_queue_append(q, rec.data, rec.size, &seq), 0);
+        ck_assert_int_eq(vg_queue_append(*q, rec.data, rec.size, &seq), 0);
     }
-    ck_assert_int_eq(vg_store_commit(up), 0);
+    ck_assert_int_eq(vg_store_commit(*up), 0);
     msgpack_sbuffer_destroy(&rec);
+}
+
+/* A backlog (5,000 small events queued before the link is up) goes in
+ * batches of VG_BATCH_MAX, 4,096 records (then the rest): one commit
+ * downstream for each, where batches of 512 made ten commits, ten
+ * fdatasyncs, for the same records (bench/README.md, session 30). */
+START_TEST(test_sender_backlog_batches)
+{
+    char sock[300];
+    vg_store *up, *down;
+    vg_queue *q;
+    backlog_setup(sock, &up, &down, &q);
 
     backlog_rx rx = {.next = 1};
     hop h;
@@ -2327,43 +2344,14 @@ END_TEST
  * sender stops at 2 (an alert of version 2 may carry cut marks). */
 static void older_downstream(uint32_t proto_max, uint32_t want_version)
 {
-    char dir[256], up_dir[300], down_dir[300], sock[300];
-    ck_assert_ptr_nonnull(vt_tmp_sub(dir, sizeof(dir), basedir));
-    snprintf(up_dir, sizeof(up_dir), "%s/up", dir);
-    snprintf(down_dir, sizeof(down_dir), "%s/down", dir);
-    snprintf(sock, sizeof(sock), "%s/down.sock", dir);
+    char sock[300];
     vg_store *up, *down;
     vg_queue *q;
-    ck_assert_int_eq(vg_store_open(&up, up_dir, 64), 0);
-    ck_assert_int_eq(vg_store_open(&down, down_dir, 16), 0);
-    ck_assert_int_eq(vg_queue_open(up, "spool", &q), 0);
-    msgpack_sbuffer rec;
-    msgpack_sbuffer_init(&rec);
-    ck_assert_int_eq(vg_store_begin(up), 0);
-    for (int i = 1; i <= BACKLOG_N; i++) {
-        vg_event ev = {.recv_us = 1, .ts_us = 1, .pri = 13, .host = S("h"), .app = S("app"),
-                       .msg = B("m", 1), .raw = B("r", 1), .src = S("127.0.0.1"),
-                       .agency = S("unknown"), .site = S("unknown")};
-        msgpack_sbuffer_clear(&rec);
-        ck_assert_int_eq(vg_wire_pack_event(&rec, &ev), 0);
-        uint64_t seq;
-        ck_assert_int_eq(vg_queue_append(q, rec.data, rec.size, &seq), 0);
-    }
-    ck_assert_int_eq(vg_store_commit(up), 0);
-    msgpack_sbuffer_destroy(&rec);
+    backlog_setup(sock, &up, &down, &q);
 
     backlog_rx rx = {.next = 1};
     hop h;
-    ck_assert_int_eq(uv_loop_init(&h.loop), 0);
-    h.rc = (vg_receiver_cfg){.path = sock, .allow_uid = getuid(), .role = "correlator",
-                             .name = "cor", .type = VG_MSG_EVENTS, .store = down,
-                             .on_batch = backlog_on_batch, .ud = &rx, .proto_max = proto_max};
-    ck_assert_int_eq(vg_receiver_start(&h.loop, &h.rc, &h.r), 0);
-    vg_sender_cfg sc = {.path = sock, .allow_uid = getuid(), .role = "collector", .name = "c1",
-                        .type = VG_MSG_EVENTS, .store = up, .queue = q};
-    ck_assert_int_eq(vg_sender_start(&h.loop, &sc, &h.s), 0);
-    uv_timer_init(&h.loop, &h.tick);
-    uv_timer_start(&h.tick, big_tick, 20, 20);
+    hop_start_proto(&h, sock, up, q, down, backlog_on_batch, &rx, 0, proto_max);
     const vg_sender_stats *ss = vg_sender_get_stats(h.s);
     uint64_t deadline = uv_hrtime() + 30000000000ull;
     while (ss->last_acked < BACKLOG_N && uv_hrtime() < deadline)
