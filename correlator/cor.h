@@ -222,8 +222,11 @@ extern const vg_daemon_tool cor_tools[];
 
 /* --groups: prints the groups of the correlations named in ids[0 .. nids)
  * (every correlation when nids is 0), nearest to firing first, top per rule
- * (all when 0). VG_ECONFIG, logged, when an id names no correlation. */
+ * (all when 0), from e (cor_eval_open: read one group at a time). In
+ * *held_max (if not NULL) the most rows it held at once: at most top per
+ * rule listed. VG_ECONFIG, logged, when an id names no correlation; a
+ * negative code, logged, when the store cannot be read. */
 int cor_groups_print(cor_eval *e, const cor_ruleset *rs, char *const *ids, int nids, size_t top,
-                     FILE *out);
+                     FILE *out, size_t *held_max);
 
 #endif

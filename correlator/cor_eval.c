@@ -823,7 +823,10 @@ static void cor_live_rebuild(cor_eval *e)
             e->live[o / 64] |= 1ULL << (o % 64);
 }
 
-int cor_eval_new(cor_eval **out, cor_ruleset *rs, vg_store *st, cor_lists *lists)
+/* cor_eval_new (load: every group of st's state) and cor_eval_open (load
+ * 0: its watermark only). */
+static int cor_eval_make(cor_eval **out, cor_ruleset *rs, vg_store *st, cor_lists *lists,
+                         int load)
 {
     cor_eval *e = calloc(1, sizeof(*e));
     if (!e)
@@ -835,14 +838,29 @@ int cor_eval_new(cor_eval **out, cor_ruleset *rs, vg_store *st, cor_lists *lists
     msgpack_sbuffer_init(&e->sb);
     e->tables = calloc(rs->n + 1, sizeof(cor_table));
     int rc = e->tables ? cor_eval_index(e, rs) : -ENOMEM;
-    if (rc == 0 && st && (rc = vg_store_dbi(st, "correlation", &e->dbi)) == 0)
-        rc = cor__state_load(e);
+    uint64_t wm = 0;
+    if (rc == 0 && st && (rc = vg_store_dbi(st, "correlation", &e->dbi)) == 0) {
+        if (load)
+            rc = cor__state_load(e);
+        else if ((rc = vg_meta_get_u64(st, "cor.watermark", &wm)) == 0)
+            e->wm = (int64_t)wm;
+    }
     if (rc) {
         cor_eval_free(e);
         return rc;
     }
     *out = e;
     return 0;
+}
+
+int cor_eval_new(cor_eval **out, cor_ruleset *rs, vg_store *st, cor_lists *lists)
+{
+    return cor_eval_make(out, rs, st, lists, 1);
+}
+
+int cor_eval_open(cor_eval **out, cor_ruleset *rs, vg_store *st, cor_lists *lists)
+{
+    return st ? cor_eval_make(out, rs, st, lists, 0) : -EINVAL;
 }
 
 int cor_eval_reload(cor_eval **e, const cor_eval_stats *keep)

@@ -115,6 +115,21 @@ typedef struct cor_group_view {
  * recently updated first; stops at fn's first non-zero, which it returns. */
 int cor_eval_groups(cor_eval *e, uint32_t ri, int (*fn)(void *ud, const cor_group_view *gv),
                     void *ud);
+/* An engine over st's committed state that loads none of its groups (its
+ * watermark only): for cor_eval_stored_groups, which reads them one at a
+ * time, so that --groups beside a running correlator does not hold a copy
+ * of a state of millions of groups. Runs nothing; cor_eval_free frees it. */
+int cor_eval_open(cor_eval **out, cor_ruleset *rs, vg_store *st, cor_lists *lists);
+/* Calls fn(ud, ri, gv) for every group stored for the rules want[ri] marks
+ * (want has rs->n entries; a match rule has none), rule by rule in the
+ * rule set's order, each rule's groups in key order, from one read
+ * transaction (one committed state). Each group is unpacked as a start
+ * would (a record a start would drop, of a rule changed since, is skipped),
+ * viewed, then freed before the next: the engine holds one group at a
+ * time. Stops at fn's first non-zero, which it returns; 0, or a negative
+ * code (a store error, -ENOMEM). */
+int cor_eval_stored_groups(cor_eval *e, const uint8_t *want,
+                           int (*fn)(void *ud, uint32_t ri, const cor_group_view *gv), void *ud);
 const cor_eval_stats *cor_eval_get_stats(cor_eval *e);
 /* The most groups e held at once since the last call (or since it was
  * made), and in *live how many it holds now; the next call counts from

@@ -468,6 +468,9 @@ int cor__hit_out(cor_eval *e, const cor_hit *hit, cor_emit_fn emit, void *ud);
 /* The group's values are its key: splits them back into fields f[0 ..
  * c->ngroup) (views into g's key); returns c->ngroup. */
 uint32_t cor__key_fields(const cor_rule *c, const cor_group *g, vg_kv *f);
+/* Group g of correlation c as --groups lists it (views into g: valid while
+ * g is). */
+void cor__group_view(const cor_rule *c, const cor_group *g, cor_group_view *gv);
 /* Marks g (of rule ri) changed: written at the next flush (cor_eval.dirtyv). */
 void cor__dirty(cor_eval *e, uint32_t ri, cor_group *g);
 /* Appends (g, ri) to the list *v of *n entries and room for *cap: 0, or

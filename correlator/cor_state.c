@@ -544,6 +544,53 @@ static int cor_degraded_orphan(void *ud, const char *key, size_t len)
     return 0;
 }
 
+int cor_eval_stored_groups(cor_eval *e, const uint8_t *want,
+                           int (*fn)(void *ud, uint32_t ri, const cor_group_view *gv), void *ud)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    int rc = vg_store_read_begin(e->st, &txn);
+    if (rc)
+        return rc;
+    if ((rc = mdb_cursor_open(txn, e->dbi, &cur))) {
+        vg_store_read_end(e->st, txn);
+        return -rc;
+    }
+    for (uint32_t ri = 0; rc == 0 && ri < e->rs->n; ri++) {
+        const cor_rule *r = &e->rs->rules[ri];
+        cor_table *t = &e->tables[ri];
+        size_t il = strlen(r->id) + 1; /* the rule's keys: "ID\0KEY" */
+        if (!want[ri] || !cor_stateful(r) || r->kind == COR_MATCH || il > COR_STATE_KEY_MAX)
+            continue;
+        MDB_val k = {il, (void *)r->id}, v;
+        int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        for (; mrc == 0 && k.mv_size >= il && memcmp(k.mv_data, r->id, il) == 0;
+             mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            int urc = cor_group_unpack(e, r, t, (const char *)k.mv_data + il, k.mv_size - il,
+                                       v.mv_data, v.mv_size);
+            if (urc == VG_ESTATE)
+                continue; /* a start drops it: a rule changed since, or not ours */
+            if (urc) {
+                rc = urc;
+                break;
+            }
+            cor_group *g = t->head; /* the only one */
+            cor_group_view gv;
+            cor__group_view(r, g, &gv);
+            rc = fn(ud, ri, &gv);
+            cor__table_remove(e, t, g);
+            cor__group_free(e, g);
+            if (rc)
+                break;
+        }
+        if (rc == 0 && mrc != 0 && mrc != MDB_NOTFOUND)
+            rc = -mrc;
+    }
+    mdb_cursor_close(cur);
+    vg_store_read_end(e->st, txn);
+    return rc;
+}
+
 /* Loads persisted state for the current rules; state of rules that are
  * gone or changed is deleted. */
 int cor__state_load(cor_eval *e)

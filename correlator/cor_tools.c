@@ -1136,14 +1136,16 @@ static int cor_tool_groups(vg_daemon *d, const vg_node *root, int argc, char **a
         if ((rc = cor_rules_load(cf.rules_dir, &opts, &rs, err, sizeof(err))) != 0)
             vg_error("%s", err);
     }
-    enum vg_log_level lv = vg_log_get_level();
-    if (lv == VG_LOG_INFO)
-        vg_log_set_level(VG_LOG_WARN); /* not "N groups restored" */
-    if (rc == 0 && (rc = cor_eval_new(&e, rs, st, l)) != 0)
+    if (rc == 0 && (rc = cor_eval_open(&e, rs, st, l)) != 0)
         vg_error("correlation state: %s", vg_strerror(rc));
-    vg_log_set_level(lv);
-    if (rc == 0)
-        rc = cor_groups_print(e, rs, argv + ai, argc - ai, top, stdout);
+    size_t held = 0;
+    if (rc == 0 && (rc = cor_groups_print(e, rs, argv + ai, argc - ai, top, stdout, &held)) == 0) {
+        /* what it cost beside the running correlator (-l debug) */
+        uint64_t live, peak = cor_eval_groups_peak(e, &live);
+        vg_debug("--groups: at most %llu group%s of the state in memory at once, %zu row%s "
+                 "kept (--top %zu per rule)", (unsigned long long)peak, peak == 1 ? "" : "s",
+                 held, held == 1 ? "" : "s", top);
+    }
     cor_eval_free(e);
     cor_rules_free(rs);
     if (l)

@@ -493,6 +493,19 @@ static void cor_trace_progress(cor_eval *e, const cor_rule *c, const cor_group *
     e->trace(e->trace_ud, c, v, out->f, c->ngroup);
 }
 
+void cor__group_view(const cor_rule *c, const cor_group *g, cor_group_view *gv)
+{
+    *gv = (cor_group_view){.last = g->last_us, .suppress_until = g->suppress_until};
+    gv->nf = cor__key_fields(c, g, gv->f);
+    if (c->kind == COR_ABSENCE) {
+        gv->last = g->aux;
+        gv->fired = g->fired;
+    } else {
+        gv->have = cor_progress(c, g, g->last_us);
+        gv->need = cor_progress_need(c);
+    }
+}
+
 int cor_eval_groups(cor_eval *e, uint32_t ri, int (*fn)(void *ud, const cor_group_view *gv),
                     void *ud)
 {
@@ -500,15 +513,8 @@ int cor_eval_groups(cor_eval *e, uint32_t ri, int (*fn)(void *ud, const cor_grou
         return 0;
     const cor_rule *c = &e->rs->rules[ri];
     for (const cor_group *g = e->tables[ri].head; g; g = g->next) {
-        cor_group_view gv = {.last = g->last_us, .suppress_until = g->suppress_until};
-        gv.nf = cor__key_fields(c, g, gv.f);
-        if (c->kind == COR_ABSENCE) {
-            gv.last = g->aux;
-            gv.fired = g->fired;
-        } else {
-            gv.have = cor_progress(c, g, g->last_us);
-            gv.need = cor_progress_need(c);
-        }
+        cor_group_view gv;
+        cor__group_view(c, g, &gv);
         int rc = fn(ud, &gv);
         if (rc)
             return rc;

@@ -1495,6 +1495,111 @@ START_TEST(test_groups_of_running_correlator)
 }
 END_TEST
 
+/* --groups on a state of 3,000 groups per correlation with --top 3: the
+ * same lines as a full load listed (the top 3 of each rule, nearest to
+ * firing first, and how many more), while -l debug shows what it held: one
+ * group of the state at a time and 3 rows per rule. It used to load the
+ * whole state (9,000 groups here; millions on a production store) next to
+ * the running correlator. --top 0 still lists every group. */
+START_TEST(test_groups_memory_bounded)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, "rules:\n"
+        "  - id: t.fail\n    name: Fail\n    level: 3\n    alert: false\n"
+        "    match: {regex: 'fail user=(?<user>\\S+) src=(?<src_ip>\\S+)'}\n"
+        "  - id: t.mark\n    name: Mark\n    level: 3\n    match: {regex: 'mark'}\n"
+        "  - id: t.brute\n    name: Brute\n    level: 9\n"
+        "    correlation: {type: event_count, rules: [t.fail], group_by: [src_ip], "
+        "timespan: 1h, condition: {gte: 5}}\n"
+        "  - id: t.spray\n    name: Spray\n    level: 9\n"
+        "    correlation: {type: value_count, rules: [t.fail], group_by: [src_ip], "
+        "timespan: 1h, condition: {field: user, gte: 5}}\n"
+        "  - id: t.quiet\n    name: Quiet\n    level: 9\n"
+        "    correlation: {type: absence, rules: [t.fail], group_by: [src_ip], "
+        "timespan: 2h}\n"), 0);
+    vt_pipe_start_all(&p);
+    enum { NG = 3000 };
+    size_t cap = (size_t)NG * 80 + 1000, n = 0;
+    char *in = malloc(cap);
+    ck_assert_ptr_nonnull(in);
+    for (int i = 0; i < NG; i++) /* h0000 .. h2999, one a second from 02:00:00 */
+        n += (size_t)snprintf(in + n, cap - n, "<13>1 2026-11-25T02:%02d:%02dZ h x - - - fail "
+                              "user=u0 src=h%04d\n", i / 60, i % 60, i);
+    n += (size_t)snprintf(in + n, cap - n,
+                          "<13>1 2026-11-25T02:50:00Z h x - - - fail user=u1 src=h0005\n"
+                          "<13>1 2026-11-25T02:50:01Z h x - - - fail user=u2 src=h0005\n"
+                          "<13>1 2026-11-25T02:50:02Z h x - - - fail user=u1 src=h0010\n"
+                          "<13>1 2026-11-25T02:50:03Z h x - - - fail user=u0 src=h2000\n"
+                          "<13>1 2026-11-25T02:51:00Z h x - - - mark\n");
+    int fd = it_tcp_connect(p.port);
+    for (size_t off = 0; off < n;) {
+        ssize_t w = write(fd, in + off, n - off);
+        ck_assert_int_gt(w, 0);
+        off += (size_t)w;
+    }
+    close(fd);
+    free(in);
+    ck_assert(vt_wait_lines(p.alerts, 1, 60000)); /* the mark */
+    char out[400], args[1200], err[500];
+    snprintf(out, sizeof(out), "%s/groups.out", p.dir);
+    snprintf(err, sizeof(err), "%s.err", out);
+    static const char want[] =
+        "state as of 2026-11-25T02:51:00.000000Z (the newest event time committed)\n"
+        "t.brute: event_count, 5 events in 3600 s, 3000 groups\n"
+        "  3 of 5 events, last 2026-11-25T02:50:01.000000Z: src_ip=h0005\n"
+        "  2 of 5 events, last 2026-11-25T02:50:03.000000Z: src_ip=h2000\n"
+        "  2 of 5 events, last 2026-11-25T02:50:02.000000Z: src_ip=h0010\n"
+        "  ... 2997 more (--top 0 lists all)\n"
+        "t.spray: value_count, 5 distinct user in 3600 s, 3000 groups\n"
+        "  3 of 5 distinct user, last 2026-11-25T02:50:01.000000Z: src_ip=h0005\n"
+        "  2 of 5 distinct user, last 2026-11-25T02:50:02.000000Z: src_ip=h0010\n"
+        "  1 of 5 distinct user, last 2026-11-25T02:50:03.000000Z: src_ip=h2000\n"
+        "  ... 2997 more (--top 0 lists all)\n"
+        "t.quiet: absence, silent 7200 s, 3000 groups\n"
+        "  last seen 2026-11-25T02:00:00.000000Z, silent alert at 2026-11-25T04:00:00.000000Z: "
+        "src_ip=h0000\n"
+        "  last seen 2026-11-25T02:00:01.000000Z, silent alert at 2026-11-25T04:00:01.000000Z: "
+        "src_ip=h0001\n"
+        "  last seen 2026-11-25T02:00:02.000000Z, silent alert at 2026-11-25T04:00:02.000000Z: "
+        "src_ip=h0002\n"
+        "  ... 2997 more (--top 0 lists all)\n";
+    snprintf(args, sizeof(args), "-c %s -l debug --groups --top 3", p.config);
+    char *got = NULL;
+    for (int i = 0; i < 50; i++) { /* what may commit after the mark's alert */
+        ck_assert_int_eq(run_tool(args, out), 0);
+        free(got);
+        got = vt_read_file(out, NULL);
+        ck_assert_ptr_nonnull(got);
+        if (strcmp(got, want) == 0)
+            break;
+        vt_sleep_ms(200);
+    }
+    ck_assert_str_eq(got, want);
+    free(got);
+    /* one group of the 9,000 at a time, 3 rows kept per rule */
+    ck_assert_int_eq(vt_count_text(err, "--groups: at most 1 group of the state in memory at "
+                                        "once, 9 rows kept (--top 3 per rule)\n"), 1);
+    snprintf(args, sizeof(args), "-c %s -l debug --groups --top 0 t.brute", p.config);
+    ck_assert_int_eq(run_tool(args, out), 0);
+    got = vt_read_file(out, NULL);
+    ck_assert_ptr_nonnull(got);
+    size_t lines = 0;
+    for (const char *q = got; *q; q++)
+        lines += *q == '\n';
+    ck_assert_uint_eq(lines, 2 + NG);
+    ck_assert_ptr_nonnull(strstr(got, "t.brute: event_count, 5 events in 3600 s, 3000 groups\n"
+                                      "  3 of 5 events, last 2026-11-25T02:50:01.000000Z: "
+                                      "src_ip=h0005\n"));
+    ck_assert_ptr_nonnull(strstr(got, "  1 of 5 events, last 2026-11-25T02:49:59.000000Z: "
+                                      "src_ip=h2999\n  1 of 5 events, last "
+                                      "2026-11-25T02:49:58.000000Z: src_ip=h2998\n"));
+    free(got);
+    ck_assert_int_eq(vt_count_text(err, "--groups: at most 1 group of the state in memory at "
+                                        "once, 3000 rows kept (--top 0 per rule)\n"), 1);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* A holiday calendar whose dates are all past holds no more: a working-
  * hours calendar that excepts it takes the next year's holidays for
  * working days, and nothing said so. -t and the daemon's start warn with
@@ -3359,6 +3464,7 @@ static Suite *correlator_suite(void)
     tcase_add_test(wl, test_reload_names_dropped_state);
     tcase_add_test(wl, test_sighup_fifo_list_refused);
     tcase_add_test(wl, test_groups_of_running_correlator);
+    tcase_add_test(wl, test_groups_memory_bounded);
     tcase_add_test(wl, test_sighup_fifo_config_refused);
     TCase *rb = it_tcase(s, "restore", 180);
     tcase_add_test(rb, test_correlator_restored_from_backup);
