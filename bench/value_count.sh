@@ -16,6 +16,10 @@
 #   jit10k   one10k with every 10th line stamped 2 s early (out of order,
 #            within the lateness): before the group fires, such a line
 #            still reads every value (cor_vc_sweep)
+#   fire10k  one source cycling over 10,000 users, gte: 1000, suppress: 1s:
+#            the group fires once a second of event time (every 50 lines)
+#            from its 1,000th user on, each firing's window holding every
+#            user (its start, FIELD_values)
 #
 # Each stream holds LINES lines (default 100,000; one100k and cap1k: at
 # least 100,000), 50 lines per second of event time, so that every value of
@@ -35,7 +39,7 @@ set -euo pipefail
 R=${R:-3}
 LINES=${LINES:-100000}
 SEED=${SEED:-29}
-CASES=${CASES:-"small one1k one10k one100k cap1k jit10k"}
+CASES=${CASES:-"small one1k one10k one100k cap1k jit10k fire10k"}
 CPU=${CPU:-0}
 KEEP=${KEEP:-0}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -46,7 +50,7 @@ die() { echo "bench/value_count: $*" >&2; exit 1; }
 [[ $R =~ ^[0-9]+$ && $R -ge 1 ]] || die "R must be a number >= 1"
 [[ $LINES =~ ^[0-9]+$ && $LINES -ge 1000 ]] || die "LINES must be a number >= 1000"
 for c in $CASES; do
-  [[ " small one1k one10k one100k cap1k jit10k " == *" $c "* ]] || die "unknown case '$c'"
+  [[ " small one1k one10k one100k cap1k jit10k fire10k " == *" $c "* ]] || die "unknown case '$c'"
 done
 for t in python3 taskset; do
   command -v "$t" >/dev/null 2>&1 || die "$t not found"
@@ -78,9 +82,11 @@ import calendar, random, sys, time
 case, lines, seed, out, rules = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
 rnd = random.Random(seed)
 gte, span = {"small": (5, "10m"), "cap1k": (1000, "1h")}.get(case, (None, "1h"))
-if case.startswith("one") or case == "jit10k":
-    d = {"one1k": 1000, "one10k": 10000, "one100k": 100000, "jit10k": 10000}[case]
-    gte = d
+sup = "1s" if case == "fire10k" else "2h"
+if case.startswith("one") or case in ("jit10k", "fire10k"):
+    d = {"one1k": 1000, "one10k": 10000, "one100k": 100000, "jit10k": 10000,
+         "fire10k": 10000}[case]
+    gte = 1000 if case == "fire10k" else d
     lines = max(lines, d)
 if case == "cap1k":
     lines = max(lines, 100000)
@@ -101,7 +107,7 @@ with open(rules, "w") as f:
       group_by: [src_ip]
       timespan: {span}
       condition: {{field: user, gte: {gte}}}
-      suppress: 2h
+      suppress: {sup}
 """)
 t0 = calendar.timegm((2024, 6, 1, 0, 0, 0))
 def stamp(i):  # 50 lines per second of event time (jit10k: every 10th 2 s early)

@@ -40,7 +40,9 @@
 #define COR_ROOM_FIRST 16         /* event_count, value_count: N's room at first, at most */
 #endif
 #define COR_VC_TIMES 8            /* value_count: times kept per value (cor_vc_time) */
+#ifndef COR_VCX_MIN /* smaller in a test build: every group indexed */
 #define COR_VCX_MIN 32            /* value_count: values from which a group has an index */
+#endif
 #define COR_MS_KEEP 8             /* match rules: alert times a suppression group keeps */
 #define COR_SEQ_OCC 64            /* occurrences of a repeated line told apart (cor_window.c) */
 
@@ -435,7 +437,8 @@ uint32_t cor__vcx_find(const cor_group *g, vg_str val);
 /* The index follows g's places and times through these, each a no-op
  * without an index: cor__vcx_put after g->vals[k] is set to a new value (in
  * the hash; -ENOMEM drops the index), cor__vcx_drop before the value at k
- * is freed, cor__vcx_moving before k's times change and cor__vcx_moved
+ * is freed (the one cor__vcx_oldest names: the next at k then takes over
+ * its entries), cor__vcx_moving before k's times change and cor__vcx_moved
  * after (a new value too, once it has a time). */
 int cor__vcx_put(cor_group *g, uint32_t k);
 void cor__vcx_drop(cor_group *g, uint32_t k);
@@ -448,6 +451,14 @@ void cor__vcx_moved(cor_group *g, uint32_t k);
 uint32_t cor__vcx_oldest(const cor_group *g);
 int64_t cor__vcx_latest(const cor_group *g);
 uint32_t cor__vcx_after(cor_group *g, int64_t edge);
+/* With an index: the earliest time kept after edge, INT64_MAX if none
+ * (amortized O(log n) while edge moves on; an edge before the last one
+ * asked reads every value once). */
+int64_t cor__vcx_first(cor_group *g, int64_t edge);
+/* With an index: the first place at or after k of a value whose latest
+ * sighting is after the edge cor__vcx_after last took (in the window it
+ * counted), UINT32_MAX if none. */
+uint32_t cor__vcx_next_live(const cor_group *g, uint32_t k);
 
 /* ---- cor_window.c: correlations ------------------------------------------- */
 

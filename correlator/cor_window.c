@@ -372,7 +372,16 @@ static int cor_vc_fire(const cor_rule *c, cor_group *g, int64_t end, uint32_t ne
         live++;
     if (live < need)
         return 0;
-    (void)cor_vc_live(g, c->timespan_us, end, &first); /* its start */
+    /* its start: with an index, a window ending at or after every time
+     * kept (an event in time order) starts at the earliest time kept after
+     * its edge, which the index keeps */
+    if (g->vx && end >= cor__vcx_latest(g)) {
+        int64_t f = cor__vcx_first(g, end - c->timespan_us);
+        if (f < first)
+            first = f;
+    } else {
+        (void)cor_vc_live(g, c->timespan_us, end, &first);
+    }
     out->first = first;
     out->ts = end;
     out->count = c->kind == COR_TEMPORAL ? c->nrefs : live;
@@ -384,16 +393,30 @@ static int cor_vc_fire(const cor_rule *c, cor_group *g, int64_t end, uint32_t ne
      * port that was not scanned), but for a first value longer than all */
     size_t jl = 0, cap = sizeof(vo->joined);
     uint32_t listed = 0;
+    /* with an index and the window counted by it (end at or after every
+     * time kept), its bitmap names the values in the window: the places
+     * of the others are not read */
+    int by_index = g->vx && end >= cor__vcx_latest(g);
     for (uint32_t k = 0; k < g->n && jl < cap - 1; k++) {
-        if (k != self && !cor_vc_in(g, k, c->timespan_us, end, NULL))
+        if (by_index) {
+            uint32_t nk = cor__vcx_next_live(g, k);
+            k = self >= k && self < nk ? self : nk; /* self counts, kept or not */
+            if (k == UINT32_MAX)
+                break;
+        } else if (k != self && !cor_vc_in(g, k, c->timespan_us, end, NULL)) {
             continue;
-        if (listed && jl + 1 + strlen(g->vals[k]) > cap - 1)
+        }
+        size_t l = strlen(g->vals[k]);
+        if (listed && jl + 1 + l > cap - 1)
             break;
-        jl += (size_t)snprintf(vo->joined + jl, cap - jl, "%s%s", listed++ ? "," : "",
-                               g->vals[k]);
+        if (listed++)
+            vo->joined[jl++] = ',';
+        memcpy(vo->joined + jl, g->vals[k], l < cap - 1 - jl ? l : cap - 1 - jl);
+        jl += l; /* past cap - 1: the first value, cut below */
     }
     if (jl >= cap)
         jl = cap - 1;
+    vo->joined[jl] = '\0';
     snprintf(vo->fname, sizeof(vo->fname), "%s_values", c->field);
     if (out->nf < VG_ALERT_MAX_FIELDS)
         out->f[out->nf++] = (vg_kv){vg_str_c(vo->fname), vg_str_n(vo->joined, jl)};
