@@ -2503,7 +2503,8 @@ START_TEST(test_tools_help_names_their_options)
         /* the 3 a.m. questions: when does a reload hold, what do the
          * counters of SIGUSR1 mean (the shipper's --help said, this did not) */
         "'rules reloaded'",
-        "Counters:\n  On SIGUSR1 and at exit in this log",
+        "Counters:\n  Every correlator.stats_log (1m) when one of its counters changed",
+        "On SIGUSR1 and at exit in this log",
     };
     for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
         ck_assert_msg(strstr(help, lines[i]), "--help lacks '%s'", lines[i]);
