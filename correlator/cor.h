@@ -105,6 +105,11 @@ typedef struct cor {
      * full store's transaction is written again from them (cor_room.c) */
     msgpack_sbuffer pending;
     int ran;
+    /* a refused transaction's batch or tick is kept in memory, ahead of the
+     * store (cor_room_hold): pending holds its alerts, written again first
+     * by the next transaction (cor_room_begin), which commits it */
+    int holding;
+    int room_tried; /* the open batch was tried again once without evicting (cor_room_make) */
     cor_stats stats;
     /* the counters when the open transaction began, for cor_engine's abort */
     cor_stats stats_mark;
@@ -216,6 +221,14 @@ int cor_room_rewrite(cor *c);
 int cor_room_retry(cor *c, int rc);
 /* Keeps a copy of an alert record appended in the open transaction. */
 int cor_room_keep(cor *c, const void *rec, size_t len);
+/* The start of a transaction that runs a batch or a tick: the counters'
+ * marks and an empty pending, or, while a refused one is held, its alerts
+ * appended again under their ids. 0 or an error (the transaction fails). */
+int cor_room_begin(cor *c);
+/* A transaction refused after its batch or tick ran whole: its effects stay
+ * in memory, valid, its writes to be made again by the next transaction
+ * (1). 0 when it did not run whole: the caller reloads the state. */
+int cor_room_hold(cor *c);
 
 /* One-shot modes: --replay, --test-rules, --explain, --load-list, --groups (cor_tools.c). */
 extern const vg_daemon_tool cor_tools[];

@@ -119,8 +119,9 @@ static void cor_warn_skew(cor *c, const vg_rstream *st, int64_t now)
 static int cor_on_batch(void *ud, vg_rstream *st, const vg_msg *m, uint32_t skip)
 {
     cor *c = ud;
-    c->stats_mark = c->stats;
-    c->eval_mark = *cor_eval_get_stats(c->eval);
+    int rc = cor_room_begin(c); /* a held batch's alerts first, under their ids */
+    if (rc)
+        return rc;
     c->last_batch_us = vg_now_us();
     for (uint32_t i = skip; i < m->count; i++) {
         c->stats.events++;
@@ -128,8 +129,7 @@ static int cor_on_batch(void *ud, vg_rstream *st, const vg_msg *m, uint32_t skip
             c->stats.malformed_in++;
     }
     cor_eval_set_now(c->eval, c->last_batch_us);
-    msgpack_sbuffer_clear(&c->pending);
-    int rc = skip < m->count ? cor_eval_events(c->eval, &m->events[skip], m->count - skip,
+    rc = skip < m->count ? cor_eval_events(c->eval, &m->events[skip], m->count - skip,
                                                cor_engine_emit, c)
                              : 0;
     c->ran = rc == 0; /* whole: a full store's commit can be made again (cor_room.c) */
@@ -153,6 +153,7 @@ static void cor_on_commit(void *ud)
     cor_eval_committed(c->eval);
     msgpack_sbuffer_clear(&c->pending);
     c->ran = 0;
+    c->holding = 0;
     cor_kick(c);
 }
 
@@ -167,6 +168,17 @@ static int cor_on_rewrite(void *ud)
     return cor_room_rewrite(ud);
 }
 
+/* vg_receiver_cfg.on_hold: a refused batch that ran whole stays in memory
+ * (cor_room_hold), where it was taken back by loading the whole state
+ * again at every refusal (seconds at a large state, every 5 s while the
+ * outbox stays full); the receiver does not run it again when it is
+ * re-sent, and the next commit writes it with its position. A kill leaves
+ * the store without it, as before: the collector sends it again. */
+static int cor_on_hold(void *ud)
+{
+    return cor_room_hold(ud);
+}
+
 /* The transaction that ran a batch (or a tick) was aborted, e.g. because
  * the outbox was full: the store is as it was, but the groups in memory saw
  * the events, and the collector will send them again. The state is loaded
@@ -176,9 +188,10 @@ static int cor_on_rewrite(void *ud)
 static void cor_on_abort(void *ud)
 {
     cor *c = ud;
-    c->stats = c->stats_mark;
+    c->stats = c->stats_mark; /* taken before the first held one, if any */
     msgpack_sbuffer_clear(&c->pending);
     c->ran = 0;
+    c->holding = 0;
     int rc = cor_eval_reload(&c->eval, &c->eval_mark);
     if (rc == 0)
         cor_mem_rebase(&c->mem, c->eval); /* a new engine: its churn starts at 0 */
@@ -232,17 +245,19 @@ static void cor_on_tick(uv_timer_t *t)
     cor_mem_tick(c);
     int64_t wall = vg_now_us(), now = cor_tick_time(c, wall) - c->rules->lateness_us;
     int quiet = wall - c->last_batch_us > 2 * COR_TICK_MS * 1000;
-    if (now <= cor_eval_watermark(c->eval) || !quiet || !vg_receiver_caught_up(c->receiver))
+    /* a batch held by the receiver: its collector is not caught up, and
+     * the tick could not write its position */
+    if (now <= cor_eval_watermark(c->eval) || !quiet || !vg_receiver_caught_up(c->receiver) ||
+        vg_receiver_holding(c->receiver))
         return;
     int rc = vg_store_begin(c->store);
     if (rc) {
         vg_error("state commit on the clock tick failed: %s", vg_strerror(rc));
         return;
     }
-    c->stats_mark = c->stats;
-    c->eval_mark = *cor_eval_get_stats(c->eval);
-    msgpack_sbuffer_clear(&c->pending);
-    rc = cor_eval_tick(c->eval, now, cor_engine_emit, c);
+    rc = cor_room_begin(c); /* a held tick's alerts first */
+    if (rc == 0)
+        rc = cor_eval_tick(c->eval, now, cor_engine_emit, c);
     c->ran = rc == 0;
     if (rc == 0)
         rc = cor_eval_flush(c->eval);
@@ -253,7 +268,8 @@ static void cor_on_tick(uv_timer_t *t)
         cor_on_commit(c);
     else {
         vg_error("state commit on the clock tick failed: %s", vg_strerror(rc));
-        cor_on_abort(c);
+        if (!cor_room_hold(c)) /* held: the next tick or batch writes it */
+            cor_on_abort(c);
     }
 }
 
@@ -629,7 +645,7 @@ int cor_engine_start(cor *c)
         .path = lpath, .allow_uid = pc->uid, .role = "correlator", .name = c->conf.name,
         .type = VG_MSG_EVENTS, .store = c->store, .on_batch = cor_on_batch,
         .on_commit = cor_on_commit, .on_abort = cor_on_abort, .on_full = cor_on_full,
-        .on_rewrite = cor_on_rewrite, .ud = c, .store_dir = dir,
+        .on_rewrite = cor_on_rewrite, .on_hold = cor_on_hold, .ud = c, .store_dir = dir,
         .map_key = "correlator.state_size", .map_mb = (size_t)(c->conf.state_size >> 20),
     };
     if (rc == 0)

@@ -81,17 +81,24 @@ void cor_eval_committed(cor_eval *e);
 void cor_eval_unflushed(cor_eval *e);
 
 /* A full state store (cor_shed.c). cor_eval_shed_pick picks the n groups
- * (at most) least recently updated, across every rule, oldest first, and
- * returns how many; cor_eval_shed_delete deletes the stored records of
- * picked groups [from, to), and records each rule's eviction count with
- * them, in the store's open write transaction (taken with vg_store_txn:
- * deletes may use the reserve); once that commits, cor_eval_shed_drop
+ * (at most) least recently updated, across every rule, and returns how
+ * many, in the order of their stored keys (deletes in a row then share the
+ * pages they copy); cor_eval_shed_delete deletes the stored records of
+ * picked groups [from, to) (*next: the pick after the last done), while
+ * *pages, the pages they touched (a key that does not follow the last one
+ * deleted counts one; 0 at the start of a transaction), is below max_pages
+ * (the first always), and cor_eval_shed_count records each rule's
+ * eviction count with the picks [from, to) deleted, in the store's open
+ * write transaction (taken with vg_store_txn: deletes may use the
+ * reserve); once that commits, cor_eval_shed_drop
  * takes the same groups out of memory, each counted as an eviction of its
  * rule as at max_groups. cor_eval_shed_alerts raises, in the transaction
  * that commits the batch, the degradation alert of each rule that lost
  * groups so (at most one an hour per rule, shared with max_groups'). */
 size_t cor_eval_shed_pick(cor_eval *e, size_t n);
-int cor_eval_shed_delete(cor_eval *e, size_t from, size_t to);
+int cor_eval_shed_delete(cor_eval *e, size_t from, size_t to, size_t max_pages, size_t *next,
+                         size_t *pages);
+int cor_eval_shed_count(cor_eval *e, size_t from, size_t to);
 void cor_eval_shed_drop(cor_eval *e, size_t from, size_t to);
 int cor_eval_shed_alerts(cor_eval *e, cor_emit_fn emit, void *ud);
 

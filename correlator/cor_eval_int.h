@@ -185,12 +185,17 @@ struct cor_eval {
     size_t ndirtyv, capdirtyv;
     int dirty_all;
     int flushed; /* a flush is outstanding: the next one takes it as committed */
-    /* cor_shed.c: groups picked for eviction, oldest first */
+    /* cor_shed.c: groups picked for eviction (the oldest), in the order of
+     * their stored keys (cor_eval_shed_pick) */
     struct cor_shed_pick {
         cor_group *g;
         uint32_t ri;
+        uint32_t rank; /* the rule's place in the order of rule ids */
     } *shed;
     size_t nshed, capshed;
+    /* the stored key after the last one cor_eval_shed_delete deleted */
+    char shed_follow[512]; /* COR_STATE_KEY_MAX + 1, checked below */
+    size_t shed_follow_len;
     cor_trace_fn trace;
     void *trace_ud;
     cor_eval_stats stats;
@@ -391,6 +396,8 @@ int cor__del_push(cor_eval *e, const char *rule_id, const char *key, size_t keyl
  * name), the group key's hash instead, *hashed set and the key kept in the
  * record. Returns its length, 0 if even that does not fit. */
 #define COR_STATE_KEY_MAX 511
+_Static_assert(sizeof(((cor_eval *)0)->shed_follow) == COR_STATE_KEY_MAX + 1,
+               "cor_eval.shed_follow holds a stored key");
 size_t cor__state_key(const char *rule_id, const char *key, size_t keylen, char *out,
                       size_t cap, int *hashed);
 /* Copies raw (at most COR_RAW_MAX bytes) into g's ring of raw lines, with

@@ -22,6 +22,13 @@
  * followed by another (vg_receiver_cfg.on_full). */
 #define COR_ROOM_PART 10
 #define COR_ROOM_MIN 64
+/* Pages a transaction of deletes touches at most (cor_room_make): about
+ * half the reserve at 1 GiB; a commit whose list of freed pages finds no
+ * room halves it for the rest of the round */
+#define COR_ROOM_PAGES 512
+/* Transactions of deletes that find no room, in a row, before a round
+ * gives up (each with fewer deletes) */
+#define COR_ROOM_TRIES 8
 
 int cor_room_keep(cor *c, const void *rec, size_t len)
 {
@@ -39,38 +46,72 @@ int cor_room_make(cor *c)
      * making room for alerts that are not taken */
     if (!c->ran || vg_queue_bytes(c->outbox) * 2 >= c->conf.state_size)
         return VG_EFULL;
+    /* the pages that the last commits freed (a trim, as the shippers took
+     * the outbox) are usable only after a commit more: the failed one's
+     * nudge (vg_store_commit) made them so, and one more try of the batch
+     * may find them, where evicting would cost groups for nothing */
+    if (!c->room_tried) {
+        c->room_tried = 1;
+        return 0;
+    }
     uint64_t groups = cor_eval_get_stats(c->eval)->groups;
     size_t want = groups / COR_ROOM_PART < COR_ROOM_MIN ? COR_ROOM_MIN
                                                           : (size_t)(groups / COR_ROOM_PART);
     size_t n = cor_eval_shed_pick(c->eval, want);
     if (!n)
         return VG_EFULL;
-    /* The deletes copy the pages they touch: a transaction may take the
-     * reserve (deletes append nothing), so about half of it in deletes, one
-     * page each at worst, fewer after a delete finds no room; each followed
-     * by a nudge, so that the next one can use what it freed. */
+    /* The deletes copy the pages they touch, which a transaction of deletes
+     * may take from the reserve, and its commit lists the pages it freed
+     * (LMDB's free list). The picks are in the order of their keys, so that
+     * a run of them on one leaf page copies it once: a transaction takes
+     * deletes until they have touched COR_ROOM_PAGES pages at most, as
+     * counted by cor_eval_shed_delete (a list of more wants runs of free
+     * pages that a full store may not have: such commits failed), and
+     * while LMDB has a margin left for its commit and the nudge that makes
+     * what it freed usable, asked every few deletes. A transaction that
+     * fails anyway is tried again with fewer deletes between the checks
+     * (each abort nudges, so a try may find what the last commits freed).
+     * A commit syncs once (vg_store_begin_deletes). */
     uint64_t t0 = uv_hrtime();
-    size_t chunk = vg_store_reserve(c->store) / 2, done = 0;
-    unsigned txns = 0;
+    size_t reserve = vg_store_reserve(c->store), margin = 8 + reserve / 2;
+    size_t budget = reserve / 2 < COR_ROOM_PAGES ? reserve / 2 : COR_ROOM_PAGES;
+    size_t step = margin / 8, done = 0;
+    unsigned txns = 0, fails = 0;
     int rc = 0;
-    if (chunk == 0)
-        chunk = 1;
+    if (step == 0)
+        step = 1;
+    if (budget == 0)
+        budget = 1;
     while (done < n) {
-        size_t to = n - done > chunk ? done + chunk : n;
-        rc = vg_store_begin(c->store);
+        size_t at = done, pages = 0;
+        rc = vg_store_begin_deletes(c->store);
+        while (rc == 0 && at < n && pages < budget) {
+            size_t to = n - at > step ? at + step : n;
+            if ((rc = cor_eval_shed_delete(c->eval, at, to, budget, &at, &pages)) != 0)
+                break;
+            int room = at < n && pages < budget ? vg_store_room_left(c->store, margin) : 1;
+            if (room <= 0) {
+                rc = room; /* 0: this transaction is full, it commits */
+                break;
+            }
+        }
+        if (rc == 0 && at == done)
+            rc = VG_EFULL; /* cannot be (the first pick always goes): never loop */
         if (rc == 0)
-            rc = cor_eval_shed_delete(c->eval, done, to);
+            rc = cor_eval_shed_count(c->eval, done, at);
         rc = rc ? (vg_store_abort(c->store), rc) : vg_store_commit(c->store);
         if (rc == 0) {
-            cor_eval_shed_drop(c->eval, done, to); /* gone from the store: from memory too */
-            done = to;
+            cor_eval_shed_drop(c->eval, done, at); /* gone from the store: from memory too */
+            done = at;
             txns++;
+            fails = 0;
             vg_store_nudge(c->store);
             continue;
         }
-        if (rc != VG_EFULL || chunk == 1)
+        if (rc != VG_EFULL || ++fails > COR_ROOM_TRIES)
             break;
-        chunk /= 2;
+        step = step > 1 ? step / 2 : 1;
+        budget = budget > 1 ? budget / 2 : 1;
     }
     vg_store_nudge(c->store); /* what the last delete freed: usable by the batch */
     /* committed, whatever becomes of the batch: a refusal's reload keeps
@@ -89,10 +130,11 @@ int cor_room_make(cor *c)
     return done ? 0 : VG_EFULL;
 }
 
-int cor_room_rewrite(cor *c)
+/* The alerts kept in pending appended again, in the same order: the
+ * queue numbers them as before (an abort set it back), so each keeps the
+ * id it was made with (cor_engine_emit). */
+static int cor_room_append(cor *c)
 {
-    /* the same records, in the same order: the queue numbers them as
-     * before, so each keeps the id it was made with (cor_on_alert) */
     int rc = 0;
     size_t off = 0, len = c->pending.size;
     while (rc == 0 && off + sizeof(uint32_t) <= len) {
@@ -102,6 +144,35 @@ int cor_room_rewrite(cor *c)
         rc = vg_queue_append(c->outbox, c->pending.data + off, n, NULL);
         off += n;
     }
+    return rc;
+}
+
+int cor_room_begin(cor *c)
+{
+    c->room_tried = 0;
+    if (c->holding)
+        return cor_room_append(c);
+    c->stats_mark = c->stats;
+    c->eval_mark = *cor_eval_get_stats(c->eval);
+    msgpack_sbuffer_clear(&c->pending);
+    return 0;
+}
+
+int cor_room_hold(cor *c)
+{
+    if (!c->ran)
+        return 0;
+    /* what the refused flush wrote is to be written again (as for a
+     * rewrite): its groups back on the dirty list, its deletes kept */
+    cor_eval_unflushed(c->eval);
+    c->holding = 1; /* c->ran stays: a next transaction that fails before
+                       it runs anything leaves the memory as valid */
+    return 1;
+}
+
+int cor_room_rewrite(cor *c)
+{
+    int rc = cor_room_append(c);
     if (rc == 0)
         rc = cor_eval_shed_alerts(c->eval, cor_engine_emit, c);
     cor_eval_unflushed(c->eval);

@@ -11,8 +11,23 @@
 #include "vigil/receiver.h"
 #include "vigil/util.h"
 
+/* A refused batch whose effects the owner keeps in memory
+ * (vg_receiver_cfg.on_hold): its records up to end are not given to the
+ * owner again, and its position is written with the next commit. */
+typedef struct vg__held {
+    char name[128];
+    uint64_t epoch; /* the stream's, when held */
+    uint64_t last;  /* committed then */
+    uint64_t end;   /* run in memory up to here */
+} vg__held;
+
+/* Streams held at once at most; one more drops them all (on_abort). */
+#define VG_HELD_MAX 64
+
 struct vg_receiver {
     vg_receiver_cfg cfg;
+    vg__held held[VG_HELD_MAX];
+    int nheld;
     char *role, *name, *store_dir, *map_key;
     vg_server *server;
     vg_receiver_stats stats;
@@ -109,6 +124,85 @@ static int vg__stream_key(char *buf, size_t cap, const char *name, const char *w
     return n > 0 && (size_t)n < cap ? 0 : -ENAMETOOLONG;
 }
 
+static vg__held *vg__held_find(vg_receiver *r, const char *name)
+{
+    for (int i = 0; i < r->nheld; i++)
+        if (strcmp(r->held[i].name, name) == 0)
+            return &r->held[i];
+    return NULL;
+}
+
+/* What is held cannot be kept (vg_receiver_cfg.on_hold): the owner drops
+ * it all (on_abort: the store's state again), and the upstreams re-send. */
+static void vg__held_drop(vg_receiver *r)
+{
+    if (!r->nheld)
+        return;
+    r->nheld = 0;
+    if (r->cfg.on_abort)
+        r->cfg.on_abort(r->cfg.ud);
+}
+
+/* The positions of the streams held, but st's (its batch writes its own),
+ * into the open transaction: the owner writes their effects in it too. */
+static int vg__held_put(vg_receiver *r, const vg_rstream *st)
+{
+    char key[192];
+    int rc = 0;
+    for (int i = 0; i < r->nheld && rc == 0; i++)
+        if (strcmp(r->held[i].name, st->name) != 0 &&
+            (rc = vg__stream_key(key, sizeof(key), r->held[i].name, "last")) == 0)
+            rc = vg_meta_put_u64(r->cfg.store, key, r->held[i].end);
+    return rc;
+}
+
+static void vg__held_settle_one(vg_link *l, void *ud)
+{
+    vg_receiver *r = ud;
+    vg_rstream *st = l->data;
+    vg__held *h = st && st->ready ? vg__held_find(r, st->name) : NULL;
+    if (h && h->epoch == st->epoch && h->end > st->last)
+        st->last = h->end;
+}
+
+/* A transaction with the held positions (vg__held_put) committed: the
+ * links of those streams are at them, and their records are counted. */
+static void vg__held_settle(vg_receiver *r, const vg_rstream *st)
+{
+    if (!r->nheld)
+        return;
+    vg_server_foreach(r->server, vg__held_settle_one, r);
+    for (int i = 0; i < r->nheld; i++)
+        if (strcmp(r->held[i].name, st->name) != 0)
+            r->stats.records += r->held[i].end - r->held[i].last;
+    r->nheld = 0;
+}
+
+/* A refused batch of st, run up to end: held when the owner keeps it
+ * (vg_receiver_cfg.on_hold), else everything held is dropped. */
+static void vg__hold_or_drop(vg_receiver *r, const vg_rstream *st, uint64_t end)
+{
+    vg__held *h = vg__held_find(r, st->name);
+    if ((h || r->nheld < VG_HELD_MAX) && r->cfg.on_hold && r->cfg.on_hold(r->cfg.ud)) {
+        if (!h) {
+            h = &r->held[r->nheld++];
+            snprintf(h->name, sizeof(h->name), "%s", st->name);
+            h->epoch = st->epoch;
+            h->last = st->last;
+        }
+        h->end = end;
+        return;
+    }
+    r->nheld = 0;
+    if (r->cfg.on_abort)
+        r->cfg.on_abort(r->cfg.ud);
+}
+
+int vg_receiver_holding(const vg_receiver *r)
+{
+    return r && r->nheld > 0;
+}
+
 /* Answers a HELLO: loads the stream's position (resetting it when the
  * upstream's queue is new: another epoch) and replies with it. */
 static int vg__hello(vg_receiver *r, vg_link *l, vg_rstream *st, const vg_msg *m)
@@ -149,6 +243,13 @@ static int vg__hello(vg_receiver *r, vg_link *l, vg_rstream *st, const vg_msg *m
         return rc;
     st->renewed = 0;
     if (epoch != m->epoch) {
+        /* what is held of its old sequence cannot be written under the
+         * new one */
+        if (vg__held_find(r, st->name)) {
+            vg__held_drop(r);
+            if (r->stopped)
+                return VG_ESTATE;
+        }
         if (epoch)
             vg_warn("stream %s starts a new sequence (a new epoch: its queue was recreated, or "
                     "its state restored from a copy); it was at %" PRIu64, st->name, st->last);
@@ -275,7 +376,18 @@ static void vg__batch_run(vg_receiver *r, vg_link *l, vg_rstream *st, const vg_m
         vg__ack(l, st->last);
         return;
     }
-    uint32_t skip = (uint32_t)(st->last + 1 - first);
+    /* a batch held (vg_receiver_cfg.on_hold) ran up to h->end in memory:
+     * re-sent, those records are not run again; a shorter one cannot be
+     * cut there (its position would lag the state), so all held goes */
+    vg__held *h = vg__held_find(r, st->name);
+    if (h && (end < h->end || h->epoch != st->epoch)) {
+        vg__held_drop(r);
+        if (r->stopped)
+            return;
+        h = NULL;
+    }
+    uint64_t ran = h && h->end > st->last ? h->end : st->last;
+    uint32_t skip = (uint32_t)(ran + 1 - first);
     char klast[192];
     int rc = vg__stream_key(klast, sizeof(klast), st->name, "last");
     if (rc == 0)
@@ -284,6 +396,8 @@ static void vg__batch_run(vg_receiver *r, vg_link *l, vg_rstream *st, const vg_m
         rc = r->cfg.on_batch(r->cfg.ud, st, m, skip);
         if (rc == 0)
             rc = vg_meta_put_u64(r->cfg.store, klast, end);
+        if (rc == 0)
+            rc = vg__held_put(r, st);
         rc = rc ? (vg_store_abort(r->cfg.store), rc) : vg_store_commit(r->cfg.store);
         /* a full store: the owner frees room and writes the batch again,
          * once per room it made (vg_receiver_cfg.on_full) */
@@ -294,10 +408,12 @@ static void vg__batch_run(vg_receiver *r, vg_link *l, vg_rstream *st, const vg_m
             rc = r->cfg.on_rewrite(r->cfg.ud);
             if (rc == 0)
                 rc = vg_meta_put_u64(r->cfg.store, klast, end);
+            if (rc == 0)
+                rc = vg__held_put(r, st);
             rc = rc ? (vg_store_abort(r->cfg.store), rc) : vg_store_commit(r->cfg.store);
         }
-        if (rc && r->cfg.on_abort)
-            r->cfg.on_abort(r->cfg.ud);
+        if (rc)
+            vg__hold_or_drop(r, st, end);
     }
     if (r->stopped)
         return; /* the owner stopped in a callback: the link is closing, nothing to add */
@@ -314,8 +430,9 @@ static void vg__batch_run(vg_receiver *r, vg_link *l, vg_rstream *st, const vg_m
         vg_warn("stream %s: commits succeed again, after %" PRIu64 " failed attempts over "
                 "%.1f s; nothing was lost (the upstream held it)",
                 st->name, fails, secs);
-    r->stats.duplicates += skip;
-    r->stats.records += m->count - skip;
+    r->stats.duplicates += st->last + 1 - first; /* re-sent after a commit */
+    r->stats.records += end - st->last;        /* held ones included */
+    vg__held_settle(r, st);
     st->last = end;
     vg__ack(l, end);
     if (r->cfg.on_commit)
@@ -353,8 +470,14 @@ static void vg__on_msg(vg_link *l, const vg_msg *m)
     vg_rstream *st = l->data;
     vg_receiver *r = vg_server_data(l->server);
     int rc = 0;
-    if (m->type == VG_MSG_HELLO && !st->ready)
+    if (m->type == VG_MSG_HELLO && !st->ready) {
+        r->busy++; /* what is held may be dropped: on_abort may stop r */
         rc = vg__hello(r, l, st, m);
+        if (--r->busy == 0 && r->stopped) {
+            vg__receiver_free(r);
+            return;
+        }
+    }
     else if (m->type == r->cfg.type && st->ready)
         vg__batch(r, l, st, m);
     else if (m->type == VG_MSG_STATS && st->ready)

@@ -74,6 +74,17 @@ typedef struct vg_receiver_cfg {
      * NULL: a full store refuses the batch. */
     int (*on_full)(void *ud);
     int (*on_rewrite)(void *ud);
+    /* A refused transaction (as for on_abort): returns 1 when the owner
+     * keeps what on_batch did in memory, valid as if it had committed, and
+     * writes it again with its next transaction (its alerts under the same
+     * ids). The receiver then holds the batch: its records are not given
+     * to on_batch again when the upstream re-sends them, and its position
+     * is written with the next transaction that commits (of any stream),
+     * so that the store never has the state without the position, nor the
+     * reverse. 0 (or NULL): on_abort, as before. When the receiver cannot
+     * hold it (a re-sent batch shorter than the one held, the stream's new
+     * epoch, too many streams held), on_abort drops everything held. */
+    int (*on_hold)(void *ud);
     void *ud;
     /* The highest protocol version taken (0: VG_PROTO_VERSION). Lower only
      * to stand for an older downstream, as tests of a sender do. */
@@ -97,6 +108,10 @@ const vg_link_stats *vg_receiver_link_stats(vg_receiver *r);
  * last STATS said its queue is empty ("pending" 0): the input is caught up,
  * so silence on it is real, not a backlog still on its way. */
 int vg_receiver_caught_up(vg_receiver *r);
+
+/* Whether a refused batch is held (vg_receiver_cfg.on_hold): the owner's
+ * memory is ahead of the store by it until a transaction commits. */
+int vg_receiver_holding(const vg_receiver *r);
 
 /* Logs one line per connected stream with the counters it last sent. */
 void vg_receiver_report(vg_receiver *r);

@@ -80,6 +80,10 @@ MDB_env *vg_store_env(vg_store *st);
  * unless it leaves the reserve free: nothing of it is kept, and it may be
  * tried again once room is freed. */
 int vg_store_begin(vg_store *st);
+/* A transaction of deletes only (a full store's evictions): its commit may
+ * be undone by a system crash, though not by a killed process (see
+ * store.c); for writes whose loss costs nothing. */
+int vg_store_begin_deletes(vg_store *st);
 int vg_store_commit(vg_store *st);
 void vg_store_abort(vg_store *st);
 MDB_txn *vg_store_txn(vg_store *st); /* the open write txn, or NULL */
@@ -109,6 +113,12 @@ size_t vg_store_reserve(const vg_store *st);
  * pages that the last commit freed become usable by the next: LMDB never
  * hands out pages that the last committed transaction freed. */
 void vg_store_nudge(vg_store *st);
+/* Whether the open write transaction can still take pages more pages (1),
+ * or not (0), asked of LMDB itself as the commit's check is (a nested
+ * transaction that takes them and is aborted); negative on an error. A
+ * transaction of many deletes commits while this holds, so that it uses
+ * what the store has free without failing on it. */
+int vg_store_room_left(vg_store *st, size_t pages);
 
 /* Meta values: a uint64 or a byte string under a name. Missing -> *v = 0 / -ENOENT. */
 int vg_meta_get_u64(vg_store *st, const char *key, uint64_t *v);

@@ -899,6 +899,44 @@ static long commit_errors(vt_pipe *p)
     return it_stat(p, VT_CORRELATOR, "stats: events=", " commit_errors=", true);
 }
 
+/* Fills the outbox of pipeline p (correlator log clog, collector log log;
+ * no shipper) 200 lines at a time until commits keep failing, so that
+ * fewer lines than a batch wait behind the failing one. Until a commit
+ * fails, the next chunk goes as soon as the correlator has taken this one
+ * (its events=); after that, each waits up to 1.6 s for the failures to
+ * repeat (a commit may fail once and then pass). Returns the lines sent
+ * (pad seq=0 up), each a match alert. */
+static int fill_outbox(vt_pipe *p, const char *clog, const char *log)
+{
+    char line[200], *chunk = malloc(200 * sizeof(line));
+    int seq = 0, full = 0;
+    for (int c = 0; c < 80 && !full; c++) {
+        chunk[0] = '\0';
+        for (int i = 0; i < 200; i++, seq++) {
+            snprintf(line, sizeof(line), "<13>Nov 25 10:00:00 h vigiltest: pad seq=%05d %s\n", seq,
+                     "0123456789012345678901234567890123456789012345678901234567890123456789");
+            strcat(chunk, line);
+        }
+        send_text(p, chunk);
+        for (int i = 0; i < 100 && commit_errors(p) == 0; i++) {
+            if (it_stat(p, VT_CORRELATOR, "stats: events=", "events=", true) >= seq)
+                break;
+            vt_sleep_ms(50);
+        }
+        for (int i = 0; i < 8 && !full && commit_errors(p); i++) {
+            vt_sleep_ms(200);
+            full = commit_errors(p) >= 3;
+        }
+    }
+    free(chunk);
+    if (!full) {
+        vt_show_tail(clog, 3000);
+        vt_show_tail(log, 3000);
+    }
+    ck_assert_msg(full, "the outbox never filled (%d lines)", seq);
+    return seq;
+}
+
 START_TEST(test_full_outbox_counts_once)
 {
     vt_pipe p;
@@ -918,37 +956,7 @@ START_TEST(test_full_outbox_counts_once)
     ck_assert(vt_wait_text(log, "has everything up to seq", 10000));
     vt_pipe_log(&p, VT_CORRELATOR, clog, sizeof(clog));
     ck_assert(vt_wait_text(clog, " started (config ", 10000)); /* SIGUSR1 handled from here */
-    /* Fill the outbox 200 lines at a time until commits keep failing, so
-     * that fewer lines than a batch wait behind the failing one. Until a
-     * commit fails, the next chunk goes as soon as the correlator has taken
-     * this one (its events=); after that, each waits up to 1.6 s for the
-     * failures to repeat (a commit may fail once and then pass). */
-    char line[200], *chunk = malloc(200 * sizeof(line));
-    int seq = 0, full = 0;
-    for (int c = 0; c < 80 && !full; c++) {
-        chunk[0] = '\0';
-        for (int i = 0; i < 200; i++, seq++) {
-            snprintf(line, sizeof(line), "<13>Nov 25 10:00:00 h vigiltest: pad seq=%05d %s\n", seq,
-                     "0123456789012345678901234567890123456789012345678901234567890123456789");
-            strcat(chunk, line);
-        }
-        send_text(&p, chunk);
-        for (int i = 0; i < 100 && commit_errors(&p) == 0; i++) {
-            if (it_stat(&p, VT_CORRELATOR, "stats: events=", "events=", true) >= seq)
-                break;
-            vt_sleep_ms(50);
-        }
-        for (int i = 0; i < 8 && !full && commit_errors(&p); i++) {
-            vt_sleep_ms(200);
-            full = commit_errors(&p) >= 3;
-        }
-    }
-    free(chunk);
-    if (!full) {
-        vt_show_tail(clog, 3000);
-        vt_show_tail(log, 3000);
-    }
-    ck_assert_msg(full, "the outbox never filled (%d lines)", seq);
+    (void)fill_outbox(&p, clog, log);
     /* The first failed line joins the failing batch, which fails again. */
     send_text(&p, "<13>Nov 25 10:00:01 h vigiltest: Failed from 10.9.0.9\n");
     long before = commit_errors(&p);
@@ -1004,6 +1012,80 @@ START_TEST(test_full_outbox_counts_once)
     ck_assert_int_ge(again, 1);
     ck_assert_int_eq(vt_count_text(log, ": acknowledging again (seq "), again);
     ck_assert_int_lt(vt_count_text(log, "info: stream c1: "), errors);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+/* A batch refused while the outbox holds half the store (no shipper) is
+ * kept in memory, as it ran, where it was taken back by loading the whole
+ * state from the store at every refusal (each said "correlation state: N
+ * groups restored"); the receiver does not run it again when it is
+ * re-sent. Across a kill -9 in the middle of the refusals, the store has
+ * the state of the last commit, and the lines come out as in a run that
+ * never stopped: every alert once, each source counted once per line. */
+START_TEST(test_full_outbox_holds_batch)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, ABORT_RULES), 0);
+    char *cfg = vt_read_file(p.config, NULL);
+    char *at = strstr(cfg, "state_size: 256M");
+    ck_assert_ptr_nonnull(at);
+    memcpy(at, "state_size:   2M", strlen("state_size:   2M"));
+    ck_assert_int_eq(vt_write_file(p.config, cfg), 0);
+    free(cfg);
+    char sock[400], clog[400], log[400];
+    vt_pipe_start(&p, VT_CORRELATOR);
+    snprintf(sock, sizeof(sock), "%s/run/correlator.sock", p.dir);
+    ck_assert(vt_wait_path(sock, 10000));
+    vt_pipe_start(&p, VT_COLLECTOR);
+    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+    ck_assert(vt_wait_text(log, "has everything up to seq", 10000));
+    vt_pipe_log(&p, VT_CORRELATOR, clog, sizeof(clog));
+    ck_assert(vt_wait_text(clog, " started (config ", 10000));
+    /* one group committed first: a reload would restore it, and say so */
+    send_text(&p, "<13>Nov 25 10:00:00 h vigiltest: Failed from 10.9.0.8\n");
+    for (int i = 0; i < 200 && it_stat(&p, VT_CORRELATOR, "stats: events=", " groups=", true) < 1;
+         i++)
+        vt_sleep_ms(50);
+    int pads = fill_outbox(&p, clog, log);
+    send_text(&p, "<13>Nov 25 10:00:01 h vigiltest: Failed from 10.9.0.9\n"
+                  "<13>Nov 25 10:00:01 h vigiltest: Failed from 10.9.0.8\n");
+    long before = commit_errors(&p);
+    for (int i = 0; i < 100 && commit_errors(&p) < before + 3; i++)
+        vt_sleep_ms(200);
+    ck_assert_int_ge(commit_errors(&p), before + 3);
+    /* refused again and again, and never reloaded */
+    ck_assert_int_eq(vt_count_text(clog, "correlation state: "), 0);
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_CORRELATOR, SIGKILL), 128 + SIGKILL);
+    vt_pipe_start(&p, VT_CORRELATOR);
+    vt_pipe_log(&p, VT_CORRELATOR, clog, sizeof(clog));
+    ck_assert(vt_wait_text(clog, " started (config ", 10000));
+    ck_assert_int_eq(vt_count_text(clog, "correlation state: 1 groups restored, 0 dropped"), 1);
+    vt_pipe_start(&p, VT_SHIPPER);
+    /* 10.9.0.8's third line: one alert of three; 10.9.0.9's second: none */
+    send_text(&p, "<13>Nov 25 10:00:02 h vigiltest: Failed from 10.9.0.8\n"
+                  "<13>Nov 25 10:00:02 h vigiltest: Failed from 10.9.0.9\n"
+                  "<13>Nov 25 10:00:02 h vigiltest: pad seq=99998 marker\n");
+    ck_assert(vt_wait_text(p.alerts, "pad seq=99998", 60000));
+    vt_sleep_ms(300);
+    ck_assert_int_eq(vt_count_text(p.alerts, "\"rule\":{\"id\":\"test.brute\""), 1);
+    ck_assert_int_eq(vt_count_text(p.alerts, "\"source\":{\"ip\":\"10.9.0.8\"}"), 1);
+    send_text(&p, "<13>Nov 25 10:00:03 h vigiltest: Failed from 10.9.0.9\n"
+                  "<13>Nov 25 10:00:03 h vigiltest: pad seq=99999 marker\n");
+    ck_assert(vt_wait_text(p.alerts, "pad seq=99999", 60000));
+    vt_sleep_ms(300);
+    ck_assert_int_eq(vt_count_text(p.alerts, "\"rule\":{\"id\":\"test.brute\""), 2);
+    ck_assert_int_eq(vt_count_text(p.alerts, "\"source\":{\"ip\":\"10.9.0.9\"}"), 1);
+    ck_assert_int_eq(vt_count_text(p.alerts, "\"count\":3,"), 2);
+    /* every pad line's alert once, the markers, the two brute forces */
+    ck_assert_int_eq(vt_count_lines(p.alerts), pads + 2 + 2);
+    /* (an alert names its line more than once: as the marker's does) */
+    int once = vt_count_text(p.alerts, "pad seq=99998 marker");
+    ck_assert_int_ge(once, 1);
+    ck_assert_int_eq(vt_count_text(p.alerts, "pad seq=00000 "), once);
+    char want[64];
+    snprintf(want, sizeof(want), "pad seq=%05d ", pads - 1);
+    ck_assert_int_eq(vt_count_text(p.alerts, want), once);
     vt_pipe_destroy(&p);
 }
 END_TEST
@@ -3447,6 +3529,7 @@ static Suite *correlator_suite(void)
     /* a full outbox, a full disk */
     TCase *fu = it_tcase(s, "full", 300);
     tcase_add_test(fu, test_full_outbox_counts_once);
+    tcase_add_test(fu, test_full_outbox_holds_batch);
     tcase_add_test(fu, test_correlator_disk_full_recovers);
     tcase_add_test(fu, test_full_state_evicts_oldest);
     /* clocks moved with libfaketime; the absence test waits its 10 s */

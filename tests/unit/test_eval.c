@@ -3589,7 +3589,11 @@ START_TEST(test_full_store_shed_and_rewrite)
     /* the two least recently updated: 10.0.0.1 and 10.0.0.2 */
     ck_assert_uint_eq(cor_eval_shed_pick(t.e, 2), 2);
     tc_begin(&t);
-    ck_assert_int_eq(cor_eval_shed_delete(t.e, 0, 2), 0);
+    size_t next = 0, pages = 0;
+    ck_assert_int_eq(cor_eval_shed_delete(t.e, 0, 2, 100, &next, &pages), 0);
+    ck_assert_uint_eq(next, 2);
+    ck_assert_uint_eq(pages, 1); /* 10.0.0.2's key follows 10.0.0.1's: one page */
+    ck_assert_int_eq(cor_eval_shed_count(t.e, 0, 2), 0);
     ck_assert_int_eq(vg_store_commit(t.st), 0);
     cor_eval_shed_drop(t.e, 0, 2);
     ck_assert_uint_eq(cor_eval_get_stats(t.e)->groups, 4);
