@@ -193,9 +193,6 @@ struct cor_eval {
         uint32_t rank; /* the rule's place in the order of rule ids */
     } *shed;
     size_t nshed, capshed;
-    /* the stored key after the last one cor_eval_shed_delete deleted */
-    char shed_follow[512]; /* COR_STATE_KEY_MAX + 1, checked below */
-    size_t shed_follow_len;
     cor_trace_fn trace;
     void *trace_ud;
     cor_eval_stats stats;
@@ -250,6 +247,10 @@ struct cor_eval {
      * last asked: the daemon gives the memory of a flood's swept groups back
      * to the system (cor_mem.c) */
     uint64_t groups_live, groups_peak;
+    /* cor_shed.c: the stored key after the last one cor_eval_shed_delete
+     * deleted (last: the fields above keep their places, the replay's) */
+    char shed_follow[512]; /* COR_STATE_KEY_MAX + 1, checked below */
+    size_t shed_follow_len;
 };
 
 /* The degradation alert of rule r (table t), at most one an hour per rule
