@@ -2593,26 +2593,38 @@ END_TEST
 /* ---- a receiver driven by hand, over raw sockets ------------------------- */
 
 typedef struct raw_rx {
-    uint32_t seen[64];  /* times on_batch was given each seq */
+    uint32_t seen[64];  /* times on_batch was given each seq (of stream c2: seen2) */
+    uint32_t seen2[64];
     int fail;           /* on_batch returns VG_EFULL */
+    int refuse;         /* on_batch runs the batch, then returns VG_EFULL */
+    int hold;           /* on_hold keeps a refused batch (set before raw_hop_start) */
+    int holds, aborts;  /* on_hold and on_abort calls */
     vg_receiver **stop; /* on_abort stops this receiver */
 } raw_rx;
 
 static int raw_on_batch(void *ud, vg_rstream *st, const vg_msg *m, uint32_t skip)
 {
     raw_rx *rx = ud;
-    (void)st;
     if (rx->fail)
         return VG_EFULL;
+    uint32_t *seen = strcmp(st->name, "c2") == 0 ? rx->seen2 : rx->seen;
     for (uint32_t i = skip; i < m->count; i++)
         if (m->events[i].seq < 64)
-            rx->seen[m->events[i].seq]++;
-    return 0;
+            seen[m->events[i].seq]++;
+    return rx->refuse ? VG_EFULL : 0;
+}
+
+static int raw_on_hold(void *ud)
+{
+    raw_rx *rx = ud;
+    rx->holds++;
+    return 1;
 }
 
 static void raw_on_abort(void *ud)
 {
     raw_rx *rx = ud;
+    rx->aborts++;
     if (rx->stop) {
         vg_receiver_stop(*rx->stop);
         *rx->stop = NULL;
@@ -2635,13 +2647,18 @@ static int raw_send(int fd, const msgpack_sbuffer *sb)
     return send(fd, sb->data, sb->size, MSG_NOSIGNAL) == (ssize_t)sb->size;
 }
 
-static void raw_hello(int fd, uint64_t epoch)
+static void raw_hello_as(int fd, const char *name, uint64_t epoch)
 {
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
-    ck_assert_int_eq(vg_wire_frame_hello(&sb, "collector", "c1", epoch, 0), 0);
+    ck_assert_int_eq(vg_wire_frame_hello(&sb, "collector", name, epoch, 0), 0);
     ck_assert(raw_send(fd, &sb));
     msgpack_sbuffer_destroy(&sb);
+}
+
+static void raw_hello(int fd, uint64_t epoch)
+{
+    raw_hello_as(fd, "c1", epoch);
 }
 
 /* Sends a batch of events first..last; whether it was written. */
@@ -2709,7 +2726,8 @@ static void raw_hop_start(raw_hop *h, char *sock, raw_rx *rx, vg_receiver **r)
     ck_assert_int_eq(uv_loop_init(&h->loop), 0);
     h->rc = (vg_receiver_cfg){.path = sock, .allow_uid = getuid(), .role = "correlator",
                               .name = "cor", .type = VG_MSG_EVENTS, .store = h->down,
-                              .on_batch = raw_on_batch, .on_abort = raw_on_abort, .ud = rx};
+                              .on_batch = raw_on_batch, .on_abort = raw_on_abort,
+                              .on_hold = rx->hold ? raw_on_hold : NULL, .ud = rx};
     ck_assert_int_eq(vg_receiver_start(&h->loop, &h->rc, r), 0);
 }
 
@@ -2759,6 +2777,62 @@ START_TEST(test_receiver_same_stream_two_links)
     close(a);
     close(b);
     ck_assert_uint_eq(raw_hop_stop(&h, r), 10);
+}
+END_TEST
+
+/* A refused batch that the owner keeps (on_hold: the correlator, whose
+ * store is full of the shippers' backlog) is held: another stream's commit
+ * writes its position with its own, and when its upstream sends it again
+ * (and more), only what follows it is run. Each seq is run once, and
+ * nothing is undone (no on_abort: the correlator reloaded its whole state
+ * there, at every refusal). */
+START_TEST(test_receiver_holds_refused_batch)
+{
+    char sock[300];
+    raw_rx rx = {.refuse = 1, .hold = 1};
+    raw_hop h;
+    vg_receiver *r;
+    raw_hop_start(&h, sock, &rx, &r);
+    uv_loop_t *loop = &h.loop;
+    int a = raw_connect(sock);
+    raw_hello(a, 5);
+    spin(loop, 100);
+    ck_assert(raw_batch(a, 1, 3));
+    ck_assert(raw_closed(loop, a, 2000));
+    close(a);
+    ck_assert_int_eq(rx.holds, 1);
+    ck_assert_int_eq(rx.aborts, 0);
+    ck_assert(vg_receiver_holding(r));
+    uint64_t last = 99;
+    ck_assert_int_eq(vg_meta_get_u64(h.down, "stream.c1.last", &last), 0);
+    ck_assert_uint_eq(last, 0);
+    /* stream c2's commit writes c1's position too */
+    rx.refuse = 0;
+    int b = raw_connect(sock);
+    raw_hello_as(b, "c2", 6);
+    spin(loop, 100);
+    ck_assert(raw_batch(b, 1, 2));
+    spin(loop, 200);
+    ck_assert(!vg_receiver_holding(r));
+    ck_assert_int_eq(vg_meta_get_u64(h.down, "stream.c1.last", &last), 0);
+    ck_assert_uint_eq(last, 3);
+    /* c1 back, sending 1..5 again: 4 and 5 are run, 1..3 are duplicates */
+    a = raw_connect(sock);
+    raw_hello(a, 5);
+    spin(loop, 100);
+    ck_assert(raw_batch(a, 1, 5));
+    spin(loop, 200);
+    for (int i = 1; i <= 5; i++)
+        ck_assert_msg(rx.seen[i] == 1, "c1 seq %d run %u times", i, rx.seen[i]);
+    ck_assert_uint_eq(rx.seen2[1], 1);
+    ck_assert_uint_eq(rx.seen2[2], 1);
+    ck_assert_int_eq(rx.aborts, 0);
+    ck_assert_uint_eq(vg_receiver_get_stats(r)->records, 7);
+    ck_assert_uint_eq(vg_receiver_get_stats(r)->duplicates, 3);
+    ck_assert_uint_eq(vg_receiver_get_stats(r)->commit_errors, 1);
+    close(a);
+    close(b);
+    ck_assert_uint_eq(raw_hop_stop(&h, r), 5);
 }
 END_TEST
 
@@ -3004,6 +3078,7 @@ static Suite *wire_suite(void)
     tcase_add_test(b, test_sender_window_is_a_bound);
     tcase_add_test(b, test_receiver_same_stream_two_links);
     tcase_add_test(b, test_receiver_stopped_in_abort);
+    tcase_add_test(b, test_receiver_holds_refused_batch);
     tcase_add_test(b, test_receiver_cut_mid_frame_counted);
     tcase_add_test(b, test_receiver_answers_in_senders_version);
     tcase_add_test(b, test_client_backs_off_from_a_closing_peer);
