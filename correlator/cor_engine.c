@@ -245,11 +245,16 @@ static void cor_on_tick(uv_timer_t *t)
     cor_mem_tick(c);
     int64_t wall = vg_now_us(), now = cor_tick_time(c, wall) - c->rules->lateness_us;
     int quiet = wall - c->last_batch_us > 2 * COR_TICK_MS * 1000;
-    /* a batch held by the receiver: its collector is not caught up, and
-     * the tick could not write its position */
-    if (now <= cor_eval_watermark(c->eval) || !quiet || !vg_receiver_caught_up(c->receiver) ||
-        vg_receiver_holding(c->receiver))
+    if (now <= cor_eval_watermark(c->eval) || !quiet || !vg_receiver_caught_up(c->receiver))
         return;
+    if (vg_receiver_holding(c->receiver)) {
+        /* every collector connected is caught up, so the one whose refused
+         * batch is held is gone (the tick cannot write its position): the
+         * batch is dropped, the state loaded again as before session 30,
+         * and the clock goes on at the next tick */
+        vg_receiver_drop_held(c->receiver);
+        return;
+    }
     int rc = vg_store_begin(c->store);
     if (rc) {
         vg_error("state commit on the clock tick failed: %s", vg_strerror(rc));

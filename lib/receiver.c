@@ -124,6 +124,8 @@ static int vg__stream_key(char *buf, size_t cap, const char *name, const char *w
     return n > 0 && (size_t)n < cap ? 0 : -ENAMETOOLONG;
 }
 
+static void vg__receiver_free(vg_receiver *r);
+
 static vg__held *vg__held_find(vg_receiver *r, const char *name)
 {
     for (int i = 0; i < r->nheld; i++)
@@ -201,6 +203,16 @@ static void vg__hold_or_drop(vg_receiver *r, const vg_rstream *st, uint64_t end)
 int vg_receiver_holding(const vg_receiver *r)
 {
     return r && r->nheld > 0;
+}
+
+void vg_receiver_drop_held(vg_receiver *r)
+{
+    if (!r || !r->nheld)
+        return;
+    r->busy++; /* on_abort may stop r */
+    vg__held_drop(r);
+    if (--r->busy == 0 && r->stopped)
+        vg__receiver_free(r);
 }
 
 /* Answers a HELLO: loads the stream's position (resetting it when the

@@ -112,6 +112,9 @@ int vg_receiver_caught_up(vg_receiver *r);
 /* Whether a refused batch is held (vg_receiver_cfg.on_hold): the owner's
  * memory is ahead of the store by it until a transaction commits. */
 int vg_receiver_holding(const vg_receiver *r);
+/* Drops every batch held (on_abort: the owner loads its state again), as
+ * when one cannot be kept; r may be stopped by on_abort (then freed). */
+void vg_receiver_drop_held(vg_receiver *r);
 
 /* Logs one line per connected stream with the counters it last sent. */
 void vg_receiver_report(vg_receiver *r);
