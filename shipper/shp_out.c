@@ -1516,6 +1516,8 @@ void shp_outputs_kick(shp *s)
         uv_idle_start(&s->kick_idle, shp_on_kick);
 }
 
+static void shp_check_full_after(shp *s, const char *cause);
+
 /* A pause of the block policy, as a warning: the first of a run, and again
  * (say VG_STREAK_REMIND) a minute or more after the last line, with the
  * pauses counted so far. */
@@ -1543,6 +1545,13 @@ static void shp_say_full(shp *s, int say)
  * the resume line (vg_streak_overdue). */
 void shp_outputs_check_full(shp *s)
 {
+    shp_check_full_after(s, "");
+}
+
+/* The check itself; cause ("" or " after the reload") names in the resume
+ * line what lifted the pause when it was not a delivery. */
+static void shp_check_full_after(shp *s, const char *cause)
+{
     int full = 0;
     for (size_t i = 0; i < s->nouts; i++) {
         shp_out *o = s->outs[i];
@@ -1560,10 +1569,10 @@ void shp_outputs_check_full(shp *s)
             double secs;
             uint64_t n = vg_streak_end(&s->full_runs, now, &secs);
             if (n == 1)
-                vg_info("outputs below max_backlog: taking alerts again");
+                vg_info("outputs below max_backlog%s: taking alerts again", cause);
             else if (n > 1)
-                vg_info("outputs below max_backlog: taking alerts again (paused %" PRIu64
-                        " times over %.0f s)", n, secs);
+                vg_info("outputs below max_backlog%s: taking alerts again (paused %" PRIu64
+                        " times over %.0f s)", cause, n, secs);
         }
         shp_intake_pause(s, full);
     } else if (full && vg_streak_overdue(&s->full_runs, now)) {
@@ -1790,6 +1799,10 @@ void shp_outputs_reload(shp *s, shp_conf *cf)
             vg_warn("output %s was removed from the configuration: it stops after a restart",
                     s->outs[j]->conf.name);
     }
+    /* A larger max_backlog or another on_full may lift (or a smaller one
+     * cause) a pause of the block policy: from the reload itself, not at
+     * the next tick, up to a second later. */
+    shp_check_full_after(s, " after the reload");
     shp_outputs_kick(s);
 }
 

@@ -771,8 +771,8 @@ static void replace_in_file(const char *path, const char *from, const char *to)
 }
 
 /* block: a dead output at max_backlog stops the intake; the correlator
- * holds the rest. SIGHUP switching the output to drop_oldest frees it:
- * the healthy output then receives every alert. */
+ * holds the rest. SIGHUP switching the output to drop_oldest frees it,
+ * from the reload: the healthy output then receives every alert. */
 START_TEST(test_block_then_reload)
 {
     vt_pipe p;
@@ -800,7 +800,9 @@ START_TEST(test_block_then_reload)
      * token, a new rotate_size were kept without a word) */
     replace_in_file(p.config, "path: all.json}", "path: all.json, rotate_size: 1M}");
     kill(p.pid[VT_SHIPPER], SIGHUP);
-    ck_assert(vt_wait_text(log, "outputs below max_backlog: taking alerts again", 15000));
+    /* from the reload itself (on_full changed), not the next tick */
+    ck_assert(vt_wait_text(log, "outputs below max_backlog after the reload: taking alerts again",
+                           15000));
     ck_assert(vt_wait_text(log, "warning: output all: rotate_size changed: this takes effect "
                                 "after a restart", 100));
     ck_assert(vt_wait_lines(all, 40, 30000));
@@ -809,6 +811,51 @@ START_TEST(test_block_then_reload)
     for (int i = 0; i < 40; i++)
         ck_assert_int_eq(count_alert(all, 'a', i), 1);
     ck_assert(wait_stats(&p, " intake_paused=0 ", 20));
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
+/* A SIGHUP that raises a blocking output's max_backlog above its backlog
+ * resumes the intake from the reload itself, not at the shipper's next
+ * once-a-second check: only the reload path says "after the reload", and
+ * the check's own resume line must never come. Before, the reload kept
+ * the intake stopped until that check, up to a second later. */
+START_TEST(test_block_reload_raises_limit)
+{
+    vt_pipe p;
+    const char *shp = "shipper:\n  outbox_size: 64M\n  batch: 2\n  outputs:\n"
+                      "    - {name: all, type: file, path: all.json}\n"
+                      "    - {name: dead, type: file, path: /dev/full, max_backlog: 5, "
+                      "on_full: block, retry_min: 50ms, retry_max: 200ms}\n";
+    ck_assert_int_eq(vt_pipe_init_full(&p, RULES, NULL, NULL, shp), 0);
+    vt_pipe_start_all(&p);
+    char all[400], log[400];
+    path_in(&p, "all.json", all, sizeof(all));
+    vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
+    for (int i = 0; i < 8; i++)
+        send_lines(&p, "a", i, i + 1);
+    ck_assert(vt_wait_text(log, "an output with on_full: block is at max_backlog: not taking "
+                                "alerts from the correlator", 15000));
+    send_lines(&p, "a", 8, 40);
+    ck_assert(wait_stats(&p, " intake_paused=1 ", 20));
+    vt_sleep_ms(300);
+    long got = vt_count_lines(all);
+    ck_assert_msg(got < 40, "the intake did not stop: %ld alerts delivered", got);
+    replace_in_file(p.config, "max_backlog: 5,", "max_backlog: 100,");
+    kill(p.pid[VT_SHIPPER], SIGHUP);
+    bool ok = vt_wait_text(log, "outputs below max_backlog after the reload: taking alerts again",
+                           5000);
+    if (!ok)
+        vt_show_tail(log, 1500);
+    ck_assert_msg(ok, "the reload did not resume the intake itself");
+    ck_assert(vt_wait_lines(all, 40, 30000));
+    vt_sleep_ms(300);
+    ck_assert_int_eq(vt_count_lines(all), 40);
+    for (int i = 0; i < 40; i++)
+        ck_assert_int_eq(count_alert(all, 'a', i), 1);
+    /* one resume, the reload's: the periodic check found nothing to do */
+    ck_assert_int_eq(vt_count_text(log, "outputs below max_backlog"), 1);
+    ck_assert(wait_stats(&p, "stats: received=40 duplicates=0 outbox=40 intake_paused=0 ", 20));
     vt_pipe_destroy(&p);
 }
 END_TEST
@@ -2131,6 +2178,7 @@ static Suite *suite(void)
     tcase_add_test(li, test_drop_oldest_logged_once);
     tcase_add_test(li, test_drop_oldest_filtered_counted);
     tcase_add_test(li, test_block_then_reload);
+    tcase_add_test(li, test_block_reload_raises_limit);
     tcase_add_test(li, test_block_resumes_at_once);
     tcase_add_test(li, test_block_catch_up_logged_once);
     tcase_add_test(li, test_outbox_full_counted);
