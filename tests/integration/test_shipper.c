@@ -815,6 +815,81 @@ START_TEST(test_block_then_reload)
 }
 END_TEST
 
+/* rate_limit with drop_oldest, as the docs' duty chat has them
+ * (docs/shipper.md, Backlog limits): two rules, limit 2 per window,
+ * max_backlog 6, the destination down (its directory missing). The
+ * correlator holds a0 b0 a1 b1 a2 b2 while the shipper is stopped, so that
+ * they come in one batch: the first attempt takes a0 b0 a1 b1 and holds
+ * a2 b2 (summarised=2), and fails. a3 b3 a4 b4 push the backlog to 10:
+ * drop_oldest drops a0 b0 a1 b1 from the waiting attempt (dropped=4),
+ * which give their places in the still open window back, while a2 b2 stay
+ * held in their rules' summaries, not dropped too. So a3 b3 a4 b4 are let
+ * through (without the give-back they would be held), delivered once the
+ * directory is there, and when the window closes one summary per rule
+ * tells of a2 and of b2 (count 1 each).
+ * Every one of the 10 alerts is counted once: 4 sent, 4 dropped, 2 held. */
+START_TEST(test_drop_oldest_with_rate_limit)
+{
+    vt_pipe p;
+    const char *shp = "shipper:\n  outbox_size: 64M\n  outputs:\n"
+                      "    - {name: all, type: file, path: all.json}\n"
+                      "    - {name: duty, type: file, path: down/duty.json, rate_limit: 2, "
+                      "rate_window: 4s, max_backlog: 6, on_full: drop_oldest, retry_min: 50ms, "
+                      "retry_max: 100ms}\n";
+    ck_assert_int_eq(vt_pipe_init_full(&p, RULES, NULL, NULL, shp), 0);
+    vt_pipe_start_all(&p);
+    char all[400], down[400], duty[400], log[400], clog[400];
+    path_in(&p, "all.json", all, sizeof(all));
+    path_in(&p, "down", down, sizeof(down));
+    path_in(&p, "down/duty.json", duty, sizeof(duty));
+    vt_pipe_log(&p, VT_CORRELATOR, clog, sizeof(clog));
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_SHIPPER, SIGTERM), 0);
+    send_lines(&p, "ab", 0, 3);
+    bool held = false;
+    for (int i = 0; i < 100 && !held; i++) {
+        kill(p.pid[VT_CORRELATOR], SIGUSR1);
+        held = vt_wait_text(clog, " alerts=6 batches=", 100);
+    }
+    ck_assert_msg(held, "the correlator does not hold the 6 alerts");
+    vt_pipe_start(&p, VT_SHIPPER);
+    vt_pipe_log(&p, VT_SHIPPER, log, sizeof(log));
+    ck_assert(vt_wait_lines(all, 6, 30000));
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "duty", "summarised", 2, 15000), 2);
+    long r = -1;
+    for (int i = 0; i < 50 && (r = vt_shipper_stat(&p, "duty", "retried")) < 1; i++)
+        vt_sleep_ms(100);
+    ck_assert_int_ge(r, 1);
+    /* past max_backlog while the attempt waits */
+    send_lines(&p, "ab", 3, 5);
+    ck_assert(vt_wait_lines(all, 10, 30000));
+    ck_assert_int_eq(vt_shipper_wait_stat(&p, "duty", "dropped", 4, 15000), 4);
+    ck_assert_int_eq(mkdir(down, 0755), 0);
+    ck_assert(vt_wait_lines(duty, 6, 15000)); /* 4 alerts, then 2 summaries */
+    vt_sleep_ms(300);
+    ck_assert_int_eq(vt_count_lines(duty), 6);
+    for (int i = 0; i < 5; i++) {
+        int want = i >= 3;
+        ck_assert_msg(count_alert(duty, 'a', i) == want, "a%d delivered %d times", i,
+                      count_alert(duty, 'a', i));
+        ck_assert_msg(count_alert(duty, 'b', i) == want, "b%d delivered %d times", i,
+                      count_alert(duty, 'b', i));
+    }
+    ck_assert_int_eq(vt_count_text(duty, "\"message\":\"1 more alert of rule test.a (Test A) "
+                                         "held back by the rate limit of output duty (2 per 4 s)"),
+                     1);
+    ck_assert_int_eq(vt_count_text(duty, "\"message\":\"1 more alert of rule test.b (Test B) "
+                                         "held back by the rate limit of output duty (2 per 4 s)"),
+                     1);
+    ck_assert_int_eq(vt_count_text(duty, "\"kind\":\"summary\",\"count\":1,"), 2);
+    ck_assert(wait_stats(&p, "output duty (file): sent=6 duplicates=0 ", 20));
+    ck_assert(wait_stats(&p, " failed=0 dropped=4 filtered=0 summarised=2 summaries=2 backlog=0 ",
+                         20));
+    ck_assert(vt_wait_text(log, "output duty: backlog above max_backlog 6: dropped the 4 oldest "
+                                "alerts (up to outbox seq 4; ", 100));
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* A SIGHUP that raises a blocking output's max_backlog above its backlog
  * resumes the intake from the reload itself, not at the shipper's next
  * once-a-second check: only the reload path says "after the reload", and
@@ -2185,6 +2260,7 @@ static Suite *suite(void)
     TCase *tr = it_tcase(s, "summary_restart", 240);
     tcase_add_test(tr, test_rate_limit_summary_drop_restart);
     tcase_add_test(tr, test_rate_limit_window_from_future);
+    tcase_add_test(tr, test_drop_oldest_with_rate_limit);
     TCase *tp = it_tcase(s, "file_path_change", 240);
     tcase_add_test(tp, test_file_path_change_keeps_content);
     tcase_add_test(tp, test_file_output_renamed_back);
