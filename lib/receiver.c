@@ -209,6 +209,11 @@ void vg_receiver_drop_held(vg_receiver *r)
 {
     if (!r || !r->nheld)
         return;
+    for (int i = 0; i < r->nheld; i++)
+        vg_info("stream %s: the refused batch held in memory (seq %llu to %llu) is dropped, its "
+                "link gone: the state is loaded again, and the batch runs when it is sent again",
+                r->held[i].name, (unsigned long long)r->held[i].last + 1,
+                (unsigned long long)r->held[i].end);
     r->busy++; /* on_abort may stop r */
     vg__held_drop(r);
     if (--r->busy == 0 && r->stopped)

@@ -1090,6 +1090,128 @@ START_TEST(test_full_outbox_holds_batch)
 }
 END_TEST
 
+/* The collector of a held batch (test_full_outbox_holds_batch) is gone
+ * while another collector, caught up, stays connected: the clock tick
+ * cannot write the held batch's position, and used to wait for it for
+ * ever, stopping the absence rules. It drops the batch (one info line
+ * naming the stream), loads the state again from the store (the state
+ * line: the one committed group), and goes on: with a shipper taking the
+ * outbox, the silent host is reported once. When the collector comes
+ * back, it sends the batch again; its lines are run once (10.9.0.9's
+ * line counts once: no brute force at its second line, one at its
+ * third), every pad line's alert once. */
+#define HELD_GONE_RULES                                                                            \
+    ABORT_RULES                                                                                    \
+    "  - id: test.seen\n    name: Seen\n    level: 0\n    alert: false\n"                          \
+    "    match: {program: vigiltest, regex: 'alive'}\n"                                            \
+    "  - id: test.silent\n    name: Silent\n    level: 9\n"                                        \
+    "    correlation: {type: absence, rules: [test.seen], group_by: [host], timespan: 10s}\n"
+START_TEST(test_full_held_batch_dropped_when_collector_gone)
+{
+    vt_pipe p;
+    ck_assert_int_eq(vt_pipe_init(&p, HELD_GONE_RULES), 0);
+    char *cfg = vt_read_file(p.config, NULL);
+    char *at = strstr(cfg, "state_size: 256M");
+    ck_assert_ptr_nonnull(at);
+    memcpy(at, "state_size:   2M", strlen("state_size:   2M"));
+    ck_assert_int_eq(vt_write_file(p.config, cfg), 0);
+    free(cfg);
+    add_to_correlator(&p, "  lateness: 1s\n");
+    char sock[400], clog[400], log[400], cfg2[400], log2[400], yaml[1024];
+    vt_pipe_start(&p, VT_CORRELATOR);
+    snprintf(sock, sizeof(sock), "%s/run/correlator.sock", p.dir);
+    ck_assert(vt_wait_path(sock, 10000));
+    vt_pipe_start(&p, VT_COLLECTOR);
+    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+    ck_assert(vt_wait_text(log, "has everything up to seq", 10000));
+    /* a second collector, c2, idle and caught up all along */
+    snprintf(cfg2, sizeof(cfg2), "%.380s/second.yaml", p.dir);
+    snprintf(log2, sizeof(log2), "%.380s/second.log", p.dir);
+    snprintf(yaml, sizeof(yaml),
+             "pipeline:\n  run_dir: run\n  data_dir: data2\n  log_level: info\n"
+             "collector:\n  name: c2\n  listen:\n    - tcp://127.0.0.1:%d\n  spool_size: 64M\n",
+             p.port2);
+    ck_assert_int_eq(vt_write_file(cfg2, yaml), 0);
+    pid_t second = vt_spawn("collector/vigil-collector", cfg2, log2);
+    ck_assert_int_gt(second, 0);
+    ck_assert(vt_wait_text(log2, "has everything up to seq", 10000));
+    vt_pipe_log(&p, VT_CORRELATOR, clog, sizeof(clog));
+    ck_assert(vt_wait_text(clog, " started (config ", 10000));
+    /* the absence's group committed first */
+    send_text(&p, "<13>Nov 25 10:00:00 quiet1 vigiltest: alive\n");
+    for (int i = 0; i < 200 && it_stat(&p, VT_CORRELATOR, "stats: events=", " groups=", true) < 1;
+         i++)
+        vt_sleep_ms(50);
+    ck_assert_int_eq(it_stat(&p, VT_CORRELATOR, "stats: events=", " groups=", true), 1);
+    int pads = fill_outbox(&p, clog, log);
+    send_text(&p, "<13>Nov 25 10:00:01 h vigiltest: Failed from 10.9.0.9\n");
+    long before = commit_errors(&p);
+    for (int i = 0; i < 100 && commit_errors(&p) < before + 3; i++)
+        vt_sleep_ms(200);
+    ck_assert_int_ge(commit_errors(&p), before + 3);
+    ck_assert_int_eq(vt_count_text(clog, "correlation state: "), 0); /* held, not reloaded */
+    ck_assert_int_eq(vt_count_text(clog, " is dropped, its link gone"), 0);
+    /* c1 gone: two quiet ticks later, the tick drops the batch */
+    ck_assert_int_eq(vt_pipe_stop(&p, VT_COLLECTOR, SIGKILL), 128 + SIGKILL);
+    ck_assert_msg(vt_wait_text(clog, "correlation state: ", 40000),
+                  "the held batch was not dropped with its collector gone");
+    vt_sleep_ms(300);
+    ck_assert_int_eq(vt_count_text(clog, "info: stream c1: the refused batch held in memory (seq "),
+                     1);
+    ck_assert_int_eq(vt_count_text(clog, " is dropped, its link gone: the state is loaded again, "
+                                         "and the batch runs when it is sent again\n"),
+                     1);
+    ck_assert_int_eq(
+        vt_count_text(clog, "info: correlation state: 1 groups restored, 0 dropped (rule gone or "
+                            "changed)\n"),
+        1);
+    ck_assert_int_eq(vt_count_text(clog, "correlation state: "), 1);
+    ck_assert_int_eq(vt_count_text(clog, "stream c2: the refused batch"), 0);
+    /* the clock goes on: with the outbox taken, quiet1 is reported silent */
+    vt_pipe_start(&p, VT_SHIPPER);
+    ck_assert_msg(vt_wait_text(p.alerts, "\"test.silent\"", 60000), "quiet1 never reported silent");
+    vt_sleep_ms(500);
+    ck_assert_int_eq(vt_count_text(p.alerts, "\"test.silent\""), 1);
+    ck_assert_int_eq(vt_count_text(p.alerts, "\"rule\":{\"id\":\"test.silent\",\"name\":\"Silent\"},"
+                                             "\"host\":{\"name\":\"quiet1\"},\"message\":\"no event "
+                                             "of the watched rules since "),
+                     1);
+    ck_assert_int_eq(vt_count_text(p.alerts, "-11-25T10:00:00.000000Z\",\"observer\""), 1);
+    ck_assert_int_eq(vt_count_text(p.alerts, "\"vigil\":{\"kind\":\"absence\",\"count\":0,"
+                                             "\"fields\":{\"host\":\"quiet1\"}}"),
+                     1);
+    ck_assert_int_eq(vt_count_text(p.alerts, "\"test.brute\""), 0);
+    ck_assert_int_eq(vt_count_text(clog, "correlation state: "), 1); /* dropped once */
+    /* c1 back: its batch (the rest of the pads, 10.9.0.9's first line) sent
+     * again and run once */
+    vt_pipe_start(&p, VT_COLLECTOR);
+    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
+    ck_assert(vt_wait_text(log, "has everything up to seq", 10000));
+    send_text(&p, "<13>Nov 25 10:00:02 h vigiltest: Failed from 10.9.0.9\n"
+                  "<13>Nov 25 10:00:02 h vigiltest: pad seq=99998 marker\n");
+    ck_assert(vt_wait_text(p.alerts, "pad seq=99998", 60000));
+    vt_sleep_ms(300);
+    ck_assert_int_eq(vt_count_text(p.alerts, "\"test.brute\""), 0);
+    send_text(&p, "<13>Nov 25 10:00:03 h vigiltest: Failed from 10.9.0.9\n"
+                  "<13>Nov 25 10:00:03 h vigiltest: pad seq=99999 marker\n");
+    ck_assert(vt_wait_text(p.alerts, "pad seq=99999", 60000));
+    vt_sleep_ms(300);
+    ck_assert_int_eq(vt_count_text(p.alerts, "\"test.brute\""), 1);
+    ck_assert_int_eq(vt_count_text(p.alerts, "\"count\":3,"), 1);
+    ck_assert_int_eq(vt_count_text(p.alerts, "\"test.silent\""), 1);
+    /* every pad line's alert once, the markers, the brute force, the silence */
+    ck_assert_int_eq(vt_count_lines(p.alerts), pads + 2 + 1 + 1);
+    int once = vt_count_text(p.alerts, "pad seq=99998 marker");
+    ck_assert_int_ge(once, 1);
+    ck_assert_int_eq(vt_count_text(p.alerts, "pad seq=00000 "), once);
+    char want[64];
+    snprintf(want, sizeof(want), "pad seq=%05d ", pads - 1);
+    ck_assert_int_eq(vt_count_text(p.alerts, want), once);
+    ck_assert_int_eq(vt_stop_pid(second, SIGTERM), 0);
+    vt_pipe_destroy(&p);
+}
+END_TEST
+
 /* The sum of the counts of every "evicted the N least recently updated
  * groups of M" line of log, each checked to be a tenth of M (at least 64,
  * cor_room.c's COR_ROOM_PART and COR_ROOM_MIN, or all of M below that);
@@ -3530,6 +3652,7 @@ static Suite *correlator_suite(void)
     TCase *fu = it_tcase(s, "full", 300);
     tcase_add_test(fu, test_full_outbox_counts_once);
     tcase_add_test(fu, test_full_outbox_holds_batch);
+    tcase_add_test(fu, test_full_held_batch_dropped_when_collector_gone);
     tcase_add_test(fu, test_correlator_disk_full_recovers);
     tcase_add_test(fu, test_full_state_evicts_oldest);
     /* clocks moved with libfaketime; the absence test waits its 10 s */
