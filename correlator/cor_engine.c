@@ -221,22 +221,23 @@ static int64_t cor_tick_time(const cor *c, int64_t wall)
  * time only when the input is caught up — every connected collector
  * reports an empty spool — and nothing arrived for two ticks: while a
  * backlog drains after an outage, hosts are not silent, only queued. */
-/* Once a tick: when many groups have gone since the last trim (a flood's,
- * swept in the batches or ticks since, or dropped by a reload), gives the
- * memory glibc holds for them back to the system (cor_mem.h), and says so
- * with the figures: the RSS a flood took otherwise stayed at its peak. */
+/* Once a tick: when COR_TRIM_BYTES of groups were freed since the last
+ * trim (a flood's, swept in the batches or ticks since, evicted, or
+ * dropped by a rule reload), gives the memory glibc holds for them back to
+ * the system (cor_mem.h), and says so with the figures: the RSS a flood
+ * took otherwise stayed at its peak. */
 static void cor_mem_tick(cor *c)
 {
     cor_mem_trim t;
-    if (!cor_mem_check(&c->mem, c->eval, COR_TRIM_GROUPS, &t))
+    if (!cor_mem_check(&c->mem, c->eval, COR_TRIM_BYTES, &t))
         return;
     char rss[96] = "";
     if (t.rss_before_kib >= 0 && t.rss_after_kib >= 0)
         snprintf(rss, sizeof(rss), ": resident %.1f MiB -> %.1f MiB",
                  (double)t.rss_before_kib / 1024, (double)t.rss_after_kib / 1024);
-    vg_info("memory: %llu groups held at most since the last trim, %llu now (swept, evicted or "
-            "dropped by a reload): their memory given back to the system (malloc_trim)%s",
-            (unsigned long long)t.peak, (unsigned long long)t.live, rss);
+    vg_info("memory: %.1f MiB of groups freed since the last trim (swept, evicted or dropped by a "
+            "reload), %llu groups held now: given back to the system (malloc_trim)%s",
+            (double)t.freed / (1 << 20), (unsigned long long)t.live, rss);
 }
 
 static void cor_on_tick(uv_timer_t *t)

@@ -1007,6 +1007,11 @@ uint64_t cor_eval_groups_peak(cor_eval *e, uint64_t *live)
     return peak > *live ? peak : *live;
 }
 
+uint64_t cor_eval_freed_bytes(const cor_eval *e)
+{
+    return e->freed_bytes;
+}
+
 int64_t cor_eval_watermark(cor_eval *e)
 {
     return e->wm;

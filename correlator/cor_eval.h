@@ -140,9 +140,11 @@ int cor_eval_stored_groups(cor_eval *e, const uint8_t *want,
 const cor_eval_stats *cor_eval_get_stats(cor_eval *e);
 /* The most groups e held at once since the last call (or since it was
  * made), and in *live how many it holds now; the next call counts from
- * now. cor_mem.c's measure of a flood gone (swept, evicted, dropped by a
- * reload). */
+ * now (--groups reports it). */
 uint64_t cor_eval_groups_peak(cor_eval *e, uint64_t *live);
+/* Bytes of groups e gave back to malloc since it was made (an estimate:
+ * blocks, values and their index, raw lines; cor_mem.c's measure). */
+uint64_t cor_eval_freed_bytes(const cor_eval *e);
 int64_t cor_eval_watermark(cor_eval *e);
 
 /* Live mode: this host's clock as a batch arrives. An arrival time more

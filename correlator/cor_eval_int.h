@@ -247,6 +247,9 @@ struct cor_eval {
      * last asked: the daemon gives the memory of a flood's swept groups back
      * to the system (cor_mem.c) */
     uint64_t groups_live, groups_peak;
+    /* bytes of groups given back to malloc so far (cor__group_free's
+     * estimate: block, values, index, raw lines): cor_mem.c trims on it */
+    uint64_t freed_bytes;
     /* cor_shed.c: the stored key after the last one cor_eval_shed_delete
      * deleted (last: the fields above keep their places, the replay's) */
     char shed_follow[512]; /* COR_STATE_KEY_MAX + 1, checked below */
@@ -439,7 +442,7 @@ void cor__pools_free(cor_eval *e);
  * -ENOMEM (g->vx stays NULL: the callers then read the places). */
 typedef struct cor_vcx cor_vcx;
 int cor__vcx_build(cor_group *g);
-void cor__vcx_free(cor_group *g);
+size_t cor__vcx_free(cor_group *g); /* returns the bytes it freed */
 /* The place of value val in g (which has an index), UINT32_MAX if none. */
 uint32_t cor__vcx_find(const cor_group *g, vg_str val);
 /* The index follows g's places and times through these, each a no-op

@@ -7,23 +7,19 @@
 
 #include "cor_mem.h"
 
-void cor_mem_rebase(cor_mem *m, cor_eval *e)
+void cor_mem_rebase(cor_mem *m, const cor_eval *e)
 {
-    uint64_t live;
-    cor_eval_groups_peak(e, &live);
-    m->peak = live;
+    m->mark = cor_eval_freed_bytes(e);
 }
 
 int cor_mem_check(cor_mem *m, cor_eval *e, uint64_t threshold, cor_mem_trim *t)
 {
-    uint64_t live, peak = cor_eval_groups_peak(e, &live);
-    if (peak > m->peak)
-        m->peak = peak;
-    if (m->peak - live < threshold)
+    uint64_t freed = cor_eval_freed_bytes(e);
+    if (freed < m->mark || freed - m->mark < threshold) /* (< : another engine's count) */
         return 0;
-    t->peak = m->peak;
-    t->live = live;
-    m->peak = live;
+    t->freed = freed - m->mark;
+    t->live = cor_eval_get_stats(e)->groups;
+    m->mark = freed;
     t->rss_before_kib = cor_mem_rss_kib();
 #if defined(__GLIBC__)
     malloc_trim(0);

@@ -65,11 +65,14 @@ static uint32_t vx_hash(const char *p, size_t n)
     return (uint32_t)(h ^ (h >> 32));
 }
 
-void cor__vcx_free(cor_group *g)
+size_t cor__vcx_free(cor_group *g)
 {
     cor_vcx *x = g->vx;
     if (!x)
-        return;
+        return 0;
+    size_t n = sizeof(*x) + (x->slot ? ((size_t)x->mask + 1) * sizeof(*x->slot) : 0) +
+               (size_t)x->cap * (sizeof(*x->v) + sizeof(*x->heap) + sizeof(*x->fheap)) +
+               ((size_t)x->cap + 63) / 64 * sizeof(*x->live);
     free(x->slot);
     free(x->v);
     free(x->heap);
@@ -77,6 +80,7 @@ void cor__vcx_free(cor_group *g)
     free(x->live);
     free(x);
     g->vx = NULL;
+    return n;
 }
 
 /* ---- the hash ------------------------------------------------------------- */
