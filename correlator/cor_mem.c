@@ -17,6 +17,17 @@ int cor_mem_check(cor_mem *m, cor_eval *e, uint64_t threshold, cor_mem_trim *t)
     uint64_t freed = cor_eval_freed_bytes(e);
     if (freed < m->mark || freed - m->mark < threshold) /* (< : another engine's count) */
         return 0;
+#if defined(__GLIBC__)
+    /* churn: groups freed and as many made since, in the same memory;
+     * malloc holds little free, and a trim (and its log line) would give
+     * back nothing. (An arena of 0: glibc's malloc is not the one in use,
+     * e.g. under ASan or a preloaded allocator, and cannot tell.) */
+    struct mallinfo2 mi = mallinfo2();
+    if (mi.arena > 0 && mi.fordblks < threshold) {
+        m->mark = freed;
+        return 0;
+    }
+#endif
     t->freed = freed - m->mark;
     t->live = cor_eval_get_stats(e)->groups;
     m->mark = freed;

@@ -34,10 +34,11 @@ typedef struct cor_mem_trim {
 void cor_mem_rebase(cor_mem *m, const cor_eval *e);
 
 /* After sweeps or a reload: if e freed at least threshold bytes of groups
- * (COR_TRIM_BYTES, or a test's) since the last trim, trims (malloc_trim(0),
- * where glibc has it), fills *t and returns 1; else 0. Groups freed and
- * replaced by as many others count too: that costs a trim per threshold
- * of churn at most, and the pages come back as the new groups need them. */
+ * (COR_TRIM_BYTES, or a test's) since the last trim, and malloc holds at
+ * least threshold bytes free (glibc's mallinfo2: groups freed and replaced
+ * by as many others, churn, leave little free, and are not trimmed nor
+ * logged), trims (malloc_trim(0), where glibc has it), fills *t and
+ * returns 1; else 0. */
 int cor_mem_check(cor_mem *m, cor_eval *e, uint64_t threshold, cor_mem_trim *t);
 
 /* This process's resident set in KiB (/proc/self/statm), -1 if unknown. */
