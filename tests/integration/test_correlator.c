@@ -937,16 +937,23 @@ static int fill_outbox(vt_pipe *p, const char *clog, const char *log)
     return seq;
 }
 
-START_TEST(test_full_outbox_counts_once)
+/* A pipeline of rules whose correlator's state store is 2 MiB (its
+ * configuration's 256M cut down), which a flood fills. */
+static void small_state_pipe(vt_pipe *p, const char *rules)
 {
-    vt_pipe p;
-    ck_assert_int_eq(vt_pipe_init(&p, ABORT_RULES), 0);
-    char *cfg = vt_read_file(p.config, NULL);
+    ck_assert_int_eq(vt_pipe_init(p, rules), 0);
+    char *cfg = vt_read_file(p->config, NULL);
     char *at = strstr(cfg, "state_size: 256M");
     ck_assert_ptr_nonnull(at);
     memcpy(at, "state_size:   2M", strlen("state_size:   2M"));
-    ck_assert_int_eq(vt_write_file(p.config, cfg), 0);
+    ck_assert_int_eq(vt_write_file(p->config, cfg), 0);
     free(cfg);
+}
+
+START_TEST(test_full_outbox_counts_once)
+{
+    vt_pipe p;
+    small_state_pipe(&p, ABORT_RULES);
     char sock[400], clog[400], log[400];
     vt_pipe_start(&p, VT_CORRELATOR);
     snprintf(sock, sizeof(sock), "%s/run/correlator.sock", p.dir);
@@ -1026,13 +1033,7 @@ END_TEST
 START_TEST(test_full_outbox_holds_batch)
 {
     vt_pipe p;
-    ck_assert_int_eq(vt_pipe_init(&p, ABORT_RULES), 0);
-    char *cfg = vt_read_file(p.config, NULL);
-    char *at = strstr(cfg, "state_size: 256M");
-    ck_assert_ptr_nonnull(at);
-    memcpy(at, "state_size:   2M", strlen("state_size:   2M"));
-    ck_assert_int_eq(vt_write_file(p.config, cfg), 0);
-    free(cfg);
+    small_state_pipe(&p, ABORT_RULES);
     char sock[400], clog[400], log[400];
     vt_pipe_start(&p, VT_CORRELATOR);
     snprintf(sock, sizeof(sock), "%s/run/correlator.sock", p.dir);
@@ -1109,13 +1110,7 @@ END_TEST
 START_TEST(test_full_held_batch_dropped_when_collector_gone)
 {
     vt_pipe p;
-    ck_assert_int_eq(vt_pipe_init(&p, HELD_GONE_RULES), 0);
-    char *cfg = vt_read_file(p.config, NULL);
-    char *at = strstr(cfg, "state_size: 256M");
-    ck_assert_ptr_nonnull(at);
-    memcpy(at, "state_size:   2M", strlen("state_size:   2M"));
-    ck_assert_int_eq(vt_write_file(p.config, cfg), 0);
-    free(cfg);
+    small_state_pipe(&p, HELD_GONE_RULES);
     add_to_correlator(&p, "  lateness: 1s\n");
     char sock[400], clog[400], log[400], cfg2[400], log2[400], yaml[1024];
     vt_pipe_start(&p, VT_CORRELATOR);
@@ -1250,13 +1245,7 @@ static long room_evictions(const char *log, int *rounds, long *first)
 START_TEST(test_full_state_evicts_oldest)
 {
     vt_pipe p;
-    ck_assert_int_eq(vt_pipe_init(&p, ABORT_RULES), 0);
-    char *cfg = vt_read_file(p.config, NULL);
-    char *at = strstr(cfg, "state_size: 256M");
-    ck_assert_ptr_nonnull(at);
-    memcpy(at, "state_size:   2M", strlen("state_size:   2M"));
-    ck_assert_int_eq(vt_write_file(p.config, cfg), 0);
-    free(cfg);
+    small_state_pipe(&p, ABORT_RULES);
     char sock[400], clog[400], log[400];
     vt_pipe_start(&p, VT_CORRELATOR);
     snprintf(sock, sizeof(sock), "%s/run/correlator.sock", p.dir);
