@@ -114,34 +114,64 @@ static const vg_daemon_desc col_desc = {
     .tools = col_tools,
 };
 
+/* Every counter of the collector, in the order of its summary line, into
+ * out (COL_COUNTERS entries); local for those that stay in this process's
+ * log (the link's state and the stop's), not sent upstream. One list for
+ * both, so a counter added is in both. */
+enum { COL_COUNTERS = 30 };
+typedef struct col_counter {
+    const char *name;
+    uint64_t value;
+    bool local;
+} col_counter;
+
+static void col_counters_all(const col *c, col_counter *out)
+{
+    const vg_sender_stats *ss = c->sender ? vg_sender_get_stats(c->sender) : NULL;
+    const col_counter all[COL_COUNTERS] = {
+        {"received", c->stats.received, false},
+        {"bytes", c->stats.bytes, false},
+        {"malformed", c->stats.malformed, false},
+        {"truncated", c->stats.truncated, false},
+        {"skipped_bytes", c->stats.skipped_bytes, false},
+        {"spooled", c->stats.spooled, false},
+        {"spool_errors", c->stats.spool_errors, false},
+        {"pending", c->spool ? vg_queue_count(c->spool) : 0, false},
+        {"tcp_open", col_conns_open(c), false},
+        {"tcp_total", c->stats.tcp_conns, false},
+        {"udp_errors", c->stats.udp_errors, false},
+        {"udp_kernel_drops", col_udp_drops_now(c), false},
+        {"dropped", c->stats.dropped, false},
+        {"pauses", c->stats.pauses, false},
+        {"paused", (uint64_t)c->paused, true},
+        {"unread_at_stop", c->stats.unread_at_stop, true},
+        {"tls_handshakes", c->tls.handshakes, false},
+        {"tls_errors", c->tls.errors, false},
+        {"tls_refused_names", c->tls.refused_names, false},
+        {"conns_refused", c->stats.conns_refused, false},
+        {"tls_handshake_timeouts", c->stats.handshake_timeouts, false},
+        {"idle_closed", c->stats.idle_closed, false},
+        {"frame_timeouts", c->stats.frame_timeouts, false},
+        {"unknown_version", c->stats.unknown_version, false},
+        {"throttles", c->stats.throttles, false},
+        {"throttled_ms", c->stats.throttled_ms, false},
+        {"sent", ss ? ss->sent : 0, true},
+        {"acked", ss ? ss->acked : 0, true},
+        {"resent", ss ? ss->resent : 0, true},
+        {"connected", ss ? (uint64_t)ss->connected : 0, true},
+    };
+    memcpy(out, all, sizeof(all));
+}
+
 /* Counters sent to the correlator every 10 s (STATS), so the central
  * correlator's report shows every collector of every unit. */
 static uint32_t col_stats_fn(void *ud, vg_stat *out, uint32_t cap)
 {
-    col *c = ud;
-    const vg_stat all[] = {
-        {"received", c->stats.received},     {"bytes", c->stats.bytes},
-        {"malformed", c->stats.malformed},   {"truncated", c->stats.truncated},
-        {"skipped_bytes", c->stats.skipped_bytes},
-        {"spooled", c->stats.spooled},       {"spool_errors", c->stats.spool_errors},
-        {"pending", c->spool ? vg_queue_count(c->spool) : 0},
-        {"tcp_open", col_conns_open(c)},     {"tcp_total", c->stats.tcp_conns},
-        {"udp_errors", c->stats.udp_errors}, {"udp_kernel_drops", col_udp_drops_now(c)},
-        {"dropped", c->stats.dropped},
-        {"pauses", c->stats.pauses},         {"tls_handshakes", c->tls.handshakes},
-        {"tls_errors", c->tls.errors}, {"tls_refused_names", c->tls.refused_names},
-        {"conns_refused", c->stats.conns_refused},
-        {"tls_handshake_timeouts", c->stats.handshake_timeouts},
-        {"idle_closed", c->stats.idle_closed},
-        {"frame_timeouts", c->stats.frame_timeouts},
-        {"unknown_version", c->stats.unknown_version},
-        {"throttles", c->stats.throttles},
-        {"throttled_ms", c->stats.throttled_ms},
-    };
-    uint32_t n = sizeof(all) / sizeof(all[0]);
-    if (n > cap)
-        n = cap;
-    memcpy(out, all, n * sizeof(*out));
+    col_counter all[COL_COUNTERS];
+    col_counters_all(ud, all);
+    uint32_t n = 0;
+    for (int i = 0; i < COL_COUNTERS && n < cap; i++)
+        if (!all[i].local) out[n++] = (vg_stat){all[i].name, all[i].value};
     return n;
 }
 
@@ -150,38 +180,12 @@ static uint32_t col_stats_fn(void *ud, vg_stat *out, uint32_t cap)
  * collector.stats_log while it changes (vg_stats_log). */
 static void col_summary(void *ud, char *buf, size_t cap)
 {
-    const col *c = ud;
-    const vg_sender_stats *ss = c->sender ? vg_sender_get_stats(c->sender) : NULL;
-    snprintf(buf, cap,
-             "stats: received=%llu bytes=%llu malformed=%llu truncated=%llu skipped_bytes=%llu "
-             "spooled=%llu spool_errors=%llu pending=%llu tcp_open=%llu tcp_total=%llu "
-             "udp_errors=%llu udp_kernel_drops=%llu "
-             "dropped=%llu pauses=%llu paused=%d unread_at_stop=%llu "
-             "tls_handshakes=%llu tls_errors=%llu tls_refused_names=%llu "
-             "conns_refused=%llu tls_handshake_timeouts=%llu idle_closed=%llu frame_timeouts=%llu "
-             "unknown_version=%llu throttles=%llu throttled_ms=%llu "
-             "sent=%llu "
-             "acked=%llu resent=%llu connected=%d",
-             (unsigned long long)c->stats.received, (unsigned long long)c->stats.bytes,
-             (unsigned long long)c->stats.malformed, (unsigned long long)c->stats.truncated,
-             (unsigned long long)c->stats.skipped_bytes, (unsigned long long)c->stats.spooled,
-             (unsigned long long)c->stats.spool_errors,
-             (unsigned long long)(c->spool ? vg_queue_count(c->spool) : 0),
-             (unsigned long long)col_conns_open(c), (unsigned long long)c->stats.tcp_conns,
-             (unsigned long long)c->stats.udp_errors, (unsigned long long)col_udp_drops_now(c),
-             (unsigned long long)c->stats.dropped,
-             (unsigned long long)c->stats.pauses, c->paused,
-             (unsigned long long)c->stats.unread_at_stop,
-             (unsigned long long)c->tls.handshakes, (unsigned long long)c->tls.errors,
-             (unsigned long long)c->tls.refused_names, (unsigned long long)c->stats.conns_refused,
-             (unsigned long long)c->stats.handshake_timeouts,
-             (unsigned long long)c->stats.idle_closed,
-             (unsigned long long)c->stats.frame_timeouts,
-             (unsigned long long)c->stats.unknown_version,
-             (unsigned long long)c->stats.throttles, (unsigned long long)c->stats.throttled_ms,
-             (unsigned long long)(ss ? ss->sent : 0),
-             (unsigned long long)(ss ? ss->acked : 0),
-             (unsigned long long)(ss ? ss->resent : 0), ss ? ss->connected : 0);
+    col_counter all[COL_COUNTERS];
+    col_counters_all(ud, all);
+    size_t at = (size_t)snprintf(buf, cap, "stats:");
+    for (int i = 0; i < COL_COUNTERS && at < cap; i++)
+        at += (size_t)snprintf(buf + at, cap - at, " %s=%llu", all[i].name,
+                               (unsigned long long)all[i].value);
 }
 
 static int col_configure(vg_daemon *d, const vg_node *root, int first, char *err, size_t errlen)
