@@ -950,19 +950,28 @@ static void small_state_pipe(vt_pipe *p, const char *rules)
     free(cfg);
 }
 
+/* small_state_pipe of ABORT_RULES with its correlator and collector
+ * running (no shipper: the outbox fills), their logs' paths in clog and
+ * log (400 bytes each). */
+static void full_start(vt_pipe *p, char *clog, char *log)
+{
+    char sock[400];
+    small_state_pipe(p, ABORT_RULES);
+    vt_pipe_start(p, VT_CORRELATOR);
+    snprintf(sock, sizeof(sock), "%s/run/correlator.sock", p->dir);
+    ck_assert(vt_wait_path(sock, 10000));
+    vt_pipe_start(p, VT_COLLECTOR);
+    vt_pipe_log(p, VT_COLLECTOR, log, 400);
+    ck_assert(vt_wait_text(log, "has everything up to seq", 10000));
+    vt_pipe_log(p, VT_CORRELATOR, clog, 400);
+    ck_assert(vt_wait_text(clog, " started (config ", 10000)); /* SIGUSR1 handled from here */
+}
+
 START_TEST(test_full_outbox_counts_once)
 {
     vt_pipe p;
-    small_state_pipe(&p, ABORT_RULES);
-    char sock[400], clog[400], log[400];
-    vt_pipe_start(&p, VT_CORRELATOR);
-    snprintf(sock, sizeof(sock), "%s/run/correlator.sock", p.dir);
-    ck_assert(vt_wait_path(sock, 10000));
-    vt_pipe_start(&p, VT_COLLECTOR);
-    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
-    ck_assert(vt_wait_text(log, "has everything up to seq", 10000));
-    vt_pipe_log(&p, VT_CORRELATOR, clog, sizeof(clog));
-    ck_assert(vt_wait_text(clog, " started (config ", 10000)); /* SIGUSR1 handled from here */
+    char clog[400], log[400];
+    full_start(&p, clog, log);
     (void)fill_outbox(&p, clog, log);
     /* The first failed line joins the failing batch, which fails again. */
     send_text(&p, "<13>Nov 25 10:00:01 h vigiltest: Failed from 10.9.0.9\n");
@@ -1033,16 +1042,8 @@ END_TEST
 START_TEST(test_full_outbox_holds_batch)
 {
     vt_pipe p;
-    small_state_pipe(&p, ABORT_RULES);
-    char sock[400], clog[400], log[400];
-    vt_pipe_start(&p, VT_CORRELATOR);
-    snprintf(sock, sizeof(sock), "%s/run/correlator.sock", p.dir);
-    ck_assert(vt_wait_path(sock, 10000));
-    vt_pipe_start(&p, VT_COLLECTOR);
-    vt_pipe_log(&p, VT_COLLECTOR, log, sizeof(log));
-    ck_assert(vt_wait_text(log, "has everything up to seq", 10000));
-    vt_pipe_log(&p, VT_CORRELATOR, clog, sizeof(clog));
-    ck_assert(vt_wait_text(clog, " started (config ", 10000));
+    char clog[400], log[400];
+    full_start(&p, clog, log);
     /* one group committed first: a reload would restore it, and say so */
     send_text(&p, "<13>Nov 25 10:00:00 h vigiltest: Failed from 10.9.0.8\n");
     for (int i = 0; i < 200 && it_stat(&p, VT_CORRELATOR, "stats: events=", " groups=", true) < 1;
