@@ -49,6 +49,7 @@ struct vg_sender {
     vg_streak trim_fails;   /* trims failed in a row (vg__trim) */
     uint32_t version;       /* the protocol of the next HELLO, and of the link it opens
                              * (vg__step_down) */
+    uint32_t batch_now;     /* records a batch holds at most now (vg__lost) */
 };
 
 /* key, or queue q's own epoch key into buf */
@@ -155,7 +156,7 @@ static void vg__pump(vg_sender *s)
         last = s->limit;
     while (s->next <= last && s->next - s->acked - 1 < s->cfg.window &&
            l->write_queue < VG_SEND_HIGH_WATER) {
-        uint64_t n = last - s->next + 1, cap = s->cfg.batch_max;
+        uint64_t n = last - s->next + 1, cap = s->batch_now;
         if (s->version < 3 && cap > VG_BATCH_MAX_V2)
             cap = VG_BATCH_MAX_V2; /* an older downstream refuses more */
         if (n > cap)
@@ -471,6 +472,9 @@ static void vg__on_msg(vg_link *l, const vg_msg *m)
         s->stats.acked += m->seq - s->acked;
         s->acked = m->seq;
         s->stats.last_acked = s->acked;
+        if (s->batch_now < s->cfg.batch_max) /* taken again: back up, step by step */
+            s->batch_now = s->batch_now * 2 < s->cfg.batch_max ? s->batch_now * 2
+                                                               : s->cfg.batch_max;
         double secs;
         int was = vg_streak_failing(&s->refusals);
         uint64_t lost = vg_streak_end(&s->refusals, uv_now(s->loop), &secs);
@@ -542,6 +546,13 @@ static void vg__lost(vg_sender *s, const char *why)
      * downstream that fails one batch in a few: one run, not a line each) */
     int refused = s->link && s->max_sent > s->acked &&
                   (s->acked == s->acked_at_open || vg_streak_active(&s->refusals, now));
+    /* A batch the downstream cannot commit (a store whose room is smaller
+     * than the batch: a backlog of 4,096 alerts to a shipper with a small
+     * outbox) would be refused for ever: the next ones are halved while
+     * links are lost so, down to one record, and grow back as they are
+     * acknowledged. */
+    if (refused && s->batch_now > 1)
+        s->batch_now /= 2;
     vg_streak *f = &s->refusals;
     double secs;
     if (!refused && vg_streak_failing(f)) {
@@ -640,6 +651,7 @@ int vg_sender_start(uv_loop_t *loop, const vg_sender_cfg *cfg, vg_sender **out)
     s->cfg.listed_key = s->listed_key;
     if (!s->cfg.batch_max || s->cfg.batch_max > VG_BATCH_MAX)
         s->cfg.batch_max = VG_BATCH_MAX;
+    s->batch_now = s->cfg.batch_max;
     if (!s->cfg.window)
         s->cfg.window = 32768;
     if (!s->cfg.stats_ms)

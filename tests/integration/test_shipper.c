@@ -884,8 +884,8 @@ START_TEST(test_drop_oldest_with_rate_limit)
     ck_assert(wait_stats(&p, "output duty (file): sent=6 duplicates=0 ", 20));
     ck_assert(wait_stats(&p, " failed=0 dropped=4 filtered=0 summarised=2 summaries=2 backlog=0 ",
                          20));
-    ck_assert(vt_wait_text(log, "output duty: backlog above max_backlog 6: dropped the 4 oldest "
-                                "alerts (up to outbox seq 4; ", 100));
+    /* (the 4 drops in one line or two, as the burst's batches came) */
+    ck_assert(vt_wait_text(log, "output duty: backlog above max_backlog 6: dropped the ", 5000));
     vt_pipe_destroy(&p);
 }
 END_TEST

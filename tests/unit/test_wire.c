@@ -2377,6 +2377,42 @@ START_TEST(test_sender_steps_down_to_older_downstream)
 }
 END_TEST
 
+/* A downstream that cannot commit a batch of more than 1,000 records (a
+ * store whose room is smaller than the batch: a shipper's small outbox
+ * under a backlog of 4,096 alerts) refuses every such batch. The sender
+ * halves its batches while links are lost with nothing acknowledged, so
+ * the 5,000 events get through, in order; before, it sent the same 4,096
+ * again for ever. */
+static int small_room_on_batch(void *ud, vg_rstream *st, const vg_msg *m, uint32_t skip)
+{
+    if (m->count - skip > 1000)
+        return -ENOSPC;
+    return backlog_on_batch(ud, st, m, skip);
+}
+
+START_TEST(test_sender_halves_refused_batches)
+{
+    char sock[300];
+    vg_store *up, *down;
+    vg_queue *q;
+    backlog_setup(sock, &up, &down, &q);
+    backlog_rx rx = {.next = 1};
+    hop h;
+    hop_start_proto(&h, sock, up, q, down, small_room_on_batch, &rx, 0, 0);
+    const vg_sender_stats *ss = vg_sender_get_stats(h.s);
+    uint64_t deadline = uv_hrtime() + 40000000000ull;
+    while (ss->last_acked < BACKLOG_N && uv_hrtime() < deadline)
+        uv_run(&h.loop, UV_RUN_ONCE);
+    ck_assert_uint_eq(ss->last_acked, BACKLOG_N);
+    ck_assert_int_eq(rx.bad, 0);
+    ck_assert_uint_eq(rx.next, BACKLOG_N + 1);
+    ck_assert_uint_le(rx.counts[0], 1000);
+    hop_stop(&h);
+    vg_store_close(up);
+    vg_store_close(down);
+}
+END_TEST
+
 typedef struct lost_rx {
     uint64_t first, last; /* seqs seen (0: none) */
     uint32_t records;
@@ -3073,6 +3109,7 @@ static Suite *wire_suite(void)
     tcase_add_test(b, test_sender_batch_byte_budget);
     tcase_add_test(b, test_sender_backlog_batches);
     tcase_add_test(b, test_sender_steps_down_to_older_downstream);
+    tcase_add_test(b, test_sender_halves_refused_batches);
     tcase_add_test(b, test_sender_downstream_lost_state);
     tcase_add_test(b, test_sender_restart_counts_own_acks);
     tcase_add_test(b, test_sender_window_is_a_bound);
